@@ -1,0 +1,108 @@
+// `npm run bench [-- --json] [-- --quick]`: one table of the figures the issues name, each measured
+// against its reference in the same run (these machines are noisy, so ratios are what count).
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdirSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { QWEN2_5_0_5B, writeSyntheticModel } from '../src/model/synthetic-model.ts';
+import type { QuantMix } from '../src/model/quant-mix.ts';
+import { sharedModel } from '../test/support/shared-models.ts';
+
+export interface BenchRow {
+  readonly figure: string;
+  readonly ours: number;
+  readonly reference?: number;
+  readonly referenceName?: string;
+  readonly unit: string;
+}
+
+interface Measurement {
+  prefillTokensPerSecond: number;
+  decodeTokensPerSecond: number;
+  peakRssBytes: number;
+  rssAfterLoadBytes?: number;
+}
+
+const root = fileURLToPath(new URL('..', import.meta.url));
+const args = new Set(process.argv.slice(2));
+const quick = args.has('--quick');
+const cacheDir = join(root, '.cache', 'bench');
+
+function measure(script: string, argv: (string | number)[]): Measurement {
+  const out = execFileSync(process.execPath, ['--import', 'tsx', join(root, 'bench', script), ...argv.map(String)], {
+    cwd: root,
+    encoding: 'utf8',
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  return JSON.parse(out.trim().split('\n').at(-1)!) as Measurement;
+}
+
+function syntheticModel(mix: QuantMix): string {
+  mkdirSync(cacheDir, { recursive: true });
+  const path = join(cacheDir, `qwen2.5-0.5b-shape-${mix}.gguf`);
+  if (!existsSync(path)) {
+    process.stderr.write(`writing ${path} (random weights) ...\n`);
+    writeSyntheticModel(path, QWEN2_5_0_5B, { type: mix, seed: 1 });
+  }
+  return path;
+}
+
+function engineRows(label: string, path: string, threads: number, promptTokens: number, decodeTokens: number): BenchRow[] {
+  process.stderr.write(`measuring ${label} at ${threads} thread(s) ...\n`);
+  const ours = measure('measure-ours.ts', [path, threads, promptTokens, decodeTokens]);
+  const llama = measure('measure-llama-cpp.ts', [path, threads, promptTokens, decodeTokens]);
+  const at = `${label}, ${threads} thread${threads > 1 ? 's' : ''}`;
+  const referenceName = 'llama.cpp';
+  return [
+    { figure: `prefill ${promptTokens} tokens, ${at}`, ours: ours.prefillTokensPerSecond, reference: llama.prefillTokensPerSecond, referenceName, unit: 'tok/s' },
+    { figure: `decode, ${at}`, ours: ours.decodeTokensPerSecond, reference: llama.decodeTokensPerSecond, referenceName, unit: 'tok/s' },
+    { figure: `peak RSS, ${at}`, ours: ours.peakRssBytes / 2 ** 20, reference: llama.peakRssBytes / 2 ** 20, referenceName, unit: 'MiB' },
+  ];
+}
+
+function shardMemoryRows(path: string): BenchRow[] {
+  const layers = QWEN2_5_0_5B.layers;
+  const quarter = layers / 4;
+  process.stderr.write('measuring resident memory of a quarter of the layers ...\n');
+  const part = measure('measure-ours.ts', [path, 1, 0, 0, quarter, 2 * quarter]);
+  const whole = measure('measure-ours.ts', [path, 1, 0, 0, 0, layers]);
+  return [{
+    figure: `RSS after loading layers ${quarter}-${2 * quarter} of ${layers} (qwen2.5-0.5B shape q8_0; file ${(statSync(path).size / 2 ** 20).toFixed(0)} MiB)`,
+    ours: part.rssAfterLoadBytes! / 2 ** 20,
+    reference: whole.rssAfterLoadBytes! / 2 ** 20,
+    referenceName: 'whole model',
+    unit: 'MiB',
+  }];
+}
+
+function formatNumber(value: number): string {
+  return value >= 100 ? value.toFixed(0) : value >= 10 ? value.toFixed(1) : value.toFixed(2);
+}
+
+function printTable(rows: BenchRow[]): void {
+  const header = ['figure', 'ours', 'reference', 'ours/ref', 'unit'];
+  const body = rows.map((r) => [
+    r.figure,
+    formatNumber(r.ours),
+    r.reference === undefined ? '' : `${formatNumber(r.reference)} (${r.referenceName})`,
+    r.reference === undefined ? '' : (r.ours / r.reference).toFixed(2),
+    r.unit,
+  ]);
+  const widths = header.map((h, i) => Math.max(h.length, ...body.map((b) => b[i]!.length)));
+  const line = (cells: string[]) => cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ');
+  console.log(line(header));
+  console.log(widths.map((w) => '-'.repeat(w)).join('  '));
+  for (const b of body) console.log(line(b));
+}
+
+const rows: BenchRow[] = [];
+const threadCounts = quick ? [2] : [1, 2];
+for (const threads of threadCounts) rows.push(...engineRows('stories260K f32', sharedModel('stories260K.gguf'), threads, 128, 128));
+for (const mix of (quick ? ['q8_0'] : ['f32', 'q8_0', 'q4_K']) as QuantMix[]) {
+  const path = syntheticModel(mix);
+  for (const threads of threadCounts) rows.push(...engineRows(`qwen2.5-0.5B shape ${mix}`, path, threads, quick ? 32 : 64, quick ? 8 : 16));
+}
+rows.push(...shardMemoryRows(syntheticModel('q8_0')));
+
+if (args.has('--json')) console.log(JSON.stringify(rows, null, 2));
+else printTable(rows);

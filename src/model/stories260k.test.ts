@@ -1,0 +1,32 @@
+// The outside reference: stories260K is a real trained model, and llama.cpp, node-llama-cpp and
+// llama2.c agree on its greedy continuation of "Once upon a time" (../shared/models/README.md).
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync } from 'node:fs';
+import { createWasmBackend } from '../tensor/wasm-backend.ts';
+import { Engine } from './engine.ts';
+import { generate } from './generate.ts';
+import { openModel } from './open-model.ts';
+import { sharedModel } from '../../test/support/shared-models.ts';
+
+const PUBLISHED = ', there was a little girl named Lily. She loved to play';
+
+for (const file of ['stories260K.gguf', 'stories260K-q8_0.gguf']) {
+  test(`${file}: greedy "Once upon a time" continues with the published text`, async () => {
+    const path = sharedModel(file);
+    assert.ok(existsSync(path), `${path} is missing: this test needs ../shared/models`);
+    const model = openModel(path);
+    const backend = await createWasmBackend({ threads: 2 });
+    try {
+      const engine = new Engine(model.config, { start: 0, end: model.config.layers, embedding: true, head: true }, backend, model.weights);
+      const prompt = model.tokenizer.encode('Once upon a time');
+      assert.deepEqual(prompt, [1, 403, 407, 261, 378]);
+      let text = '';
+      for (const token of generate(engine, model.tokenizer, prompt, { maxTokens: 16 })) text += token.text;
+      assert.ok(text.startsWith(PUBLISHED), `got ${JSON.stringify(text)}`);
+    } finally {
+      model.weights.close();
+      await backend.close();
+    }
+  });
+}

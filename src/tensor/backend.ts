@@ -1,0 +1,30 @@
+import type { GgmlType } from './ggml-type.ts';
+
+/** A weight matrix resident in the backend: `rows` rows of `cols` elements in GGUF block layout. */
+export interface Matrix {
+  readonly type: GgmlType;
+  readonly rows: number;
+  readonly cols: number;
+  /** The raw row-major block bytes; the loader fills them in place (no second copy). */
+  readonly bytes: Uint8Array;
+}
+
+/**
+ * Where matrix products run. Every implementation computes each output element with one fixed
+ * reduction order that depends only on the operands, never on the thread count, so results are
+ * bit-for-bit reproducible.
+ */
+export interface Backend {
+  readonly threads: number;
+  /** Room for a rows×cols matrix of `type`; fill `bytes` before the first product. */
+  allocMatrix(type: GgmlType, rows: number, cols: number): Matrix;
+  /**
+   * out[t*rows + r] = Σ_c W[r][c] · x[t*cols + c] for t < nTokens. Rows of one token's product are
+   * computed exactly as a single-token product would compute them.
+   */
+  matmul(w: Matrix, x: Float32Array, nTokens: number, out?: Float32Array): Float32Array;
+  /** Row r of W dequantized to f32 (embedding lookup). */
+  row(w: Matrix, r: number, out: Float32Array): Float32Array;
+  /** Frees workers and memory. */
+  close(): Promise<void>;
+}

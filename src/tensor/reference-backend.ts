@@ -1,0 +1,37 @@
+/**
+ * A plain JavaScript backend for checking the fast one: every weight row is dequantized exactly
+ * and dotted with the activations in f64. Slow, single-threaded, obviously correct.
+ */
+import type { Backend, Matrix } from './backend.ts';
+import { dequantize } from './dequantize.ts';
+import { byteSize, type GgmlType } from './ggml-type.ts';
+
+export function createReferenceBackend(): Backend {
+  return {
+    threads: 1,
+    allocMatrix(type: GgmlType, rows: number, cols: number): Matrix {
+      byteSize(type, cols);
+      return { type, rows, cols, bytes: new Uint8Array(byteSize(type, rows * cols)) };
+    },
+    matmul(w: Matrix, x: Float32Array, nTokens: number,
+      out: Float32Array = new Float32Array(nTokens * w.rows)): Float32Array {
+      const { rows, cols } = w;
+      if (x.length < nTokens * cols) throw new Error(`x holds ${x.length} values, need ${nTokens * cols}`);
+      const row = new Float32Array(cols);
+      for (let r = 0; r < rows; r++) {
+        this.row(w, r, row);
+        for (let t = 0; t < nTokens; t++) {
+          let sum = 0;
+          for (let c = 0; c < cols; c++) sum += row[c]! * x[t * cols + c]!;
+          out[t * rows + r] = sum;
+        }
+      }
+      return out;
+    },
+    row(w: Matrix, r: number, out: Float32Array): Float32Array {
+      const rowBytes = byteSize(w.type, w.cols);
+      return dequantize(w.type, w.bytes.subarray(r * rowBytes, (r + 1) * rowBytes), w.cols, out);
+    },
+    async close(): Promise<void> {},
+  };
+}
