@@ -2,6 +2,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
+import { createServer, type AddressInfo } from 'node:net';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -10,8 +11,17 @@ import { sharedModel } from './support/shared-models.ts';
 
 const bin = fileURLToPath(new URL('../bin/tessera.js', import.meta.url));
 
+/** A loopback port nothing listens on: the hub the offline case cannot reach. */
+const closedPort = await new Promise<number>((resolve) => {
+  const server = createServer().listen(0, '127.0.0.1', () => {
+    const { port } = server.address() as AddressInfo;
+    server.close(() => resolve(port));
+  });
+});
+
 function tessera(...args: string[]) {
-  const result = spawnSync(process.execPath, [bin, ...args], { encoding: 'utf8', env: { ...process.env, TESSERA_CACHE: join(tmpdir(), 'tessera-no-cache') } });
+  const env = { ...process.env, TESSERA_CACHE: join(tmpdir(), `tessera-cli-test-${process.pid}`), TESSERA_HUB_URL: `http://127.0.0.1:${closedPort}` };
+  const result = spawnSync(process.execPath, [bin, ...args], { encoding: 'utf8', env });
   return { status: result.status, stdout: result.stdout, stderr: result.stderr };
 }
 
@@ -57,6 +67,11 @@ test('bad usage and broken models give one clear line and a non-zero exit code',
     const usage = tessera('run', '--prompt', 'hi', '--max-tokens', 'many');
     assert.equal(usage.status, 2);
     assert.match(usage.stderr, /--max-tokens must be an integer from 1/);
+
+    // a hub that cannot be reached (a closed port on this machine)
+    const offline = tessera('run', '--model', 'hf:ggml-org/models/tinyllamas/stories260K.gguf', '--prompt', 'hi');
+    assert.equal(offline.status, 1);
+    assert.match(offline.stderr, /unreachable.*--model PATH/s);
 
     const long = tessera('run', '--prompt', 'Once upon a time '.repeat(600));
     assert.equal(long.status, 1);

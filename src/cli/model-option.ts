@@ -28,7 +28,12 @@ export async function openModelOption(spec: string | undefined): Promise<ModelFi
   const chosen = spec ?? defaultModelSpec();
   let path: string;
   try {
-    path = await resolveModelSource(chosen, { cacheDir: cacheDirectory(), onProgress: progressBar(chosen) });
+    path = await resolveModelSource(chosen, {
+      cacheDir: cacheDirectory(),
+      onProgress: progressBar(chosen),
+      hubUrl: process.env.TESSERA_HUB_URL,
+      token: process.env.HF_TOKEN,
+    });
   } catch (error) {
     throw new CliError((error as Error).message);
   }

@@ -1,8 +1,11 @@
 // The outside reference: stories260K is a real trained model, and llama.cpp, node-llama-cpp and
 // llama2.c agree on its greedy continuation of "Once upon a time" (../shared/models/README.md).
-import { test } from 'node:test';
+import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { exportGgufAsHf } from './export-hf.ts';
 import { createWasmBackend } from '../tensor/wasm-backend.ts';
 import { Engine } from './engine.ts';
 import { generate } from './generate.ts';
@@ -11,9 +14,23 @@ import { sharedModel } from '../../test/support/shared-models.ts';
 
 const PUBLISHED = ', there was a little girl named Lily. She loved to play';
 
-for (const file of ['stories260K.gguf', 'stories260K-q8_0.gguf']) {
-  test(`${file}: greedy "Once upon a time" continues with the published text`, async () => {
-    const path = sharedModel(file);
+const scratch = mkdtempSync(join(tmpdir(), 'tessera-stories-'));
+after(() => rmSync(scratch, { recursive: true, force: true }));
+
+/** stories260K as a Hugging Face directory (safetensors, config.json, tokenizer.json), written by our exporter. */
+function huggingFaceCopy(): string {
+  const directory = join(scratch, 'stories260K-hf');
+  exportGgufAsHf(sharedModel('stories260K.gguf'), directory);
+  return directory;
+}
+
+for (const [name, locate] of [
+  ['stories260K.gguf', () => sharedModel('stories260K.gguf')],
+  ['stories260K-q8_0.gguf', () => sharedModel('stories260K-q8_0.gguf')],
+  ['stories260K as a Hugging Face directory', huggingFaceCopy],
+] as const) {
+  test(`${name}: greedy "Once upon a time" continues with the published text`, async () => {
+    const path = locate();
     assert.ok(existsSync(path), `${path} is missing: this test needs ../shared/models`);
     const model = openModel(path);
     const backend = await createWasmBackend({ threads: 2 });

@@ -208,7 +208,7 @@ class WasmBackend implements Backend {
         x: this.heap.alloc(4 * cap.elements),
         xq: this.heap.alloc(2 * cap.elements),
         xd: this.heap.alloc(4 * blocks),
-        xs: this.heap.alloc(4 * blocks),
+        xs: this.heap.alloc(2 * blocks),
         out: this.heap.alloc(4 * cap.outputs),
       };
     }

@@ -2,18 +2,24 @@
 // activation vectors. Compiled by AssemblyScript (`npm run build:wasm`); every argument that names
 // memory is a byte address in the one shared memory.
 //
-// Determinism: each output is computed by one fixed sequence of operations that depends only on
-// its weight row and its token's activations: the 4-token kernels repeat, per token, exactly the
-// operations of the 1-token kernels, and no kernel looks at the row range or token count it was
-// given. Quantized products sum integers (exact) within a block and then accumulate floats in a
-// fixed order. No relaxed SIMD and no fused multiply-add exist here, so no platform can differ.
+// Determinism: each output is computed by one fixed sequence of float operations that depends
+// only on its weight row and its token's activations: where a kernel handles four tokens at once
+// (sharing the weight decoding), it repeats per token exactly the float operations of the 1-token
+// kernel, and no kernel looks at the row range or token count it was given. Quantized products
+// sum integers within a block (exact, so how they are summed does not matter) and then accumulate
+// floats in a fixed order. No relaxed SIMD and no fused multiply-add exist here, so no platform
+// can differ.
+//
+// Speed notes (V8's optimizing compiler): it hoists every load of a basic block to its top, so
+// large unrolled bodies spill registers; inner loops here stay one block (or one 64-weight chunk)
+// long and step pointers rather than recomputing addresses.
 //
 // Matmul kernels share one signature:
 //   (w, cols, r0, r1, nTok, x, xd, xs, out, rows)
 // w: row 0 of the weights; rows [r0, r1) are computed for tokens 0..nTok-1 and written to
 // out[t*rows + r] (f32). x: the activations, nTok rows of `cols`, f32 for float weights and int16
-// for quantized ones (see quantizeActivations); xd: the per-block activation scales (f32); xs: per
-// 32-element sums of the quantized activations (int32, Q4_0 and Q4_K only). Unused arguments are ignored.
+// for quantized ones (see quantizeActivations); xd: the per-block activation scales (f32); xs: the
+// sums of each 32 quantized activations (int16; Q4_0 and Q4_K only). Unused arguments are ignored.
 
 // ---------------------------------------------------------------------------------------------
 // Helpers
@@ -71,22 +77,9 @@ export function initHalfTable(): void {
     i32x4.add(i32x4.dot_i16x8_s(w2, v128.load(x, 32)), i32x4.dot_i16x8_s(w3, v128.load(x, 48))));
 }
 
-/** Integer dot product of 16 int8 weights (one vector) with 16 int16 activations at x. */
-@inline function dot16s(q: v128, x: usize): v128 {
-  return i32x4.add(
-    i32x4.dot_i16x8_s(i16x8.extend_low_i8x16_s(q), v128.load(x)),
-    i32x4.dot_i16x8_s(i16x8.extend_high_i8x16_s(q), v128.load(x, 16)));
-}
-
-/** Integer dot product of 32 uint8 weights (two vectors) with 32 int16 activations at x. */
-@inline function dot32u(q0: v128, q1: v128, x: usize): v128 {
-  return dot32(i16x8.extend_low_i8x16_u(q0), i16x8.extend_high_i8x16_u(q0),
-    i16x8.extend_low_i8x16_u(q1), i16x8.extend_high_i8x16_u(q1), x);
-}
-
 /**
  * Rows per tile of a multi-token product: a tile's weights (about 128 KiB) stay in cache while
- * every group of four tokens passes over them, so each weight is read from memory once.
+ * every token passes over them, so each weight is read from memory once per product.
  */
 @inline function tileRows(rowBytes: usize): i32 {
   return max(1, <i32>(<usize>131072 / rowBytes));
@@ -98,7 +91,7 @@ export function initHalfTable(): void {
 /**
  * Quantizes n f32 values at x (n a multiple of `block`, 32 or 256) to int16 values in -127..127 at
  * qs with one f32 scale per block at ds (scale = max|x| / 127, values rounded to nearest even).
- * When sums is not 0, also writes the int32 sum of every 32 quantized values there.
+ * When sums is not 0, also writes the sum of every 32 quantized values there (int16: |sum| ≤ 4064).
  */
 export function quantizeActivations(x: usize, n: i32, block: i32, qs: usize, ds: usize, sums: usize): void {
   for (let b = 0; b < n; b += block) {
@@ -120,7 +113,7 @@ export function quantizeActivations(x: usize, n: i32, block: i32, qs: usize, ds:
         sum = i32x4.add(sum, i32x4.extadd_pairwise_i16x8_s(q));
       }
       if (sums != 0) {
-        store<i32>(sums + ((b + i) >> 3), i32x4.extract_lane(sum, 0) + i32x4.extract_lane(sum, 1) +
+        store<i16>(sums + ((b + i) >> 4), i32x4.extract_lane(sum, 0) + i32x4.extract_lane(sum, 1) +
           i32x4.extract_lane(sum, 2) + i32x4.extract_lane(sum, 3));
       }
     }
@@ -265,71 +258,39 @@ const Q4_0: i32 = 2;
   return dot32(q32Weights(fmt, p, 0), q32Weights(fmt, p, 1), q32Weights(fmt, p, 2), q32Weights(fmt, p, 3), x);
 }
 
-/** The block's integer dot product with Q4_0's −8 offset applied to lane 0 (see q32Weights). */
+/** The block's integer dot product, with Q4_0's −8 offset taken off lane 0 (see q32Weights). */
 @inline function q32Sum(fmt: i32, p: usize, x: usize, xs: usize): v128 {
   const sum = q32Dot(fmt, p, x);
-  return fmt == Q4_0 ? i32x4.sub(sum, i32x4.shl(v128.load32_zero(xs), 3)) : sum;
+  if (fmt == Q8_0) return sum;
+  return i32x4.sub(sum, i32x4.replace_lane(i32x4.splat(0), 0, <i32>load<i16>(xs) << 3));
 }
 
-@inline function dotBlocks32x1(fmt: i32, w: usize, x: usize, xd: usize, xs: usize, nb: i32): f32 {
+@inline function dotBlocks32(fmt: i32, w: usize, x: usize, xd: usize, xs: usize, nb: i32): f32 {
   const bs = block32Bytes(fmt);
   let acc = f32x4.splat(0);
   const end = w + <usize>nb * bs;
-  for (let p = w, xp = x, dp = xd, sp = xs; p < end; p += bs, xp += 64, dp += 4, sp += 4) {
+  for (let p = w, xp = x, dp = xd, sp = xs; p < end; p += bs, xp += 64, dp += 4, sp += 2) {
     const d = loadHalf(p) * load<f32>(dp);
     acc = f32x4.add(acc, f32x4.mul(f32x4.convert_i32x4_s(q32Sum(fmt, p, xp, sp)), f32x4.splat(d)));
   }
   return hsum(acc);
 }
 
-/**
- * dotBlocks32x1 for four tokens (activations, scales and sums at stride xStride, dStride),
- * widening each block's weights once for all four.
- */
-@inline function dotBlocks32x4(fmt: i32, w: usize, x: usize, xStride: usize, xd: usize, xs: usize, dStride: usize, nb: i32, out: usize, outStride: usize): void {
-  const bs = block32Bytes(fmt);
-  let acc0 = f32x4.splat(0), acc1 = f32x4.splat(0), acc2 = f32x4.splat(0), acc3 = f32x4.splat(0);
-  const end = w + <usize>nb * bs;
-  for (let p = w, xp = x, dp = xd, sp = xs; p < end; p += bs, xp += 64, dp += 4, sp += 4) {
-    const w0 = q32Weights(fmt, p, 0), w1 = q32Weights(fmt, p, 1), w2 = q32Weights(fmt, p, 2), w3 = q32Weights(fmt, p, 3);
-    const dw = loadHalf(p);
-    let s = dot32(w0, w1, w2, w3, xp);
-    if (fmt == Q4_0) s = i32x4.sub(s, i32x4.shl(v128.load32_zero(sp), 3));
-    acc0 = f32x4.add(acc0, f32x4.mul(f32x4.convert_i32x4_s(s), f32x4.splat(dw * load<f32>(dp))));
-    s = dot32(w0, w1, w2, w3, xp + xStride);
-    if (fmt == Q4_0) s = i32x4.sub(s, i32x4.shl(v128.load32_zero(sp + dStride), 3));
-    acc1 = f32x4.add(acc1, f32x4.mul(f32x4.convert_i32x4_s(s), f32x4.splat(dw * load<f32>(dp + dStride))));
-    s = dot32(w0, w1, w2, w3, xp + 2 * xStride);
-    if (fmt == Q4_0) s = i32x4.sub(s, i32x4.shl(v128.load32_zero(sp + 2 * dStride), 3));
-    acc2 = f32x4.add(acc2, f32x4.mul(f32x4.convert_i32x4_s(s), f32x4.splat(dw * load<f32>(dp + 2 * dStride))));
-    s = dot32(w0, w1, w2, w3, xp + 3 * xStride);
-    if (fmt == Q4_0) s = i32x4.sub(s, i32x4.shl(v128.load32_zero(sp + 3 * dStride), 3));
-    acc3 = f32x4.add(acc3, f32x4.mul(f32x4.convert_i32x4_s(s), f32x4.splat(dw * load<f32>(dp + 3 * dStride))));
-  }
-  store<f32>(out, hsum(acc0));
-  store<f32>(out + outStride, hsum(acc1));
-  store<f32>(out + 2 * outStride, hsum(acc2));
-  store<f32>(out + 3 * outStride, hsum(acc3));
-}
-
+// Sharing a block's widened weights between several tokens measured no faster here than
+// re-widening them per token (the extra live registers spill), so these products only tile.
 @inline function matmulBlocks32(fmt: i32, w: usize, cols: i32, r0: i32, r1: i32, nTok: i32, x: usize, xd: usize, xs: usize, out: usize, rows: i32): void {
   const nb = cols >> 5;
   const rowBytes = <usize>nb * block32Bytes(fmt);
-  const xStride = <usize>cols << 1, dStride = <usize>nb << 2, outStride = <usize>rows << 2;
+  const xStride = <usize>cols << 1, dStride = <usize>nb << 2, sStride = <usize>nb << 1;
+  const outStride = <usize>rows << 2;
   const tile = tileRows(rowBytes);
   for (let rt = r0; rt < r1; rt += tile) {
     const re = min(rt + tile, r1);
-    let t = 0;
-    for (; t + 4 <= nTok; t += 4) {
+    for (let t = 0; t < nTok; t++) {
+      const xt = x + <usize>t * xStride, dt = xd + <usize>t * dStride, st = xs + <usize>t * sStride;
+      const o = out + <usize>t * outStride;
       for (let r = rt; r < re; r++) {
-        const row = w + <usize>r * rowBytes, o = out + (<usize>r << 2);
-        dotBlocks32x4(fmt, row, x + <usize>t * xStride, xStride, xd + <usize>t * dStride, xs + <usize>t * dStride, dStride, nb, o + <usize>t * outStride, outStride);
-      }
-    }
-    for (; t < nTok; t++) {
-      for (let r = rt; r < re; r++) {
-        const row = w + <usize>r * rowBytes, o = out + (<usize>r << 2);
-        store<f32>(o + <usize>t * outStride, dotBlocks32x1(fmt, row, x + <usize>t * xStride, xd + <usize>t * dStride, xs + <usize>t * dStride, nb));
+        store<f32>(o + (<usize>r << 2), dotBlocks32(fmt, w + <usize>r * rowBytes, xt, dt, st, nb));
       }
     }
   }
@@ -347,117 +308,127 @@ export function matmulQ4_0(w: usize, cols: i32, r0: i32, r1: i32, nTok: i32, x: 
 // Q4_K weights x activations quantized per 256
 //
 // A super-block is Σ_j (d·sc_j·q − dmin·m_j)·x over 8 sub-blocks j of 32. Per super-block:
-// isum = Σ_j sc_j · (Σ q·x)_j as int32 lanes and msum = Σ_j m_j · (Σ x)_j exactly; then
-// acc += f32(isum) * (d·dx) on an f32x4 and macc += (dmin·dx) · f32(msum) on a scalar, each in
-// super-block order; the result is hsum(acc) − macc.
+// isum = Σ_j sc_j · (Σ q·x)_j and msum = Σ_j m_j · (Σ x)_j as exact int32 lanes; then
+// acc += f32(isum) * (d·dx) and macc += f32(msum) * (dmin·dx), both f32x4, in super-block
+// order; the result is hsum(acc) − hsum(macc).
 
-/** The 8 scales (two u32 of bytes: sub-blocks 0-3, 4-7) unpacked from Q4_K's 12 bytes at p. */
-@inline function q4kScales03(a: u32): u32 {
-  return a & 0x3f3f3f3f;
-}
-@inline function q4kScales47(a: u32, c: u32): u32 {
-  return (c & 0x0f0f0f0f) | (((a >> 6) & 0x03030303) << 4);
-}
-@inline function q4kMins47(b: u32, c: u32): u32 {
-  return ((c >> 4) & 0x0f0f0f0f) | (((b >> 6) & 0x03030303) << 4);
+/** The four bytes of `word` as int32 lanes. */
+@inline function bytesToI32x4(word: u32): v128 {
+  return i32x4.extend_low_i16x8_u(i16x8.extend_low_i8x16_u(i32x4.splat(word)));
 }
 
-@inline function byteOf(word: u32, k: i32): i32 {
-  return <i32>((word >> (k << 3)) & 0xff);
+/**
+ * Scales or mins 4-7 from the 12 packed bytes: low 4 bits from `nibbles` (bytes 8-11, or those
+ * shifted down by 4 for the mins), top 2 bits from the spare top bits of `low` (bytes 0-3 for
+ * scales, 4-7 for mins). Entries 0-3 are simply `low & 0x3f3f3f3f`.
+ */
+@inline function q4kHigh(low: u32, nibbles: u32): u32 {
+  return (nibbles & 0x0f0f0f0f) | (((low >> 6) & 0x03030303) << 4);
 }
 
-/** Σ_j m_j · sums_j over the 8 sub-blocks. */
-@inline function minSum(m03: u32, m47: u32, sums: usize): i32 {
-  return byteOf(m03, 0) * load<i32>(sums) + byteOf(m03, 1) * load<i32>(sums, 4) +
-    byteOf(m03, 2) * load<i32>(sums, 8) + byteOf(m03, 3) * load<i32>(sums, 12) +
-    byteOf(m47, 0) * load<i32>(sums, 16) + byteOf(m47, 1) * load<i32>(sums, 20) +
-    byteOf(m47, 2) * load<i32>(sums, 24) + byteOf(m47, 3) * load<i32>(sums, 28);
+/** msum of the super-block: mins (bytes of the words at p+8, p+12) · the 8 int16 sums at s. */
+@inline function q4kMinDot(p: usize, s: usize): v128 {
+  const b = load<u32>(p, 8), c = load<u32>(p, 12);
+  const mins = i16x8.extend_low_i8x16_u(i32x4.replace_lane(i32x4.splat(b & 0x3f3f3f3f), 1, q4kHigh(b, c >> 4)));
+  return i32x4.dot_i16x8_s(mins, v128.load(s));
+}
+
+/** Nibbles of the 32 bytes at q as int16: low (k < 4) or high (k ≥ 4) nibbles of bytes 8(k&3)... */
+@inline function q4kWeights(q: usize, k: i32): v128 {
+  const bytes = v128.load8x8_u(q + ((k & 3) << 3));
+  return k < 4 ? v128.and(bytes, i16x8.splat(15)) : i16x8.shr_u(bytes, 4);
+}
+
+@inline function splatLane0(v: v128): v128 {
+  return i32x4.shuffle(v, v, 0, 0, 0, 0);
+}
+
+@inline function splatLane1(v: v128): v128 {
+  return i32x4.shuffle(v, v, 1, 1, 1, 1);
 }
 
 @inline function dotQ4Kx1(w: usize, x: usize, xd: usize, xs: usize, nb: i32): f32 {
-  let acc = f32x4.splat(0);
-  let macc: f32 = 0;
-  for (let b = 0; b < nb; b++) {
-    const p = w + <usize>b * 144;
-    const xb = x + (<usize>b << 9);
-    const dx = load<f32>(xd + (<usize>b << 2));
-    const a = load<u32>(p, 4), bb = load<u32>(p, 8), c = load<u32>(p, 12);
-    const sc03 = q4kScales03(a), sc47 = q4kScales47(a, c);
+  let acc = f32x4.splat(0), macc = f32x4.splat(0);
+  const end = w + <usize>nb * 144;
+  for (let p = w, xp = x, dp = xd, sp = xs; p < end; p += 144, xp += 512, dp += 4, sp += 16) {
+    const a = load<u32>(p, 4), c = load<u32>(p, 12);
+    // Lanes 0 and 1 of `scales` belong to the current 64-weight chunk; each chunk moves them on.
+    let scales = bytesToI32x4(a & 0x3f3f3f3f), later = bytesToI32x4(q4kHigh(a, c));
     let isum = i32x4.splat(0);
-    for (let k = 0; k < 4; k++) {
-      const scales = k < 2 ? sc03 : sc47;
-      const q0 = v128.load(p + 16 + (k << 5)), q1 = v128.load(p + 32 + (k << 5));
-      const mask = i8x16.splat(15);
-      const lo = dot32u(v128.and(q0, mask), v128.and(q1, mask), xb + (k << 7));
-      const hi = dot32u(v128.and(i16x8.shr_u(q0, 4), mask), v128.and(i16x8.shr_u(q1, 4), mask), xb + (k << 7) + 64);
-      isum = i32x4.add(isum, i32x4.mul(lo, i32x4.splat(byteOf(scales, (k & 1) << 1))));
-      isum = i32x4.add(isum, i32x4.mul(hi, i32x4.splat(byteOf(scales, ((k & 1) << 1) + 1))));
+    for (let q = p + 16, xq = xp; q < p + 144; q += 32, xq += 128) {
+      const lo = dot32(q4kWeights(q, 0), q4kWeights(q, 1), q4kWeights(q, 2), q4kWeights(q, 3), xq);
+      const hi = dot32(q4kWeights(q, 4), q4kWeights(q, 5), q4kWeights(q, 6), q4kWeights(q, 7), xq + 64);
+      isum = i32x4.add(isum, i32x4.add(i32x4.mul(lo, splatLane0(scales)), i32x4.mul(hi, splatLane1(scales))));
+      scales = i32x4.shuffle(scales, later, 2, 3, 4, 5);
+      later = i32x4.shuffle(later, later, 2, 3, 2, 3);
     }
-    const msum = minSum(q4kScales03(bb), q4kMins47(bb, c), xs + (<usize>b << 5));
+    const dx = load<f32>(dp);
     acc = f32x4.add(acc, f32x4.mul(f32x4.convert_i32x4_s(isum), f32x4.splat(loadHalf(p) * dx)));
-    macc += (loadHalf(p + 2) * dx) * <f32>msum;
+    macc = f32x4.add(macc, f32x4.mul(f32x4.convert_i32x4_s(q4kMinDot(p, sp)), f32x4.splat(loadHalf(p + 2) * dx)));
   }
-  return hsum(acc) - macc;
+  return hsum(acc) - hsum(macc);
 }
 
+/** isum + Σ over one 32-weight sub-block of (scaled int16 weights w0..w3) · (activations at x). */
+@inline function accDot32(isum: v128, w0: v128, w1: v128, w2: v128, w3: v128, x: usize): v128 {
+  return i32x4.add(isum, dot32(w0, w1, w2, w3, x));
+}
+
+/**
+ * dotQ4Kx1 for four tokens. Each chunk's weights are widened and multiplied by their sub-block
+ * scale once (int16: 15·63 fits), then dotted with every token.
+ */
 @inline function dotQ4Kx4(w: usize, x: usize, xStride: usize, xd: usize, dStride: usize, xs: usize, sStride: usize, nb: i32, out: usize, outStride: usize): void {
   let acc0 = f32x4.splat(0), acc1 = f32x4.splat(0), acc2 = f32x4.splat(0), acc3 = f32x4.splat(0);
-  let macc0: f32 = 0, macc1: f32 = 0, macc2: f32 = 0, macc3: f32 = 0;
-  for (let b = 0; b < nb; b++) {
-    const p = w + <usize>b * 144;
-    const x0 = x + (<usize>b << 9), x1 = x0 + xStride, x2 = x1 + xStride, x3 = x2 + xStride;
-    const a = load<u32>(p, 4), bb = load<u32>(p, 8), c = load<u32>(p, 12);
-    const sc03 = q4kScales03(a), sc47 = q4kScales47(a, c);
+  let macc0 = f32x4.splat(0), macc1 = f32x4.splat(0), macc2 = f32x4.splat(0), macc3 = f32x4.splat(0);
+  const end = w + <usize>nb * 144;
+  for (let p = w, xp = x, dp = xd, sp = xs; p < end; p += 144, xp += 512, dp += 4, sp += 16) {
+    const a = load<u32>(p, 4), c = load<u32>(p, 12);
+    let scales = bytesToI32x4(a & 0x3f3f3f3f), later = bytesToI32x4(q4kHigh(a, c));
     let i0 = i32x4.splat(0), i1 = i32x4.splat(0), i2 = i32x4.splat(0), i3 = i32x4.splat(0);
-    for (let k = 0; k < 4; k++) {
-      const scales = k < 2 ? sc03 : sc47;
-      const q0 = v128.load(p + 16 + (k << 5)), q1 = v128.load(p + 32 + (k << 5));
-      const mask = i8x16.splat(15);
-      const xo: usize = k << 7;
-      let l0 = v128.and(q0, mask), l1 = v128.and(q1, mask);
-      let u0 = i16x8.extend_low_i8x16_u(l0), u1 = i16x8.extend_high_i8x16_u(l0);
-      let u2 = i16x8.extend_low_i8x16_u(l1), u3 = i16x8.extend_high_i8x16_u(l1);
-      let s = i32x4.splat(byteOf(scales, (k & 1) << 1));
-      i0 = i32x4.add(i0, i32x4.mul(dot32(u0, u1, u2, u3, x0 + xo), s));
-      i1 = i32x4.add(i1, i32x4.mul(dot32(u0, u1, u2, u3, x1 + xo), s));
-      i2 = i32x4.add(i2, i32x4.mul(dot32(u0, u1, u2, u3, x2 + xo), s));
-      i3 = i32x4.add(i3, i32x4.mul(dot32(u0, u1, u2, u3, x3 + xo), s));
-      l0 = v128.and(i16x8.shr_u(q0, 4), mask);
-      l1 = v128.and(i16x8.shr_u(q1, 4), mask);
-      u0 = i16x8.extend_low_i8x16_u(l0); u1 = i16x8.extend_high_i8x16_u(l0);
-      u2 = i16x8.extend_low_i8x16_u(l1); u3 = i16x8.extend_high_i8x16_u(l1);
-      s = i32x4.splat(byteOf(scales, ((k & 1) << 1) + 1));
-      i0 = i32x4.add(i0, i32x4.mul(dot32(u0, u1, u2, u3, x0 + xo + 64), s));
-      i1 = i32x4.add(i1, i32x4.mul(dot32(u0, u1, u2, u3, x1 + xo + 64), s));
-      i2 = i32x4.add(i2, i32x4.mul(dot32(u0, u1, u2, u3, x2 + xo + 64), s));
-      i3 = i32x4.add(i3, i32x4.mul(dot32(u0, u1, u2, u3, x3 + xo + 64), s));
+    for (let q = p + 16, xq = xp; q < p + 144; q += 32, xq += 128) {
+      // Scales are < 64, so the low int16 of an int32 lane holds the whole value.
+      let s = i8x16.shuffle(scales, scales, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1);
+      let w0 = i16x8.mul(q4kWeights(q, 0), s), w1 = i16x8.mul(q4kWeights(q, 1), s);
+      let w2 = i16x8.mul(q4kWeights(q, 2), s), w3 = i16x8.mul(q4kWeights(q, 3), s);
+      i0 = accDot32(i0, w0, w1, w2, w3, xq);
+      i1 = accDot32(i1, w0, w1, w2, w3, xq + xStride);
+      i2 = accDot32(i2, w0, w1, w2, w3, xq + 2 * xStride);
+      i3 = accDot32(i3, w0, w1, w2, w3, xq + 3 * xStride);
+      s = i8x16.shuffle(scales, scales, 4, 5, 4, 5, 4, 5, 4, 5, 4, 5, 4, 5, 4, 5, 4, 5);
+      w0 = i16x8.mul(q4kWeights(q, 4), s); w1 = i16x8.mul(q4kWeights(q, 5), s);
+      w2 = i16x8.mul(q4kWeights(q, 6), s); w3 = i16x8.mul(q4kWeights(q, 7), s);
+      i0 = accDot32(i0, w0, w1, w2, w3, xq + 64);
+      i1 = accDot32(i1, w0, w1, w2, w3, xq + xStride + 64);
+      i2 = accDot32(i2, w0, w1, w2, w3, xq + 2 * xStride + 64);
+      i3 = accDot32(i3, w0, w1, w2, w3, xq + 3 * xStride + 64);
+      scales = i32x4.shuffle(scales, later, 2, 3, 4, 5);
+      later = i32x4.shuffle(later, later, 2, 3, 2, 3);
     }
     const d = loadHalf(p), dmin = loadHalf(p + 2);
-    const m03 = q4kScales03(bb), m47 = q4kMins47(bb, c);
-    const db: usize = <usize>b << 2, sb: usize = <usize>b << 5;
-    let dx = load<f32>(xd + db);
+    let dx = load<f32>(dp);
     acc0 = f32x4.add(acc0, f32x4.mul(f32x4.convert_i32x4_s(i0), f32x4.splat(d * dx)));
-    macc0 += (dmin * dx) * <f32>minSum(m03, m47, xs + sb);
-    dx = load<f32>(xd + dStride + db);
+    macc0 = f32x4.add(macc0, f32x4.mul(f32x4.convert_i32x4_s(q4kMinDot(p, sp)), f32x4.splat(dmin * dx)));
+    dx = load<f32>(dp + dStride);
     acc1 = f32x4.add(acc1, f32x4.mul(f32x4.convert_i32x4_s(i1), f32x4.splat(d * dx)));
-    macc1 += (dmin * dx) * <f32>minSum(m03, m47, xs + sStride + sb);
-    dx = load<f32>(xd + 2 * dStride + db);
+    macc1 = f32x4.add(macc1, f32x4.mul(f32x4.convert_i32x4_s(q4kMinDot(p, sp + sStride)), f32x4.splat(dmin * dx)));
+    dx = load<f32>(dp + 2 * dStride);
     acc2 = f32x4.add(acc2, f32x4.mul(f32x4.convert_i32x4_s(i2), f32x4.splat(d * dx)));
-    macc2 += (dmin * dx) * <f32>minSum(m03, m47, xs + 2 * sStride + sb);
-    dx = load<f32>(xd + 3 * dStride + db);
+    macc2 = f32x4.add(macc2, f32x4.mul(f32x4.convert_i32x4_s(q4kMinDot(p, sp + 2 * sStride)), f32x4.splat(dmin * dx)));
+    dx = load<f32>(dp + 3 * dStride);
     acc3 = f32x4.add(acc3, f32x4.mul(f32x4.convert_i32x4_s(i3), f32x4.splat(d * dx)));
-    macc3 += (dmin * dx) * <f32>minSum(m03, m47, xs + 3 * sStride + sb);
+    macc3 = f32x4.add(macc3, f32x4.mul(f32x4.convert_i32x4_s(q4kMinDot(p, sp + 3 * sStride)), f32x4.splat(dmin * dx)));
   }
-  store<f32>(out, hsum(acc0) - macc0);
-  store<f32>(out + outStride, hsum(acc1) - macc1);
-  store<f32>(out + 2 * outStride, hsum(acc2) - macc2);
-  store<f32>(out + 3 * outStride, hsum(acc3) - macc3);
+  store<f32>(out, hsum(acc0) - hsum(macc0));
+  store<f32>(out + outStride, hsum(acc1) - hsum(macc1));
+  store<f32>(out + 2 * outStride, hsum(acc2) - hsum(macc2));
+  store<f32>(out + 3 * outStride, hsum(acc3) - hsum(macc3));
 }
 
 export function matmulQ4_K(w: usize, cols: i32, r0: i32, r1: i32, nTok: i32, x: usize, xd: usize, xs: usize, out: usize, rows: i32): void {
   const nb = cols >> 8;
   const rowBytes = <usize>nb * 144;
-  const xStride = <usize>cols << 1, dStride = <usize>nb << 2, sStride = <usize>nb << 5;
+  const xStride = <usize>cols << 1, dStride = <usize>nb << 2, sStride = <usize>nb << 4;
   const outStride = <usize>rows << 2;
   const tile = tileRows(rowBytes);
   for (let rt = r0; rt < r1; rt += tile) {

@@ -1,0 +1,11 @@
+// @ts-nocheck -- generated from proto/ by scripts/gen-proto.js
+// Original file: /work/main/proto/tessera/v1/registry.proto
+
+
+export interface GetManifestRequest {
+  'modelId'?: (string);
+}
+
+export interface GetManifestRequest__Output {
+  'modelId': (string);
+}

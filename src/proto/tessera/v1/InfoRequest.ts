@@ -1,0 +1,9 @@
+// @ts-nocheck -- generated from proto/ by scripts/gen-proto.js
+// Original file: /work/main/proto/tessera/v1/node.proto
+
+
+export interface InfoRequest {
+}
+
+export interface InfoRequest__Output {
+}

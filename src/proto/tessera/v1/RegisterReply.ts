@@ -1,0 +1,20 @@
+// @ts-nocheck -- generated from proto/ by scripts/gen-proto.js
+// Original file: /work/main/proto/tessera/v1/registry.proto
+
+import type { Long } from '@grpc/proto-loader';
+
+export interface RegisterReply {
+  /**
+   * How often the registry expects a heartbeat; a node missing several is evicted.
+   */
+  'heartbeatIntervalMs'?: (number);
+  'registeredAtMs'?: (number | string | Long);
+}
+
+export interface RegisterReply__Output {
+  /**
+   * How often the registry expects a heartbeat; a node missing several is evicted.
+   */
+  'heartbeatIntervalMs': (number);
+  'registeredAtMs': (number);
+}

@@ -1,0 +1,118 @@
+// @ts-nocheck -- generated from proto/ by scripts/gen-proto.js
+// Original file: /work/main/proto/tessera/v1/registry.proto
+
+import type * as grpc from '@grpc/grpc-js'
+import type { MethodDefinition } from '@grpc/proto-loader'
+import type { DiscoverReply as _tessera_v1_DiscoverReply, DiscoverReply__Output as _tessera_v1_DiscoverReply__Output } from '../../tessera/v1/DiscoverReply.ts';
+import type { DiscoverRequest as _tessera_v1_DiscoverRequest, DiscoverRequest__Output as _tessera_v1_DiscoverRequest__Output } from '../../tessera/v1/DiscoverRequest.ts';
+import type { ExchangePeersReply as _tessera_v1_ExchangePeersReply, ExchangePeersReply__Output as _tessera_v1_ExchangePeersReply__Output } from '../../tessera/v1/ExchangePeersReply.ts';
+import type { ExchangePeersRequest as _tessera_v1_ExchangePeersRequest, ExchangePeersRequest__Output as _tessera_v1_ExchangePeersRequest__Output } from '../../tessera/v1/ExchangePeersRequest.ts';
+import type { GetManifestRequest as _tessera_v1_GetManifestRequest, GetManifestRequest__Output as _tessera_v1_GetManifestRequest__Output } from '../../tessera/v1/GetManifestRequest.ts';
+import type { HeartbeatReply as _tessera_v1_HeartbeatReply, HeartbeatReply__Output as _tessera_v1_HeartbeatReply__Output } from '../../tessera/v1/HeartbeatReply.ts';
+import type { ListModelsReply as _tessera_v1_ListModelsReply, ListModelsReply__Output as _tessera_v1_ListModelsReply__Output } from '../../tessera/v1/ListModelsReply.ts';
+import type { ListModelsRequest as _tessera_v1_ListModelsRequest, ListModelsRequest__Output as _tessera_v1_ListModelsRequest__Output } from '../../tessera/v1/ListModelsRequest.ts';
+import type { ManifestReply as _tessera_v1_ManifestReply, ManifestReply__Output as _tessera_v1_ManifestReply__Output } from '../../tessera/v1/ManifestReply.ts';
+import type { RegisterReply as _tessera_v1_RegisterReply, RegisterReply__Output as _tessera_v1_RegisterReply__Output } from '../../tessera/v1/RegisterReply.ts';
+import type { Signed as _tessera_v1_Signed, Signed__Output as _tessera_v1_Signed__Output } from '../../tessera/v1/Signed.ts';
+import type { UnregisterReply as _tessera_v1_UnregisterReply, UnregisterReply__Output as _tessera_v1_UnregisterReply__Output } from '../../tessera/v1/UnregisterReply.ts';
+
+/**
+ * Admission, discovery and model manifests. Register, Heartbeat and Unregister carry a Signed
+ * announcement (canonical JSON, see src/registry/announcement.ts) whose signer must be its node_id.
+ */
+export interface RegistryClient extends grpc.Client {
+  Discover(argument: _tessera_v1_DiscoverRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_tessera_v1_DiscoverReply__Output>): grpc.ClientUnaryCall;
+  Discover(argument: _tessera_v1_DiscoverRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_tessera_v1_DiscoverReply__Output>): grpc.ClientUnaryCall;
+  Discover(argument: _tessera_v1_DiscoverRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_tessera_v1_DiscoverReply__Output>): grpc.ClientUnaryCall;
+  Discover(argument: _tessera_v1_DiscoverRequest, callback: grpc.requestCallback<_tessera_v1_DiscoverReply__Output>): grpc.ClientUnaryCall;
+  discover(argument: _tessera_v1_DiscoverRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_tessera_v1_DiscoverReply__Output>): grpc.ClientUnaryCall;
+  discover(argument: _tessera_v1_DiscoverRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_tessera_v1_DiscoverReply__Output>): grpc.ClientUnaryCall;
+  discover(argument: _tessera_v1_DiscoverRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_tessera_v1_DiscoverReply__Output>): grpc.ClientUnaryCall;
+  discover(argument: _tessera_v1_DiscoverRequest, callback: grpc.requestCallback<_tessera_v1_DiscoverReply__Output>): grpc.ClientUnaryCall;
+  
+  ExchangePeers(argument: _tessera_v1_ExchangePeersRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_tessera_v1_ExchangePeersReply__Output>): grpc.ClientUnaryCall;
+  ExchangePeers(argument: _tessera_v1_ExchangePeersRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_tessera_v1_ExchangePeersReply__Output>): grpc.ClientUnaryCall;
+  ExchangePeers(argument: _tessera_v1_ExchangePeersRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_tessera_v1_ExchangePeersReply__Output>): grpc.ClientUnaryCall;
+  ExchangePeers(argument: _tessera_v1_ExchangePeersRequest, callback: grpc.requestCallback<_tessera_v1_ExchangePeersReply__Output>): grpc.ClientUnaryCall;
+  exchangePeers(argument: _tessera_v1_ExchangePeersRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_tessera_v1_ExchangePeersReply__Output>): grpc.ClientUnaryCall;
+  exchangePeers(argument: _tessera_v1_ExchangePeersRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_tessera_v1_ExchangePeersReply__Output>): grpc.ClientUnaryCall;
+  exchangePeers(argument: _tessera_v1_ExchangePeersRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_tessera_v1_ExchangePeersReply__Output>): grpc.ClientUnaryCall;
+  exchangePeers(argument: _tessera_v1_ExchangePeersRequest, callback: grpc.requestCallback<_tessera_v1_ExchangePeersReply__Output>): grpc.ClientUnaryCall;
+  
+  GetManifest(argument: _tessera_v1_GetManifestRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_tessera_v1_ManifestReply__Output>): grpc.ClientUnaryCall;
+  GetManifest(argument: _tessera_v1_GetManifestRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_tessera_v1_ManifestReply__Output>): grpc.ClientUnaryCall;
+  GetManifest(argument: _tessera_v1_GetManifestRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_tessera_v1_ManifestReply__Output>): grpc.ClientUnaryCall;
+  GetManifest(argument: _tessera_v1_GetManifestRequest, callback: grpc.requestCallback<_tessera_v1_ManifestReply__Output>): grpc.ClientUnaryCall;
+  getManifest(argument: _tessera_v1_GetManifestRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_tessera_v1_ManifestReply__Output>): grpc.ClientUnaryCall;
+  getManifest(argument: _tessera_v1_GetManifestRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_tessera_v1_ManifestReply__Output>): grpc.ClientUnaryCall;
+  getManifest(argument: _tessera_v1_GetManifestRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_tessera_v1_ManifestReply__Output>): grpc.ClientUnaryCall;
+  getManifest(argument: _tessera_v1_GetManifestRequest, callback: grpc.requestCallback<_tessera_v1_ManifestReply__Output>): grpc.ClientUnaryCall;
+  
+  Heartbeat(argument: _tessera_v1_Signed, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_tessera_v1_HeartbeatReply__Output>): grpc.ClientUnaryCall;
+  Heartbeat(argument: _tessera_v1_Signed, metadata: grpc.Metadata, callback: grpc.requestCallback<_tessera_v1_HeartbeatReply__Output>): grpc.ClientUnaryCall;
+  Heartbeat(argument: _tessera_v1_Signed, options: grpc.CallOptions, callback: grpc.requestCallback<_tessera_v1_HeartbeatReply__Output>): grpc.ClientUnaryCall;
+  Heartbeat(argument: _tessera_v1_Signed, callback: grpc.requestCallback<_tessera_v1_HeartbeatReply__Output>): grpc.ClientUnaryCall;
+  heartbeat(argument: _tessera_v1_Signed, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_tessera_v1_HeartbeatReply__Output>): grpc.ClientUnaryCall;
+  heartbeat(argument: _tessera_v1_Signed, metadata: grpc.Metadata, callback: grpc.requestCallback<_tessera_v1_HeartbeatReply__Output>): grpc.ClientUnaryCall;
+  heartbeat(argument: _tessera_v1_Signed, options: grpc.CallOptions, callback: grpc.requestCallback<_tessera_v1_HeartbeatReply__Output>): grpc.ClientUnaryCall;
+  heartbeat(argument: _tessera_v1_Signed, callback: grpc.requestCallback<_tessera_v1_HeartbeatReply__Output>): grpc.ClientUnaryCall;
+  
+  ListModels(argument: _tessera_v1_ListModelsRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_tessera_v1_ListModelsReply__Output>): grpc.ClientUnaryCall;
+  ListModels(argument: _tessera_v1_ListModelsRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_tessera_v1_ListModelsReply__Output>): grpc.ClientUnaryCall;
+  ListModels(argument: _tessera_v1_ListModelsRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_tessera_v1_ListModelsReply__Output>): grpc.ClientUnaryCall;
+  ListModels(argument: _tessera_v1_ListModelsRequest, callback: grpc.requestCallback<_tessera_v1_ListModelsReply__Output>): grpc.ClientUnaryCall;
+  listModels(argument: _tessera_v1_ListModelsRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_tessera_v1_ListModelsReply__Output>): grpc.ClientUnaryCall;
+  listModels(argument: _tessera_v1_ListModelsRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_tessera_v1_ListModelsReply__Output>): grpc.ClientUnaryCall;
+  listModels(argument: _tessera_v1_ListModelsRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_tessera_v1_ListModelsReply__Output>): grpc.ClientUnaryCall;
+  listModels(argument: _tessera_v1_ListModelsRequest, callback: grpc.requestCallback<_tessera_v1_ListModelsReply__Output>): grpc.ClientUnaryCall;
+  
+  Register(argument: _tessera_v1_Signed, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_tessera_v1_RegisterReply__Output>): grpc.ClientUnaryCall;
+  Register(argument: _tessera_v1_Signed, metadata: grpc.Metadata, callback: grpc.requestCallback<_tessera_v1_RegisterReply__Output>): grpc.ClientUnaryCall;
+  Register(argument: _tessera_v1_Signed, options: grpc.CallOptions, callback: grpc.requestCallback<_tessera_v1_RegisterReply__Output>): grpc.ClientUnaryCall;
+  Register(argument: _tessera_v1_Signed, callback: grpc.requestCallback<_tessera_v1_RegisterReply__Output>): grpc.ClientUnaryCall;
+  register(argument: _tessera_v1_Signed, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_tessera_v1_RegisterReply__Output>): grpc.ClientUnaryCall;
+  register(argument: _tessera_v1_Signed, metadata: grpc.Metadata, callback: grpc.requestCallback<_tessera_v1_RegisterReply__Output>): grpc.ClientUnaryCall;
+  register(argument: _tessera_v1_Signed, options: grpc.CallOptions, callback: grpc.requestCallback<_tessera_v1_RegisterReply__Output>): grpc.ClientUnaryCall;
+  register(argument: _tessera_v1_Signed, callback: grpc.requestCallback<_tessera_v1_RegisterReply__Output>): grpc.ClientUnaryCall;
+  
+  Unregister(argument: _tessera_v1_Signed, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_tessera_v1_UnregisterReply__Output>): grpc.ClientUnaryCall;
+  Unregister(argument: _tessera_v1_Signed, metadata: grpc.Metadata, callback: grpc.requestCallback<_tessera_v1_UnregisterReply__Output>): grpc.ClientUnaryCall;
+  Unregister(argument: _tessera_v1_Signed, options: grpc.CallOptions, callback: grpc.requestCallback<_tessera_v1_UnregisterReply__Output>): grpc.ClientUnaryCall;
+  Unregister(argument: _tessera_v1_Signed, callback: grpc.requestCallback<_tessera_v1_UnregisterReply__Output>): grpc.ClientUnaryCall;
+  unregister(argument: _tessera_v1_Signed, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_tessera_v1_UnregisterReply__Output>): grpc.ClientUnaryCall;
+  unregister(argument: _tessera_v1_Signed, metadata: grpc.Metadata, callback: grpc.requestCallback<_tessera_v1_UnregisterReply__Output>): grpc.ClientUnaryCall;
+  unregister(argument: _tessera_v1_Signed, options: grpc.CallOptions, callback: grpc.requestCallback<_tessera_v1_UnregisterReply__Output>): grpc.ClientUnaryCall;
+  unregister(argument: _tessera_v1_Signed, callback: grpc.requestCallback<_tessera_v1_UnregisterReply__Output>): grpc.ClientUnaryCall;
+  
+}
+
+/**
+ * Admission, discovery and model manifests. Register, Heartbeat and Unregister carry a Signed
+ * announcement (canonical JSON, see src/registry/announcement.ts) whose signer must be its node_id.
+ */
+export interface RegistryHandlers extends grpc.UntypedServiceImplementation {
+  Discover: grpc.handleUnaryCall<_tessera_v1_DiscoverRequest__Output, _tessera_v1_DiscoverReply>;
+  
+  ExchangePeers: grpc.handleUnaryCall<_tessera_v1_ExchangePeersRequest__Output, _tessera_v1_ExchangePeersReply>;
+  
+  GetManifest: grpc.handleUnaryCall<_tessera_v1_GetManifestRequest__Output, _tessera_v1_ManifestReply>;
+  
+  Heartbeat: grpc.handleUnaryCall<_tessera_v1_Signed__Output, _tessera_v1_HeartbeatReply>;
+  
+  ListModels: grpc.handleUnaryCall<_tessera_v1_ListModelsRequest__Output, _tessera_v1_ListModelsReply>;
+  
+  Register: grpc.handleUnaryCall<_tessera_v1_Signed__Output, _tessera_v1_RegisterReply>;
+  
+  Unregister: grpc.handleUnaryCall<_tessera_v1_Signed__Output, _tessera_v1_UnregisterReply>;
+  
+}
+
+export interface RegistryDefinition extends grpc.ServiceDefinition {
+  Discover: MethodDefinition<_tessera_v1_DiscoverRequest, _tessera_v1_DiscoverReply, _tessera_v1_DiscoverRequest__Output, _tessera_v1_DiscoverReply__Output>
+  ExchangePeers: MethodDefinition<_tessera_v1_ExchangePeersRequest, _tessera_v1_ExchangePeersReply, _tessera_v1_ExchangePeersRequest__Output, _tessera_v1_ExchangePeersReply__Output>
+  GetManifest: MethodDefinition<_tessera_v1_GetManifestRequest, _tessera_v1_ManifestReply, _tessera_v1_GetManifestRequest__Output, _tessera_v1_ManifestReply__Output>
+  Heartbeat: MethodDefinition<_tessera_v1_Signed, _tessera_v1_HeartbeatReply, _tessera_v1_Signed__Output, _tessera_v1_HeartbeatReply__Output>
+  ListModels: MethodDefinition<_tessera_v1_ListModelsRequest, _tessera_v1_ListModelsReply, _tessera_v1_ListModelsRequest__Output, _tessera_v1_ListModelsReply__Output>
+  Register: MethodDefinition<_tessera_v1_Signed, _tessera_v1_RegisterReply, _tessera_v1_Signed__Output, _tessera_v1_RegisterReply__Output>
+  Unregister: MethodDefinition<_tessera_v1_Signed, _tessera_v1_UnregisterReply, _tessera_v1_Signed__Output, _tessera_v1_UnregisterReply__Output>
+}
