@@ -7,6 +7,10 @@ export interface ManifestReply {
    * manifest.json (version 2) as written by `tessera shard`.
    */
   'manifestJson'?: (string);
+  /**
+   * The model's tokenizer and chat template: a GGUF file with metadata and no tensors.
+   */
+  'tokenizerGguf'?: (Buffer | Uint8Array | string);
 }
 
 export interface ManifestReply__Output {
@@ -14,4 +18,8 @@ export interface ManifestReply__Output {
    * manifest.json (version 2) as written by `tessera shard`.
    */
   'manifestJson': (string);
+  /**
+   * The model's tokenizer and chat template: a GGUF file with metadata and no tensors.
+   */
+  'tokenizerGguf': (Buffer);
 }
