@@ -465,19 +465,6 @@ export function matmulQ4_K(w: usize, cols: i32, r0: i32, r1: i32, nTok: i32, x: 
   return i8x16.sub(q, i8x16.splat(32));
 }
 
-/**
- * The scales used by iteration i (0..3: half i>>1, part i&1) of a super-block, as int32 lanes:
- * group g of that iteration uses scale 8·half + part + 2g. i is always a constant.
- */
-@inline function q6Scales(sc: v128, i: i32): v128 {
-  let v: v128;
-  if (i == 0) v = i8x16.shuffle(sc, sc, 0, 2, 4, 6, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0);
-  else if (i == 1) v = i8x16.shuffle(sc, sc, 1, 3, 5, 7, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0);
-  else if (i == 2) v = i8x16.shuffle(sc, sc, 8, 10, 12, 14, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0);
-  else v = i8x16.shuffle(sc, sc, 9, 11, 13, 15, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0);
-  return i32x4.extend_low_i16x8_s(i16x8.extend_low_i8x16_s(v));
-}
-
 @inline function splatLane(v: v128, lane: i32): v128 {
   if (lane == 0) return i32x4.shuffle(v, v, 0, 0, 0, 0);
   if (lane == 1) return i32x4.shuffle(v, v, 1, 1, 1, 1);
@@ -491,30 +478,30 @@ export function matmulQ4_K(w: usize, cols: i32, r0: i32, r1: i32, nTok: i32, x: 
   return i32x4.add(isum, i32x4.mul(dot, scale));
 }
 
-/** Group g of the iteration whose ql/qh bytes are at ql, qh, against activations at x. */
-@inline function q6GroupAcc(isum: v128, ql: usize, qh: usize, x: usize, scales: v128, g: i32): v128 {
-  const q = q6Group(v128.load(ql), v128.load(ql, 32), v128.load(qh), g);
-  return q6Acc(isum, i16x8.extend_low_i8x16_s(q), i16x8.extend_high_i8x16_s(q), x + (g << 6), splatLane(scales, g));
+/**
+ * isum plus group g of an iteration (its bytes low0, low1, high; its scales at sc + 2g) against
+ * the activations at x.
+ */
+@inline function q6GroupAcc(isum: v128, low0: v128, low1: v128, high: v128, x: usize, sc: usize, g: i32): v128 {
+  const q = q6Group(low0, low1, high, g);
+  return q6Acc(isum, i16x8.extend_low_i8x16_s(q), i16x8.extend_high_i8x16_s(q), x + (g << 6), i32x4.splat(load<i8>(sc + (g << 1))));
 }
 
 @inline function dotQ6Kx1(w: usize, x: usize, xd: usize, nb: i32): f32 {
   let acc = f32x4.splat(0);
   const end = w + <usize>nb * 210;
   for (let p = w, xp = x, dp = xd; p < end; p += 210, xp += 512, dp += 4) {
-    const sc = v128.load(p, 192);
-    // The four iterations' scales rotate through s0 so the loop body stays one iteration long.
-    let s0 = q6Scales(sc, 0), s1 = q6Scales(sc, 1), s2 = q6Scales(sc, 2), s3 = q6Scales(sc, 3);
     let isum = i32x4.splat(0);
+    // Two halves of 128 values, each in two parts of 16 bytes of ql/qh; a part feeds four groups.
     for (let i: usize = 0; i < 4; i++) {
       const half = i >> 1, part = i & 1;
       const ql = p + (half << 6) + (part << 4), qh = p + 128 + (half << 5) + (part << 4);
-      const xq = xp + (half << 8) + (part << 5);
-      isum = q6GroupAcc(isum, ql, qh, xq, s0, 0);
-      isum = q6GroupAcc(isum, ql, qh, xq, s0, 1);
-      isum = q6GroupAcc(isum, ql, qh, xq, s0, 2);
-      isum = q6GroupAcc(isum, ql, qh, xq, s0, 3);
-      const next = s0;
-      s0 = s1; s1 = s2; s2 = s3; s3 = next;
+      const sc = p + 192 + (half << 3) + part, xq = xp + (half << 8) + (part << 5);
+      const low0 = v128.load(ql), low1 = v128.load(ql, 32), high = v128.load(qh);
+      isum = q6GroupAcc(isum, low0, low1, high, xq, sc, 0);
+      isum = q6GroupAcc(isum, low0, low1, high, xq, sc, 1);
+      isum = q6GroupAcc(isum, low0, low1, high, xq, sc, 2);
+      isum = q6GroupAcc(isum, low0, low1, high, xq, sc, 3);
     }
     acc = f32x4.add(acc, f32x4.mul(f32x4.convert_i32x4_s(isum), f32x4.splat(loadHalf(p + 208) * load<f32>(dp))));
   }
@@ -525,36 +512,33 @@ export function matmulQ4_K(w: usize, cols: i32, r0: i32, r1: i32, nTok: i32, x: 
   let acc0 = f32x4.splat(0), acc1 = f32x4.splat(0), acc2 = f32x4.splat(0), acc3 = f32x4.splat(0);
   const end = w + <usize>nb * 210;
   for (let p = w, xp = x, dp = xd; p < end; p += 210, xp += 512, dp += 4) {
-    const sc = v128.load(p, 192);
-    let s0 = q6Scales(sc, 0), s1 = q6Scales(sc, 1), s2 = q6Scales(sc, 2), s3 = q6Scales(sc, 3);
     let i0 = i32x4.splat(0), i1 = i32x4.splat(0), i2 = i32x4.splat(0), i3 = i32x4.splat(0);
     for (let i: usize = 0; i < 4; i++) {
       const half = i >> 1, part = i & 1;
       const ql = p + (half << 6) + (part << 4), qh = p + 128 + (half << 5) + (part << 4);
+      const sc = p + 192 + (half << 3) + part;
       const x0 = xp + (half << 8) + (part << 5), x1 = x0 + xStride, x2 = x1 + xStride, x3 = x2 + xStride;
       const low0 = v128.load(ql), low1 = v128.load(ql, 32), high = v128.load(qh);
       let q = q6Group(low0, low1, high, 0);
       let lo = i16x8.extend_low_i8x16_s(q), hi = i16x8.extend_high_i8x16_s(q);
-      let s = splatLane(s0, 0);
+      let s = i32x4.splat(load<i8>(sc, 0));
       i0 = q6Acc(i0, lo, hi, x0, s); i1 = q6Acc(i1, lo, hi, x1, s);
       i2 = q6Acc(i2, lo, hi, x2, s); i3 = q6Acc(i3, lo, hi, x3, s);
       q = q6Group(low0, low1, high, 1);
       lo = i16x8.extend_low_i8x16_s(q); hi = i16x8.extend_high_i8x16_s(q);
-      s = splatLane(s0, 1);
+      s = i32x4.splat(load<i8>(sc, 2));
       i0 = q6Acc(i0, lo, hi, x0 + 64, s); i1 = q6Acc(i1, lo, hi, x1 + 64, s);
       i2 = q6Acc(i2, lo, hi, x2 + 64, s); i3 = q6Acc(i3, lo, hi, x3 + 64, s);
       q = q6Group(low0, low1, high, 2);
       lo = i16x8.extend_low_i8x16_s(q); hi = i16x8.extend_high_i8x16_s(q);
-      s = splatLane(s0, 2);
+      s = i32x4.splat(load<i8>(sc, 4));
       i0 = q6Acc(i0, lo, hi, x0 + 128, s); i1 = q6Acc(i1, lo, hi, x1 + 128, s);
       i2 = q6Acc(i2, lo, hi, x2 + 128, s); i3 = q6Acc(i3, lo, hi, x3 + 128, s);
       q = q6Group(low0, low1, high, 3);
       lo = i16x8.extend_low_i8x16_s(q); hi = i16x8.extend_high_i8x16_s(q);
-      s = splatLane(s0, 3);
+      s = i32x4.splat(load<i8>(sc, 6));
       i0 = q6Acc(i0, lo, hi, x0 + 192, s); i1 = q6Acc(i1, lo, hi, x1 + 192, s);
       i2 = q6Acc(i2, lo, hi, x2 + 192, s); i3 = q6Acc(i3, lo, hi, x3 + 192, s);
-      const next = s0;
-      s0 = s1; s1 = s2; s2 = s3; s3 = next;
     }
     const d = loadHalf(p + 208);
     acc0 = f32x4.add(acc0, f32x4.mul(f32x4.convert_i32x4_s(i0), f32x4.splat(d * load<f32>(dp))));
