@@ -1,5 +1,9 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import type { Backend, Matrix } from './backend.ts';
 import { dequantize } from './dequantize.ts';
 import { GgmlType, ggmlTypeName } from './ggml-type.ts';
@@ -140,6 +144,44 @@ test('results are bit-identical for 1 and 2 threads and for 1-token and 7-token 
     // A 5-token call whose tokens sit at other positions of the 4-token groups.
     const tail = two.matmul(m, c.x.subarray(2 * cols), 5);
     assert.ok(sameBytes(tail, pair.subarray(2 * c.rows)), `${ggmlTypeName(type)}: tokens 2..6`);
+  }
+});
+
+test('hundreds of back-to-back products of mixed sizes give the single-thread bytes', () => {
+  // Small and large jobs alternate, so workers are sometimes still spinning, sometimes asleep,
+  // and sometimes arrive after the caller has finished a job alone.
+  const shapes: [GgmlType, number, number][] = [
+    [GgmlType.Q8_0, 8, 64], [GgmlType.Q8_0, 200, 896], [GgmlType.F32, 3, 61], [GgmlType.Q4_K, 160, 512],
+    [GgmlType.F16, 300, 172], [GgmlType.Q6_K, 300, 256], [GgmlType.Q4_0, 600, 128],
+  ];
+  const cases = shapes.map(([type, rows, cols], i) => makeCase(type, rows, cols, 1 + (i % 3), 500 + i));
+  const pairs = cases.map((c) => ({ c, a: load(one, c), b: load(two, c) }));
+  for (let round = 0; round < 40; round++) {
+    for (const { c, a, b } of pairs) {
+      assert.ok(sameBytes(two.matmul(b, c.x, c.nTokens), one.matmul(a, c.x, c.nTokens)),
+        `${ggmlTypeName(c.type)} ${c.rows}×${c.cols}, round ${round}`);
+    }
+  }
+});
+
+test('an unclosed backend does not keep the process alive', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'tessera-backend-'));
+  try {
+    const script = join(dir, 'unclosed.mjs');
+    writeFileSync(script, [
+      `const { createWasmBackend } = await import(${JSON.stringify(new URL('./wasm-backend.ts', import.meta.url).href)});`,
+      'const backend = await createWasmBackend({ threads: 2 });',
+      'const m = backend.allocMatrix(0, 512, 512);',
+      'backend.matmul(m, new Float32Array(512), 1);',
+      "console.log('computed');",
+    ].join('\n'));
+    // The timeout only guards against a hang; the assertion is on how the process ended.
+    const child = spawnSync(process.execPath, ['--import', 'tsx', script], { encoding: 'utf8', timeout: 60_000 });
+    assert.equal(child.signal, null, 'the process had to be killed');
+    assert.equal(child.status, 0, child.stderr);
+    assert.equal(child.stdout.trim(), 'computed');
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
   }
 });
 

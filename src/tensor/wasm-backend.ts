@@ -8,8 +8,8 @@ import type { Backend, Matrix } from './backend.ts';
 import { dequantize } from './dequantize.ts';
 import { byteSize, type GgmlType } from './ggml-type.ts';
 import {
-  activationBlock, awaitChange, compileKernels, CONTROL_BYTES, instantiateKernels, type KernelExports,
-  needsActivationSums, runRows, Slot,
+  activationBlock, awaitChange, compileKernels, CONTROL_BYTES, instantiateKernels, type Job, kernelFor,
+  type KernelExports, MAX_CHUNKS, needsActivationSums, postJob, runChunks, runJobRows, Slot,
 } from './wasm-kernels.ts';
 import type { PoolWorkerData } from './wasm-worker.ts';
 
@@ -72,7 +72,7 @@ export async function createWasmBackend({ threads }: WasmBackendOptions): Promis
   kernels.initHalfTable();
   const controlAt = heap.alloc(CONTROL_BYTES);
   const control = new Int32Array(memory.buffer, controlAt, CONTROL_BYTES / 4);
-  const workers = await startWorkers(threads - 1, { module, memory, control: controlAt, workers: threads - 1, spins: WORKER_SPINS });
+  const workers = await startWorkers(threads - 1, { module, memory, control: controlAt, spins: WORKER_SPINS });
   return new WasmBackend(threads, kernels, heap, control, workers);
 }
 
@@ -83,11 +83,15 @@ async function startWorkers(count: number, data: PoolWorkerData): Promise<Worker
       const worker = new Worker(new URL('./wasm-worker.js', import.meta.url), { workerData: data });
       workers.push(worker);
       await new Promise<void>((resolve, reject) => {
-        worker.once('message', () => resolve());
+        const exited = (code: number): void => reject(new Error(`kernel worker exited with code ${code} while starting`));
         worker.once('error', reject);
-        worker.once('exit', (code) => reject(new Error(`kernel worker exited with code ${code} while starting`)));
+        worker.once('exit', exited);
+        worker.once('message', () => {
+          worker.off('error', reject);
+          worker.off('exit', exited);
+          resolve();
+        });
       });
-      worker.removeAllListeners();
       // An unclosed backend must not keep the process alive.
       worker.unref();
     }
@@ -100,6 +104,7 @@ async function startWorkers(count: number, data: PoolWorkerData): Promise<Worker
 
 class WasmBackend implements Backend {
   private readonly matrices = new WeakSet<Matrix>();
+  private generation = 0;
   private scratch: Scratch | undefined;
   private scratchCapacity = { elements: 0, outputs: 0 };
   private closed = false;
@@ -141,17 +146,7 @@ class WasmBackend implements Backend {
     if (block !== 0) {
       this.kernels.quantizeActivations(s.x, n, block, s.xq, s.xd, needsActivationSums(type) ? s.xs : 0);
     }
-    const c = this.control;
-    c[Slot.TYPE] = type;
-    c[Slot.W] = w.bytes.byteOffset;
-    c[Slot.COLS] = cols;
-    c[Slot.ROWS] = rows;
-    c[Slot.TOKENS] = nTokens;
-    c[Slot.X] = block === 0 ? s.x : s.xq;
-    c[Slot.XD] = s.xd;
-    c[Slot.XS] = s.xs;
-    c[Slot.OUT] = s.out;
-    this.run(rows, rows * n);
+    this.run({ type, w: w.bytes.byteOffset, cols, rows, nTokens, x: block === 0 ? s.x : s.xq, xd: s.xd, xs: s.xs, out: s.out });
     result.set(new Float32Array(this.heap.bytes.buffer, s.out, nTokens * rows));
     return result;
   }
@@ -174,27 +169,24 @@ class WasmBackend implements Backend {
     })));
   }
 
-  /** Splits the rows of the job in the control block over the pool and waits for all of it. */
-  private run(rows: number, work: number): void {
-    const c = this.control;
-    const helpers = work < PARALLEL_MIN_WORK ? 0 : this.workers.length;
-    c[Slot.CHUNK] = Math.max(1, Math.ceil(rows / ((helpers + 1) * 8)));
-    Atomics.store(c, Slot.NEXT_ROW, 0);
-    if (helpers === 0) {
-      runRows(this.kernels, c);
+  /** Splits the rows of `job` over the pool and returns when all are computed. */
+  private run(job: Job): void {
+    const kernel = kernelFor(this.kernels, job.type);
+    if (this.workers.length === 0 || job.rows * job.cols * job.nTokens < PARALLEL_MIN_WORK) {
+      runJobRows(kernel, job, 0, job.rows);
       return;
     }
-    Atomics.store(c, Slot.DONE, 0);
-    Atomics.add(c, Slot.GENERATION, 1);
-    Atomics.notify(c, Slot.GENERATION);
-    try {
-      runRows(this.kernels, c);
-    } finally {
-      // Every worker checks in before the next job may reuse the control block.
-      let done = Atomics.load(c, Slot.DONE);
-      while (done !== helpers) done = awaitChange(c, Slot.DONE, done, CALLER_SPINS);
-    }
-    if (Atomics.exchange(c, Slot.FAILED, 0) !== 0) throw new Error('a kernel worker failed');
+    const c = this.control;
+    const chunkRows = Math.max(1, Math.ceil(job.rows / ((this.workers.length + 1) * 8)));
+    const chunks = Math.ceil(job.rows / chunkRows);
+    if (chunks > MAX_CHUNKS) throw new Error(`too many chunks: ${chunks}`);
+    this.generation = (this.generation + 1) & 0xfffff;
+    postJob(c, this.generation, job, chunks, chunkRows);
+    runChunks(this.kernels, c, this.generation);
+    // Wait for the chunks that workers took; a worker that took none is not waited for.
+    let done = Atomics.load(c, Slot.DONE);
+    while (done !== chunks) done = awaitChange(c, Slot.DONE, done, CALLER_SPINS);
+    if (Atomics.exchange(c, Slot.FAILED, 0) !== 0) throw new Error('a matrix kernel failed in one of the pool threads');
   }
 
   private reserve(elements: number, outputs: number): Scratch {

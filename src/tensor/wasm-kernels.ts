@@ -1,14 +1,14 @@
 /**
  * The compiled WebAssembly kernels (src/tensor/wasm/kernels.ts) as seen from JavaScript, and the
  * job protocol that the calling thread and the pool's workers share: one control block of int32
- * in shared memory describes the current matrix product, and every thread takes row chunks from
- * it until none are left.
+ * in shared memory describes the current matrix product, and every thread takes row chunks of it
+ * until none are left.
  */
 import { readFile } from 'node:fs/promises';
 import { GgmlType, ggmlTypeName } from './ggml-type.ts';
 
 /** (w, cols, r0, r1, nTok, x, xd, xs, out, rows); see the header of wasm/kernels.ts. */
-type MatmulKernel = (w: number, cols: number, r0: number, r1: number, nTok: number, x: number,
+export type MatmulKernel = (w: number, cols: number, r0: number, r1: number, nTok: number, x: number,
   xd: number, xs: number, out: number, rows: number) => void;
 
 export interface KernelExports {
@@ -37,7 +37,7 @@ const KERNEL_NAMES: Readonly<Record<GgmlType, keyof KernelExports>> = {
 
 /**
  * How activations are prepared for a weight type: float weights read f32 activations; quantized
- * ones read int16 activations with one scale per `block` (and, for Q4_K, per-32 sums).
+ * ones read int16 activations with one scale per `block` (and, for Q4_0 and Q4_K, per-32 sums).
  */
 export function activationBlock(type: GgmlType): 0 | 32 | 256 {
   switch (type) {
@@ -51,7 +51,7 @@ export function needsActivationSums(type: GgmlType): boolean {
   return type === GgmlType.Q4_K || type === GgmlType.Q4_0;
 }
 
-export const WASM_PATH = new URL('./wasm/build/kernels.wasm', import.meta.url);
+const WASM_PATH = new URL('./wasm/build/kernels.wasm', import.meta.url);
 
 export async function compileKernels(): Promise<WebAssembly.Module> {
   let bytes: Uint8Array<ArrayBuffer>;
@@ -68,42 +68,127 @@ export function instantiateKernels(module: WebAssembly.Module, memory: WebAssemb
   return instance.exports as unknown as KernelExports;
 }
 
-/** Int32 slots of the control block. Addresses are stored as int32 bit patterns. */
-export const Slot = {
-  /** Bumped once per job (and for shutdown); workers wait on it. */
-  GENERATION: 0,
-  /** Workers that have finished the current job; the caller waits on it. */
-  DONE: 1,
-  /** Next row not yet taken. */
-  NEXT_ROW: 2,
-  CHUNK: 3,
-  TYPE: 4,
-  W: 5,
-  COLS: 6,
-  ROWS: 7,
-  TOKENS: 8,
-  X: 9,
-  XD: 10,
-  XS: 11,
-  OUT: 12,
-  /** Set by a worker whose kernel threw. */
-  FAILED: 13,
-  STOP: 14,
-} as const;
-export const CONTROL_BYTES = 64;
+/** A matrix product, as the kernels take it (addresses are byte offsets in the shared memory). */
+export interface Job {
+  readonly type: GgmlType;
+  readonly w: number;
+  readonly cols: number;
+  readonly rows: number;
+  readonly nTokens: number;
+  readonly x: number;
+  readonly xd: number;
+  readonly xs: number;
+  readonly out: number;
+}
 
-/** Takes row chunks of the job described in `control` until all are taken. */
-export function runRows(kernels: KernelExports, control: Int32Array): void {
-  const type = control[Slot.TYPE]! as GgmlType;
+export function kernelFor(kernels: KernelExports, type: GgmlType): MatmulKernel {
   const kernel = kernels[KERNEL_NAMES[type]] as MatmulKernel | undefined;
   if (kernel === undefined) throw new Error(`no kernel for ${ggmlTypeName(type)}`);
-  const rows = control[Slot.ROWS]!, chunk = control[Slot.CHUNK]!;
-  const w = control[Slot.W]!, cols = control[Slot.COLS]!, nTok = control[Slot.TOKENS]!;
-  const x = control[Slot.X]!, xd = control[Slot.XD]!, xs = control[Slot.XS]!, out = control[Slot.OUT]!;
+  return kernel;
+}
+
+export function runJobRows(kernel: MatmulKernel, job: Job, r0: number, r1: number): void {
+  kernel(job.w, job.cols, r0, r1, job.nTokens, job.x, job.xd, job.xs, job.out, job.rows);
+}
+
+/**
+ * Int32 slots of the control block. Addresses are stored as int32 bit patterns.
+ *
+ * Protocol: the caller closes CLAIM (new tag, no chunks), writes the job, reopens CLAIM at chunk 0
+ * and bumps GENERATION. Any thread takes chunk k by compare-exchanging CLAIM from (tag, k) to
+ * (tag, k+1), so a worker that wakes late, holding an old tag, can never take part of a newer
+ * job, and the caller waits only for the chunks that were taken (DONE), never for a worker
+ * that did not wake in time.
+ */
+export const Slot = {
+  /** Bumped once per parallel job (and for shutdown); idle workers wait on it. */
+  GENERATION: 0,
+  /** (generation tag << CHUNK_BITS) | next chunk index. */
+  CLAIM: 1,
+  /** Chunks finished; the caller waits on it. */
+  DONE: 2,
+  CHUNKS: 3,
+  /** Rows per chunk. */
+  CHUNK_ROWS: 4,
+  TYPE: 5,
+  W: 6,
+  COLS: 7,
+  ROWS: 8,
+  TOKENS: 9,
+  X: 10,
+  XD: 11,
+  XS: 12,
+  OUT: 13,
+  /** Set by a thread whose kernel threw. */
+  FAILED: 14,
+  STOP: 15,
+} as const;
+export const CONTROL_BYTES = 64;
+const CHUNK_BITS = 12;
+/** Low CHUNK_BITS of CLAIM: the chunk index; all ones marks a job being written. */
+export const MAX_CHUNKS = (1 << CHUNK_BITS) - 1;
+
+function claimTag(generation: number): number {
+  return (generation << CHUNK_BITS) | 0;
+}
+
+function readJob(control: Int32Array): Job {
+  return {
+    type: Atomics.load(control, Slot.TYPE) as GgmlType,
+    w: Atomics.load(control, Slot.W),
+    cols: Atomics.load(control, Slot.COLS),
+    rows: Atomics.load(control, Slot.ROWS),
+    nTokens: Atomics.load(control, Slot.TOKENS),
+    x: Atomics.load(control, Slot.X),
+    xd: Atomics.load(control, Slot.XD),
+    xs: Atomics.load(control, Slot.XS),
+    out: Atomics.load(control, Slot.OUT),
+  };
+}
+
+/** Publishes `job` to the pool as generation `generation`, split into `chunks` chunks. */
+export function postJob(control: Int32Array, generation: number, job: Job, chunks: number, chunkRows: number): void {
+  const tag = claimTag(generation);
+  Atomics.store(control, Slot.CLAIM, tag | MAX_CHUNKS); // closed: nothing to take under the new tag
+  Atomics.store(control, Slot.TYPE, job.type);
+  Atomics.store(control, Slot.W, job.w);
+  Atomics.store(control, Slot.COLS, job.cols);
+  Atomics.store(control, Slot.ROWS, job.rows);
+  Atomics.store(control, Slot.TOKENS, job.nTokens);
+  Atomics.store(control, Slot.X, job.x);
+  Atomics.store(control, Slot.XD, job.xd);
+  Atomics.store(control, Slot.XS, job.xs);
+  Atomics.store(control, Slot.OUT, job.out);
+  Atomics.store(control, Slot.CHUNKS, chunks);
+  Atomics.store(control, Slot.CHUNK_ROWS, chunkRows);
+  Atomics.store(control, Slot.DONE, 0);
+  Atomics.store(control, Slot.CLAIM, tag);
+  Atomics.store(control, Slot.GENERATION, generation);
+  Atomics.notify(control, Slot.GENERATION);
+}
+
+/** Takes and computes chunks of job `generation` until none are left (or a newer job began). */
+export function runChunks(kernels: KernelExports, control: Int32Array, generation: number): void {
+  const tag = claimTag(generation);
+  let job: Job | undefined;
+  let kernel: MatmulKernel | undefined;
   for (;;) {
-    const r0 = Atomics.add(control, Slot.NEXT_ROW, chunk);
-    if (r0 >= rows) return;
-    kernel(w, cols, r0, Math.min(r0 + chunk, rows), nTok, x, xd, xs, out, rows);
+    const claim = Atomics.load(control, Slot.CLAIM);
+    if ((claim & ~MAX_CHUNKS) !== tag) return;
+    const index = claim & MAX_CHUNKS;
+    const chunks = Atomics.load(control, Slot.CHUNKS);
+    if (index >= chunks) return;
+    if (Atomics.compareExchange(control, Slot.CLAIM, claim, claim + 1) !== claim) continue;
+    // Holding an unfinished chunk of this job, the caller cannot have moved on: the job is intact.
+    job ??= readJob(control);
+    const chunkRows = Atomics.load(control, Slot.CHUNK_ROWS);
+    try {
+      kernel ??= kernelFor(kernels, job.type);
+      runJobRows(kernel, job, index * chunkRows, Math.min((index + 1) * chunkRows, job.rows));
+    } catch {
+      Atomics.store(control, Slot.FAILED, 1);
+    }
+    if (Atomics.add(control, Slot.DONE, 1) + 1 === chunks) Atomics.notify(control, Slot.DONE);
   }
 }
 

@@ -24,6 +24,14 @@
 // ---------------------------------------------------------------------------------------------
 // Helpers
 
+/** Lane `lane` (a constant) of an int32x4, in all four lanes. */
+@inline function splatLane(v: v128, lane: i32): v128 {
+  if (lane == 0) return i32x4.shuffle(v, v, 0, 0, 0, 0);
+  if (lane == 1) return i32x4.shuffle(v, v, 1, 1, 1, 1);
+  if (lane == 2) return i32x4.shuffle(v, v, 2, 2, 2, 2);
+  return i32x4.shuffle(v, v, 3, 3, 3, 3);
+}
+
 /** Lane sum in a fixed pairing. */
 @inline function hsum(v: v128): f32 {
   return (f32x4.extract_lane(v, 0) + f32x4.extract_lane(v, 1)) +
@@ -333,7 +341,10 @@ export function matmulQ4_0(w: usize, cols: i32, r0: i32, r1: i32, nTok: i32, x: 
   return i32x4.dot_i16x8_s(mins, v128.load(s));
 }
 
-/** Nibbles of the 32 bytes at q as int16: low (k < 4) or high (k ≥ 4) nibbles of bytes 8(k&3)... */
+/**
+ * Eight weights of the 64 held by the 32 bytes at q, as int16 (k constant): bytes 8(k&3)..+7,
+ * low nibbles (first sub-block) for k < 4, high nibbles (second sub-block) for k ≥ 4.
+ */
 @inline function q4kWeights(q: usize, k: i32): v128 {
   const bytes = v128.load8x8_u(q + ((k & 3) << 3));
   return k < 4 ? v128.and(bytes, i16x8.splat(15)) : i16x8.shr_u(bytes, 4);
@@ -463,13 +474,6 @@ export function matmulQ4_K(w: usize, cols: i32, r0: i32, r1: i32, nTok: i32, x: 
   else if (g == 3) h = i16x8.shr_u(high, 2);
   const q = v128.or(v128.and(l, i8x16.splat(15)), v128.and(h, i8x16.splat(0x30)));
   return i8x16.sub(q, i8x16.splat(32));
-}
-
-@inline function splatLane(v: v128, lane: i32): v128 {
-  if (lane == 0) return i32x4.shuffle(v, v, 0, 0, 0, 0);
-  if (lane == 1) return i32x4.shuffle(v, v, 1, 1, 1, 1);
-  if (lane == 2) return i32x4.shuffle(v, v, 2, 2, 2, 2);
-  return i32x4.shuffle(v, v, 3, 3, 3, 3);
 }
 
 /** isum + scale · (16 int16 weights lo|hi · 16 int16 activations at x). */
