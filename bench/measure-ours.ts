@@ -12,13 +12,15 @@ const backend = await createWasmBackend({ threads: Number(threadsArg) });
 const layers = model.config.layers;
 const start = startArg ? Number(startArg) : 0;
 const end = endArg ? Number(endArg) : layers;
-const engine = new Engine(model.config, { start, end, embedding: start === 0, head: end === layers }, backend, model.weights);
+// An empty range [k, k) loads nothing: the process's baseline memory.
+const empty = start === end;
+const engine = new Engine(model.config, { start, end, embedding: !empty && start === 0, head: !empty && end === layers }, backend, model.weights);
 const rssAfterLoad = process.memoryUsage().rss;
 const prompt = benchTokens(model.config.vocabSize, Number(promptArg));
 const decodeTokens = Number(decodeArg);
 let prefillSeconds = 0;
 let decodeSeconds = 0;
-if (start === 0 && end === layers) {
+if (prompt.length > 0 && start === 0 && end === layers) {
   const cache = engine.createCache(1 << 30);
   const sampler = new Sampler();
   const t0 = process.hrtime.bigint();

@@ -53,7 +53,12 @@ export function signAnnouncement(key: KeyPair, announcement: Announcement): Sign
   return { payload, signature: sign(key, ANNOUNCEMENT_DOMAIN, payload) };
 }
 
-export class AnnouncementError extends Error {}
+export class AnnouncementError extends Error {
+  /** `signature`: the payload is well formed but not signed by its nodeId's key. */
+  constructor(message: string, readonly reason: 'malformed' | 'signature' = 'malformed') {
+    super(message);
+  }
+}
 
 const isHex = (value: unknown, bytes: number) => typeof value === 'string' && new RegExp(`^[0-9a-f]{${bytes * 2}}$`).test(value);
 const isCount = (value: unknown) => Number.isSafeInteger(value) && (value as number) >= 0;
@@ -86,7 +91,7 @@ export function openAnnouncement(signed: SignedAnnouncement): Announcement {
   if (!isHex(a.nonce, 16)) problems.push('nonce is not 16 hex bytes');
   if (problems.length > 0) throw new AnnouncementError(`malformed announcement: ${problems.join(', ')}`);
   const signer = recoverSigner(ANNOUNCEMENT_DOMAIN, signed.payload, signed.signature);
-  if (signer === undefined) throw new AnnouncementError('announcement signature is malformed');
-  if (signer !== a.nodeId) throw new AnnouncementError(`announcement is signed by ${signer}, not by node ${a.nodeId}`);
+  if (signer === undefined) throw new AnnouncementError('announcement signature is malformed', 'signature');
+  if (signer !== a.nodeId) throw new AnnouncementError(`announcement is signed by ${signer}, not by node ${a.nodeId}`, 'signature');
   return a;
 }

@@ -1,0 +1,250 @@
+import { createHash } from 'node:crypto';
+import { existsSync, readFileSync, statSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { MANIFEST_FILE, parseManifest, type Manifest } from '../model/manifest.ts';
+import type { Role } from './announcement.ts';
+
+/** A model this cluster serves, with its manifest read and checked. */
+export interface ServedModel {
+  readonly id: string;
+  readonly manifest: Manifest;
+  /** manifest.json exactly as on disk: what GetManifest and Discover send. */
+  readonly manifestJson: string;
+  readonly manifestPath: string;
+  readonly tokenizerPath: string;
+  readonly pricePer1kTokens: number;
+}
+
+export interface ClusterConfig {
+  readonly clusterId: string;
+  readonly models: readonly ServedModel[];
+  readonly heartbeat: { readonly intervalMs: number; readonly evictAfterMissed: number };
+  readonly maxClockSkewMs: number;
+  /** Token bucket per peer address over Register, Heartbeat and Unregister. */
+  readonly rateLimit: { readonly perSecond: number; readonly burst: number };
+  /** Hard cap on remembered nonces (they are also pruned once older than the clock-skew window). */
+  readonly nonceCacheMax: number;
+  /** Stakes in the cluster's smallest unit; enforced by the trust layer. */
+  readonly stake: {
+    readonly minimum: Readonly<Record<Role, number>>;
+    readonly slashFractions: { readonly fraud: number; readonly auditRefusal: number };
+  };
+  /** Validated but not used yet: settlement goes to the in-registry ledger. */
+  readonly escrow?: { readonly rpcUrl: string; readonly contract: string };
+  readonly seeds: readonly string[];
+  readonly gossipIntervalMs: number;
+}
+
+export class ClusterConfigError extends Error {
+  constructor(readonly source: string, readonly problems: readonly string[]) {
+    super(`${source}: ${problems.length === 1 ? 'invalid cluster config' : `${problems.length} problems in cluster config`}:\n  ${problems.join('\n  ')}`);
+  }
+}
+
+export const ENDPOINT_PATTERN = /^[^\s:/]+:\d{1,5}$/;
+
+const DEFAULTS = {
+  heartbeat: { intervalMs: 5_000, evictAfterMissed: 3 },
+  maxClockSkewMs: 30_000,
+  rateLimit: { perSecond: 20, burst: 100 },
+  nonceCacheMax: 100_000,
+  stake: { minimum: { node: 0, daemon: 0, verifier: 0 }, slashFractions: { fraud: 0.5, auditRefusal: 0.1 } },
+  gossipIntervalMs: 10_000,
+} as const;
+
+/** Reads and validates cluster.json; paths in it are relative to its directory. */
+export function clusterConfigFromFile(path: string): ClusterConfig {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch {
+    throw new ClusterConfigError(path, [`file not found: ${resolve(path)}`]);
+  }
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch (error) {
+    throw new ClusterConfigError(path, [`not valid JSON: ${(error as Error).message}`]);
+  }
+  return parseClusterConfig(value, dirname(resolve(path)), path);
+}
+
+type Json = Record<string, unknown>;
+
+/**
+ * Checks a parsed cluster config and reads the manifests it names. Every mistake is collected and
+ * named by its JSON path, so an operator fixes them all in one pass.
+ */
+export function parseClusterConfig(value: unknown, baseDir: string, source = 'cluster config'): ClusterConfig {
+  const problems: string[] = [];
+  const problem = (path: string, message: string) => problems.push(`${path}: ${message}`);
+
+  const object = (path: string, v: unknown, keys: readonly string[]): Json | undefined => {
+    if (typeof v !== 'object' || v === null || Array.isArray(v)) {
+      problem(path, `must be an object, got ${describe(v)}`);
+      return undefined;
+    }
+    for (const key of Object.keys(v)) {
+      if (!keys.includes(key)) problem(`${path}.${key}`.replace(/^\$\./, ''), `unknown key (expected one of: ${keys.join(', ')})`);
+    }
+    return v as Json;
+  };
+  const integer = (path: string, v: unknown, fallback: number, min: number): number => {
+    if (v === undefined) return fallback;
+    if (!Number.isSafeInteger(v) || (v as number) < min) {
+      problem(path, `must be an integer >= ${min}, got ${describe(v)}`);
+      return fallback;
+    }
+    return v as number;
+  };
+  const fraction = (path: string, v: unknown, fallback: number): number => {
+    if (v === undefined) return fallback;
+    if (typeof v !== 'number' || !(v >= 0 && v <= 1)) {
+      problem(path, `must be a fraction from 0 to 1, got ${describe(v)}`);
+      return fallback;
+    }
+    return v;
+  };
+
+  const root = object('$', value, ['clusterId', 'models', 'heartbeat', 'maxClockSkewMs', 'rateLimit', 'nonceCacheMax', 'stake', 'escrow', 'seeds', 'gossipIntervalMs']) ?? {};
+
+  let clusterId = '';
+  if (typeof root.clusterId !== 'string' || !/^[A-Za-z0-9._-]{1,64}$/.test(root.clusterId)) {
+    problem('clusterId', `must be 1-64 letters, digits, '.', '_' or '-', got ${describe(root.clusterId)}`);
+  } else clusterId = root.clusterId;
+
+  const models: ServedModel[] = [];
+  if (!Array.isArray(root.models) || root.models.length === 0) problem('models', `must be a non-empty array, got ${describe(root.models)}`);
+  else {
+    for (const [i, entry] of root.models.entries()) {
+      const model = readModel(`models[${i}]`, entry, baseDir, object, integer, problem);
+      if (model === undefined) continue;
+      if (models.some((m) => m.id === model.id)) problem(`models[${i}].id`, `model "${model.id}" is listed twice`);
+      else models.push(model);
+    }
+  }
+
+  const heartbeat = object('heartbeat', root.heartbeat ?? {}, ['intervalMs', 'evictAfterMissed']) ?? {};
+  const rateLimit = object('rateLimit', root.rateLimit ?? {}, ['perSecond', 'burst']) ?? {};
+  let perSecond: number = DEFAULTS.rateLimit.perSecond;
+  if (rateLimit.perSecond !== undefined) {
+    if (typeof rateLimit.perSecond !== 'number' || !(rateLimit.perSecond > 0) || !Number.isFinite(rateLimit.perSecond)) {
+      problem('rateLimit.perSecond', `must be a positive number, got ${describe(rateLimit.perSecond)}`);
+    } else perSecond = rateLimit.perSecond;
+  }
+
+  const stake = object('stake', root.stake ?? {}, ['minimum', 'slashFractions']) ?? {};
+  const minimum = object('stake.minimum', stake.minimum ?? {}, ['node', 'daemon', 'verifier']) ?? {};
+  const slash = object('stake.slashFractions', stake.slashFractions ?? {}, ['fraud', 'auditRefusal']) ?? {};
+
+  let escrow: ClusterConfig['escrow'];
+  if (root.escrow !== undefined) {
+    const e = object('escrow', root.escrow, ['rpcUrl', 'contract']);
+    if (e !== undefined) {
+      if (!isUrl(e.rpcUrl)) problem('escrow.rpcUrl', `must be an http(s) or ws(s) URL, got ${describe(e.rpcUrl)}`);
+      if (typeof e.contract !== 'string' || !/^0x[0-9a-fA-F]{40}$/.test(e.contract)) problem('escrow.contract', `must be a 0x-prefixed 20-byte hex address, got ${describe(e.contract)}`);
+      escrow = { rpcUrl: String(e.rpcUrl), contract: String(e.contract).toLowerCase() };
+    }
+  }
+
+  const seeds: string[] = [];
+  if (root.seeds !== undefined) {
+    if (!Array.isArray(root.seeds)) problem('seeds', `must be an array of "HOST:PORT", got ${describe(root.seeds)}`);
+    else {
+      for (const [i, seed] of root.seeds.entries()) {
+        if (typeof seed !== 'string' || !ENDPOINT_PATTERN.test(seed)) problem(`seeds[${i}]`, `must be "HOST:PORT", got ${describe(seed)}`);
+        else seeds.push(seed);
+      }
+    }
+  }
+
+  const config: ClusterConfig = {
+    clusterId,
+    models,
+    heartbeat: {
+      intervalMs: integer('heartbeat.intervalMs', heartbeat.intervalMs, DEFAULTS.heartbeat.intervalMs, 10),
+      evictAfterMissed: integer('heartbeat.evictAfterMissed', heartbeat.evictAfterMissed, DEFAULTS.heartbeat.evictAfterMissed, 1),
+    },
+    maxClockSkewMs: integer('maxClockSkewMs', root.maxClockSkewMs, DEFAULTS.maxClockSkewMs, 1),
+    rateLimit: { perSecond, burst: integer('rateLimit.burst', rateLimit.burst, DEFAULTS.rateLimit.burst, 1) },
+    nonceCacheMax: integer('nonceCacheMax', root.nonceCacheMax, DEFAULTS.nonceCacheMax, 1),
+    stake: {
+      minimum: {
+        node: integer('stake.minimum.node', minimum.node, DEFAULTS.stake.minimum.node, 0),
+        daemon: integer('stake.minimum.daemon', minimum.daemon, DEFAULTS.stake.minimum.daemon, 0),
+        verifier: integer('stake.minimum.verifier', minimum.verifier, DEFAULTS.stake.minimum.verifier, 0),
+      },
+      slashFractions: {
+        fraud: fraction('stake.slashFractions.fraud', slash.fraud, DEFAULTS.stake.slashFractions.fraud),
+        auditRefusal: fraction('stake.slashFractions.auditRefusal', slash.auditRefusal, DEFAULTS.stake.slashFractions.auditRefusal),
+      },
+    },
+    ...(escrow === undefined ? {} : { escrow }),
+    seeds,
+    gossipIntervalMs: integer('gossipIntervalMs', root.gossipIntervalMs, DEFAULTS.gossipIntervalMs, 10),
+  };
+  if (problems.length > 0) throw new ClusterConfigError(source, problems);
+  return config;
+}
+
+function readModel(
+  path: string,
+  entry: unknown,
+  baseDir: string,
+  object: (path: string, v: unknown, keys: readonly string[]) => Json | undefined,
+  integer: (path: string, v: unknown, fallback: number, min: number) => number,
+  problem: (path: string, message: string) => void,
+): ServedModel | undefined {
+  const m = object(path, entry, ['id', 'manifest', 'pricePer1kTokens']);
+  if (m === undefined) return undefined;
+  const pricePer1kTokens = integer(`${path}.pricePer1kTokens`, m.pricePer1kTokens, 0, 0);
+  if (m.id !== undefined && (typeof m.id !== 'string' || m.id === '')) problem(`${path}.id`, `must be a non-empty string, got ${describe(m.id)}`);
+  if (typeof m.manifest !== 'string' || m.manifest === '') {
+    problem(`${path}.manifest`, `must be the path of a shards directory or its ${MANIFEST_FILE}, got ${describe(m.manifest)}`);
+    return undefined;
+  }
+  let manifestPath = resolve(baseDir, m.manifest);
+  if (existsSync(manifestPath) && statSync(manifestPath).isDirectory()) manifestPath = join(manifestPath, MANIFEST_FILE);
+  if (!existsSync(manifestPath)) {
+    problem(`${path}.manifest`, `file not found: ${manifestPath}`);
+    return undefined;
+  }
+  const manifestJson = readFileSync(manifestPath, 'utf8');
+  let manifest: Manifest;
+  try {
+    manifest = parseManifest(manifestJson, manifestPath);
+  } catch (error) {
+    problem(`${path}.manifest`, (error as Error).message);
+    return undefined;
+  }
+  if (typeof m.id === 'string' && m.id !== '' && m.id !== manifest.modelId) {
+    problem(`${path}.id`, `"${m.id}" differs from the manifest's modelId "${manifest.modelId}" (${manifestPath})`);
+    return undefined;
+  }
+  const tokenizerPath = join(dirname(manifestPath), manifest.tokenizerFile);
+  if (!existsSync(tokenizerPath)) {
+    problem(`${path}.manifest`, `tokenizer file not found: ${tokenizerPath}`);
+    return undefined;
+  }
+  const tokenizerSha256 = createHash('sha256').update(readFileSync(tokenizerPath)).digest('hex');
+  if (tokenizerSha256 !== manifest.tokenizerSha256) {
+    problem(`${path}.manifest`, `tokenizer ${tokenizerPath} has SHA-256 ${tokenizerSha256}, the manifest says ${manifest.tokenizerSha256}`);
+    return undefined;
+  }
+  return { id: manifest.modelId, manifest, manifestJson, manifestPath, tokenizerPath, pricePer1kTokens };
+}
+
+function isUrl(value: unknown): boolean {
+  if (typeof value !== 'string') return false;
+  try {
+    return ['http:', 'https:', 'ws:', 'wss:'].includes(new URL(value).protocol);
+  } catch {
+    return false;
+  }
+}
+
+function describe(value: unknown): string {
+  if (value === undefined) return 'nothing';
+  const text = JSON.stringify(value);
+  return text.length > 60 ? `${text.slice(0, 57)}...` : text;
+}

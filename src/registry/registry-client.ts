@@ -1,0 +1,183 @@
+import { randomBytes } from 'node:crypto';
+import { credentials as grpcCredentials, status, type ChannelCredentials, type ClientUnaryCall, type ServiceError } from '@grpc/grpc-js';
+import type { KeyPair } from '../crypto/keys.ts';
+import { parseManifest, type Manifest } from '../model/manifest.ts';
+import { tessera } from '../proto/services.ts';
+import type { DiscoverReply__Output } from '../proto/tessera/v1/DiscoverReply.ts';
+import type { ExchangePeersReply__Output } from '../proto/tessera/v1/ExchangePeersReply.ts';
+import type { HeartbeatReply__Output } from '../proto/tessera/v1/HeartbeatReply.ts';
+import type { ListModelsReply__Output } from '../proto/tessera/v1/ListModelsReply.ts';
+import type { ManifestReply__Output } from '../proto/tessera/v1/ManifestReply.ts';
+import type { RegisterReply__Output } from '../proto/tessera/v1/RegisterReply.ts';
+import type { RegistryClient as GrpcRegistryClient } from '../proto/tessera/v1/Registry.ts';
+import { signAnnouncement, type Announcement, type AnnouncementKind } from './announcement.ts';
+
+/** What a role says of itself; the client adds kind, nodeId (the key's address), timestamp and nonce. */
+export type AnnouncementBody = Omit<Announcement, 'kind' | 'nodeId' | 'timestampMs' | 'nonce'>;
+
+/** A live node as Discover reports it. */
+export interface DiscoveredNode {
+  readonly nodeId: string;
+  readonly endpoint: string;
+  readonly shardIndex: number;
+  readonly activeSessions: number;
+  readonly maxSessions: number;
+  readonly computeUsPerToken: number;
+  readonly pricePer1kTokens: number;
+  readonly lastSeenMs: number;
+  readonly tls: boolean;
+}
+
+export interface ModelListing {
+  readonly modelId: string;
+  readonly architecture: string;
+  readonly shards: number;
+  readonly pricePer1kTokens: number;
+}
+
+export interface RegistryPeerInfo {
+  readonly endpoint: string;
+  readonly clusterId: string;
+  readonly lastSeenMs: number;
+}
+
+export interface RegistryClientOptions {
+  /** Default: insecure (plaintext), as for a registry on loopback. */
+  readonly credentials?: ChannelCredentials;
+  /** Per-call deadline. Default 10 s. */
+  readonly deadlineMs?: number;
+}
+
+/** Tokenizer GGUFs of large vocabularies exceed gRPC's default 4 MiB receive limit. */
+export const REGISTRY_MAX_MESSAGE_BYTES = 64 * 1024 * 1024;
+
+/**
+ * A typed, promise-returning client of one registry. Failed calls reject with the gRPC
+ * ServiceError (`error.code` is a `status`, `error.details` the registry's message).
+ */
+export class RegistryClient {
+  readonly endpoint: string;
+  readonly #grpc: GrpcRegistryClient;
+  readonly #deadlineMs: number;
+  readonly #inFlight = new Set<ClientUnaryCall>();
+
+  constructor(endpoint: string, options: RegistryClientOptions = {}) {
+    this.endpoint = endpoint;
+    this.#deadlineMs = options.deadlineMs ?? 10_000;
+    this.#grpc = new tessera.v1.Registry(endpoint, options.credentials ?? grpcCredentials.createInsecure(), {
+      'grpc.max_receive_message_length': REGISTRY_MAX_MESSAGE_BYTES,
+    });
+  }
+
+  /** Admits the key's node; returns the heartbeat interval the registry expects. */
+  async register(key: KeyPair, body: AnnouncementBody): Promise<{ heartbeatIntervalMs: number; registeredAtMs: number }> {
+    return this.#call<RegisterReply__Output>((cb) => this.#grpc.register(announce(key, 'register', body), this.#options(), cb));
+  }
+
+  /** Reports liveness and load. NOT_FOUND means the registry no longer lists the node: register again. */
+  async heartbeat(key: KeyPair, body: AnnouncementBody): Promise<{ serverTimeMs: number }> {
+    return this.#call<HeartbeatReply__Output>((cb) => this.#grpc.heartbeat(announce(key, 'heartbeat', body), this.#options(), cb));
+  }
+
+  async unregister(key: KeyPair, body: AnnouncementBody): Promise<void> {
+    await this.#call<unknown>((cb) => this.#grpc.unregister(announce(key, 'unregister', body), this.#options(), cb));
+  }
+
+  /** The model's manifest and its live nodes (every shard). */
+  async discover(modelId: string): Promise<{ manifest: Manifest; manifestJson: string; nodes: DiscoveredNode[] }> {
+    const reply = await this.#call<DiscoverReply__Output>((cb) => this.#grpc.discover({ modelId }, this.#options(), cb));
+    const nodes = reply.nodes.map((n) => ({
+      nodeId: n.nodeId, endpoint: n.endpoint, shardIndex: n.shardIndex, activeSessions: n.activeSessions, maxSessions: n.maxSessions,
+      computeUsPerToken: n.computeUsPerToken, pricePer1kTokens: n.pricePer_1kTokens, lastSeenMs: n.lastSeenMs, tls: n.tls,
+    }));
+    return { manifest: parseManifest(reply.manifestJson, `manifest of ${modelId} from registry ${this.endpoint}`), manifestJson: reply.manifestJson, nodes };
+  }
+
+  /** The model's manifest and its tokenizer GGUF (metadata only, no tensors). */
+  async getManifest(modelId: string): Promise<{ manifest: Manifest; manifestJson: string; tokenizerGguf: Uint8Array }> {
+    const reply = await this.#call<ManifestReply__Output>((cb) => this.#grpc.getManifest({ modelId }, this.#options(), cb));
+    const manifest = parseManifest(reply.manifestJson, `manifest of ${modelId} from registry ${this.endpoint}`);
+    return { manifest, manifestJson: reply.manifestJson, tokenizerGguf: new Uint8Array(reply.tokenizerGguf) };
+  }
+
+  async listModels(): Promise<ModelListing[]> {
+    const reply = await this.#call<ListModelsReply__Output>((cb) => this.#grpc.listModels({}, this.#options(), cb));
+    return reply.models.map((m) => ({ modelId: m.modelId, architecture: m.architecture, shards: m.shards, pricePer1kTokens: m.pricePer_1kTokens }));
+  }
+
+  /**
+   * The registries this one knows, itself first. `selfEndpoint` is the caller's own registry
+   * endpoint (omit it from a client), `known` the registries the caller knows.
+   */
+  async exchangePeers(selfEndpoint = '', known: readonly string[] = []): Promise<RegistryPeerInfo[]> {
+    const reply = await this.#call<ExchangePeersReply__Output>((cb) => this.#grpc.exchangePeers({ selfEndpoint, known: [...known] }, this.#options(), cb));
+    return reply.peers.map((p) => ({ endpoint: p.endpoint, clusterId: p.clusterId, lastSeenMs: p.lastSeenMs }));
+  }
+
+  /** Closes the channel; calls in flight reject with CANCELLED. */
+  close(): void {
+    for (const call of this.#inFlight) call.cancel();
+    this.#grpc.close();
+  }
+
+  #options() {
+    return { deadline: Date.now() + this.#deadlineMs };
+  }
+
+  #call<T>(start: (callback: (error: ServiceError | null, reply?: T) => void) => ClientUnaryCall): Promise<T> {
+    return new Promise((resolve, reject) => {
+      const call = start((error, reply) => {
+        this.#inFlight.delete(call);
+        if (error) reject(error);
+        else resolve(reply as T);
+      });
+      this.#inFlight.add(call);
+    });
+  }
+}
+
+function announce(key: KeyPair, kind: AnnouncementKind, body: AnnouncementBody) {
+  const announcement: Announcement = { ...body, kind, nodeId: key.address, timestampMs: Date.now(), nonce: randomBytes(16).toString('hex') };
+  return signAnnouncement(key, announcement);
+}
+
+export interface HeartbeatOptions {
+  /** Usually the `heartbeatIntervalMs` that register() returned. */
+  readonly intervalMs: number;
+  /** Called with each failed heartbeat or re-registration; the loop keeps going. */
+  readonly onError?: (error: Error) => void;
+}
+
+/**
+ * Sends a signed heartbeat every `intervalMs` with the body `body()` returns at that moment (so the
+ * load is current). A registry that answers NOT_FOUND (the node was evicted, or the registry lost
+ * it) gets a fresh registration. The returned function stops the loop and waits for a call in flight.
+ */
+export function startHeartbeats(client: RegistryClient, key: KeyPair, body: () => AnnouncementBody, options: HeartbeatOptions): () => Promise<void> {
+  let stopped = false;
+  let inFlight: Promise<void> | undefined;
+  const beat = async () => {
+    try {
+      await client.heartbeat(key, body());
+    } catch (error) {
+      if (stopped) return;
+      if ((error as ServiceError).code !== status.NOT_FOUND) return options.onError?.(error as Error);
+      try {
+        await client.register(key, body());
+      } catch (again) {
+        options.onError?.(again as Error);
+      }
+    }
+  };
+  const timer = setInterval(() => {
+    // A slow registry gets one heartbeat at a time, not a growing queue of them.
+    if (inFlight !== undefined) return;
+    inFlight = beat().finally(() => (inFlight = undefined));
+  }, options.intervalMs);
+  timer.unref();
+  return async () => {
+    stopped = true;
+    clearInterval(timer);
+    await inFlight;
+  };
+}

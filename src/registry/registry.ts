@@ -1,0 +1,170 @@
+import { readFileSync } from 'node:fs';
+import { Server, ServerCredentials, status, type sendUnaryData, type ServerUnaryCall } from '@grpc/grpc-js';
+import { parseManifest } from '../model/manifest.ts';
+import { tessera } from '../proto/services.ts';
+import type { RegistryHandlers } from '../proto/tessera/v1/Registry.ts';
+import type { Signed__Output } from '../proto/tessera/v1/Signed.ts';
+import { admit, AdmissionError, silenceLimitMs, type AdmissionContext } from './admission.ts';
+import type { AnnouncementKind } from './announcement.ts';
+import type { ClusterConfig } from './cluster-config.ts';
+import { PeerGossip } from './gossip.ts';
+import { peerHost, RateLimiter } from './rate-limit.ts';
+import { REGISTRY_MAX_MESSAGE_BYTES } from './registry-client.ts';
+import { RegistryStore } from './store.ts';
+
+export interface RegistryOptions {
+  /** 0 picks a free port. */
+  readonly port: number;
+  /** Default 127.0.0.1. */
+  readonly host?: string;
+  /** The endpoint other registries and clients reach this one at. Default HOST:PORT. */
+  readonly advertise?: string;
+  readonly dbPath: string;
+  readonly clusterConfig: ClusterConfig;
+  /** Added to the config's seeds. */
+  readonly seeds?: readonly string[];
+  /** One structured event per line; default silent. */
+  readonly log?: (event: string, fields: Record<string, unknown>) => void;
+}
+
+export interface RegistryHandle {
+  readonly port: number;
+  readonly endpoint: string;
+  /** Stops serving (in-flight calls finish), stops the timers and closes the database. */
+  close(): Promise<void>;
+}
+
+/** Signed announcements are small; anything larger is refused before it is parsed. */
+const MAX_RECEIVE_BYTES = 256 * 1024;
+
+export async function startRegistry(options: RegistryOptions): Promise<RegistryHandle> {
+  const config = options.clusterConfig;
+  const log = options.log ?? (() => {});
+  const store = new RegistryStore(options.dbPath);
+  try {
+    store.replaceManifests(
+      config.models.map((m) => ({ modelId: m.id, manifestJson: m.manifestJson, tokenizerPath: m.tokenizerPath, pricePer1kTokens: m.pricePer1kTokens })),
+      Date.now(),
+    );
+    const served = new Map(
+      store.manifests().map((m) => {
+        const manifest = parseManifest(m.manifestJson, `stored manifest of ${m.modelId}`);
+        return [m.modelId, { ...m, manifest, shards: manifest.shards.length }];
+      }),
+    );
+    const context: AdmissionContext = { store, config, served };
+    const limiter = new RateLimiter(config.rateLimit.perSecond, config.rateLimit.burst);
+    const tokenizers = new Map<string, Buffer>();
+
+    const authCall = (kind: AnnouncementKind, reply: (nowMs: number) => object) => (call: ServerUnaryCall<Signed__Output, object>, callback: sendUnaryData<object>) => {
+      const nowMs = Date.now();
+      const host = peerHost(call.getPeer());
+      const waitMs = limiter.take(host, nowMs);
+      if (waitMs > 0) {
+        log('rate_limited', { peer: host, kind });
+        return callback({ code: status.RESOURCE_EXHAUSTED, details: `rate limit: more than ${config.rateLimit.burst} Register/Heartbeat/Unregister calls from ${host} at ${config.rateLimit.perSecond}/s; retry in ${waitMs} ms` });
+      }
+      try {
+        const a = admit(context, kind, { payload: call.request.payload, signature: call.request.signature }, nowMs);
+        if (kind !== 'heartbeat') log(kind === 'register' ? 'node_registered' : 'node_unregistered', { nodeId: a.nodeId, role: a.role, modelId: a.modelId, shard: a.shardIndex, endpoint: a.endpoint });
+        callback(null, reply(nowMs));
+      } catch (error) {
+        if (!(error instanceof AdmissionError)) {
+          log('internal_error', { kind, error: (error as Error).message });
+          return callback({ code: status.INTERNAL, details: `registry error: ${(error as Error).message}` });
+        }
+        log('announcement_refused', { peer: host, kind, code: status[error.code], reason: error.message });
+        callback({ code: error.code, details: error.message });
+      }
+    };
+
+    const notServed = (modelId: string) => ({
+      code: status.NOT_FOUND,
+      details: `model "${modelId}" is not served by this registry; it serves ${[...served.keys()].map((id) => `"${id}"`).join(', ')}`,
+    });
+    let gossip: PeerGossip | undefined;
+
+    const handlers: RegistryHandlers = {
+      Register: authCall('register', (nowMs) => ({ heartbeatIntervalMs: config.heartbeat.intervalMs, registeredAtMs: nowMs })),
+      Heartbeat: authCall('heartbeat', (nowMs) => ({ serverTimeMs: nowMs })),
+      Unregister: authCall('unregister', () => ({})),
+      ListModels: (_call, callback) => {
+        callback(null, {
+          models: [...served.values()].map((m) => ({ modelId: m.modelId, architecture: m.manifest.architecture, shards: m.manifest.shards.length, pricePer_1kTokens: m.pricePer1kTokens })),
+        });
+      },
+      GetManifest: (call, callback) => {
+        const model = served.get(call.request.modelId);
+        if (model === undefined) return callback(notServed(call.request.modelId));
+        try {
+          let tokenizer = tokenizers.get(model.modelId);
+          if (tokenizer === undefined) {
+            tokenizer = readFileSync(model.tokenizerPath);
+            tokenizers.set(model.modelId, tokenizer);
+          }
+          callback(null, { manifestJson: model.manifestJson, tokenizerGguf: tokenizer });
+        } catch (error) {
+          callback({ code: status.UNAVAILABLE, details: `tokenizer of "${model.modelId}" cannot be read: ${(error as Error).message}` });
+        }
+      },
+      Discover: (call, callback) => {
+        const model = served.get(call.request.modelId);
+        if (model === undefined) return callback(notServed(call.request.modelId));
+        const nodes = store.liveNodes(model.modelId, Date.now() - silenceLimitMs(config)).map((n) => ({
+          nodeId: n.nodeId, endpoint: n.endpoint, shardIndex: n.shardIndex, activeSessions: n.activeSessions, maxSessions: n.maxSessions,
+          computeUsPerToken: n.computeUsPerToken, pricePer_1kTokens: n.pricePer1kTokens, lastSeenMs: n.lastSeenMs, tls: n.tls,
+        }));
+        callback(null, { manifestJson: model.manifestJson, nodes });
+      },
+      ExchangePeers: (call, callback) => {
+        const peers = gossip?.answer(call.request.selfEndpoint, call.request.known, Date.now()) ?? [];
+        callback(null, { peers: peers.map((p) => ({ endpoint: p.endpoint, clusterId: p.clusterId, lastSeenMs: p.lastSeenMs })) });
+      },
+    };
+
+    const server = new Server({ 'grpc.max_send_message_length': REGISTRY_MAX_MESSAGE_BYTES, 'grpc.max_receive_message_length': MAX_RECEIVE_BYTES });
+    server.addService(tessera.v1.Registry.service, handlers);
+    const host = options.host ?? '127.0.0.1';
+    const port = await new Promise<number>((resolve, reject) => {
+      server.bindAsync(`${host.includes(':') ? `[${host}]` : host}:${options.port}`, ServerCredentials.createInsecure(), (error, bound) => (error ? reject(error) : resolve(bound)));
+    }).catch((error: Error) => {
+      throw new Error(`registry cannot listen on ${host}:${options.port}: ${error.message}`);
+    });
+    const endpoint = options.advertise ?? `${host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host}:${port}`;
+
+    const evictTimer = setInterval(() => {
+      const evicted = store.evictSilent(Date.now() - silenceLimitMs(config));
+      for (const nodeId of evicted) log('node_evicted', { nodeId, missedHeartbeats: config.heartbeat.evictAfterMissed });
+    }, config.heartbeat.intervalMs);
+    evictTimer.unref();
+
+    gossip = new PeerGossip({
+      store, self: endpoint, clusterId: config.clusterId, seeds: [...new Set([...config.seeds, ...(options.seeds ?? [])])], intervalMs: config.gossipIntervalMs, log,
+    });
+    log('registry_started', { endpoint, clusterId: config.clusterId, models: [...served.keys()], db: options.dbPath });
+
+    let closing: Promise<void> | undefined;
+    return {
+      port,
+      endpoint,
+      close: () =>
+        (closing ??= (async () => {
+          clearInterval(evictTimer);
+          await gossip?.close();
+          gossip = undefined;
+          await new Promise<void>((resolve) => {
+            const force = setTimeout(() => server.forceShutdown(), 5_000);
+            server.tryShutdown(() => {
+              clearTimeout(force);
+              resolve();
+            });
+          });
+          store.close();
+          log('registry_stopped', { endpoint });
+        })()),
+    };
+  } catch (error) {
+    store.close();
+    throw error;
+  }
+}

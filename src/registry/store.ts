@@ -1,0 +1,247 @@
+import Database from 'better-sqlite3';
+import type { Announcement, Role } from './announcement.ts';
+
+export type NodeStatus = 'live' | 'evicted';
+
+export interface NodeRecord {
+  readonly nodeId: string;
+  readonly role: Role;
+  readonly modelId: string;
+  readonly shardIndex: number;
+  readonly endpoint: string;
+  readonly tls: boolean;
+  readonly shareKey: string;
+  /** The signed capability manifest, as JSON. */
+  readonly capabilities: string;
+  readonly activeSessions: number;
+  readonly maxSessions: number;
+  readonly computeUsPerToken: number;
+  readonly pricePer1kTokens: number;
+  readonly registeredAtMs: number;
+  readonly lastSeenMs: number;
+  readonly status: NodeStatus;
+}
+
+export interface StoredManifest {
+  readonly modelId: string;
+  readonly manifestJson: string;
+  readonly tokenizerPath: string;
+  readonly pricePer1kTokens: number;
+}
+
+export interface PeerRecord {
+  readonly endpoint: string;
+  /** Empty until the peer has answered once. */
+  readonly clusterId: string;
+  /** 0 until the peer has answered once. */
+  readonly lastSeenMs: number;
+  readonly learnedAtMs: number;
+}
+
+const SCHEMA_VERSION = 1;
+
+const SCHEMA = `
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS nodes (
+  node_id TEXT PRIMARY KEY,
+  role TEXT NOT NULL,
+  model_id TEXT NOT NULL,
+  shard_index INTEGER NOT NULL,
+  endpoint TEXT NOT NULL,
+  tls INTEGER NOT NULL,
+  share_key TEXT NOT NULL,
+  capabilities TEXT NOT NULL,
+  active_sessions INTEGER NOT NULL,
+  max_sessions INTEGER NOT NULL,
+  compute_us_per_token INTEGER NOT NULL,
+  price_per_1k_tokens INTEGER NOT NULL,
+  registered_at_ms INTEGER NOT NULL,
+  last_seen_ms INTEGER NOT NULL,
+  status TEXT NOT NULL CHECK (status IN ('live', 'evicted'))
+);
+CREATE INDEX IF NOT EXISTS nodes_by_model ON nodes (model_id, status, shard_index);
+CREATE TABLE IF NOT EXISTS nonces (nonce TEXT PRIMARY KEY, node_id TEXT NOT NULL, timestamp_ms INTEGER NOT NULL);
+CREATE INDEX IF NOT EXISTS nonces_by_time ON nonces (timestamp_ms);
+CREATE TABLE IF NOT EXISTS manifests (
+  model_id TEXT PRIMARY KEY,
+  manifest_json TEXT NOT NULL,
+  tokenizer_path TEXT NOT NULL,
+  price_per_1k_tokens INTEGER NOT NULL,
+  updated_at_ms INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS peers (
+  endpoint TEXT PRIMARY KEY,
+  cluster_id TEXT NOT NULL,
+  last_seen_ms INTEGER NOT NULL,
+  learned_at_ms INTEGER NOT NULL
+);
+`;
+
+/** How SQLite returns a node: booleans are integers. */
+type NodeRow = Omit<NodeRecord, 'tls'> & { readonly tls: number };
+
+const NODE_COLUMNS = `node_id AS nodeId, role, model_id AS modelId, shard_index AS shardIndex, endpoint, tls, share_key AS shareKey,
+  capabilities, active_sessions AS activeSessions, max_sessions AS maxSessions, compute_us_per_token AS computeUsPerToken,
+  price_per_1k_tokens AS pricePer1kTokens, registered_at_ms AS registeredAtMs, last_seen_ms AS lastSeenMs, status`;
+
+const PEER_COLUMNS = 'endpoint, cluster_id AS clusterId, last_seen_ms AS lastSeenMs, learned_at_ms AS learnedAtMs';
+
+/** The registry's state in one SQLite file (WAL): nodes, the nonce cache, served manifests, peers. */
+export class RegistryStore {
+  readonly #db: Database.Database;
+  #nonceCount: number;
+
+  constructor(path: string) {
+    this.#db = new Database(path);
+    this.#db.pragma('journal_mode = WAL');
+    this.#db.pragma('synchronous = NORMAL');
+    const version = this.#db.pragma('user_version', { simple: true }) as number;
+    if (version > SCHEMA_VERSION) {
+      this.#db.close();
+      throw new Error(`${path} has registry schema version ${version}; this tessera knows up to ${SCHEMA_VERSION}: upgrade tessera`);
+    }
+    this.#db.exec(SCHEMA);
+    this.#db.pragma(`user_version = ${SCHEMA_VERSION}`);
+    this.#nonceCount = (this.#db.prepare('SELECT COUNT(*) AS n FROM nonces').get() as { n: number }).n;
+  }
+
+  transaction<T>(work: () => T): T {
+    return this.#db.transaction(work)();
+  }
+
+  close(): void {
+    this.#db.close();
+  }
+
+  // --- nonces ---
+
+  hasNonce(nonce: string): boolean {
+    return this.#db.prepare('SELECT 1 FROM nonces WHERE nonce = ?').get(nonce) !== undefined;
+  }
+
+  /**
+   * No announcement at or before this time is accepted: the nonces up to it were dropped to keep the
+   * cache under its cap, so one of them could otherwise be replayed.
+   */
+  nonceFloorMs(): number {
+    const row = this.#db.prepare("SELECT value FROM meta WHERE key = 'nonce_floor_ms'").get() as { value: string } | undefined;
+    return row === undefined ? 0 : Number(row.value);
+  }
+
+  /**
+   * Remembers a used nonce, forgets those older than `expiredBeforeMs` (stale announcements are
+   * refused on their timestamp anyway), and holds the cache to `cap` entries by raising the floor.
+   */
+  rememberNonce(nonce: string, nodeId: string, timestampMs: number, expiredBeforeMs: number, cap: number): void {
+    this.#db.prepare('INSERT INTO nonces (nonce, node_id, timestamp_ms) VALUES (?, ?, ?)').run(nonce, nodeId, timestampMs);
+    this.#nonceCount += 1 - this.#db.prepare('DELETE FROM nonces WHERE timestamp_ms < ?').run(expiredBeforeMs).changes;
+    if (this.#nonceCount <= cap) return;
+    const floor = this.#db.prepare('SELECT timestamp_ms AS t FROM nonces ORDER BY timestamp_ms LIMIT 1 OFFSET ?').get(this.#nonceCount - cap - 1) as { t: number };
+    this.#nonceCount -= this.#db.prepare('DELETE FROM nonces WHERE timestamp_ms <= ?').run(floor.t).changes;
+    this.#db.prepare("INSERT INTO meta (key, value) VALUES ('nonce_floor_ms', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value").run(String(Math.max(floor.t, this.nonceFloorMs())));
+  }
+
+  // --- nodes ---
+
+  node(nodeId: string): NodeRecord | undefined {
+    const row = this.#db.prepare(`SELECT ${NODE_COLUMNS} FROM nodes WHERE node_id = ?`).get(nodeId) as NodeRow | undefined;
+    return row === undefined ? undefined : { ...row, tls: row.tls === 1 };
+  }
+
+  /** Admits a node, replacing any earlier registration under the same id. */
+  putNode(a: Announcement, nowMs: number): void {
+    this.#db
+      .prepare(
+        `INSERT OR REPLACE INTO nodes (node_id, role, model_id, shard_index, endpoint, tls, share_key, capabilities, active_sessions,
+          max_sessions, compute_us_per_token, price_per_1k_tokens, registered_at_ms, last_seen_ms, status)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'live')`,
+      )
+      .run(a.nodeId, a.role, a.modelId, a.shardIndex, a.endpoint, a.tls ? 1 : 0, a.shareKey, JSON.stringify(a.capabilities),
+        a.load.activeSessions, a.load.maxSessions, a.load.computeUsPerToken, a.pricePer1kTokens, nowMs, nowMs);
+  }
+
+  /** A heartbeat: current load, price and capabilities, and the time it was heard. */
+  touchNode(a: Announcement, nowMs: number): void {
+    this.#db
+      .prepare(
+        `UPDATE nodes SET active_sessions = ?, max_sessions = ?, compute_us_per_token = ?, price_per_1k_tokens = ?, capabilities = ?,
+          last_seen_ms = ? WHERE node_id = ?`,
+      )
+      .run(a.load.activeSessions, a.load.maxSessions, a.load.computeUsPerToken, a.pricePer1kTokens, JSON.stringify(a.capabilities), nowMs, a.nodeId);
+  }
+
+  removeNode(nodeId: string): void {
+    this.#db.prepare('DELETE FROM nodes WHERE node_id = ?').run(nodeId);
+  }
+
+  /** Marks live nodes last heard before `beforeMs` as evicted; returns their ids. */
+  evictSilent(beforeMs: number): string[] {
+    const rows = this.#db
+      .prepare("UPDATE nodes SET status = 'evicted' WHERE status = 'live' AND last_seen_ms < ? RETURNING node_id AS nodeId")
+      .all(beforeMs) as { nodeId: string }[];
+    return rows.map((r) => r.nodeId);
+  }
+
+  /** Live compute nodes of a model heard since `sinceMs`, by shard. */
+  liveNodes(modelId: string, sinceMs: number): NodeRecord[] {
+    const rows = this.#db
+      .prepare(`SELECT ${NODE_COLUMNS} FROM nodes WHERE model_id = ? AND status = 'live' AND role = 'node' AND last_seen_ms >= ? ORDER BY shard_index, node_id`)
+      .all(modelId, sinceMs) as NodeRow[];
+    return rows.map((row) => ({ ...row, tls: row.tls === 1 }));
+  }
+
+  // --- manifests ---
+
+  /** Makes the stored manifests exactly the served ones. */
+  replaceManifests(models: readonly StoredManifest[], nowMs: number): void {
+    this.transaction(() => {
+      this.#db.prepare('DELETE FROM manifests').run();
+      const insert = this.#db.prepare('INSERT INTO manifests (model_id, manifest_json, tokenizer_path, price_per_1k_tokens, updated_at_ms) VALUES (?, ?, ?, ?, ?)');
+      for (const m of models) insert.run(m.modelId, m.manifestJson, m.tokenizerPath, m.pricePer1kTokens, nowMs);
+    });
+  }
+
+  manifests(): StoredManifest[] {
+    return this.#db
+      .prepare('SELECT model_id AS modelId, manifest_json AS manifestJson, tokenizer_path AS tokenizerPath, price_per_1k_tokens AS pricePer1kTokens FROM manifests ORDER BY model_id')
+      .all() as StoredManifest[];
+  }
+
+  // --- peers ---
+
+  peers(): PeerRecord[] {
+    return this.#db.prepare(`SELECT ${PEER_COLUMNS} FROM peers ORDER BY last_seen_ms DESC, endpoint`).all() as PeerRecord[];
+  }
+
+  /**
+   * Notes a registry heard of from someone else. With `max` peers already known, it displaces the
+   * oldest one that never answered, or is dropped.
+   */
+  learnPeer(endpoint: string, nowMs: number, max: number): void {
+    this.transaction(() => {
+      if (this.#db.prepare('SELECT 1 FROM peers WHERE endpoint = ?').get(endpoint) !== undefined) return;
+      const count = (this.#db.prepare('SELECT COUNT(*) AS n FROM peers').get() as { n: number }).n;
+      if (count >= max) {
+        const victim = this.#db.prepare('SELECT endpoint FROM peers WHERE last_seen_ms = 0 ORDER BY learned_at_ms LIMIT 1').get() as { endpoint: string } | undefined;
+        if (victim === undefined) return;
+        this.#db.prepare('DELETE FROM peers WHERE endpoint = ?').run(victim.endpoint);
+      }
+      this.#db.prepare("INSERT INTO peers (endpoint, cluster_id, last_seen_ms, learned_at_ms) VALUES (?, '', 0, ?)").run(endpoint, nowMs);
+    });
+  }
+
+  /** A registry answered: it is reachable at `endpoint` and belongs to `clusterId`. */
+  peerAnswered(endpoint: string, clusterId: string, nowMs: number): void {
+    this.#db
+      .prepare(
+        `INSERT INTO peers (endpoint, cluster_id, last_seen_ms, learned_at_ms) VALUES (?, ?, ?, ?)
+         ON CONFLICT (endpoint) DO UPDATE SET cluster_id = excluded.cluster_id, last_seen_ms = excluded.last_seen_ms`,
+      )
+      .run(endpoint, clusterId, nowMs, nowMs);
+  }
+
+  /** Forgets registries neither heard from nor newly heard of since `beforeMs`. */
+  forgetPeers(beforeMs: number): void {
+    this.#db.prepare('DELETE FROM peers WHERE MAX(last_seen_ms, learned_at_ms) < ?').run(beforeMs);
+  }
+}
