@@ -2,6 +2,7 @@
 import type * as grpc from '@grpc/grpc-js';
 import type { EnumTypeDefinition, MessageTypeDefinition } from '@grpc/proto-loader';
 
+import type { AuditReveal as _tessera_v1_AuditReveal, AuditReveal__Output as _tessera_v1_AuditReveal__Output } from './tessera/v1/AuditReveal.ts';
 import type { Close as _tessera_v1_Close, Close__Output as _tessera_v1_Close__Output } from './tessera/v1/Close.ts';
 import type { Commitment as _tessera_v1_Commitment, Commitment__Output as _tessera_v1_Commitment__Output } from './tessera/v1/Commitment.ts';
 import type { ForwardReply as _tessera_v1_ForwardReply, ForwardReply__Output as _tessera_v1_ForwardReply__Output } from './tessera/v1/ForwardReply.ts';
@@ -27,6 +28,7 @@ type SubtypeConstructor<Constructor extends new (...args: any) => any, Subtype> 
 export interface ProtoGrpcType {
   tessera: {
     v1: {
+      AuditReveal: MessageTypeDefinition<_tessera_v1_AuditReveal, _tessera_v1_AuditReveal__Output>
       Close: MessageTypeDefinition<_tessera_v1_Close, _tessera_v1_Close__Output>
       Commitment: MessageTypeDefinition<_tessera_v1_Commitment, _tessera_v1_Commitment__Output>
       DType: EnumTypeDefinition

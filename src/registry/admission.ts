@@ -14,6 +14,8 @@ export interface AdmissionContext {
   readonly store: RegistryStore;
   readonly config: ClusterConfig;
   readonly served: ReadonlyMap<string, StoredManifest & { readonly shards: number }>;
+  /** Why a node may not register or heartbeat (it was slashed), or undefined. */
+  readonly banReason?: (nodeId: string) => string | undefined;
 }
 
 /** How long a node may stay silent before discovery stops listing it. */
@@ -36,6 +38,8 @@ export function admit(context: AdmissionContext, expected: AnnouncementKind, sig
     throw new AdmissionError(error.reason === 'signature' ? status.UNAUTHENTICATED : status.INVALID_ARGUMENT, error.message);
   }
   if (a.kind !== expected) throw new AdmissionError(status.INVALID_ARGUMENT, `a "${a.kind}" announcement was sent to ${expected}; sign one of kind "${expected}"`);
+  const banned = expected === 'unregister' ? undefined : context.banReason?.(a.nodeId);
+  if (banned !== undefined) throw new AdmissionError(status.PERMISSION_DENIED, banned);
 
   const skewMs = a.timestampMs - nowMs;
   if (Math.abs(skewMs) > config.maxClockSkewMs) {

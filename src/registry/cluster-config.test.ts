@@ -47,7 +47,7 @@ test('every mistake is named by its JSON path, all at once', () => {
     gossip: true,
   });
   assert.deepEqual(problems, [
-    'gossip: unknown key (expected one of: clusterId, models, heartbeat, maxClockSkewMs, rateLimit, nonceCacheMax, stake, escrow, seeds, gossipIntervalMs)',
+    'gossip: unknown key (expected one of: clusterId, models, heartbeat, maxClockSkewMs, rateLimit, nonceCacheMax, stake, audit, escrow, seeds, gossipIntervalMs)',
     `clusterId: must be 1-64 letters, digits, '.', '_' or '-', got "has spaces"`,
     `models[0].manifest: file not found: ${join(dir, 'missing-dir')}`,
     `models[1].id: "other" differs from the manifest's modelId "tiny" (${join(dir, 'tiny', 'manifest.json')})`,

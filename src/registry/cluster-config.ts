@@ -29,10 +29,25 @@ export interface ClusterConfig {
     readonly minimum: Readonly<Record<Role, number>>;
     readonly slashFractions: { readonly fraud: number; readonly auditRefusal: number };
   };
+  /** Audits (ARCHITECTURE.md §6): tickets, leases, fraud proofs. */
+  readonly audit: AuditConfig;
   /** Validated but not used yet: settlement goes to the in-registry ledger. */
   readonly escrow?: { readonly rpcUrl: string; readonly contract: string };
   readonly seeds: readonly string[];
   readonly gossipIntervalMs: number;
+}
+
+export interface AuditConfig {
+  /** Fraction of position-0 steps (per shard) a client's revealed secret selects. */
+  readonly samplingRate: number;
+  /** How long after a client's audit request the node's ticket may come before it counts as refused. */
+  readonly ticketDeadlineMs: number;
+  /** How long a verifier holds the tickets it pulled before they return to the queue. */
+  readonly leaseMs: number;
+  /** Largest ticket input accepted (uncompressed). */
+  readonly maxTicketBytes: number;
+  /** Tickets one node may have waiting in the queue. */
+  readonly maxQueuedPerNode: number;
 }
 
 export class ClusterConfigError extends Error {
@@ -50,6 +65,7 @@ const DEFAULTS = {
   nonceCacheMax: 100_000,
   stake: { minimum: { node: 0, daemon: 0, verifier: 0 }, slashFractions: { fraud: 0.5, auditRefusal: 0.1 } },
   gossipIntervalMs: 10_000,
+  audit: { samplingRate: 0.05, ticketDeadlineMs: 60_000, leaseMs: 60_000, maxTicketBytes: 32 * 1024 * 1024, maxQueuedPerNode: 10_000 },
 } as const;
 
 /** Reads and validates cluster.json; paths in it are relative to its directory. */
@@ -106,7 +122,7 @@ export function parseClusterConfig(value: unknown, baseDir: string, source = 'cl
     return v;
   };
 
-  const root = object('$', value, ['clusterId', 'models', 'heartbeat', 'maxClockSkewMs', 'rateLimit', 'nonceCacheMax', 'stake', 'escrow', 'seeds', 'gossipIntervalMs']) ?? {};
+  const root = object('$', value, ['clusterId', 'models', 'heartbeat', 'maxClockSkewMs', 'rateLimit', 'nonceCacheMax', 'stake', 'audit', 'escrow', 'seeds', 'gossipIntervalMs']) ?? {};
 
   let clusterId = '';
   if (typeof root.clusterId !== 'string' || !/^[A-Za-z0-9._-]{1,64}$/.test(root.clusterId)) {
@@ -136,6 +152,8 @@ export function parseClusterConfig(value: unknown, baseDir: string, source = 'cl
   const stake = object('stake', root.stake ?? {}, ['minimum', 'slashFractions']) ?? {};
   const minimum = object('stake.minimum', stake.minimum ?? {}, ['node', 'daemon', 'verifier']) ?? {};
   const slash = object('stake.slashFractions', stake.slashFractions ?? {}, ['fraud', 'auditRefusal']) ?? {};
+
+  const audit = object('audit', root.audit ?? {}, ['samplingRate', 'ticketDeadlineMs', 'leaseMs', 'maxTicketBytes', 'maxQueuedPerNode']) ?? {};
 
   let escrow: ClusterConfig['escrow'];
   if (root.escrow !== undefined) {
@@ -178,6 +196,13 @@ export function parseClusterConfig(value: unknown, baseDir: string, source = 'cl
         fraud: fraction('stake.slashFractions.fraud', slash.fraud, DEFAULTS.stake.slashFractions.fraud),
         auditRefusal: fraction('stake.slashFractions.auditRefusal', slash.auditRefusal, DEFAULTS.stake.slashFractions.auditRefusal),
       },
+    },
+    audit: {
+      samplingRate: fraction('audit.samplingRate', audit.samplingRate, DEFAULTS.audit.samplingRate),
+      ticketDeadlineMs: integer('audit.ticketDeadlineMs', audit.ticketDeadlineMs, DEFAULTS.audit.ticketDeadlineMs, 1),
+      leaseMs: integer('audit.leaseMs', audit.leaseMs, DEFAULTS.audit.leaseMs, 1),
+      maxTicketBytes: integer('audit.maxTicketBytes', audit.maxTicketBytes, DEFAULTS.audit.maxTicketBytes, 1024),
+      maxQueuedPerNode: integer('audit.maxQueuedPerNode', audit.maxQueuedPerNode, DEFAULTS.audit.maxQueuedPerNode, 1),
     },
     ...(escrow === undefined ? {} : { escrow }),
     seeds,

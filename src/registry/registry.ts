@@ -7,6 +7,7 @@ import type { Signed__Output } from '../proto/tessera/v1/Signed.ts';
 import { admit, AdmissionError, silenceLimitMs, type AdmissionContext } from './admission.ts';
 import type { AnnouncementKind } from './announcement.ts';
 import type { ClusterConfig } from './cluster-config.ts';
+import { AuditService, type StakeSlasher } from './audit-service.ts';
 import { PeerGossip } from './gossip.ts';
 import { peerHost, RateLimiter } from './rate-limit.ts';
 import { REGISTRY_MAX_MESSAGE_BYTES } from './registry-client.ts';
@@ -25,6 +26,8 @@ export interface RegistryOptions {
   readonly seeds?: readonly string[];
   /** One structured event per line; default silent. */
   readonly log?: (event: string, fields: Record<string, unknown>) => void;
+  /** Where confirmed fraud proofs take stake (e.g. src/escrow's LedgerBackend); none: slashes stay on record, pending. */
+  readonly settlement?: StakeSlasher;
 }
 
 export interface RegistryHandle {
@@ -34,7 +37,7 @@ export interface RegistryHandle {
   close(): Promise<void>;
 }
 
-/** Signed announcements are small; anything larger is refused before it is parsed. */
+/** Signed announcements are small; tickets (and fraud proofs, which carry one) set the bound. */
 const MAX_RECEIVE_BYTES = 256 * 1024;
 
 export async function startRegistry(options: RegistryOptions): Promise<RegistryHandle> {
@@ -52,7 +55,8 @@ export async function startRegistry(options: RegistryOptions): Promise<RegistryH
         return [m.modelId, { ...m, manifest, shards: manifest.shards.length }];
       }),
     );
-    const context: AdmissionContext = { store, config, served };
+    const audit = new AuditService({ store, config, log, ...(options.settlement === undefined ? {} : { settlement: options.settlement }) });
+    const context: AdmissionContext = { store, config, served, banReason: (nodeId) => audit.banReason(nodeId) };
     const limiter = new RateLimiter(config.rateLimit.perSecond, config.rateLimit.burst);
     const tokenizers = new Map<string, Buffer>();
 
@@ -114,7 +118,7 @@ export async function startRegistry(options: RegistryOptions): Promise<RegistryH
           nodeId: n.nodeId, endpoint: n.endpoint, shardIndex: n.shardIndex, activeSessions: n.activeSessions, maxSessions: n.maxSessions,
           computeUsPerToken: n.computeUsPerToken, pricePer_1kTokens: n.pricePer1kTokens, lastSeenMs: n.lastSeenMs, tls: n.tls,
         }));
-        callback(null, { manifestJson: model.manifestJson, nodes });
+        callback(null, { manifestJson: model.manifestJson, nodes, auditSamplingRate: config.audit.samplingRate });
       },
       ExchangePeers: (call, callback) => {
         const peers = gossip?.answer(call.request.selfEndpoint, call.request.known, Date.now()) ?? [];
@@ -122,8 +126,10 @@ export async function startRegistry(options: RegistryOptions): Promise<RegistryH
       },
     };
 
-    const server = new Server({ 'grpc.max_send_message_length': REGISTRY_MAX_MESSAGE_BYTES, 'grpc.max_receive_message_length': MAX_RECEIVE_BYTES });
+    const maxReceiveBytes = Math.max(MAX_RECEIVE_BYTES, config.audit.maxTicketBytes + 64 * 1024);
+    const server = new Server({ 'grpc.max_send_message_length': REGISTRY_MAX_MESSAGE_BYTES, 'grpc.max_receive_message_length': maxReceiveBytes });
     server.addService(tessera.v1.Registry.service, handlers);
+    server.addService(tessera.v1.Audit.service, audit.handlers());
     const host = options.host ?? '127.0.0.1';
     const port = await new Promise<number>((resolve, reject) => {
       server.bindAsync(`${host.includes(':') ? `[${host}]` : host}:${options.port}`, ServerCredentials.createInsecure(), (error, bound) => (error ? reject(error) : resolve(bound)));
@@ -138,6 +144,7 @@ export async function startRegistry(options: RegistryOptions): Promise<RegistryH
     }, config.heartbeat.intervalMs);
     evictTimer.unref();
 
+    audit.applyPendingSlashes().catch((error: Error) => log('slash_failed', { error: error.message }));
     gossip = new PeerGossip({
       store, self: endpoint, clusterId: config.clusterId, seeds: [...new Set([...config.seeds, ...(options.seeds ?? [])])], intervalMs: config.gossipIntervalMs, log,
     });

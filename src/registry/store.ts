@@ -105,6 +105,11 @@ export class RegistryStore {
     this.#nonceCount = (this.#db.prepare('SELECT COUNT(*) AS n FROM nonces').get() as { n: number }).n;
   }
 
+  /** The connection, for the tables of other parts of the registry (audits) that share its transactions. */
+  get database(): Database.Database {
+    return this.#db;
+  }
+
   transaction<T>(work: () => T): T {
     return this.#db.transaction(work)();
   }
@@ -172,6 +177,11 @@ export class RegistryStore {
 
   removeNode(nodeId: string): void {
     this.#db.prepare('DELETE FROM nodes WHERE node_id = ?').run(nodeId);
+  }
+
+  /** Takes a node out of discovery at once (a confirmed fraud proof). */
+  evictNode(nodeId: string): void {
+    this.#db.prepare("UPDATE nodes SET status = 'evicted' WHERE node_id = ?").run(nodeId);
   }
 
   /** Marks live nodes last heard before `beforeMs` as evicted; returns their ids. */

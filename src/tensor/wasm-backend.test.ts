@@ -147,6 +147,28 @@ test('results are bit-identical for 1 and 2 threads and for 1-token and 7-token 
   }
 });
 
+test('bit-identical across token groupings and row chunks of awkward sizes', () => {
+  // Kernels compute four tokens of a row, or four rows of a token, per SIMD vector: 37 rows (a
+  // remainder of 1, and 3-row chunks at 2 threads) and 9 tokens (two groups and a tail), cut at
+  // every offset, put each output in every lane position and every code path.
+  let seed = 300;
+  for (const type of [...BLOCK32_TYPES, ...SUPER_TYPES]) {
+    const cols = SUPER_TYPES.includes(type) ? 512 : 96;
+    const c = makeCase(type, 37, cols, 9, seed++);
+    const m1 = load(one, c), m2 = load(two, c);
+    const all = one.matmul(m1, c.x, c.nTokens);
+    assert.ok(sameBytes(two.matmul(m2, c.x, c.nTokens), all), `${ggmlTypeName(type)}: 1 vs 2 threads`);
+    for (let start = 0; start < c.nTokens; start++) {
+      for (const count of [1, 2, 5, c.nTokens - start]) {
+        if (start + count > c.nTokens) continue;
+        const part = two.matmul(m2, c.x.subarray(start * cols, (start + count) * cols), count);
+        assert.ok(sameBytes(part, all.subarray(start * c.rows, (start + count) * c.rows)),
+          `${ggmlTypeName(type)}: tokens ${start}..${start + count - 1}`);
+      }
+    }
+  }
+});
+
 test('hundreds of back-to-back products of mixed sizes give the single-thread bytes', () => {
   // Small and large jobs alternate, so workers are sometimes still spinning, sometimes asleep,
   // and sometimes arrive after the caller has finished a job alone.

@@ -9,7 +9,7 @@ import { dequantize } from './dequantize.ts';
 import { byteSize, type GgmlType } from './ggml-type.ts';
 import {
   activationBlock, awaitChange, compileKernels, CONTROL_BYTES, instantiateKernels, type Job, kernelFor,
-  type KernelExports, MAX_CHUNKS, needsActivationSums, postJob, runChunks, runJobRows, Slot,
+  type KernelExports, MAX_CHUNKS, needsActivationSums, postJob, runChunks, runJobRows, scaleRecordBytes, Slot,
 } from './wasm-kernels.ts';
 import type { PoolWorkerData } from './wasm-worker.ts';
 
@@ -53,12 +53,11 @@ class Heap {
   }
 }
 
-/** Working space of one product: activations in, their quantized form, results out. */
+/** Working space of one product: activations in, their quantized form and scales, results out. */
 interface Scratch {
   x: number;
   xq: number;
   xd: number;
-  xs: number;
   out: number;
 }
 
@@ -106,7 +105,7 @@ class WasmBackend implements Backend {
   private readonly matrices = new WeakSet<Matrix>();
   private generation = 0;
   private scratch: Scratch | undefined;
-  private scratchCapacity = { elements: 0, outputs: 0 };
+  private scratchCapacity = { elements: 0, records: 0, outputs: 0 };
   private closed = false;
 
   constructor(
@@ -140,13 +139,13 @@ class WasmBackend implements Backend {
     const result: Float32Array = out ?? new Float32Array(nTokens * rows);
     if (result.length < nTokens * rows) throw new Error(`out holds ${result.length} values, need ${nTokens * rows}`);
 
-    const s = this.reserve(n, nTokens * rows);
+    const s = this.reserve(n, scaleRecordBytes(cols, nTokens), nTokens * rows);
     new Float32Array(this.heap.bytes.buffer, s.x, n).set(x.subarray(0, n));
     const block = activationBlock(type);
     if (block !== 0) {
-      this.kernels.quantizeActivations(s.x, n, block, s.xq, s.xd, needsActivationSums(type) ? s.xs : 0);
+      this.kernels.quantizeActivations(s.x, cols, nTokens, block, s.xq, s.xd, needsActivationSums(type) ? 1 : 0);
     }
-    this.run({ type, w: w.bytes.byteOffset, cols, rows, nTokens, x: block === 0 ? s.x : s.xq, xd: s.xd, xs: s.xs, out: s.out });
+    this.run({ type, w: w.bytes.byteOffset, cols, rows, nTokens, x: block === 0 ? s.x : s.xq, xd: s.xd, out: s.out });
     result.set(new Float32Array(this.heap.bytes.buffer, s.out, nTokens * rows));
     return result;
   }
@@ -189,18 +188,17 @@ class WasmBackend implements Backend {
     if (Atomics.exchange(c, Slot.FAILED, 0) !== 0) throw new Error('a matrix kernel failed in one of the pool threads');
   }
 
-  private reserve(elements: number, outputs: number): Scratch {
+  private reserve(elements: number, records: number, outputs: number): Scratch {
     const cap = this.scratchCapacity;
-    if (this.scratch === undefined || elements > cap.elements || outputs > cap.outputs) {
+    if (this.scratch === undefined || elements > cap.elements || records > cap.records || outputs > cap.outputs) {
       // Grow geometrically: the old region is abandoned, the bump allocator cannot free it.
       cap.elements = Math.max(elements, 2 * cap.elements);
+      cap.records = Math.max(records, 2 * cap.records);
       cap.outputs = Math.max(outputs, 2 * cap.outputs);
-      const blocks = Math.ceil(cap.elements / 32);
       this.scratch = {
         x: this.heap.alloc(4 * cap.elements),
         xq: this.heap.alloc(2 * cap.elements),
-        xd: this.heap.alloc(4 * blocks),
-        xs: this.heap.alloc(2 * blocks),
+        xd: this.heap.alloc(cap.records),
         out: this.heap.alloc(4 * cap.outputs),
       };
     }

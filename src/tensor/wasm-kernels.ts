@@ -7,15 +7,16 @@
 import { readFile } from 'node:fs/promises';
 import { GgmlType, ggmlTypeName } from './ggml-type.ts';
 
-/** (w, cols, r0, r1, nTok, x, xd, xs, out, rows); see the header of wasm/kernels.ts. */
+/** (w, cols, r0, r1, nTok, x, xd, out, rows); see the header of wasm/kernels.ts. */
 export type MatmulKernel = (w: number, cols: number, r0: number, r1: number, nTok: number, x: number,
-  xd: number, xs: number, out: number, rows: number) => void;
+  xd: number, out: number, rows: number) => void;
 
 export interface KernelExports {
   /** First address the kernels leave to the backend (below it: their f16 table). */
   heapBase: WebAssembly.Global;
   initHalfTable(): void;
-  quantizeActivations(x: number, n: number, block: number, qs: number, ds: number, sums: number): void;
+  /** withSums: 0 or 1. */
+  quantizeActivations(x: number, cols: number, nTok: number, block: number, qs: number, ds: number, withSums: number): void;
   matmulF32: MatmulKernel;
   matmulF16: MatmulKernel;
   matmulBF16: MatmulKernel;
@@ -51,6 +52,15 @@ export function needsActivationSums(type: GgmlType): boolean {
   return type === GgmlType.Q4_K || type === GgmlType.Q4_0;
 }
 
+/**
+ * Room for the scale records of nTok tokens of `cols` activations, for any block size: one record
+ * per block and group of four tokens, 32 bytes per 32-block and 80 per 256-block (see
+ * quantizeActivations in wasm/kernels.ts), so at most one byte per 4 activations of the group.
+ */
+export function scaleRecordBytes(cols: number, nTok: number): number {
+  return Math.ceil(nTok / 4) * cols;
+}
+
 const WASM_PATH = new URL('./wasm/build/kernels.wasm', import.meta.url);
 
 export async function compileKernels(): Promise<WebAssembly.Module> {
@@ -77,7 +87,6 @@ export interface Job {
   readonly nTokens: number;
   readonly x: number;
   readonly xd: number;
-  readonly xs: number;
   readonly out: number;
 }
 
@@ -88,7 +97,7 @@ export function kernelFor(kernels: KernelExports, type: GgmlType): MatmulKernel 
 }
 
 export function runJobRows(kernel: MatmulKernel, job: Job, r0: number, r1: number): void {
-  kernel(job.w, job.cols, r0, r1, job.nTokens, job.x, job.xd, job.xs, job.out, job.rows);
+  kernel(job.w, job.cols, r0, r1, job.nTokens, job.x, job.xd, job.out, job.rows);
 }
 
 /**
@@ -117,11 +126,10 @@ export const Slot = {
   TOKENS: 9,
   X: 10,
   XD: 11,
-  XS: 12,
-  OUT: 13,
+  OUT: 12,
   /** Set by a thread whose kernel threw. */
-  FAILED: 14,
-  STOP: 15,
+  FAILED: 13,
+  STOP: 14,
 } as const;
 export const CONTROL_BYTES = 64;
 const CHUNK_BITS = 12;
@@ -141,7 +149,6 @@ function readJob(control: Int32Array): Job {
     nTokens: Atomics.load(control, Slot.TOKENS),
     x: Atomics.load(control, Slot.X),
     xd: Atomics.load(control, Slot.XD),
-    xs: Atomics.load(control, Slot.XS),
     out: Atomics.load(control, Slot.OUT),
   };
 }
@@ -157,7 +164,6 @@ export function postJob(control: Int32Array, generation: number, job: Job, chunk
   Atomics.store(control, Slot.TOKENS, job.nTokens);
   Atomics.store(control, Slot.X, job.x);
   Atomics.store(control, Slot.XD, job.xd);
-  Atomics.store(control, Slot.XS, job.xs);
   Atomics.store(control, Slot.OUT, job.out);
   Atomics.store(control, Slot.CHUNKS, chunks);
   Atomics.store(control, Slot.CHUNK_ROWS, chunkRows);

@@ -20,6 +20,8 @@ export interface GgufFile {
   readonly version: number;
   readonly alignment: number;
   readonly metadata: ReadonlyMap<string, GgufValue>;
+  /** Each metadata key's GGUF value type (a JS number may have been any integer or float type). */
+  readonly metadataTypes: ReadonlyMap<string, number>;
   readonly tensors: ReadonlyMap<string, GgufTensorInfo>;
   /** Reads one tensor's bytes from disk into `into` (which must be exactly its size). */
   readTensor(name: string, into?: Uint8Array): Uint8Array;
@@ -116,6 +118,7 @@ interface ParsedHeader {
   version: number;
   alignment: number;
   metadata: Map<string, GgufValue>;
+  metadataTypes: Map<string, number>;
   tensors: Map<string, GgufTensorInfo>;
 }
 
@@ -132,9 +135,12 @@ function parseHeader(bytes: Uint8Array, isWholeFile: boolean, fileSize: number, 
   const kvCount = cursor.size('metadata count');
 
   const metadata = new Map<string, GgufValue>();
+  const metadataTypes = new Map<string, number>();
   for (let i = 0; i < kvCount; i++) {
     const key = cursor.string('metadata key');
-    metadata.set(key, readValue(cursor, cursor.u32(), key, path));
+    const type = cursor.u32();
+    metadata.set(key, readValue(cursor, type, key, path));
+    metadataTypes.set(key, type);
   }
   const alignmentValue = metadata.get('general.alignment');
   const alignment = typeof alignmentValue === 'number' ? alignmentValue : GGUF_DEFAULT_ALIGNMENT;
@@ -175,7 +181,7 @@ function parseHeader(bytes: Uint8Array, isWholeFile: boolean, fileSize: number, 
     if (tensors.has(name)) throw new GgufError(path, `tensor ${name} appears twice`);
     tensors.set(name, { name, dims, type, offset, byteSize: size });
   }
-  return { version, alignment, metadata, tensors };
+  return { version, alignment, metadata, metadataTypes, tensors };
 }
 
 /**
@@ -201,10 +207,10 @@ export function openGguf(path: string): GgufFile {
         if (!(error instanceof NeedMoreBytes)) throw error;
       }
     }
-    const { version, alignment, metadata, tensors } = header;
+    const { version, alignment, metadata, metadataTypes, tensors } = header;
     let open = true;
     return {
-      path, version, alignment, metadata, tensors,
+      path, version, alignment, metadata, metadataTypes, tensors,
       readTensor(name, into) {
         if (!open) throw new GgufError(path, 'file is closed');
         const info = tensors.get(name);

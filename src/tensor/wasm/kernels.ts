@@ -3,23 +3,23 @@
 // memory is a byte address in the one shared memory.
 //
 // Determinism: each output is computed by one fixed sequence of float operations that depends
-// only on its weight row and its token's activations: where a kernel handles four tokens at once
-// (sharing the weight decoding), it repeats per token exactly the float operations of the 1-token
-// kernel, and no kernel looks at the row range or token count it was given. Quantized products
-// sum integers within a block (exact, so how they are summed does not matter) and then accumulate
-// floats in a fixed order. No relaxed SIMD and no fused multiply-add exist here, so no platform
-// can differ.
+// only on its weight row and its token's activations. Kernels that compute several outputs at
+// once keep each in its own SIMD lane (four tokens of one row, or four rows of one token) or in a
+// scalar, and apply to it exactly that sequence; no kernel looks at the row range or token count
+// it was given. Quantized products sum integers within a block (exact, so how they are summed does
+// not matter) and then accumulate floats in a fixed order. No relaxed SIMD and no fused
+// multiply-add exist here, so no platform can differ.
 //
 // Speed notes (V8's optimizing compiler): it hoists every load of a basic block to its top, so
 // large unrolled bodies spill registers; inner loops here stay one block (or one 64-weight chunk)
-// long and step pointers rather than recomputing addresses.
+// long, or are split by orderAfter, and step pointers rather than recomputing addresses. Loads
+// with a constant offset (`load(p, 16)`) fold it into the instruction.
 //
 // Matmul kernels share one signature:
-//   (w, cols, r0, r1, nTok, x, xd, xs, out, rows)
+//   (w, cols, r0, r1, nTok, x, xd, out, rows)
 // w: row 0 of the weights; rows [r0, r1) are computed for tokens 0..nTok-1 and written to
 // out[t*rows + r] (f32). x: the activations, nTok rows of `cols`, f32 for float weights and int16
-// for quantized ones (see quantizeActivations); xd: the per-block activation scales (f32); xs: the
-// sums of each 32 quantized activations (int16; Q4_0 and Q4_K only). Unused arguments are ignored.
+// for quantized ones; xd: their scale records (see quantizeActivations; unused for float weights).
 
 // ---------------------------------------------------------------------------------------------
 // Helpers
@@ -86,6 +86,24 @@ export function initHalfTable(): void {
 }
 
 /**
+ * Makes v computed before any later load. V8 places a basic block's loads, in program order,
+ * ahead of the arithmetic on them, so a long block keeps every loaded vector live at once and
+ * spills; storing a lane of v (to `at`, an output slot the caller overwrites later) stops later
+ * loads from moving above it and so splits the block into short load-then-compute runs.
+ */
+@inline function orderAfter(at: usize, v: v128): void {
+  v128.store32_lane(at, v, 0);
+}
+
+/** Lane j of v to out + j·stride, for all four lanes (one output per token). */
+@inline function storeTokens(out: usize, stride: usize, v: v128): void {
+  store<f32>(out, f32x4.extract_lane(v, 0));
+  store<f32>(out + stride, f32x4.extract_lane(v, 1));
+  store<f32>(out + 2 * stride, f32x4.extract_lane(v, 2));
+  store<f32>(out + 3 * stride, f32x4.extract_lane(v, 3));
+}
+
+/**
  * Rows per tile of a multi-token product: a tile's weights (about 128 KiB) stay in cache while
  * every token passes over them, so each weight is read from memory once per product.
  */
@@ -97,32 +115,50 @@ export function initHalfTable(): void {
 // Activation quantization
 
 /**
- * Quantizes n f32 values at x (n a multiple of `block`, 32 or 256) to int16 values in -127..127 at
- * qs with one f32 scale per block at ds (scale = max|x| / 127, values rounded to nearest even).
- * When sums is not 0, also writes the sum of every 32 quantized values there (int16: |sum| ≤ 4064).
+ * Bytes of one scale record: the scales of four tokens for one activation block (f32 each), then,
+ * for 32-blocks, their sums (int32 each), or for 256-blocks, the eight sums of each token's 32s
+ * (int16, 16 bytes a token).
  */
-export function quantizeActivations(x: usize, n: i32, block: i32, qs: usize, ds: usize, sums: usize): void {
-  for (let b = 0; b < n; b += block) {
-    let m = f32x4.splat(0);
-    for (let i = 0; i < block; i += 4) m = f32x4.max(m, f32x4.abs(v128.load(x + ((b + i) << 2))));
-    const amax = max(max(f32x4.extract_lane(m, 0), f32x4.extract_lane(m, 1)),
-      max(f32x4.extract_lane(m, 2), f32x4.extract_lane(m, 3)));
-    const d: f32 = amax / 127;
-    const id = f32x4.splat(d != 0 ? <f32>1 / d : 0);
-    store<f32>(ds + ((b / block) << 2), d);
-    for (let i = 0; i < block; i += 32) {
-      let sum = i32x4.splat(0);
-      for (let k = 0; k < 32; k += 8) {
-        const at = x + ((b + i + k) << 2);
-        const lo = i32x4.trunc_sat_f32x4_s(f32x4.nearest(f32x4.mul(v128.load(at), id)));
-        const hi = i32x4.trunc_sat_f32x4_s(f32x4.nearest(f32x4.mul(v128.load(at, 16), id)));
-        const q = i16x8.narrow_i32x4_s(lo, hi);
-        v128.store(qs + ((b + i + k) << 1), q);
-        sum = i32x4.add(sum, i32x4.extadd_pairwise_i16x8_s(q));
-      }
-      if (sums != 0) {
-        store<i16>(sums + ((b + i) >> 4), i32x4.extract_lane(sum, 0) + i32x4.extract_lane(sum, 1) +
-          i32x4.extract_lane(sum, 2) + i32x4.extract_lane(sum, 3));
+@inline function recordBytes(block: i32): usize {
+  return block == 32 ? 32 : 80;
+}
+
+/**
+ * Quantizes nTok rows of `cols` f32 values at x (cols a multiple of `block`, 32 or 256) to int16
+ * values in -127..127 at qs (same layout), with one f32 scale per block (scale = max|x| / 127,
+ * values rounded to nearest even). Scales, and when withSums the sums of every 32 quantized
+ * values, go to records at ds (see recordBytes): the record of block b and tokens 4g..4g+3 is
+ * number b·G + g, G = ⌈nTok/4⌉, and token t takes its lane t mod 4. Lanes past nTok stay unset.
+ */
+export function quantizeActivations(x: usize, cols: i32, nTok: i32, block: i32, qs: usize, ds: usize, withSums: bool): void {
+  const nb = cols / block, groups = (nTok + 3) >> 2, rb = recordBytes(block);
+  for (let t = 0; t < nTok; t++) {
+    const lane = <usize>(t & 3);
+    for (let b = 0; b < nb; b++) {
+      const at = <usize>(t * cols + b * block);
+      const rec = ds + <usize>(b * groups + (t >> 2)) * rb;
+      let m = f32x4.splat(0);
+      for (let i = 0; i < block; i += 4) m = f32x4.max(m, f32x4.abs(v128.load(x + ((at + i) << 2))));
+      const amax = max(max(f32x4.extract_lane(m, 0), f32x4.extract_lane(m, 1)),
+        max(f32x4.extract_lane(m, 2), f32x4.extract_lane(m, 3)));
+      const d: f32 = amax / 127;
+      const id = f32x4.splat(d != 0 ? <f32>1 / d : 0);
+      store<f32>(rec + (lane << 2), d);
+      for (let i = 0; i < block; i += 32) {
+        let sum = i32x4.splat(0);
+        for (let k = 0; k < 32; k += 8) {
+          const e = at + i + k;
+          const lo = i32x4.trunc_sat_f32x4_s(f32x4.nearest(f32x4.mul(v128.load(x + (e << 2)), id)));
+          const hi = i32x4.trunc_sat_f32x4_s(f32x4.nearest(f32x4.mul(v128.load(x + (e << 2), 16), id)));
+          const q = i16x8.narrow_i32x4_s(lo, hi);
+          v128.store(qs + (e << 1), q);
+          sum = i32x4.add(sum, i32x4.extadd_pairwise_i16x8_s(q));
+        }
+        if (!withSums) continue;
+        const total = i32x4.extract_lane(sum, 0) + i32x4.extract_lane(sum, 1) +
+          i32x4.extract_lane(sum, 2) + i32x4.extract_lane(sum, 3);
+        if (block == 32) store<i32>(rec + 16 + (lane << 2), total);
+        else store<i16>(rec + 16 + (lane << 4) + <usize>(i >> 4), total);
       }
     }
   }
@@ -225,23 +261,26 @@ const BF16: i32 = 2;
   }
 }
 
-export function matmulF32(w: usize, cols: i32, r0: i32, r1: i32, nTok: i32, x: usize, xd: usize, xs: usize, out: usize, rows: i32): void {
+export function matmulF32(w: usize, cols: i32, r0: i32, r1: i32, nTok: i32, x: usize, xd: usize, out: usize, rows: i32): void {
   matmulFloat(F32, w, cols, r0, r1, nTok, x, out, rows);
 }
 
-export function matmulF16(w: usize, cols: i32, r0: i32, r1: i32, nTok: i32, x: usize, xd: usize, xs: usize, out: usize, rows: i32): void {
+export function matmulF16(w: usize, cols: i32, r0: i32, r1: i32, nTok: i32, x: usize, xd: usize, out: usize, rows: i32): void {
   matmulFloat(F16, w, cols, r0, r1, nTok, x, out, rows);
 }
 
-export function matmulBF16(w: usize, cols: i32, r0: i32, r1: i32, nTok: i32, x: usize, xd: usize, xs: usize, out: usize, rows: i32): void {
+export function matmulBF16(w: usize, cols: i32, r0: i32, r1: i32, nTok: i32, x: usize, xd: usize, out: usize, rows: i32): void {
   matmulFloat(BF16, w, cols, r0, r1, nTok, x, out, rows);
 }
 
 // ---------------------------------------------------------------------------------------------
 // Q8_0 and Q4_0 weights x activations quantized per 32 (int16 values, f32 scale per block)
 //
-// Order per output: for each block in turn, acc += f32(integer dot, per lane) * (dw · dx) on one
-// f32x4 accumulator; the result is hsum(acc).
+// Order per output: acc = 0, then for each block in turn acc += f32(isum) · (dw · dx), in f32,
+// where isum is the block's exact integer dot product. Kernels compute four outputs at once, one
+// per lane of an f32x4: four tokens of one row (sharing each block's decoded weights), or, for
+// single tokens and those left over past a multiple of 4, four rows of one token (sharing the
+// activation loads); either way every lane performs exactly that sequence.
 
 const Q8_0: i32 = 8;
 const Q4_0: i32 = 2;
@@ -250,79 +289,166 @@ const Q4_0: i32 = 2;
   return fmt == Q8_0 ? 34 : 18;
 }
 
+/** [Σa, Σb, Σc, Σd] of four int32x4 (exact). */
+@inline function sum4x4(a: v128, b: v128, c: v128, d: v128): v128 {
+  const ab = i32x4.add(i32x4.shuffle(a, b, 0, 4, 1, 5), i32x4.shuffle(a, b, 2, 6, 3, 7));
+  const cd = i32x4.add(i32x4.shuffle(c, d, 0, 4, 1, 5), i32x4.shuffle(c, d, 2, 6, 3, 7));
+  return i32x4.add(i32x4.shuffle(ab, cd, 0, 1, 4, 5), i32x4.shuffle(ab, cd, 2, 3, 6, 7));
+}
+
+/** The f16 at p widened (see HALF_TABLE), in all four lanes. */
+@inline function splatHalf(p: usize): v128 {
+  return v128.load32_splat(HALF_TABLE + (<usize>load<u16>(p) << 2));
+}
+
+/** v with lane `lane` (1, 2 or 3) replaced by the f16 at p widened. */
+@inline function insertHalf(v: v128, p: usize, lane: i32): v128 {
+  const at = HALF_TABLE + (<usize>load<u16>(p) << 2);
+  if (lane == 1) return v128.load32_lane(at, v, 1);
+  if (lane == 2) return v128.load32_lane(at, v, 2);
+  return v128.load32_lane(at, v, 3);
+}
+
 /**
- * Weights k*8..k*8+7 of the 32-block at p as int16 (k constant). Q4_0 gives its raw nibbles
- * 0..15: bytes 0-7 and 8-15 hold elements 0-15 in their low nibbles and 16-31 in their high
- * nibbles; the −8 offset is applied to the block's sum instead (see q32Sum).
+ * Integer dot product (int32x4 of partial sums) of the 32-block at p with 32 int16 activations
+ * x0..x3. Q4_0 uses its raw nibbles 0..15: bytes 0-7 and 8-15 hold elements 0-15 in their low
+ * nibbles and 16-31 in their high nibbles; the −8 offset is applied through the activation sums.
  */
-@inline function q32Weights(fmt: i32, p: usize, k: i32): v128 {
-  if (fmt == Q8_0) return v128.load8x8_s(p + 2 + (k << 3));
-  const bytes = v128.load8x8_u(p + 2 + ((k & 1) << 3));
-  return k < 2 ? v128.and(bytes, i16x8.splat(15)) : i16x8.shr_u(bytes, 4);
+@inline function q32Dot(fmt: i32, p: usize, x0: v128, x1: v128, x2: v128, x3: v128): v128 {
+  if (fmt == Q8_0) {
+    return i32x4.add(
+      i32x4.add(i32x4.dot_i16x8_s(v128.load8x8_s(p, 2), x0), i32x4.dot_i16x8_s(v128.load8x8_s(p, 10), x1)),
+      i32x4.add(i32x4.dot_i16x8_s(v128.load8x8_s(p, 18), x2), i32x4.dot_i16x8_s(v128.load8x8_s(p, 26), x3)));
+  }
+  const lo = v128.load8x8_u(p, 2), hi = v128.load8x8_u(p, 10), m = i16x8.splat(15);
+  return i32x4.add(
+    i32x4.add(i32x4.dot_i16x8_s(v128.and(lo, m), x0), i32x4.dot_i16x8_s(v128.and(hi, m), x1)),
+    i32x4.add(i32x4.dot_i16x8_s(i16x8.shr_u(lo, 4), x2), i32x4.dot_i16x8_s(i16x8.shr_u(hi, 4), x3)));
 }
 
-/** Integer dot product (int32x4 of partial sums) of the 32-block at p with the activations at x. */
-@inline function q32Dot(fmt: i32, p: usize, x: usize): v128 {
-  return dot32(q32Weights(fmt, p, 0), q32Weights(fmt, p, 1), q32Weights(fmt, p, 2), q32Weights(fmt, p, 3), x);
+/**
+ * Four rows of one token: rows at p0, p0+o1, p0+o2, p0+o3 (offsets may repeat a row) against the
+ * activations at x, whose scale (and sum) is at dp0 and then every dStep bytes.
+ */
+@inline function dotBlocks32Rows4(fmt: i32, p0: usize, o1: usize, o2: usize, o3: usize, nb: i32,
+  x: usize, dp0: usize, dStep: usize, fence: usize): v128 {
+  const bs = block32Bytes(fmt);
+  let acc = f32x4.splat(0);
+  const end = p0 + <usize>nb * bs;
+  for (let p = p0, xp = x, dp = dp0; p < end; p += bs, xp += 64, dp += dStep) {
+    const x0 = v128.load(xp), x1 = v128.load(xp, 16), x2 = v128.load(xp, 32), x3 = v128.load(xp, 48);
+    const p1 = p + o1, p2 = p + o2, p3 = p + o3;
+    const s0 = q32Dot(fmt, p, x0, x1, x2, x3);
+    orderAfter(fence, s0);
+    const s1 = q32Dot(fmt, p1, x0, x1, x2, x3);
+    orderAfter(fence, s1);
+    const s2 = q32Dot(fmt, p2, x0, x1, x2, x3);
+    orderAfter(fence, s2);
+    let isum = sum4x4(s0, s1, s2, q32Dot(fmt, p3, x0, x1, x2, x3));
+    if (fmt == Q4_0) isum = i32x4.sub(isum, i32x4.shl(v128.load32_splat(dp, 16), 3));
+    const dw = insertHalf(insertHalf(insertHalf(splatHalf(p), p1, 1), p2, 2), p3, 3);
+    acc = f32x4.add(acc, f32x4.mul(f32x4.convert_i32x4_s(isum), f32x4.mul(dw, v128.load32_splat(dp))));
+  }
+  return acc;
 }
 
-/** The block's integer dot product, with Q4_0's −8 offset taken off lane 0 (see q32Weights). */
-@inline function q32Sum(fmt: i32, p: usize, x: usize, xs: usize): v128 {
-  const sum = q32Dot(fmt, p, x);
-  if (fmt == Q8_0) return sum;
-  return i32x4.sub(sum, i32x4.replace_lane(i32x4.splat(0), 0, <i32>load<i16>(xs) << 3));
-}
-
-@inline function dotBlocks32(fmt: i32, w: usize, x: usize, xd: usize, xs: usize, nb: i32): f32 {
+/** One row against four tokens, whose activations lie xStride apart and whose scale records start at dp0. */
+@inline function dotBlocks32Tok4(fmt: i32, w: usize, nb: i32, x: usize, xStride: usize, dp0: usize,
+  dStep: usize, fence: usize): v128 {
   const bs = block32Bytes(fmt);
   let acc = f32x4.splat(0);
   const end = w + <usize>nb * bs;
-  for (let p = w, xp = x, dp = xd, sp = xs; p < end; p += bs, xp += 64, dp += 4, sp += 2) {
-    const d = loadHalf(p) * load<f32>(dp);
-    acc = f32x4.add(acc, f32x4.mul(f32x4.convert_i32x4_s(q32Sum(fmt, p, xp, sp)), f32x4.splat(d)));
+  for (let p = w, xp = x, dp = dp0; p < end; p += bs, xp += 64, dp += dStep) {
+    let w0: v128, w1: v128, w2: v128, w3: v128;
+    if (fmt == Q8_0) {
+      w0 = v128.load8x8_s(p, 2); w1 = v128.load8x8_s(p, 10); w2 = v128.load8x8_s(p, 18); w3 = v128.load8x8_s(p, 26);
+    } else {
+      const lo = v128.load8x8_u(p, 2), hi = v128.load8x8_u(p, 10), m = i16x8.splat(15);
+      w0 = v128.and(lo, m); w1 = v128.and(hi, m); w2 = i16x8.shr_u(lo, 4); w3 = i16x8.shr_u(hi, 4);
+    }
+    const xp1 = xp + xStride, xp2 = xp1 + xStride, xp3 = xp2 + xStride;
+    const s0 = dot32(w0, w1, w2, w3, xp);
+    orderAfter(fence, s0);
+    const s1 = dot32(w0, w1, w2, w3, xp1);
+    orderAfter(fence, s1);
+    const s2 = dot32(w0, w1, w2, w3, xp2);
+    orderAfter(fence, s2);
+    let isum = sum4x4(s0, s1, s2, dot32(w0, w1, w2, w3, xp3));
+    if (fmt == Q4_0) isum = i32x4.sub(isum, i32x4.shl(v128.load(dp, 16), 3));
+    acc = f32x4.add(acc, f32x4.mul(f32x4.convert_i32x4_s(isum), f32x4.mul(splatHalf(p), v128.load(dp))));
   }
-  return hsum(acc);
+  return acc;
 }
 
-// Sharing a block's widened weights between several tokens measured no faster here than
-// re-widening them per token (the extra live registers spill), so these products only tile.
-@inline function matmulBlocks32(fmt: i32, w: usize, cols: i32, r0: i32, r1: i32, nTok: i32, x: usize, xd: usize, xs: usize, out: usize, rows: i32): void {
+@inline function matmulBlocks32(fmt: i32, w: usize, cols: i32, r0: i32, r1: i32, nTok: i32, x: usize, xd: usize, out: usize, rows: i32): void {
   const nb = cols >> 5;
   const rowBytes = <usize>nb * block32Bytes(fmt);
-  const xStride = <usize>cols << 1, dStride = <usize>nb << 2, sStride = <usize>nb << 1;
+  const xStride = <usize>cols << 1, dStep = <usize>((nTok + 3) >> 2) * recordBytes(32);
   const outStride = <usize>rows << 2;
-  const tile = tileRows(rowBytes);
+  // A single token reads each weight once: tiling would only cut the rows' streams short.
+  const tile = nTok == 1 ? r1 - r0 : max(4, tileRows(rowBytes) & ~3);
   for (let rt = r0; rt < r1; rt += tile) {
     const re = min(rt + tile, r1);
-    for (let t = 0; t < nTok; t++) {
-      const xt = x + <usize>t * xStride, dt = xd + <usize>t * dStride, st = xs + <usize>t * sStride;
+    let t = 0;
+    for (; t + 4 <= nTok; t += 4) {
+      const xt = x + <usize>t * xStride, dt = xd + (<usize>t >> 2) * recordBytes(32);
       const o = out + <usize>t * outStride;
       for (let r = rt; r < re; r++) {
-        store<f32>(o + (<usize>r << 2), dotBlocks32(fmt, w + <usize>r * rowBytes, xt, dt, st, nb));
+        const at = o + (<usize>r << 2);
+        storeTokens(at, outStride, dotBlocks32Tok4(fmt, w + <usize>r * rowBytes, nb, xt, xStride, dt, dStep, at));
+      }
+    }
+    for (; t < nTok; t++) {
+      const xt = x + <usize>t * xStride;
+      const dt = xd + (<usize>t >> 2) * recordBytes(32) + ((<usize>t & 3) << 2);
+      const o = out + <usize>t * outStride;
+      // Lanes take rows a quarter of the tile apart: four adjacent rows read side by side share
+      // pages, which the hardware prefetcher does not follow (several times slower from DRAM),
+      // while four distant ones are four plain ascending streams. A lane past the tile's end
+      // repeats its last row and is not stored.
+      const n = re - rt, q = (n + 3) >> 2;
+      const qBytes = <usize>q << 2;
+      for (let i = 0; i < q; i++) {
+        const r = rt + i, last = n - 1 - i;
+        const o1 = <usize>min(q, last), o2 = <usize>min(2 * q, last), o3 = <usize>min(3 * q, last);
+        const at = o + (<usize>r << 2);
+        const v = dotBlocks32Rows4(fmt, w + <usize>r * rowBytes, o1 * rowBytes, o2 * rowBytes, o3 * rowBytes,
+          nb, xt, dt, dStep, at);
+        store<f32>(at, f32x4.extract_lane(v, 0));
+        if (i + q < n) store<f32>(at + qBytes, f32x4.extract_lane(v, 1));
+        if (i + 2 * q < n) store<f32>(at + 2 * qBytes, f32x4.extract_lane(v, 2));
+        if (i + 3 * q < n) store<f32>(at + 3 * qBytes, f32x4.extract_lane(v, 3));
       }
     }
   }
 }
 
-export function matmulQ8_0(w: usize, cols: i32, r0: i32, r1: i32, nTok: i32, x: usize, xd: usize, xs: usize, out: usize, rows: i32): void {
-  matmulBlocks32(Q8_0, w, cols, r0, r1, nTok, x, xd, xs, out, rows);
+export function matmulQ8_0(w: usize, cols: i32, r0: i32, r1: i32, nTok: i32, x: usize, xd: usize, out: usize, rows: i32): void {
+  matmulBlocks32(Q8_0, w, cols, r0, r1, nTok, x, xd, out, rows);
 }
 
-export function matmulQ4_0(w: usize, cols: i32, r0: i32, r1: i32, nTok: i32, x: usize, xd: usize, xs: usize, out: usize, rows: i32): void {
-  matmulBlocks32(Q4_0, w, cols, r0, r1, nTok, x, xd, xs, out, rows);
+export function matmulQ4_0(w: usize, cols: i32, r0: i32, r1: i32, nTok: i32, x: usize, xd: usize, out: usize, rows: i32): void {
+  matmulBlocks32(Q4_0, w, cols, r0, r1, nTok, x, xd, out, rows);
 }
 
 // ---------------------------------------------------------------------------------------------
 // Q4_K weights x activations quantized per 256
 //
-// A super-block is Σ_j (d·sc_j·q − dmin·m_j)·x over 8 sub-blocks j of 32. Per super-block:
-// isum = Σ_j sc_j · (Σ q·x)_j and msum = Σ_j m_j · (Σ x)_j as exact int32 lanes; then
-// acc += f32(isum) * (d·dx) and macc += f32(msum) * (dmin·dx), both f32x4, in super-block
-// order; the result is hsum(acc) − hsum(macc).
+// A super-block is Σ_j (d·sc_j·q − dmin·m_j)·x over 8 sub-blocks j of 32. Order per output:
+// acc = macc = 0, then for each super-block in turn acc += f32(isum) · (d·dx) and
+// macc += f32(msum) · (dmin·dx), where isum = Σ_j sc_j·(Σ q·x)_j and msum = Σ_j m_j·(Σ x)_j are its
+// exact integer sums; the result is acc − macc. As for Q8_0, four-token kernels keep one token per
+// lane and single tokens use scalars: the float operations are the same.
 
 /** The four bytes of `word` as int32 lanes. */
 @inline function bytesToI32x4(word: u32): v128 {
   return i32x4.extend_low_i16x8_u(i16x8.extend_low_i8x16_u(i32x4.splat(word)));
+}
+
+/** Σ of the four int32 lanes (exact). */
+@inline function lanesSum(v: v128): i32 {
+  const s = i32x4.add(v, i32x4.shuffle(v, v, 2, 3, 2, 3));
+  return i32x4.extract_lane(i32x4.add(s, i32x4.shuffle(s, s, 1, 1, 1, 1)), 0);
 }
 
 /**
@@ -334,42 +460,45 @@ export function matmulQ4_0(w: usize, cols: i32, r0: i32, r1: i32, nTok: i32, x: 
   return (nibbles & 0x0f0f0f0f) | (((low >> 6) & 0x03030303) << 4);
 }
 
-/** msum of the super-block: mins (bytes of the words at p+8, p+12) · the 8 int16 sums at s. */
-@inline function q4kMinDot(p: usize, s: usize): v128 {
+/** The 8 mins of the super-block at p as int16 lanes. */
+@inline function q4kMins(p: usize): v128 {
   const b = load<u32>(p, 8), c = load<u32>(p, 12);
-  const mins = i16x8.extend_low_i8x16_u(i32x4.replace_lane(i32x4.splat(b & 0x3f3f3f3f), 1, q4kHigh(b, c >> 4)));
-  return i32x4.dot_i16x8_s(mins, v128.load(s));
+  return i16x8.extend_low_i8x16_u(i32x4.replace_lane(i32x4.splat(b & 0x3f3f3f3f), 1, q4kHigh(b, c >> 4)));
 }
 
 /**
- * Eight weights of the 64 held by the 32 bytes at q, as int16 (k constant): bytes 8(k&3)..+7,
- * low nibbles (first sub-block) for k < 4, high nibbles (second sub-block) for k ≥ 4.
+ * Integer sum over one 64-weight chunk (32 bytes at q: low nibbles the first sub-block, high
+ * nibbles the second) with the activations at x, each sub-block's partial sums multiplied by
+ * its scale (lanes 0 and 1 of `scales`).
  */
-@inline function q4kWeights(q: usize, k: i32): v128 {
-  const bytes = v128.load8x8_u(q + ((k & 3) << 3));
-  return k < 4 ? v128.and(bytes, i16x8.splat(15)) : i16x8.shr_u(bytes, 4);
+@inline function q4kChunk(q: usize, x: usize, scales: v128, fence: usize): v128 {
+  const b0 = v128.load8x8_u(q), b1 = v128.load8x8_u(q, 8), b2 = v128.load8x8_u(q, 16), b3 = v128.load8x8_u(q, 24);
+  const m = i16x8.splat(15);
+  const lo = dot32(v128.and(b0, m), v128.and(b1, m), v128.and(b2, m), v128.and(b3, m), x);
+  orderAfter(fence, lo);
+  const hi = dot32(i16x8.shr_u(b0, 4), i16x8.shr_u(b1, 4), i16x8.shr_u(b2, 4), i16x8.shr_u(b3, 4), x + 64);
+  return i32x4.add(i32x4.mul(lo, splatLane(scales, 0)), i32x4.mul(hi, splatLane(scales, 1)));
 }
 
-@inline function dotQ4Kx1(w: usize, x: usize, xd: usize, xs: usize, nb: i32): f32 {
-  let acc = f32x4.splat(0), macc = f32x4.splat(0);
+/** One row and one token, whose scale is at dp0 and sums at sp0, each then every `step` bytes. */
+@inline function dotQ4Kx1(w: usize, x: usize, dp0: usize, sp0: usize, nb: i32, step: usize, fence: usize): f32 {
+  let acc: f32 = 0, macc: f32 = 0;
   const end = w + <usize>nb * 144;
-  for (let p = w, xp = x, dp = xd, sp = xs; p < end; p += 144, xp += 512, dp += 4, sp += 16) {
+  for (let p = w, xp = x, dp = dp0, sp = sp0; p < end; p += 144, xp += 512, dp += step, sp += step) {
     const a = load<u32>(p, 4), c = load<u32>(p, 12);
     // Lanes 0 and 1 of `scales` belong to the current 64-weight chunk; each chunk moves them on.
     let scales = bytesToI32x4(a & 0x3f3f3f3f), later = bytesToI32x4(q4kHigh(a, c));
     let isum = i32x4.splat(0);
     for (let q = p + 16, xq = xp; q < p + 144; q += 32, xq += 128) {
-      const lo = dot32(q4kWeights(q, 0), q4kWeights(q, 1), q4kWeights(q, 2), q4kWeights(q, 3), xq);
-      const hi = dot32(q4kWeights(q, 4), q4kWeights(q, 5), q4kWeights(q, 6), q4kWeights(q, 7), xq + 64);
-      isum = i32x4.add(isum, i32x4.add(i32x4.mul(lo, splatLane(scales, 0)), i32x4.mul(hi, splatLane(scales, 1))));
+      isum = i32x4.add(isum, q4kChunk(q, xq, scales, fence));
       scales = i32x4.shuffle(scales, later, 2, 3, 4, 5);
       later = i32x4.shuffle(later, later, 2, 3, 2, 3);
     }
     const dx = load<f32>(dp);
-    acc = f32x4.add(acc, f32x4.mul(f32x4.convert_i32x4_s(isum), f32x4.splat(loadHalf(p) * dx)));
-    macc = f32x4.add(macc, f32x4.mul(f32x4.convert_i32x4_s(q4kMinDot(p, sp)), f32x4.splat(loadHalf(p + 2) * dx)));
+    acc += <f32>lanesSum(isum) * (loadHalf(p) * dx);
+    macc += <f32>lanesSum(i32x4.dot_i16x8_s(q4kMins(p), v128.load(sp))) * (loadHalf(p + 2) * dx);
   }
-  return hsum(acc) - hsum(macc);
+  return acc - macc;
 }
 
 /** isum + Σ over one 32-weight sub-block of (scaled int16 weights w0..w3) · (activations at x). */
@@ -378,29 +507,30 @@ export function matmulQ4_0(w: usize, cols: i32, r0: i32, r1: i32, nTok: i32, x: 
 }
 
 /**
- * dotQ4Kx1 for four tokens. Each chunk's weights are widened and multiplied by their sub-block
- * scale once (int16: 15·63 fits), then dotted with every token.
+ * dotQ4Kx1 for four tokens (one per lane of the result). Each chunk's weights are widened and
+ * multiplied by their sub-block scale once (int16: 15·63 fits), then dotted with every token.
  */
-@inline function dotQ4Kx4(w: usize, x: usize, xStride: usize, xd: usize, dStride: usize, xs: usize, sStride: usize, nb: i32, out: usize, outStride: usize): void {
-  let acc0 = f32x4.splat(0), acc1 = f32x4.splat(0), acc2 = f32x4.splat(0), acc3 = f32x4.splat(0);
-  let macc0 = f32x4.splat(0), macc1 = f32x4.splat(0), macc2 = f32x4.splat(0), macc3 = f32x4.splat(0);
+@inline function dotQ4Kx4(w: usize, x: usize, xStride: usize, dp0: usize, nb: i32, step: usize): v128 {
+  let acc = f32x4.splat(0), macc = f32x4.splat(0);
   const end = w + <usize>nb * 144;
-  for (let p = w, xp = x, dp = xd, sp = xs; p < end; p += 144, xp += 512, dp += 4, sp += 16) {
+  for (let p = w, xp = x, dp = dp0; p < end; p += 144, xp += 512, dp += step) {
     const a = load<u32>(p, 4), c = load<u32>(p, 12);
     let scales = bytesToI32x4(a & 0x3f3f3f3f), later = bytesToI32x4(q4kHigh(a, c));
     let i0 = i32x4.splat(0), i1 = i32x4.splat(0), i2 = i32x4.splat(0), i3 = i32x4.splat(0);
     for (let q = p + 16, xq = xp; q < p + 144; q += 32, xq += 128) {
       // Scales are < 64, so the low int16 of an int32 lane holds the whole value.
       let s = i8x16.shuffle(scales, scales, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1);
-      let w0 = i16x8.mul(q4kWeights(q, 0), s), w1 = i16x8.mul(q4kWeights(q, 1), s);
-      let w2 = i16x8.mul(q4kWeights(q, 2), s), w3 = i16x8.mul(q4kWeights(q, 3), s);
+      const b0 = v128.load8x8_u(q), b1 = v128.load8x8_u(q, 8), b2 = v128.load8x8_u(q, 16), b3 = v128.load8x8_u(q, 24);
+      const m = i16x8.splat(15);
+      let w0 = i16x8.mul(v128.and(b0, m), s), w1 = i16x8.mul(v128.and(b1, m), s);
+      let w2 = i16x8.mul(v128.and(b2, m), s), w3 = i16x8.mul(v128.and(b3, m), s);
       i0 = accDot32(i0, w0, w1, w2, w3, xq);
       i1 = accDot32(i1, w0, w1, w2, w3, xq + xStride);
       i2 = accDot32(i2, w0, w1, w2, w3, xq + 2 * xStride);
       i3 = accDot32(i3, w0, w1, w2, w3, xq + 3 * xStride);
       s = i8x16.shuffle(scales, scales, 4, 5, 4, 5, 4, 5, 4, 5, 4, 5, 4, 5, 4, 5, 4, 5);
-      w0 = i16x8.mul(q4kWeights(q, 4), s); w1 = i16x8.mul(q4kWeights(q, 5), s);
-      w2 = i16x8.mul(q4kWeights(q, 6), s); w3 = i16x8.mul(q4kWeights(q, 7), s);
+      w0 = i16x8.mul(i16x8.shr_u(b0, 4), s); w1 = i16x8.mul(i16x8.shr_u(b1, 4), s);
+      w2 = i16x8.mul(i16x8.shr_u(b2, 4), s); w3 = i16x8.mul(i16x8.shr_u(b3, 4), s);
       i0 = accDot32(i0, w0, w1, w2, w3, xq + 64);
       i1 = accDot32(i1, w0, w1, w2, w3, xq + xStride + 64);
       i2 = accDot32(i2, w0, w1, w2, w3, xq + 2 * xStride + 64);
@@ -408,45 +538,37 @@ export function matmulQ4_0(w: usize, cols: i32, r0: i32, r1: i32, nTok: i32, x: 
       scales = i32x4.shuffle(scales, later, 2, 3, 4, 5);
       later = i32x4.shuffle(later, later, 2, 3, 2, 3);
     }
-    const d = loadHalf(p), dmin = loadHalf(p + 2);
-    let dx = load<f32>(dp);
-    acc0 = f32x4.add(acc0, f32x4.mul(f32x4.convert_i32x4_s(i0), f32x4.splat(d * dx)));
-    macc0 = f32x4.add(macc0, f32x4.mul(f32x4.convert_i32x4_s(q4kMinDot(p, sp)), f32x4.splat(dmin * dx)));
-    dx = load<f32>(dp + dStride);
-    acc1 = f32x4.add(acc1, f32x4.mul(f32x4.convert_i32x4_s(i1), f32x4.splat(d * dx)));
-    macc1 = f32x4.add(macc1, f32x4.mul(f32x4.convert_i32x4_s(q4kMinDot(p, sp + sStride)), f32x4.splat(dmin * dx)));
-    dx = load<f32>(dp + 2 * dStride);
-    acc2 = f32x4.add(acc2, f32x4.mul(f32x4.convert_i32x4_s(i2), f32x4.splat(d * dx)));
-    macc2 = f32x4.add(macc2, f32x4.mul(f32x4.convert_i32x4_s(q4kMinDot(p, sp + 2 * sStride)), f32x4.splat(dmin * dx)));
-    dx = load<f32>(dp + 3 * dStride);
-    acc3 = f32x4.add(acc3, f32x4.mul(f32x4.convert_i32x4_s(i3), f32x4.splat(d * dx)));
-    macc3 = f32x4.add(macc3, f32x4.mul(f32x4.convert_i32x4_s(q4kMinDot(p, sp + 3 * sStride)), f32x4.splat(dmin * dx)));
+    const mins = q4kMins(p);
+    const msum = sum4x4(i32x4.dot_i16x8_s(mins, v128.load(dp, 16)), i32x4.dot_i16x8_s(mins, v128.load(dp, 32)),
+      i32x4.dot_i16x8_s(mins, v128.load(dp, 48)), i32x4.dot_i16x8_s(mins, v128.load(dp, 64)));
+    const dx = v128.load(dp);
+    acc = f32x4.add(acc, f32x4.mul(f32x4.convert_i32x4_s(sum4x4(i0, i1, i2, i3)), f32x4.mul(splatHalf(p), dx)));
+    macc = f32x4.add(macc, f32x4.mul(f32x4.convert_i32x4_s(msum), f32x4.mul(splatHalf(p + 2), dx)));
   }
-  store<f32>(out, hsum(acc0) - hsum(macc0));
-  store<f32>(out + outStride, hsum(acc1) - hsum(macc1));
-  store<f32>(out + 2 * outStride, hsum(acc2) - hsum(macc2));
-  store<f32>(out + 3 * outStride, hsum(acc3) - hsum(macc3));
+  return f32x4.sub(acc, macc);
 }
 
-export function matmulQ4_K(w: usize, cols: i32, r0: i32, r1: i32, nTok: i32, x: usize, xd: usize, xs: usize, out: usize, rows: i32): void {
+export function matmulQ4_K(w: usize, cols: i32, r0: i32, r1: i32, nTok: i32, x: usize, xd: usize, out: usize, rows: i32): void {
   const nb = cols >> 8;
   const rowBytes = <usize>nb * 144;
-  const xStride = <usize>cols << 1, dStride = <usize>nb << 2, sStride = <usize>nb << 4;
+  const xStride = <usize>cols << 1, step = <usize>((nTok + 3) >> 2) * recordBytes(256);
   const outStride = <usize>rows << 2;
   const tile = tileRows(rowBytes);
   for (let rt = r0; rt < r1; rt += tile) {
     const re = min(rt + tile, r1);
     let t = 0;
     for (; t + 4 <= nTok; t += 4) {
+      const xt = x + <usize>t * xStride, rec = xd + (<usize>t >> 2) * recordBytes(256), o = out + <usize>t * outStride;
       for (let r = rt; r < re; r++) {
-        const row = w + <usize>r * rowBytes, o = out + (<usize>r << 2);
-        dotQ4Kx4(row, x + <usize>t * xStride, xStride, xd + <usize>t * dStride, dStride, xs + <usize>t * sStride, sStride, nb, o + <usize>t * outStride, outStride);
+        storeTokens(o + (<usize>r << 2), outStride, dotQ4Kx4(w + <usize>r * rowBytes, xt, xStride, rec, nb, step));
       }
     }
     for (; t < nTok; t++) {
+      const xt = x + <usize>t * xStride, o = out + <usize>t * outStride;
+      const rec = xd + (<usize>t >> 2) * recordBytes(256), lane = <usize>t & 3;
       for (let r = rt; r < re; r++) {
-        const row = w + <usize>r * rowBytes, o = out + (<usize>r << 2);
-        store<f32>(o + <usize>t * outStride, dotQ4Kx1(row, x + <usize>t * xStride, xd + <usize>t * dStride, xs + <usize>t * sStride, nb));
+        const at = o + (<usize>r << 2);
+        store<f32>(at, dotQ4Kx1(w + <usize>r * rowBytes, xt, rec + (lane << 2), rec + 16 + (lane << 4), nb, step, at));
       }
     }
   }
@@ -455,8 +577,12 @@ export function matmulQ4_K(w: usize, cols: i32, r0: i32, r1: i32, nTok: i32, x: 
 // ---------------------------------------------------------------------------------------------
 // Q6_K weights x activations quantized per 256
 //
-// Per super-block: isum = Σ_g sc_g · (Σ (q−32)·x)_g over 16 groups of 16, as int32 lanes; then
-// acc += f32(isum) * (d·dx) on an f32x4 in super-block order; the result is hsum(acc).
+// Order per output: acc = 0, then for each super-block in turn acc += f32(isum) · (d·dx), where
+// isum = Σ_g sc_g · (Σ (q−32)·x)_g over its 16 groups of 16 is exact; lanes as for Q4_K.
+//
+// A super-block is two halves of 128 weights (64 bytes of ql, 32 of qh, 8 scales), each read as
+// two parts of 16 bytes of ql (at 0 and 32) and of qh; part pt yields groups g = 0..3 (elements
+// 32g + 16pt + 0..15 of the half) with scale sc[2g + pt].
 
 /**
  * Group g (0..3) of 16 weights in one half-block part, as int8 (value − 32): the low 4 bits come
@@ -476,46 +602,63 @@ export function matmulQ4_K(w: usize, cols: i32, r0: i32, r1: i32, nTok: i32, x: 
   return i8x16.sub(q, i8x16.splat(32));
 }
 
-/** isum + scale · (16 int16 weights lo|hi · 16 int16 activations at x). */
-@inline function q6Acc(isum: v128, lo: v128, hi: v128, x: usize, scale: v128): v128 {
-  const dot = i32x4.add(i32x4.dot_i16x8_s(lo, v128.load(x)), i32x4.dot_i16x8_s(hi, v128.load(x, 16)));
-  return i32x4.add(isum, i32x4.mul(dot, scale));
+/** Integer dot product (int32x4 of partial sums) of the 16 int8 weights q with 16 int16 activations at x. */
+@inline function q6Dot16(q: v128, x: usize): v128 {
+  return i32x4.add(i32x4.dot_i16x8_s(i16x8.extend_low_i8x16_s(q), v128.load(x)),
+    i32x4.dot_i16x8_s(i16x8.extend_high_i8x16_s(q), v128.load(x, 16)));
 }
 
 /**
- * isum plus group g of an iteration (its bytes low0, low1, high; its scales at sc + 2g) against
- * the activations at x.
+ * One part (pt constant) of a half: bytes at ql + 16pt, ql + 32 + 16pt and qh + 16pt, scales
+ * `scales` (int32 lanes: sc[pt], sc[pt+2], sc[pt+4], sc[pt+6]) and the half's activations at x.
+ * Returns the part's exact contribution to isum, lane g holding group g's.
  */
-@inline function q6GroupAcc(isum: v128, low0: v128, low1: v128, high: v128, x: usize, sc: usize, g: i32): v128 {
-  const q = q6Group(low0, low1, high, g);
-  return q6Acc(isum, i16x8.extend_low_i8x16_s(q), i16x8.extend_high_i8x16_s(q), x + (g << 6), i32x4.splat(load<i8>(sc + (g << 1))));
+@inline function q6Part(ql: usize, qh: usize, x: usize, scales: v128, pt: i32, fence: usize): v128 {
+  let low0: v128, low1: v128, high: v128, xp: usize;
+  if (pt == 0) {
+    low0 = v128.load(ql); low1 = v128.load(ql, 32); high = v128.load(qh); xp = x;
+  } else {
+    low0 = v128.load(ql, 16); low1 = v128.load(ql, 48); high = v128.load(qh, 16); xp = x + 32;
+  }
+  const d0 = q6Dot16(q6Group(low0, low1, high, 0), xp);
+  orderAfter(fence, d0);
+  const d1 = q6Dot16(q6Group(low0, low1, high, 1), xp + 64);
+  orderAfter(fence, d1);
+  const d2 = q6Dot16(q6Group(low0, low1, high, 2), xp + 128);
+  orderAfter(fence, d2);
+  const d3 = q6Dot16(q6Group(low0, low1, high, 3), xp + 192);
+  return i32x4.mul(sum4x4(d0, d1, d2, d3), scales);
 }
 
-@inline function dotQ6Kx1(w: usize, x: usize, xd: usize, nb: i32): f32 {
+@inline function dotQ6Kx1(w: usize, x: usize, dp0: usize, nb: i32, step: usize, fence: usize): f32 {
+  let acc: f32 = 0;
+  const end = w + <usize>nb * 210;
+  for (let p = w, xp = x, dp = dp0; p < end; p += 210, xp += 512, dp += step) {
+    let isum = i32x4.splat(0);
+    for (let ql = p, qh = p + 128, sc = p + 192, xh = xp; ql < p + 128; ql += 64, qh += 32, sc += 8, xh += 256) {
+      // The half's eight scales as int16; int32 lane k holds sc[2k] low and sc[2k+1] high.
+      const s16 = v128.load8x8_s(sc);
+      isum = i32x4.add(isum, q6Part(ql, qh, xh, i32x4.shr_s(i32x4.shl(s16, 16), 16), 0, fence));
+      isum = i32x4.add(isum, q6Part(ql, qh, xh, i32x4.shr_s(s16, 16), 1, fence));
+    }
+    acc += <f32>lanesSum(isum) * (loadHalf(p + 208) * load<f32>(dp));
+  }
+  return acc;
+}
+
+/** dot16 of the scaled int16 weights lo|hi with the 16 activations at x, added to isum. */
+@inline function q6Acc4(isum: v128, lo: v128, hi: v128, x: usize): v128 {
+  return i32x4.add(isum, i32x4.add(i32x4.dot_i16x8_s(lo, v128.load(x)), i32x4.dot_i16x8_s(hi, v128.load(x, 16))));
+}
+
+/**
+ * dotQ6Kx1 for four tokens (one per lane of the result). Each group's weights are widened and
+ * multiplied by their scale once (int16: 32·128 fits), then dotted with every token.
+ */
+@inline function dotQ6Kx4(w: usize, x: usize, xStride: usize, dp0: usize, nb: i32, step: usize, fence: usize): v128 {
   let acc = f32x4.splat(0);
   const end = w + <usize>nb * 210;
-  for (let p = w, xp = x, dp = xd; p < end; p += 210, xp += 512, dp += 4) {
-    let isum = i32x4.splat(0);
-    // Two halves of 128 values, each in two parts of 16 bytes of ql/qh; a part feeds four groups.
-    for (let i: usize = 0; i < 4; i++) {
-      const half = i >> 1, part = i & 1;
-      const ql = p + (half << 6) + (part << 4), qh = p + 128 + (half << 5) + (part << 4);
-      const sc = p + 192 + (half << 3) + part, xq = xp + (half << 8) + (part << 5);
-      const low0 = v128.load(ql), low1 = v128.load(ql, 32), high = v128.load(qh);
-      isum = q6GroupAcc(isum, low0, low1, high, xq, sc, 0);
-      isum = q6GroupAcc(isum, low0, low1, high, xq, sc, 1);
-      isum = q6GroupAcc(isum, low0, low1, high, xq, sc, 2);
-      isum = q6GroupAcc(isum, low0, low1, high, xq, sc, 3);
-    }
-    acc = f32x4.add(acc, f32x4.mul(f32x4.convert_i32x4_s(isum), f32x4.splat(loadHalf(p + 208) * load<f32>(dp))));
-  }
-  return hsum(acc);
-}
-
-@inline function dotQ6Kx4(w: usize, x: usize, xStride: usize, xd: usize, dStride: usize, nb: i32, out: usize, outStride: usize): void {
-  let acc0 = f32x4.splat(0), acc1 = f32x4.splat(0), acc2 = f32x4.splat(0), acc3 = f32x4.splat(0);
-  const end = w + <usize>nb * 210;
-  for (let p = w, xp = x, dp = xd; p < end; p += 210, xp += 512, dp += 4) {
+  for (let p = w, xp = x, dp = dp0; p < end; p += 210, xp += 512, dp += step) {
     let i0 = i32x4.splat(0), i1 = i32x4.splat(0), i2 = i32x4.splat(0), i3 = i32x4.splat(0);
     for (let i: usize = 0; i < 4; i++) {
       const half = i >> 1, part = i & 1;
@@ -524,56 +667,55 @@ export function matmulQ4_K(w: usize, cols: i32, r0: i32, r1: i32, nTok: i32, x: 
       const x0 = xp + (half << 8) + (part << 5), x1 = x0 + xStride, x2 = x1 + xStride, x3 = x2 + xStride;
       const low0 = v128.load(ql), low1 = v128.load(ql, 32), high = v128.load(qh);
       let q = q6Group(low0, low1, high, 0);
-      let lo = i16x8.extend_low_i8x16_s(q), hi = i16x8.extend_high_i8x16_s(q);
-      let s = i32x4.splat(load<i8>(sc, 0));
-      i0 = q6Acc(i0, lo, hi, x0, s); i1 = q6Acc(i1, lo, hi, x1, s);
-      i2 = q6Acc(i2, lo, hi, x2, s); i3 = q6Acc(i3, lo, hi, x3, s);
+      let s = i16x8.splat(<i16>load<i8>(sc, 0));
+      let lo = i16x8.mul(i16x8.extend_low_i8x16_s(q), s), hi = i16x8.mul(i16x8.extend_high_i8x16_s(q), s);
+      i0 = q6Acc4(i0, lo, hi, x0); i1 = q6Acc4(i1, lo, hi, x1);
+      i2 = q6Acc4(i2, lo, hi, x2); i3 = q6Acc4(i3, lo, hi, x3);
+      orderAfter(fence, i3);
       q = q6Group(low0, low1, high, 1);
-      lo = i16x8.extend_low_i8x16_s(q); hi = i16x8.extend_high_i8x16_s(q);
-      s = i32x4.splat(load<i8>(sc, 2));
-      i0 = q6Acc(i0, lo, hi, x0 + 64, s); i1 = q6Acc(i1, lo, hi, x1 + 64, s);
-      i2 = q6Acc(i2, lo, hi, x2 + 64, s); i3 = q6Acc(i3, lo, hi, x3 + 64, s);
+      s = i16x8.splat(<i16>load<i8>(sc, 2));
+      lo = i16x8.mul(i16x8.extend_low_i8x16_s(q), s); hi = i16x8.mul(i16x8.extend_high_i8x16_s(q), s);
+      i0 = q6Acc4(i0, lo, hi, x0 + 64); i1 = q6Acc4(i1, lo, hi, x1 + 64);
+      i2 = q6Acc4(i2, lo, hi, x2 + 64); i3 = q6Acc4(i3, lo, hi, x3 + 64);
+      orderAfter(fence, i3);
       q = q6Group(low0, low1, high, 2);
-      lo = i16x8.extend_low_i8x16_s(q); hi = i16x8.extend_high_i8x16_s(q);
-      s = i32x4.splat(load<i8>(sc, 4));
-      i0 = q6Acc(i0, lo, hi, x0 + 128, s); i1 = q6Acc(i1, lo, hi, x1 + 128, s);
-      i2 = q6Acc(i2, lo, hi, x2 + 128, s); i3 = q6Acc(i3, lo, hi, x3 + 128, s);
+      s = i16x8.splat(<i16>load<i8>(sc, 4));
+      lo = i16x8.mul(i16x8.extend_low_i8x16_s(q), s); hi = i16x8.mul(i16x8.extend_high_i8x16_s(q), s);
+      i0 = q6Acc4(i0, lo, hi, x0 + 128); i1 = q6Acc4(i1, lo, hi, x1 + 128);
+      i2 = q6Acc4(i2, lo, hi, x2 + 128); i3 = q6Acc4(i3, lo, hi, x3 + 128);
+      orderAfter(fence, i3);
       q = q6Group(low0, low1, high, 3);
-      lo = i16x8.extend_low_i8x16_s(q); hi = i16x8.extend_high_i8x16_s(q);
-      s = i32x4.splat(load<i8>(sc, 6));
-      i0 = q6Acc(i0, lo, hi, x0 + 192, s); i1 = q6Acc(i1, lo, hi, x1 + 192, s);
-      i2 = q6Acc(i2, lo, hi, x2 + 192, s); i3 = q6Acc(i3, lo, hi, x3 + 192, s);
+      s = i16x8.splat(<i16>load<i8>(sc, 6));
+      lo = i16x8.mul(i16x8.extend_low_i8x16_s(q), s); hi = i16x8.mul(i16x8.extend_high_i8x16_s(q), s);
+      i0 = q6Acc4(i0, lo, hi, x0 + 192); i1 = q6Acc4(i1, lo, hi, x1 + 192);
+      i2 = q6Acc4(i2, lo, hi, x2 + 192); i3 = q6Acc4(i3, lo, hi, x3 + 192);
     }
-    const d = loadHalf(p + 208);
-    acc0 = f32x4.add(acc0, f32x4.mul(f32x4.convert_i32x4_s(i0), f32x4.splat(d * load<f32>(dp))));
-    acc1 = f32x4.add(acc1, f32x4.mul(f32x4.convert_i32x4_s(i1), f32x4.splat(d * load<f32>(dp + dStride))));
-    acc2 = f32x4.add(acc2, f32x4.mul(f32x4.convert_i32x4_s(i2), f32x4.splat(d * load<f32>(dp + 2 * dStride))));
-    acc3 = f32x4.add(acc3, f32x4.mul(f32x4.convert_i32x4_s(i3), f32x4.splat(d * load<f32>(dp + 3 * dStride))));
+    acc = f32x4.add(acc, f32x4.mul(f32x4.convert_i32x4_s(sum4x4(i0, i1, i2, i3)), f32x4.mul(splatHalf(p + 208), v128.load(dp))));
   }
-  store<f32>(out, hsum(acc0));
-  store<f32>(out + outStride, hsum(acc1));
-  store<f32>(out + 2 * outStride, hsum(acc2));
-  store<f32>(out + 3 * outStride, hsum(acc3));
+  return acc;
 }
 
-export function matmulQ6_K(w: usize, cols: i32, r0: i32, r1: i32, nTok: i32, x: usize, xd: usize, xs: usize, out: usize, rows: i32): void {
+export function matmulQ6_K(w: usize, cols: i32, r0: i32, r1: i32, nTok: i32, x: usize, xd: usize, out: usize, rows: i32): void {
   const nb = cols >> 8;
   const rowBytes = <usize>nb * 210;
-  const xStride = <usize>cols << 1, dStride = <usize>nb << 2, outStride = <usize>rows << 2;
+  const xStride = <usize>cols << 1, step = <usize>((nTok + 3) >> 2) * recordBytes(256), outStride = <usize>rows << 2;
   const tile = tileRows(rowBytes);
   for (let rt = r0; rt < r1; rt += tile) {
     const re = min(rt + tile, r1);
     let t = 0;
     for (; t + 4 <= nTok; t += 4) {
+      const xt = x + <usize>t * xStride, rec = xd + (<usize>t >> 2) * recordBytes(256), o = out + <usize>t * outStride;
       for (let r = rt; r < re; r++) {
-        const row = w + <usize>r * rowBytes, o = out + (<usize>r << 2);
-        dotQ6Kx4(row, x + <usize>t * xStride, xStride, xd + <usize>t * dStride, dStride, nb, o + <usize>t * outStride, outStride);
+        const at = o + (<usize>r << 2);
+        storeTokens(at, outStride, dotQ6Kx4(w + <usize>r * rowBytes, xt, xStride, rec, nb, step, at));
       }
     }
     for (; t < nTok; t++) {
+      const xt = x + <usize>t * xStride, o = out + <usize>t * outStride;
+      const dp = xd + (<usize>t >> 2) * recordBytes(256) + ((<usize>t & 3) << 2);
       for (let r = rt; r < re; r++) {
-        const row = w + <usize>r * rowBytes, o = out + (<usize>r << 2);
-        store<f32>(o + <usize>t * outStride, dotQ6Kx1(row, x + <usize>t * xStride, xd + <usize>t * dStride, nb));
+        const at = o + (<usize>r << 2);
+        store<f32>(at, dotQ6Kx1(w + <usize>r * rowBytes, xt, dp, nb, step, at));
       }
     }
   }

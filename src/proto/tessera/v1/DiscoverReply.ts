@@ -6,9 +6,19 @@ import type { NodeInfo as _tessera_v1_NodeInfo, NodeInfo__Output as _tessera_v1_
 export interface DiscoverReply {
   'manifestJson'?: (string);
   'nodes'?: (_tessera_v1_NodeInfo)[];
+  /**
+   * The cluster's audit sampling rate: the fraction of a session's position-0 steps (per shard) a
+   * client's revealed secret selects (src/audit/selection.ts).
+   */
+  'auditSamplingRate'?: (number | string);
 }
 
 export interface DiscoverReply__Output {
   'manifestJson': (string);
   'nodes': (_tessera_v1_NodeInfo__Output)[];
+  /**
+   * The cluster's audit sampling rate: the fraction of a session's position-0 steps (per shard) a
+   * client's revealed secret selects (src/audit/selection.ts).
+   */
+  'auditSamplingRate': (number);
 }

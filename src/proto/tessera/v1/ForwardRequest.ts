@@ -4,17 +4,20 @@
 import type { Open as _tessera_v1_Open, Open__Output as _tessera_v1_Open__Output } from '../../tessera/v1/Open.ts';
 import type { Step as _tessera_v1_Step, Step__Output as _tessera_v1_Step__Output } from '../../tessera/v1/Step.ts';
 import type { Close as _tessera_v1_Close, Close__Output as _tessera_v1_Close__Output } from '../../tessera/v1/Close.ts';
+import type { AuditReveal as _tessera_v1_AuditReveal, AuditReveal__Output as _tessera_v1_AuditReveal__Output } from '../../tessera/v1/AuditReveal.ts';
 
 export interface ForwardRequest {
   'open'?: (_tessera_v1_Open | null);
   'step'?: (_tessera_v1_Step | null);
   'close'?: (_tessera_v1_Close | null);
-  'kind'?: "open"|"step"|"close";
+  'reveal'?: (_tessera_v1_AuditReveal | null);
+  'kind'?: "open"|"step"|"close"|"reveal";
 }
 
 export interface ForwardRequest__Output {
   'open'?: (_tessera_v1_Open__Output | null);
   'step'?: (_tessera_v1_Step__Output | null);
   'close'?: (_tessera_v1_Close__Output | null);
-  'kind'?: "open"|"step"|"close";
+  'reveal'?: (_tessera_v1_AuditReveal__Output | null);
+  'kind'?: "open"|"step"|"close"|"reveal";
 }

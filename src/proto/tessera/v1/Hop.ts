@@ -6,10 +6,20 @@ export interface Hop {
   'nodeId'?: (string);
   'endpoint'?: (string);
   'shardIndex'?: (number);
+  /**
+   * Whether the node serves TLS at `endpoint` (as its registration says), so the hop before it
+   * connects the right way.
+   */
+  'tls'?: (boolean);
 }
 
 export interface Hop__Output {
   'nodeId': (string);
   'endpoint': (string);
   'shardIndex': (number);
+  /**
+   * Whether the node serves TLS at `endpoint` (as its registration says), so the hop before it
+   * connects the right way.
+   */
+  'tls': (boolean);
 }

@@ -20,6 +20,11 @@ export interface Open {
    * The client's public key (for receipts and encrypted outputs).
    */
   'clientKey'?: (Buffer | Uint8Array | string);
+  /**
+   * sha256 of the client's audit secret (32 bytes; empty: the session is not audited). Steps that
+   * start at position 0 are kept until the secret is revealed, which selects those audited.
+   */
+  'auditCommitment'?: (Buffer | Uint8Array | string);
 }
 
 export interface Open__Output {
@@ -38,4 +43,9 @@ export interface Open__Output {
    * The client's public key (for receipts and encrypted outputs).
    */
   'clientKey': (Buffer);
+  /**
+   * sha256 of the client's audit secret (32 bytes; empty: the session is not audited). Steps that
+   * start at position 0 are kept until the secret is revealed, which selects those audited.
+   */
+  'auditCommitment': (Buffer);
 }

@@ -1,0 +1,55 @@
+import { createHash } from 'node:crypto';
+import { canonicalJson } from '../crypto/canonical-json.ts';
+import type { KeyPair } from '../crypto/keys.ts';
+import { recoverSigner, sign } from '../crypto/signature.ts';
+
+export const COMMITMENT_DOMAIN = 'tessera/v1/commitment';
+
+/** What a node commits to for one step of one session (the proto's Commitment without the signature). */
+export interface CommitmentFields {
+  readonly nodeId: string;
+  readonly shardIndex: number;
+  /** sha256(session id || step): names the step without naming the session. */
+  readonly stepId: Uint8Array;
+  readonly inputHash: Uint8Array;
+  readonly outputHash: Uint8Array;
+}
+
+export interface SignedCommitment extends CommitmentFields {
+  readonly signature: Uint8Array;
+}
+
+export function sha256(bytes: Uint8Array): Buffer {
+  return createHash('sha256').update(bytes).digest();
+}
+
+/** sha256(utf8(sessionId) || step as u64 big-endian). */
+export function stepIdOf(sessionId: string, step: number): Buffer {
+  const counter = Buffer.alloc(8);
+  counter.writeBigUInt64BE(BigInt(step));
+  return createHash('sha256').update(sessionId, 'utf8').update(counter).digest();
+}
+
+/** Token ids as the bytes a commitment hashes: u32 little-endian each. */
+export function tokenBytes(tokens: readonly number[]): Buffer {
+  const bytes = Buffer.alloc(tokens.length * 4);
+  tokens.forEach((token, i) => bytes.writeUInt32LE(token, i * 4));
+  return bytes;
+}
+
+const hex = (bytes: Uint8Array) => Buffer.from(bytes).toString('hex');
+
+/** The canonical bytes a commitment's signature covers (under COMMITMENT_DOMAIN). */
+export function commitmentMessage(c: CommitmentFields): Uint8Array {
+  return canonicalJson({ nodeId: c.nodeId, shardIndex: c.shardIndex, stepId: hex(c.stepId), inputHash: hex(c.inputHash), outputHash: hex(c.outputHash) });
+}
+
+export function signCommitment(key: KeyPair, fields: Omit<CommitmentFields, 'nodeId'>): SignedCommitment {
+  const full = { ...fields, nodeId: key.address };
+  return { ...full, signature: sign(key, COMMITMENT_DOMAIN, commitmentMessage(full)) };
+}
+
+/** Whether the commitment is signed by the node it names. */
+export function verifyCommitment(c: SignedCommitment): boolean {
+  return recoverSigner(COMMITMENT_DOMAIN, commitmentMessage(c), c.signature) === c.nodeId;
+}

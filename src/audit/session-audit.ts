@@ -1,0 +1,55 @@
+import type { KeyPair } from '../crypto/keys.ts';
+import type { ForwardRequest } from '../proto/tessera/v1/ForwardRequest.ts';
+import type { AuditClient } from './audit-client.ts';
+import type { SignedCommitment } from './commitment.ts';
+import { auditCommitmentOf, checkSamplingRate, DEFAULT_SAMPLING_RATE, isAudited, newAuditSecret } from './selection.ts';
+
+/**
+ * The client's side of commit-then-challenge for one session:
+ *   1. put `commitment` in Open.auditCommitment;
+ *   2. once the result of the step that started at position 0 (the prefill) is back and its
+ *      commitment chain checks out, write `revealRequest()` on the same Forward stream (once; it
+ *      gets no reply, and steps after it are no longer audited);
+ *   3. optionally `requestAudits(...)` with that step's commitments, so that a ticket a node never
+ *      submits stands at the registry as a refusal.
+ */
+export class SessionAudit {
+  readonly secret: Buffer;
+  /** sha256(secret): what Open carries. */
+  readonly commitment: Buffer;
+
+  /** `rate`: the cluster's (DiscoverReply.auditSamplingRate). */
+  constructor(readonly rate = DEFAULT_SAMPLING_RATE, secret: Uint8Array = newAuditSecret()) {
+    checkSamplingRate(rate);
+    this.secret = Buffer.from(secret);
+    this.commitment = auditCommitmentOf(this.secret);
+  }
+
+  revealRequest(): ForwardRequest {
+    return { reveal: { secret: this.secret } };
+  }
+
+  /** The commitments of a step that the secret selects for audit. */
+  selected<C extends SignedCommitment>(commitments: readonly C[]): C[] {
+    return commitments.filter((c) => isAudited(this.secret, c.stepId, c.shardIndex, this.rate));
+  }
+}
+
+export interface AuditRequestOutcome {
+  readonly nodeId: string;
+  readonly shardIndex: number;
+  /** Set when the registry refused the request (a gRPC status message). */
+  readonly error?: string;
+}
+
+/** Files the client's signed audit request for each selected commitment of a revealed step. */
+export async function requestAudits(client: AuditClient, key: KeyPair, audit: SessionAudit, commitments: readonly SignedCommitment[]): Promise<AuditRequestOutcome[]> {
+  return Promise.all(audit.selected(commitments).map(async (c) => {
+    try {
+      await client.requestAudit(key, c, audit.secret);
+      return { nodeId: c.nodeId, shardIndex: c.shardIndex };
+    } catch (error) {
+      return { nodeId: c.nodeId, shardIndex: c.shardIndex, error: (error as { details?: string }).details || (error as Error).message };
+    }
+  }));
+}

@@ -1,0 +1,109 @@
+import { canonicalJson, type CanonicalValue } from '../crypto/canonical-json.ts';
+import type { KeyPair } from '../crypto/keys.ts';
+import { recoverSigner, sign } from '../crypto/signature.ts';
+import { checkChainParams, type ChainParams } from './params.ts';
+import { isAddress, isCount, isHexBytes, parseRecord, RecordFormatError, requireFields, sha256, type SignedRecord } from './record.ts';
+
+export const BLOCK_DOMAIN = 'tessera/v1/block';
+export const ZERO_HASH = '00'.repeat(32);
+
+/** What a block commits to; its hash is sha256 of the header's canonical JSON. */
+export interface BlockHeader {
+  readonly version: 1;
+  readonly height: number;
+  readonly parentHash: string;
+  /** The address of the daemon that produced it ('' for genesis). */
+  readonly producer: string;
+  readonly slot: number;
+  readonly timestampMs: number;
+  readonly shareCount: number;
+  /** sharesRootOf(the share hashes, in block order). */
+  readonly sharesRoot: string;
+  /** receiptsRootOf(the hashes of the receipts the block carries). */
+  readonly receiptsRoot: string;
+  readonly tokens: number;
+  /** Sum of the shares' weights, in thousandths. */
+  readonly weight: number;
+  /** Fee state: the base price per token this block's shares pay. */
+  readonly baseFeePerToken: number;
+  /** Genesis only: the rules of the chain. */
+  readonly params?: ChainParams;
+}
+
+/** A block as daemons store and send it. */
+export interface Block {
+  readonly header: BlockHeader;
+  readonly hash: Buffer;
+  /** The header's canonical JSON and its producer's signature (empty for genesis). */
+  readonly signedHeader: SignedRecord;
+  readonly shares: readonly SignedRecord[];
+  readonly receipts: readonly SignedRecord[];
+}
+
+const HEADER_KEYS = ['version', 'height', 'parentHash', 'producer', 'slot', 'timestampMs', 'shareCount', 'sharesRoot', 'receiptsRoot', 'tokens', 'weight', 'baseFeePerToken'] as const;
+const PARAM_KEYS = ['blockIntervalMs', 'maxSharesPerBlock', 'initialBaseFee', 'minBaseFee', 'windowBlocks'] as const;
+
+export function sharesRootOf(shareHashes: readonly Uint8Array[]): string {
+  return sha256(Buffer.concat(shareHashes)).toString('hex');
+}
+
+/** Order-free: receipts are a set. */
+export function receiptsRootOf(receiptHashes: readonly Uint8Array[]): string {
+  return sha256(Buffer.concat([...receiptHashes].map((h) => Buffer.from(h)).sort(Buffer.compare))).toString('hex');
+}
+
+export function encodeHeader(header: BlockHeader): Uint8Array {
+  return canonicalJson(header as unknown as CanonicalValue);
+}
+
+/** The block every daemon of a chain starts from: it holds the chain's rules and nothing else. */
+export function genesisBlock(params: ChainParams): Block {
+  const header: BlockHeader = {
+    version: 1, height: 0, parentHash: ZERO_HASH, producer: '', slot: 0, timestampMs: 0, shareCount: 0, sharesRoot: sharesRootOf([]),
+    receiptsRoot: receiptsRootOf([]), tokens: 0, weight: 0, baseFeePerToken: params.initialBaseFee, params: { ...checkChainParams(params) },
+  };
+  const payload = encodeHeader(header);
+  return { header, hash: sha256(payload), signedHeader: { payload, signature: new Uint8Array(0) }, shares: [], receipts: [] };
+}
+
+export function signHeader(producer: KeyPair, header: BlockHeader): SignedRecord {
+  const payload = encodeHeader(header);
+  return { payload, signature: sign(producer, BLOCK_DOMAIN, payload) };
+}
+
+/** The header a payload holds; a RecordFormatError names what is wrong. */
+export function openHeader(payload: Uint8Array): BlockHeader {
+  const h = parseRecord(payload, 'block header', HEADER_KEYS, ['params']);
+  requireFields('block header', {
+    'version (1)': h.version === 1,
+    height: isCount(h.height),
+    'parentHash (32 hex bytes)': isHexBytes(h.parentHash, 32),
+    'producer (an address)': h.height === 0 ? h.producer === '' : isAddress(h.producer),
+    slot: isCount(h.slot),
+    timestampMs: isCount(h.timestampMs),
+    shareCount: isCount(h.shareCount),
+    sharesRoot: isHexBytes(h.sharesRoot, 32),
+    receiptsRoot: isHexBytes(h.receiptsRoot, 32),
+    tokens: isCount(h.tokens),
+    weight: isCount(h.weight),
+    baseFeePerToken: isCount(h.baseFeePerToken),
+  });
+  if ((h.height === 0) !== (h.params !== undefined)) throw new RecordFormatError('malformed block header: genesis, and only genesis, holds params');
+  if (h.height === 0) {
+    const params = h.params;
+    if (typeof params !== 'object' || params === null || Array.isArray(params)) throw new RecordFormatError('malformed block header: genesis params');
+    const keys = Object.keys(params);
+    if (keys.length !== PARAM_KEYS.length || !PARAM_KEYS.every((k) => keys.includes(k))) throw new RecordFormatError(`malformed block header: genesis params must be exactly ${PARAM_KEYS.join(', ')}`);
+  }
+  return h as unknown as BlockHeader;
+}
+
+/** The producer's address if the header's signature is its producer's, else a reason. */
+export function checkHeaderSignature(block: { header: BlockHeader; signedHeader: SignedRecord }): string | undefined {
+  const signer = recoverSigner(BLOCK_DOMAIN, block.signedHeader.payload, block.signedHeader.signature);
+  if (signer === undefined) return 'block signature is malformed';
+  if (signer !== block.header.producer) return `block is signed by ${signer}, not by its producer ${block.header.producer}`;
+  return undefined;
+}
+
+export const hex = (bytes: Uint8Array): string => Buffer.from(bytes).toString('hex');

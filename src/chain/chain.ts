@@ -1,0 +1,295 @@
+import type { KeyPair } from '../crypto/keys.ts';
+import { genesisBlock, hex, openHeader, receiptsRootOf, sharesRootOf, signHeader, type Block, type BlockHeader } from './block.ts';
+import { nextBaseFee } from './fee.ts';
+import { slotOf, targetShares, type ChainParams } from './params.ts';
+import { sha256 } from './record.ts';
+import { ShareState, type BlockRow, type ChainStore, type NewReceipt, type NewShare, type ReceiptRow, type ShareRow } from './store.ts';
+import { makeSummary, windowRange, type SettlementSummary } from './summary.ts';
+
+/** A share whose signature, node and receipt have been checked, and the receipt behind it. */
+export interface VerifiedShare {
+  readonly share: NewShare;
+  readonly receipt: NewReceipt;
+  /** The tokens the receipt allows the share's shard in its session. */
+  readonly cap: number;
+}
+
+/** Why a share checked in isolation still cannot be accepted, given what the chain holds. */
+export type CommitRefusal = { readonly rejection: 'SHARE_DUPLICATE' | 'SHARE_OVER_RECEIPT'; readonly message: string };
+
+/** A block that breaks a rule of the chain: it and every block built on it are dropped. */
+export class InvalidBlockError extends Error {
+  constructor(readonly hash: Buffer, reason: string) {
+    super(reason);
+  }
+}
+
+export interface AdoptResult {
+  /** Whether the canonical chain now ends at the tip. */
+  readonly switched: boolean;
+  /** Canonical blocks that left the chain (their shares went back to the pending pool). */
+  readonly orphaned: number;
+  readonly invalid?: string;
+}
+
+/**
+ * The chain's rules over a ChainStore: accepting checked shares, producing blocks, applying a
+ * better fork. Each operation is one SQLite transaction, so a crash leaves the chain before or
+ * after it, never between: a share is pending or in exactly one canonical block.
+ */
+export class Chain {
+  readonly genesis: Block;
+
+  constructor(readonly store: ChainStore, readonly params: ChainParams) {
+    this.genesis = genesisBlock(params);
+    const stored = store.canonicalHash(0);
+    if (stored === undefined) {
+      store.transaction(() => {
+        store.insertBlock(this.genesis, [], []);
+        store.setCanonical(this.genesis.hash, 0);
+      });
+    } else if (!stored.equals(this.genesis.hash)) {
+      const theirs = store.block(stored);
+      const params = theirs === undefined ? 'unknown' : JSON.stringify(openHeader(theirs.header).params);
+      throw new Error(`the database holds a chain with other parameters (${params}); this daemon runs ${JSON.stringify(this.params)}: use another database or the same parameters`);
+    }
+  }
+
+  head(): BlockRow {
+    return this.store.block(this.store.canonicalHash(this.store.headHeight())!)!;
+  }
+
+  /** Whether a chain ending at (height, hash) beats the canonical one: higher, or as high with a lower hash. */
+  beats(height: number, hash: Uint8Array): boolean {
+    const head = this.head();
+    return height > head.height || (height === head.height && Buffer.compare(Buffer.from(hash), head.hash) < 0);
+  }
+
+  /**
+   * Commits checked shares as pending, refusing duplicates and shares beyond their receipts given
+   * everything accepted so far. Entry i is undefined when share i was accepted.
+   */
+  commitShares(items: readonly VerifiedShare[]): (CommitRefusal | undefined)[] {
+    const { store } = this;
+    return store.transaction(() =>
+      items.map(({ share, receipt, cap }) => {
+        const state = store.shareState(share.hash);
+        if (state === ShareState.Pending || state === ShareState.Chain) {
+          return { rejection: 'SHARE_DUPLICATE', message: `share ${hex(share.hash)} was already accepted${state === ShareState.Chain ? ' and is in a block' : ''}` };
+        }
+        const used = store.usage(share.sessionHash, share.shardIndex);
+        if (used.chain + used.pending + share.tokens > cap) {
+          return {
+            rejection: 'SHARE_OVER_RECEIPT',
+            message: `session ${share.sessionHash.slice(0, 16)}… shard ${share.shardIndex}: ${used.chain + used.pending} tokens already claimed + ${share.tokens} exceeds the ${cap} the receipt allows`,
+          };
+        }
+        store.insertReceipt(receipt);
+        if (state === ShareState.Side) store.setShareState(share.hash, ShareState.Pending, null);
+        else store.insertShare(share, ShareState.Pending);
+        store.addUsage(share.sessionHash, share.shardIndex, 0, share.tokens);
+        return undefined;
+      }),
+    );
+  }
+
+  /**
+   * Produces the block of the slot `timestampMs` falls in on top of the head, with pending shares
+   * oldest first up to the block's capacity (skipping any that the chain's receipts no longer
+   * cover), and makes it the head. Undefined when the head is already of this slot or later.
+   */
+  produce(producer: KeyPair, timestampMs: number): Block | undefined {
+    const { store, params } = this;
+    return store.transaction(() => {
+      const head = this.head();
+      const slot = slotOf(timestampMs, params);
+      if (slot <= head.slot) return undefined;
+      const caps = new Map<string, number[]>();
+      const receipts = new Map<string, ReceiptRow>();
+      const claimed = new Map<string, number>();
+      const chosen: ShareRow[] = [];
+      for (const share of store.pendingShares(params.maxSharesPerBlock * 2)) {
+        if (chosen.length === params.maxSharesPerBlock) break;
+        const receiptKey = share.receiptHash.toString('hex');
+        let cap = caps.get(receiptKey);
+        if (cap === undefined) {
+          const receipt = store.receipt(share.receiptHash)!;
+          receipts.set(receiptKey, receipt);
+          cap = JSON.parse(receipt.tokensPerShard) as number[];
+          caps.set(receiptKey, cap);
+        }
+        const usageKey = `${share.sessionHash}/${share.shardIndex}`;
+        const used = claimed.get(usageKey) ?? store.usage(share.sessionHash, share.shardIndex).chain;
+        if (used + share.tokens > (cap[share.shardIndex] ?? 0)) continue;
+        claimed.set(usageKey, used + share.tokens);
+        chosen.push(share);
+      }
+      const usedReceipts = [...new Set(chosen.map((s) => s.receiptHash.toString('hex')))].map((k) => receipts.get(k)!);
+      const header: BlockHeader = {
+        version: 1,
+        height: head.height + 1,
+        parentHash: hex(head.hash),
+        producer: producer.address,
+        slot,
+        timestampMs,
+        shareCount: chosen.length,
+        sharesRoot: sharesRootOf(chosen.map((s) => s.hash)),
+        receiptsRoot: receiptsRootOf(usedReceipts.map((r) => r.hash)),
+        tokens: chosen.reduce((sum, s) => sum + s.tokens, 0),
+        weight: chosen.reduce((sum, s) => sum + s.weight, 0),
+        baseFeePerToken: this.#feeAfter(head),
+      };
+      const signedHeader = signHeader(producer, header);
+      const block: Block = { header, hash: sha256(signedHeader.payload), signedHeader, shares: chosen, receipts: usedReceipts };
+      store.insertBlock(block, chosen, usedReceipts);
+      this.#apply(block.hash);
+      return block;
+    });
+  }
+
+  /** Stores a block whose contents were checked (signatures, roots, receipts); the chain is unchanged. */
+  storeBlock(block: Block, shares: readonly NewShare[], receipts: readonly NewReceipt[]): void {
+    this.store.transaction(() => {
+      if (this.store.block(block.hash) === undefined) this.store.insertBlock(block, shares, receipts);
+    });
+  }
+
+  /** The first ancestor of a stored block (walking back from it) that this daemon does not hold. */
+  missingAncestor(hash: Uint8Array): Buffer | undefined {
+    let row = this.store.block(hash);
+    while (row !== undefined && row.canonical === 0) {
+      const parent = this.store.block(row.parent);
+      if (parent === undefined) return row.parent;
+      row = parent;
+    }
+    return undefined;
+  }
+
+  /**
+   * Makes the stored block `tip` the head when its chain beats the canonical one (fork choice: by
+   * height, then lowest hash), unwinding canonical blocks down to the common ancestor (their shares
+   * return to the pending pool) and applying the fork's blocks, each checked against the chain
+   * state below it. A fork with an invalid block is dropped from that block on and the chain is
+   * left as it was.
+   */
+  adopt(tip: Uint8Array): AdoptResult {
+    const { store } = this;
+    const tipRow = store.block(tip);
+    if (tipRow === undefined || tipRow.canonical === 1 || !this.beats(tipRow.height, tipRow.hash)) return { switched: false, orphaned: 0 };
+    const path: BlockRow[] = [];
+    let row: BlockRow | undefined = tipRow;
+    while (row !== undefined && row.canonical === 0) {
+      path.push(row);
+      row = store.block(row.parent);
+    }
+    if (row === undefined) throw new Error(`block ${hex(tip)} has ancestors this daemon does not hold; fetch them first`);
+    const ancestorHeight = row.height;
+    try {
+      const orphaned = store.transaction(() => {
+        let count = 0;
+        for (let head = this.head(); head.height > ancestorHeight; head = this.head()) {
+          this.#unapply(head);
+          count++;
+        }
+        for (const block of path.reverse()) this.#apply(block.hash);
+        return count;
+      });
+      return { switched: true, orphaned };
+    } catch (error) {
+      if (!(error instanceof InvalidBlockError)) throw error;
+      store.transaction(() => store.deleteBlockAndDescendants(error.hash));
+      return { switched: false, orphaned: 0, invalid: `block ${hex(error.hash)}: ${error.message}` };
+    }
+  }
+
+  /** Applies a stored block on top of the head: the chain rules that depend on what lies below it. */
+  #apply(hash: Buffer): void {
+    const { store } = this;
+    const block = store.block(hash)!;
+    const parent = this.head();
+    const invalid = (reason: string) => new InvalidBlockError(hash, reason);
+    if (!block.parent.equals(parent.hash)) throw invalid(`its parent ${hex(block.parent)} is not the head ${hex(parent.hash)}`);
+    if (block.height !== parent.height + 1) throw invalid(`height ${block.height} after a parent at ${parent.height}`);
+    if (block.slot <= parent.slot) throw invalid(`slot ${block.slot} is not after its parent's slot ${parent.slot}`);
+    const fee = this.#feeAfter(parent);
+    if (block.baseFee !== fee) throw invalid(`base fee ${block.baseFee}, the fee rule gives ${fee}`);
+    const caps = new Map(store.blockReceiptRows(hash).map((r) => [r.hash.toString('hex'), JSON.parse(r.tokensPerShard) as number[]]));
+    for (const share of store.blockShareRows(hash)) {
+      if (share.state === ShareState.Chain) throw invalid(`share ${hex(share.hash)} is already in the chain`);
+      const cap = caps.get(share.receiptHash.toString('hex'))?.[share.shardIndex];
+      if (cap === undefined) throw invalid(`share ${hex(share.hash)} references a receipt the block does not carry`);
+      const used = store.usage(share.sessionHash, share.shardIndex);
+      if (used.chain + share.tokens > cap) throw invalid(`share ${hex(share.hash)} takes session ${share.sessionHash.slice(0, 16)}… shard ${share.shardIndex} beyond the ${cap} tokens of its receipt`);
+      store.addUsage(share.sessionHash, share.shardIndex, share.tokens, share.state === ShareState.Pending ? -share.tokens : 0);
+      store.setShareState(share.hash, ShareState.Chain, block.height);
+    }
+    store.setCanonical(hash, block.height);
+  }
+
+  /** The base fee of a block built on `parent`; block 1 starts at the initial fee genesis holds. */
+  #feeAfter(parent: BlockRow): number {
+    return parent.height === 0 ? parent.baseFee : nextBaseFee(this.params, parent.baseFee, parent.shareCount);
+  }
+
+  /** Takes the head off the canonical chain; its shares wait for a block again. */
+  #unapply(head: BlockRow): void {
+    const { store } = this;
+    for (const share of store.blockShareRows(head.hash)) {
+      store.addUsage(share.sessionHash, share.shardIndex, -share.tokens, share.tokens);
+      store.setShareState(share.hash, ShareState.Pending, null);
+    }
+    store.unsetCanonical(head.hash, head.height);
+  }
+
+  /** A stored block as it travels: header, and (unless headers only) its shares and receipts. */
+  loadBlock(row: BlockRow, headersOnly = false): Block {
+    return {
+      header: openHeader(row.header),
+      hash: row.hash,
+      signedHeader: { payload: row.header, signature: row.signature },
+      shares: headersOnly ? [] : this.store.blockShareRows(row.hash).map(({ payload, signature }) => ({ payload, signature })),
+      receipts: headersOnly ? [] : this.store.blockReceiptRows(row.hash).map(({ payload, signature }) => ({ payload, signature })),
+    };
+  }
+
+  canonicalBlock(height: number): BlockRow | undefined {
+    const hash = this.store.canonicalHash(height);
+    return hash === undefined ? undefined : this.store.block(hash);
+  }
+
+  /** Canonical hashes from the head back to genesis, every one for the last ten, then doubling gaps. */
+  locator(): Buffer[] {
+    const hashes: Buffer[] = [];
+    let step = 1;
+    for (let height = this.store.headHeight(); height > 0; height -= step) {
+      hashes.push(this.store.canonicalHash(height)!);
+      if (hashes.length >= 10) step *= 2;
+    }
+    hashes.push(this.genesis.hash);
+    return hashes;
+  }
+
+  /** The height of the first locator hash on the canonical chain (the fork point), or undefined. */
+  forkPoint(locator: readonly Uint8Array[]): number | undefined {
+    for (const hash of locator) {
+      const row = this.store.block(hash);
+      if (row?.canonical === 1) return row.height;
+    }
+    return undefined;
+  }
+
+  /** The base fee of the next block, and what it follows from. */
+  feeEstimate(): { next: number; head: BlockRow; target: number; pending: number } {
+    const head = this.head();
+    return { next: this.#feeAfter(head), head, target: targetShares(this.params), pending: this.store.pendingCount() };
+  }
+
+  /** The summary of a complete settlement window; undefined while the head is below its end. */
+  summary(window: number): SettlementSummary | undefined {
+    const range = windowRange(this.params, window);
+    if (this.store.headHeight() < range.toHeight) return undefined;
+    return this.store.transaction(() =>
+      makeSummary(window, range, hex(this.store.canonicalHash(range.toHeight)!), this.store.nodeTotals(range.fromHeight, range.toHeight), this.store.clientTotals(range.fromHeight, range.toHeight)),
+    );
+  }
+}

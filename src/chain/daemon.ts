@@ -1,0 +1,280 @@
+import { availableParallelism } from 'node:os';
+import { Server, ServerCredentials, status, type sendUnaryData, type ServiceError } from '@grpc/grpc-js';
+import { bytesToHex } from '@noble/hashes/utils.js';
+import type { KeyPair } from '../crypto/keys.ts';
+import { tessera } from '../proto/services.ts';
+import type { DaemonHandlers } from '../proto/tessera/v1/Daemon.ts';
+import { RegistryClient, startHeartbeats, type AnnouncementBody } from '../registry/registry-client.ts';
+import { MembershipUnavailableError, ShareAdmission } from './admission.ts';
+import { hex } from './block.ts';
+import { Chain } from './chain.ts';
+import { DAEMON_MAX_MESSAGE_BYTES } from './daemon-client.ts';
+import { BlockGossip, ExchangeError } from './gossip.ts';
+import { RegistryMembership, type Membership } from './membership.ts';
+import { checkChainParams, DEFAULT_CHAIN_PARAMS, leaderOf, slotOf, type ChainParams } from './params.ts';
+import { RecordFormatError } from './record.ts';
+import { SignaturePool } from './signature-pool.ts';
+import { ChainStore } from './store.ts';
+import { blockFromWire, blockToWire } from './wire.ts';
+
+export interface DaemonOptions {
+  /** 0 picks a free port. */
+  readonly port: number;
+  /** Default 127.0.0.1. */
+  readonly host?: string;
+  /** Where nodes and other daemons reach this one. Default HOST:PORT. */
+  readonly advertise?: string;
+  readonly dbPath: string;
+  /** HOST:PORT of the registry the daemon registers with (role "daemon"). */
+  readonly registry: string;
+  /** HOST:PORT serving the Membership service. Default: the registry. */
+  readonly membership?: string;
+  /** The daemon's identity: it registers, and signs its blocks, with this key. */
+  readonly key: KeyPair;
+  /** The chain's rules; every daemon of one chain must use the same. */
+  readonly params?: Partial<ChainParams>;
+  /** Other daemons to gossip with, besides the live daemons the registry lists. */
+  readonly peers?: readonly string[];
+  /** How often to ask peers for blocks this daemon lacks. Default: the block interval, at most 5 s. */
+  readonly syncIntervalMs?: number;
+  /** Worker threads that check signatures. Default: the cores but one, at most 8, at least 1. */
+  readonly verifyThreads?: number;
+  /** How long registry answers about members are reused. Default 2 s. */
+  readonly membershipTtlMs?: number;
+  /** One structured event per line; default silent. */
+  readonly log?: (event: string, fields: Record<string, unknown>) => void;
+}
+
+export interface DaemonHandle {
+  readonly port: number;
+  readonly endpoint: string;
+  /** The daemon's address: the producer of its blocks. */
+  readonly daemonId: string;
+  readonly chain: Chain;
+  /** Stops producing and gossiping, answers the calls in flight (so every accepted share is acknowledged), unregisters, closes the database. */
+  close(): Promise<void>;
+}
+
+/** Shares per SubmitShares call. */
+export const MAX_SHARES_PER_SUBMIT = 20_000;
+
+export async function startDaemon(options: DaemonOptions): Promise<DaemonHandle> {
+  const params = checkChainParams({ ...DEFAULT_CHAIN_PARAMS, ...options.params });
+  const log = options.log ?? (() => {});
+  const { key } = options;
+  const store = new ChainStore(options.dbPath);
+  let chain: Chain;
+  try {
+    chain = new Chain(store, params);
+  } catch (error) {
+    store.close();
+    throw error;
+  }
+  const membership: Membership = new RegistryMembership(options.membership ?? options.registry, { ttlMs: options.membershipTtlMs ?? 2_000 });
+  const pool = new SignaturePool(options.verifyThreads ?? Math.min(8, Math.max(1, availableParallelism() - 1)));
+  const admission = new ShareAdmission(chain, membership, pool);
+  const server = new Server({ 'grpc.max_receive_message_length': DAEMON_MAX_MESSAGE_BYTES, 'grpc.max_send_message_length': DAEMON_MAX_MESSAGE_BYTES });
+  const host = options.host ?? '127.0.0.1';
+  let gossip: BlockGossip | undefined;
+  let closing = false;
+
+  const fail = (callback: sendUnaryData<never>, code: status, details: string) => callback({ code, details } as ServiceError);
+
+  const handlers: DaemonHandlers = {
+    SubmitShares: (call, callback) => {
+      const { shares, receipts } = call.request;
+      if (closing) return fail(callback, status.UNAVAILABLE, 'the daemon is shutting down; send the shares to another daemon or retry');
+      if (shares.length > MAX_SHARES_PER_SUBMIT || receipts.length > MAX_SHARES_PER_SUBMIT) {
+        return fail(callback, status.INVALID_ARGUMENT, `${shares.length} shares and ${receipts.length} receipts in one call; at most ${MAX_SHARES_PER_SUBMIT} of each`);
+      }
+      admission.submit(shares, receipts).then(
+        (verdicts) => callback(null, { verdicts: verdicts.map((v) => ({ shareHash: v.shareHash, accepted: v.accepted, rejection: v.rejection ?? 'SHARE_REJECTION_UNSPECIFIED', message: v.message })) }),
+        (error: Error) => {
+          if (error instanceof MembershipUnavailableError) return fail(callback, status.UNAVAILABLE, error.message);
+          log('internal_error', { call: 'SubmitShares', error: error.message });
+          fail(callback, status.INTERNAL, `daemon error: ${error.message}; nothing was accepted`);
+        },
+      );
+    },
+    GetHead: (_call, callback) => {
+      callback(null, { head: blockToWire(chain.loadBlock(chain.head(), true)), genesisHash: chain.genesis.hash, pendingShares: store.pendingCount() });
+    },
+    GetBlock: (call, callback) => {
+      const { hash, height, headersOnly } = call.request;
+      const row = hash.length > 0 ? store.block(hash) : chain.canonicalBlock(height);
+      if (row === undefined) {
+        return fail(callback, status.NOT_FOUND, hash.length > 0 ? `no block ${hex(hash)} here` : `no block at height ${height}: the head is at ${store.headHeight()}`);
+      }
+      callback(null, blockToWire(chain.loadBlock(row, headersOnly)));
+    },
+    GetBlocks: (call, callback) => {
+      const { fromHeight, toHeight, headersOnly } = call.request;
+      if (toHeight < fromHeight) return fail(callback, status.INVALID_ARGUMENT, `to_height ${toHeight} is below from_height ${fromHeight}`);
+      const head = store.headHeight();
+      const blocks = [];
+      let shares = 0;
+      // Stop before the reply outgrows what a client takes in: it continues from the last height.
+      for (let h = fromHeight; h <= Math.min(toHeight, head) && blocks.length < 1_000 && shares < 60_000; h++) {
+        const block = chain.loadBlock(chain.canonicalBlock(h)!, headersOnly);
+        shares += block.shares.length;
+        blocks.push(blockToWire(block));
+      }
+      callback(null, { blocks, headHeight: head });
+    },
+    GetFeeEstimate: (_call, callback) => {
+      const fee = chain.feeEstimate();
+      callback(null, {
+        baseFeePerToken: fee.next, headHeight: fee.head.height, headBaseFeePerToken: fee.head.baseFee, headShares: fee.head.shareCount,
+        targetShares: fee.target, maxShares: params.maxSharesPerBlock, pendingShares: fee.pending,
+      });
+    },
+    GetSettlementSummary: (call, callback) => {
+      const { window } = call.request;
+      const summary = chain.summary(window);
+      if (summary === undefined) {
+        const end = (window + 1) * params.windowBlocks;
+        return fail(callback, status.FAILED_PRECONDITION, `settlement window ${window} ends at height ${end}; the head is at ${store.headHeight()}`);
+      }
+      callback(null, { ...summary, nodes: [...summary.nodes], clients: [...summary.clients], lastBlockHash: Buffer.from(summary.lastBlockHash, 'hex'), hash: Buffer.from(summary.hash, 'hex') });
+    },
+    PushBlock: (call, callback) => {
+      if (gossip === undefined) return fail(callback, status.UNAVAILABLE, 'the daemon is shutting down');
+      let block;
+      try {
+        block = blockFromWire(call.request.block);
+      } catch (error) {
+        if (error instanceof RecordFormatError) return fail(callback, status.INVALID_ARGUMENT, error.message);
+        throw error;
+      }
+      gossip.receive(block, call.request.fromEndpoint || undefined).then(
+        (taken) => callback(null, { ...taken, headHeight: store.headHeight() }),
+        (error: Error) => fail(callback, status.INTERNAL, `daemon error: ${error.message}`),
+      );
+    },
+    ExchangeBlocks: (call, callback) => {
+      if (gossip === undefined) return fail(callback, status.UNAVAILABLE, 'the daemon is shutting down');
+      try {
+        const reply = gossip.answer(call.request);
+        callback(null, { ...reply, blocks: reply.blocks.map(blockToWire) });
+      } catch (error) {
+        if (error instanceof ExchangeError) return fail(callback, error.code, error.message);
+        throw error;
+      }
+    },
+  };
+  server.addService(tessera.v1.Daemon.service, handlers);
+
+  let port: number;
+  try {
+    port = await new Promise<number>((resolve, reject) => {
+      server.bindAsync(`${host.includes(':') ? `[${host}]` : host}:${options.port}`, ServerCredentials.createInsecure(), (error, bound) => (error ? reject(error) : resolve(bound)));
+    });
+  } catch (error) {
+    await Promise.all([pool.close(), membership.close()]);
+    store.close();
+    throw new Error(`daemon cannot listen on ${host}:${options.port}: ${(error as Error).message}`);
+  }
+  const endpoint = options.advertise ?? `${host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host}:${port}`;
+  gossip = new BlockGossip({ chain, membership, pool, self: endpoint, log });
+
+  const registry = new RegistryClient(options.registry);
+  const body = (): AnnouncementBody => ({
+    role: 'daemon', modelId: '', shardIndex: 0, shareKey: bytesToHex(key.publicKey), endpoint, tls: false,
+    capabilities: { tier: 'daemon', cpuCores: availableParallelism(), memoryGiB: 0, gpu: 'none', region: '', workloads: ['share-chain'], clientVersion: '0.1.0' },
+    load: { activeSessions: 0, maxSessions: 0, computeUsPerToken: 0 },
+    pricePer1kTokens: 0,
+  });
+  let stopHeartbeats: () => Promise<void>;
+  try {
+    const reply = await registry.register(key, body());
+    stopHeartbeats = startHeartbeats(registry, key, body, { intervalMs: reply.heartbeatIntervalMs, onError: (error) => log('heartbeat_failed', { error: error.message }) });
+  } catch (error) {
+    registry.close();
+    server.forceShutdown();
+    await Promise.all([gossip.close(), pool.close()]);
+    membership.close();
+    store.close();
+    throw new Error(`registry ${options.registry} refused or did not answer the daemon's registration: ${(error as { details?: string }).details || (error as Error).message}`);
+  }
+
+  // The daemons that take turns producing blocks: the registry's live daemons, and always this one.
+  let daemons: string[] = [key.address];
+  let peers: string[] = [...(options.peers ?? [])];
+  const refreshDaemons = async () => {
+    try {
+      const live = await membership.liveDaemons();
+      daemons = [...new Set([key.address, ...live.map((m) => m.nodeId)])];
+      peers = [...new Set([...(options.peers ?? []), ...live.filter((m) => m.nodeId !== key.address).map((m) => m.endpoint)])].filter((p) => p !== endpoint);
+    } catch (error) {
+      // Keep the last known set: a registry outage must not stop the chain.
+      log('membership_unavailable', { error: (error as ServiceError).details || (error as Error).message });
+    }
+  };
+  await refreshDaemons();
+
+  let slotTimer: NodeJS.Timeout | undefined;
+  const produceInSlot = async () => {
+    await refreshDaemons();
+    const now = Date.now();
+    const slot = slotOf(now, params);
+    if (closing || leaderOf(slot, daemons) !== key.address) return;
+    const block = chain.produce(key, now);
+    if (block === undefined) return;
+    log('block_produced', { height: block.header.height, hash: hex(block.hash), shares: block.header.shareCount, baseFeePerToken: block.header.baseFeePerToken });
+    gossip?.push(block, peers);
+  };
+  const scheduleSlot = () => {
+    if (closing) return;
+    slotTimer = setTimeout(() => {
+      produceInSlot()
+        .catch((error: Error) => log('produce_failed', { error: error.message }))
+        .finally(scheduleSlot);
+    }, params.blockIntervalMs - (Date.now() % params.blockIntervalMs) + 1);
+  };
+  scheduleSlot();
+
+  const syncIntervalMs = options.syncIntervalMs ?? Math.min(params.blockIntervalMs, 5_000);
+  let syncing: Promise<void> | undefined;
+  const syncTimer = setInterval(() => {
+    syncing ??= gossip!.syncWith(peers).finally(() => (syncing = undefined));
+  }, syncIntervalMs);
+
+  const head = chain.head();
+  log('daemon_started', { endpoint, daemonId: key.address, db: options.dbPath, genesis: hex(chain.genesis.hash), height: head.height, pendingShares: store.pendingCount(), blockIntervalMs: params.blockIntervalMs });
+
+  let closed: Promise<void> | undefined;
+  return {
+    port,
+    endpoint,
+    daemonId: key.address,
+    chain,
+    close: () =>
+      (closed ??= (async () => {
+        closing = true;
+        clearTimeout(slotTimer);
+        clearInterval(syncTimer);
+        await stopHeartbeats();
+        try {
+          await registry.unregister(key, body());
+        } catch (error) {
+          log('unregister_failed', { error: (error as ServiceError).details || (error as Error).message });
+        }
+        registry.close();
+        await new Promise<void>((resolve) => {
+          const force = setTimeout(() => server.forceShutdown(), 10_000);
+          server.tryShutdown(() => {
+            clearTimeout(force);
+            resolve();
+          });
+        });
+        const g = gossip!;
+        gossip = undefined;
+        await g.close();
+        await syncing;
+        await pool.close();
+        membership.close();
+        store.close();
+        log('daemon_stopped', { endpoint });
+      })()),
+  };
+}

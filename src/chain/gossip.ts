@@ -1,0 +1,168 @@
+import { status, type ServiceError } from '@grpc/grpc-js';
+import { hex, type Block } from './block.ts';
+import { checkBlock } from './block-check.ts';
+import { InvalidBlockError, type Chain } from './chain.ts';
+import { DaemonClient, type ExchangeRequest } from './daemon-client.ts';
+import type { Membership } from './membership.ts';
+import type { SignaturePool } from './signature-pool.ts';
+
+export interface GossipOptions {
+  readonly chain: Chain;
+  readonly membership: Membership;
+  readonly pool: SignaturePool;
+  /** This daemon's endpoint, as peers reach it. */
+  readonly self: string;
+  readonly log: (event: string, fields: Record<string, unknown>) => void;
+}
+
+/** Blocks per ExchangeBlocks answer, and shares: together they keep an answer well under the message limit. */
+const MAX_BLOCKS_PER_EXCHANGE = 64;
+const MAX_SHARES_PER_EXCHANGE = 60_000;
+
+/** A refused ExchangeBlocks: the gRPC status and message. */
+export class ExchangeError extends Error {
+  constructor(readonly code: status, message: string) {
+    super(message);
+  }
+}
+
+/**
+ * Block gossip between daemons: takes blocks in (checked, stored, and chosen when their chain is
+ * better), pushes new blocks out, and pulls what it lacks from peers by block locator, so a daemon
+ * that was cut off catches up and reorganizes onto the better chain.
+ */
+export class BlockGossip {
+  readonly #clients = new Map<string, DaemonClient>();
+  readonly #pulling = new Map<string, Promise<void>>();
+  #intake: Promise<unknown> = Promise.resolve();
+  #closed = false;
+
+  constructor(private readonly options: GossipOptions) {}
+
+  /** Takes a block from a peer, one block at a time; a block whose parent is unknown makes it pull from `from`. */
+  receive(block: Block, from?: string): Promise<{ accepted: boolean; message: string }> {
+    const turn = this.#intake.then(() => this.#receive(block, from));
+    this.#intake = turn.catch(() => undefined);
+    return turn;
+  }
+
+  async #receive(block: Block, from: string | undefined): Promise<{ accepted: boolean; message: string }> {
+    const { chain, log } = this.options;
+    if (chain.store.block(block.hash) !== undefined) return { accepted: true, message: 'already held' };
+    if (chain.store.block(Buffer.from(block.header.parentHash, 'hex')) === undefined) {
+      if (from !== undefined) this.pull(from);
+      return { accepted: false, message: `parent ${block.header.parentHash} is not held here; fetching the chain` };
+    }
+    let contents;
+    try {
+      contents = await checkBlock(block, { ...this.options, nowMs: Date.now() });
+    } catch (error) {
+      if (!(error instanceof InvalidBlockError)) return { accepted: false, message: (error as Error).message };
+      log('block_refused', { hash: hex(block.hash), height: block.header.height, producer: block.header.producer, reason: error.message });
+      return { accepted: false, message: `block ${hex(block.hash)} is invalid: ${error.message}` };
+    }
+    chain.storeBlock(block, contents.shares, contents.receipts);
+    const adopted = chain.adopt(block.hash);
+    if (adopted.invalid !== undefined) {
+      log('block_refused', { hash: hex(block.hash), height: block.header.height, producer: block.header.producer, reason: adopted.invalid });
+      return { accepted: false, message: adopted.invalid };
+    }
+    if (adopted.switched) {
+      const fields = { height: block.header.height, hash: hex(block.hash), producer: block.header.producer, shares: block.header.shareCount };
+      log(adopted.orphaned > 0 ? 'chain_reorganized' : 'block_accepted', adopted.orphaned > 0 ? { ...fields, orphaned: adopted.orphaned } : fields);
+    }
+    return { accepted: true, message: adopted.switched ? 'now the head' : 'stored beside the canonical chain' };
+  }
+
+  /** Sends a block this daemon produced to each peer; a peer that misses it catches up by pulling. */
+  push(block: Block, peers: readonly string[]): void {
+    for (const peer of peers) {
+      this.#client(peer).pushBlock(block, this.options.self).catch((error: ServiceError) => {
+        this.options.log('push_failed', { peer, height: block.header.height, error: error.details || error.message });
+      });
+    }
+  }
+
+  /** Asks each peer for blocks this daemon lacks (one pull per peer at a time). */
+  async syncWith(peers: readonly string[]): Promise<void> {
+    await Promise.all(peers.map((peer) => this.pull(peer)));
+  }
+
+  /** Pulls the peer's chain after the point where it and ours part, when the peer's is better. */
+  pull(peer: string): Promise<void> {
+    let running = this.#pulling.get(peer);
+    if (running === undefined) {
+      running = this.#pull(peer)
+        .catch((error: ServiceError) => {
+          if (!this.#closed) this.options.log('sync_failed', { peer, error: error.details || error.message });
+        })
+        .finally(() => this.#pulling.delete(peer));
+      this.#pulling.set(peer, running);
+    }
+    return running;
+  }
+
+  async #pull(peer: string): Promise<void> {
+    const { chain } = this.options;
+    const client = this.#client(peer);
+    let locator = chain.locator();
+    while (!this.#closed) {
+      const head = chain.head();
+      const reply = await client.exchangeBlocks({
+        genesisHash: chain.genesis.hash, locator, headHeight: head.height, headHash: head.hash, maxBlocks: MAX_BLOCKS_PER_EXCHANGE, fromEndpoint: this.options.self,
+      });
+      for (const block of reply.blocks) {
+        const taken = await this.receive(block);
+        if (!taken.accepted) throw new Error(`block ${block.header.height} from ${peer}: ${taken.message}`);
+      }
+      if (!reply.more || reply.blocks.length === 0) return;
+      // Continue after the last block received, even if its chain is not (yet) the better one here.
+      locator = [reply.blocks.at(-1)!.hash, ...chain.locator()];
+    }
+  }
+
+  /**
+   * ExchangeBlocks: when this daemon's chain beats the caller's, the canonical blocks after the
+   * first locator hash it holds; when the caller's is better, this daemon pulls from it.
+   */
+  answer(request: ExchangeRequest): { blocks: Block[]; headHeight: number; headHash: Buffer; more: boolean } {
+    const { chain } = this.options;
+    if (!chain.genesis.hash.equals(request.genesisHash)) {
+      throw new ExchangeError(status.FAILED_PRECONDITION, `different chain: genesis ${hex(request.genesisHash)}, this daemon's is ${hex(chain.genesis.hash)} (chain parameters differ)`);
+    }
+    const head = chain.head();
+    const reply = { blocks: [] as Block[], headHeight: head.height, headHash: head.hash, more: false };
+    if (chain.beats(request.headHeight, request.headHash)) {
+      if (request.fromEndpoint !== '') void this.pull(request.fromEndpoint);
+      return reply;
+    }
+    if (head.height === request.headHeight && head.hash.equals(request.headHash)) return reply;
+    const fork = chain.forkPoint(request.locator) ?? 0;
+    const max = Math.min(Math.max(request.maxBlocks, 1), MAX_BLOCKS_PER_EXCHANGE);
+    let shares = 0;
+    let height = fork + 1;
+    for (; height <= head.height && reply.blocks.length < max && shares < MAX_SHARES_PER_EXCHANGE; height++) {
+      const block = chain.loadBlock(chain.canonicalBlock(height)!);
+      reply.blocks.push(block);
+      shares += block.shares.length;
+    }
+    reply.more = height <= head.height;
+    return reply;
+  }
+
+  async close(): Promise<void> {
+    this.#closed = true;
+    for (const client of this.#clients.values()) client.close();
+    this.#clients.clear();
+    await Promise.allSettled([...this.#pulling.values(), this.#intake]);
+  }
+
+  #client(endpoint: string): DaemonClient {
+    let client = this.#clients.get(endpoint);
+    if (client === undefined) {
+      client = new DaemonClient(endpoint, { deadlineMs: 30_000 });
+      this.#clients.set(endpoint, client);
+    }
+    return client;
+  }
+}

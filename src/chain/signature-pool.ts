@@ -1,0 +1,105 @@
+import { Worker } from 'node:worker_threads';
+import { signatureDigest, verifyBatch } from './batch-verify.ts';
+
+/** A signed record to check against the key that should have signed it. */
+export interface RecordCheck {
+  readonly domain: string;
+  readonly payload: Uint8Array;
+  readonly signature: Uint8Array;
+  /** SEC1 public key. */
+  readonly publicKey: Uint8Array;
+}
+
+export interface RecordCheckJob {
+  readonly id: number;
+  readonly checks: readonly RecordCheck[];
+}
+
+/** One answer per check: 1 when it holds. */
+export function checkRecords(checks: readonly RecordCheck[]): Uint8Array {
+  const ok = verifyBatch(checks.map((c) => ({ digest: signatureDigest(c.domain, c.payload), signature: c.signature, publicKey: c.publicKey })));
+  return Uint8Array.from(ok, (b) => (b ? 1 : 0));
+}
+
+/** Below this many checks a batch is not split further: the combined check pays off with size. */
+const MIN_CHUNK = 256;
+
+interface Lane {
+  worker: Worker;
+  outstanding: number;
+}
+
+/**
+ * Signature checking on worker threads (secp256k1 costs hundreds of microseconds per signature in
+ * JavaScript, the daemon's main cost): a large batch is split across the workers, each checking
+ * its part as one combined multi-scalar multiplication. With 0 threads it checks inline.
+ */
+export class SignaturePool {
+  readonly #threads: number;
+  readonly #lanes: Lane[] = [];
+  readonly #waiting = new Map<number, { lane: Lane; size: number; resolve: (ok: Uint8Array) => void; reject: (error: Error) => void }>();
+  #nextId = 0;
+  #closed = false;
+
+  constructor(threads: number) {
+    this.#threads = threads;
+  }
+
+  async verify(checks: readonly RecordCheck[]): Promise<boolean[]> {
+    if (checks.length === 0) return [];
+    if (this.#closed) throw new Error('the signature pool is closed');
+    if (this.#threads === 0) return Array.from(checkRecords(checks), (b) => b === 1);
+    const lanes = this.#start();
+    const chunk = Math.max(MIN_CHUNK, Math.ceil(checks.length / lanes.length));
+    const parts: Promise<Uint8Array>[] = [];
+    for (let start = 0; start < checks.length; start += chunk) parts.push(this.#send(checks.slice(start, start + chunk)));
+    const answers = await Promise.all(parts);
+    return answers.flatMap((ok) => Array.from(ok, (b) => b === 1));
+  }
+
+  async close(): Promise<void> {
+    this.#closed = true;
+    const lanes = this.#lanes.splice(0);
+    await Promise.all(lanes.map((lane) => lane.worker.terminate()));
+  }
+
+  #send(checks: RecordCheck[]): Promise<Uint8Array> {
+    const lane = this.#lanes.reduce((best, l) => (l.outstanding < best.outstanding ? l : best));
+    const id = this.#nextId++;
+    lane.outstanding += checks.length;
+    lane.worker.ref();
+    return new Promise((resolve, reject) => {
+      this.#waiting.set(id, { lane, size: checks.length, resolve, reject });
+      lane.worker.postMessage({ id, checks } satisfies RecordCheckJob);
+    });
+  }
+
+  #start(): Lane[] {
+    while (this.#lanes.length < this.#threads) {
+      const worker = new Worker(new URL('./signature-worker.js', import.meta.url));
+      const lane: Lane = { worker, outstanding: 0 };
+      worker.on('message', ({ id, ok }: { id: number; ok: Uint8Array }) => {
+        const waiter = this.#waiting.get(id);
+        if (waiter === undefined) return;
+        this.#waiting.delete(id);
+        lane.outstanding -= waiter.size;
+        if (lane.outstanding === 0) worker.unref();
+        waiter.resolve(ok);
+      });
+      const fail = (error: Error) => {
+        const index = this.#lanes.indexOf(lane);
+        if (index >= 0) this.#lanes.splice(index, 1);
+        for (const [id, waiter] of this.#waiting) {
+          if (waiter.lane !== lane) continue;
+          this.#waiting.delete(id);
+          waiter.reject(error);
+        }
+      };
+      worker.on('error', (error) => fail(new Error(`a signature worker failed: ${error.message}`)));
+      worker.on('exit', (code) => fail(new Error(`a signature worker exited (code ${code})`)));
+      worker.unref();
+      this.#lanes.push(lane);
+    }
+    return this.#lanes;
+  }
+}

@@ -1,0 +1,337 @@
+import Database from 'better-sqlite3';
+import type { Block } from './block.ts';
+
+/** Where a share stands: seen only in a block off the canonical chain, waiting for a block, or in one. */
+export const ShareState = { Side: 0, Pending: 1, Chain: 2 } as const;
+export type ShareState = (typeof ShareState)[keyof typeof ShareState];
+
+export interface ShareRow {
+  readonly hash: Buffer;
+  readonly payload: Buffer;
+  readonly signature: Buffer;
+  readonly nodeId: string;
+  readonly shardIndex: number;
+  readonly sessionHash: string;
+  readonly receiptHash: Buffer;
+  readonly tokens: number;
+  readonly weight: number;
+  readonly state: ShareState;
+}
+
+export interface ReceiptRow {
+  readonly hash: Buffer;
+  readonly payload: Buffer;
+  readonly signature: Buffer;
+  readonly sessionHash: string;
+  readonly modelId: string;
+  readonly client: string;
+  /** JSON array, as in the receipt. */
+  readonly tokensPerShard: string;
+}
+
+export interface BlockRow {
+  readonly hash: Buffer;
+  readonly height: number;
+  readonly parent: Buffer;
+  readonly slot: number;
+  readonly producer: string;
+  readonly header: Buffer;
+  readonly signature: Buffer;
+  readonly shareCount: number;
+  readonly baseFee: number;
+  readonly canonical: number;
+}
+
+export interface UsageTotals {
+  readonly chain: number;
+  readonly pending: number;
+}
+
+export interface NodeTotals {
+  readonly nodeId: string;
+  readonly shares: number;
+  readonly weight: number;
+  readonly tokens: number;
+  readonly fees: number;
+}
+
+export interface ClientTotals {
+  readonly client: string;
+  readonly tokens: number;
+  readonly fees: number;
+}
+
+const SCHEMA_VERSION = 1;
+
+const SCHEMA = `
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS blocks (
+  hash BLOB PRIMARY KEY,
+  height INTEGER NOT NULL,
+  parent BLOB NOT NULL,
+  slot INTEGER NOT NULL,
+  producer TEXT NOT NULL,
+  header BLOB NOT NULL,
+  signature BLOB NOT NULL,
+  share_count INTEGER NOT NULL,
+  base_fee INTEGER NOT NULL,
+  canonical INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX IF NOT EXISTS blocks_by_parent ON blocks (parent);
+CREATE TABLE IF NOT EXISTS chain (height INTEGER PRIMARY KEY, hash BLOB NOT NULL);
+CREATE TABLE IF NOT EXISTS block_shares (block BLOB NOT NULL, idx INTEGER NOT NULL, share BLOB NOT NULL, PRIMARY KEY (block, idx)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS block_receipts (block BLOB NOT NULL, receipt BLOB NOT NULL, PRIMARY KEY (block, receipt)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS shares (
+  hash BLOB PRIMARY KEY,
+  seq INTEGER NOT NULL,
+  payload BLOB NOT NULL,
+  signature BLOB NOT NULL,
+  node_id TEXT NOT NULL,
+  shard_index INTEGER NOT NULL,
+  session_hash TEXT NOT NULL,
+  receipt_hash BLOB NOT NULL,
+  tokens INTEGER NOT NULL,
+  weight INTEGER NOT NULL,
+  state INTEGER NOT NULL,
+  height INTEGER
+);
+CREATE INDEX IF NOT EXISTS shares_pending ON shares (seq) WHERE state = 1;
+CREATE INDEX IF NOT EXISTS shares_by_height ON shares (height) WHERE state = 2;
+CREATE TABLE IF NOT EXISTS receipts (
+  hash BLOB PRIMARY KEY,
+  payload BLOB NOT NULL,
+  signature BLOB NOT NULL,
+  session_hash TEXT NOT NULL,
+  model_id TEXT NOT NULL,
+  client TEXT NOT NULL,
+  tokens_per_shard TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS usage (
+  session_hash TEXT NOT NULL,
+  shard_index INTEGER NOT NULL,
+  chain_tokens INTEGER NOT NULL,
+  pending_tokens INTEGER NOT NULL,
+  PRIMARY KEY (session_hash, shard_index)
+) WITHOUT ROWID;
+`;
+
+const shareColumns = (t: string) => `${t}.hash, ${t}.payload, ${t}.signature, ${t}.node_id AS nodeId, ${t}.shard_index AS shardIndex,
+  ${t}.session_hash AS sessionHash, ${t}.receipt_hash AS receiptHash, ${t}.tokens, ${t}.weight, ${t}.state`;
+const receiptColumns = (t: string) => `${t}.hash, ${t}.payload, ${t}.signature, ${t}.session_hash AS sessionHash, ${t}.model_id AS modelId,
+  ${t}.client, ${t}.tokens_per_shard AS tokensPerShard`;
+const BLOCK_COLUMNS = 'hash, height, parent, slot, producer, header, signature, share_count AS shareCount, base_fee AS baseFee, canonical';
+
+/**
+ * A daemon's chain in one SQLite file: every block it holds (canonical or not), every share it
+ * accepted or saw in a block, the receipts behind them, and per session and shard the tokens claimed
+ * on the canonical chain and waiting for a block.
+ *
+ * WAL with synchronous=FULL: a commit returns only after the WAL is on disk, so a share is durable
+ * when it is acknowledged even across a power cut, not only a crash of the process (which NORMAL
+ * would survive too). Daemons batch many shares per commit, which keeps the fsyncs affordable.
+ */
+export class ChainStore {
+  readonly #db: Database.Database;
+  readonly #statements = new Map<string, Database.Statement>();
+  #seq: number;
+
+  constructor(path: string) {
+    this.#db = new Database(path);
+    try {
+      this.#db.pragma('journal_mode = WAL');
+      this.#db.pragma('synchronous = FULL');
+      const version = this.#db.pragma('user_version', { simple: true }) as number;
+      if (version > SCHEMA_VERSION) throw new Error(`${path} has chain schema version ${version}; this tessera knows up to ${SCHEMA_VERSION}: upgrade tessera`);
+      this.#db.exec(SCHEMA);
+      this.#db.pragma(`user_version = ${SCHEMA_VERSION}`);
+    } catch (error) {
+      this.#db.close();
+      throw error;
+    }
+    this.#seq = (this.#db.prepare('SELECT COALESCE(MAX(seq), 0) AS s FROM shares').get() as { s: number }).s;
+  }
+
+  close(): void {
+    this.#db.close();
+  }
+
+  transaction<T>(work: () => T): T {
+    return this.#db.transaction(work)();
+  }
+
+  #statement(sql: string): Database.Statement {
+    let statement = this.#statements.get(sql);
+    if (statement === undefined) {
+      statement = this.#db.prepare(sql);
+      this.#statements.set(sql, statement);
+    }
+    return statement;
+  }
+
+  meta(key: string): string | undefined {
+    return (this.#statement('SELECT value FROM meta WHERE key = ?').get(key) as { value: string } | undefined)?.value;
+  }
+
+  setMeta(key: string, value: string): void {
+    this.#statement('INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value').run(key, value);
+  }
+
+  // --- blocks ---
+
+  block(hash: Uint8Array): BlockRow | undefined {
+    return this.#statement(`SELECT ${BLOCK_COLUMNS} FROM blocks WHERE hash = ?`).get(hash) as BlockRow | undefined;
+  }
+
+  canonicalHash(height: number): Buffer | undefined {
+    return (this.#statement('SELECT hash FROM chain WHERE height = ?').get(height) as { hash: Buffer } | undefined)?.hash;
+  }
+
+  headHeight(): number {
+    return (this.#statement('SELECT MAX(height) AS h FROM chain').get() as { h: number | null }).h ?? -1;
+  }
+
+  /** Stores a block off the canonical chain; its shares that are new here are stored as side shares. */
+  insertBlock(block: Block, shares: readonly NewShare[], receipts: readonly NewReceipt[]): void {
+    const h = block.header;
+    this.#statement(
+      'INSERT INTO blocks (hash, height, parent, slot, producer, header, signature, share_count, base_fee, canonical) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 0)',
+    ).run(block.hash, h.height, Buffer.from(h.parentHash, 'hex'), h.slot, h.producer, block.signedHeader.payload, block.signedHeader.signature, h.shareCount, h.baseFeePerToken);
+    const link = this.#statement('INSERT INTO block_shares (block, idx, share) VALUES (?, ?, ?)');
+    shares.forEach((share, idx) => {
+      link.run(block.hash, idx, share.hash);
+      this.insertShare(share, ShareState.Side);
+    });
+    for (const receipt of receipts) {
+      this.#statement('INSERT OR IGNORE INTO block_receipts (block, receipt) VALUES (?, ?)').run(block.hash, receipt.hash);
+      this.insertReceipt(receipt);
+    }
+  }
+
+  /** Removes a block that turned out invalid, with everything built on it. */
+  deleteBlockAndDescendants(hash: Uint8Array): number {
+    let removed = 0;
+    const queue: Buffer[] = [Buffer.from(hash)];
+    while (queue.length > 0) {
+      const next = queue.pop()!;
+      for (const child of this.#statement('SELECT hash FROM blocks WHERE parent = ?').all(next) as { hash: Buffer }[]) queue.push(child.hash);
+      this.#statement('DELETE FROM block_shares WHERE block = ?').run(next);
+      this.#statement('DELETE FROM block_receipts WHERE block = ?').run(next);
+      removed += this.#statement('DELETE FROM blocks WHERE hash = ? AND canonical = 0').run(next).changes;
+    }
+    return removed;
+  }
+
+  setCanonical(hash: Uint8Array, height: number): void {
+    this.#statement('UPDATE blocks SET canonical = 1 WHERE hash = ?').run(hash);
+    this.#statement('INSERT OR REPLACE INTO chain (height, hash) VALUES (?, ?)').run(height, hash);
+  }
+
+  unsetCanonical(hash: Uint8Array, height: number): void {
+    this.#statement('UPDATE blocks SET canonical = 0 WHERE hash = ?').run(hash);
+    this.#statement('DELETE FROM chain WHERE height = ?').run(height);
+  }
+
+  blockShareRows(hash: Uint8Array): ShareRow[] {
+    return this.#statement(`SELECT ${shareColumns('s')} FROM block_shares b JOIN shares s ON s.hash = b.share WHERE b.block = ? ORDER BY b.idx`).all(hash) as ShareRow[];
+  }
+
+  blockReceiptRows(hash: Uint8Array): ReceiptRow[] {
+    return this.#statement(`SELECT ${receiptColumns('r')} FROM block_receipts b JOIN receipts r ON r.hash = b.receipt WHERE b.block = ? ORDER BY r.hash`).all(hash) as ReceiptRow[];
+  }
+
+  // --- shares ---
+
+  share(hash: Uint8Array): ShareRow | undefined {
+    return this.#statement(`SELECT ${shareColumns('shares')} FROM shares WHERE hash = ?`).get(hash) as ShareRow | undefined;
+  }
+
+  shareState(hash: Uint8Array): ShareState | undefined {
+    return (this.#statement('SELECT state FROM shares WHERE hash = ?').get(hash) as { state: ShareState } | undefined)?.state;
+  }
+
+  /** Inserts a share not held yet, in `state`; a share already held keeps its state. */
+  insertShare(share: NewShare, state: ShareState): void {
+    this.#statement(
+      `INSERT INTO shares (hash, seq, payload, signature, node_id, shard_index, session_hash, receipt_hash, tokens, weight, state, height)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL) ON CONFLICT (hash) DO NOTHING`,
+    ).run(share.hash, ++this.#seq, share.payload, share.signature, share.nodeId, share.shardIndex, share.sessionHash, share.receiptHash, share.tokens, share.weight, state);
+  }
+
+  setShareState(hash: Uint8Array, state: ShareState, height: number | null): void {
+    this.#statement('UPDATE shares SET state = ?, height = ? WHERE hash = ?').run(state, height, hash);
+  }
+
+  /** Accepted shares not in a canonical block, oldest first. */
+  pendingShares(limit: number): ShareRow[] {
+    return this.#statement(`SELECT ${shareColumns('shares')} FROM shares WHERE state = 1 ORDER BY seq LIMIT ?`).all(limit) as ShareRow[];
+  }
+
+  pendingCount(): number {
+    return (this.#statement('SELECT COUNT(*) AS n FROM shares WHERE state = 1').get() as { n: number }).n;
+  }
+
+  // --- receipts and usage ---
+
+  receipt(hash: Uint8Array): ReceiptRow | undefined {
+    return this.#statement(`SELECT ${receiptColumns('receipts')} FROM receipts WHERE hash = ?`).get(hash) as ReceiptRow | undefined;
+  }
+
+  insertReceipt(receipt: NewReceipt): void {
+    this.#statement(
+      'INSERT INTO receipts (hash, payload, signature, session_hash, model_id, client, tokens_per_shard) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (hash) DO NOTHING',
+    ).run(receipt.hash, receipt.payload, receipt.signature, receipt.sessionHash, receipt.modelId, receipt.client, receipt.tokensPerShard);
+  }
+
+  usage(sessionHash: string, shardIndex: number): UsageTotals {
+    const row = this.#statement('SELECT chain_tokens AS chain, pending_tokens AS pending FROM usage WHERE session_hash = ? AND shard_index = ?').get(sessionHash, shardIndex) as UsageTotals | undefined;
+    return row ?? { chain: 0, pending: 0 };
+  }
+
+  addUsage(sessionHash: string, shardIndex: number, chain: number, pending: number): void {
+    this.#statement(
+      `INSERT INTO usage (session_hash, shard_index, chain_tokens, pending_tokens) VALUES (?, ?, ?, ?)
+       ON CONFLICT (session_hash, shard_index) DO UPDATE SET chain_tokens = chain_tokens + excluded.chain_tokens, pending_tokens = pending_tokens + excluded.pending_tokens`,
+    ).run(sessionHash, shardIndex, chain, pending);
+  }
+
+  // --- settlement ---
+
+  nodeTotals(fromHeight: number, toHeight: number): NodeTotals[] {
+    return this.#statement(
+      `SELECT s.node_id AS nodeId, COUNT(*) AS shares, SUM(s.weight) AS weight, SUM(s.tokens) AS tokens, SUM(s.tokens * b.base_fee) AS fees
+       FROM shares s JOIN chain c ON c.height = s.height JOIN blocks b ON b.hash = c.hash
+       WHERE s.state = 2 AND s.height BETWEEN ? AND ? GROUP BY s.node_id ORDER BY s.node_id`,
+    ).all(fromHeight, toHeight) as NodeTotals[];
+  }
+
+  clientTotals(fromHeight: number, toHeight: number): ClientTotals[] {
+    return this.#statement(
+      `SELECT r.client AS client, SUM(s.tokens) AS tokens, SUM(s.tokens * b.base_fee) AS fees
+       FROM shares s JOIN receipts r ON r.hash = s.receipt_hash JOIN chain c ON c.height = s.height JOIN blocks b ON b.hash = c.hash
+       WHERE s.state = 2 AND s.height BETWEEN ? AND ? GROUP BY r.client ORDER BY r.client`,
+    ).all(fromHeight, toHeight) as ClientTotals[];
+  }
+}
+
+/** A share as stored: its signed bytes and the fields the chain's bookkeeping reads. */
+export interface NewShare {
+  readonly hash: Buffer;
+  readonly payload: Uint8Array;
+  readonly signature: Uint8Array;
+  readonly nodeId: string;
+  readonly shardIndex: number;
+  readonly sessionHash: string;
+  readonly receiptHash: Buffer;
+  readonly tokens: number;
+  readonly weight: number;
+}
+
+export interface NewReceipt {
+  readonly hash: Buffer;
+  readonly payload: Uint8Array;
+  readonly signature: Uint8Array;
+  readonly sessionHash: string;
+  readonly modelId: string;
+  readonly client: string;
+  readonly tokensPerShard: string;
+}

@@ -1,0 +1,97 @@
+import { existsSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import type { Command } from 'commander';
+import { startDaemon } from '../../chain/daemon.ts';
+import { DEFAULT_CHAIN_PARAMS } from '../../chain/params.ts';
+import { KeyFileError, readKeyFile, writeNewKeyFile, type KeyPair } from '../../crypto/keys.ts';
+import { CliError, parseIntegerOption } from '../cli-error.ts';
+import { DEFAULT_REGISTRY } from '../registry-option.ts';
+import { parseEndpointOption } from './node.ts';
+
+export const DEFAULT_DAEMON_PORT = 50070;
+
+interface DaemonCommandOptions {
+  port: number;
+  host: string;
+  registry: string;
+  membership?: string;
+  db: string;
+  key?: string;
+  advertise?: string;
+  peer: string[];
+  blockIntervalMs: number;
+  maxSharesPerBlock: number;
+  windowBlocks: number;
+  verifyThreads?: number;
+}
+
+export function registerDaemonCommand(program: Command): void {
+  program
+    .command('daemon')
+    .description('Run a share-chain daemon: accepts signed compute shares, produces a block every slot it leads, gossips blocks with other daemons, and estimates fees.')
+    .option('--port <port>', 'port to listen on (0: any free port)', parseIntegerOption('port', 0, 65535), DEFAULT_DAEMON_PORT)
+    .option('--host <address>', 'address to listen on', '127.0.0.1')
+    .option('--registry <endpoint>', 'HOST:PORT of the registry to register with', parseEndpointOption('registry'), DEFAULT_REGISTRY)
+    .option('--membership <endpoint>', 'HOST:PORT serving the Membership service (default: the registry)', parseEndpointOption('membership'))
+    .option('--db <file>', 'SQLite file of the chain: blocks, accepted shares, receipts', 'chain.db')
+    .option('--key <file>', 'the daemon key (mode 0600); default: daemon.key beside --db, created when missing')
+    .option('--advertise <endpoint>', 'HOST:PORT nodes and other daemons reach this daemon at (default: HOST:PORT)', parseEndpointOption('advertise'))
+    .option('--peer <endpoint>', 'another daemon to gossip with, besides those the registry lists (repeatable)', (value: string, previous: string[]) => [...previous, parseEndpointOption('peer')(value)], [])
+    .option('--block-interval-ms <ms>', 'the slot length: one block per slot', parseIntegerOption('block-interval-ms', 10), DEFAULT_CHAIN_PARAMS.blockIntervalMs)
+    .option('--max-shares-per-block <n>', "a block's capacity; the fee steers toward half of it", parseIntegerOption('max-shares-per-block', 2), DEFAULT_CHAIN_PARAMS.maxSharesPerBlock)
+    .option('--window-blocks <n>', 'blocks per settlement window', parseIntegerOption('window-blocks', 1), DEFAULT_CHAIN_PARAMS.windowBlocks)
+    .option('--verify-threads <n>', 'worker threads that check signatures (default: the cores but one, at most 8)', parseIntegerOption('verify-threads', 0, 256))
+    .action(async (options: DaemonCommandOptions) => daemonCommand(options));
+}
+
+/** --key, else daemon.key beside the database, created there on first start (said on stderr). */
+function daemonKey(options: DaemonCommandOptions): KeyPair {
+  try {
+    if (options.key !== undefined) return readKeyFile(options.key);
+    const path = join(dirname(resolve(options.db)), 'daemon.key');
+    if (existsSync(path)) return readKeyFile(path);
+    const key = writeNewKeyFile(path);
+    process.stderr.write(`no --key given and no ${path}: created it (mode 0600, daemon id ${key.address}); back it up, or pass --key FILE\n`);
+    return key;
+  } catch (error) {
+    if (error instanceof KeyFileError) throw new CliError(error.message);
+    throw error;
+  }
+}
+
+async function daemonCommand(options: DaemonCommandOptions): Promise<void> {
+  const key = daemonKey(options);
+  const log = (event: string, fields: Record<string, unknown>) => {
+    process.stderr.write(`${JSON.stringify({ time: new Date().toISOString(), role: 'daemon', event, ...fields })}\n`);
+  };
+  let handle;
+  try {
+    handle = await startDaemon({
+      port: options.port,
+      host: options.host,
+      dbPath: resolve(options.db),
+      registry: options.registry,
+      key,
+      peers: options.peer,
+      params: { blockIntervalMs: options.blockIntervalMs, maxSharesPerBlock: options.maxSharesPerBlock, windowBlocks: options.windowBlocks },
+      log,
+      ...(options.membership === undefined ? {} : { membership: options.membership }),
+      ...(options.advertise === undefined ? {} : { advertise: options.advertise }),
+      ...(options.verifyThreads === undefined ? {} : { verifyThreads: options.verifyThreads }),
+    });
+  } catch (error) {
+    throw new CliError((error as Error).message);
+  }
+  await new Promise<void>((done) => {
+    const stop = (signal: string) => {
+      log('signal', { signal });
+      handle.close().then(done, (error: Error) => {
+        log('close_failed', { error: error.message });
+        process.exitCode = 1;
+        done();
+      });
+    };
+    process.once('SIGTERM', () => stop('SIGTERM'));
+    process.once('SIGINT', () => stop('SIGINT'));
+  });
+}

@@ -1,0 +1,40 @@
+import { join } from 'node:path';
+import type { Command } from 'commander';
+import { startGateway } from '../../gateway/gateway.ts';
+import { parseIntegerOption } from '../cli-error.ts';
+import { cacheDirectory } from '../model-option.ts';
+import { addRegistryOption, registriesOf } from '../registry-option.ts';
+
+interface GatewayOptions {
+  registry?: string[];
+  port: number;
+  host: string;
+}
+
+export function registerGatewayCommand(program: Command): void {
+  addRegistryOption(program.command('gateway').description('Serve an OpenAI-compatible HTTP API (/v1/models, /v1/completions, /v1/chat/completions) on the network.'))
+    .option('--port <port>', 'HTTP port (0: any free port)', parseIntegerOption('port', 0, 65535), 8000)
+    .option('--host <address>', 'address to listen on', '127.0.0.1')
+    .action(async (options: GatewayOptions) => gatewayCommand(options));
+}
+
+async function gatewayCommand(options: GatewayOptions): Promise<void> {
+  const log = (event: string, fields: Record<string, unknown>) => {
+    process.stderr.write(`${JSON.stringify({ time: new Date().toISOString(), role: 'gateway', event, ...fields })}\n`);
+  };
+  const gateway = await startGateway({ registries: registriesOf(options), port: options.port, host: options.host, cacheDir: join(cacheDirectory(), 'tokenizers') });
+  log('gateway_started', { url: gateway.url, registries: gateway.client.registries });
+  await new Promise<void>((done) => {
+    const stop = (signal: string) => {
+      log('signal', { signal });
+      gateway.close().then(done, (error: Error) => {
+        log('close_failed', { error: error.message });
+        process.exitCode = 1;
+        done();
+      });
+    };
+    process.once('SIGTERM', () => stop('SIGTERM'));
+    process.once('SIGINT', () => stop('SIGINT'));
+  });
+  log('gateway_stopped', { url: gateway.url });
+}

@@ -1,0 +1,129 @@
+import type { Command } from 'commander';
+import { existsSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { KeyFileError, readKeyFile, writeNewKeyFile, type KeyPair } from '../../crypto/keys.ts';
+import { NODE_DEFAULTS, startNode } from '../../node/node-server.ts';
+import type { TlsFiles } from '../../node/endpoint-security.ts';
+import { CliError, parseIntegerOption } from '../cli-error.ts';
+import { DEFAULT_THREADS } from '../model-option.ts';
+
+interface NodeCommandOptions {
+  shardIndex: number;
+  shardsDir: string;
+  registry?: string;
+  port: number;
+  host: string;
+  key?: string;
+  advertise?: string;
+  tlsCert?: string;
+  tlsKey?: string;
+  tlsCa?: string;
+  threads: number;
+  maxSessions: number;
+  cacheMb: number;
+  idleTimeout: number;
+  price: number;
+  region: string;
+}
+
+export const DEFAULT_NODE_PORT = 50052;
+
+export function parseEndpointOption(name: string) {
+  return (value: string): string => {
+    if (!/^(\[[^\]\s]+\]|[^\s:/[\]]+):\d{1,5}$/.test(value)) throw new CliError(`--${name} must be HOST:PORT, got "${value}"`, 2);
+    return value;
+  };
+}
+
+/** --tls-cert and --tls-key go together. */
+export function tlsFilesOption(cert: string | undefined, key: string | undefined): TlsFiles | undefined {
+  if (cert === undefined && key === undefined) return undefined;
+  if (cert === undefined || key === undefined) throw new CliError('--tls-cert and --tls-key go together: pass both', 2);
+  return { cert, key };
+}
+
+export function registerNodeCommand(program: Command): void {
+  program
+    .command('node')
+    .description('Serve one shard of a model: checks the shard against its manifest, registers with the registry and answers Forward sessions.')
+    .requiredOption('--shard-index <k>', 'which shard to serve', parseIntegerOption('shard-index', 0))
+    .requiredOption('--shards-dir <dir>', 'the directory `tessera shard` wrote (manifest.json and the shard files)')
+    .option('--registry <endpoint>', 'HOST:PORT of the registry to register with', parseEndpointOption('registry'))
+    .option('--port <port>', 'port to listen on (0: any free port)', parseIntegerOption('port', 0, 65535), DEFAULT_NODE_PORT)
+    .option('--host <address>', 'address to listen on', NODE_DEFAULTS.host)
+    .option('--key <file>', 'the node key (mode 0600); default: node.key beside the shards dir, else ~/.config/tessera/node.key')
+    .option('--advertise <endpoint>', 'HOST:PORT clients and other nodes reach this node at (default: HOST:PORT)', parseEndpointOption('advertise'))
+    .option('--tls-cert <file>', 'TLS certificate chain (PEM); required with a non-loopback --advertise')
+    .option('--tls-key <file>', 'TLS private key (PEM)')
+    .option('--tls-ca <file>', 'CA bundle (PEM) that signs the TLS certificates of next hops (default: the system CAs)')
+    .option('--threads <n>', 'compute threads', parseIntegerOption('threads', 1, 256), DEFAULT_THREADS)
+    .option('--max-sessions <n>', 'most sessions served at once', parseIntegerOption('max-sessions', 1), NODE_DEFAULTS.maxSessions)
+    .option('--cache-mb <n>', 'KV-cache memory for all sessions, in MiB', parseIntegerOption('cache-mb', 1), NODE_DEFAULTS.cacheBytes / 2 ** 20)
+    .option('--idle-timeout <seconds>', 'evict a session unused this long', parseIntegerOption('idle-timeout', 1), NODE_DEFAULTS.idleTimeoutMs / 1000)
+    .option('--price <n>', 'price per 1000 tokens, in the cluster\'s smallest unit', parseIntegerOption('price', 0), 0)
+    .option('--region <name>', 'coarse region announced to the registry', '')
+    .action(async (options: NodeCommandOptions) => nodeCommand(options));
+}
+
+/** Where a node looks for its key without --key: beside the shards dir, then the user's config directory. */
+export function defaultKeyPaths(shardsDir: string | undefined): string[] {
+  const config = join(process.env.XDG_CONFIG_HOME ?? join(homedir(), '.config'), 'tessera', 'node.key');
+  return shardsDir === undefined ? [config] : [join(dirname(resolve(shardsDir)), 'node.key'), config];
+}
+
+/** --key, else an existing default key, else a new key in the config directory (said on stderr). */
+function nodeKey(options: NodeCommandOptions): KeyPair {
+  try {
+    if (options.key !== undefined) return readKeyFile(options.key);
+    const candidates = defaultKeyPaths(options.shardsDir);
+    const found = candidates.find((path) => existsSync(path));
+    if (found) return readKeyFile(found);
+    const created = candidates[candidates.length - 1]!;
+    const key = writeNewKeyFile(created);
+    process.stderr.write(`no --key given and no key at ${candidates.join(' or ')}: created ${created} (mode 0600, node id ${key.address}); back it up, or pass --key FILE (make one with: tessera keys new --out FILE)\n`);
+    return key;
+  } catch (error) {
+    if (error instanceof KeyFileError) throw new CliError(error.message);
+    throw error;
+  }
+}
+
+async function nodeCommand(options: NodeCommandOptions): Promise<void> {
+  const key = nodeKey(options);
+  const tls = tlsFilesOption(options.tlsCert, options.tlsKey);
+  let handle;
+  try {
+    handle = await startNode({
+      shardsDir: options.shardsDir,
+      shardIndex: options.shardIndex,
+      port: options.port,
+      host: options.host,
+      key,
+      threads: options.threads,
+      maxSessions: options.maxSessions,
+      cacheBytes: options.cacheMb * 2 ** 20,
+      idleTimeoutMs: options.idleTimeout * 1000,
+      pricePer1kTokens: options.price,
+      region: options.region,
+      ...(options.registry === undefined ? {} : { registry: options.registry }),
+      ...(options.advertise === undefined ? {} : { advertise: options.advertise }),
+      ...(tls === undefined ? {} : { tls }),
+      ...(options.tlsCa === undefined ? {} : { tlsCa: options.tlsCa }),
+    });
+  } catch (error) {
+    throw new CliError((error as Error).message);
+  }
+  await new Promise<void>((done) => {
+    const stop = (signal: string) => {
+      process.stderr.write(`${JSON.stringify({ time: new Date().toISOString(), role: 'node', event: 'signal', signal })}\n`);
+      handle.close().then(done, (error: Error) => {
+        process.stderr.write(`tessera: node did not stop cleanly: ${error.message}\n`);
+        process.exitCode = 1;
+        done();
+      });
+    };
+    process.once('SIGTERM', () => stop('SIGTERM'));
+    process.once('SIGINT', () => stop('SIGINT'));
+  });
+}

@@ -1,0 +1,122 @@
+import { availableParallelism } from 'node:os';
+import { join } from 'node:path';
+import type { Command } from 'commander';
+import type { TesseraClient } from '../../client/client.ts';
+import { startGateway, type GatewayHandle } from '../../gateway/gateway.ts';
+import { CliError, parseIntegerOption } from '../cli-error.ts';
+import { launchLocalCluster, type LocalCluster } from '../local-cluster.ts';
+import { cacheDirectory, openModelOption } from '../model-option.ts';
+
+interface UpOptions {
+  model?: string;
+  port: number;
+  host: string;
+  shards: number;
+  registryPort: number;
+  workDir?: string;
+  readyTimeout: number;
+}
+
+const SAMPLE_PROMPT = 'Once upon a time';
+
+export function registerUpCommand(program: Command): void {
+  program
+    .command('up')
+    .description('Start a whole network on this machine: a registry, a node for every shard plus a spare, and the OpenAI-compatible gateway.')
+    .option('--model <model>', 'a GGUF file, a Hugging Face directory, or hf:OWNER/REPO/FILE (default: stories260K)')
+    .option('--port <port>', 'gateway HTTP port (0: any free port)', parseIntegerOption('port', 0, 65535), 8000)
+    .option('--host <address>', 'gateway address', '127.0.0.1')
+    .option('--shards <n>', 'how many shards to cut the model into', parseIntegerOption('shards', 2, 64), 2)
+    .option('--registry-port <port>', 'registry port (0: any free port)', parseIntegerOption('registry-port', 0, 65535), 50050)
+    .option('--work-dir <dir>', 'where shards, keys, the registry database and logs go (default: the cache directory)')
+    .option('--ready-timeout <seconds>', 'how long to wait for every shard to be served', parseIntegerOption('ready-timeout', 1), 120)
+    .action(async (options: UpOptions) => upCommand(options));
+}
+
+const say = (line: string) => process.stdout.write(`${line}\n`);
+
+/** Resolves once every shard has a live node and every node of the cluster is listed. */
+async function waitForCoverage(client: TesseraClient, cluster: LocalCluster, timeoutMs: number, interrupted: () => boolean): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    if (interrupted()) throw new CliError('interrupted while the network was starting');
+    const status = await client.status().catch(() => undefined);
+    const model = status?.models.find((m) => m.modelId === cluster.manifest.modelId);
+    const listed = model?.shardsCoverage.reduce((n, s) => n + s.nodes.length, 0) ?? 0;
+    if (model && model.uncovered.length === 0 && listed >= cluster.nodes.length) return;
+    const dead = cluster.nodes.find((n) => !n.process.running);
+    if (dead) throw new CliError(`${dead.process.name} exited while the network was starting${dead.process.tailText()}`);
+    if (Date.now() > deadline) throw new CliError(`not every shard got a node within ${timeoutMs / 1000} s (see the logs)`);
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+}
+
+/** A completion through the gateway's own HTTP API, as a user's first request would go. */
+async function sampleCompletion(gatewayUrl: string, modelId: string): Promise<string> {
+  const response = await fetch(`${gatewayUrl}/v1/completions`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ model: modelId, prompt: SAMPLE_PROMPT, max_tokens: 32, temperature: 0 }),
+  });
+  const body = await response.json() as { choices?: { text: string }[]; error?: { message: string } };
+  if (!response.ok || !body.choices) throw new CliError(`the sample completion failed: ${body.error?.message ?? response.status}`);
+  return body.choices[0]!.text;
+}
+
+async function upCommand(options: UpOptions): Promise<void> {
+  let interrupted = false;
+  const signalled = new Promise<void>((resolve) => {
+    const onSignal = () => {
+      if (interrupted) process.exit(130); // a second Ctrl-C: no more waiting (the exit handler kills the roles)
+      interrupted = true;
+      resolve();
+    };
+    process.on('SIGINT', onSignal);
+    process.on('SIGTERM', onSignal);
+  });
+  // the model only needs resolving here (download with progress, or a clear error naming --model)
+  const files = await openModelOption(options.model);
+  files.weights.close();
+  const shards = Math.min(options.shards, files.config.layers);
+  const workDir = options.workDir ?? join(cacheDirectory(), 'up');
+  // one thread per node: the roles share this machine
+  const threadsPerNode = Math.max(1, Math.floor(availableParallelism() / (shards + 1)));
+  const cluster = await launchLocalCluster({
+    modelPath: files.path, shards, spareShards: [shards - 1], workDir, registryPort: options.registryPort, threadsPerNode, say,
+  });
+  // the roles run in their own process groups: whatever way this process ends, they end with it
+  process.on('exit', () => cluster.kill());
+  let gateway: GatewayHandle | undefined;
+  let stopping: Promise<void> | undefined;
+  const stop = () => {
+    stopping ??= (async () => {
+      say('stopping ...');
+      await gateway?.close();
+      await cluster.close();
+      say('stopped');
+    })();
+    return stopping;
+  };
+  try {
+    gateway = await startGateway({ registries: [cluster.registryEndpoint], port: options.port, host: options.host, cacheDir: join(workDir, 'tokenizers') });
+    await waitForCoverage(gateway.client, cluster, options.readyTimeout * 1000, () => interrupted);
+    const modelId = cluster.manifest.modelId;
+    say(`gateway     ${gateway.url}/v1  (OpenAI-compatible; model "${modelId}")`);
+    say(`logs        ${join(workDir, 'logs')}`);
+    say('');
+    say(`try:  curl ${gateway.url}/v1/completions -H 'content-type: application/json' -d '{"model": "${modelId}", "prompt": "${SAMPLE_PROMPT}", "max_tokens": 32}'`);
+    say(`      tessera chat "${SAMPLE_PROMPT}" --registry ${cluster.registryEndpoint}`);
+    say(`sample completion of "${SAMPLE_PROMPT}": ${JSON.stringify(await sampleCompletion(gateway.url, modelId))}`);
+    say('ready; Ctrl-C stops everything');
+    for (const role of [cluster.registry, ...cluster.nodes.map((n) => n.process)]) {
+      void role.exited.then(({ code, signal }) => {
+        if (!stopping) say(`${role.name} (pid ${role.pid}) exited (${signal ?? `code ${code}`}); the others carry on`);
+      });
+    }
+  } catch (error) {
+    await stop();
+    throw error;
+  }
+  await signalled;
+  await stop();
+}

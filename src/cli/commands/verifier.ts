@@ -1,0 +1,67 @@
+import type { Command } from 'commander';
+import { existsSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { KeyFileError, readKeyFile, writeNewKeyFile, type KeyPair } from '../../crypto/keys.ts';
+import { startVerifier } from '../../verifier/verifier.ts';
+import { CliError, parseIntegerOption } from '../cli-error.ts';
+import { parseEndpointOption } from './node.ts';
+
+interface VerifierCommandOptions {
+  registry: string;
+  shardsDir: string[];
+  key?: string;
+  threads: number;
+  batch: number;
+}
+
+export function registerVerifierCommand(program: Command): void {
+  program
+    .command('verifier')
+    .description('Audit compute nodes: lease tickets from the registry, recompute them with the bit-exact engine, and file a signed fraud proof for every mismatch.')
+    .requiredOption('--registry <endpoint>', 'HOST:PORT of the registry whose tickets to audit', parseEndpointOption('registry'))
+    .requiredOption('--shards-dir <dir>', 'a directory `tessera shard` wrote: the verifier audits the shards whose files it holds (repeatable)', (value: string, previous: string[] = []) => [...previous, value])
+    .option('--key <file>', 'the verifier key (mode 0600); default: verifier.key beside the shards dir, else ~/.config/tessera/verifier.key')
+    .option('--threads <n>', 'compute threads', parseIntegerOption('threads', 1, 256), 1)
+    .option('--batch <n>', 'tickets leased per pull', parseIntegerOption('batch', 1, 64), 8)
+    .action(async (options: VerifierCommandOptions) => verifierCommand(options));
+}
+
+/** --key, else an existing default key, else a new one in the config directory (said on stderr). */
+function verifierKey(options: VerifierCommandOptions): KeyPair {
+  try {
+    if (options.key !== undefined) return readKeyFile(options.key);
+    const config = join(process.env.XDG_CONFIG_HOME ?? join(homedir(), '.config'), 'tessera', 'verifier.key');
+    const candidates = [join(dirname(resolve(options.shardsDir[0]!)), 'verifier.key'), config];
+    const found = candidates.find((path) => existsSync(path));
+    if (found) return readKeyFile(found);
+    const key = writeNewKeyFile(config);
+    process.stderr.write(`no --key given and no key at ${candidates.join(' or ')}: created ${config} (mode 0600, verifier id ${key.address}); back it up, or pass --key FILE\n`);
+    return key;
+  } catch (error) {
+    if (error instanceof KeyFileError) throw new CliError(error.message);
+    throw error;
+  }
+}
+
+async function verifierCommand(options: VerifierCommandOptions): Promise<void> {
+  const key = verifierKey(options);
+  let handle;
+  try {
+    handle = await startVerifier({ registry: options.registry, shardsDirs: options.shardsDir, key, threads: options.threads, batch: options.batch });
+  } catch (error) {
+    throw new CliError((error as Error).message);
+  }
+  await new Promise<void>((done) => {
+    const stop = (signal: string) => {
+      process.stderr.write(`${JSON.stringify({ time: new Date().toISOString(), role: 'verifier', event: 'signal', signal })}\n`);
+      handle.close().then(done, (error: Error) => {
+        process.stderr.write(`tessera: verifier did not stop cleanly: ${error.message}\n`);
+        process.exitCode = 1;
+        done();
+      });
+    };
+    process.once('SIGTERM', () => stop('SIGTERM'));
+    process.once('SIGINT', () => stop('SIGINT'));
+  });
+}

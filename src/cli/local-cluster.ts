@@ -1,0 +1,128 @@
+import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { basename, join } from 'node:path';
+import { writeNewKeyFile } from '../crypto/keys.ts';
+import { MANIFEST_FILE, parseManifest, type Manifest } from '../model/manifest.ts';
+import { shardModel } from '../node/shard.ts';
+import { RoleProcess } from './role-process.ts';
+
+export interface LocalClusterOptions {
+  /** A model file or directory; sharded into `workDir/shards` unless a matching cut is there. */
+  readonly modelPath: string;
+  readonly shards: number;
+  /** Shards that get a second node, ready to take over when the first fails. */
+  readonly spareShards: readonly number[];
+  readonly workDir: string;
+  /** 0: any free port. */
+  readonly registryPort: number;
+  /** Compute threads per node (the nodes share the machine). */
+  readonly threadsPerNode: number;
+  /** Progress lines for the operator. */
+  readonly say?: (line: string) => void;
+}
+
+export interface LocalNode {
+  readonly shardIndex: number;
+  readonly nodeId: string;
+  readonly endpoint: string;
+  readonly process: RoleProcess;
+}
+
+export interface LocalCluster {
+  readonly manifest: Manifest;
+  readonly registryEndpoint: string;
+  readonly registry: RoleProcess;
+  readonly nodes: readonly LocalNode[];
+  /** Stops the nodes, then the registry (SIGTERM each, SIGKILL after a grace period). */
+  close(): Promise<void>;
+  /** SIGKILLs every role at once (synchronous: for a process that is exiting). */
+  kill(): void;
+}
+
+/** A previous cut of the same file into the same number of shards is reused (nodes re-check every hash). */
+function reusableManifest(shardsDir: string, modelPath: string, shards: number): Manifest | undefined {
+  const path = join(shardsDir, MANIFEST_FILE);
+  if (!existsSync(path)) return undefined;
+  try {
+    const manifest = parseManifest(readFileSync(path, 'utf8'), path);
+    const fits = manifest.shards.length === shards
+      && manifest.source.file === basename(modelPath)
+      && (statSync(modelPath).isDirectory() || manifest.source.bytes === statSync(modelPath).size);
+    return fits ? manifest : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+function keyFile(dir: string, name: string): string {
+  const path = join(dir, `${name}.key`);
+  if (!existsSync(path)) writeNewKeyFile(path);
+  return path;
+}
+
+/**
+ * A whole network on this machine: the model cut into shards, a registry, and one node per shard
+ * plus the spares, each role in its own `tessera` process (so one can be killed without the
+ * others), logging into `workDir/logs`.
+ */
+export async function launchLocalCluster(options: LocalClusterOptions): Promise<LocalCluster> {
+  const say = options.say ?? (() => {});
+  const { workDir } = options;
+  const shardsDir = join(workDir, 'shards');
+  const logs = join(workDir, 'logs');
+  const keys = join(workDir, 'keys');
+  mkdirSync(logs, { recursive: true });
+  mkdirSync(keys, { recursive: true });
+
+  let manifest = reusableManifest(shardsDir, options.modelPath, options.shards);
+  if (manifest) say(`reusing the ${options.shards} shards of ${manifest.modelId} in ${shardsDir}`);
+  else {
+    say(`cutting ${options.modelPath} into ${options.shards} shards in ${shardsDir} ...`);
+    manifest = shardModel(options.modelPath, options.shards, shardsDir);
+  }
+
+  const clusterConfig = join(workDir, 'cluster.json');
+  writeFileSync(clusterConfig, `${JSON.stringify({
+    clusterId: 'local',
+    models: [{ id: manifest.modelId, manifest: 'shards', pricePer1kTokens: 0 }],
+    // a dead node leaves discovery within seconds on one machine
+    heartbeat: { intervalMs: 1000, evictAfterMissed: 3 },
+  }, null, 2)}\n`);
+
+  const started: RoleProcess[] = [];
+  const stopAll = async () => {
+    await Promise.all(started.slice(1).map((p) => p.stop()));
+    await started[0]?.stop();
+  };
+  try {
+    const registry = new RoleProcess({
+      name: 'registry',
+      args: ['registry', '--port', String(options.registryPort), '--cluster-config', clusterConfig, '--db', join(workDir, 'registry.db')],
+      startEvent: 'registry_started',
+      logFile: join(logs, 'registry.log'),
+    });
+    started.push(registry);
+    await registry.ready;
+    const registryEndpoint = String(registry.started.endpoint);
+    say(`registry    ${registryEndpoint}  (pid ${registry.pid})`);
+
+    const plan = [...manifest.shards.map((s) => ({ shard: s.index, name: `node-${s.index}` })),
+      ...options.spareShards.map((shard) => ({ shard, name: `node-${shard}-spare` }))];
+    const nodes = await Promise.all(plan.map(async ({ shard, name }): Promise<LocalNode> => {
+      const process = new RoleProcess({
+        name,
+        args: ['node', '--shard-index', String(shard), '--shards-dir', shardsDir, '--registry', registryEndpoint, '--port', '0',
+          '--key', keyFile(keys, name), '--threads', String(options.threadsPerNode)],
+        startEvent: 'node.start',
+        logFile: join(logs, `${name}.log`),
+      });
+      started.push(process);
+      await process.ready;
+      return { shardIndex: shard, nodeId: String(process.started.nodeId), endpoint: String(process.started.endpoint), process };
+    }));
+    for (const n of nodes) say(`node        ${n.endpoint}  shard ${n.shardIndex}  ${n.nodeId}  (pid ${n.process.pid})`);
+    return { manifest, registryEndpoint, registry, nodes, close: stopAll, kill: () => started.forEach((p) => p.kill('SIGKILL')) };
+  } catch (error) {
+    await stopAll();
+    throw error;
+  }
+}

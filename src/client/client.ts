@@ -1,0 +1,247 @@
+import { randomBytes } from 'node:crypto';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { generateKeyPair, type KeyPair } from '../crypto/keys.ts';
+import type { ChatMessage } from '../model/chat-template.ts';
+import type { SamplingOptions } from '../model/sampling.ts';
+import type { Commitment__Output } from '../proto/tessera/v1/Commitment.ts';
+import type { DiscoveredNode, ModelListing } from '../registry/registry-client.ts';
+import { BanList } from './ban-list.ts';
+import { generateThroughNetwork, type GeneratedToken, type GenerationSummary } from './generation.ts';
+import { encodePrompt, modelHandleFromManifest, type ModelHandle } from './model-handle.ts';
+import { NodePool, type Probe } from './node-pool.ts';
+import { PipelineSession, type HopFailure } from './pipeline-session.ts';
+import { RegistryPool } from './registry-pool.ts';
+import { chooseRoute, NoRouteError, type Candidate, type RouteHop } from './routing.ts';
+import { SignatureChecker } from './signature-checker.ts';
+
+export interface ConnectOptions {
+  /** Seed registries, HOST:PORT; the others are learned from them. */
+  readonly registries: readonly string[];
+  /** Where tokenizer files from the registries are kept (default: a folder in the OS temp dir). */
+  readonly cacheDir?: string;
+  /** Deadline of a registry call (default 5 s). */
+  readonly registryDeadlineMs?: number;
+  /** How long a node may take to answer Info before it counts as unreachable (default 1 s). */
+  readonly probeTimeoutMs?: number;
+  /** How long one step may take end to end (default 120 s: a long prefill on a big model). */
+  readonly stepTimeoutMs?: number;
+  /** How long a failed node is avoided (default 60 s). */
+  readonly banMs?: number;
+  /** After a failure, how long to wait for the failed shard to get a node again (default 5 s). */
+  readonly routeWaitMs?: number;
+  /** Root certificates for nodes that advertise TLS (default: the system's). */
+  readonly tlsRootCerts?: Buffer;
+}
+
+export interface GenerateRequest extends SamplingOptions {
+  readonly model: string;
+  /** Plain text to continue, or ... */
+  readonly prompt?: string;
+  /** ... a conversation, rendered with the model's chat template. */
+  readonly messages?: readonly ChatMessage[];
+  /** Default 64. */
+  readonly maxTokens?: number;
+  /** How many top alternatives to report per token (0: none). */
+  readonly logprobs?: number;
+}
+
+export interface ShardCoverage {
+  readonly shardIndex: number;
+  readonly layerStart: number;
+  readonly layerEnd: number;
+  readonly nodes: readonly DiscoveredNode[];
+}
+
+export interface ModelStatus extends ModelListing {
+  readonly shardsCoverage: readonly ShardCoverage[];
+  /** Shards no live node serves: the model cannot answer until they get one. */
+  readonly uncovered: readonly number[];
+}
+
+export interface ClusterStatus {
+  readonly registries: readonly string[];
+  readonly models: readonly ModelStatus[];
+}
+
+/** A stream of generated tokens; `summary` is set once the stream has run to its end. */
+export class Generation implements AsyncIterable<GeneratedToken> {
+  summary?: GenerationSummary;
+  /** Tokens in the prompt, known once reading has started (even when the reader stops early). */
+  promptTokens?: number;
+  private started = false;
+
+  constructor(private readonly start: () => Promise<{ promptTokens: number; stream: AsyncGenerator<GeneratedToken, GenerationSummary> }>) {}
+
+  async *[Symbol.asyncIterator](): AsyncGenerator<GeneratedToken, void> {
+    if (this.started) throw new Error('a generation can be read only once');
+    this.started = true;
+    const { promptTokens, stream } = await this.start();
+    this.promptTokens = promptTokens;
+    this.summary = yield* stream;
+  }
+
+  /** Reads the whole generation. */
+  async collect(): Promise<{ tokens: GeneratedToken[]; summary: GenerationSummary }> {
+    const tokens: GeneratedToken[] = [];
+    for await (const token of this) tokens.push(token);
+    return { tokens, summary: this.summary! };
+  }
+}
+
+/** A client of a Tessera network: discovery, routing, sessions and failover. */
+export class TesseraClient {
+  private readonly nodes: NodePool;
+  private readonly bans: BanList;
+  private readonly handles = new Map<string, Promise<ModelHandle>>();
+  private readonly key: KeyPair = generateKeyPair();
+  private readonly signatures = new SignatureChecker();
+  private readonly cacheDir: string;
+  private readonly probeTimeoutMs: number;
+  private readonly stepTimeoutMs: number;
+  private readonly routeWaitMs: number;
+
+  constructor(private readonly registryPool: RegistryPool, options: ConnectOptions) {
+    this.nodes = new NodePool(options.tlsRootCerts);
+    this.bans = new BanList(options.banMs ?? 60_000);
+    this.cacheDir = options.cacheDir ?? join(tmpdir(), 'tessera-client');
+    this.probeTimeoutMs = options.probeTimeoutMs ?? 1000;
+    this.stepTimeoutMs = options.stepTimeoutMs ?? 120_000;
+    this.routeWaitMs = options.routeWaitMs ?? 5000;
+  }
+
+  /** The registries known so far (seeds and those learned from them). */
+  get registries(): readonly string[] {
+    return this.registryPool.endpoints;
+  }
+
+  models(): Promise<ModelListing[]> {
+    return this.registryPool.call((r) => r.listModels());
+  }
+
+  /** The model's manifest, tokenizer and chat template (fetched once per client). */
+  model(modelId: string): Promise<ModelHandle> {
+    let handle = this.handles.get(modelId);
+    if (!handle) {
+      handle = this.registryPool
+        .call((r) => r.getManifest(modelId).then((m) => ({ ...m, from: r.endpoint })), modelId)
+        .then((m) => modelHandleFromManifest(m.manifest, m.tokenizerGguf, this.cacheDir, `model ${modelId} from registry ${m.from}`));
+      handle.catch(() => this.handles.delete(modelId));
+      this.handles.set(modelId, handle);
+    }
+    return handle;
+  }
+
+  /** Registries, models, live nodes per shard and the shards nobody serves. */
+  async status(): Promise<ClusterStatus> {
+    await this.registryPool.exchangePeers();
+    const listed = await this.models();
+    const models = await Promise.all(listed.map(async (listing) => {
+      const { manifest, nodes } = await this.registryPool.call((r) => r.discover(listing.modelId), listing.modelId);
+      const shardsCoverage = manifest.shards.map((s) => ({
+        shardIndex: s.index, layerStart: s.layerStart, layerEnd: s.layerEnd, nodes: nodes.filter((n) => n.shardIndex === s.index),
+      }));
+      return { ...listing, shardsCoverage, uncovered: shardsCoverage.filter((s) => s.nodes.length === 0).map((s) => s.shardIndex) };
+    }));
+    return { registries: this.registries, models };
+  }
+
+  generate(request: GenerateRequest): Generation {
+    return new Generation(async () => {
+      const model = await this.model(request.model);
+      const promptIds = encodePrompt(model, request);
+      const stream = generateThroughNetwork(this.sessionSource(request), model, promptIds, { ...request, maxTokens: request.maxTokens ?? 64 });
+      return { promptTokens: promptIds.length, stream };
+    });
+  }
+
+  close(): void {
+    this.nodes.close();
+    this.registryPool.close();
+    void this.signatures.close();
+  }
+
+  private sessionSource(request: GenerateRequest) {
+    return {
+      maxFailovers: 8,
+      open: (model: ModelHandle, afterFailure: boolean) => this.openSession(model, request, afterFailure ? this.routeWaitMs : 0),
+      recover: (route: readonly RouteHop[], failure: HopFailure) => this.recover(route, failure),
+      checkSignatures: (commitments: readonly Commitment__Output[]) => this.signatures.check(commitments),
+    };
+  }
+
+  /** Live nodes of the model with a fresh round-trip measure (Info); those that do not answer have none. */
+  private async candidates(model: ModelHandle): Promise<Candidate[]> {
+    const { nodes } = await this.registryPool.call((r) => r.discover(model.manifest.modelId), model.manifest.modelId);
+    const live = nodes.filter((n) => !this.bans.isBanned(n.nodeId));
+    return Promise.all(live.map(async (node): Promise<Candidate> => {
+      const probe = await this.nodes.probe(node.endpoint, this.probeTimeoutMs, node.tls, PROBE_MAX_AGE_MS);
+      if (!probe || !this.probeMatches(probe, node, model)) return { ...node, rttUs: undefined };
+      // the node's own count is fresher than the registry's last heartbeat
+      return { ...node, activeSessions: probe.info.activeSessions, maxSessions: probe.info.maxSessions, rttUs: probe.rttUs };
+    }));
+  }
+
+  private probeMatches(probe: Probe, node: DiscoveredNode, model: ModelHandle): boolean {
+    return probe.info.nodeId === node.nodeId && probe.info.modelId === model.manifest.modelId && probe.info.shardIndex === node.shardIndex;
+  }
+
+  private async openSession(model: ModelHandle, request: GenerateRequest, routeWaitMs: number): Promise<PipelineSession> {
+    const deadline = Date.now() + routeWaitMs;
+    for (;;) {
+      const candidates = await this.candidates(model);
+      try {
+        const route = chooseRoute(model.manifest.modelId, model.manifest.shards.length, candidates, this.bans.current());
+        return new PipelineSession(this.nodes, randomBytes(16).toString('hex'), route, {
+          modelId: model.manifest.modelId,
+          sampling: {
+            temperature: request.temperature ?? 0,
+            topK: request.topK ?? 0,
+            topP: request.topP ?? 1,
+            minP: request.minP ?? 0,
+            repetitionPenalty: request.repetitionPenalty ?? 1,
+            seed: request.seed ?? 0,
+            logprobs: request.logprobs ?? 0,
+          },
+          clientKey: this.key.publicKey,
+        }, this.stepTimeoutMs);
+      } catch (error) {
+        // a shard may be between nodes (one died, its replacement is registering): wait a little
+        if (!(error instanceof NoRouteError) || Date.now() >= deadline) throw error;
+        await new Promise((resolve) => setTimeout(resolve, ROUTE_RETRY_MS));
+      }
+    }
+  }
+
+  /**
+   * Bans the node a failure names; a failure that names nobody (the first hop's connection broke, a
+   * step timed out) is pinned on the hops that no longer answer Info.
+   */
+  private async recover(route: readonly RouteHop[], failure: HopFailure): Promise<void> {
+    if (failure.kind === 'expired') return;
+    if (failure.failedNodeId !== undefined) {
+      this.bans.ban(failure.failedNodeId);
+      return;
+    }
+    const probes = await Promise.all(route.map((hop) => this.nodes.probe(hop.endpoint, this.probeTimeoutMs, hop.tls)));
+    route.forEach((hop, i) => {
+      if (probes[i] === undefined) this.bans.ban(hop.nodeId);
+    });
+  }
+}
+
+const ROUTE_RETRY_MS = 200;
+/** How long a node's measured round trip and load stay good for route choice. */
+const PROBE_MAX_AGE_MS = 2000;
+
+/** Connects to a network through its registries and learns the other registries they know. */
+export async function connect(options: ConnectOptions): Promise<TesseraClient> {
+  const pool = new RegistryPool(options.registries, options.registryDeadlineMs ?? 5000);
+  try {
+    await pool.exchangePeers();
+  } catch (error) {
+    pool.close();
+    throw error;
+  }
+  return new TesseraClient(pool, options);
+}

@@ -1,0 +1,75 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { generateKeyPair } from '../crypto/keys.ts';
+import { sha256, signCommitment, stepIdOf, tokenBytes } from '../audit/commitment.ts';
+import type { Commitment__Output } from '../proto/tessera/v1/Commitment.ts';
+import { checkCommitmentChain } from './commitment-chain.ts';
+import { HopFailure } from './pipeline-session.ts';
+import type { RouteHop } from './routing.ts';
+import { SignatureChecker } from './signature-checker.ts';
+
+const keys = [generateKeyPair(), generateKeyPair(), generateKeyPair()];
+const route: RouteHop[] = keys.map((k, i) => ({ nodeId: k.address, endpoint: `127.0.0.1:${7000 + i}`, shardIndex: i, tls: false }));
+const step = { sessionId: 'session-1', step: 4, tokens: [1, 403, 407] };
+const hashes = [sha256(tokenBytes(step.tokens)), sha256(Buffer.from('hidden 0')), sha256(Buffer.from('hidden 1')), sha256(Buffer.from('logits'))];
+
+function chain(): Commitment__Output[] {
+  return keys.map((key, i) => {
+    const c = signCommitment(key, { shardIndex: i, stepId: stepIdOf(step.sessionId, step.step), inputHash: hashes[i]!, outputHash: hashes[i + 1]! });
+    return { ...c, stepId: Buffer.from(c.stepId), inputHash: Buffer.from(c.inputHash), outputHash: Buffer.from(c.outputHash), signature: Buffer.from(c.signature) };
+  });
+}
+
+function breaks(commitments: Commitment__Output[], nodeId: string, message: RegExp): void {
+  assert.throws(() => checkCommitmentChain(commitments, route, step), (error: unknown) => {
+    assert.ok(error instanceof HopFailure);
+    assert.equal(error.kind, 'commitment');
+    assert.equal(error.failedNodeId, nodeId);
+    assert.match(error.message, message);
+    return true;
+  });
+}
+
+test('a linked chain from the route\'s nodes for this step passes', () => {
+  checkCommitmentChain(chain(), route, step);
+});
+
+test('a broken link names the node that claims an input its predecessor never produced', () => {
+  const commitments = chain();
+  commitments[2] = { ...commitments[2]!, inputHash: sha256(Buffer.from('something else')) };
+  breaks(commitments, route[2]!.nodeId, /chain is broken: its input hash [0-9a-f]{64} is not shard 1's output hash/);
+});
+
+test('shard 0 must have hashed the tokens sent', () => {
+  assert.throws(() => checkCommitmentChain(chain(), route, { ...step, tokens: [1, 403, 408] }), (error: unknown) => {
+    assert.ok(error instanceof HopFailure && error.failedNodeId === route[0]!.nodeId);
+    assert.match(error.message, /is not the hash of the tokens sent/);
+    return true;
+  });
+});
+
+test('commitments must be this step\'s, from the route\'s nodes in order, one per hop', () => {
+  assert.throws(() => checkCommitmentChain(chain(), route, { ...step, step: 5 }), /at step 5: its step id [0-9a-f]{64} is not this step's/);
+  breaks(chain().slice(0, 2), route[0]!.nodeId, /carries 2 commitment\(s\) for a route of 3 hops/);
+  const swapped = chain();
+  [swapped[1], swapped[2]] = [swapped[2]!, swapped[1]!];
+  breaks(swapped, route[1]!.nodeId, new RegExp(`it names node ${route[2]!.nodeId} shard 2`));
+});
+
+test('the signature checker finds the first commitment its node did not sign', async () => {
+  const checker = new SignatureChecker();
+  try {
+    assert.equal(await checker.check(chain()), -1);
+    const forged = chain();
+    // shard 1's fields signed by shard 2's key: the signature recovers to the wrong node
+    const wrongKey = signCommitment(keys[2]!, { shardIndex: 1, stepId: forged[1]!.stepId, inputHash: forged[1]!.inputHash, outputHash: forged[1]!.outputHash });
+    forged[1] = { ...forged[1]!, signature: Buffer.from(wrongKey.signature) };
+    const tampered = chain();
+    tampered[2] = { ...tampered[2]!, outputHash: sha256(Buffer.from('other logits')) };
+    const [bad1, bad2] = await Promise.all([checker.check(forged), checker.check(tampered)]);
+    assert.equal(bad1, 1);
+    assert.equal(bad2, 2);
+  } finally {
+    await checker.close();
+  }
+});

@@ -1,0 +1,38 @@
+import { sha256, stepIdOf, tokenBytes } from '../audit/commitment.ts';
+import type { Commitment__Output } from '../proto/tessera/v1/Commitment.ts';
+import { HopFailure } from './pipeline-session.ts';
+import type { RouteHop } from './routing.ts';
+
+const hex = (bytes: Uint8Array) => Buffer.from(bytes).toString('hex');
+
+export interface CheckedStep {
+  readonly sessionId: string;
+  readonly step: number;
+  /** The token ids this step sent to shard 0. */
+  readonly tokens: readonly number[];
+}
+
+/**
+ * Checks a step's commitments against the route and the step: one per hop in route order, each
+ * naming the node the route names and this very step, shard 0's input the tokens sent, and each
+ * hop's input hash equal to the previous hop's output hash. A break is a HopFailure naming the node
+ * whose commitment does not fit (of a broken link, the later one: it claims an input that its
+ * predecessor never produced). Signatures are checked apart, off the main thread (SignatureChecker).
+ */
+export function checkCommitmentChain(commitments: readonly Commitment__Output[], route: readonly RouteHop[], checked: CheckedStep): void {
+  const fail = (hop: RouteHop, problem: string): never => {
+    throw new HopFailure(`commitment of node ${hop.nodeId} (shard ${hop.shardIndex}) at step ${checked.step}: ${problem}`, 'commitment', hop.nodeId);
+  };
+  if (commitments.length !== route.length) fail(route[0]!, `the step result carries ${commitments.length} commitment(s) for a route of ${route.length} hops`);
+  const stepId = stepIdOf(checked.sessionId, checked.step);
+  for (let i = 0; i < route.length; i++) {
+    const c = commitments[i]!;
+    const hop = route[i]!;
+    if (c.nodeId !== hop.nodeId || c.shardIndex !== hop.shardIndex) fail(hop, `it names node ${c.nodeId} shard ${c.shardIndex}`);
+    if (!stepId.equals(c.stepId)) fail(hop, `its step id ${hex(c.stepId)} is not this step's ${hex(stepId)}`);
+    const expectedInput = i === 0 ? sha256(tokenBytes(checked.tokens)) : Buffer.from(commitments[i - 1]!.outputHash);
+    if (!expectedInput.equals(c.inputHash)) {
+      fail(hop, `the chain is broken: its input hash ${hex(c.inputHash)} is not ${i === 0 ? 'the hash of the tokens sent' : `shard ${i - 1}'s output hash`} ${hex(expectedInput)}`);
+    }
+  }
+}

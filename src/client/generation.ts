@@ -1,0 +1,162 @@
+import type { SamplingOptions } from '../model/sampling.ts';
+import type { Commitment__Output } from '../proto/tessera/v1/Commitment.ts';
+import type { StepResult__Output } from '../proto/tessera/v1/StepResult.ts';
+import { checkCommitmentChain } from './commitment-chain.ts';
+import { PendingSignatures } from './pending-signatures.ts';
+import type { ModelHandle } from './model-handle.ts';
+import { HopFailure, type PipelineSession } from './pipeline-session.ts';
+import type { RouteHop } from './routing.ts';
+
+export interface TokenAlternative {
+  readonly id: number;
+  readonly text: string;
+  readonly logprob: number;
+}
+
+export interface GeneratedToken extends TokenAlternative {
+  /** The most likely alternatives at this position, best first (when logprobs were asked for). */
+  readonly top: readonly TokenAlternative[];
+  /** The signed commitments of the step that produced this token, shard 0 first (chain checked). */
+  readonly commitments: readonly Commitment__Output[];
+}
+
+export type FinishReason = 'stop' | 'length';
+
+export interface Usage {
+  readonly promptTokens: number;
+  readonly completionTokens: number;
+}
+
+export interface GenerationSummary {
+  /** Everything generated, including `tail`. */
+  readonly text: string;
+  /** Bytes the decoder still held when generation ended, as text (empty unless it ended inside a character). */
+  readonly tail: string;
+  readonly usage: Usage;
+  readonly finishReason: FinishReason;
+  /** Routes replaced because a hop failed. */
+  readonly failovers: number;
+  /** The route that produced the last token. */
+  readonly route: readonly RouteHop[];
+}
+
+export interface GenerationOptions extends SamplingOptions {
+  readonly maxTokens: number;
+  /** How many top alternatives to report per token (0: none). */
+  readonly logprobs?: number;
+}
+
+export class GenerationInputError extends Error {
+  readonly code = 'INVALID_REQUEST';
+}
+
+export class GenerationFailedError extends Error {
+  readonly code = 'GENERATION_FAILED';
+}
+
+/** What the generation loop needs from the client: sessions on fresh routes, and fault handling. */
+export interface SessionSource {
+  /**
+   * Opens a session on the best route that avoids banned nodes; after a failure it may wait a little
+   * for a shard to get a node again.
+   */
+  open(model: ModelHandle, afterFailure: boolean): Promise<PipelineSession>;
+  /** Records a failure on `route` (bans whoever caused it); afterwards a new session is opened. */
+  recover(route: readonly RouteHop[], failure: HopFailure): Promise<void>;
+  /** Index of the first commitment not signed by the node it names, or -1. */
+  checkSignatures(commitments: readonly Commitment__Output[]): Promise<number>;
+  readonly maxFailovers: number;
+}
+
+/**
+ * Continues `promptIds` through the network, one token per step. When a hop fails, the failure is
+ * recorded, a new session on a new route replays everything so far as one prefill, and generation
+ * goes on from the same position: the caller sees no error and (greedy) the same tokens.
+ */
+export async function* generateThroughNetwork(
+  sessions: SessionSource,
+  model: ModelHandle,
+  promptIds: readonly number[],
+  options: GenerationOptions,
+): AsyncGenerator<GeneratedToken, GenerationSummary> {
+  const { tokenizer, manifest } = model;
+  const { contextLength } = manifest.config;
+  if (promptIds.length === 0) throw new GenerationInputError('the prompt is empty: nothing to continue');
+  if (promptIds.length >= contextLength) {
+    throw new GenerationInputError(`the prompt has ${promptIds.length} tokens; model ${manifest.modelId}'s context holds ${contextLength}, leaving no room to generate`);
+  }
+  const maxTokens = Math.min(options.maxTokens, contextLength - promptIds.length);
+  const penalized = (options.repetitionPenalty ?? 1) !== 1;
+  const tokens = [...promptIds];
+  const decoder = tokenizer.streamDecoder();
+  let text = '';
+  let session: PipelineSession | undefined;
+  // positions the current session's caches hold, and its next step number
+  let processed = 0;
+  let step = 0;
+  let failovers = 0;
+  let finishReason: FinishReason = 'length';
+  let route: readonly RouteHop[] = [];
+  const signatures = new PendingSignatures((commitments) => sessions.checkSignatures(commitments));
+  try {
+    for (let produced = 0; produced < maxTokens;) {
+      let result: StepResult__Output;
+      try {
+        const badSignature = signatures.takeFailure();
+        if (badSignature) throw badSignature;
+        session ??= await sessions.open(model, failovers > 0);
+        const sent = tokens.slice(processed);
+        result = await session.step(step, { startPosition: processed, tokens: sent, history: penalized ? tokens : [] });
+        checkCommitmentChain(result.commitments, session.route, { sessionId: session.sessionId, step, tokens: sent });
+        if (!result.sampled) throw new HopFailure(`the last hop of the route (${session.route.at(-1)!.nodeId}) returned no token`, 'hop', session.route.at(-1)!.nodeId);
+        signatures.add(result.commitments, session.route, step);
+      } catch (error) {
+        if (!(error instanceof HopFailure) || error.kind === 'caller') throw error;
+        failovers++;
+        if (failovers > sessions.maxFailovers) throw new GenerationFailedError(`gave up after ${failovers} failed routes; last failure: ${error.message}`);
+        await sessions.recover(session?.route ?? [], error);
+        session?.close();
+        session = undefined;
+        processed = 0;
+        step = 0;
+        continue;
+      }
+      route = session.route;
+      processed = tokens.length;
+      step++;
+      const sampled = result.sampled;
+      if (tokenizer.isEndOfGeneration(sampled.token)) {
+        finishReason = 'stop';
+        break;
+      }
+      tokens.push(sampled.token);
+      produced++;
+      const piece = decoder.push(sampled.token);
+      text += piece;
+      yield {
+        id: sampled.token,
+        text: piece,
+        logprob: sampled.logprob,
+        top: sampled.top.map((t) => ({ id: t.token, text: tokenizer.tokenText(t.token), logprob: t.logprob })),
+        commitments: result.commitments,
+      };
+    }
+  } finally {
+    session?.close();
+  }
+  try {
+    await signatures.settle();
+  } catch (error) {
+    // tokens already given out cannot be taken back: the generation as a whole fails
+    throw new GenerationFailedError(`${(error as Error).message}; the output is not vouched for`);
+  }
+  const tail = decoder.flush();
+  return {
+    text: text + tail,
+    tail,
+    usage: { promptTokens: promptIds.length, completionTokens: tokens.length - promptIds.length },
+    finishReason,
+    failovers,
+    route,
+  };
+}

@@ -1,0 +1,152 @@
+import { status, type ClientDuplexStream, type ServiceError } from '@grpc/grpc-js';
+import type { ForwardReply__Output } from '../proto/tessera/v1/ForwardReply.ts';
+import type { ForwardRequest } from '../proto/tessera/v1/ForwardRequest.ts';
+import type { Sampling } from '../proto/tessera/v1/Sampling.ts';
+import type { StepResult__Output } from '../proto/tessera/v1/StepResult.ts';
+import { FAILED_NODE_KEY } from '../node/node-status.ts';
+import type { NodePool } from './node-pool.ts';
+import type { RouteHop } from './routing.ts';
+
+/**
+ * Why a session broke: `hop` (a node died, reset the stream or answered UNAVAILABLE), `expired`
+ * (a node evicted the session: replay, nobody is at fault), `commitment` (a node's signed chain does
+ * not link), `caller` (the request itself is wrong: retrying cannot help).
+ */
+export type FailureKind = 'hop' | 'expired' | 'commitment' | 'caller';
+
+export class HopFailure extends Error {
+  constructor(message: string, readonly kind: FailureKind, readonly failedNodeId?: string) {
+    super(message);
+  }
+}
+
+export interface StepInput {
+  readonly startPosition: number;
+  readonly tokens: readonly number[];
+  readonly history: readonly number[];
+}
+
+/** How long a closed session's stream may take to end by itself before it is cancelled. */
+const CLOSE_GRACE_MS = 5000;
+
+interface Waiter {
+  readonly expect: 'opened' | 'result';
+  readonly step?: number;
+  readonly resolve: (reply: ForwardReply__Output) => void;
+  readonly reject: (error: HopFailure) => void;
+  readonly timer: NodeJS.Timeout;
+}
+
+function failureFromStatus(error: ServiceError): HopFailure {
+  const named = error.metadata?.get(FAILED_NODE_KEY)[0];
+  const failedNodeId = typeof named === 'string' && named !== '' ? named : undefined;
+  const message = error.details || error.message;
+  if (message.startsWith('SESSION_EXPIRED')) return new HopFailure(message, 'expired', failedNodeId);
+  if (error.code === status.INVALID_ARGUMENT || error.code === status.OUT_OF_RANGE) return new HopFailure(message, 'caller', failedNodeId);
+  return new HopFailure(message, 'hop', failedNodeId);
+}
+
+/**
+ * One Forward stream to shard 0's node: Open, then Steps answered in order. Requests are written
+ * without waiting for earlier replies (the Open and the prefill leave together); replies are matched
+ * to requests in order. The first failure fails every outstanding and later request.
+ */
+export class PipelineSession {
+  private readonly call: ClientDuplexStream<ForwardRequest, ForwardReply__Output>;
+  private readonly waiters: Waiter[] = [];
+  private failure?: HopFailure;
+  private closed = false;
+
+  constructor(
+    pool: NodePool,
+    readonly sessionId: string,
+    readonly route: readonly RouteHop[],
+    open: { modelId: string; sampling: Sampling; clientKey: Uint8Array },
+    private readonly stepTimeoutMs: number,
+  ) {
+    const first = route[0]!;
+    this.call = pool.client(first.endpoint, first.tls).forward();
+    this.call.on('data', (reply: ForwardReply__Output) => this.onReply(reply));
+    this.call.on('error', (error: ServiceError) => this.fail(failureFromStatus(error)));
+    this.call.on('end', () => this.fail(new HopFailure(`node ${first.nodeId} at ${first.endpoint} ended the session stream`, 'hop', first.nodeId)));
+    // a failed open also fails the first step, which reports it
+    this.expect('opened').catch(() => undefined);
+    this.call.write({
+      open: {
+        sessionId,
+        modelId: open.modelId,
+        route: route.map((hop) => ({ nodeId: hop.nodeId, endpoint: hop.endpoint, shardIndex: hop.shardIndex, tls: hop.tls })),
+        sampling: open.sampling,
+        outputMode: 'off',
+        clientKey: open.clientKey,
+      },
+    });
+  }
+
+  /** Sends one step and resolves with its result (commitments not yet checked). */
+  async step(step: number, input: StepInput): Promise<StepResult__Output> {
+    const reply = this.expect('result', step);
+    if (!this.failure) this.call.write({ step: { step, startPosition: input.startPosition, tokens: [...input.tokens], history: [...input.history] } });
+    return (await reply).result!;
+  }
+
+  /** Ends the session: the nodes free its caches now rather than at idle eviction. */
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.fail(new HopFailure('session closed', 'caller'));
+    try {
+      this.call.write({ close: {} });
+      this.call.end();
+    } catch {
+      // the stream already failed: nothing to close
+    }
+    // a node that does not end the stream after Close must not hold it open forever
+    setTimeout(() => this.call.cancel(), CLOSE_GRACE_MS).unref();
+  }
+
+  private expect(expect: Waiter['expect'], step?: number): Promise<ForwardReply__Output> {
+    if (this.failure) return Promise.reject(this.failure);
+    return new Promise((resolve, reject) => {
+      const first = this.route[0]!;
+      const timer = setTimeout(() => {
+        this.fail(new HopFailure(`no answer from the route (first hop ${first.nodeId} at ${first.endpoint}) within ${this.stepTimeoutMs} ms`, 'hop'));
+        this.call.cancel();
+      }, this.stepTimeoutMs);
+      this.waiters.push({ expect, step, resolve, reject, timer });
+    });
+  }
+
+  private onReply(reply: ForwardReply__Output): void {
+    const waiter = this.waiters.shift();
+    const first = this.route[0]!;
+    if (!waiter) {
+      this.fail(new HopFailure(`node ${first.nodeId} sent a reply nobody asked for`, 'hop', first.nodeId));
+      return;
+    }
+    clearTimeout(waiter.timer);
+    if (reply.kind === 'opened' && reply.opened?.nodeId !== first.nodeId) {
+      this.waiters.unshift(waiter);
+      this.fail(new HopFailure(`the node at ${first.endpoint} is ${reply.opened?.nodeId}, not ${first.nodeId} as the route says`, 'hop', first.nodeId));
+      return;
+    }
+    const matches = waiter.expect === 'opened'
+      ? reply.kind === 'opened'
+      : reply.kind === 'result' && reply.result?.step === waiter.step;
+    if (!matches) {
+      const got = reply.kind === 'result' ? `result of step ${reply.result?.step}` : String(reply.kind);
+      this.waiters.unshift(waiter);
+      this.fail(new HopFailure(`node ${first.nodeId} answered ${got}, expected ${waiter.expect === 'opened' ? 'opened' : `result of step ${waiter.step}`}`, 'hop', first.nodeId));
+      return;
+    }
+    waiter.resolve(reply);
+  }
+
+  private fail(failure: HopFailure): void {
+    this.failure ??= failure;
+    for (const waiter of this.waiters.splice(0)) {
+      clearTimeout(waiter.timer);
+      waiter.reject(this.failure);
+    }
+  }
+}

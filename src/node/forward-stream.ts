@@ -1,0 +1,254 @@
+import { status, type ServerDuplexStream } from '@grpc/grpc-js';
+import type { KeyPair } from '../crypto/keys.ts';
+import { CacheFullError } from '../model/kv-cache.ts';
+import { EngineInputError, type Engine } from '../model/engine.ts';
+import type { Manifest, ShardEntry } from '../model/manifest.ts';
+import type { ForwardReply } from '../proto/tessera/v1/ForwardReply.ts';
+import type { ForwardRequest__Output } from '../proto/tessera/v1/ForwardRequest.ts';
+import type { Open__Output } from '../proto/tessera/v1/Open.ts';
+import type { AuditReveal__Output } from '../proto/tessera/v1/AuditReveal.ts';
+import type { Step__Output } from '../proto/tessera/v1/Step.ts';
+import { AUDIT_SECRET_BYTES } from '../audit/selection.ts';
+import { sha256, signCommitment, stepIdOf, type SignedCommitment } from './commitment.ts';
+import { validateStep, type StepBounds, type StepInput } from './limits.ts';
+import { NextHopLink, type NextHopChannels } from './next-hop.ts';
+import type { NodeAudits } from './node-audits.ts';
+import { NodeStatusError, PassThroughStatus, toStatus } from './node-status.ts';
+import { checkOpen } from './open-check.ts';
+import { sampleAt } from './position-sampler.ts';
+import type { EvictionReason, Session, SessionStore } from './session-store.ts';
+
+/** What every session stream of a node shares. */
+export interface NodeContext {
+  readonly key: KeyPair;
+  readonly manifest: Manifest;
+  readonly entry: ShardEntry;
+  readonly engine: Engine;
+  readonly store: SessionStore;
+  readonly bounds: StepBounds;
+  readonly channels: NextHopChannels;
+  readonly audits: NodeAudits;
+  /** Budget of one session's cache (the node's whole budget: the store shares it out). */
+  readonly cacheBytes: number;
+  readonly isDraining: () => boolean;
+  /** Compute time of a step, for the load this node reports. */
+  readonly recordCompute: (microseconds: number, positions: number) => void;
+  readonly log: (event: string, fields: Record<string, unknown>) => void;
+}
+
+type Call = ServerDuplexStream<ForwardRequest__Output, ForwardReply>;
+
+const bytesOf = (values: Float32Array) => new Uint8Array(values.buffer, values.byteOffset, values.byteLength);
+
+/** Names a stream's kept audit steps apart from any other stream of the same session id. */
+let streamCount = 0;
+
+/**
+ * One session's Forward stream: Open, then Steps handled strictly in order (each runs this shard's
+ * layers, then either samples, on the last shard, or forwards to the next hop and relays its result
+ * with this node's commitment added). Any failure ends the stream with a precise status; the node
+ * and its other sessions carry on.
+ */
+export class ForwardStream {
+  private queue: Promise<void> = Promise.resolve();
+  private state: 'new' | 'open' | 'done' = 'new';
+  private open?: Open__Output;
+  private session?: Session;
+  private link?: NextHopLink;
+  private draining = false;
+  /** sha256 of the client's audit secret; steps from position 0 are kept until it is revealed. */
+  private auditCommitment?: Uint8Array;
+  private revealed = false;
+  private readonly auditKey = `stream-${++streamCount}`;
+
+  constructor(private readonly ctx: NodeContext, private readonly call: Call, private readonly onDone: (stream: ForwardStream) => void) {
+    call.on('data', (request: ForwardRequest__Output) => this.enqueue(() => this.onRequest(request)));
+    call.on('end', () => this.enqueue(async () => this.finish()));
+    call.on('cancelled', () => this.abort());
+  }
+
+  /**
+   * Lets the step in progress finish, then ends the stream UNAVAILABLE so the client moves on. A
+   * step still waiting on its next hop after `graceMs` is given up.
+   */
+  async drain(graceMs: number): Promise<void> {
+    this.draining = true;
+    const shuttingDown = new NodeStatusError(status.UNAVAILABLE, `node ${this.ctx.key.address} is shutting down; continue the session on another node of shard ${this.ctx.entry.index}`);
+    this.enqueue(async () => {
+      throw shuttingDown;
+    });
+    const timer = setTimeout(() => this.link?.cancel(shuttingDown), graceMs);
+    await this.queue;
+    clearTimeout(timer);
+  }
+
+  private get self() {
+    return { nodeId: this.ctx.key.address, shardIndex: this.ctx.entry.index };
+  }
+
+  private enqueue(task: () => Promise<void>): void {
+    this.queue = this.queue.then(async () => {
+      if (this.state === 'done') return;
+      try {
+        await task();
+      } catch (error) {
+        this.fail(error);
+      }
+    });
+  }
+
+  private async onRequest(request: ForwardRequest__Output): Promise<void> {
+    switch (request.kind) {
+      case 'open':
+        if (this.state !== 'new') throw new NodeStatusError(status.FAILED_PRECONDITION, 'session is already open: a Forward stream carries one session');
+        return this.handleOpen(request.open!);
+      case 'step':
+        if (this.state !== 'open') throw new NodeStatusError(status.FAILED_PRECONDITION, 'step before open: the first message of a Forward stream must be Open');
+        if (this.draining) return; // drain() ends the stream next
+        return this.handleStep(request.step!);
+      case 'close':
+        return this.finish();
+      case 'reveal':
+        if (this.state !== 'open') throw new NodeStatusError(status.FAILED_PRECONDITION, 'audit reveal before open: the first message of a Forward stream must be Open');
+        return this.handleReveal(request.reveal!);
+      default:
+        throw new NodeStatusError(status.INVALID_ARGUMENT, 'request holds neither open, step, close nor reveal');
+    }
+  }
+
+  private async handleOpen(open: Open__Output): Promise<void> {
+    const { ctx } = this;
+    if (ctx.isDraining()) throw new NodeStatusError(status.UNAVAILABLE, `node ${ctx.key.address} is shutting down; open the session on another node of shard ${ctx.entry.index}`);
+    const next = checkOpen(open, { nodeId: ctx.key.address, manifest: ctx.manifest, shardIndex: ctx.entry.index });
+    if (open.auditCommitment.length !== 0 && open.auditCommitment.length !== AUDIT_SECRET_BYTES) {
+      throw new NodeStatusError(status.INVALID_ARGUMENT, `audit_commitment has ${open.auditCommitment.length} bytes; send the 32-byte sha256 of the audit secret, or none`);
+    }
+    if (open.auditCommitment.length > 0) this.auditCommitment = open.auditCommitment;
+    this.session = ctx.store.open(open.sessionId, ctx.engine.createCache(ctx.cacheBytes), (reason) => this.onEvicted(reason));
+    this.open = open;
+    if (next) {
+      this.link = new NextHopLink(ctx.channels.client(next), next, open);
+      await this.link.opened;
+    }
+    this.state = 'open';
+    ctx.log('session.open', { session: open.sessionId, next: next?.endpoint });
+    this.reply({ opened: { nodeId: ctx.key.address } });
+  }
+
+  private onEvicted(reason: EvictionReason): void {
+    this.ctx.log('session.evicted', { session: this.open?.sessionId, reason });
+    this.link?.close();
+  }
+
+  private async handleStep(step: Step__Output): Promise<void> {
+    const { ctx } = this;
+    const session = this.session!;
+    ctx.store.touch(session);
+    const input = validateStep(step, ctx.bounds, session.cache.length);
+    const output = this.compute(session, input, step.startPosition);
+    const stepNumber = Number(step.step);
+    const commit = () => signCommitment(ctx.key, {
+      shardIndex: ctx.entry.index,
+      stepId: stepIdOf(session.id, stepNumber),
+      inputHash: sha256(input.bytes),
+      outputHash: sha256(bytesOf(output)),
+    });
+
+    if (!this.link) {
+      const sampled = sampleAt(output, this.open!.sampling ?? DEFAULT_SAMPLING, step.startPosition + input.positions, step.history);
+      const mine = commit();
+      this.retainForAudit(step, input, mine);
+      this.reply({ result: { step: stepNumber, sampled, commitments: [mine] } });
+      return;
+    }
+    const downstream = this.link.step({
+      step: stepNumber,
+      startPosition: step.startPosition,
+      hidden: { dtype: 'DTYPE_F32', shape: [input.positions, ctx.bounds.hiddenSize], data: bytesOf(output) },
+      history: step.history,
+    });
+    // Awaited below; a failure (a next hop that died meanwhile) must not count as unhandled before that.
+    downstream.catch(() => undefined);
+    // Signing takes a while: let the hidden states leave first (gRPC writes go out when this turn of
+    // the event loop ends), so it overlaps with the next hops' work.
+    await new Promise((resolve) => setImmediate(resolve));
+    const mine = commit();
+    this.retainForAudit(step, input, mine);
+    const result = await downstream;
+    this.reply({ result: { step: stepNumber, sampled: result.sampled, commitments: [mine, ...result.commitments] } });
+  }
+
+  /** Steps from position 0 are what audits recompute (a later one would need every earlier input). */
+  private retainForAudit(step: Step__Output, input: StepInput, commitment: SignedCommitment): void {
+    if (this.auditCommitment && !this.revealed && step.startPosition === 0) this.ctx.audits.retain(this.auditKey, step, input, commitment);
+  }
+
+  /** Checks the secret, tickets the steps it selects here, and passes it on down the route. */
+  private handleReveal(reveal: AuditReveal__Output): void {
+    if (!this.auditCommitment) throw new NodeStatusError(status.FAILED_PRECONDITION, 'audit secret revealed for a session opened without an audit commitment');
+    if (this.revealed) throw new NodeStatusError(status.FAILED_PRECONDITION, 'the audit secret was already revealed for this session');
+    this.ctx.audits.reveal(this.auditKey, this.auditCommitment, reveal.secret);
+    this.revealed = true;
+    this.link?.reveal(reveal.secret);
+  }
+
+  /** A stream the client cancelled meanwhile takes no more replies. */
+  private reply(message: ForwardReply): void {
+    if (this.state !== 'done') this.call.write(message);
+  }
+
+  /** Runs the shard's layers; engine errors become statuses, never a crash. */
+  private compute(session: Session, input: StepInput, startPosition: number): Float32Array {
+    const { ctx } = this;
+    const { config } = ctx.manifest;
+    const layers = ctx.entry.layerEnd - ctx.entry.layerStart;
+    ctx.store.makeRoom(session, layers * config.kvHeads * config.headDim * 8 * (startPosition + input.positions));
+    const started = performance.now();
+    let result;
+    try {
+      result = ctx.engine.forward(session.cache, 'tokens' in input ? { tokens: input.tokens } : { hidden: input.hidden }, startPosition);
+    } catch (error) {
+      if (error instanceof EngineInputError) throw new NodeStatusError(status.INVALID_ARGUMENT, error.message);
+      if (error instanceof CacheFullError) throw new NodeStatusError(status.RESOURCE_EXHAUSTED, error.message);
+      throw error;
+    } finally {
+      ctx.store.account(session);
+    }
+    ctx.recordCompute((performance.now() - started) * 1000, input.positions);
+    return result.logits ?? result.hidden!;
+  }
+
+  /** Close, or the client half-closed: end the session here and downstream. */
+  private finish(): void {
+    if (this.state === 'done') return;
+    this.state = 'done';
+    this.link?.close();
+    this.release();
+    this.call.end();
+  }
+
+  /** The client cancelled: nothing more can be sent. */
+  private abort(): void {
+    if (this.state === 'done') return;
+    this.state = 'done';
+    this.link?.cancel();
+    this.release();
+  }
+
+  private fail(error: unknown): void {
+    if (this.state === 'done') return;
+    this.state = 'done';
+    if (!(error instanceof NodeStatusError || error instanceof PassThroughStatus)) this.ctx.log('session.error', { session: this.open?.sessionId, error: (error as Error)?.stack ?? String(error) });
+    this.link?.cancel();
+    this.release();
+    this.call.emit('error', toStatus(error, this.self));
+  }
+
+  private release(): void {
+    this.ctx.audits.endSession(this.auditKey);
+    if (this.session) this.ctx.store.release(this.session);
+    this.onDone(this);
+  }
+}
+
+const DEFAULT_SAMPLING = { temperature: 0, topK: 0, topP: 1, minP: 0, repetitionPenalty: 1, seed: 0, logprobs: 0 };

@@ -1,0 +1,85 @@
+import { status } from '@grpc/grpc-js';
+import { bf16ToF32Array, f16ToF32Array } from '../tensor/half.ts';
+import type { Step__Output } from '../proto/tessera/v1/Step.ts';
+import type { Tensor__Output } from '../proto/tessera/v1/Tensor.ts';
+import { tokenBytes } from './commitment.ts';
+import { NodeStatusError } from './node-status.ts';
+
+/** What a step may ask of this shard. */
+export interface StepBounds {
+  readonly shardIndex: number;
+  /** Shard 0 takes token ids, the others hidden states. */
+  readonly takesTokens: boolean;
+  readonly hiddenSize: number;
+  readonly contextLength: number;
+  /** Most positions one step may carry (a prefill chunk). */
+  readonly maxStepPositions: number;
+}
+
+/** A validated step input and the bytes its commitment hashes (as received). */
+export type StepInput =
+  | { readonly tokens: number[]; readonly positions: number; readonly bytes: Uint8Array }
+  | { readonly hidden: Float32Array; readonly positions: number; readonly bytes: Uint8Array };
+
+const BYTES_PER_VALUE: Readonly<Record<string, number>> = { DTYPE_F32: 4, DTYPE_F16: 2, DTYPE_BF16: 2 };
+
+const invalid = (message: string) => new NodeStatusError(status.INVALID_ARGUMENT, message);
+const tooManyPositions = (positions: number, bounds: StepBounds) =>
+  invalid(`step carries ${positions} positions, this node takes at most ${bounds.maxStepPositions} per step`);
+
+/** Default bound on one message: the largest step's hidden states in f32, plus room for the rest. */
+export function defaultMaxMessageBytes(bounds: Pick<StepBounds, 'hiddenSize' | 'maxStepPositions'>): number {
+  return Math.max(4 << 20, bounds.maxStepPositions * bounds.hiddenSize * 4 + (1 << 20));
+}
+
+function decodeHidden(tensor: Tensor__Output, bounds: StepBounds): Float32Array {
+  const width = BYTES_PER_VALUE[tensor.dtype];
+  if (width === undefined) throw invalid(`hidden tensor has dtype ${tensor.dtype}; send DTYPE_F32, DTYPE_F16 or DTYPE_BF16`);
+  const shape = tensor.shape;
+  if (shape.length !== 2) throw invalid(`hidden tensor has shape [${shape.join(', ')}]; expected [positions, ${bounds.hiddenSize}]`);
+  const [positions, hidden] = shape as [number, number];
+  if (hidden !== bounds.hiddenSize) throw invalid(`hidden size ${hidden}, shard expects ${bounds.hiddenSize}`);
+  if (positions < 1) throw invalid('hidden tensor holds no positions');
+  if (positions > bounds.maxStepPositions) throw tooManyPositions(positions, bounds);
+  const expected = positions * hidden * width;
+  if (tensor.data.length !== expected) {
+    throw invalid(`hidden tensor of shape [${positions}, ${hidden}] in ${tensor.dtype} needs ${expected} bytes, data has ${tensor.data.length}`);
+  }
+  if (tensor.dtype === 'DTYPE_F32') {
+    // The received bytes may sit at any offset; copying aligns them.
+    const values = new Float32Array(positions * hidden);
+    new Uint8Array(values.buffer).set(tensor.data);
+    return values;
+  }
+  const halves = new Uint16Array(positions * hidden);
+  new Uint8Array(halves.buffer).set(tensor.data);
+  return tensor.dtype === 'DTYPE_F16' ? f16ToF32Array(halves) : bf16ToF32Array(halves);
+}
+
+/**
+ * Checks a step against this shard and the session's cache (which holds `cachedPositions`), so the
+ * engine only ever sees well-formed input. Violations are INVALID_ARGUMENT, or OUT_OF_RANGE past the
+ * model's context.
+ */
+export function validateStep(step: Step__Output, bounds: StepBounds, cachedPositions: number): StepInput {
+  let input: StepInput;
+  if (bounds.takesTokens) {
+    if (step.hidden) throw invalid(`shard ${bounds.shardIndex} takes token ids, not hidden states`);
+    if (step.tokens.length === 0) throw invalid('step has no token ids');
+    input = { tokens: step.tokens, positions: step.tokens.length, bytes: tokenBytes(step.tokens) };
+  } else {
+    if (step.tokens.length > 0) throw invalid(`shard ${bounds.shardIndex} takes hidden states, not token ids`);
+    if (!step.hidden) throw invalid(`step has no hidden states for shard ${bounds.shardIndex}`);
+    const values = decodeHidden(step.hidden, bounds);
+    input = { hidden: values, positions: values.length / bounds.hiddenSize, bytes: step.hidden.data };
+  }
+  if (input.positions > bounds.maxStepPositions) throw tooManyPositions(input.positions, bounds);
+  if (step.startPosition > cachedPositions) {
+    throw invalid(`step starts at position ${step.startPosition}, the session's cache holds only ${cachedPositions} positions`);
+  }
+  const end = step.startPosition + input.positions;
+  if (end > bounds.contextLength) {
+    throw new NodeStatusError(status.OUT_OF_RANGE, `positions ${step.startPosition} to ${end - 1} exceed the model's context of ${bounds.contextLength}`);
+  }
+  return input;
+}

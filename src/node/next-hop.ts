@@ -1,0 +1,132 @@
+import { credentials, status, type ClientDuplexStream, type ServiceError } from '@grpc/grpc-js';
+import { tessera } from '../proto/services.ts';
+import type { ForwardReply__Output } from '../proto/tessera/v1/ForwardReply.ts';
+import type { ForwardRequest } from '../proto/tessera/v1/ForwardRequest.ts';
+import type { Hop__Output } from '../proto/tessera/v1/Hop.ts';
+import type { NodeClient } from '../proto/tessera/v1/Node.ts';
+import type { Open__Output } from '../proto/tessera/v1/Open.ts';
+import type { Step } from '../proto/tessera/v1/Step.ts';
+import type { StepResult__Output } from '../proto/tessera/v1/StepResult.ts';
+import { NodeStatusError, PassThroughStatus } from './node-status.ts';
+
+/**
+ * One channel per next-hop endpoint, shared by every session that forwards there (HTTP/2 carries
+ * each session as its own stream).
+ */
+export class NextHopChannels {
+  private readonly clients = new Map<string, NodeClient>();
+
+  /** `rootCerts`: the CA bundle that signs TLS next hops (default: the system's). */
+  constructor(private readonly maxMessageBytes: number, private readonly rootCerts?: Buffer) {}
+
+  client(hop: Hop__Output): NodeClient {
+    const key = `${hop.tls ? 'tls' : 'plain'}:${hop.endpoint}`;
+    let client = this.clients.get(key);
+    if (!client) {
+      const creds = hop.tls ? credentials.createSsl(this.rootCerts) : credentials.createInsecure();
+      client = new tessera.v1.Node(hop.endpoint, creds, {
+        'grpc.max_send_message_length': this.maxMessageBytes,
+        'grpc.max_receive_message_length': this.maxMessageBytes,
+      }) as unknown as NodeClient;
+      this.clients.set(key, client);
+    }
+    return client;
+  }
+
+  close(): void {
+    for (const client of this.clients.values()) client.close();
+    this.clients.clear();
+  }
+}
+
+interface Waiter {
+  readonly kind: 'opened' | 'result';
+  readonly step?: number;
+  readonly resolve: (reply: ForwardReply__Output) => void;
+  readonly reject: (error: Error) => void;
+}
+
+/**
+ * A session's persistent stream to the next hop of its route: the same Open, then one Step per
+ * step, results in order. Any failure fails every pending and later call with the status the
+ * upstream stream should end with: the next hop's own status when it names a failed node, else
+ * UNAVAILABLE naming the next hop.
+ */
+export class NextHopLink {
+  readonly opened: Promise<void>;
+  private readonly call: ClientDuplexStream<ForwardRequest, ForwardReply__Output>;
+  private readonly waiters: Waiter[] = [];
+  private failure?: Error;
+  private closing = false;
+
+  constructor(client: NodeClient, private readonly hop: Hop__Output, open: Open__Output) {
+    this.call = client.forward();
+    this.call.on('data', (reply: ForwardReply__Output) => this.onReply(reply));
+    this.call.on('error', (error: ServiceError) => this.fail(PassThroughStatus.from(error) ?? this.hopFailed(`${status[error.code] ?? error.code}: ${error.details}`)));
+    this.call.on('end', () => this.fail(this.hopFailed('it ended the stream')));
+    this.opened = this.expect('opened').then(() => undefined);
+    this.opened.catch(() => undefined); // a step that fails first reports it
+    this.call.write({ open });
+  }
+
+  step(step: Step): Promise<StepResult__Output> {
+    const reply = this.expect('result', Number(step.step));
+    if (!this.failure) this.call.write({ step });
+    return reply.then((r) => r.result!);
+  }
+
+  /** Passes the client's audit secret on; it gets no reply. */
+  reveal(secret: Uint8Array): void {
+    if (!this.failure) this.call.write({ reveal: { secret } });
+  }
+
+  /** Ends the session downstream too. */
+  close(): void {
+    if (this.closing) return;
+    this.closing = true;
+    this.fail(new NodeStatusError(status.CANCELLED, 'session closed'));
+    try {
+      this.call.write({ close: {} });
+      this.call.end();
+    } catch {
+      // already ended
+    }
+  }
+
+  /** Drops the stream at once; what is pending fails with `reason`. */
+  cancel(reason: Error = new NodeStatusError(status.CANCELLED, 'session cancelled')): void {
+    this.closing = true;
+    this.fail(reason);
+    this.call.cancel();
+  }
+
+  private hopFailed(what: string): NodeStatusError {
+    const { hop } = this;
+    return new NodeStatusError(status.UNAVAILABLE, `next hop shard ${hop.shardIndex} (${hop.nodeId} at ${hop.endpoint}) failed: ${what}`, { nodeId: hop.nodeId, shardIndex: hop.shardIndex });
+  }
+
+  private expect(kind: Waiter['kind'], step?: number): Promise<ForwardReply__Output> {
+    if (this.failure) return Promise.reject(this.failure);
+    return new Promise((resolve, reject) => this.waiters.push({ kind, step, resolve, reject }));
+  }
+
+  private onReply(reply: ForwardReply__Output): void {
+    const waiter = this.waiters.shift();
+    if (!waiter) return this.fail(this.hopFailed(`it sent a ${reply.kind} nobody asked for`));
+    if (waiter.kind === 'opened') {
+      if (reply.kind !== 'opened') return this.fail(this.hopFailed(`it answered Open with ${reply.kind}`), waiter);
+      if (reply.opened!.nodeId !== this.hop.nodeId) return this.fail(this.hopFailed(`the node there is ${reply.opened!.nodeId}, not the one the route names`), waiter);
+    } else if (reply.kind !== 'result' || reply.result!.step !== waiter.step) {
+      return this.fail(this.hopFailed(`it answered step ${waiter.step} with ${reply.kind === 'result' ? `the result of step ${reply.result!.step}` : reply.kind}`), waiter);
+    }
+    waiter.resolve(reply);
+  }
+
+  private fail(error: Error, current?: Waiter): void {
+    if (this.closing && this.failure) return;
+    this.failure ??= error;
+    current?.reject(this.failure);
+    for (const waiter of this.waiters.splice(0)) waiter.reject(this.failure);
+    if (!this.closing && current) this.call.cancel();
+  }
+}

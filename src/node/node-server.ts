@@ -1,0 +1,215 @@
+import { Server, type ServerDuplexStream, type ServerUnaryCall, type sendUnaryData } from '@grpc/grpc-js';
+import { readFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
+import { readKeyFile, type KeyPair } from '../crypto/keys.ts';
+import { Engine } from '../model/engine.ts';
+import { tessera } from '../proto/services.ts';
+import type { ForwardReply } from '../proto/tessera/v1/ForwardReply.ts';
+import type { ForwardRequest__Output } from '../proto/tessera/v1/ForwardRequest.ts';
+import type { InfoReply } from '../proto/tessera/v1/InfoReply.ts';
+import { createWasmBackend } from '../tensor/wasm-backend.ts';
+import { checkAdvertisedEndpoint, serverCredentials, type TlsFiles } from './endpoint-security.ts';
+import { ForwardStream, type NodeContext } from './forward-stream.ts';
+import { defaultMaxMessageBytes, type StepBounds } from './limits.ts';
+import { DEFAULT_SAMPLING_RATE, checkSamplingRate } from '../audit/selection.ts';
+import { AUDIT_WINDOW_DEFAULTS, type AuditWindowLimits } from './audit-window.ts';
+import { LoadMeter } from './load-meter.ts';
+import { NodeAudits } from './node-audits.ts';
+import { NextHopChannels } from './next-hop.ts';
+import { registerNode } from './registration.ts';
+import { SessionStore } from './session-store.ts';
+import { openShard } from './shard-files.ts';
+import { ENGINE_VERSION } from './version.ts';
+
+export interface NodeOptions {
+  readonly shardsDir: string;
+  readonly shardIndex: number;
+  /** 0 picks a free port. */
+  readonly port: number;
+  /** Interface to listen on. Default 127.0.0.1. */
+  readonly host?: string;
+  /** HOST:PORT others reach this node at. Default: host:port as bound. */
+  readonly advertise?: string;
+  /** HOST:PORT of the registry to register with; none: the node is only reachable by its endpoint. */
+  readonly registry?: string;
+  /** The node's identity: a key, or the path of its key file (mode 0600). */
+  readonly key?: KeyPair;
+  readonly keyPath?: string;
+  /** Serve TLS; required when the advertised endpoint is not loopback. */
+  readonly tls?: TlsFiles;
+  /** CA bundle (PEM file) that signs TLS next hops; default: the system's. */
+  readonly tlsCa?: string;
+  readonly threads?: number;
+  readonly maxSessions?: number;
+  /** KV-cache bytes for all sessions together. */
+  readonly cacheBytes?: number;
+  readonly idleTimeoutMs?: number;
+  /** Most positions one step may carry. Default: the model's context. */
+  readonly maxStepPositions?: number;
+  /** Largest gRPC message accepted. Default: a full step of hidden states in f32, plus 1 MiB. */
+  readonly maxMessageBytes?: number;
+  /** On close, how long a step waiting on its next hop may take to finish. Default 30 s. */
+  readonly drainGraceMs?: number;
+  readonly pricePer1kTokens?: number;
+  readonly region?: string;
+  /** Structured log lines; default: JSON on stderr. */
+  readonly log?: (event: string, fields: Record<string, unknown>) => void;
+  /** Fraction of position-0 steps a client's revealed secret selects for audit: the cluster's rate. Default 0.05. */
+  readonly samplingRate?: number;
+  /** How many inputs (count, bytes, age) are kept for audits until their secret is revealed. */
+  readonly auditWindow?: Partial<AuditWindowLimits>;
+  /**
+   * TEST ONLY: replaces the engine (e.g. with one that perturbs its outputs, to test that audits
+   * catch it). Never set outside tests; no CLI flag reaches it.
+   */
+  readonly testOnlyWrapEngine?: (engine: Engine) => Engine;
+}
+
+export interface NodeHandle {
+  readonly port: number;
+  readonly endpoint: string;
+  readonly nodeId: string;
+  /** Stops accepting sessions, lets steps in progress finish, unregisters and shuts down. */
+  close(): Promise<void>;
+}
+
+export const NODE_DEFAULTS = {
+  host: '127.0.0.1',
+  maxSessions: 64,
+  cacheBytes: 512 * 1024 * 1024,
+  idleTimeoutMs: 5 * 60 * 1000,
+  drainGraceMs: 30_000,
+};
+
+function jsonLog(event: string, fields: Record<string, unknown>): void {
+  process.stderr.write(`${JSON.stringify({ time: new Date().toISOString(), role: 'node', event, ...fields })}\n`);
+}
+
+function resolveKey(options: NodeOptions): KeyPair {
+  if (options.key) return options.key;
+  if (options.keyPath) return readKeyFile(options.keyPath);
+  throw new Error('a node needs a key: pass key or keyPath');
+}
+
+const bindAddress = (host: string, port: number) => `${host.includes(':') ? `[${host}]` : host}:${port}`;
+
+/**
+ * Starts a compute node serving one shard: verifies the shard file against the manifest, loads its
+ * layers, serves Forward and Info, and registers with the registry when one is given.
+ */
+export async function startNode(options: NodeOptions): Promise<NodeHandle> {
+  const host = options.host ?? NODE_DEFAULTS.host;
+  const log = options.log ?? jsonLog;
+  const key = resolveKey(options);
+  const samplingRate = checkSamplingRate(options.samplingRate ?? DEFAULT_SAMPLING_RATE, 'samplingRate');
+  const tls = options.tls !== undefined;
+  if (options.advertise === undefined && (host === '0.0.0.0' || host === '::')) {
+    throw new Error(`a node listening on every interface (${host}) must say where others reach it: pass --advertise HOST:PORT`);
+  }
+  // Checked before any work: a known port is checked now, port 0 once bound.
+  if (options.advertise !== undefined) checkAdvertisedEndpoint(options.advertise, tls);
+  else if (options.port !== 0) checkAdvertisedEndpoint(bindAddress(host, options.port), tls);
+  const credentials = serverCredentials(options.tls);
+
+  const shard = openShard(options.shardsDir, options.shardIndex);
+  const { manifest, entry } = shard;
+  const { config } = manifest;
+  const backend = await createWasmBackend({ threads: options.threads ?? availableParallelism() });
+  let engine: Engine;
+  try {
+    engine = new Engine(config, { start: entry.layerStart, end: entry.layerEnd, embedding: entry.embedding, head: entry.head }, backend, shard.weights);
+  } catch (error) {
+    await backend.close();
+    throw error;
+  } finally {
+    shard.weights.close(); // the engine holds its own copy of the weights
+  }
+  if (options.testOnlyWrapEngine) engine = options.testOnlyWrapEngine(engine);
+
+  const maxSessions = options.maxSessions ?? NODE_DEFAULTS.maxSessions;
+  const cacheBytes = options.cacheBytes ?? NODE_DEFAULTS.cacheBytes;
+  const bounds: StepBounds = {
+    shardIndex: entry.index,
+    takesTokens: entry.embedding,
+    hiddenSize: config.hiddenSize,
+    contextLength: config.contextLength,
+    maxStepPositions: options.maxStepPositions ?? config.contextLength,
+  };
+  const maxMessageBytes = options.maxMessageBytes ?? defaultMaxMessageBytes(bounds);
+  const store = new SessionStore({ maxSessions, cacheBytes, idleTimeoutMs: options.idleTimeoutMs ?? NODE_DEFAULTS.idleTimeoutMs });
+  const channels = new NextHopChannels(maxMessageBytes, options.tlsCa === undefined ? undefined : readFileSync(options.tlsCa));
+  const load = new LoadMeter(engine);
+  const audits = new NodeAudits({
+    modelId: manifest.modelId, shardIndex: entry.index, shardSha256: entry.sha256, hiddenSize: config.hiddenSize,
+    samplingRate,
+    window: { ...AUDIT_WINDOW_DEFAULTS, ...options.auditWindow },
+    log,
+    ...(options.registry === undefined ? {} : { registry: options.registry }),
+  });
+  const streams = new Set<ForwardStream>();
+  let draining = false;
+  const ctx: NodeContext = {
+    key, manifest, entry, engine, store, bounds, channels, audits, cacheBytes, log,
+    isDraining: () => draining,
+    recordCompute: (us, positions) => load.record(us, positions),
+  };
+
+  const server = new Server({ 'grpc.max_receive_message_length': maxMessageBytes, 'grpc.max_send_message_length': maxMessageBytes });
+  server.addService(tessera.v1.Node.service, {
+    Forward(call: ServerDuplexStream<ForwardRequest__Output, ForwardReply>) {
+      streams.add(new ForwardStream(ctx, call, (done) => streams.delete(done)));
+    },
+    Info(_call: ServerUnaryCall<unknown, InfoReply>, callback: sendUnaryData<InfoReply>) {
+      callback(null, {
+        nodeId: key.address, modelId: manifest.modelId, shardIndex: entry.index, layerStart: entry.layerStart, layerEnd: entry.layerEnd,
+        activeSessions: store.size, maxSessions, engineVersion: ENGINE_VERSION,
+      });
+    },
+  });
+
+  let stopRegistration: (() => Promise<void>) | undefined;
+  const sweeper = setInterval(() => store.sweep(), Math.max(10, Math.min(10_000, (options.idleTimeoutMs ?? NODE_DEFAULTS.idleTimeoutMs) / 2)));
+  sweeper.unref();
+  const shutdown = async () => {
+    clearInterval(sweeper);
+    const stopped = new Promise<void>((resolve) => server.tryShutdown(() => resolve()));
+    await Promise.all([...streams].map((stream) => stream.drain(options.drainGraceMs ?? NODE_DEFAULTS.drainGraceMs)));
+    await audits.close(options.drainGraceMs ?? NODE_DEFAULTS.drainGraceMs);
+    await stopRegistration?.();
+    await stopped;
+    channels.close();
+    await backend.close();
+  };
+
+  try {
+    const port = await new Promise<number>((resolve, reject) => {
+      server.bindAsync(bindAddress(host, options.port), credentials, (error, bound) => (error ? reject(new Error(`cannot listen on ${bindAddress(host, options.port)}: ${error.message}`)) : resolve(bound)));
+    });
+    const endpoint = options.advertise ?? bindAddress(host, port);
+    checkAdvertisedEndpoint(endpoint, tls);
+    if (options.registry !== undefined) {
+      stopRegistration = await registerNode({
+        registry: options.registry, key, modelId: manifest.modelId, shardIndex: entry.index, endpoint, tls,
+        pricePer1kTokens: options.pricePer1kTokens ?? 0, region: options.region ?? '',
+        load: () => ({ activeSessions: store.size, maxSessions, computeUsPerToken: load.microsecondsPerToken }),
+        onError: (error) => log('registry.error', { registry: options.registry, error: error.message }),
+      });
+    }
+    log('node.start', { nodeId: key.address, model: manifest.modelId, shard: entry.index, layers: [entry.layerStart, entry.layerEnd], endpoint, tls, registry: options.registry });
+    let closing: Promise<void> | undefined;
+    return {
+      port,
+      endpoint,
+      nodeId: key.address,
+      close() {
+        draining = true;
+        closing ??= shutdown().then(() => log('node.stop', { nodeId: key.address }));
+        return closing;
+      },
+    };
+  } catch (error) {
+    draining = true;
+    await shutdown();
+    throw error;
+  }
+}

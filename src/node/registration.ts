@@ -1,0 +1,73 @@
+import { bytesToHex } from '@noble/hashes/utils.js';
+import { availableParallelism, totalmem } from 'node:os';
+import type { KeyPair } from '../crypto/keys.ts';
+import type { Load } from '../registry/announcement.ts';
+import { RegistryClient, startHeartbeats, type AnnouncementBody } from '../registry/registry-client.ts';
+import { CLIENT_VERSION } from './version.ts';
+
+export interface RegistrationOptions {
+  /** HOST:PORT of the registry. */
+  readonly registry: string;
+  readonly key: KeyPair;
+  readonly modelId: string;
+  readonly shardIndex: number;
+  /** Where clients and other nodes reach this node. */
+  readonly endpoint: string;
+  readonly tls: boolean;
+  readonly pricePer1kTokens: number;
+  readonly region: string;
+  /** The load reported at each heartbeat. */
+  readonly load: () => Load;
+  readonly onError: (error: Error) => void;
+}
+
+/** Memory as a coarse band (a power of two in GiB): enough to route by, too coarse to fingerprint. */
+function memoryBand(): number {
+  const gib = totalmem() / 2 ** 30;
+  return gib < 1 ? 0 : 2 ** Math.floor(Math.log2(gib));
+}
+
+/**
+ * Registers the node with its registry and keeps it listed with heartbeats carrying the current
+ * load; the returned function stops them and unregisters.
+ */
+export async function registerNode(options: RegistrationOptions): Promise<() => Promise<void>> {
+  const client = new RegistryClient(options.registry);
+  const body = (): AnnouncementBody => ({
+    role: 'node',
+    modelId: options.modelId,
+    shardIndex: options.shardIndex,
+    shareKey: bytesToHex(options.key.publicKey),
+    endpoint: options.endpoint,
+    tls: options.tls,
+    capabilities: {
+      tier: 'cpu',
+      cpuCores: availableParallelism(),
+      memoryGiB: memoryBand(),
+      gpu: 'none',
+      region: options.region,
+      workloads: ['llm-shard'],
+      clientVersion: CLIENT_VERSION,
+    },
+    load: options.load(),
+    pricePer1kTokens: options.pricePer1kTokens,
+  });
+  let reply;
+  try {
+    reply = await client.register(options.key, body());
+  } catch (error) {
+    client.close();
+    throw new Error(`registry ${options.registry} refused or did not answer the registration: ${(error as { details?: string }).details || (error as Error).message}`);
+  }
+  const stopHeartbeats = startHeartbeats(client, options.key, body, { intervalMs: reply.heartbeatIntervalMs, onError: options.onError });
+  return async () => {
+    await stopHeartbeats();
+    try {
+      await client.unregister(options.key, body());
+    } catch (error) {
+      options.onError(error as Error);
+    } finally {
+      client.close();
+    }
+  };
+}

@@ -1,0 +1,35 @@
+// @ts-nocheck -- generated from proto/ by scripts/gen-proto.js
+// Original file: /work/main/proto/tessera/v1/membership.proto
+
+import type { MemberStatus as _tessera_v1_MemberStatus, MemberStatus__Output as _tessera_v1_MemberStatus__Output } from '../../tessera/v1/MemberStatus.ts';
+import type { Long } from '@grpc/proto-loader';
+
+export interface Member {
+  'nodeId'?: (string);
+  'role'?: (string);
+  'modelId'?: (string);
+  'shardIndex'?: (number);
+  /**
+   * The hex public key the member signs its compute shares with, as it registered it.
+   */
+  'shareKey'?: (string);
+  'endpoint'?: (string);
+  'tls'?: (boolean);
+  'status'?: (_tessera_v1_MemberStatus);
+  'lastSeenMs'?: (number | string | Long);
+}
+
+export interface Member__Output {
+  'nodeId': (string);
+  'role': (string);
+  'modelId': (string);
+  'shardIndex': (number);
+  /**
+   * The hex public key the member signs its compute shares with, as it registered it.
+   */
+  'shareKey': (string);
+  'endpoint': (string);
+  'tls': (boolean);
+  'status': (_tessera_v1_MemberStatus__Output);
+  'lastSeenMs': (number);
+}

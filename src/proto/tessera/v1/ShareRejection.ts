@@ -1,0 +1,105 @@
+// @ts-nocheck -- generated from proto/ by scripts/gen-proto.js
+// Original file: /work/main/proto/tessera/v1/daemon.proto
+
+export const ShareRejection = {
+  SHARE_REJECTION_UNSPECIFIED: 'SHARE_REJECTION_UNSPECIFIED',
+  /**
+   * The payload is not a well-formed share in canonical JSON.
+   */
+  SHARE_MALFORMED: 'SHARE_MALFORMED',
+  /**
+   * The signature does not recover any key.
+   */
+  SHARE_BAD_SIGNATURE: 'SHARE_BAD_SIGNATURE',
+  /**
+   * Signed by a key other than the share key the node registered.
+   */
+  SHARE_WRONG_KEY: 'SHARE_WRONG_KEY',
+  /**
+   * The registry does not know the node (or it registered as another role).
+   */
+  SHARE_UNKNOWN_NODE: 'SHARE_UNKNOWN_NODE',
+  SHARE_EVICTED_NODE: 'SHARE_EVICTED_NODE',
+  /**
+   * The node is registered for another model or shard than the share claims.
+   */
+  SHARE_WRONG_SHARD: 'SHARE_WRONG_SHARD',
+  /**
+   * No receipt with the share's receipt hash was sent or is held.
+   */
+  SHARE_NO_RECEIPT: 'SHARE_NO_RECEIPT',
+  /**
+   * The receipt is malformed or its signature is not its client's.
+   */
+  SHARE_BAD_RECEIPT: 'SHARE_BAD_RECEIPT',
+  /**
+   * The receipt is for another session, or has no count for the share's shard.
+   */
+  SHARE_RECEIPT_MISMATCH: 'SHARE_RECEIPT_MISMATCH',
+  /**
+   * The session's shares for this shard would exceed the tokens the receipt allows.
+   */
+  SHARE_OVER_RECEIPT: 'SHARE_OVER_RECEIPT',
+  /**
+   * Already accepted (here or in a block), or sent twice in the batch.
+   */
+  SHARE_DUPLICATE: 'SHARE_DUPLICATE',
+} as const;
+
+export type ShareRejection =
+  | 'SHARE_REJECTION_UNSPECIFIED'
+  | 0
+  /**
+   * The payload is not a well-formed share in canonical JSON.
+   */
+  | 'SHARE_MALFORMED'
+  | 1
+  /**
+   * The signature does not recover any key.
+   */
+  | 'SHARE_BAD_SIGNATURE'
+  | 2
+  /**
+   * Signed by a key other than the share key the node registered.
+   */
+  | 'SHARE_WRONG_KEY'
+  | 3
+  /**
+   * The registry does not know the node (or it registered as another role).
+   */
+  | 'SHARE_UNKNOWN_NODE'
+  | 4
+  | 'SHARE_EVICTED_NODE'
+  | 5
+  /**
+   * The node is registered for another model or shard than the share claims.
+   */
+  | 'SHARE_WRONG_SHARD'
+  | 6
+  /**
+   * No receipt with the share's receipt hash was sent or is held.
+   */
+  | 'SHARE_NO_RECEIPT'
+  | 7
+  /**
+   * The receipt is malformed or its signature is not its client's.
+   */
+  | 'SHARE_BAD_RECEIPT'
+  | 8
+  /**
+   * The receipt is for another session, or has no count for the share's shard.
+   */
+  | 'SHARE_RECEIPT_MISMATCH'
+  | 9
+  /**
+   * The session's shares for this shard would exceed the tokens the receipt allows.
+   */
+  | 'SHARE_OVER_RECEIPT'
+  | 10
+  /**
+   * Already accepted (here or in a block), or sent twice in the batch.
+   */
+  | 'SHARE_DUPLICATE'
+  | 11
+
+export type ShareRejection__Output = typeof ShareRejection[keyof typeof ShareRejection]

@@ -1,0 +1,17 @@
+// @ts-nocheck -- generated from proto/ by scripts/gen-proto.js
+// Original file: /work/main/proto/tessera/v1/verifier.proto
+
+
+export interface SubmitTicketReply {
+  /**
+   * Hex sha256 of the commitment's signed message.
+   */
+  'ticketId'?: (string);
+}
+
+export interface SubmitTicketReply__Output {
+  /**
+   * Hex sha256 of the commitment's signed message.
+   */
+  'ticketId': (string);
+}

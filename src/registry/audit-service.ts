@@ -1,0 +1,307 @@
+import { status, type sendUnaryData, type ServerUnaryCall } from '@grpc/grpc-js';
+import { dirname } from 'node:path';
+import { sha256, verifyCommitment } from '../audit/commitment.ts';
+import { ENGINE_VERSION } from '../audit/engine-version.ts';
+import { recomputeOutputHash, ShardEngines } from '../audit/recompute.ts';
+import { isAudited } from '../audit/selection.ts';
+import { checkFraudProofSignature, commitmentFromJson, openRequest, signerOf, type Request } from '../audit/statements.ts';
+import { AuditError, checkTicketAgainstManifest, openTicket, ticketIdOf, type OpenedTicket } from '../audit/ticket.ts';
+import { tessera } from '../proto/services.ts';
+import type { AuditHandlers } from '../proto/tessera/v1/Audit.ts';
+import type { FraudProof__Output } from '../proto/tessera/v1/FraudProof.ts';
+import type { FraudProofReply } from '../proto/tessera/v1/FraudProofReply.ts';
+import type { Signed__Output } from '../proto/tessera/v1/Signed.ts';
+import type { Ticket__Output } from '../proto/tessera/v1/Ticket.ts';
+import { createWasmBackend } from '../tensor/wasm-backend.ts';
+import { AuditStore, type ProofStatus } from './audit-store.ts';
+import type { ClusterConfig, ServedModel } from './cluster-config.ts';
+import type { RegistryStore } from './store.ts';
+
+/**
+ * Where slashed stake is taken: the settlement back end's slash() (src/escrow's SettlementBackend
+ * fits). Refusals are EscrowErrors whose `code` is the contract's error name.
+ */
+export interface StakeSlasher {
+  slash(node: string, fractionBps: number, evidenceHash: `0x${string}`): Promise<bigint>;
+}
+
+export interface AuditServiceOptions {
+  readonly store: RegistryStore;
+  readonly config: ClusterConfig;
+  readonly settlement?: StakeSlasher;
+  readonly log: (event: string, fields: Record<string, unknown>) => void;
+}
+
+/** Most tickets one pull leases, and the most ticket bytes one reply carries. */
+const MAX_PULL = 64;
+const MAX_PULL_BYTES = 32 * 1024 * 1024;
+const BPS = 10_000;
+
+const hex = (bytes: Uint8Array) => Buffer.from(bytes).toString('hex');
+const ticketCodec = tessera.v1.Audit.service.SubmitTicket;
+const proofCodec = tessera.v1.Audit.service.SubmitFraudProof;
+
+/**
+ * The Audit service (ARCHITECTURE.md §6) over the registry's database: a durable ticket queue with
+ * leases, audited passes, fraud proofs (checked, then confirmed by recomputing the ticket here), the
+ * slashing and eviction that follow, and clients' audit requests.
+ *
+ * Confirmation: the registry recomputes the ticket itself with the shard beside its manifest. That
+ * is the strongest check a single party can make (no verifier's word is taken), and proofs are rare,
+ * so its cost (the shard's layers over the ticket's positions, on this thread) is paid seldom. A
+ * registry without the shard file, or of another engine version, keeps the proof unconfirmed.
+ */
+export class AuditService {
+  readonly audits: AuditStore;
+  private slashing: Promise<void> = Promise.resolve();
+
+  constructor(private readonly options: AuditServiceOptions) {
+    this.audits = new AuditStore(options.store.database);
+  }
+
+  /** Why a node may not register or heartbeat, or undefined. */
+  banReason(nodeId: string): string | undefined {
+    const ban = this.audits.banOf(nodeId);
+    return ban && `node ${nodeId} was slashed and evicted for fraud (proof ${ban.proofId}, ${new Date(ban.atMs).toISOString()}); it may not rejoin`;
+  }
+
+  /** Applies slashes decided but not yet taken (after a restart, or a back end that was down). */
+  applyPendingSlashes(): Promise<void> {
+    this.slashing = this.slashing.then(async () => {
+      const { settlement, log } = this.options;
+      if (!settlement) return;
+      for (const pending of this.audits.pendingSlashes()) {
+        try {
+          const amount = await settlement.slash(pending.nodeId, pending.fractionBps, `0x${pending.proofId}`);
+          this.audits.slashApplied(pending.proofId, amount, '', Date.now());
+          log('node_slashed', { nodeId: pending.nodeId, proofId: pending.proofId, fractionBps: pending.fractionBps, amount: amount.toString() });
+        } catch (error) {
+          const code = (error as { code?: unknown }).code;
+          if (code === 'NoStake') this.audits.slashApplied(pending.proofId, 0n, 'the node has no stake', Date.now());
+          else if (code === 'EvidenceAlreadyUsed') this.audits.slashApplied(pending.proofId, null, 'the back end had already applied this proof', Date.now());
+          else log('slash_failed', { nodeId: pending.nodeId, proofId: pending.proofId, error: (error as Error).message });
+        }
+      }
+    });
+    return this.slashing;
+  }
+
+  handlers(): AuditHandlers {
+    return {
+      SubmitTicket: this.unary((call: ServerUnaryCall<Ticket__Output, unknown>) => this.submitTicket(call.request)),
+      PullTickets: this.unary((call: ServerUnaryCall<Signed__Output, unknown>) => this.pullTickets(call.request)),
+      CompleteTickets: this.unary((call: ServerUnaryCall<Signed__Output, unknown>) => this.completeTickets(call.request)),
+      SubmitFraudProof: this.unary((call: ServerUnaryCall<FraudProof__Output, unknown>) => this.submitFraudProof(call.request)),
+      RequestAudit: this.unary((call: ServerUnaryCall<Signed__Output, unknown>) => this.requestAudit(call.request)),
+      GetAuditStatus: this.unary((call: ServerUnaryCall<{ nodeId: string }, unknown>) => {
+        const counts = this.audits.counts(call.request.nodeId, Date.now());
+        return Promise.resolve(counts);
+      }),
+    } as unknown as AuditHandlers;
+  }
+
+  /** Every refusal is an AuditError with its status; anything else is INTERNAL and logged. */
+  private unary<Req>(work: (call: ServerUnaryCall<Req, unknown>) => Promise<object>) {
+    return (call: ServerUnaryCall<Req, unknown>, callback: sendUnaryData<object>) => {
+      work(call).then(
+        (reply) => callback(null, reply),
+        (error: unknown) => {
+          if (error instanceof AuditError) {
+            this.options.log('audit_refused', { peer: call.getPeer(), code: status[error.code], reason: error.message });
+            return callback({ code: error.code, details: error.message });
+          }
+          this.options.log('internal_error', { error: (error as Error)?.stack ?? String(error) });
+          callback({ code: status.INTERNAL, details: `registry error: ${(error as Error)?.message ?? String(error)}` });
+        },
+      );
+    };
+  }
+
+  private model(modelId: string): ServedModel {
+    const model = this.options.config.models.find((m) => m.id === modelId);
+    if (!model) throw new AuditError(status.NOT_FOUND, `model "${modelId}" is not served by this registry`);
+    return model;
+  }
+
+  /** Opens a ticket and checks everything it claims that this registry can check without computing. */
+  private async checkTicket(ticket: Ticket__Output | null): Promise<OpenedTicket> {
+    if (!ticket) throw new AuditError(status.INVALID_ARGUMENT, 'no ticket');
+    const opened = await openTicket(ticket, this.options.config.audit.maxTicketBytes);
+    checkTicketAgainstManifest(opened, this.model(opened.modelId).manifest);
+    const node = this.options.store.node(opened.commitment.nodeId);
+    if (!node || node.role !== 'node') throw new AuditError(status.NOT_FOUND, `node ${opened.commitment.nodeId} is not registered here`);
+    if (node.modelId !== opened.modelId || node.shardIndex !== opened.shardIndex) {
+      throw new AuditError(status.INVALID_ARGUMENT, `node ${node.nodeId} serves shard ${node.shardIndex} of "${node.modelId}", the ticket is for shard ${opened.shardIndex} of "${opened.modelId}"`);
+    }
+    return opened;
+  }
+
+  private async submitTicket(ticket: Ticket__Output): Promise<object> {
+    const opened = await this.checkTicket(ticket);
+    const { audits } = this;
+    const { config } = this.options;
+    if (opened.engineVersion !== ENGINE_VERSION) {
+      throw new AuditError(status.FAILED_PRECONDITION, `ticket was computed by ${opened.engineVersion}; this registry audits ${ENGINE_VERSION}: run that engine version`);
+    }
+    const nodeId = opened.commitment.nodeId;
+    const banned = this.banReason(nodeId);
+    if (banned) throw new AuditError(status.PERMISSION_DENIED, banned);
+    const existing = audits.ticketStatus(opened.ticketId);
+    if (existing) throw new AuditError(status.ALREADY_EXISTS, `ticket ${opened.ticketId} (node ${nodeId}, shard ${opened.shardIndex}) is already held (${existing.status}); each commitment is audited once`);
+    if (audits.queuedFor(nodeId) >= config.audit.maxQueuedPerNode) {
+      throw new AuditError(status.RESOURCE_EXHAUSTED, `node ${nodeId} already has ${config.audit.maxQueuedPerNode} tickets waiting for a verifier; retry later`);
+    }
+    const added = audits.addTicket(
+      {
+        ticketId: opened.ticketId, nodeId, modelId: opened.modelId, shardIndex: opened.shardIndex, engineVersion: opened.engineVersion,
+        ticket: ticketCodec.requestSerialize(ticket), committedOutputHash: hex(opened.commitment.outputHash),
+      },
+      Date.now(),
+    );
+    if (!added) throw new AuditError(status.ALREADY_EXISTS, `ticket ${opened.ticketId} is already held; each commitment is audited once`);
+    this.options.log('ticket_queued', { ticketId: opened.ticketId, nodeId, modelId: opened.modelId, shard: opened.shardIndex, positions: opened.input.positions, bytes: opened.compressedBytes });
+    return { ticketId: opened.ticketId };
+  }
+
+  /**
+   * Checks a signed request's freshness and nonce, and (for verifiers) that its signer is a
+   * registered verifier. `apply` runs in the transaction that records the nonce, so a refused
+   * request leaves no trace.
+   */
+  private fresh<R extends Request, T>(request: R, apply: () => T): T {
+    const { store, config } = this.options;
+    const nowMs = Date.now();
+    const skewMs = request.timestampMs - nowMs;
+    if (Math.abs(skewMs) > config.maxClockSkewMs) {
+      throw new AuditError(status.INVALID_ARGUMENT, `stale timestamp: ${Math.round(Math.abs(skewMs) / 1000)} s from registry time, limit ${Math.round(config.maxClockSkewMs / 1000)} s; synchronize the clock`);
+    }
+    if (request.timestampMs <= store.nonceFloorMs()) throw new AuditError(status.INVALID_ARGUMENT, 'stale timestamp: sign a fresh request');
+    if (store.hasNonce(request.nonce)) throw new AuditError(status.ALREADY_EXISTS, `replayed ${request.kind}: nonce ${request.nonce} was already used; sign a new request`);
+    return store.transaction(() => {
+      const result = apply();
+      store.rememberNonce(request.nonce, signerOf(request), request.timestampMs, nowMs - config.maxClockSkewMs, config.nonceCacheMax);
+      return result;
+    });
+  }
+
+  private checkVerifier(verifierId: string): void {
+    const node = this.options.store.node(verifierId);
+    if (!node || node.role !== 'verifier') throw new AuditError(status.PERMISSION_DENIED, `${verifierId} is not a registered verifier: register with role "verifier" first`);
+    if (node.status !== 'live') throw new AuditError(status.PERMISSION_DENIED, `verifier ${verifierId} was evicted after missed heartbeats: register again`);
+  }
+
+  private async pullTickets(signed: Signed__Output): Promise<object> {
+    const request = openRequest('pull-tickets', signed);
+    this.checkVerifier(request.verifierId);
+    const held = request.shards.filter((s) => this.options.config.models.find((m) => m.id === s.modelId)?.manifest.shards[s.shardIndex]?.sha256 === s.shardSha256);
+    const leased = this.fresh(request, () =>
+      this.audits.lease(request.verifierId, held, request.engineVersion, Math.min(request.max, MAX_PULL), Date.now(), this.options.config.audit.leaseMs, MAX_PULL_BYTES),
+    );
+    if (leased.length > 0) this.options.log('tickets_leased', { verifierId: request.verifierId, tickets: leased.length });
+    return { tickets: leased.map((row) => ({ ticketId: row.ticketId, ticket: ticketCodec.requestDeserialize(row.ticket), leaseUntilMs: row.leaseUntilMs })) };
+  }
+
+  private async completeTickets(signed: Signed__Output): Promise<object> {
+    const request = openRequest('complete-tickets', signed);
+    this.checkVerifier(request.verifierId);
+    for (const result of request.results) {
+      const ticket = this.audits.ticketStatus(result.ticketId);
+      if (!ticket) throw new AuditError(status.NOT_FOUND, `unknown ticket ${result.ticketId}`);
+      if (ticket.status !== 'queued') throw new AuditError(status.FAILED_PRECONDITION, `ticket ${result.ticketId} is already ${ticket.status}`);
+      if (ticket.leaseOwner !== request.verifierId) {
+        throw new AuditError(status.FAILED_PRECONDITION, `ticket ${result.ticketId} is ${ticket.leaseOwner === null ? 'not leased' : `leased to ${ticket.leaseOwner}`}: pull it before reporting it`);
+      }
+      if (ticket.committedOutputHash !== result.outputHash) {
+        throw new AuditError(status.INVALID_ARGUMENT, `ticket ${result.ticketId}: recomputed output hash ${result.outputHash} differs from the committed ${ticket.committedOutputHash}: submit a fraud proof instead`);
+      }
+    }
+    const ids = request.results.map((r) => r.ticketId);
+    this.fresh(request, () => this.audits.markPassed(ids, request.verifierId, Date.now()));
+    return { passed: ids.length };
+  }
+
+  private async submitFraudProof(proof: FraudProof__Output): Promise<FraudProofReply> {
+    const { store, config, log } = this.options;
+    const ticket = await this.checkTicket(proof.ticket);
+    const recomputed = proof.recomputedOutputHash;
+    if (recomputed.length !== 32) throw new AuditError(status.INVALID_ARGUMENT, `recomputed output hash has ${recomputed.length} bytes, not 32`);
+    checkFraudProofSignature(ticket, recomputed, proof.verifierId, proof.timestampMs, proof.signature);
+    const verifier = store.node(proof.verifierId);
+    if (!verifier || verifier.role !== 'verifier') throw new AuditError(status.PERMISSION_DENIED, `${proof.verifierId} is not a registered verifier`);
+    const accused = ticket.commitment.nodeId;
+    if (Buffer.from(recomputed).equals(ticket.commitment.outputHash)) {
+      throw new AuditError(status.INVALID_ARGUMENT, `the recomputed output hash equals the one node ${accused} committed to: no mismatch, nothing to prove`);
+    }
+    const onRecord = this.audits.proofForTicket(ticket.ticketId);
+    if (onRecord) throw new AuditError(status.ALREADY_EXISTS, `a fraud proof against ticket ${ticket.ticketId} is already on record (${onRecord.status}, proof ${onRecord.proofId})`);
+
+    const { status: verdict, registryHash, detail } = await this.confirm(ticket, recomputed);
+    const proofBytes = proofCodec.requestSerialize(proof);
+    const proofId = sha256(proofBytes).toString('hex');
+    const fractionBps = Math.round(config.stake.slashFractions.fraud * BPS);
+    const nowMs = Date.now();
+    store.transaction(() => {
+      // Checked again inside the transaction: two proofs of one ticket may have been confirmed at once.
+      if (this.audits.proofForTicket(ticket.ticketId)) throw new AuditError(status.ALREADY_EXISTS, `a fraud proof against ticket ${ticket.ticketId} is already on record`);
+      this.audits.addProof({
+        proofId, ticketId: ticket.ticketId, accused, verifierId: proof.verifierId, status: verdict, recomputedHash: hex(recomputed), registryHash, detail, proof: proofBytes, atMs: nowMs,
+      });
+      if (verdict !== 'confirmed') return;
+      this.audits.markProven(ticket.ticketId, proof.verifierId, nowMs);
+      this.audits.ban(accused, proofId, nowMs);
+      store.evictNode(accused);
+      if (fractionBps > 0) this.audits.decideSlash(proofId, accused, fractionBps);
+    });
+    log('fraud_proof', { proofId, ticketId: ticket.ticketId, accused, verifierId: proof.verifierId, status: verdict, detail });
+    if (verdict === 'confirmed') await this.applyPendingSlashes();
+    return {
+      proofId, accused, detail,
+      status: verdict === 'confirmed' ? 'PROOF_CONFIRMED' : verdict === 'refuted' ? 'PROOF_REFUTED' : 'PROOF_UNCONFIRMED',
+      slashedAmount: this.audits.slashAmount(proofId) ?? '',
+    };
+  }
+
+  /** Recomputes the ticket here: the registry's own answer decides. */
+  private async confirm(ticket: OpenedTicket, recomputed: Uint8Array): Promise<{ status: ProofStatus; registryHash: string; detail: string }> {
+    if (ticket.engineVersion !== ENGINE_VERSION) {
+      return { status: 'unconfirmed', registryHash: '', detail: `ticket computed by ${ticket.engineVersion}; this registry runs ${ENGINE_VERSION} and cannot recompute it` };
+    }
+    const model = this.model(ticket.modelId);
+    const backend = await createWasmBackend({ threads: 1 });
+    let ours: Buffer;
+    try {
+      const engines = new ShardEngines([{ manifest: model.manifest, dir: dirname(model.manifestPath) }], backend);
+      ours = recomputeOutputHash(engines.engine(ticket.modelId, ticket.shardIndex), ticket);
+    } catch (error) {
+      if (error instanceof AuditError) throw error;
+      return { status: 'unconfirmed', registryHash: '', detail: `the registry cannot recompute shard ${ticket.shardIndex}: ${(error as Error).message}` };
+    } finally {
+      await backend.close();
+    }
+    const registryHash = ours.toString('hex');
+    if (ours.equals(ticket.commitment.outputHash)) return { status: 'refuted', registryHash, detail: 'the registry recomputed the committed output hash: the verifier is wrong' };
+    if (ours.equals(recomputed)) return { status: 'confirmed', registryHash, detail: 'the registry recomputed the verifier\'s output hash' };
+    return { status: 'unconfirmed', registryHash, detail: 'the registry recomputed a third output hash, neither the committed one nor the verifier\'s' };
+  }
+
+  private async requestAudit(signed: Signed__Output): Promise<object> {
+    const { store, config } = this.options;
+    const request = openRequest('audit-request', signed);
+    const commitment = commitmentFromJson(request.commitment);
+    if (!verifyCommitment(commitment)) throw new AuditError(status.UNAUTHENTICATED, `the commitment is not signed by node ${commitment.nodeId}`);
+    const secret = Buffer.from(request.secret, 'hex');
+    if (!isAudited(secret, commitment.stepId, commitment.shardIndex, config.audit.samplingRate)) {
+      throw new AuditError(status.FAILED_PRECONDITION, `the secret does not select this step of shard ${commitment.shardIndex} at the cluster's sampling rate ${config.audit.samplingRate}: nothing is owed`);
+    }
+    const node = store.node(commitment.nodeId);
+    if (!node || node.role !== 'node') throw new AuditError(status.NOT_FOUND, `node ${commitment.nodeId} is not registered here`);
+    const ticketId = ticketIdOf(commitment);
+    if (this.audits.hasRequest(ticketId)) throw new AuditError(status.ALREADY_EXISTS, `an audit request for ticket ${ticketId} is already on record`);
+    const nowMs = Date.now();
+    const dueByMs = nowMs + config.audit.ticketDeadlineMs;
+    this.fresh(request, () =>
+      this.audits.addRequest({ ticketId, nodeId: commitment.nodeId, shardIndex: commitment.shardIndex, client: request.client, requestedAtMs: nowMs, dueByMs, request: Buffer.from(signed.payload) }),
+    );
+    return { ticketed: this.audits.hasTicket(ticketId), dueByMs };
+  }
+}

@@ -1,0 +1,266 @@
+import type Database from 'better-sqlite3';
+
+export type TicketStatus = 'queued' | 'passed' | 'proven';
+export type ProofStatus = 'confirmed' | 'unconfirmed' | 'refuted';
+
+export interface QueuedTicket {
+  readonly ticketId: string;
+  readonly nodeId: string;
+  readonly modelId: string;
+  readonly shardIndex: number;
+  /** The Ticket message as received (protobuf). */
+  readonly ticket: Buffer;
+  readonly committedOutputHash: string;
+}
+
+export interface LeasedRow extends QueuedTicket {
+  readonly leaseUntilMs: number;
+}
+
+export interface ProofRecord {
+  readonly proofId: string;
+  readonly ticketId: string;
+  readonly accused: string;
+  readonly verifierId: string;
+  readonly status: ProofStatus;
+  readonly recomputedHash: string;
+  /** What the registry's own recomputation gave ('' when it could not recompute). */
+  readonly registryHash: string;
+  readonly detail: string;
+  /** The FraudProof message as received (protobuf). */
+  readonly proof: Buffer;
+  readonly atMs: number;
+}
+
+export interface AuditCounts {
+  readonly ticketsQueued: number;
+  readonly ticketsPassed: number;
+  readonly proofsConfirmed: number;
+  readonly proofsUnconfirmed: number;
+  readonly proofsRefuted: number;
+  readonly refusals: number;
+  readonly requestsPending: number;
+  readonly banned: boolean;
+  /** Decimal sum of applied slashes. */
+  readonly slashedAmount: string;
+}
+
+// Tables live in the registry's own file (`audit_` prefix) so that a confirmed proof, the ban and
+// the eviction of the node commit in one transaction.
+const SCHEMA = `
+CREATE TABLE IF NOT EXISTS audit_tickets (
+  ticket_id TEXT PRIMARY KEY,
+  node_id TEXT NOT NULL,
+  model_id TEXT NOT NULL,
+  shard_index INTEGER NOT NULL,
+  engine_version TEXT NOT NULL,
+  ticket BLOB NOT NULL,
+  committed_output_hash TEXT NOT NULL,
+  status TEXT NOT NULL CHECK (status IN ('queued', 'passed', 'proven')),
+  lease_owner TEXT,
+  lease_until_ms INTEGER NOT NULL DEFAULT 0,
+  received_at_ms INTEGER NOT NULL,
+  done_at_ms INTEGER,
+  done_by TEXT
+);
+CREATE INDEX IF NOT EXISTS audit_tickets_queue ON audit_tickets (status, model_id, shard_index, engine_version, received_at_ms);
+CREATE INDEX IF NOT EXISTS audit_tickets_by_node ON audit_tickets (node_id, status);
+CREATE TABLE IF NOT EXISTS audit_proofs (
+  proof_id TEXT PRIMARY KEY,
+  ticket_id TEXT NOT NULL UNIQUE,
+  accused TEXT NOT NULL,
+  verifier_id TEXT NOT NULL,
+  status TEXT NOT NULL CHECK (status IN ('confirmed', 'unconfirmed', 'refuted')),
+  recomputed_hash TEXT NOT NULL,
+  registry_hash TEXT NOT NULL,
+  detail TEXT NOT NULL,
+  proof BLOB NOT NULL,
+  at_ms INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS audit_proofs_by_accused ON audit_proofs (accused, status);
+CREATE TABLE IF NOT EXISTS audit_bans (node_id TEXT PRIMARY KEY, proof_id TEXT NOT NULL, at_ms INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS audit_slashes (
+  proof_id TEXT PRIMARY KEY,
+  node_id TEXT NOT NULL,
+  fraction_bps INTEGER NOT NULL,
+  -- decimal; NULL until the settlement back end has applied it (or when none holds stakes)
+  amount TEXT,
+  applied_at_ms INTEGER,
+  note TEXT NOT NULL DEFAULT ''
+);
+CREATE TABLE IF NOT EXISTS audit_requests (
+  ticket_id TEXT PRIMARY KEY,
+  node_id TEXT NOT NULL,
+  shard_index INTEGER NOT NULL,
+  client TEXT NOT NULL,
+  requested_at_ms INTEGER NOT NULL,
+  due_by_ms INTEGER NOT NULL,
+  request BLOB NOT NULL
+);
+CREATE INDEX IF NOT EXISTS audit_requests_by_node ON audit_requests (node_id, due_by_ms);
+`;
+
+const TICKET_COLUMNS = 'ticket_id AS ticketId, node_id AS nodeId, model_id AS modelId, shard_index AS shardIndex, ticket, committed_output_hash AS committedOutputHash';
+
+/** The registry's audit state: the ticket queue with leases, fraud proofs, bans, slashes, audit requests. */
+export class AuditStore {
+  constructor(private readonly db: Database.Database) {
+    db.exec(SCHEMA);
+  }
+
+  // --- tickets ---
+
+  hasTicket(ticketId: string): boolean {
+    return this.db.prepare('SELECT 1 FROM audit_tickets WHERE ticket_id = ?').get(ticketId) !== undefined;
+  }
+
+  ticketStatus(ticketId: string): { status: TicketStatus; leaseOwner: string | null; committedOutputHash: string } | undefined {
+    return this.db.prepare('SELECT status, lease_owner AS leaseOwner, committed_output_hash AS committedOutputHash FROM audit_tickets WHERE ticket_id = ?').get(ticketId) as
+      | { status: TicketStatus; leaseOwner: string | null; committedOutputHash: string }
+      | undefined;
+  }
+
+  queuedFor(nodeId: string): number {
+    return (this.db.prepare("SELECT COUNT(*) AS n FROM audit_tickets WHERE node_id = ? AND status = 'queued'").get(nodeId) as { n: number }).n;
+  }
+
+  /** Queues a ticket; false when one with this id is already held. */
+  addTicket(t: QueuedTicket & { readonly engineVersion: string }, nowMs: number): boolean {
+    const result = this.db
+      .prepare(
+        `INSERT OR IGNORE INTO audit_tickets (ticket_id, node_id, model_id, shard_index, engine_version, ticket, committed_output_hash, status, received_at_ms)
+         VALUES (?, ?, ?, ?, ?, ?, ?, 'queued', ?)`,
+      )
+      .run(t.ticketId, t.nodeId, t.modelId, t.shardIndex, t.engineVersion, t.ticket, t.committedOutputHash, nowMs);
+    return result.changes === 1;
+  }
+
+  /**
+   * Leases up to `max` queued tickets (at most `maxBytes` of them, but at least one) of the given
+   * shards and engine version, oldest first, skipping those leased to someone else whose lease has
+   * not run out.
+   */
+  lease(verifierId: string, shards: readonly { modelId: string; shardIndex: number }[], engineVersion: string, max: number, nowMs: number, leaseMs: number, maxBytes: number): LeasedRow[] {
+    if (shards.length === 0) return [];
+    const until = nowMs + leaseMs;
+    const byShard = shards.map(() => '(model_id = ? AND shard_index = ?)').join(' OR ');
+    return this.db.transaction(() => {
+      const rows = this.db
+        .prepare(
+          `SELECT ${TICKET_COLUMNS} FROM audit_tickets
+           WHERE status = 'queued' AND engine_version = ? AND (${byShard}) AND (lease_owner IS NULL OR lease_owner = ? OR lease_until_ms < ?)
+           ORDER BY received_at_ms, ticket_id LIMIT ?`,
+        )
+        .all(engineVersion, ...shards.flatMap((s) => [s.modelId, s.shardIndex]), verifierId, nowMs, max) as QueuedTicket[];
+      const take = this.db.prepare('UPDATE audit_tickets SET lease_owner = ?, lease_until_ms = ? WHERE ticket_id = ?');
+      const leased: LeasedRow[] = [];
+      let bytes = 0;
+      for (const row of rows) {
+        bytes += row.ticket.length;
+        if (leased.length > 0 && bytes > maxBytes) break;
+        take.run(verifierId, until, row.ticketId);
+        leased.push({ ...row, leaseUntilMs: until });
+      }
+      return leased;
+    })();
+  }
+
+  markPassed(ticketIds: readonly string[], verifierId: string, nowMs: number): void {
+    const update = this.db.prepare("UPDATE audit_tickets SET status = 'passed', done_at_ms = ?, done_by = ?, lease_owner = NULL WHERE ticket_id = ? AND status = 'queued'");
+    for (const id of ticketIds) update.run(nowMs, verifierId, id);
+  }
+
+  markProven(ticketId: string, verifierId: string, nowMs: number): void {
+    this.db.prepare("UPDATE audit_tickets SET status = 'proven', done_at_ms = ?, done_by = ?, lease_owner = NULL WHERE ticket_id = ?").run(nowMs, verifierId, ticketId);
+  }
+
+  // --- proofs, bans, slashes ---
+
+  proofForTicket(ticketId: string): ProofRecord | undefined {
+    return this.db
+      .prepare(
+        `SELECT proof_id AS proofId, ticket_id AS ticketId, accused, verifier_id AS verifierId, status, recomputed_hash AS recomputedHash,
+          registry_hash AS registryHash, detail, proof, at_ms AS atMs FROM audit_proofs WHERE ticket_id = ?`,
+      )
+      .get(ticketId) as ProofRecord | undefined;
+  }
+
+  addProof(p: ProofRecord): void {
+    this.db
+      .prepare(
+        `INSERT INTO audit_proofs (proof_id, ticket_id, accused, verifier_id, status, recomputed_hash, registry_hash, detail, proof, at_ms)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      )
+      .run(p.proofId, p.ticketId, p.accused, p.verifierId, p.status, p.recomputedHash, p.registryHash, p.detail, p.proof, p.atMs);
+  }
+
+  /** Why the node may not rejoin, or undefined. */
+  banOf(nodeId: string): { proofId: string; atMs: number } | undefined {
+    return this.db.prepare('SELECT proof_id AS proofId, at_ms AS atMs FROM audit_bans WHERE node_id = ?').get(nodeId) as { proofId: string; atMs: number } | undefined;
+  }
+
+  ban(nodeId: string, proofId: string, nowMs: number): void {
+    this.db.prepare('INSERT OR IGNORE INTO audit_bans (node_id, proof_id, at_ms) VALUES (?, ?, ?)').run(nodeId, proofId, nowMs);
+  }
+
+  /** A slash decided (one per confirmed proof); its amount comes once the back end applies it. */
+  decideSlash(proofId: string, nodeId: string, fractionBps: number): void {
+    this.db.prepare('INSERT OR IGNORE INTO audit_slashes (proof_id, node_id, fraction_bps) VALUES (?, ?, ?)').run(proofId, nodeId, fractionBps);
+  }
+
+  pendingSlashes(): { proofId: string; nodeId: string; fractionBps: number }[] {
+    return this.db.prepare('SELECT proof_id AS proofId, node_id AS nodeId, fraction_bps AS fractionBps FROM audit_slashes WHERE applied_at_ms IS NULL ORDER BY proof_id').all() as {
+      proofId: string;
+      nodeId: string;
+      fractionBps: number;
+    }[];
+  }
+
+  /** `amount` null: applied earlier, or nothing to take (see the note). */
+  slashApplied(proofId: string, amount: bigint | null, note: string, nowMs: number): void {
+    this.db.prepare('UPDATE audit_slashes SET amount = ?, applied_at_ms = ?, note = ? WHERE proof_id = ?').run(amount === null ? null : amount.toString(), nowMs, note, proofId);
+  }
+
+  slashAmount(proofId: string): string | undefined {
+    const row = this.db.prepare('SELECT amount FROM audit_slashes WHERE proof_id = ?').get(proofId) as { amount: string | null } | undefined;
+    return row?.amount ?? undefined;
+  }
+
+  // --- audit requests ---
+
+  hasRequest(ticketId: string): boolean {
+    return this.db.prepare('SELECT 1 FROM audit_requests WHERE ticket_id = ?').get(ticketId) !== undefined;
+  }
+
+  addRequest(r: { ticketId: string; nodeId: string; shardIndex: number; client: string; requestedAtMs: number; dueByMs: number; request: Buffer }): void {
+    this.db
+      .prepare('INSERT INTO audit_requests (ticket_id, node_id, shard_index, client, requested_at_ms, due_by_ms, request) VALUES (?, ?, ?, ?, ?, ?, ?)')
+      .run(r.ticketId, r.nodeId, r.shardIndex, r.client, r.requestedAtMs, r.dueByMs, r.request);
+  }
+
+  // --- reports ---
+
+  counts(nodeId: string, nowMs: number): AuditCounts {
+    const tickets = Object.fromEntries(
+      (this.db.prepare('SELECT status, COUNT(*) AS n FROM audit_tickets WHERE node_id = ? GROUP BY status').all(nodeId) as { status: string; n: number }[]).map((r) => [r.status, r.n]),
+    );
+    const proofs = Object.fromEntries(
+      (this.db.prepare('SELECT status, COUNT(*) AS n FROM audit_proofs WHERE accused = ? GROUP BY status').all(nodeId) as { status: string; n: number }[]).map((r) => [r.status, r.n]),
+    );
+    const unanswered = `SELECT COUNT(*) AS n FROM audit_requests r WHERE r.node_id = ? AND NOT EXISTS (SELECT 1 FROM audit_tickets t WHERE t.ticket_id = r.ticket_id)`;
+    const refusals = (this.db.prepare(`${unanswered} AND r.due_by_ms < ?`).get(nodeId, nowMs) as { n: number }).n;
+    const pending = (this.db.prepare(`${unanswered} AND r.due_by_ms >= ?`).get(nodeId, nowMs) as { n: number }).n;
+    const amounts = this.db.prepare('SELECT amount FROM audit_slashes WHERE node_id = ? AND amount IS NOT NULL').all(nodeId) as { amount: string }[];
+    return {
+      ticketsQueued: tickets.queued ?? 0,
+      ticketsPassed: tickets.passed ?? 0,
+      proofsConfirmed: proofs.confirmed ?? 0,
+      proofsUnconfirmed: proofs.unconfirmed ?? 0,
+      proofsRefuted: proofs.refuted ?? 0,
+      refusals,
+      requestsPending: pending,
+      banned: this.banOf(nodeId) !== undefined,
+      slashedAmount: amounts.reduce((sum, r) => sum + BigInt(r.amount), 0n).toString(),
+    };
+  }
+}

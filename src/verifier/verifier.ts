@@ -1,0 +1,179 @@
+import { bytesToHex } from '@noble/hashes/utils.js';
+import { availableParallelism, totalmem } from 'node:os';
+import { AuditClient } from '../audit/audit-client.ts';
+import { ENGINE_VERSION } from '../audit/engine-version.ts';
+import { recomputeOutputHash, ShardEngines, type HeldShard } from '../audit/recompute.ts';
+import { signFraudProof } from '../audit/statements.ts';
+import { checkTicketAgainstManifest, openTicket } from '../audit/ticket.ts';
+import { readKeyFile, type KeyPair } from '../crypto/keys.ts';
+import type { LeasedTicket__Output } from '../proto/tessera/v1/LeasedTicket.ts';
+import { RegistryClient, startHeartbeats, type AnnouncementBody } from '../registry/registry-client.ts';
+import { readManifest } from '../node/shard-files.ts';
+import { CLIENT_VERSION } from '../node/version.ts';
+import { createWasmBackend } from '../tensor/wasm-backend.ts';
+
+export interface VerifierOptions {
+  /** HOST:PORT of the registry whose tickets this verifier audits. */
+  readonly registry: string;
+  /** Directories `tessera shard` wrote (manifest.json and shard files); any subset of the shard files may be present. */
+  readonly shardsDirs: readonly string[];
+  /** The verifier's identity: a key, or the path of its key file (mode 0600). */
+  readonly key?: KeyPair;
+  readonly keyPath?: string;
+  /** Compute threads. Default 1. */
+  readonly threads?: number;
+  /** Tickets leased per pull. Default 8. */
+  readonly batch?: number;
+  /** How long to wait before asking again when the queue was empty. Default 1000 ms. */
+  readonly pollMs?: number;
+  /** Largest ticket input accepted (uncompressed). Default 32 MiB. */
+  readonly maxTicketBytes?: number;
+  /** Structured log lines; default: JSON on stderr. */
+  readonly log?: (event: string, fields: Record<string, unknown>) => void;
+}
+
+export interface VerifierStats {
+  /** Tickets recomputed to their committed output hash and reported as audited passes. */
+  readonly passed: number;
+  /** Fraud proofs filed (whatever the registry then decided). */
+  readonly proofs: number;
+  readonly errors: number;
+}
+
+export interface VerifierHandle {
+  readonly verifierId: string;
+  stats(): VerifierStats;
+  /** Finishes the batch in hand, reports it, unregisters and stops. */
+  close(): Promise<void>;
+}
+
+function jsonLog(event: string, fields: Record<string, unknown>): void {
+  process.stderr.write(`${JSON.stringify({ time: new Date().toISOString(), role: 'verifier', event, ...fields })}\n`);
+}
+
+/**
+ * Registers as a verifier, then leases tickets of the shards it holds, recomputes each with the
+ * bit-exact engine and compares SHA-256 hashes: a match is reported as an audited pass, a mismatch
+ * becomes a signed fraud proof. A verifier serves nothing: it announces 127.0.0.1:0.
+ */
+export async function startVerifier(options: VerifierOptions): Promise<VerifierHandle> {
+  const log = options.log ?? jsonLog;
+  const key = options.key ?? (options.keyPath !== undefined ? readKeyFile(options.keyPath) : undefined);
+  if (!key) throw new Error('a verifier needs a key: pass key or keyPath');
+  if (options.shardsDirs.length === 0) throw new Error('a verifier needs at least one shards directory');
+  const models = options.shardsDirs.map((dir) => ({ manifest: readManifest(dir), dir }));
+  const backend = await createWasmBackend({ threads: options.threads ?? 1 });
+  const engines = new ShardEngines(models, backend);
+  const held: HeldShard[] = engines.held();
+  if (held.length === 0) {
+    await backend.close();
+    throw new Error(`no shard files found in ${options.shardsDirs.join(', ')}: a verifier recomputes the shards it holds`);
+  }
+
+  const registry = new RegistryClient(options.registry);
+  const audits = new AuditClient(options.registry);
+  const body = (): AnnouncementBody => ({
+    role: 'verifier', modelId: '', shardIndex: 0, shareKey: bytesToHex(key.publicKey), endpoint: '127.0.0.1:0', tls: false,
+    capabilities: {
+      tier: 'cpu', cpuCores: availableParallelism(), memoryGiB: 2 ** Math.floor(Math.log2(Math.max(1, totalmem() / 2 ** 30))), gpu: 'none', region: '',
+      workloads: ['audit'], clientVersion: CLIENT_VERSION,
+    },
+    load: { activeSessions: 0, maxSessions: 0, computeUsPerToken: 0 },
+    pricePer1kTokens: 0,
+  });
+  let stopHeartbeats: () => Promise<void>;
+  try {
+    const reply = await registry.register(key, body());
+    stopHeartbeats = startHeartbeats(registry, key, body, { intervalMs: reply.heartbeatIntervalMs, onError: (error) => log('verifier.registry_error', { error: error.message }) });
+  } catch (error) {
+    registry.close();
+    audits.close();
+    await backend.close();
+    throw new Error(`registry ${options.registry} refused or did not answer the verifier's registration: ${(error as { details?: string }).details || (error as Error).message}`);
+  }
+
+  const stats = { passed: 0, proofs: 0, errors: 0 };
+  const maxTicketBytes = options.maxTicketBytes ?? 32 * 1024 * 1024;
+  let closing = false;
+  let wake: (() => void) | undefined;
+  const pause = (ms: number) => new Promise<void>((resolve) => {
+    const timer = setTimeout(resolve, ms);
+    wake = () => {
+      clearTimeout(timer);
+      resolve();
+    };
+  });
+
+  /** Recomputes one ticket: the output hash of a pass, or undefined once a fraud proof is filed. */
+  const audit = async (leased: LeasedTicket__Output): Promise<{ ticketId: string; outputHash: Buffer } | undefined> => {
+    const ticket = await openTicket(leased.ticket!, maxTicketBytes);
+    const manifest = engines.manifest(ticket.modelId);
+    if (!manifest) throw new Error(`ticket of model "${ticket.modelId}", which no shards dir here holds`);
+    checkTicketAgainstManifest(ticket, manifest);
+    const outputHash = recomputeOutputHash(engines.engine(ticket.modelId, ticket.shardIndex), ticket);
+    if (outputHash.equals(ticket.commitment.outputHash)) return { ticketId: leased.ticketId, outputHash };
+    const verdict = await audits.submitFraudProof(signFraudProof(key, leased.ticket!, ticket, outputHash));
+    stats.proofs++;
+    log('verifier.fraud_proof', { ticketId: leased.ticketId, accused: ticket.commitment.nodeId, shard: ticket.shardIndex, status: verdict.status, proofId: verdict.proofId, slashed: verdict.slashedAmount, detail: verdict.detail });
+    return undefined;
+  };
+
+  const loop = (async () => {
+    while (!closing) {
+      let leased: LeasedTicket__Output[];
+      try {
+        leased = await audits.pullTickets(key, held, ENGINE_VERSION, options.batch ?? 8);
+      } catch (error) {
+        stats.errors++;
+        log('verifier.pull_failed', { error: (error as { details?: string }).details || (error as Error).message });
+        await pause(options.pollMs ?? 1000);
+        continue;
+      }
+      if (leased.length === 0) {
+        await pause(options.pollMs ?? 1000);
+        continue;
+      }
+      const passes: { ticketId: string; outputHash: Buffer }[] = [];
+      for (const ticket of leased) {
+        try {
+          const pass = await audit(ticket);
+          if (pass) passes.push(pass);
+        } catch (error) {
+          // Left leased: the lease runs out and the ticket returns to the queue.
+          stats.errors++;
+          log('verifier.ticket_failed', { ticketId: ticket.ticketId, error: (error as { details?: string }).details || (error as Error).message });
+        }
+      }
+      if (passes.length === 0) continue;
+      try {
+        stats.passed += await audits.completeTickets(key, passes);
+      } catch (error) {
+        stats.errors++;
+        log('verifier.complete_failed', { tickets: passes.length, error: (error as { details?: string }).details || (error as Error).message });
+      }
+    }
+  })();
+
+  log('verifier.start', { verifierId: key.address, registry: options.registry, engineVersion: ENGINE_VERSION, shards: held.map((s) => `${s.modelId}/${s.shardIndex}`) });
+  let closed: Promise<void> | undefined;
+  return {
+    verifierId: key.address,
+    stats: () => ({ ...stats }),
+    close: () =>
+      (closed ??= (async () => {
+        closing = true;
+        wake?.();
+        await loop;
+        await stopHeartbeats();
+        try {
+          await registry.unregister(key, body());
+        } catch (error) {
+          log('verifier.registry_error', { error: (error as Error).message });
+        }
+        registry.close();
+        audits.close();
+        await backend.close();
+        log('verifier.stop', { verifierId: key.address, ...stats });
+      })()),
+  };
+}
