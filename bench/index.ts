@@ -1,4 +1,4 @@
-// `npm run bench [-- --json] [-- --quick]`: one table of the figures the issues name, each measured
+// `npm run bench [-- --json] [-- --quick] [-- --only=engine,network]`: one table of the figures the issues name, each measured
 // against its reference in the same run (these machines are noisy, so ratios are what count).
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, statSync } from 'node:fs';
@@ -7,14 +7,8 @@ import { fileURLToPath } from 'node:url';
 import { QWEN2_5_0_5B, writeSyntheticModel } from '../src/model/synthetic-model.ts';
 import type { QuantMix } from '../src/model/quant-mix.ts';
 import { sharedModel } from '../test/support/shared-models.ts';
-
-export interface BenchRow {
-  readonly figure: string;
-  readonly ours: number;
-  readonly reference?: number;
-  readonly referenceName?: string;
-  readonly unit: string;
-}
+import { networkBenchRows } from './network.ts';
+import type { BenchRow } from './row.ts';
 
 interface Measurement {
   prefillTokensPerSecond: number;
@@ -98,14 +92,21 @@ function printTable(rows: BenchRow[]): void {
   for (const b of body) console.log(line(b));
 }
 
+// `--only engine,network` runs some sections; each section is one issue's figures.
+const only = process.argv.find((a) => a.startsWith('--only='))?.slice('--only='.length).split(',');
+const wanted = (section: string) => only === undefined || only.includes(section);
+
 const rows: BenchRow[] = [];
-const threadCounts = quick ? [2] : [1, 2];
-for (const threads of threadCounts) rows.push(...engineRows('stories260K f32', sharedModel('stories260K.gguf'), threads, 128, 128));
-for (const mix of (quick ? ['q8_0'] : ['f32', 'q8_0', 'q4_K']) as QuantMix[]) {
-  const path = syntheticModel(mix);
-  for (const threads of threadCounts) rows.push(...engineRows(`qwen2.5-0.5B shape ${mix}`, path, threads, quick ? 32 : 64, quick ? 8 : 16));
+if (wanted('engine')) {
+  const threadCounts = quick ? [2] : [1, 2];
+  for (const threads of threadCounts) rows.push(...engineRows('stories260K f32', sharedModel('stories260K.gguf'), threads, 128, 128));
+  for (const mix of (quick ? ['q8_0'] : ['f32', 'q8_0', 'q4_K']) as QuantMix[]) {
+    const path = syntheticModel(mix);
+    for (const threads of threadCounts) rows.push(...engineRows(`qwen2.5-0.5B shape ${mix}`, path, threads, quick ? 32 : 64, quick ? 8 : 16));
+  }
+  rows.push(...shardMemoryRows(syntheticModel('q8_0')));
 }
-rows.push(...shardMemoryRows(syntheticModel('q8_0')));
+if (wanted('network')) rows.push(...(await networkBenchRows({ quick, qwenShapeModel: syntheticModel('q8_0') })));
 
 if (args.has('--json')) console.log(JSON.stringify(rows, null, 2));
 else printTable(rows);

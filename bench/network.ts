@@ -10,7 +10,7 @@ import { openModel } from '../src/model/open-model.ts';
 import { Sampler } from '../src/model/sampling.ts';
 import { createWasmBackend } from '../src/tensor/wasm-backend.ts';
 import { sharedModel } from '../test/support/shared-models.ts';
-import type { BenchRow } from './index.ts';
+import type { BenchRow } from './row.ts';
 
 export interface NetworkBenchOptions {
   /** Fewer tokens, and no 4-shard pipeline for the larger model. */
@@ -97,7 +97,7 @@ export async function networkBenchRows(options: NetworkBenchOptions = {}): Promi
   const stories = await pipelineRows('stories260K f32', sharedModel('stories260K.gguf'), [1, 2, 4], quick ? 64 : 200);
   const rows = [...stories.rows];
   const perHopUs = (1e6 / stories.rates.get(4)! - 1e6 / stories.rates.get(1)!) / 3;
-  rows.push({ figure: 'per-hop overhead per decoded token, stories260K ((4-shard - 1-shard time) / 3)', ours: perHopUs, unit: 'us' });
+  rows.push({ figure: 'per-hop overhead per decoded token, stories260K ((4-shard - 1-shard time) / 3)', ours: perHopUs, reference: 300, referenceName: 'target', unit: 'us' });
   if (options.qwenShapeModel !== undefined) {
     const qwen = await pipelineRows('qwen2.5-0.5B shape q8_0', options.qwenShapeModel, quick ? [1, 2] : [1, 2, 4], quick ? 8 : 24);
     rows.push(...qwen.rows);

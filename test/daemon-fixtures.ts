@@ -1,6 +1,8 @@
 // Shared by the daemon tests and the chain benchmark: a registry with a Membership service beside
 // it, registered nodes, and signed sessions of shares.
+import { spawn, type ChildProcess } from 'node:child_process';
 import { connect, createServer, type Server as NetServer, type Socket } from 'node:net';
+import { createInterface } from 'node:readline';
 import { join } from 'node:path';
 import { Server, ServerCredentials } from '@grpc/grpc-js';
 import Database from 'better-sqlite3';
@@ -109,10 +111,12 @@ export class Relay {
   #cut = false;
   port = 0;
 
-  constructor(private readonly target: () => number) {
+  /** `target` gives the daemon's port once it listens. */
+  constructor(private readonly target: () => number | undefined) {
     this.#server = createServer((socket) => {
-      if (this.#cut) return socket.destroy();
-      const upstream = connect(this.target(), '127.0.0.1');
+      const port = this.target();
+      if (this.#cut || port === undefined) return socket.destroy();
+      const upstream = connect(port, '127.0.0.1');
       for (const s of [socket, upstream]) {
         this.#sockets.add(s);
         s.on('close', () => this.#sockets.delete(s));
@@ -143,4 +147,19 @@ export class Relay {
     this.cut();
     await new Promise<void>((resolve) => this.#server.close(() => resolve()));
   }
+}
+
+/** `tessera daemon ARGS` in a child process; resolves once it logs daemon_started, with that event's fields. */
+export async function spawnDaemon(args: readonly string[]): Promise<{ child: ChildProcess; endpoint: string; started: Record<string, unknown>; exited: Promise<unknown> }> {
+  const child = spawn(process.execPath, [join(import.meta.dirname, '..', 'bin', 'tessera.js'), 'daemon', ...args], { stdio: ['ignore', 'ignore', 'pipe'] });
+  const exited = new Promise((resolve) => child.once('exit', resolve));
+  const tail: string[] = [];
+  const started = await new Promise<Record<string, unknown>>((resolve, reject) => {
+    createInterface({ input: child.stderr! }).on('line', (line) => {
+      tail.push(line);
+      if (line.includes('"event":"daemon_started"')) resolve(JSON.parse(line) as Record<string, unknown>);
+    });
+    void exited.then(() => reject(new Error(`the daemon exited before it started:\n${tail.join('\n')}`)));
+  });
+  return { child, endpoint: String(started.endpoint), started, exited };
 }

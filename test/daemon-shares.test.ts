@@ -167,7 +167,7 @@ test('the base fee moves at most 1/8 per block: up while blocks are full, down w
   assert.equal(estimate.targetShares, params.maxSharesPerBlock / 2);
 });
 
-test('a settlement summary adds up a complete window, and an incomplete one is refused', async () => {
+test('a settlement summary adds up a complete window, an incomplete one is refused, and blocks are found by hash', async () => {
   const summary = await rpc.settlementSummary(0);
   const { blocks } = await rpc.blocks(summary.fromHeight, summary.toHeight);
   const tokens = blocks.reduce((sum, b) => sum + b.header.tokens, 0);
@@ -175,5 +175,10 @@ test('a settlement summary adds up a complete window, and an incomplete one is r
   assert.equal(summary.totalShares, blocks.reduce((sum, b) => sum + b.header.shareCount, 0));
   assert.equal(summary.totalFees, blocks.reduce((sum, b) => sum + b.header.tokens * b.header.baseFeePerToken, 0));
   assert.equal(summary.lastBlockHash, hex(blocks.at(-1)!.hash));
+  const busiest = blocks.reduce((a, b) => (b.header.shareCount > a.header.shareCount ? b : a));
+  const byHash = await rpc.block(busiest.hash);
+  assert.deepEqual(byHash.shares.map((s) => hex(s.payload)), busiest.shares.map((s) => hex(s.payload)));
+  assert.deepEqual((await rpc.block(busiest.hash, true)).shares, [], 'headers only');
+  await assert.rejects(rpc.block(10_000), /NOT_FOUND: no block at height 10000/);
   await assert.rejects(rpc.settlementSummary(10_000), /FAILED_PRECONDITION: settlement window 10000 ends at height 40004/);
 });

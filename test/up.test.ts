@@ -50,10 +50,12 @@ test('tessera up serves completions through its gateway and stops everything on 
 
   const pids = lines.map((l) => /\(pid (\d+)\)/.exec(l)?.[1]).filter((p): p is string => p !== undefined).map(Number);
   childPids.push(...pids);
-  // a registry, a node per shard (2 by default) and a spare
+  // a registry, a share-chain daemon, a verifier, a node per shard (2 by default) and a spare
   assert.equal(lines.filter((l) => l.startsWith('registry ')).length, 1);
+  assert.equal(lines.filter((l) => l.startsWith('daemon ')).length, 1);
+  assert.equal(lines.filter((l) => l.startsWith('verifier ')).length, 1);
   assert.deepEqual(lines.filter((l) => l.startsWith('node ')).map((l) => /shard (\d+)/.exec(l)![1]).sort(), ['0', '1', '1']);
-  assert.equal(pids.length, 4);
+  assert.equal(pids.length, 6);
   const gatewayUrl = /^gateway\s+(http:\/\/\S+)\/v1/m.exec(lines.join('\n'))![1]!;
   const expected = await localGreedy('Once upon a time', 32);
   assert.ok(lines.includes(`sample completion of "Once upon a time": ${JSON.stringify(expected.text)}`), lines.join('\n'));

@@ -9,7 +9,7 @@ import type { Backend } from '../tensor/backend.ts';
 import { bf16ToF32Array, f16ToF32Array } from '../tensor/half.ts';
 import { sha256 } from './commitment.ts';
 import { sha256File } from './file-hash.ts';
-import { AuditError, type OpenedTicket, type TicketInputBytes } from './ticket.ts';
+import { AuditError, type TicketInputBytes } from './ticket.ts';
 
 /** The engine's input for a ticket, decoded exactly as a node decodes a step (src/node/limits.ts). */
 export function ticketForwardInput(input: TicketInputBytes): ForwardInput {
@@ -31,16 +31,16 @@ export function ticketForwardInput(input: TicketInputBytes): ForwardInput {
 }
 
 /**
- * Runs the ticket's step on a fresh cache and hashes the output the way a node does: the hidden
+ * Runs a ticket's step on a fresh cache and hashes the output the way a node does: the hidden
  * states it sends on, or on the last shard the logits of the last position (f32 bytes).
  */
-export function recomputeOutputHash(engine: Engine, ticket: OpenedTicket): Buffer {
+export function recomputeOutputHash(engine: Engine, input: TicketInputBytes): Buffer {
   const { config, range } = engine;
-  const positions = ticket.input.positions;
+  const positions = input.positions;
   const cache = engine.createCache(Math.max(1, range.end - range.start) * config.kvHeads * config.headDim * 8 * positions);
   let result;
   try {
-    result = engine.forward(cache, ticketForwardInput(ticket.input), 0);
+    result = engine.forward(cache, ticketForwardInput(input), 0);
   } catch (error) {
     if (error instanceof EngineInputError) throw new AuditError(status.INVALID_ARGUMENT, `ticket input is not a valid step: ${error.message}`);
     throw error;

@@ -155,7 +155,7 @@ async function decompress(compression: string, data: Buffer, expected: number): 
   }
 }
 
-/** Checks a ticket against the model it names: the shard exists, its hash, the input's kind and width. */
+/** Checks a ticket against the model it names: the shard exists, its hash, the input's kind, width and token ids. */
 export function checkTicketAgainstManifest(ticket: OpenedTicket, manifest: Manifest): void {
   const invalid = (message: string) => new AuditError(status.INVALID_ARGUMENT, message);
   const entry = manifest.shards[ticket.shardIndex];
@@ -166,6 +166,13 @@ export function checkTicketAgainstManifest(ticket: OpenedTicket, manifest: Manif
   if (ticket.input.tokens !== entry.embedding) throw invalid(`shard ${entry.index} takes ${entry.embedding ? 'token ids' : 'hidden states'}, the ticket holds ${ticket.input.tokens ? 'token ids' : 'hidden states'}`);
   if (!ticket.input.tokens && ticket.input.width !== manifest.config.hiddenSize) {
     throw invalid(`ticket input has hidden size ${ticket.input.width}, shard ${entry.index} expects ${manifest.config.hiddenSize}`);
+  }
+  if (ticket.input.tokens) {
+    const view = new DataView(ticket.input.bytes.buffer, ticket.input.bytes.byteOffset, ticket.input.bytes.byteLength);
+    for (let i = 0; i < ticket.input.positions; i++) {
+      const token = view.getUint32(i * 4, true);
+      if (token >= manifest.config.vocabSize) throw invalid(`ticket input holds token id ${token}, beyond the vocabulary of ${manifest.config.vocabSize}`);
+    }
   }
   if (ticket.input.positions > manifest.config.contextLength) {
     throw invalid(`ticket covers ${ticket.input.positions} positions, beyond the model's context of ${manifest.config.contextLength}`);

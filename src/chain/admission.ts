@@ -62,8 +62,10 @@ export class ShareAdmission {
     const verdicts = new Array<Verdict | undefined>(shares.length);
     const candidates: Candidate[] = [];
     const seen = new Set<string>();
+    const hashes = shares.map((signed) => shareHashOf(signed.payload));
+    const held = store.shareStates(hashes);
     shares.forEach((signed, index) => {
-      const hash = shareHashOf(signed.payload);
+      const hash = hashes[index]!;
       const key = hash.toString('hex');
       if (seen.has(key)) return (verdicts[index] = refuse(hash, 'SHARE_DUPLICATE', `share ${key} is sent twice in this batch`));
       seen.add(key);
@@ -74,7 +76,7 @@ export class ShareAdmission {
         if (!(error instanceof RecordFormatError)) throw error;
         return (verdicts[index] = refuse(hash, 'SHARE_MALFORMED', error.message));
       }
-      const state = store.shareState(hash);
+      const state = held.get(key);
       if (state === ShareState.Pending || state === ShareState.Chain) {
         return (verdicts[index] = refuse(hash, 'SHARE_DUPLICATE', `share ${key} was already accepted${state === ShareState.Chain ? ' and is in a block' : ''}`));
       }
@@ -125,8 +127,10 @@ export class ShareAdmission {
     // One pool call for every share signature and every receipt signature not checked before.
     const referenced = new Set(checked.map((c) => c.receipt));
     const newReceipts = [...receiptInfos.values()].filter((r): r is ReceiptInfo => !('rejection' in r) && !r.held && referenced.has(r));
+    const keys = new Map<string, Uint8Array>();
+    const keyOf = (hex: string) => keys.get(hex) ?? keys.set(hex, hexToBytes(hex)).get(hex)!;
     const ok = await this.pool.verify([
-      ...checked.map((c) => ({ domain: SHARE_DOMAIN, payload: c.signed.payload, signature: c.signed.signature, publicKey: hexToBytes(c.member!.shareKey) })),
+      ...checked.map((c) => ({ domain: SHARE_DOMAIN, payload: c.signed.payload, signature: c.signed.signature, publicKey: keyOf(c.member!.shareKey) })),
       ...newReceipts.map((r) => ({ domain: RECEIPT_DOMAIN, payload: r.signed.payload, signature: r.signed.signature, publicKey: hexToBytes(r.receipt.clientKey) })),
     ]);
     const badReceipts = new Set(newReceipts.filter((_, i) => !ok[checked.length + i]));

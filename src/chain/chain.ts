@@ -71,26 +71,43 @@ export class Chain {
    */
   commitShares(items: readonly VerifiedShare[]): (CommitRefusal | undefined)[] {
     const { store } = this;
-    return store.transaction(() =>
-      items.map(({ share, receipt, cap }) => {
-        const state = store.shareState(share.hash);
-        if (state === ShareState.Pending || state === ShareState.Chain) {
+    return store.transaction(() => {
+      // Tokens claimed per session and shard, read once and written once per batch.
+      const usage = new Map<string, { sessionHash: string; shardIndex: number; claimed: number; added: number }>();
+      const receipts = new Set<string>();
+      const refusals = items.map(({ share, receipt, cap }): CommitRefusal | undefined => {
+        const inserted = store.insertShare(share, ShareState.Pending);
+        const state = inserted ? ShareState.Pending : store.shareState(share.hash);
+        if (!inserted && state !== ShareState.Side) {
           return { rejection: 'SHARE_DUPLICATE', message: `share ${hex(share.hash)} was already accepted${state === ShareState.Chain ? ' and is in a block' : ''}` };
         }
-        const used = store.usage(share.sessionHash, share.shardIndex);
-        if (used.chain + used.pending + share.tokens > cap) {
+        const key = `${share.sessionHash}/${share.shardIndex}`;
+        let used = usage.get(key);
+        if (used === undefined) {
+          const totals = store.usage(share.sessionHash, share.shardIndex);
+          used = { sessionHash: share.sessionHash, shardIndex: share.shardIndex, claimed: totals.chain + totals.pending, added: 0 };
+          usage.set(key, used);
+        }
+        const claimed = used.claimed + used.added;
+        if (claimed + share.tokens > cap) {
+          if (inserted) store.deleteShare(share.hash);
           return {
             rejection: 'SHARE_OVER_RECEIPT',
-            message: `session ${share.sessionHash.slice(0, 16)}… shard ${share.shardIndex}: ${used.chain + used.pending} tokens already claimed + ${share.tokens} exceeds the ${cap} the receipt allows`,
+            message: `session ${share.sessionHash.slice(0, 16)}… shard ${share.shardIndex}: ${claimed} tokens already claimed + ${share.tokens} exceeds the ${cap} the receipt allows`,
           };
         }
-        store.insertReceipt(receipt);
-        if (state === ShareState.Side) store.setShareState(share.hash, ShareState.Pending, null);
-        else store.insertShare(share, ShareState.Pending);
-        store.addUsage(share.sessionHash, share.shardIndex, 0, share.tokens);
+        if (!inserted) store.setShareState(share.hash, ShareState.Pending, null);
+        used.added += share.tokens;
+        const receiptKey = receipt.hash.toString('hex');
+        if (!receipts.has(receiptKey)) {
+          store.insertReceipt(receipt);
+          receipts.add(receiptKey);
+        }
         return undefined;
-      }),
-    );
+      });
+      for (const u of usage.values()) if (u.added > 0) store.addUsage(u.sessionHash, u.shardIndex, 0, u.added);
+      return refusals;
+    });
   }
 
   /**
@@ -152,17 +169,6 @@ export class Chain {
     this.store.transaction(() => {
       if (this.store.block(block.hash) === undefined) this.store.insertBlock(block, shares, receipts);
     });
-  }
-
-  /** The first ancestor of a stored block (walking back from it) that this daemon does not hold. */
-  missingAncestor(hash: Uint8Array): Buffer | undefined {
-    let row = this.store.block(hash);
-    while (row !== undefined && row.canonical === 0) {
-      const parent = this.store.block(row.parent);
-      if (parent === undefined) return row.parent;
-      row = parent;
-    }
-    return undefined;
   }
 
   /**

@@ -143,8 +143,7 @@ export async function startDaemon(options: DaemonOptions): Promise<DaemonHandle>
       try {
         block = blockFromWire(call.request.block);
       } catch (error) {
-        if (error instanceof RecordFormatError) return fail(callback, status.INVALID_ARGUMENT, error.message);
-        throw error;
+        return fail(callback, error instanceof RecordFormatError ? status.INVALID_ARGUMENT : status.INTERNAL, (error as Error).message);
       }
       gossip.receive(block, call.request.fromEndpoint || undefined).then(
         (taken) => callback(null, { ...taken, headHeight: store.headHeight() }),
@@ -157,8 +156,7 @@ export async function startDaemon(options: DaemonOptions): Promise<DaemonHandle>
         const reply = gossip.answer(call.request);
         callback(null, { ...reply, blocks: reply.blocks.map(blockToWire) });
       } catch (error) {
-        if (error instanceof ExchangeError) return fail(callback, error.code, error.message);
-        throw error;
+        fail(callback, error instanceof ExchangeError ? error.code : status.INTERNAL, (error as Error).message);
       }
     },
   };

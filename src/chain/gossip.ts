@@ -18,6 +18,8 @@ export interface GossipOptions {
 /** Blocks per ExchangeBlocks answer, and shares: together they keep an answer well under the message limit. */
 const MAX_BLOCKS_PER_EXCHANGE = 64;
 const MAX_SHARES_PER_EXCHANGE = 60_000;
+/** A locator thins out exponentially: a few dozen hashes reach genesis of any chain. */
+const MAX_LOCATOR = 256;
 
 /** A refused ExchangeBlocks: the gRPC status and message. */
 export class ExchangeError extends Error {
@@ -130,6 +132,7 @@ export class BlockGossip {
     if (!chain.genesis.hash.equals(request.genesisHash)) {
       throw new ExchangeError(status.FAILED_PRECONDITION, `different chain: genesis ${hex(request.genesisHash)}, this daemon's is ${hex(chain.genesis.hash)} (chain parameters differ)`);
     }
+    if (request.locator.length > MAX_LOCATOR) throw new ExchangeError(status.INVALID_ARGUMENT, `${request.locator.length} locator hashes; a locator holds at most ${MAX_LOCATOR}`);
     const head = chain.head();
     const reply = { blocks: [] as Block[], headHeight: head.height, headHash: head.hash, more: false };
     if (chain.beats(request.headHeight, request.headHash)) {

@@ -34,7 +34,7 @@ export interface RegistryMembershipOptions {
   readonly credentials?: ChannelCredentials;
 }
 
-export function memberFromWire(m: Member__Output): Member {
+function memberFromWire(m: Member__Output): Member {
   return {
     nodeId: m.nodeId, role: m.role, modelId: m.modelId, shardIndex: m.shardIndex, shareKey: m.shareKey, endpoint: m.endpoint, tls: m.tls,
     status: m.status === 'MEMBER_LIVE' ? 'live' : 'evicted', lastSeenMs: m.lastSeenMs,

@@ -64,7 +64,6 @@ export interface ClientTotals {
 const SCHEMA_VERSION = 1;
 
 const SCHEMA = `
-CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS blocks (
   hash BLOB PRIMARY KEY,
   height INTEGER NOT NULL,
@@ -168,14 +167,6 @@ export class ChainStore {
     return statement;
   }
 
-  meta(key: string): string | undefined {
-    return (this.#statement('SELECT value FROM meta WHERE key = ?').get(key) as { value: string } | undefined)?.value;
-  }
-
-  setMeta(key: string, value: string): void {
-    this.#statement('INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value').run(key, value);
-  }
-
   // --- blocks ---
 
   block(hash: Uint8Array): BlockRow | undefined {
@@ -241,20 +232,27 @@ export class ChainStore {
 
   // --- shares ---
 
-  share(hash: Uint8Array): ShareRow | undefined {
-    return this.#statement(`SELECT ${shareColumns('shares')} FROM shares WHERE hash = ?`).get(hash) as ShareRow | undefined;
-  }
-
   shareState(hash: Uint8Array): ShareState | undefined {
     return (this.#statement('SELECT state FROM shares WHERE hash = ?').get(hash) as { state: ShareState } | undefined)?.state;
   }
 
-  /** Inserts a share not held yet, in `state`; a share already held keeps its state. */
-  insertShare(share: NewShare, state: ShareState): void {
-    this.#statement(
+  /** The states of those of `hashes` this daemon holds, by hex hash: one query for a whole batch. */
+  shareStates(hashes: readonly Uint8Array[]): Map<string, ShareState> {
+    const rows = this.#statement('SELECT lower(hex(hash)) AS hash, state FROM shares WHERE hash IN (SELECT unhex(value) FROM json_each(?))')
+      .all(JSON.stringify(hashes.map((h) => Buffer.from(h).toString('hex')))) as { hash: string; state: ShareState }[];
+    return new Map(rows.map((r) => [r.hash, r.state]));
+  }
+
+  /** Inserts a share not held yet, in `state`, and says whether it did; a share already held keeps its state. */
+  insertShare(share: NewShare, state: ShareState): boolean {
+    return this.#statement(
       `INSERT INTO shares (hash, seq, payload, signature, node_id, shard_index, session_hash, receipt_hash, tokens, weight, state, height)
        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL) ON CONFLICT (hash) DO NOTHING`,
-    ).run(share.hash, ++this.#seq, share.payload, share.signature, share.nodeId, share.shardIndex, share.sessionHash, share.receiptHash, share.tokens, share.weight, state);
+    ).run(share.hash, ++this.#seq, share.payload, share.signature, share.nodeId, share.shardIndex, share.sessionHash, share.receiptHash, share.tokens, share.weight, state).changes === 1;
+  }
+
+  deleteShare(hash: Uint8Array): void {
+    this.#statement('DELETE FROM shares WHERE hash = ?').run(hash);
   }
 
   setShareState(hash: Uint8Array, state: ShareState, height: number | null): void {

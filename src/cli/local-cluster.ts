@@ -18,6 +18,10 @@ export interface LocalClusterOptions {
   readonly threadsPerNode: number;
   /** Progress lines for the operator. */
   readonly say?: (line: string) => void;
+  /** The share chain's slot length. Default: the daemon's (10 s). */
+  readonly blockIntervalMs?: number;
+  /** Blocks per settlement window. Default: the daemon's (60). */
+  readonly windowBlocks?: number;
 }
 
 export interface LocalNode {
@@ -31,6 +35,11 @@ export interface LocalCluster {
   readonly manifest: Manifest;
   readonly registryEndpoint: string;
   readonly registry: RoleProcess;
+  /** The share-chain daemon the nodes send their shares to. */
+  readonly daemonEndpoint: string;
+  readonly daemon: RoleProcess;
+  /** Audits the nodes' tickets with the same shards. */
+  readonly verifier: RoleProcess;
   readonly nodes: readonly LocalNode[];
   /** Stops the nodes, then the registry (SIGTERM each, SIGKILL after a grace period). */
   close(): Promise<void>;
@@ -89,8 +98,10 @@ export async function launchLocalCluster(options: LocalClusterOptions): Promise<
   }, null, 2)}\n`);
 
   const started: RoleProcess[] = [];
+  // Nodes first (they flush their shares to the daemon), then the daemon and verifier, then the registry.
   const stopAll = async () => {
-    await Promise.all(started.slice(1).map((p) => p.stop()));
+    await Promise.all(started.slice(3).map((p) => p.stop()));
+    await Promise.all(started.slice(1, 3).map((p) => p.stop()));
     await started[0]?.stop();
   };
   try {
@@ -105,12 +116,34 @@ export async function launchLocalCluster(options: LocalClusterOptions): Promise<
     const registryEndpoint = String(registry.started.endpoint);
     say(`registry    ${registryEndpoint}  (pid ${registry.pid})`);
 
+    // The daemon and the verifier run from the first request on, so every share and audit is recorded.
+    const daemon = new RoleProcess({
+      name: 'daemon',
+      args: ['daemon', '--port', '0', '--registry', registryEndpoint, '--db', join(workDir, 'chain.db'), '--key', keyFile(keys, 'daemon'),
+        '--verify-threads', '1', ...(options.blockIntervalMs === undefined ? [] : ['--block-interval-ms', String(options.blockIntervalMs)]),
+        ...(options.windowBlocks === undefined ? [] : ['--window-blocks', String(options.windowBlocks)])],
+      startEvent: 'daemon_started',
+      logFile: join(logs, 'daemon.log'),
+    });
+    started.push(daemon);
+    const verifier = new RoleProcess({
+      name: 'verifier',
+      args: ['verifier', '--registry', registryEndpoint, '--shards-dir', shardsDir, '--key', keyFile(keys, 'verifier'), '--threads', String(options.threadsPerNode)],
+      startEvent: 'verifier.start',
+      logFile: join(logs, 'verifier.log'),
+    });
+    started.push(verifier);
+    await Promise.all([daemon.ready, verifier.ready]);
+    const daemonEndpoint = String(daemon.started.endpoint);
+    say(`daemon      ${daemonEndpoint}  (pid ${daemon.pid})`);
+    say(`verifier    ${String(verifier.started.verifierId)}  (pid ${verifier.pid})`);
+
     const plan = [...manifest.shards.map((s) => ({ shard: s.index, name: `node-${s.index}` })),
       ...options.spareShards.map((shard) => ({ shard, name: `node-${shard}-spare` }))];
     const nodes = await Promise.all(plan.map(async ({ shard, name }): Promise<LocalNode> => {
       const process = new RoleProcess({
         name,
-        args: ['node', '--shard-index', String(shard), '--shards-dir', shardsDir, '--registry', registryEndpoint, '--port', '0',
+        args: ['node', '--shard-index', String(shard), '--shards-dir', shardsDir, '--registry', registryEndpoint, '--daemon', daemonEndpoint, '--port', '0',
           '--key', keyFile(keys, name), '--threads', String(options.threadsPerNode)],
         startEvent: 'node.start',
         logFile: join(logs, `${name}.log`),
@@ -120,7 +153,7 @@ export async function launchLocalCluster(options: LocalClusterOptions): Promise<
       return { shardIndex: shard, nodeId: String(process.started.nodeId), endpoint: String(process.started.endpoint), process };
     }));
     for (const n of nodes) say(`node        ${n.endpoint}  shard ${n.shardIndex}  ${n.nodeId}  (pid ${n.process.pid})`);
-    return { manifest, registryEndpoint, registry, nodes, close: stopAll, kill: () => started.forEach((p) => p.kill('SIGKILL')) };
+    return { manifest, registryEndpoint, registry, daemonEndpoint, daemon, verifier, nodes, close: stopAll, kill: () => started.forEach((p) => p.kill('SIGKILL')) };
   } catch (error) {
     await stopAll();
     throw error;

@@ -32,6 +32,8 @@ export interface ConnectOptions {
   readonly routeWaitMs?: number;
   /** Root certificates for nodes that advertise TLS (default: the system's). */
   readonly tlsRootCerts?: Buffer;
+  /** Signs the client's usage receipts (the account that pays); default: a new key per client. */
+  readonly key?: KeyPair;
 }
 
 export interface GenerateRequest extends SamplingOptions {
@@ -94,7 +96,7 @@ export class TesseraClient {
   private readonly nodes: NodePool;
   private readonly bans: BanList;
   private readonly handles = new Map<string, Promise<ModelHandle>>();
-  private readonly key: KeyPair = generateKeyPair();
+  private readonly key: KeyPair;
   private readonly signatures = new SignatureChecker();
   private readonly cacheDir: string;
   private readonly probeTimeoutMs: number;
@@ -102,6 +104,7 @@ export class TesseraClient {
   private readonly routeWaitMs: number;
 
   constructor(private readonly registryPool: RegistryPool, options: ConnectOptions) {
+    this.key = options.key ?? generateKeyPair();
     this.nodes = new NodePool(options.tlsRootCerts);
     this.bans = new BanList(options.banMs ?? 60_000);
     this.cacheDir = options.cacheDir ?? join(tmpdir(), 'tessera-client');
@@ -203,7 +206,7 @@ export class TesseraClient {
             seed: request.seed ?? 0,
             logprobs: request.logprobs ?? 0,
           },
-          clientKey: this.key.publicKey,
+          clientKey: this.key,
         }, this.stepTimeoutMs);
       } catch (error) {
         // a shard may be between nodes (one died, its replacement is registering): wait a little

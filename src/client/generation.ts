@@ -68,6 +68,9 @@ export interface SessionSource {
   readonly maxFailovers: number;
 }
 
+/** A long generation attests its usage this often, so nodes need not wait for its end to claim shares. */
+const RECEIPT_EVERY_STEPS = 32;
+
 /**
  * Continues `promptIds` through the network, one token per step. When a hop fails, the failure is
  * recorded, a new session on a new route replays everything so far as one prefill, and generation
@@ -110,6 +113,7 @@ export async function* generateThroughNetwork(
         checkCommitmentChain(result.commitments, session.route, { sessionId: session.sessionId, step, tokens: sent });
         if (!result.sampled) throw new HopFailure(`the last hop of the route (${session.route.at(-1)!.nodeId}) returned no token`, 'hop', session.route.at(-1)!.nodeId);
         signatures.add(result.commitments, session.route, step);
+        if ((step + 1) % RECEIPT_EVERY_STEPS === 0) session.attest(tokens.length);
       } catch (error) {
         if (!(error instanceof HopFailure) || error.kind === 'caller') throw error;
         failovers++;
@@ -142,6 +146,7 @@ export async function* generateThroughNetwork(
       };
     }
   } finally {
+    session?.attest(processed);
     session?.close();
   }
   try {

@@ -1,4 +1,7 @@
 import { status, type ClientDuplexStream, type ServiceError } from '@grpc/grpc-js';
+import { signReceipt } from '../chain/receipt.ts';
+import { sessionHashOf } from '../chain/share.ts';
+import type { KeyPair } from '../crypto/keys.ts';
 import type { ForwardReply__Output } from '../proto/tessera/v1/ForwardReply.ts';
 import type { ForwardRequest } from '../proto/tessera/v1/ForwardRequest.ts';
 import type { Sampling } from '../proto/tessera/v1/Sampling.ts';
@@ -56,12 +59,14 @@ export class PipelineSession {
   private readonly waiters: Waiter[] = [];
   private failure?: HopFailure;
   private closed = false;
+  /** Positions the last usage receipt attested. */
+  private attested = 0;
 
   constructor(
     pool: NodePool,
     readonly sessionId: string,
     readonly route: readonly RouteHop[],
-    open: { modelId: string; sampling: Sampling; clientKey: Uint8Array },
+    private readonly open: { modelId: string; sampling: Sampling; clientKey: KeyPair },
     private readonly stepTimeoutMs: number,
   ) {
     const first = route[0]!;
@@ -78,7 +83,7 @@ export class PipelineSession {
         route: route.map((hop) => ({ nodeId: hop.nodeId, endpoint: hop.endpoint, shardIndex: hop.shardIndex, tls: hop.tls })),
         sampling: open.sampling,
         outputMode: 'off',
-        clientKey: open.clientKey,
+        clientKey: open.clientKey.publicKey,
       },
     });
   }
@@ -88,6 +93,19 @@ export class PipelineSession {
     const reply = this.expect('result', step);
     if (!this.failure) this.call.write({ step: { step, startPosition: input.startPosition, tokens: [...input.tokens], history: [...input.history] } });
     return (await reply).result!;
+  }
+
+  /**
+   * Signs and sends the client's usage receipt: every shard of the route has processed `positions`
+   * positions of this session. Nodes turn the steps it covers into compute shares. No reply.
+   */
+  attest(positions: number): void {
+    if (this.failure || positions <= this.attested) return;
+    this.attested = positions;
+    const receipt = signReceipt(this.open.clientKey, {
+      sessionHash: sessionHashOf(this.sessionId), modelId: this.open.modelId, tokensPerShard: this.route.map(() => positions), timestampMs: Date.now(),
+    });
+    this.call.write({ usage: { receipt: { payload: receipt.payload, signature: receipt.signature } } });
   }
 
   /** Ends the session: the nodes free its caches now rather than at idle eviction. */

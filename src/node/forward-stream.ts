@@ -17,6 +17,9 @@ import { NodeStatusError, PassThroughStatus, toStatus } from './node-status.ts';
 import { checkOpen } from './open-check.ts';
 import { sampleAt } from './position-sampler.ts';
 import type { EvictionReason, Session, SessionStore } from './session-store.ts';
+import { clientKeyHex, SessionShares } from './session-shares.ts';
+import type { ShareSubmitter } from './share-submitter.ts';
+import type { UsageAttestation__Output } from '../proto/tessera/v1/UsageAttestation.ts';
 
 /** What every session stream of a node shares. */
 export interface NodeContext {
@@ -34,6 +37,8 @@ export interface NodeContext {
   /** Compute time of a step, for the load this node reports. */
   readonly recordCompute: (microseconds: number, positions: number) => void;
   readonly log: (event: string, fields: Record<string, unknown>) => void;
+  /** Where the shares of attested steps go; none: the node records no shares. */
+  readonly shares?: ShareSubmitter;
 }
 
 type Call = ServerDuplexStream<ForwardRequest__Output, ForwardReply>;
@@ -60,6 +65,7 @@ export class ForwardStream {
   private auditCommitment?: Uint8Array;
   private revealed = false;
   private readonly auditKey = `stream-${++streamCount}`;
+  private earned?: SessionShares;
 
   constructor(private readonly ctx: NodeContext, private readonly call: Call, private readonly onDone: (stream: ForwardStream) => void) {
     call.on('data', (request: ForwardRequest__Output) => this.enqueue(() => this.onRequest(request)));
@@ -111,6 +117,9 @@ export class ForwardStream {
       case 'reveal':
         if (this.state !== 'open') throw new NodeStatusError(status.FAILED_PRECONDITION, 'audit reveal before open: the first message of a Forward stream must be Open');
         return this.handleReveal(request.reveal!);
+      case 'usage':
+        if (this.state !== 'open') throw new NodeStatusError(status.FAILED_PRECONDITION, 'usage receipt before open: the first message of a Forward stream must be Open');
+        return this.handleUsage(request.usage!);
       default:
         throw new NodeStatusError(status.INVALID_ARGUMENT, 'request holds neither open, step, close nor reveal');
     }
@@ -126,6 +135,7 @@ export class ForwardStream {
     if (open.auditCommitment.length > 0) this.auditCommitment = open.auditCommitment;
     this.session = ctx.store.open(open.sessionId, ctx.engine.createCache(ctx.cacheBytes), (reason) => this.onEvicted(reason));
     this.open = open;
+    if (ctx.shares) this.earned = new SessionShares(ctx.key, ctx.entry.index, ctx.manifest.modelId, open.sessionId, clientKeyHex(open.clientKey));
     if (next) {
       this.link = new NextHopLink(ctx.channels.client(next), next, open);
       await this.link.opened;
@@ -146,6 +156,7 @@ export class ForwardStream {
     ctx.store.touch(session);
     const input = validateStep(step, ctx.bounds, session.cache.length);
     const output = this.compute(session, input, step.startPosition);
+    this.earned?.record(input.positions);
     const stepNumber = Number(step.step);
     const commit = () => signCommitment(ctx.key, {
       shardIndex: ctx.entry.index,
@@ -190,6 +201,17 @@ export class ForwardStream {
     this.ctx.audits.reveal(this.auditKey, this.auditCommitment, reveal.secret);
     this.revealed = true;
     this.link?.reveal(reveal.secret);
+  }
+
+  /** Turns the steps the client's receipt covers into shares, and passes the receipt on down the route. */
+  private handleUsage(usage: UsageAttestation__Output): void {
+    if (!usage.receipt) throw new NodeStatusError(status.INVALID_ARGUMENT, 'usage attestation without a receipt');
+    const receipt = { payload: usage.receipt.payload, signature: usage.receipt.signature };
+    if (this.earned) {
+      const shares = this.earned.attest(receipt);
+      if (shares.length > 0) this.ctx.shares!.add(shares, receipt);
+    }
+    this.link?.attest(receipt);
   }
 
   /** A stream the client cancelled meanwhile takes no more replies. */

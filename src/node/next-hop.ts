@@ -80,6 +80,11 @@ export class NextHopLink {
     if (!this.failure) this.call.write({ reveal: { secret } });
   }
 
+  /** Passes the client's usage receipt on; it gets no reply. */
+  attest(receipt: { payload: Uint8Array; signature: Uint8Array }): void {
+    if (!this.failure) this.call.write({ usage: { receipt } });
+  }
+
   /** Ends the session downstream too. */
   close(): void {
     if (this.closing) return;

@@ -14,7 +14,7 @@ export interface NodeAuditOptions {
   readonly shardIndex: number;
   readonly shardSha256: string;
   readonly hiddenSize: number;
-  /** Fraction of position-0 steps a revealed secret selects; the cluster's rate. */
+  /** Fraction of position-0 steps a revealed secret selects: the cluster's rate. */
   readonly samplingRate: number;
   readonly window: AuditWindowLimits;
   /** Where tickets go; none: selected steps are only logged. */
@@ -34,12 +34,15 @@ const RETRIED = new Set([status.UNAVAILABLE, status.DEADLINE_EXCEEDED, status.RE
  */
 export class NodeAudits {
   readonly window: AuditWindow;
+  /** Set from the registry's answer to the registration unless configured. */
+  samplingRate: number;
   private readonly client?: AuditClient;
   private readonly pending = new Set<Promise<void>>();
   ticketsSubmitted = 0;
 
   constructor(private readonly options: NodeAuditOptions) {
     this.window = new AuditWindow(options.window);
+    this.samplingRate = options.samplingRate;
     if (options.registry !== undefined) this.client = new AuditClient(options.registry);
   }
 
@@ -60,7 +63,7 @@ export class NodeAudits {
       throw new NodeStatusError(status.INVALID_ARGUMENT, 'the revealed audit secret does not hash to the audit commitment sent at Open');
     }
     for (const kept of this.window.take(sessionId)) {
-      if (!isAudited(secret, kept.commitment.stepId, this.options.shardIndex, this.options.samplingRate)) continue;
+      if (!isAudited(secret, kept.commitment.stepId, this.options.shardIndex, this.samplingRate)) continue;
       this.submit(kept.input, kept.commitment);
     }
   }

@@ -18,6 +18,7 @@ import { NodeAudits } from './node-audits.ts';
 import { NextHopChannels } from './next-hop.ts';
 import { registerNode } from './registration.ts';
 import { SessionStore } from './session-store.ts';
+import { ShareSubmitter } from './share-submitter.ts';
 import { openShard } from './shard-files.ts';
 import { ENGINE_VERSION } from './version.ts';
 
@@ -54,7 +55,14 @@ export interface NodeOptions {
   readonly region?: string;
   /** Structured log lines; default: JSON on stderr. */
   readonly log?: (event: string, fields: Record<string, unknown>) => void;
-  /** Fraction of position-0 steps a client's revealed secret selects for audit: the cluster's rate. Default 0.05. */
+  /** HOST:PORT of the share-chain daemon that receives this node's compute shares; none: no shares. */
+  readonly daemon?: string;
+  /** How often shares are sent to the daemon. Default 1 s. */
+  readonly shareFlushIntervalMs?: number;
+  /**
+   * Fraction of position-0 steps a client's revealed secret selects for audit. Default: the rate
+   * the registry answers the registration with (the cluster's), else 0.05.
+   */
   readonly samplingRate?: number;
   /** How many inputs (count, bytes, age) are kept for audits until their secret is revealed. */
   readonly auditWindow?: Partial<AuditWindowLimits>;
@@ -102,6 +110,7 @@ export async function startNode(options: NodeOptions): Promise<NodeHandle> {
   const log = options.log ?? jsonLog;
   const key = resolveKey(options);
   const samplingRate = checkSamplingRate(options.samplingRate ?? DEFAULT_SAMPLING_RATE, 'samplingRate');
+  const clusterRate = options.samplingRate === undefined;
   const tls = options.tls !== undefined;
   if (options.advertise === undefined && (host === '0.0.0.0' || host === '::')) {
     throw new Error(`a node listening on every interface (${host}) must say where others reach it: pass --advertise HOST:PORT`);
@@ -148,8 +157,10 @@ export async function startNode(options: NodeOptions): Promise<NodeHandle> {
   });
   const streams = new Set<ForwardStream>();
   let draining = false;
+  const shares = options.daemon === undefined ? undefined : new ShareSubmitter({ daemon: options.daemon, log, ...(options.shareFlushIntervalMs === undefined ? {} : { flushIntervalMs: options.shareFlushIntervalMs }) });
   const ctx: NodeContext = {
     key, manifest, entry, engine, store, bounds, channels, audits, cacheBytes, log,
+    ...(shares === undefined ? {} : { shares }),
     isDraining: () => draining,
     recordCompute: (us, positions) => load.record(us, positions),
   };
@@ -175,6 +186,7 @@ export async function startNode(options: NodeOptions): Promise<NodeHandle> {
     const stopped = new Promise<void>((resolve) => server.tryShutdown(() => resolve()));
     await Promise.all([...streams].map((stream) => stream.drain(options.drainGraceMs ?? NODE_DEFAULTS.drainGraceMs)));
     await audits.close(options.drainGraceMs ?? NODE_DEFAULTS.drainGraceMs);
+    await shares?.close(options.drainGraceMs ?? NODE_DEFAULTS.drainGraceMs);
     await stopRegistration?.();
     await stopped;
     channels.close();
@@ -193,9 +205,10 @@ export async function startNode(options: NodeOptions): Promise<NodeHandle> {
         pricePer1kTokens: options.pricePer1kTokens ?? 0, region: options.region ?? '',
         load: () => ({ activeSessions: store.size, maxSessions, computeUsPerToken: load.microsecondsPerToken }),
         onError: (error) => log('registry.error', { registry: options.registry, error: error.message }),
+        ...(clusterRate ? { onAuditSamplingRate: (rate: number) => (audits.samplingRate = rate) } : {}),
       });
     }
-    log('node.start', { nodeId: key.address, model: manifest.modelId, shard: entry.index, layers: [entry.layerStart, entry.layerEnd], endpoint, tls, registry: options.registry });
+    log('node.start', { nodeId: key.address, model: manifest.modelId, shard: entry.index, layers: [entry.layerStart, entry.layerEnd], endpoint, tls, registry: options.registry, daemon: options.daemon });
     let closing: Promise<void> | undefined;
     return {
       port,

@@ -19,6 +19,8 @@ export interface RegistrationOptions {
   /** The load reported at each heartbeat. */
   readonly load: () => Load;
   readonly onError: (error: Error) => void;
+  /** The cluster's audit sampling rate, as the registry answered the registration. */
+  readonly onAuditSamplingRate?: (rate: number) => void;
 }
 
 /** Memory as a coarse band (a power of two in GiB): enough to route by, too coarse to fingerprint. */
@@ -59,6 +61,7 @@ export async function registerNode(options: RegistrationOptions): Promise<() => 
     client.close();
     throw new Error(`registry ${options.registry} refused or did not answer the registration: ${(error as { details?: string }).details || (error as Error).message}`);
   }
+  options.onAuditSamplingRate?.(reply.auditSamplingRate);
   const stopHeartbeats = startHeartbeats(client, options.key, body, { intervalMs: reply.heartbeatIntervalMs, onError: options.onError });
   return async () => {
     await stopHeartbeats();

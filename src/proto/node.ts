@@ -20,6 +20,7 @@ import type { Step as _tessera_v1_Step, Step__Output as _tessera_v1_Step__Output
 import type { StepResult as _tessera_v1_StepResult, StepResult__Output as _tessera_v1_StepResult__Output } from './tessera/v1/StepResult.ts';
 import type { Tensor as _tessera_v1_Tensor, Tensor__Output as _tessera_v1_Tensor__Output } from './tessera/v1/Tensor.ts';
 import type { TokenLogprob as _tessera_v1_TokenLogprob, TokenLogprob__Output as _tessera_v1_TokenLogprob__Output } from './tessera/v1/TokenLogprob.ts';
+import type { UsageAttestation as _tessera_v1_UsageAttestation, UsageAttestation__Output as _tessera_v1_UsageAttestation__Output } from './tessera/v1/UsageAttestation.ts';
 
 type SubtypeConstructor<Constructor extends new (...args: any) => any, Subtype> = {
   new(...args: ConstructorParameters<Constructor>): Subtype;
@@ -52,6 +53,7 @@ export interface ProtoGrpcType {
       StepResult: MessageTypeDefinition<_tessera_v1_StepResult, _tessera_v1_StepResult__Output>
       Tensor: MessageTypeDefinition<_tessera_v1_Tensor, _tessera_v1_Tensor__Output>
       TokenLogprob: MessageTypeDefinition<_tessera_v1_TokenLogprob, _tessera_v1_TokenLogprob__Output>
+      UsageAttestation: MessageTypeDefinition<_tessera_v1_UsageAttestation, _tessera_v1_UsageAttestation__Output>
     }
   }
 }

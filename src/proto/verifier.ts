@@ -32,6 +32,7 @@ import type { Tensor as _tessera_v1_Tensor, Tensor__Output as _tessera_v1_Tensor
 import type { Ticket as _tessera_v1_Ticket, Ticket__Output as _tessera_v1_Ticket__Output } from './tessera/v1/Ticket.ts';
 import type { TicketInput as _tessera_v1_TicketInput, TicketInput__Output as _tessera_v1_TicketInput__Output } from './tessera/v1/TicketInput.ts';
 import type { TokenLogprob as _tessera_v1_TokenLogprob, TokenLogprob__Output as _tessera_v1_TokenLogprob__Output } from './tessera/v1/TokenLogprob.ts';
+import type { UsageAttestation as _tessera_v1_UsageAttestation, UsageAttestation__Output as _tessera_v1_UsageAttestation__Output } from './tessera/v1/UsageAttestation.ts';
 
 type SubtypeConstructor<Constructor extends new (...args: any) => any, Subtype> = {
   new(...args: ConstructorParameters<Constructor>): Subtype;
@@ -84,6 +85,7 @@ export interface ProtoGrpcType {
       Ticket: MessageTypeDefinition<_tessera_v1_Ticket, _tessera_v1_Ticket__Output>
       TicketInput: MessageTypeDefinition<_tessera_v1_TicketInput, _tessera_v1_TicketInput__Output>
       TokenLogprob: MessageTypeDefinition<_tessera_v1_TokenLogprob, _tessera_v1_TokenLogprob__Output>
+      UsageAttestation: MessageTypeDefinition<_tessera_v1_UsageAttestation, _tessera_v1_UsageAttestation__Output>
     }
   }
 }

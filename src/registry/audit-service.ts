@@ -1,4 +1,4 @@
-import { status, type sendUnaryData, type ServerUnaryCall } from '@grpc/grpc-js';
+import { status, type handleUnaryCall, type sendUnaryData, type ServerUnaryCall } from '@grpc/grpc-js';
 import { dirname } from 'node:path';
 import { sha256, verifyCommitment } from '../audit/commitment.ts';
 import { ENGINE_VERSION } from '../audit/engine-version.ts';
@@ -9,8 +9,12 @@ import { AuditError, checkTicketAgainstManifest, openTicket, ticketIdOf, type Op
 import { tessera } from '../proto/services.ts';
 import type { AuditHandlers } from '../proto/tessera/v1/Audit.ts';
 import type { FraudProof__Output } from '../proto/tessera/v1/FraudProof.ts';
+import type { CompleteTicketsReply } from '../proto/tessera/v1/CompleteTicketsReply.ts';
 import type { FraudProofReply } from '../proto/tessera/v1/FraudProofReply.ts';
+import type { PullTicketsReply } from '../proto/tessera/v1/PullTicketsReply.ts';
+import type { RequestAuditReply } from '../proto/tessera/v1/RequestAuditReply.ts';
 import type { Signed__Output } from '../proto/tessera/v1/Signed.ts';
+import type { SubmitTicketReply } from '../proto/tessera/v1/SubmitTicketReply.ts';
 import type { Ticket__Output } from '../proto/tessera/v1/Ticket.ts';
 import { createWasmBackend } from '../tensor/wasm-backend.ts';
 import { AuditStore, type ProofStatus } from './audit-store.ts';
@@ -88,22 +92,19 @@ export class AuditService {
 
   handlers(): AuditHandlers {
     return {
-      SubmitTicket: this.unary((call: ServerUnaryCall<Ticket__Output, unknown>) => this.submitTicket(call.request)),
-      PullTickets: this.unary((call: ServerUnaryCall<Signed__Output, unknown>) => this.pullTickets(call.request)),
-      CompleteTickets: this.unary((call: ServerUnaryCall<Signed__Output, unknown>) => this.completeTickets(call.request)),
-      SubmitFraudProof: this.unary((call: ServerUnaryCall<FraudProof__Output, unknown>) => this.submitFraudProof(call.request)),
-      RequestAudit: this.unary((call: ServerUnaryCall<Signed__Output, unknown>) => this.requestAudit(call.request)),
-      GetAuditStatus: this.unary((call: ServerUnaryCall<{ nodeId: string }, unknown>) => {
-        const counts = this.audits.counts(call.request.nodeId, Date.now());
-        return Promise.resolve(counts);
-      }),
-    } as unknown as AuditHandlers;
+      SubmitTicket: this.unary((ticket) => this.submitTicket(ticket)),
+      PullTickets: this.unary((signed) => this.pullTickets(signed)),
+      CompleteTickets: this.unary((signed) => this.completeTickets(signed)),
+      SubmitFraudProof: this.unary((proof) => this.submitFraudProof(proof)),
+      RequestAudit: this.unary((signed) => this.requestAudit(signed)),
+      GetAuditStatus: this.unary(async (request) => this.audits.counts(request.nodeId, Date.now())),
+    };
   }
 
   /** Every refusal is an AuditError with its status; anything else is INTERNAL and logged. */
-  private unary<Req>(work: (call: ServerUnaryCall<Req, unknown>) => Promise<object>) {
-    return (call: ServerUnaryCall<Req, unknown>, callback: sendUnaryData<object>) => {
-      work(call).then(
+  private unary<Req, Reply>(work: (request: Req) => Promise<Reply>): handleUnaryCall<Req, Reply> {
+    return (call: ServerUnaryCall<Req, Reply>, callback: sendUnaryData<Reply>) => {
+      work(call.request).then(
         (reply) => callback(null, reply),
         (error: unknown) => {
           if (error instanceof AuditError) {
@@ -136,7 +137,7 @@ export class AuditService {
     return opened;
   }
 
-  private async submitTicket(ticket: Ticket__Output): Promise<object> {
+  private async submitTicket(ticket: Ticket__Output): Promise<SubmitTicketReply> {
     const opened = await this.checkTicket(ticket);
     const { audits } = this;
     const { config } = this.options;
@@ -190,7 +191,7 @@ export class AuditService {
     if (node.status !== 'live') throw new AuditError(status.PERMISSION_DENIED, `verifier ${verifierId} was evicted after missed heartbeats: register again`);
   }
 
-  private async pullTickets(signed: Signed__Output): Promise<object> {
+  private async pullTickets(signed: Signed__Output): Promise<PullTicketsReply> {
     const request = openRequest('pull-tickets', signed);
     this.checkVerifier(request.verifierId);
     const held = request.shards.filter((s) => this.options.config.models.find((m) => m.id === s.modelId)?.manifest.shards[s.shardIndex]?.sha256 === s.shardSha256);
@@ -198,10 +199,10 @@ export class AuditService {
       this.audits.lease(request.verifierId, held, request.engineVersion, Math.min(request.max, MAX_PULL), Date.now(), this.options.config.audit.leaseMs, MAX_PULL_BYTES),
     );
     if (leased.length > 0) this.options.log('tickets_leased', { verifierId: request.verifierId, tickets: leased.length });
-    return { tickets: leased.map((row) => ({ ticketId: row.ticketId, ticket: ticketCodec.requestDeserialize(row.ticket), leaseUntilMs: row.leaseUntilMs })) };
+    return { tickets: leased.map((row) => ({ ticketId: row.ticketId, ticket: ticketCodec.requestDeserialize(row.ticket) as Ticket__Output, leaseUntilMs: row.leaseUntilMs })) };
   }
 
-  private async completeTickets(signed: Signed__Output): Promise<object> {
+  private async completeTickets(signed: Signed__Output): Promise<CompleteTicketsReply> {
     const request = openRequest('complete-tickets', signed);
     this.checkVerifier(request.verifierId);
     for (const result of request.results) {
@@ -271,7 +272,7 @@ export class AuditService {
     let ours: Buffer;
     try {
       const engines = new ShardEngines([{ manifest: model.manifest, dir: dirname(model.manifestPath) }], backend);
-      ours = recomputeOutputHash(engines.engine(ticket.modelId, ticket.shardIndex), ticket);
+      ours = recomputeOutputHash(engines.engine(ticket.modelId, ticket.shardIndex), ticket.input);
     } catch (error) {
       if (error instanceof AuditError) throw error;
       return { status: 'unconfirmed', registryHash: '', detail: `the registry cannot recompute shard ${ticket.shardIndex}: ${(error as Error).message}` };
@@ -284,7 +285,7 @@ export class AuditService {
     return { status: 'unconfirmed', registryHash, detail: 'the registry recomputed a third output hash, neither the committed one nor the verifier\'s' };
   }
 
-  private async requestAudit(signed: Signed__Output): Promise<object> {
+  private async requestAudit(signed: Signed__Output): Promise<RequestAuditReply> {
     const { store, config } = this.options;
     const request = openRequest('audit-request', signed);
     const commitment = commitmentFromJson(request.commitment);

@@ -69,8 +69,8 @@ export class RegistryClient {
     });
   }
 
-  /** Admits the key's node; returns the heartbeat interval the registry expects. */
-  async register(key: KeyPair, body: AnnouncementBody): Promise<{ heartbeatIntervalMs: number; registeredAtMs: number }> {
+  /** Admits the key's node; returns the heartbeat interval the registry expects and the cluster's audit sampling rate. */
+  async register(key: KeyPair, body: AnnouncementBody): Promise<{ heartbeatIntervalMs: number; registeredAtMs: number; auditSamplingRate: number }> {
     return this.#call<RegisterReply__Output>((cb) => this.#grpc.register(announce(key, 'register', body), this.#options(), cb));
   }
 
@@ -83,14 +83,14 @@ export class RegistryClient {
     await this.#call<unknown>((cb) => this.#grpc.unregister(announce(key, 'unregister', body), this.#options(), cb));
   }
 
-  /** The model's manifest and its live nodes (every shard). */
-  async discover(modelId: string): Promise<{ manifest: Manifest; manifestJson: string; nodes: DiscoveredNode[] }> {
+  /** The model's manifest, its live nodes (every shard) and the cluster's audit sampling rate. */
+  async discover(modelId: string): Promise<{ manifest: Manifest; manifestJson: string; nodes: DiscoveredNode[]; auditSamplingRate: number }> {
     const reply = await this.#call<DiscoverReply__Output>((cb) => this.#grpc.discover({ modelId }, this.#options(), cb));
     const nodes = reply.nodes.map((n) => ({
       nodeId: n.nodeId, endpoint: n.endpoint, shardIndex: n.shardIndex, activeSessions: n.activeSessions, maxSessions: n.maxSessions,
       computeUsPerToken: n.computeUsPerToken, pricePer1kTokens: n.pricePer_1kTokens, lastSeenMs: n.lastSeenMs, tls: n.tls,
     }));
-    return { manifest: parseManifest(reply.manifestJson, `manifest of ${modelId} from registry ${this.endpoint}`), manifestJson: reply.manifestJson, nodes };
+    return { manifest: parseManifest(reply.manifestJson, `manifest of ${modelId} from registry ${this.endpoint}`), manifestJson: reply.manifestJson, nodes, auditSamplingRate: reply.auditSamplingRate };
   }
 
   /** The model's manifest and its tokenizer GGUF (metadata only, no tensors). */

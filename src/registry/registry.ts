@@ -12,6 +12,9 @@ import { PeerGossip } from './gossip.ts';
 import { peerHost, RateLimiter } from './rate-limit.ts';
 import { REGISTRY_MAX_MESSAGE_BYTES } from './registry-client.ts';
 import { RegistryStore } from './store.ts';
+import { storeDirectory } from './member-directory.ts';
+import { StakeGate, type StakeReader } from './stake-gate.ts';
+import { membershipHandlers } from '../chain/membership-service.ts';
 
 export interface RegistryOptions {
   /** 0 picks a free port. */
@@ -28,6 +31,8 @@ export interface RegistryOptions {
   readonly log?: (event: string, fields: Record<string, unknown>) => void;
   /** Where confirmed fraud proofs take stake (e.g. src/escrow's LedgerBackend); none: slashes stay on record, pending. */
   readonly settlement?: StakeSlasher;
+  /** Where bonds are read; given, Discover lists only nodes at or above the cluster's stake minimum and not unstaking. */
+  readonly stakes?: StakeReader;
 }
 
 export interface RegistryHandle {
@@ -59,6 +64,7 @@ export async function startRegistry(options: RegistryOptions): Promise<RegistryH
     const context: AdmissionContext = { store, config, served, banReason: (nodeId) => audit.banReason(nodeId) };
     const limiter = new RateLimiter(config.rateLimit.perSecond, config.rateLimit.burst);
     const tokenizers = new Map<string, Buffer>();
+    const stakeGate = options.stakes === undefined ? undefined : new StakeGate(options.stakes, config.stake.minimum);
 
     const authCall = (kind: AnnouncementKind, reply: (nowMs: number) => object) => (call: ServerUnaryCall<Signed__Output, object>, callback: sendUnaryData<object>) => {
       const nowMs = Date.now();
@@ -89,7 +95,7 @@ export async function startRegistry(options: RegistryOptions): Promise<RegistryH
     let gossip: PeerGossip | undefined;
 
     const handlers: RegistryHandlers = {
-      Register: authCall('register', (nowMs) => ({ heartbeatIntervalMs: config.heartbeat.intervalMs, registeredAtMs: nowMs })),
+      Register: authCall('register', (nowMs) => ({ heartbeatIntervalMs: config.heartbeat.intervalMs, registeredAtMs: nowMs, auditSamplingRate: config.audit.samplingRate })),
       Heartbeat: authCall('heartbeat', (nowMs) => ({ serverTimeMs: nowMs })),
       Unregister: authCall('unregister', () => ({})),
       ListModels: (_call, callback) => {
@@ -114,11 +120,14 @@ export async function startRegistry(options: RegistryOptions): Promise<RegistryH
       Discover: (call, callback) => {
         const model = served.get(call.request.modelId);
         if (model === undefined) return callback(notServed(call.request.modelId));
-        const nodes = store.liveNodes(model.modelId, Date.now() - silenceLimitMs(config)).map((n) => ({
-          nodeId: n.nodeId, endpoint: n.endpoint, shardIndex: n.shardIndex, activeSessions: n.activeSessions, maxSessions: n.maxSessions,
-          computeUsPerToken: n.computeUsPerToken, pricePer_1kTokens: n.pricePer1kTokens, lastSeenMs: n.lastSeenMs, tls: n.tls,
-        }));
-        callback(null, { manifestJson: model.manifestJson, nodes, auditSamplingRate: config.audit.samplingRate });
+        const live = store.liveNodes(model.modelId, Date.now() - silenceLimitMs(config));
+        (stakeGate === undefined ? Promise.resolve(live) : stakeGate.eligible(live, 'node')).then((eligible) => {
+          const nodes = eligible.map((n) => ({
+            nodeId: n.nodeId, endpoint: n.endpoint, shardIndex: n.shardIndex, activeSessions: n.activeSessions, maxSessions: n.maxSessions,
+            computeUsPerToken: n.computeUsPerToken, pricePer_1kTokens: n.pricePer1kTokens, lastSeenMs: n.lastSeenMs, tls: n.tls,
+          }));
+          callback(null, { manifestJson: model.manifestJson, nodes, auditSamplingRate: config.audit.samplingRate });
+        }, (error: Error) => callback({ code: status.UNAVAILABLE, details: `stakes cannot be read: ${error.message}` }));
       },
       ExchangePeers: (call, callback) => {
         const peers = gossip?.answer(call.request.selfEndpoint, call.request.known, Date.now()) ?? [];
@@ -130,6 +139,8 @@ export async function startRegistry(options: RegistryOptions): Promise<RegistryH
     const server = new Server({ 'grpc.max_send_message_length': REGISTRY_MAX_MESSAGE_BYTES, 'grpc.max_receive_message_length': maxReceiveBytes });
     server.addService(tessera.v1.Registry.service, handlers);
     server.addService(tessera.v1.Audit.service, audit.handlers());
+    // Daemons ask which nodes are admitted, and with which share keys, before they accept shares.
+    server.addService(tessera.v1.Membership.service, membershipHandlers(storeDirectory(store.database, silenceLimitMs(config))));
     const host = options.host ?? '127.0.0.1';
     const port = await new Promise<number>((resolve, reject) => {
       server.bindAsync(`${host.includes(':') ? `[${host}]` : host}:${options.port}`, ServerCredentials.createInsecure(), (error, bound) => (error ? reject(error) : resolve(bound)));

@@ -110,7 +110,7 @@ export async function startVerifier(options: VerifierOptions): Promise<VerifierH
     const manifest = engines.manifest(ticket.modelId);
     if (!manifest) throw new Error(`ticket of model "${ticket.modelId}", which no shards dir here holds`);
     checkTicketAgainstManifest(ticket, manifest);
-    const outputHash = recomputeOutputHash(engines.engine(ticket.modelId, ticket.shardIndex), ticket);
+    const outputHash = recomputeOutputHash(engines.engine(ticket.modelId, ticket.shardIndex), ticket.input);
     if (outputHash.equals(ticket.commitment.outputHash)) return { ticketId: leased.ticketId, outputHash };
     const verdict = await audits.submitFraudProof(signFraudProof(key, leased.ticket!, ticket, outputHash));
     stats.proofs++;

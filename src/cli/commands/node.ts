@@ -12,6 +12,7 @@ interface NodeCommandOptions {
   shardIndex: number;
   shardsDir: string;
   registry?: string;
+  daemon?: string;
   port: number;
   host: string;
   key?: string;
@@ -50,6 +51,7 @@ export function registerNodeCommand(program: Command): void {
     .requiredOption('--shard-index <k>', 'which shard to serve', parseIntegerOption('shard-index', 0))
     .requiredOption('--shards-dir <dir>', 'the directory `tessera shard` wrote (manifest.json and the shard files)')
     .option('--registry <endpoint>', 'HOST:PORT of the registry to register with', parseEndpointOption('registry'))
+    .option('--daemon <endpoint>', 'HOST:PORT of the share-chain daemon to send compute shares to', parseEndpointOption('daemon'))
     .option('--port <port>', 'port to listen on (0: any free port)', parseIntegerOption('port', 0, 65535), DEFAULT_NODE_PORT)
     .option('--host <address>', 'address to listen on', NODE_DEFAULTS.host)
     .option('--key <file>', 'the node key (mode 0600); default: node.key beside the shards dir, else ~/.config/tessera/node.key')
@@ -107,6 +109,7 @@ async function nodeCommand(options: NodeCommandOptions): Promise<void> {
       pricePer1kTokens: options.price,
       region: options.region,
       ...(options.registry === undefined ? {} : { registry: options.registry }),
+      ...(options.daemon === undefined ? {} : { daemon: options.daemon }),
       ...(options.advertise === undefined ? {} : { advertise: options.advertise }),
       ...(tls === undefined ? {} : { tls }),
       ...(options.tlsCa === undefined ? {} : { tlsCa: options.tlsCa }),

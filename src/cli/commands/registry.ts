@@ -1,3 +1,4 @@
+import { LedgerBackend } from '../../escrow/ledger-backend.ts';
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import { ClusterConfigError, clusterConfigFromFile, ENDPOINT_PATTERN } from '../../registry/cluster-config.ts';
@@ -37,6 +38,8 @@ async function runRegistry(options: RegistryOptions): Promise<void> {
   const log = (event: string, fields: Record<string, unknown>) => {
     process.stderr.write(`${JSON.stringify({ time: new Date().toISOString(), role: 'registry', event, ...fields })}\n`);
   };
+  // Stakes, slashes and settlements live in the registry's own file (tables prefixed ledger_).
+  const ledger = new LedgerBackend({ path: resolve(options.db) });
   const handle = await startRegistry({
     port: options.port,
     host: options.host,
@@ -44,12 +47,14 @@ async function runRegistry(options: RegistryOptions): Promise<void> {
     clusterConfig,
     seeds: options.seed,
     log,
+    settlement: ledger,
+    stakes: ledger,
     ...(options.advertise === undefined ? {} : { advertise: options.advertise }),
   });
   await new Promise<void>((done) => {
     const stop = (signal: string) => {
       log('signal', { signal });
-      handle.close().then(done, (error: Error) => {
+      handle.close().then(() => ledger.close()).then(done, (error: Error) => {
         log('close_failed', { error: error.message });
         process.exitCode = 1;
         done();

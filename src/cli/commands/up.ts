@@ -106,6 +106,7 @@ async function upCommand(options: UpOptions): Promise<void> {
     say('');
     say(`try:  curl ${gateway.url}/v1/completions -H 'content-type: application/json' -d '{"model": "${modelId}", "prompt": "${SAMPLE_PROMPT}", "max_tokens": 32}'`);
     say(`      tessera chat "${SAMPLE_PROMPT}" --registry ${cluster.registryEndpoint}`);
+    say(`      tessera chain blocks --daemon ${cluster.daemonEndpoint}`);
     say(`sample completion of "${SAMPLE_PROMPT}": ${JSON.stringify(await sampleCompletion(gateway.url, modelId))}`);
     say('ready; Ctrl-C stops everything');
     for (const role of [cluster.registry, ...cluster.nodes.map((n) => n.process)]) {

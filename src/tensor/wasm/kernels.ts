@@ -278,9 +278,9 @@ export function matmulBF16(w: usize, cols: i32, r0: i32, r1: i32, nTok: i32, x: 
 //
 // Order per output: acc = 0, then for each block in turn acc += f32(isum) · (dw · dx), in f32,
 // where isum is the block's exact integer dot product. Kernels compute four outputs at once, one
-// per lane of an f32x4: four tokens of one row (sharing each block's decoded weights), or, for
-// single tokens and those left over past a multiple of 4, four rows of one token (sharing the
-// activation loads); either way every lane performs exactly that sequence.
+// per lane of an f32x4: four tokens of one row (sharing each block's decoded weights, with up to
+// eight tokens a pass), or, for single tokens and those left over past a multiple of 4, four
+// rows of one token (sharing the activation loads); every lane performs exactly that sequence.
 
 const Q8_0: i32 = 8;
 const Q4_0: i32 = 2;
@@ -352,11 +352,34 @@ const Q4_0: i32 = 2;
   return acc;
 }
 
-/** One row against four tokens, whose activations lie xStride apart and whose scale records start at dp0. */
-@inline function dotBlocks32Tok4(fmt: i32, w: usize, nb: i32, x: usize, xStride: usize, dp0: usize,
-  dStep: usize, fence: usize): v128 {
+/**
+ * One block's terms f32(isum) · (dw · dx) for four tokens (one per lane): weights w0..w3 (int16,
+ * see q32Dot) of the block at p, activations at x and every xStride after, scale record `rec` of
+ * `groups` at dp.
+ */
+@inline function blockTokens4(fmt: i32, p: usize, w0: v128, w1: v128, w2: v128, w3: v128, x: usize, xStride: usize,
+  dp: usize, rec: i32, groups: i32, fence: usize): v128 {
+  const s0 = dot32(w0, w1, w2, w3, x);
+  orderAfter(fence, s0);
+  const s1 = dot32(w0, w1, w2, w3, x + xStride);
+  orderAfter(fence, s1);
+  const s2 = dot32(w0, w1, w2, w3, x + 2 * xStride);
+  orderAfter(fence, s2);
+  let isum = sum4x4(s0, s1, s2, dot32(w0, w1, w2, w3, x + 3 * xStride));
+  if (fmt == Q4_0) isum = i32x4.sub(isum, i32x4.shl(rec == 0 ? v128.load(dp, 16) : v128.load(dp, 48), 3));
+  if (rec + 1 < groups) orderAfter(fence, isum);
+  return f32x4.mul(f32x4.convert_i32x4_s(isum), f32x4.mul(splatHalf(p), rec == 0 ? v128.load(dp) : v128.load(dp, 32)));
+}
+
+/**
+ * One row against `groups` (1 or 2) groups of four tokens, whose activations lie xStride apart and
+ * whose scale records start at dp0 (one group's after the other's). Stores the results to `at`
+ * and every outStride after.
+ */
+@inline function dotBlocks32Tokens(fmt: i32, groups: i32, w: usize, nb: i32, x: usize, xStride: usize,
+  dp0: usize, dStep: usize, at: usize, outStride: usize): void {
   const bs = block32Bytes(fmt);
-  let acc = f32x4.splat(0);
+  let acc0 = f32x4.splat(0), acc1 = f32x4.splat(0);
   const end = w + <usize>nb * bs;
   for (let p = w, xp = x, dp = dp0; p < end; p += bs, xp += 64, dp += dStep) {
     let w0: v128, w1: v128, w2: v128, w3: v128;
@@ -366,18 +389,13 @@ const Q4_0: i32 = 2;
       const lo = v128.load8x8_u(p, 2), hi = v128.load8x8_u(p, 10), m = i16x8.splat(15);
       w0 = v128.and(lo, m); w1 = v128.and(hi, m); w2 = i16x8.shr_u(lo, 4); w3 = i16x8.shr_u(hi, 4);
     }
-    const xp1 = xp + xStride, xp2 = xp1 + xStride, xp3 = xp2 + xStride;
-    const s0 = dot32(w0, w1, w2, w3, xp);
-    orderAfter(fence, s0);
-    const s1 = dot32(w0, w1, w2, w3, xp1);
-    orderAfter(fence, s1);
-    const s2 = dot32(w0, w1, w2, w3, xp2);
-    orderAfter(fence, s2);
-    let isum = sum4x4(s0, s1, s2, dot32(w0, w1, w2, w3, xp3));
-    if (fmt == Q4_0) isum = i32x4.sub(isum, i32x4.shl(v128.load(dp, 16), 3));
-    acc = f32x4.add(acc, f32x4.mul(f32x4.convert_i32x4_s(isum), f32x4.mul(splatHalf(p), v128.load(dp))));
+    acc0 = f32x4.add(acc0, blockTokens4(fmt, p, w0, w1, w2, w3, xp, xStride, dp, 0, groups, at));
+    if (groups == 2) {
+      acc1 = f32x4.add(acc1, blockTokens4(fmt, p, w0, w1, w2, w3, xp + (xStride << 2), xStride, dp, 1, groups, at));
+    }
   }
-  return acc;
+  storeTokens(at, outStride, acc0);
+  if (groups == 2) storeTokens(at + (outStride << 2), outStride, acc1);
 }
 
 @inline function matmulBlocks32(fmt: i32, w: usize, cols: i32, r0: i32, r1: i32, nTok: i32, x: usize, xd: usize, out: usize, rows: i32): void {
@@ -389,13 +407,20 @@ const Q4_0: i32 = 2;
   const tile = nTok == 1 ? r1 - r0 : max(4, tileRows(rowBytes) & ~3);
   for (let rt = r0; rt < r1; rt += tile) {
     const re = min(rt + tile, r1);
+    // Eight tokens a pass share each block's decoded weights (a few percent faster than four).
     let t = 0;
+    for (; t + 8 <= nTok; t += 8) {
+      const xt = x + <usize>t * xStride, dt = xd + (<usize>t >> 2) * recordBytes(32);
+      const o = out + <usize>t * outStride;
+      for (let r = rt; r < re; r++) {
+        dotBlocks32Tokens(fmt, 2, w + <usize>r * rowBytes, nb, xt, xStride, dt, dStep, o + (<usize>r << 2), outStride);
+      }
+    }
     for (; t + 4 <= nTok; t += 4) {
       const xt = x + <usize>t * xStride, dt = xd + (<usize>t >> 2) * recordBytes(32);
       const o = out + <usize>t * outStride;
       for (let r = rt; r < re; r++) {
-        const at = o + (<usize>r << 2);
-        storeTokens(at, outStride, dotBlocks32Tok4(fmt, w + <usize>r * rowBytes, nb, xt, xStride, dt, dStep, at));
+        dotBlocks32Tokens(fmt, 1, w + <usize>r * rowBytes, nb, xt, xStride, dt, dStep, o + (<usize>r << 2), outStride);
       }
     }
     for (; t < nTok; t++) {
@@ -630,6 +655,7 @@ export function matmulQ4_K(w: usize, cols: i32, r0: i32, r1: i32, nTok: i32, x: 
   return i32x4.mul(sum4x4(d0, d1, d2, d3), scales);
 }
 
+/** One row and one token, whose scale is at dp0 and then every `step` bytes. */
 @inline function dotQ6Kx1(w: usize, x: usize, dp0: usize, nb: i32, step: usize, fence: usize): f32 {
   let acc: f32 = 0;
   const end = w + <usize>nb * 210;

@@ -5,13 +5,15 @@ import type { Open as _tessera_v1_Open, Open__Output as _tessera_v1_Open__Output
 import type { Step as _tessera_v1_Step, Step__Output as _tessera_v1_Step__Output } from '../../tessera/v1/Step.ts';
 import type { Close as _tessera_v1_Close, Close__Output as _tessera_v1_Close__Output } from '../../tessera/v1/Close.ts';
 import type { AuditReveal as _tessera_v1_AuditReveal, AuditReveal__Output as _tessera_v1_AuditReveal__Output } from '../../tessera/v1/AuditReveal.ts';
+import type { UsageAttestation as _tessera_v1_UsageAttestation, UsageAttestation__Output as _tessera_v1_UsageAttestation__Output } from '../../tessera/v1/UsageAttestation.ts';
 
 export interface ForwardRequest {
   'open'?: (_tessera_v1_Open | null);
   'step'?: (_tessera_v1_Step | null);
   'close'?: (_tessera_v1_Close | null);
   'reveal'?: (_tessera_v1_AuditReveal | null);
-  'kind'?: "open"|"step"|"close"|"reveal";
+  'usage'?: (_tessera_v1_UsageAttestation | null);
+  'kind'?: "open"|"step"|"close"|"reveal"|"usage";
 }
 
 export interface ForwardRequest__Output {
@@ -19,5 +21,6 @@ export interface ForwardRequest__Output {
   'step'?: (_tessera_v1_Step__Output | null);
   'close'?: (_tessera_v1_Close__Output | null);
   'reveal'?: (_tessera_v1_AuditReveal__Output | null);
-  'kind'?: "open"|"step"|"close"|"reveal";
+  'usage'?: (_tessera_v1_UsageAttestation__Output | null);
+  'kind'?: "open"|"step"|"close"|"reveal"|"usage";
 }

@@ -9,6 +9,11 @@ export interface RegisterReply {
    */
   'heartbeatIntervalMs'?: (number);
   'registeredAtMs'?: (number | string | Long);
+  /**
+   * The cluster's audit sampling rate: a node tickets the steps clients' revealed secrets select
+   * at this rate (src/audit/selection.ts).
+   */
+  'auditSamplingRate'?: (number | string);
 }
 
 export interface RegisterReply__Output {
@@ -17,4 +22,9 @@ export interface RegisterReply__Output {
    */
   'heartbeatIntervalMs': (number);
   'registeredAtMs': (number);
+  /**
+   * The cluster's audit sampling rate: a node tickets the steps clients' revealed secrets select
+   * at this rate (src/audit/selection.ts).
+   */
+  'auditSamplingRate': (number);
 }

@@ -1,0 +1,70 @@
+import { status } from '@grpc/grpc-js';
+import { bytesToHex } from '@noble/hashes/utils.js';
+import { receiptHashOf, verifyReceipt } from '../chain/receipt.ts';
+import { RecordFormatError, type SignedRecord } from '../chain/record.ts';
+import { sessionHashOf, signShare, WEIGHT_ONE } from '../chain/share.ts';
+import type { KeyPair } from '../crypto/keys.ts';
+import { NodeStatusError } from './node-status.ts';
+
+/**
+ * The compute shares one session earns on this node: one per forward step (its positions, weight
+ * 1.0), signed once the client's usage receipt covers it. Steps the client never attests earn nothing.
+ */
+export class SessionShares {
+  readonly #sessionHash: string;
+  /** Steps not yet turned into shares: positions and when the step finished. */
+  readonly #steps: { tokens: number; timestampMs: number }[] = [];
+  /** Tokens already claimed by shares of this session. */
+  #claimed = 0;
+  #lastTimestamp = 0;
+
+  constructor(
+    private readonly key: KeyPair,
+    private readonly shardIndex: number,
+    private readonly modelId: string,
+    sessionId: string,
+    /** The client key the session was opened with (hex), or '' when it named none. */
+    private readonly clientKey: string,
+  ) {
+    this.#sessionHash = sessionHashOf(sessionId);
+  }
+
+  /** A finished forward step of `tokens` positions. */
+  record(tokens: number): void {
+    // Distinct timestamps keep two equal steps of one session from being the same share.
+    this.#lastTimestamp = Math.max(Date.now(), this.#lastTimestamp + 1);
+    this.#steps.push({ tokens, timestampMs: this.#lastTimestamp });
+  }
+
+  /**
+   * Checks the client's receipt for this session and signs a share for each recorded step it
+   * covers, in order. Steps beyond its count wait for a later receipt.
+   */
+  attest(signed: SignedRecord): SignedRecord[] {
+    let receipt;
+    try {
+      receipt = verifyReceipt(signed);
+    } catch (error) {
+      if (error instanceof RecordFormatError) throw new NodeStatusError(status.INVALID_ARGUMENT, `usage receipt: ${error.message}`);
+      throw error;
+    }
+    if (receipt.sessionHash !== this.#sessionHash) throw new NodeStatusError(status.INVALID_ARGUMENT, 'usage receipt is for another session');
+    if (receipt.modelId !== this.modelId) throw new NodeStatusError(status.INVALID_ARGUMENT, `usage receipt is for model "${receipt.modelId}", the session for "${this.modelId}"`);
+    if (this.clientKey !== '' && receipt.clientKey !== this.clientKey) throw new NodeStatusError(status.INVALID_ARGUMENT, 'usage receipt is signed by another key than the session was opened with');
+    const allowed = receipt.tokensPerShard[this.shardIndex];
+    if (allowed === undefined) throw new NodeStatusError(status.INVALID_ARGUMENT, `usage receipt counts ${receipt.tokensPerShard.length} shards, none for shard ${this.shardIndex}`);
+    const receiptHash = receiptHashOf(signed.payload).toString('hex');
+    const shares: SignedRecord[] = [];
+    while (this.#steps.length > 0 && this.#claimed + this.#steps[0]!.tokens <= allowed) {
+      const step = this.#steps.shift()!;
+      this.#claimed += step.tokens;
+      shares.push(signShare(this.key, {
+        nodeId: this.key.address, shardIndex: this.shardIndex, tokensProcessed: step.tokens, weight: WEIGHT_ONE,
+        timestampMs: step.timestampMs, sessionHash: this.#sessionHash, receiptHash,
+      }));
+    }
+    return shares;
+  }
+}
+
+export const clientKeyHex = (key: Uint8Array): string => (key.length === 0 ? '' : bytesToHex(key));

@@ -1,0 +1,117 @@
+import type { ServiceError } from '@grpc/grpc-js';
+import { DaemonClient } from '../chain/daemon-client.ts';
+import { receiptHashOf } from '../chain/receipt.ts';
+import type { SignedRecord } from '../chain/record.ts';
+
+export interface ShareSubmitterOptions {
+  /** HOST:PORT of the share-chain daemon. */
+  readonly daemon: string;
+  /** How often queued shares are sent. Default 1 s. */
+  readonly flushIntervalMs?: number;
+  /** Most shares held while the daemon does not acknowledge them; the oldest go first beyond it. Default 100 000. */
+  readonly maxQueued?: number;
+  readonly log: (event: string, fields: Record<string, unknown>) => void;
+}
+
+interface Queued {
+  readonly share: SignedRecord;
+  readonly receipt: SignedRecord;
+  /** Rejections that may pass (the daemon's view of the registry lags a fresh registration). */
+  transientRejections: number;
+}
+
+/** Shares per SubmitShares call, well under the daemon's limit. */
+const BATCH = 5_000;
+/** A node the daemon does not know yet may have registered a moment ago: retry a few flushes. */
+const TRANSIENT = new Set(['SHARE_UNKNOWN_NODE', 'SHARE_EVICTED_NODE']);
+const MAX_TRANSIENT_REJECTIONS = 10;
+
+/**
+ * Sends a node's signed shares, with the receipts they reference, to the daemon in batches. A share
+ * leaves the queue once the daemon acknowledges it (accepted, or a duplicate of one it already
+ * accepted) or rejects it for good; a daemon that cannot be reached keeps everything queued.
+ */
+export class ShareSubmitter {
+  readonly #client: DaemonClient;
+  readonly #log: ShareSubmitterOptions['log'];
+  readonly #maxQueued: number;
+  readonly #timer: NodeJS.Timeout;
+  #queue: Queued[] = [];
+  #flushing: Promise<void> | undefined;
+  #accepted = 0;
+
+  constructor(options: ShareSubmitterOptions) {
+    this.#client = new DaemonClient(options.daemon, { deadlineMs: 10_000 });
+    this.#log = options.log;
+    this.#maxQueued = options.maxQueued ?? 100_000;
+    this.#timer = setInterval(() => void this.flush(), options.flushIntervalMs ?? 1_000);
+    this.#timer.unref();
+  }
+
+  /** Shares acknowledged by the daemon so far. */
+  get accepted(): number {
+    return this.#accepted;
+  }
+
+  get queued(): number {
+    return this.#queue.length;
+  }
+
+  add(shares: readonly SignedRecord[], receipt: SignedRecord): void {
+    for (const share of shares) this.#queue.push({ share, receipt, transientRejections: 0 });
+    const excess = this.#queue.length - this.#maxQueued;
+    if (excess > 0) {
+      this.#queue.splice(0, excess);
+      this.#log('shares.dropped', { count: excess, reason: `more than ${this.#maxQueued} shares unacknowledged by the daemon` });
+    }
+  }
+
+  /** Sends what is queued; one flush at a time. */
+  flush(): Promise<void> {
+    this.#flushing ??= this.#send().finally(() => (this.#flushing = undefined));
+    return this.#flushing;
+  }
+
+  /** Flushes until the queue is empty or `graceMs` passes, then closes the channel. */
+  async close(graceMs: number): Promise<void> {
+    clearInterval(this.#timer);
+    const deadline = Date.now() + graceMs;
+    await this.#flushing;
+    while (this.#queue.length > 0 && Date.now() < deadline) {
+      const before = this.#queue.length;
+      await this.flush();
+      if (this.#queue.length >= before) await new Promise((resolve) => setTimeout(resolve, 200));
+    }
+    if (this.#queue.length > 0) this.#log('shares.unsent', { count: this.#queue.length, daemon: this.#client.endpoint });
+    this.#client.close();
+  }
+
+  async #send(): Promise<void> {
+    while (this.#queue.length > 0) {
+      const batch = this.#queue.slice(0, BATCH);
+      const receipts = new Map<string, SignedRecord>();
+      for (const q of batch) receipts.set(receiptHashOf(q.receipt.payload).toString('hex'), q.receipt);
+      let verdicts;
+      try {
+        verdicts = await this.#client.submitShares(batch.map((q) => q.share), [...receipts.values()]);
+      } catch (error) {
+        this.#log('shares.submit_failed', { daemon: this.#client.endpoint, queued: this.#queue.length, error: (error as ServiceError).details || (error as Error).message });
+        return;
+      }
+      const keep: Queued[] = [];
+      verdicts.forEach((verdict, i) => {
+        const q = batch[i]!;
+        if (verdict.accepted || verdict.rejection === 'SHARE_DUPLICATE') {
+          this.#accepted++;
+        } else if (TRANSIENT.has(verdict.rejection!) && ++q.transientRejections < MAX_TRANSIENT_REJECTIONS) {
+          keep.push(q);
+        } else {
+          this.#log('share.rejected', { rejection: verdict.rejection, message: verdict.message });
+        }
+      });
+      this.#queue = [...keep, ...this.#queue.slice(batch.length)];
+      // Shares kept for a retry wait for the next flush rather than spinning here.
+      if (keep.length > 0) return;
+    }
+  }
+}

@@ -1,0 +1,33 @@
+import type { StakeInfo } from '../escrow/settlement-backend.ts';
+import type { ClusterConfig } from './cluster-config.ts';
+
+/** Where the registry reads bonds: a SettlementBackend (the ledger by default, or the escrow contract). */
+export interface StakeReader {
+  stakeOf(node: string): Promise<StakeInfo>;
+}
+
+type Role = keyof ClusterConfig['stake']['minimum'];
+
+/**
+ * Admission by bond (ARCHITECTURE.md §8): a member gets new work only while its stake is at least
+ * its role's minimum and it is not unstaking. Slashing lowers the stake, so a slashed node drops out
+ * as soon as it falls below the minimum.
+ */
+export class StakeGate {
+  constructor(private readonly stakes: StakeReader, private readonly minimum: ClusterConfig['stake']['minimum']) {}
+
+  /** Why `nodeId` may not get new work, or undefined when it may. */
+  async refusal(nodeId: string, role: Role): Promise<string | undefined> {
+    const stake = await this.stakes.stakeOf(nodeId);
+    if (stake.unstakingUntilMs !== undefined) return `${nodeId} is unstaking (withdrawable from ${new Date(stake.unstakingUntilMs).toISOString()})`;
+    const minimum = BigInt(this.minimum[role]);
+    if (stake.amount < minimum) return `${nodeId} has stake ${stake.amount}, below the ${role} minimum ${minimum}`;
+    return undefined;
+  }
+
+  /** The members eligible for new work, in their order. */
+  async eligible<T extends { readonly nodeId: string }>(members: readonly T[], role: Role): Promise<T[]> {
+    const refusals = await Promise.all(members.map((m) => this.refusal(m.nodeId, role)));
+    return members.filter((_, i) => refusals[i] === undefined);
+  }
+}

@@ -1,0 +1,163 @@
+// Settlement end to end on a local network (registry, daemon, verifier and 3 nodes as processes):
+// a generation's shares land in blocks, the registry's Settler checks each window against its
+// blocks and audits, posts payouts in the proportion of weighted shares, and finalizes after the
+// challenge window, on the SQLite ledger and on the escrow contract on a local EVM node (anvil).
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
+import type { Hex } from 'viem';
+import { privateKeyToAccount } from 'viem/accounts';
+import { DaemonClient } from '../src/chain/daemon-client.ts';
+import type { SettlementSummary } from '../src/chain/summary.ts';
+import { connect } from '../src/client/client.ts';
+import { launchLocalCluster, type LocalCluster } from '../src/cli/local-cluster.ts';
+import { keyPairFromSecret } from '../src/crypto/keys.ts';
+import { deployEscrow, openEvmBackend } from '../src/escrow/evm-backend.ts';
+import { LedgerBackend } from '../src/escrow/ledger-backend.ts';
+import { startLocalEvm, type LocalEvm } from '../src/escrow/local-evm.ts';
+import type { SettlementBackend } from '../src/escrow/settlement-backend.ts';
+import { storeDirectory } from '../src/registry/member-directory.ts';
+import { Settler } from '../src/registry/settlement.ts';
+import { sharedModel } from './support/shared-models.ts';
+
+const WINDOW_BLOCKS = 10;
+const workDir = mkdtempSync(join(tmpdir(), 'tessera-trust-settlement-'));
+let evm: LocalEvm;
+let cluster: LocalCluster;
+let daemon: DaemonClient;
+let registryDb: Database.Database;
+let clientKey: Hex;
+let nodeKeys: Hex[];
+/** The complete windows that hold the generation's shares. */
+let summaries: SettlementSummary[];
+const closers: (() => Promise<void>)[] = [];
+
+async function until<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 60_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let last = '';
+  for (;;) {
+    const value = await probe().catch((error: Error) => void (last = error.message));
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}${last === '' ? '' : ` (last error: ${last})`}`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
+
+before(async () => {
+  evm = await startLocalEvm({ accounts: 8 });
+  // The nodes and the client use funded EVM accounts, so the same parties can deposit and claim on chain.
+  const [, , client, ...nodes] = evm.keys as Hex[];
+  clientKey = client!;
+  nodeKeys = nodes.slice(0, 3);
+  mkdirSync(join(workDir, 'keys'), { recursive: true });
+  nodeKeys.forEach((key, i) => writeFileSync(join(workDir, 'keys', `node-${i}.key`), `${key.slice(2)}\n`, { mode: 0o600 }));
+  cluster = await launchLocalCluster({
+    modelPath: sharedModel('stories260K.gguf'), shards: 3, spareShards: [], workDir, registryPort: 0, threadsPerNode: 1, blockIntervalMs: 200, windowBlocks: WINDOW_BLOCKS,
+  });
+  daemon = new DaemonClient(cluster.daemonEndpoint);
+  registryDb = new Database(join(workDir, 'registry.db'));
+  const sdk = await connect({ registries: [cluster.registryEndpoint], cacheDir: join(workDir, 'client'), key: keyPairFromSecret(Buffer.from(clientKey.slice(2), 'hex')) });
+  try {
+    await sdk.generate({ model: cluster.manifest.modelId, prompt: 'Once upon a time', maxTokens: 24, temperature: 0 }).collect();
+  } finally {
+    sdk.close();
+  }
+  // Every node's last share is in a block once nothing is pending and the nodes have flushed.
+  const lastHeight = await until('the shares in blocks', async () => {
+    const { head, pendingShares } = await daemon.head();
+    if (pendingShares > 0 || head.header.height === 0) return undefined;
+    for (let h = head.header.height; h >= 1; h--) if ((await daemon.block(h, true)).header.shareCount > 0) return h;
+    return undefined;
+  });
+  const lastWindow = Math.floor((lastHeight - 1) / WINDOW_BLOCKS);
+  summaries = [];
+  for (let w = 0; w <= lastWindow; w++) summaries.push(await until(`window ${w}`, () => daemon.settlementSummary(w)));
+  assert.ok(summaries.some((s) => s.totalShares > 0));
+});
+
+after(async () => {
+  for (const close of closers) await close();
+  registryDb?.close();
+  daemon?.close();
+  await cluster?.close();
+  await evm?.close();
+  rmSync(workDir, { recursive: true, force: true });
+});
+
+const clientAddress = () => privateKeyToAccount(clientKey).address.toLowerCase();
+
+/** What each node should be paid: per window, its weight's share of the window's fees, rounded down. */
+function expectedPayouts(): Map<string, bigint> {
+  const owed = new Map<string, bigint>();
+  for (const s of summaries) {
+    const pool = s.clients.reduce((sum, c) => sum + BigInt(c.fees), 0n);
+    for (const n of s.nodes) owed.set(n.nodeId, (owed.get(n.nodeId) ?? 0n) + (pool * BigInt(n.weight)) / BigInt(s.totalWeight));
+  }
+  return owed;
+}
+
+/** Deposits the windows' fees for the client, then posts every window with shares. */
+async function settleAll(backend: SettlementBackend) {
+  const fees = summaries.flatMap((s) => s.clients).reduce((sum, c) => sum + BigInt(c.fees), 0n);
+  assert.deepEqual([...new Set(summaries.flatMap((s) => s.clients.map((c) => c.client)))], [clientAddress()], 'the receipts name the client that paid');
+  await backend.deposit(clientAddress(), fees);
+  const settler = new Settler({ backend, daemon, db: registryDb, members: storeDirectory(registryDb, 3_000) });
+  const posted = [];
+  for (const s of summaries) {
+    const outcome = await settler.settle(s.window);
+    if (s.totalShares === 0) {
+      assert.equal(outcome.status, 'empty');
+      continue;
+    }
+    assert.equal(outcome.status, 'posted', 'reason' in outcome ? outcome.reason : '');
+    if (outcome.status === 'posted') posted.push(outcome);
+  }
+  return { settler, posted };
+}
+
+async function finalizeAndClaim(backend: SettlementBackend) {
+  const { settler, posted } = await settleAll(backend);
+  for (const p of posted) {
+    assert.equal((await settler.finalize(p.hash)).status, 'waiting', 'not before the challenge window ends');
+    await until('the challenge window to pass', async () => ((await settler.finalize(p.hash)).status === 'finalized' ? true : undefined), 30_000);
+  }
+  const owed = expectedPayouts();
+  assert.equal(owed.size, 3);
+  for (const node of cluster.nodes) {
+    assert.equal(await backend.claimable(node.nodeId), owed.get(node.nodeId), `claimable of ${node.nodeId}`);
+    assert.equal(await backend.claim(node.nodeId), owed.get(node.nodeId));
+    assert.equal(await backend.claimable(node.nodeId), 0n);
+  }
+  // A second pass posts nothing again.
+  for (const s of summaries.filter((x) => x.totalShares > 0)) assert.equal((await settler.settle(s.window)).status, 'already');
+}
+
+test('on the SQLite ledger: payouts in the proportion of weighted shares, claimed after the challenge window', async () => {
+  const ledger = new LedgerBackend({ path: join(workDir, 'ledger.db'), challengeWindowS: 1 });
+  closers.push(() => ledger.close());
+  await finalizeAndClaim(ledger);
+});
+
+test('a challenged settlement is never finalized and pays nothing', async () => {
+  const ledger = new LedgerBackend({ path: join(workDir, 'ledger-challenged.db'), challengeWindowS: 1 });
+  closers.push(() => ledger.close());
+  const { settler, posted } = await settleAll(ledger);
+  const first = posted[0]!;
+  await ledger.challenge(first.hash, 'the test disputes it');
+  await until('the challenge window to pass', async () => (Date.now() > first.challengeEndsAtMs + 50 ? true : undefined));
+  assert.equal((await settler.finalize(first.hash)).status, 'challenged');
+  assert.equal((await ledger.settlementState(first.hash)).status, 'challenged');
+  for (const p of first.payouts) assert.equal(await ledger.claimable(p.node), 0n);
+});
+
+test('on the escrow contract (anvil): deposits in, the same payouts out', async () => {
+  const [owner, challenger] = evm.keys as Hex[];
+  const address = await deployEscrow({ rpcUrl: evm.rpcUrl, ownerKey: owner!, challenger: privateKeyToAccount(challenger!).address, challengeWindowS: 1, pollingIntervalMs: 50 });
+  const backend = await openEvmBackend({ rpcUrl: evm.rpcUrl, address, ownerKey: owner!, challengerKey: challenger!, partyKeys: [clientKey, ...nodeKeys], pollingIntervalMs: 50 });
+  closers.push(() => backend.close());
+  await finalizeAndClaim(backend);
+  assert.equal(await backend.available(), summaries.reduce((sum, s) => sum + s.clients.reduce((a, c) => a + BigInt(c.fees), 0n), 0n) - [...expectedPayouts().values()].reduce((a, b) => a + b, 0n), 'the rounding dust stays in escrow');
+});
