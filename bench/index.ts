@@ -1,4 +1,4 @@
-// `npm run bench [-- --json] [-- --quick] [-- --only=engine,network]`: one table of the figures the issues name, each measured
+// `npm run bench [-- --json] [-- --quick] [-- --only=engine,network,chain,audit]`: one table of the figures the issues name, each measured
 // against its reference in the same run (these machines are noisy, so ratios are what count).
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, statSync } from 'node:fs';
@@ -7,6 +7,8 @@ import { fileURLToPath } from 'node:url';
 import { QWEN2_5_0_5B, writeSyntheticModel } from '../src/model/synthetic-model.ts';
 import type { QuantMix } from '../src/model/quant-mix.ts';
 import { sharedModel } from '../test/support/shared-models.ts';
+import { auditBenchRows } from './audit.ts';
+import { chainBenchRows } from './chain.ts';
 import { networkBenchRows } from './network.ts';
 import type { BenchRow } from './row.ts';
 
@@ -107,6 +109,8 @@ if (wanted('engine')) {
   rows.push(...shardMemoryRows(syntheticModel('q8_0')));
 }
 if (wanted('network')) rows.push(...(await networkBenchRows({ quick, qwenShapeModel: syntheticModel('q8_0') })));
+if (wanted('chain')) rows.push(...(await chainBenchRows({ quick })));
+if (wanted('audit')) rows.push(...(await auditBenchRows({ quick })));
 
 if (args.has('--json')) console.log(JSON.stringify(rows, null, 2));
 else printTable(rows);

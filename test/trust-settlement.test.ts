@@ -20,7 +20,7 @@ import { LedgerBackend } from '../src/escrow/ledger-backend.ts';
 import { startLocalEvm, type LocalEvm } from '../src/escrow/local-evm.ts';
 import type { SettlementBackend } from '../src/escrow/settlement-backend.ts';
 import { storeDirectory } from '../src/registry/member-directory.ts';
-import { Settler } from '../src/registry/settlement.ts';
+import { Settler, startSettlementLoop } from '../src/registry/settlement.ts';
 import { sharedModel } from './support/shared-models.ts';
 
 const WINDOW_BLOCKS = 10;
@@ -60,17 +60,24 @@ before(async () => {
   daemon = new DaemonClient(cluster.daemonEndpoint);
   registryDb = new Database(join(workDir, 'registry.db'));
   const sdk = await connect({ registries: [cluster.registryEndpoint], cacheDir: join(workDir, 'client'), key: keyPairFromSecret(Buffer.from(clientKey.slice(2), 'hex')) });
+  let steps: number;
   try {
-    await sdk.generate({ model: cluster.manifest.modelId, prompt: 'Once upon a time', maxTokens: 24, temperature: 0 }).collect();
+    const { tokens, summary } = await sdk.generate({ model: cluster.manifest.modelId, prompt: 'Once upon a time', maxTokens: 24, temperature: 0 }).collect();
+    steps = tokens.length + (summary.finishReason === 'stop' ? 1 : 0);
   } finally {
     sdk.close();
   }
-  // Every node's last share is in a block once nothing is pending and the nodes have flushed.
+  // One share per step per node, all in blocks: the height of the last block that holds one.
   const lastHeight = await until('the shares in blocks', async () => {
-    const { head, pendingShares } = await daemon.head();
-    if (pendingShares > 0 || head.header.height === 0) return undefined;
-    for (let h = head.header.height; h >= 1; h--) if ((await daemon.block(h, true)).header.shareCount > 0) return h;
-    return undefined;
+    const { head } = await daemon.head();
+    let shares = 0;
+    let last = 0;
+    for (let h = 1; h <= head.header.height; h++) {
+      const count = (await daemon.block(h, true)).header.shareCount;
+      shares += count;
+      if (count > 0) last = h;
+    }
+    return shares === steps * cluster.nodes.length ? last : undefined;
   });
   const lastWindow = Math.floor((lastHeight - 1) / WINDOW_BLOCKS);
   summaries = [];
@@ -118,11 +125,15 @@ async function settleAll(backend: SettlementBackend) {
   return { settler, posted };
 }
 
-async function finalizeAndClaim(backend: SettlementBackend) {
+/** `tick` moves the back end's clock on: the ledger's injected one, or anvil's (which mines only on transactions). */
+async function finalizeAndClaim(backend: SettlementBackend, tick: () => Promise<void>) {
   const { settler, posted } = await settleAll(backend);
+  assert.equal((await settler.finalize(posted[0]!.hash)).status, 'waiting', 'not before the challenge window ends');
   for (const p of posted) {
-    assert.equal((await settler.finalize(p.hash)).status, 'waiting', 'not before the challenge window ends');
-    await until('the challenge window to pass', async () => ((await settler.finalize(p.hash)).status === 'finalized' ? true : undefined), 30_000);
+    await until('the challenge window to pass', async () => {
+      await tick();
+      return (await settler.finalize(p.hash)).status === 'finalized' ? true : undefined;
+    }, 30_000);
   }
   const owed = expectedPayouts();
   assert.equal(owed.size, 3);
@@ -136,28 +147,60 @@ async function finalizeAndClaim(backend: SettlementBackend) {
 }
 
 test('on the SQLite ledger: payouts in the proportion of weighted shares, claimed after the challenge window', async () => {
-  const ledger = new LedgerBackend({ path: join(workDir, 'ledger.db'), challengeWindowS: 1 });
+  let clock = Date.now();
+  const now = () => clock;
+  const ledger = new LedgerBackend({ path: join(workDir, 'ledger.db'), challengeWindowS: 60, now });
   closers.push(() => ledger.close());
-  await finalizeAndClaim(ledger);
+  await finalizeAndClaim(ledger, async () => void (clock += 61_000));
 });
 
 test('a challenged settlement is never finalized and pays nothing', async () => {
-  const ledger = new LedgerBackend({ path: join(workDir, 'ledger-challenged.db'), challengeWindowS: 1 });
+  let clock = Date.now();
+  const now = () => clock;
+  const ledger = new LedgerBackend({ path: join(workDir, 'ledger-challenged.db'), challengeWindowS: 60, now });
   closers.push(() => ledger.close());
   const { settler, posted } = await settleAll(ledger);
   const first = posted[0]!;
   await ledger.challenge(first.hash, 'the test disputes it');
-  await until('the challenge window to pass', async () => (Date.now() > first.challengeEndsAtMs + 50 ? true : undefined));
+  clock += 61_000;
   assert.equal((await settler.finalize(first.hash)).status, 'challenged');
   assert.equal((await ledger.settlementState(first.hash)).status, 'challenged');
   for (const p of first.payouts) assert.equal(await ledger.claimable(p.node), 0n);
 });
 
+test("the registry's settlement loop posts every window in order and finalizes them", async () => {
+  let clock = Date.now();
+  const ledger = new LedgerBackend({ path: join(workDir, 'ledger-loop.db'), challengeWindowS: 60, now: () => clock });
+  closers.push(() => ledger.close());
+  await ledger.deposit(clientAddress(), summaries.flatMap((s) => s.clients).reduce((sum, c) => sum + BigInt(c.fees), 0n));
+  const loop = startSettlementLoop({ backend: ledger, db: registryDb, members: storeDirectory(registryDb, 3_000), intervalMs: 50 });
+  closers.push(() => loop.close());
+  const hashes = summaries.filter((s) => s.totalShares > 0).map((s) => `0x${s.hash}` as const);
+  const states = async () => Promise.all(hashes.map(async (h) => (await ledger.settlementState(h)).status));
+  await until('every window posted', async () => ((await states()).every((s) => s === 'posted') ? true : undefined));
+  clock += 61_000;
+  await until('every window finalized', async () => ((await states()).every((s) => s === 'finalized') ? true : undefined));
+  for (const node of cluster.nodes) assert.equal(await ledger.claimable(node.nodeId), expectedPayouts().get(node.nodeId));
+});
+
+test('a settlement is not finalized while no verifier is live', async () => {
+  let clock = Date.now();
+  const ledger = new LedgerBackend({ path: join(workDir, 'ledger-unwatched.db'), challengeWindowS: 60, now: () => clock });
+  closers.push(() => ledger.close());
+  const { posted } = await settleAll(ledger);
+  clock += 61_000;
+  const directory = storeDirectory(registryDb, 3_000);
+  const unwatched = new Settler({ backend: ledger, daemon, db: registryDb, members: { members: (ids, role) => (role === 'verifier' ? [] : directory.members(ids, role)) } });
+  const outcome = await unwatched.finalize(posted[0]!.hash);
+  assert.deepEqual(outcome, { status: 'waiting', reason: 'no live verifier: settlements are finalized only while daemons and verifiers watch' });
+  assert.equal((await ledger.settlementState(posted[0]!.hash)).status, 'posted');
+});
+
 test('on the escrow contract (anvil): deposits in, the same payouts out', async () => {
   const [owner, challenger] = evm.keys as Hex[];
-  const address = await deployEscrow({ rpcUrl: evm.rpcUrl, ownerKey: owner!, challenger: privateKeyToAccount(challenger!).address, challengeWindowS: 1, pollingIntervalMs: 50 });
+  const address = await deployEscrow({ rpcUrl: evm.rpcUrl, ownerKey: owner!, challenger: privateKeyToAccount(challenger!).address, challengeWindowS: 60, pollingIntervalMs: 50 });
   const backend = await openEvmBackend({ rpcUrl: evm.rpcUrl, address, ownerKey: owner!, challengerKey: challenger!, partyKeys: [clientKey, ...nodeKeys], pollingIntervalMs: 50 });
   closers.push(() => backend.close());
-  await finalizeAndClaim(backend);
+  await finalizeAndClaim(backend, () => evm.increaseTime(61));
   assert.equal(await backend.available(), summaries.reduce((sum, s) => sum + s.clients.reduce((a, c) => a + BigInt(c.fees), 0n), 0n) - [...expectedPayouts().values()].reduce((a, b) => a + b, 0n), 'the rounding dust stays in escrow');
 });

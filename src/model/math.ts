@@ -7,10 +7,14 @@ const LN2_HI = 6.93147180369123816490e-1;
 const LN2_LO = 1.90821492927058770002e-10;
 const INV_LN2 = 1.44269504088896338700;
 const scratch = new Float64Array(1);
-const scratchBits = new BigUint64Array(scratch.buffer);
+const scratchWords = new Uint32Array(scratch.buffer);
+// The word holding a double's sign and exponent: index 1 on little-endian machines.
+const HIGH_WORD = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1 ? 1 : 0;
 
+/** 2^k for integer k in [-1022, 1023], built from its exponent bits (no BigInt: this is hot). */
 function powerOfTwo(k: number): number {
-  scratchBits[0] = BigInt(k + 1023) << 52n;
+  scratchWords[1 - HIGH_WORD] = 0;
+  scratchWords[HIGH_WORD] = (k + 1023) << 20;
   return scratch[0]!;
 }
 

@@ -14,6 +14,8 @@ import { REGISTRY_MAX_MESSAGE_BYTES } from './registry-client.ts';
 import { RegistryStore } from './store.ts';
 import { storeDirectory } from './member-directory.ts';
 import { StakeGate, type StakeReader } from './stake-gate.ts';
+import { startSettlementLoop } from './settlement.ts';
+import type { SettlementBackend } from '../escrow/settlement-backend.ts';
 import { membershipHandlers } from '../chain/membership-service.ts';
 
 export interface RegistryOptions {
@@ -33,6 +35,8 @@ export interface RegistryOptions {
   readonly settlement?: StakeSlasher;
   /** Where bonds are read; given, Discover lists only nodes at or above the cluster's stake minimum and not unstaking. */
   readonly stakes?: StakeReader;
+  /** Settles the live daemon's windows on this back end (src/registry/settlement.ts); none: no settlement. */
+  readonly settle?: { readonly backend: SettlementBackend; readonly intervalMs?: number; readonly bonusBps?: number };
 }
 
 export interface RegistryHandle {
@@ -155,6 +159,11 @@ export async function startRegistry(options: RegistryOptions): Promise<RegistryH
     }, config.heartbeat.intervalMs);
     evictTimer.unref();
 
+    const settlement = options.settle === undefined ? undefined : startSettlementLoop({
+      backend: options.settle.backend, db: store.database, members: storeDirectory(store.database, silenceLimitMs(config)), log,
+      ...(options.settle.intervalMs === undefined ? {} : { intervalMs: options.settle.intervalMs }),
+      ...(options.settle.bonusBps === undefined ? {} : { bonusBps: options.settle.bonusBps }),
+    });
     audit.applyPendingSlashes().catch((error: Error) => log('slash_failed', { error: error.message }));
     gossip = new PeerGossip({
       store, self: endpoint, clusterId: config.clusterId, seeds: [...new Set([...config.seeds, ...(options.seeds ?? [])])], intervalMs: config.gossipIntervalMs, log,
@@ -168,6 +177,7 @@ export async function startRegistry(options: RegistryOptions): Promise<RegistryH
       close: () =>
         (closing ??= (async () => {
           clearInterval(evictTimer);
+          await settlement?.close();
           await gossip?.close();
           gossip = undefined;
           await new Promise<void>((resolve) => {

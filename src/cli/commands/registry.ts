@@ -49,6 +49,7 @@ async function runRegistry(options: RegistryOptions): Promise<void> {
     log,
     settlement: ledger,
     stakes: ledger,
+    settle: { backend: ledger },
     ...(options.advertise === undefined ? {} : { advertise: options.advertise }),
   });
   await new Promise<void>((done) => {

@@ -535,7 +535,7 @@ export function matmulQ4_0(w: usize, cols: i32, r0: i32, r1: i32, nTok: i32, x: 
  * dotQ4Kx1 for four tokens (one per lane of the result). Each chunk's weights are widened and
  * multiplied by their sub-block scale once (int16: 15·63 fits), then dotted with every token.
  */
-@inline function dotQ4Kx4(w: usize, x: usize, xStride: usize, dp0: usize, nb: i32, step: usize): v128 {
+@inline function dotQ4Kx4(w: usize, x: usize, xStride: usize, dp0: usize, nb: i32, step: usize, fence: usize): v128 {
   let acc = f32x4.splat(0), macc = f32x4.splat(0);
   const end = w + <usize>nb * 144;
   for (let p = w, xp = x, dp = dp0; p < end; p += 144, xp += 512, dp += step) {
@@ -550,15 +550,22 @@ export function matmulQ4_0(w: usize, cols: i32, r0: i32, r1: i32, nTok: i32, x: 
       let w0 = i16x8.mul(v128.and(b0, m), s), w1 = i16x8.mul(v128.and(b1, m), s);
       let w2 = i16x8.mul(v128.and(b2, m), s), w3 = i16x8.mul(v128.and(b3, m), s);
       i0 = accDot32(i0, w0, w1, w2, w3, xq);
+      orderAfter(fence, i0);
       i1 = accDot32(i1, w0, w1, w2, w3, xq + xStride);
+      orderAfter(fence, i1);
       i2 = accDot32(i2, w0, w1, w2, w3, xq + 2 * xStride);
+      orderAfter(fence, i2);
       i3 = accDot32(i3, w0, w1, w2, w3, xq + 3 * xStride);
+      orderAfter(fence, i3);
       s = i8x16.shuffle(scales, scales, 4, 5, 4, 5, 4, 5, 4, 5, 4, 5, 4, 5, 4, 5, 4, 5);
       w0 = i16x8.mul(i16x8.shr_u(b0, 4), s); w1 = i16x8.mul(i16x8.shr_u(b1, 4), s);
       w2 = i16x8.mul(i16x8.shr_u(b2, 4), s); w3 = i16x8.mul(i16x8.shr_u(b3, 4), s);
       i0 = accDot32(i0, w0, w1, w2, w3, xq + 64);
+      orderAfter(fence, i0);
       i1 = accDot32(i1, w0, w1, w2, w3, xq + xStride + 64);
+      orderAfter(fence, i1);
       i2 = accDot32(i2, w0, w1, w2, w3, xq + 2 * xStride + 64);
+      orderAfter(fence, i2);
       i3 = accDot32(i3, w0, w1, w2, w3, xq + 3 * xStride + 64);
       scales = i32x4.shuffle(scales, later, 2, 3, 4, 5);
       later = i32x4.shuffle(later, later, 2, 3, 2, 3);
@@ -585,7 +592,8 @@ export function matmulQ4_K(w: usize, cols: i32, r0: i32, r1: i32, nTok: i32, x: 
     for (; t + 4 <= nTok; t += 4) {
       const xt = x + <usize>t * xStride, rec = xd + (<usize>t >> 2) * recordBytes(256), o = out + <usize>t * outStride;
       for (let r = rt; r < re; r++) {
-        storeTokens(o + (<usize>r << 2), outStride, dotQ4Kx4(w + <usize>r * rowBytes, xt, xStride, rec, nb, step));
+        const at = o + (<usize>r << 2);
+        storeTokens(at, outStride, dotQ4Kx4(w + <usize>r * rowBytes, xt, xStride, rec, nb, step, at));
       }
     }
     for (; t < nTok; t++) {
@@ -665,6 +673,7 @@ export function matmulQ4_K(w: usize, cols: i32, r0: i32, r1: i32, nTok: i32, x: 
       // The half's eight scales as int16; int32 lane k holds sc[2k] low and sc[2k+1] high.
       const s16 = v128.load8x8_s(sc);
       isum = i32x4.add(isum, q6Part(ql, qh, xh, i32x4.shr_s(i32x4.shl(s16, 16), 16), 0, fence));
+      orderAfter(fence, isum);
       isum = i32x4.add(isum, q6Part(ql, qh, xh, i32x4.shr_s(s16, 16), 1, fence));
     }
     acc += <f32>lanesSum(isum) * (loadHalf(p + 208) * load<f32>(dp));
@@ -695,26 +704,46 @@ export function matmulQ4_K(w: usize, cols: i32, r0: i32, r1: i32, nTok: i32, x: 
       let q = q6Group(low0, low1, high, 0);
       let s = i16x8.splat(<i16>load<i8>(sc, 0));
       let lo = i16x8.mul(i16x8.extend_low_i8x16_s(q), s), hi = i16x8.mul(i16x8.extend_high_i8x16_s(q), s);
-      i0 = q6Acc4(i0, lo, hi, x0); i1 = q6Acc4(i1, lo, hi, x1);
-      i2 = q6Acc4(i2, lo, hi, x2); i3 = q6Acc4(i3, lo, hi, x3);
+      i0 = q6Acc4(i0, lo, hi, x0);
+      orderAfter(fence, i0);
+      i1 = q6Acc4(i1, lo, hi, x1);
+      orderAfter(fence, i1);
+      i2 = q6Acc4(i2, lo, hi, x2);
+      orderAfter(fence, i2);
+      i3 = q6Acc4(i3, lo, hi, x3);
       orderAfter(fence, i3);
       q = q6Group(low0, low1, high, 1);
       s = i16x8.splat(<i16>load<i8>(sc, 2));
       lo = i16x8.mul(i16x8.extend_low_i8x16_s(q), s); hi = i16x8.mul(i16x8.extend_high_i8x16_s(q), s);
-      i0 = q6Acc4(i0, lo, hi, x0 + 64); i1 = q6Acc4(i1, lo, hi, x1 + 64);
-      i2 = q6Acc4(i2, lo, hi, x2 + 64); i3 = q6Acc4(i3, lo, hi, x3 + 64);
+      i0 = q6Acc4(i0, lo, hi, x0 + 64);
+      orderAfter(fence, i0);
+      i1 = q6Acc4(i1, lo, hi, x1 + 64);
+      orderAfter(fence, i1);
+      i2 = q6Acc4(i2, lo, hi, x2 + 64);
+      orderAfter(fence, i2);
+      i3 = q6Acc4(i3, lo, hi, x3 + 64);
       orderAfter(fence, i3);
       q = q6Group(low0, low1, high, 2);
       s = i16x8.splat(<i16>load<i8>(sc, 4));
       lo = i16x8.mul(i16x8.extend_low_i8x16_s(q), s); hi = i16x8.mul(i16x8.extend_high_i8x16_s(q), s);
-      i0 = q6Acc4(i0, lo, hi, x0 + 128); i1 = q6Acc4(i1, lo, hi, x1 + 128);
-      i2 = q6Acc4(i2, lo, hi, x2 + 128); i3 = q6Acc4(i3, lo, hi, x3 + 128);
+      i0 = q6Acc4(i0, lo, hi, x0 + 128);
+      orderAfter(fence, i0);
+      i1 = q6Acc4(i1, lo, hi, x1 + 128);
+      orderAfter(fence, i1);
+      i2 = q6Acc4(i2, lo, hi, x2 + 128);
+      orderAfter(fence, i2);
+      i3 = q6Acc4(i3, lo, hi, x3 + 128);
       orderAfter(fence, i3);
       q = q6Group(low0, low1, high, 3);
       s = i16x8.splat(<i16>load<i8>(sc, 6));
       lo = i16x8.mul(i16x8.extend_low_i8x16_s(q), s); hi = i16x8.mul(i16x8.extend_high_i8x16_s(q), s);
-      i0 = q6Acc4(i0, lo, hi, x0 + 192); i1 = q6Acc4(i1, lo, hi, x1 + 192);
-      i2 = q6Acc4(i2, lo, hi, x2 + 192); i3 = q6Acc4(i3, lo, hi, x3 + 192);
+      i0 = q6Acc4(i0, lo, hi, x0 + 192);
+      orderAfter(fence, i0);
+      i1 = q6Acc4(i1, lo, hi, x1 + 192);
+      orderAfter(fence, i1);
+      i2 = q6Acc4(i2, lo, hi, x2 + 192);
+      orderAfter(fence, i2);
+      i3 = q6Acc4(i3, lo, hi, x3 + 192);
     }
     acc = f32x4.add(acc, f32x4.mul(f32x4.convert_i32x4_s(sum4x4(i0, i1, i2, i3)), f32x4.mul(splatHalf(p + 208), v128.load(dp))));
   }
