@@ -63,6 +63,12 @@ export interface SessionSource {
   open(model: ModelHandle, afterFailure: boolean): Promise<PipelineSession>;
   /** Records a failure on `route` (bans whoever caused it); afterwards a new session is opened. */
   recover(route: readonly RouteHop[], failure: HopFailure): Promise<void>;
+  /**
+   * Called once per session, when the step from position 0 (the prefill: what audits recompute) is
+   * back and its commitment chain checks out: reveals the session's audit secret and asks the
+   * registry for the audits it selects. Never fails the generation.
+   */
+  revealAudit(session: PipelineSession, commitments: readonly Commitment__Output[]): void;
   /** Index of the first commitment not signed by the node it names, or -1. */
   checkSignatures(commitments: readonly Commitment__Output[]): Promise<number>;
   readonly maxFailovers: number;
@@ -111,6 +117,7 @@ export async function* generateThroughNetwork(
         const sent = tokens.slice(processed);
         result = await session.step(step, { startPosition: processed, tokens: sent, history: penalized ? tokens : [] });
         checkCommitmentChain(result.commitments, session.route, { sessionId: session.sessionId, step, tokens: sent });
+        if (processed === 0) sessions.revealAudit(session, result.commitments);
         if (!result.sampled) throw new HopFailure(`the last hop of the route (${session.route.at(-1)!.nodeId}) returned no token`, 'hop', session.route.at(-1)!.nodeId);
         signatures.add(result.commitments, session.route, step);
         if ((step + 1) % RECEIPT_EVERY_STEPS === 0) session.attest(tokens.length);

@@ -1,8 +1,10 @@
 import { status, type ClientDuplexStream, type ServiceError } from '@grpc/grpc-js';
+import type { SessionAudit } from '../audit/session-audit.ts';
 import { signReceipt } from '../chain/receipt.ts';
 import { sessionHashOf } from '../chain/share.ts';
 import type { KeyPair } from '../crypto/keys.ts';
 import type { ForwardReply__Output } from '../proto/tessera/v1/ForwardReply.ts';
+import type { AuditReveal } from '../proto/tessera/v1/AuditReveal.ts';
 import type { ForwardRequest } from '../proto/tessera/v1/ForwardRequest.ts';
 import type { Sampling } from '../proto/tessera/v1/Sampling.ts';
 import type { StepResult__Output } from '../proto/tessera/v1/StepResult.ts';
@@ -61,6 +63,7 @@ export class PipelineSession {
   private closed = false;
   /** Positions the last usage receipt attested. */
   private attested = 0;
+  private revealed = false;
 
   constructor(
     pool: NodePool,
@@ -68,6 +71,8 @@ export class PipelineSession {
     readonly route: readonly RouteHop[],
     private readonly open: { modelId: string; sampling: Sampling; clientKey: KeyPair },
     private readonly stepTimeoutMs: number,
+    /** This session's commit-then-challenge; none when the cluster audits nothing. */
+    readonly audit?: SessionAudit,
   ) {
     const first = route[0]!;
     this.call = pool.client(first.endpoint, first.tls).forward();
@@ -84,6 +89,7 @@ export class PipelineSession {
         sampling: open.sampling,
         outputMode: 'off',
         clientKey: open.clientKey.publicKey,
+        auditCommitment: audit?.commitment,
       },
     });
   }
@@ -106,6 +112,16 @@ export class PipelineSession {
       sessionHash: sessionHashOf(this.sessionId), modelId: this.open.modelId, tokensPerShard: this.route.map(() => positions), timestampMs: Date.now(),
     });
     this.call.write({ usage: { receipt: { payload: receipt.payload, signature: receipt.signature } } });
+  }
+
+  /**
+   * Reveals the audit secret to the route (no reply). A node refuses a second reveal by failing the
+   * stream, so only the first call is sent.
+   */
+  reveal(request: { reveal: AuditReveal }): void {
+    if (this.failure || this.revealed) return;
+    this.revealed = true;
+    this.call.write(request);
   }
 
   /** Ends the session: the nodes free its caches now rather than at idle eviction. */

@@ -7,6 +7,7 @@ import { KeyFileError, readKeyFile, writeNewKeyFile, type KeyPair } from '../../
 import { CliError, parseIntegerOption } from '../cli-error.ts';
 import { DEFAULT_REGISTRY } from '../registry-option.ts';
 import { parseEndpointOption } from './node.ts';
+import { closeOnSignal, roleLogger, stopSignal } from '../serve.ts';
 
 export const DEFAULT_DAEMON_PORT = 50070;
 
@@ -60,10 +61,9 @@ function daemonKey(options: DaemonCommandOptions): KeyPair {
 }
 
 async function daemonCommand(options: DaemonCommandOptions): Promise<void> {
+  const signal = stopSignal();
   const key = daemonKey(options);
-  const log = (event: string, fields: Record<string, unknown>) => {
-    process.stderr.write(`${JSON.stringify({ time: new Date().toISOString(), role: 'daemon', event, ...fields })}\n`);
-  };
+  const log = roleLogger('daemon');
   let handle;
   try {
     handle = await startDaemon({
@@ -82,16 +82,5 @@ async function daemonCommand(options: DaemonCommandOptions): Promise<void> {
   } catch (error) {
     throw new CliError((error as Error).message);
   }
-  await new Promise<void>((done) => {
-    const stop = (signal: string) => {
-      log('signal', { signal });
-      handle.close().then(done, (error: Error) => {
-        log('close_failed', { error: error.message });
-        process.exitCode = 1;
-        done();
-      });
-    };
-    process.once('SIGTERM', () => stop('SIGTERM'));
-    process.once('SIGINT', () => stop('SIGINT'));
-  });
+  await closeOnSignal(signal, () => handle.close(), log);
 }

@@ -4,6 +4,7 @@ import { startGateway } from '../../gateway/gateway.ts';
 import { parseIntegerOption } from '../cli-error.ts';
 import { cacheDirectory } from '../model-option.ts';
 import { addRegistryOption, registriesOf } from '../registry-option.ts';
+import { closeOnSignal, roleLogger, stopSignal } from '../serve.ts';
 
 interface GatewayOptions {
   registry?: string[];
@@ -19,22 +20,10 @@ export function registerGatewayCommand(program: Command): void {
 }
 
 async function gatewayCommand(options: GatewayOptions): Promise<void> {
-  const log = (event: string, fields: Record<string, unknown>) => {
-    process.stderr.write(`${JSON.stringify({ time: new Date().toISOString(), role: 'gateway', event, ...fields })}\n`);
-  };
+  const signal = stopSignal();
+  const log = roleLogger('gateway');
   const gateway = await startGateway({ registries: registriesOf(options), port: options.port, host: options.host, cacheDir: join(cacheDirectory(), 'tokenizers') });
   log('gateway_started', { url: gateway.url, registries: gateway.client.registries });
-  await new Promise<void>((done) => {
-    const stop = (signal: string) => {
-      log('signal', { signal });
-      gateway.close().then(done, (error: Error) => {
-        log('close_failed', { error: error.message });
-        process.exitCode = 1;
-        done();
-      });
-    };
-    process.once('SIGTERM', () => stop('SIGTERM'));
-    process.once('SIGINT', () => stop('SIGINT'));
-  });
+  await closeOnSignal(signal, () => gateway.close(), log);
   log('gateway_stopped', { url: gateway.url });
 }

@@ -7,6 +7,7 @@ import { NODE_DEFAULTS, startNode } from '../../node/node-server.ts';
 import type { TlsFiles } from '../../node/endpoint-security.ts';
 import { CliError, parseIntegerOption } from '../cli-error.ts';
 import { DEFAULT_THREADS } from '../model-option.ts';
+import { closeOnSignal, roleLogger, stopSignal } from '../serve.ts';
 
 interface NodeCommandOptions {
   shardIndex: number;
@@ -92,6 +93,7 @@ function nodeKey(options: NodeCommandOptions): KeyPair {
 }
 
 async function nodeCommand(options: NodeCommandOptions): Promise<void> {
+  const signal = stopSignal();
   const key = nodeKey(options);
   const tls = tlsFilesOption(options.tlsCert, options.tlsKey);
   let handle;
@@ -117,16 +119,5 @@ async function nodeCommand(options: NodeCommandOptions): Promise<void> {
   } catch (error) {
     throw new CliError((error as Error).message);
   }
-  await new Promise<void>((done) => {
-    const stop = (signal: string) => {
-      process.stderr.write(`${JSON.stringify({ time: new Date().toISOString(), role: 'node', event: 'signal', signal })}\n`);
-      handle.close().then(done, (error: Error) => {
-        process.stderr.write(`tessera: node did not stop cleanly: ${error.message}\n`);
-        process.exitCode = 1;
-        done();
-      });
-    };
-    process.once('SIGTERM', () => stop('SIGTERM'));
-    process.once('SIGINT', () => stop('SIGINT'));
-  });
+  await closeOnSignal(signal, () => handle.close(), roleLogger('node'));
 }

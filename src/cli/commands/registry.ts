@@ -4,6 +4,7 @@ import type { Command } from 'commander';
 import { ClusterConfigError, clusterConfigFromFile, ENDPOINT_PATTERN } from '../../registry/cluster-config.ts';
 import { startRegistry } from '../../registry/registry.ts';
 import { CliError, parseIntegerOption } from '../cli-error.ts';
+import { closeOnSignal, roleLogger, stopSignal } from '../serve.ts';
 
 interface RegistryOptions {
   port: number;
@@ -28,6 +29,7 @@ export function registerRegistryCommand(program: Command): void {
 }
 
 async function runRegistry(options: RegistryOptions): Promise<void> {
+  const signal = stopSignal();
   let clusterConfig;
   try {
     clusterConfig = clusterConfigFromFile(options.clusterConfig);
@@ -35,9 +37,7 @@ async function runRegistry(options: RegistryOptions): Promise<void> {
     if (error instanceof ClusterConfigError) throw new CliError(error.message, 2);
     throw error;
   }
-  const log = (event: string, fields: Record<string, unknown>) => {
-    process.stderr.write(`${JSON.stringify({ time: new Date().toISOString(), role: 'registry', event, ...fields })}\n`);
-  };
+  const log = roleLogger('registry');
   // Stakes, slashes and settlements live in the registry's own file (tables prefixed ledger_).
   const ledger = new LedgerBackend({ path: resolve(options.db) });
   const handle = await startRegistry({
@@ -52,18 +52,7 @@ async function runRegistry(options: RegistryOptions): Promise<void> {
     settle: { backend: ledger },
     ...(options.advertise === undefined ? {} : { advertise: options.advertise }),
   });
-  await new Promise<void>((done) => {
-    const stop = (signal: string) => {
-      log('signal', { signal });
-      handle.close().then(() => ledger.close()).then(done, (error: Error) => {
-        log('close_failed', { error: error.message });
-        process.exitCode = 1;
-        done();
-      });
-    };
-    process.once('SIGTERM', () => stop('SIGTERM'));
-    process.once('SIGINT', () => stop('SIGINT'));
-  });
+  await closeOnSignal(signal, () => handle.close().then(() => ledger.close()), log);
 }
 
 function parseEndpoint(name: string) {

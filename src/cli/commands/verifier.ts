@@ -6,6 +6,7 @@ import { KeyFileError, readKeyFile, writeNewKeyFile, type KeyPair } from '../../
 import { startVerifier } from '../../verifier/verifier.ts';
 import { CliError, parseIntegerOption } from '../cli-error.ts';
 import { parseEndpointOption } from './node.ts';
+import { closeOnSignal, roleLogger, stopSignal } from '../serve.ts';
 
 interface VerifierCommandOptions {
   registry: string;
@@ -45,6 +46,7 @@ function verifierKey(options: VerifierCommandOptions): KeyPair {
 }
 
 async function verifierCommand(options: VerifierCommandOptions): Promise<void> {
+  const signal = stopSignal();
   const key = verifierKey(options);
   let handle;
   try {
@@ -52,16 +54,5 @@ async function verifierCommand(options: VerifierCommandOptions): Promise<void> {
   } catch (error) {
     throw new CliError((error as Error).message);
   }
-  await new Promise<void>((done) => {
-    const stop = (signal: string) => {
-      process.stderr.write(`${JSON.stringify({ time: new Date().toISOString(), role: 'verifier', event: 'signal', signal })}\n`);
-      handle.close().then(done, (error: Error) => {
-        process.stderr.write(`tessera: verifier did not stop cleanly: ${error.message}\n`);
-        process.exitCode = 1;
-        done();
-      });
-    };
-    process.once('SIGTERM', () => stop('SIGTERM'));
-    process.once('SIGINT', () => stop('SIGINT'));
-  });
+  await closeOnSignal(signal, () => handle.close(), roleLogger('verifier'));
 }
