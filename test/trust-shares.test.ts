@@ -12,6 +12,7 @@ import { openReceipt } from '../src/chain/receipt.ts';
 import { openShare, WEIGHT_ONE, type Share } from '../src/chain/share.ts';
 import { connect, type TesseraClient } from '../src/client/client.ts';
 import { launchLocalCluster, type LocalCluster } from '../src/cli/local-cluster.ts';
+import { waitFor } from './registry-fixtures.ts';
 import { sharedModel } from './support/shared-models.ts';
 
 const workDir = mkdtempSync(join(tmpdir(), 'tessera-trust-shares-'));
@@ -48,21 +49,12 @@ async function chainShares(): Promise<{ shares: Share[]; receipts: Map<string, R
   return { shares, receipts };
 }
 
-async function until<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 30_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-}
 
 test('each forward step of a generation becomes a share in a block, covered by the client receipt', async () => {
   const { tokens, summary } = await client.generate({ model: cluster.manifest.modelId, prompt: 'Once upon a time', maxTokens: 40, temperature: 0 }).collect();
   const steps = tokens.length + (summary.finishReason === 'stop' ? 1 : 0);
   const positions = summary.usage.promptTokens + summary.usage.completionTokens - (summary.finishReason === 'length' ? 1 : 0);
-  const { shares, receipts } = await until('every step of every node in a block', async () => {
+  const { shares, receipts } = await waitFor('every step of every node in a block', async () => {
     const found = await chainShares();
     return cluster.nodes.every((n) => found.shares.filter((s) => s.nodeId === n.nodeId).length === steps) ? found : undefined;
   });

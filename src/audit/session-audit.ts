@@ -1,5 +1,5 @@
 import type { KeyPair } from '../crypto/keys.ts';
-import type { ForwardRequest } from '../proto/tessera/v1/ForwardRequest.ts';
+import type { AuditReveal } from '../proto/tessera/v1/AuditReveal.ts';
 import type { AuditClient } from './audit-client.ts';
 import type { SignedCommitment } from './commitment.ts';
 import { auditCommitmentOf, checkSamplingRate, DEFAULT_SAMPLING_RATE, isAudited, newAuditSecret } from './selection.ts';
@@ -25,7 +25,8 @@ export class SessionAudit {
     this.commitment = auditCommitmentOf(this.secret);
   }
 
-  revealRequest(): ForwardRequest {
+  /** A Forward request (its `reveal` case). */
+  revealRequest(): { reveal: AuditReveal } {
     return { reveal: { secret: this.secret } };
   }
 

@@ -1,6 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { AuditClient } from '../audit/audit-client.ts';
+import { requestAudits, SessionAudit } from '../audit/session-audit.ts';
 import { generateKeyPair, type KeyPair } from '../crypto/keys.ts';
 import type { ChatMessage } from '../model/chat-template.ts';
 import type { SamplingOptions } from '../model/sampling.ts';
@@ -10,7 +12,7 @@ import { BanList } from './ban-list.ts';
 import { generateThroughNetwork, type GeneratedToken, type GenerationSummary } from './generation.ts';
 import { encodePrompt, modelHandleFromManifest, type ModelHandle } from './model-handle.ts';
 import { NodePool, type Probe } from './node-pool.ts';
-import { PipelineSession, type HopFailure } from './pipeline-session.ts';
+import { PipelineSession, type HopFailure, type SessionAuditing } from './pipeline-session.ts';
 import { RegistryPool } from './registry-pool.ts';
 import { chooseRoute, NoRouteError, type Candidate, type RouteHop } from './routing.ts';
 import { SignatureChecker } from './signature-checker.ts';
@@ -34,6 +36,8 @@ export interface ConnectOptions {
   readonly tlsRootCerts?: Buffer;
   /** Signs the client's usage receipts (the account that pays); default: a new key per client. */
   readonly key?: KeyPair;
+  /** Where the client reports what it does not raise, such as a refused audit request (default: JSON lines on stderr). */
+  readonly log?: (event: string, fields: Record<string, unknown>) => void;
 }
 
 export interface GenerateRequest extends SamplingOptions {
@@ -102,6 +106,9 @@ export class TesseraClient {
   private readonly probeTimeoutMs: number;
   private readonly stepTimeoutMs: number;
   private readonly routeWaitMs: number;
+  private readonly log: (event: string, fields: Record<string, unknown>) => void;
+  /** One per registry that audit requests went to. */
+  private readonly auditClients = new Map<string, AuditClient>();
 
   constructor(private readonly registryPool: RegistryPool, options: ConnectOptions) {
     this.key = options.key ?? generateKeyPair();
@@ -111,6 +118,7 @@ export class TesseraClient {
     this.probeTimeoutMs = options.probeTimeoutMs ?? 1000;
     this.stepTimeoutMs = options.stepTimeoutMs ?? 120_000;
     this.routeWaitMs = options.routeWaitMs ?? 5000;
+    this.log = options.log ?? jsonLog;
   }
 
   /** The registries known so far (seeds and those learned from them). */
@@ -161,6 +169,7 @@ export class TesseraClient {
   close(): void {
     this.nodes.close();
     this.registryPool.close();
+    for (const audits of this.auditClients.values()) audits.close();
     void this.signatures.close();
   }
 
@@ -169,20 +178,26 @@ export class TesseraClient {
       maxFailovers: 8,
       open: (model: ModelHandle, afterFailure: boolean) => this.openSession(model, request, afterFailure ? this.routeWaitMs : 0),
       recover: (route: readonly RouteHop[], failure: HopFailure) => this.recover(route, failure),
+      revealAudit: (session: PipelineSession, commitments: readonly Commitment__Output[]) => this.revealAudit(session, commitments),
       checkSignatures: (commitments: readonly Commitment__Output[]) => this.signatures.check(commitments),
     };
   }
 
-  /** Live nodes of the model with a fresh round-trip measure (Info); those that do not answer have none. */
-  private async candidates(model: ModelHandle): Promise<Candidate[]> {
-    const { nodes } = await this.registryPool.call((r) => r.discover(model.manifest.modelId), model.manifest.modelId);
+  /**
+   * Live nodes of the model with a fresh round-trip measure (Info); those that do not answer have
+   * none. With them, the cluster's audit sampling rate and the registry that answered.
+   */
+  private async candidates(model: ModelHandle): Promise<{ candidates: Candidate[]; auditSamplingRate: number; registry: string }> {
+    const modelId = model.manifest.modelId;
+    const { nodes, auditSamplingRate, registry } = await this.registryPool.call((r) => r.discover(modelId).then((d) => ({ ...d, registry: r.endpoint })), modelId);
     const live = nodes.filter((n) => !this.bans.isBanned(n.nodeId));
-    return Promise.all(live.map(async (node): Promise<Candidate> => {
+    const candidates = await Promise.all(live.map(async (node): Promise<Candidate> => {
       const probe = await this.nodes.probe(node.endpoint, this.probeTimeoutMs, node.tls, PROBE_MAX_AGE_MS);
       if (!probe || !this.probeMatches(probe, node, model)) return { ...node, rttUs: undefined };
       // the node's own count is fresher than the registry's last heartbeat
       return { ...node, activeSessions: probe.info.activeSessions, maxSessions: probe.info.maxSessions, rttUs: probe.rttUs };
     }));
+    return { candidates, auditSamplingRate, registry };
   }
 
   private probeMatches(probe: Probe, node: DiscoveredNode, model: ModelHandle): boolean {
@@ -192,9 +207,11 @@ export class TesseraClient {
   private async openSession(model: ModelHandle, request: GenerateRequest, routeWaitMs: number): Promise<PipelineSession> {
     const deadline = Date.now() + routeWaitMs;
     for (;;) {
-      const candidates = await this.candidates(model);
+      const { candidates, auditSamplingRate, registry } = await this.candidates(model);
       try {
         const route = chooseRoute(model.manifest.modelId, model.manifest.shards.length, candidates, this.bans.current());
+        // a fresh secret per session: a replay on a new route must not reuse a revealed one
+        const auditing: SessionAuditing | undefined = auditSamplingRate > 0 ? { audit: new SessionAudit(auditSamplingRate), registry } : undefined;
         return new PipelineSession(this.nodes, randomBytes(16).toString('hex'), route, {
           modelId: model.manifest.modelId,
           sampling: {
@@ -207,13 +224,37 @@ export class TesseraClient {
             logprobs: request.logprobs ?? 0,
           },
           clientKey: this.key,
-        }, this.stepTimeoutMs);
+        }, this.stepTimeoutMs, auditing);
       } catch (error) {
         // a shard may be between nodes (one died, its replacement is registering): wait a little
         if (!(error instanceof NoRouteError) || Date.now() >= deadline) throw error;
         await new Promise((resolve) => setTimeout(resolve, ROUTE_RETRY_MS));
       }
     }
+  }
+
+  /**
+   * Reveals the session's audit secret, then asks the registry for the audits it selects, in the
+   * background: a selected step whose ticket never reaches the registry then stands there as the
+   * node's refusal. A refused request is logged; it never fails the generation.
+   */
+  private revealAudit(session: PipelineSession, commitments: readonly Commitment__Output[]): void {
+    const auditing = session.auditing;
+    if (!auditing || !session.reveal(auditing.audit.revealRequest())) return;
+    void requestAudits(this.auditClient(auditing.registry), this.key, auditing.audit, commitments).then((outcomes) => {
+      for (const outcome of outcomes) {
+        if (outcome.error !== undefined) this.log('audit.request_failed', { registry: auditing.registry, nodeId: outcome.nodeId, shardIndex: outcome.shardIndex, error: outcome.error });
+      }
+    }, (error: Error) => this.log('audit.request_failed', { registry: auditing.registry, error: error.message }));
+  }
+
+  private auditClient(endpoint: string): AuditClient {
+    let client = this.auditClients.get(endpoint);
+    if (!client) {
+      client = new AuditClient(endpoint);
+      this.auditClients.set(endpoint, client);
+    }
+    return client;
   }
 
   /**
@@ -236,6 +277,10 @@ export class TesseraClient {
 const ROUTE_RETRY_MS = 200;
 /** How long a node's measured round trip and load stay good for route choice. */
 const PROBE_MAX_AGE_MS = 2000;
+
+function jsonLog(event: string, fields: Record<string, unknown>): void {
+  process.stderr.write(`${JSON.stringify({ time: new Date().toISOString(), role: 'client', event, ...fields })}\n`);
+}
 
 /** Connects to a network through its registries and learns the other registries they know. */
 export async function connect(options: ConnectOptions): Promise<TesseraClient> {

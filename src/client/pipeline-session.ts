@@ -34,6 +34,12 @@ export interface StepInput {
 /** How long a closed session's stream may take to end by itself before it is cancelled. */
 const CLOSE_GRACE_MS = 5000;
 
+/** A session's part in audits: its commit-then-challenge, and the registry that listed its route (it knows the nodes). */
+export interface SessionAuditing {
+  readonly audit: SessionAudit;
+  readonly registry: string;
+}
+
 interface Waiter {
   readonly expect: 'opened' | 'result';
   readonly step?: number;
@@ -71,8 +77,8 @@ export class PipelineSession {
     readonly route: readonly RouteHop[],
     private readonly open: { modelId: string; sampling: Sampling; clientKey: KeyPair },
     private readonly stepTimeoutMs: number,
-    /** This session's commit-then-challenge; none when the cluster audits nothing. */
-    readonly audit?: SessionAudit,
+    /** None when the cluster audits nothing. */
+    readonly auditing?: SessionAuditing,
   ) {
     const first = route[0]!;
     this.call = pool.client(first.endpoint, first.tls).forward();
@@ -89,7 +95,7 @@ export class PipelineSession {
         sampling: open.sampling,
         outputMode: 'off',
         clientKey: open.clientKey.publicKey,
-        auditCommitment: audit?.commitment,
+        auditCommitment: auditing?.audit.commitment,
       },
     });
   }
@@ -115,13 +121,15 @@ export class PipelineSession {
   }
 
   /**
-   * Reveals the audit secret to the route (no reply). A node refuses a second reveal by failing the
-   * stream, so only the first call is sent.
+   * Reveals the audit secret to the route (no reply). A node fails the stream on a second reveal, so
+   * only the first call is sent. False when nothing was sent (the session already failed or revealed):
+   * the nodes never learn which steps are audited, so no ticket can be asked of them.
    */
-  reveal(request: { reveal: AuditReveal }): void {
-    if (this.failure || this.revealed) return;
+  reveal(request: { reveal: AuditReveal }): boolean {
+    if (this.failure || this.revealed) return false;
     this.revealed = true;
     this.call.write(request);
+    return true;
   }
 
   /** Ends the session: the nodes free its caches now rather than at idle eviction. */
