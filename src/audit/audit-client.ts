@@ -1,4 +1,4 @@
-import { credentials as grpcCredentials, type ChannelCredentials, type ClientUnaryCall, type ServiceError } from '@grpc/grpc-js';
+import { credentials as grpcCredentials, type ChannelCredentials } from '@grpc/grpc-js';
 import type { KeyPair } from '../crypto/keys.ts';
 import { tessera } from '../proto/services.ts';
 import type { AuditClient as GrpcAuditClient } from '../proto/tessera/v1/Audit.ts';
@@ -13,6 +13,7 @@ import type { SubmitTicketReply__Output } from '../proto/tessera/v1/SubmitTicket
 import type { Ticket } from '../proto/tessera/v1/Ticket.ts';
 import type { SignedCommitment } from './commitment.ts';
 import { commitmentToJson, newNonce, signRequest, type HeldShardClaim } from './statements.ts';
+import { UnaryCalls } from '../rpc/unary-calls.ts';
 
 /** Tickets carry a step's input: a long prefill's hidden states are megabytes. */
 export const AUDIT_MAX_MESSAGE_BYTES = 64 * 1024 * 1024;
@@ -29,11 +30,10 @@ export interface AuditClientOptions {
  */
 export class AuditClient {
   readonly #grpc: GrpcAuditClient;
-  readonly #deadlineMs: number;
-  readonly #inFlight = new Set<ClientUnaryCall>();
+  readonly #calls: UnaryCalls;
 
   constructor(readonly endpoint: string, options: AuditClientOptions = {}) {
-    this.#deadlineMs = options.deadlineMs ?? 30_000;
+    this.#calls = new UnaryCalls(options.deadlineMs ?? 30_000);
     this.#grpc = new tessera.v1.Audit(endpoint, options.credentials ?? grpcCredentials.createInsecure(), {
       'grpc.max_send_message_length': AUDIT_MAX_MESSAGE_BYTES,
       'grpc.max_receive_message_length': AUDIT_MAX_MESSAGE_BYTES,
@@ -42,13 +42,13 @@ export class AuditClient {
 
   /** Resolves with the ticket id once the registry holds the ticket durably. */
   async submitTicket(ticket: Ticket): Promise<string> {
-    const reply = await this.#call<SubmitTicketReply__Output>((cb) => this.#grpc.submitTicket(ticket, this.#options(), cb));
+    const reply = await this.#calls.call<SubmitTicketReply__Output>((cb) => this.#grpc.submitTicket(ticket, this.#calls.options(), cb));
     return reply.ticketId;
   }
 
   async pullTickets(key: KeyPair, shards: readonly HeldShardClaim[], engineVersion: string, max: number): Promise<LeasedTicket__Output[]> {
     const signed = signRequest(key, { kind: 'pull-tickets', verifierId: key.address, engineVersion, shards: [...shards], max, timestampMs: Date.now(), nonce: newNonce() });
-    const reply = await this.#call<PullTicketsReply__Output>((cb) => this.#grpc.pullTickets(signed, this.#options(), cb));
+    const reply = await this.#calls.call<PullTicketsReply__Output>((cb) => this.#grpc.pullTickets(signed, this.#calls.options(), cb));
     return reply.tickets;
   }
 
@@ -58,12 +58,12 @@ export class AuditClient {
       kind: 'complete-tickets', verifierId: key.address, timestampMs: Date.now(), nonce: newNonce(),
       results: results.map((r) => ({ ticketId: r.ticketId, outputHash: Buffer.from(r.outputHash).toString('hex') })),
     });
-    const reply = await this.#call<CompleteTicketsReply__Output>((cb) => this.#grpc.completeTickets(signed, this.#options(), cb));
+    const reply = await this.#calls.call<CompleteTicketsReply__Output>((cb) => this.#grpc.completeTickets(signed, this.#calls.options(), cb));
     return reply.passed;
   }
 
   async submitFraudProof(proof: FraudProof): Promise<FraudProofReply__Output> {
-    return this.#call<FraudProofReply__Output>((cb) => this.#grpc.submitFraudProof(proof, this.#options(), cb));
+    return this.#calls.call<FraudProofReply__Output>((cb) => this.#grpc.submitFraudProof(proof, this.#calls.options(), cb));
   }
 
   /** A client's signed statement that `secret` selected `commitment` for audit. */
@@ -72,31 +72,18 @@ export class AuditClient {
       kind: 'audit-request', client: key.address, commitment: commitmentToJson(commitment), secret: Buffer.from(secret).toString('hex'),
       timestampMs: Date.now(), nonce: newNonce(),
     });
-    return this.#call<RequestAuditReply__Output>((cb) => this.#grpc.requestAudit(signed, this.#options(), cb));
+    return this.#calls.call<RequestAuditReply__Output>((cb) => this.#grpc.requestAudit(signed, this.#calls.options(), cb));
   }
 
   async status(nodeId: string): Promise<AuditStatusReply__Output> {
-    return this.#call<AuditStatusReply__Output>((cb) => this.#grpc.getAuditStatus({ nodeId }, this.#options(), cb));
+    return this.#calls.call<AuditStatusReply__Output>((cb) => this.#grpc.getAuditStatus({ nodeId }, this.#calls.options(), cb));
   }
 
   /** Closes the channel; calls in flight reject with CANCELLED. */
   close(): void {
-    for (const call of this.#inFlight) call.cancel();
+    this.#calls.cancelAll();
     this.#grpc.close();
   }
 
-  #options() {
-    return { deadline: Date.now() + this.#deadlineMs };
-  }
 
-  #call<T>(start: (callback: (error: ServiceError | null, reply?: T) => void) => ClientUnaryCall): Promise<T> {
-    return new Promise((resolve, reject) => {
-      const call = start((error, reply) => {
-        this.#inFlight.delete(call);
-        if (error) reject(error);
-        else resolve(reply as T);
-      });
-      this.#inFlight.add(call);
-    });
-  }
 }

@@ -1,4 +1,4 @@
-import { credentials as grpcCredentials, type ChannelCredentials, type ClientUnaryCall, type ServiceError } from '@grpc/grpc-js';
+import { credentials as grpcCredentials, type ChannelCredentials } from '@grpc/grpc-js';
 import { tessera } from '../proto/services.ts';
 import type { DaemonClient as GrpcDaemonClient } from '../proto/tessera/v1/Daemon.ts';
 import type { ExchangeBlocksReply__Output } from '../proto/tessera/v1/ExchangeBlocksReply.ts';
@@ -14,6 +14,7 @@ import { hex, type Block } from './block.ts';
 import type { SignedRecord } from './record.ts';
 import { summaryHashOf, type SettlementSummary } from './summary.ts';
 import { blockFromWire, blockToWire } from './wire.ts';
+import { UnaryCalls } from '../rpc/unary-calls.ts';
 
 /** Blocks and share batches are far larger than gRPC's default 4 MiB. */
 export const DAEMON_MAX_MESSAGE_BYTES = 64 * 1024 * 1024;
@@ -44,11 +45,10 @@ export interface ExchangeRequest {
  */
 export class DaemonClient {
   readonly #grpc: GrpcDaemonClient;
-  readonly #deadlineMs: number;
-  readonly #inFlight = new Set<ClientUnaryCall>();
+  readonly #calls: UnaryCalls;
 
   constructor(readonly endpoint: string, options: { credentials?: ChannelCredentials; deadlineMs?: number } = {}) {
-    this.#deadlineMs = options.deadlineMs ?? 30_000;
+    this.#calls = new UnaryCalls(options.deadlineMs ?? 30_000);
     this.#grpc = new tessera.v1.Daemon(endpoint, options.credentials ?? grpcCredentials.createInsecure(), {
       'grpc.max_receive_message_length': DAEMON_MAX_MESSAGE_BYTES,
       'grpc.max_send_message_length': DAEMON_MAX_MESSAGE_BYTES,
@@ -60,7 +60,7 @@ export class DaemonClient {
 
   /** One verdict per share, in order; an accepted share is durable at the daemon. */
   async submitShares(shares: readonly SignedRecord[], receipts: readonly SignedRecord[] = []): Promise<Verdict[]> {
-    const reply = await this.#call<SubmitSharesReply__Output>((cb) => this.#grpc.submitShares({ shares: shares.map(signed), receipts: receipts.map(signed) }, this.#options(), cb));
+    const reply = await this.#calls.call<SubmitSharesReply__Output>((cb) => this.#grpc.submitShares({ shares: shares.map(signed), receipts: receipts.map(signed) }, this.#calls.options(), cb));
     return reply.verdicts.map((v) => ({
       shareHash: v.shareHash, accepted: v.accepted, message: v.message,
       ...(v.accepted ? {} : { rejection: v.rejection as Exclude<Verdict['rejection'], undefined> }),
@@ -68,29 +68,29 @@ export class DaemonClient {
   }
 
   async head(): Promise<{ head: Block; genesisHash: Buffer; pendingShares: number }> {
-    const reply = await this.#call<GetHeadReply__Output>((cb) => this.#grpc.getHead({}, this.#options(), cb));
+    const reply = await this.#calls.call<GetHeadReply__Output>((cb) => this.#grpc.getHead({}, this.#calls.options(), cb));
     return { head: blockFromWire(reply.head), genesisHash: reply.genesisHash, pendingShares: reply.pendingShares };
   }
 
   /** The canonical block at a height, or any stored block by hash. */
   async block(at: number | Uint8Array, headersOnly = false): Promise<Block> {
     const request = typeof at === 'number' ? { height: at, headersOnly } : { hash: at, headersOnly };
-    return blockFromWire(await this.#call<Block__Output>((cb) => this.#grpc.getBlock(request, this.#options(), cb)));
+    return blockFromWire(await this.#calls.call<Block__Output>((cb) => this.#grpc.getBlock(request, this.#calls.options(), cb)));
   }
 
   /** Canonical blocks fromHeight..toHeight; fewer when the reply would be too large (continue after the last). */
   async blocks(fromHeight: number, toHeight: number, headersOnly = false): Promise<{ blocks: Block[]; headHeight: number }> {
-    const reply = await this.#call<GetBlocksReply__Output>((cb) => this.#grpc.getBlocks({ fromHeight, toHeight, headersOnly }, this.#options(), cb));
+    const reply = await this.#calls.call<GetBlocksReply__Output>((cb) => this.#grpc.getBlocks({ fromHeight, toHeight, headersOnly }, this.#calls.options(), cb));
     return { blocks: reply.blocks.map(blockFromWire), headHeight: reply.headHeight };
   }
 
   async feeEstimate(): Promise<FeeEstimate> {
-    return this.#call<FeeEstimate__Output>((cb) => this.#grpc.getFeeEstimate({}, this.#options(), cb));
+    return this.#calls.call<FeeEstimate__Output>((cb) => this.#grpc.getFeeEstimate({}, this.#calls.options(), cb));
   }
 
   /** A complete window's summary, its hash checked against its fields. */
   async settlementSummary(window: number): Promise<SettlementSummary> {
-    const s = await this.#call<SettlementSummary__Output>((cb) => this.#grpc.getSettlementSummary({ window }, this.#options(), cb));
+    const s = await this.#calls.call<SettlementSummary__Output>((cb) => this.#grpc.getSettlementSummary({ window }, this.#calls.options(), cb));
     const fields = {
       window: s.window, fromHeight: s.fromHeight, toHeight: s.toHeight, lastBlockHash: hex(s.lastBlockHash),
       nodes: s.nodes.map(({ nodeId, shares, weight, tokens, fees }) => ({ nodeId, shares, weight, tokens, fees })),
@@ -103,34 +103,21 @@ export class DaemonClient {
   }
 
   async pushBlock(block: Block, fromEndpoint: string): Promise<{ accepted: boolean; message: string; headHeight: number }> {
-    return this.#call<PushBlockReply__Output>((cb) => this.#grpc.pushBlock({ block: blockToWire(block), fromEndpoint }, this.#options(), cb));
+    return this.#calls.call<PushBlockReply__Output>((cb) => this.#grpc.pushBlock({ block: blockToWire(block), fromEndpoint }, this.#calls.options(), cb));
   }
 
   async exchangeBlocks(request: ExchangeRequest): Promise<{ blocks: Block[]; headHeight: number; headHash: Buffer; more: boolean }> {
-    const reply = await this.#call<ExchangeBlocksReply__Output>((cb) => this.#grpc.exchangeBlocks({ ...request, locator: [...request.locator] }, this.#options(), cb));
+    const reply = await this.#calls.call<ExchangeBlocksReply__Output>((cb) => this.#grpc.exchangeBlocks({ ...request, locator: [...request.locator] }, this.#calls.options(), cb));
     return { blocks: reply.blocks.map(blockFromWire), headHeight: reply.headHeight, headHash: reply.headHash, more: reply.more };
   }
 
   /** Closes the channel; calls in flight reject with CANCELLED. */
   close(): void {
-    for (const call of this.#inFlight) call.cancel();
+    this.#calls.cancelAll();
     this.#grpc.close();
   }
 
-  #options() {
-    return { deadline: Date.now() + this.#deadlineMs };
-  }
 
-  #call<T>(start: (callback: (error: ServiceError | null, reply?: T) => void) => ClientUnaryCall): Promise<T> {
-    return new Promise((resolve, reject) => {
-      const call = start((error, reply) => {
-        this.#inFlight.delete(call);
-        if (error) reject(error);
-        else resolve(reply as T);
-      });
-      this.#inFlight.add(call);
-    });
-  }
 }
 
 const signed = (r: SignedRecord) => ({ payload: r.payload, signature: r.signature });

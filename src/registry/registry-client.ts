@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { credentials as grpcCredentials, status, type ChannelCredentials, type ClientUnaryCall, type ServiceError } from '@grpc/grpc-js';
+import { credentials as grpcCredentials, status, type ChannelCredentials, type ServiceError } from '@grpc/grpc-js';
 import type { KeyPair } from '../crypto/keys.ts';
 import { parseManifest, type Manifest } from '../model/manifest.ts';
 import { tessera } from '../proto/services.ts';
@@ -11,6 +11,7 @@ import type { ManifestReply__Output } from '../proto/tessera/v1/ManifestReply.ts
 import type { RegisterReply__Output } from '../proto/tessera/v1/RegisterReply.ts';
 import type { RegistryClient as GrpcRegistryClient } from '../proto/tessera/v1/Registry.ts';
 import { signAnnouncement, type Announcement, type AnnouncementKind } from './announcement.ts';
+import { UnaryCalls } from '../rpc/unary-calls.ts';
 
 /** What a role says of itself; the client adds kind, nodeId (the key's address), timestamp and nonce. */
 export type AnnouncementBody = Omit<Announcement, 'kind' | 'nodeId' | 'timestampMs' | 'nonce'>;
@@ -58,12 +59,11 @@ export const REGISTRY_MAX_MESSAGE_BYTES = 64 * 1024 * 1024;
 export class RegistryClient {
   readonly endpoint: string;
   readonly #grpc: GrpcRegistryClient;
-  readonly #deadlineMs: number;
-  readonly #inFlight = new Set<ClientUnaryCall>();
+  readonly #calls: UnaryCalls;
 
   constructor(endpoint: string, options: RegistryClientOptions = {}) {
     this.endpoint = endpoint;
-    this.#deadlineMs = options.deadlineMs ?? 10_000;
+    this.#calls = new UnaryCalls(options.deadlineMs ?? 10_000);
     this.#grpc = new tessera.v1.Registry(endpoint, options.credentials ?? grpcCredentials.createInsecure(), {
       'grpc.max_receive_message_length': REGISTRY_MAX_MESSAGE_BYTES,
     });
@@ -71,21 +71,21 @@ export class RegistryClient {
 
   /** Admits the key's node; returns the heartbeat interval the registry expects and the cluster's audit sampling rate. */
   async register(key: KeyPair, body: AnnouncementBody): Promise<{ heartbeatIntervalMs: number; registeredAtMs: number; auditSamplingRate: number }> {
-    return this.#call<RegisterReply__Output>((cb) => this.#grpc.register(announce(key, 'register', body), this.#options(), cb));
+    return this.#calls.call<RegisterReply__Output>((cb) => this.#grpc.register(announce(key, 'register', body), this.#calls.options(), cb));
   }
 
   /** Reports liveness and load. NOT_FOUND means the registry no longer lists the node: register again. */
   async heartbeat(key: KeyPair, body: AnnouncementBody): Promise<{ serverTimeMs: number }> {
-    return this.#call<HeartbeatReply__Output>((cb) => this.#grpc.heartbeat(announce(key, 'heartbeat', body), this.#options(), cb));
+    return this.#calls.call<HeartbeatReply__Output>((cb) => this.#grpc.heartbeat(announce(key, 'heartbeat', body), this.#calls.options(), cb));
   }
 
   async unregister(key: KeyPair, body: AnnouncementBody): Promise<void> {
-    await this.#call<unknown>((cb) => this.#grpc.unregister(announce(key, 'unregister', body), this.#options(), cb));
+    await this.#calls.call<unknown>((cb) => this.#grpc.unregister(announce(key, 'unregister', body), this.#calls.options(), cb));
   }
 
   /** The model's manifest, its live nodes (every shard) and the cluster's audit sampling rate. */
   async discover(modelId: string): Promise<{ manifest: Manifest; manifestJson: string; nodes: DiscoveredNode[]; auditSamplingRate: number }> {
-    const reply = await this.#call<DiscoverReply__Output>((cb) => this.#grpc.discover({ modelId }, this.#options(), cb));
+    const reply = await this.#calls.call<DiscoverReply__Output>((cb) => this.#grpc.discover({ modelId }, this.#calls.options(), cb));
     const nodes = reply.nodes.map((n) => ({
       nodeId: n.nodeId, endpoint: n.endpoint, shardIndex: n.shardIndex, activeSessions: n.activeSessions, maxSessions: n.maxSessions,
       computeUsPerToken: n.computeUsPerToken, pricePer1kTokens: n.pricePer_1kTokens, lastSeenMs: n.lastSeenMs, tls: n.tls,
@@ -95,13 +95,13 @@ export class RegistryClient {
 
   /** The model's manifest and its tokenizer GGUF (metadata only, no tensors). */
   async getManifest(modelId: string): Promise<{ manifest: Manifest; manifestJson: string; tokenizerGguf: Uint8Array }> {
-    const reply = await this.#call<ManifestReply__Output>((cb) => this.#grpc.getManifest({ modelId }, this.#options(), cb));
+    const reply = await this.#calls.call<ManifestReply__Output>((cb) => this.#grpc.getManifest({ modelId }, this.#calls.options(), cb));
     const manifest = parseManifest(reply.manifestJson, `manifest of ${modelId} from registry ${this.endpoint}`);
     return { manifest, manifestJson: reply.manifestJson, tokenizerGguf: new Uint8Array(reply.tokenizerGguf) };
   }
 
   async listModels(): Promise<ModelListing[]> {
-    const reply = await this.#call<ListModelsReply__Output>((cb) => this.#grpc.listModels({}, this.#options(), cb));
+    const reply = await this.#calls.call<ListModelsReply__Output>((cb) => this.#grpc.listModels({}, this.#calls.options(), cb));
     return reply.models.map((m) => ({ modelId: m.modelId, architecture: m.architecture, shards: m.shards, pricePer1kTokens: m.pricePer_1kTokens }));
   }
 
@@ -110,30 +110,17 @@ export class RegistryClient {
    * endpoint (omit it from a client), `known` the registries the caller knows.
    */
   async exchangePeers(selfEndpoint = '', known: readonly string[] = []): Promise<RegistryPeerInfo[]> {
-    const reply = await this.#call<ExchangePeersReply__Output>((cb) => this.#grpc.exchangePeers({ selfEndpoint, known: [...known] }, this.#options(), cb));
+    const reply = await this.#calls.call<ExchangePeersReply__Output>((cb) => this.#grpc.exchangePeers({ selfEndpoint, known: [...known] }, this.#calls.options(), cb));
     return reply.peers.map((p) => ({ endpoint: p.endpoint, clusterId: p.clusterId, lastSeenMs: p.lastSeenMs }));
   }
 
   /** Closes the channel; calls in flight reject with CANCELLED. */
   close(): void {
-    for (const call of this.#inFlight) call.cancel();
+    this.#calls.cancelAll();
     this.#grpc.close();
   }
 
-  #options() {
-    return { deadline: Date.now() + this.#deadlineMs };
-  }
 
-  #call<T>(start: (callback: (error: ServiceError | null, reply?: T) => void) => ClientUnaryCall): Promise<T> {
-    return new Promise((resolve, reject) => {
-      const call = start((error, reply) => {
-        this.#inFlight.delete(call);
-        if (error) reject(error);
-        else resolve(reply as T);
-      });
-      this.#inFlight.add(call);
-    });
-  }
 }
 
 function announce(key: KeyPair, kind: AnnouncementKind, body: AnnouncementBody) {
