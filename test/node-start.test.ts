@@ -152,18 +152,27 @@ async function holdingNextHop(nodeId: string, failAfterReply = false) {
   };
 }
 
-test('close drains: the step in flight completes, then the session ends UNAVAILABLE naming the node', async () => {
-  const nextId = '0x00000000000000000000000000000000000000bb';
-  const next = await holdingNextHop(nextId);
+/**
+ * A shard-0 node whose next hop holds each step until released, with one session open and its first
+ * step waiting at the next hop.
+ */
+async function stepHeldAtNextHop(nextId: string, sessionId: string, options: { failAfterReply?: boolean; drainGraceMs?: number; closeNode?: boolean } = {}) {
+  const next = await holdingNextHop(nextId, options.failAfterReply ?? false);
   cleanups.push(() => next.close());
-  const node = await startNode({ shardsDir, shardIndex: 0, port: 0, key: generateKeyPair(), threads: 1, log: quiet });
-  cleanups.push(() => node.close());
+  const node = await startNode({ shardsDir, shardIndex: 0, port: 0, key: generateKeyPair(), threads: 1, log: quiet, ...(options.drainGraceMs === undefined ? {} : { drainGraceMs: options.drainGraceMs }) });
+  if (options.closeNode ?? true) cleanups.push(() => node.close());
   const route = [{ nodeId: node.nodeId, endpoint: node.endpoint, shardIndex: 0 }, { nodeId: nextId, endpoint: next.endpoint, shardIndex: 1 }];
   const client = new ForwardClient(node.endpoint);
   cleanups.push(() => client.close());
-  await client.openSession({ sessionId: 'drained', modelId: 'stories260K', route, outputMode: 'off' });
+  await client.openSession({ sessionId, modelId: 'stories260K', route, outputMode: 'off' });
   client.write({ step: { step: 0, startPosition: 0, tokens: PROMPT } });
   await next.stepArrived();
+  return { next, node, client, route };
+}
+
+test('close drains: the step in flight completes, then the session ends UNAVAILABLE naming the node', async () => {
+  const nextId = '0x00000000000000000000000000000000000000bb';
+  const { next, node, client, route } = await stepHeldAtNextHop(nextId, 'drained');
   const closed = node.close();
   // New sessions are refused while it drains.
   const late = new ForwardClient(node.endpoint);
@@ -182,15 +191,7 @@ test('close drains: the step in flight completes, then the session ends UNAVAILA
 
 test('close gives up a step whose next hop never answers, after the grace period', async () => {
   const nextId = '0x00000000000000000000000000000000000000cc';
-  const next = await holdingNextHop(nextId);
-  cleanups.push(() => next.close());
-  const node = await startNode({ shardsDir, shardIndex: 0, port: 0, key: generateKeyPair(), threads: 1, drainGraceMs: 50, log: quiet });
-  const route = [{ nodeId: node.nodeId, endpoint: node.endpoint, shardIndex: 0 }, { nodeId: nextId, endpoint: next.endpoint, shardIndex: 1 }];
-  const client = new ForwardClient(node.endpoint);
-  cleanups.push(() => client.close());
-  await client.openSession({ sessionId: 'stuck', modelId: 'stories260K', route, outputMode: 'off' });
-  client.write({ step: { step: 0, startPosition: 0, tokens: PROMPT } });
-  await next.stepArrived();
+  const { node, client } = await stepHeldAtNextHop(nextId, 'stuck', { drainGraceMs: 50, closeNode: false });
   await node.close();
   const error = await client.status();
   assert.equal(error.code, status.UNAVAILABLE);
@@ -199,16 +200,7 @@ test('close gives up a step whose next hop never answers, after the grace period
 
 test('a next hop that fails between steps: the next step ends UNAVAILABLE naming it, and the node carries on', async () => {
   const nextId = '0x00000000000000000000000000000000000000dd';
-  const next = await holdingNextHop(nextId, true);
-  cleanups.push(() => next.close());
-  const node = await startNode({ shardsDir, shardIndex: 0, port: 0, key: generateKeyPair(), threads: 1, log: quiet });
-  cleanups.push(() => node.close());
-  const route = [{ nodeId: node.nodeId, endpoint: node.endpoint, shardIndex: 0 }, { nodeId: nextId, endpoint: next.endpoint, shardIndex: 1 }];
-  const client = new ForwardClient(node.endpoint);
-  cleanups.push(() => client.close());
-  await client.openSession({ sessionId: 'broken-next', modelId: 'stories260K', route, outputMode: 'off' });
-  client.write({ step: { step: 0, startPosition: 0, tokens: PROMPT } });
-  await next.stepArrived();
+  const { next, node, client } = await stepHeldAtNextHop(nextId, 'broken-next', { failAfterReply: true });
   next.release();
   assert.equal((await client.reply()).result!.sampled!.token, 42);
   client.write({ step: { step: 1, startPosition: 5, tokens: [42] } });
