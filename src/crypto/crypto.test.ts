@@ -5,7 +5,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { canonicalJson, parseCanonicalJson } from './canonical-json.ts';
 import { addressOf, generateKeyPair, keyPairFromSecret, readKeyFile, writeNewKeyFile } from './keys.ts';
-import { recoverSigner, sign } from './signature.ts';
+import { bytesToHex } from '@noble/hashes/utils.js';
+import { sign as viemSign } from 'viem/accounts';
+import { recoverSigner, sign, signatureDigest, verifySignature } from './signature.ts';
 
 test('the address of a known key is its Ethereum address', () => {
   // The first account of the widely published "test test ... junk" mnemonic.
@@ -26,6 +28,30 @@ test('signatures recover their signer only for the same domain and message', () 
   broken[64] = 9;
   assert.equal(recoverSigner('tessera/register', message, broken), undefined);
   assert.equal(recoverSigner('tessera/register', message, signature.subarray(0, 64)), undefined);
+});
+
+test('signatures are the bytes viem makes for the same digest and key (RFC 6979, low s)', async () => {
+  for (let i = 0; i < 20; i++) {
+    const key = generateKeyPair();
+    const message = canonicalJson({ i, note: 'viem agrees' });
+    const ours = sign(key, 'tessera/v1/test', message);
+    const theirs = await viemSign({ hash: `0x${bytesToHex(signatureDigest('tessera/v1/test', message))}`, privateKey: `0x${bytesToHex(key.secretKey)}` });
+    assert.equal(`0x${bytesToHex(ours.subarray(0, 32))}`, theirs.r);
+    assert.equal(`0x${bytesToHex(ours.subarray(32, 64))}`, theirs.s);
+    assert.equal(ours[64], theirs.yParity);
+  }
+});
+
+test('a signature verifies against its signer\'s public key only, for the same domain and message', () => {
+  const key = generateKeyPair();
+  const message = canonicalJson({ a: 1 });
+  const signature = sign(key, 'tessera/v1/share', message);
+  assert.equal(verifySignature('tessera/v1/share', message, signature, key.publicKey), true);
+  assert.equal(verifySignature('tessera/v1/receipt', message, signature, key.publicKey), false);
+  assert.equal(verifySignature('tessera/v1/share', canonicalJson({ a: 2 }), signature, key.publicKey), false);
+  assert.equal(verifySignature('tessera/v1/share', message, signature, generateKeyPair().publicKey), false);
+  assert.equal(verifySignature('tessera/v1/share', message, signature.subarray(0, 64), key.publicKey), false);
+  assert.equal(verifySignature('tessera/v1/share', message, signature, new Uint8Array(65)), false, 'a key that is not a point');
 });
 
 test('canonical JSON sorts keys, refuses floats and non-canonical input', () => {
