@@ -68,6 +68,11 @@ test('tessera up serves completions through its gateway and stops everything on 
   assert.equal(response.status, 200);
   assert.equal(((await response.json()) as { choices: { text: string }[] }).choices[0]!.text, expected.text);
 
+  // every role, the gateway too, prints the /metrics URL it serves, and answers /healthz there
+  const metricsUrls = lines.map((l) => /  metrics (http:\/\/\S+\/metrics)$/.exec(l)?.[1]).filter((u): u is string => u !== undefined);
+  assert.equal(metricsUrls.length, 7, lines.join('\n'));
+  for (const url of metricsUrls) assert.equal((await fetch(url.replace(/metrics$/, 'healthz'))).status, 200, url);
+
   up.kill('SIGTERM');
   assert.equal(await exited, 0, stderr);
   for (const pid of pids) assert.equal(alive(pid), false, `child ${pid} outlived tessera up`);

@@ -62,6 +62,9 @@ function reusableManifest(shardsDir: string, modelPath: string, shards: number):
   }
 }
 
+/** Roles on one machine: their metrics endpoints take free ports rather than clash at the defaults. */
+const ANY_METRICS_PORT = ['--metrics-port', '0'];
+
 function keyFile(dir: string, name: string): string {
   const path = join(dir, `${name}.key`);
   if (!existsSync(path)) writeNewKeyFile(path);
@@ -107,20 +110,20 @@ export async function launchLocalCluster(options: LocalClusterOptions): Promise<
   try {
     const registry = new RoleProcess({
       name: 'registry',
-      args: ['registry', '--port', String(options.registryPort), '--cluster-config', clusterConfig, '--db', join(workDir, 'registry.db')],
+      args: ['registry', '--port', String(options.registryPort), '--cluster-config', clusterConfig, '--db', join(workDir, 'registry.db'), ...ANY_METRICS_PORT],
       startEvent: 'registry_started',
       logFile: join(logs, 'registry.log'),
     });
     started.push(registry);
     await registry.ready;
     const registryEndpoint = String(registry.started.endpoint);
-    say(`registry    ${registryEndpoint}  (pid ${registry.pid})`);
+    say(`registry    ${registryEndpoint}  (pid ${registry.pid})  metrics ${registry.metricsUrl}`);
 
     // The daemon and the verifier run from the first request on, so every share and audit is recorded.
     const daemon = new RoleProcess({
       name: 'daemon',
       args: ['daemon', '--port', '0', '--registry', registryEndpoint, '--db', join(workDir, 'chain.db'), '--key', keyFile(keys, 'daemon'),
-        '--verify-threads', '1', ...(options.blockIntervalMs === undefined ? [] : ['--block-interval-ms', String(options.blockIntervalMs)]),
+        '--verify-threads', '1', ...ANY_METRICS_PORT, ...(options.blockIntervalMs === undefined ? [] : ['--block-interval-ms', String(options.blockIntervalMs)]),
         ...(options.windowBlocks === undefined ? [] : ['--window-blocks', String(options.windowBlocks)])],
       startEvent: 'daemon_started',
       logFile: join(logs, 'daemon.log'),
@@ -128,15 +131,15 @@ export async function launchLocalCluster(options: LocalClusterOptions): Promise<
     started.push(daemon);
     const verifier = new RoleProcess({
       name: 'verifier',
-      args: ['verifier', '--registry', registryEndpoint, '--shards-dir', shardsDir, '--key', keyFile(keys, 'verifier'), '--threads', String(options.threadsPerNode)],
+      args: ['verifier', '--registry', registryEndpoint, '--shards-dir', shardsDir, '--key', keyFile(keys, 'verifier'), '--threads', String(options.threadsPerNode), ...ANY_METRICS_PORT],
       startEvent: 'verifier.start',
       logFile: join(logs, 'verifier.log'),
     });
     started.push(verifier);
     await Promise.all([daemon.ready, verifier.ready]);
     const daemonEndpoint = String(daemon.started.endpoint);
-    say(`daemon      ${daemonEndpoint}  (pid ${daemon.pid})`);
-    say(`verifier    ${String(verifier.started.verifierId)}  (pid ${verifier.pid})`);
+    say(`daemon      ${daemonEndpoint}  (pid ${daemon.pid})  metrics ${daemon.metricsUrl}`);
+    say(`verifier    ${String(verifier.started.verifierId)}  (pid ${verifier.pid})  metrics ${verifier.metricsUrl}`);
 
     const plan = [...manifest.shards.map((s) => ({ shard: s.index, name: `node-${s.index}` })),
       ...options.spareShards.map((shard) => ({ shard, name: `node-${shard}-spare` }))];
@@ -144,7 +147,7 @@ export async function launchLocalCluster(options: LocalClusterOptions): Promise<
       const process = new RoleProcess({
         name,
         args: ['node', '--shard-index', String(shard), '--shards-dir', shardsDir, '--registry', registryEndpoint, '--daemon', daemonEndpoint, '--port', '0',
-          '--key', keyFile(keys, name), '--threads', String(options.threadsPerNode)],
+          '--key', keyFile(keys, name), '--threads', String(options.threadsPerNode), ...ANY_METRICS_PORT],
         startEvent: 'node.start',
         logFile: join(logs, `${name}.log`),
       });
@@ -152,7 +155,7 @@ export async function launchLocalCluster(options: LocalClusterOptions): Promise<
       await process.ready;
       return { shardIndex: shard, nodeId: String(process.started.nodeId), endpoint: String(process.started.endpoint), process };
     }));
-    for (const n of nodes) say(`node        ${n.endpoint}  shard ${n.shardIndex}  ${n.nodeId}  (pid ${n.process.pid})`);
+    for (const n of nodes) say(`node        ${n.endpoint}  shard ${n.shardIndex}  ${n.nodeId}  (pid ${n.process.pid})  metrics ${n.process.metricsUrl}`);
     return { manifest, registryEndpoint, registry, daemonEndpoint, daemon, verifier, nodes, close: stopAll, kill: () => started.forEach((p) => p.kill('SIGKILL')) };
   } catch (error) {
     await stopAll();

@@ -28,6 +28,8 @@ export class RoleProcess {
   readonly child: ChildProcess;
   /** The fields of the role's start event (endpoint, node id, ...). */
   started: Record<string, unknown> = {};
+  /** The role's /metrics URL, once it logged `metrics_listening`. */
+  metricsUrl?: string;
   /** Settles when the role logs its start event (or fails, exits or times out first). */
   readonly ready: Promise<void>;
   readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
@@ -51,6 +53,7 @@ export class RoleProcess {
         this.tail.push(line);
         if (this.tail.length > TAIL_LINES) this.tail.shift();
         const event = parseEvent(line);
+        if (event?.event === 'metrics_listening') this.metricsUrl = String(event.url);
         if (event?.event === options.startEvent) {
           this.started = event;
           clearTimeout(timer);

@@ -1,4 +1,13 @@
-/** What every long-running role's command shares: structured log lines and a clean stop on SIGTERM/SIGINT. */
+/**
+ * What every long-running role's command shares: structured log lines, a /metrics and /healthz
+ * endpoint, and a clean stop on SIGTERM/SIGINT.
+ */
+
+import type { Command } from 'commander';
+import { Metrics } from '../metrics/metrics.ts';
+import { startMetricsServer, unhealthy, type Health, type MetricsServer } from '../metrics/metrics-server.ts';
+import { addProcessMetrics } from '../metrics/process-metrics.ts';
+import { CliError, parseIntegerOption } from './cli-error.ts';
 
 export type RoleLog = (event: string, fields?: Record<string, unknown>) => void;
 
@@ -36,4 +45,46 @@ export async function closeOnSignal(signal: Promise<NodeJS.Signals>, close: () =
     log('close_failed', { error: (error as Error).message });
     process.exitCode = 1;
   }
+}
+
+export interface MetricsFlags {
+  metricsPort?: number;
+  metricsHost: string;
+}
+
+/** The metrics port beside a role's port: 1000 above it; any free port when that is 0 or past 65535. */
+export function metricsPortBeside(rolePort: number): number {
+  return rolePort === 0 || rolePort + 1000 > 65535 ? 0 : rolePort + 1000;
+}
+
+/** --metrics-port and --metrics-host; `defaultText` says what the port defaults to. */
+export function addMetricsOptions(command: Command, defaultText: string): Command {
+  return command
+    .option('--metrics-port <port>', `port of the /metrics and /healthz endpoint (0: any free port; default: ${defaultText})`, parseIntegerOption('metrics-port', 0, 65535))
+    .option('--metrics-host <address>', 'address the /metrics and /healthz endpoint listens on', '127.0.0.1');
+}
+
+export interface RoleMetrics {
+  readonly metrics: Metrics;
+  readonly server: MetricsServer;
+  /** Where /healthz looks once the role has started; until then it answers 503 "starting". */
+  watch(health: () => Health): void;
+}
+
+/**
+ * Starts the role's /metrics and /healthz endpoint before the role itself (so a slow start is
+ * visible as "starting"), with the process metrics, and logs `metrics_listening` with its URLs.
+ */
+export async function serveRoleMetrics(role: string, host: string, port: number, log?: RoleLog): Promise<RoleMetrics> {
+  const metrics = new Metrics();
+  addProcessMetrics(metrics);
+  let health: () => Health = () => unhealthy(`starting: the ${role} is not serving yet`);
+  let server: MetricsServer;
+  try {
+    server = await startMetricsServer({ role, metrics, host, port, health: () => health() });
+  } catch (error) {
+    throw new CliError(`${(error as Error).message}; choose another --metrics-port (0: any free port)`);
+  }
+  log?.('metrics_listening', { url: `${server.url}/metrics`, healthz: `${server.url}/healthz` });
+  return { metrics, server, watch: (roleHealth) => (health = roleHealth) };
 }

@@ -10,12 +10,17 @@ import { ApiError, badRequest } from './api-error.ts';
 import { parseChatRequest, parseCompletionRequest, type ParsedRequest } from './openai-request.ts';
 import { chatRoleChunk, fullResponse, streamChunk, usageChunk, usageCounts, type Piece, type ResponseContext } from './openai-response.ts';
 import { StopMatcher } from './stop-matcher.ts';
+import { Metrics } from '../metrics/metrics.ts';
+import { healthBody, healthy, type Health } from '../metrics/metrics-server.ts';
+import { GatewayMetrics, routeLabel } from './gateway-metrics.ts';
 
 export interface GatewayOptions extends ConnectOptions {
   /** 0 picks a free port. */
   readonly port: number;
   /** Default 127.0.0.1. */
   readonly host?: string;
+  /** Where the gateway's figures go (src/metrics); none: they are kept but never read. */
+  readonly metrics?: Metrics;
 }
 
 export interface GatewayHandle {
@@ -23,6 +28,8 @@ export interface GatewayHandle {
   /** http://HOST:PORT */
   readonly url: string;
   readonly client: TesseraClient;
+  /** What GET /healthz answers: healthy while it serves. */
+  health(): Health;
   close(): Promise<void>;
 }
 
@@ -69,20 +76,27 @@ async function readJson(req: IncomingMessage): Promise<unknown> {
  * each request through the network as any SDK client would (failover included).
  */
 class Gateway {
-  constructor(private readonly client: TesseraClient) {}
+  constructor(private readonly client: TesseraClient, private readonly metrics: GatewayMetrics) {}
+
+  health(): Health {
+    return healthy({ registries: this.client.registries });
+  }
 
   async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const startedMs = performance.now();
+    const routeName = routeLabel(req.url);
+    res.once('close', () => this.metrics.request(routeName, res.headersSent ? res.statusCode : undefined));
     let request: ParsedRequest | undefined;
     try {
       const path = new URL(req.url ?? '/', 'http://gateway').pathname.replace(/\/+$/, '');
       const route = `${req.method} ${path}`;
-      if (route === 'GET /healthz') return sendJson(res, 200, { status: 'ok', registries: this.client.registries });
+      if (route === 'GET /healthz') return sendJson(res, 200, healthBody('gateway', this.health()));
       if (route === 'GET /v1/models') return sendJson(res, 200, { object: 'list', data: (await this.client.models()).map((m) => modelObject(m.modelId)) });
       if (req.method === 'GET' && path.startsWith('/v1/models/')) return await this.retrieveModel(res, decodeURIComponent(path.slice('/v1/models/'.length)));
       if (route === 'POST /v1/completions') request = parseCompletionRequest(await readJson(req));
       else if (route === 'POST /v1/chat/completions') request = parseChatRequest(await readJson(req));
       else throw new ApiError(404, `Unknown request URL: ${req.method} ${path}`, 'invalid_request_error', null, 'unknown_url');
-      await this.generate(request, res);
+      await this.generate(request, res, startedMs);
     } catch (error) {
       const apiError = apiErrorOf(error, request);
       if (!res.headersSent) sendJson(res, apiError.status, apiError.body());
@@ -96,7 +110,7 @@ class Gateway {
     sendJson(res, 200, modelObject(modelId));
   }
 
-  private async generate(request: ParsedRequest, res: ServerResponse): Promise<void> {
+  private async generate(request: ParsedRequest, res: ServerResponse, startedMs: number): Promise<void> {
     const generation = this.client.generate({
       model: request.model,
       prompt: request.prompt,
@@ -118,6 +132,7 @@ class Gateway {
     const tokens = generation[Symbol.asyncIterator]();
     // The first token (or the error that prevents it) decides between a stream and an error status.
     let next = await tokens.next();
+    if (!next.done) this.metrics.firstToken((performance.now() - startedMs) / 1000);
     const stop = new StopMatcher(request.stop);
     const pieces: Piece[] = [];
     let completionTokens = 0;
@@ -140,6 +155,7 @@ class Gateway {
         if (stop.stopped) break;
       }
     } finally {
+      this.metrics.tokensGenerated(completionTokens);
       // stops the network session when the loop ends early (stop string, client gone)
       await tokens.return();
     }
@@ -165,7 +181,7 @@ function modelObject(id: string) {
 /** Connects to the network through `registries` and serves the OpenAI API on host:port. */
 export async function startGateway(options: GatewayOptions): Promise<GatewayHandle> {
   const client = await connect(options);
-  const gateway = new Gateway(client);
+  const gateway = new Gateway(client, new GatewayMetrics(options.metrics ?? new Metrics()));
   const server = createServer((req, res) => void gateway.handle(req, res));
   const host = options.host ?? '127.0.0.1';
   try {
@@ -182,6 +198,7 @@ export async function startGateway(options: GatewayOptions): Promise<GatewayHand
     port,
     url: `http://${host.includes(':') ? `[${host}]` : host}:${port}`,
     client,
+    health: () => gateway.health(),
     async close() {
       // requests in flight get a grace period to finish their answer; idle connections go now
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));

@@ -11,6 +11,9 @@ import { RegistryClient, startHeartbeats, type AnnouncementBody } from '../regis
 import { readManifest } from '../node/shard-files.ts';
 import { CLIENT_VERSION } from '../node/version.ts';
 import { createWasmBackend } from '../tensor/wasm-backend.ts';
+import { Metrics } from '../metrics/metrics.ts';
+import { healthy, unhealthy, type Health } from '../metrics/metrics-server.ts';
+import { VerifierMetrics } from './verifier-metrics.ts';
 
 export interface VerifierOptions {
   /** HOST:PORT of the registry whose tickets this verifier audits. */
@@ -30,6 +33,8 @@ export interface VerifierOptions {
   readonly maxTicketBytes?: number;
   /** Structured log lines; default: JSON on stderr. */
   readonly log?: (event: string, fields: Record<string, unknown>) => void;
+  /** Where the verifier's figures go (src/metrics); none: they are kept but never read. */
+  readonly metrics?: Metrics;
 }
 
 export interface VerifierStats {
@@ -43,6 +48,8 @@ export interface VerifierStats {
 export interface VerifierHandle {
   readonly verifierId: string;
   stats(): VerifierStats;
+  /** Its last pull of tickets from the registry succeeded. */
+  health(): Health;
   /** Finishes the batch in hand, reports it, unregisters and stops. */
   close(): Promise<void>;
 }
@@ -93,6 +100,9 @@ export async function startVerifier(options: VerifierOptions): Promise<VerifierH
   }
 
   const stats = { passed: 0, proofs: 0, errors: 0 };
+  const metrics = new VerifierMetrics(options.metrics ?? new Metrics());
+  /** Why the last pull failed; undefined once one succeeds. */
+  let pullError: string | undefined;
   const maxTicketBytes = options.maxTicketBytes ?? 32 * 1024 * 1024;
   let closing = false;
   let wake: (() => void) | undefined;
@@ -106,14 +116,18 @@ export async function startVerifier(options: VerifierOptions): Promise<VerifierH
 
   /** Recomputes one ticket: the output hash of a pass, or undefined once a fraud proof is filed. */
   const audit = async (leased: LeasedTicket__Output): Promise<{ ticketId: string; outputHash: Buffer } | undefined> => {
+    const started = performance.now();
     const ticket = await openTicket(leased.ticket!, maxTicketBytes);
     const manifest = engines.manifest(ticket.modelId);
     if (!manifest) throw new Error(`ticket of model "${ticket.modelId}", which no shards dir here holds`);
     checkTicketAgainstManifest(ticket, manifest);
     const outputHash = recomputeOutputHash(engines.engine(ticket.modelId, ticket.shardIndex), ticket.input);
-    if (outputHash.equals(ticket.commitment.outputHash)) return { ticketId: leased.ticketId, outputHash };
+    const matched = outputHash.equals(ticket.commitment.outputHash);
+    metrics.audited((performance.now() - started) / 1000, matched);
+    if (matched) return { ticketId: leased.ticketId, outputHash };
     const verdict = await audits.submitFraudProof(signFraudProof(key, leased.ticket!, ticket, outputHash));
     stats.proofs++;
+    metrics.proofFiled(verdict.status);
     log('verifier.fraud_proof', { ticketId: leased.ticketId, accused: ticket.commitment.nodeId, shard: ticket.shardIndex, status: verdict.status, proofId: verdict.proofId, slashed: verdict.slashedAmount, detail: verdict.detail });
     return undefined;
   };
@@ -123,9 +137,12 @@ export async function startVerifier(options: VerifierOptions): Promise<VerifierH
       let leased: LeasedTicket__Output[];
       try {
         leased = await audits.pullTickets(key, held, ENGINE_VERSION, options.batch ?? 8);
+        pullError = undefined;
       } catch (error) {
         stats.errors++;
-        log('verifier.pull_failed', { error: (error as { details?: string }).details || (error as Error).message });
+        pullError = (error as { details?: string }).details || (error as Error).message;
+        metrics.pullFailed();
+        log('verifier.pull_failed', { error: pullError });
         await pause(options.pollMs ?? 1000);
         continue;
       }
@@ -141,12 +158,15 @@ export async function startVerifier(options: VerifierOptions): Promise<VerifierH
         } catch (error) {
           // Left leased: the lease runs out and the ticket returns to the queue.
           stats.errors++;
+          metrics.failed();
           log('verifier.ticket_failed', { ticketId: ticket.ticketId, error: (error as { details?: string }).details || (error as Error).message });
         }
       }
       if (passes.length === 0) continue;
       try {
-        stats.passed += await audits.completeTickets(key, passes);
+        const passed = await audits.completeTickets(key, passes);
+        stats.passed += passed;
+        metrics.passesReported(passed);
       } catch (error) {
         stats.errors++;
         log('verifier.complete_failed', { tickets: passes.length, error: (error as { details?: string }).details || (error as Error).message });
@@ -159,6 +179,12 @@ export async function startVerifier(options: VerifierOptions): Promise<VerifierH
   return {
     verifierId: key.address,
     stats: () => ({ ...stats }),
+    health: () => {
+      const details = { verifierId: key.address, registry: options.registry, shards: held.map((s) => `${s.modelId}/${s.shardIndex}`) };
+      if (closing) return unhealthy('shutting down', details);
+      if (pullError !== undefined) return unhealthy(`the last pull of tickets from registry ${options.registry} failed: ${pullError}`, details);
+      return healthy(details);
+    },
     close: () =>
       (closed ??= (async () => {
         closing = true;

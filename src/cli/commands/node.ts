@@ -7,9 +7,9 @@ import { NODE_DEFAULTS, startNode } from '../../node/node-server.ts';
 import type { TlsFiles } from '../../node/endpoint-security.ts';
 import { CliError, parseIntegerOption } from '../cli-error.ts';
 import { DEFAULT_THREADS } from '../model-option.ts';
-import { closeOnSignal, roleLogger, stopSignal } from '../serve.ts';
+import { addMetricsOptions, closeOnSignal, metricsPortBeside, roleLogger, serveRoleMetrics, stopSignal, type MetricsFlags } from '../serve.ts';
 
-interface NodeCommandOptions {
+interface NodeCommandOptions extends MetricsFlags {
   shardIndex: number;
   shardsDir: string;
   registry?: string;
@@ -46,7 +46,7 @@ export function tlsFilesOption(cert: string | undefined, key: string | undefined
 }
 
 export function registerNodeCommand(program: Command): void {
-  program
+  const command = program
     .command('node')
     .description('Serve one shard of a model: checks the shard against its manifest, registers with the registry and answers Forward sessions.')
     .requiredOption('--shard-index <k>', 'which shard to serve', parseIntegerOption('shard-index', 0))
@@ -65,8 +65,8 @@ export function registerNodeCommand(program: Command): void {
     .option('--cache-mb <n>', 'KV-cache memory for all sessions, in MiB', parseIntegerOption('cache-mb', 1), NODE_DEFAULTS.cacheBytes / 2 ** 20)
     .option('--idle-timeout <seconds>', 'evict a session unused this long', parseIntegerOption('idle-timeout', 1), NODE_DEFAULTS.idleTimeoutMs / 1000)
     .option('--price <n>', 'price per 1000 tokens, in the cluster\'s smallest unit', parseIntegerOption('price', 0), 0)
-    .option('--region <name>', 'coarse region announced to the registry', '')
-    .action(async (options: NodeCommandOptions) => nodeCommand(options));
+    .option('--region <name>', 'coarse region announced to the registry', '');
+  addMetricsOptions(command, '--port + 1000').action(async (options: NodeCommandOptions) => nodeCommand(options));
 }
 
 /** Where a node looks for its key without --key: beside the shards dir, then the user's config directory. */
@@ -96,6 +96,8 @@ async function nodeCommand(options: NodeCommandOptions): Promise<void> {
   const signal = stopSignal();
   const key = nodeKey(options);
   const tls = tlsFilesOption(options.tlsCert, options.tlsKey);
+  const log = roleLogger('node');
+  const endpoint = await serveRoleMetrics('node', options.metricsHost, options.metricsPort ?? metricsPortBeside(options.port), log);
   let handle;
   try {
     handle = await startNode({
@@ -115,9 +117,12 @@ async function nodeCommand(options: NodeCommandOptions): Promise<void> {
       ...(options.advertise === undefined ? {} : { advertise: options.advertise }),
       ...(tls === undefined ? {} : { tls }),
       ...(options.tlsCa === undefined ? {} : { tlsCa: options.tlsCa }),
+      metrics: endpoint.metrics,
     });
   } catch (error) {
+    await endpoint.server.close();
     throw new CliError((error as Error).message);
   }
-  await closeOnSignal(signal, () => handle.close(), roleLogger('node'));
+  endpoint.watch(() => handle.health());
+  await closeOnSignal(signal, () => handle.close().finally(() => endpoint.server.close()), log);
 }

@@ -6,6 +6,7 @@ import { startGateway, type GatewayHandle } from '../../gateway/gateway.ts';
 import { CliError, parseIntegerOption } from '../cli-error.ts';
 import { launchLocalCluster, type LocalCluster } from '../local-cluster.ts';
 import { cacheDirectory, openModelOption } from '../model-option.ts';
+import { serveRoleMetrics, type RoleMetrics } from '../serve.ts';
 
 interface UpOptions {
   model?: string;
@@ -87,21 +88,25 @@ async function upCommand(options: UpOptions): Promise<void> {
   // the roles run in their own process groups: whatever way this process ends, they end with it
   process.on('exit', () => cluster.kill());
   let gateway: GatewayHandle | undefined;
+  let gatewayMetrics: RoleMetrics | undefined;
   let stopping: Promise<void> | undefined;
   const stop = () => {
     stopping ??= (async () => {
       say('stopping ...');
       await gateway?.close();
+      await gatewayMetrics?.server.close();
       await cluster.close();
       say('stopped');
     })();
     return stopping;
   };
   try {
-    gateway = await startGateway({ registries: [cluster.registryEndpoint], port: options.port, host: options.host, cacheDir: join(workDir, 'tokenizers') });
+    gatewayMetrics = await serveRoleMetrics('gateway', options.host, 0);
+    gateway = await startGateway({ registries: [cluster.registryEndpoint], port: options.port, host: options.host, cacheDir: join(workDir, 'tokenizers'), metrics: gatewayMetrics.metrics });
+    gatewayMetrics.watch(gateway.health);
     await waitForCoverage(gateway.client, cluster, options.readyTimeout * 1000, () => interrupted);
     const modelId = cluster.manifest.modelId;
-    say(`gateway     ${gateway.url}/v1  (OpenAI-compatible; model "${modelId}")`);
+    say(`gateway     ${gateway.url}/v1  (OpenAI-compatible; model "${modelId}")  metrics ${gatewayMetrics.server.url}/metrics`);
     say(`logs        ${join(workDir, 'logs')}`);
     say('');
     say(`try:  curl ${gateway.url}/v1/completions -H 'content-type: application/json' -d '{"model": "${modelId}", "prompt": "${SAMPLE_PROMPT}", "max_tokens": 32}'`);
