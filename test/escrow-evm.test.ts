@@ -10,7 +10,7 @@ import type { EvmBackend } from '../src/escrow/evm-backend.ts';
 import { startLocalEvm } from '../src/escrow/local-evm.ts';
 import type { LocalEvm } from '../src/escrow/local-evm.ts';
 import { settlementBackendSuite } from '../src/escrow/settlement-backend-suite.ts';
-import type { Hash32 } from '../src/escrow/settlement-backend.ts';
+import type { Hash32 } from '../src/registry/settlement-backend.ts';
 
 let evm: LocalEvm;
 before(async () => {

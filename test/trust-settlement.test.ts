@@ -18,7 +18,7 @@ import { keyPairFromSecret } from '../src/crypto/keys.ts';
 import { deployEscrow, openEvmBackend } from '../src/escrow/evm-backend.ts';
 import { LedgerBackend } from '../src/escrow/ledger-backend.ts';
 import { startLocalEvm, type LocalEvm } from '../src/escrow/local-evm.ts';
-import type { SettlementBackend } from '../src/escrow/settlement-backend.ts';
+import type { SettlementBackend } from '../src/registry/settlement-backend.ts';
 import { storeDirectory } from '../src/registry/member-directory.ts';
 import { Settler, startSettlementLoop } from '../src/registry/settlement.ts';
 import { sharedModel } from './support/shared-models.ts';
@@ -173,7 +173,8 @@ test("the registry's settlement loop posts every window in order and finalizes t
   const ledger = new LedgerBackend({ path: join(workDir, 'ledger-loop.db'), challengeWindowS: 60, now: () => clock });
   closers.push(() => ledger.close());
   await ledger.deposit(clientAddress(), summaries.flatMap((s) => s.clients).reduce((sum, c) => sum + BigInt(c.fees), 0n));
-  const loop = startSettlementLoop({ backend: ledger, db: registryDb, members: storeDirectory(registryDb, 3_000), intervalMs: 50 });
+  const events: string[] = [];
+  const loop = startSettlementLoop({ backend: ledger, db: registryDb, members: storeDirectory(registryDb, 3_000), intervalMs: 50, onEvent: (event) => events.push(event) });
   closers.push(() => loop.close());
   const hashes = summaries.filter((s) => s.totalShares > 0).map((s) => `0x${s.hash}` as const);
   const states = async () => Promise.all(hashes.map(async (h) => (await ledger.settlementState(h)).status));
@@ -181,6 +182,8 @@ test("the registry's settlement loop posts every window in order and finalizes t
   clock += 61_000;
   await until('every window finalized', async () => ((await states()).every((s) => s === 'finalized') ? true : undefined));
   for (const node of cluster.nodes) assert.equal(await ledger.claimable(node.nodeId), expectedPayouts().get(node.nodeId));
+  // what the registry's tessera_registry_settlements_total counts: each window once posted, once finalized
+  assert.deepEqual(events, [...hashes.map(() => 'posted'), ...hashes.map(() => 'finalized')]);
 });
 
 test('a settlement is not finalized while no verifier is live', async () => {

@@ -12,6 +12,7 @@ import { registerPreflightCommand } from './commands/preflight.ts';
 import { registerVerifierCommand } from './commands/verifier.ts';
 import { registerDaemonCommand } from './commands/daemon.ts';
 import { registerChainCommand } from './commands/chain.ts';
+import { registerStakeCommands } from './commands/stake.ts';
 import { CliError } from './cli-error.ts';
 
 const program = new Command()
@@ -33,11 +34,13 @@ registerPreflightCommand(program);
 registerVerifierCommand(program);
 registerDaemonCommand(program);
 registerChainCommand(program);
+registerStakeCommands(program);
 
 try {
   await program.parseAsync(process.argv);
 } catch (error) {
-  if (error instanceof CommanderError) process.exit(error.exitCode);
+  // Commander has already printed its message; its errors (exit 1) are all bad usage, which exits 2 here.
+  if (error instanceof CommanderError) process.exit(error.exitCode === 1 ? 2 : error.exitCode);
   const exitCode = error instanceof CliError ? error.exitCode : 1;
   process.stderr.write(`tessera: ${(error as Error).message}\n`);
   process.exit(exitCode);

@@ -3,7 +3,7 @@ import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { test } from 'node:test';
 import { escrowArtifact } from './evm-backend.ts';
-import { ESCROW_ERROR_CODES } from './settlement-backend.ts';
+import { ESCROW_ERROR_CODES } from '../registry/settlement-backend.ts';
 
 const root = new URL('../../', import.meta.url);
 

@@ -20,8 +20,8 @@ import {
   DEFAULT_UNSTAKE_COOLDOWN_S,
   EscrowError,
   ESCROW_ERROR_CODES,
-} from './settlement-backend.ts';
-import type { EscrowErrorCode, Hash32, SettlementBackend, SettlementPost, SettlementState, SettlementStatus, StakeInfo } from './settlement-backend.ts';
+} from '../registry/settlement-backend.ts';
+import type { EscrowErrorCode, Hash32, SettlementBackend, SettlementPost, SettlementState, SettlementStatus, StakeInfo } from '../registry/settlement-backend.ts';
 
 interface Artifact {
   readonly abi: Abi;
@@ -50,7 +50,11 @@ export interface DeployEscrowOptions extends EvmConnectionOptions {
 
 export interface EvmBackendOptions extends EvmConnectionOptions {
   readonly address: Address;
-  readonly ownerKey: Hex;
+  /**
+   * The key that posts, finalizes and slashes: the contract's owner, the registry. Without it the
+   * backend acts only for `partyKeys`, as an operator's CLI does.
+   */
+  readonly ownerKey?: Hex;
   /** Needed only to challenge. */
   readonly challengerKey?: Hex;
   /** Keys of the clients and nodes this process deposits, stakes and claims for. */
@@ -65,8 +69,13 @@ interface Connection {
 
 async function connect(options: EvmConnectionOptions): Promise<Connection> {
   const pollingInterval = options.pollingIntervalMs ?? 1_000;
-  const probe = createPublicClient({ transport: http(options.rpcUrl) });
-  const id = await probe.getChainId();
+  const probe = createPublicClient({ transport: http(options.rpcUrl, { retryCount: 0 }) });
+  let id: number;
+  try {
+    id = await probe.getChainId();
+  } catch (error) {
+    throw new Error(`no EVM node answers at ${options.rpcUrl}: ${shortMessage(error)}`);
+  }
   const chain = defineChain({
     id,
     name: `chain ${id}`,
@@ -99,8 +108,25 @@ export async function deployEscrow(options: DeployEscrowOptions): Promise<Addres
   return receipt.contractAddress;
 }
 
+/**
+ * Connects to a deployed TesseraEscrow. Refuses, each with its own message, an RPC URL where no EVM
+ * node answers, an address that holds no contract, and a contract without the escrow's owner().
+ * The backend's `treasury` is that owner: compare it with the ownerKey's address to know the key
+ * may post (the contract refuses anyone else with NotOwner).
+ */
 export async function openEvmBackend(options: EvmBackendOptions): Promise<EvmBackend> {
-  return new EvmBackend(options, await connect(options));
+  const connection = await connect(options);
+  const address = getAddress(options.address);
+  const where = `${address} on ${options.rpcUrl} (chain ${connection.chain.id})`;
+  const code = await connection.publicClient.getCode({ address });
+  if (code === undefined || code === '0x') throw new Error(`no contract at ${where}: deploy TesseraEscrow there, or name the address it was deployed at`);
+  let owner: Address;
+  try {
+    owner = (await connection.publicClient.readContract({ address, abi, functionName: 'owner', args: [] })) as Address;
+  } catch (error) {
+    throw new Error(`the contract at ${where} is not a TesseraEscrow: owner() cannot be read (${shortMessage(error)})`);
+  }
+  return new EvmBackend(options, connection, owner);
 }
 
 /**
@@ -111,21 +137,24 @@ export async function openEvmBackend(options: EvmBackendOptions): Promise<EvmBac
  */
 export class EvmBackend implements SettlementBackend {
   readonly kind = 'evm';
+  /** The contract's owner, as it reports. */
   readonly treasury: Address;
   readonly address: Address;
   readonly #conn: Connection;
-  readonly #owner: PrivateKeyAccount;
+  readonly #owner: PrivateKeyAccount | undefined;
   readonly #challenger: PrivateKeyAccount | undefined;
   readonly #signers = new Map<Address, PrivateKeyAccount>();
   #queue: Promise<unknown> = Promise.resolve();
 
-  constructor(options: EvmBackendOptions, connection: Connection) {
+  /** Use openEvmBackend, which checks the contract and reads its `owner`. */
+  constructor(options: EvmBackendOptions, connection: Connection, owner: Address) {
     this.address = getAddress(options.address);
     this.#conn = connection;
-    this.#owner = privateKeyToAccount(options.ownerKey);
+    this.#owner = options.ownerKey === undefined ? undefined : privateKeyToAccount(options.ownerKey);
     this.#challenger = options.challengerKey === undefined ? undefined : privateKeyToAccount(options.challengerKey);
-    this.treasury = this.#owner.address;
-    for (const key of [options.ownerKey, ...(options.challengerKey === undefined ? [] : [options.challengerKey]), ...(options.partyKeys ?? [])]) {
+    this.treasury = owner;
+    const keys = [options.ownerKey, options.challengerKey, ...(options.partyKeys ?? [])].filter((key) => key !== undefined);
+    for (const key of keys) {
       const account = privateKeyToAccount(key);
       this.#signers.set(account.address, account);
     }
@@ -157,6 +186,12 @@ export class EvmBackend implements SettlementBackend {
     return this.#event(receipt, 'StakeWithdrawn').amount as bigint;
   }
 
+  /** The challenge window and unstaking cooldown the contract was deployed with. */
+  async durations(): Promise<{ challengeWindowS: number; unstakeCooldownS: number }> {
+    const [challengeWindow, unstakeCooldown] = await Promise.all([this.#read('challengeWindow', []), this.#read('unstakeCooldown', [])]);
+    return { challengeWindowS: Number(challengeWindow as bigint), unstakeCooldownS: Number(unstakeCooldown as bigint) };
+  }
+
   async stakeOf(node: string): Promise<StakeInfo> {
     const [amount, until] = (await this.#read('stakes', [getAddress(node)])) as readonly [bigint, bigint];
     return until === 0n ? { amount } : { amount, unstakingUntilMs: ms(until) };
@@ -166,7 +201,7 @@ export class EvmBackend implements SettlementBackend {
     const hash = checkHash32(post.hash, 'settlement hash');
     const nodes = post.payouts.map((p) => getAddress(p.node));
     const amounts = post.payouts.map((p) => checkAmount(p.amount, 'payout'));
-    const receipt = await this.#send(this.#owner, 'postSettlement', [hash, nodes, amounts]);
+    const receipt = await this.#send(this.#ownerAccount(), 'postSettlement', [hash, nodes, amounts]);
     return ms(this.#event(receipt, 'SettlementPosted').challengeEndsAt as bigint);
   }
 
@@ -176,7 +211,7 @@ export class EvmBackend implements SettlementBackend {
   }
 
   async finalize(hash: Hash32): Promise<void> {
-    await this.#send(this.#owner, 'finalizeSettlement', [checkHash32(hash, 'settlement hash')]);
+    await this.#send(this.#ownerAccount(), 'finalizeSettlement', [checkHash32(hash, 'settlement hash')]);
   }
 
   async settlementState(hash: Hash32): Promise<SettlementState> {
@@ -211,12 +246,17 @@ export class EvmBackend implements SettlementBackend {
 
   async slash(node: string, fractionBps: number, evidenceHash: Hash32): Promise<bigint> {
     const args = [getAddress(node), checkFraction(fractionBps), checkHash32(evidenceHash, 'evidence hash')];
-    const receipt = await this.#send(this.#owner, 'slash', args);
+    const receipt = await this.#send(this.#ownerAccount(), 'slash', args);
     return this.#event(receipt, 'Slashed').amount as bigint;
   }
 
   async close(): Promise<void> {
     await this.#queue.catch(() => undefined);
+  }
+
+  #ownerAccount(): PrivateKeyAccount {
+    if (this.#owner === undefined) throw new Error(`this escrow client has no owner key: only ${this.treasury} may post, finalize and slash`);
+    return this.#owner;
   }
 
   #signer(party: string): PrivateKeyAccount {
@@ -254,7 +294,9 @@ export class EvmBackend implements SettlementBackend {
     const name = revert.data.errorName;
     if (!isEscrowErrorCode(name)) return undefined;
     const args = (revert.data.args ?? []).map(String).join(', ');
-    return new EscrowError(name, `escrow ${this.address} refused ${functionName}: ${name}(${args})`);
+    // The contract's instants are chain seconds; say when, as the ledger does.
+    const until = name === 'CooldownActive' ? `: may withdraw from ${new Date(ms(revert.data.args?.[1] as bigint)).toISOString()}` : '';
+    return new EscrowError(name, `escrow ${this.address} refused ${functionName}: ${name}(${args})${until}`);
   }
 
   #event(receipt: TransactionReceipt, eventName: string): Record<string, unknown> {
@@ -262,6 +304,10 @@ export class EvmBackend implements SettlementBackend {
     if (log === undefined) throw new Error(`transaction ${receipt.transactionHash} emitted no ${eventName}`);
     return log.args as Record<string, unknown>;
   }
+}
+
+function shortMessage(error: unknown): string {
+  return error instanceof BaseError ? error.shortMessage : (error as Error).message;
 }
 
 function isEscrowErrorCode(name: string): name is EscrowErrorCode {

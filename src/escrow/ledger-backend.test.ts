@@ -7,8 +7,8 @@ import { after, test } from 'node:test';
 import { LedgerBackend } from './ledger-backend.ts';
 import type { LedgerBackendOptions } from './ledger-backend.ts';
 import { settlementBackendSuite } from './settlement-backend-suite.ts';
-import { EscrowError } from './settlement-backend.ts';
-import type { Hash32 } from './settlement-backend.ts';
+import { EscrowError } from '../registry/settlement-backend.ts';
+import type { Hash32 } from '../registry/settlement-backend.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'tessera-ledger-'));
 after(() => rmSync(dir, { recursive: true, force: true }));

@@ -7,8 +7,8 @@ import {
   DEFAULT_UNSTAKE_COOLDOWN_S,
   BPS,
   EscrowError,
-} from './settlement-backend.ts';
-import type { Hash32, Payout, SettlementBackend, SettlementPost, SettlementState, SettlementStatus, StakeInfo } from './settlement-backend.ts';
+} from '../registry/settlement-backend.ts';
+import type { Hash32, Payout, SettlementBackend, SettlementPost, SettlementState, SettlementStatus, StakeInfo } from '../registry/settlement-backend.ts';
 
 export interface LedgerBackendOptions {
   /** The SQLite file; may be the registry's own (every table here is prefixed `ledger_`). */

@@ -5,8 +5,8 @@
  */
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { BPS, DEFAULT_CHALLENGE_WINDOW_S, DEFAULT_UNSTAKE_COOLDOWN_S, EscrowError } from './settlement-backend.ts';
-import type { EscrowErrorCode, Hash32, SettlementBackend } from './settlement-backend.ts';
+import { BPS, DEFAULT_CHALLENGE_WINDOW_S, DEFAULT_UNSTAKE_COOLDOWN_S, EscrowError } from '../registry/settlement-backend.ts';
+import type { EscrowErrorCode, Hash32, SettlementBackend } from '../registry/settlement-backend.ts';
 
 export interface BackendHarness {
   readonly backend: SettlementBackend;

@@ -1,9 +1,10 @@
 import { status } from '@grpc/grpc-js';
-import { AnnouncementError, openAnnouncement, type Announcement, type AnnouncementKind, type SignedAnnouncement } from './announcement.ts';
+import { openAnnouncement, type Announcement, type AnnouncementKind, type SignedAnnouncement } from './announcement.ts';
 import type { ClusterConfig } from './cluster-config.ts';
+import { SignedPayloadError } from './signed-payload.ts';
 import type { NodeRecord, RegistryStore, StoredManifest } from './store.ts';
 
-/** A refused announcement: the gRPC status and a message that says what to do. */
+/** A refused signed call (an announcement, an operator request): the gRPC status and a message that says what to do. */
 export class AdmissionError extends Error {
   constructor(readonly code: status, message: string) {
     super(message);
@@ -30,28 +31,11 @@ export function silenceLimitMs(config: ClusterConfig): number {
  */
 export function admit(context: AdmissionContext, expected: AnnouncementKind, signed: SignedAnnouncement, nowMs: number): Announcement {
   const { store, config } = context;
-  let a: Announcement;
-  try {
-    a = openAnnouncement(signed);
-  } catch (error) {
-    if (!(error instanceof AnnouncementError)) throw error;
-    throw new AdmissionError(error.reason === 'signature' ? status.UNAUTHENTICATED : status.INVALID_ARGUMENT, error.message);
-  }
+  const a = openOrRefuse(() => openAnnouncement(signed));
   if (a.kind !== expected) throw new AdmissionError(status.INVALID_ARGUMENT, `a "${a.kind}" announcement was sent to ${expected}; sign one of kind "${expected}"`);
   const banned = expected === 'unregister' ? undefined : context.banReason?.(a.nodeId);
   if (banned !== undefined) throw new AdmissionError(status.PERMISSION_DENIED, banned);
-
-  const skewMs = a.timestampMs - nowMs;
-  if (Math.abs(skewMs) > config.maxClockSkewMs) {
-    throw new AdmissionError(
-      status.INVALID_ARGUMENT,
-      `stale timestamp: ${Math.round(Math.abs(skewMs) / 1000)} s from registry time, limit ${Math.round(config.maxClockSkewMs / 1000)} s ` +
-        `(the node's clock is ${skewMs < 0 ? 'behind' : 'ahead'}; synchronize it, e.g. with NTP)`,
-    );
-  }
-  if (a.timestampMs <= store.nonceFloorMs()) {
-    throw new AdmissionError(status.INVALID_ARGUMENT, `stale timestamp: the registry no longer remembers nonces from before ${new Date(store.nonceFloorMs()).toISOString()}; sign a fresh announcement`);
-  }
+  checkTimestamp(context, a, nowMs, 'announcement');
 
   if (!a.tls && !isLoopback(a.endpoint)) {
     throw new AdmissionError(status.INVALID_ARGUMENT, `endpoint ${a.endpoint} is reachable beyond this machine, so it must be served over TLS (tls: true); advertise 127.0.0.1:PORT for a local cluster`);
@@ -60,16 +44,61 @@ export function admit(context: AdmissionContext, expected: AnnouncementKind, sig
   if (expected === 'register') checkModel(context, a);
   else checkRegistered(config, a, existing);
 
-  if (store.hasNonce(a.nonce)) {
-    throw new AdmissionError(status.ALREADY_EXISTS, `replayed announcement: nonce ${a.nonce} was already used by ${a.nodeId}; each announcement is accepted once, so sign a new one`);
-  }
+  checkNonce(context, a, 'announcement');
   store.transaction(() => {
-    store.rememberNonce(a.nonce, a.nodeId, a.timestampMs, nowMs - config.maxClockSkewMs, config.nonceCacheMax);
+    rememberNonce(context, a, nowMs);
     if (expected === 'register') store.putNode(a, nowMs);
     else if (expected === 'heartbeat') store.touchNode(a, nowMs);
     else store.removeNode(a.nodeId);
   });
   return a;
+}
+
+/** What every signed call to the registry carries so that it is accepted once, and only while fresh. */
+export interface OneTime {
+  readonly nodeId: string;
+  readonly timestampMs: number;
+  /** 16 random bytes, hex. */
+  readonly nonce: string;
+}
+
+type Freshness = Pick<AdmissionContext, 'store' | 'config'>;
+
+/** Opens a signed payload; a bad one is refused UNAUTHENTICATED (not its node's signature) or INVALID_ARGUMENT. */
+export function openOrRefuse<T>(open: () => T): T {
+  try {
+    return open();
+  } catch (error) {
+    if (!(error instanceof SignedPayloadError)) throw error;
+    throw new AdmissionError(error.reason === 'signature' ? status.UNAUTHENTICATED : status.INVALID_ARGUMENT, error.message);
+  }
+}
+
+/** The timestamp is within the clock-skew bound and after the nonce floor (older nonces are forgotten, so could be replayed). */
+export function checkTimestamp({ store, config }: Freshness, signed: OneTime, nowMs: number, what: string): void {
+  const skewMs = signed.timestampMs - nowMs;
+  if (Math.abs(skewMs) > config.maxClockSkewMs) {
+    throw new AdmissionError(
+      status.INVALID_ARGUMENT,
+      `stale timestamp: ${Math.round(Math.abs(skewMs) / 1000)} s from registry time, limit ${Math.round(config.maxClockSkewMs / 1000)} s ` +
+        `(the node's clock is ${skewMs < 0 ? 'behind' : 'ahead'}; synchronize it, e.g. with NTP)`,
+    );
+  }
+  if (signed.timestampMs <= store.nonceFloorMs()) {
+    throw new AdmissionError(status.INVALID_ARGUMENT, `stale timestamp: the registry no longer remembers nonces from before ${new Date(store.nonceFloorMs()).toISOString()}; sign a fresh ${what}`);
+  }
+}
+
+/** A nonce the registry has seen is a replay. */
+export function checkNonce({ store }: Freshness, signed: OneTime, what: string): void {
+  if (store.hasNonce(signed.nonce)) {
+    throw new AdmissionError(status.ALREADY_EXISTS, `replayed ${what}: nonce ${signed.nonce} was already used by ${signed.nodeId}; each ${what} is accepted once, so sign a new one`);
+  }
+}
+
+/** Records the nonce in the one nonce cache all signed calls share; call inside the transaction that applies the call. */
+export function rememberNonce({ store, config }: Freshness, signed: OneTime, nowMs: number): void {
+  store.rememberNonce(signed.nonce, signed.nodeId, signed.timestampMs, nowMs - config.maxClockSkewMs, config.nonceCacheMax);
 }
 
 /** Announced endpoints are HOST:PORT with no colon in HOST (openAnnouncement checks it). */

@@ -29,6 +29,13 @@ test('a minimal config gets defaults; the manifest may be named by its directory
   assert.equal(config.maxClockSkewMs, 30_000);
   assert.deepEqual(config.seeds, []);
   assert.equal(config.escrow, undefined);
+  assert.deepEqual(config.stake.minimum, { node: 0n, daemon: 0n, verifier: 0n });
+  assert.equal(config.stake.unstakeCooldownS, 7 * 24 * 3600);
+  assert.equal(config.challengeWindowS, 60);
+  const wei = parseClusterConfig({ clusterId: 'x', models: [{ manifest: 'tiny' }], stake: { minimum: { node: '32000000000000000000', daemon: 5 }, unstakeCooldownS: 0 }, challengeWindowS: 1 }, dir);
+  assert.deepEqual(wei.stake.minimum, { node: 32n * 10n ** 18n, daemon: 5n, verifier: 0n });
+  assert.equal(wei.stake.unstakeCooldownS, 0);
+  assert.equal(wei.challengeWindowS, 1);
   const byFile = parseClusterConfig({ clusterId: 'x', models: [{ id: 'tiny', manifest: 'tiny/manifest.json' }], escrow: { rpcUrl: 'http://127.0.0.1:8545', contract: `0x${'AB'.repeat(20)}` } }, dir);
   assert.equal(byFile.models[0]!.manifestPath, join(dir, 'tiny', 'manifest.json'));
   assert.equal(byFile.escrow!.contract, `0x${'ab'.repeat(20)}`);
@@ -41,13 +48,14 @@ test('every mistake is named by its JSON path, all at once', () => {
     heartbeat: { intervalMs: 0, evictAfterMissed: 1.5 },
     maxClockSkewMs: '30s',
     rateLimit: { perSecond: 0, burst: 0 },
-    stake: { minimum: { node: -5, miner: 1 }, slashFractions: { fraud: 1.5 } },
+    stake: { minimum: { node: -5, daemon: '1e18', miner: 1 }, slashFractions: { fraud: 1.5 }, unstakeCooldownS: -1 },
+    challengeWindowS: 'a minute',
     escrow: { rpcUrl: 'localhost:8545', contract: '0x1234' },
     seeds: ['127.0.0.1:50051', 'no-port'],
     gossip: true,
   });
   assert.deepEqual(problems, [
-    'gossip: unknown key (expected one of: clusterId, models, heartbeat, maxClockSkewMs, rateLimit, nonceCacheMax, stake, audit, escrow, seeds, gossipIntervalMs)',
+    'gossip: unknown key (expected one of: clusterId, models, heartbeat, maxClockSkewMs, rateLimit, nonceCacheMax, stake, challengeWindowS, audit, escrow, seeds, gossipIntervalMs)',
     `clusterId: must be 1-64 letters, digits, '.', '_' or '-', got "has spaces"`,
     `models[0].manifest: file not found: ${join(dir, 'missing-dir')}`,
     `models[1].id: "other" differs from the manifest's modelId "tiny" (${join(dir, 'tiny', 'manifest.json')})`,
@@ -63,8 +71,11 @@ test('every mistake is named by its JSON path, all at once', () => {
     'heartbeat.evictAfterMissed: must be an integer >= 1, got 1.5',
     'maxClockSkewMs: must be an integer >= 1, got "30s"',
     'rateLimit.burst: must be an integer >= 1, got 0',
-    'stake.minimum.node: must be an integer >= 0, got -5',
+    'stake.minimum.node: must be an amount >= 0: an integer, or a decimal string for amounts beyond 2^53; got -5',
+    'stake.minimum.daemon: must be an amount >= 0: an integer, or a decimal string for amounts beyond 2^53; got "1e18"',
     'stake.slashFractions.fraud: must be a fraction from 0 to 1, got 1.5',
+    'stake.unstakeCooldownS: must be an integer >= 0, got -1',
+    'challengeWindowS: must be an integer >= 0, got "a minute"',
   ]);
 });
 

@@ -1,8 +1,10 @@
 import { createHash } from 'node:crypto';
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
+import { COMMITMENT_CLOCK_TOLERANCE_MS } from '../audit/commitment.ts';
 import { MANIFEST_FILE, parseManifest, type Manifest } from '../model/manifest.ts';
 import type { Role } from './announcement.ts';
+import { DEFAULT_CHALLENGE_WINDOW_S, DEFAULT_UNSTAKE_COOLDOWN_S } from './settlement-backend.ts';
 
 /** A model this cluster serves, with its manifest read and checked. */
 export interface ServedModel {
@@ -24,14 +26,18 @@ export interface ClusterConfig {
   readonly rateLimit: { readonly perSecond: number; readonly burst: number };
   /** Hard cap on remembered nonces (they are also pruned once older than the clock-skew window). */
   readonly nonceCacheMax: number;
-  /** Stakes in the cluster's smallest unit; enforced by the trust layer. */
+  /** Stakes in the cluster's smallest unit (wei on an EVM escrow); enforced by the trust layer. */
   readonly stake: {
-    readonly minimum: Readonly<Record<Role, number>>;
+    readonly minimum: Readonly<Record<Role, bigint>>;
     readonly slashFractions: { readonly fraud: number; readonly auditRefusal: number };
+    /** How long an unstaking node waits before it may withdraw (and gets no new work meanwhile). */
+    readonly unstakeCooldownS: number;
   };
+  /** How long a posted settlement stays open to challenges before it may be finalized. */
+  readonly challengeWindowS: number;
   /** Audits (ARCHITECTURE.md §6): tickets, leases, fraud proofs. */
   readonly audit: AuditConfig;
-  /** Validated but not used yet: settlement goes to the in-registry ledger. */
+  /** Where stakes and settlements live: the TesseraEscrow contract at `contract` on `rpcUrl`; none: the registry's ledger. */
   readonly escrow?: { readonly rpcUrl: string; readonly contract: string };
   readonly seeds: readonly string[];
   readonly gossipIntervalMs: number;
@@ -42,6 +48,12 @@ export interface AuditConfig {
   readonly samplingRate: number;
   /** How long after a client's audit request the node's ticket may come before it counts as refused. */
   readonly ticketDeadlineMs: number;
+  /**
+   * How long after a commitment's signed time a client may request its audit; later requests are
+   * refused, so a node owes a ticket for a step only until then plus the ticket deadline (see
+   * auditRetentionMs), and keeps its steps that long.
+   */
+  readonly requestWindowMs: number;
   /** How long a verifier holds the tickets it pulled before they return to the queue. */
   readonly leaseMs: number;
   /** Largest ticket input accepted (uncompressed). */
@@ -63,10 +75,26 @@ const DEFAULTS = {
   maxClockSkewMs: 30_000,
   rateLimit: { perSecond: 20, burst: 100 },
   nonceCacheMax: 100_000,
-  stake: { minimum: { node: 0, daemon: 0, verifier: 0 }, slashFractions: { fraud: 0.5, auditRefusal: 0.1 } },
+  stake: { minimum: { node: 0n, daemon: 0n, verifier: 0n }, slashFractions: { fraud: 0.5, auditRefusal: 0.1 }, unstakeCooldownS: DEFAULT_UNSTAKE_COOLDOWN_S },
+  challengeWindowS: DEFAULT_CHALLENGE_WINDOW_S,
   gossipIntervalMs: 10_000,
-  audit: { samplingRate: 0.05, ticketDeadlineMs: 60_000, leaseMs: 60_000, maxTicketBytes: 32 * 1024 * 1024, maxQueuedPerNode: 10_000 },
+  audit: { samplingRate: 0.05, ticketDeadlineMs: 60_000, requestWindowMs: 120_000, leaseMs: 60_000, maxTicketBytes: 32 * 1024 * 1024, maxQueuedPerNode: 10_000 },
 } as const;
+
+/** The least audit.ticketDeadlineMs, in heartbeat intervals (the default is 12). */
+export const MIN_TICKET_DEADLINE_HEARTBEATS = 4;
+
+/** The least time an honest client has to request an audit, whatever the clocks (see parseClusterConfig). */
+export const MIN_AUDIT_FILING_MS = 30_000;
+
+/**
+ * How long a node must keep a step it committed to: the registry takes requests for it until
+ * requestWindowMs after the commitment's time (on the node's clock, which may be maxClockSkewMs
+ * behind the registry's), and the last one is due ticketDeadlineMs later.
+ */
+export function auditRetentionMs(config: ClusterConfig): number {
+  return config.audit.requestWindowMs + config.audit.ticketDeadlineMs + config.maxClockSkewMs;
+}
 
 /** Reads and validates cluster.json; paths in it are relative to its directory. */
 export function clusterConfigFromFile(path: string): ClusterConfig {
@@ -113,6 +141,14 @@ export function parseClusterConfig(value: unknown, baseDir: string, source = 'cl
     }
     return v as number;
   };
+  // Amounts may exceed 2^53 (wei): a JSON number while it is a safe integer, else a decimal string.
+  const amount = (path: string, v: unknown, fallback: bigint): bigint => {
+    if (v === undefined) return fallback;
+    if (Number.isSafeInteger(v) && (v as number) >= 0) return BigInt(v as number);
+    if (typeof v === 'string' && /^(0|[1-9][0-9]{0,77})$/.test(v)) return BigInt(v);
+    problem(path, `must be an amount >= 0: an integer, or a decimal string for amounts beyond 2^53; got ${describe(v)}`);
+    return fallback;
+  };
   const fraction = (path: string, v: unknown, fallback: number): number => {
     if (v === undefined) return fallback;
     if (typeof v !== 'number' || !(v >= 0 && v <= 1)) {
@@ -122,7 +158,7 @@ export function parseClusterConfig(value: unknown, baseDir: string, source = 'cl
     return v;
   };
 
-  const root = object('$', value, ['clusterId', 'models', 'heartbeat', 'maxClockSkewMs', 'rateLimit', 'nonceCacheMax', 'stake', 'audit', 'escrow', 'seeds', 'gossipIntervalMs']) ?? {};
+  const root = object('$', value, ['clusterId', 'models', 'heartbeat', 'maxClockSkewMs', 'rateLimit', 'nonceCacheMax', 'stake', 'challengeWindowS', 'audit', 'escrow', 'seeds', 'gossipIntervalMs']) ?? {};
 
   let clusterId = '';
   if (typeof root.clusterId !== 'string' || !/^[A-Za-z0-9._-]{1,64}$/.test(root.clusterId)) {
@@ -149,11 +185,11 @@ export function parseClusterConfig(value: unknown, baseDir: string, source = 'cl
     } else perSecond = rateLimit.perSecond;
   }
 
-  const stake = object('stake', root.stake ?? {}, ['minimum', 'slashFractions']) ?? {};
+  const stake = object('stake', root.stake ?? {}, ['minimum', 'slashFractions', 'unstakeCooldownS']) ?? {};
   const minimum = object('stake.minimum', stake.minimum ?? {}, ['node', 'daemon', 'verifier']) ?? {};
   const slash = object('stake.slashFractions', stake.slashFractions ?? {}, ['fraud', 'auditRefusal']) ?? {};
 
-  const audit = object('audit', root.audit ?? {}, ['samplingRate', 'ticketDeadlineMs', 'leaseMs', 'maxTicketBytes', 'maxQueuedPerNode']) ?? {};
+  const audit = object('audit', root.audit ?? {}, ['samplingRate', 'ticketDeadlineMs', 'requestWindowMs', 'leaseMs', 'maxTicketBytes', 'maxQueuedPerNode']) ?? {};
 
   let escrow: ClusterConfig['escrow'];
   if (root.escrow !== undefined) {
@@ -188,18 +224,21 @@ export function parseClusterConfig(value: unknown, baseDir: string, source = 'cl
     nonceCacheMax: integer('nonceCacheMax', root.nonceCacheMax, DEFAULTS.nonceCacheMax, 1),
     stake: {
       minimum: {
-        node: integer('stake.minimum.node', minimum.node, DEFAULTS.stake.minimum.node, 0),
-        daemon: integer('stake.minimum.daemon', minimum.daemon, DEFAULTS.stake.minimum.daemon, 0),
-        verifier: integer('stake.minimum.verifier', minimum.verifier, DEFAULTS.stake.minimum.verifier, 0),
+        node: amount('stake.minimum.node', minimum.node, DEFAULTS.stake.minimum.node),
+        daemon: amount('stake.minimum.daemon', minimum.daemon, DEFAULTS.stake.minimum.daemon),
+        verifier: amount('stake.minimum.verifier', minimum.verifier, DEFAULTS.stake.minimum.verifier),
       },
       slashFractions: {
         fraud: fraction('stake.slashFractions.fraud', slash.fraud, DEFAULTS.stake.slashFractions.fraud),
         auditRefusal: fraction('stake.slashFractions.auditRefusal', slash.auditRefusal, DEFAULTS.stake.slashFractions.auditRefusal),
       },
+      unstakeCooldownS: integer('stake.unstakeCooldownS', stake.unstakeCooldownS, DEFAULTS.stake.unstakeCooldownS, 0),
     },
+    challengeWindowS: integer('challengeWindowS', root.challengeWindowS, DEFAULTS.challengeWindowS, 0),
     audit: {
       samplingRate: fraction('audit.samplingRate', audit.samplingRate, DEFAULTS.audit.samplingRate),
       ticketDeadlineMs: integer('audit.ticketDeadlineMs', audit.ticketDeadlineMs, DEFAULTS.audit.ticketDeadlineMs, 1),
+      requestWindowMs: integer('audit.requestWindowMs', audit.requestWindowMs, DEFAULTS.audit.requestWindowMs, 1),
       leaseMs: integer('audit.leaseMs', audit.leaseMs, DEFAULTS.audit.leaseMs, 1),
       maxTicketBytes: integer('audit.maxTicketBytes', audit.maxTicketBytes, DEFAULTS.audit.maxTicketBytes, 1024),
       maxQueuedPerNode: integer('audit.maxQueuedPerNode', audit.maxQueuedPerNode, DEFAULTS.audit.maxQueuedPerNode, 1),
@@ -208,6 +247,23 @@ export function parseClusterConfig(value: unknown, baseDir: string, source = 'cl
     seeds,
     gossipIntervalMs: integer('gossipIntervalMs', root.gossipIntervalMs, DEFAULTS.gossipIntervalMs, 10),
   };
+  // A node learns of an audit request at its next heartbeat and then tickets it; a deadline of fewer
+  // heartbeats would slash honest nodes for the registry's own pace.
+  const minDeadlineMs = MIN_TICKET_DEADLINE_HEARTBEATS * config.heartbeat.intervalMs;
+  if (config.audit.ticketDeadlineMs < minDeadlineMs) {
+    problem('audit.ticketDeadlineMs', `must be at least ${MIN_TICKET_DEADLINE_HEARTBEATS} heartbeat intervals (${minDeadlineMs} ms at heartbeat.intervalMs ${config.heartbeat.intervalMs}), got ${config.audit.ticketDeadlineMs}`);
+  }
+  // A client's clock is within maxClockSkewMs of the registry's (else its requests are refused), and
+  // it accepts commitments dated up to COMMITMENT_CLOCK_TOLERANCE_MS before its clock: a window of
+  // less than both leaves an honest client too little time (or none) to file against a node that
+  // backdates. Nothing ties it to the ticket deadline: that starts at the request.
+  const minWindowMs = config.maxClockSkewMs + COMMITMENT_CLOCK_TOLERANCE_MS + MIN_AUDIT_FILING_MS;
+  if (config.audit.requestWindowMs < minWindowMs) {
+    problem(
+      'audit.requestWindowMs',
+      `must be at least maxClockSkewMs + ${COMMITMENT_CLOCK_TOLERANCE_MS} ms (how far a client accepts a commitment's time from its clock) + ${MIN_AUDIT_FILING_MS} ms to file a request: ${minWindowMs} ms at maxClockSkewMs ${config.maxClockSkewMs}, got ${config.audit.requestWindowMs}`,
+    );
+  }
   if (problems.length > 0) throw new ClusterConfigError(source, problems);
   return config;
 }

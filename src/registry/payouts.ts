@@ -1,4 +1,4 @@
-import { BPS, type Payout } from '../escrow/settlement-backend.ts';
+import { BPS, type Payout } from './settlement-backend.ts';
 import type { SettlementSummary } from '../chain/summary.ts';
 
 /** The largest bonus for the fastest nodes: 5 % of a window's pool. */

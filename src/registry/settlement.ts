@@ -5,7 +5,7 @@ import { hex } from '../chain/block.ts';
 import { openShare, shareSigner } from '../chain/share.ts';
 import type { SettlementSummary } from '../chain/summary.ts';
 import { addressOf } from '../crypto/keys.ts';
-import { EscrowError, type Hash32, type Payout, type SettlementBackend } from '../escrow/settlement-backend.ts';
+import { EscrowError, type Hash32, type Payout, type SettlementBackend } from './settlement-backend.ts';
 import type { MemberDirectory } from '../chain/membership-service.ts';
 import { computePayouts } from './payouts.ts';
 
@@ -138,9 +138,14 @@ export class Settler {
 /** A window whose summary does not match its blocks: never posted. */
 export class SettlementRejectedError extends Error {}
 
+/** What happened to a window: posted (its challenge window opens), finalized, challenged, or rejected (its summary did not match its blocks). */
+export type SettlementEvent = 'posted' | 'finalized' | 'challenged' | 'rejected';
+
 export interface SettlementLoopOptions extends Omit<SettlerOptions, 'daemon' | 'fastest'> {
   /** How often windows are settled and finalized. Default 10 s. */
   readonly intervalMs?: number;
+  /** Each window's events, for the registry's metrics. */
+  readonly onEvent?: (event: SettlementEvent) => void;
 }
 
 /**
@@ -180,15 +185,20 @@ export function startSettlementLoop(options: SettlementLoopOptions): { close(): 
         } catch (error) {
           if (!(error instanceof SettlementRejectedError)) throw error;
           log('settlement_rejected', { window: next, daemon: daemon.endpoint, error: error.message });
+          options.onEvent?.('rejected');
           break;
         }
         if (outcome.status === 'waiting') break;
+        if (outcome.status === 'posted') options.onEvent?.('posted');
         if (outcome.status === 'posted' || (outcome.status === 'already' && outcome.state === 'posted')) open.add(outcome.hash);
         next++;
       }
       for (const hash of open) {
         const done = await settler.finalize(hash);
-        if (done.status !== 'waiting') open.delete(hash);
+        if (done.status !== 'waiting') {
+          open.delete(hash);
+          options.onEvent?.(done.status);
+        }
         if (done.status === 'challenged') log('settlement_challenged', { hash });
       }
     } finally {

@@ -1,4 +1,4 @@
-import type { StakeInfo } from '../escrow/settlement-backend.ts';
+import type { StakeInfo } from './settlement-backend.ts';
 import type { ClusterConfig } from './cluster-config.ts';
 
 /** Where the registry reads bonds: a SettlementBackend (the ledger by default, or the escrow contract). */
@@ -20,7 +20,7 @@ export class StakeGate {
   async refusal(nodeId: string, role: Role): Promise<string | undefined> {
     const stake = await this.stakes.stakeOf(nodeId);
     if (stake.unstakingUntilMs !== undefined) return `${nodeId} is unstaking (withdrawable from ${new Date(stake.unstakingUntilMs).toISOString()})`;
-    const minimum = BigInt(this.minimum[role]);
+    const minimum = this.minimum[role];
     if (stake.amount < minimum) return `${nodeId} has stake ${stake.amount}, below the ${role} minimum ${minimum}`;
     return undefined;
   }

@@ -146,6 +146,11 @@ export class RegistryStore {
     this.#db.prepare("INSERT INTO meta (key, value) VALUES ('nonce_floor_ms', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value").run(String(Math.max(floor.t, this.nonceFloorMs())));
   }
 
+  /** Gives back a nonce reserved for a call that was then refused, so the refusal leaves no trace. */
+  forgetNonce(nonce: string): void {
+    this.#nonceCount -= this.#db.prepare('DELETE FROM nonces WHERE nonce = ?').run(nonce).changes;
+  }
+
   // --- nodes ---
 
   node(nodeId: string): NodeRecord | undefined {

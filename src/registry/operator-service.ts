@@ -1,0 +1,122 @@
+import { status, type sendUnaryData, type ServerUnaryCall } from '@grpc/grpc-js';
+import type { AccountReply } from '../proto/tessera/v1/AccountReply.ts';
+import type { Escrow } from '../proto/tessera/v1/Escrow.ts';
+import type { RegistryHandlers } from '../proto/tessera/v1/Registry.ts';
+import type { Signed__Output } from '../proto/tessera/v1/Signed.ts';
+import { AdmissionError, checkNonce, checkTimestamp, openOrRefuse, rememberNonce } from './admission.ts';
+import type { ClusterConfig } from './cluster-config.ts';
+import { openOperatorRequest, type OperatorAction, type OperatorRequest } from './operator-request.ts';
+import { RateLimiter, rateLimitRefusal } from './rate-limit.ts';
+import { EscrowError, type SettlementBackend } from './settlement-backend.ts';
+import type { RegistryStore } from './store.ts';
+
+export interface OperatorServiceOptions {
+  readonly store: RegistryStore;
+  readonly config: ClusterConfig;
+  /** Where stakes and payouts are kept; none: the registry keeps no accounts and says so. */
+  readonly backend?: SettlementBackend;
+  readonly log: (event: string, fields: Record<string, unknown>) => void;
+}
+
+export type OperatorHandlers = Pick<RegistryHandlers, 'Stake' | 'RequestUnstake' | 'WithdrawStake' | 'Claim' | 'GetAccount'>;
+
+type Refusal = { code: status; details: string };
+
+const SIGNED_CALLS = 'Stake/RequestUnstake/WithdrawStake/Claim';
+
+/**
+ * An operator's own bond and earnings at the registry (issue 4). Each mutating call is checked as
+ * admission checks announcements (signer == node id, clock skew, one-time nonce in the same cache,
+ * a per-peer rate limit), then applied to the ledger. With the escrow contract the registry holds no
+ * node's key, so it refuses them and GetAccount tells the operator where to send the transaction.
+ */
+export function operatorHandlers(options: OperatorServiceOptions): OperatorHandlers {
+  const { store, config, backend, log } = options;
+  if (backend?.kind === 'evm' && config.escrow === undefined) throw new Error('an EVM settlement back end needs the cluster config\'s escrow section (rpcUrl, contract)');
+  const limiter = new RateLimiter(config.rateLimit.perSecond, config.rateLimit.burst);
+  const escrow: Escrow | undefined =
+    backend === undefined ? undefined : backend.kind === 'ledger' ? { backend: 'ledger' } : { backend: 'evm', rpcUrl: config.escrow!.rpcUrl, contract: config.escrow!.contract };
+
+  const refusalOf = (error: unknown): Refusal => {
+    if (error instanceof AdmissionError) return { code: error.code, details: error.message };
+    if (error instanceof EscrowError) return { code: status.FAILED_PRECONDITION, details: error.message };
+    log('internal_error', { error: (error as Error)?.stack ?? String(error) });
+    return { code: status.INTERNAL, details: `registry error: ${(error as Error)?.message ?? String(error)}` };
+  };
+
+  /** The ledger the signed calls act on, or why there is none here. */
+  const ledger = (action: OperatorAction): SettlementBackend => {
+    if (backend === undefined) throw new AdmissionError(status.FAILED_PRECONDITION, 'this registry keeps no stakes or payouts');
+    if (backend.kind === 'evm') {
+      throw new AdmissionError(
+        status.FAILED_PRECONDITION,
+        `this registry settles on the escrow contract ${config.escrow!.contract} at ${config.escrow!.rpcUrl}: send the ${action} transaction from the node's own account (\`tessera ${action}\` does)`,
+      );
+    }
+    return backend;
+  };
+
+  const signedCall = <Reply>(action: OperatorAction, apply: (request: OperatorRequest, ledger: SettlementBackend) => Promise<Reply>) =>
+    (call: ServerUnaryCall<Signed__Output, Reply>, callback: sendUnaryData<Reply>) => {
+      const nowMs = Date.now();
+      const peer = call.getPeer();
+      const limited = rateLimitRefusal(limiter, peer, SIGNED_CALLS, nowMs);
+      if (limited !== undefined) {
+        log('rate_limited', { peer: limited.host, action });
+        return callback({ code: limited.code, details: limited.details });
+      }
+      const refuse = (error: unknown) => {
+        const refusal = refusalOf(error);
+        log('operator_refused', { peer, action, code: status[refusal.code], reason: refusal.details });
+        callback(refusal);
+      };
+      let request: OperatorRequest;
+      let target: SettlementBackend;
+      try {
+        target = ledger(action);
+        request = openOrRefuse(() => openOperatorRequest(action, { payload: call.request.payload, signature: call.request.signature }));
+        checkTimestamp(options, request, nowMs, `${action} request`);
+        checkNonce(options, request, `${action} request`);
+        // Reserved before the ledger acts, so a copy arriving meanwhile is a replay.
+        store.transaction(() => rememberNonce(options, request, nowMs));
+      } catch (error) {
+        return refuse(error);
+      }
+      apply(request, target).then(
+        (reply) => {
+          log('operator_action', { action, nodeId: request.nodeId, ...(request.amount === undefined ? {} : { amount: request.amount }), reply });
+          callback(null, reply);
+        },
+        (error: unknown) => {
+          // The escrow's rules refused it and changed nothing: the nonce goes too, leaving no trace.
+          if (error instanceof EscrowError) store.forgetNonce(request.nonce);
+          refuse(error);
+        },
+      );
+    };
+
+  return {
+    Stake: signedCall('stake', async (r, l) => {
+      await l.stake(r.nodeId, BigInt(r.amount!));
+      return { stake: String((await l.stakeOf(r.nodeId)).amount) };
+    }),
+    RequestUnstake: signedCall('unstake', async (r, l) => ({ unstakingUntilMs: await l.requestUnstake(r.nodeId) })),
+    WithdrawStake: signedCall('withdraw', async (r, l) => ({ amount: String(await l.withdrawStake(r.nodeId)) })),
+    Claim: signedCall('claim', async (r, l) => ({ amount: String(await l.claim(r.nodeId)) })),
+    GetAccount: (call, callback) => {
+      const { address } = call.request;
+      if (backend === undefined) return callback({ code: status.FAILED_PRECONDITION, details: 'this registry keeps no stakes or payouts' });
+      if (!/^0x[0-9a-fA-F]{40}$/.test(address)) return callback({ code: status.INVALID_ARGUMENT, details: `address must be 0x and 40 hex digits (a node id), got ${JSON.stringify(address)}` });
+      const id = address.toLowerCase();
+      Promise.all([backend.stakeOf(id), backend.claimable(id), backend.deposited(id)]).then(
+        ([stake, claimable, deposited]) => {
+          const reply: AccountReply = {
+            address: id, stake: String(stake.amount), unstakingUntilMs: stake.unstakingUntilMs ?? 0, claimable: String(claimable), deposited: String(deposited), escrow,
+          };
+          callback(null, reply);
+        },
+        (error: Error) => callback({ code: status.UNAVAILABLE, details: `the ${backend.kind === 'evm' ? 'escrow contract' : 'ledger'} cannot be read: ${error.message}` }),
+      );
+    },
+  };
+}
