@@ -7,6 +7,7 @@ import { generateKeyPair, writeNewKeyFile } from '../src/crypto/keys.ts';
 import { hex } from '../src/chain/block.ts';
 import { DaemonClient } from '../src/chain/daemon-client.ts';
 import { shareHashOf } from '../src/chain/share.ts';
+import { signBatch } from '../src/chain/statement.ts';
 import type { ChildProcess } from 'node:child_process';
 import { joinNode, spawnDaemon, startChainNetwork, TestSession, type ChainNetwork } from './daemon-fixtures.ts';
 import { removeDir, tempDir, waitFor } from './registry-fixtures.ts';
@@ -66,7 +67,7 @@ test('kill -9 under load: after a restart every acknowledged share is in a block
   const first = await startDaemonProcess();
   const rpc = new DaemonClient(first.endpoint);
   const acknowledged: string[] = [];
-  const sent: { payload: Uint8Array; signature: Uint8Array }[] = [];
+  const sent: Uint8Array[] = [];
   const session = new TestSession(client, 'load');
   let failure: Error | undefined;
   // Two submitters, so the kill lands with batches in flight.
@@ -74,7 +75,7 @@ test('kill -9 under load: after a restart every acknowledged share is in a block
     while (failure === undefined) {
       const batch = Array.from({ length: 100 }, () => session.share(node, 1));
       try {
-        const verdicts = await rpc.submitShares(batch, [session.receipt]);
+        const verdicts = await rpc.submitShares([signBatch(node, batch)], [session.receipt]);
         for (const [i, v] of verdicts.entries()) {
           assert.equal(v.accepted, true, v.message);
           acknowledged.push(hex(v.shareHash));
@@ -105,7 +106,7 @@ test('kill -9 under load: after a restart every acknowledged share is in a block
     for (const h of acknowledged) assert.equal(counts.get(h), 1, `acknowledged share ${h} exactly once on the chain`);
     assert.ok([...counts.values()].every((n) => n === 1), 'no share counted twice');
     // Acknowledged before the kill, still known after it: a resubmission is a duplicate.
-    const replay = await again.submitShares(sent.slice(0, 200), [session.receipt]);
+    const replay = await again.submitShares([signBatch(node, sent.slice(0, 200))], [session.receipt]);
     assert.deepEqual(new Set(replay.map((v) => v.rejection)), new Set(['SHARE_DUPLICATE']));
   } finally {
     again.close();

@@ -1,5 +1,5 @@
 // Shared by the daemon tests and the chain benchmark: a registry with a Membership service beside
-// it, registered nodes, and signed sessions of shares.
+// it, registered nodes, sessions of shares, and what an in-process daemon needs of the registry.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { connect, createServer, type Server as NetServer, type Socket } from 'node:net';
 import { createInterface } from 'node:readline';
@@ -7,11 +7,13 @@ import { join } from 'node:path';
 import { Server, ServerCredentials } from '@grpc/grpc-js';
 import Database from 'better-sqlite3';
 import { bytesToHex } from '@noble/hashes/utils.js';
+import type { DaemonOptions } from '../src/chain/daemon.ts';
 import { membershipHandlers, type MemberDirectory } from '../src/chain/membership-service.ts';
-import type { Member } from '../src/chain/membership.ts';
+import { RegistryMembership, type Member } from '../src/chain/membership.ts';
 import { receiptHashOf, signReceipt } from '../src/chain/receipt.ts';
 import type { SignedRecord } from '../src/chain/record.ts';
-import { sessionHashOf, signShare, WEIGHT_ONE } from '../src/chain/share.ts';
+import { encodeShare, sessionHashOf, WEIGHT_ONE } from '../src/chain/share.ts';
+import { registryEnrollment } from '../src/cli/daemon-enrollment.ts';
 import type { KeyPair } from '../src/crypto/keys.ts';
 import { tessera } from '../src/proto/services.ts';
 import { startRegistry, type RegistryHandle } from '../src/registry/registry.ts';
@@ -70,6 +72,11 @@ export async function startChainNetwork(dir: string, heartbeatMs = 300): Promise
   };
 }
 
+/** What `tessera daemon` passes an in-process daemon of the network: membership (not cached), and enrollment at the registry with `key`. */
+export function daemonRegistry(network: ChainNetwork, key: KeyPair): Pick<DaemonOptions, 'membership' | 'enrollment' | 'key'> {
+  return { membership: new RegistryMembership(network.membership, { ttlMs: 0 }), enrollment: registryEnrollment(network.registry, key, () => {}), key };
+}
+
 /** Registers a compute node of `tiny` and keeps it live with heartbeats (unless `heartbeats` is false). */
 export async function joinNode(registry: string, key: KeyPair, shardIndex: number, heartbeats = true): Promise<() => Promise<void>> {
   const client = new RegistryClient(registry);
@@ -82,7 +89,7 @@ export async function joinNode(registry: string, key: KeyPair, shardIndex: numbe
   };
 }
 
-/** A client's session on `tiny`: its signed receipt, and shares of it signed by nodes. */
+/** A client's session on `tiny`: its signed receipt, and shares of it (payloads: nodes sign them a batch at a time). */
 export class TestSession {
   readonly sessionHash: string;
   readonly receipt: SignedRecord;
@@ -96,8 +103,8 @@ export class TestSession {
   }
 
   /** A new share of this session (distinct by its timestamp counter). */
-  share(node: KeyPair, shardIndex: number, tokens = 1, overrides: Record<string, unknown> = {}, signer: KeyPair = node): SignedRecord {
-    return signShare(signer, {
+  share(node: KeyPair, shardIndex: number, tokens = 1, overrides: Record<string, unknown> = {}): Uint8Array {
+    return encodeShare({
       nodeId: node.address, shardIndex, tokensProcessed: tokens, weight: WEIGHT_ONE, timestampMs: 1_700_000_000_000 + this.#next++,
       sessionHash: this.sessionHash, receiptHash: this.receiptHash, ...overrides,
     });

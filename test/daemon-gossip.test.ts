@@ -5,7 +5,9 @@ import { generateKeyPair } from '../src/crypto/keys.ts';
 import { hex } from '../src/chain/block.ts';
 import { startDaemon, type DaemonHandle } from '../src/chain/daemon.ts';
 import { DaemonClient } from '../src/chain/daemon-client.ts';
-import { joinNode, Relay, startChainNetwork, TestSession } from './daemon-fixtures.ts';
+import { signBatch } from '../src/chain/statement.ts';
+import { Metrics } from '../src/metrics/metrics.ts';
+import { daemonRegistry, joinNode, Relay, startChainNetwork, TestSession } from './daemon-fixtures.ts';
 import { removeDir, tempDir, waitFor } from './registry-fixtures.ts';
 
 const cleanups: (() => Promise<void> | void)[] = [];
@@ -38,13 +40,14 @@ test('two daemons cut off from each other build their own forks, then converge o
 
   // Each daemon advertises a relay, so the test can cut the gossip between them and keep the registry reachable.
   const daemons: DaemonHandle[] = [];
+  const metrics = [new Metrics(), new Metrics()];
   const relays = [0, 1].map((i) => new Relay(() => daemons[i]?.port));
   for (const [i, relay] of relays.entries()) {
     const advertise = await relay.listen();
     cleanups.push(() => relay.close());
     const daemon = await startDaemon({
-      port: 0, advertise, dbPath: join(dir, `chain-${i}.db`), registry: network.registry, membership: network.membership, key: generateKeyPair(),
-      params: { blockIntervalMs: 150, maxSharesPerBlock: 16 }, syncIntervalMs: 150, membershipTtlMs: 0, verifyThreads: 1,
+      port: 0, advertise, dbPath: join(dir, `chain-${i}.db`), ...daemonRegistry(network, generateKeyPair()),
+      params: { blockIntervalMs: 150, maxSharesPerBlock: 16 }, syncIntervalMs: 150, verifyThreads: 1, metrics: metrics[i]!,
     });
     daemons.push(daemon);
     cleanups.push(() => daemon.close());
@@ -55,7 +58,7 @@ test('two daemons cut off from each other build their own forks, then converge o
   const client = generateKeyPair();
   const accepted: string[] = [];
   const submit = async (to: number, session: TestSession, count: number) => {
-    const verdicts = await clients[to]!.submitShares(Array.from({ length: count }, () => session.share(node, 1)), [session.receipt]);
+    const verdicts = await clients[to]!.submitShares([signBatch(node, Array.from({ length: count }, () => session.share(node, 1)))], [session.receipt]);
     assert.ok(verdicts.every((v) => v.accepted), verdicts.find((v) => !v.accepted)?.message);
     accepted.push(...verdicts.map((v) => hex(v.shareHash)));
   };
@@ -88,4 +91,12 @@ test('two daemons cut off from each other build their own forks, then converge o
     const counts = shareCounts(daemon, height);
     for (const h of accepted) assert.equal(counts.get(h), 1, `share ${h} exactly once on ${daemon.endpoint}`);
   }
+  // Each daemon produced blocks and took the other's in; the shares each accepted add up to all of them.
+  const samples = await Promise.all(metrics.map((m) => m.render()));
+  const value = (text: string, name: string) => Number(new RegExp(`^${name.replace(/[{}"]/g, '\\$&')} (\\S+)$`, 'm').exec(text)?.[1]);
+  for (const text of samples) {
+    assert.ok(value(text, 'tessera_daemon_blocks_produced_total') > 0);
+    assert.ok(value(text, 'tessera_daemon_blocks_received_total{result="accepted"}') > 0);
+  }
+  assert.equal(samples.reduce((sum, text) => sum + value(text, 'tessera_daemon_shares_total{result="accepted"}'), 0), accepted.length);
 });

@@ -1,16 +1,16 @@
-import { hexToBytes } from '@noble/hashes/utils.js';
 import type { Chain, VerifiedShare } from './chain.ts';
-import type { Member, Membership } from './membership.ts';
+import { shareKeyAddress, type Member, type Membership } from './membership.ts';
 import { clientAddressOf, openReceipt, RECEIPT_DOMAIN, receiptHashOf, type UsageReceipt } from './receipt.ts';
 import { RecordFormatError, type SignedRecord } from './record.ts';
-import { openShare, SHARE_DOMAIN, shareHashOf, shareSigner, type Share } from './share.ts';
+import { openShare, shareHashOf, type Share } from './share.ts';
 import type { SignaturePool } from './signature-pool.ts';
-import { ShareState, type NewReceipt } from './store.ts';
+import { openSignedStatement, SHARE_BATCH_DOMAIN, statementSigner, uncovered, type OpenedStatement, type ShareBatch } from './statement.ts';
+import type { NewReceipt, NewStatement } from './store.ts';
 
 /** The proto's ShareRejection names. */
 export type Rejection =
   | 'SHARE_MALFORMED' | 'SHARE_BAD_SIGNATURE' | 'SHARE_WRONG_KEY' | 'SHARE_UNKNOWN_NODE' | 'SHARE_EVICTED_NODE' | 'SHARE_WRONG_SHARD'
-  | 'SHARE_NO_RECEIPT' | 'SHARE_BAD_RECEIPT' | 'SHARE_RECEIPT_MISMATCH' | 'SHARE_OVER_RECEIPT' | 'SHARE_DUPLICATE';
+  | 'SHARE_NO_RECEIPT' | 'SHARE_BAD_RECEIPT' | 'SHARE_RECEIPT_MISMATCH' | 'SHARE_OVER_RECEIPT' | 'SHARE_DUPLICATE' | 'SHARE_NOT_LISTED';
 
 export interface Verdict {
   readonly shareHash: Buffer;
@@ -36,130 +36,171 @@ interface ReceiptInfo {
   readonly held: boolean;
 }
 
+/** A batch's statement, parsed, with its row for the store. */
+interface StatementInfo {
+  readonly opened: OpenedStatement;
+  readonly row: NewStatement;
+}
+
+/** A share whose form and statement coverage passed, waiting for the checks that need the registry. */
 interface Candidate {
   readonly index: number;
-  readonly signed: SignedRecord;
+  readonly payload: Uint8Array;
   readonly hash: Buffer;
   readonly share: Share;
-  member?: Member;
-  receipt?: ReceiptInfo;
+  readonly statement: StatementInfo;
+}
+
+/** A candidate whose node and receipt passed, waiting for the signatures. */
+interface Checked extends Candidate {
+  readonly member: Member;
+  readonly receipt: ReceiptInfo;
 }
 
 const refuse = (shareHash: Buffer, rejection: Rejection, message: string): Verdict => ({ shareHash, accepted: false, rejection, message });
+const isRefusal = (value: object): value is Refusal => 'rejection' in value;
+
+/** The statement of a batch, or why none of its shares can count. */
+function statementOf(signed: SignedRecord): StatementInfo | Refusal {
+  try {
+    const opened = openSignedStatement(signed);
+    return { opened, row: { hash: opened.hash, payload: signed.payload, signature: signed.signature } };
+  } catch (error) {
+    if (!(error instanceof RecordFormatError)) throw error;
+    return { rejection: 'SHARE_MALFORMED', message: error.message };
+  }
+}
+
+/** The share a payload holds when it is well formed and its batch's statement covers it. */
+function shareIn(payload: Uint8Array, key: string, statement: StatementInfo): Share | Refusal {
+  let share: Share;
+  try {
+    share = openShare(payload);
+  } catch (error) {
+    if (!(error instanceof RecordFormatError)) throw error;
+    return { rejection: 'SHARE_MALFORMED', message: error.message };
+  }
+  const notCovered = uncovered(statement.opened, share.nodeId, key);
+  if (notCovered !== undefined) return { rejection: notCovered.otherNode ? 'SHARE_WRONG_KEY' : 'SHARE_NOT_LISTED', message: notCovered.message };
+  return share;
+}
+
+/** Why the registry's record of the share's node refuses it, if it does. */
+function memberRefusal(share: Share, member: Member | undefined): Refusal | undefined {
+  if (member === undefined || member.role !== 'node') {
+    return { rejection: 'SHARE_UNKNOWN_NODE', message: member === undefined ? `node ${share.nodeId} is not registered` : `${share.nodeId} is registered as a ${member.role}, not a compute node` };
+  }
+  if (member.status !== 'live') return { rejection: 'SHARE_EVICTED_NODE', message: `node ${share.nodeId} is evicted; it must register again before its shares count` };
+  if (member.shardIndex !== share.shardIndex) {
+    return { rejection: 'SHARE_WRONG_SHARD', message: `node ${share.nodeId} serves shard ${member.shardIndex} of "${member.modelId}", not shard ${share.shardIndex}` };
+  }
+  return undefined;
+}
+
+/** The share as the chain commits it, or why its receipt does not back it. */
+function verifiedShare(c: Checked): VerifiedShare | Refusal {
+  const { share, member, receipt, statement } = c;
+  const r = receipt.receipt;
+  if (r.sessionHash !== share.sessionHash) {
+    return { rejection: 'SHARE_RECEIPT_MISMATCH', message: `receipt ${share.receiptHash} is for session ${r.sessionHash.slice(0, 16)}…, the share for ${share.sessionHash.slice(0, 16)}…` };
+  }
+  if (r.modelId !== member.modelId) return { rejection: 'SHARE_WRONG_SHARD', message: `receipt is for model "${r.modelId}"; node ${share.nodeId} serves "${member.modelId}"` };
+  if (share.shardIndex >= r.tokensPerShard.length) {
+    return { rejection: 'SHARE_RECEIPT_MISMATCH', message: `receipt counts ${r.tokensPerShard.length} shards, none for shard ${share.shardIndex}` };
+  }
+  return {
+    share: {
+      hash: c.hash, payload: c.payload, statement: statement.row.hash, nodeId: share.nodeId, shardIndex: share.shardIndex,
+      sessionHash: share.sessionHash, receiptHash: receipt.row.hash, tokens: share.tokensProcessed, weight: share.weight,
+    },
+    receipt: receipt.row,
+    statement: statement.row,
+    cap: r.tokensPerShard[share.shardIndex]!,
+  };
+}
+
+type Commit = { readonly items: VerifiedShare[]; readonly resolve: (refusals: ReturnType<Chain['commitShares']>) => void; readonly reject: (error: Error) => void };
 
 /**
- * SubmitShares: checks each share of a batch (form, duplicates, the node's admission, its receipt,
- * signatures) and commits the good ones, several batches per transaction when they arrive together.
- * A verdict says accepted only after its share is committed.
+ * SubmitShares: checks each batch's statement once (its signature against the share key its node
+ * registered) and each share (form, listed in its statement, the node's admission, its receipt,
+ * duplicates) and commits the good ones: while one commit is being synced to disk, the next
+ * requests' shares gather for one transaction. A verdict says accepted only once its share is on disk.
  */
 export class ShareAdmission {
-  #queue: { items: VerifiedShare[]; resolve: (refusals: ReturnType<Chain['commitShares']>) => void; reject: (error: Error) => void }[] = [];
+  #waiting: Commit[] = [];
+  #scheduled = false;
+  #syncing = false;
 
   constructor(private readonly chain: Chain, private readonly membership: Membership, private readonly pool: SignaturePool) {}
 
-  async submit(shares: readonly SignedRecord[], receipts: readonly SignedRecord[]): Promise<Verdict[]> {
-    const store = this.chain.store;
-    const verdicts = new Array<Verdict | undefined>(shares.length);
-    const candidates: Candidate[] = [];
+  /** One verdict per share, in order: the first batch's shares, then the second's, ... */
+  async submit(batches: readonly ShareBatch[], receipts: readonly SignedRecord[]): Promise<Verdict[]> {
+    const payloads = batches.flatMap((b) => b.shares);
+    const verdicts = new Array<Verdict | undefined>(payloads.length);
+    const hashes = payloads.map(shareHashOf);
     const seen = new Set<string>();
-    const hashes = shares.map((signed) => shareHashOf(signed.payload));
-    const held = store.shareStates(hashes);
-    shares.forEach((signed, index) => {
-      const hash = hashes[index]!;
-      const key = hash.toString('hex');
-      if (seen.has(key)) return (verdicts[index] = refuse(hash, 'SHARE_DUPLICATE', `share ${key} is sent twice in this batch`));
-      seen.add(key);
-      let share: Share;
-      try {
-        share = openShare(signed.payload);
-      } catch (error) {
-        if (!(error instanceof RecordFormatError)) throw error;
-        return (verdicts[index] = refuse(hash, 'SHARE_MALFORMED', error.message));
+    const candidates: Candidate[] = [];
+    let index = 0;
+    for (const batch of batches) {
+      const statement = statementOf(batch.statement);
+      for (const payload of batch.shares) {
+        const i = index++;
+        const hash = hashes[i]!;
+        const key = hash.toString('hex');
+        // A share accepted before is found a duplicate when it is committed.
+        const share = seen.has(key) ? { rejection: 'SHARE_DUPLICATE' as const, message: `share ${key} is sent twice in this request` } : isRefusal(statement) ? statement : shareIn(payload, key, statement);
+        seen.add(key);
+        if (isRefusal(share)) verdicts[i] = refuse(hash, share.rejection, share.message);
+        else candidates.push({ index: i, payload, hash, share, statement: statement as StatementInfo });
       }
-      const state = held.get(key);
-      if (state === ShareState.Pending || state === ShareState.Chain) {
-        return (verdicts[index] = refuse(hash, 'SHARE_DUPLICATE', `share ${key} was already accepted${state === ShareState.Chain ? ' and is in a block' : ''}`));
-      }
-      candidates.push({ index, signed, hash, share });
-    });
+    }
 
     let members: Map<string, Member>;
     try {
-      members = await this.membership.lookup(candidates.map((c) => c.share.nodeId));
+      members = await this.membership.lookup([...new Set(candidates.map((c) => c.statement.opened.nodeId))]);
     } catch (error) {
       throw new MembershipUnavailableError(`cannot ask the registry who the nodes are: ${(error as { details?: string }).details || (error as Error).message}; nothing was accepted, retry`);
     }
     const sentReceipts = new Map<string, SignedRecord>(receipts.map((r) => [receiptHashOf(r.payload).toString('hex'), r]));
     const receiptInfos = new Map<string, ReceiptInfo | Refusal>();
-    const receiptFor = (hash: string): ReceiptInfo | Refusal => {
-      let info = receiptInfos.get(hash);
-      if (info === undefined) {
-        info = this.#receipt(hash, sentReceipts.get(hash));
-        receiptInfos.set(hash, info);
-      }
-      return info;
-    };
-    const checked: Candidate[] = [];
+    const checked: Checked[] = [];
     for (const c of candidates) {
-      const { share } = c;
-      const member = members.get(share.nodeId);
-      const reject = (rejection: Rejection, message: string) => (verdicts[c.index] = refuse(c.hash, rejection, message));
-      if (member === undefined || member.role !== 'node') {
-        reject('SHARE_UNKNOWN_NODE', member === undefined ? `node ${share.nodeId} is not registered` : `${share.nodeId} is registered as a ${member.role}, not a compute node`);
-        continue;
+      const member = members.get(c.share.nodeId);
+      let refusal = memberRefusal(c.share, member);
+      if (refusal === undefined) {
+        let receipt = receiptInfos.get(c.share.receiptHash);
+        if (receipt === undefined) receiptInfos.set(c.share.receiptHash, (receipt = this.#receipt(c.share.receiptHash, sentReceipts.get(c.share.receiptHash))));
+        if (isRefusal(receipt)) refusal = receipt;
+        else checked.push({ ...c, member: member!, receipt });
       }
-      if (member.status !== 'live') {
-        reject('SHARE_EVICTED_NODE', `node ${share.nodeId} is evicted; it must register again before its shares count`);
-        continue;
-      }
-      if (member.shardIndex !== share.shardIndex) {
-        reject('SHARE_WRONG_SHARD', `node ${share.nodeId} serves shard ${member.shardIndex} of "${member.modelId}", not shard ${share.shardIndex}`);
-        continue;
-      }
-      const receipt = receiptFor(share.receiptHash);
-      if ('rejection' in receipt) {
-        reject(receipt.rejection, receipt.message);
-        continue;
-      }
-      checked.push(Object.assign(c, { member, receipt }));
+      if (refusal !== undefined) verdicts[c.index] = refuse(c.hash, refusal.rejection, refusal.message);
     }
 
-    // One pool call for every share signature and every receipt signature not checked before.
+    // One pool call: each statement that still has shares to vouch for, and each receipt not checked before.
+    const statements = [...new Set(checked.map((c) => c.statement))];
     const referenced = new Set(checked.map((c) => c.receipt));
-    const newReceipts = [...receiptInfos.values()].filter((r): r is ReceiptInfo => !('rejection' in r) && !r.held && referenced.has(r));
-    const keys = new Map<string, Uint8Array>();
-    const keyOf = (hex: string) => keys.get(hex) ?? keys.set(hex, hexToBytes(hex)).get(hex)!;
+    const newReceipts = [...receiptInfos.values()].filter((r): r is ReceiptInfo => !isRefusal(r) && !r.held && referenced.has(r));
     const ok = await this.pool.verify([
-      ...checked.map((c) => ({ domain: SHARE_DOMAIN, payload: c.signed.payload, signature: c.signed.signature, publicKey: keyOf(c.member!.shareKey) })),
-      ...newReceipts.map((r) => ({ domain: RECEIPT_DOMAIN, payload: r.signed.payload, signature: r.signed.signature, publicKey: hexToBytes(r.receipt.clientKey) })),
+      ...statements.map((s) => ({ domain: SHARE_BATCH_DOMAIN, payload: s.row.hash, signature: s.row.signature, signer: shareKeyAddress(members.get(s.opened.nodeId)!) })),
+      ...newReceipts.map((r) => ({ domain: RECEIPT_DOMAIN, payload: r.signed.payload, signature: r.signed.signature, signer: r.row.client })),
     ]);
-    const badReceipts = new Set(newReceipts.filter((_, i) => !ok[checked.length + i]));
-    const verified: { candidate: Candidate; item: VerifiedShare }[] = [];
-    checked.forEach((c, i) => {
-      const { share, member, receipt } = c as Required<Candidate>;
-      const reject = (rejection: Rejection, message: string) => (verdicts[c.index] = refuse(c.hash, rejection, message));
-      if (!ok[i]) {
-        const signer = shareSigner(c.signed);
-        if (signer === undefined) return reject('SHARE_BAD_SIGNATURE', `share signature is malformed or does not recover a key`);
-        return reject('SHARE_WRONG_KEY', `share is signed by ${signer}, not by the share key node ${share.nodeId} registered`);
-      }
-      if (badReceipts.has(receipt)) return reject('SHARE_BAD_RECEIPT', `receipt ${share.receiptHash} is not signed by its client ${receipt.row.client}`);
-      const r = receipt.receipt;
-      if (r.sessionHash !== share.sessionHash) return reject('SHARE_RECEIPT_MISMATCH', `receipt ${share.receiptHash} is for session ${r.sessionHash.slice(0, 16)}…, the share for ${share.sessionHash.slice(0, 16)}…`);
-      if (r.modelId !== member.modelId) return reject('SHARE_WRONG_SHARD', `receipt is for model "${r.modelId}"; node ${share.nodeId} serves "${member.modelId}"`);
-      if (share.shardIndex >= r.tokensPerShard.length) return reject('SHARE_RECEIPT_MISMATCH', `receipt counts ${r.tokensPerShard.length} shards, none for shard ${share.shardIndex}`);
-      verified.push({
-        candidate: c,
-        item: {
-          share: {
-            hash: c.hash, payload: c.signed.payload, signature: c.signed.signature, nodeId: share.nodeId, shardIndex: share.shardIndex,
-            sessionHash: share.sessionHash, receiptHash: Buffer.from(share.receiptHash, 'hex'), tokens: share.tokensProcessed, weight: share.weight,
-          },
-          receipt: receipt.row,
-          cap: r.tokensPerShard[share.shardIndex]!,
-        },
-      });
+    const badStatements = new Map<StatementInfo, Refusal>();
+    statements.forEach((s, i) => {
+      if (ok[i]) return;
+      const signer = statementSigner(s.opened.signed);
+      badStatements.set(s, signer === undefined
+        ? { rejection: 'SHARE_BAD_SIGNATURE', message: 'share batch signature is malformed or does not recover a key' }
+        : { rejection: 'SHARE_WRONG_KEY', message: `share batch is signed by ${signer}, not by the share key node ${s.opened.nodeId} registered` });
     });
+    const badReceipts = new Set(newReceipts.filter((_, i) => !ok[statements.length + i]));
+    const verified: { candidate: Candidate; item: VerifiedShare }[] = [];
+    for (const c of checked) {
+      const item = badStatements.get(c.statement)
+        ?? (badReceipts.has(c.receipt) ? { rejection: 'SHARE_BAD_RECEIPT' as const, message: `receipt ${c.share.receiptHash} is not signed by its client ${c.receipt.row.client}` } : verifiedShare(c));
+      if (isRefusal(item)) verdicts[c.index] = refuse(c.hash, item.rejection, item.message);
+      else verified.push({ candidate: c, item });
+    }
 
     const refusals = await this.#commit(verified.map((v) => v.item));
     verified.forEach(({ candidate }, i) => {
@@ -189,27 +230,51 @@ export class ShareAdmission {
     }
   }
 
-  /** Commits with whatever else is waiting: one transaction (one fsync) for all of them. */
+  /** Resolves once the items are committed and on disk, with the chain's refusals. */
   #commit(items: VerifiedShare[]): Promise<ReturnType<Chain['commitShares']>> {
     if (items.length === 0) return Promise.resolve([]);
     return new Promise((resolve, reject) => {
-      if (this.#queue.length === 0) setImmediate(() => this.#flush());
-      this.#queue.push({ items, resolve, reject });
+      this.#waiting.push({ items, resolve, reject });
+      this.#schedule();
     });
   }
 
+  /** A commit runs once the current tick's requests are checked, and never while the last one is being synced. */
+  #schedule(): void {
+    if (this.#scheduled || this.#syncing || this.#waiting.length === 0) return;
+    this.#scheduled = true;
+    setImmediate(() => {
+      this.#scheduled = false;
+      this.#flush();
+    });
+  }
+
+  /** Commits everything waiting in one transaction, then syncs it, answering each request once it is on disk. */
   #flush(): void {
-    const queue = this.#queue;
-    this.#queue = [];
+    const commits = this.#waiting;
+    this.#waiting = [];
+    let refusals: ReturnType<Chain['commitShares']>;
     try {
-      const refusals = this.chain.commitShares(queue.flatMap((q) => q.items));
-      let offset = 0;
-      for (const q of queue) {
-        q.resolve(refusals.slice(offset, offset + q.items.length));
-        offset += q.items.length;
-      }
+      refusals = this.chain.commitShares(commits.flatMap((c) => c.items));
     } catch (error) {
-      for (const q of queue) q.reject(error as Error);
+      for (const c of commits) c.reject(error as Error);
+      return;
     }
+    this.#syncing = true;
+    this.chain.store.sync().then(
+      () => {
+        let offset = 0;
+        for (const c of commits) {
+          c.resolve(refusals.slice(offset, offset + c.items.length));
+          offset += c.items.length;
+        }
+      },
+      (error: Error) => {
+        for (const c of commits) c.reject(new Error(`the shares were committed but could not be synced to disk: ${error.message}`));
+      },
+    ).finally(() => {
+      this.#syncing = false;
+      this.#schedule();
+    });
   }
 }

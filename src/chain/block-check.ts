@@ -1,13 +1,13 @@
-import { hexToBytes } from '@noble/hashes/utils.js';
-import { checkHeaderSignature, hex, receiptsRootOf, sharesRootOf, type Block } from './block.ts';
+import { checkHeaderSignature, hex, setRootOf, sharesRootOf, type Block } from './block.ts';
 import { InvalidBlockError, type Chain } from './chain.ts';
-import type { Membership } from './membership.ts';
+import { shareKeyAddress, type Membership } from './membership.ts';
 import { slotOf } from './params.ts';
 import { clientAddressOf, openReceipt, RECEIPT_DOMAIN, receiptHashOf, type UsageReceipt } from './receipt.ts';
-import { RecordFormatError } from './record.ts';
-import { openShare, SHARE_DOMAIN, shareHashOf, type Share } from './share.ts';
+import { RecordFormatError, type SignedRecord } from './record.ts';
+import { openShare, shareHashOf, type Share } from './share.ts';
 import type { SignaturePool } from './signature-pool.ts';
-import type { NewReceipt, NewShare } from './store.ts';
+import { openSignedStatement, SHARE_BATCH_DOMAIN, uncovered, type OpenedStatement } from './statement.ts';
+import type { NewReceipt, NewShare, NewStatement } from './store.ts';
 
 export interface BlockCheckContext {
   readonly chain: Chain;
@@ -18,11 +18,12 @@ export interface BlockCheckContext {
 
 /**
  * The checks of a block from another daemon that need nothing but the block and the registry:
- * form, producer and its signature, roots and totals, receipts and share signatures (skipping
- * those this daemon already checked). What depends on the chain below it (fee, duplicates, receipt
+ * form, producer and its signature, roots and totals, receipts, and that each share is listed in a
+ * statement of its node signed with that node's share key (each statement and receipt this daemon
+ * does not hold yet is checked once). What depends on the chain below it (fee, duplicates, receipt
  * totals) is checked when it is applied. Throws InvalidBlockError; returns the rows to store.
  */
-export async function checkBlock(block: Block, context: BlockCheckContext): Promise<{ shares: NewShare[]; receipts: NewReceipt[] }> {
+export async function checkBlock(block: Block, context: BlockCheckContext): Promise<{ shares: NewShare[]; receipts: NewReceipt[]; statements: NewStatement[] }> {
   const { chain, membership, pool } = context;
   const { header } = block;
   const params = chain.params;
@@ -39,7 +40,7 @@ export async function checkBlock(block: Block, context: BlockCheckContext): Prom
   if (sharesRootOf(shareHashes) !== header.sharesRoot) throw invalid('its shares do not match the header\'s shares root');
   if (new Set(shareHashes.map((h) => h.toString('hex'))).size !== shareHashes.length) throw invalid('it holds a share twice');
   const receiptHashes = block.receipts.map((r) => receiptHashOf(r.payload));
-  if (receiptsRootOf(receiptHashes) !== header.receiptsRoot) throw invalid('its receipts do not match the header\'s receipts root');
+  if (setRootOf(receiptHashes) !== header.receiptsRoot) throw invalid('its receipts do not match the header\'s receipts root');
 
   const receipts = new Map<string, { receipt: UsageReceipt; row: NewReceipt; held: boolean }>();
   block.receipts.forEach((signed, i) => {
@@ -57,50 +58,75 @@ export async function checkBlock(block: Block, context: BlockCheckContext): Prom
     receipts.set(hash.toString('hex'), { receipt, row, held: chain.store.receipt(hash) !== undefined });
   });
 
-  const shares: { share: Share; row: NewShare; held: boolean }[] = block.shares.map((signed, i) => {
+  const statements = new Map<SignedRecord, { opened: OpenedStatement; held: boolean; used: boolean }>();
+  for (const signed of block.statements) {
+    let opened: OpenedStatement;
+    try {
+      opened = openSignedStatement(signed);
+    } catch (error) {
+      if (error instanceof RecordFormatError) throw invalid(error.message);
+      throw error;
+    }
+    statements.set(signed, { opened, held: chain.store.statement(opened.hash) !== undefined, used: false });
+  }
+  const statementHashes = [...statements.values()].map((s) => s.opened.hash);
+  if (setRootOf(statementHashes) !== header.statementsRoot) throw invalid('its statements do not match the header\'s statements root');
+  if (new Set(statementHashes.map(hex)).size !== statementHashes.length) throw invalid('it holds a statement twice');
+
+  const shares: { share: Share; row: NewShare }[] = block.shares.map((blockShare, i) => {
     const hash = shareHashes[i]!;
     let share: Share;
     try {
-      share = openShare(signed.payload);
+      share = openShare(blockShare.payload);
     } catch (error) {
       if (error instanceof RecordFormatError) throw invalid(`share ${hex(hash)}: ${error.message}`);
       throw error;
     }
+    const statement = statements.get(blockShare.statement);
+    if (statement === undefined) throw invalid(`share ${hex(hash)} points at a statement the block does not carry`);
+    const notCovered = uncovered(statement.opened, share.nodeId, hex(hash));
+    if (notCovered !== undefined) throw invalid(notCovered.message);
+    statement.used = true;
     const receipt = receipts.get(share.receiptHash)?.receipt;
     if (receipt === undefined) throw invalid(`share ${hex(hash)} references receipt ${share.receiptHash}, which the block does not carry`);
     if (receipt.sessionHash !== share.sessionHash || share.shardIndex >= receipt.tokensPerShard.length) throw invalid(`share ${hex(hash)} does not match its receipt's session or shards`);
     const row = {
-      hash, payload: signed.payload, signature: signed.signature, nodeId: share.nodeId, shardIndex: share.shardIndex, sessionHash: share.sessionHash,
+      hash, payload: blockShare.payload, statement: statement.opened.hash, nodeId: share.nodeId, shardIndex: share.shardIndex, sessionHash: share.sessionHash,
       receiptHash: Buffer.from(share.receiptHash, 'hex'), tokens: share.tokensProcessed, weight: share.weight,
     };
-    return { share, row, held: chain.store.shareState(hash) !== undefined };
+    return { share, row };
   });
+  const unused = [...statements.values()].find((s) => !s.used);
+  if (unused !== undefined) throw invalid(`statement ${hex(unused.opened.hash)} lists none of its shares`);
   const tokens = shares.reduce((sum, s) => sum + s.row.tokens, 0);
   const weight = shares.reduce((sum, s) => sum + s.row.weight, 0);
   if (tokens !== header.tokens || weight !== header.weight) throw invalid(`header totals (${header.tokens} tokens, weight ${header.weight}) differ from its shares' (${tokens}, ${weight})`);
 
-  // Admission is the registry's: the producer must be a registered daemon and each new share's
+  // Admission is the registry's: the producer must be a registered daemon and each new statement's
   // signer the share key its node registered (evicted since or not: the block may be old).
-  const toCheck = shares.filter((s) => !s.held);
+  const newStatements = [...statements.values()].filter((s) => !s.held).map((s) => s.opened);
   let members;
   try {
-    members = await membership.lookup([header.producer, ...toCheck.map((s) => s.share.nodeId)]);
+    members = await membership.lookup([header.producer, ...newStatements.map((s) => s.nodeId)]);
   } catch (error) {
     throw new Error(`cannot check block ${hex(block.hash)}: the registry did not answer: ${(error as { details?: string }).details || (error as Error).message}`);
   }
   if (members.get(header.producer)?.role !== 'daemon') throw invalid(`its producer ${header.producer} is not a registered daemon`);
-  for (const s of toCheck) {
-    const member = members.get(s.share.nodeId);
-    if (member?.role !== 'node') throw invalid(`share ${hex(s.row.hash)} is from ${s.share.nodeId}, not a registered node`);
+  for (const s of newStatements) {
+    if (members.get(s.nodeId)?.role !== 'node') throw invalid(`statement ${hex(s.hash)} is of ${s.nodeId}, not a registered node`);
   }
   const newReceipts = [...receipts.values()].filter((r) => !r.held);
   const ok = await pool.verify([
-    ...toCheck.map((s) => ({ domain: SHARE_DOMAIN, payload: s.row.payload, signature: s.row.signature, publicKey: hexToBytes(members.get(s.share.nodeId)!.shareKey) })),
-    ...newReceipts.map((r) => ({ domain: RECEIPT_DOMAIN, payload: r.row.payload, signature: r.row.signature, publicKey: hexToBytes(r.receipt.clientKey) })),
+    ...newStatements.map((s) => ({ domain: SHARE_BATCH_DOMAIN, payload: s.hash, signature: s.signed.signature, signer: shareKeyAddress(members.get(s.nodeId)!) })),
+    ...newReceipts.map((r) => ({ domain: RECEIPT_DOMAIN, payload: r.row.payload, signature: r.row.signature, signer: r.row.client })),
   ]);
   const bad = ok.indexOf(false);
   if (bad >= 0) {
-    throw invalid(bad < toCheck.length ? `share ${hex(toCheck[bad]!.row.hash)} is not signed by its node's share key` : `receipt ${hex(newReceipts[bad - toCheck.length]!.row.hash)} is not signed by its client`);
+    throw invalid(bad < newStatements.length ? `statement ${hex(newStatements[bad]!.hash)} is not signed by its node's share key` : `receipt ${hex(newReceipts[bad - newStatements.length]!.row.hash)} is not signed by its client`);
   }
-  return { shares: shares.map((s) => s.row), receipts: [...receipts.values()].map((r) => r.row) };
+  return {
+    shares: shares.map((s) => s.row),
+    receipts: [...receipts.values()].map((r) => r.row),
+    statements: [...statements.values()].map(({ opened }) => ({ hash: opened.hash, payload: opened.signed.payload, signature: opened.signed.signature })),
+  };
 }

@@ -3,13 +3,15 @@ import type { KeyPair } from '../crypto/keys.ts';
 import { recoverSigner, sign } from '../crypto/signature.ts';
 import { checkChainParams, type ChainParams } from './params.ts';
 import { isAddress, isCount, isHexBytes, parseRecord, RecordFormatError, requireFields, sha256, type SignedRecord } from './record.ts';
+import type { BlockShare } from './share.ts';
 
 export const BLOCK_DOMAIN = 'tessera/v1/block';
 export const ZERO_HASH = '00'.repeat(32);
 
 /** What a block commits to; its hash is sha256 of the header's canonical JSON. */
 export interface BlockHeader {
-  readonly version: 1;
+  /** 2 since shares are signed per batch (statements). */
+  readonly version: 2;
   readonly height: number;
   readonly parentHash: string;
   /** The address of the daemon that produced it ('' for genesis). */
@@ -19,8 +21,10 @@ export interface BlockHeader {
   readonly shareCount: number;
   /** sharesRootOf(the share hashes, in block order). */
   readonly sharesRoot: string;
-  /** receiptsRootOf(the hashes of the receipts the block carries). */
+  /** setRootOf(the hashes of the receipts the block carries). */
   readonly receiptsRoot: string;
+  /** setRootOf(the hashes of the share-batch statements the block carries). */
+  readonly statementsRoot: string;
   readonly tokens: number;
   /** Sum of the shares' weights, in thousandths. */
   readonly weight: number;
@@ -36,20 +40,22 @@ export interface Block {
   readonly hash: Buffer;
   /** The header's canonical JSON and its producer's signature (empty for genesis). */
   readonly signedHeader: SignedRecord;
-  readonly shares: readonly SignedRecord[];
+  /** In block order, each with a statement of `statements` that lists it. */
+  readonly shares: readonly BlockShare[];
   readonly receipts: readonly SignedRecord[];
+  readonly statements: readonly SignedRecord[];
 }
 
-const HEADER_KEYS = ['version', 'height', 'parentHash', 'producer', 'slot', 'timestampMs', 'shareCount', 'sharesRoot', 'receiptsRoot', 'tokens', 'weight', 'baseFeePerToken'] as const;
+const HEADER_KEYS = ['version', 'height', 'parentHash', 'producer', 'slot', 'timestampMs', 'shareCount', 'sharesRoot', 'receiptsRoot', 'statementsRoot', 'tokens', 'weight', 'baseFeePerToken'] as const;
 const PARAM_KEYS = ['blockIntervalMs', 'maxSharesPerBlock', 'initialBaseFee', 'minBaseFee', 'windowBlocks'] as const;
 
 export function sharesRootOf(shareHashes: readonly Uint8Array[]): string {
   return sha256(Buffer.concat(shareHashes)).toString('hex');
 }
 
-/** Order-free: receipts are a set. */
-export function receiptsRootOf(receiptHashes: readonly Uint8Array[]): string {
-  return sha256(Buffer.concat([...receiptHashes].map((h) => Buffer.from(h)).sort(Buffer.compare))).toString('hex');
+/** Order-free, for what a block carries as a set: receipts, statements. */
+export function setRootOf(hashes: readonly Uint8Array[]): string {
+  return sha256(Buffer.concat([...hashes].map((h) => Buffer.from(h)).sort(Buffer.compare))).toString('hex');
 }
 
 export function encodeHeader(header: BlockHeader): Uint8Array {
@@ -59,11 +65,11 @@ export function encodeHeader(header: BlockHeader): Uint8Array {
 /** The block every daemon of a chain starts from: it holds the chain's rules and nothing else. */
 export function genesisBlock(params: ChainParams): Block {
   const header: BlockHeader = {
-    version: 1, height: 0, parentHash: ZERO_HASH, producer: '', slot: 0, timestampMs: 0, shareCount: 0, sharesRoot: sharesRootOf([]),
-    receiptsRoot: receiptsRootOf([]), tokens: 0, weight: 0, baseFeePerToken: params.initialBaseFee, params: { ...checkChainParams(params) },
+    version: 2, height: 0, parentHash: ZERO_HASH, producer: '', slot: 0, timestampMs: 0, shareCount: 0, sharesRoot: sharesRootOf([]),
+    receiptsRoot: setRootOf([]), statementsRoot: setRootOf([]), tokens: 0, weight: 0, baseFeePerToken: params.initialBaseFee, params: { ...checkChainParams(params) },
   };
   const payload = encodeHeader(header);
-  return { header, hash: sha256(payload), signedHeader: { payload, signature: new Uint8Array(0) }, shares: [], receipts: [] };
+  return { header, hash: sha256(payload), signedHeader: { payload, signature: new Uint8Array(0) }, shares: [], receipts: [], statements: [] };
 }
 
 export function signHeader(producer: KeyPair, header: BlockHeader): SignedRecord {
@@ -75,7 +81,7 @@ export function signHeader(producer: KeyPair, header: BlockHeader): SignedRecord
 export function openHeader(payload: Uint8Array): BlockHeader {
   const h = parseRecord(payload, 'block header', HEADER_KEYS, ['params']);
   requireFields('block header', {
-    'version (1)': h.version === 1,
+    'version (2)': h.version === 2,
     height: isCount(h.height),
     'parentHash (32 hex bytes)': isHexBytes(h.parentHash, 32),
     'producer (an address)': h.height === 0 ? h.producer === '' : isAddress(h.producer),
@@ -84,6 +90,7 @@ export function openHeader(payload: Uint8Array): BlockHeader {
     shareCount: isCount(h.shareCount),
     sharesRoot: isHexBytes(h.sharesRoot, 32),
     receiptsRoot: isHexBytes(h.receiptsRoot, 32),
+    statementsRoot: isHexBytes(h.statementsRoot, 32),
     tokens: isCount(h.tokens),
     weight: isCount(h.weight),
     baseFeePerToken: isCount(h.baseFeePerToken),

@@ -3,13 +3,15 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import Database from 'better-sqlite3';
 import { generateKeyPair, type KeyPair } from '../crypto/keys.ts';
 import { hex } from './block.ts';
 import { Chain, type VerifiedShare } from './chain.ts';
 import { nextBaseFee } from './fee.ts';
 import { DEFAULT_CHAIN_PARAMS, type ChainParams } from './params.ts';
 import { clientAddressOf, openReceipt, receiptHashOf, signReceipt } from './receipt.ts';
-import { sessionHashOf, shareHashOf, signShare, WEIGHT_ONE } from './share.ts';
+import { encodeShare, sessionHashOf, shareHashOf, WEIGHT_ONE } from './share.ts';
+import { signBatch, statementHashOf } from './statement.ts';
 import { ChainStore, ShareState } from './store.ts';
 
 const params: ChainParams = { ...DEFAULT_CHAIN_PARAMS, blockIntervalMs: 1000, maxSharesPerBlock: 4, windowBlocks: 2 };
@@ -36,10 +38,13 @@ function session(id: string, count: number, tokens = 2, cap = count * tokens, no
     hash: receiptHash, payload: signed.payload, signature: signed.signature, sessionHash, modelId: 'tiny',
     client: clientAddressOf(openReceipt(signed.payload)), tokensPerShard: JSON.stringify([cap, cap]),
   };
-  return Array.from({ length: count }, (_, i) => {
-    const s = signShare(node, { nodeId: node.address, shardIndex: 1, tokensProcessed: tokens, weight: WEIGHT_ONE + i, timestampMs: 10 + i, sessionHash, receiptHash: receiptHash.toString('hex') });
-    const share = { hash: shareHashOf(s.payload), payload: s.payload, signature: s.signature, nodeId: node.address, shardIndex: 1, sessionHash, receiptHash, tokens, weight: WEIGHT_ONE + i };
-    return { share, receipt, cap };
+  const payloads = Array.from({ length: count }, (_, i) =>
+    encodeShare({ nodeId: node.address, shardIndex: 1, tokensProcessed: tokens, weight: WEIGHT_ONE + i, timestampMs: 10 + i, sessionHash, receiptHash: receiptHash.toString('hex') }));
+  const batch = signBatch(node, payloads);
+  const statement = { hash: statementHashOf(batch.statement.payload), ...batch.statement };
+  return payloads.map((payload, i) => {
+    const share = { hash: shareHashOf(payload), payload, statement: statement.hash, nodeId: node.address, shardIndex: 1, sessionHash, receiptHash, tokens, weight: WEIGHT_ONE + i };
+    return { share, receipt, statement, cap };
   });
 }
 
@@ -55,7 +60,7 @@ function canonicalShares(chain: Chain): Map<string, number> {
 /** Gives `to` a block of `from` as gossip would (checks of signatures aside: Chain trusts its caller for those). */
 function copyBlock(from: Chain, to: Chain, height: number): Buffer {
   const row = from.canonicalBlock(height)!;
-  to.storeBlock(from.loadBlock(row), from.store.blockShareRows(row.hash), from.store.blockReceiptRows(row.hash));
+  to.storeBlock(from.loadBlock(row), from.store.blockShareRows(row.hash), from.store.blockReceiptRows(row.hash), from.store.blockStatementRows(row.hash));
   return row.hash;
 }
 
@@ -140,7 +145,8 @@ test('a fork with a block that breaks the rules is dropped and the chain is left
     const block2 = b!.canonicalBlock(2)!;
     const forged = { ...b!.loadBlock(block2), hash: Buffer.alloc(32, 7) };
     const replayed = b!.store.blockShareRows(b!.canonicalBlock(1)!.hash);
-    a!.storeBlock({ ...forged, header: { ...forged.header, shareCount: replayed.length } }, replayed, b!.store.blockReceiptRows(b!.canonicalBlock(1)!.hash));
+    const block1 = b!.canonicalBlock(1)!.hash;
+    a!.storeBlock({ ...forged, header: { ...forged.header, shareCount: replayed.length } }, replayed, b!.store.blockReceiptRows(block1), b!.store.blockStatementRows(block1));
     const result = a!.adopt(forged.hash);
     assert.equal(result.switched, false);
     assert.match(result.invalid!, /is already in the chain/);
@@ -173,5 +179,33 @@ test('a database of another chain is refused', () => {
     assert.throws(() => new Chain(new ChainStore(join(dir, 'chain-0.db')), { ...params, maxSharesPerBlock: 6 }), /holds a chain with other parameters/);
     // reopen so the cleanup closes a live store
     Object.assign(chain!, { store: new ChainStore(join(dir, 'chain-0.db')) });
+  });
+});
+
+test('a database of the per-share-signature schema is refused with what to do', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'tessera-chain-'));
+  try {
+    const path = join(dir, 'chain.db');
+    const old = new Database(path);
+    old.pragma('user_version = 1');
+    old.close();
+    assert.throws(() => new ChainStore(path), /chain\.db has chain schema version 1 \(a signature per share\); this tessera keeps version 2 .*: delete .*chain\.db or run an older tessera/);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('a produced block carries the statements of its shares, each share pointing at the one that lists it', () => {
+  withChains(1, ([chain]) => {
+    const shares = session('f', 6);
+    chain!.commitShares(shares);
+    const block = chain!.produce(producer, slotTime(1))!;
+    assert.equal(block.shares.length, params.maxSharesPerBlock);
+    assert.equal(block.statements.length, 1);
+    assert.ok(block.shares.every((s) => s.statement === block.statements[0]));
+    const loaded = chain!.loadBlock(chain!.canonicalBlock(1)!);
+    assert.deepEqual(loaded.statements.map((s) => hex(s.payload)), [hex(shares[0]!.statement.payload)]);
+    assert.ok(loaded.shares.every((s) => s.statement === loaded.statements[0]), 'loaded shares point at the loaded statement');
+    assert.deepEqual(chain!.store.blockStatementRows(block.hash).map((r) => hex(r.hash)), [hex(shares[0]!.statement.hash)]);
   });
 });

@@ -1,15 +1,16 @@
 import type { KeyPair } from '../crypto/keys.ts';
-import { genesisBlock, hex, openHeader, receiptsRootOf, sharesRootOf, signHeader, type Block, type BlockHeader } from './block.ts';
+import { genesisBlock, hex, openHeader, setRootOf, sharesRootOf, signHeader, type Block, type BlockHeader } from './block.ts';
 import { nextBaseFee } from './fee.ts';
 import { slotOf, targetShares, type ChainParams } from './params.ts';
-import { sha256 } from './record.ts';
-import { ShareState, type BlockRow, type ChainStore, type NewReceipt, type NewShare, type ReceiptRow, type ShareRow } from './store.ts';
+import { sha256, type SignedRecord } from './record.ts';
+import { ShareState, type BlockRow, type ChainStore, type NewReceipt, type NewShare, type NewStatement, type ReceiptRow, type ShareClaim, type ShareRow, type StatementRow } from './store.ts';
 import { makeSummary, windowRange, type SettlementSummary } from './summary.ts';
 
-/** A share whose signature, node and receipt have been checked, and the receipt behind it. */
+/** A share whose statement, node and receipt have been checked, and the receipt and statement behind it. */
 export interface VerifiedShare {
   readonly share: NewShare;
   readonly receipt: NewReceipt;
+  readonly statement: NewStatement;
   /** The tokens the receipt allows the share's shard in its session. */
   readonly cap: number;
 }
@@ -45,7 +46,7 @@ export class Chain {
     const stored = store.canonicalHash(0);
     if (stored === undefined) {
       store.transaction(() => {
-        store.insertBlock(this.genesis, [], []);
+        store.insertBlock(this.genesis, [], [], []);
         store.setCanonical(this.genesis.hash, 0);
       });
     } else if (!stored.equals(this.genesis.hash)) {
@@ -75,7 +76,8 @@ export class Chain {
       // Tokens claimed per session and shard, read once and written once per batch.
       const usage = new Map<string, { sessionHash: string; shardIndex: number; claimed: number; added: number }>();
       const receipts = new Set<string>();
-      const refusals = items.map(({ share, receipt, cap }): CommitRefusal | undefined => {
+      const statements = new Set<string>();
+      const refusals = items.map(({ share, receipt, statement, cap }): CommitRefusal | undefined => {
         const inserted = store.insertShare(share, ShareState.Pending);
         const state = inserted ? ShareState.Pending : store.shareState(share.hash);
         if (!inserted && state !== ShareState.Side) {
@@ -102,6 +104,11 @@ export class Chain {
         if (!receipts.has(receiptKey)) {
           store.insertReceipt(receipt);
           receipts.add(receiptKey);
+        }
+        const statementKey = statement.hash.toString('hex');
+        if (!statements.has(statementKey)) {
+          store.insertStatement(statement);
+          statements.add(statementKey);
         }
         return undefined;
       });
@@ -142,8 +149,9 @@ export class Chain {
         chosen.push(share);
       }
       const usedReceipts = [...new Set(chosen.map((s) => s.receiptHash.toString('hex')))].map((k) => receipts.get(k)!);
+      const usedStatements = [...new Set(chosen.map((s) => s.statement.toString('hex')))].map((k) => store.statement(Buffer.from(k, 'hex'))!);
       const header: BlockHeader = {
-        version: 1,
+        version: 2,
         height: head.height + 1,
         parentHash: hex(head.hash),
         producer: producer.address,
@@ -151,23 +159,27 @@ export class Chain {
         timestampMs,
         shareCount: chosen.length,
         sharesRoot: sharesRootOf(chosen.map((s) => s.hash)),
-        receiptsRoot: receiptsRootOf(usedReceipts.map((r) => r.hash)),
+        receiptsRoot: setRootOf(usedReceipts.map((r) => r.hash)),
+        statementsRoot: setRootOf(usedStatements.map((r) => r.hash)),
         tokens: chosen.reduce((sum, s) => sum + s.tokens, 0),
         weight: chosen.reduce((sum, s) => sum + s.weight, 0),
         baseFeePerToken: this.#feeAfter(head),
       };
       const signedHeader = signHeader(producer, header);
-      const block: Block = { header, hash: sha256(signedHeader.payload), signedHeader, shares: chosen, receipts: usedReceipts };
-      store.insertBlock(block, chosen, usedReceipts);
-      this.#apply(block.hash);
+      const block: Block = { header, hash: sha256(signedHeader.payload), signedHeader, ...blockContents(chosen, usedReceipts, usedStatements) };
+      store.insertBlock(block, chosen, usedReceipts, usedStatements);
+      this.#apply(block.hash, chosen);
       return block;
     });
   }
 
-  /** Stores a block whose contents were checked (signatures, roots, receipts); the chain is unchanged. */
-  storeBlock(block: Block, shares: readonly NewShare[], receipts: readonly NewReceipt[]): void {
-    this.store.transaction(() => {
-      if (this.store.block(block.hash) === undefined) this.store.insertBlock(block, shares, receipts);
+  /** Stores a block whose contents were checked (signatures, roots, receipts, statements), its shares new here as side shares; the chain is unchanged. */
+  storeBlock(block: Block, shares: readonly NewShare[], receipts: readonly NewReceipt[], statements: readonly NewStatement[]): void {
+    const { store } = this;
+    store.transaction(() => {
+      if (store.block(block.hash) !== undefined) return;
+      for (const share of shares) store.insertShare(share, ShareState.Side);
+      store.insertBlock(block, shares, receipts, statements);
     });
   }
 
@@ -208,8 +220,8 @@ export class Chain {
     }
   }
 
-  /** Applies a stored block on top of the head: the chain rules that depend on what lies below it. */
-  #apply(hash: Buffer): void {
+  /** Applies a stored block on top of the head: the chain rules that depend on what lies below it. `shares`: its shares, when the caller has them at hand. */
+  #apply(hash: Buffer, shares: readonly ShareClaim[] = this.store.blockShareClaims(hash)): void {
     const { store } = this;
     const block = store.block(hash)!;
     const parent = this.head();
@@ -220,15 +232,27 @@ export class Chain {
     const fee = this.#feeAfter(parent);
     if (block.baseFee !== fee) throw invalid(`base fee ${block.baseFee}, the fee rule gives ${fee}`);
     const caps = new Map(store.blockReceiptRows(hash).map((r) => [r.hash.toString('hex'), JSON.parse(r.tokensPerShard) as number[]]));
-    for (const share of store.blockShareRows(hash)) {
-      if (share.state === ShareState.Chain) throw invalid(`share ${hex(share.hash)} is already in the chain`);
+    // Tokens per session and shard: on the chain below, added by this block, and of those, taken off the pending pool.
+    const claims = new Map<string, { sessionHash: string; shardIndex: number; chain: number; added: number; fromPending: number }>();
+    const seen = new Set<string>();
+    for (const share of shares) {
+      const shareKey = hex(share.hash);
+      if (share.state === ShareState.Chain || seen.has(shareKey)) throw invalid(`share ${shareKey} is already in the chain`);
+      seen.add(shareKey);
       const cap = caps.get(share.receiptHash.toString('hex'))?.[share.shardIndex];
       if (cap === undefined) throw invalid(`share ${hex(share.hash)} references a receipt the block does not carry`);
-      const used = store.usage(share.sessionHash, share.shardIndex);
-      if (used.chain + share.tokens > cap) throw invalid(`share ${hex(share.hash)} takes session ${share.sessionHash.slice(0, 16)}… shard ${share.shardIndex} beyond the ${cap} tokens of its receipt`);
-      store.addUsage(share.sessionHash, share.shardIndex, share.tokens, share.state === ShareState.Pending ? -share.tokens : 0);
-      store.setShareState(share.hash, ShareState.Chain, block.height);
+      const key = `${share.sessionHash}/${share.shardIndex}`;
+      let claim = claims.get(key);
+      if (claim === undefined) {
+        claim = { sessionHash: share.sessionHash, shardIndex: share.shardIndex, chain: store.usage(share.sessionHash, share.shardIndex).chain, added: 0, fromPending: 0 };
+        claims.set(key, claim);
+      }
+      if (claim.chain + claim.added + share.tokens > cap) throw invalid(`share ${hex(share.hash)} takes session ${share.sessionHash.slice(0, 16)}… shard ${share.shardIndex} beyond the ${cap} tokens of its receipt`);
+      claim.added += share.tokens;
+      if (share.state === ShareState.Pending) claim.fromPending += share.tokens;
     }
+    for (const c of claims.values()) store.addUsage(c.sessionHash, c.shardIndex, c.added, -c.fromPending);
+    store.setBlockShareStates(hash, ShareState.Chain, block.height);
     store.setCanonical(hash, block.height);
   }
 
@@ -240,22 +264,22 @@ export class Chain {
   /** Takes the head off the canonical chain; its shares wait for a block again. */
   #unapply(head: BlockRow): void {
     const { store } = this;
-    for (const share of store.blockShareRows(head.hash)) {
-      store.addUsage(share.sessionHash, share.shardIndex, -share.tokens, share.tokens);
-      store.setShareState(share.hash, ShareState.Pending, null);
+    const claims = new Map<string, { sessionHash: string; shardIndex: number; tokens: number }>();
+    for (const share of store.blockShareClaims(head.hash)) {
+      const key = `${share.sessionHash}/${share.shardIndex}`;
+      const claim = claims.get(key) ?? claims.set(key, { sessionHash: share.sessionHash, shardIndex: share.shardIndex, tokens: 0 }).get(key)!;
+      claim.tokens += share.tokens;
     }
+    for (const c of claims.values()) store.addUsage(c.sessionHash, c.shardIndex, -c.tokens, c.tokens);
+    store.setBlockShareStates(head.hash, ShareState.Pending, null);
     store.unsetCanonical(head.hash, head.height);
   }
 
-  /** A stored block as it travels: header, and (unless headers only) its shares and receipts. */
+  /** A stored block as it travels: header, and (unless headers only) its shares, receipts and statements. */
   loadBlock(row: BlockRow, headersOnly = false): Block {
-    return {
-      header: openHeader(row.header),
-      hash: row.hash,
-      signedHeader: { payload: row.header, signature: row.signature },
-      shares: headersOnly ? [] : this.store.blockShareRows(row.hash).map(({ payload, signature }) => ({ payload, signature })),
-      receipts: headersOnly ? [] : this.store.blockReceiptRows(row.hash).map(({ payload, signature }) => ({ payload, signature })),
-    };
+    const { store } = this;
+    const contents = headersOnly ? blockContents([], [], []) : blockContents(store.blockShareRows(row.hash), store.blockReceiptRows(row.hash), store.blockStatementRows(row.hash));
+    return { header: openHeader(row.header), hash: row.hash, signedHeader: { payload: row.header, signature: row.signature }, ...contents };
   }
 
   canonicalBlock(height: number): BlockRow | undefined {
@@ -298,4 +322,14 @@ export class Chain {
       makeSummary(window, range, hex(this.store.canonicalHash(range.toHeight)!), this.store.nodeTotals(range.fromHeight, range.toHeight), this.store.clientTotals(range.fromHeight, range.toHeight)),
     );
   }
+}
+
+/** A block's shares, receipts and statements as it travels, each share pointing at its statement. */
+function blockContents(shares: readonly ShareRow[], receipts: readonly ReceiptRow[], statements: readonly StatementRow[]): Pick<Block, 'shares' | 'receipts' | 'statements'> {
+  const signed = new Map<string, SignedRecord>(statements.map((s) => [s.hash.toString('hex'), { payload: s.payload, signature: s.signature }]));
+  return {
+    shares: shares.map((s) => ({ payload: s.payload, statement: signed.get(s.statement.toString('hex'))! })),
+    receipts: receipts.map(({ payload, signature }) => ({ payload, signature })),
+    statements: [...signed.values()],
+  };
 }

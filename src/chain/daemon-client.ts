@@ -12,6 +12,7 @@ import type { Block__Output } from '../proto/tessera/v1/Block.ts';
 import type { Verdict } from './admission.ts';
 import { hex, type Block } from './block.ts';
 import type { SignedRecord } from './record.ts';
+import type { ShareBatch } from './statement.ts';
 import { summaryHashOf, type SettlementSummary } from './summary.ts';
 import { blockFromWire, blockToWire } from './wire.ts';
 import { UnaryCalls } from '../rpc/unary-calls.ts';
@@ -58,9 +59,10 @@ export class DaemonClient {
     });
   }
 
-  /** One verdict per share, in order; an accepted share is durable at the daemon. */
-  async submitShares(shares: readonly SignedRecord[], receipts: readonly SignedRecord[] = []): Promise<Verdict[]> {
-    const reply = await this.#calls.call<SubmitSharesReply__Output>((cb) => this.#grpc.submitShares({ shares: shares.map(signed), receipts: receipts.map(signed) }, this.#calls.options(), cb));
+  /** One verdict per share, in order (the first batch's shares, then the second's, ...); an accepted share is durable at the daemon. */
+  async submitShares(batches: readonly ShareBatch[], receipts: readonly SignedRecord[] = []): Promise<Verdict[]> {
+    const request = { batches: batches.map((b) => ({ statement: signed(b.statement), shares: [...b.shares] })), receipts: receipts.map(signed) };
+    const reply = await this.#calls.call<SubmitSharesReply__Output>((cb) => this.#grpc.submitShares(request, this.#calls.options(), cb));
     return reply.verdicts.map((v) => ({
       shareHash: v.shareHash, accepted: v.accepted, message: v.message,
       ...(v.accepted ? {} : { rejection: v.rejection as Exclude<Verdict['rejection'], undefined> }),

@@ -1,21 +1,23 @@
 import { availableParallelism } from 'node:os';
 import { Server, ServerCredentials, status, type sendUnaryData, type ServiceError } from '@grpc/grpc-js';
-import { bytesToHex } from '@noble/hashes/utils.js';
 import type { KeyPair } from '../crypto/keys.ts';
 import { tessera } from '../proto/services.ts';
 import type { DaemonHandlers } from '../proto/tessera/v1/Daemon.ts';
-import { RegistryClient, startHeartbeats, type AnnouncementBody } from '../registry/registry-client.ts';
 import { MembershipUnavailableError, ShareAdmission } from './admission.ts';
 import { hex } from './block.ts';
 import { Chain } from './chain.ts';
 import { DAEMON_MAX_MESSAGE_BYTES } from './daemon-client.ts';
 import { BlockGossip, ExchangeError } from './gossip.ts';
-import { RegistryMembership, type Membership } from './membership.ts';
+import type { Membership } from './membership.ts';
 import { checkChainParams, DEFAULT_CHAIN_PARAMS, leaderOf, slotOf, type ChainParams } from './params.ts';
 import { RecordFormatError } from './record.ts';
 import { SignaturePool } from './signature-pool.ts';
+import { MAX_SHARES_PER_STATEMENT, type ShareBatch } from './statement.ts';
 import { ChainStore } from './store.ts';
 import { blockFromWire, blockToWire } from './wire.ts';
+import { DaemonMetrics } from './daemon-metrics.ts';
+import { Metrics } from '../metrics/metrics.ts';
+import { healthy, unhealthy, type Health } from '../metrics/metrics-server.ts';
 
 export interface DaemonOptions {
   /** 0 picks a free port. */
@@ -25,11 +27,11 @@ export interface DaemonOptions {
   /** Where nodes and other daemons reach this one. Default HOST:PORT. */
   readonly advertise?: string;
   readonly dbPath: string;
-  /** HOST:PORT of the registry the daemon registers with (role "daemon"). */
-  readonly registry: string;
-  /** HOST:PORT serving the Membership service. Default: the registry. */
-  readonly membership?: string;
-  /** The daemon's identity: it registers, and signs its blocks, with this key. */
+  /** Who is registered: the daemon asks before it trusts a statement's node or a block's producer. */
+  readonly membership: Membership;
+  /** How the daemon gets on (and off) the registry's list of daemons. */
+  readonly enrollment: DaemonEnrollment;
+  /** The daemon's identity: it signs its blocks with this key (and registers with it). */
   readonly key: KeyPair;
   /** The chain's rules; every daemon of one chain must use the same. */
   readonly params?: Partial<ChainParams>;
@@ -39,10 +41,21 @@ export interface DaemonOptions {
   readonly syncIntervalMs?: number;
   /** Worker threads that check signatures. Default: the cores but one, at most 8, at least 1. */
   readonly verifyThreads?: number;
-  /** How long registry answers about members are reused. Default 2 s. */
-  readonly membershipTtlMs?: number;
   /** One structured event per line; default silent. */
   readonly log?: (event: string, fields: Record<string, unknown>) => void;
+  /** Where the daemon's figures go (src/metrics); none: they are kept but never read. */
+  readonly metrics?: Metrics;
+}
+
+/**
+ * The daemon's admission at the registry (role "daemon"), which src/cli implements with the registry
+ * client: the share chain sits below the registry and does not import it.
+ */
+export interface DaemonEnrollment {
+  /** Registers the daemon reachable at `endpoint` and keeps it registered; rejects, saying why, when the registry refuses or does not answer. */
+  join(endpoint: string): Promise<void>;
+  /** Stops keeping the daemon registered, unregisters it when it joined, and lets go of the registry; never rejects. */
+  leave(): Promise<void>;
 }
 
 export interface DaemonHandle {
@@ -51,28 +64,33 @@ export interface DaemonHandle {
   /** The daemon's address: the producer of its blocks. */
   readonly daemonId: string;
   readonly chain: Chain;
+  /** Its database open, and the registry (membership) answering. */
+  health(): Health;
   /** Stops producing and gossiping, answers the calls in flight (so every accepted share is acknowledged), unregisters, closes the database. */
   close(): Promise<void>;
 }
 
-/** Shares per SubmitShares call. */
-export const MAX_SHARES_PER_SUBMIT = 20_000;
+/** Shares per SubmitShares call, in all its batches. */
+export const MAX_SHARES_PER_SUBMIT = MAX_SHARES_PER_STATEMENT;
 
+/** Starts a daemon; it takes over `membership` and `enrollment`, and lets go of them when it stops or fails to start. */
 export async function startDaemon(options: DaemonOptions): Promise<DaemonHandle> {
-  const params = checkChainParams({ ...DEFAULT_CHAIN_PARAMS, ...options.params });
   const log = options.log ?? (() => {});
-  const { key } = options;
-  const store = new ChainStore(options.dbPath);
+  const { key, membership, enrollment } = options;
+  let params: ChainParams;
+  let store: ChainStore;
   let chain: Chain;
   try {
-    chain = new Chain(store, params);
+    params = checkChainParams({ ...DEFAULT_CHAIN_PARAMS, ...options.params });
+    ({ store, chain } = openChain(options.dbPath, params));
   } catch (error) {
-    store.close();
+    membership.close();
+    await enrollment.leave();
     throw error;
   }
-  const membership: Membership = new RegistryMembership(options.membership ?? options.registry, { ttlMs: options.membershipTtlMs ?? 2_000 });
   const pool = new SignaturePool(options.verifyThreads ?? Math.min(8, Math.max(1, availableParallelism() - 1)));
   const admission = new ShareAdmission(chain, membership, pool);
+  const metrics = new DaemonMetrics(options.metrics ?? new Metrics(), chain);
   const server = new Server({ 'grpc.max_receive_message_length': DAEMON_MAX_MESSAGE_BYTES, 'grpc.max_send_message_length': DAEMON_MAX_MESSAGE_BYTES });
   const host = options.host ?? '127.0.0.1';
   let gossip: BlockGossip | undefined;
@@ -82,17 +100,23 @@ export async function startDaemon(options: DaemonOptions): Promise<DaemonHandle>
 
   const handlers: DaemonHandlers = {
     SubmitShares: (call, callback) => {
-      const { shares, receipts } = call.request;
+      const { batches, receipts } = call.request;
       if (closing) return fail(callback, status.UNAVAILABLE, 'the daemon is shutting down; send the shares to another daemon or retry');
-      if (shares.length > MAX_SHARES_PER_SUBMIT || receipts.length > MAX_SHARES_PER_SUBMIT) {
-        return fail(callback, status.INVALID_ARGUMENT, `${shares.length} shares and ${receipts.length} receipts in one call; at most ${MAX_SHARES_PER_SUBMIT} of each`);
+      const shares = batches.reduce((sum, b) => sum + b.shares.length, 0);
+      if (shares > MAX_SHARES_PER_SUBMIT || receipts.length > MAX_SHARES_PER_SUBMIT) {
+        return fail(callback, status.INVALID_ARGUMENT, `${shares} shares and ${receipts.length} receipts in one call; at most ${MAX_SHARES_PER_SUBMIT} of each`);
       }
-      admission.submit(shares, receipts).then(
-        (verdicts) => callback(null, { verdicts: verdicts.map((v) => ({ shareHash: v.shareHash, accepted: v.accepted, rejection: v.rejection ?? 'SHARE_REJECTION_UNSPECIFIED', message: v.message })) }),
+      const unsigned = batches.findIndex((b) => b.statement === null);
+      if (unsigned >= 0) return fail(callback, status.INVALID_ARGUMENT, `batch ${unsigned} has no statement: a node signs each batch it sends`);
+      admission.submit(batches as ShareBatch[], receipts).then(
+        (verdicts) => {
+          metrics.shares(verdicts);
+          callback(null, { verdicts: verdicts.map((v) => ({ shareHash: v.shareHash, accepted: v.accepted, rejection: v.rejection ?? 'SHARE_REJECTION_UNSPECIFIED', message: v.message })) });
+        },
         (error: Error) => {
           if (error instanceof MembershipUnavailableError) return fail(callback, status.UNAVAILABLE, error.message);
           log('internal_error', { call: 'SubmitShares', error: error.message });
-          fail(callback, status.INTERNAL, `daemon error: ${error.message}; nothing was accepted`);
+          fail(callback, status.INTERNAL, `daemon error: ${error.message}; send the shares again (those already accepted come back as SHARE_DUPLICATE)`);
         },
       );
     },
@@ -168,44 +192,39 @@ export async function startDaemon(options: DaemonOptions): Promise<DaemonHandle>
       server.bindAsync(`${host.includes(':') ? `[${host}]` : host}:${options.port}`, ServerCredentials.createInsecure(), (error, bound) => (error ? reject(error) : resolve(bound)));
     });
   } catch (error) {
-    await Promise.all([pool.close(), membership.close()]);
+    await Promise.all([pool.close(), enrollment.leave()]);
+    membership.close();
     store.close();
     throw new Error(`daemon cannot listen on ${host}:${options.port}: ${(error as Error).message}`);
   }
   const endpoint = options.advertise ?? `${host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host}:${port}`;
-  gossip = new BlockGossip({ chain, membership, pool, self: endpoint, log });
+  gossip = new BlockGossip({ chain, membership, pool, self: endpoint, log, onReceived: (accepted) => metrics.blockReceived(accepted) });
 
-  const registry = new RegistryClient(options.registry);
-  const body = (): AnnouncementBody => ({
-    role: 'daemon', modelId: '', shardIndex: 0, shareKey: bytesToHex(key.publicKey), endpoint, tls: false,
-    capabilities: { tier: 'daemon', cpuCores: availableParallelism(), memoryGiB: 0, gpu: 'none', region: '', workloads: ['share-chain'], clientVersion: '0.1.0' },
-    load: { activeSessions: 0, maxSessions: 0, computeUsPerToken: 0 },
-    pricePer1kTokens: 0,
-  });
-  let stopHeartbeats: () => Promise<void>;
   try {
-    const reply = await registry.register(key, body());
-    stopHeartbeats = startHeartbeats(registry, key, body, { intervalMs: reply.heartbeatIntervalMs, onError: (error) => log('heartbeat_failed', { error: error.message }) });
+    await enrollment.join(endpoint);
   } catch (error) {
-    registry.close();
     server.forceShutdown();
-    await Promise.all([gossip.close(), pool.close()]);
+    await Promise.all([gossip.close(), pool.close(), enrollment.leave()]);
     membership.close();
     store.close();
-    throw new Error(`registry ${options.registry} refused or did not answer the daemon's registration: ${(error as { details?: string }).details || (error as Error).message}`);
+    throw error;
   }
 
   // The daemons that take turns producing blocks: the registry's live daemons, and always this one.
   let daemons: string[] = [key.address];
   let peers: string[] = [...(options.peers ?? [])];
+  /** Why the registry's membership did not answer the last time; undefined while it answers. */
+  let membershipError: string | undefined;
   const refreshDaemons = async () => {
     try {
       const live = await membership.liveDaemons();
+      membershipError = undefined;
       daemons = [...new Set([key.address, ...live.map((m) => m.nodeId)])];
       peers = [...new Set([...(options.peers ?? []), ...live.filter((m) => m.nodeId !== key.address).map((m) => m.endpoint)])].filter((p) => p !== endpoint);
     } catch (error) {
       // Keep the last known set: a registry outage must not stop the chain.
-      log('membership_unavailable', { error: (error as ServiceError).details || (error as Error).message });
+      membershipError = (error as ServiceError).details || (error as Error).message;
+      log('membership_unavailable', { error: membershipError });
     }
   };
   await refreshDaemons();
@@ -218,6 +237,7 @@ export async function startDaemon(options: DaemonOptions): Promise<DaemonHandle>
     if (closing || leaderOf(slot, daemons) !== key.address) return;
     const block = chain.produce(key, now);
     if (block === undefined) return;
+    metrics.blockProduced();
     log('block_produced', { height: block.header.height, hash: hex(block.hash), shares: block.header.shareCount, baseFeePerToken: block.header.baseFeePerToken });
     gossip?.push(block, peers);
   };
@@ -246,18 +266,24 @@ export async function startDaemon(options: DaemonOptions): Promise<DaemonHandle>
     endpoint,
     daemonId: key.address,
     chain,
+    health: () => {
+      const details = { endpoint, daemonId: key.address, db: options.dbPath };
+      if (closing) return unhealthy('shutting down', details);
+      let height: number;
+      try {
+        height = store.headHeight();
+      } catch (error) {
+        return unhealthy(`its database ${options.dbPath} cannot be read: ${(error as Error).message}`, details);
+      }
+      if (membershipError !== undefined) return unhealthy(`the registry's membership did not answer: ${membershipError}`, details);
+      return healthy({ ...details, height });
+    },
     close: () =>
       (closed ??= (async () => {
         closing = true;
         clearTimeout(slotTimer);
         clearInterval(syncTimer);
-        await stopHeartbeats();
-        try {
-          await registry.unregister(key, body());
-        } catch (error) {
-          log('unregister_failed', { error: (error as ServiceError).details || (error as Error).message });
-        }
-        registry.close();
+        await enrollment.leave();
         await new Promise<void>((resolve) => {
           const force = setTimeout(() => server.forceShutdown(), 10_000);
           server.tryShutdown(() => {
@@ -275,4 +301,14 @@ export async function startDaemon(options: DaemonOptions): Promise<DaemonHandle>
         log('daemon_stopped', { endpoint });
       })()),
   };
+}
+
+function openChain(dbPath: string, params: ChainParams): { store: ChainStore; chain: Chain } {
+  const store = new ChainStore(dbPath);
+  try {
+    return { store, chain: new Chain(store, params) };
+  } catch (error) {
+    store.close();
+    throw error;
+  }
 }

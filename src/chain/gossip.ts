@@ -13,6 +13,8 @@ export interface GossipOptions {
   /** This daemon's endpoint, as peers reach it. */
   readonly self: string;
   readonly log: (event: string, fields: Record<string, unknown>) => void;
+  /** Each block received, pushed or pulled: accepted (stored, or already held) or refused. */
+  readonly onReceived?: (accepted: boolean) => void;
 }
 
 /** Blocks per ExchangeBlocks answer, and shares: together they keep an answer well under the message limit. */
@@ -45,6 +47,7 @@ export class BlockGossip {
   receive(block: Block, from?: string): Promise<{ accepted: boolean; message: string }> {
     const turn = this.#intake.then(() => this.#receive(block, from));
     this.#intake = turn.catch(() => undefined);
+    void turn.then((result) => this.options.onReceived?.(result.accepted), () => undefined);
     return turn;
   }
 
@@ -63,7 +66,7 @@ export class BlockGossip {
       log('block_refused', { hash: hex(block.hash), height: block.header.height, producer: block.header.producer, reason: error.message });
       return { accepted: false, message: `block ${hex(block.hash)} is invalid: ${error.message}` };
     }
-    chain.storeBlock(block, contents.shares, contents.receipts);
+    chain.storeBlock(block, contents.shares, contents.receipts, contents.statements);
     const adopted = chain.adopt(block.hash);
     if (adopted.invalid !== undefined) {
       log('block_refused', { hash: hex(block.hash), height: block.header.height, producer: block.header.producer, reason: adopted.invalid });

@@ -3,6 +3,8 @@ import { tessera } from '../proto/services.ts';
 import type { LookupMembersReply__Output } from '../proto/tessera/v1/LookupMembersReply.ts';
 import type { Member__Output } from '../proto/tessera/v1/Member.ts';
 import type { MembershipClient } from '../proto/tessera/v1/Membership.ts';
+import { hexToBytes } from '@noble/hashes/utils.js';
+import { addressOf } from '../crypto/keys.ts';
 
 /** A registered member as the registry's admission records hold it. */
 export interface Member {
@@ -16,6 +18,15 @@ export interface Member {
   readonly tls: boolean;
   readonly status: 'live' | 'evicted';
   readonly lastSeenMs: number;
+}
+
+/** The address of the member's share key: what its statements' signatures must recover. '' for a key that is not a point. */
+export function shareKeyAddress(member: Member): string {
+  try {
+    return addressOf(hexToBytes(member.shareKey));
+  } catch {
+    return '';
+  }
 }
 
 /** Who is registered: what a daemon asks before it trusts a share's signer or a block's producer. */

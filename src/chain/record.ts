@@ -1,5 +1,4 @@
 import { hash } from 'node:crypto';
-import { canonicalJson, type CanonicalValue } from '../crypto/canonical-json.ts';
 
 /** A canonical-JSON payload and the 65-byte recoverable signature over it (the proto's Signed). */
 export interface SignedRecord {
@@ -21,25 +20,35 @@ export const isCount = (value: unknown): value is number => Number.isSafeInteger
 export const isAddress = (value: unknown): value is string => typeof value === 'string' && /^0x[0-9a-f]{40}$/.test(value);
 
 /**
+ * Whether JSON.stringify writes a parsed value as canonical JSON (crypto/canonical-json.ts): its
+ * keys sorted and its numbers safe integers throughout. Then the payload is canonical exactly when
+ * JSON.stringify gives back its text, a native comparison that is cheaper than re-encoding it.
+ */
+function stringifiesCanonically(value: unknown): boolean {
+  if (typeof value === 'number') return Number.isSafeInteger(value);
+  if (typeof value !== 'object' || value === null) return true;
+  if (Array.isArray(value)) return value.every(stringifiesCanonically);
+  const object = value as Record<string, unknown>;
+  const keys = Object.keys(object);
+  for (let i = 1; i < keys.length; i++) if (keys[i - 1]! >= keys[i]!) return false;
+  return keys.every((k) => stringifiesCanonically(object[k]));
+}
+
+/**
  * The object a canonical-JSON payload holds, with exactly `keys` (and any of `optional`). Canonical bytes matter beyond
  * neatness: a record's identity is the hash of its bytes, so a second encoding of the same content
  * would be a second record (a replay that dodges duplicate detection).
  */
 export function parseRecord(payload: Uint8Array, what: string, keys: readonly string[], optional: readonly string[] = []): Record<string, unknown> {
-  // parseCanonicalJson's check, with a native comparison: this runs for every share a daemon takes.
+  let text: string;
   let value: unknown;
   try {
-    value = JSON.parse(decoder.decode(payload));
+    text = decoder.decode(payload);
+    value = JSON.parse(text);
   } catch (error) {
     throw new RecordFormatError(`${what} payload is not JSON: ${(error as Error).message}`);
   }
-  let canonical: Uint8Array | undefined;
-  try {
-    canonical = canonicalJson(value as CanonicalValue);
-  } catch {
-    canonical = undefined;
-  }
-  if (canonical === undefined || !Buffer.from(canonical.buffer, canonical.byteOffset, canonical.length).equals(payload)) {
+  if (!stringifiesCanonically(value) || JSON.stringify(value) !== text) {
     throw new RecordFormatError(`${what} payload is not canonical JSON (sorted keys, no whitespace, integers only)`);
   }
   if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new RecordFormatError(`${what} payload is not a JSON object`);

@@ -9,9 +9,12 @@ test('worker threads and the inline check give the same answers, in order, acros
   const other = generateKeyPair();
   const checks: RecordCheck[] = Array.from({ length: 300 }, (_, i) => {
     const payload = new TextEncoder().encode(`{"i":${i}}`);
-    return { domain: 'tessera/v1/share', payload, signature: sign(i % 150 === 5 ? other : key, 'tessera/v1/share', payload), publicKey: key.publicKey };
+    const signature = sign(i % 150 === 5 ? other : key, 'tessera/v1/share-batch', payload);
+    // A flipped recovery byte still verifies against the key, but names another signer: refused.
+    if (i % 150 === 7) signature[64] ^= 1;
+    return { domain: 'tessera/v1/share-batch', payload, signature, signer: key.address };
   });
-  const expected = checks.map((_, i) => i % 150 !== 5);
+  const expected = checks.map((_, i) => i % 150 !== 5 && i % 150 !== 7);
   const inline = new SignaturePool(0);
   const workers = new SignaturePool(2);
   try {

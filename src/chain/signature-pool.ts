@@ -1,13 +1,13 @@
 import { Worker } from 'node:worker_threads';
-import { verifySignature } from '../crypto/signature.ts';
+import { recoverSigner } from '../crypto/signature.ts';
 
-/** A signed record to check against the key that should have signed it. */
+/** A signed record to check against the address whose key should have signed it. */
 export interface RecordCheck {
   readonly domain: string;
+  /** The signed message: a receipt's payload, a statement's hash. */
   readonly payload: Uint8Array;
   readonly signature: Uint8Array;
-  /** SEC1 public key. */
-  readonly publicKey: Uint8Array;
+  readonly signer: string;
 }
 
 export interface RecordCheckJob {
@@ -15,9 +15,13 @@ export interface RecordCheckJob {
   readonly checks: readonly RecordCheck[];
 }
 
-/** One answer per check: 1 when it holds. */
+/**
+ * One answer per check: 1 when it holds. Recovering the signer, not only verifying against its key,
+ * also holds the recovery byte to account: a signature whose recovery byte is wrong would verify here
+ * yet name another signer to everyone who recovers it (the registry's settlement check does).
+ */
 export function checkRecords(checks: readonly RecordCheck[]): Uint8Array {
-  return Uint8Array.from(checks, (c) => (verifySignature(c.domain, c.payload, c.signature, c.publicKey) ? 1 : 0));
+  return Uint8Array.from(checks, (c) => (recoverSigner(c.domain, c.payload, c.signature) === c.signer ? 1 : 0));
 }
 
 /** Below this many checks a batch is not split further: a message to a worker costs about as much as a few checks. */
@@ -29,8 +33,9 @@ interface Lane {
 }
 
 /**
- * Signature checking on worker threads (about 60 µs a signature, the daemon's main cost): a large
- * batch is split across the workers. With 0 threads it checks inline.
+ * Signature checking on worker threads (about 60 µs a signature): a batch's statement and its new
+ * receipts, or a peer block's statements and receipts (thousands, for a block of short sessions). A
+ * large set is split across the workers. With 0 threads it checks inline.
  */
 export class SignaturePool {
   readonly #threads: number;
@@ -68,7 +73,10 @@ export class SignaturePool {
     lane.worker.ref();
     return new Promise((resolve, reject) => {
       this.#waiting.set(id, { lane, size: checks.length, resolve, reject });
-      lane.worker.postMessage({ id, checks } satisfies RecordCheckJob);
+      // Payloads arrive as views into a whole gRPC message, and posting a view copies the buffer it
+      // views: post copies of just the bytes.
+      const compact = checks.map((c) => ({ ...c, payload: new Uint8Array(c.payload), signature: new Uint8Array(c.signature) }));
+      lane.worker.postMessage({ id, checks: compact } satisfies RecordCheckJob);
     });
   }
 

@@ -1,4 +1,4 @@
-// Checks batches of share and receipt signatures off the daemon's main thread.
+// Checks share-batch statement and receipt signatures off the daemon's main thread.
 import { parentPort } from 'node:worker_threads';
 import { checkRecords, type RecordCheckJob } from './signature-pool.ts';
 

@@ -1,3 +1,4 @@
+import { closeSync, fdatasync, openSync } from 'node:fs';
 import Database from 'better-sqlite3';
 import type { Block } from './block.ts';
 
@@ -8,7 +9,8 @@ export type ShareState = (typeof ShareState)[keyof typeof ShareState];
 export interface ShareRow {
   readonly hash: Buffer;
   readonly payload: Buffer;
-  readonly signature: Buffer;
+  /** The hash of a statement of the share's node that lists it: in a block, the one that block carries. */
+  readonly statement: Buffer;
   readonly nodeId: string;
   readonly shardIndex: number;
   readonly sessionHash: string;
@@ -27,6 +29,20 @@ export interface ReceiptRow {
   readonly client: string;
   /** JSON array, as in the receipt. */
   readonly tokensPerShard: string;
+}
+
+export type ShareClaim = Pick<ShareRow, 'hash' | 'sessionHash' | 'shardIndex' | 'receiptHash' | 'tokens' | 'state'>;
+
+/** A block's share as the block links it: the share and the statement the block carries for it. */
+export interface ShareLink {
+  readonly hash: Uint8Array;
+  readonly statement: Uint8Array;
+}
+
+export interface StatementRow {
+  readonly hash: Buffer;
+  readonly payload: Buffer;
+  readonly signature: Buffer;
 }
 
 export interface BlockRow {
@@ -61,7 +77,8 @@ export interface ClientTotals {
   readonly fees: number;
 }
 
-const SCHEMA_VERSION = 1;
+/** 2: shares signed per batch (statements), no signature of their own. */
+const SCHEMA_VERSION = 2;
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS blocks (
@@ -78,13 +95,15 @@ CREATE TABLE IF NOT EXISTS blocks (
 );
 CREATE INDEX IF NOT EXISTS blocks_by_parent ON blocks (parent);
 CREATE TABLE IF NOT EXISTS chain (height INTEGER PRIMARY KEY, hash BLOB NOT NULL);
-CREATE TABLE IF NOT EXISTS block_shares (block BLOB NOT NULL, idx INTEGER NOT NULL, share BLOB NOT NULL, PRIMARY KEY (block, idx)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS block_shares (block BLOB NOT NULL, idx INTEGER NOT NULL, share BLOB NOT NULL, statement BLOB NOT NULL, PRIMARY KEY (block, idx)) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS block_receipts (block BLOB NOT NULL, receipt BLOB NOT NULL, PRIMARY KEY (block, receipt)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS block_statements (block BLOB NOT NULL, statement BLOB NOT NULL, PRIMARY KEY (block, statement)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS statements (hash BLOB PRIMARY KEY, payload BLOB NOT NULL, signature BLOB NOT NULL);
 CREATE TABLE IF NOT EXISTS shares (
   hash BLOB PRIMARY KEY,
   seq INTEGER NOT NULL,
   payload BLOB NOT NULL,
-  signature BLOB NOT NULL,
+  statement BLOB NOT NULL,
   node_id TEXT NOT NULL,
   shard_index INTEGER NOT NULL,
   session_hash TEXT NOT NULL,
@@ -114,7 +133,7 @@ CREATE TABLE IF NOT EXISTS usage (
 ) WITHOUT ROWID;
 `;
 
-const shareColumns = (t: string) => `${t}.hash, ${t}.payload, ${t}.signature, ${t}.node_id AS nodeId, ${t}.shard_index AS shardIndex,
+const shareColumns = (t: string, statement: string) => `${t}.hash, ${t}.payload, ${statement} AS statement, ${t}.node_id AS nodeId, ${t}.shard_index AS shardIndex,
   ${t}.session_hash AS sessionHash, ${t}.receipt_hash AS receiptHash, ${t}.tokens, ${t}.weight, ${t}.state`;
 const receiptColumns = (t: string) => `${t}.hash, ${t}.payload, ${t}.signature, ${t}.session_hash AS sessionHash, ${t}.model_id AS modelId,
   ${t}.client, ${t}.tokens_per_shard AS tokensPerShard`;
@@ -122,27 +141,40 @@ const BLOCK_COLUMNS = 'hash, height, parent, slot, producer, header, signature, 
 
 /**
  * A daemon's chain in one SQLite file: every block it holds (canonical or not), every share it
- * accepted or saw in a block, the receipts behind them, and per session and shard the tokens claimed
- * on the canonical chain and waiting for a block.
+ * accepted or saw in a block, the receipts and share-batch statements behind them, and per session
+ * and shard the tokens claimed on the canonical chain and waiting for a block.
  *
- * WAL with synchronous=FULL: a commit returns only after the WAL is on disk, so a share is durable
- * when it is acknowledged even across a power cut, not only a crash of the process (which NORMAL
- * would survive too). Daemons batch many shares per commit, which keeps the fsyncs affordable.
+ * WAL with synchronous=NORMAL, and `sync()` to make commits durable: a committed transaction is in
+ * the WAL file (it survives a crash of the process) but on disk only once the WAL is synced. SQLite's
+ * FULL would fsync inside every commit, on the daemon's only thread; `sync()` runs the fdatasync on
+ * libuv's thread pool while the daemon checks the next shares, and one sync covers every commit
+ * before it. A share is acknowledged only after a sync that followed its commit, so it survives a
+ * power cut too. (Checkpoints with NORMAL sync the WAL before and the database after copying, so a
+ * commit that leaves the WAL for the database stays durable.)
  */
 export class ChainStore {
   readonly #db: Database.Database;
   readonly #statements = new Map<string, Database.Statement>();
+  /** The WAL file, opened for fdatasync. */
+  readonly #wal: number;
+  #syncs = 0;
+  #closed = false;
   #seq: number;
 
   constructor(path: string) {
     this.#db = new Database(path);
     try {
       this.#db.pragma('journal_mode = WAL');
-      this.#db.pragma('synchronous = FULL');
+      this.#db.pragma('synchronous = NORMAL');
       const version = this.#db.pragma('user_version', { simple: true }) as number;
       if (version > SCHEMA_VERSION) throw new Error(`${path} has chain schema version ${version}; this tessera knows up to ${SCHEMA_VERSION}: upgrade tessera`);
+      if (version !== 0 && version < SCHEMA_VERSION) {
+        throw new Error(`${path} has chain schema version ${version} (a signature per share); this tessera keeps version ${SCHEMA_VERSION} (a signature per batch of shares): delete ${path} or run an older tessera`);
+      }
       this.#db.exec(SCHEMA);
+      // Writing the version also makes sure the WAL file exists before it is opened.
       this.#db.pragma(`user_version = ${SCHEMA_VERSION}`);
+      this.#wal = openSync(`${path}-wal`, 'r');
     } catch (error) {
       this.#db.close();
       throw error;
@@ -152,6 +184,21 @@ export class ChainStore {
 
   close(): void {
     this.#db.close();
+    if (this.#syncs === 0) closeSync(this.#wal);
+    else this.#closed = true;
+  }
+
+  /** Resolves once every transaction committed before the call is on disk (an fdatasync of the WAL, off the calling thread). */
+  sync(): Promise<void> {
+    this.#syncs++;
+    return new Promise((resolve, reject) => {
+      fdatasync(this.#wal, (error) => {
+        // A sync in flight keeps the WAL file open past close().
+        if (--this.#syncs === 0 && this.#closed) closeSync(this.#wal);
+        if (error) reject(error);
+        else resolve();
+      });
+    });
   }
 
   transaction<T>(work: () => T): T {
@@ -181,20 +228,24 @@ export class ChainStore {
     return (this.#statement('SELECT MAX(height) AS h FROM chain').get() as { h: number | null }).h ?? -1;
   }
 
-  /** Stores a block off the canonical chain; its shares that are new here are stored as side shares. */
-  insertBlock(block: Block, shares: readonly NewShare[], receipts: readonly NewReceipt[]): void {
+  /**
+   * Stores a block off the canonical chain, linked to its shares (each with the statement the block
+   * carries for it; the caller stores shares new here first) and to its receipts and statements.
+   */
+  insertBlock(block: Block, shares: readonly ShareLink[], receipts: readonly NewReceipt[], statements: readonly NewStatement[]): void {
     const h = block.header;
     this.#statement(
       'INSERT INTO blocks (hash, height, parent, slot, producer, header, signature, share_count, base_fee, canonical) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 0)',
     ).run(block.hash, h.height, Buffer.from(h.parentHash, 'hex'), h.slot, h.producer, block.signedHeader.payload, block.signedHeader.signature, h.shareCount, h.baseFeePerToken);
-    const link = this.#statement('INSERT INTO block_shares (block, idx, share) VALUES (?, ?, ?)');
-    shares.forEach((share, idx) => {
-      link.run(block.hash, idx, share.hash);
-      this.insertShare(share, ShareState.Side);
-    });
+    const link = this.#statement('INSERT INTO block_shares (block, idx, share, statement) VALUES (?, ?, ?, ?)');
+    shares.forEach((share, idx) => link.run(block.hash, idx, share.hash, share.statement));
     for (const receipt of receipts) {
       this.#statement('INSERT OR IGNORE INTO block_receipts (block, receipt) VALUES (?, ?)').run(block.hash, receipt.hash);
       this.insertReceipt(receipt);
+    }
+    for (const statement of statements) {
+      this.#statement('INSERT OR IGNORE INTO block_statements (block, statement) VALUES (?, ?)').run(block.hash, statement.hash);
+      this.insertStatement(statement);
     }
   }
 
@@ -207,6 +258,7 @@ export class ChainStore {
       for (const child of this.#statement('SELECT hash FROM blocks WHERE parent = ?').all(next) as { hash: Buffer }[]) queue.push(child.hash);
       this.#statement('DELETE FROM block_shares WHERE block = ?').run(next);
       this.#statement('DELETE FROM block_receipts WHERE block = ?').run(next);
+      this.#statement('DELETE FROM block_statements WHERE block = ?').run(next);
       removed += this.#statement('DELETE FROM blocks WHERE hash = ? AND canonical = 0').run(next).changes;
     }
     return removed;
@@ -223,7 +275,24 @@ export class ChainStore {
   }
 
   blockShareRows(hash: Uint8Array): ShareRow[] {
-    return this.#statement(`SELECT ${shareColumns('s')} FROM block_shares b JOIN shares s ON s.hash = b.share WHERE b.block = ? ORDER BY b.idx`).all(hash) as ShareRow[];
+    return this.#statement(`SELECT ${shareColumns('s', 'b.statement')} FROM block_shares b JOIN shares s ON s.hash = b.share WHERE b.block = ? ORDER BY b.idx`).all(hash) as ShareRow[];
+  }
+
+  /** What a block's shares claim of their receipts, in block order: what applying or unapplying it needs. */
+  blockShareClaims(hash: Uint8Array): ShareClaim[] {
+    return this.#statement(
+      `SELECT s.hash, s.session_hash AS sessionHash, s.shard_index AS shardIndex, s.receipt_hash AS receiptHash, s.tokens, s.state
+       FROM block_shares b JOIN shares s ON s.hash = b.share WHERE b.block = ? ORDER BY b.idx`,
+    ).all(hash) as ShareClaim[];
+  }
+
+  /** Sets the state of every share of a block: one statement, not one per share. */
+  setBlockShareStates(block: Uint8Array, state: ShareState, height: number | null): void {
+    this.#statement('UPDATE shares SET state = ?, height = ? WHERE hash IN (SELECT share FROM block_shares WHERE block = ?)').run(state, height, block);
+  }
+
+  blockStatementRows(hash: Uint8Array): StatementRow[] {
+    return this.#statement('SELECT s.hash, s.payload, s.signature FROM block_statements b JOIN statements s ON s.hash = b.statement WHERE b.block = ? ORDER BY s.hash').all(hash) as StatementRow[];
   }
 
   blockReceiptRows(hash: Uint8Array): ReceiptRow[] {
@@ -236,19 +305,12 @@ export class ChainStore {
     return (this.#statement('SELECT state FROM shares WHERE hash = ?').get(hash) as { state: ShareState } | undefined)?.state;
   }
 
-  /** The states of those of `hashes` this daemon holds, by hex hash: one query for a whole batch. */
-  shareStates(hashes: readonly Uint8Array[]): Map<string, ShareState> {
-    const rows = this.#statement('SELECT lower(hex(hash)) AS hash, state FROM shares WHERE hash IN (SELECT unhex(value) FROM json_each(?))')
-      .all(JSON.stringify(hashes.map((h) => Buffer.from(h).toString('hex')))) as { hash: string; state: ShareState }[];
-    return new Map(rows.map((r) => [r.hash, r.state]));
-  }
-
   /** Inserts a share not held yet, in `state`, and says whether it did; a share already held keeps its state. */
   insertShare(share: NewShare, state: ShareState): boolean {
     return this.#statement(
-      `INSERT INTO shares (hash, seq, payload, signature, node_id, shard_index, session_hash, receipt_hash, tokens, weight, state, height)
+      `INSERT INTO shares (hash, seq, payload, statement, node_id, shard_index, session_hash, receipt_hash, tokens, weight, state, height)
        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL) ON CONFLICT (hash) DO NOTHING`,
-    ).run(share.hash, ++this.#seq, share.payload, share.signature, share.nodeId, share.shardIndex, share.sessionHash, share.receiptHash, share.tokens, share.weight, state).changes === 1;
+    ).run(share.hash, ++this.#seq, share.payload, share.statement, share.nodeId, share.shardIndex, share.sessionHash, share.receiptHash, share.tokens, share.weight, state).changes === 1;
   }
 
   deleteShare(hash: Uint8Array): void {
@@ -261,14 +323,22 @@ export class ChainStore {
 
   /** Accepted shares not in a canonical block, oldest first. */
   pendingShares(limit: number): ShareRow[] {
-    return this.#statement(`SELECT ${shareColumns('shares')} FROM shares WHERE state = 1 ORDER BY seq LIMIT ?`).all(limit) as ShareRow[];
+    return this.#statement(`SELECT ${shareColumns('shares', 'shares.statement')} FROM shares WHERE state = 1 ORDER BY seq LIMIT ?`).all(limit) as ShareRow[];
   }
 
   pendingCount(): number {
     return (this.#statement('SELECT COUNT(*) AS n FROM shares WHERE state = 1').get() as { n: number }).n;
   }
 
-  // --- receipts and usage ---
+  // --- statements, receipts and usage ---
+
+  statement(hash: Uint8Array): StatementRow | undefined {
+    return this.#statement('SELECT hash, payload, signature FROM statements WHERE hash = ?').get(hash) as StatementRow | undefined;
+  }
+
+  insertStatement(statement: NewStatement): void {
+    this.#statement('INSERT INTO statements (hash, payload, signature) VALUES (?, ?, ?) ON CONFLICT (hash) DO NOTHING').run(statement.hash, statement.payload, statement.signature);
+  }
 
   receipt(hash: Uint8Array): ReceiptRow | undefined {
     return this.#statement(`SELECT ${receiptColumns('receipts')} FROM receipts WHERE hash = ?`).get(hash) as ReceiptRow | undefined;
@@ -311,11 +381,12 @@ export class ChainStore {
   }
 }
 
-/** A share as stored: its signed bytes and the fields the chain's bookkeeping reads. */
+/** A share as stored: its bytes, the statement that signs it, and the fields the chain's bookkeeping reads. */
 export interface NewShare {
   readonly hash: Buffer;
   readonly payload: Uint8Array;
-  readonly signature: Uint8Array;
+  /** The hash of a statement of the share's node that lists it. */
+  readonly statement: Buffer;
   readonly nodeId: string;
   readonly shardIndex: number;
   readonly sessionHash: string;
@@ -332,4 +403,10 @@ export interface NewReceipt {
   readonly modelId: string;
   readonly client: string;
   readonly tokensPerShard: string;
+}
+
+export interface NewStatement {
+  readonly hash: Buffer;
+  readonly payload: Uint8Array;
+  readonly signature: Uint8Array;
 }

@@ -3,14 +3,27 @@ import type { Block__Output } from '../proto/tessera/v1/Block.ts';
 import { openHeader, type Block } from './block.ts';
 import { RecordFormatError, sha256, type SignedRecord } from './record.ts';
 
+const signed = (r: SignedRecord) => ({ payload: r.payload, signature: r.signature });
+
 export function blockToWire(block: Block): BlockMessage {
-  const signed = (r: SignedRecord) => ({ payload: r.payload, signature: r.signature });
-  return { header: signed(block.signedHeader), shares: block.shares.map(signed), receipts: block.receipts.map(signed) };
+  const index = new Map(block.statements.map((s, i) => [s, i]));
+  return {
+    header: signed(block.signedHeader),
+    receipts: block.receipts.map(signed),
+    statements: block.statements.map(signed),
+    shares: block.shares.map((s) => ({ payload: s.payload, statement: index.get(s.statement)! })),
+  };
 }
 
-/** A block from the wire, its header parsed; a RecordFormatError when it is not one. */
+/** A block from the wire, its header parsed and each share linked to its statement; a RecordFormatError when it is not one. */
 export function blockFromWire(message: Block__Output | null | undefined): Block {
   if (message?.header == null) throw new RecordFormatError('block without a header');
   const signedHeader = { payload: message.header.payload, signature: message.header.signature };
-  return { header: openHeader(signedHeader.payload), hash: sha256(signedHeader.payload), signedHeader, shares: message.shares, receipts: message.receipts };
+  const statements = message.statements.map(signed);
+  const shares = message.shares.map((s, i) => {
+    const statement = statements[s.statement];
+    if (statement === undefined) throw new RecordFormatError(`block share ${i} points at statement ${s.statement}; the block carries ${statements.length}`);
+    return { payload: s.payload, statement };
+  });
+  return { header: openHeader(signedHeader.payload), hash: sha256(signedHeader.payload), signedHeader, shares, receipts: message.receipts, statements };
 }

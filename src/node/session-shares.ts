@@ -2,13 +2,14 @@ import { status } from '@grpc/grpc-js';
 import { bytesToHex } from '@noble/hashes/utils.js';
 import { receiptHashOf, verifyReceipt } from '../chain/receipt.ts';
 import { RecordFormatError, type SignedRecord } from '../chain/record.ts';
-import { sessionHashOf, signShare, WEIGHT_ONE } from '../chain/share.ts';
+import { encodeShare, sessionHashOf, WEIGHT_ONE } from '../chain/share.ts';
 import type { KeyPair } from '../crypto/keys.ts';
 import { NodeStatusError } from './node-status.ts';
 
 /**
  * The compute shares one session earns on this node: one per forward step (its positions, weight
- * 1.0), signed once the client's usage receipt covers it. Steps the client never attests earn nothing.
+ * 1.0), made once the client's usage receipt covers it (the share submitter signs them, a batch at a
+ * time). Steps the client never attests earn nothing.
  */
 export class SessionShares {
   readonly #sessionHash: string;
@@ -37,10 +38,10 @@ export class SessionShares {
   }
 
   /**
-   * Checks the client's receipt for this session and signs a share for each recorded step it
-   * covers, in order. Steps beyond its count wait for a later receipt.
+   * Checks the client's receipt for this session and makes a share (its payload) for each recorded
+   * step it covers, in order. Steps beyond its count wait for a later receipt.
    */
-  attest(signed: SignedRecord): SignedRecord[] {
+  attest(signed: SignedRecord): Uint8Array[] {
     let receipt;
     try {
       receipt = verifyReceipt(signed);
@@ -54,11 +55,11 @@ export class SessionShares {
     const allowed = receipt.tokensPerShard[this.shardIndex];
     if (allowed === undefined) throw new NodeStatusError(status.INVALID_ARGUMENT, `usage receipt counts ${receipt.tokensPerShard.length} shards, none for shard ${this.shardIndex}`);
     const receiptHash = receiptHashOf(signed.payload).toString('hex');
-    const shares: SignedRecord[] = [];
+    const shares: Uint8Array[] = [];
     while (this.#steps.length > 0 && this.#claimed + this.#steps[0]!.tokens <= allowed) {
       const step = this.#steps.shift()!;
       this.#claimed += step.tokens;
-      shares.push(signShare(this.key, {
+      shares.push(encodeShare({
         nodeId: this.key.address, shardIndex: this.shardIndex, tokensProcessed: step.tokens, weight: WEIGHT_ONE,
         timestampMs: step.timestampMs, sessionHash: this.#sessionHash, receiptHash,
       }));

@@ -2,10 +2,15 @@ import type { ServiceError } from '@grpc/grpc-js';
 import { DaemonClient } from '../chain/daemon-client.ts';
 import { receiptHashOf } from '../chain/receipt.ts';
 import type { SignedRecord } from '../chain/record.ts';
+import { shareHashOf } from '../chain/share.ts';
+import { signStatement } from '../chain/statement.ts';
+import type { KeyPair } from '../crypto/keys.ts';
 
 export interface ShareSubmitterOptions {
   /** HOST:PORT of the share-chain daemon. */
   readonly daemon: string;
+  /** The share key the node registered: it signs each batch it sends. */
+  readonly key: KeyPair;
   /** How often queued shares are sent. Default 1 s. */
   readonly flushIntervalMs?: number;
   /** Most shares held while the daemon does not acknowledge them; the oldest go first beyond it. Default 100 000. */
@@ -14,7 +19,9 @@ export interface ShareSubmitterOptions {
 }
 
 interface Queued {
-  readonly share: SignedRecord;
+  readonly share: Uint8Array;
+  /** sha256 of the share, hex: what the batch's statement lists. */
+  readonly hash: string;
   readonly receipt: SignedRecord;
   /** Rejections that may pass (the daemon's view of the registry lags a fresh registration). */
   transientRejections: number;
@@ -27,21 +34,25 @@ const TRANSIENT = new Set(['SHARE_UNKNOWN_NODE', 'SHARE_EVICTED_NODE']);
 const MAX_TRANSIENT_REJECTIONS = 10;
 
 /**
- * Sends a node's signed shares, with the receipts they reference, to the daemon in batches. A share
- * leaves the queue once the daemon acknowledges it (accepted, or a duplicate of one it already
- * accepted) or rejects it for good; a daemon that cannot be reached keeps everything queued.
+ * Sends a node's shares, with the receipts they reference, to the daemon in batches, each signed once
+ * with a statement that lists its shares. A share leaves the queue once the daemon acknowledges it
+ * (accepted, or a duplicate of one it already accepted) or rejects it for good; a daemon that cannot
+ * be reached keeps everything queued.
  */
 export class ShareSubmitter {
   readonly #client: DaemonClient;
+  readonly #key: KeyPair;
   readonly #log: ShareSubmitterOptions['log'];
   readonly #maxQueued: number;
   readonly #timer: NodeJS.Timeout;
   #queue: Queued[] = [];
   #flushing: Promise<void> | undefined;
   #accepted = 0;
+  #submitted = 0;
 
   constructor(options: ShareSubmitterOptions) {
     this.#client = new DaemonClient(options.daemon, { deadlineMs: 10_000 });
+    this.#key = options.key;
     this.#log = options.log;
     this.#maxQueued = options.maxQueued ?? 100_000;
     this.#timer = setInterval(() => void this.flush(), options.flushIntervalMs ?? 1_000);
@@ -53,12 +64,19 @@ export class ShareSubmitter {
     return this.#accepted;
   }
 
+  /** Shares handed to this submitter so far. */
+  get submitted(): number {
+    return this.#submitted;
+  }
+
   get queued(): number {
     return this.#queue.length;
   }
 
-  add(shares: readonly SignedRecord[], receipt: SignedRecord): void {
-    for (const share of shares) this.#queue.push({ share, receipt, transientRejections: 0 });
+  /** Queues share payloads of this node, with the receipt that backs them. */
+  add(shares: readonly Uint8Array[], receipt: SignedRecord): void {
+    for (const share of shares) this.#queue.push({ share, hash: shareHashOf(share).toString('hex'), receipt, transientRejections: 0 });
+    this.#submitted += shares.length;
     const excess = this.#queue.length - this.#maxQueued;
     if (excess > 0) {
       this.#queue.splice(0, excess);
@@ -91,9 +109,10 @@ export class ShareSubmitter {
       const batch = this.#queue.slice(0, BATCH);
       const receipts = new Map<string, SignedRecord>();
       for (const q of batch) receipts.set(receiptHashOf(q.receipt.payload).toString('hex'), q.receipt);
+      const statement = signStatement(this.#key, batch.map((q) => q.hash));
       let verdicts;
       try {
-        verdicts = await this.#client.submitShares(batch.map((q) => q.share), [...receipts.values()]);
+        verdicts = await this.#client.submitShares([{ statement, shares: batch.map((q) => q.share) }], [...receipts.values()]);
       } catch (error) {
         this.#log('shares.submit_failed', { daemon: this.#client.endpoint, queued: this.#queue.length, error: (error as ServiceError).details || (error as Error).message });
         return;

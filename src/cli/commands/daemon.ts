@@ -2,16 +2,18 @@ import { existsSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import type { Command } from 'commander';
 import { startDaemon } from '../../chain/daemon.ts';
+import { RegistryMembership } from '../../chain/membership.ts';
 import { DEFAULT_CHAIN_PARAMS } from '../../chain/params.ts';
 import { KeyFileError, readKeyFile, writeNewKeyFile, type KeyPair } from '../../crypto/keys.ts';
 import { CliError, parseIntegerOption } from '../cli-error.ts';
+import { registryEnrollment } from '../daemon-enrollment.ts';
 import { DEFAULT_REGISTRY } from '../registry-option.ts';
 import { parseEndpointOption } from './node.ts';
-import { closeOnSignal, roleLogger, stopSignal } from '../serve.ts';
+import { addMetricsOptions, closeOnSignal, metricsPortBeside, roleLogger, serveRoleMetrics, stopSignal, type MetricsFlags } from '../serve.ts';
 
 export const DEFAULT_DAEMON_PORT = 50070;
 
-interface DaemonCommandOptions {
+interface DaemonCommandOptions extends MetricsFlags {
   port: number;
   host: string;
   registry: string;
@@ -27,7 +29,7 @@ interface DaemonCommandOptions {
 }
 
 export function registerDaemonCommand(program: Command): void {
-  program
+  const command = program
     .command('daemon')
     .description('Run a share-chain daemon: accepts signed compute shares, produces a block every slot it leads, gossips blocks with other daemons, and estimates fees.')
     .option('--port <port>', 'port to listen on (0: any free port)', parseIntegerOption('port', 0, 65535), DEFAULT_DAEMON_PORT)
@@ -41,8 +43,8 @@ export function registerDaemonCommand(program: Command): void {
     .option('--block-interval-ms <ms>', 'the slot length: one block per slot', parseIntegerOption('block-interval-ms', 10), DEFAULT_CHAIN_PARAMS.blockIntervalMs)
     .option('--max-shares-per-block <n>', "a block's capacity; the fee steers toward half of it", parseIntegerOption('max-shares-per-block', 2), DEFAULT_CHAIN_PARAMS.maxSharesPerBlock)
     .option('--window-blocks <n>', 'blocks per settlement window', parseIntegerOption('window-blocks', 1), DEFAULT_CHAIN_PARAMS.windowBlocks)
-    .option('--verify-threads <n>', 'worker threads that check signatures (default: the cores but one, at most 8)', parseIntegerOption('verify-threads', 0, 256))
-    .action(async (options: DaemonCommandOptions) => daemonCommand(options));
+    .option('--verify-threads <n>', 'worker threads that check signatures (default: the cores but one, at most 8)', parseIntegerOption('verify-threads', 0, 256));
+  addMetricsOptions(command, '--port + 1000').action(async (options: DaemonCommandOptions) => daemonCommand(options));
 }
 
 /** --key, else daemon.key beside the database, created there on first start (said on stderr). */
@@ -64,23 +66,27 @@ async function daemonCommand(options: DaemonCommandOptions): Promise<void> {
   const signal = stopSignal();
   const key = daemonKey(options);
   const log = roleLogger('daemon');
+  const endpoint = await serveRoleMetrics('daemon', options.metricsHost, options.metricsPort ?? metricsPortBeside(options.port), log);
   let handle;
   try {
     handle = await startDaemon({
       port: options.port,
       host: options.host,
       dbPath: resolve(options.db),
-      registry: options.registry,
+      membership: new RegistryMembership(options.membership ?? options.registry),
+      enrollment: registryEnrollment(options.registry, key, log),
       key,
       peers: options.peer,
       params: { blockIntervalMs: options.blockIntervalMs, maxSharesPerBlock: options.maxSharesPerBlock, windowBlocks: options.windowBlocks },
       log,
-      ...(options.membership === undefined ? {} : { membership: options.membership }),
       ...(options.advertise === undefined ? {} : { advertise: options.advertise }),
       ...(options.verifyThreads === undefined ? {} : { verifyThreads: options.verifyThreads }),
+      metrics: endpoint.metrics,
     });
   } catch (error) {
+    await endpoint.server.close();
     throw new CliError((error as Error).message);
   }
-  await closeOnSignal(signal, () => handle.close(), log);
+  endpoint.watch(() => handle.health());
+  await closeOnSignal(signal, () => handle.close().finally(() => endpoint.server.close()), log);
 }
