@@ -1,6 +1,15 @@
-import { test } from 'node:test';
+import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { randomValues } from '../tensor/test-data.ts';
+import { createWasmBackend } from '../tensor/wasm-backend.ts';
+import { sharedModel } from '../../test/support/shared-models.ts';
+import { Engine } from './engine.ts';
+import { exp } from './math.ts';
+import { openModel } from './open-model.ts';
 import { Rng, Sampler, topIndices } from './sampling.ts';
+
+const backend = await createWasmBackend({ threads: 1 });
+after(() => backend.close());
 
 const logits = new Float32Array([0.5, 3, 2.9, -1, 1, 2.9]);
 
@@ -9,7 +18,8 @@ test('greedy picks the largest logit, lowest id on ties, and reports log-probabi
   assert.equal(sampled.id, 1);
   assert.deepEqual(sampled.top.map((t) => t.id), [1, 2, 5]);
   const total = Array.from(logits).reduce((a, v) => a + Math.exp(v), 0);
-  assert.ok(Math.abs(sampled.logprob - (3 - Math.log(total))) < 1e-9);
+  // f32 exponentials (see src/tensor/softmax.ts): within 1e-6, not to the last bit of an f64
+  assert.ok(Math.abs(sampled.logprob - (3 - Math.log(total))) < 1e-6);
 });
 
 test('topIndices orders best first', () => {
@@ -49,4 +59,88 @@ test('Rng is uniform enough', () => {
   let sum = 0;
   for (let i = 0; i < 10000; i++) sum += rng.next();
   assert.ok(Math.abs(sum / 10000 - 0.5) < 0.02);
+});
+
+/** log Σ e^logit with the portable exp, one term at a time: how log-probabilities were computed before. */
+function portableLogSumExp(logits: Float32Array): number {
+  let max = -Infinity;
+  for (const v of logits) if (v > max) max = v;
+  let sum = 0;
+  for (const v of logits) sum += exp(v - max);
+  return max + Math.log(sum);
+}
+
+function assertLogprobsClose(logits: Float32Array, label: string): void {
+  const lse = portableLogSumExp(logits);
+  const sampled = new Sampler().sample(logits, [], 5);
+  for (const t of [sampled, ...sampled.top]) {
+    const error = Math.abs(t.logprob - (logits[t.id]! - lse));
+    assert.ok(error < 1e-6, `${label}: log p(${t.id}) off by ${error}`);
+  }
+}
+
+test('log-probabilities within 1e-6 of an exp per logit: stories260K at every position of a prompt', () => {
+  const model = openModel(sharedModel('stories260K.gguf'));
+  try {
+    const { config } = model;
+    const engine = new Engine(config, { start: 0, end: config.layers, embedding: true, head: true }, backend, model.weights);
+    const tokens = model.tokenizer.encode('Once upon a time, a little fox met a bear in the woods.');
+    const logits = engine.forward(engine.createCache(1 << 24), { tokens }, 0, { allLogits: true }).logits!;
+    for (let t = 0; t < tokens.length; t++) {
+      assertLogprobsClose(logits.subarray(t * config.vocabSize, (t + 1) * config.vocabSize), `position ${t}`);
+    }
+  } finally {
+    model.weights.close();
+  }
+});
+
+test('log-probabilities within 1e-6 of an exp per logit, and the greedy choice, on a 151 936-entry vocabulary', () => {
+  for (const seed of [1, 2, 3]) {
+    const logits = randomValues(151936, seed, 10);
+    for (let i = 0; i < logits.length; i += 101) logits[i] = logits[i]! + 9;
+    assertLogprobsClose(logits, `seed ${seed}`);
+    // A tie for the best: the lower id wins.
+    const best = topIndices(logits, 1)[0]!;
+    logits[best + 7] = logits[best]!;
+    assert.equal(new Sampler().sample(logits, []).id, best);
+    logits[best - 5] = logits[best]!;
+    assert.equal(new Sampler().sample(logits, []).id, best - 5);
+  }
+});
+
+test('temperature draws follow the softmax of logits / T', () => {
+  const temperature = 0.8;
+  const sampler = new Sampler({ temperature, seed: 5 });
+  const draws = 20000;
+  const counts = new Array<number>(logits.length).fill(0);
+  for (let i = 0; i < draws; i++) counts[sampler.sample(logits, []).id]!++;
+  const weights = Array.from(logits, (v) => Math.exp(v / temperature));
+  const total = weights.reduce((a, b) => a + b, 0);
+  weights.forEach((w, id) => {
+    // 4 standard deviations of a binomial count
+    const p = w / total;
+    assert.ok(Math.abs(counts[id]! / draws - p) < 4 * Math.sqrt(p * (1 - p) / draws), `token ${id}: ${counts[id]! / draws} drawn, p = ${p}`);
+  });
+});
+
+test('top-k and top-p on a 151 936-entry vocabulary draw only from the best tokens', () => {
+  const logits = randomValues(151936, 8, 10);
+  for (let i = 0; i < logits.length; i += 89) logits[i] = logits[i]! + 6;
+  const sorted = [...logits.keys()].sort((a, b) => logits[b]! - logits[a]! || a - b);
+  const drawn = (options: ConstructorParameters<typeof Sampler>[0]) => {
+    const sampler = new Sampler({ temperature: 1, seed: 4, ...options });
+    return new Set(Array.from({ length: 200 }, () => sampler.sample(logits, []).id));
+  };
+  const best100 = new Set(sorted.slice(0, 100));
+  const topK = drawn({ topK: 100 });
+  assert.ok([...topK].every((id) => best100.has(id)), 'top-k 100 drew outside the best 100');
+  assert.ok(topK.size > 10, `top-k 100 drew only ${topK.size} distinct tokens`);
+  // the nucleus of half the mass, by exact weights in sorted order
+  const weights = sorted.map((id) => Math.exp(logits[id]! - logits[sorted[0]!]!));
+  const total = weights.reduce((a, b) => a + b, 0);
+  let mass = 0;
+  const nucleus = new Set(sorted.slice(0, weights.findIndex((w) => (mass += w) >= 0.5 * total) + 1));
+  const topP = drawn({ topP: 0.5 });
+  assert.ok([...topP].every((id) => nucleus.has(id)), 'top-p 0.5 drew outside the nucleus');
+  assert.ok(topP.size > 10, `top-p 0.5 drew only ${topP.size} distinct tokens`);
 });

@@ -1,4 +1,7 @@
-import { exp } from './math.ts';
+import { argmax, expWeights, logSumExp, topIndices } from '../tensor/softmax.ts';
+
+/** The k largest entries, best first; ties go to the lower id so the order is reproducible. */
+export { topIndices };
 
 export interface SamplingOptions {
   /** 0 means greedy. */
@@ -39,29 +42,6 @@ export class Rng {
   }
 }
 
-/** log-softmax of the model's logits, for the reported log-probabilities. */
-function logSumExp(logits: Float32Array): number {
-  let max = -Infinity;
-  for (let i = 0; i < logits.length; i++) if (logits[i]! > max) max = logits[i]!;
-  let sum = 0;
-  for (let i = 0; i < logits.length; i++) sum += exp(logits[i]! - max);
-  return max + Math.log(sum);
-}
-
-/** The k largest entries, best first; ties go to the lower id so the order is reproducible. */
-export function topIndices(values: Float32Array, k: number): number[] {
-  const chosen: number[] = [];
-  for (let i = 0; i < values.length; i++) {
-    const v = values[i]!;
-    if (chosen.length === k && v <= values[chosen[k - 1]!]!) continue;
-    let at = chosen.length === k ? k - 1 : chosen.length;
-    while (at > 0 && values[chosen[at - 1]!]! < v) at--;
-    chosen.splice(at, 0, i);
-    if (chosen.length > k) chosen.pop();
-  }
-  return chosen;
-}
-
 export class Sampler {
   private readonly rng: Rng;
   constructor(private readonly options: SamplingOptions = {}) {
@@ -80,7 +60,7 @@ export class Sampler {
     const lse = logSumExp(logits);
     const logprobOf = (id: number): number => logits[id]! - lse;
     const adjusted = this.applyPenalty(logits, history);
-    const id = this.greedy ? topIndices(adjusted, 1)[0]! : this.draw(adjusted);
+    const id = this.greedy ? argmax(adjusted) : this.draw(adjusted);
     const top = topLogprobs > 0 ? topIndices(logits, topLogprobs).map((t) => ({ id: t, logprob: logprobOf(t) })) : [];
     return { id, logprob: logprobOf(id), top };
   }
@@ -99,52 +79,30 @@ export class Sampler {
 
   private draw(logits: Float32Array): number {
     const { temperature = 1, topK = 0, topP = 1, minP = 0 } = this.options;
-    const candidates = this.candidates(logits, topK, topP);
-    const maxLogit = logits[candidates[0]!]!;
-    const weights = new Float64Array(candidates.length);
-    let total = 0;
-    for (let i = 0; i < candidates.length; i++) {
-      const w = exp((logits[candidates[i]!]! - maxLogit) / temperature);
-      // min-p keeps tokens at least minP times as likely as the most likely one (weight 1)
-      weights[i] = w >= minP ? w : 0;
-      total += weights[i]!;
-    }
-    let keep = candidates.length;
-    if (topP < 1) {
-      let cumulative = 0;
-      for (let i = 0; i < keep; i++) {
-        cumulative += weights[i]!;
-        if (cumulative >= topP * total) {
-          keep = i + 1;
-          total = cumulative;
-          break;
-        }
-      }
-    }
+    const best = argmax(logits);
+    // top-k: the k best, best first; otherwise every id, in order (null)
+    const ids = topK > 0 && topK < logits.length ? topIndices(logits, topK) : null;
+    const values = ids ? Float32Array.from(ids, (id) => logits[id]!) : logits;
+    // The same bits on every machine, so a replay after a failover draws the same token. min-p
+    // keeps tokens at least minP times as likely as the most likely one (weight 1).
+    const { weights, total } = expWeights(values, logits[best]!, temperature, { floor: minP, topP });
+    const at = this.drawIndex(weights, total);
+    if (at < 0) return best;
+    return ids ? ids[at]! : at;
+  }
+
+  /** Index i drawn with probability weights[i] / total; −1 if no weight is positive. */
+  private drawIndex(weights: Float32Array, total: number): number {
     let r = this.rng.next() * total;
-    for (let i = 0; i < keep; i++) {
-      r -= weights[i]!;
-      if (r < 0) return candidates[i]!;
+    let last = -1;
+    for (let i = 0; i < weights.length; i++) {
+      const w = weights[i]!;
+      if (!(w > 0)) continue;
+      r -= w;
+      if (r < 0) return i;
+      last = i;
     }
-    return candidates[keep - 1]!;
+    // r can outlast the weights by a rounding error of their total
+    return last;
   }
-
-  /** Token ids that may be drawn, most likely first where top-k or top-p need an order (else first = most likely). */
-  private candidates(logits: Float32Array, topK: number, topP: number): ArrayLike<number> & { [i: number]: number } {
-    const vocab = logits.length;
-    if (topK > 0 && topK < vocab) return topK <= 64 ? topIndices(logits, topK) : sortedIds(logits).subarray(0, topK);
-    if (topP < 1) return sortedIds(logits);
-    const ids = new Uint32Array(vocab);
-    for (let i = 0; i < vocab; i++) ids[i] = i;
-    const best = topIndices(logits, 1)[0]!;
-    ids[best] = 0;
-    ids[0] = best;
-    return ids;
-  }
-}
-
-function sortedIds(logits: Float32Array): Uint32Array {
-  const ids = new Uint32Array(logits.length);
-  for (let i = 0; i < ids.length; i++) ids[i] = i;
-  return ids.sort((a, b) => logits[b]! - logits[a]! || a - b);
 }

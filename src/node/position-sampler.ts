@@ -17,16 +17,26 @@ export function positionSeed(seed: number, position: number): number {
   return createHash('sha256').update(input).digest().readUInt32LE(0);
 }
 
-/** Picks the token at `position` from the logits of the position before it. */
-export function sampleAt(logits: Float32Array, sampling: Sampling__Output, position: number, history: readonly number[]): SampledToken {
-  const sampler = new Sampler({
+/** Greedy sampling without a penalty draws nothing and keeps no state: one sampler serves every step. */
+const PLAIN_GREEDY = new Sampler();
+
+function samplerAt(sampling: Sampling__Output, position: number): Sampler {
+  const greedy = !(sampling.temperature > 0);
+  const repetitionPenalty = sampling.repetitionPenalty > 0 ? sampling.repetitionPenalty : 1;
+  if (greedy && repetitionPenalty === 1) return PLAIN_GREEDY;
+  return new Sampler({
     temperature: sampling.temperature,
     topK: sampling.topK,
     topP: sampling.topP > 0 ? sampling.topP : 1,
     minP: sampling.minP,
-    repetitionPenalty: sampling.repetitionPenalty > 0 ? sampling.repetitionPenalty : 1,
-    seed: positionSeed(sampling.seed, position),
+    repetitionPenalty,
+    // A greedy choice draws nothing: no seed to derive.
+    seed: greedy ? 0 : positionSeed(sampling.seed, position),
   });
-  const sampled = sampler.sample(logits, history, sampling.logprobs);
+}
+
+/** Picks the token at `position` from the logits of the position before it. */
+export function sampleAt(logits: Float32Array, sampling: Sampling__Output, position: number, history: readonly number[]): SampledToken {
+  const sampled = samplerAt(sampling, position).sample(logits, history, sampling.logprobs);
   return { token: sampled.id, logprob: sampled.logprob, top: sampled.top.map((t) => ({ token: t.id, logprob: t.logprob })) };
 }

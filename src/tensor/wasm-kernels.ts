@@ -4,6 +4,7 @@
  * in shared memory describes the current matrix product, and every thread takes row chunks of it
  * until none are left.
  */
+import { readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { GgmlType, ggmlTypeName } from './ggml-type.ts';
 
@@ -24,6 +25,15 @@ export interface KernelExports {
   matmulQ4_0: MatmulKernel;
   matmulQ4_K: MatmulKernel;
   matmulQ6_K: MatmulKernel;
+  /** Softmax sums over f32 values at x, n a multiple of 16; see their section in wasm/kernels.ts. */
+  maxF32(x: number, n: number): number;
+  firstIndexF32(x: number, n: number, v: number): number;
+  sumExpF32(x: number, n: number, m: number): number;
+  expWeightsF32(x: number, n: number, m: number, s: number, floor: number, out: number): number;
+  sumAtLeastF32(x: number, w: number, n: number, t: number): number;
+  zeroBelowF32(x: number, w: number, n: number, t: number): void;
+  countAtLeastF32(x: number, n: number, t: number): number;
+  indicesAtLeastF32(x: number, n: number, t: number, out: number): number;
 }
 
 const KERNEL_NAMES: Readonly<Record<GgmlType, keyof KernelExports>> = {
@@ -63,14 +73,29 @@ export function scaleRecordBytes(cols: number, nTok: number): number {
 
 const WASM_PATH = new URL('./wasm/build/kernels.wasm', import.meta.url);
 
+function missingKernels(cause: unknown): Error {
+  return new Error(`missing ${WASM_PATH.pathname}: run \`npm run build:wasm\``, { cause });
+}
+
 export async function compileKernels(): Promise<WebAssembly.Module> {
   let bytes: Uint8Array<ArrayBuffer>;
   try {
     bytes = new Uint8Array(await readFile(WASM_PATH));
   } catch (cause) {
-    throw new Error(`missing ${WASM_PATH.pathname}: run \`npm run build:wasm\``, { cause });
+    throw missingKernels(cause);
   }
   return WebAssembly.compile(bytes);
+}
+
+/** For callers that cannot wait: a few milliseconds, once. */
+export function compileKernelsSync(): WebAssembly.Module {
+  let bytes: Uint8Array<ArrayBuffer>;
+  try {
+    bytes = new Uint8Array(readFileSync(WASM_PATH));
+  } catch (cause) {
+    throw missingKernels(cause);
+  }
+  return new WebAssembly.Module(bytes);
 }
 
 export function instantiateKernels(module: WebAssembly.Module, memory: WebAssembly.Memory): KernelExports {

@@ -1,6 +1,7 @@
 // WebAssembly SIMD kernels: products of weight rows, read in their GGML block layout, with
-// activation vectors. Compiled by AssemblyScript (`npm run build:wasm`); every argument that names
-// memory is a byte address in the one shared memory.
+// activation vectors, and (at the end) the sampler's softmax sums. Compiled by AssemblyScript
+// (`npm run build:wasm`); every argument that names memory is a byte address in the one shared
+// memory.
 //
 // Determinism: each output is computed by one fixed sequence of float operations that depends
 // only on its weight row and its token's activations. Kernels that compute several outputs at
@@ -774,4 +775,196 @@ export function matmulQ6_K(w: usize, cols: i32, r0: i32, r1: i32, nTok: i32, x: 
       }
     }
   }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Softmax sums over f32 logits, for the sampler: the maximum and where it first is (greedy
+// choice), Σ e^(x − max) (the reported log-probabilities), the weights e^((x − max)·s) of a
+// temperature draw, and counts, indices and weight sums of the values above a threshold (top-k
+// and top-p without a sort). Plain IEEE operations in a fixed order (no libm, no relaxed SIMD),
+// so every machine gets the same bits. n must be a multiple of 16: callers pad with a value that
+// counts as nothing (−∞ for sums, NaN for the maximum and thresholds).
+//
+// e^q for q ≤ 0 in f32: k = round(q / ln 2) (by adding 1.5·2^23, which leaves k in the low
+// mantissa bits), r = q − k·ln 2 in two parts (Cody–Waite: k·LN2_HI is exact and the subtraction
+// too, by Sterbenz), the degree-7 Taylor polynomial of e^r on |r| ≤ 0.35 (truncation 5e-9), then
+// times 2^k made in the exponent bits. About 1e-7 relative error, all of it f32 rounding. Terms
+// below e^−86 (4e-38, which no sum notices) are 0, so 2^k is never subnormal.
+
+const EXP_FLOOR: f32 = -86;
+const INV_LN2_F: f32 = 1.44269504;
+const LN2_HI_F: f32 = 0.693359375;
+const LN2_LO_F: f32 = -2.12194440e-4;
+/** 1.5·2^23: adding it rounds an f32 of magnitude below 2^22 to an integer held in the low bits. */
+const ROUNDER: f32 = 12582912;
+
+/** e^(q + err) per lane, for q ≤ 0 and |err| far below 1 (a rounding error of q); NaN stays NaN. */
+@inline function expLanes(q: v128, err: v128): v128 {
+  const below = f32x4.lt(q, f32x4.splat(EXP_FLOOR));
+  // pmax keeps q when q is NaN, and so does every step after it
+  const qc = f32x4.pmax(q, f32x4.splat(EXP_FLOOR));
+  const t = f32x4.add(f32x4.mul(qc, f32x4.splat(INV_LN2_F)), f32x4.splat(ROUNDER));
+  const k = f32x4.sub(t, f32x4.splat(ROUNDER));
+  // err is dropped below the floor, where it may be NaN (−∞ − −∞)
+  const r = f32x4.add(f32x4.sub(f32x4.sub(qc, f32x4.mul(k, f32x4.splat(LN2_HI_F))), f32x4.mul(k, f32x4.splat(LN2_LO_F))),
+    v128.andnot(err, below));
+  let p = f32x4.splat(<f32>(1.0 / 5040));
+  p = f32x4.add(f32x4.mul(p, r), f32x4.splat(<f32>(1.0 / 720)));
+  p = f32x4.add(f32x4.mul(p, r), f32x4.splat(<f32>(1.0 / 120)));
+  p = f32x4.add(f32x4.mul(p, r), f32x4.splat(<f32>(1.0 / 24)));
+  p = f32x4.add(f32x4.mul(p, r), f32x4.splat(<f32>(1.0 / 6)));
+  p = f32x4.add(f32x4.mul(p, r), f32x4.splat(0.5));
+  p = f32x4.add(f32x4.mul(p, r), f32x4.splat(1));
+  p = f32x4.add(f32x4.mul(p, r), f32x4.splat(1));
+  // the low bits of t hold k + 0x400000 (from ROUNDER): rebias them into an exponent field
+  const scale = i32x4.shl(i32x4.add(t, i32x4.splat(127 - 0x4b400000)), 23);
+  return v128.andnot(f32x4.mul(p, scale), below);
+}
+
+/**
+ * The rounding error of d = x + negM (Knuth's TwoSum): d plus it is x − m exactly, so e^(x − m) is
+ * as accurate for x far below m as near it.
+ */
+@inline function sumError(x: v128, negM: v128, d: v128): v128 {
+  const mPart = f32x4.sub(d, x);
+  return f32x4.add(f32x4.sub(x, f32x4.sub(d, mPart)), f32x4.sub(negM, mPart));
+}
+
+/** e^(x − m) per lane. */
+@inline function expShifted(x: v128, negM: v128): v128 {
+  const d = f32x4.add(x, negM);
+  return expLanes(d, sumError(x, negM, d));
+}
+
+/** w where w ≥ floor, else 0 (NaN too). */
+@inline function aboveFloor(w: v128, floor: v128): v128 {
+  return v128.and(w, f32x4.ge(w, floor));
+}
+
+/** e^((x − m)·s) per lane. */
+@inline function expShiftedScaled(x: v128, negM: v128, s: v128): v128 {
+  const d = f32x4.add(x, negM);
+  return expLanes(f32x4.mul(d, s), f32x4.mul(sumError(x, negM, d), s));
+}
+
+/** The largest of x[0, n); NaNs are skipped, as comparisons skip them. */
+export function maxF32(x: usize, n: i32): f32 {
+  let m0 = f32x4.splat(-Infinity), m1 = m0, m2 = m0, m3 = m0;
+  const end = x + (<usize>n << 2);
+  // pmax(m, v) = m < v ? v : m: one instruction, and a NaN v never wins
+  for (let p = x; p < end; p += 64) {
+    m0 = f32x4.pmax(m0, v128.load(p));
+    m1 = f32x4.pmax(m1, v128.load(p, 16));
+    m2 = f32x4.pmax(m2, v128.load(p, 32));
+    m3 = f32x4.pmax(m3, v128.load(p, 48));
+  }
+  const m = f32x4.pmax(f32x4.pmax(m0, m1), f32x4.pmax(m2, m3));
+  return max(max(f32x4.extract_lane(m, 0), f32x4.extract_lane(m, 1)), max(f32x4.extract_lane(m, 2), f32x4.extract_lane(m, 3)));
+}
+
+/** The lowest i < n with x[i] == v, or −1 (none, or v is NaN). */
+export function firstIndexF32(x: usize, n: i32, v: f32): i32 {
+  const target = f32x4.splat(v);
+  const end = x + (<usize>n << 2);
+  for (let p = x; p < end; p += 64) {
+    const hit = v128.or(
+      v128.or(f32x4.eq(v128.load(p), target), f32x4.eq(v128.load(p, 16), target)),
+      v128.or(f32x4.eq(v128.load(p, 32), target), f32x4.eq(v128.load(p, 48), target)));
+    if (!v128.any_true(hit)) continue;
+    for (let q = p; ; q += 4) if (load<f32>(q) == v) return <i32>((q - x) >> 2);
+  }
+  return -1;
+}
+
+/**
+ * acc (f64x2) plus the 16 terms a, b, c, d (f32x4 each), summed in f32 as (a + b) + (c + d) and
+ * then widened: with f32 terms of about 1e-7 relative error, the total's error stays below 3e-7.
+ */
+@inline function addTerms(acc: v128, a: v128, b: v128, c: v128, d: v128): v128 {
+  const e = f32x4.add(f32x4.add(a, b), f32x4.add(c, d));
+  return f64x2.add(f64x2.add(acc, f64x2.promote_low_f32x4(e)), f64x2.promote_low_f32x4(i32x4.shuffle(e, e, 2, 3, 2, 3)));
+}
+
+/** Σ e^(x_i − m) over x[0, n), for m ≥ every x_i. */
+export function sumExpF32(x: usize, n: i32, m: f32): f64 {
+  const negM = f32x4.splat(-m);
+  let acc = f64x2.splat(0);
+  const end = x + (<usize>n << 2);
+  for (let p = x; p < end; p += 64) {
+    acc = addTerms(acc, expShifted(v128.load(p), negM), expShifted(v128.load(p, 16), negM),
+      expShifted(v128.load(p, 32), negM), expShifted(v128.load(p, 48), negM));
+  }
+  return f64x2.extract_lane(acc, 0) + f64x2.extract_lane(acc, 1);
+}
+
+/**
+ * out[i] = e^((x_i − m)·s) (f32) for i < n, or 0 where that is below `floor` (or NaN), for m ≥
+ * every x_i and s > 0; returns the sum of out.
+ */
+export function expWeightsF32(x: usize, n: i32, m: f32, s: f32, floor: f32, out: usize): f64 {
+  const negM = f32x4.splat(-m), scale = f32x4.splat(s), low = f32x4.splat(floor);
+  let acc = f64x2.splat(0);
+  const end = x + (<usize>n << 2);
+  for (let p = x, o = out; p < end; p += 64, o += 64) {
+    const w0 = aboveFloor(expShiftedScaled(v128.load(p), negM, scale), low);
+    const w1 = aboveFloor(expShiftedScaled(v128.load(p, 16), negM, scale), low);
+    const w2 = aboveFloor(expShiftedScaled(v128.load(p, 32), negM, scale), low);
+    const w3 = aboveFloor(expShiftedScaled(v128.load(p, 48), negM, scale), low);
+    v128.store(o, w0);
+    v128.store(o, w1, 16);
+    v128.store(o, w2, 32);
+    v128.store(o, w3, 48);
+    acc = addTerms(acc, w0, w1, w2, w3);
+  }
+  return f64x2.extract_lane(acc, 0) + f64x2.extract_lane(acc, 1);
+}
+
+/** Σ w_i over i < n where x_i ≥ t, summed as in expWeightsF32 (so over t = −∞ it is that total, bit for bit). */
+export function sumAtLeastF32(x: usize, w: usize, n: i32, t: f32): f64 {
+  const threshold = f32x4.splat(t);
+  let acc = f64x2.splat(0);
+  const end = x + (<usize>n << 2);
+  for (let p = x, q = w; p < end; p += 64, q += 64) {
+    acc = addTerms(acc,
+      v128.and(v128.load(q), f32x4.ge(v128.load(p), threshold)),
+      v128.and(v128.load(q, 16), f32x4.ge(v128.load(p, 16), threshold)),
+      v128.and(v128.load(q, 32), f32x4.ge(v128.load(p, 32), threshold)),
+      v128.and(v128.load(q, 48), f32x4.ge(v128.load(p, 48), threshold)));
+  }
+  return f64x2.extract_lane(acc, 0) + f64x2.extract_lane(acc, 1);
+}
+
+/** w_i = 0 for i < n where x_i < t, or x_i is NaN. */
+export function zeroBelowF32(x: usize, w: usize, n: i32, t: f32): void {
+  const threshold = f32x4.splat(t);
+  const end = x + (<usize>n << 2);
+  for (let p = x, q = w; p < end; p += 16, q += 16) v128.store(q, v128.and(v128.load(q), f32x4.ge(v128.load(p), threshold)));
+}
+
+/** How many of x[0, n) are at least t. */
+export function countAtLeastF32(x: usize, n: i32, t: f32): i32 {
+  const threshold = f32x4.splat(t);
+  let c0 = i32x4.splat(0), c1 = c0;
+  const end = x + (<usize>n << 2);
+  // a true comparison is −1 in its lane
+  for (let p = x; p < end; p += 64) {
+    c0 = i32x4.add(c0, i32x4.add(f32x4.ge(v128.load(p), threshold), f32x4.ge(v128.load(p, 16), threshold)));
+    c1 = i32x4.add(c1, i32x4.add(f32x4.ge(v128.load(p, 32), threshold), f32x4.ge(v128.load(p, 48), threshold)));
+  }
+  const count = i32x4.add(c0, c1);
+  return -(i32x4.extract_lane(count, 0) + i32x4.extract_lane(count, 1) + i32x4.extract_lane(count, 2) + i32x4.extract_lane(count, 3));
+}
+
+/** Writes each i < n with x_i ≥ t to out (i32, ascending); returns how many. */
+export function indicesAtLeastF32(x: usize, n: i32, t: f32, out: usize): i32 {
+  const threshold = f32x4.splat(t);
+  let o = out;
+  for (let i = 0; i < n; i += 4) {
+    let lanes = i32x4.bitmask(f32x4.ge(v128.load(x + (<usize>i << 2)), threshold));
+    for (; lanes != 0; lanes &= lanes - 1) {
+      store<i32>(o, i + ctz(lanes));
+      o += 4;
+    }
+  }
+  return <i32>((o - out) >> 2);
 }
