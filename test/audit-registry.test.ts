@@ -47,6 +47,8 @@ const client = generateKeyPair();
 async function startRegistryHere(): Promise<RegistryHandle> {
   const clusterConfig = parseClusterConfig({
     clusterId: 'audit-registry', models: [{ id: manifest.modelId, manifest: 'shards' }],
+    // Heartbeats often enough for the short deadline (nodes here send none: they stay listed 50 s).
+    heartbeat: { intervalMs: 50, evictAfterMissed: 1000 },
     audit: { samplingRate: 0.05, leaseMs: LEASE_MS, ticketDeadlineMs: DEADLINE_MS },
   }, dir);
   return startRegistry({ port: 0, host: '127.0.0.1', dbPath, clusterConfig, settlement: ledger });
@@ -272,6 +274,9 @@ test('audit requests: only a step the secret selects is owed; an unanswered one 
   const refusedStatus = await audits.status(key.address);
   assert.equal(refusedStatus.refusals, 1);
   assert.equal(refusedStatus.requestsPending, 0);
+  // The registry's next sweep slashes the refusal: stake.slashFractions.auditRefusal (0.1) of 1000.
+  await waitFor('the refusal slash', async () => (await audits.status(key.address)).slashedAmount === '100');
+  assert.equal((await ledger.stakeOf(key.address)).amount, 900n);
 
   // A ticket that came in time answers its request.
   const answered = await makeTicket(key, 0);

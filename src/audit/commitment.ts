@@ -13,11 +13,24 @@ export interface CommitmentFields {
   readonly stepId: Uint8Array;
   readonly inputHash: Uint8Array;
   readonly outputHash: Uint8Array;
+  /**
+   * When the node committed (its clock, ms since the epoch). Signed: it bounds how long the node
+   * owes a ticket for the step (audit.requestWindowMs at the registry), so it must not be movable.
+   */
+  readonly timestampMs: number;
 }
 
 export interface SignedCommitment extends CommitmentFields {
   readonly signature: Uint8Array;
 }
+
+/**
+ * How far a commitment's time may be from the client's clock before the client refuses it (a hop
+ * failure): twice the cluster's default maxClockSkewMs, as the node and the client may each be that
+ * far from the registry. It bounds how far a node can backdate a commitment to shorten the time a
+ * client has to request its audit (see audit.requestWindowMs in src/registry/cluster-config.ts).
+ */
+export const COMMITMENT_CLOCK_TOLERANCE_MS = 60_000;
 
 export function sha256(bytes: Uint8Array): Buffer {
   return createHash('sha256').update(bytes).digest();
@@ -41,15 +54,20 @@ const hex = (bytes: Uint8Array) => Buffer.from(bytes).toString('hex');
 
 /** The canonical bytes a commitment's signature covers (under COMMITMENT_DOMAIN). */
 export function commitmentMessage(c: CommitmentFields): Uint8Array {
-  return canonicalJson({ nodeId: c.nodeId, shardIndex: c.shardIndex, stepId: hex(c.stepId), inputHash: hex(c.inputHash), outputHash: hex(c.outputHash) });
+  return canonicalJson({
+    nodeId: c.nodeId, shardIndex: c.shardIndex, stepId: hex(c.stepId), inputHash: hex(c.inputHash), outputHash: hex(c.outputHash), timestampMs: c.timestampMs,
+  });
 }
 
-export function signCommitment(key: KeyPair, fields: Omit<CommitmentFields, 'nodeId'>): SignedCommitment {
-  const full = { ...fields, nodeId: key.address };
+/** Signs the fields as `key`'s node, stamped now unless they carry a time. */
+export function signCommitment(key: KeyPair, fields: Omit<CommitmentFields, 'nodeId' | 'timestampMs'> & { readonly timestampMs?: number }): SignedCommitment {
+  const full = { ...fields, nodeId: key.address, timestampMs: fields.timestampMs ?? Date.now() };
   return { ...full, signature: sign(key, COMMITMENT_DOMAIN, commitmentMessage(full)) };
 }
 
 /** Whether the commitment is signed by the node it names. */
 export function verifyCommitment(c: SignedCommitment): boolean {
+  // No signed message holds another time (and canonical JSON refuses it).
+  if (!Number.isSafeInteger(c.timestampMs) || c.timestampMs < 0) return false;
   return recoverSigner(COMMITMENT_DOMAIN, commitmentMessage(c), c.signature) === c.nodeId;
 }

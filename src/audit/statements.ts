@@ -51,6 +51,7 @@ export interface CommitmentJson {
   readonly stepId: string;
   readonly inputHash: string;
   readonly outputHash: string;
+  readonly timestampMs: number;
   readonly signature: string;
 }
 
@@ -85,13 +86,15 @@ export function newNonce(): string {
 }
 
 export function commitmentToJson(c: SignedCommitment): CommitmentJson {
-  return { nodeId: c.nodeId, shardIndex: c.shardIndex, stepId: hex(c.stepId), inputHash: hex(c.inputHash), outputHash: hex(c.outputHash), signature: hex(c.signature) };
+  return {
+    nodeId: c.nodeId, shardIndex: c.shardIndex, stepId: hex(c.stepId), inputHash: hex(c.inputHash), outputHash: hex(c.outputHash), timestampMs: c.timestampMs, signature: hex(c.signature),
+  };
 }
 
 export function commitmentFromJson(c: CommitmentJson): SignedCommitment {
   return {
     nodeId: c.nodeId, shardIndex: c.shardIndex, stepId: Buffer.from(c.stepId, 'hex'), inputHash: Buffer.from(c.inputHash, 'hex'),
-    outputHash: Buffer.from(c.outputHash, 'hex'), signature: Buffer.from(c.signature, 'hex'),
+    outputHash: Buffer.from(c.outputHash, 'hex'), timestampMs: c.timestampMs, signature: Buffer.from(c.signature, 'hex'),
   };
 }
 
@@ -147,8 +150,8 @@ function requestProblems(r: Request): string[] {
       if (!isAddress(r.client)) problems.push('client is not a lowercase 0x address');
       if (!isHex(r.secret, 32)) problems.push('secret is not 32 hex bytes');
       const c = r.commitment;
-      if (typeof c !== 'object' || c === null || !isAddress(c.nodeId) || !isCount(c.shardIndex) || !isHex(c.stepId, 32) || !isHex(c.inputHash, 32) || !isHex(c.outputHash, 32) || !isHex(c.signature, 65)) {
-        problems.push('commitment must be {nodeId, shardIndex, stepId, inputHash, outputHash, signature} in hex');
+      if (typeof c !== 'object' || c === null || !isAddress(c.nodeId) || !isCount(c.shardIndex) || !isHex(c.stepId, 32) || !isHex(c.inputHash, 32) || !isHex(c.outputHash, 32) || !isCount(c.timestampMs) || !isHex(c.signature, 65)) {
+        problems.push('commitment must be {nodeId, shardIndex, stepId, inputHash, outputHash, timestampMs, signature}, hashes and signature in hex');
       }
       break;
     }

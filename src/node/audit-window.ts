@@ -1,7 +1,7 @@
 import type { SignedCommitment } from '../audit/commitment.ts';
 import type { TicketInputBytes } from '../audit/ticket.ts';
 
-/** A committed step from position 0, kept until its session's audit secret is revealed. */
+/** A committed step from position 0, kept to answer an audit of it. */
 export interface RetainedStep {
   readonly sessionId: string;
   readonly input: TicketInputBytes;
@@ -12,23 +12,43 @@ export interface RetainedStep {
 export interface AuditWindowLimits {
   readonly maxSteps: number;
   readonly maxBytes: number;
+  /** Steps older than this go whatever the bounds (stretched to the retention when that is longer). */
   readonly maxAgeMs: number;
 }
 
 export const AUDIT_WINDOW_DEFAULTS: AuditWindowLimits = { maxSteps: 4096, maxBytes: 256 * 1024 * 1024, maxAgeMs: 10 * 60 * 1000 };
 
 /**
- * The inputs a node keeps to answer audits, bounded by count, bytes and age: oldest go first. A
- * step that falls out before its secret is revealed cannot be ticketed (its refusal then stands at
- * the registry if the client filed an audit request), so the bounds should comfortably cover the
- * time from a prefill to its reveal, which an honest client sends right after the prefill result.
+ * The retention of the cluster config's defaults (audit.requestWindowMs 120 s + audit.ticketDeadlineMs
+ * 60 s + maxClockSkewMs 30 s), kept until the registry answers the registration with its own.
+ */
+export const DEFAULT_AUDIT_RETENTION_MS = 210_000;
+
+const MIB = 1024 * 1024;
+
+/**
+ * The inputs a node keeps to answer audits, bounded by count, bytes and age, oldest out first. A
+ * step leaves when it is ticketed or falls out of the bounds, not when its session ends: an audit can
+ * come from the client's reveal on the stream or, later, from the registry (a client's audit request,
+ * handed over at a heartbeat), and a request the registry took and the node cannot answer is slashed
+ * as a refusal.
+ *
+ * So a step younger than `retentionMs` (how long the registry may still take requests for it) never
+ * goes for count or bytes: once the bounds hold only such steps the window is full, and the node
+ * refuses new work (see NodeAudits.checkRoom) rather than drop a step it may still owe. Steps whose
+ * room was checked before it filled are still kept, so the bounds can be exceeded by one step per
+ * session in flight.
  */
 export class AuditWindow {
+  /** How long a step must be kept: the registry's auditRetentionMs, set when it answers the registration. */
+  retentionMs = DEFAULT_AUDIT_RETENTION_MS;
   /** Oldest first (a Map keeps insertion order). */
   private readonly steps = new Map<RetainedStep, true>();
   private readonly bySession = new Map<string, Set<RetainedStep>>();
+  /** By hex step id, the latest kept (a session replayed on this node repeats its steps, inputs and all). */
+  private readonly byStep = new Map<string, RetainedStep>();
   private heldBytes = 0;
-  /** Steps dropped to the bounds before their reveal. */
+  /** Steps dropped to the bounds or their age before an audit took them. */
   evicted = 0;
 
   constructor(private readonly limits: AuditWindowLimits, private readonly now: () => number = Date.now) {}
@@ -47,26 +67,51 @@ export class AuditWindow {
     let session = this.bySession.get(kept.sessionId);
     if (!session) this.bySession.set(kept.sessionId, (session = new Set()));
     session.add(kept);
+    this.byStep.set(hex(kept.commitment.stepId), kept);
     this.heldBytes += kept.input.bytes.length;
     this.expire();
   }
 
-  /** The session's kept steps that are not too old, now let go. */
-  take(sessionId: string): RetainedStep[] {
+  /** The session's kept steps that `which` picks (all by default), now let go. */
+  take(sessionId: string, which: (step: RetainedStep) => boolean = () => true): RetainedStep[] {
     this.expire();
-    const steps = [...(this.bySession.get(sessionId) ?? [])];
+    const steps = [...(this.bySession.get(sessionId) ?? [])].filter(which);
     for (const step of steps) this.forget(step);
     return steps;
   }
 
-  drop(sessionId: string): void {
-    this.take(sessionId);
+  /**
+   * Why the window can take no more steps now (its bounds are reached with steps it must keep), or
+   * undefined. Steps past their retention go first to make room.
+   */
+  fullness(): string | undefined {
+    this.expire(true);
+    const { maxSteps, maxBytes } = this.limits;
+    if (this.steps.size < maxSteps && this.heldBytes < maxBytes) return undefined;
+    return `audit window full: ${this.steps.size} steps (${(this.heldBytes / MIB).toFixed(1)} MiB; bounds ${maxSteps} steps, ${(maxBytes / MIB).toFixed(1)} MiB) `
+      + `younger than ${Math.round(this.retentionMs / 1000)} s, which this node must keep to answer audit requests; try another node`;
   }
 
-  private expire(): void {
-    const oldest = this.now() - this.limits.maxAgeMs;
+  /** The kept step of this step id, now let go; undefined when none is held. */
+  takeStep(stepId: Uint8Array): RetainedStep | undefined {
+    this.expire();
+    const step = this.byStep.get(hex(stepId));
+    if (step) this.forget(step);
+    return step;
+  }
+
+  /**
+   * Lets go of steps past their age, and of steps past their retention while the bounds are exceeded
+   * (or, to make `room` for one more, reached). Steps within their retention stay.
+   */
+  private expire(room = false): void {
+    const now = this.now();
+    const stale = now - Math.max(this.limits.maxAgeMs, this.retentionMs);
+    const owed = now - this.retentionMs;
+    const slack = room ? 1 : 0;
     for (const step of this.steps.keys()) {
-      if (this.steps.size <= this.limits.maxSteps && this.heldBytes <= this.limits.maxBytes && step.atMs >= oldest) break;
+      const overBounds = this.steps.size + slack > this.limits.maxSteps || this.heldBytes + slack > this.limits.maxBytes;
+      if (step.atMs >= stale && !(overBounds && step.atMs <= owed)) break;
       this.forget(step);
       this.evicted++;
     }
@@ -78,5 +123,9 @@ export class AuditWindow {
     const session = this.bySession.get(step.sessionId)!;
     session.delete(step);
     if (session.size === 0) this.bySession.delete(step.sessionId);
+    const id = hex(step.commitment.stepId);
+    if (this.byStep.get(id) === step) this.byStep.delete(id);
   }
 }
+
+const hex = (bytes: Uint8Array) => Buffer.from(bytes).toString('hex');

@@ -4,6 +4,7 @@ import type { SignedCommitment } from '../audit/commitment.ts';
 import { ENGINE_VERSION } from '../audit/engine-version.ts';
 import { auditCommitmentOf, isAudited } from '../audit/selection.ts';
 import { encodeTicket, type HiddenDType, type TicketInputBytes } from '../audit/ticket.ts';
+import type { OwedAudit__Output } from '../proto/tessera/v1/OwedAudit.ts';
 import type { Step__Output } from '../proto/tessera/v1/Step.ts';
 import { AuditWindow, type AuditWindowLimits } from './audit-window.ts';
 import type { StepInput } from './limits.ts';
@@ -26,11 +27,15 @@ export interface NodeAuditOptions {
 const MAX_PENDING_TICKETS = 256;
 const SUBMIT_ATTEMPTS = 5;
 const RETRIED = new Set([status.UNAVAILABLE, status.DEADLINE_EXCEEDED, status.RESOURCE_EXHAUSTED]);
+/** Step ids already answered (ticketed, or found missing), so that no audit is answered twice. */
+const MAX_ANSWERED = 4096;
 
 /**
  * A node's side of commit-then-challenge: keeps the input and commitment of every step from
- * position 0 of an audited session, and when the client reveals the session's secret, tickets the
- * steps it selects to the registry, in the background (the stream does not wait).
+ * position 0 of an audited session, and tickets to the registry, in the background (the stream
+ * does not wait), each kept step that an audit selects: the client's reveal on the stream, or a
+ * client's audit request that the registry hands over at a heartbeat (even after the session ended,
+ * or when the client never revealed on the stream). Each step is answered at most once.
  */
 export class NodeAudits {
   readonly window: AuditWindow;
@@ -38,6 +43,8 @@ export class NodeAudits {
   samplingRate: number;
   private readonly client?: AuditClient;
   private readonly pending = new Set<Promise<void>>();
+  /** Hex step ids, oldest first. */
+  private readonly answered = new Set<string>();
   ticketsSubmitted = 0;
 
   constructor(private readonly options: NodeAuditOptions) {
@@ -46,12 +53,24 @@ export class NodeAudits {
     if (options.registry !== undefined) this.client = new AuditClient(options.registry);
   }
 
-  /** Keeps a committed step that started at position 0, as received. */
+  /** Keeps a committed step that started at position 0, as received (none at rate 0: nothing can be audited). */
   retain(sessionId: string, step: Step__Output, input: StepInput, commitment: SignedCommitment): void {
+    if (this.samplingRate === 0) return;
     const ticketInput: TicketInputBytes = 'tokens' in input
       ? { tokens: true, positions: input.positions, bytes: input.bytes }
       : { tokens: false, dtype: step.hidden!.dtype as HiddenDType, positions: input.positions, width: this.options.hiddenSize, bytes: input.bytes };
     this.window.keep({ sessionId, input: ticketInput, commitment });
+  }
+
+  /**
+   * Throws RESOURCE_EXHAUSTED when the window is full of steps this node may still owe tickets for:
+   * asked before work that would add a step (a session's Open, a step from position 0), so that the
+   * node turns work away instead of dropping such a step. At rate 0 nothing is kept, so anything goes.
+   */
+  checkRoom(): void {
+    if (this.samplingRate === 0) return;
+    const full = this.window.fullness();
+    if (full !== undefined) throw new NodeStatusError(status.RESOURCE_EXHAUSTED, full);
   }
 
   /**
@@ -62,14 +81,37 @@ export class NodeAudits {
     if (!auditCommitmentOf(secret).equals(auditCommitment)) {
       throw new NodeStatusError(status.INVALID_ARGUMENT, 'the revealed audit secret does not hash to the audit commitment sent at Open');
     }
-    for (const kept of this.window.take(sessionId)) {
-      if (!isAudited(secret, kept.commitment.stepId, this.options.shardIndex, this.samplingRate)) continue;
+    // Steps the secret does not select stay in the window: a client may still file a request for
+    // one with another secret that selects it, and the registry would then hand it over.
+    const selected = this.window.take(sessionId, (kept) => isAudited(secret, kept.commitment.stepId, this.options.shardIndex, this.samplingRate));
+    for (const kept of selected) {
+      this.remember(kept.commitment.stepId);
       this.submit(kept.input, kept.commitment);
     }
   }
 
-  endSession(sessionId: string): void {
-    this.window.drop(sessionId);
+  /**
+   * The registry's hand-over of the audits clients requested of this node: tickets each kept step
+   * whose secret selects it, and logs each one it no longer holds (past the window's bounds), once.
+   */
+  answerOwed(owed: readonly OwedAudit__Output[]): void {
+    const { log, shardIndex } = this.options;
+    for (const audit of owed) {
+      const stepId = audit.stepId.toString('hex');
+      if (this.answered.has(stepId)) continue;
+      this.remember(audit.stepId);
+      const fields = { shard: shardIndex, stepId, dueByMs: audit.dueByMs };
+      if (audit.shardIndex !== shardIndex || !isAudited(audit.secret, audit.stepId, shardIndex, this.samplingRate)) {
+        log('audit.request_not_selected', { ...fields, reason: `the request's secret does not select this step of shard ${shardIndex} at rate ${this.samplingRate}` });
+        continue;
+      }
+      const kept = this.window.takeStep(audit.stepId);
+      if (!kept) {
+        log('audit.request_unanswerable', { ...fields, reason: 'the step is not in the audit window (past its age, or never kept); the registry will count a refusal' });
+        continue;
+      }
+      this.submit(kept.input, kept.commitment);
+    }
   }
 
   /** Waits up to `graceMs` for tickets still on their way, then closes the registry channel. */
@@ -78,6 +120,11 @@ export class NodeAudits {
     await Promise.race([Promise.all(this.pending), new Promise((resolve) => (timer = setTimeout(resolve, graceMs)))]);
     clearTimeout(timer);
     this.client?.close();
+  }
+
+  private remember(stepId: Uint8Array): void {
+    this.answered.add(Buffer.from(stepId).toString('hex'));
+    if (this.answered.size > MAX_ANSWERED) this.answered.delete(this.answered.values().next().value!);
   }
 
   private submit(input: TicketInputBytes, commitment: SignedCommitment): void {

@@ -4,20 +4,22 @@ import { sha256, verifyCommitment } from '../audit/commitment.ts';
 import { ENGINE_VERSION } from '../audit/engine-version.ts';
 import { recomputeOutputHash, ShardEngines } from '../audit/recompute.ts';
 import { isAudited } from '../audit/selection.ts';
-import { checkFraudProofSignature, commitmentFromJson, openRequest, signerOf, type Request } from '../audit/statements.ts';
+import { checkFraudProofSignature, commitmentFromJson, openRequest, signerOf, type AuditRequest, type Request } from '../audit/statements.ts';
 import { AuditError, checkTicketAgainstManifest, openTicket, ticketIdOf, type OpenedTicket } from '../audit/ticket.ts';
 import { tessera } from '../proto/services.ts';
 import type { AuditHandlers } from '../proto/tessera/v1/Audit.ts';
 import type { FraudProof__Output } from '../proto/tessera/v1/FraudProof.ts';
 import type { CompleteTicketsReply } from '../proto/tessera/v1/CompleteTicketsReply.ts';
 import type { FraudProofReply } from '../proto/tessera/v1/FraudProofReply.ts';
+import type { OwedAudit } from '../proto/tessera/v1/OwedAudit.ts';
 import type { PullTicketsReply } from '../proto/tessera/v1/PullTicketsReply.ts';
 import type { RequestAuditReply } from '../proto/tessera/v1/RequestAuditReply.ts';
 import type { Signed__Output } from '../proto/tessera/v1/Signed.ts';
 import type { SubmitTicketReply } from '../proto/tessera/v1/SubmitTicketReply.ts';
 import type { Ticket__Output } from '../proto/tessera/v1/Ticket.ts';
 import { createWasmBackend } from '../tensor/wasm-backend.ts';
-import { AuditStore, type ProofStatus } from './audit-store.ts';
+import { canonicalJson } from '../crypto/canonical-json.ts';
+import { AuditStore, type OpenRequest, type ProofStatus } from './audit-store.ts';
 import type { ClusterConfig, ServedModel } from './cluster-config.ts';
 import type { RegistryStore } from './store.ts';
 
@@ -40,6 +42,8 @@ export interface AuditServiceOptions {
 const MAX_PULL = 64;
 const MAX_PULL_BYTES = 32 * 1024 * 1024;
 const BPS = 10_000;
+/** Most owed audits one heartbeat reply hands a node (about 100 bytes each). */
+const MAX_OWED_PER_HEARTBEAT = 64;
 
 const hex = (bytes: Uint8Array) => Buffer.from(bytes).toString('hex');
 const ticketCodec = tessera.v1.Audit.service.SubmitTicket;
@@ -61,6 +65,65 @@ export class AuditService {
 
   constructor(private readonly options: AuditServiceOptions) {
     this.audits = new AuditStore(options.store.database);
+    // A node can answer only while the registry is up (it learns its requests from heartbeat
+    // replies, and tickets come here): a deadline runs out only after a whole deadline of uptime.
+    const extended = this.audits.extendOpenRequests(Date.now() + options.config.audit.ticketDeadlineMs);
+    if (extended > 0) options.log('audit_deadlines_extended', { requests: extended, ticketDeadlineMs: options.config.audit.ticketDeadlineMs });
+  }
+
+  /** What a node owes: its open audit requests, earliest due first, for its heartbeat reply. */
+  owedTo(nodeId: string): OwedAudit[] {
+    return this.audits.openRequestsFor(nodeId, MAX_OWED_PER_HEARTBEAT).map((open) => {
+      const request = JSON.parse(open.request.toString('utf8')) as AuditRequest;
+      return { stepId: Buffer.from(request.commitment.stepId, 'hex'), shardIndex: request.commitment.shardIndex, secret: Buffer.from(request.secret, 'hex'), dueByMs: open.dueByMs };
+    });
+  }
+
+  /**
+   * Decides, once each, the refusal of every audit request past its deadline with no ticket, and
+   * slashes it by `stake.slashFractions.auditRefusal`. The evidence is the client's stored request:
+   * the node's signed commitment and the secret that selects it (both checked again here, against
+   * the cluster's rate now), and the deadline. Excused, with no slash: a node banned before the
+   * deadline (the registry refused its tickets), a request that no longer proves anything, or one
+   * whose deadline the registry's downtime pushed past the time the node must keep the step.
+   */
+  async decideRefusals(nowMs: number): Promise<void> {
+    const { store, config, log } = this.options;
+    const fractionBps = Math.round(config.stake.slashFractions.auditRefusal * BPS);
+    let slashes = 0;
+    for (const overdue of this.audits.overdueRequests(nowMs)) {
+      const excuse = this.refusalExcuse(overdue);
+      const evidenceId = refusalEvidenceId(overdue);
+      const slashed = excuse === '' && fractionBps > 0;
+      const decided = store.transaction(() => {
+        if (!this.audits.addRefusal({ ticketId: overdue.ticketId, nodeId: overdue.nodeId, evidenceId, fractionBps: slashed ? fractionBps : 0, excuse, atMs: nowMs })) return false;
+        if (slashed) this.audits.decideSlash(evidenceId, overdue.nodeId, fractionBps);
+        return true;
+      });
+      if (!decided) continue;
+      if (slashed) slashes++;
+      log('audit_refusal', { nodeId: overdue.nodeId, ticketId: overdue.ticketId, dueByMs: overdue.dueByMs, evidenceId, fractionBps: slashed ? fractionBps : 0, ...(excuse === '' ? {} : { excuse }) });
+    }
+    if (slashes > 0) await this.applyPendingSlashes();
+  }
+
+  private refusalExcuse(overdue: OpenRequest): string {
+    const ban = this.audits.banOf(overdue.nodeId);
+    if (ban && ban.atMs <= overdue.dueByMs) return `the node was banned before the deadline (proof ${ban.proofId}), so its tickets were refused`;
+    const request = JSON.parse(overdue.request.toString('utf8')) as AuditRequest;
+    const commitment = commitmentFromJson(request.commitment);
+    if (!verifyCommitment(commitment)) return 'the stored commitment is not signed by the node';
+    const { audit } = this.options.config;
+    if (!isAudited(Buffer.from(request.secret, 'hex'), commitment.stepId, commitment.shardIndex, audit.samplingRate)) {
+      return `the secret no longer selects the step at the cluster's sampling rate ${audit.samplingRate}`;
+    }
+    // Normally a deadline falls within the request window plus the ticket deadline of the commitment;
+    // only a deadline moved past the registry's downtime falls later, past what the node must keep.
+    const keptUntilMs = commitment.timestampMs + audit.requestWindowMs + audit.ticketDeadlineMs;
+    if (overdue.dueByMs > keptUntilMs) {
+      return `the deadline moved past the registry's downtime to ${new Date(overdue.dueByMs).toISOString()}, after ${new Date(keptUntilMs).toISOString()}, until when the node must keep the step`;
+    }
+    return '';
   }
 
   /** Why a node may not register or heartbeat, or undefined. */
@@ -294,15 +357,29 @@ export class AuditService {
     if (!isAudited(secret, commitment.stepId, commitment.shardIndex, config.audit.samplingRate)) {
       throw new AuditError(status.FAILED_PRECONDITION, `the secret does not select this step of shard ${commitment.shardIndex} at the cluster's sampling rate ${config.audit.samplingRate}: nothing is owed`);
     }
+    // The node keeps a step only as long as requests for it may come (auditRetentionMs): a later one
+    // could slash an honest node that already let the step go.
+    const nowMs = Date.now();
+    const ageMs = nowMs - commitment.timestampMs;
+    if (ageMs > config.audit.requestWindowMs) {
+      throw new AuditError(
+        status.FAILED_PRECONDITION,
+        `the commitment is dated ${new Date(commitment.timestampMs).toISOString()}, ${Math.round(ageMs / 1000)} s ago, past the cluster's audit request window of ${Math.round(config.audit.requestWindowMs / 1000)} s: node ${commitment.nodeId} no longer owes a ticket for it; request audits right after the session`,
+      );
+    }
     const node = store.node(commitment.nodeId);
     if (!node || node.role !== 'node') throw new AuditError(status.NOT_FOUND, `node ${commitment.nodeId} is not registered here`);
     const ticketId = ticketIdOf(commitment);
     if (this.audits.hasRequest(ticketId)) throw new AuditError(status.ALREADY_EXISTS, `an audit request for ticket ${ticketId} is already on record`);
-    const nowMs = Date.now();
     const dueByMs = nowMs + config.audit.ticketDeadlineMs;
     this.fresh(request, () =>
       this.audits.addRequest({ ticketId, nodeId: commitment.nodeId, shardIndex: commitment.shardIndex, client: request.client, requestedAtMs: nowMs, dueByMs, request: Buffer.from(signed.payload) }),
     );
     return { ticketed: this.audits.hasTicket(ticketId), dueByMs };
   }
+}
+
+/** The id of a refusal's evidence (the client's signed request and the deadline): its slash's evidence hash. */
+function refusalEvidenceId(overdue: OpenRequest): string {
+  return sha256(canonicalJson({ kind: 'audit-refusal', ticketId: overdue.ticketId, request: overdue.request.toString('utf8'), dueByMs: overdue.dueByMs })).toString('hex');
 }

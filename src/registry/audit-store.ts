@@ -98,7 +98,32 @@ CREATE TABLE IF NOT EXISTS audit_requests (
   request BLOB NOT NULL
 );
 CREATE INDEX IF NOT EXISTS audit_requests_by_node ON audit_requests (node_id, due_by_ms);
+-- One row per audit request that passed its deadline without a ticket: its refusal, decided once.
+-- Slashed (fraction_bps > 0) under audit_slashes[evidence_id]; an excused one says why and counts
+-- as no refusal.
+CREATE TABLE IF NOT EXISTS audit_refusals (
+  ticket_id TEXT PRIMARY KEY,
+  node_id TEXT NOT NULL,
+  evidence_id TEXT NOT NULL,
+  fraction_bps INTEGER NOT NULL,
+  excuse TEXT NOT NULL DEFAULT '',
+  at_ms INTEGER NOT NULL
+);
 `;
+
+/** An audit request still waiting for its ticket (and not yet decided as a refusal). */
+export interface OpenRequest {
+  readonly ticketId: string;
+  readonly nodeId: string;
+  readonly dueByMs: number;
+  /** The client's signed AuditRequest payload (canonical JSON) as received. */
+  readonly request: Buffer;
+}
+
+// An audit request is open while its ticket has not come and no refusal was decided for it.
+const OPEN_REQUEST = `NOT EXISTS (SELECT 1 FROM audit_tickets t WHERE t.ticket_id = r.ticket_id)
+  AND NOT EXISTS (SELECT 1 FROM audit_refusals f WHERE f.ticket_id = r.ticket_id)`;
+const OPEN_COLUMNS = 'r.ticket_id AS ticketId, r.node_id AS nodeId, r.due_by_ms AS dueByMs, r.request';
 
 const TICKET_COLUMNS = 'ticket_id AS ticketId, node_id AS nodeId, model_id AS modelId, shard_index AS shardIndex, ticket, committed_output_hash AS committedOutputHash';
 
@@ -238,6 +263,28 @@ export class AuditStore {
       .run(r.ticketId, r.nodeId, r.shardIndex, r.client, r.requestedAtMs, r.dueByMs, r.request);
   }
 
+  /** The node's open requests, earliest due first. */
+  openRequestsFor(nodeId: string, max: number): OpenRequest[] {
+    return this.db.prepare(`SELECT ${OPEN_COLUMNS} FROM audit_requests r WHERE r.node_id = ? AND ${OPEN_REQUEST} ORDER BY r.due_by_ms, r.ticket_id LIMIT ?`).all(nodeId, max) as OpenRequest[];
+  }
+
+  /** Open requests whose deadline passed before `nowMs`. */
+  overdueRequests(nowMs: number): OpenRequest[] {
+    return this.db.prepare(`SELECT ${OPEN_COLUMNS} FROM audit_requests r WHERE r.due_by_ms < ? AND ${OPEN_REQUEST} ORDER BY r.due_by_ms, r.ticket_id`).all(nowMs) as OpenRequest[];
+  }
+
+  /** Gives every open request until at least `dueByMs`; returns how many moved. */
+  extendOpenRequests(dueByMs: number): number {
+    return this.db.prepare(`UPDATE audit_requests AS r SET due_by_ms = ? WHERE r.due_by_ms < ? AND ${OPEN_REQUEST}`).run(dueByMs, dueByMs).changes;
+  }
+
+  /** Records a decided refusal; false when one was already on record for this request. */
+  addRefusal(r: { ticketId: string; nodeId: string; evidenceId: string; fractionBps: number; excuse: string; atMs: number }): boolean {
+    return this.db
+      .prepare('INSERT OR IGNORE INTO audit_refusals (ticket_id, node_id, evidence_id, fraction_bps, excuse, at_ms) VALUES (?, ?, ?, ?, ?, ?)')
+      .run(r.ticketId, r.nodeId, r.evidenceId, r.fractionBps, r.excuse, r.atMs).changes === 1;
+  }
+
   // --- reports ---
 
   counts(nodeId: string, nowMs: number): AuditCounts {
@@ -247,9 +294,10 @@ export class AuditStore {
     const proofs = Object.fromEntries(
       (this.db.prepare('SELECT status, COUNT(*) AS n FROM audit_proofs WHERE accused = ? GROUP BY status').all(nodeId) as { status: string; n: number }[]).map((r) => [r.status, r.n]),
     );
-    const unanswered = `SELECT COUNT(*) AS n FROM audit_requests r WHERE r.node_id = ? AND NOT EXISTS (SELECT 1 FROM audit_tickets t WHERE t.ticket_id = r.ticket_id)`;
-    const refusals = (this.db.prepare(`${unanswered} AND r.due_by_ms < ?`).get(nodeId, nowMs) as { n: number }).n;
-    const pending = (this.db.prepare(`${unanswered} AND r.due_by_ms >= ?`).get(nodeId, nowMs) as { n: number }).n;
+    const open = `SELECT COUNT(*) AS n FROM audit_requests r WHERE r.node_id = ? AND ${OPEN_REQUEST}`;
+    const decided = (this.db.prepare("SELECT COUNT(*) AS n FROM audit_refusals WHERE node_id = ? AND excuse = ''").get(nodeId) as { n: number }).n;
+    const refusals = decided + (this.db.prepare(`${open} AND r.due_by_ms < ?`).get(nodeId, nowMs) as { n: number }).n;
+    const pending = (this.db.prepare(`${open} AND r.due_by_ms >= ?`).get(nodeId, nowMs) as { n: number }).n;
     const amounts = this.db.prepare('SELECT amount FROM audit_slashes WHERE node_id = ? AND amount IS NOT NULL').all(nodeId) as { amount: string }[];
     return {
       ticketsQueued: tickets.queued ?? 0,

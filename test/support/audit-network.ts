@@ -14,7 +14,7 @@ import { shardModel } from '../../src/node/shard.ts';
 import type { Commitment__Output } from '../../src/proto/tessera/v1/Commitment.ts';
 import type { Hop } from '../../src/proto/tessera/v1/Hop.ts';
 import type { Step } from '../../src/proto/tessera/v1/Step.ts';
-import { parseClusterConfig } from '../../src/registry/cluster-config.ts';
+import { parseClusterConfig, type ClusterConfig } from '../../src/registry/cluster-config.ts';
 import { startRegistry, type RegistryHandle } from '../../src/registry/registry.ts';
 import { ForwardClient } from './node-cluster.ts';
 import { sharedModel } from './shared-models.ts';
@@ -24,6 +24,7 @@ export interface AuditNetwork {
   readonly shardsDir: string;
   readonly manifest: Manifest;
   readonly dbPath: string;
+  readonly clusterConfig: ClusterConfig;
   readonly registry: RegistryHandle;
   readonly ledger: LedgerBackend;
   readonly nodes: NodeHandle[];
@@ -38,8 +39,10 @@ export interface AuditNetworkOptions {
   readonly shards: number;
   /** The cluster config's `audit` section. */
   readonly audit?: Record<string, unknown>;
-  /** Options of the node of each shard. */
-  readonly node?: (shardIndex: number) => Partial<NodeOptions>;
+  /** The cluster config's `heartbeat` section (default: every second, evicted after 5 missed). */
+  readonly heartbeat?: { readonly intervalMs: number; readonly evictAfterMissed: number };
+  /** Options of the node of each shard; `registry` is the registry's endpoint. */
+  readonly node?: (shardIndex: number, registry: string) => Partial<NodeOptions> | Promise<Partial<NodeOptions>>;
   /** Staked for every node in the ledger. */
   readonly stake?: bigint;
 }
@@ -53,6 +56,7 @@ export async function startAuditNetwork(options: AuditNetworkOptions): Promise<A
   let registry: RegistryHandle | undefined;
   let ledger: LedgerBackend | undefined;
   let audits: AuditClient | undefined;
+  let clusterConfig: ClusterConfig;
   const close = async () => {
     audits?.close();
     await Promise.all(nodes.map((n) => n.close()));
@@ -61,14 +65,14 @@ export async function startAuditNetwork(options: AuditNetworkOptions): Promise<A
     rmSync(dir, { recursive: true, force: true });
   };
   try {
-    const clusterConfig = parseClusterConfig(
-      { clusterId: 'audit-test', models: [{ id: manifest.modelId, manifest: 'shards' }], heartbeat: { intervalMs: 1000, evictAfterMissed: 5 }, audit: options.audit ?? {} },
+    clusterConfig = parseClusterConfig(
+      { clusterId: 'audit-test', models: [{ id: manifest.modelId, manifest: 'shards' }], heartbeat: options.heartbeat ?? { intervalMs: 1000, evictAfterMissed: 5 }, audit: options.audit ?? {} },
       dir,
     );
     ledger = new LedgerBackend({ path: dbPath });
     registry = await startRegistry({ port: 0, host: '127.0.0.1', dbPath, clusterConfig, settlement: ledger });
     for (const entry of manifest.shards) {
-      nodes.push(await startNode({ shardsDir, shardIndex: entry.index, port: 0, registry: registry.endpoint, key: generateKeyPair(), threads: 1, drainGraceMs: 5000, log: () => {}, ...options.node?.(entry.index) }));
+      nodes.push(await startNode({ shardsDir, shardIndex: entry.index, port: 0, registry: registry.endpoint, key: generateKeyPair(), threads: 1, drainGraceMs: 5000, log: () => {}, ...(await options.node?.(entry.index, registry.endpoint)) }));
     }
     if (options.stake !== undefined) for (const node of nodes) await ledger.stake(node.nodeId, options.stake);
     audits = new AuditClient(registry.endpoint);
@@ -77,7 +81,7 @@ export async function startAuditNetwork(options: AuditNetworkOptions): Promise<A
     throw error;
   }
   return {
-    dir, shardsDir, manifest, dbPath, registry, ledger, nodes, audits, close,
+    dir, shardsDir, manifest, dbPath, clusterConfig, registry, ledger, nodes, audits, close,
     route: nodes.map((n, i) => ({ nodeId: n.nodeId, endpoint: n.endpoint, shardIndex: i, tls: false })),
     clientKey: generateKeyPair(),
   };

@@ -1,0 +1,131 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { status } from '@grpc/grpc-js';
+import { sha256, signCommitment, stepIdOf, tokenBytes } from '../audit/commitment.ts';
+import { auditCommitmentOf, isAudited } from '../audit/selection.ts';
+import { generateKeyPair } from '../crypto/keys.ts';
+import { AUDIT_WINDOW_DEFAULTS, AuditWindow } from './audit-window.ts';
+import { NodeAudits } from './node-audits.ts';
+import { NodeStatusError } from './node-status.ts';
+
+const RATE = 0.5;
+const key = generateKeyPair();
+
+/** Node audits with no registry: a ticketed step is logged as `audit.selected` instead of sent. */
+function nodeAudits(maxSteps = AUDIT_WINDOW_DEFAULTS.maxSteps, samplingRate = RATE) {
+  const events: { event: string; stepId?: unknown }[] = [];
+  const audits = new NodeAudits({
+    modelId: 'm', shardIndex: 0, shardSha256: '0'.repeat(64), hiddenSize: 8, samplingRate,
+    window: { ...AUDIT_WINDOW_DEFAULTS, maxSteps }, log: (event, fields) => events.push({ event, stepId: fields.stepId }),
+  });
+  return { audits, events };
+}
+
+function keep(audits: NodeAudits, session: string, step: number) {
+  const bytes = tokenBytes([1, 2, 3]);
+  const commitment = signCommitment(key, { shardIndex: 0, stepId: stepIdOf(session, step), inputHash: sha256(bytes), outputHash: sha256(bytes) });
+  audits.window.keep({ sessionId: session, input: { tokens: true, positions: 3, bytes }, commitment });
+  return commitment.stepId;
+}
+
+function secretThat(selects: boolean, stepId: Uint8Array): Buffer {
+  for (;;) {
+    const secret = randomBytes(32);
+    if (isAudited(secret, stepId, 0, RATE) === selects) return secret;
+  }
+}
+
+test('the registry\'s hand-over tickets a kept step once, and logs once a step not held or not selected', () => {
+  const { audits, events } = nodeAudits();
+  const held = keep(audits, 'a', 0);
+  const owed = (stepId: Uint8Array, secret: Buffer, shardIndex = 0) => ({ stepId: Buffer.from(stepId), shardIndex, secret, dueByMs: 1 });
+  const missing = stepIdOf('never-kept', 0);
+  const unselected = keep(audits, 'b', 0);
+  const batch = [owed(held, secretThat(true, held)), owed(missing, secretThat(true, missing)), owed(unselected, secretThat(false, unselected))];
+  audits.answerOwed(batch);
+  audits.answerOwed(batch); // the next heartbeat lists them again until the tickets land
+  const hex = (id: Uint8Array) => Buffer.from(id).toString('hex');
+  assert.deepEqual(events, [
+    { event: 'audit.selected', stepId: undefined },
+    { event: 'audit.request_unanswerable', stepId: hex(missing) },
+    { event: 'audit.request_not_selected', stepId: hex(unselected) },
+  ]);
+  assert.equal(audits.window.size, 1, 'the unselected step is still kept');
+});
+
+test('a reveal tickets the steps it selects and keeps the others, which a later request can still have; a ticketed step is not handed over twice', () => {
+  const { audits, events } = nodeAudits();
+  const steps = Array.from({ length: 8 }, (_, i) => keep(audits, 'a', i));
+  const secret = randomBytes(32);
+  audits.reveal('a', auditCommitmentOf(secret), secret);
+  const selected = steps.filter((id) => isAudited(secret, id, 0, RATE));
+  assert.equal(events.length, selected.length);
+  assert.equal(audits.window.size, steps.length - selected.length);
+  events.length = 0;
+  audits.answerOwed(steps.map((id) => ({ stepId: Buffer.from(id), shardIndex: 0, secret: secretThat(true, id), dueByMs: 1 })));
+  // The ones the reveal took are answered already; every other step is still held and ticketed now.
+  assert.deepEqual(events.map((e) => e.event), steps.filter((id) => !selected.includes(id)).map(() => 'audit.selected'));
+  assert.equal(audits.window.size, 0);
+});
+
+test('steps outlive their session in the window until its bounds push them out, once past their retention', () => {
+  const { audits, events } = nodeAudits(2);
+  audits.window.retentionMs = 0;
+  const first = keep(audits, 'a', 0);
+  keep(audits, 'b', 0);
+  keep(audits, 'c', 0); // a third step: the oldest goes
+  audits.answerOwed([{ stepId: Buffer.from(first), shardIndex: 0, secret: secretThat(true, first), dueByMs: 1 }]);
+  assert.deepEqual(events.map((e) => e.event), ['audit.request_unanswerable']);
+  assert.equal(audits.window.evicted, 1);
+});
+
+test('a window full of steps the cluster may still audit refuses new work with RESOURCE_EXHAUSTED and drops none of them', () => {
+  const { audits, events } = nodeAudits(2);
+  const kept = [keep(audits, 'a', 0)];
+  audits.checkRoom(); // one step of two: room left
+  kept.push(keep(audits, 'b', 0));
+  assert.throws(() => audits.checkRoom(), (error: unknown) => {
+    assert.ok(error instanceof NodeStatusError);
+    assert.equal(error.code, status.RESOURCE_EXHAUSTED);
+    assert.match(error.message, /^audit window full: 2 steps \(0\.0 MiB; bounds 2 steps, 256\.0 MiB\) younger than 210 s, which this node must keep to answer audit requests; try another node$/);
+    return true;
+  });
+  // A step whose room was checked before the window filled is still kept, past the bound.
+  kept.push(keep(audits, 'c', 0));
+  assert.deepEqual([audits.window.size, audits.window.evicted], [3, 0]);
+  audits.answerOwed(kept.map((id) => ({ stepId: Buffer.from(id), shardIndex: 0, secret: secretThat(true, id), dueByMs: 1 })));
+  assert.deepEqual(events.map((e) => e.event), ['audit.selected', 'audit.selected', 'audit.selected']);
+  audits.checkRoom(); // the tickets took them: room again
+});
+
+test('at sampling rate 0 nothing is kept, so a full window refuses nothing', () => {
+  const { audits } = nodeAudits(1, 0);
+  keep(audits, 'a', 0);
+  audits.checkRoom();
+});
+
+test('the window drops a step for its bounds only once past the retention, and keeps it at least that long whatever its age bound', () => {
+  let now = 0;
+  const window = new AuditWindow({ maxSteps: 2, maxBytes: 1000, maxAgeMs: 500 }, () => now);
+  window.retentionMs = 1000;
+  const step = (session: string, bytes: number) => {
+    const input = new Uint8Array(bytes);
+    const commitment = signCommitment(key, { shardIndex: 0, stepId: stepIdOf(session, 0), inputHash: sha256(input), outputHash: sha256(input), timestampMs: now });
+    window.keep({ sessionId: session, input: { tokens: true, positions: bytes / 4, bytes: input }, commitment });
+  };
+  step('a', 400);
+  now = 100;
+  step('b', 400);
+  now = 800; // past the age bound (500) but within the retention (1000): both stay, and fill the window
+  assert.match(window.fullness() ?? '', /^audit window full: 2 steps/);
+  step('c', 800); // over both bounds, and still nothing goes
+  assert.deepEqual([window.size, window.bytes, window.evicted], [3, 1600, 0]);
+  now = 1050; // 'a' is past its retention: it goes for the bounds; 'b' and 'c' are still owed
+  assert.match(window.fullness() ?? '', /^audit window full: 2 steps \(0\.0 MiB/);
+  assert.deepEqual([window.size, window.bytes, window.evicted], [2, 1200, 1]);
+  now = 1101; // 'b' too
+  assert.equal(window.fullness(), undefined);
+  assert.deepEqual([window.size, window.bytes, window.evicted], [1, 800, 2]);
+  assert.equal(window.take('c').length, 1);
+});
