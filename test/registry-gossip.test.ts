@@ -19,7 +19,8 @@ async function start(name: string, seeds: string[], clusterId = 'test'): Promise
   const handle = await startRegistry({
     port: 0,
     dbPath: join(dir, `${name}.db`),
-    clusterConfig: testClusterConfig(dir, { clusterId, gossipIntervalMs: 30 }),
+    // Each round's call must finish within one interval: 30 ms was too short on a loaded 2-core machine.
+    clusterConfig: testClusterConfig(dir, { clusterId, gossipIntervalMs: 250 }),
     seeds,
   });
   handles.push(handle);

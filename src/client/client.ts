@@ -170,7 +170,6 @@ export class TesseraClient {
     this.nodes.close();
     this.registryPool.close();
     for (const audits of this.auditClients.values()) audits.close();
-    void this.signatures.close();
   }
 
   private sessionSource(request: GenerateRequest) {

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { generateKeyPair } from '../crypto/keys.ts';
-import { sha256, signCommitment, stepIdOf, tokenBytes } from '../audit/commitment.ts';
+import { COMMITMENT_CLOCK_TOLERANCE_MS, sha256, signCommitment, stepIdOf, tokenBytes } from '../audit/commitment.ts';
 import type { Commitment__Output } from '../proto/tessera/v1/Commitment.ts';
 import { checkCommitmentChain } from './commitment-chain.ts';
 import { HopFailure } from './pipeline-session.ts';
@@ -13,9 +13,10 @@ const route: RouteHop[] = keys.map((k, i) => ({ nodeId: k.address, endpoint: `12
 const step = { sessionId: 'session-1', step: 4, tokens: [1, 403, 407] };
 const hashes = [sha256(tokenBytes(step.tokens)), sha256(Buffer.from('hidden 0')), sha256(Buffer.from('hidden 1')), sha256(Buffer.from('logits'))];
 
-function chain(): Commitment__Output[] {
+/** Each hop's commitment, signed now, or at `datedMs[i]` where given. */
+function chain(datedMs: readonly (number | undefined)[] = []): Commitment__Output[] {
   return keys.map((key, i) => {
-    const c = signCommitment(key, { shardIndex: i, stepId: stepIdOf(step.sessionId, step.step), inputHash: hashes[i]!, outputHash: hashes[i + 1]! });
+    const c = signCommitment(key, { shardIndex: i, stepId: stepIdOf(step.sessionId, step.step), inputHash: hashes[i]!, outputHash: hashes[i + 1]!, ...(datedMs[i] === undefined ? {} : { timestampMs: datedMs[i] }) });
     return { ...c, stepId: Buffer.from(c.stepId), inputHash: Buffer.from(c.inputHash), outputHash: Buffer.from(c.outputHash), signature: Buffer.from(c.signature) };
   });
 }
@@ -56,20 +57,27 @@ test('commitments must be this step\'s, from the route\'s nodes in order, one pe
   breaks(swapped, route[1]!.nodeId, new RegExp(`it names node ${route[2]!.nodeId} shard 2`));
 });
 
+test('a commitment dated further from the client\'s clock than the tolerance fails its node: a backdated one would dodge the request window', () => {
+  const limit = COMMITMENT_CLOCK_TOLERANCE_MS;
+  checkCommitmentChain(chain([Date.now() - limit + 5_000, undefined, Date.now() + limit - 5_000]), route, step);
+  breaks(chain([undefined, Date.now() - limit - 5_000]), route[1]!.nodeId, /it is dated 65 s before this client's clock \(limit 60 s\): its clock is off, or it backdates its commitments/);
+  breaks(chain([undefined, undefined, Date.now() + limit + 5_000]), route[2]!.nodeId, /it is dated 65 s after this client's clock/);
+});
+
 test('the signature checker finds the first commitment its node did not sign', async () => {
   const checker = new SignatureChecker();
-  try {
-    assert.equal(await checker.check(chain()), -1);
-    const forged = chain();
-    // shard 1's fields signed by shard 2's key: the signature recovers to the wrong node
-    const wrongKey = signCommitment(keys[2]!, { shardIndex: 1, stepId: forged[1]!.stepId, inputHash: forged[1]!.inputHash, outputHash: forged[1]!.outputHash });
-    forged[1] = { ...forged[1]!, signature: Buffer.from(wrongKey.signature) };
-    const tampered = chain();
-    tampered[2] = { ...tampered[2]!, outputHash: sha256(Buffer.from('other logits')) };
-    const [bad1, bad2] = await Promise.all([checker.check(forged), checker.check(tampered)]);
-    assert.equal(bad1, 1);
-    assert.equal(bad2, 2);
-  } finally {
-    await checker.close();
-  }
+  assert.equal(await checker.check(chain()), -1);
+  const forged = chain();
+  // shard 1's fields signed by shard 2's key: the signature recovers to the wrong node
+  const wrongKey = signCommitment(keys[2]!, { shardIndex: 1, stepId: forged[1]!.stepId, inputHash: forged[1]!.inputHash, outputHash: forged[1]!.outputHash });
+  forged[1] = { ...forged[1]!, signature: Buffer.from(wrongKey.signature) };
+  const tampered = chain();
+  tampered[2] = { ...tampered[2]!, outputHash: sha256(Buffer.from('other logits')) };
+  // The time is signed: moving it (to backdate the step) breaks the signature.
+  const redated = chain();
+  redated[0] = { ...redated[0]!, timestampMs: redated[0]!.timestampMs - 1 };
+  const [bad1, bad2, bad3] = await Promise.all([checker.check(forged), checker.check(tampered), checker.check(redated)]);
+  assert.equal(bad1, 1);
+  assert.equal(bad2, 2);
+  assert.equal(bad3, 0);
 });

@@ -39,17 +39,3 @@ export function recoverSigner(domain: string, message: Uint8Array, signature: Ui
     return undefined;
   }
 }
-
-/**
- * Whether `publicKey` (SEC1, 33 or 65 bytes) signed `message` under `domain`: cheaper than recovering
- * the signer when the key is known. False for a malformed key or signature, and for a high-s signature
- * (which `sign` never makes).
- */
-export function verifySignature(domain: string, message: Uint8Array, signature: Uint8Array, publicKey: Uint8Array): boolean {
-  if (signature.length !== 65) return false;
-  try {
-    return secp256k1.ecdsaVerify(signature.subarray(0, 64), signatureDigest(domain, message), publicKey);
-  } catch {
-    return false;
-  }
-}

@@ -34,8 +34,8 @@ export interface NodeContext {
   /** Budget of one session's cache (the node's whole budget: the store shares it out). */
   readonly cacheBytes: number;
   readonly isDraining: () => boolean;
-  /** Compute time of a step, for the load this node reports. */
-  readonly recordCompute: (microseconds: number, positions: number) => void;
+  /** Compute time of a step, for the load this node reports and its metrics. */
+  readonly recordCompute: (microseconds: number, positions: number, startPosition: number) => void;
   readonly log: (event: string, fields: Record<string, unknown>) => void;
   /** Where the shares of attested steps go; none: the node records no shares. */
   readonly shares?: ShareSubmitter;
@@ -61,7 +61,7 @@ export class ForwardStream {
   private session?: Session;
   private link?: NextHopLink;
   private draining = false;
-  /** sha256 of the client's audit secret; steps from position 0 are kept until it is revealed. */
+  /** sha256 of the client's audit secret, which its reveal must match. */
   private auditCommitment?: Uint8Array;
   private revealed = false;
   private readonly auditKey = `stream-${++streamCount}`;
@@ -133,6 +133,7 @@ export class ForwardStream {
       throw new NodeStatusError(status.INVALID_ARGUMENT, `audit_commitment has ${open.auditCommitment.length} bytes; send the 32-byte sha256 of the audit secret, or none`);
     }
     if (open.auditCommitment.length > 0) this.auditCommitment = open.auditCommitment;
+    ctx.audits.checkRoom();
     this.session = ctx.store.open(open.sessionId, ctx.engine.createCache(ctx.cacheBytes), (reason) => this.onEvicted(reason));
     this.open = open;
     if (ctx.shares) this.earned = new SessionShares(ctx.key, ctx.entry.index, ctx.manifest.modelId, open.sessionId, clientKeyHex(open.clientKey));
@@ -155,6 +156,8 @@ export class ForwardStream {
     const session = this.session!;
     ctx.store.touch(session);
     const input = validateStep(step, ctx.bounds, session.cache.length);
+    // A session may replay from position 0 any number of times, each step kept: checked each time.
+    if (step.startPosition === 0) ctx.audits.checkRoom();
     const output = this.compute(session, input, step.startPosition);
     this.earned?.record(input.positions);
     const stepNumber = Number(step.step);
@@ -189,9 +192,12 @@ export class ForwardStream {
     this.reply({ result: { step: stepNumber, sampled: result.sampled, commitments: [mine, ...result.commitments] } });
   }
 
-  /** Steps from position 0 are what audits recompute (a later one would need every earlier input). */
+  /**
+   * Steps from position 0 are what audits recompute (a later one would need every earlier input).
+   * Each is kept, reveal or not: a client's audit request at the registry may name any of them.
+   */
   private retainForAudit(step: Step__Output, input: StepInput, commitment: SignedCommitment): void {
-    if (this.auditCommitment && !this.revealed && step.startPosition === 0) this.ctx.audits.retain(this.auditKey, step, input, commitment);
+    if (step.startPosition === 0) this.ctx.audits.retain(this.auditKey, step, input, commitment);
   }
 
   /** Checks the secret, tickets the steps it selects here, and passes it on down the route. */
@@ -236,7 +242,7 @@ export class ForwardStream {
     } finally {
       ctx.store.account(session);
     }
-    ctx.recordCompute((performance.now() - started) * 1000, input.positions);
+    ctx.recordCompute((performance.now() - started) * 1000, input.positions, startPosition);
     return result.logits ?? result.hidden!;
   }
 
@@ -267,7 +273,6 @@ export class ForwardStream {
   }
 
   private release(): void {
-    this.ctx.audits.endSession(this.auditKey);
     if (this.session) this.ctx.store.release(this.session);
     this.onDone(this);
   }

@@ -14,6 +14,9 @@ import { defaultMaxMessageBytes, type StepBounds } from './limits.ts';
 import { DEFAULT_SAMPLING_RATE, checkSamplingRate } from '../audit/selection.ts';
 import { AUDIT_WINDOW_DEFAULTS, type AuditWindowLimits } from './audit-window.ts';
 import { LoadMeter } from './load-meter.ts';
+import { Metrics } from '../metrics/metrics.ts';
+import { healthy, unhealthy, type Health } from '../metrics/metrics-server.ts';
+import { NodeMetrics } from './node-metrics.ts';
 import { NodeAudits } from './node-audits.ts';
 import { NextHopChannels } from './next-hop.ts';
 import { registerNode } from './registration.ts';
@@ -64,19 +67,27 @@ export interface NodeOptions {
    * the registry answers the registration with (the cluster's), else 0.05.
    */
   readonly samplingRate?: number;
-  /** How many inputs (count, bytes, age) are kept for audits until their secret is revealed. */
+  /**
+   * How many inputs (count, bytes, age) are kept for audits. Steps the cluster may still audit (see
+   * the registry's auditRetentionMs) are never dropped to the count or bytes: the node refuses new
+   * sessions while they fill the window.
+   */
   readonly auditWindow?: Partial<AuditWindowLimits>;
   /**
    * TEST ONLY: replaces the engine (e.g. with one that perturbs its outputs, to test that audits
    * catch it). Never set outside tests; no CLI flag reaches it.
    */
   readonly testOnlyWrapEngine?: (engine: Engine) => Engine;
+  /** Where the node's figures go (src/metrics); none: they are kept but never read. */
+  readonly metrics?: Metrics;
 }
 
 export interface NodeHandle {
   readonly port: number;
   readonly endpoint: string;
   readonly nodeId: string;
+  /** Serving, and (with a registry) listed there: its last heartbeat was accepted. */
+  health(): Health;
   /** Stops accepting sessions, lets steps in progress finish, unregisters and shuts down. */
   close(): Promise<void>;
 }
@@ -157,17 +168,22 @@ export async function startNode(options: NodeOptions): Promise<NodeHandle> {
   });
   const streams = new Set<ForwardStream>();
   let draining = false;
-  const shares = options.daemon === undefined ? undefined : new ShareSubmitter({ daemon: options.daemon, log, ...(options.shareFlushIntervalMs === undefined ? {} : { flushIntervalMs: options.shareFlushIntervalMs }) });
+  const shares = options.daemon === undefined ? undefined : new ShareSubmitter({ daemon: options.daemon, key, log, ...(options.shareFlushIntervalMs === undefined ? {} : { flushIntervalMs: options.shareFlushIntervalMs }) });
+  const metrics = new NodeMetrics(options.metrics ?? new Metrics(), { store, cacheBytes, audits, ...(shares === undefined ? {} : { shares }) });
   const ctx: NodeContext = {
     key, manifest, entry, engine, store, bounds, channels, audits, cacheBytes, log,
     ...(shares === undefined ? {} : { shares }),
     isDraining: () => draining,
-    recordCompute: (us, positions) => load.record(us, positions),
+    recordCompute: (us, positions, startPosition) => {
+      load.record(us, positions);
+      metrics.step(us, positions, startPosition);
+    },
   };
 
   const server = new Server({ 'grpc.max_receive_message_length': maxMessageBytes, 'grpc.max_send_message_length': maxMessageBytes });
   server.addService(tessera.v1.Node.service, {
     Forward(call: ServerDuplexStream<ForwardRequest__Output, ForwardReply>) {
+      call.on('error', (status: { code: number }) => metrics.streamFailed(status.code));
       streams.add(new ForwardStream(ctx, call, (done) => streams.delete(done)));
     },
     Info(_call: ServerUnaryCall<unknown, InfoReply>, callback: sendUnaryData<InfoReply>) {
@@ -179,6 +195,8 @@ export async function startNode(options: NodeOptions): Promise<NodeHandle> {
   });
 
   let stopRegistration: (() => Promise<void>) | undefined;
+  /** Why the last heartbeat failed; undefined once one is accepted again. */
+  let heartbeatError: string | undefined;
   const sweeper = setInterval(() => store.sweep(), Math.max(10, Math.min(10_000, (options.idleTimeoutMs ?? NODE_DEFAULTS.idleTimeoutMs) / 2)));
   sweeper.unref();
   const shutdown = async () => {
@@ -205,8 +223,14 @@ export async function startNode(options: NodeOptions): Promise<NodeHandle> {
         registry: options.registry, key, modelId: manifest.modelId, shardIndex: entry.index, endpoint, tls,
         pricePer1kTokens: options.pricePer1kTokens ?? 0, region: options.region ?? '',
         load: () => ({ activeSessions: store.size, maxSessions, computeUsPerToken: load.microsecondsPerToken }),
-        onError: (error) => log('registry.error', { registry: options.registry, error: error.message }),
+        onError: (error) => {
+          heartbeatError = (error as { details?: string }).details || error.message;
+          log('registry.error', { registry: options.registry, error: error.message });
+        },
+        onHeartbeat: () => (heartbeatError = undefined),
+        onOwedAudits: (owed) => audits.answerOwed(owed),
         ...(clusterRate ? { onAuditSamplingRate: (rate: number) => (audits.samplingRate = rate) } : {}),
+        onAuditRetention: (retentionMs) => (audits.window.retentionMs = retentionMs),
       });
     }
     log('node.start', { nodeId: key.address, model: manifest.modelId, shard: entry.index, layers: [entry.layerStart, entry.layerEnd], endpoint, tls, registry: options.registry, daemon: options.daemon });
@@ -215,6 +239,12 @@ export async function startNode(options: NodeOptions): Promise<NodeHandle> {
       port,
       endpoint,
       nodeId: key.address,
+      health() {
+        const details = { nodeId: key.address, model: manifest.modelId, shard: entry.index, endpoint, registry: options.registry ?? null, sessions: store.size };
+        if (draining) return unhealthy('shutting down: draining its sessions', details);
+        if (heartbeatError !== undefined) return unhealthy(`not listed: the heartbeat to registry ${options.registry} failed: ${heartbeatError}`, details);
+        return healthy(details);
+      },
       close() {
         draining = true;
         closing ??= shutdown().then(() => log('node.stop', { nodeId: key.address }));

@@ -2,6 +2,7 @@ import { bytesToHex } from '@noble/hashes/utils.js';
 import { availableParallelism, totalmem } from 'node:os';
 import type { KeyPair } from '../crypto/keys.ts';
 import type { Load } from '../registry/announcement.ts';
+import type { OwedAudit__Output } from '../proto/tessera/v1/OwedAudit.ts';
 import { RegistryClient, startHeartbeats, type AnnouncementBody } from '../registry/registry-client.ts';
 import { CLIENT_VERSION } from './version.ts';
 
@@ -19,8 +20,14 @@ export interface RegistrationOptions {
   /** The load reported at each heartbeat. */
   readonly load: () => Load;
   readonly onError: (error: Error) => void;
+  /** Each heartbeat the registry accepted. */
+  readonly onHeartbeat: () => void;
   /** The cluster's audit sampling rate, as the registry answered the registration. */
   readonly onAuditSamplingRate?: (rate: number) => void;
+  /** How long the cluster needs each step that may be audited kept, as the registry answered the registration. */
+  readonly onAuditRetention?: (retentionMs: number) => void;
+  /** The audits the registry says this node owes (clients' requests), with each heartbeat that lists any. */
+  readonly onOwedAudits?: (owed: readonly OwedAudit__Output[]) => void;
 }
 
 /** Memory as a coarse band (a power of two in GiB): enough to route by, too coarse to fingerprint. */
@@ -62,7 +69,11 @@ export async function registerNode(options: RegistrationOptions): Promise<() => 
     throw new Error(`registry ${options.registry} refused or did not answer the registration: ${(error as { details?: string }).details || (error as Error).message}`);
   }
   options.onAuditSamplingRate?.(reply.auditSamplingRate);
-  const stopHeartbeats = startHeartbeats(client, options.key, body, { intervalMs: reply.heartbeatIntervalMs, onError: options.onError });
+  options.onAuditRetention?.(reply.auditRetentionMs);
+  const stopHeartbeats = startHeartbeats(client, options.key, body, {
+    intervalMs: reply.heartbeatIntervalMs, onError: options.onError, onSuccess: options.onHeartbeat,
+    ...(options.onOwedAudits === undefined ? {} : { onOwedAudits: options.onOwedAudits }),
+  });
   return async () => {
     await stopHeartbeats();
     try {

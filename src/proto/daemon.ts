@@ -3,6 +3,7 @@ import type * as grpc from '@grpc/grpc-js';
 import type { EnumTypeDefinition, MessageTypeDefinition } from '@grpc/proto-loader';
 
 import type { Block as _tessera_v1_Block, Block__Output as _tessera_v1_Block__Output } from './tessera/v1/Block.ts';
+import type { BlockShare as _tessera_v1_BlockShare, BlockShare__Output as _tessera_v1_BlockShare__Output } from './tessera/v1/BlockShare.ts';
 import type { ClientUsage as _tessera_v1_ClientUsage, ClientUsage__Output as _tessera_v1_ClientUsage__Output } from './tessera/v1/ClientUsage.ts';
 import type { DaemonClient as _tessera_v1_DaemonClient, DaemonDefinition as _tessera_v1_DaemonDefinition } from './tessera/v1/Daemon.ts';
 import type { ExchangeBlocksReply as _tessera_v1_ExchangeBlocksReply, ExchangeBlocksReply__Output as _tessera_v1_ExchangeBlocksReply__Output } from './tessera/v1/ExchangeBlocksReply.ts';
@@ -19,6 +20,7 @@ import type { NodeUsage as _tessera_v1_NodeUsage, NodeUsage__Output as _tessera_
 import type { PushBlockReply as _tessera_v1_PushBlockReply, PushBlockReply__Output as _tessera_v1_PushBlockReply__Output } from './tessera/v1/PushBlockReply.ts';
 import type { PushBlockRequest as _tessera_v1_PushBlockRequest, PushBlockRequest__Output as _tessera_v1_PushBlockRequest__Output } from './tessera/v1/PushBlockRequest.ts';
 import type { SettlementSummary as _tessera_v1_SettlementSummary, SettlementSummary__Output as _tessera_v1_SettlementSummary__Output } from './tessera/v1/SettlementSummary.ts';
+import type { ShareBatch as _tessera_v1_ShareBatch, ShareBatch__Output as _tessera_v1_ShareBatch__Output } from './tessera/v1/ShareBatch.ts';
 import type { ShareVerdict as _tessera_v1_ShareVerdict, ShareVerdict__Output as _tessera_v1_ShareVerdict__Output } from './tessera/v1/ShareVerdict.ts';
 import type { Signed as _tessera_v1_Signed, Signed__Output as _tessera_v1_Signed__Output } from './tessera/v1/Signed.ts';
 import type { SubmitSharesReply as _tessera_v1_SubmitSharesReply, SubmitSharesReply__Output as _tessera_v1_SubmitSharesReply__Output } from './tessera/v1/SubmitSharesReply.ts';
@@ -33,12 +35,15 @@ export interface ProtoGrpcType {
   tessera: {
     v1: {
       Block: MessageTypeDefinition<_tessera_v1_Block, _tessera_v1_Block__Output>
+      BlockShare: MessageTypeDefinition<_tessera_v1_BlockShare, _tessera_v1_BlockShare__Output>
       ClientUsage: MessageTypeDefinition<_tessera_v1_ClientUsage, _tessera_v1_ClientUsage__Output>
       DType: EnumTypeDefinition
       /**
-       * The share chain (ARCHITECTURE.md §7). Shares, usage receipts and block headers travel as Signed
-       * canonical JSON (src/chain/share.ts, receipt.ts, block.ts), so every daemon hashes and checks the
-       * same bytes. Hashes are 32-byte sha256 digests.
+       * The share chain (ARCHITECTURE.md §7). Shares travel as canonical JSON (src/chain/share.ts); a node
+       * signs each batch of them once, with a share-batch statement that lists their hashes
+       * (src/chain/statement.ts). Statements, usage receipts and block headers travel as Signed canonical
+       * JSON (statement.ts, receipt.ts, block.ts), so every daemon hashes and checks the same bytes.
+       * Hashes are 32-byte sha256 digests.
        */
       Daemon: SubtypeConstructor<typeof grpc.Client, _tessera_v1_DaemonClient> & { service: _tessera_v1_DaemonDefinition }
       ExchangeBlocksReply: MessageTypeDefinition<_tessera_v1_ExchangeBlocksReply, _tessera_v1_ExchangeBlocksReply__Output>
@@ -55,6 +60,7 @@ export interface ProtoGrpcType {
       PushBlockReply: MessageTypeDefinition<_tessera_v1_PushBlockReply, _tessera_v1_PushBlockReply__Output>
       PushBlockRequest: MessageTypeDefinition<_tessera_v1_PushBlockRequest, _tessera_v1_PushBlockRequest__Output>
       SettlementSummary: MessageTypeDefinition<_tessera_v1_SettlementSummary, _tessera_v1_SettlementSummary__Output>
+      ShareBatch: MessageTypeDefinition<_tessera_v1_ShareBatch, _tessera_v1_ShareBatch__Output>
       ShareRejection: EnumTypeDefinition
       ShareVerdict: MessageTypeDefinition<_tessera_v1_ShareVerdict, _tessera_v1_ShareVerdict__Output>
       Signed: MessageTypeDefinition<_tessera_v1_Signed, _tessera_v1_Signed__Output>

@@ -8,9 +8,16 @@ import type { ExchangePeersReply__Output } from '../proto/tessera/v1/ExchangePee
 import type { HeartbeatReply__Output } from '../proto/tessera/v1/HeartbeatReply.ts';
 import type { ListModelsReply__Output } from '../proto/tessera/v1/ListModelsReply.ts';
 import type { ManifestReply__Output } from '../proto/tessera/v1/ManifestReply.ts';
+import type { OwedAudit__Output } from '../proto/tessera/v1/OwedAudit.ts';
 import type { RegisterReply__Output } from '../proto/tessera/v1/RegisterReply.ts';
 import type { RegistryClient as GrpcRegistryClient } from '../proto/tessera/v1/Registry.ts';
+import type { AccountReply__Output } from '../proto/tessera/v1/AccountReply.ts';
+import type { ClaimReply__Output } from '../proto/tessera/v1/ClaimReply.ts';
+import type { RequestUnstakeReply__Output } from '../proto/tessera/v1/RequestUnstakeReply.ts';
+import type { StakeReply__Output } from '../proto/tessera/v1/StakeReply.ts';
+import type { WithdrawStakeReply__Output } from '../proto/tessera/v1/WithdrawStakeReply.ts';
 import { signAnnouncement, type Announcement, type AnnouncementKind } from './announcement.ts';
+import { signOperatorRequest, type OperatorAction } from './operator-request.ts';
 import { UnaryCalls } from '../rpc/unary-calls.ts';
 
 /** What a role says of itself; the client adds kind, nodeId (the key's address), timestamp and nonce. */
@@ -42,6 +49,20 @@ export interface RegistryPeerInfo {
   readonly lastSeenMs: number;
 }
 
+/** Where a cluster keeps stakes and pays out, as the registry reports it. */
+export type EscrowInfo = { readonly backend: 'ledger' } | { readonly backend: 'evm'; readonly rpcUrl: string; readonly contract: string };
+
+/** An address's standing with the cluster's escrow. Amounts in the smallest unit. */
+export interface Account {
+  readonly address: string;
+  readonly stake: bigint;
+  /** Present while unstaking: no new work, and the stake may be withdrawn from this instant. */
+  readonly unstakingUntilMs?: number;
+  readonly claimable: bigint;
+  readonly deposited: bigint;
+  readonly escrow: EscrowInfo;
+}
+
 export interface RegistryClientOptions {
   /** Default: insecure (plaintext), as for a registry on loopback. */
   readonly credentials?: ChannelCredentials;
@@ -69,13 +90,19 @@ export class RegistryClient {
     });
   }
 
-  /** Admits the key's node; returns the heartbeat interval the registry expects and the cluster's audit sampling rate. */
-  async register(key: KeyPair, body: AnnouncementBody): Promise<{ heartbeatIntervalMs: number; registeredAtMs: number; auditSamplingRate: number }> {
+  /**
+   * Admits the key's node; returns the heartbeat interval the registry expects, the cluster's audit
+   * sampling rate and how long a node must keep the steps it may be audited on.
+   */
+  async register(key: KeyPair, body: AnnouncementBody): Promise<{ heartbeatIntervalMs: number; registeredAtMs: number; auditSamplingRate: number; auditRetentionMs: number }> {
     return this.#calls.call<RegisterReply__Output>((cb) => this.#grpc.register(announce(key, 'register', body), this.#calls.options(), cb));
   }
 
-  /** Reports liveness and load. NOT_FOUND means the registry no longer lists the node: register again. */
-  async heartbeat(key: KeyPair, body: AnnouncementBody): Promise<{ serverTimeMs: number }> {
+  /**
+   * Reports liveness and load; a node hears back the audits it owes. NOT_FOUND means the registry
+   * no longer lists the node: register again.
+   */
+  async heartbeat(key: KeyPair, body: AnnouncementBody): Promise<{ serverTimeMs: number; owedAudits: OwedAudit__Output[] }> {
     return this.#calls.call<HeartbeatReply__Output>((cb) => this.#grpc.heartbeat(announce(key, 'heartbeat', body), this.#calls.options(), cb));
   }
 
@@ -114,6 +141,37 @@ export class RegistryClient {
     return reply.peers.map((p) => ({ endpoint: p.endpoint, clusterId: p.clusterId, lastSeenMs: p.lastSeenMs }));
   }
 
+  /** Adds to the key's stake on the registry's ledger; returns the whole stake after it. */
+  async stake(key: KeyPair, amount: bigint): Promise<bigint> {
+    const reply = await this.#calls.call<StakeReply__Output>((cb) => this.#grpc.stake(operatorRequest(key, 'stake', amount), this.#calls.options(), cb));
+    return BigInt(reply.stake);
+  }
+
+  /** Starts the key's unstaking cooldown; returns the instant (unix ms) it may withdraw. */
+  async requestUnstake(key: KeyPair): Promise<number> {
+    return (await this.#calls.call<RequestUnstakeReply__Output>((cb) => this.#grpc.requestUnstake(operatorRequest(key, 'unstake'), this.#calls.options(), cb))).unstakingUntilMs;
+  }
+
+  /** Takes the key's whole stake back after its cooldown; returns the amount. */
+  async withdrawStake(key: KeyPair): Promise<bigint> {
+    return BigInt((await this.#calls.call<WithdrawStakeReply__Output>((cb) => this.#grpc.withdrawStake(operatorRequest(key, 'withdraw'), this.#calls.options(), cb))).amount);
+  }
+
+  /** Takes out everything the key may claim; returns the amount. */
+  async claim(key: KeyPair): Promise<bigint> {
+    return BigInt((await this.#calls.call<ClaimReply__Output>((cb) => this.#grpc.claim(operatorRequest(key, 'claim'), this.#calls.options(), cb))).amount);
+  }
+
+  async account(address: string): Promise<Account> {
+    const reply = await this.#calls.call<AccountReply__Output>((cb) => this.#grpc.getAccount({ address }, this.#calls.options(), cb));
+    const e = reply.escrow;
+    const escrow: EscrowInfo = e?.backend === 'evm' ? { backend: 'evm', rpcUrl: e.rpcUrl, contract: e.contract } : { backend: 'ledger' };
+    return {
+      address: reply.address, stake: BigInt(reply.stake), claimable: BigInt(reply.claimable), deposited: BigInt(reply.deposited), escrow,
+      ...(reply.unstakingUntilMs === 0 ? {} : { unstakingUntilMs: reply.unstakingUntilMs }),
+    };
+  }
+
   /** Closes the channel; calls in flight reject with CANCELLED. */
   close(): void {
     this.#calls.cancelAll();
@@ -128,11 +186,21 @@ function announce(key: KeyPair, kind: AnnouncementKind, body: AnnouncementBody) 
   return signAnnouncement(key, announcement);
 }
 
+function operatorRequest(key: KeyPair, action: OperatorAction, amount?: bigint) {
+  return signOperatorRequest(key, {
+    action, nodeId: key.address, ...(amount === undefined ? {} : { amount: String(amount) }), timestampMs: Date.now(), nonce: randomBytes(16).toString('hex'),
+  });
+}
+
 export interface HeartbeatOptions {
   /** Usually the `heartbeatIntervalMs` that register() returned. */
   readonly intervalMs: number;
   /** Called with each failed heartbeat or re-registration; the loop keeps going. */
   readonly onError?: (error: Error) => void;
+  /** Called after each heartbeat (or re-registration) the registry accepted: the role is listed. */
+  readonly onSuccess?: () => void;
+  /** Called with the audits a heartbeat's reply says the node owes, when it lists any. */
+  readonly onOwedAudits?: (owed: readonly OwedAudit__Output[]) => void;
 }
 
 /**
@@ -145,12 +213,15 @@ export function startHeartbeats(client: RegistryClient, key: KeyPair, body: () =
   let inFlight: Promise<void> | undefined;
   const beat = async () => {
     try {
-      await client.heartbeat(key, body());
+      const reply = await client.heartbeat(key, body());
+      options.onSuccess?.();
+      if (reply.owedAudits.length > 0) options.onOwedAudits?.(reply.owedAudits);
     } catch (error) {
       if (stopped) return;
       if ((error as ServiceError).code !== status.NOT_FOUND) return options.onError?.(error as Error);
       try {
         await client.register(key, body());
+        options.onSuccess?.();
       } catch (again) {
         options.onError?.(again as Error);
       }

@@ -5,18 +5,22 @@ import { tessera } from '../proto/services.ts';
 import type { RegistryHandlers } from '../proto/tessera/v1/Registry.ts';
 import type { Signed__Output } from '../proto/tessera/v1/Signed.ts';
 import { admit, AdmissionError, silenceLimitMs, type AdmissionContext } from './admission.ts';
-import type { AnnouncementKind } from './announcement.ts';
-import type { ClusterConfig } from './cluster-config.ts';
+import type { Announcement, AnnouncementKind } from './announcement.ts';
+import { auditRetentionMs, type ClusterConfig } from './cluster-config.ts';
 import { AuditService, type StakeSlasher } from './audit-service.ts';
 import { PeerGossip } from './gossip.ts';
-import { peerHost, RateLimiter } from './rate-limit.ts';
+import { peerHost, RateLimiter, rateLimitRefusal } from './rate-limit.ts';
+import { operatorHandlers } from './operator-service.ts';
 import { REGISTRY_MAX_MESSAGE_BYTES } from './registry-client.ts';
 import { RegistryStore } from './store.ts';
 import { storeDirectory } from './member-directory.ts';
 import { StakeGate, type StakeReader } from './stake-gate.ts';
 import { startSettlementLoop } from './settlement.ts';
-import type { SettlementBackend } from '../escrow/settlement-backend.ts';
+import type { SettlementBackend } from './settlement-backend.ts';
 import { membershipHandlers } from '../chain/membership-service.ts';
+import { Metrics } from '../metrics/metrics.ts';
+import { healthy, unhealthy, type Health } from '../metrics/metrics-server.ts';
+import { RegistryMetrics } from './registry-metrics.ts';
 
 export interface RegistryOptions {
   /** 0 picks a free port. */
@@ -37,11 +41,17 @@ export interface RegistryOptions {
   readonly stakes?: StakeReader;
   /** Settles the live daemon's windows on this back end (src/registry/settlement.ts); none: no settlement. */
   readonly settle?: { readonly backend: SettlementBackend; readonly intervalMs?: number; readonly bonusBps?: number };
+  /** Where operators stake, unstake, withdraw and claim (src/registry/operator-service.ts); none: those calls are refused. */
+  readonly accounts?: SettlementBackend;
+  /** Where the registry's figures go (src/metrics); none: they are kept but never read. */
+  readonly metrics?: Metrics;
 }
 
 export interface RegistryHandle {
   readonly port: number;
   readonly endpoint: string;
+  /** Serving, with its database open. */
+  health(): Health;
   /** Stops serving (in-flight calls finish), stops the timers and closes the database. */
   close(): Promise<void>;
 }
@@ -65,29 +75,35 @@ export async function startRegistry(options: RegistryOptions): Promise<RegistryH
       }),
     );
     const audit = new AuditService({ store, config, log, ...(options.settlement === undefined ? {} : { settlement: options.settlement }) });
+    const metrics = new RegistryMetrics(options.metrics ?? new Metrics(), {
+      db: store.database, models: [...served.values()].map((m) => ({ modelId: m.modelId, shards: m.shards })), silenceLimitMs: silenceLimitMs(config),
+    });
     const context: AdmissionContext = { store, config, served, banReason: (nodeId) => audit.banReason(nodeId) };
     const limiter = new RateLimiter(config.rateLimit.perSecond, config.rateLimit.burst);
     const tokenizers = new Map<string, Buffer>();
     const stakeGate = options.stakes === undefined ? undefined : new StakeGate(options.stakes, config.stake.minimum);
 
-    const authCall = (kind: AnnouncementKind, reply: (nowMs: number) => object) => (call: ServerUnaryCall<Signed__Output, object>, callback: sendUnaryData<object>) => {
+    const authCall = (kind: AnnouncementKind, reply: (nowMs: number, admitted: Announcement) => object) => (call: ServerUnaryCall<Signed__Output, object>, callback: sendUnaryData<object>) => {
       const nowMs = Date.now();
-      const host = peerHost(call.getPeer());
-      const waitMs = limiter.take(host, nowMs);
-      if (waitMs > 0) {
-        log('rate_limited', { peer: host, kind });
-        return callback({ code: status.RESOURCE_EXHAUSTED, details: `rate limit: more than ${config.rateLimit.burst} Register/Heartbeat/Unregister calls from ${host} at ${config.rateLimit.perSecond}/s; retry in ${waitMs} ms` });
+      const limited = rateLimitRefusal(limiter, call.getPeer(), 'Register/Heartbeat/Unregister', nowMs);
+      if (limited !== undefined) {
+        log('rate_limited', { peer: limited.host, kind });
+        metrics.admission(kind, 'rate_limited');
+        return callback({ code: limited.code, details: limited.details });
       }
       try {
         const a = admit(context, kind, { payload: call.request.payload, signature: call.request.signature }, nowMs);
+        metrics.admission(kind, 'accepted');
         if (kind !== 'heartbeat') log(kind === 'register' ? 'node_registered' : 'node_unregistered', { nodeId: a.nodeId, role: a.role, modelId: a.modelId, shard: a.shardIndex, endpoint: a.endpoint });
-        callback(null, reply(nowMs));
+        callback(null, reply(nowMs, a));
       } catch (error) {
         if (!(error instanceof AdmissionError)) {
           log('internal_error', { kind, error: (error as Error).message });
+          metrics.admission(kind, 'INTERNAL');
           return callback({ code: status.INTERNAL, details: `registry error: ${(error as Error).message}` });
         }
-        log('announcement_refused', { peer: host, kind, code: status[error.code], reason: error.message });
+        log('announcement_refused', { peer: peerHost(call.getPeer()), kind, code: status[error.code], reason: error.message });
+        metrics.admission(kind, status[error.code]);
         callback({ code: error.code, details: error.message });
       }
     };
@@ -99,8 +115,11 @@ export async function startRegistry(options: RegistryOptions): Promise<RegistryH
     let gossip: PeerGossip | undefined;
 
     const handlers: RegistryHandlers = {
-      Register: authCall('register', (nowMs) => ({ heartbeatIntervalMs: config.heartbeat.intervalMs, registeredAtMs: nowMs, auditSamplingRate: config.audit.samplingRate })),
-      Heartbeat: authCall('heartbeat', (nowMs) => ({ serverTimeMs: nowMs })),
+      Register: authCall('register', (nowMs) => ({
+        heartbeatIntervalMs: config.heartbeat.intervalMs, registeredAtMs: nowMs, auditSamplingRate: config.audit.samplingRate, auditRetentionMs: auditRetentionMs(config),
+      })),
+      // A node learns here the audits it owes, whether or not their clients revealed on its stream.
+      Heartbeat: authCall('heartbeat', (nowMs, a) => ({ serverTimeMs: nowMs, owedAudits: a.role === 'node' ? audit.owedTo(a.nodeId) : [] })),
       Unregister: authCall('unregister', () => ({})),
       ListModels: (_call, callback) => {
         callback(null, {
@@ -137,6 +156,7 @@ export async function startRegistry(options: RegistryOptions): Promise<RegistryH
         const peers = gossip?.answer(call.request.selfEndpoint, call.request.known, Date.now()) ?? [];
         callback(null, { peers: peers.map((p) => ({ endpoint: p.endpoint, clusterId: p.clusterId, lastSeenMs: p.lastSeenMs })) });
       },
+      ...operatorHandlers({ store, config, log, ...(options.accounts === undefined ? {} : { backend: options.accounts }) }),
     };
 
     const maxReceiveBytes = Math.max(MAX_RECEIVE_BYTES, config.audit.maxTicketBytes + 64 * 1024);
@@ -156,11 +176,13 @@ export async function startRegistry(options: RegistryOptions): Promise<RegistryH
     const evictTimer = setInterval(() => {
       const evicted = store.evictSilent(Date.now() - silenceLimitMs(config));
       for (const nodeId of evicted) log('node_evicted', { nodeId, missedHeartbeats: config.heartbeat.evictAfterMissed });
+      audit.decideRefusals(Date.now()).catch((error: Error) => log('slash_failed', { error: error.message }));
     }, config.heartbeat.intervalMs);
     evictTimer.unref();
 
     const settlement = options.settle === undefined ? undefined : startSettlementLoop({
       backend: options.settle.backend, db: store.database, members: storeDirectory(store.database, silenceLimitMs(config)), log,
+      onEvent: (event) => metrics.settlement(event),
       ...(options.settle.intervalMs === undefined ? {} : { intervalMs: options.settle.intervalMs }),
       ...(options.settle.bonusBps === undefined ? {} : { bonusBps: options.settle.bonusBps }),
     });
@@ -174,6 +196,11 @@ export async function startRegistry(options: RegistryOptions): Promise<RegistryH
     return {
       port,
       endpoint,
+      health: () => {
+        if (closing !== undefined) return unhealthy('shutting down');
+        if (!store.database.open) return unhealthy(`its database ${options.dbPath} is closed`);
+        return healthy({ endpoint, clusterId: config.clusterId, db: options.dbPath });
+      },
       close: () =>
         (closing ??= (async () => {
           clearInterval(evictTimer);

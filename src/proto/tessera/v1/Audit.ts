@@ -66,7 +66,8 @@ export interface AuditClient extends grpc.Client {
   
   /**
    * Payload: an AuditRequest signed by the client: "this commitment was selected by my revealed
-   * secret; its ticket is due". Unanswered past the deadline, it stands as a refusal report.
+   * secret; its ticket is due". The registry hands it to the node at its heartbeats; unanswered past
+   * the deadline (audit.ticketDeadlineMs), it is a refusal, slashed once (stake.slashFractions.auditRefusal).
    */
   RequestAudit(argument: _tessera_v1_Signed, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_tessera_v1_RequestAuditReply__Output>): grpc.ClientUnaryCall;
   RequestAudit(argument: _tessera_v1_Signed, metadata: grpc.Metadata, callback: grpc.requestCallback<_tessera_v1_RequestAuditReply__Output>): grpc.ClientUnaryCall;
@@ -74,7 +75,8 @@ export interface AuditClient extends grpc.Client {
   RequestAudit(argument: _tessera_v1_Signed, callback: grpc.requestCallback<_tessera_v1_RequestAuditReply__Output>): grpc.ClientUnaryCall;
   /**
    * Payload: an AuditRequest signed by the client: "this commitment was selected by my revealed
-   * secret; its ticket is due". Unanswered past the deadline, it stands as a refusal report.
+   * secret; its ticket is due". The registry hands it to the node at its heartbeats; unanswered past
+   * the deadline (audit.ticketDeadlineMs), it is a refusal, slashed once (stake.slashFractions.auditRefusal).
    */
   requestAudit(argument: _tessera_v1_Signed, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_tessera_v1_RequestAuditReply__Output>): grpc.ClientUnaryCall;
   requestAudit(argument: _tessera_v1_Signed, metadata: grpc.Metadata, callback: grpc.requestCallback<_tessera_v1_RequestAuditReply__Output>): grpc.ClientUnaryCall;
@@ -132,7 +134,8 @@ export interface AuditHandlers extends grpc.UntypedServiceImplementation {
   
   /**
    * Payload: an AuditRequest signed by the client: "this commitment was selected by my revealed
-   * secret; its ticket is due". Unanswered past the deadline, it stands as a refusal report.
+   * secret; its ticket is due". The registry hands it to the node at its heartbeats; unanswered past
+   * the deadline (audit.ticketDeadlineMs), it is a refusal, slashed once (stake.slashFractions.auditRefusal).
    */
   RequestAudit: grpc.handleUnaryCall<_tessera_v1_Signed__Output, _tessera_v1_RequestAuditReply>;
   

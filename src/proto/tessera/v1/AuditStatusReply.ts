@@ -18,7 +18,7 @@ export interface AuditStatusReply {
   'requestsPending'?: (number);
   'banned'?: (boolean);
   /**
-   * Decimal, summed over confirmed proofs.
+   * Decimal, summed over confirmed proofs and refusals.
    */
   'slashedAmount'?: (string);
 }
@@ -39,7 +39,7 @@ export interface AuditStatusReply__Output {
   'requestsPending': (number);
   'banned': (boolean);
   /**
-   * Decimal, summed over confirmed proofs.
+   * Decimal, summed over confirmed proofs and refusals.
    */
   'slashedAmount': (string);
 }

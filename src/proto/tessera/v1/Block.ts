@@ -2,6 +2,7 @@
 // Original file: /work/main/proto/tessera/v1/daemon.proto
 
 import type { Signed as _tessera_v1_Signed, Signed__Output as _tessera_v1_Signed__Output } from '../../tessera/v1/Signed.ts';
+import type { BlockShare as _tessera_v1_BlockShare, BlockShare__Output as _tessera_v1_BlockShare__Output } from '../../tessera/v1/BlockShare.ts';
 
 export interface Block {
   /**
@@ -10,13 +11,17 @@ export interface Block {
    */
   'header'?: (_tessera_v1_Signed | null);
   /**
-   * In block order; empty in a headers-only answer.
-   */
-  'shares'?: (_tessera_v1_Signed)[];
-  /**
-   * Every receipt the block's shares reference.
+   * Every receipt the block's shares reference; empty in a headers-only answer.
    */
   'receipts'?: (_tessera_v1_Signed)[];
+  /**
+   * Every share-batch statement the block's shares are listed in; empty in a headers-only answer.
+   */
+  'statements'?: (_tessera_v1_Signed)[];
+  /**
+   * In block order; empty in a headers-only answer.
+   */
+  'shares'?: (_tessera_v1_BlockShare)[];
 }
 
 export interface Block__Output {
@@ -26,11 +31,15 @@ export interface Block__Output {
    */
   'header': (_tessera_v1_Signed__Output | null);
   /**
-   * In block order; empty in a headers-only answer.
-   */
-  'shares': (_tessera_v1_Signed__Output)[];
-  /**
-   * Every receipt the block's shares reference.
+   * Every receipt the block's shares reference; empty in a headers-only answer.
    */
   'receipts': (_tessera_v1_Signed__Output)[];
+  /**
+   * Every share-batch statement the block's shares are listed in; empty in a headers-only answer.
+   */
+  'statements': (_tessera_v1_Signed__Output)[];
+  /**
+   * In block order; empty in a headers-only answer.
+   */
+  'shares': (_tessera_v1_BlockShare__Output)[];
 }

@@ -1,6 +1,7 @@
 // @ts-nocheck -- generated from proto/ by scripts/gen-proto.js
 // Original file: /work/main/proto/tessera/v1/node.proto
 
+import type { Long } from '@grpc/proto-loader';
 
 /**
  * A node's signed statement that it turned input H(input) into output H(output) at this step, made
@@ -16,6 +17,12 @@ export interface Commitment {
   'inputHash'?: (Buffer | Uint8Array | string);
   'outputHash'?: (Buffer | Uint8Array | string);
   'signature'?: (Buffer | Uint8Array | string);
+  /**
+   * When the node committed (its clock, ms since the epoch), under the signature: the registry takes
+   * audit requests for the step only for audit.requestWindowMs after it, and the client refuses a
+   * commitment dated far from its own clock, so a node cannot backdate its way out of an audit.
+   */
+  'timestampMs'?: (number | string | Long);
 }
 
 /**
@@ -32,4 +39,10 @@ export interface Commitment__Output {
   'inputHash': (Buffer);
   'outputHash': (Buffer);
   'signature': (Buffer);
+  /**
+   * When the node committed (its clock, ms since the epoch), under the signature: the registry takes
+   * audit requests for the step only for audit.requestWindowMs after it, and the client refuses a
+   * commitment dated far from its own clock, so a node cannot backdate its way out of an audit.
+   */
+  'timestampMs': (number);
 }

@@ -21,9 +21,11 @@ import type { SubmitSharesReply as _tessera_v1_SubmitSharesReply, SubmitSharesRe
 import type { SubmitSharesRequest as _tessera_v1_SubmitSharesRequest, SubmitSharesRequest__Output as _tessera_v1_SubmitSharesRequest__Output } from '../../tessera/v1/SubmitSharesRequest.ts';
 
 /**
- * The share chain (ARCHITECTURE.md §7). Shares, usage receipts and block headers travel as Signed
- * canonical JSON (src/chain/share.ts, receipt.ts, block.ts), so every daemon hashes and checks the
- * same bytes. Hashes are 32-byte sha256 digests.
+ * The share chain (ARCHITECTURE.md §7). Shares travel as canonical JSON (src/chain/share.ts); a node
+ * signs each batch of them once, with a share-batch statement that lists their hashes
+ * (src/chain/statement.ts). Statements, usage receipts and block headers travel as Signed canonical
+ * JSON (statement.ts, receipt.ts, block.ts), so every daemon hashes and checks the same bytes.
+ * Hashes are 32-byte sha256 digests.
  */
 export interface DaemonClient extends grpc.Client {
   /**
@@ -124,16 +126,18 @@ export interface DaemonClient extends grpc.Client {
   pushBlock(argument: _tessera_v1_PushBlockRequest, callback: grpc.requestCallback<_tessera_v1_PushBlockReply__Output>): grpc.ClientUnaryCall;
   
   /**
-   * Checks a batch of compute shares and answers one verdict per share, in order. A share is
-   * accepted only once it is committed to the daemon's database.
+   * Checks batches of compute shares and answers one verdict per share, in order (the shares of the
+   * first batch, then of the second, ...). A share is accepted only once it is committed to the
+   * daemon's database.
    */
   SubmitShares(argument: _tessera_v1_SubmitSharesRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_tessera_v1_SubmitSharesReply__Output>): grpc.ClientUnaryCall;
   SubmitShares(argument: _tessera_v1_SubmitSharesRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_tessera_v1_SubmitSharesReply__Output>): grpc.ClientUnaryCall;
   SubmitShares(argument: _tessera_v1_SubmitSharesRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_tessera_v1_SubmitSharesReply__Output>): grpc.ClientUnaryCall;
   SubmitShares(argument: _tessera_v1_SubmitSharesRequest, callback: grpc.requestCallback<_tessera_v1_SubmitSharesReply__Output>): grpc.ClientUnaryCall;
   /**
-   * Checks a batch of compute shares and answers one verdict per share, in order. A share is
-   * accepted only once it is committed to the daemon's database.
+   * Checks batches of compute shares and answers one verdict per share, in order (the shares of the
+   * first batch, then of the second, ...). A share is accepted only once it is committed to the
+   * daemon's database.
    */
   submitShares(argument: _tessera_v1_SubmitSharesRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_tessera_v1_SubmitSharesReply__Output>): grpc.ClientUnaryCall;
   submitShares(argument: _tessera_v1_SubmitSharesRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_tessera_v1_SubmitSharesReply__Output>): grpc.ClientUnaryCall;
@@ -143,9 +147,11 @@ export interface DaemonClient extends grpc.Client {
 }
 
 /**
- * The share chain (ARCHITECTURE.md §7). Shares, usage receipts and block headers travel as Signed
- * canonical JSON (src/chain/share.ts, receipt.ts, block.ts), so every daemon hashes and checks the
- * same bytes. Hashes are 32-byte sha256 digests.
+ * The share chain (ARCHITECTURE.md §7). Shares travel as canonical JSON (src/chain/share.ts); a node
+ * signs each batch of them once, with a share-batch statement that lists their hashes
+ * (src/chain/statement.ts). Statements, usage receipts and block headers travel as Signed canonical
+ * JSON (statement.ts, receipt.ts, block.ts), so every daemon hashes and checks the same bytes.
+ * Hashes are 32-byte sha256 digests.
  */
 export interface DaemonHandlers extends grpc.UntypedServiceImplementation {
   /**
@@ -180,8 +186,9 @@ export interface DaemonHandlers extends grpc.UntypedServiceImplementation {
   PushBlock: grpc.handleUnaryCall<_tessera_v1_PushBlockRequest__Output, _tessera_v1_PushBlockReply>;
   
   /**
-   * Checks a batch of compute shares and answers one verdict per share, in order. A share is
-   * accepted only once it is committed to the daemon's database.
+   * Checks batches of compute shares and answers one verdict per share, in order (the shares of the
+   * first batch, then of the second, ...). A share is accepted only once it is committed to the
+   * daemon's database.
    */
   SubmitShares: grpc.handleUnaryCall<_tessera_v1_SubmitSharesRequest__Output, _tessera_v1_SubmitSharesReply>;
   

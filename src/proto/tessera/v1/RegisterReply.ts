@@ -14,6 +14,12 @@ export interface RegisterReply {
    * at this rate (src/audit/selection.ts).
    */
   'auditSamplingRate'?: (number | string);
+  /**
+   * How long the node must keep each step it may be audited on (audit.requestWindowMs +
+   * audit.ticketDeadlineMs + maxClockSkewMs): the registry may hand it a request for the step until
+   * then. The node refuses new sessions rather than drop such a step to its window's bounds.
+   */
+  'auditRetentionMs'?: (number | string | Long);
 }
 
 export interface RegisterReply__Output {
@@ -27,4 +33,10 @@ export interface RegisterReply__Output {
    * at this rate (src/audit/selection.ts).
    */
   'auditSamplingRate': (number);
+  /**
+   * How long the node must keep each step it may be audited on (audit.requestWindowMs +
+   * audit.ticketDeadlineMs + maxClockSkewMs): the registry may hand it a request for the step until
+   * then. The node refuses new sessions rather than drop such a step to its window's bounds.
+   */
+  'auditRetentionMs': (number);
 }

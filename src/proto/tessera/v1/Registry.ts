@@ -3,24 +3,39 @@
 
 import type * as grpc from '@grpc/grpc-js'
 import type { MethodDefinition } from '@grpc/proto-loader'
+import type { AccountReply as _tessera_v1_AccountReply, AccountReply__Output as _tessera_v1_AccountReply__Output } from '../../tessera/v1/AccountReply.ts';
+import type { ClaimReply as _tessera_v1_ClaimReply, ClaimReply__Output as _tessera_v1_ClaimReply__Output } from '../../tessera/v1/ClaimReply.ts';
 import type { DiscoverReply as _tessera_v1_DiscoverReply, DiscoverReply__Output as _tessera_v1_DiscoverReply__Output } from '../../tessera/v1/DiscoverReply.ts';
 import type { DiscoverRequest as _tessera_v1_DiscoverRequest, DiscoverRequest__Output as _tessera_v1_DiscoverRequest__Output } from '../../tessera/v1/DiscoverRequest.ts';
 import type { ExchangePeersReply as _tessera_v1_ExchangePeersReply, ExchangePeersReply__Output as _tessera_v1_ExchangePeersReply__Output } from '../../tessera/v1/ExchangePeersReply.ts';
 import type { ExchangePeersRequest as _tessera_v1_ExchangePeersRequest, ExchangePeersRequest__Output as _tessera_v1_ExchangePeersRequest__Output } from '../../tessera/v1/ExchangePeersRequest.ts';
+import type { GetAccountRequest as _tessera_v1_GetAccountRequest, GetAccountRequest__Output as _tessera_v1_GetAccountRequest__Output } from '../../tessera/v1/GetAccountRequest.ts';
 import type { GetManifestRequest as _tessera_v1_GetManifestRequest, GetManifestRequest__Output as _tessera_v1_GetManifestRequest__Output } from '../../tessera/v1/GetManifestRequest.ts';
 import type { HeartbeatReply as _tessera_v1_HeartbeatReply, HeartbeatReply__Output as _tessera_v1_HeartbeatReply__Output } from '../../tessera/v1/HeartbeatReply.ts';
 import type { ListModelsReply as _tessera_v1_ListModelsReply, ListModelsReply__Output as _tessera_v1_ListModelsReply__Output } from '../../tessera/v1/ListModelsReply.ts';
 import type { ListModelsRequest as _tessera_v1_ListModelsRequest, ListModelsRequest__Output as _tessera_v1_ListModelsRequest__Output } from '../../tessera/v1/ListModelsRequest.ts';
 import type { ManifestReply as _tessera_v1_ManifestReply, ManifestReply__Output as _tessera_v1_ManifestReply__Output } from '../../tessera/v1/ManifestReply.ts';
 import type { RegisterReply as _tessera_v1_RegisterReply, RegisterReply__Output as _tessera_v1_RegisterReply__Output } from '../../tessera/v1/RegisterReply.ts';
+import type { RequestUnstakeReply as _tessera_v1_RequestUnstakeReply, RequestUnstakeReply__Output as _tessera_v1_RequestUnstakeReply__Output } from '../../tessera/v1/RequestUnstakeReply.ts';
 import type { Signed as _tessera_v1_Signed, Signed__Output as _tessera_v1_Signed__Output } from '../../tessera/v1/Signed.ts';
+import type { StakeReply as _tessera_v1_StakeReply, StakeReply__Output as _tessera_v1_StakeReply__Output } from '../../tessera/v1/StakeReply.ts';
 import type { UnregisterReply as _tessera_v1_UnregisterReply, UnregisterReply__Output as _tessera_v1_UnregisterReply__Output } from '../../tessera/v1/UnregisterReply.ts';
+import type { WithdrawStakeReply as _tessera_v1_WithdrawStakeReply, WithdrawStakeReply__Output as _tessera_v1_WithdrawStakeReply__Output } from '../../tessera/v1/WithdrawStakeReply.ts';
 
 /**
  * Admission, discovery and model manifests. Register, Heartbeat and Unregister carry a Signed
  * announcement (canonical JSON, see src/registry/announcement.ts) whose signer must be its node_id.
  */
 export interface RegistryClient extends grpc.Client {
+  Claim(argument: _tessera_v1_Signed, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_tessera_v1_ClaimReply__Output>): grpc.ClientUnaryCall;
+  Claim(argument: _tessera_v1_Signed, metadata: grpc.Metadata, callback: grpc.requestCallback<_tessera_v1_ClaimReply__Output>): grpc.ClientUnaryCall;
+  Claim(argument: _tessera_v1_Signed, options: grpc.CallOptions, callback: grpc.requestCallback<_tessera_v1_ClaimReply__Output>): grpc.ClientUnaryCall;
+  Claim(argument: _tessera_v1_Signed, callback: grpc.requestCallback<_tessera_v1_ClaimReply__Output>): grpc.ClientUnaryCall;
+  claim(argument: _tessera_v1_Signed, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_tessera_v1_ClaimReply__Output>): grpc.ClientUnaryCall;
+  claim(argument: _tessera_v1_Signed, metadata: grpc.Metadata, callback: grpc.requestCallback<_tessera_v1_ClaimReply__Output>): grpc.ClientUnaryCall;
+  claim(argument: _tessera_v1_Signed, options: grpc.CallOptions, callback: grpc.requestCallback<_tessera_v1_ClaimReply__Output>): grpc.ClientUnaryCall;
+  claim(argument: _tessera_v1_Signed, callback: grpc.requestCallback<_tessera_v1_ClaimReply__Output>): grpc.ClientUnaryCall;
+  
   Discover(argument: _tessera_v1_DiscoverRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_tessera_v1_DiscoverReply__Output>): grpc.ClientUnaryCall;
   Discover(argument: _tessera_v1_DiscoverRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_tessera_v1_DiscoverReply__Output>): grpc.ClientUnaryCall;
   Discover(argument: _tessera_v1_DiscoverRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_tessera_v1_DiscoverReply__Output>): grpc.ClientUnaryCall;
@@ -38,6 +53,21 @@ export interface RegistryClient extends grpc.Client {
   exchangePeers(argument: _tessera_v1_ExchangePeersRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_tessera_v1_ExchangePeersReply__Output>): grpc.ClientUnaryCall;
   exchangePeers(argument: _tessera_v1_ExchangePeersRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_tessera_v1_ExchangePeersReply__Output>): grpc.ClientUnaryCall;
   exchangePeers(argument: _tessera_v1_ExchangePeersRequest, callback: grpc.requestCallback<_tessera_v1_ExchangePeersReply__Output>): grpc.ClientUnaryCall;
+  
+  /**
+   * Anyone's account, and where the cluster settles (so an operator needs only the registry).
+   */
+  GetAccount(argument: _tessera_v1_GetAccountRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_tessera_v1_AccountReply__Output>): grpc.ClientUnaryCall;
+  GetAccount(argument: _tessera_v1_GetAccountRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_tessera_v1_AccountReply__Output>): grpc.ClientUnaryCall;
+  GetAccount(argument: _tessera_v1_GetAccountRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_tessera_v1_AccountReply__Output>): grpc.ClientUnaryCall;
+  GetAccount(argument: _tessera_v1_GetAccountRequest, callback: grpc.requestCallback<_tessera_v1_AccountReply__Output>): grpc.ClientUnaryCall;
+  /**
+   * Anyone's account, and where the cluster settles (so an operator needs only the registry).
+   */
+  getAccount(argument: _tessera_v1_GetAccountRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_tessera_v1_AccountReply__Output>): grpc.ClientUnaryCall;
+  getAccount(argument: _tessera_v1_GetAccountRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_tessera_v1_AccountReply__Output>): grpc.ClientUnaryCall;
+  getAccount(argument: _tessera_v1_GetAccountRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_tessera_v1_AccountReply__Output>): grpc.ClientUnaryCall;
+  getAccount(argument: _tessera_v1_GetAccountRequest, callback: grpc.requestCallback<_tessera_v1_AccountReply__Output>): grpc.ClientUnaryCall;
   
   GetManifest(argument: _tessera_v1_GetManifestRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_tessera_v1_ManifestReply__Output>): grpc.ClientUnaryCall;
   GetManifest(argument: _tessera_v1_GetManifestRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_tessera_v1_ManifestReply__Output>): grpc.ClientUnaryCall;
@@ -75,6 +105,36 @@ export interface RegistryClient extends grpc.Client {
   register(argument: _tessera_v1_Signed, options: grpc.CallOptions, callback: grpc.requestCallback<_tessera_v1_RegisterReply__Output>): grpc.ClientUnaryCall;
   register(argument: _tessera_v1_Signed, callback: grpc.requestCallback<_tessera_v1_RegisterReply__Output>): grpc.ClientUnaryCall;
   
+  RequestUnstake(argument: _tessera_v1_Signed, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_tessera_v1_RequestUnstakeReply__Output>): grpc.ClientUnaryCall;
+  RequestUnstake(argument: _tessera_v1_Signed, metadata: grpc.Metadata, callback: grpc.requestCallback<_tessera_v1_RequestUnstakeReply__Output>): grpc.ClientUnaryCall;
+  RequestUnstake(argument: _tessera_v1_Signed, options: grpc.CallOptions, callback: grpc.requestCallback<_tessera_v1_RequestUnstakeReply__Output>): grpc.ClientUnaryCall;
+  RequestUnstake(argument: _tessera_v1_Signed, callback: grpc.requestCallback<_tessera_v1_RequestUnstakeReply__Output>): grpc.ClientUnaryCall;
+  requestUnstake(argument: _tessera_v1_Signed, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_tessera_v1_RequestUnstakeReply__Output>): grpc.ClientUnaryCall;
+  requestUnstake(argument: _tessera_v1_Signed, metadata: grpc.Metadata, callback: grpc.requestCallback<_tessera_v1_RequestUnstakeReply__Output>): grpc.ClientUnaryCall;
+  requestUnstake(argument: _tessera_v1_Signed, options: grpc.CallOptions, callback: grpc.requestCallback<_tessera_v1_RequestUnstakeReply__Output>): grpc.ClientUnaryCall;
+  requestUnstake(argument: _tessera_v1_Signed, callback: grpc.requestCallback<_tessera_v1_RequestUnstakeReply__Output>): grpc.ClientUnaryCall;
+  
+  /**
+   * An operator's own bond and earnings. Each carries a Signed operator request (canonical JSON,
+   * see src/registry/operator-request.ts) whose signer must be its node_id, under the action's own
+   * signature domain. They act on the registry's ledger; a registry settling on an escrow contract
+   * refuses them (FAILED_PRECONDITION): the node sends those transactions from its own account.
+   */
+  Stake(argument: _tessera_v1_Signed, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_tessera_v1_StakeReply__Output>): grpc.ClientUnaryCall;
+  Stake(argument: _tessera_v1_Signed, metadata: grpc.Metadata, callback: grpc.requestCallback<_tessera_v1_StakeReply__Output>): grpc.ClientUnaryCall;
+  Stake(argument: _tessera_v1_Signed, options: grpc.CallOptions, callback: grpc.requestCallback<_tessera_v1_StakeReply__Output>): grpc.ClientUnaryCall;
+  Stake(argument: _tessera_v1_Signed, callback: grpc.requestCallback<_tessera_v1_StakeReply__Output>): grpc.ClientUnaryCall;
+  /**
+   * An operator's own bond and earnings. Each carries a Signed operator request (canonical JSON,
+   * see src/registry/operator-request.ts) whose signer must be its node_id, under the action's own
+   * signature domain. They act on the registry's ledger; a registry settling on an escrow contract
+   * refuses them (FAILED_PRECONDITION): the node sends those transactions from its own account.
+   */
+  stake(argument: _tessera_v1_Signed, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_tessera_v1_StakeReply__Output>): grpc.ClientUnaryCall;
+  stake(argument: _tessera_v1_Signed, metadata: grpc.Metadata, callback: grpc.requestCallback<_tessera_v1_StakeReply__Output>): grpc.ClientUnaryCall;
+  stake(argument: _tessera_v1_Signed, options: grpc.CallOptions, callback: grpc.requestCallback<_tessera_v1_StakeReply__Output>): grpc.ClientUnaryCall;
+  stake(argument: _tessera_v1_Signed, callback: grpc.requestCallback<_tessera_v1_StakeReply__Output>): grpc.ClientUnaryCall;
+  
   Unregister(argument: _tessera_v1_Signed, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_tessera_v1_UnregisterReply__Output>): grpc.ClientUnaryCall;
   Unregister(argument: _tessera_v1_Signed, metadata: grpc.Metadata, callback: grpc.requestCallback<_tessera_v1_UnregisterReply__Output>): grpc.ClientUnaryCall;
   Unregister(argument: _tessera_v1_Signed, options: grpc.CallOptions, callback: grpc.requestCallback<_tessera_v1_UnregisterReply__Output>): grpc.ClientUnaryCall;
@@ -84,6 +144,15 @@ export interface RegistryClient extends grpc.Client {
   unregister(argument: _tessera_v1_Signed, options: grpc.CallOptions, callback: grpc.requestCallback<_tessera_v1_UnregisterReply__Output>): grpc.ClientUnaryCall;
   unregister(argument: _tessera_v1_Signed, callback: grpc.requestCallback<_tessera_v1_UnregisterReply__Output>): grpc.ClientUnaryCall;
   
+  WithdrawStake(argument: _tessera_v1_Signed, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_tessera_v1_WithdrawStakeReply__Output>): grpc.ClientUnaryCall;
+  WithdrawStake(argument: _tessera_v1_Signed, metadata: grpc.Metadata, callback: grpc.requestCallback<_tessera_v1_WithdrawStakeReply__Output>): grpc.ClientUnaryCall;
+  WithdrawStake(argument: _tessera_v1_Signed, options: grpc.CallOptions, callback: grpc.requestCallback<_tessera_v1_WithdrawStakeReply__Output>): grpc.ClientUnaryCall;
+  WithdrawStake(argument: _tessera_v1_Signed, callback: grpc.requestCallback<_tessera_v1_WithdrawStakeReply__Output>): grpc.ClientUnaryCall;
+  withdrawStake(argument: _tessera_v1_Signed, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_tessera_v1_WithdrawStakeReply__Output>): grpc.ClientUnaryCall;
+  withdrawStake(argument: _tessera_v1_Signed, metadata: grpc.Metadata, callback: grpc.requestCallback<_tessera_v1_WithdrawStakeReply__Output>): grpc.ClientUnaryCall;
+  withdrawStake(argument: _tessera_v1_Signed, options: grpc.CallOptions, callback: grpc.requestCallback<_tessera_v1_WithdrawStakeReply__Output>): grpc.ClientUnaryCall;
+  withdrawStake(argument: _tessera_v1_Signed, callback: grpc.requestCallback<_tessera_v1_WithdrawStakeReply__Output>): grpc.ClientUnaryCall;
+  
 }
 
 /**
@@ -91,9 +160,16 @@ export interface RegistryClient extends grpc.Client {
  * announcement (canonical JSON, see src/registry/announcement.ts) whose signer must be its node_id.
  */
 export interface RegistryHandlers extends grpc.UntypedServiceImplementation {
+  Claim: grpc.handleUnaryCall<_tessera_v1_Signed__Output, _tessera_v1_ClaimReply>;
+  
   Discover: grpc.handleUnaryCall<_tessera_v1_DiscoverRequest__Output, _tessera_v1_DiscoverReply>;
   
   ExchangePeers: grpc.handleUnaryCall<_tessera_v1_ExchangePeersRequest__Output, _tessera_v1_ExchangePeersReply>;
+  
+  /**
+   * Anyone's account, and where the cluster settles (so an operator needs only the registry).
+   */
+  GetAccount: grpc.handleUnaryCall<_tessera_v1_GetAccountRequest__Output, _tessera_v1_AccountReply>;
   
   GetManifest: grpc.handleUnaryCall<_tessera_v1_GetManifestRequest__Output, _tessera_v1_ManifestReply>;
   
@@ -103,16 +179,33 @@ export interface RegistryHandlers extends grpc.UntypedServiceImplementation {
   
   Register: grpc.handleUnaryCall<_tessera_v1_Signed__Output, _tessera_v1_RegisterReply>;
   
+  RequestUnstake: grpc.handleUnaryCall<_tessera_v1_Signed__Output, _tessera_v1_RequestUnstakeReply>;
+  
+  /**
+   * An operator's own bond and earnings. Each carries a Signed operator request (canonical JSON,
+   * see src/registry/operator-request.ts) whose signer must be its node_id, under the action's own
+   * signature domain. They act on the registry's ledger; a registry settling on an escrow contract
+   * refuses them (FAILED_PRECONDITION): the node sends those transactions from its own account.
+   */
+  Stake: grpc.handleUnaryCall<_tessera_v1_Signed__Output, _tessera_v1_StakeReply>;
+  
   Unregister: grpc.handleUnaryCall<_tessera_v1_Signed__Output, _tessera_v1_UnregisterReply>;
+  
+  WithdrawStake: grpc.handleUnaryCall<_tessera_v1_Signed__Output, _tessera_v1_WithdrawStakeReply>;
   
 }
 
 export interface RegistryDefinition extends grpc.ServiceDefinition {
+  Claim: MethodDefinition<_tessera_v1_Signed, _tessera_v1_ClaimReply, _tessera_v1_Signed__Output, _tessera_v1_ClaimReply__Output>
   Discover: MethodDefinition<_tessera_v1_DiscoverRequest, _tessera_v1_DiscoverReply, _tessera_v1_DiscoverRequest__Output, _tessera_v1_DiscoverReply__Output>
   ExchangePeers: MethodDefinition<_tessera_v1_ExchangePeersRequest, _tessera_v1_ExchangePeersReply, _tessera_v1_ExchangePeersRequest__Output, _tessera_v1_ExchangePeersReply__Output>
+  GetAccount: MethodDefinition<_tessera_v1_GetAccountRequest, _tessera_v1_AccountReply, _tessera_v1_GetAccountRequest__Output, _tessera_v1_AccountReply__Output>
   GetManifest: MethodDefinition<_tessera_v1_GetManifestRequest, _tessera_v1_ManifestReply, _tessera_v1_GetManifestRequest__Output, _tessera_v1_ManifestReply__Output>
   Heartbeat: MethodDefinition<_tessera_v1_Signed, _tessera_v1_HeartbeatReply, _tessera_v1_Signed__Output, _tessera_v1_HeartbeatReply__Output>
   ListModels: MethodDefinition<_tessera_v1_ListModelsRequest, _tessera_v1_ListModelsReply, _tessera_v1_ListModelsRequest__Output, _tessera_v1_ListModelsReply__Output>
   Register: MethodDefinition<_tessera_v1_Signed, _tessera_v1_RegisterReply, _tessera_v1_Signed__Output, _tessera_v1_RegisterReply__Output>
+  RequestUnstake: MethodDefinition<_tessera_v1_Signed, _tessera_v1_RequestUnstakeReply, _tessera_v1_Signed__Output, _tessera_v1_RequestUnstakeReply__Output>
+  Stake: MethodDefinition<_tessera_v1_Signed, _tessera_v1_StakeReply, _tessera_v1_Signed__Output, _tessera_v1_StakeReply__Output>
   Unregister: MethodDefinition<_tessera_v1_Signed, _tessera_v1_UnregisterReply, _tessera_v1_Signed__Output, _tessera_v1_UnregisterReply__Output>
+  WithdrawStake: MethodDefinition<_tessera_v1_Signed, _tessera_v1_WithdrawStakeReply, _tessera_v1_Signed__Output, _tessera_v1_WithdrawStakeReply__Output>
 }

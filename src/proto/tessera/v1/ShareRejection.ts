@@ -8,11 +8,12 @@ export const ShareRejection = {
    */
   SHARE_MALFORMED: 'SHARE_MALFORMED',
   /**
-   * The signature does not recover any key.
+   * The batch's statement signature does not recover any key (every share of the batch).
    */
   SHARE_BAD_SIGNATURE: 'SHARE_BAD_SIGNATURE',
   /**
-   * Signed by a key other than the share key the node registered.
+   * The batch's statement is signed by a key other than the share key the node registered (every
+   * share of the batch), or the share is of another node than the statement.
    */
   SHARE_WRONG_KEY: 'SHARE_WRONG_KEY',
   /**
@@ -41,9 +42,13 @@ export const ShareRejection = {
    */
   SHARE_OVER_RECEIPT: 'SHARE_OVER_RECEIPT',
   /**
-   * Already accepted (here or in a block), or sent twice in the batch.
+   * Already accepted (here or in a block), or sent twice in the request.
    */
   SHARE_DUPLICATE: 'SHARE_DUPLICATE',
+  /**
+   * The statement of the share's batch does not list the share's hash.
+   */
+  SHARE_NOT_LISTED: 'SHARE_NOT_LISTED',
 } as const;
 
 export type ShareRejection =
@@ -55,12 +60,13 @@ export type ShareRejection =
   | 'SHARE_MALFORMED'
   | 1
   /**
-   * The signature does not recover any key.
+   * The batch's statement signature does not recover any key (every share of the batch).
    */
   | 'SHARE_BAD_SIGNATURE'
   | 2
   /**
-   * Signed by a key other than the share key the node registered.
+   * The batch's statement is signed by a key other than the share key the node registered (every
+   * share of the batch), or the share is of another node than the statement.
    */
   | 'SHARE_WRONG_KEY'
   | 3
@@ -97,9 +103,14 @@ export type ShareRejection =
   | 'SHARE_OVER_RECEIPT'
   | 10
   /**
-   * Already accepted (here or in a block), or sent twice in the batch.
+   * Already accepted (here or in a block), or sent twice in the request.
    */
   | 'SHARE_DUPLICATE'
   | 11
+  /**
+   * The statement of the share's batch does not list the share's hash.
+   */
+  | 'SHARE_NOT_LISTED'
+  | 12
 
 export type ShareRejection__Output = typeof ShareRejection[keyof typeof ShareRejection]

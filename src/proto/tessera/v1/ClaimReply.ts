@@ -1,0 +1,11 @@
+// @ts-nocheck -- generated from proto/ by scripts/gen-proto.js
+// Original file: /work/main/proto/tessera/v1/registry.proto
+
+
+export interface ClaimReply {
+  'amount'?: (string);
+}
+
+export interface ClaimReply__Output {
+  'amount': (string);
+}

@@ -1,0 +1,36 @@
+// @ts-nocheck -- generated from proto/ by scripts/gen-proto.js
+// Original file: /work/main/proto/tessera/v1/registry.proto
+
+import type { Long } from '@grpc/proto-loader';
+
+/**
+ * One audited step a node owes a ticket for: what the client's signed audit request names.
+ */
+export interface OwedAudit {
+  /**
+   * The step id of the node's signed commitment (sha256(session || step)).
+   */
+  'stepId'?: (Buffer | Uint8Array | string);
+  'shardIndex'?: (number);
+  /**
+   * The client's revealed secret: it selects the step (src/audit/selection.ts), which the node may check.
+   */
+  'secret'?: (Buffer | Uint8Array | string);
+  'dueByMs'?: (number | string | Long);
+}
+
+/**
+ * One audited step a node owes a ticket for: what the client's signed audit request names.
+ */
+export interface OwedAudit__Output {
+  /**
+   * The step id of the node's signed commitment (sha256(session || step)).
+   */
+  'stepId': (Buffer);
+  'shardIndex': (number);
+  /**
+   * The client's revealed secret: it selects the step (src/audit/selection.ts), which the node may check.
+   */
+  'secret': (Buffer);
+  'dueByMs': (number);
+}

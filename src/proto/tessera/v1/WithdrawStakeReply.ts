@@ -1,0 +1,11 @@
+// @ts-nocheck -- generated from proto/ by scripts/gen-proto.js
+// Original file: /work/main/proto/tessera/v1/registry.proto
+
+
+export interface WithdrawStakeReply {
+  'amount'?: (string);
+}
+
+export interface WithdrawStakeReply__Output {
+  'amount': (string);
+}
