@@ -20,7 +20,10 @@ function walk(dir) {
     const path = join(dir, entry.name);
     if (entry.isDirectory()) walk(path);
     else if (path.endsWith('.ts')) {
-      const text = readFileSync(path, 'utf8').replace(/from '(\.{1,2}\/[^']+)'/g, "from '$1.ts'");
+      // The generator names its input by absolute path: keep the output the same in every checkout.
+      const text = readFileSync(path, 'utf8')
+        .replace(/from '(\.{1,2}\/[^']+)'/g, "from '$1.ts'")
+        .replaceAll(`Original file: ${join(root, 'proto')}/`, 'Original file: proto/');
       writeFileSync(path, `// @ts-nocheck -- generated from proto/ by scripts/gen-proto.js\n${text}`);
     }
   }

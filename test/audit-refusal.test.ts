@@ -9,7 +9,7 @@ import { status, type ServiceError } from '@grpc/grpc-js';
 import Database from 'better-sqlite3';
 import { AuditClient } from '../src/audit/audit-client.ts';
 import { signCommitment, stepIdOf, type SignedCommitment } from '../src/audit/commitment.ts';
-import { isAudited } from '../src/audit/selection.ts';
+import { auditCommitmentOf, isAudited } from '../src/audit/selection.ts';
 import { SessionAudit } from '../src/audit/session-audit.ts';
 import { generateKeyPair } from '../src/crypto/keys.ts';
 import type { Commitment__Output } from '../src/proto/tessera/v1/Commitment.ts';
@@ -100,10 +100,22 @@ test('an honest node answers every audit request the registry hands it, revealed
   const first = await prefill(net, unrevealed.sessionId, 1, new SessionAudit(RATE, unrevealed.secret), false);
   dueByMs = Math.max(dueByMs, await requestAll(net, first, unrevealed.secret));
 
-  // A client that sent no audit commitment at all: the node kept the step anyway.
+  // A client that sent no audit commitment at all: its steps bind none, so nothing can be asked of them.
   const uncommitted = draw([true, true]);
   const second = await prefill(net, uncommitted.sessionId, 2, undefined, false);
-  dueByMs = Math.max(dueByMs, await requestAll(net, second, uncommitted.secret));
+  for (const c of second) {
+    await assert.rejects(net.audits.requestAudit(net.clientKey, c, uncommitted.secret), (error: ServiceError) => {
+      assert.equal(error.code, status.FAILED_PRECONDITION, `${status[error.code]}: ${error.details}`);
+      assert.match(error.details, /opened without an audit commitment, so none of its steps can be audited/);
+      return true;
+    });
+  }
+  // Another secret than the one committed at Open does not bind the steps either.
+  const rebound = draw([true, true]);
+  const bound = await prefill(net, rebound.sessionId, 5, new SessionAudit(RATE, rebound.secret), false);
+  const other = draw([true, true]).secret;
+  await assert.rejects(net.audits.requestAudit(net.clientKey, bound[0]!, other), /the secret is not the one the session committed to at Open/);
+  dueByMs = Math.max(dueByMs, await requestAll(net, bound, rebound.secret));
 
   // An honest client: the reveal on the stream and the requests at the registry name the same steps.
   const revealed = draw([true, true]);
@@ -161,7 +173,7 @@ test('a request for a step committed longer ago than audit.requestWindowMs is re
   let secret: Buffer;
   do secret = randomBytes(32);
   while (!isAudited(secret, stepId, 0, RATE));
-  const outdated = signCommitment(node, { shardIndex: 0, stepId, inputHash: randomBytes(32), outputHash: randomBytes(32), timestampMs: Date.now() - requestWindowMs - 5_000 });
+  const outdated = signCommitment(node, { shardIndex: 0, stepId, inputHash: randomBytes(32), outputHash: randomBytes(32), timestampMs: Date.now() - requestWindowMs - 5_000, auditCommitment: auditCommitmentOf(secret) });
   const tables = ['audit_tickets', 'audit_requests', 'audit_refusals', 'audit_slashes', 'ledger_stakes', 'ledger_slashes'];
   const snapshot = () => Object.fromEntries(tables.map((t) => [t, rows(net.dbPath, `SELECT * FROM ${t} ORDER BY 1`)]));
   const before = snapshot();
@@ -224,10 +236,10 @@ test('a deadline runs only while the registry is up: requests open across a rest
   const stepId = randomBytes(32);
   // Dated so that the deadline, moved past the downtime, falls after the node's retention of the step.
   const { requestWindowMs, ticketDeadlineMs } = net.clusterConfig.audit;
-  const commitment = signCommitment(node, { shardIndex: 0, stepId, inputHash: randomBytes(32), outputHash: randomBytes(32), timestampMs: Date.now() - requestWindowMs + 1_000 });
   let secret: Buffer;
   do secret = randomBytes(32);
   while (!isAudited(secret, stepId, 0, RATE));
+  const commitment = signCommitment(node, { shardIndex: 0, stepId, inputHash: randomBytes(32), outputHash: randomBytes(32), timestampMs: Date.now() - requestWindowMs + 1_000, auditCommitment: auditCommitmentOf(secret) });
   let audits = new AuditClient(registry.endpoint);
   const { dueByMs } = await audits.requestAudit(net.clientKey, commitment, secret);
   audits.close();

@@ -8,7 +8,7 @@ import { AuditClient } from '../src/audit/audit-client.ts';
 import { sha256, signCommitment, tokenBytes, type SignedCommitment } from '../src/audit/commitment.ts';
 import { ENGINE_VERSION } from '../src/audit/engine-version.ts';
 import { recomputeOutputHash, ShardEngines } from '../src/audit/recompute.ts';
-import { isAudited } from '../src/audit/selection.ts';
+import { auditCommitmentOf, isAudited } from '../src/audit/selection.ts';
 import { commitmentToJson, newNonce, signFraudProof, signRequest, type AuditRequest } from '../src/audit/statements.ts';
 import { encodeTicket, openTicket, ticketIdOf, type TicketInputBytes } from '../src/audit/ticket.ts';
 import { generateKeyPair, type KeyPair } from '../src/crypto/keys.ts';
@@ -113,14 +113,21 @@ interface Made {
   readonly trueOutput: Buffer;
 }
 
-/** A ticket of `key`'s shard over fresh input: its commitment honest, or (`lie`) naming another output. */
-async function makeTicket(key: KeyPair, shardIndex: number, options: { lie?: boolean; engineVersion?: string } = {}): Promise<Made> {
+/**
+ * A ticket of `key`'s shard over fresh input: its commitment honest, or (`lie`) naming another output.
+ * With a `secret`, the commitment binds it (as a node binds its session's audit commitment) and its
+ * step is one the secret selects at rate 0.05, or (`selected: false`) one it does not.
+ */
+async function makeTicket(key: KeyPair, shardIndex: number, options: { lie?: boolean; engineVersion?: string; secret?: Buffer; selected?: boolean } = {}): Promise<Made> {
   const positions = 3;
   const input: TicketInputBytes = shardIndex === 0
     ? { tokens: true, positions, bytes: tokenBytes(Array.from({ length: positions }, () => 1 + (randomBytes(2).readUInt16LE() % 500))) }
     : { tokens: false, dtype: 'DTYPE_F32', positions, width: manifest.config.hiddenSize, bytes: new Uint8Array(Float32Array.from({ length: positions * manifest.config.hiddenSize }, () => Math.random() - 0.5).buffer) };
   const trueOutput = recomputeOutputHash(engines.engine(manifest.modelId, shardIndex), input);
-  const commitment = signCommitment(key, { shardIndex, stepId: randomBytes(32), inputHash: sha256(input.bytes), outputHash: options.lie ? sha256(Buffer.from('made up')) : trueOutput });
+  let stepId = randomBytes(32);
+  while (options.secret !== undefined && isAudited(options.secret, stepId, shardIndex, 0.05) !== (options.selected ?? true)) stepId = randomBytes(32);
+  const bound = options.secret === undefined ? {} : { auditCommitment: auditCommitmentOf(options.secret) };
+  const commitment = signCommitment(key, { shardIndex, stepId, inputHash: sha256(input.bytes), outputHash: options.lie ? sha256(Buffer.from('made up')) : trueOutput, ...bound });
   const wire = await encodeTicket({ modelId: manifest.modelId, shardIndex, shardSha256: manifest.shards[shardIndex]!.sha256, engineVersion: options.engineVersion ?? ENGINE_VERSION, input, startPosition: 0, commitment });
   return { wire, commitment, input, trueOutput };
 }
@@ -246,25 +253,27 @@ test('fraud proofs: forged or replayed ones are refused, a mistaken one is refut
   await assert.rejects(audits.submitTicket((await makeTicket(cheater, 1)).wire), refused(status.PERMISSION_DENIED, /may not rejoin/));
 });
 
-test('audit requests: only a step the secret selects is owed; an unanswered one stands as a refusal past its deadline', async () => {
+test('audit requests: only a step the bound secret selects is owed; an unanswered one stands as a refusal past its deadline', async () => {
   const key = nodes[0]!;
-  const made = await makeTicket(key, 0);
-  const secretFor = (selected: boolean) => {
-    for (;;) {
-      const secret = randomBytes(32);
-      if (isAudited(secret, made.commitment.stepId, 0, 0.05) === selected) return secret;
-    }
-  };
+  const secret = randomBytes(32);
+  const made = await makeTicket(key, 0, { secret });
   const request = (secret: Buffer, commitment = made.commitment): AuditRequest => ({
     kind: 'audit-request', client: client.address, commitment: commitmentToJson(commitment), secret: secret.toString('hex'), timestampMs: Date.now(), nonce: newNonce(),
   });
   const before = snapshot();
-  await assert.rejects(call('requestAudit', signRequest(client, request(secretFor(false)))), refused(status.FAILED_PRECONDITION, /does not select this step of shard 0 at the cluster's sampling rate 0.05: nothing is owed/));
+  const unselected = await makeTicket(key, 0, { secret, selected: false });
+  await assert.rejects(call('requestAudit', signRequest(client, request(secret, unselected.commitment))), refused(status.FAILED_PRECONDITION, /does not select this step of shard 0 at the cluster's sampling rate 0.05: nothing is owed/));
+  // Another secret that happens to select the step is not the one the session committed to.
+  let other: Buffer;
+  do other = randomBytes(32);
+  while (!isAudited(other, made.commitment.stepId, 0, 0.05));
+  await assert.rejects(call('requestAudit', signRequest(client, request(other))), refused(status.FAILED_PRECONDITION, /the secret is not the one the session committed to at Open .*: nothing is owed/));
+  const unbound = await makeTicket(key, 0);
+  await assert.rejects(call('requestAudit', signRequest(client, request(secret, unbound.commitment))), refused(status.FAILED_PRECONDITION, /opened without an audit commitment, so none of its steps can be audited: nothing is owed/));
   const forged = signCommitment(outsider, made.commitment);
-  await assert.rejects(call('requestAudit', signRequest(client, request(secretFor(true), { ...made.commitment, signature: forged.signature }))), refused(status.UNAUTHENTICATED, /the commitment is not signed by node/));
+  await assert.rejects(call('requestAudit', signRequest(client, request(secret, { ...made.commitment, signature: forged.signature }))), refused(status.UNAUTHENTICATED, /the commitment is not signed by node/));
   assert.deepEqual(snapshot(), before);
 
-  const secret = secretFor(true);
   const signed = signRequest(client, request(secret));
   const reply = (await call('requestAudit', signed)) as { ticketed: boolean; dueByMs: number };
   assert.equal(reply.ticketed, false);
@@ -279,11 +288,9 @@ test('audit requests: only a step the secret selects is owed; an unanswered one 
   assert.equal((await ledger.stakeOf(key.address)).amount, 900n);
 
   // A ticket that came in time answers its request.
-  const answered = await makeTicket(key, 0);
+  const answeredSecret = randomBytes(32);
+  const answered = await makeTicket(key, 0, { secret: answeredSecret });
   await audits.submitTicket(answered.wire);
-  let answeredSecret: Buffer;
-  do answeredSecret = randomBytes(32);
-  while (!isAudited(answeredSecret, answered.commitment.stepId, 0, 0.05));
   assert.equal((await audits.requestAudit(client, answered.commitment, answeredSecret)).ticketed, true);
   assert.equal((await audits.status(key.address)).refusals, 1);
 });

@@ -18,6 +18,11 @@ export interface CommitmentFields {
    * owes a ticket for the step (audit.requestWindowMs at the registry), so it must not be movable.
    */
   readonly timestampMs: number;
+  /**
+   * The session's audit commitment (sha256 of the client's audit secret, 32 bytes), or empty when
+   * the session was opened without one. Signed: only the secret it commits to can select the step.
+   */
+  readonly auditCommitment: Uint8Array;
 }
 
 export interface SignedCommitment extends CommitmentFields {
@@ -56,12 +61,18 @@ const hex = (bytes: Uint8Array) => Buffer.from(bytes).toString('hex');
 export function commitmentMessage(c: CommitmentFields): Uint8Array {
   return canonicalJson({
     nodeId: c.nodeId, shardIndex: c.shardIndex, stepId: hex(c.stepId), inputHash: hex(c.inputHash), outputHash: hex(c.outputHash), timestampMs: c.timestampMs,
+    auditCommitment: hex(c.auditCommitment),
   });
 }
 
-/** Signs the fields as `key`'s node, stamped now unless they carry a time. */
-export function signCommitment(key: KeyPair, fields: Omit<CommitmentFields, 'nodeId' | 'timestampMs'> & { readonly timestampMs?: number }): SignedCommitment {
-  const full = { ...fields, nodeId: key.address, timestampMs: fields.timestampMs ?? Date.now() };
+const NO_AUDIT_COMMITMENT = Buffer.alloc(0);
+
+/** Signs the fields as `key`'s node, stamped now unless they carry a time; no audit commitment unless given. */
+export function signCommitment(
+  key: KeyPair,
+  fields: Omit<CommitmentFields, 'nodeId' | 'timestampMs' | 'auditCommitment'> & { readonly timestampMs?: number; readonly auditCommitment?: Uint8Array },
+): SignedCommitment {
+  const full = { ...fields, nodeId: key.address, timestampMs: fields.timestampMs ?? Date.now(), auditCommitment: fields.auditCommitment ?? NO_AUDIT_COMMITMENT };
   return { ...full, signature: sign(key, COMMITMENT_DOMAIN, commitmentMessage(full)) };
 }
 
@@ -69,5 +80,6 @@ export function signCommitment(key: KeyPair, fields: Omit<CommitmentFields, 'nod
 export function verifyCommitment(c: SignedCommitment): boolean {
   // No signed message holds another time (and canonical JSON refuses it).
   if (!Number.isSafeInteger(c.timestampMs) || c.timestampMs < 0) return false;
+  if (c.auditCommitment.length !== 0 && c.auditCommitment.length !== 32) return false;
   return recoverSigner(COMMITMENT_DOMAIN, commitmentMessage(c), c.signature) === c.nodeId;
 }

@@ -54,3 +54,15 @@ export function isAudited(secret: Uint8Array, stepId: Uint8Array, shardIndex: nu
 export function detectionProbability(rate: number, tamperedSteps: number): number {
   return 1 - (1 - checkSamplingRate(rate)) ** tamperedSteps;
 }
+
+/**
+ * Why `secret` cannot select a step under `commitment`, or undefined when it may: the node signed
+ * the session's audit commitment into each step's commitment, so only the secret committed at Open
+ * counts (and a session opened without one has nothing to audit). This is what lets a node drop, at
+ * the reveal, every step the secret does not select.
+ */
+export function secretBindingProblem(commitment: { readonly auditCommitment: Uint8Array }, secret: Uint8Array): string | undefined {
+  if (commitment.auditCommitment.length === 0) return 'the step\'s session was opened without an audit commitment, so none of its steps can be audited';
+  if (!auditCommitmentOf(secret).equals(commitment.auditCommitment)) return 'the secret is not the one the session committed to at Open (its sha256 is not the commitment\'s auditCommitment)';
+  return undefined;
+}

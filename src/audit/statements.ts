@@ -52,6 +52,8 @@ export interface CommitmentJson {
   readonly inputHash: string;
   readonly outputHash: string;
   readonly timestampMs: number;
+  /** '' for a session opened without an audit commitment. */
+  readonly auditCommitment: string;
   readonly signature: string;
 }
 
@@ -87,14 +89,15 @@ export function newNonce(): string {
 
 export function commitmentToJson(c: SignedCommitment): CommitmentJson {
   return {
-    nodeId: c.nodeId, shardIndex: c.shardIndex, stepId: hex(c.stepId), inputHash: hex(c.inputHash), outputHash: hex(c.outputHash), timestampMs: c.timestampMs, signature: hex(c.signature),
+    nodeId: c.nodeId, shardIndex: c.shardIndex, stepId: hex(c.stepId), inputHash: hex(c.inputHash), outputHash: hex(c.outputHash), timestampMs: c.timestampMs,
+    auditCommitment: hex(c.auditCommitment), signature: hex(c.signature),
   };
 }
 
 export function commitmentFromJson(c: CommitmentJson): SignedCommitment {
   return {
     nodeId: c.nodeId, shardIndex: c.shardIndex, stepId: Buffer.from(c.stepId, 'hex'), inputHash: Buffer.from(c.inputHash, 'hex'),
-    outputHash: Buffer.from(c.outputHash, 'hex'), timestampMs: c.timestampMs, signature: Buffer.from(c.signature, 'hex'),
+    outputHash: Buffer.from(c.outputHash, 'hex'), timestampMs: c.timestampMs, auditCommitment: Buffer.from(c.auditCommitment, 'hex'), signature: Buffer.from(c.signature, 'hex'),
   };
 }
 
@@ -150,8 +153,8 @@ function requestProblems(r: Request): string[] {
       if (!isAddress(r.client)) problems.push('client is not a lowercase 0x address');
       if (!isHex(r.secret, 32)) problems.push('secret is not 32 hex bytes');
       const c = r.commitment;
-      if (typeof c !== 'object' || c === null || !isAddress(c.nodeId) || !isCount(c.shardIndex) || !isHex(c.stepId, 32) || !isHex(c.inputHash, 32) || !isHex(c.outputHash, 32) || !isCount(c.timestampMs) || !isHex(c.signature, 65)) {
-        problems.push('commitment must be {nodeId, shardIndex, stepId, inputHash, outputHash, timestampMs, signature}, hashes and signature in hex');
+      if (typeof c !== 'object' || c === null || !isAddress(c.nodeId) || !isCount(c.shardIndex) || !isHex(c.stepId, 32) || !isHex(c.inputHash, 32) || !isHex(c.outputHash, 32) || !isCount(c.timestampMs) || !(c.auditCommitment === '' || isHex(c.auditCommitment, 32)) || !isHex(c.signature, 65)) {
+        problems.push('commitment must be {nodeId, shardIndex, stepId, inputHash, outputHash, timestampMs, auditCommitment, signature}, hashes and signature in hex');
       }
       break;
     }

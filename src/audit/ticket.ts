@@ -55,7 +55,9 @@ export function ticketIdOf(commitment: CommitmentFields): string {
 }
 
 export function commitmentToProto(c: SignedCommitment): Commitment {
-  return { nodeId: c.nodeId, shardIndex: c.shardIndex, stepId: c.stepId, inputHash: c.inputHash, outputHash: c.outputHash, timestampMs: c.timestampMs, signature: c.signature };
+  return {
+    nodeId: c.nodeId, shardIndex: c.shardIndex, stepId: c.stepId, inputHash: c.inputHash, outputHash: c.outputHash, timestampMs: c.timestampMs, auditCommitment: c.auditCommitment, signature: c.signature,
+  };
 }
 
 /** Checks field sizes; the signature is checked apart (it costs a key recovery). */
@@ -66,8 +68,11 @@ export function commitmentFromProto(c: Commitment__Output | null | undefined, wh
   for (const field of ['stepId', 'inputHash', 'outputHash'] as const) if (c[field].length !== 32) problems.push(`${field} has ${c[field].length} bytes, not 32`);
   if (c.signature.length !== 65) problems.push(`signature has ${c.signature.length} bytes, not 65`);
   if (!Number.isSafeInteger(c.timestampMs)) problems.push(`timestampMs ${c.timestampMs} is not a time in ms`);
+  if (c.auditCommitment.length !== 0 && c.auditCommitment.length !== 32) problems.push(`auditCommitment has ${c.auditCommitment.length} bytes, not 32 or none`);
   if (problems.length > 0) throw new AuditError(status.INVALID_ARGUMENT, `malformed ${what}: ${problems.join(', ')}`);
-  return { nodeId: c.nodeId, shardIndex: c.shardIndex, stepId: c.stepId, inputHash: c.inputHash, outputHash: c.outputHash, timestampMs: c.timestampMs, signature: c.signature };
+  return {
+    nodeId: c.nodeId, shardIndex: c.shardIndex, stepId: c.stepId, inputHash: c.inputHash, outputHash: c.outputHash, timestampMs: c.timestampMs, auditCommitment: c.auditCommitment, signature: c.signature,
+  };
 }
 
 /** The ticket as it travels: the input compressed (deflate; off the event loop). */

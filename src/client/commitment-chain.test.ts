@@ -10,14 +10,19 @@ import { SignatureChecker } from './signature-checker.ts';
 
 const keys = [generateKeyPair(), generateKeyPair(), generateKeyPair()];
 const route: RouteHop[] = keys.map((k, i) => ({ nodeId: k.address, endpoint: `127.0.0.1:${7000 + i}`, shardIndex: i, tls: false }));
-const step = { sessionId: 'session-1', step: 4, tokens: [1, 403, 407] };
+const auditCommitment = sha256(Buffer.from('the session\'s audit secret'));
+const step = { sessionId: 'session-1', step: 4, tokens: [1, 403, 407], auditCommitment };
 const hashes = [sha256(tokenBytes(step.tokens)), sha256(Buffer.from('hidden 0')), sha256(Buffer.from('hidden 1')), sha256(Buffer.from('logits'))];
 
-/** Each hop's commitment, signed now, or at `datedMs[i]` where given. */
-function chain(datedMs: readonly (number | undefined)[] = []): Commitment__Output[] {
+/** Each hop's commitment, signed now, or at `datedMs[i]` where given, binding the session's audit commitment. */
+function chain(datedMs: readonly (number | undefined)[] = [], bound: Uint8Array = auditCommitment): Commitment__Output[] {
   return keys.map((key, i) => {
-    const c = signCommitment(key, { shardIndex: i, stepId: stepIdOf(step.sessionId, step.step), inputHash: hashes[i]!, outputHash: hashes[i + 1]!, ...(datedMs[i] === undefined ? {} : { timestampMs: datedMs[i] }) });
-    return { ...c, stepId: Buffer.from(c.stepId), inputHash: Buffer.from(c.inputHash), outputHash: Buffer.from(c.outputHash), signature: Buffer.from(c.signature) };
+    const c = signCommitment(key, {
+      shardIndex: i, stepId: stepIdOf(step.sessionId, step.step), inputHash: hashes[i]!, outputHash: hashes[i + 1]!, auditCommitment: bound, ...(datedMs[i] === undefined ? {} : { timestampMs: datedMs[i] }),
+    });
+    return {
+      ...c, stepId: Buffer.from(c.stepId), inputHash: Buffer.from(c.inputHash), outputHash: Buffer.from(c.outputHash), auditCommitment: Buffer.from(c.auditCommitment), signature: Buffer.from(c.signature),
+    };
   });
 }
 
@@ -64,6 +69,15 @@ test('a commitment dated further from the client\'s clock than the tolerance fai
   breaks(chain([undefined, undefined, Date.now() + limit + 5_000]), route[2]!.nodeId, /it is dated 65 s after this client's clock/);
 });
 
+test('every commitment must bind the audit commitment the session was opened with, or none when it had none', () => {
+  const unbound = chain([], new Uint8Array(0));
+  breaks([...chain().slice(0, 1), unbound[1]!, ...chain().slice(2)], route[1]!.nodeId, new RegExp(`it binds audit commitment none, not the ${auditCommitment.toString('hex')} the session was opened with`));
+  const other = sha256(Buffer.from('another secret'));
+  breaks([...chain().slice(0, 2), chain([], other)[2]!], route[2]!.nodeId, new RegExp(`it binds audit commitment ${other.toString('hex')}, not the`));
+  checkCommitmentChain(unbound, route, { ...step, auditCommitment: new Uint8Array(0) });
+  assert.throws(() => checkCommitmentChain(chain(), route, { ...step, auditCommitment: new Uint8Array(0) }), /binds audit commitment [0-9a-f]{64}, not the none the session was opened with/);
+});
+
 test('the signature checker finds the first commitment its node did not sign', async () => {
   const checker = new SignatureChecker();
   assert.equal(await checker.check(chain()), -1);
@@ -73,11 +87,15 @@ test('the signature checker finds the first commitment its node did not sign', a
   forged[1] = { ...forged[1]!, signature: Buffer.from(wrongKey.signature) };
   const tampered = chain();
   tampered[2] = { ...tampered[2]!, outputHash: sha256(Buffer.from('other logits')) };
-  // The time is signed: moving it (to backdate the step) breaks the signature.
+  // The time and the audit binding are signed: moving the time (to backdate the step) or dropping
+  // the binding (to make the step unauditable) breaks the signature.
   const redated = chain();
   redated[0] = { ...redated[0]!, timestampMs: redated[0]!.timestampMs - 1 };
-  const [bad1, bad2, bad3] = await Promise.all([checker.check(forged), checker.check(tampered), checker.check(redated)]);
+  const unbound = chain();
+  unbound[1] = { ...unbound[1]!, auditCommitment: Buffer.alloc(0) };
+  const [bad1, bad2, bad3, bad4] = await Promise.all([checker.check(forged), checker.check(tampered), checker.check(redated), checker.check(unbound)]);
   assert.equal(bad1, 1);
   assert.equal(bad2, 2);
   assert.equal(bad3, 0);
+  assert.equal(bad4, 1);
 });

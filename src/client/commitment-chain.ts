@@ -10,6 +10,8 @@ export interface CheckedStep {
   readonly step: number;
   /** The token ids this step sent to shard 0. */
   readonly tokens: readonly number[];
+  /** The audit commitment the session was opened with; empty for none. */
+  readonly auditCommitment: Uint8Array;
 }
 
 /**
@@ -19,7 +21,8 @@ export interface CheckedStep {
  * whose commitment does not fit (of a broken link, the later one: it claims an input that its
  * predecessor never produced). Each must be dated within COMMITMENT_CLOCK_TOLERANCE_MS of this
  * client's clock: a backdated one would leave less time to request its audit than the registry's
- * request window means to give. Signatures are checked apart, after the next step has gone out (SignatureChecker).
+ * request window means to give. Each must bind the session's audit commitment, or a node could
+ * make its steps unauditable (the registry accepts requests only for the secret a step binds). Signatures are checked apart, after the next step has gone out (SignatureChecker).
  */
 export function checkCommitmentChain(commitments: readonly Commitment__Output[], route: readonly RouteHop[], checked: CheckedStep): void {
   const fail = (hop: RouteHop, problem: string): never => {
@@ -33,6 +36,9 @@ export function checkCommitmentChain(commitments: readonly Commitment__Output[],
     const hop = route[i]!;
     if (c.nodeId !== hop.nodeId || c.shardIndex !== hop.shardIndex) fail(hop, `it names node ${c.nodeId} shard ${c.shardIndex}`);
     if (!stepId.equals(c.stepId)) fail(hop, `its step id ${hex(c.stepId)} is not this step's ${hex(stepId)}`);
+    if (!Buffer.from(checked.auditCommitment).equals(c.auditCommitment)) {
+      fail(hop, `it binds audit commitment ${hex(c.auditCommitment) || 'none'}, not the ${hex(checked.auditCommitment) || 'none'} the session was opened with`);
+    }
     const skewMs = c.timestampMs - nowMs;
     if (!(Math.abs(skewMs) <= COMMITMENT_CLOCK_TOLERANCE_MS)) {
       fail(hop, `it is dated ${Math.round(Math.abs(skewMs) / 1000)} s ${skewMs < 0 ? 'before' : 'after'} this client's clock (limit ${COMMITMENT_CLOCK_TOLERANCE_MS / 1000} s): its clock is off, or it backdates its commitments`);

@@ -116,7 +116,7 @@ export async function* generateThroughNetwork(
         session ??= await sessions.open(model, failovers > 0);
         const sent = tokens.slice(processed);
         result = await session.step(step, { startPosition: processed, tokens: sent, history: penalized ? tokens : [] });
-        checkCommitmentChain(result.commitments, session.route, { sessionId: session.sessionId, step, tokens: sent });
+        checkCommitmentChain(result.commitments, session.route, { sessionId: session.sessionId, step, tokens: sent, auditCommitment: session.auditCommitment });
         if (processed === 0) sessions.revealAudit(session, result.commitments);
         if (!result.sampled) throw new HopFailure(`the last hop of the route (${session.route.at(-1)!.nodeId}) returned no token`, 'hop', session.route.at(-1)!.nodeId);
         signatures.add(result.commitments, session.route, step);

@@ -70,6 +70,8 @@ export class PipelineSession {
   /** Positions the last usage receipt attested. */
   private attested = 0;
   private revealed = false;
+  /** What every commitment of the session must bind: the audit commitment sent at Open, or none. */
+  readonly auditCommitment: Uint8Array;
 
   constructor(
     pool: NodePool,
@@ -81,6 +83,7 @@ export class PipelineSession {
     readonly auditing?: SessionAuditing,
   ) {
     const first = route[0]!;
+    this.auditCommitment = auditing?.audit.commitment ?? new Uint8Array(0);
     this.call = pool.client(first.endpoint, first.tls).forward();
     this.call.on('data', (reply: ForwardReply__Output) => this.onReply(reply));
     this.call.on('error', (error: ServiceError) => this.fail(failureFromStatus(error)));

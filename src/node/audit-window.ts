@@ -72,10 +72,10 @@ export class AuditWindow {
     this.expire();
   }
 
-  /** The session's kept steps that `which` picks (all by default), now let go. */
-  take(sessionId: string, which: (step: RetainedStep) => boolean = () => true): RetainedStep[] {
+  /** The session's kept steps, now let go. */
+  take(sessionId: string): RetainedStep[] {
     this.expire();
-    const steps = [...(this.bySession.get(sessionId) ?? [])].filter(which);
+    const steps = [...(this.bySession.get(sessionId) ?? [])];
     for (const step of steps) this.forget(step);
     return steps;
   }

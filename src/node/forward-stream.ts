@@ -132,8 +132,10 @@ export class ForwardStream {
     if (open.auditCommitment.length !== 0 && open.auditCommitment.length !== AUDIT_SECRET_BYTES) {
       throw new NodeStatusError(status.INVALID_ARGUMENT, `audit_commitment has ${open.auditCommitment.length} bytes; send the 32-byte sha256 of the audit secret, or none`);
     }
-    if (open.auditCommitment.length > 0) this.auditCommitment = open.auditCommitment;
-    ctx.audits.checkRoom();
+    if (open.auditCommitment.length > 0) {
+      this.auditCommitment = open.auditCommitment;
+      ctx.audits.checkRoom();
+    }
     this.session = ctx.store.open(open.sessionId, ctx.engine.createCache(ctx.cacheBytes), (reason) => this.onEvicted(reason));
     this.open = open;
     if (ctx.shares) this.earned = new SessionShares(ctx.key, ctx.entry.index, ctx.manifest.modelId, open.sessionId, clientKeyHex(open.clientKey));
@@ -157,7 +159,7 @@ export class ForwardStream {
     ctx.store.touch(session);
     const input = validateStep(step, ctx.bounds, session.cache.length);
     // A session may replay from position 0 any number of times, each step kept: checked each time.
-    if (step.startPosition === 0) ctx.audits.checkRoom();
+    if (step.startPosition === 0 && this.auditCommitment) ctx.audits.checkRoom();
     const output = this.compute(session, input, step.startPosition);
     this.earned?.record(input.positions);
     const stepNumber = Number(step.step);
@@ -166,6 +168,7 @@ export class ForwardStream {
       stepId: stepIdOf(session.id, stepNumber),
       inputHash: sha256(input.bytes),
       outputHash: sha256(bytesOf(output)),
+      ...(this.auditCommitment === undefined ? {} : { auditCommitment: this.auditCommitment }),
     });
 
     if (!this.link) {
@@ -194,10 +197,11 @@ export class ForwardStream {
 
   /**
    * Steps from position 0 are what audits recompute (a later one would need every earlier input).
-   * Each is kept, reveal or not: a client's audit request at the registry may name any of them.
+   * Each is kept until the reveal, which says which ones the registry may ever ask for (the
+   * commitment binds the session's secret); without an audit commitment nothing can be asked.
    */
   private retainForAudit(step: Step__Output, input: StepInput, commitment: SignedCommitment): void {
-    if (step.startPosition === 0) this.ctx.audits.retain(this.auditKey, step, input, commitment);
+    if (step.startPosition === 0 && this.auditCommitment) this.ctx.audits.retain(this.auditKey, step, input, commitment);
   }
 
   /** Checks the secret, tickets the steps it selects here, and passes it on down the route. */

@@ -81,12 +81,12 @@ export class NodeAudits {
     if (!auditCommitmentOf(secret).equals(auditCommitment)) {
       throw new NodeStatusError(status.INVALID_ARGUMENT, 'the revealed audit secret does not hash to the audit commitment sent at Open');
     }
-    // Steps the secret does not select stay in the window: a client may still file a request for
-    // one with another secret that selects it, and the registry would then hand it over.
-    const selected = this.window.take(sessionId, (kept) => isAudited(secret, kept.commitment.stepId, this.options.shardIndex, this.samplingRate));
-    for (const kept of selected) {
-      this.remember(kept.commitment.stepId);
-      this.submit(kept.input, kept.commitment);
+    // Every commitment of the session binds this secret, so the steps it does not select can never
+    // be asked for: they leave the window now.
+    for (const step of this.window.take(sessionId)) {
+      if (!isAudited(secret, step.commitment.stepId, this.options.shardIndex, this.samplingRate)) continue;
+      this.remember(step.commitment.stepId);
+      this.submit(step.input, step.commitment);
     }
   }
 

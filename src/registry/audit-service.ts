@@ -3,7 +3,7 @@ import { dirname } from 'node:path';
 import { sha256, verifyCommitment } from '../audit/commitment.ts';
 import { ENGINE_VERSION } from '../audit/engine-version.ts';
 import { recomputeOutputHash, ShardEngines } from '../audit/recompute.ts';
-import { isAudited } from '../audit/selection.ts';
+import { isAudited, secretBindingProblem } from '../audit/selection.ts';
 import { checkFraudProofSignature, commitmentFromJson, openRequest, signerOf, type AuditRequest, type Request } from '../audit/statements.ts';
 import { AuditError, checkTicketAgainstManifest, openTicket, ticketIdOf, type OpenedTicket } from '../audit/ticket.ts';
 import { tessera } from '../proto/services.ts';
@@ -113,6 +113,8 @@ export class AuditService {
     const request = JSON.parse(overdue.request.toString('utf8')) as AuditRequest;
     const commitment = commitmentFromJson(request.commitment);
     if (!verifyCommitment(commitment)) return 'the stored commitment is not signed by the node';
+    const unbound = secretBindingProblem(commitment, Buffer.from(request.secret, 'hex'));
+    if (unbound !== undefined) return unbound;
     const { audit } = this.options.config;
     if (!isAudited(Buffer.from(request.secret, 'hex'), commitment.stepId, commitment.shardIndex, audit.samplingRate)) {
       return `the secret no longer selects the step at the cluster's sampling rate ${audit.samplingRate}`;
@@ -354,6 +356,8 @@ export class AuditService {
     const commitment = commitmentFromJson(request.commitment);
     if (!verifyCommitment(commitment)) throw new AuditError(status.UNAUTHENTICATED, `the commitment is not signed by node ${commitment.nodeId}`);
     const secret = Buffer.from(request.secret, 'hex');
+    const unbound = secretBindingProblem(commitment, secret);
+    if (unbound !== undefined) throw new AuditError(status.FAILED_PRECONDITION, `${unbound}: nothing is owed`);
     if (!isAudited(secret, commitment.stepId, commitment.shardIndex, config.audit.samplingRate)) {
       throw new AuditError(status.FAILED_PRECONDITION, `the secret does not select this step of shard ${commitment.shardIndex} at the cluster's sampling rate ${config.audit.samplingRate}: nothing is owed`);
     }

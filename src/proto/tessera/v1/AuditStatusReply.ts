@@ -1,5 +1,5 @@
 // @ts-nocheck -- generated from proto/ by scripts/gen-proto.js
-// Original file: /work/main/proto/tessera/v1/verifier.proto
+// Original file: proto/tessera/v1/verifier.proto
 
 
 export interface AuditStatusReply {

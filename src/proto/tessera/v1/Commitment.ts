@@ -1,5 +1,5 @@
 // @ts-nocheck -- generated from proto/ by scripts/gen-proto.js
-// Original file: /work/main/proto/tessera/v1/node.proto
+// Original file: proto/tessera/v1/node.proto
 
 import type { Long } from '@grpc/proto-loader';
 
@@ -23,6 +23,12 @@ export interface Commitment {
    * commitment dated far from its own clock, so a node cannot backdate its way out of an audit.
    */
   'timestampMs'?: (number | string | Long);
+  /**
+   * The session's audit commitment from Open (sha256 of the client's audit secret), under the
+   * signature; empty for a session opened without one. It binds the one secret that may select this
+   * step for audit, so a node knows after the reveal which steps it can ever owe.
+   */
+  'auditCommitment'?: (Buffer | Uint8Array | string);
 }
 
 /**
@@ -45,4 +51,10 @@ export interface Commitment__Output {
    * commitment dated far from its own clock, so a node cannot backdate its way out of an audit.
    */
   'timestampMs': (number);
+  /**
+   * The session's audit commitment from Open (sha256 of the client's audit secret), under the
+   * signature; empty for a session opened without one. It binds the one secret that may select this
+   * step for audit, so a node knows after the reveal which steps it can ever owe.
+   */
+  'auditCommitment': (Buffer);
 }

@@ -1,5 +1,5 @@
 // @ts-nocheck -- generated from proto/ by scripts/gen-proto.js
-// Original file: /work/main/proto/tessera/v1/registry.proto
+// Original file: proto/tessera/v1/registry.proto
 
 import type { NodeInfo as _tessera_v1_NodeInfo, NodeInfo__Output as _tessera_v1_NodeInfo__Output } from '../../tessera/v1/NodeInfo.ts';
 

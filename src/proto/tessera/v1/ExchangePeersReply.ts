@@ -1,5 +1,5 @@
 // @ts-nocheck -- generated from proto/ by scripts/gen-proto.js
-// Original file: /work/main/proto/tessera/v1/registry.proto
+// Original file: proto/tessera/v1/registry.proto
 
 import type { RegistryPeer as _tessera_v1_RegistryPeer, RegistryPeer__Output as _tessera_v1_RegistryPeer__Output } from '../../tessera/v1/RegistryPeer.ts';
 

@@ -1,5 +1,5 @@
 // @ts-nocheck -- generated from proto/ by scripts/gen-proto.js
-// Original file: /work/main/proto/tessera/v1/node.proto
+// Original file: proto/tessera/v1/node.proto
 
 import type { Open as _tessera_v1_Open, Open__Output as _tessera_v1_Open__Output } from '../../tessera/v1/Open.ts';
 import type { Step as _tessera_v1_Step, Step__Output as _tessera_v1_Step__Output } from '../../tessera/v1/Step.ts';

@@ -1,5 +1,5 @@
 // @ts-nocheck -- generated from proto/ by scripts/gen-proto.js
-// Original file: /work/main/proto/tessera/v1/verifier.proto
+// Original file: proto/tessera/v1/verifier.proto
 
 import type { ProofStatus as _tessera_v1_ProofStatus, ProofStatus__Output as _tessera_v1_ProofStatus__Output } from '../../tessera/v1/ProofStatus.ts';
 

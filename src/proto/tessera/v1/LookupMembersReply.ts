@@ -1,5 +1,5 @@
 // @ts-nocheck -- generated from proto/ by scripts/gen-proto.js
-// Original file: /work/main/proto/tessera/v1/membership.proto
+// Original file: proto/tessera/v1/membership.proto
 
 import type { Member as _tessera_v1_Member, Member__Output as _tessera_v1_Member__Output } from '../../tessera/v1/Member.ts';
 

@@ -1,5 +1,5 @@
 // @ts-nocheck -- generated from proto/ by scripts/gen-proto.js
-// Original file: /work/main/proto/tessera/v1/verifier.proto
+// Original file: proto/tessera/v1/verifier.proto
 
 import type { LeasedTicket as _tessera_v1_LeasedTicket, LeasedTicket__Output as _tessera_v1_LeasedTicket__Output } from '../../tessera/v1/LeasedTicket.ts';
 

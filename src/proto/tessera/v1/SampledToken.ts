@@ -1,5 +1,5 @@
 // @ts-nocheck -- generated from proto/ by scripts/gen-proto.js
-// Original file: /work/main/proto/tessera/v1/node.proto
+// Original file: proto/tessera/v1/node.proto
 
 import type { TokenLogprob as _tessera_v1_TokenLogprob, TokenLogprob__Output as _tessera_v1_TokenLogprob__Output } from '../../tessera/v1/TokenLogprob.ts';
 

@@ -1,5 +1,5 @@
 // @ts-nocheck -- generated from proto/ by scripts/gen-proto.js
-// Original file: /work/main/proto/tessera/v1/daemon.proto
+// Original file: proto/tessera/v1/daemon.proto
 
 import type { NodeUsage as _tessera_v1_NodeUsage, NodeUsage__Output as _tessera_v1_NodeUsage__Output } from '../../tessera/v1/NodeUsage.ts';
 import type { ClientUsage as _tessera_v1_ClientUsage, ClientUsage__Output as _tessera_v1_ClientUsage__Output } from '../../tessera/v1/ClientUsage.ts';

@@ -1,5 +1,5 @@
 // @ts-nocheck -- generated from proto/ by scripts/gen-proto.js
-// Original file: /work/main/proto/tessera/v1/node.proto
+// Original file: proto/tessera/v1/node.proto
 
 import type { SampledToken as _tessera_v1_SampledToken, SampledToken__Output as _tessera_v1_SampledToken__Output } from '../../tessera/v1/SampledToken.ts';
 import type { Commitment as _tessera_v1_Commitment, Commitment__Output as _tessera_v1_Commitment__Output } from '../../tessera/v1/Commitment.ts';

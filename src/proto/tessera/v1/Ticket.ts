@@ -1,5 +1,5 @@
 // @ts-nocheck -- generated from proto/ by scripts/gen-proto.js
-// Original file: /work/main/proto/tessera/v1/verifier.proto
+// Original file: proto/tessera/v1/verifier.proto
 
 import type { TicketInput as _tessera_v1_TicketInput, TicketInput__Output as _tessera_v1_TicketInput__Output } from '../../tessera/v1/TicketInput.ts';
 import type { Commitment as _tessera_v1_Commitment, Commitment__Output as _tessera_v1_Commitment__Output } from '../../tessera/v1/Commitment.ts';

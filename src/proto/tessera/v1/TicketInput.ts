@@ -1,5 +1,5 @@
 // @ts-nocheck -- generated from proto/ by scripts/gen-proto.js
-// Original file: /work/main/proto/tessera/v1/verifier.proto
+// Original file: proto/tessera/v1/verifier.proto
 
 import type { DType as _tessera_v1_DType, DType__Output as _tessera_v1_DType__Output } from '../../tessera/v1/DType.ts';
 import type { Compression as _tessera_v1_Compression, Compression__Output as _tessera_v1_Compression__Output } from '../../tessera/v1/Compression.ts';
