@@ -1,10 +1,10 @@
-import { existsSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import type { Command } from 'commander';
 import { startDaemon } from '../../chain/daemon.ts';
 import { RegistryMembership } from '../../chain/membership.ts';
 import { DEFAULT_CHAIN_PARAMS } from '../../chain/params.ts';
-import { KeyFileError, readKeyFile, writeNewKeyFile, type KeyPair } from '../../crypto/keys.ts';
+import type { KeyPair } from '../../crypto/keys.ts';
+import { roleKey } from '../role-key.ts';
 import { CliError, parseIntegerOption } from '../cli-error.ts';
 import { registryEnrollment } from '../daemon-enrollment.ts';
 import { DEFAULT_REGISTRY } from '../registry-option.ts';
@@ -49,17 +49,7 @@ export function registerDaemonCommand(program: Command): void {
 
 /** --key, else daemon.key beside the database, created there on first start (said on stderr). */
 function daemonKey(options: DaemonCommandOptions): KeyPair {
-  try {
-    if (options.key !== undefined) return readKeyFile(options.key);
-    const path = join(dirname(resolve(options.db)), 'daemon.key');
-    if (existsSync(path)) return readKeyFile(path);
-    const key = writeNewKeyFile(path);
-    process.stderr.write(`no --key given and no ${path}: created it (mode 0600, daemon id ${key.address}); back it up, or pass --key FILE\n`);
-    return key;
-  } catch (error) {
-    if (error instanceof KeyFileError) throw new CliError(error.message);
-    throw error;
-  }
+  return roleKey('daemon', options.key, [join(dirname(resolve(options.db)), 'daemon.key')]);
 }
 
 async function daemonCommand(options: DaemonCommandOptions): Promise<void> {

@@ -1,8 +1,8 @@
 import type { Command } from 'commander';
-import { existsSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
-import { KeyFileError, readKeyFile, writeNewKeyFile, type KeyPair } from '../../crypto/keys.ts';
+import type { KeyPair } from '../../crypto/keys.ts';
+import { roleKey } from '../role-key.ts';
 import { NODE_DEFAULTS, startNode } from '../../node/node-server.ts';
 import type { TlsFiles } from '../../node/endpoint-security.ts';
 import { CliError, parseIntegerOption } from '../cli-error.ts';
@@ -77,19 +77,7 @@ export function defaultKeyPaths(shardsDir: string | undefined): string[] {
 
 /** --key, else an existing default key, else a new key in the config directory (said on stderr). */
 function nodeKey(options: NodeCommandOptions): KeyPair {
-  try {
-    if (options.key !== undefined) return readKeyFile(options.key);
-    const candidates = defaultKeyPaths(options.shardsDir);
-    const found = candidates.find((path) => existsSync(path));
-    if (found) return readKeyFile(found);
-    const created = candidates[candidates.length - 1]!;
-    const key = writeNewKeyFile(created);
-    process.stderr.write(`no --key given and no key at ${candidates.join(' or ')}: created ${created} (mode 0600, node id ${key.address}); back it up, or pass --key FILE (make one with: tessera keys new --out FILE)\n`);
-    return key;
-  } catch (error) {
-    if (error instanceof KeyFileError) throw new CliError(error.message);
-    throw error;
-  }
+  return roleKey('node', options.key, defaultKeyPaths(options.shardsDir));
 }
 
 async function nodeCommand(options: NodeCommandOptions): Promise<void> {

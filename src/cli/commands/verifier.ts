@@ -1,8 +1,8 @@
 import type { Command } from 'commander';
-import { existsSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
-import { KeyFileError, readKeyFile, writeNewKeyFile, type KeyPair } from '../../crypto/keys.ts';
+import type { KeyPair } from '../../crypto/keys.ts';
+import { roleKey } from '../role-key.ts';
 import { startVerifier } from '../../verifier/verifier.ts';
 import { CliError, parseIntegerOption } from '../cli-error.ts';
 import { parseEndpointOption } from './node.ts';
@@ -33,19 +33,8 @@ export function registerVerifierCommand(program: Command): void {
 
 /** --key, else an existing default key, else a new one in the config directory (said on stderr). */
 function verifierKey(options: VerifierCommandOptions): KeyPair {
-  try {
-    if (options.key !== undefined) return readKeyFile(options.key);
-    const config = join(process.env.XDG_CONFIG_HOME ?? join(homedir(), '.config'), 'tessera', 'verifier.key');
-    const candidates = [join(dirname(resolve(options.shardsDir[0]!)), 'verifier.key'), config];
-    const found = candidates.find((path) => existsSync(path));
-    if (found) return readKeyFile(found);
-    const key = writeNewKeyFile(config);
-    process.stderr.write(`no --key given and no key at ${candidates.join(' or ')}: created ${config} (mode 0600, verifier id ${key.address}); back it up, or pass --key FILE\n`);
-    return key;
-  } catch (error) {
-    if (error instanceof KeyFileError) throw new CliError(error.message);
-    throw error;
-  }
+  const config = join(process.env.XDG_CONFIG_HOME ?? join(homedir(), '.config'), 'tessera', 'verifier.key');
+  return roleKey('verifier', options.key, [join(dirname(resolve(options.shardsDir[0]!)), 'verifier.key'), config]);
 }
 
 async function verifierCommand(options: VerifierCommandOptions): Promise<void> {
