@@ -6,17 +6,9 @@ import type { Block } from './block.ts';
 export const ShareState = { Side: 0, Pending: 1, Chain: 2 } as const;
 export type ShareState = (typeof ShareState)[keyof typeof ShareState];
 
-export interface ShareRow {
-  readonly hash: Buffer;
+/** A stored share: what was inserted (NewShare), read back, with where it stands. */
+export interface ShareRow extends Omit<NewShare, 'payload'> {
   readonly payload: Buffer;
-  /** The hash of a statement of the share's node that lists it: in a block, the one that block carries. */
-  readonly statement: Buffer;
-  readonly nodeId: string;
-  readonly shardIndex: number;
-  readonly sessionHash: string;
-  readonly receiptHash: Buffer;
-  readonly tokens: number;
-  readonly weight: number;
   readonly state: ShareState;
 }
 
@@ -385,7 +377,7 @@ export class ChainStore {
 export interface NewShare {
   readonly hash: Buffer;
   readonly payload: Uint8Array;
-  /** The hash of a statement of the share's node that lists it. */
+  /** The hash of a statement of the share's node that lists it: in a block, the one that block carries. */
   readonly statement: Buffer;
   readonly nodeId: string;
   readonly shardIndex: number;
