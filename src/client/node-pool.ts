@@ -2,6 +2,7 @@ import { credentials, type ChannelCredentials } from '@grpc/grpc-js';
 import type { InfoReply__Output } from '../proto/tessera/v1/InfoReply.ts';
 import type { NodeClient } from '../proto/tessera/v1/Node.ts';
 import { tessera } from '../proto/services.ts';
+import { FORWARD_CHANNEL_OPTIONS } from '../rpc/stream-options.ts';
 
 export interface Probe {
   readonly info: InfoReply__Output;
@@ -28,6 +29,7 @@ export class NodePool {
     if (!client) {
       const creds: ChannelCredentials = tls ? credentials.createSsl(this.tlsRootCerts) : credentials.createInsecure();
       client = new tessera.v1.Node(endpoint, creds, {
+        ...FORWARD_CHANNEL_OPTIONS,
         'grpc.max_receive_message_length': MAX_MESSAGE_BYTES,
         'grpc.max_send_message_length': MAX_MESSAGE_BYTES,
       }) as unknown as NodeClient;

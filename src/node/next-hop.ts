@@ -1,5 +1,6 @@
 import { credentials, status, type ClientDuplexStream, type ServiceError } from '@grpc/grpc-js';
 import { tessera } from '../proto/services.ts';
+import { FORWARD_CHANNEL_OPTIONS } from '../rpc/stream-options.ts';
 import type { ForwardReply__Output } from '../proto/tessera/v1/ForwardReply.ts';
 import type { ForwardRequest } from '../proto/tessera/v1/ForwardRequest.ts';
 import type { Hop__Output } from '../proto/tessera/v1/Hop.ts';
@@ -25,6 +26,7 @@ export class NextHopChannels {
     if (!client) {
       const creds = hop.tls ? credentials.createSsl(this.rootCerts) : credentials.createInsecure();
       client = new tessera.v1.Node(hop.endpoint, creds, {
+        ...FORWARD_CHANNEL_OPTIONS,
         'grpc.max_send_message_length': this.maxMessageBytes,
         'grpc.max_receive_message_length': this.maxMessageBytes,
       }) as unknown as NodeClient;

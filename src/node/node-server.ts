@@ -8,6 +8,7 @@ import type { ForwardReply } from '../proto/tessera/v1/ForwardReply.ts';
 import type { ForwardRequest__Output } from '../proto/tessera/v1/ForwardRequest.ts';
 import type { InfoReply } from '../proto/tessera/v1/InfoReply.ts';
 import { createWasmBackend } from '../tensor/wasm-backend.ts';
+import { FORWARD_CHANNEL_OPTIONS } from '../rpc/stream-options.ts';
 import { checkAdvertisedEndpoint, serverCredentials, type TlsFiles } from './endpoint-security.ts';
 import { ForwardStream, type NodeContext } from './forward-stream.ts';
 import { defaultMaxMessageBytes, type StepBounds } from './limits.ts';
@@ -180,7 +181,7 @@ export async function startNode(options: NodeOptions): Promise<NodeHandle> {
     },
   };
 
-  const server = new Server({ 'grpc.max_receive_message_length': maxMessageBytes, 'grpc.max_send_message_length': maxMessageBytes });
+  const server = new Server({ ...FORWARD_CHANNEL_OPTIONS, 'grpc.max_receive_message_length': maxMessageBytes, 'grpc.max_send_message_length': maxMessageBytes });
   server.addService(tessera.v1.Node.service, {
     Forward(call: ServerDuplexStream<ForwardRequest__Output, ForwardReply>) {
       call.on('error', (status: { code: number }) => metrics.streamFailed(status.code));
