@@ -22,6 +22,8 @@ export interface LocalClusterOptions {
   readonly blockIntervalMs?: number;
   /** Blocks per settlement window. Default: the daemon's (60). */
   readonly windowBlocks?: number;
+  /** The cluster's audit.samplingRate; default the cluster default. */
+  readonly auditSamplingRate?: number;
 }
 
 export interface LocalNode {
@@ -98,6 +100,7 @@ export async function launchLocalCluster(options: LocalClusterOptions): Promise<
     models: [{ id: manifest.modelId, manifest: 'shards', pricePer1kTokens: 0 }],
     // a dead node leaves discovery within seconds on one machine
     heartbeat: { intervalMs: 1000, evictAfterMissed: 3 },
+    ...(options.auditSamplingRate === undefined ? {} : { audit: { samplingRate: options.auditSamplingRate } }),
   }, null, 2)}\n`);
 
   const started: RoleProcess[] = [];
