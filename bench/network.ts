@@ -133,8 +133,8 @@ export async function networkBenchRows(options: NetworkBenchOptions = {}): Promi
   const stories = await pipelineRows('stories260K f32', storiesModel, [1, 2, 4], storiesTokens);
   const rows = [...stories.rows];
   const perHopUs = (oneShard: number, fourShards: number) => (1e6 / fourShards - 1e6 / oneShard) / 3;
-  // Pipelines differ from launch to launch (how the processes land on the cores), by more than the
-  // effect: the figure is the middle of three launches of each.
+  // Launches of the same pipeline differ by more than the figure's target here (one launch of each
+  // gave 349 µs, another 727 µs): the figure is the middle of three launches of each.
   const perHop = [perHopUs(stories.rates.get(1)!, stories.rates.get(4)!)];
   for (let i = 1; i < (quick ? 1 : 3); i++) {
     process.stderr.write(`measuring decode of stories260K f32 through 1, then 4 shard node(s) again ...\n`);
