@@ -16,6 +16,12 @@ export interface Commitment {
   'stepId'?: (Buffer | Uint8Array | string);
   'inputHash'?: (Buffer | Uint8Array | string);
   'outputHash'?: (Buffer | Uint8Array | string);
+  /**
+   * 65-byte recoverable secp256k1 signature (r || s || recovery) by node_id's key over
+   * keccak256("tessera/v1/commitment" || 0x00 || message), where message is the fields in a fixed
+   * layout: node_id (20 bytes), shard_index (u32 big-endian), step_id, input_hash, output_hash
+   * (32 bytes each), timestamp_ms (u64 big-endian), then audit_commitment (32 bytes, or nothing).
+   */
   'signature'?: (Buffer | Uint8Array | string);
   /**
    * When the node committed (its clock, ms since the epoch), under the signature: the registry takes
@@ -44,6 +50,12 @@ export interface Commitment__Output {
   'stepId': (Buffer);
   'inputHash': (Buffer);
   'outputHash': (Buffer);
+  /**
+   * 65-byte recoverable secp256k1 signature (r || s || recovery) by node_id's key over
+   * keccak256("tessera/v1/commitment" || 0x00 || message), where message is the fields in a fixed
+   * layout: node_id (20 bytes), shard_index (u32 big-endian), step_id, input_hash, output_hash
+   * (32 bytes each), timestamp_ms (u64 big-endian), then audit_commitment (32 bytes, or nothing).
+   */
   'signature': (Buffer);
   /**
    * When the node committed (its clock, ms since the epoch), under the signature: the registry takes
