@@ -6,13 +6,13 @@ import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { generateKeyPair, writeNewKeyFile } from '../src/crypto/keys.ts';
-import { sha256, signCommitment } from '../src/audit/commitment.ts';
+import { sha256, signCommitment } from '../src/protocol/commitment.ts';
 import { recomputeOutputHash } from '../src/audit/recompute.ts';
 import { requestAudits, SessionAudit } from '../src/audit/session-audit.ts';
-import { encodeTicket, openTicket, type TicketInputBytes } from '../src/audit/ticket.ts';
+import { encodeTicket, openTicket, type TicketInputBytes } from '../src/protocol/ticket.ts';
 import { Engine } from '../src/model/engine.ts';
 import { openModel } from '../src/model/open-model.ts';
-import { QWEN2_5_0_5B, writeSyntheticModel } from '../src/model/synthetic-model.ts';
+import { QWEN2_5_0_5B, writeSyntheticModel } from '../test/support/synthetic-model.ts';
 import { tessera } from '../src/proto/services.ts';
 import type { Ticket__Output } from '../src/proto/tessera/v1/Ticket.ts';
 import { f32ToF16Array } from '../src/tensor/half.ts';
@@ -54,25 +54,56 @@ async function ticketRows(positions: number, tickets: number): Promise<BenchRow[
     const { config } = model;
     const quarter = config.layers / 4;
     const first = new Engine(config, { start: 0, end: quarter, embedding: true, head: false }, backend, model.weights);
-    const second = new Engine(config, { start: quarter, end: 2 * quarter, embedding: false, head: false }, backend, model.weights);
+    const second = new Engine(
+      config,
+      { start: quarter, end: 2 * quarter, embedding: false, head: false },
+      backend,
+      model.weights,
+    );
     const tokens = Array.from({ length: positions }, (_, i) => (i * 7919) % config.vocabSize);
     const hidden = first.forward(first.createCache(1 << 30), { tokens }, 0).hidden!;
     const key = generateKeyPair();
     const codec = tessera.v1.Audit.service.SubmitTicket;
     const make = async (input: TicketInputBytes) => {
       const outputHash = recomputeOutputHash(second, input);
-      const commitment = signCommitment(key, { shardIndex: 1, stepId: sha256(Buffer.from(randomUUID())), inputHash: sha256(input.bytes), outputHash });
-      const ticket = await encodeTicket({ modelId: 'qwen-shape', shardIndex: 1, shardSha256: '00'.repeat(32), engineVersion: 'bench', input, startPosition: 0, commitment });
+      const commitment = signCommitment(key, {
+        shardIndex: 1,
+        stepId: sha256(Buffer.from(randomUUID())),
+        inputHash: sha256(input.bytes),
+        outputHash,
+      });
+      const ticket = await encodeTicket({
+        modelId: 'qwen-shape',
+        shardIndex: 1,
+        shardSha256: '00'.repeat(32),
+        engineVersion: 'bench',
+        input,
+        startPosition: 0,
+        commitment,
+      });
       return codec.requestSerialize(ticket);
     };
-    const f32 = { tokens: false as const, dtype: 'DTYPE_F32' as const, positions, width: config.hiddenSize, bytes: new Uint8Array(hidden.buffer) };
-    const f16 = { tokens: false as const, dtype: 'DTYPE_F16' as const, positions, width: config.hiddenSize, bytes: new Uint8Array(f32ToF16Array(hidden).buffer) };
+    const f32 = {
+      tokens: false as const,
+      dtype: 'DTYPE_F32' as const,
+      positions,
+      width: config.hiddenSize,
+      bytes: new Uint8Array(hidden.buffer),
+    };
+    const f16 = {
+      tokens: false as const,
+      dtype: 'DTYPE_F16' as const,
+      positions,
+      width: config.hiddenSize,
+      bytes: new Uint8Array(f32ToF16Array(hidden).buffer),
+    };
     const wireF32 = await make(f32);
     const wireF16 = await make(f16);
 
     const verify = async (wire: Buffer) => {
       const ticket = await openTicket(codec.requestDeserialize(wire) as Ticket__Output, 1 << 30);
-      if (!recomputeOutputHash(second, ticket.input).equals(ticket.commitment.outputHash)) throw new Error('the engine is not deterministic: a recomputed ticket differs');
+      if (!recomputeOutputHash(second, ticket.input).equals(ticket.commitment.outputHash))
+        throw new Error('the engine is not deterministic: a recomputed ticket differs');
     };
     await verify(wireF32);
     const started = performance.now();
@@ -81,8 +112,20 @@ async function ticketRows(positions: number, tickets: number): Promise<BenchRow[
     const shape = `qwen2.5-0.5B shape q8_0, layers ${quarter}-${2 * quarter} of ${config.layers}, ${positions}-position prefill`;
     return [
       { figure: `tickets verified per second, ${shape}, 1 thread`, ours: perSecond, unit: 'tickets/s' },
-      { figure: `bytes per ticket, ${shape}, hidden states f32, deflate`, ours: wireF32.length, reference: f32.bytes.length, referenceName: 'input uncompressed', unit: 'bytes' },
-      { figure: `bytes per ticket, ${shape}, hidden states f16, deflate`, ours: wireF16.length, reference: f16.bytes.length, referenceName: 'input uncompressed', unit: 'bytes' },
+      {
+        figure: `bytes per ticket, ${shape}, hidden states f32, deflate`,
+        ours: wireF32.length,
+        reference: f32.bytes.length,
+        referenceName: 'input uncompressed',
+        unit: 'bytes',
+      },
+      {
+        figure: `bytes per ticket, ${shape}, hidden states f16, deflate`,
+        ours: wireF16.length,
+        reference: f16.bytes.length,
+        referenceName: 'input uncompressed',
+        unit: 'bytes',
+      },
     ];
   } finally {
     model.weights.close();
@@ -91,12 +134,22 @@ async function ticketRows(positions: number, tickets: number): Promise<BenchRow[
 }
 
 /** Greedy decode of `decodeTokens` after a prefill; an audited session reveals right after the prefill. Returns decode seconds. */
-async function decodeSession(net: AuditNetwork, prompt: number[], decodeTokens: number, audit?: SessionAudit): Promise<number> {
+async function decodeSession(
+  net: AuditNetwork,
+  prompt: number[],
+  decodeTokens: number,
+  audit?: SessionAudit,
+): Promise<number> {
   const client = new ForwardClient(net.nodes[0]!.endpoint);
   try {
     await client.openSession({
-      sessionId: randomUUID(), modelId: net.manifest.modelId, route: net.route, outputMode: 'off', sampling: { temperature: 0 },
-      clientKey: net.clientKey.publicKey, auditCommitment: audit?.commitment ?? Buffer.alloc(0),
+      sessionId: randomUUID(),
+      modelId: net.manifest.modelId,
+      route: net.route,
+      outputMode: 'off',
+      sampling: { temperature: 0 },
+      clientKey: net.clientKey.publicKey,
+      auditCommitment: audit?.commitment ?? Buffer.alloc(0),
     });
     let reply = await client.write({ step: { step: 0, startPosition: 0, tokens: prompt } }).reply();
     if (audit) {
@@ -106,7 +159,9 @@ async function decodeSession(net: AuditNetwork, prompt: number[], decodeTokens: 
     }
     const started = performance.now();
     for (let i = 0; i < decodeTokens; i++) {
-      reply = await client.write({ step: { step: i + 1, startPosition: prompt.length + i, tokens: [reply.result!.sampled!.token] } }).reply();
+      reply = await client
+        .write({ step: { step: i + 1, startPosition: prompt.length + i, tokens: [reply.result!.sampled!.token] } })
+        .reply();
     }
     const seconds = (performance.now() - started) / 1000;
     client.write({ close: {} });
@@ -129,7 +184,20 @@ async function decodeRows(pairs: number, decodeTokens: number): Promise<BenchRow
   const net = await startAuditNetwork({ shards: 2 });
   const keyPath = join(net.dir, 'verifier.key');
   writeNewKeyFile(keyPath);
-  const verifier = spawn(process.execPath, [join(ROOT, 'bin/tessera.js'), 'verifier', '--registry', net.registry.endpoint, '--shards-dir', net.shardsDir, '--key', keyPath], { stdio: 'ignore' });
+  const verifier = spawn(
+    process.execPath,
+    [
+      join(ROOT, 'bin/tessera.js'),
+      'verifier',
+      '--registry',
+      net.registry.endpoint,
+      '--shards-dir',
+      net.shardsDir,
+      '--key',
+      keyPath,
+    ],
+    { stdio: 'ignore' },
+  );
   try {
     const totals = { audited: 0, plain: 0 };
     const ratios: number[] = [];
@@ -151,10 +219,19 @@ async function decodeRows(pairs: number, decodeTokens: number): Promise<BenchRow
       ratios.push(p / a);
     }
     ratios.sort((x, y) => x - y);
-    const median = ratios.length % 2 === 1 ? ratios[(ratios.length - 1) / 2]! : (ratios[ratios.length / 2 - 1]! + ratios[ratios.length / 2]!) / 2;
+    const median =
+      ratios.length % 2 === 1
+        ? ratios[(ratios.length - 1) / 2]!
+        : (ratios[ratios.length / 2 - 1]! + ratios[ratios.length / 2]!) / 2;
     const at = 'stories260K f32, 2 shard nodes, registry and verifier on this machine';
     return [
-      { figure: `decode with audits at 5 %, ${at}`, ours: (pairs * decodeTokens) / totals.audited, reference: (pairs * decodeTokens) / totals.plain, referenceName: 'audits at 0 %', unit: 'tok/s' },
+      {
+        figure: `decode with audits at 5 %, ${at}`,
+        ours: (pairs * decodeTokens) / totals.audited,
+        reference: (pairs * decodeTokens) / totals.plain,
+        referenceName: 'audits at 0 %',
+        unit: 'tok/s',
+      },
       { figure: 'decode audits 5 % / 0 %, median of paired sessions (target >= 0.98)', ours: median, unit: 'ratio' },
     ];
   } finally {

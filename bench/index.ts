@@ -4,9 +4,9 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { QWEN2_5_0_5B, writeSyntheticModel } from '../src/model/synthetic-model.ts';
+import { QWEN2_5_0_5B, writeSyntheticModel } from '../test/support/synthetic-model.ts';
 import type { QuantMix } from '../src/model/quant-mix.ts';
-import { sharedModel } from '../test/support/shared-models.ts';
+import { testModel } from '../test/support/models.ts';
 import { auditBenchRows } from './audit.ts';
 import { chainBenchRows } from './chain.ts';
 import { networkBenchRows } from './network.ts';
@@ -43,16 +43,40 @@ function syntheticModel(mix: QuantMix): string {
   return path;
 }
 
-function engineRows(label: string, path: string, threads: number, promptTokens: number, decodeTokens: number): BenchRow[] {
+function engineRows(
+  label: string,
+  path: string,
+  threads: number,
+  promptTokens: number,
+  decodeTokens: number,
+): BenchRow[] {
   process.stderr.write(`measuring ${label} at ${threads} thread(s) ...\n`);
   const ours = measure('measure-ours.ts', [path, threads, promptTokens, decodeTokens]);
   const llama = measure('measure-llama-cpp.ts', [path, threads, promptTokens, decodeTokens]);
   const at = `${label}, ${threads} thread${threads > 1 ? 's' : ''}`;
   const referenceName = 'llama.cpp';
   return [
-    { figure: `prefill ${promptTokens} tokens, ${at}`, ours: ours.prefillTokensPerSecond, reference: llama.prefillTokensPerSecond, referenceName, unit: 'tok/s' },
-    { figure: `decode, ${at}`, ours: ours.decodeTokensPerSecond, reference: llama.decodeTokensPerSecond, referenceName, unit: 'tok/s' },
-    { figure: `peak RSS, ${at}`, ours: ours.peakRssBytes / 2 ** 20, reference: llama.peakRssBytes / 2 ** 20, referenceName, unit: 'MiB' },
+    {
+      figure: `prefill ${promptTokens} tokens, ${at}`,
+      ours: ours.prefillTokensPerSecond,
+      reference: llama.prefillTokensPerSecond,
+      referenceName,
+      unit: 'tok/s',
+    },
+    {
+      figure: `decode, ${at}`,
+      ours: ours.decodeTokensPerSecond,
+      reference: llama.decodeTokensPerSecond,
+      referenceName,
+      unit: 'tok/s',
+    },
+    {
+      figure: `peak RSS, ${at}`,
+      ours: ours.peakRssBytes / 2 ** 20,
+      reference: llama.peakRssBytes / 2 ** 20,
+      referenceName,
+      unit: 'MiB',
+    },
   ];
 }
 
@@ -60,18 +84,21 @@ function shardMemoryRows(path: string): BenchRow[] {
   const layers = QWEN2_5_0_5B.layers;
   const quarter = layers / 4;
   process.stderr.write('measuring resident memory of a quarter of the layers ...\n');
-  const loaded = (start: number, end: number) => measure('measure-ours.ts', [path, 1, 0, 0, start, end]).rssAfterLoadBytes! / 2 ** 20;
+  const loaded = (start: number, end: number) =>
+    measure('measure-ours.ts', [path, 1, 0, 0, start, end]).rssAfterLoadBytes! / 2 ** 20;
   const baseline = loaded(0, 0);
   const part = loaded(quarter, 2 * quarter) - baseline;
   const whole = loaded(0, layers) - baseline;
   const file = (statSync(path).size / 2 ** 20).toFixed(0);
-  return [{
-    figure: `resident weights of layers ${quarter}-${2 * quarter} of ${layers} (RSS above a process holding none; qwen2.5-0.5B q8_0, ${file} MiB file incl. a 138 MiB tied embedding)`,
-    ours: part,
-    reference: whole,
-    referenceName: 'whole model',
-    unit: 'MiB',
-  }];
+  return [
+    {
+      figure: `resident weights of layers ${quarter}-${2 * quarter} of ${layers} (RSS above a process holding none; qwen2.5-0.5B q8_0, ${file} MiB file incl. a 138 MiB tied embedding)`,
+      ours: part,
+      reference: whole,
+      referenceName: 'whole model',
+      unit: 'MiB',
+    },
+  ];
 }
 
 function formatNumber(value: number): string {
@@ -88,23 +115,29 @@ function printTable(rows: BenchRow[]): void {
     r.unit,
   ]);
   const widths = header.map((h, i) => Math.max(h.length, ...body.map((b) => b[i]!.length)));
-  const line = (cells: string[]) => cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ');
+  const line = (cells: string[]) =>
+    cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ');
   console.log(line(header));
   console.log(widths.map((w) => '-'.repeat(w)).join('  '));
   for (const b of body) console.log(line(b));
 }
 
 // `--only engine,network` runs some sections; each section is one issue's figures.
-const only = process.argv.find((a) => a.startsWith('--only='))?.slice('--only='.length).split(',');
+const only = process.argv
+  .find((a) => a.startsWith('--only='))
+  ?.slice('--only='.length)
+  .split(',');
 const wanted = (section: string) => only === undefined || only.includes(section);
 
 const rows: BenchRow[] = [];
 if (wanted('engine')) {
   const threadCounts = quick ? [2] : [1, 2];
-  for (const threads of threadCounts) rows.push(...engineRows('stories260K f32', sharedModel('stories260K.gguf'), threads, 128, 128));
+  for (const threads of threadCounts)
+    rows.push(...engineRows('stories260K f32', testModel('stories260K.gguf'), threads, 128, 128));
   for (const mix of (quick ? ['q8_0'] : ['f32', 'q8_0', 'q4_K']) as QuantMix[]) {
     const path = syntheticModel(mix);
-    for (const threads of threadCounts) rows.push(...engineRows(`qwen2.5-0.5B shape ${mix}`, path, threads, quick ? 32 : 64, quick ? 8 : 16));
+    for (const threads of threadCounts)
+      rows.push(...engineRows(`qwen2.5-0.5B shape ${mix}`, path, threads, quick ? 32 : 64, quick ? 8 : 16));
   }
   rows.push(...shardMemoryRows(syntheticModel('q8_0')));
 }

@@ -13,8 +13,10 @@ const prompt = benchTokens(vocabSize, Number(promptArg));
 const decodeTokens = Number(decodeArg);
 const { prefillSeconds, decodeSeconds } = await reference.time(prompt, decodeTokens, Number(threadsArg));
 await reference.dispose();
-process.stdout.write(`${JSON.stringify({
-  prefillTokensPerSecond: (prompt.length - 1) / prefillSeconds,
-  decodeTokensPerSecond: decodeTokens / decodeSeconds,
-  peakRssBytes: process.resourceUsage().maxRSS * 1024,
-})}\n`);
+process.stdout.write(
+  `${JSON.stringify({
+    prefillTokensPerSecond: (prompt.length - 1) / prefillSeconds,
+    decodeTokensPerSecond: decodeTokens / decodeSeconds,
+    peakRssBytes: process.resourceUsage().maxRSS * 1024,
+  })}\n`,
+);

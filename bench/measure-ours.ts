@@ -14,7 +14,12 @@ const start = startArg ? Number(startArg) : 0;
 const end = endArg ? Number(endArg) : layers;
 // An empty range [k, k) loads nothing: the process's baseline memory.
 const empty = start === end;
-const engine = new Engine(model.config, { start, end, embedding: !empty && start === 0, head: !empty && end === layers }, backend, model.weights);
+const engine = new Engine(
+  model.config,
+  { start, end, embedding: !empty && start === 0, head: !empty && end === layers },
+  backend,
+  model.weights,
+);
 const rssAfterLoad = process.memoryUsage().rss;
 const prompt = benchTokens(model.config.vocabSize, Number(promptArg));
 const decodeTokens = Number(decodeArg);
@@ -35,9 +40,11 @@ if (prompt.length > 0 && start === 0 && end === layers) {
   decodeSeconds = Number(t2 - t1) / 1e9;
 }
 await backend.close();
-process.stdout.write(`${JSON.stringify({
-  prefillTokensPerSecond: prompt.length / prefillSeconds,
-  decodeTokensPerSecond: decodeTokens / decodeSeconds,
-  peakRssBytes: process.resourceUsage().maxRSS * 1024,
-  rssAfterLoadBytes: rssAfterLoad,
-})}\n`);
+process.stdout.write(
+  `${JSON.stringify({
+    prefillTokensPerSecond: prompt.length / prefillSeconds,
+    decodeTokensPerSecond: decodeTokens / decodeSeconds,
+    peakRssBytes: process.resourceUsage().maxRSS * 1024,
+    rssAfterLoadBytes: rssAfterLoad,
+  })}\n`,
+);

@@ -9,7 +9,7 @@ import { Engine } from '../src/model/engine.ts';
 import { openModel } from '../src/model/open-model.ts';
 import { Sampler } from '../src/model/sampling.ts';
 import { createWasmBackend } from '../src/tensor/wasm-backend.ts';
-import { sharedModel } from '../test/support/shared-models.ts';
+import { testModel } from '../test/support/models.ts';
 import type { BenchRow } from './row.ts';
 
 export interface NetworkBenchOptions {
@@ -49,7 +49,12 @@ async function localDecodeRate(modelPath: string, decodeTokens: number): Promise
   const backend = await createWasmBackend({ threads: 1 });
   try {
     const { config, tokenizer } = model;
-    const engine = new Engine(config, { start: 0, end: config.layers, embedding: true, head: true }, backend, model.weights);
+    const engine = new Engine(
+      config,
+      { start: 0, end: config.layers, embedding: true, head: true },
+      backend,
+      model.weights,
+    );
     const decode = (steps: number) => {
       const cache = engine.createCache(256 << 20);
       const sampler = new Sampler({});
@@ -80,7 +85,15 @@ async function localDecodeRate(modelPath: string, decodeTokens: number): Promise
  */
 async function networkDecodeRate(modelPath: string, shards: number, decodeTokens: number): Promise<number> {
   const workDir = mkdtempSync(join(tmpdir(), 'tessera-bench-network-'));
-  const cluster = await launchLocalCluster({ modelPath, shards, spareShards: [], workDir, registryPort: 0, threadsPerNode: 1, auditSamplingRate: 0 });
+  const cluster = await launchLocalCluster({
+    modelPath,
+    shards,
+    spareShards: [],
+    workDir,
+    registryPort: 0,
+    threadsPerNode: 1,
+    auditSamplingRate: 0,
+  });
   const client = await connect({ registries: [cluster.registryEndpoint], cacheDir: join(workDir, 'client') });
   try {
     const model = cluster.manifest.modelId;
@@ -88,7 +101,8 @@ async function networkDecodeRate(modelPath: string, shards: number, decodeTokens
     await warmUp(PIPELINE_WARM_UP_MS, () => generate().collect());
     const stamps: number[] = [];
     for await (const _token of generate()) stamps.push(performance.now());
-    if (stamps.length < 2) throw new Error(`${basename(modelPath)} ended after ${stamps.length} token(s): nothing to time`);
+    if (stamps.length < 2)
+      throw new Error(`${basename(modelPath)} ended after ${stamps.length} token(s): nothing to time`);
     return 1000 / median(stamps.slice(1).map((stamp, i) => stamp - stamps[i]!));
   } finally {
     client.close();
@@ -102,7 +116,12 @@ async function networkDecodeRate(modelPath: string, shards: number, decodeTokens
  * since these machines drift over a run; each network measure is set against the faster of the two
  * taken just before and just after it, so a stall in one of them cannot flatter the ratio.
  */
-async function pipelineRows(label: string, modelPath: string, shardCounts: readonly number[], decodeTokens: number): Promise<{ rows: BenchRow[]; rates: Map<number, number> }> {
+async function pipelineRows(
+  label: string,
+  modelPath: string,
+  shardCounts: readonly number[],
+  decodeTokens: number,
+): Promise<{ rows: BenchRow[]; rates: Map<number, number> }> {
   const rates = new Map<number, number>();
   const rows: BenchRow[] = [];
   process.stderr.write(`measuring decode of ${label} in one process ...\n`);
@@ -114,7 +133,10 @@ async function pipelineRows(label: string, modelPath: string, shardCounts: reado
     rates.set(shards, rate);
     rows.push({
       figure: `decode through ${shards} shard${shards > 1 ? 's' : ''} on loopback, ${label}, 1 thread a node, audits off (median token)`,
-      ours: rate, reference: Math.max(localBefore, localAfter), referenceName: 'one process', unit: 'tok/s',
+      ours: rate,
+      reference: Math.max(localBefore, localAfter),
+      referenceName: 'one process',
+      unit: 'tok/s',
     });
     localBefore = localAfter;
   }
@@ -128,7 +150,7 @@ async function pipelineRows(label: string, modelPath: string, shardCounts: reado
  */
 export async function networkBenchRows(options: NetworkBenchOptions = {}): Promise<BenchRow[]> {
   const quick = options.quick ?? false;
-  const storiesModel = sharedModel('stories260K.gguf');
+  const storiesModel = testModel('stories260K.gguf');
   const storiesTokens = quick ? 64 : 300;
   const stories = await pipelineRows('stories260K f32', storiesModel, [1, 2, 4], storiesTokens);
   const rows = [...stories.rows];
@@ -138,14 +160,27 @@ export async function networkBenchRows(options: NetworkBenchOptions = {}): Promi
   const perHop = [perHopUs(stories.rates.get(1)!, stories.rates.get(4)!)];
   for (let i = 1; i < (quick ? 1 : 3); i++) {
     process.stderr.write(`measuring decode of stories260K f32 through 1, then 4 shard node(s) again ...\n`);
-    perHop.push(perHopUs(await networkDecodeRate(storiesModel, 1, storiesTokens), await networkDecodeRate(storiesModel, 4, storiesTokens)));
+    perHop.push(
+      perHopUs(
+        await networkDecodeRate(storiesModel, 1, storiesTokens),
+        await networkDecodeRate(storiesModel, 4, storiesTokens),
+      ),
+    );
   }
   rows.push({
     figure: `per-hop overhead per decoded token, stories260K ((4-shard - 1-shard median token time) / 3, middle of ${perHop.length} launches)`,
-    ours: median(perHop), reference: 300, referenceName: 'target', unit: 'us',
+    ours: median(perHop),
+    reference: 300,
+    referenceName: 'target',
+    unit: 'us',
   });
   if (options.qwenShapeModel !== undefined) {
-    const qwen = await pipelineRows('qwen2.5-0.5B shape q8_0', options.qwenShapeModel, quick ? [1, 2] : [1, 2, 4], quick ? 8 : 48);
+    const qwen = await pipelineRows(
+      'qwen2.5-0.5B shape q8_0',
+      options.qwenShapeModel,
+      quick ? [1, 2] : [1, 2, 4],
+      quick ? 8 : 48,
+    );
     rows.push(...qwen.rows);
   }
   return rows;

@@ -17,7 +17,11 @@ const settings = {
   outputSelection: { [SOURCE]: { [CONTRACT]: ['abi', 'evm.bytecode.object'] } },
 };
 
-const input = { language: 'Solidity', sources: { [SOURCE]: { content: readFileSync(join(dir, SOURCE), 'utf8') } }, settings };
+const input = {
+  language: 'Solidity',
+  sources: { [SOURCE]: { content: readFileSync(join(dir, SOURCE), 'utf8') } },
+  settings,
+};
 const output = JSON.parse(solc.compile(JSON.stringify(input)));
 const messages = output.errors ?? [];
 for (const m of messages) process.stderr.write(m.formattedMessage);

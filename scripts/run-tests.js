@@ -33,13 +33,21 @@ const scratch = mkdtempSync(join(tmpdir(), 'tessera-tests-'));
 const tap = join(scratch, 'result.tap');
 const result = spawnSync(
   process.execPath,
-  ['--import', 'tsx', '--test', '--test-reporter=spec', '--test-reporter-destination=stdout',
-    '--test-reporter=tap', `--test-reporter-destination=${tap}`, ...files],
+  [
+    '--import',
+    'tsx',
+    '--test',
+    '--test-reporter=spec',
+    '--test-reporter-destination=stdout',
+    '--test-reporter=tap',
+    `--test-reporter-destination=${tap}`,
+    ...files,
+  ],
   { cwd: root, stdio: 'inherit' },
 );
 const summary = readFileSync(tap, 'utf8');
 rmSync(scratch, { recursive: true, force: true });
-const count = (name) => Number((summary.match(new RegExp(`^# ${name} (\\d+)$`, "m")) ?? [])[1] ?? 0);
+const count = (name) => Number((summary.match(new RegExp(`^# ${name} (\\d+)$`, 'm')) ?? [])[1] ?? 0);
 const tests = count('tests');
 if (tests === 0) {
   console.error('run-tests: the runner executed no test');

@@ -11,8 +11,8 @@ import type { PullTicketsReply__Output } from '../proto/tessera/v1/PullTicketsRe
 import type { RequestAuditReply__Output } from '../proto/tessera/v1/RequestAuditReply.ts';
 import type { SubmitTicketReply__Output } from '../proto/tessera/v1/SubmitTicketReply.ts';
 import type { Ticket } from '../proto/tessera/v1/Ticket.ts';
-import type { SignedCommitment } from './commitment.ts';
-import { commitmentToJson, newNonce, signRequest, type HeldShardClaim } from './statements.ts';
+import type { SignedCommitment } from '../protocol/commitment.ts';
+import { commitmentToJson, newNonce, signRequest, type HeldShardClaim } from '../protocol/audit-statements.ts';
 import { UnaryCalls } from '../rpc/unary-calls.ts';
 
 /** Tickets carry a step's input: a long prefill's hidden states are megabytes. */
@@ -32,7 +32,10 @@ export class AuditClient {
   readonly #grpc: GrpcAuditClient;
   readonly #calls: UnaryCalls;
 
-  constructor(readonly endpoint: string, options: AuditClientOptions = {}) {
+  constructor(
+    readonly endpoint: string,
+    options: AuditClientOptions = {},
+  ) {
     this.#calls = new UnaryCalls(options.deadlineMs ?? 30_000);
     this.#grpc = new tessera.v1.Audit(endpoint, options.credentials ?? grpcCredentials.createInsecure(), {
       'grpc.max_send_message_length': AUDIT_MAX_MESSAGE_BYTES,
@@ -42,41 +45,80 @@ export class AuditClient {
 
   /** Resolves with the ticket id once the registry holds the ticket durably. */
   async submitTicket(ticket: Ticket): Promise<string> {
-    const reply = await this.#calls.call<SubmitTicketReply__Output>((cb) => this.#grpc.submitTicket(ticket, this.#calls.options(), cb));
+    const reply = await this.#calls.call<SubmitTicketReply__Output>((cb) =>
+      this.#grpc.submitTicket(ticket, this.#calls.options(), cb),
+    );
     return reply.ticketId;
   }
 
-  async pullTickets(key: KeyPair, shards: readonly HeldShardClaim[], engineVersion: string, max: number): Promise<LeasedTicket__Output[]> {
-    const signed = signRequest(key, { kind: 'pull-tickets', verifierId: key.address, engineVersion, shards: [...shards], max, timestampMs: Date.now(), nonce: newNonce() });
-    const reply = await this.#calls.call<PullTicketsReply__Output>((cb) => this.#grpc.pullTickets(signed, this.#calls.options(), cb));
+  async pullTickets(
+    key: KeyPair,
+    shards: readonly HeldShardClaim[],
+    engineVersion: string,
+    max: number,
+  ): Promise<LeasedTicket__Output[]> {
+    const signed = signRequest(key, {
+      kind: 'pull-tickets',
+      verifierId: key.address,
+      engineVersion,
+      shards: [...shards],
+      max,
+      timestampMs: Date.now(),
+      nonce: newNonce(),
+    });
+    const reply = await this.#calls.call<PullTicketsReply__Output>((cb) =>
+      this.#grpc.pullTickets(signed, this.#calls.options(), cb),
+    );
     return reply.tickets;
   }
 
   /** Reports audited passes: per leased ticket, the output hash recomputed (equal to the committed one). */
-  async completeTickets(key: KeyPair, results: readonly { ticketId: string; outputHash: Uint8Array }[]): Promise<number> {
+  async completeTickets(
+    key: KeyPair,
+    results: readonly { ticketId: string; outputHash: Uint8Array }[],
+  ): Promise<number> {
     const signed = signRequest(key, {
-      kind: 'complete-tickets', verifierId: key.address, timestampMs: Date.now(), nonce: newNonce(),
+      kind: 'complete-tickets',
+      verifierId: key.address,
+      timestampMs: Date.now(),
+      nonce: newNonce(),
       results: results.map((r) => ({ ticketId: r.ticketId, outputHash: Buffer.from(r.outputHash).toString('hex') })),
     });
-    const reply = await this.#calls.call<CompleteTicketsReply__Output>((cb) => this.#grpc.completeTickets(signed, this.#calls.options(), cb));
+    const reply = await this.#calls.call<CompleteTicketsReply__Output>((cb) =>
+      this.#grpc.completeTickets(signed, this.#calls.options(), cb),
+    );
     return reply.passed;
   }
 
   async submitFraudProof(proof: FraudProof): Promise<FraudProofReply__Output> {
-    return this.#calls.call<FraudProofReply__Output>((cb) => this.#grpc.submitFraudProof(proof, this.#calls.options(), cb));
+    return this.#calls.call<FraudProofReply__Output>((cb) =>
+      this.#grpc.submitFraudProof(proof, this.#calls.options(), cb),
+    );
   }
 
   /** A client's signed statement that `secret` selected `commitment` for audit. */
-  async requestAudit(key: KeyPair, commitment: SignedCommitment, secret: Uint8Array): Promise<RequestAuditReply__Output> {
+  async requestAudit(
+    key: KeyPair,
+    commitment: SignedCommitment,
+    secret: Uint8Array,
+  ): Promise<RequestAuditReply__Output> {
     const signed = signRequest(key, {
-      kind: 'audit-request', client: key.address, commitment: commitmentToJson(commitment), secret: Buffer.from(secret).toString('hex'),
-      timestampMs: Date.now(), nonce: newNonce(),
+      kind: 'audit-request',
+      client: key.address,
+      commitment: commitmentToJson(commitment),
+      secret: Buffer.from(secret).toString('hex'),
+      timestampMs: Date.now(),
+      nonce: newNonce(),
     });
-    return this.#calls.call<RequestAuditReply__Output>((cb) => this.#grpc.requestAudit(signed, this.#calls.options(), cb));
+    return this.#calls.call<RequestAuditReply__Output>((cb) =>
+      this.#grpc.requestAudit(signed, this.#calls.options(), cb),
+    );
   }
 
   async status(nodeId: string): Promise<AuditStatusReply__Output> {
-    return this.#calls.call<AuditStatusReply__Output>((cb) => this.#grpc.getAuditStatus({ nodeId }, this.#calls.options(), cb));
+    return this.#calls.call<AuditStatusReply__Output>((cb) =>
+      this.#grpc.getAuditStatus({ nodeId }, this.#calls.options(), cb),
+    );
   }
 
   /** Closes the channel; calls in flight reject with CANCELLED. */
@@ -84,6 +126,4 @@ export class AuditClient {
     this.#calls.cancelAll();
     this.#grpc.close();
   }
-
-
 }

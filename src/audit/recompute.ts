@@ -7,9 +7,9 @@ import { openGguf } from '../model/gguf/reader.ts';
 import type { Manifest } from '../model/manifest.ts';
 import type { Backend } from '../tensor/backend.ts';
 import { bf16ToF32Array, f16ToF32Array } from '../tensor/half.ts';
-import { sha256 } from './commitment.ts';
-import { sha256File } from './file-hash.ts';
-import { AuditError, type TicketInputBytes } from './ticket.ts';
+import { sha256 } from '../protocol/commitment.ts';
+import { sha256File } from '../crypto/file-hash.ts';
+import { AuditError, type TicketInputBytes } from '../protocol/ticket.ts';
 
 /** The engine's input for a ticket, decoded exactly as a node decodes a step (src/node/limits.ts). */
 export function ticketForwardInput(input: TicketInputBytes): ForwardInput {
@@ -37,12 +37,15 @@ export function ticketForwardInput(input: TicketInputBytes): ForwardInput {
 export function recomputeOutputHash(engine: Engine, input: TicketInputBytes): Buffer {
   const { config, range } = engine;
   const positions = input.positions;
-  const cache = engine.createCache(Math.max(1, range.end - range.start) * config.kvHeads * config.headDim * 8 * positions);
+  const cache = engine.createCache(
+    Math.max(1, range.end - range.start) * config.kvHeads * config.headDim * 8 * positions,
+  );
   let result;
   try {
     result = engine.forward(cache, ticketForwardInput(input), 0);
   } catch (error) {
-    if (error instanceof EngineInputError) throw new AuditError(status.INVALID_ARGUMENT, `ticket input is not a valid step: ${error.message}`);
+    if (error instanceof EngineInputError)
+      throw new AuditError(status.INVALID_ARGUMENT, `ticket input is not a valid step: ${error.message}`);
     throw error;
   }
   const output = result.logits ?? result.hidden!;
@@ -68,7 +71,10 @@ export interface HeldShard {
 export class ShardEngines {
   private readonly engines = new Map<string, Engine>();
 
-  constructor(private readonly models: readonly ShardsOnDisk[], private readonly backend: Backend) {}
+  constructor(
+    private readonly models: readonly ShardsOnDisk[],
+    private readonly backend: Backend,
+  ) {}
 
   /** The shards whose files are present (not yet hash-checked). */
   held(): HeldShard[] {
@@ -93,10 +99,16 @@ export class ShardEngines {
     if (!model || !entry) throw new Error(`no shard ${shardIndex} of model "${modelId}" here`);
     const path = join(model.dir, entry.file);
     const actual = sha256File(path);
-    if (actual !== entry.sha256) throw new Error(`shard file ${path} has SHA-256 ${actual}, the manifest says ${entry.sha256}`);
+    if (actual !== entry.sha256)
+      throw new Error(`shard file ${path} has SHA-256 ${actual}, the manifest says ${entry.sha256}`);
     const weights = ggufWeightSource(openGguf(path));
     try {
-      engine = new Engine(model.manifest.config, { start: entry.layerStart, end: entry.layerEnd, embedding: entry.embedding, head: entry.head }, this.backend, weights);
+      engine = new Engine(
+        model.manifest.config,
+        { start: entry.layerStart, end: entry.layerEnd, embedding: entry.embedding, head: entry.head },
+        this.backend,
+        weights,
+      );
     } finally {
       weights.close(); // the engine holds its own copy of the weights
     }

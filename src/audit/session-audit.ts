@@ -1,8 +1,14 @@
 import type { KeyPair } from '../crypto/keys.ts';
 import type { AuditReveal } from '../proto/tessera/v1/AuditReveal.ts';
 import type { AuditClient } from './audit-client.ts';
-import type { SignedCommitment } from './commitment.ts';
-import { auditCommitmentOf, checkSamplingRate, DEFAULT_SAMPLING_RATE, isAudited, newAuditSecret } from './selection.ts';
+import type { SignedCommitment } from '../protocol/commitment.ts';
+import {
+  auditCommitmentOf,
+  checkSamplingRate,
+  DEFAULT_SAMPLING_RATE,
+  isAudited,
+  newAuditSecret,
+} from '../protocol/audit-selection.ts';
 
 /**
  * The client's side of commit-then-challenge for one session:
@@ -19,7 +25,10 @@ export class SessionAudit {
   readonly commitment: Buffer;
 
   /** `rate`: the cluster's (DiscoverReply.auditSamplingRate). */
-  constructor(readonly rate = DEFAULT_SAMPLING_RATE, secret: Uint8Array = newAuditSecret()) {
+  constructor(
+    readonly rate = DEFAULT_SAMPLING_RATE,
+    secret: Uint8Array = newAuditSecret(),
+  ) {
     checkSamplingRate(rate);
     this.secret = Buffer.from(secret);
     this.commitment = auditCommitmentOf(this.secret);
@@ -44,13 +53,24 @@ export interface AuditRequestOutcome {
 }
 
 /** Files the client's signed audit request for each selected commitment of a revealed step. */
-export async function requestAudits(client: AuditClient, key: KeyPair, audit: SessionAudit, commitments: readonly SignedCommitment[]): Promise<AuditRequestOutcome[]> {
-  return Promise.all(audit.selected(commitments).map(async (c) => {
-    try {
-      await client.requestAudit(key, c, audit.secret);
-      return { nodeId: c.nodeId, shardIndex: c.shardIndex };
-    } catch (error) {
-      return { nodeId: c.nodeId, shardIndex: c.shardIndex, error: (error as { details?: string }).details || (error as Error).message };
-    }
-  }));
+export async function requestAudits(
+  client: AuditClient,
+  key: KeyPair,
+  audit: SessionAudit,
+  commitments: readonly SignedCommitment[],
+): Promise<AuditRequestOutcome[]> {
+  return Promise.all(
+    audit.selected(commitments).map(async (c) => {
+      try {
+        await client.requestAudit(key, c, audit.secret);
+        return { nodeId: c.nodeId, shardIndex: c.shardIndex };
+      } catch (error) {
+        return {
+          nodeId: c.nodeId,
+          shardIndex: c.shardIndex,
+          error: (error as { details?: string }).details || (error as Error).message,
+        };
+      }
+    }),
+  );
 }

@@ -1,16 +1,33 @@
 import type { Chain, VerifiedShare } from './chain.ts';
 import { shareKeyAddress, type Member, type Membership } from './membership.ts';
-import { clientAddressOf, openReceipt, RECEIPT_DOMAIN, receiptHashOf, type UsageReceipt } from './receipt.ts';
-import { RecordFormatError, type SignedRecord } from './record.ts';
-import { openShare, shareHashOf, type Share } from './share.ts';
+import { clientAddressOf, openReceipt, RECEIPT_DOMAIN, receiptHashOf, type UsageReceipt } from '../protocol/receipt.ts';
+import { RecordFormatError, type SignedRecord } from '../protocol/record.ts';
+import { openShare, shareHashOf, type Share } from '../protocol/share.ts';
 import type { SignaturePool } from './signature-pool.ts';
-import { openSignedStatement, SHARE_BATCH_DOMAIN, statementSigner, uncovered, type OpenedStatement, type ShareBatch } from './statement.ts';
+import {
+  openSignedStatement,
+  SHARE_BATCH_DOMAIN,
+  statementSigner,
+  uncovered,
+  type OpenedStatement,
+  type ShareBatch,
+} from '../protocol/share-batch.ts';
 import type { NewReceipt, NewStatement } from './store.ts';
 
 /** The proto's ShareRejection names. */
 export type Rejection =
-  | 'SHARE_MALFORMED' | 'SHARE_BAD_SIGNATURE' | 'SHARE_WRONG_KEY' | 'SHARE_UNKNOWN_NODE' | 'SHARE_EVICTED_NODE' | 'SHARE_WRONG_SHARD'
-  | 'SHARE_NO_RECEIPT' | 'SHARE_BAD_RECEIPT' | 'SHARE_RECEIPT_MISMATCH' | 'SHARE_OVER_RECEIPT' | 'SHARE_DUPLICATE' | 'SHARE_NOT_LISTED';
+  | 'SHARE_MALFORMED'
+  | 'SHARE_BAD_SIGNATURE'
+  | 'SHARE_WRONG_KEY'
+  | 'SHARE_UNKNOWN_NODE'
+  | 'SHARE_EVICTED_NODE'
+  | 'SHARE_WRONG_SHARD'
+  | 'SHARE_NO_RECEIPT'
+  | 'SHARE_BAD_RECEIPT'
+  | 'SHARE_RECEIPT_MISMATCH'
+  | 'SHARE_OVER_RECEIPT'
+  | 'SHARE_DUPLICATE'
+  | 'SHARE_NOT_LISTED';
 
 export interface Verdict {
   readonly shareHash: Buffer;
@@ -57,7 +74,12 @@ interface Checked extends Candidate {
   readonly receipt: ReceiptInfo;
 }
 
-const refuse = (shareHash: Buffer, rejection: Rejection, message: string): Verdict => ({ shareHash, accepted: false, rejection, message });
+const refuse = (shareHash: Buffer, rejection: Rejection, message: string): Verdict => ({
+  shareHash,
+  accepted: false,
+  rejection,
+  message,
+});
 const isRefusal = (value: object): value is Refusal => 'rejection' in value;
 
 /** The statement of a batch, or why none of its shares can count. */
@@ -81,18 +103,32 @@ function shareIn(payload: Uint8Array, key: string, statement: StatementInfo): Sh
     return { rejection: 'SHARE_MALFORMED', message: error.message };
   }
   const notCovered = uncovered(statement.opened, share.nodeId, key);
-  if (notCovered !== undefined) return { rejection: notCovered.otherNode ? 'SHARE_WRONG_KEY' : 'SHARE_NOT_LISTED', message: notCovered.message };
+  if (notCovered !== undefined)
+    return { rejection: notCovered.otherNode ? 'SHARE_WRONG_KEY' : 'SHARE_NOT_LISTED', message: notCovered.message };
   return share;
 }
 
 /** Why the registry's record of the share's node refuses it, if it does. */
 function memberRefusal(share: Share, member: Member | undefined): Refusal | undefined {
   if (member === undefined || member.role !== 'node') {
-    return { rejection: 'SHARE_UNKNOWN_NODE', message: member === undefined ? `node ${share.nodeId} is not registered` : `${share.nodeId} is registered as a ${member.role}, not a compute node` };
+    return {
+      rejection: 'SHARE_UNKNOWN_NODE',
+      message:
+        member === undefined
+          ? `node ${share.nodeId} is not registered`
+          : `${share.nodeId} is registered as a ${member.role}, not a compute node`,
+    };
   }
-  if (member.status !== 'live') return { rejection: 'SHARE_EVICTED_NODE', message: `node ${share.nodeId} is evicted; it must register again before its shares count` };
+  if (member.status !== 'live')
+    return {
+      rejection: 'SHARE_EVICTED_NODE',
+      message: `node ${share.nodeId} is evicted; it must register again before its shares count`,
+    };
   if (member.shardIndex !== share.shardIndex) {
-    return { rejection: 'SHARE_WRONG_SHARD', message: `node ${share.nodeId} serves shard ${member.shardIndex} of "${member.modelId}", not shard ${share.shardIndex}` };
+    return {
+      rejection: 'SHARE_WRONG_SHARD',
+      message: `node ${share.nodeId} serves shard ${member.shardIndex} of "${member.modelId}", not shard ${share.shardIndex}`,
+    };
   }
   return undefined;
 }
@@ -102,16 +138,33 @@ function verifiedShare(c: Checked): VerifiedShare | Refusal {
   const { share, member, receipt, statement } = c;
   const r = receipt.receipt;
   if (r.sessionHash !== share.sessionHash) {
-    return { rejection: 'SHARE_RECEIPT_MISMATCH', message: `receipt ${share.receiptHash} is for session ${r.sessionHash.slice(0, 16)}…, the share for ${share.sessionHash.slice(0, 16)}…` };
+    return {
+      rejection: 'SHARE_RECEIPT_MISMATCH',
+      message: `receipt ${share.receiptHash} is for session ${r.sessionHash.slice(0, 16)}…, the share for ${share.sessionHash.slice(0, 16)}…`,
+    };
   }
-  if (r.modelId !== member.modelId) return { rejection: 'SHARE_WRONG_SHARD', message: `receipt is for model "${r.modelId}"; node ${share.nodeId} serves "${member.modelId}"` };
+  if (r.modelId !== member.modelId)
+    return {
+      rejection: 'SHARE_WRONG_SHARD',
+      message: `receipt is for model "${r.modelId}"; node ${share.nodeId} serves "${member.modelId}"`,
+    };
   if (share.shardIndex >= r.tokensPerShard.length) {
-    return { rejection: 'SHARE_RECEIPT_MISMATCH', message: `receipt counts ${r.tokensPerShard.length} shards, none for shard ${share.shardIndex}` };
+    return {
+      rejection: 'SHARE_RECEIPT_MISMATCH',
+      message: `receipt counts ${r.tokensPerShard.length} shards, none for shard ${share.shardIndex}`,
+    };
   }
   return {
     share: {
-      hash: c.hash, payload: c.payload, statement: statement.row.hash, nodeId: share.nodeId, shardIndex: share.shardIndex,
-      sessionHash: share.sessionHash, receiptHash: receipt.row.hash, tokens: share.tokensProcessed, weight: share.weight,
+      hash: c.hash,
+      payload: c.payload,
+      statement: statement.row.hash,
+      nodeId: share.nodeId,
+      shardIndex: share.shardIndex,
+      sessionHash: share.sessionHash,
+      receiptHash: receipt.row.hash,
+      tokens: share.tokensProcessed,
+      weight: share.weight,
     },
     receipt: receipt.row,
     statement: statement.row,
@@ -119,7 +172,11 @@ function verifiedShare(c: Checked): VerifiedShare | Refusal {
   };
 }
 
-type Commit = { readonly items: VerifiedShare[]; readonly resolve: (refusals: ReturnType<Chain['commitShares']>) => void; readonly reject: (error: Error) => void };
+type Commit = {
+  readonly items: VerifiedShare[];
+  readonly resolve: (refusals: ReturnType<Chain['commitShares']>) => void;
+  readonly reject: (error: Error) => void;
+};
 
 /**
  * SubmitShares: checks each batch's statement once (its signature against the share key its node
@@ -132,7 +189,11 @@ export class ShareAdmission {
   #scheduled = false;
   #syncing = false;
 
-  constructor(private readonly chain: Chain, private readonly membership: Membership, private readonly pool: SignaturePool) {}
+  constructor(
+    private readonly chain: Chain,
+    private readonly membership: Membership,
+    private readonly pool: SignaturePool,
+  ) {}
 
   /** One verdict per share, in order: the first batch's shares, then the second's, ... */
   async submit(batches: readonly ShareBatch[], receipts: readonly SignedRecord[]): Promise<Verdict[]> {
@@ -149,7 +210,11 @@ export class ShareAdmission {
         const hash = hashes[i]!;
         const key = hash.toString('hex');
         // A share accepted before is found a duplicate when it is committed.
-        const share = seen.has(key) ? { rejection: 'SHARE_DUPLICATE' as const, message: `share ${key} is sent twice in this request` } : isRefusal(statement) ? statement : shareIn(payload, key, statement);
+        const share = seen.has(key)
+          ? { rejection: 'SHARE_DUPLICATE' as const, message: `share ${key} is sent twice in this request` }
+          : isRefusal(statement)
+            ? statement
+            : shareIn(payload, key, statement);
         seen.add(key);
         if (isRefusal(share)) verdicts[i] = refuse(hash, share.rejection, share.message);
         else candidates.push({ index: i, payload, hash, share, statement: statement as StatementInfo });
@@ -160,9 +225,13 @@ export class ShareAdmission {
     try {
       members = await this.membership.lookup([...new Set(candidates.map((c) => c.statement.opened.nodeId))]);
     } catch (error) {
-      throw new MembershipUnavailableError(`cannot ask the registry who the nodes are: ${(error as { details?: string }).details || (error as Error).message}; nothing was accepted, retry`);
+      throw new MembershipUnavailableError(
+        `cannot ask the registry who the nodes are: ${(error as { details?: string }).details || (error as Error).message}; nothing was accepted, retry`,
+      );
     }
-    const sentReceipts = new Map<string, SignedRecord>(receipts.map((r) => [receiptHashOf(r.payload).toString('hex'), r]));
+    const sentReceipts = new Map<string, SignedRecord>(
+      receipts.map((r) => [receiptHashOf(r.payload).toString('hex'), r]),
+    );
     const receiptInfos = new Map<string, ReceiptInfo | Refusal>();
     const checked: Checked[] = [];
     for (const c of candidates) {
@@ -170,7 +239,11 @@ export class ShareAdmission {
       let refusal = memberRefusal(c.share, member);
       if (refusal === undefined) {
         let receipt = receiptInfos.get(c.share.receiptHash);
-        if (receipt === undefined) receiptInfos.set(c.share.receiptHash, (receipt = this.#receipt(c.share.receiptHash, sentReceipts.get(c.share.receiptHash))));
+        if (receipt === undefined)
+          receiptInfos.set(
+            c.share.receiptHash,
+            (receipt = this.#receipt(c.share.receiptHash, sentReceipts.get(c.share.receiptHash))),
+          );
         if (isRefusal(receipt)) refusal = receipt;
         else checked.push({ ...c, member: member!, receipt });
       }
@@ -180,24 +253,51 @@ export class ShareAdmission {
     // One pool call: each statement that still has shares to vouch for, and each receipt not checked before.
     const statements = [...new Set(checked.map((c) => c.statement))];
     const referenced = new Set(checked.map((c) => c.receipt));
-    const newReceipts = [...receiptInfos.values()].filter((r): r is ReceiptInfo => !isRefusal(r) && !r.held && referenced.has(r));
+    const newReceipts = [...receiptInfos.values()].filter(
+      (r): r is ReceiptInfo => !isRefusal(r) && !r.held && referenced.has(r),
+    );
     const ok = await this.pool.verify([
-      ...statements.map((s) => ({ domain: SHARE_BATCH_DOMAIN, payload: s.row.hash, signature: s.row.signature, signer: shareKeyAddress(members.get(s.opened.nodeId)!) })),
-      ...newReceipts.map((r) => ({ domain: RECEIPT_DOMAIN, payload: r.signed.payload, signature: r.signed.signature, signer: r.row.client })),
+      ...statements.map((s) => ({
+        domain: SHARE_BATCH_DOMAIN,
+        payload: s.row.hash,
+        signature: s.row.signature,
+        signer: shareKeyAddress(members.get(s.opened.nodeId)!),
+      })),
+      ...newReceipts.map((r) => ({
+        domain: RECEIPT_DOMAIN,
+        payload: r.signed.payload,
+        signature: r.signed.signature,
+        signer: r.row.client,
+      })),
     ]);
     const badStatements = new Map<StatementInfo, Refusal>();
     statements.forEach((s, i) => {
       if (ok[i]) return;
       const signer = statementSigner(s.opened.signed);
-      badStatements.set(s, signer === undefined
-        ? { rejection: 'SHARE_BAD_SIGNATURE', message: 'share batch signature is malformed or does not recover a key' }
-        : { rejection: 'SHARE_WRONG_KEY', message: `share batch is signed by ${signer}, not by the share key node ${s.opened.nodeId} registered` });
+      badStatements.set(
+        s,
+        signer === undefined
+          ? {
+              rejection: 'SHARE_BAD_SIGNATURE',
+              message: 'share batch signature is malformed or does not recover a key',
+            }
+          : {
+              rejection: 'SHARE_WRONG_KEY',
+              message: `share batch is signed by ${signer}, not by the share key node ${s.opened.nodeId} registered`,
+            },
+      );
     });
     const badReceipts = new Set(newReceipts.filter((_, i) => !ok[statements.length + i]));
     const verified: { candidate: Candidate; item: VerifiedShare }[] = [];
     for (const c of checked) {
-      const item = badStatements.get(c.statement)
-        ?? (badReceipts.has(c.receipt) ? { rejection: 'SHARE_BAD_RECEIPT' as const, message: `receipt ${c.share.receiptHash} is not signed by its client ${c.receipt.row.client}` } : verifiedShare(c));
+      const item =
+        badStatements.get(c.statement) ??
+        (badReceipts.has(c.receipt)
+          ? {
+              rejection: 'SHARE_BAD_RECEIPT' as const,
+              message: `receipt ${c.share.receiptHash} is not signed by its client ${c.receipt.row.client}`,
+            }
+          : verifiedShare(c));
       if (isRefusal(item)) verdicts[c.index] = refuse(c.hash, item.rejection, item.message);
       else verified.push({ candidate: c, item });
     }
@@ -205,7 +305,10 @@ export class ShareAdmission {
     const refusals = await this.#commit(verified.map((v) => v.item));
     verified.forEach(({ candidate }, i) => {
       const refusal = refusals[i];
-      verdicts[candidate.index] = refusal === undefined ? { shareHash: candidate.hash, accepted: true, message: '' } : refuse(candidate.hash, refusal.rejection, refusal.message);
+      verdicts[candidate.index] =
+        refusal === undefined
+          ? { shareHash: candidate.hash, accepted: true, message: '' }
+          : refuse(candidate.hash, refusal.rejection, refusal.message);
     });
     return verdicts as Verdict[];
   }
@@ -216,12 +319,21 @@ export class ShareAdmission {
     if (held !== undefined) {
       return { receipt: openReceipt(held.payload), row: held, signed: held, held: true };
     }
-    if (sent === undefined) return { rejection: 'SHARE_NO_RECEIPT', message: `no receipt ${hash}: send it with the shares that reference it` };
+    if (sent === undefined)
+      return {
+        rejection: 'SHARE_NO_RECEIPT',
+        message: `no receipt ${hash}: send it with the shares that reference it`,
+      };
     try {
       const receipt = openReceipt(sent.payload);
       const row: NewReceipt = {
-        hash: Buffer.from(hash, 'hex'), payload: sent.payload, signature: sent.signature, sessionHash: receipt.sessionHash, modelId: receipt.modelId,
-        client: clientAddressOf(receipt), tokensPerShard: JSON.stringify(receipt.tokensPerShard),
+        hash: Buffer.from(hash, 'hex'),
+        payload: sent.payload,
+        signature: sent.signature,
+        sessionHash: receipt.sessionHash,
+        modelId: receipt.modelId,
+        client: clientAddressOf(receipt),
+        tokensPerShard: JSON.stringify(receipt.tokensPerShard),
       };
       return { receipt, row, signed: sent, held: false };
     } catch (error) {
@@ -261,20 +373,24 @@ export class ShareAdmission {
       return;
     }
     this.#syncing = true;
-    this.chain.store.sync().then(
-      () => {
-        let offset = 0;
-        for (const c of commits) {
-          c.resolve(refusals.slice(offset, offset + c.items.length));
-          offset += c.items.length;
-        }
-      },
-      (error: Error) => {
-        for (const c of commits) c.reject(new Error(`the shares were committed but could not be synced to disk: ${error.message}`));
-      },
-    ).finally(() => {
-      this.#syncing = false;
-      this.#schedule();
-    });
+    this.chain.store
+      .sync()
+      .then(
+        () => {
+          let offset = 0;
+          for (const c of commits) {
+            c.resolve(refusals.slice(offset, offset + c.items.length));
+            offset += c.items.length;
+          }
+        },
+        (error: Error) => {
+          for (const c of commits)
+            c.reject(new Error(`the shares were committed but could not be synced to disk: ${error.message}`));
+        },
+      )
+      .finally(() => {
+        this.#syncing = false;
+        this.#schedule();
+      });
   }
 }

@@ -2,11 +2,11 @@ import { checkHeaderSignature, hex, setRootOf, sharesRootOf, type Block } from '
 import { InvalidBlockError, type Chain } from './chain.ts';
 import { shareKeyAddress, type Membership } from './membership.ts';
 import { slotOf } from './params.ts';
-import { clientAddressOf, openReceipt, RECEIPT_DOMAIN, receiptHashOf, type UsageReceipt } from './receipt.ts';
-import { RecordFormatError, type SignedRecord } from './record.ts';
-import { openShare, shareHashOf, type Share } from './share.ts';
+import { clientAddressOf, openReceipt, RECEIPT_DOMAIN, receiptHashOf, type UsageReceipt } from '../protocol/receipt.ts';
+import { RecordFormatError, type SignedRecord } from '../protocol/record.ts';
+import { openShare, shareHashOf, type Share } from '../protocol/share.ts';
 import type { SignaturePool } from './signature-pool.ts';
-import { openSignedStatement, SHARE_BATCH_DOMAIN, uncovered, type OpenedStatement } from './statement.ts';
+import { openSignedStatement, SHARE_BATCH_DOMAIN, uncovered, type OpenedStatement } from '../protocol/share-batch.ts';
 import type { NewReceipt, NewShare, NewStatement } from './store.ts';
 
 export interface BlockCheckContext {
@@ -23,24 +23,34 @@ export interface BlockCheckContext {
  * does not hold yet is checked once). What depends on the chain below it (fee, duplicates, receipt
  * totals) is checked when it is applied. Throws InvalidBlockError; returns the rows to store.
  */
-export async function checkBlock(block: Block, context: BlockCheckContext): Promise<{ shares: NewShare[]; receipts: NewReceipt[]; statements: NewStatement[] }> {
+export async function checkBlock(
+  block: Block,
+  context: BlockCheckContext,
+): Promise<{ shares: NewShare[]; receipts: NewReceipt[]; statements: NewStatement[] }> {
   const { chain, membership, pool } = context;
   const { header } = block;
   const params = chain.params;
   const invalid = (reason: string) => new InvalidBlockError(block.hash, reason);
   if (header.height === 0) throw invalid('a genesis block is never sent');
-  if (header.slot !== slotOf(header.timestampMs, params)) throw invalid(`slot ${header.slot} does not match its timestamp ${header.timestampMs}`);
-  if (header.timestampMs > context.nowMs + params.blockIntervalMs) throw invalid(`its timestamp is ${header.timestampMs - context.nowMs} ms in the future`);
+  if (header.slot !== slotOf(header.timestampMs, params))
+    throw invalid(`slot ${header.slot} does not match its timestamp ${header.timestampMs}`);
+  if (header.timestampMs > context.nowMs + params.blockIntervalMs)
+    throw invalid(`its timestamp is ${header.timestampMs - context.nowMs} ms in the future`);
   const badSignature = checkHeaderSignature(block);
   if (badSignature !== undefined) throw invalid(badSignature);
-  if (header.shareCount !== block.shares.length) throw invalid(`header counts ${header.shareCount} shares, the block holds ${block.shares.length}`);
-  if (header.shareCount > params.maxSharesPerBlock) throw invalid(`${header.shareCount} shares exceed the ${params.maxSharesPerBlock} a block may hold`);
+  if (header.shareCount !== block.shares.length)
+    throw invalid(`header counts ${header.shareCount} shares, the block holds ${block.shares.length}`);
+  if (header.shareCount > params.maxSharesPerBlock)
+    throw invalid(`${header.shareCount} shares exceed the ${params.maxSharesPerBlock} a block may hold`);
 
   const shareHashes = block.shares.map((s) => shareHashOf(s.payload));
-  if (sharesRootOf(shareHashes) !== header.sharesRoot) throw invalid('its shares do not match the header\'s shares root');
-  if (new Set(shareHashes.map((h) => h.toString('hex'))).size !== shareHashes.length) throw invalid('it holds a share twice');
+  if (sharesRootOf(shareHashes) !== header.sharesRoot)
+    throw invalid("its shares do not match the header's shares root");
+  if (new Set(shareHashes.map((h) => h.toString('hex'))).size !== shareHashes.length)
+    throw invalid('it holds a share twice');
   const receiptHashes = block.receipts.map((r) => receiptHashOf(r.payload));
-  if (setRootOf(receiptHashes) !== header.receiptsRoot) throw invalid('its receipts do not match the header\'s receipts root');
+  if (setRootOf(receiptHashes) !== header.receiptsRoot)
+    throw invalid("its receipts do not match the header's receipts root");
 
   const receipts = new Map<string, { receipt: UsageReceipt; row: NewReceipt; held: boolean }>();
   block.receipts.forEach((signed, i) => {
@@ -54,7 +64,15 @@ export async function checkBlock(block: Block, context: BlockCheckContext): Prom
       if (error instanceof RecordFormatError) throw invalid(`receipt ${hex(hash)}: ${error.message}`);
       throw error;
     }
-    const row = { hash, payload: signed.payload, signature: signed.signature, sessionHash: receipt.sessionHash, modelId: receipt.modelId, client, tokensPerShard: JSON.stringify(receipt.tokensPerShard) };
+    const row = {
+      hash,
+      payload: signed.payload,
+      signature: signed.signature,
+      sessionHash: receipt.sessionHash,
+      modelId: receipt.modelId,
+      client,
+      tokensPerShard: JSON.stringify(receipt.tokensPerShard),
+    };
     receipts.set(hash.toString('hex'), { receipt, row, held: chain.store.receipt(hash) !== undefined });
   });
 
@@ -70,7 +88,8 @@ export async function checkBlock(block: Block, context: BlockCheckContext): Prom
     statements.set(signed, { opened, held: chain.store.statement(opened.hash) !== undefined, used: false });
   }
   const statementHashes = [...statements.values()].map((s) => s.opened.hash);
-  if (setRootOf(statementHashes) !== header.statementsRoot) throw invalid('its statements do not match the header\'s statements root');
+  if (setRootOf(statementHashes) !== header.statementsRoot)
+    throw invalid("its statements do not match the header's statements root");
   if (new Set(statementHashes.map(hex)).size !== statementHashes.length) throw invalid('it holds a statement twice');
 
   const shares: { share: Share; row: NewShare }[] = block.shares.map((blockShare, i) => {
@@ -88,11 +107,20 @@ export async function checkBlock(block: Block, context: BlockCheckContext): Prom
     if (notCovered !== undefined) throw invalid(notCovered.message);
     statement.used = true;
     const receipt = receipts.get(share.receiptHash)?.receipt;
-    if (receipt === undefined) throw invalid(`share ${hex(hash)} references receipt ${share.receiptHash}, which the block does not carry`);
-    if (receipt.sessionHash !== share.sessionHash || share.shardIndex >= receipt.tokensPerShard.length) throw invalid(`share ${hex(hash)} does not match its receipt's session or shards`);
+    if (receipt === undefined)
+      throw invalid(`share ${hex(hash)} references receipt ${share.receiptHash}, which the block does not carry`);
+    if (receipt.sessionHash !== share.sessionHash || share.shardIndex >= receipt.tokensPerShard.length)
+      throw invalid(`share ${hex(hash)} does not match its receipt's session or shards`);
     const row = {
-      hash, payload: blockShare.payload, statement: statement.opened.hash, nodeId: share.nodeId, shardIndex: share.shardIndex, sessionHash: share.sessionHash,
-      receiptHash: Buffer.from(share.receiptHash, 'hex'), tokens: share.tokensProcessed, weight: share.weight,
+      hash,
+      payload: blockShare.payload,
+      statement: statement.opened.hash,
+      nodeId: share.nodeId,
+      shardIndex: share.shardIndex,
+      sessionHash: share.sessionHash,
+      receiptHash: Buffer.from(share.receiptHash, 'hex'),
+      tokens: share.tokensProcessed,
+      weight: share.weight,
     };
     return { share, row };
   });
@@ -100,7 +128,10 @@ export async function checkBlock(block: Block, context: BlockCheckContext): Prom
   if (unused !== undefined) throw invalid(`statement ${hex(unused.opened.hash)} lists none of its shares`);
   const tokens = shares.reduce((sum, s) => sum + s.row.tokens, 0);
   const weight = shares.reduce((sum, s) => sum + s.row.weight, 0);
-  if (tokens !== header.tokens || weight !== header.weight) throw invalid(`header totals (${header.tokens} tokens, weight ${header.weight}) differ from its shares' (${tokens}, ${weight})`);
+  if (tokens !== header.tokens || weight !== header.weight)
+    throw invalid(
+      `header totals (${header.tokens} tokens, weight ${header.weight}) differ from its shares' (${tokens}, ${weight})`,
+    );
 
   // Admission is the registry's: the producer must be a registered daemon and each new statement's
   // signer the share key its node registered (evicted since or not: the block may be old).
@@ -109,24 +140,46 @@ export async function checkBlock(block: Block, context: BlockCheckContext): Prom
   try {
     members = await membership.lookup([header.producer, ...newStatements.map((s) => s.nodeId)]);
   } catch (error) {
-    throw new Error(`cannot check block ${hex(block.hash)}: the registry did not answer: ${(error as { details?: string }).details || (error as Error).message}`);
+    throw new Error(
+      `cannot check block ${hex(block.hash)}: the registry did not answer: ${(error as { details?: string }).details || (error as Error).message}`,
+    );
   }
-  if (members.get(header.producer)?.role !== 'daemon') throw invalid(`its producer ${header.producer} is not a registered daemon`);
+  if (members.get(header.producer)?.role !== 'daemon')
+    throw invalid(`its producer ${header.producer} is not a registered daemon`);
   for (const s of newStatements) {
-    if (members.get(s.nodeId)?.role !== 'node') throw invalid(`statement ${hex(s.hash)} is of ${s.nodeId}, not a registered node`);
+    if (members.get(s.nodeId)?.role !== 'node')
+      throw invalid(`statement ${hex(s.hash)} is of ${s.nodeId}, not a registered node`);
   }
   const newReceipts = [...receipts.values()].filter((r) => !r.held);
   const ok = await pool.verify([
-    ...newStatements.map((s) => ({ domain: SHARE_BATCH_DOMAIN, payload: s.hash, signature: s.signed.signature, signer: shareKeyAddress(members.get(s.nodeId)!) })),
-    ...newReceipts.map((r) => ({ domain: RECEIPT_DOMAIN, payload: r.row.payload, signature: r.row.signature, signer: r.row.client })),
+    ...newStatements.map((s) => ({
+      domain: SHARE_BATCH_DOMAIN,
+      payload: s.hash,
+      signature: s.signed.signature,
+      signer: shareKeyAddress(members.get(s.nodeId)!),
+    })),
+    ...newReceipts.map((r) => ({
+      domain: RECEIPT_DOMAIN,
+      payload: r.row.payload,
+      signature: r.row.signature,
+      signer: r.row.client,
+    })),
   ]);
   const bad = ok.indexOf(false);
   if (bad >= 0) {
-    throw invalid(bad < newStatements.length ? `statement ${hex(newStatements[bad]!.hash)} is not signed by its node's share key` : `receipt ${hex(newReceipts[bad - newStatements.length]!.row.hash)} is not signed by its client`);
+    throw invalid(
+      bad < newStatements.length
+        ? `statement ${hex(newStatements[bad]!.hash)} is not signed by its node's share key`
+        : `receipt ${hex(newReceipts[bad - newStatements.length]!.row.hash)} is not signed by its client`,
+    );
   }
   return {
     shares: shares.map((s) => s.row),
     receipts: [...receipts.values()].map((r) => r.row),
-    statements: [...statements.values()].map(({ opened }) => ({ hash: opened.hash, payload: opened.signed.payload, signature: opened.signed.signature })),
+    statements: [...statements.values()].map(({ opened }) => ({
+      hash: opened.hash,
+      payload: opened.signed.payload,
+      signature: opened.signed.signature,
+    })),
   };
 }

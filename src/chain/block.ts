@@ -2,8 +2,17 @@ import { canonicalJson, type CanonicalValue } from '../crypto/canonical-json.ts'
 import type { KeyPair } from '../crypto/keys.ts';
 import { recoverSigner, sign } from '../crypto/signature.ts';
 import { checkChainParams, type ChainParams } from './params.ts';
-import { isAddress, isCount, isHexBytes, parseRecord, RecordFormatError, requireFields, sha256, type SignedRecord } from './record.ts';
-import type { BlockShare } from './share.ts';
+import {
+  isAddress,
+  isCount,
+  isHexBytes,
+  parseRecord,
+  RecordFormatError,
+  requireFields,
+  sha256,
+  type SignedRecord,
+} from '../protocol/record.ts';
+import type { BlockShare } from '../protocol/share.ts';
 
 export const BLOCK_DOMAIN = 'tessera/v1/block';
 export const ZERO_HASH = '00'.repeat(32);
@@ -46,7 +55,21 @@ export interface Block {
   readonly statements: readonly SignedRecord[];
 }
 
-const HEADER_KEYS = ['version', 'height', 'parentHash', 'producer', 'slot', 'timestampMs', 'shareCount', 'sharesRoot', 'receiptsRoot', 'statementsRoot', 'tokens', 'weight', 'baseFeePerToken'] as const;
+const HEADER_KEYS = [
+  'version',
+  'height',
+  'parentHash',
+  'producer',
+  'slot',
+  'timestampMs',
+  'shareCount',
+  'sharesRoot',
+  'receiptsRoot',
+  'statementsRoot',
+  'tokens',
+  'weight',
+  'baseFeePerToken',
+] as const;
 const PARAM_KEYS = ['blockIntervalMs', 'maxSharesPerBlock', 'initialBaseFee', 'minBaseFee', 'windowBlocks'] as const;
 
 export function sharesRootOf(shareHashes: readonly Uint8Array[]): string {
@@ -65,11 +88,30 @@ export function encodeHeader(header: BlockHeader): Uint8Array {
 /** The block every daemon of a chain starts from: it holds the chain's rules and nothing else. */
 export function genesisBlock(params: ChainParams): Block {
   const header: BlockHeader = {
-    version: 2, height: 0, parentHash: ZERO_HASH, producer: '', slot: 0, timestampMs: 0, shareCount: 0, sharesRoot: sharesRootOf([]),
-    receiptsRoot: setRootOf([]), statementsRoot: setRootOf([]), tokens: 0, weight: 0, baseFeePerToken: params.initialBaseFee, params: { ...checkChainParams(params) },
+    version: 2,
+    height: 0,
+    parentHash: ZERO_HASH,
+    producer: '',
+    slot: 0,
+    timestampMs: 0,
+    shareCount: 0,
+    sharesRoot: sharesRootOf([]),
+    receiptsRoot: setRootOf([]),
+    statementsRoot: setRootOf([]),
+    tokens: 0,
+    weight: 0,
+    baseFeePerToken: params.initialBaseFee,
+    params: { ...checkChainParams(params) },
   };
   const payload = encodeHeader(header);
-  return { header, hash: sha256(payload), signedHeader: { payload, signature: new Uint8Array(0) }, shares: [], receipts: [], statements: [] };
+  return {
+    header,
+    hash: sha256(payload),
+    signedHeader: { payload, signature: new Uint8Array(0) },
+    shares: [],
+    receipts: [],
+    statements: [],
+  };
 }
 
 export function signHeader(producer: KeyPair, header: BlockHeader): SignedRecord {
@@ -95,12 +137,15 @@ export function openHeader(payload: Uint8Array): BlockHeader {
     weight: isCount(h.weight),
     baseFeePerToken: isCount(h.baseFeePerToken),
   });
-  if ((h.height === 0) !== (h.params !== undefined)) throw new RecordFormatError('malformed block header: genesis, and only genesis, holds params');
+  if ((h.height === 0) !== (h.params !== undefined))
+    throw new RecordFormatError('malformed block header: genesis, and only genesis, holds params');
   if (h.height === 0) {
     const params = h.params;
-    if (typeof params !== 'object' || params === null || Array.isArray(params)) throw new RecordFormatError('malformed block header: genesis params');
+    if (typeof params !== 'object' || params === null || Array.isArray(params))
+      throw new RecordFormatError('malformed block header: genesis params');
     const keys = Object.keys(params);
-    if (keys.length !== PARAM_KEYS.length || !PARAM_KEYS.every((k) => keys.includes(k))) throw new RecordFormatError(`malformed block header: genesis params must be exactly ${PARAM_KEYS.join(', ')}`);
+    if (keys.length !== PARAM_KEYS.length || !PARAM_KEYS.every((k) => keys.includes(k)))
+      throw new RecordFormatError(`malformed block header: genesis params must be exactly ${PARAM_KEYS.join(', ')}`);
   }
   return h as unknown as BlockHeader;
 }
@@ -109,7 +154,8 @@ export function openHeader(payload: Uint8Array): BlockHeader {
 export function checkHeaderSignature(block: { header: BlockHeader; signedHeader: SignedRecord }): string | undefined {
   const signer = recoverSigner(BLOCK_DOMAIN, block.signedHeader.payload, block.signedHeader.signature);
   if (signer === undefined) return 'block signature is malformed';
-  if (signer !== block.header.producer) return `block is signed by ${signer}, not by its producer ${block.header.producer}`;
+  if (signer !== block.header.producer)
+    return `block is signed by ${signer}, not by its producer ${block.header.producer}`;
   return undefined;
 }
 

@@ -9,9 +9,9 @@ import { hex } from './block.ts';
 import { Chain, type VerifiedShare } from './chain.ts';
 import { nextBaseFee } from './fee.ts';
 import { DEFAULT_CHAIN_PARAMS, type ChainParams } from './params.ts';
-import { clientAddressOf, openReceipt, receiptHashOf, signReceipt } from './receipt.ts';
-import { encodeShare, sessionHashOf, shareHashOf, WEIGHT_ONE } from './share.ts';
-import { signBatch, statementHashOf } from './statement.ts';
+import { clientAddressOf, openReceipt, receiptHashOf, signReceipt } from '../protocol/receipt.ts';
+import { encodeShare, sessionHashOf, shareHashOf, WEIGHT_ONE } from '../protocol/share.ts';
+import { signBatch, statementHashOf } from '../protocol/share-batch.ts';
 import { ChainStore, ShareState } from './store.ts';
 
 const params: ChainParams = { ...DEFAULT_CHAIN_PARAMS, blockIntervalMs: 1000, maxSharesPerBlock: 4, windowBlocks: 2 };
@@ -30,20 +30,50 @@ function withChains(count: number, work: (chains: Chain[], dir: string) => void)
 }
 
 /** `count` shares of one session, each `tokens` tokens, backed by one receipt allowing `cap` tokens per shard. */
-function session(id: string, count: number, tokens = 2, cap = count * tokens, node: KeyPair = nodes[0]!): VerifiedShare[] {
+function session(
+  id: string,
+  count: number,
+  tokens = 2,
+  cap = count * tokens,
+  node: KeyPair = nodes[0]!,
+): VerifiedShare[] {
   const sessionHash = sessionHashOf(id);
   const signed = signReceipt(client, { sessionHash, modelId: 'tiny', tokensPerShard: [cap, cap], timestampMs: 1 });
   const receiptHash = receiptHashOf(signed.payload);
   const receipt = {
-    hash: receiptHash, payload: signed.payload, signature: signed.signature, sessionHash, modelId: 'tiny',
-    client: clientAddressOf(openReceipt(signed.payload)), tokensPerShard: JSON.stringify([cap, cap]),
+    hash: receiptHash,
+    payload: signed.payload,
+    signature: signed.signature,
+    sessionHash,
+    modelId: 'tiny',
+    client: clientAddressOf(openReceipt(signed.payload)),
+    tokensPerShard: JSON.stringify([cap, cap]),
   };
   const payloads = Array.from({ length: count }, (_, i) =>
-    encodeShare({ nodeId: node.address, shardIndex: 1, tokensProcessed: tokens, weight: WEIGHT_ONE + i, timestampMs: 10 + i, sessionHash, receiptHash: receiptHash.toString('hex') }));
+    encodeShare({
+      nodeId: node.address,
+      shardIndex: 1,
+      tokensProcessed: tokens,
+      weight: WEIGHT_ONE + i,
+      timestampMs: 10 + i,
+      sessionHash,
+      receiptHash: receiptHash.toString('hex'),
+    }),
+  );
   const batch = signBatch(node, payloads);
   const statement = { hash: statementHashOf(batch.statement.payload), ...batch.statement };
   return payloads.map((payload, i) => {
-    const share = { hash: shareHashOf(payload), payload, statement: statement.hash, nodeId: node.address, shardIndex: 1, sessionHash, receiptHash, tokens, weight: WEIGHT_ONE + i };
+    const share = {
+      hash: shareHashOf(payload),
+      payload,
+      statement: statement.hash,
+      nodeId: node.address,
+      shardIndex: 1,
+      sessionHash,
+      receiptHash,
+      tokens,
+      weight: WEIGHT_ONE + i,
+    };
     return { share, receipt, statement, cap };
   });
 }
@@ -52,7 +82,8 @@ function session(id: string, count: number, tokens = 2, cap = count * tokens, no
 function canonicalShares(chain: Chain): Map<string, number> {
   const counts = new Map<string, number>();
   for (let h = 1; h <= chain.head().height; h++) {
-    for (const share of chain.store.blockShareRows(chain.canonicalBlock(h)!.hash)) counts.set(hex(share.hash), (counts.get(hex(share.hash)) ?? 0) + 1);
+    for (const share of chain.store.blockShareRows(chain.canonicalBlock(h)!.hash))
+      counts.set(hex(share.hash), (counts.get(hex(share.hash)) ?? 0) + 1);
   }
   return counts;
 }
@@ -60,7 +91,12 @@ function canonicalShares(chain: Chain): Map<string, number> {
 /** Gives `to` a block of `from` as gossip would (checks of signatures aside: Chain trusts its caller for those). */
 function copyBlock(from: Chain, to: Chain, height: number): Buffer {
   const row = from.canonicalBlock(height)!;
-  to.storeBlock(from.loadBlock(row), from.store.blockShareRows(row.hash), from.store.blockReceiptRows(row.hash), from.store.blockStatementRows(row.hash));
+  to.storeBlock(
+    from.loadBlock(row),
+    from.store.blockShareRows(row.hash),
+    from.store.blockReceiptRows(row.hash),
+    from.store.blockStatementRows(row.hash),
+  );
   return row.hash;
 }
 
@@ -77,7 +113,10 @@ test('accepted shares wait, then land in blocks oldest first up to the capacity,
     assert.equal(chain!.produce(producer, slotTime(4)), undefined, 'one block per slot');
     assert.equal(chain!.store.pendingCount(), 0);
     const counts = canonicalShares(chain!);
-    assert.deepEqual([...counts.keys()], shares.map((s) => hex(s.share.hash)));
+    assert.deepEqual(
+      [...counts.keys()],
+      shares.map((s) => hex(s.share.hash)),
+    );
     assert.ok([...counts.values()].every((n) => n === 1));
     assert.deepEqual(chain!.store.usage(sessionHashOf('a'), 1), { chain: 20, pending: 0 });
   });
@@ -113,7 +152,10 @@ test('the fee of each block follows from its parent, and a better fork wins: orp
     for (let h = 1; h <= 3; h++) {
       const block = b!.loadBlock(b!.canonicalBlock(h)!);
       const parent = b!.canonicalBlock(h - 1)!;
-      assert.equal(block.header.baseFeePerToken, h === 1 ? params.initialBaseFee : nextBaseFee(params, parent.baseFee, parent.shareCount));
+      assert.equal(
+        block.header.baseFeePerToken,
+        h === 1 ? params.initialBaseFee : nextBaseFee(params, parent.baseFee, parent.shareCount),
+      );
     }
     const tip = [1, 2, 3].map((h) => copyBlock(b!, a!, h)).at(-1)!;
     assert.equal(hex(a!.head().hash), hex(a!.canonicalBlock(2)!.hash), 'storing blocks leaves the chain as it is');
@@ -146,7 +188,12 @@ test('a fork with a block that breaks the rules is dropped and the chain is left
     const forged = { ...b!.loadBlock(block2), hash: Buffer.alloc(32, 7) };
     const replayed = b!.store.blockShareRows(b!.canonicalBlock(1)!.hash);
     const block1 = b!.canonicalBlock(1)!.hash;
-    a!.storeBlock({ ...forged, header: { ...forged.header, shareCount: replayed.length } }, replayed, b!.store.blockReceiptRows(block1), b!.store.blockStatementRows(block1));
+    a!.storeBlock(
+      { ...forged, header: { ...forged.header, shareCount: replayed.length } },
+      replayed,
+      b!.store.blockReceiptRows(block1),
+      b!.store.blockStatementRows(block1),
+    );
     const result = a!.adopt(forged.hash);
     assert.equal(result.switched, false);
     assert.match(result.invalid!, /is already in the chain/);
@@ -164,7 +211,13 @@ test('a settlement window sums weights, tokens and fees per node and per client,
     const summary = chain!.summary(0)!;
     const fee = params.initialBaseFee;
     const byNode = new Map(summary.nodes.map((n) => [n.nodeId, n]));
-    assert.deepEqual(byNode.get(nodes[0]!.address), { nodeId: nodes[0]!.address, shares: 3, weight: 3 * WEIGHT_ONE + 3, tokens: 12, fees: 12 * fee });
+    assert.deepEqual(byNode.get(nodes[0]!.address), {
+      nodeId: nodes[0]!.address,
+      shares: 3,
+      weight: 3 * WEIGHT_ONE + 3,
+      tokens: 12,
+      fees: 12 * fee,
+    });
     assert.equal(byNode.get(nodes[1]!.address)!.tokens, 2);
     assert.deepEqual(summary.clients, [{ client: client.address, tokens: 14, fees: summary.totalFees }]);
     assert.equal(summary.totalShares, 5);
@@ -176,7 +229,10 @@ test('a settlement window sums weights, tokens and fees per node and per client,
 test('a database of another chain is refused', () => {
   withChains(1, ([chain], dir) => {
     chain!.store.close();
-    assert.throws(() => new Chain(new ChainStore(join(dir, 'chain-0.db')), { ...params, maxSharesPerBlock: 6 }), /holds a chain with other parameters/);
+    assert.throws(
+      () => new Chain(new ChainStore(join(dir, 'chain-0.db')), { ...params, maxSharesPerBlock: 6 }),
+      /holds a chain with other parameters/,
+    );
     // reopen so the cleanup closes a live store
     Object.assign(chain!, { store: new ChainStore(join(dir, 'chain-0.db')) });
   });
@@ -189,7 +245,10 @@ test('a database of the per-share-signature schema is refused with what to do', 
     const old = new Database(path);
     old.pragma('user_version = 1');
     old.close();
-    assert.throws(() => new ChainStore(path), /chain\.db has chain schema version 1 \(a signature per share\); this tessera keeps version 2 .*: delete .*chain\.db or run an older tessera/);
+    assert.throws(
+      () => new ChainStore(path),
+      /chain\.db has chain schema version 1 \(a signature per share\); this tessera keeps version 2 .*: delete .*chain\.db or run an older tessera/,
+    );
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
@@ -204,8 +263,17 @@ test('a produced block carries the statements of its shares, each share pointing
     assert.equal(block.statements.length, 1);
     assert.ok(block.shares.every((s) => s.statement === block.statements[0]));
     const loaded = chain!.loadBlock(chain!.canonicalBlock(1)!);
-    assert.deepEqual(loaded.statements.map((s) => hex(s.payload)), [hex(shares[0]!.statement.payload)]);
-    assert.ok(loaded.shares.every((s) => s.statement === loaded.statements[0]), 'loaded shares point at the loaded statement');
-    assert.deepEqual(chain!.store.blockStatementRows(block.hash).map((r) => hex(r.hash)), [hex(shares[0]!.statement.hash)]);
+    assert.deepEqual(
+      loaded.statements.map((s) => hex(s.payload)),
+      [hex(shares[0]!.statement.payload)],
+    );
+    assert.ok(
+      loaded.shares.every((s) => s.statement === loaded.statements[0]),
+      'loaded shares point at the loaded statement',
+    );
+    assert.deepEqual(
+      chain!.store.blockStatementRows(block.hash).map((r) => hex(r.hash)),
+      [hex(shares[0]!.statement.hash)],
+    );
   });
 });

@@ -1,9 +1,29 @@
 import type { KeyPair } from '../crypto/keys.ts';
-import { genesisBlock, hex, openHeader, setRootOf, sharesRootOf, signHeader, type Block, type BlockHeader } from './block.ts';
+import {
+  genesisBlock,
+  hex,
+  openHeader,
+  setRootOf,
+  sharesRootOf,
+  signHeader,
+  type Block,
+  type BlockHeader,
+} from './block.ts';
 import { nextBaseFee } from './fee.ts';
 import { slotOf, targetShares, type ChainParams } from './params.ts';
-import { sha256, type SignedRecord } from './record.ts';
-import { ShareState, type BlockRow, type ChainStore, type NewReceipt, type NewShare, type NewStatement, type ReceiptRow, type ShareClaim, type ShareRow, type StatementRow } from './store.ts';
+import { sha256, type SignedRecord } from '../protocol/record.ts';
+import {
+  ShareState,
+  type BlockRow,
+  type ChainStore,
+  type NewReceipt,
+  type NewShare,
+  type NewStatement,
+  type ReceiptRow,
+  type ShareClaim,
+  type ShareRow,
+  type StatementRow,
+} from './store.ts';
 import { makeSummary, windowRange, type SettlementSummary } from './summary.ts';
 
 /** A share whose statement, node and receipt have been checked, and the receipt and statement behind it. */
@@ -20,7 +40,10 @@ export type CommitRefusal = { readonly rejection: 'SHARE_DUPLICATE' | 'SHARE_OVE
 
 /** A block that breaks a rule of the chain: it and every block built on it are dropped. */
 export class InvalidBlockError extends Error {
-  constructor(readonly hash: Buffer, reason: string) {
+  constructor(
+    readonly hash: Buffer,
+    reason: string,
+  ) {
     super(reason);
   }
 }
@@ -41,7 +64,10 @@ export interface AdoptResult {
 export class Chain {
   readonly genesis: Block;
 
-  constructor(readonly store: ChainStore, readonly params: ChainParams) {
+  constructor(
+    readonly store: ChainStore,
+    readonly params: ChainParams,
+  ) {
     this.genesis = genesisBlock(params);
     const stored = store.canonicalHash(0);
     if (stored === undefined) {
@@ -52,7 +78,9 @@ export class Chain {
     } else if (!stored.equals(this.genesis.hash)) {
       const theirs = store.block(stored);
       const params = theirs === undefined ? 'unknown' : JSON.stringify(openHeader(theirs.header).params);
-      throw new Error(`the database holds a chain with other parameters (${params}); this daemon runs ${JSON.stringify(this.params)}: use another database or the same parameters`);
+      throw new Error(
+        `the database holds a chain with other parameters (${params}); this daemon runs ${JSON.stringify(this.params)}: use another database or the same parameters`,
+      );
     }
   }
 
@@ -81,13 +109,21 @@ export class Chain {
         const inserted = store.insertShare(share, ShareState.Pending);
         const state = inserted ? ShareState.Pending : store.shareState(share.hash);
         if (!inserted && state !== ShareState.Side) {
-          return { rejection: 'SHARE_DUPLICATE', message: `share ${hex(share.hash)} was already accepted${state === ShareState.Chain ? ' and is in a block' : ''}` };
+          return {
+            rejection: 'SHARE_DUPLICATE',
+            message: `share ${hex(share.hash)} was already accepted${state === ShareState.Chain ? ' and is in a block' : ''}`,
+          };
         }
         const key = `${share.sessionHash}/${share.shardIndex}`;
         let used = usage.get(key);
         if (used === undefined) {
           const totals = store.usage(share.sessionHash, share.shardIndex);
-          used = { sessionHash: share.sessionHash, shardIndex: share.shardIndex, claimed: totals.chain + totals.pending, added: 0 };
+          used = {
+            sessionHash: share.sessionHash,
+            shardIndex: share.shardIndex,
+            claimed: totals.chain + totals.pending,
+            added: 0,
+          };
           usage.set(key, used);
         }
         const claimed = used.claimed + used.added;
@@ -149,7 +185,9 @@ export class Chain {
         chosen.push(share);
       }
       const usedReceipts = [...new Set(chosen.map((s) => s.receiptHash.toString('hex')))].map((k) => receipts.get(k)!);
-      const usedStatements = [...new Set(chosen.map((s) => s.statement.toString('hex')))].map((k) => store.statement(Buffer.from(k, 'hex'))!);
+      const usedStatements = [...new Set(chosen.map((s) => s.statement.toString('hex')))].map((k) =>
+        store.statement(Buffer.from(k, 'hex'))!,
+      );
       const header: BlockHeader = {
         version: 2,
         height: head.height + 1,
@@ -166,7 +204,12 @@ export class Chain {
         baseFeePerToken: this.#feeAfter(head),
       };
       const signedHeader = signHeader(producer, header);
-      const block: Block = { header, hash: sha256(signedHeader.payload), signedHeader, ...blockContents(chosen, usedReceipts, usedStatements) };
+      const block: Block = {
+        header,
+        hash: sha256(signedHeader.payload),
+        signedHeader,
+        ...blockContents(chosen, usedReceipts, usedStatements),
+      };
       store.insertBlock(block, chosen, usedReceipts, usedStatements);
       this.#apply(block.hash, chosen);
       return block;
@@ -174,7 +217,12 @@ export class Chain {
   }
 
   /** Stores a block whose contents were checked (signatures, roots, receipts, statements), its shares new here as side shares; the chain is unchanged. */
-  storeBlock(block: Block, shares: readonly NewShare[], receipts: readonly NewReceipt[], statements: readonly NewStatement[]): void {
+  storeBlock(
+    block: Block,
+    shares: readonly NewShare[],
+    receipts: readonly NewReceipt[],
+    statements: readonly NewStatement[],
+  ): void {
     const { store } = this;
     store.transaction(() => {
       if (store.block(block.hash) !== undefined) return;
@@ -193,14 +241,16 @@ export class Chain {
   adopt(tip: Uint8Array): AdoptResult {
     const { store } = this;
     const tipRow = store.block(tip);
-    if (tipRow === undefined || tipRow.canonical === 1 || !this.beats(tipRow.height, tipRow.hash)) return { switched: false, orphaned: 0 };
+    if (tipRow === undefined || tipRow.canonical === 1 || !this.beats(tipRow.height, tipRow.hash))
+      return { switched: false, orphaned: 0 };
     const path: BlockRow[] = [];
     let row: BlockRow | undefined = tipRow;
     while (row !== undefined && row.canonical === 0) {
       path.push(row);
       row = store.block(row.parent);
     }
-    if (row === undefined) throw new Error(`block ${hex(tip)} has ancestors this daemon does not hold; fetch them first`);
+    if (row === undefined)
+      throw new Error(`block ${hex(tip)} has ancestors this daemon does not hold; fetch them first`);
     const ancestorHeight = row.height;
     try {
       const orphaned = store.transaction(() => {
@@ -226,28 +276,44 @@ export class Chain {
     const block = store.block(hash)!;
     const parent = this.head();
     const invalid = (reason: string) => new InvalidBlockError(hash, reason);
-    if (!block.parent.equals(parent.hash)) throw invalid(`its parent ${hex(block.parent)} is not the head ${hex(parent.hash)}`);
+    if (!block.parent.equals(parent.hash))
+      throw invalid(`its parent ${hex(block.parent)} is not the head ${hex(parent.hash)}`);
     if (block.height !== parent.height + 1) throw invalid(`height ${block.height} after a parent at ${parent.height}`);
     if (block.slot <= parent.slot) throw invalid(`slot ${block.slot} is not after its parent's slot ${parent.slot}`);
     const fee = this.#feeAfter(parent);
     if (block.baseFee !== fee) throw invalid(`base fee ${block.baseFee}, the fee rule gives ${fee}`);
-    const caps = new Map(store.blockReceiptRows(hash).map((r) => [r.hash.toString('hex'), JSON.parse(r.tokensPerShard) as number[]]));
+    const caps = new Map(
+      store.blockReceiptRows(hash).map((r) => [r.hash.toString('hex'), JSON.parse(r.tokensPerShard) as number[]]),
+    );
     // Tokens per session and shard: on the chain below, added by this block, and of those, taken off the pending pool.
-    const claims = new Map<string, { sessionHash: string; shardIndex: number; chain: number; added: number; fromPending: number }>();
+    const claims = new Map<
+      string,
+      { sessionHash: string; shardIndex: number; chain: number; added: number; fromPending: number }
+    >();
     const seen = new Set<string>();
     for (const share of shares) {
       const shareKey = hex(share.hash);
-      if (share.state === ShareState.Chain || seen.has(shareKey)) throw invalid(`share ${shareKey} is already in the chain`);
+      if (share.state === ShareState.Chain || seen.has(shareKey))
+        throw invalid(`share ${shareKey} is already in the chain`);
       seen.add(shareKey);
       const cap = caps.get(share.receiptHash.toString('hex'))?.[share.shardIndex];
       if (cap === undefined) throw invalid(`share ${hex(share.hash)} references a receipt the block does not carry`);
       const key = `${share.sessionHash}/${share.shardIndex}`;
       let claim = claims.get(key);
       if (claim === undefined) {
-        claim = { sessionHash: share.sessionHash, shardIndex: share.shardIndex, chain: store.usage(share.sessionHash, share.shardIndex).chain, added: 0, fromPending: 0 };
+        claim = {
+          sessionHash: share.sessionHash,
+          shardIndex: share.shardIndex,
+          chain: store.usage(share.sessionHash, share.shardIndex).chain,
+          added: 0,
+          fromPending: 0,
+        };
         claims.set(key, claim);
       }
-      if (claim.chain + claim.added + share.tokens > cap) throw invalid(`share ${hex(share.hash)} takes session ${share.sessionHash.slice(0, 16)}… shard ${share.shardIndex} beyond the ${cap} tokens of its receipt`);
+      if (claim.chain + claim.added + share.tokens > cap)
+        throw invalid(
+          `share ${hex(share.hash)} takes session ${share.sessionHash.slice(0, 16)}… shard ${share.shardIndex} beyond the ${cap} tokens of its receipt`,
+        );
       claim.added += share.tokens;
       if (share.state === ShareState.Pending) claim.fromPending += share.tokens;
     }
@@ -267,7 +333,9 @@ export class Chain {
     const claims = new Map<string, { sessionHash: string; shardIndex: number; tokens: number }>();
     for (const share of store.blockShareClaims(head.hash)) {
       const key = `${share.sessionHash}/${share.shardIndex}`;
-      const claim = claims.get(key) ?? claims.set(key, { sessionHash: share.sessionHash, shardIndex: share.shardIndex, tokens: 0 }).get(key)!;
+      const claim =
+        claims.get(key) ??
+        claims.set(key, { sessionHash: share.sessionHash, shardIndex: share.shardIndex, tokens: 0 }).get(key)!;
       claim.tokens += share.tokens;
     }
     for (const c of claims.values()) store.addUsage(c.sessionHash, c.shardIndex, -c.tokens, c.tokens);
@@ -278,8 +346,19 @@ export class Chain {
   /** A stored block as it travels: header, and (unless headers only) its shares, receipts and statements. */
   loadBlock(row: BlockRow, headersOnly = false): Block {
     const { store } = this;
-    const contents = headersOnly ? blockContents([], [], []) : blockContents(store.blockShareRows(row.hash), store.blockReceiptRows(row.hash), store.blockStatementRows(row.hash));
-    return { header: openHeader(row.header), hash: row.hash, signedHeader: { payload: row.header, signature: row.signature }, ...contents };
+    const contents = headersOnly
+      ? blockContents([], [], [])
+      : blockContents(
+          store.blockShareRows(row.hash),
+          store.blockReceiptRows(row.hash),
+          store.blockStatementRows(row.hash),
+        );
+    return {
+      header: openHeader(row.header),
+      hash: row.hash,
+      signedHeader: { payload: row.header, signature: row.signature },
+      ...contents,
+    };
   }
 
   canonicalBlock(height: number): BlockRow | undefined {
@@ -319,14 +398,26 @@ export class Chain {
     const range = windowRange(this.params, window);
     if (this.store.headHeight() < range.toHeight) return undefined;
     return this.store.transaction(() =>
-      makeSummary(window, range, hex(this.store.canonicalHash(range.toHeight)!), this.store.nodeTotals(range.fromHeight, range.toHeight), this.store.clientTotals(range.fromHeight, range.toHeight)),
+      makeSummary(
+        window,
+        range,
+        hex(this.store.canonicalHash(range.toHeight)!),
+        this.store.nodeTotals(range.fromHeight, range.toHeight),
+        this.store.clientTotals(range.fromHeight, range.toHeight),
+      ),
     );
   }
 }
 
 /** A block's shares, receipts and statements as it travels, each share pointing at its statement. */
-function blockContents(shares: readonly ShareRow[], receipts: readonly ReceiptRow[], statements: readonly StatementRow[]): Pick<Block, 'shares' | 'receipts' | 'statements'> {
-  const signed = new Map<string, SignedRecord>(statements.map((s) => [s.hash.toString('hex'), { payload: s.payload, signature: s.signature }]));
+function blockContents(
+  shares: readonly ShareRow[],
+  receipts: readonly ReceiptRow[],
+  statements: readonly StatementRow[],
+): Pick<Block, 'shares' | 'receipts' | 'statements'> {
+  const signed = new Map<string, SignedRecord>(
+    statements.map((s) => [s.hash.toString('hex'), { payload: s.payload, signature: s.signature }]),
+  );
   return {
     shares: shares.map((s) => ({ payload: s.payload, statement: signed.get(s.statement.toString('hex'))! })),
     receipts: receipts.map(({ payload, signature }) => ({ payload, signature })),

@@ -11,8 +11,8 @@ import type { SubmitSharesReply__Output } from '../proto/tessera/v1/SubmitShares
 import type { Block__Output } from '../proto/tessera/v1/Block.ts';
 import type { Verdict } from './admission.ts';
 import { hex, type Block } from './block.ts';
-import type { SignedRecord } from './record.ts';
-import type { ShareBatch } from './statement.ts';
+import type { SignedRecord } from '../protocol/record.ts';
+import type { ShareBatch } from '../protocol/share-batch.ts';
 import { summaryHashOf, type SettlementSummary } from './summary.ts';
 import { blockFromWire, blockToWire } from './wire.ts';
 import { UnaryCalls } from '../rpc/unary-calls.ts';
@@ -48,7 +48,10 @@ export class DaemonClient {
   readonly #grpc: GrpcDaemonClient;
   readonly #calls: UnaryCalls;
 
-  constructor(readonly endpoint: string, options: { credentials?: ChannelCredentials; deadlineMs?: number } = {}) {
+  constructor(
+    readonly endpoint: string,
+    options: { credentials?: ChannelCredentials; deadlineMs?: number } = {},
+  ) {
     this.#calls = new UnaryCalls(options.deadlineMs ?? 30_000);
     this.#grpc = new tessera.v1.Daemon(endpoint, options.credentials ?? grpcCredentials.createInsecure(), {
       'grpc.max_receive_message_length': DAEMON_MAX_MESSAGE_BYTES,
@@ -61,28 +64,45 @@ export class DaemonClient {
 
   /** One verdict per share, in order (the first batch's shares, then the second's, ...); an accepted share is durable at the daemon. */
   async submitShares(batches: readonly ShareBatch[], receipts: readonly SignedRecord[] = []): Promise<Verdict[]> {
-    const request = { batches: batches.map((b) => ({ statement: signed(b.statement), shares: [...b.shares] })), receipts: receipts.map(signed) };
-    const reply = await this.#calls.call<SubmitSharesReply__Output>((cb) => this.#grpc.submitShares(request, this.#calls.options(), cb));
+    const request = {
+      batches: batches.map((b) => ({ statement: signed(b.statement), shares: [...b.shares] })),
+      receipts: receipts.map(signed),
+    };
+    const reply = await this.#calls.call<SubmitSharesReply__Output>((cb) =>
+      this.#grpc.submitShares(request, this.#calls.options(), cb),
+    );
     return reply.verdicts.map((v) => ({
-      shareHash: v.shareHash, accepted: v.accepted, message: v.message,
+      shareHash: v.shareHash,
+      accepted: v.accepted,
+      message: v.message,
       ...(v.accepted ? {} : { rejection: v.rejection as Exclude<Verdict['rejection'], undefined> }),
     }));
   }
 
   async head(): Promise<{ head: Block; genesisHash: Buffer; pendingShares: number }> {
-    const reply = await this.#calls.call<GetHeadReply__Output>((cb) => this.#grpc.getHead({}, this.#calls.options(), cb));
+    const reply = await this.#calls.call<GetHeadReply__Output>((cb) =>
+      this.#grpc.getHead({}, this.#calls.options(), cb),
+    );
     return { head: blockFromWire(reply.head), genesisHash: reply.genesisHash, pendingShares: reply.pendingShares };
   }
 
   /** The canonical block at a height, or any stored block by hash. */
   async block(at: number | Uint8Array, headersOnly = false): Promise<Block> {
     const request = typeof at === 'number' ? { height: at, headersOnly } : { hash: at, headersOnly };
-    return blockFromWire(await this.#calls.call<Block__Output>((cb) => this.#grpc.getBlock(request, this.#calls.options(), cb)));
+    return blockFromWire(
+      await this.#calls.call<Block__Output>((cb) => this.#grpc.getBlock(request, this.#calls.options(), cb)),
+    );
   }
 
   /** Canonical blocks fromHeight..toHeight; fewer when the reply would be too large (continue after the last). */
-  async blocks(fromHeight: number, toHeight: number, headersOnly = false): Promise<{ blocks: Block[]; headHeight: number }> {
-    const reply = await this.#calls.call<GetBlocksReply__Output>((cb) => this.#grpc.getBlocks({ fromHeight, toHeight, headersOnly }, this.#calls.options(), cb));
+  async blocks(
+    fromHeight: number,
+    toHeight: number,
+    headersOnly = false,
+  ): Promise<{ blocks: Block[]; headHeight: number }> {
+    const reply = await this.#calls.call<GetBlocksReply__Output>((cb) =>
+      this.#grpc.getBlocks({ fromHeight, toHeight, headersOnly }, this.#calls.options(), cb),
+    );
     return { blocks: reply.blocks.map(blockFromWire), headHeight: reply.headHeight };
   }
 
@@ -92,25 +112,50 @@ export class DaemonClient {
 
   /** A complete window's summary, its hash checked against its fields. */
   async settlementSummary(window: number): Promise<SettlementSummary> {
-    const s = await this.#calls.call<SettlementSummary__Output>((cb) => this.#grpc.getSettlementSummary({ window }, this.#calls.options(), cb));
+    const s = await this.#calls.call<SettlementSummary__Output>((cb) =>
+      this.#grpc.getSettlementSummary({ window }, this.#calls.options(), cb),
+    );
     const fields = {
-      window: s.window, fromHeight: s.fromHeight, toHeight: s.toHeight, lastBlockHash: hex(s.lastBlockHash),
+      window: s.window,
+      fromHeight: s.fromHeight,
+      toHeight: s.toHeight,
+      lastBlockHash: hex(s.lastBlockHash),
       nodes: s.nodes.map(({ nodeId, shares, weight, tokens, fees }) => ({ nodeId, shares, weight, tokens, fees })),
       clients: s.clients.map(({ client, tokens, fees }) => ({ client, tokens, fees })),
-      totalShares: s.totalShares, totalWeight: s.totalWeight, totalTokens: s.totalTokens, totalFees: s.totalFees,
+      totalShares: s.totalShares,
+      totalWeight: s.totalWeight,
+      totalTokens: s.totalTokens,
+      totalFees: s.totalFees,
     };
     const hash = summaryHashOf(fields);
-    if (hash !== hex(s.hash)) throw new Error(`daemon ${this.endpoint} sent a summary of window ${window} whose hash ${hex(s.hash)} does not match its fields (${hash})`);
+    if (hash !== hex(s.hash))
+      throw new Error(
+        `daemon ${this.endpoint} sent a summary of window ${window} whose hash ${hex(s.hash)} does not match its fields (${hash})`,
+      );
     return { ...fields, hash };
   }
 
-  async pushBlock(block: Block, fromEndpoint: string): Promise<{ accepted: boolean; message: string; headHeight: number }> {
-    return this.#calls.call<PushBlockReply__Output>((cb) => this.#grpc.pushBlock({ block: blockToWire(block), fromEndpoint }, this.#calls.options(), cb));
+  async pushBlock(
+    block: Block,
+    fromEndpoint: string,
+  ): Promise<{ accepted: boolean; message: string; headHeight: number }> {
+    return this.#calls.call<PushBlockReply__Output>((cb) =>
+      this.#grpc.pushBlock({ block: blockToWire(block), fromEndpoint }, this.#calls.options(), cb),
+    );
   }
 
-  async exchangeBlocks(request: ExchangeRequest): Promise<{ blocks: Block[]; headHeight: number; headHash: Buffer; more: boolean }> {
-    const reply = await this.#calls.call<ExchangeBlocksReply__Output>((cb) => this.#grpc.exchangeBlocks({ ...request, locator: [...request.locator] }, this.#calls.options(), cb));
-    return { blocks: reply.blocks.map(blockFromWire), headHeight: reply.headHeight, headHash: reply.headHash, more: reply.more };
+  async exchangeBlocks(
+    request: ExchangeRequest,
+  ): Promise<{ blocks: Block[]; headHeight: number; headHash: Buffer; more: boolean }> {
+    const reply = await this.#calls.call<ExchangeBlocksReply__Output>((cb) =>
+      this.#grpc.exchangeBlocks({ ...request, locator: [...request.locator] }, this.#calls.options(), cb),
+    );
+    return {
+      blocks: reply.blocks.map(blockFromWire),
+      headHeight: reply.headHeight,
+      headHash: reply.headHash,
+      more: reply.more,
+    };
   }
 
   /** Closes the channel; calls in flight reject with CANCELLED. */
@@ -118,8 +163,6 @@ export class DaemonClient {
     this.#calls.cancelAll();
     this.#grpc.close();
   }
-
-
 }
 
 const signed = (r: SignedRecord) => ({ payload: r.payload, signature: r.signature });

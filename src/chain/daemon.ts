@@ -10,9 +10,9 @@ import { DAEMON_MAX_MESSAGE_BYTES } from './daemon-client.ts';
 import { BlockGossip, ExchangeError } from './gossip.ts';
 import type { Membership } from './membership.ts';
 import { checkChainParams, DEFAULT_CHAIN_PARAMS, leaderOf, slotOf, type ChainParams } from './params.ts';
-import { RecordFormatError } from './record.ts';
+import { RecordFormatError } from '../protocol/record.ts';
 import { SignaturePool } from './signature-pool.ts';
-import { MAX_SHARES_PER_STATEMENT, type ShareBatch } from './statement.ts';
+import { MAX_SHARES_PER_STATEMENT, type ShareBatch } from '../protocol/share-batch.ts';
 import { ChainStore } from './store.ts';
 import { blockFromWire, blockToWire } from './wire.ts';
 import { DaemonMetrics } from './daemon-metrics.ts';
@@ -91,49 +91,89 @@ export async function startDaemon(options: DaemonOptions): Promise<DaemonHandle>
   const pool = new SignaturePool(options.verifyThreads ?? Math.min(8, Math.max(1, availableParallelism() - 1)));
   const admission = new ShareAdmission(chain, membership, pool);
   const metrics = new DaemonMetrics(options.metrics ?? new Metrics(), chain);
-  const server = new Server({ 'grpc.max_receive_message_length': DAEMON_MAX_MESSAGE_BYTES, 'grpc.max_send_message_length': DAEMON_MAX_MESSAGE_BYTES });
+  const server = new Server({
+    'grpc.max_receive_message_length': DAEMON_MAX_MESSAGE_BYTES,
+    'grpc.max_send_message_length': DAEMON_MAX_MESSAGE_BYTES,
+  });
   const host = options.host ?? '127.0.0.1';
   let gossip: BlockGossip | undefined;
   let closing = false;
 
-  const fail = (callback: sendUnaryData<never>, code: status, details: string) => callback({ code, details } as ServiceError);
+  const fail = (callback: sendUnaryData<never>, code: status, details: string) =>
+    callback({ code, details } as ServiceError);
 
   const handlers: DaemonHandlers = {
     SubmitShares: (call, callback) => {
       const { batches, receipts } = call.request;
-      if (closing) return fail(callback, status.UNAVAILABLE, 'the daemon is shutting down; send the shares to another daemon or retry');
+      if (closing)
+        return fail(
+          callback,
+          status.UNAVAILABLE,
+          'the daemon is shutting down; send the shares to another daemon or retry',
+        );
       const shares = batches.reduce((sum, b) => sum + b.shares.length, 0);
       if (shares > MAX_SHARES_PER_SUBMIT || receipts.length > MAX_SHARES_PER_SUBMIT) {
-        return fail(callback, status.INVALID_ARGUMENT, `${shares} shares and ${receipts.length} receipts in one call; at most ${MAX_SHARES_PER_SUBMIT} of each`);
+        return fail(
+          callback,
+          status.INVALID_ARGUMENT,
+          `${shares} shares and ${receipts.length} receipts in one call; at most ${MAX_SHARES_PER_SUBMIT} of each`,
+        );
       }
       const unsigned = batches.findIndex((b) => b.statement === null);
-      if (unsigned >= 0) return fail(callback, status.INVALID_ARGUMENT, `batch ${unsigned} has no statement: a node signs each batch it sends`);
+      if (unsigned >= 0)
+        return fail(
+          callback,
+          status.INVALID_ARGUMENT,
+          `batch ${unsigned} has no statement: a node signs each batch it sends`,
+        );
       admission.submit(batches as ShareBatch[], receipts).then(
         (verdicts) => {
           metrics.shares(verdicts);
-          callback(null, { verdicts: verdicts.map((v) => ({ shareHash: v.shareHash, accepted: v.accepted, rejection: v.rejection ?? 'SHARE_REJECTION_UNSPECIFIED', message: v.message })) });
+          callback(null, {
+            verdicts: verdicts.map((v) => ({
+              shareHash: v.shareHash,
+              accepted: v.accepted,
+              rejection: v.rejection ?? 'SHARE_REJECTION_UNSPECIFIED',
+              message: v.message,
+            })),
+          });
         },
         (error: Error) => {
           if (error instanceof MembershipUnavailableError) return fail(callback, status.UNAVAILABLE, error.message);
           log('internal_error', { call: 'SubmitShares', error: error.message });
-          fail(callback, status.INTERNAL, `daemon error: ${error.message}; send the shares again (those already accepted come back as SHARE_DUPLICATE)`);
+          fail(
+            callback,
+            status.INTERNAL,
+            `daemon error: ${error.message}; send the shares again (those already accepted come back as SHARE_DUPLICATE)`,
+          );
         },
       );
     },
     GetHead: (_call, callback) => {
-      callback(null, { head: blockToWire(chain.loadBlock(chain.head(), true)), genesisHash: chain.genesis.hash, pendingShares: store.pendingCount() });
+      callback(null, {
+        head: blockToWire(chain.loadBlock(chain.head(), true)),
+        genesisHash: chain.genesis.hash,
+        pendingShares: store.pendingCount(),
+      });
     },
     GetBlock: (call, callback) => {
       const { hash, height, headersOnly } = call.request;
       const row = hash.length > 0 ? store.block(hash) : chain.canonicalBlock(height);
       if (row === undefined) {
-        return fail(callback, status.NOT_FOUND, hash.length > 0 ? `no block ${hex(hash)} here` : `no block at height ${height}: the head is at ${store.headHeight()}`);
+        return fail(
+          callback,
+          status.NOT_FOUND,
+          hash.length > 0
+            ? `no block ${hex(hash)} here`
+            : `no block at height ${height}: the head is at ${store.headHeight()}`,
+        );
       }
       callback(null, blockToWire(chain.loadBlock(row, headersOnly)));
     },
     GetBlocks: (call, callback) => {
       const { fromHeight, toHeight, headersOnly } = call.request;
-      if (toHeight < fromHeight) return fail(callback, status.INVALID_ARGUMENT, `to_height ${toHeight} is below from_height ${fromHeight}`);
+      if (toHeight < fromHeight)
+        return fail(callback, status.INVALID_ARGUMENT, `to_height ${toHeight} is below from_height ${fromHeight}`);
       const head = store.headHeight();
       const blocks = [];
       let shares = 0;
@@ -148,8 +188,13 @@ export async function startDaemon(options: DaemonOptions): Promise<DaemonHandle>
     GetFeeEstimate: (_call, callback) => {
       const fee = chain.feeEstimate();
       callback(null, {
-        baseFeePerToken: fee.next, headHeight: fee.head.height, headBaseFeePerToken: fee.head.baseFee, headShares: fee.head.shareCount,
-        targetShares: fee.target, maxShares: params.maxSharesPerBlock, pendingShares: fee.pending,
+        baseFeePerToken: fee.next,
+        headHeight: fee.head.height,
+        headBaseFeePerToken: fee.head.baseFee,
+        headShares: fee.head.shareCount,
+        targetShares: fee.target,
+        maxShares: params.maxSharesPerBlock,
+        pendingShares: fee.pending,
       });
     },
     GetSettlementSummary: (call, callback) => {
@@ -157,9 +202,19 @@ export async function startDaemon(options: DaemonOptions): Promise<DaemonHandle>
       const summary = chain.summary(window);
       if (summary === undefined) {
         const end = (window + 1) * params.windowBlocks;
-        return fail(callback, status.FAILED_PRECONDITION, `settlement window ${window} ends at height ${end}; the head is at ${store.headHeight()}`);
+        return fail(
+          callback,
+          status.FAILED_PRECONDITION,
+          `settlement window ${window} ends at height ${end}; the head is at ${store.headHeight()}`,
+        );
       }
-      callback(null, { ...summary, nodes: [...summary.nodes], clients: [...summary.clients], lastBlockHash: Buffer.from(summary.lastBlockHash, 'hex'), hash: Buffer.from(summary.hash, 'hex') });
+      callback(null, {
+        ...summary,
+        nodes: [...summary.nodes],
+        clients: [...summary.clients],
+        lastBlockHash: Buffer.from(summary.lastBlockHash, 'hex'),
+        hash: Buffer.from(summary.hash, 'hex'),
+      });
     },
     PushBlock: (call, callback) => {
       if (gossip === undefined) return fail(callback, status.UNAVAILABLE, 'the daemon is shutting down');
@@ -167,7 +222,11 @@ export async function startDaemon(options: DaemonOptions): Promise<DaemonHandle>
       try {
         block = blockFromWire(call.request.block);
       } catch (error) {
-        return fail(callback, error instanceof RecordFormatError ? status.INVALID_ARGUMENT : status.INTERNAL, (error as Error).message);
+        return fail(
+          callback,
+          error instanceof RecordFormatError ? status.INVALID_ARGUMENT : status.INTERNAL,
+          (error as Error).message,
+        );
       }
       gossip.receive(block, call.request.fromEndpoint || undefined).then(
         (taken) => callback(null, { ...taken, headHeight: store.headHeight() }),
@@ -189,7 +248,11 @@ export async function startDaemon(options: DaemonOptions): Promise<DaemonHandle>
   let port: number;
   try {
     port = await new Promise<number>((resolve, reject) => {
-      server.bindAsync(`${host.includes(':') ? `[${host}]` : host}:${options.port}`, ServerCredentials.createInsecure(), (error, bound) => (error ? reject(error) : resolve(bound)));
+      server.bindAsync(
+        `${host.includes(':') ? `[${host}]` : host}:${options.port}`,
+        ServerCredentials.createInsecure(),
+        (error, bound) => (error ? reject(error) : resolve(bound)),
+      );
     });
   } catch (error) {
     await Promise.all([pool.close(), enrollment.leave()]);
@@ -198,7 +261,14 @@ export async function startDaemon(options: DaemonOptions): Promise<DaemonHandle>
     throw new Error(`daemon cannot listen on ${host}:${options.port}: ${(error as Error).message}`);
   }
   const endpoint = options.advertise ?? `${host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host}:${port}`;
-  gossip = new BlockGossip({ chain, membership, pool, self: endpoint, log, onReceived: (accepted) => metrics.blockReceived(accepted) });
+  gossip = new BlockGossip({
+    chain,
+    membership,
+    pool,
+    self: endpoint,
+    log,
+    onReceived: (accepted) => metrics.blockReceived(accepted),
+  });
 
   try {
     await enrollment.join(endpoint);
@@ -220,7 +290,9 @@ export async function startDaemon(options: DaemonOptions): Promise<DaemonHandle>
       const live = await membership.liveDaemons();
       membershipError = undefined;
       daemons = [...new Set([key.address, ...live.map((m) => m.nodeId)])];
-      peers = [...new Set([...(options.peers ?? []), ...live.filter((m) => m.nodeId !== key.address).map((m) => m.endpoint)])].filter((p) => p !== endpoint);
+      peers = [
+        ...new Set([...(options.peers ?? []), ...live.filter((m) => m.nodeId !== key.address).map((m) => m.endpoint)]),
+      ].filter((p) => p !== endpoint);
     } catch (error) {
       // Keep the last known set: a registry outage must not stop the chain.
       membershipError = (error as ServiceError).details || (error as Error).message;
@@ -238,16 +310,24 @@ export async function startDaemon(options: DaemonOptions): Promise<DaemonHandle>
     const block = chain.produce(key, now);
     if (block === undefined) return;
     metrics.blockProduced();
-    log('block_produced', { height: block.header.height, hash: hex(block.hash), shares: block.header.shareCount, baseFeePerToken: block.header.baseFeePerToken });
+    log('block_produced', {
+      height: block.header.height,
+      hash: hex(block.hash),
+      shares: block.header.shareCount,
+      baseFeePerToken: block.header.baseFeePerToken,
+    });
     gossip?.push(block, peers);
   };
   const scheduleSlot = () => {
     if (closing) return;
-    slotTimer = setTimeout(() => {
-      produceInSlot()
-        .catch((error: Error) => log('produce_failed', { error: error.message }))
-        .finally(scheduleSlot);
-    }, params.blockIntervalMs - (Date.now() % params.blockIntervalMs) + 1);
+    slotTimer = setTimeout(
+      () => {
+        produceInSlot()
+          .catch((error: Error) => log('produce_failed', { error: error.message }))
+          .finally(scheduleSlot);
+      },
+      params.blockIntervalMs - (Date.now() % params.blockIntervalMs) + 1,
+    );
   };
   scheduleSlot();
 
@@ -258,7 +338,15 @@ export async function startDaemon(options: DaemonOptions): Promise<DaemonHandle>
   }, syncIntervalMs);
 
   const head = chain.head();
-  log('daemon_started', { endpoint, daemonId: key.address, db: options.dbPath, genesis: hex(chain.genesis.hash), height: head.height, pendingShares: store.pendingCount(), blockIntervalMs: params.blockIntervalMs });
+  log('daemon_started', {
+    endpoint,
+    daemonId: key.address,
+    db: options.dbPath,
+    genesis: hex(chain.genesis.hash),
+    height: head.height,
+    pendingShares: store.pendingCount(),
+    blockIntervalMs: params.blockIntervalMs,
+  });
 
   let closed: Promise<void> | undefined;
   return {
@@ -275,7 +363,8 @@ export async function startDaemon(options: DaemonOptions): Promise<DaemonHandle>
       } catch (error) {
         return unhealthy(`its database ${options.dbPath} cannot be read: ${(error as Error).message}`, details);
       }
-      if (membershipError !== undefined) return unhealthy(`the registry's membership did not answer: ${membershipError}`, details);
+      if (membershipError !== undefined)
+        return unhealthy(`the registry's membership did not answer: ${membershipError}`, details);
       return healthy({ ...details, height });
     },
     close: () =>

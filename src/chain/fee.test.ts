@@ -29,7 +29,10 @@ test('from any fee and fullness the fee moves at most 1/8 per block', () => {
 
 test('leaders rotate over the sorted daemon ids, whatever order they are listed in', () => {
   const ids = ['0xc', '0xa', '0xb'];
-  assert.deepEqual([0, 1, 2, 3].map((slot) => leaderOf(slot, ids)), ['0xa', '0xb', '0xc', '0xa']);
+  assert.deepEqual(
+    [0, 1, 2, 3].map((slot) => leaderOf(slot, ids)),
+    ['0xa', '0xb', '0xc', '0xa'],
+  );
   assert.equal(leaderOf(7, ['0xb', '0xa', '0xb']), '0xb');
   assert.equal(slotOf(25_000, { ...params, blockIntervalMs: 10_000 }), 2);
 });

@@ -25,7 +25,10 @@ const MAX_LOCATOR = 256;
 
 /** A refused ExchangeBlocks: the gRPC status and message. */
 export class ExchangeError extends Error {
-  constructor(readonly code: status, message: string) {
+  constructor(
+    readonly code: status,
+    message: string,
+  ) {
     super(message);
   }
 }
@@ -47,7 +50,10 @@ export class BlockGossip {
   receive(block: Block, from?: string): Promise<{ accepted: boolean; message: string }> {
     const turn = this.#intake.then(() => this.#receive(block, from));
     this.#intake = turn.catch(() => undefined);
-    void turn.then((result) => this.options.onReceived?.(result.accepted), () => undefined);
+    void turn.then(
+      (result) => this.options.onReceived?.(result.accepted),
+      () => undefined,
+    );
     return turn;
   }
 
@@ -63,18 +69,36 @@ export class BlockGossip {
       contents = await checkBlock(block, { ...this.options, nowMs: Date.now() });
     } catch (error) {
       if (!(error instanceof InvalidBlockError)) return { accepted: false, message: (error as Error).message };
-      log('block_refused', { hash: hex(block.hash), height: block.header.height, producer: block.header.producer, reason: error.message });
+      log('block_refused', {
+        hash: hex(block.hash),
+        height: block.header.height,
+        producer: block.header.producer,
+        reason: error.message,
+      });
       return { accepted: false, message: `block ${hex(block.hash)} is invalid: ${error.message}` };
     }
     chain.storeBlock(block, contents.shares, contents.receipts, contents.statements);
     const adopted = chain.adopt(block.hash);
     if (adopted.invalid !== undefined) {
-      log('block_refused', { hash: hex(block.hash), height: block.header.height, producer: block.header.producer, reason: adopted.invalid });
+      log('block_refused', {
+        hash: hex(block.hash),
+        height: block.header.height,
+        producer: block.header.producer,
+        reason: adopted.invalid,
+      });
       return { accepted: false, message: adopted.invalid };
     }
     if (adopted.switched) {
-      const fields = { height: block.header.height, hash: hex(block.hash), producer: block.header.producer, shares: block.header.shareCount };
-      log(adopted.orphaned > 0 ? 'chain_reorganized' : 'block_accepted', adopted.orphaned > 0 ? { ...fields, orphaned: adopted.orphaned } : fields);
+      const fields = {
+        height: block.header.height,
+        hash: hex(block.hash),
+        producer: block.header.producer,
+        shares: block.header.shareCount,
+      };
+      log(
+        adopted.orphaned > 0 ? 'chain_reorganized' : 'block_accepted',
+        adopted.orphaned > 0 ? { ...fields, orphaned: adopted.orphaned } : fields,
+      );
     }
     return { accepted: true, message: adopted.switched ? 'now the head' : 'stored beside the canonical chain' };
   }
@@ -82,9 +106,11 @@ export class BlockGossip {
   /** Sends a block this daemon produced to each peer; a peer that misses it catches up by pulling. */
   push(block: Block, peers: readonly string[]): void {
     for (const peer of peers) {
-      this.#client(peer).pushBlock(block, this.options.self).catch((error: ServiceError) => {
-        this.options.log('push_failed', { peer, height: block.header.height, error: error.details || error.message });
-      });
+      this.#client(peer)
+        .pushBlock(block, this.options.self)
+        .catch((error: ServiceError) => {
+          this.options.log('push_failed', { peer, height: block.header.height, error: error.details || error.message });
+        });
     }
   }
 
@@ -114,7 +140,12 @@ export class BlockGossip {
     while (!this.#closed) {
       const head = chain.head();
       const reply = await client.exchangeBlocks({
-        genesisHash: chain.genesis.hash, locator, headHeight: head.height, headHash: head.hash, maxBlocks: MAX_BLOCKS_PER_EXCHANGE, fromEndpoint: this.options.self,
+        genesisHash: chain.genesis.hash,
+        locator,
+        headHeight: head.height,
+        headHash: head.hash,
+        maxBlocks: MAX_BLOCKS_PER_EXCHANGE,
+        fromEndpoint: this.options.self,
       });
       for (const block of reply.blocks) {
         const taken = await this.receive(block);
@@ -133,9 +164,16 @@ export class BlockGossip {
   answer(request: ExchangeRequest): { blocks: Block[]; headHeight: number; headHash: Buffer; more: boolean } {
     const { chain } = this.options;
     if (!chain.genesis.hash.equals(request.genesisHash)) {
-      throw new ExchangeError(status.FAILED_PRECONDITION, `different chain: genesis ${hex(request.genesisHash)}, this daemon's is ${hex(chain.genesis.hash)} (chain parameters differ)`);
+      throw new ExchangeError(
+        status.FAILED_PRECONDITION,
+        `different chain: genesis ${hex(request.genesisHash)}, this daemon's is ${hex(chain.genesis.hash)} (chain parameters differ)`,
+      );
     }
-    if (request.locator.length > MAX_LOCATOR) throw new ExchangeError(status.INVALID_ARGUMENT, `${request.locator.length} locator hashes; a locator holds at most ${MAX_LOCATOR}`);
+    if (request.locator.length > MAX_LOCATOR)
+      throw new ExchangeError(
+        status.INVALID_ARGUMENT,
+        `${request.locator.length} locator hashes; a locator holds at most ${MAX_LOCATOR}`,
+      );
     const head = chain.head();
     const reply = { blocks: [] as Block[], headHeight: head.height, headHash: head.hash, more: false };
     if (chain.beats(request.headHeight, request.headHash)) {

@@ -16,12 +16,23 @@ export function membershipHandlers(directory: MemberDirectory): MembershipHandle
   return {
     LookupMembers: (call, callback) => {
       const { nodeIds, liveRole } = call.request;
-      if (nodeIds.length > MAX_LOOKUP_IDS) return callback({ code: status.INVALID_ARGUMENT, details: `${nodeIds.length} ids in one lookup; at most ${MAX_LOOKUP_IDS}` });
+      if (nodeIds.length > MAX_LOOKUP_IDS)
+        return callback({
+          code: status.INVALID_ARGUMENT,
+          details: `${nodeIds.length} ids in one lookup; at most ${MAX_LOOKUP_IDS}`,
+        });
       const members = directory.members(nodeIds, liveRole);
       callback(null, {
         members: members.map((m) => ({
-          nodeId: m.nodeId, role: m.role, modelId: m.modelId, shardIndex: m.shardIndex, shareKey: m.shareKey, endpoint: m.endpoint, tls: m.tls,
-          status: m.status === 'live' ? 'MEMBER_LIVE' : 'MEMBER_EVICTED', lastSeenMs: m.lastSeenMs,
+          nodeId: m.nodeId,
+          role: m.role,
+          modelId: m.modelId,
+          shardIndex: m.shardIndex,
+          shareKey: m.shareKey,
+          endpoint: m.endpoint,
+          tls: m.tls,
+          status: m.status === 'live' ? 'MEMBER_LIVE' : 'MEMBER_EVICTED',
+          lastSeenMs: m.lastSeenMs,
         })),
       });
     },

@@ -47,8 +47,15 @@ export interface RegistryMembershipOptions {
 
 function memberFromWire(m: Member__Output): Member {
   return {
-    nodeId: m.nodeId, role: m.role, modelId: m.modelId, shardIndex: m.shardIndex, shareKey: m.shareKey, endpoint: m.endpoint, tls: m.tls,
-    status: m.status === 'MEMBER_LIVE' ? 'live' : 'evicted', lastSeenMs: m.lastSeenMs,
+    nodeId: m.nodeId,
+    role: m.role,
+    modelId: m.modelId,
+    shardIndex: m.shardIndex,
+    shareKey: m.shareKey,
+    endpoint: m.endpoint,
+    tls: m.tls,
+    status: m.status === 'MEMBER_LIVE' ? 'live' : 'evicted',
+    lastSeenMs: m.lastSeenMs,
   };
 }
 
@@ -64,7 +71,10 @@ export class RegistryMembership implements Membership {
   readonly #members = new Map<string, { member: Member; atMs: number }>();
   #daemons?: { members: Member[]; atMs: number };
 
-  constructor(readonly endpoint: string, options: RegistryMembershipOptions = {}) {
+  constructor(
+    readonly endpoint: string,
+    options: RegistryMembershipOptions = {},
+  ) {
     this.#ttlMs = options.ttlMs ?? 2_000;
     this.#deadlineMs = options.deadlineMs ?? 5_000;
     this.#grpc = new tessera.v1.Membership(endpoint, options.credentials ?? grpcCredentials.createInsecure());
@@ -103,10 +113,14 @@ export class RegistryMembership implements Membership {
 
   #ask(nodeIds: string[], liveRole: string): Promise<Member[]> {
     return new Promise((resolve, reject) => {
-      this.#grpc.lookupMembers({ nodeIds, liveRole }, { deadline: Date.now() + this.#deadlineMs }, (error: ServiceError | null, reply?: LookupMembersReply__Output) => {
-        if (error) reject(error);
-        else resolve(reply!.members.map(memberFromWire));
-      });
+      this.#grpc.lookupMembers(
+        { nodeIds, liveRole },
+        { deadline: Date.now() + this.#deadlineMs },
+        (error: ServiceError | null, reply?: LookupMembersReply__Output) => {
+          if (error) reject(error);
+          else resolve(reply!.members.map(memberFromWire));
+        },
+      );
     });
   }
 }

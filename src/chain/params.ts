@@ -26,7 +26,8 @@ export const DEFAULT_CHAIN_PARAMS: ChainParams = {
 export function checkChainParams(params: ChainParams): ChainParams {
   const problems: string[] = [];
   const atLeast = (name: keyof ChainParams, min: number) => {
-    if (!Number.isSafeInteger(params[name]) || params[name] < min) problems.push(`${name} must be an integer of at least ${min}, got ${params[name]}`);
+    if (!Number.isSafeInteger(params[name]) || params[name] < min)
+      problems.push(`${name} must be an integer of at least ${min}, got ${params[name]}`);
   };
   atLeast('blockIntervalMs', 10);
   atLeast('maxSharesPerBlock', 2);

@@ -40,7 +40,10 @@ interface Lane {
 export class SignaturePool {
   readonly #threads: number;
   readonly #lanes: Lane[] = [];
-  readonly #waiting = new Map<number, { lane: Lane; size: number; resolve: (ok: Uint8Array) => void; reject: (error: Error) => void }>();
+  readonly #waiting = new Map<
+    number,
+    { lane: Lane; size: number; resolve: (ok: Uint8Array) => void; reject: (error: Error) => void }
+  >();
   #nextId = 0;
   #closed = false;
 
@@ -57,7 +60,8 @@ export class SignaturePool {
     const lanes = this.#start();
     const chunk = Math.max(MIN_CHUNK, Math.ceil(checks.length / lanes.length));
     const parts: Promise<Uint8Array>[] = [];
-    for (let start = 0; start < checks.length; start += chunk) parts.push(this.#send(checks.slice(start, start + chunk)));
+    for (let start = 0; start < checks.length; start += chunk)
+      parts.push(this.#send(checks.slice(start, start + chunk)));
     const answers = await Promise.all(parts);
     return answers.flatMap((ok) => Array.from(ok, (b) => b === 1));
   }
@@ -77,7 +81,11 @@ export class SignaturePool {
       this.#waiting.set(id, { lane, size: checks.length, resolve, reject });
       // Payloads arrive as views into a whole gRPC message, and posting a view copies the buffer it
       // views: post copies of just the bytes.
-      const compact = checks.map((c) => ({ ...c, payload: new Uint8Array(c.payload), signature: new Uint8Array(c.signature) }));
+      const compact = checks.map((c) => ({
+        ...c,
+        payload: new Uint8Array(c.payload),
+        signature: new Uint8Array(c.signature),
+      }));
       lane.worker.postMessage({ id, checks: compact } satisfies RecordCheckJob);
     });
   }

@@ -125,11 +125,17 @@ CREATE TABLE IF NOT EXISTS usage (
 ) WITHOUT ROWID;
 `;
 
-const shareColumns = (t: string, statement: string) => `${t}.hash, ${t}.payload, ${statement} AS statement, ${t}.node_id AS nodeId, ${t}.shard_index AS shardIndex,
+const shareColumns = (
+  t: string,
+  statement: string,
+) => `${t}.hash, ${t}.payload, ${statement} AS statement, ${t}.node_id AS nodeId, ${t}.shard_index AS shardIndex,
   ${t}.session_hash AS sessionHash, ${t}.receipt_hash AS receiptHash, ${t}.tokens, ${t}.weight, ${t}.state`;
-const receiptColumns = (t: string) => `${t}.hash, ${t}.payload, ${t}.signature, ${t}.session_hash AS sessionHash, ${t}.model_id AS modelId,
+const receiptColumns = (
+  t: string,
+) => `${t}.hash, ${t}.payload, ${t}.signature, ${t}.session_hash AS sessionHash, ${t}.model_id AS modelId,
   ${t}.client, ${t}.tokens_per_shard AS tokensPerShard`;
-const BLOCK_COLUMNS = 'hash, height, parent, slot, producer, header, signature, share_count AS shareCount, base_fee AS baseFee, canonical';
+const BLOCK_COLUMNS =
+  'hash, height, parent, slot, producer, header, signature, share_count AS shareCount, base_fee AS baseFee, canonical';
 
 /**
  * A daemon's chain in one SQLite file: every block it holds (canonical or not), every share it
@@ -159,9 +165,14 @@ export class ChainStore {
       this.#db.pragma('journal_mode = WAL');
       this.#db.pragma('synchronous = NORMAL');
       const version = this.#db.pragma('user_version', { simple: true }) as number;
-      if (version > SCHEMA_VERSION) throw new Error(`${path} has chain schema version ${version}; this tessera knows up to ${SCHEMA_VERSION}: upgrade tessera`);
+      if (version > SCHEMA_VERSION)
+        throw new Error(
+          `${path} has chain schema version ${version}; this tessera knows up to ${SCHEMA_VERSION}: upgrade tessera`,
+        );
       if (version !== 0 && version < SCHEMA_VERSION) {
-        throw new Error(`${path} has chain schema version ${version} (a signature per share); this tessera keeps version ${SCHEMA_VERSION} (a signature per batch of shares): delete ${path} or run an older tessera`);
+        throw new Error(
+          `${path} has chain schema version ${version} (a signature per share); this tessera keeps version ${SCHEMA_VERSION} (a signature per batch of shares): delete ${path} or run an older tessera`,
+        );
       }
       this.#db.exec(SCHEMA);
       // Writing the version also makes sure the WAL file exists before it is opened.
@@ -213,7 +224,8 @@ export class ChainStore {
   }
 
   canonicalHash(height: number): Buffer | undefined {
-    return (this.#statement('SELECT hash FROM chain WHERE height = ?').get(height) as { hash: Buffer } | undefined)?.hash;
+    return (this.#statement('SELECT hash FROM chain WHERE height = ?').get(height) as { hash: Buffer } | undefined)
+      ?.hash;
   }
 
   headHeight(): number {
@@ -224,19 +236,40 @@ export class ChainStore {
    * Stores a block off the canonical chain, linked to its shares (each with the statement the block
    * carries for it; the caller stores shares new here first) and to its receipts and statements.
    */
-  insertBlock(block: Block, shares: readonly ShareLink[], receipts: readonly NewReceipt[], statements: readonly NewStatement[]): void {
+  insertBlock(
+    block: Block,
+    shares: readonly ShareLink[],
+    receipts: readonly NewReceipt[],
+    statements: readonly NewStatement[],
+  ): void {
     const h = block.header;
     this.#statement(
       'INSERT INTO blocks (hash, height, parent, slot, producer, header, signature, share_count, base_fee, canonical) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 0)',
-    ).run(block.hash, h.height, Buffer.from(h.parentHash, 'hex'), h.slot, h.producer, block.signedHeader.payload, block.signedHeader.signature, h.shareCount, h.baseFeePerToken);
+    ).run(
+      block.hash,
+      h.height,
+      Buffer.from(h.parentHash, 'hex'),
+      h.slot,
+      h.producer,
+      block.signedHeader.payload,
+      block.signedHeader.signature,
+      h.shareCount,
+      h.baseFeePerToken,
+    );
     const link = this.#statement('INSERT INTO block_shares (block, idx, share, statement) VALUES (?, ?, ?, ?)');
     shares.forEach((share, idx) => link.run(block.hash, idx, share.hash, share.statement));
     for (const receipt of receipts) {
-      this.#statement('INSERT OR IGNORE INTO block_receipts (block, receipt) VALUES (?, ?)').run(block.hash, receipt.hash);
+      this.#statement('INSERT OR IGNORE INTO block_receipts (block, receipt) VALUES (?, ?)').run(
+        block.hash,
+        receipt.hash,
+      );
       this.insertReceipt(receipt);
     }
     for (const statement of statements) {
-      this.#statement('INSERT OR IGNORE INTO block_statements (block, statement) VALUES (?, ?)').run(block.hash, statement.hash);
+      this.#statement('INSERT OR IGNORE INTO block_statements (block, statement) VALUES (?, ?)').run(
+        block.hash,
+        statement.hash,
+      );
       this.insertStatement(statement);
     }
   }
@@ -247,7 +280,8 @@ export class ChainStore {
     const queue: Buffer[] = [Buffer.from(hash)];
     while (queue.length > 0) {
       const next = queue.pop()!;
-      for (const child of this.#statement('SELECT hash FROM blocks WHERE parent = ?').all(next) as { hash: Buffer }[]) queue.push(child.hash);
+      for (const child of this.#statement('SELECT hash FROM blocks WHERE parent = ?').all(next) as { hash: Buffer }[])
+        queue.push(child.hash);
       this.#statement('DELETE FROM block_shares WHERE block = ?').run(next);
       this.#statement('DELETE FROM block_receipts WHERE block = ?').run(next);
       this.#statement('DELETE FROM block_statements WHERE block = ?').run(next);
@@ -267,7 +301,9 @@ export class ChainStore {
   }
 
   blockShareRows(hash: Uint8Array): ShareRow[] {
-    return this.#statement(`SELECT ${shareColumns('s', 'b.statement')} FROM block_shares b JOIN shares s ON s.hash = b.share WHERE b.block = ? ORDER BY b.idx`).all(hash) as ShareRow[];
+    return this.#statement(
+      `SELECT ${shareColumns('s', 'b.statement')} FROM block_shares b JOIN shares s ON s.hash = b.share WHERE b.block = ? ORDER BY b.idx`,
+    ).all(hash) as ShareRow[];
   }
 
   /** What a block's shares claim of their receipts, in block order: what applying or unapplying it needs. */
@@ -280,29 +316,50 @@ export class ChainStore {
 
   /** Sets the state of every share of a block: one statement, not one per share. */
   setBlockShareStates(block: Uint8Array, state: ShareState, height: number | null): void {
-    this.#statement('UPDATE shares SET state = ?, height = ? WHERE hash IN (SELECT share FROM block_shares WHERE block = ?)').run(state, height, block);
+    this.#statement(
+      'UPDATE shares SET state = ?, height = ? WHERE hash IN (SELECT share FROM block_shares WHERE block = ?)',
+    ).run(state, height, block);
   }
 
   blockStatementRows(hash: Uint8Array): StatementRow[] {
-    return this.#statement('SELECT s.hash, s.payload, s.signature FROM block_statements b JOIN statements s ON s.hash = b.statement WHERE b.block = ? ORDER BY s.hash').all(hash) as StatementRow[];
+    return this.#statement(
+      'SELECT s.hash, s.payload, s.signature FROM block_statements b JOIN statements s ON s.hash = b.statement WHERE b.block = ? ORDER BY s.hash',
+    ).all(hash) as StatementRow[];
   }
 
   blockReceiptRows(hash: Uint8Array): ReceiptRow[] {
-    return this.#statement(`SELECT ${receiptColumns('r')} FROM block_receipts b JOIN receipts r ON r.hash = b.receipt WHERE b.block = ? ORDER BY r.hash`).all(hash) as ReceiptRow[];
+    return this.#statement(
+      `SELECT ${receiptColumns('r')} FROM block_receipts b JOIN receipts r ON r.hash = b.receipt WHERE b.block = ? ORDER BY r.hash`,
+    ).all(hash) as ReceiptRow[];
   }
 
   // --- shares ---
 
   shareState(hash: Uint8Array): ShareState | undefined {
-    return (this.#statement('SELECT state FROM shares WHERE hash = ?').get(hash) as { state: ShareState } | undefined)?.state;
+    return (this.#statement('SELECT state FROM shares WHERE hash = ?').get(hash) as { state: ShareState } | undefined)
+      ?.state;
   }
 
   /** Inserts a share not held yet, in `state`, and says whether it did; a share already held keeps its state. */
   insertShare(share: NewShare, state: ShareState): boolean {
-    return this.#statement(
-      `INSERT INTO shares (hash, seq, payload, statement, node_id, shard_index, session_hash, receipt_hash, tokens, weight, state, height)
+    return (
+      this.#statement(
+        `INSERT INTO shares (hash, seq, payload, statement, node_id, shard_index, session_hash, receipt_hash, tokens, weight, state, height)
        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL) ON CONFLICT (hash) DO NOTHING`,
-    ).run(share.hash, ++this.#seq, share.payload, share.statement, share.nodeId, share.shardIndex, share.sessionHash, share.receiptHash, share.tokens, share.weight, state).changes === 1;
+      ).run(
+        share.hash,
+        ++this.#seq,
+        share.payload,
+        share.statement,
+        share.nodeId,
+        share.shardIndex,
+        share.sessionHash,
+        share.receiptHash,
+        share.tokens,
+        share.weight,
+        state,
+      ).changes === 1
+    );
   }
 
   deleteShare(hash: Uint8Array): void {
@@ -315,7 +372,9 @@ export class ChainStore {
 
   /** Accepted shares not in a canonical block, oldest first. */
   pendingShares(limit: number): ShareRow[] {
-    return this.#statement(`SELECT ${shareColumns('shares', 'shares.statement')} FROM shares WHERE state = 1 ORDER BY seq LIMIT ?`).all(limit) as ShareRow[];
+    return this.#statement(
+      `SELECT ${shareColumns('shares', 'shares.statement')} FROM shares WHERE state = 1 ORDER BY seq LIMIT ?`,
+    ).all(limit) as ShareRow[];
   }
 
   pendingCount(): number {
@@ -325,25 +384,39 @@ export class ChainStore {
   // --- statements, receipts and usage ---
 
   statement(hash: Uint8Array): StatementRow | undefined {
-    return this.#statement('SELECT hash, payload, signature FROM statements WHERE hash = ?').get(hash) as StatementRow | undefined;
+    return this.#statement('SELECT hash, payload, signature FROM statements WHERE hash = ?').get(hash) as
+      StatementRow | undefined;
   }
 
   insertStatement(statement: NewStatement): void {
-    this.#statement('INSERT INTO statements (hash, payload, signature) VALUES (?, ?, ?) ON CONFLICT (hash) DO NOTHING').run(statement.hash, statement.payload, statement.signature);
+    this.#statement(
+      'INSERT INTO statements (hash, payload, signature) VALUES (?, ?, ?) ON CONFLICT (hash) DO NOTHING',
+    ).run(statement.hash, statement.payload, statement.signature);
   }
 
   receipt(hash: Uint8Array): ReceiptRow | undefined {
-    return this.#statement(`SELECT ${receiptColumns('receipts')} FROM receipts WHERE hash = ?`).get(hash) as ReceiptRow | undefined;
+    return this.#statement(`SELECT ${receiptColumns('receipts')} FROM receipts WHERE hash = ?`).get(hash) as
+      ReceiptRow | undefined;
   }
 
   insertReceipt(receipt: NewReceipt): void {
     this.#statement(
       'INSERT INTO receipts (hash, payload, signature, session_hash, model_id, client, tokens_per_shard) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (hash) DO NOTHING',
-    ).run(receipt.hash, receipt.payload, receipt.signature, receipt.sessionHash, receipt.modelId, receipt.client, receipt.tokensPerShard);
+    ).run(
+      receipt.hash,
+      receipt.payload,
+      receipt.signature,
+      receipt.sessionHash,
+      receipt.modelId,
+      receipt.client,
+      receipt.tokensPerShard,
+    );
   }
 
   usage(sessionHash: string, shardIndex: number): UsageTotals {
-    const row = this.#statement('SELECT chain_tokens AS chain, pending_tokens AS pending FROM usage WHERE session_hash = ? AND shard_index = ?').get(sessionHash, shardIndex) as UsageTotals | undefined;
+    const row = this.#statement(
+      'SELECT chain_tokens AS chain, pending_tokens AS pending FROM usage WHERE session_hash = ? AND shard_index = ?',
+    ).get(sessionHash, shardIndex) as UsageTotals | undefined;
     return row ?? { chain: 0, pending: 0 };
   }
 

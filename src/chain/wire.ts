@@ -1,7 +1,7 @@
 import type { Block as BlockMessage } from '../proto/tessera/v1/Block.ts';
 import type { Block__Output } from '../proto/tessera/v1/Block.ts';
 import { openHeader, type Block } from './block.ts';
-import { RecordFormatError, sha256, type SignedRecord } from './record.ts';
+import { RecordFormatError, sha256, type SignedRecord } from '../protocol/record.ts';
 
 const signed = (r: SignedRecord) => ({ payload: r.payload, signature: r.signature });
 
@@ -22,8 +22,18 @@ export function blockFromWire(message: Block__Output | null | undefined): Block 
   const statements = message.statements.map(signed);
   const shares = message.shares.map((s, i) => {
     const statement = statements[s.statement];
-    if (statement === undefined) throw new RecordFormatError(`block share ${i} points at statement ${s.statement}; the block carries ${statements.length}`);
+    if (statement === undefined)
+      throw new RecordFormatError(
+        `block share ${i} points at statement ${s.statement}; the block carries ${statements.length}`,
+      );
     return { payload: s.payload, statement };
   });
-  return { header: openHeader(signedHeader.payload), hash: sha256(signedHeader.payload), signedHeader, shares, receipts: message.receipts, statements };
+  return {
+    header: openHeader(signedHeader.payload),
+    hash: sha256(signedHeader.payload),
+    signedHeader,
+    shares,
+    receipts: message.receipts,
+    statements,
+  };
 }

@@ -8,7 +8,11 @@ import { RegistryClient, startHeartbeats, type AnnouncementBody } from '../regis
  * A daemon's enrollment at the registry at `registry`: it registers (role "daemon") with `key`, sends
  * heartbeats, and unregisters when it leaves.
  */
-export function registryEnrollment(registry: string, key: KeyPair, log: (event: string, fields: Record<string, unknown>) => void): DaemonEnrollment {
+export function registryEnrollment(
+  registry: string,
+  key: KeyPair,
+  log: (event: string, fields: Record<string, unknown>) => void,
+): DaemonEnrollment {
   const client = new RegistryClient(registry);
   let body: (() => AnnouncementBody) | undefined;
   let stopHeartbeats: (() => Promise<void>) | undefined;
@@ -16,8 +20,21 @@ export function registryEnrollment(registry: string, key: KeyPair, log: (event: 
   return {
     async join(endpoint) {
       const announce = (): AnnouncementBody => ({
-        role: 'daemon', modelId: '', shardIndex: 0, shareKey: bytesToHex(key.publicKey), endpoint, tls: false,
-        capabilities: { tier: 'daemon', cpuCores: availableParallelism(), memoryGiB: 0, gpu: 'none', region: '', workloads: ['share-chain'], clientVersion: '0.1.0' },
+        role: 'daemon',
+        modelId: '',
+        shardIndex: 0,
+        shareKey: bytesToHex(key.publicKey),
+        endpoint,
+        tls: false,
+        capabilities: {
+          tier: 'daemon',
+          cpuCores: availableParallelism(),
+          memoryGiB: 0,
+          gpu: 'none',
+          region: '',
+          workloads: ['share-chain'],
+          clientVersion: '0.1.0',
+        },
         load: { activeSessions: 0, maxSessions: 0, computeUsPerToken: 0 },
         pricePer1kTokens: 0,
       });
@@ -25,10 +42,15 @@ export function registryEnrollment(registry: string, key: KeyPair, log: (event: 
       try {
         reply = await client.register(key, announce());
       } catch (error) {
-        throw new Error(`registry ${registry} refused or did not answer the daemon's registration: ${(error as { details?: string }).details || (error as Error).message}`);
+        throw new Error(
+          `registry ${registry} refused or did not answer the daemon's registration: ${(error as { details?: string }).details || (error as Error).message}`,
+        );
       }
       body = announce;
-      stopHeartbeats = startHeartbeats(client, key, announce, { intervalMs: reply.heartbeatIntervalMs, onError: (error) => log('heartbeat_failed', { error: error.message }) });
+      stopHeartbeats = startHeartbeats(client, key, announce, {
+        intervalMs: reply.heartbeatIntervalMs,
+        onError: (error) => log('heartbeat_failed', { error: error.message }),
+      });
     },
     leave: () =>
       (left ??= (async () => {

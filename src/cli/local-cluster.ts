@@ -2,7 +2,7 @@ import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'no
 import { basename, join } from 'node:path';
 import { writeNewKeyFile } from '../crypto/keys.ts';
 import { MANIFEST_FILE, parseManifest, type Manifest } from '../model/manifest.ts';
-import { shardModel } from '../node/shard.ts';
+import { shardModel } from '../model/shards/shard.ts';
 import { RoleProcess } from './role-process.ts';
 
 export interface LocalClusterOptions {
@@ -55,9 +55,10 @@ function reusableManifest(shardsDir: string, modelPath: string, shards: number):
   if (!existsSync(path)) return undefined;
   try {
     const manifest = parseManifest(readFileSync(path, 'utf8'), path);
-    const fits = manifest.shards.length === shards
-      && manifest.source.file === basename(modelPath)
-      && (statSync(modelPath).isDirectory() || manifest.source.bytes === statSync(modelPath).size);
+    const fits =
+      manifest.shards.length === shards &&
+      manifest.source.file === basename(modelPath) &&
+      (statSync(modelPath).isDirectory() || manifest.source.bytes === statSync(modelPath).size);
     return fits ? manifest : undefined;
   } catch {
     return undefined;
@@ -95,13 +96,20 @@ export async function launchLocalCluster(options: LocalClusterOptions): Promise<
   }
 
   const clusterConfig = join(workDir, 'cluster.json');
-  writeFileSync(clusterConfig, `${JSON.stringify({
-    clusterId: 'local',
-    models: [{ id: manifest.modelId, manifest: 'shards', pricePer1kTokens: 0 }],
-    // a dead node leaves discovery within seconds on one machine
-    heartbeat: { intervalMs: 1000, evictAfterMissed: 3 },
-    ...(options.auditSamplingRate === undefined ? {} : { audit: { samplingRate: options.auditSamplingRate } }),
-  }, null, 2)}\n`);
+  writeFileSync(
+    clusterConfig,
+    `${JSON.stringify(
+      {
+        clusterId: 'local',
+        models: [{ id: manifest.modelId, manifest: 'shards', pricePer1kTokens: 0 }],
+        // a dead node leaves discovery within seconds on one machine
+        heartbeat: { intervalMs: 1000, evictAfterMissed: 3 },
+        ...(options.auditSamplingRate === undefined ? {} : { audit: { samplingRate: options.auditSamplingRate } }),
+      },
+      null,
+      2,
+    )}\n`,
+  );
 
   const started: RoleProcess[] = [];
   // Nodes first (they flush their shares to the daemon), then the daemon and verifier, then the registry.
@@ -113,7 +121,16 @@ export async function launchLocalCluster(options: LocalClusterOptions): Promise<
   try {
     const registry = new RoleProcess({
       name: 'registry',
-      args: ['registry', '--port', String(options.registryPort), '--cluster-config', clusterConfig, '--db', join(workDir, 'registry.db'), ...ANY_METRICS_PORT],
+      args: [
+        'registry',
+        '--port',
+        String(options.registryPort),
+        '--cluster-config',
+        clusterConfig,
+        '--db',
+        join(workDir, 'registry.db'),
+        ...ANY_METRICS_PORT,
+      ],
       startEvent: 'registry_started',
       logFile: join(logs, 'registry.log'),
     });
@@ -125,16 +142,40 @@ export async function launchLocalCluster(options: LocalClusterOptions): Promise<
     // The daemon and the verifier run from the first request on, so every share and audit is recorded.
     const daemon = new RoleProcess({
       name: 'daemon',
-      args: ['daemon', '--port', '0', '--registry', registryEndpoint, '--db', join(workDir, 'chain.db'), '--key', keyFile(keys, 'daemon'),
-        '--verify-threads', '1', ...ANY_METRICS_PORT, ...(options.blockIntervalMs === undefined ? [] : ['--block-interval-ms', String(options.blockIntervalMs)]),
-        ...(options.windowBlocks === undefined ? [] : ['--window-blocks', String(options.windowBlocks)])],
+      args: [
+        'daemon',
+        '--port',
+        '0',
+        '--registry',
+        registryEndpoint,
+        '--db',
+        join(workDir, 'chain.db'),
+        '--key',
+        keyFile(keys, 'daemon'),
+        '--verify-threads',
+        '1',
+        ...ANY_METRICS_PORT,
+        ...(options.blockIntervalMs === undefined ? [] : ['--block-interval-ms', String(options.blockIntervalMs)]),
+        ...(options.windowBlocks === undefined ? [] : ['--window-blocks', String(options.windowBlocks)]),
+      ],
       startEvent: 'daemon_started',
       logFile: join(logs, 'daemon.log'),
     });
     started.push(daemon);
     const verifier = new RoleProcess({
       name: 'verifier',
-      args: ['verifier', '--registry', registryEndpoint, '--shards-dir', shardsDir, '--key', keyFile(keys, 'verifier'), '--threads', String(options.threadsPerNode), ...ANY_METRICS_PORT],
+      args: [
+        'verifier',
+        '--registry',
+        registryEndpoint,
+        '--shards-dir',
+        shardsDir,
+        '--key',
+        keyFile(keys, 'verifier'),
+        '--threads',
+        String(options.threadsPerNode),
+        ...ANY_METRICS_PORT,
+      ],
       startEvent: 'verifier.start',
       logFile: join(logs, 'verifier.log'),
     });
@@ -144,22 +185,60 @@ export async function launchLocalCluster(options: LocalClusterOptions): Promise<
     say(`daemon      ${daemonEndpoint}  (pid ${daemon.pid})  metrics ${daemon.metricsUrl}`);
     say(`verifier    ${String(verifier.started.verifierId)}  (pid ${verifier.pid})  metrics ${verifier.metricsUrl}`);
 
-    const plan = [...manifest.shards.map((s) => ({ shard: s.index, name: `node-${s.index}` })),
-      ...options.spareShards.map((shard) => ({ shard, name: `node-${shard}-spare` }))];
-    const nodes = await Promise.all(plan.map(async ({ shard, name }): Promise<LocalNode> => {
-      const process = new RoleProcess({
-        name,
-        args: ['node', '--shard-index', String(shard), '--shards-dir', shardsDir, '--registry', registryEndpoint, '--daemon', daemonEndpoint, '--port', '0',
-          '--key', keyFile(keys, name), '--threads', String(options.threadsPerNode), ...ANY_METRICS_PORT],
-        startEvent: 'node.start',
-        logFile: join(logs, `${name}.log`),
-      });
-      started.push(process);
-      await process.ready;
-      return { shardIndex: shard, nodeId: String(process.started.nodeId), endpoint: String(process.started.endpoint), process };
-    }));
-    for (const n of nodes) say(`node        ${n.endpoint}  shard ${n.shardIndex}  ${n.nodeId}  (pid ${n.process.pid})  metrics ${n.process.metricsUrl}`);
-    return { manifest, registryEndpoint, registry, daemonEndpoint, daemon, verifier, nodes, close: stopAll, kill: () => started.forEach((p) => p.kill('SIGKILL')) };
+    const plan = [
+      ...manifest.shards.map((s) => ({ shard: s.index, name: `node-${s.index}` })),
+      ...options.spareShards.map((shard) => ({ shard, name: `node-${shard}-spare` })),
+    ];
+    const nodes = await Promise.all(
+      plan.map(async ({ shard, name }): Promise<LocalNode> => {
+        const process = new RoleProcess({
+          name,
+          args: [
+            'node',
+            '--shard-index',
+            String(shard),
+            '--shards-dir',
+            shardsDir,
+            '--registry',
+            registryEndpoint,
+            '--daemon',
+            daemonEndpoint,
+            '--port',
+            '0',
+            '--key',
+            keyFile(keys, name),
+            '--threads',
+            String(options.threadsPerNode),
+            ...ANY_METRICS_PORT,
+          ],
+          startEvent: 'node.start',
+          logFile: join(logs, `${name}.log`),
+        });
+        started.push(process);
+        await process.ready;
+        return {
+          shardIndex: shard,
+          nodeId: String(process.started.nodeId),
+          endpoint: String(process.started.endpoint),
+          process,
+        };
+      }),
+    );
+    for (const n of nodes)
+      say(
+        `node        ${n.endpoint}  shard ${n.shardIndex}  ${n.nodeId}  (pid ${n.process.pid})  metrics ${n.process.metricsUrl}`,
+      );
+    return {
+      manifest,
+      registryEndpoint,
+      registry,
+      daemonEndpoint,
+      daemon,
+      verifier,
+      nodes,
+      close: stopAll,
+      kill: () => started.forEach((p) => p.kill('SIGKILL')),
+    };
   } catch (error) {
     await stopAll();
     throw error;

@@ -14,7 +14,11 @@ function collectRegistry(value: string, previous: string[] | undefined): string[
 
 /** `--registry HOST:PORT` (repeatable, or comma-separated): the seed registries a client starts from. */
 export function addRegistryOption(command: Command): Command {
-  return command.option('--registry <endpoint>', `a registry to start from, HOST:PORT (repeatable; default ${DEFAULT_REGISTRY})`, collectRegistry);
+  return command.option(
+    '--registry <endpoint>',
+    `a registry to start from, HOST:PORT (repeatable; default ${DEFAULT_REGISTRY})`,
+    collectRegistry,
+  );
 }
 
 export function registriesOf(options: { registry?: string[] }): string[] {

@@ -14,7 +14,9 @@ export function roleKey(role: string, explicit: string | undefined, candidates: 
     if (found !== undefined) return readKeyFile(found);
     const created = candidates[candidates.length - 1]!;
     const key = writeNewKeyFile(created);
-    process.stderr.write(`no --key given and no key at ${candidates.join(' or ')}: created ${created} (mode 0600, ${role} id ${key.address}); back it up, or pass --key FILE (make one with: tessera keys new --out FILE)\n`);
+    process.stderr.write(
+      `no --key given and no key at ${candidates.join(' or ')}: created ${created} (mode 0600, ${role} id ${key.address}); back it up, or pass --key FILE (make one with: tessera keys new --out FILE)\n`,
+    );
     return key;
   } catch (error) {
     if (error instanceof KeyFileError) throw new CliError(error.message);

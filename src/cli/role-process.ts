@@ -39,7 +39,10 @@ export class RoleProcess {
   /** Starts the role. */
   constructor(options: RoleProcessOptions) {
     this.name = options.name;
-    this.child = spawn(process.execPath, [TESSERA_BIN, ...options.args], { stdio: ['ignore', 'ignore', 'pipe'], detached: true });
+    this.child = spawn(process.execPath, [TESSERA_BIN, ...options.args], {
+      stdio: ['ignore', 'ignore', 'pipe'],
+      detached: true,
+    });
     this.log = options.logFile === undefined ? undefined : createWriteStream(options.logFile, { flags: 'a' });
     this.exited = new Promise((resolve) => this.child.once('exit', (code, signal) => resolve({ code, signal })));
     const startTimeoutMs = options.startTimeoutMs ?? 60_000;

@@ -13,7 +13,8 @@ export type RoleLog = (event: string, fields?: Record<string, unknown>) => void;
 
 /** One JSON line per event on stderr. */
 export function roleLogger(role: string): RoleLog {
-  return (event, fields = {}) => process.stderr.write(`${JSON.stringify({ time: new Date().toISOString(), role, event, ...fields })}\n`);
+  return (event, fields = {}) =>
+    process.stderr.write(`${JSON.stringify({ time: new Date().toISOString(), role, event, ...fields })}\n`);
 }
 
 /**
@@ -37,7 +38,11 @@ export function stopSignal(): Promise<NodeJS.Signals> {
 }
 
 /** Serves until `signal`, then closes the role; a failed close is logged and sets exit code 1. */
-export async function closeOnSignal(signal: Promise<NodeJS.Signals>, close: () => Promise<void>, log: RoleLog): Promise<void> {
+export async function closeOnSignal(
+  signal: Promise<NodeJS.Signals>,
+  close: () => Promise<void>,
+  log: RoleLog,
+): Promise<void> {
   log('signal', { signal: await signal });
   try {
     await close();
@@ -60,7 +65,11 @@ export function metricsPortBeside(rolePort: number): number {
 /** --metrics-port and --metrics-host; `defaultText` says what the port defaults to. */
 export function addMetricsOptions(command: Command, defaultText: string): Command {
   return command
-    .option('--metrics-port <port>', `port of the /metrics and /healthz endpoint (0: any free port; default: ${defaultText})`, parseIntegerOption('metrics-port', 0, 65535))
+    .option(
+      '--metrics-port <port>',
+      `port of the /metrics and /healthz endpoint (0: any free port; default: ${defaultText})`,
+      parseIntegerOption('metrics-port', 0, 65535),
+    )
     .option('--metrics-host <address>', 'address the /metrics and /healthz endpoint listens on', '127.0.0.1');
 }
 

@@ -5,7 +5,10 @@
 export class BanList {
   private readonly until = new Map<string, number>();
 
-  constructor(private readonly durationMs: number, private readonly now: () => number = Date.now) {}
+  constructor(
+    private readonly durationMs: number,
+    private readonly now: () => number = Date.now,
+  ) {}
 
   ban(nodeId: string): void {
     this.until.set(nodeId, this.now() + this.durationMs);

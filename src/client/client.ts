@@ -77,7 +77,12 @@ export class Generation implements AsyncIterable<GeneratedToken> {
   promptTokens?: number;
   private started = false;
 
-  constructor(private readonly start: () => Promise<{ promptTokens: number; stream: AsyncGenerator<GeneratedToken, GenerationSummary> }>) {}
+  constructor(
+    private readonly start: () => Promise<{
+      promptTokens: number;
+      stream: AsyncGenerator<GeneratedToken, GenerationSummary>;
+    }>,
+  ) {}
 
   async *[Symbol.asyncIterator](): AsyncGenerator<GeneratedToken, void> {
     if (this.started) throw new Error('a generation can be read only once');
@@ -110,7 +115,10 @@ export class TesseraClient {
   /** One per registry that audit requests went to. */
   private readonly auditClients = new Map<string, AuditClient>();
 
-  constructor(private readonly registryPool: RegistryPool, options: ConnectOptions) {
+  constructor(
+    private readonly registryPool: RegistryPool,
+    options: ConnectOptions,
+  ) {
     this.key = options.key ?? generateKeyPair();
     this.nodes = new NodePool(options.tlsRootCerts);
     this.bans = new BanList(options.banMs ?? 60_000);
@@ -136,7 +144,14 @@ export class TesseraClient {
     if (!handle) {
       handle = this.registryPool
         .call((r) => r.getManifest(modelId).then((m) => ({ ...m, from: r.endpoint })), modelId)
-        .then((m) => modelHandleFromManifest(m.manifest, m.tokenizerGguf, this.cacheDir, `model ${modelId} from registry ${m.from}`));
+        .then((m) =>
+          modelHandleFromManifest(
+            m.manifest,
+            m.tokenizerGguf,
+            this.cacheDir,
+            `model ${modelId} from registry ${m.from}`,
+          ),
+        );
       handle.catch(() => this.handles.delete(modelId));
       this.handles.set(modelId, handle);
     }
@@ -147,13 +162,22 @@ export class TesseraClient {
   async status(): Promise<ClusterStatus> {
     await this.registryPool.exchangePeers();
     const listed = await this.models();
-    const models = await Promise.all(listed.map(async (listing) => {
-      const { manifest, nodes } = await this.registryPool.call((r) => r.discover(listing.modelId), listing.modelId);
-      const shardsCoverage = manifest.shards.map((s) => ({
-        shardIndex: s.index, layerStart: s.layerStart, layerEnd: s.layerEnd, nodes: nodes.filter((n) => n.shardIndex === s.index),
-      }));
-      return { ...listing, shardsCoverage, uncovered: shardsCoverage.filter((s) => s.nodes.length === 0).map((s) => s.shardIndex) };
-    }));
+    const models = await Promise.all(
+      listed.map(async (listing) => {
+        const { manifest, nodes } = await this.registryPool.call((r) => r.discover(listing.modelId), listing.modelId);
+        const shardsCoverage = manifest.shards.map((s) => ({
+          shardIndex: s.index,
+          layerStart: s.layerStart,
+          layerEnd: s.layerEnd,
+          nodes: nodes.filter((n) => n.shardIndex === s.index),
+        }));
+        return {
+          ...listing,
+          shardsCoverage,
+          uncovered: shardsCoverage.filter((s) => s.nodes.length === 0).map((s) => s.shardIndex),
+        };
+      }),
+    );
     return { registries: this.registries, models };
   }
 
@@ -161,7 +185,10 @@ export class TesseraClient {
     return new Generation(async () => {
       const model = await this.model(request.model);
       const promptIds = encodePrompt(model, request);
-      const stream = generateThroughNetwork(this.sessionSource(request), model, promptIds, { ...request, maxTokens: request.maxTokens ?? 64 });
+      const stream = generateThroughNetwork(this.sessionSource(request), model, promptIds, {
+        ...request,
+        maxTokens: request.maxTokens ?? 64,
+      });
       return { promptTokens: promptIds.length, stream };
     });
   }
@@ -175,9 +202,11 @@ export class TesseraClient {
   private sessionSource(request: GenerateRequest) {
     return {
       maxFailovers: 8,
-      open: (model: ModelHandle, afterFailure: boolean) => this.openSession(model, request, afterFailure ? this.routeWaitMs : 0),
+      open: (model: ModelHandle, afterFailure: boolean) =>
+        this.openSession(model, request, afterFailure ? this.routeWaitMs : 0),
       recover: (route: readonly RouteHop[], failure: HopFailure) => this.recover(route, failure),
-      revealAudit: (session: PipelineSession, commitments: readonly Commitment__Output[]) => this.revealAudit(session, commitments),
+      revealAudit: (session: PipelineSession, commitments: readonly Commitment__Output[]) =>
+        this.revealAudit(session, commitments),
       checkSignatures: (commitments: readonly Commitment__Output[]) => this.signatures.check(commitments),
     };
   }
@@ -186,44 +215,77 @@ export class TesseraClient {
    * Live nodes of the model with a fresh round-trip measure (Info); those that do not answer have
    * none. With them, the cluster's audit sampling rate and the registry that answered.
    */
-  private async candidates(model: ModelHandle): Promise<{ candidates: Candidate[]; auditSamplingRate: number; registry: string }> {
+  private async candidates(
+    model: ModelHandle,
+  ): Promise<{ candidates: Candidate[]; auditSamplingRate: number; registry: string }> {
     const modelId = model.manifest.modelId;
-    const { nodes, auditSamplingRate, registry } = await this.registryPool.call((r) => r.discover(modelId).then((d) => ({ ...d, registry: r.endpoint })), modelId);
+    const { nodes, auditSamplingRate, registry } = await this.registryPool.call(
+      (r) => r.discover(modelId).then((d) => ({ ...d, registry: r.endpoint })),
+      modelId,
+    );
     const live = nodes.filter((n) => !this.bans.isBanned(n.nodeId));
-    const candidates = await Promise.all(live.map(async (node): Promise<Candidate> => {
-      const probe = await this.nodes.probe(node.endpoint, this.probeTimeoutMs, node.tls, PROBE_MAX_AGE_MS);
-      if (!probe || !this.probeMatches(probe, node, model)) return { ...node, rttUs: undefined };
-      // the node's own count is fresher than the registry's last heartbeat
-      return { ...node, activeSessions: probe.info.activeSessions, maxSessions: probe.info.maxSessions, rttUs: probe.rttUs };
-    }));
+    const candidates = await Promise.all(
+      live.map(async (node): Promise<Candidate> => {
+        const probe = await this.nodes.probe(node.endpoint, this.probeTimeoutMs, node.tls, PROBE_MAX_AGE_MS);
+        if (!probe || !this.probeMatches(probe, node, model)) return { ...node, rttUs: undefined };
+        // the node's own count is fresher than the registry's last heartbeat
+        return {
+          ...node,
+          activeSessions: probe.info.activeSessions,
+          maxSessions: probe.info.maxSessions,
+          rttUs: probe.rttUs,
+        };
+      }),
+    );
     return { candidates, auditSamplingRate, registry };
   }
 
   private probeMatches(probe: Probe, node: DiscoveredNode, model: ModelHandle): boolean {
-    return probe.info.nodeId === node.nodeId && probe.info.modelId === model.manifest.modelId && probe.info.shardIndex === node.shardIndex;
+    return (
+      probe.info.nodeId === node.nodeId &&
+      probe.info.modelId === model.manifest.modelId &&
+      probe.info.shardIndex === node.shardIndex
+    );
   }
 
-  private async openSession(model: ModelHandle, request: GenerateRequest, routeWaitMs: number): Promise<PipelineSession> {
+  private async openSession(
+    model: ModelHandle,
+    request: GenerateRequest,
+    routeWaitMs: number,
+  ): Promise<PipelineSession> {
     const deadline = Date.now() + routeWaitMs;
     for (;;) {
       const { candidates, auditSamplingRate, registry } = await this.candidates(model);
       try {
-        const route = chooseRoute(model.manifest.modelId, model.manifest.shards.length, candidates, this.bans.current());
+        const route = chooseRoute(
+          model.manifest.modelId,
+          model.manifest.shards.length,
+          candidates,
+          this.bans.current(),
+        );
         // a fresh secret per session: a replay on a new route must not reuse a revealed one
-        const auditing: SessionAuditing | undefined = auditSamplingRate > 0 ? { audit: new SessionAudit(auditSamplingRate), registry } : undefined;
-        return new PipelineSession(this.nodes, randomBytes(16).toString('hex'), route, {
-          modelId: model.manifest.modelId,
-          sampling: {
-            temperature: request.temperature ?? 0,
-            topK: request.topK ?? 0,
-            topP: request.topP ?? 1,
-            minP: request.minP ?? 0,
-            repetitionPenalty: request.repetitionPenalty ?? 1,
-            seed: request.seed ?? 0,
-            logprobs: request.logprobs ?? 0,
+        const auditing: SessionAuditing | undefined =
+          auditSamplingRate > 0 ? { audit: new SessionAudit(auditSamplingRate), registry } : undefined;
+        return new PipelineSession(
+          this.nodes,
+          randomBytes(16).toString('hex'),
+          route,
+          {
+            modelId: model.manifest.modelId,
+            sampling: {
+              temperature: request.temperature ?? 0,
+              topK: request.topK ?? 0,
+              topP: request.topP ?? 1,
+              minP: request.minP ?? 0,
+              repetitionPenalty: request.repetitionPenalty ?? 1,
+              seed: request.seed ?? 0,
+              logprobs: request.logprobs ?? 0,
+            },
+            clientKey: this.key,
           },
-          clientKey: this.key,
-        }, this.stepTimeoutMs, auditing);
+          this.stepTimeoutMs,
+          auditing,
+        );
       } catch (error) {
         // a shard may be between nodes (one died, its replacement is registering): wait a little
         if (!(error instanceof NoRouteError) || Date.now() >= deadline) throw error;
@@ -240,11 +302,20 @@ export class TesseraClient {
   private revealAudit(session: PipelineSession, commitments: readonly Commitment__Output[]): void {
     const auditing = session.auditing;
     if (!auditing || !session.reveal(auditing.audit.revealRequest())) return;
-    void requestAudits(this.auditClient(auditing.registry), this.key, auditing.audit, commitments).then((outcomes) => {
-      for (const outcome of outcomes) {
-        if (outcome.error !== undefined) this.log('audit.request_failed', { registry: auditing.registry, nodeId: outcome.nodeId, shardIndex: outcome.shardIndex, error: outcome.error });
-      }
-    }, (error: Error) => this.log('audit.request_failed', { registry: auditing.registry, error: error.message }));
+    void requestAudits(this.auditClient(auditing.registry), this.key, auditing.audit, commitments).then(
+      (outcomes) => {
+        for (const outcome of outcomes) {
+          if (outcome.error !== undefined)
+            this.log('audit.request_failed', {
+              registry: auditing.registry,
+              nodeId: outcome.nodeId,
+              shardIndex: outcome.shardIndex,
+              error: outcome.error,
+            });
+        }
+      },
+      (error: Error) => this.log('audit.request_failed', { registry: auditing.registry, error: error.message }),
+    );
   }
 
   private auditClient(endpoint: string): AuditClient {

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { generateKeyPair } from '../crypto/keys.ts';
-import { COMMITMENT_CLOCK_TOLERANCE_MS, sha256, signCommitment, stepIdOf, tokenBytes } from '../audit/commitment.ts';
+import { COMMITMENT_CLOCK_TOLERANCE_MS, sha256, signCommitment, stepIdOf, tokenBytes } from '../protocol/commitment.ts';
 import type { Commitment__Output } from '../proto/tessera/v1/Commitment.ts';
 import { checkCommitmentChain } from './commitment-chain.ts';
 import { HopFailure } from './pipeline-session.ts';
@@ -9,34 +9,60 @@ import type { RouteHop } from './routing.ts';
 import { SignatureChecker } from './signature-checker.ts';
 
 const keys = [generateKeyPair(), generateKeyPair(), generateKeyPair()];
-const route: RouteHop[] = keys.map((k, i) => ({ nodeId: k.address, endpoint: `127.0.0.1:${7000 + i}`, shardIndex: i, tls: false }));
-const auditCommitment = sha256(Buffer.from('the session\'s audit secret'));
+const route: RouteHop[] = keys.map((k, i) => ({
+  nodeId: k.address,
+  endpoint: `127.0.0.1:${7000 + i}`,
+  shardIndex: i,
+  tls: false,
+}));
+const auditCommitment = sha256(Buffer.from("the session's audit secret"));
 const step = { sessionId: 'session-1', step: 4, tokens: [1, 403, 407], auditCommitment };
-const hashes = [sha256(tokenBytes(step.tokens)), sha256(Buffer.from('hidden 0')), sha256(Buffer.from('hidden 1')), sha256(Buffer.from('logits'))];
+const hashes = [
+  sha256(tokenBytes(step.tokens)),
+  sha256(Buffer.from('hidden 0')),
+  sha256(Buffer.from('hidden 1')),
+  sha256(Buffer.from('logits')),
+];
 
 /** Each hop's commitment, signed now, or at `datedMs[i]` where given, binding the session's audit commitment. */
-function chain(datedMs: readonly (number | undefined)[] = [], bound: Uint8Array = auditCommitment): Commitment__Output[] {
+function chain(
+  datedMs: readonly (number | undefined)[] = [],
+  bound: Uint8Array = auditCommitment,
+): Commitment__Output[] {
   return keys.map((key, i) => {
     const c = signCommitment(key, {
-      shardIndex: i, stepId: stepIdOf(step.sessionId, step.step), inputHash: hashes[i]!, outputHash: hashes[i + 1]!, auditCommitment: bound, ...(datedMs[i] === undefined ? {} : { timestampMs: datedMs[i] }),
+      shardIndex: i,
+      stepId: stepIdOf(step.sessionId, step.step),
+      inputHash: hashes[i]!,
+      outputHash: hashes[i + 1]!,
+      auditCommitment: bound,
+      ...(datedMs[i] === undefined ? {} : { timestampMs: datedMs[i] }),
     });
     return {
-      ...c, stepId: Buffer.from(c.stepId), inputHash: Buffer.from(c.inputHash), outputHash: Buffer.from(c.outputHash), auditCommitment: Buffer.from(c.auditCommitment), signature: Buffer.from(c.signature),
+      ...c,
+      stepId: Buffer.from(c.stepId),
+      inputHash: Buffer.from(c.inputHash),
+      outputHash: Buffer.from(c.outputHash),
+      auditCommitment: Buffer.from(c.auditCommitment),
+      signature: Buffer.from(c.signature),
     };
   });
 }
 
 function breaks(commitments: Commitment__Output[], nodeId: string, message: RegExp): void {
-  assert.throws(() => checkCommitmentChain(commitments, route, step), (error: unknown) => {
-    assert.ok(error instanceof HopFailure);
-    assert.equal(error.kind, 'commitment');
-    assert.equal(error.failedNodeId, nodeId);
-    assert.match(error.message, message);
-    return true;
-  });
+  assert.throws(
+    () => checkCommitmentChain(commitments, route, step),
+    (error: unknown) => {
+      assert.ok(error instanceof HopFailure);
+      assert.equal(error.kind, 'commitment');
+      assert.equal(error.failedNodeId, nodeId);
+      assert.match(error.message, message);
+      return true;
+    },
+  );
 }
 
-test('a linked chain from the route\'s nodes for this step passes', () => {
+test("a linked chain from the route's nodes for this step passes", () => {
   checkCommitmentChain(chain(), route, step);
 });
 
@@ -47,35 +73,62 @@ test('a broken link names the node that claims an input its predecessor never pr
 });
 
 test('shard 0 must have hashed the tokens sent', () => {
-  assert.throws(() => checkCommitmentChain(chain(), route, { ...step, tokens: [1, 403, 408] }), (error: unknown) => {
-    assert.ok(error instanceof HopFailure && error.failedNodeId === route[0]!.nodeId);
-    assert.match(error.message, /is not the hash of the tokens sent/);
-    return true;
-  });
+  assert.throws(
+    () => checkCommitmentChain(chain(), route, { ...step, tokens: [1, 403, 408] }),
+    (error: unknown) => {
+      assert.ok(error instanceof HopFailure && error.failedNodeId === route[0]!.nodeId);
+      assert.match(error.message, /is not the hash of the tokens sent/);
+      return true;
+    },
+  );
 });
 
-test('commitments must be this step\'s, from the route\'s nodes in order, one per hop', () => {
-  assert.throws(() => checkCommitmentChain(chain(), route, { ...step, step: 5 }), /at step 5: its step id [0-9a-f]{64} is not this step's/);
+test("commitments must be this step's, from the route's nodes in order, one per hop", () => {
+  assert.throws(
+    () => checkCommitmentChain(chain(), route, { ...step, step: 5 }),
+    /at step 5: its step id [0-9a-f]{64} is not this step's/,
+  );
   breaks(chain().slice(0, 2), route[0]!.nodeId, /carries 2 commitment\(s\) for a route of 3 hops/);
   const swapped = chain();
   [swapped[1], swapped[2]] = [swapped[2]!, swapped[1]!];
   breaks(swapped, route[1]!.nodeId, new RegExp(`it names node ${route[2]!.nodeId} shard 2`));
 });
 
-test('a commitment dated further from the client\'s clock than the tolerance fails its node: a backdated one would dodge the request window', () => {
+test("a commitment dated further from the client's clock than the tolerance fails its node: a backdated one would dodge the request window", () => {
   const limit = COMMITMENT_CLOCK_TOLERANCE_MS;
   checkCommitmentChain(chain([Date.now() - limit + 5_000, undefined, Date.now() + limit - 5_000]), route, step);
-  breaks(chain([undefined, Date.now() - limit - 5_000]), route[1]!.nodeId, /it is dated 65 s before this client's clock \(limit 60 s\): its clock is off, or it backdates its commitments/);
-  breaks(chain([undefined, undefined, Date.now() + limit + 5_000]), route[2]!.nodeId, /it is dated 65 s after this client's clock/);
+  breaks(
+    chain([undefined, Date.now() - limit - 5_000]),
+    route[1]!.nodeId,
+    /it is dated 65 s before this client's clock \(limit 60 s\): its clock is off, or it backdates its commitments/,
+  );
+  breaks(
+    chain([undefined, undefined, Date.now() + limit + 5_000]),
+    route[2]!.nodeId,
+    /it is dated 65 s after this client's clock/,
+  );
 });
 
 test('every commitment must bind the audit commitment the session was opened with, or none when it had none', () => {
   const unbound = chain([], new Uint8Array(0));
-  breaks([...chain().slice(0, 1), unbound[1]!, ...chain().slice(2)], route[1]!.nodeId, new RegExp(`it binds audit commitment none, not the ${auditCommitment.toString('hex')} the session was opened with`));
+  breaks(
+    [...chain().slice(0, 1), unbound[1]!, ...chain().slice(2)],
+    route[1]!.nodeId,
+    new RegExp(
+      `it binds audit commitment none, not the ${auditCommitment.toString('hex')} the session was opened with`,
+    ),
+  );
   const other = sha256(Buffer.from('another secret'));
-  breaks([...chain().slice(0, 2), chain([], other)[2]!], route[2]!.nodeId, new RegExp(`it binds audit commitment ${other.toString('hex')}, not the`));
+  breaks(
+    [...chain().slice(0, 2), chain([], other)[2]!],
+    route[2]!.nodeId,
+    new RegExp(`it binds audit commitment ${other.toString('hex')}, not the`),
+  );
   checkCommitmentChain(unbound, route, { ...step, auditCommitment: new Uint8Array(0) });
-  assert.throws(() => checkCommitmentChain(chain(), route, { ...step, auditCommitment: new Uint8Array(0) }), /binds audit commitment [0-9a-f]{64}, not the none the session was opened with/);
+  assert.throws(
+    () => checkCommitmentChain(chain(), route, { ...step, auditCommitment: new Uint8Array(0) }),
+    /binds audit commitment [0-9a-f]{64}, not the none the session was opened with/,
+  );
 });
 
 test('the signature checker finds the first commitment its node did not sign', async () => {
@@ -83,7 +136,12 @@ test('the signature checker finds the first commitment its node did not sign', a
   assert.equal(await checker.check(chain()), -1);
   const forged = chain();
   // shard 1's fields signed by shard 2's key: the signature recovers to the wrong node
-  const wrongKey = signCommitment(keys[2]!, { shardIndex: 1, stepId: forged[1]!.stepId, inputHash: forged[1]!.inputHash, outputHash: forged[1]!.outputHash });
+  const wrongKey = signCommitment(keys[2]!, {
+    shardIndex: 1,
+    stepId: forged[1]!.stepId,
+    inputHash: forged[1]!.inputHash,
+    outputHash: forged[1]!.outputHash,
+  });
   forged[1] = { ...forged[1]!, signature: Buffer.from(wrongKey.signature) };
   const tampered = chain();
   tampered[2] = { ...tampered[2]!, outputHash: sha256(Buffer.from('other logits')) };
@@ -93,7 +151,12 @@ test('the signature checker finds the first commitment its node did not sign', a
   redated[0] = { ...redated[0]!, timestampMs: redated[0]!.timestampMs - 1 };
   const unbound = chain();
   unbound[1] = { ...unbound[1]!, auditCommitment: Buffer.alloc(0) };
-  const [bad1, bad2, bad3, bad4] = await Promise.all([checker.check(forged), checker.check(tampered), checker.check(redated), checker.check(unbound)]);
+  const [bad1, bad2, bad3, bad4] = await Promise.all([
+    checker.check(forged),
+    checker.check(tampered),
+    checker.check(redated),
+    checker.check(unbound),
+  ]);
   assert.equal(bad1, 1);
   assert.equal(bad2, 2);
   assert.equal(bad3, 0);

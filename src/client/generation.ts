@@ -92,7 +92,9 @@ export async function* generateThroughNetwork(
   const { contextLength } = manifest.config;
   if (promptIds.length === 0) throw new GenerationInputError('the prompt is empty: nothing to continue');
   if (promptIds.length >= contextLength) {
-    throw new GenerationInputError(`the prompt has ${promptIds.length} tokens; model ${manifest.modelId}'s context holds ${contextLength}, leaving no room to generate`);
+    throw new GenerationInputError(
+      `the prompt has ${promptIds.length} tokens; model ${manifest.modelId}'s context holds ${contextLength}, leaving no room to generate`,
+    );
   }
   const maxTokens = Math.min(options.maxTokens, contextLength - promptIds.length);
   const penalized = (options.repetitionPenalty ?? 1) !== 1;
@@ -116,15 +118,26 @@ export async function* generateThroughNetwork(
         session ??= await sessions.open(model, failovers > 0);
         const sent = tokens.slice(processed);
         result = await session.step(step, { startPosition: processed, tokens: sent, history: penalized ? tokens : [] });
-        checkCommitmentChain(result.commitments, session.route, { sessionId: session.sessionId, step, tokens: sent, auditCommitment: session.auditCommitment });
+        checkCommitmentChain(result.commitments, session.route, {
+          sessionId: session.sessionId,
+          step,
+          tokens: sent,
+          auditCommitment: session.auditCommitment,
+        });
         if (processed === 0) sessions.revealAudit(session, result.commitments);
-        if (!result.sampled) throw new HopFailure(`the last hop of the route (${session.route.at(-1)!.nodeId}) returned no token`, 'hop', session.route.at(-1)!.nodeId);
+        if (!result.sampled)
+          throw new HopFailure(
+            `the last hop of the route (${session.route.at(-1)!.nodeId}) returned no token`,
+            'hop',
+            session.route.at(-1)!.nodeId,
+          );
         signatures.add(result.commitments, session.route, step);
         if ((step + 1) % RECEIPT_EVERY_STEPS === 0) session.attest(tokens.length);
       } catch (error) {
         if (!(error instanceof HopFailure) || error.kind === 'caller') throw error;
         failovers++;
-        if (failovers > sessions.maxFailovers) throw new GenerationFailedError(`gave up after ${failovers} failed routes; last failure: ${error.message}`);
+        if (failovers > sessions.maxFailovers)
+          throw new GenerationFailedError(`gave up after ${failovers} failed routes; last failure: ${error.message}`);
         await sessions.recover(session?.route ?? [], error);
         session?.close();
         session = undefined;

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { renderChat, type ChatMessage } from '../model/chat-template.ts';
 import type { Manifest } from '../model/manifest.ts';
 import type { Tokenizer } from '../model/tokenizer/tokenizer.ts';
-import { openTokenizerFile } from '../node/tokenizer-file.ts';
+import { openTokenizerFile } from '../model/shards/tokenizer-file.ts';
 
 /** What a client needs of a model to talk to its nodes: shards, tokenizer, chat template. */
 export interface ModelHandle {
@@ -18,10 +18,17 @@ export interface ModelHandle {
  * with metadata only; it is written once into `cacheDir` under its hash (the GGUF reader reads
  * files) and parsed from there.
  */
-export function modelHandleFromManifest(manifest: Manifest, tokenizerGguf: Uint8Array, cacheDir: string, source: string): ModelHandle {
+export function modelHandleFromManifest(
+  manifest: Manifest,
+  tokenizerGguf: Uint8Array,
+  cacheDir: string,
+  source: string,
+): ModelHandle {
   const sha256 = createHash('sha256').update(tokenizerGguf).digest('hex');
   if (manifest.tokenizerSha256 && manifest.tokenizerSha256 !== sha256) {
-    throw new Error(`${source}: the tokenizer file has sha256 ${sha256}, the manifest says ${manifest.tokenizerSha256}`);
+    throw new Error(
+      `${source}: the tokenizer file has sha256 ${sha256}, the manifest says ${manifest.tokenizerSha256}`,
+    );
   }
   mkdirSync(cacheDir, { recursive: true });
   const path = join(cacheDir, `tokenizer-${sha256}.gguf`);
@@ -37,7 +44,10 @@ export function modelHandleFromManifest(manifest: Manifest, tokenizerGguf: Uint8
  * Token ids for a prompt: plain text as is, or a conversation rendered with the model's chat template
  * (special tokens in the rendered text are parsed; BOS is added unless the template wrote it).
  */
-export function encodePrompt(model: ModelHandle, input: { prompt?: string; messages?: readonly ChatMessage[] }): number[] {
+export function encodePrompt(
+  model: ModelHandle,
+  input: { prompt?: string; messages?: readonly ChatMessage[] },
+): number[] {
   const { tokenizer } = model;
   if (input.messages === undefined) return tokenizer.encode(input.prompt ?? '');
   const bosToken = tokenizer.bosId === undefined ? undefined : tokenizer.tokenText(tokenizer.bosId);

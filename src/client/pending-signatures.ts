@@ -15,11 +15,20 @@ export class PendingSignatures {
   constructor(private readonly check: (commitments: readonly Commitment__Output[]) => Promise<number>) {}
 
   add(commitments: readonly Commitment__Output[], route: readonly RouteHop[], step: number): void {
-    this.checks.push(this.check(commitments).then((bad) => {
-      if (bad < 0) return;
-      const hop = route[bad]!;
-      this.failure ??= new HopFailure(`commitment of node ${hop.nodeId} (shard ${hop.shardIndex}) at step ${step}: the signature is not the node's`, 'commitment', hop.nodeId);
-    }, (error: Error) => void (this.checkerError ??= error)));
+    this.checks.push(
+      this.check(commitments).then(
+        (bad) => {
+          if (bad < 0) return;
+          const hop = route[bad]!;
+          this.failure ??= new HopFailure(
+            `commitment of node ${hop.nodeId} (shard ${hop.shardIndex}) at step ${step}: the signature is not the node's`,
+            'commitment',
+            hop.nodeId,
+          );
+        },
+        (error: Error) => void (this.checkerError ??= error),
+      ),
+    );
   }
 
   /** A bad signature found since the last call, if any. */

@@ -1,14 +1,14 @@
 import { status, type ClientDuplexStream, type ServiceError } from '@grpc/grpc-js';
 import type { SessionAudit } from '../audit/session-audit.ts';
-import { signReceipt } from '../chain/receipt.ts';
-import { sessionHashOf } from '../chain/share.ts';
+import { signReceipt } from '../protocol/receipt.ts';
+import { sessionHashOf } from '../protocol/share.ts';
 import type { KeyPair } from '../crypto/keys.ts';
 import type { ForwardReply__Output } from '../proto/tessera/v1/ForwardReply.ts';
 import type { AuditReveal } from '../proto/tessera/v1/AuditReveal.ts';
 import type { ForwardRequest } from '../proto/tessera/v1/ForwardRequest.ts';
 import type { Sampling } from '../proto/tessera/v1/Sampling.ts';
 import type { StepResult__Output } from '../proto/tessera/v1/StepResult.ts';
-import { FAILED_NODE_KEY } from '../node/node-status.ts';
+import { FAILED_NODE_KEY } from '../protocol/forward-status.ts';
 import type { NodePool } from './node-pool.ts';
 import type { RouteHop } from './routing.ts';
 
@@ -20,7 +20,11 @@ import type { RouteHop } from './routing.ts';
 export type FailureKind = 'hop' | 'expired' | 'commitment' | 'caller';
 
 export class HopFailure extends Error {
-  constructor(message: string, readonly kind: FailureKind, readonly failedNodeId?: string) {
+  constructor(
+    message: string,
+    readonly kind: FailureKind,
+    readonly failedNodeId?: string,
+  ) {
     super(message);
   }
 }
@@ -53,7 +57,8 @@ function failureFromStatus(error: ServiceError): HopFailure {
   const failedNodeId = typeof named === 'string' && named !== '' ? named : undefined;
   const message = error.details || error.message;
   if (message.startsWith('SESSION_EXPIRED')) return new HopFailure(message, 'expired', failedNodeId);
-  if (error.code === status.INVALID_ARGUMENT || error.code === status.OUT_OF_RANGE) return new HopFailure(message, 'caller', failedNodeId);
+  if (error.code === status.INVALID_ARGUMENT || error.code === status.OUT_OF_RANGE)
+    return new HopFailure(message, 'caller', failedNodeId);
   return new HopFailure(message, 'hop', failedNodeId);
 }
 
@@ -87,14 +92,23 @@ export class PipelineSession {
     this.call = pool.client(first.endpoint, first.tls).forward();
     this.call.on('data', (reply: ForwardReply__Output) => this.onReply(reply));
     this.call.on('error', (error: ServiceError) => this.fail(failureFromStatus(error)));
-    this.call.on('end', () => this.fail(new HopFailure(`node ${first.nodeId} at ${first.endpoint} ended the session stream`, 'hop', first.nodeId)));
+    this.call.on('end', () =>
+      this.fail(
+        new HopFailure(`node ${first.nodeId} at ${first.endpoint} ended the session stream`, 'hop', first.nodeId),
+      ),
+    );
     // a failed open also fails the first step, which reports it
     this.expect('opened').catch(() => undefined);
     this.call.write({
       open: {
         sessionId,
         modelId: open.modelId,
-        route: route.map((hop) => ({ nodeId: hop.nodeId, endpoint: hop.endpoint, shardIndex: hop.shardIndex, tls: hop.tls })),
+        route: route.map((hop) => ({
+          nodeId: hop.nodeId,
+          endpoint: hop.endpoint,
+          shardIndex: hop.shardIndex,
+          tls: hop.tls,
+        })),
         sampling: open.sampling,
         outputMode: 'off',
         clientKey: open.clientKey.publicKey,
@@ -106,7 +120,10 @@ export class PipelineSession {
   /** Sends one step and resolves with its result (commitments not yet checked). */
   async step(step: number, input: StepInput): Promise<StepResult__Output> {
     const reply = this.expect('result', step);
-    if (!this.failure) this.call.write({ step: { step, startPosition: input.startPosition, tokens: [...input.tokens], history: [...input.history] } });
+    if (!this.failure)
+      this.call.write({
+        step: { step, startPosition: input.startPosition, tokens: [...input.tokens], history: [...input.history] },
+      });
     return (await reply).result!;
   }
 
@@ -118,7 +135,10 @@ export class PipelineSession {
     if (this.failure || positions <= this.attested) return;
     this.attested = positions;
     const receipt = signReceipt(this.open.clientKey, {
-      sessionHash: sessionHashOf(this.sessionId), modelId: this.open.modelId, tokensPerShard: this.route.map(() => positions), timestampMs: Date.now(),
+      sessionHash: sessionHashOf(this.sessionId),
+      modelId: this.open.modelId,
+      tokensPerShard: this.route.map(() => positions),
+      timestampMs: Date.now(),
     });
     this.call.write({ usage: { receipt: { payload: receipt.payload, signature: receipt.signature } } });
   }
@@ -155,7 +175,12 @@ export class PipelineSession {
     return new Promise((resolve, reject) => {
       const first = this.route[0]!;
       const timer = setTimeout(() => {
-        this.fail(new HopFailure(`no answer from the route (first hop ${first.nodeId} at ${first.endpoint}) within ${this.stepTimeoutMs} ms`, 'hop'));
+        this.fail(
+          new HopFailure(
+            `no answer from the route (first hop ${first.nodeId} at ${first.endpoint}) within ${this.stepTimeoutMs} ms`,
+            'hop',
+          ),
+        );
         this.call.cancel();
       }, this.stepTimeoutMs);
       this.waiters.push({ expect, step, resolve, reject, timer });
@@ -172,16 +197,29 @@ export class PipelineSession {
     clearTimeout(waiter.timer);
     if (reply.kind === 'opened' && reply.opened?.nodeId !== first.nodeId) {
       this.waiters.unshift(waiter);
-      this.fail(new HopFailure(`the node at ${first.endpoint} is ${reply.opened?.nodeId}, not ${first.nodeId} as the route says`, 'hop', first.nodeId));
+      this.fail(
+        new HopFailure(
+          `the node at ${first.endpoint} is ${reply.opened?.nodeId}, not ${first.nodeId} as the route says`,
+          'hop',
+          first.nodeId,
+        ),
+      );
       return;
     }
-    const matches = waiter.expect === 'opened'
-      ? reply.kind === 'opened'
-      : reply.kind === 'result' && reply.result?.step === waiter.step;
+    const matches =
+      waiter.expect === 'opened'
+        ? reply.kind === 'opened'
+        : reply.kind === 'result' && reply.result?.step === waiter.step;
     if (!matches) {
       const got = reply.kind === 'result' ? `result of step ${reply.result?.step}` : String(reply.kind);
       this.waiters.unshift(waiter);
-      this.fail(new HopFailure(`node ${first.nodeId} answered ${got}, expected ${waiter.expect === 'opened' ? 'opened' : `result of step ${waiter.step}`}`, 'hop', first.nodeId));
+      this.fail(
+        new HopFailure(
+          `node ${first.nodeId} answered ${got}, expected ${waiter.expect === 'opened' ? 'opened' : `result of step ${waiter.step}`}`,
+          'hop',
+          first.nodeId,
+        ),
+      );
       return;
     }
     waiter.resolve(reply);

@@ -3,7 +3,10 @@ import { RegistryClient } from '../registry/registry-client.ts';
 
 export class UnknownModelError extends Error {
   readonly code = 'UNKNOWN_MODEL';
-  constructor(readonly modelId: string, detail: string) {
+  constructor(
+    readonly modelId: string,
+    detail: string,
+  ) {
     super(`unknown model ${modelId}: ${detail}`);
   }
 }
@@ -21,7 +24,10 @@ export class RegistryPool {
   private readonly clients = new Map<string, RegistryClient>();
   private order: string[];
 
-  constructor(seeds: readonly string[], private readonly deadlineMs: number) {
+  constructor(
+    seeds: readonly string[],
+    private readonly deadlineMs: number,
+  ) {
     if (seeds.length === 0) throw new Error('no registry given: name at least one as HOST:PORT');
     this.order = [...new Set(seeds)];
   }
@@ -34,7 +40,8 @@ export class RegistryPool {
   /** Asks the known registries for the registries they know, and adds them. */
   async exchangePeers(): Promise<void> {
     const learned = await this.call((client) => client.exchangePeers('', this.order));
-    for (const peer of learned) if (peer.endpoint && !this.order.includes(peer.endpoint)) this.order.push(peer.endpoint);
+    for (const peer of learned)
+      if (peer.endpoint && !this.order.includes(peer.endpoint)) this.order.push(peer.endpoint);
   }
 
   /**

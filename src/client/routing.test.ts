@@ -3,8 +3,16 @@ import assert from 'node:assert/strict';
 import { chooseRoute, NoRouteError, type Candidate } from './routing.ts';
 
 const node = (nodeId: string, shardIndex: number, extra: Partial<Candidate> = {}): Candidate => ({
-  nodeId, endpoint: `127.0.0.1:${1000 + shardIndex}`, shardIndex, activeSessions: 0, maxSessions: 8,
-  computeUsPerToken: 100, pricePer1kTokens: 10, tls: false, rttUs: 200, ...extra,
+  nodeId,
+  endpoint: `127.0.0.1:${1000 + shardIndex}`,
+  shardIndex,
+  activeSessions: 0,
+  maxSessions: 8,
+  computeUsPerToken: 100,
+  pricePer1kTokens: 10,
+  tls: false,
+  rttUs: 200,
+  ...extra,
 });
 
 test('each shard gets the node with the least round trip plus compute time', () => {
@@ -14,8 +22,14 @@ test('each shard gets the node with the least round trip plus compute time', () 
     node('c0', 0, { rttUs: 400, computeUsPerToken: 50 }),
     node('a1', 1, { rttUs: 100 }),
   ]);
-  assert.deepEqual(route.map((h) => h.nodeId), ['c0', 'a1']);
-  assert.deepEqual(route.map((h) => h.shardIndex), [0, 1]);
+  assert.deepEqual(
+    route.map((h) => h.nodeId),
+    ['c0', 'a1'],
+  );
+  assert.deepEqual(
+    route.map((h) => h.shardIndex),
+    [0, 1],
+  );
 });
 
 test('load and price break ties between equally fast nodes but never outweigh speed', () => {
@@ -39,10 +53,13 @@ test('banned, unreachable and full nodes are left out; an uncovered shard is nam
     node('gone', 1, { rttUs: undefined }),
   ];
   assert.equal(chooseRoute('m', 1, candidates, new Set(['banned']))[0]!.nodeId, 'ok');
-  assert.throws(() => chooseRoute('m', 3, candidates, new Set(['banned'])), (error: unknown) => {
-    assert.ok(error instanceof NoRouteError);
-    assert.deepEqual(error.missingShards, [1, 2]);
-    assert.match(error.message, /shard 1's 1 node\(s\) are unreachable, full or banned; shard 2 has no live node/);
-    return true;
-  });
+  assert.throws(
+    () => chooseRoute('m', 3, candidates, new Set(['banned'])),
+    (error: unknown) => {
+      assert.ok(error instanceof NoRouteError);
+      assert.deepEqual(error.missingShards, [1, 2]);
+      assert.match(error.message, /shard 1's 1 node\(s\) are unreachable, full or banned; shard 2 has no live node/);
+      return true;
+    },
+  );
 });

@@ -33,7 +33,11 @@ const PRICE_PENALTY_US = 0.01;
 
 export class NoRouteError extends Error {
   readonly code = 'NO_ROUTE';
-  constructor(readonly modelId: string, readonly missingShards: readonly number[], detail: string) {
+  constructor(
+    readonly modelId: string,
+    readonly missingShards: readonly number[],
+    detail: string,
+  ) {
     super(`no route for model ${modelId}: ${detail}`);
   }
 }
@@ -49,16 +53,27 @@ export function hopCost(candidate: Candidate): number {
  * The cheapest route over `shards` shards. Nodes in `excluded` (banned), nodes that did not answer
  * the probe and nodes with no free session are left out; a shard with no node left is named.
  */
-export function chooseRoute(modelId: string, shards: number, candidates: readonly Candidate[], excluded: ReadonlySet<string> = new Set()): RouteHop[] {
+export function chooseRoute(
+  modelId: string,
+  shards: number,
+  candidates: readonly Candidate[],
+  excluded: ReadonlySet<string> = new Set(),
+): RouteHop[] {
   const route: RouteHop[] = [];
   const missing: number[] = [];
   const reasons: string[] = [];
   for (let shard = 0; shard < shards; shard++) {
     const all = candidates.filter((c) => c.shardIndex === shard);
-    const usable = all.filter((c) => !excluded.has(c.nodeId) && c.rttUs !== undefined && c.activeSessions < c.maxSessions);
+    const usable = all.filter(
+      (c) => !excluded.has(c.nodeId) && c.rttUs !== undefined && c.activeSessions < c.maxSessions,
+    );
     if (usable.length === 0) {
       missing.push(shard);
-      reasons.push(all.length === 0 ? `shard ${shard} has no live node` : `shard ${shard}'s ${all.length} node(s) are unreachable, full or banned`);
+      reasons.push(
+        all.length === 0
+          ? `shard ${shard} has no live node`
+          : `shard ${shard}'s ${all.length} node(s) are unreachable, full or banned`,
+      );
       continue;
     }
     let best = usable[0]!;

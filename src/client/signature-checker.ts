@@ -1,4 +1,4 @@
-import { verifyCommitment, type SignedCommitment } from '../audit/commitment.ts';
+import { verifyCommitment, type SignedCommitment } from '../protocol/commitment.ts';
 
 /**
  * Checks commitment signatures on the client's thread, but in a later turn of the event loop: the

@@ -2,7 +2,8 @@
  * Canonical JSON: object keys sorted, no whitespace, integers only (no floats whose printing could
  * differ), strings as JSON.stringify writes them. Signed payloads travel as these exact bytes.
  */
-export type CanonicalValue = string | number | boolean | null | readonly CanonicalValue[] | { readonly [key: string]: CanonicalValue };
+export type CanonicalValue =
+  string | number | boolean | null | readonly CanonicalValue[] | { readonly [key: string]: CanonicalValue };
 
 function write(value: CanonicalValue): string {
   if (value === null || typeof value === 'boolean' || typeof value === 'string') return JSON.stringify(value);
@@ -12,7 +13,9 @@ function write(value: CanonicalValue): string {
   }
   if (Array.isArray(value)) return `[${value.map(write).join(',')}]`;
   const object = value as { readonly [key: string]: CanonicalValue };
-  const keys = Object.keys(object).filter((k) => object[k] !== undefined).sort();
+  const keys = Object.keys(object)
+    .filter((k) => object[k] !== undefined)
+    .sort();
   return `{${keys.map((k) => `${JSON.stringify(k)}:${write(object[k]!)}`).join(',')}}`;
 }
 
@@ -25,6 +28,7 @@ export function parseCanonicalJson(bytes: Uint8Array): CanonicalValue {
   const text = new TextDecoder('utf-8', { fatal: true }).decode(bytes);
   const value = JSON.parse(text) as CanonicalValue;
   const again = canonicalJson(value);
-  if (again.length !== bytes.length || !again.every((b, i) => b === bytes[i])) throw new Error('payload is not canonical JSON');
+  if (again.length !== bytes.length || !again.every((b, i) => b === bytes[i]))
+    throw new Error('payload is not canonical JSON');
   return value;
 }

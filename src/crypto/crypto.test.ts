@@ -35,7 +35,10 @@ test('signatures are the bytes viem makes for the same digest and key (RFC 6979,
     const key = generateKeyPair();
     const message = canonicalJson({ i, note: 'viem agrees' });
     const ours = sign(key, 'tessera/v1/test', message);
-    const theirs = await viemSign({ hash: `0x${bytesToHex(signatureDigest('tessera/v1/test', message))}`, privateKey: `0x${bytesToHex(key.secretKey)}` });
+    const theirs = await viemSign({
+      hash: `0x${bytesToHex(signatureDigest('tessera/v1/test', message))}`,
+      privateKey: `0x${bytesToHex(key.secretKey)}`,
+    });
     assert.equal(`0x${bytesToHex(ours.subarray(0, 32))}`, theirs.r);
     assert.equal(`0x${bytesToHex(ours.subarray(32, 64))}`, theirs.s);
     assert.equal(ours[64], theirs.yParity);
@@ -43,7 +46,10 @@ test('signatures are the bytes viem makes for the same digest and key (RFC 6979,
 });
 
 test('canonical JSON sorts keys, refuses floats and non-canonical input', () => {
-  assert.equal(new TextDecoder().decode(canonicalJson({ z: [1, { y: true, b: null }], a: 'é' })), '{"a":"é","z":[1,{"b":null,"y":true}]}');
+  assert.equal(
+    new TextDecoder().decode(canonicalJson({ z: [1, { y: true, b: null }], a: 'é' })),
+    '{"a":"é","z":[1,{"b":null,"y":true}]}',
+  );
   assert.throws(() => canonicalJson({ x: 0.5 }), /safe integers only/);
   assert.deepEqual(parseCanonicalJson(canonicalJson({ b: 1, a: 2 })), { a: 2, b: 1 });
   assert.throws(() => parseCanonicalJson(new TextEncoder().encode('{"b":1,"a":2}')), /not canonical/);

@@ -14,7 +14,10 @@ export interface KeyPair {
 }
 
 export class KeyFileError extends Error {
-  constructor(message: string, readonly code: 'MISSING' | 'MODE' | 'FORMAT' | 'EXISTS') {
+  constructor(
+    message: string,
+    readonly code: 'MISSING' | 'MODE' | 'FORMAT' | 'EXISTS',
+  ) {
     super(message);
   }
 }
@@ -52,14 +55,22 @@ export function readKeyFile(path: string): KeyPair {
   try {
     mode = statSync(path).mode & 0o777;
   } catch {
-    throw new KeyFileError(`key file ${path} does not exist; create one with: tessera keys new --out ${path}`, 'MISSING');
+    throw new KeyFileError(
+      `key file ${path} does not exist; create one with: tessera keys new --out ${path}`,
+      'MISSING',
+    );
   }
   if ((mode & 0o077) !== 0) {
-    throw new KeyFileError(`key file ${path} has mode ${mode.toString(8).padStart(4, '0')}, readable by others; fix it with: chmod 600 ${path}`, 'MODE');
+    throw new KeyFileError(
+      `key file ${path} has mode ${mode.toString(8).padStart(4, '0')}, readable by others; fix it with: chmod 600 ${path}`,
+      'MODE',
+    );
   }
   const text = readFileSync(path, 'utf8').trim().replace(/^0x/, '');
-  if (!/^[0-9a-fA-F]{64}$/.test(text)) throw new KeyFileError(`key file ${path} does not hold a 32-byte hex secret key`, 'FORMAT');
+  if (!/^[0-9a-fA-F]{64}$/.test(text))
+    throw new KeyFileError(`key file ${path} does not hold a 32-byte hex secret key`, 'FORMAT');
   const secretKey = hexToBytes(text);
-  if (!secp256k1.utils.isValidSecretKey(secretKey)) throw new KeyFileError(`key file ${path} holds an invalid secp256k1 key`, 'FORMAT');
+  if (!secp256k1.utils.isValidSecretKey(secretKey))
+    throw new KeyFileError(`key file ${path} holds an invalid secp256k1 key`, 'FORMAT');
   return keyPairFromSecret(secretKey);
 }

@@ -34,7 +34,9 @@ export function sign(key: KeyPair, domain: string, message: Uint8Array): Uint8Ar
 export function recoverSigner(domain: string, message: Uint8Array, signature: Uint8Array): string | undefined {
   if (signature.length !== 65 || signature[64]! > 3) return undefined;
   try {
-    return addressOf(secp256k1.ecdsaRecover(signature.subarray(0, 64), signature[64]!, signatureDigest(domain, message), false));
+    return addressOf(
+      secp256k1.ecdsaRecover(signature.subarray(0, 64), signature[64]!, signatureDigest(domain, message), false),
+    );
   } catch {
     return undefined;
   }

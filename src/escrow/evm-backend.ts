@@ -21,7 +21,15 @@ import {
   EscrowError,
   ESCROW_ERROR_CODES,
 } from '../registry/settlement-backend.ts';
-import type { EscrowErrorCode, Hash32, SettlementBackend, SettlementPost, SettlementState, SettlementStatus, StakeInfo } from '../registry/settlement-backend.ts';
+import type {
+  EscrowErrorCode,
+  Hash32,
+  SettlementBackend,
+  SettlementPost,
+  SettlementState,
+  SettlementStatus,
+  StakeInfo,
+} from '../registry/settlement-backend.ts';
 
 interface Artifact {
   readonly abi: Abi;
@@ -29,7 +37,9 @@ interface Artifact {
 }
 
 /** Built by `npm run contracts` from contracts/TesseraEscrow.sol; a test keeps the two in step. */
-export const escrowArtifact = JSON.parse(readFileSync(new URL('./contracts/TesseraEscrow.json', import.meta.url), 'utf8')) as Artifact;
+export const escrowArtifact = JSON.parse(
+  readFileSync(new URL('./contracts/TesseraEscrow.json', import.meta.url), 'utf8'),
+) as Artifact;
 
 const abi = escrowArtifact.abi;
 const STATUS: readonly (SettlementStatus | 'none')[] = ['none', 'posted', 'challenged', 'finalized'];
@@ -119,7 +129,8 @@ export async function openEvmBackend(options: EvmBackendOptions): Promise<EvmBac
   const address = getAddress(options.address);
   const where = `${address} on ${options.rpcUrl} (chain ${connection.chain.id})`;
   const code = await connection.publicClient.getCode({ address });
-  if (code === undefined || code === '0x') throw new Error(`no contract at ${where}: deploy TesseraEscrow there, or name the address it was deployed at`);
+  if (code === undefined || code === '0x')
+    throw new Error(`no contract at ${where}: deploy TesseraEscrow there, or name the address it was deployed at`);
   let owner: Address;
   try {
     owner = (await connection.publicClient.readContract({ address, abi, functionName: 'owner', args: [] })) as Address;
@@ -153,7 +164,9 @@ export class EvmBackend implements SettlementBackend {
     this.#owner = options.ownerKey === undefined ? undefined : privateKeyToAccount(options.ownerKey);
     this.#challenger = options.challengerKey === undefined ? undefined : privateKeyToAccount(options.challengerKey);
     this.treasury = owner;
-    const keys = [options.ownerKey, options.challengerKey, ...(options.partyKeys ?? [])].filter((key) => key !== undefined);
+    const keys = [options.ownerKey, options.challengerKey, ...(options.partyKeys ?? [])].filter(
+      (key) => key !== undefined,
+    );
     for (const key of keys) {
       const account = privateKeyToAccount(key);
       this.#signers.set(account.address, account);
@@ -188,7 +201,10 @@ export class EvmBackend implements SettlementBackend {
 
   /** The challenge window and unstaking cooldown the contract was deployed with. */
   async durations(): Promise<{ challengeWindowS: number; unstakeCooldownS: number }> {
-    const [challengeWindow, unstakeCooldown] = await Promise.all([this.#read('challengeWindow', []), this.#read('unstakeCooldown', [])]);
+    const [challengeWindow, unstakeCooldown] = await Promise.all([
+      this.#read('challengeWindow', []),
+      this.#read('unstakeCooldown', []),
+    ]);
     return { challengeWindowS: Number(challengeWindow as bigint), unstakeCooldownS: Number(unstakeCooldown as bigint) };
   }
 
@@ -215,14 +231,9 @@ export class EvmBackend implements SettlementBackend {
   }
 
   async settlementState(hash: Hash32): Promise<SettlementState> {
-    const [status, postedAt, endsAt, total, nodes, amounts] = (await this.#read('settlement', [checkHash32(hash, 'settlement hash')])) as readonly [
-      number,
-      bigint,
-      bigint,
-      bigint,
-      readonly Address[],
-      readonly bigint[],
-    ];
+    const [status, postedAt, endsAt, total, nodes, amounts] = (await this.#read('settlement', [
+      checkHash32(hash, 'settlement hash'),
+    ])) as readonly [number, bigint, bigint, bigint, readonly Address[], readonly bigint[]];
     const name = STATUS[status];
     if (name === undefined) throw new Error(`escrow ${this.address} reports unknown settlement status ${status}`);
     if (name === 'none') return { status: 'none' };
@@ -255,7 +266,8 @@ export class EvmBackend implements SettlementBackend {
   }
 
   #ownerAccount(): PrivateKeyAccount {
-    if (this.#owner === undefined) throw new Error(`this escrow client has no owner key: only ${this.treasury} may post, finalize and slash`);
+    if (this.#owner === undefined)
+      throw new Error(`this escrow client has no owner key: only ${this.treasury} may post, finalize and slash`);
     return this.#owner;
   }
 
@@ -269,14 +281,28 @@ export class EvmBackend implements SettlementBackend {
     return this.#conn.publicClient.readContract({ address: this.address, abi, functionName, args });
   }
 
-  #send(account: PrivateKeyAccount, functionName: string, args: readonly unknown[], value?: bigint): Promise<TransactionReceipt> {
+  #send(
+    account: PrivateKeyAccount,
+    functionName: string,
+    args: readonly unknown[],
+    value?: bigint,
+  ): Promise<TransactionReceipt> {
     const { publicClient, walletClient, chain } = this.#conn;
     const run = async (): Promise<TransactionReceipt> => {
       try {
-        const { request } = await publicClient.simulateContract({ address: this.address, abi, functionName, args, account, chain, value });
+        const { request } = await publicClient.simulateContract({
+          address: this.address,
+          abi,
+          functionName,
+          args,
+          account,
+          chain,
+          value,
+        });
         const hash = await walletClient.writeContract(request);
         const receipt = await publicClient.waitForTransactionReceipt({ hash });
-        if (receipt.status !== 'success') throw new Error(`${functionName} transaction ${hash} reverted on-chain after a clean simulation`);
+        if (receipt.status !== 'success')
+          throw new Error(`${functionName} transaction ${hash} reverted on-chain after a clean simulation`);
         return receipt;
       } catch (error) {
         throw this.#escrowError(error, functionName) ?? error;
@@ -295,7 +321,10 @@ export class EvmBackend implements SettlementBackend {
     if (!isEscrowErrorCode(name)) return undefined;
     const args = (revert.data.args ?? []).map(String).join(', ');
     // The contract's instants are chain seconds; say when, as the ledger does.
-    const until = name === 'CooldownActive' ? `: may withdraw from ${new Date(ms(revert.data.args?.[1] as bigint)).toISOString()}` : '';
+    const until =
+      name === 'CooldownActive'
+        ? `: may withdraw from ${new Date(ms(revert.data.args?.[1] as bigint)).toISOString()}`
+        : '';
     return new EscrowError(name, `escrow ${this.address} refused ${functionName}: ${name}(${args})${until}`);
   }
 

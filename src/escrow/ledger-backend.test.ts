@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { LedgerBackend } from './ledger-backend.ts';
 import type { LedgerBackendOptions } from './ledger-backend.ts';
-import { settlementBackendSuite } from './settlement-backend-suite.ts';
+import { settlementBackendSuite } from '../../test/support/settlement-backend-suite.ts';
 import { EscrowError } from '../registry/settlement-backend.ts';
 import type { Hash32 } from '../registry/settlement-backend.ts';
 
@@ -16,7 +16,11 @@ after(() => rmSync(dir, { recursive: true, force: true }));
 let files = 0;
 const START_MS = Date.UTC(2030, 0, 1);
 
-function openLedger(options: Partial<LedgerBackendOptions> = {}): { ledger: LedgerBackend; clock: { ms: number }; path: string } {
+function openLedger(options: Partial<LedgerBackendOptions> = {}): {
+  ledger: LedgerBackend;
+  clock: { ms: number };
+  path: string;
+} {
   const clock = { ms: START_MS };
   const path = options.path ?? join(dir, `ledger-${files++}.db`);
   return { ledger: new LedgerBackend({ now: () => clock.ms, ...options, path }), clock, path };
@@ -115,7 +119,10 @@ test('a refused operation changes nothing', async () => {
   const { ledger } = openLedger();
   await ledger.deposit('c', 5n);
   await ledger.postSettlement({ hash: hash(1), payouts: [{ node: 'n', amount: 9n }] });
-  await assert.rejects(ledger.finalize(hash(1)), (e: unknown) => e instanceof EscrowError && e.code === 'ChallengeWindowOpen');
+  await assert.rejects(
+    ledger.finalize(hash(1)),
+    (e: unknown) => e instanceof EscrowError && e.code === 'ChallengeWindowOpen',
+  );
   await assert.rejects(ledger.deposit('c', -1n), RangeError);
   assert.equal(await ledger.available(), 5n);
   assert.equal((await ledger.settlementState(hash(1))).status, 'posted');
@@ -133,8 +140,12 @@ test('every acknowledged operation survives kill -9', async () => {
       await ledger.postSettlement({ hash: '0x' + i.toString(16).padStart(64, '0'), payouts: [{ node: 'node', amount: 1n }] });
       process.stdout.write('ack ' + i + '\\n');
     }`;
-  const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '--eval', script], { stdio: ['ignore', 'pipe', 'inherit'] });
-  const exited = new Promise<NodeJS.Signals | null>((resolve) => child.once('exit', (_code, signal) => resolve(signal)));
+  const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '--eval', script], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  const exited = new Promise<NodeJS.Signals | null>((resolve) =>
+    child.once('exit', (_code, signal) => resolve(signal)),
+  );
   let acked = 0;
   await new Promise<void>((resolve, reject) => {
     let buffered = '';
@@ -155,7 +166,8 @@ test('every acknowledged operation survives kill -9', async () => {
   const ledger = new LedgerBackend({ path });
   const available = await ledger.available();
   assert.ok(available >= BigInt(acked), `${acked} deposits acknowledged, ${available} survived`);
-  for (let i = 1; i <= acked; i++) assert.equal((await ledger.settlementState(hash(i))).status, 'posted', `settlement ${i}`);
+  for (let i = 1; i <= acked; i++)
+    assert.equal((await ledger.settlementState(hash(i))).status, 'posted', `settlement ${i}`);
   // A deposit beyond the last acknowledgement may have committed; no settlement beyond it without its deposit.
   assert.equal((await ledger.settlementState(hash(Number(available) + 1))).status, 'none');
   await ledger.close();

@@ -8,7 +8,15 @@ import {
   BPS,
   EscrowError,
 } from '../registry/settlement-backend.ts';
-import type { Hash32, Payout, SettlementBackend, SettlementPost, SettlementState, SettlementStatus, StakeInfo } from '../registry/settlement-backend.ts';
+import type {
+  Hash32,
+  Payout,
+  SettlementBackend,
+  SettlementPost,
+  SettlementState,
+  SettlementStatus,
+  StakeInfo,
+} from '../registry/settlement-backend.ts';
 
 export interface LedgerBackendOptions {
   /** The SQLite file; may be the registry's own (every table here is prefixed `ledger_`). */
@@ -87,7 +95,9 @@ export class LedgerBackend implements SettlementBackend {
       this.#db.exec(SCHEMA);
       const version = this.#meta('schema');
       if (version !== undefined && version !== SCHEMA_VERSION) {
-        throw new Error(`${options.path} has ledger schema version ${version}; this tessera knows ${SCHEMA_VERSION}: upgrade tessera`);
+        throw new Error(
+          `${options.path} has ledger schema version ${version}; this tessera knows ${SCHEMA_VERSION}: upgrade tessera`,
+        );
       }
       this.#setMeta('schema', SCHEMA_VERSION);
     } catch (error) {
@@ -116,9 +126,12 @@ export class LedgerBackend implements SettlementBackend {
     positive(checkAmount(amount, 'stake'));
     this.#write(() => {
       const current = this.#stake(node);
-      if (current !== undefined && current.unstakingUntilMs !== null) throw new EscrowError('AlreadyUnstaking', `node ${node} is unstaking`);
+      if (current !== undefined && current.unstakingUntilMs !== null)
+        throw new EscrowError('AlreadyUnstaking', `node ${node} is unstaking`);
       this.#db
-        .prepare('INSERT INTO ledger_stakes (node, amount, unstaking_until_ms) VALUES (?, ?, NULL) ON CONFLICT (node) DO UPDATE SET amount = excluded.amount')
+        .prepare(
+          'INSERT INTO ledger_stakes (node, amount, unstaking_until_ms) VALUES (?, ?, NULL) ON CONFLICT (node) DO UPDATE SET amount = excluded.amount',
+        )
         .run(node, String((current?.amount ?? 0n) + amount));
     });
   }
@@ -137,9 +150,13 @@ export class LedgerBackend implements SettlementBackend {
   async withdrawStake(node: string): Promise<bigint> {
     return this.#write(() => {
       const current = this.#stake(node);
-      if (current === undefined || current.unstakingUntilMs === null) throw new EscrowError('NotUnstaking', `node ${node} has not requested to unstake`);
+      if (current === undefined || current.unstakingUntilMs === null)
+        throw new EscrowError('NotUnstaking', `node ${node} has not requested to unstake`);
       if (this.#now() < current.unstakingUntilMs) {
-        throw new EscrowError('CooldownActive', `node ${node} may withdraw from ${new Date(current.unstakingUntilMs).toISOString()}`);
+        throw new EscrowError(
+          'CooldownActive',
+          `node ${node} may withdraw from ${new Date(current.unstakingUntilMs).toISOString()}`,
+        );
       }
       this.#db.prepare('DELETE FROM ledger_stakes WHERE node = ?').run(node);
       return current.amount;
@@ -149,7 +166,9 @@ export class LedgerBackend implements SettlementBackend {
   async stakeOf(node: string): Promise<StakeInfo> {
     const current = this.#stake(node);
     if (current === undefined) return { amount: 0n };
-    return current.unstakingUntilMs === null ? { amount: current.amount } : { amount: current.amount, unstakingUntilMs: current.unstakingUntilMs };
+    return current.unstakingUntilMs === null
+      ? { amount: current.amount }
+      : { amount: current.amount, unstakingUntilMs: current.unstakingUntilMs };
   }
 
   async postSettlement(post: SettlementPost): Promise<number> {
@@ -158,15 +177,19 @@ export class LedgerBackend implements SettlementBackend {
     let total = 0n;
     for (const p of post.payouts) {
       if (p.node === '') throw new EscrowError('ZeroAddress', `settlement ${hash} pays an empty node id`);
-      if (checkAmount(p.amount, 'payout') === 0n) throw new EscrowError('ZeroAmount', `settlement ${hash} pays 0 to ${p.node}`);
+      if (checkAmount(p.amount, 'payout') === 0n)
+        throw new EscrowError('ZeroAmount', `settlement ${hash} pays 0 to ${p.node}`);
       total += p.amount;
     }
     return this.#write(() => {
-      if (this.#settlement(hash) !== undefined) throw new EscrowError('SettlementExists', `settlement ${hash} was already posted`);
+      if (this.#settlement(hash) !== undefined)
+        throw new EscrowError('SettlementExists', `settlement ${hash} was already posted`);
       const now = this.#now();
       const endsAt = now + this.#windowMs;
       this.#db
-        .prepare("INSERT INTO ledger_settlements (hash, status, posted_at_ms, challenge_ends_at_ms, total) VALUES (?, 'posted', ?, ?, ?)")
+        .prepare(
+          "INSERT INTO ledger_settlements (hash, status, posted_at_ms, challenge_ends_at_ms, total) VALUES (?, 'posted', ?, ?, ?)",
+        )
         .run(hash, now, endsAt, String(total));
       const insert = this.#db.prepare('INSERT INTO ledger_payouts (hash, idx, node, amount) VALUES (?, ?, ?, ?)');
       post.payouts.forEach((p, i) => insert.run(hash, i, p.node, String(p.amount)));
@@ -179,9 +202,14 @@ export class LedgerBackend implements SettlementBackend {
     this.#write(() => {
       const s = this.#pending(key);
       if (this.#now() >= s.challengeEndsAtMs) {
-        throw new EscrowError('ChallengeWindowClosed', `settlement ${key} stopped taking challenges at ${new Date(s.challengeEndsAtMs).toISOString()}`);
+        throw new EscrowError(
+          'ChallengeWindowClosed',
+          `settlement ${key} stopped taking challenges at ${new Date(s.challengeEndsAtMs).toISOString()}`,
+        );
       }
-      this.#db.prepare("UPDATE ledger_settlements SET status = 'challenged', challenge_reason = ? WHERE hash = ?").run(reason, key);
+      this.#db
+        .prepare("UPDATE ledger_settlements SET status = 'challenged', challenge_reason = ? WHERE hash = ?")
+        .run(reason, key);
     });
   }
 
@@ -190,11 +218,15 @@ export class LedgerBackend implements SettlementBackend {
     this.#write(() => {
       const s = this.#pending(key);
       if (this.#now() < s.challengeEndsAtMs) {
-        throw new EscrowError('ChallengeWindowOpen', `settlement ${key} is open to challenges until ${new Date(s.challengeEndsAtMs).toISOString()}`);
+        throw new EscrowError(
+          'ChallengeWindowOpen',
+          `settlement ${key} is open to challenges until ${new Date(s.challengeEndsAtMs).toISOString()}`,
+        );
       }
       const total = BigInt(s.total);
       const available = this.#available();
-      if (total > available) throw new EscrowError('InsufficientDeposits', `settlement ${key} pays ${total}, deposits hold ${available}`);
+      if (total > available)
+        throw new EscrowError('InsufficientDeposits', `settlement ${key} pays ${total}, deposits hold ${available}`);
       this.#setMeta('available', String(available - total));
       for (const p of this.#payouts(key)) this.#add('ledger_claimable', 'party', p.node, p.amount);
       this.#db.prepare("UPDATE ledger_settlements SET status = 'finalized' WHERE hash = ?").run(key);
@@ -205,7 +237,13 @@ export class LedgerBackend implements SettlementBackend {
     const key = checkHash32(hash, 'settlement hash');
     const s = this.#settlement(key);
     if (s === undefined) return { status: 'none' };
-    return { status: s.status, postedAtMs: s.postedAtMs, challengeEndsAtMs: s.challengeEndsAtMs, total: BigInt(s.total), payouts: this.#payouts(key) };
+    return {
+      status: s.status,
+      postedAtMs: s.postedAtMs,
+      challengeEndsAtMs: s.challengeEndsAtMs,
+      total: BigInt(s.total),
+      payouts: this.#payouts(key),
+    };
   }
 
   async claimable(party: string): Promise<bigint> {
@@ -249,11 +287,16 @@ export class LedgerBackend implements SettlementBackend {
   }
 
   #meta(key: string): string | undefined {
-    return (this.#db.prepare('SELECT value FROM ledger_meta WHERE key = ?').get(key) as { value: string } | undefined)?.value;
+    return (this.#db.prepare('SELECT value FROM ledger_meta WHERE key = ?').get(key) as { value: string } | undefined)
+      ?.value;
   }
 
   #setMeta(key: string, value: string): void {
-    this.#db.prepare('INSERT INTO ledger_meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value').run(key, value);
+    this.#db
+      .prepare(
+        'INSERT INTO ledger_meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value',
+      )
+      .run(key, value);
   }
 
   #available(): bigint {
@@ -261,25 +304,32 @@ export class LedgerBackend implements SettlementBackend {
   }
 
   #amount(table: 'ledger_deposits' | 'ledger_claimable', column: 'client' | 'party', id: string): bigint {
-    const row = this.#db.prepare(`SELECT amount FROM ${table} WHERE ${column} = ?`).get(id) as { amount: string } | undefined;
+    const row = this.#db.prepare(`SELECT amount FROM ${table} WHERE ${column} = ?`).get(id) as
+      { amount: string } | undefined;
     return row === undefined ? 0n : BigInt(row.amount);
   }
 
   #add(table: 'ledger_deposits' | 'ledger_claimable', column: 'client' | 'party', id: string, amount: bigint): void {
     const next = this.#amount(table, column, id) + amount;
-    this.#db.prepare(`INSERT INTO ${table} (${column}, amount) VALUES (?, ?) ON CONFLICT (${column}) DO UPDATE SET amount = excluded.amount`).run(id, String(next));
+    this.#db
+      .prepare(
+        `INSERT INTO ${table} (${column}, amount) VALUES (?, ?) ON CONFLICT (${column}) DO UPDATE SET amount = excluded.amount`,
+      )
+      .run(id, String(next));
   }
 
   #stake(node: string): { amount: bigint; unstakingUntilMs: number | null } | undefined {
-    const row = this.#db.prepare('SELECT amount, unstaking_until_ms AS until FROM ledger_stakes WHERE node = ?').get(node) as
-      | { amount: string; until: number | null }
-      | undefined;
+    const row = this.#db
+      .prepare('SELECT amount, unstaking_until_ms AS until FROM ledger_stakes WHERE node = ?')
+      .get(node) as { amount: string; until: number | null } | undefined;
     return row === undefined ? undefined : { amount: BigInt(row.amount), unstakingUntilMs: row.until };
   }
 
   #settlement(hash: Hash32): SettlementRow | undefined {
     return this.#db
-      .prepare('SELECT status, posted_at_ms AS postedAtMs, challenge_ends_at_ms AS challengeEndsAtMs, total FROM ledger_settlements WHERE hash = ?')
+      .prepare(
+        'SELECT status, posted_at_ms AS postedAtMs, challenge_ends_at_ms AS challengeEndsAtMs, total FROM ledger_settlements WHERE hash = ?',
+      )
       .get(hash) as SettlementRow | undefined;
   }
 
@@ -293,7 +343,10 @@ export class LedgerBackend implements SettlementBackend {
   }
 
   #payouts(hash: Hash32): Payout[] {
-    const rows = this.#db.prepare('SELECT node, amount FROM ledger_payouts WHERE hash = ? ORDER BY idx').all(hash) as { node: string; amount: string }[];
+    const rows = this.#db.prepare('SELECT node, amount FROM ledger_payouts WHERE hash = ? ORDER BY idx').all(hash) as {
+      node: string;
+      amount: string;
+    }[];
     return rows.map((r) => ({ node: r.node, amount: BigInt(r.amount) }));
   }
 }
@@ -303,6 +356,7 @@ function positive(amount: bigint): void {
 }
 
 function seconds(value: number, what: string): number {
-  if (!Number.isSafeInteger(value) || value < 0) throw new RangeError(`${what} must be a whole number of seconds, got ${value}`);
+  if (!Number.isSafeInteger(value) || value < 0)
+    throw new RangeError(`${what} must be a whole number of seconds, got ${value}`);
   return value;
 }

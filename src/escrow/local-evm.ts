@@ -43,7 +43,16 @@ export function anvilBinary(): string {
 export async function startLocalEvm(options: LocalEvmOptions = {}): Promise<LocalEvm> {
   const child = spawn(
     anvilBinary(),
-    ['--host', '127.0.0.1', '--port', '0', '--accounts', String(options.accounts ?? 10), '--balance', String(options.balanceEth ?? 10_000)],
+    [
+      '--host',
+      '127.0.0.1',
+      '--port',
+      '0',
+      '--accounts',
+      String(options.accounts ?? 10),
+      '--balance',
+      String(options.balanceEth ?? 10_000),
+    ],
     { stdio: ['ignore', 'pipe', 'pipe'] },
   );
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
@@ -56,7 +65,10 @@ export async function startLocalEvm(options: LocalEvmOptions = {}): Promise<Loca
     const banner = await new Promise<string>((resolve, reject) => {
       let text = '';
       let stderr = '';
-      const timer = setTimeout(() => reject(new Error(`anvil did not start within ${options.startTimeoutMs ?? 30_000} ms: ${stderr}`)), options.startTimeoutMs ?? 30_000);
+      const timer = setTimeout(
+        () => reject(new Error(`anvil did not start within ${options.startTimeoutMs ?? 30_000} ms: ${stderr}`)),
+        options.startTimeoutMs ?? 30_000,
+      );
       child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
       child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
         text += chunk;

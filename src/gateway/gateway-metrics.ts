@@ -25,8 +25,15 @@ export class GatewayMetrics {
       help: 'HTTP requests answered, by route and status (client_closed: the client left before any answer).',
       labelNames: ['route', 'status'],
     });
-    this.#tokens = metrics.counter({ name: 'tessera_gateway_tokens_generated_total', help: 'Completion tokens generated for clients.' });
-    this.#firstToken = metrics.histogram({ name: 'tessera_gateway_time_to_first_token_seconds', help: 'From a completion request\'s arrival to its first generated token, in seconds.', buckets: FIRST_TOKEN_SECONDS_BUCKETS });
+    this.#tokens = metrics.counter({
+      name: 'tessera_gateway_tokens_generated_total',
+      help: 'Completion tokens generated for clients.',
+    });
+    this.#firstToken = metrics.histogram({
+      name: 'tessera_gateway_time_to_first_token_seconds',
+      help: "From a completion request's arrival to its first generated token, in seconds.",
+      buckets: FIRST_TOKEN_SECONDS_BUCKETS,
+    });
   }
 
   /** A request ended; `status` undefined when no answer was sent. */

@@ -2,13 +2,26 @@ import { randomBytes } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { connect, type ConnectOptions, type TesseraClient } from '../client/client.ts';
-import { GenerationFailedError, GenerationInputError, type FinishReason, type GeneratedToken } from '../client/generation.ts';
+import {
+  GenerationFailedError,
+  GenerationInputError,
+  type FinishReason,
+  type GeneratedToken,
+} from '../client/generation.ts';
 import { HopFailure } from '../client/pipeline-session.ts';
 import { RegistriesUnavailableError, UnknownModelError } from '../client/registry-pool.ts';
 import { NoRouteError } from '../client/routing.ts';
 import { ApiError, badRequest } from './api-error.ts';
 import { parseChatRequest, parseCompletionRequest, type ParsedRequest } from './openai-request.ts';
-import { chatRoleChunk, fullResponse, streamChunk, usageChunk, usageCounts, type Piece, type ResponseContext } from './openai-response.ts';
+import {
+  chatRoleChunk,
+  fullResponse,
+  streamChunk,
+  usageChunk,
+  usageCounts,
+  type Piece,
+  type ResponseContext,
+} from './openai-response.ts';
 import { StopMatcher } from './stop-matcher.ts';
 import { Metrics } from '../metrics/metrics.ts';
 import { healthBody, healthy, type Health } from '../metrics/metrics-server.ts';
@@ -41,12 +54,22 @@ const CLOSE_GRACE_MS = 5000;
 function apiErrorOf(error: unknown, request?: ParsedRequest): ApiError {
   if (error instanceof ApiError) return error;
   const message = (error as Error).message ?? String(error);
-  if (error instanceof UnknownModelError) return new ApiError(404, `The model \`${error.modelId}\` does not exist: ${message}`, 'invalid_request_error', 'model', 'model_not_found');
-  if (error instanceof GenerationInputError) return badRequest(message, request?.kind === 'chat' ? 'messages' : 'prompt', 'context_length_exceeded');
+  if (error instanceof UnknownModelError)
+    return new ApiError(
+      404,
+      `The model \`${error.modelId}\` does not exist: ${message}`,
+      'invalid_request_error',
+      'model',
+      'model_not_found',
+    );
+  if (error instanceof GenerationInputError)
+    return badRequest(message, request?.kind === 'chat' ? 'messages' : 'prompt', 'context_length_exceeded');
   if (error instanceof HopFailure && error.kind === 'caller') return badRequest(message);
   if (error instanceof NoRouteError) return new ApiError(503, message, 'service_unavailable_error', null, 'no_route');
-  if (error instanceof RegistriesUnavailableError) return new ApiError(503, message, 'service_unavailable_error', null, 'registry_unavailable');
-  if (error instanceof GenerationFailedError) return new ApiError(503, message, 'service_unavailable_error', null, 'generation_failed');
+  if (error instanceof RegistriesUnavailableError)
+    return new ApiError(503, message, 'service_unavailable_error', null, 'registry_unavailable');
+  if (error instanceof GenerationFailedError)
+    return new ApiError(503, message, 'service_unavailable_error', null, 'generation_failed');
   return new ApiError(500, message, 'server_error');
 }
 
@@ -61,7 +84,8 @@ async function readJson(req: IncomingMessage): Promise<unknown> {
   let size = 0;
   for await (const chunk of req as AsyncIterable<Buffer>) {
     size += chunk.length;
-    if (size > MAX_BODY_BYTES) throw new ApiError(413, `the request body exceeds ${MAX_BODY_BYTES} bytes`, 'invalid_request_error');
+    if (size > MAX_BODY_BYTES)
+      throw new ApiError(413, `the request body exceeds ${MAX_BODY_BYTES} bytes`, 'invalid_request_error');
     chunks.push(chunk);
   }
   try {
@@ -76,7 +100,10 @@ async function readJson(req: IncomingMessage): Promise<unknown> {
  * each request through the network as any SDK client would (failover included).
  */
 class Gateway {
-  constructor(private readonly client: TesseraClient, private readonly metrics: GatewayMetrics) {}
+  constructor(
+    private readonly client: TesseraClient,
+    private readonly metrics: GatewayMetrics,
+  ) {}
 
   health(): Health {
     return healthy({ registries: this.client.registries });
@@ -91,11 +118,23 @@ class Gateway {
       const path = new URL(req.url ?? '/', 'http://gateway').pathname.replace(/\/+$/, '');
       const route = `${req.method} ${path}`;
       if (route === 'GET /healthz') return sendJson(res, 200, healthBody('gateway', this.health()));
-      if (route === 'GET /v1/models') return sendJson(res, 200, { object: 'list', data: (await this.client.models()).map((m) => modelObject(m.modelId)) });
-      if (req.method === 'GET' && path.startsWith('/v1/models/')) return await this.retrieveModel(res, decodeURIComponent(path.slice('/v1/models/'.length)));
+      if (route === 'GET /v1/models')
+        return sendJson(res, 200, {
+          object: 'list',
+          data: (await this.client.models()).map((m) => modelObject(m.modelId)),
+        });
+      if (req.method === 'GET' && path.startsWith('/v1/models/'))
+        return await this.retrieveModel(res, decodeURIComponent(path.slice('/v1/models/'.length)));
       if (route === 'POST /v1/completions') request = parseCompletionRequest(await readJson(req));
       else if (route === 'POST /v1/chat/completions') request = parseChatRequest(await readJson(req));
-      else throw new ApiError(404, `Unknown request URL: ${req.method} ${path}`, 'invalid_request_error', null, 'unknown_url');
+      else
+        throw new ApiError(
+          404,
+          `Unknown request URL: ${req.method} ${path}`,
+          'invalid_request_error',
+          null,
+          'unknown_url',
+        );
       await this.generate(request, res, startedMs);
     } catch (error) {
       const apiError = apiErrorOf(error, request);
@@ -106,7 +145,14 @@ class Gateway {
 
   private async retrieveModel(res: ServerResponse, modelId: string): Promise<void> {
     const models = await this.client.models();
-    if (!models.some((m) => m.modelId === modelId)) throw new ApiError(404, `The model \`${modelId}\` does not exist`, 'invalid_request_error', 'model', 'model_not_found');
+    if (!models.some((m) => m.modelId === modelId))
+      throw new ApiError(
+        404,
+        `The model \`${modelId}\` does not exist`,
+        'invalid_request_error',
+        'model',
+        'model_not_found',
+      );
     sendJson(res, 200, modelObject(modelId));
   }
 
@@ -143,7 +189,11 @@ class Gateway {
       textOffset += piece.text.length;
     };
     if (request.stream) {
-      res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', connection: 'keep-alive' });
+      res.writeHead(200, {
+        'content-type': 'text/event-stream',
+        'cache-control': 'no-cache',
+        connection: 'keep-alive',
+      });
       if (request.kind === 'chat') res.write(`data: ${JSON.stringify(chatRoleChunk(ctx))}\n\n`);
     }
     try {
@@ -186,7 +236,9 @@ export async function startGateway(options: GatewayOptions): Promise<GatewayHand
   const host = options.host ?? '127.0.0.1';
   try {
     await new Promise<void>((resolve, reject) => {
-      server.once('error', (error) => reject(new Error(`the gateway cannot listen on ${host}:${options.port}: ${error.message}`)));
+      server.once('error', (error) =>
+        reject(new Error(`the gateway cannot listen on ${host}:${options.port}: ${error.message}`)),
+      );
       server.listen(options.port, host, () => resolve());
     });
   } catch (error) {

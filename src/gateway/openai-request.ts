@@ -38,7 +38,8 @@ function optionalNumber(body: Body, name: string, min: number, max: number): num
 
 function optionalInteger(body: Body, name: string, min: number, max = Number.MAX_SAFE_INTEGER): number | undefined {
   const value = optionalNumber(body, name, min, max);
-  if (value !== undefined && !Number.isInteger(value)) throw badRequest(`${name} must be an integer, got ${value}`, name);
+  if (value !== undefined && !Number.isInteger(value))
+    throw badRequest(`${name} must be an integer, got ${value}`, name);
   return value;
 }
 
@@ -53,22 +54,34 @@ function parseStop(body: Body): string[] {
   const stop = body.stop;
   if (stop === undefined || stop === null) return [];
   const list = typeof stop === 'string' ? [stop] : stop;
-  if (!Array.isArray(list) || list.length > MAX_STOP_SEQUENCES || !list.every((s) => typeof s === 'string' && s !== '')) {
-    throw badRequest(`stop must be a non-empty string or an array of at most ${MAX_STOP_SEQUENCES} non-empty strings`, 'stop');
+  if (
+    !Array.isArray(list) ||
+    list.length > MAX_STOP_SEQUENCES ||
+    !list.every((s) => typeof s === 'string' && s !== '')
+  ) {
+    throw badRequest(
+      `stop must be a non-empty string or an array of at most ${MAX_STOP_SEQUENCES} non-empty strings`,
+      'stop',
+    );
   }
   return list as string[];
 }
 
 /** What both endpoints share: model, sampling, stop, streaming, and the options we do not serve. */
 function parseCommon(body: Body) {
-  if (typeof body.model !== 'string' || body.model === '') throw badRequest('you must provide a model parameter', 'model');
+  if (typeof body.model !== 'string' || body.model === '')
+    throw badRequest('you must provide a model parameter', 'model');
   const n = optionalInteger(body, 'n', 1);
   if (n !== undefined && n !== 1) throw badRequest('only n = 1 is supported', 'n');
   for (const name of ['presence_penalty', 'frequency_penalty']) {
     if ((optionalNumber(body, name, -2, 2) ?? 0) !== 0) throw badRequest(`${name} is not supported (use 0)`, name);
   }
   const streamOptions = body.stream_options;
-  if (streamOptions !== undefined && streamOptions !== null && (typeof streamOptions !== 'object' || Array.isArray(streamOptions))) {
+  if (
+    streamOptions !== undefined &&
+    streamOptions !== null &&
+    (typeof streamOptions !== 'object' || Array.isArray(streamOptions))
+  ) {
     throw badRequest('stream_options must be an object', 'stream_options');
   }
   const stream = optionalBoolean(body, 'stream') ?? false;
@@ -86,7 +99,8 @@ function parseCommon(body: Body) {
 }
 
 function asBody(value: unknown): Body {
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw badRequest('the request body must be a JSON object');
+  if (typeof value !== 'object' || value === null || Array.isArray(value))
+    throw badRequest('the request body must be a JSON object');
   return value as Body;
 }
 
@@ -114,21 +128,31 @@ export function parseCompletionRequest(value: unknown): ParsedRequest {
 function messageContent(content: unknown, index: number): string {
   if (typeof content === 'string') return content;
   if (Array.isArray(content)) {
-    return content.map((part, j) => {
-      const p = part as { type?: unknown; text?: unknown };
-      if (p?.type !== 'text' || typeof p.text !== 'string') throw badRequest(`messages[${index}].content[${j}] must be a text part (only text is supported)`, `messages[${index}].content`);
-      return p.text;
-    }).join('');
+    return content
+      .map((part, j) => {
+        const p = part as { type?: unknown; text?: unknown };
+        if (p?.type !== 'text' || typeof p.text !== 'string')
+          throw badRequest(
+            `messages[${index}].content[${j}] must be a text part (only text is supported)`,
+            `messages[${index}].content`,
+          );
+        return p.text;
+      })
+      .join('');
   }
   if (content === null || content === undefined) return '';
-  throw badRequest(`messages[${index}].content must be a string or an array of text parts`, `messages[${index}].content`);
+  throw badRequest(
+    `messages[${index}].content must be a string or an array of text parts`,
+    `messages[${index}].content`,
+  );
 }
 
 /** POST /v1/chat/completions. */
 export function parseChatRequest(value: unknown): ParsedRequest {
   const body = asBody(value);
   const common = parseCommon(body);
-  if (!Array.isArray(body.messages) || body.messages.length === 0) throw badRequest('messages must be a non-empty array', 'messages');
+  if (!Array.isArray(body.messages) || body.messages.length === 0)
+    throw badRequest('messages must be a non-empty array', 'messages');
   const messages = body.messages.map((m: unknown, i): ChatMessage => {
     const message = m as { role?: unknown; content?: unknown };
     if (typeof message !== 'object' || message === null || typeof message.role !== 'string' || message.role === '') {

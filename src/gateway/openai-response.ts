@@ -19,7 +19,11 @@ export interface UsageCounts {
 }
 
 export function usageCounts(promptTokens: number, completionTokens: number): UsageCounts {
-  return { prompt_tokens: promptTokens, completion_tokens: completionTokens, total_tokens: promptTokens + completionTokens };
+  return {
+    prompt_tokens: promptTokens,
+    completion_tokens: completionTokens,
+    total_tokens: promptTokens + completionTokens,
+  };
 }
 
 const utf8Bytes = (text: string) => [...Buffer.from(text, 'utf8')];
@@ -61,24 +65,44 @@ export interface ResponseContext {
 }
 
 /** The whole answer of a non-streaming request. */
-export function fullResponse(ctx: ResponseContext, pieces: readonly Piece[], finishReason: FinishReason, usage: UsageCounts) {
+export function fullResponse(
+  ctx: ResponseContext,
+  pieces: readonly Piece[],
+  finishReason: FinishReason,
+  usage: UsageCounts,
+) {
   const text = pieces.map((p) => p.text).join('');
   const { request } = ctx;
   if (request.kind === 'completion') {
     return {
-      id: ctx.id, object: 'text_completion', created: ctx.created, model: request.model,
-      choices: [{ index: 0, text, logprobs: request.logprobs ? completionLogprobs(pieces, 0) : null, finish_reason: finishReason }],
+      id: ctx.id,
+      object: 'text_completion',
+      created: ctx.created,
+      model: request.model,
+      choices: [
+        {
+          index: 0,
+          text,
+          logprobs: request.logprobs ? completionLogprobs(pieces, 0) : null,
+          finish_reason: finishReason,
+        },
+      ],
       usage,
     };
   }
   return {
-    id: ctx.id, object: 'chat.completion', created: ctx.created, model: request.model,
-    choices: [{
-      index: 0,
-      message: { role: 'assistant', content: text, refusal: null },
-      logprobs: request.logprobs ? chatLogprobs(pieces) : null,
-      finish_reason: finishReason,
-    }],
+    id: ctx.id,
+    object: 'chat.completion',
+    created: ctx.created,
+    model: request.model,
+    choices: [
+      {
+        index: 0,
+        message: { role: 'assistant', content: text, refusal: null },
+        logprobs: request.logprobs ? chatLogprobs(pieces) : null,
+        finish_reason: finishReason,
+      },
+    ],
     usage,
   };
 }
@@ -87,30 +111,53 @@ export function fullResponse(ctx: ResponseContext, pieces: readonly Piece[], fin
  * One stream chunk: a piece of text (with its log-probabilities), or the last chunk of the choice
  * (`finishReason` set, no text). `textOffset` is where this piece starts in the whole completion.
  */
-export function streamChunk(ctx: ResponseContext, piece: Piece | undefined, finishReason: FinishReason | null, textOffset: number) {
+export function streamChunk(
+  ctx: ResponseContext,
+  piece: Piece | undefined,
+  finishReason: FinishReason | null,
+  textOffset: number,
+) {
   const { request } = ctx;
   const pieces = piece ? [piece] : [];
   if (request.kind === 'completion') {
     return {
-      id: ctx.id, object: 'text_completion', created: ctx.created, model: request.model,
-      choices: [{ index: 0, text: piece?.text ?? '', logprobs: request.logprobs && piece?.token ? completionLogprobs(pieces, textOffset) : null, finish_reason: finishReason }],
+      id: ctx.id,
+      object: 'text_completion',
+      created: ctx.created,
+      model: request.model,
+      choices: [
+        {
+          index: 0,
+          text: piece?.text ?? '',
+          logprobs: request.logprobs && piece?.token ? completionLogprobs(pieces, textOffset) : null,
+          finish_reason: finishReason,
+        },
+      ],
     };
   }
   return {
-    id: ctx.id, object: 'chat.completion.chunk', created: ctx.created, model: request.model,
-    choices: [{
-      index: 0,
-      delta: piece ? { content: piece.text } : {},
-      logprobs: request.logprobs && piece?.token ? chatLogprobs(pieces) : null,
-      finish_reason: finishReason,
-    }],
+    id: ctx.id,
+    object: 'chat.completion.chunk',
+    created: ctx.created,
+    model: request.model,
+    choices: [
+      {
+        index: 0,
+        delta: piece ? { content: piece.text } : {},
+        logprobs: request.logprobs && piece?.token ? chatLogprobs(pieces) : null,
+        finish_reason: finishReason,
+      },
+    ],
   };
 }
 
 /** The first chunk of a chat stream names the role, as OpenAI's does. */
 export function chatRoleChunk(ctx: ResponseContext) {
   return {
-    id: ctx.id, object: 'chat.completion.chunk', created: ctx.created, model: ctx.request.model,
+    id: ctx.id,
+    object: 'chat.completion.chunk',
+    created: ctx.created,
+    model: ctx.request.model,
     choices: [{ index: 0, delta: { role: 'assistant', content: '' }, logprobs: null, finish_reason: null }],
   };
 }
@@ -118,7 +165,10 @@ export function chatRoleChunk(ctx: ResponseContext) {
 /** The usage chunk that stream_options.include_usage asks for: no choices. */
 export function usageChunk(ctx: ResponseContext, usage: UsageCounts) {
   return {
-    id: ctx.id, object: ctx.request.kind === 'completion' ? 'text_completion' : 'chat.completion.chunk', created: ctx.created, model: ctx.request.model,
+    id: ctx.id,
+    object: ctx.request.kind === 'completion' ? 'text_completion' : 'chat.completion.chunk',
+    created: ctx.created,
+    model: ctx.request.model,
     choices: [],
     usage,
   };

@@ -9,7 +9,11 @@ function run(stops: string[], pieces: string[]): { shown: string[]; stopped: boo
 }
 
 test('a stop string split across pieces is held back and never shown', () => {
-  assert.deepEqual(run(['END'], ['once', ' E', 'N', 'Dx', 'more']), { shown: ['once', ' ', '', '', ''], stopped: true, rest: '' });
+  assert.deepEqual(run(['END'], ['once', ' E', 'N', 'Dx', 'more']), {
+    shown: ['once', ' ', '', '', ''],
+    stopped: true,
+    rest: '',
+  });
 });
 
 test('held text that turns out not to be a stop string is released', () => {

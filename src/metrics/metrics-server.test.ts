@@ -7,7 +7,8 @@ const metrics = new Metrics();
 const served = metrics.counter({ name: 'test_served_total', help: 'Served.' });
 let failCollect = false;
 metrics.gauge({
-  name: 'test_state', help: 'Read at scrape.',
+  name: 'test_state',
+  help: 'Read at scrape.',
   collect: (set) => {
     if (failCollect) throw new Error('database is closed');
     set(42);
@@ -38,7 +39,12 @@ test('GET /healthz: 200 with the role and details while healthy, 503 with the re
   health = () => unhealthy('heartbeat to registry 127.0.0.1:1 failed: connection refused', { registry: '127.0.0.1:1' });
   response = await fetch(`${server.url}/healthz`);
   assert.equal(response.status, 503);
-  assert.deepEqual(await response.json(), { status: 'unhealthy', role: 'node', reason: 'heartbeat to registry 127.0.0.1:1 failed: connection refused', registry: '127.0.0.1:1' });
+  assert.deepEqual(await response.json(), {
+    status: 'unhealthy',
+    role: 'node',
+    reason: 'heartbeat to registry 127.0.0.1:1 failed: connection refused',
+    registry: '127.0.0.1:1',
+  });
 
   health = () => {
     throw new Error('store is gone');

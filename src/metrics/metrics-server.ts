@@ -12,7 +12,11 @@ export interface Health {
 }
 
 export const healthy = (details: Readonly<Record<string, unknown>> = {}): Health => ({ healthy: true, details });
-export const unhealthy = (reason: string, details: Readonly<Record<string, unknown>> = {}): Health => ({ healthy: false, reason, details });
+export const unhealthy = (reason: string, details: Readonly<Record<string, unknown>> = {}): Health => ({
+  healthy: false,
+  reason,
+  details,
+});
 
 export interface MetricsServerOptions {
   /** Named in every /healthz answer. */
@@ -33,28 +37,49 @@ export interface MetricsServer {
 
 const PATHS = new Set(['/metrics', '/healthz']);
 
-function send(res: ServerResponse, status: number, contentType: string, body: string, headers: Record<string, string> = {}): void {
+function send(
+  res: ServerResponse,
+  status: number,
+  contentType: string,
+  body: string,
+  headers: Record<string, string> = {},
+): void {
   res.writeHead(status, { 'content-type': contentType, 'content-length': Buffer.byteLength(body), ...headers });
   res.end(body);
 }
 
 /** The body of a /healthz answer. */
 export function healthBody(role: string, health: Health): Record<string, unknown> {
-  return health.healthy ? { status: 'ok', role, ...health.details } : { status: 'unhealthy', role, reason: health.reason ?? 'unhealthy', ...health.details };
+  return health.healthy
+    ? { status: 'ok', role, ...health.details }
+    : { status: 'unhealthy', role, reason: health.reason ?? 'unhealthy', ...health.details };
 }
 
 async function answer(options: MetricsServerOptions, req: IncomingMessage, res: ServerResponse): Promise<void> {
   const path = new URL(req.url ?? '/', 'http://metrics').pathname;
-  if (!PATHS.has(path)) return send(res, 404, 'text/plain; charset=utf-8', `no ${path} here: this endpoint serves GET /metrics and GET /healthz\n`);
+  if (!PATHS.has(path))
+    return send(
+      res,
+      404,
+      'text/plain; charset=utf-8',
+      `no ${path} here: this endpoint serves GET /metrics and GET /healthz\n`,
+    );
   if (req.method !== 'GET' && req.method !== 'HEAD') {
-    return send(res, 405, 'text/plain; charset=utf-8', `${req.method} ${path} is not allowed: use GET\n`, { allow: 'GET, HEAD' });
+    return send(res, 405, 'text/plain; charset=utf-8', `${req.method} ${path} is not allowed: use GET\n`, {
+      allow: 'GET, HEAD',
+    });
   }
   if (path === '/metrics') {
     let text: string;
     try {
       text = await options.metrics.render();
     } catch (error) {
-      return send(res, 500, 'text/plain; charset=utf-8', `the metrics could not be read: ${(error as Error).message}\n`);
+      return send(
+        res,
+        500,
+        'text/plain; charset=utf-8',
+        `the metrics could not be read: ${(error as Error).message}\n`,
+      );
     }
     return send(res, 200, TEXT_CONTENT_TYPE, text);
   }
@@ -72,7 +97,9 @@ export async function startMetricsServer(options: MetricsServerOptions): Promise
   const server = createServer((req, res) => void answer(options, req, res));
   const { host } = options;
   await new Promise<void>((resolve, reject) => {
-    server.once('error', (error) => reject(new Error(`cannot serve metrics on ${host}:${options.port}: ${error.message}`)));
+    server.once('error', (error) =>
+      reject(new Error(`cannot serve metrics on ${host}:${options.port}: ${error.message}`)),
+    );
     server.listen(options.port, host, () => resolve());
   });
   const { port } = server.address() as AddressInfo;

@@ -60,21 +60,31 @@ abstract class Family<Child> {
   readonly labelNames: readonly string[];
   protected readonly series = new Map<string, { readonly values: readonly string[]; readonly child: Child }>();
 
-  constructor(options: MetricOptions, private readonly type: 'counter' | 'gauge' | 'histogram') {
-    if (!METRIC_NAME.test(options.name)) throw new Error(`metric name "${options.name}" is not [a-zA-Z_:][a-zA-Z0-9_:]*`);
+  constructor(
+    options: MetricOptions,
+    private readonly type: 'counter' | 'gauge' | 'histogram',
+  ) {
+    if (!METRIC_NAME.test(options.name))
+      throw new Error(`metric name "${options.name}" is not [a-zA-Z_:][a-zA-Z0-9_:]*`);
     this.name = options.name;
     this.help = options.help;
     this.labelNames = options.labelNames ?? [];
     for (const label of this.labelNames) {
-      if (!LABEL_NAME.test(label) || label.startsWith('__')) throw new Error(`metric ${this.name}: label name "${label}" is not [a-zA-Z_][a-zA-Z0-9_]* (or starts with __, which is reserved)`);
+      if (!LABEL_NAME.test(label) || label.startsWith('__'))
+        throw new Error(
+          `metric ${this.name}: label name "${label}" is not [a-zA-Z_][a-zA-Z0-9_]* (or starts with __, which is reserved)`,
+        );
     }
-    if (new Set(this.labelNames).size !== this.labelNames.length) throw new Error(`metric ${this.name}: a label name appears twice`);
+    if (new Set(this.labelNames).size !== this.labelNames.length)
+      throw new Error(`metric ${this.name}: a label name appears twice`);
   }
 
   /** The series of these label values, created at 0 on first use; keep it to update it cheaply. */
   labels(...values: string[]): Child {
     if (values.length !== this.labelNames.length) {
-      throw new Error(`metric ${this.name} takes ${this.labelNames.length} label values (${this.labelNames.join(', ')}), got ${values.length}`);
+      throw new Error(
+        `metric ${this.name} takes ${this.labelNames.length} label values (${this.labelNames.join(', ')}), got ${values.length}`,
+      );
     }
     const key = seriesKey(values);
     let entry = this.series.get(key);
@@ -87,7 +97,8 @@ abstract class Family<Child> {
 
   /** The series of a metric without labels. */
   protected unlabelled(): Child {
-    if (this.labelNames.length > 0) throw new Error(`metric ${this.name} has labels (${this.labelNames.join(', ')}): update it through labels(...)`);
+    if (this.labelNames.length > 0)
+      throw new Error(`metric ${this.name} has labels (${this.labelNames.join(', ')}): update it through labels(...)`);
     return this.labels();
   }
 
@@ -96,7 +107,8 @@ abstract class Family<Child> {
 
   render(lines: string[]): void {
     lines.push(`# HELP ${this.name} ${escapeHelp(this.help)}`, `# TYPE ${this.name} ${this.type}`);
-    for (const { values, child } of this.series.values()) this.renderSeries(lines, labelText(this.labelNames, values), values, child);
+    for (const { values, child } of this.series.values())
+      this.renderSeries(lines, labelText(this.labelNames, values), values, child);
   }
 
   protected abstract newChild(): Child;
@@ -217,12 +229,15 @@ export class Histogram extends Family<HistogramChild> {
 
   constructor(options: HistogramOptions) {
     super(options, 'histogram');
-    if (this.labelNames.includes('le')) throw new Error(`histogram ${this.name}: "le" is the bucket label, it cannot be one of its own`);
+    if (this.labelNames.includes('le'))
+      throw new Error(`histogram ${this.name}: "le" is the bucket label, it cannot be one of its own`);
     const { buckets } = options;
     if (buckets.length === 0) throw new Error(`histogram ${this.name} needs at least one bucket`);
     buckets.forEach((bound, i) => {
-      if (!Number.isFinite(bound)) throw new Error(`histogram ${this.name}: bucket ${bound} is not finite (the +Inf bucket is always there)`);
-      if (i > 0 && bound <= buckets[i - 1]!) throw new Error(`histogram ${this.name}: buckets must increase strictly, ${bound} follows ${buckets[i - 1]}`);
+      if (!Number.isFinite(bound))
+        throw new Error(`histogram ${this.name}: bucket ${bound} is not finite (the +Inf bucket is always there)`);
+      if (i > 0 && bound <= buckets[i - 1]!)
+        throw new Error(`histogram ${this.name}: buckets must increase strictly, ${bound} follows ${buckets[i - 1]}`);
     });
     this.buckets = [...buckets];
     if (this.labelNames.length === 0) this.labels();
@@ -245,7 +260,10 @@ export class Histogram extends Family<HistogramChild> {
       lines.push(`${this.name}_bucket${labelText(names, [...values, le])} ${formatValue(cumulative)}`);
     });
     const labels = labelText(this.labelNames, values);
-    lines.push(`${this.name}_sum${labels} ${formatValue(child.sum)}`, `${this.name}_count${labels} ${formatValue(child.count)}`);
+    lines.push(
+      `${this.name}_sum${labels} ${formatValue(child.sum)}`,
+      `${this.name}_count${labels} ${formatValue(child.count)}`,
+    );
   }
 }
 

@@ -13,8 +13,16 @@ export function addProcessMetrics(metrics: Metrics): void {
   const startSeconds = Date.now() / 1000 - process.uptime();
   const loop = monitorEventLoopDelay({ resolution: LOOP_RESOLUTION_MS });
   loop.enable();
-  metrics.gauge({ name: 'process_resident_memory_bytes', help: 'Resident memory size in bytes.', collect: (set) => set(process.memoryUsage.rss()) });
-  metrics.gauge({ name: 'nodejs_heap_used_bytes', help: 'JavaScript heap in use, in bytes.', collect: (set) => set(process.memoryUsage().heapUsed) });
+  metrics.gauge({
+    name: 'process_resident_memory_bytes',
+    help: 'Resident memory size in bytes.',
+    collect: (set) => set(process.memoryUsage.rss()),
+  });
+  metrics.gauge({
+    name: 'nodejs_heap_used_bytes',
+    help: 'JavaScript heap in use, in bytes.',
+    collect: (set) => set(process.memoryUsage().heapUsed),
+  });
   metrics.counter({
     name: 'process_cpu_seconds_total',
     help: 'User and system CPU time spent, in seconds.',
@@ -23,7 +31,11 @@ export function addProcessMetrics(metrics: Metrics): void {
       set((user + system) / 1e6);
     },
   });
-  metrics.gauge({ name: 'process_start_time_seconds', help: 'Start time of the process since the unix epoch, in seconds.', collect: (set) => set(startSeconds) });
+  metrics.gauge({
+    name: 'process_start_time_seconds',
+    help: 'Start time of the process since the unix epoch, in seconds.',
+    collect: (set) => set(startSeconds),
+  });
   metrics.gauge({
     name: 'nodejs_eventloop_lag_p99_seconds',
     help: 'The 99th percentile of event-loop delay since the previous scrape, in seconds.',

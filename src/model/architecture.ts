@@ -20,13 +20,20 @@ export const ARCHITECTURES: Readonly<Record<string, ArchitectureTraits>> = {
 export function architectureTraits(name: string, source: string): ArchitectureTraits {
   const traits = ARCHITECTURES[name];
   if (!traits) {
-    throw new Error(`${source}: architecture "${name}" is not supported (supported: ${Object.keys(ARCHITECTURES).join(', ')})`);
+    throw new Error(
+      `${source}: architecture "${name}" is not supported (supported: ${Object.keys(ARCHITECTURES).join(', ')})`,
+    );
   }
   return traits;
 }
 
 /** Reads the hyper-parameters a GGUF file declares under `<architecture>.*`. */
-export function configFromGguf(meta: MetadataView, source: string, hasOutputTensor: boolean, vocabFromTensor: number): ModelConfig {
+export function configFromGguf(
+  meta: MetadataView,
+  source: string,
+  hasOutputTensor: boolean,
+  vocabFromTensor: number,
+): ModelConfig {
   const architecture = meta.string('general.architecture');
   const traits = architectureTraits(architecture, source);
   const key = (name: string) => `${architecture}.${name}`;
@@ -60,8 +67,11 @@ export function validateConfig(config: ModelConfig, source: string): void {
   for (const [name, value] of Object.entries(config)) {
     if (typeof value === 'number' && !(Number.isFinite(value) && value > 0)) problems.push(`${name} is ${value}`);
   }
-  if (config.heads % config.kvHeads !== 0) problems.push(`${config.heads} heads are not a multiple of ${config.kvHeads} kv heads`);
-  if (!Number.isInteger(config.headDim) || config.headDim % 2 !== 0) problems.push(`head dimension ${config.headDim} is not an even integer`);
-  if (config.ropeDim > config.headDim || config.ropeDim % 2 !== 0) problems.push(`rope dimension ${config.ropeDim} does not fit head dimension ${config.headDim}`);
+  if (config.heads % config.kvHeads !== 0)
+    problems.push(`${config.heads} heads are not a multiple of ${config.kvHeads} kv heads`);
+  if (!Number.isInteger(config.headDim) || config.headDim % 2 !== 0)
+    problems.push(`head dimension ${config.headDim} is not an even integer`);
+  if (config.ropeDim > config.headDim || config.ropeDim % 2 !== 0)
+    problems.push(`rope dimension ${config.ropeDim} does not fit head dimension ${config.headDim}`);
   if (problems.length > 0) throw new Error(`${source}: invalid model hyper-parameters: ${problems.join('; ')}`);
 }

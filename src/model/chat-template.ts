@@ -25,7 +25,11 @@ let cached: { source: string; template: Template } | undefined;
  * "role: content" line per message and, with addGenerationPrompt, a final "assistant:" for the model
  * to continue. That is a convention, not the model's training format.
  */
-export function renderChat(template: string | undefined, messages: readonly ChatMessage[], options: ChatRenderOptions = {}): string {
+export function renderChat(
+  template: string | undefined,
+  messages: readonly ChatMessage[],
+  options: ChatRenderOptions = {},
+): string {
   if (template === undefined) return plainTranscript(messages, options.addGenerationPrompt ?? false);
   if (cached?.source !== template) {
     try {

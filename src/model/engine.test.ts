@@ -5,7 +5,7 @@ import type { Backend } from '../tensor/backend.ts';
 import { Engine, EngineInputError, type LayerRange } from './engine.ts';
 import { openModel } from './open-model.ts';
 import type { ModelFiles, WeightSource } from './model-files.ts';
-import { sharedModel } from '../../test/support/shared-models.ts';
+import { testModel } from '../../test/support/models.ts';
 import { syntheticQwen2 } from '../../test/support/synthetic.ts';
 
 const PROMPT = 'Once upon a time, a little fox met a bear in the woods.';
@@ -25,7 +25,9 @@ function runPieces(model: ModelFiles, backend: Backend, cuts: number[], tokens: 
   for (let i = 0; i + 1 < bounds.length; i++) {
     const range = { start: bounds[i]!, end: bounds[i + 1]!, embedding: i === 0, head: i + 2 === bounds.length };
     const engine = new Engine(model.config, range, backend, model.weights);
-    const result = engine.forward(engine.createCache(1 << 24), hidden ? { hidden } : { tokens }, 0, { allLogits: true });
+    const result = engine.forward(engine.createCache(1 << 24), hidden ? { hidden } : { tokens }, 0, {
+      allLogits: true,
+    });
     if (result.logits) return result.logits;
     hidden = result.hidden!;
   }
@@ -33,7 +35,7 @@ function runPieces(model: ModelFiles, backend: Backend, cuts: number[], tokens: 
 }
 
 for (const [name, open] of [
-  ['stories260K', async () => openModel(sharedModel('stories260K.gguf'))],
+  ['stories260K', async () => openModel(testModel('stories260K.gguf'))],
   ['random-weight qwen2', async () => openModel(await syntheticQwen2('q8_0'))],
 ] as const) {
   test(`${name}: output bytes do not depend on the thread count, the layer split, or prefill vs decode`, async () => {
@@ -47,7 +49,9 @@ for (const [name, open] of [
       assert.ok(unsplit.every(Number.isFinite), 'logits are finite');
 
       const threaded = new Engine(model.config, whole(model), two, model.weights);
-      const withTwoThreads = threaded.forward(threaded.createCache(1 << 24), { tokens }, 0, { allLogits: true }).logits!;
+      const withTwoThreads = threaded.forward(threaded.createCache(1 << 24), { tokens }, 0, {
+        allLogits: true,
+      }).logits!;
       assert.ok(bytesOf(withTwoThreads).equals(bytesOf(unsplit)), '2 threads give the bytes of 1 thread');
 
       const layers = model.config.layers;
@@ -58,10 +62,14 @@ for (const [name, open] of [
 
       const cache = reference.createCache(1 << 24);
       const stepwise: Float32Array[] = [];
-      for (let t = 0; t < tokens.length; t++) stepwise.push(reference.forward(cache, { tokens: [tokens[t]!] }, t).logits!);
+      for (let t = 0; t < tokens.length; t++)
+        stepwise.push(reference.forward(cache, { tokens: [tokens[t]!] }, t).logits!);
       const vocab = model.config.vocabSize;
       for (let t = 0; t < tokens.length; t++) {
-        assert.ok(bytesOf(stepwise[t]!).equals(bytesOf(unsplit.subarray(t * vocab, (t + 1) * vocab))), `decode step ${t} equals prefill row ${t}`);
+        assert.ok(
+          bytesOf(stepwise[t]!).equals(bytesOf(unsplit.subarray(t * vocab, (t + 1) * vocab))),
+          `decode step ${t} equals prefill row ${t}`,
+        );
       }
     } finally {
       model.weights.close();
@@ -72,14 +80,23 @@ for (const [name, open] of [
 }
 
 test('a layer range reads only its own tensors', async () => {
-  const model = openModel(sharedModel('stories260K.gguf'));
+  const model = openModel(testModel('stories260K.gguf'));
   const read: string[] = [];
-  const recording: WeightSource = { ...model.weights, read: (name, into) => { read.push(name); model.weights.read(name, into); } };
+  const recording: WeightSource = {
+    ...model.weights,
+    read: (name, into) => {
+      read.push(name);
+      model.weights.read(name, into);
+    },
+  };
   const backend = await createWasmBackend({ threads: 1 });
   try {
     new Engine(model.config, { start: 2, end: 4, embedding: false, head: false }, backend, recording);
     assert.ok(read.length > 0);
-    assert.deepEqual(read.filter((n) => !/^blk\.[23]\./.test(n)), []);
+    assert.deepEqual(
+      read.filter((n) => !/^blk\.[23]\./.test(n)),
+      [],
+    );
   } finally {
     model.weights.close();
     await backend.close();
@@ -87,21 +104,30 @@ test('a layer range reads only its own tensors', async () => {
 });
 
 test('bad input is refused with a precise error and leaves the cache as it was', async () => {
-  const model = openModel(sharedModel('stories260K.gguf'));
+  const model = openModel(testModel('stories260K.gguf'));
   const backend = await createWasmBackend({ threads: 1 });
   try {
     const first = new Engine(model.config, { start: 0, end: 2, embedding: true, head: false }, backend, model.weights);
     const middle = new Engine(model.config, { start: 2, end: 5, embedding: false, head: true }, backend, model.weights);
     const cache = first.createCache(1 << 20);
-    assert.throws(() => first.forward(cache, { tokens: [1, 512] }, 0), (e: unknown) => e instanceof EngineInputError && /token id 512 is outside the vocabulary of 512/.test(e.message));
+    assert.throws(
+      () => first.forward(cache, { tokens: [1, 512] }, 0),
+      (e: unknown) => e instanceof EngineInputError && /token id 512 is outside the vocabulary of 512/.test(e.message),
+    );
     assert.throws(() => first.forward(cache, { hidden: new Float32Array(64) }, 0), /send token ids/);
     assert.throws(() => first.forward(cache, { tokens: [1] }, 3), /position 3 skips ahead of the cache, which holds 0/);
     assert.equal(cache.length, 0);
     const middleCache = middle.createCache(1 << 20);
-    assert.throws(() => middle.forward(middleCache, { hidden: new Float32Array(100) }, 0), /100 values are not a whole number of positions of hidden size 64/);
+    assert.throws(
+      () => middle.forward(middleCache, { hidden: new Float32Array(100) }, 0),
+      /100 values are not a whole number of positions of hidden size 64/,
+    );
     assert.throws(() => middle.forward(middleCache, { tokens: [1] }, 0), /send hidden states/);
     const tiny = first.createCache(2 * 4 * 8 * 4 * 2 * 3); // room for 3 positions of 2 layers
-    assert.throws(() => first.forward(tiny, { tokens: [1, 2, 3, 4] }, 0), /needs 4 positions, the KV cache holds at most 3/);
+    assert.throws(
+      () => first.forward(tiny, { tokens: [1, 2, 3, 4] }, 0),
+      /needs 4 positions, the KV cache holds at most 3/,
+    );
   } finally {
     model.weights.close();
     await backend.close();

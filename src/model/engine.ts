@@ -13,9 +13,7 @@ export interface LayerRange {
   readonly head: boolean;
 }
 
-export type ForwardInput =
-  | { readonly tokens: Int32Array | readonly number[] }
-  | { readonly hidden: Float32Array };
+export type ForwardInput = { readonly tokens: Int32Array | readonly number[] } | { readonly hidden: Float32Array };
 
 export interface ForwardResult {
   /** The hidden states after the last layer, [positions × hiddenSize] (when the range has no head). */
@@ -46,7 +44,9 @@ export class EngineInputError extends Error {
 function loadMatrix(weights: WeightSource, backend: Backend, name: string, rows: number, cols: number): Matrix {
   const entry = weights.entry(name);
   if (entry.dims[0] !== cols || (entry.dims[1] ?? 1) !== rows) {
-    throw new Error(`${weights.path}: tensor ${name} has shape [${entry.dims.join(', ')}], expected [${cols}, ${rows}]`);
+    throw new Error(
+      `${weights.path}: tensor ${name} has shape [${entry.dims.join(', ')}], expected [${cols}, ${rows}]`,
+    );
   }
   const matrix = backend.allocMatrix(entry.type, rows, cols);
   weights.read(name, matrix.bytes);
@@ -73,7 +73,12 @@ export class Engine {
   private readonly lmHead?: Matrix;
   private readonly rope: Rope;
 
-  constructor(readonly config: ModelConfig, readonly range: LayerRange, private readonly backend: Backend, weights: WeightSource) {
+  constructor(
+    readonly config: ModelConfig,
+    readonly range: LayerRange,
+    private readonly backend: Backend,
+    weights: WeightSource,
+  ) {
     const { hiddenSize: H, heads, kvHeads, headDim, ffnSize, vocabSize, layers } = config;
     if (!(range.start >= 0 && range.start <= range.end && range.end <= layers)) {
       throw new Error(`layer range [${range.start}, ${range.end}) is outside the model's ${layers} layers`);
@@ -104,7 +109,9 @@ export class Engine {
         ? (this.embedding ?? loadMatrix(weights, backend, 'token_embd.weight', vocabSize, H))
         : loadMatrix(weights, backend, 'output.weight', vocabSize, H);
     }
-    const factors = weights.has('rope_freqs.weight') ? loadVector(weights, 'rope_freqs.weight', config.ropeDim / 2) : undefined;
+    const factors = weights.has('rope_freqs.weight')
+      ? loadVector(weights, 'rope_freqs.weight', config.ropeDim / 2)
+      : undefined;
     this.rope = new Rope(config, factors);
   }
 
@@ -118,7 +125,10 @@ export class Engine {
    */
   forward(cache: KvCache, input: ForwardInput, startPos: number, options: { allLogits?: boolean } = {}): ForwardResult {
     const { hiddenSize: H, heads, kvHeads, headDim, ffnSize } = this.config;
-    if (startPos > cache.length) throw new EngineInputError(`position ${startPos} skips ahead of the cache, which holds ${cache.length} positions`);
+    if (startPos > cache.length)
+      throw new EngineInputError(
+        `position ${startPos} skips ahead of the cache, which holds ${cache.length} positions`,
+      );
     const x = this.embed(input);
     const n = x.length / H;
     cache.reserve(startPos + n);
@@ -192,21 +202,26 @@ export class Engine {
   private embed(input: ForwardInput): Float32Array {
     const { hiddenSize: H, vocabSize } = this.config;
     if ('tokens' in input) {
-      if (!this.embedding) throw new EngineInputError('this layer range has no embedding: send hidden states, not token ids');
+      if (!this.embedding)
+        throw new EngineInputError('this layer range has no embedding: send hidden states, not token ids');
       const n = input.tokens.length;
       if (n === 0) throw new EngineInputError('no tokens to run');
       const x = new Float32Array(n * H);
       for (let t = 0; t < n; t++) {
         const id = input.tokens[t]!;
-        if (!Number.isInteger(id) || id < 0 || id >= vocabSize) throw new EngineInputError(`token id ${id} is outside the vocabulary of ${vocabSize}`);
+        if (!Number.isInteger(id) || id < 0 || id >= vocabSize)
+          throw new EngineInputError(`token id ${id} is outside the vocabulary of ${vocabSize}`);
         this.backend.row(this.embedding, id, x.subarray(t * H, (t + 1) * H));
       }
       return x;
     }
-    if (this.embedding) throw new EngineInputError('this layer range starts with the embedding: send token ids, not hidden states');
+    if (this.embedding)
+      throw new EngineInputError('this layer range starts with the embedding: send token ids, not hidden states');
     const { hidden } = input;
     if (hidden.length === 0 || hidden.length % H !== 0) {
-      throw new EngineInputError(`hidden states of ${hidden.length} values are not a whole number of positions of hidden size ${H}`);
+      throw new EngineInputError(
+        `hidden states of ${hidden.length} values are not a whole number of positions of hidden size ${H}`,
+      );
     }
     return Float32Array.from(hidden);
   }

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { testModel } from '../../test/support/models.ts';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -7,11 +8,12 @@ import { exportGgufAsHf, unpermuteRopeRows } from './export-hf.ts';
 import { openGguf } from './gguf/reader.ts';
 import { openSafetensors } from './safetensors.ts';
 
-const STORIES = join(import.meta.dirname, '../../../shared/models/stories260K.gguf');
+const STORIES = testModel('stories260K.gguf');
 const dir = mkdtempSync(join(tmpdir(), 'export-hf-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
 
-const asF32 = (bytes: Uint8Array) => new Float32Array(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength));
+const asF32 = (bytes: Uint8Array) =>
+  new Float32Array(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength));
 
 test('unpermuteRopeRows puts adjacent rope pairs half a head apart', () => {
   // One head of dimension 4 stored as GGUF rows [hf0, hf2, hf1, hf3], each row of length 2; then a second head.
@@ -27,7 +29,9 @@ function rope(vector: Float32Array, headDim: number, position: number, interleav
   for (let head = 0; head < vector.length / headDim; head++) {
     for (let i = 0; i < half; i++) {
       const angle = position * Math.pow(10000, (-2 * i) / headDim);
-      const [a, b] = interleaved ? [head * headDim + 2 * i, head * headDim + 2 * i + 1] : [head * headDim + i, head * headDim + i + half];
+      const [a, b] = interleaved
+        ? [head * headDim + 2 * i, head * headDim + 2 * i + 1]
+        : [head * headDim + i, head * headDim + i + half];
       out[a] = vector[a]! * Math.cos(angle) - vector[b]! * Math.sin(angle);
       out[b] = vector[a]! * Math.sin(angle) + vector[b]! * Math.cos(angle);
     }
@@ -50,11 +54,23 @@ test('stories260K exported to a Hugging Face directory: same tensors, and rotary
   exportGgufAsHf(STORIES, out);
   const config = JSON.parse(readFileSync(join(out, 'config.json'), 'utf8'));
   assert.deepEqual(
-    [config.model_type, config.hidden_size, config.intermediate_size, config.num_hidden_layers, config.num_attention_heads, config.num_key_value_heads, config.vocab_size, config.tie_word_embeddings],
+    [
+      config.model_type,
+      config.hidden_size,
+      config.intermediate_size,
+      config.num_hidden_layers,
+      config.num_attention_heads,
+      config.num_key_value_heads,
+      config.vocab_size,
+      config.tie_word_embeddings,
+    ],
     ['llama', 64, 172, 5, 8, 4, 512, false],
   );
   const tokenizerConfig = JSON.parse(readFileSync(join(out, 'tokenizer_config.json'), 'utf8'));
-  assert.deepEqual([tokenizerConfig.add_bos_token, tokenizerConfig.bos_token, tokenizerConfig.eos_token], [true, '<s>', '</s>']);
+  assert.deepEqual(
+    [tokenizerConfig.add_bos_token, tokenizerConfig.bos_token, tokenizerConfig.eos_token],
+    [true, '<s>', '</s>'],
+  );
 
   const gguf = openGguf(STORIES);
   const hf = openSafetensors(join(out, 'model.safetensors'));
@@ -63,7 +79,10 @@ test('stories260K exported to a Hugging Face directory: same tensors, and rotary
     assert.deepEqual(hf.readTensor('model.layers.2.mlp.down_proj.weight'), gguf.readTensor('blk.2.ffn_down.weight'));
     assert.deepEqual(hf.tensors.get('model.layers.2.mlp.down_proj.weight')!.shape, [64, 172]);
     assert.deepEqual(hf.readTensor('lm_head.weight'), gguf.readTensor('output.weight'));
-    assert.notDeepEqual(hf.readTensor('model.layers.0.self_attn.q_proj.weight'), gguf.readTensor('blk.0.attn_q.weight'));
+    assert.notDeepEqual(
+      hf.readTensor('model.layers.0.self_attn.q_proj.weight'),
+      gguf.readTensor('blk.0.attn_q.weight'),
+    );
 
     // Interleaved rope on GGUF's rows must give the attention scores that half rope gives on the exported rows.
     const x = new Float32Array(64).map((_, i) => Math.sin(i * 1.7));
@@ -78,10 +97,22 @@ test('stories260K exported to a Hugging Face directory: same tensors, and rotary
         return dot;
       });
     };
-    const ggufScores = scores(matvec(asF32(gguf.readTensor('blk.0.attn_q.weight')), x), matvec(asF32(gguf.readTensor('blk.0.attn_k.weight')), x), true);
-    const hfScores = scores(matvec(asF32(hf.readTensor('model.layers.0.self_attn.q_proj.weight')), x), matvec(asF32(hf.readTensor('model.layers.0.self_attn.k_proj.weight')), x), false);
-    for (let h = 0; h < 8; h++) assert.ok(Math.abs(ggufScores[h]! - hfScores[h]!) < 1e-4, `head ${h}: ${ggufScores[h]} vs ${hfScores[h]}`);
-    assert.ok(ggufScores.some((s) => Math.abs(s) > 0.01), 'scores are not trivially zero');
+    const ggufScores = scores(
+      matvec(asF32(gguf.readTensor('blk.0.attn_q.weight')), x),
+      matvec(asF32(gguf.readTensor('blk.0.attn_k.weight')), x),
+      true,
+    );
+    const hfScores = scores(
+      matvec(asF32(hf.readTensor('model.layers.0.self_attn.q_proj.weight')), x),
+      matvec(asF32(hf.readTensor('model.layers.0.self_attn.k_proj.weight')), x),
+      false,
+    );
+    for (let h = 0; h < 8; h++)
+      assert.ok(Math.abs(ggufScores[h]! - hfScores[h]!) < 1e-4, `head ${h}: ${ggufScores[h]} vs ${hfScores[h]}`);
+    assert.ok(
+      ggufScores.some((s) => Math.abs(s) > 0.01),
+      'scores are not trivially zero',
+    );
   } finally {
     gguf.close();
     hf.close();
@@ -94,16 +125,22 @@ test('stories260K exported to a Hugging Face directory: same tensors, and rotary
   assert.equal(tokenizer.model.vocab['<0x0A>'], 13);
   // The best-scored merge comes first: token 259 "▁t" (score 0) from "▁" + "t".
   assert.equal(tokenizer.model.merges[0], '▁ t');
-  assert.deepEqual(tokenizer.added_tokens.map((t: { content: string }) => t.content), ['<unk>', '<s>', '</s>']);
+  assert.deepEqual(
+    tokenizer.added_tokens.map((t: { content: string }) => t.content),
+    ['<unk>', '<s>', '</s>'],
+  );
 });
 
 test('a quantized GGUF exports as f32: Q8_0 and F16 tensors are decoded', () => {
   const out = join(dir, 'stories260K-q8_0');
-  exportGgufAsHf(join(import.meta.dirname, '../../../shared/models/stories260K-q8_0.gguf'), out);
+  exportGgufAsHf(testModel('stories260K-q8_0.gguf'), out);
   const reference = openGguf(STORIES);
   const hf = openSafetensors(join(out, 'model.safetensors'));
   try {
-    for (const [hfName, ggufName] of [['model.embed_tokens.weight', 'token_embd.weight'], ['model.layers.1.mlp.down_proj.weight', 'blk.1.ffn_down.weight']]) {
+    for (const [hfName, ggufName] of [
+      ['model.embed_tokens.weight', 'token_embd.weight'],
+      ['model.layers.1.mlp.down_proj.weight', 'blk.1.ffn_down.weight'],
+    ]) {
       assert.equal(hf.tensors.get(hfName)!.dtype, 'F32');
       const decoded = asF32(hf.readTensor(hfName));
       const exact = asF32(reference.readTensor(ggufName));

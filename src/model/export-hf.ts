@@ -15,7 +15,8 @@ import { writeSafetensors, type SafetensorsTensorSpec } from './safetensors.ts';
  */
 export function unpermuteRopeRows(rows: Float32Array, heads: number, rowLength: number): Float32Array {
   const headDim = rows.length / rowLength / heads;
-  if (!Number.isInteger(headDim) || headDim % 2 !== 0) throw new Error(`${rows.length / rowLength} rows do not split into ${heads} heads of even size`);
+  if (!Number.isInteger(headDim) || headDim % 2 !== 0)
+    throw new Error(`${rows.length / rowLength} rows do not split into ${heads} heads of even size`);
   const out = new Float32Array(rows.length);
   const half = headDim / 2;
   for (let head = 0; head < heads; head++) {
@@ -42,8 +43,10 @@ export function exportGgufAsHf(ggufPath: string, outDir: string): void {
     const embedding = file.tensors.get('token_embd.weight');
     if (!embedding) throw new Error(`${ggufPath}: tensor token_embd.weight is missing`);
     const config = configFromGguf(meta, ggufPath, file.tensors.has('output.weight'), embedding.dims[1] ?? 0);
-    if (config.architecture !== 'llama') throw new Error(`${ggufPath}: only llama models can be exported, this one is ${config.architecture}`);
-    if (meta.string('tokenizer.ggml.model') !== 'llama') throw new Error(`${ggufPath}: only SentencePiece (tokenizer.ggml.model = llama) vocabularies can be exported`);
+    if (config.architecture !== 'llama')
+      throw new Error(`${ggufPath}: only llama models can be exported, this one is ${config.architecture}`);
+    if (meta.string('tokenizer.ggml.model') !== 'llama')
+      throw new Error(`${ggufPath}: only SentencePiece (tokenizer.ggml.model = llama) vocabularies can be exported`);
 
     const tensors: SafetensorsTensorSpec[] = [];
     for (const info of file.tensors.values()) {
@@ -53,13 +56,19 @@ export function exportGgufAsHf(ggufPath: string, outDir: string): void {
       let values = dequantize(info.type, file.readTensor(info.name), count);
       if (/\.attn_q\.weight$/.test(info.name)) values = unpermuteRopeRows(values, config.heads, info.dims[0]!);
       if (/\.attn_k\.weight$/.test(info.name)) values = unpermuteRopeRows(values, config.kvHeads, info.dims[0]!);
-      tensors.push({ name, dtype: 'F32', shape: [...info.dims].reverse(), data: new Uint8Array(values.buffer, values.byteOffset, values.byteLength) });
+      tensors.push({
+        name,
+        dtype: 'F32',
+        shape: [...info.dims].reverse(),
+        data: new Uint8Array(values.buffer, values.byteOffset, values.byteLength),
+      });
     }
 
     const tokens = meta.array('tokenizer.ggml.tokens') as string[] | undefined;
     const scores = meta.array('tokenizer.ggml.scores') as number[] | undefined;
     const tokenTypes = meta.array('tokenizer.ggml.token_type') as number[] | undefined;
-    if (!tokens || !scores || !tokenTypes) throw new Error(`${ggufPath}: the vocabulary needs tokenizer.ggml.tokens, scores and token_type`);
+    if (!tokens || !scores || !tokenTypes)
+      throw new Error(`${ggufPath}: the vocabulary needs tokenizer.ggml.tokens, scores and token_type`);
     const bosId = meta.optionalNumber('tokenizer.ggml.bos_token_id');
     const eosId = meta.optionalNumber('tokenizer.ggml.eos_token_id');
     const unkId = meta.optionalNumber('tokenizer.ggml.unknown_token_id');
@@ -68,7 +77,8 @@ export function exportGgufAsHf(ggufPath: string, outDir: string): void {
 
     mkdirSync(outDir, { recursive: true });
     writeSafetensors(join(outDir, 'model.safetensors'), tensors, { format: 'pt' });
-    const json = (name: string, value: unknown) => writeFileSync(join(outDir, name), `${JSON.stringify(value, null, 2)}\n`);
+    const json = (name: string, value: unknown) =>
+      writeFileSync(join(outDir, name), `${JSON.stringify(value, null, 2)}\n`);
     json('config.json', {
       architectures: ['LlamaForCausalLM'],
       model_type: 'llama',
@@ -90,7 +100,7 @@ export function exportGgufAsHf(ggufPath: string, outDir: string): void {
       torch_dtype: 'float32',
     });
     json('tokenizer.json', spmTokenizerJson({ tokens, scores, tokenTypes, bosId, eosId, unkId, addBos }));
-    const tokenText = (id: number | undefined) => (id === undefined ? null : tokens[id] ?? null);
+    const tokenText = (id: number | undefined) => (id === undefined ? null : (tokens[id] ?? null));
     json('tokenizer_config.json', {
       tokenizer_class: 'LlamaTokenizerFast',
       add_bos_token: addBos,

@@ -28,11 +28,18 @@ const DEFAULT_CACHE_BYTES = 512 * 1024 * 1024;
  * Stops at an end-of-generation token (not yielded) or after maxTokens; returns the text of bytes
  * still held by the UTF-8 decoder (empty unless generation ended inside a character).
  */
-export function* generate(engine: Engine, tokenizer: Tokenizer, promptIds: readonly number[], options: GenerateOptions): Generator<GeneratedToken, string> {
+export function* generate(
+  engine: Engine,
+  tokenizer: Tokenizer,
+  promptIds: readonly number[],
+  options: GenerateOptions,
+): Generator<GeneratedToken, string> {
   const { contextLength } = engine.config;
   if (promptIds.length === 0) throw new ContextLengthError('the prompt is empty: nothing to continue');
   if (promptIds.length >= contextLength) {
-    throw new ContextLengthError(`the prompt has ${promptIds.length} tokens; the model's context holds ${contextLength}, leaving no room to generate`);
+    throw new ContextLengthError(
+      `the prompt has ${promptIds.length} tokens; the model's context holds ${contextLength}, leaving no room to generate`,
+    );
   }
   const maxTokens = Math.min(options.maxTokens, contextLength - promptIds.length);
   const cache: KvCache = engine.createCache(options.cacheBytes ?? DEFAULT_CACHE_BYTES);

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { testModel } from '../../test/support/models.ts';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -10,16 +11,28 @@ import { configFromHf, isHfDirectory, openHfDirectory } from './hf-directory.ts'
 import { ggufNameOf, hfNameOf } from './hf-names.ts';
 import { writeSafetensors } from './safetensors.ts';
 
-const STORIES = join(import.meta.dirname, '../../../shared/models/stories260K.gguf');
+const STORIES = testModel('stories260K.gguf');
 const dir = mkdtempSync(join(tmpdir(), 'hf-directory-'));
 const stories = join(dir, 'stories260K');
 before(() => exportGgufAsHf(STORIES, stories));
 after(() => rmSync(dir, { recursive: true, force: true }));
 
 const QWEN_CONFIG = {
-  architectures: ['Qwen2ForCausalLM'], model_type: 'qwen2', hidden_act: 'silu', hidden_size: 896, intermediate_size: 4864,
-  num_hidden_layers: 24, num_attention_heads: 14, num_key_value_heads: 2, rope_theta: 1000000.0, rms_norm_eps: 1e-6,
-  max_position_embeddings: 32768, vocab_size: 151936, tie_word_embeddings: true, use_sliding_window: false, rope_scaling: null,
+  architectures: ['Qwen2ForCausalLM'],
+  model_type: 'qwen2',
+  hidden_act: 'silu',
+  hidden_size: 896,
+  intermediate_size: 4864,
+  num_hidden_layers: 24,
+  num_attention_heads: 14,
+  num_key_value_heads: 2,
+  rope_theta: 1000000.0,
+  rms_norm_eps: 1e-6,
+  max_position_embeddings: 32768,
+  vocab_size: 151936,
+  tie_word_embeddings: true,
+  use_sliding_window: false,
+  rope_scaling: null,
 };
 
 test('Hugging Face tensor names map to GGUF names and back', () => {
@@ -43,16 +56,39 @@ test('Hugging Face tensor names map to GGUF names and back', () => {
 
 test('config.json maps to the engine config: neox rope, qwen2 QKV bias, tied embeddings', () => {
   assert.deepEqual(configFromHf(QWEN_CONFIG, 'config.json', false), {
-    architecture: 'qwen2', vocabSize: 151936, hiddenSize: 896, ffnSize: 4864, layers: 24, heads: 14, kvHeads: 2, headDim: 64,
-    ropeTheta: 1000000, ropeDim: 64, ropeStyle: 'neox', rmsEps: 1e-6, contextLength: 32768, qkvBias: true, tiedEmbeddings: true,
+    architecture: 'qwen2',
+    vocabSize: 151936,
+    hiddenSize: 896,
+    ffnSize: 4864,
+    layers: 24,
+    heads: 14,
+    kvHeads: 2,
+    headDim: 64,
+    ropeTheta: 1000000,
+    ropeDim: 64,
+    ropeStyle: 'neox',
+    rmsEps: 1e-6,
+    contextLength: 32768,
+    qkvBias: true,
+    tiedEmbeddings: true,
   });
-  const llama = configFromHf({ ...QWEN_CONFIG, model_type: 'llama', tie_word_embeddings: undefined, head_dim: 128, num_attention_heads: 8 }, 'config.json', true);
+  const llama = configFromHf(
+    { ...QWEN_CONFIG, model_type: 'llama', tie_word_embeddings: undefined, head_dim: 128, num_attention_heads: 8 },
+    'config.json',
+    true,
+  );
   assert.deepEqual([llama.qkvBias, llama.tiedEmbeddings, llama.headDim, llama.ropeStyle], [false, false, 128, 'neox']);
 
   const refuses = (patch: Record<string, unknown>, message: RegExp, hasLmHead = false) =>
-    assert.throws(() => configFromHf({ ...QWEN_CONFIG, ...patch }, '/m/config.json', hasLmHead), (error: Error) => error.message.startsWith('/m/config.json: ') && message.test(error.message));
+    assert.throws(
+      () => configFromHf({ ...QWEN_CONFIG, ...patch }, '/m/config.json', hasLmHead),
+      (error: Error) => error.message.startsWith('/m/config.json: ') && message.test(error.message),
+    );
   refuses({ model_type: 'mistral' }, /architecture "mistral" is not supported/);
-  refuses({ rope_scaling: { rope_type: 'llama3', factor: 32 } }, /rope_scaling .*llama3.* which the engine does not support/);
+  refuses(
+    { rope_scaling: { rope_type: 'llama3', factor: 32 } },
+    /rope_scaling .*llama3.* which the engine does not support/,
+  );
   refuses({ use_sliding_window: true }, /use_sliding_window/);
   refuses({ hidden_act: 'gelu' }, /hidden_act gelu/);
   refuses({ hidden_size: undefined }, /hidden_size is missing/);
@@ -76,7 +112,13 @@ test('stories260K exported to a Hugging Face directory opens as the same model, 
     assert.equal(hf.tokenizer.decode(hf.tokenizer.encode(story, { addBos: false })), story);
     assert.equal(hf.tokenizer.eosId, 2);
 
-    for (const name of ['token_embd.weight', 'output.weight', 'blk.4.ffn_up.weight', 'blk.0.attn_norm.weight', 'blk.2.attn_q.weight']) {
+    for (const name of [
+      'token_embd.weight',
+      'output.weight',
+      'blk.4.ffn_up.weight',
+      'blk.0.attn_norm.weight',
+      'blk.2.attn_q.weight',
+    ]) {
       assert.equal(hf.weights.has(name), true, name);
       const [a, b] = [hf.weights.entry(name), gguf.weights.entry(name)];
       assert.deepEqual([a.type, a.dims, a.byteSize], [b.type, b.dims, b.byteSize], name);
@@ -98,9 +140,20 @@ test('stories260K exported to a Hugging Face directory opens as the same model, 
 test('a tied checkpoint hides lm_head; missing files and bad shapes are named', () => {
   const tied = join(dir, 'tied');
   mkdirSync(tied);
-  const config = { model_type: 'llama', hidden_size: 4, intermediate_size: 8, num_hidden_layers: 1, num_attention_heads: 2, vocab_size: 3, tie_word_embeddings: true };
+  const config = {
+    model_type: 'llama',
+    hidden_size: 4,
+    intermediate_size: 8,
+    num_hidden_layers: 1,
+    num_attention_heads: 2,
+    vocab_size: 3,
+    tie_word_embeddings: true,
+  };
   writeFileSync(join(tied, 'config.json'), JSON.stringify(config));
-  writeFileSync(join(tied, 'tokenizer.json'), JSON.stringify({ model: { type: 'BPE', vocab: { a: 0, b: 1, ab: 2 }, merges: ['a b'] } }));
+  writeFileSync(
+    join(tied, 'tokenizer.json'),
+    JSON.stringify({ model: { type: 'BPE', vocab: { a: 0, b: 1, ab: 2 }, merges: ['a b'] } }),
+  );
   const f32 = (n: number) => new Uint8Array(n * 4);
   writeSafetensors(join(tied, 'model.safetensors'), [
     { name: 'model.embed_tokens.weight', dtype: 'BF16', shape: [3, 4], data: new Uint8Array(24) },
@@ -114,9 +167,15 @@ test('a tied checkpoint hides lm_head; missing files and bad shapes are named', 
   model.weights.close();
 
   writeFileSync(join(tied, 'config.json'), JSON.stringify({ ...config, vocab_size: 5 }));
-  assert.throws(() => openHfDirectory(tied), /model\.embed_tokens\.weight is \[3, 4\], config\.json says vocab_size 5 × hidden_size 4/);
+  assert.throws(
+    () => openHfDirectory(tied),
+    /model\.embed_tokens\.weight is \[3, 4\], config\.json says vocab_size 5 × hidden_size 4/,
+  );
   rmSync(join(tied, 'model.safetensors'));
-  assert.throws(() => openHfDirectory(tied), new RegExp(`${tied}: no model.safetensors or model.safetensors.index.json`));
+  assert.throws(
+    () => openHfDirectory(tied),
+    new RegExp(`${tied}: no model.safetensors or model.safetensors.index.json`),
+  );
   rmSync(join(tied, 'tokenizer.json'));
   assert.throws(() => openHfDirectory(tied), /tokenizer\.json: cannot read the tokenizer: ENOENT/);
 });

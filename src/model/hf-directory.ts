@@ -19,7 +19,8 @@ function readJson(path: string, what: string): Record<string, unknown> {
     const reason = (error as NodeJS.ErrnoException).code ?? (error as Error).message;
     throw new Error(`${path}: cannot read the ${what}: ${reason}`);
   }
-  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw new Error(`${path}: the ${what} is not a JSON object`);
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed))
+    throw new Error(`${path}: the ${what} is not a JSON object`);
   return parsed as Record<string, unknown>;
 }
 
@@ -30,22 +31,28 @@ export function configFromHf(json: Record<string, unknown>, source: string, hasL
   const traits = architectureTraits(modelType, source);
   const number = (key: string, fallback?: number): number => {
     const value = json[key] ?? fallback;
-    if (typeof value !== 'number') throw new Error(`${source}: config.json ${key} ${value === undefined ? 'is missing' : 'is not a number'}`);
+    if (typeof value !== 'number')
+      throw new Error(`${source}: config.json ${key} ${value === undefined ? 'is missing' : 'is not a number'}`);
     return value;
   };
-  const unsupported = (feature: string) => new Error(`${source}: config.json asks for ${feature}, which the engine does not support`);
-  if (json.hidden_act !== undefined && json.hidden_act !== 'silu') throw unsupported(`hidden_act ${String(json.hidden_act)}`);
-  if (json.rope_scaling !== undefined && json.rope_scaling !== null) throw unsupported(`rope_scaling ${JSON.stringify(json.rope_scaling)}`);
+  const unsupported = (feature: string) =>
+    new Error(`${source}: config.json asks for ${feature}, which the engine does not support`);
+  if (json.hidden_act !== undefined && json.hidden_act !== 'silu')
+    throw unsupported(`hidden_act ${String(json.hidden_act)}`);
+  if (json.rope_scaling !== undefined && json.rope_scaling !== null)
+    throw unsupported(`rope_scaling ${JSON.stringify(json.rope_scaling)}`);
   if (json.attention_bias === true && modelType === 'llama') throw unsupported('attention_bias');
   if (json.mlp_bias === true) throw unsupported('mlp_bias');
   if (json.use_sliding_window === true) throw unsupported('use_sliding_window');
-  if (json.partial_rotary_factor !== undefined && json.partial_rotary_factor !== 1) throw unsupported(`partial_rotary_factor ${String(json.partial_rotary_factor)}`);
+  if (json.partial_rotary_factor !== undefined && json.partial_rotary_factor !== 1)
+    throw unsupported(`partial_rotary_factor ${String(json.partial_rotary_factor)}`);
 
   const hiddenSize = number('hidden_size');
   const heads = number('num_attention_heads');
   const headDim = number('head_dim', hiddenSize / heads);
   const tied = json.tie_word_embeddings === undefined ? !hasLmHead : json.tie_word_embeddings === true;
-  if (!tied && !hasLmHead) throw new Error(`${source}: config.json says tie_word_embeddings is false, but there is no lm_head.weight`);
+  if (!tied && !hasLmHead)
+    throw new Error(`${source}: config.json says tie_word_embeddings is false, but there is no lm_head.weight`);
   const config: ModelConfig = {
     architecture: modelType,
     vocabSize: number('vocab_size'),
@@ -118,7 +125,9 @@ export function openHfDirectory(dir: string): ModelFiles {
   const configJson = readJson(join(dir, 'config.json'), 'model config');
   const tokenizerJson = readJson(join(dir, 'tokenizer.json'), 'tokenizer');
   const tokenizerConfigPath = join(dir, 'tokenizer_config.json');
-  const tokenizerConfig = existsSync(tokenizerConfigPath) ? readJson(tokenizerConfigPath, 'tokenizer config') : undefined;
+  const tokenizerConfig = existsSync(tokenizerConfigPath)
+    ? readJson(tokenizerConfigPath, 'tokenizer config')
+    : undefined;
 
   const file = openSafetensors(weightsFile(dir));
   try {
@@ -126,7 +135,9 @@ export function openHfDirectory(dir: string): ModelFiles {
     const weights = hfWeightSource(file, config.tiedEmbeddings);
     const embedding = weights.entry('token_embd.weight');
     if (embedding.dims[0] !== config.hiddenSize || embedding.dims[1] !== config.vocabSize) {
-      throw new Error(`${dir}: model.embed_tokens.weight is [${[...embedding.dims].reverse().join(', ')}], config.json says vocab_size ${config.vocabSize} × hidden_size ${config.hiddenSize}`);
+      throw new Error(
+        `${dir}: model.embed_tokens.weight is [${[...embedding.dims].reverse().join(', ')}], config.json says vocab_size ${config.vocabSize} × hidden_size ${config.hiddenSize}`,
+      );
     }
     return {
       path: dir,

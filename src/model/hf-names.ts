@@ -23,7 +23,8 @@ const BLOCK: Readonly<Record<string, string>> = {
   'mlp.down_proj.weight': 'ffn_down.weight',
 };
 
-const invert = (table: Readonly<Record<string, string>>) => Object.fromEntries(Object.entries(table).map(([hf, gguf]) => [gguf, hf]));
+const invert = (table: Readonly<Record<string, string>>) =>
+  Object.fromEntries(Object.entries(table).map(([hf, gguf]) => [gguf, hf]));
 const GLOBAL_TO_HF: Readonly<Record<string, string>> = invert(GLOBAL);
 const BLOCK_TO_HF: Readonly<Record<string, string>> = invert(BLOCK);
 

@@ -26,7 +26,8 @@ function mergesFromScores(vocab: SpmVocab, ids: ReadonlyMap<string, number>): [s
       const right = chars.slice(cut).join('');
       const leftId = ids.get(left);
       const rightId = ids.get(right);
-      if (leftId !== undefined && rightId !== undefined) found.push({ left, right, score: vocab.scores[id] ?? 0, leftId, rightId });
+      if (leftId !== undefined && rightId !== undefined)
+        found.push({ left, right, score: vocab.scores[id] ?? 0, leftId, rightId });
     }
   });
   found.sort((a, b) => b.score - a.score || a.leftId - b.leftId || a.rightId - b.rightId);
@@ -44,10 +45,23 @@ export function spmTokenizerJson(vocab: SpmVocab): Record<string, unknown> {
     if (!ids.has(token)) ids.set(token, id);
   });
   const merges = mergesFromScores(vocab, ids);
-  const special = (type: number | undefined) => type === TOKEN_TYPE.CONTROL || type === TOKEN_TYPE.UNKNOWN || type === TOKEN_TYPE.USER_DEFINED;
-  const addedTokens = vocab.tokens.flatMap((content, id) => special(vocab.tokenTypes[id])
-    ? [{ id, content, single_word: false, lstrip: false, rstrip: false, normalized: false, special: vocab.tokenTypes[id] !== TOKEN_TYPE.USER_DEFINED }]
-    : []);
+  const special = (type: number | undefined) =>
+    type === TOKEN_TYPE.CONTROL || type === TOKEN_TYPE.UNKNOWN || type === TOKEN_TYPE.USER_DEFINED;
+  const addedTokens = vocab.tokens.flatMap((content, id) =>
+    special(vocab.tokenTypes[id])
+      ? [
+          {
+            id,
+            content,
+            single_word: false,
+            lstrip: false,
+            rstrip: false,
+            normalized: false,
+            special: vocab.tokenTypes[id] !== TOKEN_TYPE.USER_DEFINED,
+          },
+        ]
+      : [],
+  );
   const bos = vocab.bosId === undefined ? undefined : vocab.tokens[vocab.bosId];
   const withBos = (sequence: string) => [
     ...(vocab.addBos && bos !== undefined ? [{ SpecialToken: { id: bos, type_id: 0 } }] : []),
@@ -60,14 +74,18 @@ export function spmTokenizerJson(vocab: SpmVocab): Record<string, unknown> {
     added_tokens: addedTokens,
     normalizer: {
       type: 'Sequence',
-      normalizers: [{ type: 'Prepend', prepend: '▁' }, { type: 'Replace', pattern: { String: ' ' }, content: '▁' }],
+      normalizers: [
+        { type: 'Prepend', prepend: '▁' },
+        { type: 'Replace', pattern: { String: ' ' }, content: '▁' },
+      ],
     },
     pre_tokenizer: null,
     post_processor: {
       type: 'TemplateProcessing',
       single: withBos('A'),
       pair: [...withBos('A'), ...withBos('B')],
-      special_tokens: vocab.addBos && bos !== undefined ? { [bos]: { id: bos, ids: [vocab.bosId], tokens: [bos] } } : {},
+      special_tokens:
+        vocab.addBos && bos !== undefined ? { [bos]: { id: bos, ids: [vocab.bosId], tokens: [bos] } } : {},
     },
     decoder: {
       type: 'Sequence',
@@ -89,7 +107,9 @@ export function spmTokenizerJson(vocab: SpmVocab): Record<string, unknown> {
       ignore_merges: false,
       vocab: Object.fromEntries(ids),
       // "left right" strings unless a piece holds a space, which only the newer pair form can carry.
-      merges: merges.some(([l, r]) => l.includes(' ') || r.includes(' ')) ? merges : merges.map(([l, r]) => `${l} ${r}`),
+      merges: merges.some(([l, r]) => l.includes(' ') || r.includes(' '))
+        ? merges
+        : merges.map(([l, r]) => `${l} ${r}`),
     },
   };
 }

@@ -16,7 +16,11 @@ export class KvCache {
   readonly maxPositions: number;
   private readonly rowSize: number;
 
-  constructor(config: ModelConfig, readonly layerCount: number, budgetBytes: number) {
+  constructor(
+    config: ModelConfig,
+    readonly layerCount: number,
+    budgetBytes: number,
+  ) {
     this.rowSize = config.kvHeads * config.headDim;
     const bytesPerPosition = layerCount * this.rowSize * 4 * 2;
     this.maxPositions = Math.min(config.contextLength, Math.floor(budgetBytes / Math.max(1, bytesPerPosition)));

@@ -50,12 +50,14 @@ export function parseManifest(json: string, source: string): Manifest {
   let expectedStart = 0;
   for (const [i, shard] of m.shards!.entries()) {
     if (shard.index !== i) fail(`shard ${i} has index ${shard.index}`);
-    if (shard.layerStart !== expectedStart || !(shard.layerEnd >= shard.layerStart)) fail(`shard ${i} covers layers [${shard.layerStart}, ${shard.layerEnd}), expected to start at ${expectedStart}`);
+    if (shard.layerStart !== expectedStart || !(shard.layerEnd >= shard.layerStart))
+      fail(`shard ${i} covers layers [${shard.layerStart}, ${shard.layerEnd}), expected to start at ${expectedStart}`);
     if (shard.embedding !== (i === 0)) fail(`shard ${i} ${shard.embedding ? 'holds' : 'lacks'} the embedding`);
     if (shard.head !== (i === m.shards!.length - 1)) fail(`shard ${i} ${shard.head ? 'holds' : 'lacks'} the head`);
     if (!/^[0-9a-f]{64}$/.test(shard.sha256 ?? '')) fail(`shard ${i} has no sha256`);
     expectedStart = shard.layerEnd;
   }
-  if (expectedStart !== m.config!.layers) fail(`shards cover ${expectedStart} layers, the model has ${m.config!.layers}`);
+  if (expectedStart !== m.config!.layers)
+    fail(`shards cover ${expectedStart} layers, the model has ${m.config!.layers}`);
   return m as Manifest;
 }

@@ -3,9 +3,9 @@
  * (not on the platform's libm): that is what makes the engine's output bytes reproducible.
  */
 
-const LN2_HI = 6.93147180369123816490e-1;
+const LN2_HI = 6.9314718036912381649e-1;
 const LN2_LO = 1.90821492927058770002e-10;
-const INV_LN2 = 1.44269504088896338700;
+const INV_LN2 = 1.442695040888963387;
 const scratch = new Float64Array(1);
 const scratchWords = new Uint32Array(scratch.buffer);
 // The word holding a double's sign and exponent: index 1 on little-endian machines.
@@ -48,7 +48,14 @@ export function silu(x: number): number {
 }
 
 /** out = x / rms(x) * weight, per row of `size`. */
-export function rmsNorm(out: Float32Array, x: Float32Array, weight: Float32Array, size: number, rows: number, eps: number): void {
+export function rmsNorm(
+  out: Float32Array,
+  x: Float32Array,
+  weight: Float32Array,
+  size: number,
+  rows: number,
+  eps: number,
+): void {
   for (let r = 0; r < rows; r++) {
     const base = r * size;
     let sum = 0;

@@ -3,7 +3,12 @@ import { test } from 'node:test';
 import { GgmlType } from '../tensor/ggml-type.ts';
 import { tensorTypeFor } from './quant-mix.ts';
 
-const role = (name: string, dims: number[], layers = 24, tiedEmbeddings = true) => ({ name, dims, layers, tiedEmbeddings });
+const role = (name: string, dims: number[], layers = 24, tiedEmbeddings = true) => ({
+  name,
+  dims,
+  layers,
+  tiedEmbeddings,
+});
 
 test('vectors stay F32 and q8_0 is Q8_0 throughout (F16 when 32 does not divide a row)', () => {
   assert.equal(tensorTypeFor('q8_0', role('blk.0.attn_norm.weight', [896])), GgmlType.F32);
@@ -18,7 +23,11 @@ test("q4_K follows llama.cpp's Q4_K_M: Q6_K head, Q6_K attn_v/ffn_down in the la
   const more = [0, 1, 2, 5, 8, 11, 14, 17, 20, 21, 22, 23];
   for (let layer = 0; layer < 24; layer++) {
     const expected = more.includes(layer) ? GgmlType.Q6_K : GgmlType.Q4_K;
-    assert.equal(tensorTypeFor('q4_K', role(`blk.${layer}.ffn_down.weight`, [8192, 2048])), expected, `ffn_down ${layer}`);
+    assert.equal(
+      tensorTypeFor('q4_K', role(`blk.${layer}.ffn_down.weight`, [8192, 2048])),
+      expected,
+      `ffn_down ${layer}`,
+    );
     assert.equal(tensorTypeFor('q4_K', role(`blk.${layer}.attn_v.weight`, [2048, 512])), expected, `attn_v ${layer}`);
     assert.equal(tensorTypeFor('q4_K', role(`blk.${layer}.attn_q.weight`, [2048, 2048])), GgmlType.Q4_K);
   }

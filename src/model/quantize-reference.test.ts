@@ -5,11 +5,11 @@ import assert from 'node:assert/strict';
 import { GgmlType } from '../tensor/ggml-type.ts';
 import { quantize } from '../tensor/quantize.ts';
 import { openGguf } from './gguf/reader.ts';
-import { sharedModel } from '../../test/support/shared-models.ts';
+import { testModel } from '../../test/support/models.ts';
 
 test('Q8_0 quantization reproduces llama-quantize byte for byte on every Q8_0 tensor of stories260K', () => {
-  const f32 = openGguf(sharedModel('stories260K.gguf'));
-  const q8 = openGguf(sharedModel('stories260K-q8_0.gguf'));
+  const f32 = openGguf(testModel('stories260K.gguf'));
+  const q8 = openGguf(testModel('stories260K-q8_0.gguf'));
   try {
     let compared = 0;
     for (const info of q8.tensors.values()) {

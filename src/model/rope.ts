@@ -10,7 +10,10 @@ export class Rope {
   private sin = new Float32Array(0);
   private positions = 0;
 
-  constructor(private readonly config: ModelConfig, frequencyFactors?: Float32Array) {
+  constructor(
+    private readonly config: ModelConfig,
+    frequencyFactors?: Float32Array,
+  ) {
     const half = config.ropeDim / 2;
     this.inverseFrequencies = new Float64Array(half);
     for (let i = 0; i < half; i++) {

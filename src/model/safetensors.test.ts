@@ -25,11 +25,15 @@ test('tensors round-trip with GGML dims, types and absolute offsets', () => {
   const path = join(dir, 'model.safetensors');
   const matrix = f32([1, 2, 3, 4, 5, 6]);
   const half = new Uint8Array([0x00, 0x3c, 0x00, 0xc0]);
-  writeSafetensors(path, [
-    { name: 'w', dtype: 'F32', shape: [2, 3], data: matrix },
-    { name: 'h', dtype: 'F16', shape: [2], data: half },
-    { name: 'b', dtype: 'BF16', shape: [], data: new Uint8Array([0x80, 0x3f]) },
-  ], { format: 'pt' });
+  writeSafetensors(
+    path,
+    [
+      { name: 'w', dtype: 'F32', shape: [2, 3], data: matrix },
+      { name: 'h', dtype: 'F16', shape: [2], data: half },
+      { name: 'b', dtype: 'BF16', shape: [], data: new Uint8Array([0x80, 0x3f]) },
+    ],
+    { format: 'pt' },
+  );
   const file = openSafetensors(path);
   try {
     assert.deepEqual(file.metadata, { format: 'pt' });
@@ -53,10 +57,20 @@ test('tensors round-trip with GGML dims, types and absolute offsets', () => {
 
 test('a sharded checkpoint opens through its index, each tensor read from its own shard', () => {
   const sub = mkdtempSync(join(dir, 'sharded-'));
-  writeSafetensors(join(sub, 'model-00001-of-00002.safetensors'), [{ name: 'a', dtype: 'F32', shape: [2], data: f32([1, 2]) }]);
-  writeSafetensors(join(sub, 'model-00002-of-00002.safetensors'), [{ name: 'b', dtype: 'F32', shape: [1], data: f32([3]) }]);
+  writeSafetensors(join(sub, 'model-00001-of-00002.safetensors'), [
+    { name: 'a', dtype: 'F32', shape: [2], data: f32([1, 2]) },
+  ]);
+  writeSafetensors(join(sub, 'model-00002-of-00002.safetensors'), [
+    { name: 'b', dtype: 'F32', shape: [1], data: f32([3]) },
+  ]);
   const index = join(sub, 'model.safetensors.index.json');
-  writeFileSync(index, JSON.stringify({ metadata: {}, weight_map: { a: 'model-00001-of-00002.safetensors', b: 'model-00002-of-00002.safetensors' } }));
+  writeFileSync(
+    index,
+    JSON.stringify({
+      metadata: {},
+      weight_map: { a: 'model-00001-of-00002.safetensors', b: 'model-00002-of-00002.safetensors' },
+    }),
+  );
   const file = openSafetensors(index);
   try {
     assert.deepEqual([...file.tensors.keys()].sort(), ['a', 'b']);
@@ -67,8 +81,16 @@ test('a sharded checkpoint opens through its index, each tensor read from its ow
     file.close();
   }
 
-  writeFileSync(index, JSON.stringify({ weight_map: { a: 'model-00001-of-00002.safetensors', c: 'model-00003-of-00003.safetensors' } }));
-  assert.throws(() => openSafetensors(index), (error: Error) => error.message.startsWith(index) && /shard .*model-00003-of-00003.safetensors named in the index is missing/.test(error.message));
+  writeFileSync(
+    index,
+    JSON.stringify({ weight_map: { a: 'model-00001-of-00002.safetensors', c: 'model-00003-of-00003.safetensors' } }),
+  );
+  assert.throws(
+    () => openSafetensors(index),
+    (error: Error) =>
+      error.message.startsWith(index) &&
+      /shard .*model-00003-of-00003.safetensors named in the index is missing/.test(error.message),
+  );
   writeFileSync(index, '{"weight_map": 3}');
   assert.throws(() => openSafetensors(index), /index has no weight_map object/);
 });
@@ -76,24 +98,36 @@ test('a sharded checkpoint opens through its index, each tensor read from its ow
 test('bad files fail at once, naming the file and the problem', () => {
   const short = join(dir, 'short.safetensors');
   writeFileSync(short, Buffer.alloc(5));
-  assert.throws(() => openSafetensors(short), (error: Error) => error.message === `${short}: truncated: 5 bytes, too short for the 8-byte header length`);
+  assert.throws(
+    () => openSafetensors(short),
+    (error: Error) => error.message === `${short}: truncated: 5 bytes, too short for the 8-byte header length`,
+  );
 
   const huge = join(dir, 'huge.safetensors');
   const big = Buffer.alloc(16);
   big.writeBigUInt64LE(1n << 40n);
   writeFileSync(huge, big);
-  assert.throws(() => openSafetensors(huge), /huge\.safetensors: header length 1099511627776 is larger than the 100000000-byte limit/);
+  assert.throws(
+    () => openSafetensors(huge),
+    /huge\.safetensors: header length 1099511627776 is larger than the 100000000-byte limit/,
+  );
 
   const cut = join(dir, 'cut.safetensors');
   writeSafetensors(cut, [{ name: 'w', dtype: 'F32', shape: [4], data: f32([1, 2, 3, 4]) }]);
   const header = readFileSync(cut).readBigUInt64LE(0);
   truncateSync(cut, 8 + Number(header) + 10);
-  assert.throws(() => openSafetensors(cut), /cut\.safetensors: tensor w \(bytes 0\.\.16 of the data\) runs past the end of the file \(10 data bytes\)/);
+  assert.throws(
+    () => openSafetensors(cut),
+    /cut\.safetensors: tensor w \(bytes 0\.\.16 of the data\) runs past the end of the file \(10 data bytes\)/,
+  );
   truncateSync(cut, 12);
   assert.throws(() => openSafetensors(cut), /cut\.safetensors: truncated: the header needs \d+ bytes, the file has 12/);
 
   const i64 = rawFile('i64.safetensors', { t: { dtype: 'I64', shape: [1], data_offsets: [0, 8] } }, 8);
-  assert.throws(() => openSafetensors(i64), /i64\.safetensors: tensor t has dtype I64, which this engine does not support \(supported: F32, F16, BF16\)/);
+  assert.throws(
+    () => openSafetensors(i64),
+    /i64\.safetensors: tensor t has dtype I64, which this engine does not support \(supported: F32, F16, BF16\)/,
+  );
 
   const mismatch = rawFile('mismatch.safetensors', { t: { dtype: 'F32', shape: [3], data_offsets: [0, 8] } }, 8);
   assert.throws(() => openSafetensors(mismatch), /tensor t: shape \[3\] of F32 needs 12 bytes, data_offsets span 8/);
@@ -105,5 +139,9 @@ test('bad files fail at once, naming the file and the problem', () => {
   assert.throws(() => openSafetensors(notJson), /notjson\.safetensors: header is not valid JSON/);
 
   assert.throws(() => openSafetensors(join(dir, 'absent.safetensors')), /absent\.safetensors: cannot open: ENOENT/);
-  assert.throws(() => writeSafetensors(join(dir, 'w.safetensors'), [{ name: 'w', dtype: 'F16', shape: [3], data: new Uint8Array(4) }]), /tensor w: shape \[3\] of F16 needs 6 bytes, data has 4/);
+  assert.throws(
+    () =>
+      writeSafetensors(join(dir, 'w.safetensors'), [{ name: 'w', dtype: 'F16', shape: [3], data: new Uint8Array(4) }]),
+    /tensor w: shape \[3\] of F16 needs 6 bytes, data has 4/,
+  );
 });

@@ -1,4 +1,14 @@
-import { closeSync, existsSync, fstatSync, openSync, readFileSync, readSync, renameSync, rmSync, writeSync } from 'node:fs';
+import {
+  closeSync,
+  existsSync,
+  fstatSync,
+  openSync,
+  readFileSync,
+  readSync,
+  renameSync,
+  rmSync,
+  writeSync,
+} from 'node:fs';
 import { dirname, join } from 'node:path';
 import { GgmlType } from '../tensor/ggml-type.ts';
 
@@ -12,7 +22,10 @@ const DTYPE_BYTES: Readonly<Record<SafetensorsDtype, number>> = { F32: 4, F16: 2
 export const MAX_HEADER_BYTES = 100_000_000;
 
 export class SafetensorsError extends Error {
-  constructor(readonly path: string, problem: string) {
+  constructor(
+    readonly path: string,
+    problem: string,
+  ) {
     super(`${path}: ${problem}`);
     this.name = 'SafetensorsError';
   }
@@ -52,41 +65,79 @@ function readExactly(fd: number, into: Uint8Array, position: number, path: strin
   }
 }
 
-function parseEntry(name: string, raw: unknown, path: string, dataStart: number, fileSize: number): SafetensorsTensorInfo {
+function parseEntry(
+  name: string,
+  raw: unknown,
+  path: string,
+  dataStart: number,
+  fileSize: number,
+): SafetensorsTensorInfo {
   const entry = raw as { dtype?: unknown; shape?: unknown; data_offsets?: unknown } | null;
-  if (typeof entry !== 'object' || entry === null) throw new SafetensorsError(path, `tensor ${name}: header entry is not an object`);
+  if (typeof entry !== 'object' || entry === null)
+    throw new SafetensorsError(path, `tensor ${name}: header entry is not an object`);
   const { dtype, shape, data_offsets: offsets } = entry;
   if (typeof dtype !== 'string') throw new SafetensorsError(path, `tensor ${name}: dtype is missing`);
   if (!Object.prototype.hasOwnProperty.call(SAFETENSORS_DTYPES, dtype)) {
-    throw new SafetensorsError(path, `tensor ${name} has dtype ${dtype}, which this engine does not support (supported: ${Object.keys(SAFETENSORS_DTYPES).join(', ')})`);
+    throw new SafetensorsError(
+      path,
+      `tensor ${name} has dtype ${dtype}, which this engine does not support (supported: ${Object.keys(SAFETENSORS_DTYPES).join(', ')})`,
+    );
   }
   const isCount = (v: unknown): v is number => Number.isSafeInteger(v) && (v as number) >= 0;
-  if (!Array.isArray(shape) || !shape.every(isCount)) throw new SafetensorsError(path, `tensor ${name}: shape ${JSON.stringify(shape)} is not a list of sizes`);
+  if (!Array.isArray(shape) || !shape.every(isCount))
+    throw new SafetensorsError(path, `tensor ${name}: shape ${JSON.stringify(shape)} is not a list of sizes`);
   if (!Array.isArray(offsets) || offsets.length !== 2 || !offsets.every(isCount) || offsets[1] < offsets[0]) {
-    throw new SafetensorsError(path, `tensor ${name}: data_offsets ${JSON.stringify(offsets)} is not a [begin, end] pair`);
+    throw new SafetensorsError(
+      path,
+      `tensor ${name}: data_offsets ${JSON.stringify(offsets)} is not a [begin, end] pair`,
+    );
   }
   const known = dtype as SafetensorsDtype;
   const byteSize = shape.reduce((a: number, b: number) => a * b, 1) * DTYPE_BYTES[known];
   const [begin, end] = offsets as [number, number];
   if (end - begin !== byteSize) {
-    throw new SafetensorsError(path, `tensor ${name}: shape [${shape.join(', ')}] of ${dtype} needs ${byteSize} bytes, data_offsets span ${end - begin}`);
+    throw new SafetensorsError(
+      path,
+      `tensor ${name}: shape [${shape.join(', ')}] of ${dtype} needs ${byteSize} bytes, data_offsets span ${end - begin}`,
+    );
   }
   if (dataStart + end > fileSize) {
-    throw new SafetensorsError(path, `tensor ${name} (bytes ${begin}..${end} of the data) runs past the end of the file (${fileSize - dataStart} data bytes): the file is truncated or corrupt`);
+    throw new SafetensorsError(
+      path,
+      `tensor ${name} (bytes ${begin}..${end} of the data) runs past the end of the file (${fileSize - dataStart} data bytes): the file is truncated or corrupt`,
+    );
   }
   const dims = shape.length === 0 ? [1] : [...shape].reverse();
-  return { name, path, dtype: known, shape, type: SAFETENSORS_DTYPES[known], dims, offset: dataStart + begin, byteSize };
+  return {
+    name,
+    path,
+    dtype: known,
+    shape,
+    type: SAFETENSORS_DTYPES[known],
+    dims,
+    offset: dataStart + begin,
+    byteSize,
+  };
 }
 
-function readHeader(fd: number, path: string): { metadata: Record<string, string>; tensors: Map<string, SafetensorsTensorInfo> } {
+function readHeader(
+  fd: number,
+  path: string,
+): { metadata: Record<string, string>; tensors: Map<string, SafetensorsTensorInfo> } {
   const fileSize = fstatSync(fd).size;
-  if (fileSize < 8) throw new SafetensorsError(path, `truncated: ${fileSize} bytes, too short for the 8-byte header length`);
+  if (fileSize < 8)
+    throw new SafetensorsError(path, `truncated: ${fileSize} bytes, too short for the 8-byte header length`);
   const lengthBytes = new Uint8Array(8);
   readExactly(fd, lengthBytes, 0, path, 'header length');
   const length = new DataView(lengthBytes.buffer).getBigUint64(0, true);
-  if (length > BigInt(MAX_HEADER_BYTES)) throw new SafetensorsError(path, `header length ${length} is larger than the ${MAX_HEADER_BYTES}-byte limit (not a safetensors file?)`);
+  if (length > BigInt(MAX_HEADER_BYTES))
+    throw new SafetensorsError(
+      path,
+      `header length ${length} is larger than the ${MAX_HEADER_BYTES}-byte limit (not a safetensors file?)`,
+    );
   const headerLength = Number(length);
-  if (8 + headerLength > fileSize) throw new SafetensorsError(path, `truncated: the header needs ${8 + headerLength} bytes, the file has ${fileSize}`);
+  if (8 + headerLength > fileSize)
+    throw new SafetensorsError(path, `truncated: the header needs ${8 + headerLength} bytes, the file has ${fileSize}`);
   const headerBytes = new Uint8Array(headerLength);
   readExactly(fd, headerBytes, 8, path, 'header');
   let header: unknown;
@@ -95,14 +146,16 @@ function readHeader(fd: number, path: string): { metadata: Record<string, string
   } catch (error) {
     throw new SafetensorsError(path, `header is not valid JSON: ${(error as Error).message}`);
   }
-  if (typeof header !== 'object' || header === null || Array.isArray(header)) throw new SafetensorsError(path, 'header is not a JSON object');
+  if (typeof header !== 'object' || header === null || Array.isArray(header))
+    throw new SafetensorsError(path, 'header is not a JSON object');
 
   const dataStart = 8 + headerLength;
   const metadata: Record<string, string> = {};
   const tensors = new Map<string, SafetensorsTensorInfo>();
   for (const [name, value] of Object.entries(header)) {
     if (name === '__metadata__') {
-      if (typeof value !== 'object' || value === null) throw new SafetensorsError(path, '__metadata__ is not an object');
+      if (typeof value !== 'object' || value === null)
+        throw new SafetensorsError(path, '__metadata__ is not an object');
       for (const [key, text] of Object.entries(value)) if (typeof text === 'string') metadata[key] = text;
       continue;
     }
@@ -111,12 +164,19 @@ function readHeader(fd: number, path: string): { metadata: Record<string, string
   return { metadata, tensors };
 }
 
-function openShard(path: string): { fd: number; metadata: Record<string, string>; tensors: Map<string, SafetensorsTensorInfo> } {
+function openShard(path: string): {
+  fd: number;
+  metadata: Record<string, string>;
+  tensors: Map<string, SafetensorsTensorInfo>;
+} {
   let fd: number;
   try {
     fd = openSync(path, 'r');
   } catch (error) {
-    throw new SafetensorsError(path, `cannot open: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`);
+    throw new SafetensorsError(
+      path,
+      `cannot open: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`,
+    );
   }
   try {
     return { fd, ...readHeader(fd, path) };
@@ -131,13 +191,18 @@ function shardFiles(indexPath: string): string[] {
   try {
     index = JSON.parse(readFileSync(indexPath, 'utf8'));
   } catch (error) {
-    throw new SafetensorsError(indexPath, `cannot read the index: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`);
+    throw new SafetensorsError(
+      indexPath,
+      `cannot read the index: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`,
+    );
   }
   const weightMap = (index as { weight_map?: unknown } | null)?.weight_map;
-  if (typeof weightMap !== 'object' || weightMap === null) throw new SafetensorsError(indexPath, 'index has no weight_map object');
+  if (typeof weightMap !== 'object' || weightMap === null)
+    throw new SafetensorsError(indexPath, 'index has no weight_map object');
   const files = new Set<string>();
   for (const [name, file] of Object.entries(weightMap)) {
-    if (typeof file !== 'string' || file.includes('/') || file.includes('\\')) throw new SafetensorsError(indexPath, `weight_map entry for ${name} is not a file name in the same directory`);
+    if (typeof file !== 'string' || file.includes('/') || file.includes('\\'))
+      throw new SafetensorsError(indexPath, `weight_map entry for ${name} is not a file name in the same directory`);
     files.add(file);
   }
   return [...files].map((file) => join(dirname(indexPath), file));
@@ -158,7 +223,8 @@ export function openSafetensors(path: string): SafetensorsFile {
   const tensors = new Map<string, SafetensorsTensorInfo>();
   try {
     for (const file of files) {
-      if (files.length > 1 && !existsSync(file)) throw new SafetensorsError(path, `shard ${file} named in the index is missing`);
+      if (files.length > 1 && !existsSync(file))
+        throw new SafetensorsError(path, `shard ${file} named in the index is missing`);
       const shard = openShard(file);
       shards.push(shard);
       fds.set(file, shard.fd);
@@ -182,7 +248,8 @@ export function openSafetensors(path: string): SafetensorsFile {
       const info = tensors.get(name);
       if (!info) throw new SafetensorsError(path, `no tensor named ${name}`);
       const target = into ?? new Uint8Array(info.byteSize);
-      if (target.length !== info.byteSize) throw new SafetensorsError(info.path, `tensor ${name} has ${info.byteSize} bytes, buffer has ${target.length}`);
+      if (target.length !== info.byteSize)
+        throw new SafetensorsError(info.path, `tensor ${name} has ${info.byteSize} bytes, buffer has ${target.length}`);
       readExactly(fds.get(info.path)!, target, info.offset, info.path, `tensor ${name}`);
       return target;
     },
@@ -202,13 +269,21 @@ export interface SafetensorsTensorSpec {
 }
 
 /** Writes one safetensors file (header padded to 8 bytes, as the reference writer does). */
-export function writeSafetensors(path: string, tensors: readonly SafetensorsTensorSpec[], metadata?: Readonly<Record<string, string>>): void {
+export function writeSafetensors(
+  path: string,
+  tensors: readonly SafetensorsTensorSpec[],
+  metadata?: Readonly<Record<string, string>>,
+): void {
   const header: Record<string, unknown> = {};
   if (metadata) header.__metadata__ = metadata;
   let offset = 0;
   for (const { name, dtype, shape, data } of tensors) {
     const size = shape.reduce((a, b) => a * b, 1) * DTYPE_BYTES[dtype];
-    if (data.length !== size) throw new SafetensorsError(path, `tensor ${name}: shape [${shape.join(', ')}] of ${dtype} needs ${size} bytes, data has ${data.length}`);
+    if (data.length !== size)
+      throw new SafetensorsError(
+        path,
+        `tensor ${name}: shape [${shape.join(', ')}] of ${dtype} needs ${size} bytes, data has ${data.length}`,
+      );
     if (name in header) throw new SafetensorsError(path, `tensor ${name} appears twice`);
     header[name] = { dtype, shape, data_offsets: [offset, offset + size] };
     offset += size;

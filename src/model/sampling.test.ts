@@ -1,8 +1,8 @@
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { randomValues } from '../tensor/test-data.ts';
+import { randomValues } from '../../test/support/tensor-data.ts';
 import { createWasmBackend } from '../tensor/wasm-backend.ts';
-import { sharedModel } from '../../test/support/shared-models.ts';
+import { testModel } from '../../test/support/models.ts';
 import { Engine } from './engine.ts';
 import { exp } from './math.ts';
 import { openModel } from './open-model.ts';
@@ -16,7 +16,10 @@ const logits = new Float32Array([0.5, 3, 2.9, -1, 1, 2.9]);
 test('greedy picks the largest logit, lowest id on ties, and reports log-probabilities', () => {
   const sampled = new Sampler().sample(logits, [], 3);
   assert.equal(sampled.id, 1);
-  assert.deepEqual(sampled.top.map((t) => t.id), [1, 2, 5]);
+  assert.deepEqual(
+    sampled.top.map((t) => t.id),
+    [1, 2, 5],
+  );
   const total = Array.from(logits).reduce((a, v) => a + Math.exp(v), 0);
   // f32 exponentials (see src/tensor/softmax.ts): within 1e-6, not to the last bit of an f64
   assert.ok(Math.abs(sampled.logprob - (3 - Math.log(total))) < 1e-6);
@@ -80,10 +83,15 @@ function assertLogprobsClose(logits: Float32Array, label: string): void {
 }
 
 test('log-probabilities within 1e-6 of an exp per logit: stories260K at every position of a prompt', () => {
-  const model = openModel(sharedModel('stories260K.gguf'));
+  const model = openModel(testModel('stories260K.gguf'));
   try {
     const { config } = model;
-    const engine = new Engine(config, { start: 0, end: config.layers, embedding: true, head: true }, backend, model.weights);
+    const engine = new Engine(
+      config,
+      { start: 0, end: config.layers, embedding: true, head: true },
+      backend,
+      model.weights,
+    );
     const tokens = model.tokenizer.encode('Once upon a time, a little fox met a bear in the woods.');
     const logits = engine.forward(engine.createCache(1 << 24), { tokens }, 0, { allLogits: true }).logits!;
     for (let t = 0; t < tokens.length; t++) {
@@ -119,7 +127,10 @@ test('temperature draws follow the softmax of logits / T', () => {
   weights.forEach((w, id) => {
     // 4 standard deviations of a binomial count
     const p = w / total;
-    assert.ok(Math.abs(counts[id]! / draws - p) < 4 * Math.sqrt(p * (1 - p) / draws), `token ${id}: ${counts[id]! / draws} drawn, p = ${p}`);
+    assert.ok(
+      Math.abs(counts[id]! / draws - p) < 4 * Math.sqrt((p * (1 - p)) / draws),
+      `token ${id}: ${counts[id]! / draws} drawn, p = ${p}`,
+    );
   });
 });
 
@@ -133,7 +144,10 @@ test('top-k and top-p on a 151 936-entry vocabulary draw only from the best toke
   };
   const best100 = new Set(sorted.slice(0, 100));
   const topK = drawn({ topK: 100 });
-  assert.ok([...topK].every((id) => best100.has(id)), 'top-k 100 drew outside the best 100');
+  assert.ok(
+    [...topK].every((id) => best100.has(id)),
+    'top-k 100 drew outside the best 100',
+  );
   assert.ok(topK.size > 10, `top-k 100 drew only ${topK.size} distinct tokens`);
   // the nucleus of half the mass, by exact weights in sorted order
   const weights = sorted.map((id) => Math.exp(logits[id]! - logits[sorted[0]!]!));
@@ -141,6 +155,9 @@ test('top-k and top-p on a 151 936-entry vocabulary draw only from the best toke
   let mass = 0;
   const nucleus = new Set(sorted.slice(0, weights.findIndex((w) => (mass += w) >= 0.5 * total) + 1));
   const topP = drawn({ topP: 0.5 });
-  assert.ok([...topP].every((id) => nucleus.has(id)), 'top-p 0.5 drew outside the nucleus');
+  assert.ok(
+    [...topP].every((id) => nucleus.has(id)),
+    'top-p 0.5 drew outside the nucleus',
+  );
   assert.ok(topP.size > 10, `top-p 0.5 drew only ${topP.size} distinct tokens`);
 });

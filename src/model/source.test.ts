@@ -74,12 +74,17 @@ after(async () => {
 
 test('hf: specs parse, and names that could climb out of the cache are refused', () => {
   assert.deepEqual(parseHfSpec('hf:Qwen/Qwen2.5-0.5B-Instruct-GGUF/qwen2.5-0.5b-instruct-q8_0.gguf'), {
-    owner: 'Qwen', repo: 'Qwen2.5-0.5B-Instruct-GGUF', file: 'qwen2.5-0.5b-instruct-q8_0.gguf',
+    owner: 'Qwen',
+    repo: 'Qwen2.5-0.5B-Instruct-GGUF',
+    file: 'qwen2.5-0.5b-instruct-q8_0.gguf',
   });
   assert.deepEqual(parseHfSpec('hf:o/r/sub/dir/m.gguf'), { owner: 'o', repo: 'r', file: 'sub/dir/m.gguf' });
   assert.equal(parseHfSpec('./model.gguf'), undefined);
   for (const bad of ['hf:owner/repo', 'hf:o/r/../../etc/passwd', 'hf:o//f.gguf', 'hf:o/r/.hidden']) {
-    assert.throws(() => parseHfSpec(bad), (error: Error & { code?: string }) => error.code === 'BAD_SPEC' && error.message.includes(bad));
+    assert.throws(
+      () => parseHfSpec(bad),
+      (error: Error & { code?: string }) => error.code === 'BAD_SPEC' && error.message.includes(bad),
+    );
   }
 });
 
@@ -87,7 +92,10 @@ test('a local path resolves to itself; a missing one is NOT_FOUND', async () => 
   const path = join(dir, 'local.gguf');
   writeFileSync(path, 'x');
   assert.equal(await resolveModelSource(path, { cacheDir: dir }), path);
-  await assert.rejects(resolveModelSource(join(dir, 'missing.gguf'), { cacheDir: dir }), (error: Error & { code?: string }) => error.code === 'NOT_FOUND' && error.message.includes('missing.gguf'));
+  await assert.rejects(
+    resolveModelSource(join(dir, 'missing.gguf'), { cacheDir: dir }),
+    (error: Error & { code?: string }) => error.code === 'NOT_FOUND' && error.message.includes('missing.gguf'),
+  );
 });
 
 test('downloads on first use with progress, resumes a dropped connection, then reuses the cache', async () => {
@@ -95,18 +103,31 @@ test('downloads on first use with progress, resumes a dropped connection, then r
   ranges.length = 0;
   const cacheDir = join(dir, 'cache1');
   const progress: [number, number | undefined][] = [];
-  const path = await resolveModelSource('hf:owner/repo/model.gguf', { cacheDir, hubUrl, onProgress: (received, total) => progress.push([received, total]) });
+  const path = await resolveModelSource('hf:owner/repo/model.gguf', {
+    cacheDir,
+    hubUrl,
+    onProgress: (received, total) => progress.push([received, total]),
+  });
   assert.equal(path, join(cacheDir, 'hf', 'owner', 'repo', 'model.gguf'));
   assert.deepEqual(readFileSync(path), content);
   assert.equal(ranges[0], undefined);
-  assert.ok(ranges.length === 2 && /^bytes=\d+-$/.test(ranges[1]!) && Number(ranges[1]!.slice(6, -1)) >= 70_000, `second request resumes: ${ranges.join(', ')}`);
+  assert.ok(
+    ranges.length === 2 && /^bytes=\d+-$/.test(ranges[1]!) && Number(ranges[1]!.slice(6, -1)) >= 70_000,
+    `second request resumes: ${ranges.join(', ')}`,
+  );
   assert.equal(existsSync(`${path}.part`), false);
   assert.deepEqual(progress.at(-1), [content.length, content.length]);
-  assert.ok(progress.every(([received], i) => i === 0 || received >= progress[i - 1]![0] || received === 0), 'progress only goes back when a restart begins at 0');
+  assert.ok(
+    progress.every(([received], i) => i === 0 || received >= progress[i - 1]![0] || received === 0),
+    'progress only goes back when a restart begins at 0',
+  );
 
   files.set('model.gguf', { size: content.length, sha256: 'cd'.repeat(32) });
-  await assert.rejects(resolveModelSource('hf:owner/old-name/model.gguf', { cacheDir, hubUrl }), (error: Error & { code?: string }) => error.code === 'HASH_MISMATCH',
-    'the hash announced after the hub\'s own redirect is checked');
+  await assert.rejects(
+    resolveModelSource('hf:owner/old-name/model.gguf', { cacheDir, hubUrl }),
+    (error: Error & { code?: string }) => error.code === 'HASH_MISMATCH',
+    "the hash announced after the hub's own redirect is checked",
+  );
 
   files.delete('model.gguf'); // a cache hit must not touch the network
   assert.equal(await resolveModelSource('hf:owner/repo/model.gguf', { cacheDir, hubUrl }), path);
@@ -127,14 +148,25 @@ test('a .part left by an earlier run is continued with a Range request', async (
 test('a size or hash that differs from what the hub announced fails and removes the partial file', async () => {
   const cacheDir = join(dir, 'cache3');
   files.set('big.gguf', { size: content.length + 10 });
-  await assert.rejects(resolveModelSource('hf:o/r/big.gguf', { cacheDir, hubUrl }), (error: Error & { code?: string }) =>
-    error.code === 'SIZE_MISMATCH' && error.message.includes(`has ${content.length} bytes, the server announced ${content.length + 10}`));
+  await assert.rejects(
+    resolveModelSource('hf:o/r/big.gguf', { cacheDir, hubUrl }),
+    (error: Error & { code?: string }) =>
+      error.code === 'SIZE_MISMATCH' &&
+      error.message.includes(`has ${content.length} bytes, the server announced ${content.length + 10}`),
+  );
   files.set('bad.gguf', { size: content.length, sha256: 'ab'.repeat(32) });
-  await assert.rejects(resolveModelSource('hf:o/r/bad.gguf', { cacheDir, hubUrl }), (error: Error & { code?: string }) =>
-    error.code === 'HASH_MISMATCH' && error.message.includes(`sha256 ${sha256}, the server announced ${'ab'.repeat(32)}`));
+  await assert.rejects(
+    resolveModelSource('hf:o/r/bad.gguf', { cacheDir, hubUrl }),
+    (error: Error & { code?: string }) =>
+      error.code === 'HASH_MISMATCH' &&
+      error.message.includes(`sha256 ${sha256}, the server announced ${'ab'.repeat(32)}`),
+  );
   assert.equal(existsSync(join(cacheDir, 'hf', 'o', 'r', 'bad.gguf')), false);
   assert.equal(existsSync(join(cacheDir, 'hf', 'o', 'r', 'bad.gguf.part')), false);
-  await assert.rejects(resolveModelSource('hf:o/r/absent.gguf', { cacheDir, hubUrl }), (error: Error & { code?: string }) => error.code === 'NOT_FOUND');
+  await assert.rejects(
+    resolveModelSource('hf:o/r/absent.gguf', { cacheDir, hubUrl }),
+    (error: Error & { code?: string }) => error.code === 'NOT_FOUND',
+  );
 });
 
 test('with no network the error says so and names --model PATH', async () => {
@@ -142,10 +174,13 @@ test('with no network the error says so and names --model PATH', async () => {
   await new Promise<void>((ready) => closed.listen(0, '127.0.0.1', ready));
   const port = (closed.address() as AddressInfo).port;
   await new Promise((done) => closed.close(done));
-  await assert.rejects(resolveModelSource('hf:o/r/m.gguf', { cacheDir: join(dir, 'cache4'), hubUrl: `http://127.0.0.1:${port}` }), (error: Error & { code?: string }) => {
-    assert.equal(error.code, 'OFFLINE');
-    assert.match(error.message, /the network is unreachable/);
-    assert.match(error.message, /--model PATH/);
-    return true;
-  });
+  await assert.rejects(
+    resolveModelSource('hf:o/r/m.gguf', { cacheDir: join(dir, 'cache4'), hubUrl: `http://127.0.0.1:${port}` }),
+    (error: Error & { code?: string }) => {
+      assert.equal(error.code, 'OFFLINE');
+      assert.match(error.message, /the network is unreachable/);
+      assert.match(error.message, /--model PATH/);
+      return true;
+    },
+  );
 });

@@ -3,10 +3,14 @@ import { createReadStream, existsSync, mkdirSync, renameSync, rmSync, statSync }
 import { open } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 
-export type ModelSourceErrorCode = 'BAD_SPEC' | 'NOT_FOUND' | 'OFFLINE' | 'HTTP' | 'SIZE_MISMATCH' | 'HASH_MISMATCH' | 'INTERRUPTED';
+export type ModelSourceErrorCode =
+  'BAD_SPEC' | 'NOT_FOUND' | 'OFFLINE' | 'HTTP' | 'SIZE_MISMATCH' | 'HASH_MISMATCH' | 'INTERRUPTED';
 
 export class ModelSourceError extends Error {
-  constructor(readonly code: ModelSourceErrorCode, message: string) {
+  constructor(
+    readonly code: ModelSourceErrorCode,
+    message: string,
+  ) {
     super(message);
     this.name = 'ModelSourceError';
   }
@@ -40,19 +44,35 @@ export function parseHfSpec(spec: string): HfFileSpec | undefined {
   const [owner, repo, ...rest] = spec.slice(3).split('/');
   const file = rest.join('/');
   // Each part becomes a path under the cache directory, so none may climb out of it.
-  if (!owner || !repo || rest.length === 0 || ![owner, repo, ...rest].every((part) => SAFE_PART.test(part) && part !== '..')) {
+  if (
+    !owner ||
+    !repo ||
+    rest.length === 0 ||
+    ![owner, repo, ...rest].every((part) => SAFE_PART.test(part) && part !== '..')
+  ) {
     throw new ModelSourceError('BAD_SPEC', `"${spec}" is not a model name of the form hf:OWNER/REPO/FILE`);
   }
   return { owner, repo, file };
 }
 
 const NETWORK_ERROR_CODES = new Set([
-  'ENOTFOUND', 'EAI_AGAIN', 'ECONNREFUSED', 'ENETUNREACH', 'EHOSTUNREACH', 'ETIMEDOUT', 'ECONNRESET',
-  'UND_ERR_CONNECT_TIMEOUT', 'UND_ERR_SOCKET',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'ECONNREFUSED',
+  'ENETUNREACH',
+  'EHOSTUNREACH',
+  'ETIMEDOUT',
+  'ECONNRESET',
+  'UND_ERR_CONNECT_TIMEOUT',
+  'UND_ERR_SOCKET',
 ]);
 
 function networkErrorCode(error: unknown): string | undefined {
-  for (let e = error as { code?: unknown; cause?: unknown } | undefined, depth = 0; e && depth < 5; e = e.cause as typeof e, depth++) {
+  for (
+    let e = error as { code?: unknown; cause?: unknown } | undefined, depth = 0;
+    e && depth < 5;
+    e = e.cause as typeof e, depth++
+  ) {
     if (typeof e.code === 'string' && NETWORK_ERROR_CODES.has(e.code)) return e.code;
   }
   return undefined;
@@ -88,7 +108,13 @@ interface RemoteFile {
  * endpoint puts the LFS sha256 and size (`x-linked-etag`, `x-linked-size`) on that redirect, which the
  * CDN's answer lacks. Redirects within the hub (a renamed repository) are followed.
  */
-async function describeRemote(spec: string, url: string, doFetch: typeof fetch, headers: Record<string, string>, hops = 0): Promise<RemoteFile> {
+async function describeRemote(
+  spec: string,
+  url: string,
+  doFetch: typeof fetch,
+  headers: Record<string, string>,
+  hops = 0,
+): Promise<RemoteFile> {
   let response: Response;
   try {
     response = await doFetch(url, { method: 'HEAD', redirect: 'manual', headers });
@@ -104,15 +130,28 @@ async function describeRemote(spec: string, url: string, doFetch: typeof fetch, 
     if (!location) throw new ModelSourceError('HTTP', `cannot download ${spec}: ${url} redirects without a Location`);
     const next = new URL(location, url);
     const isLfsRedirect = linkedEtag !== null || response.headers.has('x-linked-size');
-    if (!isLfsRedirect && next.host === new URL(url).host && hops < 5) return describeRemote(spec, next.toString(), doFetch, headers, hops + 1);
+    if (!isLfsRedirect && next.host === new URL(url).host && hops < 5)
+      return describeRemote(spec, next.toString(), doFetch, headers, hops + 1);
     return { url: next.toString(), size: sizeHeader(response.headers.get('x-linked-size')), sha256 };
   }
-  if (response.status === 404) throw new ModelSourceError('NOT_FOUND', `cannot download ${spec}: ${url} does not exist (404)`);
+  if (response.status === 404)
+    throw new ModelSourceError('NOT_FOUND', `cannot download ${spec}: ${url} does not exist (404)`);
   if (response.status === 401 || response.status === 403) {
-    throw new ModelSourceError('HTTP', `cannot download ${spec}: ${url} answered ${response.status}; the repository may be gated or private (it needs an access token)`);
+    throw new ModelSourceError(
+      'HTTP',
+      `cannot download ${spec}: ${url} answered ${response.status}; the repository may be gated or private (it needs an access token)`,
+    );
   }
-  if (!response.ok) throw new ModelSourceError('HTTP', `cannot download ${spec}: ${url} answered ${response.status} ${response.statusText}`);
-  return { url, size: sizeHeader(response.headers.get('x-linked-size') ?? response.headers.get('content-length')), sha256 };
+  if (!response.ok)
+    throw new ModelSourceError(
+      'HTTP',
+      `cannot download ${spec}: ${url} answered ${response.status} ${response.statusText}`,
+    );
+  return {
+    url,
+    size: sizeHeader(response.headers.get('x-linked-size') ?? response.headers.get('content-length')),
+    sha256,
+  };
 }
 
 function partSize(part: string): number {
@@ -120,7 +159,14 @@ function partSize(part: string): number {
 }
 
 /** Appends the remote bytes after what `part` already holds; a dropped connection leaves `part` for the next try. */
-async function fetchInto(spec: string, remote: RemoteFile, part: string, doFetch: typeof fetch, headers: Record<string, string>, report: (received: number) => void): Promise<void> {
+async function fetchInto(
+  spec: string,
+  remote: RemoteFile,
+  part: string,
+  doFetch: typeof fetch,
+  headers: Record<string, string>,
+  report: (received: number) => void,
+): Promise<void> {
   let have = partSize(part);
   if (remote.size !== undefined && have === remote.size) return;
   if (remote.size !== undefined && have > remote.size) {
@@ -132,13 +178,19 @@ async function fetchInto(spec: string, remote: RemoteFile, part: string, doFetch
     const start = /^bytes (\d+)-/.exec(response.headers.get('content-range') ?? '')?.[1];
     if (Number(start) !== have) {
       await response.body?.cancel();
-      throw new ModelSourceError('HTTP', `cannot download ${spec}: ${remote.url} answered range bytes=${have}- with Content-Range ${response.headers.get('content-range')}`);
+      throw new ModelSourceError(
+        'HTTP',
+        `cannot download ${spec}: ${remote.url} answered range bytes=${have}- with Content-Range ${response.headers.get('content-range')}`,
+      );
     }
   } else if (response.status === 200) {
     have = 0; // a server that ignores the range sends the whole file
   } else {
     await response.body?.cancel();
-    throw new ModelSourceError('HTTP', `cannot download ${spec}: ${remote.url} answered ${response.status} ${response.statusText}`);
+    throw new ModelSourceError(
+      'HTTP',
+      `cannot download ${spec}: ${remote.url} answered ${response.status} ${response.statusText}`,
+    );
   }
   if (!response.body) throw new ModelSourceError('HTTP', `cannot download ${spec}: ${remote.url} sent no body`);
   const handle = await open(part, have === 0 ? 'w' : 'a');
@@ -182,7 +234,10 @@ async function download(spec: string, hf: HfFileSpec, target: string, options: R
       const have = partSize(part);
       if (code && have === 0 && attempt === 1) throw offline(spec, remote.url, code);
       if (attempt >= attempts) {
-        throw new ModelSourceError('INTERRUPTED', `downloading ${spec} was interrupted at ${have} bytes (${(error as Error).message}); run again to resume from ${part}`);
+        throw new ModelSourceError(
+          'INTERRUPTED',
+          `downloading ${spec} was interrupted at ${have} bytes (${(error as Error).message}); run again to resume from ${part}`,
+        );
       }
     }
   }
@@ -190,13 +245,19 @@ async function download(spec: string, hf: HfFileSpec, target: string, options: R
   const size = partSize(part);
   if (remote.size !== undefined && size !== remote.size) {
     rmSync(part, { force: true });
-    throw new ModelSourceError('SIZE_MISMATCH', `downloaded ${spec} has ${size} bytes, the server announced ${remote.size}; the partial file was removed`);
+    throw new ModelSourceError(
+      'SIZE_MISMATCH',
+      `downloaded ${spec} has ${size} bytes, the server announced ${remote.size}; the partial file was removed`,
+    );
   }
   if (remote.sha256 !== undefined) {
     const actual = await sha256Of(part);
     if (actual !== remote.sha256) {
       rmSync(part, { force: true });
-      throw new ModelSourceError('HASH_MISMATCH', `downloaded ${spec} has sha256 ${actual}, the server announced ${remote.sha256}; the file was removed`);
+      throw new ModelSourceError(
+        'HASH_MISMATCH',
+        `downloaded ${spec} has sha256 ${actual}, the server announced ${remote.sha256}; the file was removed`,
+      );
     }
   }
   renameSync(part, target);

@@ -1,5 +1,5 @@
 // The outside reference: stories260K is a real trained model, and llama.cpp, node-llama-cpp and
-// llama2.c agree on its greedy continuation of "Once upon a time" (../shared/models/README.md).
+// llama2.c agree on its greedy continuation of "Once upon a time" (models/README.md).
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
@@ -10,7 +10,7 @@ import { createWasmBackend } from '../tensor/wasm-backend.ts';
 import { Engine } from './engine.ts';
 import { generate } from './generate.ts';
 import { openModel } from './open-model.ts';
-import { sharedModel } from '../../test/support/shared-models.ts';
+import { testModel } from '../../test/support/models.ts';
 
 const PUBLISHED = ', there was a little girl named Lily. She loved to play';
 
@@ -20,22 +20,27 @@ after(() => rmSync(scratch, { recursive: true, force: true }));
 /** stories260K as a Hugging Face directory (safetensors, config.json, tokenizer.json), written by our exporter. */
 function huggingFaceCopy(): string {
   const directory = join(scratch, 'stories260K-hf');
-  exportGgufAsHf(sharedModel('stories260K.gguf'), directory);
+  exportGgufAsHf(testModel('stories260K.gguf'), directory);
   return directory;
 }
 
 for (const [name, locate] of [
-  ['stories260K.gguf', () => sharedModel('stories260K.gguf')],
-  ['stories260K-q8_0.gguf', () => sharedModel('stories260K-q8_0.gguf')],
+  ['stories260K.gguf', () => testModel('stories260K.gguf')],
+  ['stories260K-q8_0.gguf', () => testModel('stories260K-q8_0.gguf')],
   ['stories260K as a Hugging Face directory', huggingFaceCopy],
 ] as const) {
   test(`${name}: greedy "Once upon a time" continues with the published text`, async () => {
     const path = locate();
-    assert.ok(existsSync(path), `${path} is missing: this test needs ../shared/models`);
+    assert.ok(existsSync(path), `${path} is missing: the repository's model files are missing`);
     const model = openModel(path);
     const backend = await createWasmBackend({ threads: 2 });
     try {
-      const engine = new Engine(model.config, { start: 0, end: model.config.layers, embedding: true, head: true }, backend, model.weights);
+      const engine = new Engine(
+        model.config,
+        { start: 0, end: model.config.layers, embedding: true, head: true },
+        backend,
+        model.weights,
+      );
       const prompt = model.tokenizer.encode('Once upon a time');
       assert.deepEqual(prompt, [1, 403, 407, 261, 378]);
       let text = '';

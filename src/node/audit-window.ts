@@ -1,5 +1,5 @@
-import type { SignedCommitment } from '../audit/commitment.ts';
-import type { TicketInputBytes } from '../audit/ticket.ts';
+import type { SignedCommitment } from '../protocol/commitment.ts';
+import type { TicketInputBytes } from '../protocol/ticket.ts';
 
 /** A committed step from position 0, kept to answer an audit of it. */
 export interface RetainedStep {
@@ -16,7 +16,11 @@ export interface AuditWindowLimits {
   readonly maxAgeMs: number;
 }
 
-export const AUDIT_WINDOW_DEFAULTS: AuditWindowLimits = { maxSteps: 4096, maxBytes: 256 * 1024 * 1024, maxAgeMs: 10 * 60 * 1000 };
+export const AUDIT_WINDOW_DEFAULTS: AuditWindowLimits = {
+  maxSteps: 4096,
+  maxBytes: 256 * 1024 * 1024,
+  maxAgeMs: 10 * 60 * 1000,
+};
 
 /**
  * The retention of the cluster config's defaults (audit.requestWindowMs 120 s + audit.ticketDeadlineMs
@@ -51,7 +55,10 @@ export class AuditWindow {
   /** Steps dropped to the bounds or their age before an audit took them. */
   evicted = 0;
 
-  constructor(private readonly limits: AuditWindowLimits, private readonly now: () => number = Date.now) {}
+  constructor(
+    private readonly limits: AuditWindowLimits,
+    private readonly now: () => number = Date.now,
+  ) {}
 
   get size(): number {
     return this.steps.size;
@@ -88,8 +95,10 @@ export class AuditWindow {
     this.expire(true);
     const { maxSteps, maxBytes } = this.limits;
     if (this.steps.size < maxSteps && this.heldBytes < maxBytes) return undefined;
-    return `audit window full: ${this.steps.size} steps (${(this.heldBytes / MIB).toFixed(1)} MiB; bounds ${maxSteps} steps, ${(maxBytes / MIB).toFixed(1)} MiB) `
-      + `younger than ${Math.round(this.retentionMs / 1000)} s, which this node must keep to answer audit requests; try another node`;
+    return (
+      `audit window full: ${this.steps.size} steps (${(this.heldBytes / MIB).toFixed(1)} MiB; bounds ${maxSteps} steps, ${(maxBytes / MIB).toFixed(1)} MiB) ` +
+      `younger than ${Math.round(this.retentionMs / 1000)} s, which this node must keep to answer audit requests; try another node`
+    );
   }
 
   /** The kept step of this step id, now let go; undefined when none is held. */
@@ -110,7 +119,8 @@ export class AuditWindow {
     const owed = now - this.retentionMs;
     const slack = room ? 1 : 0;
     for (const step of this.steps.keys()) {
-      const overBounds = this.steps.size + slack > this.limits.maxSteps || this.heldBytes + slack > this.limits.maxBytes;
+      const overBounds =
+        this.steps.size + slack > this.limits.maxSteps || this.heldBytes + slack > this.limits.maxBytes;
       if (step.atMs >= stale && !(overBounds && step.atMs <= owed)) break;
       this.forget(step);
       this.evicted++;

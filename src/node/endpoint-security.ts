@@ -27,7 +27,9 @@ export function isLoopbackHost(host: string): boolean {
 export function checkAdvertisedEndpoint(endpoint: string, tls: boolean): void {
   const { host } = splitEndpoint(endpoint);
   if (!tls && !isLoopbackHost(host)) {
-    throw new Error(`advertised endpoint ${endpoint} is not a loopback address, so it must be served over TLS: pass --tls-cert FILE --tls-key FILE (or advertise 127.0.0.1:PORT for a local network)`);
+    throw new Error(
+      `advertised endpoint ${endpoint} is not a loopback address, so it must be served over TLS: pass --tls-cert FILE --tls-key FILE (or advertise 127.0.0.1:PORT for a local network)`,
+    );
   }
 }
 
@@ -40,7 +42,9 @@ export function readTlsFiles(files: TlsFiles): { cert: Buffer; key: Buffer } {
     try {
       return readFileSync(path);
     } catch (error) {
-      throw new Error(`cannot read the TLS ${what} ${path}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`);
+      throw new Error(
+        `cannot read the TLS ${what} ${path}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`,
+      );
     }
   };
   const cert = read(files.cert, 'certificate');
@@ -56,11 +60,14 @@ export function readTlsFiles(files: TlsFiles): { cert: Buffer; key: Buffer } {
   } catch (error) {
     throw new Error(`TLS private key ${files.key} is not a PEM private key: ${(error as Error).message}`);
   }
-  if (!x509.checkPrivateKey(createPrivateKey(key))) throw new Error(`TLS private key ${files.key} does not belong to the certificate ${files.cert}`);
+  if (!x509.checkPrivateKey(createPrivateKey(key)))
+    throw new Error(`TLS private key ${files.key} does not belong to the certificate ${files.cert}`);
   try {
     createSecureContext({ cert, key });
   } catch (error) {
-    throw new Error(`TLS certificate ${files.cert} and key ${files.key} are not usable together: ${(error as Error).message}`);
+    throw new Error(
+      `TLS certificate ${files.cert} and key ${files.key} are not usable together: ${(error as Error).message}`,
+    );
   }
   const now = Date.now();
   if (now < Date.parse(x509.validFrom) || now > Date.parse(x509.validTo)) {

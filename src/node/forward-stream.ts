@@ -8,12 +8,12 @@ import type { ForwardRequest__Output } from '../proto/tessera/v1/ForwardRequest.
 import type { Open__Output } from '../proto/tessera/v1/Open.ts';
 import type { AuditReveal__Output } from '../proto/tessera/v1/AuditReveal.ts';
 import type { Step__Output } from '../proto/tessera/v1/Step.ts';
-import { AUDIT_SECRET_BYTES } from '../audit/selection.ts';
-import { sha256, signCommitment, stepIdOf, type SignedCommitment } from './commitment.ts';
+import { AUDIT_SECRET_BYTES } from '../protocol/audit-selection.ts';
+import { sha256, signCommitment, stepIdOf, type SignedCommitment } from '../protocol/commitment.ts';
 import { validateStep, type StepBounds, type StepInput } from './limits.ts';
 import { NextHopLink, type NextHopChannels } from './next-hop.ts';
 import type { NodeAudits } from './node-audits.ts';
-import { NodeStatusError, PassThroughStatus, toStatus } from './node-status.ts';
+import { NodeStatusError, PassThroughStatus, toStatus } from '../protocol/forward-status.ts';
 import { checkOpen } from './open-check.ts';
 import { sampleAt } from './position-sampler.ts';
 import type { EvictionReason, Session, SessionStore } from './session-store.ts';
@@ -67,7 +67,11 @@ export class ForwardStream {
   private readonly auditKey = `stream-${++streamCount}`;
   private earned?: SessionShares;
 
-  constructor(private readonly ctx: NodeContext, private readonly call: Call, private readonly onDone: (stream: ForwardStream) => void) {
+  constructor(
+    private readonly ctx: NodeContext,
+    private readonly call: Call,
+    private readonly onDone: (stream: ForwardStream) => void,
+  ) {
     call.on('data', (request: ForwardRequest__Output) => this.enqueue(() => this.onRequest(request)));
     call.on('end', () => this.enqueue(async () => this.finish()));
     call.on('cancelled', () => this.abort());
@@ -79,7 +83,10 @@ export class ForwardStream {
    */
   async drain(graceMs: number): Promise<void> {
     this.draining = true;
-    const shuttingDown = new NodeStatusError(status.UNAVAILABLE, `node ${this.ctx.key.address} is shutting down; continue the session on another node of shard ${this.ctx.entry.index}`);
+    const shuttingDown = new NodeStatusError(
+      status.UNAVAILABLE,
+      `node ${this.ctx.key.address} is shutting down; continue the session on another node of shard ${this.ctx.entry.index}`,
+    );
     this.enqueue(async () => {
       throw shuttingDown;
     });
@@ -106,19 +113,35 @@ export class ForwardStream {
   private async onRequest(request: ForwardRequest__Output): Promise<void> {
     switch (request.kind) {
       case 'open':
-        if (this.state !== 'new') throw new NodeStatusError(status.FAILED_PRECONDITION, 'session is already open: a Forward stream carries one session');
+        if (this.state !== 'new')
+          throw new NodeStatusError(
+            status.FAILED_PRECONDITION,
+            'session is already open: a Forward stream carries one session',
+          );
         return this.handleOpen(request.open!);
       case 'step':
-        if (this.state !== 'open') throw new NodeStatusError(status.FAILED_PRECONDITION, 'step before open: the first message of a Forward stream must be Open');
+        if (this.state !== 'open')
+          throw new NodeStatusError(
+            status.FAILED_PRECONDITION,
+            'step before open: the first message of a Forward stream must be Open',
+          );
         if (this.draining) return; // drain() ends the stream next
         return this.handleStep(request.step!);
       case 'close':
         return this.finish();
       case 'reveal':
-        if (this.state !== 'open') throw new NodeStatusError(status.FAILED_PRECONDITION, 'audit reveal before open: the first message of a Forward stream must be Open');
+        if (this.state !== 'open')
+          throw new NodeStatusError(
+            status.FAILED_PRECONDITION,
+            'audit reveal before open: the first message of a Forward stream must be Open',
+          );
         return this.handleReveal(request.reveal!);
       case 'usage':
-        if (this.state !== 'open') throw new NodeStatusError(status.FAILED_PRECONDITION, 'usage receipt before open: the first message of a Forward stream must be Open');
+        if (this.state !== 'open')
+          throw new NodeStatusError(
+            status.FAILED_PRECONDITION,
+            'usage receipt before open: the first message of a Forward stream must be Open',
+          );
         return this.handleUsage(request.usage!);
       default:
         throw new NodeStatusError(status.INVALID_ARGUMENT, 'request holds neither open, step, close nor reveal');
@@ -127,18 +150,34 @@ export class ForwardStream {
 
   private async handleOpen(open: Open__Output): Promise<void> {
     const { ctx } = this;
-    if (ctx.isDraining()) throw new NodeStatusError(status.UNAVAILABLE, `node ${ctx.key.address} is shutting down; open the session on another node of shard ${ctx.entry.index}`);
+    if (ctx.isDraining())
+      throw new NodeStatusError(
+        status.UNAVAILABLE,
+        `node ${ctx.key.address} is shutting down; open the session on another node of shard ${ctx.entry.index}`,
+      );
     const next = checkOpen(open, { nodeId: ctx.key.address, manifest: ctx.manifest, shardIndex: ctx.entry.index });
     if (open.auditCommitment.length !== 0 && open.auditCommitment.length !== AUDIT_SECRET_BYTES) {
-      throw new NodeStatusError(status.INVALID_ARGUMENT, `audit_commitment has ${open.auditCommitment.length} bytes; send the 32-byte sha256 of the audit secret, or none`);
+      throw new NodeStatusError(
+        status.INVALID_ARGUMENT,
+        `audit_commitment has ${open.auditCommitment.length} bytes; send the 32-byte sha256 of the audit secret, or none`,
+      );
     }
     if (open.auditCommitment.length > 0) {
       this.auditCommitment = open.auditCommitment;
       ctx.audits.checkRoom();
     }
-    this.session = ctx.store.open(open.sessionId, ctx.engine.createCache(ctx.cacheBytes), (reason) => this.onEvicted(reason));
+    this.session = ctx.store.open(open.sessionId, ctx.engine.createCache(ctx.cacheBytes), (reason) =>
+      this.onEvicted(reason),
+    );
     this.open = open;
-    if (ctx.shares) this.earned = new SessionShares(ctx.key, ctx.entry.index, ctx.manifest.modelId, open.sessionId, clientKeyHex(open.clientKey));
+    if (ctx.shares)
+      this.earned = new SessionShares(
+        ctx.key,
+        ctx.entry.index,
+        ctx.manifest.modelId,
+        open.sessionId,
+        clientKeyHex(open.clientKey),
+      );
     if (next) {
       this.link = new NextHopLink(ctx.channels.client(next), next, open);
       await this.link.opened;
@@ -163,16 +202,22 @@ export class ForwardStream {
     const output = this.compute(session, input, step.startPosition);
     this.earned?.record(input.positions);
     const stepNumber = Number(step.step);
-    const commit = () => signCommitment(ctx.key, {
-      shardIndex: ctx.entry.index,
-      stepId: stepIdOf(session.id, stepNumber),
-      inputHash: sha256(input.bytes),
-      outputHash: sha256(bytesOf(output)),
-      ...(this.auditCommitment === undefined ? {} : { auditCommitment: this.auditCommitment }),
-    });
+    const commit = () =>
+      signCommitment(ctx.key, {
+        shardIndex: ctx.entry.index,
+        stepId: stepIdOf(session.id, stepNumber),
+        inputHash: sha256(input.bytes),
+        outputHash: sha256(bytesOf(output)),
+        ...(this.auditCommitment === undefined ? {} : { auditCommitment: this.auditCommitment }),
+      });
 
     if (!this.link) {
-      const sampled = sampleAt(output, this.open!.sampling ?? DEFAULT_SAMPLING, step.startPosition + input.positions, step.history);
+      const sampled = sampleAt(
+        output,
+        this.open!.sampling ?? DEFAULT_SAMPLING,
+        step.startPosition + input.positions,
+        step.history,
+      );
       const mine = commit();
       this.retainForAudit(step, input, mine);
       this.reply({ result: { step: stepNumber, sampled, commitments: [mine] } });
@@ -201,13 +246,19 @@ export class ForwardStream {
    * commitment binds the session's secret); without an audit commitment nothing can be asked.
    */
   private retainForAudit(step: Step__Output, input: StepInput, commitment: SignedCommitment): void {
-    if (step.startPosition === 0 && this.auditCommitment) this.ctx.audits.retain(this.auditKey, step, input, commitment);
+    if (step.startPosition === 0 && this.auditCommitment)
+      this.ctx.audits.retain(this.auditKey, step, input, commitment);
   }
 
   /** Checks the secret, tickets the steps it selects here, and passes it on down the route. */
   private handleReveal(reveal: AuditReveal__Output): void {
-    if (!this.auditCommitment) throw new NodeStatusError(status.FAILED_PRECONDITION, 'audit secret revealed for a session opened without an audit commitment');
-    if (this.revealed) throw new NodeStatusError(status.FAILED_PRECONDITION, 'the audit secret was already revealed for this session');
+    if (!this.auditCommitment)
+      throw new NodeStatusError(
+        status.FAILED_PRECONDITION,
+        'audit secret revealed for a session opened without an audit commitment',
+      );
+    if (this.revealed)
+      throw new NodeStatusError(status.FAILED_PRECONDITION, 'the audit secret was already revealed for this session');
     this.ctx.audits.reveal(this.auditKey, this.auditCommitment, reveal.secret);
     this.revealed = true;
     this.link?.reveal(reveal.secret);
@@ -238,7 +289,11 @@ export class ForwardStream {
     const started = performance.now();
     let result;
     try {
-      result = ctx.engine.forward(session.cache, 'tokens' in input ? { tokens: input.tokens } : { hidden: input.hidden }, startPosition);
+      result = ctx.engine.forward(
+        session.cache,
+        'tokens' in input ? { tokens: input.tokens } : { hidden: input.hidden },
+        startPosition,
+      );
     } catch (error) {
       if (error instanceof EngineInputError) throw new NodeStatusError(status.INVALID_ARGUMENT, error.message);
       if (error instanceof CacheFullError) throw new NodeStatusError(status.RESOURCE_EXHAUSTED, error.message);
@@ -270,7 +325,8 @@ export class ForwardStream {
   private fail(error: unknown): void {
     if (this.state === 'done') return;
     this.state = 'done';
-    if (!(error instanceof NodeStatusError || error instanceof PassThroughStatus)) this.ctx.log('session.error', { session: this.open?.sessionId, error: (error as Error)?.stack ?? String(error) });
+    if (!(error instanceof NodeStatusError || error instanceof PassThroughStatus))
+      this.ctx.log('session.error', { session: this.open?.sessionId, error: (error as Error)?.stack ?? String(error) });
     this.link?.cancel();
     this.release();
     this.call.emit('error', toStatus(error, this.self));

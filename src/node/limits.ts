@@ -2,8 +2,8 @@ import { status } from '@grpc/grpc-js';
 import { bf16ToF32Array, f16ToF32Array } from '../tensor/half.ts';
 import type { Step__Output } from '../proto/tessera/v1/Step.ts';
 import type { Tensor__Output } from '../proto/tessera/v1/Tensor.ts';
-import { tokenBytes } from './commitment.ts';
-import { NodeStatusError } from './node-status.ts';
+import { tokenBytes } from '../protocol/commitment.ts';
+import { NodeStatusError } from '../protocol/forward-status.ts';
 
 /** What a step may ask of this shard. */
 export interface StepBounds {
@@ -34,16 +34,20 @@ export function defaultMaxMessageBytes(bounds: Pick<StepBounds, 'hiddenSize' | '
 
 function decodeHidden(tensor: Tensor__Output, bounds: StepBounds): Float32Array {
   const width = BYTES_PER_VALUE[tensor.dtype];
-  if (width === undefined) throw invalid(`hidden tensor has dtype ${tensor.dtype}; send DTYPE_F32, DTYPE_F16 or DTYPE_BF16`);
+  if (width === undefined)
+    throw invalid(`hidden tensor has dtype ${tensor.dtype}; send DTYPE_F32, DTYPE_F16 or DTYPE_BF16`);
   const shape = tensor.shape;
-  if (shape.length !== 2) throw invalid(`hidden tensor has shape [${shape.join(', ')}]; expected [positions, ${bounds.hiddenSize}]`);
+  if (shape.length !== 2)
+    throw invalid(`hidden tensor has shape [${shape.join(', ')}]; expected [positions, ${bounds.hiddenSize}]`);
   const [positions, hidden] = shape as [number, number];
   if (hidden !== bounds.hiddenSize) throw invalid(`hidden size ${hidden}, shard expects ${bounds.hiddenSize}`);
   if (positions < 1) throw invalid('hidden tensor holds no positions');
   if (positions > bounds.maxStepPositions) throw tooManyPositions(positions, bounds);
   const expected = positions * hidden * width;
   if (tensor.data.length !== expected) {
-    throw invalid(`hidden tensor of shape [${positions}, ${hidden}] in ${tensor.dtype} needs ${expected} bytes, data has ${tensor.data.length}`);
+    throw invalid(
+      `hidden tensor of shape [${positions}, ${hidden}] in ${tensor.dtype} needs ${expected} bytes, data has ${tensor.data.length}`,
+    );
   }
   if (tensor.dtype === 'DTYPE_F32') {
     // The received bytes may sit at any offset; copying aligns them.
@@ -75,11 +79,16 @@ export function validateStep(step: Step__Output, bounds: StepBounds, cachedPosit
   }
   if (input.positions > bounds.maxStepPositions) throw tooManyPositions(input.positions, bounds);
   if (step.startPosition > cachedPositions) {
-    throw invalid(`step starts at position ${step.startPosition}, the session's cache holds only ${cachedPositions} positions`);
+    throw invalid(
+      `step starts at position ${step.startPosition}, the session's cache holds only ${cachedPositions} positions`,
+    );
   }
   const end = step.startPosition + input.positions;
   if (end > bounds.contextLength) {
-    throw new NodeStatusError(status.OUT_OF_RANGE, `positions ${step.startPosition} to ${end - 1} exceed the model's context of ${bounds.contextLength}`);
+    throw new NodeStatusError(
+      status.OUT_OF_RANGE,
+      `positions ${step.startPosition} to ${end - 1} exceed the model's context of ${bounds.contextLength}`,
+    );
   }
   return input;
 }

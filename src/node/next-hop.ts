@@ -8,7 +8,7 @@ import type { NodeClient } from '../proto/tessera/v1/Node.ts';
 import type { Open__Output } from '../proto/tessera/v1/Open.ts';
 import type { Step } from '../proto/tessera/v1/Step.ts';
 import type { StepResult__Output } from '../proto/tessera/v1/StepResult.ts';
-import { NodeStatusError, PassThroughStatus } from './node-status.ts';
+import { NodeStatusError, PassThroughStatus } from '../protocol/forward-status.ts';
 
 /**
  * One channel per next-hop endpoint, shared by every session that forwards there (HTTP/2 carries
@@ -18,7 +18,10 @@ export class NextHopChannels {
   private readonly clients = new Map<string, NodeClient>();
 
   /** `rootCerts`: the CA bundle that signs TLS next hops (default: the system's). */
-  constructor(private readonly maxMessageBytes: number, private readonly rootCerts?: Buffer) {}
+  constructor(
+    private readonly maxMessageBytes: number,
+    private readonly rootCerts?: Buffer,
+  ) {}
 
   client(hop: Hop__Output): NodeClient {
     const key = `${hop.tls ? 'tls' : 'plain'}:${hop.endpoint}`;
@@ -61,10 +64,18 @@ export class NextHopLink {
   private failure?: Error;
   private closing = false;
 
-  constructor(client: NodeClient, private readonly hop: Hop__Output, open: Open__Output) {
+  constructor(
+    client: NodeClient,
+    private readonly hop: Hop__Output,
+    open: Open__Output,
+  ) {
     this.call = client.forward();
     this.call.on('data', (reply: ForwardReply__Output) => this.onReply(reply));
-    this.call.on('error', (error: ServiceError) => this.fail(PassThroughStatus.from(error) ?? this.hopFailed(`${status[error.code] ?? error.code}: ${error.details}`)));
+    this.call.on('error', (error: ServiceError) =>
+      this.fail(
+        PassThroughStatus.from(error) ?? this.hopFailed(`${status[error.code] ?? error.code}: ${error.details}`),
+      ),
+    );
     this.call.on('end', () => this.fail(this.hopFailed('it ended the stream')));
     this.opened = this.expect('opened').then(() => undefined);
     this.opened.catch(() => undefined); // a step that fails first reports it
@@ -109,7 +120,11 @@ export class NextHopLink {
 
   private hopFailed(what: string): NodeStatusError {
     const { hop } = this;
-    return new NodeStatusError(status.UNAVAILABLE, `next hop shard ${hop.shardIndex} (${hop.nodeId} at ${hop.endpoint}) failed: ${what}`, { nodeId: hop.nodeId, shardIndex: hop.shardIndex });
+    return new NodeStatusError(
+      status.UNAVAILABLE,
+      `next hop shard ${hop.shardIndex} (${hop.nodeId} at ${hop.endpoint}) failed: ${what}`,
+      { nodeId: hop.nodeId, shardIndex: hop.shardIndex },
+    );
   }
 
   private expect(kind: Waiter['kind'], step?: number): Promise<ForwardReply__Output> {
@@ -122,9 +137,18 @@ export class NextHopLink {
     if (!waiter) return this.fail(this.hopFailed(`it sent a ${reply.kind} nobody asked for`));
     if (waiter.kind === 'opened') {
       if (reply.kind !== 'opened') return this.fail(this.hopFailed(`it answered Open with ${reply.kind}`), waiter);
-      if (reply.opened!.nodeId !== this.hop.nodeId) return this.fail(this.hopFailed(`the node there is ${reply.opened!.nodeId}, not the one the route names`), waiter);
+      if (reply.opened!.nodeId !== this.hop.nodeId)
+        return this.fail(
+          this.hopFailed(`the node there is ${reply.opened!.nodeId}, not the one the route names`),
+          waiter,
+        );
     } else if (reply.kind !== 'result' || reply.result!.step !== waiter.step) {
-      return this.fail(this.hopFailed(`it answered step ${waiter.step} with ${reply.kind === 'result' ? `the result of step ${reply.result!.step}` : reply.kind}`), waiter);
+      return this.fail(
+        this.hopFailed(
+          `it answered step ${waiter.step} with ${reply.kind === 'result' ? `the result of step ${reply.result!.step}` : reply.kind}`,
+        ),
+        waiter,
+      );
     }
     waiter.resolve(reply);
   }

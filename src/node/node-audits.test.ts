@@ -2,12 +2,12 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { status } from '@grpc/grpc-js';
-import { sha256, signCommitment, stepIdOf, tokenBytes } from '../audit/commitment.ts';
-import { auditCommitmentOf, isAudited } from '../audit/selection.ts';
+import { sha256, signCommitment, stepIdOf, tokenBytes } from '../protocol/commitment.ts';
+import { auditCommitmentOf, isAudited } from '../protocol/audit-selection.ts';
 import { generateKeyPair } from '../crypto/keys.ts';
 import { AUDIT_WINDOW_DEFAULTS, AuditWindow } from './audit-window.ts';
 import { NodeAudits } from './node-audits.ts';
-import { NodeStatusError } from './node-status.ts';
+import { NodeStatusError } from '../protocol/forward-status.ts';
 
 const RATE = 0.5;
 const key = generateKeyPair();
@@ -16,15 +16,25 @@ const key = generateKeyPair();
 function nodeAudits(maxSteps = AUDIT_WINDOW_DEFAULTS.maxSteps, samplingRate = RATE) {
   const events: { event: string; stepId?: unknown }[] = [];
   const audits = new NodeAudits({
-    modelId: 'm', shardIndex: 0, shardSha256: '0'.repeat(64), hiddenSize: 8, samplingRate,
-    window: { ...AUDIT_WINDOW_DEFAULTS, maxSteps }, log: (event, fields) => events.push({ event, stepId: fields.stepId }),
+    modelId: 'm',
+    shardIndex: 0,
+    shardSha256: '0'.repeat(64),
+    hiddenSize: 8,
+    samplingRate,
+    window: { ...AUDIT_WINDOW_DEFAULTS, maxSteps },
+    log: (event, fields) => events.push({ event, stepId: fields.stepId }),
   });
   return { audits, events };
 }
 
 function keep(audits: NodeAudits, session: string, step: number) {
   const bytes = tokenBytes([1, 2, 3]);
-  const commitment = signCommitment(key, { shardIndex: 0, stepId: stepIdOf(session, step), inputHash: sha256(bytes), outputHash: sha256(bytes) });
+  const commitment = signCommitment(key, {
+    shardIndex: 0,
+    stepId: stepIdOf(session, step),
+    inputHash: sha256(bytes),
+    outputHash: sha256(bytes),
+  });
   audits.window.keep({ sessionId: session, input: { tokens: true, positions: 3, bytes }, commitment });
   return commitment.stepId;
 }
@@ -36,13 +46,22 @@ function secretThat(selects: boolean, stepId: Uint8Array): Buffer {
   }
 }
 
-test('the registry\'s hand-over tickets a kept step once, and logs once a step not held or not selected', () => {
+test("the registry's hand-over tickets a kept step once, and logs once a step not held or not selected", () => {
   const { audits, events } = nodeAudits();
   const held = keep(audits, 'a', 0);
-  const owed = (stepId: Uint8Array, secret: Buffer, shardIndex = 0) => ({ stepId: Buffer.from(stepId), shardIndex, secret, dueByMs: 1 });
+  const owed = (stepId: Uint8Array, secret: Buffer, shardIndex = 0) => ({
+    stepId: Buffer.from(stepId),
+    shardIndex,
+    secret,
+    dueByMs: 1,
+  });
   const missing = stepIdOf('never-kept', 0);
   const unselected = keep(audits, 'b', 0);
-  const batch = [owed(held, secretThat(true, held)), owed(missing, secretThat(true, missing)), owed(unselected, secretThat(false, unselected))];
+  const batch = [
+    owed(held, secretThat(true, held)),
+    owed(missing, secretThat(true, missing)),
+    owed(unselected, secretThat(false, unselected)),
+  ];
   audits.answerOwed(batch);
   audits.answerOwed(batch); // the next heartbeat lists them again until the tickets land
   const hex = (id: Uint8Array) => Buffer.from(id).toString('hex');
@@ -62,7 +81,7 @@ test('a reveal tickets the steps it selects and lets the others go (the secret i
   audits.reveal('a', auditCommitmentOf(secret), secret);
   const selected = steps.filter((id) => isAudited(secret, id, 0, RATE));
   assert.equal(events.length, selected.length);
-  assert.equal(audits.window.size, 1, 'only the other session\'s step is still kept');
+  assert.equal(audits.window.size, 1, "only the other session's step is still kept");
   events.length = 0;
   audits.answerOwed(selected.map((id) => ({ stepId: Buffer.from(id), shardIndex: 0, secret, dueByMs: 1 })));
   assert.deepEqual(events, [], 'the reveal answered them already');
@@ -75,7 +94,10 @@ test('steps outlive their session in the window until its bounds push them out, 
   keep(audits, 'b', 0);
   keep(audits, 'c', 0); // a third step: the oldest goes
   audits.answerOwed([{ stepId: Buffer.from(first), shardIndex: 0, secret: secretThat(true, first), dueByMs: 1 }]);
-  assert.deepEqual(events.map((e) => e.event), ['audit.request_unanswerable']);
+  assert.deepEqual(
+    events.map((e) => e.event),
+    ['audit.request_unanswerable'],
+  );
   assert.equal(audits.window.evicted, 1);
 });
 
@@ -84,17 +106,28 @@ test('a window full of steps the cluster may still audit refuses new work with R
   const kept = [keep(audits, 'a', 0)];
   audits.checkRoom(); // one step of two: room left
   kept.push(keep(audits, 'b', 0));
-  assert.throws(() => audits.checkRoom(), (error: unknown) => {
-    assert.ok(error instanceof NodeStatusError);
-    assert.equal(error.code, status.RESOURCE_EXHAUSTED);
-    assert.match(error.message, /^audit window full: 2 steps \(0\.0 MiB; bounds 2 steps, 256\.0 MiB\) younger than 210 s, which this node must keep to answer audit requests; try another node$/);
-    return true;
-  });
+  assert.throws(
+    () => audits.checkRoom(),
+    (error: unknown) => {
+      assert.ok(error instanceof NodeStatusError);
+      assert.equal(error.code, status.RESOURCE_EXHAUSTED);
+      assert.match(
+        error.message,
+        /^audit window full: 2 steps \(0\.0 MiB; bounds 2 steps, 256\.0 MiB\) younger than 210 s, which this node must keep to answer audit requests; try another node$/,
+      );
+      return true;
+    },
+  );
   // A step whose room was checked before the window filled is still kept, past the bound.
   kept.push(keep(audits, 'c', 0));
   assert.deepEqual([audits.window.size, audits.window.evicted], [3, 0]);
-  audits.answerOwed(kept.map((id) => ({ stepId: Buffer.from(id), shardIndex: 0, secret: secretThat(true, id), dueByMs: 1 })));
-  assert.deepEqual(events.map((e) => e.event), ['audit.selected', 'audit.selected', 'audit.selected']);
+  audits.answerOwed(
+    kept.map((id) => ({ stepId: Buffer.from(id), shardIndex: 0, secret: secretThat(true, id), dueByMs: 1 })),
+  );
+  assert.deepEqual(
+    events.map((e) => e.event),
+    ['audit.selected', 'audit.selected', 'audit.selected'],
+  );
   audits.checkRoom(); // the tickets took them: room again
 });
 
@@ -110,7 +143,13 @@ test('the window drops a step for its bounds only once past the retention, and k
   window.retentionMs = 1000;
   const step = (session: string, bytes: number) => {
     const input = new Uint8Array(bytes);
-    const commitment = signCommitment(key, { shardIndex: 0, stepId: stepIdOf(session, 0), inputHash: sha256(input), outputHash: sha256(input), timestampMs: now });
+    const commitment = signCommitment(key, {
+      shardIndex: 0,
+      stepId: stepIdOf(session, 0),
+      inputHash: sha256(input),
+      outputHash: sha256(input),
+      timestampMs: now,
+    });
     window.keep({ sessionId: session, input: { tokens: true, positions: bytes / 4, bytes: input }, commitment });
   };
   step('a', 400);

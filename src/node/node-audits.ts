@@ -1,14 +1,14 @@
 import { status, type ServiceError } from '@grpc/grpc-js';
 import { AuditClient } from '../audit/audit-client.ts';
-import type { SignedCommitment } from '../audit/commitment.ts';
-import { ENGINE_VERSION } from '../audit/engine-version.ts';
-import { auditCommitmentOf, isAudited } from '../audit/selection.ts';
-import { encodeTicket, type HiddenDType, type TicketInputBytes } from '../audit/ticket.ts';
+import type { SignedCommitment } from '../protocol/commitment.ts';
+import { ENGINE_VERSION } from '../protocol/engine-version.ts';
+import { auditCommitmentOf, isAudited } from '../protocol/audit-selection.ts';
+import { encodeTicket, type HiddenDType, type TicketInputBytes } from '../protocol/ticket.ts';
 import type { OwedAudit__Output } from '../proto/tessera/v1/OwedAudit.ts';
 import type { Step__Output } from '../proto/tessera/v1/Step.ts';
 import { AuditWindow, type AuditWindowLimits } from './audit-window.ts';
 import type { StepInput } from './limits.ts';
-import { NodeStatusError } from './node-status.ts';
+import { NodeStatusError } from '../protocol/forward-status.ts';
 
 export interface NodeAuditOptions {
   readonly modelId: string;
@@ -56,9 +56,16 @@ export class NodeAudits {
   /** Keeps a committed step that started at position 0, as received (none at rate 0: nothing can be audited). */
   retain(sessionId: string, step: Step__Output, input: StepInput, commitment: SignedCommitment): void {
     if (this.samplingRate === 0) return;
-    const ticketInput: TicketInputBytes = 'tokens' in input
-      ? { tokens: true, positions: input.positions, bytes: input.bytes }
-      : { tokens: false, dtype: step.hidden!.dtype as HiddenDType, positions: input.positions, width: this.options.hiddenSize, bytes: input.bytes };
+    const ticketInput: TicketInputBytes =
+      'tokens' in input
+        ? { tokens: true, positions: input.positions, bytes: input.bytes }
+        : {
+            tokens: false,
+            dtype: step.hidden!.dtype as HiddenDType,
+            positions: input.positions,
+            width: this.options.hiddenSize,
+            bytes: input.bytes,
+          };
     this.window.keep({ sessionId, input: ticketInput, commitment });
   }
 
@@ -79,7 +86,10 @@ export class NodeAudits {
    */
   reveal(sessionId: string, auditCommitment: Uint8Array, secret: Uint8Array): void {
     if (!auditCommitmentOf(secret).equals(auditCommitment)) {
-      throw new NodeStatusError(status.INVALID_ARGUMENT, 'the revealed audit secret does not hash to the audit commitment sent at Open');
+      throw new NodeStatusError(
+        status.INVALID_ARGUMENT,
+        'the revealed audit secret does not hash to the audit commitment sent at Open',
+      );
     }
     // Every commitment of the session binds this secret, so the steps it does not select can never
     // be asked for: they leave the window now.
@@ -102,12 +112,19 @@ export class NodeAudits {
       this.remember(audit.stepId);
       const fields = { shard: shardIndex, stepId, dueByMs: audit.dueByMs };
       if (audit.shardIndex !== shardIndex || !isAudited(audit.secret, audit.stepId, shardIndex, this.samplingRate)) {
-        log('audit.request_not_selected', { ...fields, reason: `the request's secret does not select this step of shard ${shardIndex} at rate ${this.samplingRate}` });
+        log('audit.request_not_selected', {
+          ...fields,
+          reason: `the request's secret does not select this step of shard ${shardIndex} at rate ${this.samplingRate}`,
+        });
         continue;
       }
       const kept = this.window.takeStep(audit.stepId);
       if (!kept) {
-        log('audit.request_unanswerable', { ...fields, reason: 'the step is not in the audit window (past its age, or never kept); the registry will count a refusal' });
+        log('audit.request_unanswerable', {
+          ...fields,
+          reason:
+            'the step is not in the audit window (past its age, or never kept); the registry will count a refusal',
+        });
         continue;
       }
       this.submit(kept.input, kept.commitment);
@@ -131,7 +148,11 @@ export class NodeAudits {
     const { log } = this.options;
     const fields = { shard: this.options.shardIndex, positions: input.positions };
     if (!this.client) return log('audit.selected', { ...fields, registry: 'none: the ticket is not submitted' });
-    if (this.pending.size >= MAX_PENDING_TICKETS) return log('audit.ticket_dropped', { ...fields, reason: `${MAX_PENDING_TICKETS} tickets already waiting for the registry` });
+    if (this.pending.size >= MAX_PENDING_TICKETS)
+      return log('audit.ticket_dropped', {
+        ...fields,
+        reason: `${MAX_PENDING_TICKETS} tickets already waiting for the registry`,
+      });
     const work = this.send(input, commitment).then(
       (ticketId) => {
         this.ticketsSubmitted++;
@@ -145,7 +166,15 @@ export class NodeAudits {
 
   private async send(input: TicketInputBytes, commitment: SignedCommitment): Promise<string> {
     const { modelId, shardIndex, shardSha256 } = this.options;
-    const ticket = await encodeTicket({ modelId, shardIndex, shardSha256, engineVersion: ENGINE_VERSION, input, startPosition: 0, commitment });
+    const ticket = await encodeTicket({
+      modelId,
+      shardIndex,
+      shardSha256,
+      engineVersion: ENGINE_VERSION,
+      input,
+      startPosition: 0,
+      commitment,
+    });
     for (let attempt = 1; ; attempt++) {
       try {
         return await this.client!.submitTicket(ticket);

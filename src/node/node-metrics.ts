@@ -30,18 +30,58 @@ export class NodeMetrics {
   readonly #errors: Counter;
 
   constructor(metrics: Metrics, state: NodeMetricsState) {
-    const steps = metrics.counter({ name: 'tessera_node_forward_steps_total', help: 'Forward steps run by this shard, by kind (prefill: a step from position 0 or of several positions; decode: one position).', labelNames: ['kind'] });
-    const seconds = metrics.histogram({ name: 'tessera_node_forward_seconds', help: 'Compute time of this shard\'s layers per step, in seconds.', labelNames: ['kind'], buckets: FORWARD_SECONDS_BUCKETS });
+    const steps = metrics.counter({
+      name: 'tessera_node_forward_steps_total',
+      help: 'Forward steps run by this shard, by kind (prefill: a step from position 0 or of several positions; decode: one position).',
+      labelNames: ['kind'],
+    });
+    const seconds = metrics.histogram({
+      name: 'tessera_node_forward_seconds',
+      help: "Compute time of this shard's layers per step, in seconds.",
+      labelNames: ['kind'],
+      buckets: FORWARD_SECONDS_BUCKETS,
+    });
     this.#prefill = { steps: steps.labels('prefill'), seconds: seconds.labels('prefill') };
     this.#decode = { steps: steps.labels('decode'), seconds: seconds.labels('decode') };
-    this.#tokens = metrics.counter({ name: 'tessera_node_tokens_processed_total', help: 'Positions (tokens) run through this shard\'s layers.' });
-    this.#errors = metrics.counter({ name: 'tessera_node_stream_errors_total', help: 'Forward streams this node ended with an error status, by gRPC code.', labelNames: ['code'] });
-    metrics.gauge({ name: 'tessera_node_sessions_open', help: 'Sessions holding a KV cache on this node.', collect: (set) => set(state.store.size) });
-    metrics.gauge({ name: 'tessera_node_kv_cache_bytes', help: 'KV-cache bytes in use by all sessions.', collect: (set) => set(state.store.totalBytes) });
-    metrics.gauge({ name: 'tessera_node_kv_cache_budget_bytes', help: 'KV-cache bytes allowed for all sessions together.', collect: (set) => set(state.cacheBytes) });
-    metrics.counter({ name: 'tessera_node_shares_submitted_total', help: 'Compute shares signed and queued for the daemon.', collect: (set) => set(state.shares?.submitted ?? 0) });
-    metrics.counter({ name: 'tessera_node_shares_acknowledged_total', help: 'Compute shares the daemon acknowledged as durable.', collect: (set) => set(state.shares?.accepted ?? 0) });
-    metrics.counter({ name: 'tessera_node_tickets_submitted_total', help: 'Audit tickets the registry took.', collect: (set) => set(state.audits.ticketsSubmitted) });
+    this.#tokens = metrics.counter({
+      name: 'tessera_node_tokens_processed_total',
+      help: "Positions (tokens) run through this shard's layers.",
+    });
+    this.#errors = metrics.counter({
+      name: 'tessera_node_stream_errors_total',
+      help: 'Forward streams this node ended with an error status, by gRPC code.',
+      labelNames: ['code'],
+    });
+    metrics.gauge({
+      name: 'tessera_node_sessions_open',
+      help: 'Sessions holding a KV cache on this node.',
+      collect: (set) => set(state.store.size),
+    });
+    metrics.gauge({
+      name: 'tessera_node_kv_cache_bytes',
+      help: 'KV-cache bytes in use by all sessions.',
+      collect: (set) => set(state.store.totalBytes),
+    });
+    metrics.gauge({
+      name: 'tessera_node_kv_cache_budget_bytes',
+      help: 'KV-cache bytes allowed for all sessions together.',
+      collect: (set) => set(state.cacheBytes),
+    });
+    metrics.counter({
+      name: 'tessera_node_shares_submitted_total',
+      help: 'Compute shares signed and queued for the daemon.',
+      collect: (set) => set(state.shares?.submitted ?? 0),
+    });
+    metrics.counter({
+      name: 'tessera_node_shares_acknowledged_total',
+      help: 'Compute shares the daemon acknowledged as durable.',
+      collect: (set) => set(state.shares?.accepted ?? 0),
+    });
+    metrics.counter({
+      name: 'tessera_node_tickets_submitted_total',
+      help: 'Audit tickets the registry took.',
+      collect: (set) => set(state.audits.ticketsSubmitted),
+    });
   }
 
   /** A step's compute: `positions` tokens from `startPosition`, in `microseconds`. */

@@ -12,7 +12,7 @@ import { FORWARD_CHANNEL_OPTIONS } from '../rpc/stream-options.ts';
 import { checkAdvertisedEndpoint, serverCredentials, type TlsFiles } from './endpoint-security.ts';
 import { ForwardStream, type NodeContext } from './forward-stream.ts';
 import { defaultMaxMessageBytes, type StepBounds } from './limits.ts';
-import { DEFAULT_SAMPLING_RATE, checkSamplingRate } from '../audit/selection.ts';
+import { DEFAULT_SAMPLING_RATE, checkSamplingRate } from '../protocol/audit-selection.ts';
 import { AUDIT_WINDOW_DEFAULTS, type AuditWindowLimits } from './audit-window.ts';
 import { LoadMeter } from './load-meter.ts';
 import { Metrics } from '../metrics/metrics.ts';
@@ -23,8 +23,8 @@ import { NextHopChannels } from './next-hop.ts';
 import { registerNode } from './registration.ts';
 import { SessionStore } from './session-store.ts';
 import { ShareSubmitter } from './share-submitter.ts';
-import { openShard } from './shard-files.ts';
-import { ENGINE_VERSION } from './version.ts';
+import { openShard } from '../model/shards/shard-files.ts';
+import { ENGINE_VERSION } from '../protocol/version.ts';
 
 export interface NodeOptions {
   readonly shardsDir: string;
@@ -125,7 +125,9 @@ export async function startNode(options: NodeOptions): Promise<NodeHandle> {
   const clusterRate = options.samplingRate === undefined;
   const tls = options.tls !== undefined;
   if (options.advertise === undefined && (host === '0.0.0.0' || host === '::')) {
-    throw new Error(`a node listening on every interface (${host}) must say where others reach it: pass --advertise HOST:PORT`);
+    throw new Error(
+      `a node listening on every interface (${host}) must say where others reach it: pass --advertise HOST:PORT`,
+    );
   }
   // Checked before any work: a known port is checked now, port 0 once bound.
   if (options.advertise !== undefined) checkAdvertisedEndpoint(options.advertise, tls);
@@ -138,7 +140,12 @@ export async function startNode(options: NodeOptions): Promise<NodeHandle> {
   const backend = await createWasmBackend({ threads: options.threads ?? availableParallelism() });
   let engine: Engine;
   try {
-    engine = new Engine(config, { start: entry.layerStart, end: entry.layerEnd, embedding: entry.embedding, head: entry.head }, backend, shard.weights);
+    engine = new Engine(
+      config,
+      { start: entry.layerStart, end: entry.layerEnd, embedding: entry.embedding, head: entry.head },
+      backend,
+      shard.weights,
+    );
   } catch (error) {
     await backend.close();
     throw error;
@@ -157,11 +164,21 @@ export async function startNode(options: NodeOptions): Promise<NodeHandle> {
     maxStepPositions: options.maxStepPositions ?? config.contextLength,
   };
   const maxMessageBytes = options.maxMessageBytes ?? defaultMaxMessageBytes(bounds);
-  const store = new SessionStore({ maxSessions, cacheBytes, idleTimeoutMs: options.idleTimeoutMs ?? NODE_DEFAULTS.idleTimeoutMs });
-  const channels = new NextHopChannels(maxMessageBytes, options.tlsCa === undefined ? undefined : readFileSync(options.tlsCa));
+  const store = new SessionStore({
+    maxSessions,
+    cacheBytes,
+    idleTimeoutMs: options.idleTimeoutMs ?? NODE_DEFAULTS.idleTimeoutMs,
+  });
+  const channels = new NextHopChannels(
+    maxMessageBytes,
+    options.tlsCa === undefined ? undefined : readFileSync(options.tlsCa),
+  );
   const load = new LoadMeter(engine);
   const audits = new NodeAudits({
-    modelId: manifest.modelId, shardIndex: entry.index, shardSha256: entry.sha256, hiddenSize: config.hiddenSize,
+    modelId: manifest.modelId,
+    shardIndex: entry.index,
+    shardSha256: entry.sha256,
+    hiddenSize: config.hiddenSize,
     samplingRate,
     window: { ...AUDIT_WINDOW_DEFAULTS, ...options.auditWindow },
     log,
@@ -169,10 +186,32 @@ export async function startNode(options: NodeOptions): Promise<NodeHandle> {
   });
   const streams = new Set<ForwardStream>();
   let draining = false;
-  const shares = options.daemon === undefined ? undefined : new ShareSubmitter({ daemon: options.daemon, key, log, ...(options.shareFlushIntervalMs === undefined ? {} : { flushIntervalMs: options.shareFlushIntervalMs }) });
-  const metrics = new NodeMetrics(options.metrics ?? new Metrics(), { store, cacheBytes, audits, ...(shares === undefined ? {} : { shares }) });
+  const shares =
+    options.daemon === undefined
+      ? undefined
+      : new ShareSubmitter({
+          daemon: options.daemon,
+          key,
+          log,
+          ...(options.shareFlushIntervalMs === undefined ? {} : { flushIntervalMs: options.shareFlushIntervalMs }),
+        });
+  const metrics = new NodeMetrics(options.metrics ?? new Metrics(), {
+    store,
+    cacheBytes,
+    audits,
+    ...(shares === undefined ? {} : { shares }),
+  });
   const ctx: NodeContext = {
-    key, manifest, entry, engine, store, bounds, channels, audits, cacheBytes, log,
+    key,
+    manifest,
+    entry,
+    engine,
+    store,
+    bounds,
+    channels,
+    audits,
+    cacheBytes,
+    log,
     ...(shares === undefined ? {} : { shares }),
     isDraining: () => draining,
     recordCompute: (us, positions, startPosition) => {
@@ -181,7 +220,11 @@ export async function startNode(options: NodeOptions): Promise<NodeHandle> {
     },
   };
 
-  const server = new Server({ ...FORWARD_CHANNEL_OPTIONS, 'grpc.max_receive_message_length': maxMessageBytes, 'grpc.max_send_message_length': maxMessageBytes });
+  const server = new Server({
+    ...FORWARD_CHANNEL_OPTIONS,
+    'grpc.max_receive_message_length': maxMessageBytes,
+    'grpc.max_send_message_length': maxMessageBytes,
+  });
   server.addService(tessera.v1.Node.service, {
     Forward(call: ServerDuplexStream<ForwardRequest__Output, ForwardReply>) {
       call.on('error', (status: { code: number }) => metrics.streamFailed(status.code));
@@ -189,8 +232,14 @@ export async function startNode(options: NodeOptions): Promise<NodeHandle> {
     },
     Info(_call: ServerUnaryCall<unknown, InfoReply>, callback: sendUnaryData<InfoReply>) {
       callback(null, {
-        nodeId: key.address, modelId: manifest.modelId, shardIndex: entry.index, layerStart: entry.layerStart, layerEnd: entry.layerEnd,
-        activeSessions: store.size, maxSessions, engineVersion: ENGINE_VERSION,
+        nodeId: key.address,
+        modelId: manifest.modelId,
+        shardIndex: entry.index,
+        layerStart: entry.layerStart,
+        layerEnd: entry.layerEnd,
+        activeSessions: store.size,
+        maxSessions,
+        engineVersion: ENGINE_VERSION,
       });
     },
   });
@@ -198,7 +247,10 @@ export async function startNode(options: NodeOptions): Promise<NodeHandle> {
   let stopRegistration: (() => Promise<void>) | undefined;
   /** Why the last heartbeat failed; undefined once one is accepted again. */
   let heartbeatError: string | undefined;
-  const sweeper = setInterval(() => store.sweep(), Math.max(10, Math.min(10_000, (options.idleTimeoutMs ?? NODE_DEFAULTS.idleTimeoutMs) / 2)));
+  const sweeper = setInterval(
+    () => store.sweep(),
+    Math.max(10, Math.min(10_000, (options.idleTimeoutMs ?? NODE_DEFAULTS.idleTimeoutMs) / 2)),
+  );
   sweeper.unref();
   const shutdown = async () => {
     clearInterval(sweeper);
@@ -215,14 +267,24 @@ export async function startNode(options: NodeOptions): Promise<NodeHandle> {
 
   try {
     const port = await new Promise<number>((resolve, reject) => {
-      server.bindAsync(bindAddress(host, options.port), credentials, (error, bound) => (error ? reject(new Error(`cannot listen on ${bindAddress(host, options.port)}: ${error.message}`)) : resolve(bound)));
+      server.bindAsync(bindAddress(host, options.port), credentials, (error, bound) =>
+        error
+          ? reject(new Error(`cannot listen on ${bindAddress(host, options.port)}: ${error.message}`))
+          : resolve(bound),
+      );
     });
     const endpoint = options.advertise ?? bindAddress(host, port);
     checkAdvertisedEndpoint(endpoint, tls);
     if (options.registry !== undefined) {
       stopRegistration = await registerNode({
-        registry: options.registry, key, modelId: manifest.modelId, shardIndex: entry.index, endpoint, tls,
-        pricePer1kTokens: options.pricePer1kTokens ?? 0, region: options.region ?? '',
+        registry: options.registry,
+        key,
+        modelId: manifest.modelId,
+        shardIndex: entry.index,
+        endpoint,
+        tls,
+        pricePer1kTokens: options.pricePer1kTokens ?? 0,
+        region: options.region ?? '',
         load: () => ({ activeSessions: store.size, maxSessions, computeUsPerToken: load.microsecondsPerToken }),
         onError: (error) => {
           heartbeatError = (error as { details?: string }).details || error.message;
@@ -234,16 +296,36 @@ export async function startNode(options: NodeOptions): Promise<NodeHandle> {
         onAuditRetention: (retentionMs) => (audits.window.retentionMs = retentionMs),
       });
     }
-    log('node.start', { nodeId: key.address, model: manifest.modelId, shard: entry.index, layers: [entry.layerStart, entry.layerEnd], endpoint, tls, registry: options.registry, daemon: options.daemon });
+    log('node.start', {
+      nodeId: key.address,
+      model: manifest.modelId,
+      shard: entry.index,
+      layers: [entry.layerStart, entry.layerEnd],
+      endpoint,
+      tls,
+      registry: options.registry,
+      daemon: options.daemon,
+    });
     let closing: Promise<void> | undefined;
     return {
       port,
       endpoint,
       nodeId: key.address,
       health() {
-        const details = { nodeId: key.address, model: manifest.modelId, shard: entry.index, endpoint, registry: options.registry ?? null, sessions: store.size };
+        const details = {
+          nodeId: key.address,
+          model: manifest.modelId,
+          shard: entry.index,
+          endpoint,
+          registry: options.registry ?? null,
+          sessions: store.size,
+        };
         if (draining) return unhealthy('shutting down: draining its sessions', details);
-        if (heartbeatError !== undefined) return unhealthy(`not listed: the heartbeat to registry ${options.registry} failed: ${heartbeatError}`, details);
+        if (heartbeatError !== undefined)
+          return unhealthy(
+            `not listed: the heartbeat to registry ${options.registry} failed: ${heartbeatError}`,
+            details,
+          );
         return healthy(details);
       },
       close() {

@@ -1,19 +1,26 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Sampler } from '../model/sampling.ts';
-import { randomValues } from '../tensor/test-data.ts';
+import { randomValues } from '../../test/support/tensor-data.ts';
 import { positionSeed, sampleAt } from './position-sampler.ts';
 
 const logits = randomValues(4096, 11, 6);
 const GREEDY = { temperature: 0, topK: 0, topP: 0, minP: 0, repetitionPenalty: 0, seed: 0, logprobs: 3 };
 
-test('greedy: the largest logit whatever the seed and position, with the model\'s log-probabilities', () => {
+test("greedy: the largest logit whatever the seed and position, with the model's log-probabilities", () => {
   const expected = new Sampler().sample(logits, [], 3);
-  for (const [seed, position] of [[0, 5], [99, 5], [99, 1234]] as const) {
+  for (const [seed, position] of [
+    [0, 5],
+    [99, 5],
+    [99, 1234],
+  ] as const) {
     const sampled = sampleAt(logits, { ...GREEDY, seed }, position, []);
     assert.equal(sampled.token, expected.id);
     assert.equal(sampled.logprob, expected.logprob);
-    assert.deepEqual(sampled.top, expected.top.map((t) => ({ token: t.id, logprob: t.logprob })));
+    assert.deepEqual(
+      sampled.top,
+      expected.top.map((t) => ({ token: t.id, logprob: t.logprob })),
+    );
   }
 });
 

@@ -36,7 +36,16 @@ function samplerAt(sampling: Sampling__Output, position: number): Sampler {
 }
 
 /** Picks the token at `position` from the logits of the position before it. */
-export function sampleAt(logits: Float32Array, sampling: Sampling__Output, position: number, history: readonly number[]): SampledToken {
+export function sampleAt(
+  logits: Float32Array,
+  sampling: Sampling__Output,
+  position: number,
+  history: readonly number[],
+): SampledToken {
   const sampled = samplerAt(sampling, position).sample(logits, history, sampling.logprobs);
-  return { token: sampled.id, logprob: sampled.logprob, top: sampled.top.map((t) => ({ token: t.id, logprob: t.logprob })) };
+  return {
+    token: sampled.id,
+    logprob: sampled.logprob,
+    top: sampled.top.map((t) => ({ token: t.id, logprob: t.logprob })),
+  };
 }

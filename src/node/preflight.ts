@@ -2,8 +2,14 @@ import { X509Certificate } from 'node:crypto';
 import { createServer, isIP } from 'node:net';
 import { readKeyFile } from '../crypto/keys.ts';
 import { RegistryClient } from '../registry/registry-client.ts';
-import { checkAdvertisedEndpoint, isLoopbackHost, readTlsFiles, splitEndpoint, type TlsFiles } from './endpoint-security.ts';
-import { readManifest, shardEntry, verifyShardFile } from './shard-files.ts';
+import {
+  checkAdvertisedEndpoint,
+  isLoopbackHost,
+  readTlsFiles,
+  splitEndpoint,
+  type TlsFiles,
+} from './endpoint-security.ts';
+import { readManifest, shardEntry, verifyShardFile } from '../model/shards/shard-files.ts';
 
 export interface PreflightOptions {
   readonly advertise: string;
@@ -46,7 +52,12 @@ function portFree(host: string, port: number): Promise<string> {
   return new Promise((resolve, reject) => {
     const server = createServer();
     server.once('error', (error: NodeJS.ErrnoException) =>
-      reject(new Error(`cannot listen on ${host}:${port} (${error.code ?? error.message}): stop what holds the port or choose another with --port`)));
+      reject(
+        new Error(
+          `cannot listen on ${host}:${port} (${error.code ?? error.message}): stop what holds the port or choose another with --port`,
+        ),
+      ),
+    );
     server.listen(port, host, () => server.close(() => resolve(`${host}:${port} is free`)));
   });
 }
@@ -61,7 +72,9 @@ function tlsCheck(options: PreflightOptions): string {
   const x509 = new X509Certificate(cert);
   const names = isIP(host) ? x509.checkIP(host) : x509.checkHost(host);
   if (names === undefined && !isLoopbackHost(host)) {
-    throw new Error(`TLS certificate ${options.tls.cert} does not name ${host} (subject alternative names: ${x509.subjectAltName ?? 'none'}): clients connecting to ${options.advertise} will refuse it; issue one for ${host}`);
+    throw new Error(
+      `TLS certificate ${options.tls.cert} does not name ${host} (subject alternative names: ${x509.subjectAltName ?? 'none'}): clients connecting to ${options.advertise} will refuse it; issue one for ${host}`,
+    );
   }
   return `certificate ${x509.subject.replace(/\n/g, ', ')} with its key, valid until ${x509.validTo}`;
 }
@@ -70,11 +83,15 @@ async function registryCheck(registry: string, timeoutMs: number, modelId: strin
   const client = new RegistryClient(registry, { deadlineMs: timeoutMs });
   try {
     const models = await client.listModels().catch((error: { details?: string; message: string }) => {
-      throw new Error(`registry ${registry} did not answer ListModels within ${timeoutMs} ms (${error.details || error.message}): check the address and that the registry runs`);
+      throw new Error(
+        `registry ${registry} did not answer ListModels within ${timeoutMs} ms (${error.details || error.message}): check the address and that the registry runs`,
+      );
     });
     const ids = models.map((m) => m.modelId);
     if (modelId !== undefined && !ids.includes(modelId)) {
-      throw new Error(`registry ${registry} does not serve model ${modelId} (it serves: ${ids.join(', ') || 'nothing'}); add the model to its cluster config`);
+      throw new Error(
+        `registry ${registry} does not serve model ${modelId} (it serves: ${ids.join(', ') || 'nothing'}); add the model to its cluster config`,
+      );
     }
     return `registry ${registry} answers; models: ${ids.join(', ') || 'none'}`;
   } finally {
@@ -89,24 +106,31 @@ async function registryCheck(registry: string, timeoutMs: number, modelId: strin
  */
 export async function preflightNode(options: PreflightOptions): Promise<PreflightCheck[]> {
   const checks: PreflightCheck[] = [];
-  checks.push(check('endpoint', () => {
-    splitEndpoint(options.advertise);
-    return `advertising ${options.advertise}`;
-  }));
+  checks.push(
+    check('endpoint', () => {
+      splitEndpoint(options.advertise);
+      return `advertising ${options.advertise}`;
+    }),
+  );
   checks.push(check('key', () => `${options.keyPath}: node id ${readKeyFile(options.keyPath).address}`));
   const host = options.host ?? '127.0.0.1';
   checks.push(await checkAsync('port', () => portFree(host, options.port ?? splitEndpoint(options.advertise).port)));
   checks.push(check('tls', () => tlsCheck(options)));
   let modelId: string | undefined;
   if (options.shardsDir !== undefined) {
-    checks.push(check('shard', () => {
-      const manifest = readManifest(options.shardsDir!);
-      modelId = manifest.modelId;
-      const entry = shardEntry(manifest, options.shardIndex ?? 0);
-      verifyShardFile(options.shardsDir!, entry);
-      return `${manifest.modelId} shard ${entry.index} (layers ${entry.layerStart} to ${entry.layerEnd - 1}) matches its SHA-256`;
-    }));
+    checks.push(
+      check('shard', () => {
+        const manifest = readManifest(options.shardsDir!);
+        modelId = manifest.modelId;
+        const entry = shardEntry(manifest, options.shardIndex ?? 0);
+        verifyShardFile(options.shardsDir!, entry);
+        return `${manifest.modelId} shard ${entry.index} (layers ${entry.layerStart} to ${entry.layerEnd - 1}) matches its SHA-256`;
+      }),
+    );
   }
-  if (options.registry !== undefined) checks.push(await checkAsync('registry', () => registryCheck(options.registry!, options.registryTimeoutMs ?? 3000, modelId)));
+  if (options.registry !== undefined)
+    checks.push(
+      await checkAsync('registry', () => registryCheck(options.registry!, options.registryTimeoutMs ?? 3000, modelId)),
+    );
   return checks;
 }

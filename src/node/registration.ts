@@ -4,7 +4,7 @@ import type { KeyPair } from '../crypto/keys.ts';
 import type { Load } from '../registry/announcement.ts';
 import type { OwedAudit__Output } from '../proto/tessera/v1/OwedAudit.ts';
 import { RegistryClient, startHeartbeats, type AnnouncementBody } from '../registry/registry-client.ts';
-import { CLIENT_VERSION } from './version.ts';
+import { CLIENT_VERSION } from '../protocol/version.ts';
 
 export interface RegistrationOptions {
   /** HOST:PORT of the registry. */
@@ -66,12 +66,16 @@ export async function registerNode(options: RegistrationOptions): Promise<() => 
     reply = await client.register(options.key, body());
   } catch (error) {
     client.close();
-    throw new Error(`registry ${options.registry} refused or did not answer the registration: ${(error as { details?: string }).details || (error as Error).message}`);
+    throw new Error(
+      `registry ${options.registry} refused or did not answer the registration: ${(error as { details?: string }).details || (error as Error).message}`,
+    );
   }
   options.onAuditSamplingRate?.(reply.auditSamplingRate);
   options.onAuditRetention?.(reply.auditRetentionMs);
   const stopHeartbeats = startHeartbeats(client, options.key, body, {
-    intervalMs: reply.heartbeatIntervalMs, onError: options.onError, onSuccess: options.onHeartbeat,
+    intervalMs: reply.heartbeatIntervalMs,
+    onError: options.onError,
+    onSuccess: options.onHeartbeat,
     ...(options.onOwedAudits === undefined ? {} : { onOwedAudits: options.onOwedAudits }),
   });
   return async () => {

@@ -1,10 +1,10 @@
 import { status } from '@grpc/grpc-js';
 import { bytesToHex } from '@noble/hashes/utils.js';
-import { receiptHashOf, verifyReceipt } from '../chain/receipt.ts';
-import { RecordFormatError, type SignedRecord } from '../chain/record.ts';
-import { encodeShare, sessionHashOf, WEIGHT_ONE } from '../chain/share.ts';
+import { receiptHashOf, verifyReceipt } from '../protocol/receipt.ts';
+import { RecordFormatError, type SignedRecord } from '../protocol/record.ts';
+import { encodeShare, sessionHashOf, WEIGHT_ONE } from '../protocol/share.ts';
 import type { KeyPair } from '../crypto/keys.ts';
-import { NodeStatusError } from './node-status.ts';
+import { NodeStatusError } from '../protocol/forward-status.ts';
 
 /**
  * The compute shares one session earns on this node: one per forward step (its positions, weight
@@ -46,23 +46,44 @@ export class SessionShares {
     try {
       receipt = verifyReceipt(signed);
     } catch (error) {
-      if (error instanceof RecordFormatError) throw new NodeStatusError(status.INVALID_ARGUMENT, `usage receipt: ${error.message}`);
+      if (error instanceof RecordFormatError)
+        throw new NodeStatusError(status.INVALID_ARGUMENT, `usage receipt: ${error.message}`);
       throw error;
     }
-    if (receipt.sessionHash !== this.#sessionHash) throw new NodeStatusError(status.INVALID_ARGUMENT, 'usage receipt is for another session');
-    if (receipt.modelId !== this.modelId) throw new NodeStatusError(status.INVALID_ARGUMENT, `usage receipt is for model "${receipt.modelId}", the session for "${this.modelId}"`);
-    if (this.clientKey !== '' && receipt.clientKey !== this.clientKey) throw new NodeStatusError(status.INVALID_ARGUMENT, 'usage receipt is signed by another key than the session was opened with');
+    if (receipt.sessionHash !== this.#sessionHash)
+      throw new NodeStatusError(status.INVALID_ARGUMENT, 'usage receipt is for another session');
+    if (receipt.modelId !== this.modelId)
+      throw new NodeStatusError(
+        status.INVALID_ARGUMENT,
+        `usage receipt is for model "${receipt.modelId}", the session for "${this.modelId}"`,
+      );
+    if (this.clientKey !== '' && receipt.clientKey !== this.clientKey)
+      throw new NodeStatusError(
+        status.INVALID_ARGUMENT,
+        'usage receipt is signed by another key than the session was opened with',
+      );
     const allowed = receipt.tokensPerShard[this.shardIndex];
-    if (allowed === undefined) throw new NodeStatusError(status.INVALID_ARGUMENT, `usage receipt counts ${receipt.tokensPerShard.length} shards, none for shard ${this.shardIndex}`);
+    if (allowed === undefined)
+      throw new NodeStatusError(
+        status.INVALID_ARGUMENT,
+        `usage receipt counts ${receipt.tokensPerShard.length} shards, none for shard ${this.shardIndex}`,
+      );
     const receiptHash = receiptHashOf(signed.payload).toString('hex');
     const shares: Uint8Array[] = [];
     while (this.#steps.length > 0 && this.#claimed + this.#steps[0]!.tokens <= allowed) {
       const step = this.#steps.shift()!;
       this.#claimed += step.tokens;
-      shares.push(encodeShare({
-        nodeId: this.key.address, shardIndex: this.shardIndex, tokensProcessed: step.tokens, weight: WEIGHT_ONE,
-        timestampMs: step.timestampMs, sessionHash: this.#sessionHash, receiptHash,
-      }));
+      shares.push(
+        encodeShare({
+          nodeId: this.key.address,
+          shardIndex: this.shardIndex,
+          tokensProcessed: step.tokens,
+          weight: WEIGHT_ONE,
+          timestampMs: step.timestampMs,
+          sessionHash: this.#sessionHash,
+          receiptHash,
+        }),
+      );
     }
     return shares;
   }

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { status } from '@grpc/grpc-js';
 import { KvCache } from '../model/kv-cache.ts';
 import type { ModelConfig } from '../model/model-files.ts';
-import { NodeStatusError } from './node-status.ts';
+import { NodeStatusError } from '../protocol/forward-status.ts';
 import { SessionStore, type EvictionReason } from './session-store.ts';
 
 // 2 layers × 4 values per row × 8 bytes (key and value, f32): 64 bytes per position.
@@ -13,7 +13,12 @@ const cache = () => new KvCache(CONFIG, 2, 1 << 20);
 function fixture(options: { maxSessions?: number; cacheBytes?: number; idleTimeoutMs?: number } = {}) {
   let now = 1000;
   const evictions: string[] = [];
-  const store = new SessionStore({ maxSessions: options.maxSessions ?? 8, cacheBytes: options.cacheBytes ?? 4096, idleTimeoutMs: options.idleTimeoutMs ?? 60_000, now: () => now });
+  const store = new SessionStore({
+    maxSessions: options.maxSessions ?? 8,
+    cacheBytes: options.cacheBytes ?? 4096,
+    idleTimeoutMs: options.idleTimeoutMs ?? 60_000,
+    now: () => now,
+  });
   const open = (id: string) => store.open(id, cache(), (reason: EvictionReason) => evictions.push(`${id}:${reason}`));
   /** Fills a session's cache to `positions` and accounts for it, as a step does. */
   const use = (session: ReturnType<typeof open>, positions: number) => {
@@ -26,7 +31,10 @@ function fixture(options: { maxSessions?: number; cacheBytes?: number; idleTimeo
 }
 
 const expired = (id: string) => (error: unknown) =>
-  error instanceof NodeStatusError && error.code === status.NOT_FOUND && error.message === `SESSION_EXPIRED: session ${id} is not open on this node (evicted or never opened); reopen and replay`;
+  error instanceof NodeStatusError &&
+  error.code === status.NOT_FOUND &&
+  error.message ===
+    `SESSION_EXPIRED: session ${id} is not open on this node (evicted or never opened); reopen and replay`;
 
 test('least recently used sessions make room for a session that needs it', () => {
   const { store, open, use, evictions } = fixture({ cacheBytes: 3 * 1024 });
@@ -51,8 +59,13 @@ test('a session needing more than the whole budget is refused, and others are le
   const a = open('a');
   use(a, 16);
   const big = open('big');
-  assert.throws(() => store.makeRoom(big, 4096), (error: unknown) =>
-    error instanceof NodeStatusError && error.code === status.RESOURCE_EXHAUSTED && /session big needs 4096 bytes of KV cache, this node's budget for all sessions is 2048/.test(error.message));
+  assert.throws(
+    () => store.makeRoom(big, 4096),
+    (error: unknown) =>
+      error instanceof NodeStatusError &&
+      error.code === status.RESOURCE_EXHAUSTED &&
+      /session big needs 4096 bytes of KV cache, this node's budget for all sessions is 2048/.test(error.message),
+  );
   assert.deepEqual(evictions, []);
   use(a, 16);
 });
@@ -75,7 +88,10 @@ test('the session count is bounded; idle and released sessions free their places
   const { store, open, advance } = fixture({ maxSessions: 2, idleTimeoutMs: 1000 });
   const a = open('a');
   open('b');
-  assert.throws(() => open('c'), (error: unknown) => error instanceof NodeStatusError && error.code === status.RESOURCE_EXHAUSTED);
+  assert.throws(
+    () => open('c'),
+    (error: unknown) => error instanceof NodeStatusError && error.code === status.RESOURCE_EXHAUSTED,
+  );
   store.release(a);
   open('c');
   advance(1000);

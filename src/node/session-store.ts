@@ -1,6 +1,6 @@
 import { status } from '@grpc/grpc-js';
 import type { KvCache } from '../model/kv-cache.ts';
-import { NodeStatusError, sessionExpired } from './node-status.ts';
+import { NodeStatusError, sessionExpired } from '../protocol/forward-status.ts';
 
 export interface SessionStoreOptions {
   readonly maxSessions: number;
@@ -19,7 +19,12 @@ export class Session {
   bytes = 0;
   #cache: KvCache | undefined;
 
-  constructor(readonly id: string, cache: KvCache, nowMs: number, readonly onEvict: (reason: EvictionReason) => void) {
+  constructor(
+    readonly id: string,
+    cache: KvCache,
+    nowMs: number,
+    readonly onEvict: (reason: EvictionReason) => void,
+  ) {
     this.#cache = cache;
     this.lastUsedMs = nowMs;
   }
@@ -67,7 +72,10 @@ export class SessionStore {
   open(id: string, cache: KvCache, onEvict: (reason: EvictionReason) => void): Session {
     this.sweep();
     if (this.sessions.size >= this.options.maxSessions) {
-      throw new NodeStatusError(status.RESOURCE_EXHAUSTED, `node is serving its maximum of ${this.options.maxSessions} sessions; try another node of this shard`);
+      throw new NodeStatusError(
+        status.RESOURCE_EXHAUSTED,
+        `node is serving its maximum of ${this.options.maxSessions} sessions; try another node of this shard`,
+      );
     }
     const session = new Session(id, cache, this.now(), onEvict);
     this.sessions.set(session, true);
@@ -85,7 +93,10 @@ export class SessionStore {
   /** Evicts least recently used other sessions until `session` can hold `bytes` within the budget. */
   makeRoom(session: Session, bytes: number): void {
     if (bytes > this.options.cacheBytes) {
-      throw new NodeStatusError(status.RESOURCE_EXHAUSTED, `session ${session.id} needs ${bytes} bytes of KV cache, this node's budget for all sessions is ${this.options.cacheBytes}`);
+      throw new NodeStatusError(
+        status.RESOURCE_EXHAUSTED,
+        `session ${session.id} needs ${bytes} bytes of KV cache, this node's budget for all sessions is ${this.options.cacheBytes}`,
+      );
     }
     let total = this.totalBytes - session.bytes + bytes;
     for (const other of this.sessions.keys()) {

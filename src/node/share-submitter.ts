@@ -1,9 +1,9 @@
 import type { ServiceError } from '@grpc/grpc-js';
 import { DaemonClient } from '../chain/daemon-client.ts';
-import { receiptHashOf } from '../chain/receipt.ts';
-import type { SignedRecord } from '../chain/record.ts';
-import { shareHashOf } from '../chain/share.ts';
-import { signStatement } from '../chain/statement.ts';
+import { receiptHashOf } from '../protocol/receipt.ts';
+import type { SignedRecord } from '../protocol/record.ts';
+import { shareHashOf } from '../protocol/share.ts';
+import { signStatement } from '../protocol/share-batch.ts';
 import type { KeyPair } from '../crypto/keys.ts';
 
 export interface ShareSubmitterOptions {
@@ -75,12 +75,16 @@ export class ShareSubmitter {
 
   /** Queues share payloads of this node, with the receipt that backs them. */
   add(shares: readonly Uint8Array[], receipt: SignedRecord): void {
-    for (const share of shares) this.#queue.push({ share, hash: shareHashOf(share).toString('hex'), receipt, transientRejections: 0 });
+    for (const share of shares)
+      this.#queue.push({ share, hash: shareHashOf(share).toString('hex'), receipt, transientRejections: 0 });
     this.#submitted += shares.length;
     const excess = this.#queue.length - this.#maxQueued;
     if (excess > 0) {
       this.#queue.splice(0, excess);
-      this.#log('shares.dropped', { count: excess, reason: `more than ${this.#maxQueued} shares unacknowledged by the daemon` });
+      this.#log('shares.dropped', {
+        count: excess,
+        reason: `more than ${this.#maxQueued} shares unacknowledged by the daemon`,
+      });
     }
   }
 
@@ -100,7 +104,8 @@ export class ShareSubmitter {
       await this.flush();
       if (this.#queue.length >= before) await new Promise((resolve) => setTimeout(resolve, 200));
     }
-    if (this.#queue.length > 0) this.#log('shares.unsent', { count: this.#queue.length, daemon: this.#client.endpoint });
+    if (this.#queue.length > 0)
+      this.#log('shares.unsent', { count: this.#queue.length, daemon: this.#client.endpoint });
     this.#client.close();
   }
 
@@ -109,12 +114,22 @@ export class ShareSubmitter {
       const batch = this.#queue.slice(0, BATCH);
       const receipts = new Map<string, SignedRecord>();
       for (const q of batch) receipts.set(receiptHashOf(q.receipt.payload).toString('hex'), q.receipt);
-      const statement = signStatement(this.#key, batch.map((q) => q.hash));
+      const statement = signStatement(
+        this.#key,
+        batch.map((q) => q.hash),
+      );
       let verdicts;
       try {
-        verdicts = await this.#client.submitShares([{ statement, shares: batch.map((q) => q.share) }], [...receipts.values()]);
+        verdicts = await this.#client.submitShares(
+          [{ statement, shares: batch.map((q) => q.share) }],
+          [...receipts.values()],
+        );
       } catch (error) {
-        this.#log('shares.submit_failed', { daemon: this.#client.endpoint, queued: this.#queue.length, error: (error as ServiceError).details || (error as Error).message });
+        this.#log('shares.submit_failed', {
+          daemon: this.#client.endpoint,
+          queued: this.#queue.length,
+          error: (error as ServiceError).details || (error as Error).message,
+        });
         return;
       }
       const keep: Queued[] = [];

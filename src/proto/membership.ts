@@ -2,28 +2,44 @@
 import type * as grpc from '@grpc/grpc-js';
 import type { EnumTypeDefinition, MessageTypeDefinition } from '@grpc/proto-loader';
 
-import type { LookupMembersReply as _tessera_v1_LookupMembersReply, LookupMembersReply__Output as _tessera_v1_LookupMembersReply__Output } from './tessera/v1/LookupMembersReply.ts';
-import type { LookupMembersRequest as _tessera_v1_LookupMembersRequest, LookupMembersRequest__Output as _tessera_v1_LookupMembersRequest__Output } from './tessera/v1/LookupMembersRequest.ts';
-import type { Member as _tessera_v1_Member, Member__Output as _tessera_v1_Member__Output } from './tessera/v1/Member.ts';
-import type { MembershipClient as _tessera_v1_MembershipClient, MembershipDefinition as _tessera_v1_MembershipDefinition } from './tessera/v1/Membership.ts';
+import type {
+  LookupMembersReply as _tessera_v1_LookupMembersReply,
+  LookupMembersReply__Output as _tessera_v1_LookupMembersReply__Output,
+} from './tessera/v1/LookupMembersReply.ts';
+import type {
+  LookupMembersRequest as _tessera_v1_LookupMembersRequest,
+  LookupMembersRequest__Output as _tessera_v1_LookupMembersRequest__Output,
+} from './tessera/v1/LookupMembersRequest.ts';
+import type {
+  Member as _tessera_v1_Member,
+  Member__Output as _tessera_v1_Member__Output,
+} from './tessera/v1/Member.ts';
+import type {
+  MembershipClient as _tessera_v1_MembershipClient,
+  MembershipDefinition as _tessera_v1_MembershipDefinition,
+} from './tessera/v1/Membership.ts';
 
 type SubtypeConstructor<Constructor extends new (...args: any) => any, Subtype> = {
-  new(...args: ConstructorParameters<Constructor>): Subtype;
+  new (...args: ConstructorParameters<Constructor>): Subtype;
 };
 
 export interface ProtoGrpcType {
   tessera: {
     v1: {
-      LookupMembersReply: MessageTypeDefinition<_tessera_v1_LookupMembersReply, _tessera_v1_LookupMembersReply__Output>
-      LookupMembersRequest: MessageTypeDefinition<_tessera_v1_LookupMembersRequest, _tessera_v1_LookupMembersRequest__Output>
-      Member: MessageTypeDefinition<_tessera_v1_Member, _tessera_v1_Member__Output>
-      MemberStatus: EnumTypeDefinition
+      LookupMembersReply: MessageTypeDefinition<_tessera_v1_LookupMembersReply, _tessera_v1_LookupMembersReply__Output>;
+      LookupMembersRequest: MessageTypeDefinition<
+        _tessera_v1_LookupMembersRequest,
+        _tessera_v1_LookupMembersRequest__Output
+      >;
+      Member: MessageTypeDefinition<_tessera_v1_Member, _tessera_v1_Member__Output>;
+      MemberStatus: EnumTypeDefinition;
       /**
        * Who a registered member is, for the daemons that check compute shares and elect block producers.
        * Served by the registry beside the Registry service; answers come from its admission records.
        */
-      Membership: SubtypeConstructor<typeof grpc.Client, _tessera_v1_MembershipClient> & { service: _tessera_v1_MembershipDefinition }
-    }
-  }
+      Membership: SubtypeConstructor<typeof grpc.Client, _tessera_v1_MembershipClient> & {
+        service: _tessera_v1_MembershipDefinition;
+      };
+    };
+  };
 }
-

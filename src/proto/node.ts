@@ -2,59 +2,103 @@
 import type * as grpc from '@grpc/grpc-js';
 import type { EnumTypeDefinition, MessageTypeDefinition } from '@grpc/proto-loader';
 
-import type { AuditReveal as _tessera_v1_AuditReveal, AuditReveal__Output as _tessera_v1_AuditReveal__Output } from './tessera/v1/AuditReveal.ts';
+import type {
+  AuditReveal as _tessera_v1_AuditReveal,
+  AuditReveal__Output as _tessera_v1_AuditReveal__Output,
+} from './tessera/v1/AuditReveal.ts';
 import type { Close as _tessera_v1_Close, Close__Output as _tessera_v1_Close__Output } from './tessera/v1/Close.ts';
-import type { Commitment as _tessera_v1_Commitment, Commitment__Output as _tessera_v1_Commitment__Output } from './tessera/v1/Commitment.ts';
-import type { ForwardReply as _tessera_v1_ForwardReply, ForwardReply__Output as _tessera_v1_ForwardReply__Output } from './tessera/v1/ForwardReply.ts';
-import type { ForwardRequest as _tessera_v1_ForwardRequest, ForwardRequest__Output as _tessera_v1_ForwardRequest__Output } from './tessera/v1/ForwardRequest.ts';
+import type {
+  Commitment as _tessera_v1_Commitment,
+  Commitment__Output as _tessera_v1_Commitment__Output,
+} from './tessera/v1/Commitment.ts';
+import type {
+  ForwardReply as _tessera_v1_ForwardReply,
+  ForwardReply__Output as _tessera_v1_ForwardReply__Output,
+} from './tessera/v1/ForwardReply.ts';
+import type {
+  ForwardRequest as _tessera_v1_ForwardRequest,
+  ForwardRequest__Output as _tessera_v1_ForwardRequest__Output,
+} from './tessera/v1/ForwardRequest.ts';
 import type { Hop as _tessera_v1_Hop, Hop__Output as _tessera_v1_Hop__Output } from './tessera/v1/Hop.ts';
-import type { InfoReply as _tessera_v1_InfoReply, InfoReply__Output as _tessera_v1_InfoReply__Output } from './tessera/v1/InfoReply.ts';
-import type { InfoRequest as _tessera_v1_InfoRequest, InfoRequest__Output as _tessera_v1_InfoRequest__Output } from './tessera/v1/InfoRequest.ts';
-import type { NodeClient as _tessera_v1_NodeClient, NodeDefinition as _tessera_v1_NodeDefinition } from './tessera/v1/Node.ts';
+import type {
+  InfoReply as _tessera_v1_InfoReply,
+  InfoReply__Output as _tessera_v1_InfoReply__Output,
+} from './tessera/v1/InfoReply.ts';
+import type {
+  InfoRequest as _tessera_v1_InfoRequest,
+  InfoRequest__Output as _tessera_v1_InfoRequest__Output,
+} from './tessera/v1/InfoRequest.ts';
+import type {
+  NodeClient as _tessera_v1_NodeClient,
+  NodeDefinition as _tessera_v1_NodeDefinition,
+} from './tessera/v1/Node.ts';
 import type { Open as _tessera_v1_Open, Open__Output as _tessera_v1_Open__Output } from './tessera/v1/Open.ts';
-import type { Opened as _tessera_v1_Opened, Opened__Output as _tessera_v1_Opened__Output } from './tessera/v1/Opened.ts';
-import type { SampledToken as _tessera_v1_SampledToken, SampledToken__Output as _tessera_v1_SampledToken__Output } from './tessera/v1/SampledToken.ts';
-import type { Sampling as _tessera_v1_Sampling, Sampling__Output as _tessera_v1_Sampling__Output } from './tessera/v1/Sampling.ts';
-import type { Signed as _tessera_v1_Signed, Signed__Output as _tessera_v1_Signed__Output } from './tessera/v1/Signed.ts';
+import type {
+  Opened as _tessera_v1_Opened,
+  Opened__Output as _tessera_v1_Opened__Output,
+} from './tessera/v1/Opened.ts';
+import type {
+  SampledToken as _tessera_v1_SampledToken,
+  SampledToken__Output as _tessera_v1_SampledToken__Output,
+} from './tessera/v1/SampledToken.ts';
+import type {
+  Sampling as _tessera_v1_Sampling,
+  Sampling__Output as _tessera_v1_Sampling__Output,
+} from './tessera/v1/Sampling.ts';
+import type {
+  Signed as _tessera_v1_Signed,
+  Signed__Output as _tessera_v1_Signed__Output,
+} from './tessera/v1/Signed.ts';
 import type { Step as _tessera_v1_Step, Step__Output as _tessera_v1_Step__Output } from './tessera/v1/Step.ts';
-import type { StepResult as _tessera_v1_StepResult, StepResult__Output as _tessera_v1_StepResult__Output } from './tessera/v1/StepResult.ts';
-import type { Tensor as _tessera_v1_Tensor, Tensor__Output as _tessera_v1_Tensor__Output } from './tessera/v1/Tensor.ts';
-import type { TokenLogprob as _tessera_v1_TokenLogprob, TokenLogprob__Output as _tessera_v1_TokenLogprob__Output } from './tessera/v1/TokenLogprob.ts';
-import type { UsageAttestation as _tessera_v1_UsageAttestation, UsageAttestation__Output as _tessera_v1_UsageAttestation__Output } from './tessera/v1/UsageAttestation.ts';
+import type {
+  StepResult as _tessera_v1_StepResult,
+  StepResult__Output as _tessera_v1_StepResult__Output,
+} from './tessera/v1/StepResult.ts';
+import type {
+  Tensor as _tessera_v1_Tensor,
+  Tensor__Output as _tessera_v1_Tensor__Output,
+} from './tessera/v1/Tensor.ts';
+import type {
+  TokenLogprob as _tessera_v1_TokenLogprob,
+  TokenLogprob__Output as _tessera_v1_TokenLogprob__Output,
+} from './tessera/v1/TokenLogprob.ts';
+import type {
+  UsageAttestation as _tessera_v1_UsageAttestation,
+  UsageAttestation__Output as _tessera_v1_UsageAttestation__Output,
+} from './tessera/v1/UsageAttestation.ts';
 
 type SubtypeConstructor<Constructor extends new (...args: any) => any, Subtype> = {
-  new(...args: ConstructorParameters<Constructor>): Subtype;
+  new (...args: ConstructorParameters<Constructor>): Subtype;
 };
 
 export interface ProtoGrpcType {
   tessera: {
     v1: {
-      AuditReveal: MessageTypeDefinition<_tessera_v1_AuditReveal, _tessera_v1_AuditReveal__Output>
-      Close: MessageTypeDefinition<_tessera_v1_Close, _tessera_v1_Close__Output>
-      Commitment: MessageTypeDefinition<_tessera_v1_Commitment, _tessera_v1_Commitment__Output>
-      DType: EnumTypeDefinition
-      ForwardReply: MessageTypeDefinition<_tessera_v1_ForwardReply, _tessera_v1_ForwardReply__Output>
-      ForwardRequest: MessageTypeDefinition<_tessera_v1_ForwardRequest, _tessera_v1_ForwardRequest__Output>
-      Hop: MessageTypeDefinition<_tessera_v1_Hop, _tessera_v1_Hop__Output>
-      InfoReply: MessageTypeDefinition<_tessera_v1_InfoReply, _tessera_v1_InfoReply__Output>
-      InfoRequest: MessageTypeDefinition<_tessera_v1_InfoRequest, _tessera_v1_InfoRequest__Output>
+      AuditReveal: MessageTypeDefinition<_tessera_v1_AuditReveal, _tessera_v1_AuditReveal__Output>;
+      Close: MessageTypeDefinition<_tessera_v1_Close, _tessera_v1_Close__Output>;
+      Commitment: MessageTypeDefinition<_tessera_v1_Commitment, _tessera_v1_Commitment__Output>;
+      DType: EnumTypeDefinition;
+      ForwardReply: MessageTypeDefinition<_tessera_v1_ForwardReply, _tessera_v1_ForwardReply__Output>;
+      ForwardRequest: MessageTypeDefinition<_tessera_v1_ForwardRequest, _tessera_v1_ForwardRequest__Output>;
+      Hop: MessageTypeDefinition<_tessera_v1_Hop, _tessera_v1_Hop__Output>;
+      InfoReply: MessageTypeDefinition<_tessera_v1_InfoReply, _tessera_v1_InfoReply__Output>;
+      InfoRequest: MessageTypeDefinition<_tessera_v1_InfoRequest, _tessera_v1_InfoRequest__Output>;
       /**
        * A compute node serves one shard. A session is one bidirectional Forward stream: Open first, then
        * Steps (a prefill, then one decode position each), answered in order. A node that is not the last
        * hop opens its own stream to the next hop and relays the results back.
        */
-      Node: SubtypeConstructor<typeof grpc.Client, _tessera_v1_NodeClient> & { service: _tessera_v1_NodeDefinition }
-      Open: MessageTypeDefinition<_tessera_v1_Open, _tessera_v1_Open__Output>
-      Opened: MessageTypeDefinition<_tessera_v1_Opened, _tessera_v1_Opened__Output>
-      SampledToken: MessageTypeDefinition<_tessera_v1_SampledToken, _tessera_v1_SampledToken__Output>
-      Sampling: MessageTypeDefinition<_tessera_v1_Sampling, _tessera_v1_Sampling__Output>
-      Signed: MessageTypeDefinition<_tessera_v1_Signed, _tessera_v1_Signed__Output>
-      Step: MessageTypeDefinition<_tessera_v1_Step, _tessera_v1_Step__Output>
-      StepResult: MessageTypeDefinition<_tessera_v1_StepResult, _tessera_v1_StepResult__Output>
-      Tensor: MessageTypeDefinition<_tessera_v1_Tensor, _tessera_v1_Tensor__Output>
-      TokenLogprob: MessageTypeDefinition<_tessera_v1_TokenLogprob, _tessera_v1_TokenLogprob__Output>
-      UsageAttestation: MessageTypeDefinition<_tessera_v1_UsageAttestation, _tessera_v1_UsageAttestation__Output>
-    }
-  }
+      Node: SubtypeConstructor<typeof grpc.Client, _tessera_v1_NodeClient> & { service: _tessera_v1_NodeDefinition };
+      Open: MessageTypeDefinition<_tessera_v1_Open, _tessera_v1_Open__Output>;
+      Opened: MessageTypeDefinition<_tessera_v1_Opened, _tessera_v1_Opened__Output>;
+      SampledToken: MessageTypeDefinition<_tessera_v1_SampledToken, _tessera_v1_SampledToken__Output>;
+      Sampling: MessageTypeDefinition<_tessera_v1_Sampling, _tessera_v1_Sampling__Output>;
+      Signed: MessageTypeDefinition<_tessera_v1_Signed, _tessera_v1_Signed__Output>;
+      Step: MessageTypeDefinition<_tessera_v1_Step, _tessera_v1_Step__Output>;
+      StepResult: MessageTypeDefinition<_tessera_v1_StepResult, _tessera_v1_StepResult__Output>;
+      Tensor: MessageTypeDefinition<_tessera_v1_Tensor, _tessera_v1_Tensor__Output>;
+      TokenLogprob: MessageTypeDefinition<_tessera_v1_TokenLogprob, _tessera_v1_TokenLogprob__Output>;
+      UsageAttestation: MessageTypeDefinition<_tessera_v1_UsageAttestation, _tessera_v1_UsageAttestation__Output>;
+    };
+  };
 }
-

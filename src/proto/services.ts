@@ -11,9 +11,30 @@ import type { ProtoGrpcType as RegistryProto } from './registry.ts';
 import type { ProtoGrpcType as VerifierProto } from './verifier.ts';
 
 const PROTO_ROOT = fileURLToPath(new URL('../../proto/', import.meta.url));
-const definition = loadSync(["tessera/v1/common.proto","tessera/v1/daemon.proto","tessera/v1/membership.proto","tessera/v1/node.proto","tessera/v1/registry.proto","tessera/v1/verifier.proto"], {
-  includeDirs: [PROTO_ROOT], keepCase: false, longs: Number, enums: String, defaults: true, arrays: true, oneofs: true,
-});
-const loaded = loadPackageDefinition(definition) as unknown as CommonProto & DaemonProto & MembershipProto & NodeProto & RegistryProto & VerifierProto;
+const definition = loadSync(
+  [
+    'tessera/v1/common.proto',
+    'tessera/v1/daemon.proto',
+    'tessera/v1/membership.proto',
+    'tessera/v1/node.proto',
+    'tessera/v1/registry.proto',
+    'tessera/v1/verifier.proto',
+  ],
+  {
+    includeDirs: [PROTO_ROOT],
+    keepCase: false,
+    longs: Number,
+    enums: String,
+    defaults: true,
+    arrays: true,
+    oneofs: true,
+  },
+);
+const loaded = loadPackageDefinition(definition) as unknown as CommonProto &
+  DaemonProto &
+  MembershipProto &
+  NodeProto &
+  RegistryProto &
+  VerifierProto;
 
 export const tessera = loaded.tessera;

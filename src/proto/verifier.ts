@@ -2,40 +2,121 @@
 import type * as grpc from '@grpc/grpc-js';
 import type { EnumTypeDefinition, MessageTypeDefinition } from '@grpc/proto-loader';
 
-import type { AuditClient as _tessera_v1_AuditClient, AuditDefinition as _tessera_v1_AuditDefinition } from './tessera/v1/Audit.ts';
-import type { AuditReveal as _tessera_v1_AuditReveal, AuditReveal__Output as _tessera_v1_AuditReveal__Output } from './tessera/v1/AuditReveal.ts';
-import type { AuditStatusReply as _tessera_v1_AuditStatusReply, AuditStatusReply__Output as _tessera_v1_AuditStatusReply__Output } from './tessera/v1/AuditStatusReply.ts';
-import type { AuditStatusRequest as _tessera_v1_AuditStatusRequest, AuditStatusRequest__Output as _tessera_v1_AuditStatusRequest__Output } from './tessera/v1/AuditStatusRequest.ts';
+import type {
+  AuditClient as _tessera_v1_AuditClient,
+  AuditDefinition as _tessera_v1_AuditDefinition,
+} from './tessera/v1/Audit.ts';
+import type {
+  AuditReveal as _tessera_v1_AuditReveal,
+  AuditReveal__Output as _tessera_v1_AuditReveal__Output,
+} from './tessera/v1/AuditReveal.ts';
+import type {
+  AuditStatusReply as _tessera_v1_AuditStatusReply,
+  AuditStatusReply__Output as _tessera_v1_AuditStatusReply__Output,
+} from './tessera/v1/AuditStatusReply.ts';
+import type {
+  AuditStatusRequest as _tessera_v1_AuditStatusRequest,
+  AuditStatusRequest__Output as _tessera_v1_AuditStatusRequest__Output,
+} from './tessera/v1/AuditStatusRequest.ts';
 import type { Close as _tessera_v1_Close, Close__Output as _tessera_v1_Close__Output } from './tessera/v1/Close.ts';
-import type { Commitment as _tessera_v1_Commitment, Commitment__Output as _tessera_v1_Commitment__Output } from './tessera/v1/Commitment.ts';
-import type { CompleteTicketsReply as _tessera_v1_CompleteTicketsReply, CompleteTicketsReply__Output as _tessera_v1_CompleteTicketsReply__Output } from './tessera/v1/CompleteTicketsReply.ts';
-import type { ForwardReply as _tessera_v1_ForwardReply, ForwardReply__Output as _tessera_v1_ForwardReply__Output } from './tessera/v1/ForwardReply.ts';
-import type { ForwardRequest as _tessera_v1_ForwardRequest, ForwardRequest__Output as _tessera_v1_ForwardRequest__Output } from './tessera/v1/ForwardRequest.ts';
-import type { FraudProof as _tessera_v1_FraudProof, FraudProof__Output as _tessera_v1_FraudProof__Output } from './tessera/v1/FraudProof.ts';
-import type { FraudProofReply as _tessera_v1_FraudProofReply, FraudProofReply__Output as _tessera_v1_FraudProofReply__Output } from './tessera/v1/FraudProofReply.ts';
+import type {
+  Commitment as _tessera_v1_Commitment,
+  Commitment__Output as _tessera_v1_Commitment__Output,
+} from './tessera/v1/Commitment.ts';
+import type {
+  CompleteTicketsReply as _tessera_v1_CompleteTicketsReply,
+  CompleteTicketsReply__Output as _tessera_v1_CompleteTicketsReply__Output,
+} from './tessera/v1/CompleteTicketsReply.ts';
+import type {
+  ForwardReply as _tessera_v1_ForwardReply,
+  ForwardReply__Output as _tessera_v1_ForwardReply__Output,
+} from './tessera/v1/ForwardReply.ts';
+import type {
+  ForwardRequest as _tessera_v1_ForwardRequest,
+  ForwardRequest__Output as _tessera_v1_ForwardRequest__Output,
+} from './tessera/v1/ForwardRequest.ts';
+import type {
+  FraudProof as _tessera_v1_FraudProof,
+  FraudProof__Output as _tessera_v1_FraudProof__Output,
+} from './tessera/v1/FraudProof.ts';
+import type {
+  FraudProofReply as _tessera_v1_FraudProofReply,
+  FraudProofReply__Output as _tessera_v1_FraudProofReply__Output,
+} from './tessera/v1/FraudProofReply.ts';
 import type { Hop as _tessera_v1_Hop, Hop__Output as _tessera_v1_Hop__Output } from './tessera/v1/Hop.ts';
-import type { InfoReply as _tessera_v1_InfoReply, InfoReply__Output as _tessera_v1_InfoReply__Output } from './tessera/v1/InfoReply.ts';
-import type { InfoRequest as _tessera_v1_InfoRequest, InfoRequest__Output as _tessera_v1_InfoRequest__Output } from './tessera/v1/InfoRequest.ts';
-import type { LeasedTicket as _tessera_v1_LeasedTicket, LeasedTicket__Output as _tessera_v1_LeasedTicket__Output } from './tessera/v1/LeasedTicket.ts';
-import type { NodeClient as _tessera_v1_NodeClient, NodeDefinition as _tessera_v1_NodeDefinition } from './tessera/v1/Node.ts';
+import type {
+  InfoReply as _tessera_v1_InfoReply,
+  InfoReply__Output as _tessera_v1_InfoReply__Output,
+} from './tessera/v1/InfoReply.ts';
+import type {
+  InfoRequest as _tessera_v1_InfoRequest,
+  InfoRequest__Output as _tessera_v1_InfoRequest__Output,
+} from './tessera/v1/InfoRequest.ts';
+import type {
+  LeasedTicket as _tessera_v1_LeasedTicket,
+  LeasedTicket__Output as _tessera_v1_LeasedTicket__Output,
+} from './tessera/v1/LeasedTicket.ts';
+import type {
+  NodeClient as _tessera_v1_NodeClient,
+  NodeDefinition as _tessera_v1_NodeDefinition,
+} from './tessera/v1/Node.ts';
 import type { Open as _tessera_v1_Open, Open__Output as _tessera_v1_Open__Output } from './tessera/v1/Open.ts';
-import type { Opened as _tessera_v1_Opened, Opened__Output as _tessera_v1_Opened__Output } from './tessera/v1/Opened.ts';
-import type { PullTicketsReply as _tessera_v1_PullTicketsReply, PullTicketsReply__Output as _tessera_v1_PullTicketsReply__Output } from './tessera/v1/PullTicketsReply.ts';
-import type { RequestAuditReply as _tessera_v1_RequestAuditReply, RequestAuditReply__Output as _tessera_v1_RequestAuditReply__Output } from './tessera/v1/RequestAuditReply.ts';
-import type { SampledToken as _tessera_v1_SampledToken, SampledToken__Output as _tessera_v1_SampledToken__Output } from './tessera/v1/SampledToken.ts';
-import type { Sampling as _tessera_v1_Sampling, Sampling__Output as _tessera_v1_Sampling__Output } from './tessera/v1/Sampling.ts';
-import type { Signed as _tessera_v1_Signed, Signed__Output as _tessera_v1_Signed__Output } from './tessera/v1/Signed.ts';
+import type {
+  Opened as _tessera_v1_Opened,
+  Opened__Output as _tessera_v1_Opened__Output,
+} from './tessera/v1/Opened.ts';
+import type {
+  PullTicketsReply as _tessera_v1_PullTicketsReply,
+  PullTicketsReply__Output as _tessera_v1_PullTicketsReply__Output,
+} from './tessera/v1/PullTicketsReply.ts';
+import type {
+  RequestAuditReply as _tessera_v1_RequestAuditReply,
+  RequestAuditReply__Output as _tessera_v1_RequestAuditReply__Output,
+} from './tessera/v1/RequestAuditReply.ts';
+import type {
+  SampledToken as _tessera_v1_SampledToken,
+  SampledToken__Output as _tessera_v1_SampledToken__Output,
+} from './tessera/v1/SampledToken.ts';
+import type {
+  Sampling as _tessera_v1_Sampling,
+  Sampling__Output as _tessera_v1_Sampling__Output,
+} from './tessera/v1/Sampling.ts';
+import type {
+  Signed as _tessera_v1_Signed,
+  Signed__Output as _tessera_v1_Signed__Output,
+} from './tessera/v1/Signed.ts';
 import type { Step as _tessera_v1_Step, Step__Output as _tessera_v1_Step__Output } from './tessera/v1/Step.ts';
-import type { StepResult as _tessera_v1_StepResult, StepResult__Output as _tessera_v1_StepResult__Output } from './tessera/v1/StepResult.ts';
-import type { SubmitTicketReply as _tessera_v1_SubmitTicketReply, SubmitTicketReply__Output as _tessera_v1_SubmitTicketReply__Output } from './tessera/v1/SubmitTicketReply.ts';
-import type { Tensor as _tessera_v1_Tensor, Tensor__Output as _tessera_v1_Tensor__Output } from './tessera/v1/Tensor.ts';
-import type { Ticket as _tessera_v1_Ticket, Ticket__Output as _tessera_v1_Ticket__Output } from './tessera/v1/Ticket.ts';
-import type { TicketInput as _tessera_v1_TicketInput, TicketInput__Output as _tessera_v1_TicketInput__Output } from './tessera/v1/TicketInput.ts';
-import type { TokenLogprob as _tessera_v1_TokenLogprob, TokenLogprob__Output as _tessera_v1_TokenLogprob__Output } from './tessera/v1/TokenLogprob.ts';
-import type { UsageAttestation as _tessera_v1_UsageAttestation, UsageAttestation__Output as _tessera_v1_UsageAttestation__Output } from './tessera/v1/UsageAttestation.ts';
+import type {
+  StepResult as _tessera_v1_StepResult,
+  StepResult__Output as _tessera_v1_StepResult__Output,
+} from './tessera/v1/StepResult.ts';
+import type {
+  SubmitTicketReply as _tessera_v1_SubmitTicketReply,
+  SubmitTicketReply__Output as _tessera_v1_SubmitTicketReply__Output,
+} from './tessera/v1/SubmitTicketReply.ts';
+import type {
+  Tensor as _tessera_v1_Tensor,
+  Tensor__Output as _tessera_v1_Tensor__Output,
+} from './tessera/v1/Tensor.ts';
+import type {
+  Ticket as _tessera_v1_Ticket,
+  Ticket__Output as _tessera_v1_Ticket__Output,
+} from './tessera/v1/Ticket.ts';
+import type {
+  TicketInput as _tessera_v1_TicketInput,
+  TicketInput__Output as _tessera_v1_TicketInput__Output,
+} from './tessera/v1/TicketInput.ts';
+import type {
+  TokenLogprob as _tessera_v1_TokenLogprob,
+  TokenLogprob__Output as _tessera_v1_TokenLogprob__Output,
+} from './tessera/v1/TokenLogprob.ts';
+import type {
+  UsageAttestation as _tessera_v1_UsageAttestation,
+  UsageAttestation__Output as _tessera_v1_UsageAttestation__Output,
+} from './tessera/v1/UsageAttestation.ts';
 
 type SubtypeConstructor<Constructor extends new (...args: any) => any, Subtype> = {
-  new(...args: ConstructorParameters<Constructor>): Subtype;
+  new (...args: ConstructorParameters<Constructor>): Subtype;
 };
 
 export interface ProtoGrpcType {
@@ -47,46 +128,48 @@ export interface ProtoGrpcType {
        * report a pass or file a fraud proof; clients file signed audit requests so that a ticket that never
        * comes is on record. A ticket names no session, user or prompt.
        */
-      Audit: SubtypeConstructor<typeof grpc.Client, _tessera_v1_AuditClient> & { service: _tessera_v1_AuditDefinition }
-      AuditReveal: MessageTypeDefinition<_tessera_v1_AuditReveal, _tessera_v1_AuditReveal__Output>
-      AuditStatusReply: MessageTypeDefinition<_tessera_v1_AuditStatusReply, _tessera_v1_AuditStatusReply__Output>
-      AuditStatusRequest: MessageTypeDefinition<_tessera_v1_AuditStatusRequest, _tessera_v1_AuditStatusRequest__Output>
-      Close: MessageTypeDefinition<_tessera_v1_Close, _tessera_v1_Close__Output>
-      Commitment: MessageTypeDefinition<_tessera_v1_Commitment, _tessera_v1_Commitment__Output>
-      CompleteTicketsReply: MessageTypeDefinition<_tessera_v1_CompleteTicketsReply, _tessera_v1_CompleteTicketsReply__Output>
-      Compression: EnumTypeDefinition
-      DType: EnumTypeDefinition
-      ForwardReply: MessageTypeDefinition<_tessera_v1_ForwardReply, _tessera_v1_ForwardReply__Output>
-      ForwardRequest: MessageTypeDefinition<_tessera_v1_ForwardRequest, _tessera_v1_ForwardRequest__Output>
-      FraudProof: MessageTypeDefinition<_tessera_v1_FraudProof, _tessera_v1_FraudProof__Output>
-      FraudProofReply: MessageTypeDefinition<_tessera_v1_FraudProofReply, _tessera_v1_FraudProofReply__Output>
-      Hop: MessageTypeDefinition<_tessera_v1_Hop, _tessera_v1_Hop__Output>
-      InfoReply: MessageTypeDefinition<_tessera_v1_InfoReply, _tessera_v1_InfoReply__Output>
-      InfoRequest: MessageTypeDefinition<_tessera_v1_InfoRequest, _tessera_v1_InfoRequest__Output>
-      LeasedTicket: MessageTypeDefinition<_tessera_v1_LeasedTicket, _tessera_v1_LeasedTicket__Output>
+      Audit: SubtypeConstructor<typeof grpc.Client, _tessera_v1_AuditClient> & { service: _tessera_v1_AuditDefinition };
+      AuditReveal: MessageTypeDefinition<_tessera_v1_AuditReveal, _tessera_v1_AuditReveal__Output>;
+      AuditStatusReply: MessageTypeDefinition<_tessera_v1_AuditStatusReply, _tessera_v1_AuditStatusReply__Output>;
+      AuditStatusRequest: MessageTypeDefinition<_tessera_v1_AuditStatusRequest, _tessera_v1_AuditStatusRequest__Output>;
+      Close: MessageTypeDefinition<_tessera_v1_Close, _tessera_v1_Close__Output>;
+      Commitment: MessageTypeDefinition<_tessera_v1_Commitment, _tessera_v1_Commitment__Output>;
+      CompleteTicketsReply: MessageTypeDefinition<
+        _tessera_v1_CompleteTicketsReply,
+        _tessera_v1_CompleteTicketsReply__Output
+      >;
+      Compression: EnumTypeDefinition;
+      DType: EnumTypeDefinition;
+      ForwardReply: MessageTypeDefinition<_tessera_v1_ForwardReply, _tessera_v1_ForwardReply__Output>;
+      ForwardRequest: MessageTypeDefinition<_tessera_v1_ForwardRequest, _tessera_v1_ForwardRequest__Output>;
+      FraudProof: MessageTypeDefinition<_tessera_v1_FraudProof, _tessera_v1_FraudProof__Output>;
+      FraudProofReply: MessageTypeDefinition<_tessera_v1_FraudProofReply, _tessera_v1_FraudProofReply__Output>;
+      Hop: MessageTypeDefinition<_tessera_v1_Hop, _tessera_v1_Hop__Output>;
+      InfoReply: MessageTypeDefinition<_tessera_v1_InfoReply, _tessera_v1_InfoReply__Output>;
+      InfoRequest: MessageTypeDefinition<_tessera_v1_InfoRequest, _tessera_v1_InfoRequest__Output>;
+      LeasedTicket: MessageTypeDefinition<_tessera_v1_LeasedTicket, _tessera_v1_LeasedTicket__Output>;
       /**
        * A compute node serves one shard. A session is one bidirectional Forward stream: Open first, then
        * Steps (a prefill, then one decode position each), answered in order. A node that is not the last
        * hop opens its own stream to the next hop and relays the results back.
        */
-      Node: SubtypeConstructor<typeof grpc.Client, _tessera_v1_NodeClient> & { service: _tessera_v1_NodeDefinition }
-      Open: MessageTypeDefinition<_tessera_v1_Open, _tessera_v1_Open__Output>
-      Opened: MessageTypeDefinition<_tessera_v1_Opened, _tessera_v1_Opened__Output>
-      ProofStatus: EnumTypeDefinition
-      PullTicketsReply: MessageTypeDefinition<_tessera_v1_PullTicketsReply, _tessera_v1_PullTicketsReply__Output>
-      RequestAuditReply: MessageTypeDefinition<_tessera_v1_RequestAuditReply, _tessera_v1_RequestAuditReply__Output>
-      SampledToken: MessageTypeDefinition<_tessera_v1_SampledToken, _tessera_v1_SampledToken__Output>
-      Sampling: MessageTypeDefinition<_tessera_v1_Sampling, _tessera_v1_Sampling__Output>
-      Signed: MessageTypeDefinition<_tessera_v1_Signed, _tessera_v1_Signed__Output>
-      Step: MessageTypeDefinition<_tessera_v1_Step, _tessera_v1_Step__Output>
-      StepResult: MessageTypeDefinition<_tessera_v1_StepResult, _tessera_v1_StepResult__Output>
-      SubmitTicketReply: MessageTypeDefinition<_tessera_v1_SubmitTicketReply, _tessera_v1_SubmitTicketReply__Output>
-      Tensor: MessageTypeDefinition<_tessera_v1_Tensor, _tessera_v1_Tensor__Output>
-      Ticket: MessageTypeDefinition<_tessera_v1_Ticket, _tessera_v1_Ticket__Output>
-      TicketInput: MessageTypeDefinition<_tessera_v1_TicketInput, _tessera_v1_TicketInput__Output>
-      TokenLogprob: MessageTypeDefinition<_tessera_v1_TokenLogprob, _tessera_v1_TokenLogprob__Output>
-      UsageAttestation: MessageTypeDefinition<_tessera_v1_UsageAttestation, _tessera_v1_UsageAttestation__Output>
-    }
-  }
+      Node: SubtypeConstructor<typeof grpc.Client, _tessera_v1_NodeClient> & { service: _tessera_v1_NodeDefinition };
+      Open: MessageTypeDefinition<_tessera_v1_Open, _tessera_v1_Open__Output>;
+      Opened: MessageTypeDefinition<_tessera_v1_Opened, _tessera_v1_Opened__Output>;
+      ProofStatus: EnumTypeDefinition;
+      PullTicketsReply: MessageTypeDefinition<_tessera_v1_PullTicketsReply, _tessera_v1_PullTicketsReply__Output>;
+      RequestAuditReply: MessageTypeDefinition<_tessera_v1_RequestAuditReply, _tessera_v1_RequestAuditReply__Output>;
+      SampledToken: MessageTypeDefinition<_tessera_v1_SampledToken, _tessera_v1_SampledToken__Output>;
+      Sampling: MessageTypeDefinition<_tessera_v1_Sampling, _tessera_v1_Sampling__Output>;
+      Signed: MessageTypeDefinition<_tessera_v1_Signed, _tessera_v1_Signed__Output>;
+      Step: MessageTypeDefinition<_tessera_v1_Step, _tessera_v1_Step__Output>;
+      StepResult: MessageTypeDefinition<_tessera_v1_StepResult, _tessera_v1_StepResult__Output>;
+      SubmitTicketReply: MessageTypeDefinition<_tessera_v1_SubmitTicketReply, _tessera_v1_SubmitTicketReply__Output>;
+      Tensor: MessageTypeDefinition<_tessera_v1_Tensor, _tessera_v1_Tensor__Output>;
+      Ticket: MessageTypeDefinition<_tessera_v1_Ticket, _tessera_v1_Ticket__Output>;
+      TicketInput: MessageTypeDefinition<_tessera_v1_TicketInput, _tessera_v1_TicketInput__Output>;
+      TokenLogprob: MessageTypeDefinition<_tessera_v1_TokenLogprob, _tessera_v1_TokenLogprob__Output>;
+      UsageAttestation: MessageTypeDefinition<_tessera_v1_UsageAttestation, _tessera_v1_UsageAttestation__Output>;
+    };
+  };
 }
-

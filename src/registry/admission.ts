@@ -6,7 +6,10 @@ import type { NodeRecord, RegistryStore, StoredManifest } from './store.ts';
 
 /** A refused signed call (an announcement, an operator request): the gRPC status and a message that says what to do. */
 export class AdmissionError extends Error {
-  constructor(readonly code: status, message: string) {
+  constructor(
+    readonly code: status,
+    message: string,
+  ) {
     super(message);
   }
 }
@@ -29,16 +32,28 @@ export function silenceLimitMs(config: ClusterConfig): number {
  * runs before anything is written, and the nonce is recorded in the same transaction as the change,
  * so a refused announcement leaves the store exactly as it was.
  */
-export function admit(context: AdmissionContext, expected: AnnouncementKind, signed: SignedAnnouncement, nowMs: number): Announcement {
+export function admit(
+  context: AdmissionContext,
+  expected: AnnouncementKind,
+  signed: SignedAnnouncement,
+  nowMs: number,
+): Announcement {
   const { store, config } = context;
   const a = openOrRefuse(() => openAnnouncement(signed));
-  if (a.kind !== expected) throw new AdmissionError(status.INVALID_ARGUMENT, `a "${a.kind}" announcement was sent to ${expected}; sign one of kind "${expected}"`);
+  if (a.kind !== expected)
+    throw new AdmissionError(
+      status.INVALID_ARGUMENT,
+      `a "${a.kind}" announcement was sent to ${expected}; sign one of kind "${expected}"`,
+    );
   const banned = expected === 'unregister' ? undefined : context.banReason?.(a.nodeId);
   if (banned !== undefined) throw new AdmissionError(status.PERMISSION_DENIED, banned);
   checkTimestamp(context, a, nowMs, 'announcement');
 
   if (!a.tls && !isLoopback(a.endpoint)) {
-    throw new AdmissionError(status.INVALID_ARGUMENT, `endpoint ${a.endpoint} is reachable beyond this machine, so it must be served over TLS (tls: true); advertise 127.0.0.1:PORT for a local cluster`);
+    throw new AdmissionError(
+      status.INVALID_ARGUMENT,
+      `endpoint ${a.endpoint} is reachable beyond this machine, so it must be served over TLS (tls: true); advertise 127.0.0.1:PORT for a local cluster`,
+    );
   }
   const existing = store.node(a.nodeId);
   if (expected === 'register') checkModel(context, a);
@@ -70,7 +85,10 @@ export function openOrRefuse<T>(open: () => T): T {
     return open();
   } catch (error) {
     if (!(error instanceof SignedPayloadError)) throw error;
-    throw new AdmissionError(error.reason === 'signature' ? status.UNAUTHENTICATED : status.INVALID_ARGUMENT, error.message);
+    throw new AdmissionError(
+      error.reason === 'signature' ? status.UNAUTHENTICATED : status.INVALID_ARGUMENT,
+      error.message,
+    );
   }
 }
 
@@ -85,20 +103,32 @@ export function checkTimestamp({ store, config }: Freshness, signed: OneTime, no
     );
   }
   if (signed.timestampMs <= store.nonceFloorMs()) {
-    throw new AdmissionError(status.INVALID_ARGUMENT, `stale timestamp: the registry no longer remembers nonces from before ${new Date(store.nonceFloorMs()).toISOString()}; sign a fresh ${what}`);
+    throw new AdmissionError(
+      status.INVALID_ARGUMENT,
+      `stale timestamp: the registry no longer remembers nonces from before ${new Date(store.nonceFloorMs()).toISOString()}; sign a fresh ${what}`,
+    );
   }
 }
 
 /** A nonce the registry has seen is a replay. */
 export function checkNonce({ store }: Freshness, signed: OneTime, what: string): void {
   if (store.hasNonce(signed.nonce)) {
-    throw new AdmissionError(status.ALREADY_EXISTS, `replayed ${what}: nonce ${signed.nonce} was already used by ${signed.nodeId}; each ${what} is accepted once, so sign a new one`);
+    throw new AdmissionError(
+      status.ALREADY_EXISTS,
+      `replayed ${what}: nonce ${signed.nonce} was already used by ${signed.nodeId}; each ${what} is accepted once, so sign a new one`,
+    );
   }
 }
 
 /** Records the nonce in the one nonce cache all signed calls share; call inside the transaction that applies the call. */
 export function rememberNonce({ store, config }: Freshness, signed: OneTime, nowMs: number): void {
-  store.rememberNonce(signed.nonce, signed.nodeId, signed.timestampMs, nowMs - config.maxClockSkewMs, config.nonceCacheMax);
+  store.rememberNonce(
+    signed.nonce,
+    signed.nodeId,
+    signed.timestampMs,
+    nowMs - config.maxClockSkewMs,
+    config.nonceCacheMax,
+  );
 }
 
 /** Announced endpoints are HOST:PORT with no colon in HOST (openAnnouncement checks it). */
@@ -112,15 +142,22 @@ function checkModel({ served }: AdmissionContext, a: Announcement): void {
   if (a.role !== 'node' && a.modelId === '') return;
   const model = served.get(a.modelId);
   if (model === undefined) {
-    throw new AdmissionError(status.INVALID_ARGUMENT, `unknown model "${a.modelId}": this registry serves ${[...served.keys()].map((id) => `"${id}"`).join(', ')}`);
+    throw new AdmissionError(
+      status.INVALID_ARGUMENT,
+      `unknown model "${a.modelId}": this registry serves ${[...served.keys()].map((id) => `"${id}"`).join(', ')}`,
+    );
   }
   if (a.role === 'node' && a.shardIndex >= model.shards) {
-    throw new AdmissionError(status.INVALID_ARGUMENT, `unknown shard ${a.shardIndex} of model "${a.modelId}": it has shards 0 to ${model.shards - 1}`);
+    throw new AdmissionError(
+      status.INVALID_ARGUMENT,
+      `unknown shard ${a.shardIndex} of model "${a.modelId}": it has shards 0 to ${model.shards - 1}`,
+    );
   }
 }
 
 function checkRegistered(config: ClusterConfig, a: Announcement, existing: NodeRecord | undefined): void {
-  if (existing === undefined) throw new AdmissionError(status.NOT_FOUND, `node ${a.nodeId} is not registered here; register first`);
+  if (existing === undefined)
+    throw new AdmissionError(status.NOT_FOUND, `node ${a.nodeId} is not registered here; register first`);
   if (a.kind === 'unregister') return;
   if (existing.status === 'evicted') {
     throw new AdmissionError(
@@ -128,7 +165,9 @@ function checkRegistered(config: ClusterConfig, a: Announcement, existing: NodeR
       `node ${a.nodeId} was evicted after ${config.heartbeat.evictAfterMissed} missed heartbeats (every ${config.heartbeat.intervalMs} ms); register again`,
     );
   }
-  const changed = (['role', 'modelId', 'shardIndex', 'endpoint', 'tls', 'shareKey'] as const).filter((field) => existing[field] !== a[field]);
+  const changed = (['role', 'modelId', 'shardIndex', 'endpoint', 'tls', 'shareKey'] as const).filter(
+    (field) => existing[field] !== a[field],
+  );
   if (changed.length > 0) {
     throw new AdmissionError(
       status.FAILED_PRECONDITION,

@@ -64,10 +64,18 @@ export function openAnnouncement(signed: SignedAnnouncement): Announcement {
     if (typeof a.modelId !== 'string') problems.push('modelId');
     if (!isCount(a.shardIndex)) problems.push('shardIndex');
     if (!isHex(a.shareKey, 65) && !isHex(a.shareKey, 33)) problems.push('shareKey is not a hex public key');
-    if (typeof a.endpoint !== 'string' || !/^[^\s:]+:\d{1,5}$/.test(a.endpoint)) problems.push('endpoint is not HOST:PORT');
+    if (typeof a.endpoint !== 'string' || !/^[^\s:]+:\d{1,5}$/.test(a.endpoint))
+      problems.push('endpoint is not HOST:PORT');
     if (typeof a.tls !== 'boolean') problems.push('tls');
     if (typeof a.capabilities !== 'object' || a.capabilities === null) problems.push('capabilities');
-    if (typeof load !== 'object' || load === null || !isCount(load.activeSessions) || !isCount(load.maxSessions) || !isCount(load.computeUsPerToken)) problems.push('load');
+    if (
+      typeof load !== 'object' ||
+      load === null ||
+      !isCount(load.activeSessions) ||
+      !isCount(load.maxSessions) ||
+      !isCount(load.computeUsPerToken)
+    )
+      problems.push('load');
     if (!isCount(a.pricePer1kTokens)) problems.push('pricePer1kTokens');
     if (!isCount(a.timestampMs)) problems.push('timestampMs');
     if (!isHex(a.nonce, 16)) problems.push('nonce is not 16 hex bytes');

@@ -1,11 +1,24 @@
 import { status, type handleUnaryCall, type sendUnaryData, type ServerUnaryCall } from '@grpc/grpc-js';
 import { dirname } from 'node:path';
-import { sha256, verifyCommitment } from '../audit/commitment.ts';
-import { ENGINE_VERSION } from '../audit/engine-version.ts';
+import { sha256, verifyCommitment } from '../protocol/commitment.ts';
+import { ENGINE_VERSION } from '../protocol/engine-version.ts';
 import { recomputeOutputHash, ShardEngines } from '../audit/recompute.ts';
-import { isAudited, secretBindingProblem } from '../audit/selection.ts';
-import { checkFraudProofSignature, commitmentFromJson, openRequest, signerOf, type AuditRequest, type Request } from '../audit/statements.ts';
-import { AuditError, checkTicketAgainstManifest, openTicket, ticketIdOf, type OpenedTicket } from '../audit/ticket.ts';
+import { isAudited, secretBindingProblem } from '../protocol/audit-selection.ts';
+import {
+  checkFraudProofSignature,
+  commitmentFromJson,
+  openRequest,
+  signerOf,
+  type AuditRequest,
+  type Request,
+} from '../protocol/audit-statements.ts';
+import {
+  AuditError,
+  checkTicketAgainstManifest,
+  openTicket,
+  ticketIdOf,
+  type OpenedTicket,
+} from '../protocol/ticket.ts';
 import { tessera } from '../proto/services.ts';
 import type { AuditHandlers } from '../proto/tessera/v1/Audit.ts';
 import type { FraudProof__Output } from '../proto/tessera/v1/FraudProof.ts';
@@ -68,14 +81,23 @@ export class AuditService {
     // A node can answer only while the registry is up (it learns its requests from heartbeat
     // replies, and tickets come here): a deadline runs out only after a whole deadline of uptime.
     const extended = this.audits.extendOpenRequests(Date.now() + options.config.audit.ticketDeadlineMs);
-    if (extended > 0) options.log('audit_deadlines_extended', { requests: extended, ticketDeadlineMs: options.config.audit.ticketDeadlineMs });
+    if (extended > 0)
+      options.log('audit_deadlines_extended', {
+        requests: extended,
+        ticketDeadlineMs: options.config.audit.ticketDeadlineMs,
+      });
   }
 
   /** What a node owes: its open audit requests, earliest due first, for its heartbeat reply. */
   owedTo(nodeId: string): OwedAudit[] {
     return this.audits.openRequestsFor(nodeId, MAX_OWED_PER_HEARTBEAT).map((open) => {
       const request = JSON.parse(open.request.toString('utf8')) as AuditRequest;
-      return { stepId: Buffer.from(request.commitment.stepId, 'hex'), shardIndex: request.commitment.shardIndex, secret: Buffer.from(request.secret, 'hex'), dueByMs: open.dueByMs };
+      return {
+        stepId: Buffer.from(request.commitment.stepId, 'hex'),
+        shardIndex: request.commitment.shardIndex,
+        secret: Buffer.from(request.secret, 'hex'),
+        dueByMs: open.dueByMs,
+      };
     });
   }
 
@@ -96,20 +118,38 @@ export class AuditService {
       const evidenceId = refusalEvidenceId(overdue);
       const slashed = excuse === '' && fractionBps > 0;
       const decided = store.transaction(() => {
-        if (!this.audits.addRefusal({ ticketId: overdue.ticketId, nodeId: overdue.nodeId, evidenceId, fractionBps: slashed ? fractionBps : 0, excuse, atMs: nowMs })) return false;
+        if (
+          !this.audits.addRefusal({
+            ticketId: overdue.ticketId,
+            nodeId: overdue.nodeId,
+            evidenceId,
+            fractionBps: slashed ? fractionBps : 0,
+            excuse,
+            atMs: nowMs,
+          })
+        )
+          return false;
         if (slashed) this.audits.decideSlash(evidenceId, overdue.nodeId, fractionBps);
         return true;
       });
       if (!decided) continue;
       if (slashed) slashes++;
-      log('audit_refusal', { nodeId: overdue.nodeId, ticketId: overdue.ticketId, dueByMs: overdue.dueByMs, evidenceId, fractionBps: slashed ? fractionBps : 0, ...(excuse === '' ? {} : { excuse }) });
+      log('audit_refusal', {
+        nodeId: overdue.nodeId,
+        ticketId: overdue.ticketId,
+        dueByMs: overdue.dueByMs,
+        evidenceId,
+        fractionBps: slashed ? fractionBps : 0,
+        ...(excuse === '' ? {} : { excuse }),
+      });
     }
     if (slashes > 0) await this.applyPendingSlashes();
   }
 
   private refusalExcuse(overdue: OpenRequest): string {
     const ban = this.audits.banOf(overdue.nodeId);
-    if (ban && ban.atMs <= overdue.dueByMs) return `the node was banned before the deadline (proof ${ban.proofId}), so its tickets were refused`;
+    if (ban && ban.atMs <= overdue.dueByMs)
+      return `the node was banned before the deadline (proof ${ban.proofId}), so its tickets were refused`;
     const request = JSON.parse(overdue.request.toString('utf8')) as AuditRequest;
     const commitment = commitmentFromJson(request.commitment);
     if (!verifyCommitment(commitment)) return 'the stored commitment is not signed by the node';
@@ -131,7 +171,10 @@ export class AuditService {
   /** Why a node may not register or heartbeat, or undefined. */
   banReason(nodeId: string): string | undefined {
     const ban = this.audits.banOf(nodeId);
-    return ban && `node ${nodeId} was slashed and evicted for fraud (proof ${ban.proofId}, ${new Date(ban.atMs).toISOString()}); it may not rejoin`;
+    return (
+      ban &&
+      `node ${nodeId} was slashed and evicted for fraud (proof ${ban.proofId}, ${new Date(ban.atMs).toISOString()}); it may not rejoin`
+    );
   }
 
   /** Applies slashes decided but not yet taken (after a restart, or a back end that was down). */
@@ -143,12 +186,19 @@ export class AuditService {
         try {
           const amount = await settlement.slash(pending.nodeId, pending.fractionBps, `0x${pending.proofId}`);
           this.audits.slashApplied(pending.proofId, amount, '', Date.now());
-          log('node_slashed', { nodeId: pending.nodeId, proofId: pending.proofId, fractionBps: pending.fractionBps, amount: amount.toString() });
+          log('node_slashed', {
+            nodeId: pending.nodeId,
+            proofId: pending.proofId,
+            fractionBps: pending.fractionBps,
+            amount: amount.toString(),
+          });
         } catch (error) {
           const code = (error as { code?: unknown }).code;
           if (code === 'NoStake') this.audits.slashApplied(pending.proofId, 0n, 'the node has no stake', Date.now());
-          else if (code === 'EvidenceAlreadyUsed') this.audits.slashApplied(pending.proofId, null, 'the back end had already applied this proof', Date.now());
-          else log('slash_failed', { nodeId: pending.nodeId, proofId: pending.proofId, error: (error as Error).message });
+          else if (code === 'EvidenceAlreadyUsed')
+            this.audits.slashApplied(pending.proofId, null, 'the back end had already applied this proof', Date.now());
+          else
+            log('slash_failed', { nodeId: pending.nodeId, proofId: pending.proofId, error: (error as Error).message });
         }
       }
     });
@@ -173,7 +223,11 @@ export class AuditService {
         (reply) => callback(null, reply),
         (error: unknown) => {
           if (error instanceof AuditError) {
-            this.options.log('audit_refused', { peer: call.getPeer(), code: status[error.code], reason: error.message });
+            this.options.log('audit_refused', {
+              peer: call.getPeer(),
+              code: status[error.code],
+              reason: error.message,
+            });
             return callback({ code: error.code, details: error.message });
           }
           this.options.log('internal_error', { error: (error as Error)?.stack ?? String(error) });
@@ -195,9 +249,13 @@ export class AuditService {
     const opened = await openTicket(ticket, this.options.config.audit.maxTicketBytes);
     checkTicketAgainstManifest(opened, this.model(opened.modelId).manifest);
     const node = this.options.store.node(opened.commitment.nodeId);
-    if (!node || node.role !== 'node') throw new AuditError(status.NOT_FOUND, `node ${opened.commitment.nodeId} is not registered here`);
+    if (!node || node.role !== 'node')
+      throw new AuditError(status.NOT_FOUND, `node ${opened.commitment.nodeId} is not registered here`);
     if (node.modelId !== opened.modelId || node.shardIndex !== opened.shardIndex) {
-      throw new AuditError(status.INVALID_ARGUMENT, `node ${node.nodeId} serves shard ${node.shardIndex} of "${node.modelId}", the ticket is for shard ${opened.shardIndex} of "${opened.modelId}"`);
+      throw new AuditError(
+        status.INVALID_ARGUMENT,
+        `node ${node.nodeId} serves shard ${node.shardIndex} of "${node.modelId}", the ticket is for shard ${opened.shardIndex} of "${opened.modelId}"`,
+      );
     }
     return opened;
   }
@@ -207,25 +265,51 @@ export class AuditService {
     const { audits } = this;
     const { config } = this.options;
     if (opened.engineVersion !== ENGINE_VERSION) {
-      throw new AuditError(status.FAILED_PRECONDITION, `ticket was computed by ${opened.engineVersion}; this registry audits ${ENGINE_VERSION}: run that engine version`);
+      throw new AuditError(
+        status.FAILED_PRECONDITION,
+        `ticket was computed by ${opened.engineVersion}; this registry audits ${ENGINE_VERSION}: run that engine version`,
+      );
     }
     const nodeId = opened.commitment.nodeId;
     const banned = this.banReason(nodeId);
     if (banned) throw new AuditError(status.PERMISSION_DENIED, banned);
     const existing = audits.ticketStatus(opened.ticketId);
-    if (existing) throw new AuditError(status.ALREADY_EXISTS, `ticket ${opened.ticketId} (node ${nodeId}, shard ${opened.shardIndex}) is already held (${existing.status}); each commitment is audited once`);
+    if (existing)
+      throw new AuditError(
+        status.ALREADY_EXISTS,
+        `ticket ${opened.ticketId} (node ${nodeId}, shard ${opened.shardIndex}) is already held (${existing.status}); each commitment is audited once`,
+      );
     if (audits.queuedFor(nodeId) >= config.audit.maxQueuedPerNode) {
-      throw new AuditError(status.RESOURCE_EXHAUSTED, `node ${nodeId} already has ${config.audit.maxQueuedPerNode} tickets waiting for a verifier; retry later`);
+      throw new AuditError(
+        status.RESOURCE_EXHAUSTED,
+        `node ${nodeId} already has ${config.audit.maxQueuedPerNode} tickets waiting for a verifier; retry later`,
+      );
     }
     const added = audits.addTicket(
       {
-        ticketId: opened.ticketId, nodeId, modelId: opened.modelId, shardIndex: opened.shardIndex, engineVersion: opened.engineVersion,
-        ticket: ticketCodec.requestSerialize(ticket), committedOutputHash: hex(opened.commitment.outputHash),
+        ticketId: opened.ticketId,
+        nodeId,
+        modelId: opened.modelId,
+        shardIndex: opened.shardIndex,
+        engineVersion: opened.engineVersion,
+        ticket: ticketCodec.requestSerialize(ticket),
+        committedOutputHash: hex(opened.commitment.outputHash),
       },
       Date.now(),
     );
-    if (!added) throw new AuditError(status.ALREADY_EXISTS, `ticket ${opened.ticketId} is already held; each commitment is audited once`);
-    this.options.log('ticket_queued', { ticketId: opened.ticketId, nodeId, modelId: opened.modelId, shard: opened.shardIndex, positions: opened.input.positions, bytes: opened.compressedBytes });
+    if (!added)
+      throw new AuditError(
+        status.ALREADY_EXISTS,
+        `ticket ${opened.ticketId} is already held; each commitment is audited once`,
+      );
+    this.options.log('ticket_queued', {
+      ticketId: opened.ticketId,
+      nodeId,
+      modelId: opened.modelId,
+      shard: opened.shardIndex,
+      positions: opened.input.positions,
+      bytes: opened.compressedBytes,
+    });
     return { ticketId: opened.ticketId };
   }
 
@@ -239,32 +323,73 @@ export class AuditService {
     const nowMs = Date.now();
     const skewMs = request.timestampMs - nowMs;
     if (Math.abs(skewMs) > config.maxClockSkewMs) {
-      throw new AuditError(status.INVALID_ARGUMENT, `stale timestamp: ${Math.round(Math.abs(skewMs) / 1000)} s from registry time, limit ${Math.round(config.maxClockSkewMs / 1000)} s; synchronize the clock`);
+      throw new AuditError(
+        status.INVALID_ARGUMENT,
+        `stale timestamp: ${Math.round(Math.abs(skewMs) / 1000)} s from registry time, limit ${Math.round(config.maxClockSkewMs / 1000)} s; synchronize the clock`,
+      );
     }
-    if (request.timestampMs <= store.nonceFloorMs()) throw new AuditError(status.INVALID_ARGUMENT, 'stale timestamp: sign a fresh request');
-    if (store.hasNonce(request.nonce)) throw new AuditError(status.ALREADY_EXISTS, `replayed ${request.kind}: nonce ${request.nonce} was already used; sign a new request`);
+    if (request.timestampMs <= store.nonceFloorMs())
+      throw new AuditError(status.INVALID_ARGUMENT, 'stale timestamp: sign a fresh request');
+    if (store.hasNonce(request.nonce))
+      throw new AuditError(
+        status.ALREADY_EXISTS,
+        `replayed ${request.kind}: nonce ${request.nonce} was already used; sign a new request`,
+      );
     return store.transaction(() => {
       const result = apply();
-      store.rememberNonce(request.nonce, signerOf(request), request.timestampMs, nowMs - config.maxClockSkewMs, config.nonceCacheMax);
+      store.rememberNonce(
+        request.nonce,
+        signerOf(request),
+        request.timestampMs,
+        nowMs - config.maxClockSkewMs,
+        config.nonceCacheMax,
+      );
       return result;
     });
   }
 
   private checkVerifier(verifierId: string): void {
     const node = this.options.store.node(verifierId);
-    if (!node || node.role !== 'verifier') throw new AuditError(status.PERMISSION_DENIED, `${verifierId} is not a registered verifier: register with role "verifier" first`);
-    if (node.status !== 'live') throw new AuditError(status.PERMISSION_DENIED, `verifier ${verifierId} was evicted after missed heartbeats: register again`);
+    if (!node || node.role !== 'verifier')
+      throw new AuditError(
+        status.PERMISSION_DENIED,
+        `${verifierId} is not a registered verifier: register with role "verifier" first`,
+      );
+    if (node.status !== 'live')
+      throw new AuditError(
+        status.PERMISSION_DENIED,
+        `verifier ${verifierId} was evicted after missed heartbeats: register again`,
+      );
   }
 
   private async pullTickets(signed: Signed__Output): Promise<PullTicketsReply> {
     const request = openRequest('pull-tickets', signed);
     this.checkVerifier(request.verifierId);
-    const held = request.shards.filter((s) => this.options.config.models.find((m) => m.id === s.modelId)?.manifest.shards[s.shardIndex]?.sha256 === s.shardSha256);
-    const leased = this.fresh(request, () =>
-      this.audits.lease(request.verifierId, held, request.engineVersion, Math.min(request.max, MAX_PULL), Date.now(), this.options.config.audit.leaseMs, MAX_PULL_BYTES),
+    const held = request.shards.filter(
+      (s) =>
+        this.options.config.models.find((m) => m.id === s.modelId)?.manifest.shards[s.shardIndex]?.sha256 ===
+        s.shardSha256,
     );
-    if (leased.length > 0) this.options.log('tickets_leased', { verifierId: request.verifierId, tickets: leased.length });
-    return { tickets: leased.map((row) => ({ ticketId: row.ticketId, ticket: ticketCodec.requestDeserialize(row.ticket) as Ticket__Output, leaseUntilMs: row.leaseUntilMs })) };
+    const leased = this.fresh(request, () =>
+      this.audits.lease(
+        request.verifierId,
+        held,
+        request.engineVersion,
+        Math.min(request.max, MAX_PULL),
+        Date.now(),
+        this.options.config.audit.leaseMs,
+        MAX_PULL_BYTES,
+      ),
+    );
+    if (leased.length > 0)
+      this.options.log('tickets_leased', { verifierId: request.verifierId, tickets: leased.length });
+    return {
+      tickets: leased.map((row) => ({
+        ticketId: row.ticketId,
+        ticket: ticketCodec.requestDeserialize(row.ticket) as Ticket__Output,
+        leaseUntilMs: row.leaseUntilMs,
+      })),
+    };
   }
 
   private async completeTickets(signed: Signed__Output): Promise<CompleteTicketsReply> {
@@ -273,12 +398,19 @@ export class AuditService {
     for (const result of request.results) {
       const ticket = this.audits.ticketStatus(result.ticketId);
       if (!ticket) throw new AuditError(status.NOT_FOUND, `unknown ticket ${result.ticketId}`);
-      if (ticket.status !== 'queued') throw new AuditError(status.FAILED_PRECONDITION, `ticket ${result.ticketId} is already ${ticket.status}`);
+      if (ticket.status !== 'queued')
+        throw new AuditError(status.FAILED_PRECONDITION, `ticket ${result.ticketId} is already ${ticket.status}`);
       if (ticket.leaseOwner !== request.verifierId) {
-        throw new AuditError(status.FAILED_PRECONDITION, `ticket ${result.ticketId} is ${ticket.leaseOwner === null ? 'not leased' : `leased to ${ticket.leaseOwner}`}: pull it before reporting it`);
+        throw new AuditError(
+          status.FAILED_PRECONDITION,
+          `ticket ${result.ticketId} is ${ticket.leaseOwner === null ? 'not leased' : `leased to ${ticket.leaseOwner}`}: pull it before reporting it`,
+        );
       }
       if (ticket.committedOutputHash !== result.outputHash) {
-        throw new AuditError(status.INVALID_ARGUMENT, `ticket ${result.ticketId}: recomputed output hash ${result.outputHash} differs from the committed ${ticket.committedOutputHash}: submit a fraud proof instead`);
+        throw new AuditError(
+          status.INVALID_ARGUMENT,
+          `ticket ${result.ticketId}: recomputed output hash ${result.outputHash} differs from the committed ${ticket.committedOutputHash}: submit a fraud proof instead`,
+        );
       }
     }
     const ids = request.results.map((r) => r.ticketId);
@@ -290,16 +422,25 @@ export class AuditService {
     const { store, config, log } = this.options;
     const ticket = await this.checkTicket(proof.ticket);
     const recomputed = proof.recomputedOutputHash;
-    if (recomputed.length !== 32) throw new AuditError(status.INVALID_ARGUMENT, `recomputed output hash has ${recomputed.length} bytes, not 32`);
+    if (recomputed.length !== 32)
+      throw new AuditError(status.INVALID_ARGUMENT, `recomputed output hash has ${recomputed.length} bytes, not 32`);
     checkFraudProofSignature(ticket, recomputed, proof.verifierId, proof.timestampMs, proof.signature);
     const verifier = store.node(proof.verifierId);
-    if (!verifier || verifier.role !== 'verifier') throw new AuditError(status.PERMISSION_DENIED, `${proof.verifierId} is not a registered verifier`);
+    if (!verifier || verifier.role !== 'verifier')
+      throw new AuditError(status.PERMISSION_DENIED, `${proof.verifierId} is not a registered verifier`);
     const accused = ticket.commitment.nodeId;
     if (Buffer.from(recomputed).equals(ticket.commitment.outputHash)) {
-      throw new AuditError(status.INVALID_ARGUMENT, `the recomputed output hash equals the one node ${accused} committed to: no mismatch, nothing to prove`);
+      throw new AuditError(
+        status.INVALID_ARGUMENT,
+        `the recomputed output hash equals the one node ${accused} committed to: no mismatch, nothing to prove`,
+      );
     }
     const onRecord = this.audits.proofForTicket(ticket.ticketId);
-    if (onRecord) throw new AuditError(status.ALREADY_EXISTS, `a fraud proof against ticket ${ticket.ticketId} is already on record (${onRecord.status}, proof ${onRecord.proofId})`);
+    if (onRecord)
+      throw new AuditError(
+        status.ALREADY_EXISTS,
+        `a fraud proof against ticket ${ticket.ticketId} is already on record (${onRecord.status}, proof ${onRecord.proofId})`,
+      );
 
     const { status: verdict, registryHash, detail } = await this.confirm(ticket, recomputed);
     const proofBytes = proofCodec.requestSerialize(proof);
@@ -308,9 +449,22 @@ export class AuditService {
     const nowMs = Date.now();
     store.transaction(() => {
       // Checked again inside the transaction: two proofs of one ticket may have been confirmed at once.
-      if (this.audits.proofForTicket(ticket.ticketId)) throw new AuditError(status.ALREADY_EXISTS, `a fraud proof against ticket ${ticket.ticketId} is already on record`);
+      if (this.audits.proofForTicket(ticket.ticketId))
+        throw new AuditError(
+          status.ALREADY_EXISTS,
+          `a fraud proof against ticket ${ticket.ticketId} is already on record`,
+        );
       this.audits.addProof({
-        proofId, ticketId: ticket.ticketId, accused, verifierId: proof.verifierId, status: verdict, recomputedHash: hex(recomputed), registryHash, detail, proof: proofBytes, atMs: nowMs,
+        proofId,
+        ticketId: ticket.ticketId,
+        accused,
+        verifierId: proof.verifierId,
+        status: verdict,
+        recomputedHash: hex(recomputed),
+        registryHash,
+        detail,
+        proof: proofBytes,
+        atMs: nowMs,
       });
       if (verdict !== 'confirmed') return;
       this.audits.markProven(ticket.ticketId, proof.verifierId, nowMs);
@@ -318,19 +472,36 @@ export class AuditService {
       store.evictNode(accused);
       if (fractionBps > 0) this.audits.decideSlash(proofId, accused, fractionBps);
     });
-    log('fraud_proof', { proofId, ticketId: ticket.ticketId, accused, verifierId: proof.verifierId, status: verdict, detail });
+    log('fraud_proof', {
+      proofId,
+      ticketId: ticket.ticketId,
+      accused,
+      verifierId: proof.verifierId,
+      status: verdict,
+      detail,
+    });
     if (verdict === 'confirmed') await this.applyPendingSlashes();
     return {
-      proofId, accused, detail,
-      status: verdict === 'confirmed' ? 'PROOF_CONFIRMED' : verdict === 'refuted' ? 'PROOF_REFUTED' : 'PROOF_UNCONFIRMED',
+      proofId,
+      accused,
+      detail,
+      status:
+        verdict === 'confirmed' ? 'PROOF_CONFIRMED' : verdict === 'refuted' ? 'PROOF_REFUTED' : 'PROOF_UNCONFIRMED',
       slashedAmount: this.audits.slashAmount(proofId) ?? '',
     };
   }
 
   /** Recomputes the ticket here: the registry's own answer decides. */
-  private async confirm(ticket: OpenedTicket, recomputed: Uint8Array): Promise<{ status: ProofStatus; registryHash: string; detail: string }> {
+  private async confirm(
+    ticket: OpenedTicket,
+    recomputed: Uint8Array,
+  ): Promise<{ status: ProofStatus; registryHash: string; detail: string }> {
     if (ticket.engineVersion !== ENGINE_VERSION) {
-      return { status: 'unconfirmed', registryHash: '', detail: `ticket computed by ${ticket.engineVersion}; this registry runs ${ENGINE_VERSION} and cannot recompute it` };
+      return {
+        status: 'unconfirmed',
+        registryHash: '',
+        detail: `ticket computed by ${ticket.engineVersion}; this registry runs ${ENGINE_VERSION} and cannot recompute it`,
+      };
     }
     const model = this.model(ticket.modelId);
     const backend = await createWasmBackend({ threads: 1 });
@@ -340,26 +511,44 @@ export class AuditService {
       ours = recomputeOutputHash(engines.engine(ticket.modelId, ticket.shardIndex), ticket.input);
     } catch (error) {
       if (error instanceof AuditError) throw error;
-      return { status: 'unconfirmed', registryHash: '', detail: `the registry cannot recompute shard ${ticket.shardIndex}: ${(error as Error).message}` };
+      return {
+        status: 'unconfirmed',
+        registryHash: '',
+        detail: `the registry cannot recompute shard ${ticket.shardIndex}: ${(error as Error).message}`,
+      };
     } finally {
       await backend.close();
     }
     const registryHash = ours.toString('hex');
-    if (ours.equals(ticket.commitment.outputHash)) return { status: 'refuted', registryHash, detail: 'the registry recomputed the committed output hash: the verifier is wrong' };
-    if (ours.equals(recomputed)) return { status: 'confirmed', registryHash, detail: 'the registry recomputed the verifier\'s output hash' };
-    return { status: 'unconfirmed', registryHash, detail: 'the registry recomputed a third output hash, neither the committed one nor the verifier\'s' };
+    if (ours.equals(ticket.commitment.outputHash))
+      return {
+        status: 'refuted',
+        registryHash,
+        detail: 'the registry recomputed the committed output hash: the verifier is wrong',
+      };
+    if (ours.equals(recomputed))
+      return { status: 'confirmed', registryHash, detail: "the registry recomputed the verifier's output hash" };
+    return {
+      status: 'unconfirmed',
+      registryHash,
+      detail: "the registry recomputed a third output hash, neither the committed one nor the verifier's",
+    };
   }
 
   private async requestAudit(signed: Signed__Output): Promise<RequestAuditReply> {
     const { store, config } = this.options;
     const request = openRequest('audit-request', signed);
     const commitment = commitmentFromJson(request.commitment);
-    if (!verifyCommitment(commitment)) throw new AuditError(status.UNAUTHENTICATED, `the commitment is not signed by node ${commitment.nodeId}`);
+    if (!verifyCommitment(commitment))
+      throw new AuditError(status.UNAUTHENTICATED, `the commitment is not signed by node ${commitment.nodeId}`);
     const secret = Buffer.from(request.secret, 'hex');
     const unbound = secretBindingProblem(commitment, secret);
     if (unbound !== undefined) throw new AuditError(status.FAILED_PRECONDITION, `${unbound}: nothing is owed`);
     if (!isAudited(secret, commitment.stepId, commitment.shardIndex, config.audit.samplingRate)) {
-      throw new AuditError(status.FAILED_PRECONDITION, `the secret does not select this step of shard ${commitment.shardIndex} at the cluster's sampling rate ${config.audit.samplingRate}: nothing is owed`);
+      throw new AuditError(
+        status.FAILED_PRECONDITION,
+        `the secret does not select this step of shard ${commitment.shardIndex} at the cluster's sampling rate ${config.audit.samplingRate}: nothing is owed`,
+      );
     }
     // The node keeps a step only as long as requests for it may come (auditRetentionMs): a later one
     // could slash an honest node that already let the step go.
@@ -372,12 +561,22 @@ export class AuditService {
       );
     }
     const node = store.node(commitment.nodeId);
-    if (!node || node.role !== 'node') throw new AuditError(status.NOT_FOUND, `node ${commitment.nodeId} is not registered here`);
+    if (!node || node.role !== 'node')
+      throw new AuditError(status.NOT_FOUND, `node ${commitment.nodeId} is not registered here`);
     const ticketId = ticketIdOf(commitment);
-    if (this.audits.hasRequest(ticketId)) throw new AuditError(status.ALREADY_EXISTS, `an audit request for ticket ${ticketId} is already on record`);
+    if (this.audits.hasRequest(ticketId))
+      throw new AuditError(status.ALREADY_EXISTS, `an audit request for ticket ${ticketId} is already on record`);
     const dueByMs = nowMs + config.audit.ticketDeadlineMs;
     this.fresh(request, () =>
-      this.audits.addRequest({ ticketId, nodeId: commitment.nodeId, shardIndex: commitment.shardIndex, client: request.client, requestedAtMs: nowMs, dueByMs, request: Buffer.from(signed.payload) }),
+      this.audits.addRequest({
+        ticketId,
+        nodeId: commitment.nodeId,
+        shardIndex: commitment.shardIndex,
+        client: request.client,
+        requestedAtMs: nowMs,
+        dueByMs,
+        request: Buffer.from(signed.payload),
+      }),
     );
     return { ticketed: this.audits.hasTicket(ticketId), dueByMs };
   }
@@ -385,5 +584,12 @@ export class AuditService {
 
 /** The id of a refusal's evidence (the client's signed request and the deadline): its slash's evidence hash. */
 function refusalEvidenceId(overdue: OpenRequest): string {
-  return sha256(canonicalJson({ kind: 'audit-refusal', ticketId: overdue.ticketId, request: overdue.request.toString('utf8'), dueByMs: overdue.dueByMs })).toString('hex');
+  return sha256(
+    canonicalJson({
+      kind: 'audit-refusal',
+      ticketId: overdue.ticketId,
+      request: overdue.request.toString('utf8'),
+      dueByMs: overdue.dueByMs,
+    }),
+  ).toString('hex');
 }

@@ -125,7 +125,8 @@ const OPEN_REQUEST = `NOT EXISTS (SELECT 1 FROM audit_tickets t WHERE t.ticket_i
   AND NOT EXISTS (SELECT 1 FROM audit_refusals f WHERE f.ticket_id = r.ticket_id)`;
 const OPEN_COLUMNS = 'r.ticket_id AS ticketId, r.node_id AS nodeId, r.due_by_ms AS dueByMs, r.request';
 
-const TICKET_COLUMNS = 'ticket_id AS ticketId, node_id AS nodeId, model_id AS modelId, shard_index AS shardIndex, ticket, committed_output_hash AS committedOutputHash';
+const TICKET_COLUMNS =
+  'ticket_id AS ticketId, node_id AS nodeId, model_id AS modelId, shard_index AS shardIndex, ticket, committed_output_hash AS committedOutputHash';
 
 /** The registry's audit state: the ticket queue with leases, fraud proofs, bans, slashes, audit requests. */
 export class AuditStore {
@@ -139,14 +140,22 @@ export class AuditStore {
     return this.db.prepare('SELECT 1 FROM audit_tickets WHERE ticket_id = ?').get(ticketId) !== undefined;
   }
 
-  ticketStatus(ticketId: string): { status: TicketStatus; leaseOwner: string | null; committedOutputHash: string } | undefined {
-    return this.db.prepare('SELECT status, lease_owner AS leaseOwner, committed_output_hash AS committedOutputHash FROM audit_tickets WHERE ticket_id = ?').get(ticketId) as
-      | { status: TicketStatus; leaseOwner: string | null; committedOutputHash: string }
-      | undefined;
+  ticketStatus(
+    ticketId: string,
+  ): { status: TicketStatus; leaseOwner: string | null; committedOutputHash: string } | undefined {
+    return this.db
+      .prepare(
+        'SELECT status, lease_owner AS leaseOwner, committed_output_hash AS committedOutputHash FROM audit_tickets WHERE ticket_id = ?',
+      )
+      .get(ticketId) as { status: TicketStatus; leaseOwner: string | null; committedOutputHash: string } | undefined;
   }
 
   queuedFor(nodeId: string): number {
-    return (this.db.prepare("SELECT COUNT(*) AS n FROM audit_tickets WHERE node_id = ? AND status = 'queued'").get(nodeId) as { n: number }).n;
+    return (
+      this.db
+        .prepare("SELECT COUNT(*) AS n FROM audit_tickets WHERE node_id = ? AND status = 'queued'")
+        .get(nodeId) as { n: number }
+    ).n;
   }
 
   /** Queues a ticket; false when one with this id is already held. */
@@ -165,7 +174,15 @@ export class AuditStore {
    * shards and engine version, oldest first, skipping those leased to someone else whose lease has
    * not run out.
    */
-  lease(verifierId: string, shards: readonly { modelId: string; shardIndex: number }[], engineVersion: string, max: number, nowMs: number, leaseMs: number, maxBytes: number): LeasedRow[] {
+  lease(
+    verifierId: string,
+    shards: readonly { modelId: string; shardIndex: number }[],
+    engineVersion: string,
+    max: number,
+    nowMs: number,
+    leaseMs: number,
+    maxBytes: number,
+  ): LeasedRow[] {
     if (shards.length === 0) return [];
     const until = nowMs + leaseMs;
     const byShard = shards.map(() => '(model_id = ? AND shard_index = ?)').join(' OR ');
@@ -176,7 +193,13 @@ export class AuditStore {
            WHERE status = 'queued' AND engine_version = ? AND (${byShard}) AND (lease_owner IS NULL OR lease_owner = ? OR lease_until_ms < ?)
            ORDER BY received_at_ms, ticket_id LIMIT ?`,
         )
-        .all(engineVersion, ...shards.flatMap((s) => [s.modelId, s.shardIndex]), verifierId, nowMs, max) as QueuedTicket[];
+        .all(
+          engineVersion,
+          ...shards.flatMap((s) => [s.modelId, s.shardIndex]),
+          verifierId,
+          nowMs,
+          max,
+        ) as QueuedTicket[];
       const take = this.db.prepare('UPDATE audit_tickets SET lease_owner = ?, lease_until_ms = ? WHERE ticket_id = ?');
       const leased: LeasedRow[] = [];
       let bytes = 0;
@@ -191,12 +214,18 @@ export class AuditStore {
   }
 
   markPassed(ticketIds: readonly string[], verifierId: string, nowMs: number): void {
-    const update = this.db.prepare("UPDATE audit_tickets SET status = 'passed', done_at_ms = ?, done_by = ?, lease_owner = NULL WHERE ticket_id = ? AND status = 'queued'");
+    const update = this.db.prepare(
+      "UPDATE audit_tickets SET status = 'passed', done_at_ms = ?, done_by = ?, lease_owner = NULL WHERE ticket_id = ? AND status = 'queued'",
+    );
     for (const id of ticketIds) update.run(nowMs, verifierId, id);
   }
 
   markProven(ticketId: string, verifierId: string, nowMs: number): void {
-    this.db.prepare("UPDATE audit_tickets SET status = 'proven', done_at_ms = ?, done_by = ?, lease_owner = NULL WHERE ticket_id = ?").run(nowMs, verifierId, ticketId);
+    this.db
+      .prepare(
+        "UPDATE audit_tickets SET status = 'proven', done_at_ms = ?, done_by = ?, lease_owner = NULL WHERE ticket_id = ?",
+      )
+      .run(nowMs, verifierId, ticketId);
   }
 
   // --- proofs, bans, slashes ---
@@ -216,25 +245,46 @@ export class AuditStore {
         `INSERT INTO audit_proofs (proof_id, ticket_id, accused, verifier_id, status, recomputed_hash, registry_hash, detail, proof, at_ms)
          VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
       )
-      .run(p.proofId, p.ticketId, p.accused, p.verifierId, p.status, p.recomputedHash, p.registryHash, p.detail, p.proof, p.atMs);
+      .run(
+        p.proofId,
+        p.ticketId,
+        p.accused,
+        p.verifierId,
+        p.status,
+        p.recomputedHash,
+        p.registryHash,
+        p.detail,
+        p.proof,
+        p.atMs,
+      );
   }
 
   /** Why the node may not rejoin, or undefined. */
   banOf(nodeId: string): { proofId: string; atMs: number } | undefined {
-    return this.db.prepare('SELECT proof_id AS proofId, at_ms AS atMs FROM audit_bans WHERE node_id = ?').get(nodeId) as { proofId: string; atMs: number } | undefined;
+    return this.db
+      .prepare('SELECT proof_id AS proofId, at_ms AS atMs FROM audit_bans WHERE node_id = ?')
+      .get(nodeId) as { proofId: string; atMs: number } | undefined;
   }
 
   ban(nodeId: string, proofId: string, nowMs: number): void {
-    this.db.prepare('INSERT OR IGNORE INTO audit_bans (node_id, proof_id, at_ms) VALUES (?, ?, ?)').run(nodeId, proofId, nowMs);
+    this.db
+      .prepare('INSERT OR IGNORE INTO audit_bans (node_id, proof_id, at_ms) VALUES (?, ?, ?)')
+      .run(nodeId, proofId, nowMs);
   }
 
   /** A slash decided (one per confirmed proof); its amount comes once the back end applies it. */
   decideSlash(proofId: string, nodeId: string, fractionBps: number): void {
-    this.db.prepare('INSERT OR IGNORE INTO audit_slashes (proof_id, node_id, fraction_bps) VALUES (?, ?, ?)').run(proofId, nodeId, fractionBps);
+    this.db
+      .prepare('INSERT OR IGNORE INTO audit_slashes (proof_id, node_id, fraction_bps) VALUES (?, ?, ?)')
+      .run(proofId, nodeId, fractionBps);
   }
 
   pendingSlashes(): { proofId: string; nodeId: string; fractionBps: number }[] {
-    return this.db.prepare('SELECT proof_id AS proofId, node_id AS nodeId, fraction_bps AS fractionBps FROM audit_slashes WHERE applied_at_ms IS NULL ORDER BY proof_id').all() as {
+    return this.db
+      .prepare(
+        'SELECT proof_id AS proofId, node_id AS nodeId, fraction_bps AS fractionBps FROM audit_slashes WHERE applied_at_ms IS NULL ORDER BY proof_id',
+      )
+      .all() as {
       proofId: string;
       nodeId: string;
       fractionBps: number;
@@ -243,11 +293,14 @@ export class AuditStore {
 
   /** `amount` null: applied earlier, or nothing to take (see the note). */
   slashApplied(proofId: string, amount: bigint | null, note: string, nowMs: number): void {
-    this.db.prepare('UPDATE audit_slashes SET amount = ?, applied_at_ms = ?, note = ? WHERE proof_id = ?').run(amount === null ? null : amount.toString(), nowMs, note, proofId);
+    this.db
+      .prepare('UPDATE audit_slashes SET amount = ?, applied_at_ms = ?, note = ? WHERE proof_id = ?')
+      .run(amount === null ? null : amount.toString(), nowMs, note, proofId);
   }
 
   slashAmount(proofId: string): string | undefined {
-    const row = this.db.prepare('SELECT amount FROM audit_slashes WHERE proof_id = ?').get(proofId) as { amount: string | null } | undefined;
+    const row = this.db.prepare('SELECT amount FROM audit_slashes WHERE proof_id = ?').get(proofId) as
+      { amount: string | null } | undefined;
     return row?.amount ?? undefined;
   }
 
@@ -257,48 +310,93 @@ export class AuditStore {
     return this.db.prepare('SELECT 1 FROM audit_requests WHERE ticket_id = ?').get(ticketId) !== undefined;
   }
 
-  addRequest(r: { ticketId: string; nodeId: string; shardIndex: number; client: string; requestedAtMs: number; dueByMs: number; request: Buffer }): void {
+  addRequest(r: {
+    ticketId: string;
+    nodeId: string;
+    shardIndex: number;
+    client: string;
+    requestedAtMs: number;
+    dueByMs: number;
+    request: Buffer;
+  }): void {
     this.db
-      .prepare('INSERT INTO audit_requests (ticket_id, node_id, shard_index, client, requested_at_ms, due_by_ms, request) VALUES (?, ?, ?, ?, ?, ?, ?)')
+      .prepare(
+        'INSERT INTO audit_requests (ticket_id, node_id, shard_index, client, requested_at_ms, due_by_ms, request) VALUES (?, ?, ?, ?, ?, ?, ?)',
+      )
       .run(r.ticketId, r.nodeId, r.shardIndex, r.client, r.requestedAtMs, r.dueByMs, r.request);
   }
 
   /** The node's open requests, earliest due first. */
   openRequestsFor(nodeId: string, max: number): OpenRequest[] {
-    return this.db.prepare(`SELECT ${OPEN_COLUMNS} FROM audit_requests r WHERE r.node_id = ? AND ${OPEN_REQUEST} ORDER BY r.due_by_ms, r.ticket_id LIMIT ?`).all(nodeId, max) as OpenRequest[];
+    return this.db
+      .prepare(
+        `SELECT ${OPEN_COLUMNS} FROM audit_requests r WHERE r.node_id = ? AND ${OPEN_REQUEST} ORDER BY r.due_by_ms, r.ticket_id LIMIT ?`,
+      )
+      .all(nodeId, max) as OpenRequest[];
   }
 
   /** Open requests whose deadline passed before `nowMs`. */
   overdueRequests(nowMs: number): OpenRequest[] {
-    return this.db.prepare(`SELECT ${OPEN_COLUMNS} FROM audit_requests r WHERE r.due_by_ms < ? AND ${OPEN_REQUEST} ORDER BY r.due_by_ms, r.ticket_id`).all(nowMs) as OpenRequest[];
+    return this.db
+      .prepare(
+        `SELECT ${OPEN_COLUMNS} FROM audit_requests r WHERE r.due_by_ms < ? AND ${OPEN_REQUEST} ORDER BY r.due_by_ms, r.ticket_id`,
+      )
+      .all(nowMs) as OpenRequest[];
   }
 
   /** Gives every open request until at least `dueByMs`; returns how many moved. */
   extendOpenRequests(dueByMs: number): number {
-    return this.db.prepare(`UPDATE audit_requests AS r SET due_by_ms = ? WHERE r.due_by_ms < ? AND ${OPEN_REQUEST}`).run(dueByMs, dueByMs).changes;
+    return this.db
+      .prepare(`UPDATE audit_requests AS r SET due_by_ms = ? WHERE r.due_by_ms < ? AND ${OPEN_REQUEST}`)
+      .run(dueByMs, dueByMs).changes;
   }
 
   /** Records a decided refusal; false when one was already on record for this request. */
-  addRefusal(r: { ticketId: string; nodeId: string; evidenceId: string; fractionBps: number; excuse: string; atMs: number }): boolean {
-    return this.db
-      .prepare('INSERT OR IGNORE INTO audit_refusals (ticket_id, node_id, evidence_id, fraction_bps, excuse, at_ms) VALUES (?, ?, ?, ?, ?, ?)')
-      .run(r.ticketId, r.nodeId, r.evidenceId, r.fractionBps, r.excuse, r.atMs).changes === 1;
+  addRefusal(r: {
+    ticketId: string;
+    nodeId: string;
+    evidenceId: string;
+    fractionBps: number;
+    excuse: string;
+    atMs: number;
+  }): boolean {
+    return (
+      this.db
+        .prepare(
+          'INSERT OR IGNORE INTO audit_refusals (ticket_id, node_id, evidence_id, fraction_bps, excuse, at_ms) VALUES (?, ?, ?, ?, ?, ?)',
+        )
+        .run(r.ticketId, r.nodeId, r.evidenceId, r.fractionBps, r.excuse, r.atMs).changes === 1
+    );
   }
 
   // --- reports ---
 
   counts(nodeId: string, nowMs: number): AuditCounts {
     const tickets = Object.fromEntries(
-      (this.db.prepare('SELECT status, COUNT(*) AS n FROM audit_tickets WHERE node_id = ? GROUP BY status').all(nodeId) as { status: string; n: number }[]).map((r) => [r.status, r.n]),
+      (
+        this.db
+          .prepare('SELECT status, COUNT(*) AS n FROM audit_tickets WHERE node_id = ? GROUP BY status')
+          .all(nodeId) as { status: string; n: number }[]
+      ).map((r) => [r.status, r.n]),
     );
     const proofs = Object.fromEntries(
-      (this.db.prepare('SELECT status, COUNT(*) AS n FROM audit_proofs WHERE accused = ? GROUP BY status').all(nodeId) as { status: string; n: number }[]).map((r) => [r.status, r.n]),
+      (
+        this.db
+          .prepare('SELECT status, COUNT(*) AS n FROM audit_proofs WHERE accused = ? GROUP BY status')
+          .all(nodeId) as { status: string; n: number }[]
+      ).map((r) => [r.status, r.n]),
     );
     const open = `SELECT COUNT(*) AS n FROM audit_requests r WHERE r.node_id = ? AND ${OPEN_REQUEST}`;
-    const decided = (this.db.prepare("SELECT COUNT(*) AS n FROM audit_refusals WHERE node_id = ? AND excuse = ''").get(nodeId) as { n: number }).n;
+    const decided = (
+      this.db.prepare("SELECT COUNT(*) AS n FROM audit_refusals WHERE node_id = ? AND excuse = ''").get(nodeId) as {
+        n: number;
+      }
+    ).n;
     const refusals = decided + (this.db.prepare(`${open} AND r.due_by_ms < ?`).get(nodeId, nowMs) as { n: number }).n;
     const pending = (this.db.prepare(`${open} AND r.due_by_ms >= ?`).get(nodeId, nowMs) as { n: number }).n;
-    const amounts = this.db.prepare('SELECT amount FROM audit_slashes WHERE node_id = ? AND amount IS NOT NULL').all(nodeId) as { amount: string }[];
+    const amounts = this.db
+      .prepare('SELECT amount FROM audit_slashes WHERE node_id = ? AND amount IS NOT NULL')
+      .all(nodeId) as { amount: string }[];
     return {
       ticketsQueued: tickets.queued ?? 0,
       ticketsPassed: tickets.passed ?? 0,

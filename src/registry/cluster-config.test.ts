@@ -4,7 +4,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ClusterConfigError, clusterConfigFromFile, parseClusterConfig } from './cluster-config.ts';
-import { writeShardsDir } from '../../test/registry-fixtures.ts';
+import { writeShardsDir } from '../../test/support/registry-fixtures.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'tessera-cluster-config-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
@@ -21,10 +21,16 @@ const problemsOf = (value: unknown): readonly string[] => {
 };
 
 test('a minimal config gets defaults; the manifest may be named by its directory or its file', () => {
-  writeFileSync(join(dir, 'cluster.json'), JSON.stringify({ clusterId: 'local', models: [{ manifest: 'tiny', pricePer1kTokens: 3 }] }));
+  writeFileSync(
+    join(dir, 'cluster.json'),
+    JSON.stringify({ clusterId: 'local', models: [{ manifest: 'tiny', pricePer1kTokens: 3 }] }),
+  );
   const config = clusterConfigFromFile(join(dir, 'cluster.json'));
   assert.equal(config.clusterId, 'local');
-  assert.deepEqual(config.models.map((m) => [m.id, m.pricePer1kTokens, m.manifest.shards.length, m.tokenizerPath]), [['tiny', 3, 2, join(dir, 'tiny', 'tokenizer.gguf')]]);
+  assert.deepEqual(
+    config.models.map((m) => [m.id, m.pricePer1kTokens, m.manifest.shards.length, m.tokenizerPath]),
+    [['tiny', 3, 2, join(dir, 'tiny', 'tokenizer.gguf')]],
+  );
   assert.deepEqual(config.heartbeat, { intervalMs: 5000, evictAfterMissed: 3 });
   assert.equal(config.maxClockSkewMs, 30_000);
   assert.deepEqual(config.seeds, []);
@@ -32,11 +38,26 @@ test('a minimal config gets defaults; the manifest may be named by its directory
   assert.deepEqual(config.stake.minimum, { node: 0n, daemon: 0n, verifier: 0n });
   assert.equal(config.stake.unstakeCooldownS, 7 * 24 * 3600);
   assert.equal(config.challengeWindowS, 60);
-  const wei = parseClusterConfig({ clusterId: 'x', models: [{ manifest: 'tiny' }], stake: { minimum: { node: '32000000000000000000', daemon: 5 }, unstakeCooldownS: 0 }, challengeWindowS: 1 }, dir);
+  const wei = parseClusterConfig(
+    {
+      clusterId: 'x',
+      models: [{ manifest: 'tiny' }],
+      stake: { minimum: { node: '32000000000000000000', daemon: 5 }, unstakeCooldownS: 0 },
+      challengeWindowS: 1,
+    },
+    dir,
+  );
   assert.deepEqual(wei.stake.minimum, { node: 32n * 10n ** 18n, daemon: 5n, verifier: 0n });
   assert.equal(wei.stake.unstakeCooldownS, 0);
   assert.equal(wei.challengeWindowS, 1);
-  const byFile = parseClusterConfig({ clusterId: 'x', models: [{ id: 'tiny', manifest: 'tiny/manifest.json' }], escrow: { rpcUrl: 'http://127.0.0.1:8545', contract: `0x${'AB'.repeat(20)}` } }, dir);
+  const byFile = parseClusterConfig(
+    {
+      clusterId: 'x',
+      models: [{ id: 'tiny', manifest: 'tiny/manifest.json' }],
+      escrow: { rpcUrl: 'http://127.0.0.1:8545', contract: `0x${'AB'.repeat(20)}` },
+    },
+    dir,
+  );
   assert.equal(byFile.models[0]!.manifestPath, join(dir, 'tiny', 'manifest.json'));
   assert.equal(byFile.escrow!.contract, `0x${'ab'.repeat(20)}`);
 });
@@ -44,7 +65,12 @@ test('a minimal config gets defaults; the manifest may be named by its directory
 test('every mistake is named by its JSON path, all at once', () => {
   const problems = problemsOf({
     clusterId: 'has spaces',
-    models: [{ id: 'tiny', manifest: 'missing-dir' }, { id: 'other', manifest: 'tiny' }, { manifest: 'tiny', pricePer1kTokens: -1 }, { manifest: 'tiny', price: 3 }],
+    models: [
+      { id: 'tiny', manifest: 'missing-dir' },
+      { id: 'other', manifest: 'tiny' },
+      { manifest: 'tiny', pricePer1kTokens: -1 },
+      { manifest: 'tiny', price: 3 },
+    ],
     heartbeat: { intervalMs: 0, evictAfterMissed: 1.5 },
     maxClockSkewMs: '30s',
     rateLimit: { perSecond: 0, burst: 0 },
@@ -83,19 +109,34 @@ test('a broken manifest or tokenizer is named with its model entry', () => {
   const broken = join(dir, 'broken');
   mkdirSync(broken, { recursive: true });
   writeFileSync(join(broken, 'manifest.json'), '{"version": 1}');
-  assert.deepEqual(problemsOf({ clusterId: 'c', models: [{ manifest: 'broken' }] }), [`models[0].manifest: ${join(broken, 'manifest.json')}: invalid manifest: version 1 is not supported (expected 2)`]);
+  assert.deepEqual(problemsOf({ clusterId: 'c', models: [{ manifest: 'broken' }] }), [
+    `models[0].manifest: ${join(broken, 'manifest.json')}: invalid manifest: version 1 is not supported (expected 2)`,
+  ]);
 
   const badTokenizer = join(dir, 'bad-tokenizer');
   writeShardsDir(badTokenizer, 'tiny', 2);
   writeFileSync(join(badTokenizer, 'tokenizer.gguf'), 'changed');
-  assert.match(problemsOf({ clusterId: 'c', models: [{ manifest: 'bad-tokenizer' }] })[0]!, /^models\[0\]\.manifest: tokenizer .*tokenizer\.gguf has SHA-256 [0-9a-f]{64}, the manifest says [0-9a-f]{64}$/);
+  assert.match(
+    problemsOf({ clusterId: 'c', models: [{ manifest: 'bad-tokenizer' }] })[0]!,
+    /^models\[0\]\.manifest: tokenizer .*tokenizer\.gguf has SHA-256 [0-9a-f]{64}, the manifest says [0-9a-f]{64}$/,
+  );
 
   assert.deepEqual(problemsOf({ clusterId: 'c', models: [] }), ['models: must be a non-empty array, got []']);
-  assert.deepEqual(problemsOf([]), ['$: must be an object, got []', 'clusterId: must be 1-64 letters, digits, \'.\', \'_\' or \'-\', got nothing', 'models: must be a non-empty array, got nothing']);
+  assert.deepEqual(problemsOf([]), [
+    '$: must be an object, got []',
+    "clusterId: must be 1-64 letters, digits, '.', '_' or '-', got nothing",
+    'models: must be a non-empty array, got nothing',
+  ]);
 });
 
 test('a missing or unparsable file is reported as such', () => {
-  assert.throws(() => clusterConfigFromFile(join(dir, 'none.json')), /none\.json: invalid cluster config:\n {2}file not found: /);
+  assert.throws(
+    () => clusterConfigFromFile(join(dir, 'none.json')),
+    /none\.json: invalid cluster config:\n {2}file not found: /,
+  );
   writeFileSync(join(dir, 'bad.json'), '{ clusterId: ');
-  assert.throws(() => clusterConfigFromFile(join(dir, 'bad.json')), /bad\.json: invalid cluster config:\n {2}not valid JSON: /);
+  assert.throws(
+    () => clusterConfigFromFile(join(dir, 'bad.json')),
+    /bad\.json: invalid cluster config:\n {2}not valid JSON: /,
+  );
 });

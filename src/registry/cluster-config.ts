@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
-import { COMMITMENT_CLOCK_TOLERANCE_MS } from '../audit/commitment.ts';
+import { COMMITMENT_CLOCK_TOLERANCE_MS } from '../protocol/commitment.ts';
 import { MANIFEST_FILE, parseManifest, type Manifest } from '../model/manifest.ts';
 import type { Role } from './announcement.ts';
 import { DEFAULT_CHALLENGE_WINDOW_S, DEFAULT_UNSTAKE_COOLDOWN_S } from './settlement-backend.ts';
@@ -63,8 +63,13 @@ export interface AuditConfig {
 }
 
 export class ClusterConfigError extends Error {
-  constructor(readonly source: string, readonly problems: readonly string[]) {
-    super(`${source}: ${problems.length === 1 ? 'invalid cluster config' : `${problems.length} problems in cluster config`}:\n  ${problems.join('\n  ')}`);
+  constructor(
+    readonly source: string,
+    readonly problems: readonly string[],
+  ) {
+    super(
+      `${source}: ${problems.length === 1 ? 'invalid cluster config' : `${problems.length} problems in cluster config`}:\n  ${problems.join('\n  ')}`,
+    );
   }
 }
 
@@ -75,10 +80,21 @@ const DEFAULTS = {
   maxClockSkewMs: 30_000,
   rateLimit: { perSecond: 20, burst: 100 },
   nonceCacheMax: 100_000,
-  stake: { minimum: { node: 0n, daemon: 0n, verifier: 0n }, slashFractions: { fraud: 0.5, auditRefusal: 0.1 }, unstakeCooldownS: DEFAULT_UNSTAKE_COOLDOWN_S },
+  stake: {
+    minimum: { node: 0n, daemon: 0n, verifier: 0n },
+    slashFractions: { fraud: 0.5, auditRefusal: 0.1 },
+    unstakeCooldownS: DEFAULT_UNSTAKE_COOLDOWN_S,
+  },
   challengeWindowS: DEFAULT_CHALLENGE_WINDOW_S,
   gossipIntervalMs: 10_000,
-  audit: { samplingRate: 0.05, ticketDeadlineMs: 60_000, requestWindowMs: 120_000, leaseMs: 60_000, maxTicketBytes: 32 * 1024 * 1024, maxQueuedPerNode: 10_000 },
+  audit: {
+    samplingRate: 0.05,
+    ticketDeadlineMs: 60_000,
+    requestWindowMs: 120_000,
+    leaseMs: 60_000,
+    maxTicketBytes: 32 * 1024 * 1024,
+    maxQueuedPerNode: 10_000,
+  },
 } as const;
 
 /** The least audit.ticketDeadlineMs, in heartbeat intervals (the default is 12). */
@@ -129,7 +145,8 @@ export function parseClusterConfig(value: unknown, baseDir: string, source = 'cl
       return undefined;
     }
     for (const key of Object.keys(v)) {
-      if (!keys.includes(key)) problem(`${path}.${key}`.replace(/^\$\./, ''), `unknown key (expected one of: ${keys.join(', ')})`);
+      if (!keys.includes(key))
+        problem(`${path}.${key}`.replace(/^\$\./, ''), `unknown key (expected one of: ${keys.join(', ')})`);
     }
     return v as Json;
   };
@@ -146,7 +163,10 @@ export function parseClusterConfig(value: unknown, baseDir: string, source = 'cl
     if (v === undefined) return fallback;
     if (Number.isSafeInteger(v) && (v as number) >= 0) return BigInt(v as number);
     if (typeof v === 'string' && /^(0|[1-9][0-9]{0,77})$/.test(v)) return BigInt(v);
-    problem(path, `must be an amount >= 0: an integer, or a decimal string for amounts beyond 2^53; got ${describe(v)}`);
+    problem(
+      path,
+      `must be an amount >= 0: an integer, or a decimal string for amounts beyond 2^53; got ${describe(v)}`,
+    );
     return fallback;
   };
   const fraction = (path: string, v: unknown, fallback: number): number => {
@@ -158,7 +178,21 @@ export function parseClusterConfig(value: unknown, baseDir: string, source = 'cl
     return v;
   };
 
-  const root = object('$', value, ['clusterId', 'models', 'heartbeat', 'maxClockSkewMs', 'rateLimit', 'nonceCacheMax', 'stake', 'challengeWindowS', 'audit', 'escrow', 'seeds', 'gossipIntervalMs']) ?? {};
+  const root =
+    object('$', value, [
+      'clusterId',
+      'models',
+      'heartbeat',
+      'maxClockSkewMs',
+      'rateLimit',
+      'nonceCacheMax',
+      'stake',
+      'challengeWindowS',
+      'audit',
+      'escrow',
+      'seeds',
+      'gossipIntervalMs',
+    ]) ?? {};
 
   let clusterId = '';
   if (typeof root.clusterId !== 'string' || !/^[A-Za-z0-9._-]{1,64}$/.test(root.clusterId)) {
@@ -166,7 +200,8 @@ export function parseClusterConfig(value: unknown, baseDir: string, source = 'cl
   } else clusterId = root.clusterId;
 
   const models: ServedModel[] = [];
-  if (!Array.isArray(root.models) || root.models.length === 0) problem('models', `must be a non-empty array, got ${describe(root.models)}`);
+  if (!Array.isArray(root.models) || root.models.length === 0)
+    problem('models', `must be a non-empty array, got ${describe(root.models)}`);
   else {
     for (const [i, entry] of root.models.entries()) {
       const model = readModel(`models[${i}]`, entry, baseDir, object, integer, problem);
@@ -180,7 +215,11 @@ export function parseClusterConfig(value: unknown, baseDir: string, source = 'cl
   const rateLimit = object('rateLimit', root.rateLimit ?? {}, ['perSecond', 'burst']) ?? {};
   let perSecond: number = DEFAULTS.rateLimit.perSecond;
   if (rateLimit.perSecond !== undefined) {
-    if (typeof rateLimit.perSecond !== 'number' || !(rateLimit.perSecond > 0) || !Number.isFinite(rateLimit.perSecond)) {
+    if (
+      typeof rateLimit.perSecond !== 'number' ||
+      !(rateLimit.perSecond > 0) ||
+      !Number.isFinite(rateLimit.perSecond)
+    ) {
       problem('rateLimit.perSecond', `must be a positive number, got ${describe(rateLimit.perSecond)}`);
     } else perSecond = rateLimit.perSecond;
   }
@@ -189,14 +228,23 @@ export function parseClusterConfig(value: unknown, baseDir: string, source = 'cl
   const minimum = object('stake.minimum', stake.minimum ?? {}, ['node', 'daemon', 'verifier']) ?? {};
   const slash = object('stake.slashFractions', stake.slashFractions ?? {}, ['fraud', 'auditRefusal']) ?? {};
 
-  const audit = object('audit', root.audit ?? {}, ['samplingRate', 'ticketDeadlineMs', 'requestWindowMs', 'leaseMs', 'maxTicketBytes', 'maxQueuedPerNode']) ?? {};
+  const audit =
+    object('audit', root.audit ?? {}, [
+      'samplingRate',
+      'ticketDeadlineMs',
+      'requestWindowMs',
+      'leaseMs',
+      'maxTicketBytes',
+      'maxQueuedPerNode',
+    ]) ?? {};
 
   let escrow: ClusterConfig['escrow'];
   if (root.escrow !== undefined) {
     const e = object('escrow', root.escrow, ['rpcUrl', 'contract']);
     if (e !== undefined) {
       if (!isUrl(e.rpcUrl)) problem('escrow.rpcUrl', `must be an http(s) or ws(s) URL, got ${describe(e.rpcUrl)}`);
-      if (typeof e.contract !== 'string' || !/^0x[0-9a-fA-F]{40}$/.test(e.contract)) problem('escrow.contract', `must be a 0x-prefixed 20-byte hex address, got ${describe(e.contract)}`);
+      if (typeof e.contract !== 'string' || !/^0x[0-9a-fA-F]{40}$/.test(e.contract))
+        problem('escrow.contract', `must be a 0x-prefixed 20-byte hex address, got ${describe(e.contract)}`);
       escrow = { rpcUrl: String(e.rpcUrl), contract: String(e.contract).toLowerCase() };
     }
   }
@@ -206,7 +254,8 @@ export function parseClusterConfig(value: unknown, baseDir: string, source = 'cl
     if (!Array.isArray(root.seeds)) problem('seeds', `must be an array of "HOST:PORT", got ${describe(root.seeds)}`);
     else {
       for (const [i, seed] of root.seeds.entries()) {
-        if (typeof seed !== 'string' || !ENDPOINT_PATTERN.test(seed)) problem(`seeds[${i}]`, `must be "HOST:PORT", got ${describe(seed)}`);
+        if (typeof seed !== 'string' || !ENDPOINT_PATTERN.test(seed))
+          problem(`seeds[${i}]`, `must be "HOST:PORT", got ${describe(seed)}`);
         else seeds.push(seed);
       }
     }
@@ -217,7 +266,12 @@ export function parseClusterConfig(value: unknown, baseDir: string, source = 'cl
     models,
     heartbeat: {
       intervalMs: integer('heartbeat.intervalMs', heartbeat.intervalMs, DEFAULTS.heartbeat.intervalMs, 10),
-      evictAfterMissed: integer('heartbeat.evictAfterMissed', heartbeat.evictAfterMissed, DEFAULTS.heartbeat.evictAfterMissed, 1),
+      evictAfterMissed: integer(
+        'heartbeat.evictAfterMissed',
+        heartbeat.evictAfterMissed,
+        DEFAULTS.heartbeat.evictAfterMissed,
+        1,
+      ),
     },
     maxClockSkewMs: integer('maxClockSkewMs', root.maxClockSkewMs, DEFAULTS.maxClockSkewMs, 1),
     rateLimit: { perSecond, burst: integer('rateLimit.burst', rateLimit.burst, DEFAULTS.rateLimit.burst, 1) },
@@ -230,7 +284,11 @@ export function parseClusterConfig(value: unknown, baseDir: string, source = 'cl
       },
       slashFractions: {
         fraud: fraction('stake.slashFractions.fraud', slash.fraud, DEFAULTS.stake.slashFractions.fraud),
-        auditRefusal: fraction('stake.slashFractions.auditRefusal', slash.auditRefusal, DEFAULTS.stake.slashFractions.auditRefusal),
+        auditRefusal: fraction(
+          'stake.slashFractions.auditRefusal',
+          slash.auditRefusal,
+          DEFAULTS.stake.slashFractions.auditRefusal,
+        ),
       },
       unstakeCooldownS: integer('stake.unstakeCooldownS', stake.unstakeCooldownS, DEFAULTS.stake.unstakeCooldownS, 0),
     },
@@ -251,7 +309,10 @@ export function parseClusterConfig(value: unknown, baseDir: string, source = 'cl
   // heartbeats would slash honest nodes for the registry's own pace.
   const minDeadlineMs = MIN_TICKET_DEADLINE_HEARTBEATS * config.heartbeat.intervalMs;
   if (config.audit.ticketDeadlineMs < minDeadlineMs) {
-    problem('audit.ticketDeadlineMs', `must be at least ${MIN_TICKET_DEADLINE_HEARTBEATS} heartbeat intervals (${minDeadlineMs} ms at heartbeat.intervalMs ${config.heartbeat.intervalMs}), got ${config.audit.ticketDeadlineMs}`);
+    problem(
+      'audit.ticketDeadlineMs',
+      `must be at least ${MIN_TICKET_DEADLINE_HEARTBEATS} heartbeat intervals (${minDeadlineMs} ms at heartbeat.intervalMs ${config.heartbeat.intervalMs}), got ${config.audit.ticketDeadlineMs}`,
+    );
   }
   // A client's clock is within maxClockSkewMs of the registry's (else its requests are refused), and
   // it accepts commitments dated up to COMMITMENT_CLOCK_TOLERANCE_MS before its clock: a window of
@@ -279,13 +340,18 @@ function readModel(
   const m = object(path, entry, ['id', 'manifest', 'pricePer1kTokens']);
   if (m === undefined) return undefined;
   const pricePer1kTokens = integer(`${path}.pricePer1kTokens`, m.pricePer1kTokens, 0, 0);
-  if (m.id !== undefined && (typeof m.id !== 'string' || m.id === '')) problem(`${path}.id`, `must be a non-empty string, got ${describe(m.id)}`);
+  if (m.id !== undefined && (typeof m.id !== 'string' || m.id === ''))
+    problem(`${path}.id`, `must be a non-empty string, got ${describe(m.id)}`);
   if (typeof m.manifest !== 'string' || m.manifest === '') {
-    problem(`${path}.manifest`, `must be the path of a shards directory or its ${MANIFEST_FILE}, got ${describe(m.manifest)}`);
+    problem(
+      `${path}.manifest`,
+      `must be the path of a shards directory or its ${MANIFEST_FILE}, got ${describe(m.manifest)}`,
+    );
     return undefined;
   }
   let manifestPath = resolve(baseDir, m.manifest);
-  if (existsSync(manifestPath) && statSync(manifestPath).isDirectory()) manifestPath = join(manifestPath, MANIFEST_FILE);
+  if (existsSync(manifestPath) && statSync(manifestPath).isDirectory())
+    manifestPath = join(manifestPath, MANIFEST_FILE);
   if (!existsSync(manifestPath)) {
     problem(`${path}.manifest`, `file not found: ${manifestPath}`);
     return undefined;
@@ -309,7 +375,10 @@ function readModel(
   }
   const tokenizerSha256 = createHash('sha256').update(readFileSync(tokenizerPath)).digest('hex');
   if (tokenizerSha256 !== manifest.tokenizerSha256) {
-    problem(`${path}.manifest`, `tokenizer ${tokenizerPath} has SHA-256 ${tokenizerSha256}, the manifest says ${manifest.tokenizerSha256}`);
+    problem(
+      `${path}.manifest`,
+      `tokenizer ${tokenizerPath} has SHA-256 ${tokenizerSha256}, the manifest says ${manifest.tokenizerSha256}`,
+    );
     return undefined;
   }
   return { id: manifest.modelId, manifest, manifestJson, manifestPath, tokenizerPath, pricePer1kTokens };

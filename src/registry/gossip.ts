@@ -75,7 +75,12 @@ export class PeerGossip {
     store.forgetPeers(Date.now() - this.#forgetAfterMs());
     const known = store.peers();
     // Registries of another cluster are not asked again; they stay until forgotten.
-    const targets = [...new Set([...seeds, ...known.filter((p) => p.clusterId === '' || p.clusterId === clusterId).map((p) => p.endpoint)])].filter((e) => e !== self);
+    const targets = [
+      ...new Set([
+        ...seeds,
+        ...known.filter((p) => p.clusterId === '' || p.clusterId === clusterId).map((p) => p.endpoint),
+      ]),
+    ].filter((e) => e !== self);
     const mine = known.filter((p) => p.clusterId === clusterId).map((p) => p.endpoint);
     await Promise.all(
       targets.map(async (endpoint) => {
@@ -88,9 +93,11 @@ export class PeerGossip {
           const [answering, ...others] = peers;
           if (answering === undefined) return;
           store.peerAnswered(endpoint, answering.clusterId, now);
-          if (answering.clusterId !== clusterId) return this.#options.log('peer_other_cluster', { endpoint, clusterId: answering.clusterId });
+          if (answering.clusterId !== clusterId)
+            return this.#options.log('peer_other_cluster', { endpoint, clusterId: answering.clusterId });
           for (const peer of [answering, ...others]) {
-            if (peer.endpoint !== self && peer.endpoint !== endpoint && ENDPOINT_PATTERN.test(peer.endpoint)) store.learnPeer(peer.endpoint, now, MAX_PEERS);
+            if (peer.endpoint !== self && peer.endpoint !== endpoint && ENDPOINT_PATTERN.test(peer.endpoint))
+              store.learnPeer(peer.endpoint, now, MAX_PEERS);
           }
         } catch (error) {
           if (!this.#closed) this.#options.log('peer_unreachable', { endpoint, error: (error as Error).message });

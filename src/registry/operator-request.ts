@@ -47,7 +47,8 @@ export function openOperatorRequest(expected: OperatorAction, signed: SignedPayl
     const problems: string[] = [];
     if (r.action !== expected) problems.push(`action ${JSON.stringify(r.action)} where this call takes "${expected}"`);
     if (expected === 'stake') {
-      if (typeof r.amount !== 'string' || !AMOUNT.test(r.amount)) problems.push(`amount must be a positive integer string, got ${JSON.stringify(r.amount)}`);
+      if (typeof r.amount !== 'string' || !AMOUNT.test(r.amount))
+        problems.push(`amount must be a positive integer string, got ${JSON.stringify(r.amount)}`);
     } else if (r.amount !== undefined) problems.push(`amount belongs only to a stake request`);
     if (!isCount(r.timestampMs)) problems.push('timestampMs');
     if (!isHex(r.nonce, 16)) problems.push('nonce is not 16 hex bytes');

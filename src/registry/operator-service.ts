@@ -18,7 +18,10 @@ export interface OperatorServiceOptions {
   readonly log: (event: string, fields: Record<string, unknown>) => void;
 }
 
-export type OperatorHandlers = Pick<RegistryHandlers, 'Stake' | 'RequestUnstake' | 'WithdrawStake' | 'Claim' | 'GetAccount'>;
+export type OperatorHandlers = Pick<
+  RegistryHandlers,
+  'Stake' | 'RequestUnstake' | 'WithdrawStake' | 'Claim' | 'GetAccount'
+>;
 
 type Refusal = { code: status; details: string };
 
@@ -32,10 +35,15 @@ const SIGNED_CALLS = 'Stake/RequestUnstake/WithdrawStake/Claim';
  */
 export function operatorHandlers(options: OperatorServiceOptions): OperatorHandlers {
   const { store, config, backend, log } = options;
-  if (backend?.kind === 'evm' && config.escrow === undefined) throw new Error('an EVM settlement back end needs the cluster config\'s escrow section (rpcUrl, contract)');
+  if (backend?.kind === 'evm' && config.escrow === undefined)
+    throw new Error("an EVM settlement back end needs the cluster config's escrow section (rpcUrl, contract)");
   const limiter = new RateLimiter(config.rateLimit.perSecond, config.rateLimit.burst);
   const escrow: Escrow | undefined =
-    backend === undefined ? undefined : backend.kind === 'ledger' ? { backend: 'ledger' } : { backend: 'evm', rpcUrl: config.escrow!.rpcUrl, contract: config.escrow!.contract };
+    backend === undefined
+      ? undefined
+      : backend.kind === 'ledger'
+        ? { backend: 'ledger' }
+        : { backend: 'evm', rpcUrl: config.escrow!.rpcUrl, contract: config.escrow!.contract };
 
   const refusalOf = (error: unknown): Refusal => {
     if (error instanceof AdmissionError) return { code: error.code, details: error.message };
@@ -46,7 +54,8 @@ export function operatorHandlers(options: OperatorServiceOptions): OperatorHandl
 
   /** The ledger the signed calls act on, or why there is none here. */
   const ledger = (action: OperatorAction): SettlementBackend => {
-    if (backend === undefined) throw new AdmissionError(status.FAILED_PRECONDITION, 'this registry keeps no stakes or payouts');
+    if (backend === undefined)
+      throw new AdmissionError(status.FAILED_PRECONDITION, 'this registry keeps no stakes or payouts');
     if (backend.kind === 'evm') {
       throw new AdmissionError(
         status.FAILED_PRECONDITION,
@@ -56,7 +65,8 @@ export function operatorHandlers(options: OperatorServiceOptions): OperatorHandl
     return backend;
   };
 
-  const signedCall = <Reply>(action: OperatorAction, apply: (request: OperatorRequest, ledger: SettlementBackend) => Promise<Reply>) =>
+  const signedCall =
+    <Reply>(action: OperatorAction, apply: (request: OperatorRequest, ledger: SettlementBackend) => Promise<Reply>) =>
     (call: ServerUnaryCall<Signed__Output, Reply>, callback: sendUnaryData<Reply>) => {
       const nowMs = Date.now();
       const peer = call.getPeer();
@@ -74,7 +84,9 @@ export function operatorHandlers(options: OperatorServiceOptions): OperatorHandl
       let target: SettlementBackend;
       try {
         target = ledger(action);
-        request = openOrRefuse(() => openOperatorRequest(action, { payload: call.request.payload, signature: call.request.signature }));
+        request = openOrRefuse(() =>
+          openOperatorRequest(action, { payload: call.request.payload, signature: call.request.signature }),
+        );
         checkTimestamp(options, request, nowMs, `${action} request`);
         checkNonce(options, request, `${action} request`);
         // Reserved before the ledger acts, so a copy arriving meanwhile is a replay.
@@ -84,7 +96,12 @@ export function operatorHandlers(options: OperatorServiceOptions): OperatorHandl
       }
       apply(request, target).then(
         (reply) => {
-          log('operator_action', { action, nodeId: request.nodeId, ...(request.amount === undefined ? {} : { amount: request.amount }), reply });
+          log('operator_action', {
+            action,
+            nodeId: request.nodeId,
+            ...(request.amount === undefined ? {} : { amount: request.amount }),
+            reply,
+          });
           callback(null, reply);
         },
         (error: unknown) => {
@@ -105,17 +122,31 @@ export function operatorHandlers(options: OperatorServiceOptions): OperatorHandl
     Claim: signedCall('claim', async (r, l) => ({ amount: String(await l.claim(r.nodeId)) })),
     GetAccount: (call, callback) => {
       const { address } = call.request;
-      if (backend === undefined) return callback({ code: status.FAILED_PRECONDITION, details: 'this registry keeps no stakes or payouts' });
-      if (!/^0x[0-9a-fA-F]{40}$/.test(address)) return callback({ code: status.INVALID_ARGUMENT, details: `address must be 0x and 40 hex digits (a node id), got ${JSON.stringify(address)}` });
+      if (backend === undefined)
+        return callback({ code: status.FAILED_PRECONDITION, details: 'this registry keeps no stakes or payouts' });
+      if (!/^0x[0-9a-fA-F]{40}$/.test(address))
+        return callback({
+          code: status.INVALID_ARGUMENT,
+          details: `address must be 0x and 40 hex digits (a node id), got ${JSON.stringify(address)}`,
+        });
       const id = address.toLowerCase();
       Promise.all([backend.stakeOf(id), backend.claimable(id), backend.deposited(id)]).then(
         ([stake, claimable, deposited]) => {
           const reply: AccountReply = {
-            address: id, stake: String(stake.amount), unstakingUntilMs: stake.unstakingUntilMs ?? 0, claimable: String(claimable), deposited: String(deposited), escrow,
+            address: id,
+            stake: String(stake.amount),
+            unstakingUntilMs: stake.unstakingUntilMs ?? 0,
+            claimable: String(claimable),
+            deposited: String(deposited),
+            escrow,
           };
           callback(null, reply);
         },
-        (error: Error) => callback({ code: status.UNAVAILABLE, details: `the ${backend.kind === 'evm' ? 'escrow contract' : 'ledger'} cannot be read: ${error.message}` }),
+        (error: Error) =>
+          callback({
+            code: status.UNAVAILABLE,
+            details: `the ${backend.kind === 'evm' ? 'escrow contract' : 'ledger'} cannot be read: ${error.message}`,
+          }),
       );
     },
   };

@@ -26,14 +26,17 @@ export function computePayouts(summary: SettlementSummary, rule: PayoutRule): Pa
     throw new RangeError(`bonusBps ${rule.bonusBps} is not an integer in 0..${MAX_BONUS_BPS}`);
   }
   if (rule.pool <= 0n || summary.totalWeight === 0) return [];
-  const winners = [...new Set(rule.fastest)].filter((n) => !rule.banned.has(n) && summary.nodes.some((s) => s.nodeId === n));
+  const winners = [...new Set(rule.fastest)].filter(
+    (n) => !rule.banned.has(n) && summary.nodes.some((s) => s.nodeId === n),
+  );
   const bonus = winners.length === 0 ? 0n : (rule.pool * BigInt(rule.bonusBps)) / BigInt(BPS);
   const base = rule.pool - bonus;
   const perWinner = winners.length === 0 ? 0n : bonus / BigInt(winners.length);
   const payouts: Payout[] = [];
   for (const node of summary.nodes) {
     if (rule.banned.has(node.nodeId)) continue;
-    const amount = (base * BigInt(node.weight)) / BigInt(summary.totalWeight) + (winners.includes(node.nodeId) ? perWinner : 0n);
+    const amount =
+      (base * BigInt(node.weight)) / BigInt(summary.totalWeight) + (winners.includes(node.nodeId) ? perWinner : 0n);
     if (amount > 0n) payouts.push({ node: node.nodeId, amount });
   }
   return payouts;

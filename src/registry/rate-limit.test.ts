@@ -4,12 +4,19 @@ import { peerHost, RateLimiter } from './rate-limit.ts';
 
 test('a token bucket allows its burst, then refills at its rate', () => {
   const limiter = new RateLimiter(2, 3);
-  assert.deepEqual([0, 0, 0].map(() => limiter.take('a', 1000)), [0, 0, 0]);
+  assert.deepEqual(
+    [0, 0, 0].map(() => limiter.take('a', 1000)),
+    [0, 0, 0],
+  );
   assert.equal(limiter.take('a', 1000), 500);
   assert.equal(limiter.take('b', 1000), 0, 'each key has its own bucket');
   assert.equal(limiter.take('a', 1250), 250);
   assert.equal(limiter.take('a', 1500), 0);
-  assert.deepEqual([0, 0, 0, 0].map(() => limiter.take('a', 60_000)), [0, 0, 0, 500], 'a long pause refills no more than the burst');
+  assert.deepEqual(
+    [0, 0, 0, 0].map(() => limiter.take('a', 60_000)),
+    [0, 0, 0, 500],
+    'a long pause refills no more than the burst',
+  );
 });
 
 test('making room forgets idle buckets, never an indebted one', () => {

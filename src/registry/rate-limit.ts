@@ -55,9 +55,18 @@ export function peerHost(peer: string): string {
  * Takes a token for the caller's host (`peer` as grpc-js gives it); when it has none, the
  * RESOURCE_EXHAUSTED refusal to send, naming the `calls` the limit covers.
  */
-export function rateLimitRefusal(limiter: RateLimiter, peer: string, calls: string, nowMs: number): { code: status; details: string; host: string } | undefined {
+export function rateLimitRefusal(
+  limiter: RateLimiter,
+  peer: string,
+  calls: string,
+  nowMs: number,
+): { code: status; details: string; host: string } | undefined {
   const host = peerHost(peer);
   const waitMs = limiter.take(host, nowMs);
   if (waitMs === 0) return undefined;
-  return { code: status.RESOURCE_EXHAUSTED, details: `rate limit: more than ${limiter.burst} ${calls} calls from ${host} at ${limiter.perSecond}/s; retry in ${waitMs} ms`, host };
+  return {
+    code: status.RESOURCE_EXHAUSTED,
+    details: `rate limit: more than ${limiter.burst} ${calls} calls from ${host} at ${limiter.perSecond}/s; retry in ${waitMs} ms`,
+    host,
+  };
 }

@@ -4,7 +4,7 @@ import { Server, ServerCredentials, status, type ServiceError } from '@grpc/grpc
 import { tessera } from '../proto/services.ts';
 import type { RegistryHandlers } from '../proto/tessera/v1/Registry.ts';
 import { RegistryClient } from './registry-client.ts';
-import { waitFor } from '../../test/registry-fixtures.ts';
+import { waitFor } from '../../test/support/registry-fixtures.ts';
 
 const server = new Server();
 const received: string[] = [];
@@ -13,7 +13,9 @@ server.addService(tessera.v1.Registry.service, {
   ExchangePeers: (call) => void received.push(call.request.selfEndpoint),
 } as Partial<RegistryHandlers> as RegistryHandlers);
 const port = await new Promise<number>((resolve, reject) =>
-  server.bindAsync('127.0.0.1:0', ServerCredentials.createInsecure(), (error, bound) => (error ? reject(error) : resolve(bound))),
+  server.bindAsync('127.0.0.1:0', ServerCredentials.createInsecure(), (error, bound) =>
+    error ? reject(error) : resolve(bound),
+  ),
 );
 after(() => server.forceShutdown());
 

@@ -50,7 +50,8 @@ export interface RegistryPeerInfo {
 }
 
 /** Where a cluster keeps stakes and pays out, as the registry reports it. */
-export type EscrowInfo = { readonly backend: 'ledger' } | { readonly backend: 'evm'; readonly rpcUrl: string; readonly contract: string };
+export type EscrowInfo =
+  { readonly backend: 'ledger' } | { readonly backend: 'evm'; readonly rpcUrl: string; readonly contract: string };
 
 /** An address's standing with the cluster's escrow. Amounts in the smallest unit. */
 export interface Account {
@@ -94,42 +95,84 @@ export class RegistryClient {
    * Admits the key's node; returns the heartbeat interval the registry expects, the cluster's audit
    * sampling rate and how long a node must keep the steps it may be audited on.
    */
-  async register(key: KeyPair, body: AnnouncementBody): Promise<{ heartbeatIntervalMs: number; registeredAtMs: number; auditSamplingRate: number; auditRetentionMs: number }> {
-    return this.#calls.call<RegisterReply__Output>((cb) => this.#grpc.register(announce(key, 'register', body), this.#calls.options(), cb));
+  async register(
+    key: KeyPair,
+    body: AnnouncementBody,
+  ): Promise<{
+    heartbeatIntervalMs: number;
+    registeredAtMs: number;
+    auditSamplingRate: number;
+    auditRetentionMs: number;
+  }> {
+    return this.#calls.call<RegisterReply__Output>((cb) =>
+      this.#grpc.register(announce(key, 'register', body), this.#calls.options(), cb),
+    );
   }
 
   /**
    * Reports liveness and load; a node hears back the audits it owes. NOT_FOUND means the registry
    * no longer lists the node: register again.
    */
-  async heartbeat(key: KeyPair, body: AnnouncementBody): Promise<{ serverTimeMs: number; owedAudits: OwedAudit__Output[] }> {
-    return this.#calls.call<HeartbeatReply__Output>((cb) => this.#grpc.heartbeat(announce(key, 'heartbeat', body), this.#calls.options(), cb));
+  async heartbeat(
+    key: KeyPair,
+    body: AnnouncementBody,
+  ): Promise<{ serverTimeMs: number; owedAudits: OwedAudit__Output[] }> {
+    return this.#calls.call<HeartbeatReply__Output>((cb) =>
+      this.#grpc.heartbeat(announce(key, 'heartbeat', body), this.#calls.options(), cb),
+    );
   }
 
   async unregister(key: KeyPair, body: AnnouncementBody): Promise<void> {
-    await this.#calls.call<unknown>((cb) => this.#grpc.unregister(announce(key, 'unregister', body), this.#calls.options(), cb));
+    await this.#calls.call<unknown>((cb) =>
+      this.#grpc.unregister(announce(key, 'unregister', body), this.#calls.options(), cb),
+    );
   }
 
   /** The model's manifest, its live nodes (every shard) and the cluster's audit sampling rate. */
-  async discover(modelId: string): Promise<{ manifest: Manifest; manifestJson: string; nodes: DiscoveredNode[]; auditSamplingRate: number }> {
-    const reply = await this.#calls.call<DiscoverReply__Output>((cb) => this.#grpc.discover({ modelId }, this.#calls.options(), cb));
+  async discover(
+    modelId: string,
+  ): Promise<{ manifest: Manifest; manifestJson: string; nodes: DiscoveredNode[]; auditSamplingRate: number }> {
+    const reply = await this.#calls.call<DiscoverReply__Output>((cb) =>
+      this.#grpc.discover({ modelId }, this.#calls.options(), cb),
+    );
     const nodes = reply.nodes.map((n) => ({
-      nodeId: n.nodeId, endpoint: n.endpoint, shardIndex: n.shardIndex, activeSessions: n.activeSessions, maxSessions: n.maxSessions,
-      computeUsPerToken: n.computeUsPerToken, pricePer1kTokens: n.pricePer_1kTokens, lastSeenMs: n.lastSeenMs, tls: n.tls,
+      nodeId: n.nodeId,
+      endpoint: n.endpoint,
+      shardIndex: n.shardIndex,
+      activeSessions: n.activeSessions,
+      maxSessions: n.maxSessions,
+      computeUsPerToken: n.computeUsPerToken,
+      pricePer1kTokens: n.pricePer_1kTokens,
+      lastSeenMs: n.lastSeenMs,
+      tls: n.tls,
     }));
-    return { manifest: parseManifest(reply.manifestJson, `manifest of ${modelId} from registry ${this.endpoint}`), manifestJson: reply.manifestJson, nodes, auditSamplingRate: reply.auditSamplingRate };
+    return {
+      manifest: parseManifest(reply.manifestJson, `manifest of ${modelId} from registry ${this.endpoint}`),
+      manifestJson: reply.manifestJson,
+      nodes,
+      auditSamplingRate: reply.auditSamplingRate,
+    };
   }
 
   /** The model's manifest and its tokenizer GGUF (metadata only, no tensors). */
   async getManifest(modelId: string): Promise<{ manifest: Manifest; manifestJson: string; tokenizerGguf: Uint8Array }> {
-    const reply = await this.#calls.call<ManifestReply__Output>((cb) => this.#grpc.getManifest({ modelId }, this.#calls.options(), cb));
+    const reply = await this.#calls.call<ManifestReply__Output>((cb) =>
+      this.#grpc.getManifest({ modelId }, this.#calls.options(), cb),
+    );
     const manifest = parseManifest(reply.manifestJson, `manifest of ${modelId} from registry ${this.endpoint}`);
     return { manifest, manifestJson: reply.manifestJson, tokenizerGguf: new Uint8Array(reply.tokenizerGguf) };
   }
 
   async listModels(): Promise<ModelListing[]> {
-    const reply = await this.#calls.call<ListModelsReply__Output>((cb) => this.#grpc.listModels({}, this.#calls.options(), cb));
-    return reply.models.map((m) => ({ modelId: m.modelId, architecture: m.architecture, shards: m.shards, pricePer1kTokens: m.pricePer_1kTokens }));
+    const reply = await this.#calls.call<ListModelsReply__Output>((cb) =>
+      this.#grpc.listModels({}, this.#calls.options(), cb),
+    );
+    return reply.models.map((m) => ({
+      modelId: m.modelId,
+      architecture: m.architecture,
+      shards: m.shards,
+      pricePer1kTokens: m.pricePer_1kTokens,
+    }));
   }
 
   /**
@@ -137,37 +180,64 @@ export class RegistryClient {
    * endpoint (omit it from a client), `known` the registries the caller knows.
    */
   async exchangePeers(selfEndpoint = '', known: readonly string[] = []): Promise<RegistryPeerInfo[]> {
-    const reply = await this.#calls.call<ExchangePeersReply__Output>((cb) => this.#grpc.exchangePeers({ selfEndpoint, known: [...known] }, this.#calls.options(), cb));
+    const reply = await this.#calls.call<ExchangePeersReply__Output>((cb) =>
+      this.#grpc.exchangePeers({ selfEndpoint, known: [...known] }, this.#calls.options(), cb),
+    );
     return reply.peers.map((p) => ({ endpoint: p.endpoint, clusterId: p.clusterId, lastSeenMs: p.lastSeenMs }));
   }
 
   /** Adds to the key's stake on the registry's ledger; returns the whole stake after it. */
   async stake(key: KeyPair, amount: bigint): Promise<bigint> {
-    const reply = await this.#calls.call<StakeReply__Output>((cb) => this.#grpc.stake(operatorRequest(key, 'stake', amount), this.#calls.options(), cb));
+    const reply = await this.#calls.call<StakeReply__Output>((cb) =>
+      this.#grpc.stake(operatorRequest(key, 'stake', amount), this.#calls.options(), cb),
+    );
     return BigInt(reply.stake);
   }
 
   /** Starts the key's unstaking cooldown; returns the instant (unix ms) it may withdraw. */
   async requestUnstake(key: KeyPair): Promise<number> {
-    return (await this.#calls.call<RequestUnstakeReply__Output>((cb) => this.#grpc.requestUnstake(operatorRequest(key, 'unstake'), this.#calls.options(), cb))).unstakingUntilMs;
+    return (
+      await this.#calls.call<RequestUnstakeReply__Output>((cb) =>
+        this.#grpc.requestUnstake(operatorRequest(key, 'unstake'), this.#calls.options(), cb),
+      )
+    ).unstakingUntilMs;
   }
 
   /** Takes the key's whole stake back after its cooldown; returns the amount. */
   async withdrawStake(key: KeyPair): Promise<bigint> {
-    return BigInt((await this.#calls.call<WithdrawStakeReply__Output>((cb) => this.#grpc.withdrawStake(operatorRequest(key, 'withdraw'), this.#calls.options(), cb))).amount);
+    return BigInt(
+      (
+        await this.#calls.call<WithdrawStakeReply__Output>((cb) =>
+          this.#grpc.withdrawStake(operatorRequest(key, 'withdraw'), this.#calls.options(), cb),
+        )
+      ).amount,
+    );
   }
 
   /** Takes out everything the key may claim; returns the amount. */
   async claim(key: KeyPair): Promise<bigint> {
-    return BigInt((await this.#calls.call<ClaimReply__Output>((cb) => this.#grpc.claim(operatorRequest(key, 'claim'), this.#calls.options(), cb))).amount);
+    return BigInt(
+      (
+        await this.#calls.call<ClaimReply__Output>((cb) =>
+          this.#grpc.claim(operatorRequest(key, 'claim'), this.#calls.options(), cb),
+        )
+      ).amount,
+    );
   }
 
   async account(address: string): Promise<Account> {
-    const reply = await this.#calls.call<AccountReply__Output>((cb) => this.#grpc.getAccount({ address }, this.#calls.options(), cb));
+    const reply = await this.#calls.call<AccountReply__Output>((cb) =>
+      this.#grpc.getAccount({ address }, this.#calls.options(), cb),
+    );
     const e = reply.escrow;
-    const escrow: EscrowInfo = e?.backend === 'evm' ? { backend: 'evm', rpcUrl: e.rpcUrl, contract: e.contract } : { backend: 'ledger' };
+    const escrow: EscrowInfo =
+      e?.backend === 'evm' ? { backend: 'evm', rpcUrl: e.rpcUrl, contract: e.contract } : { backend: 'ledger' };
     return {
-      address: reply.address, stake: BigInt(reply.stake), claimable: BigInt(reply.claimable), deposited: BigInt(reply.deposited), escrow,
+      address: reply.address,
+      stake: BigInt(reply.stake),
+      claimable: BigInt(reply.claimable),
+      deposited: BigInt(reply.deposited),
+      escrow,
       ...(reply.unstakingUntilMs === 0 ? {} : { unstakingUntilMs: reply.unstakingUntilMs }),
     };
   }
@@ -177,18 +247,26 @@ export class RegistryClient {
     this.#calls.cancelAll();
     this.#grpc.close();
   }
-
-
 }
 
 function announce(key: KeyPair, kind: AnnouncementKind, body: AnnouncementBody) {
-  const announcement: Announcement = { ...body, kind, nodeId: key.address, timestampMs: Date.now(), nonce: randomBytes(16).toString('hex') };
+  const announcement: Announcement = {
+    ...body,
+    kind,
+    nodeId: key.address,
+    timestampMs: Date.now(),
+    nonce: randomBytes(16).toString('hex'),
+  };
   return signAnnouncement(key, announcement);
 }
 
 function operatorRequest(key: KeyPair, action: OperatorAction, amount?: bigint) {
   return signOperatorRequest(key, {
-    action, nodeId: key.address, ...(amount === undefined ? {} : { amount: String(amount) }), timestampMs: Date.now(), nonce: randomBytes(16).toString('hex'),
+    action,
+    nodeId: key.address,
+    ...(amount === undefined ? {} : { amount: String(amount) }),
+    timestampMs: Date.now(),
+    nonce: randomBytes(16).toString('hex'),
   });
 }
 
@@ -208,7 +286,12 @@ export interface HeartbeatOptions {
  * load is current). A registry that answers NOT_FOUND (the node was evicted, or the registry lost
  * it) gets a fresh registration. The returned function stops the loop and waits for a call in flight.
  */
-export function startHeartbeats(client: RegistryClient, key: KeyPair, body: () => AnnouncementBody, options: HeartbeatOptions): () => Promise<void> {
+export function startHeartbeats(
+  client: RegistryClient,
+  key: KeyPair,
+  body: () => AnnouncementBody,
+  options: HeartbeatOptions,
+): () => Promise<void> {
   let stopped = false;
   let inFlight: Promise<void> | undefined;
   const beat = async () => {

@@ -28,34 +28,57 @@ export class RegistryMetrics {
       labelNames: ['kind', 'result'],
     });
     for (const kind of ['register', 'heartbeat', 'unregister']) this.#admissions.labels(kind, 'accepted');
-    this.#settlements = metrics.counter({ name: 'tessera_registry_settlements_total', help: 'Settlement events: windows posted, finalized and challenged; rejected counts each refused attempt (a summary that does not match its blocks).', labelNames: ['status'] });
+    this.#settlements = metrics.counter({
+      name: 'tessera_registry_settlements_total',
+      help: 'Settlement events: windows posted, finalized and challenged; rejected counts each refused attempt (a summary that does not match its blocks).',
+      labelNames: ['status'],
+    });
     for (const status of ['posted', 'finalized', 'challenged', 'rejected']) this.#settlements.labels(status);
 
-    const liveNodes = db.prepare("SELECT model_id AS modelId, shard_index AS shard, COUNT(*) AS n FROM nodes WHERE role = 'node' AND status = 'live' AND last_seen_ms >= ? GROUP BY model_id, shard_index");
+    const liveNodes = db.prepare(
+      "SELECT model_id AS modelId, shard_index AS shard, COUNT(*) AS n FROM nodes WHERE role = 'node' AND status = 'live' AND last_seen_ms >= ? GROUP BY model_id, shard_index",
+    );
     metrics.gauge({
       name: 'tessera_registry_live_nodes',
       help: 'Compute nodes heard from within the heartbeat limit, by model and shard.',
       labelNames: ['model', 'shard'],
       collect: (set) => {
         const counts = new Map<string, number>();
-        for (const row of liveNodes.all(Date.now() - state.silenceLimitMs) as { modelId: string; shard: number; n: number }[]) counts.set(`${row.modelId}/${row.shard}`, row.n);
+        for (const row of liveNodes.all(Date.now() - state.silenceLimitMs) as {
+          modelId: string;
+          shard: number;
+          n: number;
+        }[])
+          counts.set(`${row.modelId}/${row.shard}`, row.n);
         for (const { modelId, shards } of state.models) {
-          for (let shard = 0; shard < shards; shard++) set(counts.get(`${modelId}/${shard}`) ?? 0, modelId, String(shard));
+          for (let shard = 0; shard < shards; shard++)
+            set(counts.get(`${modelId}/${shard}`) ?? 0, modelId, String(shard));
         }
       },
     });
-    const liveMembers = db.prepare("SELECT role, COUNT(*) AS n FROM nodes WHERE role != 'node' AND status = 'live' AND last_seen_ms >= ? GROUP BY role");
+    const liveMembers = db.prepare(
+      "SELECT role, COUNT(*) AS n FROM nodes WHERE role != 'node' AND status = 'live' AND last_seen_ms >= ? GROUP BY role",
+    );
     metrics.gauge({
       name: 'tessera_registry_live_members',
       help: 'Daemons and verifiers heard from within the heartbeat limit, by role.',
       labelNames: ['role'],
       collect: (set) => {
-        const counts = new Map((liveMembers.all(Date.now() - state.silenceLimitMs) as { role: string; n: number }[]).map((r) => [r.role, r.n]));
+        const counts = new Map(
+          (liveMembers.all(Date.now() - state.silenceLimitMs) as { role: string; n: number }[]).map((r) => [
+            r.role,
+            r.n,
+          ]),
+        );
         for (const role of ['daemon', 'verifier']) set(counts.get(role) ?? 0, role);
       },
     });
     const queued = db.prepare("SELECT COUNT(*) AS n FROM audit_tickets WHERE status = 'queued'");
-    metrics.gauge({ name: 'tessera_registry_tickets_queued', help: 'Audit tickets waiting for a verifier.', collect: (set) => set((queued.get() as { n: number }).n) });
+    metrics.gauge({
+      name: 'tessera_registry_tickets_queued',
+      help: 'Audit tickets waiting for a verifier.',
+      collect: (set) => set((queued.get() as { n: number }).n),
+    });
     const proofs = db.prepare('SELECT status, COUNT(*) AS n FROM audit_proofs GROUP BY status');
     metrics.counter({
       name: 'tessera_registry_fraud_proofs_total',

@@ -65,7 +65,12 @@ export async function startRegistry(options: RegistryOptions): Promise<RegistryH
   const store = new RegistryStore(options.dbPath);
   try {
     store.replaceManifests(
-      config.models.map((m) => ({ modelId: m.id, manifestJson: m.manifestJson, tokenizerPath: m.tokenizerPath, pricePer1kTokens: m.pricePer1kTokens })),
+      config.models.map((m) => ({
+        modelId: m.id,
+        manifestJson: m.manifestJson,
+        tokenizerPath: m.tokenizerPath,
+        pricePer1kTokens: m.pricePer1kTokens,
+      })),
       Date.now(),
     );
     const served = new Map(
@@ -74,39 +79,60 @@ export async function startRegistry(options: RegistryOptions): Promise<RegistryH
         return [m.modelId, { ...m, manifest, shards: manifest.shards.length }];
       }),
     );
-    const audit = new AuditService({ store, config, log, ...(options.settlement === undefined ? {} : { settlement: options.settlement }) });
+    const audit = new AuditService({
+      store,
+      config,
+      log,
+      ...(options.settlement === undefined ? {} : { settlement: options.settlement }),
+    });
     const metrics = new RegistryMetrics(options.metrics ?? new Metrics(), {
-      db: store.database, models: [...served.values()].map((m) => ({ modelId: m.modelId, shards: m.shards })), silenceLimitMs: silenceLimitMs(config),
+      db: store.database,
+      models: [...served.values()].map((m) => ({ modelId: m.modelId, shards: m.shards })),
+      silenceLimitMs: silenceLimitMs(config),
     });
     const context: AdmissionContext = { store, config, served, banReason: (nodeId) => audit.banReason(nodeId) };
     const limiter = new RateLimiter(config.rateLimit.perSecond, config.rateLimit.burst);
     const tokenizers = new Map<string, Buffer>();
     const stakeGate = options.stakes === undefined ? undefined : new StakeGate(options.stakes, config.stake.minimum);
 
-    const authCall = (kind: AnnouncementKind, reply: (nowMs: number, admitted: Announcement) => object) => (call: ServerUnaryCall<Signed__Output, object>, callback: sendUnaryData<object>) => {
-      const nowMs = Date.now();
-      const limited = rateLimitRefusal(limiter, call.getPeer(), 'Register/Heartbeat/Unregister', nowMs);
-      if (limited !== undefined) {
-        log('rate_limited', { peer: limited.host, kind });
-        metrics.admission(kind, 'rate_limited');
-        return callback({ code: limited.code, details: limited.details });
-      }
-      try {
-        const a = admit(context, kind, { payload: call.request.payload, signature: call.request.signature }, nowMs);
-        metrics.admission(kind, 'accepted');
-        if (kind !== 'heartbeat') log(kind === 'register' ? 'node_registered' : 'node_unregistered', { nodeId: a.nodeId, role: a.role, modelId: a.modelId, shard: a.shardIndex, endpoint: a.endpoint });
-        callback(null, reply(nowMs, a));
-      } catch (error) {
-        if (!(error instanceof AdmissionError)) {
-          log('internal_error', { kind, error: (error as Error).message });
-          metrics.admission(kind, 'INTERNAL');
-          return callback({ code: status.INTERNAL, details: `registry error: ${(error as Error).message}` });
+    const authCall =
+      (kind: AnnouncementKind, reply: (nowMs: number, admitted: Announcement) => object) =>
+      (call: ServerUnaryCall<Signed__Output, object>, callback: sendUnaryData<object>) => {
+        const nowMs = Date.now();
+        const limited = rateLimitRefusal(limiter, call.getPeer(), 'Register/Heartbeat/Unregister', nowMs);
+        if (limited !== undefined) {
+          log('rate_limited', { peer: limited.host, kind });
+          metrics.admission(kind, 'rate_limited');
+          return callback({ code: limited.code, details: limited.details });
         }
-        log('announcement_refused', { peer: peerHost(call.getPeer()), kind, code: status[error.code], reason: error.message });
-        metrics.admission(kind, status[error.code]);
-        callback({ code: error.code, details: error.message });
-      }
-    };
+        try {
+          const a = admit(context, kind, { payload: call.request.payload, signature: call.request.signature }, nowMs);
+          metrics.admission(kind, 'accepted');
+          if (kind !== 'heartbeat')
+            log(kind === 'register' ? 'node_registered' : 'node_unregistered', {
+              nodeId: a.nodeId,
+              role: a.role,
+              modelId: a.modelId,
+              shard: a.shardIndex,
+              endpoint: a.endpoint,
+            });
+          callback(null, reply(nowMs, a));
+        } catch (error) {
+          if (!(error instanceof AdmissionError)) {
+            log('internal_error', { kind, error: (error as Error).message });
+            metrics.admission(kind, 'INTERNAL');
+            return callback({ code: status.INTERNAL, details: `registry error: ${(error as Error).message}` });
+          }
+          log('announcement_refused', {
+            peer: peerHost(call.getPeer()),
+            kind,
+            code: status[error.code],
+            reason: error.message,
+          });
+          metrics.admission(kind, status[error.code]);
+          callback({ code: error.code, details: error.message });
+        }
+      };
 
     const notServed = (modelId: string) => ({
       code: status.NOT_FOUND,
@@ -116,14 +142,25 @@ export async function startRegistry(options: RegistryOptions): Promise<RegistryH
 
     const handlers: RegistryHandlers = {
       Register: authCall('register', (nowMs) => ({
-        heartbeatIntervalMs: config.heartbeat.intervalMs, registeredAtMs: nowMs, auditSamplingRate: config.audit.samplingRate, auditRetentionMs: auditRetentionMs(config),
+        heartbeatIntervalMs: config.heartbeat.intervalMs,
+        registeredAtMs: nowMs,
+        auditSamplingRate: config.audit.samplingRate,
+        auditRetentionMs: auditRetentionMs(config),
       })),
       // A node learns here the audits it owes, whether or not their clients revealed on its stream.
-      Heartbeat: authCall('heartbeat', (nowMs, a) => ({ serverTimeMs: nowMs, owedAudits: a.role === 'node' ? audit.owedTo(a.nodeId) : [] })),
+      Heartbeat: authCall('heartbeat', (nowMs, a) => ({
+        serverTimeMs: nowMs,
+        owedAudits: a.role === 'node' ? audit.owedTo(a.nodeId) : [],
+      })),
       Unregister: authCall('unregister', () => ({})),
       ListModels: (_call, callback) => {
         callback(null, {
-          models: [...served.values()].map((m) => ({ modelId: m.modelId, architecture: m.manifest.architecture, shards: m.manifest.shards.length, pricePer_1kTokens: m.pricePer1kTokens })),
+          models: [...served.values()].map((m) => ({
+            modelId: m.modelId,
+            architecture: m.manifest.architecture,
+            shards: m.manifest.shards.length,
+            pricePer_1kTokens: m.pricePer1kTokens,
+          })),
         });
       },
       GetManifest: (call, callback) => {
@@ -137,37 +174,67 @@ export async function startRegistry(options: RegistryOptions): Promise<RegistryH
           }
           callback(null, { manifestJson: model.manifestJson, tokenizerGguf: tokenizer });
         } catch (error) {
-          callback({ code: status.UNAVAILABLE, details: `tokenizer of "${model.modelId}" cannot be read: ${(error as Error).message}` });
+          callback({
+            code: status.UNAVAILABLE,
+            details: `tokenizer of "${model.modelId}" cannot be read: ${(error as Error).message}`,
+          });
         }
       },
       Discover: (call, callback) => {
         const model = served.get(call.request.modelId);
         if (model === undefined) return callback(notServed(call.request.modelId));
         const live = store.liveNodes(model.modelId, Date.now() - silenceLimitMs(config));
-        (stakeGate === undefined ? Promise.resolve(live) : stakeGate.eligible(live, 'node')).then((eligible) => {
-          const nodes = eligible.map((n) => ({
-            nodeId: n.nodeId, endpoint: n.endpoint, shardIndex: n.shardIndex, activeSessions: n.activeSessions, maxSessions: n.maxSessions,
-            computeUsPerToken: n.computeUsPerToken, pricePer_1kTokens: n.pricePer1kTokens, lastSeenMs: n.lastSeenMs, tls: n.tls,
-          }));
-          callback(null, { manifestJson: model.manifestJson, nodes, auditSamplingRate: config.audit.samplingRate });
-        }, (error: Error) => callback({ code: status.UNAVAILABLE, details: `stakes cannot be read: ${error.message}` }));
+        (stakeGate === undefined ? Promise.resolve(live) : stakeGate.eligible(live, 'node')).then(
+          (eligible) => {
+            const nodes = eligible.map((n) => ({
+              nodeId: n.nodeId,
+              endpoint: n.endpoint,
+              shardIndex: n.shardIndex,
+              activeSessions: n.activeSessions,
+              maxSessions: n.maxSessions,
+              computeUsPerToken: n.computeUsPerToken,
+              pricePer_1kTokens: n.pricePer1kTokens,
+              lastSeenMs: n.lastSeenMs,
+              tls: n.tls,
+            }));
+            callback(null, { manifestJson: model.manifestJson, nodes, auditSamplingRate: config.audit.samplingRate });
+          },
+          (error: Error) => callback({ code: status.UNAVAILABLE, details: `stakes cannot be read: ${error.message}` }),
+        );
       },
       ExchangePeers: (call, callback) => {
         const peers = gossip?.answer(call.request.selfEndpoint, call.request.known, Date.now()) ?? [];
-        callback(null, { peers: peers.map((p) => ({ endpoint: p.endpoint, clusterId: p.clusterId, lastSeenMs: p.lastSeenMs })) });
+        callback(null, {
+          peers: peers.map((p) => ({ endpoint: p.endpoint, clusterId: p.clusterId, lastSeenMs: p.lastSeenMs })),
+        });
       },
-      ...operatorHandlers({ store, config, log, ...(options.accounts === undefined ? {} : { backend: options.accounts }) }),
+      ...operatorHandlers({
+        store,
+        config,
+        log,
+        ...(options.accounts === undefined ? {} : { backend: options.accounts }),
+      }),
     };
 
     const maxReceiveBytes = Math.max(MAX_RECEIVE_BYTES, config.audit.maxTicketBytes + 64 * 1024);
-    const server = new Server({ 'grpc.max_send_message_length': REGISTRY_MAX_MESSAGE_BYTES, 'grpc.max_receive_message_length': maxReceiveBytes });
+    const server = new Server({
+      'grpc.max_send_message_length': REGISTRY_MAX_MESSAGE_BYTES,
+      'grpc.max_receive_message_length': maxReceiveBytes,
+    });
     server.addService(tessera.v1.Registry.service, handlers);
     server.addService(tessera.v1.Audit.service, audit.handlers());
     // Daemons ask which nodes are admitted, and with which share keys, before they accept shares.
-    server.addService(tessera.v1.Membership.service, membershipHandlers(storeDirectory(store.database, silenceLimitMs(config))));
+    server.addService(
+      tessera.v1.Membership.service,
+      membershipHandlers(storeDirectory(store.database, silenceLimitMs(config))),
+    );
     const host = options.host ?? '127.0.0.1';
     const port = await new Promise<number>((resolve, reject) => {
-      server.bindAsync(`${host.includes(':') ? `[${host}]` : host}:${options.port}`, ServerCredentials.createInsecure(), (error, bound) => (error ? reject(error) : resolve(bound)));
+      server.bindAsync(
+        `${host.includes(':') ? `[${host}]` : host}:${options.port}`,
+        ServerCredentials.createInsecure(),
+        (error, bound) => (error ? reject(error) : resolve(bound)),
+      );
     }).catch((error: Error) => {
       throw new Error(`registry cannot listen on ${host}:${options.port}: ${error.message}`);
     });
@@ -175,20 +242,32 @@ export async function startRegistry(options: RegistryOptions): Promise<RegistryH
 
     const evictTimer = setInterval(() => {
       const evicted = store.evictSilent(Date.now() - silenceLimitMs(config));
-      for (const nodeId of evicted) log('node_evicted', { nodeId, missedHeartbeats: config.heartbeat.evictAfterMissed });
+      for (const nodeId of evicted)
+        log('node_evicted', { nodeId, missedHeartbeats: config.heartbeat.evictAfterMissed });
       audit.decideRefusals(Date.now()).catch((error: Error) => log('slash_failed', { error: error.message }));
     }, config.heartbeat.intervalMs);
     evictTimer.unref();
 
-    const settlement = options.settle === undefined ? undefined : startSettlementLoop({
-      backend: options.settle.backend, db: store.database, members: storeDirectory(store.database, silenceLimitMs(config)), log,
-      onEvent: (event) => metrics.settlement(event),
-      ...(options.settle.intervalMs === undefined ? {} : { intervalMs: options.settle.intervalMs }),
-      ...(options.settle.bonusBps === undefined ? {} : { bonusBps: options.settle.bonusBps }),
-    });
+    const settlement =
+      options.settle === undefined
+        ? undefined
+        : startSettlementLoop({
+            backend: options.settle.backend,
+            db: store.database,
+            members: storeDirectory(store.database, silenceLimitMs(config)),
+            log,
+            onEvent: (event) => metrics.settlement(event),
+            ...(options.settle.intervalMs === undefined ? {} : { intervalMs: options.settle.intervalMs }),
+            ...(options.settle.bonusBps === undefined ? {} : { bonusBps: options.settle.bonusBps }),
+          });
     audit.applyPendingSlashes().catch((error: Error) => log('slash_failed', { error: error.message }));
     gossip = new PeerGossip({
-      store, self: endpoint, clusterId: config.clusterId, seeds: [...new Set([...config.seeds, ...(options.seeds ?? [])])], intervalMs: config.gossipIntervalMs, log,
+      store,
+      self: endpoint,
+      clusterId: config.clusterId,
+      seeds: [...new Set([...config.seeds, ...(options.seeds ?? [])])],
+      intervalMs: config.gossipIntervalMs,
+      log,
     });
     log('registry_started', { endpoint, clusterId: config.clusterId, models: [...served.keys()], db: options.dbPath });
 

@@ -120,7 +120,8 @@ const HASH32 = /^0x[0-9a-fA-F]{64}$/;
 
 /** Lower-cased, so the same hash is one key in both back ends. */
 export function checkHash32(value: string, what: string): Hash32 {
-  if (!HASH32.test(value)) throw new TypeError(`${what} must be 32 bytes as 0x-prefixed hex, got ${JSON.stringify(value)}`);
+  if (!HASH32.test(value))
+    throw new TypeError(`${what} must be 32 bytes as 0x-prefixed hex, got ${JSON.stringify(value)}`);
   return value.toLowerCase() as Hash32;
 }
 

@@ -2,7 +2,7 @@ import type Database from 'better-sqlite3';
 import { hexToBytes } from '@noble/hashes/utils.js';
 import { DaemonClient } from '../chain/daemon-client.ts';
 import { hex } from '../chain/block.ts';
-import { openShare, shareSigner } from '../chain/share.ts';
+import { openShare, shareSigner } from '../protocol/share.ts';
 import type { SettlementSummary } from '../chain/summary.ts';
 import { addressOf } from '../crypto/keys.ts';
 import { EscrowError, type Hash32, type Payout, type SettlementBackend } from './settlement-backend.ts';
@@ -24,11 +24,17 @@ export interface SettlerOptions {
 }
 
 export type SettleOutcome =
-  | { readonly status: 'posted'; readonly hash: Hash32; readonly payouts: readonly Payout[]; readonly challengeEndsAtMs: number }
+  | {
+      readonly status: 'posted';
+      readonly hash: Hash32;
+      readonly payouts: readonly Payout[];
+      readonly challengeEndsAtMs: number;
+    }
   | { readonly status: 'already'; readonly hash: Hash32; readonly state: string }
   | { readonly status: 'waiting' | 'empty'; readonly reason: string };
 
-export type FinalizeOutcome = { readonly status: 'finalized' } | { readonly status: 'waiting' | 'challenged'; readonly reason: string };
+export type FinalizeOutcome =
+  { readonly status: 'finalized' } | { readonly status: 'waiting' | 'challenged'; readonly reason: string };
 
 /**
  * The registry's side of settlement (ARCHITECTURE.md §8): takes a daemon's summary of a window only
@@ -49,7 +55,10 @@ export class Settler {
     try {
       summary = await daemon.settlementSummary(window);
     } catch (error) {
-      return { status: 'waiting', reason: `daemon ${daemon.endpoint}: ${(error as { details?: string }).details || (error as Error).message}` };
+      return {
+        status: 'waiting',
+        reason: `daemon ${daemon.endpoint}: ${(error as { details?: string }).details || (error as Error).message}`,
+      };
     }
     const hash = `0x${summary.hash}` as Hash32;
     // The back end is the record of what was posted: a restarted registry does not post twice.
@@ -58,18 +67,34 @@ export class Settler {
     const invalid = await this.#checkShares(summary);
     if (invalid !== undefined) throw new SettlementRejectedError(`window ${window}: ${invalid}`);
     const lastBlock = await daemon.block(summary.toHeight, true);
-    const pending = this.#pendingAudits(summary.nodes.map((n) => n.nodeId), lastBlock.header.timestampMs);
-    if (pending > 0) return { status: 'waiting', reason: `${pending} audit tickets of the window's nodes are not done` };
+    const pending = this.#pendingAudits(
+      summary.nodes.map((n) => n.nodeId),
+      lastBlock.header.timestampMs,
+    );
+    if (pending > 0)
+      return { status: 'waiting', reason: `${pending} audit tickets of the window's nodes are not done` };
     const owed = summary.clients.reduce((sum, c) => sum + BigInt(c.fees), 0n);
     const available = await backend.available();
     const pool = owed < available ? owed : available;
-    const banned = new Set((db.prepare('SELECT node_id AS nodeId FROM audit_bans').all() as { nodeId: string }[]).map((r) => r.nodeId));
+    const banned = new Set(
+      (db.prepare('SELECT node_id AS nodeId FROM audit_bans').all() as { nodeId: string }[]).map((r) => r.nodeId),
+    );
     const payouts = computePayouts(summary, {
-      pool, bonusBps: this.#o.bonusBps ?? 0, fastest: this.#o.fastest?.(summary.nodes.map((n) => n.nodeId)) ?? [], banned,
+      pool,
+      bonusBps: this.#o.bonusBps ?? 0,
+      fastest: this.#o.fastest?.(summary.nodes.map((n) => n.nodeId)) ?? [],
+      banned,
     });
-    if (payouts.length === 0) return { status: 'empty', reason: `window ${window} pays nobody (pool ${pool}, weight ${summary.totalWeight})` };
+    if (payouts.length === 0)
+      return { status: 'empty', reason: `window ${window} pays nobody (pool ${pool}, weight ${summary.totalWeight})` };
     const challengeEndsAtMs = await backend.postSettlement({ hash, payouts });
-    this.#o.log?.('settlement_posted', { window, hash, pool: String(pool), payouts: payouts.map((p) => ({ node: p.node, amount: String(p.amount) })), challengeEndsAtMs });
+    this.#o.log?.('settlement_posted', {
+      window,
+      hash,
+      pool: String(pool),
+      payouts: payouts.map((p) => ({ node: p.node, amount: String(p.amount) })),
+      challengeEndsAtMs,
+    });
     return { status: 'posted', hash, payouts, challengeEndsAtMs };
   }
 
@@ -79,15 +104,21 @@ export class Settler {
     const state = await backend.settlementState(hash);
     if (state.status === 'none') return { status: 'waiting', reason: `settlement ${hash} was never posted` };
     if (state.status === 'finalized') return { status: 'finalized' };
-    if (state.status === 'challenged') return { status: 'challenged', reason: `settlement ${hash} was challenged; it is never finalized` };
+    if (state.status === 'challenged')
+      return { status: 'challenged', reason: `settlement ${hash} was challenged; it is never finalized` };
     for (const role of ['daemon', 'verifier']) {
-      if (members.members([], role).length === 0) return { status: 'waiting', reason: `no live ${role}: settlements are finalized only while daemons and verifiers watch` };
+      if (members.members([], role).length === 0)
+        return {
+          status: 'waiting',
+          reason: `no live ${role}: settlements are finalized only while daemons and verifiers watch`,
+        };
     }
     try {
       await backend.finalize(hash);
     } catch (error) {
       // The back end's clock decides when the challenge window ends (a chain's, for the escrow contract).
-      if (error instanceof EscrowError && error.code === 'ChallengeWindowOpen') return { status: 'waiting', reason: error.message };
+      if (error instanceof EscrowError && error.code === 'ChallengeWindowOpen')
+        return { status: 'waiting', reason: error.message };
       throw error;
     }
     this.#o.log?.('settlement_finalized', { hash });
@@ -102,7 +133,8 @@ export class Settler {
       const { blocks } = await this.#o.daemon.blocks(from, summary.toHeight);
       if (blocks.length === 0) return `the daemon holds no block at height ${from}`;
       for (const block of blocks) {
-        if (block.header.height === summary.toHeight && hex(block.hash) !== summary.lastBlockHash) return `block ${summary.toHeight} is not the one the summary names`;
+        if (block.header.height === summary.toHeight && hex(block.hash) !== summary.lastBlockHash)
+          return `block ${summary.toHeight} is not the one the summary names`;
         for (const signed of block.shares) {
           const share = openShare(signed.payload);
           if (!keys.has(share.nodeId)) {
@@ -111,16 +143,22 @@ export class Settler {
           }
           const key = keys.get(share.nodeId);
           if (key === undefined) return `share of ${share.nodeId}, a node the registry does not know`;
-          if (shareSigner(signed) !== key) return `a share of ${share.nodeId} is not signed by its registered share key`;
+          if (shareSigner(signed) !== key)
+            return `a share of ${share.nodeId} is not signed by its registered share key`;
           const t = totals.get(share.nodeId) ?? { shares: 0, weight: 0, tokens: 0 };
-          totals.set(share.nodeId, { shares: t.shares + 1, weight: t.weight + share.weight, tokens: t.tokens + share.tokensProcessed });
+          totals.set(share.nodeId, {
+            shares: t.shares + 1,
+            weight: t.weight + share.weight,
+            tokens: t.tokens + share.tokensProcessed,
+          });
         }
       }
       from = blocks.at(-1)!.header.height + 1;
     }
     for (const node of summary.nodes) {
       const t = totals.get(node.nodeId);
-      if (t === undefined || t.shares !== node.shares || t.weight !== node.weight || t.tokens !== node.tokens) return `the summary's totals for ${node.nodeId} differ from its blocks`;
+      if (t === undefined || t.shares !== node.shares || t.weight !== node.weight || t.tokens !== node.tokens)
+        return `the summary's totals for ${node.nodeId} differ from its blocks`;
     }
     if (totals.size !== summary.nodes.length) return 'the blocks hold shares of nodes the summary leaves out';
     return undefined;
@@ -129,7 +167,9 @@ export class Settler {
   #pendingAudits(nodeIds: readonly string[], untilMs: number): number {
     if (nodeIds.length === 0) return 0;
     const row = this.#o.db
-      .prepare(`SELECT COUNT(*) AS n FROM audit_tickets WHERE status = 'queued' AND received_at_ms <= ? AND node_id IN (${nodeIds.map(() => '?').join(',')})`)
+      .prepare(
+        `SELECT COUNT(*) AS n FROM audit_tickets WHERE status = 'queued' AND received_at_ms <= ? AND node_id IN (${nodeIds.map(() => '?').join(',')})`,
+      )
       .get(untilMs, ...nodeIds) as { n: number };
     return row.n;
   }
@@ -155,7 +195,9 @@ export interface SettlementLoopOptions extends Omit<SettlerOptions, 'daemon' | '
 export function fastestByShard(db: Database.Database, nodeIds: readonly string[]): string[] {
   if (nodeIds.length === 0) return [];
   const rows = db
-    .prepare(`SELECT node_id AS nodeId, shard_index AS shard, compute_us_per_token AS us FROM nodes WHERE compute_us_per_token > 0 AND node_id IN (${nodeIds.map(() => '?').join(',')}) ORDER BY us, node_id`)
+    .prepare(
+      `SELECT node_id AS nodeId, shard_index AS shard, compute_us_per_token AS us FROM nodes WHERE compute_us_per_token > 0 AND node_id IN (${nodeIds.map(() => '?').join(',')}) ORDER BY us, node_id`,
+    )
     .all(...nodeIds) as { nodeId: string; shard: number; us: number }[];
   const best = new Map<number, string>();
   for (const r of rows) if (!best.has(r.shard)) best.set(r.shard, r.nodeId);
@@ -190,7 +232,8 @@ export function startSettlementLoop(options: SettlementLoopOptions): { close(): 
         }
         if (outcome.status === 'waiting') break;
         if (outcome.status === 'posted') options.onEvent?.('posted');
-        if (outcome.status === 'posted' || (outcome.status === 'already' && outcome.state === 'posted')) open.add(outcome.hash);
+        if (outcome.status === 'posted' || (outcome.status === 'already' && outcome.state === 'posted'))
+          open.add(outcome.hash);
         next++;
       }
       for (const hash of open) {

@@ -9,12 +9,16 @@ export interface SignedPayload {
 
 export class SignedPayloadError extends Error {
   /** `signature`: the payload is well formed but not signed by its nodeId's key. */
-  constructor(message: string, readonly reason: 'malformed' | 'signature' = 'malformed') {
+  constructor(
+    message: string,
+    readonly reason: 'malformed' | 'signature' = 'malformed',
+  ) {
     super(message);
   }
 }
 
-export const isHex = (value: unknown, bytes: number): boolean => typeof value === 'string' && new RegExp(`^[0-9a-f]{${bytes * 2}}$`).test(value);
+export const isHex = (value: unknown, bytes: number): boolean =>
+  typeof value === 'string' && new RegExp(`^[0-9a-f]{${bytes * 2}}$`).test(value);
 export const isCount = (value: unknown): boolean => Number.isSafeInteger(value) && (value as number) >= 0;
 
 /**
@@ -35,12 +39,19 @@ export function openSignedPayload<T extends { readonly nodeId: string }>(
   } catch (error) {
     throw new SignedPayloadError(`${what} payload is not canonical JSON: ${(error as Error).message}`);
   }
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new SignedPayloadError(`malformed ${what}: not a JSON object`);
+  if (typeof value !== 'object' || value === null || Array.isArray(value))
+    throw new SignedPayloadError(`malformed ${what}: not a JSON object`);
   const fields = value as Record<string, unknown>;
-  const problems = [...(typeof fields.nodeId !== 'string' || !/^0x[0-9a-f]{40}$/.test(fields.nodeId) ? ['nodeId is not a lowercase 0x address'] : []), ...problemsOf(fields)];
+  const problems = [
+    ...(typeof fields.nodeId !== 'string' || !/^0x[0-9a-f]{40}$/.test(fields.nodeId)
+      ? ['nodeId is not a lowercase 0x address']
+      : []),
+    ...problemsOf(fields),
+  ];
   if (problems.length > 0) throw new SignedPayloadError(`malformed ${what}: ${problems.join(', ')}`);
   const signer = recoverSigner(domain, signed.payload, signed.signature);
   if (signer === undefined) throw new SignedPayloadError(`${what} signature is malformed`, 'signature');
-  if (signer !== fields.nodeId) throw new SignedPayloadError(`${what} is signed by ${signer}, not by node ${fields.nodeId}`, 'signature');
+  if (signer !== fields.nodeId)
+    throw new SignedPayloadError(`${what} is signed by ${signer}, not by node ${fields.nodeId}`, 'signature');
   return fields as unknown as T;
 }

@@ -14,12 +14,16 @@ type Role = keyof ClusterConfig['stake']['minimum'];
  * as soon as it falls below the minimum.
  */
 export class StakeGate {
-  constructor(private readonly stakes: StakeReader, private readonly minimum: ClusterConfig['stake']['minimum']) {}
+  constructor(
+    private readonly stakes: StakeReader,
+    private readonly minimum: ClusterConfig['stake']['minimum'],
+  ) {}
 
   /** Why `nodeId` may not get new work, or undefined when it may. */
   async refusal(nodeId: string, role: Role): Promise<string | undefined> {
     const stake = await this.stakes.stakeOf(nodeId);
-    if (stake.unstakingUntilMs !== undefined) return `${nodeId} is unstaking (withdrawable from ${new Date(stake.unstakingUntilMs).toISOString()})`;
+    if (stake.unstakingUntilMs !== undefined)
+      return `${nodeId} is unstaking (withdrawable from ${new Date(stake.unstakingUntilMs).toISOString()})`;
     const minimum = this.minimum[role];
     if (stake.amount < minimum) return `${nodeId} has stake ${stake.amount}, below the ${role} minimum ${minimum}`;
     return undefined;

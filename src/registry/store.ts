@@ -98,7 +98,9 @@ export class RegistryStore {
     const version = this.#db.pragma('user_version', { simple: true }) as number;
     if (version > SCHEMA_VERSION) {
       this.#db.close();
-      throw new Error(`${path} has registry schema version ${version}; this tessera knows up to ${SCHEMA_VERSION}: upgrade tessera`);
+      throw new Error(
+        `${path} has registry schema version ${version}; this tessera knows up to ${SCHEMA_VERSION}: upgrade tessera`,
+      );
     }
     this.#db.exec(SCHEMA);
     this.#db.pragma(`user_version = ${SCHEMA_VERSION}`);
@@ -129,7 +131,8 @@ export class RegistryStore {
    * cache under its cap, so one of them could otherwise be replayed.
    */
   nonceFloorMs(): number {
-    const row = this.#db.prepare("SELECT value FROM meta WHERE key = 'nonce_floor_ms'").get() as { value: string } | undefined;
+    const row = this.#db.prepare("SELECT value FROM meta WHERE key = 'nonce_floor_ms'").get() as
+      { value: string } | undefined;
     return row === undefined ? 0 : Number(row.value);
   }
 
@@ -138,12 +141,20 @@ export class RegistryStore {
    * refused on their timestamp anyway), and holds the cache to `cap` entries by raising the floor.
    */
   rememberNonce(nonce: string, nodeId: string, timestampMs: number, expiredBeforeMs: number, cap: number): void {
-    this.#db.prepare('INSERT INTO nonces (nonce, node_id, timestamp_ms) VALUES (?, ?, ?)').run(nonce, nodeId, timestampMs);
+    this.#db
+      .prepare('INSERT INTO nonces (nonce, node_id, timestamp_ms) VALUES (?, ?, ?)')
+      .run(nonce, nodeId, timestampMs);
     this.#nonceCount += 1 - this.#db.prepare('DELETE FROM nonces WHERE timestamp_ms < ?').run(expiredBeforeMs).changes;
     if (this.#nonceCount <= cap) return;
-    const floor = this.#db.prepare('SELECT timestamp_ms AS t FROM nonces ORDER BY timestamp_ms LIMIT 1 OFFSET ?').get(this.#nonceCount - cap - 1) as { t: number };
+    const floor = this.#db
+      .prepare('SELECT timestamp_ms AS t FROM nonces ORDER BY timestamp_ms LIMIT 1 OFFSET ?')
+      .get(this.#nonceCount - cap - 1) as { t: number };
     this.#nonceCount -= this.#db.prepare('DELETE FROM nonces WHERE timestamp_ms <= ?').run(floor.t).changes;
-    this.#db.prepare("INSERT INTO meta (key, value) VALUES ('nonce_floor_ms', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value").run(String(Math.max(floor.t, this.nonceFloorMs())));
+    this.#db
+      .prepare(
+        "INSERT INTO meta (key, value) VALUES ('nonce_floor_ms', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+      )
+      .run(String(Math.max(floor.t, this.nonceFloorMs())));
   }
 
   /** Gives back a nonce reserved for a call that was then refused, so the refusal leaves no trace. */
@@ -154,7 +165,8 @@ export class RegistryStore {
   // --- nodes ---
 
   node(nodeId: string): NodeRecord | undefined {
-    const row = this.#db.prepare(`SELECT ${NODE_COLUMNS} FROM nodes WHERE node_id = ?`).get(nodeId) as NodeRow | undefined;
+    const row = this.#db.prepare(`SELECT ${NODE_COLUMNS} FROM nodes WHERE node_id = ?`).get(nodeId) as
+      NodeRow | undefined;
     return row === undefined ? undefined : { ...row, tls: row.tls === 1 };
   }
 
@@ -166,8 +178,22 @@ export class RegistryStore {
           max_sessions, compute_us_per_token, price_per_1k_tokens, registered_at_ms, last_seen_ms, status)
          VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'live')`,
       )
-      .run(a.nodeId, a.role, a.modelId, a.shardIndex, a.endpoint, a.tls ? 1 : 0, a.shareKey, JSON.stringify(a.capabilities),
-        a.load.activeSessions, a.load.maxSessions, a.load.computeUsPerToken, a.pricePer1kTokens, nowMs, nowMs);
+      .run(
+        a.nodeId,
+        a.role,
+        a.modelId,
+        a.shardIndex,
+        a.endpoint,
+        a.tls ? 1 : 0,
+        a.shareKey,
+        JSON.stringify(a.capabilities),
+        a.load.activeSessions,
+        a.load.maxSessions,
+        a.load.computeUsPerToken,
+        a.pricePer1kTokens,
+        nowMs,
+        nowMs,
+      );
   }
 
   /** A heartbeat: current load, price and capabilities, and the time it was heard. */
@@ -177,7 +203,15 @@ export class RegistryStore {
         `UPDATE nodes SET active_sessions = ?, max_sessions = ?, compute_us_per_token = ?, price_per_1k_tokens = ?, capabilities = ?,
           last_seen_ms = ? WHERE node_id = ?`,
       )
-      .run(a.load.activeSessions, a.load.maxSessions, a.load.computeUsPerToken, a.pricePer1kTokens, JSON.stringify(a.capabilities), nowMs, a.nodeId);
+      .run(
+        a.load.activeSessions,
+        a.load.maxSessions,
+        a.load.computeUsPerToken,
+        a.pricePer1kTokens,
+        JSON.stringify(a.capabilities),
+        nowMs,
+        a.nodeId,
+      );
   }
 
   removeNode(nodeId: string): void {
@@ -192,7 +226,9 @@ export class RegistryStore {
   /** Marks live nodes last heard before `beforeMs` as evicted; returns their ids. */
   evictSilent(beforeMs: number): string[] {
     const rows = this.#db
-      .prepare("UPDATE nodes SET status = 'evicted' WHERE status = 'live' AND last_seen_ms < ? RETURNING node_id AS nodeId")
+      .prepare(
+        "UPDATE nodes SET status = 'evicted' WHERE status = 'live' AND last_seen_ms < ? RETURNING node_id AS nodeId",
+      )
       .all(beforeMs) as { nodeId: string }[];
     return rows.map((r) => r.nodeId);
   }
@@ -200,7 +236,9 @@ export class RegistryStore {
   /** Live compute nodes of a model heard since `sinceMs`, by shard. */
   liveNodes(modelId: string, sinceMs: number): NodeRecord[] {
     const rows = this.#db
-      .prepare(`SELECT ${NODE_COLUMNS} FROM nodes WHERE model_id = ? AND status = 'live' AND role = 'node' AND last_seen_ms >= ? ORDER BY shard_index, node_id`)
+      .prepare(
+        `SELECT ${NODE_COLUMNS} FROM nodes WHERE model_id = ? AND status = 'live' AND role = 'node' AND last_seen_ms >= ? ORDER BY shard_index, node_id`,
+      )
       .all(modelId, sinceMs) as NodeRow[];
     return rows.map((row) => ({ ...row, tls: row.tls === 1 }));
   }
@@ -211,21 +249,27 @@ export class RegistryStore {
   replaceManifests(models: readonly StoredManifest[], nowMs: number): void {
     this.transaction(() => {
       this.#db.prepare('DELETE FROM manifests').run();
-      const insert = this.#db.prepare('INSERT INTO manifests (model_id, manifest_json, tokenizer_path, price_per_1k_tokens, updated_at_ms) VALUES (?, ?, ?, ?, ?)');
+      const insert = this.#db.prepare(
+        'INSERT INTO manifests (model_id, manifest_json, tokenizer_path, price_per_1k_tokens, updated_at_ms) VALUES (?, ?, ?, ?, ?)',
+      );
       for (const m of models) insert.run(m.modelId, m.manifestJson, m.tokenizerPath, m.pricePer1kTokens, nowMs);
     });
   }
 
   manifests(): StoredManifest[] {
     return this.#db
-      .prepare('SELECT model_id AS modelId, manifest_json AS manifestJson, tokenizer_path AS tokenizerPath, price_per_1k_tokens AS pricePer1kTokens FROM manifests ORDER BY model_id')
+      .prepare(
+        'SELECT model_id AS modelId, manifest_json AS manifestJson, tokenizer_path AS tokenizerPath, price_per_1k_tokens AS pricePer1kTokens FROM manifests ORDER BY model_id',
+      )
       .all() as StoredManifest[];
   }
 
   // --- peers ---
 
   peers(): PeerRecord[] {
-    return this.#db.prepare(`SELECT ${PEER_COLUMNS} FROM peers ORDER BY last_seen_ms DESC, endpoint`).all() as PeerRecord[];
+    return this.#db
+      .prepare(`SELECT ${PEER_COLUMNS} FROM peers ORDER BY last_seen_ms DESC, endpoint`)
+      .all() as PeerRecord[];
   }
 
   /**
@@ -237,11 +281,15 @@ export class RegistryStore {
       if (this.#db.prepare('SELECT 1 FROM peers WHERE endpoint = ?').get(endpoint) !== undefined) return;
       const count = (this.#db.prepare('SELECT COUNT(*) AS n FROM peers').get() as { n: number }).n;
       if (count >= max) {
-        const victim = this.#db.prepare('SELECT endpoint FROM peers WHERE last_seen_ms = 0 ORDER BY learned_at_ms LIMIT 1').get() as { endpoint: string } | undefined;
+        const victim = this.#db
+          .prepare('SELECT endpoint FROM peers WHERE last_seen_ms = 0 ORDER BY learned_at_ms LIMIT 1')
+          .get() as { endpoint: string } | undefined;
         if (victim === undefined) return;
         this.#db.prepare('DELETE FROM peers WHERE endpoint = ?').run(victim.endpoint);
       }
-      this.#db.prepare("INSERT INTO peers (endpoint, cluster_id, last_seen_ms, learned_at_ms) VALUES (?, '', 0, ?)").run(endpoint, nowMs);
+      this.#db
+        .prepare("INSERT INTO peers (endpoint, cluster_id, last_seen_ms, learned_at_ms) VALUES (?, '', 0, ?)")
+        .run(endpoint, nowMs);
     });
   }
 

@@ -55,14 +55,15 @@ test('Q4_K: packed 6-bit scales and mins, 4-bit quants in 32-byte chunks', () =>
   const packed = [0x41, 0x8a, 0x21, 0xff, 0xc2, 0x00, 0xbf, 0x47, 0x21, 0x38, 0x45, 0x5a];
   const qs = Array.from({ length: 128 }, (_, i) => (i * 37 + 11) & 0xff);
   // Block 0: d = 0.5 (0x3800), dmin = 0.25 (0x3400). Block 1: d = 1 (0x3c00), dmin = 2 (0x4000).
-  const bytes = new Uint8Array([
-    0x00, 0x38, 0x00, 0x34, ...packed, ...qs,
-    0x00, 0x3c, 0x00, 0x40, ...packed, ...qs,
-  ]);
+  const bytes = new Uint8Array([0x00, 0x38, 0x00, 0x34, ...packed, ...qs, 0x00, 0x3c, 0x00, 0x40, ...packed, ...qs]);
   const out = dequantize(GgmlType.Q4_K, bytes, 512);
-  for (const [block, d, dmin] of [[0, 0.5, 0.25], [1, 1, 2]] as const) {
+  for (const [block, d, dmin] of [
+    [0, 0.5, 0.25],
+    [1, 1, 2],
+  ] as const) {
     for (let e = 0; e < 256; e++) {
-      const chunk = e >> 6, within = e & 63;
+      const chunk = e >> 6,
+        within = e & 63;
       const sub = 2 * chunk + (within >= 32 ? 1 : 0);
       const byte = qs[32 * chunk + (within & 31)]!;
       const q = within < 32 ? byte & 15 : byte >> 4;
@@ -82,7 +83,9 @@ test('Q6_K: ql/qh split, int8 scales per 16, offset 32', () => {
   const bytes = new Uint8Array([...ql, ...qh, ...scales.map((s) => s & 0xff), 0x00, 0x38]); // d = 0.5
   const out = dequantize(GgmlType.Q6_K, bytes, 256);
   for (let e = 0; e < 256; e++) {
-    const half = e >> 7, quarter = (e & 127) >> 5, l = e & 31;
+    const half = e >> 7,
+      quarter = (e & 127) >> 5,
+      l = e & 31;
     const lowByte = ql[64 * half + l + (quarter & 1 ? 32 : 0)]!;
     const low = quarter < 2 ? lowByte & 15 : lowByte >> 4;
     const high = (qh[32 * half + l]! >> (2 * quarter)) & 3;

@@ -8,8 +8,12 @@ import { bf16ToF32, f16BytesToF32, readF16 } from './half.ts';
 const f32 = Math.fround;
 
 /** Elements `count` of `bytes` (whole blocks of `type`) as f32. */
-export function dequantize(type: GgmlType, bytes: Uint8Array, count: number,
-  out: Float32Array = new Float32Array(count)): Float32Array {
+export function dequantize(
+  type: GgmlType,
+  bytes: Uint8Array,
+  count: number,
+  out: Float32Array = new Float32Array(count),
+): Float32Array {
   const needed = byteSize(type, count);
   if (bytes.length < needed) {
     throw new Error(`${ggmlTypeName(type)}: ${count} elements need ${needed} bytes, got ${bytes.length}`);
@@ -44,7 +48,7 @@ export function dequantize(type: GgmlType, bytes: Uint8Array, count: number,
 
 function dequantizeQ8_0(bytes: Uint8Array, at: number, out: Float32Array, to: number): void {
   const d = readF16(bytes, at);
-  for (let j = 0; j < 32; j++) out[to + j] = f32((bytes[at + 2 + j]! << 24 >> 24) * d);
+  for (let j = 0; j < 32; j++) out[to + j] = f32(((bytes[at + 2 + j]! << 24) >> 24) * d);
 }
 
 /** Byte j holds element j in its low nibble and element j+16 in its high nibble, both offset by 8. */
@@ -75,8 +79,10 @@ function dequantizeQ4_K(bytes: Uint8Array, at: number, out: Float32Array, to: nu
   for (let chunk = 0; chunk < 4; chunk++) {
     const [sc1, m1] = q4kScaleMin(bytes, at + 4, 2 * chunk);
     const [sc2, m2] = q4kScaleMin(bytes, at + 4, 2 * chunk + 1);
-    const d1 = f32(d * sc1), min1 = f32(dmin * m1);
-    const d2 = f32(d * sc2), min2 = f32(dmin * m2);
+    const d1 = f32(d * sc1),
+      min1 = f32(dmin * m1);
+    const d2 = f32(d * sc2),
+      min2 = f32(dmin * m2);
     const qs = at + 16 + 32 * chunk;
     const y = to + 64 * chunk;
     for (let l = 0; l < 32; l++) {
@@ -102,12 +108,14 @@ function dequantizeQ6_K(bytes: Uint8Array, at: number, out: Float32Array, to: nu
     const y = to + 128 * half;
     for (let l = 0; l < 32; l++) {
       const is = l >> 4;
-      const low0 = bytes[ql + l]!, low1 = bytes[ql + l + 32]!, high = bytes[qh + l]!;
+      const low0 = bytes[ql + l]!,
+        low1 = bytes[ql + l + 32]!,
+        high = bytes[qh + l]!;
       const q1 = ((low0 & 0xf) | ((high & 3) << 4)) - 32;
       const q2 = ((low1 & 0xf) | (((high >> 2) & 3) << 4)) - 32;
       const q3 = ((low0 >> 4) | (((high >> 4) & 3) << 4)) - 32;
       const q4 = ((low1 >> 4) | (((high >> 6) & 3) << 4)) - 32;
-      const scale = (k: number): number => bytes[sc + is + k]! << 24 >> 24;
+      const scale = (k: number): number => (bytes[sc + is + k]! << 24) >> 24;
       out[y + l] = f32(f32(d * scale(0)) * q1);
       out[y + l + 32] = f32(f32(d * scale(2)) * q2);
       out[y + l + 64] = f32(f32(d * scale(4)) * q3);

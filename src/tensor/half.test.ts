@@ -1,8 +1,16 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  bf16ToF32, bf16ToF32Array, f16BytesToF32, f16ToF32, f16ToF32Array, f32ToBf16, f32ToBf16Array,
-  f32ToF16, f32ToF16Array, readF16,
+  bf16ToF32,
+  bf16ToF32Array,
+  f16BytesToF32,
+  f16ToF32,
+  f16ToF32Array,
+  f32ToBf16,
+  f32ToBf16Array,
+  f32ToF16,
+  f32ToF16Array,
+  readF16,
 } from './half.ts';
 
 test('f16 widening of edge values', () => {

@@ -94,8 +94,12 @@ export function f32ToBf16Array(src: Float32Array, out: Uint16Array = new Uint16A
 }
 
 /** Widens `count` little-endian f16 values starting at byte `offset` of `bytes`. */
-export function f16BytesToF32(bytes: Uint8Array, offset: number, count: number,
-  out: Float32Array = new Float32Array(count)): Float32Array {
+export function f16BytesToF32(
+  bytes: Uint8Array,
+  offset: number,
+  count: number,
+  out: Float32Array = new Float32Array(count),
+): Float32Array {
   const table = f16Lookup();
   for (let i = 0; i < count; i++) {
     const o = offset + 2 * i;

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { dequantize } from './dequantize.ts';
 import { BLOCK_LAYOUT, GgmlType } from './ggml-type.ts';
 import { quantize } from './quantize.ts';
-import { randomValues } from './test-data.ts';
+import { randomValues } from '../../test/support/tensor-data.ts';
 
 function roundTrip(type: GgmlType, values: Float32Array): Float32Array {
   return dequantize(type, quantize(type, values), values.length);
@@ -15,7 +15,8 @@ function worstBlockError(type: GgmlType, values: Float32Array): number {
   const n = BLOCK_LAYOUT[type].elements;
   let worst = 0;
   for (let b = 0; b < values.length; b += n) {
-    let amax = 0, err = 0;
+    let amax = 0,
+      err = 0;
     for (let i = b; i < b + n; i++) {
       amax = Math.max(amax, Math.abs(values[i]!));
       err = Math.max(err, Math.abs(values[i]! - back[i]!));
@@ -27,7 +28,8 @@ function worstBlockError(type: GgmlType, values: Float32Array): number {
 
 function relativeRmsError(type: GgmlType, values: Float32Array): number {
   const back = roundTrip(type, values);
-  let err = 0, norm = 0;
+  let err = 0,
+    norm = 0;
   for (let i = 0; i < values.length; i++) {
     err += (values[i]! - back[i]!) ** 2;
     norm += values[i]! ** 2;
@@ -75,7 +77,10 @@ test('Q4_K and Q6_K round trips stay within their step sizes', () => {
 test('zero blocks quantize to exact zeros', () => {
   const zeros = new Float32Array(256);
   for (const type of [GgmlType.Q8_0, GgmlType.Q4_0, GgmlType.Q4_K, GgmlType.Q6_K]) {
-    assert.ok(roundTrip(type, zeros).every((v) => v === 0), `type ${type}`);
+    assert.ok(
+      roundTrip(type, zeros).every((v) => v === 0),
+      `type ${type}`,
+    );
   }
 });
 

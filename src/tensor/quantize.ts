@@ -60,10 +60,14 @@ function quantizeQ8_0(src: Float32Array, from: number, view: DataView, at: numbe
 
 function quantizeQ4_0(src: Float32Array, from: number, view: DataView, at: number): void {
   // The value of largest magnitude, with its sign, maps to -8 so the full range -8..7 is used.
-  let amax = 0, max = 0;
+  let amax = 0,
+    max = 0;
   for (let j = 0; j < 32; j++) {
     const v = src[from + j]!;
-    if (amax < Math.abs(v)) { amax = Math.abs(v); max = v; }
+    if (amax < Math.abs(v)) {
+      amax = Math.abs(v);
+      max = v;
+    }
   }
   const d = f32(max / -8);
   const id = d !== 0 ? f32(1 / d) : 0;
@@ -78,10 +82,12 @@ function quantizeQ4_0(src: Float32Array, from: number, view: DataView, at: numbe
  * its maximum, so only the 6-bit clamps can clip.
  */
 function quantizeQ4_K(src: Float32Array, from: number, view: DataView, at: number): void {
-  const lows = new Float64Array(8), highs = new Float64Array(8);
+  const lows = new Float64Array(8),
+    highs = new Float64Array(8);
   let maxOffset = 0;
   for (let j = 0; j < 8; j++) {
-    let lo = 0, hi = -Infinity;
+    let lo = 0,
+      hi = -Infinity;
     for (let l = 0; l < 32; l++) {
       const v = src[from + 32 * j + l]!;
       lo = Math.min(lo, v);
@@ -135,10 +141,14 @@ function quantizeQ6_K(src: Float32Array, from: number, view: DataView, at: numbe
   const groupSteps = new Float64Array(16);
   let maxStep = 0;
   for (let g = 0; g < 16; g++) {
-    let amax = 0, max = 0;
+    let amax = 0,
+      max = 0;
     for (let l = 0; l < 16; l++) {
       const v = src[from + 16 * g + l]!;
-      if (amax < Math.abs(v)) { amax = Math.abs(v); max = v; }
+      if (amax < Math.abs(v)) {
+        amax = Math.abs(v);
+        max = v;
+      }
     }
     groupSteps[g] = max / -32;
     maxStep = Math.max(maxStep, amax / 32);
@@ -159,7 +169,10 @@ function quantizeQ6_K(src: Float32Array, from: number, view: DataView, at: numbe
   for (let half = 0; half < 2; half++) {
     for (let l = 0; l < 32; l++) {
       const y = 128 * half + l;
-      const q1 = q[y]!, q2 = q[y + 32]!, q3 = q[y + 64]!, q4 = q[y + 96]!;
+      const q1 = q[y]!,
+        q2 = q[y + 32]!,
+        q3 = q[y + 64]!,
+        q4 = q[y + 96]!;
       view.setUint8(at + 64 * half + l, (q1 & 0xf) | ((q3 & 0xf) << 4));
       view.setUint8(at + 64 * half + l + 32, (q2 & 0xf) | ((q4 & 0xf) << 4));
       view.setUint8(at + 128 + 32 * half + l, (q1 >> 4) | ((q2 >> 4) << 2) | ((q3 >> 4) << 4) | ((q4 >> 4) << 6));

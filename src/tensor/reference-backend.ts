@@ -13,8 +13,12 @@ export function createReferenceBackend(): Backend {
       byteSize(type, cols);
       return { type, rows, cols, bytes: new Uint8Array(byteSize(type, rows * cols)) };
     },
-    matmul(w: Matrix, x: Float32Array, nTokens: number,
-      out: Float32Array = new Float32Array(nTokens * w.rows)): Float32Array {
+    matmul(
+      w: Matrix,
+      x: Float32Array,
+      nTokens: number,
+      out: Float32Array = new Float32Array(nTokens * w.rows),
+    ): Float32Array {
       const { rows, cols } = w;
       if (x.length < nTokens * cols) throw new Error(`x holds ${x.length} values, need ${nTokens * cols}`);
       const row = new Float32Array(cols);

@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { argmax, expWeights, logSumExp, topIndices } from './softmax.ts';
-import { randomValues } from './test-data.ts';
+import { randomValues } from '../../test/support/tensor-data.ts';
 
 /** log Σ e^v in f64, one term at a time. */
 function referenceLogSumExp(values: Float32Array): number {
@@ -75,13 +75,19 @@ test('expWeights: e^((x − shift)/T) to f32 precision of the exponent, 1 at the
       const exponent = (values[i]! - shift) / temperature;
       const expected = exponent < -86 ? 0 : Math.exp(exponent);
       const error = Math.abs(weights[i]! - expected);
-      assert.ok(error <= 1e-7 * (2 + Math.abs(exponent)) * expected + 1e-38, `weight ${i} at T ${temperature}: ${weights[i]} vs ${expected}`);
+      assert.ok(
+        error <= 1e-7 * (2 + Math.abs(exponent)) * expected + 1e-38,
+        `weight ${i} at T ${temperature}: ${weights[i]} vs ${expected}`,
+      );
     }
   }
   assert.deepEqual([...expWeights(new Float32Array([1, -Infinity, 1 - 90, 1]), 1, 1).weights], [1, 0, 0, 1]);
   // a floor drops the weights below it from the weights and from their total
   const floored = expWeights(new Float32Array([0, -1, -2, -3]), 0, 1, { floor: 0.2 });
-  assert.deepEqual([...floored.weights].map((w) => w > 0), [true, true, false, false]);
+  assert.deepEqual(
+    [...floored.weights].map((w) => w > 0),
+    [true, true, false, false],
+  );
   assert.ok(Math.abs(floored.total - (1 + Math.exp(-1))) < 3e-7);
 });
 
@@ -97,7 +103,8 @@ test('topIndices is the start of a full sort, ties to the lower index', () => {
   values[fifth - 1] = values[fifth]!;
   values[fifth + 1] = values[fifth]!;
   const sorted = sortedIndices(values);
-  for (const k of [1, 5, 6, 20, 64, 1000, 30000]) assert.deepEqual(topIndices(values, k), sorted.slice(0, k), `k = ${k}`);
+  for (const k of [1, 5, 6, 20, 64, 1000, 30000])
+    assert.deepEqual(topIndices(values, k), sorted.slice(0, k), `k = ${k}`);
   // values too spread out for any threshold near the largest: then all of them are sorted
   const wide = randomValues(1000, 5, 1e4);
   assert.deepEqual(topIndices(wide, 900), sortedIndices(wide).slice(0, 900));
@@ -119,8 +126,14 @@ test('top-p keeps the fewest largest values whose weights reach topP of the tota
       for (const i of prefix) assert.equal(weights[i], all.weights[i], `T ${temperature}, top-p ${topP}: weight ${i}`);
       const mass = prefix.reduce((sum, i) => sum + all.weights[i]!, 0);
       const target = topP * all.total;
-      assert.ok(mass >= target * (1 - 1e-6), `T ${temperature}, top-p ${topP}: ${kept} values hold ${mass}, short of ${target}`);
-      assert.ok(mass - all.weights[prefix.at(-1)!]! < target * (1 + 1e-6), `T ${temperature}, top-p ${topP}: ${kept} values are more than needed`);
+      assert.ok(
+        mass >= target * (1 - 1e-6),
+        `T ${temperature}, top-p ${topP}: ${kept} values hold ${mass}, short of ${target}`,
+      );
+      assert.ok(
+        mass - all.weights[prefix.at(-1)!]! < target * (1 + 1e-6),
+        `T ${temperature}, top-p ${topP}: ${kept} values are more than needed`,
+      );
       assert.ok(Math.abs(total - mass) < 1e-6 * mass);
     }
   }
@@ -129,7 +142,8 @@ test('top-p keeps the fewest largest values whose weights reach topP of the tota
 test('top-p splits values tied at the cut by index, and applies after the floor', () => {
   // weights 1, e^−0.1, e^−2, e^−0.1: half of the total is reached within the tie at 2.9, at index 1
   const values = new Float32Array([3, 2.9, 1, 2.9]);
-  const kept = (options: { floor?: number; topP?: number }) => [...expWeights(values, 3, 1, options).weights].map((w) => w > 0);
+  const kept = (options: { floor?: number; topP?: number }) =>
+    [...expWeights(values, 3, 1, options).weights].map((w) => w > 0);
   assert.deepEqual(kept({ topP: 0.5 }), [true, true, false, false]);
   assert.deepEqual(kept({ topP: 0.8 }), [true, true, false, true]);
   // without index 2 (floored), 0.99 of the rest is all three

@@ -31,7 +31,9 @@ class SoftmaxKernels {
     const { x, n } = this.load(values, Number.NaN, 1);
     // The k-th largest value: only it and the values above get sorted, not a vocabulary.
     const { cut } = largestReaching(this.kernels.maxF32(x, n), k, (t) => this.kernels.countAtLeastF32(x, n, t));
-    return Array.from(this.indicesAtLeast(x, n, cut, x + n * 4)).sort((a, b) => values[b]! - values[a]! || a - b).slice(0, k);
+    return Array.from(this.indicesAtLeast(x, n, cut, x + n * 4))
+      .sort((a, b) => values[b]! - values[a]! || a - b)
+      .slice(0, k);
   }
 
   logSumExp(values: Float32Array): number {
@@ -40,7 +42,12 @@ class SoftmaxKernels {
     return max + Math.log(this.kernels.sumExpF32(x, n, max));
   }
 
-  expWeights(values: Float32Array, shift: number, temperature: number, { floor = 0, topP = 1 }: WeightOptions): Weights {
+  expWeights(
+    values: Float32Array,
+    shift: number,
+    temperature: number,
+    { floor = 0, topP = 1 }: WeightOptions,
+  ): Weights {
     const { x, n } = this.load(values, -Infinity, 2);
     const w = x + n * 4;
     const total = this.kernels.expWeightsF32(x, n, shift, 1 / temperature, floor, w);
@@ -99,7 +106,11 @@ function fromOrderKey(key: number): number {
  * value just above the cut. By bisection over the f32 values in order: about 32 passes over the
  * values, far cheaper than sorting a vocabulary. −∞ if no cut reaches the target.
  */
-function largestReaching(top: number, target: number, reach: (threshold: number) => number): { cut: number; above: number } {
+function largestReaching(
+  top: number,
+  target: number,
+  reach: (threshold: number) => number,
+): { cut: number; above: number } {
   // invariant: reach(lo) ≥ target > reach(hi) = above (lo = −∞ is assumed to reach it)
   let lo = orderKey(top);
   let hi = lo + 1;
@@ -168,6 +179,11 @@ export interface WeightOptions {
  * `shift` at least every value and temperature > 0; see WeightOptions for the rest. The exponent
  * is formed to f32 precision, so a weight's relative error is about 1e-7·(2 + |exponent|).
  */
-export function expWeights(values: Float32Array, shift: number, temperature: number, options: WeightOptions = {}): Weights {
+export function expWeights(
+  values: Float32Array,
+  shift: number,
+  temperature: number,
+  options: WeightOptions = {},
+): Weights {
   return kernels().expWeights(values, shift, temperature, options);
 }

@@ -8,7 +8,7 @@ import type { Backend, Matrix } from './backend.ts';
 import { dequantize } from './dequantize.ts';
 import { GgmlType, ggmlTypeName } from './ggml-type.ts';
 import { quantize } from './quantize.ts';
-import { randomValues } from './test-data.ts';
+import { randomValues } from '../../test/support/tensor-data.ts';
 import { createReferenceBackend, createWasmBackend } from './wasm-backend.ts';
 
 const FLOAT_TYPES: GgmlType[] = [GgmlType.F32, GgmlType.F16, GgmlType.BF16];
@@ -29,7 +29,8 @@ function shapesFor(type: GgmlType): number[] {
 }
 
 function roundHalfEven(v: number): number {
-  const floor = Math.floor(v), rest = v - floor;
+  const floor = Math.floor(v),
+    rest = v - floor;
   if (rest !== 0.5) return rest < 0.5 ? floor : floor + 1;
   return floor % 2 === 0 ? floor : floor + 1;
 }
@@ -73,8 +74,12 @@ function load(backend: Backend, c: Case): Matrix {
 }
 
 function sameBytes(a: Float32Array, b: Float32Array): boolean {
-  return Buffer.compare(Buffer.from(a.buffer, a.byteOffset, a.byteLength),
-    Buffer.from(b.buffer, b.byteOffset, b.byteLength)) === 0;
+  return (
+    Buffer.compare(
+      Buffer.from(a.buffer, a.byteOffset, a.byteLength),
+      Buffer.from(b.buffer, b.byteOffset, b.byteLength),
+    ) === 0
+  );
 }
 
 let one: Backend;
@@ -110,9 +115,12 @@ test('every type matches the f64 reference within the stated tolerance', () => {
       for (let r = 0; r < c.rows; r++) {
         dequantize(type, c.weights.subarray((r * c.weights.length) / c.rows), cols, row);
         for (let t = 0; t < c.nTokens; t++) {
-          let exact = 0, magnitude = 0, inputError = 0;
+          let exact = 0,
+            magnitude = 0,
+            inputError = 0;
           for (let k = 0; k < cols; k++) {
-            const w = row[k]!, xk = xq[t * cols + k]!;
+            const w = row[k]!,
+              xk = xq[t * cols + k]!;
             exact += w * xk;
             magnitude += Math.abs(w * xk);
             inputError += Math.abs(w) * Math.abs(c.x[t * cols + k]! - xk);
@@ -120,8 +128,10 @@ test('every type matches the f64 reference within the stated tolerance', () => {
           const value = got[t * c.rows + r]!;
           const where = `${ggmlTypeName(type)} ${cols} cols, row ${r} token ${t}`;
           assert.ok(Math.abs(value - exact) <= 1e-4 * magnitude, `${where}: ${value} vs ${exact}`);
-          assert.ok(Math.abs(value - want[t * c.rows + r]!) <= inputError + 1e-4 * magnitude,
-            `${where}: ${value} vs reference ${want[t * c.rows + r]}`);
+          assert.ok(
+            Math.abs(value - want[t * c.rows + r]!) <= inputError + 1e-4 * magnitude,
+            `${where}: ${value} vs reference ${want[t * c.rows + r]}`,
+          );
         }
       }
     }
@@ -139,7 +149,10 @@ test('results are bit-identical for 1 and 2 threads and for 1-token and 7-token 
     const m = load(two, c);
     for (let t = 0; t < c.nTokens; t++) {
       const alone = two.matmul(m, c.x.subarray(t * cols, (t + 1) * cols), 1);
-      assert.ok(sameBytes(alone, pair.subarray(t * c.rows, (t + 1) * c.rows)), `${ggmlTypeName(type)}: token ${t} alone`);
+      assert.ok(
+        sameBytes(alone, pair.subarray(t * c.rows, (t + 1) * c.rows)),
+        `${ggmlTypeName(type)}: token ${t} alone`,
+      );
     }
     // A 5-token call whose tokens sit at other positions of the 4-token groups.
     const tail = two.matmul(m, c.x.subarray(2 * cols), 5);
@@ -155,15 +168,18 @@ test('bit-identical across token groupings and row chunks of awkward sizes', () 
   for (const type of [...BLOCK32_TYPES, ...SUPER_TYPES]) {
     const cols = SUPER_TYPES.includes(type) ? 512 : 96;
     const c = makeCase(type, 37, cols, 9, seed++);
-    const m1 = load(one, c), m2 = load(two, c);
+    const m1 = load(one, c),
+      m2 = load(two, c);
     const all = one.matmul(m1, c.x, c.nTokens);
     assert.ok(sameBytes(two.matmul(m2, c.x, c.nTokens), all), `${ggmlTypeName(type)}: 1 vs 2 threads`);
     for (let start = 0; start < c.nTokens; start++) {
       for (const count of [1, 2, 5, c.nTokens - start]) {
         if (start + count > c.nTokens) continue;
         const part = two.matmul(m2, c.x.subarray(start * cols, (start + count) * cols), count);
-        assert.ok(sameBytes(part, all.subarray(start * c.rows, (start + count) * c.rows)),
-          `${ggmlTypeName(type)}: tokens ${start}..${start + count - 1}`);
+        assert.ok(
+          sameBytes(part, all.subarray(start * c.rows, (start + count) * c.rows)),
+          `${ggmlTypeName(type)}: tokens ${start}..${start + count - 1}`,
+        );
       }
     }
   }
@@ -173,15 +189,22 @@ test('hundreds of back-to-back products of mixed sizes give the single-thread by
   // Small and large jobs alternate, so workers are sometimes still spinning, sometimes asleep,
   // and sometimes arrive after the caller has finished a job alone.
   const shapes: [GgmlType, number, number][] = [
-    [GgmlType.Q8_0, 8, 64], [GgmlType.Q8_0, 200, 896], [GgmlType.F32, 3, 61], [GgmlType.Q4_K, 160, 512],
-    [GgmlType.F16, 300, 172], [GgmlType.Q6_K, 300, 256], [GgmlType.Q4_0, 600, 128],
+    [GgmlType.Q8_0, 8, 64],
+    [GgmlType.Q8_0, 200, 896],
+    [GgmlType.F32, 3, 61],
+    [GgmlType.Q4_K, 160, 512],
+    [GgmlType.F16, 300, 172],
+    [GgmlType.Q6_K, 300, 256],
+    [GgmlType.Q4_0, 600, 128],
   ];
   const cases = shapes.map(([type, rows, cols], i) => makeCase(type, rows, cols, 1 + (i % 3), 500 + i));
   const pairs = cases.map((c) => ({ c, a: load(one, c), b: load(two, c) }));
   for (let round = 0; round < 40; round++) {
     for (const { c, a, b } of pairs) {
-      assert.ok(sameBytes(two.matmul(b, c.x, c.nTokens), one.matmul(a, c.x, c.nTokens)),
-        `${ggmlTypeName(c.type)} ${c.rows}×${c.cols}, round ${round}`);
+      assert.ok(
+        sameBytes(two.matmul(b, c.x, c.nTokens), one.matmul(a, c.x, c.nTokens)),
+        `${ggmlTypeName(c.type)} ${c.rows}×${c.cols}, round ${round}`,
+      );
     }
   }
 });
@@ -190,13 +213,16 @@ test('an unclosed backend does not keep the process alive', () => {
   const dir = mkdtempSync(join(tmpdir(), 'tessera-backend-'));
   try {
     const script = join(dir, 'unclosed.mjs');
-    writeFileSync(script, [
-      `const { createWasmBackend } = await import(${JSON.stringify(new URL('./wasm-backend.ts', import.meta.url).href)});`,
-      'const backend = await createWasmBackend({ threads: 2 });',
-      'const m = backend.allocMatrix(0, 512, 512);',
-      'backend.matmul(m, new Float32Array(512), 1);',
-      "console.log('computed');",
-    ].join('\n'));
+    writeFileSync(
+      script,
+      [
+        `const { createWasmBackend } = await import(${JSON.stringify(new URL('./wasm-backend.ts', import.meta.url).href)});`,
+        'const backend = await createWasmBackend({ threads: 2 });',
+        'const m = backend.allocMatrix(0, 512, 512);',
+        'backend.matmul(m, new Float32Array(512), 1);',
+        "console.log('computed');",
+      ].join('\n'),
+    );
     // The timeout only guards against a hang; the assertion is on how the process ended.
     const child = spawnSync(process.execPath, ['--import', 'tsx', script], { encoding: 'utf8', timeout: 60_000 });
     assert.equal(child.signal, null, 'the process had to be killed');
@@ -224,14 +250,19 @@ test('matrices stay valid while later allocations grow the memory', () => {
   big.bytes[big.bytes.length - 1] = 1;
   assert.ok(sameBytes(two.matmul(first, c.x, 2), before));
   first.bytes.set(quantize(GgmlType.Q8_0, new Float32Array(16 * 896)));
-  assert.ok(two.matmul(first, c.x, 2).every((v) => v === 0), 'writes through an old view reach the kernels');
+  assert.ok(
+    two.matmul(first, c.x, 2).every((v) => v === 0),
+    'writes through an old view reach the kernels',
+  );
 });
 
 test('bad arguments are refused', () => {
   const m = two.allocMatrix(GgmlType.Q8_0, 4, 64);
   assert.throws(() => two.matmul(m, new Float32Array(100), 2), /need 128/);
-  assert.throws(() => two.matmul(reference.allocMatrix(GgmlType.Q8_0, 4, 64), new Float32Array(64), 1),
-    /not allocated by this backend/);
+  assert.throws(
+    () => two.matmul(reference.allocMatrix(GgmlType.Q8_0, 4, 64), new Float32Array(64), 1),
+    /not allocated by this backend/,
+  );
   assert.throws(() => two.allocMatrix(GgmlType.Q4_K, 4, 100), /multiple of 256/);
 });
 

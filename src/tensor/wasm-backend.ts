@@ -8,8 +8,21 @@ import type { Backend, Matrix } from './backend.ts';
 import { dequantize } from './dequantize.ts';
 import { byteSize, type GgmlType } from './ggml-type.ts';
 import {
-  activationBlock, awaitChange, compileKernels, CONTROL_BYTES, instantiateKernels, type Job, kernelFor,
-  type KernelExports, MAX_CHUNKS, needsActivationSums, postJob, runChunks, runJobRows, scaleRecordBytes, Slot,
+  activationBlock,
+  awaitChange,
+  compileKernels,
+  CONTROL_BYTES,
+  instantiateKernels,
+  type Job,
+  kernelFor,
+  type KernelExports,
+  MAX_CHUNKS,
+  needsActivationSums,
+  postJob,
+  runChunks,
+  runJobRows,
+  scaleRecordBytes,
+  Slot,
 } from './wasm-kernels.ts';
 import type { PoolWorkerData } from './wasm-worker.ts';
 
@@ -32,7 +45,10 @@ const WORKER_SPINS = 1 << 18;
 class Heap {
   bytes: Uint8Array;
 
-  constructor(readonly memory: WebAssembly.Memory, private top: number) {
+  constructor(
+    readonly memory: WebAssembly.Memory,
+    private top: number,
+  ) {
     this.bytes = new Uint8Array(memory.buffer);
   }
 
@@ -82,7 +98,8 @@ async function startWorkers(count: number, data: PoolWorkerData): Promise<Worker
       const worker = new Worker(new URL('./wasm-worker.js', import.meta.url), { workerData: data });
       workers.push(worker);
       await new Promise<void>((resolve, reject) => {
-        const exited = (code: number): void => reject(new Error(`kernel worker exited with code ${code} while starting`));
+        const exited = (code: number): void =>
+          reject(new Error(`kernel worker exited with code ${code} while starting`));
         worker.once('error', reject);
         worker.once('exit', exited);
         worker.once('message', () => {
@@ -132,7 +149,8 @@ class WasmBackend implements Backend {
   matmul(w: Matrix, x: Float32Array, nTokens: number, out?: Float32Array): Float32Array {
     this.assertOpen();
     if (!this.matrices.has(w)) throw new Error('matrix was not allocated by this backend');
-    if (!Number.isInteger(nTokens) || nTokens < 1) throw new Error(`nTokens must be a positive integer, got ${nTokens}`);
+    if (!Number.isInteger(nTokens) || nTokens < 1)
+      throw new Error(`nTokens must be a positive integer, got ${nTokens}`);
     const { type, rows, cols } = w;
     const n = nTokens * cols;
     if (x.length < n) throw new Error(`x holds ${x.length} values, ${nTokens} tokens × ${cols} need ${n}`);
@@ -162,10 +180,15 @@ class WasmBackend implements Backend {
     Atomics.store(this.control, Slot.STOP, 1);
     Atomics.add(this.control, Slot.GENERATION, 1);
     Atomics.notify(this.control, Slot.GENERATION);
-    await Promise.all(this.workers.map((worker) => new Promise((resolve) => {
-      worker.once('exit', resolve);
-      worker.ref(); // unreferenced, its exit would not keep the process waiting for this promise
-    })));
+    await Promise.all(
+      this.workers.map(
+        (worker) =>
+          new Promise((resolve) => {
+            worker.once('exit', resolve);
+            worker.ref(); // unreferenced, its exit would not keep the process waiting for this promise
+          }),
+      ),
+    );
   }
 
   /** Splits the rows of `job` over the pool and returns when all are computed. */

@@ -9,15 +9,32 @@ import { readFile } from 'node:fs/promises';
 import { GgmlType, ggmlTypeName } from './ggml-type.ts';
 
 /** (w, cols, r0, r1, nTok, x, xd, out, rows); see the header of wasm/kernels.ts. */
-export type MatmulKernel = (w: number, cols: number, r0: number, r1: number, nTok: number, x: number,
-  xd: number, out: number, rows: number) => void;
+export type MatmulKernel = (
+  w: number,
+  cols: number,
+  r0: number,
+  r1: number,
+  nTok: number,
+  x: number,
+  xd: number,
+  out: number,
+  rows: number,
+) => void;
 
 export interface KernelExports {
   /** First address the kernels leave to the backend (below it: their f16 table). */
   heapBase: WebAssembly.Global;
   initHalfTable(): void;
   /** withSums: 0 or 1. */
-  quantizeActivations(x: number, cols: number, nTok: number, block: number, qs: number, ds: number, withSums: number): void;
+  quantizeActivations(
+    x: number,
+    cols: number,
+    nTok: number,
+    block: number,
+    qs: number,
+    ds: number,
+    withSums: number,
+  ): void;
   matmulF32: MatmulKernel;
   matmulF16: MatmulKernel;
   matmulBF16: MatmulKernel;
@@ -52,9 +69,16 @@ const KERNEL_NAMES: Readonly<Record<GgmlType, keyof KernelExports>> = {
  */
 export function activationBlock(type: GgmlType): 0 | 32 | 256 {
   switch (type) {
-    case GgmlType.F32: case GgmlType.F16: case GgmlType.BF16: return 0;
-    case GgmlType.Q8_0: case GgmlType.Q4_0: return 32;
-    case GgmlType.Q4_K: case GgmlType.Q6_K: return 256;
+    case GgmlType.F32:
+    case GgmlType.F16:
+    case GgmlType.BF16:
+      return 0;
+    case GgmlType.Q8_0:
+    case GgmlType.Q4_0:
+      return 32;
+    case GgmlType.Q4_K:
+    case GgmlType.Q6_K:
+      return 256;
   }
 }
 

@@ -22,10 +22,26 @@ export class VerifierMetrics {
     this.#match = audited.labels('match');
     this.#mismatch = audited.labels('mismatch');
     this.#failed = audited.labels('failed');
-    this.#seconds = metrics.histogram({ name: 'tessera_verifier_recompute_seconds', help: 'Time to open and recompute one ticket, in seconds.', buckets: RECOMPUTE_SECONDS_BUCKETS }).labels();
-    this.#passes = metrics.counter({ name: 'tessera_verifier_passes_reported_total', help: 'Audited passes the registry recorded.' });
-    this.#proofs = metrics.counter({ name: 'tessera_verifier_fraud_proofs_total', help: 'Fraud proofs filed, by the registry\'s verdict (PROOF_CONFIRMED, PROOF_REFUTED, PROOF_UNCONFIRMED).', labelNames: ['status'] });
-    this.#pullFailures = metrics.counter({ name: 'tessera_verifier_pull_failures_total', help: 'Ticket pulls from the registry that failed.' });
+    this.#seconds = metrics
+      .histogram({
+        name: 'tessera_verifier_recompute_seconds',
+        help: 'Time to open and recompute one ticket, in seconds.',
+        buckets: RECOMPUTE_SECONDS_BUCKETS,
+      })
+      .labels();
+    this.#passes = metrics.counter({
+      name: 'tessera_verifier_passes_reported_total',
+      help: 'Audited passes the registry recorded.',
+    });
+    this.#proofs = metrics.counter({
+      name: 'tessera_verifier_fraud_proofs_total',
+      help: "Fraud proofs filed, by the registry's verdict (PROOF_CONFIRMED, PROOF_REFUTED, PROOF_UNCONFIRMED).",
+      labelNames: ['status'],
+    });
+    this.#pullFailures = metrics.counter({
+      name: 'tessera_verifier_pull_failures_total',
+      help: 'Ticket pulls from the registry that failed.',
+    });
   }
 
   /** A ticket recomputed in `seconds`: its output `matched` the committed hash or not. */

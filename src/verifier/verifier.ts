@@ -1,15 +1,15 @@
 import { bytesToHex } from '@noble/hashes/utils.js';
 import { availableParallelism, totalmem } from 'node:os';
 import { AuditClient } from '../audit/audit-client.ts';
-import { ENGINE_VERSION } from '../audit/engine-version.ts';
+import { ENGINE_VERSION } from '../protocol/engine-version.ts';
 import { recomputeOutputHash, ShardEngines, type HeldShard } from '../audit/recompute.ts';
-import { signFraudProof } from '../audit/statements.ts';
-import { checkTicketAgainstManifest, openTicket } from '../audit/ticket.ts';
+import { signFraudProof } from '../protocol/audit-statements.ts';
+import { checkTicketAgainstManifest, openTicket } from '../protocol/ticket.ts';
 import { readKeyFile, type KeyPair } from '../crypto/keys.ts';
 import type { LeasedTicket__Output } from '../proto/tessera/v1/LeasedTicket.ts';
 import { RegistryClient, startHeartbeats, type AnnouncementBody } from '../registry/registry-client.ts';
-import { readManifest } from '../node/shard-files.ts';
-import { CLIENT_VERSION } from '../node/version.ts';
+import { readManifest } from '../model/shards/shard-files.ts';
+import { CLIENT_VERSION } from '../protocol/version.ts';
 import { createWasmBackend } from '../tensor/wasm-backend.ts';
 import { Metrics } from '../metrics/metrics.ts';
 import { healthy, unhealthy, type Health } from '../metrics/metrics-server.ts';
@@ -74,16 +74,28 @@ export async function startVerifier(options: VerifierOptions): Promise<VerifierH
   const held: HeldShard[] = engines.held();
   if (held.length === 0) {
     await backend.close();
-    throw new Error(`no shard files found in ${options.shardsDirs.join(', ')}: a verifier recomputes the shards it holds`);
+    throw new Error(
+      `no shard files found in ${options.shardsDirs.join(', ')}: a verifier recomputes the shards it holds`,
+    );
   }
 
   const registry = new RegistryClient(options.registry);
   const audits = new AuditClient(options.registry);
   const body = (): AnnouncementBody => ({
-    role: 'verifier', modelId: '', shardIndex: 0, shareKey: bytesToHex(key.publicKey), endpoint: '127.0.0.1:0', tls: false,
+    role: 'verifier',
+    modelId: '',
+    shardIndex: 0,
+    shareKey: bytesToHex(key.publicKey),
+    endpoint: '127.0.0.1:0',
+    tls: false,
     capabilities: {
-      tier: 'cpu', cpuCores: availableParallelism(), memoryGiB: 2 ** Math.floor(Math.log2(Math.max(1, totalmem() / 2 ** 30))), gpu: 'none', region: '',
-      workloads: ['audit'], clientVersion: CLIENT_VERSION,
+      tier: 'cpu',
+      cpuCores: availableParallelism(),
+      memoryGiB: 2 ** Math.floor(Math.log2(Math.max(1, totalmem() / 2 ** 30))),
+      gpu: 'none',
+      region: '',
+      workloads: ['audit'],
+      clientVersion: CLIENT_VERSION,
     },
     load: { activeSessions: 0, maxSessions: 0, computeUsPerToken: 0 },
     pricePer1kTokens: 0,
@@ -91,12 +103,17 @@ export async function startVerifier(options: VerifierOptions): Promise<VerifierH
   let stopHeartbeats: () => Promise<void>;
   try {
     const reply = await registry.register(key, body());
-    stopHeartbeats = startHeartbeats(registry, key, body, { intervalMs: reply.heartbeatIntervalMs, onError: (error) => log('verifier.registry_error', { error: error.message }) });
+    stopHeartbeats = startHeartbeats(registry, key, body, {
+      intervalMs: reply.heartbeatIntervalMs,
+      onError: (error) => log('verifier.registry_error', { error: error.message }),
+    });
   } catch (error) {
     registry.close();
     audits.close();
     await backend.close();
-    throw new Error(`registry ${options.registry} refused or did not answer the verifier's registration: ${(error as { details?: string }).details || (error as Error).message}`);
+    throw new Error(
+      `registry ${options.registry} refused or did not answer the verifier's registration: ${(error as { details?: string }).details || (error as Error).message}`,
+    );
   }
 
   const stats = { passed: 0, proofs: 0, errors: 0 };
@@ -106,13 +123,14 @@ export async function startVerifier(options: VerifierOptions): Promise<VerifierH
   const maxTicketBytes = options.maxTicketBytes ?? 32 * 1024 * 1024;
   let closing = false;
   let wake: (() => void) | undefined;
-  const pause = (ms: number) => new Promise<void>((resolve) => {
-    const timer = setTimeout(resolve, ms);
-    wake = () => {
-      clearTimeout(timer);
-      resolve();
-    };
-  });
+  const pause = (ms: number) =>
+    new Promise<void>((resolve) => {
+      const timer = setTimeout(resolve, ms);
+      wake = () => {
+        clearTimeout(timer);
+        resolve();
+      };
+    });
 
   /** Recomputes one ticket: the output hash of a pass, or undefined once a fraud proof is filed. */
   const audit = async (leased: LeasedTicket__Output): Promise<{ ticketId: string; outputHash: Buffer } | undefined> => {
@@ -128,7 +146,15 @@ export async function startVerifier(options: VerifierOptions): Promise<VerifierH
     const verdict = await audits.submitFraudProof(signFraudProof(key, leased.ticket!, ticket, outputHash));
     stats.proofs++;
     metrics.proofFiled(verdict.status);
-    log('verifier.fraud_proof', { ticketId: leased.ticketId, accused: ticket.commitment.nodeId, shard: ticket.shardIndex, status: verdict.status, proofId: verdict.proofId, slashed: verdict.slashedAmount, detail: verdict.detail });
+    log('verifier.fraud_proof', {
+      ticketId: leased.ticketId,
+      accused: ticket.commitment.nodeId,
+      shard: ticket.shardIndex,
+      status: verdict.status,
+      proofId: verdict.proofId,
+      slashed: verdict.slashedAmount,
+      detail: verdict.detail,
+    });
     return undefined;
   };
 
@@ -159,7 +185,10 @@ export async function startVerifier(options: VerifierOptions): Promise<VerifierH
           // Left leased: the lease runs out and the ticket returns to the queue.
           stats.errors++;
           metrics.failed();
-          log('verifier.ticket_failed', { ticketId: ticket.ticketId, error: (error as { details?: string }).details || (error as Error).message });
+          log('verifier.ticket_failed', {
+            ticketId: ticket.ticketId,
+            error: (error as { details?: string }).details || (error as Error).message,
+          });
         }
       }
       if (passes.length === 0) continue;
@@ -169,20 +198,33 @@ export async function startVerifier(options: VerifierOptions): Promise<VerifierH
         metrics.passesReported(passed);
       } catch (error) {
         stats.errors++;
-        log('verifier.complete_failed', { tickets: passes.length, error: (error as { details?: string }).details || (error as Error).message });
+        log('verifier.complete_failed', {
+          tickets: passes.length,
+          error: (error as { details?: string }).details || (error as Error).message,
+        });
       }
     }
   })();
 
-  log('verifier.start', { verifierId: key.address, registry: options.registry, engineVersion: ENGINE_VERSION, shards: held.map((s) => `${s.modelId}/${s.shardIndex}`) });
+  log('verifier.start', {
+    verifierId: key.address,
+    registry: options.registry,
+    engineVersion: ENGINE_VERSION,
+    shards: held.map((s) => `${s.modelId}/${s.shardIndex}`),
+  });
   let closed: Promise<void> | undefined;
   return {
     verifierId: key.address,
     stats: () => ({ ...stats }),
     health: () => {
-      const details = { verifierId: key.address, registry: options.registry, shards: held.map((s) => `${s.modelId}/${s.shardIndex}`) };
+      const details = {
+        verifierId: key.address,
+        registry: options.registry,
+        shards: held.map((s) => `${s.modelId}/${s.shardIndex}`),
+      };
       if (closing) return unhealthy('shutting down', details);
-      if (pullError !== undefined) return unhealthy(`the last pull of tickets from registry ${options.registry} failed: ${pullError}`, details);
+      if (pullError !== undefined)
+        return unhealthy(`the last pull of tickets from registry ${options.registry} failed: ${pullError}`, details);
       return healthy(details);
     },
     close: () =>

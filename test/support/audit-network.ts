@@ -10,14 +10,14 @@ import { generateKeyPair, type KeyPair } from '../../src/crypto/keys.ts';
 import { LedgerBackend } from '../../src/escrow/ledger-backend.ts';
 import type { Manifest } from '../../src/model/manifest.ts';
 import { startNode, type NodeHandle, type NodeOptions } from '../../src/node/node-server.ts';
-import { shardModel } from '../../src/node/shard.ts';
+import { shardModel } from '../../src/model/shards/shard.ts';
 import type { Commitment__Output } from '../../src/proto/tessera/v1/Commitment.ts';
 import type { Hop } from '../../src/proto/tessera/v1/Hop.ts';
 import type { Step } from '../../src/proto/tessera/v1/Step.ts';
 import { parseClusterConfig, type ClusterConfig } from '../../src/registry/cluster-config.ts';
 import { startRegistry, type RegistryHandle } from '../../src/registry/registry.ts';
 import { ForwardClient } from './node-cluster.ts';
-import { sharedModel } from './shared-models.ts';
+import { testModel } from './models.ts';
 
 export interface AuditNetwork {
   readonly dir: string;
@@ -50,7 +50,7 @@ export interface AuditNetworkOptions {
 export async function startAuditNetwork(options: AuditNetworkOptions): Promise<AuditNetwork> {
   const dir = mkdtempSync(join(tmpdir(), 'tessera-audit-'));
   const shardsDir = join(dir, 'shards');
-  const manifest = shardModel(sharedModel('stories260K.gguf'), options.shards, shardsDir);
+  const manifest = shardModel(testModel('stories260K.gguf'), options.shards, shardsDir);
   const dbPath = join(dir, 'registry.db');
   const nodes: NodeHandle[] = [];
   let registry: RegistryHandle | undefined;
@@ -66,13 +66,30 @@ export async function startAuditNetwork(options: AuditNetworkOptions): Promise<A
   };
   try {
     clusterConfig = parseClusterConfig(
-      { clusterId: 'audit-test', models: [{ id: manifest.modelId, manifest: 'shards' }], heartbeat: options.heartbeat ?? { intervalMs: 1000, evictAfterMissed: 5 }, audit: options.audit ?? {} },
+      {
+        clusterId: 'audit-test',
+        models: [{ id: manifest.modelId, manifest: 'shards' }],
+        heartbeat: options.heartbeat ?? { intervalMs: 1000, evictAfterMissed: 5 },
+        audit: options.audit ?? {},
+      },
       dir,
     );
     ledger = new LedgerBackend({ path: dbPath });
     registry = await startRegistry({ port: 0, host: '127.0.0.1', dbPath, clusterConfig, settlement: ledger });
     for (const entry of manifest.shards) {
-      nodes.push(await startNode({ shardsDir, shardIndex: entry.index, port: 0, registry: registry.endpoint, key: generateKeyPair(), threads: 1, drainGraceMs: 5000, log: () => {}, ...(await options.node?.(entry.index, registry.endpoint)) }));
+      nodes.push(
+        await startNode({
+          shardsDir,
+          shardIndex: entry.index,
+          port: 0,
+          registry: registry.endpoint,
+          key: generateKeyPair(),
+          threads: 1,
+          drainGraceMs: 5000,
+          log: () => {},
+          ...(await options.node?.(entry.index, registry.endpoint)),
+        }),
+      );
     }
     if (options.stake !== undefined) for (const node of nodes) await ledger.stake(node.nodeId, options.stake);
     audits = new AuditClient(registry.endpoint);
@@ -81,7 +98,16 @@ export async function startAuditNetwork(options: AuditNetworkOptions): Promise<A
     throw error;
   }
   return {
-    dir, shardsDir, manifest, dbPath, clusterConfig, registry, ledger, nodes, audits, close,
+    dir,
+    shardsDir,
+    manifest,
+    dbPath,
+    clusterConfig,
+    registry,
+    ledger,
+    nodes,
+    audits,
+    close,
     route: nodes.map((n, i) => ({ nodeId: n.nodeId, endpoint: n.endpoint, shardIndex: i, tls: false })),
     clientKey: generateKeyPair(),
   };
@@ -92,17 +118,36 @@ export async function startAuditNetwork(options: AuditNetworkOptions): Promise<A
  * position 0 per prompt (the second on are replays), the reveal, Close. Resolves with each step's
  * commitments once every node has ended the session (so each has handled the reveal).
  */
-export async function auditedSession(network: AuditNetwork, prompts: readonly (readonly number[])[], audit: SessionAudit): Promise<Commitment__Output[][]> {
-  return openAuditedStream(network.nodes[0]!.endpoint, network, audit, prompts.map((tokens) => ({ tokens: [...tokens] })));
+export async function auditedSession(
+  network: AuditNetwork,
+  prompts: readonly (readonly number[])[],
+  audit: SessionAudit,
+): Promise<Commitment__Output[][]> {
+  return openAuditedStream(
+    network.nodes[0]!.endpoint,
+    network,
+    audit,
+    prompts.map((tokens) => ({ tokens: [...tokens] })),
+  );
 }
 
 /** The same, opened at any node of the route with hand-made steps (hidden states in any dtype for a later shard). */
-export async function openAuditedStream(endpoint: string, network: AuditNetwork, audit: SessionAudit, steps: readonly Omit<Step, 'step' | 'startPosition'>[]): Promise<Commitment__Output[][]> {
+export async function openAuditedStream(
+  endpoint: string,
+  network: AuditNetwork,
+  audit: SessionAudit,
+  steps: readonly Omit<Step, 'step' | 'startPosition'>[],
+): Promise<Commitment__Output[][]> {
   const client = new ForwardClient(endpoint);
   try {
     await client.openSession({
-      sessionId: randomUUID(), modelId: network.manifest.modelId, route: network.route, outputMode: 'off',
-      sampling: { temperature: 0 }, clientKey: network.clientKey.publicKey, auditCommitment: audit.commitment,
+      sessionId: randomUUID(),
+      modelId: network.manifest.modelId,
+      route: network.route,
+      outputMode: 'off',
+      sampling: { temperature: 0 },
+      clientKey: network.clientKey.publicKey,
+      auditCommitment: audit.commitment,
     });
     steps.forEach((step, i) => client.write({ step: { ...step, step: i, startPosition: 0 } }));
     const commitments: Commitment__Output[][] = [];

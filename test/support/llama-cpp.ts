@@ -19,7 +19,11 @@ export interface ReferenceModel {
   /** The next-token distribution after `tokens`, as natural-log probabilities per token id. */
   nextTokenLogprobs(tokens: readonly number[], vocabSize: number, threads: number): Promise<Float64Array>;
   /** Seconds to prefill `tokens` and to decode `decodeTokens` more, in one fresh context. */
-  time(tokens: readonly number[], decodeTokens: number, threads: number): Promise<{ prefillSeconds: number; decodeSeconds: number }>;
+  time(
+    tokens: readonly number[],
+    decodeTokens: number,
+    threads: number,
+  ): Promise<{ prefillSeconds: number; decodeSeconds: number }>;
   dispose(): Promise<void>;
 }
 
@@ -57,7 +61,9 @@ export async function loadReference(modelPath: string): Promise<ReferenceModel> 
     async nextTokenLogprobs(tokens, vocabSize, threads) {
       const ctx = await context(threads, tokens.length + 8);
       try {
-        const input = tokens.map((t, i) => (i === tokens.length - 1 ? [t, { generateNext: { probabilities: true } }] : t));
+        const input = tokens.map((t, i) =>
+          i === tokens.length - 1 ? [t, { generateNext: { probabilities: true } }] : t,
+        );
         const out = await ctx.getSequence().controlledEvaluate(input as never);
         const probabilities = out[tokens.length - 1]?.next?.probabilities;
         if (!probabilities) throw new Error('llama.cpp returned no probabilities');

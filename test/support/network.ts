@@ -6,10 +6,10 @@ import { join } from 'node:path';
 import { generateKeyPair } from '../../src/crypto/keys.ts';
 import type { Manifest } from '../../src/model/manifest.ts';
 import { startNode, type NodeHandle } from '../../src/node/node-server.ts';
-import { shardModel } from '../../src/node/shard.ts';
+import { shardModel } from '../../src/model/shards/shard.ts';
 import { parseClusterConfig } from '../../src/registry/cluster-config.ts';
 import { startRegistry, type RegistryHandle } from '../../src/registry/registry.ts';
-import { sharedModel } from './shared-models.ts';
+import { testModel } from './models.ts';
 
 export interface InProcessNetwork {
   readonly dir: string;
@@ -32,10 +32,10 @@ export interface NetworkOptions {
 export async function startInProcessNetwork(options: NetworkOptions): Promise<InProcessNetwork> {
   const dir = mkdtempSync(join(tmpdir(), 'tessera-network-'));
   const shardsDir = join(dir, 'shards');
-  const manifest = shardModel(sharedModel('stories260K.gguf'), options.shards, shardsDir);
+  const manifest = shardModel(testModel('stories260K.gguf'), options.shards, shardsDir);
   const models = [{ id: manifest.modelId, manifest: 'shards', pricePer1kTokens: 5 }];
   if (options.unservedModel !== undefined) {
-    shardModel(sharedModel('stories260K.gguf'), 1, join(dir, 'unserved'), { modelId: options.unservedModel });
+    shardModel(testModel('stories260K.gguf'), 1, join(dir, 'unserved'), { modelId: options.unservedModel });
     models.push({ id: options.unservedModel, manifest: 'unserved', pricePer1kTokens: 5 });
   }
   const nodes: NodeHandle[] = [];
@@ -49,7 +49,17 @@ export async function startInProcessNetwork(options: NetworkOptions): Promise<In
     const clusterConfig = parseClusterConfig({ clusterId: 'test', models }, dir);
     registry = await startRegistry({ port: 0, host: '127.0.0.1', dbPath: join(dir, 'registry.db'), clusterConfig });
     for (const shardIndex of [...manifest.shards.map((s) => s.index), ...(options.replicas ?? [])]) {
-      nodes.push(await startNode({ shardsDir, shardIndex, port: 0, registry: registry.endpoint, key: generateKeyPair(), threads: 1, log: () => {} }));
+      nodes.push(
+        await startNode({
+          shardsDir,
+          shardIndex,
+          port: 0,
+          registry: registry.endpoint,
+          key: generateKeyPair(),
+          threads: 1,
+          log: () => {},
+        }),
+      );
     }
   } catch (error) {
     await close();

@@ -12,12 +12,26 @@ import type { Open } from '../../src/proto/tessera/v1/Open.ts';
  * Starts one node per shard on 127.0.0.1 (random ports, fresh keys) and the route through them;
  * `options` apply to every node, or per shard when a function.
  */
-export async function startChain(shardsDir: string, shards: number, options: Partial<NodeOptions> | ((shardIndex: number) => Partial<NodeOptions>) = {}): Promise<{ nodes: NodeHandle[]; route: Hop[]; close(): Promise<void> }> {
+export async function startChain(
+  shardsDir: string,
+  shards: number,
+  options: Partial<NodeOptions> | ((shardIndex: number) => Partial<NodeOptions>) = {},
+): Promise<{ nodes: NodeHandle[]; route: Hop[]; close(): Promise<void> }> {
   const nodes: NodeHandle[] = [];
   try {
     for (let i = 0; i < shards; i++) {
       const own = typeof options === 'function' ? options(i) : options;
-      nodes.push(await startNode({ shardsDir, shardIndex: i, port: 0, key: generateKeyPair(), threads: 1, log: () => {}, ...own }));
+      nodes.push(
+        await startNode({
+          shardsDir,
+          shardIndex: i,
+          port: 0,
+          key: generateKeyPair(),
+          threads: 1,
+          log: () => {},
+          ...own,
+        }),
+      );
     }
   } catch (error) {
     await Promise.all(nodes.map((n) => n.close()));
@@ -64,7 +78,9 @@ export class ForwardClient {
   async reply(): Promise<ForwardReply__Output> {
     const item = await this.next();
     if ('reply' in item) return item.reply;
-    throw new Error(`expected a reply, got ${'error' in item ? `status ${item.error.code}: ${item.error.details}` : 'the end of the stream'}`);
+    throw new Error(
+      `expected a reply, got ${'error' in item ? `status ${item.error.code}: ${item.error.details}` : 'the end of the stream'}`,
+    );
   }
 
   /** The status the stream ends with (skipping replies before it). */

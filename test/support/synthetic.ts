@@ -1,7 +1,7 @@
 import { mkdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { QWEN2_5_0_5B, writeSyntheticModel } from '../../src/model/synthetic-model.ts';
+import { QWEN2_5_0_5B, writeSyntheticModel } from './synthetic-model.ts';
 import type { QuantMix } from '../../src/model/quant-mix.ts';
 
 const directory = join(tmpdir(), `tessera-test-models-${process.pid}`);

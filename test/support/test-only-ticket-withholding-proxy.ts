@@ -1,4 +1,14 @@
-import { Client, credentials, Server, ServerCredentials, status, type sendUnaryData, type ServerUnaryCall, type ServiceDefinition, type UntypedServiceImplementation } from '@grpc/grpc-js';
+import {
+  Client,
+  credentials,
+  Server,
+  ServerCredentials,
+  status,
+  type sendUnaryData,
+  type ServerUnaryCall,
+  type ServiceDefinition,
+  type UntypedServiceImplementation,
+} from '@grpc/grpc-js';
 import { tessera } from '../../src/proto/services.ts';
 
 export interface TicketWithholdingProxy {
@@ -31,12 +41,21 @@ export async function startTestOnlyTicketWithholdingProxy(registry: string): Pro
   for (const service of [tessera.v1.Registry.service, tessera.v1.Audit.service]) {
     const methods = Object.entries(service);
     const definition: ServiceDefinition = Object.fromEntries(
-      methods.map(([name, method]) => [name, { ...method, requestSerialize: raw, requestDeserialize: raw, responseSerialize: raw, responseDeserialize: raw }]),
+      methods.map(([name, method]) => [
+        name,
+        { ...method, requestSerialize: raw, requestDeserialize: raw, responseSerialize: raw, responseDeserialize: raw },
+      ]),
     );
-    const implementation: UntypedServiceImplementation = Object.fromEntries(methods.map(([name, method]) => [name, name === 'SubmitTicket' ? withhold : pass(method.path)]));
+    const implementation: UntypedServiceImplementation = Object.fromEntries(
+      methods.map(([name, method]) => [name, name === 'SubmitTicket' ? withhold : pass(method.path)]),
+    );
     server.addService(definition, implementation);
   }
-  const port = await new Promise<number>((resolve, reject) => server.bindAsync('127.0.0.1:0', ServerCredentials.createInsecure(), (error, bound) => (error ? reject(error) : resolve(bound))));
+  const port = await new Promise<number>((resolve, reject) =>
+    server.bindAsync('127.0.0.1:0', ServerCredentials.createInsecure(), (error, bound) =>
+      error ? reject(error) : resolve(bound),
+    ),
+  );
   return {
     endpoint: `127.0.0.1:${port}`,
     withheld: () => withheld,

@@ -2,8 +2,8 @@ import { status, type ServiceError } from '@grpc/grpc-js';
 import type { Command } from 'commander';
 import { hex, type Block } from '../../chain/block.ts';
 import { DaemonClient } from '../../chain/daemon-client.ts';
-import { openReceipt, receiptHashOf } from '../../chain/receipt.ts';
-import { openShare, shareHashOf } from '../../chain/share.ts';
+import { openReceipt, receiptHashOf } from '../../protocol/receipt.ts';
+import { openShare, shareHashOf } from '../../protocol/share.ts';
 import type { SettlementSummary } from '../../chain/summary.ts';
 import { CliError, parseIntegerOption } from '../cli-error.ts';
 import { DEFAULT_DAEMON_PORT } from './daemon.ts';
@@ -18,17 +18,40 @@ interface ChainOptions {
 }
 
 export function registerChainCommand(program: Command): void {
-  const chain = program.command('chain').description("Inspect a daemon's share chain: blocks, their shares, settlement summaries.");
+  const chain = program
+    .command('chain')
+    .description("Inspect a daemon's share chain: blocks, their shares, settlement summaries.");
   const common = (command: Command) =>
-    command.option('--daemon <endpoint>', `HOST:PORT of the daemon (default ${DEFAULT_DAEMON})`, parseEndpointOption('daemon'), DEFAULT_DAEMON).option('--json', 'print JSON', false);
+    command
+      .option(
+        '--daemon <endpoint>',
+        `HOST:PORT of the daemon (default ${DEFAULT_DAEMON})`,
+        parseEndpointOption('daemon'),
+        DEFAULT_DAEMON,
+      )
+      .option('--json', 'print JSON', false);
   common(chain.command('blocks').description(`List canonical blocks, the last ${RECENT_BLOCKS} by default.`))
     .option('--from <height>', 'first height', parseIntegerOption('from', 0))
     .option('--to <height>', 'last height (default: the head)', parseIntegerOption('to', 0))
-    .action(async (options: ChainOptions & { from?: number; to?: number }) => withDaemon(options, (client) => blocksCommand(client, options)));
-  common(chain.command('block').description('Show one canonical block with its shares.').argument('<height>', 'block height', parseIntegerOption('height', 0)))
-    .action(async (height: number, options: ChainOptions) => withDaemon(options, (client) => blockCommand(client, height, options)));
-  common(chain.command('summary').description('Show the settlement summary of a complete window.').argument('<window>', 'window number', parseIntegerOption('window', 0)))
-    .action(async (window: number, options: ChainOptions) => withDaemon(options, (client) => summaryCommand(client, window, options)));
+    .action(async (options: ChainOptions & { from?: number; to?: number }) =>
+      withDaemon(options, (client) => blocksCommand(client, options)),
+    );
+  common(
+    chain
+      .command('block')
+      .description('Show one canonical block with its shares.')
+      .argument('<height>', 'block height', parseIntegerOption('height', 0)),
+  ).action(async (height: number, options: ChainOptions) =>
+    withDaemon(options, (client) => blockCommand(client, height, options)),
+  );
+  common(
+    chain
+      .command('summary')
+      .description('Show the settlement summary of a complete window.')
+      .argument('<window>', 'window number', parseIntegerOption('window', 0)),
+  ).action(async (window: number, options: ChainOptions) =>
+    withDaemon(options, (client) => summaryCommand(client, window, options)),
+  );
 }
 
 async function withDaemon(options: ChainOptions, work: (client: DaemonClient) => Promise<void>): Promise<void> {
@@ -38,7 +61,9 @@ async function withDaemon(options: ChainOptions, work: (client: DaemonClient) =>
   } catch (error) {
     const e = error as ServiceError;
     if (e.code === status.UNAVAILABLE || e.code === status.DEADLINE_EXCEEDED) {
-      throw new CliError(`no daemon answers at ${options.daemon} (${e.details}); start one with \`tessera daemon\` or pass --daemon HOST:PORT`);
+      throw new CliError(
+        `no daemon answers at ${options.daemon} (${e.details}); start one with \`tessera daemon\` or pass --daemon HOST:PORT`,
+      );
     }
     if (typeof e.code === 'number') throw new CliError(`daemon ${options.daemon}: ${status[e.code]}: ${e.details}`);
     throw error;
@@ -56,15 +81,25 @@ function headerJson(block: Block) {
 function table(header: string[], rows: (string | number)[][]): string {
   const cells = [header, ...rows.map((r) => r.map(String))];
   const widths = header.map((_, i) => Math.max(...cells.map((r) => r[i]!.length)));
-  return `${cells.map((r) => r.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ').trimEnd()).join('\n')}\n`;
+  return `${cells
+    .map((r) =>
+      r
+        .map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!)))
+        .join('  ')
+        .trimEnd(),
+    )
+    .join('\n')}\n`;
 }
 
-async function blocksCommand(client: DaemonClient, options: ChainOptions & { from?: number; to?: number }): Promise<void> {
+async function blocksCommand(
+  client: DaemonClient,
+  options: ChainOptions & { from?: number; to?: number },
+): Promise<void> {
   const { head } = await client.head();
   const to = Math.min(options.to ?? head.header.height, head.header.height);
   const from = options.from ?? Math.max(0, to - RECENT_BLOCKS + 1);
   const blocks: Block[] = [];
-  for (let next = from; next <= to; ) {
+  for (let next = from; next <= to;) {
     const page = await client.blocks(next, to, true);
     if (page.blocks.length === 0) break;
     blocks.push(...page.blocks);
@@ -74,18 +109,33 @@ async function blocksCommand(client: DaemonClient, options: ChainOptions & { fro
     process.stdout.write(`${JSON.stringify(blocks.map(headerJson), null, 2)}\n`);
     return;
   }
-  process.stdout.write(table(
-    ['height', 'hash', 'producer', 'time', 'shares', 'tokens', 'fee/token'],
-    blocks.map((b) => [b.header.height, short(hex(b.hash)), b.header.producer === '' ? 'genesis' : short(b.header.producer), new Date(b.header.timestampMs).toISOString(), b.header.shareCount, b.header.tokens, b.header.baseFeePerToken]),
-  ));
+  process.stdout.write(
+    table(
+      ['height', 'hash', 'producer', 'time', 'shares', 'tokens', 'fee/token'],
+      blocks.map((b) => [
+        b.header.height,
+        short(hex(b.hash)),
+        b.header.producer === '' ? 'genesis' : short(b.header.producer),
+        new Date(b.header.timestampMs).toISOString(),
+        b.header.shareCount,
+        b.header.tokens,
+        b.header.baseFeePerToken,
+      ]),
+    ),
+  );
 }
 
 async function blockCommand(client: DaemonClient, height: number, options: ChainOptions): Promise<void> {
   const block = await client.block(height);
   const shares = block.shares.map((s) => ({ hash: shareHashOf(s.payload).toString('hex'), ...openShare(s.payload) }));
-  const receipts = block.receipts.map((r) => ({ hash: receiptHashOf(r.payload).toString('hex'), ...openReceipt(r.payload) }));
+  const receipts = block.receipts.map((r) => ({
+    hash: receiptHashOf(r.payload).toString('hex'),
+    ...openReceipt(r.payload),
+  }));
   if (options.json) {
-    process.stdout.write(`${JSON.stringify({ ...headerJson(block), signature: hex(block.signedHeader.signature), shares, receipts }, null, 2)}\n`);
+    process.stdout.write(
+      `${JSON.stringify({ ...headerJson(block), signature: hex(block.signedHeader.signature), shares, receipts }, null, 2)}\n`,
+    );
     return;
   }
   const h = block.header;
@@ -100,7 +150,19 @@ async function blockCommand(client: DaemonClient, height: number, options: Chain
   ];
   process.stdout.write(`${lines.join('\n')}\n`);
   if (shares.length > 0) {
-    process.stdout.write(`\n${table(['share', 'node', 'shard', 'tokens', 'weight', 'session'], shares.map((s) => [short(s.hash), s.nodeId, s.shardIndex, s.tokensProcessed, s.weight / 1000, short(s.sessionHash)]))}`);
+    process.stdout.write(
+      `\n${table(
+        ['share', 'node', 'shard', 'tokens', 'weight', 'session'],
+        shares.map((s) => [
+          short(s.hash),
+          s.nodeId,
+          s.shardIndex,
+          s.tokensProcessed,
+          s.weight / 1000,
+          short(s.sessionHash),
+        ]),
+      )}`,
+    );
   }
 }
 
@@ -116,6 +178,18 @@ async function summaryCommand(client: DaemonClient, window: number, options: Cha
     `totals      ${summary.totalShares} shares, weight ${summary.totalWeight / 1000}, ${summary.totalTokens} tokens, fees ${summary.totalFees}`,
   ];
   process.stdout.write(`${lines.join('\n')}\n`);
-  if (summary.nodes.length > 0) process.stdout.write(`\n${table(['node', 'shares', 'weight', 'tokens', 'fees'], summary.nodes.map((n) => [n.nodeId, n.shares, n.weight / 1000, n.tokens, n.fees]))}`);
-  if (summary.clients.length > 0) process.stdout.write(`\n${table(['client', 'tokens', 'fees'], summary.clients.map((c) => [c.client, c.tokens, c.fees]))}`);
+  if (summary.nodes.length > 0)
+    process.stdout.write(
+      `\n${table(
+        ['node', 'shares', 'weight', 'tokens', 'fees'],
+        summary.nodes.map((n) => [n.nodeId, n.shares, n.weight / 1000, n.tokens, n.fees]),
+      )}`,
+    );
+  if (summary.clients.length > 0)
+    process.stdout.write(
+      `\n${table(
+        ['client', 'tokens', 'fees'],
+        summary.clients.map((c) => [c.client, c.tokens, c.fees]),
+      )}`,
+    );
 }

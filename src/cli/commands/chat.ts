@@ -19,7 +19,10 @@ export function registerChatCommand(program: Command): void {
     program
       .command('chat')
       .description('Send a prompt through the network and stream the answer to the terminal.')
-      .argument('<prompt>', 'the message (a model with a chat template gets it as a user turn; others continue it as text)'),
+      .argument(
+        '<prompt>',
+        'the message (a model with a chat template gets it as a user turn; others continue it as text)',
+      ),
   )
     .option('--model <id>', 'model id as the registry lists it (default: the only or first model served)')
     .option('--max-tokens <n>', 'most tokens to generate', parseIntegerOption('max-tokens', 1), 128)
@@ -44,7 +47,12 @@ async function chatCommand(prompt: string, options: ChatOptions): Promise<void> 
     const handle = await client.model(model);
     const input = handle.chatTemplate === undefined ? { prompt } : { messages: [{ role: 'user', content: prompt }] };
     const generation = client.generate({
-      model, ...input, maxTokens: options.maxTokens, temperature: options.temperature, topP: options.topP, seed: options.seed,
+      model,
+      ...input,
+      maxTokens: options.maxTokens,
+      temperature: options.temperature,
+      topP: options.topP,
+      seed: options.seed,
     });
     for await (const token of generation) process.stdout.write(token.text);
     process.stdout.write(`${generation.summary!.tail}\n`);

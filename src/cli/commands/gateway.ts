@@ -4,7 +4,15 @@ import { startGateway } from '../../gateway/gateway.ts';
 import { parseIntegerOption } from '../cli-error.ts';
 import { cacheDirectory } from '../model-option.ts';
 import { addRegistryOption, registriesOf } from '../registry-option.ts';
-import { addMetricsOptions, closeOnSignal, metricsPortBeside, roleLogger, serveRoleMetrics, stopSignal, type MetricsFlags } from '../serve.ts';
+import {
+  addMetricsOptions,
+  closeOnSignal,
+  metricsPortBeside,
+  roleLogger,
+  serveRoleMetrics,
+  stopSignal,
+  type MetricsFlags,
+} from '../serve.ts';
 
 interface GatewayOptions extends MetricsFlags {
   registry?: string[];
@@ -13,7 +21,13 @@ interface GatewayOptions extends MetricsFlags {
 }
 
 export function registerGatewayCommand(program: Command): void {
-  const command = addRegistryOption(program.command('gateway').description('Serve an OpenAI-compatible HTTP API (/v1/models, /v1/completions, /v1/chat/completions) on the network.'))
+  const command = addRegistryOption(
+    program
+      .command('gateway')
+      .description(
+        'Serve an OpenAI-compatible HTTP API (/v1/models, /v1/completions, /v1/chat/completions) on the network.',
+      ),
+  )
     .option('--port <port>', 'HTTP port (0: any free port)', parseIntegerOption('port', 0, 65535), 8000)
     .option('--host <address>', 'address to listen on', '127.0.0.1');
   addMetricsOptions(command, '--port + 1000').action(async (options: GatewayOptions) => gatewayCommand(options));
@@ -22,8 +36,19 @@ export function registerGatewayCommand(program: Command): void {
 async function gatewayCommand(options: GatewayOptions): Promise<void> {
   const signal = stopSignal();
   const log = roleLogger('gateway');
-  const endpoint = await serveRoleMetrics('gateway', options.metricsHost, options.metricsPort ?? metricsPortBeside(options.port), log);
-  const gateway = await startGateway({ registries: registriesOf(options), port: options.port, host: options.host, cacheDir: join(cacheDirectory(), 'tokenizers'), metrics: endpoint.metrics });
+  const endpoint = await serveRoleMetrics(
+    'gateway',
+    options.metricsHost,
+    options.metricsPort ?? metricsPortBeside(options.port),
+    log,
+  );
+  const gateway = await startGateway({
+    registries: registriesOf(options),
+    port: options.port,
+    host: options.host,
+    cacheDir: join(cacheDirectory(), 'tokenizers'),
+    metrics: endpoint.metrics,
+  });
   endpoint.watch(() => gateway.health());
   log('gateway_started', { url: gateway.url, registries: gateway.client.registries });
   await closeOnSignal(signal, () => gateway.close().finally(() => endpoint.server.close()), log);

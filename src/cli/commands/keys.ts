@@ -4,7 +4,9 @@ import { KeyFileError, readKeyFile, writeNewKeyFile } from '../../crypto/keys.ts
 import { CliError } from '../cli-error.ts';
 
 export function registerKeysCommand(program: Command): void {
-  const keys = program.command('keys').description('Create and inspect the secp256k1 identity keys of nodes, daemons and verifiers.');
+  const keys = program
+    .command('keys')
+    .description('Create and inspect the secp256k1 identity keys of nodes, daemons and verifiers.');
   keys
     .command('new')
     .description('Write a new key file (mode 0600) and print its node id. Never overwrites a key.')

@@ -7,7 +7,15 @@ import { NODE_DEFAULTS, startNode } from '../../node/node-server.ts';
 import type { TlsFiles } from '../../node/endpoint-security.ts';
 import { CliError, parseIntegerOption } from '../cli-error.ts';
 import { DEFAULT_THREADS } from '../model-option.ts';
-import { addMetricsOptions, closeOnSignal, metricsPortBeside, roleLogger, serveRoleMetrics, stopSignal, type MetricsFlags } from '../serve.ts';
+import {
+  addMetricsOptions,
+  closeOnSignal,
+  metricsPortBeside,
+  roleLogger,
+  serveRoleMetrics,
+  stopSignal,
+  type MetricsFlags,
+} from '../serve.ts';
 
 interface NodeCommandOptions extends MetricsFlags {
   shardIndex: number;
@@ -33,7 +41,8 @@ export const DEFAULT_NODE_PORT = 50052;
 
 export function parseEndpointOption(name: string) {
   return (value: string): string => {
-    if (!/^(\[[^\]\s]+\]|[^\s:/[\]]+):\d{1,5}$/.test(value)) throw new CliError(`--${name} must be HOST:PORT, got "${value}"`, 2);
+    if (!/^(\[[^\]\s]+\]|[^\s:/[\]]+):\d{1,5}$/.test(value))
+      throw new CliError(`--${name} must be HOST:PORT, got "${value}"`, 2);
     return value;
   };
 }
@@ -48,23 +57,56 @@ export function tlsFilesOption(cert: string | undefined, key: string | undefined
 export function registerNodeCommand(program: Command): void {
   const command = program
     .command('node')
-    .description('Serve one shard of a model: checks the shard against its manifest, registers with the registry and answers Forward sessions.')
+    .description(
+      'Serve one shard of a model: checks the shard against its manifest, registers with the registry and answers Forward sessions.',
+    )
     .requiredOption('--shard-index <k>', 'which shard to serve', parseIntegerOption('shard-index', 0))
     .requiredOption('--shards-dir <dir>', 'the directory `tessera shard` wrote (manifest.json and the shard files)')
     .option('--registry <endpoint>', 'HOST:PORT of the registry to register with', parseEndpointOption('registry'))
-    .option('--daemon <endpoint>', 'HOST:PORT of the share-chain daemon to send compute shares to', parseEndpointOption('daemon'))
-    .option('--port <port>', 'port to listen on (0: any free port)', parseIntegerOption('port', 0, 65535), DEFAULT_NODE_PORT)
+    .option(
+      '--daemon <endpoint>',
+      'HOST:PORT of the share-chain daemon to send compute shares to',
+      parseEndpointOption('daemon'),
+    )
+    .option(
+      '--port <port>',
+      'port to listen on (0: any free port)',
+      parseIntegerOption('port', 0, 65535),
+      DEFAULT_NODE_PORT,
+    )
     .option('--host <address>', 'address to listen on', NODE_DEFAULTS.host)
-    .option('--key <file>', 'the node key (mode 0600); default: node.key beside the shards dir, else ~/.config/tessera/node.key')
-    .option('--advertise <endpoint>', 'HOST:PORT clients and other nodes reach this node at (default: HOST:PORT)', parseEndpointOption('advertise'))
+    .option(
+      '--key <file>',
+      'the node key (mode 0600); default: node.key beside the shards dir, else ~/.config/tessera/node.key',
+    )
+    .option(
+      '--advertise <endpoint>',
+      'HOST:PORT clients and other nodes reach this node at (default: HOST:PORT)',
+      parseEndpointOption('advertise'),
+    )
     .option('--tls-cert <file>', 'TLS certificate chain (PEM); required with a non-loopback --advertise')
     .option('--tls-key <file>', 'TLS private key (PEM)')
     .option('--tls-ca <file>', 'CA bundle (PEM) that signs the TLS certificates of next hops (default: the system CAs)')
     .option('--threads <n>', 'compute threads', parseIntegerOption('threads', 1, 256), DEFAULT_THREADS)
-    .option('--max-sessions <n>', 'most sessions served at once', parseIntegerOption('max-sessions', 1), NODE_DEFAULTS.maxSessions)
-    .option('--cache-mb <n>', 'KV-cache memory for all sessions, in MiB', parseIntegerOption('cache-mb', 1), NODE_DEFAULTS.cacheBytes / 2 ** 20)
-    .option('--idle-timeout <seconds>', 'evict a session unused this long', parseIntegerOption('idle-timeout', 1), NODE_DEFAULTS.idleTimeoutMs / 1000)
-    .option('--price <n>', 'price per 1000 tokens, in the cluster\'s smallest unit', parseIntegerOption('price', 0), 0)
+    .option(
+      '--max-sessions <n>',
+      'most sessions served at once',
+      parseIntegerOption('max-sessions', 1),
+      NODE_DEFAULTS.maxSessions,
+    )
+    .option(
+      '--cache-mb <n>',
+      'KV-cache memory for all sessions, in MiB',
+      parseIntegerOption('cache-mb', 1),
+      NODE_DEFAULTS.cacheBytes / 2 ** 20,
+    )
+    .option(
+      '--idle-timeout <seconds>',
+      'evict a session unused this long',
+      parseIntegerOption('idle-timeout', 1),
+      NODE_DEFAULTS.idleTimeoutMs / 1000,
+    )
+    .option('--price <n>', "price per 1000 tokens, in the cluster's smallest unit", parseIntegerOption('price', 0), 0)
     .option('--region <name>', 'coarse region announced to the registry', '');
   addMetricsOptions(command, '--port + 1000').action(async (options: NodeCommandOptions) => nodeCommand(options));
 }
@@ -85,7 +127,12 @@ async function nodeCommand(options: NodeCommandOptions): Promise<void> {
   const key = nodeKey(options);
   const tls = tlsFilesOption(options.tlsCert, options.tlsKey);
   const log = roleLogger('node');
-  const endpoint = await serveRoleMetrics('node', options.metricsHost, options.metricsPort ?? metricsPortBeside(options.port), log);
+  const endpoint = await serveRoleMetrics(
+    'node',
+    options.metricsHost,
+    options.metricsPort ?? metricsPortBeside(options.port),
+    log,
+  );
   let handle;
   try {
     handle = await startNode({

@@ -17,15 +17,24 @@ interface PreflightNodeOptions {
 }
 
 export function registerPreflightCommand(program: Command): void {
-  const preflight = program.command('preflight').description('Check a role\'s setup before launching it, and say what to fix.');
+  const preflight = program
+    .command('preflight')
+    .description("Check a role's setup before launching it, and say what to fix.");
   preflight
     .command('node')
-    .description('Check a compute node\'s key file and its mode, port, TLS files, registry reachability and shard hash.')
+    .description("Check a compute node's key file and its mode, port, TLS files, registry reachability and shard hash.")
     .requiredOption('--advertise <endpoint>', 'HOST:PORT the node will advertise', parseEndpointOption('advertise'))
-    .option('--key <file>', 'the node key file (default: where `tessera node` looks: node.key beside the shards dir, else ~/.config/tessera/node.key)')
+    .option(
+      '--key <file>',
+      'the node key file (default: where `tessera node` looks: node.key beside the shards dir, else ~/.config/tessera/node.key)',
+    )
     .option('--tls-cert <file>', 'TLS certificate chain (PEM)')
     .option('--tls-key <file>', 'TLS private key (PEM)')
-    .option('--port <port>', 'port the node will listen on (default: the advertised port)', parseIntegerOption('port', 1, 65535))
+    .option(
+      '--port <port>',
+      'port the node will listen on (default: the advertised port)',
+      parseIntegerOption('port', 1, 65535),
+    )
     .option('--host <address>', 'address the node will listen on', '127.0.0.1')
     .option('--registry <endpoint>', 'HOST:PORT of the registry', parseEndpointOption('registry'))
     .option('--shards-dir <dir>', 'the shards directory, to check the shard file against the manifest')

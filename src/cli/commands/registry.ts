@@ -5,11 +5,24 @@ import { bytesToHex } from '@noble/hashes/utils.js';
 import type { Address } from 'viem';
 import { KeyFileError, readKeyFile, type KeyPair } from '../../crypto/keys.ts';
 import { openEvmBackend, type EvmBackend } from '../../escrow/evm-backend.ts';
-import { ClusterConfigError, clusterConfigFromFile, ENDPOINT_PATTERN, type ClusterConfig } from '../../registry/cluster-config.ts';
+import {
+  ClusterConfigError,
+  clusterConfigFromFile,
+  ENDPOINT_PATTERN,
+  type ClusterConfig,
+} from '../../registry/cluster-config.ts';
 import type { SettlementBackend } from '../../registry/settlement-backend.ts';
 import { startRegistry } from '../../registry/registry.ts';
 import { CliError, parseIntegerOption } from '../cli-error.ts';
-import { addMetricsOptions, closeOnSignal, metricsPortBeside, roleLogger, serveRoleMetrics, stopSignal, type MetricsFlags } from '../serve.ts';
+import {
+  addMetricsOptions,
+  closeOnSignal,
+  metricsPortBeside,
+  roleLogger,
+  serveRoleMetrics,
+  stopSignal,
+  type MetricsFlags,
+} from '../serve.ts';
 
 interface RegistryOptions extends MetricsFlags {
   port: number;
@@ -29,9 +42,21 @@ export function registerRegistryCommand(program: Command): void {
     .option('--host <address>', 'address to listen on', '127.0.0.1')
     .requiredOption('--cluster-config <file>', 'the cluster config JSON (cluster id, models, pricing, stakes, limits)')
     .option('--db <file>', 'SQLite file that keeps nodes, nonces, manifests and peers across restarts', 'registry.db')
-    .option('--seed <endpoints>', 'other registries to gossip with, HOST:PORT[,HOST:PORT...] (repeatable)', collectEndpoints, [])
-    .option('--advertise <endpoint>', 'HOST:PORT other registries and clients reach this one at (default: HOST:PORT)', parseEndpoint('advertise'))
-    .option('--escrow-key <file>', "the escrow contract owner's key (mode 0600); required when the cluster config has an escrow section");
+    .option(
+      '--seed <endpoints>',
+      'other registries to gossip with, HOST:PORT[,HOST:PORT...] (repeatable)',
+      collectEndpoints,
+      [],
+    )
+    .option(
+      '--advertise <endpoint>',
+      'HOST:PORT other registries and clients reach this one at (default: HOST:PORT)',
+      parseEndpoint('advertise'),
+    )
+    .option(
+      '--escrow-key <file>',
+      "the escrow contract owner's key (mode 0600); required when the cluster config has an escrow section",
+    );
   addMetricsOptions(command, '--port + 1000').action(async (options: RegistryOptions) => runRegistry(options));
 }
 
@@ -45,9 +70,17 @@ async function runRegistry(options: RegistryOptions): Promise<void> {
     throw error;
   }
   const log = roleLogger('registry');
-  const endpoint = await serveRoleMetrics('registry', options.metricsHost, options.metricsPort ?? metricsPortBeside(options.port), log);
+  const endpoint = await serveRoleMetrics(
+    'registry',
+    options.metricsHost,
+    options.metricsPort ?? metricsPortBeside(options.port),
+    log,
+  );
   const backend = await settlementBackend(clusterConfig, options);
-  log('settlement_backend', backend.kind === 'evm' ? { kind: 'evm', ...clusterConfig.escrow } : { kind: 'ledger', db: resolve(options.db) });
+  log(
+    'settlement_backend',
+    backend.kind === 'evm' ? { kind: 'evm', ...clusterConfig.escrow } : { kind: 'ledger', db: resolve(options.db) },
+  );
   const handle = await startRegistry({
     port: options.port,
     host: options.host,
@@ -63,7 +96,15 @@ async function runRegistry(options: RegistryOptions): Promise<void> {
     metrics: endpoint.metrics,
   });
   endpoint.watch(() => handle.health());
-  await closeOnSignal(signal, () => handle.close().then(() => backend.close()).finally(() => endpoint.server.close()), log);
+  await closeOnSignal(
+    signal,
+    () =>
+      handle
+        .close()
+        .then(() => backend.close())
+        .finally(() => endpoint.server.close()),
+    log,
+  );
 }
 
 /**
@@ -72,12 +113,23 @@ async function runRegistry(options: RegistryOptions): Promise<void> {
  */
 async function settlementBackend(config: ClusterConfig, options: RegistryOptions): Promise<SettlementBackend> {
   if (config.escrow === undefined) {
-    if (options.escrowKey !== undefined) throw new CliError(`--escrow-key is for a cluster config with an "escrow" section; ${options.clusterConfig} has none, so stakes live in the registry's ledger`, 2);
-    return new LedgerBackend({ path: resolve(options.db), unstakeCooldownS: config.stake.unstakeCooldownS, challengeWindowS: config.challengeWindowS });
+    if (options.escrowKey !== undefined)
+      throw new CliError(
+        `--escrow-key is for a cluster config with an "escrow" section; ${options.clusterConfig} has none, so stakes live in the registry's ledger`,
+        2,
+      );
+    return new LedgerBackend({
+      path: resolve(options.db),
+      unstakeCooldownS: config.stake.unstakeCooldownS,
+      challengeWindowS: config.challengeWindowS,
+    });
   }
   const { rpcUrl, contract } = config.escrow;
   if (options.escrowKey === undefined) {
-    throw new CliError(`${options.clusterConfig} settles on the escrow contract ${contract} at ${rpcUrl}: pass --escrow-key FILE, the key of the contract's owner (mode 0600)`, 2);
+    throw new CliError(
+      `${options.clusterConfig} settles on the escrow contract ${contract} at ${rpcUrl}: pass --escrow-key FILE, the key of the contract's owner (mode 0600)`,
+      2,
+    );
   }
   let key: KeyPair;
   try {
@@ -101,7 +153,12 @@ async function settlementBackend(config: ClusterConfig, options: RegistryOptions
 }
 
 /** Why this contract cannot serve this registry, if it cannot: another owner, or other durations than the config's. */
-async function escrowMismatch(escrow: EvmBackend, config: ClusterConfig, key: KeyPair, options: RegistryOptions): Promise<string | undefined> {
+async function escrowMismatch(
+  escrow: EvmBackend,
+  config: ClusterConfig,
+  key: KeyPair,
+  options: RegistryOptions,
+): Promise<string | undefined> {
   const contract = config.escrow!.contract;
   if (escrow.treasury.toLowerCase() !== key.address) {
     return `--escrow-key ${options.escrowKey} is the key of ${key.address}, but the escrow ${contract} is owned by ${escrow.treasury.toLowerCase()}: pass the owner's key`;
@@ -109,8 +166,10 @@ async function escrowMismatch(escrow: EvmBackend, config: ClusterConfig, key: Ke
   // The contract fixes both durations when it is deployed; a config that says otherwise would mislead operators.
   const { challengeWindowS, unstakeCooldownS } = await escrow.durations();
   if (challengeWindowS !== config.challengeWindowS || unstakeCooldownS !== config.stake.unstakeCooldownS) {
-    return `the escrow ${contract} was deployed with a challenge window of ${challengeWindowS} s and an unstaking cooldown of ${unstakeCooldownS} s, `
-      + `but ${options.clusterConfig} says ${config.challengeWindowS} s and ${config.stake.unstakeCooldownS} s: make challengeWindowS and stake.unstakeCooldownS match the contract`;
+    return (
+      `the escrow ${contract} was deployed with a challenge window of ${challengeWindowS} s and an unstaking cooldown of ${unstakeCooldownS} s, ` +
+      `but ${options.clusterConfig} says ${config.challengeWindowS} s and ${config.stake.unstakeCooldownS} s: make challengeWindowS and stake.unstakeCooldownS match the contract`
+    );
   }
   return undefined;
 }
@@ -123,5 +182,11 @@ function parseEndpoint(name: string) {
 }
 
 function collectEndpoints(value: string, previous: string[]): string[] {
-  return [...previous, ...value.split(',').filter((s) => s !== '').map(parseEndpoint('seed'))];
+  return [
+    ...previous,
+    ...value
+      .split(',')
+      .filter((s) => s !== '')
+      .map(parseEndpoint('seed')),
+  ];
 }

@@ -31,11 +31,21 @@ export function registerRunCommand(program: Command): void {
     .option('--top-k <k>', 'sample among the k most likely tokens (0: all)', parseIntegerOption('top-k', 0), 0)
     .option('--top-p <p>', 'nucleus sampling mass', parseNumberOption('top-p', 0, 1), 1)
     .option('--min-p <p>', 'drop tokens less likely than p times the best', parseNumberOption('min-p', 0, 1), 0)
-    .option('--repeat-penalty <r>', 'penalty for repeated tokens (1: none)', parseNumberOption('repeat-penalty', 0.01, 100), 1)
+    .option(
+      '--repeat-penalty <r>',
+      'penalty for repeated tokens (1: none)',
+      parseNumberOption('repeat-penalty', 0.01, 100),
+      1,
+    )
     .option('--seed <s>', 'random seed for sampling', parseIntegerOption('seed', 0, 2 ** 32 - 1), 0)
     .option('--threads <k>', 'compute threads', parseIntegerOption('threads', 1, 256), DEFAULT_THREADS)
     .option('--json', 'print one JSON object instead of streaming text', false)
-    .option('--logprobs <k>', 'with --json, the top-k log-probabilities at each position', parseIntegerOption('logprobs', 0, 20), 0)
+    .option(
+      '--logprobs <k>',
+      'with --json, the top-k log-probabilities at each position',
+      parseIntegerOption('logprobs', 0, 20),
+      0,
+    )
     .action(async (options: RunOptions) => runCommand(options));
 }
 
@@ -44,7 +54,12 @@ async function runCommand(options: RunOptions): Promise<void> {
   const backend = await createWasmBackend({ threads: options.threads });
   try {
     const { config } = files;
-    const engine = new Engine(config, { start: 0, end: config.layers, embedding: true, head: true }, backend, files.weights);
+    const engine = new Engine(
+      config,
+      { start: 0, end: config.layers, embedding: true, head: true },
+      backend,
+      files.weights,
+    );
     const promptIds = files.tokenizer.encode(options.prompt);
     const stream = generate(engine, files.tokenizer, promptIds, {
       maxTokens: options.maxTokens,

@@ -24,50 +24,84 @@ interface ActionSpec {
 
 export function registerStakeCommands(program: Command): void {
   const withKey = (command: Command) =>
-    addRegistryOption(command.option('--key <file>', `the node's key (mode 0600); default ${defaultKeyPaths(undefined)[0]}`));
+    addRegistryOption(
+      command.option('--key <file>', `the node's key (mode 0600); default ${defaultKeyPaths(undefined)[0]}`),
+    );
 
-  withKey(program.command('stake').description("Bond stake for the key's node: nodes below the cluster's minimum get no work."))
-    .requiredOption('--amount <n>', 'how much to add, a whole number in the smallest unit (wei with an escrow contract)', parseAmount)
-    .action(async (options: KeyOptions & { amount: bigint }) => act(options, {
-      viaRegistry: async (client, key) => `staked ${options.amount} on the registry's ledger; the stake of ${key.address} is now ${await client.stake(key, options.amount)}`,
-      onChain: async (escrow, key) => {
-        await escrow.stake(key.address, options.amount);
-        return `staked ${options.amount} in the escrow contract; the stake of ${key.address} is now ${(await escrow.stakeOf(key.address)).amount}`;
-      },
-    }));
+  withKey(
+    program
+      .command('stake')
+      .description("Bond stake for the key's node: nodes below the cluster's minimum get no work."),
+  )
+    .requiredOption(
+      '--amount <n>',
+      'how much to add, a whole number in the smallest unit (wei with an escrow contract)',
+      parseAmount,
+    )
+    .action(async (options: KeyOptions & { amount: bigint }) =>
+      act(options, {
+        viaRegistry: async (client, key) =>
+          `staked ${options.amount} on the registry's ledger; the stake of ${key.address} is now ${await client.stake(key, options.amount)}`,
+        onChain: async (escrow, key) => {
+          await escrow.stake(key.address, options.amount);
+          return `staked ${options.amount} in the escrow contract; the stake of ${key.address} is now ${(await escrow.stakeOf(key.address)).amount}`;
+        },
+      }),
+    );
 
   const untilLine = (key: KeyPair, untilMs: number) =>
     `${key.address} is unstaking: it gets no new work from now, and may withdraw its stake from ${new Date(untilMs).toISOString()} (tessera withdraw)`;
-  withKey(program.command('unstake').description('Start the unstaking cooldown: the node gets no new work; prints when it may withdraw.'))
-    .action(async (options: KeyOptions) => act(options, {
+  withKey(
+    program
+      .command('unstake')
+      .description('Start the unstaking cooldown: the node gets no new work; prints when it may withdraw.'),
+  ).action(async (options: KeyOptions) =>
+    act(options, {
       viaRegistry: async (client, key) => untilLine(key, await client.requestUnstake(key)),
       onChain: async (escrow, key) => untilLine(key, await escrow.requestUnstake(key.address)),
-    }));
+    }),
+  );
 
-  withKey(program.command('withdraw').description('Take the whole stake back once the unstaking cooldown is over.'))
-    .action(async (options: KeyOptions) => act(options, {
+  withKey(
+    program.command('withdraw').description('Take the whole stake back once the unstaking cooldown is over.'),
+  ).action(async (options: KeyOptions) =>
+    act(options, {
       viaRegistry: async (client, key) => `withdrew ${await client.withdrawStake(key)} (the stake of ${key.address})`,
-      onChain: async (escrow, key) => `withdrew ${await escrow.withdrawStake(key.address)} (the stake of ${key.address})`,
-    }));
+      onChain: async (escrow, key) =>
+        `withdrew ${await escrow.withdrawStake(key.address)} (the stake of ${key.address})`,
+    }),
+  );
 
-  withKey(program.command('claim').description("Take out the node's earnings from finalized settlements."))
-    .action(async (options: KeyOptions) => act(options, {
-      viaRegistry: async (client, key) => `claimed ${await client.claim(key)} for ${key.address}`,
-      onChain: async (escrow, key) => `claimed ${await escrow.claim(key.address)} for ${key.address}`,
-    }));
+  withKey(program.command('claim').description("Take out the node's earnings from finalized settlements.")).action(
+    async (options: KeyOptions) =>
+      act(options, {
+        viaRegistry: async (client, key) => `claimed ${await client.claim(key)} for ${key.address}`,
+        onChain: async (escrow, key) => `claimed ${await escrow.claim(key.address)} for ${key.address}`,
+      }),
+  );
 
-  addRegistryOption(program.command('account').description('Show an address\'s stake, unstaking cooldown, claimable earnings and deposits, and where the cluster settles.'))
+  addRegistryOption(
+    program
+      .command('account')
+      .description(
+        "Show an address's stake, unstaking cooldown, claimable earnings and deposits, and where the cluster settles.",
+      ),
+  )
     .argument('[address]', 'a 0x address (node id); default: the address of --key')
     .option('--key <file>', "show the account of this key's node")
     .option('--json', 'print JSON', false)
     .action(async (address: string | undefined, options: KeyOptions & { json: boolean }) => {
-      if (address !== undefined && options.key !== undefined) throw new CliError('give an ADDRESS or --key, not both', 2);
-      if (address !== undefined && !/^0x[0-9a-fA-F]{40}$/.test(address)) throw new CliError(`ADDRESS must be 0x and 40 hex digits (a node id), got "${address}"`, 2);
+      if (address !== undefined && options.key !== undefined)
+        throw new CliError('give an ADDRESS or --key, not both', 2);
+      if (address !== undefined && !/^0x[0-9a-fA-F]{40}$/.test(address))
+        throw new CliError(`ADDRESS must be 0x and 40 hex digits (a node id), got "${address}"`, 2);
       const registry = registriesOf(options)[0]!;
       const client = new RegistryClient(registry);
       try {
         const account = await fromRegistry(registry, () => client.account(address ?? operatorKey(options).address));
-        process.stdout.write(options.json ? `${JSON.stringify(accountJson(account), null, 2)}\n` : accountText(account, registry));
+        process.stdout.write(
+          options.json ? `${JSON.stringify(accountJson(account), null, 2)}\n` : accountText(account, registry),
+        );
       } finally {
         client.close();
       }
@@ -76,14 +110,19 @@ export function registerStakeCommands(program: Command): void {
 
 /** A whole number of the smallest unit, as a bigint: wei outgrow JavaScript numbers. */
 function parseAmount(value: string): bigint {
-  if (!/^[0-9]+$/.test(value) || BigInt(value) === 0n) throw new CliError(`--amount must be a positive whole number in the smallest unit (e.g. wei), got "${value}"`, 2);
+  if (!/^[0-9]+$/.test(value) || BigInt(value) === 0n)
+    throw new CliError(`--amount must be a positive whole number in the smallest unit (e.g. wei), got "${value}"`, 2);
   return BigInt(value);
 }
 
 /** --key, else the key `tessera node` uses by default; never a new one (it would hold nothing). */
 function operatorKey(options: KeyOptions): KeyPair {
   const path = options.key ?? defaultKeyPaths(undefined).find((p) => existsSync(p));
-  if (path === undefined) throw new CliError(`no --key given and no key at ${defaultKeyPaths(undefined).join(' or ')}: pass --key FILE, the node's key`, 2);
+  if (path === undefined)
+    throw new CliError(
+      `no --key given and no key at ${defaultKeyPaths(undefined).join(' or ')}: pass --key FILE, the node's key`,
+      2,
+    );
   try {
     return readKeyFile(path);
   } catch (error) {
@@ -109,7 +148,11 @@ async function act(options: KeyOptions, spec: ActionSpec): Promise<void> {
     }
     let backend;
     try {
-      backend = await openEvmBackend({ rpcUrl: escrow.rpcUrl, address: escrow.contract as Address, partyKeys: [`0x${bytesToHex(key.secretKey)}`] });
+      backend = await openEvmBackend({
+        rpcUrl: escrow.rpcUrl,
+        address: escrow.contract as Address,
+        partyKeys: [`0x${bytesToHex(key.secretKey)}`],
+      });
     } catch (error) {
       throw new CliError(`the escrow registry ${registry} names: ${(error as Error).message}`);
     }
@@ -117,7 +160,8 @@ async function act(options: KeyOptions, spec: ActionSpec): Promise<void> {
       process.stdout.write(`${await spec.onChain(backend, key)}\n`);
     } catch (error) {
       if (error instanceof EscrowError) throw new CliError(error.message);
-      if (error instanceof BaseError) throw new CliError(`escrow ${escrow.contract} on ${escrow.rpcUrl}: ${error.shortMessage}`);
+      if (error instanceof BaseError)
+        throw new CliError(`escrow ${escrow.contract} on ${escrow.rpcUrl}: ${error.shortMessage}`);
       throw error;
     } finally {
       await backend.close();
@@ -153,7 +197,21 @@ function accountJson(a: Account) {
 }
 
 function accountText(a: Account, registry: string): string {
-  const unstaking = a.unstakingUntilMs === undefined ? '' : ` (unstaking: no new work; withdrawable from ${new Date(a.unstakingUntilMs).toISOString()})`;
-  const escrow = a.escrow.backend === 'ledger' ? `the ledger of registry ${registry}` : `contract ${a.escrow.contract} on ${a.escrow.rpcUrl}`;
-  return [`address    ${a.address}`, `stake      ${a.stake}${unstaking}`, `claimable  ${a.claimable}`, `deposited  ${a.deposited}`, `escrow     ${escrow}`].join('\n') + '\n';
+  const unstaking =
+    a.unstakingUntilMs === undefined
+      ? ''
+      : ` (unstaking: no new work; withdrawable from ${new Date(a.unstakingUntilMs).toISOString()})`;
+  const escrow =
+    a.escrow.backend === 'ledger'
+      ? `the ledger of registry ${registry}`
+      : `contract ${a.escrow.contract} on ${a.escrow.rpcUrl}`;
+  return (
+    [
+      `address    ${a.address}`,
+      `stake      ${a.stake}${unstaking}`,
+      `claimable  ${a.claimable}`,
+      `deposited  ${a.deposited}`,
+      `escrow     ${escrow}`,
+    ].join('\n') + '\n'
+  );
 }

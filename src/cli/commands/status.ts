@@ -8,7 +8,11 @@ interface StatusOptions {
 }
 
 export function registerStatusCommand(program: Command): void {
-  addRegistryOption(program.command('status').description('Show the registries, the models, the live nodes of every shard, and the shards nobody serves.'))
+  addRegistryOption(
+    program
+      .command('status')
+      .description('Show the registries, the models, the live nodes of every shard, and the shards nobody serves.'),
+  )
     .option('--json', 'print one JSON object', false)
     .action(async (options: StatusOptions) => statusCommand(options));
 }
@@ -17,17 +21,25 @@ export function formatStatus(status: ClusterStatus): string {
   const lines = [`registries: ${status.registries.join(', ')}`];
   if (status.models.length === 0) lines.push('no models served');
   for (const model of status.models) {
-    lines.push('', `model ${model.modelId} (${model.architecture}, ${model.shards} shard${model.shards === 1 ? '' : 's'}, price ${model.pricePer1kTokens} per 1k tokens)`);
+    lines.push(
+      '',
+      `model ${model.modelId} (${model.architecture}, ${model.shards} shard${model.shards === 1 ? '' : 's'}, price ${model.pricePer1kTokens} per 1k tokens)`,
+    );
     for (const shard of model.shardsCoverage) {
-      const count = shard.nodes.length === 0 ? 'NO NODE' : `${shard.nodes.length} node${shard.nodes.length === 1 ? '' : 's'}`;
+      const count =
+        shard.nodes.length === 0 ? 'NO NODE' : `${shard.nodes.length} node${shard.nodes.length === 1 ? '' : 's'}`;
       lines.push(`  shard ${shard.shardIndex}  layers ${shard.layerStart}-${shard.layerEnd}  ${count}`);
       for (const n of shard.nodes) {
-        lines.push(`    ${n.nodeId}  ${n.endpoint}${n.tls ? ' (tls)' : ''}  sessions ${n.activeSessions}/${n.maxSessions}  ${n.computeUsPerToken} us/token  price ${n.pricePer1kTokens}`);
+        lines.push(
+          `    ${n.nodeId}  ${n.endpoint}${n.tls ? ' (tls)' : ''}  sessions ${n.activeSessions}/${n.maxSessions}  ${n.computeUsPerToken} us/token  price ${n.pricePer1kTokens}`,
+        );
       }
     }
-    lines.push(model.uncovered.length === 0
-      ? '  coverage: every shard has a node'
-      : `  coverage: INCOMPLETE, no node for shard${model.uncovered.length === 1 ? '' : 's'} ${model.uncovered.join(', ')}`);
+    lines.push(
+      model.uncovered.length === 0
+        ? '  coverage: every shard has a node'
+        : `  coverage: INCOMPLETE, no node for shard${model.uncovered.length === 1 ? '' : 's'} ${model.uncovered.join(', ')}`,
+    );
   }
   return `${lines.join('\n')}\n`;
 }

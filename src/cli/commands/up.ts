@@ -23,21 +23,38 @@ const SAMPLE_PROMPT = 'Once upon a time';
 export function registerUpCommand(program: Command): void {
   program
     .command('up')
-    .description('Start a whole network on this machine: a registry, a node for every shard plus a spare, and the OpenAI-compatible gateway.')
+    .description(
+      'Start a whole network on this machine: a registry, a node for every shard plus a spare, and the OpenAI-compatible gateway.',
+    )
     .option('--model <model>', 'a GGUF file, a Hugging Face directory, or hf:OWNER/REPO/FILE (default: stories260K)')
     .option('--port <port>', 'gateway HTTP port (0: any free port)', parseIntegerOption('port', 0, 65535), 8000)
     .option('--host <address>', 'gateway address', '127.0.0.1')
     .option('--shards <n>', 'how many shards to cut the model into', parseIntegerOption('shards', 2, 64), 2)
-    .option('--registry-port <port>', 'registry port (0: any free port)', parseIntegerOption('registry-port', 0, 65535), 50050)
+    .option(
+      '--registry-port <port>',
+      'registry port (0: any free port)',
+      parseIntegerOption('registry-port', 0, 65535),
+      50050,
+    )
     .option('--work-dir <dir>', 'where shards, keys, the registry database and logs go (default: the cache directory)')
-    .option('--ready-timeout <seconds>', 'how long to wait for every shard to be served', parseIntegerOption('ready-timeout', 1), 120)
+    .option(
+      '--ready-timeout <seconds>',
+      'how long to wait for every shard to be served',
+      parseIntegerOption('ready-timeout', 1),
+      120,
+    )
     .action(async (options: UpOptions) => upCommand(options));
 }
 
 const say = (line: string) => process.stdout.write(`${line}\n`);
 
 /** Resolves once every shard has a live node and every node of the cluster is listed. */
-async function waitForCoverage(client: TesseraClient, cluster: LocalCluster, timeoutMs: number, interrupted: () => boolean): Promise<void> {
+async function waitForCoverage(
+  client: TesseraClient,
+  cluster: LocalCluster,
+  timeoutMs: number,
+  interrupted: () => boolean,
+): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     if (interrupted()) throw new CliError('interrupted while the network was starting');
@@ -46,8 +63,10 @@ async function waitForCoverage(client: TesseraClient, cluster: LocalCluster, tim
     const listed = model?.shardsCoverage.reduce((n, s) => n + s.nodes.length, 0) ?? 0;
     if (model && model.uncovered.length === 0 && listed >= cluster.nodes.length) return;
     const dead = cluster.nodes.find((n) => !n.process.running);
-    if (dead) throw new CliError(`${dead.process.name} exited while the network was starting${dead.process.tailText()}`);
-    if (Date.now() > deadline) throw new CliError(`not every shard got a node within ${timeoutMs / 1000} s (see the logs)`);
+    if (dead)
+      throw new CliError(`${dead.process.name} exited while the network was starting${dead.process.tailText()}`);
+    if (Date.now() > deadline)
+      throw new CliError(`not every shard got a node within ${timeoutMs / 1000} s (see the logs)`);
     await new Promise((resolve) => setTimeout(resolve, 200));
   }
 }
@@ -59,8 +78,9 @@ async function sampleCompletion(gatewayUrl: string, modelId: string): Promise<st
     headers: { 'content-type': 'application/json' },
     body: JSON.stringify({ model: modelId, prompt: SAMPLE_PROMPT, max_tokens: 32, temperature: 0 }),
   });
-  const body = await response.json() as { choices?: { text: string }[]; error?: { message: string } };
-  if (!response.ok || !body.choices) throw new CliError(`the sample completion failed: ${body.error?.message ?? response.status}`);
+  const body = (await response.json()) as { choices?: { text: string }[]; error?: { message: string } };
+  if (!response.ok || !body.choices)
+    throw new CliError(`the sample completion failed: ${body.error?.message ?? response.status}`);
   return body.choices[0]!.text;
 }
 
@@ -83,7 +103,13 @@ async function upCommand(options: UpOptions): Promise<void> {
   // one thread per node: the roles share this machine
   const threadsPerNode = Math.max(1, Math.floor(availableParallelism() / (shards + 1)));
   const cluster = await launchLocalCluster({
-    modelPath: files.path, shards, spareShards: [shards - 1], workDir, registryPort: options.registryPort, threadsPerNode, say,
+    modelPath: files.path,
+    shards,
+    spareShards: [shards - 1],
+    workDir,
+    registryPort: options.registryPort,
+    threadsPerNode,
+    say,
   });
   // the roles run in their own process groups: whatever way this process ends, they end with it
   process.on('exit', () => cluster.kill());
@@ -102,14 +128,24 @@ async function upCommand(options: UpOptions): Promise<void> {
   };
   try {
     gatewayMetrics = await serveRoleMetrics('gateway', options.host, 0);
-    gateway = await startGateway({ registries: [cluster.registryEndpoint], port: options.port, host: options.host, cacheDir: join(workDir, 'tokenizers'), metrics: gatewayMetrics.metrics });
+    gateway = await startGateway({
+      registries: [cluster.registryEndpoint],
+      port: options.port,
+      host: options.host,
+      cacheDir: join(workDir, 'tokenizers'),
+      metrics: gatewayMetrics.metrics,
+    });
     gatewayMetrics.watch(gateway.health);
     await waitForCoverage(gateway.client, cluster, options.readyTimeout * 1000, () => interrupted);
     const modelId = cluster.manifest.modelId;
-    say(`gateway     ${gateway.url}/v1  (OpenAI-compatible; model "${modelId}")  metrics ${gatewayMetrics.server.url}/metrics`);
+    say(
+      `gateway     ${gateway.url}/v1  (OpenAI-compatible; model "${modelId}")  metrics ${gatewayMetrics.server.url}/metrics`,
+    );
     say(`logs        ${join(workDir, 'logs')}`);
     say('');
-    say(`try:  curl ${gateway.url}/v1/completions -H 'content-type: application/json' -d '{"model": "${modelId}", "prompt": "${SAMPLE_PROMPT}", "max_tokens": 32}'`);
+    say(
+      `try:  curl ${gateway.url}/v1/completions -H 'content-type: application/json' -d '{"model": "${modelId}", "prompt": "${SAMPLE_PROMPT}", "max_tokens": 32}'`,
+    );
     say(`      tessera chat "${SAMPLE_PROMPT}" --registry ${cluster.registryEndpoint}`);
     say(`      tessera chain blocks --daemon ${cluster.daemonEndpoint}`);
     say(`sample completion of "${SAMPLE_PROMPT}": ${JSON.stringify(await sampleCompletion(gateway.url, modelId))}`);

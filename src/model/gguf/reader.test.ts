@@ -4,14 +4,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { GgmlType } from '../../tensor/ggml-type.ts';
-import { sharedModel } from '../../../test/support/shared-models.ts';
+import { testModel } from '../../../test/support/models.ts';
 import { openModel } from '../open-model.ts';
 import { GgufError, openGguf } from './reader.ts';
 import { GgufMetadataBuilder, writeGguf } from './writer.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'gguf-reader-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
-const STORIES = sharedModel('stories260K.gguf');
+const STORIES = testModel('stories260K.gguf');
 
 test('stories260K: header, metadata and tensors read lazily by offset', () => {
   const file = openGguf(STORIES);
@@ -33,7 +33,11 @@ test('stories260K: header, metadata and tensors read lazily by offset', () => {
 });
 
 function expectGgufError(path: string, pattern: RegExp): void {
-  assert.throws(() => openGguf(path), (error: unknown) => error instanceof GgufError && error.message.startsWith(`${path}: `) && pattern.test(error.message));
+  assert.throws(
+    () => openGguf(path),
+    (error: unknown) =>
+      error instanceof GgufError && error.message.startsWith(`${path}: `) && pattern.test(error.message),
+  );
 }
 
 test('a wrong magic, a truncated header, a tensor past the end and an unknown version fail at once', () => {
@@ -49,7 +53,10 @@ test('a wrong magic, a truncated header, a tensor past the end and an unknown ve
   const tail = join(dir, 'tail.gguf');
   copyFileSync(STORIES, tail);
   truncateSync(tail, 1_000_000);
-  expectGgufError(tail, /tensor blk\.\d\.\w+\.weight \(\d+ bytes at offset \d+\) runs past the end of the file \(1000000 bytes\)/);
+  expectGgufError(
+    tail,
+    /tensor blk\.\d\.\w+\.weight \(\d+ bytes at offset \d+\) runs past the end of the file \(1000000 bytes\)/,
+  );
 
   const version = join(dir, 'version.gguf');
   const bytes = readFileSync(STORIES).subarray(0, 4096);
@@ -80,5 +87,10 @@ test('an unsupported tensor type is named with its tensor; an unknown architectu
     metadata: new GgufMetadataBuilder().string('general.architecture', 'mamba'),
     tensors: [{ name: 'token_embd.weight', dims: [4, 2], type: GgmlType.F32, data: new Uint8Array(32) }],
   });
-  assert.throws(() => openModel(mamba), new RegExp(`^Error: ${mamba.replace(/[.]/g, '\\.')}: architecture "mamba" is not supported \\(supported: llama, qwen2\\)`));
+  assert.throws(
+    () => openModel(mamba),
+    new RegExp(
+      `^Error: ${mamba.replace(/[.]/g, '\\.')}: architecture "mamba" is not supported \\(supported: llama, qwen2\\)`,
+    ),
+  );
 });

@@ -1,7 +1,18 @@
 /** GGUF metadata value types, as numbered by the GGUF specification. */
 export const GgufValueType = {
-  UINT8: 0, INT8: 1, UINT16: 2, INT16: 3, UINT32: 4, INT32: 5, FLOAT32: 6, BOOL: 7,
-  STRING: 8, ARRAY: 9, UINT64: 10, INT64: 11, FLOAT64: 12,
+  UINT8: 0,
+  INT8: 1,
+  UINT16: 2,
+  INT16: 3,
+  UINT32: 4,
+  INT32: 5,
+  FLOAT32: 6,
+  BOOL: 7,
+  STRING: 8,
+  ARRAY: 9,
+  UINT64: 10,
+  INT64: 11,
+  FLOAT64: 12,
 } as const;
 
 export interface GgufArray {
@@ -17,7 +28,10 @@ export function isGgufArray(value: GgufValue | undefined): value is GgufArray {
 
 /** Typed accessors over a metadata map that name the key and the file when a value is missing or wrong. */
 export class MetadataView {
-  constructor(private readonly metadata: ReadonlyMap<string, GgufValue>, private readonly source: string) {}
+  constructor(
+    private readonly metadata: ReadonlyMap<string, GgufValue>,
+    private readonly source: string,
+  ) {}
 
   has(key: string): boolean {
     return this.metadata.has(key);

@@ -21,10 +21,18 @@ test('metadata of every value type and tensors round-trip through openGguf, alig
   const path = join(dir, 'all.gguf');
   const metadata = new GgufMetadataBuilder()
     .string('general.architecture', 'llama')
-    .u8('t.u8', 255).i8('t.i8', -128).u16('t.u16', 65535).i16('t.i16', -32768)
-    .u32('t.u32', 4294967295).i32('t.i32', -2147483648)
-    .u64('t.u64', 18446744073709551615n).i64('t.i64', -9223372036854775808n)
-    .f32('t.f32', 1e-6).f64('t.f64', Math.PI).bool('t.true', true).bool('t.false', false)
+    .u8('t.u8', 255)
+    .i8('t.i8', -128)
+    .u16('t.u16', 65535)
+    .i16('t.i16', -32768)
+    .u32('t.u32', 4294967295)
+    .i32('t.i32', -2147483648)
+    .u64('t.u64', 18446744073709551615n)
+    .i64('t.i64', -9223372036854775808n)
+    .f32('t.f32', 1e-6)
+    .f64('t.f64', Math.PI)
+    .bool('t.true', true)
+    .bool('t.false', false)
     .string('t.utf8', 'héllo ▁ 世界 <|im_start|>')
     .array('t.strings', GgufValueType.STRING, ['a', '', 'Ġthe', 'Ċ'])
     .array('t.i32s', GgufValueType.INT32, [1, -2, 3])
@@ -38,7 +46,12 @@ test('metadata of every value type and tensors round-trip through openGguf, alig
     tensors: [
       { name: 'a.weight', dims: [3, 2], type: GgmlType.F32, data: new Uint8Array(f32.buffer) },
       { name: 'b.weight', dims: [32, 2], type: GgmlType.Q8_0, data: () => q8 },
-      { name: 'c.weight', dims: [96], type: GgmlType.Q8_0, data: () => [chunked.subarray(0, 10), chunked.subarray(10, 50), chunked.subarray(50)] },
+      {
+        name: 'c.weight',
+        dims: [96],
+        type: GgmlType.Q8_0,
+        data: () => [chunked.subarray(0, 10), chunked.subarray(10, 50), chunked.subarray(50)],
+      },
       { name: 'd.bias', dims: [1], type: GgmlType.F16, data: new Uint8Array([0x00, 0x3c]) },
     ],
   });
@@ -87,7 +100,10 @@ test('a header far larger than the initial buffer round-trips (vocabulary-sized 
   const tokens = Array.from({ length: 40_000 }, (_, i) => `tok${i}`);
   const ids = Array.from({ length: 40_000 }, (_, i) => i * 3 - 7);
   writeGguf(path, {
-    metadata: new GgufMetadataBuilder().array('t.tokens', GgufValueType.STRING, tokens).array('t.ids', GgufValueType.INT32, ids).u64('t.after', 7n),
+    metadata: new GgufMetadataBuilder()
+      .array('t.tokens', GgufValueType.STRING, tokens)
+      .array('t.ids', GgufValueType.INT32, ids)
+      .u64('t.after', 7n),
     tensors: [{ name: 'w', dims: [2], type: GgmlType.F32, data: new Uint8Array(8).fill(1) }],
   });
   const file = openGguf(path);
@@ -113,24 +129,57 @@ test('plain entry lists are accepted as metadata', () => {
 test('bad input fails naming the file and the problem, leaving no file behind', () => {
   const path = join(dir, 'bad.gguf');
   const cases: [Parameters<typeof writeGguf>[1], RegExp][] = [
-    [{ metadata: [], tensors: [{ name: 'w', dims: [4], type: GgmlType.F32, data: new Uint8Array(15) }] }, /tensor w needs 16 bytes of F32, data has 15/],
-    [{ metadata: [], tensors: [{ name: 'w', dims: [4], type: GgmlType.F32, data: () => new Uint8Array(20) }] }, /tensor w needs 16 bytes of F32, its data produced more/],
-    [{ metadata: [], tensors: [{ name: 'w', dims: [4], type: GgmlType.F32, data: () => [new Uint8Array(8)] }] }, /tensor w needs 16 bytes of F32, its data produced 8/],
-    [{ metadata: [], tensors: [{ name: 'w', dims: [48, 2], type: GgmlType.Q8_0, data: new Uint8Array(102) }] }, /tensor w \[48, 2\]: Q8_0 needs a multiple of 32 elements, got 48/],
-    [{ metadata: [], tensors: [{ name: 'w', dims: [1], type: 3 as GgmlType, data: new Uint8Array(1) }] }, /tensor w has type Q4_1/],
-    [{ metadata: [], tensors: [{ name: 'w', dims: [0], type: GgmlType.F32, data: new Uint8Array(0) }] }, /tensor w has dimensions \[0\]/],
-    [{ metadata: new GgufMetadataBuilder().u8('k', 256), tensors: [] }, /metadata k: expected an integer in \[0, 255\], got number 256/],
+    [
+      { metadata: [], tensors: [{ name: 'w', dims: [4], type: GgmlType.F32, data: new Uint8Array(15) }] },
+      /tensor w needs 16 bytes of F32, data has 15/,
+    ],
+    [
+      { metadata: [], tensors: [{ name: 'w', dims: [4], type: GgmlType.F32, data: () => new Uint8Array(20) }] },
+      /tensor w needs 16 bytes of F32, its data produced more/,
+    ],
+    [
+      { metadata: [], tensors: [{ name: 'w', dims: [4], type: GgmlType.F32, data: () => [new Uint8Array(8)] }] },
+      /tensor w needs 16 bytes of F32, its data produced 8/,
+    ],
+    [
+      { metadata: [], tensors: [{ name: 'w', dims: [48, 2], type: GgmlType.Q8_0, data: new Uint8Array(102) }] },
+      /tensor w \[48, 2\]: Q8_0 needs a multiple of 32 elements, got 48/,
+    ],
+    [
+      { metadata: [], tensors: [{ name: 'w', dims: [1], type: 3 as GgmlType, data: new Uint8Array(1) }] },
+      /tensor w has type Q4_1/,
+    ],
+    [
+      { metadata: [], tensors: [{ name: 'w', dims: [0], type: GgmlType.F32, data: new Uint8Array(0) }] },
+      /tensor w has dimensions \[0\]/,
+    ],
+    [
+      { metadata: new GgufMetadataBuilder().u8('k', 256), tensors: [] },
+      /metadata k: expected an integer in \[0, 255\], got number 256/,
+    ],
     [{ metadata: new GgufMetadataBuilder().u32('k', 1).u32('k', 2), tensors: [] }, /metadata k appears twice/],
-    [{ metadata: new GgufMetadataBuilder().u32('general.alignment', 64), tensors: [] }, /general.alignment must be the u32 32/],
-    [{ metadata: [{ key: 'k', type: GgufValueType.STRING, value: 3 }], tensors: [] }, /metadata k: expected a string, got number 3/],
+    [
+      { metadata: new GgufMetadataBuilder().u32('general.alignment', 64), tensors: [] },
+      /general.alignment must be the u32 32/,
+    ],
+    [
+      { metadata: [{ key: 'k', type: GgufValueType.STRING, value: 3 }], tensors: [] },
+      /metadata k: expected a string, got number 3/,
+    ],
   ];
   for (const [spec, message] of cases) {
-    assert.throws(() => writeGguf(path, spec), (error: Error) => {
-      assert.ok(error.message.startsWith(`${path}: `), error.message);
-      assert.match(error.message, message);
-      return true;
-    });
+    assert.throws(
+      () => writeGguf(path, spec),
+      (error: Error) => {
+        assert.ok(error.message.startsWith(`${path}: `), error.message);
+        assert.match(error.message, message);
+        return true;
+      },
+    );
   }
   assert.equal(existsSync(path), false);
-  assert.deepEqual(readdirSync(dir).filter((name) => name.includes('partial')), []);
+  assert.deepEqual(
+    readdirSync(dir).filter((name) => name.includes('partial')),
+    [],
+  );
 });

@@ -29,7 +29,10 @@ export interface GgufWriteSpec {
 }
 
 export class GgufWriteError extends Error {
-  constructor(readonly path: string, problem: string) {
+  constructor(
+    readonly path: string,
+    problem: string,
+  ) {
     super(`${path}: ${problem}`);
     this.name = 'GgufWriteError';
   }
@@ -44,18 +47,42 @@ export class GgufMetadataBuilder implements Iterable<GgufMetadataEntry> {
     return this;
   }
 
-  u8(key: string, value: number): this { return this.add(key, GgufValueType.UINT8, value); }
-  i8(key: string, value: number): this { return this.add(key, GgufValueType.INT8, value); }
-  u16(key: string, value: number): this { return this.add(key, GgufValueType.UINT16, value); }
-  i16(key: string, value: number): this { return this.add(key, GgufValueType.INT16, value); }
-  u32(key: string, value: number): this { return this.add(key, GgufValueType.UINT32, value); }
-  i32(key: string, value: number): this { return this.add(key, GgufValueType.INT32, value); }
-  u64(key: string, value: bigint): this { return this.add(key, GgufValueType.UINT64, value); }
-  i64(key: string, value: bigint): this { return this.add(key, GgufValueType.INT64, value); }
-  f32(key: string, value: number): this { return this.add(key, GgufValueType.FLOAT32, value); }
-  f64(key: string, value: number): this { return this.add(key, GgufValueType.FLOAT64, value); }
-  bool(key: string, value: boolean): this { return this.add(key, GgufValueType.BOOL, value); }
-  string(key: string, value: string): this { return this.add(key, GgufValueType.STRING, value); }
+  u8(key: string, value: number): this {
+    return this.add(key, GgufValueType.UINT8, value);
+  }
+  i8(key: string, value: number): this {
+    return this.add(key, GgufValueType.INT8, value);
+  }
+  u16(key: string, value: number): this {
+    return this.add(key, GgufValueType.UINT16, value);
+  }
+  i16(key: string, value: number): this {
+    return this.add(key, GgufValueType.INT16, value);
+  }
+  u32(key: string, value: number): this {
+    return this.add(key, GgufValueType.UINT32, value);
+  }
+  i32(key: string, value: number): this {
+    return this.add(key, GgufValueType.INT32, value);
+  }
+  u64(key: string, value: bigint): this {
+    return this.add(key, GgufValueType.UINT64, value);
+  }
+  i64(key: string, value: bigint): this {
+    return this.add(key, GgufValueType.INT64, value);
+  }
+  f32(key: string, value: number): this {
+    return this.add(key, GgufValueType.FLOAT32, value);
+  }
+  f64(key: string, value: number): this {
+    return this.add(key, GgufValueType.FLOAT64, value);
+  }
+  bool(key: string, value: boolean): this {
+    return this.add(key, GgufValueType.BOOL, value);
+  }
+  string(key: string, value: string): this {
+    return this.add(key, GgufValueType.STRING, value);
+  }
   array(key: string, itemType: GgufValueTypeId, items: readonly GgufValue[]): this {
     return this.add(key, GgufValueType.ARRAY, { itemType, items });
   }
@@ -86,16 +113,46 @@ class HeaderBuffer {
     return at;
   }
 
-  u8(v: number): void { const at = this.reserve(1); this.view.setUint8(at, v); }
-  i8(v: number): void { const at = this.reserve(1); this.view.setInt8(at, v); }
-  u16(v: number): void { const at = this.reserve(2); this.view.setUint16(at, v, true); }
-  i16(v: number): void { const at = this.reserve(2); this.view.setInt16(at, v, true); }
-  u32(v: number): void { const at = this.reserve(4); this.view.setUint32(at, v, true); }
-  i32(v: number): void { const at = this.reserve(4); this.view.setInt32(at, v, true); }
-  f32(v: number): void { const at = this.reserve(4); this.view.setFloat32(at, v, true); }
-  f64(v: number): void { const at = this.reserve(8); this.view.setFloat64(at, v, true); }
-  u64(v: bigint): void { const at = this.reserve(8); this.view.setBigUint64(at, v, true); }
-  i64(v: bigint): void { const at = this.reserve(8); this.view.setBigInt64(at, v, true); }
+  u8(v: number): void {
+    const at = this.reserve(1);
+    this.view.setUint8(at, v);
+  }
+  i8(v: number): void {
+    const at = this.reserve(1);
+    this.view.setInt8(at, v);
+  }
+  u16(v: number): void {
+    const at = this.reserve(2);
+    this.view.setUint16(at, v, true);
+  }
+  i16(v: number): void {
+    const at = this.reserve(2);
+    this.view.setInt16(at, v, true);
+  }
+  u32(v: number): void {
+    const at = this.reserve(4);
+    this.view.setUint32(at, v, true);
+  }
+  i32(v: number): void {
+    const at = this.reserve(4);
+    this.view.setInt32(at, v, true);
+  }
+  f32(v: number): void {
+    const at = this.reserve(4);
+    this.view.setFloat32(at, v, true);
+  }
+  f64(v: number): void {
+    const at = this.reserve(8);
+    this.view.setFloat64(at, v, true);
+  }
+  u64(v: bigint): void {
+    const at = this.reserve(8);
+    this.view.setBigUint64(at, v, true);
+  }
+  i64(v: bigint): void {
+    const at = this.reserve(8);
+    this.view.setBigInt64(at, v, true);
+  }
   string(s: string): void {
     const encoded = utf8.encode(s);
     this.u64(BigInt(encoded.length));
@@ -129,12 +186,18 @@ function writeValue(out: HeaderBuffer, type: number, value: GgufValue, key: stri
     }
   }
   switch (type) {
-    case GgufValueType.UINT8: return out.u8(value as number);
-    case GgufValueType.INT8: return out.i8(value as number);
-    case GgufValueType.UINT16: return out.u16(value as number);
-    case GgufValueType.INT16: return out.i16(value as number);
-    case GgufValueType.UINT32: return out.u32(value as number);
-    case GgufValueType.INT32: return out.i32(value as number);
+    case GgufValueType.UINT8:
+      return out.u8(value as number);
+    case GgufValueType.INT8:
+      return out.i8(value as number);
+    case GgufValueType.UINT16:
+      return out.u16(value as number);
+    case GgufValueType.INT16:
+      return out.i16(value as number);
+    case GgufValueType.UINT32:
+      return out.u32(value as number);
+    case GgufValueType.INT32:
+      return out.i32(value as number);
     case GgufValueType.FLOAT32:
     case GgufValueType.FLOAT64:
       if (typeof value !== 'number') throw wrong('a number');
@@ -142,7 +205,8 @@ function writeValue(out: HeaderBuffer, type: number, value: GgufValue, key: stri
     case GgufValueType.UINT64:
     case GgufValueType.INT64: {
       if (typeof value !== 'bigint') throw wrong('a bigint');
-      const fits = type === GgufValueType.UINT64 ? BigInt.asUintN(64, value) === value : BigInt.asIntN(64, value) === value;
+      const fits =
+        type === GgufValueType.UINT64 ? BigInt.asUintN(64, value) === value : BigInt.asIntN(64, value) === value;
       if (!fits) throw wrong(`a ${type === GgufValueType.UINT64 ? 'u64' : 'i64'}`);
       return type === GgufValueType.UINT64 ? out.u64(value) : out.i64(value);
     }
@@ -181,7 +245,8 @@ function serializeHeader(spec: GgufWriteSpec, alignment: number): { header: Uint
       throw new Error(`metadata general.alignment must be the u32 ${alignment} this writer aligns to`);
     }
   }
-  if (!keys.has('general.alignment')) entries.push({ key: 'general.alignment', type: GgufValueType.UINT32, value: alignment });
+  if (!keys.has('general.alignment'))
+    entries.push({ key: 'general.alignment', type: GgufValueType.UINT32, value: alignment });
 
   const placed: PlacedTensor[] = [];
   const names = new Set<string>();
@@ -193,12 +258,16 @@ function serializeHeader(spec: GgufWriteSpec, alignment: number): { header: Uint
     if (dims.length < 1 || dims.length > 4 || dims.some((d) => !Number.isInteger(d) || d < 1)) {
       throw new Error(`tensor ${name} has dimensions [${dims.join(', ')}] (1 to 4 positive integers allowed)`);
     }
-    if (!isSupportedType(type)) throw new Error(`tensor ${name} has type ${ggmlTypeName(type)}, which the writer does not support`);
+    if (!isSupportedType(type))
+      throw new Error(`tensor ${name} has type ${ggmlTypeName(type)}, which the writer does not support`);
     let size: number;
     try {
       // Blocks never straddle rows: the row length itself must be a whole number of blocks.
       byteSize(type, dims[0]!);
-      size = byteSize(type, dims.reduce((a, b) => a * b, 1));
+      size = byteSize(
+        type,
+        dims.reduce((a, b) => a * b, 1),
+      );
     } catch (error) {
       throw new Error(`tensor ${name} [${dims.join(', ')}]: ${(error as Error).message}`);
     }
@@ -288,7 +357,10 @@ export function writeGguf(path: string, spec: GgufWriteSpec, alignment = GGUF_DE
   try {
     fd = openSync(partial, 'w');
   } catch (error) {
-    throw new GgufWriteError(path, `cannot create ${partial}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`);
+    throw new GgufWriteError(
+      path,
+      `cannot create ${partial}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`,
+    );
   }
   let open = true;
   try {
@@ -302,7 +374,10 @@ export function writeGguf(path: string, spec: GgufWriteSpec, alignment = GGUF_DE
         sink.write(chunk);
       }
       if (got !== size) {
-        throw new GgufWriteError(path, `tensor ${tensor.name} needs ${size} bytes of ${ggmlTypeName(tensor.type)}, its data produced ${got > size ? 'more' : got}`);
+        throw new GgufWriteError(
+          path,
+          `tensor ${tensor.name} needs ${size} bytes of ${ggmlTypeName(tensor.type)}, its data produced ${got > size ? 'more' : got}`,
+        );
       }
       sink.zeros((alignment - (size % alignment)) % alignment);
     }

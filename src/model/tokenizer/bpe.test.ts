@@ -5,14 +5,19 @@ import assert from 'node:assert/strict';
 import { GgufValueType, type GgufValue } from '../gguf/value.ts';
 import { BYTE_ORDER, BYTE_TO_CHAR, fromByteLevel, toByteLevel } from './byte-level.ts';
 import { tokenizerFromGguf } from './from-gguf.ts';
-import { buildSyntheticBpeVocab } from './synthetic-vocab.ts';
+import { buildSyntheticBpeVocab } from '../../../test/support/synthetic-vocab.ts';
 import type { Tokenizer } from './tokenizer.ts';
 import { TokenType } from './vocab-tokenizer.ts';
 
 const strings = (items: readonly string[]): GgufValue => ({ itemType: GgufValueType.STRING, items });
 const int32s = (items: ArrayLike<number>): GgufValue => ({ itemType: GgufValueType.INT32, items: Array.from(items) });
 
-function bpeMetadata(tokens: readonly string[], types: ArrayLike<number>, merges: readonly string[], pre: string): Map<string, GgufValue> {
+function bpeMetadata(
+  tokens: readonly string[],
+  types: ArrayLike<number>,
+  merges: readonly string[],
+  pre: string,
+): Map<string, GgufValue> {
   return new Map<string, GgufValue>([
     ['tokenizer.ggml.model', 'gpt2'],
     ['tokenizer.ggml.pre', pre],
@@ -23,10 +28,31 @@ function bpeMetadata(tokens: readonly string[], types: ArrayLike<number>, merges
 }
 
 /** 256 byte characters (ids 0..255 in GPT-2 order), 14 merged tokens, "Ġxyz" (no merge makes it), 3 control tokens. */
-const TINY_MERGES = ['Ġ t', 'h e', 'Ġt he', 'i n', 'Ġ a', 'in g', 'Ġ Ġ', 'Ċ Ċ', '1 2', '12 3', "' s", 'Ġ c', 'a t', 'Ġc at'];
+const TINY_MERGES = [
+  'Ġ t',
+  'h e',
+  'Ġt he',
+  'i n',
+  'Ġ a',
+  'in g',
+  'Ġ Ġ',
+  'Ċ Ċ',
+  '1 2',
+  '12 3',
+  "' s",
+  'Ġ c',
+  'a t',
+  'Ġc at',
+];
 function tiny(pre: string): Tokenizer {
   const tokens = BYTE_ORDER.map((b) => BYTE_TO_CHAR[b]!);
-  tokens.push(...TINY_MERGES.map((m) => m.replace(' ', '')), '\u0120xyz', '<|endoftext|>', '<|im_start|>', '<|im_end|>');
+  tokens.push(
+    ...TINY_MERGES.map((m) => m.replace(' ', '')),
+    '\u0120xyz',
+    '<|endoftext|>',
+    '<|im_start|>',
+    '<|im_end|>',
+  );
   const types = tokens.map((_, id) => (id >= 271 ? TokenType.CONTROL : TokenType.NORMAL));
   const metadata = bpeMetadata(tokens, types, TINY_MERGES, pre);
   metadata.set('tokenizer.ggml.eos_token_id', 271);
@@ -64,7 +90,10 @@ test('qwen2: ranked merges inside pre-tokenized words, digits one by one, specia
   }
   assert.deepEqual(
     tokenizer.encode('<|im_start|>user\nthe cat<|im_end|>', { parseSpecial: false }),
-    [27, 91, 72, 76, 62, 82, 83, 64, 81, 83, 91, 29, 84, 82, 68, 81, 198, 83, 257, 269, 27, 91, 72, 76, 62, 68, 77, 67, 91, 29],
+    [
+      27, 91, 72, 76, 62, 82, 83, 64, 81, 83, 91, 29, 84, 82, 68, 81, 198, 83, 257, 269, 27, 91, 72, 76, 62, 68, 77, 67,
+      91, 29,
+    ],
   );
 });
 
@@ -115,8 +144,32 @@ test('a synthetic Qwen2.5-sized vocabulary tokenizes English compactly and round
   assert.ok(count <= 16, `common English words are whole tokens (${count} tokens for 13 words)`);
 
   let seed = 7;
-  const random = () => ((seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) / 2 ** 32);
-  const alphabet = ['a', 'e', 't', ' ', ' ', '\n', '\t', '  ', 'Z', '9', '12', '.', ',', "'s", 'é', 'ß', '中', '🙂', '\u00a0', '\r\n', '<|', '|>', '\uFEFF'];
+  const random = () => (seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) / 2 ** 32;
+  const alphabet = [
+    'a',
+    'e',
+    't',
+    ' ',
+    ' ',
+    '\n',
+    '\t',
+    '  ',
+    'Z',
+    '9',
+    '12',
+    '.',
+    ',',
+    "'s",
+    'é',
+    'ß',
+    '中',
+    '🙂',
+    '\u00a0',
+    '\r\n',
+    '<|',
+    '|>',
+    '\uFEFF',
+  ];
   for (let i = 0; i < 200; i++) {
     let text = '';
     for (let n = Math.floor(random() * 40); n > 0; n--) text += alphabet[Math.floor(random() * alphabet.length)];

@@ -13,9 +13,12 @@ import { VocabTokenizer, type TextModel } from './vocab-tokenizer.ts';
 export function tokenizerFromGguf(metadata: MetadataView | ReadonlyMap<string, GgufValue>, source: string): Tokenizer {
   const meta = metadata instanceof MetadataView ? metadata : new MetadataView(metadata, source);
   const kind = meta.optionalString('tokenizer.ggml.model');
-  if (kind === undefined) throw new Error(`${source}: metadata tokenizer.ggml.model is missing: the file has no tokenizer`);
+  if (kind === undefined)
+    throw new Error(`${source}: metadata tokenizer.ggml.model is missing: the file has no tokenizer`);
   if (kind !== 'llama' && kind !== 'gpt2') {
-    throw new Error(`${source}: tokenizer type "${kind}" (tokenizer.ggml.model) is not supported; supported: llama (SentencePiece), gpt2 (byte-level BPE)`);
+    throw new Error(
+      `${source}: tokenizer type "${kind}" (tokenizer.ggml.model) is not supported; supported: llama (SentencePiece), gpt2 (byte-level BPE)`,
+    );
   }
 
   const tokens = stringArray(meta, 'tokenizer.ggml.tokens', source);
@@ -25,8 +28,9 @@ export function tokenizerFromGguf(metadata: MetadataView | ReadonlyMap<string, G
     const id = meta.optionalNumber(key);
     return id !== undefined && id < tokens.length ? id : undefined; // 0xFFFFFFFF and the like mean "none"
   };
-  const extraEndIds = [optionalId('tokenizer.ggml.eot_token_id'), optionalId('tokenizer.ggml.eom_token_id')]
-    .filter((id): id is number => id !== undefined);
+  const extraEndIds = [optionalId('tokenizer.ggml.eot_token_id'), optionalId('tokenizer.ggml.eom_token_id')].filter(
+    (id): id is number => id !== undefined,
+  );
 
   let model: TextModel;
   let addBosDefault: boolean;
@@ -47,25 +51,36 @@ export function tokenizerFromGguf(metadata: MetadataView | ReadonlyMap<string, G
     const pre = meta.optionalString('tokenizer.ggml.pre');
     const spec = ggufPreTokenizer(pre);
     if (spec === undefined) {
-      throw new Error(`${source}: pre-tokenizer "${pre}" (tokenizer.ggml.pre) is not supported; supported: ${SUPPORTED_GGUF_PRE_TOKENIZERS.join(', ')}`);
+      throw new Error(
+        `${source}: pre-tokenizer "${pre}" (tokenizer.ggml.pre) is not supported; supported: ${SUPPORTED_GGUF_PRE_TOKENIZERS.join(', ')}`,
+      );
     }
     const merges = stringArray(meta, 'tokenizer.ggml.merges', source);
-    if (merges === undefined) throw new Error(`${source}: metadata tokenizer.ggml.merges is missing (a gpt2 tokenizer needs its merges)`);
-    model = new ByteLevelBpeModel({ tokens, merges, preTokenize: regexPreTokenizer(spec.patterns), ignoreMerges: spec.ignoreMerges });
+    if (merges === undefined)
+      throw new Error(`${source}: metadata tokenizer.ggml.merges is missing (a gpt2 tokenizer needs its merges)`);
+    model = new ByteLevelBpeModel({
+      tokens,
+      merges,
+      preTokenize: regexPreTokenizer(spec.patterns),
+      ignoreMerges: spec.ignoreMerges,
+    });
     addBosDefault = spec.addBos;
     // A missing id means none: llama.cpp's fallback (11) is a leftover from GPT-2's vocabulary, a comma there.
     bosId = optionalId('tokenizer.ggml.bos_token_id');
     eosId = optionalId('tokenizer.ggml.eos_token_id');
   }
 
-  return new VocabTokenizer({
-    tokens,
-    types: types ?? [],
-    bosId,
-    eosId,
-    addBos: meta.bool('tokenizer.ggml.add_bos_token', addBosDefault),
-    extraEndIds,
-  }, model);
+  return new VocabTokenizer(
+    {
+      tokens,
+      types: types ?? [],
+      bosId,
+      eosId,
+      addBos: meta.bool('tokenizer.ggml.add_bos_token', addBosDefault),
+      extraEndIds,
+    },
+    model,
+  );
 }
 
 function stringArray(meta: MetadataView, key: string, source: string): string[] | undefined {
@@ -80,7 +95,8 @@ function stringArray(meta: MetadataView, key: string, source: string): string[] 
 function numberArray(meta: MetadataView, key: string, source: string, length: number): Float64Array | undefined {
   const items = meta.array(key);
   if (items === undefined) return undefined;
-  if (items.length < length) throw new Error(`${source}: metadata ${key} has ${items.length} entries for ${length} tokens`);
+  if (items.length < length)
+    throw new Error(`${source}: metadata ${key} has ${items.length} entries for ${length} tokens`);
   return Float64Array.from(items, (item, i) => {
     if (typeof item === 'number') return item;
     if (typeof item === 'bigint') return Number(item);

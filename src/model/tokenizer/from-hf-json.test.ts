@@ -2,22 +2,29 @@
 // (stories260K, synthetic byte-level ones): the Hugging Face path must give the same ids.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { sharedModel } from '../../../test/support/shared-models.ts';
+import { testModel } from '../../../test/support/models.ts';
 import { openGguf } from '../gguf/reader.ts';
 import { GgufValueType, MetadataView, type GgufValue } from '../gguf/value.ts';
 import { tokenizerFromGguf } from './from-gguf.ts';
 import { tokenizerFromHfJson } from './from-hf-json.ts';
-import { buildSyntheticBpeVocab } from './synthetic-vocab.ts';
+import { buildSyntheticBpeVocab } from '../../../test/support/synthetic-vocab.ts';
 import type { Tokenizer } from './tokenizer.ts';
 import { TokenType } from './vocab-tokenizer.ts';
 
 const TEXTS = [
-  'Once upon a time', 'The quick brown fox jumps over the lazy dog.', '  two  spaces and a trailing one ',
-  'héllo wörld\nnew line\n\n\ttab', "It's 2024: we'll see 12345 things!", 'café 日本 🙂', '', ' ', '\n',
+  'Once upon a time',
+  'The quick brown fox jumps over the lazy dog.',
+  '  two  spaces and a trailing one ',
+  'héllo wörld\nnew line\n\n\ttab',
+  "It's 2024: we'll see 12345 things!",
+  'café 日本 🙂',
+  '',
+  ' ',
+  '\n',
 ];
 
 function storiesGguf(): { tokenizer: Tokenizer; meta: MetadataView } {
-  const file = openGguf(sharedModel('stories260K.gguf'));
+  const file = openGguf(testModel('stories260K.gguf'));
   try {
     const meta = new MetadataView(file.metadata, file.path);
     return { tokenizer: tokenizerFromGguf(meta, file.path), meta };
@@ -39,26 +46,63 @@ function spmTokenizerJson(meta: MetadataView, layout: 'llama2' | 'metaspace'): u
     for (let cut = 1; cut < chars.length; cut++) {
       const left = chars.slice(0, cut).join('');
       const right = chars.slice(cut).join('');
-      if (left in vocab && right in vocab) merges.push({ pair: `${left} ${right}`, score: scores[id]!, left: vocab[left]!, right: vocab[right]! });
+      if (left in vocab && right in vocab)
+        merges.push({ pair: `${left} ${right}`, score: scores[id]!, left: vocab[left]!, right: vocab[right]! });
     }
   });
   merges.sort((a, b) => b.score - a.score || a.left - b.left || a.right - b.right);
-  const specials = [0, 1, 2].map((id) => ({ id, content: tokens[id], special: true, lstrip: false, rstrip: false, normalized: false, single_word: false }));
+  const specials = [0, 1, 2].map((id) => ({
+    id,
+    content: tokens[id],
+    special: true,
+    lstrip: false,
+    rstrip: false,
+    normalized: false,
+    single_word: false,
+  }));
   return {
     version: '1.0',
     added_tokens: specials,
-    normalizer: layout === 'llama2'
-      ? { type: 'Sequence', normalizers: [{ type: 'Prepend', prepend: '\u2581' }, { type: 'Replace', pattern: { String: ' ' }, content: '\u2581' }] }
-      : null,
-    pre_tokenizer: layout === 'metaspace' ? { type: 'Metaspace', replacement: '\u2581', prepend_scheme: 'first', split: false } : null,
+    normalizer:
+      layout === 'llama2'
+        ? {
+            type: 'Sequence',
+            normalizers: [
+              { type: 'Prepend', prepend: '\u2581' },
+              { type: 'Replace', pattern: { String: ' ' }, content: '\u2581' },
+            ],
+          }
+        : null,
+    pre_tokenizer:
+      layout === 'metaspace'
+        ? { type: 'Metaspace', replacement: '\u2581', prepend_scheme: 'first', split: false }
+        : null,
     post_processor: {
       type: 'TemplateProcessing',
       single: [{ SpecialToken: { id: '<s>', type_id: 0 } }, { Sequence: { id: 'A', type_id: 0 } }],
       pair: [],
       special_tokens: { '<s>': { id: '<s>', ids: [1], tokens: ['<s>'] } },
     },
-    decoder: { type: 'Sequence', decoders: [{ type: 'Replace', pattern: { String: '\u2581' }, content: ' ' }, { type: 'ByteFallback' }, { type: 'Fuse' }, { type: 'Strip', content: ' ', start: 1, stop: 0 }] },
-    model: { type: 'BPE', dropout: null, unk_token: '<unk>', continuing_subword_prefix: null, end_of_word_suffix: null, fuse_unk: true, byte_fallback: true, vocab, merges: merges.map((m) => m.pair) },
+    decoder: {
+      type: 'Sequence',
+      decoders: [
+        { type: 'Replace', pattern: { String: '\u2581' }, content: ' ' },
+        { type: 'ByteFallback' },
+        { type: 'Fuse' },
+        { type: 'Strip', content: ' ', start: 1, stop: 0 },
+      ],
+    },
+    model: {
+      type: 'BPE',
+      dropout: null,
+      unk_token: '<unk>',
+      continuing_subword_prefix: null,
+      end_of_word_suffix: null,
+      fuse_unk: true,
+      byte_fallback: true,
+      vocab,
+      merges: merges.map((m) => m.pair),
+    },
   };
 }
 
@@ -107,7 +151,13 @@ const LAYOUTS: Record<string, Layout> = {
     json: (base) => ({
       ...base,
       normalizer: { type: 'NFC' },
-      pre_tokenizer: { type: 'Sequence', pretokenizers: [{ type: 'Split', pattern: { Regex: QWEN2_SPLIT }, behavior: 'Isolated', invert: false }, BYTE_LEVEL] },
+      pre_tokenizer: {
+        type: 'Sequence',
+        pretokenizers: [
+          { type: 'Split', pattern: { Regex: QWEN2_SPLIT }, behavior: 'Isolated', invert: false },
+          BYTE_LEVEL,
+        ],
+      },
       post_processor: BYTE_LEVEL,
     }),
   },
@@ -117,13 +167,31 @@ const LAYOUTS: Record<string, Layout> = {
     json: (base, ids) => ({
       ...base,
       normalizer: null,
-      pre_tokenizer: { type: 'Sequence', pretokenizers: [{ type: 'Split', pattern: { Regex: LLAMA3_SPLIT }, behavior: 'Isolated', invert: false }, BYTE_LEVEL] },
-      post_processor: { type: 'Sequence', processors: [BYTE_LEVEL, {
-        type: 'TemplateProcessing',
-        single: [{ SpecialToken: { id: '<|begin_of_text|>', type_id: 0 } }, { Sequence: { id: 'A', type_id: 0 } }],
-        pair: [],
-        special_tokens: { '<|begin_of_text|>': { id: '<|begin_of_text|>', ids: [ids['<|begin_of_text|>']], tokens: ['<|begin_of_text|>'] } },
-      }] },
+      pre_tokenizer: {
+        type: 'Sequence',
+        pretokenizers: [
+          { type: 'Split', pattern: { Regex: LLAMA3_SPLIT }, behavior: 'Isolated', invert: false },
+          BYTE_LEVEL,
+        ],
+      },
+      post_processor: {
+        type: 'Sequence',
+        processors: [
+          BYTE_LEVEL,
+          {
+            type: 'TemplateProcessing',
+            single: [{ SpecialToken: { id: '<|begin_of_text|>', type_id: 0 } }, { Sequence: { id: 'A', type_id: 0 } }],
+            pair: [],
+            special_tokens: {
+              '<|begin_of_text|>': {
+                id: '<|begin_of_text|>',
+                ids: [ids['<|begin_of_text|>']],
+                tokens: ['<|begin_of_text|>'],
+              },
+            },
+          },
+        ],
+      },
       model: { ...(base.model as object), ignore_merges: true },
     }),
   },
@@ -133,7 +201,13 @@ const LAYOUTS: Record<string, Layout> = {
     json: (base) => ({
       ...base,
       normalizer: null,
-      pre_tokenizer: { type: 'Sequence', pretokenizers: [{ type: 'Digits', individual_digits: true }, { ...BYTE_LEVEL, use_regex: true }] },
+      pre_tokenizer: {
+        type: 'Sequence',
+        pretokenizers: [
+          { type: 'Digits', individual_digits: true },
+          { ...BYTE_LEVEL, use_regex: true },
+        ],
+      },
       post_processor: null,
     }),
   },
@@ -155,16 +229,39 @@ function byteLevelPair(layoutName: string): { gguf: Tokenizer; hf: Tokenizer; to
   if (layout.extraSpecials.length > 0) metadata.set('tokenizer.ggml.bos_token_id', ids['<|begin_of_text|>']!);
   const base = {
     version: '1.0',
-    added_tokens: tokens.flatMap((content, id) => (types[id] === TokenType.CONTROL ? [{ id, content, special: true, lstrip: false, rstrip: false, normalized: false, single_word: false }] : [])),
+    added_tokens: tokens.flatMap((content, id) =>
+      types[id] === TokenType.CONTROL
+        ? [{ id, content, special: true, lstrip: false, rstrip: false, normalized: false, single_word: false }]
+        : [],
+    ),
     decoder: BYTE_LEVEL,
-    model: { type: 'BPE', dropout: null, unk_token: null, continuing_subword_prefix: '', end_of_word_suffix: '', fuse_unk: false, byte_fallback: false, vocab: ids, merges: vocab.merges },
+    model: {
+      type: 'BPE',
+      dropout: null,
+      unk_token: null,
+      continuing_subword_prefix: '',
+      end_of_word_suffix: '',
+      fuse_unk: false,
+      byte_fallback: false,
+      vocab: ids,
+      merges: vocab.merges,
+    },
   };
-  return { gguf: tokenizerFromGguf(metadata, `synthetic-${layout.pre}`), hf: tokenizerFromHfJson(layout.json(base, ids)), tokens };
+  return {
+    gguf: tokenizerFromGguf(metadata, `synthetic-${layout.pre}`),
+    hf: tokenizerFromHfJson(layout.json(base, ids)),
+    tokens,
+  };
 }
 
 const BYTE_LEVEL_TEXTS = [
-  ...TEXTS, "I'M here, it'S fine; THEY'LL go", '3.14159 and 1,000,000 and 2024-01-01', 'tabs\tand\r\nCRLF  \n  ',
-  '<|im_start|>user\nHi there<|im_end|>\n<|im_start|>assistant\n', 'x\uFEFFy \u00a0z \u3000w', 'Ωμέγα Привет 한국어 ١٢٣ Ⅻ ½',
+  ...TEXTS,
+  "I'M here, it'S fine; THEY'LL go",
+  '3.14159 and 1,000,000 and 2024-01-01',
+  'tabs\tand\r\nCRLF  \n  ',
+  '<|im_start|>user\nHi there<|im_end|>\n<|im_start|>assistant\n',
+  'x\uFEFFy \u00a0z \u3000w',
+  'Ωμέγα Привет 한국어 ١٢٣ Ⅻ ½',
 ];
 
 for (const name of Object.keys(LAYOUTS)) {
@@ -202,7 +299,15 @@ function small(extra: Record<string, unknown> = {}): Record<string, unknown> {
   return {
     added_tokens: [
       { id: END, content: '</s>', special: true, lstrip: false, rstrip: false, normalized: false, single_word: false },
-      { id: TOOL, content: '<tool>', special: false, lstrip: false, rstrip: true, normalized: false, single_word: false },
+      {
+        id: TOOL,
+        content: '<tool>',
+        special: false,
+        lstrip: false,
+        rstrip: true,
+        normalized: false,
+        single_word: false,
+      },
     ],
     normalizer: null,
     pre_tokenizer: { type: 'ByteLevel', add_prefix_space: false, trim_offsets: true, use_regex: true },
@@ -218,7 +323,11 @@ test('tokenizer_config.json: add_bos_token with an AddedToken-style bos_token, a
   assert.equal(plain.vocabSize, 35);
   assert.equal(plain.addBos, false);
   assert.equal(plain.eosId, undefined);
-  const configured = tokenizerFromHfJson(small(), { add_bos_token: true, bos_token: { content: 'a', lstrip: false }, eos_token: '</s>' });
+  const configured = tokenizerFromHfJson(small(), {
+    add_bos_token: true,
+    bos_token: { content: 'a', lstrip: false },
+    eos_token: '</s>',
+  });
   assert.equal(configured.addBos, true);
   assert.equal(configured.bosId, SMALL_VOCAB['a']);
   assert.equal(configured.eosId, END);
@@ -235,7 +344,10 @@ test('added tokens: special ones only with parseSpecial, user-defined ones alway
 });
 
 test('unsupported tokenizer.json content is refused by name', () => {
-  assert.throws(() => tokenizerFromHfJson({ model: { type: 'Unigram', vocab: [] } }, undefined, 'x/tokenizer.json'), /x\/tokenizer\.json.*Unigram/);
+  assert.throws(
+    () => tokenizerFromHfJson({ model: { type: 'Unigram', vocab: [] } }, undefined, 'x/tokenizer.json'),
+    /x\/tokenizer\.json.*Unigram/,
+  );
   assert.throws(() => tokenizerFromHfJson(small({ pre_tokenizer: { type: 'BertPreTokenizer' } })), /BertPreTokenizer/);
   assert.throws(() => tokenizerFromHfJson(small({ normalizer: { type: 'BertNormalizer' } })), /BertNormalizer/);
   assert.throws(() => tokenizerFromHfJson('not json'), /tokenizer\.json/);

@@ -6,7 +6,8 @@ import { TokenType, VocabTokenizer, type TextModel } from './vocab-tokenizer.ts'
 
 type Json = Record<string, unknown>;
 
-const isObject = (value: unknown): value is Json => typeof value === 'object' && value !== null && !Array.isArray(value);
+const isObject = (value: unknown): value is Json =>
+  typeof value === 'object' && value !== null && !Array.isArray(value);
 
 /**
  * A tokenizer from a Hugging Face tokenizer.json (parsed), optionally with its tokenizer_config.json:
@@ -19,7 +20,8 @@ export function tokenizerFromHfJson(json: unknown, tokenizerConfig?: unknown, so
   const config = isObject(tokenizerConfig) ? tokenizerConfig : {};
   const model = json.model;
   const modelType = model.type ?? (Array.isArray(model.merges) ? 'BPE' : undefined);
-  if (modelType !== 'BPE') throw new Error(`${source}: tokenizer model type ${String(modelType)} is not supported (only BPE)`);
+  if (modelType !== 'BPE')
+    throw new Error(`${source}: tokenizer model type ${String(modelType)} is not supported (only BPE)`);
   for (const key of ['continuing_subword_prefix', 'end_of_word_suffix'] as const) {
     if (typeof model[key] === 'string' && model[key] !== '') throw new Error(`${source}: BPE ${key} is not supported`);
   }
@@ -28,12 +30,14 @@ export function tokenizerFromHfJson(json: unknown, tokenizerConfig?: unknown, so
 
   const entries = new Map<number, string>();
   for (const [text, id] of Object.entries(model.vocab)) {
-    if (typeof id !== 'number' || !Number.isInteger(id) || id < 0) throw new Error(`${source}: model.vocab entry ${JSON.stringify(text)} has id ${String(id)}`);
+    if (typeof id !== 'number' || !Number.isInteger(id) || id < 0)
+      throw new Error(`${source}: model.vocab entry ${JSON.stringify(text)} has id ${String(id)}`);
     entries.set(id, text);
   }
   const added = Array.isArray(json.added_tokens) ? json.added_tokens.filter(isObject) : [];
   for (const token of added) {
-    if (typeof token.id !== 'number' || typeof token.content !== 'string') throw new Error(`${source}: added token ${JSON.stringify(token)} has no id or content`);
+    if (typeof token.id !== 'number' || typeof token.content !== 'string')
+      throw new Error(`${source}: added token ${JSON.stringify(token)} has no id or content`);
     entries.set(token.id, token.content);
   }
   let size = 0;
@@ -53,7 +57,8 @@ export function tokenizerFromHfJson(json: unknown, tokenizerConfig?: unknown, so
   for (const token of added) {
     const id = token.id as number;
     types[id] = token.special === true ? TokenType.CONTROL : TokenType.USER_DEFINED;
-    if (token.lstrip === true || token.rstrip === true) stripFlags.set(id, { lstrip: token.lstrip === true, rstrip: token.rstrip === true });
+    if (token.lstrip === true || token.rstrip === true)
+      stripFlags.set(id, { lstrip: token.lstrip === true, rstrip: token.rstrip === true });
   }
   if (unknownId !== undefined) types[unknownId] = TokenType.UNKNOWN;
 
@@ -83,21 +88,30 @@ export function tokenizerFromHfJson(json: unknown, tokenizerConfig?: unknown, so
   const template = bosFromTemplate(json.post_processor, ids);
   const bosId = template.bosId ?? tokenIdOf(config.bos_token, ids);
   const addBos = typeof config.add_bos_token === 'boolean' ? config.add_bos_token : template.addsBos;
-  return new VocabTokenizer({ tokens, types, bosId, eosId: tokenIdOf(config.eos_token, ids), addBos, stripFlags }, textModel);
+  return new VocabTokenizer(
+    { tokens, types, bosId, eosId: tokenIdOf(config.eos_token, ids), addBos, stripFlags },
+    textModel,
+  );
 }
 
 function parseMerges(merges: unknown, source: string): (string | [string, string])[] {
   if (!Array.isArray(merges)) throw new Error(`${source}: model.merges is missing`);
   return merges.map((merge, i) => {
     if (typeof merge === 'string') return merge;
-    if (Array.isArray(merge) && merge.length === 2 && typeof merge[0] === 'string' && typeof merge[1] === 'string') return [merge[0], merge[1]];
+    if (Array.isArray(merge) && merge.length === 2 && typeof merge[0] === 'string' && typeof merge[1] === 'string')
+      return [merge[0], merge[1]];
     throw new Error(`${source}: model.merges[${i}] is neither "a b" nor ["a", "b"]`);
   });
 }
 
 /** tokenizer_config.json names tokens either as a string or as an AddedToken object with `content`. */
 function tokenIdOf(token: unknown, ids: ReadonlyMap<string, number>): number | undefined {
-  const text = typeof token === 'string' ? token : isObject(token) && typeof token.content === 'string' ? token.content : undefined;
+  const text =
+    typeof token === 'string'
+      ? token
+      : isObject(token) && typeof token.content === 'string'
+        ? token.content
+        : undefined;
   return text === undefined ? undefined : ids.get(text);
 }
 
@@ -117,7 +131,8 @@ function bosFromTemplate(spec: unknown, ids: ReadonlyMap<string, number>): { add
   const name = first.SpecialToken.id;
   if (typeof name !== 'string') return { addsBos: false };
   const special = isObject(spec.special_tokens) ? spec.special_tokens[name] : undefined;
-  const listed = isObject(special) && Array.isArray(special.ids) && typeof special.ids[0] === 'number' ? special.ids[0] : undefined;
+  const listed =
+    isObject(special) && Array.isArray(special.ids) && typeof special.ids[0] === 'number' ? special.ids[0] : undefined;
   const bosId = listed ?? ids.get(name);
   return bosId === undefined ? { addsBos: false } : { addsBos: true, bosId };
 }

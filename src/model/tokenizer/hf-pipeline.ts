@@ -7,7 +7,8 @@ import { GPT2_PATTERN, hfPatternToJs, regexPreTokenizer } from './pre-tokenize.t
 
 type Json = Record<string, unknown>;
 
-const isObject = (value: unknown): value is Json => typeof value === 'object' && value !== null && !Array.isArray(value);
+const isObject = (value: unknown): value is Json =>
+  typeof value === 'object' && value !== null && !Array.isArray(value);
 
 function typeOf(spec: Json, what: string, source: string): string {
   if (typeof spec.type !== 'string') throw new Error(`${source}: ${what} has no type`);
@@ -40,7 +41,10 @@ export function hfNormalizer(spec: unknown, source: string): HfNormalizer {
   switch (type) {
     case 'Sequence': {
       const steps = children(spec, 'normalizers', 'normalizer', source).map((child) => hfNormalizer(child, source));
-      return { normalize: (t) => steps.reduce((text, step) => step.normalize(text), t), prepends: steps.some((s) => s.prepends) };
+      return {
+        normalize: (t) => steps.reduce((text, step) => step.normalize(text), t),
+        prepends: steps.some((s) => s.prepends),
+      };
     }
     case 'Prepend': {
       const prefix = String(spec.prepend ?? '');
@@ -51,7 +55,10 @@ export function hfNormalizer(spec: unknown, source: string): HfNormalizer {
       const content = String(spec.content ?? '');
       return { normalize: (t) => t.replace(pattern, () => content), prepends: false };
     }
-    case 'NFC': case 'NFD': case 'NFKC': case 'NFKD':
+    case 'NFC':
+    case 'NFD':
+    case 'NFKC':
+    case 'NFKD':
       return { normalize: (t) => t.normalize(type), prepends: false };
     case 'Lowercase':
       return { normalize: (t) => t.toLowerCase(), prepends: false };
@@ -88,16 +95,20 @@ export function hfPreTokenizer(spec: unknown, source: string): HfPreTokenizer {
         byteLevel = true;
         const prefix = node.add_prefix_space === true;
         const regex = node.use_regex === false ? undefined : regexPreTokenizer([GPT2_PATTERN]);
-        stages.push((pieces) => pieces.flatMap((piece) => {
-          const text = prefix && !piece.startsWith(' ') ? ' ' + piece : piece;
-          return regex ? regex(text) : [text];
-        }));
+        stages.push((pieces) =>
+          pieces.flatMap((piece) => {
+            const text = prefix && !piece.startsWith(' ') ? ' ' + piece : piece;
+            return regex ? regex(text) : [text];
+          }),
+        );
         return;
       }
       case 'Split': {
         const behavior = String(node.behavior ?? 'Isolated');
         if (behavior !== 'Isolated' || node.invert === true) {
-          throw new Error(`${source}: Split pre-tokenizer with behavior ${behavior}${node.invert === true ? ', inverted,' : ''} is not supported (only Isolated)`);
+          throw new Error(
+            `${source}: Split pre-tokenizer with behavior ${behavior}${node.invert === true ? ', inverted,' : ''} is not supported (only Isolated)`,
+          );
         }
         const splitter = regexPreTokenizer([patternOf(node.pattern, 'Split pre-tokenizer', source)]);
         stages.push((pieces) => pieces.flatMap(splitter));
@@ -110,16 +121,24 @@ export function hfPreTokenizer(spec: unknown, source: string): HfPreTokenizer {
       }
       case 'Metaspace': {
         const mark = String(node.replacement ?? '\u2581');
-        const scheme = typeof node.prepend_scheme === 'string' ? node.prepend_scheme : node.add_prefix_space === false ? 'never' : 'always';
-        if (scheme !== 'always' && scheme !== 'first' && scheme !== 'never') throw new Error(`${source}: Metaspace prepend_scheme ${scheme} is not supported`);
+        const scheme =
+          typeof node.prepend_scheme === 'string'
+            ? node.prepend_scheme
+            : node.add_prefix_space === false
+              ? 'never'
+              : 'always';
+        if (scheme !== 'always' && scheme !== 'first' && scheme !== 'never')
+          throw new Error(`${source}: Metaspace prepend_scheme ${scheme} is not supported`);
         prepends = scheme !== 'never';
         const split = node.split !== false;
-        stages.push((pieces, atStart) => pieces.flatMap((piece, i) => {
-          let text = piece.replaceAll(' ', mark);
-          const prepend = scheme === 'always' || (scheme === 'first' && atStart && i === 0);
-          if (prepend && !text.startsWith(mark)) text = mark + text;
-          return split ? splitBefore(text, mark) : [text];
-        }));
+        stages.push((pieces, atStart) =>
+          pieces.flatMap((piece, i) => {
+            let text = piece.replaceAll(' ', mark);
+            const prepend = scheme === 'always' || (scheme === 'first' && atStart && i === 0);
+            if (prepend && !text.startsWith(mark)) text = mark + text;
+            return split ? splitBefore(text, mark) : [text];
+          }),
+        );
         return;
       }
       default:

@@ -17,7 +17,8 @@ export class MergeQueue {
   }
 
   static checkLength(symbols: number): void {
-    if (symbols >= POSITION_SPAN) throw new Error(`text fragment of ${symbols} characters is too long to tokenize in one piece`);
+    if (symbols >= POSITION_SPAN)
+      throw new Error(`text fragment of ${symbols} characters is too long to tokenize in one piece`);
   }
 
   static checkPriority(priority: number): void {

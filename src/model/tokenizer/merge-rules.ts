@@ -14,7 +14,8 @@ export class MergeRules {
   /** Adds `left right -> result` at `rank`; a pair seen before keeps its first (lower) rank. */
   add(left: number, right: number, result: number, rank: number): void {
     for (const id of [left, right, result]) {
-      if (!Number.isInteger(id) || id < 0 || id >= ID_SPAN) throw new Error(`symbol id ${id} is out of range for BPE merges`);
+      if (!Number.isInteger(id) || id < 0 || id >= ID_SPAN)
+        throw new Error(`symbol id ${id} is out of range for BPE merges`);
     }
     MergeQueue.checkPriority(rank);
     const key = left * ID_SPAN + right;

@@ -4,10 +4,39 @@ import { ggufPreTokenizer, hfPatternToJs, LLAMA3_PATTERN, QWEN2_PATTERN, regexPr
 
 test('qwen2 and llama3 patterns: contractions in any case, digits one by one or in threes, newline runs', () => {
   const text = "I'M here, they'LL pay 12345.\n\n  ok";
-  assert.deepEqual(regexPreTokenizer([QWEN2_PATTERN])(text),
-    ['I', "'M", ' here', ',', ' they', "'LL", ' pay', ' ', '1', '2', '3', '4', '5', '.\n\n', ' ', ' ok']);
-  assert.deepEqual(regexPreTokenizer([LLAMA3_PATTERN])(text),
-    ['I', "'M", ' here', ',', ' they', "'LL", ' pay', ' ', '123', '45', '.\n\n', ' ', ' ok']);
+  assert.deepEqual(regexPreTokenizer([QWEN2_PATTERN])(text), [
+    'I',
+    "'M",
+    ' here',
+    ',',
+    ' they',
+    "'LL",
+    ' pay',
+    ' ',
+    '1',
+    '2',
+    '3',
+    '4',
+    '5',
+    '.\n\n',
+    ' ',
+    ' ok',
+  ]);
+  assert.deepEqual(regexPreTokenizer([LLAMA3_PATTERN])(text), [
+    'I',
+    "'M",
+    ' here',
+    ',',
+    ' they',
+    "'LL",
+    ' pay',
+    ' ',
+    '123',
+    '45',
+    '.\n\n',
+    ' ',
+    ' ok',
+  ]);
 });
 
 test('whitespace is Unicode White_Space as in llama.cpp: U+0085 is, U+FEFF is not', () => {

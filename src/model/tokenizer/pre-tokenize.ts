@@ -28,7 +28,8 @@ function compile(source: string): RegExp {
       continue;
     }
     const escaped = source[++i] ?? '';
-    out += escaped === 's' ? String.raw`\p{White_Space}` : escaped === 'S' ? String.raw`\P{White_Space}` : char + escaped;
+    out +=
+      escaped === 's' ? String.raw`\p{White_Space}` : escaped === 'S' ? String.raw`\P{White_Space}` : char + escaped;
   }
   return new RegExp(out, 'gu');
 }
@@ -81,12 +82,22 @@ const DEFAULT_PATTERNS = [String.raw`[\p{P}\$\+<=>\^~\|]+`, GPT2_PATTERN, String
 /** `tokenizer.ggml.pre` values and what llama.cpp does for each (the common ones; others are refused). */
 const GGUF_PRE_TOKENIZERS: Readonly<Record<string, GgufPreTokenizerSpec>> = (() => {
   const table: Record<string, GgufPreTokenizerSpec> = {};
-  const add = (names: string[], spec: GgufPreTokenizerSpec) => { for (const name of names) table[name] = spec; };
+  const add = (names: string[], spec: GgufPreTokenizerSpec) => {
+    for (const name of names) table[name] = spec;
+  };
   add(['default'], { patterns: DEFAULT_PATTERNS, ignoreMerges: false, addBos: false });
   add(['gpt-2', 'gpt2', 'phi-2'], { patterns: [GPT2_PATTERN], ignoreMerges: false, addBos: false });
   add(['llama3', 'llama-v3', 'llama-bpe', 'falcon3'], { patterns: [LLAMA3_PATTERN], ignoreMerges: true, addBos: true });
-  add(['qwen2', 'deepseek-r1-qwen', 'megrez', 'stablelm2'], { patterns: [QWEN2_PATTERN], ignoreMerges: false, addBos: false });
-  add(['smollm', 'starcoder', 'refact', 'codeshell'], { patterns: [String.raw`\p{N}`, GPT2_PATTERN], ignoreMerges: false, addBos: false });
+  add(['qwen2', 'deepseek-r1-qwen', 'megrez', 'stablelm2'], {
+    patterns: [QWEN2_PATTERN],
+    ignoreMerges: false,
+    addBos: false,
+  });
+  add(['smollm', 'starcoder', 'refact', 'codeshell'], {
+    patterns: [String.raw`\p{N}`, GPT2_PATTERN],
+    ignoreMerges: false,
+    addBos: false,
+  });
   return table;
 })();
 
@@ -118,7 +129,8 @@ export function hfPatternToJs(pattern: string): string {
     } else if (pattern.startsWith('(?i:', i)) {
       const close = pattern.indexOf(')', i);
       const body = close < 0 ? '' : pattern.slice(i + 4, close);
-      if (close < 0 || /[\\(]/.test(body)) throw new Error(`case-insensitive group too complex to translate in pattern ${JSON.stringify(pattern)}`);
+      if (close < 0 || /[\\(]/.test(body))
+        throw new Error(`case-insensitive group too complex to translate in pattern ${JSON.stringify(pattern)}`);
       out += '(?:' + caseless(body) + ')';
       i = close;
       afterQuantifier = false;
@@ -131,7 +143,8 @@ export function hfPatternToJs(pattern: string): string {
       continue;
     } else {
       atom = char;
-      quantifier = (char === '?' || char === '*' || char === '+') && !(char === '?' && afterQuantifier) && out.at(-1) !== '(';
+      quantifier =
+        (char === '?' || char === '*' || char === '+') && !(char === '?' && afterQuantifier) && out.at(-1) !== '(';
     }
     out += atom;
     i += atom.length - 1;

@@ -28,7 +28,9 @@ export class SentencePieceBpeModel implements TextModel {
 
   constructor(private readonly options: SentencePieceBpeOptions) {
     this.prependsSpace = options.prependsSpace;
-    options.tokens.forEach((text, id) => { if (text.length > 0) this.ids.set(text, id); });
+    options.tokens.forEach((text, id) => {
+      if (text.length > 0) this.ids.set(text, id);
+    });
     options.merges.forEach((merge, rank) => {
       const parts = typeof merge === 'string' ? splitMerge(merge) : merge;
       if (parts === undefined) return;
@@ -39,7 +41,9 @@ export class SentencePieceBpeModel implements TextModel {
       // Hugging Face refuses such a file; a rule that can never apply changes nothing here.
       if (a !== undefined && b !== undefined && result !== undefined) this.rules.add(a, b, result, rank);
     });
-    this.byteIds = Array.from({ length: 256 }, (_, b) => this.ids.get(`<0x${b.toString(16).toUpperCase().padStart(2, '0')}>`));
+    this.byteIds = Array.from({ length: 256 }, (_, b) =>
+      this.ids.get(`<0x${b.toString(16).toUpperCase().padStart(2, '0')}>`),
+    );
   }
 
   encodeFragment(text: string, atStart: boolean, out: number[]): void {
@@ -73,7 +77,10 @@ export class SentencePieceBpeModel implements TextModel {
         return;
       }
     }
-    if (this.options.unknownId === undefined) throw new Error(`cannot encode ${JSON.stringify(char)}: it is not in the vocabulary and there is no unknown token`);
+    if (this.options.unknownId === undefined)
+      throw new Error(
+        `cannot encode ${JSON.stringify(char)}: it is not in the vocabulary and there is no unknown token`,
+      );
     symbols.push(this.options.unknownId);
   }
 }

@@ -2,15 +2,15 @@
 // (node-llama-cpp 3.21.1, vocab-only load, tokenize without BOS) on the same file.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { sharedModel } from '../../../test/support/shared-models.ts';
+import { testModel } from '../../../test/support/models.ts';
 import { openGguf } from '../gguf/reader.ts';
 import { GgufValueType, type GgufValue } from '../gguf/value.ts';
 import { tokenizerFromGguf } from './from-gguf.ts';
-import { buildSyntheticSpmVocab } from './synthetic-vocab.ts';
+import { buildSyntheticSpmVocab } from '../../../test/support/synthetic-vocab.ts';
 import type { Tokenizer } from './tokenizer.ts';
 
 function stories(): Tokenizer {
-  const file = openGguf(sharedModel('stories260K.gguf'));
+  const file = openGguf(testModel('stories260K.gguf'));
   try {
     return tokenizerFromGguf(file.metadata, file.path);
   } finally {
@@ -35,7 +35,10 @@ test('stories260K: byte fallback for characters outside the vocabulary, newlines
   const tokenizer = stories();
   const cases: [string, number[]][] = [
     ['héllo wörld\nnew line', [270, 485, 306, 414, 263, 198, 185, 420, 341, 13, 416, 411, 424, 278, 271, 411]],
-    ['Hello, World!\n\n  indented\ttab', [346, 306, 414, 432, 410, 448, 304, 341, 443, 13, 13, 410, 410, 417, 264, 377, 266, 12, 413, 412, 430]],
+    [
+      'Hello, World!\n\n  indented\ttab',
+      [346, 306, 414, 432, 410, 448, 304, 341, 443, 13, 13, 410, 410, 417, 264, 377, 266, 12, 413, 412, 430],
+    ],
     ['café 日本 🙂', [280, 412, 431, 485, 410, 233, 154, 168, 233, 159, 175, 410, 243, 162, 156, 133]],
     ['  two  spaces', [410, 410, 259, 424, 414, 410, 262, 427, 412, 331, 419]],
     ['Lily and Ben were friends.', [317, 269, 368, 302, 382, 276, 374, 419, 426]],
@@ -51,7 +54,10 @@ test('stories260K: byte fallback for characters outside the vocabulary, newlines
 test('stories260K: special tokens in the text are parsed only when asked, and each following fragment gets a space', () => {
   const tokenizer = stories();
   assert.deepEqual(tokenizer.encode('<s>x</s>', { addBos: false }), [1, 410, 444, 2]);
-  assert.deepEqual(tokenizer.encode('<s>x</s>', { addBos: false, parseSpecial: false }), [410, 504, 419, 505, 444, 504, 492, 419, 505]);
+  assert.deepEqual(
+    tokenizer.encode('<s>x</s>', { addBos: false, parseSpecial: false }),
+    [410, 504, 419, 505, 444, 504, 492, 419, 505],
+  );
   assert.deepEqual(tokenizer.encode('<unk>', { addBos: false }), [0]);
   assert.deepEqual(tokenizer.encode(''), [1]);
   assert.deepEqual(tokenizer.encode('', { addBos: false }), []);
@@ -63,12 +69,16 @@ test('stories260K: the stream decoder holds back partial UTF-8 and keeps leading
   const stream = tokenizer.streamDecoder();
   const chunks = ids.map((id) => stream.push(id));
   chunks.push(stream.flush());
-  for (const chunk of chunks) assert.ok(!chunk.includes('\uFFFD'), `chunk ${JSON.stringify(chunk)} has a broken character`);
+  for (const chunk of chunks)
+    assert.ok(!chunk.includes('\uFFFD'), `chunk ${JSON.stringify(chunk)} has a broken character`);
   assert.equal(chunks.join(''), ' café 日本 🙂 end');
   // The emoji's four byte tokens produce nothing until the last one.
   const emoji = [243, 162, 156, 133];
   const second = tokenizer.streamDecoder();
-  assert.deepEqual(emoji.map((id) => second.push(id)), ['', '', '', '🙂']);
+  assert.deepEqual(
+    emoji.map((id) => second.push(id)),
+    ['', '', '', '🙂'],
+  );
   assert.equal(second.push(243), '', 'the lead byte of another four-byte character waits');
   assert.equal(second.flush(), '\uFFFD', 'an incomplete character left at the end is flushed as a replacement');
 });

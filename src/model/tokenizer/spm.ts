@@ -36,7 +36,10 @@ export class SpmModel implements TextModel {
     this.byteIds = new Int32Array(256);
     for (let b = 0; b < 256; b++) {
       const hex = b.toString(16).toUpperCase().padStart(2, '0');
-      const id = this.ids.get(`<0x${hex}>`) ?? (b < 0x80 ? this.ids.get(String.fromCharCode(b)) : undefined) ?? options.unknownId;
+      const id =
+        this.ids.get(`<0x${hex}>`) ??
+        (b < 0x80 ? this.ids.get(String.fromCharCode(b)) : undefined) ??
+        options.unknownId;
       this.byteIds[b] = id ?? -1;
     }
   }
@@ -45,7 +48,7 @@ export class SpmModel implements TextModel {
   encodeFragment(fragment: string, _atStart: boolean, out: number[]): void {
     const text = ((this.addSpacePrefix ? ' ' : '') + fragment).replaceAll(' ', SPACE_MARK);
     const start: number[] = [];
-    for (let i = 0; i < text.length; ) {
+    for (let i = 0; i < text.length;) {
       start.push(i);
       const unit = text.charCodeAt(i);
       const low = i + 1 < text.length ? text.charCodeAt(i + 1) : 0;
@@ -101,7 +104,10 @@ export class SpmModel implements TextModel {
       }
       for (const b of utf8.encode(piece)) {
         const byteId = this.byteIds[b]!;
-        if (byteId < 0) throw new Error(`cannot encode byte 0x${b.toString(16)}: the vocabulary has no <0x..> token for it and no unknown token`);
+        if (byteId < 0)
+          throw new Error(
+            `cannot encode byte 0x${b.toString(16)}: the vocabulary has no <0x..> token for it and no unknown token`,
+          );
         out.push(byteId);
       }
     }

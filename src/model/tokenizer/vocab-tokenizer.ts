@@ -9,7 +9,14 @@ export const TokenType = { NORMAL: 1, UNKNOWN: 2, CONTROL: 3, USER_DEFINED: 4, U
  * and is treated as a control token, whatever type the file gives it.
  */
 export const END_OF_GENERATION_TEXTS: ReadonlySet<string> = new Set([
-  '<|im_end|>', '<|endoftext|>', '<|eot_id|>', '<|eom_id|>', '<|end_of_text|>', '</s>', '<|end|>', '<end_of_turn>',
+  '<|im_end|>',
+  '<|endoftext|>',
+  '<|eot_id|>',
+  '<|eom_id|>',
+  '<|end_of_text|>',
+  '</s>',
+  '<|end|>',
+  '<end_of_turn>',
 ]);
 
 /** How one vocabulary turns plain text (between special tokens) into ids, and normal entries back into bytes. */
@@ -56,7 +63,10 @@ export class VocabTokenizer implements Tokenizer {
   private readonly splitter: SpecialTokenSplitter;
   private readonly pieces: (Uint8Array | undefined)[];
 
-  constructor(info: VocabularyInfo, private readonly model: TextModel) {
+  constructor(
+    info: VocabularyInfo,
+    private readonly model: TextModel,
+  ) {
     this.tokens = info.tokens;
     this.vocabSize = info.tokens.length;
     this.bosId = validId(info.bosId, this.vocabSize);
@@ -83,7 +93,13 @@ export class VocabTokenizer implements Tokenizer {
       const type = this.types[id];
       if (type !== TokenType.CONTROL && type !== TokenType.USER_DEFINED && type !== TokenType.UNKNOWN) continue;
       const flags = info.stripFlags?.get(id);
-      specials.push({ id, text: this.tokens[id]!, alwaysParsed: type === TokenType.USER_DEFINED, lstrip: flags?.lstrip, rstrip: flags?.rstrip });
+      specials.push({
+        id,
+        text: this.tokens[id]!,
+        alwaysParsed: type === TokenType.USER_DEFINED,
+        lstrip: flags?.lstrip,
+        rstrip: flags?.rstrip,
+      });
     }
     this.splitter = new SpecialTokenSplitter(specials);
     this.pieces = new Array(this.vocabSize);

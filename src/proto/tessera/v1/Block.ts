@@ -1,8 +1,8 @@
 // @ts-nocheck -- generated from proto/ by scripts/gen-proto.js
 // Original file: proto/tessera/v1/daemon.proto
 
-import type { Signed as _tessera_v1_Signed, Signed__Output as _tessera_v1_Signed__Output } from '../../tessera/v1/Signed.ts';
-import type { BlockShare as _tessera_v1_BlockShare, BlockShare__Output as _tessera_v1_BlockShare__Output } from '../../tessera/v1/BlockShare.ts';
+import type { Signed as _tessera_v1_Signed, Signed__Output as _tessera_v1_Signed__Output } from './Signed.ts';
+import type { BlockShare as _tessera_v1_BlockShare, BlockShare__Output as _tessera_v1_BlockShare__Output } from './BlockShare.ts';
 
 export interface Block {
   /**

@@ -3,8 +3,8 @@
 
 import type * as grpc from '@grpc/grpc-js'
 import type { MethodDefinition } from '@grpc/proto-loader'
-import type { LookupMembersReply as _tessera_v1_LookupMembersReply, LookupMembersReply__Output as _tessera_v1_LookupMembersReply__Output } from '../../tessera/v1/LookupMembersReply.ts';
-import type { LookupMembersRequest as _tessera_v1_LookupMembersRequest, LookupMembersRequest__Output as _tessera_v1_LookupMembersRequest__Output } from '../../tessera/v1/LookupMembersRequest.ts';
+import type { LookupMembersReply as _tessera_v1_LookupMembersReply, LookupMembersReply__Output as _tessera_v1_LookupMembersReply__Output } from './LookupMembersReply.ts';
+import type { LookupMembersRequest as _tessera_v1_LookupMembersRequest, LookupMembersRequest__Output as _tessera_v1_LookupMembersRequest__Output } from './LookupMembersRequest.ts';
 
 /**
  * Who a registered member is, for the daemons that check compute shares and elect block producers.

@@ -3,24 +3,24 @@
 
 import type * as grpc from '@grpc/grpc-js'
 import type { MethodDefinition } from '@grpc/proto-loader'
-import type { AccountReply as _tessera_v1_AccountReply, AccountReply__Output as _tessera_v1_AccountReply__Output } from '../../tessera/v1/AccountReply.ts';
-import type { ClaimReply as _tessera_v1_ClaimReply, ClaimReply__Output as _tessera_v1_ClaimReply__Output } from '../../tessera/v1/ClaimReply.ts';
-import type { DiscoverReply as _tessera_v1_DiscoverReply, DiscoverReply__Output as _tessera_v1_DiscoverReply__Output } from '../../tessera/v1/DiscoverReply.ts';
-import type { DiscoverRequest as _tessera_v1_DiscoverRequest, DiscoverRequest__Output as _tessera_v1_DiscoverRequest__Output } from '../../tessera/v1/DiscoverRequest.ts';
-import type { ExchangePeersReply as _tessera_v1_ExchangePeersReply, ExchangePeersReply__Output as _tessera_v1_ExchangePeersReply__Output } from '../../tessera/v1/ExchangePeersReply.ts';
-import type { ExchangePeersRequest as _tessera_v1_ExchangePeersRequest, ExchangePeersRequest__Output as _tessera_v1_ExchangePeersRequest__Output } from '../../tessera/v1/ExchangePeersRequest.ts';
-import type { GetAccountRequest as _tessera_v1_GetAccountRequest, GetAccountRequest__Output as _tessera_v1_GetAccountRequest__Output } from '../../tessera/v1/GetAccountRequest.ts';
-import type { GetManifestRequest as _tessera_v1_GetManifestRequest, GetManifestRequest__Output as _tessera_v1_GetManifestRequest__Output } from '../../tessera/v1/GetManifestRequest.ts';
-import type { HeartbeatReply as _tessera_v1_HeartbeatReply, HeartbeatReply__Output as _tessera_v1_HeartbeatReply__Output } from '../../tessera/v1/HeartbeatReply.ts';
-import type { ListModelsReply as _tessera_v1_ListModelsReply, ListModelsReply__Output as _tessera_v1_ListModelsReply__Output } from '../../tessera/v1/ListModelsReply.ts';
-import type { ListModelsRequest as _tessera_v1_ListModelsRequest, ListModelsRequest__Output as _tessera_v1_ListModelsRequest__Output } from '../../tessera/v1/ListModelsRequest.ts';
-import type { ManifestReply as _tessera_v1_ManifestReply, ManifestReply__Output as _tessera_v1_ManifestReply__Output } from '../../tessera/v1/ManifestReply.ts';
-import type { RegisterReply as _tessera_v1_RegisterReply, RegisterReply__Output as _tessera_v1_RegisterReply__Output } from '../../tessera/v1/RegisterReply.ts';
-import type { RequestUnstakeReply as _tessera_v1_RequestUnstakeReply, RequestUnstakeReply__Output as _tessera_v1_RequestUnstakeReply__Output } from '../../tessera/v1/RequestUnstakeReply.ts';
-import type { Signed as _tessera_v1_Signed, Signed__Output as _tessera_v1_Signed__Output } from '../../tessera/v1/Signed.ts';
-import type { StakeReply as _tessera_v1_StakeReply, StakeReply__Output as _tessera_v1_StakeReply__Output } from '../../tessera/v1/StakeReply.ts';
-import type { UnregisterReply as _tessera_v1_UnregisterReply, UnregisterReply__Output as _tessera_v1_UnregisterReply__Output } from '../../tessera/v1/UnregisterReply.ts';
-import type { WithdrawStakeReply as _tessera_v1_WithdrawStakeReply, WithdrawStakeReply__Output as _tessera_v1_WithdrawStakeReply__Output } from '../../tessera/v1/WithdrawStakeReply.ts';
+import type { AccountReply as _tessera_v1_AccountReply, AccountReply__Output as _tessera_v1_AccountReply__Output } from './AccountReply.ts';
+import type { ClaimReply as _tessera_v1_ClaimReply, ClaimReply__Output as _tessera_v1_ClaimReply__Output } from './ClaimReply.ts';
+import type { DiscoverReply as _tessera_v1_DiscoverReply, DiscoverReply__Output as _tessera_v1_DiscoverReply__Output } from './DiscoverReply.ts';
+import type { DiscoverRequest as _tessera_v1_DiscoverRequest, DiscoverRequest__Output as _tessera_v1_DiscoverRequest__Output } from './DiscoverRequest.ts';
+import type { ExchangePeersReply as _tessera_v1_ExchangePeersReply, ExchangePeersReply__Output as _tessera_v1_ExchangePeersReply__Output } from './ExchangePeersReply.ts';
+import type { ExchangePeersRequest as _tessera_v1_ExchangePeersRequest, ExchangePeersRequest__Output as _tessera_v1_ExchangePeersRequest__Output } from './ExchangePeersRequest.ts';
+import type { GetAccountRequest as _tessera_v1_GetAccountRequest, GetAccountRequest__Output as _tessera_v1_GetAccountRequest__Output } from './GetAccountRequest.ts';
+import type { GetManifestRequest as _tessera_v1_GetManifestRequest, GetManifestRequest__Output as _tessera_v1_GetManifestRequest__Output } from './GetManifestRequest.ts';
+import type { HeartbeatReply as _tessera_v1_HeartbeatReply, HeartbeatReply__Output as _tessera_v1_HeartbeatReply__Output } from './HeartbeatReply.ts';
+import type { ListModelsReply as _tessera_v1_ListModelsReply, ListModelsReply__Output as _tessera_v1_ListModelsReply__Output } from './ListModelsReply.ts';
+import type { ListModelsRequest as _tessera_v1_ListModelsRequest, ListModelsRequest__Output as _tessera_v1_ListModelsRequest__Output } from './ListModelsRequest.ts';
+import type { ManifestReply as _tessera_v1_ManifestReply, ManifestReply__Output as _tessera_v1_ManifestReply__Output } from './ManifestReply.ts';
+import type { RegisterReply as _tessera_v1_RegisterReply, RegisterReply__Output as _tessera_v1_RegisterReply__Output } from './RegisterReply.ts';
+import type { RequestUnstakeReply as _tessera_v1_RequestUnstakeReply, RequestUnstakeReply__Output as _tessera_v1_RequestUnstakeReply__Output } from './RequestUnstakeReply.ts';
+import type { Signed as _tessera_v1_Signed, Signed__Output as _tessera_v1_Signed__Output } from './Signed.ts';
+import type { StakeReply as _tessera_v1_StakeReply, StakeReply__Output as _tessera_v1_StakeReply__Output } from './StakeReply.ts';
+import type { UnregisterReply as _tessera_v1_UnregisterReply, UnregisterReply__Output as _tessera_v1_UnregisterReply__Output } from './UnregisterReply.ts';
+import type { WithdrawStakeReply as _tessera_v1_WithdrawStakeReply, WithdrawStakeReply__Output as _tessera_v1_WithdrawStakeReply__Output } from './WithdrawStakeReply.ts';
 
 /**
  * Admission, discovery and model manifests. Register, Heartbeat and Unregister carry a Signed

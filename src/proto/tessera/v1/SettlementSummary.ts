@@ -1,8 +1,8 @@
 // @ts-nocheck -- generated from proto/ by scripts/gen-proto.js
 // Original file: proto/tessera/v1/daemon.proto
 
-import type { NodeUsage as _tessera_v1_NodeUsage, NodeUsage__Output as _tessera_v1_NodeUsage__Output } from '../../tessera/v1/NodeUsage.ts';
-import type { ClientUsage as _tessera_v1_ClientUsage, ClientUsage__Output as _tessera_v1_ClientUsage__Output } from '../../tessera/v1/ClientUsage.ts';
+import type { NodeUsage as _tessera_v1_NodeUsage, NodeUsage__Output as _tessera_v1_NodeUsage__Output } from './NodeUsage.ts';
+import type { ClientUsage as _tessera_v1_ClientUsage, ClientUsage__Output as _tessera_v1_ClientUsage__Output } from './ClientUsage.ts';
 import type { Long } from '@grpc/proto-loader';
 
 export interface SettlementSummary {

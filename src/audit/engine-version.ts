@@ -1,9 +1,0 @@
-import { readFileSync } from 'node:fs';
-
-const packageJson = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
-
-/**
- * Nodes that report the same engine version compute the same bytes (the engine is deterministic),
- * so a ticket is recomputed only by an engine of its own version.
- */
-export const ENGINE_VERSION = `tessera-engine/${packageJson.version}`;

@@ -1,0 +1,66 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { generateKeyPair } from '../crypto/keys.ts';
+import { commitmentMessage, signCommitment, verifyCommitment, type SignedCommitment } from './commitment.ts';
+
+const key = generateKeyPair();
+const bytes = (fill: number, length = 32) => Buffer.alloc(length, fill);
+
+function signed(auditCommitment?: Uint8Array): SignedCommitment {
+  return signCommitment(key, {
+    shardIndex: 3,
+    stepId: bytes(1),
+    inputHash: bytes(2),
+    outputHash: bytes(3),
+    timestampMs: 1_700_000_000_123,
+    ...(auditCommitment ? { auditCommitment } : {}),
+  });
+}
+
+test('a commitment signs its fields in a fixed layout: node, shard, step, input, output, time, then the audit commitment or nothing', () => {
+  for (const auditCommitment of [undefined, bytes(4)]) {
+    const c = signed(auditCommitment);
+    const message = Buffer.from(commitmentMessage(c));
+    assert.equal(message.length, auditCommitment ? 160 : 128);
+    assert.equal(`0x${message.subarray(0, 20).toString('hex')}`, key.address);
+    assert.equal(message.readUInt32BE(20), 3);
+    assert.deepEqual(
+      [24, 56, 88].map((at) => message.subarray(at, at + 32)),
+      [bytes(1), bytes(2), bytes(3)],
+    );
+    assert.equal(message.readBigUInt64BE(120), 1_700_000_000_123n);
+    assert.deepEqual(message.subarray(128), auditCommitment ?? Buffer.alloc(0));
+    assert.equal(verifyCommitment(c), true);
+  }
+});
+
+test('a commitment with any field changed no longer verifies', () => {
+  const c = signed(bytes(4));
+  const changed: SignedCommitment[] = [
+    { ...c, nodeId: generateKeyPair().address },
+    { ...c, shardIndex: 4 },
+    { ...c, stepId: bytes(9) },
+    { ...c, inputHash: bytes(9) },
+    { ...c, outputHash: bytes(9) },
+    { ...c, timestampMs: c.timestampMs + 1 },
+    { ...c, auditCommitment: bytes(9) },
+    { ...c, auditCommitment: Buffer.alloc(0) },
+  ];
+  for (const other of changed) assert.equal(verifyCommitment(other), false);
+});
+
+test('a commitment whose fields do not fit the layout is refused, not thrown on', () => {
+  const c = signed();
+  const malformed: SignedCommitment[] = [
+    { ...c, stepId: bytes(1, 31) },
+    { ...c, outputHash: bytes(3, 33) },
+    { ...c, auditCommitment: bytes(4, 16) },
+    { ...c, timestampMs: -1 },
+    { ...c, timestampMs: 2 ** 64 },
+    { ...c, shardIndex: -1 },
+    { ...c, nodeId: key.address.toUpperCase() },
+    { ...c, nodeId: 'node-1' },
+  ];
+  for (const bad of malformed) assert.equal(verifyCommitment(bad), false);
+  assert.throws(() => commitmentMessage({ ...c, stepId: bytes(1, 31) }), /stepId has 31 bytes, not 32/);
+});

@@ -1,0 +1,279 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { status } from '@grpc/grpc-js';
+import { deflateSync } from 'node:zlib';
+import { generateKeyPair } from '../crypto/keys.ts';
+import type { Manifest } from '../model/manifest.ts';
+import { tessera } from '../proto/services.ts';
+import type { Ticket, Ticket__Output } from '../proto/tessera/v1/Ticket.ts';
+import { f32ToF16Array } from '../tensor/half.ts';
+import { sha256, signCommitment, stepIdOf, tokenBytes } from './commitment.ts';
+import { ticketForwardInput } from '../audit/recompute.ts';
+import {
+  checkFraudProofSignature,
+  commitmentFromJson,
+  commitmentToJson,
+  newNonce,
+  openRequest,
+  signFraudProof,
+  signRequest,
+} from './audit-statements.ts';
+import {
+  AuditError,
+  checkTicketAgainstManifest,
+  encodeTicket,
+  openTicket,
+  ticketIdOf,
+  type TicketInputBytes,
+} from './ticket.ts';
+
+const node = generateKeyPair();
+const SHA = 'ab'.repeat(32);
+
+async function ticketFor(input: TicketInputBytes, shardIndex = input.tokens ? 0 : 1): Promise<Ticket__Output> {
+  const commitment = signCommitment(node, {
+    shardIndex,
+    stepId: stepIdOf('s', 0),
+    inputHash: sha256(input.bytes),
+    outputHash: sha256(Buffer.from('out')),
+  });
+  return asOutput(
+    await encodeTicket({
+      modelId: 'm',
+      shardIndex,
+      shardSha256: SHA,
+      engineVersion: 'e/1',
+      input,
+      startPosition: 0,
+      commitment,
+    }),
+  );
+}
+
+/** What the receiving side sees: through protobuf and back, every field present. */
+function asOutput(t: Ticket): Ticket__Output {
+  const codec = tessera.v1.Audit.service.SubmitTicket;
+  return codec.requestDeserialize(codec.requestSerialize(t)) as Ticket__Output;
+}
+
+function refused(code: status, pattern: RegExp) {
+  return (error: unknown) => {
+    assert.ok(error instanceof AuditError, String(error));
+    assert.equal(error.code, code, error.message);
+    assert.match(error.message, pattern);
+    return true;
+  };
+}
+
+test('a ticket carries its input compressed and opens to the exact bytes its commitment hashed', async () => {
+  const tokens = [1, 2, 3, 70000];
+  const opened = await openTicket(await ticketFor({ tokens: true, positions: 4, bytes: tokenBytes(tokens) }), 1 << 20);
+  assert.deepEqual(ticketForwardInput(opened.input), { tokens });
+  assert.equal(opened.ticketId, ticketIdOf(opened.commitment));
+
+  const values = Float32Array.from({ length: 3 * 8 }, (_, i) => Math.sin(i));
+  const halves = f32ToF16Array(values);
+  const hidden = {
+    tokens: false as const,
+    dtype: 'DTYPE_F16' as const,
+    positions: 3,
+    width: 8,
+    bytes: new Uint8Array(halves.buffer),
+  };
+  const wire = await ticketFor(hidden);
+  assert.equal(wire.input!.compression, 'COMPRESSION_DEFLATE');
+  const back = await openTicket(wire, 1 << 20);
+  assert.deepEqual(Buffer.from(back.input.bytes), Buffer.from(hidden.bytes));
+  const decoded = ticketForwardInput(back.input) as { hidden: Float32Array };
+  assert.ok(decoded.hidden.every((v, i) => Math.abs(v - values[i]!) < 1e-3));
+});
+
+test('forged or malformed tickets are refused with the status that names the fault', async () => {
+  const good = await ticketFor({ tokens: true, positions: 2, bytes: tokenBytes([5, 6]) });
+  const variant = (change: (t: Ticket__Output) => void) => {
+    const t = structuredClone(good);
+    change(t);
+    return t;
+  };
+  await assert.rejects(
+    openTicket(
+      variant(
+        (t) =>
+          (t.commitment!.signature = Buffer.from(
+            signCommitment(generateKeyPair(), {
+              shardIndex: 0,
+              stepId: t.commitment!.stepId,
+              inputHash: t.commitment!.inputHash,
+              outputHash: t.commitment!.outputHash,
+            }).signature,
+          )),
+      ),
+      1 << 20,
+    ),
+    refused(status.UNAUTHENTICATED, /the ticket's commitment is not signed by node 0x/),
+  );
+  await assert.rejects(
+    openTicket(
+      variant((t) => (t.input!.data = deflateSync(tokenBytes([5, 7])))),
+      1 << 20,
+    ),
+    refused(
+      status.INVALID_ARGUMENT,
+      /ticket input hashes to [0-9a-f]{64}, the commitment's input hash is [0-9a-f]{64}: it is not the input committed to/,
+    ),
+  );
+  await assert.rejects(
+    openTicket(
+      variant((t) => (t.startPosition = 4)),
+      1 << 20,
+    ),
+    refused(status.INVALID_ARGUMENT, /starts at position 4; only steps from position 0 are audited/),
+  );
+  await assert.rejects(
+    openTicket(
+      variant((t) => (t.shardIndex = 1)),
+      1 << 20,
+    ),
+    refused(status.INVALID_ARGUMENT, /ticket is for shard 1, its commitment for shard 0/),
+  );
+  await assert.rejects(
+    openTicket(
+      variant((t) => (t.input!.data = deflateSync(Buffer.alloc(4096)))),
+      1 << 20,
+    ),
+    refused(status.INVALID_ARGUMENT, /does not inflate to 8 bytes/),
+  );
+  await assert.rejects(
+    openTicket(
+      variant((t) => (t.input!.data = Buffer.from('not deflate'))),
+      1 << 20,
+    ),
+    refused(status.INVALID_ARGUMENT, /does not inflate/),
+  );
+  await assert.rejects(
+    openTicket(
+      variant((t) => (t.positions = 1_000_000)),
+      1 << 20,
+    ),
+    refused(status.INVALID_ARGUMENT, /token input must have no dtype and shape \[1000000\]/),
+  );
+  await assert.rejects(
+    openTicket(good, 4),
+    refused(status.RESOURCE_EXHAUSTED, /ticket input of 8 bytes exceeds the limit of 4/),
+  );
+  await assert.rejects(
+    openTicket(
+      variant((t) => (t.commitment!.stepId = Buffer.alloc(3))),
+      1 << 20,
+    ),
+    refused(status.INVALID_ARGUMENT, /malformed the ticket's commitment: stepId has 3 bytes, not 32/),
+  );
+});
+
+test('a ticket must fit the manifest: shard file hash, kind of input, hidden size, token ids', async () => {
+  const manifest = {
+    modelId: 'm',
+    config: { hiddenSize: 8, contextLength: 64, vocabSize: 100 },
+    shards: [
+      { index: 0, embedding: true, sha256: SHA },
+      { index: 1, embedding: false, sha256: 'cd'.repeat(32) },
+    ],
+  } as unknown as Manifest;
+  const tokens = await openTicket(await ticketFor({ tokens: true, positions: 1, bytes: tokenBytes([1]) }), 1 << 20);
+  checkTicketAgainstManifest(tokens, manifest);
+  const outOfVocabulary = await openTicket(
+    await ticketFor({ tokens: true, positions: 2, bytes: tokenBytes([99, 100]) }),
+    1 << 20,
+  );
+  assert.throws(
+    () => checkTicketAgainstManifest(outOfVocabulary, manifest),
+    refused(status.INVALID_ARGUMENT, /token id 100, beyond the vocabulary of 100/),
+  );
+  const hidden = await openTicket(
+    await ticketFor({ tokens: false, dtype: 'DTYPE_F32', positions: 1, width: 4, bytes: new Uint8Array(16) }),
+    1 << 20,
+  );
+  assert.throws(
+    () => checkTicketAgainstManifest(hidden, manifest),
+    refused(status.INVALID_ARGUMENT, /ticket names a shard file with SHA-256 abab.*shard 1 of "m" has cdcd/),
+  );
+  assert.throws(
+    () => checkTicketAgainstManifest({ ...hidden, shardSha256: 'cd'.repeat(32) }, manifest),
+    refused(status.INVALID_ARGUMENT, /hidden size 4, shard 1 expects 8/),
+  );
+  assert.throws(
+    () => checkTicketAgainstManifest({ ...tokens, shardIndex: 5 }, manifest),
+    refused(status.INVALID_ARGUMENT, /has shards 0 to 1, not 5/),
+  );
+});
+
+test('signed requests open only under their own kind and signer; fraud proofs bind the ticket', async () => {
+  const verifier = generateKeyPair();
+  const pull = {
+    kind: 'pull-tickets' as const,
+    verifierId: verifier.address,
+    engineVersion: 'e/1',
+    shards: [{ modelId: 'm', shardIndex: 0, shardSha256: SHA }],
+    max: 4,
+    timestampMs: 1,
+    nonce: newNonce(),
+  };
+  const signed = signRequest(verifier, pull);
+  assert.deepEqual(openRequest('pull-tickets', signed), pull);
+  assert.throws(
+    () => openRequest('complete-tickets', signed),
+    refused(status.INVALID_ARGUMENT, /expected a complete-tickets, got "pull-tickets"/),
+  );
+  const other = generateKeyPair();
+  assert.throws(
+    () =>
+      openRequest('pull-tickets', {
+        payload: signed.payload,
+        signature: signRequest(other, { ...pull, verifierId: other.address }).signature,
+      }),
+    refused(status.UNAUTHENTICATED, new RegExp(`pull-tickets is signed by 0x[0-9a-f]{40}, not by ${verifier.address}`)),
+  );
+  assert.throws(() => signRequest(other, pull), /cannot be signed by/);
+
+  const commitment = signCommitment(node, {
+    shardIndex: 0,
+    stepId: stepIdOf('s', 1),
+    inputHash: sha256(Buffer.from('i')),
+    outputHash: sha256(Buffer.from('o')),
+  });
+  assert.deepEqual(commitmentFromJson(commitmentToJson(commitment)), {
+    ...commitment,
+    stepId: Buffer.from(commitment.stepId),
+    inputHash: Buffer.from(commitment.inputHash),
+    outputHash: Buffer.from(commitment.outputHash),
+    signature: Buffer.from(commitment.signature),
+  });
+
+  const wire = await ticketFor({ tokens: true, positions: 1, bytes: tokenBytes([9]) });
+  const ticket = await openTicket(wire, 1 << 20);
+  const recomputed = sha256(Buffer.from('other'));
+  const proof = signFraudProof(verifier, wire, ticket, recomputed, 1234);
+  checkFraudProofSignature(ticket, recomputed, verifier.address, 1234, proof.signature as Uint8Array);
+  assert.throws(
+    () =>
+      checkFraudProofSignature(
+        ticket,
+        sha256(Buffer.from('else')),
+        verifier.address,
+        1234,
+        proof.signature as Uint8Array,
+      ),
+    refused(status.UNAUTHENTICATED, /not by verifier/),
+  );
+  assert.throws(
+    () =>
+      checkFraudProofSignature(
+        { ...ticket, shardSha256: 'cd'.repeat(32) },
+        recomputed,
+        verifier.address,
+        1234,
+        proof.signature as Uint8Array,
+      ),
+    refused(status.UNAUTHENTICATED, /not by verifier/),
+  );
+});
