@@ -1,12 +1,13 @@
 // Audit costs (issue 4): tickets a verifier recomputes per second and the bytes each one weighs, on
 // the Qwen2.5-0.5B shape; and decode speed through a pipeline whose clients audit at 5 % against 0 %.
+import { sha256 } from '../src/crypto/hash.ts';
 import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { generateKeyPair, writeNewKeyFile } from '../src/crypto/keys.ts';
-import { sha256, signCommitment } from '../src/protocol/commitment.ts';
+import { signCommitment } from '../src/protocol/commitment.ts';
 import { recomputeOutputHash } from '../src/audit/recompute.ts';
 import { requestAudits, SessionAudit } from '../src/audit/session-audit.ts';
 import { encodeTicket, openTicket, type TicketInputBytes } from '../src/protocol/ticket.ts';

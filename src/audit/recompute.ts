@@ -1,3 +1,4 @@
+import { sha256 } from '../crypto/hash.ts';
 import { status } from '@grpc/grpc-js';
 import { statSync } from 'node:fs';
 import { join } from 'node:path';
@@ -7,8 +8,8 @@ import { openGguf } from '../model/gguf/reader.ts';
 import type { Manifest } from '../model/manifest.ts';
 import type { Backend } from '../tensor/backend.ts';
 import { bf16ToF32Array, f16ToF32Array } from '../tensor/half.ts';
-import { sha256 } from '../protocol/commitment.ts';
-import { sha256File } from '../crypto/file-hash.ts';
+
+import { sha256File } from '../crypto/hash.ts';
 import { AuditError, type TicketInputBytes } from '../protocol/ticket.ts';
 
 /** The engine's input for a ticket, decoded exactly as a node decodes a step (src/node/limits.ts). */

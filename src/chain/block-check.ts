@@ -1,4 +1,5 @@
-import { checkHeaderSignature, hex, setRootOf, sharesRootOf, type Block } from './block.ts';
+import { hex } from '../crypto/hash.ts';
+import { checkHeaderSignature, setRootOf, sharesRootOf, type Block } from './block.ts';
 import { InvalidBlockError, type Chain } from './chain.ts';
 import { shareKeyAddress, type Membership } from './membership.ts';
 import { slotOf } from './params.ts';

@@ -1,3 +1,4 @@
+import { sha256 } from '../crypto/hash.ts';
 import { canonicalJson, type CanonicalValue } from '../crypto/canonical-json.ts';
 import type { KeyPair } from '../crypto/keys.ts';
 import { recoverSigner, sign } from '../crypto/signature.ts';
@@ -9,7 +10,6 @@ import {
   parseRecord,
   RecordFormatError,
   requireFields,
-  sha256,
   type SignedRecord,
 } from '../protocol/record.ts';
 import type { BlockShare } from '../protocol/share.ts';
@@ -158,5 +158,3 @@ export function checkHeaderSignature(block: { header: BlockHeader; signedHeader:
     return `block is signed by ${signer}, not by its producer ${block.header.producer}`;
   return undefined;
 }
-
-export const hex = (bytes: Uint8Array): string => Buffer.from(bytes).toString('hex');

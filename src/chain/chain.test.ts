@@ -1,3 +1,4 @@
+import { hex } from '../crypto/hash.ts';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -5,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { generateKeyPair, type KeyPair } from '../crypto/keys.ts';
-import { hex } from './block.ts';
+
 import { Chain, type VerifiedShare } from './chain.ts';
 import { nextBaseFee } from './fee.ts';
 import { DEFAULT_CHAIN_PARAMS, type ChainParams } from './params.ts';

@@ -1,7 +1,7 @@
+import { hex, sha256 } from '../crypto/hash.ts';
 import type { KeyPair } from '../crypto/keys.ts';
 import {
   genesisBlock,
-  hex,
   openHeader,
   setRootOf,
   sharesRootOf,
@@ -11,7 +11,7 @@ import {
 } from './block.ts';
 import { nextBaseFee } from './fee.ts';
 import { slotOf, targetShares, type ChainParams } from './params.ts';
-import { sha256, type SignedRecord } from '../protocol/record.ts';
+import { type SignedRecord } from '../protocol/record.ts';
 import {
   ShareState,
   type BlockRow,

@@ -1,3 +1,4 @@
+import { hex } from '../crypto/hash.ts';
 import { credentials as grpcCredentials, type ChannelCredentials } from '@grpc/grpc-js';
 import { tessera } from '../proto/services.ts';
 import type { DaemonClient as GrpcDaemonClient } from '../proto/tessera/v1/Daemon.ts';
@@ -10,7 +11,7 @@ import type { SettlementSummary__Output } from '../proto/tessera/v1/SettlementSu
 import type { SubmitSharesReply__Output } from '../proto/tessera/v1/SubmitSharesReply.ts';
 import type { Block__Output } from '../proto/tessera/v1/Block.ts';
 import type { Verdict } from './admission.ts';
-import { hex, type Block } from './block.ts';
+import { type Block } from './block.ts';
 import type { SignedRecord } from '../protocol/record.ts';
 import type { ShareBatch } from '../protocol/share-batch.ts';
 import { summaryHashOf, type SettlementSummary } from './summary.ts';

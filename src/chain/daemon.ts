@@ -1,10 +1,12 @@
+import { hex } from '../crypto/hash.ts';
+import { silentLogger, type Logger } from '../core/log.ts';
 import { availableParallelism } from 'node:os';
 import { Server, ServerCredentials, status, type sendUnaryData, type ServiceError } from '@grpc/grpc-js';
 import type { KeyPair } from '../crypto/keys.ts';
 import { tessera } from '../proto/services.ts';
 import type { DaemonHandlers } from '../proto/tessera/v1/Daemon.ts';
 import { MembershipUnavailableError, ShareAdmission } from './admission.ts';
-import { hex } from './block.ts';
+
 import { Chain } from './chain.ts';
 import { DAEMON_MAX_MESSAGE_BYTES } from './daemon-client.ts';
 import { BlockGossip, ExchangeError } from './gossip.ts';
@@ -42,7 +44,7 @@ export interface DaemonOptions {
   /** Worker threads that check signatures. Default: the cores but one, at most 8, at least 1. */
   readonly verifyThreads?: number;
   /** One structured event per line; default silent. */
-  readonly log?: (event: string, fields: Record<string, unknown>) => void;
+  readonly log?: Logger;
   /** Where the daemon's figures go (src/metrics); none: they are kept but never read. */
   readonly metrics?: Metrics;
 }
@@ -75,7 +77,7 @@ export const MAX_SHARES_PER_SUBMIT = MAX_SHARES_PER_STATEMENT;
 
 /** Starts a daemon; it takes over `membership` and `enrollment`, and lets go of them when it stops or fails to start. */
 export async function startDaemon(options: DaemonOptions): Promise<DaemonHandle> {
-  const log = options.log ?? (() => {});
+  const log = options.log ?? silentLogger;
   const { key, membership, enrollment } = options;
   let params: ChainParams;
   let store: ChainStore;

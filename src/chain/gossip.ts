@@ -1,5 +1,7 @@
+import { hex } from '../crypto/hash.ts';
+import type { Logger } from '../core/log.ts';
 import { status, type ServiceError } from '@grpc/grpc-js';
-import { hex, type Block } from './block.ts';
+import { type Block } from './block.ts';
 import { checkBlock } from './block-check.ts';
 import { InvalidBlockError, type Chain } from './chain.ts';
 import { DaemonClient, type ExchangeRequest } from './daemon-client.ts';
@@ -12,7 +14,7 @@ export interface GossipOptions {
   readonly pool: SignaturePool;
   /** This daemon's endpoint, as peers reach it. */
   readonly self: string;
-  readonly log: (event: string, fields: Record<string, unknown>) => void;
+  readonly log: Logger;
   /** Each block received, pushed or pulled: accepted (stored, or already held) or refused. */
   readonly onReceived?: (accepted: boolean) => void;
 }

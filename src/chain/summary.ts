@@ -1,6 +1,7 @@
+import { sha256 } from '../crypto/hash.ts';
 import { canonicalJson } from '../crypto/canonical-json.ts';
 import type { ChainParams } from './params.ts';
-import { sha256 } from '../protocol/record.ts';
+
 import type { ClientTotals, NodeTotals } from './store.ts';
 
 /** What one settlement window of the canonical chain recorded: the basis of its payouts. */

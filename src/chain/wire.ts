@@ -1,7 +1,8 @@
+import { sha256 } from '../crypto/hash.ts';
 import type { Block as BlockMessage } from '../proto/tessera/v1/Block.ts';
 import type { Block__Output } from '../proto/tessera/v1/Block.ts';
 import { openHeader, type Block } from './block.ts';
-import { RecordFormatError, sha256, type SignedRecord } from '../protocol/record.ts';
+import { RecordFormatError, type SignedRecord } from '../protocol/record.ts';
 
 const signed = (r: SignedRecord) => ({ payload: r.payload, signature: r.signature });
 

@@ -1,3 +1,4 @@
+import type { Logger } from '../core/log.ts';
 import { availableParallelism } from 'node:os';
 import { bytesToHex } from '@noble/hashes/utils.js';
 import type { DaemonEnrollment } from '../chain/daemon.ts';
@@ -8,11 +9,7 @@ import { RegistryClient, startHeartbeats, type AnnouncementBody } from '../regis
  * A daemon's enrollment at the registry at `registry`: it registers (role "daemon") with `key`, sends
  * heartbeats, and unregisters when it leaves.
  */
-export function registryEnrollment(
-  registry: string,
-  key: KeyPair,
-  log: (event: string, fields: Record<string, unknown>) => void,
-): DaemonEnrollment {
+export function registryEnrollment(registry: string, key: KeyPair, log: Logger): DaemonEnrollment {
   const client = new RegistryClient(registry);
   let body: (() => AnnouncementBody) | undefined;
   let stopHeartbeats: (() => Promise<void>) | undefined;

@@ -176,7 +176,7 @@ export async function launchLocalCluster(options: LocalClusterOptions): Promise<
         String(options.threadsPerNode),
         ...ANY_METRICS_PORT,
       ],
-      startEvent: 'verifier.start',
+      startEvent: 'verifier_started',
       logFile: join(logs, 'verifier.log'),
     });
     started.push(verifier);
@@ -211,7 +211,7 @@ export async function launchLocalCluster(options: LocalClusterOptions): Promise<
             String(options.threadsPerNode),
             ...ANY_METRICS_PORT,
           ],
-          startEvent: 'node.start',
+          startEvent: 'node_started',
           logFile: join(logs, `${name}.log`),
         });
         started.push(process);

@@ -4,18 +4,11 @@
  */
 
 import type { Command } from 'commander';
+import type { Logger } from '../core/log.ts';
 import { Metrics } from '../metrics/metrics.ts';
 import { startMetricsServer, unhealthy, type Health, type MetricsServer } from '../metrics/metrics-server.ts';
 import { addProcessMetrics } from '../metrics/process-metrics.ts';
 import { CliError, parseIntegerOption } from './cli-error.ts';
-
-export type RoleLog = (event: string, fields?: Record<string, unknown>) => void;
-
-/** One JSON line per event on stderr. */
-export function roleLogger(role: string): RoleLog {
-  return (event, fields = {}) =>
-    process.stderr.write(`${JSON.stringify({ time: new Date().toISOString(), role, event, ...fields })}\n`);
-}
 
 /**
  * The first SIGTERM or SIGINT. Call it before the role starts: a signal that arrives during start-up
@@ -41,7 +34,7 @@ export function stopSignal(): Promise<NodeJS.Signals> {
 export async function closeOnSignal(
   signal: Promise<NodeJS.Signals>,
   close: () => Promise<void>,
-  log: RoleLog,
+  log: Logger,
 ): Promise<void> {
   log('signal', { signal: await signal });
   try {
@@ -84,7 +77,7 @@ export interface RoleMetrics {
  * Starts the role's /metrics and /healthz endpoint before the role itself (so a slow start is
  * visible as "starting"), with the process metrics, and logs `metrics_listening` with its URLs.
  */
-export async function serveRoleMetrics(role: string, host: string, port: number, log?: RoleLog): Promise<RoleMetrics> {
+export async function serveRoleMetrics(role: string, host: string, port: number, log?: Logger): Promise<RoleMetrics> {
   const metrics = new Metrics();
   addProcessMetrics(metrics);
   let health: () => Health = () => unhealthy(`starting: the ${role} is not serving yet`);

@@ -1,3 +1,5 @@
+import { jsonLogger } from '../core/log.ts';
+import type { Logger } from '../core/log.ts';
 import { randomBytes } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -37,7 +39,7 @@ export interface ConnectOptions {
   /** Signs the client's usage receipts (the account that pays); default: a new key per client. */
   readonly key?: KeyPair;
   /** Where the client reports what it does not raise, such as a refused audit request (default: JSON lines on stderr). */
-  readonly log?: (event: string, fields: Record<string, unknown>) => void;
+  readonly log?: Logger;
 }
 
 export interface GenerateRequest extends SamplingOptions {
@@ -111,7 +113,7 @@ export class TesseraClient {
   private readonly probeTimeoutMs: number;
   private readonly stepTimeoutMs: number;
   private readonly routeWaitMs: number;
-  private readonly log: (event: string, fields: Record<string, unknown>) => void;
+  private readonly log: Logger;
   /** One per registry that audit requests went to. */
   private readonly auditClients = new Map<string, AuditClient>();
 
@@ -126,7 +128,7 @@ export class TesseraClient {
     this.probeTimeoutMs = options.probeTimeoutMs ?? 1000;
     this.stepTimeoutMs = options.stepTimeoutMs ?? 120_000;
     this.routeWaitMs = options.routeWaitMs ?? 5000;
-    this.log = options.log ?? jsonLog;
+    this.log = options.log ?? jsonLogger('client');
   }
 
   /** The registries known so far (seeds and those learned from them). */
@@ -306,7 +308,7 @@ export class TesseraClient {
       (outcomes) => {
         for (const outcome of outcomes) {
           if (outcome.error !== undefined)
-            this.log('audit.request_failed', {
+            this.log('audit_request_failed', {
               registry: auditing.registry,
               nodeId: outcome.nodeId,
               shardIndex: outcome.shardIndex,
@@ -314,7 +316,7 @@ export class TesseraClient {
             });
         }
       },
-      (error: Error) => this.log('audit.request_failed', { registry: auditing.registry, error: error.message }),
+      (error: Error) => this.log('audit_request_failed', { registry: auditing.registry, error: error.message }),
     );
   }
 
@@ -347,10 +349,6 @@ export class TesseraClient {
 const ROUTE_RETRY_MS = 200;
 /** How long a node's measured round trip and load stay good for route choice. */
 const PROBE_MAX_AGE_MS = 2000;
-
-function jsonLog(event: string, fields: Record<string, unknown>): void {
-  process.stderr.write(`${JSON.stringify({ time: new Date().toISOString(), role: 'client', event, ...fields })}\n`);
-}
 
 /** Connects to a network through its registries and learns the other registries they know. */
 export async function connect(options: ConnectOptions): Promise<TesseraClient> {

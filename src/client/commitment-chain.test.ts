@@ -1,7 +1,8 @@
+import { sha256 } from '../crypto/hash.ts';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { generateKeyPair } from '../crypto/keys.ts';
-import { COMMITMENT_CLOCK_TOLERANCE_MS, sha256, signCommitment, stepIdOf, tokenBytes } from '../protocol/commitment.ts';
+import { COMMITMENT_CLOCK_TOLERANCE_MS, signCommitment, stepIdOf, tokenBytes } from '../protocol/commitment.ts';
 import type { Commitment__Output } from '../proto/tessera/v1/Commitment.ts';
 import { checkCommitmentChain } from './commitment-chain.ts';
 import { HopFailure } from './pipeline-session.ts';

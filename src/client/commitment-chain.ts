@@ -1,9 +1,8 @@
-import { COMMITMENT_CLOCK_TOLERANCE_MS, sha256, stepIdOf, tokenBytes } from '../protocol/commitment.ts';
+import { hex, sha256 } from '../crypto/hash.ts';
+import { COMMITMENT_CLOCK_TOLERANCE_MS, stepIdOf, tokenBytes } from '../protocol/commitment.ts';
 import type { Commitment__Output } from '../proto/tessera/v1/Commitment.ts';
 import { HopFailure } from './pipeline-session.ts';
 import type { RouteHop } from './routing.ts';
-
-const hex = (bytes: Uint8Array) => Buffer.from(bytes).toString('hex');
 
 export interface CheckedStep {
   readonly sessionId: string;

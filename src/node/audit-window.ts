@@ -1,3 +1,4 @@
+import { hex } from '../crypto/hash.ts';
 import type { SignedCommitment } from '../protocol/commitment.ts';
 import type { TicketInputBytes } from '../protocol/ticket.ts';
 
@@ -137,5 +138,3 @@ export class AuditWindow {
     if (this.byStep.get(id) === step) this.byStep.delete(id);
   }
 }
-
-const hex = (bytes: Uint8Array) => Buffer.from(bytes).toString('hex');

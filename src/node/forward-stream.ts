@@ -1,3 +1,5 @@
+import { sha256 } from '../crypto/hash.ts';
+import type { Logger } from '../core/log.ts';
 import { status, type ServerDuplexStream } from '@grpc/grpc-js';
 import type { KeyPair } from '../crypto/keys.ts';
 import { CacheFullError } from '../model/kv-cache.ts';
@@ -9,7 +11,7 @@ import type { Open__Output } from '../proto/tessera/v1/Open.ts';
 import type { AuditReveal__Output } from '../proto/tessera/v1/AuditReveal.ts';
 import type { Step__Output } from '../proto/tessera/v1/Step.ts';
 import { AUDIT_SECRET_BYTES } from '../protocol/audit-selection.ts';
-import { sha256, signCommitment, stepIdOf, type SignedCommitment } from '../protocol/commitment.ts';
+import { signCommitment, stepIdOf, type SignedCommitment } from '../protocol/commitment.ts';
 import { validateStep, type StepBounds, type StepInput } from './limits.ts';
 import { NextHopLink, type NextHopChannels } from './next-hop.ts';
 import type { NodeAudits } from './node-audits.ts';
@@ -36,7 +38,7 @@ export interface NodeContext {
   readonly isDraining: () => boolean;
   /** Compute time of a step, for the load this node reports and its metrics. */
   readonly recordCompute: (microseconds: number, positions: number, startPosition: number) => void;
-  readonly log: (event: string, fields: Record<string, unknown>) => void;
+  readonly log: Logger;
   /** Where the shares of attested steps go; none: the node records no shares. */
   readonly shares?: ShareSubmitter;
 }
@@ -183,12 +185,12 @@ export class ForwardStream {
       await this.link.opened;
     }
     this.state = 'open';
-    ctx.log('session.open', { session: open.sessionId, next: next?.endpoint });
+    ctx.log('session_opened', { session: open.sessionId, next: next?.endpoint });
     this.reply({ opened: { nodeId: ctx.key.address } });
   }
 
   private onEvicted(reason: EvictionReason): void {
-    this.ctx.log('session.evicted', { session: this.open?.sessionId, reason });
+    this.ctx.log('session_evicted', { session: this.open?.sessionId, reason });
     this.link?.close();
   }
 
@@ -326,7 +328,7 @@ export class ForwardStream {
     if (this.state === 'done') return;
     this.state = 'done';
     if (!(error instanceof NodeStatusError || error instanceof PassThroughStatus))
-      this.ctx.log('session.error', { session: this.open?.sessionId, error: (error as Error)?.stack ?? String(error) });
+      this.ctx.log('session_error', { session: this.open?.sessionId, error: (error as Error)?.stack ?? String(error) });
     this.link?.cancel();
     this.release();
     this.call.emit('error', toStatus(error, this.self));

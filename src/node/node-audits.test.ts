@@ -1,8 +1,9 @@
+import { sha256 } from '../crypto/hash.ts';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { status } from '@grpc/grpc-js';
-import { sha256, signCommitment, stepIdOf, tokenBytes } from '../protocol/commitment.ts';
+import { signCommitment, stepIdOf, tokenBytes } from '../protocol/commitment.ts';
 import { auditCommitmentOf, isAudited } from '../protocol/audit-selection.ts';
 import { generateKeyPair } from '../crypto/keys.ts';
 import { AUDIT_WINDOW_DEFAULTS, AuditWindow } from './audit-window.ts';
@@ -12,7 +13,7 @@ import { NodeStatusError } from '../protocol/forward-status.ts';
 const RATE = 0.5;
 const key = generateKeyPair();
 
-/** Node audits with no registry: a ticketed step is logged as `audit.selected` instead of sent. */
+/** Node audits with no registry: a ticketed step is logged as `audit_selected` instead of sent. */
 function nodeAudits(maxSteps = AUDIT_WINDOW_DEFAULTS.maxSteps, samplingRate = RATE) {
   const events: { event: string; stepId?: unknown }[] = [];
   const audits = new NodeAudits({
@@ -22,7 +23,7 @@ function nodeAudits(maxSteps = AUDIT_WINDOW_DEFAULTS.maxSteps, samplingRate = RA
     hiddenSize: 8,
     samplingRate,
     window: { ...AUDIT_WINDOW_DEFAULTS, maxSteps },
-    log: (event, fields) => events.push({ event, stepId: fields.stepId }),
+    log: (event, fields = {}) => events.push({ event, stepId: fields.stepId }),
   });
   return { audits, events };
 }
@@ -66,9 +67,9 @@ test("the registry's hand-over tickets a kept step once, and logs once a step no
   audits.answerOwed(batch); // the next heartbeat lists them again until the tickets land
   const hex = (id: Uint8Array) => Buffer.from(id).toString('hex');
   assert.deepEqual(events, [
-    { event: 'audit.selected', stepId: undefined },
-    { event: 'audit.request_unanswerable', stepId: hex(missing) },
-    { event: 'audit.request_not_selected', stepId: hex(unselected) },
+    { event: 'audit_selected', stepId: undefined },
+    { event: 'audit_request_unanswerable', stepId: hex(missing) },
+    { event: 'audit_request_not_selected', stepId: hex(unselected) },
   ]);
   assert.equal(audits.window.size, 1, 'the unselected step is still kept');
 });
@@ -96,7 +97,7 @@ test('steps outlive their session in the window until its bounds push them out, 
   audits.answerOwed([{ stepId: Buffer.from(first), shardIndex: 0, secret: secretThat(true, first), dueByMs: 1 }]);
   assert.deepEqual(
     events.map((e) => e.event),
-    ['audit.request_unanswerable'],
+    ['audit_request_unanswerable'],
   );
   assert.equal(audits.window.evicted, 1);
 });
@@ -126,7 +127,7 @@ test('a window full of steps the cluster may still audit refuses new work with R
   );
   assert.deepEqual(
     events.map((e) => e.event),
-    ['audit.selected', 'audit.selected', 'audit.selected'],
+    ['audit_selected', 'audit_selected', 'audit_selected'],
   );
   audits.checkRoom(); // the tickets took them: room again
 });

@@ -1,3 +1,4 @@
+import type { Logger } from '../core/log.ts';
 import { status, type ServiceError } from '@grpc/grpc-js';
 import { AuditClient } from '../audit/audit-client.ts';
 import type { SignedCommitment } from '../protocol/commitment.ts';
@@ -20,7 +21,7 @@ export interface NodeAuditOptions {
   readonly window: AuditWindowLimits;
   /** Where tickets go; none: selected steps are only logged. */
   readonly registry?: string;
-  readonly log: (event: string, fields: Record<string, unknown>) => void;
+  readonly log: Logger;
 }
 
 /** Tickets waiting to reach the registry; past this, new ones are dropped (and logged). */
@@ -112,7 +113,7 @@ export class NodeAudits {
       this.remember(audit.stepId);
       const fields = { shard: shardIndex, stepId, dueByMs: audit.dueByMs };
       if (audit.shardIndex !== shardIndex || !isAudited(audit.secret, audit.stepId, shardIndex, this.samplingRate)) {
-        log('audit.request_not_selected', {
+        log('audit_request_not_selected', {
           ...fields,
           reason: `the request's secret does not select this step of shard ${shardIndex} at rate ${this.samplingRate}`,
         });
@@ -120,7 +121,7 @@ export class NodeAudits {
       }
       const kept = this.window.takeStep(audit.stepId);
       if (!kept) {
-        log('audit.request_unanswerable', {
+        log('audit_request_unanswerable', {
           ...fields,
           reason:
             'the step is not in the audit window (past its age, or never kept); the registry will count a refusal',
@@ -147,18 +148,18 @@ export class NodeAudits {
   private submit(input: TicketInputBytes, commitment: SignedCommitment): void {
     const { log } = this.options;
     const fields = { shard: this.options.shardIndex, positions: input.positions };
-    if (!this.client) return log('audit.selected', { ...fields, registry: 'none: the ticket is not submitted' });
+    if (!this.client) return log('audit_selected', { ...fields, registry: 'none: the ticket is not submitted' });
     if (this.pending.size >= MAX_PENDING_TICKETS)
-      return log('audit.ticket_dropped', {
+      return log('audit_ticket_dropped', {
         ...fields,
         reason: `${MAX_PENDING_TICKETS} tickets already waiting for the registry`,
       });
     const work = this.send(input, commitment).then(
       (ticketId) => {
         this.ticketsSubmitted++;
-        log('audit.ticket_submitted', { ...fields, ticketId });
+        log('audit_ticket_submitted', { ...fields, ticketId });
       },
-      (error: ServiceError) => log('audit.ticket_failed', { ...fields, error: error.details || error.message }),
+      (error: ServiceError) => log('audit_ticket_failed', { ...fields, error: error.details || error.message }),
     );
     this.pending.add(work);
     void work.finally(() => this.pending.delete(work));

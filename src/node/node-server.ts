@@ -1,3 +1,5 @@
+import type { Logger } from '../core/log.ts';
+import { jsonLogger } from '../core/log.ts';
 import { Server, type ServerDuplexStream, type ServerUnaryCall, type sendUnaryData } from '@grpc/grpc-js';
 import { readFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
@@ -58,7 +60,7 @@ export interface NodeOptions {
   readonly pricePer1kTokens?: number;
   readonly region?: string;
   /** Structured log lines; default: JSON on stderr. */
-  readonly log?: (event: string, fields: Record<string, unknown>) => void;
+  readonly log?: Logger;
   /** HOST:PORT of the share-chain daemon that receives this node's compute shares; none: no shares. */
   readonly daemon?: string;
   /** How often shares are sent to the daemon. Default 1 s. */
@@ -101,10 +103,6 @@ export const NODE_DEFAULTS = {
   drainGraceMs: 30_000,
 };
 
-function jsonLog(event: string, fields: Record<string, unknown>): void {
-  process.stderr.write(`${JSON.stringify({ time: new Date().toISOString(), role: 'node', event, ...fields })}\n`);
-}
-
 function resolveKey(options: NodeOptions): KeyPair {
   if (options.key) return options.key;
   if (options.keyPath) return readKeyFile(options.keyPath);
@@ -119,7 +117,7 @@ const bindAddress = (host: string, port: number) => `${host.includes(':') ? `[${
  */
 export async function startNode(options: NodeOptions): Promise<NodeHandle> {
   const host = options.host ?? NODE_DEFAULTS.host;
-  const log = options.log ?? jsonLog;
+  const log = options.log ?? jsonLogger('node');
   const key = resolveKey(options);
   const samplingRate = checkSamplingRate(options.samplingRate ?? DEFAULT_SAMPLING_RATE, 'samplingRate');
   const clusterRate = options.samplingRate === undefined;
@@ -288,7 +286,7 @@ export async function startNode(options: NodeOptions): Promise<NodeHandle> {
         load: () => ({ activeSessions: store.size, maxSessions, computeUsPerToken: load.microsecondsPerToken }),
         onError: (error) => {
           heartbeatError = (error as { details?: string }).details || error.message;
-          log('registry.error', { registry: options.registry, error: error.message });
+          log('registry_error', { registry: options.registry, error: error.message });
         },
         onHeartbeat: () => (heartbeatError = undefined),
         onOwedAudits: (owed) => audits.answerOwed(owed),
@@ -296,7 +294,7 @@ export async function startNode(options: NodeOptions): Promise<NodeHandle> {
         onAuditRetention: (retentionMs) => (audits.window.retentionMs = retentionMs),
       });
     }
-    log('node.start', {
+    log('node_started', {
       nodeId: key.address,
       model: manifest.modelId,
       shard: entry.index,
@@ -330,7 +328,7 @@ export async function startNode(options: NodeOptions): Promise<NodeHandle> {
       },
       close() {
         draining = true;
-        closing ??= shutdown().then(() => log('node.stop', { nodeId: key.address }));
+        closing ??= shutdown().then(() => log('node_stopped', { nodeId: key.address }));
         return closing;
       },
     };

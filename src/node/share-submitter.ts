@@ -1,3 +1,4 @@
+import type { Logger } from '../core/log.ts';
 import type { ServiceError } from '@grpc/grpc-js';
 import { DaemonClient } from '../chain/daemon-client.ts';
 import { receiptHashOf } from '../protocol/receipt.ts';
@@ -15,7 +16,7 @@ export interface ShareSubmitterOptions {
   readonly flushIntervalMs?: number;
   /** Most shares held while the daemon does not acknowledge them; the oldest go first beyond it. Default 100 000. */
   readonly maxQueued?: number;
-  readonly log: (event: string, fields: Record<string, unknown>) => void;
+  readonly log: Logger;
 }
 
 interface Queued {
@@ -81,7 +82,7 @@ export class ShareSubmitter {
     const excess = this.#queue.length - this.#maxQueued;
     if (excess > 0) {
       this.#queue.splice(0, excess);
-      this.#log('shares.dropped', {
+      this.#log('shares_dropped', {
         count: excess,
         reason: `more than ${this.#maxQueued} shares unacknowledged by the daemon`,
       });
@@ -105,7 +106,7 @@ export class ShareSubmitter {
       if (this.#queue.length >= before) await new Promise((resolve) => setTimeout(resolve, 200));
     }
     if (this.#queue.length > 0)
-      this.#log('shares.unsent', { count: this.#queue.length, daemon: this.#client.endpoint });
+      this.#log('shares_unsent', { count: this.#queue.length, daemon: this.#client.endpoint });
     this.#client.close();
   }
 
@@ -125,7 +126,7 @@ export class ShareSubmitter {
           [...receipts.values()],
         );
       } catch (error) {
-        this.#log('shares.submit_failed', {
+        this.#log('shares_submit_failed', {
           daemon: this.#client.endpoint,
           queued: this.#queue.length,
           error: (error as ServiceError).details || (error as Error).message,
@@ -140,7 +141,7 @@ export class ShareSubmitter {
         } else if (TRANSIENT.has(verdict.rejection!) && ++q.transientRejections < MAX_TRANSIENT_REJECTIONS) {
           keep.push(q);
         } else {
-          this.#log('share.rejected', { rejection: verdict.rejection, message: verdict.message });
+          this.#log('share_rejected', { rejection: verdict.rejection, message: verdict.message });
         }
       });
       this.#queue = [...keep, ...this.#queue.slice(batch.length)];

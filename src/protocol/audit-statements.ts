@@ -1,3 +1,4 @@
+import { hex } from '../crypto/hash.ts';
 import { status } from '@grpc/grpc-js';
 import { randomBytes } from 'node:crypto';
 import { canonicalJson, parseCanonicalJson, type CanonicalValue } from '../crypto/canonical-json.ts';
@@ -78,7 +79,6 @@ export function signerOf(request: Request): string {
 }
 
 const domainOf = (kind: string) => `tessera/v1/${kind}`;
-const hex = (bytes: Uint8Array) => Buffer.from(bytes).toString('hex');
 const isHex = (value: unknown, bytes: number) =>
   typeof value === 'string' && new RegExp(`^[0-9a-f]{${bytes * 2}}$`).test(value);
 const isAddress = (value: unknown) => typeof value === 'string' && /^0x[0-9a-f]{40}$/.test(value);

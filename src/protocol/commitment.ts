@@ -36,10 +36,6 @@ export interface SignedCommitment extends CommitmentFields {
  */
 export const COMMITMENT_CLOCK_TOLERANCE_MS = 60_000;
 
-export function sha256(bytes: Uint8Array): Buffer {
-  return createHash('sha256').update(bytes).digest();
-}
-
 /** sha256(utf8(sessionId) || step as u64 big-endian). */
 export function stepIdOf(sessionId: string, step: number): Buffer {
   const counter = Buffer.alloc(8);

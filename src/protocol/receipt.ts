@@ -1,17 +1,10 @@
+import { sha256 } from '../crypto/hash.ts';
 import { randomBytes } from 'node:crypto';
 import { bytesToHex, hexToBytes } from '@noble/hashes/utils.js';
 import { canonicalJson } from '../crypto/canonical-json.ts';
 import { addressOf, type KeyPair } from '../crypto/keys.ts';
 import { recoverSigner, sign } from '../crypto/signature.ts';
-import {
-  isCount,
-  isHexBytes,
-  parseRecord,
-  RecordFormatError,
-  requireFields,
-  sha256,
-  type SignedRecord,
-} from './record.ts';
+import { isCount, isHexBytes, parseRecord, RecordFormatError, requireFields, type SignedRecord } from './record.ts';
 
 export const RECEIPT_DOMAIN = 'tessera/v1/receipt';
 

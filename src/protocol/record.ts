@@ -1,5 +1,3 @@
-import { hash } from 'node:crypto';
-
 /** A canonical-JSON payload and the 65-byte recoverable signature over it (the proto's Signed). */
 export interface SignedRecord {
   readonly payload: Uint8Array;
@@ -10,10 +8,6 @@ const decoder = new TextDecoder('utf-8', { fatal: true });
 
 /** A payload that is not a well-formed record of its kind; `message` says which fields are wrong. */
 export class RecordFormatError extends Error {}
-
-export function sha256(bytes: Uint8Array): Buffer {
-  return hash('sha256', bytes, 'buffer');
-}
 
 export const isHexBytes = (value: unknown, bytes: number): value is string =>
   typeof value === 'string' && value.length === bytes * 2 && /^[0-9a-f]*$/.test(value);

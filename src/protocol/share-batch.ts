@@ -1,7 +1,8 @@
+import { sha256 } from '../crypto/hash.ts';
 import { canonicalJson } from '../crypto/canonical-json.ts';
 import type { KeyPair } from '../crypto/keys.ts';
 import { recoverSigner, sign } from '../crypto/signature.ts';
-import { isAddress, isHexBytes, parseRecord, requireFields, sha256, type SignedRecord } from './record.ts';
+import { isAddress, isHexBytes, parseRecord, requireFields, type SignedRecord } from './record.ts';
 
 export const SHARE_BATCH_DOMAIN = 'tessera/v1/share-batch';
 

@@ -1,3 +1,4 @@
+import { sha256 } from '../crypto/hash.ts';
 import { canonicalJson } from '../crypto/canonical-json.ts';
 import {
   isAddress,
@@ -6,7 +7,6 @@ import {
   parseRecord,
   RecordFormatError,
   requireFields,
-  sha256,
   type SignedRecord,
 } from './record.ts';
 import { openSignedStatement, statementSigner, uncovered, type OpenedStatement } from './share-batch.ts';

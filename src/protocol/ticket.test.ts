@@ -1,3 +1,4 @@
+import { sha256 } from '../crypto/hash.ts';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { status } from '@grpc/grpc-js';
@@ -7,7 +8,7 @@ import type { Manifest } from '../model/manifest.ts';
 import { tessera } from '../proto/services.ts';
 import type { Ticket, Ticket__Output } from '../proto/tessera/v1/Ticket.ts';
 import { f32ToF16Array } from '../tensor/half.ts';
-import { sha256, signCommitment, stepIdOf, tokenBytes } from './commitment.ts';
+import { signCommitment, stepIdOf, tokenBytes } from './commitment.ts';
 import { ticketForwardInput } from '../audit/recompute.ts';
 import {
   checkFraudProofSignature,

@@ -1,3 +1,4 @@
+import { hex, sha256 } from '../crypto/hash.ts';
 import { status } from '@grpc/grpc-js';
 import { promisify } from 'node:util';
 import { deflate, inflate } from 'node:zlib';
@@ -5,13 +6,7 @@ import type { Manifest } from '../model/manifest.ts';
 import type { Commitment } from '../proto/tessera/v1/Commitment.ts';
 import type { Commitment__Output } from '../proto/tessera/v1/Commitment.ts';
 import type { Ticket, Ticket__Output } from '../proto/tessera/v1/Ticket.ts';
-import {
-  commitmentMessage,
-  sha256,
-  verifyCommitment,
-  type CommitmentFields,
-  type SignedCommitment,
-} from './commitment.ts';
+import { commitmentMessage, verifyCommitment, type CommitmentFields, type SignedCommitment } from './commitment.ts';
 
 const deflateAsync = promisify(deflate);
 const inflateAsync = promisify(inflate);
@@ -53,7 +48,6 @@ export interface OpenedTicket extends TicketContent {
 }
 
 const BYTES_PER_VALUE: Readonly<Record<HiddenDType, number>> = { DTYPE_F32: 4, DTYPE_F16: 2, DTYPE_BF16: 2 };
-const hex = (bytes: Uint8Array) => Buffer.from(bytes).toString('hex');
 
 /**
  * A ticket is named by what its commitment signs, so one step of one node is queued once however

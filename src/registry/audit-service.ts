@@ -1,6 +1,8 @@
+import { hex, sha256 } from '../crypto/hash.ts';
+import type { Logger } from '../core/log.ts';
 import { status, type handleUnaryCall, type sendUnaryData, type ServerUnaryCall } from '@grpc/grpc-js';
 import { dirname } from 'node:path';
-import { sha256, verifyCommitment } from '../protocol/commitment.ts';
+import { verifyCommitment } from '../protocol/commitment.ts';
 import { ENGINE_VERSION } from '../protocol/engine-version.ts';
 import { recomputeOutputHash, ShardEngines } from '../audit/recompute.ts';
 import { isAudited, secretBindingProblem } from '../protocol/audit-selection.ts';
@@ -48,7 +50,7 @@ export interface AuditServiceOptions {
   readonly store: RegistryStore;
   readonly config: ClusterConfig;
   readonly settlement?: StakeSlasher;
-  readonly log: (event: string, fields: Record<string, unknown>) => void;
+  readonly log: Logger;
 }
 
 /** Most tickets one pull leases, and the most ticket bytes one reply carries. */
@@ -58,7 +60,6 @@ const BPS = 10_000;
 /** Most owed audits one heartbeat reply hands a node (about 100 bytes each). */
 const MAX_OWED_PER_HEARTBEAT = 64;
 
-const hex = (bytes: Uint8Array) => Buffer.from(bytes).toString('hex');
 const ticketCodec = tessera.v1.Audit.service.SubmitTicket;
 const proofCodec = tessera.v1.Audit.service.SubmitFraudProof;
 

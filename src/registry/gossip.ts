@@ -1,3 +1,4 @@
+import type { Logger } from '../core/log.ts';
 import { ENDPOINT_PATTERN } from './cluster-config.ts';
 import { RegistryClient, type RegistryPeerInfo } from './registry-client.ts';
 import type { RegistryStore } from './store.ts';
@@ -14,7 +15,7 @@ export interface GossipOptions {
   readonly clusterId: string;
   readonly seeds: readonly string[];
   readonly intervalMs: number;
-  readonly log: (event: string, fields: Record<string, unknown>) => void;
+  readonly log: Logger;
 }
 
 /**

@@ -1,3 +1,4 @@
+import type { Logger } from '../core/log.ts';
 import { status, type sendUnaryData, type ServerUnaryCall } from '@grpc/grpc-js';
 import type { AccountReply } from '../proto/tessera/v1/AccountReply.ts';
 import type { Escrow } from '../proto/tessera/v1/Escrow.ts';
@@ -15,7 +16,7 @@ export interface OperatorServiceOptions {
   readonly config: ClusterConfig;
   /** Where stakes and payouts are kept; none: the registry keeps no accounts and says so. */
   readonly backend?: SettlementBackend;
-  readonly log: (event: string, fields: Record<string, unknown>) => void;
+  readonly log: Logger;
 }
 
 export type OperatorHandlers = Pick<

@@ -1,3 +1,4 @@
+import { silentLogger, type Logger } from '../core/log.ts';
 import { readFileSync } from 'node:fs';
 import { Server, ServerCredentials, status, type sendUnaryData, type ServerUnaryCall } from '@grpc/grpc-js';
 import { parseManifest } from '../model/manifest.ts';
@@ -34,7 +35,7 @@ export interface RegistryOptions {
   /** Added to the config's seeds. */
   readonly seeds?: readonly string[];
   /** One structured event per line; default silent. */
-  readonly log?: (event: string, fields: Record<string, unknown>) => void;
+  readonly log?: Logger;
   /** Where confirmed fraud proofs take stake (e.g. src/escrow's LedgerBackend); none: slashes stay on record, pending. */
   readonly settlement?: StakeSlasher;
   /** Where bonds are read; given, Discover lists only nodes at or above the cluster's stake minimum and not unstaking. */
@@ -61,7 +62,7 @@ const MAX_RECEIVE_BYTES = 256 * 1024;
 
 export async function startRegistry(options: RegistryOptions): Promise<RegistryHandle> {
   const config = options.clusterConfig;
-  const log = options.log ?? (() => {});
+  const log = options.log ?? silentLogger;
   const store = new RegistryStore(options.dbPath);
   try {
     store.replaceManifests(

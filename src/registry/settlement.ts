@@ -1,7 +1,9 @@
+import { hex } from '../crypto/hash.ts';
+import { silentLogger, type Logger } from '../core/log.ts';
 import type Database from 'better-sqlite3';
 import { hexToBytes } from '@noble/hashes/utils.js';
 import { DaemonClient } from '../chain/daemon-client.ts';
-import { hex } from '../chain/block.ts';
+
 import { openShare, shareSigner } from '../protocol/share.ts';
 import type { SettlementSummary } from '../chain/summary.ts';
 import { addressOf } from '../crypto/keys.ts';
@@ -20,7 +22,7 @@ export interface SettlerOptions {
   readonly bonusBps?: number;
   /** The window's fastest nodes among those given (default: none). */
   readonly fastest?: (nodeIds: readonly string[]) => readonly string[];
-  readonly log?: (event: string, fields: Record<string, unknown>) => void;
+  readonly log?: Logger;
 }
 
 export type SettleOutcome =
@@ -210,7 +212,7 @@ export function fastestByShard(db: Database.Database, nodeIds: readonly string[]
  * challenge window allows.
  */
 export function startSettlementLoop(options: SettlementLoopOptions): { close(): Promise<void> } {
-  const log = options.log ?? (() => {});
+  const log = options.log ?? silentLogger;
   let next = 0;
   const open = new Set<Hash32>();
   let running: Promise<void> | undefined;

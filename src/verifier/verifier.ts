@@ -1,3 +1,5 @@
+import type { Logger } from '../core/log.ts';
+import { jsonLogger } from '../core/log.ts';
 import { bytesToHex } from '@noble/hashes/utils.js';
 import { availableParallelism, totalmem } from 'node:os';
 import { AuditClient } from '../audit/audit-client.ts';
@@ -32,7 +34,7 @@ export interface VerifierOptions {
   /** Largest ticket input accepted (uncompressed). Default 32 MiB. */
   readonly maxTicketBytes?: number;
   /** Structured log lines; default: JSON on stderr. */
-  readonly log?: (event: string, fields: Record<string, unknown>) => void;
+  readonly log?: Logger;
   /** Where the verifier's figures go (src/metrics); none: they are kept but never read. */
   readonly metrics?: Metrics;
 }
@@ -54,17 +56,13 @@ export interface VerifierHandle {
   close(): Promise<void>;
 }
 
-function jsonLog(event: string, fields: Record<string, unknown>): void {
-  process.stderr.write(`${JSON.stringify({ time: new Date().toISOString(), role: 'verifier', event, ...fields })}\n`);
-}
-
 /**
  * Registers as a verifier, then leases tickets of the shards it holds, recomputes each with the
  * bit-exact engine and compares SHA-256 hashes: a match is reported as an audited pass, a mismatch
  * becomes a signed fraud proof. A verifier serves nothing: it announces 127.0.0.1:0.
  */
 export async function startVerifier(options: VerifierOptions): Promise<VerifierHandle> {
-  const log = options.log ?? jsonLog;
+  const log = options.log ?? jsonLogger('verifier');
   const key = options.key ?? (options.keyPath !== undefined ? readKeyFile(options.keyPath) : undefined);
   if (!key) throw new Error('a verifier needs a key: pass key or keyPath');
   if (options.shardsDirs.length === 0) throw new Error('a verifier needs at least one shards directory');
@@ -105,7 +103,7 @@ export async function startVerifier(options: VerifierOptions): Promise<VerifierH
     const reply = await registry.register(key, body());
     stopHeartbeats = startHeartbeats(registry, key, body, {
       intervalMs: reply.heartbeatIntervalMs,
-      onError: (error) => log('verifier.registry_error', { error: error.message }),
+      onError: (error) => log('verifier_registry_error', { error: error.message }),
     });
   } catch (error) {
     registry.close();
@@ -146,7 +144,7 @@ export async function startVerifier(options: VerifierOptions): Promise<VerifierH
     const verdict = await audits.submitFraudProof(signFraudProof(key, leased.ticket!, ticket, outputHash));
     stats.proofs++;
     metrics.proofFiled(verdict.status);
-    log('verifier.fraud_proof', {
+    log('verifier_fraud_proof', {
       ticketId: leased.ticketId,
       accused: ticket.commitment.nodeId,
       shard: ticket.shardIndex,
@@ -168,7 +166,7 @@ export async function startVerifier(options: VerifierOptions): Promise<VerifierH
         stats.errors++;
         pullError = (error as { details?: string }).details || (error as Error).message;
         metrics.pullFailed();
-        log('verifier.pull_failed', { error: pullError });
+        log('verifier_pull_failed', { error: pullError });
         await pause(options.pollMs ?? 1000);
         continue;
       }
@@ -185,7 +183,7 @@ export async function startVerifier(options: VerifierOptions): Promise<VerifierH
           // Left leased: the lease runs out and the ticket returns to the queue.
           stats.errors++;
           metrics.failed();
-          log('verifier.ticket_failed', {
+          log('verifier_ticket_failed', {
             ticketId: ticket.ticketId,
             error: (error as { details?: string }).details || (error as Error).message,
           });
@@ -198,7 +196,7 @@ export async function startVerifier(options: VerifierOptions): Promise<VerifierH
         metrics.passesReported(passed);
       } catch (error) {
         stats.errors++;
-        log('verifier.complete_failed', {
+        log('verifier_complete_failed', {
           tickets: passes.length,
           error: (error as { details?: string }).details || (error as Error).message,
         });
@@ -206,7 +204,7 @@ export async function startVerifier(options: VerifierOptions): Promise<VerifierH
     }
   })();
 
-  log('verifier.start', {
+  log('verifier_started', {
     verifierId: key.address,
     registry: options.registry,
     engineVersion: ENGINE_VERSION,
@@ -236,12 +234,12 @@ export async function startVerifier(options: VerifierOptions): Promise<VerifierH
         try {
           await registry.unregister(key, body());
         } catch (error) {
-          log('verifier.registry_error', { error: (error as Error).message });
+          log('verifier_registry_error', { error: (error as Error).message });
         }
         registry.close();
         audits.close();
         await backend.close();
-        log('verifier.stop', { verifierId: key.address, ...stats });
+        log('verifier_stopped', { verifierId: key.address, ...stats });
       })()),
   };
 }

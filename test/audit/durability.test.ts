@@ -1,3 +1,4 @@
+import { sha256 } from '../../src/crypto/hash.ts';
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -7,7 +8,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import Database from 'better-sqlite3';
 import { AuditClient } from '../../src/audit/audit-client.ts';
-import { sha256, signCommitment, tokenBytes } from '../../src/protocol/commitment.ts';
+import { signCommitment, tokenBytes } from '../../src/protocol/commitment.ts';
 import { ENGINE_VERSION } from '../../src/protocol/engine-version.ts';
 import { encodeTicket } from '../../src/protocol/ticket.ts';
 import { generateKeyPair } from '../../src/crypto/keys.ts';

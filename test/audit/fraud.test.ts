@@ -60,7 +60,7 @@ test('a node that perturbs its outputs is audited, proven by a verifier process,
   verifier = child;
   let stderr = '';
   child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-  await waitFor('the verifier to start', () => stderr.includes('"verifier.start"'), 30_000);
+  await waitFor('the verifier to start', () => stderr.includes('"verifier_started"'), 30_000);
 
   // Sessions until the client's secret selects a tampered prefill of the cheater.
   let sessions = 0;

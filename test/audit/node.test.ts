@@ -1,8 +1,9 @@
+import { sha256 } from '../../src/crypto/hash.ts';
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { status } from '@grpc/grpc-js';
-import { sha256, signCommitment, stepIdOf } from '../../src/protocol/commitment.ts';
+import { signCommitment, stepIdOf } from '../../src/protocol/commitment.ts';
 import { SessionAudit } from '../../src/audit/session-audit.ts';
 import { generateKeyPair } from '../../src/crypto/keys.ts';
 import { AuditWindow } from '../../src/node/audit-window.ts';

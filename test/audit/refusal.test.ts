@@ -118,7 +118,7 @@ function rows(dbPath: string, sql: string, ...params: unknown[]): Record<string,
 
 test('an honest node answers every audit request the registry hands it, revealed on the stream or not, once each, and is never slashed', async () => {
   const events: { node: number; event: string; fields: Record<string, unknown> }[] = [];
-  honest = await network((shard) => ({ log: (event, fields) => events.push({ node: shard, event, fields }) }));
+  honest = await network((shard) => ({ log: (event, fields = {}) => events.push({ node: shard, event, fields }) }));
   const net = honest;
   let dueByMs = 0;
 
@@ -165,7 +165,7 @@ test('an honest node answers every audit request the registry hands it, revealed
   for (const shard of [0, 1]) {
     const mine = events.filter((e) => e.node === shard);
     assert.equal(
-      mine.filter((e) => e.event === 'audit.ticket_submitted').length,
+      mine.filter((e) => e.event === 'audit_ticket_submitted').length,
       3,
       `node ${shard} tickets each step once`,
     );

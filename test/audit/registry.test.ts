@@ -1,3 +1,4 @@
+import { sha256 } from '../../src/crypto/hash.ts';
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
@@ -5,7 +6,7 @@ import { deflateSync } from 'node:zlib';
 import { credentials, status, type ServiceError } from '@grpc/grpc-js';
 import Database from 'better-sqlite3';
 import { AuditClient } from '../../src/audit/audit-client.ts';
-import { sha256, signCommitment, tokenBytes, type SignedCommitment } from '../../src/protocol/commitment.ts';
+import { signCommitment, tokenBytes, type SignedCommitment } from '../../src/protocol/commitment.ts';
 import { ENGINE_VERSION } from '../../src/protocol/engine-version.ts';
 import { recomputeOutputHash, ShardEngines } from '../../src/audit/recompute.ts';
 import { auditCommitmentOf, isAudited } from '../../src/protocol/audit-selection.ts';

@@ -1,15 +1,16 @@
+import { hex, sha256 } from '../../src/crypto/hash.ts';
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { generateKeyPair, type KeyPair } from '../../src/crypto/keys.ts';
-import { hex, setRootOf, sharesRootOf, signHeader, type Block } from '../../src/chain/block.ts';
+import { setRootOf, sharesRootOf, signHeader, type Block } from '../../src/chain/block.ts';
 import { checkBlock } from '../../src/chain/block-check.ts';
 import { Chain, InvalidBlockError } from '../../src/chain/chain.ts';
 import { startDaemon, type DaemonHandle } from '../../src/chain/daemon.ts';
 import { DaemonClient } from '../../src/chain/daemon-client.ts';
 import { RegistryMembership } from '../../src/chain/membership.ts';
 import { DEFAULT_CHAIN_PARAMS } from '../../src/chain/params.ts';
-import { sha256, type SignedRecord } from '../../src/protocol/record.ts';
+import { type SignedRecord } from '../../src/protocol/record.ts';
 import { openShare, shareHashOf, type BlockShare } from '../../src/protocol/share.ts';
 import { SignaturePool } from '../../src/chain/signature-pool.ts';
 import { signBatch, signStatement, statementHashOf } from '../../src/protocol/share-batch.ts';

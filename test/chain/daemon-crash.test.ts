@@ -1,10 +1,11 @@
+import { hex } from '../../src/crypto/hash.ts';
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { generateKeyPair, writeNewKeyFile } from '../../src/crypto/keys.ts';
-import { hex } from '../../src/chain/block.ts';
+
 import { DaemonClient } from '../../src/chain/daemon-client.ts';
 import { shareHashOf } from '../../src/protocol/share.ts';
 import { signBatch } from '../../src/protocol/share-batch.ts';

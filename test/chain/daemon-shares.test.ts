@@ -1,3 +1,4 @@
+import { hex } from '../../src/crypto/hash.ts';
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
@@ -5,7 +6,7 @@ import Database from 'better-sqlite3';
 import { canonicalJson } from '../../src/crypto/canonical-json.ts';
 import { generateKeyPair, type KeyPair } from '../../src/crypto/keys.ts';
 import { sign } from '../../src/crypto/signature.ts';
-import { hex } from '../../src/chain/block.ts';
+
 import { startDaemon, type DaemonHandle } from '../../src/chain/daemon.ts';
 import { DaemonClient } from '../../src/chain/daemon-client.ts';
 import { nextBaseFee } from '../../src/chain/fee.ts';

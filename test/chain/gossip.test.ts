@@ -1,8 +1,9 @@
+import { hex } from '../../src/crypto/hash.ts';
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { generateKeyPair } from '../../src/crypto/keys.ts';
-import { hex } from '../../src/chain/block.ts';
+
 import { startDaemon, type DaemonHandle } from '../../src/chain/daemon.ts';
 import { DaemonClient } from '../../src/chain/daemon-client.ts';
 import { signBatch } from '../../src/protocol/share-batch.ts';

@@ -35,7 +35,7 @@ function spawnNode(args: string[], env: NodeJS.ProcessEnv = process.env) {
   const started = new Promise<Record<string, unknown>>((resolve, reject) => {
     createInterface({ input: child.stderr! }).on('line', (line) => {
       lines.push(line);
-      if (line.startsWith('{') && JSON.parse(line).event === 'node.start') resolve(JSON.parse(line));
+      if (line.startsWith('{') && JSON.parse(line).event === 'node_started') resolve(JSON.parse(line));
     });
     void exited.then((code) => reject(new Error(`tessera node exited with ${code}:\n${lines.join('\n')}`)));
   });
@@ -103,7 +103,7 @@ test('tessera node registers, serves, and on SIGTERM unregisters and exits 0', a
   node.child.kill('SIGTERM');
   assert.equal(await node.exited, 0);
   assert.ok(
-    node.lines.some((line) => line.includes('"event":"node.stop"')),
+    node.lines.some((line) => line.includes('"event":"node_stopped"')),
     'it logged its stop',
   );
   assert.deepEqual((await client.discover('stories')).nodes, [], 'unregistered before exiting');

@@ -11,6 +11,7 @@ const SRC = join(ROOT, 'src');
 
 /** Lowest first; folders on one line are siblings that may not import each other. */
 export const LAYERS: readonly (readonly string[])[] = [
+  ['core'],
   ['tensor'],
   ['crypto'],
   ['model'],

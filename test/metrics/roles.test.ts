@@ -97,7 +97,7 @@ before(async () => {
       '--threads',
       '1',
     ],
-    'verifier.start',
+    'verifier_started',
   );
   await Promise.all([daemon.ready, verifier.ready]);
   nodes = [0, 1].map((shard) =>
@@ -120,7 +120,7 @@ before(async () => {
         '--threads',
         '1',
       ],
-      'node.start',
+      'node_started',
     ),
   );
   gateway = start('gateway', ['gateway', '--registry', registryEndpoint, '--port', '0'], 'gateway_started');

@@ -1,4 +1,5 @@
 // Every bad request gets its own precise status, and the node keeps serving the sessions beside it.
+import { sha256 } from '../../src/crypto/hash.ts';
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -6,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createServer } from 'node:net';
 import { status, type ServiceError } from '@grpc/grpc-js';
-import { sha256 } from '../../src/protocol/commitment.ts';
+
 import { shardModel } from '../../src/model/shards/shard.ts';
 import { FAILED_NODE_KEY, FAILED_SHARD_KEY } from '../../src/protocol/forward-status.ts';
 import type { Hop } from '../../src/proto/tessera/v1/Hop.ts';

@@ -1,4 +1,5 @@
 // A 3-shard pipeline of real gRPC nodes on 127.0.0.1 against the engine in one process.
+import { sha256 } from '../../src/crypto/hash.ts';
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -9,7 +10,7 @@ import { Engine } from '../../src/model/engine.ts';
 import { openModel } from '../../src/model/open-model.ts';
 import { Sampler } from '../../src/model/sampling.ts';
 import type { Tokenizer } from '../../src/model/tokenizer/tokenizer.ts';
-import { sha256, stepIdOf, tokenBytes, verifyCommitment } from '../../src/protocol/commitment.ts';
+import { stepIdOf, tokenBytes, verifyCommitment } from '../../src/protocol/commitment.ts';
 import { shardModel } from '../../src/model/shards/shard.ts';
 import { positionSeed } from '../../src/node/position-sampler.ts';
 import { ENGINE_VERSION } from '../../src/protocol/version.ts';

@@ -34,7 +34,7 @@ test('a node signs each batch it sends; shares the daemon cannot take yet are si
     daemon: daemon.endpoint,
     key: node,
     flushIntervalMs: 3_600_000,
-    log: (event, fields) => events.push({ event, fields }),
+    log: (event, fields = {}) => events.push({ event, fields }),
   });
   cleanups.push(() => submitter.close(0));
   const session = new TestSession(generateKeyPair(), 'submitter');

@@ -1,6 +1,7 @@
+import { hex } from '../../crypto/hash.ts';
 import { status, type ServiceError } from '@grpc/grpc-js';
 import type { Command } from 'commander';
-import { hex, type Block } from '../../chain/block.ts';
+import { type Block } from '../../chain/block.ts';
 import { DaemonClient } from '../../chain/daemon-client.ts';
 import { openReceipt, receiptHashOf } from '../../protocol/receipt.ts';
 import { openShare, shareHashOf } from '../../protocol/share.ts';

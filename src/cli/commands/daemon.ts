@@ -1,3 +1,4 @@
+import { jsonLogger } from '../../core/log.ts';
 import { dirname, join, resolve } from 'node:path';
 import type { Command } from 'commander';
 import { startDaemon } from '../../chain/daemon.ts';
@@ -13,7 +14,6 @@ import {
   addMetricsOptions,
   closeOnSignal,
   metricsPortBeside,
-  roleLogger,
   serveRoleMetrics,
   stopSignal,
   type MetricsFlags,
@@ -107,7 +107,7 @@ function daemonKey(options: DaemonCommandOptions): KeyPair {
 async function daemonCommand(options: DaemonCommandOptions): Promise<void> {
   const signal = stopSignal();
   const key = daemonKey(options);
-  const log = roleLogger('daemon');
+  const log = jsonLogger('daemon');
   const endpoint = await serveRoleMetrics(
     'daemon',
     options.metricsHost,

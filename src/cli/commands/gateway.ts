@@ -1,3 +1,4 @@
+import { jsonLogger } from '../../core/log.ts';
 import { join } from 'node:path';
 import type { Command } from 'commander';
 import { startGateway } from '../../gateway/gateway.ts';
@@ -8,7 +9,6 @@ import {
   addMetricsOptions,
   closeOnSignal,
   metricsPortBeside,
-  roleLogger,
   serveRoleMetrics,
   stopSignal,
   type MetricsFlags,
@@ -35,7 +35,7 @@ export function registerGatewayCommand(program: Command): void {
 
 async function gatewayCommand(options: GatewayOptions): Promise<void> {
   const signal = stopSignal();
-  const log = roleLogger('gateway');
+  const log = jsonLogger('gateway');
   const endpoint = await serveRoleMetrics(
     'gateway',
     options.metricsHost,

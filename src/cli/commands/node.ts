@@ -1,3 +1,4 @@
+import { jsonLogger } from '../../core/log.ts';
 import type { Command } from 'commander';
 import { homedir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -11,7 +12,6 @@ import {
   addMetricsOptions,
   closeOnSignal,
   metricsPortBeside,
-  roleLogger,
   serveRoleMetrics,
   stopSignal,
   type MetricsFlags,
@@ -126,7 +126,7 @@ async function nodeCommand(options: NodeCommandOptions): Promise<void> {
   const signal = stopSignal();
   const key = nodeKey(options);
   const tls = tlsFilesOption(options.tlsCert, options.tlsKey);
-  const log = roleLogger('node');
+  const log = jsonLogger('node');
   const endpoint = await serveRoleMetrics(
     'node',
     options.metricsHost,

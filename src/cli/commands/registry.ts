@@ -1,3 +1,4 @@
+import { jsonLogger } from '../../core/log.ts';
 import { LedgerBackend } from '../../escrow/ledger-backend.ts';
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
@@ -18,7 +19,6 @@ import {
   addMetricsOptions,
   closeOnSignal,
   metricsPortBeside,
-  roleLogger,
   serveRoleMetrics,
   stopSignal,
   type MetricsFlags,
@@ -69,7 +69,7 @@ async function runRegistry(options: RegistryOptions): Promise<void> {
     if (error instanceof ClusterConfigError) throw new CliError(error.message, 2);
     throw error;
   }
-  const log = roleLogger('registry');
+  const log = jsonLogger('registry');
   const endpoint = await serveRoleMetrics(
     'registry',
     options.metricsHost,

@@ -1,3 +1,4 @@
+import { jsonLogger } from '../../core/log.ts';
 import type { Command } from 'commander';
 import { homedir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -6,14 +7,7 @@ import { roleKey } from '../role-key.ts';
 import { startVerifier } from '../../verifier/verifier.ts';
 import { CliError, parseIntegerOption } from '../cli-error.ts';
 import { parseEndpointOption } from './node.ts';
-import {
-  addMetricsOptions,
-  closeOnSignal,
-  roleLogger,
-  serveRoleMetrics,
-  stopSignal,
-  type MetricsFlags,
-} from '../serve.ts';
+import { addMetricsOptions, closeOnSignal, serveRoleMetrics, stopSignal, type MetricsFlags } from '../serve.ts';
 
 /** A verifier serves no RPC, so its metrics port is a fixed one beside the other roles' (their port + 1000). */
 export const DEFAULT_VERIFIER_METRICS_PORT = 51080;
@@ -62,7 +56,7 @@ function verifierKey(options: VerifierCommandOptions): KeyPair {
 async function verifierCommand(options: VerifierCommandOptions): Promise<void> {
   const signal = stopSignal();
   const key = verifierKey(options);
-  const log = roleLogger('verifier');
+  const log = jsonLogger('verifier');
   const endpoint = await serveRoleMetrics(
     'verifier',
     options.metricsHost,

@@ -4,7 +4,7 @@ import { ggufWeightSource } from '../gguf/gguf-model.ts';
 import { openGguf } from '../gguf/reader.ts';
 import { MANIFEST_FILE, parseManifest, type Manifest, type ShardEntry } from '../manifest.ts';
 import type { WeightSource } from '../model-files.ts';
-import { sha256File } from '../../crypto/file-hash.ts';
+import { sha256File } from '../../crypto/hash.ts';
 
 export class ShardIntegrityError extends Error {
   readonly code = 'SHARD_MISMATCH';

@@ -8,7 +8,7 @@ import { MetadataView } from '../gguf/value.ts';
 import { GgufMetadataBuilder, type GgufMetadataEntry, type GgufValueTypeId } from '../gguf/writer.ts';
 import { isHfDirectory, openHfDirectory } from '../hf-directory.ts';
 import type { ModelConfig } from '../model-files.ts';
-import { sha256File } from '../../crypto/file-hash.ts';
+import { sha256File } from '../../crypto/hash.ts';
 
 /** Where the tokenizer of a converted Hugging Face model lives in a GGUF (the GGUF spec's key). */
 export const HF_TOKENIZER_JSON_KEY = 'tokenizer.huggingface.json';

@@ -14,7 +14,7 @@ import { createWasmBackend } from '../../tensor/wasm-backend.ts';
 import type { Backend } from '../../tensor/backend.ts';
 import { testModel } from '../../../test/support/models.ts';
 import { syntheticQwen2 } from '../../../test/support/synthetic.ts';
-import { sha256File } from '../../crypto/file-hash.ts';
+import { sha256File } from '../../crypto/hash.ts';
 import { shardModel, splitLayers } from './shard.ts';
 import { openShard } from './shard-files.ts';
 import { openTokenizerFile } from './tokenizer-file.ts';

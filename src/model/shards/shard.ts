@@ -3,7 +3,7 @@ import { basename, extname, join } from 'node:path';
 import { writeGguf, type GgufMetadataEntry, type GgufTensorSpec } from '../gguf/writer.ts';
 import { GgufValueType } from '../gguf/value.ts';
 import { MANIFEST_FILE, type Manifest, type ShardEntry } from '../manifest.ts';
-import { sha256File } from '../../crypto/file-hash.ts';
+import { sha256File } from '../../crypto/hash.ts';
 import { openShardSource, type ShardSource } from './shard-source.ts';
 
 export interface ShardModelOptions {
