@@ -2,7 +2,10 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createWasmBackend } from '../tensor/wasm-backend.ts';
 import type { Backend } from '../tensor/backend.ts';
+import { TesseraError } from '../core/errors.ts';
+import { sha256Hex } from '../crypto/hash.ts';
 import { Engine, EngineInputError, type LayerRange } from './engine.ts';
+import { CacheFullError } from './kv-cache.ts';
 import { openModel } from './open-model.ts';
 import type { ModelFiles, WeightSource } from './model-files.ts';
 import { testModel } from '../../test/support/models.ts';
@@ -112,7 +115,12 @@ test('bad input is refused with a precise error and leaves the cache as it was',
     const cache = first.createCache(1 << 20);
     assert.throws(
       () => first.forward(cache, { tokens: [1, 512] }, 0),
-      (e: unknown) => e instanceof EngineInputError && /token id 512 is outside the vocabulary of 512/.test(e.message),
+      (e: unknown) =>
+        e instanceof EngineInputError &&
+        e instanceof TesseraError &&
+        e.code === 'ENGINE_INPUT_INVALID' &&
+        e.kind === 'invalid' &&
+        /token id 512 is outside the vocabulary of 512/.test(e.message),
     );
     assert.throws(() => first.forward(cache, { hidden: new Float32Array(64) }, 0), /send token ids/);
     assert.throws(() => first.forward(cache, { tokens: [1] }, 3), /position 3 skips ahead of the cache, which holds 0/);
@@ -126,8 +134,104 @@ test('bad input is refused with a precise error and leaves the cache as it was',
     const tiny = first.createCache(2 * 4 * 8 * 4 * 2 * 3); // room for 3 positions of 2 layers
     assert.throws(
       () => first.forward(tiny, { tokens: [1, 2, 3, 4] }, 0),
-      /needs 4 positions, the KV cache holds at most 3/,
+      (e: unknown) =>
+        e instanceof CacheFullError &&
+        e.code === 'KV_CACHE_FULL' &&
+        e.kind === 'resource_exhausted' &&
+        /needs 4 positions, the KV cache holds at most 3/.test(e.message),
     );
+    assert.equal(tiny.length, 0);
+    assert.throws(
+      () => new Engine(model.config, { start: 4, end: 6, embedding: false, head: true }, backend, model.weights),
+      (e: unknown) =>
+        e instanceof EngineInputError && /layer range \[4, 6\) is outside the model's 5 layers/.test(e.message),
+    );
+  } finally {
+    model.weights.close();
+    await backend.close();
+  }
+});
+
+// Recorded with the engine before it kept its buffers in a run state (commit 780a4fd): any change to
+// the forward pass must leave these bytes alone, or every node's commitments stop matching.
+const RECORDED_LOGITS_SHA256 = {
+  'stories260K.gguf': 'd1062c1e8eae4ca83c35608cc0a8fc80a3205e025ef203fb4eeaf84abe101a4d',
+  'stories260K-q8_0.gguf': '3538bd790ed82bb2ec61452a92f7d4a73b2c7e8bb0e42cdcf983b83bb050c6a0',
+} as const;
+
+for (const [file, expected] of Object.entries(RECORDED_LOGITS_SHA256)) {
+  test(`${file}: the logits of every position of "Once upon a time" are the recorded bytes`, async () => {
+    const model = openModel(testModel(file as keyof typeof RECORDED_LOGITS_SHA256));
+    const backend = await createWasmBackend({ threads: 2 });
+    try {
+      const engine = new Engine(model.config, whole(model), backend, model.weights);
+      const tokens = model.tokenizer.encode('Once upon a time');
+      const logits = engine.forward(engine.createCache(1 << 24), { tokens }, 0, { allLogits: true }).logits!;
+      assert.equal(sha256Hex(bytesOf(logits)), expected);
+    } finally {
+      model.weights.close();
+      await backend.close();
+    }
+  });
+}
+
+test('an engine reuses its buffers: results stay with the caller, a short input after a long one is unaffected', async () => {
+  const model = openModel(await syntheticQwen2('q8_0'));
+  const backend = await createWasmBackend({ threads: 1 });
+  try {
+    const tokens = model.tokenizer.encode(PROMPT);
+    const fresh = (input: number[]) => {
+      const engine = new Engine(model.config, whole(model), backend, model.weights);
+      return engine.forward(engine.createCache(1 << 24), { tokens: input }, 0).logits!;
+    };
+    const expectedShort = Buffer.from(bytesOf(fresh(tokens.slice(0, 2))));
+
+    const engine = new Engine(model.config, whole(model), backend, model.weights);
+    const long = engine.forward(engine.createCache(1 << 24), { tokens }, 0).logits!;
+    const longBytes = Buffer.from(bytesOf(long));
+    const short = engine.forward(engine.createCache(1 << 24), { tokens: tokens.slice(0, 2) }, 0).logits!;
+    assert.ok(
+      bytesOf(short).equals(expectedShort),
+      'a short prompt after a long one gives the bytes of a fresh engine',
+    );
+    assert.ok(bytesOf(long).equals(longBytes), 'a later call leaves an earlier result alone');
+
+    const first = new Engine(model.config, { start: 0, end: 1, embedding: true, head: false }, backend, model.weights);
+    const hidden = first.forward(first.createCache(1 << 24), { tokens }, 0).hidden!;
+    const hiddenBytes = Buffer.from(bytesOf(hidden));
+    first.forward(first.createCache(1 << 24), { tokens: [3] }, 0);
+    assert.ok(bytesOf(hidden).equals(hiddenBytes), 'hidden states handed out are not overwritten');
+  } finally {
+    model.weights.close();
+    await backend.close();
+  }
+});
+
+test('a decode step allocates no buffer but the logits it returns', async () => {
+  const model = openModel(await syntheticQwen2('q8_0'));
+  const backend = await createWasmBackend({ threads: 1 });
+  const Native = Float32Array;
+  let allocated = 0;
+  // Counts arrays that own new memory; views over an existing buffer (subarray, wasm memory) are free.
+  class Counting extends Native {
+    constructor(...args: unknown[]) {
+      super(...(args as []));
+      if (!(args[0] instanceof ArrayBuffer || args[0] instanceof SharedArrayBuffer)) allocated++;
+    }
+  }
+  try {
+    const engine = new Engine(model.config, whole(model), backend, model.weights);
+    const cache = engine.createCache(1 << 24);
+    const tokens = model.tokenizer.encode(PROMPT);
+    engine.forward(cache, { tokens }, 0);
+    cache.reserve(tokens.length + 64);
+    globalThis.Float32Array = Counting as Float32ArrayConstructor;
+    try {
+      for (let i = 0; i < 8; i++) engine.forward(cache, { tokens: [i + 1] }, tokens.length + i);
+    } finally {
+      globalThis.Float32Array = Native;
+    }
+    assert.equal(allocated, 8, 'one logits array per step');
   } finally {
     model.weights.close();
     await backend.close();

@@ -1,9 +1,12 @@
+import { TesseraError } from '../core/errors.ts';
 import type { Backend, Matrix } from '../tensor/backend.ts';
 import { dequantize } from '../tensor/dequantize.ts';
+import { attention } from './attention.ts';
 import { KvCache } from './kv-cache.ts';
-import { rmsNorm, silu, softmax } from './math.ts';
+import { rmsNorm, silu } from './math.ts';
 import type { ModelConfig, WeightSource } from './model-files.ts';
 import { Rope } from './rope.ts';
+import { RunState } from './run-state.ts';
 
 /** Which part of the model one engine runs: layers [start, end), plus the embedding and/or the head. */
 export interface LayerRange {
@@ -15,6 +18,7 @@ export interface LayerRange {
 
 export type ForwardInput = { readonly tokens: Int32Array | readonly number[] } | { readonly hidden: Float32Array };
 
+/** What forward returns belongs to the caller: later calls never write into it. */
 export interface ForwardResult {
   /** The hidden states after the last layer, [positions × hiddenSize] (when the range has no head). */
   readonly hidden?: Float32Array;
@@ -22,23 +26,41 @@ export interface ForwardResult {
   readonly logits?: Float32Array;
 }
 
+/**
+ * One transformer block's weights. A matrix [rows × cols] maps a vector of cols values to one of
+ * rows (GGUF stores it as dims [cols, rows]); dim = hiddenSize, qDim = heads × headDim,
+ * kvDim = kvHeads × headDim.
+ */
 interface LayerWeights {
+  /** [dim] RMSNorm weight before attention. */
   readonly attnNorm: Float32Array;
+  /** [qDim × dim] query projection. */
   readonly q: Matrix;
+  /** [kvDim × dim] key projection. */
   readonly k: Matrix;
+  /** [kvDim × dim] value projection. */
   readonly v: Matrix;
+  /** [qDim], [kvDim], [kvDim]: projection biases (qwen2 only). */
   readonly qBias?: Float32Array;
   readonly kBias?: Float32Array;
   readonly vBias?: Float32Array;
+  /** [dim × qDim] attention output projection. */
   readonly output: Matrix;
+  /** [dim] RMSNorm weight before the FFN. */
   readonly ffnNorm: Float32Array;
+  /** [ffnSize × dim] SwiGLU gate projection (w1 in llama2.c). */
   readonly gate: Matrix;
+  /** [ffnSize × dim] SwiGLU up projection (w3). */
   readonly up: Matrix;
+  /** [dim × ffnSize] SwiGLU down projection (w2). */
   readonly down: Matrix;
 }
 
-export class EngineInputError extends Error {
-  readonly code = 'INVALID_INPUT';
+/** A forward call's input does not fit this engine (wrong kind, out of range, misshapen). */
+export class EngineInputError extends TesseraError {
+  constructor(message: string) {
+    super('ENGINE_INPUT_INVALID', 'invalid', message);
+  }
 }
 
 function loadMatrix(weights: WeightSource, backend: Backend, name: string, rows: number, cols: number): Matrix {
@@ -68,10 +90,14 @@ function loadVector(weights: WeightSource, name: string, size: number): Float32A
  */
 export class Engine {
   private readonly layers: LayerWeights[] = [];
+  /** [vocabSize × dim] token embedding table (when the range has the embedding). */
   private readonly embedding?: Matrix;
+  /** [dim] RMSNorm weight before the classifier (when the range has the head). */
   private readonly outputNorm?: Float32Array;
+  /** [vocabSize × dim] classifier; the embedding table itself when the model ties them. */
   private readonly lmHead?: Matrix;
   private readonly rope: Rope;
+  private readonly state: RunState;
 
   constructor(
     readonly config: ModelConfig,
@@ -81,7 +107,7 @@ export class Engine {
   ) {
     const { hiddenSize: H, heads, kvHeads, headDim, ffnSize, vocabSize, layers } = config;
     if (!(range.start >= 0 && range.start <= range.end && range.end <= layers)) {
-      throw new Error(`layer range [${range.start}, ${range.end}) is outside the model's ${layers} layers`);
+      throw new EngineInputError(`layer range [${range.start}, ${range.end}) is outside the model's ${layers} layers`);
     }
     const qSize = heads * headDim;
     const kvSize = kvHeads * headDim;
@@ -113,6 +139,7 @@ export class Engine {
       ? loadVector(weights, 'rope_freqs.weight', config.ropeDim / 2)
       : undefined;
     this.rope = new Rope(config, factors);
+    this.state = new RunState(config);
   }
 
   createCache(budgetBytes: number): KvCache {
@@ -124,96 +151,84 @@ export class Engine {
    * positions before startPos (or more, which are then discarded: a replay).
    */
   forward(cache: KvCache, input: ForwardInput, startPos: number, options: { allLogits?: boolean } = {}): ForwardResult {
-    const { hiddenSize: H, heads, kvHeads, headDim, ffnSize } = this.config;
+    const { hiddenSize: dim, heads, kvHeads, ffnSize, rmsEps } = this.config;
     if (startPos > cache.length)
       throw new EngineInputError(
         `position ${startPos} skips ahead of the cache, which holds ${cache.length} positions`,
       );
-    const x = this.embed(input);
-    const n = x.length / H;
+    const n = this.positionsOf(input);
     cache.reserve(startPos + n);
     cache.length = startPos;
+    const s = this.state.ensure(n, startPos + n);
+    const { backend } = this;
 
-    const qSize = heads * headDim;
-    const kvSize = kvHeads * headDim;
-    const normed = new Float32Array(n * H);
-    const attention = new Float32Array(n * qSize);
-    const ffnHidden = new Float32Array(n * ffnSize);
-    const scores = new Float32Array(startPos + n);
-    const scale = 1 / Math.sqrt(headDim);
-    const group = heads / kvHeads;
+    // x = token embeddings (or the previous range's hidden states)
+    this.embed(input, s.x, n);
 
-    for (let li = 0; li < this.layers.length; li++) {
-      const layer = this.layers[li]!;
-      rmsNorm(normed, x, layer.attnNorm, H, n, this.config.rmsEps);
-      const q = this.backend.matmul(layer.q, normed, n);
-      const k = this.backend.matmul(layer.k, normed, n);
-      const v = this.backend.matmul(layer.v, normed, n);
-      if (layer.qBias) addBias(q, layer.qBias, n);
-      if (layer.kBias) addBias(k, layer.kBias, n);
-      if (layer.vBias) addBias(v, layer.vBias, n);
-      const keys = cache.keysOf(li);
-      const values = cache.valuesOf(li);
-      for (let t = 0; t < n; t++) {
-        const pos = startPos + t;
-        this.rope.apply(q, t * qSize, heads, pos);
-        this.rope.apply(k, t * kvSize, kvHeads, pos);
-        keys.set(k.subarray(t * kvSize, (t + 1) * kvSize), pos * kvSize);
-        values.set(v.subarray(t * kvSize, (t + 1) * kvSize), pos * kvSize);
-      }
-      for (let t = 0; t < n; t++) {
-        const visible = startPos + t + 1;
-        for (let h = 0; h < heads; h++) {
-          const qBase = t * qSize + h * headDim;
-          const kvOffset = Math.floor(h / group) * headDim;
-          for (let p = 0; p < visible; p++) {
-            const kBase = p * kvSize + kvOffset;
-            let dot = 0;
-            for (let d = 0; d < headDim; d++) dot += q[qBase + d]! * keys[kBase + d]!;
-            scores[p] = dot * scale;
-          }
-          softmax(scores, visible);
-          const outBase = t * qSize + h * headDim;
-          for (let d = 0; d < headDim; d++) {
-            let sum = 0;
-            for (let p = 0; p < visible; p++) sum += scores[p]! * values[p * kvSize + kvOffset + d]!;
-            attention[outBase + d] = sum;
-          }
-        }
-      }
-      addInPlace(x, this.backend.matmul(layer.output, attention, n));
+    for (let l = 0; l < this.layers.length; l++) {
+      const w = this.layers[l]!;
 
-      rmsNorm(normed, x, layer.ffnNorm, H, n, this.config.rmsEps);
-      const gate = this.backend.matmul(layer.gate, normed, n);
-      const up = this.backend.matmul(layer.up, normed, n);
-      for (let i = 0; i < ffnHidden.length; i++) ffnHidden[i] = Math.fround(silu(gate[i]!)) * up[i]!;
-      addInPlace(x, this.backend.matmul(layer.down, ffnHidden, n));
+      // attention RMSNorm
+      rmsNorm(s.normed, s.x, w.attnNorm, dim, n, rmsEps);
+
+      // Q, K, V projections (plus biases in qwen2)
+      backend.matmul(w.q, s.normed, n, s.q);
+      backend.matmul(w.k, s.normed, n, s.k);
+      backend.matmul(w.v, s.normed, n, s.v);
+      if (w.qBias) addBias(s.q, w.qBias, n);
+      if (w.kBias) addBias(s.k, w.kBias, n);
+      if (w.vBias) addBias(s.v, w.vBias, n);
+
+      // RoPE: rotate each query and key by its position
+      this.rotate(s.q, heads, startPos, n);
+      this.rotate(s.k, kvHeads, startPos, n);
+
+      // the new keys and values join the KV cache
+      cache.store(l, startPos, n, s.k, s.v);
+
+      // multi-head attention over every cached position up to each query's own (GQA)
+      attention(s.attended, s.q, cache.keysOf(l), cache.valuesOf(l), s.scores, this.config, startPos, n);
+
+      // output projection, then the residual connection
+      backend.matmul(w.output, s.attended, n, s.delta);
+      addInPlace(s.x, s.delta, n * dim);
+
+      // FFN RMSNorm
+      rmsNorm(s.normed, s.x, w.ffnNorm, dim, n, rmsEps);
+
+      // SwiGLU FFN: down(silu(gate(x)) * up(x)), then the residual connection
+      backend.matmul(w.gate, s.normed, n, s.gate);
+      backend.matmul(w.up, s.normed, n, s.up);
+      swiglu(s.gate, s.up, n * ffnSize);
+      backend.matmul(w.down, s.gate, n, s.delta);
+      addInPlace(s.x, s.delta, n * dim);
     }
     cache.length = startPos + n;
 
-    if (!this.lmHead || !this.outputNorm) return { hidden: x };
+    if (!this.lmHead || !this.outputNorm) return { hidden: s.x.slice(0, n * dim) };
+
+    // final RMSNorm, of the last position only unless every position's logits are wanted
     const rows = options.allLogits ? n : 1;
-    const last = x.subarray((n - rows) * H);
-    const finalNormed = new Float32Array(rows * H);
-    rmsNorm(finalNormed, last, this.outputNorm, H, rows, this.config.rmsEps);
-    return { logits: this.backend.matmul(this.lmHead, finalNormed, rows) };
+    rmsNorm(s.normed, s.x.subarray((n - rows) * dim), this.outputNorm, dim, rows, rmsEps);
+
+    // classifier into logits, a fresh array: the caller keeps it past the next call
+    return { logits: backend.matmul(this.lmHead, s.normed, rows) };
   }
 
-  private embed(input: ForwardInput): Float32Array {
+  /** How many positions the input holds; refuses input this range cannot take, before anything changes. */
+  private positionsOf(input: ForwardInput): number {
     const { hiddenSize: H, vocabSize } = this.config;
     if ('tokens' in input) {
       if (!this.embedding)
         throw new EngineInputError('this layer range has no embedding: send hidden states, not token ids');
       const n = input.tokens.length;
       if (n === 0) throw new EngineInputError('no tokens to run');
-      const x = new Float32Array(n * H);
       for (let t = 0; t < n; t++) {
         const id = input.tokens[t]!;
         if (!Number.isInteger(id) || id < 0 || id >= vocabSize)
           throw new EngineInputError(`token id ${id} is outside the vocabulary of ${vocabSize}`);
-        this.backend.row(this.embedding, id, x.subarray(t * H, (t + 1) * H));
       }
-      return x;
+      return n;
     }
     if (this.embedding)
       throw new EngineInputError('this layer range starts with the embedding: send token ids, not hidden states');
@@ -223,15 +238,38 @@ export class Engine {
         `hidden states of ${hidden.length} values are not a whole number of positions of hidden size ${H}`,
       );
     }
-    return Float32Array.from(hidden);
+    return hidden.length / H;
+  }
+
+  /** Writes the n positions of a checked input into x, [n × hiddenSize]. */
+  private embed(input: ForwardInput, x: Float32Array, n: number): void {
+    const H = this.config.hiddenSize;
+    if ('tokens' in input) {
+      for (let t = 0; t < n; t++) this.backend.row(this.embedding!, input.tokens[t]!, x.subarray(t * H, (t + 1) * H));
+    } else {
+      x.set(input.hidden);
+    }
+  }
+
+  /** Rotates n rows of `heads` vectors, row t at position startPos + t. */
+  private rotate(data: Float32Array, heads: number, startPos: number, n: number): void {
+    const rowSize = heads * this.config.headDim;
+    for (let t = 0; t < n; t++) this.rope.apply(data, t * rowSize, heads, startPos + t);
   }
 }
 
+/** Adds a [size] bias to each of `rows` rows. */
 function addBias(data: Float32Array, bias: Float32Array, rows: number): void {
   const size = bias.length;
   for (let r = 0; r < rows; r++) for (let i = 0; i < size; i++) data[r * size + i] = data[r * size + i]! + bias[i]!;
 }
 
-function addInPlace(target: Float32Array, delta: Float32Array): void {
-  for (let i = 0; i < target.length; i++) target[i] = target[i]! + delta[i]!;
+/** target[0, length) += delta[0, length). */
+function addInPlace(target: Float32Array, delta: Float32Array, length: number): void {
+  for (let i = 0; i < length; i++) target[i] = target[i]! + delta[i]!;
+}
+
+/** gate[i] = silu(gate[i]) * up[i], silu's result rounded to f32 first as the reference does. */
+function swiglu(gate: Float32Array, up: Float32Array, length: number): void {
+  for (let i = 0; i < length; i++) gate[i] = Math.fround(silu(gate[i]!)) * up[i]!;
 }

@@ -1,3 +1,4 @@
+import { TesseraError } from '../core/errors.ts';
 import type { Engine } from './engine.ts';
 import type { KvCache } from './kv-cache.ts';
 import { Sampler, type SamplingOptions, type TokenLogprob } from './sampling.ts';
@@ -17,8 +18,11 @@ export interface GeneratedToken extends TokenLogprob {
   readonly top: readonly (TokenLogprob & { readonly text: string })[];
 }
 
-export class ContextLengthError extends Error {
-  readonly code = 'CONTEXT_LENGTH_EXCEEDED';
+/** The prompt leaves no room in the model's context to generate (or is empty). */
+export class ContextLengthError extends TesseraError {
+  constructor(message: string) {
+    super('CONTEXT_LENGTH_EXCEEDED', 'invalid', message);
+  }
 }
 
 const DEFAULT_CACHE_BYTES = 512 * 1024 * 1024;
@@ -51,12 +55,9 @@ export function* generate(
     const sampled = sampler.sample(logits, history, options.logprobs ?? 0);
     if (tokenizer.isEndOfGeneration(sampled.id)) break;
     history.push(sampled.id);
-    yield {
-      id: sampled.id,
-      logprob: sampled.logprob,
-      text: decoder.push(sampled.id),
-      top: sampled.top.map((t) => ({ ...t, text: tokenizer.tokenText(t.id) })),
-    };
+    // the alternatives decoded in the context the chosen token is, before it moves the decoder on
+    const top = sampled.top.map((t) => ({ ...t, text: decoder.peek(t.id) }));
+    yield { id: sampled.id, logprob: sampled.logprob, text: decoder.push(sampled.id), top };
     if (produced + 1 < maxTokens) logits = engine.forward(cache, { tokens: [sampled.id] }, history.length - 1).logits!;
   }
   return decoder.flush();

@@ -1,11 +1,16 @@
+import { TesseraError } from '../core/errors.ts';
 import type { ModelConfig } from './model-files.ts';
 
-export class CacheFullError extends Error {
-  readonly code = 'CACHE_FULL';
+/** A session needs more positions than its KV cache's budget or the model's context allows. */
+export class CacheFullError extends TesseraError {
+  constructor(message: string) {
+    super('KV_CACHE_FULL', 'resource_exhausted', message);
+  }
 }
 
 /**
  * Keys and values of one session for a layer range, in f32, grown on demand up to a byte budget.
+ * Each layer's keys and values are [positions × kvHeads × headDim].
  * `length` positions are valid; writing at an earlier position truncates (a replay from there).
  */
 export class KvCache {
@@ -49,6 +54,13 @@ export class KvCache {
       this.values[l] = v;
     }
     this.capacity = capacity;
+  }
+
+  /** Writes the keys and values of positions [start, start + n) of a layer, rows of kvHeads × headDim. */
+  store(layer: number, start: number, n: number, keys: Float32Array, values: Float32Array): void {
+    const size = n * this.rowSize;
+    this.keys[layer]!.set(keys.subarray(0, size), start * this.rowSize);
+    this.values[layer]!.set(values.subarray(0, size), start * this.rowSize);
   }
 
   keysOf(layer: number): Float32Array {

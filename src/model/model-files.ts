@@ -7,17 +7,24 @@ export type RopeStyle = 'interleaved' | 'neox';
 /** Hyper-parameters of a decoder-only transformer; the architecture is data, not code. */
 export interface ModelConfig {
   readonly architecture: string;
+  /** Rows of the embedding table and of the logits. */
   readonly vocabSize: number;
+  /** dim: the width of the residual stream x, [positions × hiddenSize]. */
   readonly hiddenSize: number;
+  /** The FFN's hidden width: gate and up give [positions × ffnSize]. */
   readonly ffnSize: number;
   readonly layers: number;
+  /** Query heads: q is [positions × heads × headDim]. */
   readonly heads: number;
+  /** Key/value heads (fewer than heads under grouped-query attention): k, v are [positions × kvHeads × headDim]. */
   readonly kvHeads: number;
   readonly headDim: number;
   readonly ropeTheta: number;
+  /** How many leading dimensions of each head RoPE rotates (≤ headDim). */
   readonly ropeDim: number;
   readonly ropeStyle: RopeStyle;
   readonly rmsEps: number;
+  /** The most positions a session may hold. */
   readonly contextLength: number;
   /** Whether attn_q/k/v carry a bias (qwen2). */
   readonly qkvBias: boolean;
