@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { GgmlType } from '../tensor/ggml-type.ts';
-import { openSafetensors, writeSafetensors } from './safetensors.ts';
+import { openSafetensors, SAFETENSORS_LIMITS, SafetensorsError, writeSafetensors } from './safetensors.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'safetensors-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
@@ -144,4 +144,58 @@ test('bad files fail at once, naming the file and the problem', () => {
       writeSafetensors(join(dir, 'w.safetensors'), [{ name: 'w', dtype: 'F16', shape: [3], data: new Uint8Array(4) }]),
     /tensor w: shape \[3\] of F16 needs 6 bytes, data has 4/,
   );
+});
+
+/** Asserts `open` fails with a SafetensorsError of `code` whose message matches `pattern`. */
+function refuses(open: () => unknown, pattern: RegExp, code = 'SAFETENSORS_INVALID'): void {
+  assert.throws(open, (error: unknown) => {
+    assert.ok(error instanceof SafetensorsError, String(error));
+    assert.equal(error.code, code);
+    assert.match(error.message, pattern);
+    return true;
+  });
+}
+
+test('a header is bounded in structure before JSON.parse, and shapes in rank and size', () => {
+  const deep = rawFile('deep.safetensors', { t: { dtype: 'F32', shape: [[1]], data_offsets: [0, 4] } }, 4);
+  refuses(() => openSafetensors(deep), /deep\.safetensors: header: JSON nested deeper than 3 levels at byte \d+/);
+
+  const entries: Record<string, number> = {};
+  for (let i = 0; i <= SAFETENSORS_LIMITS.tensors + 1; i++) entries[`t${i}`] = 0;
+  const many = rawFile('many.safetensors', entries, 0);
+  refuses(() => openSafetensors(many), /header: more than 131073 entries \(at byte \d+; the limit is 131073\)/);
+
+  const rank = rawFile('rank.safetensors', { t: { dtype: 'F32', shape: Array(9).fill(1), data_offsets: [0, 4] } }, 4);
+  refuses(() => openSafetensors(rank), /header: more than 8 items in one array/);
+
+  const overflow = rawFile(
+    'overflow.safetensors',
+    { t: { dtype: 'F32', shape: [2 ** 30, 2 ** 30, 2 ** 30], data_offsets: [0, 4] } },
+    4,
+  );
+  refuses(
+    () => openSafetensors(overflow),
+    /tensor t: shape \[1073741824, 1073741824, 1073741824\] has more than 2\^53 bytes/,
+  );
+
+  const past = rawFile(
+    'past.safetensors',
+    { t: { dtype: 'F32', shape: [1], data_offsets: [2 ** 52, 2 ** 52 + 4] } },
+    4,
+  );
+  refuses(
+    () => openSafetensors(past),
+    /tensor t \(bytes 4503599627370496\.\.4503599627370500 of the data\) runs past the end/,
+  );
+
+  refuses(() => openSafetensors(join(dir, 'absent.safetensors')), /cannot open: ENOENT/, 'SAFETENSORS_UNREADABLE');
+});
+
+test('an index naming a file outside its directory is refused before any file is opened', () => {
+  const sub = mkdtempSync(join(dir, 'escape-'));
+  const index = join(sub, 'model.safetensors.index.json');
+  for (const file of ['..', '../model.safetensors', '/etc/passwd', 'a\0b', 'x'.repeat(256)]) {
+    writeFileSync(index, JSON.stringify({ weight_map: { w: file } }));
+    refuses(() => openSafetensors(index), /weight_map entry for w: .* (names a directory|contains|is 256 bytes long)/);
+  }
 });

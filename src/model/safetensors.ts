@@ -7,10 +7,13 @@ import {
   readSync,
   renameSync,
   rmSync,
+  statSync,
   writeSync,
 } from 'node:fs';
 import { dirname, join } from 'node:path';
+import { TesseraError, type ErrorKind } from '../core/errors.ts';
 import { GgmlType } from '../tensor/ggml-type.ts';
+import { plainFileNameProblem } from './plain-file-name.ts';
 
 /** The safetensors dtypes the engine computes with, and their GGML types. */
 export const SAFETENSORS_DTYPES = { F32: GgmlType.F32, F16: GgmlType.F16, BF16: GgmlType.BF16 } as const;
@@ -21,14 +24,73 @@ const DTYPE_BYTES: Readonly<Record<SafetensorsDtype, number>> = { F32: 4, F16: 2
 /** The reference implementation refuses headers above 100 MB; so do we, before allocating one. */
 export const MAX_HEADER_BYTES = 100_000_000;
 
-export class SafetensorsError extends Error {
+/**
+ * What a safetensors header may hold, checked on its bytes before JSON.parse builds objects from
+ * them: parsed JSON costs many times its text (an empty array, 3 bytes of text, is a 32-byte object),
+ * so the structure is bounded as well as the size.
+ */
+export const SAFETENSORS_LIMITS = {
+  /** Tensors in one file; a 235B-parameter MoE has about 37,000 in all its shards together. */
+  tensors: 1 << 17,
+  /** Entries of `__metadata__` (checkpoints carry a handful) and fields of a tensor entry. */
+  objectEntries: 4096,
+  /** Dimensions of a shape (the engine uses up to 4). */
+  dims: 8,
+  /** Root object, tensor entry, shape or offsets array. */
+  depth: 3,
+} as const;
+
+export class SafetensorsError extends TesseraError {
   constructor(
     readonly path: string,
     problem: string,
+    code = 'SAFETENSORS_INVALID',
+    kind: ErrorKind = 'invalid',
   ) {
-    super(`${path}: ${problem}`);
-    this.name = 'SafetensorsError';
+    super(code, kind, `${path}: ${problem}`);
   }
+}
+
+const QUOTE = 0x22;
+const BACKSLASH = 0x5c;
+const COMMA = 0x2c;
+
+/**
+ * Checks the JSON header's nesting and its number of entries per level without building anything;
+ * returns the first problem. Bytes inside strings are skipped; malformed JSON is left to JSON.parse.
+ */
+function structureProblem(bytes: Uint8Array): string | undefined {
+  const counts: number[] = [];
+  let inString = false;
+  for (let i = 0; i < bytes.length; i++) {
+    const byte = bytes[i]!;
+    if (inString) {
+      if (byte === BACKSLASH) i++;
+      else if (byte === QUOTE) inString = false;
+      continue;
+    }
+    if (byte === QUOTE) inString = true;
+    else if (byte === 0x7b || byte === 0x5b) {
+      if (counts.length === SAFETENSORS_LIMITS.depth)
+        return `JSON nested deeper than ${SAFETENSORS_LIMITS.depth} levels at byte ${8 + i}`;
+      counts.push(1);
+    } else if (byte === 0x7d || byte === 0x5d) counts.pop();
+    else if (byte === COMMA && counts.length > 0) {
+      const depth = counts.length;
+      const count = ++counts[depth - 1]!;
+      const limit =
+        depth === 1
+          ? SAFETENSORS_LIMITS.tensors + 1
+          : depth === 2
+            ? SAFETENSORS_LIMITS.objectEntries
+            : SAFETENSORS_LIMITS.dims;
+      if (count > limit) {
+        const what = depth === 1 ? 'entries' : depth === 2 ? 'fields in one entry' : 'items in one array';
+        return `more than ${limit} ${what} (at byte ${8 + i}; the limit is ${limit})`;
+      }
+    }
+  }
+  return undefined;
 }
 
 export interface SafetensorsTensorInfo {
@@ -92,8 +154,18 @@ function parseEntry(
       `tensor ${name}: data_offsets ${JSON.stringify(offsets)} is not a [begin, end] pair`,
     );
   }
+  if (shape.length > SAFETENSORS_LIMITS.dims)
+    throw new SafetensorsError(
+      path,
+      `tensor ${name}: shape has ${shape.length} dimensions (at most ${SAFETENSORS_LIMITS.dims})`,
+    );
   const known = dtype as SafetensorsDtype;
-  const byteSize = shape.reduce((a: number, b: number) => a * b, 1) * DTYPE_BYTES[known];
+  let byteSize = DTYPE_BYTES[known];
+  for (const dim of shape as number[]) {
+    if (dim !== 0 && byteSize > Number.MAX_SAFE_INTEGER / dim)
+      throw new SafetensorsError(path, `tensor ${name}: shape [${shape.join(', ')}] has more than 2^53 bytes`);
+    byteSize *= dim;
+  }
   const [begin, end] = offsets as [number, number];
   if (end - begin !== byteSize) {
     throw new SafetensorsError(
@@ -101,7 +173,7 @@ function parseEntry(
       `tensor ${name}: shape [${shape.join(', ')}] of ${dtype} needs ${byteSize} bytes, data_offsets span ${end - begin}`,
     );
   }
-  if (dataStart + end > fileSize) {
+  if (end > fileSize - dataStart) {
     throw new SafetensorsError(
       path,
       `tensor ${name} (bytes ${begin}..${end} of the data) runs past the end of the file (${fileSize - dataStart} data bytes): the file is truncated or corrupt`,
@@ -140,6 +212,8 @@ function readHeader(
     throw new SafetensorsError(path, `truncated: the header needs ${8 + headerLength} bytes, the file has ${fileSize}`);
   const headerBytes = new Uint8Array(headerLength);
   readExactly(fd, headerBytes, 8, path, 'header');
+  const problem = structureProblem(headerBytes);
+  if (problem !== undefined) throw new SafetensorsError(path, `header: ${problem}`);
   let header: unknown;
   try {
     header = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(headerBytes));
@@ -173,9 +247,12 @@ function openShard(path: string): {
   try {
     fd = openSync(path, 'r');
   } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
     throw new SafetensorsError(
       path,
-      `cannot open: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`,
+      `cannot open: ${code ?? (error as Error).message}`,
+      'SAFETENSORS_UNREADABLE',
+      code === 'ENOENT' ? 'not_found' : 'failed_precondition',
     );
   }
   try {
@@ -189,6 +266,9 @@ function openShard(path: string): {
 function shardFiles(indexPath: string): string[] {
   let index: unknown;
   try {
+    const bytes = statSync(indexPath).size;
+    if (bytes > MAX_HEADER_BYTES)
+      throw new Error(`it is ${bytes} bytes long, over the ${MAX_HEADER_BYTES}-byte limit on a header`);
     index = JSON.parse(readFileSync(indexPath, 'utf8'));
   } catch (error) {
     throw new SafetensorsError(
@@ -201,8 +281,9 @@ function shardFiles(indexPath: string): string[] {
     throw new SafetensorsError(indexPath, 'index has no weight_map object');
   const files = new Set<string>();
   for (const [name, file] of Object.entries(weightMap)) {
-    if (typeof file !== 'string' || file.includes('/') || file.includes('\\'))
-      throw new SafetensorsError(indexPath, `weight_map entry for ${name} is not a file name in the same directory`);
+    const problem = plainFileNameProblem(file);
+    if (problem !== undefined)
+      throw new SafetensorsError(indexPath, `weight_map entry for ${name}: ${JSON.stringify(file)} ${problem}`);
     files.add(file);
   }
   return [...files].map((file) => join(dirname(indexPath), file));

@@ -15,15 +15,40 @@ export const GgufValueType = {
   FLOAT64: 12,
 } as const;
 
+/** The items of an array of fixed-width numbers (booleans as 0 and 1), as the reader returns them. */
+export type GgufPackedItems =
+  | Uint8Array
+  | Int8Array
+  | Uint16Array
+  | Int16Array
+  | Uint32Array
+  | Int32Array
+  | Float32Array
+  | Float64Array
+  | BigUint64Array
+  | BigInt64Array;
+
 export interface GgufArray {
   readonly itemType: number;
-  readonly items: readonly GgufValue[];
+  /**
+   * Strings as a JS array; fixed-width items packed, as the reader returns them: a JS array costs 8
+   * bytes an item, so a header of one-byte items would cost eight times its size in memory.
+   */
+  readonly items: readonly GgufValue[] | GgufPackedItems;
 }
 
 export type GgufValue = number | bigint | boolean | string | GgufArray;
 
 export function isGgufArray(value: GgufValue | undefined): value is GgufArray {
   return typeof value === 'object' && value !== null && 'items' in value;
+}
+
+/** An array's items as JS values (booleans as booleans), copying packed items. */
+export function arrayItems(array: GgufArray): readonly GgufValue[] {
+  const { items } = array;
+  if (Array.isArray(items)) return items as readonly GgufValue[];
+  if (array.itemType === GgufValueType.BOOL) return Array.from(items as Uint8Array, (item) => item !== 0);
+  return Array.from(items as ArrayLike<number | bigint>);
 }
 
 /** Typed accessors over a metadata map that name the key and the file when a value is missing or wrong. */
@@ -73,6 +98,6 @@ export class MetadataView {
 
   array(key: string): readonly GgufValue[] | undefined {
     const value = this.metadata.get(key);
-    return isGgufArray(value) ? value.items : undefined;
+    return isGgufArray(value) ? arrayItems(value) : undefined;
   }
 }

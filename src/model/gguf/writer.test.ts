@@ -78,9 +78,9 @@ test('metadata of every value type and tensors round-trip through openGguf, alig
     assert.equal(m.get('t.false'), false);
     assert.equal(m.get('t.utf8'), 'héllo ▁ 世界 <|im_start|>');
     assert.deepEqual(m.get('t.strings'), { itemType: GgufValueType.STRING, items: ['a', '', 'Ġthe', 'Ċ'] });
-    assert.deepEqual(m.get('t.i32s'), { itemType: GgufValueType.INT32, items: [1, -2, 3] });
-    assert.deepEqual(m.get('t.f32s'), { itemType: GgufValueType.FLOAT32, items: [0.5, -0.25] });
-    assert.deepEqual(m.get('t.empty'), { itemType: GgufValueType.UINT32, items: [] });
+    assert.deepEqual(m.get('t.i32s'), { itemType: GgufValueType.INT32, items: Int32Array.of(1, -2, 3) });
+    assert.deepEqual(m.get('t.f32s'), { itemType: GgufValueType.FLOAT32, items: Float32Array.of(0.5, -0.25) });
+    assert.deepEqual(m.get('t.empty'), { itemType: GgufValueType.UINT32, items: new Uint32Array(0) });
 
     assert.deepEqual([...file.tensors.keys()], ['a.weight', 'b.weight', 'c.weight', 'd.bias']);
     for (const info of file.tensors.values()) assert.equal(info.offset % 32, 0, `${info.name} offset ${info.offset}`);
@@ -109,7 +109,7 @@ test('a header far larger than the initial buffer round-trips (vocabulary-sized 
   const file = openGguf(path);
   try {
     assert.deepEqual(file.metadata.get('t.tokens'), { itemType: GgufValueType.STRING, items: tokens });
-    assert.deepEqual(file.metadata.get('t.ids'), { itemType: GgufValueType.INT32, items: ids });
+    assert.deepEqual(file.metadata.get('t.ids'), { itemType: GgufValueType.INT32, items: Int32Array.from(ids) });
     assert.equal(file.metadata.get('t.after'), 7n);
     assert.deepEqual(file.readTensor('w'), new Uint8Array(8).fill(1));
   } finally {

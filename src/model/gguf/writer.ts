@@ -1,7 +1,7 @@
 import { closeSync, openSync, renameSync, rmSync, writeSync } from 'node:fs';
 import { byteSize, ggmlTypeName, isSupportedType, type GgmlType } from '../../tensor/ggml-type.ts';
 import { GGUF_DEFAULT_ALIGNMENT, GGUF_MAGIC } from './reader.ts';
-import { GgufValueType, isGgufArray, type GgufValue } from './value.ts';
+import { arrayItems, GgufValueType, isGgufArray, type GgufValue } from './value.ts';
 
 export type GgufValueTypeId = (typeof GgufValueType)[keyof typeof GgufValueType];
 
@@ -220,8 +220,9 @@ function writeValue(out: HeaderBuffer, type: number, value: GgufValue, key: stri
       if (!isGgufArray(value)) throw wrong('an array');
       if (value.itemType === GgufValueType.ARRAY) throw new Error(`metadata ${key}: nested arrays are not supported`);
       out.u32(value.itemType);
-      out.u64(BigInt(value.items.length));
-      for (const item of value.items) writeValue(out, value.itemType, item, key);
+      const items = arrayItems(value);
+      out.u64(BigInt(items.length));
+      for (const item of items) writeValue(out, value.itemType, item, key);
       return;
     }
     default:

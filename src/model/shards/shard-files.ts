@@ -2,7 +2,7 @@ import { readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { ggufWeightSource } from '../gguf/gguf-model.ts';
 import { openGguf } from '../gguf/reader.ts';
-import { MANIFEST_FILE, parseManifest, type Manifest, type ShardEntry } from '../manifest.ts';
+import { checkPlainFileName, MANIFEST_FILE, parseManifest, type Manifest, type ShardEntry } from '../manifest.ts';
 import type { WeightSource } from '../model-files.ts';
 import { sha256File } from '../../crypto/hash.ts';
 
@@ -33,7 +33,8 @@ export function shardEntry(manifest: Manifest, shardIndex: number): ShardEntry {
 
 /** Checks a shard file's size and SHA-256 against the manifest; returns its path. */
 export function verifyShardFile(shardsDir: string, entry: ShardEntry): string {
-  const path = join(shardsDir, entry.file);
+  // parseManifest checked the name already; a Manifest built in code reaches here unchecked.
+  const path = join(shardsDir, checkPlainFileName(entry.file, `shard ${entry.index} file`, shardsDir));
   const stat = statSync(path, { throwIfNoEntry: false });
   if (!stat?.isFile()) throw new ShardIntegrityError(`shard ${entry.index} file ${path} is missing`);
   const actual = sha256File(path);
