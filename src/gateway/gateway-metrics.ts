@@ -19,7 +19,27 @@ export class GatewayMetrics {
   readonly #tokens: Counter;
   readonly #firstToken: Histogram;
 
-  constructor(metrics: Metrics) {
+  constructor(
+    metrics: Metrics,
+    admission?: { readonly running: number; readonly queued: number; readonly arriving: number },
+  ) {
+    if (admission) {
+      metrics.gauge({
+        name: 'tessera_gateway_requests_generating',
+        help: "Requests holding one of the gateway's generation slots.",
+        collect: (set) => set(admission.running),
+      });
+      metrics.gauge({
+        name: 'tessera_gateway_requests_queued',
+        help: 'Requests waiting for a generation slot, in arrival order.',
+        collect: (set) => set(admission.queued),
+      });
+      metrics.gauge({
+        name: 'tessera_gateway_requests_arriving',
+        help: 'Requests whose body is being read and prompt checked, before they take a place in line.',
+        collect: (set) => set(admission.arriving),
+      });
+    }
     this.#requests = metrics.counter({
       name: 'tessera_gateway_requests_total',
       help: 'HTTP requests answered, by route and status (client_closed: the client left before any answer).',

@@ -72,9 +72,10 @@ function parseCommon(body: Body) {
   if (typeof body.model !== 'string' || body.model === '')
     throw badRequest('you must provide a model parameter', 'model');
   const n = optionalInteger(body, 'n', 1);
-  if (n !== undefined && n !== 1) throw badRequest('only n = 1 is supported', 'n');
+  if (n !== undefined && n !== 1) throw badRequest('only n = 1 is supported', 'n', 'UNSUPPORTED_PARAMETER');
   for (const name of ['presence_penalty', 'frequency_penalty']) {
-    if ((optionalNumber(body, name, -2, 2) ?? 0) !== 0) throw badRequest(`${name} is not supported (use 0)`, name);
+    if ((optionalNumber(body, name, -2, 2) ?? 0) !== 0)
+      throw badRequest(`${name} is not supported (use 0)`, name, 'UNSUPPORTED_PARAMETER');
   }
   const streamOptions = body.stream_options;
   if (
@@ -100,7 +101,7 @@ function parseCommon(body: Body) {
 
 function asBody(value: unknown): Body {
   if (typeof value !== 'object' || value === null || Array.isArray(value))
-    throw badRequest('the request body must be a JSON object');
+    throw badRequest('the request body must be a JSON object', null, 'INVALID_BODY');
   return value as Body;
 }
 
@@ -111,8 +112,9 @@ export function parseCompletionRequest(value: unknown): ParsedRequest {
   let prompt = body.prompt;
   if (Array.isArray(prompt) && prompt.length === 1) prompt = prompt[0];
   if (typeof prompt !== 'string') throw badRequest('prompt must be a string (one prompt per request)', 'prompt');
-  if (optionalBoolean(body, 'echo')) throw badRequest('echo is not supported', 'echo');
-  if (body.suffix !== undefined && body.suffix !== null) throw badRequest('suffix is not supported', 'suffix');
+  if (optionalBoolean(body, 'echo')) throw badRequest('echo is not supported', 'echo', 'UNSUPPORTED_PARAMETER');
+  if (body.suffix !== undefined && body.suffix !== null)
+    throw badRequest('suffix is not supported', 'suffix', 'UNSUPPORTED_PARAMETER');
   const logprobs = optionalInteger(body, 'logprobs', 0, MAX_TOP_LOGPROBS);
   return {
     ...common,

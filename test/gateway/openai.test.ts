@@ -198,7 +198,11 @@ test("errors come in OpenAI's shape with the right status", async () => {
       code: 'unknown_url',
     },
   });
-  const malformed = await fetch(`${gateway.url}/v1/completions`, { method: 'POST', body: '{"model":' });
+  const malformed = await fetch(`${gateway.url}/v1/completions`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: '{"model":',
+  });
   assert.equal(malformed.status, 400);
   assert.match(
     ((await malformed.json()) as { error: { message: string } }).error.message,
@@ -220,4 +224,54 @@ test('the SSE stream is data lines ending with [DONE]; healthz answers', async (
   const health = await fetch(`${gateway.url}/healthz`);
   assert.equal(health.status, 200);
   assert.equal(((await health.json()) as { status: string }).status, 'ok');
+});
+
+test('with API keys the official client authenticates with its apiKey, and a wrong key is an AuthenticationError', async (t) => {
+  const keyed = await startGateway({
+    registries: [network.registry.endpoint],
+    port: 0,
+    cacheDir: join(network.dir, 'client'),
+    apiKeys: ['sk-test-key'],
+  });
+  t.after(() => keyed.close());
+  const good = new OpenAI({ baseURL: `${keyed.url}/v1`, apiKey: 'sk-test-key', maxRetries: 0 });
+  const completion = await good.completions.create({ model, prompt: PROMPT, max_tokens: 3, temperature: 0 });
+  assert.equal(completion.usage?.completion_tokens, 3);
+  const wrong = new OpenAI({ baseURL: `${keyed.url}/v1`, apiKey: 'sk-wrong', maxRetries: 0 });
+  await assert.rejects(wrong.models.list(), (error: unknown) => {
+    assert.ok(error instanceof OpenAI.AuthenticationError);
+    assert.equal(error.code, 'invalid_api_key');
+    return true;
+  });
+});
+
+test('a flood past the line is a RateLimitError with Retry-After, which the official client understands', async (t) => {
+  const narrow = await startGateway({
+    registries: [network.registry.endpoint],
+    port: 0,
+    cacheDir: join(network.dir, 'client'),
+    maxConcurrent: 1,
+    maxQueue: 0,
+  });
+  t.after(() => narrow.close());
+  const client = new OpenAI({ baseURL: `${narrow.url}/v1`, apiKey: 'unused', maxRetries: 0 });
+  const holder = await client.completions.create({
+    model,
+    prompt: PROMPT,
+    max_tokens: 400,
+    temperature: 0,
+    stream: true,
+  });
+  const chunks = holder[Symbol.asyncIterator]();
+  // the first chunk arrived: the one slot is taken until the stream ends
+  assert.equal((await chunks.next()).done, false);
+  await assert.rejects(client.completions.create({ model, prompt: PROMPT, max_tokens: 2 }), (error: unknown) => {
+    assert.ok(error instanceof OpenAI.RateLimitError);
+    assert.equal(error.code, 'queue_full');
+    assert.match(error.headers?.get('retry-after') ?? '', /^[1-9][0-9]*$/);
+    return true;
+  });
+  for (let next = await chunks.next(); !next.done; next = await chunks.next());
+  const after = await client.completions.create({ model, prompt: PROMPT, max_tokens: 2, temperature: 0 });
+  assert.equal(after.usage?.completion_tokens, 2);
 });

@@ -1,8 +1,9 @@
 import { jsonLogger } from '../../core/log.ts';
 import { join } from 'node:path';
 import type { Command } from 'commander';
-import { startGateway } from '../../gateway/gateway.ts';
-import { parseIntegerOption } from '../cli-error.ts';
+import { readApiKeysFile } from '../../gateway/api-keys.ts';
+import { GATEWAY_DEFAULTS, startGateway } from '../../gateway/gateway.ts';
+import { CliError, parseIntegerOption } from '../cli-error.ts';
 import { cacheDirectory } from '../model-option.ts';
 import { addRegistryOption, registriesOf } from '../registry-option.ts';
 import {
@@ -18,6 +19,30 @@ interface GatewayOptions extends MetricsFlags {
   registry?: string[];
   port: number;
   host: string;
+  apiKey: string[];
+  apiKeysFile?: string;
+  allowOrigin: string[];
+  allowHost: string[];
+  maxConcurrent?: number;
+  maxQueue: number;
+  maxBodyBytes: number;
+  maxPromptChars: number;
+}
+
+const collect = (value: string, previous: string[]) => [...previous, value];
+
+function collectOrigin(value: string, previous: string[]): string[] {
+  if (value === '*') return [...previous, value];
+  let url: URL | undefined;
+  try {
+    url = new URL(value);
+  } catch {
+    url = undefined;
+  }
+  const bare = url && url.pathname === '/' && url.search === '' && url.hash === '' && url.username === '';
+  if (!url || !bare || !['http:', 'https:'].includes(url.protocol))
+    throw new CliError(`--allow-origin must be an origin such as https://app.example:8443, got "${value}"`, 2);
+  return [...previous, url.origin];
 }
 
 export function registerGatewayCommand(program: Command): void {
@@ -29,11 +54,54 @@ export function registerGatewayCommand(program: Command): void {
       ),
   )
     .option('--port <port>', 'HTTP port (0: any free port)', parseIntegerOption('port', 0, 65535), 8000)
-    .option('--host <address>', 'address to listen on', '127.0.0.1');
+    .option('--host <address>', 'address to listen on', '127.0.0.1')
+    .option(
+      '--api-key <key>',
+      'require "Authorization: Bearer KEY" on /v1 with this key (repeatable; visible to ps: prefer --api-keys-file)',
+      collect,
+      [],
+    )
+    .option('--api-keys-file <path>', 'require one of the keys in this file (one per line, mode 0600) on /v1')
+    .option(
+      '--allow-origin <url>',
+      'let web pages of this origin call the API, e.g. https://app.example (repeatable; loopback origins always may; * for any)',
+      collectOrigin,
+      [],
+    )
+    .option(
+      '--allow-host <name>',
+      'serve requests whose Host header names this host (repeatable; loopback names and --host always; * for any)',
+      collect,
+      [],
+    )
+    .option(
+      '--max-concurrent <n>',
+      'requests generating at once (default: the sessions the network can hold, read from its registries)',
+      parseIntegerOption('max-concurrent', 1),
+    )
+    .option(
+      '--max-queue <n>',
+      'requests waiting for a slot, first come first served; more are answered 429 with Retry-After',
+      parseIntegerOption('max-queue', 0),
+      GATEWAY_DEFAULTS.maxQueue,
+    )
+    .option(
+      '--max-body-bytes <n>',
+      'largest request body, in bytes (413 past it)',
+      parseIntegerOption('max-body-bytes', 1024),
+      GATEWAY_DEFAULTS.maxBodyBytes,
+    )
+    .option(
+      '--max-prompt-chars <n>',
+      'longest prompt in characters, refused before tokenizing (400 prompt_too_long past it)',
+      parseIntegerOption('max-prompt-chars', 1),
+      GATEWAY_DEFAULTS.maxPromptChars,
+    );
   addMetricsOptions(command, '--port + 1000').action(async (options: GatewayOptions) => gatewayCommand(options));
 }
 
 async function gatewayCommand(options: GatewayOptions): Promise<void> {
+  const apiKeys = [...options.apiKey, ...(options.apiKeysFile ? readApiKeysFile(options.apiKeysFile) : [])];
   const signal = stopSignal();
   const log = jsonLogger('gateway');
   const endpoint = await serveRoleMetrics(
@@ -48,9 +116,16 @@ async function gatewayCommand(options: GatewayOptions): Promise<void> {
     host: options.host,
     cacheDir: join(cacheDirectory(), 'tokenizers'),
     metrics: endpoint.metrics,
+    apiKeys,
+    allowedOrigins: options.allowOrigin,
+    allowedHosts: options.allowHost,
+    maxConcurrent: options.maxConcurrent,
+    maxQueue: options.maxQueue,
+    maxBodyBytes: options.maxBodyBytes,
+    maxPromptChars: options.maxPromptChars,
   });
   endpoint.watch(() => gateway.health());
-  log('gateway_started', { url: gateway.url, registries: gateway.client.registries });
+  log('gateway_started', { url: gateway.url, registries: gateway.client.registries, apiKeys: apiKeys.length });
   await closeOnSignal(signal, () => gateway.close().finally(() => endpoint.server.close()), log);
   log('gateway_stopped', { url: gateway.url });
 }
