@@ -1,10 +1,24 @@
-/** An error the CLI reports as one line, exiting with `exitCode` (2: bad usage, 1: failure). */
-export class CliError extends Error {
-  constructor(
-    message: string,
-    readonly exitCode = 1,
-  ) {
-    super(message);
+import { TesseraError, type ErrorKind } from '../core/errors.ts';
+
+/** Exit status of a command given bad flags or arguments (as commander's own errors exit here). */
+export const USAGE_EXIT = 2;
+
+/**
+ * An error the CLI reports as one line, `tessera: <message>`, exiting with `exitCode` (2: bad usage,
+ * code CLI_USAGE; 1: the command failed, code CLI_FAILED). The message names the fix.
+ */
+export class CliError extends TesseraError {
+  readonly exitCode: number;
+
+  constructor(message: string, exitCode = 1, options?: { readonly kind?: ErrorKind; readonly cause?: unknown }) {
+    const usage = exitCode === USAGE_EXIT;
+    super(
+      usage ? 'CLI_USAGE' : 'CLI_FAILED',
+      options?.kind ?? (usage ? 'invalid' : 'failed_precondition'),
+      message,
+      options?.cause === undefined ? undefined : { cause: options.cause },
+    );
+    this.exitCode = exitCode;
   }
 }
 

@@ -1,6 +1,6 @@
 import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
-import { writeNewKeyFile } from '../crypto/keys.ts';
+import { readKeyFile, writeNewKeyFile } from '../crypto/keys.ts';
 import { MANIFEST_FILE, parseManifest, type Manifest } from '../model/manifest.ts';
 import { shardModel } from '../model/shards/shard.ts';
 import { RoleProcess } from './role-process.ts';
@@ -14,6 +14,8 @@ export interface LocalClusterOptions {
   readonly workDir: string;
   /** 0: any free port. */
   readonly registryPort: number;
+  /** The share-chain daemon's port. Default 0: any free port. */
+  readonly daemonPort?: number;
   /** Compute threads per node (the nodes share the machine). */
   readonly threadsPerNode: number;
   /** Progress lines for the operator. */
@@ -96,6 +98,8 @@ export async function launchLocalCluster(options: LocalClusterOptions): Promise<
   }
 
   const clusterConfig = join(workDir, 'cluster.json');
+  // The registry signs its identity in gossip with this key; the config lists it as the cluster's registry key.
+  const registryKey = keyFile(keys, 'registry');
   writeFileSync(
     clusterConfig,
     `${JSON.stringify(
@@ -104,6 +108,7 @@ export async function launchLocalCluster(options: LocalClusterOptions): Promise<
         models: [{ id: manifest.modelId, manifest: 'shards', pricePer1kTokens: 0 }],
         // a dead node leaves discovery within seconds on one machine
         heartbeat: { intervalMs: 1000, evictAfterMissed: 3 },
+        registryKeys: [readKeyFile(registryKey).address],
         ...(options.auditSamplingRate === undefined ? {} : { audit: { samplingRate: options.auditSamplingRate } }),
       },
       null,
@@ -129,6 +134,8 @@ export async function launchLocalCluster(options: LocalClusterOptions): Promise<
         clusterConfig,
         '--db',
         join(workDir, 'registry.db'),
+        '--key',
+        registryKey,
         ...ANY_METRICS_PORT,
       ],
       startEvent: 'registry_started',
@@ -145,7 +152,7 @@ export async function launchLocalCluster(options: LocalClusterOptions): Promise<
       args: [
         'daemon',
         '--port',
-        '0',
+        String(options.daemonPort ?? 0),
         '--registry',
         registryEndpoint,
         '--db',

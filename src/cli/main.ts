@@ -1,4 +1,4 @@
-import { Command, CommanderError } from 'commander';
+import { Command } from 'commander';
 import { registerRunCommand } from './commands/run.ts';
 import { registerRegistryCommand } from './commands/registry.ts';
 import { registerKeysCommand } from './commands/keys.ts';
@@ -13,13 +13,28 @@ import { registerVerifierCommand } from './commands/verifier.ts';
 import { registerDaemonCommand } from './commands/daemon.ts';
 import { registerChainCommand } from './commands/chain.ts';
 import { registerStakeCommands } from './commands/stake.ts';
-import { CliError } from './cli-error.ts';
+import { endQuietlyOnClosedPipe, errorReport } from './exit.ts';
 
 const program = new Command()
   .name('tessera')
   .description('Run large language models across machines owned by independent operators.')
-  .showHelpAfterError()
+  // errors are printed once, as one line, by the handler below
+  .configureOutput({ outputError: () => {} })
   .exitOverride();
+
+const debug =
+  process.env.TESSERA_DEBUG !== undefined && process.env.TESSERA_DEBUG !== '' && process.env.TESSERA_DEBUG !== '0';
+
+function fail(error: unknown): never {
+  const { text, exitCode } = errorReport(error, debug);
+  if (text !== '') process.stderr.write(text);
+  process.exit(exitCode);
+}
+
+endQuietlyOnClosedPipe();
+// an error thrown outside the command's own promise (a timer, an event handler) is reported the same way
+process.on('uncaughtException', fail);
+process.on('unhandledRejection', fail);
 
 registerRunCommand(program);
 registerRegistryCommand(program);
@@ -39,9 +54,5 @@ registerStakeCommands(program);
 try {
   await program.parseAsync(process.argv);
 } catch (error) {
-  // Commander has already printed its message; its errors (exit 1) are all bad usage, which exits 2 here.
-  if (error instanceof CommanderError) process.exit(error.exitCode === 1 ? 2 : error.exitCode);
-  const exitCode = error instanceof CliError ? error.exitCode : 1;
-  process.stderr.write(`tessera: ${(error as Error).message}\n`);
-  process.exit(exitCode);
+  fail(error);
 }

@@ -8,7 +8,7 @@ import { generateKeyPair, readKeyFile } from '../../src/crypto/keys.ts';
 import { RegistryClient } from '../../src/registry/registry-client.ts';
 import { nodeBody, removeDir, snapshot, tempDir, waitFor, writeShardsDir } from '../support/registry-fixtures.ts';
 
-const ROOT = fileURLToPath(new URL('..', import.meta.url));
+const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const dir = tempDir('registry-cli');
 const children: ChildProcess[] = [];
 after(() => {
@@ -113,6 +113,6 @@ test('tessera registry refuses a bad cluster config, naming each mistake', async
   assert.equal(await run.exited, 2);
   assert.equal(
     run.stderr,
-    `tessera: bad.json: 2 problems in cluster config:\n  models[0].manifest: file not found: ${join(dir, 'nowhere')}\n  heartbeat.intervalMs: must be an integer >= 10, got 1\n`,
+    `tessera: bad.json: 2 problems in cluster config: models[0].manifest: file not found: ${join(dir, 'nowhere')}; heartbeat.intervalMs: must be an integer >= 10, got 1\n`,
   );
 });

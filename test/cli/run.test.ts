@@ -63,6 +63,11 @@ test('tessera run --json reports prompt tokens, generated ids, text and top-k lo
     assert.equal(position.top_logprobs[0].token, position.token, 'greedy picks the most likely token');
     assert.ok(position.logprob <= 0 && position.top_logprobs[1].logprob <= position.top_logprobs[0].logprob);
   }
+  // alternatives are named by their decoded text (" there"), as the text is made of, not by "\u2581there"
+  assert.equal(
+    result.logprobs.map((p: { top_logprobs: { text: string }[] }) => p.top_logprobs[0]!.text).join(''),
+    result.text,
+  );
 });
 
 test('the same seed gives the same sampled text, another seed another', () => {

@@ -1,13 +1,16 @@
-// `tessera up` as a user runs it: a whole network in child processes, a completion through its
-// gateway, and a clean stop on SIGTERM that takes every child with it.
+// `tessera up` as a user runs it: a whole network in child processes, each role on its default port
+// when free and on another when not, a completion through its gateway, the CLI finding the daemon
+// through the registry, and a clean stop on SIGTERM that takes every child with it.
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer, type AddressInfo, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { localGreedy } from '../support/local-reference.ts';
+import { runTessera } from '../support/tessera-cli.ts';
 
 const workDir = mkdtempSync(join(tmpdir(), 'tessera-up-'));
 let up: ChildProcess | undefined;
@@ -22,7 +25,25 @@ const alive = (pid: number) => {
   }
 };
 
+/** A loopback port held open by this test, so that it is in use for `tessera up`. */
+function holdPort(): Promise<Server> {
+  return new Promise((resolve) => {
+    const server = createServer().listen(0, '127.0.0.1', () => resolve(server));
+  });
+}
+const portOf = (server: Server) => (server.address() as AddressInfo).port;
+
+// The documented defaults (50050, 50070, 8000) may be taken on this machine, so the test names its
+// own stand-ins: the registry's free (a port released just now), the daemon's and the gateway's held.
+const freed = await holdPort();
+const registryPort = portOf(freed);
+await new Promise((resolve) => freed.close(resolve));
+const heldDaemonPort = await holdPort();
+const heldGatewayPort = await holdPort();
+
 after(() => {
+  heldDaemonPort.close();
+  heldGatewayPort.close();
   // only if the test failed before the clean stop
   if (up && up.exitCode === null && up.signalCode === null) up.kill('SIGKILL');
   for (const pid of childPids) if (alive(pid)) process.kill(pid, 'SIGKILL');
@@ -44,7 +65,8 @@ function readUntilReady(child: ChildProcess): Promise<string[]> {
 }
 
 test('tessera up serves completions through its gateway and stops everything on SIGTERM', async () => {
-  up = spawn(process.execPath, ['bin/tessera.js', 'up', '--port', '0', '--registry-port', '0', '--work-dir', workDir], {
+  const defaultPorts = [registryPort, portOf(heldDaemonPort), portOf(heldGatewayPort)].join(',');
+  up = spawn(process.execPath, ['bin/tessera.js', 'up', '--default-ports', defaultPorts, '--work-dir', workDir], {
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let stderr = '';
@@ -69,7 +91,36 @@ test('tessera up serves completions through its gateway and stops everything on 
     ['0', '1', '1'],
   );
   assert.equal(pids.length, 6);
-  const gatewayUrl = /^gateway\s+(http:\/\/\S+)\/v1/m.exec(lines.join('\n'))![1]!;
+
+  // a free default port is taken; a default port in use gives way to a free one, said in one line
+  const text = lines.join('\n');
+  assert.match(text, new RegExp(`^registry\\s+127\\.0\\.0\\.1:${registryPort}\\s`, 'm'));
+  const daemonNotice = new RegExp(
+    `^port ${portOf(heldDaemonPort)} is in use; the daemon listens on (127\\.0\\.0\\.1:(\\d+))$`,
+    'm',
+  );
+  const [, daemonEndpoint, daemonPort] = daemonNotice.exec(text) ?? assert.fail(text);
+  assert.notEqual(Number(daemonPort), portOf(heldDaemonPort));
+  assert.match(text, new RegExp(`^daemon\\s+${daemonEndpoint!.replaceAll('.', '\\.')}\\s`, 'm'));
+  const gatewayNotice = new RegExp(
+    `^port ${portOf(heldGatewayPort)} is in use; the gateway listens on (127\\.0\\.0\\.1:\\d+)$`,
+    'm',
+  );
+  const [, gatewayEndpoint] = gatewayNotice.exec(text) ?? assert.fail(text);
+  const gatewayUrl = /^gateway\s+(http:\/\/\S+)\/v1/m.exec(text)![1]!;
+  assert.equal(gatewayUrl, `http://${gatewayEndpoint}`);
+
+  // the CLI finds the daemon through the registry, wherever it listens
+  const registryFlag = `--registry 127.0.0.1:${registryPort}`;
+  assert.ok(lines.includes(`      tessera chain blocks ${registryFlag}`), text);
+  const blocks = await runTessera(['chain', 'blocks', ...registryFlag.split(' '), '--json']);
+  assert.equal(blocks.code, 0, blocks.stderr);
+  const heights = (JSON.parse(blocks.stdout) as { height: number }[]).map((b) => b.height);
+  assert.ok(heights.length >= 1, blocks.stdout);
+  assert.deepEqual(
+    heights,
+    heights.map((_, i) => heights[0]! + i),
+  );
   const expected = await localGreedy('Once upon a time', 32);
   assert.ok(
     lines.includes(`sample completion of "Once upon a time": ${JSON.stringify(expected.text)}`),

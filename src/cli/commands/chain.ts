@@ -7,14 +7,15 @@ import { openReceipt, receiptHashOf } from '../../protocol/receipt.ts';
 import { openShare, shareHashOf } from '../../protocol/share.ts';
 import type { SettlementSummary } from '../../chain/summary.ts';
 import { CliError, parseIntegerOption } from '../cli-error.ts';
-import { DEFAULT_DAEMON_PORT } from './daemon.ts';
+import { findDaemon } from '../find-daemon.ts';
+import { addRegistryOption, registriesOf } from '../registry-option.ts';
 import { parseEndpointOption } from './node.ts';
 
-const DEFAULT_DAEMON = `127.0.0.1:${DEFAULT_DAEMON_PORT}`;
 const RECENT_BLOCKS = 20;
 
 interface ChainOptions {
-  daemon: string;
+  daemon?: string;
+  registry?: string[];
   json: boolean;
 }
 
@@ -23,14 +24,13 @@ export function registerChainCommand(program: Command): void {
     .command('chain')
     .description("Inspect a daemon's share chain: blocks, their shares, settlement summaries.");
   const common = (command: Command) =>
-    command
-      .option(
+    addRegistryOption(
+      command.option(
         '--daemon <endpoint>',
-        `HOST:PORT of the daemon (default ${DEFAULT_DAEMON})`,
+        'HOST:PORT of the daemon (default: a live daemon the registry lists)',
         parseEndpointOption('daemon'),
-        DEFAULT_DAEMON,
-      )
-      .option('--json', 'print JSON', false);
+      ),
+    ).option('--json', 'print JSON', false);
   common(chain.command('blocks').description(`List canonical blocks, the last ${RECENT_BLOCKS} by default.`))
     .option('--from <height>', 'first height', parseIntegerOption('from', 0))
     .option('--to <height>', 'last height (default: the head)', parseIntegerOption('to', 0))
@@ -55,18 +55,22 @@ export function registerChainCommand(program: Command): void {
   );
 }
 
+/** --daemon, else the daemon the registry lists (`tessera up` puts it on whatever port was free). */
 async function withDaemon(options: ChainOptions, work: (client: DaemonClient) => Promise<void>): Promise<void> {
-  const client = new DaemonClient(options.daemon, { deadlineMs: 15_000 });
+  const endpoint = options.daemon ?? (await findDaemon(registriesOf(options)));
+  const client = new DaemonClient(endpoint, { deadlineMs: 15_000 });
   try {
     await work(client);
   } catch (error) {
     const e = error as ServiceError;
     if (e.code === status.UNAVAILABLE || e.code === status.DEADLINE_EXCEEDED) {
       throw new CliError(
-        `no daemon answers at ${options.daemon} (${e.details}); start one with \`tessera daemon\` or pass --daemon HOST:PORT`,
+        `no daemon answers at ${endpoint} (${e.details}); start one with \`tessera daemon\` or pass --daemon HOST:PORT`,
+        1,
+        { kind: 'unavailable' },
       );
     }
-    if (typeof e.code === 'number') throw new CliError(`daemon ${options.daemon}: ${status[e.code]}: ${e.details}`);
+    if (typeof e.code === 'number') throw new CliError(`daemon ${endpoint}: ${status[e.code]}: ${e.details}`);
     throw error;
   } finally {
     client.close();

@@ -3,6 +3,7 @@ import type { Command } from 'commander';
 import { connect, type TesseraClient } from '../../client/client.ts';
 import { CliError, parseIntegerOption, parseNumberOption } from '../cli-error.ts';
 import { cacheDirectory } from '../model-option.ts';
+import { networkFailure } from '../network-errors.ts';
 import { addRegistryOption, registriesOf } from '../registry-option.ts';
 
 interface ChatOptions {
@@ -41,6 +42,14 @@ export async function chosenModel(client: TesseraClient, model: string | undefin
 }
 
 async function chatCommand(prompt: string, options: ChatOptions): Promise<void> {
+  try {
+    await chat(prompt, options);
+  } catch (error) {
+    throw networkFailure(error);
+  }
+}
+
+async function chat(prompt: string, options: ChatOptions): Promise<void> {
   const client = await connect({ registries: registriesOf(options), cacheDir: join(cacheDirectory(), 'tokenizers') });
   try {
     const model = await chosenModel(client, options.model);

@@ -2,9 +2,8 @@ import { existsSync } from 'node:fs';
 import { status, type ServiceError } from '@grpc/grpc-js';
 import { bytesToHex } from '@noble/hashes/utils.js';
 import type { Command } from 'commander';
-import { BaseError, type Address } from 'viem';
+import type { Address } from 'viem';
 import { KeyFileError, readKeyFile, type KeyPair } from '../../crypto/keys.ts';
-import { openEvmBackend } from '../../escrow/evm-backend.ts';
 import { RegistryClient, type Account } from '../../registry/registry-client.ts';
 import { EscrowError, type SettlementBackend } from '../../registry/settlement-backend.ts';
 import { CliError } from '../cli-error.ts';
@@ -146,6 +145,9 @@ async function act(options: KeyOptions, spec: ActionSpec): Promise<void> {
       process.stdout.write(`${await fromRegistry(registry, () => spec.viaRegistry(client, key))}\n`);
       return;
     }
+    // viem is most of a CLI start: loaded only by the commands that reach a chain.
+    const { openEvmBackend } = await import('../../escrow/evm-backend.ts');
+    const { BaseError } = await import('viem');
     let backend;
     try {
       backend = await openEvmBackend({
@@ -179,7 +181,11 @@ async function fromRegistry<T>(registry: string, call: () => Promise<T>): Promis
     const e = error as ServiceError;
     if (typeof e.code !== 'number') throw error;
     if (e.code === status.UNAVAILABLE || e.code === status.DEADLINE_EXCEEDED) {
-      throw new CliError(`no registry answers at ${registry} (${e.details}); pass --registry HOST:PORT`);
+      throw new CliError(
+        `no registry answers at ${registry} (${e.details}); start a network with \`tessera up\`, or pass --registry HOST:PORT`,
+        1,
+        { kind: 'unavailable' },
+      );
     }
     throw new CliError(`registry ${registry}: ${status[e.code]}: ${e.details}`);
   }

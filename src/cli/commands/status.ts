@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import { connect, type ClusterStatus } from '../../client/client.ts';
+import { networkFailure } from '../network-errors.ts';
 import { addRegistryOption, registriesOf } from '../registry-option.ts';
 
 interface StatusOptions {
@@ -45,11 +46,15 @@ export function formatStatus(status: ClusterStatus): string {
 }
 
 async function statusCommand(options: StatusOptions): Promise<void> {
-  const client = await connect({ registries: registriesOf(options) });
   try {
-    const status = await client.status();
-    process.stdout.write(options.json ? `${JSON.stringify(status, null, 2)}\n` : formatStatus(status));
-  } finally {
-    client.close();
+    const client = await connect({ registries: registriesOf(options) });
+    try {
+      const status = await client.status();
+      process.stdout.write(options.json ? `${JSON.stringify(status, null, 2)}\n` : formatStatus(status));
+    } finally {
+      client.close();
+    }
+  } catch (error) {
+    throw networkFailure(error);
   }
 }

@@ -1,21 +1,43 @@
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
-import type { Command } from 'commander';
+import { Option, type Command } from 'commander';
 import type { TesseraClient } from '../../client/client.ts';
 import { startGateway, type GatewayHandle } from '../../gateway/gateway.ts';
 import { CliError, parseIntegerOption } from '../cli-error.ts';
 import { launchLocalCluster, type LocalCluster } from '../local-cluster.ts';
 import { cacheDirectory, openModelOption } from '../model-option.ts';
+import { choosePort } from '../port-choice.ts';
+import { DEFAULT_REGISTRY } from '../registry-option.ts';
 import { serveRoleMetrics, type RoleMetrics } from '../serve.ts';
+import { DEFAULT_DAEMON_PORT } from './daemon.ts';
 
 interface UpOptions {
   model?: string;
-  port: number;
+  port?: number;
   host: string;
   shards: number;
-  registryPort: number;
+  registryPort?: number;
+  daemonPort?: number;
+  defaultPorts: DefaultPorts;
   workDir?: string;
   readyTimeout: number;
+}
+
+/** The ports the roles take when free and no flag names one (the registry's matches `tessera registry`'s). */
+interface DefaultPorts {
+  readonly registry: number;
+  readonly daemon: number;
+  readonly gateway: number;
+}
+
+const DEFAULT_PORTS: DefaultPorts = { registry: 50050, daemon: DEFAULT_DAEMON_PORT, gateway: 8000 };
+
+/** --default-ports REGISTRY,DAEMON,GATEWAY: a test's stand-ins for the documented ports, which it cannot hold. */
+function parseDefaultPorts(value: string): DefaultPorts {
+  const ports = value.split(',').map(Number);
+  if (ports.length !== 3 || ports.some((p) => !Number.isInteger(p) || p < 1 || p > 65535))
+    throw new CliError(`--default-ports must be REGISTRY,DAEMON,GATEWAY ports, got "${value}"`, 2);
+  return { registry: ports[0]!, daemon: ports[1]!, gateway: ports[2]! };
 }
 
 const SAMPLE_PROMPT = 'Once upon a time';
@@ -27,14 +49,28 @@ export function registerUpCommand(program: Command): void {
       'Start a whole network on this machine: a registry, a node for every shard plus a spare, and the OpenAI-compatible gateway.',
     )
     .option('--model <model>', 'a GGUF file, a Hugging Face directory, or hf:OWNER/REPO/FILE (default: stories260K)')
-    .option('--port <port>', 'gateway HTTP port (0: any free port)', parseIntegerOption('port', 0, 65535), 8000)
+    .option(
+      '--port <port>',
+      `gateway HTTP port; it must be free (0: any free port). Default ${DEFAULT_PORTS.gateway}, or any free port when ${DEFAULT_PORTS.gateway} is in use`,
+      parseIntegerOption('port', 0, 65535),
+    )
     .option('--host <address>', 'gateway address', '127.0.0.1')
     .option('--shards <n>', 'how many shards to cut the model into', parseIntegerOption('shards', 2, 64), 2)
     .option(
       '--registry-port <port>',
-      'registry port (0: any free port)',
+      `registry port; it must be free (0: any free port). Default ${DEFAULT_PORTS.registry}, or any free port when ${DEFAULT_PORTS.registry} is in use`,
       parseIntegerOption('registry-port', 0, 65535),
-      50050,
+    )
+    .option(
+      '--daemon-port <port>',
+      `share-chain daemon port; it must be free (0: any free port). Default ${DEFAULT_PORTS.daemon}, or any free port when ${DEFAULT_PORTS.daemon} is in use`,
+      parseIntegerOption('daemon-port', 0, 65535),
+    )
+    .addOption(
+      new Option('--default-ports <registry,daemon,gateway>', 'stand-ins for the default ports (for tests)')
+        .argParser(parseDefaultPorts)
+        .default(DEFAULT_PORTS)
+        .hideHelp(),
     )
     .option('--work-dir <dir>', 'where shards, keys, the registry database and logs go (default: the cache directory)')
     .option(
@@ -95,6 +131,31 @@ async function upCommand(options: UpOptions): Promise<void> {
     process.on('SIGINT', onSignal);
     process.on('SIGTERM', onSignal);
   });
+  // before the slow work: a port the user named and cannot have ends the command at once
+  const ports = {
+    registry: await choosePort({
+      role: 'the registry',
+      host: '127.0.0.1',
+      explicit: options.registryPort,
+      preferred: options.defaultPorts.registry,
+      flag: '--registry-port',
+    }),
+    daemon: await choosePort({
+      role: 'the daemon',
+      host: '127.0.0.1',
+      explicit: options.daemonPort,
+      preferred: options.defaultPorts.daemon,
+      flag: '--daemon-port',
+    }),
+    gateway: await choosePort({
+      role: 'the gateway',
+      host: options.host,
+      explicit: options.port,
+      preferred: options.defaultPorts.gateway,
+      flag: '--port',
+    }),
+  };
+  for (const { notice } of Object.values(ports)) if (notice !== undefined) say(notice);
   // the model only needs resolving here (download with progress, or a clear error naming --model)
   const files = await openModelOption(options.model);
   files.weights.close();
@@ -107,7 +168,8 @@ async function upCommand(options: UpOptions): Promise<void> {
     shards,
     spareShards: [shards - 1],
     workDir,
-    registryPort: options.registryPort,
+    registryPort: ports.registry.port,
+    daemonPort: ports.daemon.port,
     threadsPerNode,
     say,
   });
@@ -130,7 +192,7 @@ async function upCommand(options: UpOptions): Promise<void> {
     gatewayMetrics = await serveRoleMetrics('gateway', options.host, 0);
     gateway = await startGateway({
       registries: [cluster.registryEndpoint],
-      port: options.port,
+      port: ports.gateway.port,
       host: options.host,
       cacheDir: join(workDir, 'tokenizers'),
       metrics: gatewayMetrics.metrics,
@@ -146,8 +208,10 @@ async function upCommand(options: UpOptions): Promise<void> {
     say(
       `try:  curl ${gateway.url}/v1/completions -H 'content-type: application/json' -d '{"model": "${modelId}", "prompt": "${SAMPLE_PROMPT}", "max_tokens": 32}'`,
     );
-    say(`      tessera chat "${SAMPLE_PROMPT}" --registry ${cluster.registryEndpoint}`);
-    say(`      tessera chain blocks --daemon ${cluster.daemonEndpoint}`);
+    // the CLI finds the registry at its default endpoint, and the daemon through the registry
+    const registryFlag = cluster.registryEndpoint === DEFAULT_REGISTRY ? '' : ` --registry ${cluster.registryEndpoint}`;
+    say(`      tessera chat "${SAMPLE_PROMPT}"${registryFlag}`);
+    say(`      tessera chain blocks${registryFlag}`);
     say(`sample completion of "${SAMPLE_PROMPT}": ${JSON.stringify(await sampleCompletion(gateway.url, modelId))}`);
     say('ready; Ctrl-C stops everything');
     for (const role of [cluster.registry, ...cluster.nodes.map((n) => n.process)]) {

@@ -83,6 +83,19 @@ test('stories260K: the stream decoder holds back partial UTF-8 and keeps leading
   assert.equal(second.flush(), '\uFFFD', 'an incomplete character left at the end is flushed as a replacement');
 });
 
+test('stories260K: peek gives what push would, leaving the stream as it was', () => {
+  const tokenizer = stories();
+  const stream = tokenizer.streamDecoder();
+  assert.equal(tokenizer.tokenText(403), '\u2581Once');
+  assert.equal(stream.peek(403), ' Once', 'a word-start token decodes with its space');
+  assert.equal(stream.push(403), ' Once');
+  const emoji = [243, 162, 156, 133];
+  for (const id of emoji.slice(0, 3)) stream.push(id);
+  assert.equal(stream.peek(133), '🙂', "the held bytes are the alternative's context too");
+  assert.equal(stream.peek(403), '\uFFFD Once', 'a token that breaks the held character');
+  assert.equal(stream.push(133), '🙂');
+});
+
 test('stories260K: end of generation is EOS (</s>), not BOS or text', () => {
   const tokenizer = stories();
   assert.equal(tokenizer.isEndOfGeneration(2), true);

@@ -11,11 +11,17 @@ export interface Tokenizer {
   streamDecoder(): StreamDecoder;
   /** EOS and other end-of-generation tokens (<|im_end|>, <|endoftext|>, <|eot_id|>, ...). */
   isEndOfGeneration(id: number): boolean;
-  /** The vocabulary entry as stored (for display and logprobs). */
+  /** The vocabulary entry as stored ("▁Once", "<0xE2>"); for a token's text as decoded, see StreamDecoder.peek. */
   tokenText(id: number): string;
 }
 
 export interface StreamDecoder {
+  /** The text the token completes (a token may end inside a character, whose bytes then wait). */
   push(id: number): string;
+  /**
+   * What push(id) would return now, without taking the token: a token's text in this context, the
+   * same for the token chosen and for its alternatives (logprobs).
+   */
+  peek(id: number): string;
   flush(): string;
 }

@@ -1,5 +1,6 @@
 import { SpecialTokenSplitter, type SpecialToken } from './special-split.ts';
 import type { StreamDecoder, Tokenizer } from './tokenizer.ts';
+import { Utf8Stream } from './utf8-stream.ts';
 
 /** Token types as GGUF numbers them (tokenizer.ggml.token_type). */
 export const TokenType = { NORMAL: 1, UNKNOWN: 2, CONTROL: 3, USER_DEFINED: 4, UNUSED: 5, BYTE: 6 } as const;
@@ -141,10 +142,11 @@ export class VocabTokenizer implements Tokenizer {
 
   /** Decodes generated ids as they come: a continuation, so no leading space is removed. */
   streamDecoder(): StreamDecoder {
-    const decoder = new TextDecoder('utf-8', KEEP_BOM);
+    const stream = new Utf8Stream();
     return {
-      push: (id) => decoder.decode(this.pieceBytes(id), { stream: true }),
-      flush: () => decoder.decode(),
+      push: (id) => stream.push(this.pieceBytes(id)),
+      peek: (id) => stream.peek(this.pieceBytes(id)),
+      flush: () => stream.flush(),
     };
   }
 
