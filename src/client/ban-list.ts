@@ -10,8 +10,10 @@ export class BanList {
     private readonly now: () => number = Date.now,
   ) {}
 
-  ban(nodeId: string): void {
-    this.until.set(nodeId, this.now() + this.durationMs);
+  /** `durationMs`: shorter than the default for a node that is only busy, never longer than a ban it has. */
+  ban(nodeId: string, durationMs = this.durationMs): void {
+    const until = this.now() + durationMs;
+    this.until.set(nodeId, Math.max(until, this.until.get(nodeId) ?? 0));
   }
 
   isBanned(nodeId: string): boolean {

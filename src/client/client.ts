@@ -11,6 +11,7 @@ import type { SamplingOptions } from '../model/sampling.ts';
 import type { Commitment__Output } from '../proto/tessera/v1/Commitment.ts';
 import type { DiscoveredNode, ModelListing } from '../registry/registry-client.ts';
 import { BanList } from './ban-list.ts';
+import { blame } from './blame.ts';
 import { generateThroughNetwork, type GeneratedToken, type GenerationSummary } from './generation.ts';
 import { encodePrompt, modelHandleFromManifest, type ModelHandle } from './model-handle.ts';
 import { NodePool, type Probe } from './node-pool.ts';
@@ -329,20 +330,15 @@ export class TesseraClient {
     return client;
   }
 
-  /**
-   * Bans the node a failure names; a failure that names nobody (the first hop's connection broke, a
-   * step timed out) is pinned on the hops that no longer answer Info.
-   */
+  /** Bans whom the failure is pinned on (see blame), and waits when a node was only busy. */
   private async recover(route: readonly RouteHop[], failure: HopFailure): Promise<void> {
-    if (failure.kind === 'expired') return;
-    if (failure.failedNodeId !== undefined) {
-      this.bans.ban(failure.failedNodeId);
-      return;
-    }
-    const probes = await Promise.all(route.map((hop) => this.nodes.probe(hop.endpoint, this.probeTimeoutMs, hop.tls)));
-    route.forEach((hop, i) => {
-      if (probes[i] === undefined) this.bans.ban(hop.nodeId);
+    const verdict = await blame(route, failure, async (hop) => {
+      const probe = await this.nodes.probe(hop.endpoint, this.probeTimeoutMs, hop.tls);
+      return probe !== undefined && probe.info.nodeId === hop.nodeId;
     });
+    for (const ban of verdict.bans) this.bans.ban(ban.nodeId, ban.durationMs);
+    if (verdict.reprobe) for (const hop of route) this.nodes.forget(hop.endpoint);
+    if (verdict.waitMs > 0) await new Promise((resolve) => setTimeout(resolve, verdict.waitMs));
   }
 }
 

@@ -155,13 +155,15 @@ export async function* generateThroughNetwork(
       }
       tokens.push(sampled.token);
       produced++;
+      // the alternatives decoded in the context the chosen token is, before it moves the decoder on
+      const top = sampled.top.map((t) => ({ id: t.token, text: decoder.peek(t.token), logprob: t.logprob }));
       const piece = decoder.push(sampled.token);
       text += piece;
       yield {
         id: sampled.token,
         text: piece,
         logprob: sampled.logprob,
-        top: sampled.top.map((t) => ({ id: t.token, text: tokenizer.tokenText(t.token), logprob: t.logprob })),
+        top,
         commitments: result.commitments,
       };
     }

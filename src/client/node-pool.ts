@@ -44,7 +44,9 @@ export class NodePool {
    */
   probe(endpoint: string, timeoutMs: number, tls = false, maxAgeMs = 0): Promise<Probe | undefined> {
     const cached = this.probes.get(endpoint);
-    if (cached && Date.now() - cached.at < maxAgeMs) return Promise.resolve(cached.probe);
+    // A full node is asked again each time: its sessions may end at any moment.
+    const full = cached !== undefined && cached.probe.info.activeSessions >= cached.probe.info.maxSessions;
+    if (cached && !full && Date.now() - cached.at < maxAgeMs) return Promise.resolve(cached.probe);
     const client = this.client(endpoint, tls);
     const started = process.hrtime.bigint();
     return new Promise((resolve) => {
@@ -58,6 +60,11 @@ export class NodePool {
         resolve(probe);
       });
     });
+  }
+
+  /** Drops the node's cached probe: its next route choice asks it again. */
+  forget(endpoint: string): void {
+    this.probes.delete(endpoint);
   }
 
   close(): void {

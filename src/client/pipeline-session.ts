@@ -1,4 +1,5 @@
 import { status, type ClientDuplexStream, type ServiceError } from '@grpc/grpc-js';
+import { reasonOf } from '../rpc/status.ts';
 import type { SessionAudit } from '../audit/session-audit.ts';
 import { signReceipt } from '../protocol/receipt.ts';
 import { sessionHashOf } from '../protocol/share.ts';
@@ -8,22 +9,27 @@ import type { AuditReveal } from '../proto/tessera/v1/AuditReveal.ts';
 import type { ForwardRequest } from '../proto/tessera/v1/ForwardRequest.ts';
 import type { Sampling } from '../proto/tessera/v1/Sampling.ts';
 import type { StepResult__Output } from '../proto/tessera/v1/StepResult.ts';
-import { FAILED_NODE_KEY } from '../protocol/forward-status.ts';
+import { BUSY_REASONS, FAILED_NODE_KEY, ForwardReason } from '../protocol/forward-status.ts';
 import type { NodePool } from './node-pool.ts';
 import type { RouteHop } from './routing.ts';
 
 /**
  * Why a session broke: `hop` (a node died, reset the stream or answered UNAVAILABLE), `expired`
- * (a node evicted the session: replay, nobody is at fault), `commitment` (a node's signed chain does
- * not link), `caller` (the request itself is wrong: retrying cannot help).
+ * (a node evicted the session: replay, nobody is at fault), `busy` (a node refused for now: full, or
+ * this client's share of it is taken; retry soon), `stale` (the route names a node that is no longer
+ * registered: choose again, nobody is at fault), `commitment` (a node's signed chain does not link),
+ * `caller` (the request itself is wrong: retrying cannot help).
  */
-export type FailureKind = 'hop' | 'expired' | 'commitment' | 'caller';
+export type FailureKind = 'hop' | 'expired' | 'busy' | 'stale' | 'commitment' | 'caller';
 
 export class HopFailure extends Error {
   constructor(
     message: string,
     readonly kind: FailureKind,
+    /** The node the failure names: only the first hop's own word about itself is first-hand. */
     readonly failedNodeId?: string,
+    /** The `tessera-reason` the stream ended with, when it ended with a status. */
+    readonly reason?: string,
   ) {
     super(message);
   }
@@ -56,10 +62,13 @@ function failureFromStatus(error: ServiceError): HopFailure {
   const named = error.metadata?.get(FAILED_NODE_KEY)[0];
   const failedNodeId = typeof named === 'string' && named !== '' ? named : undefined;
   const message = error.details || error.message;
-  if (message.startsWith('SESSION_EXPIRED')) return new HopFailure(message, 'expired', failedNodeId);
-  if (error.code === status.INVALID_ARGUMENT || error.code === status.OUT_OF_RANGE)
-    return new HopFailure(message, 'caller', failedNodeId);
-  return new HopFailure(message, 'hop', failedNodeId);
+  const reason = reasonOf(error);
+  const failure = (kind: FailureKind) => new HopFailure(message, kind, failedNodeId, reason);
+  if (reason === ForwardReason.SESSION_EXPIRED) return failure('expired');
+  if (reason !== undefined && BUSY_REASONS.has(reason)) return failure('busy');
+  if (reason === ForwardReason.NEXT_HOP_NOT_REGISTERED) return failure('stale');
+  if (error.code === status.INVALID_ARGUMENT || error.code === status.OUT_OF_RANGE) return failure('caller');
+  return failure('hop');
 }
 
 /**

@@ -58,8 +58,10 @@ export class RegistryPool {
         return result;
       } catch (error) {
         const e = error as ServiceError;
+        // Only a gRPC status (a number) says this registry failed; anything else, such as a
+        // TesseraError for a manifest it served, is its answer, not an outage to retry elsewhere.
+        if (typeof e.code !== 'number') throw error;
         if (e.code === status.NOT_FOUND) notFound = e.details || e.message;
-        else if (e.code === undefined) throw error;
         failures.push(`${endpoint}: ${e.details || e.message}`);
       }
     }

@@ -1,6 +1,7 @@
 import { hex } from '../crypto/hash.ts';
 import type { SignedCommitment } from '../protocol/commitment.ts';
 import type { TicketInputBytes } from '../protocol/ticket.ts';
+import type { AuditStepStore } from './node-db.ts';
 
 /** A committed step from position 0, kept to answer an audit of it. */
 export interface RetainedStep {
@@ -8,6 +9,8 @@ export interface RetainedStep {
   readonly input: TicketInputBytes;
   readonly commitment: SignedCommitment;
   readonly atMs: number;
+  /** Its row in the node's store, when the window has one. */
+  readonly rowId?: number;
 }
 
 export interface AuditWindowLimits {
@@ -56,10 +59,19 @@ export class AuditWindow {
   /** Steps dropped to the bounds or their age before an audit took them. */
   evicted = 0;
 
+  /**
+   * `store`: where kept steps are written as they are kept, and read back at start, so that steps
+   * the node may still owe survive its restart. A step leaves the store when it is released: after
+   * its ticket went out, or when it can no longer be owed.
+   */
   constructor(
     private readonly limits: AuditWindowLimits,
     private readonly now: () => number = Date.now,
-  ) {}
+    private readonly store?: AuditStepStore,
+  ) {
+    for (const step of store?.all() ?? []) this.hold(step);
+    this.expire();
+  }
 
   get size(): number {
     return this.steps.size;
@@ -69,18 +81,28 @@ export class AuditWindow {
     return this.heldBytes;
   }
 
-  keep(step: Omit<RetainedStep, 'atMs'>): void {
-    const kept: RetainedStep = { ...step, atMs: this.now() };
+  keep(step: Omit<RetainedStep, 'atMs' | 'rowId'>): void {
+    const atMs = this.now();
+    const rowId = this.store?.insert({ ...step, atMs });
+    this.hold({ ...step, atMs, ...(rowId === undefined ? {} : { rowId }) });
+    this.expire();
+  }
+
+  /** Lets go of a taken step for good (its ticket went out, or it is not selected). */
+  release(step: RetainedStep): void {
+    if (step.rowId !== undefined) this.store?.delete(step.rowId);
+  }
+
+  private hold(kept: RetainedStep): void {
     this.steps.set(kept, true);
     let session = this.bySession.get(kept.sessionId);
     if (!session) this.bySession.set(kept.sessionId, (session = new Set()));
     session.add(kept);
     this.byStep.set(hex(kept.commitment.stepId), kept);
     this.heldBytes += kept.input.bytes.length;
-    this.expire();
   }
 
-  /** The session's kept steps, now let go. */
+  /** The session's kept steps, taken out of the window (release each once done with it). */
   take(sessionId: string): RetainedStep[] {
     this.expire();
     const steps = [...(this.bySession.get(sessionId) ?? [])];
@@ -102,7 +124,7 @@ export class AuditWindow {
     );
   }
 
-  /** The kept step of this step id, now let go; undefined when none is held. */
+  /** The kept step of this step id, taken out of the window (release it once done); undefined when none is held. */
   takeStep(stepId: Uint8Array): RetainedStep | undefined {
     this.expire();
     const step = this.byStep.get(hex(stepId));
@@ -124,6 +146,7 @@ export class AuditWindow {
         this.steps.size + slack > this.limits.maxSteps || this.heldBytes + slack > this.limits.maxBytes;
       if (step.atMs >= stale && !(overBounds && step.atMs <= owed)) break;
       this.forget(step);
+      this.release(step);
       this.evicted++;
     }
   }

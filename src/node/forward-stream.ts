@@ -1,6 +1,7 @@
+import { randomBytes } from 'node:crypto';
 import { sha256 } from '../crypto/hash.ts';
 import type { Logger } from '../core/log.ts';
-import { status, type ServerDuplexStream } from '@grpc/grpc-js';
+import type { ServerDuplexStream } from '@grpc/grpc-js';
 import type { KeyPair } from '../crypto/keys.ts';
 import { CacheFullError } from '../model/kv-cache.ts';
 import { EngineInputError, type Engine } from '../model/engine.ts';
@@ -15,7 +16,10 @@ import { signCommitment, stepIdOf, type SignedCommitment } from '../protocol/com
 import { validateStep, type StepBounds, type StepInput } from './limits.ts';
 import { NextHopLink, type NextHopChannels } from './next-hop.ts';
 import type { NodeAudits } from './node-audits.ts';
-import { NodeStatusError, PassThroughStatus, toStatus } from '../protocol/forward-status.ts';
+import { ForwardReason, NodeStatusError, PassThroughStatus, toStatus } from '../protocol/forward-status.ts';
+import { TesseraError } from '../core/errors.ts';
+import type { RouteCheck } from './route-check.ts';
+import { peerHostOf, type SessionQuota } from './session-quota.ts';
 import { checkOpen } from './open-check.ts';
 import { sampleAt } from './position-sampler.ts';
 import type { EvictionReason, Session, SessionStore } from './session-store.ts';
@@ -41,13 +45,25 @@ export interface NodeContext {
   readonly log: Logger;
   /** Where the shares of attested steps go; none: the node records no shares. */
   readonly shares?: ShareSubmitter;
+  /** Which next hops an Open may name. */
+  readonly routes: RouteCheck;
+  /** Each client's and each address's share of the session slots. */
+  readonly quota: SessionQuota;
+  /** How long a new stream may take to send its Open. */
+  readonly openTimeoutMs: number;
+  /** How long the next hop may take to answer Open. */
+  readonly nextHopOpenedTimeoutMs: number;
 }
 
 type Call = ServerDuplexStream<ForwardRequest__Output, ForwardReply>;
 
 const bytesOf = (values: Float32Array) => new Uint8Array(values.buffer, values.byteOffset, values.byteLength);
 
-/** Names a stream's kept audit steps apart from any other stream of the same session id. */
+/**
+ * Names a stream's kept audit steps apart from any other stream of the same session id, in this run
+ * and in the runs before it whose kept steps the node's store brought back.
+ */
+const RUN_ID = randomBytes(8).toString('hex');
 let streamCount = 0;
 
 /**
@@ -66,17 +82,38 @@ export class ForwardStream {
   /** sha256 of the client's audit secret, which its reveal must match. */
   private auditCommitment?: Uint8Array;
   private revealed = false;
-  private readonly auditKey = `stream-${++streamCount}`;
+  private readonly auditKey = `stream-${RUN_ID}-${++streamCount}`;
   private earned?: SessionShares;
+  /** Gives back this session's slot in the per-client and per-address counts. */
+  private releaseQuota?: () => void;
+  private openTimer?: NodeJS.Timeout;
 
   constructor(
     private readonly ctx: NodeContext,
     private readonly call: Call,
     private readonly onDone: (stream: ForwardStream) => void,
   ) {
-    call.on('data', (request: ForwardRequest__Output) => this.enqueue(() => this.onRequest(request)));
+    call.on('data', (request: ForwardRequest__Output) => {
+      // The handshake deadline is about the client sending Open; waiting on the next hop has its own.
+      if (request.kind === 'open') clearTimeout(this.openTimer);
+      this.enqueue(() => this.onRequest(request));
+    });
     call.on('end', () => this.enqueue(async () => this.finish()));
     call.on('cancelled', () => this.abort());
+    // A stream that never opens would hold an HTTP/2 stream (and what a client holds open) forever.
+    this.openTimer = setTimeout(
+      () =>
+        this.enqueue(async () => {
+          if (this.state === 'new')
+            throw new NodeStatusError(
+              ForwardReason.OPEN_TIMEOUT,
+              'deadline_exceeded',
+              `no Open within ${ctx.openTimeoutMs} ms of the stream's start; send Open first`,
+            );
+        }),
+      ctx.openTimeoutMs,
+    );
+    this.openTimer.unref();
   }
 
   /**
@@ -86,7 +123,8 @@ export class ForwardStream {
   async drain(graceMs: number): Promise<void> {
     this.draining = true;
     const shuttingDown = new NodeStatusError(
-      status.UNAVAILABLE,
+      ForwardReason.NODE_DRAINING,
+      'unavailable',
       `node ${this.ctx.key.address} is shutting down; continue the session on another node of shard ${this.ctx.entry.index}`,
     );
     this.enqueue(async () => {
@@ -117,14 +155,16 @@ export class ForwardStream {
       case 'open':
         if (this.state !== 'new')
           throw new NodeStatusError(
-            status.FAILED_PRECONDITION,
+            ForwardReason.OUT_OF_SEQUENCE,
+            'failed_precondition',
             'session is already open: a Forward stream carries one session',
           );
         return this.handleOpen(request.open!);
       case 'step':
         if (this.state !== 'open')
           throw new NodeStatusError(
-            status.FAILED_PRECONDITION,
+            ForwardReason.OUT_OF_SEQUENCE,
+            'failed_precondition',
             'step before open: the first message of a Forward stream must be Open',
           );
         if (this.draining) return; // drain() ends the stream next
@@ -134,19 +174,25 @@ export class ForwardStream {
       case 'reveal':
         if (this.state !== 'open')
           throw new NodeStatusError(
-            status.FAILED_PRECONDITION,
+            ForwardReason.OUT_OF_SEQUENCE,
+            'failed_precondition',
             'audit reveal before open: the first message of a Forward stream must be Open',
           );
         return this.handleReveal(request.reveal!);
       case 'usage':
         if (this.state !== 'open')
           throw new NodeStatusError(
-            status.FAILED_PRECONDITION,
+            ForwardReason.OUT_OF_SEQUENCE,
+            'failed_precondition',
             'usage receipt before open: the first message of a Forward stream must be Open',
           );
         return this.handleUsage(request.usage!);
       default:
-        throw new NodeStatusError(status.INVALID_ARGUMENT, 'request holds neither open, step, close nor reveal');
+        throw new NodeStatusError(
+          ForwardReason.OUT_OF_SEQUENCE,
+          'invalid',
+          'request holds neither open, step, close, reveal nor usage',
+        );
     }
   }
 
@@ -154,13 +200,15 @@ export class ForwardStream {
     const { ctx } = this;
     if (ctx.isDraining())
       throw new NodeStatusError(
-        status.UNAVAILABLE,
+        ForwardReason.NODE_DRAINING,
+        'unavailable',
         `node ${ctx.key.address} is shutting down; open the session on another node of shard ${ctx.entry.index}`,
       );
     const next = checkOpen(open, { nodeId: ctx.key.address, manifest: ctx.manifest, shardIndex: ctx.entry.index });
     if (open.auditCommitment.length !== 0 && open.auditCommitment.length !== AUDIT_SECRET_BYTES) {
       throw new NodeStatusError(
-        status.INVALID_ARGUMENT,
+        ForwardReason.INVALID_OPEN,
+        'invalid',
         `audit_commitment has ${open.auditCommitment.length} bytes; send the 32-byte sha256 of the audit secret, or none`,
       );
     }
@@ -168,6 +216,14 @@ export class ForwardStream {
       this.auditCommitment = open.auditCommitment;
       ctx.audits.checkRoom();
     }
+    const peerHost = peerHostOf(this.call.getPeer());
+    const previous = open.route[ctx.entry.index - 1];
+    const peerExempt = previous !== undefined && (await ctx.routes.isPreviousHop(open.modelId, previous, peerHost));
+    // A stream cancelled while the registry was asked has released everything already: take nothing more.
+    if (this.isDone()) return;
+    this.releaseQuota = ctx.quota.acquire({ clientKey: clientKeyHex(open.clientKey), peerHost, peerExempt });
+    if (next) await ctx.routes.checkNextHop(open.modelId, next);
+    if (this.isDone()) return this.releaseQuota();
     this.session = ctx.store.open(open.sessionId, ctx.engine.createCache(ctx.cacheBytes), (reason) =>
       this.onEvicted(reason),
     );
@@ -181,12 +237,17 @@ export class ForwardStream {
         clientKeyHex(open.clientKey),
       );
     if (next) {
-      this.link = new NextHopLink(ctx.channels.client(next), next, open);
+      this.link = new NextHopLink(ctx.channels.client(next), next, open, ctx.nextHopOpenedTimeoutMs);
       await this.link.opened;
     }
     this.state = 'open';
     ctx.log('session_opened', { session: open.sessionId, next: next?.endpoint });
     this.reply({ opened: { nodeId: ctx.key.address } });
+  }
+
+  /** A method, so that the compiler does not narrow `state` across the awaits that may change it. */
+  private isDone(): boolean {
+    return this.state === 'done';
   }
 
   private onEvicted(reason: EvictionReason): void {
@@ -256,11 +317,16 @@ export class ForwardStream {
   private handleReveal(reveal: AuditReveal__Output): void {
     if (!this.auditCommitment)
       throw new NodeStatusError(
-        status.FAILED_PRECONDITION,
+        ForwardReason.INVALID_AUDIT_REVEAL,
+        'failed_precondition',
         'audit secret revealed for a session opened without an audit commitment',
       );
     if (this.revealed)
-      throw new NodeStatusError(status.FAILED_PRECONDITION, 'the audit secret was already revealed for this session');
+      throw new NodeStatusError(
+        ForwardReason.INVALID_AUDIT_REVEAL,
+        'failed_precondition',
+        'the audit secret was already revealed for this session',
+      );
     this.ctx.audits.reveal(this.auditKey, this.auditCommitment, reveal.secret);
     this.revealed = true;
     this.link?.reveal(reveal.secret);
@@ -268,7 +334,8 @@ export class ForwardStream {
 
   /** Turns the steps the client's receipt covers into shares, and passes the receipt on down the route. */
   private handleUsage(usage: UsageAttestation__Output): void {
-    if (!usage.receipt) throw new NodeStatusError(status.INVALID_ARGUMENT, 'usage attestation without a receipt');
+    if (!usage.receipt)
+      throw new NodeStatusError(ForwardReason.INVALID_USAGE_RECEIPT, 'invalid', 'usage attestation without a receipt');
     const receipt = { payload: usage.receipt.payload, signature: usage.receipt.signature };
     if (this.earned) {
       const shares = this.earned.attest(receipt);
@@ -297,8 +364,10 @@ export class ForwardStream {
         startPosition,
       );
     } catch (error) {
-      if (error instanceof EngineInputError) throw new NodeStatusError(status.INVALID_ARGUMENT, error.message);
-      if (error instanceof CacheFullError) throw new NodeStatusError(status.RESOURCE_EXHAUSTED, error.message);
+      if (error instanceof EngineInputError)
+        throw new NodeStatusError(ForwardReason.INVALID_STEP, 'invalid', error.message);
+      if (error instanceof CacheFullError)
+        throw new NodeStatusError(ForwardReason.CACHE_FULL, 'resource_exhausted', error.message);
       throw error;
     } finally {
       ctx.store.account(session);
@@ -327,7 +396,7 @@ export class ForwardStream {
   private fail(error: unknown): void {
     if (this.state === 'done') return;
     this.state = 'done';
-    if (!(error instanceof NodeStatusError || error instanceof PassThroughStatus))
+    if (!(error instanceof TesseraError || error instanceof PassThroughStatus))
       this.ctx.log('session_error', { session: this.open?.sessionId, error: (error as Error)?.stack ?? String(error) });
     this.link?.cancel();
     this.release();
@@ -335,7 +404,9 @@ export class ForwardStream {
   }
 
   private release(): void {
+    clearTimeout(this.openTimer);
     if (this.session) this.ctx.store.release(this.session);
+    this.releaseQuota?.();
     this.onDone(this);
   }
 }

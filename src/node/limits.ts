@@ -3,7 +3,7 @@ import { bf16ToF32Array, f16ToF32Array } from '../tensor/half.ts';
 import type { Step__Output } from '../proto/tessera/v1/Step.ts';
 import type { Tensor__Output } from '../proto/tessera/v1/Tensor.ts';
 import { tokenBytes } from '../protocol/commitment.ts';
-import { NodeStatusError } from '../protocol/forward-status.ts';
+import { ForwardReason, NodeStatusError } from '../protocol/forward-status.ts';
 
 /** What a step may ask of this shard. */
 export interface StepBounds {
@@ -14,6 +14,8 @@ export interface StepBounds {
   readonly contextLength: number;
   /** Most positions one step may carry (a prefill chunk). */
   readonly maxStepPositions: number;
+  /** Token ids (of the input and of the history) must be below it. */
+  readonly vocabSize: number;
 }
 
 /** A validated step input and the bytes its commitment hashes (as received). */
@@ -23,7 +25,8 @@ export type StepInput =
 
 const BYTES_PER_VALUE: Readonly<Record<string, number>> = { DTYPE_F32: 4, DTYPE_F16: 2, DTYPE_BF16: 2 };
 
-const invalid = (message: string) => new NodeStatusError(status.INVALID_ARGUMENT, message);
+const invalid = (message: string, code: ForwardReason = ForwardReason.INVALID_STEP) =>
+  new NodeStatusError(code, 'invalid', message);
 const tooManyPositions = (positions: number, bounds: StepBounds) =>
   invalid(`step carries ${positions} positions, this node takes at most ${bounds.maxStepPositions} per step`);
 
@@ -60,23 +63,61 @@ function decodeHidden(tensor: Tensor__Output, bounds: StepBounds): Float32Array 
   return tensor.dtype === 'DTYPE_F16' ? f16ToF32Array(halves) : bf16ToF32Array(halves);
 }
 
+/** NaN or ±Infinity would poison the session's cache and every later hop's output. */
+function checkFinite(values: Float32Array, bounds: StepBounds): void {
+  for (let i = 0; i < values.length; i++) {
+    if (!Number.isFinite(values[i]!)) {
+      const position = Math.floor(i / bounds.hiddenSize);
+      throw invalid(
+        `hidden states hold ${values[i]} at position ${position}, index ${i % bounds.hiddenSize}; activations must be finite`,
+        ForwardReason.NON_FINITE_ACTIVATION,
+      );
+    }
+  }
+}
+
+/** The step number ends up in a u64 of the step id, hashed and signed: it must be exact in a double. */
+export function checkStepNumber(step: number): void {
+  if (!Number.isSafeInteger(step) || step < 0)
+    throw invalid(
+      `step number ${step} is beyond ${Number.MAX_SAFE_INTEGER}, the largest this node takes`,
+      ForwardReason.INTEGER_OUT_OF_RANGE,
+    );
+}
+
+function checkTokenIds(ids: readonly number[], what: 'token id' | 'history token id', bounds: StepBounds): void {
+  for (const id of ids) {
+    if (!Number.isInteger(id) || id < 0 || id >= bounds.vocabSize)
+      throw invalid(
+        `${what} ${id} is outside the vocabulary of ${bounds.vocabSize}`,
+        ForwardReason.TOKEN_OUT_OF_VOCABULARY,
+      );
+  }
+}
+
 /**
  * Checks a step against this shard and the session's cache (which holds `cachedPositions`), so the
  * engine only ever sees well-formed input. Violations are INVALID_ARGUMENT, or OUT_OF_RANGE past the
  * model's context.
  */
 export function validateStep(step: Step__Output, bounds: StepBounds, cachedPositions: number): StepInput {
+  checkStepNumber(step.step);
   let input: StepInput;
   if (bounds.takesTokens) {
     if (step.hidden) throw invalid(`shard ${bounds.shardIndex} takes token ids, not hidden states`);
     if (step.tokens.length === 0) throw invalid('step has no token ids');
+    checkTokenIds(step.tokens, 'token id', bounds);
     input = { tokens: step.tokens, positions: step.tokens.length, bytes: tokenBytes(step.tokens) };
   } else {
     if (step.tokens.length > 0) throw invalid(`shard ${bounds.shardIndex} takes hidden states, not token ids`);
     if (!step.hidden) throw invalid(`step has no hidden states for shard ${bounds.shardIndex}`);
     const values = decodeHidden(step.hidden, bounds);
+    checkFinite(values, bounds);
     input = { hidden: values, positions: values.length / bounds.hiddenSize, bytes: step.hidden.data };
   }
+  if (step.history.length > bounds.contextLength)
+    throw invalid(`history of ${step.history.length} tokens exceeds the model's context of ${bounds.contextLength}`);
+  checkTokenIds(step.history, 'history token id', bounds);
   if (input.positions > bounds.maxStepPositions) throw tooManyPositions(input.positions, bounds);
   if (step.startPosition > cachedPositions) {
     throw invalid(
@@ -86,8 +127,11 @@ export function validateStep(step: Step__Output, bounds: StepBounds, cachedPosit
   const end = step.startPosition + input.positions;
   if (end > bounds.contextLength) {
     throw new NodeStatusError(
-      status.OUT_OF_RANGE,
+      ForwardReason.CONTEXT_EXCEEDED,
+      'invalid',
       `positions ${step.startPosition} to ${end - 1} exceed the model's context of ${bounds.contextLength}`,
+      undefined,
+      status.OUT_OF_RANGE,
     );
   }
   return input;

@@ -1,4 +1,5 @@
 import { credentials, status, type ClientDuplexStream, type ServiceError } from '@grpc/grpc-js';
+import type { ErrorKind } from '../core/errors.ts';
 import { tessera } from '../proto/services.ts';
 import { FORWARD_CHANNEL_OPTIONS } from '../rpc/stream-options.ts';
 import type { ForwardReply__Output } from '../proto/tessera/v1/ForwardReply.ts';
@@ -8,7 +9,7 @@ import type { NodeClient } from '../proto/tessera/v1/Node.ts';
 import type { Open__Output } from '../proto/tessera/v1/Open.ts';
 import type { Step } from '../proto/tessera/v1/Step.ts';
 import type { StepResult__Output } from '../proto/tessera/v1/StepResult.ts';
-import { NodeStatusError, PassThroughStatus } from '../protocol/forward-status.ts';
+import { ForwardReason, NodeStatusError, PassThroughStatus } from '../protocol/forward-status.ts';
 
 /**
  * One channel per next-hop endpoint, shared by every session that forwards there (HTTP/2 carries
@@ -64,10 +65,12 @@ export class NextHopLink {
   private failure?: Error;
   private closing = false;
 
+  /** `openedTimeoutMs`: how long the next hop may take to answer Open before the session gives up on it. */
   constructor(
     client: NodeClient,
     private readonly hop: Hop__Output,
     open: Open__Output,
+    openedTimeoutMs: number,
   ) {
     this.call = client.forward();
     this.call.on('data', (reply: ForwardReply__Output) => this.onReply(reply));
@@ -79,6 +82,18 @@ export class NextHopLink {
     this.call.on('end', () => this.fail(this.hopFailed('it ended the stream')));
     this.opened = this.expect('opened').then(() => undefined);
     this.opened.catch(() => undefined); // a step that fails first reports it
+    const timer = setTimeout(() => {
+      this.fail(
+        this.hopFailed(
+          `it did not answer Open within ${openedTimeoutMs} ms`,
+          ForwardReason.NEXT_HOP_TIMEOUT,
+          'deadline_exceeded',
+        ),
+      );
+      this.call.cancel();
+    }, openedTimeoutMs);
+    timer.unref();
+    void this.opened.finally(() => clearTimeout(timer)).catch(() => undefined);
     this.call.write({ open });
   }
 
@@ -102,7 +117,7 @@ export class NextHopLink {
   close(): void {
     if (this.closing) return;
     this.closing = true;
-    this.fail(new NodeStatusError(status.CANCELLED, 'session closed'));
+    this.fail(new NodeStatusError(ForwardReason.SESSION_CLOSED, 'failed_precondition', 'session closed'));
     try {
       this.call.write({ close: {} });
       this.call.end();
@@ -112,16 +127,23 @@ export class NextHopLink {
   }
 
   /** Drops the stream at once; what is pending fails with `reason`. */
-  cancel(reason: Error = new NodeStatusError(status.CANCELLED, 'session cancelled')): void {
+  cancel(
+    reason: Error = new NodeStatusError(ForwardReason.SESSION_CLOSED, 'failed_precondition', 'session cancelled'),
+  ): void {
     this.closing = true;
     this.fail(reason);
     this.call.cancel();
   }
 
-  private hopFailed(what: string): NodeStatusError {
+  private hopFailed(
+    what: string,
+    code: ForwardReason = ForwardReason.NEXT_HOP_FAILED,
+    kind: ErrorKind = 'unavailable',
+  ): NodeStatusError {
     const { hop } = this;
     return new NodeStatusError(
-      status.UNAVAILABLE,
+      code,
+      kind,
       `next hop shard ${hop.shardIndex} (${hop.nodeId} at ${hop.endpoint}) failed: ${what}`,
       { nodeId: hop.nodeId, shardIndex: hop.shardIndex },
     );

@@ -2,7 +2,6 @@ import { sha256 } from '../crypto/hash.ts';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { status } from '@grpc/grpc-js';
 import { signCommitment, stepIdOf, tokenBytes } from '../protocol/commitment.ts';
 import { auditCommitmentOf, isAudited } from '../protocol/audit-selection.ts';
 import { generateKeyPair } from '../crypto/keys.ts';
@@ -111,7 +110,8 @@ test('a window full of steps the cluster may still audit refuses new work with R
     () => audits.checkRoom(),
     (error: unknown) => {
       assert.ok(error instanceof NodeStatusError);
-      assert.equal(error.code, status.RESOURCE_EXHAUSTED);
+      assert.equal(error.code, 'AUDIT_WINDOW_FULL');
+      assert.equal(error.kind, 'resource_exhausted');
       assert.match(
         error.message,
         /^audit window full: 2 steps \(0\.0 MiB; bounds 2 steps, 256\.0 MiB\) younger than 210 s, which this node must keep to answer audit requests; try another node$/,

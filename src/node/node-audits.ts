@@ -7,9 +7,10 @@ import { auditCommitmentOf, isAudited } from '../protocol/audit-selection.ts';
 import { encodeTicket, type HiddenDType, type TicketInputBytes } from '../protocol/ticket.ts';
 import type { OwedAudit__Output } from '../proto/tessera/v1/OwedAudit.ts';
 import type { Step__Output } from '../proto/tessera/v1/Step.ts';
-import { AuditWindow, type AuditWindowLimits } from './audit-window.ts';
+import { AuditWindow, type AuditWindowLimits, type RetainedStep } from './audit-window.ts';
+import type { AuditStepStore } from './node-db.ts';
 import type { StepInput } from './limits.ts';
-import { NodeStatusError } from '../protocol/forward-status.ts';
+import { ForwardReason, NodeStatusError } from '../protocol/forward-status.ts';
 
 export interface NodeAuditOptions {
   readonly modelId: string;
@@ -22,6 +23,8 @@ export interface NodeAuditOptions {
   /** Where tickets go; none: selected steps are only logged. */
   readonly registry?: string;
   readonly log: Logger;
+  /** Where kept steps survive a restart; none: they are kept in memory only. */
+  readonly store?: AuditStepStore;
 }
 
 /** Tickets waiting to reach the registry; past this, new ones are dropped (and logged). */
@@ -49,7 +52,7 @@ export class NodeAudits {
   ticketsSubmitted = 0;
 
   constructor(private readonly options: NodeAuditOptions) {
-    this.window = new AuditWindow(options.window);
+    this.window = new AuditWindow(options.window, Date.now, options.store);
     this.samplingRate = options.samplingRate;
     if (options.registry !== undefined) this.client = new AuditClient(options.registry);
   }
@@ -78,7 +81,7 @@ export class NodeAudits {
   checkRoom(): void {
     if (this.samplingRate === 0) return;
     const full = this.window.fullness();
-    if (full !== undefined) throw new NodeStatusError(status.RESOURCE_EXHAUSTED, full);
+    if (full !== undefined) throw new NodeStatusError(ForwardReason.AUDIT_WINDOW_FULL, 'resource_exhausted', full);
   }
 
   /**
@@ -88,16 +91,20 @@ export class NodeAudits {
   reveal(sessionId: string, auditCommitment: Uint8Array, secret: Uint8Array): void {
     if (!auditCommitmentOf(secret).equals(auditCommitment)) {
       throw new NodeStatusError(
-        status.INVALID_ARGUMENT,
+        ForwardReason.INVALID_AUDIT_REVEAL,
+        'invalid',
         'the revealed audit secret does not hash to the audit commitment sent at Open',
       );
     }
     // Every commitment of the session binds this secret, so the steps it does not select can never
     // be asked for: they leave the window now.
     for (const step of this.window.take(sessionId)) {
-      if (!isAudited(secret, step.commitment.stepId, this.options.shardIndex, this.samplingRate)) continue;
+      if (!isAudited(secret, step.commitment.stepId, this.options.shardIndex, this.samplingRate)) {
+        this.window.release(step);
+        continue;
+      }
       this.remember(step.commitment.stepId);
-      this.submit(step.input, step.commitment);
+      this.submit(step);
     }
   }
 
@@ -128,7 +135,7 @@ export class NodeAudits {
         });
         continue;
       }
-      this.submit(kept.input, kept.commitment);
+      this.submit(kept);
     }
   }
 
@@ -145,21 +152,32 @@ export class NodeAudits {
     if (this.answered.size > MAX_ANSWERED) this.answered.delete(this.answered.values().next().value!);
   }
 
-  private submit(input: TicketInputBytes, commitment: SignedCommitment): void {
+  /** Tickets a taken step in the background; it leaves the store once the registry has answered. */
+  private submit(step: RetainedStep): void {
     const { log } = this.options;
+    const { input, commitment } = step;
     const fields = { shard: this.options.shardIndex, positions: input.positions };
-    if (!this.client) return log('audit_selected', { ...fields, registry: 'none: the ticket is not submitted' });
-    if (this.pending.size >= MAX_PENDING_TICKETS)
+    if (!this.client) {
+      this.window.release(step);
+      return log('audit_selected', { ...fields, registry: 'none: the ticket is not submitted' });
+    }
+    if (this.pending.size >= MAX_PENDING_TICKETS) {
+      this.window.release(step);
       return log('audit_ticket_dropped', {
         ...fields,
         reason: `${MAX_PENDING_TICKETS} tickets already waiting for the registry`,
       });
+    }
     const work = this.send(input, commitment).then(
       (ticketId) => {
         this.ticketsSubmitted++;
+        this.window.release(step);
         log('audit_ticket_submitted', { ...fields, ticketId });
       },
-      (error: ServiceError) => log('audit_ticket_failed', { ...fields, error: error.details || error.message }),
+      (error: ServiceError) => {
+        this.window.release(step);
+        log('audit_ticket_failed', { ...fields, error: error.details || error.message });
+      },
     );
     this.pending.add(work);
     void work.finally(() => this.pending.delete(work));

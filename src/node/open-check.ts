@@ -1,13 +1,13 @@
-import { status } from '@grpc/grpc-js';
 import type { Manifest } from '../model/manifest.ts';
 import type { Hop__Output } from '../proto/tessera/v1/Hop.ts';
 import type { Open__Output } from '../proto/tessera/v1/Open.ts';
-import { NodeStatusError } from '../protocol/forward-status.ts';
+import { ForwardReason, NodeStatusError } from '../protocol/forward-status.ts';
 import { MAX_LOGPROBS } from './position-sampler.ts';
 
 const MAX_SESSION_ID_LENGTH = 256;
 
-const invalid = (message: string) => new NodeStatusError(status.INVALID_ARGUMENT, message);
+const invalid = (message: string, code: ForwardReason = ForwardReason.INVALID_OPEN) =>
+  new NodeStatusError(code, 'invalid', message);
 
 /**
  * Checks an Open against this node: model, output mode, sampling and a route that names this node
@@ -32,6 +32,19 @@ export function checkOpen(
       throw invalid(`temperature ${sampling.temperature} must be a finite number ≥ 0`);
     if (sampling.logprobs > MAX_LOGPROBS)
       throw invalid(`logprobs ${sampling.logprobs} exceeds the maximum of ${MAX_LOGPROBS}`);
+    // 64-bit fields arrive as doubles: past 2^53 the value is no longer the one sent.
+    if (!Number.isSafeInteger(sampling.seed) || sampling.seed < 0)
+      throw invalid(
+        `seed ${sampling.seed} is beyond ${Number.MAX_SAFE_INTEGER}, the largest this node takes`,
+        ForwardReason.INTEGER_OUT_OF_RANGE,
+      );
+    for (const [name, value] of [
+      ['top_p', sampling.topP],
+      ['min_p', sampling.minP],
+      ['repetition_penalty', sampling.repetitionPenalty],
+    ] as const) {
+      if (!Number.isFinite(value)) throw invalid(`${name} ${value} must be a finite number`);
+    }
   }
   const route = open.route;
   if (route.length !== manifest.shards.length)

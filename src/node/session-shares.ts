@@ -1,10 +1,9 @@
-import { status } from '@grpc/grpc-js';
 import { bytesToHex } from '@noble/hashes/utils.js';
 import { receiptHashOf, verifyReceipt } from '../protocol/receipt.ts';
 import { RecordFormatError, type SignedRecord } from '../protocol/record.ts';
 import { encodeShare, sessionHashOf, WEIGHT_ONE } from '../protocol/share.ts';
 import type { KeyPair } from '../crypto/keys.ts';
-import { NodeStatusError } from '../protocol/forward-status.ts';
+import { ForwardReason, NodeStatusError } from '../protocol/forward-status.ts';
 
 /**
  * The compute shares one session earns on this node: one per forward step (its positions, weight
@@ -47,25 +46,28 @@ export class SessionShares {
       receipt = verifyReceipt(signed);
     } catch (error) {
       if (error instanceof RecordFormatError)
-        throw new NodeStatusError(status.INVALID_ARGUMENT, `usage receipt: ${error.message}`);
+        throw new NodeStatusError(ForwardReason.INVALID_USAGE_RECEIPT, 'invalid', `usage receipt: ${error.message}`);
       throw error;
     }
     if (receipt.sessionHash !== this.#sessionHash)
-      throw new NodeStatusError(status.INVALID_ARGUMENT, 'usage receipt is for another session');
+      throw new NodeStatusError(ForwardReason.INVALID_USAGE_RECEIPT, 'invalid', 'usage receipt is for another session');
     if (receipt.modelId !== this.modelId)
       throw new NodeStatusError(
-        status.INVALID_ARGUMENT,
+        ForwardReason.INVALID_USAGE_RECEIPT,
+        'invalid',
         `usage receipt is for model "${receipt.modelId}", the session for "${this.modelId}"`,
       );
     if (this.clientKey !== '' && receipt.clientKey !== this.clientKey)
       throw new NodeStatusError(
-        status.INVALID_ARGUMENT,
+        ForwardReason.INVALID_USAGE_RECEIPT,
+        'invalid',
         'usage receipt is signed by another key than the session was opened with',
       );
     const allowed = receipt.tokensPerShard[this.shardIndex];
     if (allowed === undefined)
       throw new NodeStatusError(
-        status.INVALID_ARGUMENT,
+        ForwardReason.INVALID_USAGE_RECEIPT,
+        'invalid',
         `usage receipt counts ${receipt.tokensPerShard.length} shards, none for shard ${this.shardIndex}`,
       );
     const receiptHash = receiptHashOf(signed.payload).toString('hex');

@@ -1,6 +1,5 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { status } from '@grpc/grpc-js';
 import { KvCache } from '../model/kv-cache.ts';
 import type { ModelConfig } from '../model/model-files.ts';
 import { NodeStatusError } from '../protocol/forward-status.ts';
@@ -32,9 +31,9 @@ function fixture(options: { maxSessions?: number; cacheBytes?: number; idleTimeo
 
 const expired = (id: string) => (error: unknown) =>
   error instanceof NodeStatusError &&
-  error.code === status.NOT_FOUND &&
-  error.message ===
-    `SESSION_EXPIRED: session ${id} is not open on this node (evicted or never opened); reopen and replay`;
+  error.code === 'SESSION_EXPIRED' &&
+  error.kind === 'not_found' &&
+  error.message === `session ${id} is not open on this node (evicted or never opened); reopen and replay`;
 
 test('least recently used sessions make room for a session that needs it', () => {
   const { store, open, use, evictions } = fixture({ cacheBytes: 3 * 1024 });
@@ -63,7 +62,8 @@ test('a session needing more than the whole budget is refused, and others are le
     () => store.makeRoom(big, 4096),
     (error: unknown) =>
       error instanceof NodeStatusError &&
-      error.code === status.RESOURCE_EXHAUSTED &&
+      error.code === 'CACHE_FULL' &&
+      error.kind === 'resource_exhausted' &&
       /session big needs 4096 bytes of KV cache, this node's budget for all sessions is 2048/.test(error.message),
   );
   assert.deepEqual(evictions, []);
@@ -90,7 +90,7 @@ test('the session count is bounded; idle and released sessions free their places
   open('b');
   assert.throws(
     () => open('c'),
-    (error: unknown) => error instanceof NodeStatusError && error.code === status.RESOURCE_EXHAUSTED,
+    (error: unknown) => error instanceof NodeStatusError && error.code === 'NODE_FULL',
   );
   store.release(a);
   open('c');

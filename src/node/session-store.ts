@@ -1,6 +1,5 @@
-import { status } from '@grpc/grpc-js';
 import type { KvCache } from '../model/kv-cache.ts';
-import { NodeStatusError, sessionExpired } from '../protocol/forward-status.ts';
+import { ForwardReason, NodeStatusError, sessionExpired } from '../protocol/forward-status.ts';
 
 export interface SessionStoreOptions {
   readonly maxSessions: number;
@@ -73,7 +72,8 @@ export class SessionStore {
     this.sweep();
     if (this.sessions.size >= this.options.maxSessions) {
       throw new NodeStatusError(
-        status.RESOURCE_EXHAUSTED,
+        ForwardReason.NODE_FULL,
+        'resource_exhausted',
         `node is serving its maximum of ${this.options.maxSessions} sessions; try another node of this shard`,
       );
     }
@@ -94,7 +94,8 @@ export class SessionStore {
   makeRoom(session: Session, bytes: number): void {
     if (bytes > this.options.cacheBytes) {
       throw new NodeStatusError(
-        status.RESOURCE_EXHAUSTED,
+        ForwardReason.CACHE_FULL,
+        'resource_exhausted',
         `session ${session.id} needs ${bytes} bytes of KV cache, this node's budget for all sessions is ${this.options.cacheBytes}`,
       );
     }

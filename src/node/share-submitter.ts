@@ -6,6 +6,7 @@ import type { SignedRecord } from '../protocol/record.ts';
 import { shareHashOf } from '../protocol/share.ts';
 import { signStatement } from '../protocol/share-batch.ts';
 import type { KeyPair } from '../crypto/keys.ts';
+import type { ShareStore } from './node-db.ts';
 
 export interface ShareSubmitterOptions {
   /** HOST:PORT of the share-chain daemon. */
@@ -17,6 +18,11 @@ export interface ShareSubmitterOptions {
   /** Most shares held while the daemon does not acknowledge them; the oldest go first beyond it. Default 100 000. */
   readonly maxQueued?: number;
   readonly log: Logger;
+  /**
+   * Where queued shares survive a restart: written when queued (before the client's receipt is
+   * answered for), removed once the daemon has answered for them. None: memory only.
+   */
+  readonly store?: ShareStore;
 }
 
 interface Queued {
@@ -26,6 +32,8 @@ interface Queued {
   readonly receipt: SignedRecord;
   /** Rejections that may pass (the daemon's view of the registry lags a fresh registration). */
   transientRejections: number;
+  /** Its row in the store, when there is one. */
+  readonly rowId?: number;
 }
 
 /** Shares per SubmitShares call, well under the daemon's limit. */
@@ -46,6 +54,7 @@ export class ShareSubmitter {
   readonly #log: ShareSubmitterOptions['log'];
   readonly #maxQueued: number;
   readonly #timer: NodeJS.Timeout;
+  readonly #store: ShareStore | undefined;
   #queue: Queued[] = [];
   #flushing: Promise<void> | undefined;
   #accepted = 0;
@@ -56,6 +65,16 @@ export class ShareSubmitter {
     this.#key = options.key;
     this.#log = options.log;
     this.#maxQueued = options.maxQueued ?? 100_000;
+    this.#store = options.store;
+    // What an earlier run of this node queued and no daemon answered for goes out first.
+    for (const stored of this.#store?.all() ?? [])
+      this.#queue.push({
+        share: stored.share,
+        hash: shareHashOf(stored.share).toString('hex'),
+        receipt: stored.receipt,
+        transientRejections: 0,
+        rowId: stored.rowId,
+      });
     this.#timer = setInterval(() => void this.flush(), options.flushIntervalMs ?? 1_000);
     this.#timer.unref();
   }
@@ -76,12 +95,20 @@ export class ShareSubmitter {
 
   /** Queues share payloads of this node, with the receipt that backs them. */
   add(shares: readonly Uint8Array[], receipt: SignedRecord): void {
-    for (const share of shares)
-      this.#queue.push({ share, hash: shareHashOf(share).toString('hex'), receipt, transientRejections: 0 });
+    const rowIds = this.#store?.insert(shares, receipt);
+    shares.forEach((share, i) =>
+      this.#queue.push({
+        share,
+        hash: shareHashOf(share).toString('hex'),
+        receipt,
+        transientRejections: 0,
+        ...(rowIds === undefined ? {} : { rowId: rowIds[i]! }),
+      }),
+    );
     this.#submitted += shares.length;
     const excess = this.#queue.length - this.#maxQueued;
     if (excess > 0) {
-      this.#queue.splice(0, excess);
+      this.#forget(this.#queue.splice(0, excess));
       this.#log('shares_dropped', {
         count: excess,
         reason: `more than ${this.#maxQueued} shares unacknowledged by the daemon`,
@@ -110,6 +137,10 @@ export class ShareSubmitter {
     this.#client.close();
   }
 
+  #forget(queued: readonly Queued[]): void {
+    this.#store?.delete(queued.flatMap((q) => (q.rowId === undefined ? [] : [q.rowId])));
+  }
+
   async #send(): Promise<void> {
     while (this.#queue.length > 0) {
       const batch = this.#queue.slice(0, BATCH);
@@ -134,16 +165,20 @@ export class ShareSubmitter {
         return;
       }
       const keep: Queued[] = [];
+      const done: Queued[] = [];
       verdicts.forEach((verdict, i) => {
         const q = batch[i]!;
         if (verdict.accepted || verdict.rejection === 'SHARE_DUPLICATE') {
           this.#accepted++;
+          done.push(q);
         } else if (TRANSIENT.has(verdict.rejection!) && ++q.transientRejections < MAX_TRANSIENT_REJECTIONS) {
           keep.push(q);
         } else {
           this.#log('share_rejected', { rejection: verdict.rejection, message: verdict.message });
+          done.push(q);
         }
       });
+      this.#forget(done);
       this.#queue = [...keep, ...this.#queue.slice(batch.length)];
       // Shares kept for a retry wait for the next flush rather than spinning here.
       if (keep.length > 0) return;

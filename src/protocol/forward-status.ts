@@ -1,17 +1,93 @@
 import { Metadata, status, type ServiceError, type StatusObject } from '@grpc/grpc-js';
+import { TesseraError, type ErrorKind } from '../core/errors.ts';
+import { REASON_KEY, toStatusObject } from '../rpc/status.ts';
 
-/** Trailing metadata naming the hop whose failure ended a Forward stream (the client bans that node). */
+/**
+ * Trailing metadata naming the hop whose failure ended a Forward stream. Only the hop that ends the
+ * client's stream can be held to it: a deeper hop's name is relayed by the hops above it, any of which
+ * could have written it, so a client trusts it only as far as it can check it (see src/client).
+ */
 export const FAILED_NODE_KEY = 'tessera-failed-node';
 export const FAILED_SHARD_KEY = 'tessera-failed-shard';
 
-/** A gRPC status a Forward stream ends with; `failedNode` defaults to the node raising it. */
-export class NodeStatusError extends Error {
+/**
+ * The reasons a Forward stream ends with (`tessera-reason`). Clients match these, never the message.
+ */
+export const ForwardReason = {
+  /** The session was evicted (idle, or for room) or never opened here: reopen and replay. */
+  SESSION_EXPIRED: 'SESSION_EXPIRED',
+  /** Every session slot of the node is taken. Retrying soon (or elsewhere) may succeed. */
+  NODE_FULL: 'NODE_FULL',
+  /** This client key already holds its share of the node's sessions. */
+  CLIENT_SESSION_LIMIT: 'CLIENT_SESSION_LIMIT',
+  /** This peer address already holds its share of the node's sessions. */
+  PEER_SESSION_LIMIT: 'PEER_SESSION_LIMIT',
+  /** The session's KV cache does not fit the node's budget. */
+  CACHE_FULL: 'CACHE_FULL',
+  /** The node's audit window is full of steps it may still owe tickets for. */
+  AUDIT_WINDOW_FULL: 'AUDIT_WINDOW_FULL',
+  /** The node is shutting down. */
+  NODE_DRAINING: 'NODE_DRAINING',
+  /** The stream sent no Open within the handshake deadline. */
+  OPEN_TIMEOUT: 'OPEN_TIMEOUT',
+  /** A message other than the one the stream's state allows (a step before Open, a second Open). */
+  OUT_OF_SEQUENCE: 'OUT_OF_SEQUENCE',
+  /** The Open itself is malformed or not for this node. */
+  INVALID_OPEN: 'INVALID_OPEN',
+  /** The route's next hop is not a registered node of the next shard of the model. */
+  NEXT_HOP_NOT_REGISTERED: 'NEXT_HOP_NOT_REGISTERED',
+  /** The registry that says which nodes are registered could not be asked. */
+  NEXT_HOP_UNVERIFIED: 'NEXT_HOP_UNVERIFIED',
+  /** The next hop did not answer Open in time. */
+  NEXT_HOP_TIMEOUT: 'NEXT_HOP_TIMEOUT',
+  /** The next hop broke the session (unreachable, reset, answered out of turn). */
+  NEXT_HOP_FAILED: 'NEXT_HOP_FAILED',
+  /** A malformed step (shape, dtype, positions, which input this shard takes). */
+  INVALID_STEP: 'INVALID_STEP',
+  /** Hidden states holding NaN or ±Infinity. */
+  NON_FINITE_ACTIVATION: 'NON_FINITE_ACTIVATION',
+  /** An integer (step, seed, position) beyond what the protocol allows. */
+  INTEGER_OUT_OF_RANGE: 'INTEGER_OUT_OF_RANGE',
+  /** A token id beyond the model's vocabulary. */
+  TOKEN_OUT_OF_VOCABULARY: 'TOKEN_OUT_OF_VOCABULARY',
+  /** Positions past the model's context. */
+  CONTEXT_EXCEEDED: 'CONTEXT_EXCEEDED',
+  /** An audit reveal that does not fit the session (none committed, a second one, a wrong secret). */
+  INVALID_AUDIT_REVEAL: 'INVALID_AUDIT_REVEAL',
+  /** A usage receipt that does not fit the session. */
+  INVALID_USAGE_RECEIPT: 'INVALID_USAGE_RECEIPT',
+  /** The session was closed or cancelled by its client. */
+  SESSION_CLOSED: 'SESSION_CLOSED',
+} as const;
+export type ForwardReason = (typeof ForwardReason)[keyof typeof ForwardReason];
+
+/** Refusals that say "not now": the node is sound, a retry in a moment may be taken. */
+export const BUSY_REASONS: ReadonlySet<string> = new Set([
+  ForwardReason.NODE_FULL,
+  ForwardReason.CLIENT_SESSION_LIMIT,
+  ForwardReason.PEER_SESSION_LIMIT,
+  ForwardReason.CACHE_FULL,
+  ForwardReason.AUDIT_WINDOW_FULL,
+]);
+
+export interface FailedHop {
+  readonly nodeId: string;
+  readonly shardIndex: number;
+}
+
+/**
+ * An error that ends a Forward stream; `failedNode` defaults to the node raising it. `grpcStatus`
+ * overrides the status its kind maps to, for the one status the shared kinds lack (OUT_OF_RANGE).
+ */
+export class NodeStatusError extends TesseraError {
   constructor(
-    readonly code: status,
+    code: ForwardReason,
+    kind: ErrorKind,
     message: string,
-    readonly failedNode?: { readonly nodeId: string; readonly shardIndex: number },
+    readonly failedNode?: FailedHop,
+    readonly grpcStatus?: status,
   ) {
-    super(message);
+    super(code, kind, message);
   }
 }
 
@@ -24,29 +100,23 @@ export function failedHopMetadata(nodeId: string, shardIndex: number): Metadata 
 
 export const sessionExpired = (sessionId: string) =>
   new NodeStatusError(
-    status.NOT_FOUND,
-    `SESSION_EXPIRED: session ${sessionId} is not open on this node (evicted or never opened); reopen and replay`,
+    ForwardReason.SESSION_EXPIRED,
+    'not_found',
+    `session ${sessionId} is not open on this node (evicted or never opened); reopen and replay`,
   );
 
 /**
  * The status a stream ends with. A downstream status that already names its failed node passes
  * through unchanged, so the deepest failure is the one the client sees; anything that is not a
- * NodeStatusError is this node's internal error.
+ * TesseraError is this node's internal error, and its message stays in this node's log.
  */
-export function toStatus(
-  error: unknown,
-  self: { readonly nodeId: string; readonly shardIndex: number },
-): Partial<StatusObject> {
+export function toStatus(error: unknown, self: FailedHop): Partial<StatusObject> {
   if (error instanceof PassThroughStatus) return error.status;
-  const known = error instanceof NodeStatusError;
-  const failed = (known && error.failedNode) || self;
-  return {
-    code: known ? error.code : status.INTERNAL,
-    details: known
-      ? error.message
-      : `internal error on node ${self.nodeId}: ${(error as Error)?.message ?? String(error)}`,
-    metadata: failedHopMetadata(failed.nodeId, failed.shardIndex),
-  };
+  const failed = (error instanceof NodeStatusError && error.failedNode) || self;
+  const object = toStatusObject(error, failedHopMetadata(failed.nodeId, failed.shardIndex));
+  if (error instanceof NodeStatusError && error.grpcStatus !== undefined) return { ...object, code: error.grpcStatus };
+  if (!(error instanceof TesseraError)) return { ...object, details: `internal error on node ${self.nodeId}` };
+  return object;
 }
 
 /** A next hop's status that names its failed node: relayed as it is. */
@@ -59,10 +129,12 @@ export class PassThroughStatus extends Error {
     const named = error.metadata?.get(FAILED_NODE_KEY)[0];
     if (typeof named !== 'string' || named === '') return undefined;
     const shard = error.metadata.get(FAILED_SHARD_KEY)[0];
-    // Only the two keys travel on: the rest of the trailers belong to the hop below.
+    const reason = error.metadata.get(REASON_KEY)[0];
+    // Only these keys travel on: the rest of the trailers belong to the hop below.
     const metadata = new Metadata();
     metadata.set(FAILED_NODE_KEY, named);
     if (typeof shard === 'string') metadata.set(FAILED_SHARD_KEY, shard);
+    if (typeof reason === 'string') metadata.set(REASON_KEY, reason);
     return new PassThroughStatus({ code: error.code, details: error.details, metadata });
   }
 }

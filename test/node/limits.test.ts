@@ -6,7 +6,9 @@ import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:f
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createServer } from 'node:net';
-import { status, type ServiceError } from '@grpc/grpc-js';
+import { Server, ServerCredentials, status, type ServiceError } from '@grpc/grpc-js';
+import { tessera } from '../../src/proto/services.ts';
+import { reasonOf } from '../../src/rpc/status.ts';
 
 import { shardModel } from '../../src/model/shards/shard.ts';
 import { FAILED_NODE_KEY, FAILED_SHARD_KEY } from '../../src/protocol/forward-status.ts';
@@ -247,15 +249,18 @@ test('Open: retired and unknown output modes, another model, a route without thi
 });
 
 test('max sessions: RESOURCE_EXHAUSTED, and the open sessions carry on', async () => {
-  const small = await newChain({ maxSessions: 2 });
+  // Per-client and per-address shares above the total, so that the total is what refuses.
+  const small = await newChain({ maxSessions: 2, maxSessionsPerClient: 3, maxSessionsPerPeer: 3 });
   const first = connect(small.nodes[0]!.endpoint);
   await first.openSession(openOf('s1', small.route));
   const second = connect(small.nodes[0]!.endpoint);
   await second.openSession(openOf('s2', small.route));
   const third = connect(small.nodes[0]!.endpoint);
   third.write({ open: openOf('s3', small.route) });
+  const full = await third.status();
+  assert.equal(reasonOf(full), 'NODE_FULL');
   assertStatus(
-    await third.status(),
+    full,
     status.RESOURCE_EXHAUSTED,
     'node is serving its maximum of 2 sessions; try another node of this shard',
     small.nodes[0]!.nodeId,
@@ -279,7 +284,7 @@ test('an evicted session answers SESSION_EXPIRED, named after the node that evic
   assertStatus(
     error,
     status.NOT_FOUND,
-    /^SESSION_EXPIRED: session older is not open on this node \(evicted or never opened\); reopen and replay$/,
+    /^session older is not open on this node \(evicted or never opened\); reopen and replay$/,
   );
   assert.equal(error.metadata.get(FAILED_NODE_KEY)[0], tight.nodes[1]!.nodeId, 'the last node evicted it');
   assert.equal((await newer.write({ step: { step: 1, startPosition: 5, tokens: [300] } }).reply()).kind, 'result');
@@ -304,5 +309,54 @@ test('a next hop that cannot be reached: UNAVAILABLE naming that hop', async () 
     '0x00000000000000000000000000000000000000aa',
   );
   assert.equal(error.metadata.get(FAILED_SHARD_KEY)[0], '1');
+  await assertHealthyStillServed();
+});
+
+test('a next hop that never answers Open: DEADLINE_EXCEEDED (NEXT_HOP_TIMEOUT) naming that hop, and the slot is freed', async () => {
+  const silentHop = new Server();
+  // Takes the stream and never answers.
+  silentHop.addService(tessera.v1.Node.service, { Forward() {}, Info() {} });
+  const port = await new Promise<number>((resolve, reject) =>
+    silentHop.bindAsync('127.0.0.1:0', ServerCredentials.createInsecure(), (error, bound) =>
+      error ? reject(error) : resolve(bound),
+    ),
+  );
+  try {
+    const quick = await newChain({ nextHopOpenedTimeoutMs: 300 });
+    const route = [
+      quick.route[0]!,
+      { nodeId: '0x00000000000000000000000000000000000000bb', endpoint: `127.0.0.1:${port}`, shardIndex: 1 },
+    ];
+    const client = connect(quick.nodes[0]!.endpoint);
+    client.write({ open: openOf('silent-next', route) });
+    const error = await client.status();
+    assertStatus(
+      error,
+      status.DEADLINE_EXCEEDED,
+      /^next hop shard 1 \(0x0+bb at 127\.0\.0\.1:\d+\) failed: it did not answer Open within 300 ms$/,
+      '0x00000000000000000000000000000000000000bb',
+    );
+    assert.equal(reasonOf(error), 'NEXT_HOP_TIMEOUT');
+    const opened = connect(quick.nodes[0]!.endpoint);
+    await opened.openSession(openOf('after-silent', quick.route));
+    assert.equal((await opened.write({ step: { step: 0, startPosition: 0, tokens: PROMPT } }).reply()).kind, 'result');
+  } finally {
+    silentHop.forceShutdown();
+  }
+});
+
+test('reason codes travel with the status, relayed from the hop that failed', async () => {
+  const client = await lastShardSession('reason-nan');
+  const data = Buffer.from(new Float32Array(64).fill(Number.POSITIVE_INFINITY).buffer);
+  client.write({ step: { step: 0, startPosition: 0, hidden: { dtype: 'DTYPE_F32', shape: [1, 64], data } } });
+  const direct = await client.status();
+  assertStatus(direct, status.INVALID_ARGUMENT, /^hidden states hold Infinity at position 0, index 0/);
+  assert.equal(reasonOf(direct), 'NON_FINITE_ACTIVATION');
+  const viaFirst = connect(chain.nodes[0]!.endpoint);
+  await viaFirst.openSession(openOf('reason-history', chain.route));
+  viaFirst.write({ step: { step: 0, startPosition: 0, tokens: PROMPT, history: [600] } });
+  const relayed = await viaFirst.status();
+  assertStatus(relayed, status.INVALID_ARGUMENT, 'history token id 600 is outside the vocabulary of 512');
+  assert.equal(reasonOf(relayed), 'TOKEN_OUT_OF_VOCABULARY');
   await assertHealthyStillServed();
 });

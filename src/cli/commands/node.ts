@@ -31,10 +31,13 @@ interface NodeCommandOptions extends MetricsFlags {
   tlsCa?: string;
   threads: number;
   maxSessions: number;
+  maxSessionsPerClient?: number;
+  maxSessionsPerPeer?: number;
   cacheMb: number;
   idleTimeout: number;
   price: number;
   region: string;
+  dataDir?: string;
 }
 
 export const DEFAULT_NODE_PORT = 50052;
@@ -95,6 +98,16 @@ export function registerNodeCommand(program: Command): void {
       NODE_DEFAULTS.maxSessions,
     )
     .option(
+      '--max-sessions-per-client <n>',
+      'most sessions one client key may hold (default: a quarter of --max-sessions)',
+      parseIntegerOption('max-sessions-per-client', 1),
+    )
+    .option(
+      '--max-sessions-per-peer <n>',
+      'most sessions one address may hold, previous hops excepted (default: half of --max-sessions)',
+      parseIntegerOption('max-sessions-per-peer', 1),
+    )
+    .option(
       '--cache-mb <n>',
       'KV-cache memory for all sessions, in MiB',
       parseIntegerOption('cache-mb', 1),
@@ -107,7 +120,11 @@ export function registerNodeCommand(program: Command): void {
       NODE_DEFAULTS.idleTimeoutMs / 1000,
     )
     .option('--price <n>', "price per 1000 tokens, in the cluster's smallest unit", parseIntegerOption('price', 0), 0)
-    .option('--region <name>', 'coarse region announced to the registry', '');
+    .option('--region <name>', 'coarse region announced to the registry', '')
+    .option(
+      '--data-dir <dir>',
+      'where the node keeps the audit steps it may owe and its unsent shares, across restarts (default: memory only)',
+    );
   addMetricsOptions(command, '--port + 1000').action(async (options: NodeCommandOptions) => nodeCommand(options));
 }
 
@@ -143,12 +160,15 @@ async function nodeCommand(options: NodeCommandOptions): Promise<void> {
       key,
       threads: options.threads,
       maxSessions: options.maxSessions,
+      ...(options.maxSessionsPerClient === undefined ? {} : { maxSessionsPerClient: options.maxSessionsPerClient }),
+      ...(options.maxSessionsPerPeer === undefined ? {} : { maxSessionsPerPeer: options.maxSessionsPerPeer }),
       cacheBytes: options.cacheMb * 2 ** 20,
       idleTimeoutMs: options.idleTimeout * 1000,
       pricePer1kTokens: options.price,
       region: options.region,
       ...(options.registry === undefined ? {} : { registry: options.registry }),
       ...(options.daemon === undefined ? {} : { daemon: options.daemon }),
+      ...(options.dataDir === undefined ? {} : { dataDir: options.dataDir }),
       ...(options.advertise === undefined ? {} : { advertise: options.advertise }),
       ...(tls === undefined ? {} : { tls }),
       ...(options.tlsCa === undefined ? {} : { tlsCa: options.tlsCa }),

@@ -1,0 +1,85 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { NodeStatusError } from '../protocol/forward-status.ts';
+import type { DiscoveredNode } from '../registry/registry-client.ts';
+import { LoopbackRouteCheck, RegistryRouteCheck } from './route-check.ts';
+
+const listed = (nodeId: string, endpoint: string, shardIndex = 1): DiscoveredNode => ({
+  nodeId,
+  endpoint,
+  shardIndex,
+  activeSessions: 0,
+  maxSessions: 8,
+  computeUsPerToken: 1,
+  pricePer1kTokens: 0,
+  lastSeenMs: 0,
+  tls: false,
+});
+const hop = (nodeId: string, endpoint: string, shardIndex = 1) => ({ nodeId, endpoint, shardIndex, tls: false });
+const refused = (code: string) => (error: unknown) => error instanceof NodeStatusError && error.code === code;
+
+function fixture(nodes: DiscoveredNode[]) {
+  let now = 0;
+  const asked: string[] = [];
+  const check = new RegistryRouteCheck(
+    async (modelId) => {
+      asked.push(modelId);
+      return [...nodes];
+    },
+    () => {},
+    { maxAgeMs: 5000, minRefreshMs: 500, now: () => now },
+  );
+  return { check, asked, nodes, advance: (ms: number) => (now += ms) };
+}
+
+test('a next hop must be a registered node of its shard, at its registered endpoint', async () => {
+  const { check } = fixture([listed('0xb', '10.0.0.2:7000')]);
+  await check.checkNextHop('m', hop('0xb', '10.0.0.2:7000'));
+  await assert.rejects(check.checkNextHop('m', hop('0xb', '10.0.0.66:7000')), refused('NEXT_HOP_NOT_REGISTERED'));
+  await assert.rejects(check.checkNextHop('m', hop('0xb', '10.0.0.2:7000', 2)), refused('NEXT_HOP_NOT_REGISTERED'));
+  await assert.rejects(
+    check.checkNextHop('m', hop('0xevil', '169.254.169.254:80')),
+    refused('NEXT_HOP_NOT_REGISTERED'),
+  );
+});
+
+test('the listing is cached; a missing hop asks again at most every minRefreshMs, so a new node is found', async () => {
+  const { check, asked, nodes, advance } = fixture([listed('0xb', '10.0.0.2:7000')]);
+  await check.checkNextHop('m', hop('0xb', '10.0.0.2:7000'));
+  await check.checkNextHop('m', hop('0xb', '10.0.0.2:7000'));
+  assert.equal(asked.length, 1);
+  nodes.push(listed('0xc', '10.0.0.3:7000'));
+  await assert.rejects(check.checkNextHop('m', hop('0xc', '10.0.0.3:7000')), refused('NEXT_HOP_NOT_REGISTERED'));
+  for (let i = 0; i < 20; i++) await check.checkNextHop('m', hop('0xc', '10.0.0.3:7000')).catch(() => undefined);
+  assert.equal(asked.length, 1, 'misses do not make every Open ask the registry');
+  advance(600);
+  await check.checkNextHop('m', hop('0xc', '10.0.0.3:7000'));
+  assert.equal(asked.length, 2);
+});
+
+test('an unreachable registry: NEXT_HOP_UNVERIFIED, and the next Open asks again', async () => {
+  let fail = true;
+  const check = new RegistryRouteCheck(
+    async () => {
+      if (fail) throw Object.assign(new Error('down'), { details: 'connection refused' });
+      return [listed('0xb', '10.0.0.2:7000')];
+    },
+    () => {},
+  );
+  await assert.rejects(check.checkNextHop('m', hop('0xb', '10.0.0.2:7000')), refused('NEXT_HOP_UNVERIFIED'));
+  fail = false;
+  await check.checkNextHop('m', hop('0xb', '10.0.0.2:7000'));
+});
+
+test('the previous hop is recognised by its registered host only', async () => {
+  const { check } = fixture([listed('0xa', '10.0.0.1:7000', 0)]);
+  assert.equal(await check.isPreviousHop('m', hop('0xa', '10.0.0.1:7000', 0), '10.0.0.1'), true);
+  assert.equal(await check.isPreviousHop('m', hop('0xa', '10.0.0.1:7000', 0), '10.0.0.9'), false);
+  assert.equal(await check.isPreviousHop('m', hop('0xz', '10.0.0.9:7000', 0), '10.0.0.9'), false);
+});
+
+test('without a registry, next hops on loopback only', async () => {
+  const check = new LoopbackRouteCheck();
+  await check.checkNextHop('m', hop('0xb', '127.0.0.1:7000'));
+  await assert.rejects(check.checkNextHop('m', hop('0xb', '10.0.0.2:7000')), refused('NEXT_HOP_NOT_REGISTERED'));
+});

@@ -1,0 +1,136 @@
+import type { Hop__Output } from '../proto/tessera/v1/Hop.ts';
+import type { DiscoveredNode } from '../registry/registry-client.ts';
+import { ForwardReason, NodeStatusError } from '../protocol/forward-status.ts';
+import { isLoopbackHost, splitEndpoint } from './endpoint-security.ts';
+
+/**
+ * Which nodes an Open may name around this one. A node dials the next hop its Open names, so that
+ * hop must be a node the cluster lists, never an address a stranger picked.
+ */
+export interface RouteCheck {
+  /** Throws unless `hop` is a registered node of its shard of `modelId`, at the endpoint the route gives. */
+  checkNextHop(modelId: string, hop: Hop__Output): Promise<void>;
+  /** Whether a peer at `peerHost` is the registered node `previous` names (it forwards many clients). */
+  isPreviousHop(modelId: string, previous: Hop__Output, peerHost: string): Promise<boolean>;
+  close(): void;
+}
+
+export type Discover = (modelId: string) => Promise<readonly DiscoveredNode[]>;
+
+export interface RegistryRouteCheckOptions {
+  /** A listing younger than this answers without asking the registry. Default 5 s. */
+  readonly maxAgeMs?: number;
+  /** A hop missing from the listing asks again, at most this often (a node that just registered). Default 500 ms. */
+  readonly minRefreshMs?: number;
+  readonly now?: () => number;
+}
+
+const notRegistered = (hop: Hop__Output, modelId: string) =>
+  new NodeStatusError(
+    ForwardReason.NEXT_HOP_NOT_REGISTERED,
+    'failed_precondition',
+    `next hop ${hop.nodeId} at ${hop.endpoint} is not a registered node of shard ${hop.shardIndex} of ${modelId}; route through nodes the registry lists`,
+  );
+
+/** Checks routes against the registry's Discover, each model's listing cached briefly. */
+export class RegistryRouteCheck implements RouteCheck {
+  private readonly listings = new Map<string, { atMs: number; nodes: Promise<readonly DiscoveredNode[]> }>();
+  private readonly maxAgeMs: number;
+  private readonly minRefreshMs: number;
+  private readonly now: () => number;
+
+  constructor(
+    private readonly discover: Discover,
+    private readonly closeRegistry: () => void,
+    options: RegistryRouteCheckOptions = {},
+  ) {
+    this.maxAgeMs = options.maxAgeMs ?? 5_000;
+    this.minRefreshMs = options.minRefreshMs ?? 500;
+    this.now = options.now ?? Date.now;
+  }
+
+  async checkNextHop(modelId: string, hop: Hop__Output): Promise<void> {
+    if (!(await this.find(modelId, hop))) throw notRegistered(hop, modelId);
+  }
+
+  async isPreviousHop(modelId: string, previous: Hop__Output, peerHost: string): Promise<boolean> {
+    let host: string;
+    try {
+      host = splitEndpoint(previous.endpoint).host;
+    } catch {
+      return false;
+    }
+    if (host !== peerHost) return false;
+    try {
+      return (await this.find(modelId, previous)) !== undefined;
+    } catch {
+      return false;
+    }
+  }
+
+  close(): void {
+    this.closeRegistry();
+  }
+
+  private async find(modelId: string, hop: Hop__Output): Promise<DiscoveredNode | undefined> {
+    const match = (nodes: readonly DiscoveredNode[]) =>
+      nodes.find(
+        (n) =>
+          n.nodeId === hop.nodeId &&
+          n.shardIndex === hop.shardIndex &&
+          n.endpoint === hop.endpoint &&
+          n.tls === hop.tls,
+      );
+    const cached = this.listings.get(modelId);
+    const age = cached === undefined ? Infinity : this.now() - cached.atMs;
+    if (cached && age < this.maxAgeMs) {
+      const found = match(await cached.nodes);
+      if (found || age < this.minRefreshMs) return found;
+    }
+    return match(await this.refresh(modelId));
+  }
+
+  private refresh(modelId: string): Promise<readonly DiscoveredNode[]> {
+    const nodes = this.discover(modelId).catch((error: unknown) => {
+      this.listings.delete(modelId);
+      throw new NodeStatusError(
+        ForwardReason.NEXT_HOP_UNVERIFIED,
+        'unavailable',
+        `cannot ask the registry which nodes serve ${modelId}: ${(error as { details?: string }).details || (error as Error).message}`,
+      );
+    });
+    // Concurrent Opens share one Discover.
+    this.listings.set(modelId, { atMs: this.now(), nodes });
+    return nodes;
+  }
+}
+
+/**
+ * A node with no registry can only be part of a chain on one machine: next hops on loopback only.
+ */
+export class LoopbackRouteCheck implements RouteCheck {
+  async checkNextHop(_modelId: string, hop: Hop__Output): Promise<void> {
+    let loopback = false;
+    try {
+      loopback = isLoopbackHost(splitEndpoint(hop.endpoint).host);
+    } catch {
+      // not HOST:PORT: refused below
+    }
+    if (!loopback)
+      throw new NodeStatusError(
+        ForwardReason.NEXT_HOP_NOT_REGISTERED,
+        'failed_precondition',
+        `next hop ${hop.nodeId} at ${hop.endpoint} is not on this machine, and this node has no registry to check it against`,
+      );
+  }
+
+  async isPreviousHop(_modelId: string, previous: Hop__Output, peerHost: string): Promise<boolean> {
+    try {
+      return isLoopbackHost(peerHost) && splitEndpoint(previous.endpoint).host === peerHost;
+    } catch {
+      return false;
+    }
+  }
+
+  close(): void {}
+}
