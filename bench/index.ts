@@ -1,4 +1,4 @@
-// `npm run bench [-- --json] [-- --quick] [-- --only=engine,network,chain,audit]`: one table of the figures the issues name, each measured
+// `npm run bench [-- --json] [-- --quick] [-- --only=engine,network,chain,audit,cli]`: one table of the figures the issues name, each measured
 // against its reference in the same run (these machines are noisy, so ratios are what count).
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, statSync } from 'node:fs';
@@ -9,6 +9,7 @@ import type { QuantMix } from '../src/model/quant-mix.ts';
 import { testModel } from '../test/support/models.ts';
 import { auditBenchRows } from './audit.ts';
 import { chainBenchRows } from './chain.ts';
+import { cliBenchRows } from './cli.ts';
 import { networkBenchRows } from './network.ts';
 import type { BenchRow } from './row.ts';
 
@@ -144,6 +145,7 @@ if (wanted('engine')) {
 if (wanted('network')) rows.push(...(await networkBenchRows({ quick, qwenShapeModel: syntheticModel('q8_0') })));
 if (wanted('chain')) rows.push(...(await chainBenchRows({ quick })));
 if (wanted('audit')) rows.push(...(await auditBenchRows({ quick })));
+if (wanted('cli')) rows.push(...cliBenchRows({ quick }));
 
 if (args.has('--json')) console.log(JSON.stringify(rows, null, 2));
 else printTable(rows);

@@ -1,9 +1,9 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createWriteStream, type WriteStream } from 'node:fs';
 import { createInterface } from 'node:readline';
-import { fileURLToPath } from 'node:url';
+import { packagePath } from '../core/package-root.ts';
 
-const TESSERA_BIN = fileURLToPath(new URL('../../bin/tessera.js', import.meta.url));
+const TESSERA_BIN = packagePath('bin', 'tessera.js');
 
 export interface RoleProcessOptions {
   /** `tessera` arguments, e.g. ['registry', '--port', '0', ...]. */

@@ -12,6 +12,7 @@ import {
 import type { Abi, Address, Chain, Hex, PublicClient, TransactionReceipt, WalletClient } from 'viem';
 import { privateKeyToAccount } from 'viem/accounts';
 import type { PrivateKeyAccount } from 'viem/accounts';
+import { packagePath } from '../core/package-root.ts';
 import {
   checkAmount,
   checkFraction,
@@ -38,7 +39,7 @@ interface Artifact {
 
 /** Built by `npm run contracts` from contracts/TesseraEscrow.sol; a test keeps the two in step. */
 export const escrowArtifact = JSON.parse(
-  readFileSync(new URL('./contracts/TesseraEscrow.json', import.meta.url), 'utf8'),
+  readFileSync(packagePath('src', 'escrow', 'contracts', 'TesseraEscrow.json'), 'utf8'),
 ) as Artifact;
 
 const abi = escrowArtifact.abi;

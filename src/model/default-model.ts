@@ -1,5 +1,5 @@
-import { fileURLToPath } from 'node:url';
+import { packagePath } from '../core/package-root.ts';
 
 /** stories260K ships in the package (models/README.md), so the default model needs no network. */
-export const DEFAULT_MODEL_PATH = fileURLToPath(new URL('../../models/stories260K.gguf', import.meta.url));
+export const DEFAULT_MODEL_PATH = packagePath('models', 'stories260K.gguf');
 export const DEFAULT_MODEL_ID = 'stories260K';

@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
+import { packagePath } from '../core/package-root.ts';
 
-const packageJson = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as {
+const packageJson = JSON.parse(readFileSync(packagePath('package.json'), 'utf8')) as {
   version: string;
 };
 

@@ -6,6 +6,8 @@
  */
 import { readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
+import { pathToFileURL } from 'node:url';
+import { packagePath } from '../core/package-root.ts';
 import { GgmlType, ggmlTypeName } from './ggml-type.ts';
 
 /** (w, cols, r0, r1, nTok, x, xd, out, rows); see the header of wasm/kernels.ts. */
@@ -95,7 +97,8 @@ export function scaleRecordBytes(cols: number, nTok: number): number {
   return Math.ceil(nTok / 4) * cols;
 }
 
-const WASM_PATH = new URL('./wasm/build/kernels.wasm', import.meta.url);
+// Not compiled into dist/: the build reads the kernels from src/ (npm run build:wasm writes them there).
+const WASM_PATH = pathToFileURL(packagePath('src', 'tensor', 'wasm', 'build', 'kernels.wasm'));
 
 function missingKernels(cause: unknown): Error {
   return new Error(`missing ${WASM_PATH.pathname}: run \`npm run build:wasm\``, { cause });

@@ -1,3 +1,4 @@
+import { statSync } from 'node:fs';
 import { openGguf } from '../gguf/reader.ts';
 import { MetadataView } from '../gguf/value.ts';
 import { tokenizerFromGguf } from '../tokenizer/from-gguf.ts';
@@ -16,6 +17,20 @@ export interface ShardTokenizer {
  * from a Hugging Face directory.
  */
 export function openTokenizerFile(path: string): ShardTokenizer {
+  // A large vocabulary takes a noticeable time to parse: each file is parsed once per process, and a
+  // file changed in place (other size, time or inode) is parsed again.
+  const { size, mtimeMs, ino } = statSync(path);
+  const version = `${size}:${mtimeMs}:${ino}`;
+  const cached = parsed.get(path);
+  if (cached?.version === version) return cached.tokenizer;
+  const tokenizer = parseTokenizerFile(path);
+  parsed.set(path, { version, tokenizer });
+  return tokenizer;
+}
+
+const parsed = new Map<string, { version: string; tokenizer: ShardTokenizer }>();
+
+function parseTokenizerFile(path: string): ShardTokenizer {
   const file = openGguf(path);
   try {
     const meta = new MetadataView(file.metadata, path);

@@ -1,25 +1,51 @@
 import { MergeQueue } from './merge-queue.ts';
 
-/** Symbol ids stay below 2^22 so a pair of them packs into one exact integer map key. */
+/** A symbol id this large means a corrupt vocabulary (4Mi entries): refused when the rule is added. */
 const ID_SPAN = 2 ** 22;
+/** A slot whose left id is this holds no rule (symbol ids are never negative). */
+const EMPTY = -1;
+/** Rules take at most half the slots, so a lookup ends after a few probes. */
+const MIN_CAPACITY = 256;
 
 /**
  * Ranked BPE merges over symbol ids: the pair with the lowest rank merges first, the leftmost of equal
  * pairs first; this is both llama.cpp's llm_tokenizer_bpe and Hugging Face's BPE model.
+ *
+ * The rules sit in an open-addressing table of four Int32Arrays rather than a Map: a large vocabulary
+ * has about 150k of them, and as Map entries each pair key would be a boxed number to allocate, hash
+ * and collect at load.
  */
 export class MergeRules {
-  /** pair key -> rank * ID_SPAN + result id */
-  private readonly rules = new Map<number, number>();
+  private lefts: Int32Array;
+  private rights: Int32Array;
+  private ranks: Int32Array;
+  private results: Int32Array;
+  private count = 0;
+
+  /** `expected`: about how many rules will be added, so the table is sized once. */
+  constructor(expected = 0) {
+    let capacity = MIN_CAPACITY;
+    while (capacity < 2 * expected) capacity *= 2;
+    this.lefts = new Int32Array(capacity).fill(EMPTY);
+    this.rights = new Int32Array(capacity);
+    this.ranks = new Int32Array(capacity);
+    this.results = new Int32Array(capacity);
+  }
 
   /** Adds `left right -> result` at `rank`; a pair seen before keeps its first (lower) rank. */
   add(left: number, right: number, result: number, rank: number): void {
-    for (const id of [left, right, result]) {
-      if (!Number.isInteger(id) || id < 0 || id >= ID_SPAN)
-        throw new Error(`symbol id ${id} is out of range for BPE merges`);
-    }
+    checkId(left);
+    checkId(right);
+    checkId(result);
     MergeQueue.checkPriority(rank);
-    const key = left * ID_SPAN + right;
-    if (!this.rules.has(key)) this.rules.set(key, rank * ID_SPAN + result);
+    if (2 * (this.count + 1) > this.lefts.length) this.grow();
+    const slot = this.slotOf(left, right);
+    if (this.lefts[slot] !== EMPTY) return;
+    this.lefts[slot] = left;
+    this.rights[slot] = right;
+    this.ranks[slot] = rank;
+    this.results[slot] = result;
+    this.count++;
   }
 
   /** Merges a word's symbol ids (negative ids never merge) and returns the final ids. */
@@ -36,14 +62,14 @@ export class MergeRules {
     }
     const dead = -2;
     const queue = new MergeQueue();
-    const rules = this.rules;
+    const { lefts, ranks, results } = this;
     const offer = (left: number, right: number): void => {
       if (left < 0 || right < 0) return;
       const a = ids[left]!;
       const b = ids[right]!;
       if (a < 0 || b < 0) return;
-      const rule = rules.get(a * ID_SPAN + b);
-      if (rule !== undefined) queue.push(Math.floor(rule / ID_SPAN), left);
+      const slot = this.slotOf(a, b);
+      if (lefts[slot] !== EMPTY) queue.push(ranks[slot]!, left);
     };
     for (let i = 0; i + 1 < n; i++) offer(i, i + 1);
 
@@ -57,9 +83,9 @@ export class MergeRules {
       const b = ids[right]!;
       if (b < 0) continue;
       // A stale entry: this position's pair changed since it was queued (ranks are unique per pair).
-      const rule = rules.get(a * ID_SPAN + b);
-      if (rule === undefined || Math.floor(rule / ID_SPAN) !== MergeQueue.priorityOf(key)) continue;
-      ids[left] = rule % ID_SPAN;
+      const slot = this.slotOf(a, b);
+      if (lefts[slot] === EMPTY || ranks[slot] !== MergeQueue.priorityOf(key)) continue;
+      ids[left] = results[slot]!;
       ids[right] = dead;
       const after = next[right]!;
       next[left] = after;
@@ -72,4 +98,40 @@ export class MergeRules {
     for (let i = 0; i >= 0; i = next[i]!) out.push(ids[i]!);
     return out;
   }
+
+  /** The slot holding the pair, or the empty slot where it would go. */
+  private slotOf(left: number, right: number): number {
+    const lefts = this.lefts;
+    const rights = this.rights;
+    const mask = lefts.length - 1;
+    let slot = (Math.imul(left, 0x9e3779b1) ^ Math.imul(right + 0x7f4a7c15, 0x85ebca77)) >>> 0;
+    slot = (slot ^ (slot >>> 15)) & mask;
+    for (;;) {
+      const stored = lefts[slot]!;
+      if (stored === EMPTY || (stored === left && rights[slot] === right)) return slot;
+      slot = (slot + 1) & mask;
+    }
+  }
+
+  private grow(): void {
+    const { lefts, rights, ranks, results } = this;
+    const capacity = lefts.length * 2;
+    this.lefts = new Int32Array(capacity).fill(EMPTY);
+    this.rights = new Int32Array(capacity);
+    this.ranks = new Int32Array(capacity);
+    this.results = new Int32Array(capacity);
+    for (let i = 0; i < lefts.length; i++) {
+      if (lefts[i] === EMPTY) continue;
+      const slot = this.slotOf(lefts[i]!, rights[i]!);
+      this.lefts[slot] = lefts[i]!;
+      this.rights[slot] = rights[i]!;
+      this.ranks[slot] = ranks[i]!;
+      this.results[slot] = results[i]!;
+    }
+  }
+}
+
+function checkId(id: number): void {
+  if (!Number.isInteger(id) || id < 0 || id >= ID_SPAN)
+    throw new Error(`symbol id ${id} is out of range for BPE merges`);
 }
