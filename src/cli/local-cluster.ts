@@ -214,6 +214,9 @@ export async function launchLocalCluster(options: LocalClusterOptions): Promise<
             '0',
             '--key',
             keyFile(keys, name),
+            // Owed audit steps and unsent shares outlive a crash of the node.
+            '--data-dir',
+            join(workDir, name),
             '--threads',
             String(options.threadsPerNode),
             ...ANY_METRICS_PORT,
