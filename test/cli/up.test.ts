@@ -1,6 +1,7 @@
 // `tessera up` as a user runs it: a whole network in child processes, each role on its default port
 // when free and on another when not, a completion through its gateway, the CLI finding the daemon
-// through the registry, and a clean stop on SIGTERM that takes every child with it.
+// through the registry, an API key the gateway requires, and a clean stop on SIGTERM that takes every
+// child with it.
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -66,9 +67,12 @@ function readUntilReady(child: ChildProcess): Promise<string[]> {
 
 test('tessera up serves completions through its gateway and stops everything on SIGTERM', async () => {
   const defaultPorts = [registryPort, portOf(heldDaemonPort), portOf(heldGatewayPort)].join(',');
-  up = spawn(process.execPath, ['bin/tessera.js', 'up', '--default-ports', defaultPorts, '--work-dir', workDir], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  const apiKey = 'up-test-key';
+  up = spawn(
+    process.execPath,
+    ['bin/tessera.js', 'up', '--default-ports', defaultPorts, '--work-dir', workDir, '--api-key', apiKey],
+    { stdio: ['ignore', 'pipe', 'pipe'] },
+  );
   let stderr = '';
   up.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
   const exited = new Promise<number | null>((resolve) => up!.once('exit', (code) => resolve(code)));
@@ -127,11 +131,18 @@ test('tessera up serves completions through its gateway and stops everything on 
     lines.join('\n'),
   );
 
-  const response = await fetch(`${gatewayUrl}/v1/completions`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ model: 'stories260K', prompt: 'Once upon a time', max_tokens: 32, temperature: 0 }),
-  });
+  // with --api-key the gateway serves /v1 only to callers that present the key, as its banner shows
+  assert.match(text, /^try:  curl \S+ -H "authorization: Bearer \$TESSERA_API_KEY"/m);
+  const completion = (headers: Record<string, string>) =>
+    fetch(`${gatewayUrl}/v1/completions`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', ...headers },
+      body: JSON.stringify({ model: 'stories260K', prompt: 'Once upon a time', max_tokens: 32, temperature: 0 }),
+    });
+  const anonymous = await completion({});
+  assert.equal(anonymous.status, 401);
+  assert.equal(((await anonymous.json()) as { error: { code: string } }).error.code, 'missing_api_key');
+  const response = await completion({ authorization: `Bearer ${apiKey}` });
   assert.equal(response.status, 200);
   assert.equal(((await response.json()) as { choices: { text: string }[] }).choices[0]!.text, expected.text);
 

@@ -2,6 +2,7 @@ import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { Option, type Command } from 'commander';
 import type { TesseraClient } from '../../client/client.ts';
+import { readApiKeysFile } from '../../gateway/api-keys.ts';
 import { startGateway, type GatewayHandle } from '../../gateway/gateway.ts';
 import { CliError, parseIntegerOption } from '../cli-error.ts';
 import { launchLocalCluster, type LocalCluster } from '../local-cluster.ts';
@@ -21,6 +22,8 @@ interface UpOptions {
   defaultPorts: DefaultPorts;
   workDir?: string;
   readyTimeout: number;
+  apiKey: string[];
+  apiKeysFile?: string;
 }
 
 /** The ports the roles take when free and no flag names one (the registry's matches `tessera registry`'s). */
@@ -55,6 +58,16 @@ export function registerUpCommand(program: Command): void {
       parseIntegerOption('port', 0, 65535),
     )
     .option('--host <address>', 'gateway address', '127.0.0.1')
+    .option(
+      '--api-key <key>',
+      'the gateway requires "Authorization: Bearer KEY" on /v1 with this key (repeatable; visible to ps: prefer --api-keys-file)',
+      (key: string, keys: string[]) => [...keys, key],
+      [],
+    )
+    .option(
+      '--api-keys-file <path>',
+      'the gateway requires one of the keys in this file (one per line, mode 0600) on /v1',
+    )
     .option('--shards <n>', 'how many shards to cut the model into', parseIntegerOption('shards', 2, 64), 2)
     .option(
       '--registry-port <port>',
@@ -108,10 +121,10 @@ async function waitForCoverage(
 }
 
 /** A completion through the gateway's own HTTP API, as a user's first request would go. */
-async function sampleCompletion(gatewayUrl: string, modelId: string): Promise<string> {
+async function sampleCompletion(gatewayUrl: string, modelId: string, apiKey: string | undefined): Promise<string> {
   const response = await fetch(`${gatewayUrl}/v1/completions`, {
     method: 'POST',
-    headers: { 'content-type': 'application/json' },
+    headers: { 'content-type': 'application/json', ...(apiKey ? { authorization: `Bearer ${apiKey}` } : {}) },
     body: JSON.stringify({ model: modelId, prompt: SAMPLE_PROMPT, max_tokens: 32, temperature: 0 }),
   });
   const body = (await response.json()) as { choices?: { text: string }[]; error?: { message: string } };
@@ -189,6 +202,7 @@ async function upCommand(options: UpOptions): Promise<void> {
     return stopping;
   };
   try {
+    const apiKeys = [...options.apiKey, ...(options.apiKeysFile ? readApiKeysFile(options.apiKeysFile) : [])];
     gatewayMetrics = await serveRoleMetrics('gateway', options.host, 0);
     gateway = await startGateway({
       registries: [cluster.registryEndpoint],
@@ -196,6 +210,7 @@ async function upCommand(options: UpOptions): Promise<void> {
       host: options.host,
       cacheDir: join(workDir, 'tokenizers'),
       metrics: gatewayMetrics.metrics,
+      apiKeys,
     });
     gatewayMetrics.watch(gateway.health);
     await waitForCoverage(gateway.client, cluster, options.readyTimeout * 1000, () => interrupted);
@@ -205,14 +220,17 @@ async function upCommand(options: UpOptions): Promise<void> {
     );
     say(`logs        ${join(workDir, 'logs')}`);
     say('');
+    const bearer = apiKeys.length > 0 ? ` -H "authorization: Bearer $TESSERA_API_KEY"` : '';
     say(
-      `try:  curl ${gateway.url}/v1/completions -H 'content-type: application/json' -d '{"model": "${modelId}", "prompt": "${SAMPLE_PROMPT}", "max_tokens": 32}'`,
+      `try:  curl ${gateway.url}/v1/completions${bearer} -H 'content-type: application/json' -d '{"model": "${modelId}", "prompt": "${SAMPLE_PROMPT}", "max_tokens": 32}'`,
     );
     // the CLI finds the registry at its default endpoint, and the daemon through the registry
     const registryFlag = cluster.registryEndpoint === DEFAULT_REGISTRY ? '' : ` --registry ${cluster.registryEndpoint}`;
     say(`      tessera chat "${SAMPLE_PROMPT}"${registryFlag}`);
     say(`      tessera chain blocks${registryFlag}`);
-    say(`sample completion of "${SAMPLE_PROMPT}": ${JSON.stringify(await sampleCompletion(gateway.url, modelId))}`);
+    say(
+      `sample completion of "${SAMPLE_PROMPT}": ${JSON.stringify(await sampleCompletion(gateway.url, modelId, apiKeys[0]))}`,
+    );
     say('ready; Ctrl-C stops everything');
     for (const role of [cluster.registry, ...cluster.nodes.map((n) => n.process)]) {
       void role.exited.then(({ code, signal }) => {
