@@ -1,7 +1,10 @@
 import { hex } from '../crypto/hash.ts';
 import { silentLogger, type Logger } from '../core/log.ts';
 import { availableParallelism } from 'node:os';
-import { Server, ServerCredentials, status, type sendUnaryData, type ServiceError } from '@grpc/grpc-js';
+import { status, type sendUnaryData, type ServiceError } from '@grpc/grpc-js';
+import { TesseraError } from '../core/errors.ts';
+import { startGrpcServer, type GrpcServer } from '../rpc/server.ts';
+import { kindOfStatus, toStatusObject } from '../rpc/status.ts';
 import type { KeyPair } from '../crypto/keys.ts';
 import { tessera } from '../proto/services.ts';
 import type { DaemonHandlers } from '../proto/tessera/v1/Daemon.ts';
@@ -93,16 +96,11 @@ export async function startDaemon(options: DaemonOptions): Promise<DaemonHandle>
   const pool = new SignaturePool(options.verifyThreads ?? Math.min(8, Math.max(1, availableParallelism() - 1)));
   const admission = new ShareAdmission(chain, membership, pool);
   const metrics = new DaemonMetrics(options.metrics ?? new Metrics(), chain);
-  const server = new Server({
-    'grpc.max_receive_message_length': DAEMON_MAX_MESSAGE_BYTES,
-    'grpc.max_send_message_length': DAEMON_MAX_MESSAGE_BYTES,
-  });
-  const host = options.host ?? '127.0.0.1';
   let gossip: BlockGossip | undefined;
   let closing = false;
 
-  const fail = (callback: sendUnaryData<never>, code: status, details: string) =>
-    callback({ code, details } as ServiceError);
+  const fail = (callback: sendUnaryData<never>, code: status, details: string, reason: string = status[code]) =>
+    callback(toStatusObject(new TesseraError(reason, kindOfStatus(code), details)) as ServiceError);
 
   const handlers: DaemonHandlers = {
     SubmitShares: (call, callback) => {
@@ -112,6 +110,7 @@ export async function startDaemon(options: DaemonOptions): Promise<DaemonHandle>
           callback,
           status.UNAVAILABLE,
           'the daemon is shutting down; send the shares to another daemon or retry',
+          'SHUTTING_DOWN',
         );
       const shares = batches.reduce((sum, b) => sum + b.shares.length, 0);
       if (shares > MAX_SHARES_PER_SUBMIT || receipts.length > MAX_SHARES_PER_SUBMIT) {
@@ -119,6 +118,7 @@ export async function startDaemon(options: DaemonOptions): Promise<DaemonHandle>
           callback,
           status.INVALID_ARGUMENT,
           `${shares} shares and ${receipts.length} receipts in one call; at most ${MAX_SHARES_PER_SUBMIT} of each`,
+          'TOO_MANY_SHARES',
         );
       }
       const unsigned = batches.findIndex((b) => b.statement === null);
@@ -127,6 +127,7 @@ export async function startDaemon(options: DaemonOptions): Promise<DaemonHandle>
           callback,
           status.INVALID_ARGUMENT,
           `batch ${unsigned} has no statement: a node signs each batch it sends`,
+          'UNSIGNED_BATCH',
         );
       admission.submit(batches as ShareBatch[], receipts).then(
         (verdicts) => {
@@ -141,7 +142,8 @@ export async function startDaemon(options: DaemonOptions): Promise<DaemonHandle>
           });
         },
         (error: Error) => {
-          if (error instanceof MembershipUnavailableError) return fail(callback, status.UNAVAILABLE, error.message);
+          if (error instanceof MembershipUnavailableError)
+            return fail(callback, status.UNAVAILABLE, error.message, 'MEMBERSHIP_UNAVAILABLE');
           log('internal_error', { call: 'SubmitShares', error: error.message });
           fail(
             callback,
@@ -168,6 +170,7 @@ export async function startDaemon(options: DaemonOptions): Promise<DaemonHandle>
           hash.length > 0
             ? `no block ${hex(hash)} here`
             : `no block at height ${height}: the head is at ${store.headHeight()}`,
+          'NO_SUCH_BLOCK',
         );
       }
       callback(null, blockToWire(chain.loadBlock(row, headersOnly)));
@@ -175,7 +178,12 @@ export async function startDaemon(options: DaemonOptions): Promise<DaemonHandle>
     GetBlocks: (call, callback) => {
       const { fromHeight, toHeight, headersOnly } = call.request;
       if (toHeight < fromHeight)
-        return fail(callback, status.INVALID_ARGUMENT, `to_height ${toHeight} is below from_height ${fromHeight}`);
+        return fail(
+          callback,
+          status.INVALID_ARGUMENT,
+          `to_height ${toHeight} is below from_height ${fromHeight}`,
+          'BAD_RANGE',
+        );
       const head = store.headHeight();
       const blocks = [];
       let shares = 0;
@@ -208,6 +216,7 @@ export async function startDaemon(options: DaemonOptions): Promise<DaemonHandle>
           callback,
           status.FAILED_PRECONDITION,
           `settlement window ${window} ends at height ${end}; the head is at ${store.headHeight()}`,
+          'WINDOW_OPEN',
         );
       }
       callback(null, {
@@ -219,55 +228,67 @@ export async function startDaemon(options: DaemonOptions): Promise<DaemonHandle>
       });
     },
     PushBlock: (call, callback) => {
-      if (gossip === undefined) return fail(callback, status.UNAVAILABLE, 'the daemon is shutting down');
+      if (gossip === undefined)
+        return fail(callback, status.UNAVAILABLE, 'the daemon is shutting down', 'SHUTTING_DOWN');
       let block;
       try {
+        gossip.checkCaller(call.request.fromEndpoint, 'PushBlock');
         block = blockFromWire(call.request.block);
       } catch (error) {
-        return fail(
-          callback,
-          error instanceof RecordFormatError ? status.INVALID_ARGUMENT : status.INTERNAL,
-          (error as Error).message,
-        );
+        if (error instanceof TesseraError) return callback(toStatusObject(error) as ServiceError);
+        if (error instanceof RecordFormatError)
+          return fail(callback, status.INVALID_ARGUMENT, error.message, 'MALFORMED_BLOCK');
+        log('internal_error', { call: 'PushBlock', error: (error as Error).message });
+        return callback(toStatusObject(error) as ServiceError);
       }
       gossip.receive(block, call.request.fromEndpoint || undefined).then(
         (taken) => callback(null, { ...taken, headHeight: store.headHeight() }),
-        (error: Error) => fail(callback, status.INTERNAL, `daemon error: ${error.message}`),
+        (error: Error) => {
+          log('internal_error', { call: 'PushBlock', error: error.message });
+          callback(toStatusObject(error) as ServiceError);
+        },
       );
     },
     ExchangeBlocks: (call, callback) => {
-      if (gossip === undefined) return fail(callback, status.UNAVAILABLE, 'the daemon is shutting down');
+      if (gossip === undefined)
+        return fail(callback, status.UNAVAILABLE, 'the daemon is shutting down', 'SHUTTING_DOWN');
       try {
         const reply = gossip.answer(call.request);
         callback(null, { ...reply, blocks: reply.blocks.map(blockToWire) });
       } catch (error) {
-        fail(callback, error instanceof ExchangeError ? error.code : status.INTERNAL, (error as Error).message);
+        if (!(error instanceof ExchangeError))
+          log('internal_error', { call: 'ExchangeBlocks', error: (error as Error).message });
+        callback(toStatusObject(error) as ServiceError);
       }
     },
   };
-  server.addService(tessera.v1.Daemon.service, handlers);
 
-  let port: number;
+  let server: GrpcServer;
   try {
-    port = await new Promise<number>((resolve, reject) => {
-      server.bindAsync(
-        `${host.includes(':') ? `[${host}]` : host}:${options.port}`,
-        ServerCredentials.createInsecure(),
-        (error, bound) => (error ? reject(error) : resolve(bound)),
-      );
+    server = await startGrpcServer({
+      role: 'daemon',
+      port: options.port,
+      ...(options.host === undefined ? {} : { host: options.host }),
+      ...(options.advertise === undefined ? {} : { advertise: options.advertise }),
+      maxSendBytes: DAEMON_MAX_MESSAGE_BYTES,
+      onRefused: (refusal) => log('call_refused', { ...refusal }),
+      services: [{ name: 'tessera.v1.Daemon', definition: tessera.v1.Daemon.service, handlers }],
     });
   } catch (error) {
     await Promise.all([pool.close(), enrollment.leave()]);
     membership.close();
     store.close();
-    throw new Error(`daemon cannot listen on ${host}:${options.port}: ${(error as Error).message}`);
+    throw error;
   }
-  const endpoint = options.advertise ?? `${host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host}:${port}`;
+  const { port, endpoint } = server;
+  // The daemons this one may dial: its operator's peers and the registry's live daemons (refreshed each slot).
+  let peers: string[] = [...(options.peers ?? [])];
   gossip = new BlockGossip({
     chain,
     membership,
     pool,
     self: endpoint,
+    isPeer: (candidate) => peers.includes(candidate),
     log,
     onReceived: (accepted) => metrics.blockReceived(accepted),
   });
@@ -275,7 +296,7 @@ export async function startDaemon(options: DaemonOptions): Promise<DaemonHandle>
   try {
     await enrollment.join(endpoint);
   } catch (error) {
-    server.forceShutdown();
+    server.server.forceShutdown();
     await Promise.all([gossip.close(), pool.close(), enrollment.leave()]);
     membership.close();
     store.close();
@@ -284,7 +305,6 @@ export async function startDaemon(options: DaemonOptions): Promise<DaemonHandle>
 
   // The daemons that take turns producing blocks: the registry's live daemons, and always this one.
   let daemons: string[] = [key.address];
-  let peers: string[] = [...(options.peers ?? [])];
   /** Why the registry's membership did not answer the last time; undefined while it answers. */
   let membershipError: string | undefined;
   const refreshDaemons = async () => {
@@ -311,6 +331,8 @@ export async function startDaemon(options: DaemonOptions): Promise<DaemonHandle>
     if (closing || leaderOf(slot, daemons) !== key.address) return;
     const block = chain.produce(key, now);
     if (block === undefined) return;
+    // A block goes out only once it is on disk: after a crash this daemon still holds what its peers built on.
+    await store.sync();
     metrics.blockProduced();
     log('block_produced', {
       height: block.header.height,
@@ -375,13 +397,7 @@ export async function startDaemon(options: DaemonOptions): Promise<DaemonHandle>
         clearTimeout(slotTimer);
         clearInterval(syncTimer);
         await enrollment.leave();
-        await new Promise<void>((resolve) => {
-          const force = setTimeout(() => server.forceShutdown(), 10_000);
-          server.tryShutdown(() => {
-            clearTimeout(force);
-            resolve();
-          });
-        });
+        await server.shutdown();
         const g = gossip!;
         gossip = undefined;
         await g.close();

@@ -1,6 +1,8 @@
 import { hex } from '../crypto/hash.ts';
 import type { Logger } from '../core/log.ts';
 import { status, type ServiceError } from '@grpc/grpc-js';
+import { TesseraError } from '../core/errors.ts';
+import { kindOfStatus } from '../rpc/status.ts';
 import { type Block } from './block.ts';
 import { checkBlock } from './block-check.ts';
 import { InvalidBlockError, type Chain } from './chain.ts';
@@ -14,6 +16,11 @@ export interface GossipOptions {
   readonly pool: SignaturePool;
   /** This daemon's endpoint, as peers reach it. */
   readonly self: string;
+  /**
+   * Whether `endpoint` is a daemon this one may dial: a live daemon of the registry's membership or
+   * a peer its operator configured. A caller's `fromEndpoint` is dialed only when it is one.
+   */
+  readonly isPeer: (endpoint: string) => boolean;
   readonly log: Logger;
   /** Each block received, pushed or pulled: accepted (stored, or already held) or refused. */
   readonly onReceived?: (accepted: boolean) => void;
@@ -25,13 +32,14 @@ const MAX_SHARES_PER_EXCHANGE = 60_000;
 /** A locator thins out exponentially: a few dozen hashes reach genesis of any chain. */
 const MAX_LOCATOR = 256;
 
-/** A refused ExchangeBlocks: the gRPC status and message. */
-export class ExchangeError extends Error {
+/** A refused PushBlock or ExchangeBlocks: `reason` is the code callers match, `status` the gRPC status it travels as. */
+export class ExchangeError extends TesseraError {
   constructor(
-    readonly code: status,
+    readonly status: status,
     message: string,
+    reason: string,
   ) {
-    super(message);
+    super(reason, kindOfStatus(status), message);
   }
 }
 
@@ -48,7 +56,21 @@ export class BlockGossip {
 
   constructor(private readonly options: GossipOptions) {}
 
-  /** Takes a block from a peer, one block at a time; a block whose parent is unknown makes it pull from `from`. */
+  /**
+   * Refuses a caller that names an endpoint this daemon may not dial (see GossipOptions.isPeer): a
+   * daemon connects out only to the members it knows, never to where a stranger points it.
+   */
+  checkCaller(fromEndpoint: string, call: string): void {
+    if (fromEndpoint === '' || fromEndpoint === this.options.self || this.options.isPeer(fromEndpoint)) return;
+    this.options.log('peer_refused', { call, fromEndpoint });
+    throw new ExchangeError(
+      status.PERMISSION_DENIED,
+      `${fromEndpoint} is not a live daemon of the registry's membership: ${call} names only a registered daemon's own endpoint (or none)`,
+      'UNKNOWN_PEER',
+    );
+  }
+
+  /** Takes a block from a peer, one block at a time; a block whose parent is unknown makes it pull from `from` (a known peer). */
   receive(block: Block, from?: string): Promise<{ accepted: boolean; message: string }> {
     const turn = this.#intake.then(() => this.#receive(block, from));
     this.#intake = turn.catch(() => undefined);
@@ -63,7 +85,7 @@ export class BlockGossip {
     const { chain, log } = this.options;
     if (chain.store.block(block.hash) !== undefined) return { accepted: true, message: 'already held' };
     if (chain.store.block(Buffer.from(block.header.parentHash, 'hex')) === undefined) {
-      if (from !== undefined) this.pull(from);
+      if (from !== undefined && this.options.isPeer(from)) this.pull(from);
       return { accepted: false, message: `parent ${block.header.parentHash} is not held here; fetching the chain` };
     }
     let contents;
@@ -81,6 +103,8 @@ export class BlockGossip {
     }
     chain.storeBlock(block, contents.shares, contents.receipts, contents.statements);
     const adopted = chain.adopt(block.hash);
+    // On disk before it is acknowledged, and before this daemon builds on it or passes it on.
+    await chain.store.sync();
     if (adopted.invalid !== undefined) {
       log('block_refused', {
         hash: hex(block.hash),
@@ -165,21 +189,25 @@ export class BlockGossip {
    */
   answer(request: ExchangeRequest): { blocks: Block[]; headHeight: number; headHash: Buffer; more: boolean } {
     const { chain } = this.options;
+    this.checkCaller(request.fromEndpoint, 'ExchangeBlocks');
     if (!chain.genesis.hash.equals(request.genesisHash)) {
       throw new ExchangeError(
         status.FAILED_PRECONDITION,
         `different chain: genesis ${hex(request.genesisHash)}, this daemon's is ${hex(chain.genesis.hash)} (chain parameters differ)`,
+        'DIFFERENT_CHAIN',
       );
     }
     if (request.locator.length > MAX_LOCATOR)
       throw new ExchangeError(
         status.INVALID_ARGUMENT,
         `${request.locator.length} locator hashes; a locator holds at most ${MAX_LOCATOR}`,
+        'LOCATOR_TOO_LONG',
       );
     const head = chain.head();
     const reply = { blocks: [] as Block[], headHeight: head.height, headHash: head.hash, more: false };
     if (chain.beats(request.headHeight, request.headHash)) {
-      if (request.fromEndpoint !== '') void this.pull(request.fromEndpoint);
+      if (request.fromEndpoint !== '' && this.options.isPeer(request.fromEndpoint))
+        void this.pull(request.fromEndpoint);
       return reply;
     }
     if (head.height === request.headHeight && head.hash.equals(request.headHash)) return reply;

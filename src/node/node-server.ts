@@ -1,6 +1,6 @@
 import type { Logger } from '../core/log.ts';
 import { jsonLogger } from '../core/log.ts';
-import { Server, type ServerDuplexStream, type ServerUnaryCall, type sendUnaryData } from '@grpc/grpc-js';
+import { type ServerDuplexStream, type ServerUnaryCall, type sendUnaryData } from '@grpc/grpc-js';
 import { readFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { readKeyFile, type KeyPair } from '../crypto/keys.ts';
@@ -11,6 +11,7 @@ import type { ForwardRequest__Output } from '../proto/tessera/v1/ForwardRequest.
 import type { InfoReply } from '../proto/tessera/v1/InfoReply.ts';
 import { createWasmBackend } from '../tensor/wasm-backend.ts';
 import { FORWARD_CHANNEL_OPTIONS } from '../rpc/stream-options.ts';
+import { startGrpcServer, type GrpcServer } from '../rpc/server.ts';
 import { checkAdvertisedEndpoint, serverCredentials, type TlsFiles } from './endpoint-security.ts';
 import { ForwardStream, type NodeContext } from './forward-stream.ts';
 import { defaultMaxMessageBytes, type StepBounds } from './limits.ts';
@@ -24,6 +25,10 @@ import { NodeAudits } from './node-audits.ts';
 import { NextHopChannels } from './next-hop.ts';
 import { registerNode } from './registration.ts';
 import { SessionStore } from './session-store.ts';
+import { SessionQuota } from './session-quota.ts';
+import { LoopbackRouteCheck, RegistryRouteCheck, type RouteCheck } from './route-check.ts';
+import { RegistryClient } from '../registry/registry-client.ts';
+import { NodeDb } from './node-db.ts';
 import { ShareSubmitter } from './share-submitter.ts';
 import { openShard } from '../model/shards/shard-files.ts';
 import { ENGINE_VERSION } from '../protocol/version.ts';
@@ -48,6 +53,17 @@ export interface NodeOptions {
   readonly tlsCa?: string;
   readonly threads?: number;
   readonly maxSessions?: number;
+  /** Most sessions one client key may hold. Default: a quarter of maxSessions (at least 1). */
+  readonly maxSessionsPerClient?: number;
+  /**
+   * Most sessions one peer address may hold, the registered previous hop of the session's route
+   * excepted (it forwards for many clients). Default: half of maxSessions (at least 1).
+   */
+  readonly maxSessionsPerPeer?: number;
+  /** How long a new Forward stream may take to send its Open. Default 5 s. */
+  readonly openTimeoutMs?: number;
+  /** How long the next hop may take to answer an Open. Default 10 s. */
+  readonly nextHopOpenedTimeoutMs?: number;
   /** KV-cache bytes for all sessions together. */
   readonly cacheBytes?: number;
   readonly idleTimeoutMs?: number;
@@ -61,6 +77,11 @@ export interface NodeOptions {
   readonly region?: string;
   /** Structured log lines; default: JSON on stderr. */
   readonly log?: Logger;
+  /**
+   * Where the node keeps what must survive a restart (node.db): the audit steps it may still owe and
+   * the shares no daemon has acknowledged. None: kept in memory only, lost if the process dies.
+   */
+  readonly dataDir?: string;
   /** HOST:PORT of the share-chain daemon that receives this node's compute shares; none: no shares. */
   readonly daemon?: string;
   /** How often shares are sent to the daemon. Default 1 s. */
@@ -101,13 +122,30 @@ export const NODE_DEFAULTS = {
   cacheBytes: 512 * 1024 * 1024,
   idleTimeoutMs: 5 * 60 * 1000,
   drainGraceMs: 30_000,
+  openTimeoutMs: 5_000,
+  nextHopOpenedTimeoutMs: 10_000,
 };
+
+/** Deadline of the Discover calls that check a route's next hop: an Open waits on them. */
+const ROUTE_CHECK_DEADLINE_MS = 3_000;
+
+function routeCheckOf(registry: string | undefined): RouteCheck {
+  if (registry === undefined) return new LoopbackRouteCheck();
+  const client = new RegistryClient(registry, { deadlineMs: ROUTE_CHECK_DEADLINE_MS });
+  return new RegistryRouteCheck(
+    async (modelId) => (await client.discover(modelId)).nodes,
+    () => client.close(),
+  );
+}
 
 function resolveKey(options: NodeOptions): KeyPair {
   if (options.key) return options.key;
   if (options.keyPath) return readKeyFile(options.keyPath);
   throw new Error('a node needs a key: pass key or keyPath');
 }
+
+/** Streams beyond maxSessions one connection may carry (Info probes, streams about to end). */
+const MAX_CONCURRENT_STREAMS_SLACK = 8;
 
 const bindAddress = (host: string, port: number) => `${host.includes(':') ? `[${host}]` : host}:${port}`;
 
@@ -160,6 +198,7 @@ export async function startNode(options: NodeOptions): Promise<NodeHandle> {
     hiddenSize: config.hiddenSize,
     contextLength: config.contextLength,
     maxStepPositions: options.maxStepPositions ?? config.contextLength,
+    vocabSize: config.vocabSize,
   };
   const maxMessageBytes = options.maxMessageBytes ?? defaultMaxMessageBytes(bounds);
   const store = new SessionStore({
@@ -171,7 +210,13 @@ export async function startNode(options: NodeOptions): Promise<NodeHandle> {
     maxMessageBytes,
     options.tlsCa === undefined ? undefined : readFileSync(options.tlsCa),
   );
+  const quota = new SessionQuota({
+    perClient: options.maxSessionsPerClient ?? Math.max(1, Math.floor(maxSessions / 4)),
+    perPeer: options.maxSessionsPerPeer ?? Math.max(1, Math.floor(maxSessions / 2)),
+  });
+  const routes = routeCheckOf(options.registry);
   const load = new LoadMeter(engine);
+  const db = options.dataDir === undefined ? undefined : new NodeDb(options.dataDir);
   const audits = new NodeAudits({
     modelId: manifest.modelId,
     shardIndex: entry.index,
@@ -181,6 +226,7 @@ export async function startNode(options: NodeOptions): Promise<NodeHandle> {
     window: { ...AUDIT_WINDOW_DEFAULTS, ...options.auditWindow },
     log,
     ...(options.registry === undefined ? {} : { registry: options.registry }),
+    ...(db === undefined ? {} : { store: db.audits }),
   });
   const streams = new Set<ForwardStream>();
   let draining = false;
@@ -191,6 +237,7 @@ export async function startNode(options: NodeOptions): Promise<NodeHandle> {
           daemon: options.daemon,
           key,
           log,
+          ...(db === undefined ? {} : { store: db.shares }),
           ...(options.shareFlushIntervalMs === undefined ? {} : { flushIntervalMs: options.shareFlushIntervalMs }),
         });
   const metrics = new NodeMetrics(options.metrics ?? new Metrics(), {
@@ -211,6 +258,10 @@ export async function startNode(options: NodeOptions): Promise<NodeHandle> {
     cacheBytes,
     log,
     ...(shares === undefined ? {} : { shares }),
+    routes,
+    quota,
+    openTimeoutMs: options.openTimeoutMs ?? NODE_DEFAULTS.openTimeoutMs,
+    nextHopOpenedTimeoutMs: options.nextHopOpenedTimeoutMs ?? NODE_DEFAULTS.nextHopOpenedTimeoutMs,
     isDraining: () => draining,
     recordCompute: (us, positions, startPosition) => {
       load.record(us, positions);
@@ -218,12 +269,7 @@ export async function startNode(options: NodeOptions): Promise<NodeHandle> {
     },
   };
 
-  const server = new Server({
-    ...FORWARD_CHANNEL_OPTIONS,
-    'grpc.max_receive_message_length': maxMessageBytes,
-    'grpc.max_send_message_length': maxMessageBytes,
-  });
-  server.addService(tessera.v1.Node.service, {
+  const handlers = {
     Forward(call: ServerDuplexStream<ForwardRequest__Output, ForwardReply>) {
       call.on('error', (status: { code: number }) => metrics.streamFailed(status.code));
       streams.add(new ForwardStream(ctx, call, (done) => streams.delete(done)));
@@ -240,7 +286,8 @@ export async function startNode(options: NodeOptions): Promise<NodeHandle> {
         engineVersion: ENGINE_VERSION,
       });
     },
-  });
+  };
+  let server: GrpcServer | undefined;
 
   let stopRegistration: (() => Promise<void>) | undefined;
   /** Why the last heartbeat failed; undefined once one is accepted again. */
@@ -252,25 +299,42 @@ export async function startNode(options: NodeOptions): Promise<NodeHandle> {
   sweeper.unref();
   const shutdown = async () => {
     clearInterval(sweeper);
-    const stopped = new Promise<void>((resolve) => server.tryShutdown(() => resolve()));
-    await Promise.all([...streams].map((stream) => stream.drain(options.drainGraceMs ?? NODE_DEFAULTS.drainGraceMs)));
-    await audits.close(options.drainGraceMs ?? NODE_DEFAULTS.drainGraceMs);
-    // Shares of finished steps go out before the node leaves; an unreachable daemon holds it up at most 5 s.
-    await shares?.close(Math.min(5_000, options.drainGraceMs ?? NODE_DEFAULTS.drainGraceMs));
-    await stopRegistration?.();
-    await stopped;
+    const drain = async () => {
+      await Promise.all([...streams].map((stream) => stream.drain(options.drainGraceMs ?? NODE_DEFAULTS.drainGraceMs)));
+      await audits.close(options.drainGraceMs ?? NODE_DEFAULTS.drainGraceMs);
+      // Shares of finished steps go out before the node leaves; an unreachable daemon holds it up at most 5 s.
+      await shares?.close(Math.min(5_000, options.drainGraceMs ?? NODE_DEFAULTS.drainGraceMs));
+      await stopRegistration?.();
+    };
+    await (server === undefined ? drain() : server.shutdown(drain));
     channels.close();
+    routes.close();
+    db?.close();
     await backend.close();
   };
 
   try {
-    const port = await new Promise<number>((resolve, reject) => {
-      server.bindAsync(bindAddress(host, options.port), credentials, (error, bound) =>
-        error
-          ? reject(new Error(`cannot listen on ${bindAddress(host, options.port)}: ${error.message}`))
-          : resolve(bound),
-      );
+    server = await startGrpcServer({
+      role: 'node',
+      host,
+      port: options.port,
+      credentials,
+      channelOptions: {
+        ...FORWARD_CHANNEL_OPTIONS,
+        // Per connection: a previous hop carries all its sessions here on one, plus a few probes.
+        'grpc.max_concurrent_streams': maxSessions + MAX_CONCURRENT_STREAMS_SLACK,
+      },
+      maxSendBytes: maxMessageBytes,
+      services: [
+        {
+          name: 'tessera.v1.Node',
+          definition: tessera.v1.Node.service,
+          handlers,
+          maxRequestBytes: { Forward: maxMessageBytes },
+        },
+      ],
     });
+    const { port } = server;
     const endpoint = options.advertise ?? bindAddress(host, port);
     checkAdvertisedEndpoint(endpoint, tls);
     if (options.registry !== undefined) {

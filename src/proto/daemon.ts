@@ -108,11 +108,11 @@ export interface ProtoGrpcType {
       ClientUsage: MessageTypeDefinition<_tessera_v1_ClientUsage, _tessera_v1_ClientUsage__Output>;
       DType: EnumTypeDefinition;
       /**
-       * The share chain (ARCHITECTURE.md §7). Shares travel as canonical JSON (src/chain/share.ts); a node
-       * signs each batch of them once, with a share-batch statement that lists their hashes
-       * (src/chain/statement.ts). Statements, usage receipts and block headers travel as Signed canonical
-       * JSON (statement.ts, receipt.ts, block.ts), so every daemon hashes and checks the same bytes.
-       * Hashes are 32-byte sha256 digests.
+       * The share chain (docs/ARCHITECTURE.md §7). Shares travel as canonical JSON (src/protocol/share.ts);
+       * a node signs each batch of them once, with a share-batch statement that lists their hashes
+       * (src/protocol/share-batch.ts). Statements, usage receipts and block headers travel as Signed
+       * canonical JSON (share-batch.ts, receipt.ts, src/chain/block.ts), so every daemon hashes and checks
+       * the same bytes. Hashes are 32-byte sha256 digests.
        */
       Daemon: SubtypeConstructor<typeof grpc.Client, _tessera_v1_DaemonClient> & {
         service: _tessera_v1_DaemonDefinition;

@@ -123,10 +123,10 @@ export interface ProtoGrpcType {
   tessera: {
     v1: {
       /**
-       * Audits (ARCHITECTURE.md §6), served by the registry beside Registry. Nodes submit tickets for the
+       * Audits (docs/ARCHITECTURE.md §6), served by the registry beside Registry. Nodes submit tickets for the
        * steps their clients' revealed secrets selected; verifiers lease tickets, recompute them and either
        * report a pass or file a fraud proof; clients file signed audit requests so that a ticket that never
-       * comes is on record. A ticket names no session, user or prompt.
+       * comes is on record. A ticket names no session or user (shard 0's input is the prompt's token ids).
        */
       Audit: SubtypeConstructor<typeof grpc.Client, _tessera_v1_AuditClient> & { service: _tessera_v1_AuditDefinition };
       AuditReveal: MessageTypeDefinition<_tessera_v1_AuditReveal, _tessera_v1_AuditReveal__Output>;

@@ -1,10 +1,10 @@
 import { createHash, randomBytes } from 'node:crypto';
 
 /**
- * Audit selection (ARCHITECTURE.md §6): commit, then challenge. The client draws a secret per
+ * Audit selection (docs/ARCHITECTURE.md §6): commit, then challenge. The client draws a secret per
  * session and sends only its hash at Open; nodes sign their commitments; then the client reveals the
  * secret, and step s of shard k is audited iff H(secret || stepId || k) < rate · 2^256, where
- * stepId = H(session || s) (src/audit/commitment.ts). Using the step id rather than s lets a
+ * stepId = H(session || s) (src/protocol/commitment.ts). Using the step id rather than s lets a
  * registry check a selection from the commitment alone, without learning the session or the step.
  * A node cannot predict the draw when it commits, and an honest client cannot steer it (the hash
  * was fixed at Open).

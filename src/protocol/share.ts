@@ -15,9 +15,9 @@ import { openSignedStatement, statementSigner, uncovered, type OpenedStatement }
 export const WEIGHT_ONE = 1000;
 
 /**
- * A compute share (ARCHITECTURE.md §7): work a node did for one session on one shard, backed by
+ * A compute share (docs/ARCHITECTURE.md §7): work a node did for one session on one shard, backed by
  * the client's usage receipt for that session. It carries no signature of its own: the node signs
- * each batch of shares it sends once (statement.ts).
+ * each batch of shares it sends once (share-batch.ts).
  */
 export interface Share {
   readonly nodeId: string;

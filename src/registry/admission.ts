@@ -1,16 +1,22 @@
 import { status } from '@grpc/grpc-js';
+import { TesseraError } from '../core/errors.ts';
+import { kindOfStatus } from '../rpc/status.ts';
 import { openAnnouncement, type Announcement, type AnnouncementKind, type SignedAnnouncement } from './announcement.ts';
 import type { ClusterConfig } from './cluster-config.ts';
 import { SignedPayloadError } from './signed-payload.ts';
 import type { NodeRecord, RegistryStore, StoredManifest } from './store.ts';
 
-/** A refused signed call (an announcement, an operator request): the gRPC status and a message that says what to do. */
-export class AdmissionError extends Error {
+/**
+ * A refused signed call (an announcement, an operator request, an audit request): `reason` is the
+ * machine-readable code callers match, `status` the gRPC status it travels as.
+ */
+export class AdmissionError extends TesseraError {
   constructor(
-    readonly code: status,
+    readonly status: status,
     message: string,
+    reason: string,
   ) {
-    super(message);
+    super(reason, kindOfStatus(status), message);
   }
 }
 
@@ -20,6 +26,8 @@ export interface AdmissionContext {
   readonly served: ReadonlyMap<string, StoredManifest & { readonly shards: number }>;
   /** Why a node may not register or heartbeat (it was slashed), or undefined. */
   readonly banReason?: (nodeId: string) => string | undefined;
+  /** Takes the signer's per-key rate token (throws RATE_LIMITED); runs once the signature is checked, before anything is written. */
+  readonly takeKey?: (nodeId: string) => void;
 }
 
 /** How long a node may stay silent before discovery stops listing it. */
@@ -28,7 +36,7 @@ export function silenceLimitMs(config: ClusterConfig): number {
 }
 
 /**
- * Checks a signed Register/Heartbeat/Unregister (ARCHITECTURE.md §5) and applies it. Every check
+ * Checks a signed Register/Heartbeat/Unregister (docs/ARCHITECTURE.md §5) and applies it. Every check
  * runs before anything is written, and the nonce is recorded in the same transaction as the change,
  * so a refused announcement leaves the store exactly as it was.
  */
@@ -40,19 +48,22 @@ export function admit(
 ): Announcement {
   const { store, config } = context;
   const a = openOrRefuse(() => openAnnouncement(signed));
+  context.takeKey?.(a.nodeId);
   if (a.kind !== expected)
     throw new AdmissionError(
       status.INVALID_ARGUMENT,
       `a "${a.kind}" announcement was sent to ${expected}; sign one of kind "${expected}"`,
+      'WRONG_KIND',
     );
   const banned = expected === 'unregister' ? undefined : context.banReason?.(a.nodeId);
-  if (banned !== undefined) throw new AdmissionError(status.PERMISSION_DENIED, banned);
+  if (banned !== undefined) throw new AdmissionError(status.PERMISSION_DENIED, banned, 'NODE_BANNED');
   checkTimestamp(context, a, nowMs, 'announcement');
 
   if (!a.tls && !isLoopback(a.endpoint)) {
     throw new AdmissionError(
       status.INVALID_ARGUMENT,
       `endpoint ${a.endpoint} is reachable beyond this machine, so it must be served over TLS (tls: true); advertise 127.0.0.1:PORT for a local cluster`,
+      'TLS_REQUIRED',
     );
   }
   const existing = store.node(a.nodeId);
@@ -85,27 +96,49 @@ export function openOrRefuse<T>(open: () => T): T {
     return open();
   } catch (error) {
     if (!(error instanceof SignedPayloadError)) throw error;
-    throw new AdmissionError(
-      error.reason === 'signature' ? status.UNAUTHENTICATED : status.INVALID_ARGUMENT,
-      error.message,
-    );
+    throw error.reason === 'signature'
+      ? new AdmissionError(status.UNAUTHENTICATED, error.message, 'BAD_SIGNATURE')
+      : new AdmissionError(status.INVALID_ARGUMENT, error.message, 'MALFORMED_REQUEST');
   }
 }
 
-/** The timestamp is within the clock-skew bound and after the nonce floor (older nonces are forgotten, so could be replayed). */
+/**
+ * The replay rule, shared by every signed call to the registry:
+ *
+ * - A call is accepted only while its timestamp t lies within now ± maxClockSkewMs: one dated
+ *   further ahead is refused TIMESTAMP_IN_FUTURE, one further behind TIMESTAMP_STALE.
+ * - Its nonce is remembered until t falls behind now − maxClockSkewMs; from then on the timestamp
+ *   check alone refuses a replay, so the nonce may go.
+ * - The cache is held to nonceCacheMax by dropping nonces of the key that holds the most, and that
+ *   key's own floor rises to the newest timestamp dropped: calls by that key dated at or before its
+ *   floor are refused TIMESTAMP_STALE, as one of them could be a replay. A floor is per key and only
+ *   ever holds a time that key signed, so a key that floods the cache (even with calls dated up to
+ *   the skew ahead) pushes out only its own calls: no other key's floor moves, and an honest key,
+ *   whose next call is dated after its earlier ones, is never refused by its own floor either.
+ */
 export function checkTimestamp({ store, config }: Freshness, signed: OneTime, nowMs: number, what: string): void {
   const skewMs = signed.timestampMs - nowMs;
-  if (Math.abs(skewMs) > config.maxClockSkewMs) {
+  const limit = `limit ${Math.round(config.maxClockSkewMs / 1000)} s`;
+  if (skewMs > config.maxClockSkewMs) {
     throw new AdmissionError(
       status.INVALID_ARGUMENT,
-      `stale timestamp: ${Math.round(Math.abs(skewMs) / 1000)} s from registry time, limit ${Math.round(config.maxClockSkewMs / 1000)} s ` +
-        `(the node's clock is ${skewMs < 0 ? 'behind' : 'ahead'}; synchronize it, e.g. with NTP)`,
+      `${what} dated ${Math.round(skewMs / 1000)} s ahead of registry time, ${limit} (the signer's clock is ahead; synchronize it, e.g. with NTP)`,
+      'TIMESTAMP_IN_FUTURE',
     );
   }
-  if (signed.timestampMs <= store.nonceFloorMs()) {
+  if (-skewMs > config.maxClockSkewMs) {
     throw new AdmissionError(
       status.INVALID_ARGUMENT,
-      `stale timestamp: the registry no longer remembers nonces from before ${new Date(store.nonceFloorMs()).toISOString()}; sign a fresh ${what}`,
+      `stale timestamp: ${what} dated ${Math.round(-skewMs / 1000)} s behind registry time, ${limit} (the signer's clock is behind; synchronize it, e.g. with NTP)`,
+      'TIMESTAMP_STALE',
+    );
+  }
+  const floorMs = store.nonceFloorMs(signed.nodeId);
+  if (signed.timestampMs <= floorMs) {
+    throw new AdmissionError(
+      status.INVALID_ARGUMENT,
+      `stale timestamp: the registry no longer remembers ${signed.nodeId}'s nonces from before ${new Date(floorMs).toISOString()}; sign a fresh ${what}`,
+      'TIMESTAMP_STALE',
     );
   }
 }
@@ -115,12 +148,13 @@ export function checkNonce({ store }: Freshness, signed: OneTime, what: string):
   if (store.hasNonce(signed.nonce)) {
     throw new AdmissionError(
       status.ALREADY_EXISTS,
-      `replayed ${what}: nonce ${signed.nonce} was already used by ${signed.nodeId}; each ${what} is accepted once, so sign a new one`,
+      `replayed ${what}: nonce ${signed.nonce} was already used; each ${what} is accepted once, so sign a new one`,
+      'NONCE_REPLAYED',
     );
   }
 }
 
-/** Records the nonce in the one nonce cache all signed calls share; call inside the transaction that applies the call. */
+/** Records the nonce (see checkTimestamp for the rule); call inside the transaction that applies the call. */
 export function rememberNonce({ store, config }: Freshness, signed: OneTime, nowMs: number): void {
   store.rememberNonce(
     signed.nonce,
@@ -145,24 +179,31 @@ function checkModel({ served }: AdmissionContext, a: Announcement): void {
     throw new AdmissionError(
       status.INVALID_ARGUMENT,
       `unknown model "${a.modelId}": this registry serves ${[...served.keys()].map((id) => `"${id}"`).join(', ')}`,
+      'UNKNOWN_MODEL',
     );
   }
   if (a.role === 'node' && a.shardIndex >= model.shards) {
     throw new AdmissionError(
       status.INVALID_ARGUMENT,
       `unknown shard ${a.shardIndex} of model "${a.modelId}": it has shards 0 to ${model.shards - 1}`,
+      'UNKNOWN_SHARD',
     );
   }
 }
 
 function checkRegistered(config: ClusterConfig, a: Announcement, existing: NodeRecord | undefined): void {
   if (existing === undefined)
-    throw new AdmissionError(status.NOT_FOUND, `node ${a.nodeId} is not registered here; register first`);
+    throw new AdmissionError(
+      status.NOT_FOUND,
+      `node ${a.nodeId} is not registered here; register first`,
+      'NOT_REGISTERED',
+    );
   if (a.kind === 'unregister') return;
   if (existing.status === 'evicted') {
     throw new AdmissionError(
       status.NOT_FOUND,
       `node ${a.nodeId} was evicted after ${config.heartbeat.evictAfterMissed} missed heartbeats (every ${config.heartbeat.intervalMs} ms); register again`,
+      'NODE_EVICTED',
     );
   }
   const changed = (['role', 'modelId', 'shardIndex', 'endpoint', 'tls', 'shareKey'] as const).filter(
@@ -172,6 +213,7 @@ function checkRegistered(config: ClusterConfig, a: Announcement, existing: NodeR
     throw new AdmissionError(
       status.FAILED_PRECONDITION,
       `heartbeat changes ${changed.map((f) => `${f} (registered ${JSON.stringify(existing[f])}, now ${JSON.stringify(a[f])})`).join(', ')}; register again to change them`,
+      'REGISTRATION_CHANGED',
     );
   }
 }

@@ -37,6 +37,9 @@ import { canonicalJson } from '../crypto/canonical-json.ts';
 import { AuditStore, type OpenRequest, type ProofStatus } from './audit-store.ts';
 import type { ClusterConfig, ServedModel } from './cluster-config.ts';
 import type { RegistryStore } from './store.ts';
+import { checkNonce, checkTimestamp, rememberNonce } from './admission.ts';
+import { TesseraError } from '../core/errors.ts';
+import { kindOfStatus, toStatusObject } from '../rpc/status.ts';
 
 /**
  * Where slashed stake is taken: the settlement back end's slash() (src/escrow's SettlementBackend
@@ -51,6 +54,8 @@ export interface AuditServiceOptions {
   readonly config: ClusterConfig;
   readonly settlement?: StakeSlasher;
   readonly log: Logger;
+  /** Takes the signer's per-key rate token for a signed call (throws RATE_LIMITED), before anything is written. */
+  readonly takeKey?: (method: string, key: string) => void;
 }
 
 /** Most tickets one pull leases, and the most ticket bytes one reply carries. */
@@ -60,11 +65,18 @@ const BPS = 10_000;
 /** Most owed audits one heartbeat reply hands a node (about 100 bytes each). */
 const MAX_OWED_PER_HEARTBEAT = 64;
 
-const ticketCodec = tessera.v1.Audit.service.SubmitTicket;
-const proofCodec = tessera.v1.Audit.service.SubmitFraudProof;
+// Functions, not constants: the services load on first use (src/proto/services.ts), not at import.
+const ticketCodec = () => tessera.v1.Audit.service.SubmitTicket;
+/** The Audit method each signed request kind arrives on: its per-key rate bucket. */
+const METHOD_OF_KIND: Readonly<Record<Request['kind'], string>> = {
+  'pull-tickets': 'PullTickets',
+  'complete-tickets': 'CompleteTickets',
+  'audit-request': 'RequestAudit',
+};
+const proofCodec = () => tessera.v1.Audit.service.SubmitFraudProof;
 
 /**
- * The Audit service (ARCHITECTURE.md §6) over the registry's database: a durable ticket queue with
+ * The Audit service (docs/ARCHITECTURE.md §6) over the registry's database: a durable ticket queue with
  * leases, audited passes, fraud proofs (checked, then confirmed by recomputing the ticket here), the
  * slashing and eviction that follow, and clients' audit requests.
  *
@@ -217,22 +229,22 @@ export class AuditService {
     };
   }
 
-  /** Every refusal is an AuditError with its status; anything else is INTERNAL and logged. */
+  /** Every refusal is a TesseraError (an AuditError becomes one, its status name the reason); anything else is INTERNAL and logged. */
   private unary<Req, Reply>(work: (request: Req) => Promise<Reply>): handleUnaryCall<Req, Reply> {
     return (call: ServerUnaryCall<Req, Reply>, callback: sendUnaryData<Reply>) => {
       work(call.request).then(
         (reply) => callback(null, reply),
         (error: unknown) => {
-          if (error instanceof AuditError) {
-            this.options.log('audit_refused', {
-              peer: call.getPeer(),
-              code: status[error.code],
-              reason: error.message,
-            });
-            return callback({ code: error.code, details: error.message });
+          const refusal =
+            error instanceof AuditError
+              ? new TesseraError(status[error.code], kindOfStatus(error.code), error.message)
+              : error;
+          if (refusal instanceof TesseraError) {
+            this.options.log('audit_refused', { peer: call.getPeer(), code: refusal.code, reason: refusal.message });
+          } else {
+            this.options.log('internal_error', { error: (error as Error)?.stack ?? String(error) });
           }
-          this.options.log('internal_error', { error: (error as Error)?.stack ?? String(error) });
-          callback({ code: status.INTERNAL, details: `registry error: ${(error as Error)?.message ?? String(error)}` });
+          callback(toStatusObject(refusal) as never);
         },
       );
     };
@@ -293,7 +305,7 @@ export class AuditService {
         modelId: opened.modelId,
         shardIndex: opened.shardIndex,
         engineVersion: opened.engineVersion,
-        ticket: ticketCodec.requestSerialize(ticket),
+        ticket: ticketCodec().requestSerialize(ticket),
         committedOutputHash: hex(opened.commitment.outputHash),
       },
       Date.now(),
@@ -320,33 +332,31 @@ export class AuditService {
    * request leaves no trace.
    */
   private fresh<R extends Request, T>(request: R, apply: () => T): T {
-    const { store, config } = this.options;
+    const { config } = this.options;
     const nowMs = Date.now();
-    const skewMs = request.timestampMs - nowMs;
-    if (Math.abs(skewMs) > config.maxClockSkewMs) {
-      throw new AuditError(
-        status.INVALID_ARGUMENT,
-        `stale timestamp: ${Math.round(Math.abs(skewMs) / 1000)} s from registry time, limit ${Math.round(config.maxClockSkewMs / 1000)} s; synchronize the clock`,
-      );
-    }
-    if (request.timestampMs <= store.nonceFloorMs())
-      throw new AuditError(status.INVALID_ARGUMENT, 'stale timestamp: sign a fresh request');
-    if (store.hasNonce(request.nonce))
-      throw new AuditError(
-        status.ALREADY_EXISTS,
-        `replayed ${request.kind}: nonce ${request.nonce} was already used; sign a new request`,
-      );
-    return store.transaction(() => {
+    const signed = { nodeId: signerOf(request), timestampMs: request.timestampMs, nonce: request.nonce };
+    checkNonce(this.options, signed, request.kind);
+    return this.options.store.transaction(() => {
       const result = apply();
-      store.rememberNonce(
-        request.nonce,
-        signerOf(request),
-        request.timestampMs,
-        nowMs - config.maxClockSkewMs,
-        config.nonceCacheMax,
-      );
+      rememberNonce({ store: this.options.store, config }, signed, nowMs);
       return result;
     });
+  }
+
+  /**
+   * Right after the signature: the signer's per-key token and the timestamp, before any costlier
+   * check (a commitment's signature, a database read), so a flooding key is stopped cheaply.
+   */
+  private admitSigner<R extends Request>(request: R): R {
+    const signer = signerOf(request);
+    this.options.takeKey?.(METHOD_OF_KIND[request.kind], signer);
+    checkTimestamp(
+      this.options,
+      { nodeId: signer, timestampMs: request.timestampMs, nonce: request.nonce },
+      Date.now(),
+      request.kind,
+    );
+    return request;
   }
 
   private checkVerifier(verifierId: string): void {
@@ -364,7 +374,7 @@ export class AuditService {
   }
 
   private async pullTickets(signed: Signed__Output): Promise<PullTicketsReply> {
-    const request = openRequest('pull-tickets', signed);
+    const request = this.admitSigner(openRequest('pull-tickets', signed));
     this.checkVerifier(request.verifierId);
     const held = request.shards.filter(
       (s) =>
@@ -387,14 +397,14 @@ export class AuditService {
     return {
       tickets: leased.map((row) => ({
         ticketId: row.ticketId,
-        ticket: ticketCodec.requestDeserialize(row.ticket) as Ticket__Output,
+        ticket: ticketCodec().requestDeserialize(row.ticket) as Ticket__Output,
         leaseUntilMs: row.leaseUntilMs,
       })),
     };
   }
 
   private async completeTickets(signed: Signed__Output): Promise<CompleteTicketsReply> {
-    const request = openRequest('complete-tickets', signed);
+    const request = this.admitSigner(openRequest('complete-tickets', signed));
     this.checkVerifier(request.verifierId);
     for (const result of request.results) {
       const ticket = this.audits.ticketStatus(result.ticketId);
@@ -444,7 +454,7 @@ export class AuditService {
       );
 
     const { status: verdict, registryHash, detail } = await this.confirm(ticket, recomputed);
-    const proofBytes = proofCodec.requestSerialize(proof);
+    const proofBytes = proofCodec().requestSerialize(proof);
     const proofId = sha256(proofBytes).toString('hex');
     const fractionBps = Math.round(config.stake.slashFractions.fraud * BPS);
     const nowMs = Date.now();
@@ -538,7 +548,7 @@ export class AuditService {
 
   private async requestAudit(signed: Signed__Output): Promise<RequestAuditReply> {
     const { store, config } = this.options;
-    const request = openRequest('audit-request', signed);
+    const request = this.admitSigner(openRequest('audit-request', signed));
     const commitment = commitmentFromJson(request.commitment);
     if (!verifyCommitment(commitment))
       throw new AuditError(status.UNAUTHENTICATED, `the commitment is not signed by node ${commitment.nodeId}`);

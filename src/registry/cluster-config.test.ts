@@ -78,10 +78,11 @@ test('every mistake is named by its JSON path, all at once', () => {
     challengeWindowS: 'a minute',
     escrow: { rpcUrl: 'localhost:8545', contract: '0x1234' },
     seeds: ['127.0.0.1:50051', 'no-port'],
+    registryKeys: [`0x${'ab'.repeat(20)}`, 'registry-a'],
     gossip: true,
   });
   assert.deepEqual(problems, [
-    'gossip: unknown key (expected one of: clusterId, models, heartbeat, maxClockSkewMs, rateLimit, nonceCacheMax, stake, challengeWindowS, audit, escrow, seeds, gossipIntervalMs)',
+    'gossip: unknown key (expected one of: clusterId, models, heartbeat, maxClockSkewMs, rateLimit, nonceCacheMax, stake, challengeWindowS, audit, escrow, seeds, registryKeys, gossipIntervalMs)',
     `clusterId: must be 1-64 letters, digits, '.', '_' or '-', got "has spaces"`,
     `models[0].manifest: file not found: ${join(dir, 'missing-dir')}`,
     `models[1].id: "other" differs from the manifest's modelId "tiny" (${join(dir, 'tiny', 'manifest.json')})`,
@@ -93,6 +94,7 @@ test('every mistake is named by its JSON path, all at once', () => {
     'escrow.rpcUrl: must be an http(s) or ws(s) URL, got "localhost:8545"',
     'escrow.contract: must be a 0x-prefixed 20-byte hex address, got "0x1234"',
     'seeds[1]: must be "HOST:PORT", got "no-port"',
+    'registryKeys[1]: must be a 0x-prefixed 20-byte hex address, got "registry-a"',
     'heartbeat.intervalMs: must be an integer >= 10, got 0',
     'heartbeat.evictAfterMissed: must be an integer >= 1, got 1.5',
     'maxClockSkewMs: must be an integer >= 1, got "30s"',

@@ -22,7 +22,7 @@ export interface ClusterConfig {
   readonly models: readonly ServedModel[];
   readonly heartbeat: { readonly intervalMs: number; readonly evictAfterMissed: number };
   readonly maxClockSkewMs: number;
-  /** Token bucket per peer address over Register, Heartbeat and Unregister. */
+  /** Token bucket per peer address over Register, Heartbeat and Unregister, and one over the operator calls (src/rpc/method-policy.ts). */
   readonly rateLimit: { readonly perSecond: number; readonly burst: number };
   /** Hard cap on remembered nonces (they are also pruned once older than the clock-skew window). */
   readonly nonceCacheMax: number;
@@ -35,11 +35,16 @@ export interface ClusterConfig {
   };
   /** How long a posted settlement stays open to challenges before it may be finalized. */
   readonly challengeWindowS: number;
-  /** Audits (ARCHITECTURE.md §6): tickets, leases, fraud proofs. */
+  /** Audits (docs/ARCHITECTURE.md §6): tickets, leases, fraud proofs. */
   readonly audit: AuditConfig;
   /** Where stakes and settlements live: the TesseraEscrow contract at `contract` on `rpcUrl`; none: the registry's ledger. */
   readonly escrow?: { readonly rpcUrl: string; readonly contract: string };
   readonly seeds: readonly string[];
+  /**
+   * Addresses (lowercase 0x) of the keys that sign this cluster's registries' identities: besides
+   * its seeds, a registry gossips only with registries whose identity one of these keys signed.
+   */
+  readonly registryKeys: readonly string[];
   readonly gossipIntervalMs: number;
 }
 
@@ -191,6 +196,7 @@ export function parseClusterConfig(value: unknown, baseDir: string, source = 'cl
       'audit',
       'escrow',
       'seeds',
+      'registryKeys',
       'gossipIntervalMs',
     ]) ?? {};
 
@@ -261,6 +267,19 @@ export function parseClusterConfig(value: unknown, baseDir: string, source = 'cl
     }
   }
 
+  const registryKeys: string[] = [];
+  if (root.registryKeys !== undefined) {
+    if (!Array.isArray(root.registryKeys))
+      problem('registryKeys', `must be an array of 0x addresses, got ${describe(root.registryKeys)}`);
+    else {
+      for (const [i, key] of root.registryKeys.entries()) {
+        if (typeof key !== 'string' || !/^0x[0-9a-fA-F]{40}$/.test(key))
+          problem(`registryKeys[${i}]`, `must be a 0x-prefixed 20-byte hex address, got ${describe(key)}`);
+        else registryKeys.push(key.toLowerCase());
+      }
+    }
+  }
+
   const config: ClusterConfig = {
     clusterId,
     models,
@@ -303,6 +322,7 @@ export function parseClusterConfig(value: unknown, baseDir: string, source = 'cl
     },
     ...(escrow === undefined ? {} : { escrow }),
     seeds,
+    registryKeys,
     gossipIntervalMs: integer('gossipIntervalMs', root.gossipIntervalMs, DEFAULTS.gossipIntervalMs, 10),
   };
   // A node learns of an audit request at its next heartbeat and then tickets it; a deadline of fewer

@@ -3,7 +3,7 @@ import type { KeyPair } from '../crypto/keys.ts';
 import { sign } from '../crypto/signature.ts';
 import { isCount, isHex, openSignedPayload, type SignedPayload } from './signed-payload.ts';
 
-/** What an operator may ask of its own bond and earnings (issue 4; ARCHITECTURE.md §8). */
+/** What an operator may ask of its own bond and earnings (issue 4; docs/ARCHITECTURE.md §8). */
 export const OPERATOR_ACTIONS = ['stake', 'unstake', 'withdraw', 'claim'] as const;
 export type OperatorAction = (typeof OPERATOR_ACTIONS)[number];
 

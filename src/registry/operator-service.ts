@@ -7,7 +7,8 @@ import type { Signed__Output } from '../proto/tessera/v1/Signed.ts';
 import { AdmissionError, checkNonce, checkTimestamp, openOrRefuse, rememberNonce } from './admission.ts';
 import type { ClusterConfig } from './cluster-config.ts';
 import { openOperatorRequest, type OperatorAction, type OperatorRequest } from './operator-request.ts';
-import { RateLimiter, rateLimitRefusal } from './rate-limit.ts';
+import { TesseraError } from '../core/errors.ts';
+import { toStatusObject } from '../rpc/status.ts';
 import { EscrowError, type SettlementBackend } from './settlement-backend.ts';
 import type { RegistryStore } from './store.ts';
 
@@ -17,6 +18,8 @@ export interface OperatorServiceOptions {
   /** Where stakes and payouts are kept; none: the registry keeps no accounts and says so. */
   readonly backend?: SettlementBackend;
   readonly log: Logger;
+  /** Takes the signer's per-key rate token (throws RATE_LIMITED), once the signature is checked. */
+  readonly takeKey?: (method: string, key: string) => void;
 }
 
 export type OperatorHandlers = Pick<
@@ -24,21 +27,23 @@ export type OperatorHandlers = Pick<
   'Stake' | 'RequestUnstake' | 'WithdrawStake' | 'Claim' | 'GetAccount'
 >;
 
-type Refusal = { code: status; details: string };
-
-const SIGNED_CALLS = 'Stake/RequestUnstake/WithdrawStake/Claim';
+const METHOD_OF_ACTION: Readonly<Record<OperatorAction, string>> = {
+  stake: 'Stake',
+  unstake: 'RequestUnstake',
+  withdraw: 'WithdrawStake',
+  claim: 'Claim',
+};
 
 /**
  * An operator's own bond and earnings at the registry (issue 4). Each mutating call is checked as
  * admission checks announcements (signer == node id, clock skew, one-time nonce in the same cache,
- * a per-peer rate limit), then applied to the ledger. With the escrow contract the registry holds no
+ * a per-key rate limit; the server's interceptor takes the per-peer one), then applied to the ledger. With the escrow contract the registry holds no
  * node's key, so it refuses them and GetAccount tells the operator where to send the transaction.
  */
 export function operatorHandlers(options: OperatorServiceOptions): OperatorHandlers {
   const { store, config, backend, log } = options;
   if (backend?.kind === 'evm' && config.escrow === undefined)
     throw new Error("an EVM settlement back end needs the cluster config's escrow section (rpcUrl, contract)");
-  const limiter = new RateLimiter(config.rateLimit.perSecond, config.rateLimit.burst);
   const escrow: Escrow | undefined =
     backend === undefined
       ? undefined
@@ -46,21 +51,23 @@ export function operatorHandlers(options: OperatorServiceOptions): OperatorHandl
         ? { backend: 'ledger' }
         : { backend: 'evm', rpcUrl: config.escrow!.rpcUrl, contract: config.escrow!.contract };
 
-  const refusalOf = (error: unknown): Refusal => {
-    if (error instanceof AdmissionError) return { code: error.code, details: error.message };
-    if (error instanceof EscrowError) return { code: status.FAILED_PRECONDITION, details: error.message };
+  const refusalOf = (error: unknown): TesseraError | undefined => {
+    if (error instanceof TesseraError) return error;
+    if (error instanceof EscrowError)
+      return new TesseraError(snakeCase(error.code), 'failed_precondition', error.message);
     log('internal_error', { error: (error as Error)?.stack ?? String(error) });
-    return { code: status.INTERNAL, details: `registry error: ${(error as Error)?.message ?? String(error)}` };
+    return undefined;
   };
 
   /** The ledger the signed calls act on, or why there is none here. */
   const ledger = (action: OperatorAction): SettlementBackend => {
     if (backend === undefined)
-      throw new AdmissionError(status.FAILED_PRECONDITION, 'this registry keeps no stakes or payouts');
+      throw new AdmissionError(status.FAILED_PRECONDITION, 'this registry keeps no stakes or payouts', 'NO_ACCOUNTS');
     if (backend.kind === 'evm') {
       throw new AdmissionError(
         status.FAILED_PRECONDITION,
         `this registry settles on the escrow contract ${config.escrow!.contract} at ${config.escrow!.rpcUrl}: send the ${action} transaction from the node's own account (\`tessera ${action}\` does)`,
+        'ESCROW_ONLY',
       );
     }
     return backend;
@@ -71,15 +78,11 @@ export function operatorHandlers(options: OperatorServiceOptions): OperatorHandl
     (call: ServerUnaryCall<Signed__Output, Reply>, callback: sendUnaryData<Reply>) => {
       const nowMs = Date.now();
       const peer = call.getPeer();
-      const limited = rateLimitRefusal(limiter, peer, SIGNED_CALLS, nowMs);
-      if (limited !== undefined) {
-        log('rate_limited', { peer: limited.host, action });
-        return callback({ code: limited.code, details: limited.details });
-      }
       const refuse = (error: unknown) => {
         const refusal = refusalOf(error);
-        log('operator_refused', { peer, action, code: status[refusal.code], reason: refusal.details });
-        callback(refusal);
+        if (refusal !== undefined)
+          log('operator_refused', { peer, action, code: refusal.code, reason: refusal.message });
+        callback(toStatusObject(refusal) as never);
       };
       let request: OperatorRequest;
       let target: SettlementBackend;
@@ -88,6 +91,7 @@ export function operatorHandlers(options: OperatorServiceOptions): OperatorHandl
         request = openOrRefuse(() =>
           openOperatorRequest(action, { payload: call.request.payload, signature: call.request.signature }),
         );
+        options.takeKey?.(METHOD_OF_ACTION[action], request.nodeId);
         checkTimestamp(options, request, nowMs, `${action} request`);
         checkNonce(options, request, `${action} request`);
         // Reserved before the ledger acts, so a copy arriving meanwhile is a replay.
@@ -124,12 +128,21 @@ export function operatorHandlers(options: OperatorServiceOptions): OperatorHandl
     GetAccount: (call, callback) => {
       const { address } = call.request;
       if (backend === undefined)
-        return callback({ code: status.FAILED_PRECONDITION, details: 'this registry keeps no stakes or payouts' });
+        return callback(
+          toStatusObject(
+            new TesseraError('NO_ACCOUNTS', 'failed_precondition', 'this registry keeps no stakes or payouts'),
+          ) as never,
+        );
       if (!/^0x[0-9a-fA-F]{40}$/.test(address))
-        return callback({
-          code: status.INVALID_ARGUMENT,
-          details: `address must be 0x and 40 hex digits (a node id), got ${JSON.stringify(address)}`,
-        });
+        return callback(
+          toStatusObject(
+            new TesseraError(
+              'MALFORMED_REQUEST',
+              'invalid',
+              `address must be 0x and 40 hex digits (a node id), got ${JSON.stringify(address)}`,
+            ),
+          ) as never,
+        );
       const id = address.toLowerCase();
       Promise.all([backend.stakeOf(id), backend.claimable(id), backend.deposited(id)]).then(
         ([stake, claimable, deposited]) => {
@@ -144,11 +157,21 @@ export function operatorHandlers(options: OperatorServiceOptions): OperatorHandl
           callback(null, reply);
         },
         (error: Error) =>
-          callback({
-            code: status.UNAVAILABLE,
-            details: `the ${backend.kind === 'evm' ? 'escrow contract' : 'ledger'} cannot be read: ${error.message}`,
-          }),
+          callback(
+            toStatusObject(
+              new TesseraError(
+                'ACCOUNTS_UNAVAILABLE',
+                'unavailable',
+                `the ${backend.kind === 'evm' ? 'escrow contract' : 'ledger'} cannot be read: ${error.message}`,
+              ),
+            ) as never,
+          ),
       );
     },
   };
+}
+
+/** A contract error name ("NoStake") as a reason code ("NO_STAKE"). */
+function snakeCase(name: string): string {
+  return name.replace(/([a-z0-9])([A-Z])/g, '$1_$2').toUpperCase();
 }

@@ -3,6 +3,7 @@ import { credentials as grpcCredentials, status, type ChannelCredentials, type S
 import type { KeyPair } from '../crypto/keys.ts';
 import { parseManifest, type Manifest } from '../model/manifest.ts';
 import { tessera } from '../proto/services.ts';
+import type { SignedPayload } from './signed-payload.ts';
 import type { DiscoverReply__Output } from '../proto/tessera/v1/DiscoverReply.ts';
 import type { ExchangePeersReply__Output } from '../proto/tessera/v1/ExchangePeersReply.ts';
 import type { HeartbeatReply__Output } from '../proto/tessera/v1/HeartbeatReply.ts';
@@ -47,6 +48,8 @@ export interface RegistryPeerInfo {
   readonly endpoint: string;
   readonly clusterId: string;
   readonly lastSeenMs: number;
+  /** The registry's signed identity (src/registry/registry-identity.ts), when it has a key. */
+  readonly identity?: SignedPayload;
 }
 
 /** Where a cluster keeps stakes and pays out, as the registry reports it. */
@@ -177,13 +180,27 @@ export class RegistryClient {
 
   /**
    * The registries this one knows, itself first. `selfEndpoint` is the caller's own registry
-   * endpoint (omit it from a client), `known` the registries the caller knows.
+   * endpoint (omit it from a client), `known` the registries the caller knows, `identity` the
+   * calling registry's signed identity.
    */
-  async exchangePeers(selfEndpoint = '', known: readonly string[] = []): Promise<RegistryPeerInfo[]> {
+  async exchangePeers(
+    selfEndpoint = '',
+    known: readonly string[] = [],
+    identity?: SignedPayload,
+  ): Promise<RegistryPeerInfo[]> {
     const reply = await this.#calls.call<ExchangePeersReply__Output>((cb) =>
-      this.#grpc.exchangePeers({ selfEndpoint, known: [...known] }, this.#calls.options(), cb),
+      this.#grpc.exchangePeers(
+        { selfEndpoint, known: [...known], ...(identity === undefined ? {} : { selfIdentity: identity }) },
+        this.#calls.options(),
+        cb,
+      ),
     );
-    return reply.peers.map((p) => ({ endpoint: p.endpoint, clusterId: p.clusterId, lastSeenMs: p.lastSeenMs }));
+    return reply.peers.map((p) => ({
+      endpoint: p.endpoint,
+      clusterId: p.clusterId,
+      lastSeenMs: p.lastSeenMs,
+      ...(p.identity === null ? {} : { identity: { payload: p.identity.payload, signature: p.identity.signature } }),
+    }));
   }
 
   /** Adds to the key's stake on the registry's ledger; returns the whole stake after it. */

@@ -1,16 +1,22 @@
 import { silentLogger, type Logger } from '../core/log.ts';
 import { readFileSync } from 'node:fs';
-import { Server, ServerCredentials, status, type sendUnaryData, type ServerUnaryCall } from '@grpc/grpc-js';
+import { status, type sendUnaryData, type ServerUnaryCall } from '@grpc/grpc-js';
+import { TesseraError } from '../core/errors.ts';
+import type { KeyPair } from '../crypto/keys.ts';
+import { CallLimits } from '../rpc/call-limits.ts';
+import { METHOD_POLICIES, RATE } from '../rpc/method-policy.ts';
+import { startGrpcServer } from '../rpc/server.ts';
+import { toStatusObject } from '../rpc/status.ts';
 import { parseManifest } from '../model/manifest.ts';
 import { tessera } from '../proto/services.ts';
 import type { RegistryHandlers } from '../proto/tessera/v1/Registry.ts';
 import type { Signed__Output } from '../proto/tessera/v1/Signed.ts';
-import { admit, AdmissionError, silenceLimitMs, type AdmissionContext } from './admission.ts';
+import { admit, silenceLimitMs, type AdmissionContext } from './admission.ts';
 import type { Announcement, AnnouncementKind } from './announcement.ts';
 import { auditRetentionMs, type ClusterConfig } from './cluster-config.ts';
 import { AuditService, type StakeSlasher } from './audit-service.ts';
 import { PeerGossip } from './gossip.ts';
-import { peerHost, RateLimiter, rateLimitRefusal } from './rate-limit.ts';
+import { signRegistryIdentity } from './registry-identity.ts';
 import { operatorHandlers } from './operator-service.ts';
 import { REGISTRY_MAX_MESSAGE_BYTES } from './registry-client.ts';
 import { RegistryStore } from './store.ts';
@@ -34,6 +40,8 @@ export interface RegistryOptions {
   readonly clusterConfig: ClusterConfig;
   /** Added to the config's seeds. */
   readonly seeds?: readonly string[];
+  /** Signs this registry's identity in gossip; its address belongs in the cluster config's registryKeys. None: peers know it only as a seed. */
+  readonly key?: KeyPair;
   /** One structured event per line; default silent. */
   readonly log?: Logger;
   /** Where confirmed fraud proofs take stake (e.g. src/escrow's LedgerBackend); none: slashes stay on record, pending. */
@@ -57,8 +65,14 @@ export interface RegistryHandle {
   close(): Promise<void>;
 }
 
-/** Signed announcements are small; tickets (and fraud proofs, which carry one) set the bound. */
-const MAX_RECEIVE_BYTES = 256 * 1024;
+const REGISTRY_POLICY = METHOD_POLICIES['tessera.v1.Registry'];
+const AUDIT_POLICY = METHOD_POLICIES['tessera.v1.Audit'];
+const METHOD_OF_KIND = { register: 'Register', heartbeat: 'Heartbeat', unregister: 'Unregister' } as const;
+const KIND_OF_METHOD: Readonly<Record<string, AnnouncementKind>> = {
+  Register: 'register',
+  Heartbeat: 'heartbeat',
+  Unregister: 'unregister',
+};
 
 export async function startRegistry(options: RegistryOptions): Promise<RegistryHandle> {
   const config = options.clusterConfig;
@@ -84,6 +98,7 @@ export async function startRegistry(options: RegistryOptions): Promise<RegistryH
       store,
       config,
       log,
+      takeKey: (method, key) => takeKey(method, key),
       ...(options.settlement === undefined ? {} : { settlement: options.settlement }),
     });
     const metrics = new RegistryMetrics(options.metrics ?? new Metrics(), {
@@ -92,7 +107,25 @@ export async function startRegistry(options: RegistryOptions): Promise<RegistryH
       silenceLimitMs: silenceLimitMs(config),
     });
     const context: AdmissionContext = { store, config, served, banReason: (nodeId) => audit.banReason(nodeId) };
-    const limiter = new RateLimiter(config.rateLimit.perSecond, config.rateLimit.burst);
+    const contextOf = (kind: AnnouncementKind): AdmissionContext => ({
+      ...context,
+      takeKey: (nodeId) => takeKey(METHOD_OF_KIND[kind], nodeId),
+    });
+    // The cluster's rateLimit sets the signed-call buckets, per peer and per key.
+    const limits = new CallLimits({
+      announce: config.rateLimit,
+      operator: config.rateLimit,
+      // A key heartbeats at the cluster's interval: room for four times that pace, and no less than the default.
+      'announce-key': {
+        perSecond: Math.max(RATE.announceKey.perSecond, 4_000 / config.heartbeat.intervalMs),
+        burst: RATE.announceKey.burst,
+      },
+    });
+    const takeKey = (method: string, key: string) => {
+      const policy =
+        REGISTRY_POLICY[method as keyof typeof REGISTRY_POLICY] ?? AUDIT_POLICY[method as keyof typeof AUDIT_POLICY];
+      limits.key(method, policy, key, Date.now());
+    };
     const tokenizers = new Map<string, Buffer>();
     const stakeGate = options.stakes === undefined ? undefined : new StakeGate(options.stakes, config.stake.minimum);
 
@@ -100,14 +133,13 @@ export async function startRegistry(options: RegistryOptions): Promise<RegistryH
       (kind: AnnouncementKind, reply: (nowMs: number, admitted: Announcement) => object) =>
       (call: ServerUnaryCall<Signed__Output, object>, callback: sendUnaryData<object>) => {
         const nowMs = Date.now();
-        const limited = rateLimitRefusal(limiter, call.getPeer(), 'Register/Heartbeat/Unregister', nowMs);
-        if (limited !== undefined) {
-          log('rate_limited', { peer: limited.host, kind });
-          metrics.admission(kind, 'rate_limited');
-          return callback({ code: limited.code, details: limited.details });
-        }
         try {
-          const a = admit(context, kind, { payload: call.request.payload, signature: call.request.signature }, nowMs);
+          const a = admit(
+            contextOf(kind),
+            kind,
+            { payload: call.request.payload, signature: call.request.signature },
+            nowMs,
+          );
           metrics.admission(kind, 'accepted');
           if (kind !== 'heartbeat')
             log(kind === 'register' ? 'node_registered' : 'node_unregistered', {
@@ -119,26 +151,28 @@ export async function startRegistry(options: RegistryOptions): Promise<RegistryH
             });
           callback(null, reply(nowMs, a));
         } catch (error) {
-          if (!(error instanceof AdmissionError)) {
+          if (!(error instanceof TesseraError)) {
             log('internal_error', { kind, error: (error as Error).message });
             metrics.admission(kind, 'INTERNAL');
-            return callback({ code: status.INTERNAL, details: `registry error: ${(error as Error).message}` });
           }
-          log('announcement_refused', {
-            peer: peerHost(call.getPeer()),
-            kind,
-            code: status[error.code],
-            reason: error.message,
-          });
-          metrics.admission(kind, status[error.code]);
-          callback({ code: error.code, details: error.message });
+          const sent = toStatusObject(error);
+          if (error instanceof TesseraError) {
+            log('announcement_refused', { peer: call.getPeer(), kind, code: error.code, reason: error.message });
+            // The metric's result is the gRPC code (docs/metrics.md): a bounded set, whatever reasons come.
+            metrics.admission(kind, error.code === 'RATE_LIMITED' ? 'rate_limited' : status[sent.code!]);
+          }
+          callback(sent as never);
         }
       };
 
-    const notServed = (modelId: string) => ({
-      code: status.NOT_FOUND,
-      details: `model "${modelId}" is not served by this registry; it serves ${[...served.keys()].map((id) => `"${id}"`).join(', ')}`,
-    });
+    const notServed = (modelId: string) =>
+      toStatusObject(
+        new TesseraError(
+          'UNKNOWN_MODEL',
+          'not_found',
+          `model "${modelId}" is not served by this registry; it serves ${[...served.keys()].map((id) => `"${id}"`).join(', ')}`,
+        ),
+      ) as never;
     let gossip: PeerGossip | undefined;
 
     const handlers: RegistryHandlers = {
@@ -175,10 +209,15 @@ export async function startRegistry(options: RegistryOptions): Promise<RegistryH
           }
           callback(null, { manifestJson: model.manifestJson, tokenizerGguf: tokenizer });
         } catch (error) {
-          callback({
-            code: status.UNAVAILABLE,
-            details: `tokenizer of "${model.modelId}" cannot be read: ${(error as Error).message}`,
-          });
+          callback(
+            toStatusObject(
+              new TesseraError(
+                'TOKENIZER_UNAVAILABLE',
+                'unavailable',
+                `tokenizer of "${model.modelId}" cannot be read: ${(error as Error).message}`,
+              ),
+            ) as never,
+          );
         }
       },
       Discover: (call, callback) => {
@@ -200,46 +239,66 @@ export async function startRegistry(options: RegistryOptions): Promise<RegistryH
             }));
             callback(null, { manifestJson: model.manifestJson, nodes, auditSamplingRate: config.audit.samplingRate });
           },
-          (error: Error) => callback({ code: status.UNAVAILABLE, details: `stakes cannot be read: ${error.message}` }),
+          (error: Error) =>
+            callback(
+              toStatusObject(
+                new TesseraError('STAKES_UNAVAILABLE', 'unavailable', `stakes cannot be read: ${error.message}`),
+              ) as never,
+            ),
         );
       },
       ExchangePeers: (call, callback) => {
-        const peers = gossip?.answer(call.request.selfEndpoint, call.request.known, Date.now()) ?? [];
-        callback(null, {
-          peers: peers.map((p) => ({ endpoint: p.endpoint, clusterId: p.clusterId, lastSeenMs: p.lastSeenMs })),
-        });
+        try {
+          const peers = gossip?.answer(call.request.selfEndpoint, call.request.selfIdentity, Date.now()) ?? [];
+          callback(null, { peers });
+        } catch (error) {
+          if (error instanceof TesseraError)
+            log('peer_refused', { peer: call.getPeer(), endpoint: call.request.selfEndpoint, code: error.code });
+          callback(toStatusObject(error) as never);
+        }
       },
       ...operatorHandlers({
         store,
         config,
         log,
+        takeKey,
         ...(options.accounts === undefined ? {} : { backend: options.accounts }),
       }),
     };
 
-    const maxReceiveBytes = Math.max(MAX_RECEIVE_BYTES, config.audit.maxTicketBytes + 64 * 1024);
-    const server = new Server({
-      'grpc.max_send_message_length': REGISTRY_MAX_MESSAGE_BYTES,
-      'grpc.max_receive_message_length': maxReceiveBytes,
+    const server = await startGrpcServer({
+      role: 'registry',
+      port: options.port,
+      ...(options.host === undefined ? {} : { host: options.host }),
+      ...(options.advertise === undefined ? {} : { advertise: options.advertise }),
+      limits,
+      maxSendBytes: REGISTRY_MAX_MESSAGE_BYTES,
+      onRefused: (refusal) => {
+        log('call_refused', { ...refusal });
+        const kind = KIND_OF_METHOD[refusal.method];
+        if (kind !== undefined && refusal.reason === 'RATE_LIMITED') metrics.admission(kind, 'rate_limited');
+      },
+      services: [
+        { name: 'tessera.v1.Registry', definition: tessera.v1.Registry.service, handlers },
+        {
+          name: 'tessera.v1.Audit',
+          definition: tessera.v1.Audit.service,
+          handlers: audit.handlers(),
+          // Tickets (and fraud proofs, which carry one) up to the cluster's own bound.
+          maxRequestBytes: {
+            SubmitTicket: config.audit.maxTicketBytes + 64 * 1024,
+            SubmitFraudProof: config.audit.maxTicketBytes + 64 * 1024,
+          },
+        },
+        // Daemons ask which nodes are admitted, and with which share keys, before they accept shares.
+        {
+          name: 'tessera.v1.Membership',
+          definition: tessera.v1.Membership.service,
+          handlers: membershipHandlers(storeDirectory(store.database, silenceLimitMs(config))),
+        },
+      ],
     });
-    server.addService(tessera.v1.Registry.service, handlers);
-    server.addService(tessera.v1.Audit.service, audit.handlers());
-    // Daemons ask which nodes are admitted, and with which share keys, before they accept shares.
-    server.addService(
-      tessera.v1.Membership.service,
-      membershipHandlers(storeDirectory(store.database, silenceLimitMs(config))),
-    );
-    const host = options.host ?? '127.0.0.1';
-    const port = await new Promise<number>((resolve, reject) => {
-      server.bindAsync(
-        `${host.includes(':') ? `[${host}]` : host}:${options.port}`,
-        ServerCredentials.createInsecure(),
-        (error, bound) => (error ? reject(error) : resolve(bound)),
-      );
-    }).catch((error: Error) => {
-      throw new Error(`registry cannot listen on ${host}:${options.port}: ${error.message}`);
-    });
-    const endpoint = options.advertise ?? `${host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host}:${port}`;
+    const endpoint = server.endpoint;
 
     const evictTimer = setInterval(() => {
       const evicted = store.evictSilent(Date.now() - silenceLimitMs(config));
@@ -267,6 +326,8 @@ export async function startRegistry(options: RegistryOptions): Promise<RegistryH
       self: endpoint,
       clusterId: config.clusterId,
       seeds: [...new Set([...config.seeds, ...(options.seeds ?? [])])],
+      registryKeys: config.registryKeys,
+      ...(options.key === undefined ? {} : { identity: signRegistryIdentity(options.key, config.clusterId, endpoint) }),
       intervalMs: config.gossipIntervalMs,
       log,
     });
@@ -274,7 +335,7 @@ export async function startRegistry(options: RegistryOptions): Promise<RegistryH
 
     let closing: Promise<void> | undefined;
     return {
-      port,
+      port: server.port,
       endpoint,
       health: () => {
         if (closing !== undefined) return unhealthy('shutting down');
@@ -287,13 +348,7 @@ export async function startRegistry(options: RegistryOptions): Promise<RegistryH
           await settlement?.close();
           await gossip?.close();
           gossip = undefined;
-          await new Promise<void>((resolve) => {
-            const force = setTimeout(() => server.forceShutdown(), 5_000);
-            server.tryShutdown(() => {
-              clearTimeout(force);
-              resolve();
-            });
-          });
+          await server.shutdown();
           store.close();
           log('registry_stopped', { endpoint });
         })()),

@@ -1,8 +1,9 @@
 /**
  * The one interface over both settlement back ends: the registry's SQLite ledger (the default) and
  * the TesseraEscrow contract on an EVM chain (both in src/escrow, which implements what the registry
- * declares here: the registry sits above escrow in ARCHITECTURE.md §11). Both follow the contract's rules, and both refuse with
- * an EscrowError whose code is the contract's custom error name, so callers handle one set of codes.
+ * declares here: the registry sits above escrow in docs/ARCHITECTURE.md §11). Both follow the
+ * contract's rules, and both refuse with an EscrowError whose code is the contract's custom error
+ * name, so callers handle one set of codes.
  *
  * Amounts are bigint in the smallest unit (wei on a chain). Durations are configured in seconds,
  * the granularity of a block timestamp; points in time come back as unix milliseconds.

@@ -39,7 +39,7 @@ export type FinalizeOutcome =
   { readonly status: 'finalized' } | { readonly status: 'waiting' | 'challenged'; readonly reason: string };
 
 /**
- * The registry's side of settlement (ARCHITECTURE.md §8): takes a daemon's summary of a window only
+ * The registry's side of settlement (docs/ARCHITECTURE.md §8): takes a daemon's summary of a window only
  * once its shares check out against the blocks and the registry's share keys and its audits are
  * done, posts the payouts, and finalizes after the challenge window while a daemon and a verifier
  * are live.

@@ -9,7 +9,7 @@ export interface StakeReader {
 type Role = keyof ClusterConfig['stake']['minimum'];
 
 /**
- * Admission by bond (ARCHITECTURE.md §8): a member gets new work only while its stake is at least
+ * Admission by bond (docs/ARCHITECTURE.md §8): a member gets new work only while its stake is at least
  * its role's minimum and it is not unstaking. Slashing lowers the stake, so a slashed node drops out
  * as soon as it falls below the minimum.
  */

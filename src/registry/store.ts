@@ -62,6 +62,8 @@ CREATE TABLE IF NOT EXISTS nodes (
 CREATE INDEX IF NOT EXISTS nodes_by_model ON nodes (model_id, status, shard_index);
 CREATE TABLE IF NOT EXISTS nonces (nonce TEXT PRIMARY KEY, node_id TEXT NOT NULL, timestamp_ms INTEGER NOT NULL);
 CREATE INDEX IF NOT EXISTS nonces_by_time ON nonces (timestamp_ms);
+CREATE INDEX IF NOT EXISTS nonces_by_key ON nonces (node_id, timestamp_ms);
+CREATE TABLE IF NOT EXISTS nonce_floors (node_id TEXT PRIMARY KEY, floor_ms INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS manifests (
   model_id TEXT PRIMARY KEY,
   manifest_json TEXT NOT NULL,
@@ -86,7 +88,7 @@ const NODE_COLUMNS = `node_id AS nodeId, role, model_id AS modelId, shard_index 
 
 const PEER_COLUMNS = 'endpoint, cluster_id AS clusterId, last_seen_ms AS lastSeenMs, learned_at_ms AS learnedAtMs';
 
-/** The registry's state in one SQLite file (WAL): nodes, the nonce cache, served manifests, peers. */
+/** The registry's state in one SQLite file (WAL, synced in every commit): nodes, the nonce cache, served manifests, peers. */
 export class RegistryStore {
   readonly #db: Database.Database;
   #nonceCount: number;
@@ -94,7 +96,10 @@ export class RegistryStore {
   constructor(path: string) {
     this.#db = new Database(path);
     this.#db.pragma('journal_mode = WAL');
-    this.#db.pragma('synchronous = NORMAL');
+    // What the registry acknowledges (registrations, nonces, tickets, audit requests, stake changes)
+    // is on disk before the reply: FULL syncs the WAL in every commit, so a kill -9 or a power cut
+    // right after an answer loses nothing it answered. The registry's writes are a few per call.
+    this.#db.pragma('synchronous = FULL');
     const version = this.#db.pragma('user_version', { simple: true }) as number;
     if (version > SCHEMA_VERSION) {
       this.#db.close();
@@ -103,6 +108,9 @@ export class RegistryStore {
       );
     }
     this.#db.exec(SCHEMA);
+    // The shared floor of earlier versions could be pushed into the future by one key's calls; the
+    // per-key floors replace it.
+    this.#db.prepare("DELETE FROM meta WHERE key = 'nonce_floor_ms'").run();
     this.#db.pragma(`user_version = ${SCHEMA_VERSION}`);
     this.#nonceCount = (this.#db.prepare('SELECT COUNT(*) AS n FROM nonces').get() as { n: number }).n;
   }
@@ -127,34 +135,44 @@ export class RegistryStore {
   }
 
   /**
-   * No announcement at or before this time is accepted: the nonces up to it were dropped to keep the
-   * cache under its cap, so one of them could otherwise be replayed.
+   * No signed call by `nodeId` dated at or before this time is accepted: that key's nonces up to it
+   * were dropped to keep the cache under its cap, so one of them could otherwise be replayed. The
+   * rule is written at checkTimestamp (admission.ts).
    */
-  nonceFloorMs(): number {
-    const row = this.#db.prepare("SELECT value FROM meta WHERE key = 'nonce_floor_ms'").get() as
-      { value: string } | undefined;
-    return row === undefined ? 0 : Number(row.value);
+  nonceFloorMs(nodeId: string): number {
+    const row = this.#db.prepare('SELECT floor_ms AS f FROM nonce_floors WHERE node_id = ?').get(nodeId) as
+      { f: number } | undefined;
+    return row?.f ?? 0;
   }
 
   /**
-   * Remembers a used nonce, forgets those older than `expiredBeforeMs` (stale announcements are
-   * refused on their timestamp anyway), and holds the cache to `cap` entries by raising the floor.
+   * Remembers a used nonce, forgets those older than `expiredBeforeMs` (calls dated then are refused
+   * on their timestamp anyway) and the floors below it, and holds the cache to `cap` entries by
+   * dropping the oldest nonces of the key holding the most, raising that key's floor alone.
    */
   rememberNonce(nonce: string, nodeId: string, timestampMs: number, expiredBeforeMs: number, cap: number): void {
     this.#db
       .prepare('INSERT INTO nonces (nonce, node_id, timestamp_ms) VALUES (?, ?, ?)')
       .run(nonce, nodeId, timestampMs);
     this.#nonceCount += 1 - this.#db.prepare('DELETE FROM nonces WHERE timestamp_ms < ?').run(expiredBeforeMs).changes;
+    this.#db.prepare('DELETE FROM nonce_floors WHERE floor_ms < ?').run(expiredBeforeMs);
     if (this.#nonceCount <= cap) return;
+    // Room for a while: a full cache does not scan for its heaviest key on every call.
+    const excess = this.#nonceCount - cap + Math.floor(cap / 100);
+    const heaviest = this.#db
+      .prepare('SELECT node_id AS nodeId, COUNT(*) AS n FROM nonces GROUP BY node_id ORDER BY n DESC LIMIT 1')
+      .get() as { nodeId: string; n: number };
     const floor = this.#db
-      .prepare('SELECT timestamp_ms AS t FROM nonces ORDER BY timestamp_ms LIMIT 1 OFFSET ?')
-      .get(this.#nonceCount - cap - 1) as { t: number };
-    this.#nonceCount -= this.#db.prepare('DELETE FROM nonces WHERE timestamp_ms <= ?').run(floor.t).changes;
+      .prepare('SELECT timestamp_ms AS t FROM nonces WHERE node_id = ? ORDER BY timestamp_ms LIMIT 1 OFFSET ?')
+      .get(heaviest.nodeId, Math.min(excess, heaviest.n) - 1) as { t: number };
+    this.#nonceCount -= this.#db
+      .prepare('DELETE FROM nonces WHERE node_id = ? AND timestamp_ms <= ?')
+      .run(heaviest.nodeId, floor.t).changes;
     this.#db
       .prepare(
-        "INSERT INTO meta (key, value) VALUES ('nonce_floor_ms', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+        'INSERT INTO nonce_floors (node_id, floor_ms) VALUES (?, ?) ON CONFLICT (node_id) DO UPDATE SET floor_ms = MAX(floor_ms, excluded.floor_ms)',
       )
-      .run(String(Math.max(floor.t, this.nonceFloorMs())));
+      .run(heaviest.nodeId, floor.t);
   }
 
   /** Gives back a nonce reserved for a call that was then refused, so the refusal leaves no trace. */
@@ -301,6 +319,10 @@ export class RegistryStore {
          ON CONFLICT (endpoint) DO UPDATE SET cluster_id = excluded.cluster_id, last_seen_ms = excluded.last_seen_ms`,
       )
       .run(endpoint, clusterId, nowMs, nowMs);
+  }
+
+  forgetPeer(endpoint: string): void {
+    this.#db.prepare('DELETE FROM peers WHERE endpoint = ?').run(endpoint);
   }
 
   /** Forgets registries neither heard from nor newly heard of since `beforeMs`. */

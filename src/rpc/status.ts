@@ -21,6 +21,11 @@ const KIND_OF_STATUS = new Map<status, ErrorKind>(
   Object.entries(STATUS_OF_KIND).map(([kind, code]) => [code, kind as ErrorKind]),
 );
 
+/** The kind of failure a gRPC status stands for (UNKNOWN and the like: unavailable). */
+export function kindOfStatus(code: status): ErrorKind {
+  return KIND_OF_STATUS.get(code) ?? 'unavailable';
+}
+
 /**
  * The status a handler's error ends its call with: a TesseraError keeps its kind and code (the code
  * travels in `tessera-reason`); anything else is INTERNAL with no detail, so no stack or internal
@@ -43,7 +48,7 @@ export function reasonOf(error: Partial<ServiceError> | undefined): string | und
 
 /** A failed call as a TesseraError on the caller's side: the server's reason and kind, its message. */
 export function fromServiceError(error: ServiceError): TesseraError {
-  const kind = KIND_OF_STATUS.get(error.code) ?? 'unavailable';
+  const kind = kindOfStatus(error.code);
   return new TesseraError(reasonOf(error) ?? status[error.code] ?? 'UNKNOWN', kind, error.details || error.message, {
     cause: error,
   });

@@ -17,7 +17,7 @@ import { RegistryClient } from '../../src/registry/registry-client.ts';
 import { nodeBody, removeDir, tempDir, waitFor } from '../support/registry-fixtures.ts';
 import { testModel } from '../support/models.ts';
 
-const ROOT = fileURLToPath(new URL('..', import.meta.url));
+const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const dir = tempDir('audit-durability');
 const children: ChildProcess[] = [];
 after(() => {

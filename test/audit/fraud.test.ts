@@ -12,7 +12,7 @@ import { auditedSession, promptTokens, startAuditNetwork, type AuditNetwork } fr
 import { testOnlyTamperingEngine } from '../support/test-only-tampering-engine.ts';
 import { nodeBody, waitFor } from '../support/registry-fixtures.ts';
 
-const ROOT = fileURLToPath(new URL('..', import.meta.url));
+const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const RATE = 0.05;
 /**
  * Sessions the cheater may serve before the test gives up. Every session's prefill is a pass the
@@ -94,7 +94,7 @@ test('a node that perturbs its outputs is audited, proven by a verifier process,
   assert.equal(proven.ticketsPassed, 0, 'no tampered pass is counted as audited');
   assert.equal((await net.ledger.stakeOf(cheater.nodeId)).amount, 500n);
   await waitFor('the verifier to log the confirmed proof', () =>
-    /"verifier\.fraud_proof".*"status":"PROOF_CONFIRMED"/.test(stderr),
+    /"event":"verifier_fraud_proof".*"status":"PROOF_CONFIRMED"/.test(stderr),
   );
 
   // Evicted from discovery, and refused when it registers again.
@@ -135,5 +135,5 @@ test('a node that perturbs its outputs is audited, proven by a verifier process,
 
   child.kill('SIGTERM');
   assert.equal(await new Promise((resolve) => child.on('exit', resolve)), 0);
-  assert.match(stderr, /"verifier\.stop"/);
+  assert.match(stderr, /"event":"verifier_stopped"/);
 });

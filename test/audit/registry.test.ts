@@ -293,7 +293,7 @@ test('leases: pulls and reports are signed, fresh and used once; an unfinished l
         nonce: newNonce(),
       }),
     ),
-    refused(status.INVALID_ARGUMENT, /stale timestamp: 3600 s from registry time/),
+    refused(status.INVALID_ARGUMENT, /stale timestamp: pull-tickets dated 3600 s behind registry time/),
   );
   assert.deepEqual(await audits.pullTickets(v2, held, ENGINE_VERSION, 8), [], 'leased to v1');
 

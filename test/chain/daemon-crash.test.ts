@@ -19,7 +19,7 @@ import {
 } from '../support/daemon-fixtures.ts';
 import { removeDir, tempDir, waitFor } from '../support/registry-fixtures.ts';
 
-const TESSERA = join(import.meta.dirname, '..', 'bin', 'tessera.js');
+const TESSERA = join(import.meta.dirname, '..', '..', 'bin', 'tessera.js');
 let dir: string;
 let network: ChainNetwork;
 let stopNode: () => Promise<void>;

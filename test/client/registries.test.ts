@@ -4,6 +4,7 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { connect, type TesseraClient } from '../../src/client/client.ts';
+import { generateKeyPair } from '../../src/crypto/keys.ts';
 import { startRegistry, type RegistryHandle } from '../../src/registry/registry.ts';
 import { removeDir, tempDir, testClusterConfig, waitFor, writeShardsDir } from '../support/registry-fixtures.ts';
 
@@ -11,6 +12,9 @@ const dir = tempDir('network-registries');
 let first: RegistryHandle | undefined;
 let second: RegistryHandle;
 let client: TesseraClient;
+// Registries gossip only with seeds and registries whose identity a key of the cluster config signed.
+const keys = [generateKeyPair(), generateKeyPair()];
+const registryKeys = keys.map((k) => k.address);
 
 before(async () => {
   writeShardsDir(join(dir, 'tiny'), 'tiny', 3);
@@ -18,13 +22,15 @@ before(async () => {
     port: 0,
     host: '127.0.0.1',
     dbPath: join(dir, 'first.db'),
-    clusterConfig: testClusterConfig(dir, { gossipIntervalMs: 100 }),
+    clusterConfig: testClusterConfig(dir, { gossipIntervalMs: 100, registryKeys }),
+    key: keys[0]!,
   });
   second = await startRegistry({
     port: 0,
     host: '127.0.0.1',
     dbPath: join(dir, 'second.db'),
-    clusterConfig: testClusterConfig(dir, { gossipIntervalMs: 100 }),
+    clusterConfig: testClusterConfig(dir, { gossipIntervalMs: 100, registryKeys }),
+    key: keys[1]!,
     seeds: [first.endpoint],
   });
 });

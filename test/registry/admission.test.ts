@@ -2,7 +2,8 @@ import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { status } from '@grpc/grpc-js';
+import { status, type ServiceError } from '@grpc/grpc-js';
+import { reasonOf } from '../../src/rpc/status.ts';
 import { generateKeyPair } from '../../src/crypto/keys.ts';
 import { canonicalJson } from '../../src/crypto/canonical-json.ts';
 import { startRegistry, type RegistryHandle } from '../../src/registry/registry.ts';
@@ -56,9 +57,10 @@ async function registryFixture(overrides: Record<string, unknown> = {}) {
   };
 }
 
-const refusal = (code: status, details: RegExp) => (error: unknown) => {
+const refusal = (code: status, details: RegExp, reason?: string) => (error: unknown) => {
   assert.equal(status[(error as { code: status }).code], status[code], (error as Error).message);
   assert.match((error as { details: string }).details, details);
+  if (reason !== undefined) assert.equal(reasonOf(error as ServiceError), reason);
   return true;
 };
 
@@ -183,21 +185,21 @@ test('each refused announcement names its reason and leaves the registry state u
     'heartbeat',
     heartbeat,
     status.ALREADY_EXISTS,
-    /^replayed announcement: nonce [0-9a-f]{32} was already used by 0x[0-9a-f]{40}; each announcement is accepted once/,
+    /^replayed announcement: nonce [0-9a-f]{32} was already used; each announcement is accepted once/,
   );
   refuse(
     'stale timestamp',
     'register',
     sign(key, announcement(key, 'register', body, { timestampMs: Date.now() - 93_000 })),
     status.INVALID_ARGUMENT,
-    /^stale timestamp: 93 s from registry time, limit 30 s \(the node's clock is behind/,
+    /^stale timestamp: announcement dated 93 s behind registry time, limit 30 s \(the signer's clock is behind/,
   );
   refuse(
     'future timestamp',
     'register',
     sign(key, announcement(key, 'register', body, { timestampMs: Date.now() + 120_000 })),
     status.INVALID_ARGUMENT,
-    /^stale timestamp: 120 s from registry time, limit 30 s \(the node's clock is ahead/,
+    /^announcement dated 120 s ahead of registry time, limit 30 s \(the signer's clock is ahead/,
   );
   refuse(
     'unknown model',
@@ -274,11 +276,12 @@ test('a peer over its rate limit is refused without touching the state', async (
     client.heartbeat(key, nodeBody(key)),
     refusal(
       status.RESOURCE_EXHAUSTED,
-      /^rate limit: more than 2 Register\/Heartbeat\/Unregister calls from 127\.0\.0\.1 at 0\.01\/s; retry in \d+ ms$/,
+      /^rate limit: more than 2 announce calls \(Heartbeat from 127\.0\.0\.1\) at 0\.01\/s; retry in \d+ ms$/,
+      'RATE_LIMITED',
     ),
   );
   assert.deepEqual(snapshot(dbPath), state);
-  // Reads are not rate limited.
+  // Reads draw on their own bucket.
   assert.equal((await client.discover('tiny')).nodes.length, 1);
 });
 
@@ -352,11 +355,15 @@ test('when the nonce cache is full, announcements older than what it forgot are 
   // The oldest nonce is gone from the cache, and yet its replay is refused.
   await assert.rejects(
     sendSigned(registry.endpoint, 'register', oldest),
-    refusal(status.INVALID_ARGUMENT, /^stale timestamp: the registry no longer remembers nonces from before/),
+    refusal(
+      status.INVALID_ARGUMENT,
+      new RegExp(`^stale timestamp: the registry no longer remembers ${key.address}'s nonces from before`),
+      'TIMESTAMP_STALE',
+    ),
   );
   await assert.rejects(
     sendSigned(registry.endpoint, 'register', at(-5000)),
-    refusal(status.INVALID_ARGUMENT, /no longer remembers nonces/),
+    refusal(status.INVALID_ARGUMENT, /no longer remembers 0x[0-9a-f]{40}'s nonces/, 'TIMESTAMP_STALE'),
   );
   assert.deepEqual(snapshot(dbPath), state);
 });

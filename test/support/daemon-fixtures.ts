@@ -207,9 +207,13 @@ export class Relay {
 export async function spawnDaemon(
   args: readonly string[],
 ): Promise<{ child: ChildProcess; endpoint: string; started: Record<string, unknown>; exited: Promise<unknown> }> {
-  const child = spawn(process.execPath, [join(import.meta.dirname, '..', 'bin', 'tessera.js'), 'daemon', ...args], {
-    stdio: ['ignore', 'ignore', 'pipe'],
-  });
+  const child = spawn(
+    process.execPath,
+    [join(import.meta.dirname, '..', '..', 'bin', 'tessera.js'), 'daemon', ...args],
+    {
+      stdio: ['ignore', 'ignore', 'pipe'],
+    },
+  );
   const exited = new Promise((resolve) => child.once('exit', resolve));
   const tail: string[] = [];
   const started = await new Promise<Record<string, unknown>>((resolve, reject) => {

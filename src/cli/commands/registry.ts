@@ -5,7 +5,7 @@ import type { Command } from 'commander';
 import { bytesToHex } from '@noble/hashes/utils.js';
 import type { Address } from 'viem';
 import { KeyFileError, readKeyFile, type KeyPair } from '../../crypto/keys.ts';
-import { openEvmBackend, type EvmBackend } from '../../escrow/evm-backend.ts';
+import type { EvmBackend } from '../../escrow/evm-backend.ts';
 import {
   ClusterConfigError,
   clusterConfigFromFile,
@@ -32,6 +32,7 @@ interface RegistryOptions extends MetricsFlags {
   seed: string[];
   advertise?: string;
   escrowKey?: string;
+  key?: string;
 }
 
 export function registerRegistryCommand(program: Command): void {
@@ -52,6 +53,10 @@ export function registerRegistryCommand(program: Command): void {
       '--advertise <endpoint>',
       'HOST:PORT other registries and clients reach this one at (default: HOST:PORT)',
       parseEndpoint('advertise'),
+    )
+    .option(
+      '--key <file>',
+      "this registry's key (mode 0600): signs its identity in gossip; list its address in the cluster config's registryKeys",
     )
     .option(
       '--escrow-key <file>',
@@ -81,7 +86,17 @@ async function runRegistry(options: RegistryOptions): Promise<void> {
     'settlement_backend',
     backend.kind === 'evm' ? { kind: 'evm', ...clusterConfig.escrow } : { kind: 'ledger', db: resolve(options.db) },
   );
+  let key: KeyPair | undefined;
+  if (options.key !== undefined) {
+    try {
+      key = readKeyFile(options.key);
+    } catch (error) {
+      if (error instanceof KeyFileError) throw new CliError(`--key: ${error.message}`);
+      throw error;
+    }
+  }
   const handle = await startRegistry({
+    ...(key === undefined ? {} : { key }),
     port: options.port,
     host: options.host,
     dbPath: resolve(options.db),
@@ -138,6 +153,8 @@ async function settlementBackend(config: ClusterConfig, options: RegistryOptions
     if (error instanceof KeyFileError) throw new CliError(`--escrow-key: ${error.message}`);
     throw error;
   }
+  // viem is most of a CLI start: loaded only by the commands that reach a chain.
+  const { openEvmBackend } = await import('../../escrow/evm-backend.ts');
   let escrow;
   try {
     escrow = await openEvmBackend({ rpcUrl, address: contract as Address, ownerKey: `0x${bytesToHex(key.secretKey)}` });

@@ -3,22 +3,22 @@
 
 import type * as grpc from '@grpc/grpc-js'
 import type { MethodDefinition } from '@grpc/proto-loader'
-import type { AuditStatusReply as _tessera_v1_AuditStatusReply, AuditStatusReply__Output as _tessera_v1_AuditStatusReply__Output } from './AuditStatusReply.ts';
-import type { AuditStatusRequest as _tessera_v1_AuditStatusRequest, AuditStatusRequest__Output as _tessera_v1_AuditStatusRequest__Output } from './AuditStatusRequest.ts';
-import type { CompleteTicketsReply as _tessera_v1_CompleteTicketsReply, CompleteTicketsReply__Output as _tessera_v1_CompleteTicketsReply__Output } from './CompleteTicketsReply.ts';
-import type { FraudProof as _tessera_v1_FraudProof, FraudProof__Output as _tessera_v1_FraudProof__Output } from './FraudProof.ts';
-import type { FraudProofReply as _tessera_v1_FraudProofReply, FraudProofReply__Output as _tessera_v1_FraudProofReply__Output } from './FraudProofReply.ts';
-import type { PullTicketsReply as _tessera_v1_PullTicketsReply, PullTicketsReply__Output as _tessera_v1_PullTicketsReply__Output } from './PullTicketsReply.ts';
-import type { RequestAuditReply as _tessera_v1_RequestAuditReply, RequestAuditReply__Output as _tessera_v1_RequestAuditReply__Output } from './RequestAuditReply.ts';
-import type { Signed as _tessera_v1_Signed, Signed__Output as _tessera_v1_Signed__Output } from './Signed.ts';
-import type { SubmitTicketReply as _tessera_v1_SubmitTicketReply, SubmitTicketReply__Output as _tessera_v1_SubmitTicketReply__Output } from './SubmitTicketReply.ts';
-import type { Ticket as _tessera_v1_Ticket, Ticket__Output as _tessera_v1_Ticket__Output } from './Ticket.ts';
+import type { AuditStatusReply as _tessera_v1_AuditStatusReply, AuditStatusReply__Output as _tessera_v1_AuditStatusReply__Output } from '../../tessera/v1/AuditStatusReply.ts';
+import type { AuditStatusRequest as _tessera_v1_AuditStatusRequest, AuditStatusRequest__Output as _tessera_v1_AuditStatusRequest__Output } from '../../tessera/v1/AuditStatusRequest.ts';
+import type { CompleteTicketsReply as _tessera_v1_CompleteTicketsReply, CompleteTicketsReply__Output as _tessera_v1_CompleteTicketsReply__Output } from '../../tessera/v1/CompleteTicketsReply.ts';
+import type { FraudProof as _tessera_v1_FraudProof, FraudProof__Output as _tessera_v1_FraudProof__Output } from '../../tessera/v1/FraudProof.ts';
+import type { FraudProofReply as _tessera_v1_FraudProofReply, FraudProofReply__Output as _tessera_v1_FraudProofReply__Output } from '../../tessera/v1/FraudProofReply.ts';
+import type { PullTicketsReply as _tessera_v1_PullTicketsReply, PullTicketsReply__Output as _tessera_v1_PullTicketsReply__Output } from '../../tessera/v1/PullTicketsReply.ts';
+import type { RequestAuditReply as _tessera_v1_RequestAuditReply, RequestAuditReply__Output as _tessera_v1_RequestAuditReply__Output } from '../../tessera/v1/RequestAuditReply.ts';
+import type { Signed as _tessera_v1_Signed, Signed__Output as _tessera_v1_Signed__Output } from '../../tessera/v1/Signed.ts';
+import type { SubmitTicketReply as _tessera_v1_SubmitTicketReply, SubmitTicketReply__Output as _tessera_v1_SubmitTicketReply__Output } from '../../tessera/v1/SubmitTicketReply.ts';
+import type { Ticket as _tessera_v1_Ticket, Ticket__Output as _tessera_v1_Ticket__Output } from '../../tessera/v1/Ticket.ts';
 
 /**
- * Audits (ARCHITECTURE.md §6), served by the registry beside Registry. Nodes submit tickets for the
+ * Audits (docs/ARCHITECTURE.md §6), served by the registry beside Registry. Nodes submit tickets for the
  * steps their clients' revealed secrets selected; verifiers lease tickets, recompute them and either
  * report a pass or file a fraud proof; clients file signed audit requests so that a ticket that never
- * comes is on record. A ticket names no session, user or prompt.
+ * comes is on record. A ticket names no session or user (shard 0's input is the prompt's token ids).
  */
 export interface AuditClient extends grpc.Client {
   /**
@@ -112,10 +112,10 @@ export interface AuditClient extends grpc.Client {
 }
 
 /**
- * Audits (ARCHITECTURE.md §6), served by the registry beside Registry. Nodes submit tickets for the
+ * Audits (docs/ARCHITECTURE.md §6), served by the registry beside Registry. Nodes submit tickets for the
  * steps their clients' revealed secrets selected; verifiers lease tickets, recompute them and either
  * report a pass or file a fraud proof; clients file signed audit requests so that a ticket that never
- * comes is on record. A ticket names no session, user or prompt.
+ * comes is on record. A ticket names no session or user (shard 0's input is the prompt's token ids).
  */
 export interface AuditHandlers extends grpc.UntypedServiceImplementation {
   /**

@@ -3,29 +3,29 @@
 
 import type * as grpc from '@grpc/grpc-js'
 import type { MethodDefinition } from '@grpc/proto-loader'
-import type { Block as _tessera_v1_Block, Block__Output as _tessera_v1_Block__Output } from './Block.ts';
-import type { ExchangeBlocksReply as _tessera_v1_ExchangeBlocksReply, ExchangeBlocksReply__Output as _tessera_v1_ExchangeBlocksReply__Output } from './ExchangeBlocksReply.ts';
-import type { ExchangeBlocksRequest as _tessera_v1_ExchangeBlocksRequest, ExchangeBlocksRequest__Output as _tessera_v1_ExchangeBlocksRequest__Output } from './ExchangeBlocksRequest.ts';
-import type { FeeEstimate as _tessera_v1_FeeEstimate, FeeEstimate__Output as _tessera_v1_FeeEstimate__Output } from './FeeEstimate.ts';
-import type { GetBlockRequest as _tessera_v1_GetBlockRequest, GetBlockRequest__Output as _tessera_v1_GetBlockRequest__Output } from './GetBlockRequest.ts';
-import type { GetBlocksReply as _tessera_v1_GetBlocksReply, GetBlocksReply__Output as _tessera_v1_GetBlocksReply__Output } from './GetBlocksReply.ts';
-import type { GetBlocksRequest as _tessera_v1_GetBlocksRequest, GetBlocksRequest__Output as _tessera_v1_GetBlocksRequest__Output } from './GetBlocksRequest.ts';
-import type { GetFeeEstimateRequest as _tessera_v1_GetFeeEstimateRequest, GetFeeEstimateRequest__Output as _tessera_v1_GetFeeEstimateRequest__Output } from './GetFeeEstimateRequest.ts';
-import type { GetHeadReply as _tessera_v1_GetHeadReply, GetHeadReply__Output as _tessera_v1_GetHeadReply__Output } from './GetHeadReply.ts';
-import type { GetHeadRequest as _tessera_v1_GetHeadRequest, GetHeadRequest__Output as _tessera_v1_GetHeadRequest__Output } from './GetHeadRequest.ts';
-import type { GetSettlementSummaryRequest as _tessera_v1_GetSettlementSummaryRequest, GetSettlementSummaryRequest__Output as _tessera_v1_GetSettlementSummaryRequest__Output } from './GetSettlementSummaryRequest.ts';
-import type { PushBlockReply as _tessera_v1_PushBlockReply, PushBlockReply__Output as _tessera_v1_PushBlockReply__Output } from './PushBlockReply.ts';
-import type { PushBlockRequest as _tessera_v1_PushBlockRequest, PushBlockRequest__Output as _tessera_v1_PushBlockRequest__Output } from './PushBlockRequest.ts';
-import type { SettlementSummary as _tessera_v1_SettlementSummary, SettlementSummary__Output as _tessera_v1_SettlementSummary__Output } from './SettlementSummary.ts';
-import type { SubmitSharesReply as _tessera_v1_SubmitSharesReply, SubmitSharesReply__Output as _tessera_v1_SubmitSharesReply__Output } from './SubmitSharesReply.ts';
-import type { SubmitSharesRequest as _tessera_v1_SubmitSharesRequest, SubmitSharesRequest__Output as _tessera_v1_SubmitSharesRequest__Output } from './SubmitSharesRequest.ts';
+import type { Block as _tessera_v1_Block, Block__Output as _tessera_v1_Block__Output } from '../../tessera/v1/Block.ts';
+import type { ExchangeBlocksReply as _tessera_v1_ExchangeBlocksReply, ExchangeBlocksReply__Output as _tessera_v1_ExchangeBlocksReply__Output } from '../../tessera/v1/ExchangeBlocksReply.ts';
+import type { ExchangeBlocksRequest as _tessera_v1_ExchangeBlocksRequest, ExchangeBlocksRequest__Output as _tessera_v1_ExchangeBlocksRequest__Output } from '../../tessera/v1/ExchangeBlocksRequest.ts';
+import type { FeeEstimate as _tessera_v1_FeeEstimate, FeeEstimate__Output as _tessera_v1_FeeEstimate__Output } from '../../tessera/v1/FeeEstimate.ts';
+import type { GetBlockRequest as _tessera_v1_GetBlockRequest, GetBlockRequest__Output as _tessera_v1_GetBlockRequest__Output } from '../../tessera/v1/GetBlockRequest.ts';
+import type { GetBlocksReply as _tessera_v1_GetBlocksReply, GetBlocksReply__Output as _tessera_v1_GetBlocksReply__Output } from '../../tessera/v1/GetBlocksReply.ts';
+import type { GetBlocksRequest as _tessera_v1_GetBlocksRequest, GetBlocksRequest__Output as _tessera_v1_GetBlocksRequest__Output } from '../../tessera/v1/GetBlocksRequest.ts';
+import type { GetFeeEstimateRequest as _tessera_v1_GetFeeEstimateRequest, GetFeeEstimateRequest__Output as _tessera_v1_GetFeeEstimateRequest__Output } from '../../tessera/v1/GetFeeEstimateRequest.ts';
+import type { GetHeadReply as _tessera_v1_GetHeadReply, GetHeadReply__Output as _tessera_v1_GetHeadReply__Output } from '../../tessera/v1/GetHeadReply.ts';
+import type { GetHeadRequest as _tessera_v1_GetHeadRequest, GetHeadRequest__Output as _tessera_v1_GetHeadRequest__Output } from '../../tessera/v1/GetHeadRequest.ts';
+import type { GetSettlementSummaryRequest as _tessera_v1_GetSettlementSummaryRequest, GetSettlementSummaryRequest__Output as _tessera_v1_GetSettlementSummaryRequest__Output } from '../../tessera/v1/GetSettlementSummaryRequest.ts';
+import type { PushBlockReply as _tessera_v1_PushBlockReply, PushBlockReply__Output as _tessera_v1_PushBlockReply__Output } from '../../tessera/v1/PushBlockReply.ts';
+import type { PushBlockRequest as _tessera_v1_PushBlockRequest, PushBlockRequest__Output as _tessera_v1_PushBlockRequest__Output } from '../../tessera/v1/PushBlockRequest.ts';
+import type { SettlementSummary as _tessera_v1_SettlementSummary, SettlementSummary__Output as _tessera_v1_SettlementSummary__Output } from '../../tessera/v1/SettlementSummary.ts';
+import type { SubmitSharesReply as _tessera_v1_SubmitSharesReply, SubmitSharesReply__Output as _tessera_v1_SubmitSharesReply__Output } from '../../tessera/v1/SubmitSharesReply.ts';
+import type { SubmitSharesRequest as _tessera_v1_SubmitSharesRequest, SubmitSharesRequest__Output as _tessera_v1_SubmitSharesRequest__Output } from '../../tessera/v1/SubmitSharesRequest.ts';
 
 /**
- * The share chain (ARCHITECTURE.md §7). Shares travel as canonical JSON (src/chain/share.ts); a node
- * signs each batch of them once, with a share-batch statement that lists their hashes
- * (src/chain/statement.ts). Statements, usage receipts and block headers travel as Signed canonical
- * JSON (statement.ts, receipt.ts, block.ts), so every daemon hashes and checks the same bytes.
- * Hashes are 32-byte sha256 digests.
+ * The share chain (docs/ARCHITECTURE.md §7). Shares travel as canonical JSON (src/protocol/share.ts);
+ * a node signs each batch of them once, with a share-batch statement that lists their hashes
+ * (src/protocol/share-batch.ts). Statements, usage receipts and block headers travel as Signed
+ * canonical JSON (share-batch.ts, receipt.ts, src/chain/block.ts), so every daemon hashes and checks
+ * the same bytes. Hashes are 32-byte sha256 digests.
  */
 export interface DaemonClient extends grpc.Client {
   /**
@@ -147,11 +147,11 @@ export interface DaemonClient extends grpc.Client {
 }
 
 /**
- * The share chain (ARCHITECTURE.md §7). Shares travel as canonical JSON (src/chain/share.ts); a node
- * signs each batch of them once, with a share-batch statement that lists their hashes
- * (src/chain/statement.ts). Statements, usage receipts and block headers travel as Signed canonical
- * JSON (statement.ts, receipt.ts, block.ts), so every daemon hashes and checks the same bytes.
- * Hashes are 32-byte sha256 digests.
+ * The share chain (docs/ARCHITECTURE.md §7). Shares travel as canonical JSON (src/protocol/share.ts);
+ * a node signs each batch of them once, with a share-batch statement that lists their hashes
+ * (src/protocol/share-batch.ts). Statements, usage receipts and block headers travel as Signed
+ * canonical JSON (share-batch.ts, receipt.ts, src/chain/block.ts), so every daemon hashes and checks
+ * the same bytes. Hashes are 32-byte sha256 digests.
  */
 export interface DaemonHandlers extends grpc.UntypedServiceImplementation {
   /**

@@ -1,5 +1,3 @@
-import { status } from '@grpc/grpc-js';
-
 /** A token bucket per key: `burst` calls at once, refilled at `perSecond`. */
 export class RateLimiter {
   readonly #buckets = new Map<string, { tokens: number; atMs: number }>();
@@ -49,24 +47,4 @@ export function peerHost(peer: string): string {
   if (bracketed) return bracketed[1]!;
   const ipv4 = /^([^:]+):\d+$/.exec(bare);
   return ipv4 ? ipv4[1]! : bare;
-}
-
-/**
- * Takes a token for the caller's host (`peer` as grpc-js gives it); when it has none, the
- * RESOURCE_EXHAUSTED refusal to send, naming the `calls` the limit covers.
- */
-export function rateLimitRefusal(
-  limiter: RateLimiter,
-  peer: string,
-  calls: string,
-  nowMs: number,
-): { code: status; details: string; host: string } | undefined {
-  const host = peerHost(peer);
-  const waitMs = limiter.take(host, nowMs);
-  if (waitMs === 0) return undefined;
-  return {
-    code: status.RESOURCE_EXHAUSTED,
-    details: `rate limit: more than ${limiter.burst} ${calls} calls from ${host} at ${limiter.perSecond}/s; retry in ${waitMs} ms`,
-    host,
-  };
 }

@@ -1,0 +1,228 @@
+/**
+ * Who may call each gRPC method, how large its request may be, and how often: one table for every
+ * service of proto/tessera/v1. The server toolkit (server.ts) enforces the size and the per-peer
+ * rate before a request is parsed; a handler enforces the per-key rate and the caller check once it
+ * has recovered the signer. docs/rpc.md shows this table (renderPolicyTable), and a test keeps the
+ * two and the .proto files in agreement.
+ */
+
+/** Who may call a method. */
+export type Caller =
+  /** No identity: a read of public state, or a request whose contents prove themselves (a ticket, a fraud proof). */
+  | 'anyone'
+  /** A payload signed by the caller's own key: the signer is the subject, the call is fresh and used once. */
+  | 'signed'
+  /** Signed, and the signer is a live member of the cluster in the role the method names (verifier, node, daemon). */
+  | 'member'
+  /** A registry of this cluster: a seed of the cluster config, or one whose identity a listed registry key signed. */
+  | 'registry';
+
+export interface RateRule {
+  /** Methods naming the same bucket share one token bucket per peer (or per key). */
+  readonly bucket: string;
+  readonly perSecond: number;
+  readonly burst: number;
+}
+
+export interface MethodPolicy {
+  /** The largest request accepted, in bytes; a larger one is refused before it is read (MESSAGE_TOO_LARGE). */
+  readonly maxRequestBytes: number;
+  /** Token bucket per caller host; none: the call is cheap and writes nothing. */
+  readonly perPeer?: RateRule;
+  /** Token bucket per signing key, taken once the signature is checked. */
+  readonly perKey?: RateRule;
+  readonly caller: Caller;
+  /** What the caller check is, for readers of docs/rpc.md. */
+  readonly note: string;
+}
+
+export type ServicePolicy = Readonly<Record<string, MethodPolicy>>;
+
+const KiB = 1024;
+const MiB = 1024 * KiB;
+
+/** Signed control-plane calls: a canonical-JSON payload and a 65-byte signature. */
+const SIGNED_BYTES = 16 * KiB;
+const QUERY_BYTES = 4 * KiB;
+
+/**
+ * Rate buckets. The registry's cluster config (rateLimit) sets the numbers of its per-peer
+ * announce and operator buckets for its own cluster; these are the defaults.
+ */
+export const RATE = {
+  /** Register, Heartbeat, Unregister: a node heartbeats every few seconds. */
+  announce: { bucket: 'announce', perSecond: 20, burst: 100 },
+  /** Stake, RequestUnstake, WithdrawStake, Claim: rare. */
+  operator: { bucket: 'operator', perSecond: 20, burst: 100 },
+  /** RequestAudit, PullTickets, CompleteTickets: a client files at the sampling rate of its steps. */
+  audit: { bucket: 'audit', perSecond: 100, burst: 500 },
+  /**
+   * Per signing key: one key is one node, operator or client, so far below its host's bucket (a
+   * host may carry many keys). A node announces every few seconds; a client files an audit request
+   * for a sampled step.
+   */
+  announceKey: { bucket: 'announce-key', perSecond: 2, burst: 10 },
+  operatorKey: { bucket: 'operator-key', perSecond: 1, burst: 10 },
+  auditKey: { bucket: 'audit-key', perSecond: 10, burst: 50 },
+  /** SubmitTicket, SubmitFraudProof: each is opened and checked against a manifest. */
+  ticket: { bucket: 'ticket', perSecond: 200, burst: 1000 },
+  /** Discover, GetManifest, ListModels, GetAccount, LookupMembers, GetAuditStatus: database reads. */
+  read: { bucket: 'read', perSecond: 200, burst: 400 },
+  /** ExchangePeers: a registry asks every gossip round. */
+  peers: { bucket: 'peers', perSecond: 50, burst: 200 },
+  /** SubmitShares: nodes flush batches every second or so. */
+  shares: { bucket: 'shares', perSecond: 100, burst: 400 },
+  /** PushBlock, ExchangeBlocks: one per block per daemon, and a sync round per interval. */
+  blocks: { bucket: 'blocks', perSecond: 50, burst: 200 },
+  /** GetBlock, GetBlocks, GetSettlementSummary: chain reads that load blocks. */
+  chainRead: { bucket: 'chain-read', perSecond: 100, burst: 400 },
+} as const satisfies Record<string, RateRule>;
+
+/** Every method of every service, by the service's full proto name. */
+export const METHOD_POLICIES = {
+  'tessera.v1.Registry': {
+    Register: {
+      maxRequestBytes: SIGNED_BYTES,
+      perPeer: RATE.announce,
+      perKey: RATE.announceKey,
+      caller: 'signed',
+      note: 'announcement signed by its nodeId; fresh timestamp, one-time nonce, not banned',
+    },
+    Heartbeat: {
+      maxRequestBytes: SIGNED_BYTES,
+      perPeer: RATE.announce,
+      perKey: RATE.announceKey,
+      caller: 'member',
+      note: 'announcement signed by a registered, not evicted node whose registration it repeats',
+    },
+    Unregister: {
+      maxRequestBytes: SIGNED_BYTES,
+      perPeer: RATE.announce,
+      perKey: RATE.announceKey,
+      caller: 'member',
+      note: 'announcement signed by a registered node',
+    },
+    ListModels: { maxRequestBytes: QUERY_BYTES, perPeer: RATE.read, caller: 'anyone', note: 'public' },
+    GetManifest: { maxRequestBytes: QUERY_BYTES, perPeer: RATE.read, caller: 'anyone', note: 'public' },
+    Discover: { maxRequestBytes: QUERY_BYTES, perPeer: RATE.read, caller: 'anyone', note: 'public' },
+    ExchangePeers: {
+      maxRequestBytes: 32 * KiB,
+      perPeer: RATE.peers,
+      caller: 'anyone',
+      note: 'anyone may read the peer list; a caller is learned only as a seed or with an identity signed by a listed registry key',
+    },
+    Stake: {
+      maxRequestBytes: SIGNED_BYTES,
+      perPeer: RATE.operator,
+      perKey: RATE.operatorKey,
+      caller: 'signed',
+      note: "operator request signed by the node's key; fresh, one-time nonce",
+    },
+    RequestUnstake: {
+      maxRequestBytes: SIGNED_BYTES,
+      perPeer: RATE.operator,
+      perKey: RATE.operatorKey,
+      caller: 'signed',
+      note: "operator request signed by the node's key; fresh, one-time nonce",
+    },
+    WithdrawStake: {
+      maxRequestBytes: SIGNED_BYTES,
+      perPeer: RATE.operator,
+      perKey: RATE.operatorKey,
+      caller: 'signed',
+      note: "operator request signed by the node's key; fresh, one-time nonce",
+    },
+    Claim: {
+      maxRequestBytes: SIGNED_BYTES,
+      perPeer: RATE.operator,
+      perKey: RATE.operatorKey,
+      caller: 'signed',
+      note: "operator request signed by the node's key; fresh, one-time nonce",
+    },
+    GetAccount: { maxRequestBytes: QUERY_BYTES, perPeer: RATE.read, caller: 'anyone', note: 'public balances' },
+  },
+  'tessera.v1.Audit': {
+    SubmitTicket: {
+      maxRequestBytes: 32 * MiB + 64 * KiB,
+      perPeer: RATE.ticket,
+      caller: 'anyone',
+      note: "carries a ticket (up to the cluster's audit.maxTicketBytes); its commitment is signed by a registered node",
+    },
+    PullTickets: {
+      maxRequestBytes: SIGNED_BYTES,
+      perPeer: RATE.audit,
+      perKey: RATE.auditKey,
+      caller: 'member',
+      note: 'signed by a live registered verifier; fresh, one-time nonce',
+    },
+    CompleteTickets: {
+      maxRequestBytes: 256 * KiB,
+      perPeer: RATE.audit,
+      perKey: RATE.auditKey,
+      caller: 'member',
+      note: 'signed by the live registered verifier holding the leases; fresh, one-time nonce',
+    },
+    SubmitFraudProof: {
+      maxRequestBytes: 32 * MiB + 64 * KiB,
+      perPeer: RATE.ticket,
+      caller: 'anyone',
+      note: 'carries a ticket; the proof is recomputed before anything is slashed',
+    },
+    RequestAudit: {
+      maxRequestBytes: 64 * KiB,
+      perPeer: RATE.audit,
+      perKey: RATE.auditKey,
+      caller: 'signed',
+      note: 'signed by the client the commitment names; fresh, one-time nonce',
+    },
+    GetAuditStatus: { maxRequestBytes: QUERY_BYTES, perPeer: RATE.read, caller: 'anyone', note: 'public counts' },
+  },
+  'tessera.v1.Membership': {
+    LookupMembers: {
+      maxRequestBytes: 256 * KiB,
+      perPeer: RATE.read,
+      caller: 'anyone',
+      note: 'public: who is registered, with which share key',
+    },
+  },
+  'tessera.v1.Daemon': {
+    SubmitShares: {
+      maxRequestBytes: 32 * MiB,
+      perPeer: RATE.shares,
+      caller: 'member',
+      note: 'each batch signed by the share key of a registered node (checked per share)',
+    },
+    GetHead: { maxRequestBytes: QUERY_BYTES, caller: 'anyone', note: 'public; answered from memory' },
+    GetBlock: { maxRequestBytes: QUERY_BYTES, perPeer: RATE.chainRead, caller: 'anyone', note: 'public' },
+    GetBlocks: { maxRequestBytes: QUERY_BYTES, perPeer: RATE.chainRead, caller: 'anyone', note: 'public' },
+    GetFeeEstimate: { maxRequestBytes: QUERY_BYTES, caller: 'anyone', note: 'public; answered from memory' },
+    GetSettlementSummary: {
+      maxRequestBytes: QUERY_BYTES,
+      perPeer: RATE.chainRead,
+      caller: 'anyone',
+      note: 'public',
+    },
+    PushBlock: {
+      maxRequestBytes: 64 * MiB,
+      perPeer: RATE.blocks,
+      caller: 'member',
+      note: "block signed by a live daemon the registry lists; the daemon pulls missing parents only from the registry's daemons",
+    },
+    ExchangeBlocks: {
+      maxRequestBytes: 16 * KiB,
+      perPeer: RATE.blocks,
+      caller: 'anyone',
+      note: "read-only for the caller; the daemon pulls a better chain only from the registry's daemons",
+    },
+  },
+  'tessera.v1.Node': {
+    Forward: {
+      maxRequestBytes: 64 * MiB,
+      caller: 'anyone',
+      note: "paid by the client's signed receipts; bounded by the node's session count (maxSessions) and its message bound for the shard's tensors",
+    },
+    Info: { maxRequestBytes: QUERY_BYTES, caller: 'anyone', note: 'public; answered from memory' },
+  },
+} as const satisfies Record<string, ServicePolicy>;
+
+export type ServiceName = keyof typeof METHOD_POLICIES;
