@@ -5,7 +5,7 @@
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer, type AddressInfo, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -133,11 +133,14 @@ test('tessera up serves completions through its gateway and stops everything on 
 
   // with --api-key the gateway serves /v1 only to callers that present the key, as its banner shows
   assert.match(text, /^try:  curl \S+ -H "authorization: Bearer \$TESSERA_API_KEY"/m);
+  // the body of the README's quick-start curl, so the README's promise is what is tested
+  const readmeBody =
+    /-d '(\{[^']*\})'/.exec(readFileSync('README.md', 'utf8'))?.[1] ?? assert.fail('no curl in README');
   const completion = (headers: Record<string, string>) =>
     fetch(`${gatewayUrl}/v1/completions`, {
       method: 'POST',
       headers: { 'content-type': 'application/json', ...headers },
-      body: JSON.stringify({ model: 'stories260K', prompt: 'Once upon a time', max_tokens: 32, temperature: 0 }),
+      body: readmeBody,
     });
   const anonymous = await completion({});
   assert.equal(anonymous.status, 401);

@@ -222,7 +222,7 @@ async function upCommand(options: UpOptions): Promise<void> {
     say('');
     const bearer = apiKeys.length > 0 ? ` -H "authorization: Bearer $TESSERA_API_KEY"` : '';
     say(
-      `try:  curl ${gateway.url}/v1/completions${bearer} -H 'content-type: application/json' -d '{"model": "${modelId}", "prompt": "${SAMPLE_PROMPT}", "max_tokens": 32}'`,
+      `try:  curl ${gateway.url}/v1/completions${bearer} -H 'content-type: application/json' -d '{"model": "${modelId}", "prompt": "${SAMPLE_PROMPT}", "max_tokens": 32, "temperature": 0}'`,
     );
     // the CLI finds the registry at its default endpoint, and the daemon through the registry
     const registryFlag = cluster.registryEndpoint === DEFAULT_REGISTRY ? '' : ` --registry ${cluster.registryEndpoint}`;
