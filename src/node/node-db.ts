@@ -1,3 +1,4 @@
+import { hex } from '../crypto/hash.ts';
 import Database from 'better-sqlite3';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
@@ -57,7 +58,6 @@ CREATE TABLE IF NOT EXISTS shares (
 CREATE INDEX IF NOT EXISTS shares_by_receipt ON shares (receipt_id);
 `;
 
-const hexOf = (bytes: Uint8Array) => Buffer.from(bytes).toString('hex');
 const bytesOf = (text: string) => new Uint8Array(Buffer.from(text, 'hex'));
 
 /**
@@ -101,10 +101,10 @@ export class NodeDb {
         const { signature, stepId, inputHash, outputHash, auditCommitment, ...fields } = step.commitment;
         const commitment = JSON.stringify({
           ...fields,
-          stepId: hexOf(stepId),
-          inputHash: hexOf(inputHash),
-          outputHash: hexOf(outputHash),
-          auditCommitment: hexOf(auditCommitment),
+          stepId: hex(stepId),
+          inputHash: hex(inputHash),
+          outputHash: hex(outputHash),
+          auditCommitment: hex(auditCommitment),
         });
         const info = insert.run(
           step.sessionId,
