@@ -193,6 +193,8 @@ export class ShareAdmission {
     private readonly chain: Chain,
     private readonly membership: Membership,
     private readonly pool: SignaturePool,
+    /** Takes the node's per-key rate token (throws RATE_LIMITED); called once its batch signature is checked. */
+    private readonly takeKey?: (nodeId: string) => void,
   ) {}
 
   /** One verdict per share, in order: the first batch's shares, then the second's, ... */
@@ -301,6 +303,15 @@ export class ShareAdmission {
       if (isRefusal(item)) verdicts[c.index] = refuse(c.hash, item.rejection, item.message);
       else verified.push({ candidate: c, item });
     }
+
+    // Once per call per node whose signature verified, before anything is committed; shares the
+    // daemon holds already are not charged, so a replay of a node's public shares cannot spend its bucket.
+    const charged = new Set(
+      verified
+        .filter((v) => this.chain.store.shareState(v.candidate.hash) === undefined)
+        .map((v) => v.candidate.share.nodeId),
+    );
+    for (const nodeId of charged) this.takeKey?.(nodeId);
 
     const refusals = await this.#commit(verified.map((v) => v.item));
     verified.forEach(({ candidate }, i) => {

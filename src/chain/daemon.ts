@@ -3,6 +3,8 @@ import { silentLogger, type Logger } from '../core/log.ts';
 import { availableParallelism } from 'node:os';
 import { status, type sendUnaryData, type ServiceError } from '@grpc/grpc-js';
 import { TesseraError } from '../core/errors.ts';
+import { CallLimits, type RateOverrides } from '../rpc/call-limits.ts';
+import { METHOD_POLICIES, RATE } from '../rpc/method-policy.ts';
 import { startGrpcServer, type GrpcServer } from '../rpc/server.ts';
 import { kindOfStatus, toStatusObject } from '../rpc/status.ts';
 import type { KeyPair } from '../crypto/keys.ts';
@@ -10,6 +12,7 @@ import { tessera } from '../proto/services.ts';
 import type { DaemonHandlers } from '../proto/tessera/v1/Daemon.ts';
 import { MembershipUnavailableError, ShareAdmission } from './admission.ts';
 
+import { checkHeaderSignature } from './block.ts';
 import { Chain } from './chain.ts';
 import { DAEMON_MAX_MESSAGE_BYTES } from './daemon-client.ts';
 import { BlockGossip, ExchangeError } from './gossip.ts';
@@ -50,6 +53,8 @@ export interface DaemonOptions {
   readonly log?: Logger;
   /** Where the daemon's figures go (src/metrics); none: they are kept but never read. */
   readonly metrics?: Metrics;
+  /** Bucket numbers by bucket name, over the defaults (a test narrows one). */
+  readonly rateLimits?: RateOverrides;
 }
 
 /**
@@ -75,6 +80,8 @@ export interface DaemonHandle {
   close(): Promise<void>;
 }
 
+const DAEMON_POLICY = METHOD_POLICIES['tessera.v1.Daemon'];
+
 /** Shares per SubmitShares call, in all its batches. */
 export const MAX_SHARES_PER_SUBMIT = MAX_SHARES_PER_STATEMENT;
 
@@ -94,7 +101,17 @@ export async function startDaemon(options: DaemonOptions): Promise<DaemonHandle>
     throw error;
   }
   const pool = new SignaturePool(options.verifyThreads ?? Math.min(8, Math.max(1, availableParallelism() - 1)));
-  const admission = new ShareAdmission(chain, membership, pool);
+  const limits = new CallLimits({
+    // A daemon pushes a block per interval: room for four times that pace, and no less than the default.
+    'block-key': {
+      perSecond: Math.max(RATE.blockKey.perSecond, 4_000 / params.blockIntervalMs),
+      burst: RATE.blockKey.burst,
+    },
+    ...options.rateLimits,
+  });
+  const takeKey = (method: keyof typeof DAEMON_POLICY, key: string) =>
+    limits.key(method, DAEMON_POLICY[method], key, Date.now());
+  const admission = new ShareAdmission(chain, membership, pool, (nodeId) => takeKey('SubmitShares', nodeId));
   const metrics = new DaemonMetrics(options.metrics ?? new Metrics(), chain);
   let gossip: BlockGossip | undefined;
   let closing = false;
@@ -142,6 +159,7 @@ export async function startDaemon(options: DaemonOptions): Promise<DaemonHandle>
           });
         },
         (error: Error) => {
+          if (error instanceof TesseraError) return callback(toStatusObject(error) as ServiceError);
           if (error instanceof MembershipUnavailableError)
             return fail(callback, status.UNAVAILABLE, error.message, 'MEMBERSHIP_UNAVAILABLE');
           log('internal_error', { call: 'SubmitShares', error: error.message });
@@ -234,6 +252,10 @@ export async function startDaemon(options: DaemonOptions): Promise<DaemonHandle>
       try {
         gossip.checkCaller(call.request.fromEndpoint, 'PushBlock');
         block = blockFromWire(call.request.block);
+        // Charged to the producer once its header signature is checked, and only for a block not held
+        // yet: anyone can replay a daemon's public blocks, which must not spend its bucket.
+        if (store.block(block.hash) === undefined && checkHeaderSignature(block) === undefined)
+          takeKey('PushBlock', block.header.producer);
       } catch (error) {
         if (error instanceof TesseraError) return callback(toStatusObject(error) as ServiceError);
         if (error instanceof RecordFormatError)
@@ -270,6 +292,7 @@ export async function startDaemon(options: DaemonOptions): Promise<DaemonHandle>
       port: options.port,
       ...(options.host === undefined ? {} : { host: options.host }),
       ...(options.advertise === undefined ? {} : { advertise: options.advertise }),
+      limits,
       maxSendBytes: DAEMON_MAX_MESSAGE_BYTES,
       onRefused: (refusal) => log('call_refused', { ...refusal }),
       services: [{ name: 'tessera.v1.Daemon', definition: tessera.v1.Daemon.service, handlers }],

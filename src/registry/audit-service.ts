@@ -292,6 +292,9 @@ export class AuditService {
         status.ALREADY_EXISTS,
         `ticket ${opened.ticketId} (node ${nodeId}, shard ${opened.shardIndex}) is already held (${existing.status}); each commitment is audited once`,
       );
+    // The commitment's signature is checked (checkTicket): charged to that node, but only for a
+    // ticket not held yet, so a replay of the node's public tickets cannot spend its bucket.
+    this.options.takeKey?.('SubmitTicket', nodeId);
     if (audits.queuedFor(nodeId) >= config.audit.maxQueuedPerNode) {
       throw new AuditError(
         status.RESOURCE_EXHAUSTED,
@@ -452,6 +455,8 @@ export class AuditService {
         status.ALREADY_EXISTS,
         `a fraud proof against ticket ${ticket.ticketId} is already on record (${onRecord.status}, proof ${onRecord.proofId})`,
       );
+    // Signed by this registered verifier and not a replay: charged before the ticket is recomputed.
+    this.options.takeKey?.('SubmitFraudProof', proof.verifierId);
 
     const { status: verdict, registryHash, detail } = await this.confirm(ticket, recomputed);
     const proofBytes = proofCodec().requestSerialize(proof);

@@ -64,6 +64,25 @@ export const RATE = {
   announceKey: { bucket: 'announce-key', perSecond: 2, burst: 10 },
   operatorKey: { bucket: 'operator-key', perSecond: 1, burst: 10 },
   auditKey: { bucket: 'audit-key', perSecond: 10, burst: 50 },
+  /**
+   * SubmitTicket, per node whose signed commitment the ticket carries: a node files one ticket per
+   * audited step, so at a sampling rate of 1 a busy node files hundreds; a replay of a ticket already
+   * held is not charged (it would spend the honest node's bucket).
+   */
+  ticketKey: { bucket: 'ticket-key', perSecond: 50, burst: 500 },
+  /** SubmitFraudProof, per verifier that signed it: a verifier files rarely, only on a mismatch. */
+  fraudProofKey: { bucket: 'fraud-proof-key', perSecond: 1, burst: 20 },
+  /**
+   * SubmitShares, one token per call per node with a share in it whose batch signature verified and
+   * that the daemon does not hold yet (a call, not a share: a node flushes a batch of any size about
+   * once a second, and the call's size and share count are bounded apart).
+   */
+  sharesKey: { bucket: 'shares-key', perSecond: 10, burst: 100 },
+  /**
+   * PushBlock, per producer whose header signature verified, for a block not held yet: a daemon
+   * pushes one block per block interval (the daemon raises the rate for a short interval).
+   */
+  blockKey: { bucket: 'block-key', perSecond: 10, burst: 100 },
   /** SubmitTicket, SubmitFraudProof: each is opened and checked against a manifest. */
   ticket: { bucket: 'ticket', perSecond: 200, burst: 1000 },
   /** Discover, GetManifest, ListModels, GetAccount, LookupMembers, GetAuditStatus: database reads. */
@@ -145,8 +164,9 @@ export const METHOD_POLICIES = {
     SubmitTicket: {
       maxRequestBytes: 32 * MiB + 64 * KiB,
       perPeer: RATE.ticket,
+      perKey: RATE.ticketKey,
       caller: 'anyone',
-      note: "carries a ticket (up to the cluster's audit.maxTicketBytes); its commitment is signed by a registered node",
+      note: "carries a ticket (up to the cluster's audit.maxTicketBytes); its commitment is signed by a registered node, whose key token it takes unless the ticket is held already",
     },
     PullTickets: {
       maxRequestBytes: SIGNED_BYTES,
@@ -165,8 +185,9 @@ export const METHOD_POLICIES = {
     SubmitFraudProof: {
       maxRequestBytes: 32 * MiB + 64 * KiB,
       perPeer: RATE.ticket,
+      perKey: RATE.fraudProofKey,
       caller: 'anyone',
-      note: 'carries a ticket; the proof is recomputed before anything is slashed',
+      note: 'carries a ticket; signed by a registered verifier, whose key token it takes (not for a ticket with a proof on record); the proof is recomputed before anything is slashed',
     },
     RequestAudit: {
       maxRequestBytes: 64 * KiB,
@@ -189,8 +210,9 @@ export const METHOD_POLICIES = {
     SubmitShares: {
       maxRequestBytes: 32 * MiB,
       perPeer: RATE.shares,
+      perKey: RATE.sharesKey,
       caller: 'member',
-      note: 'each batch signed by the share key of a registered node (checked per share)',
+      note: 'each batch signed by the share key of a registered node (checked per share); one key token per call per node with a share the daemon does not hold yet',
     },
     GetHead: { maxRequestBytes: QUERY_BYTES, caller: 'anyone', note: 'public; answered from memory' },
     GetBlock: { maxRequestBytes: QUERY_BYTES, perPeer: RATE.chainRead, caller: 'anyone', note: 'public' },
@@ -205,8 +227,9 @@ export const METHOD_POLICIES = {
     PushBlock: {
       maxRequestBytes: 64 * MiB,
       perPeer: RATE.blocks,
+      perKey: RATE.blockKey,
       caller: 'member',
-      note: "block signed by a live daemon the registry lists; the daemon pulls missing parents only from the registry's daemons",
+      note: "block signed by a live daemon the registry lists; its producer takes a key token for a block not held yet; the daemon pulls missing parents only from the registry's daemons",
     },
     ExchangeBlocks: {
       maxRequestBytes: 16 * KiB,

@@ -1,19 +1,29 @@
-// Attacks on a daemon's gossip: a stranger, with its own valid key, tries to make the daemon dial an
-// endpoint of its choosing. Each is refused with its status and reason, the daemon's chain and its
-// outbound connections are unchanged, and an honest caller is served meanwhile.
+// Attacks on a daemon: a stranger, with its own valid key, tries to make the daemon dial an endpoint
+// of its choosing; a registered node or daemon floods the calls that write with its own valid
+// signatures. Each is refused with its status and reason, the daemon's chain and its outbound
+// connections are unchanged, and an honest caller is served meanwhile.
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { status, type ServiceError } from '@grpc/grpc-js';
-import { hex } from '../../src/crypto/hash.ts';
+import { hex, sha256 } from '../../src/crypto/hash.ts';
 import { generateKeyPair } from '../../src/crypto/keys.ts';
 import { signHeader, type Block } from '../../src/chain/block.ts';
 import { DaemonClient } from '../../src/chain/daemon-client.ts';
-import { startDaemon, type DaemonHandle } from '../../src/chain/daemon.ts';
+import { startDaemon, type DaemonHandle, type DaemonOptions } from '../../src/chain/daemon.ts';
+import { registryEnrollment } from '../../src/cli/daemon-enrollment.ts';
+import { shareHashOf } from '../../src/protocol/share.ts';
+import { signBatch } from '../../src/protocol/share-batch.ts';
 import { reasonOf } from '../../src/rpc/status.ts';
 import { ConnectionCounter } from '../support/connection-counter.ts';
-import { daemonRegistry, startChainNetwork, type ChainNetwork } from '../support/daemon-fixtures.ts';
+import {
+  daemonRegistry,
+  joinNode,
+  startChainNetwork,
+  TestSession,
+  type ChainNetwork,
+} from '../support/daemon-fixtures.ts';
 import { removeDir, tempDir, waitFor } from '../support/registry-fixtures.ts';
 
 const cleanups: (() => Promise<void> | void)[] = [];
@@ -21,11 +31,12 @@ after(async () => {
   for (const cleanup of cleanups.reverse()) await cleanup();
 });
 
-async function daemonUnderAttack(): Promise<{
+async function daemonUnderAttack(extra: Partial<DaemonOptions> = {}): Promise<{
   daemon: DaemonHandle;
   network: ChainNetwork;
   listener: ConnectionCounter;
   rpc: DaemonClient;
+  dir: string;
 }> {
   const dir = tempDir('attack-daemon');
   cleanups.push(() => removeDir(dir));
@@ -38,6 +49,7 @@ async function daemonUnderAttack(): Promise<{
     params: { blockIntervalMs: 150 },
     syncIntervalMs: 150,
     verifyThreads: 1,
+    ...extra,
   });
   cleanups.push(() => daemon.close());
   const listener = new ConnectionCounter();
@@ -45,7 +57,7 @@ async function daemonUnderAttack(): Promise<{
   cleanups.push(() => listener.close());
   const rpc = new DaemonClient(daemon.endpoint);
   cleanups.push(() => rpc.close());
-  return { daemon, network, listener, rpc };
+  return { daemon, network, listener, rpc, dir };
 }
 
 const refusedWith = async (call: Promise<unknown>, code: status, reason: string): Promise<ServiceError> => {
@@ -119,4 +131,127 @@ test('a PushBlock signed by an unregistered key cannot make the daemon dial its 
   await twoMoreBlocks(daemon);
   assert.equal(listener.connections, 0, 'the daemon connected to the endpoint a stranger named');
   assert.equal(daemon.chain.store.block(forged.hash), undefined);
+});
+
+test("a registered node flooding SubmitShares with valid batches is cut off at its key's burst; its excess shares are not stored, an honest node's are", async () => {
+  // The per-peer bucket is opened wide: attacker and honest node share 127.0.0.1, and only the per-key bucket is under test.
+  const { daemon, network, rpc } = await daemonUnderAttack({
+    rateLimits: { shares: { perSecond: 10_000, burst: 10_000 }, 'shares-key': { perSecond: 0.001, burst: 5 } },
+  });
+  const attacker = generateKeyPair();
+  const honest = generateKeyPair();
+  for (const [key, shard] of [
+    [attacker, 0],
+    [honest, 1],
+  ] as const)
+    cleanups.push(await joinNode(network.registry, key, shard));
+  const session = new TestSession(generateKeyPair(), 'flood');
+
+  const outcomes: string[] = [];
+  const sent: Uint8Array[] = [];
+  for (let i = 0; i < 20; i++) {
+    const share = session.share(attacker, 0);
+    sent.push(share);
+    outcomes.push(
+      await rpc.submitShares([signBatch(attacker, [share])], [session.receipt]).then(
+        (verdicts) => (verdicts.every((v) => v.accepted) ? 'accepted' : verdicts[0]!.rejection!),
+        (e: ServiceError) => `${status[e.code]} ${reasonOf(e)}`,
+      ),
+    );
+    // Meanwhile, halfway through the flood, the honest node's batch is taken.
+    if (i === 10) {
+      const own = [session.share(honest, 1), session.share(honest, 1)];
+      const verdicts = await rpc.submitShares([signBatch(honest, own)], [session.receipt]);
+      assert.deepEqual(
+        verdicts.map((v) => v.accepted),
+        [true, true],
+        verdicts.map((v) => v.message).join('; '),
+      );
+      for (const s of own) assert.notEqual(daemon.chain.store.shareState(shareHashOf(s)), undefined);
+    }
+  }
+  assert.deepEqual(outcomes, [...Array(5).fill('accepted'), ...Array(15).fill('RESOURCE_EXHAUSTED RATE_LIMITED')]);
+  sent.forEach((share, i) =>
+    assert.equal(
+      daemon.chain.store.shareState(shareHashOf(share)) !== undefined,
+      i < 5,
+      `share ${i} of the flood ${i < 5 ? 'is missing' : 'was stored past the burst'}`,
+    ),
+  );
+  // A replay of the attacker's own accepted batch is not charged: it comes back a duplicate, not RATE_LIMITED.
+  const replayed = await rpc.submitShares([signBatch(attacker, [sent[0]!])], [session.receipt]);
+  assert.equal(replayed[0]!.rejection, 'SHARE_DUPLICATE');
+});
+
+test("a registered daemon flooding PushBlock with blocks it signed is cut off at its key's burst; none is stored, an honest daemon's pushes are taken", async () => {
+  const limits = { blocks: { perSecond: 10_000, burst: 10_000 }, 'block-key': { perSecond: 20, burst: 40 } };
+  // No sync rounds: a block of the honest daemon reaches this one only by its PushBlock.
+  const { daemon, network, rpc, listener, dir } = await daemonUnderAttack({
+    rateLimits: limits,
+    syncIntervalMs: 600_000,
+  });
+  const attacker = generateKeyPair();
+  const enrollment = registryEnrollment(network.registry, attacker, () => {});
+  await enrollment.join(listener.endpoint);
+  cleanups.push(() => enrollment.leave());
+  const pushFailures: Record<string, unknown>[] = [];
+  const honestKey = generateKeyPair();
+  const honest = await startDaemon({
+    port: 0,
+    dbPath: join(dir, 'honest-chain.db'),
+    ...daemonRegistry(network, honestKey),
+    params: { blockIntervalMs: 150 },
+    syncIntervalMs: 600_000,
+    verifyThreads: 1,
+    log: (event, fields) => {
+      if (event === 'push_failed' && fields?.peer === daemon.endpoint) pushFailures.push(fields);
+    },
+  });
+  cleanups.push(() => honest.close());
+  await waitFor('a first block', () => daemon.chain.head().height >= 1);
+
+  const own = daemon.chain.loadBlock(daemon.chain.head(), false);
+  const before = { head: hex(daemon.chain.head().hash), held: daemon.chain.store.headHeight() };
+  const forged: Block[] = [];
+  const outcomes: string[] = [];
+  const started = Date.now();
+  for (let i = 0; i < 200; i++) {
+    // Validly signed by the attacker's registered key, on a parent nobody holds: each is a new block to check.
+    const header = { ...own.header, parentHash: hex(randomBytes(32)), producer: attacker.address };
+    const signedHeader = signHeader(attacker, header);
+    const block: Block = { ...own, header, signedHeader, hash: sha256(signedHeader.payload) };
+    forged.push(block);
+    outcomes.push(
+      await rpc.pushBlock(block, '').then(
+        (reply) => (reply.accepted ? 'accepted' : 'refused in the reply'),
+        (e: ServiceError) => `${status[e.code]} ${reasonOf(e)}`,
+      ),
+    );
+  }
+  const elapsedS = (Date.now() - started) / 1000;
+  assert.deepEqual(
+    new Set(outcomes),
+    new Set(['refused in the reply', 'RESOURCE_EXHAUSTED RATE_LIMITED']),
+    'a forged block was taken, or refused otherwise',
+  );
+  const limited = outcomes.filter((o) => o === 'RESOURCE_EXHAUSTED RATE_LIMITED').length;
+  assert.ok(limited >= 200 - 40 - Math.ceil(20 * elapsedS), `${limited} of 200 refused RATE_LIMITED in ${elapsedS} s`);
+  for (const block of forged) assert.equal(daemon.chain.store.block(block.hash), undefined);
+  assert.ok(daemon.chain.store.headHeight() >= before.held);
+
+  // Meanwhile the honest daemon's pushes are taken: blocks it produced after the flood reach this daemon.
+  const since = honest.chain.head().height;
+  const producedSince = (): Buffer[] => {
+    const hashes: Buffer[] = [];
+    for (let h = since + 1; h <= honest.chain.head().height; h++) {
+      const row = honest.chain.canonicalBlock(h);
+      if (row !== undefined && honest.chain.loadBlock(row, true).header.producer === honestKey.address)
+        hashes.push(Buffer.from(row.hash));
+    }
+    return hashes;
+  };
+  await waitFor('a block the honest daemon produced after the flood to reach the daemon', () =>
+    producedSince().some((hash) => daemon.chain.store.block(hash) !== undefined),
+  );
+  assert.deepEqual(pushFailures, []);
 });

@@ -1,6 +1,6 @@
 // Attacks on a registry by a stranger with its own valid keys: an oversized anonymous call, gossip
-// that tries to slip the attacker's endpoint in as a registry, and a flood of signed calls dated
-// ahead. Each is refused with its status and reason, the registry's state is unchanged, and an
+// that tries to slip the attacker's endpoint in as a registry, a flood of signed calls dated ahead,
+// and a registered node flooding tickets its own key signed. Each is refused with its status and reason, the registry's state is unchanged, and an
 // honest call made meanwhile succeeds.
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -9,9 +9,12 @@ import { credentials, status, type ServiceError } from '@grpc/grpc-js';
 import { randomBytes } from 'node:crypto';
 import Database from 'better-sqlite3';
 import { sha256 } from '../../src/crypto/hash.ts';
-import { generateKeyPair } from '../../src/crypto/keys.ts';
+import { generateKeyPair, type KeyPair } from '../../src/crypto/keys.ts';
+import { AuditClient } from '../../src/audit/audit-client.ts';
 import { commitmentToJson, newNonce, signRequest } from '../../src/protocol/audit-statements.ts';
-import { signCommitment } from '../../src/protocol/commitment.ts';
+import { signCommitment, tokenBytes } from '../../src/protocol/commitment.ts';
+import { ENGINE_VERSION } from '../../src/protocol/engine-version.ts';
+import { encodeTicket, ticketIdOf } from '../../src/protocol/ticket.ts';
 import { tessera } from '../../src/proto/services.ts';
 import { startRegistry, type RegistryHandle } from '../../src/registry/registry.ts';
 import { RegistryClient } from '../../src/registry/registry-client.ts';
@@ -32,7 +35,7 @@ import {
 } from '../support/registry-fixtures.ts';
 
 const dir = tempDir('attack-registry');
-writeShardsDir(join(dir, 'tiny'), 'tiny', 3);
+const { manifest } = writeShardsDir(join(dir, 'tiny'), 'tiny', 3);
 const cleanups: (() => Promise<void> | void)[] = [];
 after(async () => {
   for (const cleanup of cleanups.reverse()) await cleanup();
@@ -276,4 +279,77 @@ test('600 signed audit requests dated 25 s ahead from one key are cut off at its
   } finally {
     db.close();
   }
+});
+
+/** A well-formed ticket of a step on shard 0 of `tiny`, its commitment signed by `node`. */
+async function ticketOf(node: KeyPair) {
+  const bytes = tokenBytes([1, 2, 3]);
+  const commitment = signCommitment(node, {
+    shardIndex: 0,
+    stepId: randomBytes(32),
+    inputHash: sha256(bytes),
+    outputHash: sha256(randomBytes(8)),
+  });
+  const wire = await encodeTicket({
+    modelId: 'tiny',
+    shardIndex: 0,
+    shardSha256: manifest.shards[0]!.sha256,
+    engineVersion: ENGINE_VERSION,
+    input: { tokens: true, positions: 3, bytes },
+    startPosition: 0,
+    commitment,
+  });
+  return { wire, ticketId: ticketIdOf(commitment) };
+}
+
+test("a registered node flooding SubmitTicket with tickets it signed is cut off at its key's burst; its excess tickets are not queued, an honest node's is", async () => {
+  // Attacker and honest node share 127.0.0.1: the per-peer bucket is opened wide, the per-key one narrowed.
+  const { handle, dbPath, client } = await registry(
+    {},
+    { rateLimits: { ticket: { perSecond: 10_000, burst: 10_000 }, 'ticket-key': { perSecond: 0.001, burst: 5 } } },
+  );
+  const attacker = generateKeyPair();
+  const honest = generateKeyPair();
+  await client.register(attacker, nodeBody(attacker, { shardIndex: 0 }));
+  await client.register(honest, nodeBody(honest, { shardIndex: 0, endpoint: '127.0.0.1:50101' }));
+  const audits = new AuditClient(handle.endpoint);
+  cleanups.push(() => audits.close());
+  const queued = (nodeId: string): string[] => {
+    const db = new Database(dbPath, { readonly: true });
+    try {
+      const rows = db
+        .prepare("SELECT ticket_id FROM audit_tickets WHERE node_id = ? AND status = 'queued' ORDER BY ticket_id")
+        .all(nodeId) as { ticket_id: string }[];
+      return rows.map((r) => r.ticket_id);
+    } finally {
+      db.close();
+    }
+  };
+
+  const tickets = await Promise.all(Array.from({ length: 20 }, () => ticketOf(attacker)));
+  const outcomes: string[] = [];
+  for (const [i, { wire }] of tickets.entries()) {
+    outcomes.push(
+      await audits.submitTicket(wire).then(
+        () => 'queued',
+        (e: ServiceError) => `${status[e.code]} ${reasonOf(e)}`,
+      ),
+    );
+    // Meanwhile, halfway through the flood, the honest node's ticket is queued.
+    if (i === 10) {
+      const own = await ticketOf(honest);
+      assert.equal(await audits.submitTicket(own.wire), own.ticketId);
+      assert.deepEqual(queued(honest.address), [own.ticketId]);
+    }
+  }
+  assert.deepEqual(outcomes, [...Array(5).fill('queued'), ...Array(15).fill('RESOURCE_EXHAUSTED RATE_LIMITED')]);
+  assert.deepEqual(
+    queued(attacker.address),
+    tickets
+      .slice(0, 5)
+      .map((t) => t.ticketId)
+      .sort(),
+  );
+  // A replay of a ticket already held is not charged to its node: refused as held, not RATE_LIMITED.
+  await refusedWith(audits.submitTicket(tickets[0]!.wire), status.ALREADY_EXISTS, 'ALREADY_EXISTS');
 });
