@@ -36,6 +36,9 @@ endQuietlyOnClosedPipe();
 process.on('uncaughtException', fail);
 process.on('unhandledRejection', fail);
 
+// Each commands/NAME.ts holds only the command's flags and help, and imports commands/NAME-action.ts
+// when the command runs: help then loads none of grpc-js, SQLite, the curves or the model code
+// (test/cli/dist.test.ts checks).
 registerRunCommand(program);
 registerRegistryCommand(program);
 registerKeysCommand(program);

@@ -1,4 +1,4 @@
-import { availableParallelism, homedir } from 'node:os';
+import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { DEFAULT_MODEL_PATH } from '../model/default-model.ts';
 import { openModel } from '../model/open-model.ts';
@@ -6,8 +6,6 @@ import type { ModelFiles } from '../model/model-files.ts';
 import { resolveModelSource } from '../model/source.ts';
 import { CliError } from './cli-error.ts';
 import { progressBar } from './progress.ts';
-
-export const DEFAULT_THREADS = availableParallelism();
 
 export function cacheDirectory(): string {
   return process.env.TESSERA_CACHE ?? join(process.env.XDG_CACHE_HOME ?? join(homedir(), '.cache'), 'tessera');

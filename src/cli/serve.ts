@@ -3,12 +3,11 @@
  * endpoint, and a clean stop on SIGTERM/SIGINT.
  */
 
-import type { Command } from 'commander';
 import type { Logger } from '../core/log.ts';
 import { Metrics } from '../metrics/metrics.ts';
 import { startMetricsServer, unhealthy, type Health, type MetricsServer } from '../metrics/metrics-server.ts';
 import { addProcessMetrics } from '../metrics/process-metrics.ts';
-import { CliError, parseIntegerOption } from './cli-error.ts';
+import { CliError } from './cli-error.ts';
 
 /**
  * The first SIGTERM or SIGINT. Call it before the role starts: a signal that arrives during start-up
@@ -45,25 +44,9 @@ export async function closeOnSignal(
   }
 }
 
-export interface MetricsFlags {
-  metricsPort?: number;
-  metricsHost: string;
-}
-
 /** The metrics port beside a role's port: 1000 above it; any free port when that is 0 or past 65535. */
 export function metricsPortBeside(rolePort: number): number {
   return rolePort === 0 || rolePort + 1000 > 65535 ? 0 : rolePort + 1000;
-}
-
-/** --metrics-port and --metrics-host; `defaultText` says what the port defaults to. */
-export function addMetricsOptions(command: Command, defaultText: string): Command {
-  return command
-    .option(
-      '--metrics-port <port>',
-      `port of the /metrics and /healthz endpoint (0: any free port; default: ${defaultText})`,
-      parseIntegerOption('metrics-port', 0, 65535),
-    )
-    .option('--metrics-host <address>', 'address the /metrics and /healthz endpoint listens on', '127.0.0.1');
 }
 
 export interface RoleMetrics {

@@ -31,16 +31,9 @@ import { StopMatcher } from './stop-matcher.ts';
 import { Metrics } from '../metrics/metrics.ts';
 import { healthBody, healthy, type Health } from '../metrics/metrics-server.ts';
 import { GatewayMetrics, routeLabel } from './gateway-metrics.ts';
+import { GATEWAY_DEFAULTS } from './gateway-defaults.ts';
 
-/** What `startGateway` uses when an option is left out; `tessera gateway` shows the same defaults. */
-export const GATEWAY_DEFAULTS = {
-  /** Requests that may wait for a slot; more are answered 429. */
-  maxQueue: 128,
-  /** Bytes of a request body (1 MiB). */
-  maxBodyBytes: 1 << 20,
-  /** Characters of a prompt (or of a chat's roles and contents together). */
-  maxPromptChars: 512 * 1024,
-};
+export { GATEWAY_DEFAULTS };
 
 export interface GatewayOptions extends ConnectOptions, AccessOptions {
   /** 0 picks a free port. */

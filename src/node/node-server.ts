@@ -32,6 +32,7 @@ import { NodeDb } from './node-db.ts';
 import { ShareSubmitter } from './share-submitter.ts';
 import { openShard } from '../model/shards/shard-files.ts';
 import { ENGINE_VERSION } from '../protocol/version.ts';
+import { NODE_DEFAULTS } from './node-defaults.ts';
 
 export interface NodeOptions {
   readonly shardsDir: string;
@@ -116,15 +117,7 @@ export interface NodeHandle {
   close(): Promise<void>;
 }
 
-export const NODE_DEFAULTS = {
-  host: '127.0.0.1',
-  maxSessions: 64,
-  cacheBytes: 512 * 1024 * 1024,
-  idleTimeoutMs: 5 * 60 * 1000,
-  drainGraceMs: 30_000,
-  openTimeoutMs: 5_000,
-  nextHopOpenedTimeoutMs: 10_000,
-};
+export { NODE_DEFAULTS };
 
 /** Deadline of the Discover calls that check a route's next hop: an Open waits on them. */
 const ROUTE_CHECK_DEADLINE_MS = 3_000;

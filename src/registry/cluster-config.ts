@@ -4,6 +4,7 @@ import { dirname, join, resolve } from 'node:path';
 import { COMMITMENT_CLOCK_TOLERANCE_MS } from '../protocol/commitment.ts';
 import { MANIFEST_FILE, parseManifest, type Manifest } from '../model/manifest.ts';
 import type { Role } from './announcement.ts';
+import { ENDPOINT_PATTERN } from './endpoint-pattern.ts';
 import { DEFAULT_CHALLENGE_WINDOW_S, DEFAULT_UNSTAKE_COOLDOWN_S } from './settlement-backend.ts';
 
 /** A model this cluster serves, with its manifest read and checked. */
@@ -78,7 +79,7 @@ export class ClusterConfigError extends Error {
   }
 }
 
-export const ENDPOINT_PATTERN = /^[^\s:/]+:\d{1,5}$/;
+export { ENDPOINT_PATTERN };
 
 const DEFAULTS = {
   heartbeat: { intervalMs: 5_000, evictAfterMissed: 3 },

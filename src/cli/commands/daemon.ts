@@ -1,27 +1,13 @@
-import { jsonLogger } from '../../core/log.ts';
-import { dirname, join, resolve } from 'node:path';
 import type { Command } from 'commander';
-import { startDaemon } from '../../chain/daemon.ts';
-import { RegistryMembership } from '../../chain/membership.ts';
 import { DEFAULT_CHAIN_PARAMS } from '../../chain/params.ts';
-import type { KeyPair } from '../../crypto/keys.ts';
-import { roleKey } from '../role-key.ts';
-import { CliError, parseIntegerOption } from '../cli-error.ts';
-import { registryEnrollment } from '../daemon-enrollment.ts';
+import { parseIntegerOption } from '../cli-error.ts';
+import { addMetricsOptions, type MetricsFlags } from '../metrics-options.ts';
 import { DEFAULT_REGISTRY } from '../registry-option.ts';
 import { parseEndpointOption } from './node.ts';
-import {
-  addMetricsOptions,
-  closeOnSignal,
-  metricsPortBeside,
-  serveRoleMetrics,
-  stopSignal,
-  type MetricsFlags,
-} from '../serve.ts';
 
 export const DEFAULT_DAEMON_PORT = 50070;
 
-interface DaemonCommandOptions extends MetricsFlags {
+export interface DaemonCommandOptions extends MetricsFlags {
   port: number;
   host: string;
   registry: string;
@@ -96,48 +82,7 @@ export function registerDaemonCommand(program: Command): void {
       'worker threads that check signatures (default: the cores but one, at most 8)',
       parseIntegerOption('verify-threads', 0, 256),
     );
-  addMetricsOptions(command, '--port + 1000').action(async (options: DaemonCommandOptions) => daemonCommand(options));
-}
-
-/** --key, else daemon.key beside the database, created there on first start (said on stderr). */
-function daemonKey(options: DaemonCommandOptions): KeyPair {
-  return roleKey('daemon', options.key, [join(dirname(resolve(options.db)), 'daemon.key')]);
-}
-
-async function daemonCommand(options: DaemonCommandOptions): Promise<void> {
-  const signal = stopSignal();
-  const key = daemonKey(options);
-  const log = jsonLogger('daemon');
-  const endpoint = await serveRoleMetrics(
-    'daemon',
-    options.metricsHost,
-    options.metricsPort ?? metricsPortBeside(options.port),
-    log,
+  addMetricsOptions(command, '--port + 1000').action(async (options: DaemonCommandOptions) =>
+    (await import('./daemon-action.ts')).daemonCommand(options),
   );
-  let handle;
-  try {
-    handle = await startDaemon({
-      port: options.port,
-      host: options.host,
-      dbPath: resolve(options.db),
-      membership: new RegistryMembership(options.membership ?? options.registry),
-      enrollment: registryEnrollment(options.registry, key, log),
-      key,
-      peers: options.peer,
-      params: {
-        blockIntervalMs: options.blockIntervalMs,
-        maxSharesPerBlock: options.maxSharesPerBlock,
-        windowBlocks: options.windowBlocks,
-      },
-      log,
-      ...(options.advertise === undefined ? {} : { advertise: options.advertise }),
-      ...(options.verifyThreads === undefined ? {} : { verifyThreads: options.verifyThreads }),
-      metrics: endpoint.metrics,
-    });
-  } catch (error) {
-    await endpoint.server.close();
-    throw new CliError((error as Error).message);
-  }
-  endpoint.watch(() => handle.health());
-  await closeOnSignal(signal, () => handle.close().finally(() => endpoint.server.close()), log);
 }

@@ -1,21 +1,10 @@
-import { jsonLogger } from '../../core/log.ts';
-import { join } from 'node:path';
 import type { Command } from 'commander';
-import { readApiKeysFile } from '../../gateway/api-keys.ts';
-import { GATEWAY_DEFAULTS, startGateway } from '../../gateway/gateway.ts';
+import { GATEWAY_DEFAULTS } from '../../gateway/gateway-defaults.ts';
 import { CliError, parseIntegerOption } from '../cli-error.ts';
-import { cacheDirectory } from '../model-option.ts';
-import { addRegistryOption, registriesOf } from '../registry-option.ts';
-import {
-  addMetricsOptions,
-  closeOnSignal,
-  metricsPortBeside,
-  serveRoleMetrics,
-  stopSignal,
-  type MetricsFlags,
-} from '../serve.ts';
+import { addMetricsOptions, type MetricsFlags } from '../metrics-options.ts';
+import { addRegistryOption } from '../registry-option.ts';
 
-interface GatewayOptions extends MetricsFlags {
+export interface GatewayOptions extends MetricsFlags {
   registry?: string[];
   port: number;
   host: string;
@@ -97,35 +86,7 @@ export function registerGatewayCommand(program: Command): void {
       parseIntegerOption('max-prompt-chars', 1),
       GATEWAY_DEFAULTS.maxPromptChars,
     );
-  addMetricsOptions(command, '--port + 1000').action(async (options: GatewayOptions) => gatewayCommand(options));
-}
-
-async function gatewayCommand(options: GatewayOptions): Promise<void> {
-  const apiKeys = [...options.apiKey, ...(options.apiKeysFile ? readApiKeysFile(options.apiKeysFile) : [])];
-  const signal = stopSignal();
-  const log = jsonLogger('gateway');
-  const endpoint = await serveRoleMetrics(
-    'gateway',
-    options.metricsHost,
-    options.metricsPort ?? metricsPortBeside(options.port),
-    log,
+  addMetricsOptions(command, '--port + 1000').action(async (options: GatewayOptions) =>
+    (await import('./gateway-action.ts')).gatewayCommand(options),
   );
-  const gateway = await startGateway({
-    registries: registriesOf(options),
-    port: options.port,
-    host: options.host,
-    cacheDir: join(cacheDirectory(), 'tokenizers'),
-    metrics: endpoint.metrics,
-    apiKeys,
-    allowedOrigins: options.allowOrigin,
-    allowedHosts: options.allowHost,
-    maxConcurrent: options.maxConcurrent,
-    maxQueue: options.maxQueue,
-    maxBodyBytes: options.maxBodyBytes,
-    maxPromptChars: options.maxPromptChars,
-  });
-  endpoint.watch(() => gateway.health());
-  log('gateway_started', { url: gateway.url, registries: gateway.client.registries, apiKeys: apiKeys.length });
-  await closeOnSignal(signal, () => gateway.close().finally(() => endpoint.server.close()), log);
-  log('gateway_stopped', { url: gateway.url });
 }

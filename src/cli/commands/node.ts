@@ -1,23 +1,13 @@
-import { jsonLogger } from '../../core/log.ts';
 import type { Command } from 'commander';
 import { homedir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
-import type { KeyPair } from '../../crypto/keys.ts';
-import { roleKey } from '../role-key.ts';
-import { NODE_DEFAULTS, startNode } from '../../node/node-server.ts';
+import { NODE_DEFAULTS } from '../../node/node-defaults.ts';
 import type { TlsFiles } from '../../node/endpoint-security.ts';
 import { CliError, parseIntegerOption } from '../cli-error.ts';
-import { DEFAULT_THREADS } from '../model-option.ts';
-import {
-  addMetricsOptions,
-  closeOnSignal,
-  metricsPortBeside,
-  serveRoleMetrics,
-  stopSignal,
-  type MetricsFlags,
-} from '../serve.ts';
+import { DEFAULT_THREADS } from '../default-threads.ts';
+import { addMetricsOptions, type MetricsFlags } from '../metrics-options.ts';
 
-interface NodeCommandOptions extends MetricsFlags {
+export interface NodeCommandOptions extends MetricsFlags {
   shardIndex: number;
   shardsDir: string;
   registry?: string;
@@ -125,59 +115,13 @@ export function registerNodeCommand(program: Command): void {
       '--data-dir <dir>',
       'where the node keeps the audit steps it may owe and its unsent shares, across restarts (default: memory only)',
     );
-  addMetricsOptions(command, '--port + 1000').action(async (options: NodeCommandOptions) => nodeCommand(options));
+  addMetricsOptions(command, '--port + 1000').action(async (options: NodeCommandOptions) =>
+    (await import('./node-action.ts')).nodeCommand(options),
+  );
 }
 
 /** Where a node looks for its key without --key: beside the shards dir, then the user's config directory. */
 export function defaultKeyPaths(shardsDir: string | undefined): string[] {
   const config = join(process.env.XDG_CONFIG_HOME ?? join(homedir(), '.config'), 'tessera', 'node.key');
   return shardsDir === undefined ? [config] : [join(dirname(resolve(shardsDir)), 'node.key'), config];
-}
-
-/** --key, else an existing default key, else a new key in the config directory (said on stderr). */
-function nodeKey(options: NodeCommandOptions): KeyPair {
-  return roleKey('node', options.key, defaultKeyPaths(options.shardsDir));
-}
-
-async function nodeCommand(options: NodeCommandOptions): Promise<void> {
-  const signal = stopSignal();
-  const key = nodeKey(options);
-  const tls = tlsFilesOption(options.tlsCert, options.tlsKey);
-  const log = jsonLogger('node');
-  const endpoint = await serveRoleMetrics(
-    'node',
-    options.metricsHost,
-    options.metricsPort ?? metricsPortBeside(options.port),
-    log,
-  );
-  let handle;
-  try {
-    handle = await startNode({
-      shardsDir: options.shardsDir,
-      shardIndex: options.shardIndex,
-      port: options.port,
-      host: options.host,
-      key,
-      threads: options.threads,
-      maxSessions: options.maxSessions,
-      ...(options.maxSessionsPerClient === undefined ? {} : { maxSessionsPerClient: options.maxSessionsPerClient }),
-      ...(options.maxSessionsPerPeer === undefined ? {} : { maxSessionsPerPeer: options.maxSessionsPerPeer }),
-      cacheBytes: options.cacheMb * 2 ** 20,
-      idleTimeoutMs: options.idleTimeout * 1000,
-      pricePer1kTokens: options.price,
-      region: options.region,
-      ...(options.registry === undefined ? {} : { registry: options.registry }),
-      ...(options.daemon === undefined ? {} : { daemon: options.daemon }),
-      ...(options.dataDir === undefined ? {} : { dataDir: options.dataDir }),
-      ...(options.advertise === undefined ? {} : { advertise: options.advertise }),
-      ...(tls === undefined ? {} : { tls }),
-      ...(options.tlsCa === undefined ? {} : { tlsCa: options.tlsCa }),
-      metrics: endpoint.metrics,
-    });
-  } catch (error) {
-    await endpoint.server.close();
-    throw new CliError((error as Error).message);
-  }
-  endpoint.watch(() => handle.health());
-  await closeOnSignal(signal, () => handle.close().finally(() => endpoint.server.close()), log);
 }

@@ -1,10 +1,8 @@
 import type { Command } from 'commander';
-import { preflightNode } from '../../node/preflight.ts';
-import { CliError, parseIntegerOption } from '../cli-error.ts';
-import { existsSync } from 'node:fs';
-import { defaultKeyPaths, parseEndpointOption, tlsFilesOption } from './node.ts';
+import { parseIntegerOption } from '../cli-error.ts';
+import { parseEndpointOption } from './node.ts';
 
-interface PreflightNodeOptions {
+export interface PreflightNodeOptions {
   advertise: string;
   key?: string;
   tlsCert?: string;
@@ -39,25 +37,7 @@ export function registerPreflightCommand(program: Command): void {
     .option('--registry <endpoint>', 'HOST:PORT of the registry', parseEndpointOption('registry'))
     .option('--shards-dir <dir>', 'the shards directory, to check the shard file against the manifest')
     .option('--shard-index <k>', 'the shard to check', parseIntegerOption('shard-index', 0), 0)
-    .action(async (options: PreflightNodeOptions) => preflightNodeCommand(options));
-}
-
-async function preflightNodeCommand(options: PreflightNodeOptions): Promise<void> {
-  const tls = tlsFilesOption(options.tlsCert, options.tlsKey);
-  const candidates = defaultKeyPaths(options.shardsDir);
-  const keyPath = options.key ?? candidates.find((path) => existsSync(path)) ?? candidates[candidates.length - 1]!;
-  const checks = await preflightNode({
-    advertise: options.advertise,
-    keyPath,
-    host: options.host,
-    shardIndex: options.shardIndex,
-    ...(tls === undefined ? {} : { tls }),
-    ...(options.port === undefined ? {} : { port: options.port }),
-    ...(options.registry === undefined ? {} : { registry: options.registry }),
-    ...(options.shardsDir === undefined ? {} : { shardsDir: options.shardsDir }),
-  });
-  const width = Math.max(...checks.map((c) => c.name.length));
-  for (const c of checks) process.stdout.write(`${c.ok ? 'ok  ' : 'FAIL'}  ${c.name.padEnd(width)}  ${c.detail}\n`);
-  const failed = checks.filter((c) => !c.ok).length;
-  if (failed > 0) throw new CliError(`${failed} of ${checks.length} checks failed`);
+    .action(async (options: PreflightNodeOptions) =>
+      (await import('./preflight-action.ts')).preflightNodeCommand(options),
+    );
 }

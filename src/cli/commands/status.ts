@@ -1,9 +1,7 @@
 import type { Command } from 'commander';
-import { connect, type ClusterStatus } from '../../client/client.ts';
-import { networkFailure } from '../network-errors.ts';
-import { addRegistryOption, registriesOf } from '../registry-option.ts';
+import { addRegistryOption } from '../registry-option.ts';
 
-interface StatusOptions {
+export interface StatusOptions {
   registry?: string[];
   json: boolean;
 }
@@ -15,46 +13,5 @@ export function registerStatusCommand(program: Command): void {
       .description('Show the registries, the models, the live nodes of every shard, and the shards nobody serves.'),
   )
     .option('--json', 'print one JSON object', false)
-    .action(async (options: StatusOptions) => statusCommand(options));
-}
-
-export function formatStatus(status: ClusterStatus): string {
-  const lines = [`registries: ${status.registries.join(', ')}`];
-  if (status.models.length === 0) lines.push('no models served');
-  for (const model of status.models) {
-    lines.push(
-      '',
-      `model ${model.modelId} (${model.architecture}, ${model.shards} shard${model.shards === 1 ? '' : 's'}, price ${model.pricePer1kTokens} per 1k tokens)`,
-    );
-    for (const shard of model.shardsCoverage) {
-      const count =
-        shard.nodes.length === 0 ? 'NO NODE' : `${shard.nodes.length} node${shard.nodes.length === 1 ? '' : 's'}`;
-      lines.push(`  shard ${shard.shardIndex}  layers ${shard.layerStart}-${shard.layerEnd}  ${count}`);
-      for (const n of shard.nodes) {
-        lines.push(
-          `    ${n.nodeId}  ${n.endpoint}${n.tls ? ' (tls)' : ''}  sessions ${n.activeSessions}/${n.maxSessions}  ${n.computeUsPerToken} us/token  price ${n.pricePer1kTokens}`,
-        );
-      }
-    }
-    lines.push(
-      model.uncovered.length === 0
-        ? '  coverage: every shard has a node'
-        : `  coverage: INCOMPLETE, no node for shard${model.uncovered.length === 1 ? '' : 's'} ${model.uncovered.join(', ')}`,
-    );
-  }
-  return `${lines.join('\n')}\n`;
-}
-
-async function statusCommand(options: StatusOptions): Promise<void> {
-  try {
-    const client = await connect({ registries: registriesOf(options) });
-    try {
-      const status = await client.status();
-      process.stdout.write(options.json ? `${JSON.stringify(status, null, 2)}\n` : formatStatus(status));
-    } finally {
-      client.close();
-    }
-  } catch (error) {
-    throw networkFailure(error);
-  }
+    .action(async (options: StatusOptions) => (await import('./status-action.ts')).statusCommand(options));
 }

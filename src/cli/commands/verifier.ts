@@ -1,18 +1,12 @@
-import { jsonLogger } from '../../core/log.ts';
 import type { Command } from 'commander';
-import { homedir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
-import type { KeyPair } from '../../crypto/keys.ts';
-import { roleKey } from '../role-key.ts';
-import { startVerifier } from '../../verifier/verifier.ts';
-import { CliError, parseIntegerOption } from '../cli-error.ts';
+import { parseIntegerOption } from '../cli-error.ts';
+import { addMetricsOptions, type MetricsFlags } from '../metrics-options.ts';
 import { parseEndpointOption } from './node.ts';
-import { addMetricsOptions, closeOnSignal, serveRoleMetrics, stopSignal, type MetricsFlags } from '../serve.ts';
 
 /** A verifier serves no RPC, so its metrics port is a fixed one beside the other roles' (their port + 1000). */
 export const DEFAULT_VERIFIER_METRICS_PORT = 51080;
 
-interface VerifierCommandOptions extends MetricsFlags {
+export interface VerifierCommandOptions extends MetricsFlags {
   registry: string;
   shardsDir: string[];
   key?: string;
@@ -43,40 +37,6 @@ export function registerVerifierCommand(program: Command): void {
     .option('--threads <n>', 'compute threads', parseIntegerOption('threads', 1, 256), 1)
     .option('--batch <n>', 'tickets leased per pull', parseIntegerOption('batch', 1, 64), 8);
   addMetricsOptions(command, String(DEFAULT_VERIFIER_METRICS_PORT)).action(async (options: VerifierCommandOptions) =>
-    verifierCommand(options),
+    (await import('./verifier-action.ts')).verifierCommand(options),
   );
-}
-
-/** --key, else an existing default key, else a new one in the config directory (said on stderr). */
-function verifierKey(options: VerifierCommandOptions): KeyPair {
-  const config = join(process.env.XDG_CONFIG_HOME ?? join(homedir(), '.config'), 'tessera', 'verifier.key');
-  return roleKey('verifier', options.key, [join(dirname(resolve(options.shardsDir[0]!)), 'verifier.key'), config]);
-}
-
-async function verifierCommand(options: VerifierCommandOptions): Promise<void> {
-  const signal = stopSignal();
-  const key = verifierKey(options);
-  const log = jsonLogger('verifier');
-  const endpoint = await serveRoleMetrics(
-    'verifier',
-    options.metricsHost,
-    options.metricsPort ?? DEFAULT_VERIFIER_METRICS_PORT,
-    log,
-  );
-  let handle;
-  try {
-    handle = await startVerifier({
-      registry: options.registry,
-      shardsDirs: options.shardsDir,
-      key,
-      threads: options.threads,
-      batch: options.batch,
-      metrics: endpoint.metrics,
-    });
-  } catch (error) {
-    await endpoint.server.close();
-    throw new CliError((error as Error).message);
-  }
-  endpoint.watch(() => handle.health());
-  await closeOnSignal(signal, () => handle.close().finally(() => endpoint.server.close()), log);
 }

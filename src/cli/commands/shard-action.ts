@@ -1,0 +1,32 @@
+import { join } from 'node:path';
+import { MANIFEST_FILE } from '../../model/manifest.ts';
+import { shardModel } from '../../model/shards/shard.ts';
+import { CliError } from '../cli-error.ts';
+import { openModelOption } from '../model-option.ts';
+import type { ShardOptions } from './shard.ts';
+
+export async function shardCommand(model: string, options: ShardOptions): Promise<void> {
+  const files = await openModelOption(model);
+  files.weights.close();
+  let manifest;
+  try {
+    manifest = shardModel(
+      files.path,
+      options.shards,
+      options.out,
+      options.modelId === undefined ? {} : { modelId: options.modelId },
+    );
+  } catch (error) {
+    throw new CliError((error as Error).message);
+  }
+  const say = (line: string) => process.stdout.write(`${line}\n`);
+  say(`${manifest.modelId}: ${manifest.config.layers} layers in ${manifest.shards.length} shards`);
+  for (const s of manifest.shards) {
+    const parts = [s.embedding ? 'embedding' : '', s.head ? 'head' : ''].filter(Boolean).join(' + ');
+    say(
+      `  shard ${s.index}  layers ${s.layerStart}-${s.layerEnd - 1}${parts ? ` + ${parts}` : ''}  ${s.file}  ${s.bytes} bytes  sha256 ${s.sha256}`,
+    );
+  }
+  say(`  tokenizer ${manifest.tokenizerFile}`);
+  say(`wrote ${join(options.out, MANIFEST_FILE)}`);
+}

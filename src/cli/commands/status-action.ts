@@ -1,0 +1,45 @@
+import { connect, type ClusterStatus } from '../../client/client.ts';
+import { networkFailure } from '../network-errors.ts';
+import { registriesOf } from '../registry-option.ts';
+import type { StatusOptions } from './status.ts';
+
+export function formatStatus(status: ClusterStatus): string {
+  const lines = [`registries: ${status.registries.join(', ')}`];
+  if (status.models.length === 0) lines.push('no models served');
+  for (const model of status.models) {
+    lines.push(
+      '',
+      `model ${model.modelId} (${model.architecture}, ${model.shards} shard${model.shards === 1 ? '' : 's'}, price ${model.pricePer1kTokens} per 1k tokens)`,
+    );
+    for (const shard of model.shardsCoverage) {
+      const count =
+        shard.nodes.length === 0 ? 'NO NODE' : `${shard.nodes.length} node${shard.nodes.length === 1 ? '' : 's'}`;
+      lines.push(`  shard ${shard.shardIndex}  layers ${shard.layerStart}-${shard.layerEnd}  ${count}`);
+      for (const n of shard.nodes) {
+        lines.push(
+          `    ${n.nodeId}  ${n.endpoint}${n.tls ? ' (tls)' : ''}  sessions ${n.activeSessions}/${n.maxSessions}  ${n.computeUsPerToken} us/token  price ${n.pricePer1kTokens}`,
+        );
+      }
+    }
+    lines.push(
+      model.uncovered.length === 0
+        ? '  coverage: every shard has a node'
+        : `  coverage: INCOMPLETE, no node for shard${model.uncovered.length === 1 ? '' : 's'} ${model.uncovered.join(', ')}`,
+    );
+  }
+  return `${lines.join('\n')}\n`;
+}
+
+export async function statusCommand(options: StatusOptions): Promise<void> {
+  try {
+    const client = await connect({ registries: registriesOf(options) });
+    try {
+      const status = await client.status();
+      process.stdout.write(options.json ? `${JSON.stringify(status, null, 2)}\n` : formatStatus(status));
+    } finally {
+      client.close();
+    }
+  } catch (error) {
+    throw networkFailure(error);
+  }
+}
