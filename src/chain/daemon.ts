@@ -354,9 +354,10 @@ export async function startDaemon(options: DaemonOptions): Promise<DaemonHandle>
     if (closing || leaderOf(slot, daemons) !== key.address) return;
     const block = chain.produce(key, now);
     if (block === undefined) return;
+    // Counted with the chain it joined (the height gauge reads the chain), not after the sync below.
+    metrics.blockProduced();
     // A block goes out only once it is on disk: after a crash this daemon still holds what its peers built on.
     await store.sync();
-    metrics.blockProduced();
     log('block_produced', {
       height: block.header.height,
       hash: hex(block.hash),
