@@ -3,7 +3,7 @@
  * endpoint, and a clean stop on SIGTERM/SIGINT.
  */
 
-import type { Logger } from '../core/log.ts';
+import { jsonLogger, type Logger } from '../core/log.ts';
 import { Metrics } from '../metrics/metrics.ts';
 import { startMetricsServer, unhealthy, type Health, type MetricsServer } from '../metrics/metrics-server.ts';
 import { addProcessMetrics } from '../metrics/process-metrics.ts';
@@ -72,4 +72,38 @@ export async function serveRoleMetrics(role: string, host: string, port: number,
   }
   log?.('metrics_listening', { url: `${server.url}/metrics`, healthz: `${server.url}/healthz` });
   return { metrics, server, watch: (roleHealth) => (health = roleHealth) };
+}
+
+/** What a role's start function is handed, and what it must give back. */
+export interface RoleContext {
+  readonly log: Logger;
+  readonly metrics: Metrics;
+}
+export interface RunningRole {
+  health(): Health;
+  close(): Promise<void>;
+}
+
+/**
+ * A long-running role from start to stop, as every role command runs one: the stop signal first,
+ * then its /metrics endpoint (so a slow start shows as "starting"), then the role; a failed start is
+ * one CLI error and leaves nothing listening; the first SIGTERM or SIGINT closes it.
+ */
+export async function serveRole(
+  role: string,
+  metricsAt: { readonly host: string; readonly port: number },
+  start: (context: RoleContext) => Promise<RunningRole>,
+): Promise<void> {
+  const signal = stopSignal();
+  const log = jsonLogger(role);
+  const endpoint = await serveRoleMetrics(role, metricsAt.host, metricsAt.port, log);
+  let handle: RunningRole;
+  try {
+    handle = await start({ log, metrics: endpoint.metrics });
+  } catch (error) {
+    await endpoint.server.close();
+    throw new CliError((error as Error).message);
+  }
+  endpoint.watch(() => handle.health());
+  await closeOnSignal(signal, () => handle.close().finally(() => endpoint.server.close()), log);
 }
