@@ -39,3 +39,6 @@ export function parseNumberOption(name: string, min: number, max: number) {
     return n;
   };
 }
+
+/** For a repeatable option: each occurrence appended to the list. */
+export const collect = (value: string, previous: string[] = []): string[] => [...previous, value];

@@ -15,6 +15,11 @@ export class ApiKeysFileError extends TesseraError {
  * a node's key file, it is refused when group or others can read or write it: the keys spend the
  * network's compute.
  */
+/** The keys named one by one (--api-key) and those of a keys file (--api-keys-file), together. */
+export function apiKeysOf(keys: readonly string[], file: string | undefined): string[] {
+  return [...keys, ...(file === undefined ? [] : readApiKeysFile(file))];
+}
+
 export function readApiKeysFile(path: string): string[] {
   let mode: number;
   try {

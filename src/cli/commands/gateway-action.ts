@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import { jsonLogger } from '../../core/log.ts';
-import { readApiKeysFile } from '../../gateway/api-keys.ts';
+import { apiKeysOf } from '../../gateway/api-keys.ts';
 import { startGateway } from '../../gateway/gateway.ts';
 import { cacheDirectory } from '../model-option.ts';
 import { registriesOf } from '../registry-option.ts';
@@ -8,7 +8,7 @@ import { closeOnSignal, metricsPortBeside, serveRoleMetrics, stopSignal } from '
 import type { GatewayOptions } from './gateway.ts';
 
 export async function gatewayCommand(options: GatewayOptions): Promise<void> {
-  const apiKeys = [...options.apiKey, ...(options.apiKeysFile ? readApiKeysFile(options.apiKeysFile) : [])];
+  const apiKeys = apiKeysOf(options.apiKey, options.apiKeysFile);
   const signal = stopSignal();
   const log = jsonLogger('gateway');
   const endpoint = await serveRoleMetrics(

@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { GATEWAY_DEFAULTS } from '../../gateway/gateway-defaults.ts';
-import { CliError, parseIntegerOption } from '../cli-error.ts';
+import { CliError, collect, parseIntegerOption } from '../cli-error.ts';
 import { addMetricsOptions, type MetricsFlags } from '../metrics-options.ts';
 import { addRegistryOption } from '../registry-option.ts';
 
@@ -17,8 +17,6 @@ export interface GatewayOptions extends MetricsFlags {
   maxBodyBytes: number;
   maxPromptChars: number;
 }
-
-const collect = (value: string, previous: string[]) => [...previous, value];
 
 function collectOrigin(value: string, previous: string[]): string[] {
   if (value === '*') return [...previous, value];

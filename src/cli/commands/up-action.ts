@@ -1,7 +1,7 @@
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import type { TesseraClient } from '../../client/client.ts';
-import { readApiKeysFile } from '../../gateway/api-keys.ts';
+import { apiKeysOf } from '../../gateway/api-keys.ts';
 import { startGateway, type GatewayHandle } from '../../gateway/gateway.ts';
 import { CliError } from '../cli-error.ts';
 import { launchLocalCluster, type LocalCluster } from '../local-cluster.ts';
@@ -120,7 +120,7 @@ export async function upCommand(options: UpOptions): Promise<void> {
     return stopping;
   };
   try {
-    const apiKeys = [...options.apiKey, ...(options.apiKeysFile ? readApiKeysFile(options.apiKeysFile) : [])];
+    const apiKeys = apiKeysOf(options.apiKey, options.apiKeysFile);
     gatewayMetrics = await serveRoleMetrics('gateway', options.host, 0);
     gateway = await startGateway({
       registries: [cluster.registryEndpoint],

@@ -1,5 +1,5 @@
 import { Option, type Command } from 'commander';
-import { CliError, parseIntegerOption } from '../cli-error.ts';
+import { CliError, collect, parseIntegerOption } from '../cli-error.ts';
 import { DEFAULT_DAEMON_PORT } from './daemon.ts';
 
 export interface UpOptions {
@@ -49,7 +49,7 @@ export function registerUpCommand(program: Command): void {
     .option(
       '--api-key <key>',
       'the gateway requires "Authorization: Bearer KEY" on /v1 with this key (repeatable; visible to ps: prefer --api-keys-file)',
-      (key: string, keys: string[]) => [...keys, key],
+      collect,
       [],
     )
     .option(

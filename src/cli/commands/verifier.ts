@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { parseIntegerOption } from '../cli-error.ts';
+import { collect, parseIntegerOption } from '../cli-error.ts';
 import { addMetricsOptions, type MetricsFlags } from '../metrics-options.ts';
 import { parseEndpointOption } from './node.ts';
 
@@ -28,7 +28,7 @@ export function registerVerifierCommand(program: Command): void {
     .requiredOption(
       '--shards-dir <dir>',
       'a directory `tessera shard` wrote: the verifier audits the shards whose files it holds (repeatable)',
-      (value: string, previous: string[] = []) => [...previous, value],
+      collect,
     )
     .option(
       '--key <file>',
