@@ -12,6 +12,7 @@ import { signatureDigest } from '../src/crypto/signature.ts';
 import { joinNode, spawnDaemon, startChainNetwork, TestSession } from '../test/support/daemon-fixtures.ts';
 import { removeDir, tempDir } from '../test/support/registry-fixtures.ts';
 import type { BenchRow } from './row.ts';
+import { chainSyncRow } from './chain-sync.ts';
 
 export interface ChainBenchOptions {
   /** Fewer shares. */
@@ -40,7 +41,7 @@ async function daemonAcceptRate(quick: boolean): Promise<{ rate: number; threads
   const client = generateKeyPair();
   const sessions = Array.from(
     { length: 20 },
-    (_, i) => new TestSession(client, `bench-${i}`, [10 ** 9, 10 ** 9, 10 ** 9]),
+    (_, i) => new TestSession(client, `bench-${i}`, nodes, [2 ** 32, 2 ** 32, 2 ** 32]),
   );
   const total = quick ? 15_000 : 45_000;
   process.stderr.write(`signing ${total} shares in batches of ${BATCH} ...\n`);
@@ -93,7 +94,7 @@ async function daemonAcceptRate(quick: boolean): Promise<{ rate: number; threads
 /** Signature checks (recovering the signer, as the daemon's workers do) per second on this thread: libsecp256k1 against @noble/curves (JavaScript). */
 function signatureRates(): { native: number; javascript: number } {
   const node = generateKeyPair();
-  const session = new TestSession(generateKeyPair(), 'rates');
+  const session = new TestSession(generateKeyPair(), 'rates', [node, node]);
   const statements = Array.from({ length: 2_000 }, () => signBatch(node, [session.share(node, 1)]).statement);
   const checks = statements.map((s) => ({
     domain: SHARE_BATCH_DOMAIN,
@@ -122,6 +123,7 @@ function signatureRates(): { native: number; javascript: number } {
 export async function chainBenchRows(options: ChainBenchOptions = {}): Promise<BenchRow[]> {
   const { rate, threads } = await daemonAcceptRate(options.quick ?? false);
   const { native, javascript } = signatureRates();
+  const sync = await chainSyncRow(options.quick ?? false);
   return [
     {
       figure: `durable shares accepted per second, one daemon (${threads} signature thread${threads === 1 ? '' : 's'}, batches of ${BATCH}, one signature each)`,
@@ -137,5 +139,6 @@ export async function chainBenchRows(options: ChainBenchOptions = {}): Promise<B
       referenceName: '@noble/curves',
       unit: 'sig/s',
     },
+    sync,
   ];
 }

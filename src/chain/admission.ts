@@ -27,7 +27,8 @@ export type Rejection =
   | 'SHARE_RECEIPT_MISMATCH'
   | 'SHARE_OVER_RECEIPT'
   | 'SHARE_DUPLICATE'
-  | 'SHARE_NOT_LISTED';
+  | 'SHARE_NOT_LISTED'
+  | 'SHARE_NOT_ON_ROUTE';
 
 export interface Verdict {
   readonly shareHash: Buffer;
@@ -154,6 +155,11 @@ function verifiedShare(c: Checked): VerifiedShare | Refusal {
       message: `receipt counts ${r.tokensPerShard.length} shards, none for shard ${share.shardIndex}`,
     };
   }
+  if (r.route[share.shardIndex] !== share.nodeId)
+    return {
+      rejection: 'SHARE_NOT_ON_ROUTE',
+      message: `receipt ${share.receiptHash} pays ${r.route[share.shardIndex]} for shard ${share.shardIndex}, not ${share.nodeId}`,
+    };
   return {
     share: {
       hash: c.hash,
@@ -164,7 +170,6 @@ function verifiedShare(c: Checked): VerifiedShare | Refusal {
       sessionHash: share.sessionHash,
       receiptHash: receipt.row.hash,
       tokens: share.tokensProcessed,
-      weight: share.weight,
     },
     receipt: receipt.row,
     statement: statement.row,

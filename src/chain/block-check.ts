@@ -1,13 +1,20 @@
 import { hex } from '../crypto/hash.ts';
 import { checkHeaderSignature, setRootOf, sharesRootOf, type Block } from './block.ts';
 import { InvalidBlockError, type Chain } from './chain.ts';
-import { shareKeyAddress, type Membership } from './membership.ts';
-import { slotOf } from './params.ts';
+import { shareKeyAddress, shareKeyAddresses, type Member, type Membership } from './membership.ts';
+import { epochOf, slotOf } from './params.ts';
+import { checkBlockRoster } from './roster-check.ts';
 import { clientAddressOf, openReceipt, RECEIPT_DOMAIN, receiptHashOf, type UsageReceipt } from '../protocol/receipt.ts';
 import { RecordFormatError, type SignedRecord } from '../protocol/record.ts';
 import { openShare, shareHashOf, type Share } from '../protocol/share.ts';
 import type { SignaturePool } from './signature-pool.ts';
-import { openSignedStatement, SHARE_BATCH_DOMAIN, uncovered, type OpenedStatement } from '../protocol/share-batch.ts';
+import {
+  openSignedStatement,
+  SHARE_BATCH_DOMAIN,
+  statementSigner,
+  uncovered,
+  type OpenedStatement,
+} from '../protocol/share-batch.ts';
 import type { NewReceipt, NewShare, NewStatement } from './store.ts';
 
 export interface BlockCheckContext {
@@ -15,6 +22,8 @@ export interface BlockCheckContext {
   readonly membership: Membership;
   readonly pool: SignaturePool;
   readonly nowMs: number;
+  /** Who may sign rosters (learned from the registry); undefined until learned: blocks with a roster not held yet cannot be checked. */
+  readonly authorities: ReadonlySet<string> | undefined;
 }
 
 /**
@@ -39,6 +48,8 @@ export async function checkBlock(
     throw invalid(`its timestamp is ${header.timestampMs - context.nowMs} ms in the future`);
   const badSignature = checkHeaderSignature(block);
   if (badSignature !== undefined) throw invalid(badSignature);
+  const badRoster = checkBlockRoster(block, epochOf(header.slot, params), chain.store, context.authorities);
+  if (badRoster !== undefined) throw invalid(badRoster);
   if (header.shareCount !== block.shares.length)
     throw invalid(`header counts ${header.shareCount} shares, the block holds ${block.shares.length}`);
   if (header.shareCount > params.maxSharesPerBlock)
@@ -112,6 +123,10 @@ export async function checkBlock(
       throw invalid(`share ${hex(hash)} references receipt ${share.receiptHash}, which the block does not carry`);
     if (receipt.sessionHash !== share.sessionHash || share.shardIndex >= receipt.tokensPerShard.length)
       throw invalid(`share ${hex(hash)} does not match its receipt's session or shards`);
+    if (receipt.route[share.shardIndex] !== share.nodeId)
+      throw invalid(
+        `share ${hex(hash)} is of ${share.nodeId}, but its receipt pays ${receipt.route[share.shardIndex]} for shard ${share.shardIndex}`,
+      );
     const row = {
       hash,
       payload: blockShare.payload,
@@ -121,32 +136,26 @@ export async function checkBlock(
       sessionHash: share.sessionHash,
       receiptHash: Buffer.from(share.receiptHash, 'hex'),
       tokens: share.tokensProcessed,
-      weight: share.weight,
     };
     return { share, row };
   });
   const unused = [...statements.values()].find((s) => !s.used);
   if (unused !== undefined) throw invalid(`statement ${hex(unused.opened.hash)} lists none of its shares`);
   const tokens = shares.reduce((sum, s) => sum + s.row.tokens, 0);
-  const weight = shares.reduce((sum, s) => sum + s.row.weight, 0);
-  if (tokens !== header.tokens || weight !== header.weight)
-    throw invalid(
-      `header totals (${header.tokens} tokens, weight ${header.weight}) differ from its shares' (${tokens}, ${weight})`,
-    );
+  if (tokens !== header.tokens) throw invalid(`header counts ${header.tokens} tokens, its shares ${tokens}`);
 
-  // Admission is the registry's: the producer must be a registered daemon and each new statement's
-  // signer the share key its node registered (evicted since or not: the block may be old).
+  // Admission is the registry's: its signed roster vouches for the producer (so a daemon that left
+  // since still counts for the slots it led), and each new statement's signer must be the share key
+  // its node registered (evicted since or not: the block may be old).
   const newStatements = [...statements.values()].filter((s) => !s.held).map((s) => s.opened);
-  let members;
+  let members = new Map<string, Member>();
   try {
-    members = await membership.lookup([header.producer, ...newStatements.map((s) => s.nodeId)]);
+    if (newStatements.length > 0) members = await membership.lookup(newStatements.map((s) => s.nodeId));
   } catch (error) {
     throw new Error(
       `cannot check block ${hex(block.hash)}: the registry did not answer: ${(error as { details?: string }).details || (error as Error).message}`,
     );
   }
-  if (members.get(header.producer)?.role !== 'daemon')
-    throw invalid(`its producer ${header.producer} is not a registered daemon`);
   for (const s of newStatements) {
     if (members.get(s.nodeId)?.role !== 'node')
       throw invalid(`statement ${hex(s.hash)} is of ${s.nodeId}, not a registered node`);
@@ -166,6 +175,10 @@ export async function checkBlock(
       signer: r.row.client,
     })),
   ]);
+  // A statement signed before its node changed its share key is checked against every key it registered.
+  newStatements.forEach((s, i) => {
+    if (!ok[i] && shareKeyAddresses(members.get(s.nodeId)!).has(statementSigner(s.signed) ?? '')) ok[i] = true;
+  });
   const bad = ok.indexOf(false);
   if (bad >= 0) {
     throw invalid(

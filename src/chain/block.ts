@@ -34,11 +34,12 @@ export interface BlockHeader {
   readonly receiptsRoot: string;
   /** setRootOf(the hashes of the share-batch statements the block carries). */
   readonly statementsRoot: string;
+  /** Sum of the shares' tokens: below 2^40 (MAX_SHARE_TOKENS × a block's share cap). */
   readonly tokens: number;
-  /** Sum of the shares' weights, in thousandths. */
-  readonly weight: number;
   /** Fee state: the base price per token this block's shares pay. */
   readonly baseFeePerToken: number;
+  /** rosterHashOf(the signed roster of the block's epoch that names its producer the slot's leader); ZERO_HASH for genesis. */
+  readonly rosterHash: string;
   /** Genesis only: the rules of the chain. */
   readonly params?: ChainParams;
 }
@@ -53,6 +54,8 @@ export interface Block {
   readonly shares: readonly BlockShare[];
   readonly receipts: readonly SignedRecord[];
   readonly statements: readonly SignedRecord[];
+  /** The roster `header.rosterHash` names, as its registry signed it (empty for genesis). */
+  readonly roster: SignedRecord;
 }
 
 const HEADER_KEYS = [
@@ -67,10 +70,18 @@ const HEADER_KEYS = [
   'receiptsRoot',
   'statementsRoot',
   'tokens',
-  'weight',
   'baseFeePerToken',
+  'rosterHash',
 ] as const;
-const PARAM_KEYS = ['blockIntervalMs', 'maxSharesPerBlock', 'initialBaseFee', 'minBaseFee', 'windowBlocks'] as const;
+const PARAM_KEYS = [
+  'blockIntervalMs',
+  'maxSharesPerBlock',
+  'initialBaseFee',
+  'minBaseFee',
+  'windowBlocks',
+  'epochSlots',
+  'finalityDepth',
+] as const;
 
 export function sharesRootOf(shareHashes: readonly Uint8Array[]): string {
   return sha256(Buffer.concat(shareHashes)).toString('hex');
@@ -99,8 +110,8 @@ export function genesisBlock(params: ChainParams): Block {
     receiptsRoot: setRootOf([]),
     statementsRoot: setRootOf([]),
     tokens: 0,
-    weight: 0,
     baseFeePerToken: params.initialBaseFee,
+    rosterHash: ZERO_HASH,
     params: { ...checkChainParams(params) },
   };
   const payload = encodeHeader(header);
@@ -111,6 +122,7 @@ export function genesisBlock(params: ChainParams): Block {
     shares: [],
     receipts: [],
     statements: [],
+    roster: { payload: new Uint8Array(0), signature: new Uint8Array(0) },
   };
 }
 
@@ -134,8 +146,9 @@ export function openHeader(payload: Uint8Array): BlockHeader {
     receiptsRoot: isHexBytes(h.receiptsRoot, 32),
     statementsRoot: isHexBytes(h.statementsRoot, 32),
     tokens: isCount(h.tokens),
-    weight: isCount(h.weight),
     baseFeePerToken: isCount(h.baseFeePerToken),
+    'rosterHash (32 hex bytes; zeros for genesis)':
+      isHexBytes(h.rosterHash, 32) && (h.height === 0) === (h.rosterHash === ZERO_HASH),
   });
   if ((h.height === 0) !== (h.params !== undefined))
     throw new RecordFormatError('malformed block header: genesis, and only genesis, holds params');

@@ -8,14 +8,21 @@ import Database from 'better-sqlite3';
 import { generateKeyPair, type KeyPair } from '../crypto/keys.ts';
 
 import { Chain, type VerifiedShare } from './chain.ts';
+import { openRoster, signRoster } from './roster.ts';
 import { nextBaseFee } from './fee.ts';
 import { DEFAULT_CHAIN_PARAMS, type ChainParams } from './params.ts';
 import { clientAddressOf, openReceipt, receiptHashOf, signReceipt } from '../protocol/receipt.ts';
-import { encodeShare, sessionHashOf, shareHashOf, WEIGHT_ONE } from '../protocol/share.ts';
+import { encodeShare, sessionHashOf, shareHashOf } from '../protocol/share.ts';
 import { signBatch, statementHashOf } from '../protocol/share-batch.ts';
 import { ChainStore, ShareState } from './store.ts';
 
-const params: ChainParams = { ...DEFAULT_CHAIN_PARAMS, blockIntervalMs: 1000, maxSharesPerBlock: 4, windowBlocks: 2 };
+const params: ChainParams = {
+  ...DEFAULT_CHAIN_PARAMS,
+  blockIntervalMs: 1000,
+  maxSharesPerBlock: 4,
+  windowBlocks: 2,
+  finalityDepth: 2,
+};
 const client = generateKeyPair();
 const nodes = [generateKeyPair(), generateKeyPair()];
 
@@ -39,7 +46,13 @@ function session(
   node: KeyPair = nodes[0]!,
 ): VerifiedShare[] {
   const sessionHash = sessionHashOf(id);
-  const signed = signReceipt(client, { sessionHash, modelId: 'tiny', tokensPerShard: [cap, cap], timestampMs: 1 });
+  const signed = signReceipt(client, {
+    sessionHash,
+    modelId: 'tiny',
+    tokensPerShard: [cap, cap],
+    route: [nodes[1]!.address, node.address],
+    timestampMs: 1,
+  });
   const receiptHash = receiptHashOf(signed.payload);
   const receipt = {
     hash: receiptHash,
@@ -55,7 +68,6 @@ function session(
       nodeId: node.address,
       shardIndex: 1,
       tokensProcessed: tokens,
-      weight: WEIGHT_ONE + i,
       timestampMs: 10 + i,
       sessionHash,
       receiptHash: receiptHash.toString('hex'),
@@ -63,7 +75,7 @@ function session(
   );
   const batch = signBatch(node, payloads);
   const statement = { hash: statementHashOf(batch.statement.payload), ...batch.statement };
-  return payloads.map((payload, i) => {
+  return payloads.map((payload) => {
     const share = {
       hash: shareHashOf(payload),
       payload,
@@ -73,7 +85,6 @@ function session(
       sessionHash,
       receiptHash,
       tokens,
-      weight: WEIGHT_ONE + i,
     };
     return { share, receipt, statement, cap };
   });
@@ -102,6 +113,10 @@ function copyBlock(from: Chain, to: Chain, height: number): Buffer {
 }
 
 const producer = generateKeyPair();
+/** Every slot of epoch 0 is the producer's. */
+const roster = openRoster(
+  signRoster(generateKeyPair(), { epoch: 0, daemons: [{ address: producer.address, stake: '1' }] }),
+);
 const slotTime = (slot: number) => slot * params.blockIntervalMs + 5;
 
 test('accepted shares wait, then land in blocks oldest first up to the capacity, each exactly once', () => {
@@ -109,9 +124,9 @@ test('accepted shares wait, then land in blocks oldest first up to the capacity,
     const shares = session('a', 10);
     assert.deepEqual(chain!.commitShares(shares), new Array(10).fill(undefined));
     assert.equal(chain!.store.pendingCount(), 10);
-    const sizes = [1, 2, 3, 4].map((slot) => chain!.produce(producer, slotTime(slot))?.header.shareCount);
+    const sizes = [1, 2, 3, 4].map((slot) => chain!.produce(producer, slotTime(slot), roster)?.header.shareCount);
     assert.deepEqual(sizes, [4, 4, 2, 0]);
-    assert.equal(chain!.produce(producer, slotTime(4)), undefined, 'one block per slot');
+    assert.equal(chain!.produce(producer, slotTime(4), roster), undefined, 'one block per slot');
     assert.equal(chain!.store.pendingCount(), 0);
     const counts = canonicalShares(chain!);
     assert.deepEqual(
@@ -131,7 +146,7 @@ test('duplicates and shares beyond their receipt are refused and change nothing'
     assert.equal(refusals[2]?.rejection, 'SHARE_OVER_RECEIPT');
     assert.match(refusals[2]!.message, /10 tokens already claimed \+ 5 exceeds the 12 the receipt allows/);
     assert.equal(chain!.commitShares([shares[0]!])[0]?.rejection, 'SHARE_DUPLICATE');
-    chain!.produce(producer, slotTime(1));
+    chain!.produce(producer, slotTime(1), roster);
     assert.match(chain!.commitShares([shares[1]!])[0]!.message, /already accepted and is in a block/);
     assert.equal(chain!.store.shareState(shares[2]!.share.hash), undefined);
     assert.deepEqual(chain!.store.usage(sessionHashOf('b'), 1), { chain: 10, pending: 0 });
@@ -146,9 +161,9 @@ test('the fee of each block follows from its parent, and a better fork wins: orp
     a!.commitShares([...shared, ...onlyA]);
     b!.commitShares([...onlyB, ...shared]);
     // A: two blocks. B: three blocks on the same genesis, so B's chain is better.
-    a!.produce(producer, slotTime(1));
-    a!.produce(producer, slotTime(3));
-    for (const slot of [2, 4, 5]) b!.produce(producer, slotTime(slot));
+    a!.produce(producer, slotTime(1), roster);
+    a!.produce(producer, slotTime(3), roster);
+    for (const slot of [2, 4, 5]) b!.produce(producer, slotTime(slot), roster);
     assert.equal(a!.store.pendingCount(), 0);
     for (let h = 1; h <= 3; h++) {
       const block = b!.loadBlock(b!.canonicalBlock(h)!);
@@ -168,7 +183,7 @@ test('the fee of each block follows from its parent, and a better fork wins: orp
     for (const s of onlyA) assert.equal(a!.store.shareState(s.share.hash), ShareState.Pending);
     assert.deepEqual(a!.store.usage(sessionHashOf('only-a'), 1), { chain: 0, pending: 6 });
     assert.deepEqual(a!.store.usage(sessionHashOf('shared'), 1), { chain: 4, pending: 0 });
-    a!.produce(producer, slotTime(6));
+    a!.produce(producer, slotTime(6), roster);
     const counts = canonicalShares(a!);
     assert.equal(counts.size, shared.length + onlyA.length + onlyB.length);
     assert.ok([...counts.values()].every((n) => n === 1));
@@ -178,10 +193,10 @@ test('the fee of each block follows from its parent, and a better fork wins: orp
 
 test('a fork with a block that breaks the rules is dropped and the chain is left as it was', () => {
   withChains(2, ([a, b]) => {
-    a!.produce(producer, slotTime(1));
+    a!.produce(producer, slotTime(1), roster);
     b!.commitShares(session('c', 2));
-    b!.produce(producer, slotTime(1));
-    b!.produce(producer, slotTime(2));
+    b!.produce(producer, slotTime(1), roster);
+    b!.produce(producer, slotTime(2), roster);
     const headBefore = hex(a!.head().hash);
     copyBlock(b!, a!, 1);
     // The second block claims the session's tokens again under a new receipt that allows nothing.
@@ -203,24 +218,30 @@ test('a fork with a block that breaks the rules is dropped and the chain is left
   });
 });
 
-test('a settlement window sums weights, tokens and fees per node and per client, once complete', () => {
+test('a settlement window sums shares, tokens and fees per client and node, once complete', () => {
   withChains(1, ([chain]) => {
     chain!.commitShares([...session('d', 3, 4), ...session('e', 2, 1, 2, nodes[1]!)]);
     assert.equal(chain!.summary(0), undefined, 'window 0 is not complete yet');
-    chain!.produce(producer, slotTime(1));
-    chain!.produce(producer, slotTime(2));
+    chain!.produce(producer, slotTime(1), roster);
+    chain!.produce(producer, slotTime(2), roster);
+    assert.equal(chain!.summary(0), undefined, 'window 0 is complete, not yet final');
+    chain!.produce(producer, slotTime(3), roster);
+    chain!.produce(producer, slotTime(4), roster);
     const summary = chain!.summary(0)!;
     const fee = params.initialBaseFee;
-    const byNode = new Map(summary.nodes.map((n) => [n.nodeId, n]));
+    const byNode = new Map(summary.flows.map((f) => [f.nodeId, f]));
     assert.deepEqual(byNode.get(nodes[0]!.address), {
+      client: client.address,
       nodeId: nodes[0]!.address,
       shares: 3,
-      weight: 3 * WEIGHT_ONE + 3,
       tokens: 12,
-      fees: 12 * fee,
+      fees: BigInt(12 * fee),
     });
     assert.equal(byNode.get(nodes[1]!.address)!.tokens, 2);
-    assert.deepEqual(summary.clients, [{ client: client.address, tokens: 14, fees: summary.totalFees }]);
+    assert.equal(summary.flows.length, 2, 'one flow per client and node');
+    // Block 1 was full (4 shares), so block 2's fee rose: node 1's second share pays the higher fee.
+    assert.equal(byNode.get(nodes[1]!.address)!.fees, BigInt(fee + nextBaseFee(params, fee, 4)));
+    assert.equal(summary.totalFees, byNode.get(nodes[0]!.address)!.fees + byNode.get(nodes[1]!.address)!.fees);
     assert.equal(summary.totalShares, 5);
     assert.equal(summary.lastBlockHash, hex(chain!.canonicalBlock(2)!.hash));
     assert.match(summary.hash, /^[0-9a-f]{64}$/);
@@ -239,7 +260,7 @@ test('a database of another chain is refused', () => {
   });
 });
 
-test('a database of the per-share-signature schema is refused with what to do', () => {
+test('a database of an older schema is refused with what to do', () => {
   const dir = mkdtempSync(join(tmpdir(), 'tessera-chain-'));
   try {
     const path = join(dir, 'chain.db');
@@ -248,7 +269,7 @@ test('a database of the per-share-signature schema is refused with what to do', 
     old.close();
     assert.throws(
       () => new ChainStore(path),
-      /chain\.db has chain schema version 1 \(a signature per share\); this tessera keeps version 2 .*: delete .*chain\.db or run an older tessera/,
+      /chain\.db has chain schema version 1; this tessera keeps version 3 .*: delete .*chain\.db or run an older tessera/,
     );
   } finally {
     rmSync(dir, { recursive: true, force: true });
@@ -259,7 +280,7 @@ test('a produced block carries the statements of its shares, each share pointing
   withChains(1, ([chain]) => {
     const shares = session('f', 6);
     chain!.commitShares(shares);
-    const block = chain!.produce(producer, slotTime(1))!;
+    const block = chain!.produce(producer, slotTime(1), roster)!;
     assert.equal(block.shares.length, params.maxSharesPerBlock);
     assert.equal(block.statements.length, 1);
     assert.ok(block.shares.every((s) => s.statement === block.statements[0]));

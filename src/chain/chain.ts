@@ -10,7 +10,8 @@ import {
   type BlockHeader,
 } from './block.ts';
 import { nextBaseFee } from './fee.ts';
-import { slotOf, targetShares, type ChainParams } from './params.ts';
+import { epochOf, slotOf, targetShares, type ChainParams } from './params.ts';
+import { leaderOf, openRoster, type OpenedRoster } from './roster.ts';
 import { type SignedRecord } from '../protocol/record.ts';
 import {
   ShareState,
@@ -54,6 +55,8 @@ export interface AdoptResult {
   /** Canonical blocks that left the chain (their shares went back to the pending pool). */
   readonly orphaned: number;
   readonly invalid?: string;
+  /** Why a better chain was not taken though valid: it forks below the final blocks. */
+  readonly refused?: string;
 }
 
 /**
@@ -156,14 +159,24 @@ export class Chain {
   /**
    * Produces the block of the slot `timestampMs` falls in on top of the head, with pending shares
    * oldest first up to the block's capacity (skipping any that the chain's receipts no longer
-   * cover), and makes it the head. Undefined when the head is already of this slot or later.
+   * cover), and makes it the head. `roster` must be the head's when the head is of the same epoch.
+   * Undefined when the producer does not lead the slot under `roster`, when the head is already of
+   * this slot or later, or when this store already signed a block for this slot or a later one (it
+   * never signs two blocks for one slot, across restarts too).
    */
-  produce(producer: KeyPair, timestampMs: number): Block | undefined {
+  produce(producer: KeyPair, timestampMs: number, roster: OpenedRoster): Block | undefined {
     const { store, params } = this;
     return store.transaction(() => {
       const head = this.head();
       const slot = slotOf(timestampMs, params);
-      if (slot <= head.slot) return undefined;
+      if (slot <= head.slot || slot <= store.lastSignedSlot()) return undefined;
+      if (roster.roster.epoch !== epochOf(slot, params) || leaderOf(slot, roster) !== producer.address)
+        return undefined;
+      const headRoster = this.rosterHashOf(head);
+      if (head.height > 0 && epochOf(head.slot, params) === epochOf(slot, params) && !roster.hash.equals(headRoster))
+        throw new Error(
+          `slot ${slot} is in the epoch of the head, whose roster is ${hex(headRoster)}: produce with it`,
+        );
       const caps = new Map<string, number[]>();
       const receipts = new Map<string, ReceiptRow>();
       const claimed = new Map<string, number>();
@@ -200,8 +213,8 @@ export class Chain {
         receiptsRoot: setRootOf(usedReceipts.map((r) => r.hash)),
         statementsRoot: setRootOf(usedStatements.map((r) => r.hash)),
         tokens: chosen.reduce((sum, s) => sum + s.tokens, 0),
-        weight: chosen.reduce((sum, s) => sum + s.weight, 0),
         baseFeePerToken: this.#feeAfter(head),
+        rosterHash: hex(roster.hash),
       };
       const signedHeader = signHeader(producer, header);
       const block: Block = {
@@ -209,7 +222,10 @@ export class Chain {
         hash: sha256(signedHeader.payload),
         signedHeader,
         ...blockContents(chosen, usedReceipts, usedStatements),
+        roster: roster.signed,
       };
+      store.setLastSignedSlot(slot);
+      store.insertRoster({ hash: roster.hash, epoch: roster.roster.epoch, ...roster.signed });
       store.insertBlock(block, chosen, usedReceipts, usedStatements);
       this.#apply(block.hash, chosen);
       return block;
@@ -226,6 +242,9 @@ export class Chain {
     const { store } = this;
     store.transaction(() => {
       if (store.block(block.hash) !== undefined) return;
+      const rosterHash = Buffer.from(block.header.rosterHash, 'hex');
+      if (store.roster(rosterHash) === undefined)
+        store.insertRoster({ hash: rosterHash, epoch: openRoster(block.roster).roster.epoch, ...block.roster });
       for (const share of shares) store.insertShare(share, ShareState.Side);
       store.insertBlock(block, shares, receipts, statements);
     });
@@ -236,7 +255,8 @@ export class Chain {
    * height, then lowest hash), unwinding canonical blocks down to the common ancestor (their shares
    * return to the pending pool) and applying the fork's blocks, each checked against the chain
    * state below it. A fork with an invalid block is dropped from that block on and the chain is
-   * left as it was.
+   * left as it was. A fork from below the final blocks (more than finalityDepth under the head) is
+   * refused and dropped: what is final is never reorganized, however long the other chain.
    */
   adopt(tip: Uint8Array): AdoptResult {
     const { store } = this;
@@ -252,6 +272,15 @@ export class Chain {
     if (row === undefined)
       throw new Error(`block ${hex(tip)} has ancestors this daemon does not hold; fetch them first`);
     const ancestorHeight = row.height;
+    const depth = this.store.headHeight() - ancestorHeight;
+    if (depth > this.params.finalityDepth) {
+      store.transaction(() => store.deleteBlockAndDescendants(path.at(-1)!.hash));
+      return {
+        switched: false,
+        orphaned: 0,
+        refused: `reorg past finality: the chain of ${hex(tip)} forks at height ${ancestorHeight}, ${depth} blocks below the head; blocks ${this.params.finalityDepth} deep are final`,
+      };
+    }
     try {
       const orphaned = store.transaction(() => {
         let count = 0;
@@ -280,6 +309,15 @@ export class Chain {
       throw invalid(`its parent ${hex(block.parent)} is not the head ${hex(parent.hash)}`);
     if (block.height !== parent.height + 1) throw invalid(`height ${block.height} after a parent at ${parent.height}`);
     if (block.slot <= parent.slot) throw invalid(`slot ${block.slot} is not after its parent's slot ${parent.slot}`);
+    const epoch = epochOf(block.slot, this.params);
+    if (parent.height > 0 && epochOf(parent.slot, this.params) === epoch) {
+      const rosterHash = this.rosterHashOf(block);
+      const parentRoster = this.rosterHashOf(parent);
+      if (!rosterHash.equals(parentRoster))
+        throw invalid(
+          `its roster ${hex(rosterHash)} differs from its parent's ${hex(parentRoster)} in the same epoch ${epoch}: one roster per epoch along a chain`,
+        );
+    }
     const fee = this.#feeAfter(parent);
     if (block.baseFee !== fee) throw invalid(`base fee ${block.baseFee}, the fee rule gives ${fee}`);
     const caps = new Map(
@@ -343,9 +381,23 @@ export class Chain {
     store.unsetCanonical(head.hash, head.height);
   }
 
-  /** A stored block as it travels: header, and (unless headers only) its shares, receipts and statements. */
+  /** The hash of the roster a stored block names (zeros for genesis). */
+  rosterHashOf(row: BlockRow): Buffer {
+    return Buffer.from(openHeader(row.header).rosterHash, 'hex');
+  }
+
+  /** The roster of the head, when the head is not genesis. */
+  headRoster(): OpenedRoster | undefined {
+    const head = this.head();
+    if (head.height === 0) return undefined;
+    const roster = this.store.roster(this.rosterHashOf(head))!;
+    return openRoster({ payload: roster.payload, signature: roster.signature });
+  }
+
+  /** A stored block as it travels: header, roster, and (unless headers only) its shares, receipts and statements. */
   loadBlock(row: BlockRow, headersOnly = false): Block {
     const { store } = this;
+    const rosterRow = row.height === 0 ? undefined : store.roster(this.rosterHashOf(row));
     const contents = headersOnly
       ? blockContents([], [], [])
       : blockContents(
@@ -358,6 +410,8 @@ export class Chain {
       hash: row.hash,
       signedHeader: { payload: row.header, signature: row.signature },
       ...contents,
+      roster:
+        rosterRow === undefined ? this.genesis.roster : { payload: rosterRow.payload, signature: rosterRow.signature },
     };
   }
 
@@ -393,17 +447,16 @@ export class Chain {
     return { next: this.#feeAfter(head), head, target: targetShares(this.params), pending: this.store.pendingCount() };
   }
 
-  /** The summary of a complete settlement window; undefined while the head is below its end. */
+  /** The summary of a settlement window whose blocks are all final; undefined until its last block is finalityDepth under the head. */
   summary(window: number): SettlementSummary | undefined {
     const range = windowRange(this.params, window);
-    if (this.store.headHeight() < range.toHeight) return undefined;
+    if (this.store.headHeight() - this.params.finalityDepth < range.toHeight) return undefined;
     return this.store.transaction(() =>
       makeSummary(
         window,
         range,
         hex(this.store.canonicalHash(range.toHeight)!),
-        this.store.nodeTotals(range.fromHeight, range.toHeight),
-        this.store.clientTotals(range.fromHeight, range.toHeight),
+        this.store.flowRows(range.fromHeight, range.toHeight),
       ),
     );
   }

@@ -121,12 +121,16 @@ export class DaemonClient {
       fromHeight: s.fromHeight,
       toHeight: s.toHeight,
       lastBlockHash: hex(s.lastBlockHash),
-      nodes: s.nodes.map(({ nodeId, shares, weight, tokens, fees }) => ({ nodeId, shares, weight, tokens, fees })),
-      clients: s.clients.map(({ client, tokens, fees }) => ({ client, tokens, fees })),
+      flows: s.flows.map(({ client, nodeId, shares, tokens, fees }) => ({
+        client,
+        nodeId,
+        shares,
+        tokens,
+        fees: decimal(fees, 'flow fees'),
+      })),
       totalShares: s.totalShares,
-      totalWeight: s.totalWeight,
       totalTokens: s.totalTokens,
-      totalFees: s.totalFees,
+      totalFees: decimal(s.totalFees, 'total fees'),
     };
     const hash = summaryHashOf(fields);
     if (hash !== hex(s.hash))
@@ -139,7 +143,7 @@ export class DaemonClient {
   async pushBlock(
     block: Block,
     fromEndpoint: string,
-  ): Promise<{ accepted: boolean; message: string; headHeight: number }> {
+  ): Promise<{ accepted: boolean; message: string; headHeight: number; reason: string }> {
     return this.#calls.call<PushBlockReply__Output>((cb) =>
       this.#grpc.pushBlock({ block: blockToWire(block), fromEndpoint }, this.#calls.options(), cb),
     );
@@ -167,3 +171,10 @@ export class DaemonClient {
 }
 
 const signed = (r: SignedRecord) => ({ payload: r.payload, signature: r.signature });
+
+/** A decimal amount from a peer: anything else is a malformed answer, not a number to guess at. */
+function decimal(value: string, what: string): bigint {
+  if (!/^(0|[1-9][0-9]{0,77})$/.test(value))
+    throw new Error(`the daemon's summary holds ${what} ${JSON.stringify(value)}, not a decimal integer`);
+  return BigInt(value);
+}

@@ -17,7 +17,9 @@ import { Chain } from './chain.ts';
 import { DAEMON_MAX_MESSAGE_BYTES } from './daemon-client.ts';
 import { BlockGossip, ExchangeError } from './gossip.ts';
 import type { Membership } from './membership.ts';
-import { checkChainParams, DEFAULT_CHAIN_PARAMS, leaderOf, slotOf, type ChainParams } from './params.ts';
+import { checkChainParams, DEFAULT_CHAIN_PARAMS, epochOf, slotOf, type ChainParams } from './params.ts';
+import { leaderOf, openRoster, rosterSigner, type OpenedRoster } from './roster.ts';
+import { reasonOf } from '../rpc/status.ts';
 import { RecordFormatError } from '../protocol/record.ts';
 import { SignaturePool } from './signature-pool.ts';
 import { MAX_SHARES_PER_STATEMENT, type ShareBatch } from '../protocol/share-batch.ts';
@@ -233,14 +235,14 @@ export async function startDaemon(options: DaemonOptions): Promise<DaemonHandle>
         return fail(
           callback,
           status.FAILED_PRECONDITION,
-          `settlement window ${window} ends at height ${end}; the head is at ${store.headHeight()}`,
+          `settlement window ${window} ends at height ${end} and is final once the head is at ${end + params.finalityDepth}; the head is at ${store.headHeight()}`,
           'WINDOW_OPEN',
         );
       }
       callback(null, {
         ...summary,
-        nodes: [...summary.nodes],
-        clients: [...summary.clients],
+        flows: summary.flows.map((f) => ({ ...f, fees: String(f.fees) })),
+        totalFees: String(summary.totalFees),
         lastBlockHash: Buffer.from(summary.lastBlockHash, 'hex'),
         hash: Buffer.from(summary.hash, 'hex'),
       });
@@ -264,7 +266,13 @@ export async function startDaemon(options: DaemonOptions): Promise<DaemonHandle>
         return callback(toStatusObject(error) as ServiceError);
       }
       gossip.receive(block, call.request.fromEndpoint || undefined).then(
-        (taken) => callback(null, { ...taken, headHeight: store.headHeight() }),
+        (taken) =>
+          callback(null, {
+            accepted: taken.accepted,
+            message: taken.message,
+            reason: taken.reason ?? '',
+            headHeight: store.headHeight(),
+          }),
         (error: Error) => {
           log('internal_error', { call: 'PushBlock', error: error.message });
           callback(toStatusObject(error) as ServiceError);
@@ -314,6 +322,10 @@ export async function startDaemon(options: DaemonOptions): Promise<DaemonHandle>
     isPeer: (candidate) => peers.includes(candidate),
     log,
     onReceived: (accepted) => metrics.blockReceived(accepted),
+    authorities: () => authorities,
+    onEquivocation: () => {
+      if (!closing) void reportEquivocations();
+    },
   });
 
   try {
@@ -326,33 +338,109 @@ export async function startDaemon(options: DaemonOptions): Promise<DaemonHandle>
     throw error;
   }
 
-  // The daemons that take turns producing blocks: the registry's live daemons, and always this one.
-  let daemons: string[] = [key.address];
   /** Why the registry's membership did not answer the last time; undefined while it answers. */
   let membershipError: string | undefined;
-  const refreshDaemons = async () => {
+  const refreshPeers = async () => {
     try {
       const live = await membership.liveDaemons();
       membershipError = undefined;
-      daemons = [...new Set([key.address, ...live.map((m) => m.nodeId)])];
       peers = [
         ...new Set([...(options.peers ?? []), ...live.filter((m) => m.nodeId !== key.address).map((m) => m.endpoint)]),
       ].filter((p) => p !== endpoint);
     } catch (error) {
-      // Keep the last known set: a registry outage must not stop the chain.
+      // Keep the last known peers: a registry outage must not stop the chain.
       membershipError = (error as ServiceError).details || (error as Error).message;
       log('membership_unavailable', { error: membershipError });
     }
   };
-  await refreshDaemons();
+
+  // Whose roster signatures count: learned from the registry's first roster, then kept.
+  let authorities: ReadonlySet<string> | undefined;
+  /** The registry's roster per epoch, fetched ahead and kept (in the database too): an outage does not stop the chain. */
+  const rosters = new Map<number, OpenedRoster>();
+  const rosterOf = async (epoch: number): Promise<OpenedRoster | undefined> => {
+    const cached = rosters.get(epoch);
+    if (cached !== undefined) return cached;
+    try {
+      const reply = await membership.roster(epoch, params);
+      authorities ??= new Set(reply.authorities);
+      const opened = openRoster(reply.roster);
+      const signer = rosterSigner(reply.roster);
+      if (signer === undefined || !authorities.has(signer) || opened.roster.epoch !== epoch)
+        throw new Error(
+          `the registry's roster for epoch ${epoch} is signed by ${signer}, of epoch ${opened.roster.epoch}`,
+        );
+      store.insertRoster({ hash: opened.hash, epoch, ...reply.roster });
+      rosters.set(epoch, opened);
+      return opened;
+    } catch (error) {
+      const reason = (error as ServiceError).details || (error as Error).message;
+      if (reasonOf(error as ServiceError) !== 'EPOCH_NOT_OPEN')
+        log('roster_unavailable', { epoch, error: reason, reason: reasonOf(error as ServiceError) ?? 'ERROR' });
+      const held = store.rosterOfEpoch(epoch);
+      if (held === undefined) return undefined;
+      const opened = openRoster({ payload: held.payload, signature: held.signature });
+      rosters.set(epoch, opened);
+      return opened;
+    }
+  };
+  /** This epoch's roster, and the next one's in the last quarter of this epoch. */
+  const refreshRosters = async (slot: number) => {
+    const epoch = epochOf(slot, params);
+    for (const e of rosters.keys()) if (e < epoch - 1) rosters.delete(e);
+    await rosterOf(epoch);
+    if (slot % params.epochSlots >= params.epochSlots - Math.max(1, Math.floor(params.epochSlots / 4)))
+      await rosterOf(epoch + 1);
+  };
+
+  let reporting: Promise<void> | undefined;
+  /** Hands each piece of equivocation evidence not yet taken to the registry; what fails is tried again next slot. */
+  const reportEquivocations = () =>
+    (reporting ??= (async () => {
+      if (closing) return;
+      for (const evidence of store.unreportedEquivocations()) {
+        try {
+          const verdict = await membership.reportEquivocation(evidence.first, evidence.second);
+          store.markEquivocationReported(evidence.evidence);
+          log('equivocation_reported', { producer: verdict.producer, slot: verdict.slot, slashed: verdict.slashed });
+        } catch (error) {
+          if (reasonOf(error as ServiceError) === 'EVIDENCE_ALREADY_USED')
+            store.markEquivocationReported(evidence.evidence);
+          else
+            log('equivocation_report_failed', {
+              producer: evidence.producer,
+              slot: evidence.slot,
+              error: (error as ServiceError).details || (error as Error).message,
+            });
+        }
+      }
+    })().finally(() => (reporting = undefined)));
+
+  await refreshPeers();
+  await refreshRosters(slotOf(Date.now(), params));
 
   let slotTimer: NodeJS.Timeout | undefined;
+  let refreshing: Promise<void> | undefined;
+  /** Peers, rosters and evidence, one round at a time: a slow registry delays the round, not the slot. */
+  const refresh = (slot: number) =>
+    (refreshing ??= Promise.all([refreshPeers(), refreshRosters(slot), reportEquivocations()])
+      .then(() => undefined)
+      .finally(() => (refreshing = undefined)));
   const produceInSlot = async () => {
-    await refreshDaemons();
     const now = Date.now();
     const slot = slotOf(now, params);
-    if (closing || leaderOf(slot, daemons) !== key.address) return;
-    const block = chain.produce(key, now);
+    const round = refresh(slot);
+    // Only a roster not fetched ahead is waited for; otherwise the block goes out on time.
+    if (!rosters.has(epochOf(slot, params))) await round;
+    if (closing) return;
+    // Along one chain one roster per epoch: a block of the head's epoch keeps the head's roster.
+    const head = chain.head();
+    const roster =
+      head.height > 0 && epochOf(head.slot, params) === epochOf(slot, params)
+        ? chain.headRoster()
+        : rosters.get(epochOf(slot, params));
+    if (roster === undefined || leaderOf(slot, roster) !== key.address) return;
+    const block = chain.produce(key, now, roster);
     if (block === undefined) return;
     // Counted with the chain it joined (the height gauge reads the chain), not after the sync below.
     metrics.blockProduced();
@@ -426,6 +514,8 @@ export async function startDaemon(options: DaemonOptions): Promise<DaemonHandle>
         gossip = undefined;
         await g.close();
         await syncing;
+        await refreshing;
+        await reporting;
         await pool.close();
         membership.close();
         store.close();

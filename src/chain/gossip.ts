@@ -1,4 +1,4 @@
-import { hex } from '../crypto/hash.ts';
+import { hex, sha256 } from '../crypto/hash.ts';
 import type { Logger } from '../core/log.ts';
 import { status, type ServiceError } from '@grpc/grpc-js';
 import { TesseraError } from '../core/errors.ts';
@@ -9,6 +9,7 @@ import { InvalidBlockError, type Chain } from './chain.ts';
 import { DaemonClient, type ExchangeRequest } from './daemon-client.ts';
 import type { Membership } from './membership.ts';
 import type { SignaturePool } from './signature-pool.ts';
+import type { EquivocationRow } from './store.ts';
 
 export interface GossipOptions {
   readonly chain: Chain;
@@ -24,6 +25,19 @@ export interface GossipOptions {
   readonly log: Logger;
   /** Each block received, pushed or pulled: accepted (stored, or already held) or refused. */
   readonly onReceived?: (accepted: boolean) => void;
+  /** Whose roster signatures count, once learned from the registry. */
+  readonly authorities: () => ReadonlySet<string> | undefined;
+  /** A valid block arrived for a slot whose leader already signed another one here: the pair is stored as evidence. */
+  readonly onEquivocation?: (evidence: EquivocationRow) => void;
+}
+
+/** What became of a block taken in; `refused`: valid, but its chain forks below the final blocks. */
+export interface Received {
+  readonly accepted: boolean;
+  readonly message: string;
+  readonly refused?: boolean;
+  /** When not accepted: INVALID_BLOCK, REORG_PAST_FINALITY, UNKNOWN_PARENT or UNCHECKED. */
+  readonly reason?: string;
 }
 
 /** Blocks per ExchangeBlocks answer, and shares: together they keep an answer well under the message limit. */
@@ -51,6 +65,8 @@ export class ExchangeError extends TesseraError {
 export class BlockGossip {
   readonly #clients = new Map<string, DaemonClient>();
   readonly #pulling = new Map<string, Promise<void>>();
+  /** Per peer, the head of a chain refused as a reorg past finality: not pulled again while the peer's head is that one. */
+  readonly #refusedHeads = new Map<string, string>();
   #intake: Promise<unknown> = Promise.resolve();
   #closed = false;
 
@@ -71,8 +87,8 @@ export class BlockGossip {
   }
 
   /** Takes a block from a peer, one block at a time; a block whose parent is unknown makes it pull from `from` (a known peer). */
-  receive(block: Block, from?: string): Promise<{ accepted: boolean; message: string }> {
-    const turn = this.#intake.then(() => this.#receive(block, from));
+  receive(block: Block, from?: string, durable = true): Promise<Received> {
+    const turn = this.#intake.then(() => this.#receive(block, from, durable));
     this.#intake = turn.catch(() => undefined);
     void turn.then(
       (result) => this.options.onReceived?.(result.accepted),
@@ -81,30 +97,46 @@ export class BlockGossip {
     return turn;
   }
 
-  async #receive(block: Block, from: string | undefined): Promise<{ accepted: boolean; message: string }> {
+  /** `durable`: synced before it answers (a pushed block); a pull syncs once per batch instead. */
+  async #receive(block: Block, from: string | undefined, durable: boolean): Promise<Received> {
     const { chain, log } = this.options;
     if (chain.store.block(block.hash) !== undefined) return { accepted: true, message: 'already held' };
     if (chain.store.block(Buffer.from(block.header.parentHash, 'hex')) === undefined) {
       if (from !== undefined && this.options.isPeer(from)) this.pull(from);
-      return { accepted: false, message: `parent ${block.header.parentHash} is not held here; fetching the chain` };
+      return {
+        accepted: false,
+        message: `parent ${block.header.parentHash} is not held here; fetching the chain`,
+        reason: 'UNKNOWN_PARENT',
+      };
     }
     let contents;
     try {
-      contents = await checkBlock(block, { ...this.options, nowMs: Date.now() });
+      contents = await checkBlock(block, {
+        ...this.options,
+        nowMs: Date.now(),
+        authorities: this.options.authorities(),
+      });
     } catch (error) {
-      if (!(error instanceof InvalidBlockError)) return { accepted: false, message: (error as Error).message };
+      if (!(error instanceof InvalidBlockError))
+        return { accepted: false, message: (error as Error).message, reason: 'UNCHECKED' };
       log('block_refused', {
         hash: hex(block.hash),
         height: block.header.height,
         producer: block.header.producer,
         reason: error.message,
       });
-      return { accepted: false, message: `block ${hex(block.hash)} is invalid: ${error.message}` };
+      return {
+        accepted: false,
+        message: `block ${hex(block.hash)} is invalid: ${error.message}`,
+        reason: 'INVALID_BLOCK',
+      };
     }
     chain.storeBlock(block, contents.shares, contents.receipts, contents.statements);
+    this.#checkEquivocation(block);
     const adopted = chain.adopt(block.hash);
-    // On disk before it is acknowledged, and before this daemon builds on it or passes it on.
-    await chain.store.sync();
+    // On disk before it is acknowledged, and before this daemon builds on it or passes it on (a
+    // block this daemon produces on it is synced with it).
+    if (durable) await chain.store.sync();
     if (adopted.invalid !== undefined) {
       log('block_refused', {
         hash: hex(block.hash),
@@ -112,7 +144,11 @@ export class BlockGossip {
         producer: block.header.producer,
         reason: adopted.invalid,
       });
-      return { accepted: false, message: adopted.invalid };
+      return { accepted: false, message: adopted.invalid, reason: 'INVALID_BLOCK' };
+    }
+    if (adopted.refused !== undefined) {
+      log('reorg_refused', { hash: hex(block.hash), height: block.header.height, reason: adopted.refused });
+      return { accepted: false, message: adopted.refused, refused: true, reason: 'REORG_PAST_FINALITY' };
     }
     if (adopted.switched) {
       const fields = {
@@ -173,10 +209,19 @@ export class BlockGossip {
         maxBlocks: MAX_BLOCKS_PER_EXCHANGE,
         fromEndpoint: this.options.self,
       });
+      if (this.#refusedHeads.get(peer) === hex(reply.headHash)) return;
       for (const block of reply.blocks) {
-        const taken = await this.receive(block);
+        const taken = await this.receive(block, undefined, false);
+        if (taken.refused === true || taken.reason === 'INVALID_BLOCK') {
+          // Its chain can never be taken (it forks below our final blocks, or breaks a rule): stop, and
+          // do not take it in again while the peer's head is the same.
+          this.#refusedHeads.set(peer, hex(reply.headHash));
+          this.options.log('sync_refused', { peer, peerHead: hex(reply.headHash), reason: taken.message });
+          return;
+        }
         if (!taken.accepted) throw new Error(`block ${block.header.height} from ${peer}: ${taken.message}`);
       }
+      await chain.store.sync();
       if (!reply.more || reply.blocks.length === 0) return;
       // Continue after the last block received, even if its chain is not (yet) the better one here.
       locator = [reply.blocks.at(-1)!.hash, ...chain.locator()];
@@ -222,6 +267,34 @@ export class BlockGossip {
     }
     reply.more = height <= head.height;
     return reply;
+  }
+
+  /** Keeps the headers of two blocks of one producer for one slot, each pair once, and says so. */
+  #checkEquivocation(block: Block): void {
+    const { store } = this.options.chain;
+    const { header } = block;
+    for (const other of store.blocksOfSlot(header.slot, header.producer)) {
+      if (other.hash.equals(block.hash)) continue;
+      const [first, second] = [
+        { hash: other.hash, payload: other.header, signature: other.signature },
+        { hash: block.hash, payload: block.signedHeader.payload, signature: block.signedHeader.signature },
+      ].sort((a, b) => Buffer.compare(a.hash, b.hash));
+      const evidence = {
+        evidence: sha256(Buffer.concat([first!.hash, second!.hash])),
+        producer: header.producer,
+        slot: header.slot,
+        first: { payload: first!.payload, signature: first!.signature },
+        second: { payload: second!.payload, signature: second!.signature },
+      };
+      if (store.insertEquivocation(evidence)) {
+        this.options.log('equivocation_seen', {
+          producer: header.producer,
+          slot: header.slot,
+          evidence: hex(evidence.evidence),
+        });
+        this.options.onEquivocation?.(evidence);
+      }
+    }
   }
 
   async close(): Promise<void> {

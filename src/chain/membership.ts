@@ -5,6 +5,9 @@ import type { Member__Output } from '../proto/tessera/v1/Member.ts';
 import type { MembershipClient } from '../proto/tessera/v1/Membership.ts';
 import { hexToBytes } from '@noble/hashes/utils.js';
 import { addressOf } from '../crypto/keys.ts';
+import type { GetRosterReply__Output } from '../proto/tessera/v1/GetRosterReply.ts';
+import type { ReportEquivocationReply__Output } from '../proto/tessera/v1/ReportEquivocationReply.ts';
+import type { SignedRecord } from '../protocol/record.ts';
 
 /** A registered member as the registry's admission records hold it. */
 export interface Member {
@@ -14,6 +17,8 @@ export interface Member {
   readonly shardIndex: number;
   /** Hex SEC1 public key the member signs its shares with. */
   readonly shareKey: string;
+  /** Every share key it ever registered, `shareKey` first: what statements in old blocks may be signed with. */
+  readonly shareKeys: readonly string[];
   readonly endpoint: string;
   readonly tls: boolean;
   readonly status: 'live' | 'evicted';
@@ -22,8 +27,17 @@ export interface Member {
 
 /** The address of the member's share key: what its statements' signatures must recover. '' for a key that is not a point. */
 export function shareKeyAddress(member: Member): string {
+  return keyAddress(member.shareKey);
+}
+
+/** The addresses of every share key the member ever registered: what a statement in an old block may recover. */
+export function shareKeyAddresses(member: Member): Set<string> {
+  return new Set(member.shareKeys.map(keyAddress).filter((a) => a !== ''));
+}
+
+function keyAddress(key: string): string {
   try {
-    return addressOf(hexToBytes(member.shareKey));
+    return addressOf(hexToBytes(key));
   } catch {
     return '';
   }
@@ -35,7 +49,30 @@ export interface Membership {
   lookup(nodeIds: readonly string[]): Promise<Map<string, Member>>;
   /** Every live daemon. */
   liveDaemons(): Promise<Member[]>;
+  /** The registry's signed roster of `epoch` (placed on its clock with the chain's slot and epoch lengths), and whose roster signatures count. */
+  roster(epoch: number, clock: RosterClock): Promise<SignedRoster>;
+  /** Hands the registry two headers one producer signed for one slot. */
+  reportEquivocation(first: SignedRecord, second: SignedRecord): Promise<EquivocationVerdict>;
   close(): void;
+}
+
+export interface RosterClock {
+  readonly blockIntervalMs: number;
+  readonly epochSlots: number;
+}
+
+export interface SignedRoster {
+  readonly roster: SignedRecord;
+  /** The addresses whose roster signatures a daemon accepts. */
+  readonly authorities: readonly string[];
+}
+
+export interface EquivocationVerdict {
+  readonly producer: string;
+  readonly slot: number;
+  readonly evidenceHash: Buffer;
+  /** Decimal: the stake taken. */
+  readonly slashed: string;
 }
 
 export interface RegistryMembershipOptions {
@@ -52,6 +89,7 @@ function memberFromWire(m: Member__Output): Member {
     modelId: m.modelId,
     shardIndex: m.shardIndex,
     shareKey: m.shareKey,
+    shareKeys: m.shareKeys.length === 0 ? [m.shareKey] : m.shareKeys,
     endpoint: m.endpoint,
     tls: m.tls,
     status: m.status === 'MEMBER_LIVE' ? 'live' : 'evicted',
@@ -105,6 +143,41 @@ export class RegistryMembership implements Membership {
       this.#daemons = { members, atMs: now };
     }
     return this.#daemons.members;
+  }
+
+  roster(epoch: number, clock: RosterClock): Promise<SignedRoster> {
+    return new Promise((resolve, reject) => {
+      this.#grpc.getRoster(
+        { epoch, blockIntervalMs: clock.blockIntervalMs, epochSlots: clock.epochSlots },
+        { deadline: Date.now() + this.#deadlineMs },
+        (error: ServiceError | null, reply?: GetRosterReply__Output) => {
+          if (error) return reject(error);
+          if (reply!.roster == null) return reject(new Error(`the registry answered no roster for epoch ${epoch}`));
+          resolve({
+            roster: { payload: reply!.roster.payload, signature: reply!.roster.signature },
+            authorities: reply!.authorities,
+          });
+        },
+      );
+    });
+  }
+
+  reportEquivocation(first: SignedRecord, second: SignedRecord): Promise<EquivocationVerdict> {
+    return new Promise((resolve, reject) => {
+      this.#grpc.reportEquivocation(
+        { first, second },
+        { deadline: Date.now() + this.#deadlineMs },
+        (error: ServiceError | null, reply?: ReportEquivocationReply__Output) => {
+          if (error) return reject(error);
+          resolve({
+            producer: reply!.producer,
+            slot: Number(reply!.slot),
+            evidenceHash: reply!.evidenceHash,
+            slashed: reply!.slashed,
+          });
+        },
+      );
+    });
   }
 
   close(): void {

@@ -13,6 +13,10 @@ export interface ChainParams {
   readonly minBaseFee: number;
   /** Blocks per settlement window: window w holds heights w·windowBlocks + 1 … (w + 1)·windowBlocks. */
   readonly windowBlocks: number;
+  /** Slots per roster epoch: every block of an epoch is led by the daemons of that epoch's roster. */
+  readonly epochSlots: number;
+  /** Blocks on top of a block before it is final: no reorganization reaches it, and only final blocks are summarized. */
+  readonly finalityDepth: number;
 }
 
 export const DEFAULT_CHAIN_PARAMS: ChainParams = {
@@ -21,7 +25,13 @@ export const DEFAULT_CHAIN_PARAMS: ChainParams = {
   initialBaseFee: 1_000,
   minBaseFee: 8,
   windowBlocks: 60,
+  epochSlots: 60,
+  finalityDepth: 6,
 };
+
+/** Bounds that keep every token sum of a block (< 2^37) and a window (< 2^50) an exact integer. */
+export const MAX_SHARES_PER_BLOCK = 100_000;
+export const MAX_WINDOW_BLOCKS = 8_192;
 
 export function checkChainParams(params: ChainParams): ChainParams {
   const problems: string[] = [];
@@ -34,6 +44,13 @@ export function checkChainParams(params: ChainParams): ChainParams {
   atLeast('minBaseFee', 8);
   atLeast('initialBaseFee', params.minBaseFee);
   atLeast('windowBlocks', 1);
+  atLeast('epochSlots', 1);
+  atLeast('finalityDepth', 1);
+  // With MAX_SHARE_TOKENS per share these keep a window's token sums below 2^53 (exact as numbers).
+  if (params.maxSharesPerBlock > MAX_SHARES_PER_BLOCK)
+    problems.push(`maxSharesPerBlock must be at most ${MAX_SHARES_PER_BLOCK}, got ${params.maxSharesPerBlock}`);
+  if (params.windowBlocks > MAX_WINDOW_BLOCKS)
+    problems.push(`windowBlocks must be at most ${MAX_WINDOW_BLOCKS}, got ${params.windowBlocks}`);
   if (problems.length > 0) throw new Error(`chain parameters: ${problems.join('; ')}`);
   return params;
 }
@@ -47,9 +64,7 @@ export function slotOf(timestampMs: number, params: ChainParams): number {
   return Math.floor(timestampMs / params.blockIntervalMs);
 }
 
-/** The daemon that produces the block of `slot`: round robin over the sorted daemon ids. */
-export function leaderOf(slot: number, daemonIds: readonly string[]): string {
-  if (daemonIds.length === 0) throw new Error('no daemon to lead the slot');
-  const sorted = [...new Set(daemonIds)].sort();
-  return sorted[slot % sorted.length]!;
+/** The roster epoch a slot falls in. */
+export function epochOf(slot: number, params: ChainParams): number {
+  return Math.floor(slot / params.epochSlots);
 }

@@ -55,22 +55,17 @@ export interface UsageTotals {
   readonly pending: number;
 }
 
-export interface NodeTotals {
+/** The shares one client's receipts back for one node in one block, and that block's price. */
+export interface FlowRow {
+  readonly client: string;
   readonly nodeId: string;
   readonly shares: number;
-  readonly weight: number;
   readonly tokens: number;
-  readonly fees: number;
+  readonly baseFee: number;
 }
 
-export interface ClientTotals {
-  readonly client: string;
-  readonly tokens: number;
-  readonly fees: number;
-}
-
-/** 2: shares signed per batch (statements), no signature of their own. */
-const SCHEMA_VERSION = 2;
+/** 2: shares signed per batch (statements), no signature of their own. 3: shares carry no weight. */
+const SCHEMA_VERSION = 3;
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS blocks (
@@ -86,6 +81,20 @@ CREATE TABLE IF NOT EXISTS blocks (
   canonical INTEGER NOT NULL DEFAULT 0
 );
 CREATE INDEX IF NOT EXISTS blocks_by_parent ON blocks (parent);
+CREATE INDEX IF NOT EXISTS blocks_by_slot ON blocks (slot, producer);
+CREATE TABLE IF NOT EXISTS rosters (hash BLOB PRIMARY KEY, epoch INTEGER NOT NULL, payload BLOB NOT NULL, signature BLOB NOT NULL);
+CREATE INDEX IF NOT EXISTS rosters_by_epoch ON rosters (epoch);
+CREATE TABLE IF NOT EXISTS signer (id INTEGER PRIMARY KEY CHECK (id = 1), last_slot INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS equivocations (
+  evidence BLOB PRIMARY KEY,
+  producer TEXT NOT NULL,
+  slot INTEGER NOT NULL,
+  first_header BLOB NOT NULL,
+  first_signature BLOB NOT NULL,
+  second_header BLOB NOT NULL,
+  second_signature BLOB NOT NULL,
+  reported INTEGER NOT NULL DEFAULT 0
+);
 CREATE TABLE IF NOT EXISTS chain (height INTEGER PRIMARY KEY, hash BLOB NOT NULL);
 CREATE TABLE IF NOT EXISTS block_shares (block BLOB NOT NULL, idx INTEGER NOT NULL, share BLOB NOT NULL, statement BLOB NOT NULL, PRIMARY KEY (block, idx)) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS block_receipts (block BLOB NOT NULL, receipt BLOB NOT NULL, PRIMARY KEY (block, receipt)) WITHOUT ROWID;
@@ -101,7 +110,6 @@ CREATE TABLE IF NOT EXISTS shares (
   session_hash TEXT NOT NULL,
   receipt_hash BLOB NOT NULL,
   tokens INTEGER NOT NULL,
-  weight INTEGER NOT NULL,
   state INTEGER NOT NULL,
   height INTEGER
 );
@@ -129,7 +137,7 @@ const shareColumns = (
   t: string,
   statement: string,
 ) => `${t}.hash, ${t}.payload, ${statement} AS statement, ${t}.node_id AS nodeId, ${t}.shard_index AS shardIndex,
-  ${t}.session_hash AS sessionHash, ${t}.receipt_hash AS receiptHash, ${t}.tokens, ${t}.weight, ${t}.state`;
+  ${t}.session_hash AS sessionHash, ${t}.receipt_hash AS receiptHash, ${t}.tokens, ${t}.state`;
 const receiptColumns = (
   t: string,
 ) => `${t}.hash, ${t}.payload, ${t}.signature, ${t}.session_hash AS sessionHash, ${t}.model_id AS modelId,
@@ -171,7 +179,7 @@ export class ChainStore {
         );
       if (version !== 0 && version < SCHEMA_VERSION) {
         throw new Error(
-          `${path} has chain schema version ${version} (a signature per share); this tessera keeps version ${SCHEMA_VERSION} (a signature per batch of shares): delete ${path} or run an older tessera`,
+          `${path} has chain schema version ${version}; this tessera keeps version ${SCHEMA_VERSION} (shares without weight, blocks by slot leaders): delete ${path} or run an older tessera`,
         );
       }
       this.#db.exec(SCHEMA);
@@ -333,6 +341,96 @@ export class ChainStore {
     ).all(hash) as ReceiptRow[];
   }
 
+  /** Blocks of one producer for one slot: more than one is equivocation. */
+  blocksOfSlot(slot: number, producer: string): BlockRow[] {
+    return this.#statement(`SELECT ${BLOCK_COLUMNS} FROM blocks WHERE slot = ? AND producer = ?`).all(
+      slot,
+      producer,
+    ) as BlockRow[];
+  }
+
+  // --- rosters and the signer's record ---
+
+  insertRoster(roster: RosterRow): void {
+    this.#statement('INSERT OR IGNORE INTO rosters (hash, epoch, payload, signature) VALUES (?, ?, ?, ?)').run(
+      roster.hash,
+      roster.epoch,
+      roster.payload,
+      roster.signature,
+    );
+  }
+
+  roster(hash: Uint8Array): RosterRow | undefined {
+    return this.#statement('SELECT hash, epoch, payload, signature FROM rosters WHERE hash = ?').get(hash) as
+      RosterRow | undefined;
+  }
+
+  /** A roster held for `epoch` (the one the registry gave, or one a block carried): what a daemon falls back on while the registry is away. */
+  rosterOfEpoch(epoch: number): RosterRow | undefined {
+    return this.#statement(
+      'SELECT hash, epoch, payload, signature FROM rosters WHERE epoch = ? ORDER BY hash LIMIT 1',
+    ).get(epoch) as RosterRow | undefined;
+  }
+
+  /** The last slot this daemon signed a block for (-1: none): it never signs a second block for a slot. */
+  lastSignedSlot(): number {
+    return (
+      (this.#statement('SELECT last_slot FROM signer WHERE id = 1').get() as { last_slot: number } | undefined)
+        ?.last_slot ?? -1
+    );
+  }
+
+  setLastSignedSlot(slot: number): void {
+    this.#statement(
+      'INSERT INTO signer (id, last_slot) VALUES (1, ?) ON CONFLICT (id) DO UPDATE SET last_slot = excluded.last_slot',
+    ).run(slot);
+  }
+
+  /** Keeps two headers of one producer for one slot; false when this evidence is held already. */
+  insertEquivocation(evidence: EquivocationRow): boolean {
+    return (
+      this.#statement(
+        `INSERT INTO equivocations (evidence, producer, slot, first_header, first_signature, second_header, second_signature)
+         VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (evidence) DO NOTHING`,
+      ).run(
+        evidence.evidence,
+        evidence.producer,
+        evidence.slot,
+        evidence.first.payload,
+        evidence.first.signature,
+        evidence.second.payload,
+        evidence.second.signature,
+      ).changes === 1
+    );
+  }
+
+  /** Evidence not yet taken by the registry. */
+  unreportedEquivocations(): EquivocationRow[] {
+    const rows = this.#statement(
+      `SELECT evidence, producer, slot, first_header, first_signature, second_header, second_signature
+       FROM equivocations WHERE reported = 0`,
+    ).all() as {
+      evidence: Buffer;
+      producer: string;
+      slot: number;
+      first_header: Buffer;
+      first_signature: Buffer;
+      second_header: Buffer;
+      second_signature: Buffer;
+    }[];
+    return rows.map((r) => ({
+      evidence: r.evidence,
+      producer: r.producer,
+      slot: r.slot,
+      first: { payload: r.first_header, signature: r.first_signature },
+      second: { payload: r.second_header, signature: r.second_signature },
+    }));
+  }
+
+  markEquivocationReported(evidence: Uint8Array): void {
+    this.#statement('UPDATE equivocations SET reported = 1 WHERE evidence = ?').run(evidence);
+  }
+
   // --- shares ---
 
   shareState(hash: Uint8Array): ShareState | undefined {
@@ -344,8 +442,8 @@ export class ChainStore {
   insertShare(share: NewShare, state: ShareState): boolean {
     return (
       this.#statement(
-        `INSERT INTO shares (hash, seq, payload, statement, node_id, shard_index, session_hash, receipt_hash, tokens, weight, state, height)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL) ON CONFLICT (hash) DO NOTHING`,
+        `INSERT INTO shares (hash, seq, payload, statement, node_id, shard_index, session_hash, receipt_hash, tokens, state, height)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL) ON CONFLICT (hash) DO NOTHING`,
       ).run(
         share.hash,
         ++this.#seq,
@@ -356,7 +454,6 @@ export class ChainStore {
         share.sessionHash,
         share.receiptHash,
         share.tokens,
-        share.weight,
         state,
       ).changes === 1
     );
@@ -429,20 +526,16 @@ export class ChainStore {
 
   // --- settlement ---
 
-  nodeTotals(fromHeight: number, toHeight: number): NodeTotals[] {
+  /**
+   * The canonical shares between the heights, per client, node and block. Token sums stay per block
+   * (below 2^40, exact in SQLite): the products with the fee are taken in BigInt by summary.ts.
+   */
+  flowRows(fromHeight: number, toHeight: number): FlowRow[] {
     return this.#statement(
-      `SELECT s.node_id AS nodeId, COUNT(*) AS shares, SUM(s.weight) AS weight, SUM(s.tokens) AS tokens, SUM(s.tokens * b.base_fee) AS fees
-       FROM shares s JOIN chain c ON c.height = s.height JOIN blocks b ON b.hash = c.hash
-       WHERE s.state = 2 AND s.height BETWEEN ? AND ? GROUP BY s.node_id ORDER BY s.node_id`,
-    ).all(fromHeight, toHeight) as NodeTotals[];
-  }
-
-  clientTotals(fromHeight: number, toHeight: number): ClientTotals[] {
-    return this.#statement(
-      `SELECT r.client AS client, SUM(s.tokens) AS tokens, SUM(s.tokens * b.base_fee) AS fees
+      `SELECT r.client AS client, s.node_id AS nodeId, COUNT(*) AS shares, SUM(s.tokens) AS tokens, b.base_fee AS baseFee
        FROM shares s JOIN receipts r ON r.hash = s.receipt_hash JOIN chain c ON c.height = s.height JOIN blocks b ON b.hash = c.hash
-       WHERE s.state = 2 AND s.height BETWEEN ? AND ? GROUP BY r.client ORDER BY r.client`,
-    ).all(fromHeight, toHeight) as ClientTotals[];
+       WHERE s.state = 2 AND s.height BETWEEN ? AND ? GROUP BY r.client, s.node_id, s.height`,
+    ).all(fromHeight, toHeight) as FlowRow[];
   }
 }
 
@@ -457,7 +550,22 @@ export interface NewShare {
   readonly sessionHash: string;
   readonly receiptHash: Buffer;
   readonly tokens: number;
-  readonly weight: number;
+}
+
+export interface RosterRow {
+  readonly hash: Buffer;
+  readonly epoch: number;
+  readonly payload: Uint8Array;
+  readonly signature: Uint8Array;
+}
+
+/** Two headers one producer signed for one slot; `evidence` is sha256 of their two hashes, sorted. */
+export interface EquivocationRow {
+  readonly evidence: Buffer;
+  readonly producer: string;
+  readonly slot: number;
+  readonly first: { readonly payload: Uint8Array; readonly signature: Uint8Array };
+  readonly second: { readonly payload: Uint8Array; readonly signature: Uint8Array };
 }
 
 export interface NewReceipt {

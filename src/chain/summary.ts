@@ -1,24 +1,33 @@
 import { sha256 } from '../crypto/hash.ts';
 import { canonicalJson } from '../crypto/canonical-json.ts';
 import type { ChainParams } from './params.ts';
+import type { FlowRow } from './store.ts';
 
-import type { ClientTotals, NodeTotals } from './store.ts';
+/**
+ * What one client's receipts pay one node for in a window: the tokens the node processed on
+ * receipts that name it, each share priced at the base fee of the block that holds it.
+ */
+export interface UsageFlow {
+  readonly client: string;
+  readonly nodeId: string;
+  readonly shares: number;
+  readonly tokens: number;
+  /** Σ tokens × base fee, exact. */
+  readonly fees: bigint;
+}
 
-/** What one settlement window of the canonical chain recorded: the basis of its payouts. */
+/** What one settlement window of the canonical chain recorded: the basis of its payments. */
 export interface SettlementSummary {
   readonly window: number;
   readonly fromHeight: number;
   readonly toHeight: number;
   /** Hex hash of the window's last block: the summary is of this chain and no other. */
   readonly lastBlockHash: string;
-  /** By node id. */
-  readonly nodes: readonly NodeTotals[];
-  /** By client address. */
-  readonly clients: readonly ClientTotals[];
+  /** Sorted by client, then node. */
+  readonly flows: readonly UsageFlow[];
   readonly totalShares: number;
-  readonly totalWeight: number;
   readonly totalTokens: number;
-  readonly totalFees: number;
+  readonly totalFees: bigint;
   /** Hex sha256 of the canonical JSON of every field above. */
   readonly hash: string;
 }
@@ -28,19 +37,9 @@ export function windowRange(params: ChainParams, window: number): { fromHeight: 
   return { fromHeight: window * params.windowBlocks + 1, toHeight: (window + 1) * params.windowBlocks };
 }
 
+/** Amounts travel as decimal strings in the hashed JSON: canonical JSON holds only safe integers. */
 export function summaryHashOf(summary: Omit<SettlementSummary, 'hash'>): string {
-  const {
-    window,
-    fromHeight,
-    toHeight,
-    lastBlockHash,
-    nodes,
-    clients,
-    totalShares,
-    totalWeight,
-    totalTokens,
-    totalFees,
-  } = summary;
+  const { window, fromHeight, toHeight, lastBlockHash, flows, totalShares, totalTokens, totalFees } = summary;
   return sha256(
     canonicalJson({
       window,
@@ -48,38 +47,55 @@ export function summaryHashOf(summary: Omit<SettlementSummary, 'hash'>): string 
       toHeight,
       lastBlockHash,
       totalShares,
-      totalWeight,
       totalTokens,
-      totalFees,
-      nodes: nodes.map(({ nodeId, shares, weight, tokens, fees }) => ({ nodeId, shares, weight, tokens, fees })),
-      clients: clients.map(({ client, tokens, fees }) => ({ client, tokens, fees })),
+      totalFees: String(totalFees),
+      flows: flows.map(({ client, nodeId, shares, tokens, fees }) => ({
+        client,
+        nodeId,
+        shares,
+        tokens,
+        fees: String(fees),
+      })),
     }),
   ).toString('hex');
 }
 
+/**
+ * A window's summary from its shares grouped by client, node and block (any grouping finer than
+ * client and node gives the same summary). Counts stay exact: a window holds at most
+ * windowBlocks × maxSharesPerBlock shares of at most MAX_SHARE_TOKENS each (params.ts bounds both),
+ * and fees are BigInt.
+ */
 export function makeSummary(
   window: number,
   range: { fromHeight: number; toHeight: number },
   lastBlockHash: string,
-  nodes: readonly NodeTotals[],
-  clients: readonly ClientTotals[],
+  rows: readonly FlowRow[],
 ): SettlementSummary {
-  const sum = (values: readonly number[]) => {
-    const total = values.reduce((a, b) => a + b, 0);
-    if (!Number.isSafeInteger(total))
-      throw new Error(`settlement window ${window}: a total exceeds 2^53; settle smaller windows`);
-    return total;
-  };
+  const byPair = new Map<string, { client: string; nodeId: string; shares: number; tokens: number; fees: bigint }>();
+  for (const row of rows) {
+    const key = `${row.client}/${row.nodeId}`;
+    let flow = byPair.get(key);
+    if (flow === undefined)
+      byPair.set(key, (flow = { client: row.client, nodeId: row.nodeId, shares: 0, tokens: 0, fees: 0n }));
+    flow.shares += row.shares;
+    flow.tokens += row.tokens;
+    flow.fees += BigInt(row.tokens) * BigInt(row.baseFee);
+  }
+  const flows = [...byPair.values()].sort((a, b) =>
+    a.client === b.client ? (a.nodeId < b.nodeId ? -1 : 1) : a.client < b.client ? -1 : 1,
+  );
+  for (const flow of flows)
+    if (!Number.isSafeInteger(flow.tokens))
+      throw new Error(`settlement window ${window}: a token total exceeds 2^53; the chain's bounds were not applied`);
   const fields = {
     window,
     ...range,
     lastBlockHash,
-    nodes,
-    clients,
-    totalShares: sum(nodes.map((n) => n.shares)),
-    totalWeight: sum(nodes.map((n) => n.weight)),
-    totalTokens: sum(nodes.map((n) => n.tokens)),
-    totalFees: sum(nodes.map((n) => n.fees)),
+    flows,
+    totalShares: flows.reduce((sum, f) => sum + f.shares, 0),
+    totalTokens: flows.reduce((sum, f) => sum + f.tokens, 0),
+    totalFees: flows.reduce((sum, f) => sum + f.fees, 0n),
   };
   return { ...fields, hash: summaryHashOf(fields) };
 }

@@ -13,6 +13,7 @@ export function blockToWire(block: Block): BlockMessage {
     receipts: block.receipts.map(signed),
     statements: block.statements.map(signed),
     shares: block.shares.map((s) => ({ payload: s.payload, statement: index.get(s.statement)! })),
+    roster: signed(block.roster),
   };
 }
 
@@ -36,5 +37,7 @@ export function blockFromWire(message: Block__Output | null | undefined): Block 
     shares,
     receipts: message.receipts,
     statements,
+    roster:
+      message.roster == null ? { payload: new Uint8Array(0), signature: new Uint8Array(0) } : signed(message.roster),
   };
 }

@@ -1,8 +1,9 @@
 import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
-import { readKeyFile, writeNewKeyFile } from '../crypto/keys.ts';
+import { readKeyFile, writeNewKeyFile, type KeyPair } from '../crypto/keys.ts';
 import { MANIFEST_FILE, parseManifest, type Manifest } from '../model/manifest.ts';
 import { shardModel } from '../model/shards/shard.ts';
+import { RegistryClient } from '../registry/registry-client.ts';
 import { RoleProcess } from './role-process.ts';
 
 export interface LocalClusterOptions {
@@ -45,6 +46,8 @@ export interface LocalCluster {
   /** Audits the nodes' tickets with the same shards. */
   readonly verifier: RoleProcess;
   readonly nodes: readonly LocalNode[];
+  /** The key a gateway's client signs its receipts with: the cluster's operator granted it a deposit. */
+  readonly clientKey: KeyPair;
   /** Stops the nodes, then the registry (SIGTERM each, SIGKILL after a grace period). */
   close(): Promise<void>;
   /** SIGKILLs every role at once (synchronous: for a process that is exiting). */
@@ -77,6 +80,40 @@ function keyFile(dir: string, name: string): string {
 }
 
 /**
+ * Each member role's minimum stake in the generated config: nonzero, so the local network runs the
+ * same admission as any other. The cluster's own operator key grants every role it starts ten times
+ * its minimum, and the gateway's client a deposit that pays for far more tokens than a session of
+ * testing uses.
+ */
+export const LOCAL_MINIMUM_STAKE = 1_000n;
+export const LOCAL_GRANTED_STAKE = 10n * LOCAL_MINIMUM_STAKE;
+export const LOCAL_CLIENT_DEPOSIT = 10n ** 24n;
+
+/**
+ * Tops the accounts up to what a local network needs, signed by its operator key: a work dir that
+ * is reused keeps its registry database, so a second `tessera up` grants only what is missing.
+ */
+async function grantLocalAccounts(
+  registryEndpoint: string,
+  operator: KeyPair,
+  members: readonly string[],
+  client: string,
+): Promise<void> {
+  const registry = new RegistryClient(registryEndpoint);
+  try {
+    for (const member of members) {
+      const { stake } = await registry.account(member);
+      if (stake < LOCAL_GRANTED_STAKE) await registry.grant(operator, member, { stake: LOCAL_GRANTED_STAKE - stake });
+    }
+    const { deposited } = await registry.account(client);
+    if (deposited < LOCAL_CLIENT_DEPOSIT)
+      await registry.grant(operator, client, { deposit: LOCAL_CLIENT_DEPOSIT - deposited });
+  } finally {
+    registry.close();
+  }
+}
+
+/**
  * A whole network on this machine: the model cut into shards, a registry, and one node per shard
  * plus the spares, each role in its own `tessera` process (so one can be killed without the
  * others), logging into `workDir/logs`.
@@ -100,6 +137,18 @@ export async function launchLocalCluster(options: LocalClusterOptions): Promise<
   const clusterConfig = join(workDir, 'cluster.json');
   // The registry signs its identity in gossip with this key; the config lists it as the cluster's registry key.
   const registryKey = keyFile(keys, 'registry');
+  // This network's operator: the config names it, and it grants the stake and deposit below.
+  const operatorKey = readKeyFile(keyFile(keys, 'operator'));
+  const plan = [
+    ...manifest.shards.map((s) => ({ shard: s.index, name: `node-${s.index}` })),
+    ...options.spareShards.map((shard) => ({ shard, name: `node-${shard}-spare` })),
+  ];
+  const memberKeys = {
+    daemon: keyFile(keys, 'daemon'),
+    verifier: keyFile(keys, 'verifier'),
+    ...Object.fromEntries(plan.map(({ name }) => [name, keyFile(keys, name)])),
+  } as Record<string, string>;
+  const clientKey = readKeyFile(keyFile(keys, 'gateway'));
   writeFileSync(
     clusterConfig,
     `${JSON.stringify(
@@ -109,6 +158,14 @@ export async function launchLocalCluster(options: LocalClusterOptions): Promise<
         // a dead node leaves discovery within seconds on one machine
         heartbeat: { intervalMs: 1000, evictAfterMissed: 3 },
         registryKeys: [readKeyFile(registryKey).address],
+        operatorKeys: [operatorKey.address],
+        stake: {
+          minimum: {
+            node: Number(LOCAL_MINIMUM_STAKE),
+            daemon: Number(LOCAL_MINIMUM_STAKE),
+            verifier: Number(LOCAL_MINIMUM_STAKE),
+          },
+        },
         ...(options.auditSamplingRate === undefined ? {} : { audit: { samplingRate: options.auditSamplingRate } }),
       },
       null,
@@ -145,6 +202,16 @@ export async function launchLocalCluster(options: LocalClusterOptions): Promise<
     await registry.ready;
     const registryEndpoint = String(registry.started.endpoint);
     say(`registry    ${registryEndpoint}  (pid ${registry.pid})  metrics ${registry.metricsUrl}`);
+    // Before any role registers: below its minimum stake the registry would refuse it.
+    await grantLocalAccounts(
+      registryEndpoint,
+      operatorKey,
+      Object.values(memberKeys).map((path) => readKeyFile(path).address),
+      clientKey.address,
+    );
+    say(
+      `operator    ${operatorKey.address}  granted stake ${LOCAL_GRANTED_STAKE} to each role, deposit ${LOCAL_CLIENT_DEPOSIT} to the gateway's client ${clientKey.address}`,
+    );
 
     // The daemon and the verifier run from the first request on, so every share and audit is recorded.
     const daemon = new RoleProcess({
@@ -158,7 +225,7 @@ export async function launchLocalCluster(options: LocalClusterOptions): Promise<
         '--db',
         join(workDir, 'chain.db'),
         '--key',
-        keyFile(keys, 'daemon'),
+        memberKeys.daemon!,
         '--verify-threads',
         '1',
         ...ANY_METRICS_PORT,
@@ -178,7 +245,7 @@ export async function launchLocalCluster(options: LocalClusterOptions): Promise<
         '--shards-dir',
         shardsDir,
         '--key',
-        keyFile(keys, 'verifier'),
+        memberKeys.verifier!,
         '--threads',
         String(options.threadsPerNode),
         ...ANY_METRICS_PORT,
@@ -192,10 +259,6 @@ export async function launchLocalCluster(options: LocalClusterOptions): Promise<
     say(`daemon      ${daemonEndpoint}  (pid ${daemon.pid})  metrics ${daemon.metricsUrl}`);
     say(`verifier    ${String(verifier.started.verifierId)}  (pid ${verifier.pid})  metrics ${verifier.metricsUrl}`);
 
-    const plan = [
-      ...manifest.shards.map((s) => ({ shard: s.index, name: `node-${s.index}` })),
-      ...options.spareShards.map((shard) => ({ shard, name: `node-${shard}-spare` })),
-    ];
     const nodes = await Promise.all(
       plan.map(async ({ shard, name }): Promise<LocalNode> => {
         const process = new RoleProcess({
@@ -213,7 +276,7 @@ export async function launchLocalCluster(options: LocalClusterOptions): Promise<
             '--port',
             '0',
             '--key',
-            keyFile(keys, name),
+            memberKeys[name]!,
             // Owed audit steps and unsent shares outlive a crash of the node.
             '--data-dir',
             join(workDir, name),
@@ -246,6 +309,7 @@ export async function launchLocalCluster(options: LocalClusterOptions): Promise<
       daemon,
       verifier,
       nodes,
+      clientKey,
       close: stopAll,
       kill: () => started.forEach((p) => p.kill('SIGKILL')),
     };

@@ -13,6 +13,7 @@ import { registerVerifierCommand } from './commands/verifier.ts';
 import { registerDaemonCommand } from './commands/daemon.ts';
 import { registerChainCommand } from './commands/chain.ts';
 import { registerStakeCommands } from './commands/stake.ts';
+import { registerGrantCommand } from './commands/grant.ts';
 import { endQuietlyOnClosedPipe, errorReport } from './exit.ts';
 
 const program = new Command()
@@ -53,6 +54,7 @@ registerVerifierCommand(program);
 registerDaemonCommand(program);
 registerChainCommand(program);
 registerStakeCommands(program);
+registerGrantCommand(program);
 
 try {
   await program.parseAsync(process.argv);

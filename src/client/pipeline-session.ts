@@ -147,6 +147,7 @@ export class PipelineSession {
       sessionHash: sessionHashOf(this.sessionId),
       modelId: this.open.modelId,
       tokensPerShard: this.route.map(() => positions),
+      route: this.route.map((hop) => hop.nodeId),
       timestampMs: Date.now(),
     });
     this.call.write({ usage: { receipt: { payload: receipt.payload, signature: receipt.signature } } });

@@ -23,6 +23,7 @@ import {
   ESCROW_ERROR_CODES,
 } from '../registry/settlement-backend.ts';
 import type {
+  Debit,
   EscrowErrorCode,
   Hash32,
   SettlementBackend,
@@ -66,7 +67,7 @@ export interface EvmBackendOptions extends EvmConnectionOptions {
    * backend acts only for `partyKeys`, as an operator's CLI does.
    */
   readonly ownerKey?: Hex;
-  /** Needed only to challenge. */
+  /** The verifier's key, to challenge; without it the owner key challenges (the contract allows both). */
   readonly challengerKey?: Hex;
   /** Keys of the clients and nodes this process deposits, stakes and claims for. */
   readonly partyKeys?: readonly Hex[];
@@ -182,12 +183,16 @@ export class EvmBackend implements SettlementBackend {
     return (await this.#read('deposited', [getAddress(client)])) as bigint;
   }
 
-  async available(): Promise<bigint> {
-    return (await this.#read('available', [])) as bigint;
+  async balanceOf(client: string): Promise<bigint> {
+    return (await this.#read('balance', [getAddress(client)])) as bigint;
   }
 
   async stake(node: string, amount: bigint): Promise<void> {
     await this.#send(this.#signer(node), 'stake', [], checkAmount(amount, 'stake'));
+  }
+
+  async stakeFromEarnings(node: string, amount: bigint): Promise<void> {
+    await this.#send(this.#signer(node), 'stakeFromEarnings', [checkAmount(amount, 'stake')]);
   }
 
   async requestUnstake(node: string): Promise<number> {
@@ -218,13 +223,17 @@ export class EvmBackend implements SettlementBackend {
     const hash = checkHash32(post.hash, 'settlement hash');
     const nodes = post.payouts.map((p) => getAddress(p.node));
     const amounts = post.payouts.map((p) => checkAmount(p.amount, 'payout'));
-    const receipt = await this.#send(this.#ownerAccount(), 'postSettlement', [hash, nodes, amounts]);
+    const clients = post.debits.map((d) => getAddress(d.client));
+    const debits = post.debits.map((d) => checkAmount(d.amount, 'debit'));
+    const receipt = await this.#send(this.#ownerAccount(), 'postSettlement', [hash, nodes, amounts, clients, debits]);
     return ms(this.#event(receipt, 'SettlementPosted').challengeEndsAt as bigint);
   }
 
   async challenge(hash: Hash32, reason: string): Promise<void> {
-    if (this.#challenger === undefined) throw new Error('this escrow client has no challenger key: pass challengerKey');
-    await this.#send(this.#challenger, 'challenge', [checkHash32(hash, 'settlement hash'), reason]);
+    const account = this.#challenger ?? this.#owner;
+    if (account === undefined)
+      throw new Error('this escrow client has no challenger or owner key: pass challengerKey or ownerKey');
+    await this.#send(account, 'challenge', [checkHash32(hash, 'settlement hash'), reason]);
   }
 
   async finalize(hash: Hash32): Promise<void> {
@@ -232,9 +241,14 @@ export class EvmBackend implements SettlementBackend {
   }
 
   async settlementState(hash: Hash32): Promise<SettlementState> {
-    const [status, postedAt, endsAt, total, nodes, amounts] = (await this.#read('settlement', [
-      checkHash32(hash, 'settlement hash'),
-    ])) as readonly [number, bigint, bigint, bigint, readonly Address[], readonly bigint[]];
+    const key = checkHash32(hash, 'settlement hash');
+    const [[status, postedAt, endsAt, total, nodes, amounts], [clients, debits]] = (await Promise.all([
+      this.#read('settlement', [key]),
+      this.#read('settlementDebits', [key]),
+    ])) as [
+      readonly [number, bigint, bigint, bigint, readonly Address[], readonly bigint[]],
+      readonly [readonly Address[], readonly bigint[]],
+    ];
     const name = STATUS[status];
     if (name === undefined) throw new Error(`escrow ${this.address} reports unknown settlement status ${status}`);
     if (name === 'none') return { status: 'none' };
@@ -244,6 +258,7 @@ export class EvmBackend implements SettlementBackend {
       challengeEndsAtMs: ms(endsAt),
       total,
       payouts: nodes.map((node, i) => ({ node, amount: amounts[i] as bigint })),
+      debits: clients.map((client, i): Debit => ({ client, amount: debits[i] as bigint })),
     };
   }
 

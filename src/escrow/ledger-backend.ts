@@ -9,6 +9,9 @@ import {
   EscrowError,
 } from '../registry/settlement-backend.ts';
 import type {
+  Debit,
+  GrantAmounts,
+  GrantLedger,
   Hash32,
   Payout,
   SettlementBackend,
@@ -29,12 +32,15 @@ export interface LedgerBackendOptions {
   readonly now?: () => number;
 }
 
-const SCHEMA_VERSION = '1';
+// 2: per-client balances and debits, grants (issue 14). A version-1 file pooled every deposit, so
+// its balances cannot be split per client.
+const SCHEMA_VERSION = '2';
 
 // Amounts are decimal TEXT: wei overflow SQLite's 64-bit integers.
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS ledger_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS ledger_deposits (client TEXT PRIMARY KEY, amount TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS ledger_balances (client TEXT PRIMARY KEY, amount TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS ledger_stakes (node TEXT PRIMARY KEY, amount TEXT NOT NULL, unstaking_until_ms INTEGER);
 CREATE TABLE IF NOT EXISTS ledger_settlements (
   hash TEXT PRIMARY KEY,
@@ -50,6 +56,20 @@ CREATE TABLE IF NOT EXISTS ledger_payouts (
   node TEXT NOT NULL,
   amount TEXT NOT NULL,
   PRIMARY KEY (hash, idx)
+);
+CREATE TABLE IF NOT EXISTS ledger_debits (
+  hash TEXT NOT NULL REFERENCES ledger_settlements (hash),
+  idx INTEGER NOT NULL,
+  client TEXT NOT NULL,
+  amount TEXT NOT NULL,
+  PRIMARY KEY (hash, idx)
+);
+CREATE TABLE IF NOT EXISTS ledger_grants (
+  evidence_hash TEXT PRIMARY KEY,
+  party TEXT NOT NULL,
+  stake TEXT NOT NULL,
+  deposit TEXT NOT NULL,
+  at_ms INTEGER NOT NULL
 );
 CREATE TABLE IF NOT EXISTS ledger_claimable (party TEXT PRIMARY KEY, amount TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS ledger_slashes (
@@ -68,13 +88,22 @@ interface SettlementRow {
   readonly total: string;
 }
 
+type AmountTable = 'ledger_deposits' | 'ledger_balances' | 'ledger_claimable';
+const KEY_OF: Readonly<Record<AmountTable, string>> = {
+  ledger_deposits: 'client',
+  ledger_balances: 'client',
+  ledger_claimable: 'party',
+};
+
 /**
- * The default back end: the contract's rules over the registry's SQLite. Each operation is one
+ * The default back end: the contract's rules over the registry's SQLite. It holds no one's money,
+ * so value enters it only by an operator's grant (stake or deposit) and by earnings: a settlement
+ * moves clients' deposits to nodes' claimable, which a node may bond as stake. Each operation is one
  * immediate transaction, committed with synchronous=FULL before its promise resolves, so nothing
  * acknowledged is lost to kill -9 or to power loss (settlement traffic is a few writes a minute, so
  * the extra fsync costs nothing that matters).
  */
-export class LedgerBackend implements SettlementBackend {
+export class LedgerBackend implements SettlementBackend, GrantLedger {
   readonly kind = 'ledger';
   readonly treasury: string;
   readonly #db: Database.Database;
@@ -94,6 +123,11 @@ export class LedgerBackend implements SettlementBackend {
       this.#db.pragma('foreign_keys = ON');
       this.#db.exec(SCHEMA);
       const version = this.#meta('schema');
+      if (version !== undefined && Number(version) < Number(SCHEMA_VERSION)) {
+        throw new Error(
+          `${options.path} has ledger schema version ${version}, which pooled all deposits; this tessera keeps each client's balance (version ${SCHEMA_VERSION}) and cannot split the pool: finalize and claim with the older tessera, or start from a fresh registry database`,
+        );
+      }
       if (version !== undefined && version !== SCHEMA_VERSION) {
         throw new Error(
           `${options.path} has ledger schema version ${version}; this tessera knows ${SCHEMA_VERSION}: upgrade tessera`,
@@ -108,31 +142,55 @@ export class LedgerBackend implements SettlementBackend {
 
   async deposit(client: string, amount: bigint): Promise<void> {
     positive(checkAmount(amount, 'deposit'));
-    this.#write(() => {
-      this.#add('ledger_deposits', 'client', client, amount);
-      this.#setMeta('available', String(this.#available() + amount));
-    });
+    this.#write(() => this.#credit(client, amount));
   }
 
   async deposited(client: string): Promise<bigint> {
-    return this.#amount('ledger_deposits', 'client', client);
+    return this.#amount('ledger_deposits', client);
   }
 
-  async available(): Promise<bigint> {
-    return this.#available();
+  async balanceOf(client: string): Promise<bigint> {
+    return this.#amount('ledger_balances', client);
   }
 
+  /**
+   * Credits what an operator granted; the caller (the registry's Grant handler) has checked the
+   * operator's signature. Each piece of evidence credits once, so a replayed grant that slipped past
+   * the nonce cache still adds nothing.
+   */
+  async grant(to: string, amounts: GrantAmounts, evidence: Hash32): Promise<void> {
+    const key = checkHash32(evidence, 'grant evidence');
+    const stake = checkAmount(amounts.stake ?? 0n, 'granted stake');
+    const deposit = checkAmount(amounts.deposit ?? 0n, 'granted deposit');
+    if (to === '') throw new EscrowError('ZeroAddress', 'a grant names no party');
+    if (stake === 0n && deposit === 0n) throw new EscrowError('ZeroAmount', `grant ${key} credits nothing`);
+    this.#write(() => {
+      if (this.#db.prepare('SELECT 1 FROM ledger_grants WHERE evidence_hash = ?').get(key) !== undefined)
+        throw new EscrowError('EvidenceAlreadyUsed', `grant ${key} has already been credited`);
+      if (stake > 0n) this.#bond(to, stake);
+      if (deposit > 0n) this.#credit(to, deposit);
+      this.#db
+        .prepare('INSERT INTO ledger_grants (evidence_hash, party, stake, deposit, at_ms) VALUES (?, ?, ?, ?, ?)')
+        .run(key, to, String(stake), String(deposit), this.#now());
+    });
+  }
+
+  /** The ledger holds no wallet: a node bonds what it earned. */
   async stake(node: string, amount: bigint): Promise<void> {
+    return this.stakeFromEarnings(node, amount);
+  }
+
+  async stakeFromEarnings(node: string, amount: bigint): Promise<void> {
     positive(checkAmount(amount, 'stake'));
     this.#write(() => {
-      const current = this.#stake(node);
-      if (current !== undefined && current.unstakingUntilMs !== null)
-        throw new EscrowError('AlreadyUnstaking', `node ${node} is unstaking`);
-      this.#db
-        .prepare(
-          'INSERT INTO ledger_stakes (node, amount, unstaking_until_ms) VALUES (?, ?, NULL) ON CONFLICT (node) DO UPDATE SET amount = excluded.amount',
-        )
-        .run(node, String((current?.amount ?? 0n) + amount));
+      const earned = this.#amount('ledger_claimable', node);
+      if (earned < amount)
+        throw new EscrowError(
+          'InsufficientFunds',
+          `node ${node} holds ${earned} in claimable earnings, less than the ${amount} it asked to stake: stake is bonded from earnings or granted by the cluster operator`,
+        );
+      this.#bond(node, amount);
+      this.#set('ledger_claimable', node, earned - amount);
     });
   }
 
@@ -181,9 +239,29 @@ export class LedgerBackend implements SettlementBackend {
         throw new EscrowError('ZeroAmount', `settlement ${hash} pays 0 to ${p.node}`);
       total += p.amount;
     }
+    let debited = 0n;
+    for (const d of post.debits) {
+      if (d.client === '') throw new EscrowError('ZeroAddress', `settlement ${hash} debits an empty client id`);
+      if (checkAmount(d.amount, 'debit') === 0n)
+        throw new EscrowError('ZeroAmount', `settlement ${hash} debits 0 from ${d.client}`);
+      debited += d.amount;
+    }
+    if (debited !== total)
+      throw new EscrowError('UnbalancedSettlement', `settlement ${hash} pays ${total} but debits ${debited}`);
     return this.#write(() => {
       if (this.#settlement(hash) !== undefined)
         throw new EscrowError('SettlementExists', `settlement ${hash} was already posted`);
+      // In order, so a client debited twice is checked against what the first debit left; a refusal
+      // rolls the whole transaction back.
+      for (const d of post.debits) {
+        const balance = this.#amount('ledger_balances', d.client);
+        if (balance < d.amount)
+          throw new EscrowError(
+            'InsufficientDeposits',
+            `settlement ${hash} debits ${d.amount} from client ${d.client}, whose balance is ${balance}`,
+          );
+        this.#set('ledger_balances', d.client, balance - d.amount);
+      }
       const now = this.#now();
       const endsAt = now + this.#windowMs;
       this.#db
@@ -193,6 +271,8 @@ export class LedgerBackend implements SettlementBackend {
         .run(hash, now, endsAt, String(total));
       const insert = this.#db.prepare('INSERT INTO ledger_payouts (hash, idx, node, amount) VALUES (?, ?, ?, ?)');
       post.payouts.forEach((p, i) => insert.run(hash, i, p.node, String(p.amount)));
+      const debit = this.#db.prepare('INSERT INTO ledger_debits (hash, idx, client, amount) VALUES (?, ?, ?, ?)');
+      post.debits.forEach((d, i) => debit.run(hash, i, d.client, String(d.amount)));
       return endsAt;
     });
   }
@@ -207,6 +287,7 @@ export class LedgerBackend implements SettlementBackend {
           `settlement ${key} stopped taking challenges at ${new Date(s.challengeEndsAtMs).toISOString()}`,
         );
       }
+      for (const d of this.#debits(key)) this.#add('ledger_balances', d.client, d.amount);
       this.#db
         .prepare("UPDATE ledger_settlements SET status = 'challenged', challenge_reason = ? WHERE hash = ?")
         .run(reason, key);
@@ -223,12 +304,7 @@ export class LedgerBackend implements SettlementBackend {
           `settlement ${key} is open to challenges until ${new Date(s.challengeEndsAtMs).toISOString()}`,
         );
       }
-      const total = BigInt(s.total);
-      const available = this.#available();
-      if (total > available)
-        throw new EscrowError('InsufficientDeposits', `settlement ${key} pays ${total}, deposits hold ${available}`);
-      this.#setMeta('available', String(available - total));
-      for (const p of this.#payouts(key)) this.#add('ledger_claimable', 'party', p.node, p.amount);
+      for (const p of this.#payouts(key)) this.#add('ledger_claimable', p.node, p.amount);
       this.#db.prepare("UPDATE ledger_settlements SET status = 'finalized' WHERE hash = ?").run(key);
     });
   }
@@ -243,16 +319,17 @@ export class LedgerBackend implements SettlementBackend {
       challengeEndsAtMs: s.challengeEndsAtMs,
       total: BigInt(s.total),
       payouts: this.#payouts(key),
+      debits: this.#debits(key),
     };
   }
 
   async claimable(party: string): Promise<bigint> {
-    return this.#amount('ledger_claimable', 'party', party);
+    return this.#amount('ledger_claimable', party);
   }
 
   async claim(party: string): Promise<bigint> {
     return this.#write(() => {
-      const amount = this.#amount('ledger_claimable', 'party', party);
+      const amount = this.#amount('ledger_claimable', party);
       if (amount === 0n) throw new EscrowError('NothingToClaim', `${party} has nothing to claim`);
       this.#db.prepare('DELETE FROM ledger_claimable WHERE party = ?').run(party);
       return amount;
@@ -270,7 +347,7 @@ export class LedgerBackend implements SettlementBackend {
       if (current === undefined || current.amount === 0n) throw new EscrowError('NoStake', `node ${node} has no stake`);
       const amount = (current.amount * BigInt(fractionBps)) / BigInt(BPS);
       this.#db.prepare('UPDATE ledger_stakes SET amount = ? WHERE node = ?').run(String(current.amount - amount), node);
-      this.#add('ledger_claimable', 'party', this.treasury, amount);
+      this.#add('ledger_claimable', this.treasury, amount);
       this.#db
         .prepare('INSERT INTO ledger_slashes (evidence_hash, node, amount, fraction_bps, at_ms) VALUES (?, ?, ?, ?, ?)')
         .run(evidence, node, String(amount), fractionBps, this.#now());
@@ -299,23 +376,40 @@ export class LedgerBackend implements SettlementBackend {
       .run(key, value);
   }
 
-  #available(): bigint {
-    return BigInt(this.#meta('available') ?? '0');
-  }
-
-  #amount(table: 'ledger_deposits' | 'ledger_claimable', column: 'client' | 'party', id: string): bigint {
-    const row = this.#db.prepare(`SELECT amount FROM ${table} WHERE ${column} = ?`).get(id) as
+  #amount(table: AmountTable, id: string): bigint {
+    const row = this.#db.prepare(`SELECT amount FROM ${table} WHERE ${KEY_OF[table]} = ?`).get(id) as
       { amount: string } | undefined;
     return row === undefined ? 0n : BigInt(row.amount);
   }
 
-  #add(table: 'ledger_deposits' | 'ledger_claimable', column: 'client' | 'party', id: string, amount: bigint): void {
-    const next = this.#amount(table, column, id) + amount;
+  #set(table: AmountTable, id: string, amount: bigint): void {
+    const column = KEY_OF[table];
     this.#db
       .prepare(
         `INSERT INTO ${table} (${column}, amount) VALUES (?, ?) ON CONFLICT (${column}) DO UPDATE SET amount = excluded.amount`,
       )
-      .run(id, String(next));
+      .run(id, String(amount));
+  }
+
+  #add(table: AmountTable, id: string, amount: bigint): void {
+    this.#set(table, id, this.#amount(table, id) + amount);
+  }
+
+  #credit(client: string, amount: bigint): void {
+    this.#add('ledger_deposits', client, amount);
+    this.#add('ledger_balances', client, amount);
+  }
+
+  #bond(node: string, amount: bigint): void {
+    const current = this.#stake(node);
+    // New stake would otherwise leave with the old one after a cooldown it never served (as the contract).
+    if (current !== undefined && current.unstakingUntilMs !== null)
+      throw new EscrowError('AlreadyUnstaking', `node ${node} is unstaking`);
+    this.#db
+      .prepare(
+        'INSERT INTO ledger_stakes (node, amount, unstaking_until_ms) VALUES (?, ?, NULL) ON CONFLICT (node) DO UPDATE SET amount = excluded.amount',
+      )
+      .run(node, String((current?.amount ?? 0n) + amount));
   }
 
   #stake(node: string): { amount: bigint; unstakingUntilMs: number | null } | undefined {
@@ -348,6 +442,14 @@ export class LedgerBackend implements SettlementBackend {
       amount: string;
     }[];
     return rows.map((r) => ({ node: r.node, amount: BigInt(r.amount) }));
+  }
+
+  #debits(hash: Hash32): Debit[] {
+    const rows = this.#db.prepare('SELECT client, amount FROM ledger_debits WHERE hash = ? ORDER BY idx').all(hash) as {
+      client: string;
+      amount: string;
+    }[];
+    return rows.map((r) => ({ client: r.client, amount: BigInt(r.amount) }));
   }
 }
 

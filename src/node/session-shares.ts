@@ -1,13 +1,12 @@
 import { bytesToHex } from '@noble/hashes/utils.js';
 import { receiptHashOf, verifyReceipt } from '../protocol/receipt.ts';
 import { RecordFormatError, type SignedRecord } from '../protocol/record.ts';
-import { encodeShare, sessionHashOf, WEIGHT_ONE } from '../protocol/share.ts';
+import { encodeShare, sessionHashOf } from '../protocol/share.ts';
 import type { KeyPair } from '../crypto/keys.ts';
 import { ForwardReason, NodeStatusError } from '../protocol/forward-status.ts';
 
 /**
- * The compute shares one session earns on this node: one per forward step (its positions, weight
- * 1.0), made once the client's usage receipt covers it (the share submitter signs them, a batch at a
+ * The compute shares one session earns on this node: one per forward step (its positions), made once the client's usage receipt covers it (the share submitter signs them, a batch at a
  * time). Steps the client never attests earn nothing.
  */
 export class SessionShares {
@@ -70,6 +69,12 @@ export class SessionShares {
         'invalid',
         `usage receipt counts ${receipt.tokensPerShard.length} shards, none for shard ${this.shardIndex}`,
       );
+    if (receipt.route[this.shardIndex] !== this.key.address)
+      throw new NodeStatusError(
+        ForwardReason.INVALID_USAGE_RECEIPT,
+        'invalid',
+        `usage receipt pays ${receipt.route[this.shardIndex]} for shard ${this.shardIndex}, not this node ${this.key.address}`,
+      );
     const receiptHash = receiptHashOf(signed.payload).toString('hex');
     const shares: Uint8Array[] = [];
     while (this.#steps.length > 0 && this.#claimed + this.#steps[0]!.tokens <= allowed) {
@@ -80,7 +85,6 @@ export class SessionShares {
           nodeId: this.key.address,
           shardIndex: this.shardIndex,
           tokensProcessed: step.tokens,
-          weight: WEIGHT_ONE,
           timestampMs: step.timestampMs,
           sessionHash: this.#sessionHash,
           receiptHash,

@@ -8,10 +8,6 @@ import type {
   BlockShare__Output as _tessera_v1_BlockShare__Output,
 } from './tessera/v1/BlockShare.ts';
 import type {
-  ClientUsage as _tessera_v1_ClientUsage,
-  ClientUsage__Output as _tessera_v1_ClientUsage__Output,
-} from './tessera/v1/ClientUsage.ts';
-import type {
   DaemonClient as _tessera_v1_DaemonClient,
   DaemonDefinition as _tessera_v1_DaemonDefinition,
 } from './tessera/v1/Daemon.ts';
@@ -56,10 +52,6 @@ import type {
   GetSettlementSummaryRequest__Output as _tessera_v1_GetSettlementSummaryRequest__Output,
 } from './tessera/v1/GetSettlementSummaryRequest.ts';
 import type {
-  NodeUsage as _tessera_v1_NodeUsage,
-  NodeUsage__Output as _tessera_v1_NodeUsage__Output,
-} from './tessera/v1/NodeUsage.ts';
-import type {
   PushBlockReply as _tessera_v1_PushBlockReply,
   PushBlockReply__Output as _tessera_v1_PushBlockReply__Output,
 } from './tessera/v1/PushBlockReply.ts';
@@ -95,6 +87,10 @@ import type {
   Tensor as _tessera_v1_Tensor,
   Tensor__Output as _tessera_v1_Tensor__Output,
 } from './tessera/v1/Tensor.ts';
+import type {
+  UsageFlow as _tessera_v1_UsageFlow,
+  UsageFlow__Output as _tessera_v1_UsageFlow__Output,
+} from './tessera/v1/UsageFlow.ts';
 
 type SubtypeConstructor<Constructor extends new (...args: any) => any, Subtype> = {
   new (...args: ConstructorParameters<Constructor>): Subtype;
@@ -105,7 +101,6 @@ export interface ProtoGrpcType {
     v1: {
       Block: MessageTypeDefinition<_tessera_v1_Block, _tessera_v1_Block__Output>;
       BlockShare: MessageTypeDefinition<_tessera_v1_BlockShare, _tessera_v1_BlockShare__Output>;
-      ClientUsage: MessageTypeDefinition<_tessera_v1_ClientUsage, _tessera_v1_ClientUsage__Output>;
       DType: EnumTypeDefinition;
       /**
        * The share chain (docs/ARCHITECTURE.md §7). Shares travel as canonical JSON (src/protocol/share.ts);
@@ -139,7 +134,6 @@ export interface ProtoGrpcType {
         _tessera_v1_GetSettlementSummaryRequest,
         _tessera_v1_GetSettlementSummaryRequest__Output
       >;
-      NodeUsage: MessageTypeDefinition<_tessera_v1_NodeUsage, _tessera_v1_NodeUsage__Output>;
       PushBlockReply: MessageTypeDefinition<_tessera_v1_PushBlockReply, _tessera_v1_PushBlockReply__Output>;
       PushBlockRequest: MessageTypeDefinition<_tessera_v1_PushBlockRequest, _tessera_v1_PushBlockRequest__Output>;
       SettlementSummary: MessageTypeDefinition<_tessera_v1_SettlementSummary, _tessera_v1_SettlementSummary__Output>;
@@ -153,6 +147,7 @@ export interface ProtoGrpcType {
         _tessera_v1_SubmitSharesRequest__Output
       >;
       Tensor: MessageTypeDefinition<_tessera_v1_Tensor, _tessera_v1_Tensor__Output>;
+      UsageFlow: MessageTypeDefinition<_tessera_v1_UsageFlow, _tessera_v1_UsageFlow__Output>;
     };
   };
 }

@@ -3,6 +3,14 @@ import type * as grpc from '@grpc/grpc-js';
 import type { EnumTypeDefinition, MessageTypeDefinition } from '@grpc/proto-loader';
 
 import type {
+  GetRosterReply as _tessera_v1_GetRosterReply,
+  GetRosterReply__Output as _tessera_v1_GetRosterReply__Output,
+} from './tessera/v1/GetRosterReply.ts';
+import type {
+  GetRosterRequest as _tessera_v1_GetRosterRequest,
+  GetRosterRequest__Output as _tessera_v1_GetRosterRequest__Output,
+} from './tessera/v1/GetRosterRequest.ts';
+import type {
   LookupMembersReply as _tessera_v1_LookupMembersReply,
   LookupMembersReply__Output as _tessera_v1_LookupMembersReply__Output,
 } from './tessera/v1/LookupMembersReply.ts';
@@ -18,6 +26,22 @@ import type {
   MembershipClient as _tessera_v1_MembershipClient,
   MembershipDefinition as _tessera_v1_MembershipDefinition,
 } from './tessera/v1/Membership.ts';
+import type {
+  ReportEquivocationReply as _tessera_v1_ReportEquivocationReply,
+  ReportEquivocationReply__Output as _tessera_v1_ReportEquivocationReply__Output,
+} from './tessera/v1/ReportEquivocationReply.ts';
+import type {
+  ReportEquivocationRequest as _tessera_v1_ReportEquivocationRequest,
+  ReportEquivocationRequest__Output as _tessera_v1_ReportEquivocationRequest__Output,
+} from './tessera/v1/ReportEquivocationRequest.ts';
+import type {
+  Signed as _tessera_v1_Signed,
+  Signed__Output as _tessera_v1_Signed__Output,
+} from './tessera/v1/Signed.ts';
+import type {
+  Tensor as _tessera_v1_Tensor,
+  Tensor__Output as _tessera_v1_Tensor__Output,
+} from './tessera/v1/Tensor.ts';
 
 type SubtypeConstructor<Constructor extends new (...args: any) => any, Subtype> = {
   new (...args: ConstructorParameters<Constructor>): Subtype;
@@ -26,6 +50,9 @@ type SubtypeConstructor<Constructor extends new (...args: any) => any, Subtype> 
 export interface ProtoGrpcType {
   tessera: {
     v1: {
+      DType: EnumTypeDefinition;
+      GetRosterReply: MessageTypeDefinition<_tessera_v1_GetRosterReply, _tessera_v1_GetRosterReply__Output>;
+      GetRosterRequest: MessageTypeDefinition<_tessera_v1_GetRosterRequest, _tessera_v1_GetRosterRequest__Output>;
       LookupMembersReply: MessageTypeDefinition<_tessera_v1_LookupMembersReply, _tessera_v1_LookupMembersReply__Output>;
       LookupMembersRequest: MessageTypeDefinition<
         _tessera_v1_LookupMembersRequest,
@@ -40,6 +67,16 @@ export interface ProtoGrpcType {
       Membership: SubtypeConstructor<typeof grpc.Client, _tessera_v1_MembershipClient> & {
         service: _tessera_v1_MembershipDefinition;
       };
+      ReportEquivocationReply: MessageTypeDefinition<
+        _tessera_v1_ReportEquivocationReply,
+        _tessera_v1_ReportEquivocationReply__Output
+      >;
+      ReportEquivocationRequest: MessageTypeDefinition<
+        _tessera_v1_ReportEquivocationRequest,
+        _tessera_v1_ReportEquivocationRequest__Output
+      >;
+      Signed: MessageTypeDefinition<_tessera_v1_Signed, _tessera_v1_Signed__Output>;
+      Tensor: MessageTypeDefinition<_tessera_v1_Tensor, _tessera_v1_Tensor__Output>;
     };
   };
 }

@@ -39,6 +39,10 @@ import type {
   GetManifestRequest__Output as _tessera_v1_GetManifestRequest__Output,
 } from './tessera/v1/GetManifestRequest.ts';
 import type {
+  GrantReply as _tessera_v1_GrantReply,
+  GrantReply__Output as _tessera_v1_GrantReply__Output,
+} from './tessera/v1/GrantReply.ts';
+import type {
   HeartbeatReply as _tessera_v1_HeartbeatReply,
   HeartbeatReply__Output as _tessera_v1_HeartbeatReply__Output,
 } from './tessera/v1/HeartbeatReply.ts';
@@ -123,6 +127,7 @@ export interface ProtoGrpcType {
       >;
       GetAccountRequest: MessageTypeDefinition<_tessera_v1_GetAccountRequest, _tessera_v1_GetAccountRequest__Output>;
       GetManifestRequest: MessageTypeDefinition<_tessera_v1_GetManifestRequest, _tessera_v1_GetManifestRequest__Output>;
+      GrantReply: MessageTypeDefinition<_tessera_v1_GrantReply, _tessera_v1_GrantReply__Output>;
       HeartbeatReply: MessageTypeDefinition<_tessera_v1_HeartbeatReply, _tessera_v1_HeartbeatReply__Output>;
       ListModelsReply: MessageTypeDefinition<_tessera_v1_ListModelsReply, _tessera_v1_ListModelsReply__Output>;
       ListModelsRequest: MessageTypeDefinition<_tessera_v1_ListModelsRequest, _tessera_v1_ListModelsRequest__Output>;

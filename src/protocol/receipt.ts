@@ -4,14 +4,28 @@ import { bytesToHex, hexToBytes } from '@noble/hashes/utils.js';
 import { canonicalJson } from '../crypto/canonical-json.ts';
 import { addressOf, type KeyPair } from '../crypto/keys.ts';
 import { recoverSigner, sign } from '../crypto/signature.ts';
-import { isCount, isHexBytes, parseRecord, RecordFormatError, requireFields, type SignedRecord } from './record.ts';
+import {
+  isAddress,
+  isCount,
+  isHexBytes,
+  parseRecord,
+  RecordFormatError,
+  requireFields,
+  type SignedRecord,
+} from './record.ts';
 
 export const RECEIPT_DOMAIN = 'tessera/v1/receipt';
 
 /**
- * What a client attests it used in one session: tokens per shard so far. A session may have several
- * receipts with growing counts; the shares of a shard may add up to the count of the receipt they
- * reference.
+ * The most positions a receipt lets one shard claim in one session: bounded so that every sum the
+ * chain and settlement take over receipts stays an exact integer (docs/ARCHITECTURE.md §7).
+ */
+export const MAX_RECEIPT_TOKENS = 2 ** 32;
+
+/**
+ * What a client attests it used in one session: tokens per shard so far, and the node it pays for
+ * each shard (the route it chose). A session may have several receipts with growing counts; the
+ * shares of a shard's node may add up to the count of the receipt they reference, and no other node's.
  */
 export interface UsageReceipt {
   readonly sessionHash: string;
@@ -20,12 +34,25 @@ export interface UsageReceipt {
   readonly clientKey: string;
   /** Index k: the tokens shard k may claim for this session. */
   readonly tokensPerShard: readonly number[];
+  /** Index k: the node id (address) that serves shard k for this session: the only node shard k's tokens pay. */
+  readonly route: readonly string[];
   readonly timestampMs: number;
   /** 16 random bytes, hex: two receipts with the same counts stay distinct. */
   readonly nonce: string;
 }
 
-const RECEIPT_KEYS = ['sessionHash', 'modelId', 'clientKey', 'tokensPerShard', 'timestampMs', 'nonce'] as const;
+/** Shards one receipt may count: far above any model's pipeline, low enough that a receipt stays small. */
+export const MAX_RECEIPT_SHARDS = 256;
+
+const RECEIPT_KEYS = [
+  'sessionHash',
+  'modelId',
+  'clientKey',
+  'tokensPerShard',
+  'route',
+  'timestampMs',
+  'nonce',
+] as const;
 
 /** Signs a usage receipt with the client's key (which the receipt names). */
 export function signReceipt(
@@ -37,7 +64,7 @@ export function signReceipt(
     clientKey: bytesToHex(clientKey.publicKey),
     nonce: usage.nonce ?? randomBytes(16).toString('hex'),
   };
-  const payload = canonicalJson({ ...receipt, tokensPerShard: [...receipt.tokensPerShard] });
+  const payload = canonicalJson({ ...receipt, tokensPerShard: [...receipt.tokensPerShard], route: [...receipt.route] });
   return { payload, signature: sign(clientKey, RECEIPT_DOMAIN, payload) };
 }
 
@@ -53,8 +80,16 @@ export function openReceipt(payload: Uint8Array): UsageReceipt {
     'sessionHash (32 hex bytes)': isHexBytes(r.sessionHash, 32),
     modelId: typeof r.modelId === 'string' && r.modelId !== '',
     'clientKey (a hex public key)': isHexBytes(r.clientKey, 65) || isHexBytes(r.clientKey, 33),
-    'tokensPerShard (counts)':
-      Array.isArray(r.tokensPerShard) && r.tokensPerShard.length > 0 && r.tokensPerShard.every(isCount),
+    [`tokensPerShard (counts up to ${MAX_RECEIPT_TOKENS})`]:
+      Array.isArray(r.tokensPerShard) &&
+      r.tokensPerShard.length > 0 &&
+      r.tokensPerShard.length <= MAX_RECEIPT_SHARDS &&
+      r.tokensPerShard.every((t) => isCount(t) && t <= MAX_RECEIPT_TOKENS),
+    'route (a node address per shard)':
+      Array.isArray(r.route) &&
+      Array.isArray(r.tokensPerShard) &&
+      r.route.length === r.tokensPerShard.length &&
+      r.route.every(isAddress),
     timestampMs: isCount(r.timestampMs),
     'nonce (16 hex bytes)': isHexBytes(r.nonce, 16),
   });

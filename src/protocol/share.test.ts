@@ -3,25 +3,42 @@ import assert from 'node:assert/strict';
 import { canonicalJson } from '../crypto/canonical-json.ts';
 import { generateKeyPair } from '../crypto/keys.ts';
 import { sign } from '../crypto/signature.ts';
-import { clientAddressOf, openReceipt, RECEIPT_DOMAIN, receiptHashOf, signReceipt, verifyReceipt } from './receipt.ts';
+import {
+  clientAddressOf,
+  MAX_RECEIPT_TOKENS,
+  openReceipt,
+  RECEIPT_DOMAIN,
+  receiptHashOf,
+  signReceipt,
+  verifyReceipt,
+} from './receipt.ts';
 import { parseRecord, RecordFormatError } from './record.ts';
-import { encodeShare, openShare, sessionHashOf, shareHashOf, shareSigner, WEIGHT_ONE, type Share } from './share.ts';
+import {
+  encodeShare,
+  MAX_SHARE_TOKENS,
+  openShare,
+  sessionHashOf,
+  shareHashOf,
+  shareSigner,
+  type Share,
+} from './share.ts';
 import { openStatement, SHARE_BATCH_DOMAIN, signBatch, signStatement } from './share-batch.ts';
 
 const client = generateKeyPair();
 const node = generateKeyPair();
 const sessionHash = sessionHashOf('session-1');
+const route = [generateKeyPair().address, node.address, generateKeyPair().address];
 const receipt = signReceipt(client, {
   sessionHash,
   modelId: 'tiny',
   tokensPerShard: [10, 10, 10],
+  route,
   timestampMs: 1_700_000_000_000,
 });
 const share: Share = {
   nodeId: node.address,
   shardIndex: 1,
   tokensProcessed: 4,
-  weight: WEIGHT_ONE,
   timestampMs: 1_700_000_000_001,
   sessionHash,
   receiptHash: receiptHashOf(receipt.payload).toString('hex'),
@@ -70,15 +87,18 @@ test('malformed statements are refused naming the field', () => {
 
 test('malformed shares are refused naming the field', () => {
   const encode = (value: Record<string, unknown>) => canonicalJson(value as never);
-  assert.throws(() => openShare(encode({ ...share, weight: 0 })), /weight/);
+  // Nothing but tokens says what a share is worth: a weight field is refused, and tokens are bounded.
+  assert.throws(() => openShare(encode({ ...share, weight: 10 ** 12 })), /unexpected weight/);
+  assert.throws(() => openShare(encode({ ...share, tokensProcessed: MAX_SHARE_TOKENS + 1 })), /tokensProcessed/);
+  assert.equal(openShare(encode({ ...share, tokensProcessed: MAX_SHARE_TOKENS })).tokensProcessed, MAX_SHARE_TOKENS);
   assert.throws(() => openShare(encode({ ...share, nodeId: node.address.toUpperCase() })), /nodeId/);
   assert.throws(() => openShare(encode({ ...share, tokensProcessed: 0 })), /tokensProcessed/);
   assert.throws(() => openShare(encode({ ...share, extra: 1 })), /unexpected extra/);
   const { receiptHash: _dropped, ...withoutReceipt } = share;
   assert.throws(() => openShare(encode(withoutReceipt)), /missing receiptHash/);
   // The same share with its keys out of order is a second encoding: refused, so it cannot be replayed under another hash.
-  const { weight, ...rest } = share;
-  const reordered = new TextEncoder().encode(JSON.stringify({ weight, ...rest }));
+  const { tokensProcessed, ...rest } = share;
+  const reordered = new TextEncoder().encode(JSON.stringify({ tokensProcessed, ...rest }));
   assert.throws(
     () => openShare(reordered),
     (e: Error) => e instanceof RecordFormatError && /not canonical/.test(e.message),
@@ -99,6 +119,7 @@ test('a receipt verifies only with its client signature', () => {
     sessionHash,
     modelId: 'tiny',
     tokensPerShard: [10, 10, 10],
+    route,
     timestampMs: 1_700_000_000_000,
   });
   assert.notDeepEqual(
@@ -110,6 +131,14 @@ test('a receipt verifies only with its client signature', () => {
     () => openReceipt(canonicalJson({ ...openReceipt(receipt.payload), tokensPerShard: [] } as never)),
     /tokensPerShard/,
   );
+  const fields = openReceipt(receipt.payload);
+  assert.throws(
+    () => openReceipt(canonicalJson({ ...fields, tokensPerShard: [10, MAX_RECEIPT_TOKENS + 1, 10] } as never)),
+    /tokensPerShard/,
+  );
+  assert.throws(() => openReceipt(canonicalJson({ ...fields, route: route.slice(1) } as never)), /route/);
+  assert.throws(() => openReceipt(canonicalJson({ ...fields, route: [...route.slice(1), 'x'] } as never)), /route/);
+  assert.deepEqual(openReceipt(receipt.payload).route, route);
 });
 
 test('a record payload passes as canonical exactly when canonical JSON writes it so', () => {

@@ -11,21 +11,24 @@ import {
 } from './record.ts';
 import { openSignedStatement, statementSigner, uncovered, type OpenedStatement } from './share-batch.ts';
 
-/** Weights are fixed-point thousandths: one forward pass of a text shard weighs WEIGHT_ONE. */
-export const WEIGHT_ONE = 1000;
+/**
+ * The most positions one share may claim: one forward step's worth, far above any context. With
+ * MAX_RECEIPT_TOKENS and a block's share cap it keeps a block's and a window's token sums exact.
+ */
+export const MAX_SHARE_TOKENS = 2 ** 20;
 
 /**
  * A compute share (docs/ARCHITECTURE.md §7): work a node did for one session on one shard, backed by
- * the client's usage receipt for that session. It carries no signature of its own: the node signs
+ * the client's usage receipt for that session, which must name the node for that shard. Its value
+ * is not a field: it is the tokens it claims, priced at the base fee of the block that holds it and
+ * paid from the deposit of the receipt's client. It carries no signature of its own: the node signs
  * each batch of shares it sends once (share-batch.ts).
  */
 export interface Share {
   readonly nodeId: string;
   readonly shardIndex: number;
-  /** At least 1. */
+  /** 1 to MAX_SHARE_TOKENS. */
   readonly tokensProcessed: number;
-  /** Thousandths (WEIGHT_ONE = 1.0), at least 1. */
-  readonly weight: number;
   readonly timestampMs: number;
   /** sessionHashOf(session id), hex: names the session without revealing its id. */
   readonly sessionHash: string;
@@ -39,15 +42,7 @@ export interface BlockShare {
   readonly statement: SignedRecord;
 }
 
-const SHARE_KEYS = [
-  'nodeId',
-  'shardIndex',
-  'tokensProcessed',
-  'weight',
-  'timestampMs',
-  'sessionHash',
-  'receiptHash',
-] as const;
+const SHARE_KEYS = ['nodeId', 'shardIndex', 'tokensProcessed', 'timestampMs', 'sessionHash', 'receiptHash'] as const;
 
 /** sha256 of the session id, hex: what shares and receipts carry instead of the session id. */
 export function sessionHashOf(sessionId: string): string {
@@ -70,8 +65,8 @@ export function openShare(payload: Uint8Array): Share {
   requireFields('share', {
     'nodeId (a lowercase 0x address)': isAddress(s.nodeId),
     shardIndex: isCount(s.shardIndex),
-    'tokensProcessed (at least 1)': isCount(s.tokensProcessed) && (s.tokensProcessed as number) >= 1,
-    'weight (thousandths, at least 1)': isCount(s.weight) && (s.weight as number) >= 1,
+    [`tokensProcessed (1 to ${MAX_SHARE_TOKENS})`]:
+      isCount(s.tokensProcessed) && s.tokensProcessed >= 1 && s.tokensProcessed <= MAX_SHARE_TOKENS,
     timestampMs: isCount(s.timestampMs),
     'sessionHash (32 hex bytes)': isHexBytes(s.sessionHash, 32),
     'receiptHash (32 hex bytes)': isHexBytes(s.receiptHash, 32),

@@ -3,6 +3,7 @@ import { TesseraError } from '../core/errors.ts';
 import { kindOfStatus } from '../rpc/status.ts';
 import { openAnnouncement, type Announcement, type AnnouncementKind, type SignedAnnouncement } from './announcement.ts';
 import type { ClusterConfig } from './cluster-config.ts';
+import type { Role } from './announcement.ts';
 import { SignedPayloadError } from './signed-payload.ts';
 import type { NodeRecord, RegistryStore, StoredManifest } from './store.ts';
 
@@ -28,6 +29,13 @@ export interface AdmissionContext {
   readonly banReason?: (nodeId: string) => string | undefined;
   /** Takes the signer's per-key rate token (throws RATE_LIMITED); runs once the signature is checked, before anything is written. */
   readonly takeKey?: (nodeId: string) => void;
+  /** Where bonds are read (src/registry/stake-gate.ts); none: the registry keeps no stakes and admits any. */
+  readonly stakeGate?: MinimumStake;
+}
+
+/** Why a member's bond is below its role's minimum, or undefined when it is not. */
+export interface MinimumStake {
+  belowMinimum(nodeId: string, role: Role): Promise<string | undefined>;
 }
 
 /** How long a node may stay silent before discovery stops listing it. */
@@ -38,9 +46,72 @@ export function silenceLimitMs(config: ClusterConfig): number {
 /**
  * Checks a signed Register/Heartbeat/Unregister (docs/ARCHITECTURE.md §5) and applies it. Every check
  * runs before anything is written, and the nonce is recorded in the same transaction as the change,
- * so a refused announcement leaves the store exactly as it was.
+ * so a refused announcement leaves the store exactly as it was. Stake is not checked here: see
+ * admitStaked.
  */
 export function admit(
+  context: AdmissionContext,
+  expected: AnnouncementKind,
+  signed: SignedAnnouncement,
+  nowMs: number,
+): Announcement {
+  const a = checkAnnouncement(context, expected, signed, nowMs);
+  apply(context, a, nowMs);
+  return a;
+}
+
+/**
+ * admit, and a bond of at least the role's minimum at Register and at every Heartbeat (issue 14:
+ * stake is checked where membership is granted and kept, not only where work is handed out). A
+ * heartbeat below the minimum (slashed, or never bonded) is refused STAKE_BELOW_MINIMUM and evicts
+ * the member, so it drops out of the daemon set and discovery at once; it may register again once
+ * bonded. An unstaking member keeps its membership (Discover gives it no new work) until it
+ * withdraws. Unregister is never refused for stake: leaving must stay possible.
+ */
+export async function admitStaked(
+  context: AdmissionContext,
+  expected: AnnouncementKind,
+  signed: SignedAnnouncement,
+  nowMs: number,
+): Promise<Announcement> {
+  const a = checkAnnouncement(context, expected, signed, nowMs);
+  if (expected !== 'unregister' && context.stakeGate !== undefined) {
+    let refusal: string | undefined;
+    try {
+      refusal = await context.stakeGate.belowMinimum(a.nodeId, a.role);
+    } catch (error) {
+      throw new AdmissionError(
+        status.UNAVAILABLE,
+        `stakes cannot be read: ${(error as Error).message}`,
+        'STAKES_UNAVAILABLE',
+      );
+    }
+    if (refusal !== undefined) {
+      if (expected === 'heartbeat') context.store.evictNode(a.nodeId);
+      throw new AdmissionError(
+        status.FAILED_PRECONDITION,
+        expected === 'heartbeat' ? `${refusal}; evicted: register again once bonded` : refusal,
+        'STAKE_BELOW_MINIMUM',
+      );
+    }
+    // A copy of this announcement may have been admitted while the stake was read.
+    checkNonce(context, a, 'announcement');
+  }
+  apply(context, a, nowMs);
+  return a;
+}
+
+function apply(context: AdmissionContext, a: Announcement, nowMs: number): void {
+  const { store } = context;
+  store.transaction(() => {
+    rememberNonce(context, a, nowMs);
+    if (a.kind === 'register') store.putNode(a, nowMs);
+    else if (a.kind === 'heartbeat') store.touchNode(a, nowMs);
+    else store.removeNode(a.nodeId);
+  });
+}
+
+function checkAnnouncement(
   context: AdmissionContext,
   expected: AnnouncementKind,
   signed: SignedAnnouncement,
@@ -71,12 +142,6 @@ export function admit(
   else checkRegistered(config, a, existing);
 
   checkNonce(context, a, 'announcement');
-  store.transaction(() => {
-    rememberNonce(context, a, nowMs);
-    if (expected === 'register') store.putNode(a, nowMs);
-    else if (expected === 'heartbeat') store.touchNode(a, nowMs);
-    else store.removeNode(a.nodeId);
-  });
   return a;
 }
 

@@ -34,6 +34,7 @@ test('a minimal config gets defaults; the manifest may be named by its directory
   assert.deepEqual(config.heartbeat, { intervalMs: 5000, evictAfterMissed: 3 });
   assert.equal(config.maxClockSkewMs, 30_000);
   assert.deepEqual(config.seeds, []);
+  assert.deepEqual(config.operatorKeys, [], 'no operator key: nothing can grant value on the ledger');
   assert.equal(config.escrow, undefined);
   assert.deepEqual(config.stake.minimum, { node: 0n, daemon: 0n, verifier: 0n });
   assert.equal(config.stake.unstakeCooldownS, 7 * 24 * 3600);
@@ -55,11 +56,13 @@ test('a minimal config gets defaults; the manifest may be named by its directory
       clusterId: 'x',
       models: [{ id: 'tiny', manifest: 'tiny/manifest.json' }],
       escrow: { rpcUrl: 'http://127.0.0.1:8545', contract: `0x${'AB'.repeat(20)}` },
+      operatorKeys: [`0x${'EF'.repeat(20)}`],
     },
     dir,
   );
   assert.equal(byFile.models[0]!.manifestPath, join(dir, 'tiny', 'manifest.json'));
   assert.equal(byFile.escrow!.contract, `0x${'ab'.repeat(20)}`);
+  assert.deepEqual(byFile.operatorKeys, [`0x${'ef'.repeat(20)}`]);
 });
 
 test('every mistake is named by its JSON path, all at once', () => {
@@ -79,10 +82,11 @@ test('every mistake is named by its JSON path, all at once', () => {
     escrow: { rpcUrl: 'localhost:8545', contract: '0x1234' },
     seeds: ['127.0.0.1:50051', 'no-port'],
     registryKeys: [`0x${'ab'.repeat(20)}`, 'registry-a'],
+    operatorKeys: [`0x${'CD'.repeat(20)}`, `0x${'cd'.repeat(20)}`, 7],
     gossip: true,
   });
   assert.deepEqual(problems, [
-    'gossip: unknown key (expected one of: clusterId, models, heartbeat, maxClockSkewMs, rateLimit, nonceCacheMax, stake, challengeWindowS, audit, escrow, seeds, registryKeys, gossipIntervalMs)',
+    'gossip: unknown key (expected one of: clusterId, models, heartbeat, maxClockSkewMs, rateLimit, nonceCacheMax, stake, challengeWindowS, audit, escrow, seeds, registryKeys, operatorKeys, gossipIntervalMs)',
     `clusterId: must be 1-64 letters, digits, '.', '_' or '-', got "has spaces"`,
     `models[0].manifest: file not found: ${join(dir, 'missing-dir')}`,
     `models[1].id: "other" differs from the manifest's modelId "tiny" (${join(dir, 'tiny', 'manifest.json')})`,
@@ -95,6 +99,8 @@ test('every mistake is named by its JSON path, all at once', () => {
     'escrow.contract: must be a 0x-prefixed 20-byte hex address, got "0x1234"',
     'seeds[1]: must be "HOST:PORT", got "no-port"',
     'registryKeys[1]: must be a 0x-prefixed 20-byte hex address, got "registry-a"',
+    `operatorKeys[1]: 0x${'cd'.repeat(20)} is listed twice`,
+    'operatorKeys[2]: must be a 0x-prefixed 20-byte hex address, got 7',
     'heartbeat.intervalMs: must be an integer >= 10, got 0',
     'heartbeat.evictAfterMissed: must be an integer >= 1, got 1.5',
     'maxClockSkewMs: must be an integer >= 1, got "30s"',

@@ -46,6 +46,11 @@ export interface ClusterConfig {
    * its seeds, a registry gossips only with registries whose identity one of these keys signed.
    */
   readonly registryKeys: readonly string[];
+  /**
+   * Addresses (lowercase 0x) of the cluster operator's keys: a Grant signed by one of them credits
+   * stake or a client deposit on the registry's ledger, the only way value enters it besides earnings.
+   */
+  readonly operatorKeys: readonly string[];
   readonly gossipIntervalMs: number;
 }
 
@@ -198,6 +203,7 @@ export function parseClusterConfig(value: unknown, baseDir: string, source = 'cl
       'escrow',
       'seeds',
       'registryKeys',
+      'operatorKeys',
       'gossipIntervalMs',
     ]) ?? {};
 
@@ -268,18 +274,23 @@ export function parseClusterConfig(value: unknown, baseDir: string, source = 'cl
     }
   }
 
-  const registryKeys: string[] = [];
-  if (root.registryKeys !== undefined) {
-    if (!Array.isArray(root.registryKeys))
-      problem('registryKeys', `must be an array of 0x addresses, got ${describe(root.registryKeys)}`);
-    else {
-      for (const [i, key] of root.registryKeys.entries()) {
-        if (typeof key !== 'string' || !/^0x[0-9a-fA-F]{40}$/.test(key))
-          problem(`registryKeys[${i}]`, `must be a 0x-prefixed 20-byte hex address, got ${describe(key)}`);
-        else registryKeys.push(key.toLowerCase());
-      }
+  const addresses = (path: string, v: unknown): string[] => {
+    const found: string[] = [];
+    if (v === undefined) return found;
+    if (!Array.isArray(v)) {
+      problem(path, `must be an array of 0x addresses, got ${describe(v)}`);
+      return found;
     }
-  }
+    for (const [i, key] of v.entries()) {
+      if (typeof key !== 'string' || !/^0x[0-9a-fA-F]{40}$/.test(key))
+        problem(`${path}[${i}]`, `must be a 0x-prefixed 20-byte hex address, got ${describe(key)}`);
+      else if (found.includes(key.toLowerCase())) problem(`${path}[${i}]`, `${key} is listed twice`);
+      else found.push(key.toLowerCase());
+    }
+    return found;
+  };
+  const registryKeys = addresses('registryKeys', root.registryKeys);
+  const operatorKeys = addresses('operatorKeys', root.operatorKeys);
 
   const config: ClusterConfig = {
     clusterId,
@@ -324,6 +335,7 @@ export function parseClusterConfig(value: unknown, baseDir: string, source = 'cl
     ...(escrow === undefined ? {} : { escrow }),
     seeds,
     registryKeys,
+    operatorKeys,
     gossipIntervalMs: integer('gossipIntervalMs', root.gossipIntervalMs, DEFAULTS.gossipIntervalMs, 10),
   };
   // A node learns of an audit request at its next heartbeat and then tickets it; a deadline of fewer

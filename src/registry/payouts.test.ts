@@ -1,53 +1,67 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { makeSummary } from '../chain/summary.ts';
-import { computePayouts, MAX_BONUS_BPS } from './payouts.ts';
+import { computePayments } from './payouts.ts';
+import type { UsageFlow } from '../chain/summary.ts';
 
-const A = `0x${'a'.repeat(40)}`;
-const B = `0x${'b'.repeat(40)}`;
-const C = `0x${'c'.repeat(40)}`;
-const summary = makeSummary(
-  0,
-  { fromHeight: 1, toHeight: 10 },
-  'ff'.repeat(32),
-  [
-    { nodeId: A, shares: 3, weight: 3000, tokens: 30, fees: 0 },
-    { nodeId: B, shares: 1, weight: 1000, tokens: 10, fees: 0 },
-    { nodeId: C, shares: 6, weight: 6000, tokens: 60, fees: 0 },
-  ],
-  [],
-);
-const none = new Set<string>();
+const flow = (client: string, nodeId: string, tokens: number, fee: bigint): UsageFlow => ({
+  client,
+  nodeId,
+  shares: 1,
+  tokens,
+  fees: BigInt(tokens) * fee,
+});
 
-test('without a bonus the pool is shared pro rata of weight, rounded down', () => {
-  assert.deepEqual(computePayouts(summary, { pool: 1001n, bonusBps: 0, fastest: [], banned: none }), [
-    { node: A, amount: 300n },
-    { node: B, amount: 100n },
-    { node: C, amount: 600n },
+test('each client pays the nodes its receipts name from its own balance, to the unit', () => {
+  const flows = [
+    flow('0xa', '0x1', 10, 7n),
+    flow('0xa', '0x2', 5, 7n),
+    flow('0xb', '0x2', 3, 7n),
+    flow('0xz', '0x3', 1_000_000, 7n),
+  ];
+  const { payouts, debits } = computePayments(
+    flows,
+    new Map([
+      ['0xa', 1_000n],
+      ['0xb', 21n],
+    ]),
+    new Set(),
+  );
+  // 0xz deposited nothing: its receipts make no one's share worth anything.
+  assert.deepEqual(payouts, [
+    { node: '0x1', amount: 70n },
+    { node: '0x2', amount: 35n + 21n },
+  ]);
+  assert.deepEqual(debits, [
+    { client: '0xa', amount: 105n },
+    { client: '0xb', amount: 21n },
   ]);
 });
 
-test('the bonus goes equally to the fastest nodes, and is bounded at 5 %', () => {
-  assert.deepEqual(computePayouts(summary, { pool: 10_000n, bonusBps: 500, fastest: [B], banned: none }), [
-    { node: A, amount: 2850n },
-    { node: B, amount: 950n + 500n },
-    { node: C, amount: 5700n },
+test('a client short of funds pays each of its flows the same fraction, rounded down; nobody else pays for it', () => {
+  const flows = [flow('0xa', '0x1', 10, 10n), flow('0xa', '0x2', 20, 10n), flow('0xb', '0x1', 1, 10n)];
+  const { payouts, debits } = computePayments(
+    flows,
+    new Map([
+      ['0xa', 100n],
+      ['0xb', 10n],
+    ]),
+    new Set(),
+  );
+  assert.deepEqual(payouts, [
+    { node: '0x1', amount: 33n + 10n },
+    { node: '0x2', amount: 66n },
   ]);
-  // no winner: no bonus taken from the pool
-  assert.deepEqual(
-    computePayouts(summary, { pool: 10_000n, bonusBps: 500, fastest: [], banned: none }).map((p) => p.amount),
-    [3000n, 1000n, 6000n],
-  );
-  assert.throws(
-    () => computePayouts(summary, { pool: 1n, bonusBps: MAX_BONUS_BPS + 1, fastest: [], banned: none }),
-    /bonusBps 501/,
-  );
+  assert.deepEqual(debits, [
+    { client: '0xa', amount: 99n },
+    { client: '0xb', amount: 10n },
+  ]);
+  const sum = (xs: { amount: bigint }[]) => xs.reduce((a, x) => a + x.amount, 0n);
+  assert.equal(sum(payouts), sum(debits));
 });
 
-test('a banned node is paid nothing and its part stays in escrow; an empty pool pays nobody', () => {
-  assert.deepEqual(computePayouts(summary, { pool: 10_000n, bonusBps: 500, fastest: [C], banned: new Set([C]) }), [
-    { node: A, amount: 3000n },
-    { node: B, amount: 1000n },
-  ]);
-  assert.deepEqual(computePayouts(summary, { pool: 0n, bonusBps: 0, fastest: [], banned: none }), []);
+test('a withheld node is paid nothing and its clients are not debited for it', () => {
+  const flows = [flow('0xa', '0x1', 10, 1n), flow('0xa', '0xbad', 10, 1n)];
+  const { payouts, debits } = computePayments(flows, new Map([['0xa', 15n]]), new Set(['0xbad']));
+  assert.deepEqual(payouts, [{ node: '0x1', amount: 10n }]);
+  assert.deepEqual(debits, [{ client: '0xa', amount: 10n }]);
 });

@@ -1,43 +1,36 @@
-import { BPS, type Payout } from './settlement-backend.ts';
-import type { SettlementSummary } from '../chain/summary.ts';
-
-/** The largest bonus for the fastest nodes: 5 % of a window's pool. */
-export const MAX_BONUS_BPS = 500;
-
-export interface PayoutRule {
-  /** What the window's clients owe and have deposited: the pool shared out. */
-  readonly pool: bigint;
-  /** Share of the pool (basis points, at most MAX_BONUS_BPS) split equally among `fastest`. */
-  readonly bonusBps: number;
-  /** The nodes that won the window's races (lowest compute time per token); may be empty. */
-  readonly fastest: readonly string[];
-  /** Nodes with a confirmed fraud proof: their part of the pool is not paid. */
-  readonly banned: ReadonlySet<string>;
-}
+import type { Debit, Payout } from './settlement-backend.ts';
+import type { UsageFlow } from '../chain/summary.ts';
 
 /**
- * A window's payouts. The pool less the bonus goes to the nodes pro rata of their weighted shares
- * (over the window's whole weight, so a banned node's part stays in escrow); the bonus is split
- * equally among the fastest unbanned nodes (none: no bonus). Amounts are rounded down; the dust
- * stays in escrow for later windows.
+ * A window's payments (docs/ARCHITECTURE.md §8). Each client pays the nodes its receipts name, at the
+ * fees the chain recorded (tokens × the base fee of the block that holds each share), from its own
+ * balance and no one else's: a client whose balance covers what it owes pays every flow in full; one
+ * that cannot pays each of its flows the same fraction, rounded down; one with nothing pays nothing.
+ * A withheld node (a confirmed fraud proof) is paid nothing and its clients are not debited for it.
+ * Σ payouts = Σ debits, exactly.
  */
-export function computePayouts(summary: SettlementSummary, rule: PayoutRule): Payout[] {
-  if (!Number.isInteger(rule.bonusBps) || rule.bonusBps < 0 || rule.bonusBps > MAX_BONUS_BPS) {
-    throw new RangeError(`bonusBps ${rule.bonusBps} is not an integer in 0..${MAX_BONUS_BPS}`);
+export function computePayments(
+  flows: readonly UsageFlow[],
+  balances: ReadonlyMap<string, bigint>,
+  withheld: ReadonlySet<string>,
+): { payouts: Payout[]; debits: Debit[] } {
+  const owed = new Map<string, bigint>();
+  for (const f of flows) if (!withheld.has(f.nodeId)) owed.set(f.client, (owed.get(f.client) ?? 0n) + f.fees);
+  const toNodes = new Map<string, bigint>();
+  const debits = new Map<string, bigint>();
+  for (const f of flows) {
+    if (withheld.has(f.nodeId) || f.fees === 0n) continue;
+    const total = owed.get(f.client)!;
+    const balance = balances.get(f.client) ?? 0n;
+    const paid = balance >= total ? f.fees : (f.fees * (balance > 0n ? balance : 0n)) / total;
+    if (paid === 0n) continue;
+    toNodes.set(f.nodeId, (toNodes.get(f.nodeId) ?? 0n) + paid);
+    debits.set(f.client, (debits.get(f.client) ?? 0n) + paid);
   }
-  if (rule.pool <= 0n || summary.totalWeight === 0) return [];
-  const winners = [...new Set(rule.fastest)].filter(
-    (n) => !rule.banned.has(n) && summary.nodes.some((s) => s.nodeId === n),
-  );
-  const bonus = winners.length === 0 ? 0n : (rule.pool * BigInt(rule.bonusBps)) / BigInt(BPS);
-  const base = rule.pool - bonus;
-  const perWinner = winners.length === 0 ? 0n : bonus / BigInt(winners.length);
-  const payouts: Payout[] = [];
-  for (const node of summary.nodes) {
-    if (rule.banned.has(node.nodeId)) continue;
-    const amount =
-      (base * BigInt(node.weight)) / BigInt(summary.totalWeight) + (winners.includes(node.nodeId) ? perWinner : 0n);
-    if (amount > 0n) payouts.push({ node: node.nodeId, amount });
-  }
-  return payouts;
+  const byKey = <T>(m: Map<string, bigint>, make: (key: string, amount: bigint) => T): T[] =>
+    [...m.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([k, v]) => make(k, v));
+  return {
+    payouts: byKey(toNodes, (node, amount) => ({ node, amount })),
+    debits: byKey(debits, (client, amount) => ({ client, amount })),
+  };
 }

@@ -16,6 +16,9 @@ import type { AccountReply__Output } from '../proto/tessera/v1/AccountReply.ts';
 import type { ClaimReply__Output } from '../proto/tessera/v1/ClaimReply.ts';
 import type { RequestUnstakeReply__Output } from '../proto/tessera/v1/RequestUnstakeReply.ts';
 import type { StakeReply__Output } from '../proto/tessera/v1/StakeReply.ts';
+import type { GrantReply__Output } from '../proto/tessera/v1/GrantReply.ts';
+import { signGrant } from './grant.ts';
+import type { GrantAmounts } from './settlement-backend.ts';
 import type { WithdrawStakeReply__Output } from '../proto/tessera/v1/WithdrawStakeReply.ts';
 import { signAnnouncement, type Announcement, type AnnouncementKind } from './announcement.ts';
 import { signOperatorRequest, type OperatorAction } from './operator-request.ts';
@@ -240,6 +243,26 @@ export class RegistryClient {
         )
       ).amount,
     );
+  }
+
+  /**
+   * Credits `to` with stake and/or a client deposit on the registry's ledger, signed by the cluster
+   * operator's `key` (one of the cluster config's operatorKeys); returns `to`'s stake and client
+   * balance after it.
+   */
+  async grant(key: KeyPair, to: string, amounts: GrantAmounts): Promise<{ stake: bigint; balance: bigint }> {
+    const signed = signGrant(key, {
+      operator: key.address,
+      to: to.toLowerCase(),
+      ...(amounts.stake === undefined ? {} : { stake: String(amounts.stake) }),
+      ...(amounts.deposit === undefined ? {} : { deposit: String(amounts.deposit) }),
+      timestampMs: Date.now(),
+      nonce: randomBytes(16).toString('hex'),
+    });
+    const reply = await this.#calls.call<GrantReply__Output>((cb) =>
+      this.#grpc.grant(signed, this.#calls.options(), cb),
+    );
+    return { stake: BigInt(reply.stake), balance: BigInt(reply.balance) };
   }
 
   async account(address: string): Promise<Account> {

@@ -30,7 +30,7 @@ export class RegistryMetrics {
     for (const kind of ['register', 'heartbeat', 'unregister']) this.#admissions.labels(kind, 'accepted');
     this.#settlements = metrics.counter({
       name: 'tessera_registry_settlements_total',
-      help: 'Settlement events: windows posted, finalized and challenged; rejected counts each refused attempt (a summary that does not match its blocks).',
+      help: 'Settlement events: windows posted, finalized and challenged; rejected counts each daemon whose blocks of a window failed the registry check.',
       labelNames: ['status'],
     });
     for (const status of ['posted', 'finalized', 'challenged', 'rejected']) this.#settlements.labels(status);

@@ -11,7 +11,7 @@ import { parseManifest } from '../model/manifest.ts';
 import { tessera } from '../proto/services.ts';
 import type { RegistryHandlers } from '../proto/tessera/v1/Registry.ts';
 import type { Signed__Output } from '../proto/tessera/v1/Signed.ts';
-import { admit, silenceLimitMs, type AdmissionContext } from './admission.ts';
+import { admitStaked, silenceLimitMs, type AdmissionContext } from './admission.ts';
 import type { Announcement, AnnouncementKind } from './announcement.ts';
 import { auditRetentionMs, type ClusterConfig } from './cluster-config.ts';
 import { AuditService, type StakeSlasher } from './audit-service.ts';
@@ -28,6 +28,9 @@ import { membershipHandlers } from '../chain/membership-service.ts';
 import { Metrics } from '../metrics/metrics.ts';
 import { healthy, unhealthy, type Health } from '../metrics/metrics-server.ts';
 import { RegistryMetrics } from './registry-metrics.ts';
+import { RosterSigner } from './roster-signer.ts';
+import { EquivocationJudgeService } from './equivocation.ts';
+import { BPS } from './settlement-backend.ts';
 
 export interface RegistryOptions {
   /** 0 picks a free port. */
@@ -49,7 +52,7 @@ export interface RegistryOptions {
   /** Where bonds are read; given, Discover lists only nodes at or above the cluster's stake minimum and not unstaking. */
   readonly stakes?: StakeReader;
   /** Settles the live daemon's windows on this back end (src/registry/settlement.ts); none: no settlement. */
-  readonly settle?: { readonly backend: SettlementBackend; readonly intervalMs?: number; readonly bonusBps?: number };
+  readonly settle?: { readonly backend: SettlementBackend; readonly intervalMs?: number };
   /** Where operators stake, unstake, withdraw and claim (src/registry/operator-service.ts); none: those calls are refused. */
   readonly accounts?: SettlementBackend;
   /** Where the registry's figures go (src/metrics); none: they are kept but never read. */
@@ -108,7 +111,34 @@ export async function startRegistry(options: RegistryOptions): Promise<RegistryH
       models: [...served.values()].map((m) => ({ modelId: m.modelId, shards: m.shards })),
       silenceLimitMs: silenceLimitMs(config),
     });
-    const context: AdmissionContext = { store, config, served, banReason: (nodeId) => audit.banReason(nodeId) };
+    // The share chain's leaders: one signed roster per epoch, and the slash of a daemon that signs two blocks for a slot.
+    const equivocation = new EquivocationJudgeService({
+      db: store.database,
+      evict: (daemon) => store.evictNode(daemon),
+      ...(options.settlement === undefined ? {} : { slasher: options.settlement }),
+      fractionBps: Math.round(config.stake.slashFractions.fraud * BPS),
+      log,
+    });
+    const rosters = new RosterSigner({
+      db: store.database,
+      ...(options.key === undefined ? {} : { key: options.key }),
+      registryKeys: config.registryKeys,
+      liveDaemons: () =>
+        storeDirectory(store.database, silenceLimitMs(config))
+          .members([], 'daemon')
+          .map((m) => m.nodeId),
+      ...(options.stakes === undefined ? {} : { stakes: options.stakes }),
+      minimum: config.stake.minimum.daemon,
+      banned: (daemon) => equivocation.banReason(daemon) !== undefined,
+    });
+    const stakeGate = options.stakes === undefined ? undefined : new StakeGate(options.stakes, config.stake.minimum);
+    const context: AdmissionContext = {
+      store,
+      config,
+      served,
+      ...(stakeGate === undefined ? {} : { stakeGate }),
+      banReason: (nodeId) => audit.banReason(nodeId) ?? equivocation.banReason(nodeId),
+    };
     const contextOf = (kind: AnnouncementKind): AdmissionContext => ({
       ...context,
       takeKey: (nodeId) => takeKey(METHOD_OF_KIND[kind], nodeId),
@@ -130,14 +160,13 @@ export async function startRegistry(options: RegistryOptions): Promise<RegistryH
       limits.key(method, policy, key, Date.now());
     };
     const tokenizers = new Map<string, Buffer>();
-    const stakeGate = options.stakes === undefined ? undefined : new StakeGate(options.stakes, config.stake.minimum);
 
     const authCall =
       (kind: AnnouncementKind, reply: (nowMs: number, admitted: Announcement) => object) =>
-      (call: ServerUnaryCall<Signed__Output, object>, callback: sendUnaryData<object>) => {
+      async (call: ServerUnaryCall<Signed__Output, object>, callback: sendUnaryData<object>) => {
         const nowMs = Date.now();
         try {
-          const a = admit(
+          const a = await admitStaked(
             contextOf(kind),
             kind,
             { payload: call.request.payload, signature: call.request.signature },
@@ -297,7 +326,10 @@ export async function startRegistry(options: RegistryOptions): Promise<RegistryH
         {
           name: 'tessera.v1.Membership',
           definition: tessera.v1.Membership.service,
-          handlers: membershipHandlers(storeDirectory(store.database, silenceLimitMs(config))),
+          handlers: membershipHandlers(storeDirectory(store.database, silenceLimitMs(config)), {
+            rosters,
+            equivocation,
+          }),
         },
       ],
     });
@@ -318,10 +350,10 @@ export async function startRegistry(options: RegistryOptions): Promise<RegistryH
             backend: options.settle.backend,
             db: store.database,
             members: storeDirectory(store.database, silenceLimitMs(config)),
+            authorities: () => new Set(rosters.authorities),
             log,
             onEvent: (event) => metrics.settlement(event),
             ...(options.settle.intervalMs === undefined ? {} : { intervalMs: options.settle.intervalMs }),
-            ...(options.settle.bonusBps === undefined ? {} : { bonusBps: options.settle.bonusBps }),
           });
     audit.applyPendingSlashes().catch((error: Error) => log('slash_failed', { error: error.message }));
     gossip = new PeerGossip({

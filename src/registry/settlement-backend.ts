@@ -21,9 +21,20 @@ export interface Payout {
   readonly amount: bigint;
 }
 
+/** What one client pays into a settlement, from its own deposit. */
+export interface Debit {
+  readonly client: string;
+  readonly amount: bigint;
+}
+
+/**
+ * A window's settlement: each node's payout, and which client's deposit pays how much of it. The
+ * two sums are equal, so no settlement pays a node from a pool shared with strangers.
+ */
 export interface SettlementPost {
   readonly hash: Hash32;
   readonly payouts: readonly Payout[];
+  readonly debits: readonly Debit[];
 }
 
 export type SettlementStatus = 'posted' | 'challenged' | 'finalized';
@@ -37,6 +48,7 @@ export type SettlementState =
       readonly challengeEndsAtMs: number;
       readonly total: bigint;
       readonly payouts: readonly Payout[];
+      readonly debits: readonly Debit[];
     };
 
 export interface StakeInfo {
@@ -45,28 +57,53 @@ export interface StakeInfo {
   readonly unstakingUntilMs?: number;
 }
 
+/** What an operator grant credits (src/registry/grant.ts); at least one of the two, each positive. */
+export interface GrantAmounts {
+  readonly stake?: bigint;
+  readonly deposit?: bigint;
+}
+
 export interface SettlementBackend {
   readonly kind: 'ledger' | 'evm';
   /** Who receives slashed stake (claimable like any payout). */
   readonly treasury: string;
 
+  /**
+   * On the contract a real transfer from the client's account; the ledger holds no one's money, so
+   * its deposits arrive only through grant() (no RPC reaches this method on the ledger).
+   */
   deposit(client: string, amount: bigint): Promise<void>;
   /** Everything the client has ever deposited. */
   deposited(client: string): Promise<bigint>;
-  /** Deposits not yet paid out by a finalized settlement. */
-  available(): Promise<bigint>;
+  /**
+   * What the client may still be debited: its deposits less the debits of its settlements that are
+   * posted (reserved) or finalized (spent). A challenge gives a settlement's debits back.
+   */
+  balanceOf(client: string): Promise<bigint>;
 
+  /**
+   * Bonds stake from the node's own money: on the contract the value sent from its account; on the
+   * ledger its claimable earnings, refused InsufficientFunds when it holds less (nothing changes).
+   */
   stake(node: string, amount: bigint): Promise<void>;
+  /** Moves `amount` of the node's claimable earnings into its stake; InsufficientFunds when it holds less. */
+  stakeFromEarnings(node: string, amount: bigint): Promise<void>;
   /** Starts the cooldown; returns the instant (unix ms) the stake may be withdrawn. */
   requestUnstake(node: string): Promise<number>;
   /** Pays the whole remaining stake back once the cooldown is over; returns the amount. */
   withdrawStake(node: string): Promise<bigint>;
   stakeOf(node: string): Promise<StakeInfo>;
 
-  /** Opens the settlement's challenge window; returns when it ends (unix ms). */
+  /**
+   * Reserves each debit from its client's balance and opens the settlement's challenge window;
+   * returns when it ends (unix ms). Refused, changing nothing: UnbalancedSettlement when the payouts
+   * and the debits differ in sum, InsufficientDeposits (naming the client) when a client's balance
+   * is short.
+   */
   postSettlement(post: SettlementPost): Promise<number>;
+  /** Gives the reserved debits back to their clients; the settlement never pays. */
   challenge(hash: Hash32, reason: string): Promise<void>;
-  /** Credits the payouts from deposits once the window has passed without a challenge. */
+  /** Credits the payouts from the reserved debits once the window has passed without a challenge. */
   finalize(hash: Hash32): Promise<void>;
   settlementState(hash: Hash32): Promise<SettlementState>;
 
@@ -99,6 +136,8 @@ export const ESCROW_ERROR_CODES = [
   'ChallengeWindowOpen',
   'ChallengeWindowClosed',
   'InsufficientDeposits',
+  'UnbalancedSettlement',
+  'InsufficientFunds',
   'NothingToClaim',
   'InvalidFraction',
   'EvidenceAlreadyUsed',
@@ -118,6 +157,14 @@ export class EscrowError extends Error {
 }
 
 const HASH32 = /^0x[0-9a-fA-F]{64}$/;
+
+/**
+ * The ledger's way in for value (issue 14): a grant the registry checked was signed by one of the
+ * cluster's operator keys. `evidence` is the signed grant's hash, which credits once.
+ */
+export interface GrantLedger {
+  grant(to: string, amounts: GrantAmounts, evidence: Hash32): Promise<void>;
+}
 
 /** Lower-cased, so the same hash is one key in both back ends. */
 export function checkHash32(value: string, what: string): Hash32 {

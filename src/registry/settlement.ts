@@ -1,35 +1,37 @@
-import { hex } from '../crypto/hash.ts';
 import { silentLogger, type Logger } from '../core/log.ts';
 import type Database from 'better-sqlite3';
 import { hexToBytes } from '@noble/hashes/utils.js';
-import { DaemonClient } from '../chain/daemon-client.ts';
-
-import { openShare, shareSigner } from '../protocol/share.ts';
-import type { SettlementSummary } from '../chain/summary.ts';
+import { canonicalJson } from '../crypto/canonical-json.ts';
+import { sha256 } from '../crypto/hash.ts';
 import { addressOf } from '../crypto/keys.ts';
-import { EscrowError, type Hash32, type Payout, type SettlementBackend } from './settlement-backend.ts';
+import { DaemonClient } from '../chain/daemon-client.ts';
 import type { MemberDirectory } from '../chain/membership-service.ts';
-import { computePayouts } from './payouts.ts';
+import type { SettlementSummary } from '../chain/summary.ts';
+import { computePayments } from './payouts.ts';
+import { EscrowError, type Debit, type Hash32, type Payout, type SettlementBackend } from './settlement-backend.ts';
+import { SettlementStore, type WindowRecord } from './settlement-store.ts';
+import { checkWindow } from './window-check.ts';
 
 export interface SettlerOptions {
   readonly backend: SettlementBackend;
-  readonly daemon: DaemonClient;
-  /** The registry's database: audit tickets and bans. */
+  /** The registry's database: audit tickets and bans, and this settler's own records. */
   readonly db: Database.Database;
-  /** Admitted members (share keys, and whether a daemon and a verifier are live). */
+  /** Admitted members: share keys (past ones too), and whether daemons and verifiers are live. */
   readonly members: MemberDirectory;
-  /** Basis points of each pool for the fastest nodes; default 0, at most 500. */
-  readonly bonusBps?: number;
-  /** The window's fastest nodes among those given (default: none). */
-  readonly fastest?: (nodeIds: readonly string[]) => readonly string[];
+  /** Addresses whose signature makes a roster: the registry keys of this cluster. */
+  readonly authorities: () => ReadonlySet<string>;
   readonly log?: Logger;
+  /** Each window's events, for the registry's metrics. */
+  readonly onEvent?: (event: SettlementEvent) => void;
 }
 
 export type SettleOutcome =
   | {
       readonly status: 'posted';
       readonly hash: Hash32;
+      readonly summary: SettlementSummary;
       readonly payouts: readonly Payout[];
+      readonly debits: readonly Debit[];
       readonly challengeEndsAtMs: number;
     }
   | { readonly status: 'already'; readonly hash: Hash32; readonly state: string }
@@ -39,65 +41,147 @@ export type FinalizeOutcome =
   { readonly status: 'finalized' } | { readonly status: 'waiting' | 'challenged'; readonly reason: string };
 
 /**
- * The registry's side of settlement (docs/ARCHITECTURE.md §8): takes a daemon's summary of a window only
- * once its shares check out against the blocks and the registry's share keys and its audits are
- * done, posts the payouts, and finalizes after the challenge window while a daemon and a verifier
- * are live.
+ * The hash a window is settled under: its summary and the nodes withheld from it. A window settled
+ * again after a challenge withholds one more node, so it is posted under a new hash.
+ */
+export function settlementHashOf(summary: SettlementSummary, withheld: readonly string[]): Hash32 {
+  return `0x${sha256(canonicalJson({ summary: summary.hash, withheld: [...withheld].sort() })).toString('hex')}`;
+}
+
+/**
+ * The registry's side of settlement (docs/ARCHITECTURE.md §8). A window is settled from the chain's
+ * own final blocks, as any daemon that serves them checked (window-check.ts), whatever the window's
+ * nodes did since; each client pays the nodes its receipts name from its own balance (payouts.ts);
+ * a node with a confirmed fraud proof is withheld, and a posted settlement that pays it is
+ * challenged and settled again without it. Finalized after the challenge window while a daemon and
+ * a verifier are live.
  */
 export class Settler {
   readonly #o: SettlerOptions;
+  readonly #store: SettlementStore;
 
   constructor(options: SettlerOptions) {
     this.#o = options;
+    this.#store = new SettlementStore(options.db);
   }
 
-  async settle(window: number): Promise<SettleOutcome> {
-    const { backend, daemon, db } = this.#o;
-    let summary: SettlementSummary;
-    try {
-      summary = await daemon.settlementSummary(window);
-    } catch (error) {
-      return {
-        status: 'waiting',
-        reason: `daemon ${daemon.endpoint}: ${(error as { details?: string }).details || (error as Error).message}`,
-      };
+  get store(): SettlementStore {
+    return this.#store;
+  }
+
+  /** Settles `window` from the first of `daemons` that serves it final and valid. */
+  async settle(window: number, daemons: readonly DaemonClient[]): Promise<SettleOutcome> {
+    const { backend } = this.#o;
+    const log = this.#o.log ?? silentLogger;
+    const record = this.#store.window(window);
+    if (record !== undefined && record.status !== 'challenged') {
+      const state = await backend.settlementState(record.hash);
+      if (record.status !== 'posting' || state.status !== 'none') {
+        if (record.status === 'posting') this.#store.put({ ...record, status: state.status as WindowRecord['status'] });
+        return { status: 'already', hash: record.hash, state: state.status === 'none' ? record.status : state.status };
+      }
     }
-    const hash = `0x${summary.hash}` as Hash32;
-    // The back end is the record of what was posted: a restarted registry does not post twice.
-    const state = await backend.settlementState(hash);
-    if (state.status !== 'none') return { status: 'already', hash, state: state.status };
-    const invalid = await this.#checkShares(summary);
-    if (invalid !== undefined) throw new SettlementRejectedError(`window ${window}: ${invalid}`);
-    const lastBlock = await daemon.block(summary.toHeight, true);
-    const pending = this.#pendingAudits(
-      summary.nodes.map((n) => n.nodeId),
-      lastBlock.header.timestampMs,
-    );
+
+    const reasons: string[] = [];
+    let checked;
+    for (const daemon of daemons) {
+      let outcome;
+      try {
+        outcome = await checkWindow(daemon, window, {
+          shareKeysOf: (nodeId) => this.#shareKeysOf(nodeId),
+          authorities: this.#o.authorities(),
+          genesis: this.#store.pinnedGenesis(),
+        });
+      } catch (error) {
+        reasons.push(
+          `daemon ${daemon.endpoint}: ${(error as { details?: string }).details || (error as Error).message}`,
+        );
+        continue;
+      }
+      if (outcome.status === 'checked') {
+        checked = outcome;
+        break;
+      }
+      if (outcome.status === 'refused') {
+        log('settlement_daemon_refused', { window, reason: outcome.reason });
+        this.#o.onEvent?.('rejected');
+      }
+      reasons.push(outcome.reason);
+    }
+    if (checked === undefined)
+      return { status: 'waiting', reason: reasons.length === 0 ? 'no live daemon' : reasons.join('; ') };
+    this.#store.pinGenesis(checked.genesis);
+    const { summary } = checked;
+
+    const nodes = [...new Set(summary.flows.map((f) => f.nodeId))];
+    const pending = this.#pendingAudits(nodes, checked.lastBlock.header.timestampMs);
     if (pending > 0)
       return { status: 'waiting', reason: `${pending} audit tickets of the window's nodes are not done` };
-    const owed = summary.clients.reduce((sum, c) => sum + BigInt(c.fees), 0n);
-    const available = await backend.available();
-    const pool = owed < available ? owed : available;
-    const banned = new Set(
-      (db.prepare('SELECT node_id AS nodeId FROM audit_bans').all() as { nodeId: string }[]).map((r) => r.nodeId),
-    );
-    const payouts = computePayouts(summary, {
-      pool,
-      bonusBps: this.#o.bonusBps ?? 0,
-      fastest: this.#o.fastest?.(summary.nodes.map((n) => n.nodeId)) ?? [],
-      banned,
-    });
-    if (payouts.length === 0)
-      return { status: 'empty', reason: `window ${window} pays nobody (pool ${pool}, weight ${summary.totalWeight})` };
-    const challengeEndsAtMs = await backend.postSettlement({ hash, payouts });
-    this.#o.log?.('settlement_posted', {
+    const banned = this.#banned();
+    const withheld = nodes.filter((n) => banned.has(n)).sort();
+    const hash = settlementHashOf(summary, withheld);
+    if (record?.status === 'challenged' && record.hash === hash)
+      return { status: 'waiting', reason: `window ${window} was challenged and nothing more is withheld yet` };
+    const state = await backend.settlementState(hash);
+    if (state.status !== 'none') {
+      this.#store.put({ window, hash, status: state.status, withheld });
+      return { status: 'already', hash, state: state.status };
+    }
+    const clients = [...new Set(summary.flows.map((f) => f.client))];
+    const balances = new Map(await Promise.all(clients.map(async (c) => [c, await backend.balanceOf(c)] as const)));
+    const { payouts, debits } = computePayments(summary.flows, balances, new Set(withheld));
+    if (payouts.length === 0) {
+      this.#store.put({ window, hash, status: 'empty', withheld });
+      return {
+        status: 'empty',
+        reason: `window ${window} pays nobody (${summary.totalShares} shares; their clients' balances ${clients.map((c) => `${c}: ${balances.get(c)}`).join(', ') || 'none'})`,
+      };
+    }
+    // Recorded before the back end acts: after a crash the back end says whether it was posted.
+    this.#store.put({ window, hash, status: 'posting', withheld });
+    const challengeEndsAtMs = await backend.postSettlement({ hash, payouts, debits });
+    this.#store.put({ window, hash, status: 'posted', withheld });
+    this.#o.onEvent?.('posted');
+    log('settlement_posted', {
       window,
       hash,
-      pool: String(pool),
+      summary: summary.hash,
+      withheld,
       payouts: payouts.map((p) => ({ node: p.node, amount: String(p.amount) })),
+      debits: debits.map((d) => ({ client: d.client, amount: String(d.amount) })),
       challengeEndsAtMs,
     });
-    return { status: 'posted', hash, payouts, challengeEndsAtMs };
+    return { status: 'posted', hash, summary, payouts, debits, challengeEndsAtMs };
+  }
+
+  /**
+   * Challenges every posted settlement that pays a node a fraud proof has since confirmed (the
+   * challenge releases its clients' reserves; the window is then settled again without the node).
+   * Returns the windows challenged.
+   */
+  async challengeFraud(): Promise<number[]> {
+    const { backend } = this.#o;
+    const banned = this.#banned();
+    const challenged: number[] = [];
+    for (const record of this.#store.windows(['posted'])) {
+      const state = await backend.settlementState(record.hash);
+      if (state.status !== 'posted') continue;
+      // Node ids are lowercase; the escrow contract answers checksummed addresses.
+      const fraud = state.payouts.find((p) => banned.has(p.node.toLowerCase()));
+      if (fraud === undefined) continue;
+      try {
+        await backend.challenge(record.hash, `a fraud proof against ${fraud.node} was confirmed`);
+      } catch (error) {
+        // Too late: the challenge window closed. The settlement stands (the node was slashed).
+        if (error instanceof EscrowError && error.code === 'ChallengeWindowClosed') continue;
+        throw error;
+      }
+      this.#store.put({ ...record, status: 'challenged' });
+      this.#o.onEvent?.('challenged');
+      this.#o.log?.('settlement_challenged', { window: record.window, hash: record.hash, node: fraud.node });
+      challenged.push(record.window);
+    }
+    return challenged;
   }
 
   /** Finalizes a posted settlement once its challenge window has passed, while a daemon and a verifier are live. */
@@ -123,47 +207,33 @@ export class Settler {
         return { status: 'waiting', reason: error.message };
       throw error;
     }
+    for (const record of this.#store.windows(['posted']))
+      if (record.hash === hash) this.#store.put({ ...record, status: 'finalized' });
     this.#o.log?.('settlement_finalized', { hash });
+    this.#o.onEvent?.('finalized');
     return { status: 'finalized' };
   }
 
-  /** Recounts the window's blocks: every share signed by its node's registered share key, the totals the summary's. */
-  async #checkShares(summary: SettlementSummary): Promise<string | undefined> {
-    const totals = new Map<string, { shares: number; weight: number; tokens: number }>();
-    const keys = new Map<string, string | undefined>();
-    for (let from = summary.fromHeight; from <= summary.toHeight;) {
-      const { blocks } = await this.#o.daemon.blocks(from, summary.toHeight);
-      if (blocks.length === 0) return `the daemon holds no block at height ${from}`;
-      for (const block of blocks) {
-        if (block.header.height === summary.toHeight && hex(block.hash) !== summary.lastBlockHash)
-          return `block ${summary.toHeight} is not the one the summary names`;
-        for (const signed of block.shares) {
-          const share = openShare(signed.payload);
-          if (!keys.has(share.nodeId)) {
-            const member = this.#o.members.members([share.nodeId], '')[0];
-            keys.set(share.nodeId, member === undefined ? undefined : addressOf(hexToBytes(member.shareKey)));
-          }
-          const key = keys.get(share.nodeId);
-          if (key === undefined) return `share of ${share.nodeId}, a node the registry does not know`;
-          if (shareSigner(signed) !== key)
-            return `a share of ${share.nodeId} is not signed by its registered share key`;
-          const t = totals.get(share.nodeId) ?? { shares: 0, weight: 0, tokens: 0 };
-          totals.set(share.nodeId, {
-            shares: t.shares + 1,
-            weight: t.weight + share.weight,
-            tokens: t.tokens + share.tokensProcessed,
-          });
-        }
+  /** Every share key the node ever registered, as addresses. */
+  #shareKeysOf(nodeId: string): ReadonlySet<string> {
+    const member = this.#o.members.members([nodeId], '')[0];
+    const keys = new Set<string>();
+    for (const key of member?.shareKeys ?? []) {
+      try {
+        keys.add(addressOf(hexToBytes(key)));
+      } catch {
+        // A key that is not a point signs nothing.
       }
-      from = blocks.at(-1)!.header.height + 1;
     }
-    for (const node of summary.nodes) {
-      const t = totals.get(node.nodeId);
-      if (t === undefined || t.shares !== node.shares || t.weight !== node.weight || t.tokens !== node.tokens)
-        return `the summary's totals for ${node.nodeId} differ from its blocks`;
-    }
-    if (totals.size !== summary.nodes.length) return 'the blocks hold shares of nodes the summary leaves out';
-    return undefined;
+    return keys;
+  }
+
+  #banned(): Set<string> {
+    return new Set(
+      (this.#o.db.prepare('SELECT node_id AS nodeId FROM audit_bans').all() as { nodeId: string }[]).map(
+        (r) => r.nodeId,
+      ),
+    );
   }
 
   #pendingAudits(nodeIds: readonly string[], untilMs: number): number {
@@ -177,86 +247,49 @@ export class Settler {
   }
 }
 
-/** A window whose summary does not match its blocks: never posted. */
-export class SettlementRejectedError extends Error {}
-
-/** What happened to a window: posted (its challenge window opens), finalized, challenged, or rejected (its summary did not match its blocks). */
+/** What happened to a window: posted (its challenge window opens), finalized, challenged; or a daemon's blocks were rejected. */
 export type SettlementEvent = 'posted' | 'finalized' | 'challenged' | 'rejected';
 
-export interface SettlementLoopOptions extends Omit<SettlerOptions, 'daemon' | 'fastest'> {
+export interface SettlementLoopOptions extends SettlerOptions {
   /** How often windows are settled and finalized. Default 10 s. */
   readonly intervalMs?: number;
-  /** Each window's events, for the registry's metrics. */
-  readonly onEvent?: (event: SettlementEvent) => void;
 }
 
 /**
- * For each shard, the node with the lowest compute time per token the registry last heard: the
- * racing winners the bonus rewards.
+ * The registry's settlement duty: challenges what a fraud proof has since touched, settles windows
+ * in order (and challenged ones again) from the live daemons, and finalizes what it posted once the
+ * challenge window allows. Its records make a restart post nothing twice.
  */
-export function fastestByShard(db: Database.Database, nodeIds: readonly string[]): string[] {
-  if (nodeIds.length === 0) return [];
-  const rows = db
-    .prepare(
-      `SELECT node_id AS nodeId, shard_index AS shard, compute_us_per_token AS us FROM nodes WHERE compute_us_per_token > 0 AND node_id IN (${nodeIds.map(() => '?').join(',')}) ORDER BY us, node_id`,
-    )
-    .all(...nodeIds) as { nodeId: string; shard: number; us: number }[];
-  const best = new Map<number, string>();
-  for (const r of rows) if (!best.has(r.shard)) best.set(r.shard, r.nodeId);
-  return [...best.values()];
-}
-
-/**
- * The registry's settlement duty: settles windows in order from a live daemon (the back end says
- * which are posted already, so a restart posts nothing twice) and finalizes what it posted once the
- * challenge window allows.
- */
-export function startSettlementLoop(options: SettlementLoopOptions): { close(): Promise<void> } {
+export function startSettlementLoop(options: SettlementLoopOptions): { close(): Promise<void>; settler: Settler } {
   const log = options.log ?? silentLogger;
-  let next = 0;
-  const open = new Set<Hash32>();
+  const settler = new Settler(options);
   let running: Promise<void> | undefined;
+  let turn = 0;
   const tick = async () => {
-    const daemons = options.members.members([], 'daemon');
-    if (daemons.length === 0) return;
-    const daemon = new DaemonClient(daemons[0]!.endpoint, { deadlineMs: 15_000 });
+    const endpoints = options.members.members([], 'daemon').map((m) => m.endpoint);
+    // Each tick starts with another daemon: one that serves a bad chain cannot hold settlement up.
+    const start = endpoints.length === 0 ? 0 : turn++ % endpoints.length;
+    const daemons = [...endpoints.slice(start), ...endpoints.slice(0, start)].map(
+      (endpoint) => new DaemonClient(endpoint, { deadlineMs: 15_000 }),
+    );
     try {
-      const settler = new Settler({ ...options, daemon, fastest: (ids) => fastestByShard(options.db, ids) });
-      for (;;) {
-        let outcome: SettleOutcome;
-        try {
-          outcome = await settler.settle(next);
-        } catch (error) {
-          if (!(error instanceof SettlementRejectedError)) throw error;
-          log('settlement_rejected', { window: next, daemon: daemon.endpoint, error: error.message });
-          options.onEvent?.('rejected');
-          break;
-        }
-        if (outcome.status === 'waiting') break;
-        if (outcome.status === 'posted') options.onEvent?.('posted');
-        if (outcome.status === 'posted' || (outcome.status === 'already' && outcome.state === 'posted'))
-          open.add(outcome.hash);
-        next++;
-      }
-      for (const hash of open) {
-        const done = await settler.finalize(hash);
-        if (done.status !== 'waiting') {
-          open.delete(hash);
-          options.onEvent?.(done.status);
-        }
-        if (done.status === 'challenged') log('settlement_challenged', { hash });
-      }
+      await settler.challengeFraud();
+      for (const record of settler.store.windows(['challenged', 'posting']))
+        await settler.settle(record.window, daemons);
+      if (daemons.length > 0) while ((await settler.settle(settler.store.nextWindow(), daemons)).status !== 'waiting');
+      for (const record of settler.store.windows(['posted'])) await settler.finalize(record.hash);
     } finally {
-      daemon.close();
+      for (const d of daemons) d.close();
     }
   };
   const timer = setInterval(() => {
     running ??= tick()
-      .catch((error: Error) => log('settlement_failed', { window: next, error: error.message }))
+      .catch((error: Error) => log('settlement_failed', { error: error.message }))
       .finally(() => (running = undefined));
   }, options.intervalMs ?? 10_000);
   timer.unref();
   return {
+    settler,
     close: async () => {
       clearInterval(timer);
       await running;

@@ -29,6 +29,18 @@ export class StakeGate {
     return undefined;
   }
 
+  /**
+   * Why `nodeId`'s bond is below its role's minimum (Register and Heartbeat check it), or undefined.
+   * Unstaking does not count here: an unstaking member stays registered, it only gets no new work.
+   */
+  async belowMinimum(nodeId: string, role: Role): Promise<string | undefined> {
+    const minimum = this.minimum[role];
+    if (minimum === 0n) return undefined;
+    const { amount } = await this.stakes.stakeOf(nodeId);
+    if (amount >= minimum) return undefined;
+    return `${role} ${nodeId} has stake ${amount}, below the ${role} minimum ${minimum} (bond ${minimum - amount} more: \`tessera stake\` from its earnings or its account, or a grant from the cluster's operator)`;
+  }
+
   /** The members eligible for new work, in their order. */
   async eligible<T extends { readonly nodeId: string }>(members: readonly T[], role: Role): Promise<T[]> {
     const refusals = await Promise.all(members.map((m) => this.refusal(m.nodeId, role)));

@@ -60,6 +60,17 @@ CREATE TABLE IF NOT EXISTS nodes (
   status TEXT NOT NULL CHECK (status IN ('live', 'evicted'))
 );
 CREATE INDEX IF NOT EXISTS nodes_by_model ON nodes (model_id, status, shard_index);
+-- Every share key a member ever registered, kept after it leaves: its shares in blocks stay
+-- checkable (and payable) after it unregisters, is evicted or changes its share key.
+CREATE TABLE IF NOT EXISTS share_keys (
+  node_id TEXT NOT NULL,
+  share_key TEXT NOT NULL,
+  role TEXT NOT NULL,
+  model_id TEXT NOT NULL,
+  shard_index INTEGER NOT NULL,
+  first_seen_ms INTEGER NOT NULL,
+  PRIMARY KEY (node_id, share_key)
+) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS nonces (nonce TEXT PRIMARY KEY, node_id TEXT NOT NULL, timestamp_ms INTEGER NOT NULL);
 CREATE INDEX IF NOT EXISTS nonces_by_time ON nonces (timestamp_ms);
 CREATE INDEX IF NOT EXISTS nonces_by_key ON nonces (node_id, timestamp_ms);
@@ -111,6 +122,13 @@ export class RegistryStore {
     // The shared floor of earlier versions could be pushed into the future by one key's calls; the
     // per-key floors replace it.
     this.#db.prepare("DELETE FROM meta WHERE key = 'nonce_floor_ms'").run();
+    // Registrations made before the history existed.
+    this.#db
+      .prepare(
+        `INSERT OR IGNORE INTO share_keys (node_id, share_key, role, model_id, shard_index, first_seen_ms)
+         SELECT node_id, share_key, role, model_id, shard_index, registered_at_ms FROM nodes`,
+      )
+      .run();
     this.#db.pragma(`user_version = ${SCHEMA_VERSION}`);
     this.#nonceCount = (this.#db.prepare('SELECT COUNT(*) AS n FROM nonces').get() as { n: number }).n;
   }
@@ -212,6 +230,11 @@ export class RegistryStore {
         nowMs,
         nowMs,
       );
+    this.#db
+      .prepare(
+        `INSERT OR IGNORE INTO share_keys (node_id, share_key, role, model_id, shard_index, first_seen_ms) VALUES (?, ?, ?, ?, ?, ?)`,
+      )
+      .run(a.nodeId, a.shareKey, a.role, a.modelId, a.shardIndex, nowMs);
   }
 
   /** A heartbeat: current load, price and capabilities, and the time it was heard. */

@@ -159,6 +159,13 @@ export const METHOD_POLICIES = {
       note: "operator request signed by the node's key; fresh, one-time nonce",
     },
     GetAccount: { maxRequestBytes: QUERY_BYTES, perPeer: RATE.read, caller: 'anyone', note: 'public balances' },
+    Grant: {
+      maxRequestBytes: SIGNED_BYTES,
+      perPeer: RATE.operator,
+      perKey: RATE.operatorKey,
+      caller: 'signed',
+      note: "grant signed by a key in the cluster config's operatorKeys; fresh, one-time nonce",
+    },
   },
   'tessera.v1.Audit': {
     SubmitTicket: {
@@ -204,6 +211,18 @@ export const METHOD_POLICIES = {
       perPeer: RATE.read,
       caller: 'anyone',
       note: 'public: who is registered, with which share key',
+    },
+    GetRoster: {
+      maxRequestBytes: QUERY_BYTES,
+      perPeer: RATE.read,
+      caller: 'anyone',
+      note: "public: the epoch's signed roster; at most one signed per epoch, only near the registry's clock",
+    },
+    ReportEquivocation: {
+      maxRequestBytes: SIGNED_BYTES,
+      perPeer: RATE.operator,
+      caller: 'anyone',
+      note: 'the evidence proves itself: two headers its producer signed for one slot; each pair once',
     },
   },
   'tessera.v1.Daemon': {

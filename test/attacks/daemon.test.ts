@@ -145,7 +145,7 @@ test("a registered node flooding SubmitShares with valid batches is cut off at i
     [honest, 1],
   ] as const)
     cleanups.push(await joinNode(network.registry, key, shard));
-  const session = new TestSession(generateKeyPair(), 'flood');
+  const session = new TestSession(generateKeyPair(), 'flood', [attacker, honest]);
 
   const outcomes: string[] = [];
   const sent: Uint8Array[] = [];

@@ -77,7 +77,7 @@ before(async () => {
       key,
       nodeBody(key, { modelId: manifest.modelId, shardIndex, endpoint: `127.0.0.1:${50100 + shardIndex}` }),
     );
-    await ledger.stake(key.address, 1000n);
+    await ledger.grant(key.address, { stake: 1000n }, `0x${randomBytes(32).toString('hex')}`);
   }
   for (const key of verifiers)
     await registryClient.register(

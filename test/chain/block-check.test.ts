@@ -50,7 +50,7 @@ before(async () => {
     verifyThreads: 0,
   });
   rpc = new DaemonClient(daemon.endpoint);
-  const session = new TestSession(generateKeyPair(), 'blocks');
+  const session = new TestSession(generateKeyPair(), 'blocks', [nodeB, nodeA]);
   payloads = Array.from({ length: 6 }, () => session.share(nodeA, 1));
   const verdicts = await rpc.submitShares([signBatch(nodeA, payloads)], [session.receipt]);
   assert.ok(
@@ -79,7 +79,8 @@ after(async () => {
   removeDir(dir);
 });
 
-const check = (block: Block) => checkBlock(block, { ...peer, nowMs: Date.now() });
+const check = (block: Block) =>
+  checkBlock(block, { ...peer, nowMs: Date.now(), authorities: new Set([network.registryKey.address]) });
 
 /** The produced block with other shares and statements, its header made to match them and signed again by its producer. */
 function reissued(
@@ -94,10 +95,17 @@ function reissued(
     sharesRoot: sharesRootOf(shares.map((s) => shareHashOf(s.payload))),
     statementsRoot: setRootOf(statements.map((s) => statementHashOf(s.payload))),
     tokens: opened.reduce((sum, s) => sum + s.tokensProcessed, 0),
-    weight: opened.reduce((sum, s) => sum + s.weight, 0),
   };
   const signedHeader = signHeader(signer, header);
-  return { header, hash: sha256(signedHeader.payload), signedHeader, shares, receipts: produced.receipts, statements };
+  return {
+    header,
+    hash: sha256(signedHeader.payload),
+    signedHeader,
+    shares,
+    receipts: produced.receipts,
+    statements,
+    roster: produced.roster,
+  };
 }
 
 /** The produced block's shares, each pointing at `statement`. */

@@ -95,7 +95,7 @@ test('kill -9 under load: after a restart every acknowledged share is in a block
   const rpc = new DaemonClient(first.endpoint);
   const acknowledged: string[] = [];
   const sent: Uint8Array[] = [];
-  const session = new TestSession(client, 'load');
+  const session = new TestSession(client, 'load', [node, node]);
   let failure: Error | undefined;
   // Two submitters, so the kill lands with batches in flight.
   const submitter = async () => {

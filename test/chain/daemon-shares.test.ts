@@ -10,6 +10,7 @@ import { sign } from '../../src/crypto/signature.ts';
 import { startDaemon, type DaemonHandle } from '../../src/chain/daemon.ts';
 import { DaemonClient } from '../../src/chain/daemon-client.ts';
 import { nextBaseFee } from '../../src/chain/fee.ts';
+import { DEFAULT_CHAIN_PARAMS } from '../../src/chain/params.ts';
 import { RECEIPT_DOMAIN } from '../../src/protocol/receipt.ts';
 import { shareHashOf, shareSigner } from '../../src/protocol/share.ts';
 import { signBatch, signStatement, type ShareBatch } from '../../src/protocol/share-batch.ts';
@@ -27,6 +28,8 @@ const client = generateKeyPair();
 const nodeA = generateKeyPair();
 const nodeB = generateKeyPair();
 const evicted = generateKeyPair();
+/** The node of each shard: whom the sessions' receipts pay. */
+const route = [nodeB, nodeA, evicted];
 let dir: string;
 let network: ChainNetwork;
 let daemon: DaemonHandle;
@@ -111,7 +114,7 @@ const accepted: string[] = [];
 const acceptedBatches: ShareBatch[] = [];
 
 test('valid shares are accepted once durable and land in blocks, each exactly once with the statement that signs it', async () => {
-  const session = new TestSession(client, 'valid');
+  const session = new TestSession(client, 'valid', route);
   const ofA = Array.from({ length: 20 }, () => session.share(nodeA, 1, 3));
   const ofB = Array.from({ length: 10 }, () => session.share(nodeB, 0, 2));
   const batches = [signBatch(nodeA, ofA), signBatch(nodeB, ofB)];
@@ -138,14 +141,14 @@ test('valid shares are accepted once durable and land in blocks, each exactly on
 
 test('forged, replayed, receipt-less, over-receipt and malformed shares are rejected with precise errors, state unchanged', async () => {
   await waitFor('the unheard node to be evicted', async () => {
-    const probe = new TestSession(client, 'probe', [0, 0, 0]);
+    const probe = new TestSession(client, 'probe', route, [0, 0, 0]);
     const [verdict] = await rpc.submitShares([alone(evicted, probe.share(evicted, 2))], [probe.receipt]);
     return verdict!.rejection === 'SHARE_EVICTED_NODE';
   });
-  const session = new TestSession(client, 'attacks', [5, 5, 5]);
-  const otherSession = new TestSession(client, 'other');
+  const session = new TestSession(client, 'attacks', route, [5, 5, 5]);
+  const otherSession = new TestSession(client, 'other', route);
   const stranger = generateKeyPair();
-  const sneaky = new TestSession(stranger, 'sneaky');
+  const sneaky = new TestSession(stranger, 'sneaky', route);
   const badReceipt = {
     payload: sneaky.receipt.payload,
     signature: sign(stranger, RECEIPT_DOMAIN, canonicalJson({ not: 'it' })),
@@ -246,7 +249,7 @@ test('forged, replayed, receipt-less, over-receipt and malformed shares are reje
 });
 
 test("a statement vouches for exactly the shares it lists, of its own node, with its node's key: bad ones fail alone, a bad signature fails its whole batch", async () => {
-  const session = new TestSession(client, 'statements');
+  const session = new TestSession(client, 'statements', route);
   const [s1, s2, s3, s4, s5, s6, s7] = Array.from({ length: 7 }, () => session.share(nodeA, 1));
   const x = signBatch(nodeA, [s1!, s2!]);
   const y = signBatch(nodeA, [s3!]);
@@ -313,7 +316,7 @@ test("a statement vouches for exactly the shares it lists, of its own node, with
 });
 
 test('the base fee moves at most 1/8 per block: up while blocks are full, down while they are empty', async () => {
-  const session = new TestSession(client, 'busy');
+  const session = new TestSession(client, 'busy', route);
   const shares = Array.from({ length: 6 * params.maxSharesPerBlock }, () => session.share(nodeA, 1));
   const verdicts = await rpc.submitShares([signBatch(nodeA, shares)], [session.receipt]);
   assert.ok(verdicts.every((v) => v.accepted));
@@ -335,7 +338,14 @@ test('the base fee moves at most 1/8 per block: up while blocks are full, down w
       Math.abs(fees[i]! - fees[i - 1]!) <= Math.max(1, fees[i - 1]! / 8),
       `block ${i + 1}: fee ${fees[i - 1]} -> ${fees[i]}`,
     );
-    assert.equal(fees[i], nextBaseFee({ ...params, initialBaseFee: 1000, minBaseFee: 8 }, fees[i - 1]!, sizes[i - 1]!));
+    assert.equal(
+      fees[i],
+      nextBaseFee(
+        { ...DEFAULT_CHAIN_PARAMS, ...params, initialBaseFee: 1000, minBaseFee: 8 },
+        fees[i - 1]!,
+        sizes[i - 1]!,
+      ),
+    );
     if (sizes[i - 1] === params.maxSharesPerBlock) rose += fees[i]! > fees[i - 1]! ? 1 : 0;
     if (sizes[i - 1] === 0) fell += fees[i]! < fees[i - 1]! ? 1 : 0;
   }
@@ -358,7 +368,12 @@ test('a settlement summary adds up a complete window, an incomplete one is refus
   );
   assert.equal(
     summary.totalFees,
-    blocks.reduce((sum, b) => sum + b.header.tokens * b.header.baseFeePerToken, 0),
+    blocks.reduce((sum, b) => sum + BigInt(b.header.tokens) * BigInt(b.header.baseFeePerToken), 0n),
+  );
+  assert.equal(
+    summary.totalFees,
+    summary.flows.reduce((sum, f) => sum + f.fees, 0n),
+    'the flows (client pays node) add up to the total',
   );
   assert.equal(summary.lastBlockHash, hex(blocks.at(-1)!.hash));
   const busiest = blocks.reduce((a, b) => (b.header.shareCount > a.header.shareCount ? b : a));

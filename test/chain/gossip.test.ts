@@ -52,7 +52,8 @@ test('two daemons cut off from each other build their own forks, then converge o
       advertise,
       dbPath: join(dir, `chain-${i}.db`),
       ...daemonRegistry(network, generateKeyPair()),
-      params: { blockIntervalMs: 150, maxSharesPerBlock: 16 },
+      // Short epochs put both daemons on a roster soon; a deep finality lets the partition heal by reorganization.
+      params: { blockIntervalMs: 150, maxSharesPerBlock: 16, epochSlots: 4, finalityDepth: 100 },
       syncIntervalMs: 150,
       verifyThreads: 1,
       metrics: metrics[i]!,
@@ -82,7 +83,7 @@ test('two daemons cut off from each other build their own forks, then converge o
     accepted.push(...verdicts.map((v) => hex(v.shareHash)));
   };
 
-  const together = new TestSession(client, 'together');
+  const together = new TestSession(client, 'together', [node, node]);
   await submit(0, together, 10);
   const joined = await waitFor('both daemons on one chain holding the first shares', () => {
     const h = Math.min(a.chain.head().height, b.chain.head().height);
@@ -92,8 +93,8 @@ test('two daemons cut off from each other build their own forks, then converge o
 
   for (const relay of relays) relay.cut();
   const cutAt = Math.max(a.chain.head().height, b.chain.head().height);
-  await submit(0, new TestSession(client, 'apart-a'), 20);
-  await submit(1, new TestSession(client, 'apart-b'), 20);
+  await submit(0, new TestSession(client, 'apart-a', [node, node]), 20);
+  await submit(1, new TestSession(client, 'apart-b', [node, node]), 20);
   await waitFor(
     'each daemon to build its own fork',
     () => a.chain.head().height >= cutAt + 4 && b.chain.head().height >= cutAt + 4,

@@ -1,6 +1,7 @@
-// `tessera stake|unstake|withdraw|claim|account` against a real `tessera registry` process on its
-// SQLite ledger, as an operator runs them: stake gates discovery, unstaking drops the node at once,
-// refusals exit 1 with the registry's message and change nothing, bad usage exits 2.
+// `tessera grant|stake|unstake|withdraw|claim|account` against a real `tessera registry` process on
+// its SQLite ledger, as operators run them: stake enters the ledger only by the cluster operator's
+// grant or from earnings, stake gates registration and discovery, unstaking drops the node from
+// discovery at once, refusals exit 1 with the registry's message and change nothing, bad usage exits 2.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
@@ -13,7 +14,7 @@ import { RoleProcess } from '../../src/cli/role-process.ts';
 import { writeNewKeyFile, type KeyPair } from '../../src/crypto/keys.ts';
 import { LedgerBackend } from '../../src/escrow/ledger-backend.ts';
 import { tessera } from '../../src/proto/services.ts';
-import { signOperatorRequest } from '../../src/registry/operator-request.ts';
+import { signGrant } from '../../src/registry/grant.ts';
 import { reasonOf } from '../../src/rpc/status.ts';
 import { RegistryClient, startHeartbeats } from '../../src/registry/registry-client.ts';
 import type { SignedPayload } from '../../src/registry/signed-payload.ts';
@@ -31,12 +32,17 @@ const env = { ...process.env, XDG_CONFIG_HOME: join(dir, 'config') };
 let registry: RoleProcess;
 let endpoint: string;
 let client: RegistryClient;
+/** The node's operator: its key is the node's. */
 let operator: KeyPair;
 const operatorKey = join(dir, 'operator.key');
+/** The cluster's operator, named in its config's operatorKeys: the only key whose grants credit the ledger. */
+let clusterOperator: KeyPair;
+const clusterOperatorKey = join(dir, 'cluster-operator.key');
 const stops: (() => Promise<void>)[] = [];
 
 before(async () => {
   writeShardsDir(join(dir, 'tiny'), 'tiny', 3);
+  clusterOperator = writeNewKeyFile(clusterOperatorKey);
   writeFileSync(
     join(dir, 'cluster.json'),
     JSON.stringify({
@@ -44,6 +50,7 @@ before(async () => {
       models: [{ manifest: 'tiny' }],
       stake: { minimum: { node: MINIMUM }, unstakeCooldownS: COOLDOWN_DAYS * 86_400 },
       heartbeat: { intervalMs: 200, evictAfterMissed: 25 },
+      operatorKeys: [clusterOperator.address],
     }),
   );
   registry = new RoleProcess({
@@ -55,11 +62,14 @@ before(async () => {
   endpoint = registry.started.endpoint as string;
   client = new RegistryClient(endpoint);
   operator = writeNewKeyFile(operatorKey);
-  // The operator's node serves shard 0 and keeps itself live.
+});
+
+/** The operator's node serves shard 0 and keeps itself live. */
+async function joinOperatorNode(): Promise<void> {
   const body = nodeBody(operator, { shardIndex: 0, shareKey: bytesToHex(operator.publicKey) });
   const { heartbeatIntervalMs } = await client.register(operator, body);
   stops.push(startHeartbeats(client, operator, () => body, { intervalMs: heartbeatIntervalMs }));
-});
+}
 
 after(async () => {
   for (const stop of stops) await stop();
@@ -71,24 +81,26 @@ after(async () => {
 const cli = (...args: string[]) => runTessera([...args, '--registry', endpoint], env);
 const discovered = async () => (await client.discover('tiny')).nodes.map((n) => n.nodeId);
 
-/** The rows a stake request of `nodeId` writes (the heartbeats of the operator's node keep writing theirs). */
-function stakesAndNonces(nodeId: string) {
+/** The rows a grant signed by `signer` writes (the heartbeats of the operator's node keep writing theirs). */
+function stakesAndNonces(signer: string) {
   const db = new Database(dbPath, { readonly: true });
   try {
     return {
-      nonces: db.prepare('SELECT * FROM nonces WHERE node_id = ?').all(nodeId),
+      nonces: db.prepare('SELECT * FROM nonces WHERE node_id = ?').all(signer),
       stakes: db.prepare('SELECT * FROM ledger_stakes ORDER BY node').all(),
+      balances: db.prepare('SELECT * FROM ledger_balances ORDER BY client').all(),
+      grants: db.prepare('SELECT * FROM ledger_grants ORDER BY evidence_hash').all(),
     };
   } finally {
     db.close();
   }
 }
 
-/** Calls the registry's Stake with exactly these bytes, as a replaying eavesdropper would. */
-function sendStake(signed: SignedPayload): Promise<unknown> {
+/** Calls the registry's Grant with exactly these bytes, as a replaying eavesdropper would. */
+function sendGrant(signed: SignedPayload): Promise<unknown> {
   const raw = new tessera.v1.Registry(endpoint, credentials.createInsecure());
   return new Promise((resolve, reject) => {
-    raw.stake(
+    raw.grant(
       { payload: signed.payload, signature: signed.signature },
       (error: ServiceError | null, reply?: unknown) => {
         raw.close();
@@ -99,7 +111,7 @@ function sendStake(signed: SignedPayload): Promise<unknown> {
   });
 }
 
-test("stake until the minimum puts the node in discovery; unstake takes it out at once; withdraw waits for the cluster's cooldown", async () => {
+test("granted stake up to the minimum admits the node; unstake takes it out of discovery at once; withdraw waits for the cluster's cooldown", async () => {
   const empty = await cli('account', '--key', operatorKey, '--json');
   assert.equal(empty.code, 0, empty.stderr);
   assert.deepEqual(JSON.parse(empty.stdout), {
@@ -112,17 +124,48 @@ test("stake until the minimum puts the node in discovery; unstake takes it out a
   });
   assert.deepEqual(await discovered(), [], 'an unstaked node gets no sessions');
 
-  const some = await cli('stake', '--amount', String(MINIMUM - 40), '--key', operatorKey);
+  // Self-declared stake: the ledger holds nothing the node earned.
+  const declared = await cli('stake', '--amount', String(10n ** 30n), '--key', operatorKey);
+  assert.equal(declared.code, 1);
+  assert.match(
+    declared.stderr,
+    new RegExp(
+      `^tessera: registry ${endpoint}: FAILED_PRECONDITION: InsufficientFunds: node ${operator.address} holds 0 in claimable earnings, less than the ${10n ** 30n} it asked to stake`,
+    ),
+  );
+  // Nor can the node grant itself stake: its key is not the cluster's operator key.
+  const selfGranted = await cli('grant', '--key', operatorKey, '--to', operator.address, '--stake', '1000');
+  assert.equal(selfGranted.code, 1);
+  assert.equal(
+    selfGranted.stderr,
+    `tessera: registry ${endpoint}: PERMISSION_DENIED: grant signed by ${operator.address}, which is not one of this cluster's operator keys (operatorKeys: ${clusterOperator.address})\n`,
+  );
+  assert.equal(JSON.parse((await cli('account', operator.address, '--json')).stdout).stake, '0');
+
+  const some = await cli(
+    'grant',
+    '--key',
+    clusterOperatorKey,
+    '--to',
+    operator.address,
+    '--stake',
+    String(MINIMUM - 40),
+  );
   assert.equal(some.code, 0, some.stderr);
   assert.equal(
     some.stdout,
-    `staked ${MINIMUM - 40} on the registry's ledger; the stake of ${operator.address} is now ${MINIMUM - 40}\n`,
+    `granted stake ${MINIMUM - 40} to ${operator.address}; its stake is now ${MINIMUM - 40}, its balance as a client 0\n`,
   );
+  await assert.rejects(joinOperatorNode(), (error: ServiceError) => {
+    assert.equal(reasonOf(error), 'STAKE_BELOW_MINIMUM');
+    return true;
+  });
   assert.deepEqual(await discovered(), [], 'below the minimum');
 
-  const rest = await cli('stake', '--amount', '40', '--key', operatorKey);
+  const rest = await cli('grant', '--key', clusterOperatorKey, '--to', operator.address, '--stake', '40');
   assert.equal(rest.code, 0, rest.stderr);
-  assert.match(rest.stdout, new RegExp(`the stake of ${operator.address} is now ${MINIMUM}\\n$`));
+  assert.match(rest.stdout, new RegExp(`its stake is now ${MINIMUM}, its balance as a client 0\\n$`));
+  await joinOperatorNode();
   assert.deepEqual(await discovered(), [operator.address]);
 
   const shown = await cli('account', operator.address);
@@ -172,39 +215,60 @@ test("stake until the minimum puts the node in discovery; unstake takes it out a
   });
 });
 
-test('a replayed stake request is refused and changes nothing', async () => {
+test('a replayed grant is refused and changes nothing', async () => {
   const other = writeNewKeyFile(join(dir, 'other.key'));
-  const signed = signOperatorRequest(other, {
-    action: 'stake',
-    nodeId: other.address,
-    amount: '25',
+  const signed = signGrant(clusterOperator, {
+    operator: clusterOperator.address,
+    to: other.address,
+    stake: '25',
+    deposit: '7',
     timestampMs: Date.now(),
     nonce: randomBytes(16).toString('hex'),
   });
-  assert.deepEqual(await sendStake(signed), { stake: '25' });
-  const before = stakesAndNonces(other.address);
-  assert.equal(before.nonces.length, 1);
-  await assert.rejects(sendStake(signed), (error: ServiceError) => {
+  assert.deepEqual(await sendGrant(signed), { stake: '25', balance: '7' });
+  const before = stakesAndNonces(clusterOperator.address);
+  await assert.rejects(sendGrant(signed), (error: ServiceError) => {
     assert.equal(error.code, status.ALREADY_EXISTS);
     assert.equal(reasonOf(error), 'NONCE_REPLAYED');
     return true;
   });
-  assert.deepEqual(stakesAndNonces(other.address), before);
-  const account = await cli('account', other.address, '--json');
-  assert.equal(JSON.parse(account.stdout).stake, '25');
+  assert.deepEqual(stakesAndNonces(clusterOperator.address), before);
+  const account = JSON.parse((await cli('account', other.address, '--json')).stdout);
+  assert.equal(account.stake, '25');
+  assert.equal(account.deposited, '7');
 });
 
-test('claim pays what a finalized settlement credited, then refuses with NothingToClaim', async () => {
+test('claim pays what a finalized settlement credited, then refuses with NothingToClaim; stake bonds earnings', async () => {
+  const payer = `0x${'c1'.repeat(20)}`;
+  const deposit = await cli('grant', '--key', clusterOperatorKey, '--to', payer, '--deposit', '1000');
+  assert.equal(deposit.code, 0, deposit.stderr);
   // The settlement is posted and finalized on the registry's own file, as its settlement loop would.
   const ledger = new LedgerBackend({ path: dbPath, challengeWindowS: 0 });
   const hash = `0x${'5e'.repeat(32)}` as const;
+  const earner = writeNewKeyFile(join(dir, 'earner.key'));
   try {
-    await ledger.deposit(`0x${'c1'.repeat(20)}`, 1_000n);
-    await ledger.postSettlement({ hash, payouts: [{ node: operator.address, amount: 300n }] });
+    await ledger.postSettlement({
+      hash,
+      payouts: [
+        { node: operator.address, amount: 300n },
+        { node: earner.address, amount: 80n },
+      ],
+      debits: [{ client: payer, amount: 380n }],
+    });
     await ledger.finalize(hash);
   } finally {
     await ledger.close();
   }
+  const bonded = await cli('stake', '--amount', '50', '--key', join(dir, 'earner.key'));
+  assert.equal(bonded.code, 0, bonded.stderr);
+  assert.equal(bonded.stdout, `staked 50 on the registry's ledger; the stake of ${earner.address} is now 50\n`);
+  const more = await cli('stake', '--amount', '31', '--key', join(dir, 'earner.key'));
+  assert.equal(more.code, 1);
+  assert.match(more.stderr, /FAILED_PRECONDITION: InsufficientFunds: node 0x[0-9a-f]{40} holds 30 in claimable/);
+  assert.deepEqual(
+    [JSON.parse((await cli('account', earner.address, '--json')).stdout)].map((a) => [a.stake, a.claimable]),
+    [['50', '30']],
+  );
   assert.equal(JSON.parse((await cli('account', operator.address, '--json')).stdout).claimable, '300');
   const claim = await cli('claim', '--key', operatorKey);
   assert.equal(claim.code, 0, claim.stderr);
@@ -235,6 +299,19 @@ test('bad usage exits 2 with what to fix; an unreachable registry exits 1', asyn
     ],
     [['account', '0x1234'], /^tessera: ADDRESS must be 0x and 40 hex digits \(a node id\), got "0x1234"\n$/],
     [['account', operator.address, '--key', operatorKey], /^tessera: give an ADDRESS or --key, not both\n$/],
+    [
+      ['grant', '--key', clusterOperatorKey, '--to', '0x1234', '--stake', '5'],
+      /^tessera: --to must be 0x and 40 hex digits \(a node or client id\), got "0x1234"\n$/,
+    ],
+    [
+      ['grant', '--key', clusterOperatorKey, '--to', operator.address],
+      /^tessera: give --stake N, --deposit N or both: a grant credits something\n$/,
+    ],
+    [
+      ['grant', '--key', clusterOperatorKey, '--to', operator.address, '--deposit', '0'],
+      /--deposit must be a positive whole number/,
+    ],
+    [['grant', '--to', operator.address, '--stake', '5'], /required option '--key <file>' not specified/],
   ];
   const runs = await Promise.all(cases.map(([args]) => cli(...args)));
   runs.forEach((run, i) => {

@@ -63,6 +63,7 @@ settlementBackendSuite('TesseraEscrow on anvil', async () => {
     backend,
     clients: p.clients.map(address),
     nodes: p.nodes.map(address),
+    bond: (node, amount) => backend.stake(node, amount),
     advance: (seconds) => evm.increaseTime(seconds),
     close: () => backend.close(),
   };
@@ -73,8 +74,9 @@ test('ether moves: deposits into the contract, claims out to the nodes net only 
   const chain = createPublicClient({ transport: http(evm.rpcUrl) });
   const ETH = 10n ** 18n;
   const [n1, n2] = p.nodes.map(address) as [Address, Address];
+  const client = address(p.clients[0] as Hex);
 
-  await backend.deposit(address(p.clients[0] as Hex), 3n * ETH);
+  await backend.deposit(client, 3n * ETH);
   await backend.stake(n2, ETH);
   assert.equal(await chain.getBalance({ address: backend.address }), 4n * ETH);
 
@@ -84,6 +86,7 @@ test('ether moves: deposits into the contract, claims out to the nodes net only 
       { node: n1, amount: 2n * ETH },
       { node: n2, amount: ETH },
     ],
+    debits: [{ client, amount: 3n * ETH }],
   });
   await evm.increaseTime(61);
   await backend.finalize(hash(1));
@@ -112,13 +115,15 @@ test('only the owner posts, finalizes and slashes; only the challenger challenge
     challengerKey: p.clients[0] as Hex,
     pollingIntervalMs: 50,
   });
+  const client = address(p.clients[0] as Hex);
   await backend.stake(node, 100n);
-  await backend.deposit(address(p.clients[0] as Hex), 10n);
-  await backend.postSettlement({ hash: hash(1), payouts: [{ node, amount: 10n }] });
+  await backend.deposit(client, 11n);
+  await backend.postSettlement({ hash: hash(1), payouts: [{ node, amount: 10n }], debits: [{ client, amount: 10n }] });
 
-  await assert.rejects(impostor.postSettlement({ hash: hash(2), payouts: [{ node, amount: 1n }] }), {
-    code: 'NotOwner',
-  });
+  await assert.rejects(
+    impostor.postSettlement({ hash: hash(2), payouts: [{ node, amount: 1n }], debits: [{ client, amount: 1n }] }),
+    { code: 'NotOwner' },
+  );
   await assert.rejects(impostor.challenge(hash(1), 'mine now'), { code: 'NotChallenger' });
   await assert.rejects(impostor.slash(node, 10_000, hash(3)), { code: 'NotOwner' });
   await evm.increaseTime(61);
@@ -137,10 +142,19 @@ test('every step of a settlement is an event on the chain', async () => {
   const { backend, p } = await freshEscrow();
   const chain = createPublicClient({ transport: http(evm.rpcUrl) });
   const [n1, n2] = p.nodes.map(address) as [Address, Address];
-  await backend.deposit(address(p.clients[0] as Hex), 10n);
+  const client = address(p.clients[0] as Hex);
+  await backend.deposit(client, 11n);
   await backend.stake(n2, 10n);
-  await backend.postSettlement({ hash: hash(1), payouts: [{ node: n1, amount: 10n }] });
-  await backend.postSettlement({ hash: hash(2), payouts: [{ node: n1, amount: 1n }] });
+  await backend.postSettlement({
+    hash: hash(1),
+    payouts: [{ node: n1, amount: 10n }],
+    debits: [{ client, amount: 10n }],
+  });
+  await backend.postSettlement({
+    hash: hash(2),
+    payouts: [{ node: n1, amount: 1n }],
+    debits: [{ client, amount: 1n }],
+  });
   await backend.challenge(hash(2), 'receipt missing');
   await backend.requestUnstake(n2);
   await backend.slash(n2, 5000, hash(9));
@@ -168,5 +182,37 @@ test('every step of a settlement is an event on the chain', async () => {
   );
   const challenged = logs.find((l) => l.eventName === 'SettlementChallenged');
   assert.deepEqual(challenged?.args, { hash: hash(2), challenger: address(p.challenger), reason: 'receipt missing' });
+  await backend.close();
+});
+
+test('the owner may challenge a posted settlement (a fraud proof it confirmed), and its debits go back', async () => {
+  const { backend, p } = await freshEscrow();
+  // The registry's own client: the owner key only, no challenger key.
+  const registry = await openEvmBackend({
+    rpcUrl: evm.rpcUrl,
+    address: backend.address,
+    ownerKey: p.owner,
+    pollingIntervalMs: 50,
+  });
+  const client = address(p.clients[0] as Hex);
+  const node = address(p.nodes[0] as Hex);
+  await backend.deposit(client, 10n);
+  await registry.postSettlement({ hash: hash(1), payouts: [{ node, amount: 10n }], debits: [{ client, amount: 10n }] });
+  assert.equal(await registry.balanceOf(client), 0n);
+  await registry.challenge(hash(1), 'fraud proof 0xabc confirmed');
+  assert.equal((await registry.settlementState(hash(1))).status, 'challenged');
+  assert.equal(await registry.balanceOf(client), 10n);
+  // A party that is neither is still refused.
+  const stranger = await openEvmBackend({
+    rpcUrl: evm.rpcUrl,
+    address: backend.address,
+    challengerKey: p.nodes[1] as Hex,
+    pollingIntervalMs: 50,
+  });
+  await registry.postSettlement({ hash: hash(2), payouts: [{ node, amount: 10n }], debits: [{ client, amount: 10n }] });
+  await assert.rejects(stranger.challenge(hash(2), 'mine'), { code: 'NotChallenger' });
+  assert.equal((await registry.settlementState(hash(2))).status, 'posted');
+  await stranger.close();
+  await registry.close();
   await backend.close();
 });

@@ -15,6 +15,7 @@ import { keyPairFromSecret, type KeyPair } from '../../src/crypto/keys.ts';
 import { deployEscrow } from '../../src/escrow/evm-backend.ts';
 import { startLocalEvm, type LocalEvm } from '../../src/escrow/local-evm.ts';
 import { RegistryClient, startHeartbeats } from '../../src/registry/registry-client.ts';
+import { reasonOf } from '../../src/rpc/status.ts';
 import { nodeBody, removeDir, tempDir, writeShardsDir } from '../support/registry-fixtures.ts';
 import { runTessera } from '../support/tessera-cli.ts';
 
@@ -92,10 +93,14 @@ before(async () => {
   endpoint = registry.started.endpoint as string;
   client = new RegistryClient(endpoint);
   node = keyPairFromSecret(Buffer.from(nodeKey.slice(2), 'hex'));
+});
+
+/** The node serves shard 0 and keeps itself live (the registry admits it only once it is staked). */
+async function joinNode(): Promise<void> {
   const body = nodeBody(node, { shardIndex: 0, shareKey: bytesToHex(node.publicKey) });
   const { heartbeatIntervalMs } = await client.register(node, body);
   stops.push(startHeartbeats(client, node, () => body, { intervalMs: heartbeatIntervalMs }));
-});
+}
 
 after(async () => {
   for (const stop of stops) await stop();
@@ -170,6 +175,14 @@ test("stake from the node's own account moves ether into the contract; the regis
   const chain = createPublicClient({ transport: http(evm.rpcUrl) });
   const held = await chain.getBalance({ address: contract });
   assert.deepEqual(await discovered(), [], 'no stake on chain yet');
+  await assert.rejects(joinNode(), (error: ServiceError) => {
+    assert.equal(reasonOf(error), 'STAKE_BELOW_MINIMUM');
+    assert.match(
+      error.details,
+      new RegExp(`^node ${node.address} has stake 0, below the node minimum ${MINIMUM} \\(bond ${MINIMUM} more: `),
+    );
+    return true;
+  });
 
   const staked = await cli('stake', '--amount', String(MINIMUM), '--key', join(dir, 'node.key'));
   assert.equal(staked.code, 0, staked.stderr);
@@ -189,6 +202,7 @@ test("stake from the node's own account moves ether into the contract; the regis
     deposited: '0',
     escrow: { backend: 'evm', rpcUrl: evm.rpcUrl, contract: contract.toLowerCase() },
   });
+  await joinNode();
   assert.deepEqual(await discovered(), [node.address]);
 
   // The registry holds no node's key, so it refuses to act for one and says where to go.
@@ -200,6 +214,13 @@ test("stake from the node's own account moves ether into the contract; the regis
     );
     return true;
   });
+  // Nor does it credit grants: on the contract value arrives only as transfers.
+  await assert.rejects(client.grant(node, node.address, { stake: 10n ** 30n }), (error: ServiceError) => {
+    assert.equal(error.code, status.FAILED_PRECONDITION);
+    assert.equal(reasonOf(error), 'ESCROW_ONLY');
+    return true;
+  });
+  assert.equal((await client.account(node.address)).stake, BigInt(MINIMUM));
 });
 
 test('unstake on chain drops the node from discovery; withdraw waits for the cooldown; claim of nothing is refused', async () => {

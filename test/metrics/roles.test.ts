@@ -14,6 +14,7 @@ import { writeNewKeyFile } from '../../src/crypto/keys.ts';
 import type { Manifest } from '../../src/model/manifest.ts';
 import { shardModel } from '../../src/model/shards/shard.ts';
 import { waitFor } from '../support/registry-fixtures.ts';
+import { runTessera } from '../support/tessera-cli.ts';
 import { testModel } from '../support/models.ts';
 
 const workDir = mkdtempSync(join(tmpdir(), 'tessera-role-metrics-'));
@@ -48,10 +49,14 @@ before(async () => {
   const shardsDir = join(workDir, 'shards');
   manifest = shardModel(testModel('stories260K.gguf'), 2, shardsDir);
   const clusterConfig = join(workDir, 'cluster.json');
+  // Only a staked daemon leads slots: the cluster's operator grants the daemon its stake.
+  const operatorKey = join(workDir, 'operator.key');
+  const operator = writeNewKeyFile(operatorKey);
   writeFileSync(
     clusterConfig,
     JSON.stringify({
       clusterId: 'metrics',
+      operatorKeys: [operator.address],
       models: [{ id: manifest.modelId, manifest: 'shards' }],
       heartbeat: { intervalMs: 300, evictAfterMissed: 3 },
       // every prefill step is audited, so each node tickets exactly one step per session
@@ -65,6 +70,19 @@ before(async () => {
   );
   await registry.ready;
   const registryEndpoint = String(registry.started.endpoint);
+  const daemonKey = join(workDir, 'daemon.key');
+  const grant = await runTessera([
+    'grant',
+    '--key',
+    operatorKey,
+    '--to',
+    writeNewKeyFile(daemonKey).address,
+    '--stake',
+    '1',
+    '--registry',
+    registryEndpoint,
+  ]);
+  assert.equal(grant.code, 0, grant.stderr);
   daemon = start(
     'daemon',
     [
@@ -76,7 +94,7 @@ before(async () => {
       '--db',
       join(workDir, 'chain.db'),
       '--key',
-      keyFile('daemon'),
+      daemonKey,
       '--verify-threads',
       '1',
       '--block-interval-ms',

@@ -4,7 +4,7 @@
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { randomUUID } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -136,7 +136,7 @@ test('kill -9, restart on the same data directory: the owed audit step is ticket
   cleanups.push(() => net.close());
   const keyPath = join(net.dir, 'crash-node.key');
   const key = writeNewKeyFile(keyPath);
-  await net.ledger.stake(key.address, 1000n);
+  await net.ledger.grant(key.address, { stake: 1000n }, `0x${randomBytes(32).toString('hex')}`);
   const dataDir = join(net.dir, 'crash-node-data');
   const common = ['--shards-dir', net.shardsDir, '--shard-index', '0', '--port', '0', '--threads', '1'];
   const flags = (daemon: string) => [
@@ -174,6 +174,7 @@ test('kill -9, restart on the same data directory: the owed audit step is ticket
     sessionHash: sessionHashOf(sessionId),
     modelId: net.manifest.modelId,
     tokensPerShard: [tokens.length],
+    route: [first.nodeId],
     timestampMs: Date.now(),
   });
   client.write({ usage: { receipt: { payload: receipt.payload, signature: receipt.signature } } });

@@ -37,7 +37,7 @@ test('a node signs each batch it sends; shares the daemon cannot take yet are si
     log: (event, fields = {}) => events.push({ event, fields }),
   });
   cleanups.push(() => submitter.close(0));
-  const session = new TestSession(generateKeyPair(), 'submitter');
+  const session = new TestSession(generateKeyPair(), 'submitter', [node, node]);
   const shares = Array.from({ length: 5 }, () => session.share(node, 1));
   submitter.add(shares, session.receipt);
 

@@ -1,6 +1,7 @@
 // An operator's bond and earnings at the registry, over real gRPC and the registry's SQLite ledger:
-// signed Stake/RequestUnstake/WithdrawStake/Claim checked like admission, GetAccount for anyone, and
-// each refusal with its own status and message, leaving every table as it was.
+// signed Stake/RequestUnstake/WithdrawStake/Claim checked like admission, value entering only by the
+// cluster operator's signed Grant or by earnings, GetAccount for anyone, and each refusal with its
+// own status, reason and message, leaving every table as it was.
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
@@ -11,12 +12,16 @@ import { generateKeyPair, type KeyPair } from '../../src/crypto/keys.ts';
 import { LedgerBackend } from '../../src/escrow/ledger-backend.ts';
 import { tessera } from '../../src/proto/services.ts';
 import { signOperatorRequest, type OperatorAction, type OperatorRequest } from '../../src/registry/operator-request.ts';
+import { signGrant, type OperatorGrant } from '../../src/registry/grant.ts';
+import { reasonOf } from '../../src/rpc/status.ts';
 import { startRegistry } from '../../src/registry/registry.ts';
 import { RegistryClient } from '../../src/registry/registry-client.ts';
 import type { SignedPayload } from '../../src/registry/signed-payload.ts';
 import { removeDir, snapshot, tempDir, testClusterConfig, writeShardsDir } from '../support/registry-fixtures.ts';
 
 const DAY_MS = 24 * 3600 * 1000;
+/** The cluster operator: the one key every fixture's cluster config names in operatorKeys. */
+const operator = generateKeyPair();
 const cleanups: (() => Promise<void> | void)[] = [];
 after(async () => {
   for (const cleanup of cleanups.reverse()) await cleanup();
@@ -32,7 +37,11 @@ async function accountsFixture(overrides: Record<string, unknown> = {}, withLedg
   const registry = await startRegistry({
     port: 0,
     dbPath,
-    clusterConfig: testClusterConfig(dir, { rateLimit: { perSecond: 1000, burst: 1000 }, ...overrides }),
+    clusterConfig: testClusterConfig(dir, {
+      rateLimit: { perSecond: 1000, burst: 1000 },
+      operatorKeys: [operator.address],
+      ...overrides,
+    }),
     ...(withLedger ? { accounts: ledger, stakes: ledger } : {}),
   });
   const client = new RegistryClient(registry.endpoint);
@@ -50,7 +59,10 @@ async function accountsFixture(overrides: Record<string, unknown> = {}, withLedg
         'ledger_stakes',
         'ledger_claimable',
         'ledger_deposits',
+        'ledger_balances',
         'ledger_settlements',
+        'ledger_debits',
+        'ledger_grants',
         'ledger_meta',
       ];
       return {
@@ -64,7 +76,24 @@ async function accountsFixture(overrides: Record<string, unknown> = {}, withLedg
   return { registry, client, ledger, clock, state };
 }
 
-const METHODS = { stake: 'stake', unstake: 'requestUnstake', withdraw: 'withdrawStake', claim: 'claim' } as const;
+const METHODS = {
+  stake: 'stake',
+  unstake: 'requestUnstake',
+  withdraw: 'withdrawStake',
+  claim: 'claim',
+  grant: 'grant',
+} as const;
+
+function grant(key: KeyPair, to: KeyPair, overrides: Partial<OperatorGrant> = {}): OperatorGrant {
+  return {
+    operator: key.address,
+    to: to.address,
+    stake: '100',
+    timestampMs: Date.now(),
+    nonce: randomBytes(16).toString('hex'),
+    ...overrides,
+  };
+}
 
 function operatorRequest(
   key: KeyPair,
@@ -82,7 +111,7 @@ function operatorRequest(
 }
 
 /** Calls a signed operator RPC with exactly these bytes, bypassing the client's own signing. */
-function send(endpoint: string, action: OperatorAction, signed: SignedPayload): Promise<unknown> {
+function send(endpoint: string, action: OperatorAction | 'grant', signed: SignedPayload): Promise<unknown> {
   const client = new tessera.v1.Registry(endpoint, credentials.createInsecure());
   const method = client[METHODS[action]].bind(client) as (
     request: SignedPayload,
@@ -97,13 +126,27 @@ function send(endpoint: string, action: OperatorAction, signed: SignedPayload): 
   });
 }
 
-const refusal = (code: status, details: RegExp) => (error: unknown) => {
+const refusal = (code: status, details: RegExp, reason?: string) => (error: unknown) => {
   assert.equal(status[(error as ServiceError).code], status[code], (error as Error).message);
   assert.match((error as ServiceError).details, details);
+  if (reason !== undefined) assert.equal(reasonOf(error as ServiceError), reason);
   return true;
 };
 
-test('stake, unstake and withdraw on the ledger, each step shown by GetAccount', async () => {
+/** Credits `node` with `amount` of earnings: a client's granted deposit paid out by a finalized settlement. */
+async function earn(ledger: LedgerBackend, client: RegistryClient, node: KeyPair, amount: bigint): Promise<void> {
+  const payer = generateKeyPair();
+  await client.grant(operator, payer.address, { deposit: amount });
+  const hash = `0x${randomBytes(32).toString('hex')}` as const;
+  await ledger.postSettlement({
+    hash,
+    payouts: [{ node: node.address, amount }],
+    debits: [{ client: payer.address, amount }],
+  });
+  await ledger.finalize(hash);
+}
+
+test('granted stake, unstake and withdraw on the ledger, each step shown by GetAccount', async () => {
   const { client, clock } = await accountsFixture();
   const key = generateKeyPair();
   const escrow = { backend: 'ledger' };
@@ -115,8 +158,11 @@ test('stake, unstake and withdraw on the ledger, each step shown by GetAccount',
     escrow,
   });
 
-  assert.equal(await client.stake(key, 60n), 60n);
-  assert.equal(await client.stake(key, 10n ** 30n), 10n ** 30n + 60n, 'amounts beyond 64 bits');
+  assert.deepEqual(await client.grant(operator, key.address, { stake: 60n }), { stake: 60n, balance: 0n });
+  assert.deepEqual(await client.grant(operator, key.address.toUpperCase().replace('0X', '0x'), { stake: 10n ** 30n }), {
+    stake: 10n ** 30n + 60n,
+    balance: 0n,
+  });
   // Any spelling of the address finds the same account.
   assert.deepEqual(await client.account(key.address.toUpperCase().replace('0X', '0x')), {
     address: key.address,
@@ -141,15 +187,29 @@ test('stake, unstake and withdraw on the ledger, each step shown by GetAccount',
   });
 });
 
-test('claim pays out what finalized settlements credited, once', async () => {
+test('claim pays out what finalized settlements credited, once; Stake bonds earnings', async () => {
   const { client, ledger } = await accountsFixture();
   const key = generateKeyPair();
   const depositor = generateKeyPair();
   const hash = `0x${'11'.repeat(32)}` as const;
-  await ledger.deposit(depositor.address, 500n);
+  assert.deepEqual(await client.grant(operator, depositor.address, { deposit: 500n }), { stake: 0n, balance: 500n });
   assert.equal((await client.account(depositor.address)).deposited, 500n);
-  await ledger.postSettlement({ hash, payouts: [{ node: key.address, amount: 300n }] });
+  await ledger.postSettlement({
+    hash,
+    payouts: [{ node: key.address, amount: 400n }],
+    debits: [{ client: depositor.address, amount: 400n }],
+  });
   await ledger.finalize(hash);
+  assert.equal((await client.account(key.address)).claimable, 400n);
+  assert.equal(await client.stake(key, 100n), 100n);
+  await assert.rejects(
+    client.stake(key, 301n),
+    refusal(
+      status.FAILED_PRECONDITION,
+      /^InsufficientFunds: node 0x[0-9a-f]{40} holds 300 in claimable/,
+      'INSUFFICIENT_FUNDS',
+    ),
+  );
   assert.equal((await client.account(key.address)).claimable, 300n);
   assert.equal(await client.claim(key), 300n);
   assert.equal((await client.account(key.address)).claimable, 0n);
@@ -160,17 +220,18 @@ test('claim pays out what finalized settlements credited, once', async () => {
 });
 
 test('each refused operator call names its reason and leaves every table unchanged', async () => {
-  const { registry, client, state } = await accountsFixture();
+  const { registry, client, ledger, state } = await accountsFixture();
   const staked = generateKeyPair();
   const unstaking = generateKeyPair();
   const stranger = generateKeyPair();
-  await client.stake(staked, 100n);
-  await client.stake(unstaking, 100n);
+  await client.grant(operator, staked.address, { stake: 100n });
+  await client.grant(operator, unstaking.address, { stake: 100n });
   const until = await client.requestUnstake(unstaking);
+  await earn(ledger, client, staked, 100n);
   const used = signOperatorRequest(staked, operatorRequest(staked, 'stake'));
   await send(registry.endpoint, 'stake', used);
   const before = state();
-  assert.equal(before.nonces!.length, 4);
+  assert.equal(before.nonces!.length, 5);
 
   const refusals: [string, Promise<unknown>, status, RegExp][] = [];
   const refuse = (name: string, action: OperatorAction, signed: SignedPayload, code: status, details: RegExp) =>
@@ -247,6 +308,15 @@ test('each refused operator call names its reason and leaves every table unchang
     new RegExp(`^NotUnstaking: node ${staked.address} has not requested to unstake$`),
   );
   refuse(
+    'stake beyond earnings (self-declared stake)',
+    'stake',
+    signOperatorRequest(staked, operatorRequest(staked, 'stake', { amount: String(10n ** 30n) })),
+    status.FAILED_PRECONDITION,
+    new RegExp(
+      `^InsufficientFunds: node ${staked.address} holds 0 in claimable earnings, less than the ${10n ** 30n} it asked`,
+    ),
+  );
+  refuse(
     'claim of nothing',
     'claim',
     signOperatorRequest(staked, operatorRequest(staked, 'claim')),
@@ -270,14 +340,14 @@ test('each refused operator call names its reason and leaves every table unchang
 test('a peer over the rate limit for operator calls is refused without touching the state', async () => {
   const { client, state } = await accountsFixture({ rateLimit: { perSecond: 0.01, burst: 2 } });
   const key = generateKeyPair();
-  await client.stake(key, 5n);
-  await client.stake(key, 5n);
+  await client.grant(operator, key.address, { stake: 5n });
+  await client.grant(operator, key.address, { stake: 5n });
   const before = state();
   await assert.rejects(
-    client.stake(key, 5n),
+    client.grant(operator, key.address, { stake: 5n }),
     refusal(
       status.RESOURCE_EXHAUSTED,
-      /^rate limit: more than 2 operator calls \(Stake from 127\.0\.0\.1\) at 0\.01\/s; retry in \d+ ms$/,
+      /^rate limit: more than 2 operator calls \(Grant from 127\.0\.0\.1\) at 0\.01\/s; retry in \d+ ms$/,
     ),
   );
   assert.deepEqual(state(), before);
@@ -293,6 +363,10 @@ test('a registry that keeps no accounts says so; GetAccount names a bad address'
     refusal(status.FAILED_PRECONDITION, /^this registry keeps no stakes or payouts$/),
   );
   await assert.rejects(
+    bare.grant(operator, key.address, { deposit: 1n }),
+    refusal(status.FAILED_PRECONDITION, /^this registry keeps no stakes or payouts$/, 'NO_ACCOUNTS'),
+  );
+  await assert.rejects(
     bare.account(key.address),
     refusal(status.FAILED_PRECONDITION, /^this registry keeps no stakes or payouts$/),
   );
@@ -301,4 +375,85 @@ test('a registry that keeps no accounts says so; GetAccount names a bad address'
     client.account('0x1234'),
     refusal(status.INVALID_ARGUMENT, /^address must be 0x and 40 hex digits \(a node id\), got "0x1234"$/),
   );
+});
+
+test('only a grant signed by an operator key, fresh and used once, credits the ledger', async () => {
+  const { registry, client, state } = await accountsFixture();
+  const member = generateKeyPair();
+  const stranger = generateKeyPair();
+  const unstaking = generateKeyPair();
+  await client.grant(operator, unstaking.address, { stake: 10n });
+  await client.requestUnstake(unstaking);
+  const used = signGrant(operator, grant(operator, member, { stake: '7', deposit: '3' }));
+  assert.deepEqual(await send(registry.endpoint, 'grant', used), { stake: '7', balance: '3' });
+  const before = state();
+
+  const cases: [string, SignedPayload, status, RegExp, string][] = [
+    [
+      'a stranger signing as itself',
+      signGrant(stranger, grant(stranger, stranger, { stake: String(10n ** 30n) })),
+      status.PERMISSION_DENIED,
+      new RegExp(
+        `^grant signed by ${stranger.address}, which is not one of this cluster's operator keys \\(operatorKeys: ${operator.address}\\)$`,
+      ),
+      'OPERATOR_KEY_UNKNOWN',
+    ],
+    [
+      'a stranger naming the operator',
+      signGrant(stranger, grant(operator, stranger)),
+      status.UNAUTHENTICATED,
+      new RegExp(`^grant is signed by ${stranger.address}, not by operator ${operator.address}$`),
+      'BAD_SIGNATURE',
+    ],
+    [
+      'a replay',
+      used,
+      status.ALREADY_EXISTS,
+      /^replayed grant: nonce [0-9a-f]{32} was already used; each grant is accepted once/,
+      'NONCE_REPLAYED',
+    ],
+    [
+      'a stale grant',
+      signGrant(operator, grant(operator, member, { timestampMs: Date.now() - 95_000 })),
+      status.INVALID_ARGUMENT,
+      /^stale timestamp: grant dated 95 s behind registry time/,
+      'TIMESTAMP_STALE',
+    ],
+    [
+      'a grant of nothing',
+      signGrant(operator, { ...grant(operator, member), stake: undefined } as never),
+      status.INVALID_ARGUMENT,
+      /^malformed grant: a grant credits stake, deposit or both$/,
+      'MALFORMED_REQUEST',
+    ],
+    [
+      'stake for an unstaking member',
+      signGrant(operator, grant(operator, unstaking)),
+      status.FAILED_PRECONDITION,
+      new RegExp(`^AlreadyUnstaking: node ${unstaking.address} is unstaking$`),
+      'ALREADY_UNSTAKING',
+    ],
+  ];
+  for (const [name, signed, code, details, reason] of cases)
+    await assert.rejects(send(registry.endpoint, 'grant', signed), refusal(code, details, reason), name);
+  assert.deepEqual(state(), before);
+  assert.equal((await client.account(stranger.address)).stake, 0n);
+  assert.equal((await client.account(member.address)).stake, 7n);
+});
+
+test('a cluster that names no operator key grants nothing, whoever signs', async () => {
+  const { client, state } = await accountsFixture({ operatorKeys: [] });
+  const key = generateKeyPair();
+  const before = state();
+  await assert.rejects(
+    client.grant(operator, key.address, { stake: 1n }),
+    refusal(
+      status.PERMISSION_DENIED,
+      new RegExp(
+        `^grant signed by ${operator.address}, but this cluster names no operator keys \\(operatorKeys in its cluster config\\), so nothing may be granted$`,
+      ),
+      'OPERATOR_KEY_UNKNOWN',
+    ),
+  );
+  assert.deepEqual(state(), before);
 });

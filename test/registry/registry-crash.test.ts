@@ -22,9 +22,10 @@ import {
 const TESSERA = join(import.meta.dirname, '..', '..', 'bin', 'tessera.js');
 const dir = tempDir('registry-crash');
 writeShardsDir(join(dir, 'tiny'), 'tiny', 3);
+const operator = generateKeyPair();
 writeFileSync(
   join(dir, 'cluster.json'),
-  JSON.stringify({ clusterId: 'crash', models: [{ id: 'tiny', manifest: 'tiny' }] }),
+  JSON.stringify({ clusterId: 'crash', models: [{ id: 'tiny', manifest: 'tiny' }], operatorKeys: [operator.address] }),
 );
 const children: { child: ChildProcess; exited: Promise<unknown> }[] = [];
 after(async () => {
@@ -64,7 +65,7 @@ async function spawnRegistry(): Promise<{ child: ChildProcess; endpoint: string;
   return { child, endpoint: String(started.endpoint), exited };
 }
 
-test('kill -9 right after the answers: registrations, used nonces and stakes it acknowledged survive a restart', async () => {
+test('kill -9 right after the answers: registrations, used nonces and granted stakes and deposits it acknowledged survive a restart', async () => {
   const first = await spawnRegistry();
   const client = new RegistryClient(first.endpoint);
   const node = generateKeyPair();
@@ -72,7 +73,10 @@ test('kill -9 right after the answers: registrations, used nonces and stakes it 
   const signed = sign(node, announcement(node, 'register', nodeBody(node, { shardIndex: 2 })));
   try {
     await sendSigned(first.endpoint, 'register', signed);
-    assert.equal(await client.stake(staker, 7n), 7n);
+    assert.deepEqual(await client.grant(operator, staker.address, { stake: 7n, deposit: 3n }), {
+      stake: 7n,
+      balance: 3n,
+    });
   } finally {
     client.close();
   }
@@ -94,7 +98,8 @@ test('kill -9 right after the answers: registrations, used nonces and stakes it 
     );
     assert.equal(replay.code, status.ALREADY_EXISTS);
     assert.equal(reasonOf(replay), 'NONCE_REPLAYED');
-    assert.equal((await again.account(staker.address)).stake, 7n);
+    const account = await again.account(staker.address);
+    assert.deepEqual([account.stake, account.deposited], [7n, 3n]);
   } finally {
     again.close();
   }

@@ -1,10 +1,12 @@
 // Settlement end to end on a local network (registry, daemon, verifier and 3 nodes as processes):
-// a generation's shares land in blocks, the registry's Settler checks each window against its
-// blocks and audits, posts payouts in the proportion of weighted shares, and finalizes after the
+// a generation's shares land in blocks; the registry's Settler checks each final window against the
+// blocks itself (its summary equals the daemon's), pays each node tokens × the block's base fee from
+// the deposit of the client whose receipts name it, challenges a posted settlement once a fraud
+// proof touches it and settles the window again without the cheat, and finalizes after the
 // challenge window, on the SQLite ledger and on the escrow contract on a local EVM node (anvil).
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
@@ -18,9 +20,10 @@ import { keyPairFromSecret } from '../../src/crypto/keys.ts';
 import { deployEscrow, openEvmBackend } from '../../src/escrow/evm-backend.ts';
 import { LedgerBackend } from '../../src/escrow/ledger-backend.ts';
 import { startLocalEvm, type LocalEvm } from '../../src/escrow/local-evm.ts';
+import { AuditStore } from '../../src/registry/audit-store.ts';
 import type { SettlementBackend } from '../../src/registry/settlement-backend.ts';
 import { storeDirectory } from '../../src/registry/member-directory.ts';
-import { Settler, startSettlementLoop } from '../../src/registry/settlement.ts';
+import { Settler, startSettlementLoop, type SettlerOptions } from '../../src/registry/settlement.ts';
 import { testModel } from '../support/models.ts';
 
 const WINDOW_BLOCKS = 10;
@@ -31,7 +34,8 @@ let daemon: DaemonClient;
 let registryDb: Database.Database;
 let clientKey: Hex;
 let nodeKeys: Hex[];
-/** The complete windows that hold the generation's shares. */
+let authorities: Set<string>;
+/** The complete windows that hold the generation's shares, as the daemon summarizes them. */
 let summaries: SettlementSummary[];
 const closers: (() => Promise<void>)[] = [];
 
@@ -67,6 +71,9 @@ before(async () => {
     blockIntervalMs: 200,
     windowBlocks: WINDOW_BLOCKS,
   });
+  authorities = new Set(
+    (JSON.parse(readFileSync(join(workDir, 'cluster.json'), 'utf8')) as { registryKeys: string[] }).registryKeys,
+  );
   daemon = new DaemonClient(cluster.daemonEndpoint);
   registryDb = new Database(join(workDir, 'registry.db'));
   const sdk = await connect({
@@ -111,44 +118,64 @@ after(async () => {
 });
 
 const clientAddress = () => privateKeyToAccount(clientKey).address.toLowerCase();
+const totalFees = () => summaries.reduce((sum, s) => sum + s.totalFees, 0n);
 
-/** What each node should be paid: per window, its weight's share of the window's fees, rounded down. */
-function expectedPayouts(): Map<string, bigint> {
+/** What each node is owed: Σ over its shares of tokens × the base fee of their block, to the unit. */
+function expectedPayouts(without: ReadonlySet<number> = new Set(), node?: string): Map<string, bigint> {
   const owed = new Map<string, bigint>();
-  for (const s of summaries) {
-    const pool = s.clients.reduce((sum, c) => sum + BigInt(c.fees), 0n);
-    for (const n of s.nodes)
-      owed.set(n.nodeId, (owed.get(n.nodeId) ?? 0n) + (pool * BigInt(n.weight)) / BigInt(s.totalWeight));
-  }
+  for (const s of summaries)
+    for (const f of s.flows)
+      if (!(without.has(s.window) && f.nodeId === node)) owed.set(f.nodeId, (owed.get(f.nodeId) ?? 0n) + f.fees);
   return owed;
 }
 
-/** Deposits the windows' fees for the client, then posts every window with shares. */
-async function settleAll(backend: SettlementBackend) {
-  const fees = summaries.flatMap((s) => s.clients).reduce((sum, c) => sum + BigInt(c.fees), 0n);
-  assert.deepEqual(
-    [...new Set(summaries.flatMap((s) => s.clients.map((c) => c.client)))],
-    [clientAddress()],
-    'the receipts name the client that paid',
-  );
-  await backend.deposit(clientAddress(), fees);
-  const settler = new Settler({ backend, daemon, db: registryDb, members: storeDirectory(registryDb, 3_000) });
+/** A settler with a database of its own (its records, audit tickets and bans), reading the cluster's members. */
+function settlerFor(backend: SettlementBackend, name: string, overrides: Partial<SettlerOptions> = {}) {
+  const db = new Database(join(workDir, `${name}.db`));
+  closers.push(async () => void db.close());
+  const audits = new AuditStore(db);
+  const settler = new Settler({
+    backend,
+    db,
+    members: storeDirectory(registryDb, 3_000),
+    authorities: () => authorities,
+    ...overrides,
+  });
+  return { settler, audits, db };
+}
+
+/** Posts every window with shares. */
+async function settleAll(settler: Settler) {
   const posted = [];
   for (const s of summaries) {
-    const outcome = await settler.settle(s.window);
+    const outcome = await settler.settle(s.window, [daemon]);
     if (s.totalShares === 0) {
       assert.equal(outcome.status, 'empty');
       continue;
     }
     assert.equal(outcome.status, 'posted', 'reason' in outcome ? outcome.reason : '');
-    if (outcome.status === 'posted') posted.push(outcome);
+    if (outcome.status !== 'posted') continue;
+    // The registry recounted the window from the blocks and reached the daemon's own summary.
+    assert.equal(outcome.summary.hash, s.hash);
+    assert.deepEqual(
+      outcome.debits,
+      [{ client: clientAddress(), amount: s.totalFees }],
+      'the one client pays its own fees',
+    );
+    posted.push(outcome);
   }
-  return { settler, posted };
+  return posted;
 }
 
 /** `tick` moves the back end's clock on: the ledger's injected one, or anvil's (which mines only on transactions). */
-async function finalizeAndClaim(backend: SettlementBackend, tick: () => Promise<void>) {
-  const { settler, posted } = await settleAll(backend);
+async function finalizeAndClaim(backend: SettlementBackend, settler: Settler, tick: () => Promise<void>) {
+  assert.deepEqual(
+    [...new Set(summaries.flatMap((s) => s.flows.map((f) => f.client)))],
+    [clientAddress()],
+    'the receipts name the client that paid',
+  );
+  await backend.deposit(clientAddress(), totalFees());
+  const posted = await settleAll(settler);
   assert.equal((await settler.finalize(posted[0]!.hash)).status, 'waiting', 'not before the challenge window ends');
   for (const p of posted) {
     await until(
@@ -167,61 +194,101 @@ async function finalizeAndClaim(backend: SettlementBackend, tick: () => Promise<
     assert.equal(await backend.claim(node.nodeId), owed.get(node.nodeId));
     assert.equal(await backend.claimable(node.nodeId), 0n);
   }
+  assert.equal(await backend.balanceOf(clientAddress()), 0n, 'the client paid exactly its fees');
   // A second pass posts nothing again.
   for (const s of summaries.filter((x) => x.totalShares > 0))
-    assert.equal((await settler.settle(s.window)).status, 'already');
+    assert.equal((await settler.settle(s.window, [daemon])).status, 'already');
 }
 
-test('on the SQLite ledger: payouts in the proportion of weighted shares, claimed after the challenge window', async () => {
+test('on the SQLite ledger: each node is paid its tokens × price from its client, claimed after the challenge window', async () => {
   let clock = Date.now();
-  const now = () => clock;
-  const ledger = new LedgerBackend({ path: join(workDir, 'ledger.db'), challengeWindowS: 60, now });
+  const ledger = new LedgerBackend({ path: join(workDir, 'ledger.db'), challengeWindowS: 60, now: () => clock });
   closers.push(() => ledger.close());
-  await finalizeAndClaim(ledger, async () => void (clock += 61_000));
+  const { settler } = settlerFor(ledger, 'settler-ledger');
+  await finalizeAndClaim(ledger, settler, async () => void (clock += 61_000));
 });
 
-test('a challenged settlement is never finalized and pays nothing', async () => {
-  let clock = Date.now();
-  const now = () => clock;
-  const ledger = new LedgerBackend({ path: join(workDir, 'ledger-challenged.db'), challengeWindowS: 60, now });
+test('a client that deposited nothing makes no share worth anything: nothing is posted', async () => {
+  const ledger = new LedgerBackend({ path: join(workDir, 'ledger-unfunded.db'), challengeWindowS: 60 });
   closers.push(() => ledger.close());
-  const { settler, posted } = await settleAll(ledger);
+  const { settler } = settlerFor(ledger, 'settler-unfunded');
+  for (const s of summaries.filter((x) => x.totalShares > 0)) {
+    const outcome = await settler.settle(s.window, [daemon]);
+    assert.equal(outcome.status, 'empty');
+    assert.match((outcome as { reason: string }).reason, /pays nobody/);
+  }
+  for (const node of cluster.nodes) assert.equal(await ledger.claimable(node.nodeId), 0n);
+});
+
+test('a fraud proof confirmed while a settlement is posted challenges it; the window is paid again without the cheat', async () => {
+  let clock = Date.now();
+  const ledger = new LedgerBackend({ path: join(workDir, 'ledger-fraud.db'), challengeWindowS: 60, now: () => clock });
+  closers.push(() => ledger.close());
+  const events: string[] = [];
+  const { settler, audits } = settlerFor(ledger, 'settler-fraud', { onEvent: (e) => void events.push(e) });
+  await ledger.deposit(clientAddress(), totalFees());
+  const posted = await settleAll(settler);
   const first = posted[0]!;
-  await ledger.challenge(first.hash, 'the test disputes it');
-  clock += 61_000;
-  assert.equal((await settler.finalize(first.hash)).status, 'challenged');
+  const cheat = first.payouts[0]!.node;
+  audits.ban(cheat, 'ab'.repeat(32), Date.now());
+  assert.deepEqual(await settler.challengeFraud(), [
+    first.summary.window,
+    ...posted
+      .slice(1)
+      .filter((p) => p.payouts.some((x) => x.node === cheat))
+      .map((p) => p.summary.window),
+  ]);
   assert.equal((await ledger.settlementState(first.hash)).status, 'challenged');
-  for (const p of first.payouts) assert.equal(await ledger.claimable(p.node), 0n);
+  assert.equal((await settler.finalize(first.hash)).status, 'challenged');
+  // Settled again: a new hash, the cheat withheld, its client not debited for it.
+  const again = await settler.settle(first.summary.window, [daemon]);
+  assert.equal(again.status, 'posted', 'reason' in again ? again.reason : '');
+  assert.notEqual((again as { hash: string }).hash, first.hash);
+  assert.ok(again.status === 'posted' && !again.payouts.some((p) => p.node === cheat));
+  clock += 61_000;
+  for (const record of settler.store.windows(['posted']))
+    assert.equal((await settler.finalize(record.hash)).status, 'finalized');
+  const challengedWindows = new Set(
+    settler.store
+      .windows(['finalized'])
+      .filter((r) => r.withheld.includes(cheat))
+      .map((r) => r.window),
+  );
+  const owed = expectedPayouts(challengedWindows, cheat);
+  for (const node of cluster.nodes)
+    assert.equal(await ledger.claimable(node.nodeId), owed.get(node.nodeId) ?? 0n, `claimable of ${node.nodeId}`);
+  // What the cheat would have been paid stays with the client.
+  assert.equal(await ledger.balanceOf(clientAddress()), totalFees() - [...owed.values()].reduce((a, b) => a + b, 0n));
+  assert.ok(events.includes('posted'));
 });
 
 test("the registry's settlement loop posts every window in order and finalizes them", async () => {
   let clock = Date.now();
   const ledger = new LedgerBackend({ path: join(workDir, 'ledger-loop.db'), challengeWindowS: 60, now: () => clock });
   closers.push(() => ledger.close());
-  await ledger.deposit(
-    clientAddress(),
-    summaries.flatMap((s) => s.clients).reduce((sum, c) => sum + BigInt(c.fees), 0n),
-  );
+  await ledger.deposit(clientAddress(), totalFees());
   const events: string[] = [];
+  const db = new Database(join(workDir, 'settler-loop.db'));
+  closers.push(async () => void db.close());
+  new AuditStore(db);
   const loop = startSettlementLoop({
     backend: ledger,
-    db: registryDb,
+    db,
     members: storeDirectory(registryDb, 3_000),
+    authorities: () => authorities,
     intervalMs: 50,
-    onEvent: (event) => events.push(event),
+    onEvent: (event) => void events.push(event),
   });
   closers.push(() => loop.close());
-  const hashes = summaries.filter((s) => s.totalShares > 0).map((s) => `0x${s.hash}` as const);
-  const states = async () => Promise.all(hashes.map(async (h) => (await ledger.settlementState(h)).status));
-  await until('every window posted', async () => ((await states()).every((s) => s === 'posted') ? true : undefined));
+  const windows = summaries.filter((s) => s.totalShares > 0).map((s) => s.window);
+  const records = () => windows.map((w) => loop.settler.store.window(w)?.status);
+  await until('every window posted', async () => (records().every((s) => s === 'posted') ? true : undefined));
   clock += 61_000;
-  await until('every window finalized', async () =>
-    (await states()).every((s) => s === 'finalized') ? true : undefined,
-  );
+  await until('every window finalized', async () => (records().every((s) => s === 'finalized') ? true : undefined));
   for (const node of cluster.nodes)
     assert.equal(await ledger.claimable(node.nodeId), expectedPayouts().get(node.nodeId));
   // what the registry's tessera_registry_settlements_total counts: each window once posted, once finalized
-  assert.deepEqual(events, [...hashes.map(() => 'posted'), ...hashes.map(() => 'finalized')]);
+  assert.deepEqual(events, [...windows.map(() => 'posted'), ...windows.map(() => 'finalized')]);
 });
 
 test('a settlement is not finalized while no verifier is live', async () => {
@@ -232,16 +299,14 @@ test('a settlement is not finalized while no verifier is live', async () => {
     now: () => clock,
   });
   closers.push(() => ledger.close());
-  const { posted } = await settleAll(ledger);
-  clock += 61_000;
+  await ledger.deposit(clientAddress(), totalFees());
   const directory = storeDirectory(registryDb, 3_000);
-  const unwatched = new Settler({
-    backend: ledger,
-    daemon,
-    db: registryDb,
+  const { settler } = settlerFor(ledger, 'settler-unwatched', {
     members: { members: (ids, role) => (role === 'verifier' ? [] : directory.members(ids, role)) },
   });
-  const outcome = await unwatched.finalize(posted[0]!.hash);
+  const posted = await settleAll(settler);
+  clock += 61_000;
+  const outcome = await settler.finalize(posted[0]!.hash);
   assert.deepEqual(outcome, {
     status: 'waiting',
     reason: 'no live verifier: settlements are finalized only while daemons and verifiers watch',
@@ -249,7 +314,7 @@ test('a settlement is not finalized while no verifier is live', async () => {
   assert.equal((await ledger.settlementState(posted[0]!.hash)).status, 'posted');
 });
 
-test('on the escrow contract (anvil): deposits in, the same payouts out', async () => {
+test('on the escrow contract (anvil): the client deposits, the same payouts out; a fraud proof challenges there too', async () => {
   const [owner, challenger] = evm.keys as Hex[];
   const address = await deployEscrow({
     rpcUrl: evm.rpcUrl,
@@ -267,11 +332,38 @@ test('on the escrow contract (anvil): deposits in, the same payouts out', async 
     pollingIntervalMs: 50,
   });
   closers.push(() => backend.close());
-  await finalizeAndClaim(backend, () => evm.increaseTime(61));
+  const { settler } = settlerFor(backend, 'settler-evm');
+  await finalizeAndClaim(backend, settler, () => evm.increaseTime(61));
+
+  // The owner (the registry) challenges on chain once a fraud proof touches a posted settlement.
+  const second = await openEvmBackend({
+    rpcUrl: evm.rpcUrl,
+    address: await deployEscrow({
+      rpcUrl: evm.rpcUrl,
+      ownerKey: owner!,
+      challenger: privateKeyToAccount(challenger!).address,
+      challengeWindowS: 60,
+      pollingIntervalMs: 50,
+    }),
+    ownerKey: owner!,
+    challengerKey: challenger!,
+    partyKeys: [clientKey, ...nodeKeys],
+    pollingIntervalMs: 50,
+  });
+  closers.push(() => second.close());
+  const fraudulent = settlerFor(second, 'settler-evm-fraud');
+  await second.deposit(clientAddress(), totalFees());
+  const posted = await settleAll(fraudulent.settler);
+  fraudulent.audits.ban(posted[0]!.payouts[0]!.node, 'cd'.repeat(32), Date.now());
+  assert.ok((await fraudulent.settler.challengeFraud()).includes(posted[0]!.summary.window));
+  assert.equal((await second.settlementState(posted[0]!.hash)).status, 'challenged');
+  let reserved = 0n;
+  for (const p of posted)
+    if ((await second.settlementState(p.hash)).status === 'posted')
+      reserved += p.debits.reduce((sum, d) => sum + d.amount, 0n);
   assert.equal(
-    await backend.available(),
-    summaries.reduce((sum, s) => sum + s.clients.reduce((a, c) => a + BigInt(c.fees), 0n), 0n) -
-      [...expectedPayouts().values()].reduce((a, b) => a + b, 0n),
-    'the rounding dust stays in escrow',
+    await second.balanceOf(clientAddress()),
+    totalFees() - reserved,
+    "each challenge released the client's reserve",
   );
 });

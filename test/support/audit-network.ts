@@ -1,6 +1,6 @@
 // A real audited network in this process: stories260K cut into shards, a registry (its SQLite file
 // also holding the ledger of stakes), one compute node per shard, on 127.0.0.1 with random ports.
-import { randomUUID } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -91,7 +91,9 @@ export async function startAuditNetwork(options: AuditNetworkOptions): Promise<A
         }),
       );
     }
-    if (options.stake !== undefined) for (const node of nodes) await ledger.stake(node.nodeId, options.stake);
+    if (options.stake !== undefined)
+      for (const node of nodes)
+        await ledger.grant(node.nodeId, { stake: options.stake }, `0x${randomBytes(32).toString('hex')}`);
     audits = new AuditClient(registry.endpoint);
   } catch (error) {
     await close();

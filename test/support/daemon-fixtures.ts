@@ -1,92 +1,71 @@
-// Shared by the daemon tests and the chain benchmark: a registry with a Membership service beside
-// it, registered nodes, sessions of shares, and what an in-process daemon needs of the registry.
+// Shared by the daemon tests and the chain benchmark: a registry with its Membership service, registered nodes, sessions of shares, and what an in-process daemon needs of the registry.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { connect, createServer, type Server as NetServer, type Socket } from 'node:net';
 import { createInterface } from 'node:readline';
 import { join } from 'node:path';
-import { Server, ServerCredentials } from '@grpc/grpc-js';
-import Database from 'better-sqlite3';
 import { bytesToHex } from '@noble/hashes/utils.js';
 import type { DaemonOptions } from '../../src/chain/daemon.ts';
-import { membershipHandlers, type MemberDirectory } from '../../src/chain/membership-service.ts';
-import { RegistryMembership, type Member } from '../../src/chain/membership.ts';
+import { RegistryMembership } from '../../src/chain/membership.ts';
 import { receiptHashOf, signReceipt } from '../../src/protocol/receipt.ts';
 import type { SignedRecord } from '../../src/protocol/record.ts';
-import { encodeShare, sessionHashOf, WEIGHT_ONE } from '../../src/protocol/share.ts';
+import { encodeShare, sessionHashOf } from '../../src/protocol/share.ts';
 import { registryEnrollment } from '../../src/cli/daemon-enrollment.ts';
-import type { KeyPair } from '../../src/crypto/keys.ts';
-import { tessera } from '../../src/proto/services.ts';
-import { startRegistry, type RegistryHandle } from '../../src/registry/registry.ts';
+import { generateKeyPair, type KeyPair } from '../../src/crypto/keys.ts';
+import { startRegistry, type RegistryHandle, type RegistryOptions } from '../../src/registry/registry.ts';
 import { RegistryClient, startHeartbeats } from '../../src/registry/registry-client.ts';
 import { nodeBody, testClusterConfig, writeShardsDir } from './registry-fixtures.ts';
 
-/**
- * Members as the registry's database holds them, read through a second connection. Stands in for
- * the registry serving Membership itself; the answers are the same records.
- */
-export function registryDirectory(dbPath: string, silenceMs: number): MemberDirectory & { close(): void } {
-  const db = new Database(dbPath, { readonly: true, fileMustExist: true });
-  type Row = Omit<Member, 'status' | 'tls'> & { status: string; tls: number };
-  const columns = `node_id AS nodeId, role, model_id AS modelId, shard_index AS shardIndex, share_key AS shareKey, endpoint, tls, status, last_seen_ms AS lastSeenMs`;
-  return {
-    members(nodeIds, liveRole) {
-      const now = Date.now();
-      const rows = [
-        ...(nodeIds.length === 0
-          ? []
-          : (db
-              .prepare(`SELECT ${columns} FROM nodes WHERE node_id IN (${nodeIds.map(() => '?').join(',')})`)
-              .all(...nodeIds) as Row[])),
-        ...(liveRole === ''
-          ? []
-          : (db
-              .prepare(`SELECT ${columns} FROM nodes WHERE role = ? AND status = 'live' AND last_seen_ms >= ?`)
-              .all(liveRole, now - silenceMs) as Row[])),
-      ];
-      return rows.map((r) => ({
-        ...r,
-        tls: r.tls === 1,
-        status: r.status === 'live' && r.lastSeenMs >= now - silenceMs ? 'live' : 'evicted',
-      }));
-    },
-    close: () => db.close(),
-  };
-}
-
 export interface ChainNetwork {
   readonly registry: string;
+  /** Where daemons ask for members and rosters: the registry's own Membership service. */
   readonly membership: string;
   readonly registryDb: string;
+  /** The key the registry signs rosters with (the cluster lists no registryKeys, so it is the one authority). */
+  readonly registryKey: KeyPair;
   close(): Promise<void>;
 }
 
-/** A registry serving the 3-shard model `tiny`, and a Membership service over its database. */
-export async function startChainNetwork(dir: string, heartbeatMs = 300): Promise<ChainNetwork> {
+export interface ChainNetworkOptions {
+  /** Where the registry reads stakes and takes slashes; none: every live daemon leads at weight 1. */
+  readonly settlement?: Pick<RegistryOptions, 'settlement' | 'stakes'>;
+  /** The cluster's stake minimum for daemons. */
+  readonly daemonMinimum?: bigint;
+}
+
+/** A registry serving the 3-shard model `tiny`, with its Membership service (members, rosters, equivocation reports). */
+export async function startChainNetwork(
+  dir: string,
+  heartbeatMs = 300,
+  options: ChainNetworkOptions = {},
+): Promise<ChainNetwork> {
   writeShardsDir(join(dir, 'tiny'), 'tiny', 3);
   const registryDb = join(dir, 'registry.db');
+  const registryKey = generateKeyPair();
+  const config = testClusterConfig(dir, {
+    heartbeat: { intervalMs: heartbeatMs, evictAfterMissed: 3 },
+    rateLimit: { perSecond: 1000, burst: 1000 },
+  });
   const registry: RegistryHandle = await startRegistry({
     port: 0,
     dbPath: registryDb,
-    clusterConfig: testClusterConfig(dir, {
-      heartbeat: { intervalMs: heartbeatMs, evictAfterMissed: 3 },
-      rateLimit: { perSecond: 1000, burst: 1000 },
-    }),
+    key: registryKey,
+    clusterConfig:
+      options.daemonMinimum === undefined
+        ? config
+        : {
+            ...config,
+            stake: { ...config.stake, minimum: { ...config.stake.minimum, daemon: options.daemonMinimum } },
+          },
+    // Daemons without a membership cache look members up for every batch and block.
+    rateLimits: { read: { perSecond: 100_000, burst: 100_000 } },
+    ...options.settlement,
   });
-  const directory = registryDirectory(registryDb, heartbeatMs * 3);
-  const server = new Server();
-  server.addService(tessera.v1.Membership.service, membershipHandlers(directory));
-  const port = await new Promise<number>((resolve, reject) =>
-    server.bindAsync('127.0.0.1:0', ServerCredentials.createInsecure(), (e, p) => (e ? reject(e) : resolve(p))),
-  );
   return {
     registry: registry.endpoint,
-    membership: `127.0.0.1:${port}`,
+    membership: registry.endpoint,
     registryDb,
-    close: async () => {
-      server.forceShutdown();
-      directory.close();
-      await registry.close();
-    },
+    registryKey,
+    close: () => registry.close(),
   };
 }
 
@@ -125,19 +104,28 @@ export async function joinNode(
   };
 }
 
-/** A client's session on `tiny`: its signed receipt, and shares of it (payloads: nodes sign them a batch at a time). */
+/**
+ * A client's session on `tiny` through `route` (the node of each shard, whom its receipt pays): its
+ * signed receipt, and shares of it (payloads: nodes sign them a batch at a time).
+ */
 export class TestSession {
   readonly sessionHash: string;
   readonly receipt: SignedRecord;
   readonly receiptHash: string;
   #next = 0;
 
-  constructor(client: KeyPair, id: string, tokensPerShard: readonly number[] = [1_000_000, 1_000_000, 1_000_000]) {
+  constructor(
+    client: KeyPair,
+    id: string,
+    route: readonly KeyPair[],
+    tokensPerShard: readonly number[] = route.map(() => 1_000_000),
+  ) {
     this.sessionHash = sessionHashOf(id);
     this.receipt = signReceipt(client, {
       sessionHash: this.sessionHash,
       modelId: 'tiny',
       tokensPerShard,
+      route: route.map((node) => node.address),
       timestampMs: Date.now(),
     });
     this.receiptHash = receiptHashOf(this.receipt.payload).toString('hex');
@@ -149,7 +137,6 @@ export class TestSession {
       nodeId: node.address,
       shardIndex,
       tokensProcessed: tokens,
-      weight: WEIGHT_ONE,
       timestampMs: 1_700_000_000_000 + this.#next++,
       sessionHash: this.sessionHash,
       receiptHash: this.receiptHash,

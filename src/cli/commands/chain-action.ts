@@ -113,7 +113,7 @@ async function showBlock(client: DaemonClient, height: number, options: ChainOpt
     `parent      ${h.parentHash}`,
     `producer    ${h.producer === '' ? '(genesis)' : h.producer}`,
     `time        ${new Date(h.timestampMs).toISOString()} (slot ${h.slot})`,
-    `shares      ${h.shareCount} (${h.tokens} tokens, weight ${h.weight / 1000})`,
+    `shares      ${h.shareCount} (${h.tokens} tokens)`,
     `fee/token   ${h.baseFeePerToken}`,
     `receipts    ${receipts.length}`,
   ];
@@ -121,15 +121,8 @@ async function showBlock(client: DaemonClient, height: number, options: ChainOpt
   if (shares.length > 0) {
     process.stdout.write(
       `\n${table(
-        ['share', 'node', 'shard', 'tokens', 'weight', 'session'],
-        shares.map((s) => [
-          short(s.hash),
-          s.nodeId,
-          s.shardIndex,
-          s.tokensProcessed,
-          s.weight / 1000,
-          short(s.sessionHash),
-        ]),
+        ['share', 'node', 'shard', 'tokens', 'session'],
+        shares.map((s) => [short(s.hash), s.nodeId, s.shardIndex, s.tokensProcessed, short(s.sessionHash)]),
       )}`,
     );
   }
@@ -138,27 +131,22 @@ async function showBlock(client: DaemonClient, height: number, options: ChainOpt
 async function showSummary(client: DaemonClient, window: number, options: ChainOptions): Promise<void> {
   const summary: SettlementSummary = await client.settlementSummary(window);
   if (options.json) {
-    process.stdout.write(`${JSON.stringify(summary, null, 2)}\n`);
+    process.stdout.write(
+      `${JSON.stringify(summary, (_key, value: unknown) => (typeof value === 'bigint' ? String(value) : value), 2)}\n`,
+    );
     return;
   }
   const lines = [
     `window ${summary.window}: blocks ${summary.fromHeight}-${summary.toHeight} (last ${summary.lastBlockHash})`,
     `hash        ${summary.hash}`,
-    `totals      ${summary.totalShares} shares, weight ${summary.totalWeight / 1000}, ${summary.totalTokens} tokens, fees ${summary.totalFees}`,
+    `totals      ${summary.totalShares} shares, ${summary.totalTokens} tokens, fees ${summary.totalFees}`,
   ];
   process.stdout.write(`${lines.join('\n')}\n`);
-  if (summary.nodes.length > 0)
+  if (summary.flows.length > 0)
     process.stdout.write(
       `\n${table(
-        ['node', 'shares', 'weight', 'tokens', 'fees'],
-        summary.nodes.map((n) => [n.nodeId, n.shares, n.weight / 1000, n.tokens, n.fees]),
-      )}`,
-    );
-  if (summary.clients.length > 0)
-    process.stdout.write(
-      `\n${table(
-        ['client', 'tokens', 'fees'],
-        summary.clients.map((c) => [c.client, c.tokens, c.fees]),
+        ['client (pays)', 'node (is paid)', 'shares', 'tokens', 'fees'],
+        summary.flows.map((f) => [f.client, f.nodeId, f.shares, f.tokens, String(f.fees)]),
       )}`,
     );
 }

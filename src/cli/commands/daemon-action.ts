@@ -30,6 +30,8 @@ export async function daemonCommand(options: DaemonCommandOptions): Promise<void
           blockIntervalMs: options.blockIntervalMs,
           maxSharesPerBlock: options.maxSharesPerBlock,
           windowBlocks: options.windowBlocks,
+          epochSlots: options.epochSlots,
+          finalityDepth: options.finalityDepth,
         },
         log,
         ...(options.advertise === undefined ? {} : { advertise: options.advertise }),

@@ -19,6 +19,8 @@ export interface DaemonCommandOptions extends MetricsFlags {
   blockIntervalMs: number;
   maxSharesPerBlock: number;
   windowBlocks: number;
+  epochSlots: number;
+  finalityDepth: number;
   verifyThreads?: number;
 }
 
@@ -76,6 +78,18 @@ export function registerDaemonCommand(program: Command): void {
       'blocks per settlement window',
       parseIntegerOption('window-blocks', 1),
       DEFAULT_CHAIN_PARAMS.windowBlocks,
+    )
+    .option(
+      '--epoch-slots <n>',
+      "slots per roster epoch: each epoch's leaders are drawn from the registry's signed roster of its daemons",
+      parseIntegerOption('epoch-slots', 1),
+      DEFAULT_CHAIN_PARAMS.epochSlots,
+    )
+    .option(
+      '--finality-depth <n>',
+      'blocks on top of a block before it is final: no reorganization reaches it, and only final blocks settle',
+      parseIntegerOption('finality-depth', 1),
+      DEFAULT_CHAIN_PARAMS.finalityDepth,
     )
     .option(
       '--verify-threads <n>',

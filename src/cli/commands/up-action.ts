@@ -129,6 +129,8 @@ export async function upCommand(options: UpOptions): Promise<void> {
       cacheDir: join(workDir, 'tokenizers'),
       metrics: gatewayMetrics.metrics,
       apiKeys,
+      // The key the cluster's operator granted a deposit: its receipts are what settlement debits.
+      key: cluster.clientKey,
     });
     gatewayMetrics.watch(gateway.health);
     await waitForCoverage(gateway.client, cluster, options.readyTimeout * 1000, () => interrupted);

@@ -3,9 +3,11 @@ pragma solidity ^0.8.24;
 
 /// @title Tessera settlement escrow
 /// @notice Clients deposit, nodes stake. The registry (the owner) posts each settlement window's
-/// payouts; they become claimable only after a challenge window in which the verifier (the
-/// challenger) raised no objection. Proven fraud slashes a fraction of a node's stake to the owner.
-/// Native currency only; every payment is pulled by its recipient.
+/// payouts with the debits that fund them, each from one client's own balance (reserved at once);
+/// the payouts become claimable only after a challenge window in which neither the verifier (the
+/// challenger) nor the owner objected, and a challenge gives the debits back. Proven fraud slashes a
+/// fraction of a node's stake to the owner. Native currency only; every payment is pulled by its
+/// recipient.
 contract TesseraEscrow {
     enum Status { None, Posted, Challenged, Finalized }
 
@@ -16,6 +18,8 @@ contract TesseraEscrow {
         uint256 total;
         address[] nodes;
         uint256[] amounts;
+        address[] clients;
+        uint256[] debits;
     }
 
     struct Stake {
@@ -33,9 +37,10 @@ contract TesseraEscrow {
     /// The verifier allowed to challenge settlements.
     address public challenger;
 
-    /// Deposits not yet paid out by a finalized settlement.
-    uint256 public available;
     mapping(address => uint256) public deposited;
+    /// What each client may still be debited: deposits less the debits of its posted (reserved)
+    /// and finalized (spent) settlements.
+    mapping(address => uint256) public balance;
     mapping(address => Stake) public stakes;
     mapping(address => uint256) public claimable;
     mapping(bytes32 => bool) public evidenceUsed;
@@ -68,7 +73,9 @@ contract TesseraEscrow {
     error AlreadyFinalized(bytes32 hash);
     error ChallengeWindowOpen(bytes32 hash, uint64 endsAt);
     error ChallengeWindowClosed(bytes32 hash, uint64 endedAt);
-    error InsufficientDeposits(uint256 needed, uint256 available);
+    error InsufficientDeposits(address client, uint256 needed, uint256 balance);
+    error UnbalancedSettlement(bytes32 hash, uint256 payouts, uint256 debits);
+    error InsufficientFunds(address party, uint256 needed, uint256 held);
     error NothingToClaim(address party);
     error InvalidFraction(uint16 fractionBps);
     error EvidenceAlreadyUsed(bytes32 evidenceHash);
@@ -99,7 +106,7 @@ contract TesseraEscrow {
     function deposit() external payable {
         if (msg.value == 0) revert ZeroAmount();
         deposited[msg.sender] += msg.value;
-        available += msg.value;
+        balance[msg.sender] += msg.value;
         emit Deposited(msg.sender, msg.value);
     }
 
@@ -112,6 +119,18 @@ contract TesseraEscrow {
         if (s.unstakingUntil != 0) revert AlreadyUnstaking(msg.sender);
         s.amount += msg.value;
         emit Staked(msg.sender, msg.value, s.amount);
+    }
+
+    /// Bonds `amount` of the caller's claimable earnings as stake, without a round trip out.
+    function stakeFromEarnings(uint256 amount) external {
+        if (amount == 0) revert ZeroAmount();
+        uint256 held = claimable[msg.sender];
+        if (held < amount) revert InsufficientFunds(msg.sender, amount, held);
+        Stake storage s = stakes[msg.sender];
+        if (s.unstakingUntil != 0) revert AlreadyUnstaking(msg.sender);
+        claimable[msg.sender] = held - amount;
+        s.amount += amount;
+        emit Staked(msg.sender, amount, s.amount);
     }
 
     function requestUnstake() external {
@@ -147,9 +166,16 @@ contract TesseraEscrow {
 
     // --- settlements ---
 
-    function postSettlement(bytes32 hash, address[] calldata nodes, uint256[] calldata amounts) external onlyOwner {
+    function postSettlement(
+        bytes32 hash,
+        address[] calldata nodes,
+        uint256[] calldata amounts,
+        address[] calldata clients,
+        uint256[] calldata debits
+    ) external onlyOwner {
         if (nodes.length == 0) revert EmptySettlement(hash);
         if (nodes.length != amounts.length) revert LengthMismatch(nodes.length, amounts.length);
+        if (clients.length != debits.length) revert LengthMismatch(clients.length, debits.length);
         Settlement storage s = settlements[hash];
         if (s.status != Status.None) revert SettlementExists(hash);
         uint256 total;
@@ -158,29 +184,47 @@ contract TesseraEscrow {
             if (amounts[i] == 0) revert ZeroAmount();
             total += amounts[i];
         }
+        uint256 debited;
+        for (uint256 i = 0; i < clients.length; i++) {
+            if (clients[i] == address(0)) revert ZeroAddress();
+            if (debits[i] == 0) revert ZeroAmount();
+            debited += debits[i];
+        }
+        if (debited != total) revert UnbalancedSettlement(hash, total, debited);
+        // In order, so a client debited twice is checked against what its first debit left.
+        for (uint256 i = 0; i < clients.length; i++) {
+            uint256 held = balance[clients[i]];
+            if (held < debits[i]) revert InsufficientDeposits(clients[i], debits[i], held);
+            balance[clients[i]] = held - debits[i];
+        }
         s.status = Status.Posted;
         s.postedAt = uint64(block.timestamp);
         s.challengeEndsAt = uint64(block.timestamp) + challengeWindow;
         s.total = total;
         s.nodes = nodes;
         s.amounts = amounts;
+        s.clients = clients;
+        s.debits = debits;
         emit SettlementPosted(hash, total, s.challengeEndsAt);
     }
 
+    /// The verifier challenges what it audited; the owner, a fraud proof it confirmed itself.
     function challenge(bytes32 hash, string calldata reason) external {
-        if (msg.sender != challenger) revert NotChallenger(msg.sender);
+        if (msg.sender != challenger && msg.sender != owner) revert NotChallenger(msg.sender);
         Settlement storage s = _pending(hash);
         if (block.timestamp >= s.challengeEndsAt) revert ChallengeWindowClosed(hash, s.challengeEndsAt);
         s.status = Status.Challenged;
+        for (uint256 i = 0; i < s.clients.length; i++) {
+            balance[s.clients[i]] += s.debits[i];
+        }
         emit SettlementChallenged(hash, msg.sender, reason);
     }
 
     function finalizeSettlement(bytes32 hash) external onlyOwner {
         Settlement storage s = _pending(hash);
         if (block.timestamp < s.challengeEndsAt) revert ChallengeWindowOpen(hash, s.challengeEndsAt);
-        if (s.total > available) revert InsufficientDeposits(s.total, available);
+        // The debits were reserved at posting: the funds are already set aside.
         s.status = Status.Finalized;
-        available -= s.total;
         for (uint256 i = 0; i < s.nodes.length; i++) {
             claimable[s.nodes[i]] += s.amounts[i];
         }
@@ -194,6 +238,11 @@ contract TesseraEscrow {
     {
         Settlement storage s = settlements[hash];
         return (s.status, s.postedAt, s.challengeEndsAt, s.total, s.nodes, s.amounts);
+    }
+
+    function settlementDebits(bytes32 hash) external view returns (address[] memory clients, uint256[] memory debits) {
+        Settlement storage s = settlements[hash];
+        return (s.clients, s.debits);
     }
 
     // --- payouts ---

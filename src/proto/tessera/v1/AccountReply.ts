@@ -1,7 +1,7 @@
 // @ts-nocheck -- generated from proto/ by scripts/gen-proto.js
 // Original file: proto/tessera/v1/registry.proto
 
-import type { Escrow as _tessera_v1_Escrow, Escrow__Output as _tessera_v1_Escrow__Output } from './Escrow.ts';
+import type { Escrow as _tessera_v1_Escrow, Escrow__Output as _tessera_v1_Escrow__Output } from '../../tessera/v1/Escrow.ts';
 import type { Long } from '@grpc/proto-loader';
 
 export interface AccountReply {

@@ -1,8 +1,8 @@
 // @ts-nocheck -- generated from proto/ by scripts/gen-proto.js
 // Original file: proto/tessera/v1/daemon.proto
 
-import type { Signed as _tessera_v1_Signed, Signed__Output as _tessera_v1_Signed__Output } from './Signed.ts';
-import type { BlockShare as _tessera_v1_BlockShare, BlockShare__Output as _tessera_v1_BlockShare__Output } from './BlockShare.ts';
+import type { Signed as _tessera_v1_Signed, Signed__Output as _tessera_v1_Signed__Output } from '../../tessera/v1/Signed.ts';
+import type { BlockShare as _tessera_v1_BlockShare, BlockShare__Output as _tessera_v1_BlockShare__Output } from '../../tessera/v1/BlockShare.ts';
 
 export interface Block {
   /**
@@ -22,6 +22,11 @@ export interface Block {
    * In block order; empty in a headers-only answer.
    */
   'shares'?: (_tessera_v1_BlockShare)[];
+  /**
+   * Payload: the roster (src/chain/roster.ts) the header's roster_hash names, signed by a registry
+   * key; always sent, headers-only or not (empty for genesis).
+   */
+  'roster'?: (_tessera_v1_Signed | null);
 }
 
 export interface Block__Output {
@@ -42,4 +47,9 @@ export interface Block__Output {
    * In block order; empty in a headers-only answer.
    */
   'shares': (_tessera_v1_BlockShare__Output)[];
+  /**
+   * Payload: the roster (src/chain/roster.ts) the header's roster_hash names, signed by a registry
+   * key; always sent, headers-only or not (empty for genesis).
+   */
+  'roster': (_tessera_v1_Signed__Output | null);
 }

@@ -1,7 +1,7 @@
 // @ts-nocheck -- generated from proto/ by scripts/gen-proto.js
 // Original file: proto/tessera/v1/registry.proto
 
-import type { NodeInfo as _tessera_v1_NodeInfo, NodeInfo__Output as _tessera_v1_NodeInfo__Output } from './NodeInfo.ts';
+import type { NodeInfo as _tessera_v1_NodeInfo, NodeInfo__Output as _tessera_v1_NodeInfo__Output } from '../../tessera/v1/NodeInfo.ts';
 
 export interface DiscoverReply {
   'manifestJson'?: (string);

@@ -1,8 +1,8 @@
 // @ts-nocheck -- generated from proto/ by scripts/gen-proto.js
 // Original file: proto/tessera/v1/node.proto
 
-import type { Opened as _tessera_v1_Opened, Opened__Output as _tessera_v1_Opened__Output } from './Opened.ts';
-import type { StepResult as _tessera_v1_StepResult, StepResult__Output as _tessera_v1_StepResult__Output } from './StepResult.ts';
+import type { Opened as _tessera_v1_Opened, Opened__Output as _tessera_v1_Opened__Output } from '../../tessera/v1/Opened.ts';
+import type { StepResult as _tessera_v1_StepResult, StepResult__Output as _tessera_v1_StepResult__Output } from '../../tessera/v1/StepResult.ts';
 
 export interface ForwardReply {
   'opened'?: (_tessera_v1_Opened | null);

@@ -1,7 +1,7 @@
 // @ts-nocheck -- generated from proto/ by scripts/gen-proto.js
 // Original file: proto/tessera/v1/verifier.proto
 
-import type { ProofStatus as _tessera_v1_ProofStatus, ProofStatus__Output as _tessera_v1_ProofStatus__Output } from './ProofStatus.ts';
+import type { ProofStatus as _tessera_v1_ProofStatus, ProofStatus__Output as _tessera_v1_ProofStatus__Output } from '../../tessera/v1/ProofStatus.ts';
 
 export interface FraudProofReply {
   'proofId'?: (string);

@@ -1,7 +1,7 @@
 // @ts-nocheck -- generated from proto/ by scripts/gen-proto.js
 // Original file: proto/tessera/v1/daemon.proto
 
-import type { Block as _tessera_v1_Block, Block__Output as _tessera_v1_Block__Output } from './Block.ts';
+import type { Block as _tessera_v1_Block, Block__Output as _tessera_v1_Block__Output } from '../../tessera/v1/Block.ts';
 import type { Long } from '@grpc/proto-loader';
 
 export interface GetBlocksReply {

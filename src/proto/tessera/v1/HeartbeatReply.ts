@@ -1,7 +1,7 @@
 // @ts-nocheck -- generated from proto/ by scripts/gen-proto.js
 // Original file: proto/tessera/v1/registry.proto
 
-import type { OwedAudit as _tessera_v1_OwedAudit, OwedAudit__Output as _tessera_v1_OwedAudit__Output } from './OwedAudit.ts';
+import type { OwedAudit as _tessera_v1_OwedAudit, OwedAudit__Output as _tessera_v1_OwedAudit__Output } from '../../tessera/v1/OwedAudit.ts';
 import type { Long } from '@grpc/proto-loader';
 
 export interface HeartbeatReply {

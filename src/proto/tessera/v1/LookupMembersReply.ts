@@ -1,7 +1,7 @@
 // @ts-nocheck -- generated from proto/ by scripts/gen-proto.js
 // Original file: proto/tessera/v1/membership.proto
 
-import type { Member as _tessera_v1_Member, Member__Output as _tessera_v1_Member__Output } from './Member.ts';
+import type { Member as _tessera_v1_Member, Member__Output as _tessera_v1_Member__Output } from '../../tessera/v1/Member.ts';
 
 export interface LookupMembersReply {
   'members'?: (_tessera_v1_Member)[];

@@ -1,7 +1,7 @@
 // @ts-nocheck -- generated from proto/ by scripts/gen-proto.js
 // Original file: proto/tessera/v1/membership.proto
 
-import type { MemberStatus as _tessera_v1_MemberStatus, MemberStatus__Output as _tessera_v1_MemberStatus__Output } from './MemberStatus.ts';
+import type { MemberStatus as _tessera_v1_MemberStatus, MemberStatus__Output as _tessera_v1_MemberStatus__Output } from '../../tessera/v1/MemberStatus.ts';
 import type { Long } from '@grpc/proto-loader';
 
 export interface Member {
@@ -17,6 +17,12 @@ export interface Member {
   'tls'?: (boolean);
   'status'?: (_tessera_v1_MemberStatus);
   'lastSeenMs'?: (number | string | Long);
+  /**
+   * Every share key the member ever registered, the current one first: statements it signed before
+   * it changed its key, unregistered or was evicted stay checkable. A member that left is answered
+   * (status MEMBER_EVICTED) from this history.
+   */
+  'shareKeys'?: (string)[];
 }
 
 export interface Member__Output {
@@ -32,4 +38,10 @@ export interface Member__Output {
   'tls': (boolean);
   'status': (_tessera_v1_MemberStatus__Output);
   'lastSeenMs': (number);
+  /**
+   * Every share key the member ever registered, the current one first: statements it signed before
+   * it changed its key, unregistered or was evicted stay checkable. A member that left is answered
+   * (status MEMBER_EVICTED) from this history.
+   */
+  'shareKeys': (string)[];
 }

@@ -3,10 +3,10 @@
 
 import type * as grpc from '@grpc/grpc-js'
 import type { MethodDefinition } from '@grpc/proto-loader'
-import type { ForwardReply as _tessera_v1_ForwardReply, ForwardReply__Output as _tessera_v1_ForwardReply__Output } from './ForwardReply.ts';
-import type { ForwardRequest as _tessera_v1_ForwardRequest, ForwardRequest__Output as _tessera_v1_ForwardRequest__Output } from './ForwardRequest.ts';
-import type { InfoReply as _tessera_v1_InfoReply, InfoReply__Output as _tessera_v1_InfoReply__Output } from './InfoReply.ts';
-import type { InfoRequest as _tessera_v1_InfoRequest, InfoRequest__Output as _tessera_v1_InfoRequest__Output } from './InfoRequest.ts';
+import type { ForwardReply as _tessera_v1_ForwardReply, ForwardReply__Output as _tessera_v1_ForwardReply__Output } from '../../tessera/v1/ForwardReply.ts';
+import type { ForwardRequest as _tessera_v1_ForwardRequest, ForwardRequest__Output as _tessera_v1_ForwardRequest__Output } from '../../tessera/v1/ForwardRequest.ts';
+import type { InfoReply as _tessera_v1_InfoReply, InfoReply__Output as _tessera_v1_InfoReply__Output } from '../../tessera/v1/InfoReply.ts';
+import type { InfoRequest as _tessera_v1_InfoRequest, InfoRequest__Output as _tessera_v1_InfoRequest__Output } from '../../tessera/v1/InfoRequest.ts';
 
 /**
  * A compute node serves one shard. A session is one bidirectional Forward stream: Open first, then

@@ -1,8 +1,8 @@
 // @ts-nocheck -- generated from proto/ by scripts/gen-proto.js
 // Original file: proto/tessera/v1/node.proto
 
-import type { Hop as _tessera_v1_Hop, Hop__Output as _tessera_v1_Hop__Output } from './Hop.ts';
-import type { Sampling as _tessera_v1_Sampling, Sampling__Output as _tessera_v1_Sampling__Output } from './Sampling.ts';
+import type { Hop as _tessera_v1_Hop, Hop__Output as _tessera_v1_Hop__Output } from '../../tessera/v1/Hop.ts';
+import type { Sampling as _tessera_v1_Sampling, Sampling__Output as _tessera_v1_Sampling__Output } from '../../tessera/v1/Sampling.ts';
 
 export interface Open {
   'sessionId'?: (string);

@@ -10,6 +10,12 @@ export interface PushBlockReply {
   'accepted'?: (boolean);
   'message'?: (string);
   'headHeight'?: (number | string | Long);
+  /**
+   * Why not, when not taken: INVALID_BLOCK (it breaks a rule of the chain; message names which),
+   * REORG_PAST_FINALITY (valid, but its chain forks below the final blocks), UNKNOWN_PARENT (its
+   * parent is not held: the daemon fetches the chain) or UNCHECKED (it could not be checked now).
+   */
+  'reason'?: (string);
 }
 
 export interface PushBlockReply__Output {
@@ -19,4 +25,10 @@ export interface PushBlockReply__Output {
   'accepted': (boolean);
   'message': (string);
   'headHeight': (number);
+  /**
+   * Why not, when not taken: INVALID_BLOCK (it breaks a rule of the chain; message names which),
+   * REORG_PAST_FINALITY (valid, but its chain forks below the final blocks), UNKNOWN_PARENT (its
+   * parent is not held: the daemon fetches the chain) or UNCHECKED (it could not be checked now).
+   */
+  'reason': (string);
 }

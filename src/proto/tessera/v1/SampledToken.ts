@@ -1,7 +1,7 @@
 // @ts-nocheck -- generated from proto/ by scripts/gen-proto.js
 // Original file: proto/tessera/v1/node.proto
 
-import type { TokenLogprob as _tessera_v1_TokenLogprob, TokenLogprob__Output as _tessera_v1_TokenLogprob__Output } from './TokenLogprob.ts';
+import type { TokenLogprob as _tessera_v1_TokenLogprob, TokenLogprob__Output as _tessera_v1_TokenLogprob__Output } from '../../tessera/v1/TokenLogprob.ts';
 
 export interface SampledToken {
   'token'?: (number);

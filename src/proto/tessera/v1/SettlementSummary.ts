@@ -1,8 +1,7 @@
 // @ts-nocheck -- generated from proto/ by scripts/gen-proto.js
 // Original file: proto/tessera/v1/daemon.proto
 
-import type { NodeUsage as _tessera_v1_NodeUsage, NodeUsage__Output as _tessera_v1_NodeUsage__Output } from './NodeUsage.ts';
-import type { ClientUsage as _tessera_v1_ClientUsage, ClientUsage__Output as _tessera_v1_ClientUsage__Output } from './ClientUsage.ts';
+import type { UsageFlow as _tessera_v1_UsageFlow, UsageFlow__Output as _tessera_v1_UsageFlow__Output } from '../../tessera/v1/UsageFlow.ts';
 import type { Long } from '@grpc/proto-loader';
 
 export interface SettlementSummary {
@@ -10,12 +9,16 @@ export interface SettlementSummary {
   'fromHeight'?: (number | string | Long);
   'toHeight'?: (number | string | Long);
   'lastBlockHash'?: (Buffer | Uint8Array | string);
-  'nodes'?: (_tessera_v1_NodeUsage)[];
-  'clients'?: (_tessera_v1_ClientUsage)[];
+  /**
+   * Sorted by client, then node.
+   */
+  'flows'?: (_tessera_v1_UsageFlow)[];
   'totalShares'?: (number | string | Long);
-  'totalWeight'?: (number | string | Long);
   'totalTokens'?: (number | string | Long);
-  'totalFees'?: (number | string | Long);
+  /**
+   * Decimal integer string.
+   */
+  'totalFees'?: (string);
   /**
    * sha256 of the canonical JSON of the fields above (src/chain/summary.ts).
    */
@@ -27,12 +30,16 @@ export interface SettlementSummary__Output {
   'fromHeight': (number);
   'toHeight': (number);
   'lastBlockHash': (Buffer);
-  'nodes': (_tessera_v1_NodeUsage__Output)[];
-  'clients': (_tessera_v1_ClientUsage__Output)[];
+  /**
+   * Sorted by client, then node.
+   */
+  'flows': (_tessera_v1_UsageFlow__Output)[];
   'totalShares': (number);
-  'totalWeight': (number);
   'totalTokens': (number);
-  'totalFees': (number);
+  /**
+   * Decimal integer string.
+   */
+  'totalFees': (string);
   /**
    * sha256 of the canonical JSON of the fields above (src/chain/summary.ts).
    */

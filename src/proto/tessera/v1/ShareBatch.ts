@@ -1,7 +1,7 @@
 // @ts-nocheck -- generated from proto/ by scripts/gen-proto.js
 // Original file: proto/tessera/v1/daemon.proto
 
-import type { Signed as _tessera_v1_Signed, Signed__Output as _tessera_v1_Signed__Output } from './Signed.ts';
+import type { Signed as _tessera_v1_Signed, Signed__Output as _tessera_v1_Signed__Output } from '../../tessera/v1/Signed.ts';
 
 /**
  * Shares a node sends together, and its signature over them.

@@ -49,6 +49,10 @@ export const ShareRejection = {
    * The statement of the share's batch does not list the share's hash.
    */
   SHARE_NOT_LISTED: 'SHARE_NOT_LISTED',
+  /**
+   * The share's receipt pays another node for its shard: only the node the client routed through is paid.
+   */
+  SHARE_NOT_ON_ROUTE: 'SHARE_NOT_ON_ROUTE',
 } as const;
 
 export type ShareRejection =
@@ -112,5 +116,10 @@ export type ShareRejection =
    */
   | 'SHARE_NOT_LISTED'
   | 12
+  /**
+   * The share's receipt pays another node for its shard: only the node the client routed through is paid.
+   */
+  | 'SHARE_NOT_ON_ROUTE'
+  | 13
 
 export type ShareRejection__Output = typeof ShareRejection[keyof typeof ShareRejection]

@@ -1,7 +1,7 @@
 // @ts-nocheck -- generated from proto/ by scripts/gen-proto.js
 // Original file: proto/tessera/v1/node.proto
 
-import type { Tensor as _tessera_v1_Tensor, Tensor__Output as _tessera_v1_Tensor__Output } from './Tensor.ts';
+import type { Tensor as _tessera_v1_Tensor, Tensor__Output as _tessera_v1_Tensor__Output } from '../../tessera/v1/Tensor.ts';
 import type { Long } from '@grpc/proto-loader';
 
 export interface Step {

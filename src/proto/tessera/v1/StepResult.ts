@@ -1,8 +1,8 @@
 // @ts-nocheck -- generated from proto/ by scripts/gen-proto.js
 // Original file: proto/tessera/v1/node.proto
 
-import type { SampledToken as _tessera_v1_SampledToken, SampledToken__Output as _tessera_v1_SampledToken__Output } from './SampledToken.ts';
-import type { Commitment as _tessera_v1_Commitment, Commitment__Output as _tessera_v1_Commitment__Output } from './Commitment.ts';
+import type { SampledToken as _tessera_v1_SampledToken, SampledToken__Output as _tessera_v1_SampledToken__Output } from '../../tessera/v1/SampledToken.ts';
+import type { Commitment as _tessera_v1_Commitment, Commitment__Output as _tessera_v1_Commitment__Output } from '../../tessera/v1/Commitment.ts';
 import type { Long } from '@grpc/proto-loader';
 
 export interface StepResult {

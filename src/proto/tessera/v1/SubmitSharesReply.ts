@@ -1,7 +1,7 @@
 // @ts-nocheck -- generated from proto/ by scripts/gen-proto.js
 // Original file: proto/tessera/v1/daemon.proto
 
-import type { ShareVerdict as _tessera_v1_ShareVerdict, ShareVerdict__Output as _tessera_v1_ShareVerdict__Output } from './ShareVerdict.ts';
+import type { ShareVerdict as _tessera_v1_ShareVerdict, ShareVerdict__Output as _tessera_v1_ShareVerdict__Output } from '../../tessera/v1/ShareVerdict.ts';
 
 export interface SubmitSharesReply {
   /**

@@ -1,8 +1,8 @@
 // @ts-nocheck -- generated from proto/ by scripts/gen-proto.js
 // Original file: proto/tessera/v1/verifier.proto
 
-import type { TicketInput as _tessera_v1_TicketInput, TicketInput__Output as _tessera_v1_TicketInput__Output } from './TicketInput.ts';
-import type { Commitment as _tessera_v1_Commitment, Commitment__Output as _tessera_v1_Commitment__Output } from './Commitment.ts';
+import type { TicketInput as _tessera_v1_TicketInput, TicketInput__Output as _tessera_v1_TicketInput__Output } from '../../tessera/v1/TicketInput.ts';
+import type { Commitment as _tessera_v1_Commitment, Commitment__Output as _tessera_v1_Commitment__Output } from '../../tessera/v1/Commitment.ts';
 
 export interface Ticket {
   'modelId'?: (string);

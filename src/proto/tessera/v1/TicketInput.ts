@@ -1,8 +1,8 @@
 // @ts-nocheck -- generated from proto/ by scripts/gen-proto.js
 // Original file: proto/tessera/v1/verifier.proto
 
-import type { DType as _tessera_v1_DType, DType__Output as _tessera_v1_DType__Output } from './DType.ts';
-import type { Compression as _tessera_v1_Compression, Compression__Output as _tessera_v1_Compression__Output } from './Compression.ts';
+import type { DType as _tessera_v1_DType, DType__Output as _tessera_v1_DType__Output } from '../../tessera/v1/DType.ts';
+import type { Compression as _tessera_v1_Compression, Compression__Output as _tessera_v1_Compression__Output } from '../../tessera/v1/Compression.ts';
 
 /**
  * A step's input exactly as the node received (and hashed) it, compressed: token ids as u32

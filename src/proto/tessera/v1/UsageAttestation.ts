@@ -1,7 +1,7 @@
 // @ts-nocheck -- generated from proto/ by scripts/gen-proto.js
 // Original file: proto/tessera/v1/node.proto
 
-import type { Signed as _tessera_v1_Signed, Signed__Output as _tessera_v1_Signed__Output } from './Signed.ts';
+import type { Signed as _tessera_v1_Signed, Signed__Output as _tessera_v1_Signed__Output } from '../../tessera/v1/Signed.ts';
 
 /**
  * The client's signed usage receipt for this session (src/chain/receipt.ts), sent at the end of a
