@@ -208,14 +208,15 @@ export function operatorHandlers(options: OperatorServiceOptions): OperatorHandl
           ) as never,
         );
       const id = address.toLowerCase();
-      Promise.all([backend.stakeOf(id), backend.claimable(id), backend.deposited(id)]).then(
-        ([stake, claimable, deposited]) => {
+      Promise.all([backend.stakeOf(id), backend.claimable(id), backend.deposited(id), backend.balanceOf(id)]).then(
+        ([stake, claimable, deposited, balance]) => {
           const reply: AccountReply = {
             address: id,
             stake: String(stake.amount),
             unstakingUntilMs: stake.unstakingUntilMs ?? 0,
             claimable: String(claimable),
             deposited: String(deposited),
+            balance: String(balance),
             escrow,
           };
           callback(null, reply);

@@ -67,6 +67,8 @@ export interface Account {
   readonly unstakingUntilMs?: number;
   readonly claimable: bigint;
   readonly deposited: bigint;
+  /** What it may still spend as a client: deposits less what posted and finalized settlements debit. */
+  readonly balance: bigint;
   readonly escrow: EscrowInfo;
 }
 
@@ -277,6 +279,7 @@ export class RegistryClient {
       stake: BigInt(reply.stake),
       claimable: BigInt(reply.claimable),
       deposited: BigInt(reply.deposited),
+      balance: BigInt(reply.balance || '0'),
       escrow,
       ...(reply.unstakingUntilMs === 0 ? {} : { unstakingUntilMs: reply.unstakingUntilMs }),
     };

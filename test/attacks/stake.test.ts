@@ -194,6 +194,7 @@ test('a grant signed by a key that is not an operator key is refused, whoever it
     stake: 0n,
     claimable: 0n,
     deposited: 0n,
+    balance: 0n,
     escrow: { backend: 'ledger' },
   });
   await client.register(honest, body(honest, 'daemon'));

@@ -120,6 +120,7 @@ test("granted stake up to the minimum admits the node; unstake takes it out of d
     unstakingUntil: null,
     claimable: '0',
     deposited: '0',
+    balance: '0',
     escrow: { backend: 'ledger' },
   });
   assert.deepEqual(await discovered(), [], 'an unstaked node gets no sessions');
@@ -176,7 +177,7 @@ test("granted stake up to the minimum admits the node; unstake takes it out of d
       `address    ${operator.address}`,
       `stake      ${MINIMUM}`,
       'claimable  0',
-      'deposited  0',
+      'deposited  0 (spendable 0)',
       `escrow     the ledger of registry ${endpoint}`,
       '',
     ].join('\n'),
@@ -211,6 +212,7 @@ test("granted stake up to the minimum admits the node; unstake takes it out of d
     unstakingUntil: until,
     claimable: '0',
     deposited: '0',
+    balance: '0',
     escrow: { backend: 'ledger' },
   });
 });

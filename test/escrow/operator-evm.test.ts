@@ -200,6 +200,7 @@ test("stake from the node's own account moves ether into the contract; the regis
     unstakingUntil: null,
     claimable: '0',
     deposited: '0',
+    balance: '0',
     escrow: { backend: 'evm', rpcUrl: evm.rpcUrl, contract: contract.toLowerCase() },
   });
   await joinNode();

@@ -155,6 +155,7 @@ test('granted stake, unstake and withdraw on the ledger, each step shown by GetA
     stake: 0n,
     claimable: 0n,
     deposited: 0n,
+    balance: 0n,
     escrow,
   });
 
@@ -169,6 +170,7 @@ test('granted stake, unstake and withdraw on the ledger, each step shown by GetA
     stake: 10n ** 30n + 60n,
     claimable: 0n,
     deposited: 0n,
+    balance: 0n,
     escrow,
   });
 
@@ -183,6 +185,7 @@ test('granted stake, unstake and withdraw on the ledger, each step shown by GetA
     stake: 0n,
     claimable: 0n,
     deposited: 0n,
+    balance: 0n,
     escrow,
   });
 });
@@ -333,6 +336,7 @@ test('each refused operator call names its reason and leaves every table unchang
     unstakingUntilMs: until,
     claimable: 0n,
     deposited: 0n,
+    balance: 0n,
     escrow: { backend: 'ledger' },
   });
 });

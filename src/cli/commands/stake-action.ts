@@ -154,6 +154,7 @@ function accountJson(a: Account) {
     unstakingUntil: a.unstakingUntilMs === undefined ? null : new Date(a.unstakingUntilMs).toISOString(),
     claimable: String(a.claimable),
     deposited: String(a.deposited),
+    balance: String(a.balance),
     escrow: a.escrow,
   };
 }
@@ -172,7 +173,7 @@ function accountText(a: Account, registry: string): string {
       `address    ${a.address}`,
       `stake      ${a.stake}${unstaking}`,
       `claimable  ${a.claimable}`,
-      `deposited  ${a.deposited}`,
+      `deposited  ${a.deposited} (spendable ${a.balance})`,
       `escrow     ${escrow}`,
     ].join('\n') + '\n'
   );

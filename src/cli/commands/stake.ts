@@ -17,7 +17,9 @@ export function registerStakeCommands(program: Command): void {
   withKey(
     program
       .command('stake')
-      .description("Bond stake for the key's node: nodes below the cluster's minimum get no work."),
+      .description(
+        "Bond stake for the key's node: on the registry's ledger from its own earnings, on the escrow contract by a transfer from its account. Members below their role's minimum are not admitted.",
+      ),
   )
     .requiredOption(
       '--amount <n>',

@@ -17,6 +17,10 @@ export interface AccountReply {
    */
   'deposited'?: (string);
   'escrow'?: (_tessera_v1_Escrow | null);
+  /**
+   * What it may still spend as a client: deposits less what posted and finalized settlements debit.
+   */
+  'balance'?: (string);
 }
 
 export interface AccountReply__Output {
@@ -32,4 +36,8 @@ export interface AccountReply__Output {
    */
   'deposited': (string);
   'escrow': (_tessera_v1_Escrow__Output | null);
+  /**
+   * What it may still spend as a client: deposits less what posted and finalized settlements debit.
+   */
+  'balance': (string);
 }
