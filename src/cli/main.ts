@@ -14,6 +14,7 @@ import { registerDaemonCommand } from './commands/daemon.ts';
 import { registerChainCommand } from './commands/chain.ts';
 import { registerStakeCommands } from './commands/stake.ts';
 import { registerGrantCommand } from './commands/grant.ts';
+import { registerProfileCommand } from './commands/profile.ts';
 import { endQuietlyOnClosedPipe, errorReport } from './exit.ts';
 
 const program = new Command()
@@ -55,6 +56,7 @@ registerDaemonCommand(program);
 registerChainCommand(program);
 registerStakeCommands(program);
 registerGrantCommand(program);
+registerProfileCommand(program);
 
 try {
   await program.parseAsync(process.argv);

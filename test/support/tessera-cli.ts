@@ -1,5 +1,6 @@
 // One `tessera` command as an operator runs it: its own process, its exit code and its output.
 import { spawn } from 'node:child_process';
+import { createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
 
 const TESSERA = fileURLToPath(new URL('../../bin/tessera.js', import.meta.url));
@@ -21,4 +22,13 @@ export function runTessera(args: readonly string[], env: NodeJS.ProcessEnv = pro
     child.once('error', reject);
     child.once('close', (code) => resolve({ code, stdout, stderr }));
   });
+}
+
+/** A loopback port nothing listens on (it was free a moment ago): where a command finds no server. */
+export async function closedPort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as { port: number };
+  await new Promise((resolve) => server.close(resolve));
+  return port;
 }

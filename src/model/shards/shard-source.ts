@@ -72,7 +72,7 @@ function openGgufSource(path: string): ShardSource {
 }
 
 /** The GGUF names the engine reads for a whole model of this configuration. */
-function engineTensorNames(config: ModelConfig): string[] {
+export function engineTensorNames(config: ModelConfig): string[] {
   const names = ['token_embd.weight', 'rope_freqs.weight'];
   for (let l = 0; l < config.layers; l++) {
     const p = `blk.${l}.`;
