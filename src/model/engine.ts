@@ -1,7 +1,6 @@
 import { TesseraError } from '../core/errors.ts';
 import type { Backend, Matrix } from '../tensor/backend.ts';
 import { dequantize } from '../tensor/dequantize.ts';
-import { attention } from './attention.ts';
 import { KvCache } from './kv-cache.ts';
 import { rmsNorm, silu } from './math.ts';
 import type { ModelConfig, WeightSource } from './model-files.ts';
@@ -159,7 +158,7 @@ export class Engine {
     const n = this.positionsOf(input);
     cache.reserve(startPos + n);
     cache.length = startPos;
-    const s = this.state.ensure(n, startPos + n);
+    const s = this.state.ensure(n);
     const { backend } = this;
 
     // x = token embeddings (or the previous range's hidden states)
@@ -187,7 +186,7 @@ export class Engine {
       cache.store(l, startPos, n, s.k, s.v);
 
       // multi-head attention over every cached position up to each query's own (GQA)
-      attention(s.attended, s.q, cache.keysOf(l), cache.valuesOf(l), s.scores, this.config, startPos, n);
+      backend.attention(s.attended, s.q, cache.keysOf(l), cache.valuesOf(l), this.config, startPos, n);
 
       // output projection, then the residual connection
       backend.matmul(w.output, s.attended, n, s.delta);

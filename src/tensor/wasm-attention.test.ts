@@ -1,0 +1,155 @@
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { randomValues } from '../../test/support/tensor-data.ts';
+import { attention } from './attention-reference.ts';
+import type { AttentionShape, Backend } from './backend.ts';
+import { createWasmBackend } from './wasm-backend.ts';
+
+interface Case extends AttentionShape {
+  readonly startPos: number;
+  readonly n: number;
+  /** Spread of the inputs: large ones push scores far apart, into exp's underflow and subnormals. */
+  readonly scale?: number;
+}
+
+const CASES: Case[] = [
+  { heads: 4, kvHeads: 4, headDim: 8, startPos: 0, n: 1 },
+  { heads: 8, kvHeads: 2, headDim: 64, startPos: 0, n: 600 },
+  { heads: 14, kvHeads: 2, headDim: 64, startPos: 511, n: 1 },
+  { heads: 2, kvHeads: 1, headDim: 128, startPos: 37, n: 90 },
+  // head sizes off the kernels' 4- and 8-wide steps: their scalar tails
+  { heads: 3, kvHeads: 3, headDim: 13, startPos: 5, n: 7 },
+  { heads: 6, kvHeads: 3, headDim: 10, startPos: 0, n: 33 },
+  { heads: 4, kvHeads: 2, headDim: 8, startPos: 300, n: 5, scale: 20 },
+  { heads: 5, kvHeads: 5, headDim: 96, startPos: 0, n: 3, scale: 40 },
+];
+
+/** More shapes, drawn from a seeded generator so a failure reproduces. */
+function randomCases(count: number, seed: number): Case[] {
+  const draw = randomValues(count * 5, seed);
+  const pick = (i: number, lo: number, hi: number) => lo + Math.floor(((draw[i]! + 1) / 2) * (hi - lo + 1));
+  const cases: Case[] = [];
+  for (let c = 0; c < count; c++) {
+    const kvHeads = pick(5 * c, 1, 4);
+    const heads = kvHeads * pick(5 * c + 1, 1, 4);
+    const headDim = pick(5 * c + 2, 8, 128);
+    const n = pick(5 * c + 3, 1, 600);
+    // prefills long enough to matter, decode steps deep into a cache
+    const startPos = draw[5 * c + 4]! < 0 ? 0 : pick(5 * c + 4, 1, n > 64 ? 64 : 700);
+    cases.push({ heads, kvHeads, headDim, startPos, n });
+  }
+  return cases;
+}
+
+function bytesOf(a: Float32Array): Buffer {
+  return Buffer.from(a.buffer, a.byteOffset, a.byteLength);
+}
+
+interface Inputs {
+  readonly q: Float32Array;
+  readonly keys: Float32Array;
+  readonly values: Float32Array;
+}
+
+function inputsOf(c: Case, seed: number): Inputs {
+  const queries = c.n * c.heads * c.headDim;
+  // a cache with room beyond its valid positions, as a KvCache has
+  const cached = (c.startPos + c.n + 3) * c.kvHeads * c.headDim;
+  return {
+    q: randomValues(queries, seed, c.scale ?? 1),
+    keys: randomValues(cached, seed + 1, c.scale ?? 1),
+    values: randomValues(cached, seed + 2, 3),
+  };
+}
+
+function referenceOf(c: Case, { q, keys, values }: Inputs): Float32Array {
+  const out = new Float32Array(c.n * c.heads * c.headDim);
+  attention(out, q, keys, values, new Float32Array(c.startPos + c.n), c, c.startPos, c.n);
+  return out;
+}
+
+function label(c: Case): string {
+  return `heads ${c.heads}/${c.kvHeads} × ${c.headDim}, positions ${c.startPos} + ${c.n}`;
+}
+
+let one: Backend;
+let two: Backend;
+
+before(async () => {
+  one = await createWasmBackend({ threads: 1 });
+  two = await createWasmBackend({ threads: 2 });
+});
+
+after(async () => {
+  await one.close();
+  await two.close();
+});
+
+test('the attention kernel gives the bytes of the JavaScript reference at 1 and 2 threads', () => {
+  const cases = [...CASES, ...randomCases(10, 11)];
+  for (const [i, c] of cases.entries()) {
+    const inputs = inputsOf(c, 100 * i);
+    const expected = bytesOf(referenceOf(c, inputs));
+    for (const backend of [one, two]) {
+      const out = new Float32Array(c.n * c.heads * c.headDim).fill(Number.NaN);
+      backend.attention(out, inputs.q, inputs.keys, inputs.values, c, c.startPos, c.n);
+      assert.ok(
+        bytesOf(out).equals(expected),
+        `${label(c)} at ${backend.threads} thread(s) differs from the reference`,
+      );
+    }
+  }
+});
+
+test('large scores reach exp underflow and subnormal weights, and the kernel still matches', () => {
+  const c = CASES.find((x) => x.scale === 20)!;
+  const inputs = inputsOf(c, 7);
+  const heads = c.heads;
+  // the reference's weights for the first query row and head: some are 0, some subnormal
+  const scores = new Float32Array(c.startPos + 1);
+  attention(
+    new Float32Array(c.n * heads * c.headDim),
+    inputs.q,
+    inputs.keys,
+    inputs.values,
+    scores,
+    { ...c, heads: 1, kvHeads: 1 },
+    c.startPos,
+    1,
+  );
+  assert.ok(
+    scores.some((w) => w === 0),
+    'some weights underflow to 0',
+  );
+  assert.ok(
+    scores.some((w) => w !== 0 && Math.abs(w) < 2 ** -126),
+    'some weights are subnormal',
+  );
+  const out = new Float32Array(c.n * heads * c.headDim);
+  two.attention(out, inputs.q, inputs.keys, inputs.values, c, c.startPos, c.n);
+  assert.ok(bytesOf(out).equals(bytesOf(referenceOf(c, inputs))));
+});
+
+test('a decode step reads only the cached positions before its own, whatever lies beyond', () => {
+  const c: Case = { heads: 4, kvHeads: 2, headDim: 16, startPos: 20, n: 1 };
+  const inputs = inputsOf(c, 3);
+  const first = new Float32Array(c.heads * c.headDim);
+  two.attention(first, inputs.q, inputs.keys, inputs.values, c, c.startPos, c.n);
+  // overwrite the cache's rows past the visible ones
+  const row = c.kvHeads * c.headDim;
+  inputs.keys.fill(1e30, (c.startPos + 1) * row);
+  inputs.values.fill(Number.NaN, (c.startPos + 1) * row);
+  const second = new Float32Array(c.heads * c.headDim);
+  two.attention(second, inputs.q, inputs.keys, inputs.values, c, c.startPos, c.n);
+  assert.ok(bytesOf(second).equals(bytesOf(first)));
+  assert.ok(second.every(Number.isFinite));
+});
+
+test('attention refuses shapes it cannot run before touching its output', () => {
+  const out = new Float32Array(8).fill(5);
+  const x = new Float32Array(64);
+  assert.throws(() => one.attention(out, x, x, x, { heads: 3, kvHeads: 2, headDim: 2 }, 0, 1), /does not divide/);
+  assert.throws(() => one.attention(out, x, x, x, { heads: 2, kvHeads: 2, headDim: 2 }, 0, 0), /bad attention shape/);
+  assert.throws(() => one.attention(out, x, x, x, { heads: 2, kvHeads: 2, headDim: 4 }, 20, 1), /keys and values need/);
+  assert.ok(out.every((v) => v === 5));
+});
