@@ -2,7 +2,7 @@
 // the Qwen2.5-0.5B shape; and decode speed through a pipeline whose clients audit at 5 % against 0 %.
 import { sha256 } from '../src/crypto/hash.ts';
 import { spawn } from 'node:child_process';
-import { randomUUID } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -18,7 +18,11 @@ import { tessera } from '../src/proto/services.ts';
 import type { Ticket__Output } from '../src/proto/tessera/v1/Ticket.ts';
 import { f32ToF16Array } from '../src/tensor/half.ts';
 import { createWasmBackend } from '../src/tensor/wasm-backend.ts';
-import { promptTokens, startAuditNetwork, type AuditNetwork } from '../test/support/audit-network.ts';
+import { auditedSession, promptTokens, startAuditNetwork, type AuditNetwork } from '../test/support/audit-network.ts';
+import { fabricatedProof } from '../test/support/audit-tickets.ts';
+import { nodeBody } from '../test/support/registry-fixtures.ts';
+import { RegistryClient } from '../src/registry/registry-client.ts';
+import { startVerifier } from '../src/verifier/verifier.ts';
 import { ForwardClient } from '../test/support/node-cluster.ts';
 import type { BenchRow } from './row.ts';
 
@@ -184,7 +188,9 @@ async function decodeRows(pairs: number, decodeTokens: number): Promise<BenchRow
   process.stderr.write(`measuring decode with audits at 5 % and 0 % (${pairs} pairs of sessions) ...\n`);
   const net = await startAuditNetwork({ shards: 2 });
   const keyPath = join(net.dir, 'verifier.key');
-  writeNewKeyFile(keyPath);
+  // Only a staked verifier leases tickets.
+  const verifierKey = writeNewKeyFile(keyPath);
+  await net.ledger.grant(verifierKey.address, { stake: 1000n }, `0x${randomBytes(32).toString('hex')}`);
   const verifier = spawn(
     process.execPath,
     [
@@ -242,7 +248,128 @@ async function decodeRows(pairs: number, decodeTokens: number): Promise<BenchRow
   }
 }
 
+/**
+ * The verifier work canaries add: canaries an honest verifier was leased (and caught) per audited
+ * pass, every prefill audited, at the default audit.canaryRate (5 %: c / (1 − c) ≈ 5.3 % expected).
+ */
+export async function canaryRows(sessions: number): Promise<BenchRow[]> {
+  process.stderr.write(`measuring canary overhead (${sessions} sessions of 8 audited prefills) ...\n`);
+  const net = await startAuditNetwork({ shards: 2, audit: { samplingRate: 1 } });
+  const key = generateKeyPair();
+  await net.ledger.grant(key.address, { stake: 1000n }, `0x${randomBytes(32).toString('hex')}`);
+  const verifier = await startVerifier({
+    registry: net.registry.endpoint,
+    shardsDirs: [net.shardsDir],
+    key,
+    batch: 16,
+    // Idle pulls within the key's PullTickets rate (10/s).
+    pollMs: 150,
+    log: () => {},
+  });
+  try {
+    for (let s = 0; s < sessions; s++)
+      await auditedSession(
+        net,
+        Array.from({ length: 8 }, (_, i) => promptTokens(s * 8 + i, 4 + (i % 8))),
+        new SessionAudit(1),
+      );
+    const expected = sessions * 8 * net.nodes.length;
+    for (;;) {
+      const all = await Promise.all(net.nodes.map((n) => net.audits.status(n.nodeId)));
+      if (all.reduce((sum, st) => sum + st.ticketsPassed, 0) >= expected) break;
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    const { passed, proofs } = verifier.stats();
+    return [
+      {
+        figure: 'canary overhead: canaries per audited pass, audit.canaryRate 5 % (stories260K, every prefill audited)',
+        ours: proofs / passed,
+        reference: 0.05 / 0.95,
+        referenceName: 'c / (1 − c)',
+        unit: 'ratio',
+      },
+    ];
+  } finally {
+    await verifier.close();
+    await net.close();
+  }
+}
+
+function p99(values: readonly number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.ceil(sorted.length * 0.99) - 1)]!;
+}
+
+/**
+ * The registry's Heartbeat latency p99 while staked verifiers file fabricated fraud proofs (each
+ * recomputed on the worker pool, a stories260K shard over 6 positions) against at rest.
+ */
+export async function heartbeatRows(proofs: number): Promise<BenchRow[]> {
+  process.stderr.write(`measuring heartbeat latency during ${proofs} fraud proofs ...\n`);
+  const net = await startAuditNetwork({ shards: 2 });
+  const registry = new RegistryClient(net.registry.endpoint);
+  try {
+    const members = Array.from({ length: 16 }, () => generateKeyPair());
+    const bodies = members.map((m, i) =>
+      nodeBody(m, { modelId: net.manifest.modelId, shardIndex: 1, endpoint: `127.0.0.1:${51000 + i}` }),
+    );
+    for (const [i, m] of members.entries()) await registry.register(m, bodies[i]!);
+    const accusedKey = generateKeyPair();
+    await registry.register(
+      accusedKey,
+      nodeBody(accusedKey, { modelId: net.manifest.modelId, shardIndex: 0, endpoint: '127.0.0.1:50999' }),
+    );
+    // Proofs spread over verifiers: each may have 4 recomputing at once.
+    const verifiers = Array.from({ length: Math.ceil(proofs / 4) }, () => generateKeyPair());
+    for (const v of verifiers) {
+      await registry.register(
+        v,
+        nodeBody(v, { role: 'verifier', modelId: '', shardIndex: 0, endpoint: '127.0.0.1:0' }),
+      );
+      await net.ledger.grant(v.address, { stake: 1000n }, `0x${randomBytes(32).toString('hex')}`);
+    }
+    const probe = async (rounds: number, during?: () => boolean): Promise<number[]> => {
+      const latencies: number[] = [];
+      for (let i = 0; during ? during() || i < rounds : i < rounds; i++) {
+        const started = performance.now();
+        await registry.heartbeat(members[i % members.length]!, bodies[i % members.length]!);
+        latencies.push(performance.now() - started);
+        await new Promise((resolve) => setTimeout(resolve, 10));
+      }
+      return latencies;
+    };
+    const idle = await probe(64);
+    const fabricated = await Promise.all(
+      Array.from({ length: proofs }, (_, i) =>
+        fabricatedProof(accusedKey, verifiers[i % verifiers.length]!, net.manifest),
+      ),
+    );
+    let busy = true;
+    const during = probe(16, () => busy);
+    await Promise.allSettled(fabricated.map((proof) => net.audits.submitFraudProof(proof)));
+    busy = false;
+    const loaded = await during;
+    return [
+      {
+        figure: `registry Heartbeat p99 while recomputing ${proofs} fraud proofs (worker pool)`,
+        ours: p99(loaded),
+        reference: p99(idle),
+        referenceName: 'at rest',
+        unit: 'ms',
+      },
+    ];
+  } finally {
+    registry.close();
+    await net.close();
+  }
+}
+
 export async function auditBenchRows(options: AuditBenchOptions = {}): Promise<BenchRow[]> {
   const quick = options.quick ?? false;
-  return [...(await ticketRows(quick ? 32 : 128, quick ? 4 : 10)), ...(await decodeRows(quick ? 20 : 60, 32))];
+  return [
+    ...(await ticketRows(quick ? 32 : 128, quick ? 4 : 10)),
+    ...(await decodeRows(quick ? 20 : 60, 32)),
+    ...(await canaryRows(quick ? 10 : 40)),
+    ...(await heartbeatRows(quick ? 16 : 64)),
+  ];
 }

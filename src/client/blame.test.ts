@@ -13,14 +13,25 @@ const route: RouteHop[] = [0, 1, 2].map((i) => ({
 const allAlive = async () => true;
 const deadOnly = (nodeId: string) => async (hop: RouteHop) => hop.nodeId !== nodeId;
 
-test('a deeper hop named by the first hop is not banned while it answers: the first hop, which relayed the claim, is', async () => {
-  const forged = new HopFailure('next hop failed', 'hop', '0x2', 'NEXT_HOP_FAILED');
-  assert.deepEqual((await blame(route, forged, allAlive)).bans, [{ nodeId: '0x0' }]);
+test('a deeper hop named without a signed report that fits is never banned, even when it does not answer: the first hop, which delivered the name, is', async () => {
+  const unsigned = new HopFailure('next hop failed', 'hop', '0x2', 'NEXT_HOP_FAILED');
+  assert.deepEqual((await blame(route, unsigned, allAlive)).bans, [{ nodeId: '0x0' }]);
+  assert.deepEqual((await blame(route, unsigned, deadOnly('0x2'))).bans, [{ nodeId: '0x0' }]);
 });
 
-test('a deeper hop named and seen dead by the client itself is banned', async () => {
-  const failure = new HopFailure('next hop failed', 'hop', '0x1', 'NEXT_HOP_FAILED');
+test('a deeper hop named in a signed report and seen dead by the client itself is banned', async () => {
+  const failure = new HopFailure('next hop failed', 'hop', '0x1', 'NEXT_HOP_FAILED', '0x0');
   assert.deepEqual((await blame(route, failure, deadOnly('0x1'))).bans, [{ nodeId: '0x1' }]);
+});
+
+test('a signed report about a next hop that still answers bans the reporter, not the first hop or the named hop', async () => {
+  const failure = new HopFailure('next hop failed', 'hop', '0x2', 'NEXT_HOP_FAILED', '0x1');
+  assert.deepEqual((await blame(route, failure, allAlive)).bans, [{ nodeId: '0x1' }]);
+});
+
+test("a deeper hop's signed report about itself bans it", async () => {
+  const failure = new HopFailure('draining', 'hop', '0x2', 'NODE_DRAINING', '0x2');
+  assert.deepEqual((await blame(route, failure, allAlive)).bans, [{ nodeId: '0x2' }]);
 });
 
 test('the first hop naming itself is banned; a name outside the route pins the first hop', async () => {

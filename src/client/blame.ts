@@ -17,12 +17,15 @@ export const BUSY_BACKOFF_MS = 250;
 export type Alive = (hop: RouteHop) => Promise<boolean>;
 
 /**
- * Whom a failure is pinned on. The first hop's word about itself is first-hand; its word about a
- * deeper hop is not (any hop can write the failed-node trailer), so such a node is banned only when
- * this client sees it fail too (it does not answer Info), and otherwise the first hop, which relayed
- * the claim, is. Commitment failures this client checked itself. A failure that names nobody (the
- * connection broke, a step timed out) is pinned on the hops that do not answer Info. A busy node is
- * set aside only for a moment.
+ * Whom a failure is pinned on. The first hop's word about itself is first-hand. A deeper hop is
+ * named only with a report signed by the hop that saw it fail (itself, or the hop before it), for
+ * this session (src/protocol/failure-report.ts): a name no such report backs bans nobody it names,
+ * and the first hop, which delivered it (every hop checks the reports it relays), is set aside. A
+ * signed report about a deeper hop's own failure bans that hop; one about the reporter's next hop
+ * bans that hop only when this client sees it fail too (it does not answer Info), and otherwise the
+ * reporter, who signed a failure this client cannot see. Commitment failures this client checked
+ * itself. A failure that names nobody (the connection broke, a step timed out) is pinned on the hops
+ * that do not answer Info. A busy node is set aside only for a moment.
  */
 export async function blame(route: readonly RouteHop[], failure: HopFailure, alive: Alive): Promise<Verdict> {
   const none: Verdict = { bans: [], waitMs: 0, reprobe: false };
@@ -39,8 +42,12 @@ export async function blame(route: readonly RouteHop[], failure: HopFailure, ali
   if (failure.kind === 'commitment' && failure.failedNodeId !== undefined)
     return { ...none, bans: [{ nodeId: failure.failedNodeId }] };
   if (named === first) return { ...none, bans: [{ nodeId: first.nodeId }] };
-  if (named !== undefined) return { ...none, bans: [{ nodeId: (await alive(named)) ? first.nodeId : named.nodeId }] };
-  if (failure.failedNodeId !== undefined) return { ...none, bans: [{ nodeId: first.nodeId }] };
+  if (failure.failedNodeId !== undefined && (named === undefined || failure.reporter === undefined))
+    return { ...none, bans: [{ nodeId: first.nodeId }] };
+  if (named !== undefined) {
+    if (failure.reporter === named.nodeId) return { ...none, bans: [{ nodeId: named.nodeId }] };
+    return { ...none, bans: [{ nodeId: (await alive(named)) ? failure.reporter! : named.nodeId }] };
+  }
   const answers = await Promise.all(route.map(alive));
   return { ...none, bans: route.filter((_, i) => !answers[i]).map((hop) => ({ nodeId: hop.nodeId })) };
 }

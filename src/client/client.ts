@@ -18,6 +18,7 @@ import { NodePool, type Probe } from './node-pool.ts';
 import { PipelineSession, type HopFailure, type SessionAuditing } from './pipeline-session.ts';
 import { RegistryPool } from './registry-pool.ts';
 import { chooseRoute, NoRouteError, type Candidate, type RouteHop } from './routing.ts';
+import { ServiceRecord } from './service-record.ts';
 import { SignatureChecker } from './signature-checker.ts';
 
 export interface ConnectOptions {
@@ -110,6 +111,8 @@ export class TesseraClient {
   private readonly handles = new Map<string, Promise<ModelHandle>>();
   private readonly key: KeyPair;
   private readonly signatures = new SignatureChecker();
+  /** How each node served this client: route choice trusts this, not what nodes say of themselves. */
+  private readonly service = new ServiceRecord();
   private readonly cacheDir: string;
   private readonly probeTimeoutMs: number;
   private readonly stepTimeoutMs: number;
@@ -211,12 +214,17 @@ export class TesseraClient {
       revealAudit: (session: PipelineSession, commitments: readonly Commitment__Output[]) =>
         this.revealAudit(session, commitments),
       checkSignatures: (commitments: readonly Commitment__Output[]) => this.signatures.check(commitments),
+      served: (route: readonly RouteHop[], elapsedUs: number, positions: number) =>
+        this.service.served(route, elapsedUs, positions),
     };
   }
 
   /**
-   * Live nodes of the model with a fresh round-trip measure (Info); those that do not answer have
-   * none. With them, the cluster's audit sampling rate and the registry that answered.
+   * Live nodes of the model with a fresh round-trip measure (Info) and this client's record of their
+   * service; those that do not answer have no round trip. With them, the cluster's audit sampling
+   * rate and the registry that answered. Discovery lists only nodes whose stake meets the cluster's
+   * minimum where the registry keeps stakes (src/registry/stake-gate.ts); its reply says nothing of
+   * stakes, so the client cannot check them itself and relies on that.
    */
   private async candidates(
     model: ModelHandle,
@@ -230,10 +238,13 @@ export class TesseraClient {
     const candidates = await Promise.all(
       live.map(async (node): Promise<Candidate> => {
         const probe = await this.nodes.probe(node.endpoint, this.probeTimeoutMs, node.tls, PROBE_MAX_AGE_MS);
-        if (!probe || !this.probeMatches(probe, node, model)) return { ...node, rttUs: undefined };
+        const { usPerToken, goodSteps } = this.service.of(node.nodeId);
+        const measured = { goodSteps, ...(usPerToken === undefined ? {} : { measuredUsPerToken: usPerToken }) };
+        if (!probe || !this.probeMatches(probe, node, model)) return { ...node, ...measured, rttUs: undefined };
         // the node's own count is fresher than the registry's last heartbeat
         return {
           ...node,
+          ...measured,
           activeSessions: probe.info.activeSessions,
           maxSessions: probe.info.maxSessions,
           rttUs: probe.rttUs,
@@ -336,7 +347,10 @@ export class TesseraClient {
       const probe = await this.nodes.probe(hop.endpoint, this.probeTimeoutMs, hop.tls);
       return probe !== undefined && probe.info.nodeId === hop.nodeId;
     });
-    for (const ban of verdict.bans) this.bans.ban(ban.nodeId, ban.durationMs);
+    for (const ban of verdict.bans) {
+      this.bans.ban(ban.nodeId, ban.durationMs);
+      if (ban.durationMs === undefined) this.service.failed(ban.nodeId);
+    }
     if (verdict.reprobe) for (const hop of route) this.nodes.forget(hop.endpoint);
     if (verdict.waitMs > 0) await new Promise((resolve) => setTimeout(resolve, verdict.waitMs));
   }

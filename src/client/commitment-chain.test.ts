@@ -2,9 +2,15 @@ import { sha256 } from '../crypto/hash.ts';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { generateKeyPair } from '../crypto/keys.ts';
-import { COMMITMENT_CLOCK_TOLERANCE_MS, signCommitment, stepIdOf, tokenBytes } from '../protocol/commitment.ts';
+import {
+  COMMITMENT_CLOCK_TOLERANCE_MS,
+  resultHashOf,
+  signCommitment,
+  stepIdOf,
+  tokenBytes,
+} from '../protocol/commitment.ts';
 import type { Commitment__Output } from '../proto/tessera/v1/Commitment.ts';
-import { checkCommitmentChain } from './commitment-chain.ts';
+import { checkCommitmentChain, checkResultCovered, ResultRefusal } from './commitment-chain.ts';
 import { HopFailure } from './pipeline-session.ts';
 import type { RouteHop } from './routing.ts';
 import { SignatureChecker } from './signature-checker.ts';
@@ -45,6 +51,7 @@ function chain(
       inputHash: Buffer.from(c.inputHash),
       outputHash: Buffer.from(c.outputHash),
       auditCommitment: Buffer.from(c.auditCommitment),
+      resultHash: Buffer.from(c.resultHash ?? []),
       signature: Buffer.from(c.signature),
     };
   });
@@ -67,10 +74,22 @@ test("a linked chain from the route's nodes for this step passes", () => {
   checkCommitmentChain(chain(), route, step);
 });
 
+/** Hop `i`'s commitment with `fields` changed, signed again by its own node. */
+function resigned(i: number, fields: Partial<Commitment__Output>): Commitment__Output {
+  const c = { ...chain()[i]!, ...fields };
+  return { ...c, signature: Buffer.from(signCommitment(keys[i]!, c).signature) };
+}
+
 test('a broken link names the node that claims an input its predecessor never produced', () => {
   const commitments = chain();
-  commitments[2] = { ...commitments[2]!, inputHash: sha256(Buffer.from('something else')) };
+  commitments[2] = resigned(2, { inputHash: sha256(Buffer.from('something else')) });
   breaks(commitments, route[2]!.nodeId, /chain is broken: its input hash [0-9a-f]{64} is not shard 1's output hash/);
+});
+
+test('a commitment that does not fit and is not signed by the node it names is pinned on the first hop, which relayed it', () => {
+  const commitments = chain();
+  commitments[2] = { ...commitments[2]!, inputHash: sha256(Buffer.from('something else')) };
+  breaks(commitments, route[0]!.nodeId, /chain is broken/);
 });
 
 test('shard 0 must have hashed the tokens sent', () => {
@@ -162,4 +181,85 @@ test('the signature checker finds the first commitment its node did not sign', a
   assert.equal(bad2, 2);
   assert.equal(bad3, 0);
   assert.equal(bad4, 1);
+});
+
+const sampled = {
+  token: 407,
+  logprob: -0.25,
+  top: [
+    { token: 407, logprob: -0.25 },
+    { token: 261, logprob: -1.5 },
+  ],
+};
+
+const context = {
+  position: 9,
+  sampling: { temperature: 0.7, topK: 40, topP: 0.9, minP: 0.05, repetitionPenalty: 1.1, seed: 42, logprobs: 2 },
+  history: [1, 403, 407],
+};
+
+/** The chain with the last hop's commitment covering `result` sampled in `context`. */
+function covering(result: typeof sampled, sampledIn = context): Commitment__Output[] {
+  const commitments = chain();
+  commitments[2] = resigned(2, { resultHash: resultHashOf(result, sampledIn) });
+  return commitments;
+}
+
+test("the last hop's commitment covers the token and logprobs received; any rewrite of them is refused and pinned on the first hop", () => {
+  checkResultCovered(covering(sampled), route, step.step, sampled, context);
+  const rewrites = [
+    { ...sampled, token: 408 },
+    { ...sampled, logprob: -0.125 },
+    { ...sampled, top: [sampled.top[1]!, sampled.top[0]!] },
+    { ...sampled, top: sampled.top.slice(0, 1) },
+  ];
+  for (const received of rewrites) {
+    assert.throws(
+      () => checkResultCovered(covering(sampled), route, step.step, received, context),
+      (error: unknown) => {
+        assert.ok(error instanceof HopFailure);
+        assert.equal(error.kind, 'commitment');
+        assert.equal(error.reason, ResultRefusal.RESULT_NOT_COVERED);
+        assert.equal(error.failedNodeId, route[0]!.nodeId);
+        return true;
+      },
+    );
+  }
+  // a last commitment that covers no result at all
+  assert.throws(() => checkResultCovered(chain(), route, step.step, sampled, context), /covers no result/);
+});
+
+test('the result hash covers what the token was sampled with: a hop that changed the settings, position or history on the way down is caught', () => {
+  const changed = [
+    { ...context, position: 10 },
+    { ...context, sampling: { ...context.sampling, temperature: 1.5 } },
+    { ...context, sampling: { ...context.sampling, seed: 43 } },
+    { ...context, sampling: { ...context.sampling, repetitionPenalty: 1 } },
+    { ...context, history: [1, 403] },
+  ];
+  for (const sampledIn of changed) {
+    assert.throws(
+      () => checkResultCovered(covering(sampled, sampledIn), route, step.step, sampled, context),
+      (error: unknown) => error instanceof HopFailure && error.reason === ResultRefusal.RESULT_NOT_COVERED,
+    );
+  }
+});
+
+test('only the last hop may claim a result', () => {
+  const commitments = covering(sampled);
+  commitments[1] = resigned(1, { resultHash: resultHashOf(sampled, context) });
+  assert.throws(
+    () => checkResultCovered(commitments, route, step.step, sampled, context),
+    /the commitment of shard 1, not the last, claims a result/,
+  );
+});
+
+test('a result commitment is signed under its own domain: its result hash cannot pass for an audit commitment', async () => {
+  const checker = new SignatureChecker();
+  const commitments = covering(sampled);
+  assert.equal(await checker.check(commitments), -1);
+  // same message bytes without the audit commitment: the layouts overlap, the domains do not
+  const unbound = resigned(2, { auditCommitment: Buffer.alloc(0), resultHash: resultHashOf(sampled, context) });
+  const moved = { ...unbound, auditCommitment: unbound.resultHash, resultHash: Buffer.alloc(0) };
+  assert.equal(await checker.check([...commitments.slice(0, 2), moved]), 2);
 });

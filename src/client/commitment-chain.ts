@@ -1,8 +1,29 @@
 import { hex, sha256 } from '../crypto/hash.ts';
-import { COMMITMENT_CLOCK_TOLERANCE_MS, stepIdOf, tokenBytes } from '../protocol/commitment.ts';
+import {
+  COMMITMENT_CLOCK_TOLERANCE_MS,
+  resultHashOf,
+  stepIdOf,
+  tokenBytes,
+  verifyCommitment,
+  type SamplingContext,
+} from '../protocol/commitment.ts';
 import type { Commitment__Output } from '../proto/tessera/v1/Commitment.ts';
+import type { SampledToken__Output } from '../proto/tessera/v1/SampledToken.ts';
 import { HopFailure } from './pipeline-session.ts';
 import type { RouteHop } from './routing.ts';
+
+/**
+ * Why the client refused a step's result (HopFailure.reason, kind 'commitment'). Callers and tests
+ * match these, never the message.
+ */
+export const ResultRefusal = {
+  /** A commitment does not fit the route or the step (node, step id, audit commitment, time, chain). */
+  COMMITMENT_MISMATCH: 'COMMITMENT_MISMATCH',
+  /** A commitment is not signed by the node it names. */
+  COMMITMENT_UNSIGNED: 'COMMITMENT_UNSIGNED',
+  /** The last shard's commitment does not cover the token and logprobs received. */
+  RESULT_NOT_COVERED: 'RESULT_NOT_COVERED',
+} as const;
 
 export interface CheckedStep {
   readonly sessionId: string;
@@ -14,6 +35,22 @@ export interface CheckedStep {
 }
 
 /**
+ * The failure of a route whose first hop handed over a result it should not have: every hop checks
+ * the commitments and the result its next hop returns before relaying them (src/node/relay-check.ts),
+ * so an honest first hop never delivers one that fails a check here, and whoever tampered below it
+ * was refused there. The first hop is held to it.
+ */
+export function relayFailure(route: readonly RouteHop[], step: number, reason: string, problem: string): HopFailure {
+  const first = route[0]!;
+  return new HopFailure(
+    `step ${step} through first hop ${first.nodeId}: ${problem}`,
+    'commitment',
+    first.nodeId,
+    reason,
+  );
+}
+
+/**
  * Checks a step's commitments against the route and the step: one per hop in route order, each
  * naming the node the route names and this very step, shard 0's input the tokens sent, and each
  * hop's input hash equal to the previous hop's output hash. A break is a HopFailure naming the node
@@ -21,7 +58,10 @@ export interface CheckedStep {
  * predecessor never produced). Each must be dated within COMMITMENT_CLOCK_TOLERANCE_MS of this
  * client's clock: a backdated one would leave less time to request its audit than the registry's
  * request window means to give. Each must bind the session's audit commitment, or a node could
- * make its steps unauditable (the registry accepts requests only for the secret a step binds). Signatures are checked apart, after the next step has gone out (SignatureChecker).
+ * make its steps unauditable (the registry accepts requests only for the secret a step binds).
+ * Signatures are checked apart, after the next step has gone out (SignatureChecker); a commitment
+ * that does not fit is pinned on the node it names only once its signature shows that node signed
+ * it, else on the first hop (relayFailure).
  */
 export function checkCommitmentChain(
   commitments: readonly Commitment__Output[],
@@ -29,11 +69,11 @@ export function checkCommitmentChain(
   checked: CheckedStep,
 ): void {
   const fail = (hop: RouteHop, problem: string): never => {
-    throw new HopFailure(
-      `commitment of node ${hop.nodeId} (shard ${hop.shardIndex}) at step ${checked.step}: ${problem}`,
-      'commitment',
-      hop.nodeId,
-    );
+    const message = `commitment of node ${hop.nodeId} (shard ${hop.shardIndex}) at step ${checked.step}: ${problem}`;
+    const c = commitments[hop.shardIndex];
+    if (c === undefined || !verifyCommitment(c))
+      throw relayFailure(route, checked.step, ResultRefusal.COMMITMENT_MISMATCH, message);
+    throw new HopFailure(message, 'commitment', hop.nodeId, ResultRefusal.COMMITMENT_MISMATCH);
   };
   if (commitments.length !== route.length)
     fail(route[0]!, `the step result carries ${commitments.length} commitment(s) for a route of ${route.length} hops`);
@@ -65,5 +105,35 @@ export function checkCommitmentChain(
         `the chain is broken: its input hash ${hex(c.inputHash)} is not ${i === 0 ? 'the hash of the tokens sent' : `shard ${i - 1}'s output hash`} ${hex(expectedInput)}`,
       );
     }
+  }
+}
+
+/**
+ * Checks that the last hop's commitment covers the result received, sampled with what this client
+ * sent (`context`: the position, its sampling settings, the history): its result hash is that of
+ * both, as src/protocol/commitment.ts lays them out; and that no other hop claims a result. A hop
+ * that rewrote the token or a logprob on the way up, or the settings or history on the way down,
+ * fails it. Run after checkCommitmentChain; the last commitment's signature is checked with the
+ * others.
+ */
+export function checkResultCovered(
+  commitments: readonly Commitment__Output[],
+  route: readonly RouteHop[],
+  step: number,
+  sampled: SampledToken__Output,
+  context: SamplingContext,
+): void {
+  const fail = (problem: string): never => {
+    throw relayFailure(route, step, ResultRefusal.RESULT_NOT_COVERED, problem);
+  };
+  commitments.slice(0, -1).forEach((c) => {
+    if (c.resultHash.length !== 0) fail(`the commitment of shard ${c.shardIndex}, not the last, claims a result`);
+  });
+  const last = commitments.at(-1)!;
+  const received = resultHashOf(sampled, context);
+  if (!received.equals(last.resultHash)) {
+    fail(
+      `token ${sampled.token} (logprob ${sampled.logprob}, ${sampled.top.length} alternatives) sampled at position ${context.position} with this client's settings and history hashes to ${hex(received)}, but the last shard's commitment covers ${hex(last.resultHash) || 'no result'}`,
+    );
   }
 }

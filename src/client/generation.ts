@@ -1,7 +1,7 @@
 import type { SamplingOptions } from '../model/sampling.ts';
 import type { Commitment__Output } from '../proto/tessera/v1/Commitment.ts';
 import type { StepResult__Output } from '../proto/tessera/v1/StepResult.ts';
-import { checkCommitmentChain } from './commitment-chain.ts';
+import { checkCommitmentChain, checkResultCovered } from './commitment-chain.ts';
 import { PendingSignatures } from './pending-signatures.ts';
 import type { ModelHandle } from './model-handle.ts';
 import { HopFailure, type PipelineSession } from './pipeline-session.ts';
@@ -71,6 +71,8 @@ export interface SessionSource {
   revealAudit(session: PipelineSession, commitments: readonly Commitment__Output[]): void;
   /** Index of the first commitment not signed by the node it names, or -1. */
   checkSignatures(commitments: readonly Commitment__Output[]): Promise<number>;
+  /** A step whose result checked out took `elapsedUs` over `positions` positions (the client's measure of the route). */
+  served?(route: readonly RouteHop[], elapsedUs: number, positions: number): void;
   readonly maxFailovers: number;
 }
 
@@ -117,20 +119,29 @@ export async function* generateThroughNetwork(
         if (badSignature) throw badSignature;
         session ??= await sessions.open(model, failovers > 0);
         const sent = tokens.slice(processed);
-        result = await session.step(step, { startPosition: processed, tokens: sent, history: penalized ? tokens : [] });
+        const history = penalized ? [...tokens] : [];
+        const sentAt = performance.now();
+        result = await session.step(step, { startPosition: processed, tokens: sent, history });
+        const elapsedUs = (performance.now() - sentAt) * 1000;
         checkCommitmentChain(result.commitments, session.route, {
           sessionId: session.sessionId,
           step,
           tokens: sent,
           auditCommitment: session.auditCommitment,
         });
-        if (processed === 0) sessions.revealAudit(session, result.commitments);
         if (!result.sampled)
           throw new HopFailure(
             `the last hop of the route (${session.route.at(-1)!.nodeId}) returned no token`,
             'hop',
             session.route.at(-1)!.nodeId,
           );
+        checkResultCovered(result.commitments, session.route, step, result.sampled, {
+          position: processed + sent.length,
+          sampling: session.sampling,
+          history,
+        });
+        sessions.served?.(session.route, elapsedUs, sent.length);
+        if (processed === 0) sessions.revealAudit(session, result.commitments);
         signatures.add(result.commitments, session.route, step);
         if ((step + 1) % RECEIPT_EVERY_STEPS === 0) session.attest(tokens.length);
       } catch (error) {

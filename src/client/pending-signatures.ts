@@ -1,5 +1,6 @@
 import type { Commitment__Output } from '../proto/tessera/v1/Commitment.ts';
-import { HopFailure } from './pipeline-session.ts';
+import { relayFailure, ResultRefusal } from './commitment-chain.ts';
+import type { HopFailure } from './pipeline-session.ts';
 import type { RouteHop } from './routing.ts';
 
 /**
@@ -20,10 +21,12 @@ export class PendingSignatures {
         (bad) => {
           if (bad < 0) return;
           const hop = route[bad]!;
-          this.failure ??= new HopFailure(
-            `commitment of node ${hop.nodeId} (shard ${hop.shardIndex}) at step ${step}: the signature is not the node's`,
-            'commitment',
-            hop.nodeId,
+          // every hop checks the signatures below it before relaying: the first hop delivered this one
+          this.failure ??= relayFailure(
+            route,
+            step,
+            ResultRefusal.COMMITMENT_UNSIGNED,
+            `the commitment of node ${hop.nodeId} (shard ${hop.shardIndex}) is not signed by it`,
           );
         },
         (error: Error) => void (this.checkerError ??= error),

@@ -7,9 +7,10 @@ import type { KeyPair } from '../crypto/keys.ts';
 import type { ForwardReply__Output } from '../proto/tessera/v1/ForwardReply.ts';
 import type { AuditReveal } from '../proto/tessera/v1/AuditReveal.ts';
 import type { ForwardRequest } from '../proto/tessera/v1/ForwardRequest.ts';
-import type { Sampling } from '../proto/tessera/v1/Sampling.ts';
+import type { SamplingFields } from '../protocol/commitment.ts';
 import type { StepResult__Output } from '../proto/tessera/v1/StepResult.ts';
 import { BUSY_REASONS, FAILED_NODE_KEY, ForwardReason } from '../protocol/forward-status.ts';
+import { FAILURE_REPORT_KEY, openFailureReport, reportFitsRoute } from '../protocol/failure-report.ts';
 import type { NodePool } from './node-pool.ts';
 import type { RouteHop } from './routing.ts';
 
@@ -28,8 +29,16 @@ export class HopFailure extends Error {
     readonly kind: FailureKind,
     /** The node the failure names: only the first hop's own word about itself is first-hand. */
     readonly failedNodeId?: string,
-    /** The `tessera-reason` the stream ended with, when it ended with a status. */
+    /**
+     * The `tessera-reason` the stream ended with, when it ended with a status; for a result this
+     * client refused, its ResultRefusal (src/client/commitment-chain.ts).
+     */
     readonly reason?: string,
+    /**
+     * The hop whose signed report (for this session, about itself or its next hop) backs
+     * `failedNodeId`; none when no report fits, and then only the first hop's word stands.
+     */
+    readonly reporter?: string,
   ) {
     super(message);
   }
@@ -58,12 +67,23 @@ interface Waiter {
   readonly timer: NodeJS.Timeout;
 }
 
-function failureFromStatus(error: ServiceError): HopFailure {
+/** The node that signed the report behind the failed-node trailer, when the report fits the session. */
+function reporterOf(error: ServiceError, named: string | undefined, sessionId: string, route: readonly RouteHop[]) {
+  const bytes = error.metadata?.get(FAILURE_REPORT_KEY)[0];
+  if (named === undefined || !Buffer.isBuffer(bytes)) return undefined;
+  const report = openFailureReport(bytes);
+  if (report === undefined || report.failedNode !== named || !reportFitsRoute(report, sessionId, route))
+    return undefined;
+  return report.reporter;
+}
+
+function failureFromStatus(error: ServiceError, sessionId: string, route: readonly RouteHop[]): HopFailure {
   const named = error.metadata?.get(FAILED_NODE_KEY)[0];
   const failedNodeId = typeof named === 'string' && named !== '' ? named : undefined;
   const message = error.details || error.message;
   const reason = reasonOf(error);
-  const failure = (kind: FailureKind) => new HopFailure(message, kind, failedNodeId, reason);
+  const reporter = reporterOf(error, failedNodeId, sessionId, route);
+  const failure = (kind: FailureKind) => new HopFailure(message, kind, failedNodeId, reason, reporter);
   if (reason === ForwardReason.SESSION_EXPIRED) return failure('expired');
   if (reason !== undefined && BUSY_REASONS.has(reason)) return failure('busy');
   if (reason === ForwardReason.NEXT_HOP_NOT_REGISTERED) return failure('stale');
@@ -86,12 +106,16 @@ export class PipelineSession {
   private revealed = false;
   /** What every commitment of the session must bind: the audit commitment sent at Open, or none. */
   readonly auditCommitment: Uint8Array;
+  /** The settings sent at Open, which the last shard's result hash must cover. */
+  get sampling(): SamplingFields {
+    return this.open.sampling;
+  }
 
   constructor(
     pool: NodePool,
     readonly sessionId: string,
     readonly route: readonly RouteHop[],
-    private readonly open: { modelId: string; sampling: Sampling; clientKey: KeyPair },
+    private readonly open: { modelId: string; sampling: SamplingFields; clientKey: KeyPair },
     private readonly stepTimeoutMs: number,
     /** None when the cluster audits nothing. */
     readonly auditing?: SessionAuditing,
@@ -100,7 +124,7 @@ export class PipelineSession {
     this.auditCommitment = auditing?.audit.commitment ?? new Uint8Array(0);
     this.call = pool.client(first.endpoint, first.tls).forward();
     this.call.on('data', (reply: ForwardReply__Output) => this.onReply(reply));
-    this.call.on('error', (error: ServiceError) => this.fail(failureFromStatus(error)));
+    this.call.on('error', (error: ServiceError) => this.fail(failureFromStatus(error, sessionId, route)));
     this.call.on('end', () =>
       this.fail(
         new HopFailure(`node ${first.nodeId} at ${first.endpoint} ended the session stream`, 'hop', first.nodeId),

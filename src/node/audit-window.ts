@@ -1,6 +1,6 @@
 import { hex } from '../crypto/hash.ts';
 import type { SignedCommitment } from '../protocol/commitment.ts';
-import type { TicketInputBytes } from '../protocol/ticket.ts';
+import { ticketIdOf, type TicketInputBytes } from '../protocol/ticket.ts';
 import type { AuditStepStore } from './node-db.ts';
 
 /** A committed step from position 0, kept to answer an audit of it. */
@@ -53,8 +53,13 @@ export class AuditWindow {
   /** Oldest first (a Map keeps insertion order). */
   private readonly steps = new Map<RetainedStep, true>();
   private readonly bySession = new Map<string, Set<RetainedStep>>();
-  /** By hex step id, the latest kept (a session replayed on this node repeats its steps, inputs and all). */
-  private readonly byStep = new Map<string, RetainedStep>();
+  /**
+   * By hex step id: a client may send a step of one session twice (a replay of position 0), so one
+   * step id can name several commitments.
+   */
+  private readonly byStep = new Map<string, Set<RetainedStep>>();
+  /** By ticket id (ticketIdOf its commitment): exactly one commitment each. */
+  private readonly byTicket = new Map<string, RetainedStep>();
   private heldBytes = 0;
   /** Steps dropped to the bounds or their age before an audit took them. */
   evicted = 0;
@@ -98,7 +103,11 @@ export class AuditWindow {
     let session = this.bySession.get(kept.sessionId);
     if (!session) this.bySession.set(kept.sessionId, (session = new Set()));
     session.add(kept);
-    this.byStep.set(hex(kept.commitment.stepId), kept);
+    const id = hex(kept.commitment.stepId);
+    let same = this.byStep.get(id);
+    if (!same) this.byStep.set(id, (same = new Set()));
+    same.add(kept);
+    this.byTicket.set(ticketIdOf(kept.commitment), kept);
     this.heldBytes += kept.input.bytes.length;
   }
 
@@ -124,10 +133,29 @@ export class AuditWindow {
     );
   }
 
-  /** The kept step of this step id, taken out of the window (release it once done); undefined when none is held. */
+  /**
+   * The kept step of this step id, taken out of the window (release it once done); undefined when
+   * none is held, or when several are (a replayed step): the id does not say which one is meant, so
+   * none is taken (an audit names its commitment: takeTicket).
+   */
   takeStep(stepId: Uint8Array): RetainedStep | undefined {
     this.expire();
-    const step = this.byStep.get(hex(stepId));
+    const same = this.byStep.get(hex(stepId));
+    if (same === undefined || same.size !== 1) return undefined;
+    const [step] = same;
+    this.forget(step!);
+    return step;
+  }
+
+  /** How many kept steps carry this step id. */
+  countStep(stepId: Uint8Array): number {
+    return this.byStep.get(hex(stepId))?.size ?? 0;
+  }
+
+  /** The kept step whose commitment has this ticket id, taken out of the window (release it once done). */
+  takeTicket(ticketId: string): RetainedStep | undefined {
+    this.expire();
+    const step = this.byTicket.get(ticketId);
     if (step) this.forget(step);
     return step;
   }
@@ -158,6 +186,10 @@ export class AuditWindow {
     session.delete(step);
     if (session.size === 0) this.bySession.delete(step.sessionId);
     const id = hex(step.commitment.stepId);
-    if (this.byStep.get(id) === step) this.byStep.delete(id);
+    const same = this.byStep.get(id);
+    same?.delete(step);
+    if (same?.size === 0) this.byStep.delete(id);
+    const ticketId = ticketIdOf(step.commitment);
+    if (this.byTicket.get(ticketId) === step) this.byTicket.delete(ticketId);
   }
 }

@@ -12,11 +12,19 @@ import type { Open__Output } from '../proto/tessera/v1/Open.ts';
 import type { AuditReveal__Output } from '../proto/tessera/v1/AuditReveal.ts';
 import type { Step__Output } from '../proto/tessera/v1/Step.ts';
 import { AUDIT_SECRET_BYTES } from '../protocol/audit-selection.ts';
-import { signCommitment, stepIdOf, type SignedCommitment } from '../protocol/commitment.ts';
+import { resultHashOf, signCommitment, stepIdOf, type SignedCommitment } from '../protocol/commitment.ts';
+import { checkRelayedResult } from './relay-check.ts';
 import { validateStep, type StepBounds, type StepInput } from './limits.ts';
 import { NextHopLink, type NextHopChannels } from './next-hop.ts';
 import type { NodeAudits } from './node-audits.ts';
-import { ForwardReason, NodeStatusError, PassThroughStatus, toStatus } from '../protocol/forward-status.ts';
+import {
+  ForwardReason,
+  NodeStatusError,
+  PassThroughStatus,
+  toStatus,
+  type FailedHop,
+} from '../protocol/forward-status.ts';
+import { sessionDigestOf, signFailureReport } from '../protocol/failure-report.ts';
 import { TesseraError } from '../core/errors.ts';
 import type { RouteCheck } from './route-check.ts';
 import { peerHostOf, type SessionQuota } from './session-quota.ts';
@@ -87,6 +95,8 @@ export class ForwardStream {
   /** Gives back this session's slot in the per-client and per-address counts. */
   private releaseQuota?: () => void;
   private openTimer?: NodeJS.Timeout;
+  /** The session id the Open named, even one refused: failure reports are signed for it. */
+  private sessionId = '';
 
   constructor(
     private readonly ctx: NodeContext,
@@ -95,7 +105,10 @@ export class ForwardStream {
   ) {
     call.on('data', (request: ForwardRequest__Output) => {
       // The handshake deadline is about the client sending Open; waiting on the next hop has its own.
-      if (request.kind === 'open') clearTimeout(this.openTimer);
+      if (request.kind === 'open') {
+        clearTimeout(this.openTimer);
+        if (this.state === 'new') this.sessionId = request.open?.sessionId ?? '';
+      }
       this.enqueue(() => this.onRequest(request));
     });
     call.on('end', () => this.enqueue(async () => this.finish()));
@@ -265,23 +278,26 @@ export class ForwardStream {
     const output = this.compute(session, input, step.startPosition);
     this.earned?.record(input.positions);
     const stepNumber = Number(step.step);
-    const commit = () =>
+    const outputHash = sha256(bytesOf(output));
+    const commit = (resultHash?: Uint8Array) =>
       signCommitment(ctx.key, {
         shardIndex: ctx.entry.index,
         stepId: stepIdOf(session.id, stepNumber),
         inputHash: sha256(input.bytes),
-        outputHash: sha256(bytesOf(output)),
+        outputHash,
         ...(this.auditCommitment === undefined ? {} : { auditCommitment: this.auditCommitment }),
+        ...(resultHash === undefined ? {} : { resultHash }),
       });
 
+    // what the last shard samples with, as this hop received it and passes it on
+    const context = {
+      position: step.startPosition + input.positions,
+      sampling: this.open!.sampling ?? DEFAULT_SAMPLING,
+      history: step.history,
+    };
     if (!this.link) {
-      const sampled = sampleAt(
-        output,
-        this.open!.sampling ?? DEFAULT_SAMPLING,
-        step.startPosition + input.positions,
-        step.history,
-      );
-      const mine = commit();
+      const sampled = sampleAt(output, context.sampling, context.position, context.history);
+      const mine = commit(resultHashOf(sampled, context));
       this.retainForAudit(step, input, mine);
       this.reply({ result: { step: stepNumber, sampled, commitments: [mine] } });
       return;
@@ -300,6 +316,7 @@ export class ForwardStream {
     const mine = commit();
     this.retainForAudit(step, input, mine);
     const result = await downstream;
+    checkRelayedResult(result, this.open!.route, ctx.entry.index, outputHash, context);
     this.reply({ result: { step: stepNumber, sampled: result.sampled, commitments: [mine, ...result.commitments] } });
   }
 
@@ -400,7 +417,21 @@ export class ForwardStream {
       this.ctx.log('session_error', { session: this.open?.sessionId, error: (error as Error)?.stack ?? String(error) });
     this.link?.cancel();
     this.release();
-    this.call.emit('error', toStatus(error, this.self));
+    this.call.emit(
+      'error',
+      toStatus(error, this.self, (failed, reason) => this.report(failed, reason)),
+    );
+  }
+
+  /** This node's signed word that `failed` (itself or its next hop) ended the session. */
+  private report(failed: FailedHop, reason: string): Buffer {
+    return signFailureReport(this.ctx.key, {
+      failedNode: failed.nodeId,
+      failedShard: failed.shardIndex,
+      reason: reason.slice(0, 64),
+      sessionHash: sessionDigestOf(this.sessionId),
+      timestampMs: Date.now(),
+    });
   }
 
   private release(): void {

@@ -10,6 +10,7 @@ import type { Open__Output } from '../proto/tessera/v1/Open.ts';
 import type { Step } from '../proto/tessera/v1/Step.ts';
 import type { StepResult__Output } from '../proto/tessera/v1/StepResult.ts';
 import { ForwardReason, NodeStatusError, PassThroughStatus } from '../protocol/forward-status.ts';
+import { openFailureReport, reportFitsRoute } from '../protocol/failure-report.ts';
 
 /**
  * One channel per next-hop endpoint, shared by every session that forwards there (HTTP/2 carries
@@ -74,9 +75,20 @@ export class NextHopLink {
   ) {
     this.call = client.forward();
     this.call.on('data', (reply: ForwardReply__Output) => this.onReply(reply));
+    // A deeper failure is relayed only with a report from below this node that fits the session;
+    // anything else is the next hop's failure, reported by this node (it saw it first-hand).
+    const accepts = (bytes: Buffer, named: string) => {
+      const report = openFailureReport(bytes);
+      return (
+        report !== undefined &&
+        report.failedNode === named &&
+        reportFitsRoute(report, open.sessionId, open.route, hop.shardIndex)
+      );
+    };
     this.call.on('error', (error: ServiceError) =>
       this.fail(
-        PassThroughStatus.from(error) ?? this.hopFailed(`${status[error.code] ?? error.code}: ${error.details}`),
+        PassThroughStatus.from(error, accepts) ??
+          this.hopFailed(`${status[error.code] ?? error.code}: ${error.details}`),
       ),
     );
     this.call.on('end', () => this.fail(this.hopFailed('it ended the stream')));

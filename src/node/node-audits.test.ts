@@ -54,6 +54,7 @@ test("the registry's hand-over tickets a kept step once, and logs once a step no
     shardIndex,
     secret,
     dueByMs: 1,
+    ticketId: '',
   });
   const missing = stepIdOf('never-kept', 0);
   const unselected = keep(audits, 'b', 0);
@@ -83,7 +84,9 @@ test('a reveal tickets the steps it selects and lets the others go (the secret i
   assert.equal(events.length, selected.length);
   assert.equal(audits.window.size, 1, "only the other session's step is still kept");
   events.length = 0;
-  audits.answerOwed(selected.map((id) => ({ stepId: Buffer.from(id), shardIndex: 0, secret, dueByMs: 1 })));
+  audits.answerOwed(
+    selected.map((id) => ({ stepId: Buffer.from(id), shardIndex: 0, secret, dueByMs: 1, ticketId: '' })),
+  );
   assert.deepEqual(events, [], 'the reveal answered them already');
 });
 
@@ -93,7 +96,9 @@ test('steps outlive their session in the window until its bounds push them out, 
   const first = keep(audits, 'a', 0);
   keep(audits, 'b', 0);
   keep(audits, 'c', 0); // a third step: the oldest goes
-  audits.answerOwed([{ stepId: Buffer.from(first), shardIndex: 0, secret: secretThat(true, first), dueByMs: 1 }]);
+  audits.answerOwed([
+    { stepId: Buffer.from(first), shardIndex: 0, secret: secretThat(true, first), dueByMs: 1, ticketId: '' },
+  ]);
   assert.deepEqual(
     events.map((e) => e.event),
     ['audit_request_unanswerable'],
@@ -123,7 +128,13 @@ test('a window full of steps the cluster may still audit refuses new work with R
   kept.push(keep(audits, 'c', 0));
   assert.deepEqual([audits.window.size, audits.window.evicted], [3, 0]);
   audits.answerOwed(
-    kept.map((id) => ({ stepId: Buffer.from(id), shardIndex: 0, secret: secretThat(true, id), dueByMs: 1 })),
+    kept.map((id) => ({
+      stepId: Buffer.from(id),
+      shardIndex: 0,
+      secret: secretThat(true, id),
+      dueByMs: 1,
+      ticketId: '',
+    })),
   );
   assert.deepEqual(
     events.map((e) => e.event),

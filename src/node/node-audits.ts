@@ -1,10 +1,12 @@
 import type { Logger } from '../core/log.ts';
+import type { KeyPair } from '../crypto/keys.ts';
 import { status, type ServiceError } from '@grpc/grpc-js';
 import { AuditClient } from '../audit/audit-client.ts';
 import type { SignedCommitment } from '../protocol/commitment.ts';
 import { ENGINE_VERSION } from '../protocol/engine-version.ts';
 import { auditCommitmentOf, isAudited } from '../protocol/audit-selection.ts';
-import { encodeTicket, type HiddenDType, type TicketInputBytes } from '../protocol/ticket.ts';
+import { encodeTicket, ticketIdOf, type HiddenDType, type TicketInputBytes } from '../protocol/ticket.ts';
+import { signTicket } from '../protocol/ticket-signature.ts';
 import type { OwedAudit__Output } from '../proto/tessera/v1/OwedAudit.ts';
 import type { Step__Output } from '../proto/tessera/v1/Step.ts';
 import { AuditWindow, type AuditWindowLimits, type RetainedStep } from './audit-window.ts';
@@ -20,6 +22,8 @@ export interface NodeAuditOptions {
   /** Fraction of position-0 steps a revealed secret selects: the cluster's rate. */
   readonly samplingRate: number;
   readonly window: AuditWindowLimits;
+  /** The node's key: the registry queues only tickets signed by the node that committed to the step. */
+  readonly key?: KeyPair;
   /** Where tickets go; none: selected steps are only logged. */
   readonly registry?: string;
   readonly log: Logger;
@@ -103,8 +107,8 @@ export class NodeAudits {
         this.window.release(step);
         continue;
       }
-      this.remember(step.commitment.stepId);
-      this.submit(step);
+      this.remember(step);
+      this.submit(step, secret);
     }
   }
 
@@ -116,9 +120,20 @@ export class NodeAudits {
     const { log, shardIndex } = this.options;
     for (const audit of owed) {
       const stepId = audit.stepId.toString('hex');
-      if (this.answered.has(stepId)) continue;
-      this.remember(audit.stepId);
+      // A request names its commitment (a replayed step shares its step id with another); one from
+      // a registry that names none is matched by step id, and only while that is unambiguous.
+      const key = audit.ticketId === '' ? stepId : audit.ticketId;
+      if (this.answered.has(key)) continue;
       const fields = { shard: shardIndex, stepId, dueByMs: audit.dueByMs };
+      if (audit.ticketId === '' && this.window.countStep(audit.stepId) > 1) {
+        log('audit_request_ambiguous', {
+          ...fields,
+          reason: 'the request names no commitment and this step id names several kept steps (a replayed step)',
+        });
+        continue;
+      }
+      this.answered.add(key);
+      this.trimAnswered();
       if (audit.shardIndex !== shardIndex || !isAudited(audit.secret, audit.stepId, shardIndex, this.samplingRate)) {
         log('audit_request_not_selected', {
           ...fields,
@@ -126,7 +141,7 @@ export class NodeAudits {
         });
         continue;
       }
-      const kept = this.window.takeStep(audit.stepId);
+      const kept = audit.ticketId === '' ? this.window.takeStep(audit.stepId) : this.window.takeTicket(audit.ticketId);
       if (!kept) {
         log('audit_request_unanswerable', {
           ...fields,
@@ -135,7 +150,7 @@ export class NodeAudits {
         });
         continue;
       }
-      this.submit(kept);
+      this.submit(kept, audit.secret);
     }
   }
 
@@ -147,13 +162,19 @@ export class NodeAudits {
     this.client?.close();
   }
 
-  private remember(stepId: Uint8Array): void {
-    this.answered.add(Buffer.from(stepId).toString('hex'));
-    if (this.answered.size > MAX_ANSWERED) this.answered.delete(this.answered.values().next().value!);
+  /** Remembers a step answered from the stream's reveal, by its ticket id and (for old registries) its step id. */
+  private remember(step: RetainedStep): void {
+    this.answered.add(ticketIdOf(step.commitment));
+    this.answered.add(Buffer.from(step.commitment.stepId).toString('hex'));
+    this.trimAnswered();
+  }
+
+  private trimAnswered(): void {
+    while (this.answered.size > MAX_ANSWERED) this.answered.delete(this.answered.values().next().value!);
   }
 
   /** Tickets a taken step in the background; it leaves the store once the registry has answered. */
-  private submit(step: RetainedStep): void {
+  private submit(step: RetainedStep, secret: Uint8Array): void {
     const { log } = this.options;
     const { input, commitment } = step;
     const fields = { shard: this.options.shardIndex, positions: input.positions };
@@ -168,7 +189,7 @@ export class NodeAudits {
         reason: `${MAX_PENDING_TICKETS} tickets already waiting for the registry`,
       });
     }
-    const work = this.send(input, commitment).then(
+    const work = this.send(input, commitment, secret).then(
       (ticketId) => {
         this.ticketsSubmitted++;
         this.window.release(step);
@@ -183,9 +204,9 @@ export class NodeAudits {
     void work.finally(() => this.pending.delete(work));
   }
 
-  private async send(input: TicketInputBytes, commitment: SignedCommitment): Promise<string> {
-    const { modelId, shardIndex, shardSha256 } = this.options;
-    const ticket = await encodeTicket({
+  private async send(input: TicketInputBytes, commitment: SignedCommitment, secret: Uint8Array): Promise<string> {
+    const { modelId, shardIndex, shardSha256, key } = this.options;
+    const encoded = await encodeTicket({
       modelId,
       shardIndex,
       shardSha256,
@@ -194,6 +215,7 @@ export class NodeAudits {
       startPosition: 0,
       commitment,
     });
+    const ticket = key === undefined ? encoded : signTicket(key, encoded, commitment, secret);
     for (let attempt = 1; ; attempt++) {
       try {
         return await this.client!.submitTicket(ticket);

@@ -98,13 +98,14 @@ export class NodeDb {
     return {
       insert: (step) => {
         const { bytes, ...shape } = step.input;
-        const { signature, stepId, inputHash, outputHash, auditCommitment, ...fields } = step.commitment;
+        const { signature, stepId, inputHash, outputHash, auditCommitment, resultHash, ...fields } = step.commitment;
         const commitment = JSON.stringify({
           ...fields,
           stepId: hex(stepId),
           inputHash: hex(inputHash),
           outputHash: hex(outputHash),
           auditCommitment: hex(auditCommitment),
+          resultHash: hex(resultHash ?? new Uint8Array(0)),
         });
         const info = insert.run(
           step.sessionId,
@@ -134,6 +135,8 @@ export class NodeDb {
               inputHash: bytesOf(String(c.inputHash)),
               outputHash: bytesOf(String(c.outputHash)),
               auditCommitment: bytesOf(String(c.auditCommitment)),
+              // rows kept before commitments covered results have none
+              resultHash: bytesOf(String(c.resultHash ?? '')),
               signature: new Uint8Array(row.signature),
             },
             atMs: row.at_ms,

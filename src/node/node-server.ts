@@ -217,6 +217,7 @@ export async function startNode(options: NodeOptions): Promise<NodeHandle> {
     hiddenSize: config.hiddenSize,
     samplingRate,
     window: { ...AUDIT_WINDOW_DEFAULTS, ...options.auditWindow },
+    key,
     log,
     ...(options.registry === undefined ? {} : { registry: options.registry }),
     ...(db === undefined ? {} : { store: db.audits }),

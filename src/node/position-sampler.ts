@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { Sampler } from '../model/sampling.ts';
 import type { Sampling__Output } from '../proto/tessera/v1/Sampling.ts';
-import type { SampledToken } from '../proto/tessera/v1/SampledToken.ts';
+import type { SampledResult } from '../protocol/commitment.ts';
 
 /** OpenAI's API allows at most 20 alternatives per token. */
 export const MAX_LOGPROBS = 20;
@@ -41,7 +41,7 @@ export function sampleAt(
   sampling: Sampling__Output,
   position: number,
   history: readonly number[],
-): SampledToken {
+): SampledResult {
   const sampled = samplerAt(sampling, position).sample(logits, history, sampling.logprobs);
   return {
     token: sampled.id,

@@ -55,6 +55,8 @@ export interface CommitmentJson {
   readonly timestampMs: number;
   /** '' for a session opened without an audit commitment. */
   readonly auditCommitment: string;
+  /** The last shard's result hash; absent on every other hop. */
+  readonly resultHash?: string;
   readonly signature: string;
 }
 
@@ -97,6 +99,7 @@ export function commitmentToJson(c: SignedCommitment): CommitmentJson {
     outputHash: hex(c.outputHash),
     timestampMs: c.timestampMs,
     auditCommitment: hex(c.auditCommitment),
+    ...(c.resultHash?.length ? { resultHash: hex(c.resultHash) } : {}),
     signature: hex(c.signature),
   };
 }
@@ -110,6 +113,7 @@ export function commitmentFromJson(c: CommitmentJson): SignedCommitment {
     outputHash: Buffer.from(c.outputHash, 'hex'),
     timestampMs: c.timestampMs,
     auditCommitment: Buffer.from(c.auditCommitment, 'hex'),
+    ...(c.resultHash === undefined ? {} : { resultHash: Buffer.from(c.resultHash, 'hex') }),
     signature: Buffer.from(c.signature, 'hex'),
   };
 }
@@ -187,6 +191,7 @@ function requestProblems(r: Request): string[] {
         !isHex(c.outputHash, 32) ||
         !isCount(c.timestampMs) ||
         !(c.auditCommitment === '' || isHex(c.auditCommitment, 32)) ||
+        !(c.resultHash === undefined || isHex(c.resultHash, 32)) ||
         !isHex(c.signature, 65)
       ) {
         problems.push(

@@ -3,6 +3,11 @@ import type { KeyPair } from '../crypto/keys.ts';
 import { recoverSigner, sign } from '../crypto/signature.ts';
 
 export const COMMITMENT_DOMAIN = 'tessera/v1/commitment';
+/**
+ * The last shard's commitment also covers what it sampled: signed under its own domain, so that its
+ * longer message can never be read as a commitment without a result (whose lengths overlap).
+ */
+export const RESULT_COMMITMENT_DOMAIN = 'tessera/v1/result-commitment';
 
 /** What a node commits to for one step of one session (the proto's Commitment without the signature). */
 export interface CommitmentFields {
@@ -22,6 +27,11 @@ export interface CommitmentFields {
    * the session was opened without one. Signed: only the secret it commits to can select the step.
    */
   readonly auditCommitment: Uint8Array;
+  /**
+   * The last shard's only: resultHashOf the token it sampled and the logprobs it returns (32 bytes);
+   * absent or empty on every other hop. Signed: a hop that relays the result cannot rewrite it.
+   */
+  readonly resultHash?: Uint8Array;
 }
 
 export interface SignedCommitment extends CommitmentFields {
@@ -43,6 +53,70 @@ export function stepIdOf(sessionId: string, step: number): Buffer {
   return createHash('sha256').update(sessionId, 'utf8').update(counter).digest();
 }
 
+/** What the last shard returns for a step: the token it sampled, its logprob and the top alternatives. */
+export interface SampledResult {
+  readonly token: number;
+  readonly logprob: number;
+  readonly top: { readonly token: number; readonly logprob: number }[];
+}
+
+/** The sampling settings as the last shard applies them (the proto's Sampling, every field set). */
+export interface SamplingFields {
+  readonly temperature: number;
+  readonly topK: number;
+  readonly topP: number;
+  readonly minP: number;
+  readonly repetitionPenalty: number;
+  readonly seed: number;
+  readonly logprobs: number;
+}
+
+/**
+ * What the last shard sampled with, besides the logits: the position it sampled for, the session's
+ * sampling settings and the history its repetition penalty saw. These reach it through the hops
+ * before it (in Open and each Step), so the result hash covers them too: a hop that changed them
+ * on the way down would change the token with no commitment noticing.
+ */
+export interface SamplingContext {
+  readonly position: number;
+  readonly sampling: SamplingFields;
+  readonly history: readonly number[];
+}
+
+/**
+ * sha256 of a sampled result and what it was sampled with, in a fixed layout, all little-endian:
+ * token (u32), logprob (f32, as the wire carries it), the number of alternatives (u32), each
+ * alternative's token (u32) and logprob (f32); then the position (u32), the sampling settings
+ * (temperature f32, top_k u32, top_p f32, min_p f32, repetition_penalty f32, seed u64, logprobs u32)
+ * and the history (count u32, then each token u32). Floats are hashed as f32 so the client, which
+ * sends and receives them as f32, hashes the same bytes the node did.
+ */
+export function resultHashOf(result: SampledResult, context: SamplingContext): Buffer {
+  const { sampling, history } = context;
+  const bytes = Buffer.alloc(12 + 8 * result.top.length + 4 + 32 + 4 + 4 * history.length);
+  let at = 0;
+  const u32 = (value: number) => (at = bytes.writeUInt32LE(value, at));
+  const f32 = (value: number) => (at = bytes.writeFloatLE(value, at));
+  u32(result.token);
+  f32(result.logprob);
+  u32(result.top.length);
+  for (const t of result.top) {
+    u32(t.token);
+    f32(t.logprob);
+  }
+  u32(context.position);
+  f32(sampling.temperature);
+  u32(sampling.topK);
+  f32(sampling.topP);
+  f32(sampling.minP);
+  f32(sampling.repetitionPenalty);
+  at = bytes.writeBigUInt64LE(BigInt(sampling.seed), at);
+  u32(sampling.logprobs);
+  u32(history.length);
+  for (const token of history) u32(token);
+  return createHash('sha256').update(bytes).digest();
+}
+
 /** Token ids as the bytes a commitment hashes: u32 little-endian each. */
 export function tokenBytes(tokens: readonly number[]): Buffer {
   const bytes = Buffer.alloc(tokens.length * 4);
@@ -56,7 +130,7 @@ const HASH_BYTES = 32;
 /**
  * The bytes a commitment's signature covers (under COMMITMENT_DOMAIN), in a fixed layout: node id
  * (20 bytes), shard index (u32), step id, input hash, output hash (32 bytes each), time (u64 ms),
- * then the audit commitment (32 bytes) or nothing. Every decode step of every hop signs one and the
+ * then the audit commitment (32 bytes) or nothing, then the result hash (32 bytes) or nothing. Every decode step of every hop signs one and the
  * client checks one: at 128 bytes, or 160 with an audit commitment, it takes two keccak blocks
  * with the domain, where canonical JSON took three, or four with an audit commitment. Throws a
  * RangeError for fields that do not fit the layout.
@@ -73,7 +147,10 @@ export function commitmentMessage(c: CommitmentFields): Uint8Array {
   }
   if (c.auditCommitment.length !== 0 && c.auditCommitment.length !== HASH_BYTES)
     throw new RangeError(`auditCommitment has ${c.auditCommitment.length} bytes, not ${HASH_BYTES} or none`);
-  const message = Buffer.alloc(20 + 4 + 3 * HASH_BYTES + 8 + c.auditCommitment.length);
+  const result = c.resultHash ?? NO_RESULT;
+  if (result.length !== 0 && result.length !== HASH_BYTES)
+    throw new RangeError(`resultHash has ${result.length} bytes, not ${HASH_BYTES} or none`);
+  const message = Buffer.alloc(20 + 4 + 3 * HASH_BYTES + 8 + c.auditCommitment.length + result.length);
   message.write(c.nodeId.slice(2), 0, 'hex');
   message.writeUInt32BE(c.shardIndex, 20);
   message.set(c.stepId, 24);
@@ -81,12 +158,21 @@ export function commitmentMessage(c: CommitmentFields): Uint8Array {
   message.set(c.outputHash, 24 + 2 * HASH_BYTES);
   message.writeBigUInt64BE(BigInt(c.timestampMs), 24 + 3 * HASH_BYTES);
   message.set(c.auditCommitment, 32 + 3 * HASH_BYTES);
+  message.set(result, 32 + 3 * HASH_BYTES + c.auditCommitment.length);
   return message;
 }
 
 const NO_AUDIT_COMMITMENT = Buffer.alloc(0);
+const NO_RESULT = Buffer.alloc(0);
 
-/** Signs the fields as `key`'s node, stamped now unless they carry a time; no audit commitment unless given. */
+/** The domain a commitment is signed under: its own for one that covers a sampled result. */
+export const commitmentDomainOf = (c: CommitmentFields): string =>
+  (c.resultHash?.length ?? 0) > 0 ? RESULT_COMMITMENT_DOMAIN : COMMITMENT_DOMAIN;
+
+/**
+ * Signs the fields as `key`'s node, stamped now unless they carry a time; no audit commitment and no
+ * result unless given.
+ */
 export function signCommitment(
   key: KeyPair,
   fields: Omit<CommitmentFields, 'nodeId' | 'timestampMs' | 'auditCommitment'> & {
@@ -100,7 +186,7 @@ export function signCommitment(
     timestampMs: fields.timestampMs ?? Date.now(),
     auditCommitment: fields.auditCommitment ?? NO_AUDIT_COMMITMENT,
   };
-  return { ...full, signature: sign(key, COMMITMENT_DOMAIN, commitmentMessage(full)) };
+  return { ...full, signature: sign(key, commitmentDomainOf(full), commitmentMessage(full)) };
 }
 
 /** Whether the commitment is signed by the node it names (and its fields fit a signed message). */
@@ -112,5 +198,5 @@ export function verifyCommitment(c: SignedCommitment): boolean {
     if (error instanceof RangeError) return false;
     throw error;
   }
-  return recoverSigner(COMMITMENT_DOMAIN, message, c.signature) === c.nodeId;
+  return recoverSigner(commitmentDomainOf(c), message, c.signature) === c.nodeId;
 }

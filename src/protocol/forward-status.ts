@@ -1,11 +1,13 @@
 import { Metadata, status, type ServiceError, type StatusObject } from '@grpc/grpc-js';
 import { TesseraError, type ErrorKind } from '../core/errors.ts';
 import { REASON_KEY, toStatusObject } from '../rpc/status.ts';
+import { FAILURE_REPORT_KEY } from './failure-report.ts';
 
 /**
- * Trailing metadata naming the hop whose failure ended a Forward stream. Only the hop that ends the
- * client's stream can be held to it: a deeper hop's name is relayed by the hops above it, any of which
- * could have written it, so a client trusts it only as far as it can check it (see src/client).
+ * Trailing metadata naming the hop whose failure ended a Forward stream. Any hop above it could have
+ * written the name, so it travels with the report behind it, signed by the node that saw the failure
+ * (FAILURE_REPORT_KEY, src/protocol/failure-report.ts): each hop relays a deeper report only once it
+ * checked it, and a client bans nobody on a name no fitting report backs (see src/client/blame.ts).
  */
 export const FAILED_NODE_KEY = 'tessera-failed-node';
 export const FAILED_SHARD_KEY = 'tessera-failed-shard';
@@ -42,6 +44,11 @@ export const ForwardReason = {
   NEXT_HOP_TIMEOUT: 'NEXT_HOP_TIMEOUT',
   /** The next hop broke the session (unreachable, reset, answered out of turn). */
   NEXT_HOP_FAILED: 'NEXT_HOP_FAILED',
+  /**
+   * The next hop's result does not fit the route (a commitment missing, unsigned or not linking to
+   * this hop's output, or a token its last shard did not commit to): this hop refused to relay it.
+   */
+  NEXT_HOP_BAD_RESULT: 'NEXT_HOP_BAD_RESULT',
   /** A malformed step (shape, dtype, positions, which input this shard takes). */
   INVALID_STEP: 'INVALID_STEP',
   /** Hidden states holding NaN or ±Infinity. */
@@ -91,10 +98,14 @@ export class NodeStatusError extends TesseraError {
   }
 }
 
-export function failedHopMetadata(nodeId: string, shardIndex: number): Metadata {
+/** Signs this node's report that `failed` (itself or its next hop) ended the stream for `reason`. */
+export type ReportSigner = (failed: FailedHop, reason: string) => Buffer;
+
+export function failedHopMetadata(nodeId: string, shardIndex: number, report?: Buffer): Metadata {
   const metadata = new Metadata();
   metadata.set(FAILED_NODE_KEY, nodeId);
   metadata.set(FAILED_SHARD_KEY, String(shardIndex));
+  if (report !== undefined) metadata.set(FAILURE_REPORT_KEY, report);
   return metadata;
 }
 
@@ -106,33 +117,43 @@ export const sessionExpired = (sessionId: string) =>
   );
 
 /**
- * The status a stream ends with. A downstream status that already names its failed node passes
- * through unchanged, so the deepest failure is the one the client sees; anything that is not a
- * TesseraError is this node's internal error, and its message stays in this node's log.
+ * The status a stream ends with. A downstream status whose report checked out passes through
+ * unchanged, so the deepest failure is the one the client sees; any other names the failed node with
+ * this node's signed report (`report`) when it has a key. Anything that is not a TesseraError is
+ * this node's internal error, and its message stays in this node's log.
  */
-export function toStatus(error: unknown, self: FailedHop): Partial<StatusObject> {
+export function toStatus(error: unknown, self: FailedHop, report?: ReportSigner): Partial<StatusObject> {
   if (error instanceof PassThroughStatus) return error.status;
   const failed = (error instanceof NodeStatusError && error.failedNode) || self;
-  const object = toStatusObject(error, failedHopMetadata(failed.nodeId, failed.shardIndex));
+  const reason = error instanceof TesseraError ? error.code : 'INTERNAL';
+  const object = toStatusObject(error, failedHopMetadata(failed.nodeId, failed.shardIndex, report?.(failed, reason)));
   if (error instanceof NodeStatusError && error.grpcStatus !== undefined) return { ...object, code: error.grpcStatus };
   if (!(error instanceof TesseraError)) return { ...object, details: `internal error on node ${self.nodeId}` };
   return object;
 }
 
-/** A next hop's status that names its failed node: relayed as it is. */
+/** A next hop's status that names its failed node with a report this node checked: relayed as it is. */
 export class PassThroughStatus extends Error {
   constructor(readonly status: Partial<StatusObject> & { code: status; details: string; metadata: Metadata }) {
     super(status.details);
   }
 
-  static from(error: ServiceError): PassThroughStatus | undefined {
+  /**
+   * The status to relay, when its named node is backed by a report that `accepts` (signed, for this
+   * session, by a hop below this one about itself or its next hop, naming the same node); else
+   * undefined, and this node reports its next hop itself.
+   */
+  static from(error: ServiceError, accepts: (report: Buffer, named: string) => boolean): PassThroughStatus | undefined {
     const named = error.metadata?.get(FAILED_NODE_KEY)[0];
     if (typeof named !== 'string' || named === '') return undefined;
+    const report = error.metadata.get(FAILURE_REPORT_KEY)[0];
+    if (!Buffer.isBuffer(report) || !accepts(report, named)) return undefined;
     const shard = error.metadata.get(FAILED_SHARD_KEY)[0];
     const reason = error.metadata.get(REASON_KEY)[0];
     // Only these keys travel on: the rest of the trailers belong to the hop below.
     const metadata = new Metadata();
     metadata.set(FAILED_NODE_KEY, named);
+    metadata.set(FAILURE_REPORT_KEY, report);
     if (typeof shard === 'string') metadata.set(FAILED_SHARD_KEY, shard);
     if (typeof reason === 'string') metadata.set(REASON_KEY, reason);
     return new PassThroughStatus({ code: error.code, details: error.details, metadata });

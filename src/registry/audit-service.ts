@@ -1,10 +1,9 @@
 import { hex, sha256 } from '../crypto/hash.ts';
 import type { Logger } from '../core/log.ts';
 import { status, type handleUnaryCall, type sendUnaryData, type ServerUnaryCall } from '@grpc/grpc-js';
-import { dirname } from 'node:path';
 import { verifyCommitment } from '../protocol/commitment.ts';
 import { ENGINE_VERSION } from '../protocol/engine-version.ts';
-import { recomputeOutputHash, ShardEngines } from '../audit/recompute.ts';
+import { RecomputePool } from '../audit/recompute-pool.ts';
 import { isAudited, secretBindingProblem } from '../protocol/audit-selection.ts';
 import {
   checkFraudProofSignature,
@@ -12,15 +11,23 @@ import {
   openRequest,
   signerOf,
   type AuditRequest,
+  type CompleteRequest,
   type Request,
 } from '../protocol/audit-statements.ts';
 import {
   AuditError,
+  blankedForLease,
   checkTicketAgainstManifest,
+  commitmentFromProto,
   openTicket,
   ticketIdOf,
   type OpenedTicket,
 } from '../protocol/ticket.ts';
+import type { Commitment__Output } from '../proto/tessera/v1/Commitment.ts';
+import type { Ticket } from '../proto/tessera/v1/Ticket.ts';
+import { randomBytes } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { tessera } from '../proto/services.ts';
 import type { AuditHandlers } from '../proto/tessera/v1/Audit.ts';
 import type { FraudProof__Output } from '../proto/tessera/v1/FraudProof.ts';
@@ -32,13 +39,14 @@ import type { RequestAuditReply } from '../proto/tessera/v1/RequestAuditReply.ts
 import type { Signed__Output } from '../proto/tessera/v1/Signed.ts';
 import type { SubmitTicketReply } from '../proto/tessera/v1/SubmitTicketReply.ts';
 import type { Ticket__Output } from '../proto/tessera/v1/Ticket.ts';
-import { createWasmBackend } from '../tensor/wasm-backend.ts';
 import { canonicalJson } from '../crypto/canonical-json.ts';
 import { AuditStore, type OpenRequest, type ProofStatus } from './audit-store.ts';
 import type { ClusterConfig, ServedModel } from './cluster-config.ts';
 import type { RegistryStore } from './store.ts';
 import { checkNonce, checkTimestamp, rememberNonce } from './admission.ts';
 import { TesseraError } from '../core/errors.ts';
+import { ticketSigner } from '../protocol/ticket-signature.ts';
+import type { StakeReader } from './stake-gate.ts';
 import { kindOfStatus, toStatusObject } from '../rpc/status.ts';
 
 /**
@@ -56,8 +64,19 @@ export interface AuditServiceOptions {
   readonly log: Logger;
   /** Takes the signer's per-key rate token for a signed call (throws RATE_LIMITED), before anything is written. */
   readonly takeKey?: (method: string, key: string) => void;
+  /** Where bonds are read: given, only verifiers staked at least max(stake.minimum.verifier, 1) file proofs and lease tickets. */
+  readonly stakes?: StakeReader;
+  /** Fraud-proof recomputation threads (default and most: cores − 1, at least 1). */
+  readonly recomputeThreads?: number;
+  /** Most fraud proofs one verifier may have waiting for recomputation (default 4). */
+  readonly maxProofsPerVerifier?: number;
 }
 
+/** Who audits the tickets of prompt shards (no verifier sees them): the `done_by` of their passes. */
+export const REGISTRY_AUDITOR = 'registry';
+/** Most tickets held back from leases as canary sources at once, and for how long at most when unused. */
+const MAX_CANARY_RESERVE = 64;
+const CANARY_HOLD_MS = 10_000;
 /** Most tickets one pull leases, and the most ticket bytes one reply carries. */
 const MAX_PULL = 64;
 const MAX_PULL_BYTES = 32 * 1024 * 1024;
@@ -81,16 +100,44 @@ const proofCodec = () => tessera.v1.Audit.service.SubmitFraudProof;
  * slashing and eviction that follow, and clients' audit requests.
  *
  * Confirmation: the registry recomputes the ticket itself with the shard beside its manifest. That
- * is the strongest check a single party can make (no verifier's word is taken), and proofs are rare,
- * so its cost (the shard's layers over the ticket's positions, on this thread) is paid seldom. A
- * registry without the shard file, or of another engine version, keeps the proof unconfirmed.
+ * is the strongest check a single party can make (no verifier's word is taken). It runs on a bounded
+ * worker pool with a bounded share per verifier (src/audit/recompute-pool.ts), only for staked
+ * verifiers, and a proof it contradicts slashes its verifier: a burst of fabricated proofs costs its
+ * filer stake and never the registry's event loop. A registry without the shard file, or of
+ * another engine version, keeps the proof unconfirmed (and slashes no one).
  */
 export class AuditService {
   readonly audits: AuditStore;
+  private readonly pool: RecomputePool;
+  /**
+   * `model/shard` of the shards that take token ids (shard 0) whose file sits beside the registry's
+   * manifest: their tickets hold a prompt in clear, so no verifier leases them; the registry
+   * recomputes them itself (auditOwnShards).
+   */
+  private readonly ownShards: { readonly modelId: string; readonly shardIndex: number }[];
+  private ownInFlight = 0;
+  private closed = false;
   private slashing: Promise<void> = Promise.resolve();
 
   constructor(private readonly options: AuditServiceOptions) {
     this.audits = new AuditStore(options.store.database);
+    this.pool = new RecomputePool({
+      ...(options.recomputeThreads === undefined ? {} : { threads: options.recomputeThreads }),
+      maxPerOwner: options.maxProofsPerVerifier ?? 4,
+    });
+    this.ownShards = options.config.models.flatMap((model) =>
+      model.manifest.shards
+        .filter((entry) => entry.embedding && existsSync(join(dirname(model.manifestPath), entry.file)))
+        .map((entry) => ({ modelId: model.id, shardIndex: entry.index })),
+    );
+    for (const model of options.config.models)
+      for (const entry of model.manifest.shards)
+        if (entry.embedding && !this.ownShards.some((o) => o.modelId === model.id && o.shardIndex === entry.index))
+          options.log('prompt_tickets_leased', {
+            modelId: model.id,
+            shard: entry.index,
+            reason: `no shard file ${entry.file} beside the manifest: this registry cannot audit shard ${entry.index} itself, so verifiers lease its tickets, which hold prompts' token ids`,
+          });
     // A node can answer only while the registry is up (it learns its requests from heartbeat
     // replies, and tickets come here): a deadline runs out only after a whole deadline of uptime.
     const extended = this.audits.extendOpenRequests(Date.now() + options.config.audit.ticketDeadlineMs);
@@ -99,6 +146,91 @@ export class AuditService {
         requests: extended,
         ticketDeadlineMs: options.config.audit.ticketDeadlineMs,
       });
+  }
+
+  /** Stops the recompute workers: proofs still being recomputed are refused SHUTTING_DOWN, so no call holds up a stop. */
+  close(): Promise<void> {
+    this.closed = true;
+    return this.pool.close();
+  }
+
+  /**
+   * Audits the queued tickets of the shards that take token ids (a prompt, in clear) here, on the
+   * recompute pool, a few at a time; called when such a ticket is queued and on the registry's timer.
+   * A match is an audited pass by "registry"; a mismatch is a confirmed proof by "registry": the node
+   * is slashed, banned and evicted as on a verifier's confirmed proof.
+   */
+  auditOwnShards(): void {
+    const slots = Math.min(4, this.pool.threads);
+    while (!this.closed && this.ownShards.length > 0 && this.ownInFlight < slots) {
+      const [row] = this.audits.lease(
+        REGISTRY_AUDITOR,
+        this.ownShards,
+        ENGINE_VERSION,
+        1,
+        Date.now(),
+        this.options.config.audit.leaseMs,
+        MAX_PULL_BYTES,
+      );
+      if (row === undefined) return;
+      this.ownInFlight++;
+      void this.auditOwn(row.ticketId, row.ticket)
+        .catch((error: unknown) => {
+          // Left leased: the lease runs out and the ticket is taken again.
+          if (!this.closed)
+            this.options.log('registry_audit_failed', { ticketId: row.ticketId, error: (error as Error).message });
+        })
+        .finally(() => {
+          this.ownInFlight--;
+          if (!this.closed) this.auditOwnShards();
+        });
+    }
+  }
+
+  private async auditOwn(ticketId: string, stored: Buffer): Promise<void> {
+    const { store, config, log } = this.options;
+    const ticket = await openTicket(
+      ticketCodec().requestDeserialize(stored) as Ticket__Output,
+      config.audit.maxTicketBytes,
+    );
+    const model = this.model(ticket.modelId);
+    const ours = await this.pool.recompute(REGISTRY_AUDITOR, {
+      manifestPath: model.manifestPath,
+      manifestJson: model.manifestJson,
+      modelId: ticket.modelId,
+      shardIndex: ticket.shardIndex,
+      input: ticket.input,
+    });
+    const nowMs = Date.now();
+    if (ours.equals(ticket.commitment.outputHash)) {
+      store.transaction(() => this.audits.markPassed([ticketId], REGISTRY_AUDITOR, nowMs));
+      return;
+    }
+    const accused = ticket.commitment.nodeId;
+    const proofId = sha256(Buffer.concat([Buffer.from('registry-audit:'), stored])).toString('hex');
+    const fractionBps = Math.round(config.stake.slashFractions.fraud * BPS);
+    const detail = 'the registry recomputed this prompt ticket itself and got another output than the committed one';
+    store.transaction(() => {
+      if (this.audits.proofForTicket(ticketId)) return;
+      this.audits.addProof({
+        proofId,
+        ticketId,
+        accused,
+        verifierId: REGISTRY_AUDITOR,
+        status: 'confirmed',
+        recomputedHash: ours.toString('hex'),
+        registryHash: ours.toString('hex'),
+        detail,
+        proof: stored,
+        atMs: nowMs,
+      });
+      this.audits.markProven(ticketId, REGISTRY_AUDITOR, nowMs);
+      this.audits.ban(accused, proofId, nowMs);
+      store.evictNode(accused);
+      if (fractionBps > 0) this.audits.decideSlash(proofId, accused, fractionBps);
+    });
+    log('fraud_proof', { proofId, ticketId, accused, verifierId: REGISTRY_AUDITOR, status: 'confirmed', detail });
+    await this.applyPendingSlashes();
   }
 
   /** What a node owes: its open audit requests, earliest due first, for its heartbeat reply. */
@@ -110,6 +242,7 @@ export class AuditService {
         shardIndex: request.commitment.shardIndex,
         secret: Buffer.from(request.secret, 'hex'),
         dueByMs: open.dueByMs,
+        ticketId: open.ticketId,
       };
     });
   }
@@ -181,6 +314,15 @@ export class AuditService {
     return '';
   }
 
+  /** Returns held-back canary sources to the queue once they can no longer serve (on the registry's timer). */
+  releaseCanaryReserve(nowMs: number): void {
+    const released = this.audits.releaseCanaryReserve(
+      nowMs,
+      Math.min(CANARY_HOLD_MS, this.options.config.audit.leaseMs),
+    );
+    if (released > 0) this.options.log('canary_reserve_released', { tickets: released });
+  }
+
   /** Why a node may not register or heartbeat, or undefined. */
   banReason(nodeId: string): string | undefined {
     const ban = this.audits.banOf(nodeId);
@@ -220,7 +362,7 @@ export class AuditService {
 
   handlers(): AuditHandlers {
     return {
-      SubmitTicket: this.unary((ticket) => this.submitTicket(ticket)),
+      SubmitTicket: this.unary((ticket, call) => this.submitTicket(ticket, submitterOf(call.getPeer()))),
       PullTickets: this.unary((signed) => this.pullTickets(signed)),
       CompleteTickets: this.unary((signed) => this.completeTickets(signed)),
       SubmitFraudProof: this.unary((proof) => this.submitFraudProof(proof)),
@@ -230,9 +372,11 @@ export class AuditService {
   }
 
   /** Every refusal is a TesseraError (an AuditError becomes one, its status name the reason); anything else is INTERNAL and logged. */
-  private unary<Req, Reply>(work: (request: Req) => Promise<Reply>): handleUnaryCall<Req, Reply> {
+  private unary<Req, Reply>(
+    work: (request: Req, call: ServerUnaryCall<Req, Reply>) => Promise<Reply>,
+  ): handleUnaryCall<Req, Reply> {
     return (call: ServerUnaryCall<Req, Reply>, callback: sendUnaryData<Reply>) => {
-      work(call.request).then(
+      work(call.request, call).then(
         (reply) => callback(null, reply),
         (error: unknown) => {
           const refusal =
@@ -273,10 +417,11 @@ export class AuditService {
     return opened;
   }
 
-  private async submitTicket(ticket: Ticket__Output): Promise<SubmitTicketReply> {
+  private async submitTicket(ticket: Ticket__Output, submitter: string): Promise<SubmitTicketReply> {
     const opened = await this.checkTicket(ticket);
     const { audits } = this;
     const { config } = this.options;
+    this.checkSelectedAndSigned(ticket, opened);
     if (opened.engineVersion !== ENGINE_VERSION) {
       throw new AuditError(
         status.FAILED_PRECONDITION,
@@ -301,9 +446,18 @@ export class AuditService {
         `node ${nodeId} already has ${config.audit.maxQueuedPerNode} tickets waiting for a verifier; retry later`,
       );
     }
+    const perSubmitter = config.audit.maxQueuedPerSubmitter;
+    if (audits.queuedFrom(submitter) >= perSubmitter) {
+      throw new TesseraError(
+        'SUBMITTER_QUEUE_FULL',
+        'resource_exhausted',
+        `${perSubmitter} tickets from ${submitter} are already waiting for a verifier; retry later`,
+      );
+    }
     const added = audits.addTicket(
       {
         ticketId: opened.ticketId,
+        submitter,
         nodeId,
         modelId: opened.modelId,
         shardIndex: opened.shardIndex,
@@ -318,6 +472,10 @@ export class AuditService {
         status.ALREADY_EXISTS,
         `ticket ${opened.ticketId} is already held; each commitment is audited once`,
       );
+    if (this.ownShards.some((o) => o.modelId === opened.modelId && o.shardIndex === opened.shardIndex))
+      this.auditOwnShards();
+    else if (Math.random() < config.audit.canaryRate && audits.reservedForCanaries() < MAX_CANARY_RESERVE)
+      audits.reserveForCanary(opened.ticketId);
     this.options.log('ticket_queued', {
       ticketId: opened.ticketId,
       nodeId,
@@ -327,6 +485,53 @@ export class AuditService {
       bytes: opened.compressedBytes,
     });
     return { ticketId: opened.ticketId };
+  }
+
+  /**
+   * Only a step the session's revealed secret selects may be queued, and only by the node that
+   * committed to it: anyone else holding the commitment (the client, a later hop) could otherwise
+   * fill the node's queue and push out the tickets it owes. Both are checked before anything is
+   * written or any rate token taken.
+   */
+  private checkSelectedAndSigned(ticket: Ticket__Output, opened: OpenedTicket): void {
+    const { samplingRate } = this.options.config.audit;
+    const { commitment } = opened;
+    const secret = ticket.auditSecret;
+    const unselected =
+      secret.length !== 32
+        ? `the ticket carries no 32-byte audit secret (${secret.length} bytes)`
+        : (secretBindingProblem(commitment, secret) ??
+          (isAudited(secret, commitment.stepId, commitment.shardIndex, samplingRate)
+            ? undefined
+            : `the secret does not select this step of shard ${commitment.shardIndex} at the cluster's sampling rate ${samplingRate}`));
+    if (unselected !== undefined)
+      throw new TesseraError(
+        'TICKET_NOT_SELECTED',
+        'failed_precondition',
+        `${unselected}: no audit asks for this ticket`,
+      );
+    if (ticket.signature.length === 0)
+      throw new TesseraError(
+        'TICKET_UNSIGNED',
+        'unauthenticated',
+        `the ticket is not signed: only node ${commitment.nodeId}, which committed to the step, may submit it`,
+      );
+    const signer = ticketSigner(
+      {
+        modelId: opened.modelId,
+        shardSha256: opened.shardSha256,
+        engineVersion: opened.engineVersion,
+        commitment,
+        auditSecret: secret,
+      },
+      ticket.signature,
+    );
+    if (signer !== commitment.nodeId)
+      throw new TesseraError(
+        'TICKET_WRONG_SIGNER',
+        'permission_denied',
+        `the ticket is signed by ${signer ?? 'a malformed signature'}, not by node ${commitment.nodeId}, which committed to the step`,
+      );
   }
 
   /**
@@ -362,6 +567,28 @@ export class AuditService {
     return request;
   }
 
+  /**
+   * Only a verifier with something to lose may lease tickets or make the registry recompute: its
+   * stake answers for passes it did not compute (canaries) and for proofs the registry refutes.
+   */
+  private async checkStaked(verifierId: string): Promise<void> {
+    const { stakes, config } = this.options;
+    if (stakes === undefined) return;
+    const minimum = config.stake.minimum.verifier > 1n ? config.stake.minimum.verifier : 1n;
+    let stake;
+    try {
+      stake = await stakes.stakeOf(verifierId);
+    } catch (error) {
+      throw new TesseraError('STAKES_UNAVAILABLE', 'unavailable', `stakes cannot be read: ${(error as Error).message}`);
+    }
+    if (stake.amount < minimum || stake.unstakingUntilMs !== undefined)
+      throw new TesseraError(
+        'VERIFIER_NOT_STAKED',
+        'permission_denied',
+        `verifier ${verifierId} has stake ${stake.amount}${stake.unstakingUntilMs === undefined ? '' : ' and is unstaking'}; auditing needs at least ${minimum} bonded (\`tessera stake\`, or a grant from the cluster's operator)`,
+      );
+  }
+
   private checkVerifier(verifierId: string): void {
     const node = this.options.store.node(verifierId);
     if (!node || node.role !== 'verifier')
@@ -379,37 +606,97 @@ export class AuditService {
   private async pullTickets(signed: Signed__Output): Promise<PullTicketsReply> {
     const request = this.admitSigner(openRequest('pull-tickets', signed));
     this.checkVerifier(request.verifierId);
+    await this.checkStaked(request.verifierId);
     const held = request.shards.filter(
       (s) =>
         this.options.config.models.find((m) => m.id === s.modelId)?.manifest.shards[s.shardIndex]?.sha256 ===
-        s.shardSha256,
+          s.shardSha256 && !this.ownShards.some((o) => o.modelId === s.modelId && o.shardIndex === s.shardIndex),
     );
-    const leased = this.fresh(request, () =>
-      this.audits.lease(
+    const nowMs = Date.now();
+    const { leaseMs } = this.options.config.audit;
+    const leased = this.fresh(request, () => {
+      const real = this.audits.lease(
         request.verifierId,
         held,
         request.engineVersion,
         Math.min(request.max, MAX_PULL),
-        Date.now(),
-        this.options.config.audit.leaseMs,
+        nowMs,
+        leaseMs,
         MAX_PULL_BYTES,
-      ),
-    );
+      );
+      const tickets = real.map((row) => ({
+        ticketId: row.ticketId,
+        ticket: blankedForLease(ticketCodec().requestDeserialize(row.ticket) as Ticket__Output),
+        leaseUntilMs: row.leaseUntilMs,
+      }));
+      const canaries = this.mixCanaries(request.verifierId, held, request.engineVersion, real.length, nowMs);
+      return shuffled([...tickets, ...canaries]);
+    });
     if (leased.length > 0)
       this.options.log('tickets_leased', { verifierId: request.verifierId, tickets: leased.length });
-    return {
-      tickets: leased.map((row) => ({
-        ticketId: row.ticketId,
-        ticket: ticketCodec().requestDeserialize(row.ticket) as Ticket__Output,
-        leaseUntilMs: row.leaseUntilMs,
-      })),
-    };
+    return { tickets: leased };
+  }
+
+  /**
+   * Canaries beside `real` leased tickets: each real one brings a canary with chance c / (1 − c), so
+   * that a share c of the verifier's verdicts are canaries. A canary copies a queued ticket that no
+   * verifier has seen yet (so none can know its true output from an earlier lease), with a random
+   * committed output hash: the honest verdict is a fraud proof, and a pass shows the verifier
+   * reported the committed hash without computing it. Leased tickets carry no node signatures
+   * (blankedForLease), so a canary looks like any ticket.
+   */
+  private mixCanaries(
+    verifierId: string,
+    held: readonly { modelId: string; shardIndex: number }[],
+    engineVersion: string,
+    real: number,
+    nowMs: number,
+  ): { ticketId: string; ticket: Ticket; leaseUntilMs: number }[] {
+    const c = this.options.config.audit.canaryRate;
+    if (c <= 0 || real === 0) return [];
+    const chance = c / (1 - c);
+    const canaries: { ticketId: string; ticket: Ticket; leaseUntilMs: number }[] = [];
+    for (let i = 0; i < real; i++) {
+      if (Math.random() >= chance) continue;
+      const source = this.audits.canarySource(held, engineVersion);
+      if (source === undefined) break;
+      const copy = blankedForLease(ticketCodec().requestDeserialize(source.ticket) as Ticket__Output);
+      const outputHash = randomBytes(32);
+      const ticket: Ticket = { ...copy, commitment: { ...copy.commitment!, outputHash } };
+      const canaryId = ticketIdOf(commitmentFromProto(ticket.commitment as Commitment__Output));
+      const leaseUntilMs = nowMs + this.options.config.audit.leaseMs;
+      this.audits.addCanary({
+        canaryId,
+        sourceTicketId: source.ticketId,
+        verifierId,
+        ticket: ticketCodec().requestSerialize(ticket),
+        committedOutputHash: hex(outputHash),
+        leasedAtMs: nowMs,
+        leaseUntilMs,
+      });
+      canaries.push({ ticketId: canaryId, ticket, leaseUntilMs });
+    }
+    if (canaries.length > 0) this.options.log('canaries_leased', { verifierId, canaries: canaries.length });
+    return canaries;
   }
 
   private async completeTickets(signed: Signed__Output): Promise<CompleteTicketsReply> {
     const request = this.admitSigner(openRequest('complete-tickets', signed));
     this.checkVerifier(request.verifierId);
+    const passedCanaries: string[] = [];
     for (const result of request.results) {
+      const canary = this.audits.canary(result.ticketId);
+      if (canary !== undefined && canary.verifierId === request.verifierId) {
+        if (canary.outcome !== null)
+          throw new AuditError(status.FAILED_PRECONDITION, `ticket ${result.ticketId} is already decided`);
+        if (canary.committedOutputHash !== result.outputHash)
+          throw new AuditError(
+            status.INVALID_ARGUMENT,
+            `ticket ${result.ticketId}: recomputed output hash ${result.outputHash} differs from the committed ${canary.committedOutputHash}: submit a fraud proof instead`,
+          );
+        passedCanaries.push(result.ticketId);
+        continue;
+      }
       const ticket = this.audits.ticketStatus(result.ticketId);
       if (!ticket) throw new AuditError(status.NOT_FOUND, `unknown ticket ${result.ticketId}`);
       if (ticket.status !== 'queued')
@@ -427,14 +714,53 @@ export class AuditService {
         );
       }
     }
+    if (passedCanaries.length > 0) return this.lazyVerdict(request, passedCanaries);
     const ids = request.results.map((r) => r.ticketId);
     this.fresh(request, () => this.audits.markPassed(ids, request.verifierId, Date.now()));
     return { passed: ids.length };
   }
 
+  /**
+   * A verifier reported a canary's altered output hash as the one it recomputed: it did not compute.
+   * It is slashed `stake.slashFractions.fraud`; none of this report's passes count, and its passes
+   * since the last canary it answered honestly, and the tickets it holds leased, go back to the queue
+   * for another verifier.
+   */
+  private async lazyVerdict(request: CompleteRequest, canaries: readonly string[]): Promise<CompleteTicketsReply> {
+    const { config, log } = this.options;
+    const verifierId = request.verifierId;
+    const fractionBps = Math.round(config.stake.slashFractions.fraud * BPS);
+    const nowMs = Date.now();
+    const evidenceId = sha256(canonicalJson({ kind: 'canary-pass', canaryId: canaries[0]!, verifierId })).toString(
+      'hex',
+    );
+    const requeued = this.fresh(request, () => {
+      const since = this.audits.lastCaughtCanaryMs(verifierId);
+      for (const id of canaries) {
+        this.audits.answerCanary(id, 'passed', nowMs);
+        this.audits.releaseCanarySource(id);
+      }
+      if (fractionBps > 0) this.audits.decideSlash(evidenceId, verifierId, fractionBps);
+      return this.audits.requeuePasses(verifierId, since) + this.audits.releaseLeases(verifierId);
+    });
+    log('verifier_canary_passed', { verifierId, canaries: canaries.length, evidenceId, fractionBps, requeued });
+    await this.applyPendingSlashes();
+    return { passed: 0 };
+  }
+
   private async submitFraudProof(proof: FraudProof__Output): Promise<FraudProofReply> {
     const { store, config, log } = this.options;
-    const ticket = await this.checkTicket(proof.ticket);
+    if (!proof.ticket) throw new AuditError(status.INVALID_ARGUMENT, 'no ticket');
+    // A leased ticket comes back without the node's signatures: it is named by its commitment, and
+    // the registry holds the signed original (or the canary it made).
+    const claimed = await openTicket(proof.ticket, config.audit.maxTicketBytes, { requireSignature: false });
+    const canary = this.audits.canary(claimed.ticketId);
+    if (canary !== undefined && canary.verifierId === proof.verifierId)
+      return this.canaryProof(proof, claimed, canary.committedOutputHash);
+    const stored = this.audits.ticketBytes(claimed.ticketId);
+    const ticket = await this.checkTicket(
+      stored === undefined ? proof.ticket : (ticketCodec().requestDeserialize(stored) as Ticket__Output),
+    );
     const recomputed = proof.recomputedOutputHash;
     if (recomputed.length !== 32)
       throw new AuditError(status.INVALID_ARGUMENT, `recomputed output hash has ${recomputed.length} bytes, not 32`);
@@ -442,6 +768,7 @@ export class AuditService {
     const verifier = store.node(proof.verifierId);
     if (!verifier || verifier.role !== 'verifier')
       throw new AuditError(status.PERMISSION_DENIED, `${proof.verifierId} is not a registered verifier`);
+    await this.checkStaked(proof.verifierId);
     const accused = ticket.commitment.nodeId;
     if (Buffer.from(recomputed).equals(ticket.commitment.outputHash)) {
       throw new AuditError(
@@ -458,7 +785,7 @@ export class AuditService {
     // Signed by this registered verifier and not a replay: charged before the ticket is recomputed.
     this.options.takeKey?.('SubmitFraudProof', proof.verifierId);
 
-    const { status: verdict, registryHash, detail } = await this.confirm(ticket, recomputed);
+    const { status: verdict, registryHash, detail } = await this.confirm(ticket, recomputed, proof.verifierId);
     const proofBytes = proofCodec().requestSerialize(proof);
     const proofId = sha256(proofBytes).toString('hex');
     const fractionBps = Math.round(config.stake.slashFractions.fraud * BPS);
@@ -482,6 +809,12 @@ export class AuditService {
         proof: proofBytes,
         atMs: nowMs,
       });
+      // A proof the registry's own recomputation contradicts cost the registry a recomputation and
+      // accused an honest node: its verifier pays, as a node pays for fraud.
+      if (verdict === 'refuted' || (verdict === 'unconfirmed' && registryHash !== '')) {
+        if (fractionBps > 0) this.audits.decideSlash(proofId, proof.verifierId, fractionBps);
+        return;
+      }
       if (verdict !== 'confirmed') return;
       this.audits.markProven(ticket.ticketId, proof.verifierId, nowMs);
       this.audits.ban(accused, proofId, nowMs);
@@ -496,14 +829,55 @@ export class AuditService {
       status: verdict,
       detail,
     });
-    if (verdict === 'confirmed') await this.applyPendingSlashes();
+    if (verdict === 'confirmed' || registryHash !== '') await this.applyPendingSlashes();
     return {
       proofId,
       accused,
       detail,
       status:
         verdict === 'confirmed' ? 'PROOF_CONFIRMED' : verdict === 'refuted' ? 'PROOF_REFUTED' : 'PROOF_UNCONFIRMED',
-      slashedAmount: this.audits.slashAmount(proofId) ?? '',
+      // What the accused node lost: a refuted proof's slash is its verifier's (GetAuditStatus of the verifier).
+      slashedAmount: verdict === 'confirmed' ? (this.audits.slashAmount(proofId) ?? '') : '',
+    };
+  }
+
+  /**
+   * The honest verdict on a canary: accepted as a confirmed proof would be, and nothing else happens
+   * (the copied node committed to no such output).
+   */
+  private async canaryProof(
+    proof: FraudProof__Output,
+    ticket: OpenedTicket,
+    committedOutputHash: string,
+  ): Promise<FraudProofReply> {
+    const recomputed = proof.recomputedOutputHash;
+    if (recomputed.length !== 32)
+      throw new AuditError(status.INVALID_ARGUMENT, `recomputed output hash has ${recomputed.length} bytes, not 32`);
+    checkFraudProofSignature(ticket, recomputed, proof.verifierId, proof.timestampMs, proof.signature);
+    if (hex(recomputed) === committedOutputHash)
+      throw new AuditError(
+        status.INVALID_ARGUMENT,
+        `the recomputed output hash equals the one node ${ticket.commitment.nodeId} committed to: no mismatch, nothing to prove`,
+      );
+    await this.checkStaked(proof.verifierId);
+    const proofId = sha256(proofCodec().requestSerialize(proof)).toString('hex');
+    const answered = this.options.store.transaction(() => {
+      if (!this.audits.answerCanary(ticket.ticketId, 'caught', Date.now())) return false;
+      this.audits.releaseCanarySource(ticket.ticketId);
+      return true;
+    });
+    if (!answered)
+      throw new AuditError(
+        status.ALREADY_EXISTS,
+        `a fraud proof against ticket ${ticket.ticketId} is already on record`,
+      );
+    this.options.log('canary_caught', { verifierId: proof.verifierId, canaryId: ticket.ticketId, proofId });
+    return {
+      proofId,
+      accused: ticket.commitment.nodeId,
+      status: 'PROOF_CONFIRMED',
+      detail: "the registry recomputed the verifier's output hash",
+      slashedAmount: '',
     };
   }
 
@@ -511,6 +885,7 @@ export class AuditService {
   private async confirm(
     ticket: OpenedTicket,
     recomputed: Uint8Array,
+    verifierId: string,
   ): Promise<{ status: ProofStatus; registryHash: string; detail: string }> {
     if (ticket.engineVersion !== ENGINE_VERSION) {
       return {
@@ -520,20 +895,22 @@ export class AuditService {
       };
     }
     const model = this.model(ticket.modelId);
-    const backend = await createWasmBackend({ threads: 1 });
     let ours: Buffer;
     try {
-      const engines = new ShardEngines([{ manifest: model.manifest, dir: dirname(model.manifestPath) }], backend);
-      ours = recomputeOutputHash(engines.engine(ticket.modelId, ticket.shardIndex), ticket.input);
+      ours = await this.pool.recompute(verifierId, {
+        manifestPath: model.manifestPath,
+        manifestJson: model.manifestJson,
+        modelId: ticket.modelId,
+        shardIndex: ticket.shardIndex,
+        input: ticket.input,
+      });
     } catch (error) {
-      if (error instanceof AuditError) throw error;
+      if (error instanceof AuditError || error instanceof TesseraError) throw error;
       return {
         status: 'unconfirmed',
         registryHash: '',
         detail: `the registry cannot recompute shard ${ticket.shardIndex}: ${(error as Error).message}`,
       };
-    } finally {
-      await backend.close();
     }
     const registryHash = ours.toString('hex');
     if (ours.equals(ticket.commitment.outputHash))
@@ -596,6 +973,21 @@ export class AuditService {
     );
     return { ticketed: this.audits.hasTicket(ticketId), dueByMs };
   }
+}
+
+/** The same items in random order (Fisher–Yates): where a canary sits in a lease says nothing. */
+function shuffled<T>(items: T[]): T[] {
+  for (let i = items.length - 1; i > 0; i--) {
+    const j = Math.floor(Math.random() * (i + 1));
+    [items[i], items[j]] = [items[j]!, items[i]!];
+  }
+  return items;
+}
+
+/** The host a call came from (grpc-js peers are "host:port", "ipv4:host:port" or "[v6]:port"). */
+function submitterOf(peer: string): string {
+  const withoutPort = peer.replace(/:\d+$/, '');
+  return withoutPort.replace(/^ipv[46]:/, '');
 }
 
 /** The id of a refusal's evidence (the client's signed request and the deadline): its slash's evidence hash. */

@@ -61,7 +61,8 @@ CREATE TABLE IF NOT EXISTS audit_tickets (
   lease_until_ms INTEGER NOT NULL DEFAULT 0,
   received_at_ms INTEGER NOT NULL,
   done_at_ms INTEGER,
-  done_by TEXT
+  done_by TEXT,
+  submitter TEXT NOT NULL DEFAULT ''
 );
 CREATE INDEX IF NOT EXISTS audit_tickets_queue ON audit_tickets (status, model_id, shard_index, engine_version, received_at_ms);
 CREATE INDEX IF NOT EXISTS audit_tickets_by_node ON audit_tickets (node_id, status);
@@ -98,6 +99,21 @@ CREATE TABLE IF NOT EXISTS audit_requests (
   request BLOB NOT NULL
 );
 CREATE INDEX IF NOT EXISTS audit_requests_by_node ON audit_requests (node_id, due_by_ms);
+-- Canaries: copies of real tickets (never yet leased) whose committed output hash the registry
+-- altered, leased to one verifier. outcome: NULL until answered; 'caught' (a fraud proof: the honest
+-- verdict) or 'passed' (the verifier reported the altered hash as recomputed: it did not compute).
+CREATE TABLE IF NOT EXISTS audit_canaries (
+  canary_id TEXT PRIMARY KEY,
+  source_ticket_id TEXT NOT NULL UNIQUE,
+  verifier_id TEXT NOT NULL,
+  ticket BLOB NOT NULL,
+  committed_output_hash TEXT NOT NULL,
+  leased_at_ms INTEGER NOT NULL,
+  lease_until_ms INTEGER NOT NULL,
+  outcome TEXT CHECK (outcome IN ('caught', 'passed')),
+  done_at_ms INTEGER
+);
+CREATE INDEX IF NOT EXISTS audit_canaries_by_verifier ON audit_canaries (verifier_id, outcome, done_at_ms);
 -- One row per audit request that passed its deadline without a ticket: its refusal, decided once.
 -- Slashed (fraction_bps > 0) under audit_slashes[evidence_id]; an excused one says why and counts
 -- as no refusal.
@@ -128,10 +144,23 @@ const OPEN_COLUMNS = 'r.ticket_id AS ticketId, r.node_id AS nodeId, r.due_by_ms 
 const TICKET_COLUMNS =
   'ticket_id AS ticketId, node_id AS nodeId, model_id AS modelId, shard_index AS shardIndex, ticket, committed_output_hash AS committedOutputHash';
 
+/** The lease owner of tickets held back as canary sources (no verifier key is spelled so). */
+const CANARY_RESERVE = '#canary-reserve';
+
 /** The registry's audit state: the ticket queue with leases, fraud proofs, bans, slashes, audit requests. */
 export class AuditStore {
   constructor(private readonly db: Database.Database) {
+    // A database from before per-submitter bounds: its tickets count against no submitter.
+    const ticketsTable = db
+      .prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'audit_tickets'")
+      .get();
+    if (ticketsTable !== undefined) {
+      const columns = db.prepare('PRAGMA table_info(audit_tickets)').all() as { name: string }[];
+      if (!columns.some((c) => c.name === 'submitter'))
+        db.exec("ALTER TABLE audit_tickets ADD COLUMN submitter TEXT NOT NULL DEFAULT ''");
+    }
     db.exec(SCHEMA);
+    db.exec('CREATE INDEX IF NOT EXISTS audit_tickets_by_submitter ON audit_tickets (submitter, status)');
   }
 
   // --- tickets ---
@@ -158,14 +187,32 @@ export class AuditStore {
     ).n;
   }
 
+  queuedFrom(submitter: string): number {
+    return (
+      this.db
+        .prepare("SELECT COUNT(*) AS n FROM audit_tickets WHERE submitter = ? AND status = 'queued'")
+        .get(submitter) as { n: number }
+    ).n;
+  }
+
   /** Queues a ticket; false when one with this id is already held. */
-  addTicket(t: QueuedTicket & { readonly engineVersion: string }, nowMs: number): boolean {
+  addTicket(t: QueuedTicket & { readonly engineVersion: string; readonly submitter: string }, nowMs: number): boolean {
     const result = this.db
       .prepare(
-        `INSERT OR IGNORE INTO audit_tickets (ticket_id, node_id, model_id, shard_index, engine_version, ticket, committed_output_hash, status, received_at_ms)
-         VALUES (?, ?, ?, ?, ?, ?, ?, 'queued', ?)`,
+        `INSERT OR IGNORE INTO audit_tickets (ticket_id, node_id, model_id, shard_index, engine_version, ticket, committed_output_hash, status, received_at_ms, submitter)
+         VALUES (?, ?, ?, ?, ?, ?, ?, 'queued', ?, ?)`,
       )
-      .run(t.ticketId, t.nodeId, t.modelId, t.shardIndex, t.engineVersion, t.ticket, t.committedOutputHash, nowMs);
+      .run(
+        t.ticketId,
+        t.nodeId,
+        t.modelId,
+        t.shardIndex,
+        t.engineVersion,
+        t.ticket,
+        t.committedOutputHash,
+        nowMs,
+        t.submitter,
+      );
     return result.changes === 1;
   }
 
@@ -226,6 +273,154 @@ export class AuditStore {
         "UPDATE audit_tickets SET status = 'proven', done_at_ms = ?, done_by = ?, lease_owner = NULL WHERE ticket_id = ?",
       )
       .run(nowMs, verifierId, ticketId);
+  }
+
+  // --- canaries ---
+
+  /**
+   * Holds a just-queued ticket back from leases as a future canary's source, so that one exists
+   * even when verifiers drain the queue as fast as it fills (a lazy verifier does).
+   */
+  reserveForCanary(ticketId: string): void {
+    this.db
+      .prepare(
+        "UPDATE audit_tickets SET lease_owner = ?, lease_until_ms = ? WHERE ticket_id = ? AND status = 'queued' AND lease_owner IS NULL",
+      )
+      .run(CANARY_RESERVE, Number.MAX_SAFE_INTEGER, ticketId);
+  }
+
+  reservedForCanaries(): number {
+    return (
+      this.db
+        .prepare("SELECT COUNT(*) AS n FROM audit_tickets WHERE status = 'queued' AND lease_owner = ?")
+        .get(CANARY_RESERVE) as { n: number }
+    ).n;
+  }
+
+  /**
+   * A queued ticket of one of `shards` that no verifier has leased and no canary copies yet, at
+   * random, reserved ones first. It is held back (reserved) until its canary is answered, so no
+   * verifier sees the original while a canary of it is out.
+   */
+  canarySource(
+    shards: readonly { modelId: string; shardIndex: number }[],
+    engineVersion: string,
+  ): QueuedTicket | undefined {
+    if (shards.length === 0) return undefined;
+    const byShard = shards.map(() => '(model_id = ? AND shard_index = ?)').join(' OR ');
+    const row = this.db
+      .prepare(
+        `SELECT ${TICKET_COLUMNS} FROM audit_tickets t
+         WHERE status = 'queued' AND (lease_owner IS NULL OR lease_owner = ?) AND engine_version = ? AND (${byShard})
+           AND NOT EXISTS (SELECT 1 FROM audit_canaries c WHERE c.source_ticket_id = t.ticket_id)
+         ORDER BY lease_owner IS NULL, RANDOM() LIMIT 1`,
+      )
+      .get(CANARY_RESERVE, engineVersion, ...shards.flatMap((s) => [s.modelId, s.shardIndex])) as
+      QueuedTicket | undefined;
+    if (row !== undefined)
+      this.db
+        .prepare('UPDATE audit_tickets SET lease_owner = ?, lease_until_ms = ? WHERE ticket_id = ?')
+        .run(CANARY_RESERVE, Number.MAX_SAFE_INTEGER, row.ticketId);
+    return row;
+  }
+
+  /** Lets the source of an answered canary go to verifiers. */
+  releaseCanarySource(canaryId: string): void {
+    this.db
+      .prepare(
+        `UPDATE audit_tickets SET lease_owner = NULL, lease_until_ms = 0 WHERE lease_owner = ?
+         AND ticket_id = (SELECT source_ticket_id FROM audit_canaries WHERE canary_id = ?)`,
+      )
+      .run(CANARY_RESERVE, canaryId);
+  }
+
+  /**
+   * Lets reserved tickets go to verifiers when their canary's lease ran out unanswered, or when none
+   * was made of them within `holdMs` of their arrival: a reserved ticket is not audited.
+   */
+  releaseCanaryReserve(nowMs: number, holdMs: number): number {
+    return this.db
+      .prepare(
+        `UPDATE audit_tickets AS t SET lease_owner = NULL, lease_until_ms = 0 WHERE t.lease_owner = ? AND t.status = 'queued' AND (
+           EXISTS (SELECT 1 FROM audit_canaries c WHERE c.source_ticket_id = t.ticket_id AND c.outcome IS NULL AND c.lease_until_ms < ?)
+           OR (t.received_at_ms < ? AND NOT EXISTS (SELECT 1 FROM audit_canaries c WHERE c.source_ticket_id = t.ticket_id)))`,
+      )
+      .run(CANARY_RESERVE, nowMs, nowMs - holdMs).changes;
+  }
+
+  addCanary(c: {
+    canaryId: string;
+    sourceTicketId: string;
+    verifierId: string;
+    ticket: Buffer;
+    committedOutputHash: string;
+    leasedAtMs: number;
+    leaseUntilMs: number;
+  }): void {
+    this.db
+      .prepare(
+        `INSERT INTO audit_canaries (canary_id, source_ticket_id, verifier_id, ticket, committed_output_hash, leased_at_ms, lease_until_ms)
+         VALUES (?, ?, ?, ?, ?, ?, ?)`,
+      )
+      .run(c.canaryId, c.sourceTicketId, c.verifierId, c.ticket, c.committedOutputHash, c.leasedAtMs, c.leaseUntilMs);
+  }
+
+  canary(
+    canaryId: string,
+  ):
+    | { verifierId: string; committedOutputHash: string; outcome: 'caught' | 'passed' | null; leaseUntilMs: number }
+    | undefined {
+    return this.db
+      .prepare(
+        'SELECT verifier_id AS verifierId, committed_output_hash AS committedOutputHash, outcome, lease_until_ms AS leaseUntilMs FROM audit_canaries WHERE canary_id = ?',
+      )
+      .get(canaryId) as
+      | { verifierId: string; committedOutputHash: string; outcome: 'caught' | 'passed' | null; leaseUntilMs: number }
+      | undefined;
+  }
+
+  /** Records a canary's answer once; false when it was already answered. */
+  answerCanary(canaryId: string, outcome: 'caught' | 'passed', nowMs: number): boolean {
+    return (
+      this.db
+        .prepare('UPDATE audit_canaries SET outcome = ?, done_at_ms = ? WHERE canary_id = ? AND outcome IS NULL')
+        .run(outcome, nowMs, canaryId).changes === 1
+    );
+  }
+
+  /** When the verifier last answered a canary honestly (0: never). */
+  lastCaughtCanaryMs(verifierId: string): number {
+    const row = this.db
+      .prepare("SELECT MAX(done_at_ms) AS at FROM audit_canaries WHERE verifier_id = ? AND outcome = 'caught'")
+      .get(verifierId) as { at: number | null };
+    return row.at ?? 0;
+  }
+
+  /** Returns the verifier's passes since `sinceMs` to the queue (its word is no longer taken); how many. */
+  requeuePasses(verifierId: string, sinceMs: number): number {
+    return this.db
+      .prepare(
+        `UPDATE audit_tickets SET status = 'queued', done_at_ms = NULL, done_by = NULL, lease_owner = NULL, lease_until_ms = 0
+         WHERE status = 'passed' AND done_by = ? AND done_at_ms >= ?`,
+      )
+      .run(verifierId, sinceMs).changes;
+  }
+
+  /** Ends every lease the verifier holds, so that its tickets go to another verifier at once; how many. */
+  releaseLeases(verifierId: string): number {
+    return this.db
+      .prepare(
+        "UPDATE audit_tickets SET lease_owner = NULL, lease_until_ms = 0 WHERE status = 'queued' AND lease_owner = ?",
+      )
+      .run(verifierId).changes;
+  }
+
+  /** The Ticket message a queued or passed ticket was received as, or undefined. */
+  ticketBytes(ticketId: string): Buffer | undefined {
+    return (
+      this.db.prepare('SELECT ticket FROM audit_tickets WHERE ticket_id = ?').get(ticketId) as
+        { ticket: Buffer } | undefined
+    )?.ticket;
   }
 
   // --- proofs, bans, slashes ---

@@ -71,6 +71,14 @@ export interface AuditConfig {
   readonly maxTicketBytes: number;
   /** Tickets one node may have waiting in the queue. */
   readonly maxQueuedPerNode: number;
+  /** Tickets waiting in the queue that came from one host (several nodes may share one). */
+  readonly maxQueuedPerSubmitter: number;
+  /**
+   * Fraction of a verifier's verdicts that are canaries: copies of real tickets whose committed
+   * output the registry altered, so the honest verdict is a fraud proof; a pass costs the verifier
+   * its stake (stake.slashFractions.fraud). At most 0.5.
+   */
+  readonly canaryRate: number;
 }
 
 export class ClusterConfigError extends Error {
@@ -105,6 +113,8 @@ const DEFAULTS = {
     leaseMs: 60_000,
     maxTicketBytes: 32 * 1024 * 1024,
     maxQueuedPerNode: 10_000,
+    maxQueuedPerSubmitter: 40_000,
+    canaryRate: 0.05,
   },
 } as const;
 
@@ -249,6 +259,8 @@ export function parseClusterConfig(value: unknown, baseDir: string, source = 'cl
       'leaseMs',
       'maxTicketBytes',
       'maxQueuedPerNode',
+      'maxQueuedPerSubmitter',
+      'canaryRate',
     ]) ?? {};
 
   let escrow: ClusterConfig['escrow'];
@@ -331,6 +343,13 @@ export function parseClusterConfig(value: unknown, baseDir: string, source = 'cl
       leaseMs: integer('audit.leaseMs', audit.leaseMs, DEFAULTS.audit.leaseMs, 1),
       maxTicketBytes: integer('audit.maxTicketBytes', audit.maxTicketBytes, DEFAULTS.audit.maxTicketBytes, 1024),
       maxQueuedPerNode: integer('audit.maxQueuedPerNode', audit.maxQueuedPerNode, DEFAULTS.audit.maxQueuedPerNode, 1),
+      maxQueuedPerSubmitter: integer(
+        'audit.maxQueuedPerSubmitter',
+        audit.maxQueuedPerSubmitter,
+        DEFAULTS.audit.maxQueuedPerSubmitter,
+        1,
+      ),
+      canaryRate: fraction('audit.canaryRate', audit.canaryRate, DEFAULTS.audit.canaryRate),
     },
     ...(escrow === undefined ? {} : { escrow }),
     seeds,
@@ -338,6 +357,9 @@ export function parseClusterConfig(value: unknown, baseDir: string, source = 'cl
     operatorKeys,
     gossipIntervalMs: integer('gossipIntervalMs', root.gossipIntervalMs, DEFAULTS.gossipIntervalMs, 10),
   };
+  // A canary is added beside real tickets, never in place of one: past one in two, verdicts would be
+  // mostly canaries and a verifier could pass by failing everything.
+  if (config.audit.canaryRate > 0.5) problem('audit.canaryRate', `must be at most 0.5, got ${config.audit.canaryRate}`);
   // A node learns of an audit request at its next heartbeat and then tickets it; a deadline of fewer
   // heartbeats would slash honest nodes for the registry's own pace.
   const minDeadlineMs = MIN_TICKET_DEADLINE_HEARTBEATS * config.heartbeat.intervalMs;

@@ -105,6 +105,7 @@ export async function startRegistry(options: RegistryOptions): Promise<RegistryH
       log,
       takeKey: (method, key) => takeKey(method, key),
       ...(options.settlement === undefined ? {} : { settlement: options.settlement }),
+      ...(auditStakes(options) === undefined ? {} : { stakes: auditStakes(options)! }),
     });
     const metrics = new RegistryMetrics(options.metrics ?? new Metrics(), {
       db: store.database,
@@ -340,6 +341,9 @@ export async function startRegistry(options: RegistryOptions): Promise<RegistryH
       for (const nodeId of evicted)
         log('node_evicted', { nodeId, missedHeartbeats: config.heartbeat.evictAfterMissed });
       audit.decideRefusals(Date.now()).catch((error: Error) => log('slash_failed', { error: error.message }));
+      // Prompt tickets whose lease here ran out (a failed recomputation), or queued before a restart.
+      audit.auditOwnShards();
+      audit.releaseCanaryReserve(Date.now());
     }, config.heartbeat.intervalMs);
     evictTimer.unref();
 
@@ -380,6 +384,8 @@ export async function startRegistry(options: RegistryOptions): Promise<RegistryH
       close: () =>
         (closing ??= (async () => {
           clearInterval(evictTimer);
+          // First: a fraud proof being recomputed would otherwise hold up the server's shutdown.
+          await audit.close();
           await settlement?.close();
           await gossip?.close();
           gossip = undefined;
@@ -392,4 +398,11 @@ export async function startRegistry(options: RegistryOptions): Promise<RegistryH
     store.close();
     throw error;
   }
+}
+
+/** Where the audit service reads verifiers' bonds: the given reader, else a settlement back end that keeps stakes. */
+function auditStakes(options: RegistryOptions): StakeReader | undefined {
+  if (options.stakes !== undefined) return options.stakes;
+  const settlement = options.settlement as Partial<StakeReader> | undefined;
+  return typeof settlement?.stakeOf === 'function' ? (settlement as StakeReader) : undefined;
 }

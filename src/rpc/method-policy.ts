@@ -173,14 +173,14 @@ export const METHOD_POLICIES = {
       perPeer: RATE.ticket,
       perKey: RATE.ticketKey,
       caller: 'anyone',
-      note: "carries a ticket (up to the cluster's audit.maxTicketBytes); its commitment is signed by a registered node, whose key token it takes unless the ticket is held already",
+      note: "carries a ticket (up to the cluster's audit.maxTicketBytes) of a step its audit secret selects, signed by the registered node that signed its commitment, whose key token it takes unless the ticket is held already; queued per node and per submitting host within bounds",
     },
     PullTickets: {
       maxRequestBytes: SIGNED_BYTES,
       perPeer: RATE.audit,
       perKey: RATE.auditKey,
       caller: 'member',
-      note: 'signed by a live registered verifier; fresh, one-time nonce',
+      note: 'signed by a live registered verifier staked at least max(stake.minimum.verifier, 1); fresh, one-time nonce',
     },
     CompleteTickets: {
       maxRequestBytes: 256 * KiB,
@@ -194,7 +194,7 @@ export const METHOD_POLICIES = {
       perPeer: RATE.ticket,
       perKey: RATE.fraudProofKey,
       caller: 'anyone',
-      note: 'carries a ticket; signed by a registered verifier, whose key token it takes (not for a ticket with a proof on record); the proof is recomputed before anything is slashed',
+      note: 'carries a ticket; signed by a registered verifier staked at least max(stake.minimum.verifier, 1), whose key token it takes (not for a ticket with a proof on record); recomputed on a bounded worker pool (4 per verifier) before anything is slashed',
     },
     RequestAudit: {
       maxRequestBytes: 64 * KiB,

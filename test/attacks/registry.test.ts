@@ -21,6 +21,8 @@ import { RegistryClient } from '../../src/registry/registry-client.ts';
 import { signRegistryIdentity } from '../../src/registry/registry-identity.ts';
 import { reasonOf } from '../../src/rpc/status.ts';
 import { ConnectionCounter } from '../support/connection-counter.ts';
+import { nodeSigned, selectedStep } from '../support/audit-tickets.ts';
+import { DEFAULT_SAMPLING_RATE } from '../../src/protocol/audit-selection.ts';
 import {
   announcement,
   nodeBody,
@@ -284,13 +286,15 @@ test('600 signed audit requests dated 25 s ahead from one key are cut off at its
 /** A well-formed ticket of a step on shard 0 of `tiny`, its commitment signed by `node`. */
 async function ticketOf(node: KeyPair) {
   const bytes = tokenBytes([1, 2, 3]);
+  const { secret, stepId, auditCommitment } = selectedStep(0, DEFAULT_SAMPLING_RATE);
   const commitment = signCommitment(node, {
     shardIndex: 0,
-    stepId: randomBytes(32),
+    stepId,
     inputHash: sha256(bytes),
     outputHash: sha256(randomBytes(8)),
+    auditCommitment,
   });
-  const wire = await encodeTicket({
+  const encoded = await encodeTicket({
     modelId: 'tiny',
     shardIndex: 0,
     shardSha256: manifest.shards[0]!.sha256,
@@ -299,7 +303,7 @@ async function ticketOf(node: KeyPair) {
     startPosition: 0,
     commitment,
   });
-  return { wire, ticketId: ticketIdOf(commitment) };
+  return { wire: nodeSigned(node, encoded, commitment, secret), ticketId: ticketIdOf(commitment) };
 }
 
 test("a registered node flooding SubmitTicket with tickets it signed is cut off at its key's burst; its excess tickets are not queued, an honest node's is", async () => {

@@ -1,3 +1,5 @@
+import { DEFAULT_SAMPLING_RATE } from '../../src/protocol/audit-selection.ts';
+import { nodeSigned, selectedStep } from '../support/audit-tickets.ts';
 import { sha256 } from '../../src/crypto/hash.ts';
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -70,13 +72,15 @@ test('every ticket the registry acknowledged is still queued after kill -9', asy
   const tickets = await Promise.all(
     Array.from({ length: 200 }, async () => {
       const bytes = tokenBytes([1 + (randomBytes(1)[0]! % 200), 7, 9]);
+      const { secret, stepId, auditCommitment } = selectedStep(0, DEFAULT_SAMPLING_RATE);
       const commitment = signCommitment(node, {
         shardIndex: 0,
-        stepId: randomBytes(32),
+        stepId,
         inputHash: sha256(bytes),
         outputHash: randomBytes(32),
+        auditCommitment,
       });
-      return encodeTicket({
+      const encoded = await encodeTicket({
         modelId: manifest.modelId,
         shardIndex: 0,
         shardSha256: manifest.shards[0]!.sha256,
@@ -85,6 +89,7 @@ test('every ticket the registry acknowledged is still queued after kill -9', asy
         startPosition: 0,
         commitment,
       });
+      return nodeSigned(node, encoded, commitment, secret);
     }),
   );
   const audits = new AuditClient(first.endpoint);

@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -33,13 +34,17 @@ test('a node that perturbs its outputs is audited, proven by a verifier process,
   network = await startAuditNetwork({
     shards: 2,
     stake: 1000n,
-    node: (shard) => (shard === 0 ? { key: cheaterKey, testOnlyWrapEngine: testOnlyTamperingEngine } : {}),
+    // The cheater serves shard 1: shard 0's tickets hold prompts, and the registry audits those itself
+    // (test/attacks/audits.test.ts); a verifier process audits the rest.
+    node: (shard) => (shard === 1 ? { key: cheaterKey, testOnlyWrapEngine: testOnlyTamperingEngine } : {}),
   });
   const net = network;
-  const [cheater, honest] = net.nodes as [(typeof net.nodes)[0], (typeof net.nodes)[0]];
+  const [honest, cheater] = net.nodes as [(typeof net.nodes)[0], (typeof net.nodes)[0]];
 
   const keyPath = join(net.dir, 'verifier.key');
-  writeNewKeyFile(keyPath);
+  const verifierKey = writeNewKeyFile(keyPath);
+  // Only a staked verifier leases tickets.
+  await net.ledger.grant(verifierKey.address, { stake: 1000n }, `0x${randomBytes(32).toString('hex')}`);
   const child = spawn(
     process.execPath,
     [
@@ -108,7 +113,7 @@ test('a node that perturbs its outputs is audited, proven by a verifier process,
     await assert.rejects(
       registry.register(
         cheaterKey,
-        nodeBody(cheaterKey, { modelId: net.manifest.modelId, shardIndex: 0, endpoint: cheater.endpoint }),
+        nodeBody(cheaterKey, { modelId: net.manifest.modelId, shardIndex: 1, endpoint: cheater.endpoint }),
       ),
       (error: ServiceError) => {
         assert.equal(error.code, status.PERMISSION_DENIED);
@@ -120,7 +125,7 @@ test('a node that perturbs its outputs is audited, proven by a verifier process,
     registry.close();
   }
 
-  // The honest node downstream computed faithfully on the perturbed input: its audits pass.
+  // The honest node upstream: its audits (by the registry: shard 0's tickets hold prompts) pass.
   const fair = await waitFor(
     "the honest node's audits",
     async () => {

@@ -1,3 +1,5 @@
+import Database from 'better-sqlite3';
+import { randomBytes } from 'node:crypto';
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { SessionAudit } from '../../src/audit/session-audit.ts';
@@ -34,20 +36,27 @@ test('honest nodes draw no fraud proof over more than 1000 audited passes (token
   // register), so the audit path runs 1000 times quickly.
   network = await startAuditNetwork({ shards: 3, audit: { samplingRate: 1 } });
   const net = network;
+  // Only a staked verifier leases tickets.
+  const verifierKey = generateKeyPair();
+  await net.ledger.grant(verifierKey.address, { stake: 1000n }, `0x${randomBytes(32).toString('hex')}`);
   verifier = await startVerifier({
     registry: net.registry.endpoint,
     shardsDirs: [net.shardsDir],
-    key: generateKeyPair(),
+    key: verifierKey,
     batch: 32,
-    pollMs: 20,
+    // Idle pulls within the key's PullTickets rate (10/s).
+    pollMs: 150,
     log: () => {},
   });
 
   let expected = 0;
+  /** Shard 0's tickets (token ids: prompts) are audited by the registry itself, not the verifier. */
+  let prompts0 = 0;
   for (let session = 0; session < 40; session++) {
     const prompts = Array.from({ length: 8 }, (_, i) => promptTokens(session * 8 + i, 1 + ((session + i) % 24)));
     await auditedSession(net, prompts, new SessionAudit(1));
     expected += prompts.length * net.nodes.length;
+    prompts0 += prompts.length;
   }
   // Later shards take hidden states in whatever dtype the previous hop sent: f16 and bf16 tickets
   // must be recomputed exactly as the node decoded them.
@@ -87,5 +96,26 @@ test('honest nodes draw no fraud proof over more than 1000 audited passes (token
     assert.equal(s.banned, false);
     assert.equal(s.slashedAmount, '0');
   }
-  assert.deepEqual(verifier.stats(), { passed: expected, proofs: 0, errors: 0 });
+  // The verifier's only fraud proofs are against the registry's canaries (audit.canaryRate 0.05):
+  // every one it was leased is caught, none passed, and its stake is whole.
+  const db = new Database(net.dbPath, { readonly: true });
+  let canaries: { outcome: string | null; n: number }[];
+  try {
+    canaries = db
+      .prepare('SELECT outcome, COUNT(*) AS n FROM audit_canaries WHERE verifier_id = ? GROUP BY outcome')
+      .all(verifierKey.address) as { outcome: string | null; n: number }[];
+  } finally {
+    db.close();
+  }
+  const caught = canaries.find((c) => c.outcome === 'caught')?.n ?? 0;
+  assert.deepEqual(
+    canaries.filter((c) => c.outcome !== 'caught'),
+    [],
+  );
+  const verified = expected - prompts0;
+  t.diagnostic(
+    `${caught} canaries caught beside ${verified} verifier passes (${((100 * caught) / verified).toFixed(1)} % more verifier work); ${prompts0} prompt tickets audited by the registry`,
+  );
+  assert.deepEqual(verifier.stats(), { passed: verified, proofs: caught, errors: 0 });
+  assert.equal((await net.ledger.stakeOf(verifierKey.address)).amount, 1000n);
 });

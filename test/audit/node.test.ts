@@ -47,7 +47,8 @@ test('nodes ticket only the steps from position 0 committed before the reveal, e
   }
   const tickets = await waitFor('both tickets', async () => {
     const all = await Promise.all(net.nodes.map((n) => net.audits.status(n.nodeId)));
-    return all.every((s) => s.ticketsQueued === 1) && all;
+    // Shard 0's ticket (a prompt) may be audited by the registry itself already.
+    return all.every((s) => s.ticketsQueued + s.ticketsPassed === 1) && all;
   });
   assert.equal(tickets.length, 2);
 });

@@ -1,3 +1,4 @@
+import { nodeSigned, stepIdFor } from '../support/audit-tickets.ts';
 import { sha256 } from '../../src/crypto/hash.ts';
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -58,7 +59,8 @@ async function startRegistryHere(): Promise<RegistryHandle> {
       models: [{ id: manifest.modelId, manifest: 'shards' }],
       // Heartbeats often enough for the short deadline (nodes here send none: they stay listed 50 s).
       heartbeat: { intervalMs: 50, evictAfterMissed: 1000 },
-      audit: { samplingRate: 0.05, leaseMs: LEASE_MS, ticketDeadlineMs: DEADLINE_MS },
+      // No canaries: leases here hold exactly the tickets queued (test/attacks/audits.test.ts has them).
+      audit: { samplingRate: 0.05, leaseMs: LEASE_MS, ticketDeadlineMs: DEADLINE_MS, canaryRate: 0 },
     },
     dir,
   );
@@ -79,11 +81,14 @@ before(async () => {
     );
     await ledger.grant(key.address, { stake: 1000n }, `0x${randomBytes(32).toString('hex')}`);
   }
-  for (const key of verifiers)
+  for (const key of verifiers) {
+    // Only staked verifiers lease tickets and file proofs.
+    await ledger.grant(key.address, { stake: 1000n }, `0x${randomBytes(32).toString('hex')}`);
     await registryClient.register(
       key,
       nodeBody(key, { role: 'verifier', modelId: '', shardIndex: 0, endpoint: '127.0.0.1:0' }),
     );
+  }
   registryClient.close();
   audits = new AuditClient(registry.endpoint);
   raw = new tessera.v1.Audit(registry.endpoint, credentials.createInsecure()) as unknown as GrpcAuditClient;
@@ -143,8 +148,9 @@ interface Made {
 async function makeTicket(
   key: KeyPair,
   shardIndex: number,
-  options: { lie?: boolean; engineVersion?: string; secret?: Buffer; selected?: boolean } = {},
+  options: { lie?: boolean; engineVersion?: string; secret?: Buffer; selected?: boolean; unbound?: boolean } = {},
 ): Promise<Made> {
+  const secret = options.secret ?? randomBytes(32);
   const positions = 3;
   const input: TicketInputBytes =
     shardIndex === 0
@@ -163,13 +169,8 @@ async function makeTicket(
           ),
         };
   const trueOutput = recomputeOutputHash(engines.engine(manifest.modelId, shardIndex), input);
-  let stepId = randomBytes(32);
-  while (
-    options.secret !== undefined &&
-    isAudited(options.secret, stepId, shardIndex, 0.05) !== (options.selected ?? true)
-  )
-    stepId = randomBytes(32);
-  const bound = options.secret === undefined ? {} : { auditCommitment: auditCommitmentOf(options.secret) };
+  const stepId = stepIdFor(secret, shardIndex, 0.05, options.selected ?? true);
+  const bound = options.unbound ? {} : { auditCommitment: auditCommitmentOf(secret) };
   const commitment = signCommitment(key, {
     shardIndex,
     stepId,
@@ -177,7 +178,7 @@ async function makeTicket(
     outputHash: options.lie ? sha256(Buffer.from('made up')) : trueOutput,
     ...bound,
   });
-  const wire = await encodeTicket({
+  const encoded = await encodeTicket({
     modelId: manifest.modelId,
     shardIndex,
     shardSha256: manifest.shards[shardIndex]!.sha256,
@@ -186,7 +187,7 @@ async function makeTicket(
     startPosition: 0,
     commitment,
   });
-  return { wire, commitment, input, trueOutput };
+  return { wire: nodeSigned(key, encoded, commitment, secret), commitment, input, trueOutput };
 }
 
 test('a ticket is queued once; replayed, forged or mismatched tickets are refused precisely and change nothing', async () => {
@@ -264,10 +265,11 @@ test('leases: pulls and reports are signed, fresh and used once; an unfinished l
     first.tickets.map((t) => t.ticketId).filter((id) => id === ticketId),
     [ticketId],
   );
-  assert.equal(
-    (await openTicket(first.tickets.find((t) => t.ticketId === ticketId)!.ticket, 1 << 20)).ticketId,
-    ticketId,
-  );
+  // Leased without the node's signatures (a canary would have none): the registry checked them.
+  const leasedTicket = first.tickets.find((t) => t.ticketId === ticketId)!.ticket;
+  assert.deepEqual(leasedTicket.commitment!.signature, Buffer.alloc(65));
+  assert.equal(leasedTicket.signature.length + leasedTicket.auditSecret.length, 0);
+  assert.equal((await openTicket(leasedTicket, 1 << 20, { requireSignature: false })).ticketId, ticketId);
   await assert.rejects(
     call('pullTickets', signed),
     refused(status.ALREADY_EXISTS, /replayed pull-tickets: nonce [0-9a-f]{32} was already used/),
@@ -401,6 +403,9 @@ test('fraud proofs: forged or replayed ones are refused, a mistaken one is refut
   );
   assert.equal((await audits.status(nodes[0]!.address)).proofsRefuted, 1);
   assert.equal((await ledger.stakeOf(nodes[0]!.address)).amount, 1000n);
+  // The verifier pays for the recomputation it caused: stake.slashFractions.fraud (0.5) of its 1000.
+  assert.equal((await audits.status(v1.address)).slashedAmount, '500');
+  assert.equal((await ledger.stakeOf(v1.address)).amount, 500n);
 
   const confirmed = await audits.submitFraudProof(proof);
   assert.equal(confirmed.status, 'PROOF_CONFIRMED', confirmed.detail);
@@ -480,7 +485,7 @@ test('audit requests: only a step the bound secret selects is owed; an unanswere
       /the secret is not the one the session committed to at Open .*: nothing is owed/,
     ),
   );
-  const unbound = await makeTicket(key, 0);
+  const unbound = await makeTicket(key, 0, { unbound: true });
   await assert.rejects(
     call('requestAudit', signRequest(client, request(secret, unbound.commitment))),
     refused(

@@ -5,10 +5,12 @@ import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:f
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { credentials, Server, ServerCredentials, status, type ServerDuplexStream } from '@grpc/grpc-js';
-import { generateKeyPair } from '../../src/crypto/keys.ts';
+import { sha256 } from '../../src/crypto/hash.ts';
+import { generateKeyPair, type KeyPair } from '../../src/crypto/keys.ts';
 import { readManifest } from '../../src/model/shards/shard-files.ts';
 import { shardModel } from '../../src/model/shards/shard.ts';
 import { startNode } from '../../src/node/node-server.ts';
+import { resultHashOf, signCommitment, stepIdOf } from '../../src/protocol/commitment.ts';
 import { FAILED_NODE_KEY } from '../../src/protocol/forward-status.ts';
 import { tessera } from '../../src/proto/services.ts';
 import type { ForwardReply } from '../../src/proto/tessera/v1/ForwardReply.ts';
@@ -163,10 +165,14 @@ test('a registry that refuses the node stops it from starting, with the reason',
 });
 
 /**
- * A stand-in next hop that holds each step until the test releases it; with `failAfterReply` it
- * ends the stream INTERNAL (naming nobody) right after its first result.
+ * A stand-in next hop that holds each step until the test releases it, then answers token 42 with a
+ * commitment signed by `key` (the node relays only results whose commitments check out); with
+ * `failAfterReply` it ends the stream INTERNAL (naming nobody) right after its first result.
  */
-async function holdingNextHop(nodeId: string, failAfterReply = false) {
+async function holdingNextHop(key: KeyPair, failAfterReply = false) {
+  const nodeId = key.address;
+  let sessionId = '';
+  let openSampling = { temperature: 0, topK: 0, topP: 1, minP: 0, repetitionPenalty: 1, seed: 0, logprobs: 0 };
   const held: (() => void)[] = [];
   let received = 0;
   let onReceived = () => {};
@@ -174,11 +180,27 @@ async function holdingNextHop(nodeId: string, failAfterReply = false) {
   server.addService(tessera.v1.Node.service, {
     Forward(call: ServerDuplexStream<ForwardRequest__Output, ForwardReply>) {
       call.on('data', (request: ForwardRequest__Output) => {
-        if (request.kind === 'open') call.write({ opened: { nodeId } });
+        if (request.kind === 'open') {
+          sessionId = request.open!.sessionId;
+          openSampling = request.open!.sampling ?? openSampling;
+          call.write({ opened: { nodeId } });
+        }
         if (request.kind === 'step') {
           const step = request.step!.step;
+          const sampled = { token: 42, logprob: 0, top: [] };
+          const commitment = signCommitment(key, {
+            shardIndex: 1,
+            stepId: stepIdOf(sessionId, step),
+            inputHash: sha256(request.step!.hidden!.data),
+            outputHash: sha256(Buffer.from('logits')),
+            resultHash: resultHashOf(sampled, {
+              position: request.step!.startPosition + request.step!.hidden!.shape[0]!,
+              sampling: openSampling,
+              history: request.step!.history,
+            }),
+          });
           held.push(() => {
-            call.write({ result: { step, sampled: { token: 42 }, commitments: [{ nodeId, shardIndex: 1 }] } });
+            call.write({ result: { step, sampled, commitments: [commitment] } });
             if (failAfterReply) call.emit('error', { code: status.INTERNAL, details: 'disk on fire' });
           });
           received++;
@@ -205,11 +227,12 @@ async function holdingNextHop(nodeId: string, failAfterReply = false) {
  * step waiting at the next hop.
  */
 async function stepHeldAtNextHop(
-  nextId: string,
+  nextKey: KeyPair,
   sessionId: string,
   options: { failAfterReply?: boolean; drainGraceMs?: number; closeNode?: boolean } = {},
 ) {
-  const next = await holdingNextHop(nextId, options.failAfterReply ?? false);
+  const nextId = nextKey.address;
+  const next = await holdingNextHop(nextKey, options.failAfterReply ?? false);
   cleanups.push(() => next.close());
   const node = await startNode({
     shardsDir,
@@ -234,8 +257,7 @@ async function stepHeldAtNextHop(
 }
 
 test('close drains: the step in flight completes, then the session ends UNAVAILABLE naming the node', async () => {
-  const nextId = '0x00000000000000000000000000000000000000bb';
-  const { next, node, client, route } = await stepHeldAtNextHop(nextId, 'drained');
+  const { next, node, client, route } = await stepHeldAtNextHop(generateKeyPair(), 'drained');
   const closed = node.close();
   // New sessions are refused while it drains.
   const late = new ForwardClient(node.endpoint);
@@ -253,8 +275,8 @@ test('close drains: the step in flight completes, then the session ends UNAVAILA
 });
 
 test('close gives up a step whose next hop never answers, after the grace period', async () => {
-  const nextId = '0x00000000000000000000000000000000000000cc';
-  const { node, client } = await stepHeldAtNextHop(nextId, 'stuck', { drainGraceMs: 50, closeNode: false });
+  const nextKey = generateKeyPair();
+  const { node, client } = await stepHeldAtNextHop(nextKey, 'stuck', { drainGraceMs: 50, closeNode: false });
   await node.close();
   const error = await client.status();
   assert.equal(error.code, status.UNAVAILABLE);
@@ -262,8 +284,9 @@ test('close gives up a step whose next hop never answers, after the grace period
 });
 
 test('a next hop that fails between steps: the next step ends UNAVAILABLE naming it, and the node carries on', async () => {
-  const nextId = '0x00000000000000000000000000000000000000dd';
-  const { next, node, client } = await stepHeldAtNextHop(nextId, 'broken-next', { failAfterReply: true });
+  const nextKey = generateKeyPair();
+  const nextId = nextKey.address;
+  const { next, node, client } = await stepHeldAtNextHop(nextKey, 'broken-next', { failAfterReply: true });
   next.release();
   assert.equal((await client.reply()).result!.sampled!.token, 42);
   client.write({ step: { step: 1, startPosition: 5, tokens: [42] } });

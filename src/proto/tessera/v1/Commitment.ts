@@ -20,7 +20,9 @@ export interface Commitment {
    * 65-byte recoverable secp256k1 signature (r || s || recovery) by node_id's key over
    * keccak256("tessera/v1/commitment" || 0x00 || message), where message is the fields in a fixed
    * layout: node_id (20 bytes), shard_index (u32 big-endian), step_id, input_hash, output_hash
-   * (32 bytes each), timestamp_ms (u64 big-endian), then audit_commitment (32 bytes, or nothing).
+   * (32 bytes each), timestamp_ms (u64 big-endian), then audit_commitment (32 bytes, or nothing),
+   * then result_hash (32 bytes, or nothing); with a result hash the domain is
+   * "tessera/v1/result-commitment" instead.
    */
   'signature'?: (Buffer | Uint8Array | string);
   /**
@@ -35,6 +37,16 @@ export interface Commitment {
    * step for audit, so a node knows after the reveal which steps it can ever owe.
    */
   'auditCommitment'?: (Buffer | Uint8Array | string);
+  /**
+   * The last shard's only (empty on every other hop): sha256 of the SampledToken it returns and what
+   * it sampled it with, in a fixed little-endian layout: token u32, logprob f32, number of
+   * alternatives u32, each alternative's token u32 and logprob f32; then the position sampled u32,
+   * Open's sampling (temperature f32, top_k u32, top_p f32, min_p f32, repetition_penalty f32,
+   * seed u64, logprobs u32) and the step's history (count u32, each token u32). Appended to the
+   * signed message, and then signed under "tessera/v1/result-commitment" instead: no hop can rewrite
+   * the result on its way up, or the settings and history on their way down.
+   */
+  'resultHash'?: (Buffer | Uint8Array | string);
 }
 
 /**
@@ -54,7 +66,9 @@ export interface Commitment__Output {
    * 65-byte recoverable secp256k1 signature (r || s || recovery) by node_id's key over
    * keccak256("tessera/v1/commitment" || 0x00 || message), where message is the fields in a fixed
    * layout: node_id (20 bytes), shard_index (u32 big-endian), step_id, input_hash, output_hash
-   * (32 bytes each), timestamp_ms (u64 big-endian), then audit_commitment (32 bytes, or nothing).
+   * (32 bytes each), timestamp_ms (u64 big-endian), then audit_commitment (32 bytes, or nothing),
+   * then result_hash (32 bytes, or nothing); with a result hash the domain is
+   * "tessera/v1/result-commitment" instead.
    */
   'signature': (Buffer);
   /**
@@ -69,4 +83,14 @@ export interface Commitment__Output {
    * step for audit, so a node knows after the reveal which steps it can ever owe.
    */
   'auditCommitment': (Buffer);
+  /**
+   * The last shard's only (empty on every other hop): sha256 of the SampledToken it returns and what
+   * it sampled it with, in a fixed little-endian layout: token u32, logprob f32, number of
+   * alternatives u32, each alternative's token u32 and logprob f32; then the position sampled u32,
+   * Open's sampling (temperature f32, top_k u32, top_p f32, min_p f32, repetition_penalty f32,
+   * seed u64, logprobs u32) and the step's history (count u32, each token u32). Appended to the
+   * signed message, and then signed under "tessera/v1/result-commitment" instead: no hop can rewrite
+   * the result on its way up, or the settings and history on their way down.
+   */
+  'resultHash': (Buffer);
 }

@@ -17,6 +17,11 @@ export interface OwedAudit {
    */
   'secret'?: (Buffer | Uint8Array | string);
   'dueByMs'?: (number | string | Long);
+  /**
+   * Hex sha256 of the commitment's signed message (ticketIdOf): exactly one commitment, where a
+   * replayed step shares its step id with another. The node answers for this one only.
+   */
+  'ticketId'?: (string);
 }
 
 /**
@@ -33,4 +38,9 @@ export interface OwedAudit__Output {
    */
   'secret': (Buffer);
   'dueByMs': (number);
+  /**
+   * Hex sha256 of the commitment's signed message (ticketIdOf): exactly one commitment, where a
+   * replayed step shares its step id with another. The node answers for this one only.
+   */
+  'ticketId': (string);
 }

@@ -24,6 +24,17 @@ export interface Ticket {
    * recomputation must give.
    */
   'commitment'?: (_tessera_v1_Commitment | null);
+  /**
+   * The session's revealed audit secret that selects this step (SubmitTicket refuses a ticket it
+   * does not select: TICKET_NOT_SELECTED). Empty in leased tickets.
+   */
+  'auditSecret'?: (Buffer | Uint8Array | string);
+  /**
+   * The committing node's signature over the ticket's statement (src/protocol/ticket-signature.ts),
+   * so that only that node queues tickets of its steps (TICKET_UNSIGNED, TICKET_WRONG_SIGNER).
+   * Empty in leased tickets, whose commitment signature is blanked as well (canaries look the same).
+   */
+  'signature'?: (Buffer | Uint8Array | string);
 }
 
 export interface Ticket__Output {
@@ -46,4 +57,15 @@ export interface Ticket__Output {
    * recomputation must give.
    */
   'commitment': (_tessera_v1_Commitment__Output | null);
+  /**
+   * The session's revealed audit secret that selects this step (SubmitTicket refuses a ticket it
+   * does not select: TICKET_NOT_SELECTED). Empty in leased tickets.
+   */
+  'auditSecret': (Buffer);
+  /**
+   * The committing node's signature over the ticket's statement (src/protocol/ticket-signature.ts),
+   * so that only that node queues tickets of its steps (TICKET_UNSIGNED, TICKET_WRONG_SIGNER).
+   * Empty in leased tickets, whose commitment signature is blanked as well (canaries look the same).
+   */
+  'signature': (Buffer);
 }

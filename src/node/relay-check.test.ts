@@ -1,0 +1,79 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { sha256 } from '../crypto/hash.ts';
+import { generateKeyPair } from '../crypto/keys.ts';
+import { resultHashOf, signCommitment, stepIdOf } from '../protocol/commitment.ts';
+import { ForwardReason, NodeStatusError } from '../protocol/forward-status.ts';
+import type { Commitment__Output } from '../proto/tessera/v1/Commitment.ts';
+import type { StepResult__Output } from '../proto/tessera/v1/StepResult.ts';
+import { checkRelayedResult } from './relay-check.ts';
+
+const keys = [generateKeyPair(), generateKeyPair(), generateKeyPair()];
+const route = keys.map((k, i) => ({ nodeId: k.address, endpoint: `127.0.0.1:${7100 + i}`, shardIndex: i, tls: false }));
+const hashes = [0, 1, 2, 3].map((i) => sha256(Buffer.from(`output ${i}`)));
+const sampled = { token: 7, logprob: -0.5, top: [{ token: 7, logprob: -0.5 }] };
+const context = {
+  position: 5,
+  sampling: { temperature: 0, topK: 0, topP: 1, minP: 0, repetitionPenalty: 1.2, seed: 0, logprobs: 1 },
+  history: [1, 2, 3],
+};
+
+function commitmentOf(i: number, fields: { resultHash?: Uint8Array; inputHash?: Uint8Array } = {}): Commitment__Output {
+  const c = signCommitment(keys[i]!, {
+    shardIndex: i,
+    stepId: stepIdOf('s', 0),
+    inputHash: fields.inputHash ?? hashes[i]!,
+    outputHash: hashes[i + 1]!,
+    ...(fields.resultHash ? { resultHash: fields.resultHash } : {}),
+  });
+  const b = (bytes: Uint8Array | undefined) => Buffer.from(bytes ?? []);
+  return {
+    ...c,
+    stepId: b(c.stepId),
+    inputHash: b(c.inputHash),
+    outputHash: b(c.outputHash),
+    auditCommitment: b(c.auditCommitment),
+    resultHash: b(c.resultHash),
+    signature: b(c.signature),
+  };
+}
+
+/** What shard 1 relays to shard 0: its own commitment and shard 2's, which covers the result. */
+const relayed = (): StepResult__Output => ({
+  step: 0,
+  sampled,
+  commitments: [commitmentOf(1), commitmentOf(2, { resultHash: resultHashOf(sampled, context) })],
+});
+
+function refused(result: StepResult__Output, problem: RegExp, passedOn = context): void {
+  assert.throws(
+    () => checkRelayedResult(result, route, 0, hashes[1]!, passedOn),
+    (error: unknown) => {
+      assert.ok(error instanceof NodeStatusError);
+      assert.equal(error.code, ForwardReason.NEXT_HOP_BAD_RESULT);
+      assert.equal(error.failedNode?.nodeId, route[1]!.nodeId);
+      assert.match(error.message, problem);
+      return true;
+    },
+  );
+}
+
+test('a hop relays a result only when every later commitment is signed, links to its output and covers the token', () => {
+  checkRelayedResult(relayed(), route, 0, hashes[1]!, context);
+  refused({ ...relayed(), sampled: { ...sampled, token: 8 } }, /does not cover the token relayed/);
+  // a hop below that changed the history it passed on: the last shard sampled with another one
+  refused(relayed(), /does not cover the token relayed/, { ...context, history: [1, 2, 4] });
+  const forged = relayed();
+  forged.commitments[1] = { ...forged.commitments[1]!, outputHash: sha256(Buffer.from('other logits')) };
+  refused(forged, /the commitment of shard 2 is not signed by node/);
+  refused(
+    { ...relayed(), commitments: relayed().commitments.slice(0, 1) },
+    /carries 1 commitment\(s\) for 2 later hop/,
+  );
+  const unlinked = relayed();
+  unlinked.commitments[0] = commitmentOf(1, { inputHash: sha256(Buffer.from('not what shard 0 sent')) });
+  refused(unlinked, /is not this node's output hash/);
+  const early = relayed();
+  early.commitments[0] = commitmentOf(1, { resultHash: resultHashOf(sampled, context) });
+  refused(early, /the commitment of shard 1 claims a result/);
+});

@@ -1,0 +1,52 @@
+import { hex } from '../crypto/hash.ts';
+import { resultHashOf, verifyCommitment, type SamplingContext } from '../protocol/commitment.ts';
+import { ForwardReason, NodeStatusError, type FailedHop } from '../protocol/forward-status.ts';
+import type { Hop__Output } from '../proto/tessera/v1/Hop.ts';
+import type { StepResult__Output } from '../proto/tessera/v1/StepResult.ts';
+
+/**
+ * Checks what the next hop returned before this node relays it: one commitment per later hop, each
+ * naming the hop the route names, signed by it, the first one's input this node's output, and the
+ * last one's result hash that of the result relayed, sampled with what this node passed on (`context`). A client holds the first hop to what reaches it (an
+ * honest hop never relays a result it could not vouch for), so a hop that relayed without checking
+ * would take the blame for whoever tampered below it. A result that does not fit is the next hop's
+ * failure: it is the one that sent it.
+ */
+export function checkRelayedResult(
+  result: StepResult__Output,
+  route: readonly Hop__Output[],
+  shardIndex: number,
+  outputHash: Uint8Array,
+  context: SamplingContext,
+): void {
+  const next = route[shardIndex + 1]!;
+  const fail = (problem: string): never => {
+    const failed: FailedHop = { nodeId: next.nodeId, shardIndex: next.shardIndex };
+    throw new NodeStatusError(
+      ForwardReason.NEXT_HOP_BAD_RESULT,
+      'internal',
+      `the result relayed by node ${next.nodeId} (shard ${next.shardIndex}) does not fit its route: ${problem}`,
+      failed,
+    );
+  };
+  const later = route.slice(shardIndex + 1);
+  const { commitments } = result;
+  if (commitments.length !== later.length)
+    fail(`it carries ${commitments.length} commitment(s) for ${later.length} later hop(s)`);
+  if (!result.sampled) fail('it holds no sampled token');
+  commitments.forEach((c, i) => {
+    const hop = later[i]!;
+    const last = i === later.length - 1;
+    if (c.nodeId !== hop.nodeId || c.shardIndex !== hop.shardIndex)
+      fail(`commitment ${i} names node ${c.nodeId} shard ${c.shardIndex}, the route ${hop.nodeId}`);
+    if (!last && c.resultHash.length !== 0) fail(`the commitment of shard ${c.shardIndex} claims a result`);
+    if (!verifyCommitment(c)) fail(`the commitment of shard ${c.shardIndex} is not signed by node ${c.nodeId}`);
+  });
+  if (!Buffer.from(outputHash).equals(commitments[0]!.inputHash))
+    fail(`its input hash ${hex(commitments[0]!.inputHash)} is not this node's output hash ${hex(outputHash)}`);
+  const expected = resultHashOf(result.sampled!, context);
+  if (!expected.equals(commitments.at(-1)!.resultHash))
+    fail(
+      `the last shard's result hash ${hex(commitments.at(-1)!.resultHash) || 'none'} does not cover the token relayed, sampled with the settings, position and history passed on`,
+    );
+}

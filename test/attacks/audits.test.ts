@@ -1,0 +1,584 @@
+// Attacks on audits by a stranger with its own valid keys (issue 13): a client that queues tickets
+// of its sessions' steps that no audit selected, unsigned or signed by itself, to fill a node's
+// queue. Each is refused with its status and reason, the queue is unchanged, and the ticket the node
+// really owes is still queued.
+import { after, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, type ChildProcess } from 'node:child_process';
+import Database from 'better-sqlite3';
+import { randomBytes, randomUUID } from 'node:crypto';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { AuditClient } from '../../src/audit/audit-client.ts';
+import { sha256 } from '../../src/crypto/hash.ts';
+import { shardModel } from '../../src/model/shards/shard.ts';
+import { RegistryClient } from '../../src/registry/registry-client.ts';
+import { testModel } from '../support/models.ts';
+import { nodeBody, removeDir, tempDir, testClusterConfig, writeShardsDir } from '../support/registry-fixtures.ts';
+import { fabricatedProof, nodeSigned, selectedStep } from '../support/audit-tickets.ts';
+import { DEFAULT_SAMPLING_RATE, isAudited } from '../../src/protocol/audit-selection.ts';
+import { startRegistry } from '../../src/registry/registry.ts';
+import { status, type ServiceError } from '@grpc/grpc-js';
+import { generateKeyPair, type KeyPair } from '../../src/crypto/keys.ts';
+import { SessionAudit } from '../../src/audit/session-audit.ts';
+import { signCommitment, tokenBytes, type SignedCommitment } from '../../src/protocol/commitment.ts';
+import { ENGINE_VERSION } from '../../src/protocol/engine-version.ts';
+import { commitmentFromProto, encodeTicket, ticketIdOf } from '../../src/protocol/ticket.ts';
+import { signTicket } from '../../src/protocol/ticket-signature.ts';
+import type { Ticket } from '../../src/proto/tessera/v1/Ticket.ts';
+import { reasonOf } from '../../src/rpc/status.ts';
+import { auditedSession, promptTokens, startAuditNetwork, type AuditNetwork } from '../support/audit-network.ts';
+import { startVerifier } from '../../src/verifier/verifier.ts';
+import { ForwardClient } from '../support/node-cluster.ts';
+import { waitFor } from '../support/registry-fixtures.ts';
+import { testOnlyTamperingEngine } from '../support/test-only-tampering-engine.ts';
+
+const ROOT = fileURLToPath(new URL('../..', import.meta.url));
+const dir = tempDir('attack-audits');
+const networks: AuditNetwork[] = [];
+const children: ChildProcess[] = [];
+after(async () => {
+  for (const network of networks) await network.close();
+  for (const child of children) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+  removeDir(dir);
+});
+
+const refusedWith = async (call: Promise<unknown>, code: status, reason: string): Promise<ServiceError> => {
+  const error = (await call.then(
+    () => assert.fail(`the registry took the call instead of refusing it ${reason}`),
+    (e: ServiceError) => e,
+  )) as ServiceError;
+  assert.equal(status[error.code], status[code], error.details);
+  assert.equal(reasonOf(error), reason, error.details);
+  return error;
+};
+
+interface ServedStep {
+  readonly tokens: number[];
+  /** Shard 0's commitment of the step. */
+  readonly commitment: SignedCommitment;
+}
+
+/**
+ * A session opened with `audit`'s commitment, one step from position 0 per prompt, closed without a
+ * reveal (so no node tickets anything yet): each step's prompt and shard 0's commitment.
+ */
+async function unrevealedSession(
+  network: AuditNetwork,
+  audit: SessionAudit,
+  prompts: readonly number[][],
+  stepNumber: (i: number) => number = (i) => i,
+): Promise<ServedStep[]> {
+  const client = new ForwardClient(network.nodes[0]!.endpoint);
+  try {
+    await client.openSession({
+      sessionId: randomUUID(),
+      modelId: network.manifest.modelId,
+      route: network.route,
+      outputMode: 'off',
+      sampling: { temperature: 0 },
+      clientKey: network.clientKey.publicKey,
+      auditCommitment: audit.commitment,
+    });
+    prompts.forEach((tokens, i) => client.write({ step: { tokens, step: stepNumber(i), startPosition: 0 } }));
+    const served: ServedStep[] = [];
+    for (const tokens of prompts) {
+      const reply = await client.reply();
+      assert.equal(reply.kind, 'result');
+      const first = reply.result!.commitments.find((c) => c.shardIndex === 0)!;
+      served.push({ tokens, commitment: commitmentFromProto(first) });
+    }
+    client.write({ close: {} });
+    for (;;) {
+      const item = await client.next();
+      if ('end' in item) break;
+      if ('error' in item) throw new Error(`session ended with status ${item.error.code}: ${item.error.details}`);
+    }
+    return served;
+  } finally {
+    client.close();
+  }
+}
+
+/** A ticket of shard 0's step, exactly as the node hashed its input (the client knows its prompt). */
+function ticketOf(network: AuditNetwork, step: ServedStep): Promise<Ticket> {
+  return encodeTicket({
+    modelId: network.manifest.modelId,
+    shardIndex: 0,
+    shardSha256: network.manifest.shards[0]!.sha256,
+    engineVersion: ENGINE_VERSION,
+    input: { tokens: true, positions: step.tokens.length, bytes: tokenBytes(step.tokens) },
+    startPosition: 0,
+    commitment: step.commitment,
+  });
+}
+
+test('a client queueing tickets of unselected steps, unsigned or signed by itself is refused before anything is queued; the node still tickets the step it owes', async () => {
+  const RATE = 0.5;
+  const network = await startAuditNetwork({ shards: 2, stake: 1000n, audit: { samplingRate: RATE } });
+  networks.push(network);
+  const attacker: KeyPair = network.clientKey;
+  const node = network.nodes[0]!;
+
+  // Sessions until the attacker's secret selects one of shard 0's steps and leaves at least one unselected.
+  let audit: SessionAudit;
+  let steps: ServedStep[];
+  let sessions = 0;
+  do {
+    audit = new SessionAudit(RATE);
+    steps = await unrevealedSession(
+      network,
+      audit,
+      Array.from({ length: 6 }, (_, i) => promptTokens(sessions * 6 + i, 3 + i)),
+    );
+    sessions++;
+  } while (
+    sessions < 20 &&
+    !(
+      steps.some((s) => isAudited(audit.secret, s.commitment.stepId, 0, RATE)) &&
+      steps.some((s) => !isAudited(audit.secret, s.commitment.stepId, 0, RATE))
+    )
+  );
+  const selected = steps.filter((s) => isAudited(audit.secret, s.commitment.stepId, 0, RATE));
+  const unselected = steps.filter((s) => !isAudited(audit.secret, s.commitment.stepId, 0, RATE));
+  assert.ok(selected.length > 0 && unselected.length > 0, `no mixed session in ${sessions}`);
+
+  // The honest request, made before the flood: the node learns of it at its next heartbeat.
+  const requested = await network.audits.requestAudit(attacker, selected[0]!.commitment, audit.secret);
+  assert.equal(requested.ticketed, false);
+
+  const queuedBefore = await network.audits.status(node.nodeId);
+  assert.equal(queuedBefore.ticketsQueued, 0);
+
+  for (let round = 0; round < 10; round++) {
+    for (const step of unselected) {
+      const wire = await ticketOf(network, step);
+      // The session's real secret, signed by the attacker's key: the secret does not select the step.
+      await refusedWith(
+        network.audits.submitTicket(signTicket(attacker, wire, step.commitment, audit.secret)),
+        status.FAILED_PRECONDITION,
+        'TICKET_NOT_SELECTED',
+      );
+      // No secret at all.
+      await refusedWith(network.audits.submitTicket(wire), status.FAILED_PRECONDITION, 'TICKET_NOT_SELECTED');
+    }
+  }
+  for (const step of selected) {
+    const wire = await ticketOf(network, step);
+    await refusedWith(
+      network.audits.submitTicket({ ...wire, auditSecret: audit.secret }),
+      status.UNAUTHENTICATED,
+      'TICKET_UNSIGNED',
+    );
+    await refusedWith(
+      network.audits.submitTicket(signTicket(attacker, wire, step.commitment, audit.secret)),
+      status.PERMISSION_DENIED,
+      'TICKET_WRONG_SIGNER',
+    );
+    // A stranger's key fares no better than the client's.
+    await refusedWith(
+      network.audits.submitTicket(signTicket(generateKeyPair(), wire, step.commitment, audit.secret)),
+      status.PERMISSION_DENIED,
+      'TICKET_WRONG_SIGNER',
+    );
+  }
+
+  // Nothing the attacker sent was queued; the node's own ticket for the requested step is (and the
+  // registry may have audited it already: shard 0's tickets hold prompts, no verifier sees them).
+  const owed = await waitFor(
+    "the node's ticket for the requested step",
+    async () => {
+      const s = await network.audits.status(node.nodeId);
+      return s.ticketsQueued + s.ticketsPassed > 0 && s;
+    },
+    30_000,
+  );
+  assert.equal(owed.ticketsQueued + owed.ticketsPassed, 1);
+  assert.equal(owed.requestsPending, 0);
+  assert.equal(owed.refusals, 0);
+  assert.equal((await network.audits.status(network.nodes[1]!.nodeId)).ticketsQueued, 0);
+});
+
+/** `tessera registry` in `cwd` (its cluster.json there) on a free port; resolves with its endpoint once it serves. */
+async function registryProcess(cwd: string): Promise<{ child: ChildProcess; endpoint: string }> {
+  const child = spawn(
+    process.execPath,
+    [
+      join(ROOT, 'bin/tessera.js'),
+      'registry',
+      '--port',
+      '0',
+      '--metrics-port',
+      '0',
+      '--cluster-config',
+      'cluster.json',
+      '--db',
+      'registry.db',
+    ],
+    { cwd, stdio: ['ignore', 'ignore', 'pipe'] },
+  );
+  children.push(child);
+  let stderr = '';
+  child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+  const endpoint = await waitFor(
+    'the registry to start',
+    () => /"event":"registry_started","endpoint":"([^"]+)"/.exec(stderr)?.[1],
+    30_000,
+  );
+  return { child, endpoint };
+}
+
+function p99(values: readonly number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.ceil(sorted.length * 0.99) - 1)]!;
+}
+
+test('a burst of fabricated fraud proofs from a staked verifier is bounded and costs it stake; heartbeats and discovery are answered meanwhile, and SIGINT still stops the registry', async (t) => {
+  const cwd = join(dir, 'burst');
+  mkdirSync(cwd, { recursive: true });
+  const manifest = shardModel(testModel('stories260K.gguf'), 2, join(cwd, 'shards'));
+  const operator = generateKeyPair();
+  writeFileSync(
+    join(cwd, 'cluster.json'),
+    JSON.stringify({
+      clusterId: 'proof-burst',
+      models: [{ id: manifest.modelId, manifest: 'shards' }],
+      operatorKeys: [operator.address],
+      heartbeat: { intervalMs: 1000, evictAfterMissed: 5 },
+      rateLimit: { perSecond: 1000, burst: 1000 },
+    }),
+  );
+  const { child, endpoint } = await registryProcess(cwd);
+  const registry = new RegistryClient(endpoint);
+  const audits = new AuditClient(endpoint);
+  t.after(() => {
+    registry.close();
+    audits.close();
+  });
+  const node = generateKeyPair();
+  // Heartbeats from several members: each key's own bucket allows a few a second.
+  const members = Array.from({ length: 16 }, () => generateKeyPair());
+  const [verifier, second, unstaked] = [generateKeyPair(), generateKeyPair(), generateKeyPair()];
+  await registry.register(
+    node,
+    nodeBody(node, { modelId: manifest.modelId, shardIndex: 0, endpoint: '127.0.0.1:50100' }),
+  );
+  const bodies = members.map((member, i) =>
+    nodeBody(member, { modelId: manifest.modelId, shardIndex: 1, endpoint: `127.0.0.1:${50101 + i}` }),
+  );
+  for (const [i, member] of members.entries()) await registry.register(member, bodies[i]!);
+  for (const key of [verifier, second, unstaked])
+    await registry.register(
+      key,
+      nodeBody(key, { role: 'verifier', modelId: '', shardIndex: 0, endpoint: '127.0.0.1:0' }),
+    );
+  await registry.grant(operator, verifier.address, { stake: 1000n });
+  await registry.grant(operator, second.address, { stake: 1000n });
+
+  // A verifier with no stake may not make the registry recompute at all.
+  await refusedWith(
+    audits.submitFraudProof(await fabricatedProof(node, unstaked, manifest)),
+    status.PERMISSION_DENIED,
+    'VERIFIER_NOT_STAKED',
+  );
+
+  const BURST = 20;
+  const proofs = await Promise.all(Array.from({ length: BURST }, () => fabricatedProof(node, verifier, manifest)));
+  const latencies: number[] = [];
+  let probing = true;
+  const probeFailures: string[] = [];
+  const probe = (async () => {
+    let calls = 0;
+    while (probing || calls < 20) {
+      const i = calls % members.length;
+      try {
+        let started = performance.now();
+        await registry.heartbeat(members[i]!, bodies[i]!);
+        latencies.push(performance.now() - started);
+        started = performance.now();
+        const { nodes } = await registry.discover(manifest.modelId);
+        latencies.push(performance.now() - started);
+        if (!nodes.some((n) => n.nodeId === members[i]!.address))
+          probeFailures.push(`${members[i]!.address} not listed`);
+      } catch (error) {
+        probeFailures.push((error as Error).message);
+      }
+      calls++;
+      // Paced, not synchronised: the members' heartbeats stay within their keys' rate.
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+    return calls;
+  })();
+  const outcomes = await Promise.allSettled(proofs.map((proof) => audits.submitFraudProof(proof)));
+  probing = false;
+  const probes = await probe;
+  t.diagnostic(
+    `heartbeat + discover during a burst of ${BURST} fabricated proofs: ${latencies.length} calls, p99 ${p99(latencies).toFixed(1)} ms, max ${Math.max(...latencies).toFixed(1)} ms`,
+  );
+  assert.ok(probes >= 20);
+  assert.deepEqual(probeFailures, []);
+
+  // Its share of the recompute queue is taken at once; the rest is refused with a reason, not queued.
+  const decided = outcomes.filter((o) => o.status === 'fulfilled').map((o) => o.value);
+  const refused = outcomes.filter((o) => o.status === 'rejected').map((o) => o.reason as ServiceError);
+  assert.ok(decided.length >= 1 && refused.length >= 1, `${decided.length} decided, ${refused.length} refused`);
+  for (const error of refused) {
+    assert.equal(status[error.code], 'RESOURCE_EXHAUSTED', error.details);
+    assert.equal(reasonOf(error), 'RECOMPUTE_QUEUE_FULL');
+  }
+  // The registry recomputed a third hash each time: no node is accused, the verifier pays each time.
+  for (const reply of decided) assert.equal(reply.status, 'PROOF_UNCONFIRMED', reply.detail);
+  const nodeStatus = await audits.status(node.address);
+  assert.equal(nodeStatus.banned, false);
+  assert.equal(nodeStatus.proofsConfirmed, 0);
+  assert.equal(nodeStatus.proofsUnconfirmed, decided.length);
+  const verifierStatus = await waitFor('the verifier slashes', async () => {
+    const s = await audits.status(verifier.address);
+    return s.slashedAmount !== '0' && s;
+  });
+  let left = 1000n;
+  for (let i = 0; i < decided.length; i++) left -= (left * 5000n) / 10_000n;
+  assert.equal(BigInt(verifierStatus.slashedAmount), 1000n - left);
+  assert.equal((await audits.status(node.address)).slashedAmount, '0');
+
+  // SIGINT while another verifier's proofs are being recomputed: the registry stops.
+  const inFlight = await Promise.all(Array.from({ length: 4 }, () => fabricatedProof(node, second, manifest)));
+  const pending = Promise.allSettled(inFlight.map((proof) => audits.submitFraudProof(proof)));
+  child.kill('SIGINT');
+  await waitFor('the registry to exit', () => child.exitCode !== null || child.signalCode !== null, 30_000);
+  assert.equal(child.exitCode, 0);
+  await pending;
+});
+
+test("a lazy verifier that reports the committed hash without computing passes a canary and is slashed, its passes re-queued; an unstaked one leases nothing; an honest one is never slashed; no verifier sees shard 0's prompts", async () => {
+  const network = await startAuditNetwork({ shards: 3, stake: 1000n, audit: { samplingRate: 1, canaryRate: 0.5 } });
+  networks.push(network);
+  const registry = new RegistryClient(network.registry.endpoint);
+  const { manifest } = network;
+  const held = manifest.shards.map((s) => ({ modelId: manifest.modelId, shardIndex: s.index, shardSha256: s.sha256 }));
+  const lazy = generateKeyPair();
+  const unstaked = generateKeyPair();
+  try {
+    for (const key of [lazy, unstaked])
+      await registry.register(
+        key,
+        nodeBody(key, { role: 'verifier', modelId: '', shardIndex: 0, endpoint: '127.0.0.1:0' }),
+      );
+  } finally {
+    registry.close();
+  }
+  await network.ledger.grant(lazy.address, { stake: 1000n }, `0x${randomBytes(32).toString('hex')}`);
+
+  // Every prefill is audited (rate 1): 4 sessions of 6 steps, 24 tickets per shard.
+  for (let session = 0; session < 4; session++)
+    await auditedSession(
+      network,
+      Array.from({ length: 6 }, (_, i) => promptTokens(session * 6 + i, 2 + i)),
+      new SessionAudit(1),
+    );
+  // Shards 1 and 2 go to verifiers; shard 0's tickets hold prompts and the registry audits them itself.
+  const [promptNode, ...verified] = network.nodes;
+  const total = verified.length * 24;
+  const queued = async () => {
+    const all = await Promise.all(verified.map((n) => network.audits.status(n.nodeId)));
+    return {
+      queued: all.reduce((sum, s) => sum + s.ticketsQueued, 0),
+      passed: all.reduce((sum, s) => sum + s.ticketsPassed, 0),
+      proofs: all.reduce((sum, s) => sum + s.proofsConfirmed + s.proofsUnconfirmed + s.proofsRefuted, 0),
+    };
+  };
+  await waitFor('every ticket to be queued', async () => (await queued()).queued === total, 30_000);
+
+  await refusedWith(
+    network.audits.pullTickets(unstaked, held, ENGINE_VERSION, 8),
+    status.PERMISSION_DENIED,
+    'VERIFIER_NOT_STAKED',
+  );
+  assert.deepEqual(await queued(), { queued: total, passed: 0, proofs: 0 });
+
+  // The lazy verifier reports every leased ticket's committed output hash as the one it recomputed.
+  let pulls = 0;
+  let prompts = 0;
+  while ((await network.audits.status(lazy.address)).slashedAmount === '0' && pulls < 40) {
+    const leased = await network.audits.pullTickets(lazy, held, ENGINE_VERSION, 2);
+    pulls++;
+    if (leased.length === 0) break;
+    prompts += leased.filter((l) => l.ticket!.shardIndex === 0 || l.ticket!.input!.tokens).length;
+    await network.audits.completeTickets(
+      lazy,
+      leased.map((l) => ({ ticketId: l.ticketId, outputHash: l.ticket!.commitment!.outputHash })),
+    );
+  }
+  const caught = await network.audits.status(lazy.address);
+  assert.equal(caught.slashedAmount, '500', `not caught in ${pulls} pulls`);
+  assert.equal(prompts, 0, 'a verifier leased a ticket holding a prompt');
+  assert.equal((await network.ledger.stakeOf(lazy.address)).amount, 500n);
+  // None of its passes stands: they are back in the queue, and no node was accused.
+  assert.deepEqual(await queued(), { queued: total, passed: 0, proofs: 0 });
+
+  // An honest verifier audits everything again, canaries included, and keeps its stake.
+  const honestKey = generateKeyPair();
+  await network.ledger.grant(honestKey.address, { stake: 1000n }, `0x${randomBytes(32).toString('hex')}`);
+  const honest = await startVerifier({
+    registry: network.registry.endpoint,
+    shardsDirs: [network.shardsDir],
+    key: honestKey,
+    batch: 4,
+    // Idle pulls within the key's PullTickets rate (10/s).
+    pollMs: 150,
+    log: () => {},
+  });
+  try {
+    await waitFor('every ticket to be audited', async () => (await queued()).passed === total, 60_000);
+    assert.deepEqual(await queued(), { queued: 0, passed: total, proofs: 0 });
+    const stats = honest.stats();
+    assert.equal(stats.passed, total);
+    assert.ok(stats.proofs >= 1, 'the honest verifier was leased canaries and filed proofs against them');
+    assert.equal(stats.errors, 0);
+    assert.equal((await network.audits.status(honestKey.address)).slashedAmount, '0');
+    assert.equal((await network.ledger.stakeOf(honestKey.address)).amount, 1000n);
+  } finally {
+    await honest.close();
+  }
+  // Shard 0's tickets were audited all the same, by the registry.
+  const own = await waitFor(
+    "shard 0's tickets audited by the registry",
+    async () => {
+      const s = await network.audits.status(promptNode!.nodeId);
+      return s.ticketsPassed === 24 && s;
+    },
+    30_000,
+  );
+  assert.deepEqual([own.ticketsQueued, own.proofsConfirmed + own.proofsUnconfirmed + own.proofsRefuted], [0, 0]);
+  for (const node of network.nodes) assert.equal((await network.ledger.stakeOf(node.nodeId)).amount, 1000n);
+});
+
+test('a client replaying position 0 so that two commitments share a step id never makes the node answer for the other: the request names its commitment, and the node tickets that one', async () => {
+  const network = await startAuditNetwork({ shards: 2, stake: 1000n, audit: { samplingRate: 1 } });
+  networks.push(network);
+  const node = network.nodes[0]!;
+  const audit = new SessionAudit(1);
+  // Step 0 twice, from position 0, with different prompts: one step id, two commitments.
+  const [first, replay] = await unrevealedSession(network, audit, [promptTokens(1, 5), promptTokens(2, 7)], () => 0);
+  assert.deepEqual(first!.commitment.stepId, replay!.commitment.stepId);
+  assert.notDeepEqual(first!.commitment.inputHash, replay!.commitment.inputHash);
+
+  // The client asks for the first; the registry hands the request to the node at its next heartbeat.
+  await network.audits.requestAudit(network.clientKey, first!.commitment, audit.secret);
+  const answered = await waitFor(
+    "the node's ticket",
+    async () => {
+      const s = await network.audits.status(node.nodeId);
+      return s.ticketsQueued + s.ticketsPassed > 0 && s;
+    },
+    30_000,
+  );
+  assert.equal(answered.ticketsQueued + answered.ticketsPassed, 1);
+  assert.equal(answered.requestsPending, 0, 'the request is answered by the ticket of the commitment it names');
+  assert.equal(answered.refusals, 0);
+  const db = new Database(network.dbPath, { readonly: true });
+  try {
+    const rows = db.prepare('SELECT ticket_id AS ticketId FROM audit_tickets WHERE node_id = ?').all(node.nodeId) as {
+      ticketId: string;
+    }[];
+    assert.deepEqual(
+      rows.map((r) => r.ticketId),
+      [ticketIdOf(first!.commitment)],
+    );
+  } finally {
+    db.close();
+  }
+  // The replay's step is still kept, owed to nobody yet: asked for, the node answers it too.
+  await network.audits.requestAudit(network.clientKey, replay!.commitment, audit.secret);
+  await waitFor(
+    "the replay's ticket",
+    async () => {
+      const s = await network.audits.status(node.nodeId);
+      return s.ticketsQueued + s.ticketsPassed === 2;
+    },
+    30_000,
+  );
+  const after = await network.audits.status(node.nodeId);
+  assert.deepEqual([after.requestsPending, after.refusals], [0, 0]);
+});
+
+test("one host's tickets are bounded in the queue whichever nodes signed them: past audit.maxQueuedPerSubmitter it is refused SUBMITTER_QUEUE_FULL and nothing is queued", async () => {
+  const cwd = join(dir, 'submitter');
+  const { manifest } = writeShardsDir(join(cwd, 'tiny'), 'tiny', 3);
+  const registry = await startRegistry({
+    port: 0,
+    host: '127.0.0.1',
+    dbPath: join(cwd, 'registry.db'),
+    clusterConfig: testClusterConfig(cwd, { audit: { maxQueuedPerSubmitter: 3 } }),
+  });
+  const client = new RegistryClient(registry.endpoint);
+  const audits = new AuditClient(registry.endpoint);
+  try {
+    const nodes = [generateKeyPair(), generateKeyPair()];
+    for (const [i, key] of nodes.entries())
+      await client.register(key, nodeBody(key, { modelId: 'tiny', shardIndex: 0, endpoint: `127.0.0.1:${50100 + i}` }));
+    const ticketOf = async (node: KeyPair) => {
+      const bytes = tokenBytes([1, 2, 3]);
+      const { secret, stepId, auditCommitment } = selectedStep(0, DEFAULT_SAMPLING_RATE);
+      const commitment = signCommitment(node, {
+        shardIndex: 0,
+        stepId,
+        inputHash: sha256(bytes),
+        outputHash: randomBytes(32),
+        auditCommitment,
+      });
+      const wire = await encodeTicket({
+        modelId: 'tiny',
+        shardIndex: 0,
+        shardSha256: manifest.shards[0]!.sha256,
+        engineVersion: ENGINE_VERSION,
+        input: { tokens: true, positions: 3, bytes },
+        startPosition: 0,
+        commitment,
+      });
+      return nodeSigned(node, wire, commitment, secret);
+    };
+    // Three tickets from this host, of two nodes, fill its share.
+    for (const node of [nodes[0]!, nodes[1]!, nodes[0]!]) await audits.submitTicket(await ticketOf(node));
+    const before = await Promise.all(nodes.map((n) => audits.status(n.address)));
+    for (const node of nodes)
+      await refusedWith(audits.submitTicket(await ticketOf(node)), status.RESOURCE_EXHAUSTED, 'SUBMITTER_QUEUE_FULL');
+    assert.deepEqual(await Promise.all(nodes.map((n) => audits.status(n.address))), before);
+    assert.deepEqual(
+      before.map((s) => s.ticketsQueued),
+      [2, 1],
+    );
+  } finally {
+    client.close();
+    audits.close();
+    await registry.close();
+  }
+});
+
+test('a node that tampers with shard 0 is caught by the registry itself, which audits the prompt tickets no verifier sees: slashed, banned and evicted', async () => {
+  const cheaterKey = generateKeyPair();
+  const network = await startAuditNetwork({
+    shards: 2,
+    stake: 1000n,
+    audit: { samplingRate: 1 },
+    node: (shard) => (shard === 0 ? { key: cheaterKey, testOnlyWrapEngine: testOnlyTamperingEngine } : {}),
+  });
+  networks.push(network);
+  const audit = new SessionAudit(1);
+  // Rate 1: the reveal on the stream selects the step, and each node tickets it.
+  await auditedSession(network, [promptTokens(7, 5)], audit);
+  const proven = await waitFor(
+    'the registry to prove the tampering',
+    async () => {
+      const s = await network.audits.status(cheaterKey.address);
+      return s.proofsConfirmed === 1 && s;
+    },
+    30_000,
+  );
+  assert.equal(proven.banned, true);
+  await waitFor('the slash', async () => (await network.ledger.stakeOf(cheaterKey.address)).amount === 500n);
+  const honest = await network.audits.status(network.nodes[1]!.nodeId);
+  assert.equal(honest.proofsConfirmed + honest.proofsUnconfirmed + honest.proofsRefuted, 0);
+  assert.equal((await network.ledger.stakeOf(network.nodes[1]!.nodeId)).amount, 1000n);
+});

@@ -1,0 +1,429 @@
+// Attacks on the route a generation takes, against real node processes on loopback (a staked
+// registry, two nodes of shard 0 and one of shard 1), each made with the attacker's own valid,
+// staked keys: a relaying hop that rewrites the sampled token or a logprob, a hop that blames an
+// honest node with a report it forged, and a fresh key that claims to compute for free. Each is
+// refused or caught with a precise reason, and an honest generation meanwhile gives the reference
+// text.
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import {
+  Server,
+  ServerCredentials,
+  status,
+  type sendUnaryData,
+  type ServerDuplexStream,
+  type ServerUnaryCall,
+  type StatusObject,
+} from '@grpc/grpc-js';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { blame, type Verdict } from '../../src/client/blame.ts';
+import { connect, type TesseraClient } from '../../src/client/client.ts';
+import { ResultRefusal } from '../../src/client/commitment-chain.ts';
+import { generateThroughNetwork, type GenerationOptions, type SessionSource } from '../../src/client/generation.ts';
+import { encodePrompt, type ModelHandle } from '../../src/client/model-handle.ts';
+import { NodePool } from '../../src/client/node-pool.ts';
+import { HopFailure, PipelineSession } from '../../src/client/pipeline-session.ts';
+import type { RouteHop } from '../../src/client/routing.ts';
+import { SignatureChecker } from '../../src/client/signature-checker.ts';
+import { generateKeyPair, type KeyPair } from '../../src/crypto/keys.ts';
+import { LedgerBackend } from '../../src/escrow/ledger-backend.ts';
+import type { Manifest } from '../../src/model/manifest.ts';
+import { shardModel } from '../../src/model/shards/shard.ts';
+import { startNode, type NodeHandle, type NodeOptions } from '../../src/node/node-server.ts';
+import { stepIdOf } from '../../src/protocol/commitment.ts';
+import { sessionDigestOf, signFailureReport } from '../../src/protocol/failure-report.ts';
+import { failedHopMetadata, ForwardReason } from '../../src/protocol/forward-status.ts';
+import { REASON_KEY } from '../../src/rpc/status.ts';
+import type { ServiceError } from '@grpc/grpc-js';
+import { parseClusterConfig } from '../../src/registry/cluster-config.ts';
+import { RegistryClient } from '../../src/registry/registry-client.ts';
+import { startRegistry, type RegistryHandle } from '../../src/registry/registry.ts';
+import { localGreedy, type LocalRun } from '../support/local-reference.ts';
+import { testModel } from '../support/models.ts';
+import { nodeBody, waitFor } from '../support/registry-fixtures.ts';
+import { tessera } from '../../src/proto/services.ts';
+import type { InfoReply } from '../../src/proto/tessera/v1/InfoReply.ts';
+import { ENGINE_VERSION } from '../../src/protocol/version.ts';
+import { reasonOf } from '../../src/rpc/status.ts';
+import { startTestOnlyRewritingHop, type RewritingHop } from '../support/test-only-rewriting-hop.ts';
+
+const PROMPT = 'Once upon a time';
+const TOKENS = 12;
+const MINIMUM_NODE_STAKE = 100n;
+
+const dir = mkdtempSync(join(tmpdir(), 'tessera-attack-route-'));
+const shardsDir = join(dir, 'shards');
+let manifest: Manifest;
+let ledger: LedgerBackend;
+let registry: RegistryHandle;
+let registryClient: RegistryClient;
+let operator: KeyPair;
+const nodes: NodeHandle[] = [];
+let rewriting: RewritingHop;
+/** The key of the node behind the rewriting hop: the attacker's own, staked. */
+const rogueKey = generateKeyPair();
+type TamperMode = 'token' | 'logprob' | 'sampling' | 'history' | 'unsigned' | 'forged' | 'other-session' | 'own-word';
+/** How the rewriting hop tampers with each step result. */
+let tamperMode: TamperMode = 'token';
+let honest: TesseraClient;
+let reference: LocalRun;
+/** The routes through the rewriting hop's node (shard 0), the honest node of shard 0, and shard 1's node. */
+const hops: { rewriter?: RouteHop; honest0?: RouteHop; honest1?: RouteHop } = {};
+const pool = new NodePool();
+const checker = new SignatureChecker();
+
+async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as { port: number };
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  return port;
+}
+
+async function stakedNode(
+  shardIndex: number,
+  options: Partial<NodeOptions> = {},
+  key = generateKeyPair(),
+): Promise<NodeHandle> {
+  await registryClient.grant(operator, key.address, { stake: MINIMUM_NODE_STAKE });
+  const node = await startNode({
+    shardsDir,
+    shardIndex,
+    port: 0,
+    registry: registry.endpoint,
+    key,
+    threads: 1,
+    drainGraceMs: 2000,
+    log: () => {},
+    ...options,
+  });
+  nodes.push(node);
+  return node;
+}
+
+const hopOf = (node: NodeHandle, shardIndex: number): RouteHop => ({
+  nodeId: node.nodeId,
+  endpoint: node.endpoint,
+  shardIndex,
+  tls: false,
+});
+
+before(async () => {
+  manifest = shardModel(testModel('stories260K.gguf'), 2, shardsDir);
+  const dbPath = join(dir, 'registry.db');
+  operator = generateKeyPair();
+  ledger = new LedgerBackend({ path: dbPath });
+  registry = await startRegistry({
+    port: 0,
+    host: '127.0.0.1',
+    dbPath,
+    settlement: ledger,
+    stakes: ledger,
+    accounts: ledger,
+    clusterConfig: parseClusterConfig(
+      {
+        clusterId: 'route-attacks',
+        models: [{ id: manifest.modelId, manifest: 'shards' }],
+        heartbeat: { intervalMs: 1000, evictAfterMissed: 5 },
+        stake: { minimum: { node: Number(MINIMUM_NODE_STAKE), daemon: 0, verifier: 0 } },
+        operatorKeys: [operator.address],
+        rateLimit: { perSecond: 1000, burst: 1000 },
+      },
+      dir,
+    ),
+  });
+  registryClient = new RegistryClient(registry.endpoint);
+  rewriting = await startTestOnlyRewritingHop(
+    (result) => {
+      const sampled = result.sampled!;
+      if (tamperMode === 'token') sampled.token = sampled.token ^ 1;
+      else if (tamperMode === 'logprob') sampled.logprob -= 1;
+      else if (tamperMode !== 'sampling' && tamperMode !== 'history')
+        return blameHonest(tamperMode, result.commitments[0]!.stepId);
+    },
+    (request) => {
+      // on the way down: other sampling settings in Open, another history in each step
+      if (tamperMode === 'sampling' && request.open?.sampling) request.open.sampling.seed += 1;
+      if (tamperMode === 'history' && request.step) request.step.history = [...request.step.history, 1];
+    },
+  );
+  // The rewriting hop stands in front of a real, staked node of shard 0, which advertises it.
+  const port = await freePort();
+  rewriting.setUpstream(`127.0.0.1:${port}`);
+  hops.rewriter = hopOf(await stakedNode(0, { port, advertise: rewriting.endpoint }, rogueKey), 0);
+  hops.honest0 = hopOf(await stakedNode(0), 0);
+  hops.honest1 = hopOf(await stakedNode(1), 1);
+  await waitFor(
+    'the three staked nodes listed',
+    async () => (await registryClient.discover(manifest.modelId)).nodes.length === 3,
+  );
+  honest = await connect({ registries: [registry.endpoint], cacheDir: join(dir, 'client'), log: () => {} });
+  reference = await localGreedy(PROMPT, TOKENS);
+});
+
+after(async () => {
+  honest?.close();
+  pool.close();
+  registryClient?.close();
+  await Promise.all(nodes.map((n) => n.close()));
+  await rewriting?.close();
+  await registry?.close();
+  await ledger?.close();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+const alive = async (hop: RouteHop) => (await pool.probe(hop.endpoint, 1000, hop.tls))?.info.nodeId === hop.nodeId;
+
+/**
+ * The client's own generation loop on routes this test picks, one per session (the first one's
+ * failure is recorded and judged by the client's blame), so that the attacked route is surely tried.
+ */
+function scriptedSource(routes: RouteHop[][], failures: { failure: HopFailure; verdict: Verdict }[]): SessionSource {
+  const key = generateKeyPair();
+  return {
+    maxFailovers: routes.length - 1,
+    open: async (model: ModelHandle) => {
+      const sessionId = randomBytes(16).toString('hex');
+      sessionOfStep.set(stepIdOf(sessionId, 0).toString('hex'), sessionId);
+      return new PipelineSession(
+        pool,
+        sessionId,
+        routes.shift()!,
+        {
+          modelId: model.manifest.modelId,
+          sampling: { temperature: 0, topK: 0, topP: 1, minP: 0, repetitionPenalty: 1, seed: 0, logprobs: 2 },
+          clientKey: key,
+        },
+        30_000,
+      );
+    },
+    recover: async (route, failure) => {
+      failures.push({ failure, verdict: await blame(route, failure, alive) });
+    },
+    revealAudit: () => {},
+    checkSignatures: (commitments) => checker.check(commitments),
+  };
+}
+
+async function runScripted(source: SessionSource, model: ModelHandle, options: GenerationOptions) {
+  const stream = generateThroughNetwork(source, model, encodePrompt(model, { prompt: PROMPT }), options);
+  const ids: number[] = [];
+  for (;;) {
+    const next = await stream.next();
+    if (next.done) return { ids, summary: next.value };
+    ids.push(next.value.id);
+  }
+}
+
+const referenceIds = () => reference.tokens.map((t) => t.id);
+
+/** Session ids of the sessions the scripted client opened, by the step id of their first step. */
+const sessionOfStep = new Map<string, string>();
+
+/**
+ * The status the rogue ends a session with, naming the honest shard-1 node as the one that failed:
+ * with no report, with a report in the honest node's name signed by the rogue, with a report the
+ * rogue signed in its own name for another session, or with one for this session in its own name.
+ */
+function blameHonest(mode: TamperMode, stepId: Buffer): Partial<StatusObject> {
+  const honest1 = hops.honest1!;
+  const sessionId = sessionOfStep.get(stepId.toString('hex')) ?? 'unknown';
+  const report = (reporter: string, session: string) => {
+    const signed = signFailureReport(rogueKey, {
+      failedNode: honest1.nodeId,
+      failedShard: 1,
+      reason: ForwardReason.NEXT_HOP_FAILED,
+      sessionHash: sessionDigestOf(session),
+      timestampMs: Date.now(),
+    });
+    // the reporter field is signed: naming another node breaks the signature
+    if (reporter !== rogueKey.address) signed.write(reporter.slice(2), 0, 'hex');
+    return signed;
+  };
+  const signed = {
+    unsigned: undefined,
+    forged: report(honest1.nodeId, sessionId),
+    'other-session': report(rogueKey.address, 'another session'),
+    'own-word': report(rogueKey.address, sessionId),
+  }[mode as 'unsigned' | 'forged' | 'other-session' | 'own-word'];
+  const metadata = failedHopMetadata(honest1.nodeId, 1, signed);
+  metadata.set(REASON_KEY, ForwardReason.NEXT_HOP_FAILED);
+  return {
+    code: status.UNAVAILABLE,
+    details: `next hop shard 1 (${honest1.nodeId}) failed: it ended the stream`,
+    metadata,
+  };
+}
+
+test('a hop that rewrites the sampled token or a logprob, or the sampling settings or history it passes on, is caught by the client, which pins it on that hop and goes on to the reference text', async () => {
+  const model = await honest.model(manifest.modelId);
+  for (const mode of ['token', 'logprob', 'sampling', 'history'] as const) {
+    tamperMode = mode;
+    const rewrittenBefore = rewriting.rewritten();
+    const failures: { failure: HopFailure; verdict: Verdict }[] = [];
+    const source = scriptedSource(
+      [
+        [hops.rewriter!, hops.honest1!],
+        [hops.honest0!, hops.honest1!],
+      ],
+      failures,
+    );
+    const [attacked, meanwhile] = await Promise.all([
+      runScripted(source, model, { maxTokens: TOKENS, temperature: 0, logprobs: 2 }),
+      honest.generate({ model: manifest.modelId, prompt: PROMPT, maxTokens: TOKENS, temperature: 0 }).collect(),
+    ]);
+    assert.ok(rewriting.rewritten() > rewrittenBefore, `the ${mode} rewrite was performed`);
+    assert.equal(failures.length, 1);
+    const [{ failure, verdict }] = failures as [{ failure: HopFailure; verdict: Verdict }];
+    assert.equal(failure.kind, 'commitment');
+    assert.equal(failure.reason, ResultRefusal.RESULT_NOT_COVERED);
+    assert.equal(failure.failedNodeId, hops.rewriter!.nodeId);
+    assert.deepEqual(verdict.bans, [{ nodeId: hops.rewriter!.nodeId }]);
+    // no rewritten token reached the caller: the generation is the reference, on the honest route
+    assert.deepEqual(attacked.ids, referenceIds());
+    assert.equal(attacked.summary.text, reference.text);
+    assert.equal(attacked.summary.failovers, 1);
+    assert.deepEqual(attacked.summary.route, [hops.honest0, hops.honest1]);
+    assert.equal(meanwhile.summary.text, reference.text);
+  }
+});
+
+test('a hop that blames an honest node with an unsigned, forged, replayed or merely its own report gets no honest node banned', async () => {
+  const model = await honest.model(manifest.modelId);
+  const cases: { mode: TamperMode; reporter?: string }[] = [
+    { mode: 'unsigned' },
+    { mode: 'forged' },
+    { mode: 'other-session' },
+    // a report in its own name is its word, signed: the honest node still answers, so the reporter pays
+    { mode: 'own-word', reporter: rogueKey.address },
+  ];
+  for (const { mode, reporter } of cases) {
+    tamperMode = mode;
+    const failures: { failure: HopFailure; verdict: Verdict }[] = [];
+    const source = scriptedSource(
+      [
+        [hops.rewriter!, hops.honest1!],
+        [hops.honest0!, hops.honest1!],
+      ],
+      failures,
+    );
+    const [attacked, meanwhile] = await Promise.all([
+      runScripted(source, model, { maxTokens: TOKENS, temperature: 0 }),
+      honest.generate({ model: manifest.modelId, prompt: PROMPT, maxTokens: TOKENS, temperature: 0 }).collect(),
+    ]);
+    assert.equal(failures.length, 1, mode);
+    const [{ failure, verdict }] = failures as [{ failure: HopFailure; verdict: Verdict }];
+    assert.equal(failure.reason, ForwardReason.NEXT_HOP_FAILED, mode);
+    assert.equal(failure.failedNodeId, hops.honest1!.nodeId, mode);
+    assert.equal(failure.reporter, reporter, mode);
+    assert.deepEqual(verdict.bans, [{ nodeId: hops.rewriter!.nodeId }], mode);
+    // the honest node it blamed carries on: the failover route through it gives the reference text
+    assert.deepEqual(attacked.ids, referenceIds(), mode);
+    assert.deepEqual(attacked.summary.route, [hops.honest0, hops.honest1]);
+    assert.equal(meanwhile.summary.text, reference.text);
+  }
+  const listed = (await registryClient.discover(manifest.modelId)).nodes.map((n) => n.nodeId);
+  assert.ok(listed.includes(hops.honest1!.nodeId));
+});
+
+test("a deeper hop's own signed report travels through an honest relay, and the client bans that hop on it", async () => {
+  const model = await honest.model(manifest.modelId);
+  // shard 1's node shuts down mid-generation: it ends the session NODE_DRAINING, in its own signed
+  // word, which shard 0's node checks and relays
+  const doomed = await stakedNode(1);
+  const doomedHop = hopOf(doomed, 1);
+  const failures: { failure: HopFailure; verdict: Verdict }[] = [];
+  const source = scriptedSource(
+    [
+      [hops.honest0!, doomedHop],
+      [hops.honest0!, hops.honest1!],
+    ],
+    failures,
+  );
+  const stream = generateThroughNetwork(source, model, encodePrompt(model, { prompt: PROMPT }), {
+    maxTokens: TOKENS,
+    temperature: 0,
+  });
+  const ids: number[] = [];
+  for (;;) {
+    const next = await stream.next();
+    if (next.done) break;
+    ids.push(next.value.id);
+    if (ids.length === 1) await doomed.close();
+  }
+  assert.deepEqual(ids, referenceIds());
+  assert.equal(failures.length, 1);
+  const [{ failure, verdict }] = failures as [{ failure: HopFailure; verdict: Verdict }];
+  assert.equal(failure.reason, ForwardReason.NODE_DRAINING);
+  assert.equal(failure.failedNodeId, doomedHop.nodeId);
+  assert.equal(failure.reporter, doomedHop.nodeId);
+  assert.deepEqual(verdict.bans, [{ nodeId: doomedHop.nodeId }]);
+});
+
+test('a fresh key with no stake, or less than the minimum, claiming computeUsPerToken 0 never receives a prompt', async () => {
+  const entry = manifest.shards[0]!;
+  const prompts: unknown[] = [];
+  const rogues: { key: KeyPair; server: Server; endpoint: string }[] = [];
+  try {
+    for (const stake of [0n, MINIMUM_NODE_STAKE - 1n]) {
+      const key = generateKeyPair();
+      if (stake > 0n) await registryClient.grant(operator, key.address, { stake });
+      // a real Node server that would read whatever prompt reached it, and answers Info truly
+      const server = new Server();
+      server.addService(tessera.v1.Node.service, {
+        Forward(call: ServerDuplexStream<unknown, unknown>) {
+          call.on('data', (request) => prompts.push(request));
+        },
+        Info(_call: ServerUnaryCall<unknown, InfoReply>, done: sendUnaryData<InfoReply>) {
+          done(null, {
+            nodeId: key.address,
+            modelId: manifest.modelId,
+            shardIndex: 0,
+            layerStart: entry.layerStart,
+            layerEnd: entry.layerEnd,
+            activeSessions: 0,
+            maxSessions: 64,
+            engineVersion: ENGINE_VERSION,
+          });
+        },
+      });
+      const port = await new Promise<number>((resolve, reject) =>
+        server.bindAsync('127.0.0.1:0', ServerCredentials.createInsecure(), (error, bound) =>
+          error ? reject(error) : resolve(bound),
+        ),
+      );
+      rogues.push({ key, server, endpoint: `127.0.0.1:${port}` });
+      const body = nodeBody(key, {
+        modelId: manifest.modelId,
+        shardIndex: 0,
+        endpoint: `127.0.0.1:${port}`,
+        load: { activeSessions: 0, maxSessions: 64, computeUsPerToken: 0 },
+      });
+      await assert.rejects(registryClient.register(key, body), (error: unknown) => {
+        assert.equal(reasonOf(error as ServiceError), 'STAKE_BELOW_MINIMUM');
+        return true;
+      });
+    }
+    // honest generations meanwhile and after, by the client that served before and by a fresh one
+    const fresh = await connect({ registries: [registry.endpoint], cacheDir: join(dir, 'fresh'), log: () => {} });
+    try {
+      for (const client of [honest, fresh, fresh]) {
+        const { summary } = await client
+          .generate({ model: manifest.modelId, prompt: PROMPT, maxTokens: TOKENS, temperature: 0 })
+          .collect();
+        assert.equal(summary.text, reference.text);
+      }
+    } finally {
+      fresh.close();
+    }
+    assert.deepEqual(prompts, [], 'no Open or step ever reached a rogue');
+    const listed = (await registryClient.discover(manifest.modelId)).nodes.map((n) => n.nodeId);
+    for (const rogue of rogues) assert.ok(!listed.includes(rogue.key.address));
+  } finally {
+    for (const rogue of rogues) rogue.server.forceShutdown();
+  }
+});

@@ -1,0 +1,67 @@
+// Tickets as an honest node makes them (a step its session's secret selects, signed by the node),
+// and fraud proofs as a verifier fabricates them.
+import { randomBytes } from 'node:crypto';
+import { sha256 } from '../../src/crypto/hash.ts';
+import type { KeyPair } from '../../src/crypto/keys.ts';
+import type { Manifest } from '../../src/model/manifest.ts';
+import { auditCommitmentOf, isAudited } from '../../src/protocol/audit-selection.ts';
+import { signFraudProof } from '../../src/protocol/audit-statements.ts';
+import { signCommitment, tokenBytes, type CommitmentFields } from '../../src/protocol/commitment.ts';
+import { ENGINE_VERSION } from '../../src/protocol/engine-version.ts';
+import { encodeTicket, openTicket } from '../../src/protocol/ticket.ts';
+import { signTicket } from '../../src/protocol/ticket-signature.ts';
+import { tessera } from '../../src/proto/services.ts';
+import type { FraudProof } from '../../src/proto/tessera/v1/FraudProof.ts';
+import type { Ticket, Ticket__Output } from '../../src/proto/tessera/v1/Ticket.ts';
+
+/** A step id that `secret` selects (or, with `selected` false, does not) for `shardIndex` at `rate`. */
+export function stepIdFor(secret: Uint8Array, shardIndex: number, rate: number, selected = true): Buffer {
+  let stepId = randomBytes(32);
+  while (isAudited(secret, stepId, shardIndex, rate) !== selected) stepId = randomBytes(32);
+  return stepId;
+}
+
+/** A fresh secret with the commitment fields that bind it and a step it selects. */
+export function selectedStep(
+  shardIndex: number,
+  rate: number,
+): {
+  secret: Buffer;
+  stepId: Buffer;
+  auditCommitment: Buffer;
+} {
+  const secret = randomBytes(32);
+  return { secret, stepId: stepIdFor(secret, shardIndex, rate), auditCommitment: auditCommitmentOf(secret) };
+}
+
+/** The node's signed ticket, as src/node/node-audits.ts sends it. */
+export function nodeSigned(key: KeyPair, ticket: Ticket, commitment: CommitmentFields, secret: Uint8Array): Ticket {
+  return signTicket(key, ticket, commitment, secret);
+}
+
+function asOutput(t: Ticket): Ticket__Output {
+  const codec = tessera.v1.Audit.service.SubmitTicket;
+  return codec.requestDeserialize(codec.requestSerialize(t)) as Ticket__Output;
+}
+
+/** A fraud proof `verifier` signs against a made-up commitment of `node`, with another made-up output. */
+export async function fabricatedProof(node: KeyPair, verifier: KeyPair, manifest: Manifest): Promise<FraudProof> {
+  const bytes = tokenBytes(Array.from({ length: 6 }, () => 1 + (randomBytes(2).readUInt16LE() % 500)));
+  const commitment = signCommitment(node, {
+    shardIndex: 0,
+    stepId: randomBytes(32),
+    inputHash: sha256(bytes),
+    outputHash: randomBytes(32),
+  });
+  const wire = await encodeTicket({
+    modelId: manifest.modelId,
+    shardIndex: 0,
+    shardSha256: manifest.shards[0]!.sha256,
+    engineVersion: ENGINE_VERSION,
+    input: { tokens: true, positions: 6, bytes },
+    startPosition: 0,
+    commitment,
+  });
+  const opened = await openTicket(asOutput(wire), 1 << 20);
+  return signFraudProof(verifier, wire, opened, randomBytes(32));
+}
