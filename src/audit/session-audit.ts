@@ -39,9 +39,20 @@ export class SessionAudit {
     return { reveal: { secret: this.secret } };
   }
 
-  /** The commitments of a step that the secret selects for audit. */
+  /**
+   * The commitments of a step that the secret selects for audit (each draw covers the node's
+   * signature). One whose signature is malformed is signed by no node, so nothing can be owed for it:
+   * it is left out rather than costing the other hops their requests.
+   */
   selected<C extends SignedCommitment>(commitments: readonly C[]): C[] {
-    return commitments.filter((c) => isAudited(this.secret, c.stepId, c.shardIndex, this.rate));
+    return commitments.filter((c) => {
+      try {
+        return isAudited(this.secret, c, this.rate);
+      } catch (error) {
+        if (error instanceof RangeError) return false;
+        throw error;
+      }
+    });
   }
 }
 

@@ -147,6 +147,19 @@ export class AuditWindow {
     return step;
   }
 
+  /** What takeStep would take, left in the window. */
+  peekStep(stepId: Uint8Array): RetainedStep | undefined {
+    this.expire();
+    const same = this.byStep.get(hex(stepId));
+    return same?.size === 1 ? [...same][0] : undefined;
+  }
+
+  /** What takeTicket would take, left in the window. */
+  peekTicket(ticketId: string): RetainedStep | undefined {
+    this.expire();
+    return this.byTicket.get(ticketId);
+  }
+
   /** How many kept steps carry this step id. */
   countStep(stepId: Uint8Array): number {
     return this.byStep.get(hex(stepId))?.size ?? 0;

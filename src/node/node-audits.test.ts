@@ -2,12 +2,13 @@ import { sha256 } from '../crypto/hash.ts';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { signCommitment, stepIdOf, tokenBytes } from '../protocol/commitment.ts';
+import { signCommitment, stepIdOf, tokenBytes, type SignedCommitment } from '../protocol/commitment.ts';
 import { auditCommitmentOf, isAudited } from '../protocol/audit-selection.ts';
 import { generateKeyPair } from '../crypto/keys.ts';
 import { AUDIT_WINDOW_DEFAULTS, AuditWindow } from './audit-window.ts';
 import { NodeAudits } from './node-audits.ts';
 import { NodeStatusError } from '../protocol/forward-status.ts';
+import { ticketIdOf } from '../protocol/ticket.ts';
 
 const RATE = 0.5;
 const key = generateKeyPair();
@@ -27,36 +28,42 @@ function nodeAudits(maxSteps = AUDIT_WINDOW_DEFAULTS.maxSteps, samplingRate = RA
   return { audits, events };
 }
 
-function keep(audits: NodeAudits, session: string, step: number) {
-  const bytes = tokenBytes([1, 2, 3]);
-  const commitment = signCommitment(key, {
+const bytes = tokenBytes([1, 2, 3]);
+
+function committed(session: string, step: number): SignedCommitment {
+  return signCommitment(key, {
     shardIndex: 0,
     stepId: stepIdOf(session, step),
     inputHash: sha256(bytes),
     outputHash: sha256(bytes),
   });
-  audits.window.keep({ sessionId: session, input: { tokens: true, positions: 3, bytes }, commitment });
-  return commitment.stepId;
 }
 
-function secretThat(selects: boolean, stepId: Uint8Array): Buffer {
+function keep(audits: NodeAudits, session: string, step: number): SignedCommitment {
+  const commitment = committed(session, step);
+  audits.window.keep({ sessionId: session, input: { tokens: true, positions: 3, bytes }, commitment });
+  return commitment;
+}
+
+/** A secret whose draw of the node's signed commitment selects it (or not). */
+function secretThat(selects: boolean, commitment: SignedCommitment): Buffer {
   for (;;) {
     const secret = randomBytes(32);
-    if (isAudited(secret, stepId, 0, RATE) === selects) return secret;
+    if (isAudited(secret, commitment, RATE) === selects) return secret;
   }
 }
 
 test("the registry's hand-over tickets a kept step once, and logs once a step not held or not selected", () => {
   const { audits, events } = nodeAudits();
   const held = keep(audits, 'a', 0);
-  const owed = (stepId: Uint8Array, secret: Buffer, shardIndex = 0) => ({
+  const owed = ({ stepId }: SignedCommitment, secret: Buffer, shardIndex = 0) => ({
     stepId: Buffer.from(stepId),
     shardIndex,
     secret,
     dueByMs: 1,
     ticketId: '',
   });
-  const missing = stepIdOf('never-kept', 0);
+  const missing = committed('never-kept', 0);
   const unselected = keep(audits, 'b', 0);
   const batch = [
     owed(held, secretThat(true, held)),
@@ -68,10 +75,30 @@ test("the registry's hand-over tickets a kept step once, and logs once a step no
   const hex = (id: Uint8Array) => Buffer.from(id).toString('hex');
   assert.deepEqual(events, [
     { event: 'audit_selected', stepId: undefined },
-    { event: 'audit_request_unanswerable', stepId: hex(missing) },
-    { event: 'audit_request_not_selected', stepId: hex(unselected) },
+    { event: 'audit_request_unanswerable', stepId: hex(missing.stepId) },
+    { event: 'audit_request_not_selected', stepId: hex(unselected.stepId) },
   ]);
   assert.equal(audits.window.size, 1, 'the unselected step is still kept');
+});
+
+test("a request naming its commitment is drawn over the node's own signature: a secret that does not select the step leaves it kept, one that does takes it", () => {
+  const { audits, events } = nodeAudits();
+  const owed = (commitment: SignedCommitment, secret: Buffer) => ({
+    stepId: Buffer.from(commitment.stepId),
+    shardIndex: 0,
+    secret,
+    dueByMs: 1,
+    ticketId: ticketIdOf(commitment),
+  });
+  const unselected = keep(audits, 'a', 0);
+  const selected = keep(audits, 'b', 0);
+  audits.answerOwed([owed(unselected, secretThat(false, unselected)), owed(selected, secretThat(true, selected))]);
+  assert.deepEqual(
+    events.map((e) => e.event),
+    ['audit_request_not_selected', 'audit_selected'],
+  );
+  assert.equal(audits.window.size, 1, 'the unselected step is still kept');
+  assert.equal(audits.window.countStep(unselected.stepId), 1);
 });
 
 test('a reveal tickets the steps it selects and lets the others go (the secret is bound: nothing else can be asked); a ticketed step is not handed over twice', () => {
@@ -80,12 +107,12 @@ test('a reveal tickets the steps it selects and lets the others go (the secret i
   keep(audits, 'b', 0);
   const secret = randomBytes(32);
   audits.reveal('a', auditCommitmentOf(secret), secret);
-  const selected = steps.filter((id) => isAudited(secret, id, 0, RATE));
+  const selected = steps.filter((c) => isAudited(secret, c, RATE));
   assert.equal(events.length, selected.length);
   assert.equal(audits.window.size, 1, "only the other session's step is still kept");
   events.length = 0;
   audits.answerOwed(
-    selected.map((id) => ({ stepId: Buffer.from(id), shardIndex: 0, secret, dueByMs: 1, ticketId: '' })),
+    selected.map((c) => ({ stepId: Buffer.from(c.stepId), shardIndex: 0, secret, dueByMs: 1, ticketId: '' })),
   );
   assert.deepEqual(events, [], 'the reveal answered them already');
 });
@@ -97,7 +124,7 @@ test('steps outlive their session in the window until its bounds push them out, 
   keep(audits, 'b', 0);
   keep(audits, 'c', 0); // a third step: the oldest goes
   audits.answerOwed([
-    { stepId: Buffer.from(first), shardIndex: 0, secret: secretThat(true, first), dueByMs: 1, ticketId: '' },
+    { stepId: Buffer.from(first.stepId), shardIndex: 0, secret: secretThat(true, first), dueByMs: 1, ticketId: '' },
   ]);
   assert.deepEqual(
     events.map((e) => e.event),
@@ -128,10 +155,10 @@ test('a window full of steps the cluster may still audit refuses new work with R
   kept.push(keep(audits, 'c', 0));
   assert.deepEqual([audits.window.size, audits.window.evicted], [3, 0]);
   audits.answerOwed(
-    kept.map((id) => ({
-      stepId: Buffer.from(id),
+    kept.map((c) => ({
+      stepId: Buffer.from(c.stepId),
       shardIndex: 0,
-      secret: secretThat(true, id),
+      secret: secretThat(true, c),
       dueByMs: 1,
       ticketId: '',
     })),

@@ -103,7 +103,7 @@ export class NodeAudits {
     // Every commitment of the session binds this secret, so the steps it does not select can never
     // be asked for: they leave the window now.
     for (const step of this.window.take(sessionId)) {
-      if (!isAudited(secret, step.commitment.stepId, this.options.shardIndex, this.samplingRate)) {
+      if (!isAudited(secret, step.commitment, this.samplingRate)) {
         this.window.release(step);
         continue;
       }
@@ -134,14 +134,18 @@ export class NodeAudits {
       }
       this.answered.add(key);
       this.trimAnswered();
-      if (audit.shardIndex !== shardIndex || !isAudited(audit.secret, audit.stepId, shardIndex, this.samplingRate)) {
+      const notSelected = () =>
         log('audit_request_not_selected', {
           ...fields,
           reason: `the request's secret does not select this step of shard ${shardIndex} at rate ${this.samplingRate}`,
         });
+      if (audit.shardIndex !== shardIndex) {
+        notSelected();
         continue;
       }
-      const kept = audit.ticketId === '' ? this.window.takeStep(audit.stepId) : this.window.takeTicket(audit.ticketId);
+      // The draw covers the node's signature of the step: the kept commitment is read before the
+      // step is taken, so that a secret that does not select it leaves it in the window.
+      const kept = audit.ticketId === '' ? this.window.peekStep(audit.stepId) : this.window.peekTicket(audit.ticketId);
       if (!kept) {
         log('audit_request_unanswerable', {
           ...fields,
@@ -150,6 +154,12 @@ export class NodeAudits {
         });
         continue;
       }
+      if (!isAudited(audit.secret, kept.commitment, this.samplingRate)) {
+        notSelected();
+        continue;
+      }
+      if (audit.ticketId === '') this.window.takeStep(audit.stepId);
+      else this.window.takeTicket(audit.ticketId);
       this.submit(kept, audit.secret);
     }
   }

@@ -1,9 +1,33 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { stepIdOf } from './commitment.ts';
+import { keyPairFromSecret } from '../crypto/keys.ts';
+import { signCommitment, stepIdOf, verifyCommitment } from './commitment.ts';
 import { auditCommitmentOf, auditDraw, auditThreshold, detectionProbability, isAudited } from './audit-selection.ts';
 
 const secret = Buffer.alloc(32, 7);
+const node = keyPairFromSecret(Buffer.alloc(32, 1));
+
+/** The node's commitment to step `step` of `session` on `shardIndex`, at a fixed time: the same signature each run. */
+function committed(session: string, step: number, shardIndex = 0, timestampMs = 1_700_000_000_000) {
+  return signCommitment(node, {
+    shardIndex,
+    stepId: stepIdOf(session, step),
+    inputHash: Buffer.alloc(32, 2),
+    outputHash: Buffer.alloc(32, 3),
+    timestampMs,
+    auditCommitment: auditCommitmentOf(secret),
+  });
+}
+
+/** The same signature with s flipped to n − s (and the recovery bit): it recovers the same signer. */
+function malleated(signature: Uint8Array): Buffer {
+  const n = 0xfffffffffffffffffffffffffffffffebaaedce6af48a03bbfd25e8cd0364141n;
+  const out = Buffer.from(signature);
+  const s = BigInt(`0x${out.toString('hex', 32, 64)}`);
+  Buffer.from((n - s).toString(16).padStart(64, '0'), 'hex').copy(out, 32);
+  out[64] = out[64]! ^ 1;
+  return out;
+}
 
 test('the threshold is rate · 2^256: nothing at 0, everything at 1, exactly 2^252 at 1/16', () => {
   assert.equal(auditThreshold(0), 0n);
@@ -11,21 +35,39 @@ test('the threshold is rate · 2^256: nothing at 0, everything at 1, exactly 2^2
   assert.equal(auditThreshold(1 / 16), 1n << 252n);
   assert.throws(() => auditThreshold(1.5), /sampling rate must be a fraction from 0 to 1, got 1.5/);
   assert.throws(() => auditThreshold(Number.NaN), /got NaN/);
-  const stepId = stepIdOf('session', 0);
-  assert.equal(isAudited(secret, stepId, 0, 0), false);
-  assert.equal(isAudited(secret, stepId, 0, 1), true);
+  const step = committed('session', 0);
+  assert.equal(isAudited(secret, step, 0), false);
+  assert.equal(isAudited(secret, step, 1), true);
 });
 
-test('draws depend on the secret, the step and the shard, and select about the rate', () => {
-  const stepId = stepIdOf('session', 3);
-  assert.notEqual(auditDraw(secret, stepId, 0), auditDraw(secret, stepId, 1));
-  assert.notEqual(auditDraw(secret, stepId, 0), auditDraw(Buffer.alloc(32, 8), stepId, 0));
-  assert.notEqual(auditDraw(secret, stepId, 0), auditDraw(secret, stepIdOf('session', 4), 0));
+test("draws depend on the secret, the step, the shard and the node's signature, and select about the rate", () => {
+  const step = committed('session', 3);
+  assert.notEqual(auditDraw(secret, step), auditDraw(secret, { ...step, shardIndex: 1 }));
+  assert.notEqual(auditDraw(secret, step), auditDraw(Buffer.alloc(32, 8), step));
+  assert.notEqual(auditDraw(secret, step), auditDraw(secret, { ...step, stepId: stepIdOf('session', 4) }));
+  // The same step committed a millisecond later: another signature, another draw.
+  const later = committed('session', 3, 0, 1_700_000_000_001);
+  assert.deepEqual(later.stepId, step.stepId);
+  assert.notEqual(auditDraw(secret, step), auditDraw(secret, later));
   let selected = 0;
-  const n = 20_000;
-  for (let step = 0; step < n; step++) if (isAudited(secret, stepIdOf('session', step), step % 4, 0.05)) selected++;
-  // 5 % of 20 000 is 1000, with a standard deviation of about 31: five of them either side.
-  assert.ok(selected > 845 && selected < 1155, `${selected} of ${n} selected`);
+  const n = 4000;
+  for (let i = 0; i < n; i++) if (isAudited(secret, committed('session', i, i % 4), 0.05)) selected++;
+  // 5 % of 4000 is 200, with a standard deviation of about 14: six of them either side.
+  assert.ok(selected > 116 && selected < 284, `${selected} of ${n} selected`);
+});
+
+test("the other encoding of the node's signature (s flipped to n − s) is as valid and draws the same", () => {
+  for (let i = 0; i < 8; i++) {
+    const step = committed('session', i);
+    const other = { ...step, signature: malleated(step.signature) };
+    assert.ok(verifyCommitment(other), 'the flipped signature still recovers the node');
+    assert.notDeepEqual(other.signature, step.signature);
+    assert.equal(auditDraw(secret, other), auditDraw(secret, step));
+  }
+  assert.throws(
+    () => auditDraw(secret, { ...committed('session', 0), signature: Buffer.alloc(64) }),
+    /^RangeError: the commitment's signature has 64 bytes, not 65$/,
+  );
 });
 
 test('the audit commitment is sha256 of the secret, and the detection bound is 1 − (1 − p)^k', () => {

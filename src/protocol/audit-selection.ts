@@ -1,13 +1,19 @@
 import { createHash, randomBytes } from 'node:crypto';
+import type { SignedCommitment } from './commitment.ts';
 
 /**
  * Audit selection (docs/ARCHITECTURE.md §6): commit, then challenge. The client draws a secret per
  * session and sends only its hash at Open; nodes sign their commitments; then the client reveals the
- * secret, and step s of shard k is audited iff H(secret || stepId || k) < rate · 2^256, where
- * stepId = H(session || s) (src/protocol/commitment.ts). Using the step id rather than s lets a
- * registry check a selection from the commitment alone, without learning the session or the step.
- * A node cannot predict the draw when it commits, and an honest client cannot steer it (the hash
- * was fixed at Open).
+ * secret, and step s of shard k is audited iff H(secret || stepId || k || signature) < rate · 2^256,
+ * where stepId = H(session || s) (src/protocol/commitment.ts) and signature is r || s of the node's
+ * signature of its commitment to the step, s in its lower half (canonicalSignature). Using the step id rather than s lets a registry check a selection
+ * from the commitment alone, without learning the session or the step.
+ *
+ * Each party is missing one input when it could still steer: the node signs before it knows the
+ * secret, and the client, which knows its secret before it picks session ids and step numbers,
+ * cannot know the node's signature until the step is committed (the signature is deterministic, but
+ * only under the node's key). Without the signature a client could grind session ids offline until
+ * every position-0 step of an honest node is selected, and fill that node's audit window.
  */
 
 export const AUDIT_SECRET_BYTES = 32;
@@ -36,15 +42,46 @@ export function auditThreshold(rate: number): bigint {
   return BigInt(Math.floor(rate * 2 ** 53)) << 203n;
 }
 
-/** The draw of one step of one shard, a 256-bit integer. */
-export function auditDraw(secret: Uint8Array, stepId: Uint8Array, shardIndex: number): bigint {
-  const shard = Buffer.alloc(4);
-  shard.writeUInt32BE(shardIndex);
-  return BigInt(`0x${createHash('sha256').update(secret).update(stepId).update(shard).digest('hex')}`);
+/** What a draw reads of a node's signed commitment to a step. */
+export type DrawnStep = Pick<SignedCommitment, 'stepId' | 'shardIndex' | 'signature'>;
+
+/** The order of secp256k1's group: s and n − s sign the same message. */
+const CURVE_ORDER = 0xfffffffffffffffffffffffffffffffebaaedce6af48a03bbfd25e8cd0364141n;
+const HALF_ORDER = CURVE_ORDER >> 1n;
+const SIGNATURE_BYTES = 65;
+
+/**
+ * r || s with s in its lower half: whoever holds a signature can flip s to n − s (and the recovery
+ * bit) and still have one that recovers the node's address, which would give a client two draws of
+ * each step to choose from. Both encodings draw the same; the recovery byte is left out for that.
+ */
+function canonicalSignature(signature: Uint8Array): Buffer {
+  if (signature.length !== SIGNATURE_BYTES)
+    throw new RangeError(`the commitment's signature has ${signature.length} bytes, not ${SIGNATURE_BYTES}`);
+  const rs = Buffer.from(signature.subarray(0, 64));
+  const s = BigInt(`0x${rs.toString('hex', 32, 64)}`);
+  if (s > HALF_ORDER) Buffer.from((CURVE_ORDER - s).toString(16).padStart(64, '0'), 'hex').copy(rs, 32);
+  return rs;
 }
 
-export function isAudited(secret: Uint8Array, stepId: Uint8Array, shardIndex: number, rate: number): boolean {
-  return auditDraw(secret, stepId, shardIndex) < auditThreshold(rate);
+/**
+ * The draw of one committed step of one shard, a 256-bit integer. Throws a RangeError for a
+ * signature that is not 65 bytes (check the commitment's signature first).
+ */
+export function auditDraw(secret: Uint8Array, step: DrawnStep): bigint {
+  const shard = Buffer.alloc(4);
+  shard.writeUInt32BE(step.shardIndex);
+  const digest = createHash('sha256')
+    .update(secret)
+    .update(step.stepId)
+    .update(shard)
+    .update(canonicalSignature(step.signature))
+    .digest('hex');
+  return BigInt(`0x${digest}`);
+}
+
+export function isAudited(secret: Uint8Array, step: DrawnStep, rate: number): boolean {
+  return auditDraw(secret, step) < auditThreshold(rate);
 }
 
 /**

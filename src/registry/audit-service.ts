@@ -302,7 +302,7 @@ export class AuditService {
     const unbound = secretBindingProblem(commitment, Buffer.from(request.secret, 'hex'));
     if (unbound !== undefined) return unbound;
     const { audit } = this.options.config;
-    if (!isAudited(Buffer.from(request.secret, 'hex'), commitment.stepId, commitment.shardIndex, audit.samplingRate)) {
+    if (!isAudited(Buffer.from(request.secret, 'hex'), commitment, audit.samplingRate)) {
       return `the secret no longer selects the step at the cluster's sampling rate ${audit.samplingRate}`;
     }
     // Normally a deadline falls within the request window plus the ticket deadline of the commitment;
@@ -501,7 +501,7 @@ export class AuditService {
       secret.length !== 32
         ? `the ticket carries no 32-byte audit secret (${secret.length} bytes)`
         : (secretBindingProblem(commitment, secret) ??
-          (isAudited(secret, commitment.stepId, commitment.shardIndex, samplingRate)
+          (isAudited(secret, commitment, samplingRate)
             ? undefined
             : `the secret does not select this step of shard ${commitment.shardIndex} at the cluster's sampling rate ${samplingRate}`));
     if (unselected !== undefined)
@@ -937,7 +937,7 @@ export class AuditService {
     const secret = Buffer.from(request.secret, 'hex');
     const unbound = secretBindingProblem(commitment, secret);
     if (unbound !== undefined) throw new AuditError(status.FAILED_PRECONDITION, `${unbound}: nothing is owed`);
-    if (!isAudited(secret, commitment.stepId, commitment.shardIndex, config.audit.samplingRate)) {
+    if (!isAudited(secret, commitment, config.audit.samplingRate)) {
       throw new AuditError(
         status.FAILED_PRECONDITION,
         `the secret does not select this step of shard ${commitment.shardIndex} at the cluster's sampling rate ${config.audit.samplingRate}: nothing is owed`,

@@ -6,7 +6,7 @@ import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import Database from 'better-sqlite3';
-import { randomBytes, randomUUID } from 'node:crypto';
+import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -17,12 +17,23 @@ import { RegistryClient } from '../../src/registry/registry-client.ts';
 import { testModel } from '../support/models.ts';
 import { nodeBody, removeDir, tempDir, testClusterConfig, writeShardsDir } from '../support/registry-fixtures.ts';
 import { fabricatedProof, nodeSigned, selectedStep } from '../support/audit-tickets.ts';
-import { DEFAULT_SAMPLING_RATE, isAudited } from '../../src/protocol/audit-selection.ts';
+import {
+  auditCommitmentOf,
+  auditThreshold,
+  DEFAULT_SAMPLING_RATE,
+  isAudited,
+} from '../../src/protocol/audit-selection.ts';
 import { startRegistry } from '../../src/registry/registry.ts';
 import { status, type ServiceError } from '@grpc/grpc-js';
-import { generateKeyPair, type KeyPair } from '../../src/crypto/keys.ts';
+import { generateKeyPair, keyPairFromSecret, type KeyPair } from '../../src/crypto/keys.ts';
 import { SessionAudit } from '../../src/audit/session-audit.ts';
-import { signCommitment, tokenBytes, type SignedCommitment } from '../../src/protocol/commitment.ts';
+import {
+  signCommitment,
+  stepIdOf,
+  tokenBytes,
+  verifyCommitment,
+  type SignedCommitment,
+} from '../../src/protocol/commitment.ts';
 import { ENGINE_VERSION } from '../../src/protocol/engine-version.ts';
 import { commitmentFromProto, encodeTicket, ticketIdOf } from '../../src/protocol/ticket.ts';
 import { signTicket } from '../../src/protocol/ticket-signature.ts';
@@ -69,11 +80,12 @@ async function unrevealedSession(
   audit: SessionAudit,
   prompts: readonly number[][],
   stepNumber: (i: number) => number = (i) => i,
+  sessionId: string = randomUUID(),
 ): Promise<ServedStep[]> {
   const client = new ForwardClient(network.nodes[0]!.endpoint);
   try {
     await client.openSession({
-      sessionId: randomUUID(),
+      sessionId,
       modelId: network.manifest.modelId,
       route: network.route,
       outputMode: 'off',
@@ -136,12 +148,12 @@ test('a client queueing tickets of unselected steps, unsigned or signed by itsel
   } while (
     sessions < 20 &&
     !(
-      steps.some((s) => isAudited(audit.secret, s.commitment.stepId, 0, RATE)) &&
-      steps.some((s) => !isAudited(audit.secret, s.commitment.stepId, 0, RATE))
+      steps.some((s) => isAudited(audit.secret, s.commitment, RATE)) &&
+      steps.some((s) => !isAudited(audit.secret, s.commitment, RATE))
     )
   );
-  const selected = steps.filter((s) => isAudited(audit.secret, s.commitment.stepId, 0, RATE));
-  const unselected = steps.filter((s) => !isAudited(audit.secret, s.commitment.stepId, 0, RATE));
+  const selected = steps.filter((s) => isAudited(audit.secret, s.commitment, RATE));
+  const unselected = steps.filter((s) => !isAudited(audit.secret, s.commitment, RATE));
   assert.ok(selected.length > 0 && unselected.length > 0, `no mixed session in ${sessions}`);
 
   // The honest request, made before the flood: the node learns of it at its next heartbeat.
@@ -198,6 +210,126 @@ test('a client queueing tickets of unselected steps, unsigned or signed by itsel
   assert.equal(owed.requestsPending, 0);
   assert.equal(owed.refusals, 0);
   assert.equal((await network.audits.status(network.nodes[1]!.nodeId)).ticketsQueued, 0);
+});
+
+/**
+ * The draw as it was before it covered the node's signature, H(secret || stepId || k): everything
+ * in it is the client's to choose before any node has committed to anything.
+ */
+function oldStyleSelected(secret: Uint8Array, stepId: Uint8Array, shardIndex: number, rate: number): boolean {
+  const shard = Buffer.alloc(4);
+  shard.writeUInt32BE(shardIndex);
+  const draw = BigInt(`0x${createHash('sha256').update(secret).update(stepId).update(shard).digest('hex')}`);
+  return draw < auditThreshold(rate);
+}
+
+/** Deterministic bytes for `label` (a seeded stream, so that a run's numbers are the same every time). */
+const seeded = (label: string): Buffer => createHash('sha256').update('audits.test seed 13/').update(label).digest();
+
+/** s flipped to n − s (and the recovery bit): a second encoding of the node's signature that recovers the node too. */
+function malleated(signature: Uint8Array): Buffer {
+  const n = 0xfffffffffffffffffffffffffffffffebaaedce6af48a03bbfd25e8cd0364141n;
+  const out = Buffer.from(signature);
+  Buffer.from((n - BigInt(`0x${out.toString('hex', 32, 64)}`)).toString(16).padStart(64, '0'), 'hex').copy(out, 32);
+  out[64] = out[64]! ^ 1;
+  return out;
+}
+
+test("a client that grinds session ids offline until its secret would select an honest node's position-0 step gets it selected only at the rate: the draw covers the node's signature, in either encoding", () => {
+  const RATE = DEFAULT_SAMPLING_RATE;
+  const N = 1000;
+  const secret = seeded('secret');
+  const node = keyPairFromSecret(seeded('node key'));
+  // The attack: with its secret drawn, the client tries session ids until the draw of step 0 on
+  // shard 0 selects it, before it opens any session (it knows everything such a draw reads).
+  const ground: string[] = [];
+  for (let i = 0; ground.length < N; i++) {
+    const sessionId = `ground-${i}`;
+    if (oldStyleSelected(secret, stepIdOf(sessionId, 0), 0, RATE)) ground.push(sessionId);
+  }
+  // The honest node commits to each of them (fixed times and inputs: the same signatures every run).
+  const commitments = ground.map((sessionId, i) =>
+    signCommitment(node, {
+      shardIndex: 0,
+      stepId: stepIdOf(sessionId, 0),
+      inputHash: seeded(`input ${sessionId}`),
+      outputHash: seeded(`output ${sessionId}`),
+      timestampMs: 1_700_000_000_000 + i,
+      auditCommitment: auditCommitmentOf(secret),
+    }),
+  );
+  assert.equal(
+    commitments.filter((c) => oldStyleSelected(secret, c.stepId, 0, RATE)).length,
+    N,
+    'without the signature every ground step would be audited',
+  );
+  const selected = commitments.filter((c) => isAudited(secret, c, RATE)).length;
+  // Binomial(N, rate): mean 50, standard deviation about 6.9; six of them either side.
+  const mean = RATE * N;
+  const bound = 6 * Math.sqrt(N * RATE * (1 - RATE));
+  assert.ok(
+    selected > mean - bound && selected < mean + bound,
+    `${selected} of ${N} ground steps selected, expected about ${mean}`,
+  );
+  // Whoever holds a commitment may flip its signature's s: it still verifies, and draws the same.
+  const eitherEncoding = commitments.filter((c) => {
+    const other = { ...c, signature: malleated(c.signature) };
+    assert.ok(verifyCommitment(other));
+    return isAudited(secret, c, RATE) || isAudited(secret, other, RATE);
+  }).length;
+  assert.equal(eitherEncoding, selected);
+});
+
+test('against real nodes, ground step numbers of a ground session id are selected at the rate, not always; the selected ones are still ticketed when requested and pass', async () => {
+  const RATE = 0.25;
+  const N = 48;
+  const network = await startAuditNetwork({ shards: 2, stake: 1000n, audit: { samplingRate: RATE } });
+  networks.push(network);
+  const node = network.nodes[0]!;
+  const audit = new SessionAudit(RATE);
+  // The client grinds a session id and N step numbers whose old-style draws select shard 0's step.
+  let sessionId: string;
+  do sessionId = randomUUID();
+  while (!oldStyleSelected(audit.secret, stepIdOf(sessionId, 0), 0, RATE));
+  const stepNumbers: number[] = [];
+  for (let step = 0; stepNumbers.length < N; step++)
+    if (oldStyleSelected(audit.secret, stepIdOf(sessionId, step), 0, RATE)) stepNumbers.push(step);
+  const steps = await unrevealedSession(
+    network,
+    audit,
+    Array.from({ length: N }, (_, i) => promptTokens(100 + i, 3 + (i % 4))),
+    (i) => stepNumbers[i]!,
+    sessionId,
+  );
+  assert.equal(steps.length, N);
+  const selected = steps.filter((s) => isAudited(audit.secret, s.commitment, RATE));
+  // Binomial(48, 0.25): mean 12, standard deviation 3; past 30 has odds below one in ten million.
+  assert.ok(selected.length <= 30, `${selected.length} of ${N} ground steps selected, expected about 12`);
+  assert.ok(selected.length >= 1, `none of ${N} steps selected (odds about one in a million)`);
+
+  // The honest flow: the client requests the selected steps, the node tickets each, and each passes.
+  for (const step of selected) await network.audits.requestAudit(network.clientKey, step.commitment, audit.secret);
+  // The others cannot be asked for (a few of them: the client key's RequestAudit burst is 50).
+  for (const step of steps.filter((s) => !selected.includes(s)).slice(0, 8)) {
+    const error = await refusedWith(
+      network.audits.requestAudit(network.clientKey, step.commitment, audit.secret),
+      status.FAILED_PRECONDITION,
+      'FAILED_PRECONDITION',
+    );
+    assert.match(error.details, /the secret does not select this step of shard 0 at the cluster's sampling rate 0.25/);
+  }
+  const done = await waitFor(
+    "the node's tickets to pass",
+    async () => {
+      const s = await network.audits.status(node.nodeId);
+      return s.ticketsPassed === selected.length && s;
+    },
+    30_000,
+  );
+  assert.deepEqual(
+    [done.ticketsQueued, done.requestsPending, done.refusals, done.proofsConfirmed + done.proofsUnconfirmed],
+    [0, 0, 0, 0],
+  );
 });
 
 /** `tessera registry` in `cwd` (its cluster.json there) on a free port; resolves with its endpoint once it serves. */
@@ -520,14 +652,11 @@ test("one host's tickets are bounded in the queue whichever nodes signed them: p
       await client.register(key, nodeBody(key, { modelId: 'tiny', shardIndex: 0, endpoint: `127.0.0.1:${50100 + i}` }));
     const ticketOf = async (node: KeyPair) => {
       const bytes = tokenBytes([1, 2, 3]);
-      const { secret, stepId, auditCommitment } = selectedStep(0, DEFAULT_SAMPLING_RATE);
-      const commitment = signCommitment(node, {
-        shardIndex: 0,
-        stepId,
-        inputHash: sha256(bytes),
-        outputHash: randomBytes(32),
-        auditCommitment,
-      });
+      const { secret, commitment } = selectedStep(
+        node,
+        { shardIndex: 0, inputHash: sha256(bytes), outputHash: randomBytes(32) },
+        DEFAULT_SAMPLING_RATE,
+      );
       const wire = await encodeTicket({
         modelId: 'tiny',
         shardIndex: 0,

@@ -286,14 +286,11 @@ test('600 signed audit requests dated 25 s ahead from one key are cut off at its
 /** A well-formed ticket of a step on shard 0 of `tiny`, its commitment signed by `node`. */
 async function ticketOf(node: KeyPair) {
   const bytes = tokenBytes([1, 2, 3]);
-  const { secret, stepId, auditCommitment } = selectedStep(0, DEFAULT_SAMPLING_RATE);
-  const commitment = signCommitment(node, {
-    shardIndex: 0,
-    stepId,
-    inputHash: sha256(bytes),
-    outputHash: sha256(randomBytes(8)),
-    auditCommitment,
-  });
+  const { secret, commitment } = selectedStep(
+    node,
+    { shardIndex: 0, inputHash: sha256(bytes), outputHash: sha256(randomBytes(8)) },
+    DEFAULT_SAMPLING_RATE,
+  );
   const encoded = await encodeTicket({
     modelId: 'tiny',
     shardIndex: 0,

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import Database from 'better-sqlite3';
 import { AuditClient } from '../../src/audit/audit-client.ts';
-import { signCommitment, tokenBytes } from '../../src/protocol/commitment.ts';
+import { tokenBytes } from '../../src/protocol/commitment.ts';
 import { ENGINE_VERSION } from '../../src/protocol/engine-version.ts';
 import { encodeTicket } from '../../src/protocol/ticket.ts';
 import { generateKeyPair } from '../../src/crypto/keys.ts';
@@ -72,14 +72,11 @@ test('every ticket the registry acknowledged is still queued after kill -9', asy
   const tickets = await Promise.all(
     Array.from({ length: 200 }, async () => {
       const bytes = tokenBytes([1 + (randomBytes(1)[0]! % 200), 7, 9]);
-      const { secret, stepId, auditCommitment } = selectedStep(0, DEFAULT_SAMPLING_RATE);
-      const commitment = signCommitment(node, {
-        shardIndex: 0,
-        stepId,
-        inputHash: sha256(bytes),
-        outputHash: randomBytes(32),
-        auditCommitment,
-      });
+      const { secret, commitment } = selectedStep(
+        node,
+        { shardIndex: 0, inputHash: sha256(bytes), outputHash: randomBytes(32) },
+        DEFAULT_SAMPLING_RATE,
+      );
       const encoded = await encodeTicket({
         modelId: manifest.modelId,
         shardIndex: 0,

@@ -8,14 +8,15 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { status, type ServiceError } from '@grpc/grpc-js';
 import Database from 'better-sqlite3';
 import { AuditClient } from '../../src/audit/audit-client.ts';
-import { signCommitment, stepIdOf, type SignedCommitment } from '../../src/protocol/commitment.ts';
-import { auditCommitmentOf, isAudited } from '../../src/protocol/audit-selection.ts';
+import { signCommitment, type SignedCommitment } from '../../src/protocol/commitment.ts';
+import { isAudited } from '../../src/protocol/audit-selection.ts';
 import { SessionAudit } from '../../src/audit/session-audit.ts';
 import { generateKeyPair } from '../../src/crypto/keys.ts';
 import type { Commitment__Output } from '../../src/proto/tessera/v1/Commitment.ts';
 import { auditRetentionMs, ClusterConfigError, parseClusterConfig } from '../../src/registry/cluster-config.ts';
 import { RegistryClient } from '../../src/registry/registry-client.ts';
 import { startRegistry, type RegistryHandle } from '../../src/registry/registry.ts';
+import { committedStep } from '../support/audit-tickets.ts';
 import { nodeBody, waitFor } from '../support/registry-fixtures.ts';
 import { promptTokens, startAuditNetwork, type AuditNetwork } from '../support/audit-network.ts';
 import { ForwardClient } from '../support/node-cluster.ts';
@@ -51,32 +52,53 @@ function network(node?: Parameters<typeof startAuditNetwork>[0]['node']): Promis
   });
 }
 
-/** A session id and a secret that select (or not) the first step of each shard, as `want` says. */
-function draw(want: readonly boolean[]): { sessionId: string; secret: Buffer } {
+/** Whether `secret` selects the step of each shard as `want` says. */
+const selects = (secret: Buffer, commitments: readonly Commitment__Output[], want: readonly boolean[]): boolean =>
+  want.every((selected, shard) => isAudited(secret, commitments[shard]!, RATE) === selected);
+
+/**
+ * Sessions of one prefill each, with a fresh secret committed at Open, until the secret selects the
+ * step of each shard as `want` says: the draw covers the nodes' signatures, so a client learns what
+ * its secret selects only once the step is committed. Only that last session is revealed on the
+ * stream, when `reveal`; the others are closed unrevealed and never requested, so they owe nothing.
+ */
+async function drawnPrefill(
+  net: AuditNetwork,
+  seed: number,
+  want: readonly boolean[],
+  reveal: boolean,
+): Promise<{ secret: Buffer; commitments: Commitment__Output[] }> {
+  for (let sessions = 0; sessions < 64; sessions++) {
+    const audit = new SessionAudit(RATE);
+    const commitments = await prefill(net, seed, audit, (c) => reveal && selects(audit.secret, c, want));
+    if (selects(audit.secret, commitments, want)) return { secret: audit.secret, commitments };
+  }
+  throw new Error(`no secret selected the shards' steps as ${JSON.stringify(want)} in 64 sessions`);
+}
+
+/** A secret other than any committed at Open that selects each of `commitments` (chosen after the fact). */
+function selectingSecret(commitments: readonly Commitment__Output[]): Buffer {
   for (;;) {
-    const sessionId = randomUUID();
     const secret = randomBytes(32);
-    if (want.every((selected, shard) => isAudited(secret, stepIdOf(sessionId, 0), shard, RATE) === selected))
-      return { sessionId, secret };
+    if (commitments.every((c) => isAudited(secret, c, RATE))) return secret;
   }
 }
 
 /**
  * One prefill through the whole route, then Close: with the audit commitment of `audit` at Open
- * (none without it) and its reveal on the stream only when `reveal`. Resolves with the step's
- * commitments once the session has ended on the first node.
+ * (none without it) and its reveal on the stream only when `reveal` says so of the step's
+ * commitments. Resolves with them once the session has ended on the first node.
  */
 async function prefill(
   net: AuditNetwork,
-  sessionId: string,
   seed: number,
   audit: SessionAudit | undefined,
-  reveal: boolean,
+  reveal: boolean | ((commitments: Commitment__Output[]) => boolean),
 ): Promise<Commitment__Output[]> {
   const client = new ForwardClient(net.nodes[0]!.endpoint);
   try {
     await client.openSession({
-      sessionId,
+      sessionId: randomUUID(),
       modelId: net.manifest.modelId,
       route: net.route,
       outputMode: 'off',
@@ -87,11 +109,12 @@ async function prefill(
     const reply = await client
       .write({ step: { step: 0, startPosition: 0, tokens: promptTokens(seed, 4 + (seed % 5)) } })
       .reply();
-    if (reveal) client.write(audit!.revealRequest());
+    const commitments = reply.result!.commitments;
+    if (typeof reveal === 'function' ? reveal(commitments) : reveal) client.write(audit!.revealRequest());
     client.write({ close: {} });
     const end = await client.next();
     assert.ok('end' in end, `the session ended with ${JSON.stringify(end)}`);
-    return reply.result!.commitments;
+    return commitments;
   } finally {
     client.close();
   }
@@ -123,34 +146,32 @@ test('an honest node answers every audit request the registry hands it, revealed
   let dueByMs = 0;
 
   // A client that commits at Open but never reveals on the stream: the session ends first, then it files its requests.
-  const unrevealed = draw([true, true]);
-  const first = await prefill(net, unrevealed.sessionId, 1, new SessionAudit(RATE, unrevealed.secret), false);
-  dueByMs = Math.max(dueByMs, await requestAll(net, first, unrevealed.secret));
+  const unrevealed = await drawnPrefill(net, 1, [true, true], false);
+  dueByMs = Math.max(dueByMs, await requestAll(net, unrevealed.commitments, unrevealed.secret));
 
-  // A client that sent no audit commitment at all: its steps bind none, so nothing can be asked of them.
-  const uncommitted = draw([true, true]);
-  const second = await prefill(net, uncommitted.sessionId, 2, undefined, false);
+  // A client that sent no audit commitment at all: its steps bind none, so nothing can be asked of
+  // them, not even with a secret chosen afterwards to select them all.
+  const second = await prefill(net, 2, undefined, false);
+  const uncommitted = selectingSecret(second);
   for (const c of second) {
-    await assert.rejects(net.audits.requestAudit(net.clientKey, c, uncommitted.secret), (error: ServiceError) => {
+    await assert.rejects(net.audits.requestAudit(net.clientKey, c, uncommitted), (error: ServiceError) => {
       assert.equal(error.code, status.FAILED_PRECONDITION, `${status[error.code]}: ${error.details}`);
       assert.match(error.details, /opened without an audit commitment, so none of its steps can be audited/);
       return true;
     });
   }
   // Another secret than the one committed at Open does not bind the steps either.
-  const rebound = draw([true, true]);
-  const bound = await prefill(net, rebound.sessionId, 5, new SessionAudit(RATE, rebound.secret), false);
-  const other = draw([true, true]).secret;
+  const rebound = await drawnPrefill(net, 5, [true, true], false);
+  const other = selectingSecret(rebound.commitments);
   await assert.rejects(
-    net.audits.requestAudit(net.clientKey, bound[0]!, other),
+    net.audits.requestAudit(net.clientKey, rebound.commitments[0]!, other),
     /the secret is not the one the session committed to at Open/,
   );
-  dueByMs = Math.max(dueByMs, await requestAll(net, bound, rebound.secret));
+  dueByMs = Math.max(dueByMs, await requestAll(net, rebound.commitments, rebound.secret));
 
   // An honest client: the reveal on the stream and the requests at the registry name the same steps.
-  const revealed = draw([true, true]);
-  const third = await prefill(net, revealed.sessionId, 3, new SessionAudit(RATE, revealed.secret), true);
-  dueByMs = Math.max(dueByMs, await requestAll(net, third, revealed.secret));
+  const revealed = await drawnPrefill(net, 3, [true, true], true);
+  dueByMs = Math.max(dueByMs, await requestAll(net, revealed.commitments, revealed.secret));
 
   // Shard 0's tickets (prompts) are audited by the registry itself as they come: queued or passed.
   await waitFor('every ticket', async () => {
@@ -175,7 +196,7 @@ test('an honest node answers every audit request the registry hands it, revealed
     );
     assert.deepEqual(
       mine.filter((e) =>
-        /^audit\.(ticket_failed|ticket_dropped|request_unanswerable|request_not_selected)$/.test(e.event),
+        /^audit_(ticket_failed|ticket_dropped|request_unanswerable|request_not_selected)$/.test(e.event),
       ),
       [],
     );
@@ -185,11 +206,8 @@ test('an honest node answers every audit request the registry hands it, revealed
 
 test('a forged or unselected audit request is refused at the registry and changes nothing', async () => {
   const net = honest!;
-  const { sessionId, secret } = draw([true, false]);
-  const [shard0, shard1] = (await prefill(net, sessionId, 4, new SessionAudit(RATE, secret), false)) as [
-    Commitment__Output,
-    Commitment__Output,
-  ];
+  const { secret, commitments } = await drawnPrefill(net, 4, [true, false], false);
+  const [shard0, shard1] = commitments as [Commitment__Output, Commitment__Output];
   const tables = [
     'audit_tickets',
     'audit_requests',
@@ -237,18 +255,18 @@ test('a request for a step committed longer ago than audit.requestWindowMs is re
   );
   registryClient.close();
   const { requestWindowMs } = net.clusterConfig.audit;
-  const stepId = randomBytes(32);
-  let secret: Buffer;
-  do secret = randomBytes(32);
-  while (!isAudited(secret, stepId, 0, RATE));
-  const outdated = signCommitment(node, {
-    shardIndex: 0,
-    stepId,
-    inputHash: randomBytes(32),
-    outputHash: randomBytes(32),
-    timestampMs: Date.now() - requestWindowMs - 5_000,
-    auditCommitment: auditCommitmentOf(secret),
-  });
+  const secret = randomBytes(32);
+  const outdated = committedStep(
+    node,
+    secret,
+    {
+      shardIndex: 0,
+      inputHash: randomBytes(32),
+      outputHash: randomBytes(32),
+      timestampMs: Date.now() - requestWindowMs - 5_000,
+    },
+    RATE,
+  );
   const tables = [
     'audit_tickets',
     'audit_requests',
@@ -280,8 +298,8 @@ test('a node that withholds its tickets is slashed by the configured fraction on
   const [refuser, fair] = net.nodes as [(typeof net.nodes)[0], (typeof net.nodes)[0]];
 
   const refuseOnce = async (seed: number): Promise<number> => {
-    const { sessionId, secret } = draw([true, true]);
-    return requestAll(net, await prefill(net, sessionId, seed, new SessionAudit(RATE, secret), true), secret);
+    const { secret, commitments } = await drawnPrefill(net, seed, [true, true], true);
+    return requestAll(net, commitments, secret);
   };
   const dueByMs = await refuseOnce(10);
   const first = await waitFor('the refusal slash', async () => {
@@ -342,20 +360,20 @@ test("a deadline runs only while the registry is up: requests open across a rest
     nodeBody(node, { modelId: net.manifest.modelId, shardIndex: 0, endpoint: '127.0.0.1:50100' }),
   );
   registryClient.close();
-  const stepId = randomBytes(32);
   // Dated so that the deadline, moved past the downtime, falls after the node's retention of the step.
   const { requestWindowMs, ticketDeadlineMs } = net.clusterConfig.audit;
-  let secret: Buffer;
-  do secret = randomBytes(32);
-  while (!isAudited(secret, stepId, 0, RATE));
-  const commitment = signCommitment(node, {
-    shardIndex: 0,
-    stepId,
-    inputHash: randomBytes(32),
-    outputHash: randomBytes(32),
-    timestampMs: Date.now() - requestWindowMs + 1_000,
-    auditCommitment: auditCommitmentOf(secret),
-  });
+  const secret = randomBytes(32);
+  const commitment = committedStep(
+    node,
+    secret,
+    {
+      shardIndex: 0,
+      inputHash: randomBytes(32),
+      outputHash: randomBytes(32),
+      timestampMs: Date.now() - requestWindowMs + 1_000,
+    },
+    RATE,
+  );
   let audits = new AuditClient(registry.endpoint);
   const { dueByMs } = await audits.requestAudit(net.clientKey, commitment, secret);
   audits.close();
@@ -418,6 +436,8 @@ test('the cluster config refuses a request window too short for a client to file
       {
         clusterId: 'c',
         models: [{ manifest: 'shards' }],
+        // The ticket deadline below must be at least 4 heartbeats, whatever the default interval.
+        heartbeat: { intervalMs: 5_000, evictAfterMissed: 3 },
         audit,
         ...(maxClockSkewMs === undefined ? {} : { maxClockSkewMs }),
       },

@@ -1,4 +1,4 @@
-import { nodeSigned, stepIdFor } from '../support/audit-tickets.ts';
+import { committedStep, nodeSigned } from '../support/audit-tickets.ts';
 import { sha256 } from '../../src/crypto/hash.ts';
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -10,7 +10,7 @@ import { AuditClient } from '../../src/audit/audit-client.ts';
 import { signCommitment, tokenBytes, type SignedCommitment } from '../../src/protocol/commitment.ts';
 import { ENGINE_VERSION } from '../../src/protocol/engine-version.ts';
 import { recomputeOutputHash, ShardEngines } from '../../src/audit/recompute.ts';
-import { auditCommitmentOf, isAudited } from '../../src/protocol/audit-selection.ts';
+import { isAudited } from '../../src/protocol/audit-selection.ts';
 import {
   commitmentToJson,
   newNonce,
@@ -169,15 +169,17 @@ async function makeTicket(
           ),
         };
   const trueOutput = recomputeOutputHash(engines.engine(manifest.modelId, shardIndex), input);
-  const stepId = stepIdFor(secret, shardIndex, 0.05, options.selected ?? true);
-  const bound = options.unbound ? {} : { auditCommitment: auditCommitmentOf(secret) };
-  const commitment = signCommitment(key, {
-    shardIndex,
-    stepId,
-    inputHash: sha256(input.bytes),
-    outputHash: options.lie ? sha256(Buffer.from('made up')) : trueOutput,
-    ...bound,
-  });
+  const commitment = committedStep(
+    key,
+    secret,
+    {
+      shardIndex,
+      inputHash: sha256(input.bytes),
+      outputHash: options.lie ? sha256(Buffer.from('made up')) : trueOutput,
+    },
+    0.05,
+    { selected: options.selected ?? true, bound: !options.unbound },
+  );
   const encoded = await encodeTicket({
     modelId: manifest.modelId,
     shardIndex,
@@ -477,7 +479,7 @@ test('audit requests: only a step the bound secret selects is owed; an unanswere
   // Another secret that happens to select the step is not the one the session committed to.
   let other: Buffer;
   do other = randomBytes(32);
-  while (!isAudited(other, made.commitment.stepId, 0, 0.05));
+  while (!isAudited(other, made.commitment, 0.05));
   await assert.rejects(
     call('requestAudit', signRequest(client, request(other))),
     refused(

@@ -6,7 +6,12 @@ import type { KeyPair } from '../../src/crypto/keys.ts';
 import type { Manifest } from '../../src/model/manifest.ts';
 import { auditCommitmentOf, isAudited } from '../../src/protocol/audit-selection.ts';
 import { signFraudProof } from '../../src/protocol/audit-statements.ts';
-import { signCommitment, tokenBytes, type CommitmentFields } from '../../src/protocol/commitment.ts';
+import {
+  signCommitment,
+  tokenBytes,
+  type CommitmentFields,
+  type SignedCommitment,
+} from '../../src/protocol/commitment.ts';
 import { ENGINE_VERSION } from '../../src/protocol/engine-version.ts';
 import { encodeTicket, openTicket } from '../../src/protocol/ticket.ts';
 import { signTicket } from '../../src/protocol/ticket-signature.ts';
@@ -14,24 +19,36 @@ import { tessera } from '../../src/proto/services.ts';
 import type { FraudProof } from '../../src/proto/tessera/v1/FraudProof.ts';
 import type { Ticket, Ticket__Output } from '../../src/proto/tessera/v1/Ticket.ts';
 
-/** A step id that `secret` selects (or, with `selected` false, does not) for `shardIndex` at `rate`. */
-export function stepIdFor(secret: Uint8Array, shardIndex: number, rate: number, selected = true): Buffer {
-  let stepId = randomBytes(32);
-  while (isAudited(secret, stepId, shardIndex, rate) !== selected) stepId = randomBytes(32);
-  return stepId;
+/** What a test's node commits to, besides the step id, its time and the audit commitment. */
+export type StepFields = Omit<Parameters<typeof signCommitment>[1], 'stepId' | 'auditCommitment'>;
+
+/**
+ * `key`'s signed commitment to a fresh step that `secret` selects (or, with `selected` false, does
+ * not) at `rate`: the draw covers the node's signature, so the test signs in the loop, as only the
+ * node can. Bound to `secret` unless `bound` is false (a session opened without an audit commitment).
+ */
+export function committedStep(
+  key: KeyPair,
+  secret: Uint8Array,
+  fields: StepFields,
+  rate: number,
+  options: { readonly selected?: boolean; readonly bound?: boolean } = {},
+): SignedCommitment {
+  const auditCommitment = options.bound === false ? {} : { auditCommitment: auditCommitmentOf(secret) };
+  for (;;) {
+    const commitment = signCommitment(key, { ...fields, stepId: randomBytes(32), ...auditCommitment });
+    if (isAudited(secret, commitment, rate) === (options.selected ?? true)) return commitment;
+  }
 }
 
-/** A fresh secret with the commitment fields that bind it and a step it selects. */
+/** A fresh secret and `key`'s commitment, bound to it, to a step it selects at `rate`. */
 export function selectedStep(
-  shardIndex: number,
+  key: KeyPair,
+  fields: StepFields,
   rate: number,
-): {
-  secret: Buffer;
-  stepId: Buffer;
-  auditCommitment: Buffer;
-} {
+): { secret: Buffer; commitment: SignedCommitment } {
   const secret = randomBytes(32);
-  return { secret, stepId: stepIdFor(secret, shardIndex, rate), auditCommitment: auditCommitmentOf(secret) };
+  return { secret, commitment: committedStep(key, secret, fields, rate) };
 }
 
 /** The node's signed ticket, as src/node/node-audits.ts sends it. */
