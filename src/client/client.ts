@@ -164,13 +164,19 @@ export class TesseraClient {
     return handle;
   }
 
-  /** Registries, models, live nodes per shard and the shards nobody serves. */
+  /**
+   * Registries, models, live nodes per shard (with those that get no new work, such as unstaking
+   * ones) and the shards no node that may get work serves.
+   */
   async status(): Promise<ClusterStatus> {
     await this.registryPool.exchangePeers();
     const listed = await this.models();
     const models = await Promise.all(
       listed.map(async (listing) => {
-        const { manifest, nodes } = await this.registryPool.call((r) => r.discover(listing.modelId), listing.modelId);
+        const { manifest, nodes } = await this.registryPool.call(
+          (r) => r.discover(listing.modelId, { includeIneligible: true }),
+          listing.modelId,
+        );
         const shardsCoverage = manifest.shards.map((s) => ({
           shardIndex: s.index,
           layerStart: s.layerStart,
@@ -180,7 +186,7 @@ export class TesseraClient {
         return {
           ...listing,
           shardsCoverage,
-          uncovered: shardsCoverage.filter((s) => s.nodes.length === 0).map((s) => s.shardIndex),
+          uncovered: shardsCoverage.filter((s) => !s.nodes.some((n) => n.eligible !== false)).map((s) => s.shardIndex),
         };
       }),
     );

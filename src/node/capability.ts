@@ -77,11 +77,16 @@ const median = (values: readonly number[]): number => {
 };
 
 /**
- * The median time of one decode step through one middle layer of `model`, after a short prefill:
- * the work a node does per token per layer. Runs are few and short (a second or two on a 7B layer).
+ * The median time of one decode step through one layer of `model` (by default a middle one; a node
+ * names one of its own shard's, whose weights alone it holds), after a short prefill: the work a node
+ * does per token per layer. Runs are few and short (a second or two on a 7B layer).
  */
-export function measureLayerMs(model: ModelFiles, backend: Backend, runs = 9): number {
-  const layer = Math.floor(model.config.layers / 2);
+export function measureLayerMs(
+  model: Pick<ModelFiles, 'config' | 'weights'>,
+  backend: Backend,
+  runs = 9,
+  layer = Math.floor(model.config.layers / 2),
+): number {
   const engine = new Engine(
     model.config,
     { start: layer, end: layer + 1, embedding: false, head: false },

@@ -48,6 +48,8 @@ export interface NodeContext {
   /** Budget of one session's cache (the node's whole budget: the store shares it out). */
   readonly cacheBytes: number;
   readonly isDraining: () => boolean;
+  /** While the registry says the node's stake is in its cooldown: the instant it ends. */
+  readonly unstakingUntilMs?: () => number | undefined;
   /** Compute time of a step, for the load this node reports and its metrics. */
   readonly recordCompute: (microseconds: number, positions: number, startPosition: number) => void;
   readonly log: Logger;
@@ -216,6 +218,13 @@ export class ForwardStream {
         ForwardReason.NODE_DRAINING,
         'unavailable',
         `node ${ctx.key.address} is shutting down; open the session on another node of shard ${ctx.entry.index}`,
+      );
+    const unstakingUntilMs = ctx.unstakingUntilMs?.();
+    if (unstakingUntilMs !== undefined)
+      throw new NodeStatusError(
+        ForwardReason.NODE_UNSTAKING,
+        'unavailable',
+        `node ${ctx.key.address} is unstaking (its stake may be withdrawn from ${new Date(unstakingUntilMs).toISOString()}) and takes no new session; open it on another node of shard ${ctx.entry.index}`,
       );
     const next = checkOpen(open, { nodeId: ctx.key.address, manifest: ctx.manifest, shardIndex: ctx.entry.index });
     if (open.auditCommitment.length !== 0 && open.auditCommitment.length !== AUDIT_SECRET_BYTES) {

@@ -1,6 +1,7 @@
 import { status as grpcStatus } from '@grpc/grpc-js';
 import type { Counter, CounterChild, HistogramChild, Metrics } from '../metrics/metrics.ts';
 import type { NodeAudits } from './node-audits.ts';
+import { NODE_STATES, type NodeState } from './node-state.ts';
 import type { SessionStore } from './session-store.ts';
 import type { ShareSubmitter } from './share-submitter.ts';
 
@@ -12,6 +13,7 @@ export interface NodeMetricsState {
   readonly cacheBytes: number;
   readonly audits: NodeAudits;
   readonly shares?: ShareSubmitter;
+  readonly state: NodeState;
 }
 
 interface StepKind {
@@ -51,6 +53,15 @@ export class NodeMetrics {
       name: 'tessera_node_stream_errors_total',
       help: 'Forward streams this node ended with an error status, by gRPC code.',
       labelNames: ['code'],
+    });
+    metrics.gauge({
+      name: 'tessera_node_state',
+      help: 'The node state (READY, EXECUTING, IDLE, UNSTAKING): 1 for the current one, 0 for the others.',
+      labelNames: ['state'],
+      collect: (set) => {
+        const current = state.state.update();
+        for (const name of NODE_STATES) set(name === current ? 1 : 0, name);
+      },
     });
     metrics.gauge({
       name: 'tessera_node_sessions_open',

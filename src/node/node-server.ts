@@ -24,6 +24,8 @@ import { NodeMetrics } from './node-metrics.ts';
 import { NodeAudits } from './node-audits.ts';
 import { NextHopChannels } from './next-hop.ts';
 import { registerNode } from './registration.ts';
+import { NodeState } from './node-state.ts';
+import { measureLayerMs, speedTierOf } from './capability.ts';
 import { SessionStore } from './session-store.ts';
 import { SessionQuota } from './session-quota.ts';
 import { LoopbackRouteCheck, RegistryRouteCheck, type RouteCheck } from './route-check.ts';
@@ -105,6 +107,8 @@ export interface NodeOptions {
   readonly testOnlyWrapEngine?: (engine: Engine) => Engine;
   /** Where the node's figures go (src/metrics); none: they are kept but never read. */
   readonly metrics?: Metrics;
+  /** How long the node holds no session before it says IDLE rather than READY. Default 60 s. */
+  readonly idleAfterMs?: number;
 }
 
 export interface NodeHandle {
@@ -168,6 +172,7 @@ export async function startNode(options: NodeOptions): Promise<NodeHandle> {
   const { config } = manifest;
   const backend = await createWasmBackend({ threads: options.threads ?? availableParallelism() });
   let engine: Engine;
+  let layerMs: number | undefined;
   try {
     engine = new Engine(
       config,
@@ -175,6 +180,14 @@ export async function startNode(options: NodeOptions): Promise<NodeHandle> {
       backend,
       shard.weights,
     );
+    // The tier it announces is measured on one of its own layers, at the model's dimensions.
+    if (entry.layerEnd > entry.layerStart)
+      layerMs = measureLayerMs(
+        { config, weights: shard.weights },
+        backend,
+        9,
+        entry.layerStart + Math.floor((entry.layerEnd - entry.layerStart) / 2),
+      );
   } catch (error) {
     await backend.close();
     throw error;
@@ -234,10 +247,16 @@ export async function startNode(options: NodeOptions): Promise<NodeHandle> {
           ...(db === undefined ? {} : { store: db.shares }),
           ...(options.shareFlushIntervalMs === undefined ? {} : { flushIntervalMs: options.shareFlushIntervalMs }),
         });
+  const state = new NodeState({
+    sessions: () => store.size,
+    log,
+    ...(options.idleAfterMs === undefined ? {} : { idleAfterMs: options.idleAfterMs }),
+  });
   const metrics = new NodeMetrics(options.metrics ?? new Metrics(), {
     store,
     cacheBytes,
     audits,
+    state,
     ...(shares === undefined ? {} : { shares }),
   });
   const ctx: NodeContext = {
@@ -257,6 +276,7 @@ export async function startNode(options: NodeOptions): Promise<NodeHandle> {
     openTimeoutMs: options.openTimeoutMs ?? NODE_DEFAULTS.openTimeoutMs,
     nextHopOpenedTimeoutMs: options.nextHopOpenedTimeoutMs ?? NODE_DEFAULTS.nextHopOpenedTimeoutMs,
     isDraining: () => draining,
+    unstakingUntilMs: () => state.unstakingUntilMs,
     recordCompute: (us, positions, startPosition) => {
       load.record(us, positions);
       metrics.step(us, positions, startPosition);
@@ -291,8 +311,12 @@ export async function startNode(options: NodeOptions): Promise<NodeHandle> {
     Math.max(10, Math.min(10_000, (options.idleTimeoutMs ?? NODE_DEFAULTS.idleTimeoutMs) / 2)),
   );
   sweeper.unref();
+  // Sessions end without telling the state: it is read once a second, so each change is logged.
+  const stateTimer = setInterval(() => state.update(), 1_000);
+  stateTimer.unref();
   const shutdown = async () => {
     clearInterval(sweeper);
+    clearInterval(stateTimer);
     const drain = async () => {
       await Promise.all([...streams].map((stream) => stream.drain(options.drainGraceMs ?? NODE_DEFAULTS.drainGraceMs)));
       await audits.close(options.drainGraceMs ?? NODE_DEFAULTS.drainGraceMs);
@@ -341,7 +365,14 @@ export async function startNode(options: NodeOptions): Promise<NodeHandle> {
         tls,
         pricePer1kTokens: options.pricePer1kTokens ?? 0,
         region: options.region ?? '',
-        load: () => ({ activeSessions: store.size, maxSessions, computeUsPerToken: load.microsecondsPerToken }),
+        load: () => ({
+          activeSessions: store.size,
+          maxSessions,
+          computeUsPerToken: load.microsecondsPerToken,
+          state: state.update(),
+        }),
+        tier: layerMs === undefined ? 'unmeasured' : speedTierOf(layerMs),
+        onUnstaking: (untilMs) => state.setUnstaking(untilMs),
         onError: (error) => {
           heartbeatError = (error as { details?: string }).details || error.message;
           log('registry_error', { registry: options.registry, error: error.message });
@@ -357,6 +388,8 @@ export async function startNode(options: NodeOptions): Promise<NodeHandle> {
       model: manifest.modelId,
       shard: entry.index,
       layers: [entry.layerStart, entry.layerEnd],
+      tier: layerMs === undefined ? 'unmeasured' : speedTierOf(layerMs),
+      layerMs: layerMs === undefined ? undefined : Math.round(layerMs * 1000) / 1000,
       endpoint,
       tls,
       registry: options.registry,

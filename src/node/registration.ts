@@ -1,5 +1,6 @@
 import { bytesToHex } from '@noble/hashes/utils.js';
 import { availableParallelism, totalmem } from 'node:os';
+import { band } from './capability.ts';
 import type { KeyPair } from '../crypto/keys.ts';
 import type { Load } from '../registry/announcement.ts';
 import type { OwedAudit__Output } from '../proto/tessera/v1/OwedAudit.ts';
@@ -17,7 +18,9 @@ export interface RegistrationOptions {
   readonly tls: boolean;
   readonly pricePer1kTokens: number;
   readonly region: string;
-  /** The load reported at each heartbeat. */
+  /** The speed tier measured on the node's own layers (src/node/capability.ts). */
+  readonly tier: string;
+  /** The load (and state) reported at each heartbeat. */
   readonly load: () => Load;
   readonly onError: (error: Error) => void;
   /** Each heartbeat the registry accepted. */
@@ -28,12 +31,8 @@ export interface RegistrationOptions {
   readonly onAuditRetention?: (retentionMs: number) => void;
   /** The audits the registry says this node owes (clients' requests), with each heartbeat that lists any. */
   readonly onOwedAudits?: (owed: readonly OwedAudit__Output[]) => void;
-}
-
-/** Memory as a coarse band (a power of two in GiB): enough to route by, too coarse to fingerprint. */
-function memoryBand(): number {
-  const gib = totalmem() / 2 ** 30;
-  return gib < 1 ? 0 : 2 ** Math.floor(Math.log2(gib));
+  /** What the registration and each heartbeat answered of the stake's cooldown: 0 unless unstaking. */
+  readonly onUnstaking?: (untilMs: number) => void;
 }
 
 /**
@@ -50,9 +49,10 @@ export async function registerNode(options: RegistrationOptions): Promise<() => 
     endpoint: options.endpoint,
     tls: options.tls,
     capabilities: {
-      tier: 'cpu',
-      cpuCores: availableParallelism(),
-      memoryGiB: memoryBand(),
+      tier: options.tier,
+      // Bands, as `tessera profile` shows them: enough to route by, too coarse to fingerprint.
+      cpuCores: band(availableParallelism()),
+      memoryGiB: band(totalmem() / 2 ** 30),
       gpu: 'none',
       region: options.region,
       workloads: ['llm-shard'],
@@ -72,11 +72,13 @@ export async function registerNode(options: RegistrationOptions): Promise<() => 
   }
   options.onAuditSamplingRate?.(reply.auditSamplingRate);
   options.onAuditRetention?.(reply.auditRetentionMs);
+  options.onUnstaking?.(reply.unstakingUntilMs);
   const stopHeartbeats = startHeartbeats(client, options.key, body, {
     intervalMs: reply.heartbeatIntervalMs,
     onError: options.onError,
     onSuccess: options.onHeartbeat,
     ...(options.onOwedAudits === undefined ? {} : { onOwedAudits: options.onOwedAudits }),
+    ...(options.onUnstaking === undefined ? {} : { onUnstaking: options.onUnstaking }),
   });
   return async () => {
     await stopHeartbeats();

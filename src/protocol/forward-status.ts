@@ -30,6 +30,8 @@ export const ForwardReason = {
   AUDIT_WINDOW_FULL: 'AUDIT_WINDOW_FULL',
   /** The node is shutting down. */
   NODE_DRAINING: 'NODE_DRAINING',
+  /** The node's stake is in its unstaking cooldown: it finishes its sessions but takes no new one. */
+  NODE_UNSTAKING: 'NODE_UNSTAKING',
   /** The stream sent no Open within the handshake deadline. */
   OPEN_TIMEOUT: 'OPEN_TIMEOUT',
   /** A message other than the one the stream's state allows (a step before Open, a second Open). */

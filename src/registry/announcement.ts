@@ -19,10 +19,24 @@ export interface Capabilities {
   readonly clientVersion: string;
 }
 
+/**
+ * What a node is doing (src/node/node-state.ts): READY serves and holds no session, EXECUTING holds
+ * one or more, IDLE has held none for a while, UNSTAKING takes no new session during its stake's
+ * cooldown.
+ */
+export const NODE_STATES = ['READY', 'EXECUTING', 'IDLE', 'UNSTAKING'] as const;
+export type NodeStateName = (typeof NODE_STATES)[number];
+
+export function isNodeState(value: unknown): value is NodeStateName {
+  return typeof value === 'string' && (NODE_STATES as readonly string[]).includes(value);
+}
+
 export interface Load {
   readonly activeSessions: number;
   readonly maxSessions: number;
   readonly computeUsPerToken: number;
+  /** Absent from roles other than compute nodes, and from nodes older than the states. */
+  readonly state?: NodeStateName;
 }
 
 /** What a node says of itself to a registry; signed by the key whose address is `nodeId`. */
@@ -73,7 +87,8 @@ export function openAnnouncement(signed: SignedAnnouncement): Announcement {
       load === null ||
       !isCount(load.activeSessions) ||
       !isCount(load.maxSessions) ||
-      !isCount(load.computeUsPerToken)
+      !isCount(load.computeUsPerToken) ||
+      (load.state !== undefined && !isNodeState(load.state))
     )
       problems.push('load');
     if (!isCount(a.pricePer1kTokens)) problems.push('pricePer1kTokens');

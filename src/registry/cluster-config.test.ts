@@ -31,7 +31,14 @@ test('a minimal config gets defaults; the manifest may be named by its directory
     config.models.map((m) => [m.id, m.pricePer1kTokens, m.manifest.shards.length, m.tokenizerPath]),
     [['tiny', 3, 2, join(dir, 'tiny', 'tokenizer.gguf')]],
   );
-  assert.deepEqual(config.heartbeat, { intervalMs: 5000, evictAfterMissed: 3 });
+  assert.deepEqual(config.heartbeat, { intervalMs: 30_000, evictAfterMissed: 3 });
+  // Left out, the ticket deadline gives a node four heartbeats to hear of a request and answer it.
+  assert.equal(config.audit.ticketDeadlineMs, 120_000);
+  const fast = parseClusterConfig(
+    { clusterId: 'x', models: [{ manifest: 'tiny' }], heartbeat: { intervalMs: 1000 } },
+    dir,
+  );
+  assert.equal(fast.audit.ticketDeadlineMs, 60_000, 'a fast heartbeat keeps the 60 s default');
   assert.equal(config.maxClockSkewMs, 30_000);
   assert.deepEqual(config.seeds, []);
   assert.deepEqual(config.operatorKeys, [], 'no operator key: nothing can grant value on the ledger');

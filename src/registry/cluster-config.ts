@@ -95,7 +95,9 @@ export class ClusterConfigError extends Error {
 export { ENDPOINT_PATTERN };
 
 const DEFAULTS = {
-  heartbeat: { intervalMs: 5_000, evictAfterMissed: 3 },
+  // Every 30 s (issue 12): a silent node leaves discovery after 90 s. Local clusters and tests
+  // that need faster eviction set their own.
+  heartbeat: { intervalMs: 30_000, evictAfterMissed: 3 },
   maxClockSkewMs: 30_000,
   rateLimit: { perSecond: 20, burst: 100 },
   nonceCacheMax: 100_000,
@@ -118,7 +120,10 @@ const DEFAULTS = {
   },
 } as const;
 
-/** The least audit.ticketDeadlineMs, in heartbeat intervals (the default is 12). */
+/**
+ * The least audit.ticketDeadlineMs, in heartbeat intervals. Left out, the deadline is the larger of
+ * its default and this many intervals (4 at the default 30 s heartbeat).
+ */
 export const MIN_TICKET_DEADLINE_HEARTBEATS = 4;
 
 /** The least time an honest client has to request an audit, whatever the clocks (see parseClusterConfig). */
@@ -304,11 +309,12 @@ export function parseClusterConfig(value: unknown, baseDir: string, source = 'cl
   const registryKeys = addresses('registryKeys', root.registryKeys);
   const operatorKeys = addresses('operatorKeys', root.operatorKeys);
 
+  const intervalMs = integer('heartbeat.intervalMs', heartbeat.intervalMs, DEFAULTS.heartbeat.intervalMs, 10);
   const config: ClusterConfig = {
     clusterId,
     models,
     heartbeat: {
-      intervalMs: integer('heartbeat.intervalMs', heartbeat.intervalMs, DEFAULTS.heartbeat.intervalMs, 10),
+      intervalMs,
       evictAfterMissed: integer(
         'heartbeat.evictAfterMissed',
         heartbeat.evictAfterMissed,
@@ -338,7 +344,12 @@ export function parseClusterConfig(value: unknown, baseDir: string, source = 'cl
     challengeWindowS: integer('challengeWindowS', root.challengeWindowS, DEFAULTS.challengeWindowS, 0),
     audit: {
       samplingRate: fraction('audit.samplingRate', audit.samplingRate, DEFAULTS.audit.samplingRate),
-      ticketDeadlineMs: integer('audit.ticketDeadlineMs', audit.ticketDeadlineMs, DEFAULTS.audit.ticketDeadlineMs, 1),
+      ticketDeadlineMs: integer(
+        'audit.ticketDeadlineMs',
+        audit.ticketDeadlineMs,
+        Math.max(DEFAULTS.audit.ticketDeadlineMs, MIN_TICKET_DEADLINE_HEARTBEATS * intervalMs),
+        1,
+      ),
       requestWindowMs: integer('audit.requestWindowMs', audit.requestWindowMs, DEFAULTS.audit.requestWindowMs, 1),
       leaseMs: integer('audit.leaseMs', audit.leaseMs, DEFAULTS.audit.leaseMs, 1),
       maxTicketBytes: integer('audit.maxTicketBytes', audit.maxTicketBytes, DEFAULTS.audit.maxTicketBytes, 1024),

@@ -38,6 +38,14 @@ export interface DiscoveredNode {
   readonly pricePer1kTokens: number;
   readonly lastSeenMs: number;
   readonly tls: boolean;
+  /** READY, EXECUTING, IDLE or UNSTAKING ('' from a registry older than the states). */
+  readonly state?: string;
+  /** Set while UNSTAKING: the instant the stake may be withdrawn. */
+  readonly unstakingUntilMs?: number;
+  /** The speed tier the node measured on its own layers. */
+  readonly tier?: string;
+  /** False only in a listing that includes nodes getting no new work (status). */
+  readonly eligible?: boolean;
 }
 
 export interface ModelListing {
@@ -111,6 +119,7 @@ export class RegistryClient {
     registeredAtMs: number;
     auditSamplingRate: number;
     auditRetentionMs: number;
+    unstakingUntilMs: number;
   }> {
     return this.#calls.call<RegisterReply__Output>((cb) =>
       this.#grpc.register(announce(key, 'register', body), this.#calls.options(), cb),
@@ -124,7 +133,7 @@ export class RegistryClient {
   async heartbeat(
     key: KeyPair,
     body: AnnouncementBody,
-  ): Promise<{ serverTimeMs: number; owedAudits: OwedAudit__Output[] }> {
+  ): Promise<{ serverTimeMs: number; owedAudits: OwedAudit__Output[]; unstakingUntilMs: number }> {
     return this.#calls.call<HeartbeatReply__Output>((cb) =>
       this.#grpc.heartbeat(announce(key, 'heartbeat', body), this.#calls.options(), cb),
     );
@@ -136,12 +145,20 @@ export class RegistryClient {
     );
   }
 
-  /** The model's manifest, its live nodes (every shard) and the cluster's audit sampling rate. */
+  /**
+   * The model's manifest, its live nodes (every shard) and the cluster's audit sampling rate. Only
+   * nodes that may get new work, unless `includeIneligible` (for status, never for routing).
+   */
   async discover(
     modelId: string,
+    options: { readonly includeIneligible?: boolean } = {},
   ): Promise<{ manifest: Manifest; manifestJson: string; nodes: DiscoveredNode[]; auditSamplingRate: number }> {
     const reply = await this.#calls.call<DiscoverReply__Output>((cb) =>
-      this.#grpc.discover({ modelId }, this.#calls.options(), cb),
+      this.#grpc.discover(
+        { modelId, includeIneligible: options.includeIneligible ?? false },
+        this.#calls.options(),
+        cb,
+      ),
     );
     const nodes = reply.nodes.map((n) => ({
       nodeId: n.nodeId,
@@ -153,6 +170,10 @@ export class RegistryClient {
       pricePer1kTokens: n.pricePer_1kTokens,
       lastSeenMs: n.lastSeenMs,
       tls: n.tls,
+      state: n.state,
+      ...(n.unstakingUntilMs > 0 ? { unstakingUntilMs: n.unstakingUntilMs } : {}),
+      tier: n.tier,
+      eligible: n.eligible,
     }));
     return {
       manifest: parseManifest(reply.manifestJson, `manifest of ${modelId} from registry ${this.endpoint}`),
@@ -322,6 +343,8 @@ export interface HeartbeatOptions {
   readonly onSuccess?: () => void;
   /** Called with the audits a heartbeat's reply says the node owes, when it lists any. */
   readonly onOwedAudits?: (owed: readonly OwedAudit__Output[]) => void;
+  /** Called with each accepted heartbeat's (or re-registration's) unstaking end: 0 unless unstaking. */
+  readonly onUnstaking?: (untilMs: number) => void;
 }
 
 /**
@@ -341,13 +364,15 @@ export function startHeartbeats(
     try {
       const reply = await client.heartbeat(key, body());
       options.onSuccess?.();
+      options.onUnstaking?.(reply.unstakingUntilMs);
       if (reply.owedAudits.length > 0) options.onOwedAudits?.(reply.owedAudits);
     } catch (error) {
       if (stopped) return;
       if ((error as ServiceError).code !== status.NOT_FOUND) return options.onError?.(error as Error);
       try {
-        await client.register(key, body());
+        const registered = await client.register(key, body());
         options.onSuccess?.();
+        options.onUnstaking?.(registered.unstakingUntilMs);
       } catch (again) {
         options.onError?.(again as Error);
       }

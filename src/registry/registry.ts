@@ -22,6 +22,7 @@ import { REGISTRY_MAX_MESSAGE_BYTES } from './registry-client.ts';
 import { RegistryStore } from './store.ts';
 import { storeDirectory } from './member-directory.ts';
 import { StakeGate, type StakeReader } from './stake-gate.ts';
+import { listNodes } from './node-listing.ts';
 import { startSettlementLoop } from './settlement.ts';
 import type { SettlementBackend } from './settlement-backend.ts';
 import { membershipHandlers } from '../chain/membership-service.ts';
@@ -163,7 +164,7 @@ export async function startRegistry(options: RegistryOptions): Promise<RegistryH
     const tokenizers = new Map<string, Buffer>();
 
     const authCall =
-      (kind: AnnouncementKind, reply: (nowMs: number, admitted: Announcement) => object) =>
+      (kind: AnnouncementKind, reply: (nowMs: number, admitted: Announcement) => object | Promise<object>) =>
       async (call: ServerUnaryCall<Signed__Output, object>, callback: sendUnaryData<object>) => {
         const nowMs = Date.now();
         try {
@@ -182,7 +183,7 @@ export async function startRegistry(options: RegistryOptions): Promise<RegistryH
               shard: a.shardIndex,
               endpoint: a.endpoint,
             });
-          callback(null, reply(nowMs, a));
+          callback(null, await reply(nowMs, a));
         } catch (error) {
           if (!(error instanceof TesseraError)) {
             log('internal_error', { kind, error: (error as Error).message });
@@ -207,18 +208,33 @@ export async function startRegistry(options: RegistryOptions): Promise<RegistryH
         ),
       ) as never;
     let gossip: PeerGossip | undefined;
+    // A node stops taking new sessions during its cooldown: it hears of it in these replies.
+    const unstakingUntilMs = async (a: Announcement): Promise<number> => {
+      if (a.role !== 'node' || options.stakes === undefined) return 0;
+      try {
+        return (await options.stakes.stakeOf(a.nodeId)).unstakingUntilMs ?? 0;
+      } catch (error) {
+        throw new TesseraError(
+          'STAKES_UNAVAILABLE',
+          'unavailable',
+          `stakes cannot be read: ${(error as Error).message}`,
+        );
+      }
+    };
 
     const handlers: RegistryHandlers = {
-      Register: authCall('register', (nowMs) => ({
+      Register: authCall('register', async (nowMs, a) => ({
         heartbeatIntervalMs: config.heartbeat.intervalMs,
         registeredAtMs: nowMs,
         auditSamplingRate: config.audit.samplingRate,
         auditRetentionMs: auditRetentionMs(config),
+        unstakingUntilMs: await unstakingUntilMs(a),
       })),
       // A node learns here the audits it owes, whether or not their clients revealed on its stream.
-      Heartbeat: authCall('heartbeat', (nowMs, a) => ({
+      Heartbeat: authCall('heartbeat', async (nowMs, a) => ({
         serverTimeMs: nowMs,
         owedAudits: a.role === 'node' ? audit.owedTo(a.nodeId) : [],
+        unstakingUntilMs: await unstakingUntilMs(a),
       })),
       Unregister: authCall('unregister', () => ({})),
       ListModels: (_call, callback) => {
@@ -257,21 +273,13 @@ export async function startRegistry(options: RegistryOptions): Promise<RegistryH
         const model = served.get(call.request.modelId);
         if (model === undefined) return callback(notServed(call.request.modelId));
         const live = store.liveNodes(model.modelId, Date.now() - silenceLimitMs(config));
-        (stakeGate === undefined ? Promise.resolve(live) : stakeGate.eligible(live, 'node')).then(
-          (eligible) => {
-            const nodes = eligible.map((n) => ({
-              nodeId: n.nodeId,
-              endpoint: n.endpoint,
-              shardIndex: n.shardIndex,
-              activeSessions: n.activeSessions,
-              maxSessions: n.maxSessions,
-              computeUsPerToken: n.computeUsPerToken,
-              pricePer_1kTokens: n.pricePer1kTokens,
-              lastSeenMs: n.lastSeenMs,
-              tls: n.tls,
-            }));
-            callback(null, { manifestJson: model.manifestJson, nodes, auditSamplingRate: config.audit.samplingRate });
-          },
+        listNodes(
+          live,
+          stakeGate === undefined ? undefined : { gate: stakeGate, reader: options.stakes! },
+          call.request.includeIneligible,
+        ).then(
+          (nodes) =>
+            callback(null, { manifestJson: model.manifestJson, nodes, auditSamplingRate: config.audit.samplingRate }),
           (error: Error) =>
             callback(
               toStatusObject(

@@ -1,5 +1,5 @@
 import Database from 'better-sqlite3';
-import type { Announcement, Role } from './announcement.ts';
+import type { Announcement, NodeStateName, Role } from './announcement.ts';
 
 export type NodeStatus = 'live' | 'evicted';
 
@@ -20,6 +20,8 @@ export interface NodeRecord {
   readonly registeredAtMs: number;
   readonly lastSeenMs: number;
   readonly status: NodeStatus;
+  /** What the node last said it was doing; READY for roles and versions that do not say. */
+  readonly state: NodeStateName;
 }
 
 export interface StoredManifest {
@@ -38,7 +40,8 @@ export interface PeerRecord {
   readonly learnedAtMs: number;
 }
 
-const SCHEMA_VERSION = 1;
+/** 2: nodes.state. */
+const SCHEMA_VERSION = 2;
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -57,7 +60,8 @@ CREATE TABLE IF NOT EXISTS nodes (
   price_per_1k_tokens INTEGER NOT NULL,
   registered_at_ms INTEGER NOT NULL,
   last_seen_ms INTEGER NOT NULL,
-  status TEXT NOT NULL CHECK (status IN ('live', 'evicted'))
+  status TEXT NOT NULL CHECK (status IN ('live', 'evicted')),
+  state TEXT NOT NULL DEFAULT 'READY'
 );
 CREATE INDEX IF NOT EXISTS nodes_by_model ON nodes (model_id, status, shard_index);
 -- Every share key a member ever registered, kept after it leaves: its shares in blocks stay
@@ -95,7 +99,7 @@ type NodeRow = Omit<NodeRecord, 'tls'> & { readonly tls: number };
 
 const NODE_COLUMNS = `node_id AS nodeId, role, model_id AS modelId, shard_index AS shardIndex, endpoint, tls, share_key AS shareKey,
   capabilities, active_sessions AS activeSessions, max_sessions AS maxSessions, compute_us_per_token AS computeUsPerToken,
-  price_per_1k_tokens AS pricePer1kTokens, registered_at_ms AS registeredAtMs, last_seen_ms AS lastSeenMs, status`;
+  price_per_1k_tokens AS pricePer1kTokens, registered_at_ms AS registeredAtMs, last_seen_ms AS lastSeenMs, status, state`;
 
 const PEER_COLUMNS = 'endpoint, cluster_id AS clusterId, last_seen_ms AS lastSeenMs, learned_at_ms AS learnedAtMs';
 
@@ -119,6 +123,10 @@ export class RegistryStore {
       );
     }
     this.#db.exec(SCHEMA);
+    // A version-1 file has its nodes table without the state its nodes now report.
+    const columns = this.#db.prepare("SELECT name FROM pragma_table_info('nodes')").all() as { name: string }[];
+    if (!columns.some((c) => c.name === 'state'))
+      this.#db.exec("ALTER TABLE nodes ADD COLUMN state TEXT NOT NULL DEFAULT 'READY'");
     // The shared floor of earlier versions could be pushed into the future by one key's calls; the
     // per-key floors replace it.
     this.#db.prepare("DELETE FROM meta WHERE key = 'nonce_floor_ms'").run();
@@ -211,8 +219,8 @@ export class RegistryStore {
     this.#db
       .prepare(
         `INSERT OR REPLACE INTO nodes (node_id, role, model_id, shard_index, endpoint, tls, share_key, capabilities, active_sessions,
-          max_sessions, compute_us_per_token, price_per_1k_tokens, registered_at_ms, last_seen_ms, status)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'live')`,
+          max_sessions, compute_us_per_token, price_per_1k_tokens, registered_at_ms, last_seen_ms, status, state)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'live', ?)`,
       )
       .run(
         a.nodeId,
@@ -229,6 +237,7 @@ export class RegistryStore {
         a.pricePer1kTokens,
         nowMs,
         nowMs,
+        a.load.state ?? 'READY',
       );
     this.#db
       .prepare(
@@ -237,12 +246,12 @@ export class RegistryStore {
       .run(a.nodeId, a.shareKey, a.role, a.modelId, a.shardIndex, nowMs);
   }
 
-  /** A heartbeat: current load, price and capabilities, and the time it was heard. */
+  /** A heartbeat: current load and state, price and capabilities, and the time it was heard. */
   touchNode(a: Announcement, nowMs: number): void {
     this.#db
       .prepare(
         `UPDATE nodes SET active_sessions = ?, max_sessions = ?, compute_us_per_token = ?, price_per_1k_tokens = ?, capabilities = ?,
-          last_seen_ms = ? WHERE node_id = ?`,
+          last_seen_ms = ?, state = ? WHERE node_id = ?`,
       )
       .run(
         a.load.activeSessions,
@@ -251,6 +260,7 @@ export class RegistryStore {
         a.pricePer1kTokens,
         JSON.stringify(a.capabilities),
         nowMs,
+        a.load.state ?? 'READY',
         a.nodeId,
       );
   }

@@ -84,7 +84,10 @@ test("`tessera status` shows the registry, every shard's node and full coverage"
   assert.match(stdout, new RegExp(`^registries: ${cluster.registryEndpoint}$`, 'm'));
   assert.match(stdout, new RegExp(`^model ${cluster.manifest.modelId} \\(llama, 3 shards`, 'm'));
   for (const node of cluster.nodes)
-    assert.match(stdout, new RegExp(`^    ${node.nodeId}  ${node.endpoint}  sessions \\d+/\\d+`, 'm'));
+    assert.match(
+      stdout,
+      new RegExp(`^    ${node.nodeId}  (READY|EXECUTING|IDLE)  ${node.endpoint}  tier T[1-5]  sessions \\d+/\\d+`, 'm'),
+    );
   assert.deepEqual(stdout.match(/^ {2}shard \d .*$/gm), [
     '  shard 0  layers 0-2  1 node',
     '  shard 1  layers 2-4  1 node',

@@ -1,7 +1,16 @@
 import { connect, type ClusterStatus } from '../../client/client.ts';
+import type { DiscoveredNode } from '../../registry/registry-client.ts';
 import { networkFailure } from '../network-errors.ts';
 import { registriesOf } from '../registry-option.ts';
 import type { StatusOptions } from './status.ts';
+
+/** The node's state as an operator reads it: UNSTAKING with the end of its cooldown, no new work said plainly. */
+function stateOf(node: DiscoveredNode): string {
+  const state = node.state || 'UNKNOWN';
+  if (node.unstakingUntilMs !== undefined)
+    return `${state} until ${new Date(node.unstakingUntilMs).toISOString()} (no new sessions)`;
+  return node.eligible === false ? `${state} (no new sessions: stake below the minimum)` : state;
+}
 
 export function formatStatus(status: ClusterStatus): string {
   const lines = [`registries: ${status.registries.join(', ')}`];
@@ -17,7 +26,7 @@ export function formatStatus(status: ClusterStatus): string {
       lines.push(`  shard ${shard.shardIndex}  layers ${shard.layerStart}-${shard.layerEnd}  ${count}`);
       for (const n of shard.nodes) {
         lines.push(
-          `    ${n.nodeId}  ${n.endpoint}${n.tls ? ' (tls)' : ''}  sessions ${n.activeSessions}/${n.maxSessions}  ${n.computeUsPerToken} us/token  price ${n.pricePer1kTokens}`,
+          `    ${n.nodeId}  ${stateOf(n)}  ${n.endpoint}${n.tls ? ' (tls)' : ''}  tier ${n.tier || '?'}  sessions ${n.activeSessions}/${n.maxSessions}  ${n.computeUsPerToken} us/token  price ${n.pricePer1kTokens}`,
         );
       }
     }

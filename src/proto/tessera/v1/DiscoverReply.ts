@@ -8,7 +8,7 @@ export interface DiscoverReply {
   'nodes'?: (_tessera_v1_NodeInfo)[];
   /**
    * The cluster's audit sampling rate: the fraction of a session's position-0 steps (per shard) a
-   * client's revealed secret selects (src/audit/selection.ts).
+   * client's revealed secret selects (src/protocol/audit-selection.ts).
    */
   'auditSamplingRate'?: (number | string);
 }
@@ -18,7 +18,7 @@ export interface DiscoverReply__Output {
   'nodes': (_tessera_v1_NodeInfo__Output)[];
   /**
    * The cluster's audit sampling rate: the fraction of a session's position-0 steps (per shard) a
-   * client's revealed secret selects (src/audit/selection.ts).
+   * client's revealed secret selects (src/protocol/audit-selection.ts).
    */
   'auditSamplingRate': (number);
 }

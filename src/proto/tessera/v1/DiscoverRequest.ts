@@ -4,8 +4,18 @@
 
 export interface DiscoverRequest {
   'modelId'?: (string);
+  /**
+   * Also list live nodes that get no new work (unstaking, or below the stake minimum), with
+   * eligible false: for `tessera status`, never for routing.
+   */
+  'includeIneligible'?: (boolean);
 }
 
 export interface DiscoverRequest__Output {
   'modelId': (string);
+  /**
+   * Also list live nodes that get no new work (unstaking, or below the stake minimum), with
+   * eligible false: for `tessera status`, never for routing.
+   */
+  'includeIneligible': (boolean);
 }

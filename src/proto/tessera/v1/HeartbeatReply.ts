@@ -12,6 +12,10 @@ export interface HeartbeatReply {
    * the Forward stream; one past due_by_ms without a ticket is slashed as a refusal.
    */
   'owedAudits'?: (_tessera_v1_OwedAudit)[];
+  /**
+   * As in RegisterReply: 0 unless the node's stake is in its unstaking cooldown.
+   */
+  'unstakingUntilMs'?: (number | string | Long);
 }
 
 export interface HeartbeatReply__Output {
@@ -22,4 +26,8 @@ export interface HeartbeatReply__Output {
    * the Forward stream; one past due_by_ms without a ticket is slashed as a refusal.
    */
   'owedAudits': (_tessera_v1_OwedAudit__Output)[];
+  /**
+   * As in RegisterReply: 0 unless the node's stake is in its unstaking cooldown.
+   */
+  'unstakingUntilMs': (number);
 }

@@ -19,6 +19,23 @@ export interface NodeInfo {
   'pricePer_1kTokens'?: (number | string | Long);
   'lastSeenMs'?: (number | string | Long);
   'tls'?: (boolean);
+  /**
+   * READY, EXECUTING, IDLE or UNSTAKING: as the node last reported it, UNSTAKING whenever the
+   * registry's stakes say so (src/node/node-state.ts).
+   */
+  'state'?: (string);
+  /**
+   * 0 unless UNSTAKING: the instant the stake may be withdrawn.
+   */
+  'unstakingUntilMs'?: (number | string | Long);
+  /**
+   * The speed tier the node measured on its own layers (T1 fastest .. T5), from its capabilities.
+   */
+  'tier'?: (string);
+  /**
+   * Whether the node may get new work; false only in a listing with include_ineligible.
+   */
+  'eligible'?: (boolean);
 }
 
 export interface NodeInfo__Output {
@@ -37,4 +54,21 @@ export interface NodeInfo__Output {
   'pricePer_1kTokens': (number);
   'lastSeenMs': (number);
   'tls': (boolean);
+  /**
+   * READY, EXECUTING, IDLE or UNSTAKING: as the node last reported it, UNSTAKING whenever the
+   * registry's stakes say so (src/node/node-state.ts).
+   */
+  'state': (string);
+  /**
+   * 0 unless UNSTAKING: the instant the stake may be withdrawn.
+   */
+  'unstakingUntilMs': (number);
+  /**
+   * The speed tier the node measured on its own layers (T1 fastest .. T5), from its capabilities.
+   */
+  'tier': (string);
+  /**
+   * Whether the node may get new work; false only in a listing with include_ineligible.
+   */
+  'eligible': (boolean);
 }

@@ -13,7 +13,7 @@ export interface OwedAudit {
   'stepId'?: (Buffer | Uint8Array | string);
   'shardIndex'?: (number);
   /**
-   * The client's revealed secret: it selects the step (src/audit/selection.ts), which the node may check.
+   * The client's revealed secret: it selects the step (src/protocol/audit-selection.ts), which the node may check.
    */
   'secret'?: (Buffer | Uint8Array | string);
   'dueByMs'?: (number | string | Long);
@@ -34,7 +34,7 @@ export interface OwedAudit__Output {
   'stepId': (Buffer);
   'shardIndex': (number);
   /**
-   * The client's revealed secret: it selects the step (src/audit/selection.ts), which the node may check.
+   * The client's revealed secret: it selects the step (src/protocol/audit-selection.ts), which the node may check.
    */
   'secret': (Buffer);
   'dueByMs': (number);

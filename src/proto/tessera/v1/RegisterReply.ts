@@ -11,7 +11,7 @@ export interface RegisterReply {
   'registeredAtMs'?: (number | string | Long);
   /**
    * The cluster's audit sampling rate: a node tickets the steps clients' revealed secrets select
-   * at this rate (src/audit/selection.ts).
+   * at this rate (src/protocol/audit-selection.ts).
    */
   'auditSamplingRate'?: (number | string);
   /**
@@ -20,6 +20,11 @@ export interface RegisterReply {
    * then. The node refuses new sessions rather than drop such a step to its window's bounds.
    */
   'auditRetentionMs'?: (number | string | Long);
+  /**
+   * 0 unless the node's stake is in its unstaking cooldown: then the instant it may be withdrawn.
+   * The node takes no new sessions meanwhile (NODE_UNSTAKING) and says so in its state.
+   */
+  'unstakingUntilMs'?: (number | string | Long);
 }
 
 export interface RegisterReply__Output {
@@ -30,7 +35,7 @@ export interface RegisterReply__Output {
   'registeredAtMs': (number);
   /**
    * The cluster's audit sampling rate: a node tickets the steps clients' revealed secrets select
-   * at this rate (src/audit/selection.ts).
+   * at this rate (src/protocol/audit-selection.ts).
    */
   'auditSamplingRate': (number);
   /**
@@ -39,4 +44,9 @@ export interface RegisterReply__Output {
    * then. The node refuses new sessions rather than drop such a step to its window's bounds.
    */
   'auditRetentionMs': (number);
+  /**
+   * 0 unless the node's stake is in its unstaking cooldown: then the instant it may be withdrawn.
+   * The node takes no new sessions meanwhile (NODE_UNSTAKING) and says so in its state.
+   */
+  'unstakingUntilMs': (number);
 }
