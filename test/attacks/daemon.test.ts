@@ -186,9 +186,12 @@ test("a registered node flooding SubmitShares with valid batches is cut off at i
 test("a registered daemon flooding PushBlock with blocks it signed is cut off at its key's burst; none is stored, an honest daemon's pushes are taken", async () => {
   const limits = { blocks: { perSecond: 10_000, burst: 10_000 }, 'block-key': { perSecond: 20, burst: 40 } };
   // No sync rounds: a block of the honest daemon reaches this one only by its PushBlock.
+  // Short epochs: the honest daemon, registered after the first roster was signed, leads slots from the next one.
+  const params = { blockIntervalMs: 150, epochSlots: 8 };
   const { daemon, network, rpc, listener, dir } = await daemonUnderAttack({
     rateLimits: limits,
     syncIntervalMs: 600_000,
+    params,
   });
   const attacker = generateKeyPair();
   const enrollment = registryEnrollment(network.registry, attacker, () => {});
@@ -200,7 +203,7 @@ test("a registered daemon flooding PushBlock with blocks it signed is cut off at
     port: 0,
     dbPath: join(dir, 'honest-chain.db'),
     ...daemonRegistry(network, honestKey),
-    params: { blockIntervalMs: 150 },
+    params,
     syncIntervalMs: 600_000,
     verifyThreads: 1,
     log: (event, fields) => {
@@ -250,8 +253,10 @@ test("a registered daemon flooding PushBlock with blocks it signed is cut off at
     }
     return hashes;
   };
-  await waitFor('a block the honest daemon produced after the flood to reach the daemon', () =>
-    producedSince().some((hash) => daemon.chain.store.block(hash) !== undefined),
+  await waitFor(
+    'a block the honest daemon produced after the flood to reach the daemon',
+    () => producedSince().some((hash) => daemon.chain.store.block(hash) !== undefined),
+    30_000,
   );
   assert.deepEqual(pushFailures, []);
 });
