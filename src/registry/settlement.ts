@@ -1,11 +1,10 @@
 import { silentLogger, type Logger } from '../core/log.ts';
 import type Database from 'better-sqlite3';
-import { hexToBytes } from '@noble/hashes/utils.js';
 import { canonicalJson } from '../crypto/canonical-json.ts';
 import { sha256 } from '../crypto/hash.ts';
-import { addressOf } from '../crypto/keys.ts';
 import { DaemonClient } from '../chain/daemon-client.ts';
 import type { MemberDirectory } from '../chain/membership-service.ts';
+import { shareKeyAddresses } from '../chain/membership.ts';
 import type { SettlementSummary } from '../chain/summary.ts';
 import { computePayments } from './payouts.ts';
 import { EscrowError, type Debit, type Hash32, type Payout, type SettlementBackend } from './settlement-backend.ts';
@@ -217,15 +216,7 @@ export class Settler {
   /** Every share key the node ever registered, as addresses. */
   #shareKeysOf(nodeId: string): ReadonlySet<string> {
     const member = this.#o.members.members([nodeId], '')[0];
-    const keys = new Set<string>();
-    for (const key of member?.shareKeys ?? []) {
-      try {
-        keys.add(addressOf(hexToBytes(key)));
-      } catch {
-        // A key that is not a point signs nothing.
-      }
-    }
-    return keys;
+    return member === undefined ? new Set() : shareKeyAddresses(member);
   }
 
   #banned(): Set<string> {
