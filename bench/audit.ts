@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { generateKeyPair, writeNewKeyFile } from '../src/crypto/keys.ts';
 import { signCommitment } from '../src/protocol/commitment.ts';
+import { ENGINE_VERSION } from '../src/protocol/engine-version.ts';
 import { recomputeOutputHash } from '../src/audit/recompute.ts';
 import { requestAudits, SessionAudit } from '../src/audit/session-audit.ts';
 import { encodeTicket, openTicket, type TicketInputBytes } from '../src/protocol/ticket.ts';
@@ -19,7 +20,11 @@ import type { Ticket__Output } from '../src/proto/tessera/v1/Ticket.ts';
 import { f32ToF16Array } from '../src/tensor/half.ts';
 import { createWasmBackend } from '../src/tensor/wasm-backend.ts';
 import { auditedSession, promptTokens, startAuditNetwork, type AuditNetwork } from '../test/support/audit-network.ts';
-import { fabricatedProof } from '../test/support/audit-tickets.ts';
+import type { KeyPair } from '../src/crypto/keys.ts';
+import type { Manifest } from '../src/model/manifest.ts';
+import { signFraudProof } from '../src/protocol/audit-statements.ts';
+import type { FraudProof } from '../src/proto/tessera/v1/FraudProof.ts';
+import { ShardZeroCheck } from '../src/client/shard-zero-check.ts';
 import { nodeBody } from '../test/support/registry-fixtures.ts';
 import { RegistryClient } from '../src/registry/registry-client.ts';
 import { startVerifier } from '../src/verifier/verifier.ts';
@@ -144,6 +149,7 @@ async function decodeSession(
   prompt: number[],
   decodeTokens: number,
   audit?: SessionAudit,
+  shardZero?: ShardZeroCheck,
 ): Promise<number> {
   const client = new ForwardClient(net.nodes[0]!.endpoint);
   try {
@@ -159,8 +165,18 @@ async function decodeSession(
     let reply = await client.write({ step: { step: 0, startPosition: 0, tokens: prompt } }).reply();
     if (audit) {
       client.write(audit.revealRequest());
-      // The client files its audit requests on the side; decoding does not wait for them.
+      // The client files its audit requests on the side, and checks shard 0's step itself on a
+      // worker when its secret selects it (as the SDK does): decoding waits for neither.
       void requestAudits(net.audits, net.clientKey, audit, reply.result!.commitments);
+      shardZero?.check({
+        registry: net.registry.endpoint,
+        modelId: net.manifest.modelId,
+        shardSha256: net.manifest.shards[0]!.sha256,
+        secret: audit.secret,
+        rate: audit.rate,
+        tokens: prompt,
+        commitment: reply.result!.commitments[0]!,
+      });
     }
     const started = performance.now();
     for (let i = 0; i < decodeTokens; i++) {
@@ -179,8 +195,8 @@ async function decodeSession(
 
 /**
  * Decode through two stories260K shard nodes (in this process) with a registry and a verifier
- * process, in pairs of sessions back to back: one whose client audits at 5 %, one not audited (the
- * order alternating). This machine's load drifts by more than the effect, so the ratio is the
+ * process, in pairs of sessions back to back: one whose client audits at 5 % (and checks shard 0's
+ * selected steps itself, holding its weights), one not audited (the order alternating). This machine's load drifts by more than the effect, so the ratio is the
  * median of the pairs' ratios. stories260K is tiny, so the fixed costs of auditing weigh the most
  * here.
  */
@@ -202,15 +218,25 @@ async function decodeRows(pairs: number, decodeTokens: number): Promise<BenchRow
       net.shardsDir,
       '--key',
       keyPath,
+      '--metrics-port',
+      '0',
     ],
     { stdio: 'ignore' },
   );
+  const shardZero = new ShardZeroCheck({
+    shardsDir: net.shardsDir,
+    key: net.clientKey,
+    log: () => {},
+    ban: () => {},
+    registry: () => net.audits,
+  });
   try {
     const totals = { audited: 0, plain: 0 };
     const ratios: number[] = [];
     await decodeSession(net, promptTokens(0, 16), decodeTokens); // warm up
     for (let i = 0; i < pairs; i++) {
-      const audited = () => decodeSession(net, promptTokens(2 * i + 1, 16), decodeTokens, new SessionAudit(0.05));
+      const audited = () =>
+        decodeSession(net, promptTokens(2 * i + 1, 16), decodeTokens, new SessionAudit(0.05), shardZero);
       const plain = () => decodeSession(net, promptTokens(2 * i + 2, 16), decodeTokens);
       let a: number;
       let p: number;
@@ -230,7 +256,9 @@ async function decodeRows(pairs: number, decodeTokens: number): Promise<BenchRow
       ratios.length % 2 === 1
         ? ratios[(ratios.length - 1) / 2]!
         : (ratios[ratios.length / 2 - 1]! + ratios[ratios.length / 2]!) / 2;
-    const at = 'stories260K f32, 2 shard nodes, registry and verifier on this machine';
+    await shardZero.settled();
+    if (shardZero.stats.mismatched > 0) throw new Error("the client's check of shard 0 found an honest node wrong");
+    const at = 'stories260K f32, 2 shard nodes, registry and verifier on this machine, client checks shard 0';
     return [
       {
         figure: `decode with audits at 5 %, ${at}`,
@@ -242,6 +270,7 @@ async function decodeRows(pairs: number, decodeTokens: number): Promise<BenchRow
       { figure: 'decode audits 5 % / 0 %, median of paired sessions (target >= 0.98)', ours: median, unit: 'ratio' },
     ];
   } finally {
+    await shardZero.close();
     verifier.kill('SIGTERM');
     await new Promise((resolve) => verifier.once('exit', resolve));
     await net.close();
@@ -273,7 +302,8 @@ export async function canaryRows(sessions: number): Promise<BenchRow[]> {
         Array.from({ length: 8 }, (_, i) => promptTokens(s * 8 + i, 4 + (i % 8))),
         new SessionAudit(1),
       );
-    const expected = sessions * 8 * net.nodes.length;
+    // shard 0's steps are prompts: no ticket of them leaves the session
+    const expected = sessions * 8 * (net.nodes.length - 1);
     for (;;) {
       const all = await Promise.all(net.nodes.map((n) => net.audits.status(n.nodeId)));
       if (all.reduce((sum, st) => sum + st.ticketsPassed, 0) >= expected) break;
@@ -295,6 +325,34 @@ export async function canaryRows(sessions: number): Promise<BenchRow[]> {
   }
 }
 
+/**
+ * A fraud proof `verifier` signs against a made-up commitment of `node` on shard 1 (hidden states: a
+ * shard-0 ticket holds a prompt and never reaches a verifier), with another made-up output.
+ */
+async function fabricatedHiddenProof(node: KeyPair, verifier: KeyPair, manifest: Manifest): Promise<FraudProof> {
+  const width = manifest.config.hiddenSize;
+  const positions = 6;
+  const bytes = new Uint8Array(Float32Array.from({ length: positions * width }, () => Math.random() - 0.5).buffer);
+  const commitment = signCommitment(node, {
+    shardIndex: 1,
+    stepId: randomBytes(32),
+    inputHash: sha256(bytes),
+    outputHash: randomBytes(32),
+  });
+  const wire = await encodeTicket({
+    modelId: manifest.modelId,
+    shardIndex: 1,
+    shardSha256: manifest.shards[1]!.sha256,
+    engineVersion: ENGINE_VERSION,
+    input: { tokens: false, dtype: 'DTYPE_F32', positions, width, bytes },
+    startPosition: 0,
+    commitment,
+  });
+  const codec = tessera.v1.Audit.service.SubmitTicket;
+  const opened = await openTicket(codec.requestDeserialize(codec.requestSerialize(wire)) as Ticket__Output, 1 << 20);
+  return signFraudProof(verifier, wire, opened, randomBytes(32));
+}
+
 function p99(values: readonly number[]): number {
   const sorted = [...values].sort((a, b) => a - b);
   return sorted[Math.min(sorted.length - 1, Math.ceil(sorted.length * 0.99) - 1)]!;
@@ -311,13 +369,13 @@ export async function heartbeatRows(proofs: number): Promise<BenchRow[]> {
   try {
     const members = Array.from({ length: 16 }, () => generateKeyPair());
     const bodies = members.map((m, i) =>
-      nodeBody(m, { modelId: net.manifest.modelId, shardIndex: 1, endpoint: `127.0.0.1:${51000 + i}` }),
+      nodeBody(m, { modelId: net.manifest.modelId, shardIndex: 0, endpoint: `127.0.0.1:${51000 + i}` }),
     );
     for (const [i, m] of members.entries()) await registry.register(m, bodies[i]!);
     const accusedKey = generateKeyPair();
     await registry.register(
       accusedKey,
-      nodeBody(accusedKey, { modelId: net.manifest.modelId, shardIndex: 0, endpoint: '127.0.0.1:50999' }),
+      nodeBody(accusedKey, { modelId: net.manifest.modelId, shardIndex: 1, endpoint: '127.0.0.1:50999' }),
     );
     // Proofs spread over verifiers: each may have 4 recomputing at once.
     const verifiers = Array.from({ length: Math.ceil(proofs / 4) }, () => generateKeyPair());
@@ -341,7 +399,7 @@ export async function heartbeatRows(proofs: number): Promise<BenchRow[]> {
     const idle = await probe(64);
     const fabricated = await Promise.all(
       Array.from({ length: proofs }, (_, i) =>
-        fabricatedProof(accusedKey, verifiers[i % verifiers.length]!, net.manifest),
+        fabricatedHiddenProof(accusedKey, verifiers[i % verifiers.length]!, net.manifest),
       ),
     );
     let busy = true;

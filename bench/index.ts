@@ -1,4 +1,4 @@
-// `npm run bench [-- --json] [-- --quick] [-- --only=engine,network,chain,audit,cli]`: one table of the figures the issues name, each measured
+// `npm run bench [-- --json] [-- --quick] [-- --only=engine,network,batching,chain,audit,cli,join]`: one table of the figures the issues name, each measured
 // against its reference in the same run (these machines are noisy, so ratios are what count).
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, statSync } from 'node:fs';
@@ -10,7 +10,7 @@ import { testModel } from '../test/support/models.ts';
 import { auditBenchRows } from './audit.ts';
 import { chainBenchRows } from './chain.ts';
 import { cliBenchRows } from './cli.ts';
-import { networkBenchRows } from './network.ts';
+import { batchingBenchRows, networkBenchRows } from './network.ts';
 import type { BenchRow } from './row.ts';
 
 interface Measurement {
@@ -147,9 +147,22 @@ if (wanted('engine')) {
   rows.push(...shardMemoryRows(syntheticModel('q8_0')));
 }
 if (wanted('network')) rows.push(...(await networkBenchRows({ quick, qwenShapeModel: syntheticModel('q8_0') })));
+if (wanted('batching')) {
+  const modelPath = syntheticModel('q8_0');
+  const llamaCpp = (argv: number[]) =>
+    measure('measure-llama-cpp.ts', [modelPath, ...argv]) as unknown as {
+      aggregateDecodeTokensPerSecond: number;
+      firstTokenSeconds: number;
+    };
+  rows.push(...(await batchingBenchRows({ quick, modelPath, label: 'qwen2.5-0.5B shape q8_0', llamaCpp })));
+}
 if (wanted('chain')) rows.push(...(await chainBenchRows({ quick })));
 if (wanted('audit')) rows.push(...(await auditBenchRows({ quick })));
 if (wanted('cli')) rows.push(...cliBenchRows({ quick }));
+if (wanted('join'))
+  rows.push(
+    ...(await (await import('./join.ts')).joinBenchRows({ quick, qwenShapeModel: () => syntheticModel('q8_0') })),
+  );
 
 if (args.has('--json')) console.log(JSON.stringify(rows, null, 2));
 else printTable(rows);

@@ -11,6 +11,7 @@ import { Sampler } from '../src/model/sampling.ts';
 import { createWasmBackend } from '../src/tensor/wasm-backend.ts';
 import { testModel } from '../test/support/models.ts';
 import type { BenchRow } from './row.ts';
+import { benchTokens } from './tokens.ts';
 
 export interface NetworkBenchOptions {
   /** Fewer tokens, and no 4-shard pipeline for the larger model. */
@@ -183,5 +184,153 @@ export async function networkBenchRows(options: NetworkBenchOptions = {}): Promi
     );
     rows.push(...qwen.rows);
   }
+  return rows;
+}
+
+export interface BatchingBenchOptions {
+  readonly quick?: boolean;
+  /** The model both run; bench/index.ts passes the Qwen2.5-0.5B-shape q8_0 GGUF. */
+  readonly modelPath: string;
+  readonly label: string;
+  /** Measures llama.cpp in its own process: argv of bench/measure-llama-cpp.ts after MODEL. */
+  readonly llamaCpp: (args: number[]) => { aggregateDecodeTokensPerSecond: number; firstTokenSeconds: number };
+}
+
+/** The sessions' prompts: distinct short texts, so no two sessions share a cache or a route's step. */
+function sessionPrompt(i: number): string {
+  return `${PROMPT}, story number ${i + 1} begins`;
+}
+
+/**
+ * Tokens per second of `sessions` greedy generations run at once through the cluster: the decoded
+ * tokens after each session's first, over the time from the first first token to the last token
+ * (the other sessions' prefills fall inside that span: it counts against us).
+ */
+async function aggregateDecodeRate(
+  generate: (prompt: string, maxTokens: number) => AsyncIterable<unknown>,
+  sessions: number,
+  decodeTokens: number,
+): Promise<number> {
+  const runs = await Promise.all(
+    Array.from({ length: sessions }, async (_, i) => {
+      const stamps: number[] = [];
+      for await (const _token of generate(sessionPrompt(i), decodeTokens + 1)) stamps.push(performance.now());
+      return stamps;
+    }),
+  );
+  const decoded = runs.reduce((sum, stamps) => sum + Math.max(0, stamps.length - 1), 0);
+  const from = Math.min(...runs.map((stamps) => stamps[0] ?? Infinity));
+  const to = Math.max(...runs.map((stamps) => stamps.at(-1) ?? -Infinity));
+  if (decoded === 0 || !(to > from)) throw new Error(`${sessions} sessions decoded nothing: nothing to time`);
+  return (decoded * 1000) / (to - from);
+}
+
+/**
+ * A text of about `count` tokens in the model's vocabulary: the bench's pseudo-random ids, decoded.
+ * Decoded text tokenizes a little differently, so it is cut back to `count` tokens a few times.
+ */
+function textOfTokens(modelPath: string, count: number): string {
+  const model = openModel(modelPath);
+  try {
+    let text = model.tokenizer.decode(benchTokens(model.config.vocabSize, count));
+    for (let i = 0; i < 4; i++) {
+      const ids = model.tokenizer.encode(text);
+      if (ids.length <= count) break;
+      text = model.tokenizer.decode(ids.slice(0, count));
+    }
+    return text;
+  } finally {
+    model.weights.close();
+  }
+}
+
+/**
+ * Issue 11's rows: aggregate decode of 1, 4 and 8 sessions at once through `tessera up`'s topology
+ * (2 shard nodes on loopback, one compute thread each, audits off) against llama.cpp decoding as
+ * many sequences at once on one context with 2 threads (the same two cores), and the time to the
+ * first token of a 512-token prompt.
+ */
+export async function batchingBenchRows(options: BatchingBenchOptions): Promise<BenchRow[]> {
+  const quick = options.quick ?? false;
+  const decodeTokens = quick ? 8 : 24;
+  const sessionCounts = [1, 4, 8];
+  const promptTokens = 512;
+  const workDir = mkdtempSync(join(tmpdir(), 'tessera-bench-batching-'));
+  const cluster = await launchLocalCluster({
+    modelPath: options.modelPath,
+    shards: 2,
+    spareShards: [],
+    workDir,
+    registryPort: 0,
+    threadsPerNode: 1,
+    auditSamplingRate: 0,
+  });
+  const client = await connect({ registries: [cluster.registryEndpoint], cacheDir: join(workDir, 'client') });
+  const ours = new Map<number, number>();
+  const llama = new Map<number, number>();
+  let firstTokenMs: number;
+  let longPromptTokens: number;
+  let llamaFirstTokenSeconds: number;
+  try {
+    const model = cluster.manifest.modelId;
+    const generate = (prompt: string, maxTokens: number) =>
+      client.generate({ model, prompt, maxTokens, temperature: 0 });
+    process.stderr.write(`warming up ${options.label} through 2 shard nodes with 8 sessions ...\n`);
+    await warmUp(quick ? 2_000 : 10_000, () => aggregateDecodeRate(generate, 8, 2));
+    // Each figure beside its reference, taken just after it while the cluster idles, the better of
+    // two of each: these machines drift over a run and stall now and then.
+    for (const sessions of sessionCounts) {
+      for (let i = 0; i < (quick ? 1 : 2); i++) {
+        process.stderr.write(`measuring aggregate decode of ${sessions} session(s) of ${options.label} ...\n`);
+        ours.set(
+          sessions,
+          Math.max(ours.get(sessions) ?? 0, await aggregateDecodeRate(generate, sessions, decodeTokens)),
+        );
+        process.stderr.write(`measuring llama.cpp with ${sessions} sequence(s) at once, 2 threads ...\n`);
+        const rate = options.llamaCpp([2, 16, decodeTokens, sessions]).aggregateDecodeTokensPerSecond;
+        llama.set(sessions, Math.max(llama.get(sessions) ?? 0, rate));
+      }
+    }
+    const longPrompt = textOfTokens(options.modelPath, promptTokens);
+    process.stderr.write(`measuring time to first token of a ${promptTokens}-token prompt of ${options.label} ...\n`);
+    const generation = generate(longPrompt, 1);
+    const started = performance.now();
+    for await (const _token of generation) break;
+    firstTokenMs = performance.now() - started;
+    longPromptTokens = generation.promptTokens ?? promptTokens;
+    process.stderr.write(
+      `measuring llama.cpp's time to first token of a ${promptTokens}-token prompt, 2 threads ...\n`,
+    );
+    llamaFirstTokenSeconds = options.llamaCpp([2, longPromptTokens, 1, 1]).firstTokenSeconds;
+  } finally {
+    client.close();
+    await cluster.close();
+    rmSync(workDir, { recursive: true, force: true });
+  }
+
+  const rows: BenchRow[] = [];
+  for (const sessions of sessionCounts) {
+    rows.push({
+      figure: `aggregate decode, ${sessions} session${sessions > 1 ? 's' : ''} at once, 2 shards on loopback (1 thread a node, audits off) vs llama.cpp ${sessions} sequence${sessions > 1 ? 's' : ''}, 2 threads, ${options.label}`,
+      ours: ours.get(sessions)!,
+      reference: llama.get(sessions)!,
+      referenceName: 'llama.cpp',
+      unit: 'tok/s',
+    });
+  }
+  rows.push({
+    figure: `aggregate decode, 8 sessions at once against 1 (target ≥ 2.5), ${options.label}`,
+    ours: ours.get(8)! / ours.get(1)!,
+    reference: 2.5,
+    referenceName: 'target',
+    unit: 'x',
+  });
+  rows.push({
+    figure: `time to first token, ${longPromptTokens}-token prompt, 2 shards on loopback vs llama.cpp 2 threads, ${options.label}`,
+    ours: firstTokenMs / 1000,
+    reference: llamaFirstTokenSeconds,
+    referenceName: 'llama.cpp',
+    unit: 's',
+  });
   return rows;
 }

@@ -1,6 +1,7 @@
 import type { KeyPair } from '../crypto/keys.ts';
 import type { AuditReveal } from '../proto/tessera/v1/AuditReveal.ts';
 import type { AuditClient } from './audit-client.ts';
+import { takesPrompt } from './prompt-shard.ts';
 import type { SignedCommitment } from '../protocol/commitment.ts';
 import {
   auditCommitmentOf,
@@ -17,7 +18,8 @@ import {
  *      commitment chain checks out, write `revealRequest()` on the same Forward stream (once; it
  *      gets no reply, and steps after it are no longer audited);
  *   3. optionally `requestAudits(...)` with that step's commitments, so that a ticket a node never
- *      submits stands at the registry as a refusal.
+ *      submits stands at the registry as a refusal (shard 0's step is the client's own to check:
+ *      src/client/shard-zero-check.ts).
  */
 export class SessionAudit {
   readonly secret: Buffer;
@@ -63,7 +65,10 @@ export interface AuditRequestOutcome {
   readonly error?: string;
 }
 
-/** Files the client's signed audit request for each selected commitment of a revealed step. */
+/**
+ * Files the client's signed audit request for each selected commitment of a revealed step, but for
+ * the prompt shard's: its ticket would hold the prompt, so the client checks that one itself.
+ */
 export async function requestAudits(
   client: AuditClient,
   key: KeyPair,
@@ -71,7 +76,7 @@ export async function requestAudits(
   commitments: readonly SignedCommitment[],
 ): Promise<AuditRequestOutcome[]> {
   return Promise.all(
-    audit.selected(commitments).map(async (c) => {
+    audit.selected(commitments.filter((c) => !takesPrompt(c.shardIndex))).map(async (c) => {
       try {
         await client.requestAudit(key, c, audit.secret);
         return { nodeId: c.nodeId, shardIndex: c.shardIndex };

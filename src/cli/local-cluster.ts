@@ -46,8 +46,13 @@ export interface LocalCluster {
   /** Audits the nodes' tickets with the same shards. */
   readonly verifier: RoleProcess;
   readonly nodes: readonly LocalNode[];
-  /** The key a gateway's client signs its receipts with: the cluster's operator granted it a deposit. */
+  /**
+   * The key a gateway's client signs its receipts with: the cluster's operator granted it a deposit,
+   * and a stake so that it may file evidence against a shard-0 node its own check catches.
+   */
   readonly clientKey: KeyPair;
+  /** The model's shards (and manifest.json): the nodes', the verifier's, and the gateway's check of shard 0. */
+  readonly shardsDir: string;
   /** Stops the nodes, then the registry (SIGTERM each, SIGKILL after a grace period). */
   close(): Promise<void>;
   /** SIGKILLs every role at once (synchronous: for a process that is exiting). */
@@ -206,11 +211,11 @@ export async function launchLocalCluster(options: LocalClusterOptions): Promise<
     await grantLocalAccounts(
       registryEndpoint,
       operatorKey,
-      Object.values(memberKeys).map((path) => readKeyFile(path).address),
+      [...Object.values(memberKeys).map((path) => readKeyFile(path).address), clientKey.address],
       clientKey.address,
     );
     say(
-      `operator    ${operatorKey.address}  granted stake ${LOCAL_GRANTED_STAKE} to each role, deposit ${LOCAL_CLIENT_DEPOSIT} to the gateway's client ${clientKey.address}`,
+      `operator    ${operatorKey.address}  granted stake ${LOCAL_GRANTED_STAKE} to each role and the gateway's client ${clientKey.address}, deposit ${LOCAL_CLIENT_DEPOSIT} to that client`,
     );
 
     // The daemon and the verifier run from the first request on, so every share and audit is recorded.
@@ -310,6 +315,7 @@ export async function launchLocalCluster(options: LocalClusterOptions): Promise<
       verifier,
       nodes,
       clientKey,
+      shardsDir,
       close: stopAll,
       kill: () => started.forEach((p) => p.kill('SIGKILL')),
     };

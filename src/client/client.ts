@@ -20,6 +20,7 @@ import { RegistryPool } from './registry-pool.ts';
 import { chooseRoute, NoRouteError, type Candidate, type RouteHop } from './routing.ts';
 import { ServiceRecord } from './service-record.ts';
 import { SignatureChecker } from './signature-checker.ts';
+import { ShardZeroCheck } from './shard-zero-check.ts';
 
 export interface ConnectOptions {
   /** Seed registries, HOST:PORT; the others are learned from them. */
@@ -42,6 +43,13 @@ export interface ConnectOptions {
   readonly key?: KeyPair;
   /** Where the client reports what it does not raise, such as a refused audit request (default: JSON lines on stderr). */
   readonly log?: Logger;
+  /**
+   * A shards directory holding shard 0 of the model: the client recomputes the audit-selected steps
+   * of shard 0 (whose input is the prompt, so no ticket of them leaves the session) off the critical
+   * path, bans a node whose output differs and files the evidence (src/client/shard-zero-check.ts).
+   * Without it nobody checks shard 0 for this client's sessions.
+   */
+  readonly auditShardZero?: string;
 }
 
 export interface GenerateRequest extends SamplingOptions {
@@ -120,6 +128,7 @@ export class TesseraClient {
   private readonly log: Logger;
   /** One per registry that audit requests went to. */
   private readonly auditClients = new Map<string, AuditClient>();
+  private readonly shardZero?: ShardZeroCheck;
 
   constructor(
     private readonly registryPool: RegistryPool,
@@ -133,6 +142,22 @@ export class TesseraClient {
     this.stepTimeoutMs = options.stepTimeoutMs ?? 120_000;
     this.routeWaitMs = options.routeWaitMs ?? 5000;
     this.log = options.log ?? jsonLogger('client');
+    if (options.auditShardZero !== undefined)
+      this.shardZero = new ShardZeroCheck({
+        shardsDir: options.auditShardZero,
+        key: this.key,
+        log: this.log,
+        ban: (nodeId) => {
+          this.bans.ban(nodeId, Number.POSITIVE_INFINITY);
+          this.service.failed(nodeId);
+        },
+        registry: (endpoint) => this.auditClient(endpoint),
+      });
+  }
+
+  /** The client's checks of shard 0 so far (none without `auditShardZero`). */
+  get shardZeroChecks(): ShardZeroCheck | undefined {
+    return this.shardZero;
   }
 
   /** The registries known so far (seeds and those learned from them). */
@@ -209,6 +234,7 @@ export class TesseraClient {
     this.nodes.close();
     this.registryPool.close();
     for (const audits of this.auditClients.values()) audits.close();
+    void this.shardZero?.close();
   }
 
   private sessionSource(request: GenerateRequest) {
@@ -217,8 +243,8 @@ export class TesseraClient {
       open: (model: ModelHandle, afterFailure: boolean) =>
         this.openSession(model, request, afterFailure ? this.routeWaitMs : 0),
       recover: (route: readonly RouteHop[], failure: HopFailure) => this.recover(route, failure),
-      revealAudit: (session: PipelineSession, commitments: readonly Commitment__Output[]) =>
-        this.revealAudit(session, commitments),
+      revealAudit: (session: PipelineSession, commitments: readonly Commitment__Output[], tokens: readonly number[]) =>
+        this.revealAudit(session, commitments, tokens, request.model),
       checkSignatures: (commitments: readonly Commitment__Output[]) => this.signatures.check(commitments),
       served: (route: readonly RouteHop[], elapsedUs: number, positions: number) =>
         this.service.served(route, elapsedUs, positions),
@@ -319,9 +345,32 @@ export class TesseraClient {
    * background: a selected step whose ticket never reaches the registry then stands there as the
    * node's refusal. A refused request is logged; it never fails the generation.
    */
-  private revealAudit(session: PipelineSession, commitments: readonly Commitment__Output[]): void {
+  private revealAudit(
+    session: PipelineSession,
+    commitments: readonly Commitment__Output[],
+    tokens: readonly number[],
+    modelId: string,
+  ): void {
     const auditing = session.auditing;
-    if (!auditing || !session.reveal(auditing.audit.revealRequest())) return;
+    if (!auditing) return;
+    const { secret, rate } = auditing.audit;
+    const shardZero = this.shardZero;
+    if (shardZero && commitments[0] !== undefined) {
+      const commitment = commitments[0];
+      // the handle is open already: this session's steps were tokenized with it
+      void this.model(modelId).then((handle) =>
+        shardZero.check({
+          registry: auditing.registry,
+          modelId,
+          shardSha256: handle.manifest.shards[0]?.sha256 ?? '',
+          secret,
+          rate,
+          tokens,
+          commitment,
+        }),
+      );
+    }
+    if (!session.reveal(auditing.audit.revealRequest())) return;
     void requestAudits(this.auditClient(auditing.registry), this.key, auditing.audit, commitments).then(
       (outcomes) => {
         for (const outcome of outcomes) {

@@ -19,8 +19,13 @@ import type { RouteHop } from './routing.ts';
 export const ResultRefusal = {
   /** A commitment does not fit the route or the step (node, step id, audit commitment, time, chain). */
   COMMITMENT_MISMATCH: 'COMMITMENT_MISMATCH',
-  /** A commitment is not signed by the node it names. */
+  /** A commitment is not signed by the node it names (or its signature is missing from those that followed it). */
   COMMITMENT_UNSIGNED: 'COMMITMENT_UNSIGNED',
+  /**
+   * A step's signatures did not come when they were owed: before the next step's result, before
+   * Closed, or before the stream ended (proto/tessera/v1/node.proto, the rule above Node).
+   */
+  SIGNATURES_WITHHELD: 'SIGNATURES_WITHHELD',
   /** The last shard's commitment does not cover the token and logprobs received. */
   RESULT_NOT_COVERED: 'RESULT_NOT_COVERED',
 } as const;

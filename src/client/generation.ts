@@ -2,9 +2,9 @@ import type { SamplingOptions } from '../model/sampling.ts';
 import type { Commitment__Output } from '../proto/tessera/v1/Commitment.ts';
 import type { StepResult__Output } from '../proto/tessera/v1/StepResult.ts';
 import { checkCommitmentChain, checkResultCovered } from './commitment-chain.ts';
-import { PendingSignatures } from './pending-signatures.ts';
+import { joinSignatures, signedCommitments } from './pending-signatures.ts';
 import type { ModelHandle } from './model-handle.ts';
-import { HopFailure, type PipelineSession } from './pipeline-session.ts';
+import { HopFailure, type PipelineSession, type SentStep } from './pipeline-session.ts';
 import type { RouteHop } from './routing.ts';
 
 export interface TokenAlternative {
@@ -16,7 +16,7 @@ export interface TokenAlternative {
 export interface GeneratedToken extends TokenAlternative {
   /** The most likely alternatives at this position, best first (when logprobs were asked for). */
   readonly top: readonly TokenAlternative[];
-  /** The signed commitments of the step that produced this token, shard 0 first (chain checked). */
+  /** The signed commitments of the step that produced this token, shard 0 first (chain and signatures checked). */
   readonly commitments: readonly Commitment__Output[];
 }
 
@@ -65,10 +65,11 @@ export interface SessionSource {
   recover(route: readonly RouteHop[], failure: HopFailure): Promise<void>;
   /**
    * Called once per session, when the step from position 0 (the prefill: what audits recompute) is
-   * back and its commitment chain checks out: reveals the session's audit secret and asks the
-   * registry for the audits it selects. Never fails the generation.
+   * back and its commitment chain and signatures check out: reveals the session's audit secret and asks the
+   * registry for the audits it selects; `tokens` (what the step sent) let the client check shard 0's
+   * step itself. Never fails the generation.
    */
-  revealAudit(session: PipelineSession, commitments: readonly Commitment__Output[]): void;
+  revealAudit(session: PipelineSession, commitments: readonly Commitment__Output[], tokens: readonly number[]): void;
   /** Index of the first commitment not signed by the node it names, or -1. */
   checkSignatures(commitments: readonly Commitment__Output[]): Promise<number>;
   /** A step whose result checked out took `elapsedUs` over `positions` positions (the client's measure of the route). */
@@ -79,10 +80,23 @@ export interface SessionSource {
 /** A long generation attests its usage this often, so nodes need not wait for its end to claim shares. */
 const RECEIPT_EVERY_STEPS = 32;
 
+/** A step sent on the current session, with what it was sent with. */
+interface InFlight {
+  readonly step: number;
+  readonly startPosition: number;
+  readonly sent: readonly number[];
+  readonly history: readonly number[];
+  readonly sentAt: number;
+  readonly replies: SentStep;
+}
+
 /**
  * Continues `promptIds` through the network, one token per step. When a hop fails, the failure is
  * recorded, a new session on a new route replays everything so far as one prefill, and generation
- * goes on from the same position: the caller sees no error and (greedy) the same tokens.
+ * goes on from the same position: the caller sees no error and (greedy) the same tokens. Each step
+ * goes out as soon as the result before it checks out, while that result's signatures are still on
+ * their way; a token reaches the caller only once its step's signatures check out, so a failure
+ * they show takes back nothing the caller saw.
  */
 export async function* generateThroughNetwork(
   sessions: SessionSource,
@@ -104,31 +118,52 @@ export async function* generateThroughNetwork(
   const decoder = tokenizer.streamDecoder();
   let text = '';
   let session: PipelineSession | undefined;
-  // positions the current session's caches hold, and its next step number
+  // positions the current session's caches hold by steps whose signatures checked, and its next step number
   let processed = 0;
   let step = 0;
   let failovers = 0;
   let finishReason: FinishReason = 'length';
   let route: readonly RouteHop[] = [];
-  const signatures = new PendingSignatures((commitments) => sessions.checkSignatures(commitments));
+  // the step sent ahead on the current session, before the signatures of the one before it were in
+  let ahead: InFlight | undefined;
+  const send = (on: PipelineSession, number: number, context: readonly number[], startPosition: number): InFlight => {
+    const sent = context.slice(startPosition);
+    const history = penalized ? [...context] : [];
+    return {
+      step: number,
+      startPosition,
+      sent,
+      history,
+      sentAt: performance.now(),
+      replies: on.step(number, { startPosition, tokens: sent, history }),
+    };
+  };
   try {
     for (let produced = 0; produced < maxTokens;) {
       let result: StepResult__Output;
+      let signed: Commitment__Output[];
       try {
-        const badSignature = signatures.takeFailure();
-        if (badSignature) throw badSignature;
         session ??= await sessions.open(model, failovers > 0);
-        const sent = tokens.slice(processed);
-        const history = penalized ? [...tokens] : [];
-        const sentAt = performance.now();
-        result = await session.step(step, { startPosition: processed, tokens: sent, history });
-        const elapsedUs = (performance.now() - sentAt) * 1000;
-        checkCommitmentChain(result.commitments, session.route, {
+        const current = ahead ?? send(session, step, tokens, processed);
+        ahead = undefined;
+        const { sent, history } = current;
+        result = await current.replies.result;
+        const elapsedUs = (performance.now() - current.sentAt) * 1000;
+        const checked = {
           sessionId: session.sessionId,
           step,
           tokens: sent,
           auditCommitment: session.auditCommitment,
-        });
+        };
+        try {
+          checkCommitmentChain(result.commitments, session.route, checked);
+        } catch (error) {
+          if (!(error instanceof HopFailure)) throw error;
+          // whom a break is pinned on depends on who signed what: that shows once the signatures are in
+          const signatures = await current.replies.signatures;
+          checkCommitmentChain(joinSignatures(result.commitments, signatures), session.route, checked);
+          throw error;
+        }
         if (!result.sampled)
           throw new HopFailure(
             `the last hop of the route (${session.route.at(-1)!.nodeId}) returned no token`,
@@ -136,14 +171,27 @@ export async function* generateThroughNetwork(
             session.route.at(-1)!.nodeId,
           );
         checkResultCovered(result.commitments, session.route, step, result.sampled, {
-          position: processed + sent.length,
+          position: current.startPosition + sent.length,
           sampling: session.sampling,
           history,
         });
+        const token = result.sampled.token;
+        // The next step goes out now, its input this token, while this step's signatures come and are
+        // checked: nothing below acts on this result before they check out.
+        if (!tokenizer.isEndOfGeneration(token) && produced + 1 < maxTokens)
+          ahead = send(session, step + 1, [...tokens, token], processed + sent.length);
+        else void session.requestClose().catch(() => undefined);
+        signed = await signedCommitments(
+          result.commitments,
+          await current.replies.signatures,
+          session.route,
+          step,
+          (commitments) => sessions.checkSignatures(commitments),
+        );
         sessions.served?.(session.route, elapsedUs, sent.length);
-        if (processed === 0) sessions.revealAudit(session, result.commitments);
-        signatures.add(result.commitments, session.route, step);
-        if ((step + 1) % RECEIPT_EVERY_STEPS === 0) session.attest(tokens.length);
+        if (current.startPosition === 0) sessions.revealAudit(session, signed, sent);
+        processed += sent.length;
+        if ((step + 1) % RECEIPT_EVERY_STEPS === 0) session.attest(processed);
       } catch (error) {
         if (!(error instanceof HopFailure) || error.kind === 'caller') throw error;
         failovers++;
@@ -152,12 +200,12 @@ export async function* generateThroughNetwork(
         await sessions.recover(session?.route ?? [], error);
         session?.close();
         session = undefined;
+        ahead = undefined;
         processed = 0;
         step = 0;
         continue;
       }
       route = session.route;
-      processed = tokens.length;
       step++;
       const sampled = result.sampled;
       if (tokenizer.isEndOfGeneration(sampled.token)) {
@@ -175,18 +223,12 @@ export async function* generateThroughNetwork(
         text: piece,
         logprob: sampled.logprob,
         top,
-        commitments: result.commitments,
+        commitments: signed,
       };
     }
   } finally {
     session?.attest(processed);
     session?.close();
-  }
-  try {
-    await signatures.settle();
-  } catch (error) {
-    // tokens already given out cannot be taken back: the generation as a whole fails
-    throw new GenerationFailedError(`${(error as Error).message}; the output is not vouched for`);
   }
   const tail = decoder.flush();
   return {

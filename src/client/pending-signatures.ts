@@ -1,51 +1,50 @@
 import type { Commitment__Output } from '../proto/tessera/v1/Commitment.ts';
+import type { StepSignatures__Output } from '../proto/tessera/v1/StepSignatures.ts';
 import { relayFailure, ResultRefusal } from './commitment-chain.ts';
-import type { HopFailure } from './pipeline-session.ts';
 import type { RouteHop } from './routing.ts';
 
 /**
- * Signature checks of a generation's steps, running while the next steps go on: a bad signature
- * fails the route at the next step (`takeFailure`), and the generation ends only once every check
- * has come back (`settle`).
+ * A step's commitments as received (signatures empty) with the signatures that followed them
+ * (proto/tessera/v1/node.proto, the rule above Node), one per commitment in order; a missing one
+ * stays empty, and so fails any check.
  */
-export class PendingSignatures {
-  private readonly checks: Promise<void>[] = [];
-  private failure?: HopFailure;
-  private checkerError?: Error;
+export function joinSignatures(
+  commitments: readonly Commitment__Output[],
+  signatures: StepSignatures__Output,
+): Commitment__Output[] {
+  return commitments.map((c, i) => ({ ...c, signature: signatures.signatures[i] ?? Buffer.alloc(0) }));
+}
 
-  constructor(private readonly check: (commitments: readonly Commitment__Output[]) => Promise<number>) {}
-
-  add(commitments: readonly Commitment__Output[], route: readonly RouteHop[], step: number): void {
-    this.checks.push(
-      this.check(commitments).then(
-        (bad) => {
-          if (bad < 0) return;
-          const hop = route[bad]!;
-          // every hop checks the signatures below it before relaying: the first hop delivered this one
-          this.failure ??= relayFailure(
-            route,
-            step,
-            ResultRefusal.COMMITMENT_UNSIGNED,
-            `the commitment of node ${hop.nodeId} (shard ${hop.shardIndex}) is not signed by it`,
-          );
-        },
-        (error: Error) => void (this.checkerError ??= error),
-      ),
+/**
+ * The step's commitments signed, once every signature that followed them checks (`check` resolves
+ * with the index of the first commitment not signed by the node it names, or -1); the client acts on
+ * a step only then. Every hop checks the signatures below it before relaying them, so one that does
+ * not check, or a missing one, is the first hop's failure (it delivered it).
+ */
+export async function signedCommitments(
+  commitments: readonly Commitment__Output[],
+  signatures: StepSignatures__Output,
+  route: readonly RouteHop[],
+  step: number,
+  check: (commitments: readonly Commitment__Output[]) => Promise<number>,
+): Promise<Commitment__Output[]> {
+  if (signatures.signatures.length !== commitments.length)
+    throw relayFailure(
+      route,
+      step,
+      ResultRefusal.COMMITMENT_UNSIGNED,
+      `${signatures.signatures.length} signature(s) followed ${commitments.length} commitment(s)`,
+    );
+  const signed = joinSignatures(commitments, signatures);
+  const bad = await check(signed);
+  if (bad >= 0) {
+    const hop = route[bad]!;
+    throw relayFailure(
+      route,
+      step,
+      ResultRefusal.COMMITMENT_UNSIGNED,
+      `the commitment of node ${hop.nodeId} (shard ${hop.shardIndex}) is not signed by it`,
     );
   }
-
-  /** A bad signature found since the last call, if any. */
-  takeFailure(): HopFailure | undefined {
-    const failure = this.failure;
-    this.failure = undefined;
-    return failure;
-  }
-
-  /** Waits for every check; rejects when the checker broke, or with a bad signature nobody took yet. */
-  async settle(): Promise<void> {
-    await Promise.all(this.checks);
-    if (this.checkerError) throw this.checkerError;
-    const failure = this.takeFailure();
-    if (failure) throw failure;
-  }
+  return signed;
 }

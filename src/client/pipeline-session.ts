@@ -9,8 +9,10 @@ import type { AuditReveal } from '../proto/tessera/v1/AuditReveal.ts';
 import type { ForwardRequest } from '../proto/tessera/v1/ForwardRequest.ts';
 import type { SamplingFields } from '../protocol/commitment.ts';
 import type { StepResult__Output } from '../proto/tessera/v1/StepResult.ts';
+import type { StepSignatures__Output } from '../proto/tessera/v1/StepSignatures.ts';
 import { BUSY_REASONS, FAILED_NODE_KEY, ForwardReason } from '../protocol/forward-status.ts';
 import { FAILURE_REPORT_KEY, openFailureReport, reportFitsRoute } from '../protocol/failure-report.ts';
+import { relayFailure, ResultRefusal } from './commitment-chain.ts';
 import type { NodePool } from './node-pool.ts';
 import type { RouteHop } from './routing.ts';
 
@@ -59,8 +61,14 @@ export interface SessionAuditing {
   readonly registry: string;
 }
 
+/** A step sent: its result, then the signatures of its commitments (proto/tessera/v1/node.proto, the rule above Node). */
+export interface SentStep {
+  readonly result: Promise<StepResult__Output>;
+  readonly signatures: Promise<StepSignatures__Output>;
+}
+
 interface Waiter {
-  readonly expect: 'opened' | 'result';
+  readonly expect: 'opened' | 'result' | 'signatures' | 'closed';
   readonly step?: number;
   readonly resolve: (reply: ForwardReply__Output) => void;
   readonly reject: (error: HopFailure) => void;
@@ -101,6 +109,7 @@ export class PipelineSession {
   private readonly waiters: Waiter[] = [];
   private failure?: HopFailure;
   private closed = false;
+  private closeRequested = false;
   /** Positions the last usage receipt attested. */
   private attested = 0;
   private revealed = false;
@@ -125,11 +134,14 @@ export class PipelineSession {
     this.call = pool.client(first.endpoint, first.tls).forward();
     this.call.on('data', (reply: ForwardReply__Output) => this.onReply(reply));
     this.call.on('error', (error: ServiceError) => this.fail(failureFromStatus(error, sessionId, route)));
-    this.call.on('end', () =>
+    this.call.on('end', () => {
+      const owed = this.waiters.find((w) => w.expect === 'signatures');
       this.fail(
-        new HopFailure(`node ${first.nodeId} at ${first.endpoint} ended the session stream`, 'hop', first.nodeId),
-      ),
-    );
+        owed
+          ? this.withheld(owed.step!, 'it ended the session stream')
+          : new HopFailure(`node ${first.nodeId} at ${first.endpoint} ended the session stream`, 'hop', first.nodeId),
+      );
+    });
     // a failed open also fails the first step, which reports it
     this.expect('opened').catch(() => undefined);
     this.call.write({
@@ -150,14 +162,34 @@ export class PipelineSession {
     });
   }
 
-  /** Sends one step and resolves with its result (commitments not yet checked). */
-  async step(step: number, input: StepInput): Promise<StepResult__Output> {
-    const reply = this.expect('result', step);
+  /**
+   * Sends one step: its result (commitments unsigned, not yet checked), then their signatures (not
+   * yet checked), which must come before the next step's result.
+   */
+  step(step: number, input: StepInput): SentStep {
+    const result = this.expect('result', step).then((r) => r.result!);
+    const signatures = this.expect('signatures', step).then((r) => r.signatures!);
+    // a step sent ahead is dropped unread when the one before it fails
+    result.catch(() => undefined);
+    signatures.catch(() => undefined);
     if (!this.failure)
       this.call.write({
         step: { step, startPosition: input.startPosition, tokens: [...input.tokens], history: [...input.history] },
       });
-    return (await reply).result!;
+    return { result, signatures };
+  }
+
+  /**
+   * Sends Close: resolves once the route has sent the signatures it still owes, then Closed. The
+   * stream stays open for the usage receipt until close().
+   */
+  requestClose(): Promise<void> {
+    const closed = this.expect('closed');
+    if (!this.failure && !this.closeRequested) {
+      this.closeRequested = true;
+      this.call.write({ close: {} });
+    }
+    return closed.then(() => undefined);
   }
 
   /**
@@ -195,7 +227,7 @@ export class PipelineSession {
     this.closed = true;
     this.fail(new HopFailure('session closed', 'caller'));
     try {
-      this.call.write({ close: {} });
+      if (!this.closeRequested) this.call.write({ close: {} });
       this.call.end();
     } catch {
       // the stream already failed: nothing to close
@@ -241,22 +273,41 @@ export class PipelineSession {
       return;
     }
     const matches =
-      waiter.expect === 'opened'
-        ? reply.kind === 'opened'
-        : reply.kind === 'result' && reply.result?.step === waiter.step;
+      waiter.expect === 'result'
+        ? reply.kind === 'result' && reply.result?.step === waiter.step
+        : waiter.expect === 'signatures'
+          ? reply.kind === 'signatures' && reply.signatures?.step === waiter.step
+          : reply.kind === waiter.expect;
     if (!matches) {
-      const got = reply.kind === 'result' ? `result of step ${reply.result?.step}` : String(reply.kind);
+      const got =
+        reply.kind === 'result'
+          ? `the result of step ${reply.result?.step}`
+          : reply.kind === 'signatures'
+            ? `the signatures of step ${reply.signatures?.step}`
+            : String(reply.kind);
       this.waiters.unshift(waiter);
       this.fail(
-        new HopFailure(
-          `node ${first.nodeId} answered ${got}, expected ${waiter.expect === 'opened' ? 'opened' : `result of step ${waiter.step}`}`,
-          'hop',
-          first.nodeId,
-        ),
+        waiter.expect === 'signatures'
+          ? this.withheld(waiter.step!, `it sent ${got} instead`)
+          : new HopFailure(
+              `node ${first.nodeId} answered ${got}, expected ${waiter.expect === 'result' ? `the result of step ${waiter.step}` : waiter.expect}`,
+              'hop',
+              first.nodeId,
+            ),
       );
       return;
     }
     waiter.resolve(reply);
+  }
+
+  /** The signatures of `step` did not come when they were owed: the first hop's failure, as every hop checks what it relays. */
+  private withheld(step: number, what: string): HopFailure {
+    return relayFailure(
+      this.route,
+      step,
+      ResultRefusal.SIGNATURES_WITHHELD,
+      `the signatures of step ${step} were owed, but ${what}`,
+    );
   }
 
   private fail(failure: HopFailure): void {

@@ -17,11 +17,22 @@ export interface LayerRange {
 
 export type ForwardInput = { readonly tokens: Int32Array | readonly number[] } | { readonly hidden: Float32Array };
 
+/** One session's part of a batch: its cache, its new positions and where they start. */
+export interface BatchItem {
+  readonly cache: KvCache;
+  readonly input: ForwardInput;
+  readonly startPos: number;
+  /** Logits of every position rather than of the last (ranges with the head). */
+  readonly allLogits?: boolean;
+  /** A chunk of a longer input whose last position comes in a later call: a head range computes no logits for it. */
+  readonly partial?: boolean;
+}
+
 /** What forward returns belongs to the caller: later calls never write into it. */
 export interface ForwardResult {
   /** The hidden states after the last layer, [positions × hiddenSize] (when the range has no head). */
   readonly hidden?: Float32Array;
-  /** Logits of the last position (or of every position with `allLogits`), [n × vocab]. */
+  /** Logits of the last position (or of every position with `allLogits`; none for a partial item), [n × vocab]. */
   readonly logits?: Float32Array;
 }
 
@@ -150,19 +161,41 @@ export class Engine {
    * positions before startPos (or more, which are then discarded: a replay).
    */
   forward(cache: KvCache, input: ForwardInput, startPos: number, options: { allLogits?: boolean } = {}): ForwardResult {
-    const { hiddenSize: dim, heads, kvHeads, ffnSize, rmsEps } = this.config;
-    if (startPos > cache.length)
-      throw new EngineInputError(
-        `position ${startPos} skips ahead of the cache, which holds ${cache.length} positions`,
-      );
-    const n = this.positionsOf(input);
-    cache.reserve(startPos + n);
-    cache.length = startPos;
+    return this.forwardBatch([{ cache, input, startPos, allLogits: options.allLogits }])[0]!;
+  }
+
+  /**
+   * Runs several sessions' positions at once: every matrix product takes the stacked rows of all
+   * items (one pass over each weight matrix), while RoPE, the KV cache and attention stay per item.
+   * Each item's result has exactly the bytes `forward` gives it alone, since every kernel computes a
+   * row the same way whatever rows it is stacked with (see Backend.matmul). Nothing changes until
+   * every item has been checked; the items' caches must be distinct.
+   */
+  forwardBatch(items: readonly BatchItem[]): ForwardResult[] {
+    const { hiddenSize: dim, heads, kvHeads, headDim, ffnSize, rmsEps } = this.config;
+    if (items.length === 0) throw new EngineInputError('no items to run');
+    const counts = items.map((item) => this.check(item));
+    if (new Set(items.map((item) => item.cache)).size !== items.length)
+      throw new EngineInputError('two items of one batch share a KV cache');
+    // Row offset of each item in the stacked buffers.
+    const offsets: number[] = [];
+    let n = 0;
+    for (const count of counts) {
+      offsets.push(n);
+      n += count;
+    }
+    for (let i = 0; i < items.length; i++) {
+      const { cache, startPos } = items[i]!;
+      cache.reserve(startPos + counts[i]!);
+    }
+    for (const { cache, startPos } of items) cache.length = startPos;
     const s = this.state.ensure(n);
     const { backend } = this;
+    const qSize = heads * headDim;
+    const kvSize = kvHeads * headDim;
 
     // x = token embeddings (or the previous range's hidden states)
-    this.embed(input, s.x, n);
+    for (let i = 0; i < items.length; i++) this.embed(items[i]!.input, s.x.subarray(offsets[i]! * dim), counts[i]!);
 
     for (let l = 0; l < this.layers.length; l++) {
       const w = this.layers[l]!;
@@ -178,15 +211,23 @@ export class Engine {
       if (w.kBias) addBias(s.k, w.kBias, n);
       if (w.vBias) addBias(s.v, w.vBias, n);
 
-      // RoPE: rotate each query and key by its position
-      this.rotate(s.q, heads, startPos, n);
-      this.rotate(s.k, kvHeads, startPos, n);
+      for (let i = 0; i < items.length; i++) {
+        const { cache, startPos } = items[i]!;
+        const rows = counts[i]!;
+        const q = s.q.subarray(offsets[i]! * qSize);
+        const k = s.k.subarray(offsets[i]! * kvSize);
 
-      // the new keys and values join the KV cache
-      cache.store(l, startPos, n, s.k, s.v);
+        // RoPE: rotate each query and key by its position
+        this.rotate(q, heads, startPos, rows);
+        this.rotate(k, kvHeads, startPos, rows);
 
-      // multi-head attention over every cached position up to each query's own (GQA)
-      backend.attention(s.attended, s.q, cache.keysOf(l), cache.valuesOf(l), this.config, startPos, n);
+        // the new keys and values join the KV cache
+        cache.store(l, startPos, rows, k, s.v.subarray(offsets[i]! * kvSize));
+
+        // multi-head attention over every cached position up to each query's own (GQA)
+        const attended = s.attended.subarray(offsets[i]! * qSize);
+        backend.attention(attended, q, cache.keysOf(l), cache.valuesOf(l), this.config, startPos, rows);
+      }
 
       // output projection, then the residual connection
       backend.matmul(w.output, s.attended, n, s.delta);
@@ -202,16 +243,56 @@ export class Engine {
       backend.matmul(w.down, s.gate, n, s.delta);
       addInPlace(s.x, s.delta, n * dim);
     }
-    cache.length = startPos + n;
+    for (let i = 0; i < items.length; i++) items[i]!.cache.length = items[i]!.startPos + counts[i]!;
 
-    if (!this.lmHead || !this.outputNorm) return { hidden: s.x.slice(0, n * dim) };
+    if (!this.lmHead || !this.outputNorm)
+      return items.map((_, i) => ({ hidden: s.x.slice(offsets[i]! * dim, (offsets[i]! + counts[i]!) * dim) }));
 
-    // final RMSNorm, of the last position only unless every position's logits are wanted
-    const rows = options.allLogits ? n : 1;
-    rmsNorm(s.normed, s.x.subarray((n - rows) * dim), this.outputNorm, dim, rows, rmsEps);
+    // final RMSNorm, of each item's last position only unless every position's logits are wanted;
+    // a partial item (a chunk whose last position comes later) wants none
+    const wanted = items.map((item, i) => (item.partial ? 0 : item.allLogits ? counts[i]! : 1));
+    let rows = 0;
+    for (let i = 0; i < items.length; i++) {
+      const last = offsets[i]! + counts[i]!;
+      rmsNorm(
+        s.normed.subarray(rows * dim),
+        s.x.subarray((last - wanted[i]!) * dim),
+        this.outputNorm,
+        dim,
+        wanted[i]!,
+        rmsEps,
+      );
+      rows += wanted[i]!;
+    }
+    if (rows === 0) return items.map(() => ({}));
 
     // classifier into logits, a fresh array: the caller keeps it past the next call
-    return { logits: backend.matmul(this.lmHead, s.normed, rows) };
+    const logits = backend.matmul(this.lmHead, s.normed, rows);
+    if (items.length === 1) return [{ logits }];
+    const vocab = this.config.vocabSize;
+    let at = 0;
+    return wanted.map((count) => {
+      if (count === 0) return {};
+      const mine = logits.subarray(at * vocab, (at + count) * vocab);
+      at += count;
+      return { logits: mine };
+    });
+  }
+
+  /**
+   * How many positions an item holds; refuses an item this range cannot take (wrong input, a start
+   * past its cache, more positions than its cache may hold) before anything changes.
+   */
+  check({ cache, input, startPos }: BatchItem): number {
+    if (!Number.isInteger(startPos) || startPos < 0)
+      throw new EngineInputError(`position ${startPos} is not a position`);
+    if (startPos > cache.length)
+      throw new EngineInputError(
+        `position ${startPos} skips ahead of the cache, which holds ${cache.length} positions`,
+      );
+    const n = this.positionsOf(input);
+    cache.checkFits(startPos + n);
+    return n;
   }
 
   /** How many positions the input holds; refuses input this range cannot take, before anything changes. */

@@ -38,11 +38,16 @@ export class KvCache {
     return this.capacity * this.layerCount * this.rowSize * 8;
   }
 
-  /** Makes room for positions [0, end); fails when that exceeds the budget or the context. */
-  reserve(end: number): void {
+  /** Fails when positions [0, end) exceed the budget or the context; allocates nothing. */
+  checkFits(end: number): void {
     if (end > this.maxPositions) {
       throw new CacheFullError(`session needs ${end} positions, the KV cache holds at most ${this.maxPositions}`);
     }
+  }
+
+  /** Makes room for positions [0, end); fails when that exceeds the budget or the context. */
+  reserve(end: number): void {
+    this.checkFits(end);
     if (end <= this.capacity) return;
     const capacity = Math.min(this.maxPositions, Math.max(end, this.capacity * 2, 16));
     for (let l = 0; l < this.layerCount; l++) {

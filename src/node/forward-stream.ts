@@ -5,6 +5,7 @@ import type { ServerDuplexStream } from '@grpc/grpc-js';
 import type { KeyPair } from '../crypto/keys.ts';
 import { CacheFullError } from '../model/kv-cache.ts';
 import { EngineInputError, type Engine } from '../model/engine.ts';
+import type { StepBatcher } from './step-batcher.ts';
 import type { Manifest, ShardEntry } from '../model/manifest.ts';
 import type { ForwardReply } from '../proto/tessera/v1/ForwardReply.ts';
 import type { ForwardRequest__Output } from '../proto/tessera/v1/ForwardRequest.ts';
@@ -12,8 +13,16 @@ import type { Open__Output } from '../proto/tessera/v1/Open.ts';
 import type { AuditReveal__Output } from '../proto/tessera/v1/AuditReveal.ts';
 import type { Step__Output } from '../proto/tessera/v1/Step.ts';
 import { AUDIT_SECRET_BYTES } from '../protocol/audit-selection.ts';
-import { resultHashOf, signCommitment, stepIdOf, type SignedCommitment } from '../protocol/commitment.ts';
-import { checkRelayedResult } from './relay-check.ts';
+import {
+  commitmentFieldsOf,
+  resultHashOf,
+  signCommitmentFields,
+  stepIdOf,
+  type SignedCommitment,
+} from '../protocol/commitment.ts';
+import type { Commitment__Output } from '../proto/tessera/v1/Commitment.ts';
+import type { StepSignatures__Output } from '../proto/tessera/v1/StepSignatures.ts';
+import { checkRelayedResult, checkRelayedSignatures } from './relay-check.ts';
 import { validateStep, type StepBounds, type StepInput } from './limits.ts';
 import { NextHopLink, type NextHopChannels } from './next-hop.ts';
 import type { NodeAudits } from './node-audits.ts';
@@ -41,6 +50,8 @@ export interface NodeContext {
   readonly manifest: Manifest;
   readonly entry: ShardEntry;
   readonly engine: Engine;
+  /** Runs the Steps of all sessions through the engine in batches. */
+  readonly batcher: StepBatcher;
   readonly store: SessionStore;
   readonly bounds: StepBounds;
   readonly channels: NextHopChannels;
@@ -99,6 +110,10 @@ export class ForwardStream {
   private openTimer?: NodeJS.Timeout;
   /** The session id the Open named, even one refused: failure reports are signed for it. */
   private sessionId = '';
+  /** The relay of the last step's signatures, which must go up before the next result. */
+  private signaturesRelayed: Promise<void> = Promise.resolve();
+  /** Whether the client sent Close: it asked for the signatures still owed, and no more steps. */
+  private closeRequested = false;
 
   constructor(
     private readonly ctx: NodeContext,
@@ -183,9 +198,15 @@ export class ForwardStream {
             'step before open: the first message of a Forward stream must be Open',
           );
         if (this.draining) return; // drain() ends the stream next
+        if (this.closeRequested)
+          throw new NodeStatusError(
+            ForwardReason.OUT_OF_SEQUENCE,
+            'failed_precondition',
+            'step after Close: open a new session to go on',
+          );
         return this.handleStep(request.step!);
       case 'close':
-        return this.finish();
+        return this.state === 'open' ? this.handleClose() : this.finish();
       case 'reveal':
         if (this.state !== 'open')
           throw new NodeStatusError(
@@ -284,12 +305,12 @@ export class ForwardStream {
     const input = validateStep(step, ctx.bounds, session.cache.length);
     // A session may replay from position 0 any number of times, each step kept: checked each time.
     if (step.startPosition === 0 && this.auditCommitment) ctx.audits.checkRoom();
-    const output = this.compute(session, input, step.startPosition);
+    const output = await this.compute(session, input, step.startPosition);
     this.earned?.record(input.positions);
     const stepNumber = Number(step.step);
     const outputHash = sha256(bytesOf(output));
-    const commit = (resultHash?: Uint8Array) =>
-      signCommitment(ctx.key, {
+    const commitment = (resultHash?: Uint8Array) =>
+      commitmentFieldsOf(ctx.key, {
         shardIndex: ctx.entry.index,
         stepId: stepIdOf(session.id, stepNumber),
         inputHash: sha256(input.bytes),
@@ -306,9 +327,14 @@ export class ForwardStream {
     };
     if (!this.link) {
       const sampled = sampleAt(output, context.sampling, context.position, context.history);
-      const mine = commit(resultHashOf(sampled, context));
+      const fields = commitment(resultHashOf(sampled, context));
+      this.reply({ result: { step: stepNumber, sampled, commitments: [fields] } });
+      // The result leaves first (gRPC writes go out when this turn of the event loop ends): the
+      // signature follows it, and must precede the next step's result (the rule in node.proto).
+      await new Promise((resolve) => setImmediate(resolve));
+      const mine = signCommitmentFields(ctx.key, fields);
       this.retainForAudit(step, input, mine);
-      this.reply({ result: { step: stepNumber, sampled, commitments: [mine] } });
+      this.reply({ signatures: { step: stepNumber, signatures: [mine.signature] } });
       return;
     }
     const downstream = this.link.step({
@@ -318,15 +344,48 @@ export class ForwardStream {
       history: step.history,
     });
     // Awaited below; a failure (a next hop that died meanwhile) must not count as unhandled before that.
-    downstream.catch(() => undefined);
+    downstream.result.catch(() => undefined);
+    downstream.signatures.catch(() => undefined);
     // Signing takes a while: let the hidden states leave first (gRPC writes go out when this turn of
     // the event loop ends), so it overlaps with the next hops' work.
     await new Promise((resolve) => setImmediate(resolve));
-    const mine = commit();
+    const fields = commitment();
+    const mine = signCommitmentFields(ctx.key, fields);
     this.retainForAudit(step, input, mine);
-    const result = await downstream;
+    const result = await downstream.result;
     checkRelayedResult(result, this.open!.route, ctx.entry.index, outputHash, context);
-    this.reply({ result: { step: stepNumber, sampled: result.sampled, commitments: [mine, ...result.commitments] } });
+    // the previous step's signatures go up before this result does
+    await this.signaturesRelayed;
+    this.reply({ result: { step: stepNumber, sampled: result.sampled, commitments: [fields, ...result.commitments] } });
+    this.signaturesRelayed = this.relaySignatures(
+      stepNumber,
+      mine.signature,
+      result.commitments,
+      downstream.signatures,
+    );
+  }
+
+  /**
+   * Relays the signatures of `step` once the next hop's come and check, this node's first. It runs
+   * beside the steps after it (so checking the signatures below is off the path results take); the
+   * next result goes up only after it. A failure ends the stream, naming the next hop.
+   */
+  private async relaySignatures(
+    step: number,
+    own: Uint8Array,
+    relayed: readonly Commitment__Output[],
+    signatures: Promise<StepSignatures__Output>,
+  ): Promise<void> {
+    try {
+      const received = await signatures;
+      // A next step that reached this node meanwhile goes on first: checking takes a while.
+      await new Promise((resolve) => setImmediate(resolve));
+      const later = checkRelayedSignatures(received, step, relayed, this.open!.route, this.ctx.entry.index);
+      this.reply({ signatures: { step, signatures: [own, ...later] } });
+    } catch (error) {
+      // an eviction drops the link: the next step or Close answers SESSION_EXPIRED, blaming nobody
+      if (!this.session?.evicted) this.fail(error);
+    }
   }
 
   /**
@@ -376,19 +435,19 @@ export class ForwardStream {
   }
 
   /** Runs the shard's layers; engine errors become statuses, never a crash. */
-  private compute(session: Session, input: StepInput, startPosition: number): Float32Array {
+  private async compute(session: Session, input: StepInput, startPosition: number): Promise<Float32Array> {
     const { ctx } = this;
     const { config } = ctx.manifest;
     const layers = ctx.entry.layerEnd - ctx.entry.layerStart;
     ctx.store.makeRoom(session, layers * config.kvHeads * config.headDim * 8 * (startPosition + input.positions));
-    const started = performance.now();
     let result;
     try {
-      result = ctx.engine.forward(
-        session.cache,
-        'tokens' in input ? { tokens: input.tokens } : { hidden: input.hidden },
-        startPosition,
-      );
+      result = await ctx.batcher.run({
+        cache: session.cache,
+        input: 'tokens' in input ? { tokens: input.tokens } : { hidden: input.hidden },
+        startPos: startPosition,
+        pipelineDepth: this.open!.route.length,
+      });
     } catch (error) {
       if (error instanceof EngineInputError)
         throw new NodeStatusError(ForwardReason.INVALID_STEP, 'invalid', error.message);
@@ -398,11 +457,28 @@ export class ForwardStream {
     } finally {
       ctx.store.account(session);
     }
-    ctx.recordCompute((performance.now() - started) * 1000, input.positions, startPosition);
-    return result.logits ?? result.hidden!;
+    ctx.recordCompute(result.computeMicroseconds, input.positions, startPosition);
+    return result.output;
   }
 
-  /** Close, or the client half-closed: end the session here and downstream. */
+  /**
+   * Close: the signatures still owed go up (the next hop's first: it answers Close with them), then
+   * Closed. A second Close asks for nothing more.
+   */
+  private async handleClose(): Promise<void> {
+    if (this.closeRequested) return;
+    this.closeRequested = true;
+    try {
+      if (this.link) await this.link.requestClose();
+      await this.signaturesRelayed;
+    } finally {
+      // evicted meanwhile (the link dropped, signatures lost): SESSION_EXPIRED, as a step would get
+      this.ctx.store.touch(this.session!);
+    }
+    this.reply({ closed: {} });
+  }
+
+  /** The client half-closed (or Close came before Open): end the session here and downstream. */
   private finish(): void {
     if (this.state === 'done') return;
     this.state = 'done';
@@ -445,7 +521,10 @@ export class ForwardStream {
 
   private release(): void {
     clearTimeout(this.openTimer);
-    if (this.session) this.ctx.store.release(this.session);
+    if (this.session) {
+      if (!this.session.evicted) this.ctx.batcher.cancel(this.session.cache);
+      this.ctx.store.release(this.session);
+    }
     this.releaseQuota?.();
     this.onDone(this);
   }

@@ -9,6 +9,7 @@ import type { NodeClient } from '../proto/tessera/v1/Node.ts';
 import type { Open__Output } from '../proto/tessera/v1/Open.ts';
 import type { Step } from '../proto/tessera/v1/Step.ts';
 import type { StepResult__Output } from '../proto/tessera/v1/StepResult.ts';
+import type { StepSignatures__Output } from '../proto/tessera/v1/StepSignatures.ts';
 import { ForwardReason, NodeStatusError, PassThroughStatus } from '../protocol/forward-status.ts';
 import { openFailureReport, reportFitsRoute } from '../protocol/failure-report.ts';
 
@@ -47,7 +48,7 @@ export class NextHopChannels {
 }
 
 interface Waiter {
-  readonly kind: 'opened' | 'result';
+  readonly kind: 'opened' | 'result' | 'signatures' | 'closed';
   readonly step?: number;
   readonly resolve: (reply: ForwardReply__Output) => void;
   readonly reject: (error: Error) => void;
@@ -91,7 +92,14 @@ export class NextHopLink {
           this.hopFailed(`${status[error.code] ?? error.code}: ${error.details}`),
       ),
     );
-    this.call.on('end', () => this.fail(this.hopFailed('it ended the stream')));
+    this.call.on('end', () => {
+      const owed = this.waiters.find((w) => w.kind === 'signatures');
+      this.fail(
+        owed
+          ? this.badResult(`it ended the stream without the signatures of step ${owed.step}`)
+          : this.hopFailed('it ended the stream'),
+      );
+    });
     this.opened = this.expect('opened').then(() => undefined);
     this.opened.catch(() => undefined); // a step that fails first reports it
     const timer = setTimeout(() => {
@@ -109,10 +117,22 @@ export class NextHopLink {
     this.call.write({ open });
   }
 
-  step(step: Step): Promise<StepResult__Output> {
-    const reply = this.expect('result', Number(step.step));
+  /**
+   * Sends a step; its result, then its signatures, follow in that order (both expected at once, as
+   * they may arrive in one read).
+   */
+  step(step: Step): { result: Promise<StepResult__Output>; signatures: Promise<StepSignatures__Output> } {
+    const result = this.expect('result', Number(step.step));
+    const signatures = this.expect('signatures', Number(step.step));
     if (!this.failure) this.call.write({ step });
-    return reply.then((r) => r.result!);
+    return { result: result.then((r) => r.result!), signatures: signatures.then((r) => r.signatures!) };
+  }
+
+  /** Passes Close on: resolves once the next hop has sent the signatures it owes, then Closed. */
+  requestClose(): Promise<void> {
+    const closed = this.expect('closed');
+    if (!this.failure) this.call.write({ close: {} });
+    return closed.then(() => undefined);
   }
 
   /** Passes the client's audit secret on; it gets no reply. */
@@ -161,6 +181,10 @@ export class NextHopLink {
     );
   }
 
+  private badResult(what: string): NodeStatusError {
+    return this.hopFailed(what, ForwardReason.NEXT_HOP_BAD_RESULT, 'internal');
+  }
+
   private expect(kind: Waiter['kind'], step?: number): Promise<ForwardReply__Output> {
     if (this.failure) return Promise.reject(this.failure);
     return new Promise((resolve, reject) => this.waiters.push({ kind, step, resolve, reject }));
@@ -176,6 +200,16 @@ export class NextHopLink {
           this.hopFailed(`the node there is ${reply.opened!.nodeId}, not the one the route names`),
           waiter,
         );
+    } else if (waiter.kind === 'signatures') {
+      if (reply.kind !== 'signatures' || reply.signatures!.step !== waiter.step)
+        return this.fail(
+          this.badResult(
+            `it sent ${reply.kind === 'result' ? `the result of step ${reply.result!.step}` : reply.kind === 'signatures' ? `the signatures of step ${reply.signatures!.step}` : reply.kind} where the signatures of step ${waiter.step} were owed`,
+          ),
+          waiter,
+        );
+    } else if (waiter.kind === 'closed') {
+      if (reply.kind !== 'closed') return this.fail(this.hopFailed(`it answered Close with ${reply.kind}`), waiter);
     } else if (reply.kind !== 'result' || reply.result!.step !== waiter.step) {
       return this.fail(
         this.hopFailed(

@@ -206,3 +206,17 @@ test('the window drops a step for its bounds only once past the retention, and k
   assert.deepEqual([window.size, window.bytes, window.evicted], [1, 800, 2]);
   assert.equal(window.take('c').length, 1);
 });
+
+test("a step of token ids (shard 0's: the prompt) is never kept, so no ticket of it can leave the node; one of hidden states is", () => {
+  const { audits } = nodeAudits(AUDIT_WINDOW_DEFAULTS.maxSteps, 1);
+  const hidden = new Float32Array(3 * 8);
+  audits.retain('s', {} as never, { tokens: [1, 2, 3], positions: 3, bytes }, committed('s', 0));
+  assert.equal(audits.window.size, 0);
+  audits.retain(
+    's',
+    { hidden: { dtype: 'DTYPE_F32' } } as never,
+    { hidden, positions: 3, bytes: new Uint8Array(hidden.buffer) },
+    committed('s', 1),
+  );
+  assert.equal(audits.window.size, 1);
+});

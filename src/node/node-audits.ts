@@ -61,19 +61,20 @@ export class NodeAudits {
     if (options.registry !== undefined) this.client = new AuditClient(options.registry);
   }
 
-  /** Keeps a committed step that started at position 0, as received (none at rate 0: nothing can be audited). */
+  /**
+   * Keeps a committed step that started at position 0, as received (none at rate 0: nothing can be
+   * audited). A step of token ids is the prompt: no ticket of it may leave the node (the registry
+   * refuses them, TICKET_HOLDS_PROMPT), so it is not kept; the client checks it.
+   */
   retain(sessionId: string, step: Step__Output, input: StepInput, commitment: SignedCommitment): void {
-    if (this.samplingRate === 0) return;
-    const ticketInput: TicketInputBytes =
-      'tokens' in input
-        ? { tokens: true, positions: input.positions, bytes: input.bytes }
-        : {
-            tokens: false,
-            dtype: step.hidden!.dtype as HiddenDType,
-            positions: input.positions,
-            width: this.options.hiddenSize,
-            bytes: input.bytes,
-          };
+    if (this.samplingRate === 0 || 'tokens' in input) return;
+    const ticketInput: TicketInputBytes = {
+      tokens: false,
+      dtype: step.hidden!.dtype as HiddenDType,
+      positions: input.positions,
+      width: this.options.hiddenSize,
+      bytes: input.bytes,
+    };
     this.window.keep({ sessionId, input: ticketInput, commitment });
   }
 

@@ -14,6 +14,7 @@ import { FORWARD_CHANNEL_OPTIONS } from '../rpc/stream-options.ts';
 import { startGrpcServer, type GrpcServer } from '../rpc/server.ts';
 import { checkAdvertisedEndpoint, serverCredentials, type TlsFiles } from './endpoint-security.ts';
 import { ForwardStream, type NodeContext } from './forward-stream.ts';
+import { StepBatcher } from './step-batcher.ts';
 import { defaultMaxMessageBytes, type StepBounds } from './limits.ts';
 import { DEFAULT_SAMPLING_RATE, checkSamplingRate } from '../protocol/audit-selection.ts';
 import { AUDIT_WINDOW_DEFAULTS, type AuditWindowLimits } from './audit-window.ts';
@@ -33,6 +34,7 @@ import { RegistryClient } from '../registry/registry-client.ts';
 import { NodeDb } from './node-db.ts';
 import { ShareSubmitter } from './share-submitter.ts';
 import { openShard } from '../model/shards/shard-files.ts';
+import { ownShardFilesBinding } from '../registry/shard-server.ts';
 import { ENGINE_VERSION } from '../protocol/version.ts';
 import { NODE_DEFAULTS } from './node-defaults.ts';
 
@@ -72,6 +74,8 @@ export interface NodeOptions {
   readonly idleTimeoutMs?: number;
   /** Most positions one step may carry. Default: the model's context. */
   readonly maxStepPositions?: number;
+  /** Most positions one batch of steps runs (longer prompts run in chunks). Default: DEFAULT_BATCH_POSITIONS. */
+  readonly maxBatchPositions?: number;
   /** Largest gRPC message accepted. Default: a full step of hidden states in f32, plus 1 MiB. */
   readonly maxMessageBytes?: number;
   /** On close, how long a step waiting on its next hop may take to finish. Default 30 s. */
@@ -264,6 +268,10 @@ export async function startNode(options: NodeOptions): Promise<NodeHandle> {
     manifest,
     entry,
     engine,
+    batcher: new StepBatcher(engine, {
+      activeSessions: () => store.size,
+      ...(options.maxBatchPositions === undefined ? {} : { maxBatchPositions: options.maxBatchPositions }),
+    }),
     store,
     bounds,
     channels,
@@ -350,6 +358,8 @@ export async function startNode(options: NodeOptions): Promise<NodeHandle> {
           handlers,
           maxRequestBytes: { Forward: maxMessageBytes },
         },
+        // Nodes joining after this one may fetch this shard from it (issue 12).
+        ownShardFilesBinding(manifest, entry, options.shardsDir, log),
       ],
     });
     const { port } = server;

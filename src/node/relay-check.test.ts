@@ -6,7 +6,7 @@ import { resultHashOf, signCommitment, stepIdOf } from '../protocol/commitment.t
 import { ForwardReason, NodeStatusError } from '../protocol/forward-status.ts';
 import type { Commitment__Output } from '../proto/tessera/v1/Commitment.ts';
 import type { StepResult__Output } from '../proto/tessera/v1/StepResult.ts';
-import { checkRelayedResult } from './relay-check.ts';
+import { checkRelayedResult, checkRelayedSignatures } from './relay-check.ts';
 
 const keys = [generateKeyPair(), generateKeyPair(), generateKeyPair()];
 const route = keys.map((k, i) => ({ nodeId: k.address, endpoint: `127.0.0.1:${7100 + i}`, shardIndex: i, tls: false }));
@@ -46,26 +46,56 @@ const relayed = (): StepResult__Output => ({
 });
 
 function refused(result: StepResult__Output, problem: RegExp, passedOn = context): void {
-  assert.throws(
-    () => checkRelayedResult(result, route, 0, hashes[1]!, passedOn),
-    (error: unknown) => {
-      assert.ok(error instanceof NodeStatusError);
-      assert.equal(error.code, ForwardReason.NEXT_HOP_BAD_RESULT);
-      assert.equal(error.failedNode?.nodeId, route[1]!.nodeId);
-      assert.match(error.message, problem);
-      return true;
-    },
-  );
+  refusedBy(() => checkRelayedResult(result, route, 0, hashes[1]!, passedOn), problem);
 }
 
-test('a hop relays a result only when every later commitment is signed, links to its output and covers the token', () => {
+function refusedBy(check: () => unknown, problem: RegExp): void {
+  assert.throws(check, (error: unknown) => {
+    assert.ok(error instanceof NodeStatusError);
+    assert.equal(error.code, ForwardReason.NEXT_HOP_BAD_RESULT);
+    assert.equal(error.failedNode?.nodeId, route[1]!.nodeId);
+    assert.match(error.message, problem);
+    return true;
+  });
+}
+
+/** A result as the next hop sends it (signatures empty), and the StepSignatures that follow it. */
+function split(result: StepResult__Output) {
+  const signatures = { step: result.step, signatures: result.commitments.map((c) => c.signature) };
+  const unsigned = { ...result, commitments: result.commitments.map((c) => ({ ...c, signature: Buffer.alloc(0) })) };
+  return { unsigned, signatures };
+}
+
+test('a hop relays the signatures that follow a result only when each is by the node its commitment names, over the fields relayed', () => {
+  const { unsigned, signatures } = split(relayed());
+  assert.deepEqual(checkRelayedSignatures(signatures, 0, unsigned.commitments, route, 0), signatures.signatures);
+  const check =
+    (s: typeof signatures, relayedFields = unsigned.commitments) =>
+    () =>
+      checkRelayedSignatures(s, 0, relayedFields, route, 0);
+  // the fields relayed are not what shard 2 signed
+  const moved = unsigned.commitments.map((c) => ({ ...c }));
+  moved[1]!.outputHash = sha256(Buffer.from('other logits'));
+  refusedBy(check(signatures, moved), /the commitment of shard 2 at step 0 is not signed by node/);
+  // shard 1 signs in shard 2's place
+  refusedBy(
+    check({ ...signatures, signatures: [signatures.signatures[0]!, signatures.signatures[0]!] }),
+    /the commitment of shard 2 at step 0 is not signed by node/,
+  );
+  refusedBy(
+    check({ ...signatures, signatures: signatures.signatures.slice(0, 1) }),
+    /1 signature\(s\) of step 0 for 2/,
+  );
+  refusedBy(check({ ...signatures, step: 1 }), /the signatures of step 1, not of step 0/);
+});
+
+test('a hop relays a result only when every later commitment links to its output and covers the token', () => {
+  const { unsigned } = split(relayed());
+  checkRelayedResult(unsigned, route, 0, hashes[1]!, context);
   checkRelayedResult(relayed(), route, 0, hashes[1]!, context);
   refused({ ...relayed(), sampled: { ...sampled, token: 8 } }, /does not cover the token relayed/);
   // a hop below that changed the history it passed on: the last shard sampled with another one
   refused(relayed(), /does not cover the token relayed/, { ...context, history: [1, 2, 4] });
-  const forged = relayed();
-  forged.commitments[1] = { ...forged.commitments[1]!, outputHash: sha256(Buffer.from('other logits')) };
-  refused(forged, /the commitment of shard 2 is not signed by node/);
   refused(
     { ...relayed(), commitments: relayed().commitments.slice(0, 1) },
     /carries 1 commitment\(s\) for 2 later hop/,

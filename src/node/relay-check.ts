@@ -1,16 +1,30 @@
 import { hex } from '../crypto/hash.ts';
 import { resultHashOf, verifyCommitment, type SamplingContext } from '../protocol/commitment.ts';
 import { ForwardReason, NodeStatusError, type FailedHop } from '../protocol/forward-status.ts';
+import type { Commitment__Output } from '../proto/tessera/v1/Commitment.ts';
 import type { Hop__Output } from '../proto/tessera/v1/Hop.ts';
 import type { StepResult__Output } from '../proto/tessera/v1/StepResult.ts';
+import type { StepSignatures__Output } from '../proto/tessera/v1/StepSignatures.ts';
+
+/** A result or signatures from the next hop that do not fit: its failure, as it is the one that sent them. */
+function badResult(route: readonly Hop__Output[], shardIndex: number, problem: string): never {
+  const next = route[shardIndex + 1]!;
+  const failed: FailedHop = { nodeId: next.nodeId, shardIndex: next.shardIndex };
+  throw new NodeStatusError(
+    ForwardReason.NEXT_HOP_BAD_RESULT,
+    'internal',
+    `the result relayed by node ${next.nodeId} (shard ${next.shardIndex}) does not fit its route: ${problem}`,
+    failed,
+  );
+}
 
 /**
  * Checks what the next hop returned before this node relays it: one commitment per later hop, each
- * naming the hop the route names, signed by it, the first one's input this node's output, and the
- * last one's result hash that of the result relayed, sampled with what this node passed on (`context`). A client holds the first hop to what reaches it (an
- * honest hop never relays a result it could not vouch for), so a hop that relayed without checking
- * would take the blame for whoever tampered below it. A result that does not fit is the next hop's
- * failure: it is the one that sent it.
+ * naming the hop the route names, the first one's input this node's output, and the last one's
+ * result hash that of the result relayed, sampled with what this node passed on (`context`). The
+ * signatures follow in the next hop's StepSignatures (checkRelayedSignatures). A client holds the
+ * first hop to what reaches it (an honest hop never relays a result it could not vouch for), so a
+ * hop that relayed without checking would take the blame for whoever tampered below it.
  */
 export function checkRelayedResult(
   result: StepResult__Output,
@@ -19,16 +33,7 @@ export function checkRelayedResult(
   outputHash: Uint8Array,
   context: SamplingContext,
 ): void {
-  const next = route[shardIndex + 1]!;
-  const fail = (problem: string): never => {
-    const failed: FailedHop = { nodeId: next.nodeId, shardIndex: next.shardIndex };
-    throw new NodeStatusError(
-      ForwardReason.NEXT_HOP_BAD_RESULT,
-      'internal',
-      `the result relayed by node ${next.nodeId} (shard ${next.shardIndex}) does not fit its route: ${problem}`,
-      failed,
-    );
-  };
+  const fail = (problem: string): never => badResult(route, shardIndex, problem);
   const later = route.slice(shardIndex + 1);
   const { commitments } = result;
   if (commitments.length !== later.length)
@@ -40,7 +45,6 @@ export function checkRelayedResult(
     if (c.nodeId !== hop.nodeId || c.shardIndex !== hop.shardIndex)
       fail(`commitment ${i} names node ${c.nodeId} shard ${c.shardIndex}, the route ${hop.nodeId}`);
     if (!last && c.resultHash.length !== 0) fail(`the commitment of shard ${c.shardIndex} claims a result`);
-    if (!verifyCommitment(c)) fail(`the commitment of shard ${c.shardIndex} is not signed by node ${c.nodeId}`);
   });
   if (!Buffer.from(outputHash).equals(commitments[0]!.inputHash))
     fail(`its input hash ${hex(commitments[0]!.inputHash)} is not this node's output hash ${hex(outputHash)}`);
@@ -49,4 +53,27 @@ export function checkRelayedResult(
     fail(
       `the last shard's result hash ${hex(commitments.at(-1)!.resultHash) || 'none'} does not cover the token relayed, sampled with the settings, position and history passed on`,
     );
+}
+
+/**
+ * Checks the next hop's StepSignatures for the step whose commitments (`relayed`, as this node
+ * relayed them) it returned last: one per commitment, each by the node its commitment names, over
+ * exactly those fields. Returns the signatures, to be relayed after this node's own.
+ */
+export function checkRelayedSignatures(
+  signatures: StepSignatures__Output,
+  step: number,
+  relayed: readonly Commitment__Output[],
+  route: readonly Hop__Output[],
+  shardIndex: number,
+): Buffer[] {
+  const fail = (problem: string): never => badResult(route, shardIndex, problem);
+  if (signatures.step !== step) fail(`it sent the signatures of step ${signatures.step}, not of step ${step}`);
+  if (signatures.signatures.length !== relayed.length)
+    fail(`it sent ${signatures.signatures.length} signature(s) of step ${step} for ${relayed.length} commitment(s)`);
+  relayed.forEach((c, i) => {
+    if (!verifyCommitment({ ...c, signature: signatures.signatures[i]! }))
+      fail(`the commitment of shard ${c.shardIndex} at step ${step} is not signed by node ${c.nodeId}`);
+  });
+  return signatures.signatures;
 }

@@ -7,6 +7,10 @@ import type {
   AccountReply__Output as _tessera_v1_AccountReply__Output,
 } from './tessera/v1/AccountReply.ts';
 import type {
+  AssignShardReply as _tessera_v1_AssignShardReply,
+  AssignShardReply__Output as _tessera_v1_AssignShardReply__Output,
+} from './tessera/v1/AssignShardReply.ts';
+import type {
   ClaimReply as _tessera_v1_ClaimReply,
   ClaimReply__Output as _tessera_v1_ClaimReply__Output,
 } from './tessera/v1/ClaimReply.ts';
@@ -38,6 +42,10 @@ import type {
   GetManifestRequest as _tessera_v1_GetManifestRequest,
   GetManifestRequest__Output as _tessera_v1_GetManifestRequest__Output,
 } from './tessera/v1/GetManifestRequest.ts';
+import type {
+  GetShardRequest as _tessera_v1_GetShardRequest,
+  GetShardRequest__Output as _tessera_v1_GetShardRequest__Output,
+} from './tessera/v1/GetShardRequest.ts';
 import type {
   GrantReply as _tessera_v1_GrantReply,
   GrantReply__Output as _tessera_v1_GrantReply__Output,
@@ -87,6 +95,14 @@ import type {
   RequestUnstakeReply__Output as _tessera_v1_RequestUnstakeReply__Output,
 } from './tessera/v1/RequestUnstakeReply.ts';
 import type {
+  ShardChunk as _tessera_v1_ShardChunk,
+  ShardChunk__Output as _tessera_v1_ShardChunk__Output,
+} from './tessera/v1/ShardChunk.ts';
+import type {
+  ShardFilesClient as _tessera_v1_ShardFilesClient,
+  ShardFilesDefinition as _tessera_v1_ShardFilesDefinition,
+} from './tessera/v1/ShardFiles.ts';
+import type {
   Signed as _tessera_v1_Signed,
   Signed__Output as _tessera_v1_Signed__Output,
 } from './tessera/v1/Signed.ts';
@@ -115,6 +131,7 @@ export interface ProtoGrpcType {
   tessera: {
     v1: {
       AccountReply: MessageTypeDefinition<_tessera_v1_AccountReply, _tessera_v1_AccountReply__Output>;
+      AssignShardReply: MessageTypeDefinition<_tessera_v1_AssignShardReply, _tessera_v1_AssignShardReply__Output>;
       ClaimReply: MessageTypeDefinition<_tessera_v1_ClaimReply, _tessera_v1_ClaimReply__Output>;
       DType: EnumTypeDefinition;
       DiscoverReply: MessageTypeDefinition<_tessera_v1_DiscoverReply, _tessera_v1_DiscoverReply__Output>;
@@ -127,6 +144,7 @@ export interface ProtoGrpcType {
       >;
       GetAccountRequest: MessageTypeDefinition<_tessera_v1_GetAccountRequest, _tessera_v1_GetAccountRequest__Output>;
       GetManifestRequest: MessageTypeDefinition<_tessera_v1_GetManifestRequest, _tessera_v1_GetManifestRequest__Output>;
+      GetShardRequest: MessageTypeDefinition<_tessera_v1_GetShardRequest, _tessera_v1_GetShardRequest__Output>;
       GrantReply: MessageTypeDefinition<_tessera_v1_GrantReply, _tessera_v1_GrantReply__Output>;
       HeartbeatReply: MessageTypeDefinition<_tessera_v1_HeartbeatReply, _tessera_v1_HeartbeatReply__Output>;
       ListModelsReply: MessageTypeDefinition<_tessera_v1_ListModelsReply, _tessera_v1_ListModelsReply__Output>;
@@ -148,6 +166,15 @@ export interface ProtoGrpcType {
         _tessera_v1_RequestUnstakeReply,
         _tessera_v1_RequestUnstakeReply__Output
       >;
+      ShardChunk: MessageTypeDefinition<_tessera_v1_ShardChunk, _tessera_v1_ShardChunk__Output>;
+      /**
+       * A model's files, by name, for a node that joins with only --registry and --model: the registry
+       * serves the files beside each manifest it serves, a node its own shard's. Open to anyone; streams
+       * are bounded per peer address and in total (RESOURCE_EXHAUSTED, reason TOO_MANY_STREAMS).
+       */
+      ShardFiles: SubtypeConstructor<typeof grpc.Client, _tessera_v1_ShardFilesClient> & {
+        service: _tessera_v1_ShardFilesDefinition;
+      };
       Signed: MessageTypeDefinition<_tessera_v1_Signed, _tessera_v1_Signed__Output>;
       StakeReply: MessageTypeDefinition<_tessera_v1_StakeReply, _tessera_v1_StakeReply__Output>;
       Tensor: MessageTypeDefinition<_tessera_v1_Tensor, _tessera_v1_Tensor__Output>;

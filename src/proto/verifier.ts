@@ -20,6 +20,10 @@ import type {
 } from './tessera/v1/AuditStatusRequest.ts';
 import type { Close as _tessera_v1_Close, Close__Output as _tessera_v1_Close__Output } from './tessera/v1/Close.ts';
 import type {
+  Closed as _tessera_v1_Closed,
+  Closed__Output as _tessera_v1_Closed__Output,
+} from './tessera/v1/Closed.ts';
+import type {
   Commitment as _tessera_v1_Commitment,
   Commitment__Output as _tessera_v1_Commitment__Output,
 } from './tessera/v1/Commitment.ts';
@@ -91,6 +95,10 @@ import type {
   StepResult__Output as _tessera_v1_StepResult__Output,
 } from './tessera/v1/StepResult.ts';
 import type {
+  StepSignatures as _tessera_v1_StepSignatures,
+  StepSignatures__Output as _tessera_v1_StepSignatures__Output,
+} from './tessera/v1/StepSignatures.ts';
+import type {
   SubmitTicketReply as _tessera_v1_SubmitTicketReply,
   SubmitTicketReply__Output as _tessera_v1_SubmitTicketReply__Output,
 } from './tessera/v1/SubmitTicketReply.ts';
@@ -133,6 +141,7 @@ export interface ProtoGrpcType {
       AuditStatusReply: MessageTypeDefinition<_tessera_v1_AuditStatusReply, _tessera_v1_AuditStatusReply__Output>;
       AuditStatusRequest: MessageTypeDefinition<_tessera_v1_AuditStatusRequest, _tessera_v1_AuditStatusRequest__Output>;
       Close: MessageTypeDefinition<_tessera_v1_Close, _tessera_v1_Close__Output>;
+      Closed: MessageTypeDefinition<_tessera_v1_Closed, _tessera_v1_Closed__Output>;
       Commitment: MessageTypeDefinition<_tessera_v1_Commitment, _tessera_v1_Commitment__Output>;
       CompleteTicketsReply: MessageTypeDefinition<
         _tessera_v1_CompleteTicketsReply,
@@ -152,6 +161,30 @@ export interface ProtoGrpcType {
        * A compute node serves one shard. A session is one bidirectional Forward stream: Open first, then
        * Steps (a prefill, then one decode position each), answered in order. A node that is not the last
        * hop opens its own stream to the next hop and relays the results back.
+       *
+       * Signatures follow results (the rule). For each step n a node sends, on its stream, first
+       * StepResult n (each hop's Commitment with every field but `signature`, which is empty), then
+       * StepSignatures n (the signature of each of those commitments, in the same order), and StepSignatures
+       * n must come before StepResult n+1. A Close asks for what is still owed: a node answers it with the
+       * StepSignatures of every step whose result it sent and has not signed yet, then Closed. So signing,
+       * and checking the signatures below, leave the path a result takes: a node signs while its result
+       * travels up, and the signatures of step n travel while step n+1 is computed.
+       * - A relaying node checks StepResult n's commitment fields (route, chain, result hash) before it
+       * relays it, and StepSignatures n (each signature recovers to the node its commitment names, over
+       * exactly the fields relayed) before it relays them with its own signature first. A next hop whose
+       * StepResult n+1 or Closed comes before its StepSignatures n, whose stream ends without them, or
+       * whose signatures do not check is the failure NEXT_HOP_BAD_RESULT, reported by this node.
+       * - The client checks StepResult n's fields when it arrives and may then send Step n+1 (the token is
+       * its input), but it gives token n to its caller, counts step n as served, covers it with a usage
+       * receipt and reveals the audit secret on it only once StepSignatures n has come and every
+       * signature checks. StepResult n+1 or Closed before StepSignatures n, or a stream that ends
+       * without them, is the first hop's failure (SIGNATURES_WITHHELD); so is a signature that does not
+       * check (COMMITMENT_UNSIGNED), since every hop checks those below it before relaying. After its
+       * last step the client sends Close and waits for that step's signatures and Closed; only then does
+       * it attest its usage, half-close the stream and end the generation: no step is left unsigned.
+       * - Audits keep their order: the client reveals the audit secret only after it has checked every
+       * hop's signature of the step from position 0, so each node's signature, which the audit draw
+       * reads, is fixed before the node can know the secret that the draw also reads.
        */
       Node: SubtypeConstructor<typeof grpc.Client, _tessera_v1_NodeClient> & { service: _tessera_v1_NodeDefinition };
       Open: MessageTypeDefinition<_tessera_v1_Open, _tessera_v1_Open__Output>;
@@ -164,6 +197,7 @@ export interface ProtoGrpcType {
       Signed: MessageTypeDefinition<_tessera_v1_Signed, _tessera_v1_Signed__Output>;
       Step: MessageTypeDefinition<_tessera_v1_Step, _tessera_v1_Step__Output>;
       StepResult: MessageTypeDefinition<_tessera_v1_StepResult, _tessera_v1_StepResult__Output>;
+      StepSignatures: MessageTypeDefinition<_tessera_v1_StepSignatures, _tessera_v1_StepSignatures__Output>;
       SubmitTicketReply: MessageTypeDefinition<_tessera_v1_SubmitTicketReply, _tessera_v1_SubmitTicketReply__Output>;
       Tensor: MessageTypeDefinition<_tessera_v1_Tensor, _tessera_v1_Tensor__Output>;
       Ticket: MessageTypeDefinition<_tessera_v1_Ticket, _tessera_v1_Ticket__Output>;

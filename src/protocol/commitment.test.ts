@@ -1,7 +1,16 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { generateKeyPair } from '../crypto/keys.ts';
-import { commitmentMessage, signCommitment, verifyCommitment, type SignedCommitment } from './commitment.ts';
+import { sha256 } from '../crypto/hash.ts';
+import {
+  commitmentFieldsOf,
+  commitmentMessage,
+  signCommitment,
+  signCommitmentFields,
+  stepIdOf,
+  verifyCommitment,
+  type SignedCommitment,
+} from './commitment.ts';
 
 const key = generateKeyPair();
 const bytes = (fill: number, length = 32) => Buffer.alloc(length, fill);
@@ -63,4 +72,24 @@ test('a commitment whose fields do not fit the layout is refused, not thrown on'
   ];
   for (const bad of malformed) assert.equal(verifyCommitment(bad), false);
   assert.throws(() => commitmentMessage({ ...c, stepId: bytes(1, 31) }), /stepId has 31 bytes, not 32/);
+});
+
+test('fields made first and signed later sign the same as signing at once, stamped when they were made', () => {
+  const own = {
+    shardIndex: 2,
+    stepId: stepIdOf('s', 9),
+    inputHash: sha256(Buffer.from('in')),
+    outputHash: sha256(Buffer.from('out')),
+    timestampMs: 1_700_000_000_000,
+  };
+  const fields = commitmentFieldsOf(key, own);
+  assert.equal(fields.nodeId, key.address);
+  assert.equal(fields.auditCommitment.length, 0);
+  const later = signCommitmentFields(key, fields);
+  assert.deepEqual(later, signCommitment(key, own));
+  assert.ok(verifyCommitment(later));
+  const { timestampMs: _dated, ...undated } = own;
+  const before = Date.now();
+  const stamped = commitmentFieldsOf(key, undated);
+  assert.ok(stamped.timestampMs >= before && stamped.timestampMs <= Date.now());
 });

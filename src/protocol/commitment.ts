@@ -169,24 +169,36 @@ const NO_RESULT = Buffer.alloc(0);
 export const commitmentDomainOf = (c: CommitmentFields): string =>
   (c.resultHash?.length ?? 0) > 0 ? RESULT_COMMITMENT_DOMAIN : COMMITMENT_DOMAIN;
 
+/** What a node fills in of its commitment; the node id is its key's, the time now unless given. */
+export type OwnCommitmentFields = Omit<CommitmentFields, 'nodeId' | 'timestampMs' | 'auditCommitment'> & {
+  readonly timestampMs?: number;
+  readonly auditCommitment?: Uint8Array;
+};
+
 /**
- * Signs the fields as `key`'s node, stamped now unless they carry a time; no audit commitment and no
- * result unless given.
+ * The commitment `key`'s node makes, not yet signed: a node sends these fields with a step's result
+ * and their signature after it (proto/tessera/v1/node.proto, the rule above Node).
  */
-export function signCommitment(
-  key: KeyPair,
-  fields: Omit<CommitmentFields, 'nodeId' | 'timestampMs' | 'auditCommitment'> & {
-    readonly timestampMs?: number;
-    readonly auditCommitment?: Uint8Array;
-  },
-): SignedCommitment {
-  const full = {
+export function commitmentFieldsOf(key: KeyPair, fields: OwnCommitmentFields): CommitmentFields {
+  return {
     ...fields,
     nodeId: key.address,
     timestampMs: fields.timestampMs ?? Date.now(),
     auditCommitment: fields.auditCommitment ?? NO_AUDIT_COMMITMENT,
   };
-  return { ...full, signature: sign(key, commitmentDomainOf(full), commitmentMessage(full)) };
+}
+
+/** Signs fields made by commitmentFieldsOf with the same key. */
+export function signCommitmentFields(key: KeyPair, fields: CommitmentFields): SignedCommitment {
+  return { ...fields, signature: sign(key, commitmentDomainOf(fields), commitmentMessage(fields)) };
+}
+
+/**
+ * Signs the fields as `key`'s node, stamped now unless they carry a time; no audit commitment and no
+ * result unless given.
+ */
+export function signCommitment(key: KeyPair, fields: OwnCommitmentFields): SignedCommitment {
+  return signCommitmentFields(key, commitmentFieldsOf(key, fields));
 }
 
 /** Whether the commitment is signed by the node it names (and its fields fit a signed message). */

@@ -26,8 +26,6 @@ import {
 import type { Commitment__Output } from '../proto/tessera/v1/Commitment.ts';
 import type { Ticket } from '../proto/tessera/v1/Ticket.ts';
 import { randomBytes } from 'node:crypto';
-import { existsSync } from 'node:fs';
-import { dirname, join } from 'node:path';
 import { tessera } from '../proto/services.ts';
 import type { AuditHandlers } from '../proto/tessera/v1/Audit.ts';
 import type { FraudProof__Output } from '../proto/tessera/v1/FraudProof.ts';
@@ -48,6 +46,9 @@ import { TesseraError } from '../core/errors.ts';
 import { ticketSigner } from '../protocol/ticket-signature.ts';
 import type { StakeReader } from './stake-gate.ts';
 import { kindOfStatus, toStatusObject } from '../rpc/status.ts';
+import { takesPrompt, TICKET_HOLDS_PROMPT } from '../audit/prompt-shard.ts';
+import { SettlementStore } from './settlement-store.ts';
+import { drawValidators, type Candidate } from './validator-draw.ts';
 
 /**
  * Where slashed stake is taken: the settlement back end's slash() (src/escrow's SettlementBackend
@@ -72,8 +73,6 @@ export interface AuditServiceOptions {
   readonly maxProofsPerVerifier?: number;
 }
 
-/** Who audits the tickets of prompt shards (no verifier sees them): the `done_by` of their passes. */
-export const REGISTRY_AUDITOR = 'registry';
 /** Most tickets held back from leases as canary sources at once, and for how long at most when unused. */
 const MAX_CANARY_RESERVE = 64;
 const CANARY_HOLD_MS = 10_000;
@@ -81,6 +80,8 @@ const CANARY_HOLD_MS = 10_000;
 const MAX_PULL = 64;
 const MAX_PULL_BYTES = 32 * 1024 * 1024;
 const BPS = 10_000;
+/** How long a verifier's stake, once read, stands for the ticket draw. */
+const STAKE_CACHE_MS = 1_000;
 /** Most owed audits one heartbeat reply hands a node (about 100 bytes each). */
 const MAX_OWED_PER_HEARTBEAT = 64;
 
@@ -97,7 +98,9 @@ const proofCodec = () => tessera.v1.Audit.service.SubmitFraudProof;
 /**
  * The Audit service (docs/ARCHITECTURE.md §6) over the registry's database: a durable ticket queue with
  * leases, audited passes, fraud proofs (checked, then confirmed by recomputing the ticket here), the
- * slashing and eviction that follow, and clients' audit requests.
+ * slashing and eviction that follow, and clients' audit requests. Shard 0's steps hold the prompt:
+ * no ticket or request of them is taken (TICKET_HOLDS_PROMPT); only a client's evidence against
+ * shard 0's node brings one step's input here (§10).
  *
  * Confirmation: the registry recomputes the ticket itself with the shard beside its manifest. That
  * is the strongest check a single party can make (no verifier's word is taken). It runs on a bounded
@@ -109,35 +112,22 @@ const proofCodec = () => tessera.v1.Audit.service.SubmitFraudProof;
 export class AuditService {
   readonly audits: AuditStore;
   private readonly pool: RecomputePool;
-  /**
-   * `model/shard` of the shards that take token ids (shard 0) whose file sits beside the registry's
-   * manifest: their tickets hold a prompt in clear, so no verifier leases them; the registry
-   * recomputes them itself (auditOwnShards).
-   */
-  private readonly ownShards: { readonly modelId: string; readonly shardIndex: number }[];
-  private ownInFlight = 0;
-  private closed = false;
   private slashing: Promise<void> = Promise.resolve();
+  private readonly settlements: SettlementStore;
+  /** Verifiers' stakes as last read, so that one pull does not read every verifier's bond again. */
+  private readonly stakeCache = new Map<string, { stake: bigint; readAtMs: number }>();
 
   constructor(private readonly options: AuditServiceOptions) {
     this.audits = new AuditStore(options.store.database);
+    this.settlements = new SettlementStore(options.store.database);
     this.pool = new RecomputePool({
       ...(options.recomputeThreads === undefined ? {} : { threads: options.recomputeThreads }),
       maxPerOwner: options.maxProofsPerVerifier ?? 4,
     });
-    this.ownShards = options.config.models.flatMap((model) =>
-      model.manifest.shards
-        .filter((entry) => entry.embedding && existsSync(join(dirname(model.manifestPath), entry.file)))
-        .map((entry) => ({ modelId: model.id, shardIndex: entry.index })),
-    );
-    for (const model of options.config.models)
-      for (const entry of model.manifest.shards)
-        if (entry.embedding && !this.ownShards.some((o) => o.modelId === model.id && o.shardIndex === entry.index))
-          options.log('prompt_tickets_leased', {
-            modelId: model.id,
-            shard: entry.index,
-            reason: `no shard file ${entry.file} beside the manifest: this registry cannot audit shard ${entry.index} itself, so verifiers lease its tickets, which hold prompts' token ids`,
-          });
+    // Kept by a registry from before clients checked shard 0 themselves: a prompt in clear that no
+    // verifier, and no one at the registry, is to read any more. A ticket a proof names stays as its evidence.
+    const dropped = this.audits.dropPromptTickets();
+    if (dropped > 0) options.log('prompt_tickets_dropped', { tickets: dropped });
     // A node can answer only while the registry is up (it learns its requests from heartbeat
     // replies, and tickets come here): a deadline runs out only after a whole deadline of uptime.
     const extended = this.audits.extendOpenRequests(Date.now() + options.config.audit.ticketDeadlineMs);
@@ -150,93 +140,15 @@ export class AuditService {
 
   /** Stops the recompute workers: proofs still being recomputed are refused SHUTTING_DOWN, so no call holds up a stop. */
   close(): Promise<void> {
-    this.closed = true;
     return this.pool.close();
-  }
-
-  /**
-   * Audits the queued tickets of the shards that take token ids (a prompt, in clear) here, on the
-   * recompute pool, a few at a time; called when such a ticket is queued and on the registry's timer.
-   * A match is an audited pass by "registry"; a mismatch is a confirmed proof by "registry": the node
-   * is slashed, banned and evicted as on a verifier's confirmed proof.
-   */
-  auditOwnShards(): void {
-    const slots = Math.min(4, this.pool.threads);
-    while (!this.closed && this.ownShards.length > 0 && this.ownInFlight < slots) {
-      const [row] = this.audits.lease(
-        REGISTRY_AUDITOR,
-        this.ownShards,
-        ENGINE_VERSION,
-        1,
-        Date.now(),
-        this.options.config.audit.leaseMs,
-        MAX_PULL_BYTES,
-      );
-      if (row === undefined) return;
-      this.ownInFlight++;
-      void this.auditOwn(row.ticketId, row.ticket)
-        .catch((error: unknown) => {
-          // Left leased: the lease runs out and the ticket is taken again.
-          if (!this.closed)
-            this.options.log('registry_audit_failed', { ticketId: row.ticketId, error: (error as Error).message });
-        })
-        .finally(() => {
-          this.ownInFlight--;
-          if (!this.closed) this.auditOwnShards();
-        });
-    }
-  }
-
-  private async auditOwn(ticketId: string, stored: Buffer): Promise<void> {
-    const { store, config, log } = this.options;
-    const ticket = await openTicket(
-      ticketCodec().requestDeserialize(stored) as Ticket__Output,
-      config.audit.maxTicketBytes,
-    );
-    const model = this.model(ticket.modelId);
-    const ours = await this.pool.recompute(REGISTRY_AUDITOR, {
-      manifestPath: model.manifestPath,
-      manifestJson: model.manifestJson,
-      modelId: ticket.modelId,
-      shardIndex: ticket.shardIndex,
-      input: ticket.input,
-    });
-    const nowMs = Date.now();
-    if (ours.equals(ticket.commitment.outputHash)) {
-      store.transaction(() => this.audits.markPassed([ticketId], REGISTRY_AUDITOR, nowMs));
-      return;
-    }
-    const accused = ticket.commitment.nodeId;
-    const proofId = sha256(Buffer.concat([Buffer.from('registry-audit:'), stored])).toString('hex');
-    const fractionBps = Math.round(config.stake.slashFractions.fraud * BPS);
-    const detail = 'the registry recomputed this prompt ticket itself and got another output than the committed one';
-    store.transaction(() => {
-      if (this.audits.proofForTicket(ticketId)) return;
-      this.audits.addProof({
-        proofId,
-        ticketId,
-        accused,
-        verifierId: REGISTRY_AUDITOR,
-        status: 'confirmed',
-        recomputedHash: ours.toString('hex'),
-        registryHash: ours.toString('hex'),
-        detail,
-        proof: stored,
-        atMs: nowMs,
-      });
-      this.audits.markProven(ticketId, REGISTRY_AUDITOR, nowMs);
-      this.audits.ban(accused, proofId, nowMs);
-      store.evictNode(accused);
-      if (fractionBps > 0) this.audits.decideSlash(proofId, accused, fractionBps);
-    });
-    log('fraud_proof', { proofId, ticketId, accused, verifierId: REGISTRY_AUDITOR, status: 'confirmed', detail });
-    await this.applyPendingSlashes();
   }
 
   /** What a node owes: its open audit requests, earliest due first, for its heartbeat reply. */
   owedTo(nodeId: string): OwedAudit[] {
-    return this.audits.openRequestsFor(nodeId, MAX_OWED_PER_HEARTBEAT).map((open) => {
+    return this.audits.openRequestsFor(nodeId, MAX_OWED_PER_HEARTBEAT).flatMap((open) => {
       const request = JSON.parse(open.request.toString('utf8')) as AuditRequest;
+      // An old request of the prompt shard: answering it would send the prompt here.
+      if (takesPrompt(request.commitment.shardIndex)) return [];
       return {
         stepId: Buffer.from(request.commitment.stepId, 'hex'),
         shardIndex: request.commitment.shardIndex,
@@ -298,6 +210,8 @@ export class AuditService {
       return `the node was banned before the deadline (proof ${ban.proofId}), so its tickets were refused`;
     const request = JSON.parse(overdue.request.toString('utf8')) as AuditRequest;
     const commitment = commitmentFromJson(request.commitment);
+    if (takesPrompt(commitment.shardIndex))
+      return `shard ${commitment.shardIndex}'s steps are checked by their clients: its tickets would hold a prompt, so none is owed`;
     if (!verifyCommitment(commitment)) return 'the stored commitment is not signed by the node';
     const unbound = secretBindingProblem(commitment, Buffer.from(request.secret, 'hex'));
     if (unbound !== undefined) return unbound;
@@ -419,6 +333,12 @@ export class AuditService {
 
   private async submitTicket(ticket: Ticket__Output, submitter: string): Promise<SubmitTicketReply> {
     const opened = await this.checkTicket(ticket);
+    if (opened.input.tokens || takesPrompt(opened.shardIndex))
+      throw new TesseraError(
+        TICKET_HOLDS_PROMPT,
+        'failed_precondition',
+        `a ticket of shard ${opened.shardIndex} holds the prompt's token ids: it is never queued (no verifier and no registry may read a prompt); the session's client checks shard ${opened.shardIndex} itself`,
+      );
     const { audits } = this;
     const { config } = this.options;
     this.checkSelectedAndSigned(ticket, opened);
@@ -472,9 +392,7 @@ export class AuditService {
         status.ALREADY_EXISTS,
         `ticket ${opened.ticketId} is already held; each commitment is audited once`,
       );
-    if (this.ownShards.some((o) => o.modelId === opened.modelId && o.shardIndex === opened.shardIndex))
-      this.auditOwnShards();
-    else if (Math.random() < config.audit.canaryRate && audits.reservedForCanaries() < MAX_CANARY_RESERVE)
+    if (Math.random() < config.audit.canaryRate && audits.reservedForCanaries() < MAX_CANARY_RESERVE)
       audits.reserveForCanary(opened.ticketId);
     this.options.log('ticket_queued', {
       ticketId: opened.ticketId,
@@ -494,16 +412,9 @@ export class AuditService {
    * written or any rate token taken.
    */
   private checkSelectedAndSigned(ticket: Ticket__Output, opened: OpenedTicket): void {
-    const { samplingRate } = this.options.config.audit;
     const { commitment } = opened;
     const secret = ticket.auditSecret;
-    const unselected =
-      secret.length !== 32
-        ? `the ticket carries no 32-byte audit secret (${secret.length} bytes)`
-        : (secretBindingProblem(commitment, secret) ??
-          (isAudited(secret, commitment, samplingRate)
-            ? undefined
-            : `the secret does not select this step of shard ${commitment.shardIndex} at the cluster's sampling rate ${samplingRate}`));
+    const unselected = this.unselectedReason(secret, commitment);
     if (unselected !== undefined)
       throw new TesseraError(
         'TICKET_NOT_SELECTED',
@@ -532,6 +443,18 @@ export class AuditService {
         'permission_denied',
         `the ticket is signed by ${signer ?? 'a malformed signature'}, not by node ${commitment.nodeId}, which committed to the step`,
       );
+  }
+
+  /** Why `secret` does not select the committed step at the cluster's rate, or undefined when it does. */
+  private unselectedReason(secret: Uint8Array, commitment: OpenedTicket['commitment']): string | undefined {
+    const { samplingRate } = this.options.config.audit;
+    if (secret.length !== 32) return `the ticket carries no 32-byte audit secret (${secret.length} bytes)`;
+    return (
+      secretBindingProblem(commitment, secret) ??
+      (isAudited(secret, commitment, samplingRate)
+        ? undefined
+        : `the secret does not select this step of shard ${commitment.shardIndex} at the cluster's sampling rate ${samplingRate}`)
+    );
   }
 
   /**
@@ -571,7 +494,7 @@ export class AuditService {
    * Only a verifier with something to lose may lease tickets or make the registry recompute: its
    * stake answers for passes it did not compute (canaries) and for proofs the registry refutes.
    */
-  private async checkStaked(verifierId: string): Promise<void> {
+  private async checkStaked(verifierId: string, reason = 'VERIFIER_NOT_STAKED'): Promise<void> {
     const { stakes, config } = this.options;
     if (stakes === undefined) return;
     const minimum = config.stake.minimum.verifier > 1n ? config.stake.minimum.verifier : 1n;
@@ -583,9 +506,9 @@ export class AuditService {
     }
     if (stake.amount < minimum || stake.unstakingUntilMs !== undefined)
       throw new TesseraError(
-        'VERIFIER_NOT_STAKED',
+        reason,
         'permission_denied',
-        `verifier ${verifierId} has stake ${stake.amount}${stake.unstakingUntilMs === undefined ? '' : ' and is unstaking'}; auditing needs at least ${minimum} bonded (\`tessera stake\`, or a grant from the cluster's operator)`,
+        `${reason === 'VERIFIER_NOT_STAKED' ? 'verifier' : 'filer'} ${verifierId} has stake ${stake.amount}${stake.unstakingUntilMs === undefined ? '' : ' and is unstaking'}; ${reason === 'VERIFIER_NOT_STAKED' ? 'auditing' : 'filing evidence'} needs at least ${minimum} bonded, as a verifier's (\`tessera stake\`, or a grant from the cluster's operator)`,
       );
   }
 
@@ -610,10 +533,11 @@ export class AuditService {
     const held = request.shards.filter(
       (s) =>
         this.options.config.models.find((m) => m.id === s.modelId)?.manifest.shards[s.shardIndex]?.sha256 ===
-          s.shardSha256 && !this.ownShards.some((o) => o.modelId === s.modelId && o.shardIndex === s.shardIndex),
+          s.shardSha256 && !takesPrompt(s.shardIndex),
     );
     const nowMs = Date.now();
     const { leaseMs } = this.options.config.audit;
+    const drawn = this.drawnFor(request.verifierId, await this.verifierCandidates(nowMs), nowMs);
     const leased = this.fresh(request, () => {
       const real = this.audits.lease(
         request.verifierId,
@@ -623,6 +547,7 @@ export class AuditService {
         nowMs,
         leaseMs,
         MAX_PULL_BYTES,
+        drawn,
       );
       const tickets = real.map((row) => ({
         ticketId: row.ticketId,
@@ -635,6 +560,50 @@ export class AuditService {
     if (leased.length > 0)
       this.options.log('tickets_leased', { verifierId: request.verifierId, tickets: leased.length });
     return { tickets: leased };
+  }
+
+  /**
+   * Which tickets `verifierId` may lease now: those whose draw (drawValidators over the live staked
+   * verifiers, seeded by the latest settled window's hash and the ticket id, so anyone can recompute
+   * it) names it among audit.drawnVerifiers, and any ticket that has waited audit.drawGraceMs for
+   * its drawn verifiers. A verifier cannot pick the nodes it audits (an accomplice's tickets, say);
+   * more stake makes being drawn likelier, never certain.
+   */
+  private drawnFor(
+    verifierId: string,
+    candidates: readonly Candidate[],
+    nowMs: number,
+  ): (ticketId: string, receivedAtMs: number) => boolean {
+    const { drawnVerifiers, drawGraceMs } = this.options.config.audit;
+    const settled = Buffer.from(this.settlements.latestHash()?.replace(/^0x/, '') ?? '', 'hex');
+    return (ticketId, receivedAtMs) =>
+      nowMs - receivedAtMs >= drawGraceMs ||
+      drawValidators(
+        candidates,
+        sha256(Buffer.concat([settled, Buffer.from(ticketId, 'utf8')])),
+        drawnVerifiers,
+      ).includes(verifierId);
+  }
+
+  /** Live verifiers with the stake they may audit with (0 below the minimum or unstaking); read at most once a second each. */
+  private async verifierCandidates(nowMs: number): Promise<Candidate[]> {
+    const { stakes, config } = this.options;
+    const ids = this.options.store.liveVerifiers();
+    if (stakes === undefined) return ids.map((id) => ({ id, stake: 1n }));
+    const minimum = config.stake.minimum.verifier > 1n ? config.stake.minimum.verifier : 1n;
+    for (const id of this.stakeCache.keys()) if (!ids.includes(id)) this.stakeCache.delete(id);
+    return Promise.all(
+      ids.map(async (id) => {
+        const cached = this.stakeCache.get(id);
+        if (cached !== undefined && nowMs - cached.readAtMs < STAKE_CACHE_MS) return { id, stake: cached.stake };
+        const stake = await stakes.stakeOf(id).then(
+          (s) => (s.amount >= minimum && s.unstakingUntilMs === undefined ? s.amount : 0n),
+          () => 0n,
+        );
+        this.stakeCache.set(id, { stake, readAtMs: nowMs });
+        return { id, stake };
+      }),
+    );
   }
 
   /**
@@ -749,11 +718,12 @@ export class AuditService {
   }
 
   private async submitFraudProof(proof: FraudProof__Output): Promise<FraudProofReply> {
-    const { store, config, log } = this.options;
+    const { store, config } = this.options;
     if (!proof.ticket) throw new AuditError(status.INVALID_ARGUMENT, 'no ticket');
     // A leased ticket comes back without the node's signatures: it is named by its commitment, and
     // the registry holds the signed original (or the canary it made).
     const claimed = await openTicket(proof.ticket, config.audit.maxTicketBytes, { requireSignature: false });
+    if (claimed.input.tokens || takesPrompt(claimed.shardIndex)) return this.clientEvidence(proof, proof.ticket);
     const canary = this.audits.canary(claimed.ticketId);
     if (canary !== undefined && canary.verifierId === proof.verifierId)
       return this.canaryProof(proof, claimed, canary.committedOutputHash);
@@ -769,6 +739,41 @@ export class AuditService {
     if (!verifier || verifier.role !== 'verifier')
       throw new AuditError(status.PERMISSION_DENIED, `${proof.verifierId} is not a registered verifier`);
     await this.checkStaked(proof.verifierId);
+    this.checkMismatchNew(ticket, recomputed);
+    // Signed by this registered verifier and not a replay: charged before the ticket is recomputed.
+    this.options.takeKey?.('SubmitFraudProof', proof.verifierId);
+    return this.decideProof(proof, ticket, recomputed);
+  }
+
+  /**
+   * A client's evidence that shard 0's node committed to a wrong output for a step of its session:
+   * the ticket the client built from the prompt it sent (its hash is the one the node signed) and the
+   * session's audit secret, which must select the step as any audit. Only someone who holds the
+   * prompt can name an input the node signed, and the filer must be staked as a verifier is: evidence
+   * the registry's recomputation does not confirm costs its filer `stake.slashFractions.fraud`. The
+   * registry reads this one step's prompt, and only from a client that chose to show it.
+   */
+  private async clientEvidence(proof: FraudProof__Output, wire: Ticket__Output): Promise<FraudProofReply> {
+    const ticket = await this.checkTicket(wire);
+    const recomputed = proof.recomputedOutputHash;
+    if (recomputed.length !== 32)
+      throw new AuditError(status.INVALID_ARGUMENT, `recomputed output hash has ${recomputed.length} bytes, not 32`);
+    checkFraudProofSignature(ticket, recomputed, proof.verifierId, proof.timestampMs, proof.signature);
+    const unselected = this.unselectedReason(wire.auditSecret, ticket.commitment);
+    if (unselected !== undefined)
+      throw new TesseraError(
+        'TICKET_NOT_SELECTED',
+        'failed_precondition',
+        `${unselected}: only a step the session's audit selects may be reported`,
+      );
+    await this.checkStaked(proof.verifierId, 'FILER_NOT_STAKED');
+    this.checkMismatchNew(ticket, recomputed);
+    this.options.takeKey?.('SubmitFraudProof', proof.verifierId);
+    return this.decideProof(proof, ticket, recomputed);
+  }
+
+  /** Refuses a proof whose hash is the committed one, or whose ticket already has a proof on record. */
+  private checkMismatchNew(ticket: OpenedTicket, recomputed: Uint8Array): void {
     const accused = ticket.commitment.nodeId;
     if (Buffer.from(recomputed).equals(ticket.commitment.outputHash)) {
       throw new AuditError(
@@ -782,9 +787,16 @@ export class AuditService {
         status.ALREADY_EXISTS,
         `a fraud proof against ticket ${ticket.ticketId} is already on record (${onRecord.status}, proof ${onRecord.proofId})`,
       );
-    // Signed by this registered verifier and not a replay: charged before the ticket is recomputed.
-    this.options.takeKey?.('SubmitFraudProof', proof.verifierId);
+  }
 
+  /** Recomputes the ticket and records the verdict: the accused or the filer is slashed. */
+  private async decideProof(
+    proof: FraudProof__Output,
+    ticket: OpenedTicket,
+    recomputed: Uint8Array,
+  ): Promise<FraudProofReply> {
+    const { store, config, log } = this.options;
+    const accused = ticket.commitment.nodeId;
     const { status: verdict, registryHash, detail } = await this.confirm(ticket, recomputed, proof.verifierId);
     const proofBytes = proofCodec().requestSerialize(proof);
     const proofId = sha256(proofBytes).toString('hex');
@@ -932,6 +944,12 @@ export class AuditService {
     const { store, config } = this.options;
     const request = this.admitSigner(openRequest('audit-request', signed));
     const commitment = commitmentFromJson(request.commitment);
+    if (takesPrompt(commitment.shardIndex))
+      throw new TesseraError(
+        TICKET_HOLDS_PROMPT,
+        'failed_precondition',
+        `shard ${commitment.shardIndex}'s ticket would hold the prompt: no node is asked for one; check the step with the shard's weights on the client (\`--audit-shard-zero\`) and file evidence of a mismatch (SubmitFraudProof)`,
+      );
     if (!verifyCommitment(commitment))
       throw new AuditError(status.UNAUTHENTICATED, `the commitment is not signed by node ${commitment.nodeId}`);
     const secret = Buffer.from(request.secret, 'hex');

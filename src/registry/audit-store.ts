@@ -1,3 +1,4 @@
+import { PROMPT_SHARD } from '../audit/prompt-shard.ts';
 import type Database from 'better-sqlite3';
 
 export type TicketStatus = 'queued' | 'passed' | 'proven';
@@ -144,6 +145,9 @@ const OPEN_COLUMNS = 'r.ticket_id AS ticketId, r.node_id AS nodeId, r.due_by_ms 
 const TICKET_COLUMNS =
   'ticket_id AS ticketId, node_id AS nodeId, model_id AS modelId, shard_index AS shardIndex, ticket, committed_output_hash AS committedOutputHash';
 
+/** How far down the queue a lease with a draw looks, in multiples of the tickets it may take. */
+const LEASE_SCAN_FACTOR = 16;
+
 /** The lease owner of tickets held back as canary sources (no verifier key is spelled so). */
 const CANARY_RESERVE = '#canary-reserve';
 
@@ -164,6 +168,20 @@ export class AuditStore {
   }
 
   // --- tickets ---
+
+  /**
+   * Deletes the tickets of the prompt shard (their input is a prompt's token ids) that no fraud proof
+   * names, and the canaries copied from them; returns how many tickets went.
+   */
+  dropPromptTickets(): number {
+    return this.db.transaction(() => {
+      const unproven = `FROM audit_tickets t WHERE t.shard_index = ${PROMPT_SHARD}
+        AND NOT EXISTS (SELECT 1 FROM audit_proofs p WHERE p.ticket_id = t.ticket_id)`;
+      this.db.exec(`DELETE FROM audit_canaries WHERE source_ticket_id IN (SELECT t.ticket_id ${unproven})`);
+      return this.db.prepare(`DELETE FROM audit_tickets WHERE ticket_id IN (SELECT t.ticket_id ${unproven})`).run()
+        .changes;
+    })();
+  }
 
   hasTicket(ticketId: string): boolean {
     return this.db.prepare('SELECT 1 FROM audit_tickets WHERE ticket_id = ?').get(ticketId) !== undefined;
@@ -229,6 +247,7 @@ export class AuditStore {
     nowMs: number,
     leaseMs: number,
     maxBytes: number,
+    admit?: (ticketId: string, receivedAtMs: number) => boolean,
   ): LeasedRow[] {
     if (shards.length === 0) return [];
     const until = nowMs + leaseMs;
@@ -236,7 +255,7 @@ export class AuditStore {
     return this.db.transaction(() => {
       const rows = this.db
         .prepare(
-          `SELECT ${TICKET_COLUMNS} FROM audit_tickets
+          `SELECT ${TICKET_COLUMNS}, received_at_ms AS receivedAtMs FROM audit_tickets
            WHERE status = 'queued' AND engine_version = ? AND (${byShard}) AND (lease_owner IS NULL OR lease_owner = ? OR lease_until_ms < ?)
            ORDER BY received_at_ms, ticket_id LIMIT ?`,
         )
@@ -245,12 +264,15 @@ export class AuditStore {
           ...shards.flatMap((s) => [s.modelId, s.shardIndex]),
           verifierId,
           nowMs,
-          max,
-        ) as QueuedTicket[];
+          // tickets drawn for other verifiers are passed over: look further down the queue
+          admit === undefined ? max : max * LEASE_SCAN_FACTOR,
+        ) as (QueuedTicket & { receivedAtMs: number })[];
       const take = this.db.prepare('UPDATE audit_tickets SET lease_owner = ?, lease_until_ms = ? WHERE ticket_id = ?');
       const leased: LeasedRow[] = [];
       let bytes = 0;
-      for (const row of rows) {
+      for (const { receivedAtMs, ...row } of rows) {
+        if (leased.length === max) break;
+        if (admit !== undefined && !admit(row.ticketId, receivedAtMs)) continue;
         bytes += row.ticket.length;
         if (leased.length > 0 && bytes > maxBytes) break;
         take.run(verifierId, until, row.ticketId);

@@ -74,6 +74,14 @@ export interface AuditConfig {
   /** Tickets waiting in the queue that came from one host (several nodes may share one). */
   readonly maxQueuedPerSubmitter: number;
   /**
+   * Verifiers drawn for each ticket (src/registry/validator-draw.ts, stake-weighted, seeded by the
+   * latest settled window): only they may lease it until it has waited drawGraceMs, so no verifier
+   * picks which nodes it audits.
+   */
+  readonly drawnVerifiers: number;
+  /** How long a ticket waits for its drawn verifiers before any staked verifier may lease it. */
+  readonly drawGraceMs: number;
+  /**
    * Fraction of a verifier's verdicts that are canaries: copies of real tickets whose committed
    * output the registry altered, so the honest verdict is a fraud proof; a pass costs the verifier
    * its stake (stake.slashFractions.fraud). At most 0.5.
@@ -116,6 +124,8 @@ const DEFAULTS = {
     maxTicketBytes: 32 * 1024 * 1024,
     maxQueuedPerNode: 10_000,
     maxQueuedPerSubmitter: 40_000,
+    drawnVerifiers: 2,
+    drawGraceMs: 30_000,
     canaryRate: 0.05,
   },
 } as const;
@@ -265,6 +275,8 @@ export function parseClusterConfig(value: unknown, baseDir: string, source = 'cl
       'maxTicketBytes',
       'maxQueuedPerNode',
       'maxQueuedPerSubmitter',
+      'drawnVerifiers',
+      'drawGraceMs',
       'canaryRate',
     ]) ?? {};
 
@@ -360,6 +372,8 @@ export function parseClusterConfig(value: unknown, baseDir: string, source = 'cl
         DEFAULTS.audit.maxQueuedPerSubmitter,
         1,
       ),
+      drawnVerifiers: integer('audit.drawnVerifiers', audit.drawnVerifiers, DEFAULTS.audit.drawnVerifiers, 1),
+      drawGraceMs: integer('audit.drawGraceMs', audit.drawGraceMs, DEFAULTS.audit.drawGraceMs, 0),
       canaryRate: fraction('audit.canaryRate', audit.canaryRate, DEFAULTS.audit.canaryRate),
     },
     ...(escrow === undefined ? {} : { escrow }),

@@ -1,5 +1,6 @@
 import { silentLogger, type Logger } from '../core/log.ts';
 import { readFileSync } from 'node:fs';
+import { dirname } from 'node:path';
 import { status, type sendUnaryData, type ServerUnaryCall } from '@grpc/grpc-js';
 import { TesseraError } from '../core/errors.ts';
 import type { KeyPair } from '../crypto/keys.ts';
@@ -32,6 +33,8 @@ import { RegistryMetrics } from './registry-metrics.ts';
 import { RosterSigner } from './roster-signer.ts';
 import { EquivocationJudgeService } from './equivocation.ts';
 import { BPS } from './settlement-backend.ts';
+import { assignShardHandler } from './shard-assignment-service.ts';
+import { shardFilesHandlers } from './shard-server.ts';
 
 export interface RegistryOptions {
   /** 0 picks a free port. */
@@ -60,6 +63,8 @@ export interface RegistryOptions {
   readonly metrics?: Metrics;
   /** Bucket numbers by bucket name, over the cluster config's and the defaults (a test narrows one). */
   readonly rateLimits?: RateOverrides;
+  /** GetShard streams per peer host and in all (src/registry/shard-server.ts); default its own. */
+  readonly shardStreams?: { readonly perPeer?: number; readonly total?: number };
 }
 
 export interface RegistryHandle {
@@ -298,6 +303,12 @@ export async function startRegistry(options: RegistryOptions): Promise<RegistryH
           callback(toStatusObject(error) as never);
         }
       },
+      AssignShard: assignShardHandler({
+        ...context,
+        takeKey: (nodeId) => takeKey('AssignShard', nodeId),
+        manifests: new Map([...served.values()].map((m) => [m.modelId, m.manifest])),
+        log,
+      }),
       ...operatorHandlers({
         store,
         config,
@@ -331,6 +342,17 @@ export async function startRegistry(options: RegistryOptions): Promise<RegistryH
             SubmitFraudProof: config.audit.maxTicketBytes + 64 * 1024,
           },
         },
+        // A joining node downloads its own shard from the files beside each manifest.
+        {
+          name: 'tessera.v1.ShardFiles',
+          definition: tessera.v1.ShardFiles.service,
+          handlers: shardFilesHandlers({
+            models: new Map(config.models.map((m) => [m.id, { manifest: m.manifest, dir: dirname(m.manifestPath) }])),
+            ...(options.shardStreams?.perPeer === undefined ? {} : { maxStreamsPerPeer: options.shardStreams.perPeer }),
+            ...(options.shardStreams?.total === undefined ? {} : { maxStreams: options.shardStreams.total }),
+            log,
+          }),
+        },
         // Daemons ask which nodes are admitted, and with which share keys, before they accept shares.
         {
           name: 'tessera.v1.Membership',
@@ -349,8 +371,6 @@ export async function startRegistry(options: RegistryOptions): Promise<RegistryH
       for (const nodeId of evicted)
         log('node_evicted', { nodeId, missedHeartbeats: config.heartbeat.evictAfterMissed });
       audit.decideRefusals(Date.now()).catch((error: Error) => log('slash_failed', { error: error.message }));
-      // Prompt tickets whose lease here ran out (a failed recomputation), or queued before a restart.
-      audit.auditOwnShards();
       audit.releaseCanaryReserve(Date.now());
     }, config.heartbeat.intervalMs);
     evictTimer.unref();

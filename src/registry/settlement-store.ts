@@ -50,6 +50,16 @@ export class SettlementStore {
     return rows.map((r) => ({ ...r, withheld: JSON.parse(r.withheld) as string[] }));
   }
 
+  /** The settlement hash of the latest window posted or finalized: public, and fixed once posted. */
+  latestHash(): Hash32 | undefined {
+    const row = this.db
+      .prepare(
+        "SELECT hash FROM settlement_windows WHERE status IN ('posted', 'finalized') ORDER BY window DESC LIMIT 1",
+      )
+      .get() as { hash: Hash32 } | undefined;
+    return row?.hash;
+  }
+
   /** The first window this registry has not settled yet (challenged ones are found by windows()). */
   nextWindow(): number {
     const row = this.db.prepare('SELECT MAX(window) AS w FROM settlement_windows').get() as { w: number | null };

@@ -284,6 +284,14 @@ export class RegistryStore {
     return rows.map((r) => r.nodeId);
   }
 
+  /** Every live verifier's id, sorted. */
+  liveVerifiers(): string[] {
+    const rows = this.#db
+      .prepare("SELECT node_id AS nodeId FROM nodes WHERE role = 'verifier' AND status = 'live' ORDER BY node_id")
+      .all() as { nodeId: string }[];
+    return rows.map((r) => r.nodeId);
+  }
+
   /** Live compute nodes of a model heard since `sinceMs`, by shard. */
   liveNodes(modelId: string, sinceMs: number): NodeRecord[] {
     const rows = this.#db

@@ -166,6 +166,21 @@ export const METHOD_POLICIES = {
       caller: 'signed',
       note: "grant signed by a key in the cluster config's operatorKeys; fresh, one-time nonce",
     },
+    AssignShard: {
+      maxRequestBytes: SIGNED_BYTES,
+      perPeer: RATE.announce,
+      perKey: RATE.announceKey,
+      caller: 'signed',
+      note: 'assignment request signed by its nodeId; fresh, one-time nonce, not banned, at least the node stake minimum',
+    },
+  },
+  'tessera.v1.ShardFiles': {
+    GetShard: {
+      maxRequestBytes: QUERY_BYTES,
+      perPeer: RATE.read,
+      caller: 'anyone',
+      note: 'public: only the shard and tokenizer files a served manifest names, from an offset within them; a few streams per peer host and a bound in all (TOO_MANY_STREAMS)',
+    },
   },
   'tessera.v1.Audit': {
     SubmitTicket: {

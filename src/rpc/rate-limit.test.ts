@@ -35,4 +35,7 @@ test('peers are keyed by host, whatever their source port', () => {
   assert.equal(peerHost('ipv6:[::1]:53211'), '::1');
   assert.equal(peerHost('[2001:db8::1]:80'), '2001:db8::1');
   assert.equal(peerHost('unix:/tmp/socket'), '/tmp/socket');
+  // as grpc-js's getPeer() writes IPv6 peers (a server on "::"): unbracketed, the port last
+  assert.equal(peerHost('::ffff:127.0.0.1:54930'), '::ffff:127.0.0.1');
+  assert.equal(peerHost('::1:45226'), '::1');
 });

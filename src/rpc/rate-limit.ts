@@ -46,5 +46,8 @@ export function peerHost(peer: string): string {
   const bracketed = /^\[([^\]]+)\](?::\d+)?$/.exec(bare);
   if (bracketed) return bracketed[1]!;
   const ipv4 = /^([^:]+):\d+$/.exec(bare);
-  return ipv4 ? ipv4[1]! : bare;
+  if (ipv4) return ipv4[1]!;
+  // grpc-js writes an IPv6 peer unbracketed ("::ffff:127.0.0.1:53211"): the port is what follows the last colon.
+  const ipv6 = /^([0-9a-fA-F:.]*:[0-9a-fA-F:.]*):\d+$/.exec(bare);
+  return ipv6 ? ipv6[1]! : bare;
 }

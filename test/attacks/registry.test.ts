@@ -12,7 +12,7 @@ import { sha256 } from '../../src/crypto/hash.ts';
 import { generateKeyPair, type KeyPair } from '../../src/crypto/keys.ts';
 import { AuditClient } from '../../src/audit/audit-client.ts';
 import { commitmentToJson, newNonce, signRequest } from '../../src/protocol/audit-statements.ts';
-import { signCommitment, tokenBytes } from '../../src/protocol/commitment.ts';
+import { signCommitment } from '../../src/protocol/commitment.ts';
 import { ENGINE_VERSION } from '../../src/protocol/engine-version.ts';
 import { encodeTicket, ticketIdOf } from '../../src/protocol/ticket.ts';
 import { tessera } from '../../src/proto/services.ts';
@@ -283,20 +283,21 @@ test('600 signed audit requests dated 25 s ahead from one key are cut off at its
   }
 });
 
-/** A well-formed ticket of a step on shard 0 of `tiny`, its commitment signed by `node`. */
+/** A well-formed ticket of a step on shard 1 of `tiny` (shard 0's hold prompts: never queued), its commitment signed by `node`. */
 async function ticketOf(node: KeyPair) {
-  const bytes = tokenBytes([1, 2, 3]);
+  const width = manifest.config.hiddenSize;
+  const bytes = new Uint8Array(Float32Array.from({ length: 3 * width }, () => Math.random()).buffer);
   const { secret, commitment } = selectedStep(
     node,
-    { shardIndex: 0, inputHash: sha256(bytes), outputHash: sha256(randomBytes(8)) },
+    { shardIndex: 1, inputHash: sha256(bytes), outputHash: sha256(randomBytes(8)) },
     DEFAULT_SAMPLING_RATE,
   );
   const encoded = await encodeTicket({
     modelId: 'tiny',
-    shardIndex: 0,
-    shardSha256: manifest.shards[0]!.sha256,
+    shardIndex: 1,
+    shardSha256: manifest.shards[1]!.sha256,
     engineVersion: ENGINE_VERSION,
-    input: { tokens: true, positions: 3, bytes },
+    input: { tokens: false, dtype: 'DTYPE_F32', positions: 3, width, bytes },
     startPosition: 0,
     commitment,
   });
@@ -311,8 +312,8 @@ test("a registered node flooding SubmitTicket with tickets it signed is cut off 
   );
   const attacker = generateKeyPair();
   const honest = generateKeyPair();
-  await client.register(attacker, nodeBody(attacker, { shardIndex: 0 }));
-  await client.register(honest, nodeBody(honest, { shardIndex: 0, endpoint: '127.0.0.1:50101' }));
+  await client.register(attacker, nodeBody(attacker, { shardIndex: 1 }));
+  await client.register(honest, nodeBody(honest, { shardIndex: 1, endpoint: '127.0.0.1:50101' }));
   const audits = new AuditClient(handle.endpoint);
   cleanups.push(() => audits.close());
   const queued = (nodeId: string): string[] => {

@@ -1,9 +1,9 @@
 // Attacks on the route a generation takes, against real node processes on loopback (a staked
 // registry, two nodes of shard 0 and one of shard 1), each made with the attacker's own valid,
-// staked keys: a relaying hop that rewrites the sampled token or a logprob, a hop that blames an
-// honest node with a report it forged, and a fresh key that claims to compute for free. Each is
-// refused or caught with a precise reason, and an honest generation meanwhile gives the reference
-// text.
+// staked keys: a relaying hop that rewrites the sampled token or a logprob, a hop that withholds or
+// forges the signatures that follow a step's result, a hop that blames an honest node with a report
+// it forged, and a fresh key that claims to compute for free. Each is refused or caught with a
+// precise reason, and an honest generation meanwhile gives the reference text.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
@@ -34,7 +34,10 @@ import { LedgerBackend } from '../../src/escrow/ledger-backend.ts';
 import type { Manifest } from '../../src/model/manifest.ts';
 import { shardModel } from '../../src/model/shards/shard.ts';
 import { startNode, type NodeHandle, type NodeOptions } from '../../src/node/node-server.ts';
-import { stepIdOf } from '../../src/protocol/commitment.ts';
+import { signCommitment, stepIdOf } from '../../src/protocol/commitment.ts';
+import { sha256 } from '../../src/crypto/hash.ts';
+import type { ForwardReply__Output } from '../../src/proto/tessera/v1/ForwardReply.ts';
+import type { StepResult__Output } from '../../src/proto/tessera/v1/StepResult.ts';
 import { sessionDigestOf, signFailureReport } from '../../src/protocol/failure-report.ts';
 import { failedHopMetadata, ForwardReason } from '../../src/protocol/forward-status.ts';
 import { REASON_KEY } from '../../src/rpc/status.ts';
@@ -66,11 +69,18 @@ const nodes: NodeHandle[] = [];
 let rewriting: RewritingHop;
 /** The key of the node behind the rewriting hop: the attacker's own, staked. */
 const rogueKey = generateKeyPair();
-type TamperMode = 'token' | 'logprob' | 'sampling' | 'history' | 'unsigned' | 'forged' | 'other-session' | 'own-word';
+type TamperMode =
+  'token' | 'logprob' | 'sampling' | 'history' | 'unsigned' | 'forged' | 'other-session' | 'own-word' | SignatureTamper;
+/** What the rewriting hop does to the signatures that follow step results (none: passes them on). */
+type SignatureTamper = 'forge-own' | 'forge-other' | 'withhold' | 'withhold-last';
+/** The step whose signatures a signature tamper goes for, when not the last. */
+const TAMPERED_STEP = 2;
 /** How the rewriting hop tampers with each step result. */
 let tamperMode: TamperMode = 'token';
 let honest: TesseraClient;
 let reference: LocalRun;
+/** The commitments of the last result each session relayed through the rewriting hop, by session step id. */
+const relayedFields = new Map<string, StepResult__Output>();
 /** The routes through the rewriting hop's node (shard 0), the honest node of shard 0, and shard 1's node. */
 const hops: { rewriter?: RouteHop; honest0?: RouteHop; honest1?: RouteHop } = {};
 const pool = new NodePool();
@@ -139,10 +149,11 @@ before(async () => {
   registryClient = new RegistryClient(registry.endpoint);
   rewriting = await startTestOnlyRewritingHop(
     (result) => {
+      relayedFields.set(String(result.step), structuredClone(result));
       const sampled = result.sampled!;
       if (tamperMode === 'token') sampled.token = sampled.token ^ 1;
       else if (tamperMode === 'logprob') sampled.logprob -= 1;
-      else if (tamperMode !== 'sampling' && tamperMode !== 'history')
+      else if (['unsigned', 'forged', 'other-session', 'own-word'].includes(tamperMode))
         return blameHonest(tamperMode, result.commitments[0]!.stepId);
     },
     (request) => {
@@ -150,6 +161,7 @@ before(async () => {
       if (tamperMode === 'sampling' && request.open?.sampling) request.open.sampling.seed += 1;
       if (tamperMode === 'history' && request.step) request.step.history = [...request.step.history, 1];
     },
+    (reply) => tamperSignatures(reply),
   );
   // The rewriting hop stands in front of a real, staked node of shard 0, which advertises it.
   const port = await freePort();
@@ -176,13 +188,43 @@ after(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
+/** The step a generation of TOKENS tokens ends on: the one that reaches TOKENS, or samples the end. */
+const lastStep = () => (reference.tokens.length < TOKENS ? reference.tokens.length : TOKENS - 1);
+
+/**
+ * The signature tampers, with the rogue's own key: a signature of other fields (its own commitment
+ * with another output hash) in place of its own, or its own signature in shard 1's place; or the
+ * signatures of a step left out, of a step in the middle or of the last one (before Closed).
+ */
+function tamperSignatures(reply: ForwardReply__Output): ForwardReply__Output[] {
+  const signatures = reply.signatures;
+  if (!signatures || !['forge-own', 'forge-other', 'withhold', 'withhold-last'].includes(tamperMode)) return [reply];
+  const target = tamperMode === 'withhold-last' ? lastStep() : TAMPERED_STEP;
+  if (signatures.step !== target) return [reply];
+  rewrittenSignatures++;
+  if (tamperMode === 'withhold' || tamperMode === 'withhold-last') return [];
+  const own = relayedFields.get(String(signatures.step))!.commitments[0]!;
+  const forged = [...signatures.signatures];
+  if (tamperMode === 'forge-own')
+    forged[0] = Buffer.from(
+      signCommitment(rogueKey, { ...own, outputHash: sha256(Buffer.from('other hidden states')) }).signature,
+    );
+  else forged[1] = Buffer.from(signCommitment(rogueKey, own).signature);
+  return [{ ...reply, signatures: { ...signatures, signatures: forged } }];
+}
+let rewrittenSignatures = 0;
+
 const alive = async (hop: RouteHop) => (await pool.probe(hop.endpoint, 1000, hop.tls))?.info.nodeId === hop.nodeId;
 
 /**
  * The client's own generation loop on routes this test picks, one per session (the first one's
  * failure is recorded and judged by the client's blame), so that the attacked route is surely tried.
  */
-function scriptedSource(routes: RouteHop[][], failures: { failure: HopFailure; verdict: Verdict }[]): SessionSource {
+function scriptedSource(
+  routes: RouteHop[][],
+  failures: { failure: HopFailure; verdict: Verdict; yielded?: number }[],
+  yielded: () => number = () => 0,
+): SessionSource {
   const key = generateKeyPair();
   return {
     maxFailovers: routes.length - 1,
@@ -202,16 +244,15 @@ function scriptedSource(routes: RouteHop[][], failures: { failure: HopFailure; v
       );
     },
     recover: async (route, failure) => {
-      failures.push({ failure, verdict: await blame(route, failure, alive) });
+      failures.push({ failure, verdict: await blame(route, failure, alive), yielded: yielded() });
     },
     revealAudit: () => {},
     checkSignatures: (commitments) => checker.check(commitments),
   };
 }
 
-async function runScripted(source: SessionSource, model: ModelHandle, options: GenerationOptions) {
+async function runScripted(source: SessionSource, model: ModelHandle, options: GenerationOptions, ids: number[] = []) {
   const stream = generateThroughNetwork(source, model, encodePrompt(model, { prompt: PROMPT }), options);
-  const ids: number[] = [];
   for (;;) {
     const next = await stream.next();
     if (next.done) return { ids, summary: next.value };
@@ -289,6 +330,112 @@ test('a hop that rewrites the sampled token or a logprob, or the sampling settin
     assert.equal(attacked.summary.failovers, 1);
     assert.deepEqual(attacked.summary.route, [hops.honest0, hops.honest1]);
     assert.equal(meanwhile.summary.text, reference.text);
+  }
+});
+
+test("a hop that forges or withholds the signatures that follow a step's result is caught before the client acts on that step, only that hop banned, and the generation gives the reference text", async () => {
+  const model = await honest.model(manifest.modelId);
+  const cases: { mode: SignatureTamper; reason: string; step: () => number }[] = [
+    // its own key over other fields in place of its own signature, or in shard 1's place
+    { mode: 'forge-own', reason: ResultRefusal.COMMITMENT_UNSIGNED, step: () => TAMPERED_STEP },
+    { mode: 'forge-other', reason: ResultRefusal.COMMITMENT_UNSIGNED, step: () => TAMPERED_STEP },
+    // the next result comes first
+    { mode: 'withhold', reason: ResultRefusal.SIGNATURES_WITHHELD, step: () => TAMPERED_STEP },
+    // Closed comes first: the last step is never left unsigned
+    { mode: 'withhold-last', reason: ResultRefusal.SIGNATURES_WITHHELD, step: lastStep },
+  ];
+  for (const { mode, reason, step } of cases) {
+    tamperMode = mode;
+    const tamperedBefore = rewrittenSignatures;
+    const failures: { failure: HopFailure; verdict: Verdict; yielded?: number }[] = [];
+    const ids: number[] = [];
+    const source = scriptedSource(
+      [
+        [hops.rewriter!, hops.honest1!],
+        [hops.honest0!, hops.honest1!],
+      ],
+      failures,
+      () => ids.length,
+    );
+    const [attacked, meanwhile] = await Promise.all([
+      runScripted(source, model, { maxTokens: TOKENS, temperature: 0 }, ids),
+      honest.generate({ model: manifest.modelId, prompt: PROMPT, maxTokens: TOKENS, temperature: 0 }).collect(),
+    ]);
+    assert.ok(rewrittenSignatures > tamperedBefore, `the ${mode} tamper was performed`);
+    assert.equal(failures.length, 1, mode);
+    const [{ failure, verdict, yielded }] = failures as [{ failure: HopFailure; verdict: Verdict; yielded: number }];
+    assert.equal(failure.kind, 'commitment', mode);
+    assert.equal(failure.reason, reason, mode);
+    assert.equal(failure.failedNodeId, hops.rewriter!.nodeId, mode);
+    assert.deepEqual(verdict.bans, [{ nodeId: hops.rewriter!.nodeId }], mode);
+    // the token of the step whose signatures failed never reached the caller (step s gives token s)
+    assert.equal(yielded, step(), mode);
+    assert.deepEqual(attacked.ids, referenceIds(), mode);
+    assert.equal(attacked.summary.text, reference.text, mode);
+    assert.equal(attacked.summary.failovers, 1, mode);
+    assert.deepEqual(attacked.summary.route, [hops.honest0, hops.honest1], mode);
+    assert.equal(meanwhile.summary.text, reference.text, mode);
+  }
+});
+
+test('an honest relay checks the signatures a deeper hop sends after its results: forged or withheld ones end the session NEXT_HOP_BAD_RESULT, reported by the relay, before the client acts on that step', async () => {
+  const model = await honest.model(manifest.modelId);
+  const deepKey = generateKeyPair();
+  let mode: 'forge' | 'withhold' | 'none' = 'none';
+  let tampered = 0;
+  const deepFields = new Map<number, StepResult__Output>();
+  const deepProxy = await startTestOnlyRewritingHop(
+    (result) => void deepFields.set(Number(result.step), structuredClone(result)),
+    () => {},
+    (reply) => {
+      if (mode === 'none' || reply.signatures?.step !== TAMPERED_STEP) return [reply];
+      tampered++;
+      if (mode === 'withhold') return [];
+      // its own key over other fields than the commitment it sent
+      const own = deepFields.get(TAMPERED_STEP)!.commitments[0]!;
+      const forged = signCommitment(deepKey, { ...own, outputHash: sha256(Buffer.from('other logits')) });
+      return [{ ...reply, signatures: { ...reply.signatures, signatures: [Buffer.from(forged.signature)] } }];
+    },
+  );
+  const port = await freePort();
+  deepProxy.setUpstream(`127.0.0.1:${port}`);
+  const deep = await stakedNode(1, { port, advertise: deepProxy.endpoint }, deepKey);
+  const deepHop = hopOf(deep, 1);
+  try {
+    for (const tamper of ['forge', 'withhold'] as const) {
+      mode = tamper;
+      const tamperedBefore = tampered;
+      const failures: { failure: HopFailure; verdict: Verdict; yielded?: number }[] = [];
+      const ids: number[] = [];
+      const source = scriptedSource(
+        [
+          [hops.honest0!, deepHop],
+          [hops.honest0!, hops.honest1!],
+        ],
+        failures,
+        () => ids.length,
+      );
+      const [attacked, meanwhile] = await Promise.all([
+        runScripted(source, model, { maxTokens: TOKENS, temperature: 0 }, ids),
+        honest.generate({ model: manifest.modelId, prompt: PROMPT, maxTokens: TOKENS, temperature: 0 }).collect(),
+      ]);
+      assert.ok(tampered > tamperedBefore, `the ${tamper} tamper was performed`);
+      assert.equal(failures.length, 1, tamper);
+      const [{ failure, yielded }] = failures as [{ failure: HopFailure; verdict: Verdict; yielded: number }];
+      assert.equal(failure.reason, ForwardReason.NEXT_HOP_BAD_RESULT, tamper);
+      assert.equal(failure.failedNodeId, deepHop.nodeId, tamper);
+      // the relay's own signed word, for this session
+      assert.equal(failure.reporter, hops.honest0!.nodeId, tamper);
+      assert.equal(yielded, TAMPERED_STEP, tamper);
+      assert.deepEqual(attacked.ids, referenceIds(), tamper);
+      assert.deepEqual(attacked.summary.route, [hops.honest0, hops.honest1], tamper);
+      assert.equal(meanwhile.summary.text, reference.text, tamper);
+    }
+  } finally {
+    mode = 'none';
+    await deep.close();
+    nodes.splice(nodes.indexOf(deep), 1);
+    await deepProxy.close();
   }
 });
 

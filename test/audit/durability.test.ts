@@ -10,7 +10,6 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import Database from 'better-sqlite3';
 import { AuditClient } from '../../src/audit/audit-client.ts';
-import { tokenBytes } from '../../src/protocol/commitment.ts';
 import { ENGINE_VERSION } from '../../src/protocol/engine-version.ts';
 import { encodeTicket } from '../../src/protocol/ticket.ts';
 import { generateKeyPair } from '../../src/crypto/keys.ts';
@@ -65,24 +64,26 @@ test('every ticket the registry acknowledged is still queued after kill -9', asy
   const registry = new RegistryClient(first.endpoint);
   await registry.register(
     node,
-    nodeBody(node, { modelId: manifest.modelId, shardIndex: 0, endpoint: '127.0.0.1:50100' }),
+    nodeBody(node, { modelId: manifest.modelId, shardIndex: 1, endpoint: '127.0.0.1:50100' }),
   );
   registry.close();
 
   const tickets = await Promise.all(
     Array.from({ length: 200 }, async () => {
-      const bytes = tokenBytes([1 + (randomBytes(1)[0]! % 200), 7, 9]);
+      // Shard 1 (hidden states): shard 0's tickets hold prompts and are never queued.
+      const width = manifest.config.hiddenSize;
+      const bytes = new Uint8Array(Float32Array.from({ length: 3 * width }, () => Math.random() - 0.5).buffer);
       const { secret, commitment } = selectedStep(
         node,
-        { shardIndex: 0, inputHash: sha256(bytes), outputHash: randomBytes(32) },
+        { shardIndex: 1, inputHash: sha256(bytes), outputHash: randomBytes(32) },
         DEFAULT_SAMPLING_RATE,
       );
       const encoded = await encodeTicket({
         modelId: manifest.modelId,
-        shardIndex: 0,
-        shardSha256: manifest.shards[0]!.sha256,
+        shardIndex: 1,
+        shardSha256: manifest.shards[1]!.sha256,
         engineVersion: ENGINE_VERSION,
-        input: { tokens: true, positions: 3, bytes },
+        input: { tokens: false, dtype: 'DTYPE_F32', positions: 3, width, bytes },
         startPosition: 0,
         commitment,
       });

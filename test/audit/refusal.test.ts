@@ -43,8 +43,9 @@ after(async () => {
 });
 
 function network(node?: Parameters<typeof startAuditNetwork>[0]['node']): Promise<AuditNetwork> {
+  // Shard 0's steps are prompts: no ticket of them is owed (their clients check them), so shards 1 and 2 are audited here.
   return startAuditNetwork({
-    shards: 2,
+    shards: 3,
     stake: STAKE,
     heartbeat: HEARTBEAT,
     audit: { samplingRate: RATE, ticketDeadlineMs: DEADLINE_MS },
@@ -52,9 +53,9 @@ function network(node?: Parameters<typeof startAuditNetwork>[0]['node']): Promis
   });
 }
 
-/** Whether `secret` selects the step of each shard as `want` says. */
+/** Whether `secret` selects the step of each shard after shard 0 as `want` says (`want[0]` is not read). */
 const selects = (secret: Buffer, commitments: readonly Commitment__Output[], want: readonly boolean[]): boolean =>
-  want.every((selected, shard) => isAudited(secret, commitments[shard]!, RATE) === selected);
+  want.every((selected, shard) => shard === 0 || isAudited(secret, commitments[shard]!, RATE) === selected);
 
 /**
  * Sessions of one prefill each, with a fresh secret committed at Open, until the secret selects the
@@ -120,13 +121,15 @@ async function prefill(
   }
 }
 
-/** The client's signed audit request for each commitment; resolves with the latest deadline. */
+/** The client's signed audit request for each commitment past shard 0's; resolves with the latest deadline. */
 async function requestAll(
   net: AuditNetwork,
   commitments: readonly SignedCommitment[],
   secret: Buffer,
 ): Promise<number> {
-  const replies = await Promise.all(commitments.map((c) => net.audits.requestAudit(net.clientKey, c, secret)));
+  const replies = await Promise.all(
+    commitments.filter((c) => c.shardIndex !== 0).map((c) => net.audits.requestAudit(net.clientKey, c, secret)),
+  );
   return Math.max(...replies.map((r) => r.dueByMs));
 }
 
@@ -146,14 +149,14 @@ test('an honest node answers every audit request the registry hands it, revealed
   let dueByMs = 0;
 
   // A client that commits at Open but never reveals on the stream: the session ends first, then it files its requests.
-  const unrevealed = await drawnPrefill(net, 1, [true, true], false);
+  const unrevealed = await drawnPrefill(net, 1, [true, true, true], false);
   dueByMs = Math.max(dueByMs, await requestAll(net, unrevealed.commitments, unrevealed.secret));
 
   // A client that sent no audit commitment at all: its steps bind none, so nothing can be asked of
   // them, not even with a secret chosen afterwards to select them all.
   const second = await prefill(net, 2, undefined, false);
   const uncommitted = selectingSecret(second);
-  for (const c of second) {
+  for (const c of second.slice(1)) {
     await assert.rejects(net.audits.requestAudit(net.clientKey, c, uncommitted), (error: ServiceError) => {
       assert.equal(error.code, status.FAILED_PRECONDITION, `${status[error.code]}: ${error.details}`);
       assert.match(error.details, /opened without an audit commitment, so none of its steps can be audited/);
@@ -161,33 +164,34 @@ test('an honest node answers every audit request the registry hands it, revealed
     });
   }
   // Another secret than the one committed at Open does not bind the steps either.
-  const rebound = await drawnPrefill(net, 5, [true, true], false);
+  const rebound = await drawnPrefill(net, 5, [true, true, true], false);
   const other = selectingSecret(rebound.commitments);
   await assert.rejects(
-    net.audits.requestAudit(net.clientKey, rebound.commitments[0]!, other),
+    net.audits.requestAudit(net.clientKey, rebound.commitments[1]!, other),
     /the secret is not the one the session committed to at Open/,
   );
   dueByMs = Math.max(dueByMs, await requestAll(net, rebound.commitments, rebound.secret));
 
   // An honest client: the reveal on the stream and the requests at the registry name the same steps.
-  const revealed = await drawnPrefill(net, 3, [true, true], true);
+  const revealed = await drawnPrefill(net, 3, [true, true, true], true);
   dueByMs = Math.max(dueByMs, await requestAll(net, revealed.commitments, revealed.secret));
 
-  // Shard 0's tickets (prompts) are audited by the registry itself as they come: queued or passed.
+  // Shard 0's steps hold prompts: nobody asks for them, and its node tickets none.
   await waitFor('every ticket', async () => {
     const all = await Promise.all(net.nodes.map((n) => net.audits.status(n.nodeId)));
-    return all.every((s) => s.ticketsQueued + s.ticketsPassed === 3);
+    return all.every((s, shard) => s.ticketsQueued + s.ticketsPassed === (shard === 0 ? 0 : 3));
   });
   await waitFor('every deadline to pass', () => Date.now() > dueByMs);
-  for (const node of net.nodes) {
+  for (const [shard, node] of net.nodes.entries()) {
     const s = await net.audits.status(node.nodeId);
     assert.deepEqual(
       [s.ticketsQueued + s.ticketsPassed, s.refusals, s.requestsPending, s.slashedAmount],
-      [3, 0, 0, '0'],
+      [shard === 0 ? 0 : 3, 0, 0, '0'],
     );
     assert.equal((await net.ledger.stakeOf(node.nodeId)).amount, STAKE);
   }
-  for (const shard of [0, 1]) {
+  assert.equal(events.filter((e) => e.node === 0 && e.event === 'audit_ticket_submitted').length, 0);
+  for (const shard of [1, 2]) {
     const mine = events.filter((e) => e.node === shard);
     assert.equal(
       mine.filter((e) => e.event === 'audit_ticket_submitted').length,
@@ -206,8 +210,8 @@ test('an honest node answers every audit request the registry hands it, revealed
 
 test('a forged or unselected audit request is refused at the registry and changes nothing', async () => {
   const net = honest!;
-  const { secret, commitments } = await drawnPrefill(net, 4, [true, false], false);
-  const [shard0, shard1] = commitments as [Commitment__Output, Commitment__Output];
+  const { secret, commitments } = await drawnPrefill(net, 4, [true, true, false], false);
+  const [, shard1, shard2] = commitments as [Commitment__Output, Commitment__Output, Commitment__Output];
   const tables = [
     'audit_tickets',
     'audit_requests',
@@ -225,21 +229,21 @@ test('a forged or unselected audit request is refused at the registry and change
     return true;
   };
   const outsider = generateKeyPair();
-  const forged = { ...shard0, signature: signCommitment(outsider, shard0).signature };
+  const forged = { ...shard1, signature: signCommitment(outsider, shard1).signature };
   await assert.rejects(
     net.audits.requestAudit(net.clientKey, forged, secret),
     refused(status.UNAUTHENTICATED, /the commitment is not signed by node 0x[0-9a-f]{40}/),
   );
-  const altered = { ...shard0, outputHash: randomBytes(32) };
+  const altered = { ...shard1, outputHash: randomBytes(32) };
   await assert.rejects(
     net.audits.requestAudit(net.clientKey, altered, secret),
     refused(status.UNAUTHENTICATED, /the commitment is not signed by node/),
   );
   await assert.rejects(
-    net.audits.requestAudit(net.clientKey, shard1, secret),
+    net.audits.requestAudit(net.clientKey, shard2, secret),
     refused(
       status.FAILED_PRECONDITION,
-      /the secret does not select this step of shard 1 at the cluster's sampling rate 0.5: nothing is owed/,
+      /the secret does not select this step of shard 2 at the cluster's sampling rate 0.5: nothing is owed/,
     ),
   );
   assert.deepEqual(snapshot(), before);
@@ -251,7 +255,7 @@ test('a request for a step committed longer ago than audit.requestWindowMs is re
   const registryClient = new RegistryClient(net.registry.endpoint);
   await registryClient.register(
     node,
-    nodeBody(node, { modelId: net.manifest.modelId, shardIndex: 0, endpoint: '127.0.0.1:50101' }),
+    nodeBody(node, { modelId: net.manifest.modelId, shardIndex: 1, endpoint: '127.0.0.1:50101' }),
   );
   registryClient.close();
   const { requestWindowMs } = net.clusterConfig.audit;
@@ -260,7 +264,7 @@ test('a request for a step committed longer ago than audit.requestWindowMs is re
     node,
     secret,
     {
-      shardIndex: 0,
+      shardIndex: 1,
       inputHash: randomBytes(32),
       outputHash: randomBytes(32),
       timestampMs: Date.now() - requestWindowMs - 5_000,
@@ -292,13 +296,13 @@ test('a request for a step committed longer ago than audit.requestWindowMs is re
 
 test('a node that withholds its tickets is slashed by the configured fraction once per refusal, after the deadline, and a registry restart slashes nothing twice', async () => {
   refusing = await network(async (shard, registry) =>
-    shard === 0 ? { registry: (proxy = await startTestOnlyTicketWithholdingProxy(registry)).endpoint } : {},
+    shard === 1 ? { registry: (proxy = await startTestOnlyTicketWithholdingProxy(registry)).endpoint } : {},
   );
   const net = refusing;
-  const [refuser, fair] = net.nodes as [(typeof net.nodes)[0], (typeof net.nodes)[0]];
+  const [, refuser, fair] = net.nodes as [(typeof net.nodes)[0], (typeof net.nodes)[0], (typeof net.nodes)[0]];
 
   const refuseOnce = async (seed: number): Promise<number> => {
-    const { secret, commitments } = await drawnPrefill(net, seed, [true, true], true);
+    const { secret, commitments } = await drawnPrefill(net, seed, [true, true, true], true);
     return requestAll(net, commitments, secret);
   };
   const dueByMs = await refuseOnce(10);
@@ -357,7 +361,7 @@ test("a deadline runs only while the registry is up: requests open across a rest
   const registryClient = new RegistryClient(registry.endpoint);
   await registryClient.register(
     node,
-    nodeBody(node, { modelId: net.manifest.modelId, shardIndex: 0, endpoint: '127.0.0.1:50100' }),
+    nodeBody(node, { modelId: net.manifest.modelId, shardIndex: 1, endpoint: '127.0.0.1:50100' }),
   );
   registryClient.close();
   // Dated so that the deadline, moved past the downtime, falls after the node's retention of the step.
@@ -367,7 +371,7 @@ test("a deadline runs only while the registry is up: requests open across a rest
     node,
     secret,
     {
-      shardIndex: 0,
+      shardIndex: 1,
       inputHash: randomBytes(32),
       outputHash: randomBytes(32),
       timestampMs: Date.now() - requestWindowMs + 1_000,

@@ -8,6 +8,7 @@ import { credentials, status, type ServiceError } from '@grpc/grpc-js';
 import Database from 'better-sqlite3';
 import { AuditClient } from '../../src/audit/audit-client.ts';
 import { signCommitment, tokenBytes, type SignedCommitment } from '../../src/protocol/commitment.ts';
+import { reasonOf } from '../../src/rpc/status.ts';
 import { ENGINE_VERSION } from '../../src/protocol/engine-version.ts';
 import { recomputeOutputHash, ShardEngines } from '../../src/audit/recompute.ts';
 import { isAudited } from '../../src/protocol/audit-selection.ts';
@@ -47,7 +48,7 @@ let backend: Backend;
 let engines: ShardEngines;
 let audits: AuditClient;
 let raw: GrpcAuditClient;
-const nodes = [generateKeyPair(), generateKeyPair()];
+const nodes = [generateKeyPair(), generateKeyPair(), generateKeyPair()];
 const verifiers = [generateKeyPair(), generateKeyPair()];
 const outsider = generateKeyPair();
 const client = generateKeyPair();
@@ -68,7 +69,7 @@ async function startRegistryHere(): Promise<RegistryHandle> {
 }
 
 before(async () => {
-  manifest = shardModel(testModel('stories260K.gguf'), 2, `${dir}/shards`);
+  manifest = shardModel(testModel('stories260K.gguf'), 3, `${dir}/shards`);
   ledger = new LedgerBackend({ path: dbPath });
   registry = await startRegistryHere();
   backend = await createWasmBackend({ threads: 1 });
@@ -192,8 +193,8 @@ async function makeTicket(
   return { wire: nodeSigned(key, encoded, commitment, secret), commitment, input, trueOutput };
 }
 
-test('a ticket is queued once; replayed, forged or mismatched tickets are refused precisely and change nothing', async () => {
-  const good = await makeTicket(nodes[0]!, 0);
+test('a ticket is queued once; replayed, forged, mismatched or prompt-holding tickets are refused precisely and change nothing', async () => {
+  const good = await makeTicket(nodes[2]!, 2);
   assert.equal(await audits.submitTicket(good.wire), ticketIdOf(good.commitment));
   const before = snapshot();
   assert.equal(before.audit_tickets!.length, 1);
@@ -202,17 +203,20 @@ test('a ticket is queued once; replayed, forged or mismatched tickets are refuse
     audits.submitTicket(good.wire),
     refused(status.ALREADY_EXISTS, /is already held \(queued\); each commitment is audited once/),
   );
-  const other = await makeTicket(nodes[0]!, 0);
+  const other = await makeTicket(nodes[2]!, 2);
   const forgedSignature = signCommitment(outsider, other.commitment);
   await assert.rejects(
     audits.submitTicket({
       ...other.wire,
       commitment: { ...other.wire.commitment, signature: forgedSignature.signature },
     }),
-    refused(status.UNAUTHENTICATED, new RegExp(`the ticket's commitment is not signed by node ${nodes[0]!.address}`)),
+    refused(status.UNAUTHENTICATED, new RegExp(`the ticket's commitment is not signed by node ${nodes[2]!.address}`)),
   );
   await assert.rejects(
-    audits.submitTicket({ ...other.wire, input: { ...other.wire.input, data: deflateSync(tokenBytes([1, 2, 3])) } }),
+    audits.submitTicket({
+      ...other.wire,
+      input: { ...other.wire.input, data: deflateSync(Buffer.alloc(other.input.bytes.length)) },
+    }),
     refused(
       status.INVALID_ARGUMENT,
       /ticket input hashes to [0-9a-f]{64}, the commitment's input hash is [0-9a-f]{64}: it is not the input committed to/,
@@ -220,7 +224,7 @@ test('a ticket is queued once; replayed, forged or mismatched tickets are refuse
   );
   await assert.rejects(
     audits.submitTicket({ ...other.wire, shardSha256: 'ab'.repeat(32) }),
-    refused(status.INVALID_ARGUMENT, /ticket names a shard file with SHA-256 abab.*shard 0 of "stories260K" has/),
+    refused(status.INVALID_ARGUMENT, /ticket names a shard file with SHA-256 abab.*shard 2 of "stories260K" has/),
   );
   await assert.rejects(
     audits.submitTicket({ ...other.wire, startPosition: 7 }),
@@ -231,7 +235,7 @@ test('a ticket is queued once; replayed, forged or mismatched tickets are refuse
     refused(status.NOT_FOUND, /model "unknown" is not served by this registry/),
   );
   await assert.rejects(
-    audits.submitTicket((await makeTicket(outsider, 0)).wire),
+    audits.submitTicket((await makeTicket(outsider, 2)).wire),
     refused(status.NOT_FOUND, new RegExp(`node ${outsider.address} is not registered here`)),
   );
   await assert.rejects(
@@ -239,8 +243,15 @@ test('a ticket is queued once; replayed, forged or mismatched tickets are refuse
     refused(status.INVALID_ARGUMENT, /serves shard 0 of "stories260K", the ticket is for shard 1/),
   );
   await assert.rejects(
-    audits.submitTicket((await makeTicket(nodes[0]!, 0, { engineVersion: 'tessera-engine/9.9.9' })).wire),
+    audits.submitTicket((await makeTicket(nodes[2]!, 2, { engineVersion: 'tessera-engine/9.9.9' })).wire),
     refused(status.FAILED_PRECONDITION, /computed by tessera-engine\/9\.9\.9; this registry audits tessera-engine\//),
+  );
+  // Shard 0's ticket, however well made and signed by its own node, holds a prompt: never queued.
+  await assert.rejects(
+    audits.submitTicket((await makeTicket(nodes[0]!, 0)).wire),
+    (error: ServiceError) =>
+      refused(status.FAILED_PRECONDITION, /holds the prompt's token ids: it is never queued/)(error) &&
+      reasonOf(error) === 'TICKET_HOLDS_PROMPT',
   );
   assert.deepEqual(snapshot(), before);
 });
@@ -351,7 +362,7 @@ test('fraud proofs: forged or replayed ones are refused, a mistaken one is refut
   const cheater = nodes[1]!;
   const lie = await makeTicket(cheater, 1, { lie: true });
   const lieOpened = await openTicket(asOutput(lie.wire), 1 << 20);
-  const honest = await makeTicket(nodes[0]!, 0);
+  const honest = await makeTicket(nodes[2]!, 2);
   const honestOpened = await openTicket(asOutput(honest.wire), 1 << 20);
   const before = snapshot();
 
@@ -403,8 +414,8 @@ test('fraud proofs: forged or replayed ones are refused, a mistaken one is refut
     audits.submitFraudProof(signFraudProof(v1, honest.wire, honestOpened, sha256(Buffer.from('again')))),
     refused(status.ALREADY_EXISTS, /already on record \(refuted/),
   );
-  assert.equal((await audits.status(nodes[0]!.address)).proofsRefuted, 1);
-  assert.equal((await ledger.stakeOf(nodes[0]!.address)).amount, 1000n);
+  assert.equal((await audits.status(nodes[2]!.address)).proofsRefuted, 1);
+  assert.equal((await ledger.stakeOf(nodes[2]!.address)).amount, 1000n);
   // The verifier pays for the recomputation it caused: stake.slashFractions.fraud (0.5) of its 1000.
   assert.equal((await audits.status(v1.address)).slashedAmount, '500');
   assert.equal((await ledger.stakeOf(v1.address)).amount, 500n);
@@ -423,8 +434,8 @@ test('fraud proofs: forged or replayed ones are refused, a mistaken one is refut
   const registryClient = new RegistryClient(registry.endpoint);
   try {
     assert.deepEqual(
-      (await registryClient.discover(manifest.modelId)).nodes.map((n) => n.nodeId),
-      [nodes[0]!.address],
+      (await registryClient.discover(manifest.modelId)).nodes.map((n) => n.nodeId).sort(),
+      [nodes[0]!.address, nodes[2]!.address].sort(),
     );
     await assert.rejects(
       registryClient.heartbeat(
@@ -456,9 +467,9 @@ test('fraud proofs: forged or replayed ones are refused, a mistaken one is refut
 });
 
 test('audit requests: only a step the bound secret selects is owed; an unanswered one stands as a refusal past its deadline', async () => {
-  const key = nodes[0]!;
+  const key = nodes[2]!;
   const secret = randomBytes(32);
-  const made = await makeTicket(key, 0, { secret });
+  const made = await makeTicket(key, 2, { secret });
   const request = (secret: Buffer, commitment = made.commitment): AuditRequest => ({
     kind: 'audit-request',
     client: client.address,
@@ -468,12 +479,12 @@ test('audit requests: only a step the bound secret selects is owed; an unanswere
     nonce: newNonce(),
   });
   const before = snapshot();
-  const unselected = await makeTicket(key, 0, { secret, selected: false });
+  const unselected = await makeTicket(key, 2, { secret, selected: false });
   await assert.rejects(
     call('requestAudit', signRequest(client, request(secret, unselected.commitment))),
     refused(
       status.FAILED_PRECONDITION,
-      /does not select this step of shard 0 at the cluster's sampling rate 0.05: nothing is owed/,
+      /does not select this step of shard 2 at the cluster's sampling rate 0.05: nothing is owed/,
     ),
   );
   // Another secret that happens to select the step is not the one the session committed to.
@@ -487,7 +498,7 @@ test('audit requests: only a step the bound secret selects is owed; an unanswere
       /the secret is not the one the session committed to at Open .*: nothing is owed/,
     ),
   );
-  const unbound = await makeTicket(key, 0, { unbound: true });
+  const unbound = await makeTicket(key, 2, { unbound: true });
   await assert.rejects(
     call('requestAudit', signRequest(client, request(secret, unbound.commitment))),
     refused(
@@ -499,6 +510,14 @@ test('audit requests: only a step the bound secret selects is owed; an unanswere
   await assert.rejects(
     call('requestAudit', signRequest(client, request(secret, { ...made.commitment, signature: forged.signature }))),
     refused(status.UNAUTHENTICATED, /the commitment is not signed by node/),
+  );
+  // No node is asked for shard 0's ticket: it would hold the prompt.
+  const prompt = await makeTicket(nodes[0]!, 0, { secret });
+  await assert.rejects(
+    call('requestAudit', signRequest(client, request(secret, prompt.commitment))),
+    (error: ServiceError) =>
+      refused(status.FAILED_PRECONDITION, /would hold the prompt: no node is asked for one/)(error) &&
+      reasonOf(error) === 'TICKET_HOLDS_PROMPT',
   );
   assert.deepEqual(snapshot(), before);
 
@@ -520,7 +539,7 @@ test('audit requests: only a step the bound secret selects is owed; an unanswere
 
   // A ticket that came in time answers its request.
   const answeredSecret = randomBytes(32);
-  const answered = await makeTicket(key, 0, { secret: answeredSecret });
+  const answered = await makeTicket(key, 2, { secret: answeredSecret });
   await audits.submitTicket(answered.wire);
   assert.equal((await audits.requestAudit(client, answered.commitment, answeredSecret)).ticketed, true);
   assert.equal((await audits.status(key.address)).refusals, 1);

@@ -127,8 +127,9 @@ async function closedPort(): Promise<number> {
 }
 
 test('kill -9, restart on the same data directory: the owed audit step is ticketed and the unsent shares are sent', async () => {
+  // The crashing node serves shard 1: shard 0's steps are prompts, of which no ticket is ever owed.
   const net: AuditNetwork = await startAuditNetwork({
-    shards: 1,
+    shards: 2,
     stake: 1000n,
     heartbeat: { intervalMs: 200, evictAfterMissed: 10 },
     audit: { samplingRate: 1 },
@@ -138,7 +139,7 @@ test('kill -9, restart on the same data directory: the owed audit step is ticket
   const key = writeNewKeyFile(keyPath);
   await net.ledger.grant(key.address, { stake: 1000n }, `0x${randomBytes(32).toString('hex')}`);
   const dataDir = join(net.dir, 'crash-node-data');
-  const common = ['--shards-dir', net.shardsDir, '--shard-index', '0', '--port', '0', '--threads', '1'];
+  const common = ['--shards-dir', net.shardsDir, '--shard-index', '1', '--port', '0', '--threads', '1'];
   const flags = (daemon: string) => [
     ...common,
     '--registry',
@@ -161,20 +162,30 @@ test('kill -9, restart on the same data directory: the owed audit step is ticket
   await client.openSession({
     sessionId,
     modelId: net.manifest.modelId,
-    route: [{ nodeId: first.nodeId, endpoint: first.endpoint, shardIndex: 0, tls: false }],
+    route: [net.route[0]!, { nodeId: first.nodeId, endpoint: first.endpoint, shardIndex: 1, tls: false }],
     outputMode: 'off',
     sampling: { temperature: 0 },
     clientKey: net.clientKey.publicKey,
     auditCommitment: audit.commitment,
   });
+  const width = net.manifest.config.hiddenSize;
   const tokens = promptTokens(3, 6);
-  const reply = await client.write({ step: { step: 0, startPosition: 0, tokens } }).reply();
-  const commitment = reply.result!.commitments[0]!;
+  const hidden = Float32Array.from({ length: tokens.length * width }, (_, i) => Math.sin(i));
+  const reply = await client
+    .write({
+      step: {
+        step: 0,
+        startPosition: 0,
+        hidden: { dtype: 'DTYPE_F32', shape: [tokens.length, width], data: new Uint8Array(hidden.buffer) },
+      },
+    })
+    .reply();
+  const commitment = reply.result!.commitments.find((c) => c.shardIndex === 1)!;
   const receipt = signReceipt(net.clientKey, {
     sessionHash: sessionHashOf(sessionId),
     modelId: net.manifest.modelId,
-    tokensPerShard: [tokens.length],
-    route: [first.nodeId],
+    tokensPerShard: [tokens.length, tokens.length],
+    route: [net.nodes[0]!.nodeId, first.nodeId],
     timestampMs: Date.now(),
   });
   client.write({ usage: { receipt: { payload: receipt.payload, signature: receipt.signature } } });
@@ -193,6 +204,6 @@ test('kill -9, restart on the same data directory: the owed audit step is ticket
   // Only now does the client ask for the audit: the registry hands it to the restarted node.
   await net.audits.requestAudit(net.clientKey, commitment, audit.secret);
   const ticketed = await second.logged('audit_ticket_submitted');
-  assert.equal(ticketed.shard, 0);
+  assert.equal(ticketed.shard, 1);
   assert.equal(second.seen('audit_request_unanswerable'), false, 'the node held the step it owed');
 });

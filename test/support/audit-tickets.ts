@@ -1,23 +1,10 @@
-// Tickets as an honest node makes them (a step its session's secret selects, signed by the node),
-// and fraud proofs as a verifier fabricates them.
+// Tickets as an honest node makes them: a step its session's secret selects, signed by the node.
 import { randomBytes } from 'node:crypto';
-import { sha256 } from '../../src/crypto/hash.ts';
 import type { KeyPair } from '../../src/crypto/keys.ts';
-import type { Manifest } from '../../src/model/manifest.ts';
 import { auditCommitmentOf, isAudited } from '../../src/protocol/audit-selection.ts';
-import { signFraudProof } from '../../src/protocol/audit-statements.ts';
-import {
-  signCommitment,
-  tokenBytes,
-  type CommitmentFields,
-  type SignedCommitment,
-} from '../../src/protocol/commitment.ts';
-import { ENGINE_VERSION } from '../../src/protocol/engine-version.ts';
-import { encodeTicket, openTicket } from '../../src/protocol/ticket.ts';
+import { signCommitment, type CommitmentFields, type SignedCommitment } from '../../src/protocol/commitment.ts';
 import { signTicket } from '../../src/protocol/ticket-signature.ts';
-import { tessera } from '../../src/proto/services.ts';
-import type { FraudProof } from '../../src/proto/tessera/v1/FraudProof.ts';
-import type { Ticket, Ticket__Output } from '../../src/proto/tessera/v1/Ticket.ts';
+import type { Ticket } from '../../src/proto/tessera/v1/Ticket.ts';
 
 /** What a test's node commits to, besides the step id, its time and the audit commitment. */
 export type StepFields = Omit<Parameters<typeof signCommitment>[1], 'stepId' | 'auditCommitment'>;
@@ -54,31 +41,4 @@ export function selectedStep(
 /** The node's signed ticket, as src/node/node-audits.ts sends it. */
 export function nodeSigned(key: KeyPair, ticket: Ticket, commitment: CommitmentFields, secret: Uint8Array): Ticket {
   return signTicket(key, ticket, commitment, secret);
-}
-
-function asOutput(t: Ticket): Ticket__Output {
-  const codec = tessera.v1.Audit.service.SubmitTicket;
-  return codec.requestDeserialize(codec.requestSerialize(t)) as Ticket__Output;
-}
-
-/** A fraud proof `verifier` signs against a made-up commitment of `node`, with another made-up output. */
-export async function fabricatedProof(node: KeyPair, verifier: KeyPair, manifest: Manifest): Promise<FraudProof> {
-  const bytes = tokenBytes(Array.from({ length: 6 }, () => 1 + (randomBytes(2).readUInt16LE() % 500)));
-  const commitment = signCommitment(node, {
-    shardIndex: 0,
-    stepId: randomBytes(32),
-    inputHash: sha256(bytes),
-    outputHash: randomBytes(32),
-  });
-  const wire = await encodeTicket({
-    modelId: manifest.modelId,
-    shardIndex: 0,
-    shardSha256: manifest.shards[0]!.sha256,
-    engineVersion: ENGINE_VERSION,
-    input: { tokens: true, positions: 6, bytes },
-    startPosition: 0,
-    commitment,
-  });
-  const opened = await openTicket(asOutput(wire), 1 << 20);
-  return signFraudProof(verifier, wire, opened, randomBytes(32));
 }

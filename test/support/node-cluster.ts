@@ -46,12 +46,18 @@ export async function startChain(
 
 export type Received = { reply: ForwardReply__Output } | { error: ServiceError } | { end: true };
 
-/** A raw Forward stream for tests: write requests, then take what comes back in order. */
+/**
+ * A raw Forward stream for tests: write requests, then take what comes back in order. A result is
+ * handed over once the StepSignatures that follow it are in, with them joined into its commitments
+ * (as a result carried them before signatures were sent after results). Once a Close is answered
+ * (Closed) it half-closes, so a Close ends the stream as a client's would.
+ */
 export class ForwardClient {
   private readonly client: NodeClient;
   private readonly call: ClientDuplexStream<ForwardRequest, ForwardReply__Output>;
   private readonly received: Received[] = [];
   private readonly waiting: ((item: Received) => void)[] = [];
+  private unsigned?: ForwardReply__Output;
 
   constructor(endpoint: string, maxMessageBytes = 64 << 20) {
     this.client = new tessera.v1.Node(endpoint, credentials.createInsecure(), {
@@ -59,9 +65,29 @@ export class ForwardClient {
       'grpc.max_receive_message_length': maxMessageBytes,
     }) as unknown as NodeClient;
     this.call = this.client.forward();
-    this.call.on('data', (reply: ForwardReply__Output) => this.push({ reply }));
-    this.call.on('error', (error: ServiceError) => this.push({ error }));
-    this.call.on('end', () => this.push({ end: true }));
+    this.call.on('data', (reply: ForwardReply__Output) => {
+      if (reply.kind === 'result') {
+        this.flushUnsigned();
+        this.unsigned = reply;
+      } else if (reply.kind === 'signatures' && this.unsigned?.result?.step === reply.signatures!.step) {
+        const held = this.unsigned;
+        this.unsigned = undefined;
+        held.result!.commitments.forEach((c, i) => (c.signature = reply.signatures!.signatures[i] ?? c.signature));
+        this.push({ reply: held });
+      } else {
+        this.flushUnsigned();
+        if (reply.kind === 'closed') this.call.end();
+        else this.push({ reply });
+      }
+    });
+    this.call.on('error', (error: ServiceError) => {
+      this.flushUnsigned();
+      this.push({ error });
+    });
+    this.call.on('end', () => {
+      this.flushUnsigned();
+      this.push({ end: true });
+    });
   }
 
   write(request: ForwardRequest): this {
@@ -100,6 +126,12 @@ export class ForwardClient {
   close(): void {
     this.call.cancel();
     this.client.close();
+  }
+
+  /** A result whose signatures did not follow: handed over as it came. */
+  private flushUnsigned(): void {
+    if (this.unsigned) this.push({ reply: this.unsigned });
+    this.unsigned = undefined;
   }
 
   private push(item: Received): void {

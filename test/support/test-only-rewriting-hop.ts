@@ -33,12 +33,14 @@ export interface RewritingHop {
  * hands every step result on its way back to `tamper`, which may rewrite it (e.g. another sampled
  * token or logprob), as a relaying hop that tampers with the output would, or return a status to end
  * the stream with instead (e.g. one blaming an honest node); `tamperRequest` may rewrite what it
- * passes on down (the sampling settings in Open, a step's history). The commitments it relays are
- * the node's, untouched.
+ * passes on down (the sampling settings in Open, a step's history); `tamperReply` sees every other
+ * reply (signatures, Closed) and returns what to pass on instead (none: it is withheld). The
+ * commitments it relays are the node's, untouched.
  */
 export async function startTestOnlyRewritingHop(
   tamper: (result: StepResult__Output) => Partial<StatusObject> | void,
   tamperRequest: (request: ForwardRequest__Output) => void = () => {},
+  tamperReply: (reply: ForwardReply__Output) => ForwardReply__Output[] = (reply) => [reply],
 ): Promise<RewritingHop> {
   let upstream: NodeClient | undefined;
   let rewritten = 0;
@@ -63,6 +65,9 @@ export async function startTestOnlyRewritingHop(
             call.emit('error', end);
             return;
           }
+        } else {
+          for (const passed of tamperReply(reply)) call.write(passed);
+          return;
         }
         call.write(reply);
       });

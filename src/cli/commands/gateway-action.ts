@@ -30,6 +30,7 @@ export async function gatewayCommand(options: GatewayOptions): Promise<void> {
     maxQueue: options.maxQueue,
     maxBodyBytes: options.maxBodyBytes,
     maxPromptChars: options.maxPromptChars,
+    ...(options.auditShardZero === undefined ? {} : { auditShardZero: options.auditShardZero }),
   });
   endpoint.watch(() => gateway.health());
   log('gateway_started', { url: gateway.url, registries: gateway.client.registries, apiKeys: apiKeys.length });

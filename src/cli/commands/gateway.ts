@@ -16,6 +16,7 @@ export interface GatewayOptions extends MetricsFlags {
   maxQueue: number;
   maxBodyBytes: number;
   maxPromptChars: number;
+  auditShardZero?: string;
 }
 
 function collectOrigin(value: string, previous: string[]): string[] {
@@ -83,6 +84,10 @@ export function registerGatewayCommand(program: Command): void {
       'longest prompt in characters, refused before tokenizing (400 prompt_too_long past it)',
       parseIntegerOption('max-prompt-chars', 1),
       GATEWAY_DEFAULTS.maxPromptChars,
+    )
+    .option(
+      '--audit-shard-zero <shards-dir>',
+      "check shard 0's audit-selected steps here with the shards in this directory (its manifest.json and shard 0's file): they hold the prompt, so no verifier or registry audits them; a node that cheats is banned and reported with that one step's input",
     );
   addMetricsOptions(command, '--port + 1000').action(async (options: GatewayOptions) =>
     (await import('./gateway-action.ts')).gatewayCommand(options),

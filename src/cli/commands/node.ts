@@ -3,13 +3,16 @@ import { homedir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { NODE_DEFAULTS } from '../../node/node-defaults.ts';
 import type { TlsFiles } from '../../node/endpoint-security.ts';
+import { plainFileNameProblem } from '../../model/plain-file-name.ts';
 import { CliError, parseIntegerOption } from '../cli-error.ts';
 import { DEFAULT_THREADS } from '../default-threads.ts';
 import { addMetricsOptions, type MetricsFlags } from '../metrics-options.ts';
 
 export interface NodeCommandOptions extends MetricsFlags {
-  shardIndex: number;
-  shardsDir: string;
+  shardIndex?: number;
+  shardsDir?: string;
+  model?: string;
+  rebalanceInterval: number;
   registry?: string;
   daemon?: string;
   port: number;
@@ -51,10 +54,20 @@ export function registerNodeCommand(program: Command): void {
   const command = program
     .command('node')
     .description(
-      'Serve one shard of a model: checks the shard against its manifest, registers with the registry and answers Forward sessions.',
+      'Serve one shard of a model: checks the shard against its manifest, registers with the registry and answers Forward sessions. With --registry and --model alone, the registry says which shard to serve and the node downloads only that shard.',
     )
-    .requiredOption('--shard-index <k>', 'which shard to serve', parseIntegerOption('shard-index', 0))
-    .requiredOption('--shards-dir <dir>', 'the directory `tessera shard` wrote (manifest.json and the shard files)')
+    .option('--shard-index <k>', 'which shard to serve (with --shards-dir)', parseIntegerOption('shard-index', 0))
+    .option('--shards-dir <dir>', 'the directory `tessera shard` wrote (manifest.json and the shard files)')
+    .option(
+      '--model <id>',
+      'join without shard flags: the registry assigns a shard of this model, fetched into --data-dir (default ~/.cache/tessera/MODEL)',
+    )
+    .option(
+      '--rebalance-interval <seconds>',
+      'with --model: how often to ask whether moving to another shard would help the network (0: never)',
+      parseIntegerOption('rebalance-interval', 0),
+      120,
+    )
     .option('--registry <endpoint>', 'HOST:PORT of the registry to register with', parseEndpointOption('registry'))
     .option(
       '--daemon <endpoint>',
@@ -113,11 +126,46 @@ export function registerNodeCommand(program: Command): void {
     .option('--region <name>', 'coarse region announced to the registry', '')
     .option(
       '--data-dir <dir>',
-      'where the node keeps the audit steps it may owe and its unsent shares, across restarts (default: memory only)',
+      'where the node keeps the audit steps it may owe, its unsent shares and (with --model) the model files it fetched, across restarts (default: memory only; model files in ~/.cache/tessera)',
     );
   addMetricsOptions(command, '--port + 1000').action(async (options: NodeCommandOptions) =>
     (await import('./node-action.ts')).nodeCommand(options),
   );
+}
+
+/**
+ * Which way the node gets its shard: pre-cut (--shards-dir and --shard-index) or assigned by the
+ * registry (--registry and --model); anything else is a usage error naming both.
+ */
+export function shardSourceOf(
+  options: Pick<NodeCommandOptions, 'shardsDir' | 'shardIndex' | 'model' | 'registry'>,
+):
+  { kind: 'pre-cut'; shardsDir: string; shardIndex: number } | { kind: 'assigned'; modelId: string; registry: string } {
+  const preCut = options.shardsDir !== undefined || options.shardIndex !== undefined;
+  if (preCut && options.model !== undefined)
+    throw new CliError(
+      '--model asks the registry for a shard; --shards-dir and --shard-index name one: pass one or the other',
+      2,
+    );
+  if (preCut) {
+    if (options.shardsDir === undefined || options.shardIndex === undefined)
+      throw new CliError('--shards-dir and --shard-index go together: pass both, or --registry and --model alone', 2);
+    return { kind: 'pre-cut', shardsDir: options.shardsDir, shardIndex: options.shardIndex };
+  }
+  if (options.model === undefined || options.registry === undefined)
+    throw new CliError(
+      'say which shard to serve: --registry HOST:PORT --model MODEL_ID (the registry assigns one), or --shards-dir DIR --shard-index K',
+      2,
+    );
+  if (plainFileNameProblem(options.model) !== undefined)
+    throw new CliError(`--model must be a model id (a plain name), got ${JSON.stringify(options.model)}`, 2);
+  return { kind: 'assigned', modelId: options.model, registry: options.registry };
+}
+
+/** Where an assigned node keeps its model's files: under --data-dir, else the user's cache directory. */
+export function modelFilesDir(modelId: string, dataDir: string | undefined): string {
+  if (dataDir !== undefined) return join(resolve(dataDir), 'models', modelId);
+  return join(process.env.XDG_CACHE_HOME ?? join(homedir(), '.cache'), 'tessera', modelId);
 }
 
 /** Where a node looks for its key without --key: beside the shards dir, then the user's config directory. */

@@ -131,6 +131,8 @@ export async function upCommand(options: UpOptions): Promise<void> {
       apiKeys,
       // The key the cluster's operator granted a deposit: its receipts are what settlement debits.
       key: cluster.clientKey,
+      // This machine holds shard 0: the gateway checks its audited steps, which no one else may see.
+      auditShardZero: cluster.shardsDir,
     });
     gatewayMetrics.watch(gateway.health);
     await waitForCoverage(gateway.client, cluster, options.readyTimeout * 1000, () => interrupted);

@@ -22,7 +22,8 @@ export interface Commitment {
    * layout: node_id (20 bytes), shard_index (u32 big-endian), step_id, input_hash, output_hash
    * (32 bytes each), timestamp_ms (u64 big-endian), then audit_commitment (32 bytes, or nothing),
    * then result_hash (32 bytes, or nothing); with a result hash the domain is
-   * "tessera/v1/result-commitment" instead.
+   * "tessera/v1/result-commitment" instead. Empty in a StepResult: it comes in the StepSignatures
+   * that follows (see the rule above Node).
    */
   'signature'?: (Buffer | Uint8Array | string);
   /**
@@ -68,7 +69,8 @@ export interface Commitment__Output {
    * layout: node_id (20 bytes), shard_index (u32 big-endian), step_id, input_hash, output_hash
    * (32 bytes each), timestamp_ms (u64 big-endian), then audit_commitment (32 bytes, or nothing),
    * then result_hash (32 bytes, or nothing); with a result hash the domain is
-   * "tessera/v1/result-commitment" instead.
+   * "tessera/v1/result-commitment" instead. Empty in a StepResult: it comes in the StepSignatures
+   * that follows (see the rule above Node).
    */
   'signature': (Buffer);
   /**

@@ -4,6 +4,7 @@
 import type * as grpc from '@grpc/grpc-js'
 import type { MethodDefinition } from '@grpc/proto-loader'
 import type { AccountReply as _tessera_v1_AccountReply, AccountReply__Output as _tessera_v1_AccountReply__Output } from '../../tessera/v1/AccountReply.ts';
+import type { AssignShardReply as _tessera_v1_AssignShardReply, AssignShardReply__Output as _tessera_v1_AssignShardReply__Output } from '../../tessera/v1/AssignShardReply.ts';
 import type { ClaimReply as _tessera_v1_ClaimReply, ClaimReply__Output as _tessera_v1_ClaimReply__Output } from '../../tessera/v1/ClaimReply.ts';
 import type { DiscoverReply as _tessera_v1_DiscoverReply, DiscoverReply__Output as _tessera_v1_DiscoverReply__Output } from '../../tessera/v1/DiscoverReply.ts';
 import type { DiscoverRequest as _tessera_v1_DiscoverRequest, DiscoverRequest__Output as _tessera_v1_DiscoverRequest__Output } from '../../tessera/v1/DiscoverRequest.ts';
@@ -28,6 +29,31 @@ import type { WithdrawStakeReply as _tessera_v1_WithdrawStakeReply, WithdrawStak
  * announcement (canonical JSON, see src/registry/announcement.ts) whose signer must be its node_id.
  */
 export interface RegistryClient extends grpc.Client {
+  /**
+   * Which shard a joining node should serve (`tessera node --registry … --model …`). Carries a
+   * Signed assignment request (canonical JSON, see src/registry/shard-assignment-request.ts) whose
+   * signer must be its node_id, refused STAKE_BELOW_MINIMUM below the node stake minimum. The
+   * registry picks among the shards that fit the node's free memory the one that leaves the
+   * network's weakest shard strongest (src/registry/shard-assignment.ts), and holds it for the node
+   * a while so that nodes joining together spread out.
+   */
+  AssignShard(argument: _tessera_v1_Signed, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_tessera_v1_AssignShardReply__Output>): grpc.ClientUnaryCall;
+  AssignShard(argument: _tessera_v1_Signed, metadata: grpc.Metadata, callback: grpc.requestCallback<_tessera_v1_AssignShardReply__Output>): grpc.ClientUnaryCall;
+  AssignShard(argument: _tessera_v1_Signed, options: grpc.CallOptions, callback: grpc.requestCallback<_tessera_v1_AssignShardReply__Output>): grpc.ClientUnaryCall;
+  AssignShard(argument: _tessera_v1_Signed, callback: grpc.requestCallback<_tessera_v1_AssignShardReply__Output>): grpc.ClientUnaryCall;
+  /**
+   * Which shard a joining node should serve (`tessera node --registry … --model …`). Carries a
+   * Signed assignment request (canonical JSON, see src/registry/shard-assignment-request.ts) whose
+   * signer must be its node_id, refused STAKE_BELOW_MINIMUM below the node stake minimum. The
+   * registry picks among the shards that fit the node's free memory the one that leaves the
+   * network's weakest shard strongest (src/registry/shard-assignment.ts), and holds it for the node
+   * a while so that nodes joining together spread out.
+   */
+  assignShard(argument: _tessera_v1_Signed, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_tessera_v1_AssignShardReply__Output>): grpc.ClientUnaryCall;
+  assignShard(argument: _tessera_v1_Signed, metadata: grpc.Metadata, callback: grpc.requestCallback<_tessera_v1_AssignShardReply__Output>): grpc.ClientUnaryCall;
+  assignShard(argument: _tessera_v1_Signed, options: grpc.CallOptions, callback: grpc.requestCallback<_tessera_v1_AssignShardReply__Output>): grpc.ClientUnaryCall;
+  assignShard(argument: _tessera_v1_Signed, callback: grpc.requestCallback<_tessera_v1_AssignShardReply__Output>): grpc.ClientUnaryCall;
+  
   Claim(argument: _tessera_v1_Signed, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_tessera_v1_ClaimReply__Output>): grpc.ClientUnaryCall;
   Claim(argument: _tessera_v1_Signed, metadata: grpc.Metadata, callback: grpc.requestCallback<_tessera_v1_ClaimReply__Output>): grpc.ClientUnaryCall;
   Claim(argument: _tessera_v1_Signed, options: grpc.CallOptions, callback: grpc.requestCallback<_tessera_v1_ClaimReply__Output>): grpc.ClientUnaryCall;
@@ -186,6 +212,16 @@ export interface RegistryClient extends grpc.Client {
  * announcement (canonical JSON, see src/registry/announcement.ts) whose signer must be its node_id.
  */
 export interface RegistryHandlers extends grpc.UntypedServiceImplementation {
+  /**
+   * Which shard a joining node should serve (`tessera node --registry … --model …`). Carries a
+   * Signed assignment request (canonical JSON, see src/registry/shard-assignment-request.ts) whose
+   * signer must be its node_id, refused STAKE_BELOW_MINIMUM below the node stake minimum. The
+   * registry picks among the shards that fit the node's free memory the one that leaves the
+   * network's weakest shard strongest (src/registry/shard-assignment.ts), and holds it for the node
+   * a while so that nodes joining together spread out.
+   */
+  AssignShard: grpc.handleUnaryCall<_tessera_v1_Signed__Output, _tessera_v1_AssignShardReply>;
+  
   Claim: grpc.handleUnaryCall<_tessera_v1_Signed__Output, _tessera_v1_ClaimReply>;
   
   Discover: grpc.handleUnaryCall<_tessera_v1_DiscoverRequest__Output, _tessera_v1_DiscoverReply>;
@@ -232,6 +268,7 @@ export interface RegistryHandlers extends grpc.UntypedServiceImplementation {
 }
 
 export interface RegistryDefinition extends grpc.ServiceDefinition {
+  AssignShard: MethodDefinition<_tessera_v1_Signed, _tessera_v1_AssignShardReply, _tessera_v1_Signed__Output, _tessera_v1_AssignShardReply__Output>
   Claim: MethodDefinition<_tessera_v1_Signed, _tessera_v1_ClaimReply, _tessera_v1_Signed__Output, _tessera_v1_ClaimReply__Output>
   Discover: MethodDefinition<_tessera_v1_DiscoverRequest, _tessera_v1_DiscoverReply, _tessera_v1_DiscoverRequest__Output, _tessera_v1_DiscoverReply__Output>
   ExchangePeers: MethodDefinition<_tessera_v1_ExchangePeersRequest, _tessera_v1_ExchangePeersReply, _tessera_v1_ExchangePeersRequest__Output, _tessera_v1_ExchangePeersReply__Output>

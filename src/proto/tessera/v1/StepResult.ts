@@ -9,7 +9,7 @@ export interface StepResult {
   'step'?: (number | string | Long);
   'sampled'?: (_tessera_v1_SampledToken | null);
   /**
-   * One per hop, shard 0 first.
+   * One per hop from the sending node's to the last, shard 0 first; signatures empty.
    */
   'commitments'?: (_tessera_v1_Commitment)[];
 }
@@ -18,7 +18,7 @@ export interface StepResult__Output {
   'step': (number);
   'sampled': (_tessera_v1_SampledToken__Output | null);
   /**
-   * One per hop, shard 0 first.
+   * One per hop from the sending node's to the last, shard 0 first; signatures empty.
    */
   'commitments': (_tessera_v1_Commitment__Output)[];
 }

@@ -1,0 +1,203 @@
+/**
+ * Continuous batching: the Steps of every session that are ready run through the node's layers
+ * together, one pass over the weights for all of them (Engine.forwardBatch), so a node serving
+ * many sessions does about the work of one per weight read. There is no batching window: a batch
+ * starts as soon as the engine is free, with whatever arrived while the previous one ran, and
+ * sessions join and leave between batches. A long input runs in chunks under a per-batch position
+ * budget, so one long prompt delays the decodes queued beside it by one chunk, not by the whole
+ * prompt. Each step gets the bytes it would get alone (forwardBatch is row-exact, and a chunked
+ * input writes the same KV cache rows as an unchunked one), so commitments and audits hold.
+ */
+import type { Engine, BatchItem, ForwardInput } from '../model/engine.ts';
+import type { KvCache } from '../model/kv-cache.ts';
+
+/** Positions one batch runs by default: decodes of a full node plus a prefill chunk. */
+export const DEFAULT_BATCH_POSITIONS = 128;
+
+export interface StepBatcherOptions {
+  /** Positions one batch may hold at most (decodes and prefill chunks together). */
+  readonly maxBatchPositions?: number;
+  /**
+   * How many sessions the node serves now. With sessions routed through a pipeline of d shards, a
+   * batch takes at most ⌈sessions / d⌉ of them, so sessions that arrive together are split into d
+   * micro-batches and each shard computes one while the next shard computes the one before.
+   */
+  readonly activeSessions?: () => number;
+}
+
+/** One step's result: this range's output for all its positions, and the compute time spent on it. */
+export interface BatchedOutput {
+  /** Hidden states of every position, or, on the shard with the head, logits of the last. */
+  readonly output: Float32Array;
+  /** This step's share of the batches it ran in (each batch's time split by positions). */
+  readonly computeMicroseconds: number;
+}
+
+export interface StepRequest {
+  readonly cache: KvCache;
+  readonly input: ForwardInput;
+  readonly startPos: number;
+  /** Shards in the session's route (1: the whole model here). */
+  readonly pipelineDepth?: number;
+}
+
+interface Pending {
+  readonly request: StepRequest;
+  readonly positions: number;
+  /** Positions already run. */
+  done: number;
+  /** Hidden states of the chunks run so far (ranges without the head). */
+  readonly chunks: Float32Array[];
+  computeUs: number;
+  readonly resolve: (result: BatchedOutput) => void;
+  readonly reject: (error: unknown) => void;
+}
+
+export class StepBatcher {
+  private readonly queue: Pending[] = [];
+  private scheduled = false;
+  private readonly maxPositions: number;
+
+  constructor(
+    private readonly engine: Engine,
+    private readonly options: StepBatcherOptions = {},
+  ) {
+    this.maxPositions = options.maxBatchPositions ?? DEFAULT_BATCH_POSITIONS;
+    if (!Number.isInteger(this.maxPositions) || this.maxPositions < 1)
+      throw new Error(`maxBatchPositions must be a positive integer, got ${this.maxPositions}`);
+  }
+
+  /**
+   * Queues one step and resolves with its output once it has run. An input the engine cannot take
+   * is refused at once (EngineInputError, CacheFullError), before any batch holds it.
+   */
+  run(request: StepRequest): Promise<BatchedOutput> {
+    let positions: number;
+    try {
+      positions = this.engine.check(request);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    return new Promise((resolve, reject) => {
+      this.queue.push({ request, positions, done: 0, chunks: [], computeUs: 0, resolve, reject });
+      this.schedule();
+    });
+  }
+
+  /**
+   * Drops the queued steps of a session that ended (its stream cancelled or closed), so that a
+   * client opening and cancelling streams cannot leave work behind for the node to do for nothing.
+   */
+  cancel(cache: KvCache): void {
+    for (const pending of this.queue.filter((p) => p.request.cache === cache)) {
+      this.remove(pending);
+      pending.reject(new Error('the session ended before its step ran'));
+    }
+  }
+
+  /** Steps queued or part-way through a chunked input. */
+  get pending(): number {
+    return this.queue.length;
+  }
+
+  /**
+   * The next batch runs from the event loop's check phase: every request that arrived during the
+   * batch before (read in the poll phase just ahead of it) is queued by then.
+   */
+  private schedule(): void {
+    if (this.scheduled || this.queue.length === 0) return;
+    this.scheduled = true;
+    setImmediate(() => {
+      this.scheduled = false;
+      this.runBatch();
+      this.schedule();
+    });
+  }
+
+  /** Which queued steps run next, and how many of their positions. */
+  private pick(): { pending: Pending; take: number }[] {
+    const depth = Math.max(1, ...this.queue.map((p) => p.request.pipelineDepth ?? 1));
+    const sessions = Math.max(this.queue.length, this.options.activeSessions?.() ?? 0);
+    const maxItems = Math.max(1, Math.ceil(sessions / depth));
+    // The oldest step always runs (at least one position of it), so none waits forever; the others
+    // go fewest remaining positions first (decodes, then the ends of prompts), and the oldest takes
+    // what room they leave.
+    const [oldest, ...rest] = this.queue;
+    if (oldest === undefined) return [];
+    rest.sort((a, b) => a.positions - a.done - (b.positions - b.done));
+    const picked: { pending: Pending; take: number }[] = [];
+    let room = this.maxPositions - 1;
+    for (const pending of rest) {
+      if (room === 0 || picked.length === maxItems - 1) break;
+      const take = Math.min(pending.positions - pending.done, room);
+      picked.push({ pending, take });
+      room -= take;
+    }
+    picked.push({ pending: oldest, take: Math.min(oldest.positions - oldest.done, room + 1) });
+    return picked;
+  }
+
+  private runBatch(): void {
+    const picked = this.pick();
+    if (picked.length === 0) return;
+    const H = this.engine.config.hiddenSize;
+    const items: BatchItem[] = picked.map(({ pending: { request, done, positions }, take }) => ({
+      cache: request.cache,
+      input:
+        'tokens' in request.input
+          ? { tokens: take === positions ? request.input.tokens : request.input.tokens.slice(done, done + take) }
+          : {
+              hidden:
+                take === positions ? request.input.hidden : request.input.hidden.subarray(done * H, (done + take) * H),
+            },
+      startPos: request.startPos + done,
+      partial: done + take < positions,
+    }));
+    const started = performance.now();
+    let results;
+    try {
+      results = this.engine.forwardBatch(items);
+    } catch {
+      // Every item was checked when queued, so this is rare; run them one by one so that only the
+      // step at fault fails.
+      results = items.map((item) => {
+        try {
+          return this.engine.forwardBatch([item])[0]!;
+        } catch (error) {
+          return error instanceof Error ? error : new Error(String(error));
+        }
+      });
+    }
+    const elapsedUs = (performance.now() - started) * 1000;
+    const batchPositions = picked.reduce((sum, p) => sum + p.take, 0);
+    picked.forEach(({ pending, take }, i) => {
+      const result = results[i]!;
+      if (result instanceof Error) {
+        this.remove(pending);
+        pending.reject(result);
+        return;
+      }
+      pending.done += take;
+      pending.computeUs += (elapsedUs * take) / batchPositions;
+      if (result.hidden) pending.chunks.push(result.hidden);
+      if (pending.done < pending.positions) return;
+      this.remove(pending);
+      pending.resolve({ output: result.logits ?? joined(pending.chunks), computeMicroseconds: pending.computeUs });
+    });
+  }
+
+  private remove(pending: Pending): void {
+    this.queue.splice(this.queue.indexOf(pending), 1);
+  }
+}
+
+function joined(chunks: Float32Array[]): Float32Array {
+  if (chunks.length === 1) return chunks[0]!;
+  const out = new Float32Array(chunks.reduce((sum, c) => sum + c.length, 0));
+  let at = 0;
+  for (const chunk of chunks) {
+    out.set(chunk, at);
+    at += chunk.length;
+  }
+  return out;
+}

@@ -1,0 +1,123 @@
+import { status, type sendUnaryData, type ServerUnaryCall } from '@grpc/grpc-js';
+import { TesseraError } from '../core/errors.ts';
+import type { Logger } from '../core/log.ts';
+import type { Manifest } from '../model/manifest.ts';
+import type { AssignShardReply } from '../proto/tessera/v1/AssignShardReply.ts';
+import type { Signed__Output } from '../proto/tessera/v1/Signed.ts';
+import { toStatusObject } from '../rpc/status.ts';
+import {
+  AdmissionError,
+  checkNonce,
+  checkTimestamp,
+  openOrRefuse,
+  rememberNonce,
+  silenceLimitMs,
+  type AdmissionContext,
+} from './admission.ts';
+import { openAssignShardRequest } from './shard-assignment-request.ts';
+import { roleOfShard, ShardAssigner } from './shard-assignment.ts';
+
+/** The tier a stored registration announced ('' when it says none). */
+function tierOf(capabilities: string): string {
+  try {
+    const tier = (JSON.parse(capabilities) as { tier?: unknown }).tier;
+    return typeof tier === 'string' ? tier : '';
+  } catch {
+    return '';
+  }
+}
+
+/**
+ * AssignShard: checked as every signed call (signer, freshness, one-time nonce, per-key rate, not
+ * banned) and, since the node will serve, for the node stake minimum; only then is a shard chosen
+ * and held, so a refused request leaves the holds as they were.
+ */
+export function assignShardHandler(
+  context: AdmissionContext & {
+    readonly log: Logger;
+    /** The served models' manifests. */
+    readonly manifests: ReadonlyMap<string, Manifest>;
+    readonly assigner?: ShardAssigner;
+  },
+): (call: ServerUnaryCall<Signed__Output, AssignShardReply>, callback: sendUnaryData<AssignShardReply>) => void {
+  const assigner = context.assigner ?? new ShardAssigner();
+  const { store, config, manifests, log } = context;
+  const assign = async (call: ServerUnaryCall<Signed__Output, AssignShardReply>): Promise<AssignShardReply> => {
+    const request = openOrRefuse(() =>
+      openAssignShardRequest({ payload: call.request.payload, signature: call.request.signature }),
+    );
+    context.takeKey?.(request.nodeId);
+    const banned = context.banReason?.(request.nodeId);
+    if (banned !== undefined) throw new AdmissionError(status.PERMISSION_DENIED, banned, 'NODE_BANNED');
+    checkTimestamp(context, request, Date.now(), 'assignment request');
+    checkNonce(context, request, 'assignment request');
+    const manifest = manifests.get(request.modelId);
+    if (manifest === undefined)
+      throw new AdmissionError(
+        status.NOT_FOUND,
+        `unknown model "${request.modelId}": this registry serves ${[...manifests.keys()].map((id) => `"${id}"`).join(', ')}`,
+        'UNKNOWN_MODEL',
+      );
+    if (context.stakeGate !== undefined) {
+      let refusal: string | undefined;
+      try {
+        refusal = await context.stakeGate.belowMinimum(request.nodeId, 'node');
+      } catch (error) {
+        throw new AdmissionError(
+          status.UNAVAILABLE,
+          `stakes cannot be read: ${(error as Error).message}`,
+          'STAKES_UNAVAILABLE',
+        );
+      }
+      if (refusal !== undefined) throw new AdmissionError(status.FAILED_PRECONDITION, refusal, 'STAKE_BELOW_MINIMUM');
+      // A copy of this request may have been admitted while the stake was read.
+      checkNonce(context, request, 'assignment request');
+    }
+    const nowMs = Date.now();
+    const registered = store
+      .liveNodes(request.modelId, nowMs - silenceLimitMs(config))
+      .map((n) => ({ nodeId: n.nodeId, shardIndex: n.shardIndex, tier: tierOf(n.capabilities) }));
+    if (request.serving !== undefined && request.serving >= manifest.shards.length)
+      throw new AdmissionError(
+        status.INVALID_ARGUMENT,
+        `unknown shard ${request.serving} of model "${request.modelId}": it has shards 0 to ${manifest.shards.length - 1}`,
+        'UNKNOWN_SHARD',
+      );
+    // A serving node measured its tier on its own layers and announced it: that counts, not its guess.
+    const announced = registered.find((r) => r.nodeId === request.nodeId)?.tier;
+    const tier = request.tier === 'unmeasured' && announced ? announced : request.tier;
+    const { entry, untilMs } = assigner.assign(manifest, registered, { ...request, tier }, nowMs);
+    store.transaction(() => rememberNonce(context, request, nowMs));
+    log(
+      request.serving === undefined ? 'shard_assigned' : entry.index === request.serving ? 'shard_kept' : 'shard_move',
+      {
+        nodeId: request.nodeId,
+        modelId: request.modelId,
+        shard: entry.index,
+        tier,
+        held: request.held,
+        ...(request.serving === undefined ? {} : { serving: request.serving }),
+      },
+    );
+    return {
+      shardIndex: entry.index,
+      layerStart: entry.layerStart,
+      layerEnd: entry.layerEnd,
+      embedding: entry.embedding,
+      head: entry.head,
+      role: roleOfShard(entry),
+      heldUntilMs: untilMs,
+    };
+  };
+  return (call, callback) => {
+    assign(call).then(
+      (reply) => callback(null, reply),
+      (error: unknown) => {
+        if (error instanceof TesseraError)
+          log('assignment_refused', { peer: call.getPeer(), code: error.code, reason: error.message });
+        else log('internal_error', { call: 'AssignShard', error: (error as Error).message });
+        callback(toStatusObject(error) as never);
+      },
+    );
+  };
+}
