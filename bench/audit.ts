@@ -1,5 +1,6 @@
 // Audit costs (issue 4): tickets a verifier recomputes per second and the bytes each one weighs, on
 // the Qwen2.5-0.5B shape; and decode speed through a pipeline whose clients audit at 5 % against 0 %.
+import { fabricatedHiddenProof } from '../test/support/audit-tickets.ts';
 import { sha256 } from '../src/crypto/hash.ts';
 import { spawn } from 'node:child_process';
 import { randomBytes, randomUUID } from 'node:crypto';
@@ -8,7 +9,6 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { generateKeyPair, writeNewKeyFile } from '../src/crypto/keys.ts';
 import { signCommitment } from '../src/protocol/commitment.ts';
-import { ENGINE_VERSION } from '../src/protocol/engine-version.ts';
 import { recomputeOutputHash } from '../src/audit/recompute.ts';
 import { requestAudits, SessionAudit } from '../src/audit/session-audit.ts';
 import { encodeTicket, openTicket, type TicketInputBytes } from '../src/protocol/ticket.ts';
@@ -20,10 +20,6 @@ import type { Ticket__Output } from '../src/proto/tessera/v1/Ticket.ts';
 import { f32ToF16Array } from '../src/tensor/half.ts';
 import { createWasmBackend } from '../src/tensor/wasm-backend.ts';
 import { auditedSession, promptTokens, startAuditNetwork, type AuditNetwork } from '../test/support/audit-network.ts';
-import type { KeyPair } from '../src/crypto/keys.ts';
-import type { Manifest } from '../src/model/manifest.ts';
-import { signFraudProof } from '../src/protocol/audit-statements.ts';
-import type { FraudProof } from '../src/proto/tessera/v1/FraudProof.ts';
 import { ShardZeroCheck } from '../src/client/shard-zero-check.ts';
 import { nodeBody } from '../test/support/registry-fixtures.ts';
 import { RegistryClient } from '../src/registry/registry-client.ts';
@@ -323,34 +319,6 @@ export async function canaryRows(sessions: number): Promise<BenchRow[]> {
     await verifier.close();
     await net.close();
   }
-}
-
-/**
- * A fraud proof `verifier` signs against a made-up commitment of `node` on shard 1 (hidden states: a
- * shard-0 ticket holds a prompt and never reaches a verifier), with another made-up output.
- */
-async function fabricatedHiddenProof(node: KeyPair, verifier: KeyPair, manifest: Manifest): Promise<FraudProof> {
-  const width = manifest.config.hiddenSize;
-  const positions = 6;
-  const bytes = new Uint8Array(Float32Array.from({ length: positions * width }, () => Math.random() - 0.5).buffer);
-  const commitment = signCommitment(node, {
-    shardIndex: 1,
-    stepId: randomBytes(32),
-    inputHash: sha256(bytes),
-    outputHash: randomBytes(32),
-  });
-  const wire = await encodeTicket({
-    modelId: manifest.modelId,
-    shardIndex: 1,
-    shardSha256: manifest.shards[1]!.sha256,
-    engineVersion: ENGINE_VERSION,
-    input: { tokens: false, dtype: 'DTYPE_F32', positions, width, bytes },
-    startPosition: 0,
-    commitment,
-  });
-  const codec = tessera.v1.Audit.service.SubmitTicket;
-  const opened = await openTicket(codec.requestDeserialize(codec.requestSerialize(wire)) as Ticket__Output, 1 << 20);
-  return signFraudProof(verifier, wire, opened, randomBytes(32));
 }
 
 function p99(values: readonly number[]): number {

@@ -24,9 +24,9 @@ test('a deeper hop named in a signed report and seen dead by the client itself i
   assert.deepEqual((await blame(route, failure, deadOnly('0x1'))).bans, [{ nodeId: '0x1' }]);
 });
 
-test('a signed report about a next hop that still answers bans the reporter, not the first hop or the named hop', async () => {
+test('a signed report about a next hop that still answers bans the reporter and the named hop, not the first hop', async () => {
   const failure = new HopFailure('next hop failed', 'hop', '0x2', 'NEXT_HOP_FAILED', '0x1');
-  assert.deepEqual((await blame(route, failure, allAlive)).bans, [{ nodeId: '0x1' }]);
+  assert.deepEqual((await blame(route, failure, allAlive)).bans, [{ nodeId: '0x1' }, { nodeId: '0x2' }]);
 });
 
 test("a deeper hop's signed report about itself bans it", async () => {

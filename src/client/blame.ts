@@ -22,8 +22,9 @@ export type Alive = (hop: RouteHop) => Promise<boolean>;
  * this session (src/protocol/failure-report.ts): a name no such report backs bans nobody it names,
  * and the first hop, which delivered it (every hop checks the reports it relays), is set aside. A
  * signed report about a deeper hop's own failure bans that hop; one about the reporter's next hop
- * bans that hop only when this client sees it fail too (it does not answer Info), and otherwise the
- * reporter, who signed a failure this client cannot see. Commitment failures this client checked
+ * bans that hop alone when this client sees it fail too (it does not answer Info), and otherwise
+ * both: they disagree where this client cannot see, and banning only one would let the other get
+ * honest nodes banned for free (a next hop that fails only towards its relay, or a relay that lies). Commitment failures this client checked
  * itself. A failure that names nobody (the connection broke, a step timed out) is pinned on the hops
  * that do not answer Info. A busy node is set aside only for a moment.
  */
@@ -46,7 +47,10 @@ export async function blame(route: readonly RouteHop[], failure: HopFailure, ali
     return { ...none, bans: [{ nodeId: first.nodeId }] };
   if (named !== undefined) {
     if (failure.reporter === named.nodeId) return { ...none, bans: [{ nodeId: named.nodeId }] };
-    return { ...none, bans: [{ nodeId: (await alive(named)) ? failure.reporter! : named.nodeId }] };
+    // Still answering, the named hop and its reporter disagree where this client cannot see: both go,
+    // so neither a lying reporter nor a next hop that fails only towards its relay gains by it.
+    if (await alive(named)) return { ...none, bans: [{ nodeId: failure.reporter! }, { nodeId: named.nodeId }] };
+    return { ...none, bans: [{ nodeId: named.nodeId }] };
   }
   const answers = await Promise.all(route.map(alive));
   return { ...none, bans: route.filter((_, i) => !answers[i]).map((hop) => ({ nodeId: hop.nodeId })) };

@@ -152,7 +152,7 @@ export async function fetchModelFile(want: FileToFetch, options: FetchOptions): 
 }
 
 /**
- * download, waiting (a bounded number of times, backing off) while the source says it serves as many
+ * Downloads, waiting (a bounded number of times, backing off) while the source says it serves as many
  * streams as it will: nodes behind one address, or many joining at once, take turns.
  */
 async function downloadWhenFree(

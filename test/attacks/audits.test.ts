@@ -17,7 +17,7 @@ import { shardModel } from '../../src/model/shards/shard.ts';
 import { RegistryClient } from '../../src/registry/registry-client.ts';
 import { testModel } from '../support/models.ts';
 import { nodeBody, removeDir, tempDir, testClusterConfig, writeShardsDir } from '../support/registry-fixtures.ts';
-import { nodeSigned, selectedStep } from '../support/audit-tickets.ts';
+import { fabricatedHiddenProof, nodeSigned, selectedStep } from '../support/audit-tickets.ts';
 import {
   auditCommitmentOf,
   auditThreshold,
@@ -45,10 +45,8 @@ import {
 } from '../../src/protocol/ticket.ts';
 import { signFraudProof } from '../../src/protocol/audit-statements.ts';
 import { connect } from '../../src/client/client.ts';
-import type { Manifest } from '../../src/model/manifest.ts';
 import { startNode, type NodeHandle } from '../../src/node/node-server.ts';
 import { tessera } from '../../src/proto/services.ts';
-import type { FraudProof } from '../../src/proto/tessera/v1/FraudProof.ts';
 import type { Step } from '../../src/proto/tessera/v1/Step.ts';
 import type { Ticket__Output } from '../../src/proto/tessera/v1/Ticket.ts';
 import { signTicket } from '../../src/protocol/ticket-signature.ts';
@@ -377,32 +375,6 @@ test('against real nodes, ground step numbers of a ground session id are selecte
   );
   assert.deepEqual([done.requestsPending, done.refusals, done.proofsConfirmed + done.proofsUnconfirmed], [0, 0, 0]);
 });
-
-/**
- * A fraud proof `verifier` signs against a made-up commitment of `node` on shard 1 (hidden states:
- * shard 0's tickets go no further than their client), with another made-up output.
- */
-async function fabricatedHiddenProof(node: KeyPair, verifier: KeyPair, manifest: Manifest): Promise<FraudProof> {
-  const width = manifest.config.hiddenSize;
-  const positions = 6;
-  const bytes = new Uint8Array(Float32Array.from({ length: positions * width }, () => Math.random() - 0.5).buffer);
-  const commitment = signCommitment(node, {
-    shardIndex: 1,
-    stepId: randomBytes(32),
-    inputHash: sha256(bytes),
-    outputHash: randomBytes(32),
-  });
-  const wire = await encodeTicket({
-    modelId: manifest.modelId,
-    shardIndex: 1,
-    shardSha256: manifest.shards[1]!.sha256,
-    engineVersion: ENGINE_VERSION,
-    input: { tokens: false, dtype: 'DTYPE_F32', positions, width, bytes },
-    startPosition: 0,
-    commitment,
-  });
-  return signFraudProof(verifier, wire, await openTicket(asOutput(wire), 1 << 20), randomBytes(32));
-}
 
 function asOutput(ticket: Ticket): Ticket__Output {
   const codec = tessera.v1.Audit.service.SubmitTicket;

@@ -421,9 +421,11 @@ test('an honest relay checks the signatures a deeper hop sends after its results
       ]);
       assert.ok(tampered > tamperedBefore, `the ${tamper} tamper was performed`);
       assert.equal(failures.length, 1, tamper);
-      const [{ failure, yielded }] = failures as [{ failure: HopFailure; verdict: Verdict; yielded: number }];
+      const [{ failure, verdict, yielded }] = failures as [{ failure: HopFailure; verdict: Verdict; yielded: number }];
       assert.equal(failure.reason, ForwardReason.NEXT_HOP_BAD_RESULT, tamper);
       assert.equal(failure.failedNodeId, deepHop.nodeId, tamper);
+      // the deeper hop still answers Info: the client cannot see who lies, and sets both aside
+      assert.deepEqual(verdict.bans, [{ nodeId: hops.honest0!.nodeId }, { nodeId: deepHop.nodeId }], tamper);
       // the relay's own signed word, for this session
       assert.equal(failure.reporter, hops.honest0!.nodeId, tamper);
       assert.equal(yielded, TAMPERED_STEP, tamper);
@@ -439,13 +441,14 @@ test('an honest relay checks the signatures a deeper hop sends after its results
   }
 });
 
-test('a hop that blames an honest node with an unsigned, forged, replayed or merely its own report gets no honest node banned', async () => {
+test('a hop that blames an honest node with an unsigned, forged or replayed report gets no honest node banned; with merely its own signed word it is banned beside the node it named', async () => {
   const model = await honest.model(manifest.modelId);
   const cases: { mode: TamperMode; reporter?: string }[] = [
     { mode: 'unsigned' },
     { mode: 'forged' },
     { mode: 'other-session' },
-    // a report in its own name is its word, signed: the honest node still answers, so the reporter pays
+    // a report in its own name is its word, signed, about a node that still answers: this client
+    // cannot tell who lies, so it sets both aside (a liar pays with itself for each node it names)
     { mode: 'own-word', reporter: rogueKey.address },
   ];
   for (const { mode, reporter } of cases) {
@@ -467,7 +470,13 @@ test('a hop that blames an honest node with an unsigned, forged, replayed or mer
     assert.equal(failure.reason, ForwardReason.NEXT_HOP_FAILED, mode);
     assert.equal(failure.failedNodeId, hops.honest1!.nodeId, mode);
     assert.equal(failure.reporter, reporter, mode);
-    assert.deepEqual(verdict.bans, [{ nodeId: hops.rewriter!.nodeId }], mode);
+    assert.deepEqual(
+      verdict.bans,
+      mode === 'own-word'
+        ? [{ nodeId: hops.rewriter!.nodeId }, { nodeId: hops.honest1!.nodeId }]
+        : [{ nodeId: hops.rewriter!.nodeId }],
+      mode,
+    );
     // the honest node it blamed carries on: the failover route through it gives the reference text
     assert.deepEqual(attacked.ids, referenceIds(), mode);
     assert.deepEqual(attacked.summary.route, [hops.honest0, hops.honest1]);
