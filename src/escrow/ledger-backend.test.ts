@@ -186,7 +186,12 @@ test('a version-1 ledger, which pooled deposits, is refused with what to do', as
   const db = new Database(path);
   db.prepare("UPDATE ledger_meta SET value = '1' WHERE key = 'schema'").run();
   db.close();
-  assert.throws(() => new LedgerBackend({ path }), /version 1, which pooled all deposits.*fresh registry database/);
+  assert.throws(
+    () => new LedgerBackend({ path }),
+    (error: Error & { code?: string }) =>
+      error.code === 'LEDGER_SCHEMA_OUTDATED' &&
+      /version 1, which pooled all deposits.*fresh registry database.*--work-dir NEW_DIR/.test(error.message),
+  );
 });
 
 test('every acknowledged operation survives kill -9', async () => {

@@ -1,3 +1,5 @@
+import { TesseraError } from '../core/errors.ts';
+import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
 import {
   checkAmount,
@@ -124,12 +126,16 @@ export class LedgerBackend implements SettlementBackend, GrantLedger {
       this.#db.exec(SCHEMA);
       const version = this.#meta('schema');
       if (version !== undefined && Number(version) < Number(SCHEMA_VERSION)) {
-        throw new Error(
-          `${options.path} has ledger schema version ${version}, which pooled all deposits; this tessera keeps each client's balance (version ${SCHEMA_VERSION}) and cannot split the pool: finalize and claim with the older tessera, or start from a fresh registry database`,
+        throw new TesseraError(
+          'LEDGER_SCHEMA_OUTDATED',
+          'failed_precondition',
+          `${options.path} has ledger schema version ${version}, which pooled all deposits; this tessera keeps each client's balance (version ${SCHEMA_VERSION}) and cannot split the pool: finalize and claim with the older tessera, or start from a fresh registry database (\`tessera registry --db NEW_FILE\`; for \`tessera up\`, \`--work-dir NEW_DIR\` or move ${dirname(options.path)} aside)`,
         );
       }
       if (version !== undefined && version !== SCHEMA_VERSION) {
-        throw new Error(
+        throw new TesseraError(
+          'LEDGER_SCHEMA_NEWER',
+          'failed_precondition',
           `${options.path} has ledger schema version ${version}; this tessera knows ${SCHEMA_VERSION}: upgrade tessera`,
         );
       }

@@ -1,6 +1,6 @@
 import { bytesToHex } from '@noble/hashes/utils.js';
 import { availableParallelism, totalmem } from 'node:os';
-import { band } from './capability.ts';
+import { band, measureRttMs, networkBandOf } from './capability.ts';
 import type { KeyPair } from '../crypto/keys.ts';
 import type { Load } from '../registry/announcement.ts';
 import type { OwedAudit__Output } from '../proto/tessera/v1/OwedAudit.ts';
@@ -41,6 +41,8 @@ export interface RegistrationOptions {
  */
 export async function registerNode(options: RegistrationOptions): Promise<() => Promise<void>> {
   const client = new RegistryClient(options.registry);
+  // Measured, not claimed: a registry that does not answer is refused below with its own message.
+  const network = networkBandOf(await measureRttMs(() => client.listModels()).catch(() => undefined));
   const body = (): AnnouncementBody => ({
     role: 'node',
     modelId: options.modelId,
@@ -55,6 +57,7 @@ export async function registerNode(options: RegistrationOptions): Promise<() => 
       memoryGiB: band(totalmem() / 2 ** 30),
       gpu: 'none',
       region: options.region,
+      network,
       workloads: ['llm-shard'],
       clientVersion: CLIENT_VERSION,
     },

@@ -15,6 +15,8 @@ export interface Capabilities {
   readonly memoryGiB: number;
   readonly gpu: string;
   readonly region: string;
+  /** The band of the round trip to the registry (src/node/capability.ts); absent from older nodes. */
+  readonly network?: string;
   readonly workloads: readonly string[];
   readonly clientVersion: string;
 }

@@ -7,11 +7,11 @@ export interface ListingStakes {
   readonly reader: StakeReader;
 }
 
-/** The speed tier a node announced; '' for a record whose capabilities say none. */
-function tierOf(record: NodeRecord): string {
+/** A band a node announced in its capabilities (`tier`, `network`); '' for a record that says none. */
+function capabilityOf(record: NodeRecord, name: 'tier' | 'network'): string {
   try {
-    const tier = (JSON.parse(record.capabilities) as { tier?: unknown }).tier;
-    return typeof tier === 'string' ? tier : '';
+    const value = (JSON.parse(record.capabilities) as Record<string, unknown>)[name];
+    return typeof value === 'string' ? value : '';
   } catch {
     return '';
   }
@@ -46,7 +46,8 @@ export async function listNodes(
         tls: n.tls,
         state: unstakingUntilMs > 0 ? 'UNSTAKING' : n.state === 'UNSTAKING' && eligible.has(n) ? 'READY' : n.state,
         unstakingUntilMs,
-        tier: tierOf(n),
+        tier: capabilityOf(n, 'tier'),
+        network: capabilityOf(n, 'network'),
         eligible: eligible.has(n),
       };
     }),

@@ -44,6 +44,8 @@ export interface DiscoveredNode {
   readonly unstakingUntilMs?: number;
   /** The speed tier the node measured on its own layers. */
   readonly tier?: string;
+  /** The band of the node's measured round trip to its registry. */
+  readonly network?: string;
   /** False only in a listing that includes nodes getting no new work (status). */
   readonly eligible?: boolean;
 }
@@ -173,6 +175,7 @@ export class RegistryClient {
       state: n.state,
       ...(n.unstakingUntilMs > 0 ? { unstakingUntilMs: n.unstakingUntilMs } : {}),
       tier: n.tier,
+      network: n.network,
       eligible: n.eligible,
     }));
     return {

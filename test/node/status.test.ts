@@ -155,6 +155,11 @@ test('a node is READY, EXECUTING while a generation runs through it, READY after
   assert.equal(await metricState(first), 'READY');
   const ready = await waitForListedState(first, 'READY');
   assert.match(ready.tier!, /^T[1-5]$/, 'it announces the speed tier it measured on its own layer');
+  // a band, never 'unmeasured': it timed its round trips to the registry (which band depends on load)
+  assert.ok(
+    ['lan', 'regional', 'continental', 'global'].includes(ready.network!),
+    `it announces the band of the round trip it measured to its registry, not ${ready.network}`,
+  );
   assert.equal(ready.eligible, true);
 
   const generation = client.generate({ model: MODEL, prompt: 'Once upon a time', maxTokens: 12 });

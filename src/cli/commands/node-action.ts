@@ -37,6 +37,7 @@ export async function nodeCommand(options: NodeCommandOptions): Promise<void> {
           ...(options.maxSessionsPerClient === undefined ? {} : { maxSessionsPerClient: options.maxSessionsPerClient }),
           ...(options.maxSessionsPerPeer === undefined ? {} : { maxSessionsPerPeer: options.maxSessionsPerPeer }),
           cacheBytes: options.cacheMb * 2 ** 20,
+          maxBatchPositions: options.maxBatchPositions,
           idleTimeoutMs: options.idleTimeout * 1000,
           pricePer1kTokens: options.price,
           region: options.region,

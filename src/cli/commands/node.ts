@@ -2,6 +2,7 @@ import type { Command } from 'commander';
 import { homedir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { NODE_DEFAULTS } from '../../node/node-defaults.ts';
+import { DEFAULT_BATCH_POSITIONS } from '../../node/step-batcher.ts';
 import type { TlsFiles } from '../../node/endpoint-security.ts';
 import { plainFileNameProblem } from '../../model/plain-file-name.ts';
 import { CliError, parseIntegerOption } from '../cli-error.ts';
@@ -27,6 +28,7 @@ export interface NodeCommandOptions extends MetricsFlags {
   maxSessionsPerClient?: number;
   maxSessionsPerPeer?: number;
   cacheMb: number;
+  maxBatchPositions: number;
   idleTimeout: number;
   price: number;
   region: string;
@@ -115,6 +117,12 @@ export function registerNodeCommand(program: Command): void {
       'KV-cache memory for all sessions, in MiB',
       parseIntegerOption('cache-mb', 1),
       NODE_DEFAULTS.cacheBytes / 2 ** 20,
+    )
+    .option(
+      '--max-batch-positions <n>',
+      'most positions one batched step runs (decodes of all ready sessions plus a prompt chunk)',
+      parseIntegerOption('max-batch-positions', 1, 65536),
+      DEFAULT_BATCH_POSITIONS,
     )
     .option(
       '--idle-timeout <seconds>',

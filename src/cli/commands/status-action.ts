@@ -26,7 +26,7 @@ export function formatStatus(status: ClusterStatus): string {
       lines.push(`  shard ${shard.shardIndex}  layers ${shard.layerStart}-${shard.layerEnd}  ${count}`);
       for (const n of shard.nodes) {
         lines.push(
-          `    ${n.nodeId}  ${stateOf(n)}  ${n.endpoint}${n.tls ? ' (tls)' : ''}  tier ${n.tier || '?'}  sessions ${n.activeSessions}/${n.maxSessions}  ${n.computeUsPerToken} us/token  price ${n.pricePer1kTokens}`,
+          `    ${n.nodeId}  ${stateOf(n)}  ${n.endpoint}${n.tls ? ' (tls)' : ''}  tier ${n.tier || '?'}  network ${n.network || '?'}  sessions ${n.activeSessions}/${n.maxSessions}  ${n.computeUsPerToken} us/token  price ${n.pricePer1kTokens}`,
         );
       }
     }

@@ -36,6 +36,11 @@ export interface NodeInfo {
    * Whether the node may get new work; false only in a listing with include_ineligible.
    */
   'eligible'?: (boolean);
+  /**
+   * The network band of the node's measured round trip to its registry (lan, regional,
+   * continental, global; unmeasured), from its capabilities.
+   */
+  'network'?: (string);
 }
 
 export interface NodeInfo__Output {
@@ -71,4 +76,9 @@ export interface NodeInfo__Output {
    * Whether the node may get new work; false only in a listing with include_ineligible.
    */
   'eligible': (boolean);
+  /**
+   * The network band of the node's measured round trip to its registry (lan, regional,
+   * continental, global; unmeasured), from its capabilities.
+   */
+  'network': (string);
 }
