@@ -70,8 +70,12 @@ export const RATE = {
    * held is not charged (it would spend the honest node's bucket).
    */
   ticketKey: { bucket: 'ticket-key', perSecond: 50, burst: 500 },
-  /** SubmitFraudProof, per verifier that signed it: a verifier files rarely, only on a mismatch. */
-  fraudProofKey: { bucket: 'fraud-proof-key', perSecond: 1, burst: 20 },
+  /**
+   * SubmitFraudProof, per verifier that signed it: an honest verifier files on every canary it is
+   * leased, a share c / (1 − c) of its passes (about 5 %), so a fast one files several a second;
+   * recomputation stays bounded by the per-verifier pool share, and a refuted proof costs stake.
+   */
+  fraudProofKey: { bucket: 'fraud-proof-key', perSecond: 10, burst: 100 },
   /**
    * SubmitShares, one token per call per node with a share in it whose batch signature verified and
    * that the daemon does not hold yet (a call, not a share: a node flushes a batch of any size about

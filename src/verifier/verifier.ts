@@ -16,6 +16,11 @@ import { createWasmBackend } from '../tensor/wasm-backend.ts';
 import { Metrics } from '../metrics/metrics.ts';
 import { healthy, unhealthy, type Health } from '../metrics/metrics-server.ts';
 import { VerifierMetrics } from './verifier-metrics.ts';
+import type { ServiceError } from '@grpc/grpc-js';
+import { reasonOf } from '../rpc/status.ts';
+
+/** How long a verifier waits after a RATE_LIMITED refusal: about one token of its key's audit bucket. */
+const RATE_LIMITED_WAIT_MS = 100;
 
 export interface VerifierOptions {
   /** HOST:PORT of the registry whose tickets this verifier audits. */
@@ -130,6 +135,21 @@ export async function startVerifier(options: VerifierOptions): Promise<VerifierH
       };
     });
 
+  /**
+   * A call again after each RATE_LIMITED refusal: a fast verifier reaches its key's bucket (audit
+   * pulls and reports, proofs) in honest work, and waiting its turn is what the bucket asks of it.
+   */
+  const withinRate = async <T>(call: () => Promise<T>): Promise<T> => {
+    for (;;) {
+      try {
+        return await call();
+      } catch (error) {
+        if (closing || reasonOf(error as ServiceError) !== 'RATE_LIMITED') throw error;
+        await pause(RATE_LIMITED_WAIT_MS);
+      }
+    }
+  };
+
   /** Recomputes one ticket: the output hash of a pass, or undefined once a fraud proof is filed. */
   const audit = async (leased: LeasedTicket__Output): Promise<{ ticketId: string; outputHash: Buffer } | undefined> => {
     const started = performance.now();
@@ -142,7 +162,9 @@ export async function startVerifier(options: VerifierOptions): Promise<VerifierH
     const matched = outputHash.equals(ticket.commitment.outputHash);
     metrics.audited((performance.now() - started) / 1000, matched);
     if (matched) return { ticketId: leased.ticketId, outputHash };
-    const verdict = await audits.submitFraudProof(signFraudProof(key, leased.ticket!, ticket, outputHash));
+    const verdict = await withinRate(() =>
+      audits.submitFraudProof(signFraudProof(key, leased.ticket!, ticket, outputHash)),
+    );
     stats.proofs++;
     metrics.proofFiled(verdict.status);
     log('verifier_fraud_proof', {
@@ -161,7 +183,7 @@ export async function startVerifier(options: VerifierOptions): Promise<VerifierH
     while (!closing) {
       let leased: LeasedTicket__Output[];
       try {
-        leased = await audits.pullTickets(key, held, ENGINE_VERSION, options.batch ?? 8);
+        leased = await withinRate(() => audits.pullTickets(key, held, ENGINE_VERSION, options.batch ?? 8));
         pullError = undefined;
       } catch (error) {
         stats.errors++;
@@ -192,7 +214,7 @@ export async function startVerifier(options: VerifierOptions): Promise<VerifierH
       }
       if (passes.length === 0) continue;
       try {
-        const passed = await audits.completeTickets(key, passes);
+        const passed = await withinRate(() => audits.completeTickets(key, passes));
         stats.passed += passed;
         metrics.passesReported(passed);
       } catch (error) {

@@ -86,7 +86,10 @@ test("`tessera status` shows the registry, every shard's node and full coverage"
   for (const node of cluster.nodes)
     assert.match(
       stdout,
-      new RegExp(`^    ${node.nodeId}  (READY|EXECUTING|IDLE)  ${node.endpoint}  tier T[1-5]  sessions \\d+/\\d+`, 'm'),
+      new RegExp(
+        `^    ${node.nodeId}  (READY|EXECUTING|IDLE)  ${node.endpoint}  tier T[1-5]  network (lan|regional|continental|global)  sessions \\d+/\\d+`,
+        'm',
+      ),
     );
   assert.deepEqual(stdout.match(/^ {2}shard \d .*$/gm), [
     '  shard 0  layers 0-2  1 node',
