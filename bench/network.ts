@@ -3,8 +3,8 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
-import { connect } from '../src/client/client.ts';
-import { launchLocalCluster } from '../src/cli/local-cluster.ts';
+import { connect, type TesseraClient } from '../src/client/client.ts';
+import { launchLocalCluster, type LocalCluster } from '../src/cli/local-cluster.ts';
 import { Engine } from '../src/model/engine.ts';
 import { openModel } from '../src/model/open-model.ts';
 import { Sampler } from '../src/model/sampling.ts';
@@ -85,7 +85,29 @@ async function localDecodeRate(modelPath: string, decodeTokens: number): Promise
  * same two cores as the pipeline (the audit rows measure what audits cost).
  */
 async function networkDecodeRate(modelPath: string, shards: number, decodeTokens: number): Promise<number> {
-  const workDir = mkdtempSync(join(tmpdir(), 'tessera-bench-network-'));
+  return withLoopbackCluster(modelPath, shards, 'network', async (cluster, client) => {
+    const model = cluster.manifest.modelId;
+    const generate = () => client.generate({ model, prompt: PROMPT, maxTokens: decodeTokens + 1, temperature: 0 });
+    await warmUp(PIPELINE_WARM_UP_MS, () => generate().collect());
+    const stamps: number[] = [];
+    for await (const _token of generate()) stamps.push(performance.now());
+    if (stamps.length < 2)
+      throw new Error(`${basename(modelPath)} ended after ${stamps.length} token(s): nothing to time`);
+    return 1000 / median(stamps.slice(1).map((stamp, i) => stamp - stamps[i]!));
+  });
+}
+
+/**
+ * Runs `measure` against `tessera up`'s topology on loopback (`shards` nodes, no spare, 1 thread a
+ * node, audits off) and a client of it, then takes it all down.
+ */
+async function withLoopbackCluster<T>(
+  modelPath: string,
+  shards: number,
+  name: string,
+  measure: (cluster: LocalCluster, client: TesseraClient) => Promise<T>,
+): Promise<T> {
+  const workDir = mkdtempSync(join(tmpdir(), `tessera-bench-${name}-`));
   const cluster = await launchLocalCluster({
     modelPath,
     shards,
@@ -97,14 +119,7 @@ async function networkDecodeRate(modelPath: string, shards: number, decodeTokens
   });
   const client = await connect({ registries: [cluster.registryEndpoint], cacheDir: join(workDir, 'client') });
   try {
-    const model = cluster.manifest.modelId;
-    const generate = () => client.generate({ model, prompt: PROMPT, maxTokens: decodeTokens + 1, temperature: 0 });
-    await warmUp(PIPELINE_WARM_UP_MS, () => generate().collect());
-    const stamps: number[] = [];
-    for await (const _token of generate()) stamps.push(performance.now());
-    if (stamps.length < 2)
-      throw new Error(`${basename(modelPath)} ended after ${stamps.length} token(s): nothing to time`);
-    return 1000 / median(stamps.slice(1).map((stamp, i) => stamp - stamps[i]!));
+    return await measure(cluster, client);
   } finally {
     client.close();
     await cluster.close();
@@ -255,58 +270,46 @@ export async function batchingBenchRows(options: BatchingBenchOptions): Promise<
   const decodeTokens = quick ? 8 : 24;
   const sessionCounts = [1, 4, 8];
   const promptTokens = 512;
-  const workDir = mkdtempSync(join(tmpdir(), 'tessera-bench-batching-'));
-  const cluster = await launchLocalCluster({
-    modelPath: options.modelPath,
-    shards: 2,
-    spareShards: [],
-    workDir,
-    registryPort: 0,
-    threadsPerNode: 1,
-    auditSamplingRate: 0,
-  });
-  const client = await connect({ registries: [cluster.registryEndpoint], cacheDir: join(workDir, 'client') });
   const ours = new Map<number, number>();
   const llama = new Map<number, number>();
-  let firstTokenMs: number;
-  let longPromptTokens: number;
-  let llamaFirstTokenSeconds: number;
-  try {
-    const model = cluster.manifest.modelId;
-    const generate = (prompt: string, maxTokens: number) =>
-      client.generate({ model, prompt, maxTokens, temperature: 0 });
-    process.stderr.write(`warming up ${options.label} through 2 shard nodes with 8 sessions ...\n`);
-    await warmUp(quick ? 2_000 : 10_000, () => aggregateDecodeRate(generate, 8, 2));
-    // Each figure beside its reference, taken just after it while the cluster idles, the better of
-    // two of each: these machines drift over a run and stall now and then.
-    for (const sessions of sessionCounts) {
-      for (let i = 0; i < (quick ? 1 : 2); i++) {
-        process.stderr.write(`measuring aggregate decode of ${sessions} session(s) of ${options.label} ...\n`);
-        ours.set(
-          sessions,
-          Math.max(ours.get(sessions) ?? 0, await aggregateDecodeRate(generate, sessions, decodeTokens)),
-        );
-        process.stderr.write(`measuring llama.cpp with ${sessions} sequence(s) at once, 2 threads ...\n`);
-        const rate = options.llamaCpp([2, 16, decodeTokens, sessions]).aggregateDecodeTokensPerSecond;
-        llama.set(sessions, Math.max(llama.get(sessions) ?? 0, rate));
+  const { firstTokenMs, longPromptTokens, llamaFirstTokenSeconds } = await withLoopbackCluster(
+    options.modelPath,
+    2,
+    'batching',
+    async (cluster, client) => {
+      const model = cluster.manifest.modelId;
+      const generate = (prompt: string, maxTokens: number) =>
+        client.generate({ model, prompt, maxTokens, temperature: 0 });
+      process.stderr.write(`warming up ${options.label} through 2 shard nodes with 8 sessions ...\n`);
+      await warmUp(quick ? 2_000 : 10_000, () => aggregateDecodeRate(generate, 8, 2));
+      // Each figure beside its reference, taken just after it while the cluster idles, the better of
+      // two of each: these machines drift over a run and stall now and then.
+      for (const sessions of sessionCounts) {
+        for (let i = 0; i < (quick ? 1 : 2); i++) {
+          process.stderr.write(`measuring aggregate decode of ${sessions} session(s) of ${options.label} ...\n`);
+          ours.set(
+            sessions,
+            Math.max(ours.get(sessions) ?? 0, await aggregateDecodeRate(generate, sessions, decodeTokens)),
+          );
+          process.stderr.write(`measuring llama.cpp with ${sessions} sequence(s) at once, 2 threads ...\n`);
+          const rate = options.llamaCpp([2, 16, decodeTokens, sessions]).aggregateDecodeTokensPerSecond;
+          llama.set(sessions, Math.max(llama.get(sessions) ?? 0, rate));
+        }
       }
-    }
-    const longPrompt = textOfTokens(options.modelPath, promptTokens);
-    process.stderr.write(`measuring time to first token of a ${promptTokens}-token prompt of ${options.label} ...\n`);
-    const generation = generate(longPrompt, 1);
-    const started = performance.now();
-    for await (const _token of generation) break;
-    firstTokenMs = performance.now() - started;
-    longPromptTokens = generation.promptTokens ?? promptTokens;
-    process.stderr.write(
-      `measuring llama.cpp's time to first token of a ${promptTokens}-token prompt, 2 threads ...\n`,
-    );
-    llamaFirstTokenSeconds = options.llamaCpp([2, longPromptTokens, 1, 1]).firstTokenSeconds;
-  } finally {
-    client.close();
-    await cluster.close();
-    rmSync(workDir, { recursive: true, force: true });
-  }
+      const longPrompt = textOfTokens(options.modelPath, promptTokens);
+      process.stderr.write(`measuring time to first token of a ${promptTokens}-token prompt of ${options.label} ...\n`);
+      const generation = generate(longPrompt, 1);
+      const started = performance.now();
+      for await (const _token of generation) break;
+      const firstTokenMs = performance.now() - started;
+      const longPromptTokens = generation.promptTokens ?? promptTokens;
+      process.stderr.write(
+        `measuring llama.cpp's time to first token of a ${promptTokens}-token prompt, 2 threads ...\n`,
+      );
+      const llamaFirstTokenSeconds = options.llamaCpp([2, longPromptTokens, 1, 1]).firstTokenSeconds;
+      return { firstTokenMs, longPromptTokens, llamaFirstTokenSeconds };
+    },
+  );
 
   const rows: BenchRow[] = [];
   for (const sessions of sessionCounts) {

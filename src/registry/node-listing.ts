@@ -7,8 +7,8 @@ export interface ListingStakes {
   readonly reader: StakeReader;
 }
 
-/** A band a node announced in its capabilities (`tier`, `network`); '' for a record that says none. */
-function capabilityOf(record: NodeRecord, name: 'tier' | 'network'): string {
+/** A band a node announced in its stored capabilities (`tier`, `network`); '' for one that says none. */
+export function capabilityOf(record: Pick<NodeRecord, 'capabilities'>, name: 'tier' | 'network'): string {
   try {
     const value = (JSON.parse(record.capabilities) as Record<string, unknown>)[name];
     return typeof value === 'string' ? value : '';

@@ -14,18 +14,9 @@ import {
   silenceLimitMs,
   type AdmissionContext,
 } from './admission.ts';
+import { capabilityOf } from './node-listing.ts';
 import { openAssignShardRequest } from './shard-assignment-request.ts';
 import { roleOfShard, ShardAssigner } from './shard-assignment.ts';
-
-/** The tier a stored registration announced ('' when it says none). */
-function tierOf(capabilities: string): string {
-  try {
-    const tier = (JSON.parse(capabilities) as { tier?: unknown }).tier;
-    return typeof tier === 'string' ? tier : '';
-  } catch {
-    return '';
-  }
-}
 
 /**
  * AssignShard: checked as every signed call (signer, freshness, one-time nonce, per-key rate, not
@@ -76,7 +67,7 @@ export function assignShardHandler(
     const nowMs = Date.now();
     const registered = store
       .liveNodes(request.modelId, nowMs - silenceLimitMs(config))
-      .map((n) => ({ nodeId: n.nodeId, shardIndex: n.shardIndex, tier: tierOf(n.capabilities) }));
+      .map((n) => ({ nodeId: n.nodeId, shardIndex: n.shardIndex, tier: capabilityOf(n, 'tier') }));
     if (request.serving !== undefined && request.serving >= manifest.shards.length)
       throw new AdmissionError(
         status.INVALID_ARGUMENT,
