@@ -21,15 +21,24 @@ const refused = (code: string) => (error: unknown) => error instanceof NodeStatu
 function fixture(nodes: DiscoveredNode[]) {
   let now = 0;
   const asked: string[] = [];
+  const slept: number[] = [];
   const check = new RegistryRouteCheck(
     async (modelId) => {
       asked.push(modelId);
       return [...nodes];
     },
     () => {},
-    { maxAgeMs: 5000, minRefreshMs: 500, now: () => now },
+    {
+      maxAgeMs: 5000,
+      minRefreshMs: 500,
+      now: () => now,
+      sleep: async (ms) => {
+        slept.push(ms);
+        now += ms;
+      },
+    },
   );
-  return { check, asked, nodes, advance: (ms: number) => (now += ms) };
+  return { check, asked, slept, nodes, advance: (ms: number) => (now += ms) };
 }
 
 test('a next hop must be a registered node of its shard, at its registered endpoint', async () => {
@@ -43,18 +52,27 @@ test('a next hop must be a registered node of its shard, at its registered endpo
   );
 });
 
-test('the listing is cached; a missing hop asks again at most every minRefreshMs, so a new node is found', async () => {
-  const { check, asked, nodes, advance } = fixture([listed('0xb', '10.0.0.2:7000')]);
+test('the listing is cached; a hop missing from a fresh one waits for one later ask, shared by every such Open', async () => {
+  const { check, asked, slept, nodes, advance } = fixture([listed('0xb', '10.0.0.2:7000')]);
   await check.checkNextHop('m', hop('0xb', '10.0.0.2:7000'));
   await check.checkNextHop('m', hop('0xb', '10.0.0.2:7000'));
   assert.equal(asked.length, 1);
+  advance(100);
+  // a node that registered after the listing was fetched is found by the later ask
   nodes.push(listed('0xc', '10.0.0.3:7000'));
-  await assert.rejects(check.checkNextHop('m', hop('0xc', '10.0.0.3:7000')), refused('NEXT_HOP_NOT_REGISTERED'));
-  for (let i = 0; i < 20; i++) await check.checkNextHop('m', hop('0xc', '10.0.0.3:7000')).catch(() => undefined);
-  assert.equal(asked.length, 1, 'misses do not make every Open ask the registry');
+  await Promise.all([
+    check.checkNextHop('m', hop('0xc', '10.0.0.3:7000')),
+    ...Array.from({ length: 20 }, () =>
+      assert.rejects(check.checkNextHop('m', hop('0xd', '10.0.0.4:7000')), refused('NEXT_HOP_NOT_REGISTERED')),
+    ),
+  ]);
+  assert.equal(asked.length, 2, 'misses do not make every Open ask the registry');
+  assert.deepEqual(slept, [400], 'the later ask waits out the rest of minRefreshMs');
+  // a listing older than minRefreshMs asks again at once
   advance(600);
-  await check.checkNextHop('m', hop('0xc', '10.0.0.3:7000'));
-  assert.equal(asked.length, 2);
+  await assert.rejects(check.checkNextHop('m', hop('0xd', '10.0.0.4:7000')), refused('NEXT_HOP_NOT_REGISTERED'));
+  assert.equal(asked.length, 3);
+  assert.deepEqual(slept, [400]);
 });
 
 test('an unreachable registry: NEXT_HOP_UNVERIFIED, and the next Open asks again', async () => {

@@ -20,9 +20,13 @@ export type Discover = (modelId: string) => Promise<readonly DiscoveredNode[]>;
 export interface RegistryRouteCheckOptions {
   /** A listing younger than this answers without asking the registry. Default 5 s. */
   readonly maxAgeMs?: number;
-  /** A hop missing from the listing asks again, at most this often (a node that just registered). Default 500 ms. */
+  /**
+   * A hop missing from the listing asks again, at most this often: the Open waits for that ask (a
+   * node that just registered is found, and misses never make every Open ask). Default 500 ms.
+   */
   readonly minRefreshMs?: number;
   readonly now?: () => number;
+  readonly sleep?: (ms: number) => Promise<void>;
 }
 
 const notRegistered = (hop: Hop__Output, modelId: string) =>
@@ -32,12 +36,20 @@ const notRegistered = (hop: Hop__Output, modelId: string) =>
     `next hop ${hop.nodeId} at ${hop.endpoint} is not a registered node of shard ${hop.shardIndex} of ${modelId}; route through nodes the registry lists`,
   );
 
+interface Listing {
+  readonly atMs: number;
+  readonly nodes: Promise<readonly DiscoveredNode[]>;
+}
+
 /** Checks routes against the registry's Discover, each model's listing cached briefly. */
 export class RegistryRouteCheck implements RouteCheck {
-  private readonly listings = new Map<string, { atMs: number; nodes: Promise<readonly DiscoveredNode[]> }>();
+  private readonly listings = new Map<string, Listing>();
+  /** The one later ask that Opens naming a hop missing from a fresh listing wait for, by model. */
+  private readonly laterAsks = new Map<string, Promise<readonly DiscoveredNode[]>>();
   private readonly maxAgeMs: number;
   private readonly minRefreshMs: number;
   private readonly now: () => number;
+  private readonly sleep: (ms: number) => Promise<void>;
 
   constructor(
     private readonly discover: Discover,
@@ -47,6 +59,7 @@ export class RegistryRouteCheck implements RouteCheck {
     this.maxAgeMs = options.maxAgeMs ?? 5_000;
     this.minRefreshMs = options.minRefreshMs ?? 500;
     this.now = options.now ?? Date.now;
+    this.sleep = options.sleep ?? ((ms) => new Promise((resolve) => setTimeout(resolve, ms).unref()));
   }
 
   async checkNextHop(modelId: string, hop: Hop__Output): Promise<void> {
@@ -85,9 +98,23 @@ export class RegistryRouteCheck implements RouteCheck {
     const age = cached === undefined ? Infinity : this.now() - cached.atMs;
     if (cached && age < this.maxAgeMs) {
       const found = match(await cached.nodes);
-      if (found || age < this.minRefreshMs) return found;
+      if (found) return found;
+      if (age < this.minRefreshMs) return match(await this.askLater(modelId, cached, this.minRefreshMs - age));
     }
     return match(await this.refresh(modelId));
+  }
+
+  private askLater(modelId: string, cached: Listing, delayMs: number): Promise<readonly DiscoveredNode[]> {
+    let ask = this.laterAsks.get(modelId);
+    if (!ask) {
+      ask = this.sleep(delayMs).then(() => {
+        this.laterAsks.delete(modelId);
+        const current = this.listings.get(modelId);
+        return current && current !== cached ? current.nodes : this.refresh(modelId);
+      });
+      this.laterAsks.set(modelId, ask);
+    }
+    return ask;
   }
 
   private refresh(modelId: string): Promise<readonly DiscoveredNode[]> {

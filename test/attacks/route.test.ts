@@ -162,6 +162,7 @@ before(async () => {
       if (tamperMode === 'history' && request.step) request.step.history = [...request.step.history, 1];
     },
     (reply) => tamperSignatures(reply),
+    isScripted,
   );
   // The rewriting hop stands in front of a real, staked node of shard 0, which advertises it.
   const port = await freePort();
@@ -231,6 +232,7 @@ function scriptedSource(
     open: async (model: ModelHandle) => {
       const sessionId = randomBytes(16).toString('hex');
       sessionOfStep.set(stepIdOf(sessionId, 0).toString('hex'), sessionId);
+      scriptedSessions.add(sessionId);
       return new PipelineSession(
         pool,
         sessionId,
@@ -264,6 +266,9 @@ const referenceIds = () => reference.tokens.map((t) => t.id);
 
 /** Session ids of the sessions the scripted client opened, by the step id of their first step. */
 const sessionOfStep = new Map<string, string>();
+/** The attacks go for the scripted client's sessions only: the honest client's meet honest relays. */
+const scriptedSessions = new Set<string>();
+const isScripted = (sessionId: string) => scriptedSessions.has(sessionId);
 
 /**
  * The status the rogue ends a session with, naming the honest shard-1 node as the one that failed:
@@ -396,6 +401,7 @@ test('an honest relay checks the signatures a deeper hop sends after its results
       const forged = signCommitment(deepKey, { ...own, outputHash: sha256(Buffer.from('other logits')) });
       return [{ ...reply, signatures: { ...reply.signatures, signatures: [Buffer.from(forged.signature)] } }];
     },
+    isScripted,
   );
   const port = await freePort();
   deepProxy.setUpstream(`127.0.0.1:${port}`);

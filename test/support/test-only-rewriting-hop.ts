@@ -34,13 +34,16 @@ export interface RewritingHop {
  * token or logprob), as a relaying hop that tampers with the output would, or return a status to end
  * the stream with instead (e.g. one blaming an honest node); `tamperRequest` may rewrite what it
  * passes on down (the sampling settings in Open, a step's history); `tamperReply` sees every other
- * reply (signatures, Closed) and returns what to pass on instead (none: it is withheld). The
- * commitments it relays are the node's, untouched.
+ * reply (signatures, Closed) and returns what to pass on instead (none: it is withheld). It tampers
+ * only with the sessions `targets` picks by session id (an attacker picks its victims; an honest
+ * client's generation meanwhile then meets an honest relay). The commitments it relays are the
+ * node's, untouched.
  */
 export async function startTestOnlyRewritingHop(
   tamper: (result: StepResult__Output) => Partial<StatusObject> | void,
   tamperRequest: (request: ForwardRequest__Output) => void = () => {},
   tamperReply: (reply: ForwardReply__Output) => ForwardReply__Output[] = (reply) => [reply],
+  targets: (sessionId: string) => boolean = () => true,
 ): Promise<RewritingHop> {
   let upstream: NodeClient | undefined;
   let rewritten = 0;
@@ -50,13 +53,19 @@ export async function startTestOnlyRewritingHop(
     Forward: (call: ServerDuplexStream<ForwardRequest__Output, ForwardReply__Output>) => {
       sessions++;
       const up = upstream!.forward(call.metadata);
+      let targeted: boolean | undefined;
       call.on('data', (request: ForwardRequest__Output) => {
-        tamperRequest(request);
+        targeted ??= targets(request.open?.sessionId ?? '');
+        if (targeted) tamperRequest(request);
         up.write(request);
       });
       call.on('end', () => up.end());
       call.on('cancelled', () => up.cancel());
       up.on('data', (reply: ForwardReply__Output) => {
+        if (!targeted) {
+          call.write(reply);
+          return;
+        }
         if (reply.result) {
           rewritten++;
           const end = tamper(reply.result);
