@@ -15,7 +15,10 @@ export interface RecomputeJob {
 
 export type RecomputeAnswer =
   | { readonly id: number; readonly hash: Uint8Array }
-  | { readonly id: number; readonly error: { readonly message: string; readonly auditCode?: number } };
+  | {
+      readonly id: number;
+      readonly error: { readonly message: string; readonly auditStatus?: number; readonly reason?: string };
+    };
 
 export interface RecomputePoolOptions {
   /** Worker threads; default and most: one fewer than the cores, at least 1. */
@@ -129,8 +132,8 @@ export class RecomputePool {
       worker.unref();
       this.#settle(pending, () => {
         if ('hash' in answer) pending.resolve(Buffer.from(answer.hash));
-        else if (answer.error.auditCode !== undefined)
-          pending.reject(new AuditError(answer.error.auditCode, answer.error.message));
+        else if (answer.error.auditStatus !== undefined)
+          pending.reject(new AuditError(answer.error.auditStatus, answer.error.reason!, answer.error.message));
         else pending.reject(new Error(answer.error.message));
       });
       this.#pump();

@@ -28,7 +28,7 @@ async function recompute(job: RecomputeJob): Promise<RecomputeAnswer> {
       id: job.id,
       error: {
         message: (error as Error).message,
-        ...(error instanceof AuditError ? { auditCode: error.code } : {}),
+        ...(error instanceof AuditError ? { auditStatus: error.grpcStatus, reason: error.code } : {}),
       },
     };
   }

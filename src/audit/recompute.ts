@@ -46,7 +46,11 @@ export function recomputeOutputHash(engine: Engine, input: TicketInputBytes): Bu
     result = engine.forward(cache, ticketForwardInput(input), 0);
   } catch (error) {
     if (error instanceof EngineInputError)
-      throw new AuditError(status.INVALID_ARGUMENT, `ticket input is not a valid step: ${error.message}`);
+      throw new AuditError(
+        status.INVALID_ARGUMENT,
+        'TICKET_MALFORMED',
+        `ticket input is not a valid step: ${error.message}`,
+      );
     throw error;
   }
   const output = result.logits ?? result.hidden!;

@@ -1,4 +1,6 @@
+import { status, type ServiceError } from '@grpc/grpc-js';
 import type { KeyPair } from '../crypto/keys.ts';
+import { reasonOf } from '../rpc/status.ts';
 import type { AuditReveal } from '../proto/tessera/v1/AuditReveal.ts';
 import type { AuditClient } from './audit-client.ts';
 import { takesPrompt } from './prompt-shard.ts';
@@ -61,8 +63,9 @@ export class SessionAudit {
 export interface AuditRequestOutcome {
   readonly nodeId: string;
   readonly shardIndex: number;
-  /** Set when the registry refused the request (a gRPC status message). */
+  /** Set when the registry refused the request: its message, and its machine-readable reason. */
   readonly error?: string;
+  readonly reason?: string;
 }
 
 /**
@@ -85,6 +88,7 @@ export async function requestAudits(
           nodeId: c.nodeId,
           shardIndex: c.shardIndex,
           error: (error as { details?: string }).details || (error as Error).message,
+          reason: reasonOf(error as ServiceError) ?? status[(error as ServiceError).code],
         };
       }
     }),

@@ -379,6 +379,7 @@ export class TesseraClient {
               registry: auditing.registry,
               nodeId: outcome.nodeId,
               shardIndex: outcome.shardIndex,
+              reason: outcome.reason,
               error: outcome.error,
             });
         }

@@ -137,21 +137,32 @@ export function openRequest<K extends Request['kind']>(
   try {
     value = parseCanonicalJson(signed.payload);
   } catch (error) {
-    throw new AuditError(status.INVALID_ARGUMENT, `${kind} payload is not canonical JSON: ${(error as Error).message}`);
+    throw new AuditError(
+      status.INVALID_ARGUMENT,
+      'STATEMENT_MALFORMED',
+      `${kind} payload is not canonical JSON: ${(error as Error).message}`,
+    );
   }
   const request = value as unknown as Request;
   if (typeof request !== 'object' || request === null || request.kind !== kind) {
     throw new AuditError(
       status.INVALID_ARGUMENT,
+      'STATEMENT_MALFORMED',
       `expected a ${kind}, got ${JSON.stringify((request as { kind?: unknown } | null)?.kind ?? null)}`,
     );
   }
   const problems = requestProblems(request);
-  if (problems.length > 0) throw new AuditError(status.INVALID_ARGUMENT, `malformed ${kind}: ${problems.join(', ')}`);
+  if (problems.length > 0)
+    throw new AuditError(status.INVALID_ARGUMENT, 'STATEMENT_MALFORMED', `malformed ${kind}: ${problems.join(', ')}`);
   const signer = recoverSigner(domainOf(kind), signed.payload, signed.signature);
-  if (signer === undefined) throw new AuditError(status.UNAUTHENTICATED, `${kind} signature is malformed`);
+  if (signer === undefined)
+    throw new AuditError(status.UNAUTHENTICATED, 'STATEMENT_UNSIGNED', `${kind} signature is malformed`);
   if (signer !== signerOf(request))
-    throw new AuditError(status.UNAUTHENTICATED, `${kind} is signed by ${signer}, not by ${signerOf(request)}`);
+    throw new AuditError(
+      status.UNAUTHENTICATED,
+      'STATEMENT_WRONG_SIGNER',
+      `${kind} is signed by ${signer}, not by ${signerOf(request)}`,
+    );
   return request as Extract<Request, { kind: K }>;
 }
 
@@ -266,6 +277,7 @@ export function checkFraudProofSignature(
   if (signer !== verifierId)
     throw new AuditError(
       status.UNAUTHENTICATED,
+      'PROOF_WRONG_SIGNER',
       `fraud proof is ${signer === undefined ? 'not validly signed' : `signed by ${signer}`}, not by verifier ${verifierId}`,
     );
 }

@@ -60,7 +60,8 @@ function asOutput(t: Ticket): Ticket__Output {
 function refused(code: status, pattern: RegExp) {
   return (error: unknown) => {
     assert.ok(error instanceof AuditError, String(error));
-    assert.equal(error.code, code, error.message);
+    assert.equal(error.grpcStatus, code, error.message);
+    assert.match(error.code, /^[A-Z_]+$/);
     assert.match(error.message, pattern);
     return true;
   };

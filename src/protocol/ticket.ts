@@ -1,4 +1,6 @@
+import { TesseraError } from '../core/errors.ts';
 import { hex, sha256 } from '../crypto/hash.ts';
+import { kindOfStatus } from '../rpc/status.ts';
 import { status } from '@grpc/grpc-js';
 import { promisify } from 'node:util';
 import { deflate, inflate } from 'node:zlib';
@@ -11,13 +13,14 @@ import { commitmentMessage, verifyCommitment, type CommitmentFields, type Signed
 const deflateAsync = promisify(deflate);
 const inflateAsync = promisify(inflate);
 
-/** A refused audit message: the gRPC status and a message that says what is wrong. */
-export class AuditError extends Error {
+/** A refused audit call: its gRPC status is chosen where it is raised, its kind follows from that. */
+export class AuditError extends TesseraError {
   constructor(
-    readonly code: status,
+    readonly grpcStatus: status,
+    code: string,
     message: string,
   ) {
-    super(message);
+    super(code, kindOfStatus(grpcStatus), message);
   }
 }
 
@@ -73,7 +76,7 @@ export function commitmentToProto(c: SignedCommitment): Commitment {
 
 /** Checks field sizes; the signature is checked apart (it costs a key recovery). */
 export function commitmentFromProto(c: Commitment__Output | null | undefined, what = 'commitment'): SignedCommitment {
-  if (!c) throw new AuditError(status.INVALID_ARGUMENT, `${what} is missing`);
+  if (!c) throw new AuditError(status.INVALID_ARGUMENT, 'COMMITMENT_MALFORMED', `${what} is missing`);
   const problems: string[] = [];
   if (!/^0x[0-9a-f]{40}$/.test(c.nodeId)) problems.push('nodeId is not a lowercase 0x address');
   for (const field of ['stepId', 'inputHash', 'outputHash'] as const)
@@ -84,7 +87,8 @@ export function commitmentFromProto(c: Commitment__Output | null | undefined, wh
     problems.push(`auditCommitment has ${c.auditCommitment.length} bytes, not 32 or none`);
   if (c.resultHash.length !== 0 && c.resultHash.length !== 32)
     problems.push(`resultHash has ${c.resultHash.length} bytes, not 32 or none`);
-  if (problems.length > 0) throw new AuditError(status.INVALID_ARGUMENT, `malformed ${what}: ${problems.join(', ')}`);
+  if (problems.length > 0)
+    throw new AuditError(status.INVALID_ARGUMENT, 'COMMITMENT_MALFORMED', `malformed ${what}: ${problems.join(', ')}`);
   return {
     nodeId: c.nodeId,
     shardIndex: c.shardIndex,
@@ -144,7 +148,7 @@ export async function openTicket(
   maxInputBytes: number,
   options: { readonly requireSignature?: boolean } = {},
 ): Promise<OpenedTicket> {
-  const invalid = (message: string) => new AuditError(status.INVALID_ARGUMENT, message);
+  const invalid = (message: string) => new AuditError(status.INVALID_ARGUMENT, 'TICKET_MALFORMED', message);
   const commitment = commitmentFromProto(ticket.commitment, "the ticket's commitment");
   if (!ticket.input) throw invalid('ticket has no input');
   if (ticket.modelId === '') throw invalid('ticket names no model');
@@ -158,7 +162,11 @@ export async function openTicket(
       `ticket's step starts at position ${ticket.startPosition}; only steps from position 0 are audited (a later one needs every earlier position's input)`,
     );
   if (options.requireSignature !== false && !verifyCommitment(commitment))
-    throw new AuditError(status.UNAUTHENTICATED, `the ticket's commitment is not signed by node ${commitment.nodeId}`);
+    throw new AuditError(
+      status.UNAUTHENTICATED,
+      'TICKET_UNSIGNED',
+      `the ticket's commitment is not signed by node ${commitment.nodeId}`,
+    );
 
   const { input: wire } = ticket;
   const positions = ticket.positions;
@@ -184,13 +192,16 @@ export async function openTicket(
   if (expected > maxInputBytes)
     throw new AuditError(
       status.RESOURCE_EXHAUSTED,
+      'TICKET_TOO_LARGE',
       `ticket input of ${expected} bytes exceeds the limit of ${maxInputBytes}`,
     );
   const bytes = await decompress(wire.compression, wire.data, expected);
   if (bytes.length !== expected) throw invalid(`ticket input holds ${bytes.length} bytes, its shape needs ${expected}`);
   const actual = sha256(bytes);
   if (!actual.equals(commitment.inputHash)) {
-    throw invalid(
+    throw new AuditError(
+      status.INVALID_ARGUMENT,
+      'TICKET_INPUT_MISMATCH',
       `ticket input hashes to ${actual.toString('hex')}, the commitment's input hash is ${hex(commitment.inputHash)}: it is not the input committed to`,
     );
   }
@@ -210,13 +221,18 @@ export async function openTicket(
 async function decompress(compression: string, data: Buffer, expected: number): Promise<Buffer> {
   if (compression === 'COMPRESSION_NONE') return data;
   if (compression !== 'COMPRESSION_DEFLATE')
-    throw new AuditError(status.INVALID_ARGUMENT, `ticket input has unknown compression ${compression}`);
+    throw new AuditError(
+      status.INVALID_ARGUMENT,
+      'TICKET_MALFORMED',
+      `ticket input has unknown compression ${compression}`,
+    );
   try {
     // One byte over the bound shows an oversized input without inflating all of it.
     return await inflateAsync(data, { maxOutputLength: expected + 1 });
   } catch (error) {
     throw new AuditError(
       status.INVALID_ARGUMENT,
+      'TICKET_MALFORMED',
       `ticket input does not inflate to ${expected} bytes: ${(error as Error).message}`,
     );
   }
@@ -224,7 +240,7 @@ async function decompress(compression: string, data: Buffer, expected: number): 
 
 /** Checks a ticket against the model it names: the shard exists, its hash, the input's kind, width and token ids. */
 export function checkTicketAgainstManifest(ticket: OpenedTicket, manifest: Manifest): void {
-  const invalid = (message: string) => new AuditError(status.INVALID_ARGUMENT, message);
+  const invalid = (message: string) => new AuditError(status.INVALID_ARGUMENT, 'TICKET_NOT_OF_MODEL', message);
   const entry = manifest.shards[ticket.shardIndex];
   if (entry === undefined)
     throw invalid(

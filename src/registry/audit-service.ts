@@ -45,7 +45,7 @@ import { checkNonce, checkTimestamp, rememberNonce } from './admission.ts';
 import { TesseraError } from '../core/errors.ts';
 import { ticketSigner } from '../protocol/ticket-signature.ts';
 import type { StakeReader } from './stake-gate.ts';
-import { kindOfStatus, toStatusObject } from '../rpc/status.ts';
+import { toStatusObject } from '../rpc/status.ts';
 import { takesPrompt, TICKET_HOLDS_PROMPT } from '../audit/prompt-shard.ts';
 import { SettlementStore } from './settlement-store.ts';
 import { drawValidators, type Candidate } from './validator-draw.ts';
@@ -285,7 +285,7 @@ export class AuditService {
     };
   }
 
-  /** Every refusal is a TesseraError (an AuditError becomes one, its status name the reason); anything else is INTERNAL and logged. */
+  /** Every refusal is a TesseraError (an AuditError is one, with its reason); anything else is INTERNAL and logged. */
   private unary<Req, Reply>(
     work: (request: Req, call: ServerUnaryCall<Req, Reply>) => Promise<Reply>,
   ): handleUnaryCall<Req, Reply> {
@@ -293,16 +293,12 @@ export class AuditService {
       work(call.request, call).then(
         (reply) => callback(null, reply),
         (error: unknown) => {
-          const refusal =
-            error instanceof AuditError
-              ? new TesseraError(status[error.code], kindOfStatus(error.code), error.message)
-              : error;
-          if (refusal instanceof TesseraError) {
-            this.options.log('audit_refused', { peer: call.getPeer(), code: refusal.code, reason: refusal.message });
+          if (error instanceof TesseraError) {
+            this.options.log('audit_refused', { peer: call.getPeer(), code: error.code, reason: error.message });
           } else {
             this.options.log('internal_error', { error: (error as Error)?.stack ?? String(error) });
           }
-          callback(toStatusObject(refusal) as never);
+          callback(toStatusObject(error) as never);
         },
       );
     };
@@ -310,21 +306,27 @@ export class AuditService {
 
   private model(modelId: string): ServedModel {
     const model = this.options.config.models.find((m) => m.id === modelId);
-    if (!model) throw new AuditError(status.NOT_FOUND, `model "${modelId}" is not served by this registry`);
+    if (!model)
+      throw new AuditError(status.NOT_FOUND, 'UNKNOWN_MODEL', `model "${modelId}" is not served by this registry`);
     return model;
   }
 
   /** Opens a ticket and checks everything it claims that this registry can check without computing. */
   private async checkTicket(ticket: Ticket__Output | null): Promise<OpenedTicket> {
-    if (!ticket) throw new AuditError(status.INVALID_ARGUMENT, 'no ticket');
+    if (!ticket) throw new AuditError(status.INVALID_ARGUMENT, 'TICKET_MISSING', 'no ticket');
     const opened = await openTicket(ticket, this.options.config.audit.maxTicketBytes);
     checkTicketAgainstManifest(opened, this.model(opened.modelId).manifest);
     const node = this.options.store.node(opened.commitment.nodeId);
     if (!node || node.role !== 'node')
-      throw new AuditError(status.NOT_FOUND, `node ${opened.commitment.nodeId} is not registered here`);
+      throw new AuditError(
+        status.NOT_FOUND,
+        'NODE_NOT_REGISTERED',
+        `node ${opened.commitment.nodeId} is not registered here`,
+      );
     if (node.modelId !== opened.modelId || node.shardIndex !== opened.shardIndex) {
       throw new AuditError(
         status.INVALID_ARGUMENT,
+        'TICKET_WRONG_SHARD',
         `node ${node.nodeId} serves shard ${node.shardIndex} of "${node.modelId}", the ticket is for shard ${opened.shardIndex} of "${opened.modelId}"`,
       );
     }
@@ -345,16 +347,18 @@ export class AuditService {
     if (opened.engineVersion !== ENGINE_VERSION) {
       throw new AuditError(
         status.FAILED_PRECONDITION,
+        'ENGINE_VERSION_MISMATCH',
         `ticket was computed by ${opened.engineVersion}; this registry audits ${ENGINE_VERSION}: run that engine version`,
       );
     }
     const nodeId = opened.commitment.nodeId;
     const banned = this.banReason(nodeId);
-    if (banned) throw new AuditError(status.PERMISSION_DENIED, banned);
+    if (banned) throw new AuditError(status.PERMISSION_DENIED, 'NODE_BANNED', banned);
     const existing = audits.ticketStatus(opened.ticketId);
     if (existing)
       throw new AuditError(
         status.ALREADY_EXISTS,
+        'TICKET_ALREADY_HELD',
         `ticket ${opened.ticketId} (node ${nodeId}, shard ${opened.shardIndex}) is already held (${existing.status}); each commitment is audited once`,
       );
     // The commitment's signature is checked (checkTicket): charged to that node, but only for a
@@ -363,6 +367,7 @@ export class AuditService {
     if (audits.queuedFor(nodeId) >= config.audit.maxQueuedPerNode) {
       throw new AuditError(
         status.RESOURCE_EXHAUSTED,
+        'NODE_QUEUE_FULL',
         `node ${nodeId} already has ${config.audit.maxQueuedPerNode} tickets waiting for a verifier; retry later`,
       );
     }
@@ -390,6 +395,7 @@ export class AuditService {
     if (!added)
       throw new AuditError(
         status.ALREADY_EXISTS,
+        'TICKET_ALREADY_HELD',
         `ticket ${opened.ticketId} is already held; each commitment is audited once`,
       );
     if (Math.random() < config.audit.canaryRate && audits.reservedForCanaries() < MAX_CANARY_RESERVE)
@@ -517,11 +523,13 @@ export class AuditService {
     if (!node || node.role !== 'verifier')
       throw new AuditError(
         status.PERMISSION_DENIED,
+        'NOT_A_VERIFIER',
         `${verifierId} is not a registered verifier: register with role "verifier" first`,
       );
     if (node.status !== 'live')
       throw new AuditError(
         status.PERMISSION_DENIED,
+        'VERIFIER_EVICTED',
         `verifier ${verifierId} was evicted after missed heartbeats: register again`,
       );
   }
@@ -657,28 +665,39 @@ export class AuditService {
       const canary = this.audits.canary(result.ticketId);
       if (canary !== undefined && canary.verifierId === request.verifierId) {
         if (canary.outcome !== null)
-          throw new AuditError(status.FAILED_PRECONDITION, `ticket ${result.ticketId} is already decided`);
+          throw new AuditError(
+            status.FAILED_PRECONDITION,
+            'TICKET_DECIDED',
+            `ticket ${result.ticketId} is already decided`,
+          );
         if (canary.committedOutputHash !== result.outputHash)
           throw new AuditError(
             status.INVALID_ARGUMENT,
+            'PASS_DIFFERS_FROM_COMMITMENT',
             `ticket ${result.ticketId}: recomputed output hash ${result.outputHash} differs from the committed ${canary.committedOutputHash}: submit a fraud proof instead`,
           );
         passedCanaries.push(result.ticketId);
         continue;
       }
       const ticket = this.audits.ticketStatus(result.ticketId);
-      if (!ticket) throw new AuditError(status.NOT_FOUND, `unknown ticket ${result.ticketId}`);
+      if (!ticket) throw new AuditError(status.NOT_FOUND, 'UNKNOWN_TICKET', `unknown ticket ${result.ticketId}`);
       if (ticket.status !== 'queued')
-        throw new AuditError(status.FAILED_PRECONDITION, `ticket ${result.ticketId} is already ${ticket.status}`);
+        throw new AuditError(
+          status.FAILED_PRECONDITION,
+          'TICKET_DECIDED',
+          `ticket ${result.ticketId} is already ${ticket.status}`,
+        );
       if (ticket.leaseOwner !== request.verifierId) {
         throw new AuditError(
           status.FAILED_PRECONDITION,
+          'TICKET_NOT_LEASED',
           `ticket ${result.ticketId} is ${ticket.leaseOwner === null ? 'not leased' : `leased to ${ticket.leaseOwner}`}: pull it before reporting it`,
         );
       }
       if (ticket.committedOutputHash !== result.outputHash) {
         throw new AuditError(
           status.INVALID_ARGUMENT,
+          'PASS_DIFFERS_FROM_COMMITMENT',
           `ticket ${result.ticketId}: recomputed output hash ${result.outputHash} differs from the committed ${ticket.committedOutputHash}: submit a fraud proof instead`,
         );
       }
@@ -719,7 +738,7 @@ export class AuditService {
 
   private async submitFraudProof(proof: FraudProof__Output): Promise<FraudProofReply> {
     const { store, config } = this.options;
-    if (!proof.ticket) throw new AuditError(status.INVALID_ARGUMENT, 'no ticket');
+    if (!proof.ticket) throw new AuditError(status.INVALID_ARGUMENT, 'TICKET_MISSING', 'no ticket');
     // A leased ticket comes back without the node's signatures: it is named by its commitment, and
     // the registry holds the signed original (or the canary it made).
     const claimed = await openTicket(proof.ticket, config.audit.maxTicketBytes, { requireSignature: false });
@@ -733,11 +752,19 @@ export class AuditService {
     );
     const recomputed = proof.recomputedOutputHash;
     if (recomputed.length !== 32)
-      throw new AuditError(status.INVALID_ARGUMENT, `recomputed output hash has ${recomputed.length} bytes, not 32`);
+      throw new AuditError(
+        status.INVALID_ARGUMENT,
+        'RECOMPUTED_HASH_MALFORMED',
+        `recomputed output hash has ${recomputed.length} bytes, not 32`,
+      );
     checkFraudProofSignature(ticket, recomputed, proof.verifierId, proof.timestampMs, proof.signature);
     const verifier = store.node(proof.verifierId);
     if (!verifier || verifier.role !== 'verifier')
-      throw new AuditError(status.PERMISSION_DENIED, `${proof.verifierId} is not a registered verifier`);
+      throw new AuditError(
+        status.PERMISSION_DENIED,
+        'NOT_A_VERIFIER',
+        `${proof.verifierId} is not a registered verifier`,
+      );
     await this.checkStaked(proof.verifierId);
     this.checkMismatchNew(ticket, recomputed);
     // Signed by this registered verifier and not a replay: charged before the ticket is recomputed.
@@ -757,7 +784,11 @@ export class AuditService {
     const ticket = await this.checkTicket(wire);
     const recomputed = proof.recomputedOutputHash;
     if (recomputed.length !== 32)
-      throw new AuditError(status.INVALID_ARGUMENT, `recomputed output hash has ${recomputed.length} bytes, not 32`);
+      throw new AuditError(
+        status.INVALID_ARGUMENT,
+        'RECOMPUTED_HASH_MALFORMED',
+        `recomputed output hash has ${recomputed.length} bytes, not 32`,
+      );
     checkFraudProofSignature(ticket, recomputed, proof.verifierId, proof.timestampMs, proof.signature);
     const unselected = this.unselectedReason(wire.auditSecret, ticket.commitment);
     if (unselected !== undefined)
@@ -778,6 +809,7 @@ export class AuditService {
     if (Buffer.from(recomputed).equals(ticket.commitment.outputHash)) {
       throw new AuditError(
         status.INVALID_ARGUMENT,
+        'NO_MISMATCH',
         `the recomputed output hash equals the one node ${accused} committed to: no mismatch, nothing to prove`,
       );
     }
@@ -785,6 +817,7 @@ export class AuditService {
     if (onRecord)
       throw new AuditError(
         status.ALREADY_EXISTS,
+        'PROOF_ON_RECORD',
         `a fraud proof against ticket ${ticket.ticketId} is already on record (${onRecord.status}, proof ${onRecord.proofId})`,
       );
   }
@@ -807,6 +840,7 @@ export class AuditService {
       if (this.audits.proofForTicket(ticket.ticketId))
         throw new AuditError(
           status.ALREADY_EXISTS,
+          'PROOF_ON_RECORD',
           `a fraud proof against ticket ${ticket.ticketId} is already on record`,
         );
       this.audits.addProof({
@@ -864,11 +898,16 @@ export class AuditService {
   ): Promise<FraudProofReply> {
     const recomputed = proof.recomputedOutputHash;
     if (recomputed.length !== 32)
-      throw new AuditError(status.INVALID_ARGUMENT, `recomputed output hash has ${recomputed.length} bytes, not 32`);
+      throw new AuditError(
+        status.INVALID_ARGUMENT,
+        'RECOMPUTED_HASH_MALFORMED',
+        `recomputed output hash has ${recomputed.length} bytes, not 32`,
+      );
     checkFraudProofSignature(ticket, recomputed, proof.verifierId, proof.timestampMs, proof.signature);
     if (hex(recomputed) === committedOutputHash)
       throw new AuditError(
         status.INVALID_ARGUMENT,
+        'NO_MISMATCH',
         `the recomputed output hash equals the one node ${ticket.commitment.nodeId} committed to: no mismatch, nothing to prove`,
       );
     await this.checkStaked(proof.verifierId);
@@ -881,6 +920,7 @@ export class AuditService {
     if (!answered)
       throw new AuditError(
         status.ALREADY_EXISTS,
+        'PROOF_ON_RECORD',
         `a fraud proof against ticket ${ticket.ticketId} is already on record`,
       );
     this.options.log('canary_caught', { verifierId: proof.verifierId, canaryId: ticket.ticketId, proofId });
@@ -917,7 +957,7 @@ export class AuditService {
         input: ticket.input,
       });
     } catch (error) {
-      if (error instanceof AuditError || error instanceof TesseraError) throw error;
+      if (error instanceof TesseraError) throw error;
       return {
         status: 'unconfirmed',
         registryHash: '',
@@ -951,13 +991,19 @@ export class AuditService {
         `shard ${commitment.shardIndex}'s ticket would hold the prompt: no node is asked for one; check the step with the shard's weights on the client (\`--audit-shard-zero\`) and file evidence of a mismatch (SubmitFraudProof)`,
       );
     if (!verifyCommitment(commitment))
-      throw new AuditError(status.UNAUTHENTICATED, `the commitment is not signed by node ${commitment.nodeId}`);
+      throw new AuditError(
+        status.UNAUTHENTICATED,
+        'COMMITMENT_UNSIGNED',
+        `the commitment is not signed by node ${commitment.nodeId}`,
+      );
     const secret = Buffer.from(request.secret, 'hex');
     const unbound = secretBindingProblem(commitment, secret);
-    if (unbound !== undefined) throw new AuditError(status.FAILED_PRECONDITION, `${unbound}: nothing is owed`);
+    if (unbound !== undefined)
+      throw new AuditError(status.FAILED_PRECONDITION, 'SECRET_NOT_BOUND', `${unbound}: nothing is owed`);
     if (!isAudited(secret, commitment, config.audit.samplingRate)) {
       throw new AuditError(
         status.FAILED_PRECONDITION,
+        'TICKET_NOT_SELECTED',
         `the secret does not select this step of shard ${commitment.shardIndex} at the cluster's sampling rate ${config.audit.samplingRate}: nothing is owed`,
       );
     }
@@ -968,15 +1014,20 @@ export class AuditService {
     if (ageMs > config.audit.requestWindowMs) {
       throw new AuditError(
         status.FAILED_PRECONDITION,
+        'REQUEST_WINDOW_PASSED',
         `the commitment is dated ${new Date(commitment.timestampMs).toISOString()}, ${Math.round(ageMs / 1000)} s ago, past the cluster's audit request window of ${Math.round(config.audit.requestWindowMs / 1000)} s: node ${commitment.nodeId} no longer owes a ticket for it; request audits right after the session`,
       );
     }
     const node = store.node(commitment.nodeId);
     if (!node || node.role !== 'node')
-      throw new AuditError(status.NOT_FOUND, `node ${commitment.nodeId} is not registered here`);
+      throw new AuditError(status.NOT_FOUND, 'NODE_NOT_REGISTERED', `node ${commitment.nodeId} is not registered here`);
     const ticketId = ticketIdOf(commitment);
     if (this.audits.hasRequest(ticketId))
-      throw new AuditError(status.ALREADY_EXISTS, `an audit request for ticket ${ticketId} is already on record`);
+      throw new AuditError(
+        status.ALREADY_EXISTS,
+        'AUDIT_ALREADY_REQUESTED',
+        `an audit request for ticket ${ticketId} is already on record`,
+      );
     const dueByMs = nowMs + config.audit.ticketDeadlineMs;
     this.fresh(request, () =>
       this.audits.addRequest({

@@ -361,7 +361,7 @@ test('against real nodes, ground step numbers of a ground session id are selecte
     const error = await refusedWith(
       network.audits.requestAudit(network.clientKey, step.commitment, audit.secret),
       status.FAILED_PRECONDITION,
-      'FAILED_PRECONDITION',
+      'TICKET_NOT_SELECTED',
     );
     assert.match(error.details, /the secret does not select this step of shard 1 at the cluster's sampling rate 0.25/);
   }
@@ -906,7 +906,7 @@ test('a client that files evidence against an honest shard-0 node pays for it: u
   await refusedWith(
     network.audits.submitFraudProof(evidence(filer, forged, audit.secret)),
     status.INVALID_ARGUMENT,
-    'INVALID_ARGUMENT',
+    'TICKET_INPUT_MISMATCH',
   );
   assert.equal((await network.ledger.stakeOf(filer.address)).amount, 1000n);
 
@@ -931,7 +931,7 @@ test('a client that files evidence against an honest shard-0 node pays for it: u
   await refusedWith(
     network.audits.submitFraudProof(evidence(filer, wire, audit.secret)),
     status.ALREADY_EXISTS,
-    'ALREADY_EXISTS',
+    'PROOF_ON_RECORD',
   );
   assert.equal((await network.ledger.stakeOf(filer.address)).amount, 500n);
 });
