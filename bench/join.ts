@@ -1,14 +1,17 @@
-// Issue 12's figure: what a node that joins with only --registry and --model downloads, as a
-// fraction of the whole model file, for each shard of a network cut in several.
-import { mkdtempSync, rmSync, statSync } from 'node:fs';
+// Issue 12's figures: what a node that joins with only --registry and --model downloads, as a
+// fraction of the whole model file, for each shard of a network cut in several; and what it fetches
+// with HTTP ranges of the model's GGUF (--model-url), against its share of the layers.
+import { mkdirSync, mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { generateKeyPair } from '../src/crypto/keys.ts';
 import { shardModel } from '../src/model/shards/shard.ts';
+import { fetchShardByRanges } from '../src/node/range-fetch-shard.ts';
 import { joinNetwork } from '../src/node/shard-fetch-join.ts';
 import { parseClusterConfig } from '../src/registry/cluster-config.ts';
 import { startRegistry } from '../src/registry/registry.ts';
 import { testModel } from '../test/support/models.ts';
+import { startRangeFileServer } from '../test/support/range-file-server.ts';
 import type { BenchRow } from './row.ts';
 
 async function joinRows(label: string, modelPath: string, shards: number): Promise<BenchRow[]> {
@@ -53,9 +56,49 @@ async function joinRows(label: string, modelPath: string, shards: number): Promi
   }
 }
 
+/** Per shard of a cut in `shards`: bytes its node fetches by HTTP range from a loopback origin, as a share of the file. */
+async function rangeJoinRows(label: string, modelPath: string, shards: number): Promise<BenchRow[]> {
+  process.stderr.write(`measuring the bytes each of ${shards} nodes fetches of ${label} by HTTP range ...\n`);
+  const dir = mkdtempSync(join(tmpdir(), 'tessera-bench-range-join-'));
+  const origin = await startRangeFileServer(modelPath, 'model.gguf');
+  try {
+    const manifest = shardModel(modelPath, shards, join(dir, 'shards'));
+    const whole = statSync(modelPath).size;
+    const rows: BenchRow[] = [];
+    for (const entry of manifest.shards) {
+      const into = join(dir, `node-${entry.index}`);
+      mkdirSync(into);
+      const fetched = await fetchShardByRanges({
+        url: new URL(origin.url),
+        manifest,
+        entry,
+        dir: into,
+        tokenizerPath: join(dir, 'shards', manifest.tokenizerFile),
+        log: () => {},
+      });
+      const layers = entry.layerEnd - entry.layerStart;
+      const what = entry.embedding ? ' + embedding' : entry.head ? ' + head' : '';
+      rows.push({
+        figure: `bytes a node of a ${shards}-shard cut fetches by HTTP range (--model-url): shard ${entry.index} (layers ${entry.layerStart}-${entry.layerEnd - 1}${what}, ${fetched.requests} requests), % of the file, ${label}`,
+        ours: (100 * fetched.fetchedBytes) / whole,
+        reference: (100 * layers) / manifest.config.layers,
+        referenceName: 'its share of the layers',
+        unit: '%',
+      });
+    }
+    return rows;
+  } finally {
+    await origin.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
 export async function joinBenchRows(options: { quick: boolean; qwenShapeModel?: () => string }): Promise<BenchRow[]> {
   const rows = await joinRows('stories260K f32', testModel('stories260K.gguf'), 3);
-  if (!options.quick && options.qwenShapeModel !== undefined)
+  rows.push(...(await rangeJoinRows('stories260K f32', testModel('stories260K.gguf'), 4)));
+  if (!options.quick && options.qwenShapeModel !== undefined) {
     rows.push(...(await joinRows('qwen2.5-0.5B shape q8_0', options.qwenShapeModel(), 4)));
+    rows.push(...(await rangeJoinRows('qwen2.5-0.5B shape q8_0', options.qwenShapeModel(), 6)));
+  }
   return rows;
 }

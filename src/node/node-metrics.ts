@@ -14,6 +14,14 @@ export interface NodeMetricsState {
   readonly audits: NodeAudits;
   readonly shares?: ShareSubmitter;
   readonly state: NodeState;
+  /** What the node serves: a rebalancing move changes it within one process. */
+  readonly shard: {
+    readonly modelId: string;
+    readonly index: number;
+    readonly layerStart: number;
+    readonly layerEnd: number;
+    readonly role: string;
+  };
 }
 
 interface StepKind {
@@ -21,17 +29,34 @@ interface StepKind {
   readonly seconds: HistogramChild;
 }
 
-/**
- * A compute node's figures: steps and tokens as they happen, sessions, KV-cache bytes, shares and
- * tickets read from their owners at each scrape.
- */
-export class NodeMetrics {
-  readonly #prefill: StepKind;
-  readonly #decode: StepKind;
-  readonly #tokens: Counter;
-  readonly #errors: Counter;
+/** A node's counts that its owners keep (they start at 0 with each node a move starts). */
+interface OwnedCounts {
+  submitted: number;
+  acknowledged: number;
+  tickets: number;
+}
 
-  constructor(metrics: Metrics, state: NodeMetricsState) {
+const ownedCounts = (state: NodeMetricsState): OwnedCounts => ({
+  submitted: state.shares?.submitted ?? 0,
+  acknowledged: state.shares?.accepted ?? 0,
+  tickets: state.audits.ticketsSubmitted,
+});
+
+/**
+ * The figures of one process's node, defined once in its Metrics: a rebalancing move closes the node
+ * and starts another on the new shard in the same process, and the figures must follow that node
+ * (its shard, sessions, state) while the counts carry on from the nodes it served before.
+ */
+class NodeFigures {
+  readonly prefill: StepKind;
+  readonly decode: StepKind;
+  readonly tokens: Counter;
+  readonly errors: Counter;
+  #state!: NodeMetricsState;
+  /** What the nodes served before this one counted. */
+  readonly #before: OwnedCounts = { submitted: 0, acknowledged: 0, tickets: 0 };
+
+  constructor(metrics: Metrics) {
     const steps = metrics.counter({
       name: 'tessera_node_forward_steps_total',
       help: 'Forward steps run by this shard, by kind (prefill: a step from position 0 or of several positions; decode: one position).',
@@ -43,68 +68,109 @@ export class NodeMetrics {
       labelNames: ['kind'],
       buckets: FORWARD_SECONDS_BUCKETS,
     });
-    this.#prefill = { steps: steps.labels('prefill'), seconds: seconds.labels('prefill') };
-    this.#decode = { steps: steps.labels('decode'), seconds: seconds.labels('decode') };
-    this.#tokens = metrics.counter({
+    this.prefill = { steps: steps.labels('prefill'), seconds: seconds.labels('prefill') };
+    this.decode = { steps: steps.labels('decode'), seconds: seconds.labels('decode') };
+    this.tokens = metrics.counter({
       name: 'tessera_node_tokens_processed_total',
       help: "Positions (tokens) run through this shard's layers.",
     });
-    this.#errors = metrics.counter({
+    this.errors = metrics.counter({
       name: 'tessera_node_stream_errors_total',
       help: 'Forward streams this node ended with an error status, by gRPC code.',
       labelNames: ['code'],
+    });
+    metrics.gauge({
+      name: 'tessera_node_shard',
+      help: 'The shard this node serves now (1), by model, shard index, layer range and role; a rebalancing move changes it.',
+      labelNames: ['model', 'shard', 'layers', 'role'],
+      collect: (set) => {
+        const { modelId, index, layerStart, layerEnd, role } = this.#state.shard;
+        set(1, modelId, String(index), `${layerStart}-${layerEnd - 1}`, role);
+      },
     });
     metrics.gauge({
       name: 'tessera_node_state',
       help: 'The node state (READY, EXECUTING, IDLE, UNSTAKING): 1 for the current one, 0 for the others.',
       labelNames: ['state'],
       collect: (set) => {
-        const current = state.state.update();
+        const current = this.#state.state.update();
         for (const name of NODE_STATES) set(name === current ? 1 : 0, name);
       },
     });
     metrics.gauge({
       name: 'tessera_node_sessions_open',
       help: 'Sessions holding a KV cache on this node.',
-      collect: (set) => set(state.store.size),
+      collect: (set) => set(this.#state.store.size),
     });
     metrics.gauge({
       name: 'tessera_node_kv_cache_bytes',
       help: 'KV-cache bytes in use by all sessions.',
-      collect: (set) => set(state.store.totalBytes),
+      collect: (set) => set(this.#state.store.totalBytes),
     });
     metrics.gauge({
       name: 'tessera_node_kv_cache_budget_bytes',
       help: 'KV-cache bytes allowed for all sessions together.',
-      collect: (set) => set(state.cacheBytes),
+      collect: (set) => set(this.#state.cacheBytes),
     });
     metrics.counter({
       name: 'tessera_node_shares_submitted_total',
       help: 'Compute shares signed and queued for the daemon.',
-      collect: (set) => set(state.shares?.submitted ?? 0),
+      collect: (set) => set(this.#before.submitted + ownedCounts(this.#state).submitted),
     });
     metrics.counter({
       name: 'tessera_node_shares_acknowledged_total',
       help: 'Compute shares the daemon acknowledged as durable.',
-      collect: (set) => set(state.shares?.accepted ?? 0),
+      collect: (set) => set(this.#before.acknowledged + ownedCounts(this.#state).acknowledged),
     });
     metrics.counter({
       name: 'tessera_node_tickets_submitted_total',
       help: 'Audit tickets the registry took.',
-      collect: (set) => set(state.audits.ticketsSubmitted),
+      collect: (set) => set(this.#before.tickets + ownedCounts(this.#state).tickets),
     });
+  }
+
+  /** From now on the figures read `state`; what the node before it counted stays counted. */
+  follow(state: NodeMetricsState): void {
+    if (this.#state !== undefined) {
+      const last = ownedCounts(this.#state);
+      this.#before.submitted += last.submitted;
+      this.#before.acknowledged += last.acknowledged;
+      this.#before.tickets += last.tickets;
+    }
+    this.#state = state;
+  }
+}
+
+const figuresOf = new WeakMap<Metrics, NodeFigures>();
+
+/**
+ * A compute node's figures: steps and tokens as they happen, its shard, sessions, KV-cache bytes,
+ * shares and tickets read from their owners at each scrape. A second node started with the same
+ * Metrics (a rebalancing move) takes the figures over.
+ */
+export class NodeMetrics {
+  readonly #figures: NodeFigures;
+
+  constructor(metrics: Metrics, state: NodeMetricsState) {
+    let figures = figuresOf.get(metrics);
+    if (figures === undefined) {
+      figures = new NodeFigures(metrics);
+      figuresOf.set(metrics, figures);
+    }
+    figures.follow(state);
+    this.#figures = figures;
   }
 
   /** A step's compute: `positions` tokens from `startPosition`, in `microseconds`. */
   step(microseconds: number, positions: number, startPosition: number): void {
-    const kind = startPosition === 0 || positions > 1 ? this.#prefill : this.#decode;
+    const kind = startPosition === 0 || positions > 1 ? this.#figures.prefill : this.#figures.decode;
     kind.steps.inc();
     kind.seconds.observe(microseconds / 1e6);
-    this.#tokens.inc(positions);
+    this.#figures.tokens.inc(positions);
   }
 
   /** A Forward stream ended with this status code. */
   streamFailed(code: grpcStatus): void {
-    this.#errors.labels(grpcStatus[code] ?? String(code)).inc();
+    this.#figures.errors.labels(grpcStatus[code] ?? String(code)).inc();
   }
 }

@@ -35,6 +35,7 @@ import { NodeDb } from './node-db.ts';
 import { ShareSubmitter } from './share-submitter.ts';
 import { openShard } from '../model/shards/shard-files.ts';
 import { ownShardFilesBinding } from '../registry/shard-server.ts';
+import { roleOfShard } from '../registry/shard-assignment.ts';
 import { ENGINE_VERSION } from '../protocol/version.ts';
 import { NODE_DEFAULTS } from './node-defaults.ts';
 
@@ -262,6 +263,13 @@ export async function startNode(options: NodeOptions): Promise<NodeHandle> {
     audits,
     state,
     ...(shares === undefined ? {} : { shares }),
+    shard: {
+      modelId: manifest.modelId,
+      index: entry.index,
+      layerStart: entry.layerStart,
+      layerEnd: entry.layerEnd,
+      role: roleOfShard(entry),
+    },
   });
   const ctx: NodeContext = {
     key,

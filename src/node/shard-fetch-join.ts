@@ -12,7 +12,10 @@ import type { RegistryClient as GrpcRegistryClient } from '../proto/tessera/v1/R
 import { fromServiceError } from '../rpc/status.ts';
 import { RegistryClient } from '../registry/registry-client.ts';
 import { signAssignShardRequest } from '../registry/shard-assignment-request.ts';
+import { fetchShardByRanges } from './range-fetch-shard.ts';
+import { resolveModelUrl } from './range-fetch-url.ts';
 import { fetchModelFile, type FetchedFile } from './shard-fetch.ts';
+import { shardSources } from './shard-sources.ts';
 
 /**
  * `tessera node --registry … --model …` (issue 12): the node says what it can hold, the registry
@@ -34,6 +37,12 @@ export interface JoinOptions {
   readonly log: Logger;
   /** A progress report per file: its name, bytes held and its size. */
   readonly onProgress?: (file: string, held: number, total: number | undefined) => void;
+  /**
+   * The model's GGUF (https:, hf:OWNER/REPO/FILE.gguf[@REVISION], or http: to a loopback host), as
+   * the operator gives it: the shard's tensors are fetched from it by range before any GetShard
+   * source is asked. Without it, the manifest's source.url (https: or hf: only) is used.
+   */
+  readonly modelUrl?: string;
 }
 
 export interface Joined {
@@ -63,6 +72,38 @@ function readLocalManifest(dir: string): Manifest | undefined {
   try {
     return parseManifest(readFileSync(join(dir, MANIFEST_FILE), 'utf8'), join(dir, MANIFEST_FILE));
   } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Where to range-fetch the shard's tensors from, if anywhere: the operator's URL, else the
+ * manifest's. The origin comes first because it costs the network nothing; the manifest's hashes
+ * make it as safe as a peer.
+ */
+function rangeSource(options: JoinOptions, manifest: Manifest): URL | undefined {
+  const given = options.modelUrl;
+  const spec = given ?? manifest.source?.url;
+  if (spec === undefined) return undefined;
+  if (manifest.tensors === undefined) {
+    options.log('model_url_unusable', {
+      url: spec,
+      code: 'MANIFEST_NO_TENSORS',
+      action: 'the manifest describes no tensors (re-cut it with this tessera shard); fetching the shard file whole',
+    });
+    return undefined;
+  }
+  // The operator's own URL may be http to a loopback mirror; a registry's may not point there.
+  if (given !== undefined) return resolveModelUrl(given, { allowLoopbackHttp: true });
+  try {
+    return resolveModelUrl(spec, { allowLoopbackHttp: false });
+  } catch (error) {
+    options.log('model_url_unusable', {
+      url: spec,
+      code: (error as { code?: string }).code ?? 'INTERNAL',
+      error: (error as Error).message,
+      action: "the manifest's source.url is not one a node fetches from; fetching the shard file whole",
+    });
     return undefined;
   }
 }
@@ -139,33 +180,54 @@ export async function joinNetwork(options: JoinOptions): Promise<Joined> {
   });
   writeFileSync(join(dir, MANIFEST_FILE), manifestJson);
   const entry = manifest.shards[assigned.shardIndex]!;
-  // Nodes serving the shard already hand it out too (in a random order, to spread the load); the
-  // registry is the last resort. Whatever a source sends is checked against the manifest.
-  const peers = nodes
-    .filter((n) => n.shardIndex === entry.index && n.nodeId !== options.key.address)
-    .map((n) => ({ ...n, order: Math.random() }))
-    .sort((a, b) => a.order - b.order);
-  const sources = [...peers.map((n) => n.endpoint), options.registry];
-  const tls = new Set(peers.filter((n) => n.tls).map((n) => n.endpoint));
+  const { sources, tls } = shardSources(nodes, entry.index, options.key.address, options.registry);
   const files: FetchedFile[] = [];
-  for (const want of [
-    { file: manifest.tokenizerFile, sha256: manifest.tokenizerSha256 ?? '' },
-    { file: entry.file, sha256: entry.sha256, ...(entry.bytes === undefined ? {} : { bytes: entry.bytes }) },
-  ])
-    files.push(
-      await fetchModelFile(
-        { modelId: options.modelId, ...want },
-        {
-          sources,
-          tls,
-          dir,
-          log,
-          ...(options.onProgress === undefined
-            ? {}
-            : { onProgress: (held, total) => options.onProgress!(want.file, held, total) }),
-        },
-      ),
+  const fetchFromSources = async (want: { file: string; sha256: string; bytes?: number }) =>
+    fetchModelFile(
+      { modelId: options.modelId, ...want },
+      {
+        sources,
+        tls,
+        dir,
+        log,
+        ...(options.onProgress === undefined
+          ? {}
+          : { onProgress: (held, total) => options.onProgress!(want.file, held, total) }),
+      },
     );
+  const tokenizer = await fetchFromSources({ file: manifest.tokenizerFile, sha256: manifest.tokenizerSha256 ?? '' });
+  files.push(tokenizer);
+  const url = rangeSource(options, manifest);
+  let shard: FetchedFile | undefined;
+  if (url !== undefined) {
+    try {
+      shard = await fetchShardByRanges({
+        url,
+        manifest,
+        entry,
+        dir,
+        tokenizerPath: tokenizer.path,
+        log,
+        ...(options.onProgress === undefined
+          ? {}
+          : { onProgress: (held, total) => options.onProgress!(entry.file, held, total) }),
+      });
+    } catch (error) {
+      // The reason was logged where it arose (range_fetch_failed); the file's other sources remain.
+      log('shard_range_fetch_abandoned', {
+        file: entry.file,
+        code: (error as { code?: string }).code ?? 'INTERNAL',
+        error: (error as Error).message,
+        action: 'fetching the shard file from peers and the registry',
+      });
+    }
+  }
+  shard ??= await fetchFromSources({
+    file: entry.file,
+    sha256: entry.sha256,
+    ...(entry.bytes === undefined ? {} : { bytes: entry.bytes }),
+  });
+  files.push(shard);
   const fetchedBytes = files.reduce((sum, f) => sum + f.fetchedBytes, 0);
   log('shard_files_ready', { modelId: options.modelId, shard: assigned.shardIndex, dir, fetchedBytes });
   return { shardsDir: dir, shardIndex: assigned.shardIndex, role: assigned.role, manifest, files, fetchedBytes };

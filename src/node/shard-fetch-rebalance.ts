@@ -7,13 +7,15 @@ import type { Manifest } from '../model/manifest.ts';
 import { unhealthy, type Health } from '../metrics/metrics-server.ts';
 import { assignShard } from './shard-fetch-join.ts';
 import { fetchModelFile } from './shard-fetch.ts';
+import { discoverShardSources } from './shard-sources.ts';
 
 /**
  * Rebalancing (issue 12; Petals' `should_choose_other_blocks`): every interval an assigned node asks
  * the registry whether moving to another shard would raise the network's weakest shard past the
- * hysteresis without uncovering its own. If so it fetches the new shard first, then stops serving
- * the old one (unregistering, letting its sessions finish), serves the new one under the same key,
- * and deletes the old file: it holds one shard's bytes, as when it joined.
+ * hysteresis without uncovering its own. If so it fetches the new shard first (from nodes serving
+ * it, as a joining node does, the registry last), then stops serving the old one (unregistering,
+ * letting its sessions finish), serves the new one under the same key, and deletes the old file: it
+ * holds one shard's bytes, as when it joined.
  */
 
 /** What a serving node is to this loop: a thing to ask for health and to close. */
@@ -52,6 +54,13 @@ export function serveWithRebalancing(options: RebalanceOptions): ServingNode {
     const from = manifest.shards[shardIndex]!;
     const to = manifest.shards[target]!;
     log('shard_moving', { from: from.index, to: to.index });
+    const { sources, tls } = await discoverShardSources(
+      options.registry,
+      options.modelId,
+      to.index,
+      options.key.address,
+      log,
+    );
     await fetchModelFile(
       {
         modelId: options.modelId,
@@ -60,7 +69,8 @@ export function serveWithRebalancing(options: RebalanceOptions): ServingNode {
         ...(to.bytes === undefined ? {} : { bytes: to.bytes }),
       },
       {
-        sources: [options.registry],
+        sources,
+        tls,
         dir: options.dir,
         log,
         ...(options.onProgress === undefined

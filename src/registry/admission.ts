@@ -6,6 +6,8 @@ import type { ClusterConfig } from './cluster-config.ts';
 import type { Role } from './announcement.ts';
 import { SignedPayloadError } from './signed-payload.ts';
 import type { NodeRecord, RegistryStore, StoredManifest } from './store.ts';
+import type { StakeInfo } from './settlement-backend.ts';
+import type { StakeStanding } from './stake-gate.ts';
 
 /**
  * A refused signed call (an announcement, an operator request, an audit request): `reason` is the
@@ -36,6 +38,8 @@ export interface AdmissionContext {
 /** Why a member's bond is below its role's minimum, or undefined when it is not. */
 export interface MinimumStake {
   belowMinimum(nodeId: string, role: Role): Promise<string | undefined>;
+  /** belowMinimum and the stake read for it (src/registry/stake-gate.ts). */
+  standing(nodeId: string, role: Role): Promise<StakeStanding>;
 }
 
 /** How long a node may stay silent before discovery stops listing it. */
@@ -73,12 +77,13 @@ export async function admitStaked(
   expected: AnnouncementKind,
   signed: SignedAnnouncement,
   nowMs: number,
-): Promise<Announcement> {
+): Promise<{ readonly announcement: Announcement; readonly stake?: StakeInfo }> {
   const a = checkAnnouncement(context, expected, signed, nowMs);
+  let stake: StakeInfo | undefined;
   if (expected !== 'unregister' && context.stakeGate !== undefined) {
     let refusal: string | undefined;
     try {
-      refusal = await context.stakeGate.belowMinimum(a.nodeId, a.role);
+      ({ refusal, stake } = await context.stakeGate.standing(a.nodeId, a.role));
     } catch (error) {
       throw new AdmissionError(
         status.UNAVAILABLE,
@@ -98,7 +103,8 @@ export async function admitStaked(
     checkNonce(context, a, 'announcement');
   }
   apply(context, a, nowMs);
-  return a;
+  // The stake read, for the reply: read once per call (on the EVM back end each read is a round trip).
+  return stake === undefined ? { announcement: a } : { announcement: a, stake };
 }
 
 function apply(context: AdmissionContext, a: Announcement, nowMs: number): void {

@@ -32,8 +32,9 @@ import { healthy, unhealthy, type Health } from '../metrics/metrics-server.ts';
 import { RegistryMetrics } from './registry-metrics.ts';
 import { RosterSigner } from './roster-signer.ts';
 import { EquivocationJudgeService } from './equivocation.ts';
-import { BPS } from './settlement-backend.ts';
+import { BPS, type StakeInfo } from './settlement-backend.ts';
 import { assignShardHandler } from './shard-assignment-service.ts';
+import { ASSIGNMENT_HOLD_MS, MAX_HOLDS, ShardAssigner } from './shard-assignment.ts';
 import { shardFilesHandlers } from './shard-server.ts';
 
 export interface RegistryOptions {
@@ -63,6 +64,8 @@ export interface RegistryOptions {
   readonly metrics?: Metrics;
   /** Bucket numbers by bucket name, over the cluster config's and the defaults (a test narrows one). */
   readonly rateLimits?: RateOverrides;
+  /** Shard assignments held for nodes not registered yet, in all (src/registry/shard-assignment.ts); default MAX_HOLDS. */
+  readonly assignmentHolds?: number;
   /** GetShard streams per peer host and in all (src/registry/shard-server.ts); default its own. */
   readonly shardStreams?: { readonly perPeer?: number; readonly total?: number };
 }
@@ -169,11 +172,14 @@ export async function startRegistry(options: RegistryOptions): Promise<RegistryH
     const tokenizers = new Map<string, Buffer>();
 
     const authCall =
-      (kind: AnnouncementKind, reply: (nowMs: number, admitted: Announcement) => object | Promise<object>) =>
+      (
+        kind: AnnouncementKind,
+        reply: (nowMs: number, admitted: Announcement, stake: StakeInfo | undefined) => object | Promise<object>,
+      ) =>
       async (call: ServerUnaryCall<Signed__Output, object>, callback: sendUnaryData<object>) => {
         const nowMs = Date.now();
         try {
-          const a = await admitStaked(
+          const { announcement: a, stake } = await admitStaked(
             contextOf(kind),
             kind,
             { payload: call.request.payload, signature: call.request.signature },
@@ -188,7 +194,7 @@ export async function startRegistry(options: RegistryOptions): Promise<RegistryH
               shard: a.shardIndex,
               endpoint: a.endpoint,
             });
-          callback(null, await reply(nowMs, a));
+          callback(null, await reply(nowMs, a, stake));
         } catch (error) {
           if (!(error instanceof TesseraError)) {
             log('internal_error', { kind, error: (error as Error).message });
@@ -213,11 +219,12 @@ export async function startRegistry(options: RegistryOptions): Promise<RegistryH
         ),
       ) as never;
     let gossip: PeerGossip | undefined;
-    // A node stops taking new sessions during its cooldown: it hears of it in these replies.
-    const unstakingUntilMs = async (a: Announcement): Promise<number> => {
+    // A node stops taking new sessions during its cooldown: it hears of it in these replies. The
+    // stake the admission read is the one used: a second read would be a second chain round trip.
+    const unstakingUntilMs = async (a: Announcement, read: StakeInfo | undefined): Promise<number> => {
       if (a.role !== 'node' || options.stakes === undefined) return 0;
       try {
-        return (await options.stakes.stakeOf(a.nodeId)).unstakingUntilMs ?? 0;
+        return (read ?? (await options.stakes.stakeOf(a.nodeId))).unstakingUntilMs ?? 0;
       } catch (error) {
         throw new TesseraError(
           'STAKES_UNAVAILABLE',
@@ -228,18 +235,18 @@ export async function startRegistry(options: RegistryOptions): Promise<RegistryH
     };
 
     const handlers: RegistryHandlers = {
-      Register: authCall('register', async (nowMs, a) => ({
+      Register: authCall('register', async (nowMs, a, stake) => ({
         heartbeatIntervalMs: config.heartbeat.intervalMs,
         registeredAtMs: nowMs,
         auditSamplingRate: config.audit.samplingRate,
         auditRetentionMs: auditRetentionMs(config),
-        unstakingUntilMs: await unstakingUntilMs(a),
+        unstakingUntilMs: await unstakingUntilMs(a, stake),
       })),
       // A node learns here the audits it owes, whether or not their clients revealed on its stream.
-      Heartbeat: authCall('heartbeat', async (nowMs, a) => ({
+      Heartbeat: authCall('heartbeat', async (nowMs, a, stake) => ({
         serverTimeMs: nowMs,
         owedAudits: a.role === 'node' ? audit.owedTo(a.nodeId) : [],
-        unstakingUntilMs: await unstakingUntilMs(a),
+        unstakingUntilMs: await unstakingUntilMs(a, stake),
       })),
       Unregister: authCall('unregister', () => ({})),
       ListModels: (_call, callback) => {
@@ -307,6 +314,7 @@ export async function startRegistry(options: RegistryOptions): Promise<RegistryH
         ...context,
         takeKey: (nodeId) => takeKey('AssignShard', nodeId),
         manifests: new Map([...served.values()].map((m) => [m.modelId, m.manifest])),
+        assigner: new ShardAssigner(ASSIGNMENT_HOLD_MS, options.assignmentHolds ?? MAX_HOLDS),
         log,
       }),
       ...operatorHandlers({

@@ -21,7 +21,8 @@ import { roleOfShard, ShardAssigner } from './shard-assignment.ts';
 /**
  * AssignShard: checked as every signed call (signer, freshness, one-time nonce, per-key rate, not
  * banned) and, since the node will serve, for the node stake minimum; only then is a shard chosen
- * and held, so a refused request leaves the holds as they were.
+ * and held, so a refused request leaves the holds as they were. With the assigner's holds full a
+ * joiner is refused ASSIGNMENT_HOLDS_FULL, its nonce not spent.
  */
 export function assignShardHandler(
   context: AdmissionContext & {

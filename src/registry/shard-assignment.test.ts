@@ -123,3 +123,53 @@ test('rebalancing: a node moves to cover a shard nobody serves, never uncovers i
   const even = [holder('a', 0), holder('b', 0), holder('c', 1), holder('d', 2), holder('e', 2)];
   assert.equal(rebalanceShard(three, even, { ...me('a', 0), serving: 0 }), undefined);
 });
+
+test('holds are bounded: one per node id (a new request replaces it) and maxHolds in all, past which a joiner is refused ASSIGNMENT_HOLDS_FULL', () => {
+  const manifest = manifestOf([MiB, MiB, MiB]);
+  const assigner = new ShardAssigner(1_000, 3);
+  // One key asking again and again holds one shard, the last it was given.
+  for (let i = 0; i < 50; i++) assigner.assign(manifest, [], joiner('x'), i);
+  assert.deepEqual([...assigner.holds('m')], [['x', 0]]);
+  // so the next joiner is sent where one hold would send it
+  assert.equal(assigner.assign(manifest, [], joiner('h'), 60).entry.index, 1);
+  assert.equal(assigner.assign(manifest, [], joiner('y'), 70).entry.index, 2);
+  assert.equal(assigner.size, 3);
+  const refused = (() => {
+    try {
+      assigner.assign(manifest, [], joiner('z'), 80);
+    } catch (error) {
+      return error;
+    }
+    return assert.fail('a fourth hold was taken');
+  })();
+  assert.ok(refused instanceof TesseraError);
+  assert.equal(refused.code, 'ASSIGNMENT_HOLDS_FULL');
+  assert.equal(refused.kind, 'resource_exhausted');
+  assert.deepEqual([...assigner.holds('m').keys()], ['x', 'h', 'y']);
+  // A node that holds already asks again: its own hold is replaced, no room is needed.
+  assert.equal(assigner.assign(manifest, [], joiner('x'), 90).entry.index, 0);
+  // A registered node asking whether to move, with no room to hold the move: it stays, unrefused.
+  const registered = [holder('a', 0), holder('b', 0)];
+  assert.deepEqual(assigner.assign(manifest, registered, joiner('a', { serving: 0, held: [0] }), 95), {
+    entry: manifest.shards[0],
+    untilMs: 0,
+  });
+  // 'h' registered (on a shard other than the one it was sent to): its hold goes, and room with it.
+  assert.equal(assigner.assign(manifest, [holder('h', 2)], joiner('z'), 100).entry.index, 1);
+  assert.deepEqual([...assigner.holds('m').keys()].sort(), ['x', 'y', 'z']);
+  // Lapsed holds make room too.
+  assert.equal(assigner.assign(manifest, [], joiner('w'), 2_000).entry.index, 0);
+  assert.deepEqual([...assigner.holds('m').keys()], ['w']);
+});
+
+test("a mover's hold counts while it still serves the shard it leaves, and goes once it registers elsewhere", () => {
+  const two = manifestOf([MiB, MiB]);
+  const assigner = new ShardAssigner();
+  const registered = [holder('a', 0), holder('c', 0)];
+  assert.equal(assigner.assign(two, registered, joiner('a', { serving: 0, held: [0] }), 0).entry.index, 1);
+  // still registered on shard 0 while it fetches shard 1: the hold stays, so 'c' is not sent too
+  assert.equal(assigner.assign(two, registered, joiner('c', { serving: 0, held: [0] }), 1).entry.index, 0);
+  assert.deepEqual([...assigner.holds('m')], [['a', 1]]);
+  assigner.assign(two, [holder('a', 1), holder('c', 0)], joiner('c', { serving: 0, held: [0] }), 2);
+  assert.deepEqual([...assigner.holds('m')], []);
+});

@@ -15,9 +15,6 @@ export const TIER_THROUGHPUT: Readonly<Record<string, number>> = { T1: 200, T2: 
 /** How long an assignment is held for a node that has not registered yet: a download of its shard. */
 export const ASSIGNMENT_HOLD_MS = 10 * 60_000;
 
-/** Holds kept per model at most (the oldest goes first): memory, whoever asks. */
-export const MAX_HOLDS_PER_MODEL = 4096;
-
 /** A node serving (or about to serve) a shard. */
 export interface ShardHolder {
   readonly nodeId: string;
@@ -139,19 +136,50 @@ export function rebalanceShard(
 }
 
 /**
- * Assignments handed out and not yet followed by a registration, per model: nodes joining (or
- * moving) together would otherwise all be sent to the same uncovered shard. A hold counts in place
- * of its node's registration until the node registers on the shard it was sent to; a hold lapses
- * after holdMs.
+ * Holds kept in all, over every model: one per node id at most, so filling them takes as many staked
+ * keys. Past it a joiner is refused ASSIGNMENT_HOLDS_FULL until holds are followed or lapse.
+ */
+export const MAX_HOLDS = 1024;
+
+/** No room for another hold: the assigner's state is bounded, whoever asks. */
+export class AssignmentHoldsFullError extends TesseraError {
+  constructor(max: number, retryAtMs: number) {
+    super(
+      'ASSIGNMENT_HOLDS_FULL',
+      'resource_exhausted',
+      `the registry holds ${max} shard assignments for nodes that have not registered yet, as many as it keeps; ask again after ${new Date(retryAtMs).toISOString()}, when the oldest lapses`,
+    );
+  }
+}
+
+interface Hold extends ShardHolder {
+  readonly modelId: string;
+  /** The shard the node serves while it moves; undefined for a joiner. */
+  readonly from: number | undefined;
+  readonly untilMs: number;
+}
+
+/**
+ * Assignments handed out and not yet followed by a registration: nodes joining (or moving) together
+ * would otherwise all be sent to the same uncovered shard. A hold counts in place of its node's
+ * registration until the node registers (a joiner on any shard, a mover on a shard other than the
+ * one it leaves) or holdMs pass. Holds are bounded per node id (a new request replaces the old
+ * hold) and in total (maxHolds), so that no key, nor many, can grow the state or keep more than one
+ * shard each looking served.
  */
 export class ShardAssigner {
-  readonly #holds = new Map<string, Map<string, ShardHolder & { readonly untilMs: number }>>();
+  /** By node id, in the order made (a replaced hold goes to the end). */
+  readonly #holds = new Map<string, Hold>();
 
-  constructor(private readonly holdMs = ASSIGNMENT_HOLD_MS) {}
+  constructor(
+    private readonly holdMs = ASSIGNMENT_HOLD_MS,
+    private readonly maxHolds = MAX_HOLDS,
+  ) {}
 
   /**
    * Chooses `joiner`'s shard beside the live `registered` nodes and the holds, and holds it; for a
    * node that says which shard it serves, whether it should move (the shard it serves: stay).
+   * AssignmentHoldsFullError when a hold is needed and maxHolds are held by other nodes.
    */
   assign(
     manifest: Manifest,
@@ -159,37 +187,62 @@ export class ShardAssigner {
     joiner: Joiner,
     nowMs: number,
   ): { entry: ShardEntry; untilMs: number } {
-    const holds = this.#holds.get(manifest.modelId) ?? new Map<string, ShardHolder & { readonly untilMs: number }>();
-    const arrived = new Set(registered.map((r) => `${r.nodeId}/${r.shardIndex}`));
-    for (const [nodeId, hold] of holds)
-      if (hold.untilMs <= nowMs || arrived.has(`${nodeId}/${hold.shardIndex}`)) holds.delete(nodeId);
-    const holders = [...registered.filter((r) => !holds.has(r.nodeId)), ...holds.values()];
+    this.#release(manifest.modelId, registered, nowMs);
+    // Its own earlier hold is replaced by this answer, whatever it is.
+    this.#holds.delete(joiner.nodeId);
+    const holds = [...this.#holds.values()].filter((h) => h.modelId === manifest.modelId);
+    const held = new Set(holds.map((h) => h.nodeId));
+    const holders = [...registered.filter((r) => !held.has(r.nodeId)), ...holds];
     const untilMs = nowMs + this.holdMs;
     if (joiner.serving !== undefined) {
-      const stayers = registered.filter((r) => (holds.get(r.nodeId)?.shardIndex ?? r.shardIndex) === r.shardIndex);
+      const stay = { entry: manifest.shards[joiner.serving]!, untilMs: 0 };
+      // A move can wait: with no room to hold it, the node stays where it serves.
+      if (this.#holds.size >= this.maxHolds) return stay;
+      const moving = new Map(holds.map((h) => [h.nodeId, h.shardIndex]));
+      const stayers = registered.filter((r) => (moving.get(r.nodeId) ?? r.shardIndex) === r.shardIndex);
       const target = rebalanceShard(manifest, holders, { ...joiner, serving: joiner.serving }, stayers);
-      if (target === undefined) return { entry: manifest.shards[joiner.serving]!, untilMs: 0 };
-      return this.#hold(manifest.modelId, holds, joiner, target, untilMs);
+      if (target === undefined) return stay;
+      return this.#hold(manifest.modelId, joiner, target, joiner.serving, untilMs);
     }
-    return this.#hold(manifest.modelId, holds, joiner, chooseShard(manifest, holders, joiner), untilMs);
+    if (this.#holds.size >= this.maxHolds)
+      throw new AssignmentHoldsFullError(this.maxHolds, this.#holds.values().next().value!.untilMs);
+    return this.#hold(manifest.modelId, joiner, chooseShard(manifest, holders, joiner), undefined, untilMs);
+  }
+
+  /** Drops lapsed holds, and those of `modelId` whose node has registered since. */
+  #release(modelId: string, registered: readonly ShardHolder[], nowMs: number): void {
+    const serving = new Map(registered.map((r) => [r.nodeId, r.shardIndex]));
+    for (const [nodeId, hold] of this.#holds) {
+      const at = hold.modelId === modelId ? serving.get(nodeId) : undefined;
+      if (hold.untilMs <= nowMs || (at !== undefined && at !== hold.from)) this.#holds.delete(nodeId);
+    }
   }
 
   #hold(
     modelId: string,
-    holds: Map<string, ShardHolder & { readonly untilMs: number }>,
     joiner: Joiner,
     entry: ShardEntry,
+    from: number | undefined,
     untilMs: number,
   ): { entry: ShardEntry; untilMs: number } {
-    holds.delete(joiner.nodeId);
-    if (holds.size >= MAX_HOLDS_PER_MODEL) holds.delete(holds.keys().next().value!);
-    holds.set(joiner.nodeId, { nodeId: joiner.nodeId, shardIndex: entry.index, tier: joiner.tier, untilMs });
-    this.#holds.set(modelId, holds);
+    this.#holds.set(joiner.nodeId, {
+      modelId,
+      nodeId: joiner.nodeId,
+      shardIndex: entry.index,
+      tier: joiner.tier,
+      from,
+      untilMs,
+    });
     return { entry, untilMs };
   }
 
   /** The holds of a model, for tests and status: node id → shard. */
   holds(modelId: string): ReadonlyMap<string, number> {
-    return new Map([...(this.#holds.get(modelId) ?? new Map()).values()].map((h) => [h.nodeId, h.shardIndex]));
+    return new Map([...this.#holds.values()].filter((h) => h.modelId === modelId).map((h) => [h.nodeId, h.shardIndex]));
+  }
+
+  /** Holds kept now, over every model. */
+  get size(): number {
+    return this.#holds.size;
   }
 }

@@ -8,6 +8,12 @@ export interface StakeReader {
 
 type Role = keyof ClusterConfig['stake']['minimum'];
 
+/** Why a member may not hold its membership (undefined: it may), and the stake read to decide it. */
+export interface StakeStanding {
+  readonly refusal?: string;
+  readonly stake?: StakeInfo;
+}
+
 /**
  * Admission by bond (docs/ARCHITECTURE.md §8): a member gets new work only while its stake is at least
  * its role's minimum and it is not unstaking. Slashing lowers the stake, so a slashed node drops out
@@ -34,11 +40,23 @@ export class StakeGate {
    * Unstaking does not count here: an unstaking member stays registered, it only gets no new work.
    */
   async belowMinimum(nodeId: string, role: Role): Promise<string | undefined> {
+    return (await this.standing(nodeId, role)).refusal;
+  }
+
+  /**
+   * belowMinimum, with the stake it read (none when the role's minimum is 0): a caller that needs the
+   * stake too (a heartbeat's reply says when its cooldown ends) uses it rather than reading it again,
+   * which on the EVM back end is another round trip to the chain.
+   */
+  async standing(nodeId: string, role: Role): Promise<StakeStanding> {
     const minimum = this.minimum[role];
-    if (minimum === 0n) return undefined;
-    const { amount } = await this.stakes.stakeOf(nodeId);
-    if (amount >= minimum) return undefined;
-    return `${role} ${nodeId} has stake ${amount}, below the ${role} minimum ${minimum} (bond ${minimum - amount} more: \`tessera stake\` from its earnings or its account, or a grant from the cluster's operator)`;
+    if (minimum === 0n) return {};
+    const stake = await this.stakes.stakeOf(nodeId);
+    if (stake.amount >= minimum) return { stake };
+    return {
+      stake,
+      refusal: `${role} ${nodeId} has stake ${stake.amount}, below the ${role} minimum ${minimum} (bond ${minimum - stake.amount} more: \`tessera stake\` from its earnings or its account, or a grant from the cluster's operator)`,
+    };
   }
 
   /** The members eligible for new work, in their order. */

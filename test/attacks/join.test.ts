@@ -4,11 +4,12 @@
 // the end, more concurrent streams than one address may hold, an assignment asked by an unstaked key,
 // and a peer serving corrupted bytes. Each is refused with its status and reason (or, for the corrupt
 // peer, caught by the fetching node), nothing is held or served for it, and an honest fetch or
-// assignment made meanwhile succeeds.
+// assignment made meanwhile succeeds. And a model's origin (HTTP ranges of its GGUF) that alters a
+// tensor, ignores ranges, sends more than asked or redirects to http: refused with its reason.
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { credentials, status, type ClientReadableStream, type ServiceError } from '@grpc/grpc-js';
 import Database from 'better-sqlite3';
@@ -27,6 +28,18 @@ import { shardFilesHandlers } from '../../src/registry/shard-server.ts';
 import { startGrpcServer } from '../../src/rpc/server.ts';
 import { reasonOf } from '../../src/rpc/status.ts';
 import { removeDir, tempDir, testClusterConfig, waitFor, writeShardsDir } from '../support/registry-fixtures.ts';
+import { sha256File } from '../../src/crypto/hash.ts';
+import { shardTensors } from '../../src/model/shards/assemble.ts';
+import { shardModel } from '../../src/model/shards/shard.ts';
+import { fetchShardByRanges } from '../../src/node/range-fetch-shard.ts';
+import { joinNetwork } from '../../src/node/shard-fetch-join.ts';
+import { parseClusterConfig } from '../../src/registry/cluster-config.ts';
+import { testModel } from '../support/models.ts';
+import {
+  startRangeFileServer,
+  type RangeFileServer,
+  type RangeFileServerOptions,
+} from '../support/range-file-server.ts';
 
 const dir = tempDir('attack-join');
 const modelDir = join(dir, 'tiny');
@@ -349,3 +362,222 @@ test('a caller that stops reading loses its stream (STREAM_STALLED) and its slot
   assert.equal(status[stalled.code], status[status.DEADLINE_EXCEEDED], stalled.details);
   assert.equal(reasonOf(stalled), 'STREAM_STALLED');
 });
+
+test('AssignShard holds: a staked key asking again and again holds one shard, more keys past the cap are refused ASSIGNMENT_HOLDS_FULL, and honest joins meanwhile succeed', async () => {
+  // A registry of its own, holding at most 3 assignments, whose per-key rate lets a flood through to
+  // the assigner: the bound under test is the holds', not the rate limit's.
+  const holdsDir = join(dir, 'holds');
+  writeShardsDir(join(holdsDir, 'tiny'), 'tiny', 3);
+  const holdsDb = join(holdsDir, 'registry.db');
+  const holdsLedger = new LedgerBackend({ path: holdsDb, unstakeCooldownS: 0, challengeWindowS: 0 });
+  const holdsRegistry = await startRegistry({
+    port: 0,
+    dbPath: holdsDb,
+    settlement: holdsLedger,
+    stakes: holdsLedger,
+    accounts: holdsLedger,
+    assignmentHolds: 3,
+    rateLimits: { 'announce-key': { perSecond: 1000, burst: 1000 } },
+    clusterConfig: testClusterConfig(holdsDir, {
+      stake: { minimum: { node: Number(MINIMUM_NODE_STAKE), daemon: 0, verifier: 0 }, unstakeCooldownS: 0 },
+      challengeWindowS: 0,
+      operatorKeys: [operator.address],
+      rateLimit: { perSecond: 1000, burst: 1000 },
+    }),
+  });
+  const holdsClient = new RegistryClient(holdsRegistry.endpoint);
+  cleanups.push(async () => {
+    holdsClient.close();
+    await holdsRegistry.close();
+    await holdsLedger.close();
+  });
+  const endpoint = holdsRegistry.endpoint;
+  const staked = async () => {
+    const key = generateKeyPair();
+    await holdsClient.grant(operator, key.address, { stake: MINIMUM_NODE_STAKE });
+    return key;
+  };
+  const nonceCount = (address: string) => {
+    const db = new Database(holdsDb, { readonly: true });
+    try {
+      return db.prepare('SELECT nonce FROM nonces WHERE node_id = ?').all(address).length;
+    } finally {
+      db.close();
+    }
+  };
+  const attacker = await staked();
+  const honest = [await staked(), await staked(), await staked()] as const;
+
+  // 40 requests from the attacker's key (each signed afresh) beside an honest joiner's one.
+  const [first, ...flood] = await Promise.all([
+    assignShard(endpoint, honest[0], request()),
+    ...Array.from({ length: 40 }, () => assignShard(endpoint, attacker, request())),
+  ]);
+  assert.equal(flood.length, 40);
+  assert.ok(first.heldUntilMs > Date.now(), 'the honest joiner holds its shard');
+  // However often it asked, the attacker holds one shard: its last answer.
+  const attackerShard = (await assignShard(endpoint, attacker, request())).shardIndex;
+  assert.notEqual(attackerShard, first.shardIndex, 'two holds on three empty shards are on two shards');
+  const second = await assignShard(endpoint, honest[1], request());
+  assert.deepEqual(
+    [attackerShard, first.shardIndex, second.shardIndex].sort(),
+    [0, 1, 2],
+    'the next honest joiner is sent to the one shard neither hold covers',
+  );
+
+  // Three holds: a fourth, from another of the attacker's staked keys, is refused and leaves no trace.
+  const secondKey = await staked();
+  const full = await refusedWith(
+    assignShard(endpoint, secondKey, request()),
+    status.RESOURCE_EXHAUSTED,
+    'ASSIGNMENT_HOLDS_FULL',
+  );
+  assert.match(full.message, /holds 3 shard assignments for nodes that have not registered yet/);
+  assert.equal(nonceCount(secondKey.address), 0);
+
+  // An honest joiner registers on its shard: its hold is followed and goes, and the next honest
+  // joiner is assigned in the room it leaves; the attacker's second key is still refused after it.
+  await holdsClient.register(honest[0], {
+    role: 'node',
+    modelId: 'tiny',
+    shardIndex: first.shardIndex,
+    shareKey: Buffer.from(honest[0].publicKey).toString('hex'),
+    endpoint: '127.0.0.1:50101',
+    tls: false,
+    capabilities: {
+      tier: 'T3',
+      cpuCores: 4,
+      memoryGiB: 8,
+      gpu: 'none',
+      region: 'eu',
+      workloads: ['llm-shard'],
+      clientVersion: '0.1.0',
+    },
+    load: { activeSessions: 0, maxSessions: 8, computeUsPerToken: 120 },
+    pricePer1kTokens: 5,
+  });
+  const third = await assignShard(endpoint, honest[2], request());
+  assert.ok(third.heldUntilMs > Date.now());
+  await refusedWith(assignShard(endpoint, secondKey, request()), status.RESOURCE_EXHAUSTED, 'ASSIGNMENT_HOLDS_FULL');
+  assert.equal(nonceCount(secondKey.address), 0);
+});
+
+// The origin attacks: stories260K cut in two, its GGUF served over HTTP by a hostile origin and an honest one.
+const STORIES = testModel('stories260K.gguf');
+const storiesDir = join(dir, 'stories');
+const stories = shardModel(STORIES, 2, storiesDir);
+const storiesTokenizer = join(storiesDir, stories.tokenizerFile);
+// Started by the first test that needs it, not at the top level: an await here would let the runner
+// finish the tests above (all filtered out, say) and run `after` before these are registered.
+let honestOrigin: RangeFileServer | undefined;
+async function honestOriginUrl(): Promise<string> {
+  if (honestOrigin === undefined) {
+    const started = await startRangeFileServer(STORIES, 'stories260K.gguf');
+    cleanups.push(() => started.close());
+    honestOrigin = started;
+  }
+  return honestOrigin.url;
+}
+
+/** A range fetch of shard `index` into a fresh directory: the shard file it made, or its refusal. */
+async function rangeFetch(url: string, index: number, name: string) {
+  const into = join(dir, name);
+  mkdirSync(into);
+  const entry = stories.shards[index]!;
+  const outcome = await fetchShardByRanges({
+    url: new URL(url),
+    manifest: stories,
+    entry,
+    dir: into,
+    tokenizerPath: storiesTokenizer,
+    log: () => {},
+  }).then(
+    (fetched) => ({ fetched, refusal: undefined }),
+    (refusal: unknown) => ({ fetched: undefined, refusal: refusal as TesseraError & { tensor?: string } }),
+  );
+  const store = join(into, `${entry.file}.tensors`);
+  const kept = existsSync(store) ? readdirSync(store) : [];
+  return { ...outcome, into, entry, kept, final: join(into, entry.file) };
+}
+
+test('an origin serving altered bytes for one tensor: refused by name, none of it kept, the node takes the shard from the registry; an honest fetch meanwhile succeeds', async () => {
+  const entry = stories.shards[0]!;
+  const victim = shardTensors(stories, entry).find((t) => t.name === 'blk.1.attn_k.weight')!;
+  const evil = await startRangeFileServer(STORIES, 'stories260K.gguf', {
+    alter: { start: victim.offset + (victim.bytes >> 1), end: victim.offset + (victim.bytes >> 1) + 1 },
+  });
+  cleanups.push(() => evil.close());
+  const [attacked, honest] = await Promise.all([
+    rangeFetch(evil.url, 0, 'origin-altered'),
+    rangeFetch(await honestOriginUrl(), 0, 'origin-altered-honest'),
+  ]);
+  assert.equal(attacked.refusal?.code, 'SHARD_HASH_MISMATCH');
+  assert.equal(attacked.refusal?.tensor, victim.name);
+  assert.match(
+    attacked.refusal!.message,
+    /tensor blk\.1\.attn_k\.weight .* has SHA-256 [0-9a-f]{64}, the manifest says/,
+  );
+  assert.equal(existsSync(attacked.final), false, 'no shard file to serve');
+  assert.equal(
+    attacked.kept.some((name) => name.startsWith(victim.name)),
+    false,
+    'nothing of the altered tensor kept',
+  );
+  assert.equal(sha256File(honest.fetched!.path), entry.sha256);
+
+  // A node joining with that origin's URL: refused there, it fetches the shard file from the registry.
+  const clusterConfig = parseClusterConfig(
+    { clusterId: 'origin', models: [{ id: stories.modelId, manifest: 'stories' }] },
+    dir,
+  );
+  const storiesRegistry = await startRegistry({ port: 0, dbPath: join(dir, 'origin.db'), clusterConfig });
+  cleanups.push(() => storiesRegistry.close());
+  const seen: { event: string; fields: Record<string, unknown> }[] = [];
+  const joined = await joinNetwork({
+    registry: storiesRegistry.endpoint,
+    modelId: stories.modelId,
+    key: generateKeyPair(),
+    dir: join(dir, 'origin-join'),
+    kvBudgetBytes: 16 << 20,
+    modelUrl: evil.url,
+    log: (event, fields = {}) => seen.push({ event, fields }),
+  });
+  assert.equal(joined.shardIndex, 0);
+  assert.equal(sha256File(join(joined.shardsDir, entry.file)), entry.sha256);
+  assert.equal(seen.find((e) => e.event === 'range_fetch_failed')?.fields.code, 'SHARD_HASH_MISMATCH');
+  assert.equal(seen.find((e) => e.event === 'shard_tensor_rejected')?.fields.tensor, victim.name);
+  assert.equal(
+    seen.find((e) => e.event === 'shard_file_fetched' && e.fields.file === entry.file)?.fields.source,
+    storiesRegistry.endpoint,
+  );
+});
+
+const misbehaving: [string, RangeFileServerOptions, string, RegExp][] = [
+  ['ignores Range (200 and the whole file)', { ignoreRange: true }, 'RANGE_IGNORED', /answered 200 \(the whole file\)/],
+  ['sends more bytes than asked', { extraBytes: 4096 }, 'RANGE_TOO_LONG', /sent more than the \d+ bytes asked for/],
+  [
+    'redirects to http',
+    { redirectTo: 'http://127.0.0.1:9/stories260K.gguf' },
+    'REDIRECT_REFUSED',
+    /only redirects to https: are followed/,
+  ],
+];
+for (const [what, options, code, reason] of misbehaving)
+  test(`an origin that ${what} is refused (${code}), nothing is kept, and an honest fetch meanwhile succeeds`, async () => {
+    const evil = await startRangeFileServer(STORIES, 'stories260K.gguf', options);
+    cleanups.push(() => evil.close());
+    const [attacked, honest] = await Promise.all([
+      rangeFetch(evil.url, 1, `origin-${code}`),
+      rangeFetch(await honestOriginUrl(), 1, `origin-${code}-honest`),
+    ]);
+    assert.equal(attacked.refusal?.code, code, String(attacked.refusal));
+    assert.match(attacked.refusal!.message, reason);
+    assert.equal(existsSync(attacked.final), false);
+    // Tensors that arrived whole before the excess bytes are the right ones, checked; nothing else is kept.
+    const store = join(attacked.into, `${attacked.entry.file}.tensors`);
+    for (const name of attacked.kept.filter((n) => !n.endsWith('.part')))
+      assert.equal(sha256File(join(store, name)), stories.tensors!.find((t) => t.name === name)!.sha256, name);
+    if (code !== 'RANGE_TOO_LONG') assert.deepEqual(attacked.kept, [], 'nothing kept');
+    assert.equal(sha256File(honest.fetched!.path), honest.entry.sha256);
+    assert.equal(evil.ranges.length, 1, 'refused at the first answer, not asked again');
+  });

@@ -20,6 +20,7 @@ import { startRegistry } from '../../src/registry/registry.ts';
 import { RegistryClient } from '../../src/registry/registry-client.ts';
 import { localGreedy } from '../support/local-reference.ts';
 import { testModel } from '../support/models.ts';
+import { runTessera } from '../support/tessera-cli.ts';
 
 const TESSERA = fileURLToPath(new URL('../../bin/tessera.js', import.meta.url));
 const scratch = mkdtempSync(join(tmpdir(), 'tessera-join-'));
@@ -330,5 +331,27 @@ test('rebalancing: when a shard loses its only node, one node of a doubly served
   assert.equal(
     ((await response.json()) as { choices: { text: string }[] }).choices[0]!.text,
     (await localGreedy('Once upon a time', 24)).text,
+  );
+
+  // What the mover says of itself follows the move: its /metrics (the same endpoint it started
+  // with) and `tessera status` show shard 1, and the generation it just ran through shard 1 counts.
+  const moved = manifest.shards[1]!;
+  const scraped = await (await fetch(String(eventOf(mover.node.events, 'metrics_listening').url))).text();
+  const shardSeries = scraped.split('\n').filter((line) => line.startsWith('tessera_node_shard{'));
+  assert.deepEqual(shardSeries, [
+    `tessera_node_shard{model="${modelId}",shard="1",layers="${moved.layerStart}-${moved.layerEnd - 1}",role="validator"} 1`,
+  ]);
+  const tokens = /^tessera_node_tokens_processed_total (\d+)$/m.exec(scraped);
+  assert.ok(tokens !== null && Number(tokens[1]) > 0, `tokens run through shard 1 counted:\n${scraped}`);
+  const moverId = String(eventOf(mover.node.events, 'node_started').nodeId);
+  const status = await runTessera(['status', '--json', '--registry', registry.endpoint]);
+  assert.equal(status.code, 0, status.stderr);
+  const coverage = (
+    JSON.parse(status.stdout) as { models: { shardsCoverage: { shardIndex: number; nodes: { nodeId: string }[] }[] }[] }
+  ).models[0]!.shardsCoverage;
+  assert.deepEqual(
+    coverage.filter((s) => s.nodes.some((n) => n.nodeId === moverId)).map((s) => s.shardIndex),
+    [1],
+    status.stdout,
   );
 });

@@ -23,8 +23,7 @@ export async function nodeCommand(options: NodeCommandOptions): Promise<void> {
     'node',
     { host: options.metricsHost, port: options.metricsPort ?? metricsPortBeside(options.port) },
     async ({ log, metrics }) => {
-      // A node's figures register once per process: a node started by a move keeps its figures unread.
-      let metricsTaken = false;
+      // A node started by a rebalancing move takes the figures over (src/node/node-metrics.ts).
       const serve = (shardsDir: string, shardIndex: number) =>
         startNode({
           shardsDir,
@@ -47,9 +46,9 @@ export async function nodeCommand(options: NodeCommandOptions): Promise<void> {
           ...(options.advertise === undefined ? {} : { advertise: options.advertise }),
           ...(tls === undefined ? {} : { tls }),
           ...(options.tlsCa === undefined ? {} : { tlsCa: options.tlsCa }),
-          ...(metricsTaken ? {} : { metrics }),
+          metrics,
           log,
-        }).then((node) => ((metricsTaken = true), node));
+        });
       if (source.kind === 'pre-cut') return serve(source.shardsDir, source.shardIndex);
       // One bar per file, on stderr, and only for bytes that actually come over the network.
       const bars = new Map<string, (held: number, total: number | undefined) => void>();
@@ -69,6 +68,7 @@ export async function nodeCommand(options: NodeCommandOptions): Promise<void> {
           kvBudgetBytes,
           log,
           onProgress,
+          ...(options.modelUrl === undefined ? {} : { modelUrl: options.modelUrl }),
         });
       } catch (error) {
         const refusal = error instanceof TesseraError ? error : fromServiceError(error as never);

@@ -2,6 +2,7 @@ import type { Command } from 'commander';
 import { homedir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { NODE_DEFAULTS } from '../../node/node-defaults.ts';
+import { ModelUrlError, resolveModelUrl } from '../../node/range-fetch-url.ts';
 import { DEFAULT_BATCH_POSITIONS } from '../../node/step-batcher.ts';
 import type { TlsFiles } from '../../node/endpoint-security.ts';
 import { plainFileNameProblem } from '../../model/plain-file-name.ts';
@@ -13,6 +14,7 @@ export interface NodeCommandOptions extends MetricsFlags {
   shardIndex?: number;
   shardsDir?: string;
   model?: string;
+  modelUrl?: string;
   rebalanceInterval: number;
   registry?: string;
   daemon?: string;
@@ -45,6 +47,17 @@ export function parseEndpointOption(name: string) {
   };
 }
 
+/** --model-url: checked here so that a mistyped URL is a usage error, not a failed join minutes later. */
+export function parseModelUrlOption(value: string): string {
+  try {
+    resolveModelUrl(value, { allowLoopbackHttp: true });
+  } catch (error) {
+    if (error instanceof ModelUrlError) throw new CliError(`--model-url: ${error.message}`, 2);
+    throw error;
+  }
+  return value;
+}
+
 /** --tls-cert and --tls-key go together. */
 export function tlsFilesOption(cert: string | undefined, key: string | undefined): TlsFiles | undefined {
   if (cert === undefined && key === undefined) return undefined;
@@ -63,6 +76,11 @@ export function registerNodeCommand(program: Command): void {
     .option(
       '--model <id>',
       'join without shard flags: the registry assigns a shard of this model, fetched into --data-dir (default ~/.cache/tessera/MODEL)',
+    )
+    .option(
+      '--model-url <url>',
+      "with --model: the model's GGUF (https://…, hf:OWNER/REPO/FILE.gguf[@REVISION], or http:// to a loopback host), from which the node fetches only its shard's tensors by HTTP range, each checked against the manifest; peers and the registry remain the fallback",
+      parseModelUrlOption,
     )
     .option(
       '--rebalance-interval <seconds>',
@@ -146,13 +164,18 @@ export function registerNodeCommand(program: Command): void {
  * registry (--registry and --model); anything else is a usage error naming both.
  */
 export function shardSourceOf(
-  options: Pick<NodeCommandOptions, 'shardsDir' | 'shardIndex' | 'model' | 'registry'>,
+  options: Pick<NodeCommandOptions, 'shardsDir' | 'shardIndex' | 'model' | 'registry' | 'modelUrl'>,
 ):
   { kind: 'pre-cut'; shardsDir: string; shardIndex: number } | { kind: 'assigned'; modelId: string; registry: string } {
   const preCut = options.shardsDir !== undefined || options.shardIndex !== undefined;
   if (preCut && options.model !== undefined)
     throw new CliError(
       '--model asks the registry for a shard; --shards-dir and --shard-index name one: pass one or the other',
+      2,
+    );
+  if (preCut && options.modelUrl !== undefined)
+    throw new CliError(
+      '--model-url says where to fetch an assigned shard from: it goes with --model, not --shards-dir',
       2,
     );
   if (preCut) {

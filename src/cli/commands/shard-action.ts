@@ -1,6 +1,7 @@
 import { join } from 'node:path';
 import { MANIFEST_FILE } from '../../model/manifest.ts';
 import { shardModel } from '../../model/shards/shard.ts';
+import { resolveModelUrl } from '../../node/range-fetch-url.ts';
 import { CliError } from '../cli-error.ts';
 import { openModelOption } from '../model-option.ts';
 import type { ShardOptions } from './shard.ts';
@@ -8,14 +9,21 @@ import type { ShardOptions } from './shard.ts';
 export async function shardCommand(model: string, options: ShardOptions): Promise<void> {
   const files = await openModelOption(model);
   files.weights.close();
+  // A GGUF named on the Hugging Face hub is where nodes can fetch their own tensors from.
+  const sourceUrl = options.sourceUrl ?? (model.startsWith('hf:') && model.endsWith('.gguf') ? model : undefined);
+  if (sourceUrl !== undefined) {
+    try {
+      resolveModelUrl(sourceUrl, { allowLoopbackHttp: false });
+    } catch (error) {
+      throw new CliError(`--source-url: ${(error as Error).message}`, 2);
+    }
+  }
   let manifest;
   try {
-    manifest = shardModel(
-      files.path,
-      options.shards,
-      options.out,
-      options.modelId === undefined ? {} : { modelId: options.modelId },
-    );
+    manifest = shardModel(files.path, options.shards, options.out, {
+      ...(options.modelId === undefined ? {} : { modelId: options.modelId }),
+      ...(sourceUrl === undefined ? {} : { sourceUrl }),
+    });
   } catch (error) {
     throw new CliError((error as Error).message);
   }

@@ -5,6 +5,7 @@ export interface ShardOptions {
   shards: number;
   out: string;
   modelId?: string;
+  sourceUrl?: string;
 }
 
 export function registerShardCommand(program: Command): void {
@@ -17,6 +18,10 @@ export function registerShardCommand(program: Command): void {
     .requiredOption('--shards <n>', 'how many shards', parseIntegerOption('shards', 1, 1024))
     .requiredOption('--out <dir>', 'where the shard files and manifest.json go')
     .option('--model-id <id>', 'the id clients ask for (default: the file name without its extension)')
+    .option(
+      '--source-url <url>',
+      "where nodes may fetch the model's GGUF by HTTP range (https://… or hf:OWNER/REPO/FILE.gguf[@REVISION]), written into manifest.json (default: MODEL when it is an hf: .gguf)",
+    )
     .action(async (model: string, options: ShardOptions) =>
       (await import('./shard-action.ts')).shardCommand(model, options),
     );

@@ -19,6 +19,9 @@ export interface SourceTensor {
   readonly type: GgmlType;
   /** GGML order: dims[0] is the row length. */
   readonly dims: readonly number[];
+  readonly byteSize: number;
+  /** Where its bytes lie in the source file, as they are: a GGUF source's tensors only. */
+  readonly offset?: number;
   read(): Uint8Array;
 }
 
@@ -60,7 +63,13 @@ function openGgufSource(path: string): ShardSource {
       tensor(name) {
         const info = file.tensors.get(name);
         if (!info) throw new Error(`${path}: tensor ${name} is missing`);
-        return { type: info.type, dims: info.dims, read: () => file.readTensor(name) };
+        return {
+          type: info.type,
+          dims: info.dims,
+          byteSize: info.byteSize,
+          offset: info.offset,
+          read: () => file.readTensor(name),
+        };
       },
       origin: { file: basename(path), bytes: statSync(path).size, sha256: sha256File(path) },
       close: () => file.close(),
@@ -174,6 +183,7 @@ function openHfSource(dir: string): ShardSource {
         return {
           type: entry.type,
           dims: entry.dims,
+          byteSize: entry.byteSize,
           read() {
             const bytes = new Uint8Array(entry.byteSize);
             weights.read(name, bytes);

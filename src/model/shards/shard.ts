@@ -1,14 +1,16 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { basename, extname, join } from 'node:path';
-import { writeGguf, type GgufMetadataEntry, type GgufTensorSpec } from '../gguf/writer.ts';
-import { GgufValueType } from '../gguf/value.ts';
-import { MANIFEST_FILE, type Manifest, type ShardEntry } from '../manifest.ts';
-import { sha256File } from '../../crypto/hash.ts';
-import { openShardSource, type ShardSource } from './shard-source.ts';
+import { writeGguf, type GgufTensorSpec } from '../gguf/writer.ts';
+import { MANIFEST_FILE, tensorPartOf, type Manifest, type ManifestTensor, type ShardEntry } from '../manifest.ts';
+import { sha256File, sha256Hex } from '../../crypto/hash.ts';
+import { tensorsOfShard, writeShardFile } from './shard-layout.ts';
+import { openShardSource } from './shard-source.ts';
 
 export interface ShardModelOptions {
   /** Defaults to the model's file (or directory) name without its extension. */
   readonly modelId?: string;
+  /** Where nodes may download the source GGUF (https: or hf:OWNER/REPO/FILE.gguf[@REVISION]), for the manifest. */
+  readonly sourceUrl?: string;
 }
 
 const MODEL_ID = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
@@ -28,48 +30,11 @@ export function splitLayers(layers: number, shards: number): { start: number; en
   return ranges;
 }
 
-/** Which shards need a tensor: its layer's, the first for the embedding, the last for the head. */
-function shardsOf(name: string, ranges: readonly { start: number; end: number }[], tied: boolean): number[] {
-  const last = ranges.length - 1;
-  const layer = /^blk\.(\d+)\./.exec(name);
-  if (layer) return [ranges.findIndex((r) => Number(layer[1]) >= r.start && Number(layer[1]) < r.end)];
-  switch (name) {
-    case 'token_embd.weight':
-      return tied && last > 0 ? [0, last] : [0];
-    case 'output_norm.weight':
-    case 'output.weight':
-      return [last];
-    // Rotation factors apply in every layer.
-    case 'rope_freqs.weight':
-      return ranges.map((_, i) => i);
-    default:
-      throw new Error(
-        `tensor ${name} is neither a layer's, the embedding, the head nor rope_freqs: cannot place it in a shard`,
-      );
-  }
-}
-
-function shardMetadata(
-  source: ShardSource,
-  modelId: string,
-  index: number,
-  count: number,
-  range: { start: number; end: number },
-): GgufMetadataEntry[] {
-  return [
-    ...source.metadata,
-    { key: 'tessera.model_id', type: GgufValueType.STRING, value: modelId },
-    { key: 'tessera.shard.index', type: GgufValueType.UINT32, value: index },
-    { key: 'tessera.shard.count', type: GgufValueType.UINT32, value: count },
-    { key: 'tessera.shard.layer_start', type: GgufValueType.UINT32, value: range.start },
-    { key: 'tessera.shard.layer_end', type: GgufValueType.UINT32, value: range.end },
-  ];
-}
-
 /**
  * Cuts a model (GGUF file or Hugging Face directory) into `shards` GGUF files of contiguous layers,
  * each holding only its own tensors and the model's metadata, plus a tokenizer GGUF (metadata only)
- * for clients, and writes manifest.json (version 2) with every file's size and SHA-256.
+ * for clients, and writes manifest.json (version 2) with every file's size and SHA-256 and, for a
+ * GGUF source, every tensor's place in it and SHA-256 (so a node can assemble its shard from ranges).
  */
 export function shardModel(
   modelPath: string,
@@ -85,23 +50,38 @@ export function shardModel(
   try {
     const { config } = source;
     const ranges = splitLayers(config.layers, shards);
-    const tensorsOf: string[][] = ranges.map(() => []);
-    for (const name of source.tensorNames)
-      for (const i of shardsOf(name, ranges, config.tiedEmbeddings)) tensorsOf[i]!.push(name);
-
+    const parts = source.tensorNames.map((name) => {
+      const layer = tensorPartOf(name);
+      if (layer === undefined)
+        throw new Error(
+          `tensor ${name} is neither a layer's, the embedding, the head nor rope_freqs: cannot place it in a shard`,
+        );
+      return { name, layer };
+    });
+    // Hashed as the shards are written, so the source is read once.
+    const hashes = new Map<string, string>();
     mkdirSync(outDir, { recursive: true });
     const entries: ShardEntry[] = ranges.map((range, index) => {
       const file = `${modelId}.shard-${index}-of-${shards}.gguf`;
       const path = join(outDir, file);
-      const tensors: GgufTensorSpec[] = tensorsOf[index]!.map((name) => {
+      const tensors: GgufTensorSpec[] = tensorsOfShard(parts, ranges, index, config.tiedEmbeddings).map(({ name }) => {
         const tensor = source.tensor(name);
-        return { name, dims: tensor.dims, type: tensor.type, data: () => tensor.read() };
+        const data = () => {
+          const bytes = tensor.read();
+          if (!hashes.has(name)) hashes.set(name, sha256Hex(bytes));
+          return bytes;
+        };
+        return { name, dims: tensor.dims, type: tensor.type, data };
       });
-      const bytes = writeGguf(
-        path,
-        { metadata: shardMetadata(source, modelId, index, shards, range), tensors },
-        source.alignment,
-      );
+      const bytes = writeShardFile(path, {
+        metadata: source.metadata,
+        alignment: source.alignment,
+        modelId,
+        index,
+        count: shards,
+        range,
+        tensors,
+      });
       return {
         index,
         layerStart: range.start,
@@ -112,6 +92,11 @@ export function shardModel(
         bytes,
         sha256: sha256File(path),
       };
+    });
+    const described = parts.map(({ name, layer }): ManifestTensor | undefined => {
+      const { type, dims, offset } = source.tensor(name);
+      if (offset === undefined) return undefined;
+      return { name, layer, type, dims, offset, bytes: source.tensor(name).byteSize, sha256: hashes.get(name)! };
     });
 
     const tokenizerFile = `${modelId}.tokenizer.gguf`;
@@ -124,8 +109,9 @@ export function shardModel(
       config,
       tokenizerFile,
       tokenizerSha256: sha256File(tokenizerPath),
-      source: source.origin,
+      source: options.sourceUrl === undefined ? source.origin : { ...source.origin, url: options.sourceUrl },
       shards: entries,
+      ...(described.every((t) => t !== undefined) ? { tensors: described as ManifestTensor[] } : {}),
     };
     writeFileSync(join(outDir, MANIFEST_FILE), `${JSON.stringify(manifest, null, 2)}\n`);
     return manifest;

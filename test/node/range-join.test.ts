@@ -1,0 +1,280 @@
+// Operators join with the model's own GGUF URL (`tessera node --registry … --model … --model-url`,
+// real processes, a real HTTP server with byte ranges): each node fetches only its shard's tensors,
+// as many bytes as the manifest says they take, assembles the shard file `tessera shard` cut, and the
+// golden stories260K text comes through a gateway. A fetch that stopped half-way resumes without
+// asking again for the tensors it holds.
+import { after, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+import { TesseraError } from '../../src/core/errors.ts';
+import { sha256File } from '../../src/crypto/hash.ts';
+import { writeNewKeyFile } from '../../src/crypto/keys.ts';
+import { startGateway } from '../../src/gateway/gateway.ts';
+import { shardTensors } from '../../src/model/shards/assemble.ts';
+import { shardModel } from '../../src/model/shards/shard.ts';
+import { fetchShardByRanges } from '../../src/node/range-fetch-shard.ts';
+import { parseClusterConfig } from '../../src/registry/cluster-config.ts';
+import { startRegistry } from '../../src/registry/registry.ts';
+import { localGreedy } from '../support/local-reference.ts';
+import { testModel } from '../support/models.ts';
+import { startRangeFileServer } from '../support/range-file-server.ts';
+import { closedPort, runTessera } from '../support/tessera-cli.ts';
+import { generateKeyPair } from '../../src/crypto/keys.ts';
+import { parseManifest } from '../../src/model/manifest.ts';
+import { joinNetwork } from '../../src/node/shard-fetch-join.ts';
+
+const TESSERA = fileURLToPath(new URL('../../bin/tessera.js', import.meta.url));
+const STORIES = testModel('stories260K.gguf');
+const scratch = mkdtempSync(join(tmpdir(), 'tessera-range-join-'));
+const children: ChildProcess[] = [];
+const cleanups: (() => unknown)[] = [];
+after(async () => {
+  for (const child of children) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+  for (const cleanup of cleanups.reverse()) await cleanup();
+  rmSync(scratch, { recursive: true, force: true });
+});
+
+type Event = Record<string, unknown> & { event: string };
+
+/** A `tessera node` process; resolves with its events up to node_started, or rejects with its output if it exits first. */
+function spawnNode(args: string[]): Promise<Event[]> {
+  const child = spawn(process.execPath, [TESSERA, 'node', ...args], { stdio: ['ignore', 'ignore', 'pipe'] });
+  children.push(child);
+  const lines: string[] = [];
+  const events: Event[] = [];
+  return new Promise<Event[]>((resolve, reject) => {
+    createInterface({ input: child.stderr! }).on('line', (line) => {
+      lines.push(line);
+      if (!line.startsWith('{')) return;
+      const event = JSON.parse(line) as Event;
+      events.push(event);
+      if (event.event === 'node_started') resolve(events);
+    });
+    child.once('exit', (code) => reject(new Error(`tessera node exited with ${code}:\n${lines.join('\n')}`)));
+  });
+}
+
+const eventOf = (events: readonly Event[], name: string): Event =>
+  events.find((e) => e.event === name) ?? assert.fail(`no ${name} event in ${JSON.stringify(events)}`);
+
+test('two nodes joining with --model-url fetch only their tensors by range, assemble the cut files and serve the golden text', async () => {
+  const shardsDir = join(scratch, 'shards');
+  const manifest = shardModel(STORIES, 2, shardsDir);
+  const clusterConfig = parseClusterConfig(
+    { clusterId: 'range', models: [{ id: manifest.modelId, manifest: 'shards' }] },
+    scratch,
+  );
+  const registry = await startRegistry({ port: 0, dbPath: join(scratch, 'registry.db'), clusterConfig });
+  cleanups.push(() => registry.close());
+  const origin = await startRangeFileServer(STORIES, 'stories260K.gguf');
+  cleanups.push(() => origin.close());
+
+  const nodeArgs = (i: number) => {
+    writeNewKeyFile(join(scratch, `node${i}.key`));
+    return [
+      ...['--registry', registry.endpoint, '--model', manifest.modelId, '--model-url', origin.url],
+      ...['--port', '0', '--metrics-port', '0', '--key', join(scratch, `node${i}.key`)],
+      ...['--threads', '1', '--cache-mb', '16', '--data-dir', join(scratch, `data${i}`)],
+    ];
+  };
+  // One after the other, so that the registry sends the second to the shard nobody serves yet.
+  const started: Event[][] = [];
+  for (let i = 0; i < 2; i++) started.push(await spawnNode(nodeArgs(i)));
+
+  let served = 0;
+  for (const [i, events] of started.entries()) {
+    const entry = manifest.shards[Number(eventOf(events, 'node_started').shard)]!;
+    const assembled = eventOf(events, 'shard_file_assembled');
+    // Exactly its own tensors came from the origin (stories260K's are adjacent: no padding read).
+    const tensorBytes = shardTensors(manifest, entry).reduce((sum, t) => sum + t.bytes, 0);
+    assert.equal(assembled.fetchedBytes, tensorBytes, `node ${i}`);
+    assert.ok(
+      tensorBytes < manifest.source.bytes * 0.8,
+      `node ${i} fetched ${tensorBytes} of ${manifest.source.bytes}`,
+    );
+    served += Number(assembled.fetchedBytes);
+    // Several tensors per request, not one request per tensor.
+    assert.ok(
+      Number(assembled.requests) < shardTensors(manifest, entry).length,
+      `node ${i}: ${assembled.requests} requests`,
+    );
+    // The shard file did not come from the registry, and it is the file tessera shard cut.
+    assert.equal(events.filter((e) => e.event === 'shard_file_fetched' && e.file === entry.file).length, 0);
+    const dir = join(scratch, `data${i}`, 'models', manifest.modelId);
+    assert.equal(sha256File(join(dir, entry.file)), sha256File(join(shardsDir, entry.file)));
+    assert.deepEqual(readdirSync(dir).sort(), [entry.file, 'manifest.json', manifest.tokenizerFile].sort());
+  }
+  assert.deepEqual(started.map((events) => Number(eventOf(events, 'node_started').shard)).sort(), [0, 1]);
+  assert.equal(origin.servedBytes(), served, 'the origin sent what the nodes counted, nothing more');
+  assert.ok(
+    origin.ranges.every((range) => /^bytes=\d+-\d+$/.test(range)),
+    origin.ranges.join(','),
+  );
+
+  const gateway = await startGateway({ registries: [registry.endpoint], port: 0, cacheDir: join(scratch, 'gateway') });
+  cleanups.push(() => gateway.close());
+  const response = await fetch(`${gateway.url}/v1/completions`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ model: manifest.modelId, prompt: 'Once upon a time', max_tokens: 24, temperature: 0 }),
+  });
+  assert.equal(response.status, 200, await response.clone().text());
+  const { choices } = (await response.json()) as { choices: { text: string }[] };
+  assert.equal(choices[0]!.text, (await localGreedy('Once upon a time', 24)).text);
+});
+
+test('a range fetch stopped half-way resumes: checked tensors are not asked for again, a partial one continues from its length', async () => {
+  const shardsDir = join(scratch, 'resume-shards');
+  const manifest = shardModel(STORIES, 2, shardsDir);
+  const entry = manifest.shards[0]!;
+  const tensors = shardTensors(manifest, entry);
+  const byOffset = [...tensors].sort((a, b) => a.offset - b.offset);
+  // The first attempt stops at a tensor far into the shard (its bytes are wrong there): the ones
+  // before it are checked and kept.
+  const stopAt = byOffset[byOffset.length - 2]!;
+  const broken = await startRangeFileServer(STORIES, 'm.gguf', {
+    alter: { start: stopAt.offset, end: stopAt.offset + 1 },
+  });
+  cleanups.push(() => broken.close());
+  const dir = join(scratch, 'resume');
+  mkdirSync(dir);
+  const tokenizerPath = join(shardsDir, manifest.tokenizerFile);
+  const options = { manifest, entry, dir, tokenizerPath, log: () => {}, maxRequestBytes: 64 << 10 };
+  await assert.rejects(
+    fetchShardByRanges({ ...options, url: new URL(broken.url) }),
+    (error) => error instanceof TesseraError && error.code === 'SHARD_HASH_MISMATCH',
+  );
+  const store = join(dir, `${entry.file}.tensors`);
+  const kept = readdirSync(store).filter((name) => !name.endsWith('.part'));
+  const before = byOffset.slice(0, byOffset.indexOf(stopAt));
+  assert.deepEqual(kept.sort(), before.map((t) => t.name).sort());
+  assert.equal(existsSync(join(dir, entry.file)), false);
+  // As if the process had died inside the last tensor: half of it in its partial file.
+  const last = byOffset.at(-1)!;
+  const half = Math.floor(last.bytes / 2);
+  writeFileSync(join(store, `${last.name}.part`), readFileSync(STORIES).subarray(last.offset, last.offset + half));
+
+  const origin = await startRangeFileServer(STORIES, 'm.gguf');
+  cleanups.push(() => origin.close());
+  const progress: number[] = [];
+  const fetched = await fetchShardByRanges({
+    ...options,
+    url: new URL(origin.url),
+    onProgress: (held) => progress.push(held),
+  });
+  const heldBefore = before.reduce((sum, t) => sum + t.bytes, 0) + half;
+  assert.equal(fetched.resumedFrom, heldBefore);
+  assert.equal(fetched.fetchedBytes, stopAt.bytes + last.bytes - half);
+  assert.equal(origin.servedBytes(), fetched.fetchedBytes);
+  assert.deepEqual(
+    origin.ranges.sort(),
+    [
+      `bytes=${last.offset + half}-${last.offset + last.bytes - 1}`,
+      `bytes=${stopAt.offset}-${stopAt.offset + stopAt.bytes - 1}`,
+    ].sort(),
+  );
+  assert.equal(progress[0], heldBefore);
+  assert.equal(
+    progress.at(-1),
+    tensors.reduce((sum, t) => sum + t.bytes, 0),
+  );
+  assert.equal(sha256File(fetched.path), entry.sha256);
+  assert.equal(existsSync(store), false, 'the kept tensors are deleted once the shard file is whole');
+  // Held complete: nothing is asked for.
+  assert.equal((await fetchShardByRanges({ ...options, url: new URL(origin.url) })).fetchedBytes, 0);
+});
+
+test('--model-url refuses http to another host, and goes with --model alone', async () => {
+  const insecure = await runTessera([
+    'node',
+    '--registry',
+    '127.0.0.1:1',
+    '--model',
+    'm',
+    '--model-url',
+    'http://example.com/m.gguf',
+  ]);
+  assert.equal(insecure.code, 2, insecure.stderr);
+  assert.match(insecure.stderr, /http: is refused except to a loopback host/);
+  const preCut = await runTessera([
+    'node',
+    '--shards-dir',
+    scratch,
+    '--shard-index',
+    '0',
+    '--model-url',
+    'https://example.com/m.gguf',
+  ]);
+  assert.equal(preCut.code, 2, preCut.stderr);
+  assert.match(preCut.stderr, /goes with --model/);
+});
+
+test('tessera shard writes --source-url into the manifest, and refuses an http one', async () => {
+  const out = join(scratch, 'cli-shards');
+  const cut = await runTessera([
+    'shard',
+    STORIES,
+    '--shards',
+    '2',
+    '--out',
+    out,
+    '--source-url',
+    'hf:owner/repo/stories260K.gguf@v1',
+  ]);
+  assert.equal(cut.code, 0, cut.stderr);
+  const written = parseManifest(readFileSync(join(out, 'manifest.json'), 'utf8'), 'manifest.json');
+  assert.equal(written.source.url, 'hf:owner/repo/stories260K.gguf@v1');
+  assert.equal(written.tensors?.length, shardModel(STORIES, 2, join(scratch, 'cli-compare')).tensors!.length);
+  const http = await runTessera([
+    'shard',
+    STORIES,
+    '--shards',
+    '2',
+    '--out',
+    join(scratch, 'cli-http'),
+    '--source-url',
+    'http://127.0.0.1/m.gguf',
+  ]);
+  assert.equal(http.code, 2, http.stderr);
+  assert.match(http.stderr, /--source-url: .*http: is refused/);
+  assert.equal(existsSync(join(scratch, 'cli-http', 'manifest.json')), false);
+});
+
+test("a manifest's source.url is fetched from without --model-url; when it does not answer, the registry serves the file", async () => {
+  const shardsDir = join(scratch, 'url-shards');
+  const url = `https://127.0.0.1:${await closedPort()}/stories260K.gguf`;
+  const manifest = shardModel(STORIES, 2, shardsDir, { sourceUrl: url });
+  const clusterConfig = parseClusterConfig(
+    { clusterId: 'url', models: [{ id: manifest.modelId, manifest: 'url-shards' }] },
+    scratch,
+  );
+  const registry = await startRegistry({ port: 0, dbPath: join(scratch, 'url.db'), clusterConfig });
+  cleanups.push(() => registry.close());
+  const seen: { event: string; fields: Record<string, unknown> }[] = [];
+  const joined = await joinNetwork({
+    registry: registry.endpoint,
+    modelId: manifest.modelId,
+    key: generateKeyPair(),
+    dir: join(scratch, 'url-join'),
+    kvBudgetBytes: 16 << 20,
+    log: (event, fields = {}) => seen.push({ event, fields }),
+  });
+  const entry = manifest.shards[joined.shardIndex]!;
+  assert.equal(sha256File(join(joined.shardsDir, entry.file)), entry.sha256);
+  const failures = seen.filter((e) => e.event === 'range_fetch_failed');
+  // A connection refused may pass: tried again from what is held, then given up.
+  assert.deepEqual(
+    failures.map((e) => [e.fields.source, e.fields.code]),
+    [0, 1, 2].map(() => [url, 'MODEL_URL_FAILED']),
+  );
+  assert.equal(seen.find((e) => e.event === 'shard_range_fetch_abandoned')?.fields.code, 'MODEL_URL_FAILED');
+  assert.equal(
+    seen.find((e) => e.event === 'shard_file_fetched' && e.fields.file === entry.file)?.fields.source,
+    registry.endpoint,
+  );
+});

@@ -1,0 +1,113 @@
+// A rebalancing move fetches its new shard as a joining node does (issue 12): from a node serving
+// that shard, the registry last. Here the registry no longer holds the target shard's file at all,
+// so the move can only succeed from the peer; the peer's own log says it served the bytes.
+import { after, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { copyFileSync, existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { generateKeyPair } from '../../src/crypto/keys.ts';
+import { healthy } from '../../src/metrics/metrics-server.ts';
+import { serveWithRebalancing, type ServingNode } from '../../src/node/shard-fetch-rebalance.ts';
+import { startRegistry } from '../../src/registry/registry.ts';
+import { RegistryClient } from '../../src/registry/registry-client.ts';
+import { ownShardFilesBinding } from '../../src/registry/shard-server.ts';
+import { startGrpcServer } from '../../src/rpc/server.ts';
+import {
+  nodeBody,
+  removeDir,
+  tempDir,
+  testClusterConfig,
+  waitFor,
+  writeShardsDir,
+} from '../support/registry-fixtures.ts';
+
+const dir = tempDir('rebalance-peers');
+const cleanups: (() => unknown)[] = [];
+after(async () => {
+  for (const cleanup of cleanups.reverse()) await cleanup();
+  removeDir(dir);
+});
+
+type Logged = { event: string; fields: Record<string, unknown> };
+const loggerOf =
+  (into: Logged[]) =>
+  (event: string, fields: Record<string, unknown> = {}) =>
+    void into.push({ event, fields });
+
+test('a move fetches the new shard from a node serving it, not only from the registry', async () => {
+  const modelDir = join(dir, 'tiny');
+  const { manifest } = writeShardsDir(modelDir, 'tiny', 2);
+  const target = manifest.shards[1]!;
+  const registry = await startRegistry({
+    port: 0,
+    dbPath: join(dir, 'registry.db'),
+    clusterConfig: testClusterConfig(dir),
+  });
+  const client = new RegistryClient(registry.endpoint);
+  cleanups.push(async () => {
+    client.close();
+    await registry.close();
+  });
+
+  // The peer: a node's own GetShard service over its copy of shard 1.
+  const peerDir = join(dir, 'peer');
+  mkdirSync(peerDir);
+  for (const file of [target.file, manifest.tokenizerFile]) copyFileSync(join(modelDir, file), join(peerDir, file));
+  const peerLog: Logged[] = [];
+  const peer = await startGrpcServer({
+    role: 'peer',
+    port: 0,
+    services: [ownShardFilesBinding(manifest, target, peerDir, loggerOf(peerLog))],
+  });
+  cleanups.push(() => peer.shutdown());
+  // The registry keeps no copy of shard 1 any more: a move that asks only the registry fails.
+  rmSync(join(modelDir, target.file));
+
+  // Shard 0 has a fast node besides the mover, shard 1 only the slow peer: moving raises the
+  // weakest shard far past the hysteresis, and leaves shard 0 covered.
+  const fast = generateKeyPair();
+  const slow = generateKeyPair();
+  const withTier = (tier: string) => ({ ...nodeBody(fast).capabilities, tier });
+  await client.register(fast, nodeBody(fast, { shardIndex: 0, endpoint: '127.0.0.1:1', capabilities: withTier('T1') }));
+  await client.register(slow, nodeBody(slow, { shardIndex: 1, endpoint: peer.endpoint, capabilities: withTier('T5') }));
+
+  const moverDir = join(dir, 'mover');
+  mkdirSync(moverDir);
+  copyFileSync(join(modelDir, manifest.shards[0]!.file), join(moverDir, manifest.shards[0]!.file));
+  const moverLog: Logged[] = [];
+  const started: number[] = [];
+  const serving: ServingNode = { health: () => healthy(), close: async () => undefined };
+  const mover = serveWithRebalancing({
+    registry: registry.endpoint,
+    modelId: 'tiny',
+    key: generateKeyPair(),
+    manifest,
+    dir: moverDir,
+    kvBudgetBytes: 1 << 20,
+    intervalMs: 50,
+    log: loggerOf(moverLog),
+    shardIndex: 0,
+    node: serving,
+    start: async (shardIndex) => {
+      started.push(shardIndex);
+      return serving;
+    },
+  });
+  cleanups.push(() => mover.close());
+
+  await waitFor('the move to shard 1', () => started.includes(1), 20_000);
+  const fetched = moverLog.filter((e) => e.event === 'shard_file_fetched');
+  assert.deepEqual(
+    fetched.map((e) => [e.fields.file, e.fields.source]),
+    [[target.file, peer.endpoint]],
+    JSON.stringify(moverLog),
+  );
+  const served = peerLog.filter((e) => e.event === 'shard_file_served');
+  assert.deepEqual(
+    served.map((e) => [e.fields.file, e.fields.bytes]),
+    [[target.file, target.bytes]],
+  );
+  assert.deepEqual(readFileSync(join(moverDir, target.file)), readFileSync(join(peerDir, target.file)));
+  assert.equal(existsSync(join(moverDir, manifest.shards[0]!.file)), false, 'the old shard is deleted after the move');
+  assert.ok(moverLog.some((e) => e.event === 'shard_moved' && e.fields.from === 0 && e.fields.to === 1));
+});
