@@ -5,7 +5,7 @@ import { freemem } from 'node:os';
 import { join } from 'node:path';
 import type { Logger } from '../core/log.ts';
 import type { KeyPair } from '../crypto/keys.ts';
-import { MANIFEST_FILE, parseManifest, type Manifest } from '../model/manifest.ts';
+import { MANIFEST_FILE, parseManifest, type Manifest, type ShardEntry } from '../model/manifest.ts';
 import { tessera } from '../proto/services.ts';
 import type { AssignShardReply__Output } from '../proto/tessera/v1/AssignShardReply.ts';
 import type { RegistryClient as GrpcRegistryClient } from '../proto/tessera/v1/Registry.ts';
@@ -15,7 +15,7 @@ import { signAssignShardRequest } from '../registry/shard-assignment-request.ts'
 import { fetchShardByRanges } from './range-fetch-shard.ts';
 import { resolveModelUrl } from './range-fetch-url.ts';
 import { fetchModelFile, type FetchedFile } from './shard-fetch.ts';
-import { shardSources } from './shard-sources.ts';
+import { shardSources, type ShardSources } from './shard-sources.ts';
 
 /**
  * `tessera node --registry … --model …` (issue 12): the node says what it can hold, the registry
@@ -54,6 +54,63 @@ export interface Joined {
   readonly files: readonly FetchedFile[];
   /** All bytes that came over the network for this join. */
   readonly fetchedBytes: number;
+  readonly tokenizerPath: string;
+  /** The model's GGUF, when its tensors are fetched by range (a move fetches from it too). */
+  readonly rangeUrl?: URL;
+}
+
+export interface ShardFetch {
+  readonly modelId: string;
+  readonly manifest: Manifest;
+  readonly entry: ShardEntry;
+  readonly dir: string;
+  readonly tokenizerPath: string;
+  /** Tried first: the model's origin costs the network nothing, the manifest's hashes make it as safe as a peer. */
+  readonly rangeUrl?: URL;
+  /** GetShard servers: peers serving the shard, the registry last. */
+  readonly sources: ShardSources;
+  readonly log: Logger;
+  readonly onProgress?: (file: string, held: number, total: number | undefined) => void;
+}
+
+/** One shard's file, by range from the model's URL when there is one, else (or when that fails) from `sources`. */
+export async function fetchShard(options: ShardFetch): Promise<FetchedFile> {
+  const { entry, log, onProgress } = options;
+  if (options.rangeUrl !== undefined) {
+    try {
+      return await fetchShardByRanges({
+        url: options.rangeUrl,
+        manifest: options.manifest,
+        entry,
+        dir: options.dir,
+        tokenizerPath: options.tokenizerPath,
+        log,
+        ...(onProgress === undefined ? {} : { onProgress: (held, total) => onProgress(entry.file, held, total) }),
+      });
+    } catch (error) {
+      // The reason was logged where it arose (range_fetch_failed); the file's other sources remain.
+      log('shard_range_fetch_abandoned', {
+        file: entry.file,
+        code: (error as { code?: string }).code ?? 'INTERNAL',
+        error: (error as Error).message,
+        action: 'fetching the shard file from peers and the registry',
+      });
+    }
+  }
+  return fetchModelFile(
+    {
+      modelId: options.modelId,
+      file: entry.file,
+      sha256: entry.sha256,
+      ...(entry.bytes === undefined ? {} : { bytes: entry.bytes }),
+    },
+    {
+      ...options.sources,
+      dir: options.dir,
+      log,
+      ...(onProgress === undefined ? {} : { onProgress: (held, total) => onProgress(entry.file, held, total) }),
+    },
+  );
 }
 
 /** The shards of a manifest already held complete in `dir` (a restart): what the node may keep serving. */
@@ -182,53 +239,43 @@ export async function joinNetwork(options: JoinOptions): Promise<Joined> {
   const entry = manifest.shards[assigned.shardIndex]!;
   const { sources, tls } = shardSources(nodes, entry.index, options.key.address, options.registry);
   const files: FetchedFile[] = [];
-  const fetchFromSources = async (want: { file: string; sha256: string; bytes?: number }) =>
-    fetchModelFile(
-      { modelId: options.modelId, ...want },
-      {
-        sources,
-        tls,
-        dir,
-        log,
-        ...(options.onProgress === undefined
-          ? {}
-          : { onProgress: (held, total) => options.onProgress!(want.file, held, total) }),
-      },
-    );
-  const tokenizer = await fetchFromSources({ file: manifest.tokenizerFile, sha256: manifest.tokenizerSha256 ?? '' });
+  const onProgress = options.onProgress;
+  const tokenizer = await fetchModelFile(
+    { modelId: options.modelId, file: manifest.tokenizerFile, sha256: manifest.tokenizerSha256 ?? '' },
+    {
+      sources,
+      tls,
+      dir,
+      log,
+      ...(onProgress === undefined
+        ? {}
+        : { onProgress: (held, total) => onProgress(manifest.tokenizerFile, held, total) }),
+    },
+  );
   files.push(tokenizer);
-  const url = rangeSource(options, manifest);
-  let shard: FetchedFile | undefined;
-  if (url !== undefined) {
-    try {
-      shard = await fetchShardByRanges({
-        url,
-        manifest,
-        entry,
-        dir,
-        tokenizerPath: tokenizer.path,
-        log,
-        ...(options.onProgress === undefined
-          ? {}
-          : { onProgress: (held, total) => options.onProgress!(entry.file, held, total) }),
-      });
-    } catch (error) {
-      // The reason was logged where it arose (range_fetch_failed); the file's other sources remain.
-      log('shard_range_fetch_abandoned', {
-        file: entry.file,
-        code: (error as { code?: string }).code ?? 'INTERNAL',
-        error: (error as Error).message,
-        action: 'fetching the shard file from peers and the registry',
-      });
-    }
-  }
-  shard ??= await fetchFromSources({
-    file: entry.file,
-    sha256: entry.sha256,
-    ...(entry.bytes === undefined ? {} : { bytes: entry.bytes }),
+  const rangeUrl = rangeSource(options, manifest);
+  const shard = await fetchShard({
+    modelId: options.modelId,
+    manifest,
+    entry,
+    dir,
+    tokenizerPath: tokenizer.path,
+    ...(rangeUrl === undefined ? {} : { rangeUrl }),
+    sources: { sources, tls },
+    log,
+    ...(onProgress === undefined ? {} : { onProgress }),
   });
   files.push(shard);
   const fetchedBytes = files.reduce((sum, f) => sum + f.fetchedBytes, 0);
   log('shard_files_ready', { modelId: options.modelId, shard: assigned.shardIndex, dir, fetchedBytes });
-  return { shardsDir: dir, shardIndex: assigned.shardIndex, role: assigned.role, manifest, files, fetchedBytes };
+  return {
+    shardsDir: dir,
+    shardIndex: assigned.shardIndex,
+    role: assigned.role,
+    manifest,
+    files,
+    fetchedBytes,
+    tokenizerPath: tokenizer.path,
+    ...(rangeUrl === undefined ? {} : { rangeUrl }),
+  };
 }

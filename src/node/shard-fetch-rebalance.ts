@@ -5,8 +5,7 @@ import type { Logger } from '../core/log.ts';
 import type { KeyPair } from '../crypto/keys.ts';
 import type { Manifest } from '../model/manifest.ts';
 import { unhealthy, type Health } from '../metrics/metrics-server.ts';
-import { assignShard } from './shard-fetch-join.ts';
-import { fetchModelFile } from './shard-fetch.ts';
+import { assignShard, fetchShard } from './shard-fetch-join.ts';
 import { discoverShardSources } from './shard-sources.ts';
 
 /**
@@ -40,6 +39,10 @@ export interface RebalanceOptions {
   /** Starts serving `shardIndex` from `dir` (registering it). */
   readonly start: (shardIndex: number) => Promise<ServingNode>;
   readonly onProgress?: (file: string, held: number, total: number | undefined) => void;
+  /** The tokenizer file the join fetched: its metadata goes into a shard assembled from ranges. */
+  readonly tokenizerPath: string;
+  /** The model's GGUF, when the join fetched by range: a move's shard comes from there first. */
+  readonly rangeUrl?: URL;
 }
 
 export function serveWithRebalancing(options: RebalanceOptions): ServingNode {
@@ -54,30 +57,17 @@ export function serveWithRebalancing(options: RebalanceOptions): ServingNode {
     const from = manifest.shards[shardIndex]!;
     const to = manifest.shards[target]!;
     log('shard_moving', { from: from.index, to: to.index });
-    const { sources, tls } = await discoverShardSources(
-      options.registry,
-      options.modelId,
-      to.index,
-      options.key.address,
+    await fetchShard({
+      modelId: options.modelId,
+      manifest,
+      entry: to,
+      dir: options.dir,
+      tokenizerPath: options.tokenizerPath,
+      ...(options.rangeUrl === undefined ? {} : { rangeUrl: options.rangeUrl }),
+      sources: await discoverShardSources(options.registry, options.modelId, to.index, options.key.address, log),
       log,
-    );
-    await fetchModelFile(
-      {
-        modelId: options.modelId,
-        file: to.file,
-        sha256: to.sha256,
-        ...(to.bytes === undefined ? {} : { bytes: to.bytes }),
-      },
-      {
-        sources,
-        tls,
-        dir: options.dir,
-        log,
-        ...(options.onProgress === undefined
-          ? {}
-          : { onProgress: (held, total) => options.onProgress!(to.file, held, total) }),
-      },
-    );
+      ...(options.onProgress === undefined ? {} : { onProgress: options.onProgress }),
+    });
     if (closed) return;
     await node!.close();
     node = undefined;

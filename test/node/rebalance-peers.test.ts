@@ -1,11 +1,16 @@
-// A rebalancing move fetches its new shard as a joining node does (issue 12): from a node serving
-// that shard, the registry last. Here the registry no longer holds the target shard's file at all,
-// so the move can only succeed from the peer; the peer's own log says it served the bytes.
+// A rebalancing move fetches its new shard as a joining node does (issue 12): by range from the
+// model's URL when the join did, else from a node serving that shard, the registry last. Here the
+// registry no longer holds the target shard's file at all, so the move can only succeed from the
+// peer (whose own log says it served the bytes), or from the model's URL.
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { copyFileSync, existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { generateKeyPair } from '../../src/crypto/keys.ts';
+import { sha256File } from '../../src/crypto/hash.ts';
+import { shardTensors } from '../../src/model/shards/assemble.ts';
+import { shardModel } from '../../src/model/shards/shard.ts';
+import { parseClusterConfig } from '../../src/registry/cluster-config.ts';
 import { healthy } from '../../src/metrics/metrics-server.ts';
 import { serveWithRebalancing, type ServingNode } from '../../src/node/shard-fetch-rebalance.ts';
 import { startRegistry } from '../../src/registry/registry.ts';
@@ -20,6 +25,8 @@ import {
   waitFor,
   writeShardsDir,
 } from '../support/registry-fixtures.ts';
+import { startRangeFileServer } from '../support/range-file-server.ts';
+import { testModel } from '../support/models.ts';
 
 const dir = tempDir('rebalance-peers');
 const cleanups: (() => unknown)[] = [];
@@ -92,6 +99,7 @@ test('a move fetches the new shard from a node serving it, not only from the reg
       started.push(shardIndex);
       return serving;
     },
+    tokenizerPath: join(moverDir, manifest.tokenizerFile),
   });
   cleanups.push(() => mover.close());
 
@@ -110,4 +118,79 @@ test('a move fetches the new shard from a node serving it, not only from the reg
   assert.deepEqual(readFileSync(join(moverDir, target.file)), readFileSync(join(peerDir, target.file)));
   assert.equal(existsSync(join(moverDir, manifest.shards[0]!.file)), false, 'the old shard is deleted after the move');
   assert.ok(moverLog.some((e) => e.event === 'shard_moved' && e.fields.from === 0 && e.fields.to === 1));
+});
+
+test("a node that joined by range moves by range: the new shard's tensors from the model's URL, assembled and checked", async () => {
+  const source = testModel('stories260K.gguf');
+  const modelDir = join(dir, 'stories');
+  const manifest = shardModel(source, 2, modelDir);
+  const target = manifest.shards[1]!;
+  const registry = await startRegistry({
+    port: 0,
+    dbPath: join(dir, 'registry-range.db'),
+    clusterConfig: parseClusterConfig(
+      { clusterId: 'range-move', models: [{ id: manifest.modelId, manifest: 'stories' }] },
+      dir,
+    ),
+  });
+  const client = new RegistryClient(registry.endpoint);
+  const origin = await startRangeFileServer(source, 'stories260K.gguf');
+  cleanups.push(async () => {
+    client.close();
+    await registry.close();
+    await origin.close();
+  });
+  const cutSha = target.sha256;
+  // Neither the registry nor any node holds shard 1: only the model's URL has its bytes.
+  rmSync(join(modelDir, target.file));
+  const fast = generateKeyPair();
+  const slow = generateKeyPair();
+  const body = (key: typeof fast, shardIndex: number, tier: string) =>
+    nodeBody(key, {
+      modelId: manifest.modelId,
+      shardIndex,
+      endpoint: '127.0.0.1:1',
+      capabilities: { ...nodeBody(key).capabilities, tier },
+    });
+  await client.register(fast, body(fast, 0, 'T1'));
+  await client.register(slow, body(slow, 1, 'T5'));
+
+  const moverDir = join(dir, 'range-mover');
+  mkdirSync(moverDir);
+  for (const file of [manifest.shards[0]!.file, manifest.tokenizerFile])
+    copyFileSync(join(modelDir, file), join(moverDir, file));
+  const moverLog: Logged[] = [];
+  const started: number[] = [];
+  const serving: ServingNode = { health: () => healthy(), close: async () => undefined };
+  const mover = serveWithRebalancing({
+    registry: registry.endpoint,
+    modelId: manifest.modelId,
+    key: generateKeyPair(),
+    manifest,
+    dir: moverDir,
+    kvBudgetBytes: 1 << 20,
+    intervalMs: 50,
+    log: loggerOf(moverLog),
+    shardIndex: 0,
+    node: serving,
+    start: async (shardIndex) => {
+      started.push(shardIndex);
+      return serving;
+    },
+    tokenizerPath: join(moverDir, manifest.tokenizerFile),
+    rangeUrl: new URL(origin.url),
+  });
+  cleanups.push(() => mover.close());
+
+  await waitFor('the move to shard 1', () => started.includes(1), 20_000);
+  const tensorBytes = shardTensors(manifest, target).reduce((sum, t) => sum + t.bytes, 0);
+  assert.ok(
+    origin.servedBytes() >= tensorBytes,
+    `${origin.servedBytes()} bytes served, the tensors take ${tensorBytes}`,
+  );
+  // Only the shard's own tensors (and the padding between adjacent ones), never the whole file.
+  assert.ok(origin.servedBytes() < manifest.source.bytes, JSON.stringify(moverLog));
+  assert.equal(sha256File(join(moverDir, target.file)), cutSha);
+  assert.ok(moverLog.some((e) => e.event === 'shard_moved' && e.fields.from === 0 && e.fields.to === 1));
+  assert.ok(!moverLog.some((e) => e.event === 'shard_file_fetched'), 'nothing came by GetShard');
 });

@@ -89,6 +89,8 @@ export async function nodeCommand(options: NodeCommandOptions): Promise<void> {
         node,
         start: (shardIndex) => serve(dir, shardIndex),
         onProgress,
+        tokenizerPath: joined.tokenizerPath,
+        ...(joined.rangeUrl === undefined ? {} : { rangeUrl: joined.rangeUrl }),
       });
     },
   );
