@@ -5,7 +5,9 @@ import { TesseraError } from '../core/errors.ts';
 import type { Logger } from '../core/log.ts';
 import { sha256File } from '../crypto/hash.ts';
 import { checkPlainFileName, type Manifest, type ManifestTensor, type ShardEntry } from '../model/manifest.ts';
+import { GGUF_LIMITS, parseGgufHeader } from '../model/gguf/reader.ts';
 import { assembleShard, ShardHashMismatchError, shardTensors } from '../model/shards/assemble.ts';
+import { modelMetadata, writeTokenizerFile } from '../model/shards/shard-layout.ts';
 import { readRange } from './range-fetch.ts';
 import type { FetchedFile } from './shard-fetch.ts';
 
@@ -314,3 +316,61 @@ export async function fetchShardByRanges(options: RangeShardOptions): Promise<Ra
   });
   return { path, fetchedBytes, resumedFrom, requests };
 }
+
+export interface RangeTokenizerOptions {
+  readonly url: URL;
+  readonly manifest: Manifest;
+  readonly dir: string;
+  readonly log: Logger;
+  /** Per request. Default 10 minutes. */
+  readonly deadlineMs?: number;
+}
+
+/**
+ * The model's tokenizer file from the head of its GGUF: the bytes before the first tensor are the
+ * header, whose metadata `tessera shard` copied into the tokenizer file; written the same way, the
+ * file must have the manifest's SHA-256 (anything else is deleted and refused), so a node that
+ * joins by range needs nothing of the registry but the manifest.
+ */
+export async function fetchTokenizerByRange(options: RangeTokenizerOptions): Promise<RangeFetchedFile> {
+  const { manifest, log } = options;
+  const file = checkPlainFileName(manifest.tokenizerFile, 'tokenizerFile', `model ${manifest.modelId}`);
+  const path = join(options.dir, file);
+  if (existsSync(path) && sha256File(path) === manifest.tokenizerSha256)
+    return { path, fetchedBytes: 0, resumedFrom: 0, requests: 0 };
+  const source = `${options.url.protocol}//${options.url.host}${options.url.pathname}`;
+  const tensors = manifest.tensors ?? [];
+  const headerEnd = tensors.length === 0 ? 0 : Math.min(...tensors.map((t) => t.offset));
+  if (headerEnd === 0 || headerEnd > GGUF_LIMITS.headerBytes)
+    throw new TesseraError(
+      'MANIFEST_NO_TENSORS',
+      'failed_precondition',
+      `the manifest of ${manifest.modelId} ${headerEnd === 0 ? 'describes no tensors' : `puts the first tensor at byte ${headerEnd}, past the ${GGUF_LIMITS.headerBytes}-byte header bound`}: the tokenizer cannot be read from the model's head`,
+    );
+  const header = Buffer.alloc(headerEnd);
+  let held = 0;
+  await readRange(
+    { url: options.url, start: 0, end: headerEnd, sourceBytes: manifest.source.bytes, ...deadlineOf(options) },
+    (chunk) => {
+      header.set(chunk, held);
+      held += chunk.length;
+    },
+  );
+  const { metadata, metadataTypes, alignment } = parseGgufHeader(header, manifest.source.bytes, source);
+  const part = `${path}.part`;
+  writeTokenizerFile(part, modelMetadata(metadata, metadataTypes), alignment);
+  const actual = sha256File(part);
+  if (actual !== manifest.tokenizerSha256) {
+    rmSync(part, { force: true });
+    log('shard_file_mismatch', { file, source, sha256: actual, expectedSha256: manifest.tokenizerSha256 });
+    throw new ShardHashMismatchError(
+      `the tokenizer file written from the header at ${source} has SHA-256 ${actual}, the manifest says ${manifest.tokenizerSha256}: deleted, not used`,
+    );
+  }
+  renameSync(part, path);
+  log('tokenizer_file_assembled', { file, source, fetchedBytes: headerEnd, sha256: actual });
+  return { path, fetchedBytes: headerEnd, resumedFrom: 0, requests: 1 };
+}
+
+const deadlineOf = (options: { readonly deadlineMs?: number }) =>
+  options.deadlineMs === undefined ? {} : { deadlineMs: options.deadlineMs };

@@ -12,7 +12,7 @@ import type { RegistryClient as GrpcRegistryClient } from '../proto/tessera/v1/R
 import { fromServiceError } from '../rpc/status.ts';
 import { RegistryClient } from '../registry/registry-client.ts';
 import { signAssignShardRequest } from '../registry/shard-assignment-request.ts';
-import { fetchShardByRanges } from './range-fetch-shard.ts';
+import { fetchShardByRanges, fetchTokenizerByRange } from './range-fetch-shard.ts';
 import { resolveModelUrl } from './range-fetch-url.ts';
 import { fetchModelFile, type FetchedFile } from './shard-fetch.ts';
 import { shardSources, type ShardSources } from './shard-sources.ts';
@@ -71,6 +71,39 @@ export interface ShardFetch {
   readonly sources: ShardSources;
   readonly log: Logger;
   readonly onProgress?: (file: string, held: number, total: number | undefined) => void;
+}
+
+/** The tokenizer file: from the head of the model's GGUF when fetching by range, else (or when that fails) from `sources`. */
+async function fetchTokenizer(
+  rangeUrl: URL | undefined,
+  manifest: Manifest,
+  sources: ShardSources,
+  options: JoinOptions,
+): Promise<FetchedFile> {
+  const { log, dir, onProgress } = options;
+  if (rangeUrl !== undefined) {
+    try {
+      return await fetchTokenizerByRange({ url: rangeUrl, manifest, dir, log });
+    } catch (error) {
+      log('shard_range_fetch_abandoned', {
+        file: manifest.tokenizerFile,
+        code: (error as { code?: string }).code ?? 'INTERNAL',
+        error: (error as Error).message,
+        action: 'fetching the tokenizer file from peers and the registry',
+      });
+    }
+  }
+  return fetchModelFile(
+    { modelId: options.modelId, file: manifest.tokenizerFile, sha256: manifest.tokenizerSha256 ?? '' },
+    {
+      ...sources,
+      dir,
+      log,
+      ...(onProgress === undefined
+        ? {}
+        : { onProgress: (held, total) => onProgress(manifest.tokenizerFile, held, total) }),
+    },
+  );
 }
 
 /** One shard's file, by range from the model's URL when there is one, else (or when that fails) from `sources`. */
@@ -240,20 +273,9 @@ export async function joinNetwork(options: JoinOptions): Promise<Joined> {
   const { sources, tls } = shardSources(nodes, entry.index, options.key.address, options.registry);
   const files: FetchedFile[] = [];
   const onProgress = options.onProgress;
-  const tokenizer = await fetchModelFile(
-    { modelId: options.modelId, file: manifest.tokenizerFile, sha256: manifest.tokenizerSha256 ?? '' },
-    {
-      sources,
-      tls,
-      dir,
-      log,
-      ...(onProgress === undefined
-        ? {}
-        : { onProgress: (held, total) => onProgress(manifest.tokenizerFile, held, total) }),
-    },
-  );
-  files.push(tokenizer);
   const rangeUrl = rangeSource(options, manifest);
+  const tokenizer = await fetchTokenizer(rangeUrl, manifest, { sources, tls }, options);
+  files.push(tokenizer);
   const shard = await fetchShard({
     modelId: options.modelId,
     manifest,

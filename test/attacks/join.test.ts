@@ -31,7 +31,7 @@ import { removeDir, tempDir, testClusterConfig, waitFor, writeShardsDir } from '
 import { sha256File } from '../../src/crypto/hash.ts';
 import { shardTensors } from '../../src/model/shards/assemble.ts';
 import { shardModel } from '../../src/model/shards/shard.ts';
-import { fetchShardByRanges } from '../../src/node/range-fetch-shard.ts';
+import { fetchShardByRanges, fetchTokenizerByRange } from '../../src/node/range-fetch-shard.ts';
 import { joinNetwork } from '../../src/node/shard-fetch-join.ts';
 import { parseClusterConfig } from '../../src/registry/cluster-config.ts';
 import { testModel } from '../support/models.ts';
@@ -550,6 +550,67 @@ test('an origin serving altered bytes for one tensor: refused by name, none of i
     seen.find((e) => e.event === 'shard_file_fetched' && e.fields.file === entry.file)?.fields.source,
     storiesRegistry.endpoint,
   );
+});
+
+test("an origin altering the model's header: the tokenizer written from it is refused and deleted, the node takes it from the registry; an honest fetch meanwhile succeeds", async () => {
+  // One letter of a tokenizer piece: the header still parses, its metadata is another model's.
+  const headerEnd = Math.min(...stories.tensors!.map((t) => t.offset));
+  const at = readFileSync(STORIES).subarray(0, headerEnd).indexOf('<unk>') + 1;
+  assert.ok(at > 0);
+  const evil = await startRangeFileServer(STORIES, 'stories260K.gguf', { alter: { start: at, end: at + 1 } });
+  cleanups.push(() => evil.close());
+  const fetchInto = async (url: string, name: string) => {
+    const into = join(dir, name);
+    mkdirSync(into);
+    const outcome = await fetchTokenizerByRange({
+      url: new URL(url),
+      manifest: stories,
+      dir: into,
+      log: () => {},
+    }).then(
+      () => undefined,
+      (refusal: TesseraError) => refusal,
+    );
+    return { refusal: outcome, files: readdirSync(into), path: join(into, stories.tokenizerFile) };
+  };
+  const [attacked, honest] = await Promise.all([
+    fetchInto(evil.url, 'header-altered'),
+    fetchInto(await honestOriginUrl(), 'header-altered-honest'),
+  ]);
+  assert.equal(attacked.refusal?.code, 'SHARD_HASH_MISMATCH');
+  assert.match(
+    attacked.refusal!.message,
+    /the tokenizer file written from the header at .* has SHA-256 [0-9a-f]{64}, the manifest says/,
+  );
+  assert.deepEqual(attacked.files, [], 'nothing kept');
+  assert.equal(honest.refusal, undefined);
+  assert.equal(sha256File(honest.path), stories.tokenizerSha256);
+
+  const clusterConfig = parseClusterConfig(
+    { clusterId: 'origin-header', models: [{ id: stories.modelId, manifest: 'stories' }] },
+    dir,
+  );
+  const storiesRegistry = await startRegistry({ port: 0, dbPath: join(dir, 'origin-header.db'), clusterConfig });
+  cleanups.push(() => storiesRegistry.close());
+  const seen: { event: string; fields: Record<string, unknown> }[] = [];
+  const joined = await joinNetwork({
+    registry: storiesRegistry.endpoint,
+    modelId: stories.modelId,
+    key: generateKeyPair(),
+    dir: join(dir, 'origin-header-join'),
+    kvBudgetBytes: 16 << 20,
+    modelUrl: evil.url,
+    log: (event, fields = {}) => seen.push({ event, fields }),
+  });
+  assert.equal(sha256File(join(joined.shardsDir, stories.tokenizerFile)), stories.tokenizerSha256);
+  assert.equal(
+    seen.find((e) => e.event === 'shard_file_fetched' && e.fields.file === stories.tokenizerFile)?.fields.source,
+    storiesRegistry.endpoint,
+  );
+  // The shard's tensors are untouched at that origin: they still come by range.
+  const entry = stories.shards[joined.shardIndex]!;
+  assert.equal(sha256File(join(joined.shardsDir, entry.file)), entry.sha256);
+  assert.ok(seen.some((e) => e.event === 'shard_file_assembled'));
 });
 
 const misbehaving: [string, RangeFileServerOptions, string, RegExp][] = [

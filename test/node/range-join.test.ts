@@ -62,7 +62,7 @@ function spawnNode(args: string[]): Promise<Event[]> {
 const eventOf = (events: readonly Event[], name: string): Event =>
   events.find((e) => e.event === name) ?? assert.fail(`no ${name} event in ${JSON.stringify(events)}`);
 
-test('two nodes joining with --model-url fetch only their tensors by range, assemble the cut files and serve the golden text', async () => {
+test('two nodes joining with --model-url fetch only their tensors and the header by range, assemble the cut files and serve the golden text', async () => {
   const shardsDir = join(scratch, 'shards');
   const manifest = shardModel(STORIES, 2, shardsDir);
   const clusterConfig = parseClusterConfig(
@@ -98,15 +98,23 @@ test('two nodes joining with --model-url fetch only their tensors by range, asse
       `node ${i} fetched ${tensorBytes} of ${manifest.source.bytes}`,
     );
     served += Number(assembled.fetchedBytes);
+    // The tokenizer file too: written from the origin's header, the bytes before the first tensor.
+    const tokenizer = eventOf(events, 'tokenizer_file_assembled');
+    assert.equal(tokenizer.fetchedBytes, Math.min(...manifest.tensors!.map((t) => t.offset)), `node ${i}`);
+    served += Number(tokenizer.fetchedBytes);
     // Several tensors per request, not one request per tensor.
     assert.ok(
       Number(assembled.requests) < shardTensors(manifest, entry).length,
       `node ${i}: ${assembled.requests} requests`,
     );
-    // The shard file did not come from the registry, and it is the file tessera shard cut.
-    assert.equal(events.filter((e) => e.event === 'shard_file_fetched' && e.file === entry.file).length, 0);
+    // Nothing came from the registry but the manifest, and the files are the ones tessera shard cut.
+    assert.deepEqual(
+      events.filter((e) => e.event === 'shard_file_fetched'),
+      [],
+    );
     const dir = join(scratch, `data${i}`, 'models', manifest.modelId);
     assert.equal(sha256File(join(dir, entry.file)), sha256File(join(shardsDir, entry.file)));
+    assert.equal(sha256File(join(dir, manifest.tokenizerFile)), manifest.tokenizerSha256);
     assert.deepEqual(readdirSync(dir).sort(), [entry.file, 'manifest.json', manifest.tokenizerFile].sort());
   }
   assert.deepEqual(started.map((events) => Number(eventOf(events, 'node_started').shard)).sort(), [0, 1]);

@@ -361,6 +361,23 @@ function parseHeader(bytes: Uint8Array, fileSize: number, path: string): ParsedH
   return { version, alignment, metadata, metadataTypes, tensors };
 }
 
+/**
+ * The header of a GGUF file of `fileSize` bytes from its first bytes alone (a model's origin read by
+ * HTTP range): a GgufError when they end before the header does.
+ */
+export function parseGgufHeader(
+  bytes: Uint8Array,
+  fileSize: number,
+  source: string,
+): Pick<GgufFile, 'version' | 'alignment' | 'metadata' | 'metadataTypes' | 'tensors'> {
+  try {
+    return parseHeader(bytes, fileSize, source);
+  } catch (error) {
+    if (!(error instanceof NeedMoreBytes)) throw error;
+    throw new GgufError(source, `the header runs past its first ${bytes.length} bytes (to byte ${error.end})`);
+  }
+}
+
 /** Reads from the file's start until `into` is full or the file ends; returns the bytes read. */
 function readFully(fd: number, into: Uint8Array): number {
   let done = 0;

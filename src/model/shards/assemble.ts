@@ -3,10 +3,10 @@ import { renameSync, rmSync } from 'node:fs';
 import { TesseraError } from '../../core/errors.ts';
 import { sha256File } from '../../crypto/hash.ts';
 import { openGguf } from '../gguf/reader.ts';
-import type { GgufMetadataEntry, GgufValueTypeId } from '../gguf/writer.ts';
+import type { GgufMetadataEntry } from '../gguf/writer.ts';
 import type { Manifest, ManifestTensor, ShardEntry } from '../manifest.ts';
 import type { GgmlType } from '../../tensor/ggml-type.ts';
-import { tensorsOfShard, writeShardFile } from './shard-layout.ts';
+import { modelMetadata, tensorsOfShard, writeShardFile } from './shard-layout.ts';
 
 /** Bytes that do not match the manifest's SHA-256: a tensor's (named) or the assembled shard file's. */
 export class ShardHashMismatchError extends TesseraError {
@@ -29,11 +29,7 @@ export function shardTensors(manifest: Manifest, entry: ShardEntry): ManifestTen
 function tokenizerMetadata(path: string): { metadata: GgufMetadataEntry[]; alignment: number } {
   const file = openGguf(path);
   try {
-    const metadata: GgufMetadataEntry[] = [];
-    for (const [key, value] of file.metadata)
-      if (key !== 'general.alignment')
-        metadata.push({ key, type: file.metadataTypes.get(key) as GgufValueTypeId, value });
-    return { metadata, alignment: file.alignment };
+    return { metadata: modelMetadata(file.metadata, file.metadataTypes), alignment: file.alignment };
   } finally {
     file.close();
   }

@@ -1,5 +1,5 @@
-import { writeGguf, type GgufMetadataEntry, type GgufTensorSpec } from '../gguf/writer.ts';
-import { GgufValueType } from '../gguf/value.ts';
+import { writeGguf, type GgufMetadataEntry, type GgufTensorSpec, type GgufValueTypeId } from '../gguf/writer.ts';
+import { GgufValueType, type GgufValue } from '../gguf/value.ts';
 import type { TensorPart } from '../manifest.ts';
 
 /**
@@ -60,4 +60,20 @@ export function writeShardFile(path: string, spec: ShardFileSpec): number {
     { key: 'tessera.shard.layer_end', type: GgufValueType.UINT32, value: spec.range.end },
   ];
   return writeGguf(path, { metadata, tensors: spec.tensors }, spec.alignment);
+}
+
+/** A model's metadata as its tokenizer file and shards carry it: all of it but general.alignment, which the writer adds. */
+export function modelMetadata(
+  metadata: ReadonlyMap<string, GgufValue>,
+  types: ReadonlyMap<string, number>,
+): GgufMetadataEntry[] {
+  const entries: GgufMetadataEntry[] = [];
+  for (const [key, value] of metadata)
+    if (key !== 'general.alignment') entries.push({ key, type: types.get(key) as GgufValueTypeId, value });
+  return entries;
+}
+
+/** Writes the tokenizer GGUF: the model's metadata and no tensors. Returns its size. */
+export function writeTokenizerFile(path: string, metadata: readonly GgufMetadataEntry[], alignment: number): number {
+  return writeGguf(path, { metadata: [...metadata], tensors: [] }, alignment);
 }

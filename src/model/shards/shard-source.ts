@@ -5,10 +5,11 @@ import { byteSize, type GgmlType } from '../../tensor/ggml-type.ts';
 import { architectureTraits, configFromGguf } from '../architecture.ts';
 import { openGguf } from '../gguf/reader.ts';
 import { MetadataView } from '../gguf/value.ts';
-import { GgufMetadataBuilder, type GgufMetadataEntry, type GgufValueTypeId } from '../gguf/writer.ts';
+import { GgufMetadataBuilder, type GgufMetadataEntry } from '../gguf/writer.ts';
 import { isHfDirectory, openHfDirectory } from '../hf-directory.ts';
 import type { ModelConfig } from '../model-files.ts';
 import { sha256File } from '../../crypto/hash.ts';
+import { modelMetadata } from './shard-layout.ts';
 
 /** Where the tokenizer of a converted Hugging Face model lives in a GGUF (the GGUF spec's key). */
 export const HF_TOKENIZER_JSON_KEY = 'tokenizer.huggingface.json';
@@ -49,12 +50,7 @@ function openGgufSource(path: string): ShardSource {
       file.tensors.has('output.weight'),
       embedding.dims[1] ?? 0,
     );
-    const metadata: GgufMetadataEntry[] = [];
-    for (const [key, value] of file.metadata) {
-      // The writer adds the alignment it writes with.
-      if (key !== 'general.alignment')
-        metadata.push({ key, type: file.metadataTypes.get(key) as GgufValueTypeId, value });
-    }
+    const metadata = modelMetadata(file.metadata, file.metadataTypes);
     return {
       config,
       alignment: file.alignment,

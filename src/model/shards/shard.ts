@@ -1,9 +1,9 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { basename, extname, join } from 'node:path';
-import { writeGguf, type GgufTensorSpec } from '../gguf/writer.ts';
+import type { GgufTensorSpec } from '../gguf/writer.ts';
 import { MANIFEST_FILE, tensorPartOf, type Manifest, type ManifestTensor, type ShardEntry } from '../manifest.ts';
 import { sha256File, sha256Hex } from '../../crypto/hash.ts';
-import { tensorsOfShard, writeShardFile } from './shard-layout.ts';
+import { tensorsOfShard, writeShardFile, writeTokenizerFile } from './shard-layout.ts';
 import { openShardSource } from './shard-source.ts';
 
 export interface ShardModelOptions {
@@ -101,7 +101,7 @@ export function shardModel(
 
     const tokenizerFile = `${modelId}.tokenizer.gguf`;
     const tokenizerPath = join(outDir, tokenizerFile);
-    writeGguf(tokenizerPath, { metadata: source.metadata, tensors: [] }, source.alignment);
+    writeTokenizerFile(tokenizerPath, source.metadata, source.alignment);
     const manifest: Manifest = {
       version: 2,
       modelId,
