@@ -1,4 +1,4 @@
-// `npm run bench [-- --json] [-- --quick] [-- --only=engine,network,batching,chain,audit,cli,join]`: one table of the figures the issues name, each measured
+// `npm run bench [-- --json] [-- --quick] [-- --only=engine,network,batching,chain,audit,crypto,cli,join]`: one table of the figures the issues name, each measured
 // against its reference in the same run (these machines are noisy, so ratios are what count).
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, statSync } from 'node:fs';
@@ -10,6 +10,7 @@ import { testModel } from '../test/support/models.ts';
 import { auditBenchRows } from './audit.ts';
 import { chainBenchRows } from './chain.ts';
 import { cliBenchRows } from './cli.ts';
+import { cryptoBenchRows } from './crypto.ts';
 import { batchingBenchRows, networkBenchRows } from './network.ts';
 import type { BenchRow } from './row.ts';
 
@@ -158,6 +159,7 @@ if (wanted('batching')) {
 }
 if (wanted('chain')) rows.push(...(await chainBenchRows({ quick })));
 if (wanted('audit')) rows.push(...(await auditBenchRows({ quick })));
+if (wanted('crypto')) rows.push(...cryptoBenchRows({ quick }));
 if (wanted('cli')) rows.push(...cliBenchRows({ quick }));
 if (wanted('join'))
   rows.push(

@@ -45,6 +45,22 @@ test('signatures are the bytes viem makes for the same digest and key (RFC 6979,
   }
 });
 
+test('the high-s twin of a valid signature recovers no one: one signed statement has one signature', () => {
+  const key = generateKeyPair();
+  const message = new TextEncoder().encode('a commitment');
+  for (let i = 0; i < 16; i++) {
+    const signature = sign(key, `tessera/test/${i}`, message);
+    assert.equal(recoverSigner(`tessera/test/${i}`, message, signature), key.address);
+    // s' = n - s with the recovery bit flipped is the same signer's valid signature, in high-s form
+    const n = 0xfffffffffffffffffffffffffffffffebaaedce6af48a03bbfd25e8cd0364141n;
+    const s = BigInt(`0x${Buffer.from(signature.subarray(32, 64)).toString('hex')}`);
+    const twin = Uint8Array.from(signature);
+    twin.set(Buffer.from((n - s).toString(16).padStart(64, '0'), 'hex'), 32);
+    twin[64] = signature[64]! ^ 1;
+    assert.equal(recoverSigner(`tessera/test/${i}`, message, twin), undefined);
+  }
+});
+
 test('canonical JSON sorts keys, refuses floats and non-canonical input', () => {
   assert.equal(
     new TextDecoder().decode(canonicalJson({ z: [1, { y: true, b: null }], a: 'é' })),
