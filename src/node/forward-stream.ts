@@ -5,7 +5,7 @@ import type { ServerDuplexStream } from '@grpc/grpc-js';
 import type { KeyPair } from '../crypto/keys.ts';
 import { CacheFullError } from '../model/kv-cache.ts';
 import { EngineInputError, type Engine } from '../model/engine.ts';
-import type { StepBatcher } from './step-batcher.ts';
+import type { StepBatcher, StepRequest } from './step-batcher.ts';
 import type { Manifest, ShardEntry } from '../model/manifest.ts';
 import type { ForwardReply } from '../proto/tessera/v1/ForwardReply.ts';
 import type { ForwardRequest__Output } from '../proto/tessera/v1/ForwardRequest.ts';
@@ -80,6 +80,18 @@ type Call = ServerDuplexStream<ForwardRequest__Output, ForwardReply>;
 
 const bytesOf = (values: Float32Array) => new Uint8Array(values.buffer, values.byteOffset, values.byteLength);
 
+/** A step arriving in parts (Step.partial): its parts so far, as received, and what they made. */
+interface StepParts {
+  readonly step: number;
+  readonly startPosition: number;
+  /** Where the next part must start. */
+  next: number;
+  /** What the parts' hidden states came in (none: token ids): every part must come in it. */
+  readonly dtype: string | undefined;
+  readonly inputs: StepInput[];
+  readonly outputs: Float32Array[];
+}
+
 /**
  * Names a stream's kept audit steps apart from any other stream of the same session id, in this run
  * and in the runs before it whose kept steps the node's store brought back.
@@ -114,6 +126,8 @@ export class ForwardStream {
   private signaturesRelayed: Promise<void> = Promise.resolve();
   /** Whether the client sent Close: it asked for the signatures still owed, and no more steps. */
   private closeRequested = false;
+  /** The step whose parts are arriving, until its last part. */
+  private parts?: StepParts;
 
   constructor(
     private readonly ctx: NodeContext,
@@ -181,6 +195,12 @@ export class ForwardStream {
   }
 
   private async onRequest(request: ForwardRequest__Output): Promise<void> {
+    if (this.parts && request.kind !== 'step')
+      throw new NodeStatusError(
+        ForwardReason.OUT_OF_SEQUENCE,
+        'failed_precondition',
+        `${request.kind} came between the parts of step ${this.parts.step}: send its last part first`,
+      );
     switch (request.kind) {
       case 'open':
         if (this.state !== 'new')
@@ -285,7 +305,7 @@ export class ForwardStream {
     }
     this.state = 'open';
     ctx.log('session_opened', { session: open.sessionId, next: next?.endpoint });
-    this.reply({ opened: { nodeId: ctx.key.address } });
+    this.reply({ opened: { nodeId: ctx.key.address, takesParts: true } });
   }
 
   /** A method, so that the compiler does not narrow `state` across the awaits that may change it. */
@@ -302,12 +322,50 @@ export class ForwardStream {
     const { ctx } = this;
     const session = this.session!;
     ctx.store.touch(session);
-    const input = validateStep(step, ctx.bounds, session.cache.length);
+    const part = validateStep(step, ctx.bounds, session.cache.length);
+    const parts = this.partsBefore(step, part);
     // A session may replay from position 0 any number of times, each step kept: checked each time.
     if (step.startPosition === 0 && this.auditCommitment) ctx.audits.checkRoom();
-    const output = await this.compute(session, input, step.startPosition);
-    this.earned?.record(input.positions);
     const stepNumber = Number(step.step);
+    const H = ctx.bounds.hiddenSize;
+    const hiddenStep = (startPosition: number, rows: Float32Array) => ({
+      step: stepNumber,
+      startPosition,
+      hidden: { dtype: 'DTYPE_F32' as const, shape: [rows.length / H, H], data: bytesOf(rows) },
+    });
+    // Rows of this part's output sent on so far: each chunk leaves as soon as it has run, so that the
+    // next hop computes it while this node computes the next (Step.partial).
+    let sent = 0;
+    const nextPart = (rows: Float32Array) => {
+      const next = hiddenStep(step.startPosition + sent, rows);
+      sent += rows.length / H;
+      return next;
+    };
+    const inParts = this.link?.takesParts === true;
+    const partOutput = await this.compute(session, part, step.startPosition, {
+      partial: step.partial,
+      ...(inParts ? { onChunk: (rows: Float32Array) => this.link!.part(nextPart(rows)) } : {}),
+    });
+    if (step.partial) {
+      this.parts ??= {
+        step: stepNumber,
+        startPosition: step.startPosition,
+        next: step.startPosition,
+        dtype: step.hidden?.dtype,
+        inputs: [],
+        outputs: [],
+      };
+      this.parts.next += part.positions;
+      this.parts.inputs.push(part);
+      this.parts.outputs.push(partOutput);
+      if (inParts) this.link!.part(nextPart(partOutput.subarray(sent * H)));
+      return;
+    }
+    this.parts = undefined;
+    const startPosition = parts?.startPosition ?? step.startPosition;
+    const input = parts ? joinedInput([...parts.inputs, part]) : part;
+    const output = parts ? joined([...parts.outputs, partOutput]) : partOutput;
+    this.earned?.record(input.positions);
     const outputHash = sha256(bytesOf(output));
     const commitment = (resultHash?: Uint8Array) =>
       commitmentFieldsOf(ctx.key, {
@@ -321,7 +379,7 @@ export class ForwardStream {
 
     // what the last shard samples with, as this hop received it and passes it on
     const context = {
-      position: step.startPosition + input.positions,
+      position: startPosition + input.positions,
       sampling: this.open!.sampling ?? DEFAULT_SAMPLING,
       history: step.history,
     };
@@ -333,14 +391,13 @@ export class ForwardStream {
       // signature follows it, and must precede the next step's result (the rule in node.proto).
       await new Promise((resolve) => setImmediate(resolve));
       const mine = signCommitmentFields(ctx.key, fields);
-      this.retainForAudit(step, input, mine);
+      this.retainForAudit(startPosition, step, input, mine);
       this.reply({ signatures: { step: stepNumber, signatures: [mine.signature] } });
       return;
     }
+    // a next hop that takes no parts gets the step whole
     const downstream = this.link.step({
-      step: stepNumber,
-      startPosition: step.startPosition,
-      hidden: { dtype: 'DTYPE_F32', shape: [input.positions, ctx.bounds.hiddenSize], data: bytesOf(output) },
+      ...(inParts ? nextPart(partOutput.subarray(sent * H)) : hiddenStep(startPosition, output)),
       history: step.history,
     });
     // Awaited below; a failure (a next hop that died meanwhile) must not count as unhandled before that.
@@ -351,7 +408,7 @@ export class ForwardStream {
     await new Promise((resolve) => setImmediate(resolve));
     const fields = commitment();
     const mine = signCommitmentFields(ctx.key, fields);
-    this.retainForAudit(step, input, mine);
+    this.retainForAudit(startPosition, step, input, mine);
     const result = await downstream.result;
     checkRelayedResult(result, this.open!.route, ctx.entry.index, outputHash, context);
     // the previous step's signatures go up before this result does
@@ -393,9 +450,45 @@ export class ForwardStream {
    * Each is kept until the reveal, which says which ones the registry may ever ask for (the
    * commitment binds the session's secret); without an audit commitment nothing can be asked.
    */
-  private retainForAudit(step: Step__Output, input: StepInput, commitment: SignedCommitment): void {
-    if (step.startPosition === 0 && this.auditCommitment)
-      this.ctx.audits.retain(this.auditKey, step, input, commitment);
+  private retainForAudit(
+    startPosition: number,
+    step: Step__Output,
+    input: StepInput,
+    commitment: SignedCommitment,
+  ): void {
+    if (startPosition === 0 && this.auditCommitment) this.ctx.audits.retain(this.auditKey, step, input, commitment);
+  }
+
+  /**
+   * The parts of `step` received before this one (none: `step` is its first or only part); refuses
+   * a part that does not continue them, and parts that together carry more than a step may.
+   */
+  private partsBefore(step: Step__Output, part: StepInput): StepParts | undefined {
+    const parts = this.parts;
+    if (parts === undefined) return undefined;
+    const outOfSequence = (what: string) =>
+      new NodeStatusError(
+        ForwardReason.OUT_OF_SEQUENCE,
+        'failed_precondition',
+        `step ${parts.step} came in parts and its last part has not come: ${what}`,
+      );
+    if (Number(step.step) !== parts.step) throw outOfSequence(`then came step ${step.step}`);
+    if (step.startPosition !== parts.next)
+      throw outOfSequence(`its next part must start at position ${parts.next}, not ${step.startPosition}`);
+    if (step.hidden && step.hidden.dtype !== parts.dtype)
+      throw new NodeStatusError(
+        ForwardReason.INVALID_STEP,
+        'invalid',
+        `a part of step ${parts.step} holds ${step.hidden.dtype}, its first held ${parts.dtype}: send every part in one dtype`,
+      );
+    const positions = parts.next - parts.startPosition + part.positions;
+    if (positions > this.ctx.bounds.maxStepPositions)
+      throw new NodeStatusError(
+        ForwardReason.INVALID_STEP,
+        'invalid',
+        `step ${parts.step} carries ${positions} positions over its parts, this node takes at most ${this.ctx.bounds.maxStepPositions} per step`,
+      );
+    return parts;
   }
 
   /** Checks the secret, tickets the steps it selects here, and passes it on down the route. */
@@ -435,7 +528,12 @@ export class ForwardStream {
   }
 
   /** Runs the shard's layers; engine errors become statuses, never a crash. */
-  private async compute(session: Session, input: StepInput, startPosition: number): Promise<Float32Array> {
+  private async compute(
+    session: Session,
+    input: StepInput,
+    startPosition: number,
+    parts: Pick<StepRequest, 'partial' | 'onChunk'>,
+  ): Promise<Float32Array> {
     const { ctx } = this;
     const { config } = ctx.manifest;
     const layers = ctx.entry.layerEnd - ctx.entry.layerStart;
@@ -447,6 +545,7 @@ export class ForwardStream {
         input: 'tokens' in input ? { tokens: input.tokens } : { hidden: input.hidden },
         startPos: startPosition,
         pipelineDepth: this.open!.route.length,
+        ...parts,
       });
     } catch (error) {
       if (error instanceof EngineInputError)
@@ -528,6 +627,25 @@ export class ForwardStream {
     this.releaseQuota?.();
     this.onDone(this);
   }
+}
+
+/** A step's parts as one input: the bytes its commitment hashes are the parts' bytes in order. */
+function joinedInput(parts: readonly StepInput[]): StepInput {
+  const positions = parts.reduce((sum, p) => sum + p.positions, 0);
+  const bytes = Buffer.concat(parts.map((p) => p.bytes));
+  const tokens = parts.flatMap((p) => ('tokens' in p ? p.tokens : []));
+  if (tokens.length === positions) return { tokens, positions, bytes };
+  return { hidden: joined(parts.map((p) => ('hidden' in p ? p.hidden : new Float32Array(0)))), positions, bytes };
+}
+
+function joined(arrays: readonly Float32Array[]): Float32Array {
+  const out = new Float32Array(arrays.reduce((sum, a) => sum + a.length, 0));
+  let at = 0;
+  for (const array of arrays) {
+    out.set(array, at);
+    at += array.length;
+  }
+  return out;
 }
 
 const DEFAULT_SAMPLING = { temperature: 0, topK: 0, topP: 1, minP: 0, repetitionPenalty: 1, seed: 0, logprobs: 0 };

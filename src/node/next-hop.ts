@@ -66,6 +66,8 @@ export class NextHopLink {
   private readonly waiters: Waiter[] = [];
   private failure?: Error;
   private closing = false;
+  /** Whether the next hop's Opened said it takes a step in parts (Step.partial). */
+  takesParts = false;
 
   /** `openedTimeoutMs`: how long the next hop may take to answer Open before the session gives up on it. */
   constructor(
@@ -126,6 +128,14 @@ export class NextHopLink {
     const signatures = this.expect('signatures', Number(step.step));
     if (!this.failure) this.call.write({ step });
     return { result: result.then((r) => r.result!), signatures: signatures.then((r) => r.signatures!) };
+  }
+
+  /**
+   * Sends a part of a step (Step.partial; only when `takesParts`): it gets no reply, and a failure
+   * shows on the step's last part.
+   */
+  part(step: Step): void {
+    if (!this.failure) this.call.write({ step: { ...step, partial: true } });
   }
 
   /** Passes Close on: resolves once the next hop has sent the signatures it owes, then Closed. */
@@ -200,6 +210,7 @@ export class NextHopLink {
           this.hopFailed(`the node there is ${reply.opened!.nodeId}, not the one the route names`),
           waiter,
         );
+      this.takesParts = reply.opened!.takesParts;
     } else if (waiter.kind === 'signatures') {
       if (reply.kind !== 'signatures' || reply.signatures!.step !== waiter.step)
         return this.fail(

@@ -10,7 +10,7 @@ import type { ForwardReply } from '../proto/tessera/v1/ForwardReply.ts';
 import type { ForwardRequest__Output } from '../proto/tessera/v1/ForwardRequest.ts';
 import type { InfoReply } from '../proto/tessera/v1/InfoReply.ts';
 import { createWasmBackend } from '../tensor/wasm-backend.ts';
-import { FORWARD_CHANNEL_OPTIONS } from '../rpc/stream-options.ts';
+import { FORWARD_CHANNEL_OPTIONS, widenForwardWindows } from '../rpc/stream-options.ts';
 import { startGrpcServer, type GrpcServer } from '../rpc/server.ts';
 import { checkAdvertisedEndpoint, serverCredentials, type TlsFiles } from './endpoint-security.ts';
 import { ForwardStream, type NodeContext } from './forward-stream.ts';
@@ -370,6 +370,7 @@ export async function startNode(options: NodeOptions): Promise<NodeHandle> {
         ownShardFilesBinding(manifest, entry, options.shardsDir, log),
       ],
     });
+    widenForwardWindows(server.server);
     const { port } = server;
     const endpoint = options.advertise ?? bindAddress(host, port);
     checkAdvertisedEndpoint(endpoint, tls);

@@ -189,3 +189,52 @@ test("a session that ends drops its queued steps: they are refused and never run
   assert.equal(gone.length, 0, 'the dropped step wrote nothing to its cache');
   assert.equal(batcher.pending, 0);
 });
+
+test('each chunk but the last leaves through onChunk as soon as it has run; a partial request computes no logits', async () => {
+  const ranges = recordingEngine(false);
+  const batcher = new StepBatcher(ranges.engine, { maxBatchPositions: 8 });
+  const tokens = prompts[0]!;
+  const chunks: Float32Array[] = [];
+  const { output } = await batcher.run({
+    cache: ranges.engine.createCache(1 << 22),
+    input: { tokens },
+    startPos: 0,
+    onChunk: (hidden) => void chunks.push(hidden.slice()),
+  });
+  const H = model.config.hiddenSize;
+  const whole = Math.ceil(tokens.length / 8);
+  assert.equal(chunks.length, whole - 1);
+  chunks.forEach((chunk, i) =>
+    assert.ok(bytesOf(chunk).equals(bytesOf(output.subarray(i * 8 * H, (i + 1) * 8 * H))), `chunk ${i}`),
+  );
+
+  const { engine, batches } = recordingEngine(true);
+  const headBatcher = new StepBatcher(engine, { maxBatchPositions: 64 });
+  const cache = engine.createCache(1 << 22);
+  const part = await headBatcher.run({ cache, input: { tokens: tokens.slice(0, 5) }, startPos: 0, partial: true });
+  assert.equal(part.output.length, 0, 'no logits for a part');
+  assert.deepEqual(batches.at(-1), [{ positions: 5, partial: true }]);
+  const rest = await headBatcher.run({ cache, input: { tokens: tokens.slice(5) }, startPos: 5 });
+  const alone = engine.forward(engine.createCache(1 << 22), { tokens }, 0).logits!;
+  assert.ok(bytesOf(rest.output).equals(bytesOf(alone)), 'the last part gives the logits of the whole step');
+});
+
+test("the only session's step runs at once, not a turn of the event loop later; with more sessions it waits for that turn's arrivals", async () => {
+  for (const sessions of [1, 2]) {
+    const { engine, batches } = recordingEngine(true);
+    const batcher = new StepBatcher(engine, { activeSessions: () => sessions });
+    const order: string[] = [];
+    setImmediate(() => order.push('next turn'));
+    const { output } = await batcher.run({
+      cache: engine.createCache(1 << 22),
+      input: { tokens: prompts[2]! },
+      startPos: 0,
+    });
+    order.push('step');
+    await new Promise((resolve) => setImmediate(resolve));
+    assert.deepEqual(order, sessions === 1 ? ['step', 'next turn'] : ['next turn', 'step'], `${sessions} session(s)`);
+    assert.equal(batches.length, 1);
+    const alone = engine.forward(engine.createCache(1 << 22), { tokens: prompts[2]! }, 0).logits!;
+    assert.ok(bytesOf(output).equals(bytesOf(alone)));
+  }
+});

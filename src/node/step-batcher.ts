@@ -39,6 +39,13 @@ export interface StepRequest {
   readonly startPos: number;
   /** Shards in the session's route (1: the whole model here). */
   readonly pipelineDepth?: number;
+  /** The step's last position comes in a later request (a part of a step): a head range computes no logits for it. */
+  readonly partial?: boolean;
+  /**
+   * Takes the hidden states of each chunk but the last as soon as it has run, so that the next hop
+   * can compute it while this node computes the next (ranges without the head).
+   */
+  readonly onChunk?: (hidden: Float32Array) => void;
 }
 
 interface Pending {
@@ -80,7 +87,7 @@ export class StepBatcher {
     }
     return new Promise((resolve, reject) => {
       this.queue.push({ request, positions, done: 0, chunks: [], computeUs: 0, resolve, reject });
-      this.schedule();
+      this.schedule(true);
     });
   }
 
@@ -102,16 +109,20 @@ export class StepBatcher {
 
   /**
    * The next batch runs from the event loop's check phase: every request that arrived during the
-   * batch before (read in the poll phase just ahead of it) is queued by then.
+   * batch before (read in the poll phase just ahead of it) is queued by then. A step that `arrived`
+   * for the only session open runs at once instead: no other step could join its batch (a session's
+   * steps come one after another), and each hop of a route would otherwise wait a turn for nothing.
    */
-  private schedule(): void {
+  private schedule(arrived = false): void {
     if (this.scheduled || this.queue.length === 0) return;
     this.scheduled = true;
-    setImmediate(() => {
+    const run = () => {
       this.scheduled = false;
       this.runBatch();
       this.schedule();
-    });
+    };
+    if (arrived && this.queue.length === 1 && this.options.activeSessions?.() === 1) queueMicrotask(run);
+    else setImmediate(run);
   }
 
   /** Which queued steps run next, and how many of their positions. */
@@ -151,7 +162,7 @@ export class StepBatcher {
                 take === positions ? request.input.hidden : request.input.hidden.subarray(done * H, (done + take) * H),
             },
       startPos: request.startPos + done,
-      partial: done + take < positions,
+      partial: done + take < positions || request.partial === true,
     }));
     const started = performance.now();
     let results;
@@ -180,7 +191,10 @@ export class StepBatcher {
       pending.done += take;
       pending.computeUs += (elapsedUs * take) / batchPositions;
       if (result.hidden) pending.chunks.push(result.hidden);
-      if (pending.done < pending.positions) return;
+      if (pending.done < pending.positions) {
+        if (result.hidden) pending.request.onChunk?.(result.hidden);
+        return;
+      }
       this.remove(pending);
       pending.resolve({ output: result.logits ?? joined(pending.chunks), computeMicroseconds: pending.computeUs });
     });

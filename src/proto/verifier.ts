@@ -160,7 +160,9 @@ export interface ProtoGrpcType {
       /**
        * A compute node serves one shard. A session is one bidirectional Forward stream: Open first, then
        * Steps (a prefill, then one decode position each), answered in order. A node that is not the last
-       * hop opens its own stream to the next hop and relays the results back.
+       * hop opens its own stream to the next hop and relays the results back; it may pass a long step on
+       * in parts (Step.partial), each as soon as it has computed it, so the route works on a long prompt
+       * as a pipeline.
        *
        * Signatures follow results (the rule). For each step n a node sends, on its stream, first
        * StepResult n (each hop's Commitment with every field but `signature`, which is empty), then

@@ -56,11 +56,12 @@ test("draws depend on the secret, the step, the shard and the node's signature, 
   assert.ok(selected > 116 && selected < 284, `${selected} of ${n} selected`);
 });
 
-test("the other encoding of the node's signature (s flipped to n − s) is as valid and draws the same", () => {
+test("the other encoding of the node's signature (s flipped to n − s) is refused, and would draw the same", () => {
   for (let i = 0; i < 8; i++) {
     const step = committed('session', i);
     const other = { ...step, signature: malleated(step.signature) };
-    assert.ok(verifyCommitment(other), 'the flipped signature still recovers the node');
+    assert.ok(verifyCommitment(step));
+    assert.equal(verifyCommitment(other), false, 'only the low-s signature is taken');
     assert.notDeepEqual(other.signature, step.signature);
     assert.equal(auditDraw(secret, other), auditDraw(secret, step));
   }

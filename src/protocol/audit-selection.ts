@@ -52,8 +52,8 @@ const SIGNATURE_BYTES = 65;
 
 /**
  * r || s with s in its lower half: whoever holds a signature can flip s to n − s (and the recovery
- * bit) and still have one that recovers the node's address, which would give a client two draws of
- * each step to choose from. Both encodings draw the same; the recovery byte is left out for that.
+ * bit), which would give a client two draws of each step to choose from. recoverSigner refuses the
+ * high-s one, and both would draw the same anyway (the recovery byte is left out for that).
  */
 function canonicalSignature(signature: Uint8Array): Buffer {
   if (signature.length !== SIGNATURE_BYTES)

@@ -353,5 +353,5 @@ test("a registered node flooding SubmitTicket with tickets it signed is cut off 
       .sort(),
   );
   // A replay of a ticket already held is not charged to its node: refused as held, not RATE_LIMITED.
-  await refusedWith(audits.submitTicket(tickets[0]!.wire), status.ALREADY_EXISTS, 'ALREADY_EXISTS');
+  await refusedWith(audits.submitTicket(tickets[0]!.wire), status.ALREADY_EXISTS, 'TICKET_ALREADY_HELD');
 });

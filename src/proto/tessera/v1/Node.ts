@@ -11,7 +11,9 @@ import type { InfoRequest as _tessera_v1_InfoRequest, InfoRequest__Output as _te
 /**
  * A compute node serves one shard. A session is one bidirectional Forward stream: Open first, then
  * Steps (a prefill, then one decode position each), answered in order. A node that is not the last
- * hop opens its own stream to the next hop and relays the results back.
+ * hop opens its own stream to the next hop and relays the results back; it may pass a long step on
+ * in parts (Step.partial), each as soon as it has computed it, so the route works on a long prompt
+ * as a pipeline.
  * 
  * Signatures follow results (the rule). For each step n a node sends, on its stream, first
  * StepResult n (each hop's Commitment with every field but `signature`, which is empty), then
@@ -57,7 +59,9 @@ export interface NodeClient extends grpc.Client {
 /**
  * A compute node serves one shard. A session is one bidirectional Forward stream: Open first, then
  * Steps (a prefill, then one decode position each), answered in order. A node that is not the last
- * hop opens its own stream to the next hop and relays the results back.
+ * hop opens its own stream to the next hop and relays the results back; it may pass a long step on
+ * in parts (Step.partial), each as soon as it has computed it, so the route works on a long prompt
+ * as a pipeline.
  * 
  * Signatures follow results (the rule). For each step n a node sends, on its stream, first
  * StepResult n (each hop's Commitment with every field but `signature`, which is empty), then
