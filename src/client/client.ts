@@ -240,8 +240,7 @@ export class TesseraClient {
   private sessionSource(request: GenerateRequest) {
     return {
       maxFailovers: 8,
-      open: (model: ModelHandle, afterFailure: boolean) =>
-        this.openSession(model, request, afterFailure ? this.routeWaitMs : 0),
+      open: (model: ModelHandle, afterFailure: boolean) => this.openSession(model, request, afterFailure),
       recover: (route: readonly RouteHop[], failure: HopFailure) => this.recover(route, failure),
       revealAudit: (session: PipelineSession, commitments: readonly Commitment__Output[], tokens: readonly number[]) =>
         this.revealAudit(session, commitments, tokens, request.model),
@@ -266,12 +265,13 @@ export class TesseraClient {
       (r) => r.discover(modelId).then((d) => ({ ...d, registry: r.endpoint })),
       modelId,
     );
-    const live = nodes.filter((n) => !this.bans.isBanned(n.nodeId));
     const candidates = await Promise.all(
-      live.map(async (node): Promise<Candidate> => {
-        const probe = await this.nodes.probe(node.endpoint, this.probeTimeoutMs, node.tls, PROBE_MAX_AGE_MS);
+      nodes.map(async (node): Promise<Candidate> => {
         const { usPerToken, goodSteps } = this.service.of(node.nodeId);
         const measured = { goodSteps, ...(usPerToken === undefined ? {} : { measuredUsPerToken: usPerToken }) };
+        // a node set aside is not probed; chooseRoute leaves it out and says the shard may free up
+        if (this.bans.isBanned(node.nodeId)) return { ...node, ...measured, rttUs: undefined };
+        const probe = await this.nodes.probe(node.endpoint, this.probeTimeoutMs, node.tls, PROBE_MAX_AGE_MS);
         if (!probe || !this.probeMatches(probe, node, model)) return { ...node, ...measured, rttUs: undefined };
         // the node's own count is fresher than the registry's last heartbeat
         return {
@@ -294,12 +294,17 @@ export class TesseraClient {
     );
   }
 
+  /**
+   * A first open waits for a route only while its shards' nodes are full or set aside for a moment
+   * (their sessions end a moment after their generations); a shard nobody serves is said at once.
+   * After a failure it waits either way: the shard may be between nodes.
+   */
   private async openSession(
     model: ModelHandle,
     request: GenerateRequest,
-    routeWaitMs: number,
+    afterFailure: boolean,
   ): Promise<PipelineSession> {
-    const deadline = Date.now() + routeWaitMs;
+    const deadline = Date.now() + this.routeWaitMs;
     for (;;) {
       const { candidates, auditSamplingRate, registry } = await this.candidates(model);
       try {
@@ -333,8 +338,8 @@ export class TesseraClient {
           auditing,
         );
       } catch (error) {
-        // a shard may be between nodes (one died, its replacement is registering): wait a little
-        if (!(error instanceof NoRouteError) || Date.now() >= deadline) throw error;
+        if (!(error instanceof NoRouteError) || Date.now() >= deadline || !(afterFailure || error.transient))
+          throw error;
         await new Promise((resolve) => setTimeout(resolve, ROUTE_RETRY_MS));
       }
     }

@@ -68,8 +68,14 @@ test('banned, unreachable and full nodes are left out; an uncovered shard is nam
       assert.ok(error instanceof NoRouteError);
       assert.deepEqual(error.missingShards, [1, 2]);
       assert.match(error.message, /shard 1's 1 node\(s\) are unreachable, full or banned; shard 2 has no live node/);
+      assert.equal(error.transient, false, 'shard 2 has no node to wait for');
       return true;
     },
+  );
+  // only listed nodes that are full, silent or set aside: a moment may free one
+  assert.throws(
+    () => chooseRoute('m', 2, candidates, new Set(['banned', 'ok'])),
+    (error: unknown) => error instanceof NoRouteError && error.transient && error.missingShards.join() === '0,1',
   );
 });
 

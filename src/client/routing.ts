@@ -60,6 +60,8 @@ export class NoRouteError extends Error {
     readonly modelId: string,
     readonly missingShards: readonly number[],
     detail: string,
+    /** Every missing shard has listed nodes, only full, unreachable or set aside now: worth waiting a moment for. */
+    readonly transient = false,
   ) {
     super(`no route for model ${modelId}: ${detail}`);
   }
@@ -129,6 +131,12 @@ export function chooseRoute(
     }
     route.push({ nodeId: best.nodeId, endpoint: best.endpoint, shardIndex: shard, tls: best.tls });
   }
-  if (missing.length > 0) throw new NoRouteError(modelId, missing, reasons.join('; '));
+  if (missing.length > 0)
+    throw new NoRouteError(
+      modelId,
+      missing,
+      reasons.join('; '),
+      missing.every((shard) => candidates.some((c) => c.shardIndex === shard)),
+    );
   return route;
 }

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { generateKeyPair } from '../../src/crypto/keys.ts';
 import type { Manifest } from '../../src/model/manifest.ts';
-import { startNode, type NodeHandle } from '../../src/node/node-server.ts';
+import { startNode, type NodeHandle, type NodeOptions } from '../../src/node/node-server.ts';
 import { shardModel } from '../../src/model/shards/shard.ts';
 import { parseClusterConfig } from '../../src/registry/cluster-config.ts';
 import { startRegistry, type RegistryHandle } from '../../src/registry/registry.ts';
@@ -26,6 +26,8 @@ export interface NetworkOptions {
   readonly replicas?: readonly number[];
   /** A second model id the registry lists but no node serves. */
   readonly unservedModel?: string;
+  /** For every node, over the defaults here. */
+  readonly nodeOptions?: Partial<NodeOptions>;
 }
 
 /** stories260K cut into `shards`, a registry serving it, a node per shard and one per entry of `replicas`. */
@@ -58,6 +60,7 @@ export async function startInProcessNetwork(options: NetworkOptions): Promise<In
           key: generateKeyPair(),
           threads: 1,
           log: () => {},
+          ...options.nodeOptions,
         }),
       );
     }
