@@ -5,12 +5,10 @@
 // partial file, and a wrong file is deleted and fetched again.
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
-import { fileURLToPath } from 'node:url';
 import { writeNewKeyFile } from '../../src/crypto/keys.ts';
 import { startGateway } from '../../src/gateway/gateway.ts';
 import { fetchModelFile } from '../../src/node/shard-fetch.ts';
@@ -21,8 +19,8 @@ import { RegistryClient } from '../../src/registry/registry-client.ts';
 import { localGreedy } from '../support/local-reference.ts';
 import { testModel } from '../support/models.ts';
 import { runTessera } from '../support/tessera-cli.ts';
+import { spawnNodeProcess, type NodeEvent, type NodeProcess } from '../support/node-process.ts';
 
-const TESSERA = fileURLToPath(new URL('../../bin/tessera.js', import.meta.url));
 const scratch = mkdtempSync(join(tmpdir(), 'tessera-join-'));
 const children: ChildProcess[] = [];
 const cleanups: (() => unknown)[] = [];
@@ -33,53 +31,20 @@ after(async () => {
   rmSync(scratch, { recursive: true, force: true });
 });
 
-type Event = Record<string, unknown> & { event: string };
+type Event = NodeEvent;
 
-/** A `tessera node` process; `started` resolves with its events up to node_started, or rejects with its stderr if it exits first. */
-function spawnNode(args: string[], env: NodeJS.ProcessEnv = process.env) {
-  const child = spawn(process.execPath, [TESSERA, 'node', ...args], { stdio: ['ignore', 'ignore', 'pipe'], env });
-  children.push(child);
-  const lines: string[] = [];
-  const events: Event[] = [];
-  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-  const started = new Promise<Event[]>((resolve, reject) => {
-    createInterface({ input: child.stderr! }).on('line', (line) => {
-      lines.push(line);
-      if (!line.startsWith('{')) return;
-      const event = JSON.parse(line) as Event;
-      events.push(event);
-      if (event.event === 'node_started') resolve(events);
-    });
-    void exited.then((code) => reject(new Error(`tessera node exited with ${code}:\n${lines.join('\n')}`)));
-  });
-  started.catch(() => undefined);
-  return { child, lines, events, started, exited };
-}
-
-type SpawnedNode = ReturnType<typeof spawnNode>;
+const spawnNode = (args: readonly string[], env: NodeJS.ProcessEnv = process.env) =>
+  spawnNodeProcess(args, children, env);
 
 /** The first event matching `match` from any of `nodes`, waited for on their output (bounded). */
 function waitForLine(
-  nodes: readonly SpawnedNode[],
+  nodes: readonly NodeProcess[],
   match: (event: Event) => boolean,
   timeoutMs: number,
-): Promise<{ node: SpawnedNode; event: Event }> {
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`no matching event within ${timeoutMs} ms`)), timeoutMs);
-    for (const node of nodes) {
-      const seen = node.events.find(match);
-      if (seen !== undefined) {
-        clearTimeout(timer);
-        return resolve({ node, event: seen });
-      }
-      node.child.stderr!.on('data', () => {
-        const event = node.events.find(match);
-        if (event === undefined) return;
-        clearTimeout(timer);
-        resolve({ node, event });
-      });
-    }
-  });
+): Promise<{ node: NodeProcess; event: Event }> {
+  return Promise.any(
+    nodes.map((node) => node.waitFor(match, timeoutMs, 'a matching event').then((event) => ({ node, event }))),
+  );
 }
 
 const eventOf = (events: readonly Event[], name: string): Event =>
@@ -283,7 +248,7 @@ test('rebalancing: when a shard loses its only node, one node of a doubly served
     ]);
   };
   // One at a time, so that which node serves what is known: 0, 1, then 0 again.
-  const nodes: SpawnedNode[] = [];
+  const nodes: NodeProcess[] = [];
   for (let i = 0; i < 3; i++) {
     const node = start(i);
     await node.started;

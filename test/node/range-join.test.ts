@@ -5,12 +5,10 @@
 // asking again for the tensors it holds.
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
-import { fileURLToPath } from 'node:url';
 import { TesseraError } from '../../src/core/errors.ts';
 import { sha256File } from '../../src/crypto/hash.ts';
 import { writeNewKeyFile } from '../../src/crypto/keys.ts';
@@ -27,8 +25,8 @@ import { closedPort, runTessera } from '../support/tessera-cli.ts';
 import { generateKeyPair } from '../../src/crypto/keys.ts';
 import { parseManifest } from '../../src/model/manifest.ts';
 import { joinNetwork } from '../../src/node/shard-fetch-join.ts';
+import { spawnNodeProcess, type NodeEvent } from '../support/node-process.ts';
 
-const TESSERA = fileURLToPath(new URL('../../bin/tessera.js', import.meta.url));
 const STORIES = testModel('stories260K.gguf');
 const scratch = mkdtempSync(join(tmpdir(), 'tessera-range-join-'));
 const children: ChildProcess[] = [];
@@ -39,25 +37,10 @@ after(async () => {
   rmSync(scratch, { recursive: true, force: true });
 });
 
-type Event = Record<string, unknown> & { event: string };
+type Event = NodeEvent;
 
-/** A `tessera node` process; resolves with its events up to node_started, or rejects with its output if it exits first. */
-function spawnNode(args: string[]): Promise<Event[]> {
-  const child = spawn(process.execPath, [TESSERA, 'node', ...args], { stdio: ['ignore', 'ignore', 'pipe'] });
-  children.push(child);
-  const lines: string[] = [];
-  const events: Event[] = [];
-  return new Promise<Event[]>((resolve, reject) => {
-    createInterface({ input: child.stderr! }).on('line', (line) => {
-      lines.push(line);
-      if (!line.startsWith('{')) return;
-      const event = JSON.parse(line) as Event;
-      events.push(event);
-      if (event.event === 'node_started') resolve(events);
-    });
-    child.once('exit', (code) => reject(new Error(`tessera node exited with ${code}:\n${lines.join('\n')}`)));
-  });
-}
+/** A `tessera node` process: its events up to node_started, or its output if it exits first. */
+const spawnNode = (args: readonly string[]): Promise<Event[]> => spawnNodeProcess(args, children).started;
 
 const eventOf = (events: readonly Event[], name: string): Event =>
   events.find((e) => e.event === name) ?? assert.fail(`no ${name} event in ${JSON.stringify(events)}`);
