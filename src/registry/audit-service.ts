@@ -750,14 +750,7 @@ export class AuditService {
     const ticket = await this.checkTicket(
       stored === undefined ? proof.ticket : (ticketCodec().requestDeserialize(stored) as Ticket__Output),
     );
-    const recomputed = proof.recomputedOutputHash;
-    if (recomputed.length !== 32)
-      throw new AuditError(
-        status.INVALID_ARGUMENT,
-        'RECOMPUTED_HASH_MALFORMED',
-        `recomputed output hash has ${recomputed.length} bytes, not 32`,
-      );
-    checkFraudProofSignature(ticket, recomputed, proof.verifierId, proof.timestampMs, proof.signature);
+    const recomputed = signedRecomputedHash(proof, ticket);
     const verifier = store.node(proof.verifierId);
     if (!verifier || verifier.role !== 'verifier')
       throw new AuditError(
@@ -782,14 +775,7 @@ export class AuditService {
    */
   private async clientEvidence(proof: FraudProof__Output, wire: Ticket__Output): Promise<FraudProofReply> {
     const ticket = await this.checkTicket(wire);
-    const recomputed = proof.recomputedOutputHash;
-    if (recomputed.length !== 32)
-      throw new AuditError(
-        status.INVALID_ARGUMENT,
-        'RECOMPUTED_HASH_MALFORMED',
-        `recomputed output hash has ${recomputed.length} bytes, not 32`,
-      );
-    checkFraudProofSignature(ticket, recomputed, proof.verifierId, proof.timestampMs, proof.signature);
+    const recomputed = signedRecomputedHash(proof, ticket);
     const unselected = this.unselectedReason(wire.auditSecret, ticket.commitment);
     if (unselected !== undefined)
       throw new TesseraError(
@@ -896,14 +882,7 @@ export class AuditService {
     ticket: OpenedTicket,
     committedOutputHash: string,
   ): Promise<FraudProofReply> {
-    const recomputed = proof.recomputedOutputHash;
-    if (recomputed.length !== 32)
-      throw new AuditError(
-        status.INVALID_ARGUMENT,
-        'RECOMPUTED_HASH_MALFORMED',
-        `recomputed output hash has ${recomputed.length} bytes, not 32`,
-      );
-    checkFraudProofSignature(ticket, recomputed, proof.verifierId, proof.timestampMs, proof.signature);
+    const recomputed = signedRecomputedHash(proof, ticket);
     if (hex(recomputed) === committedOutputHash)
       throw new AuditError(
         status.INVALID_ARGUMENT,
@@ -1042,6 +1021,19 @@ export class AuditService {
     );
     return { ticketed: this.audits.hasTicket(ticketId), dueByMs };
   }
+}
+
+/** A fraud proof's recomputed output hash, once it is 32 bytes and the proof is signed over it by its verifier. */
+function signedRecomputedHash(proof: FraudProof__Output, ticket: OpenedTicket): Buffer {
+  const recomputed = proof.recomputedOutputHash;
+  if (recomputed.length !== 32)
+    throw new AuditError(
+      status.INVALID_ARGUMENT,
+      'RECOMPUTED_HASH_MALFORMED',
+      `recomputed output hash has ${recomputed.length} bytes, not 32`,
+    );
+  checkFraudProofSignature(ticket, recomputed, proof.verifierId, proof.timestampMs, proof.signature);
+  return recomputed;
 }
 
 /** The same items in random order (Fisher–Yates): where a canary sits in a lease says nothing. */
