@@ -3,7 +3,17 @@ import assert from 'node:assert/strict';
 import { openModel } from '../model/open-model.ts';
 import { DEFAULT_MODEL_PATH } from '../model/default-model.ts';
 import { createWasmBackend } from '../tensor/wasm-backend.ts';
-import { band, capabilityManifest, measureLayerMs, networkBandOf, roleFits, speedTierOf } from './capability.ts';
+import { createServer, type Server } from 'node:net';
+import {
+  band,
+  capabilityManifest,
+  measureEndpointRttMs,
+  measureLayerMs,
+  measureRttMs,
+  networkBandOf,
+  roleFits,
+  speedTierOf,
+} from './capability.ts';
 
 test('bands are coarse: powers of two, tiers and round-trip bands at their bounds', () => {
   assert.deepEqual([0.5, 1, 3, 8, 15.9, 64].map(band), [0, 1, 2, 8, 8, 64]);
@@ -47,6 +57,46 @@ test('the measured speed tier is the same in at least 9 of 10 runs on one machin
     await backend.close();
     model.weights.close();
   }
+});
+
+test('a round trip is the least of ten timed pings after two untimed ones, and three suffice once the budget is spent', async () => {
+  let pings = 0;
+  const ping = async () => void pings++;
+  assert.ok(Number.isFinite(await measureRttMs(ping)));
+  assert.equal(pings, 12);
+  pings = 0;
+  await measureRttMs(ping, { budgetMs: 0 });
+  assert.equal(pings, 5);
+  pings = 0;
+  await measureRttMs(ping, { runs: 4, warmups: 0 });
+  assert.equal(pings, 4);
+});
+
+/** A loopback TCP listener that counts the connections made to it. */
+async function countingListener(): Promise<{ server: Server; port: number; connections: () => number }> {
+  let connections = 0;
+  const server = createServer((socket) => {
+    connections++;
+    socket.destroy();
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return { server, port: (server.address() as { port: number }).port, connections: () => connections };
+}
+
+test('the round trip to an endpoint is made of TCP handshakes: one to resolve its name, two to warm up, ten timed', async () => {
+  const listener = await countingListener();
+  try {
+    const rttMs = await measureEndpointRttMs(`localhost:${listener.port}`);
+    assert.ok(rttMs >= 0 && Number.isFinite(rttMs), `round trip ${rttMs}`);
+    // The listener accepts each connection a moment after the client saw it made.
+    const deadline = Date.now() + 5_000;
+    while (listener.connections() < 13 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 5));
+    assert.equal(listener.connections(), 13);
+  } finally {
+    await new Promise((resolve) => listener.server.close(resolve));
+  }
+  await assert.rejects(measureEndpointRttMs(`127.0.0.1:${listener.port}`), { code: 'ECONNREFUSED' });
+  await assert.rejects(measureEndpointRttMs('no-port'), /is not HOST:PORT/);
 });
 
 test('roles fit by the memory each needs: the embedding for a driver, the head for a validator, a layer and the KV budget for all', () => {

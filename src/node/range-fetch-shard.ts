@@ -13,11 +13,12 @@ import type { FetchedFile } from './shard-fetch.ts';
 
 /**
  * A node's shard from the model's own GGUF file (issue 12, "only its own bytes"): HTTP range
- * requests for the shard's tensors alone, a few adjacent ones per request, each tensor checked
- * against the manifest's SHA-256 as it arrives, then the shard file assembled as `tessera shard`
- * writes it and checked whole. A tensor is kept in `FILE.tensors/NAME` once checked (`NAME.part`
- * while it arrives), so a node that dies resumes where it stopped; the shard file appears under its
- * own name only complete and checked, and the kept tensors are deleted then.
+ * requests for the shard's tensors alone, a few adjacent ones per request and three requests at
+ * once, each tensor checked against the manifest's SHA-256 as it arrives, then the shard file
+ * assembled as `tessera shard` writes it and checked whole. A tensor is kept in `FILE.tensors/NAME`
+ * once checked (`NAME.part` while it arrives), so a node that dies resumes where it stopped; the
+ * shard file appears under its own name only complete and checked, and the kept tensors are
+ * deleted then.
  */
 
 export interface RangeShardOptions {
@@ -48,6 +49,13 @@ const MAX_TENSORS_PER_REQUEST = 16;
 /** Rounds of requests when the server or the connection fails on the way (each resumes from what is held). */
 const ROUNDS = 3;
 const CHUNK = 4 << 20;
+/**
+ * Requests in flight at once. One request is held to one connection's pace, which to a distant
+ * origin is its round trip and window more than its bandwidth, so a few together fill the line; a
+ * few, not many, because origins (Hugging Face's CDN among them) throttle a client that opens many,
+ * and each request's bytes go to their own tensors' files, so more would only add open files.
+ */
+const IN_FLIGHT = 3;
 
 interface Pending {
   readonly tensor: ManifestTensor;
@@ -94,6 +102,29 @@ function plan(pending: readonly Pending[], maxBytes: number): Pending[][] {
     else groups.push([item]);
   }
   return groups;
+}
+
+/**
+ * Runs `run` on each of `items`, `limit` at a time, in order. After a failure nothing more starts,
+ * but what is in flight is let finish rather than cut: its tensors are checked and kept like any
+ * (the next round or a restart does not ask for them again), and none is left part-read for a
+ * failure that is not its own. Rejects with the first failure once all have stopped.
+ */
+async function eachInFlight<T>(items: readonly T[], limit: number, run: (item: T) => Promise<void>): Promise<void> {
+  let next = 0;
+  let failure: { readonly error: unknown } | undefined;
+  const lane = async () => {
+    while (failure === undefined && next < items.length) {
+      const item = items[next++]!;
+      try {
+        await run(item);
+      } catch (error) {
+        failure ??= { error };
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, lane));
+  if (failure !== undefined) throw failure.error;
 }
 
 /** A tensor arriving into its .part file, hashed as it comes. */
@@ -201,58 +232,70 @@ export async function fetchShardByRanges(options: RangeShardOptions): Promise<Ra
   options.onProgress?.(held, total);
   let pending = initial.pending;
   // A resumed tensor that fails its hash may hold bad bytes from before: once more, from the start.
-  let badResume = false;
+  const badResumes = new Set<string>();
+  /** Whether a request to this origin has come back whole and checked. */
+  let answered = false;
+
+  /** One request's tensors, each kept once it arrives whole and matches its hash. */
+  const fetchGroup = async (group: readonly Pending[]): Promise<void> => {
+    requests++;
+    const arrivals = group.map((item) => new Arrival(item, partOf(item.tensor)));
+    let position = group[0]!.tensor.offset + group[0]!.from;
+    let current = 0;
+    try {
+      await readRange(
+        {
+          url: options.url,
+          start: position,
+          end: arrivals.at(-1)!.end,
+          ...(manifest.source.bytes === undefined ? {} : { sourceBytes: manifest.source.bytes }),
+          ...(options.deadlineMs === undefined ? {} : { deadlineMs: options.deadlineMs }),
+        },
+        (chunk) => {
+          fetchedBytes += chunk.length;
+          let at = 0;
+          while (at < chunk.length) {
+            const arrival = arrivals[current]!;
+            // Padding between two tensors is read and dropped.
+            if (position < arrival.start) {
+              const skip = Math.min(arrival.start - position, chunk.length - at);
+              at += skip;
+              position += skip;
+              continue;
+            }
+            const take = Math.min(arrival.end - position, chunk.length - at);
+            arrival.write(chunk.subarray(at, at + take));
+            at += take;
+            position += take;
+            held += take;
+            if (position === arrival.end) {
+              current++;
+              settle(arrival);
+            }
+          }
+          options.onProgress?.(held, total);
+        },
+      );
+    } finally {
+      for (const arrival of arrivals.slice(current)) arrival.close();
+    }
+  };
+
   for (let round = 0; pending.length > 0; round++) {
     try {
-      for (const group of plan(pending, maxRequestBytes)) {
-        requests++;
-        const arrivals = group.map((item) => new Arrival(item, partOf(item.tensor)));
-        let position = group[0]!.tensor.offset + group[0]!.from;
-        let current = 0;
-        try {
-          await readRange(
-            {
-              url: options.url,
-              start: position,
-              end: arrivals.at(-1)!.end,
-              ...(manifest.source.bytes === undefined ? {} : { sourceBytes: manifest.source.bytes }),
-              ...(options.deadlineMs === undefined ? {} : { deadlineMs: options.deadlineMs }),
-            },
-            (chunk) => {
-              fetchedBytes += chunk.length;
-              let at = 0;
-              while (at < chunk.length) {
-                const arrival = arrivals[current]!;
-                // Padding between two tensors is read and dropped.
-                if (position < arrival.start) {
-                  const skip = Math.min(arrival.start - position, chunk.length - at);
-                  at += skip;
-                  position += skip;
-                  continue;
-                }
-                const take = Math.min(arrival.end - position, chunk.length - at);
-                arrival.write(chunk.subarray(at, at + take));
-                at += take;
-                position += take;
-                held += take;
-                if (position === arrival.end) {
-                  current++;
-                  settle(arrival);
-                }
-              }
-              options.onProgress?.(held, total);
-            },
-          );
-        } finally {
-          for (const arrival of arrivals.slice(current)) arrival.close();
-        }
-      }
+      const groups = plan(pending, maxRequestBytes);
+      // The first request goes alone: an origin that does not serve ranges as asked is refused after
+      // one request, not after several sent before its first answer came.
+      if (!answered && groups.length > 0) await fetchGroup(groups.shift()!);
+      answered = true;
+      await eachInFlight(groups, IN_FLIGHT, fetchGroup);
       pending = [];
     } catch (error) {
       const retry =
         round + 1 < ROUNDS &&
         error instanceof TesseraError &&
-        (error.kind === 'unavailable' || (error instanceof ShardHashMismatchError && badResume));
+        (error.kind === 'unavailable' ||
+          (error instanceof ShardHashMismatchError && error.tensor !== undefined && badResumes.has(error.tensor)));
       log('range_fetch_failed', {
         file: entry.file,
         source,
@@ -261,7 +304,7 @@ export async function fetchShardByRanges(options: RangeShardOptions): Promise<Ra
         action: retry ? 'trying again from what is held' : 'giving up on this source',
       });
       if (!retry) throw error;
-      badResume = false;
+      badResumes.clear();
       ({ pending, held } = survey());
     }
   }
@@ -275,7 +318,7 @@ export async function fetchShardByRanges(options: RangeShardOptions): Promise<Ra
       return;
     }
     rmSync(partOf(tensor), { force: true });
-    badResume = from > 0;
+    if (from > 0) badResumes.add(tensor.name);
     log('shard_tensor_rejected', {
       file: entry.file,
       tensor: tensor.name,

@@ -1,6 +1,6 @@
 import { bytesToHex } from '@noble/hashes/utils.js';
 import { availableParallelism, totalmem } from 'node:os';
-import { band, measureRttMs, networkBandOf } from './capability.ts';
+import { band, measureEndpointRttMs, networkBandOf } from './capability.ts';
 import type { KeyPair } from '../crypto/keys.ts';
 import type { Load } from '../registry/announcement.ts';
 import type { OwedAudit__Output } from '../proto/tessera/v1/OwedAudit.ts';
@@ -42,7 +42,7 @@ export interface RegistrationOptions {
 export async function registerNode(options: RegistrationOptions): Promise<() => Promise<void>> {
   const client = new RegistryClient(options.registry);
   // Measured, not claimed: a registry that does not answer is refused below with its own message.
-  const network = networkBandOf(await measureRttMs(() => client.listModels()).catch(() => undefined));
+  const network = networkBandOf(await measureEndpointRttMs(options.registry).catch(() => undefined));
   const body = (): AnnouncementBody => ({
     role: 'node',
     modelId: options.modelId,

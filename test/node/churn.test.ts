@@ -12,13 +12,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { writeNewKeyFile } from '../../src/crypto/keys.ts';
 import { startGateway } from '../../src/gateway/gateway.ts';
-import { shardModel } from '../../src/model/shards/shard.ts';
-import { parseClusterConfig } from '../../src/registry/cluster-config.ts';
-import { startRegistry } from '../../src/registry/registry.ts';
-import { RegistryClient } from '../../src/registry/registry-client.ts';
 import { seededRandom } from '../support/fuzz.ts';
 import { localGreedy } from '../support/local-reference.ts';
-import { testModel } from '../support/models.ts';
+import { startModelRegistry } from '../support/model-registry.ts';
 import { spawnNodeProcess, type NodeProcess } from '../support/node-process.ts';
 import { waitFor } from '../support/registry-fixtures.ts';
 
@@ -47,21 +43,13 @@ test('nodes killed and started again at random keep every shard covered and the 
     );
   };
 
-  const manifest = shardModel(testModel('stories260K.gguf'), SHARDS, join(scratch, 'shards'));
-  const modelId = manifest.modelId;
   // Short heartbeats: a killed node drops out of the listing within seconds.
-  const clusterConfig = parseClusterConfig(
-    {
-      clusterId: 'churn',
-      models: [{ id: modelId, manifest: 'shards' }],
-      heartbeat: { intervalMs: 1000, evictAfterMissed: 3 },
-    },
-    scratch,
-  );
-  const registry = await startRegistry({ port: 0, dbPath: join(scratch, 'registry.db'), clusterConfig });
-  cleanups.push(() => registry.close());
-  const client = new RegistryClient(registry.endpoint);
-  cleanups.push(() => client.close());
+  const { registry, client, manifest, modelId } = await startModelRegistry(scratch, {
+    name: 'churn',
+    shards: SHARDS,
+    quickEviction: true,
+    cleanups,
+  });
   const gateway = await startGateway({ registries: [registry.endpoint], port: 0, cacheDir: join(scratch, 'gateway') });
   cleanups.push(() => gateway.close());
   const golden = (await localGreedy('Once upon a time', 16)).text;

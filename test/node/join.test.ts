@@ -12,12 +12,8 @@ import { join } from 'node:path';
 import { writeNewKeyFile } from '../../src/crypto/keys.ts';
 import { startGateway } from '../../src/gateway/gateway.ts';
 import { fetchModelFile } from '../../src/node/shard-fetch.ts';
-import { shardModel } from '../../src/model/shards/shard.ts';
-import { parseClusterConfig } from '../../src/registry/cluster-config.ts';
-import { startRegistry } from '../../src/registry/registry.ts';
-import { RegistryClient } from '../../src/registry/registry-client.ts';
 import { localGreedy } from '../support/local-reference.ts';
-import { testModel } from '../support/models.ts';
+import { startModelRegistry } from '../support/model-registry.ts';
 import { runTessera } from '../support/tessera-cli.ts';
 import { spawnNodeProcess, type NodeEvent, type NodeProcess } from '../support/node-process.ts';
 
@@ -51,18 +47,12 @@ const eventOf = (events: readonly Event[], name: string): Event =>
   events.find((e) => e.event === name) ?? assert.fail(`no ${name} event in ${JSON.stringify(events)}`);
 
 test('six nodes joining with --registry and --model alone cover every shard, fetch only their own and serve the golden text', async () => {
-  const shardsDir = join(scratch, 'registry-shards');
-  const manifest = shardModel(testModel('stories260K.gguf'), 3, shardsDir);
-  const modelId = manifest.modelId;
+  const { registry, client, manifest, modelId, shardsDir } = await startModelRegistry(scratch, {
+    name: 'join',
+    shards: 3,
+    cleanups,
+  });
   const tokenizerBytes = statSync(join(shardsDir, manifest.tokenizerFile)).size;
-  const clusterConfig = parseClusterConfig(
-    { clusterId: 'join', models: [{ id: modelId, manifest: 'registry-shards' }] },
-    scratch,
-  );
-  const registry = await startRegistry({ port: 0, dbPath: join(scratch, 'registry.db'), clusterConfig });
-  cleanups.push(() => registry.close());
-  const client = new RegistryClient(registry.endpoint);
-  cleanups.push(() => client.close());
 
   const argsOf = (i: number, withDataDir = true) => [
     '--registry',
@@ -157,14 +147,7 @@ test('six nodes joining with --registry and --model alone cover every shard, fet
 });
 
 test('a partial file is resumed from its length; a wrong partial or complete file is deleted and fetched again', async () => {
-  const shardsDir = join(scratch, 'resume-shards');
-  const manifest = shardModel(testModel('stories260K.gguf'), 3, shardsDir);
-  const clusterConfig = parseClusterConfig(
-    { clusterId: 'resume', models: [{ id: manifest.modelId, manifest: 'resume-shards' }] },
-    scratch,
-  );
-  const registry = await startRegistry({ port: 0, dbPath: join(scratch, 'resume.db'), clusterConfig });
-  cleanups.push(() => registry.close());
+  const { registry, manifest, shardsDir } = await startModelRegistry(scratch, { name: 'resume', shards: 3, cleanups });
   const entry = manifest.shards[1]!;
   const original = readFileSync(join(shardsDir, entry.file));
   const want = { modelId: manifest.modelId, file: entry.file, bytes: entry.bytes, sha256: entry.sha256 };
@@ -208,22 +191,13 @@ test('a partial file is resumed from its length; a wrong partial or complete fil
 });
 
 test('rebalancing: when a shard loses its only node, one node of a doubly served shard moves there, fetching it first', async () => {
-  const shardsDir = join(scratch, 'churn-shards');
-  const manifest = shardModel(testModel('stories260K.gguf'), 2, shardsDir);
-  const modelId = manifest.modelId;
   // Short heartbeats, so that the killed node's registration lapses within the test.
-  const clusterConfig = parseClusterConfig(
-    {
-      clusterId: 'churn',
-      models: [{ id: modelId, manifest: 'churn-shards' }],
-      heartbeat: { intervalMs: 1000, evictAfterMissed: 3 },
-    },
-    scratch,
-  );
-  const registry = await startRegistry({ port: 0, dbPath: join(scratch, 'churn.db'), clusterConfig });
-  cleanups.push(() => registry.close());
-  const client = new RegistryClient(registry.endpoint);
-  cleanups.push(() => client.close());
+  const { registry, client, manifest, modelId } = await startModelRegistry(scratch, {
+    name: 'churn',
+    shards: 2,
+    quickEviction: true,
+    cleanups,
+  });
   const start = (i: number) => {
     writeNewKeyFile(join(scratch, `churn${i}.key`));
     return spawnNode([

@@ -16,10 +16,9 @@ import { startGateway } from '../../src/gateway/gateway.ts';
 import { shardTensors } from '../../src/model/shards/assemble.ts';
 import { shardModel } from '../../src/model/shards/shard.ts';
 import { fetchShardByRanges } from '../../src/node/range-fetch-shard.ts';
-import { parseClusterConfig } from '../../src/registry/cluster-config.ts';
-import { startRegistry } from '../../src/registry/registry.ts';
 import { localGreedy } from '../support/local-reference.ts';
 import { testModel } from '../support/models.ts';
+import { startModelRegistry } from '../support/model-registry.ts';
 import { startRangeFileServer } from '../support/range-file-server.ts';
 import { closedPort, runTessera } from '../support/tessera-cli.ts';
 import { generateKeyPair } from '../../src/crypto/keys.ts';
@@ -46,14 +45,7 @@ const eventOf = (events: readonly Event[], name: string): Event =>
   events.find((e) => e.event === name) ?? assert.fail(`no ${name} event in ${JSON.stringify(events)}`);
 
 test('two nodes joining with --model-url fetch only their tensors and the header by range, assemble the cut files and serve the golden text', async () => {
-  const shardsDir = join(scratch, 'shards');
-  const manifest = shardModel(STORIES, 2, shardsDir);
-  const clusterConfig = parseClusterConfig(
-    { clusterId: 'range', models: [{ id: manifest.modelId, manifest: 'shards' }] },
-    scratch,
-  );
-  const registry = await startRegistry({ port: 0, dbPath: join(scratch, 'registry.db'), clusterConfig });
-  cleanups.push(() => registry.close());
+  const { registry, manifest, shardsDir } = await startModelRegistry(scratch, { name: 'range', shards: 2, cleanups });
   const origin = await startRangeFileServer(STORIES, 'stories260K.gguf');
   cleanups.push(() => origin.close());
 
@@ -237,15 +229,13 @@ test('tessera shard writes --source-url into the manifest, and refuses an http o
 });
 
 test("a manifest's source.url is fetched from without --model-url; when it does not answer, the registry serves the file", async () => {
-  const shardsDir = join(scratch, 'url-shards');
   const url = `https://127.0.0.1:${await closedPort()}/stories260K.gguf`;
-  const manifest = shardModel(STORIES, 2, shardsDir, { sourceUrl: url });
-  const clusterConfig = parseClusterConfig(
-    { clusterId: 'url', models: [{ id: manifest.modelId, manifest: 'url-shards' }] },
-    scratch,
-  );
-  const registry = await startRegistry({ port: 0, dbPath: join(scratch, 'url.db'), clusterConfig });
-  cleanups.push(() => registry.close());
+  const { registry, manifest } = await startModelRegistry(scratch, {
+    name: 'url',
+    shards: 2,
+    sourceUrl: url,
+    cleanups,
+  });
   const seen: { event: string; fields: Record<string, unknown> }[] = [];
   const joined = await joinNetwork({
     registry: registry.endpoint,

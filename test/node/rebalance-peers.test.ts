@@ -9,8 +9,6 @@ import { join } from 'node:path';
 import { generateKeyPair } from '../../src/crypto/keys.ts';
 import { sha256File } from '../../src/crypto/hash.ts';
 import { shardTensors } from '../../src/model/shards/assemble.ts';
-import { shardModel } from '../../src/model/shards/shard.ts';
-import { parseClusterConfig } from '../../src/registry/cluster-config.ts';
 import { healthy } from '../../src/metrics/metrics-server.ts';
 import { serveWithRebalancing, type ServingNode } from '../../src/node/shard-fetch-rebalance.ts';
 import { startRegistry } from '../../src/registry/registry.ts';
@@ -25,6 +23,7 @@ import {
   waitFor,
   writeShardsDir,
 } from '../support/registry-fixtures.ts';
+import { startModelRegistry } from '../support/model-registry.ts';
 import { startRangeFileServer } from '../support/range-file-server.ts';
 import { testModel } from '../support/models.ts';
 
@@ -122,24 +121,19 @@ test('a move fetches the new shard from a node serving it, not only from the reg
 
 test("a node that joined by range moves by range: the new shard's tensors from the model's URL, assembled and checked", async () => {
   const source = testModel('stories260K.gguf');
-  const modelDir = join(dir, 'stories');
-  const manifest = shardModel(source, 2, modelDir);
+  const {
+    registry,
+    client,
+    manifest,
+    shardsDir: modelDir,
+  } = await startModelRegistry(dir, {
+    name: 'range-move',
+    shards: 2,
+    cleanups,
+  });
   const target = manifest.shards[1]!;
-  const registry = await startRegistry({
-    port: 0,
-    dbPath: join(dir, 'registry-range.db'),
-    clusterConfig: parseClusterConfig(
-      { clusterId: 'range-move', models: [{ id: manifest.modelId, manifest: 'stories' }] },
-      dir,
-    ),
-  });
-  const client = new RegistryClient(registry.endpoint);
   const origin = await startRangeFileServer(source, 'stories260K.gguf');
-  cleanups.push(async () => {
-    client.close();
-    await registry.close();
-    await origin.close();
-  });
+  cleanups.push(() => origin.close());
   const cutSha = target.sha256;
   // Neither the registry nor any node holds shard 1: only the model's URL has its bytes.
   rmSync(join(modelDir, target.file));

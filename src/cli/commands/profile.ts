@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { DEFAULT_THREADS } from '../default-threads.ts';
 import { parseIntegerOption } from '../cli-error.ts';
+import { parseEndpointOption } from './node.ts';
 
 export interface ProfileOptions {
   model?: string;
@@ -19,7 +20,11 @@ export function registerProfileCommand(program: Command): void {
     )
     .option('--model <model>', 'the model to measure a layer of (a path or hf:OWNER/REPO/FILE; default stories260K)')
     .option('--threads <k>', 'compute threads', parseIntegerOption('threads', 1, 256), DEFAULT_THREADS)
-    .option('--registry <host:port>', 'measure the round trip to this registry (none: the network band is unmeasured)')
+    .option(
+      '--registry <host:port>',
+      'measure the round trip to this registry: the least of ten TCP handshakes (none: the network band is unmeasured)',
+      parseEndpointOption('registry'),
+    )
     .option('--region <name>', 'a region to announce, if the operator wants to give one', '')
     .option(
       '--kv-mb <n>',
