@@ -1,6 +1,6 @@
 // Decode through pipelines of 1, 2 and 4 shard nodes (separate processes on loopback, one compute
 // thread each) against the same model in one process, and the cost of one more hop per token.
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { connect, type TesseraClient } from '../src/client/client.ts';
@@ -80,20 +80,59 @@ async function localDecodeRate(modelPath: string, decodeTokens: number): Promise
 }
 
 /**
+ * CPU time a process has run so far, all its threads, in µs, from Linux's scheduler statistics
+ * (nanoseconds, where /proc/PID/stat counts 10 ms ticks); undefined where there are none.
+ */
+function processCpuUs(pid: number): number | undefined {
+  try {
+    let ns = 0;
+    for (const task of readdirSync(`/proc/${pid}/task`))
+      ns += Number(readFileSync(`/proc/${pid}/task/${task}/schedstat`, 'utf8').split(' ')[0]);
+    return ns / 1000;
+  } catch {
+    return undefined;
+  }
+}
+
+/** The CPU the node processes and this client (the bench's process) have run, in µs; undefined off Linux. */
+function pipelineCpuUs(cluster: LocalCluster): number | undefined {
+  const each = [...cluster.nodes.map((n) => n.process.pid), process.pid].map(processCpuUs);
+  return each.every((us) => us !== undefined) ? each.reduce((sum, us) => sum! + us!, 0) : undefined;
+}
+
+/** One measured generation: decode rate of its median token, and what CPU each of its tokens took. */
+interface PipelineMeasure {
+  /** Tokens per second of the median time between two tokens. */
+  readonly rate: number;
+  /**
+   * CPU of the node processes and the client over the generation, per token it produced (undefined
+   * off Linux). Other work on the machine lengthens a token's wall time more than its CPU.
+   */
+  readonly cpuUsPerToken?: number;
+}
+
+/**
  * Greedy decode through a fresh local network of `shards` node processes: tokens per second of the
  * median time between two tokens. Audits are off: the verifier would recompute sampled steps on the
  * same two cores as the pipeline (the audit rows measure what audits cost).
  */
-async function networkDecodeRate(modelPath: string, shards: number, decodeTokens: number): Promise<number> {
+async function networkDecodeRate(modelPath: string, shards: number, decodeTokens: number): Promise<PipelineMeasure> {
   return withLoopbackCluster(modelPath, shards, 'network', async (cluster, client) => {
     const model = cluster.manifest.modelId;
     const generate = () => client.generate({ model, prompt: PROMPT, maxTokens: decodeTokens + 1, temperature: 0 });
     await warmUp(PIPELINE_WARM_UP_MS, () => generate().collect());
     const stamps: number[] = [];
+    const cpuBefore = pipelineCpuUs(cluster);
     for await (const _token of generate()) stamps.push(performance.now());
+    const cpuAfter = pipelineCpuUs(cluster);
     if (stamps.length < 2)
       throw new Error(`${basename(modelPath)} ended after ${stamps.length} token(s): nothing to time`);
-    return 1000 / median(stamps.slice(1).map((stamp, i) => stamp - stamps[i]!));
+    return {
+      rate: 1000 / median(stamps.slice(1).map((stamp, i) => stamp - stamps[i]!)),
+      ...(cpuBefore === undefined || cpuAfter === undefined
+        ? {}
+        : { cpuUsPerToken: (cpuAfter - cpuBefore) / stamps.length }),
+    };
   });
 }
 
@@ -137,19 +176,19 @@ async function pipelineRows(
   modelPath: string,
   shardCounts: readonly number[],
   decodeTokens: number,
-): Promise<{ rows: BenchRow[]; rates: Map<number, number> }> {
-  const rates = new Map<number, number>();
+): Promise<{ rows: BenchRow[]; rates: Map<number, PipelineMeasure> }> {
+  const rates = new Map<number, PipelineMeasure>();
   const rows: BenchRow[] = [];
   process.stderr.write(`measuring decode of ${label} in one process ...\n`);
   let localBefore = await localDecodeRate(modelPath, decodeTokens);
   for (const shards of shardCounts) {
     process.stderr.write(`measuring decode of ${label} through ${shards} shard node(s), then in one process ...\n`);
-    const rate = await networkDecodeRate(modelPath, shards, decodeTokens);
+    const measure = await networkDecodeRate(modelPath, shards, decodeTokens);
     const localAfter = await localDecodeRate(modelPath, decodeTokens);
-    rates.set(shards, rate);
+    rates.set(shards, measure);
     rows.push({
       figure: `decode through ${shards} shard${shards > 1 ? 's' : ''} on loopback, ${label}, 1 thread a node, audits off (median token)`,
-      ours: rate,
+      ours: measure.rate,
       reference: Math.max(localBefore, localAfter),
       referenceName: 'one process',
       unit: 'tok/s',
@@ -170,26 +209,38 @@ export async function networkBenchRows(options: NetworkBenchOptions = {}): Promi
   const storiesTokens = quick ? 64 : 300;
   const stories = await pipelineRows('stories260K f32', storiesModel, [1, 2, 4], storiesTokens);
   const rows = [...stories.rows];
-  const perHopUs = (oneShard: number, fourShards: number) => (1e6 / fourShards - 1e6 / oneShard) / 3;
+  const perHopUs = (oneShard: PipelineMeasure, fourShards: PipelineMeasure) =>
+    (1e6 / fourShards.rate - 1e6 / oneShard.rate) / 3;
+  const perHopCpuUs = (oneShard: PipelineMeasure, fourShards: PipelineMeasure) =>
+    oneShard.cpuUsPerToken === undefined || fourShards.cpuUsPerToken === undefined
+      ? undefined
+      : (fourShards.cpuUsPerToken - oneShard.cpuUsPerToken) / 3;
   // Launches of the same pipeline differ by more than the figure's target here (one launch of each
   // gave 349 µs, another 727 µs): the figure is the middle of three launches of each.
-  const perHop = [perHopUs(stories.rates.get(1)!, stories.rates.get(4)!)];
+  const launches = [[stories.rates.get(1)!, stories.rates.get(4)!] as const];
   for (let i = 1; i < (quick ? 1 : 3); i++) {
     process.stderr.write(`measuring decode of stories260K f32 through 1, then 4 shard node(s) again ...\n`);
-    perHop.push(
-      perHopUs(
-        await networkDecodeRate(storiesModel, 1, storiesTokens),
-        await networkDecodeRate(storiesModel, 4, storiesTokens),
-      ),
-    );
+    launches.push([
+      await networkDecodeRate(storiesModel, 1, storiesTokens),
+      await networkDecodeRate(storiesModel, 4, storiesTokens),
+    ]);
   }
   rows.push({
-    figure: `per-hop overhead per decoded token, stories260K ((4-shard - 1-shard median token time) / 3, middle of ${perHop.length} launches)`,
-    ours: median(perHop),
+    figure: `per-hop overhead per decoded token, stories260K ((4-shard - 1-shard median token time) / 3, middle of ${launches.length} launches)`,
+    ours: median(launches.map(([one, four]) => perHopUs(one, four))),
     reference: 300,
     referenceName: 'target',
     unit: 'us',
   });
+  // The work behind that figure, which other load on a shared machine moves less than its wall time
+  // (one launch of each gave 902 µs a hop, the next 3406 µs, while their CPU gave 1818 and 2848).
+  const perHopCpu = launches.map(([one, four]) => perHopCpuUs(one, four));
+  if (perHopCpu.every((us) => us !== undefined))
+    rows.push({
+      figure: `per-hop CPU per decoded token, stories260K (node processes and client, (4-shard - 1-shard) / 3, middle of ${launches.length} launches)`,
+      ours: median(perHopCpu as number[]),
+      unit: 'us',
+    });
   if (options.qwenShapeModel !== undefined) {
     const qwen = await pipelineRows(
       'qwen2.5-0.5B shape q8_0',
