@@ -1,9 +1,16 @@
+import { Agent as HttpAgent, request as httpRequest, type IncomingMessage } from 'node:http';
+import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import { TesseraError, type ErrorKind } from '../core/errors.ts';
+import { RegistryModelUrl, resolvePinned, type AddressClassifier, type PinnedHost } from './range-fetch-url.ts';
 
 /**
  * One HTTP range request for bytes of a model's GGUF file, read with a bound: a server that ignores
  * the range (200 and the whole file), answers another range or sends more than asked is cut off
  * with a reason before its excess bytes reach anyone, and a redirect is followed only to https.
+ * A URL a registry supplied (RegistryModelUrl), and any redirect from it or from a public host, is
+ * fetched only from public addresses (MODEL_URL_PRIVATE otherwise): the host is resolved once, every
+ * address checked, and the connection made to those addresses, so a second DNS answer cannot aim it
+ * elsewhere. Nothing is sent to a refused host, not even a TLS handshake.
  */
 
 export type RangeFetchCode =
@@ -22,6 +29,7 @@ export class RangeFetchError extends TesseraError {
 }
 
 export interface RangeRequest {
+  /** A RegistryModelUrl is fetched from public addresses only. */
   readonly url: URL;
   /** First byte, inclusive. */
   readonly start: number;
@@ -31,6 +39,11 @@ export interface RangeRequest {
   readonly sourceBytes?: number;
   /** Per request, redirects included. Default 10 minutes. */
   readonly deadlineMs?: number;
+  /**
+   * Which addresses are not public (default nonPublicClass): a test names a loopback address
+   * public to stand for a host on the internet.
+   */
+  readonly testOnlyClassify?: AddressClassifier;
 }
 
 const MAX_REDIRECTS = 5;
@@ -38,6 +51,36 @@ const CONTENT_RANGE = /^bytes (\d+)-(\d+)\/(\d+|\*)$/;
 
 /** Where a request ended up, for messages: the host and path, never a signed redirect's query. */
 const shown = (url: URL) => `${url.protocol}//${url.host}${url.pathname}`;
+
+/**
+ * Connections kept for the next request, apart for hosts checked public: a connection opened to
+ * an address no one checked is never reused for a request that needs a public one.
+ */
+const agents = {
+  checked: { http: new HttpAgent({ keepAlive: true }), https: new HttpsAgent({ keepAlive: true }) },
+  unchecked: { http: new HttpAgent({ keepAlive: true }), https: new HttpsAgent({ keepAlive: true }) },
+};
+
+/** Sends one GET to `url`, connecting only to `host`'s addresses; resolves with the response head. */
+function send(
+  url: URL,
+  host: PinnedHost,
+  checked: boolean,
+  range: string,
+  signal: AbortSignal,
+): Promise<IncomingMessage> {
+  const secure = url.protocol === 'https:';
+  const pool = checked ? agents.checked : agents.unchecked;
+  return new Promise((resolve, reject) => {
+    const request = (secure ? httpsRequest : httpRequest)(
+      url,
+      { headers: { range }, signal, lookup: host.lookup, agent: secure ? pool.https : pool.http },
+      resolve,
+    );
+    request.once('error', reject);
+    request.end();
+  });
+}
 
 function parseUrl(location: string, base: URL): URL | undefined {
   try {
@@ -49,36 +92,52 @@ function parseUrl(location: string, base: URL): URL | undefined {
 
 /**
  * Reads bytes [start, end) of the file at `url`, handing each chunk to `onChunk` as it arrives;
- * resolves once all have arrived. Rejects with a RangeFetchError; chunks handed over before the
- * failure were the right bytes of the range, in order.
+ * resolves once all have arrived. Rejects with a RangeFetchError (a ModelUrlPrivateError for a host
+ * that is not public where only one may be); chunks handed over before the failure were the right
+ * bytes of the range, in order.
  */
 export async function readRange(request: RangeRequest, onChunk: (chunk: Uint8Array) => void): Promise<void> {
   const { start, end } = request;
   const want = end - start;
-  const controller = new AbortController();
-  const signal = AbortSignal.any([controller.signal, AbortSignal.timeout(request.deadlineMs ?? 600_000)]);
-  let url = request.url;
-  let response: Response;
+  const signal = AbortSignal.timeout(request.deadlineMs ?? 600_000);
+  const fromRegistry = request.url instanceof RegistryModelUrl;
+  let url: URL = request.url;
+  let response: IncomingMessage;
+  // An operator's URL to a host in their own network may redirect within it; once a public host is
+  // on the way, nothing it redirects to may lead the node back into that network.
+  let redirectsPublicOnly = fromRegistry;
   for (let hops = 0; ; hops++) {
+    const publicOnly = hops === 0 ? (fromRegistry ? 'registry' : false) : redirectsPublicOnly ? 'redirect' : false;
+    let host: PinnedHost;
     try {
-      response = await fetch(url, { headers: { range: `bytes=${start}-${end - 1}` }, redirect: 'manual', signal });
+      host = await resolvePinned(url, {
+        publicOnly,
+        ...(request.testOnlyClassify === undefined ? {} : { classify: request.testOnlyClassify }),
+      });
     } catch (error) {
-      throw new RangeFetchError(
-        'MODEL_URL_FAILED',
-        'unavailable',
-        `${shown(url)}: ${(error as Error).cause instanceof Error ? ((error as Error).cause as Error).message : (error as Error).message}`,
-        { cause: error },
-      );
+      if (error instanceof TesseraError) throw error;
+      throw new RangeFetchError('MODEL_URL_FAILED', 'unavailable', `${shown(url)}: ${(error as Error).message}`, {
+        cause: error,
+      });
     }
-    if (response.status < 300 || response.status >= 400) break;
-    await response.body?.cancel();
-    const location = response.headers.get('location');
-    const next = location === null ? undefined : parseUrl(location, url);
+    redirectsPublicOnly ||= host.public;
+    try {
+      response = await send(url, host, publicOnly !== false, `bytes=${start}-${end - 1}`, signal);
+    } catch (error) {
+      throw new RangeFetchError('MODEL_URL_FAILED', 'unavailable', `${shown(url)}: ${(error as Error).message}`, {
+        cause: error,
+      });
+    }
+    const status = response.statusCode ?? 0;
+    if (status < 300 || status >= 400) break;
+    response.destroy();
+    const location = response.headers.location;
+    const next = location === undefined ? undefined : parseUrl(location, url);
     if (next === undefined)
       throw new RangeFetchError(
         'MODEL_URL_FAILED',
         'unavailable',
-        `${shown(url)} answered ${response.status} without a usable Location`,
+        `${shown(url)} answered ${status} without a usable Location`,
       );
     if (next.protocol !== 'https:')
       throw new RangeFetchError(
@@ -94,30 +153,31 @@ export async function readRange(request: RangeRequest, onChunk: (chunk: Uint8Arr
       );
     url = next;
   }
-  const refuse = async (code: RangeFetchCode, kind: ErrorKind, problem: string): Promise<never> => {
-    controller.abort();
-    await response.body?.cancel().catch(() => undefined);
+  const status = response.statusCode ?? 0;
+  const refuse = (code: RangeFetchCode, kind: ErrorKind, problem: string): never => {
+    response.destroy();
     throw new RangeFetchError(code, kind, `${shown(url)}: ${problem}`);
   };
-  if (response.status === 200)
+  if (status === 200)
     return refuse(
       'RANGE_IGNORED',
       'failed_precondition',
       `answered 200 (the whole file) to a request for bytes ${start}-${end - 1}: the server does not serve ranges; a node fetches only its own bytes, so use a server that does (206 Partial Content)`,
     );
-  if (response.status !== 206)
+  if (status !== 206)
     // A server error may pass; a 404 or 403 will not, and is not asked again.
     return refuse(
       'MODEL_URL_FAILED',
-      response.status >= 500 ? 'unavailable' : 'failed_precondition',
-      `answered ${response.status} to a range request for bytes ${start}-${end - 1}`,
+      status >= 500 ? 'unavailable' : 'failed_precondition',
+      `answered ${status} to a range request for bytes ${start}-${end - 1}`,
     );
-  const range = CONTENT_RANGE.exec(response.headers.get('content-range') ?? '');
+  const contentRange = response.headers['content-range'];
+  const range = CONTENT_RANGE.exec(contentRange ?? '');
   if (!range || Number(range[1]) !== start || Number(range[2]) !== end - 1)
     return refuse(
       'RANGE_MISMATCH',
       'failed_precondition',
-      `answered Content-Range ${JSON.stringify(response.headers.get('content-range'))} to a request for bytes ${start}-${end - 1}`,
+      `answered Content-Range ${JSON.stringify(contentRange ?? null)} to a request for bytes ${start}-${end - 1}`,
     );
   if (request.sourceBytes !== undefined && range[3] !== '*' && Number(range[3]) !== request.sourceBytes)
     return refuse(
@@ -125,52 +185,42 @@ export async function readRange(request: RangeRequest, onChunk: (chunk: Uint8Arr
       'failed_precondition',
       `the file there has ${range[3]} bytes, the manifest's source has ${request.sourceBytes}: it is another file or revision`,
     );
-  const length = response.headers.get('content-length');
-  if (length !== null && Number(length) !== want)
+  const length = response.headers['content-length'];
+  if (length !== undefined && Number(length) !== want)
     return refuse(
       Number(length) > want ? 'RANGE_TOO_LONG' : 'RANGE_MISMATCH',
       'failed_precondition',
       `announced ${length} bytes for a range of ${want}`,
     );
-  if (response.body === null)
-    throw new RangeFetchError('RANGE_INCOMPLETE', 'unavailable', `${shown(url)}: answered 206 without a body`);
   let received = 0;
-  const reader = response.body.getReader();
+  /** What the reader threw: passed on as it is, not taken for a broken connection. */
+  let refused: { readonly error: unknown } | undefined;
   try {
-    for (;;) {
-      let next: ReadableStreamReadResult<Uint8Array>;
-      try {
-        next = await reader.read();
-      } catch (error) {
-        throw new RangeFetchError(
-          'RANGE_INCOMPLETE',
-          'unavailable',
-          `${shown(url)}: the connection broke after ${received} of ${want} bytes (${(error as Error).message})`,
-          { cause: error },
-        );
-      }
-      if (next.done) break;
-      if (received + next.value.length > want) {
-        controller.abort();
-        await reader.cancel().catch(() => undefined);
+    for await (const chunk of response as AsyncIterable<Buffer>) {
+      if (received + chunk.length > want)
         throw new RangeFetchError(
           'RANGE_TOO_LONG',
           'failed_precondition',
           `${shown(url)}: sent more than the ${want} bytes asked for`,
         );
-      }
-      received += next.value.length;
+      received += chunk.length;
       try {
-        onChunk(next.value);
+        onChunk(chunk);
       } catch (error) {
-        // The reader refused the bytes (a tensor failed its hash): the rest of the range is not wanted.
-        controller.abort();
-        await reader.cancel().catch(() => undefined);
+        // A tensor failed its hash: the rest of the range is not wanted.
+        refused = { error };
         throw error;
       }
     }
-  } finally {
-    reader.releaseLock();
+  } catch (error) {
+    response.destroy();
+    if (refused !== undefined || error instanceof RangeFetchError) throw error;
+    throw new RangeFetchError(
+      'RANGE_INCOMPLETE',
+      'unavailable',
+      `${shown(url)}: the connection broke after ${received} of ${want} bytes (${(error as Error).message})`,
+      { cause: error },
+    );
   }
   if (received !== want)
     throw new RangeFetchError(

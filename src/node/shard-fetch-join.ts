@@ -13,7 +13,7 @@ import { fromServiceError } from '../rpc/status.ts';
 import { RegistryClient } from '../registry/registry-client.ts';
 import { signAssignShardRequest } from '../registry/shard-assignment-request.ts';
 import { fetchShardByRanges, fetchTokenizerByRange } from './range-fetch-shard.ts';
-import { resolveModelUrl } from './range-fetch-url.ts';
+import { fromRegistry, resolveModelUrl } from './range-fetch-url.ts';
 import { fetchModelFile, type FetchedFile } from './shard-fetch.ts';
 import { shardSources, type ShardSources } from './shard-sources.ts';
 
@@ -40,7 +40,8 @@ export interface JoinOptions {
   /**
    * The model's GGUF (https:, hf:OWNER/REPO/FILE.gguf[@REVISION], or http: to a loopback host), as
    * the operator gives it: the shard's tensors are fetched from it by range before any GetShard
-   * source is asked. Without it, the manifest's source.url (https: or hf: only) is used.
+   * source is asked. Without it, the manifest's source.url (https: or hf: only, to public addresses
+   * only) is used.
    */
   readonly modelUrl?: string;
 }
@@ -183,10 +184,11 @@ function rangeSource(options: JoinOptions, manifest: Manifest): URL | undefined 
     });
     return undefined;
   }
-  // The operator's own URL may be http to a loopback mirror; a registry's may not point there.
+  // The operator's own URL may name any host, and be http to a loopback mirror; a registry's may
+  // not aim nodes into their operators' networks, so it is fetched from public addresses alone.
   if (given !== undefined) return resolveModelUrl(given, { allowLoopbackHttp: true });
   try {
-    return resolveModelUrl(spec, { allowLoopbackHttp: false });
+    return fromRegistry(resolveModelUrl(spec, { allowLoopbackHttp: false }));
   } catch (error) {
     options.log('model_url_unusable', {
       url: spec,

@@ -5,7 +5,9 @@
 // and a peer serving corrupted bytes. Each is refused with its status and reason (or, for the corrupt
 // peer, caught by the fetching node), nothing is held or served for it, and an honest fetch or
 // assignment made meanwhile succeeds. And a model's origin (HTTP ranges of its GGUF) that alters a
-// tensor, ignores ranges, sends more than asked or redirects to http: refused with its reason.
+// tensor, ignores ranges, sends more than asked or redirects to http: refused with its reason. And a
+// registry (or a redirect) aiming joining nodes at hosts on their own network: refused before any
+// connection, the files taken from the registry.
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
@@ -40,6 +42,10 @@ import {
   type RangeFileServer,
   type RangeFileServerOptions,
 } from '../support/range-file-server.ts';
+import { startModelRegistry } from '../support/model-registry.ts';
+import { selfSignedCert } from '../support/tls-certs.ts';
+import { readRange } from '../../src/node/range-fetch.ts';
+import { fromRegistry, nonPublicClass } from '../../src/node/range-fetch-url.ts';
 
 const dir = tempDir('attack-join');
 const modelDir = join(dir, 'tiny');
@@ -642,3 +648,130 @@ for (const [what, options, code, reason] of misbehaving)
     assert.equal(sha256File(honest.fetched!.path), honest.entry.sha256);
     assert.equal(evil.ranges.length, 1, 'refused at the first answer, not asked again');
   });
+
+// A hostile registry's manifest names a host on the joining node's own network as the model's
+// source: server-side request forgery from every operator's machine, were it fetched.
+const privateCert = selfSignedCert(dir, 'private-origin', ['localhost', '127.0.0.1', '::1']);
+
+type Seen = { event: string; fields: Record<string, unknown> }[];
+async function joinWith(registryEndpoint: string, modelId: string, name: string, modelUrl?: string) {
+  const seen: Seen = [];
+  const joined = await joinNetwork({
+    registry: registryEndpoint,
+    modelId,
+    key: generateKeyPair(),
+    dir: join(dir, name),
+    kvBudgetBytes: 16 << 20,
+    ...(modelUrl === undefined ? {} : { modelUrl }),
+    log: (event, fields = {}) => seen.push({ event, fields }),
+  });
+  return { joined, seen };
+}
+
+test('a registry whose manifest aims nodes at a private host (an IP, a name that resolves to one): refused with MODEL_URL_PRIVATE before any connection, the node takes its files from the registry; an honest node joining with its own --model-url meanwhile succeeds', async () => {
+  const privateHost = await startRangeFileServer(STORIES, 'stories260K.gguf', { tls: privateCert });
+  cleanups.push(() => privateHost.close());
+  const byAddress = await startModelRegistry(dir, {
+    name: 'ssrf-ip',
+    shards: 2,
+    sourceUrl: privateHost.url,
+    cleanups,
+  });
+  const byName = await startModelRegistry(dir, {
+    name: 'ssrf-name',
+    shards: 2,
+    sourceUrl: `https://localhost:${privateHost.port}/stories260K.gguf`,
+    cleanups,
+  });
+  const [viaAddress, viaName, honest] = await Promise.all([
+    joinWith(byAddress.registry.endpoint, byAddress.modelId, 'ssrf-ip-join'),
+    joinWith(byName.registry.endpoint, byName.modelId, 'ssrf-name-join'),
+    joinWith(byAddress.registry.endpoint, byAddress.modelId, 'ssrf-honest-join', await honestOriginUrl()),
+  ]);
+
+  for (const [{ joined, seen }, { registry, manifest }, address] of [
+    [viaAddress, byAddress, /^127\.0\.0\.1, a loopback address/],
+    [viaName, byName, /^localhost resolves to (127\.0\.0\.1|::1), a loopback address/],
+  ] as const) {
+    // The tokenizer and the shard were each refused their range source, for the same reason.
+    const abandoned = seen.filter((e) => e.event === 'shard_range_fetch_abandoned');
+    assert.deepEqual(
+      abandoned.map((e) => [e.fields.file, e.fields.code]),
+      [
+        [manifest.tokenizerFile, 'MODEL_URL_PRIVATE'],
+        [manifest.shards[joined.shardIndex]!.file, 'MODEL_URL_PRIVATE'],
+      ],
+    );
+    const failed = seen.filter((e) => e.event === 'range_fetch_failed');
+    assert.deepEqual(
+      failed.map((e) => [e.fields.code, e.fields.action]),
+      [['MODEL_URL_PRIVATE', 'giving up on this source']],
+      'refused once, not tried again',
+    );
+    const message = String(failed[0]!.fields.error).split('.gguf: ')[1]!;
+    assert.match(message, address);
+    assert.match(
+      message,
+      /a registry may only aim nodes at public hosts; give --model-url to fetch from a host of your choosing/,
+    );
+    const entry = manifest.shards[joined.shardIndex]!;
+    assert.equal(sha256File(join(joined.shardsDir, entry.file)), entry.sha256);
+    assert.equal(sha256File(join(joined.shardsDir, manifest.tokenizerFile)), manifest.tokenizerSha256);
+    for (const file of [entry.file, manifest.tokenizerFile])
+      assert.equal(
+        seen.find((e) => e.event === 'shard_file_fetched' && e.fields.file === file)?.fields.source,
+        registry.endpoint,
+        file,
+      );
+    assert.equal(failed[0]!.fields.source, manifest.source.url);
+  }
+  assert.equal(privateHost.connections(), 0, 'not even a TLS handshake reached the private host');
+  assert.deepEqual(privateHost.ranges, []);
+
+  // The honest operator's own URL (http to a loopback mirror) is theirs to choose: fetched by range.
+  const entry = byAddress.manifest.shards[honest.joined.shardIndex]!;
+  assert.equal(sha256File(join(honest.joined.shardsDir, entry.file)), entry.sha256);
+  assert.ok(honest.seen.some((e) => e.event === 'shard_file_assembled'));
+  assert.equal(
+    honest.seen.some((e) => e.event === 'range_fetch_failed' || e.event === 'shard_range_fetch_abandoned'),
+    false,
+  );
+});
+
+test('a redirect from a registry-supplied URL, or from an operator URL on a public host, into the private network is refused before any connection; an operator URL on their own network may redirect within it; an honest fetch meanwhile succeeds', async () => {
+  // The private host listens on ::1; 127.0.0.1 stands for a host on the internet.
+  const privateHost = await startRangeFileServer(STORIES, 'stories260K.gguf', { tls: privateCert, host: '::1' });
+  cleanups.push(() => privateHost.close());
+  const redirecting = await startRangeFileServer(STORIES, 'stories260K.gguf', { redirectTo: privateHost.url });
+  cleanups.push(() => redirecting.close());
+  const internet = (address: string) => (address === '127.0.0.1' ? undefined : nonPublicClass(address));
+  const read = (url: URL, classify?: (address: string) => string | undefined) =>
+    readRange(
+      { url, start: 0, end: 64, ...(classify === undefined ? {} : { testOnlyClassify: classify }) },
+      () => {},
+    ).then(
+      () => undefined,
+      (error: TesseraError) => error,
+    );
+  const [fromRegistryUrl, fromPublicOperatorUrl, honest] = await Promise.all([
+    read(fromRegistry(new URL(redirecting.url)), internet),
+    read(new URL(redirecting.url), internet),
+    rangeFetch(await honestOriginUrl(), 1, 'redirect-private-honest'),
+  ]);
+  for (const refusal of [fromRegistryUrl, fromPublicOperatorUrl]) {
+    assert.equal(refusal?.code, 'MODEL_URL_PRIVATE', String(refusal));
+    assert.match(
+      refusal!.message,
+      /^https:\/\/\[::1\]:\d+\/stories260K\.gguf: ::1, a loopback address; a redirect from a public host or a registry-supplied URL may only lead to public hosts/,
+    );
+  }
+  assert.equal(redirecting.ranges.length, 2);
+  assert.equal(privateHost.connections(), 0, 'not even a TLS handshake reached the private host');
+  assert.equal(sha256File(honest.fetched!.path), honest.entry.sha256);
+
+  // The operator's own loopback mirror redirecting within their network is followed: the private
+  // host is reached (and its self-signed certificate, trusted by no one here, is what fails).
+  const followed = await read(new URL(redirecting.url));
+  assert.equal(followed?.code, 'MODEL_URL_FAILED', String(followed));
+  assert.ok(privateHost.connections() > 0);
+});

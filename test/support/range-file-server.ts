@@ -2,8 +2,11 @@
 // 206 and Content-Range), as a model's origin (Hugging Face, a mirror) does; what it served is
 // counted. Its options make it misbehave the ways a hostile or broken origin would: alter the bytes
 // of one span, ignore ranges (200 and the whole file), send more than asked, redirect elsewhere.
+// Served over TLS when given a certificate, on any loopback address; TCP connections are counted,
+// so a test can tell that a host a node must not reach was not even sent a TLS handshake.
 import { readFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import { createServer as createTlsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 
 export interface RangeFileServerOptions {
@@ -15,11 +18,18 @@ export interface RangeFileServerOptions {
   readonly extraBytes?: number;
   /** Answer 302 to this location instead. */
   readonly redirectTo?: string;
+  /** Serve https with this certificate and key (PEM file paths, as selfSignedCert writes them). */
+  readonly tls?: { readonly cert: string; readonly key: string };
+  /** The address listened on (a loopback one). Default 127.0.0.1. */
+  readonly host?: string;
 }
 
 export interface RangeFileServer {
-  /** http://127.0.0.1:PORT/NAME */
+  /** http://127.0.0.1:PORT/NAME (https: and the `host` option's address when given). */
   readonly url: string;
+  readonly port: number;
+  /** TCP connections accepted, handshakes or not. */
+  readonly connections: () => number;
   /** Body bytes sent, all requests together. */
   readonly servedBytes: () => number;
   /** The Range header of every request, in order. */
@@ -44,7 +54,7 @@ export async function startRangeFileServer(
     sent += body.length;
     response.end(body);
   };
-  const server = createServer((request: IncomingMessage, response: ServerResponse) => {
+  const handler = (request: IncomingMessage, response: ServerResponse) => {
     ranges.push(request.headers.range ?? '');
     if (request.url !== `/${name}`) {
       response.writeHead(404).end();
@@ -79,11 +89,21 @@ export async function startRangeFileServer(
       'content-length': body.length,
     });
     send(response, body);
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  };
+  const server =
+    options.tls === undefined
+      ? createServer(handler)
+      : createTlsServer({ cert: readFileSync(options.tls.cert), key: readFileSync(options.tls.key) }, handler);
+  let connections = 0;
+  server.on('connection', () => connections++);
+  const host = options.host ?? '127.0.0.1';
+  await new Promise<void>((resolve) => server.listen(0, host, resolve));
   const { port } = server.address() as AddressInfo;
+  const shownHost = host.includes(':') ? `[${host}]` : host;
   return {
-    url: `http://127.0.0.1:${port}/${name}`,
+    url: `${options.tls === undefined ? 'http' : 'https'}://${shownHost}:${port}/${name}`,
+    port,
+    connections: () => connections,
     servedBytes: () => sent,
     ranges,
     close: () =>
