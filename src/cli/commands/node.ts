@@ -79,7 +79,7 @@ export function registerNodeCommand(program: Command): void {
     )
     .option(
       '--model-url <url>',
-      "with --model: the model's GGUF (https://…, hf:OWNER/REPO/FILE.gguf[@REVISION], or http:// to a loopback host), from which the node fetches only its shard's tensors by HTTP range, each checked against the manifest; peers and the registry remain the fallback",
+      "with --model: the model's GGUF (https://…, hf:OWNER/REPO/FILE.gguf[@REVISION], or http:// to a loopback host), from which the node fetches only its shard's tensors by HTTP range, each checked against the manifest; peers and the registry remain the fallback. Without it the manifest's own URL is used, if it resolves to public addresses only",
       parseModelUrlOption,
     )
     .option(
