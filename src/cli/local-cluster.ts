@@ -160,8 +160,11 @@ export async function launchLocalCluster(options: LocalClusterOptions): Promise<
       {
         clusterId: 'local',
         models: [{ id: manifest.modelId, manifest: 'shards', pricePer1kTokens: 0 }],
-        // a dead node leaves discovery within seconds on one machine
-        heartbeat: { intervalMs: 1000, evictAfterMissed: 3 },
+        // Each heartbeat costs every role a signature and the registry a synced write, so 1 s beats
+        // kept an idle cluster busy. Nothing here waits on eviction: a client that loses a node
+        // avoids it and fails over on its own (src/client), and owed audits reach a node within one
+        // interval, far inside audit.ticketDeadlineMs. A dead node leaves discovery within 15 s.
+        heartbeat: { intervalMs: 5000, evictAfterMissed: 3 },
         registryKeys: [readKeyFile(registryKey).address],
         operatorKeys: [operatorKey.address],
         stake: {

@@ -16,6 +16,7 @@ import { createWasmBackend } from '../tensor/wasm-backend.ts';
 import { Metrics } from '../metrics/metrics.ts';
 import { healthy, unhealthy, type Health } from '../metrics/metrics-server.ts';
 import { VerifierMetrics } from './verifier-metrics.ts';
+import { IdleBackoff } from './idle-backoff.ts';
 import type { ServiceError } from '@grpc/grpc-js';
 import { reasonOf } from '../rpc/status.ts';
 
@@ -34,7 +35,10 @@ export interface VerifierOptions {
   readonly threads?: number;
   /** Tickets leased per pull. Default 8. */
   readonly batch?: number;
-  /** How long to wait before asking again when the queue was empty. Default 1000 ms. */
+  /**
+   * How long to wait before asking again when the queue was empty. Default 1000 ms. Each further
+   * empty pull doubles the wait, up to four times this; a pull that brings tickets resets it.
+   */
   readonly pollMs?: number;
   /** Largest ticket input accepted (uncompressed). Default 32 MiB. */
   readonly maxTicketBytes?: number;
@@ -179,6 +183,8 @@ export async function startVerifier(options: VerifierOptions): Promise<VerifierH
     return undefined;
   };
 
+  const pollMs = options.pollMs ?? 1000;
+  const idle = new IdleBackoff(pollMs, 4 * pollMs);
   const loop = (async () => {
     while (!closing) {
       let leased: LeasedTicket__Output[];
@@ -190,13 +196,14 @@ export async function startVerifier(options: VerifierOptions): Promise<VerifierH
         pullError = (error as { details?: string }).details || (error as Error).message;
         metrics.pullFailed();
         log('verifier_pull_failed', { error: pullError });
-        await pause(options.pollMs ?? 1000);
+        await pause(pollMs);
         continue;
       }
       if (leased.length === 0) {
-        await pause(options.pollMs ?? 1000);
+        await pause(idle.idle());
         continue;
       }
+      idle.busy();
       const passes: { ticketId: string; outputHash: Buffer }[] = [];
       for (const ticket of leased) {
         try {
