@@ -2,7 +2,7 @@ import { TesseraError } from '../core/errors.ts';
 import type { Backend, Matrix } from '../tensor/backend.ts';
 import { dequantize } from '../tensor/dequantize.ts';
 import { KvCache } from './kv-cache.ts';
-import { rmsNorm, silu } from './math.ts';
+import { rmsNorm } from './math.ts';
 import type { ModelConfig, WeightSource } from './model-files.ts';
 import { Rope } from './rope.ts';
 import { RunState } from './run-state.ts';
@@ -239,7 +239,7 @@ export class Engine {
       // SwiGLU FFN: down(silu(gate(x)) * up(x)), then the residual connection
       backend.matmul(w.gate, s.normed, n, s.gate);
       backend.matmul(w.up, s.normed, n, s.up);
-      swiglu(s.gate, s.up, n * ffnSize);
+      backend.swiglu(s.gate, s.up, n * ffnSize);
       backend.matmul(w.down, s.gate, n, s.delta);
       addInPlace(s.x, s.delta, n * dim);
     }
@@ -347,9 +347,4 @@ function addBias(data: Float32Array, bias: Float32Array, rows: number): void {
 /** target[0, length) += delta[0, length). */
 function addInPlace(target: Float32Array, delta: Float32Array, length: number): void {
   for (let i = 0; i < length; i++) target[i] = target[i]! + delta[i]!;
-}
-
-/** gate[i] = silu(gate[i]) * up[i], silu's result rounded to f32 first as the reference does. */
-function swiglu(gate: Float32Array, up: Float32Array, length: number): void {
-  for (let i = 0; i < length; i++) gate[i] = Math.fround(silu(gate[i]!)) * up[i]!;
 }

@@ -2,13 +2,8 @@
  * The scalar functions of the forward pass, written out so their results depend only on this code
  * (not on the platform's libm): that is what makes the engine's output bytes reproducible.
  */
-import { exp } from '../tensor/exact-math.ts';
-
 export { exp, softmax } from '../tensor/exact-math.ts';
-
-export function silu(x: number): number {
-  return x / (1 + exp(-x));
-}
+export { silu } from '../tensor/swiglu-reference.ts';
 
 /** out = x / rms(x) * weight, per row of `size`. */
 export function rmsNorm(

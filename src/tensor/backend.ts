@@ -44,6 +44,11 @@ export interface Backend {
     startPos: number,
     n: number,
   ): void;
+  /**
+   * gate[i] = silu(gate[i]) · up[i] for i < length (SwiGLU), with the bytes of
+   * swiglu-reference.ts.
+   */
+  swiglu(gate: Float32Array, up: Float32Array, length: number): void;
   /** Row r of W dequantized to f32 (embedding lookup). */
   row(w: Matrix, r: number, out: Float32Array): Float32Array;
   /** Frees workers and memory. */

@@ -6,6 +6,7 @@ import { attention } from './attention-reference.ts';
 import type { AttentionShape, Backend, Matrix } from './backend.ts';
 import { dequantize } from './dequantize.ts';
 import { byteSize, type GgmlType } from './ggml-type.ts';
+import { swiglu } from './swiglu-reference.ts';
 
 export function createReferenceBackend(): Backend {
   return {
@@ -44,6 +45,7 @@ export function createReferenceBackend(): Backend {
     ): void {
       attention(out, q, keys, values, new Float32Array(startPos + n), shape, startPos, n);
     },
+    swiglu,
     row(w: Matrix, r: number, out: Float32Array): Float32Array {
       const rowBytes = byteSize(w.type, w.cols);
       return dequantize(w.type, w.bytes.subarray(r * rowBytes, (r + 1) * rowBytes), w.cols, out);

@@ -261,6 +261,19 @@ class WasmBackend implements Backend {
     out.set(new Float32Array(this.heap.bytes.buffer, s.out, queries));
   }
 
+  swiglu(gate: Float32Array, up: Float32Array, length: number): void {
+    this.assertOpen();
+    if (!Number.isInteger(length) || length < 0) throw new Error(`length must be a whole number, got ${length}`);
+    if (gate.length < length || up.length < length) throw new Error(`gate and up need ${length} values`);
+    // One thread: two streams of a few MB at most, a small part of the products around it.
+    const s = this.reserve(length, 0, length);
+    const buffer = this.heap.bytes.buffer;
+    new Float32Array(buffer, s.x, length).set(gate.subarray(0, length));
+    new Float32Array(buffer, s.out, length).set(up.subarray(0, length));
+    this.kernels.swigluF32(s.x, s.out, length);
+    gate.set(new Float32Array(this.heap.bytes.buffer, s.x, length));
+  }
+
   row(w: Matrix, r: number, out: Float32Array): Float32Array {
     if (!Number.isInteger(r) || r < 0 || r >= w.rows) throw new Error(`row ${r} outside 0..${w.rows - 1}`);
     const rowBytes = byteSize(w.type, w.cols);

@@ -54,6 +54,8 @@ export interface KernelExports {
   zeroBelowF32(x: number, w: number, n: number, t: number): void;
   countAtLeastF32(x: number, n: number, t: number): number;
   indicesAtLeastF32(x: number, n: number, t: number, out: number): number;
+  /** gate[i] = silu(gate[i]) · up[i] over f32 values, in place; see swigluF32 in wasm/kernels.ts. */
+  swigluF32(gate: number, up: number, n: number): void;
   /** Query head h for query rows [t0, t1); see attentionHead in wasm/kernels.ts. */
   attentionHead(
     q: number,

@@ -1056,6 +1056,35 @@ const EXP_VECTOR_MIN: f64 = -690;
 }
 
 /**
+ * swiglu of swiglu-reference.ts over f32 gate[0, n) and up[0, n), into gate: silu in f64
+ * (x / (1 + exp(-x)), the exponential expF64's), rounded to f32, times up in f64, rounded to f32
+ * on the store; two elements a step, each lane those operations. A NaN is stored as the one quiet
+ * NaN 0x7fc00000: WebAssembly leaves the sign and payload of a computed NaN to the hardware, and a
+ * result's bytes must not depend on the machine.
+ */
+const QUIET_NAN_F32: u32 = 0x7fc00000;
+
+export function swigluF32(gate: usize, up: usize, n: i32): void {
+  const one = f64x2.splat(1);
+  let i = 0;
+  for (; i + 2 <= n; i += 2) {
+    const g = gate + (<usize>i << 2);
+    const x = f64x2.promote_low_f32x4(v128.load64_zero(g));
+    const silu = f32x4.demote_f64x2_zero(f64x2.div(x, f64x2.add(one, expF64x2(f64x2.neg(x)))));
+    const product = f64x2.mul(f64x2.promote_low_f32x4(silu), f64x2.promote_low_f32x4(v128.load64_zero(up + (<usize>i << 2))));
+    const y = f32x4.demote_f64x2_zero(product);
+    v128.store64_lane(g, v128.bitselect(i32x4.splat(QUIET_NAN_F32), y, f32x4.ne(y, y)), 0);
+  }
+  if (i < n) {
+    const g = gate + (<usize>i << 2);
+    const x = <f64>load<f32>(g);
+    const silu = <f32>(x / (1.0 + expF64(-x)));
+    const y = <f32>(<f64>silu * <f64>load<f32>(up + (<usize>i << 2)));
+    store<u32>(g, y != y ? QUIET_NAN_F32 : reinterpret<u32>(y));
+  }
+}
+
+/**
  * softmax of exact-math.ts over the f32 values x[0, n), in place: the exponentials two at a time
  * (each lane expF64's own operations), their sum in index order.
  */
