@@ -38,6 +38,7 @@ import { TesseraError } from '../core/errors.ts';
 import type { RouteCheck } from './route-check.ts';
 import { peerHostOf, type SessionQuota } from './session-quota.ts';
 import { checkOpen } from './open-check.ts';
+import { concatFloat32 } from '../tensor/float32-concat.ts';
 import { sampleAt } from './position-sampler.ts';
 import type { EvictionReason, Session, SessionStore } from './session-store.ts';
 import { clientKeyHex, SessionShares } from './session-shares.ts';
@@ -364,7 +365,7 @@ export class ForwardStream {
     this.parts = undefined;
     const startPosition = parts?.startPosition ?? step.startPosition;
     const input = parts ? joinedInput([...parts.inputs, part]) : part;
-    const output = parts ? joined([...parts.outputs, partOutput]) : partOutput;
+    const output = parts ? concatFloat32([...parts.outputs, partOutput]) : partOutput;
     this.earned?.record(input.positions);
     const outputHash = sha256(bytesOf(output));
     const commitment = (resultHash?: Uint8Array) =>
@@ -635,17 +636,11 @@ function joinedInput(parts: readonly StepInput[]): StepInput {
   const bytes = Buffer.concat(parts.map((p) => p.bytes));
   const tokens = parts.flatMap((p) => ('tokens' in p ? p.tokens : []));
   if (tokens.length === positions) return { tokens, positions, bytes };
-  return { hidden: joined(parts.map((p) => ('hidden' in p ? p.hidden : new Float32Array(0)))), positions, bytes };
-}
-
-function joined(arrays: readonly Float32Array[]): Float32Array {
-  const out = new Float32Array(arrays.reduce((sum, a) => sum + a.length, 0));
-  let at = 0;
-  for (const array of arrays) {
-    out.set(array, at);
-    at += array.length;
-  }
-  return out;
+  return {
+    hidden: concatFloat32(parts.map((p) => ('hidden' in p ? p.hidden : new Float32Array(0)))),
+    positions,
+    bytes,
+  };
 }
 
 const DEFAULT_SAMPLING = { temperature: 0, topK: 0, topP: 1, minP: 0, repetitionPenalty: 1, seed: 0, logprobs: 0 };

@@ -74,6 +74,29 @@ export interface ShardFetch {
   readonly onProgress?: (file: string, held: number, total: number | undefined) => void;
 }
 
+/**
+ * `fetch` by range from the model's URL, or undefined when that fails: the reason was logged where
+ * it arose (range_fetch_failed), and the file's other sources (peers, the registry) remain.
+ */
+async function rangeFirst(
+  file: string,
+  what: 'tokenizer' | 'shard',
+  log: Logger,
+  fetch: () => Promise<FetchedFile>,
+): Promise<FetchedFile | undefined> {
+  try {
+    return await fetch();
+  } catch (error) {
+    log('shard_range_fetch_abandoned', {
+      file,
+      code: (error as { code?: string }).code ?? 'INTERNAL',
+      error: (error as Error).message,
+      action: `fetching the ${what} file from peers and the registry`,
+    });
+    return undefined;
+  }
+}
+
 /** The tokenizer file: from the head of the model's GGUF when fetching by range, else (or when that fails) from `sources`. */
 async function fetchTokenizer(
   rangeUrl: URL | undefined,
@@ -82,18 +105,13 @@ async function fetchTokenizer(
   options: JoinOptions,
 ): Promise<FetchedFile> {
   const { log, dir, onProgress } = options;
-  if (rangeUrl !== undefined) {
-    try {
-      return await fetchTokenizerByRange({ url: rangeUrl, manifest, dir, log });
-    } catch (error) {
-      log('shard_range_fetch_abandoned', {
-        file: manifest.tokenizerFile,
-        code: (error as { code?: string }).code ?? 'INTERNAL',
-        error: (error as Error).message,
-        action: 'fetching the tokenizer file from peers and the registry',
-      });
-    }
-  }
+  const byRange =
+    rangeUrl === undefined
+      ? undefined
+      : await rangeFirst(manifest.tokenizerFile, 'tokenizer', log, () =>
+          fetchTokenizerByRange({ url: rangeUrl, manifest, dir, log }),
+        );
+  if (byRange !== undefined) return byRange;
   return fetchModelFile(
     { modelId: options.modelId, file: manifest.tokenizerFile, sha256: manifest.tokenizerSha256 ?? '' },
     {
@@ -110,27 +128,22 @@ async function fetchTokenizer(
 /** One shard's file, by range from the model's URL when there is one, else (or when that fails) from `sources`. */
 export async function fetchShard(options: ShardFetch): Promise<FetchedFile> {
   const { entry, log, onProgress } = options;
-  if (options.rangeUrl !== undefined) {
-    try {
-      return await fetchShardByRanges({
-        url: options.rangeUrl,
-        manifest: options.manifest,
-        entry,
-        dir: options.dir,
-        tokenizerPath: options.tokenizerPath,
-        log,
-        ...(onProgress === undefined ? {} : { onProgress: (held, total) => onProgress(entry.file, held, total) }),
-      });
-    } catch (error) {
-      // The reason was logged where it arose (range_fetch_failed); the file's other sources remain.
-      log('shard_range_fetch_abandoned', {
-        file: entry.file,
-        code: (error as { code?: string }).code ?? 'INTERNAL',
-        error: (error as Error).message,
-        action: 'fetching the shard file from peers and the registry',
-      });
-    }
-  }
+  const { rangeUrl } = options;
+  const byRange =
+    rangeUrl === undefined
+      ? undefined
+      : await rangeFirst(entry.file, 'shard', log, () =>
+          fetchShardByRanges({
+            url: rangeUrl,
+            manifest: options.manifest,
+            entry,
+            dir: options.dir,
+            tokenizerPath: options.tokenizerPath,
+            log,
+            ...(onProgress === undefined ? {} : { onProgress: (held, total) => onProgress(entry.file, held, total) }),
+          }),
+        );
+  if (byRange !== undefined) return byRange;
   return fetchModelFile(
     {
       modelId: options.modelId,

@@ -10,6 +10,7 @@
  */
 import type { Engine, BatchItem, ForwardInput } from '../model/engine.ts';
 import type { KvCache } from '../model/kv-cache.ts';
+import { concatFloat32 } from '../tensor/float32-concat.ts';
 
 /** Positions one batch runs by default: decodes of a full node plus a prefill chunk. */
 export const DEFAULT_BATCH_POSITIONS = 128;
@@ -196,22 +197,14 @@ export class StepBatcher {
         return;
       }
       this.remove(pending);
-      pending.resolve({ output: result.logits ?? joined(pending.chunks), computeMicroseconds: pending.computeUs });
+      pending.resolve({
+        output: result.logits ?? (pending.chunks.length === 1 ? pending.chunks[0]! : concatFloat32(pending.chunks)),
+        computeMicroseconds: pending.computeUs,
+      });
     });
   }
 
   private remove(pending: Pending): void {
     this.queue.splice(this.queue.indexOf(pending), 1);
   }
-}
-
-function joined(chunks: Float32Array[]): Float32Array {
-  if (chunks.length === 1) return chunks[0]!;
-  const out = new Float32Array(chunks.reduce((sum, c) => sum + c.length, 0));
-  let at = 0;
-  for (const chunk of chunks) {
-    out.set(chunk, at);
-    at += chunk.length;
-  }
-  return out;
 }

@@ -15,7 +15,7 @@ import { startGateway } from '../../src/gateway/gateway.ts';
 import { seededRandom } from '../support/fuzz.ts';
 import { localGreedy } from '../support/local-reference.ts';
 import { startModelRegistry } from '../support/model-registry.ts';
-import { spawnNodeProcess, type NodeProcess } from '../support/node-process.ts';
+import { joinArgs, spawnNodeProcess, type NodeProcess } from '../support/node-process.ts';
 import { waitFor } from '../support/registry-fixtures.ts';
 
 const NODES = 6;
@@ -57,24 +57,8 @@ test('nodes killed and started again at random keep every shard covered and the 
   const start = (i: number): NodeProcess =>
     spawnNodeProcess(
       [
-        '--registry',
-        registry.endpoint,
-        '--model',
-        modelId,
-        '--port',
-        '0',
-        '--metrics-port',
-        '0',
-        '--key',
-        join(scratch, `node${i}.key`),
-        '--threads',
-        '1',
-        '--cache-mb',
-        '16',
-        '--data-dir',
-        join(scratch, `data${i}`),
-        '--rebalance-interval',
-        '1',
+        ...joinArgs(registry.endpoint, modelId, join(scratch, `node${i}.key`), join(scratch, `data${i}`)),
+        ...['--rebalance-interval', '1'],
       ],
       children,
     );

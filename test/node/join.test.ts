@@ -15,7 +15,7 @@ import { fetchModelFile } from '../../src/node/shard-fetch.ts';
 import { localGreedy } from '../support/local-reference.ts';
 import { startModelRegistry } from '../support/model-registry.ts';
 import { runTessera } from '../support/tessera-cli.ts';
-import { spawnNodeProcess, type NodeEvent, type NodeProcess } from '../support/node-process.ts';
+import { joinArgs, spawnNodeProcess, type NodeEvent, type NodeProcess } from '../support/node-process.ts';
 
 const scratch = mkdtempSync(join(tmpdir(), 'tessera-join-'));
 const children: ChildProcess[] = [];
@@ -54,23 +54,13 @@ test('six nodes joining with --registry and --model alone cover every shard, fet
   });
   const tokenizerBytes = statSync(join(shardsDir, manifest.tokenizerFile)).size;
 
-  const argsOf = (i: number, withDataDir = true) => [
-    '--registry',
-    registry.endpoint,
-    '--model',
-    modelId,
-    '--port',
-    '0',
-    '--metrics-port',
-    '0',
-    '--key',
-    join(scratch, `node${i}.key`),
-    '--threads',
-    '1',
-    '--cache-mb',
-    '16',
-    ...(withDataDir ? ['--data-dir', join(scratch, `data${i}`)] : []),
-  ];
+  const argsOf = (i: number, withDataDir = true) =>
+    joinArgs(
+      registry.endpoint,
+      modelId,
+      join(scratch, `node${i}.key`),
+      withDataDir ? join(scratch, `data${i}`) : undefined,
+    );
   for (let i = 0; i < 6; i++) writeNewKeyFile(join(scratch, `node${i}.key`));
   // The last node keeps its files where an operator's would be without --data-dir: the user's cache.
   const cacheHome = join(scratch, 'cache-home');
@@ -201,24 +191,8 @@ test('rebalancing: when a shard loses its only node, one node of a doubly served
   const start = (i: number) => {
     writeNewKeyFile(join(scratch, `churn${i}.key`));
     return spawnNode([
-      '--registry',
-      registry.endpoint,
-      '--model',
-      modelId,
-      '--port',
-      '0',
-      '--metrics-port',
-      '0',
-      '--key',
-      join(scratch, `churn${i}.key`),
-      '--threads',
-      '1',
-      '--cache-mb',
-      '16',
-      '--data-dir',
-      join(scratch, `churn-data${i}`),
-      '--rebalance-interval',
-      '1',
+      ...joinArgs(registry.endpoint, modelId, join(scratch, `churn${i}.key`), join(scratch, `churn-data${i}`)),
+      ...['--rebalance-interval', '1'],
     ]);
   };
   // One at a time, so that which node serves what is known: 0, 1, then 0 again.

@@ -24,7 +24,7 @@ import { closedPort, runTessera } from '../support/tessera-cli.ts';
 import { generateKeyPair } from '../../src/crypto/keys.ts';
 import { parseManifest } from '../../src/model/manifest.ts';
 import { joinNetwork } from '../../src/node/shard-fetch-join.ts';
-import { spawnNodeProcess, type NodeEvent } from '../support/node-process.ts';
+import { joinArgs, spawnNodeProcess, type NodeEvent } from '../support/node-process.ts';
 
 const STORIES = testModel('stories260K.gguf');
 const scratch = mkdtempSync(join(tmpdir(), 'tessera-range-join-'));
@@ -52,9 +52,8 @@ test('two nodes joining with --model-url fetch only their tensors and the header
   const nodeArgs = (i: number) => {
     writeNewKeyFile(join(scratch, `node${i}.key`));
     return [
-      ...['--registry', registry.endpoint, '--model', manifest.modelId, '--model-url', origin.url],
-      ...['--port', '0', '--metrics-port', '0', '--key', join(scratch, `node${i}.key`)],
-      ...['--threads', '1', '--cache-mb', '16', '--data-dir', join(scratch, `data${i}`)],
+      ...joinArgs(registry.endpoint, manifest.modelId, join(scratch, `node${i}.key`), join(scratch, `data${i}`)),
+      ...['--model-url', origin.url],
     ];
   };
   // One after the other, so that the registry sends the second to the shard nobody serves yet.

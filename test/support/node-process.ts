@@ -20,6 +20,19 @@ export interface NodeProcess {
   waitFor(match: (event: NodeEvent) => boolean, timeoutMs: number, what: string): Promise<NodeEvent>;
 }
 
+/**
+ * The flags of an operator's `tessera node --registry … --model …` on this machine: free ports, the
+ * key at `key`, one compute thread, a small KV cache and, unless `dataDir` is undefined, that
+ * model directory.
+ */
+export function joinArgs(registry: string, modelId: string, key: string, dataDir: string | undefined): string[] {
+  return [
+    ...['--registry', registry, '--model', modelId, '--port', '0', '--metrics-port', '0', '--key', key],
+    ...['--threads', '1', '--cache-mb', '16'],
+    ...(dataDir === undefined ? [] : ['--data-dir', dataDir]),
+  ];
+}
+
 /** Starts `tessera node ARGS`; `children` collects it, for the test's after() to kill what is left. */
 export function spawnNodeProcess(
   args: readonly string[],
