@@ -22,6 +22,12 @@ const CASES: Case[] = [
   { heads: 6, kvHeads: 3, headDim: 10, startPos: 0, n: 33 },
   { heads: 4, kvHeads: 2, headDim: 8, startPos: 300, n: 5, scale: 20 },
   { heads: 5, kvHeads: 5, headDim: 96, startPos: 0, n: 3, scale: 40 },
+  // decode steps, where two query heads of one key/value head share each load: an odd group
+  // leaves a head alone, odd head sizes take the scalar tails, one position is an odd last pair
+  { heads: 6, kvHeads: 2, headDim: 10, startPos: 40, n: 1 },
+  { heads: 12, kvHeads: 3, headDim: 13, startPos: 9, n: 1 },
+  { heads: 7, kvHeads: 1, headDim: 64, startPos: 0, n: 1 },
+  { heads: 8, kvHeads: 4, headDim: 128, startPos: 1000, n: 1, scale: 20 },
 ];
 
 /** More shapes, drawn from a seeded generator so a failure reproduces. */

@@ -56,7 +56,7 @@ export interface KernelExports {
   indicesAtLeastF32(x: number, n: number, t: number, out: number): number;
   /** gate[i] = silu(gate[i]) · up[i] over f32 values, in place; see swigluF32 in wasm/kernels.ts. */
   swigluF32(gate: number, up: number, n: number): void;
-  /** Query head h for query rows [t0, t1); see attentionHead in wasm/kernels.ts. */
+  /** Query heads h .. h + hCount - 1 for query rows [t0, t1); see attentionHead in wasm/kernels.ts. */
   attentionHead(
     q: number,
     keys: number,
@@ -69,6 +69,7 @@ export interface KernelExports {
     startPos: number,
     n: number,
     h: number,
+    hCount: number,
     t0: number,
     t1: number,
   ): void;
@@ -174,8 +175,9 @@ export interface Job {
 /**
  * An attention, as the kernels take it: q and out [n × heads × headDim] f32, keys and values of
  * startPos + n positions as attentionWiden lays them out; each thread's scratch at scratch +
- * thread · scratchStride. Chunk c is head c mod heads over a block of `block` query rows, the last
- * blocks (which see the most positions) first, so the longest chunks do not come last.
+ * thread · scratchStride. Chunk c is unit c mod units (one query head, or two of one key/value head:
+ * headsPerUnit) over a block of `block` query rows, the last blocks (which see the most positions)
+ * first, so the longest chunks do not come last.
  */
 export interface AttentionJob {
   readonly q: number;
@@ -205,13 +207,31 @@ export function widenedBytes(positions: number, kvHeads: number, headDim: number
   return { keys: 16 * kvHeads * headDim * Math.ceil(positions / 2), values: 8 * kvHeads * headDim * positions };
 }
 
+/**
+ * Query heads a chunk takes: in a decode step (one row), two heads of one key/value head, which
+ * then share each key and value load; in a prefill, one (its rows share them instead).
+ */
+function headsPerUnit(job: AttentionJob): number {
+  return job.n === 1 && job.heads / job.kvHeads >= 2 ? 2 : 1;
+}
+
+function unitsOf(job: AttentionJob): number {
+  return job.kvHeads * Math.ceil(job.heads / job.kvHeads / headsPerUnit(job));
+}
+
 export function attentionChunks(job: AttentionJob): number {
-  return job.heads * Math.ceil(job.n / job.block);
+  return unitsOf(job) * Math.ceil(job.n / job.block);
 }
 
 export function runAttentionChunk(kernels: KernelExports, job: AttentionJob, chunk: number, thread: number): void {
   const blocks = Math.ceil(job.n / job.block);
-  const t0 = (blocks - 1 - Math.floor(chunk / job.heads)) * job.block;
+  const units = unitsOf(job);
+  const t0 = (blocks - 1 - Math.floor(chunk / units)) * job.block;
+  const group = job.heads / job.kvHeads;
+  const perUnit = headsPerUnit(job);
+  const unitsPerGroup = Math.ceil(group / perUnit);
+  const unit = chunk % units;
+  const first = Math.floor(unit / unitsPerGroup) * group + (unit % unitsPerGroup) * perUnit;
   kernels.attentionHead(
     job.q,
     job.keys,
@@ -223,7 +243,8 @@ export function runAttentionChunk(kernels: KernelExports, job: AttentionJob, chu
     job.headDim,
     job.startPos,
     job.n,
-    chunk % job.heads,
+    first,
+    Math.min(perUnit, group - (unit % unitsPerGroup) * perUnit),
     t0,
     Math.min(job.n, t0 + job.block),
   );

@@ -1141,7 +1141,18 @@ export function attentionWiden(
       const p0 = keys + src + <usize>(2 * pair) * kvStride;
       if (2 * pair + 1 < positions) {
         const p1 = p0 + kvStride;
-        for (let d = 0; d < headDim; d++) {
+        let d = 0;
+        for (; d + 4 <= headDim; d += 4) {
+          const off = <usize>d << 2;
+          const a = v128.load(p0 + off), b = v128.load(p1 + off);
+          const lo = i32x4.shuffle(a, b, 0, 4, 1, 5), hi = i32x4.shuffle(a, b, 2, 6, 3, 7);
+          v128.store(k, f64x2.promote_low_f32x4(lo));
+          v128.store(k, f64x2.promote_low_f32x4(i32x4.shuffle(lo, lo, 2, 3, 0, 1)), 16);
+          v128.store(k, f64x2.promote_low_f32x4(hi), 32);
+          v128.store(k, f64x2.promote_low_f32x4(i32x4.shuffle(hi, hi, 2, 3, 0, 1)), 48);
+          k += 64;
+        }
+        for (; d < headDim; d++) {
           const off = <usize>d << 2;
           store<f64>(k, <f64>load<f32>(p0 + off));
           store<f64>(k, <f64>load<f32>(p1 + off), 8);
@@ -1158,7 +1169,14 @@ export function attentionWiden(
     let v = valuesOut + <usize>h * <usize>positions * (<usize>headDim << 3);
     for (let p = 0; p < positions; p++) {
       const row = values + src + <usize>p * kvStride;
-      for (let d = 0; d < headDim; d++) {
+      let d = 0;
+      for (; d + 4 <= headDim; d += 4) {
+        const x = v128.load(row + (<usize>d << 2));
+        v128.store(v, f64x2.promote_low_f32x4(x));
+        v128.store(v, f64x2.promote_low_f32x4(i32x4.shuffle(x, x, 2, 3, 0, 1)), 16);
+        v += 32;
+      }
+      for (; d < headDim; d++) {
         store<f64>(v, <f64>load<f32>(row + (<usize>d << 2)));
         v += 8;
       }
@@ -1332,9 +1350,12 @@ function attentionScores2(
 
 /**
  * attentionValues for two query rows at once, sharing each value load: w0 over `visible`
- * positions, w1 over one more (the row after).
+ * positions, w1 over one more when `extra` (the row after, in a prefill), else over as many (a
+ * second query head of the same key/value head, in a decode step).
  */
-function attentionValues2(w0: usize, w1: usize, values: usize, headDim: i32, visible: i32, out0: usize, out1: usize): void {
+function attentionValues2(
+  w0: usize, w1: usize, values: usize, headDim: i32, visible: i32, out0: usize, out1: usize, extra: bool,
+): void {
   const stride = <usize>headDim << 3;
   let d = 0;
   for (; d + 8 <= headDim; d += 8) {
@@ -1369,12 +1390,14 @@ function attentionValues2(w0: usize, w1: usize, values: usize, headDim: i32, vis
       p0 += 4;
       p1 += 4;
     }
-    // the second row's last position, which the first row does not see
-    const s1 = f64x2.splat(<f64>load<f32>(p1));
-    b0 = f64x2.add(b0, f64x2.mul(s1, v128.load(v)));
-    b1 = f64x2.add(b1, f64x2.mul(s1, v128.load(v, 16)));
-    b2 = f64x2.add(b2, f64x2.mul(s1, v128.load(v, 32)));
-    b3 = f64x2.add(b3, f64x2.mul(s1, v128.load(v, 48)));
+    if (extra) {
+      // the second row's last position, which the first row does not see
+      const s1 = f64x2.splat(<f64>load<f32>(p1));
+      b0 = f64x2.add(b0, f64x2.mul(s1, v128.load(v)));
+      b1 = f64x2.add(b1, f64x2.mul(s1, v128.load(v, 16)));
+      b2 = f64x2.add(b2, f64x2.mul(s1, v128.load(v, 32)));
+      b3 = f64x2.add(b3, f64x2.mul(s1, v128.load(v, 48)));
+    }
     const o0 = out0 + (<usize>d << 2);
     v128.store(o0, v128.shuffle<f32>(f32x4.demote_f64x2_zero(a0), f32x4.demote_f64x2_zero(a1), 0, 1, 4, 5));
     v128.store(o0, v128.shuffle<f32>(f32x4.demote_f64x2_zero(a2), f32x4.demote_f64x2_zero(a3), 0, 1, 4, 5), 16);
@@ -1384,7 +1407,7 @@ function attentionValues2(w0: usize, w1: usize, values: usize, headDim: i32, vis
   }
   if (d < headDim) {
     attentionValues(w0, values, headDim, visible, out0, d);
-    attentionValues(w1, values, headDim, visible + 1, out1, d);
+    attentionValues(w1, values, headDim, extra ? visible + 1 : visible, out1, d);
   }
 }
 
@@ -1394,15 +1417,17 @@ function attentionValues2(w0: usize, w1: usize, values: usize, headDim: i32, vis
 }
 
 /**
- * Attention of query head h for the query rows [t0, t1), row t at position startPos + t seeing
- * positions [0, startPos + t]. q and out: [n × heads × headDim] f32; keys and values: the
- * startPos + n cached positions as attentionWiden lays them out, heads / kvHeads consecutive query
- * heads to a key/value head. scratch: attentionScratchBytes of wasm-kernels.ts, this thread's own. A row's result depends on nothing but its inputs, so any split of heads and rows
- * over threads gives the same bytes.
+ * Attention of query heads h .. h + hCount - 1 (hCount 1 or 2, both of one key/value head) for the
+ * query rows [t0, t1), row t at position startPos + t seeing positions [0, startPos + t]. q and
+ * out: [n × heads × headDim] f32; keys and values: the startPos + n cached positions as
+ * attentionWiden lays them out, heads / kvHeads consecutive query heads to a key/value head.
+ * scratch: attentionScratchBytes of wasm-kernels.ts, this thread's own. A row's result depends on
+ * nothing but its inputs (each score and each output is one sum in a fixed order, whichever rows
+ * share its loads), so any split of heads and rows over threads gives the same bytes.
  */
 export function attentionHead(
   q: usize, keys: usize, values: usize, out: usize, scratch: usize,
-  heads: i32, kvHeads: i32, headDim: i32, startPos: i32, n: i32, h: i32, t0: i32, t1: i32,
+  heads: i32, kvHeads: i32, headDim: i32, startPos: i32, n: i32, h: i32, hCount: i32, t0: i32, t1: i32,
 ): void {
   const positions = startPos + n;
   const rowBytes = <usize>headDim << 2;
@@ -1416,6 +1441,21 @@ export function attentionHead(
   const qd1 = qd0 + (<usize>headDim << 3);
   const scores0 = qd1 + (<usize>headDim << 3);
   const scores1 = scores0 + (<usize>(positions + 2) << 2);
+  if (hCount == 2) {
+    // two query heads of one key/value head, row by row: they share each key and value load
+    for (let t = t0; t < t1; t++) {
+      const visible = startPos + t + 1;
+      const row0 = <usize>t * qStride + <usize>h * rowBytes;
+      const row1 = row0 + rowBytes;
+      widenRow(q + row0, headDim, qd0);
+      widenRow(q + row1, headDim, qd1);
+      attentionScores2(qd0, qd1, headKeys, headDim, visible, scale, scores0, scores1);
+      softmaxF32(scores0, visible);
+      softmaxF32(scores1, visible);
+      attentionValues2(scores0, scores1, headValues, headDim, visible, out + row0, out + row1, false);
+    }
+    return;
+  }
   let t = t0;
   // prefill: two rows at a time share each key and value load
   for (; t + 2 <= t1; t += 2) {
@@ -1427,7 +1467,7 @@ export function attentionHead(
     attentionScores2(qd0, qd1, headKeys, headDim, visible + 1, scale, scores0, scores1);
     softmaxF32(scores0, visible);
     softmaxF32(scores1, visible + 1);
-    attentionValues2(scores0, scores1, headValues, headDim, visible, out + row0, out + row1);
+    attentionValues2(scores0, scores1, headValues, headDim, visible, out + row0, out + row1, true);
   }
   if (t < t1) {
     const visible = startPos + t + 1;
