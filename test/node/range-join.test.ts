@@ -196,7 +196,7 @@ test('--model-url refuses http to another host, and goes with --model alone', as
   assert.match(preCut.stderr, /goes with --model/);
 });
 
-test('tessera shard writes --source-url into the manifest, and refuses an http one', async () => {
+test('tessera shard writes --source-url into the manifest, warns of a private one, and refuses an http one', async () => {
   const out = join(scratch, 'cli-shards');
   const cut = await runTessera([
     'shard',
@@ -209,6 +209,7 @@ test('tessera shard writes --source-url into the manifest, and refuses an http o
     'hf:owner/repo/stories260K.gguf@v1',
   ]);
   assert.equal(cut.code, 0, cut.stderr);
+  assert.doesNotMatch(cut.stderr, /warning/);
   const written = parseManifest(readFileSync(join(out, 'manifest.json'), 'utf8'), 'manifest.json');
   assert.equal(written.source.url, 'hf:owner/repo/stories260K.gguf@v1');
   assert.equal(written.tensors?.length, shardModel(STORIES, 2, join(scratch, 'cli-compare')).tensors!.length);
@@ -225,6 +226,24 @@ test('tessera shard writes --source-url into the manifest, and refuses an http o
   assert.equal(http.code, 2, http.stderr);
   assert.match(http.stderr, /--source-url: .*http: is refused/);
   assert.equal(existsSync(join(scratch, 'cli-http', 'manifest.json')), false);
+  // a private host is written (an operator's own nodes may be given it), with a warning
+  const lan = await runTessera([
+    'shard',
+    STORIES,
+    '--shards',
+    '2',
+    '--out',
+    join(scratch, 'cli-lan'),
+    '--source-url',
+    'https://192.168.1.20/m.gguf',
+  ]);
+  assert.equal(lan.code, 0, lan.stderr);
+  assert.match(
+    lan.stderr,
+    /warning: --source-url 192\.168\.1\.20 is at 192\.168\.1\.20, a private address: nodes joining through a registry fetch only from public addresses/,
+  );
+  const lanManifest = readFileSync(join(scratch, 'cli-lan', 'manifest.json'), 'utf8');
+  assert.equal(parseManifest(lanManifest, 'manifest.json').source.url, 'https://192.168.1.20/m.gguf');
 });
 
 test("a manifest's source.url is fetched from without --model-url; when it may not be (a loopback host), the registry serves the file", async () => {

@@ -1,7 +1,7 @@
 import { join } from 'node:path';
 import { MANIFEST_FILE } from '../../model/manifest.ts';
 import { shardModel } from '../../model/shards/shard.ts';
-import { resolveModelUrl } from '../../node/range-fetch-url.ts';
+import { nonPublicClass, resolveModelUrl, resolvePinned } from '../../node/range-fetch-url.ts';
 import { CliError } from '../cli-error.ts';
 import { openModelOption } from '../model-option.ts';
 import type { ShardOptions } from './shard.ts';
@@ -12,11 +12,13 @@ export async function shardCommand(model: string, options: ShardOptions): Promis
   // A GGUF named on the Hugging Face hub is where nodes can fetch their own tensors from.
   const sourceUrl = options.sourceUrl ?? (model.startsWith('hf:') && model.endsWith('.gguf') ? model : undefined);
   if (sourceUrl !== undefined) {
+    let url;
     try {
-      resolveModelUrl(sourceUrl, { allowLoopbackHttp: false });
+      url = resolveModelUrl(sourceUrl, { allowLoopbackHttp: false });
     } catch (error) {
       throw new CliError(`--source-url: ${(error as Error).message}`, 2);
     }
+    await warnIfNotPublic(url);
   }
   let manifest;
   try {
@@ -37,4 +39,26 @@ export async function shardCommand(model: string, options: ShardOptions): Promis
   }
   say(`  tokenizer ${manifest.tokenizerFile}`);
   say(`wrote ${join(options.out, MANIFEST_FILE)}`);
+}
+
+/**
+ * Nodes take a registry's model URL only from public addresses (MODEL_URL_PRIVATE), so a URL on
+ * a private network serves only those given it as --model-url: said now, not at every join. A
+ * host that does not resolve here (an offline machine) says nothing about the nodes' view of it.
+ */
+async function warnIfNotPublic(url: URL): Promise<void> {
+  let pinned;
+  try {
+    pinned = await resolvePinned(url, { publicOnly: false });
+  } catch {
+    return;
+  }
+  for (const { address } of pinned.addresses) {
+    const addressClass = nonPublicClass(address);
+    if (addressClass === undefined) continue;
+    process.stderr.write(
+      `warning: --source-url ${url.host} is ${addressClass === 'unparsable' ? 'not a public address' : `at ${address}, a ${addressClass} address`}: nodes joining through a registry fetch only from public addresses, so only nodes given it as --model-url will use it\n`,
+    );
+    return;
+  }
 }
