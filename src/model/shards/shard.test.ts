@@ -16,6 +16,7 @@ import { testModel } from '../../../test/support/models.ts';
 import { syntheticQwen2 } from '../../../test/support/synthetic.ts';
 import { sha256File } from '../../crypto/hash.ts';
 import { shardModel, splitLayers } from './shard.ts';
+import { randomValues } from '../../../test/support/tensor-data.ts';
 import { openShard } from './shard-files.ts';
 import { openTokenizerFile } from './tokenizer-file.ts';
 
@@ -83,19 +84,81 @@ function shardChainLogits(backend: Backend, dir: string, shards: number, prompt:
   }
 }
 
-test('splitLayers: contiguous, as even as possible, and refuses more shards than layers', () => {
-  assert.deepEqual(splitLayers(5, 3), [
+test('splitLayers: contiguous, as even as possible for equal layers, and refuses more shards than layers', () => {
+  const equal = (n: number) => new Array<number>(n).fill(7);
+  assert.deepEqual(splitLayers(equal(5), 3), [
     { start: 0, end: 2 },
     { start: 2, end: 4 },
     { start: 4, end: 5 },
   ]);
   assert.deepEqual(
-    splitLayers(24, 4).map((r) => r.end - r.start),
+    splitLayers(equal(24), 4).map((r) => r.end - r.start),
     [6, 6, 6, 6],
   );
-  assert.deepEqual(splitLayers(5, 1), [{ start: 0, end: 5 }]);
-  assert.throws(() => splitLayers(5, 6), /cannot cut 5 layers into 6 shards: choose from 1 to 5/);
-  assert.throws(() => splitLayers(5, 0), /cannot cut 5 layers into 0 shards/);
+  assert.deepEqual(
+    splitLayers(equal(10), 4).map((r) => r.end - r.start),
+    [3, 3, 2, 2],
+  );
+  assert.deepEqual(splitLayers(equal(5), 1), [{ start: 0, end: 5 }]);
+  assert.throws(() => splitLayers(equal(5), 6), /cannot cut 5 layers into 6 shards: choose from 1 to 5/);
+  assert.throws(() => splitLayers(equal(5), 0), /cannot cut 5 layers into 0 shards/);
+});
+
+test("splitLayers: a large head moves layers off the last shard (Qwen2.5-0.5B's shape: 24 layers, a head of ~9 layers)", () => {
+  // the shape's layer and head weights, in elements (q, k, v, o, gate, up, down; vocab × hidden)
+  const layer = 896 * 896 * 2 + 896 * 128 * 2 + 896 * 4864 * 3;
+  const head = 151936 * 896;
+  const sizes = (shards: number) =>
+    splitLayers(new Array<number>(24).fill(layer), shards, head).map((r) => r.end - r.start);
+  assert.deepEqual(sizes(2), [17, 7]);
+  assert.deepEqual(sizes(4), [8, 8, 7, 1]);
+  assert.deepEqual(sizes(3), [11, 11, 2]);
+});
+
+test('splitLayers: the costliest shard is the least possible, and the shards as even as that allows (brute force over small cases)', () => {
+  const draw = randomValues(4000, 11);
+  let d = 0;
+  const next = (n: number) => Math.floor(((draw[d++ % draw.length]! + 1) / 2) * n);
+  for (let c = 0; c < 200; c++) {
+    const layers = 1 + next(8);
+    const shards = 1 + next(layers);
+    const costs = Array.from({ length: layers }, () => 1 + next(20));
+    const headCost = next(40);
+    const ranges = splitLayers(costs, shards, headCost);
+    const costOf = (r: { start: number; end: number }) =>
+      costs.slice(r.start, r.end).reduce((a, b) => a + b, 0) + (r.end === layers ? headCost : 0);
+    assert.equal(ranges.length, shards);
+    assert.equal(ranges[0]!.start, 0);
+    assert.equal(ranges.at(-1)!.end, layers);
+    ranges.forEach((r, i) => {
+      assert.ok(r.end > r.start);
+      if (i > 0) assert.equal(r.start, ranges[i - 1]!.end);
+    });
+    // every cut into `shards` nonempty ranges: choose shards - 1 of the layers - 1 boundaries
+    const total = costOf({ start: 0, end: layers });
+    const squares = (shardCosts: number[]) => shardCosts.reduce((sum, c) => sum + (c / total) ** 2, 0);
+    let bestMax = Infinity;
+    let bestSpread = Infinity;
+    for (let mask = 0; mask < 1 << (layers - 1); mask++) {
+      let bits = 0;
+      for (let m = mask; m; m &= m - 1) bits++;
+      if (bits !== shards - 1) continue;
+      const cut: { start: number; end: number }[] = [];
+      let start = 0;
+      for (let b = 1; b < layers; b++)
+        if (mask & (1 << (b - 1))) {
+          cut.push({ start, end: b });
+          start = b;
+        }
+      cut.push({ start, end: layers });
+      const most = Math.max(...cut.map(costOf));
+      const spread = squares(cut.map(costOf));
+      if (most < bestMax || (most === bestMax && spread < bestSpread)) [bestMax, bestSpread] = [most, spread];
+    }
+    const label = `costs ${costs} head ${headCost} in ${shards}`;
+    assert.equal(Math.max(...ranges.map(costOf)), bestMax, label);
+    assert.ok(squares(ranges.map(costOf)) <= bestSpread + 1e-12, label);
+  }
 });
 
 test('stories260K in 3 shards: each file holds only its tensors, the metadata with its types, and the manifest its hash', () => {
