@@ -1,7 +1,7 @@
 // Decode through pipelines of 1, 2 and 4 shard nodes (separate processes on loopback, one compute
 // thread each) against the same model in one process, and the cost of one more hop per token.
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { availableParallelism, tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { connect, type TesseraClient } from '../src/client/client.ts';
 import { launchLocalCluster, type LocalCluster } from '../src/cli/local-cluster.ts';
@@ -117,7 +117,7 @@ interface PipelineMeasure {
  * same two cores as the pipeline (the audit rows measure what audits cost).
  */
 async function networkDecodeRate(modelPath: string, shards: number, decodeTokens: number): Promise<PipelineMeasure> {
-  return withLoopbackCluster(modelPath, shards, 'network', async (cluster, client) => {
+  return withLoopbackCluster(modelPath, shards, 'network', 1, async (cluster, client) => {
     const model = cluster.manifest.modelId;
     const generate = () => client.generate({ model, prompt: PROMPT, maxTokens: decodeTokens + 1, temperature: 0 });
     await warmUp(PIPELINE_WARM_UP_MS, () => generate().collect());
@@ -137,13 +137,14 @@ async function networkDecodeRate(modelPath: string, shards: number, decodeTokens
 }
 
 /**
- * Runs `measure` against `tessera up`'s topology on loopback (`shards` nodes, no spare, 1 thread a
- * node, audits off) and a client of it, then takes it all down.
+ * Runs `measure` against `tessera up`'s topology on loopback (`shards` nodes, no spare,
+ * `threadsPerNode` compute threads each, audits off) and a client of it, then takes it all down.
  */
 async function withLoopbackCluster<T>(
   modelPath: string,
   shards: number,
   name: string,
+  threadsPerNode: number,
   measure: (cluster: LocalCluster, client: TesseraClient) => Promise<T>,
 ): Promise<T> {
   const workDir = mkdtempSync(join(tmpdir(), `tessera-bench-${name}-`));
@@ -153,7 +154,7 @@ async function withLoopbackCluster<T>(
     spareShards: [],
     workDir,
     registryPort: 0,
-    threadsPerNode: 1,
+    threadsPerNode,
     auditSamplingRate: 0,
   });
   const client = await connect({ registries: [cluster.registryEndpoint], cacheDir: join(workDir, 'client') });
@@ -312,21 +313,24 @@ function textOfTokens(modelPath: string, count: number): string {
 
 /**
  * Issue 11's rows: aggregate decode of 1, 4 and 8 sessions at once through `tessera up`'s topology
- * (2 shard nodes on loopback, one compute thread each, audits off) against llama.cpp decoding as
- * many sequences at once on one context with 2 threads (the same two cores), and the time to the
- * first token of a 512-token prompt.
+ * (2 shard nodes on loopback, each with a compute thread per core as `tessera up` gives them, audits
+ * off) against llama.cpp decoding as many sequences at once on one context with 2 threads (the same
+ * two cores), and the time to the first token of a 512-token prompt.
  */
 export async function batchingBenchRows(options: BatchingBenchOptions): Promise<BenchRow[]> {
   const quick = options.quick ?? false;
   const decodeTokens = quick ? 8 : 24;
   const sessionCounts = [1, 4, 8];
   const promptTokens = 512;
+  // as `tessera up` runs them: every core to every node
+  const threads = availableParallelism();
   const ours = new Map<number, number>();
   const llama = new Map<number, number>();
   const { firstTokenMs, longPromptTokens, llamaFirstTokenSeconds } = await withLoopbackCluster(
     options.modelPath,
     2,
     'batching',
+    threads,
     async (cluster, client) => {
       const model = cluster.manifest.modelId;
       const generate = (prompt: string, maxTokens: number) =>
@@ -365,7 +369,7 @@ export async function batchingBenchRows(options: BatchingBenchOptions): Promise<
   const rows: BenchRow[] = [];
   for (const sessions of sessionCounts) {
     rows.push({
-      figure: `aggregate decode, ${sessions} session${sessions > 1 ? 's' : ''} at once, 2 shards on loopback (1 thread a node, audits off) vs llama.cpp ${sessions} sequence${sessions > 1 ? 's' : ''}, 2 threads, ${options.label}`,
+      figure: `aggregate decode, ${sessions} session${sessions > 1 ? 's' : ''} at once, 2 shards on loopback (${threads} thread${threads > 1 ? 's' : ''} a node, audits off) vs llama.cpp ${sessions} sequence${sessions > 1 ? 's' : ''}, 2 threads, ${options.label}`,
       ours: ours.get(sessions)!,
       reference: llama.get(sessions)!,
       referenceName: 'llama.cpp',

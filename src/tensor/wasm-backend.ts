@@ -43,9 +43,15 @@ const PAGE = 65536;
 const MAX_PAGES = 65536;
 /** Products smaller than this many multiply-adds run on the calling thread alone. */
 const PARALLEL_MIN_WORK = 1 << 16;
-/** Spin iterations before sleeping: the caller waiting for workers, and idle workers. */
-const CALLER_SPINS = 1 << 17;
-const WORKER_SPINS = 1 << 18;
+/**
+ * Spin iterations before sleeping (tens of microseconds): the caller waiting for workers, and idle
+ * workers. Long enough to cover the gaps between the products of one step; no longer, since the
+ * nodes of a pipeline on one machine take turns on its cores (`tessera up` gives each node all of
+ * them), and a thread spinning for a job that is not coming takes the core the next node computes on
+ * (2 shard nodes of 2 threads on 2 cores, 8 sessions: 34-37 tok/s at 2^17/2^18 spins, 43-45 at 2^14).
+ */
+const CALLER_SPINS = 1 << 14;
+const WORKER_SPINS = 1 << 14;
 
 /** Bump allocator over the shared memory; the memory only grows. */
 class Heap {

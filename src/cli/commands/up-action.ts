@@ -92,8 +92,10 @@ export async function upCommand(options: UpOptions): Promise<void> {
   files.weights.close();
   const shards = Math.min(options.shards, files.config.layers);
   const workDir = options.workDir ?? join(cacheDirectory(), 'up');
-  // one thread per node: the roles share this machine
-  const threadsPerNode = Math.max(1, Math.floor(availableParallelism() / (shards + 1)));
+  // every core to every node: a session's step runs on one node at a time, so with one user each
+  // node in turn has the machine (one user's decode through 2 shards on 2 cores: 18-24 tok/s at a
+  // thread a node, 25-36 at two); with many, a pool's threads take work only while they run
+  const threadsPerNode = availableParallelism();
   const cluster = await launchLocalCluster({
     modelPath: files.path,
     shards,
