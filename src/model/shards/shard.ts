@@ -19,8 +19,9 @@ const MODEL_ID = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
  * Cuts layers of the given costs (multiply-adds a token: their weights' elements) into `shards`
  * contiguous ranges, the last also running the head (`headCost`): a pipeline runs at the pace of
  * its slowest shard, so the cut makes the costliest shard as cheap as possible, then the shards as
- * even as that allows (least sum of squared costs), then puts larger shards first. Equal costs and no head give sizes that
- * differ by at most one; a large vocabulary's head moves layers off the last shard.
+ * even as that allows (least sum of squared costs), then puts larger shards first. Equal costs and
+ * no head give sizes that differ by at most one; a large vocabulary's head moves layers off the last
+ * shard.
  */
 export function splitLayers(costs: readonly number[], shards: number, headCost = 0): { start: number; end: number }[] {
   const layers = costs.length;
