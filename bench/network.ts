@@ -1,9 +1,10 @@
 // Decode through pipelines of 1, 2 and 4 shard nodes (separate processes on loopback, one compute
 // thread each) against the same model in one process, and the cost of one more hop per token.
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
-import { availableParallelism, tmpdir } from 'node:os';
+import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { connect, type TesseraClient } from '../src/client/client.ts';
+import { upThreadsPerNode } from '../src/cli/commands/up-action.ts';
 import { launchLocalCluster, type LocalCluster } from '../src/cli/local-cluster.ts';
 import { Engine } from '../src/model/engine.ts';
 import { openModel } from '../src/model/open-model.ts';
@@ -322,8 +323,7 @@ export async function batchingBenchRows(options: BatchingBenchOptions): Promise<
   const decodeTokens = quick ? 8 : 24;
   const sessionCounts = [1, 4, 8];
   const promptTokens = 512;
-  // as `tessera up` runs them: every core to every node
-  const threads = availableParallelism();
+  const threads = upThreadsPerNode();
   const ours = new Map<number, number>();
   const llama = new Map<number, number>();
   const { firstTokenMs, longPromptTokens, llamaFirstTokenSeconds } = await withLoopbackCluster(

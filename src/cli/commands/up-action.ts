@@ -11,6 +11,18 @@ import { DEFAULT_REGISTRY } from '../registry-option.ts';
 import { serveRoleMetrics, type RoleMetrics } from '../serve.ts';
 import type { UpOptions } from './up.ts';
 
+/**
+ * Compute threads of each node `tessera up` starts: every core, as a session's step runs on one
+ * node at a time, so with one user each node in turn has the machine (one user's decode through 2
+ * shards on 2 cores: 18-24 tok/s at a thread a node, 25-36 at two); with many, a pool's threads
+ * take work only while they run. At most 8: each pool thread is a JavaScript isolate of about
+ * 30 MiB, and a step's products stop gaining from more threads long before a large machine's
+ * core count.
+ */
+export function upThreadsPerNode(): number {
+  return Math.min(availableParallelism(), 8);
+}
+
 const SAMPLE_PROMPT = 'Once upon a time';
 
 const say = (line: string) => process.stdout.write(`${line}\n`);
@@ -92,10 +104,7 @@ export async function upCommand(options: UpOptions): Promise<void> {
   files.weights.close();
   const shards = Math.min(options.shards, files.config.layers);
   const workDir = options.workDir ?? join(cacheDirectory(), 'up');
-  // every core to every node: a session's step runs on one node at a time, so with one user each
-  // node in turn has the machine (one user's decode through 2 shards on 2 cores: 18-24 tok/s at a
-  // thread a node, 25-36 at two); with many, a pool's threads take work only while they run
-  const threadsPerNode = availableParallelism();
+  const threadsPerNode = upThreadsPerNode();
   const cluster = await launchLocalCluster({
     modelPath: files.path,
     shards,
