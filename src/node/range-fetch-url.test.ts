@@ -62,6 +62,13 @@ test('loopback hosts are 127.0.0.0/8, ::1 and localhost, nothing else', () => {
   );
 });
 
+/** Each address of the table gets its class (undefined: public). */
+const assertClasses = (classes: readonly [string, string | undefined][]) =>
+  assert.deepEqual(
+    classes.map(([address]) => [address, nonPublicClass(address)]),
+    classes,
+  );
+
 test('every non-public IPv4 block has its class; public addresses have none', () => {
   const classes: [string, string | undefined][] = [
     ['0.0.0.0', 'unspecified'],
@@ -85,10 +92,7 @@ test('every non-public IPv4 block has its class; public addresses have none', ()
     ['169.253.255.255', undefined],
     ['11.0.0.1', undefined],
   ];
-  assert.deepEqual(
-    classes.map(([address]) => [address, nonPublicClass(address)]),
-    classes,
-  );
+  assertClasses(classes);
 });
 
 test('IPv6: loopback, unspecified, ULA, link-local, and anything outside global unicast are not public; IPv4-mapped ones are their IPv4 address', () => {
@@ -117,10 +121,7 @@ test('IPv6: loopback, unspecified, ULA, link-local, and anything outside global 
     ['2606:4700::1111', undefined],
     ['2a00:1450:4001::200e', undefined],
   ];
-  assert.deepEqual(
-    classes.map(([address]) => [address, nonPublicClass(address)]),
-    classes,
-  );
+  assertClasses(classes);
   assert.equal(nonPublicClass('not-an-ip'), 'unparsable');
 });
 

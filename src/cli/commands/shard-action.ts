@@ -1,7 +1,7 @@
 import { join } from 'node:path';
 import { MANIFEST_FILE } from '../../model/manifest.ts';
 import { shardModel } from '../../model/shards/shard.ts';
-import { nonPublicClass, resolveModelUrl, resolvePinned } from '../../node/range-fetch-url.ts';
+import { ModelUrlPrivateError, resolveModelUrl, resolvePinned } from '../../node/range-fetch-url.ts';
 import { CliError } from '../cli-error.ts';
 import { openModelOption } from '../model-option.ts';
 import type { ShardOptions } from './shard.ts';
@@ -43,22 +43,17 @@ export async function shardCommand(model: string, options: ShardOptions): Promis
 
 /**
  * Nodes take a registry's model URL only from public addresses (MODEL_URL_PRIVATE), so a URL on
- * a private network serves only those given it as --model-url: said now, not at every join. A
- * host that does not resolve here (an offline machine) says nothing about the nodes' view of it.
+ * a private network serves only those given it as --model-url: said now, by the same check, not at
+ * every join. A host that does not resolve here (an offline machine) says nothing about the nodes'
+ * view of it.
  */
 async function warnIfNotPublic(url: URL): Promise<void> {
-  let pinned;
   try {
-    pinned = await resolvePinned(url, { publicOnly: false });
-  } catch {
-    return;
-  }
-  for (const { address } of pinned.addresses) {
-    const addressClass = nonPublicClass(address);
-    if (addressClass === undefined) continue;
+    await resolvePinned(url, { publicOnly: 'registry' });
+  } catch (error) {
+    if (!(error instanceof ModelUrlPrivateError)) return;
     process.stderr.write(
-      `warning: --source-url ${url.host} is ${addressClass === 'unparsable' ? 'not a public address' : `at ${address}, a ${addressClass} address`}: nodes joining through a registry fetch only from public addresses, so only nodes given it as --model-url will use it\n`,
+      `warning: --source-url ${url.host} is at ${error.address}, a ${error.addressClass} address: nodes joining through a registry fetch only from public addresses, so only nodes given it as --model-url will use it\n`,
     );
-    return;
   }
 }
