@@ -67,7 +67,9 @@ test('kill -9 of the middle node mid-generation: complete, identical output on t
   assert.equal(summary.failovers, 1);
   const spare = cluster.nodes.find((n) => n.shardIndex === 1 && n.nodeId !== killed)!;
   assert.equal(summary.route[1]!.nodeId, spare.nodeId);
-  assert.ok(tokens.slice(KILL_AFTER).every((t) => t.commitments[1]!.nodeId === spare.nodeId));
+  // the step sent ahead when the victim was killed may have passed it already: it served that token or none
+  assert.ok([killed, spare.nodeId].includes(tokens[KILL_AFTER]!.commitments[1]!.nodeId));
+  assert.ok(tokens.slice(KILL_AFTER + 1).every((t) => t.commitments[1]!.nodeId === spare.nodeId));
   // after the replay the last shard still commits to the single-process logits
   assert.ok(tokens.every((t, i) => Buffer.from(t.commitments.at(-1)!.outputHash).equals(reference.logitsSha256[i]!)));
 });

@@ -76,7 +76,10 @@ for (const shards of [2, 3]) {
     assert.equal(summary.failovers, shards === 3 ? 1 : 0);
     if (killed !== undefined) {
       assert.notEqual(summary.route[1]!.nodeId, killed);
-      assert.ok(tokens.slice(KILL_AFTER).every((t) => t.commitments[1]!.nodeId === summary.route[1]!.nodeId));
+      // the step sent ahead when the victim was killed may have passed it already: it served that token or none
+      const spare = summary.route[1]!.nodeId;
+      assert.ok([killed, spare].includes(tokens[KILL_AFTER]!.commitments[1]!.nodeId));
+      assert.ok(tokens.slice(KILL_AFTER + 1).every((t) => t.commitments[1]!.nodeId === spare));
     }
     assert.equal(summary.text, local.text);
     assert.deepEqual(
