@@ -74,6 +74,7 @@ async function ticketRows(positions: number, tickets: number): Promise<BenchRow[
       const outputHash = recomputeOutputHash(second, input);
       const commitment = signCommitment(key, {
         shardIndex: 1,
+        shardEnd: 2,
         stepId: sha256(Buffer.from(randomUUID())),
         inputHash: sha256(input.bytes),
         outputHash,
@@ -81,6 +82,7 @@ async function ticketRows(positions: number, tickets: number): Promise<BenchRow[
       const ticket = await encodeTicket({
         modelId: 'qwen-shape',
         shardIndex: 1,
+        shardEnd: 2,
         shardSha256: '00'.repeat(32),
         engineVersion: 'bench',
         input,
@@ -167,6 +169,7 @@ async function decodeSession(
       shardZero?.check({
         registry: net.registry.endpoint,
         modelId: net.manifest.modelId,
+        span: { start: 0, end: 1 },
         shardSha256: net.manifest.shards[0]!.sha256,
         secret: audit.secret,
         rate: audit.rate,

@@ -25,8 +25,8 @@ const TARGET = 20_000;
 
 /** `perNode` shares from each node, spread over the sessions, in batches of BATCH that the node signs: each node sends its own. */
 function signedBatches(nodes: readonly KeyPair[], sessions: readonly TestSession[], perNode: number): ShareBatch[] {
-  return nodes.flatMap((node, shardIndex) => {
-    const shares = Array.from({ length: perNode }, (_, i) => sessions[i % sessions.length]!.share(node, shardIndex));
+  return nodes.flatMap((node, hop) => {
+    const shares = Array.from({ length: perNode }, (_, i) => sessions[i % sessions.length]!.share(node, hop));
     return Array.from({ length: Math.ceil(perNode / BATCH) }, (_, b) =>
       signBatch(node, shares.slice(b * BATCH, (b + 1) * BATCH)),
     );

@@ -27,17 +27,21 @@ async function joinRows(label: string, modelPath: string, shards: number): Promi
     const whole = statSync(modelPath).size;
     const rows: BenchRow[] = [];
     try {
-      // One node per shard, joining in turn: the registry sends each to the shard nobody serves yet.
+      // One node per shard, with room for one shard, joining in turn: the registry sends each to the
+      // shard nobody serves yet.
+      const kvBudgetBytes = 16 << 20;
+      const room = kvBudgetBytes + Math.max(...manifest.shards.map((e) => e.bytes));
       for (let i = 0; i < shards; i++) {
         const joined = await joinNetwork({
           registry: registry.endpoint,
           modelId: manifest.modelId,
           key: generateKeyPair(),
           dir: join(dir, `node-${i}`),
-          kvBudgetBytes: 16 << 20,
+          kvBudgetBytes,
+          freeBytes: room,
           log: () => {},
         });
-        const entry = manifest.shards[joined.shardIndex]!;
+        const entry = manifest.shards[joined.span.start]!;
         const what = entry.embedding ? ' + embedding' : entry.head ? ' + head' : '';
         rows.push({
           figure: `bytes a node joining a ${shards}-shard network fetches: shard ${entry.index} (layers ${entry.layerStart}-${entry.layerEnd - 1}${what}) + tokenizer, ${label}`,

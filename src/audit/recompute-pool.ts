@@ -1,15 +1,17 @@
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import { TesseraError } from '../core/errors.ts';
+import type { ShardSpan } from '../model/shards/span.ts';
 import { AuditError, type TicketInputBytes } from '../protocol/ticket.ts';
 
-/** One ticket to recompute: the shard beside `manifestPath`, over the ticket's input. */
+/** One ticket to recompute: the span of the shards beside `manifestPath`, over the ticket's input. */
 export interface RecomputeJob {
   readonly id: number;
   readonly manifestPath: string;
   readonly manifestJson: string;
   readonly modelId: string;
-  readonly shardIndex: number;
+  /** The commitment's span: every file of it must be beside the manifest. */
+  readonly span: ShardSpan;
   readonly input: TicketInputBytes;
 }
 
@@ -46,7 +48,7 @@ export function maxRecomputeThreads(): number {
 
 /**
  * Fraud-proof recomputation on worker threads, so that the registry's event loop keeps answering
- * heartbeats and discovery while a shard's layers run (seconds for a long prefill). Bounded twice:
+ * heartbeats and discovery while a span's layers run (seconds for a long prefill). Bounded twice:
  * a fixed number of threads, and per owner (the verifier that filed) a bounded share of the queue,
  * so that one verifier's burst waits behind itself and is refused past its share instead of
  * growing without limit.

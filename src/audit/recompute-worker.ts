@@ -9,7 +9,7 @@ import { recomputeOutputHash, ShardEngines } from './recompute.ts';
 import type { RecomputeJob, RecomputeAnswer } from './recompute-pool.ts';
 
 let backend: Promise<Backend> | undefined;
-// One set of engines per manifest: a shard's weights are read and hash-checked once per worker.
+// One set of engines per manifest: a span's weights are read and hash-checked once per worker.
 const engines = new Map<string, ShardEngines>();
 
 async function recompute(job: RecomputeJob): Promise<RecomputeAnswer> {
@@ -21,7 +21,7 @@ async function recompute(job: RecomputeJob): Promise<RecomputeAnswer> {
       shards = new ShardEngines([{ manifest, dir: dirname(job.manifestPath) }], await backend);
       engines.set(job.manifestPath, shards);
     }
-    const hash = recomputeOutputHash(shards.engine(job.modelId, job.shardIndex), job.input);
+    const hash = recomputeOutputHash(shards.engine(job.modelId, job.span), job.input);
     return { id: job.id, hash: new Uint8Array(hash) };
   } catch (error) {
     return {

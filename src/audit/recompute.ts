@@ -3,13 +3,10 @@ import { status } from '@grpc/grpc-js';
 import { statSync } from 'node:fs';
 import { join } from 'node:path';
 import { Engine, EngineInputError, type ForwardInput } from '../model/engine.ts';
-import { ggufWeightSource } from '../model/gguf/gguf-model.ts';
-import { openGguf } from '../model/gguf/reader.ts';
 import type { Manifest } from '../model/manifest.ts';
 import type { Backend } from '../tensor/backend.ts';
 import { bf16ToF32Array, f16ToF32Array } from '../tensor/half.ts';
-
-import { sha256File } from '../crypto/hash.ts';
+import { openSpanIn, type ShardSpan } from '../model/shards/span.ts';
 import { AuditError, type TicketInputBytes } from '../protocol/ticket.ts';
 
 /** The engine's input for a ticket, decoded exactly as a node decodes a step (src/node/limits.ts). */
@@ -33,7 +30,8 @@ export function ticketForwardInput(input: TicketInputBytes): ForwardInput {
 
 /**
  * Runs a ticket's step on a fresh cache and hashes the output the way a node does: the hidden
- * states it sends on, or on the last shard the logits of the last position (f32 bytes).
+ * states it sends on, or, for a span that ends at the last shard, the logits of the last position
+ * (f32 bytes).
  */
 export function recomputeOutputHash(engine: Engine, input: TicketInputBytes): Buffer {
   const { config, range } = engine;
@@ -63,29 +61,36 @@ export interface ShardsOnDisk {
   readonly dir: string;
 }
 
+/** A shard file held: a verifier claims these, and takes tickets whose every shard it holds. */
 export interface HeldShard {
   readonly modelId: string;
   readonly shardIndex: number;
   readonly shardSha256: string;
 }
 
+/** Engines kept at once: each holds its span's weights, and tickets come in many spans. */
+const DEFAULT_MAX_ENGINES = 4;
+
 /**
- * Engines for the shards in some shard directories, opened on first use (the file's SHA-256 checked
- * against the manifest first) and kept: a verifier recomputes the same shards over and over.
+ * Engines over spans of the shards in some shard directories, each opened on first use (every file
+ * of the span checked against the manifest first) and kept, the most recently used few: a verifier
+ * recomputes the same spans over and over.
  */
 export class ShardEngines {
+  /** By "model/start-end", least recently used first. */
   private readonly engines = new Map<string, Engine>();
 
   constructor(
     private readonly models: readonly ShardsOnDisk[],
     private readonly backend: Backend,
+    private readonly maxEngines = DEFAULT_MAX_ENGINES,
   ) {}
 
   /** The shards whose files are present (not yet hash-checked). */
   held(): HeldShard[] {
     return this.models.flatMap(({ manifest, dir }) =>
       manifest.shards
-        .filter((entry) => statSync(join(dir, entry.file), { throwIfNoEntry: false })?.isFile() === true)
+        .filter((entry) => present(dir, entry.file))
         .map((entry) => ({ modelId: manifest.modelId, shardIndex: entry.index, shardSha256: entry.sha256 })),
     );
   }
@@ -94,30 +99,35 @@ export class ShardEngines {
     return this.models.find((m) => m.manifest.modelId === modelId)?.manifest;
   }
 
-  /** The engine of one shard; throws when its file is missing or is not the manifest's. */
-  engine(modelId: string, shardIndex: number): Engine {
-    const key = `${modelId}/${shardIndex}`;
+  /**
+   * The engine of one span of a model's shards. Throws, naming the file, when a file of the span is
+   * missing or is not the manifest's (ShardIntegrityError), or naming the problem when the span is
+   * not one of the model's.
+   */
+  engine(modelId: string, span: ShardSpan): Engine {
+    const key = `${modelId}/${span.start}-${span.end}`;
     let engine = this.engines.get(key);
-    if (engine) return engine;
+    if (engine) {
+      this.engines.delete(key);
+      this.engines.set(key, engine);
+      return engine;
+    }
     const model = this.models.find((m) => m.manifest.modelId === modelId);
-    const entry = model?.manifest.shards[shardIndex];
-    if (!model || !entry) throw new Error(`no shard ${shardIndex} of model "${modelId}" here`);
-    const path = join(model.dir, entry.file);
-    const actual = sha256File(path);
-    if (actual !== entry.sha256)
-      throw new Error(`shard file ${path} has SHA-256 ${actual}, the manifest says ${entry.sha256}`);
-    const weights = ggufWeightSource(openGguf(path));
+    if (!model) throw new Error(`no shards of model "${modelId}" here`);
+    const opened = openSpanIn(model.dir, span, model.manifest);
     try {
-      engine = new Engine(
-        model.manifest.config,
-        { start: entry.layerStart, end: entry.layerEnd, embedding: entry.embedding, head: entry.head },
-        this.backend,
-        weights,
-      );
+      engine = new Engine(model.manifest.config, opened.layers, this.backend, opened.weights);
     } finally {
-      weights.close(); // the engine holds its own copy of the weights
+      opened.weights.close(); // the engine holds its own copy of the weights
     }
     this.engines.set(key, engine);
+    for (const oldest of this.engines.keys()) {
+      if (this.engines.size <= this.maxEngines) break;
+      this.engines.delete(oldest);
+    }
     return engine;
   }
 }
+
+const present = (dir: string, file: string): boolean =>
+  statSync(join(dir, file), { throwIfNoEntry: false })?.isFile() === true;

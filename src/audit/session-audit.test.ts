@@ -10,6 +10,7 @@ const key = generateKeyPair();
 const committed = (audit: SessionAudit, shardIndex: number) =>
   signCommitment(key, {
     shardIndex,
+    shardEnd: shardIndex + 1,
     stepId: randomBytes(32),
     inputHash: randomBytes(32),
     outputHash: randomBytes(32),

@@ -62,7 +62,9 @@ export class SessionAudit {
 
 export interface AuditRequestOutcome {
   readonly nodeId: string;
+  /** The commitment's span of shards [shardIndex, shardEnd). */
   readonly shardIndex: number;
+  readonly shardEnd: number;
   /** Set when the registry refused the request: its message, and its machine-readable reason. */
   readonly error?: string;
   readonly reason?: string;
@@ -70,7 +72,8 @@ export interface AuditRequestOutcome {
 
 /**
  * Files the client's signed audit request for each selected commitment of a revealed step, but for
- * the prompt shard's: its ticket would hold the prompt, so the client checks that one itself.
+ * the one whose span starts at shard 0: its ticket would hold the prompt, so the client checks that
+ * one itself.
  */
 export async function requestAudits(
   client: AuditClient,
@@ -82,11 +85,12 @@ export async function requestAudits(
     audit.selected(commitments.filter((c) => !takesPrompt(c.shardIndex))).map(async (c) => {
       try {
         await client.requestAudit(key, c, audit.secret);
-        return { nodeId: c.nodeId, shardIndex: c.shardIndex };
+        return { nodeId: c.nodeId, shardIndex: c.shardIndex, shardEnd: c.shardEnd };
       } catch (error) {
         return {
           nodeId: c.nodeId,
           shardIndex: c.shardIndex,
+          shardEnd: c.shardEnd,
           error: (error as { details?: string }).details || (error as Error).message,
           reason: reasonOf(error as ServiceError) ?? status[(error as ServiceError).code],
         };

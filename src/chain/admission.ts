@@ -109,7 +109,11 @@ function shareIn(payload: Uint8Array, key: string, statement: StatementInfo): Sh
   return share;
 }
 
-/** Why the registry's record of the share's node refuses it, if it does. */
+/**
+ * Why the registry's record of the share's node refuses it, if it does. Its held span is not
+ * compared with the share's position: a node serves any position of a route over spans, and the
+ * receipt naming it at that position is what binds the share (verifiedShare).
+ */
 function memberRefusal(share: Share, member: Member | undefined): Refusal | undefined {
   if (member === undefined || member.role !== 'node') {
     return {
@@ -125,12 +129,6 @@ function memberRefusal(share: Share, member: Member | undefined): Refusal | unde
       rejection: 'SHARE_EVICTED_NODE',
       message: `node ${share.nodeId} is evicted; it must register again before its shares count`,
     };
-  if (member.shardIndex !== share.shardIndex) {
-    return {
-      rejection: 'SHARE_WRONG_SHARD',
-      message: `node ${share.nodeId} serves shard ${member.shardIndex} of "${member.modelId}", not shard ${share.shardIndex}`,
-    };
-  }
   return undefined;
 }
 
@@ -149,16 +147,17 @@ function verifiedShare(c: Checked): VerifiedShare | Refusal {
       rejection: 'SHARE_WRONG_SHARD',
       message: `receipt is for model "${r.modelId}"; node ${share.nodeId} serves "${member.modelId}"`,
     };
+  // A share's shardIndex is its node's position in the receipt's route (its hop), not a shard.
   if (share.shardIndex >= r.tokensPerShard.length) {
     return {
       rejection: 'SHARE_RECEIPT_MISMATCH',
-      message: `receipt counts ${r.tokensPerShard.length} shards, none for shard ${share.shardIndex}`,
+      message: `receipt counts ${r.tokensPerShard.length} hops, none at position ${share.shardIndex}`,
     };
   }
   if (r.route[share.shardIndex] !== share.nodeId)
     return {
       rejection: 'SHARE_NOT_ON_ROUTE',
-      message: `receipt ${share.receiptHash} pays ${r.route[share.shardIndex]} for shard ${share.shardIndex}, not ${share.nodeId}`,
+      message: `receipt ${share.receiptHash} pays ${r.route[share.shardIndex]} for hop ${share.shardIndex} of its route, not ${share.nodeId}`,
     };
   return {
     share: {

@@ -121,11 +121,12 @@ export async function checkBlock(
     const receipt = receipts.get(share.receiptHash)?.receipt;
     if (receipt === undefined)
       throw invalid(`share ${hex(hash)} references receipt ${share.receiptHash}, which the block does not carry`);
+    // The share's shardIndex is its node's position in the receipt's route (its hop).
     if (receipt.sessionHash !== share.sessionHash || share.shardIndex >= receipt.tokensPerShard.length)
-      throw invalid(`share ${hex(hash)} does not match its receipt's session or shards`);
+      throw invalid(`share ${hex(hash)} does not match its receipt's session or hops`);
     if (receipt.route[share.shardIndex] !== share.nodeId)
       throw invalid(
-        `share ${hex(hash)} is of ${share.nodeId}, but its receipt pays ${receipt.route[share.shardIndex]} for shard ${share.shardIndex}`,
+        `share ${hex(hash)} is of ${share.nodeId}, but its receipt pays ${receipt.route[share.shardIndex]} for hop ${share.shardIndex} of its route`,
       );
     const row = {
       hash,

@@ -37,7 +37,7 @@ function withChains(count: number, work: (chains: Chain[], dir: string) => void)
   }
 }
 
-/** `count` shares of one session, each `tokens` tokens, backed by one receipt allowing `cap` tokens per shard. */
+/** `count` shares of one session, each `tokens` tokens, backed by one receipt allowing `cap` tokens per hop. */
 function session(
   id: string,
   count: number,

@@ -32,7 +32,7 @@ export interface VerifiedShare {
   readonly share: NewShare;
   readonly receipt: NewReceipt;
   readonly statement: NewStatement;
-  /** The tokens the receipt allows the share's shard in its session. */
+  /** The tokens the receipt allows its session's hop at the share's position in the route. */
   readonly cap: number;
 }
 
@@ -104,7 +104,7 @@ export class Chain {
   commitShares(items: readonly VerifiedShare[]): (CommitRefusal | undefined)[] {
     const { store } = this;
     return store.transaction(() => {
-      // Tokens claimed per session and shard, read once and written once per batch.
+      // Tokens claimed per session and route position, read once and written once per batch.
       const usage = new Map<string, { sessionHash: string; shardIndex: number; claimed: number; added: number }>();
       const receipts = new Set<string>();
       const statements = new Set<string>();
@@ -134,7 +134,7 @@ export class Chain {
           if (inserted) store.deleteShare(share.hash);
           return {
             rejection: 'SHARE_OVER_RECEIPT',
-            message: `session ${share.sessionHash.slice(0, 16)}… shard ${share.shardIndex}: ${claimed} tokens already claimed + ${share.tokens} exceeds the ${cap} the receipt allows`,
+            message: `session ${share.sessionHash.slice(0, 16)}… hop ${share.shardIndex}: ${claimed} tokens already claimed + ${share.tokens} exceeds the ${cap} the receipt allows`,
           };
         }
         if (!inserted) store.setShareState(share.hash, ShareState.Pending, null);
@@ -323,7 +323,7 @@ export class Chain {
     const caps = new Map(
       store.blockReceiptRows(hash).map((r) => [r.hash.toString('hex'), JSON.parse(r.tokensPerShard) as number[]]),
     );
-    // Tokens per session and shard: on the chain below, added by this block, and of those, taken off the pending pool.
+    // Tokens per session and route position: on the chain below, added by this block, and of those, taken off the pending pool.
     const claims = new Map<
       string,
       { sessionHash: string; shardIndex: number; chain: number; added: number; fromPending: number }
@@ -350,7 +350,7 @@ export class Chain {
       }
       if (claim.chain + claim.added + share.tokens > cap)
         throw invalid(
-          `share ${hex(share.hash)} takes session ${share.sessionHash.slice(0, 16)}… shard ${share.shardIndex} beyond the ${cap} tokens of its receipt`,
+          `share ${hex(share.hash)} takes session ${share.sessionHash.slice(0, 16)}… hop ${share.shardIndex} beyond the ${cap} tokens of its receipt`,
         );
       claim.added += share.tokens;
       if (share.state === ShareState.Pending) claim.fromPending += share.tokens;

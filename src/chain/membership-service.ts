@@ -46,6 +46,7 @@ export function membershipHandlers(
           role: m.role,
           modelId: m.modelId,
           shardIndex: m.shardIndex,
+          shardEnd: m.shardEnd,
           shareKey: m.shareKey,
           shareKeys: [...m.shareKeys],
           endpoint: m.endpoint,

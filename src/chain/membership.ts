@@ -14,7 +14,9 @@ export interface Member {
   readonly nodeId: string;
   readonly role: string;
   readonly modelId: string;
+  /** The span of the model's shards [shardIndex, shardEnd) a compute node holds, as it registered. */
   readonly shardIndex: number;
+  readonly shardEnd: number;
   /** Hex SEC1 public key the member signs its shares with. */
   readonly shareKey: string;
   /** Every share key it ever registered, `shareKey` first: what statements in old blocks may be signed with. */
@@ -88,6 +90,8 @@ function memberFromWire(m: Member__Output): Member {
     role: m.role,
     modelId: m.modelId,
     shardIndex: m.shardIndex,
+    // A registry from before spans answers no end: its members hold one shard.
+    shardEnd: m.shardEnd === 0 ? m.shardIndex + 1 : m.shardEnd,
     shareKey: m.shareKey,
     shareKeys: m.shareKeys.length === 0 ? [m.shareKey] : m.shareKeys,
     endpoint: m.endpoint,

@@ -148,7 +148,9 @@ const BLOCK_COLUMNS =
 /**
  * A daemon's chain in one SQLite file: every block it holds (canonical or not), every share it
  * accepted or saw in a block, the receipts and share-batch statements behind them, and per session
- * and shard the tokens claimed on the canonical chain and waiting for a block.
+ * and route position the tokens claimed on the canonical chain and waiting for a block. Its
+ * shard_index columns are that position (a share's hop in its receipt's route), never a node's
+ * shards: the chain keeps no node's span, the registry answers it (Membership).
  *
  * WAL with synchronous=NORMAL, and `sync()` to make commits durable: a committed transaction is in
  * the WAL file (it survives a crash of the process) but on disk only once the WAL is synced. SQLite's
@@ -546,6 +548,7 @@ export interface NewShare {
   /** The hash of a statement of the share's node that lists it: in a block, the one that block carries. */
   readonly statement: Buffer;
   readonly nodeId: string;
+  /** The share's position in its receipt's route (its hop). */
   readonly shardIndex: number;
   readonly sessionHash: string;
   readonly receiptHash: Buffer;

@@ -273,7 +273,7 @@ export async function launchLocalCluster(options: LocalClusterOptions): Promise<
           name,
           args: [
             'node',
-            '--shard-index',
+            '--shard',
             String(shard),
             '--shards-dir',
             shardsDir,

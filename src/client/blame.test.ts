@@ -4,10 +4,16 @@ import { blame, BUSY_BACKOFF_MS } from './blame.ts';
 import { HopFailure } from './pipeline-session.ts';
 import type { RouteHop } from './routing.ts';
 
-const route: RouteHop[] = [0, 1, 2].map((i) => ({
+// hops over spans of a 6-shard model: blame goes by position in the route, whatever each hop ran
+const route: RouteHop[] = [
+  [0, 3],
+  [3, 4],
+  [4, 6],
+].map(([start, end], i) => ({
   nodeId: `0x${i}`,
   endpoint: `127.0.0.1:${5000 + i}`,
-  shardIndex: i,
+  shardIndex: start!,
+  shardEnd: end!,
   tls: false,
 }));
 const allAlive = async () => true;

@@ -8,6 +8,7 @@ import { requestAudits, SessionAudit } from '../audit/session-audit.ts';
 import { generateKeyPair, type KeyPair } from '../crypto/keys.ts';
 import type { ChatMessage } from '../model/chat-template.ts';
 import type { SamplingOptions } from '../model/sampling.ts';
+import { spanContains, spanOfShard, spanSha256 } from '../model/shards/span.ts';
 import type { Commitment__Output } from '../proto/tessera/v1/Commitment.ts';
 import type { DiscoveredNode, ModelListing } from '../registry/registry-client.ts';
 import { BanList } from './ban-list.ts';
@@ -17,7 +18,7 @@ import { encodePrompt, modelHandleFromManifest, type ModelHandle } from './model
 import { NodePool, type Probe } from './node-pool.ts';
 import { PipelineSession, type HopFailure, type SessionAuditing } from './pipeline-session.ts';
 import { RegistryPool } from './registry-pool.ts';
-import { chooseRoute, NoRouteError, type Candidate, type RouteHop } from './routing.ts';
+import { chooseRoute, hopSpan, NoRouteError, type Candidate, type RouteHop } from './routing.ts';
 import { ServiceRecord } from './service-record.ts';
 import { SignatureChecker } from './signature-checker.ts';
 import { ShardZeroCheck } from './shard-zero-check.ts';
@@ -35,7 +36,7 @@ export interface ConnectOptions {
   readonly stepTimeoutMs?: number;
   /** How long a failed node is avoided (default 60 s). */
   readonly banMs?: number;
-  /** After a failure, how long to wait for the failed shard to get a node again (default 5 s). */
+  /** After a failure, how long to wait for the failed node's shards to get a node again (default 5 s). */
   readonly routeWaitMs?: number;
   /** Root certificates for nodes that advertise TLS (default: the system's). */
   readonly tlsRootCerts?: Buffer;
@@ -44,10 +45,11 @@ export interface ConnectOptions {
   /** Where the client reports what it does not raise, such as a refused audit request (default: JSON lines on stderr). */
   readonly log?: Logger;
   /**
-   * A shards directory holding shard 0 of the model: the client recomputes the audit-selected steps
-   * of shard 0 (whose input is the prompt, so no ticket of them leaves the session) off the critical
-   * path, bans a node whose output differs and files the evidence (src/client/shard-zero-check.ts).
-   * Without it nobody checks shard 0 for this client's sessions.
+   * A shards directory holding the model's first shards: the client recomputes the audit-selected
+   * steps of the hop that takes the prompt (its span starts at shard 0, and no ticket of its steps
+   * leaves the session) off the critical path, bans a node whose output differs and files the
+   * evidence (src/client/shard-zero-check.ts). A step is checked when the directory holds every
+   * shard of that hop's span. Without it nobody checks that hop for this client's sessions.
    */
   readonly auditShardZero?: string;
 }
@@ -68,12 +70,13 @@ export interface ShardCoverage {
   readonly shardIndex: number;
   readonly layerStart: number;
   readonly layerEnd: number;
+  /** The live nodes whose held span contains this shard. */
   readonly nodes: readonly DiscoveredNode[];
 }
 
 export interface ModelStatus extends ModelListing {
   readonly shardsCoverage: readonly ShardCoverage[];
-  /** Shards no live node serves: the model cannot answer until they get one. */
+  /** Shards no live node that may get work holds: the model cannot answer until they get one. */
   readonly uncovered: readonly number[];
 }
 
@@ -155,7 +158,7 @@ export class TesseraClient {
       });
   }
 
-  /** The client's checks of shard 0 so far (none without `auditShardZero`). */
+  /** The client's checks of the hop that takes the prompt so far (none without `auditShardZero`). */
   get shardZeroChecks(): ShardZeroCheck | undefined {
     return this.shardZero;
   }
@@ -190,8 +193,9 @@ export class TesseraClient {
   }
 
   /**
-   * Registries, models, live nodes per shard (with those that get no new work, such as unstaking
-   * ones) and the shards no node that may get work serves.
+   * Registries, models, the live nodes holding each shard (with those that get no new work, such as
+   * unstaking ones; a node holding a span is listed at each of its shards) and the shards no node
+   * that may get work holds.
    */
   async status(): Promise<ClusterStatus> {
     await this.registryPool.exchangePeers();
@@ -206,7 +210,7 @@ export class TesseraClient {
           shardIndex: s.index,
           layerStart: s.layerStart,
           layerEnd: s.layerEnd,
-          nodes: nodes.filter((n) => n.shardIndex === s.index),
+          nodes: nodes.filter((n) => spanContains({ start: n.shardIndex, end: n.shardEnd }, spanOfShard(s.index))),
         }));
         return {
           ...listing,
@@ -251,11 +255,12 @@ export class TesseraClient {
   }
 
   /**
-   * Live nodes of the model with a fresh round-trip measure (Info) and this client's record of their
-   * service; those that do not answer have no round trip. With them, the cluster's audit sampling
-   * rate and the registry that answered. Discovery lists only nodes whose stake meets the cluster's
-   * minimum where the registry keeps stakes (src/registry/stake-gate.ts); its reply says nothing of
-   * stakes, so the client cannot check them itself and relies on that.
+   * Live nodes of the model, each with the span it holds, a fresh round-trip measure (Info) and this
+   * client's record of their service; those that do not answer, or answer for another span than
+   * discovery listed, have no round trip. With them, the cluster's audit sampling rate and the
+   * registry that answered. Discovery lists only nodes whose stake meets the cluster's minimum where
+   * the registry keeps stakes (src/registry/stake-gate.ts); its reply says nothing of stakes, so the
+   * client cannot check them itself and relies on that.
    */
   private async candidates(
     model: ModelHandle,
@@ -267,8 +272,13 @@ export class TesseraClient {
     );
     const candidates = await Promise.all(
       nodes.map(async (node): Promise<Candidate> => {
-        const { usPerToken, goodSteps } = this.service.of(node.nodeId);
-        const measured = { goodSteps, ...(usPerToken === undefined ? {} : { measuredUsPerToken: usPerToken }) };
+        const { usPerShard, goodSteps } = this.service.of(node.nodeId);
+        // measured per shard run; routing takes a measure of the whole held span
+        const heldShards = node.shardEnd - node.shardIndex;
+        const measured = {
+          goodSteps,
+          ...(usPerShard === undefined ? {} : { measuredUsPerToken: usPerShard * heldShards }),
+        };
         // a node set aside is not probed; chooseRoute leaves it out and says the shard may free up
         if (this.bans.isBanned(node.nodeId)) return { ...node, ...measured, rttUs: undefined };
         const probe = await this.nodes.probe(node.endpoint, this.probeTimeoutMs, node.tls, PROBE_MAX_AGE_MS);
@@ -286,18 +296,20 @@ export class TesseraClient {
     return { candidates, auditSamplingRate, registry };
   }
 
+  /** The node answers as the one discovery listed: same key, model and held span. */
   private probeMatches(probe: Probe, node: DiscoveredNode, model: ModelHandle): boolean {
     return (
       probe.info.nodeId === node.nodeId &&
       probe.info.modelId === model.manifest.modelId &&
-      probe.info.shardIndex === node.shardIndex
+      probe.info.shardIndex === node.shardIndex &&
+      probe.info.shardEnd === node.shardEnd
     );
   }
 
   /**
-   * A first open waits for a route only while its shards' nodes are full or set aside for a moment
-   * (their sessions end a moment after their generations); a shard nobody serves is said at once.
-   * After a failure it waits either way: the shard may be between nodes.
+   * A first open waits for a route only while the nodes holding its missing shards are full or set
+   * aside for a moment (their sessions end a moment after their generations); a shard nobody holds
+   * is said at once. After a failure it waits either way: the shard may be between nodes.
    */
   private async openSession(
     model: ModelHandle,
@@ -360,20 +372,25 @@ export class TesseraClient {
     if (!auditing) return;
     const { secret, rate } = auditing.audit;
     const shardZero = this.shardZero;
-    if (shardZero && commitments[0] !== undefined) {
+    const first = session.route[0];
+    if (shardZero && commitments[0] !== undefined && first !== undefined) {
       const commitment = commitments[0];
+      const span = hopSpan(first);
       // the handle is open already: this session's steps were tokenized with it
-      void this.model(modelId).then((handle) =>
-        shardZero.check({
-          registry: auditing.registry,
-          modelId,
-          shardSha256: handle.manifest.shards[0]?.sha256 ?? '',
-          secret,
-          rate,
-          tokens,
-          commitment,
-        }),
-      );
+      void this.model(modelId)
+        .then((handle) =>
+          shardZero.check({
+            registry: auditing.registry,
+            modelId,
+            span,
+            shardSha256: spanSha256(handle.manifest, span),
+            secret,
+            rate,
+            tokens,
+            commitment,
+          }),
+        )
+        .catch((error: Error) => this.log('shard_zero_check_skipped', { nodeId: first.nodeId, error: error.message }));
     }
     if (!session.reveal(auditing.audit.revealRequest())) return;
     void requestAudits(this.auditClient(auditing.registry), this.key, auditing.audit, commitments).then(

@@ -16,10 +16,13 @@ import type { RouteHop } from './routing.ts';
 import { SignatureChecker } from './signature-checker.ts';
 
 const keys = [generateKeyPair(), generateKeyPair(), generateKeyPair()];
+/** Hop i runs shards [bounds[i], bounds[i + 1]) of a 6-shard model. */
+const bounds = [0, 2, 3, 6];
 const route: RouteHop[] = keys.map((k, i) => ({
   nodeId: k.address,
   endpoint: `127.0.0.1:${7000 + i}`,
-  shardIndex: i,
+  shardIndex: bounds[i]!,
+  shardEnd: bounds[i + 1]!,
   tls: false,
 }));
 const auditCommitment = sha256(Buffer.from("the session's audit secret"));
@@ -38,7 +41,8 @@ function chain(
 ): Commitment__Output[] {
   return keys.map((key, i) => {
     const c = signCommitment(key, {
-      shardIndex: i,
+      shardIndex: route[i]!.shardIndex,
+      shardEnd: route[i]!.shardEnd,
       stepId: stepIdOf(step.sessionId, step.step),
       inputHash: hashes[i]!,
       outputHash: hashes[i + 1]!,
@@ -83,7 +87,11 @@ function resigned(i: number, fields: Partial<Commitment__Output>): Commitment__O
 test('a broken link names the node that claims an input its predecessor never produced', () => {
   const commitments = chain();
   commitments[2] = resigned(2, { inputHash: sha256(Buffer.from('something else')) });
-  breaks(commitments, route[2]!.nodeId, /chain is broken: its input hash [0-9a-f]{64} is not shard 1's output hash/);
+  breaks(
+    commitments,
+    route[2]!.nodeId,
+    /\(hop 2, shards 3–5\) at step 4: the chain is broken: its input hash [0-9a-f]{64} is not hop 1's output hash/,
+  );
 });
 
 test('a commitment that does not fit and is not signed by the node it names is pinned on the first hop, which relayed it', () => {
@@ -92,7 +100,7 @@ test('a commitment that does not fit and is not signed by the node it names is p
   breaks(commitments, route[0]!.nodeId, /chain is broken/);
 });
 
-test('shard 0 must have hashed the tokens sent', () => {
+test('the first hop must have hashed the tokens sent', () => {
   assert.throws(
     () => checkCommitmentChain(chain(), route, { ...step, tokens: [1, 403, 408] }),
     (error: unknown) => {
@@ -109,9 +117,32 @@ test("commitments must be this step's, from the route's nodes in order, one per 
     /at step 5: its step id [0-9a-f]{64} is not this step's/,
   );
   breaks(chain().slice(0, 2), route[0]!.nodeId, /carries 2 commitment\(s\) for a route of 3 hops/);
+  // each signed by the node it names, in the wrong places: the hops before them relayed that order
   const swapped = chain();
   [swapped[1], swapped[2]] = [swapped[2]!, swapped[1]!];
-  breaks(swapped, route[1]!.nodeId, new RegExp(`it names node ${route[2]!.nodeId} shard 2`));
+  breaks(swapped, route[0]!.nodeId, new RegExp(`it names node ${route[2]!.nodeId} running shards \\[3, 6\\)`));
+});
+
+test("each commitment must name its hop's exact span: a node that signs another span is pinned with it", () => {
+  // hop 1 holds more, say shards 2–4, but the route gave it shard 2 alone: its commitment must say so
+  for (const span of [
+    { shardIndex: 2, shardEnd: 4 },
+    { shardIndex: 1, shardEnd: 3 },
+  ]) {
+    const commitments = chain();
+    commitments[1] = resigned(1, span);
+    breaks(
+      commitments,
+      route[1]!.nodeId,
+      new RegExp(
+        `commitment of node ${route[1]!.nodeId} \\(hop 1, shard 2\\) at step 4: it names node ${route[1]!.nodeId} running shards \\[${span.shardIndex}, ${span.shardEnd}\\)`,
+      ),
+    );
+  }
+  // the same change without the node's signature is the relaying first hop's
+  const unsigned = chain();
+  unsigned[1] = { ...unsigned[1]!, shardEnd: 4 };
+  breaks(unsigned, route[0]!.nodeId, /running shards \[2, 4\)/);
 });
 
 test("a commitment dated further from the client's clock than the tolerance fails its node: a backdated one would dodge the request window", () => {
@@ -155,9 +186,10 @@ test('the signature checker finds the first commitment its node did not sign', a
   const checker = new SignatureChecker();
   assert.equal(await checker.check(chain()), -1);
   const forged = chain();
-  // shard 1's fields signed by shard 2's key: the signature recovers to the wrong node
+  // hop 1's fields signed by hop 2's key: the signature recovers to the wrong node
   const wrongKey = signCommitment(keys[2]!, {
-    shardIndex: 1,
+    shardIndex: forged[1]!.shardIndex,
+    shardEnd: forged[1]!.shardEnd,
     stepId: forged[1]!.stepId,
     inputHash: forged[1]!.inputHash,
     outputHash: forged[1]!.outputHash,
@@ -250,7 +282,7 @@ test('only the last hop may claim a result', () => {
   commitments[1] = resigned(1, { resultHash: resultHashOf(sampled, context) });
   assert.throws(
     () => checkResultCovered(commitments, route, step.step, sampled, context),
-    /the commitment of shard 1, not the last, claims a result/,
+    new RegExp(`the commitment of node ${route[1]!.nodeId} \\(hop 1, shard 2\\), not the last, claims a result`),
   );
 });
 

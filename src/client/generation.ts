@@ -16,7 +16,7 @@ export interface TokenAlternative {
 export interface GeneratedToken extends TokenAlternative {
   /** The most likely alternatives at this position, best first (when logprobs were asked for). */
   readonly top: readonly TokenAlternative[];
-  /** The signed commitments of the step that produced this token, shard 0 first (chain and signatures checked). */
+  /** The signed commitments of the step that produced this token, one per hop in route order (chain and signatures checked). */
   readonly commitments: readonly Commitment__Output[];
 }
 
@@ -58,7 +58,7 @@ export class GenerationFailedError extends Error {
 export interface SessionSource {
   /**
    * Opens a session on the best route that avoids banned nodes; after a failure it may wait a little
-   * for a shard to get a node again.
+   * for the shards of a failed node to get a node again.
    */
   open(model: ModelHandle, afterFailure: boolean): Promise<PipelineSession>;
   /** Records a failure on `route` (bans whoever caused it); afterwards a new session is opened. */
@@ -66,8 +66,8 @@ export interface SessionSource {
   /**
    * Called once per session, when the step from position 0 (the prefill: what audits recompute) is
    * back and its commitment chain and signatures check out: reveals the session's audit secret and asks the
-   * registry for the audits it selects; `tokens` (what the step sent) let the client check shard 0's
-   * step itself. Never fails the generation.
+   * registry for the audits it selects; `tokens` (what the step sent) let the client check the first
+   * hop's step (it took the prompt) itself. Never fails the generation.
    */
   revealAudit(session: PipelineSession, commitments: readonly Commitment__Output[], tokens: readonly number[]): void;
   /** Index of the first commitment not signed by the node it names, or -1. */

@@ -11,10 +11,12 @@ import type { RouteHop } from './routing.ts';
 import { SignatureChecker } from './signature-checker.ts';
 
 const keys = [generateKeyPair(), generateKeyPair()];
+/** Hop 0 runs shards 0–2, hop 1 shard 3. */
 const route: RouteHop[] = keys.map((k, i) => ({
   nodeId: k.address,
   endpoint: `127.0.0.1:${7200 + i}`,
-  shardIndex: i,
+  shardIndex: i * 3,
+  shardEnd: i * 3 + (i === 0 ? 3 : 1),
   tls: false,
 }));
 const checker = new SignatureChecker();
@@ -24,7 +26,8 @@ const check = (commitments: readonly Commitment__Output[]) => checker.check(comm
 function step(number: number) {
   const fields = keys.map((key, i) =>
     commitmentFieldsOf(key, {
-      shardIndex: i,
+      shardIndex: route[i]!.shardIndex,
+      shardEnd: route[i]!.shardEnd,
       stepId: stepIdOf('session', number),
       inputHash: sha256(Buffer.from(`in ${i}`)),
       outputHash: sha256(Buffer.from(`out ${i}`)),
@@ -72,7 +75,7 @@ test('a signature of other fields, of another node, or a missing one fails the s
   const other = step(4).signatures.signatures;
   await refused(
     signedCommitments(received, { step: 3, signatures: [signatures.signatures[0]!, other[1]!] }, route, 3, check),
-    new RegExp(`the commitment of node ${route[1]!.nodeId} \\(shard 1\\) is not signed by it`),
+    new RegExp(`the commitment of node ${route[1]!.nodeId} \\(hop 1, shard 3\\) is not signed by it`),
   );
   await refused(
     signedCommitments(
@@ -82,7 +85,7 @@ test('a signature of other fields, of another node, or a missing one fails the s
       3,
       check,
     ),
-    new RegExp(`the commitment of node ${route[0]!.nodeId} \\(shard 0\\) is not signed by it`),
+    new RegExp(`the commitment of node ${route[0]!.nodeId} \\(hop 0, shards 0–2\\) is not signed by it`),
   );
   await refused(
     signedCommitments(received, { step: 3, signatures: signatures.signatures.slice(0, 1) }, route, 3, check),

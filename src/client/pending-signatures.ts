@@ -1,6 +1,6 @@
 import type { Commitment__Output } from '../proto/tessera/v1/Commitment.ts';
 import type { StepSignatures__Output } from '../proto/tessera/v1/StepSignatures.ts';
-import { relayFailure, ResultRefusal } from './commitment-chain.ts';
+import { describeHop, relayFailure, ResultRefusal } from './commitment-chain.ts';
 import type { RouteHop } from './routing.ts';
 
 /**
@@ -37,14 +37,12 @@ export async function signedCommitments(
     );
   const signed = joinSignatures(commitments, signatures);
   const bad = await check(signed);
-  if (bad >= 0) {
-    const hop = route[bad]!;
+  if (bad >= 0)
     throw relayFailure(
       route,
       step,
       ResultRefusal.COMMITMENT_UNSIGNED,
-      `the commitment of node ${hop.nodeId} (shard ${hop.shardIndex}) is not signed by it`,
+      `the commitment of ${describeHop(route, bad)} is not signed by it`,
     );
-  }
   return signed;
 }

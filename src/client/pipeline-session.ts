@@ -100,7 +100,8 @@ function failureFromStatus(error: ServiceError, sessionId: string, route: readon
 }
 
 /**
- * One Forward stream to shard 0's node: Open, then Steps answered in order. Requests are written
+ * One Forward stream to the first hop's node (its span starts at shard 0: it takes the token ids):
+ * Open, then Steps answered in order. Requests are written
  * without waiting for earlier replies (the Open and the prefill leave together); replies are matched
  * to requests in order. The first failure fails every outstanding and later request.
  */
@@ -115,7 +116,7 @@ export class PipelineSession {
   private revealed = false;
   /** What every commitment of the session must bind: the audit commitment sent at Open, or none. */
   readonly auditCommitment: Uint8Array;
-  /** The settings sent at Open, which the last shard's result hash must cover. */
+  /** The settings sent at Open, which the last hop's result hash must cover. */
   get sampling(): SamplingFields {
     return this.open.sampling;
   }
@@ -152,6 +153,7 @@ export class PipelineSession {
           nodeId: hop.nodeId,
           endpoint: hop.endpoint,
           shardIndex: hop.shardIndex,
+          shardEnd: hop.shardEnd,
           tls: hop.tls,
         })),
         sampling: open.sampling,
@@ -193,8 +195,10 @@ export class PipelineSession {
   }
 
   /**
-   * Signs and sends the client's usage receipt: every shard of the route has processed `positions`
-   * positions of this session. Nodes turn the steps it covers into compute shares. No reply.
+   * Signs and sends the client's usage receipt: every hop of the route has processed `positions`
+   * positions of this session. The receipt is positional: route[i] is hop i's node and
+   * tokensPerShard[i] the positions through hop i, whatever span it ran. Nodes turn the steps it
+   * covers into compute shares. No reply.
    */
   attest(positions: number): void {
     if (this.failure || positions <= this.attested) return;

@@ -1,14 +1,15 @@
 import type { ServiceError } from '@grpc/grpc-js';
-import { readFileSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { TesseraError } from '../core/errors.ts';
 import type { Logger } from '../core/log.ts';
 import { sha256 } from '../crypto/hash.ts';
 import type { KeyPair } from '../crypto/keys.ts';
 import type { AuditClient } from '../audit/audit-client.ts';
-import { PROMPT_SHARD } from '../audit/prompt-shard.ts';
+import { takesPrompt } from '../audit/prompt-shard.ts';
 import { RecomputePool } from '../audit/recompute-pool.ts';
 import { MANIFEST_FILE, parseManifest, type Manifest } from '../model/manifest.ts';
+import { formatSpan, spanEntries, spanProblem, spanSha256, type ShardSpan } from '../model/shards/span.ts';
 import type { Commitment__Output } from '../proto/tessera/v1/Commitment.ts';
 import type { FraudProofReply__Output } from '../proto/tessera/v1/FraudProofReply.ts';
 import { isAudited } from '../protocol/audit-selection.ts';
@@ -21,7 +22,10 @@ import { tessera } from '../proto/services.ts';
 import type { Ticket__Output } from '../proto/tessera/v1/Ticket.ts';
 
 export interface ShardZeroCheckOptions {
-  /** A shards directory (its manifest.json and shard 0's file): what `tessera shard` writes. */
+  /**
+   * A shards directory (its manifest.json and the files of the model's first shards): what `tessera
+   * shard` writes. A step is checked when it holds every file of the prompt hop's span.
+   */
   readonly shardsDir: string;
   /** Signs the evidence: the registry takes it only from a key staked at least as a verifier. */
   readonly key: KeyPair;
@@ -34,12 +38,17 @@ export interface ShardZeroCheckOptions {
   readonly maxPending?: number;
 }
 
-/** One step from position 0 as this client sent it and shard 0's node committed to it. */
+/** One step from position 0 as this client sent it and the node of the route's first hop committed to it. */
 export interface ShardZeroStep {
   /** The registry that listed the route: it knows the node. */
   readonly registry: string;
   readonly modelId: string;
-  /** Shard 0's file hash in the manifest the route serves: only these weights may judge the node. */
+  /** The first hop's span as the route gave it: shards [0, end), the prompt's. */
+  readonly span: ShardSpan;
+  /**
+   * spanSha256 of that span in the manifest the route serves: only these weights may judge the node
+   * (the manifest names each file's hash; the worker checks each file against it).
+   */
   readonly shardSha256: string;
   readonly secret: Uint8Array;
   readonly rate: number;
@@ -64,12 +73,15 @@ function reasonFor(error: unknown): string {
 const OWNER = 'client';
 
 /**
- * The client's audit of shard 0 (docs/ARCHITECTURE.md §10). A shard-0 step's input is the prompt,
- * so no ticket of it leaves the session; a client that holds shard 0's weights recomputes the steps
- * its own audit secret selects (the draw any audit uses, over the node's signature), on a worker
- * thread after the step, so no token waits. A node whose signed output hash differs is banned here
- * and reported to the registry with the step's input, the secret and the recomputed hash: the
- * registry recomputes it and slashes the node, or, when it finds the node right, the filer.
+ * The client's audit of the hop that takes the prompt (docs/ARCHITECTURE.md §10): the first hop of
+ * a route, whose span [0, b) starts at shard 0. Its step's input is the prompt, so no ticket of it
+ * leaves the session; a client that holds every shard file of that span recomputes the steps its own
+ * audit secret selects (the draw any audit uses, over the node's signature), with one engine over
+ * the span, on a worker thread after the step (src/audit/recompute-pool.ts: each file is checked
+ * against the manifest's SHA-256 there before its weights are used), so no token waits. A node
+ * whose signed output hash differs is banned here and reported to the registry with the step's
+ * input, the secret and the recomputed hash: the registry recomputes it and slashes the node, or,
+ * when it finds the node right, the filer.
  */
 export class ShardZeroCheck {
   private readonly manifest: Manifest;
@@ -91,27 +103,45 @@ export class ShardZeroCheck {
     return { ...this.counts };
   }
 
-  /** Whether these weights are shard 0 of the model a registry serves (its manifest's shard 0 hash). */
-  holds(modelId: string, shardSha256: string): boolean {
-    const entry = this.manifest.shards[PROMPT_SHARD];
-    return this.manifest.modelId === modelId && entry !== undefined && entry.sha256 === shardSha256;
+  /**
+   * Why these shards cannot judge `span` of the model a registry serves (its manifest's spanSha256
+   * is `shardSha256`), or undefined when they can: the same model, the same weights, every file of
+   * the span present (its hash is checked before use).
+   */
+  cannotCheck(modelId: string, span: ShardSpan, shardSha256: string): string | undefined {
+    const { manifest } = this;
+    const dir = this.options.shardsDir;
+    if (manifest.modelId !== modelId) return `the shards in ${dir} are model ${manifest.modelId}'s, not ${modelId}'s`;
+    const problem = spanProblem(manifest, span);
+    if (problem !== undefined) return `the manifest in ${dir} has no such span: ${problem}`;
+    const ours = spanSha256(manifest, span);
+    if (ours !== shardSha256)
+      return `the weights of ${formatSpan(span)} in ${dir} have SHA-256 ${ours}, the route's manifest says ${shardSha256}`;
+    const missing = spanEntries(manifest, span).filter(
+      (entry) => statSync(join(dir, entry.file), { throwIfNoEntry: false })?.isFile() !== true,
+    );
+    if (missing.length > 0)
+      return `${dir} lacks the file of ${missing.map((e) => `shard ${e.index} (${e.file})`).join(', ')}, needed for ${formatSpan(span)}`;
+    return undefined;
   }
 
   /** Checks the step in the background when the session's secret selects it; never throws. */
   check(step: ShardZeroStep): void {
-    if (!this.holds(step.modelId, step.shardSha256)) {
-      if (!this.warned.has(step.modelId))
-        this.options.log('shard_zero_not_checked', {
-          modelId: step.modelId,
-          reason: `the shards in ${this.options.shardsDir} are not shard 0 of this model (${this.manifest.modelId}, SHA-256 ${this.manifest.shards[PROMPT_SHARD]?.sha256})`,
-        });
-      this.warned.add(step.modelId);
+    const { span } = step;
+    if (!takesPrompt(span.start)) return;
+    const reason = this.cannotCheck(step.modelId, span, step.shardSha256);
+    if (reason !== undefined) {
+      const said = `${step.modelId}/${span.start}-${span.end}`;
+      if (!this.warned.has(said)) this.options.log('shard_zero_not_checked', { modelId: step.modelId, reason });
+      this.warned.add(said);
       return;
     }
     let commitment: SignedCommitment;
     try {
       commitment = commitmentFromProto(step.commitment);
-      if (commitment.shardIndex !== PROMPT_SHARD || !isAudited(step.secret, commitment, step.rate)) return;
+      // the chain check held the commitment to the route's span; a step of another one proves nothing here
+      if (commitment.shardIndex !== span.start || commitment.shardEnd !== span.end) return;
+      if (!isAudited(step.secret, commitment, step.rate)) return;
     } catch {
       // a malformed signature draws nothing: the commitment chain's checks deal with it
       return;
@@ -147,7 +177,7 @@ export class ShardZeroCheck {
       manifestPath: this.manifestPath,
       manifestJson: this.manifestJson,
       modelId: this.manifest.modelId,
-      shardIndex: PROMPT_SHARD,
+      span: step.span,
       input,
     });
     if (ours.equals(commitment.outputHash)) {
@@ -158,6 +188,7 @@ export class ShardZeroCheck {
     this.options.ban(commitment.nodeId);
     log('shard_zero_mismatch', {
       nodeId: commitment.nodeId,
+      shards: formatSpan(step.span),
       positions: input.positions,
       committed: Buffer.from(commitment.outputHash).toString('hex'),
       recomputed: ours.toString('hex'),
@@ -188,11 +219,11 @@ export class ShardZeroCheck {
     input: TicketInputBytes,
     recomputed: Buffer,
   ): Promise<FraudProofReply__Output> {
-    const entry = this.manifest.shards[PROMPT_SHARD]!;
     const encoded = await encodeTicket({
       modelId: this.manifest.modelId,
-      shardIndex: PROMPT_SHARD,
-      shardSha256: entry.sha256,
+      shardIndex: step.span.start,
+      shardEnd: step.span.end,
+      shardSha256: spanSha256(this.manifest, step.span),
       engineVersion: ENGINE_VERSION,
       input,
       startPosition: 0,

@@ -16,6 +16,8 @@ test("capacity is each model's narrowest shard, counting what one client may hol
   assert.equal(servingCapacity({ registries: [], models: [model([64, 64], [64])] }), 16);
   assert.equal(servingCapacity({ registries: [], models: [model([64, 64], [64, 32])] }), 24);
   assert.equal(servingCapacity({ registries: [], models: [model([64], [64]), model([8])] }), 18);
+  // a node holding both shards is listed at each: with one more at shard 1, shard 0 is the narrowest
+  assert.equal(servingCapacity({ registries: [], models: [model([64], [64, 64])] }), 16);
   // a shard nobody serves: that model adds nothing
   assert.equal(servingCapacity({ registries: [], models: [model([64], []), model([2])] }), 1);
   assert.equal(servingCapacity({ registries: [], models: [] }), 0);

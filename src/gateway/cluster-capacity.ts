@@ -12,7 +12,8 @@ export function sessionsPerClient(maxSessions: number): number {
 
 /**
  * Sessions the network can hold at once for this gateway: for each model, its narrowest shard (the
- * sum over its nodes of what one client may hold there), summed over models.
+ * sum over the nodes holding it of what one client may hold there), summed over models. A node
+ * holding a span counts at each shard of it, as a route takes it for one hop over any part of it.
  */
 export function servingCapacity(status: ClusterStatus): number {
   let total = 0;

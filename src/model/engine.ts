@@ -95,11 +95,26 @@ function loadVector(weights: WeightSource, name: string, size: number): Float32A
 }
 
 /**
+ * The weights an engine has loaded, handed to a slice of it in place of a weight source: the slice
+ * runs on the same arrays, loading nothing.
+ */
+class SharedWeights {
+  constructor(
+    readonly layers: readonly LayerWeights[],
+    readonly embedding: Matrix | undefined,
+    readonly outputNorm: Float32Array | undefined,
+    readonly lmHead: Matrix | undefined,
+    readonly rope: Rope,
+    readonly state: RunState,
+  ) {}
+}
+
+/**
  * Runs a contiguous range of transformer layers over a per-session KV cache. Reads only the tensors
  * of its range, so a process holding k of n layers holds about k/n of the weights.
  */
 export class Engine {
-  private readonly layers: LayerWeights[] = [];
+  private readonly layers: readonly LayerWeights[];
   /** [vocabSize × dim] token embedding table (when the range has the embedding). */
   private readonly embedding?: Matrix;
   /** [dim] RMSNorm weight before the classifier (when the range has the head). */
@@ -113,43 +128,49 @@ export class Engine {
     readonly config: ModelConfig,
     readonly range: LayerRange,
     private readonly backend: Backend,
-    weights: WeightSource,
+    weights: WeightSource | SharedWeights,
   ) {
-    const { hiddenSize: H, heads, kvHeads, headDim, ffnSize, vocabSize, layers } = config;
-    if (!(range.start >= 0 && range.start <= range.end && range.end <= layers)) {
-      throw new EngineInputError(`layer range [${range.start}, ${range.end}) is outside the model's ${layers} layers`);
+    if (!(range.start >= 0 && range.start <= range.end && range.end <= config.layers)) {
+      throw new EngineInputError(
+        `layer range [${range.start}, ${range.end}) is outside the model's ${config.layers} layers`,
+      );
     }
-    const qSize = heads * headDim;
-    const kvSize = kvHeads * headDim;
-    if (range.embedding) this.embedding = loadMatrix(weights, backend, 'token_embd.weight', vocabSize, H);
-    for (let l = range.start; l < range.end; l++) {
-      const p = `blk.${l}.`;
-      this.layers.push({
-        attnNorm: loadVector(weights, `${p}attn_norm.weight`, H),
-        q: loadMatrix(weights, backend, `${p}attn_q.weight`, qSize, H),
-        k: loadMatrix(weights, backend, `${p}attn_k.weight`, kvSize, H),
-        v: loadMatrix(weights, backend, `${p}attn_v.weight`, kvSize, H),
-        qBias: config.qkvBias ? loadVector(weights, `${p}attn_q.bias`, qSize) : undefined,
-        kBias: config.qkvBias ? loadVector(weights, `${p}attn_k.bias`, kvSize) : undefined,
-        vBias: config.qkvBias ? loadVector(weights, `${p}attn_v.bias`, kvSize) : undefined,
-        output: loadMatrix(weights, backend, `${p}attn_output.weight`, H, qSize),
-        ffnNorm: loadVector(weights, `${p}ffn_norm.weight`, H),
-        gate: loadMatrix(weights, backend, `${p}ffn_gate.weight`, ffnSize, H),
-        up: loadMatrix(weights, backend, `${p}ffn_up.weight`, ffnSize, H),
-        down: loadMatrix(weights, backend, `${p}ffn_down.weight`, H, ffnSize),
-      });
-    }
-    if (range.head) {
-      this.outputNorm = loadVector(weights, 'output_norm.weight', H);
-      this.lmHead = config.tiedEmbeddings
-        ? (this.embedding ?? loadMatrix(weights, backend, 'token_embd.weight', vocabSize, H))
-        : loadMatrix(weights, backend, 'output.weight', vocabSize, H);
-    }
-    const factors = weights.has('rope_freqs.weight')
-      ? loadVector(weights, 'rope_freqs.weight', config.ropeDim / 2)
-      : undefined;
-    this.rope = new Rope(config, factors);
-    this.state = new RunState(config);
+    const loaded = weights instanceof SharedWeights ? weights : load(config, range, backend, weights);
+    this.layers = loaded.layers;
+    this.embedding = loaded.embedding;
+    this.outputNorm = loaded.outputNorm;
+    this.lmHead = loaded.lmHead;
+    this.rope = loaded.rope;
+    this.state = loaded.state;
+  }
+
+  /**
+   * An engine over `range`, a part of this one's layers (with the embedding only where this one has
+   * it, the head likewise), that runs on this one's loaded weights: a node holding a span of shards
+   * serves any sub-span of it without loading anything twice. Its outputs are the bytes a fresh
+   * engine over `range` gives (the same arrays run through the same code), and its caches hold only
+   * its own layers. It shares this one's scratch activations too: a forward call is synchronous, so
+   * no two engines of one family ever run at once.
+   */
+  slice(range: LayerRange): Engine {
+    const own = this.range;
+    if (!(own.start <= range.start && range.start <= range.end && range.end <= own.end))
+      throw new EngineInputError(
+        `layer range [${range.start}, ${range.end}) is not within this engine's layers [${own.start}, ${own.end})`,
+      );
+    if (range.embedding && !(own.embedding && range.start === own.start))
+      throw new EngineInputError(`this engine has no embedding before layer ${range.start} to share`);
+    if (range.head && !(own.head && range.end === own.end))
+      throw new EngineInputError(`this engine has no head after layer ${range.end - 1} to share`);
+    const shared = new SharedWeights(
+      this.layers.slice(range.start - own.start, range.end - own.start),
+      range.embedding ? this.embedding : undefined,
+      range.head ? this.outputNorm : undefined,
+      range.head ? this.lmHead : undefined,
+      this.rope,
+      this.state,
+    );
+    return new Engine(this.config, range, this.backend, shared);
   }
 
   createCache(budgetBytes: number): KvCache {
@@ -336,6 +357,42 @@ export class Engine {
     const rowSize = heads * this.config.headDim;
     for (let t = 0; t < n; t++) this.rope.apply(data, t * rowSize, heads, startPos + t);
   }
+}
+
+/** Reads the tensors of `range` from `weights` into the backend's layout. */
+function load(config: ModelConfig, range: LayerRange, backend: Backend, weights: WeightSource): SharedWeights {
+  const { hiddenSize: H, heads, kvHeads, headDim, ffnSize, vocabSize } = config;
+  const qSize = heads * headDim;
+  const kvSize = kvHeads * headDim;
+  const embedding = range.embedding ? loadMatrix(weights, backend, 'token_embd.weight', vocabSize, H) : undefined;
+  const layers: LayerWeights[] = [];
+  for (let l = range.start; l < range.end; l++) {
+    const p = `blk.${l}.`;
+    layers.push({
+      attnNorm: loadVector(weights, `${p}attn_norm.weight`, H),
+      q: loadMatrix(weights, backend, `${p}attn_q.weight`, qSize, H),
+      k: loadMatrix(weights, backend, `${p}attn_k.weight`, kvSize, H),
+      v: loadMatrix(weights, backend, `${p}attn_v.weight`, kvSize, H),
+      qBias: config.qkvBias ? loadVector(weights, `${p}attn_q.bias`, qSize) : undefined,
+      kBias: config.qkvBias ? loadVector(weights, `${p}attn_k.bias`, kvSize) : undefined,
+      vBias: config.qkvBias ? loadVector(weights, `${p}attn_v.bias`, kvSize) : undefined,
+      output: loadMatrix(weights, backend, `${p}attn_output.weight`, H, qSize),
+      ffnNorm: loadVector(weights, `${p}ffn_norm.weight`, H),
+      gate: loadMatrix(weights, backend, `${p}ffn_gate.weight`, ffnSize, H),
+      up: loadMatrix(weights, backend, `${p}ffn_up.weight`, ffnSize, H),
+      down: loadMatrix(weights, backend, `${p}ffn_down.weight`, H, ffnSize),
+    });
+  }
+  const outputNorm = range.head ? loadVector(weights, 'output_norm.weight', H) : undefined;
+  const lmHead = !range.head
+    ? undefined
+    : config.tiedEmbeddings
+      ? (embedding ?? loadMatrix(weights, backend, 'token_embd.weight', vocabSize, H))
+      : loadMatrix(weights, backend, 'output.weight', vocabSize, H);
+  const factors = weights.has('rope_freqs.weight')
+    ? loadVector(weights, 'rope_freqs.weight', config.ropeDim / 2)
+    : undefined;
+  return new SharedWeights(layers, embedding, outputNorm, lmHead, new Rope(config, factors), new RunState(config));
 }
 
 /** Adds a [size] bias to each of `rows` rows. */

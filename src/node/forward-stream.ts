@@ -6,7 +6,8 @@ import type { KeyPair } from '../crypto/keys.ts';
 import { CacheFullError } from '../model/kv-cache.ts';
 import { EngineInputError, type Engine } from '../model/engine.ts';
 import type { StepBatcher, StepRequest } from './step-batcher.ts';
-import type { Manifest, ShardEntry } from '../model/manifest.ts';
+import type { Manifest } from '../model/manifest.ts';
+import { formatSpan, type ShardSpan } from '../model/shards/span.ts';
 import type { ForwardReply } from '../proto/tessera/v1/ForwardReply.ts';
 import type { ForwardRequest__Output } from '../proto/tessera/v1/ForwardRequest.ts';
 import type { Open__Output } from '../proto/tessera/v1/Open.ts';
@@ -23,7 +24,7 @@ import {
 import type { Commitment__Output } from '../proto/tessera/v1/Commitment.ts';
 import type { StepSignatures__Output } from '../proto/tessera/v1/StepSignatures.ts';
 import { checkRelayedResult, checkRelayedSignatures } from './relay-check.ts';
-import { validateStep, type StepBounds, type StepInput } from './limits.ts';
+import { validateStep, type NodeBounds, type StepBounds, type StepInput } from './limits.ts';
 import { NextHopLink, type NextHopChannels } from './next-hop.ts';
 import type { NodeAudits } from './node-audits.ts';
 import {
@@ -37,7 +38,7 @@ import { sessionDigestOf, signFailureReport } from '../protocol/failure-report.t
 import { TesseraError } from '../core/errors.ts';
 import type { RouteCheck } from './route-check.ts';
 import { peerHostOf, type SessionQuota } from './session-quota.ts';
-import { checkOpen } from './open-check.ts';
+import { checkOpen, type RoutePlace } from './open-check.ts';
 import { concatFloat32 } from '../tensor/float32-concat.ts';
 import { sampleAt } from './position-sampler.ts';
 import type { EvictionReason, Session, SessionStore } from './session-store.ts';
@@ -49,12 +50,17 @@ import type { UsageAttestation__Output } from '../proto/tessera/v1/UsageAttestat
 export interface NodeContext {
   readonly key: KeyPair;
   readonly manifest: Manifest;
-  readonly entry: ShardEntry;
-  readonly engine: Engine;
-  /** Runs the Steps of all sessions through the engine in batches. */
+  /** The shards this node holds: it serves any span of them as a hop of a route. */
+  readonly held: ShardSpan;
+  /**
+   * The engine that runs `span` (a span of `held`): a view sharing the weights of the one over all
+   * the node holds, the same one for every session of that span, which makes its sessions' caches.
+   */
+  readonly engineFor: (span: ShardSpan) => Engine;
+  /** Runs the Steps of all sessions through their engines in batches. */
   readonly batcher: StepBatcher;
   readonly store: SessionStore;
-  readonly bounds: StepBounds;
+  readonly bounds: NodeBounds;
   readonly channels: NextHopChannels;
   readonly audits: NodeAudits;
   /** Budget of one session's cache (the node's whole budget: the store shares it out). */
@@ -62,8 +68,8 @@ export interface NodeContext {
   readonly isDraining: () => boolean;
   /** While the registry says the node's stake is in its cooldown: the instant it ends. */
   readonly unstakingUntilMs?: () => number | undefined;
-  /** Compute time of a step, for the load this node reports and its metrics. */
-  readonly recordCompute: (microseconds: number, positions: number, startPosition: number) => void;
+  /** Compute time of a step through `layers` layers, for the load this node reports and its metrics. */
+  readonly recordCompute: (microseconds: number, positions: number, startPosition: number, layers: number) => void;
   readonly log: Logger;
   /** Where the shares of attested steps go; none: the node records no shares. */
   readonly shares?: ShareSubmitter;
@@ -101,15 +107,22 @@ const RUN_ID = randomBytes(8).toString('hex');
 let streamCount = 0;
 
 /**
- * One session's Forward stream: Open, then Steps handled strictly in order (each runs this shard's
- * layers, then either samples, on the last shard, or forwards to the next hop and relays its result
- * with this node's commitment added). Any failure ends the stream with a precise status; the node
+ * One session's Forward stream: Open, then Steps handled strictly in order (each runs the layers of
+ * the span the route gives this node's hop, then either samples, on the last hop, or forwards to the
+ * next hop and relays its result with this node's commitment added). Any failure ends the stream with a precise status; the node
  * and its other sessions carry on.
  */
 export class ForwardStream {
   private queue: Promise<void> = Promise.resolve();
   private state: 'new' | 'open' | 'done' = 'new';
   private open?: Open__Output;
+  /** Where the Open put this node: its hop's position and span, and the next hop. */
+  private place?: RoutePlace;
+  /** The engine (view) of the hop's span, and what a step may ask of it. */
+  private engine?: Engine;
+  private bounds?: StepBounds;
+  /** This node's hop in the route the Open named, even one refused: failure reports name it. */
+  private position = 0;
   private session?: Session;
   private link?: NextHopLink;
   private draining = false;
@@ -170,7 +183,7 @@ export class ForwardStream {
     const shuttingDown = new NodeStatusError(
       ForwardReason.NODE_DRAINING,
       'unavailable',
-      `node ${this.ctx.key.address} is shutting down; continue the session on another node of shard ${this.ctx.entry.index}`,
+      `node ${this.ctx.key.address} is shutting down; continue the session on another node holding ${formatSpan(this.place?.span ?? this.ctx.held)}`,
     );
     this.enqueue(async () => {
       throw shuttingDown;
@@ -181,7 +194,7 @@ export class ForwardStream {
   }
 
   private get self() {
-    return { nodeId: this.ctx.key.address, shardIndex: this.ctx.entry.index };
+    return { nodeId: this.ctx.key.address, shardIndex: this.position };
   }
 
   private enqueue(task: () => Promise<void>): void {
@@ -255,20 +268,26 @@ export class ForwardStream {
 
   private async handleOpen(open: Open__Output): Promise<void> {
     const { ctx } = this;
+    // Before the route is checked: a refusal's report names this node at its place in it.
+    this.position = Math.max(
+      0,
+      open.route.findIndex((hop) => hop.nodeId === ctx.key.address),
+    );
     if (ctx.isDraining())
       throw new NodeStatusError(
         ForwardReason.NODE_DRAINING,
         'unavailable',
-        `node ${ctx.key.address} is shutting down; open the session on another node of shard ${ctx.entry.index}`,
+        `node ${ctx.key.address} is shutting down; open the session on another node holding ${formatSpan(ctx.held)}`,
       );
     const unstakingUntilMs = ctx.unstakingUntilMs?.();
     if (unstakingUntilMs !== undefined)
       throw new NodeStatusError(
         ForwardReason.NODE_UNSTAKING,
         'unavailable',
-        `node ${ctx.key.address} is unstaking (its stake may be withdrawn from ${new Date(unstakingUntilMs).toISOString()}) and takes no new session; open it on another node of shard ${ctx.entry.index}`,
+        `node ${ctx.key.address} is unstaking (its stake may be withdrawn from ${new Date(unstakingUntilMs).toISOString()}) and takes no new session; open it on another node holding ${formatSpan(ctx.held)}`,
       );
-    const next = checkOpen(open, { nodeId: ctx.key.address, manifest: ctx.manifest, shardIndex: ctx.entry.index });
+    const place = checkOpen(open, { nodeId: ctx.key.address, manifest: ctx.manifest, held: ctx.held });
+    const { next, previous, position, span } = place;
     if (open.auditCommitment.length !== 0 && open.auditCommitment.length !== AUDIT_SECRET_BYTES) {
       throw new NodeStatusError(
         ForwardReason.INVALID_OPEN,
@@ -281,31 +300,39 @@ export class ForwardStream {
       ctx.audits.checkRoom();
     }
     const peerHost = peerHostOf(this.call.getPeer());
-    const previous = open.route[ctx.entry.index - 1];
     const peerExempt = previous !== undefined && (await ctx.routes.isPreviousHop(open.modelId, previous, peerHost));
     // A stream cancelled while the registry was asked has released everything already: take nothing more.
     if (this.isDone()) return;
     this.releaseQuota = ctx.quota.acquire({ clientKey: clientKeyHex(open.clientKey), peerHost, peerExempt });
     if (next) await ctx.routes.checkNextHop(open.modelId, next);
     if (this.isDone()) return this.releaseQuota();
-    this.session = ctx.store.open(open.sessionId, ctx.engine.createCache(ctx.cacheBytes), (reason) =>
+    const engine = ctx.engineFor(span);
+    this.session = ctx.store.open(open.sessionId, engine.createCache(ctx.cacheBytes), (reason) =>
       this.onEvicted(reason),
     );
     this.open = open;
+    this.place = place;
+    this.engine = engine;
+    this.bounds = { ...ctx.bounds, span };
     if (ctx.shares)
       this.earned = new SessionShares(
         ctx.key,
-        ctx.entry.index,
+        position,
         ctx.manifest.modelId,
         open.sessionId,
         clientKeyHex(open.clientKey),
       );
     if (next) {
-      this.link = new NextHopLink(ctx.channels.client(next), next, open, ctx.nextHopOpenedTimeoutMs);
+      this.link = new NextHopLink(ctx.channels.client(next), next, position + 1, open, ctx.nextHopOpenedTimeoutMs);
       await this.link.opened;
     }
     this.state = 'open';
-    ctx.log('session_opened', { session: open.sessionId, next: next?.endpoint });
+    ctx.log('session_opened', {
+      session: open.sessionId,
+      position,
+      shards: [span.start, span.end],
+      next: next?.endpoint,
+    });
     this.reply({ opened: { nodeId: ctx.key.address, takesParts: true } });
   }
 
@@ -323,12 +350,13 @@ export class ForwardStream {
     const { ctx } = this;
     const session = this.session!;
     ctx.store.touch(session);
-    const part = validateStep(step, ctx.bounds, session.cache.length);
+    const bounds = this.bounds!;
+    const part = validateStep(step, bounds, session.cache.length);
     const parts = this.partsBefore(step, part);
     // A session may replay from position 0 any number of times, each step kept: checked each time.
     if (step.startPosition === 0 && this.auditCommitment) ctx.audits.checkRoom();
     const stepNumber = Number(step.step);
-    const H = ctx.bounds.hiddenSize;
+    const H = bounds.hiddenSize;
     const hiddenStep = (startPosition: number, rows: Float32Array) => ({
       step: stepNumber,
       startPosition,
@@ -370,7 +398,8 @@ export class ForwardStream {
     const outputHash = sha256(bytesOf(output));
     const commitment = (resultHash?: Uint8Array) =>
       commitmentFieldsOf(ctx.key, {
-        shardIndex: ctx.entry.index,
+        shardIndex: bounds.span.start,
+        shardEnd: bounds.span.end,
         stepId: stepIdOf(session.id, stepNumber),
         inputHash: sha256(input.bytes),
         outputHash,
@@ -378,7 +407,7 @@ export class ForwardStream {
         ...(resultHash === undefined ? {} : { resultHash }),
       });
 
-    // what the last shard samples with, as this hop received it and passes it on
+    // what the last hop samples with, as this hop received it and passes it on
     const context = {
       position: startPosition + input.positions,
       sampling: this.open!.sampling ?? DEFAULT_SAMPLING,
@@ -411,7 +440,7 @@ export class ForwardStream {
     const mine = signCommitmentFields(ctx.key, fields);
     this.retainForAudit(startPosition, step, input, mine);
     const result = await downstream.result;
-    checkRelayedResult(result, this.open!.route, ctx.entry.index, outputHash, context);
+    checkRelayedResult(result, this.open!.route, this.place!.position, outputHash, context);
     // the previous step's signatures go up before this result does
     await this.signaturesRelayed;
     this.reply({ result: { step: stepNumber, sampled: result.sampled, commitments: [fields, ...result.commitments] } });
@@ -438,7 +467,7 @@ export class ForwardStream {
       const received = await signatures;
       // A next step that reached this node meanwhile goes on first: checking takes a while.
       await new Promise((resolve) => setImmediate(resolve));
-      const later = checkRelayedSignatures(received, step, relayed, this.open!.route, this.ctx.entry.index);
+      const later = checkRelayedSignatures(received, step, relayed, this.open!.route, this.place!.position);
       this.reply({ signatures: { step, signatures: [own, ...later] } });
     } catch (error) {
       // an eviction drops the link: the next step or Close answers SESSION_EXPIRED, blaming nobody
@@ -528,7 +557,7 @@ export class ForwardStream {
     if (this.state !== 'done') this.call.write(message);
   }
 
-  /** Runs the shard's layers; engine errors become statuses, never a crash. */
+  /** Runs the hop's layers; engine errors become statuses, never a crash. */
   private async compute(
     session: Session,
     input: StepInput,
@@ -537,11 +566,13 @@ export class ForwardStream {
   ): Promise<Float32Array> {
     const { ctx } = this;
     const { config } = ctx.manifest;
-    const layers = ctx.entry.layerEnd - ctx.entry.layerStart;
+    const engine = this.engine!;
+    const layers = engine.range.end - engine.range.start;
     ctx.store.makeRoom(session, layers * config.kvHeads * config.headDim * 8 * (startPosition + input.positions));
     let result;
     try {
       result = await ctx.batcher.run({
+        engine,
         cache: session.cache,
         input: 'tokens' in input ? { tokens: input.tokens } : { hidden: input.hidden },
         startPos: startPosition,
@@ -557,7 +588,7 @@ export class ForwardStream {
     } finally {
       ctx.store.account(session);
     }
-    ctx.recordCompute(result.computeMicroseconds, input.positions, startPosition);
+    ctx.recordCompute(result.computeMicroseconds, input.positions, startPosition, layers);
     return result.output;
   }
 

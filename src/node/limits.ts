@@ -4,18 +4,22 @@ import type { Step__Output } from '../proto/tessera/v1/Step.ts';
 import type { Tensor__Output } from '../proto/tessera/v1/Tensor.ts';
 import { tokenBytes } from '../protocol/commitment.ts';
 import { ForwardReason, NodeStatusError } from '../protocol/forward-status.ts';
+import { formatSpan, takesTokens, type ShardSpan } from '../model/shards/span.ts';
 
-/** What a step may ask of this shard. */
-export interface StepBounds {
-  readonly shardIndex: number;
-  /** Shard 0 takes token ids, the others hidden states. */
-  readonly takesTokens: boolean;
+/** What a step may ask of this node, whatever span it runs. */
+export interface NodeBounds {
   readonly hiddenSize: number;
   readonly contextLength: number;
   /** Most positions one step may carry (a prefill chunk). */
   readonly maxStepPositions: number;
   /** Token ids (of the input and of the history) must be below it. */
   readonly vocabSize: number;
+}
+
+/** What a step of one session may ask: the node's bounds and the span of the session's hop. */
+export interface StepBounds extends NodeBounds {
+  /** A span from shard 0 takes token ids, any other hidden states. */
+  readonly span: ShardSpan;
 }
 
 /** A validated step input and the bytes its commitment hashes (as received). */
@@ -27,15 +31,15 @@ const BYTES_PER_VALUE: Readonly<Record<string, number>> = { DTYPE_F32: 4, DTYPE_
 
 const invalid = (message: string, code: ForwardReason = ForwardReason.INVALID_STEP) =>
   new NodeStatusError(code, 'invalid', message);
-const tooManyPositions = (positions: number, bounds: StepBounds) =>
+const tooManyPositions = (positions: number, bounds: NodeBounds) =>
   invalid(`step carries ${positions} positions, this node takes at most ${bounds.maxStepPositions} per step`);
 
 /** Default bound on one message: the largest step's hidden states in f32, plus room for the rest. */
-export function defaultMaxMessageBytes(bounds: Pick<StepBounds, 'hiddenSize' | 'maxStepPositions'>): number {
+export function defaultMaxMessageBytes(bounds: Pick<NodeBounds, 'hiddenSize' | 'maxStepPositions'>): number {
   return Math.max(4 << 20, bounds.maxStepPositions * bounds.hiddenSize * 4 + (1 << 20));
 }
 
-function decodeHidden(tensor: Tensor__Output, bounds: StepBounds): Float32Array {
+function decodeHidden(tensor: Tensor__Output, bounds: NodeBounds): Float32Array {
   const width = BYTES_PER_VALUE[tensor.dtype];
   if (width === undefined)
     throw invalid(`hidden tensor has dtype ${tensor.dtype}; send DTYPE_F32, DTYPE_F16 or DTYPE_BF16`);
@@ -43,7 +47,7 @@ function decodeHidden(tensor: Tensor__Output, bounds: StepBounds): Float32Array 
   if (shape.length !== 2)
     throw invalid(`hidden tensor has shape [${shape.join(', ')}]; expected [positions, ${bounds.hiddenSize}]`);
   const [positions, hidden] = shape as [number, number];
-  if (hidden !== bounds.hiddenSize) throw invalid(`hidden size ${hidden}, shard expects ${bounds.hiddenSize}`);
+  if (hidden !== bounds.hiddenSize) throw invalid(`hidden size ${hidden}, this node expects ${bounds.hiddenSize}`);
   if (positions < 1) throw invalid('hidden tensor holds no positions');
   if (positions > bounds.maxStepPositions) throw tooManyPositions(positions, bounds);
   const expected = positions * hidden * width;
@@ -64,7 +68,7 @@ function decodeHidden(tensor: Tensor__Output, bounds: StepBounds): Float32Array 
 }
 
 /** NaN or ±Infinity would poison the session's cache and every later hop's output. */
-function checkFinite(values: Float32Array, bounds: StepBounds): void {
+function checkFinite(values: Float32Array, bounds: NodeBounds): void {
   for (let i = 0; i < values.length; i++) {
     if (!Number.isFinite(values[i]!)) {
       const position = Math.floor(i / bounds.hiddenSize);
@@ -85,7 +89,7 @@ export function checkStepNumber(step: number): void {
     );
 }
 
-function checkTokenIds(ids: readonly number[], what: 'token id' | 'history token id', bounds: StepBounds): void {
+function checkTokenIds(ids: readonly number[], what: 'token id' | 'history token id', bounds: NodeBounds): void {
   for (const id of ids) {
     if (!Number.isInteger(id) || id < 0 || id >= bounds.vocabSize)
       throw invalid(
@@ -96,21 +100,22 @@ function checkTokenIds(ids: readonly number[], what: 'token id' | 'history token
 }
 
 /**
- * Checks a step against this shard and the session's cache (which holds `cachedPositions`), so the
+ * Checks a step against the session's span and its cache (which holds `cachedPositions`), so the
  * engine only ever sees well-formed input. Violations are INVALID_ARGUMENT, or OUT_OF_RANGE past the
  * model's context.
  */
 export function validateStep(step: Step__Output, bounds: StepBounds, cachedPositions: number): StepInput {
   checkStepNumber(step.step);
   let input: StepInput;
-  if (bounds.takesTokens) {
-    if (step.hidden) throw invalid(`shard ${bounds.shardIndex} takes token ids, not hidden states`);
+  const hop = `a hop running ${formatSpan(bounds.span)}`;
+  if (takesTokens(bounds.span)) {
+    if (step.hidden) throw invalid(`${hop} takes token ids, not hidden states`);
     if (step.tokens.length === 0) throw invalid('step has no token ids');
     checkTokenIds(step.tokens, 'token id', bounds);
     input = { tokens: step.tokens, positions: step.tokens.length, bytes: tokenBytes(step.tokens) };
   } else {
-    if (step.tokens.length > 0) throw invalid(`shard ${bounds.shardIndex} takes hidden states, not token ids`);
-    if (!step.hidden) throw invalid(`step has no hidden states for shard ${bounds.shardIndex}`);
+    if (step.tokens.length > 0) throw invalid(`${hop} takes hidden states, not token ids`);
+    if (!step.hidden) throw invalid(`step has no hidden states for ${hop}`);
     const values = decodeHidden(step.hidden, bounds);
     checkFinite(values, bounds);
     input = { hidden: values, positions: values.length / bounds.hiddenSize, bytes: step.hidden.data };

@@ -12,6 +12,8 @@ import type { StepResult__Output } from '../proto/tessera/v1/StepResult.ts';
 import type { StepSignatures__Output } from '../proto/tessera/v1/StepSignatures.ts';
 import { ForwardReason, NodeStatusError, PassThroughStatus } from '../protocol/forward-status.ts';
 import { openFailureReport, reportFitsRoute } from '../protocol/failure-report.ts';
+import { formatSpan } from '../model/shards/span.ts';
+import { hopSpanOf } from './open-check.ts';
 
 /**
  * One channel per next-hop endpoint, shared by every session that forwards there (HTTP/2 carries
@@ -69,10 +71,14 @@ export class NextHopLink {
   /** Whether the next hop's Opened said it takes a step in parts (Step.partial). */
   takesParts = false;
 
-  /** `openedTimeoutMs`: how long the next hop may take to answer Open before the session gives up on it. */
+  /**
+   * `position`: the next hop's index in the route (what a failure names it by); `openedTimeoutMs`:
+   * how long it may take to answer Open before the session gives up on it.
+   */
   constructor(
     client: NodeClient,
     private readonly hop: Hop__Output,
+    private readonly position: number,
     open: Open__Output,
     openedTimeoutMs: number,
   ) {
@@ -85,7 +91,7 @@ export class NextHopLink {
       return (
         report !== undefined &&
         report.failedNode === named &&
-        reportFitsRoute(report, open.sessionId, open.route, hop.shardIndex)
+        reportFitsRoute(report, open.sessionId, open.route, position)
       );
     };
     this.call.on('error', (error: ServiceError) =>
@@ -182,12 +188,12 @@ export class NextHopLink {
     code: ForwardReason = ForwardReason.NEXT_HOP_FAILED,
     kind: ErrorKind = 'unavailable',
   ): NodeStatusError {
-    const { hop } = this;
+    const { hop, position } = this;
     return new NodeStatusError(
       code,
       kind,
-      `next hop shard ${hop.shardIndex} (${hop.nodeId} at ${hop.endpoint}) failed: ${what}`,
-      { nodeId: hop.nodeId, shardIndex: hop.shardIndex },
+      `next hop ${position} (${formatSpan(hopSpanOf(hop))}, ${hop.nodeId} at ${hop.endpoint}) failed: ${what}`,
+      { nodeId: hop.nodeId, shardIndex: position },
     );
   }
 

@@ -9,6 +9,7 @@ import { AUDIT_WINDOW_DEFAULTS, AuditWindow } from './audit-window.ts';
 import { NodeAudits } from './node-audits.ts';
 import { NodeStatusError } from '../protocol/forward-status.ts';
 import { ticketIdOf } from '../protocol/ticket.ts';
+import { validManifest } from '../../test/support/manifest-fixture.ts';
 
 const RATE = 0.5;
 const key = generateKeyPair();
@@ -17,10 +18,8 @@ const key = generateKeyPair();
 function nodeAudits(maxSteps = AUDIT_WINDOW_DEFAULTS.maxSteps, samplingRate = RATE) {
   const events: { event: string; stepId?: unknown }[] = [];
   const audits = new NodeAudits({
-    modelId: 'm',
-    shardIndex: 0,
-    shardSha256: '0'.repeat(64),
-    hiddenSize: 8,
+    manifest: validManifest(),
+    held: { start: 0, end: 2 },
     samplingRate,
     window: { ...AUDIT_WINDOW_DEFAULTS, maxSteps },
     log: (event, fields = {}) => events.push({ event, stepId: fields.stepId }),
@@ -30,17 +29,18 @@ function nodeAudits(maxSteps = AUDIT_WINDOW_DEFAULTS.maxSteps, samplingRate = RA
 
 const bytes = tokenBytes([1, 2, 3]);
 
-function committed(session: string, step: number): SignedCommitment {
+function committed(session: string, step: number, shardEnd = 1): SignedCommitment {
   return signCommitment(key, {
     shardIndex: 0,
+    shardEnd,
     stepId: stepIdOf(session, step),
     inputHash: sha256(bytes),
     outputHash: sha256(bytes),
   });
 }
 
-function keep(audits: NodeAudits, session: string, step: number): SignedCommitment {
-  const commitment = committed(session, step);
+function keep(audits: NodeAudits, session: string, step: number, shardEnd = 1): SignedCommitment {
+  const commitment = committed(session, step, shardEnd);
   audits.window.keep({ sessionId: session, input: { tokens: true, positions: 3, bytes }, commitment });
   return commitment;
 }
@@ -59,6 +59,7 @@ test("the registry's hand-over tickets a kept step once, and logs once a step no
   const owed = ({ stepId }: SignedCommitment, secret: Buffer, shardIndex = 0) => ({
     stepId: Buffer.from(stepId),
     shardIndex,
+    shardEnd: shardIndex + 1,
     secret,
     dueByMs: 1,
     ticketId: '',
@@ -86,6 +87,7 @@ test("a request naming its commitment is drawn over the node's own signature: a 
   const owed = (commitment: SignedCommitment, secret: Buffer) => ({
     stepId: Buffer.from(commitment.stepId),
     shardIndex: 0,
+    shardEnd: 1,
     secret,
     dueByMs: 1,
     ticketId: ticketIdOf(commitment),
@@ -112,7 +114,14 @@ test('a reveal tickets the steps it selects and lets the others go (the secret i
   assert.equal(audits.window.size, 1, "only the other session's step is still kept");
   events.length = 0;
   audits.answerOwed(
-    selected.map((c) => ({ stepId: Buffer.from(c.stepId), shardIndex: 0, secret, dueByMs: 1, ticketId: '' })),
+    selected.map((c) => ({
+      stepId: Buffer.from(c.stepId),
+      shardIndex: 0,
+      shardEnd: 1,
+      secret,
+      dueByMs: 1,
+      ticketId: '',
+    })),
   );
   assert.deepEqual(events, [], 'the reveal answered them already');
 });
@@ -124,7 +133,14 @@ test('steps outlive their session in the window until its bounds push them out, 
   keep(audits, 'b', 0);
   keep(audits, 'c', 0); // a third step: the oldest goes
   audits.answerOwed([
-    { stepId: Buffer.from(first.stepId), shardIndex: 0, secret: secretThat(true, first), dueByMs: 1, ticketId: '' },
+    {
+      stepId: Buffer.from(first.stepId),
+      shardIndex: 0,
+      shardEnd: 1,
+      secret: secretThat(true, first),
+      dueByMs: 1,
+      ticketId: '',
+    },
   ]);
   assert.deepEqual(
     events.map((e) => e.event),
@@ -158,6 +174,7 @@ test('a window full of steps the cluster may still audit refuses new work with R
     kept.map((c) => ({
       stepId: Buffer.from(c.stepId),
       shardIndex: 0,
+      shardEnd: 1,
       secret: secretThat(true, c),
       dueByMs: 1,
       ticketId: '',
@@ -184,6 +201,7 @@ test('the window drops a step for its bounds only once past the retention, and k
     const input = new Uint8Array(bytes);
     const commitment = signCommitment(key, {
       shardIndex: 0,
+      shardEnd: 1,
       stepId: stepIdOf(session, 0),
       inputHash: sha256(input),
       outputHash: sha256(input),
@@ -219,4 +237,49 @@ test("a step of token ids (shard 0's: the prompt) is never kept, so no ticket of
     committed('s', 1),
   );
   assert.equal(audits.window.size, 1);
+});
+
+test('a node answers for the span it committed to: a request naming another span, or one it does not hold, leaves the step kept', () => {
+  const events: { event: string; reason?: unknown }[] = [];
+  const audits = new NodeAudits({
+    manifest: validManifest(),
+    held: { start: 0, end: 2 },
+    samplingRate: RATE,
+    window: AUDIT_WINDOW_DEFAULTS,
+    log: (event, fields = {}) => events.push({ event, reason: fields.reason }),
+  });
+  const both = keep(audits, 'a', 0, 2); // a hop that ran shards 0–1
+  const request = (shardIndex: number, shardEnd: number) => ({
+    stepId: Buffer.from(both.stepId),
+    shardIndex,
+    shardEnd,
+    secret: secretThat(true, both),
+    dueByMs: 1,
+    ticketId: ticketIdOf(both),
+  });
+  audits.answerOwed([request(0, 1)]);
+  audits.answerOwed([{ ...request(1, 3), ticketId: 'another' }]);
+  assert.deepEqual(events, [
+    {
+      event: 'audit_request_not_selected',
+      reason: "the request names shard 0, the step's commitment shards 0–1",
+    },
+    { event: 'audit_request_not_selected', reason: 'the request names shards [1, 3), this node holds shards 0–1' },
+  ]);
+  assert.equal(audits.window.size, 1, 'the step is still kept');
+  events.length = 0;
+  const again = keep(audits, 'b', 0, 2);
+  audits.answerOwed([
+    {
+      ...request(0, 2),
+      stepId: Buffer.from(again.stepId),
+      secret: secretThat(true, again),
+      ticketId: ticketIdOf(again),
+    },
+  ]);
+  assert.deepEqual(
+    events.map((e) => e.event),
+    ['audit_selected'],
+    'the request naming its span is answered',
+  );
 });

@@ -5,7 +5,7 @@ import { AuditClient } from '../audit/audit-client.ts';
 import type { SignedCommitment } from '../protocol/commitment.ts';
 import { ENGINE_VERSION } from '../protocol/engine-version.ts';
 import { auditCommitmentOf, isAudited } from '../protocol/audit-selection.ts';
-import { encodeTicket, ticketIdOf, type HiddenDType, type TicketInputBytes } from '../protocol/ticket.ts';
+import { encodeTicket, spanOf, ticketIdOf, type HiddenDType, type TicketInputBytes } from '../protocol/ticket.ts';
 import { signTicket } from '../protocol/ticket-signature.ts';
 import type { OwedAudit__Output } from '../proto/tessera/v1/OwedAudit.ts';
 import type { Step__Output } from '../proto/tessera/v1/Step.ts';
@@ -13,12 +13,14 @@ import { AuditWindow, type AuditWindowLimits, type RetainedStep } from './audit-
 import type { AuditStepStore } from './node-db.ts';
 import type { StepInput } from './limits.ts';
 import { ForwardReason, NodeStatusError } from '../protocol/forward-status.ts';
+import type { Manifest } from '../model/manifest.ts';
+import { formatSpan, sameSpan, spanContains, spanSha256, type ShardSpan } from '../model/shards/span.ts';
 
 export interface NodeAuditOptions {
-  readonly modelId: string;
-  readonly shardIndex: number;
-  readonly shardSha256: string;
-  readonly hiddenSize: number;
+  /** The model's manifest: a ticket names the weights of its commitment's span by their hash. */
+  readonly manifest: Manifest;
+  /** The shards the node holds: it ran each kept step on a span of them. */
+  readonly held: ShardSpan;
   /** Fraction of position-0 steps a revealed secret selects: the cluster's rate. */
   readonly samplingRate: number;
   readonly window: AuditWindowLimits;
@@ -39,8 +41,8 @@ const RETRIED = new Set([status.UNAVAILABLE, status.DEADLINE_EXCEEDED, status.RE
 const MAX_ANSWERED = 4096;
 
 /**
- * A node's side of commit-then-challenge: keeps the input and commitment of every step from
- * position 0 of an audited session, and tickets to the registry, in the background (the stream
+ * A node's side of commit-then-challenge: keeps the input and commitment (which names the span its
+ * hop ran) of every step from position 0 of an audited session, and tickets to the registry, in the background (the stream
  * does not wait), each kept step that an audit selects: the client's reveal on the stream, or a
  * client's audit request that the registry hands over at a heartbeat (even after the session ended,
  * or when the client never revealed on the stream). Each step is answered at most once.
@@ -72,7 +74,7 @@ export class NodeAudits {
       tokens: false,
       dtype: step.hidden!.dtype as HiddenDType,
       positions: input.positions,
-      width: this.options.hiddenSize,
+      width: this.options.manifest.config.hiddenSize,
       bytes: input.bytes,
     };
     this.window.keep({ sessionId, input: ticketInput, commitment });
@@ -115,17 +117,19 @@ export class NodeAudits {
 
   /**
    * The registry's hand-over of the audits clients requested of this node: tickets each kept step
-   * whose secret selects it, and logs each one it no longer holds (past the window's bounds), once.
+   * whose secret selects it and whose commitment names the span the request does (a node answers for
+   * the span it committed to), and logs each one it no longer holds (past the window's bounds), once.
    */
   answerOwed(owed: readonly OwedAudit__Output[]): void {
-    const { log, shardIndex } = this.options;
+    const { log, held } = this.options;
     for (const audit of owed) {
       const stepId = audit.stepId.toString('hex');
       // A request names its commitment (a replayed step shares its step id with another); one from
       // a registry that names none is matched by step id, and only while that is unambiguous.
       const key = audit.ticketId === '' ? stepId : audit.ticketId;
       if (this.answered.has(key)) continue;
-      const fields = { shard: shardIndex, stepId, dueByMs: audit.dueByMs };
+      const span = spanOf(audit);
+      const fields = { shard: span.start, shardEnd: span.end, stepId, dueByMs: audit.dueByMs };
       if (audit.ticketId === '' && this.window.countStep(audit.stepId) > 1) {
         log('audit_request_ambiguous', {
           ...fields,
@@ -135,13 +139,9 @@ export class NodeAudits {
       }
       this.answered.add(key);
       this.trimAnswered();
-      const notSelected = () =>
-        log('audit_request_not_selected', {
-          ...fields,
-          reason: `the request's secret does not select this step of shard ${shardIndex} at rate ${this.samplingRate}`,
-        });
-      if (audit.shardIndex !== shardIndex) {
-        notSelected();
+      const notSelected = (reason: string) => log('audit_request_not_selected', { ...fields, reason });
+      if (!spanContains(held, span)) {
+        notSelected(`the request names shards [${span.start}, ${span.end}), this node holds ${formatSpan(held)}`);
         continue;
       }
       // The draw covers the node's signature of the step: the kept commitment is read before the
@@ -155,8 +155,15 @@ export class NodeAudits {
         });
         continue;
       }
+      const committed = spanOf(kept.commitment);
+      if (!sameSpan(committed, span)) {
+        notSelected(`the request names ${formatSpan(span)}, the step's commitment ${formatSpan(committed)}`);
+        continue;
+      }
       if (!isAudited(audit.secret, kept.commitment, this.samplingRate)) {
-        notSelected();
+        notSelected(
+          `the request's secret does not select this step of ${formatSpan(span)} at rate ${this.samplingRate}`,
+        );
         continue;
       }
       if (audit.ticketId === '') this.window.takeStep(audit.stepId);
@@ -188,7 +195,7 @@ export class NodeAudits {
   private submit(step: RetainedStep, secret: Uint8Array): void {
     const { log } = this.options;
     const { input, commitment } = step;
-    const fields = { shard: this.options.shardIndex, positions: input.positions };
+    const fields = { shard: commitment.shardIndex, shardEnd: commitment.shardEnd, positions: input.positions };
     if (!this.client) {
       this.window.release(step);
       return log('audit_selected', { ...fields, registry: 'none: the ticket is not submitted' });
@@ -216,11 +223,13 @@ export class NodeAudits {
   }
 
   private async send(input: TicketInputBytes, commitment: SignedCommitment, secret: Uint8Array): Promise<string> {
-    const { modelId, shardIndex, shardSha256, key } = this.options;
+    const { manifest, key } = this.options;
+    const span = spanOf(commitment);
     const encoded = await encodeTicket({
-      modelId,
-      shardIndex,
-      shardSha256,
+      modelId: manifest.modelId,
+      shardIndex: span.start,
+      shardEnd: span.end,
+      shardSha256: spanSha256(manifest, span),
       engineVersion: ENGINE_VERSION,
       input,
       startPosition: 0,

@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { generateKeyPair } from '../crypto/keys.ts';
 import { signCommitment, stepIdOf } from '../protocol/commitment.ts';
 import { AuditWindow } from './audit-window.ts';
+import Database from 'better-sqlite3';
 import { NodeDb } from './node-db.ts';
 
 const LIMITS = { maxSteps: 100, maxBytes: 1 << 20, maxAgeMs: 60_000 };
@@ -18,6 +19,7 @@ function step(sessionId: string, n: number) {
     input: { tokens: true as const, positions: 1, bytes },
     commitment: signCommitment(key, {
       shardIndex: 0,
+      shardEnd: 3,
       stepId: stepIdOf(sessionId, n),
       inputHash: new Uint8Array(32).fill(n),
       outputHash: new Uint8Array(32).fill(n + 1),
@@ -58,8 +60,8 @@ test('kept audit steps come back after a restart, byte for byte; a released one 
       [c.stepId, c.inputHash, c.outputHash, c.auditCommitment, c.signature].map((b) => Buffer.from(b).toString('hex'));
     assert.deepEqual(hexes(back.commitment), hexes(s0.commitment));
     assert.deepEqual(
-      [back.commitment.nodeId, back.commitment.shardIndex, back.commitment.timestampMs],
-      [s0.commitment.nodeId, s0.commitment.shardIndex, s0.commitment.timestampMs],
+      [back.commitment.nodeId, back.commitment.shardIndex, back.commitment.shardEnd, back.commitment.timestampMs],
+      [s0.commitment.nodeId, s0.commitment.shardIndex, 3, s0.commitment.timestampMs],
     );
     assert.equal(back.atMs, 1000, 'its age runs from when it was first kept');
     assert.equal(again.takeStep(t0.commitment.stepId), undefined);
@@ -96,4 +98,28 @@ test('queued shares and their receipt come back until deleted; a receipt goes wi
     assert.deepEqual(reopened.shares.all(), []);
     reopened.close();
     reopened.shares.delete([1]); // after close: ignored, not thrown
+  }));
+
+test('a step kept before commitments named a span comes back naming its one shard', () =>
+  withDir((dir) => {
+    const db = new NodeDb(dir);
+    const window = new AuditWindow(LIMITS, () => 1000, db.audits);
+    window.keep(step('s', 0));
+    db.close();
+    // As a node of the version before spans wrote it: no shardEnd in the commitment.
+    const raw = new Database(join(dir, 'node.db'));
+    const row = raw.prepare('SELECT row_id, commitment FROM audit_steps').get() as {
+      row_id: number;
+      commitment: string;
+    };
+    const { shardEnd, ...older } = JSON.parse(row.commitment) as Record<string, unknown>;
+    assert.equal(shardEnd, 3);
+    raw
+      .prepare('UPDATE audit_steps SET commitment = ? WHERE row_id = ?')
+      .run(JSON.stringify({ ...older, shardIndex: 4 }), row.row_id);
+    raw.close();
+    const reopened = new NodeDb(dir);
+    const [back] = reopened.audits.all();
+    assert.deepEqual([back!.commitment.shardIndex, back!.commitment.shardEnd], [4, 5]);
+    reopened.close();
   }));

@@ -130,6 +130,8 @@ export class NodeDb {
             commitment: {
               nodeId: String(c.nodeId),
               shardIndex: Number(c.shardIndex),
+              // rows kept before commitments named a span ran one shard
+              shardEnd: c.shardEnd === undefined ? Number(c.shardIndex) + 1 : Number(c.shardEnd),
               timestampMs: Number(c.timestampMs),
               stepId: bytesOf(String(c.stepId)),
               inputHash: bytesOf(String(c.inputHash)),

@@ -4,6 +4,7 @@ import type { NodeAudits } from './node-audits.ts';
 import { NODE_STATES, type NodeState } from './node-state.ts';
 import type { SessionStore } from './session-store.ts';
 import type { ShareSubmitter } from './share-submitter.ts';
+import type { ShardSpan } from '../model/shards/span.ts';
 
 /** Compute time of one step's layers: from well under a millisecond (tiny shards) to seconds (long prefills). */
 const FORWARD_SECONDS_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
@@ -14,10 +15,10 @@ export interface NodeMetricsState {
   readonly audits: NodeAudits;
   readonly shares?: ShareSubmitter;
   readonly state: NodeState;
-  /** What the node serves: a rebalancing move changes it within one process. */
+  /** The span of shards the node holds: a rebalancing move changes it within one process. */
   readonly shard: {
     readonly modelId: string;
-    readonly index: number;
+    readonly span: ShardSpan;
     readonly layerStart: number;
     readonly layerEnd: number;
     readonly role: string;
@@ -59,12 +60,12 @@ class NodeFigures {
   constructor(metrics: Metrics) {
     const steps = metrics.counter({
       name: 'tessera_node_forward_steps_total',
-      help: 'Forward steps run by this shard, by kind (prefill: a step from position 0 or of several positions; decode: one position).',
+      help: 'Forward steps run by this node, by kind (prefill: a step from position 0 or of several positions; decode: one position).',
       labelNames: ['kind'],
     });
     const seconds = metrics.histogram({
       name: 'tessera_node_forward_seconds',
-      help: "Compute time of this shard's layers per step, in seconds.",
+      help: "Compute time of a hop's layers per step, in seconds.",
       labelNames: ['kind'],
       buckets: FORWARD_SECONDS_BUCKETS,
     });
@@ -72,7 +73,7 @@ class NodeFigures {
     this.decode = { steps: steps.labels('decode'), seconds: seconds.labels('decode') };
     this.tokens = metrics.counter({
       name: 'tessera_node_tokens_processed_total',
-      help: "Positions (tokens) run through this shard's layers.",
+      help: "Positions (tokens) run through this node's layers.",
     });
     this.errors = metrics.counter({
       name: 'tessera_node_stream_errors_total',
@@ -81,11 +82,12 @@ class NodeFigures {
     });
     metrics.gauge({
       name: 'tessera_node_shard',
-      help: 'The shard this node serves now (1), by model, shard index, layer range and role; a rebalancing move changes it.',
+      help: 'The shards this node holds now (1), by model, shards (K, or A-B with both included), layer range and role; a rebalancing move changes it.',
       labelNames: ['model', 'shard', 'layers', 'role'],
       collect: (set) => {
-        const { modelId, index, layerStart, layerEnd, role } = this.#state.shard;
-        set(1, modelId, String(index), `${layerStart}-${layerEnd - 1}`, role);
+        const { modelId, span, layerStart, layerEnd, role } = this.#state.shard;
+        const shards = span.end - span.start === 1 ? String(span.start) : `${span.start}-${span.end - 1}`;
+        set(1, modelId, shards, `${layerStart}-${layerEnd - 1}`, role);
       },
     });
     metrics.gauge({
@@ -144,7 +146,7 @@ class NodeFigures {
 const figuresOf = new WeakMap<Metrics, NodeFigures>();
 
 /**
- * A compute node's figures: steps and tokens as they happen, its shard, sessions, KV-cache bytes,
+ * A compute node's figures: steps and tokens as they happen, the shards it holds, sessions, KV-cache bytes,
  * shares and tickets read from their owners at each scrape. A second node started with the same
  * Metrics (a rebalancing move) takes the figures over.
  */

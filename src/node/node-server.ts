@@ -15,7 +15,7 @@ import { startGrpcServer, type GrpcServer } from '../rpc/server.ts';
 import { checkAdvertisedEndpoint, serverCredentials, type TlsFiles } from './endpoint-security.ts';
 import { ForwardStream, type NodeContext } from './forward-stream.ts';
 import { StepBatcher } from './step-batcher.ts';
-import { defaultMaxMessageBytes, type StepBounds } from './limits.ts';
+import { defaultMaxMessageBytes, type NodeBounds } from './limits.ts';
 import { DEFAULT_SAMPLING_RATE, checkSamplingRate } from '../protocol/audit-selection.ts';
 import { AUDIT_WINDOW_DEFAULTS, type AuditWindowLimits } from './audit-window.ts';
 import { LoadMeter } from './load-meter.ts';
@@ -33,15 +33,20 @@ import { LoopbackRouteCheck, RegistryRouteCheck, type RouteCheck } from './route
 import { RegistryClient } from '../registry/registry-client.ts';
 import { NodeDb } from './node-db.ts';
 import { ShareSubmitter } from './share-submitter.ts';
-import { openShard } from '../model/shards/shard-files.ts';
-import { ownShardFilesBinding } from '../registry/shard-server.ts';
+import { openSpanIn, sameSpan, spanLayers, type ShardSpan } from '../model/shards/span.ts';
+import { shardFilesHandlers } from '../registry/shard-server.ts';
 import { roleOfShard } from '../registry/shard-assignment.ts';
 import { ENGINE_VERSION } from '../protocol/version.ts';
 import { NODE_DEFAULTS } from './node-defaults.ts';
 
 export interface NodeOptions {
   readonly shardsDir: string;
+  /**
+   * The shards [shardIndex, shardEnd) the node holds (default shardEnd: shardIndex + 1, one shard):
+   * it serves any span of them as a hop of a route.
+   */
   readonly shardIndex: number;
+  readonly shardEnd?: number;
   /** 0 picks a free port. */
   readonly port: number;
   /** Interface to listen on. Default 127.0.0.1. */
@@ -106,8 +111,8 @@ export interface NodeOptions {
    */
   readonly auditWindow?: Partial<AuditWindowLimits>;
   /**
-   * TEST ONLY: replaces the engine (e.g. with one that perturbs its outputs, to test that audits
-   * catch it). Never set outside tests; no CLI flag reaches it.
+   * TEST ONLY: replaces the engine of each span the node runs (e.g. with one that perturbs its
+   * outputs, to test that audits catch it). Never set outside tests; no CLI flag reaches it.
    */
   readonly testOnlyWrapEngine?: (engine: Engine) => Engine;
   /** Where the node's figures go (src/metrics); none: they are kept but never read. */
@@ -152,8 +157,9 @@ const MAX_CONCURRENT_STREAMS_SLACK = 8;
 const bindAddress = (host: string, port: number) => `${host.includes(':') ? `[${host}]` : host}:${port}`;
 
 /**
- * Starts a compute node serving one shard: verifies the shard file against the manifest, loads its
- * layers, serves Forward and Info, and registers with the registry when one is given.
+ * Starts a compute node holding a span of shards: verifies each of their files against the manifest,
+ * loads their layers into one engine, serves Forward (any span of them, as a hop of a route) and
+ * Info, and registers with the registry when one is given.
  */
 export async function startNode(options: NodeOptions): Promise<NodeHandle> {
   const host = options.host ?? NODE_DEFAULTS.host;
@@ -172,40 +178,47 @@ export async function startNode(options: NodeOptions): Promise<NodeHandle> {
   else if (options.port !== 0) checkAdvertisedEndpoint(bindAddress(host, options.port), tls);
   const credentials = serverCredentials(options.tls);
 
-  const shard = openShard(options.shardsDir, options.shardIndex);
-  const { manifest, entry } = shard;
+  const opened = openSpanIn(options.shardsDir, {
+    start: options.shardIndex,
+    end: options.shardEnd ?? options.shardIndex + 1,
+  });
+  const { manifest, span: held, layers } = opened;
   const { config } = manifest;
-  const backend = await createWasmBackend({ threads: options.threads ?? availableParallelism() });
-  let engine: Engine;
+  let backend;
+  let loaded: Engine;
   let layerMs: number | undefined;
   try {
-    engine = new Engine(
-      config,
-      { start: entry.layerStart, end: entry.layerEnd, embedding: entry.embedding, head: entry.head },
-      backend,
-      shard.weights,
-    );
+    backend = await createWasmBackend({ threads: options.threads ?? availableParallelism() });
+    loaded = new Engine(config, layers, backend, opened.weights);
     // The tier it announces is measured on one of its own layers, at the model's dimensions.
-    if (entry.layerEnd > entry.layerStart)
+    if (layers.end > layers.start)
       layerMs = measureLayerMs(
-        { config, weights: shard.weights },
+        { config, weights: opened.weights },
         backend,
         9,
-        entry.layerStart + Math.floor((entry.layerEnd - entry.layerStart) / 2),
+        layers.start + Math.floor((layers.end - layers.start) / 2),
       );
   } catch (error) {
-    await backend.close();
+    await backend?.close();
     throw error;
   } finally {
-    shard.weights.close(); // the engine holds its own copy of the weights
+    opened.weights.close(); // the engine holds its own copy of the weights
   }
-  if (options.testOnlyWrapEngine) engine = options.testOnlyWrapEngine(engine);
+  const wrap = options.testOnlyWrapEngine ?? ((engine: Engine) => engine);
+  const engine = wrap(loaded);
+  // One view per span served, made at its first session: views share the loaded weights.
+  const views = new Map<string, Engine>();
+  const engineFor = (span: ShardSpan): Engine => {
+    if (sameSpan(span, held)) return engine;
+    const key = `${span.start}-${span.end}`;
+    let view = views.get(key);
+    if (!view) views.set(key, (view = wrap(loaded.slice(spanLayers(manifest, span)))));
+    return view;
+  };
 
   const maxSessions = options.maxSessions ?? NODE_DEFAULTS.maxSessions;
   const cacheBytes = options.cacheBytes ?? NODE_DEFAULTS.cacheBytes;
-  const bounds: StepBounds = {
-    shardIndex: entry.index,
-    takesTokens: entry.embedding,
+  const bounds: NodeBounds = {
     hiddenSize: config.hiddenSize,
     contextLength: config.contextLength,
     maxStepPositions: options.maxStepPositions ?? config.contextLength,
@@ -229,10 +242,8 @@ export async function startNode(options: NodeOptions): Promise<NodeHandle> {
   const load = new LoadMeter(engine);
   const db = options.dataDir === undefined ? undefined : new NodeDb(options.dataDir);
   const audits = new NodeAudits({
-    modelId: manifest.modelId,
-    shardIndex: entry.index,
-    shardSha256: entry.sha256,
-    hiddenSize: config.hiddenSize,
+    manifest,
+    held,
     samplingRate,
     window: { ...AUDIT_WINDOW_DEFAULTS, ...options.auditWindow },
     key,
@@ -265,18 +276,18 @@ export async function startNode(options: NodeOptions): Promise<NodeHandle> {
     ...(shares === undefined ? {} : { shares }),
     shard: {
       modelId: manifest.modelId,
-      index: entry.index,
-      layerStart: entry.layerStart,
-      layerEnd: entry.layerEnd,
-      role: roleOfShard(entry),
+      span: held,
+      layerStart: layers.start,
+      layerEnd: layers.end,
+      role: roleOfShard(layers),
     },
   });
   const ctx: NodeContext = {
     key,
     manifest,
-    entry,
-    engine,
-    batcher: new StepBatcher(engine, {
+    held,
+    engineFor,
+    batcher: new StepBatcher({
       activeSessions: () => store.size,
       ...(options.maxBatchPositions === undefined ? {} : { maxBatchPositions: options.maxBatchPositions }),
     }),
@@ -293,8 +304,9 @@ export async function startNode(options: NodeOptions): Promise<NodeHandle> {
     nextHopOpenedTimeoutMs: options.nextHopOpenedTimeoutMs ?? NODE_DEFAULTS.nextHopOpenedTimeoutMs,
     isDraining: () => draining,
     unstakingUntilMs: () => state.unstakingUntilMs,
-    recordCompute: (us, positions, startPosition) => {
-      load.record(us, positions);
+    recordCompute: (us, positions, startPosition, stepLayers) => {
+      // The load reported is per token through every layer held (a route scales it to the span it asks for).
+      load.record((us * (layers.end - layers.start)) / Math.max(1, stepLayers), positions);
       metrics.step(us, positions, startPosition);
     },
   };
@@ -308,9 +320,10 @@ export async function startNode(options: NodeOptions): Promise<NodeHandle> {
       callback(null, {
         nodeId: key.address,
         modelId: manifest.modelId,
-        shardIndex: entry.index,
-        layerStart: entry.layerStart,
-        layerEnd: entry.layerEnd,
+        shardIndex: held.start,
+        shardEnd: held.end,
+        layerStart: layers.start,
+        layerEnd: layers.end,
         activeSessions: store.size,
         maxSessions,
         engineVersion: ENGINE_VERSION,
@@ -366,8 +379,24 @@ export async function startNode(options: NodeOptions): Promise<NodeHandle> {
           handlers,
           maxRequestBytes: { Forward: maxMessageBytes },
         },
-        // Nodes joining after this one may fetch this shard from it (issue 12).
-        ownShardFilesBinding(manifest, entry, options.shardsDir, log),
+        // Nodes joining after this one may fetch the shards it holds from it (issue 12).
+        {
+          name: 'tessera.v1.ShardFiles',
+          definition: tessera.v1.ShardFiles.service,
+          handlers: shardFilesHandlers({
+            models: new Map([
+              [
+                manifest.modelId,
+                {
+                  manifest,
+                  dir: options.shardsDir,
+                  files: [...opened.entries.map((e) => e.file), manifest.tokenizerFile],
+                },
+              ],
+            ]),
+            log,
+          }),
+        },
       ],
     });
     widenForwardWindows(server.server);
@@ -379,7 +408,8 @@ export async function startNode(options: NodeOptions): Promise<NodeHandle> {
         registry: options.registry,
         key,
         modelId: manifest.modelId,
-        shardIndex: entry.index,
+        shardIndex: held.start,
+        shardEnd: held.end,
         endpoint,
         tls,
         pricePer1kTokens: options.pricePer1kTokens ?? 0,
@@ -405,8 +435,9 @@ export async function startNode(options: NodeOptions): Promise<NodeHandle> {
     log('node_started', {
       nodeId: key.address,
       model: manifest.modelId,
-      shard: entry.index,
-      layers: [entry.layerStart, entry.layerEnd],
+      shard: held.start,
+      shardEnd: held.end,
+      layers: [layers.start, layers.end],
       tier: layerMs === undefined ? 'unmeasured' : speedTierOf(layerMs),
       layerMs: layerMs === undefined ? undefined : Math.round(layerMs * 1000) / 1000,
       endpoint,
@@ -423,7 +454,8 @@ export async function startNode(options: NodeOptions): Promise<NodeHandle> {
         const details = {
           nodeId: key.address,
           model: manifest.modelId,
-          shard: entry.index,
+          shard: held.start,
+          shardEnd: held.end,
           endpoint,
           registry: options.registry ?? null,
           sessions: store.size,

@@ -9,7 +9,8 @@ import {
   splitEndpoint,
   type TlsFiles,
 } from './endpoint-security.ts';
-import { readManifest, shardEntry, verifyShardFile } from '../model/shards/shard-files.ts';
+import { readManifest, verifyShardFile } from '../model/shards/shard-files.ts';
+import { formatSpan, spanEntries, spanLayers } from '../model/shards/span.ts';
 
 export interface PreflightOptions {
   readonly advertise: string;
@@ -22,7 +23,9 @@ export interface PreflightOptions {
   readonly registry?: string;
   readonly registryTimeoutMs?: number;
   readonly shardsDir?: string;
+  /** The shards [shardIndex, shardEnd) the node will hold; default shard 0, shardEnd shardIndex + 1. */
   readonly shardIndex?: number;
+  readonly shardEnd?: number;
 }
 
 export interface PreflightCheck {
@@ -101,7 +104,7 @@ async function registryCheck(registry: string, timeoutMs: number, modelId: strin
 
 /**
  * Everything a node needs before it can serve, checked without starting it: its key file, its port,
- * its TLS files (and TLS itself for a non-loopback endpoint), the registry and the shard file.
+ * its TLS files (and TLS itself for a non-loopback endpoint), the registry and the shard files it will hold.
  * Every check runs, so one pass names every problem.
  */
 export async function preflightNode(options: PreflightOptions): Promise<PreflightCheck[]> {
@@ -122,9 +125,12 @@ export async function preflightNode(options: PreflightOptions): Promise<Prefligh
       check('shard', () => {
         const manifest = readManifest(options.shardsDir!);
         modelId = manifest.modelId;
-        const entry = shardEntry(manifest, options.shardIndex ?? 0);
-        verifyShardFile(options.shardsDir!, entry);
-        return `${manifest.modelId} shard ${entry.index} (layers ${entry.layerStart} to ${entry.layerEnd - 1}) matches its SHA-256`;
+        const start = options.shardIndex ?? 0;
+        const span = { start, end: options.shardEnd ?? start + 1 };
+        const entries = spanEntries(manifest, span);
+        for (const entry of entries) verifyShardFile(options.shardsDir!, entry);
+        const layers = spanLayers(manifest, span);
+        return `${manifest.modelId} ${formatSpan(span)} (layers ${layers.start} to ${layers.end - 1}) ${entries.length === 1 ? 'matches its SHA-256' : 'match their SHA-256s'}`;
       }),
     );
   }

@@ -12,7 +12,9 @@ export interface RegistrationOptions {
   readonly registry: string;
   readonly key: KeyPair;
   readonly modelId: string;
+  /** The node holds shards [shardIndex, shardEnd) of the model (and serves any span of them). */
   readonly shardIndex: number;
+  readonly shardEnd: number;
   /** Where clients and other nodes reach this node. */
   readonly endpoint: string;
   readonly tls: boolean;
@@ -47,6 +49,7 @@ export async function registerNode(options: RegistrationOptions): Promise<() => 
     role: 'node',
     modelId: options.modelId,
     shardIndex: options.shardIndex,
+    shardEnd: options.shardEnd,
     shareKey: bytesToHex(options.key.publicKey),
     endpoint: options.endpoint,
     tls: options.tls,

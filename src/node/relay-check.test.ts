@@ -9,7 +9,19 @@ import type { StepResult__Output } from '../proto/tessera/v1/StepResult.ts';
 import { checkRelayedResult, checkRelayedSignatures } from './relay-check.ts';
 
 const keys = [generateKeyPair(), generateKeyPair(), generateKeyPair()];
-const route = keys.map((k, i) => ({ nodeId: k.address, endpoint: `127.0.0.1:${7100 + i}`, shardIndex: i, tls: false }));
+// Hops of a 6-shard model: shard 0, shards 1–3, shards 4–5.
+const spans = [
+  [0, 1],
+  [1, 4],
+  [4, 6],
+] as const;
+const route = keys.map((k, i) => ({
+  nodeId: k.address,
+  endpoint: `127.0.0.1:${7100 + i}`,
+  shardIndex: spans[i]![0],
+  shardEnd: spans[i]![1],
+  tls: false,
+}));
 const hashes = [0, 1, 2, 3].map((i) => sha256(Buffer.from(`output ${i}`)));
 const sampled = { token: 7, logprob: -0.5, top: [{ token: 7, logprob: -0.5 }] };
 const context = {
@@ -18,9 +30,14 @@ const context = {
   history: [1, 2, 3],
 };
 
-function commitmentOf(i: number, fields: { resultHash?: Uint8Array; inputHash?: Uint8Array } = {}): Commitment__Output {
+function commitmentOf(
+  i: number,
+  fields: { resultHash?: Uint8Array; inputHash?: Uint8Array; span?: readonly [number, number] } = {},
+): Commitment__Output {
+  const [shardIndex, shardEnd] = fields.span ?? spans[i]!;
   const c = signCommitment(keys[i]!, {
-    shardIndex: i,
+    shardIndex,
+    shardEnd,
     stepId: stepIdOf('s', 0),
     inputHash: fields.inputHash ?? hashes[i]!,
     outputHash: hashes[i + 1]!,
@@ -38,7 +55,7 @@ function commitmentOf(i: number, fields: { resultHash?: Uint8Array; inputHash?: 
   };
 }
 
-/** What shard 1 relays to shard 0: its own commitment and shard 2's, which covers the result. */
+/** What hop 1 relays to hop 0: its own commitment and hop 2's, which covers the result. */
 const relayed = (): StepResult__Output => ({
   step: 0,
   sampled,
@@ -54,6 +71,8 @@ function refusedBy(check: () => unknown, problem: RegExp): void {
     assert.ok(error instanceof NodeStatusError);
     assert.equal(error.code, ForwardReason.NEXT_HOP_BAD_RESULT);
     assert.equal(error.failedNode?.nodeId, route[1]!.nodeId);
+    assert.equal(error.failedNode?.shardIndex, 1, 'the failed hop is named by its position in the route');
+    assert.match(error.message, /by node 0x[0-9a-f]{40} \(hop 1, shards 1–3\)/);
     assert.match(error.message, problem);
     return true;
   });
@@ -73,14 +92,14 @@ test('a hop relays the signatures that follow a result only when each is by the 
     (s: typeof signatures, relayedFields = unsigned.commitments) =>
     () =>
       checkRelayedSignatures(s, 0, relayedFields, route, 0);
-  // the fields relayed are not what shard 2 signed
+  // the fields relayed are not what hop 2 signed
   const moved = unsigned.commitments.map((c) => ({ ...c }));
   moved[1]!.outputHash = sha256(Buffer.from('other logits'));
-  refusedBy(check(signatures, moved), /the commitment of shard 2 at step 0 is not signed by node/);
-  // shard 1 signs in shard 2's place
+  refusedBy(check(signatures, moved), /the commitment of hop 2 at step 0 is not signed by node/);
+  // hop 1 signs in hop 2's place
   refusedBy(
     check({ ...signatures, signatures: [signatures.signatures[0]!, signatures.signatures[0]!] }),
-    /the commitment of shard 2 at step 0 is not signed by node/,
+    /the commitment of hop 2 at step 0 is not signed by node/,
   );
   refusedBy(
     check({ ...signatures, signatures: signatures.signatures.slice(0, 1) }),
@@ -94,7 +113,7 @@ test('a hop relays a result only when every later commitment links to its output
   checkRelayedResult(unsigned, route, 0, hashes[1]!, context);
   checkRelayedResult(relayed(), route, 0, hashes[1]!, context);
   refused({ ...relayed(), sampled: { ...sampled, token: 8 } }, /does not cover the token relayed/);
-  // a hop below that changed the history it passed on: the last shard sampled with another one
+  // a hop below that changed the history it passed on: the last hop sampled with another one
   refused(relayed(), /does not cover the token relayed/, { ...context, history: [1, 2, 4] });
   refused(
     { ...relayed(), commitments: relayed().commitments.slice(0, 1) },
@@ -105,5 +124,29 @@ test('a hop relays a result only when every later commitment links to its output
   refused(unlinked, /is not this node's output hash/);
   const early = relayed();
   early.commitments[0] = commitmentOf(1, { resultHash: resultHashOf(sampled, context) });
-  refused(early, /the commitment of shard 1 claims a result/);
+  refused(early, /the commitment of hop 1 claims a result/);
+});
+
+test("a hop relays a result only when each later commitment names its hop's node and span exactly", () => {
+  const cases: [number, readonly [number, number]][] = [
+    [0, [1, 3]], // a sub-span of the hop's: fewer layers than the route asked for
+    [0, [1, 5]], // past the hop's span
+    [0, [0, 4]], // starts before it
+    [1, [4, 5]],
+  ];
+  for (const [i, span] of cases) {
+    const result = relayed();
+    result.commitments[i] =
+      i === 1 ? commitmentOf(2, { span, resultHash: resultHashOf(sampled, context) }) : commitmentOf(1, { span });
+    const hop = route[i + 1]!;
+    refused(
+      result,
+      new RegExp(
+        `commitment ${i} names node ${hop.nodeId} for shards \\[${span[0]}, ${span[1]}\\), the route node ${hop.nodeId} for \\[${hop.shardIndex}, ${hop.shardEnd}\\)`,
+      ),
+    );
+  }
+  const swapped = relayed();
+  swapped.commitments[0] = { ...commitmentOf(2, { span: spans[1] }) };
+  refused(swapped, /commitment 0 names node 0x[0-9a-f]{40} for shards \[1, 4\), the route node/);
 });

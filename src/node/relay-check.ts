@@ -5,22 +5,24 @@ import type { Commitment__Output } from '../proto/tessera/v1/Commitment.ts';
 import type { Hop__Output } from '../proto/tessera/v1/Hop.ts';
 import type { StepResult__Output } from '../proto/tessera/v1/StepResult.ts';
 import type { StepSignatures__Output } from '../proto/tessera/v1/StepSignatures.ts';
+import { formatSpan } from '../model/shards/span.ts';
+import { hopSpanOf } from './open-check.ts';
 
 /** A result or signatures from the next hop that do not fit: its failure, as it is the one that sent them. */
-function badResult(route: readonly Hop__Output[], shardIndex: number, problem: string): never {
-  const next = route[shardIndex + 1]!;
-  const failed: FailedHop = { nodeId: next.nodeId, shardIndex: next.shardIndex };
+function badResult(route: readonly Hop__Output[], position: number, problem: string): never {
+  const next = route[position + 1]!;
+  const failed: FailedHop = { nodeId: next.nodeId, shardIndex: position + 1 };
   throw new NodeStatusError(
     ForwardReason.NEXT_HOP_BAD_RESULT,
     'internal',
-    `the result relayed by node ${next.nodeId} (shard ${next.shardIndex}) does not fit its route: ${problem}`,
+    `the result relayed by node ${next.nodeId} (hop ${position + 1}, ${formatSpan(hopSpanOf(next))}) does not fit its route: ${problem}`,
     failed,
   );
 }
 
 /**
- * Checks what the next hop returned before this node relays it: one commitment per later hop, each
- * naming the hop the route names, the first one's input this node's output, and the last one's
+ * Checks what the next hop returned before this node relays it (`position`: this node's hop in the
+ * route): one commitment per later hop, each naming the node and the span the route names, the first one's input this node's output, and the last one's
  * result hash that of the result relayed, sampled with what this node passed on (`context`). The
  * signatures follow in the next hop's StepSignatures (checkRelayedSignatures). A client holds the
  * first hop to what reaches it (an honest hop never relays a result it could not vouch for), so a
@@ -29,12 +31,12 @@ function badResult(route: readonly Hop__Output[], shardIndex: number, problem: s
 export function checkRelayedResult(
   result: StepResult__Output,
   route: readonly Hop__Output[],
-  shardIndex: number,
+  position: number,
   outputHash: Uint8Array,
   context: SamplingContext,
 ): void {
-  const fail = (problem: string): never => badResult(route, shardIndex, problem);
-  const later = route.slice(shardIndex + 1);
+  const fail = (problem: string): never => badResult(route, position, problem);
+  const later = route.slice(position + 1);
   const { commitments } = result;
   if (commitments.length !== later.length)
     fail(`it carries ${commitments.length} commitment(s) for ${later.length} later hop(s)`);
@@ -42,16 +44,18 @@ export function checkRelayedResult(
   commitments.forEach((c, i) => {
     const hop = later[i]!;
     const last = i === later.length - 1;
-    if (c.nodeId !== hop.nodeId || c.shardIndex !== hop.shardIndex)
-      fail(`commitment ${i} names node ${c.nodeId} shard ${c.shardIndex}, the route ${hop.nodeId}`);
-    if (!last && c.resultHash.length !== 0) fail(`the commitment of shard ${c.shardIndex} claims a result`);
+    if (c.nodeId !== hop.nodeId || c.shardIndex !== hop.shardIndex || c.shardEnd !== hop.shardEnd)
+      fail(
+        `commitment ${i} names node ${c.nodeId} for shards [${c.shardIndex}, ${c.shardEnd}), the route node ${hop.nodeId} for [${hop.shardIndex}, ${hop.shardEnd})`,
+      );
+    if (!last && c.resultHash.length !== 0) fail(`the commitment of hop ${position + 1 + i} claims a result`);
   });
   if (!Buffer.from(outputHash).equals(commitments[0]!.inputHash))
     fail(`its input hash ${hex(commitments[0]!.inputHash)} is not this node's output hash ${hex(outputHash)}`);
   const expected = resultHashOf(result.sampled!, context);
   if (!expected.equals(commitments.at(-1)!.resultHash))
     fail(
-      `the last shard's result hash ${hex(commitments.at(-1)!.resultHash) || 'none'} does not cover the token relayed, sampled with the settings, position and history passed on`,
+      `the last hop's result hash ${hex(commitments.at(-1)!.resultHash) || 'none'} does not cover the token relayed, sampled with the settings, position and history passed on`,
     );
 }
 
@@ -65,15 +69,15 @@ export function checkRelayedSignatures(
   step: number,
   relayed: readonly Commitment__Output[],
   route: readonly Hop__Output[],
-  shardIndex: number,
+  position: number,
 ): Buffer[] {
-  const fail = (problem: string): never => badResult(route, shardIndex, problem);
+  const fail = (problem: string): never => badResult(route, position, problem);
   if (signatures.step !== step) fail(`it sent the signatures of step ${signatures.step}, not of step ${step}`);
   if (signatures.signatures.length !== relayed.length)
     fail(`it sent ${signatures.signatures.length} signature(s) of step ${step} for ${relayed.length} commitment(s)`);
   relayed.forEach((c, i) => {
     if (!verifyCommitment({ ...c, signature: signatures.signatures[i]! }))
-      fail(`the commitment of shard ${c.shardIndex} at step ${step} is not signed by node ${c.nodeId}`);
+      fail(`the commitment of hop ${position + 1 + i} at step ${step} is not signed by node ${c.nodeId}`);
   });
   return signatures.signatures;
 }

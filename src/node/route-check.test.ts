@@ -4,10 +4,11 @@ import { NodeStatusError } from '../protocol/forward-status.ts';
 import type { DiscoveredNode } from '../registry/registry-client.ts';
 import { LoopbackRouteCheck, RegistryRouteCheck } from './route-check.ts';
 
-const listed = (nodeId: string, endpoint: string, shardIndex = 1): DiscoveredNode => ({
+const listed = (nodeId: string, endpoint: string, shardIndex = 1, shardEnd = shardIndex + 1): DiscoveredNode => ({
   nodeId,
   endpoint,
   shardIndex,
+  shardEnd,
   activeSessions: 0,
   maxSessions: 8,
   computeUsPerToken: 1,
@@ -15,7 +16,13 @@ const listed = (nodeId: string, endpoint: string, shardIndex = 1): DiscoveredNod
   lastSeenMs: 0,
   tls: false,
 });
-const hop = (nodeId: string, endpoint: string, shardIndex = 1) => ({ nodeId, endpoint, shardIndex, tls: false });
+const hop = (nodeId: string, endpoint: string, shardIndex = 1, shardEnd = shardIndex + 1) => ({
+  nodeId,
+  endpoint,
+  shardIndex,
+  shardEnd,
+  tls: false,
+});
 const refused = (code: string) => (error: unknown) => error instanceof NodeStatusError && error.code === code;
 
 function fixture(nodes: DiscoveredNode[]) {
@@ -41,7 +48,7 @@ function fixture(nodes: DiscoveredNode[]) {
   return { check, asked, slept, nodes, advance: (ms: number) => (now += ms) };
 }
 
-test('a next hop must be a registered node of its shard, at its registered endpoint', async () => {
+test('a next hop must be a registered node holding its span, at its registered endpoint', async () => {
   const { check } = fixture([listed('0xb', '10.0.0.2:7000')]);
   await check.checkNextHop('m', hop('0xb', '10.0.0.2:7000'));
   await assert.rejects(check.checkNextHop('m', hop('0xb', '10.0.0.66:7000')), refused('NEXT_HOP_NOT_REGISTERED'));
@@ -50,6 +57,34 @@ test('a next hop must be a registered node of its shard, at its registered endpo
     check.checkNextHop('m', hop('0xevil', '169.254.169.254:80')),
     refused('NEXT_HOP_NOT_REGISTERED'),
   );
+});
+
+test('a next hop may run any span of the shards its node holds, and no shard beyond them', async () => {
+  const { check } = fixture([listed('0xb', '10.0.0.2:7000', 1, 4)]);
+  for (const [start, end] of [
+    [1, 4],
+    [1, 2],
+    [2, 4],
+    [3, 4],
+  ] as const)
+    await check.checkNextHop('m', hop('0xb', '10.0.0.2:7000', start, end));
+  for (const [start, end] of [
+    [0, 2],
+    [3, 5],
+    [0, 5],
+    [4, 5],
+  ] as const)
+    await assert.rejects(
+      check.checkNextHop('m', hop('0xb', '10.0.0.2:7000', start, end)),
+      (error: unknown) =>
+        refused('NEXT_HOP_NOT_REGISTERED')(error) &&
+        (error as Error).message.includes(
+          `next hop 0xb at 10.0.0.2:7000 is not a registered node of m holding shard${end - start > 1 ? `s ${start}–${end - 1}` : ` ${start}`}`,
+        ),
+    );
+  // a previous hop is recognised for a sub-span too
+  assert.equal(await check.isPreviousHop('m', hop('0xb', '10.0.0.2:7000', 2, 3), '10.0.0.2'), true);
+  assert.equal(await check.isPreviousHop('m', hop('0xb', '10.0.0.2:7000', 2, 5), '10.0.0.2'), false);
 });
 
 test('the listing is cached; a hop missing from a fresh one waits for one later ask, shared by every such Open', async () => {

@@ -2,13 +2,18 @@ import type { Hop__Output } from '../proto/tessera/v1/Hop.ts';
 import type { DiscoveredNode } from '../registry/registry-client.ts';
 import { ForwardReason, NodeStatusError } from '../protocol/forward-status.ts';
 import { isLoopbackHost, splitEndpoint } from './endpoint-security.ts';
+import { formatSpan, spanContains } from '../model/shards/span.ts';
+import { hopSpanOf } from './open-check.ts';
 
 /**
  * Which nodes an Open may name around this one. A node dials the next hop its Open names, so that
  * hop must be a node the cluster lists, never an address a stranger picked.
  */
 export interface RouteCheck {
-  /** Throws unless `hop` is a registered node of its shard of `modelId`, at the endpoint the route gives. */
+  /**
+   * Throws unless `hop` is a registered node of `modelId` whose held span contains the hop's, at the
+   * endpoint (and TLS) the route gives.
+   */
   checkNextHop(modelId: string, hop: Hop__Output): Promise<void>;
   /** Whether a peer at `peerHost` is the registered node `previous` names (it forwards many clients). */
   isPreviousHop(modelId: string, previous: Hop__Output, peerHost: string): Promise<boolean>;
@@ -33,7 +38,7 @@ const notRegistered = (hop: Hop__Output, modelId: string) =>
   new NodeStatusError(
     ForwardReason.NEXT_HOP_NOT_REGISTERED,
     'failed_precondition',
-    `next hop ${hop.nodeId} at ${hop.endpoint} is not a registered node of shard ${hop.shardIndex} of ${modelId}; route through nodes the registry lists`,
+    `next hop ${hop.nodeId} at ${hop.endpoint} is not a registered node of ${modelId} holding ${formatSpan(hopSpanOf(hop))}; route through nodes the registry lists, for spans they hold`,
   );
 
 interface Listing {
@@ -90,7 +95,7 @@ export class RegistryRouteCheck implements RouteCheck {
       nodes.find(
         (n) =>
           n.nodeId === hop.nodeId &&
-          n.shardIndex === hop.shardIndex &&
+          spanContains({ start: n.shardIndex, end: n.shardEnd }, hopSpanOf(hop)) &&
           n.endpoint === hop.endpoint &&
           n.tls === hop.tls,
       );

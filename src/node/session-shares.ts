@@ -6,8 +6,10 @@ import type { KeyPair } from '../crypto/keys.ts';
 import { ForwardReason, NodeStatusError } from '../protocol/forward-status.ts';
 
 /**
- * The compute shares one session earns on this node: one per forward step (its positions), made once the client's usage receipt covers it (the share submitter signs them, a batch at a
- * time). Steps the client never attests earn nothing.
+ * The compute shares one session earns on this node: one per forward step (its positions), made once
+ * the client's usage receipt covers it (the share submitter signs them, a batch at a time). Steps the
+ * client never attests earn nothing. The node is counted by its hop's position in the route: the
+ * receipt's `route[position]` and `tokensPerShard[position]`, and the share's `shardIndex`.
  */
 export class SessionShares {
   readonly #sessionHash: string;
@@ -19,7 +21,8 @@ export class SessionShares {
 
   constructor(
     private readonly key: KeyPair,
-    private readonly shardIndex: number,
+    /** The node's hop in the session's route. */
+    private readonly position: number,
     private readonly modelId: string,
     sessionId: string,
     /** The client key the session was opened with (hex), or '' when it named none. */
@@ -62,18 +65,18 @@ export class SessionShares {
         'invalid',
         'usage receipt is signed by another key than the session was opened with',
       );
-    const allowed = receipt.tokensPerShard[this.shardIndex];
+    const allowed = receipt.tokensPerShard[this.position];
     if (allowed === undefined)
       throw new NodeStatusError(
         ForwardReason.INVALID_USAGE_RECEIPT,
         'invalid',
-        `usage receipt counts ${receipt.tokensPerShard.length} shards, none for shard ${this.shardIndex}`,
+        `usage receipt counts ${receipt.tokensPerShard.length} hops, none for hop ${this.position} of the route`,
       );
-    if (receipt.route[this.shardIndex] !== this.key.address)
+    if (receipt.route[this.position] !== this.key.address)
       throw new NodeStatusError(
         ForwardReason.INVALID_USAGE_RECEIPT,
         'invalid',
-        `usage receipt pays ${receipt.route[this.shardIndex]} for shard ${this.shardIndex}, not this node ${this.key.address}`,
+        `usage receipt pays ${receipt.route[this.position]} for hop ${this.position} of the route, not this node ${this.key.address}`,
       );
     const receiptHash = receiptHashOf(signed.payload).toString('hex');
     const shares: Uint8Array[] = [];
@@ -83,7 +86,7 @@ export class SessionShares {
       shares.push(
         encodeShare({
           nodeId: this.key.address,
-          shardIndex: this.shardIndex,
+          shardIndex: this.position,
           tokensProcessed: step.tokens,
           timestampMs: step.timestampMs,
           sessionHash: this.#sessionHash,

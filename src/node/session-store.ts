@@ -74,7 +74,7 @@ export class SessionStore {
       throw new NodeStatusError(
         ForwardReason.NODE_FULL,
         'resource_exhausted',
-        `node is serving its maximum of ${this.options.maxSessions} sessions; try another node of this shard`,
+        `node is serving its maximum of ${this.options.maxSessions} sessions; try another node holding these shards`,
       );
     }
     const session = new Session(id, cache, this.now(), onEvict);

@@ -5,7 +5,17 @@ import { freemem } from 'node:os';
 import { join } from 'node:path';
 import type { Logger } from '../core/log.ts';
 import type { KeyPair } from '../crypto/keys.ts';
+import { TesseraError } from '../core/errors.ts';
 import { MANIFEST_FILE, parseManifest, type Manifest, type ShardEntry } from '../model/manifest.ts';
+import {
+  formatSpan,
+  spanBytes,
+  spanContains,
+  spanEntries,
+  spanOfShard,
+  spanProblem,
+  type ShardSpan,
+} from '../model/shards/span.ts';
 import { tessera } from '../proto/services.ts';
 import type { AssignShardReply__Output } from '../proto/tessera/v1/AssignShardReply.ts';
 import type { RegistryClient as GrpcRegistryClient } from '../proto/tessera/v1/Registry.ts';
@@ -15,13 +25,13 @@ import { signAssignShardRequest } from '../registry/shard-assignment-request.ts'
 import { fetchShardByRanges, fetchTokenizerByRange } from './range-fetch-shard.ts';
 import { fromRegistry, resolveModelUrl } from './range-fetch-url.ts';
 import { fetchModelFile, type FetchedFile } from './shard-fetch.ts';
-import { shardSources, type ShardSources } from './shard-sources.ts';
+import { spanSources, type ListedNode, type ShardSources, type SpanSources } from './shard-sources.ts';
 
 /**
  * `tessera node --registry … --model …` (issue 12): the node says what it can hold, the registry
- * answers which shard to serve, and the node downloads that shard and the tokenizer, nothing else,
- * into its model directory. What it then serves is an ordinary shards directory (manifest.json, the
- * tokenizer, its one shard file), started like a pre-cut one.
+ * answers which span of shards to hold, and the node downloads that span's shard files and the
+ * tokenizer, nothing else, into its model directory. What it then serves is an ordinary shards
+ * directory (manifest.json, the tokenizer, its span's files), started like a pre-cut one.
  */
 
 export interface JoinOptions {
@@ -32,10 +42,16 @@ export interface JoinOptions {
   readonly dir: string;
   /** The KV-cache budget the node runs with. */
   readonly kvBudgetBytes: number;
-  /** Memory the node may fill; default the machine's free memory now. */
+  /**
+   * Memory the node may fill with its span's weights and its KV cache: the registry hands it the
+   * longest span that fits. Default the machine's free memory now.
+   */
   readonly freeBytes?: number;
   readonly log: Logger;
-  /** A progress report per file: its name, bytes held and its size. */
+  /**
+   * Progress as bytes come over the network: the tokenizer's under its file name, the span's shard
+   * files together under the span's name (SpanFetch.onProgress).
+   */
   readonly onProgress?: (file: string, held: number, total: number | undefined) => void;
   /**
    * The model's GGUF (https:, hf:OWNER/REPO/FILE.gguf[@REVISION], or http: to a loopback host), as
@@ -48,7 +64,8 @@ export interface JoinOptions {
 
 export interface Joined {
   readonly shardsDir: string;
-  readonly shardIndex: number;
+  /** The shards the registry assigned, each file of them held and checked against the manifest. */
+  readonly span: ShardSpan;
   readonly role: string;
   readonly manifest: Manifest;
   /** Per file fetched: what came over the network. */
@@ -68,7 +85,7 @@ export interface ShardFetch {
   readonly tokenizerPath: string;
   /** Tried first: the model's origin costs the network nothing, the manifest's hashes make it as safe as a peer. */
   readonly rangeUrl?: URL;
-  /** GetShard servers: peers serving the shard, the registry last. */
+  /** GetShard servers: peers holding the shard, the registry last. */
   readonly sources: ShardSources;
   readonly log: Logger;
   readonly onProgress?: (file: string, held: number, total: number | undefined) => void;
@@ -125,8 +142,11 @@ async function fetchTokenizer(
   );
 }
 
-/** One shard's file, by range from the model's URL when there is one, else (or when that fails) from `sources`. */
-export async function fetchShard(options: ShardFetch): Promise<FetchedFile> {
+/**
+ * One shard's file, by range from the model's URL when there is one, else (or when that fails:
+ * `onRangeAbandoned`) from `sources`.
+ */
+async function fetchShard(options: ShardFetch & { readonly onRangeAbandoned?: () => void }): Promise<FetchedFile> {
   const { entry, log, onProgress } = options;
   const { rangeUrl } = options;
   const byRange =
@@ -144,12 +164,13 @@ export async function fetchShard(options: ShardFetch): Promise<FetchedFile> {
           }),
         );
   if (byRange !== undefined) return byRange;
+  if (rangeUrl !== undefined) options.onRangeAbandoned?.();
   return fetchModelFile(
     {
       modelId: options.modelId,
       file: entry.file,
       sha256: entry.sha256,
-      ...(entry.bytes === undefined ? {} : { bytes: entry.bytes }),
+      bytes: entry.bytes,
     },
     {
       ...options.sources,
@@ -158,6 +179,61 @@ export async function fetchShard(options: ShardFetch): Promise<FetchedFile> {
       ...(onProgress === undefined ? {} : { onProgress: (held, total) => onProgress(entry.file, held, total) }),
     },
   );
+}
+
+export interface SpanFetch extends Omit<ShardFetch, 'entry' | 'sources' | 'onProgress'> {
+  readonly span: ShardSpan;
+  /** GetShard servers per shard: peers holding a span that contains it, the registry last. */
+  readonly sources: SpanSources;
+  /** Shards whose files the node holds checked already (a move's overlap with the span it leaves): left as they are. */
+  readonly keep?: ShardSpan;
+  /**
+   * One report for the whole span, under `label` (e.g. "shards 0–3 of stories260K"): bytes of its
+   * files held, of spanBytes. Only files that come over the network report.
+   */
+  readonly onProgress?: (label: string, held: number, total: number) => void;
+}
+
+/**
+ * Every shard file of `span`, one after the other, each from the model's URL first, then from the
+ * peers holding its shard, then the registry (fetchShard), and each checked against the manifest.
+ * After the URL fails for one file the rest of the span skips it: the origin refused once already.
+ */
+export async function fetchSpan(options: SpanFetch): Promise<FetchedFile[]> {
+  const { manifest, span, log, onProgress } = options;
+  const label = `${formatSpan(span)} of ${manifest.modelId}`;
+  const total = spanBytes(manifest, span);
+  let rangeUrl = options.rangeUrl;
+  let before = 0;
+  const files: FetchedFile[] = [];
+  for (const entry of spanEntries(manifest, span)) {
+    const base = before;
+    before += entry.bytes;
+    if (options.keep !== undefined && spanContains(options.keep, spanOfShard(entry.index))) continue;
+    const file = await fetchShard({
+      modelId: options.modelId,
+      manifest,
+      dir: options.dir,
+      tokenizerPath: options.tokenizerPath,
+      log,
+      entry,
+      ...(rangeUrl === undefined ? {} : { rangeUrl }),
+      onRangeAbandoned: () => {
+        log('model_url_skipped', { span: label, action: 'the rest of the span comes from peers and the registry' });
+        rangeUrl = undefined;
+      },
+      sources: options.sources(entry.index),
+      // A range fetch counts its tensors' bytes, a GetShard the file's: either scales to the file's share.
+      ...(onProgress === undefined
+        ? {}
+        : {
+            onProgress: (_file: string, held: number, of: number | undefined) =>
+              onProgress(label, base + Math.round(of ? (entry.bytes * held) / of : held), total),
+          }),
+    });
+    files.push(file);
+  }
+  return files;
 }
 
 /** The shards of a manifest already held complete in `dir` (a restart): what the node may keep serving. */
@@ -213,7 +289,10 @@ function rangeSource(options: JoinOptions, manifest: Manifest): URL | undefined 
   }
 }
 
-/** Asks the registry which shard this node should serve; rejects with the registry's reason (a TesseraError). */
+/**
+ * Asks the registry which span of shards this node should hold (`serving`: where the span it holds
+ * starts, when it asks whether to move); rejects with the registry's reason (a TesseraError).
+ */
 export async function assignShard(
   registry: string,
   key: KeyPair,
@@ -255,7 +334,7 @@ export async function joinNetwork(options: JoinOptions): Promise<Joined> {
   const registry = new RegistryClient(options.registry);
   let manifest: Manifest;
   let manifestJson: string;
-  let nodes: readonly { nodeId: string; endpoint: string; shardIndex: number; tls: boolean }[];
+  let nodes: readonly ListedNode[];
   try {
     // Discover, not GetManifest: the manifest alone, the tokenizer comes with the other files.
     ({ manifest, manifestJson, nodes } = await registry.discover(options.modelId));
@@ -275,39 +354,38 @@ export async function joinNetwork(options: JoinOptions): Promise<Joined> {
     tier: 'unmeasured',
     held,
   });
+  const span = assignedSpan(options.registry, manifest, assigned);
   log('shard_assignment', {
     modelId: options.modelId,
-    shard: assigned.shardIndex,
+    shard: span.start,
+    shardEnd: span.end,
     layers: `${assigned.layerStart}-${assigned.layerEnd - 1}`,
     shardRole: assigned.role,
     held,
     freeBytes,
   });
   writeFileSync(join(dir, MANIFEST_FILE), manifestJson);
-  const entry = manifest.shards[assigned.shardIndex]!;
-  const { sources, tls } = shardSources(nodes, entry.index, options.key.address, options.registry);
-  const files: FetchedFile[] = [];
-  const onProgress = options.onProgress;
+  const sources = spanSources(nodes, options.key.address, options.registry);
   const rangeUrl = rangeSource(options, manifest);
-  const tokenizer = await fetchTokenizer(rangeUrl, manifest, { sources, tls }, options);
-  files.push(tokenizer);
-  const shard = await fetchShard({
+  // Every node holds the tokenizer: those holding the span's first shard are as good as any.
+  const tokenizer = await fetchTokenizer(rangeUrl, manifest, sources(span.start), options);
+  const shards = await fetchSpan({
     modelId: options.modelId,
     manifest,
-    entry,
+    span,
     dir,
     tokenizerPath: tokenizer.path,
     ...(rangeUrl === undefined ? {} : { rangeUrl }),
-    sources: { sources, tls },
+    sources,
     log,
-    ...(onProgress === undefined ? {} : { onProgress }),
+    ...(options.onProgress === undefined ? {} : { onProgress: options.onProgress }),
   });
-  files.push(shard);
+  const files = [tokenizer, ...shards];
   const fetchedBytes = files.reduce((sum, f) => sum + f.fetchedBytes, 0);
-  log('shard_files_ready', { modelId: options.modelId, shard: assigned.shardIndex, dir, fetchedBytes });
+  log('shard_files_ready', { modelId: options.modelId, shard: span.start, shardEnd: span.end, dir, fetchedBytes });
   return {
     shardsDir: dir,
-    shardIndex: assigned.shardIndex,
+    span,
     role: assigned.role,
     manifest,
     files,
@@ -315,4 +393,16 @@ export async function joinNetwork(options: JoinOptions): Promise<Joined> {
     tokenizerPath: tokenizer.path,
     ...(rangeUrl === undefined ? {} : { rangeUrl }),
   };
+}
+
+/**
+ * The span an AssignShard reply names, refused unless it is one of the manifest's (ASSIGNMENT_INVALID).
+ * A registry that predates spans sends no end: its assignment is one shard.
+ */
+export function assignedSpan(registry: string, manifest: Manifest, reply: AssignShardReply__Output): ShardSpan {
+  const span = { start: reply.shardIndex, end: reply.shardEnd === 0 ? reply.shardIndex + 1 : reply.shardEnd };
+  const problem = spanProblem(manifest, span);
+  if (problem !== undefined)
+    throw new TesseraError('ASSIGNMENT_INVALID', 'failed_precondition', `registry ${registry} assigned ${problem}`);
+  return span;
 }

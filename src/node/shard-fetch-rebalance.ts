@@ -4,17 +4,26 @@ import { join } from 'node:path';
 import type { Logger } from '../core/log.ts';
 import type { KeyPair } from '../crypto/keys.ts';
 import type { Manifest } from '../model/manifest.ts';
+import {
+  formatSpan,
+  sameSpan,
+  spanBytes,
+  spanContains,
+  spanEntries,
+  spanOfShard,
+  type ShardSpan,
+} from '../model/shards/span.ts';
 import { unhealthy, type Health } from '../metrics/metrics-server.ts';
-import { assignShard, fetchShard } from './shard-fetch-join.ts';
-import { discoverShardSources } from './shard-sources.ts';
+import { assignedSpan, assignShard, fetchSpan } from './shard-fetch-join.ts';
+import { discoverSpanSources } from './shard-sources.ts';
 
 /**
  * Rebalancing (issue 12; Petals' `should_choose_other_blocks`): every interval an assigned node asks
- * the registry whether moving to another shard would raise the network's weakest shard past the
- * hysteresis without uncovering its own. If so it fetches the new shard first (from nodes serving
- * it, as a joining node does, the registry last), then stops serving the old one (unregistering,
- * letting its sessions finish), serves the new one under the same key, and deletes the old file: it
- * holds one shard's bytes, as when it joined.
+ * the registry whether moving to another span would raise the network's weakest shard past the
+ * hysteresis without uncovering any. If so it fetches the files of the new span it lacks first (from
+ * nodes holding them, as a joining node does, the registry last), then stops serving the old span
+ * (unregistering, letting its sessions finish), serves the new one under the same key, and deletes
+ * the files it no longer holds: it keeps one span's bytes, as when it joined.
  */
 
 /** What a serving node is to this loop: a thing to ask for health and to close. */
@@ -31,40 +40,53 @@ export interface RebalanceOptions {
   /** Where the model's files are kept. */
   readonly dir: string;
   readonly kvBudgetBytes: number;
+  /**
+   * Memory the node may fill, as given when it joined; default the machine's free memory now plus
+   * the span it holds (a move frees it).
+   */
+  readonly freeBytes?: number;
   readonly intervalMs: number;
   readonly log: Logger;
-  /** The node as it serves now. */
-  readonly shardIndex: number;
+  /** The span the node holds and serves now. */
+  readonly span: ShardSpan;
   readonly node: ServingNode;
-  /** Starts serving `shardIndex` from `dir` (registering it). */
-  readonly start: (shardIndex: number) => Promise<ServingNode>;
-  readonly onProgress?: (file: string, held: number, total: number | undefined) => void;
+  /** Starts serving `span` from `dir` (registering it). */
+  readonly start: (span: ShardSpan) => Promise<ServingNode>;
+  /** One bar over a move's span (fetchSpan's onProgress). */
+  readonly onProgress?: (label: string, held: number, total: number) => void;
   /** The tokenizer file the join fetched: its metadata goes into a shard assembled from ranges. */
   readonly tokenizerPath: string;
-  /** The model's GGUF, when the join fetched by range: a move's shard comes from there first. */
+  /** The model's GGUF, when the join fetched by range: a move's shards come from there first. */
   readonly rangeUrl?: URL;
 }
 
 export function serveWithRebalancing(options: RebalanceOptions): ServingNode {
   const { log, manifest } = options;
-  let shardIndex = options.shardIndex;
+  let span = options.span;
   let node: ServingNode | undefined = options.node;
   let closed = false;
   let timer: NodeJS.Timeout | undefined;
   let running: Promise<void> = Promise.resolve();
+  const fields = (from: ShardSpan, to: ShardSpan) => ({
+    from: from.start,
+    fromEnd: from.end,
+    to: to.start,
+    toEnd: to.end,
+  });
 
-  const move = async (target: number): Promise<void> => {
-    const from = manifest.shards[shardIndex]!;
-    const to = manifest.shards[target]!;
-    log('shard_moving', { from: from.index, to: to.index });
-    await fetchShard({
+  const move = async (target: ShardSpan): Promise<void> => {
+    const from = span;
+    log('shard_moving', { ...fields(from, target), span: formatSpan(target) });
+    // The files it keeps are checked and served now: only the others come over the network.
+    await fetchSpan({
       modelId: options.modelId,
       manifest,
-      entry: to,
+      span: target,
+      keep: from,
       dir: options.dir,
       tokenizerPath: options.tokenizerPath,
       ...(options.rangeUrl === undefined ? {} : { rangeUrl: options.rangeUrl }),
-      sources: await discoverShardSources(options.registry, options.modelId, to.index, options.key.address, log),
+      sources: await discoverSpanSources(options.registry, options.modelId, options.key.address, log),
       log,
       ...(options.onProgress === undefined ? {} : { onProgress: options.onProgress }),
     });
@@ -72,31 +94,33 @@ export function serveWithRebalancing(options: RebalanceOptions): ServingNode {
     await node!.close();
     node = undefined;
     try {
-      node = await options.start(to.index);
+      node = await options.start(target);
     } catch (error) {
-      log('shard_move_failed', { from: from.index, to: to.index, error: (error as Error).message });
-      node = await options.start(from.index);
+      log('shard_move_failed', { ...fields(from, target), error: (error as Error).message });
+      node = await options.start(from);
       return;
     }
-    shardIndex = to.index;
-    rmSync(join(options.dir, from.file), { force: true });
-    log('shard_moved', { from: from.index, to: to.index });
+    span = target;
+    for (const entry of spanEntries(manifest, from))
+      if (!spanContains(target, spanOfShard(entry.index))) rmSync(join(options.dir, entry.file), { force: true });
+    log('shard_moved', fields(from, target));
   };
 
   const check = async (): Promise<void> => {
     try {
       const reply = await assignShard(options.registry, options.key, {
         modelId: options.modelId,
-        // The shard it serves now is freed by a move: it counts as room.
-        freeBytes: freemem() + (manifest.shards[shardIndex]!.bytes ?? 0),
+        // The span it holds now is freed by a move: it counts as room.
+        freeBytes: options.freeBytes ?? freemem() + spanBytes(manifest, span),
         kvBudgetBytes: options.kvBudgetBytes,
         tier: 'unmeasured',
-        held: [shardIndex],
-        serving: shardIndex,
+        held: spanEntries(manifest, span).map((e) => e.index),
+        serving: span.start,
       });
-      if (!closed && reply.shardIndex !== shardIndex) await move(reply.shardIndex);
+      const target = assignedSpan(options.registry, manifest, reply);
+      if (!closed && !sameSpan(target, span)) await move(target);
     } catch (error) {
-      log('rebalance_failed', { shard: shardIndex, error: (error as Error).message });
+      log('rebalance_failed', { shard: span.start, shardEnd: span.end, error: (error as Error).message });
     }
   };
 
@@ -109,7 +133,7 @@ export function serveWithRebalancing(options: RebalanceOptions): ServingNode {
   schedule();
 
   return {
-    health: () => node?.health() ?? unhealthy(`moving from shard ${shardIndex}`),
+    health: () => node?.health() ?? unhealthy(`moving from ${formatSpan(span)}`),
     close: async () => {
       closed = true;
       clearTimeout(timer);

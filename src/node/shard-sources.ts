@@ -5,9 +5,9 @@ import { RegistryClient } from '../registry/registry-client.ts';
 import { fromServiceError } from '../rpc/status.ts';
 
 /**
- * Where a node fetches a shard's files from, when it joins and when it moves (issue 12): nodes
- * serving that shard first, in a random order so that joiners spread their load over them, and the
- * registry last. A source is trusted for nothing: fetchModelFile checks every file against the
+ * Where a node fetches the files of its span from, when it joins and when it moves (issue 12): for
+ * each shard's file, the nodes holding a span that contains that shard first, in a random order so
+ * that joiners spread their load over them, and the registry last. A source is trusted for nothing: fetchModelFile checks every file against the
  * manifest, so a peer that lies costs a retry from the next source, never a wrong byte served.
  */
 
@@ -15,7 +15,9 @@ import { fromServiceError } from '../rpc/status.ts';
 export interface ListedNode {
   readonly nodeId: string;
   readonly endpoint: string;
+  /** It holds shards [shardIndex, shardEnd), and serves each of their files. */
   readonly shardIndex: number;
+  readonly shardEnd: number;
   readonly tls: boolean;
 }
 
@@ -26,7 +28,7 @@ export interface ShardSources {
   readonly tls: ReadonlySet<string>;
 }
 
-/** The sources of shard `shardIndex` among `nodes` (this node itself left out), the registry last. */
+/** The sources of shard `shardIndex`'s file among `nodes` (this node itself left out), the registry last. */
 export function shardSources(
   nodes: readonly ListedNode[],
   shardIndex: number,
@@ -35,7 +37,7 @@ export function shardSources(
   random: () => number = Math.random,
 ): ShardSources {
   const peers = nodes
-    .filter((n) => n.shardIndex === shardIndex && n.nodeId !== self)
+    .filter((n) => n.shardIndex <= shardIndex && shardIndex < n.shardEnd && n.nodeId !== self)
     .map((n) => ({ ...n, order: random() }))
     .sort((a, b) => a.order - b.order);
   return {
@@ -44,26 +46,33 @@ export function shardSources(
   };
 }
 
+/** The sources of each shard's file, from one listing. */
+export type SpanSources = (shardIndex: number) => ShardSources;
+
+export const spanSources =
+  (nodes: readonly ListedNode[], self: string, registry: string): SpanSources =>
+  (shardIndex) =>
+    shardSources(nodes, shardIndex, self, registry);
+
 /**
- * shardSources from a fresh listing: a move comes minutes after the join, and the peers it saw then
+ * spanSources from a fresh listing: a move comes minutes after the join, and the peers it saw then
  * may be gone. A listing that cannot be read leaves the registry alone as a source (said in the log),
  * since it serves every file too.
  */
-export async function discoverShardSources(
+export async function discoverSpanSources(
   registry: string,
   modelId: string,
-  shardIndex: number,
   self: string,
   log: Logger,
-): Promise<ShardSources> {
+): Promise<SpanSources> {
   const client = new RegistryClient(registry);
   try {
     const { nodes } = await client.discover(modelId);
-    return shardSources(nodes, shardIndex, self, registry);
+    return spanSources(nodes, self, registry);
   } catch (error) {
     const refusal = error instanceof TesseraError ? error : fromServiceError(error as ServiceError);
-    log('shard_peers_unknown', { modelId, shard: shardIndex, code: refusal.code, error: refusal.message });
-    return { sources: [registry], tls: new Set() };
+    log('shard_peers_unknown', { modelId, code: refusal.code, error: refusal.message });
+    return () => ({ sources: [registry], tls: new Set() });
   } finally {
     client.close();
   }

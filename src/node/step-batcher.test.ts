@@ -54,10 +54,10 @@ const prompts = [
 for (const head of [true, false]) {
   test(`8 steps queued together run as one batch and each gets the bytes of forward alone (${head ? 'logits' : 'hidden states'})`, async () => {
     const { engine, batches } = recordingEngine(head);
-    const batcher = new StepBatcher(engine, { maxBatchPositions: 4096 });
+    const batcher = new StepBatcher({ maxBatchPositions: 4096 });
     const caches = prompts.map(() => engine.createCache(1 << 22));
     const results = await Promise.all(
-      prompts.map((tokens, i) => batcher.run({ cache: caches[i]!, input: { tokens }, startPos: 0 })),
+      prompts.map((tokens, i) => batcher.run({ engine, cache: caches[i]!, input: { tokens }, startPos: 0 })),
     );
     assert.deepEqual(
       batches.map((b) => b.length),
@@ -76,20 +76,21 @@ for (const head of [true, false]) {
 test('a prompt over the position budget runs in chunks beside decodes, and gives the bytes of one unchunked step', async () => {
   const { engine, batches } = recordingEngine(true);
   const budget = 6;
-  const batcher = new StepBatcher(engine, { maxBatchPositions: budget });
+  const batcher = new StepBatcher({ maxBatchPositions: budget });
   // three sessions prefilled, then decoding one token at a time while a long prompt arrives
   const short = prompts.slice(1, 4);
   const caches = short.map(() => engine.createCache(1 << 22));
   for (let i = 0; i < short.length; i++)
-    await batcher.run({ cache: caches[i]!, input: { tokens: short[i]! }, startPos: 0 });
+    await batcher.run({ engine, cache: caches[i]!, input: { tokens: short[i]! }, startPos: 0 });
   batches.length = 0;
   const long = prompts[0]!;
   const longCache = engine.createCache(1 << 22);
-  const longDone = batcher.run({ cache: longCache, input: { tokens: long }, startPos: 0 });
+  const longDone = batcher.run({ engine, cache: longCache, input: { tokens: long }, startPos: 0 });
   const decoded: Buffer[][] = short.map(() => []);
   const decodes = short.map(async (tokens, i) => {
     for (let j = 0; j < 6; j++) {
       const { output } = await batcher.run({
+        engine,
         cache: caches[i]!,
         input: { tokens: [7 + j] },
         startPos: tokens.length + j,
@@ -120,9 +121,9 @@ test('a prompt over the position budget runs in chunks beside decodes, and gives
 
 test('sessions of a 2-shard route are run in two micro-batches, so the next shard has one to work on meanwhile', async () => {
   const { engine, batches } = recordingEngine(false);
-  const batcher = new StepBatcher(engine, { activeSessions: () => 8 });
+  const batcher = new StepBatcher({ activeSessions: () => 8 });
   const runs = prompts.map((tokens) =>
-    batcher.run({ cache: engine.createCache(1 << 22), input: { tokens }, startPos: 0, pipelineDepth: 2 }),
+    batcher.run({ engine, cache: engine.createCache(1 << 22), input: { tokens }, startPos: 0, pipelineDepth: 2 }),
   );
   await Promise.all(runs);
   assert.deepEqual(
@@ -133,11 +134,11 @@ test('sessions of a 2-shard route are run in two micro-batches, so the next shar
 
 test('a step the engine cannot take is refused alone; the others of its batch run', async () => {
   const { engine } = recordingEngine(true);
-  const batcher = new StepBatcher(engine);
+  const batcher = new StepBatcher();
   const good = engine.createCache(1 << 22);
-  const bad = batcher.run({ cache: engine.createCache(1 << 22), input: { tokens: [1, 2] }, startPos: 5 });
-  const full = batcher.run({ cache: engine.createCache(1 << 10), input: { tokens: prompts[0]! }, startPos: 0 });
-  const ok = batcher.run({ cache: good, input: { tokens: prompts[1]! }, startPos: 0 });
+  const bad = batcher.run({ engine, cache: engine.createCache(1 << 22), input: { tokens: [1, 2] }, startPos: 5 });
+  const full = batcher.run({ engine, cache: engine.createCache(1 << 10), input: { tokens: prompts[0]! }, startPos: 0 });
+  const ok = batcher.run({ engine, cache: good, input: { tokens: prompts[1]! }, startPos: 0 });
   await assert.rejects(bad, (e: unknown) => e instanceof EngineInputError && e.code === 'ENGINE_INPUT_INVALID');
   await assert.rejects(full, (e: unknown) => (e as { code?: string }).code === 'KV_CACHE_FULL');
   const { output } = await ok;
@@ -149,22 +150,29 @@ test('a step the engine cannot take is refused alone; the others of its batch ru
 test('a prompt is not starved by decodes that fill every batch: the oldest step runs in each', async () => {
   const { engine, batches } = recordingEngine(true);
   const budget = 4;
-  const batcher = new StepBatcher(engine, { maxBatchPositions: budget });
+  const batcher = new StepBatcher({ maxBatchPositions: budget });
   const short = prompts.slice(1, 5);
   const caches = short.map(() => engine.createCache(1 << 22));
-  await Promise.all(short.map((tokens, i) => batcher.run({ cache: caches[i]!, input: { tokens }, startPos: 0 })));
+  await Promise.all(
+    short.map((tokens, i) => batcher.run({ engine, cache: caches[i]!, input: { tokens }, startPos: 0 })),
+  );
   let longDone = false;
   let decodeSteps = 0;
   // four sessions decoding without pause: by themselves they fill every batch's budget
   const decodes = short.map(async (tokens, i) => {
     for (let j = 0; !longDone && j < 100; j++) {
-      await batcher.run({ cache: caches[i]!, input: { tokens: [5 + j] }, startPos: tokens.length + j });
+      await batcher.run({ engine, cache: caches[i]!, input: { tokens: [5 + j] }, startPos: tokens.length + j });
       decodeSteps++;
     }
   });
   batches.length = 0;
   const long = prompts[0]!;
-  const { output } = await batcher.run({ cache: engine.createCache(1 << 22), input: { tokens: long }, startPos: 0 });
+  const { output } = await batcher.run({
+    engine,
+    cache: engine.createCache(1 << 22),
+    input: { tokens: long },
+    startPos: 0,
+  });
   longDone = true;
   assert.ok(decodeSteps < 4 * 100, `the prompt finished while the decodes went on (after ${decodeSteps} of them)`);
   await Promise.all(decodes);
@@ -177,10 +185,10 @@ test('a prompt is not starved by decodes that fill every batch: the oldest step 
 
 test("a session that ends drops its queued steps: they are refused and never run, the others' steps run", async () => {
   const { engine, batches } = recordingEngine(true);
-  const batcher = new StepBatcher(engine, { maxBatchPositions: 4096 });
+  const batcher = new StepBatcher({ maxBatchPositions: 4096 });
   const [gone, kept] = [engine.createCache(1 << 22), engine.createCache(1 << 22)];
-  const dropped = batcher.run({ cache: gone, input: { tokens: prompts[0]! }, startPos: 0 });
-  const served = batcher.run({ cache: kept, input: { tokens: prompts[1]! }, startPos: 0 });
+  const dropped = batcher.run({ engine, cache: gone, input: { tokens: prompts[0]! }, startPos: 0 });
+  const served = batcher.run({ engine, cache: kept, input: { tokens: prompts[1]! }, startPos: 0 });
   batcher.cancel(gone);
   await assert.rejects(dropped, /the session ended before its step ran/);
   const { output } = await served;
@@ -192,10 +200,11 @@ test("a session that ends drops its queued steps: they are refused and never run
 
 test('each chunk but the last leaves through onChunk as soon as it has run; a partial request computes no logits', async () => {
   const ranges = recordingEngine(false);
-  const batcher = new StepBatcher(ranges.engine, { maxBatchPositions: 8 });
+  const batcher = new StepBatcher({ maxBatchPositions: 8 });
   const tokens = prompts[0]!;
   const chunks: Float32Array[] = [];
   const { output } = await batcher.run({
+    engine: ranges.engine,
     cache: ranges.engine.createCache(1 << 22),
     input: { tokens },
     startPos: 0,
@@ -209,12 +218,18 @@ test('each chunk but the last leaves through onChunk as soon as it has run; a pa
   );
 
   const { engine, batches } = recordingEngine(true);
-  const headBatcher = new StepBatcher(engine, { maxBatchPositions: 64 });
+  const headBatcher = new StepBatcher({ maxBatchPositions: 64 });
   const cache = engine.createCache(1 << 22);
-  const part = await headBatcher.run({ cache, input: { tokens: tokens.slice(0, 5) }, startPos: 0, partial: true });
+  const part = await headBatcher.run({
+    engine,
+    cache,
+    input: { tokens: tokens.slice(0, 5) },
+    startPos: 0,
+    partial: true,
+  });
   assert.equal(part.output.length, 0, 'no logits for a part');
   assert.deepEqual(batches.at(-1), [{ positions: 5, partial: true }]);
-  const rest = await headBatcher.run({ cache, input: { tokens: tokens.slice(5) }, startPos: 5 });
+  const rest = await headBatcher.run({ engine, cache, input: { tokens: tokens.slice(5) }, startPos: 5 });
   const alone = engine.forward(engine.createCache(1 << 22), { tokens }, 0).logits!;
   assert.ok(bytesOf(rest.output).equals(bytesOf(alone)), 'the last part gives the logits of the whole step');
 });
@@ -222,10 +237,11 @@ test('each chunk but the last leaves through onChunk as soon as it has run; a pa
 test("the only session's step runs at once, not a turn of the event loop later; with more sessions it waits for that turn's arrivals", async () => {
   for (const sessions of [1, 2]) {
     const { engine, batches } = recordingEngine(true);
-    const batcher = new StepBatcher(engine, { activeSessions: () => sessions });
+    const batcher = new StepBatcher({ activeSessions: () => sessions });
     const order: string[] = [];
     setImmediate(() => order.push('next turn'));
     const { output } = await batcher.run({
+      engine,
       cache: engine.createCache(1 << 22),
       input: { tokens: prompts[2]! },
       startPos: 0,
@@ -237,4 +253,37 @@ test("the only session's step runs at once, not a turn of the event loop later; 
     const alone = engine.forward(engine.createCache(1 << 22), { tokens: prompts[2]! }, 0).logits!;
     assert.ok(bytesOf(output).equals(bytesOf(alone)));
   }
+});
+
+test('steps of different engine views of one node never share a batch; each still gets the bytes of forward alone', async () => {
+  const { config } = model;
+  const whole = new Engine(
+    config,
+    { start: 0, end: config.layers, embedding: true, head: true },
+    backend,
+    model.weights,
+  );
+  const views = [whole, whole.slice({ start: 0, end: 2, embedding: true, head: false })];
+  const batches: string[][] = [];
+  for (const [name, view] of views.entries()) {
+    const forwardBatch = view.forwardBatch.bind(view);
+    view.forwardBatch = (items: readonly BatchItem[]) => {
+      batches.push(items.map(() => `view ${name}`));
+      return forwardBatch(items);
+    };
+  }
+  const batcher = new StepBatcher({ maxBatchPositions: 4096 });
+  // queued alternately: view 0, view 1, view 0, …
+  const steps = prompts.map((tokens, i) => ({ engine: views[i % 2]!, tokens }));
+  const results = await Promise.all(
+    steps.map(({ engine, tokens }) =>
+      batcher.run({ engine, cache: engine.createCache(1 << 22), input: { tokens }, startPos: 0 }),
+    ),
+  );
+  assert.deepEqual(batches, [Array(4).fill('view 0'), Array(4).fill('view 1')], 'one batch per view, each whole');
+  results.forEach(({ output }, i) => {
+    const { engine, tokens } = steps[i]!;
+    const alone = engine.forward(engine.createCache(1 << 22), { tokens }, 0);
+    assert.ok(bytesOf(output).equals(bytesOf(alone.logits ?? alone.hidden!)), `step ${i}: the bytes alone`);
+  });
 });

@@ -7,6 +7,10 @@
  * budget, so one long prompt delays the decodes queued beside it by one chunk, not by the whole
  * prompt. Each step gets the bytes it would get alone (forwardBatch is row-exact, and a chunked
  * input writes the same KV cache rows as an unchunked one), so commitments and audits hold.
+ *
+ * A node runs each session on the engine of its hop's span (a view of the one over all the node
+ * holds, src/model/engine.ts `slice`): a batch holds steps of one engine only, as one pass runs one
+ * run of layers; steps of another wait for a batch of their own.
  */
 import type { Engine, BatchItem, ForwardInput } from '../model/engine.ts';
 import type { KvCache } from '../model/kv-cache.ts';
@@ -35,10 +39,12 @@ export interface BatchedOutput {
 }
 
 export interface StepRequest {
+  /** The engine (view) the step's session runs on: the one that made its cache. */
+  readonly engine: Engine;
   readonly cache: KvCache;
   readonly input: ForwardInput;
   readonly startPos: number;
-  /** Shards in the session's route (1: the whole model here). */
+  /** Hops in the session's route (1: the whole model here). */
   readonly pipelineDepth?: number;
   /** The step's last position comes in a later request (a part of a step): a head range computes no logits for it. */
   readonly partial?: boolean;
@@ -66,10 +72,7 @@ export class StepBatcher {
   private scheduled = false;
   private readonly maxPositions: number;
 
-  constructor(
-    private readonly engine: Engine,
-    private readonly options: StepBatcherOptions = {},
-  ) {
+  constructor(private readonly options: StepBatcherOptions = {}) {
     this.maxPositions = options.maxBatchPositions ?? DEFAULT_BATCH_POSITIONS;
     if (!Number.isInteger(this.maxPositions) || this.maxPositions < 1)
       throw new Error(`maxBatchPositions must be a positive integer, got ${this.maxPositions}`);
@@ -82,7 +85,7 @@ export class StepBatcher {
   run(request: StepRequest): Promise<BatchedOutput> {
     let positions: number;
     try {
-      positions = this.engine.check(request);
+      positions = request.engine.check(request);
     } catch (error) {
       return Promise.reject(error);
     }
@@ -126,16 +129,17 @@ export class StepBatcher {
     else setImmediate(run);
   }
 
-  /** Which queued steps run next, and how many of their positions. */
+  /** Which queued steps run next (all on the oldest one's engine), and how many of their positions. */
   private pick(): { pending: Pending; take: number }[] {
     const depth = Math.max(1, ...this.queue.map((p) => p.request.pipelineDepth ?? 1));
     const sessions = Math.max(this.queue.length, this.options.activeSessions?.() ?? 0);
     const maxItems = Math.max(1, Math.ceil(sessions / depth));
     // The oldest step always runs (at least one position of it), so none waits forever; the others
-    // go fewest remaining positions first (decodes, then the ends of prompts), and the oldest takes
-    // what room they leave.
-    const [oldest, ...rest] = this.queue;
+    // of its engine go fewest remaining positions first (decodes, then the ends of prompts), and the
+    // oldest takes what room they leave.
+    const [oldest, ...others] = this.queue;
     if (oldest === undefined) return [];
+    const rest = others.filter((p) => p.request.engine === oldest.request.engine);
     rest.sort((a, b) => a.positions - a.done - (b.positions - b.done));
     const picked: { pending: Pending; take: number }[] = [];
     let room = this.maxPositions - 1;
@@ -152,7 +156,8 @@ export class StepBatcher {
   private runBatch(): void {
     const picked = this.pick();
     if (picked.length === 0) return;
-    const H = this.engine.config.hiddenSize;
+    const { engine } = picked[0]!.pending.request;
+    const H = engine.config.hiddenSize;
     const items: BatchItem[] = picked.map(({ pending: { request, done, positions }, take }) => ({
       cache: request.cache,
       input:
@@ -168,13 +173,13 @@ export class StepBatcher {
     const started = performance.now();
     let results;
     try {
-      results = this.engine.forwardBatch(items);
+      results = engine.forwardBatch(items);
     } catch {
       // Every item was checked when queued, so this is rare; run them one by one so that only the
       // step at fault fails.
       results = items.map((item) => {
         try {
-          return this.engine.forwardBatch([item])[0]!;
+          return engine.forwardBatch([item])[0]!;
         } catch (error) {
           return error instanceof Error ? error : new Error(String(error));
         }

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { keyPairFromSecret } from '../crypto/keys.ts';
@@ -7,10 +8,17 @@ import { auditCommitmentOf, auditDraw, auditThreshold, detectionProbability, isA
 const secret = Buffer.alloc(32, 7);
 const node = keyPairFromSecret(Buffer.alloc(32, 1));
 
-/** The node's commitment to step `step` of `session` on `shardIndex`, at a fixed time: the same signature each run. */
-function committed(session: string, step: number, shardIndex = 0, timestampMs = 1_700_000_000_000) {
+/** The node's commitment to step `step` of `session` on shards [shardIndex, shardEnd), at a fixed time: the same signature each run. */
+function committed(
+  session: string,
+  step: number,
+  shardIndex = 0,
+  timestampMs = 1_700_000_000_000,
+  shardEnd = shardIndex + 1,
+) {
   return signCommitment(node, {
     shardIndex,
+    shardEnd,
     stepId: stepIdOf(session, step),
     inputHash: Buffer.alloc(32, 2),
     outputHash: Buffer.alloc(32, 3),
@@ -40,9 +48,11 @@ test('the threshold is rate · 2^256: nothing at 0, everything at 1, exactly 2^2
   assert.equal(isAudited(secret, step, 1), true);
 });
 
-test("draws depend on the secret, the step, the shard and the node's signature, and select about the rate", () => {
+test("draws depend on the secret, the step, the span and the node's signature, and select about the rate", () => {
   const step = committed('session', 3);
-  assert.notEqual(auditDraw(secret, step), auditDraw(secret, { ...step, shardIndex: 1 }));
+  assert.notEqual(auditDraw(secret, step), auditDraw(secret, { ...step, shardIndex: 1, shardEnd: 2 }));
+  // The same first shard, a longer span: another draw.
+  assert.notEqual(auditDraw(secret, step), auditDraw(secret, { ...step, shardEnd: 4 }));
   assert.notEqual(auditDraw(secret, step), auditDraw(Buffer.alloc(32, 8), step));
   assert.notEqual(auditDraw(secret, step), auditDraw(secret, { ...step, stepId: stepIdOf('session', 4) }));
   // The same step committed a millisecond later: another signature, another draw.
@@ -51,7 +61,8 @@ test("draws depend on the secret, the step, the shard and the node's signature, 
   assert.notEqual(auditDraw(secret, step), auditDraw(secret, later));
   let selected = 0;
   const n = 4000;
-  for (let i = 0; i < n; i++) if (isAudited(secret, committed('session', i, i % 4), 0.05)) selected++;
+  for (let i = 0; i < n; i++)
+    if (isAudited(secret, committed('session', i, i % 4, 1_700_000_000_000, 4 + (i % 3)), 0.05)) selected++;
   // 5 % of 4000 is 200, with a standard deviation of about 14: six of them either side.
   assert.ok(selected > 116 && selected < 284, `${selected} of ${n} selected`);
 });
@@ -79,4 +90,17 @@ test('the audit commitment is sha256 of the secret, and the detection bound is 1
   assert.equal(detectionProbability(0.05, 0), 0);
   assert.ok(Math.abs(detectionProbability(0.05, 20) - (1 - 0.95 ** 20)) < 1e-15);
   assert.ok(detectionProbability(0.05, 300) > 0.9999997);
+});
+
+test("the draw hashes the secret, the step id, the span's start and end (u32 big-endian each) and the signature's r || s", () => {
+  const step = committed('session', 5, 1, 1_700_000_000_000, 4);
+  const span = Buffer.from([0, 0, 0, 1, 0, 0, 0, 4]);
+  const expected = createHash('sha256')
+    .update(secret)
+    .update(step.stepId)
+    .update(span)
+    .update(step.signature.subarray(0, 64))
+    .digest('hex');
+  // A signature from signCommitment is low-s already: r || s is its first 64 bytes.
+  assert.equal(auditDraw(secret, step), BigInt(`0x${expected}`));
 });

@@ -4,10 +4,12 @@ import type { SignedCommitment } from './commitment.ts';
 /**
  * Audit selection (docs/ARCHITECTURE.md §6): commit, then challenge. The client draws a secret per
  * session and sends only its hash at Open; nodes sign their commitments; then the client reveals the
- * secret, and step s of shard k is audited iff H(secret || stepId || k || signature) < rate · 2^256,
- * where stepId = H(session || s) (src/protocol/commitment.ts) and signature is r || s of the node's
- * signature of its commitment to the step, s in its lower half (canonicalSignature). Using the step id rather than s lets a registry check a selection
- * from the commitment alone, without learning the session or the step.
+ * secret, and step s of the span of shards [a, b) is audited iff
+ * H(secret || stepId || a || b || signature) < rate · 2^256, where stepId = H(session || s)
+ * (src/protocol/commitment.ts), a and b are u32 big-endian, and signature is r || s of the node's
+ * signature of its commitment to the step, s in its lower half (canonicalSignature). Using the step
+ * id rather than s lets a registry check a selection from the commitment alone, without learning the
+ * session or the step.
  *
  * Each party is missing one input when it could still steer: the node signs before it knows the
  * secret, and the client, which knows its secret before it picks session ids and step numbers,
@@ -42,8 +44,8 @@ export function auditThreshold(rate: number): bigint {
   return BigInt(Math.floor(rate * 2 ** 53)) << 203n;
 }
 
-/** What a draw reads of a node's signed commitment to a step. */
-export type DrawnStep = Pick<SignedCommitment, 'stepId' | 'shardIndex' | 'signature'>;
+/** What a draw reads of a node's signed commitment to a step (its span among it). */
+export type DrawnStep = Pick<SignedCommitment, 'stepId' | 'shardIndex' | 'shardEnd' | 'signature'>;
 
 /** The order of secp256k1's group: s and n − s sign the same message. */
 const CURVE_ORDER = 0xfffffffffffffffffffffffffffffffebaaedce6af48a03bbfd25e8cd0364141n;
@@ -65,16 +67,17 @@ function canonicalSignature(signature: Uint8Array): Buffer {
 }
 
 /**
- * The draw of one committed step of one shard, a 256-bit integer. Throws a RangeError for a
- * signature that is not 65 bytes (check the commitment's signature first).
+ * The draw of one committed step of one span, a 256-bit integer. Throws a RangeError for a
+ * signature that is not 65 bytes, or a span whose ends are not u32 (check the commitment first).
  */
 export function auditDraw(secret: Uint8Array, step: DrawnStep): bigint {
-  const shard = Buffer.alloc(4);
-  shard.writeUInt32BE(step.shardIndex);
+  const span = Buffer.alloc(8);
+  span.writeUInt32BE(step.shardIndex, 0);
+  span.writeUInt32BE(step.shardEnd, 4);
   const digest = createHash('sha256')
     .update(secret)
     .update(step.stepId)
-    .update(shard)
+    .update(span)
     .update(canonicalSignature(step.signature))
     .digest('hex');
   return BigInt(`0x${digest}`);

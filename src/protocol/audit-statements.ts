@@ -20,13 +20,14 @@ export interface SignedStatement {
   readonly signature: Uint8Array;
 }
 
+/** A shard file a verifier holds: it takes tickets whose every shard it holds. */
 export interface HeldShardClaim {
   readonly modelId: string;
   readonly shardIndex: number;
   readonly shardSha256: string;
 }
 
-/** A verifier asks for tickets of the shards it holds, for its engine version. */
+/** A verifier asks for tickets whose every shard it holds, for its engine version. */
 export interface PullRequest {
   readonly kind: 'pull-tickets';
   readonly verifierId: string;
@@ -48,7 +49,9 @@ export interface CompleteRequest {
 
 export interface CommitmentJson {
   readonly nodeId: string;
+  /** The span of shards [shardIndex, shardEnd) the node ran. */
   readonly shardIndex: number;
+  readonly shardEnd: number;
   readonly stepId: string;
   readonly inputHash: string;
   readonly outputHash: string;
@@ -94,6 +97,7 @@ export function commitmentToJson(c: SignedCommitment): CommitmentJson {
   return {
     nodeId: c.nodeId,
     shardIndex: c.shardIndex,
+    shardEnd: c.shardEnd,
     stepId: hex(c.stepId),
     inputHash: hex(c.inputHash),
     outputHash: hex(c.outputHash),
@@ -108,6 +112,7 @@ export function commitmentFromJson(c: CommitmentJson): SignedCommitment {
   return {
     nodeId: c.nodeId,
     shardIndex: c.shardIndex,
+    shardEnd: c.shardEnd,
     stepId: Buffer.from(c.stepId, 'hex'),
     inputHash: Buffer.from(c.inputHash, 'hex'),
     outputHash: Buffer.from(c.outputHash, 'hex'),
@@ -197,6 +202,8 @@ function requestProblems(r: Request): string[] {
         c === null ||
         !isAddress(c.nodeId) ||
         !isCount(c.shardIndex) ||
+        !isCount(c.shardEnd) ||
+        c.shardEnd <= c.shardIndex ||
         !isHex(c.stepId, 32) ||
         !isHex(c.inputHash, 32) ||
         !isHex(c.outputHash, 32) ||
@@ -206,7 +213,7 @@ function requestProblems(r: Request): string[] {
         !isHex(c.signature, 65)
       ) {
         problems.push(
-          'commitment must be {nodeId, shardIndex, stepId, inputHash, outputHash, timestampMs, auditCommitment, signature}, hashes and signature in hex',
+          'commitment must be {nodeId, shardIndex, shardEnd (past shardIndex), stepId, inputHash, outputHash, timestampMs, auditCommitment, signature}, hashes and signature in hex',
         );
       }
       break;
@@ -220,8 +227,8 @@ function requestProblems(r: Request): string[] {
 const FRAUD_PROOF_DOMAIN = domainOf('fraud-proof');
 
 /**
- * What a verifier signs: the ticket's bindings (its id, model, shard file, engine, the accused and
- * its committed hashes) and the output hash it recomputed instead.
+ * What a verifier signs: the ticket's bindings (its id, model, the span recomputed and its weights'
+ * hash, engine, the accused and its committed hashes) and the output hash it recomputed instead.
  */
 function fraudStatement(
   ticket: OpenedTicket,
@@ -234,6 +241,7 @@ function fraudStatement(
     ticketId: ticket.ticketId,
     modelId: ticket.modelId,
     shardIndex: ticket.shardIndex,
+    shardEnd: ticket.shardEnd,
     shardSha256: ticket.shardSha256,
     engineVersion: ticket.engineVersion,
     accused: ticket.commitment.nodeId,

@@ -18,6 +18,7 @@ const bytes = (fill: number, length = 32) => Buffer.alloc(length, fill);
 function signed(auditCommitment?: Uint8Array): SignedCommitment {
   return signCommitment(key, {
     shardIndex: 3,
+    shardEnd: 7,
     stepId: bytes(1),
     inputHash: bytes(2),
     outputHash: bytes(3),
@@ -26,19 +27,20 @@ function signed(auditCommitment?: Uint8Array): SignedCommitment {
   });
 }
 
-test('a commitment signs its fields in a fixed layout: node, shard, step, input, output, time, then the audit commitment or nothing', () => {
+test('a commitment signs its fields in a fixed layout: node, span, step, input, output, time, then the audit commitment or nothing', () => {
   for (const auditCommitment of [undefined, bytes(4)]) {
     const c = signed(auditCommitment);
     const message = Buffer.from(commitmentMessage(c));
-    assert.equal(message.length, auditCommitment ? 160 : 128);
+    assert.equal(message.length, auditCommitment ? 164 : 132);
     assert.equal(`0x${message.subarray(0, 20).toString('hex')}`, key.address);
     assert.equal(message.readUInt32BE(20), 3);
+    assert.equal(message.readUInt32BE(24), 7);
     assert.deepEqual(
-      [24, 56, 88].map((at) => message.subarray(at, at + 32)),
+      [28, 60, 92].map((at) => message.subarray(at, at + 32)),
       [bytes(1), bytes(2), bytes(3)],
     );
-    assert.equal(message.readBigUInt64BE(120), 1_700_000_000_123n);
-    assert.deepEqual(message.subarray(128), auditCommitment ?? Buffer.alloc(0));
+    assert.equal(message.readBigUInt64BE(124), 1_700_000_000_123n);
+    assert.deepEqual(message.subarray(132), auditCommitment ?? Buffer.alloc(0));
     assert.equal(verifyCommitment(c), true);
   }
 });
@@ -48,6 +50,7 @@ test('a commitment with any field changed no longer verifies', () => {
   const changed: SignedCommitment[] = [
     { ...c, nodeId: generateKeyPair().address },
     { ...c, shardIndex: 4 },
+    { ...c, shardEnd: 6 },
     { ...c, stepId: bytes(9) },
     { ...c, inputHash: bytes(9) },
     { ...c, outputHash: bytes(9) },
@@ -67,6 +70,9 @@ test('a commitment whose fields do not fit the layout is refused, not thrown on'
     { ...c, timestampMs: -1 },
     { ...c, timestampMs: 2 ** 64 },
     { ...c, shardIndex: -1 },
+    { ...c, shardEnd: 3 },
+    { ...c, shardEnd: 2 },
+    { ...c, shardEnd: 2 ** 32 },
     { ...c, nodeId: key.address.toUpperCase() },
     { ...c, nodeId: 'node-1' },
   ];
@@ -77,6 +83,7 @@ test('a commitment whose fields do not fit the layout is refused, not thrown on'
 test('fields made first and signed later sign the same as signing at once, stamped when they were made', () => {
   const own = {
     shardIndex: 2,
+    shardEnd: 3,
     stepId: stepIdOf('s', 9),
     inputHash: sha256(Buffer.from('in')),
     outputHash: sha256(Buffer.from('out')),

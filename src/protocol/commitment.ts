@@ -2,17 +2,23 @@ import { createHash } from 'node:crypto';
 import type { KeyPair } from '../crypto/keys.ts';
 import { recoverSigner, sign } from '../crypto/signature.ts';
 
-export const COMMITMENT_DOMAIN = 'tessera/v1/commitment';
+/** v2: the message names a span of shards (v1 named one shard). */
+export const COMMITMENT_DOMAIN = 'tessera/v2/commitment';
 /**
  * The last shard's commitment also covers what it sampled: signed under its own domain, so that its
  * longer message can never be read as a commitment without a result (whose lengths overlap).
  */
-export const RESULT_COMMITMENT_DOMAIN = 'tessera/v1/result-commitment';
+export const RESULT_COMMITMENT_DOMAIN = 'tessera/v2/result-commitment';
 
 /** What a node commits to for one step of one session (the proto's Commitment without the signature). */
 export interface CommitmentFields {
   readonly nodeId: string;
+  /**
+   * The span of the manifest's shards [shardIndex, shardEnd) the node ran for this step: its hop's in
+   * the route (src/model/shards/span.ts). Signed: an audit recomputes exactly these layers.
+   */
   readonly shardIndex: number;
+  readonly shardEnd: number;
   /** sha256(session id || step): names the step without naming the session. */
   readonly stepId: Uint8Array;
   readonly inputHash: Uint8Array;
@@ -129,16 +135,19 @@ const HASH_BYTES = 32;
 
 /**
  * The bytes a commitment's signature covers (under COMMITMENT_DOMAIN), in a fixed layout: node id
- * (20 bytes), shard index (u32), step id, input hash, output hash (32 bytes each), time (u64 ms),
- * then the audit commitment (32 bytes) or nothing, then the result hash (32 bytes) or nothing. Every decode step of every hop signs one and the
- * client checks one: at 128 bytes, or 160 with an audit commitment, it takes two keccak blocks
- * with the domain, where canonical JSON took three, or four with an audit commitment. Throws a
- * RangeError for fields that do not fit the layout.
+ * (20 bytes), the span's first shard and its end (u32 each), step id, input hash, output hash (32
+ * bytes each), time (u64 ms), then the audit commitment (32 bytes) or nothing, then the result hash
+ * (32 bytes) or nothing. Every decode step of every hop signs one and the client checks one: at 132
+ * bytes, or 164 with an audit commitment, it takes two keccak blocks with the domain, where
+ * canonical JSON took three, or four with an audit commitment. Throws a RangeError for fields that
+ * do not fit the layout.
  */
 export function commitmentMessage(c: CommitmentFields): Uint8Array {
   if (!ADDRESS.test(c.nodeId)) throw new RangeError(`node id ${c.nodeId} is not a lower-case 0x address`);
   if (!Number.isInteger(c.shardIndex) || c.shardIndex < 0 || c.shardIndex > 0xffffffff)
     throw new RangeError(`shard index ${c.shardIndex} is not a u32`);
+  if (!Number.isInteger(c.shardEnd) || c.shardEnd <= c.shardIndex || c.shardEnd > 0xffffffff)
+    throw new RangeError(`shard end ${c.shardEnd} is not a u32 past shard index ${c.shardIndex}`);
   if (!Number.isSafeInteger(c.timestampMs) || c.timestampMs < 0)
     throw new RangeError(`time ${c.timestampMs} is not a whole number of ms since the epoch`);
   for (const field of ['stepId', 'inputHash', 'outputHash'] as const) {
@@ -150,15 +159,16 @@ export function commitmentMessage(c: CommitmentFields): Uint8Array {
   const result = c.resultHash ?? NO_RESULT;
   if (result.length !== 0 && result.length !== HASH_BYTES)
     throw new RangeError(`resultHash has ${result.length} bytes, not ${HASH_BYTES} or none`);
-  const message = Buffer.alloc(20 + 4 + 3 * HASH_BYTES + 8 + c.auditCommitment.length + result.length);
+  const message = Buffer.alloc(20 + 8 + 3 * HASH_BYTES + 8 + c.auditCommitment.length + result.length);
   message.write(c.nodeId.slice(2), 0, 'hex');
   message.writeUInt32BE(c.shardIndex, 20);
-  message.set(c.stepId, 24);
-  message.set(c.inputHash, 24 + HASH_BYTES);
-  message.set(c.outputHash, 24 + 2 * HASH_BYTES);
-  message.writeBigUInt64BE(BigInt(c.timestampMs), 24 + 3 * HASH_BYTES);
-  message.set(c.auditCommitment, 32 + 3 * HASH_BYTES);
-  message.set(result, 32 + 3 * HASH_BYTES + c.auditCommitment.length);
+  message.writeUInt32BE(c.shardEnd, 24);
+  message.set(c.stepId, 28);
+  message.set(c.inputHash, 28 + HASH_BYTES);
+  message.set(c.outputHash, 28 + 2 * HASH_BYTES);
+  message.writeBigUInt64BE(BigInt(c.timestampMs), 28 + 3 * HASH_BYTES);
+  message.set(c.auditCommitment, 36 + 3 * HASH_BYTES);
+  message.set(result, 36 + 3 * HASH_BYTES + c.auditCommitment.length);
   return message;
 }
 

@@ -4,7 +4,8 @@ import { generateKeyPair } from '../crypto/keys.ts';
 import { openFailureReport, reportFitsRoute, sessionDigestOf, signFailureReport } from './failure-report.ts';
 
 const keys = [generateKeyPair(), generateKeyPair(), generateKeyPair()];
-const route = keys.map((k, i) => ({ nodeId: k.address, shardIndex: i }));
+// spans [0, 2), [2, 3), [3, 5): a hop's position is not its first shard
+const route = keys.map((k, i) => ({ nodeId: k.address, shardIndex: [0, 2, 3][i]! }));
 const reportBy = (i: number, failed: number, session = 'session-1') =>
   signFailureReport(keys[i]!, {
     failedNode: keys[failed]!.address,
@@ -39,6 +40,14 @@ test('a report fits a route only for its session, from a hop of it, about that h
   assert.ok(!fits(reportBy(0, 2)), 'shard 0 cannot see shard 2 fail');
   assert.ok(!fits(reportBy(2, 1)), 'a hop never sees the hop before it fail');
   assert.ok(!fits(reportBy(0, 1), 'session-1', 1), 'a node takes reports only from below itself');
+  const byFirstShard = signFailureReport(keys[1]!, {
+    failedNode: keys[2]!.address,
+    failedShard: 3,
+    reason: 'NEXT_HOP_FAILED',
+    sessionHash: sessionDigestOf('session-1'),
+    timestampMs: 0,
+  });
+  assert.ok(!fits(byFirstShard), 'a report names the failed hop by its position in the route');
   const stranger = generateKeyPair();
   const outside = signFailureReport(stranger, {
     failedNode: keys[1]!.address,

@@ -14,6 +14,7 @@ export const FAILURE_REPORT_KEY = 'tessera-failure-report-bin';
 export interface FailureReport {
   readonly reporter: string;
   readonly failedNode: string;
+  /** The failed hop's position in the route (0: the hop that takes the prompt). */
   readonly failedShard: number;
   /** The tessera-reason the stream ended with. */
   readonly reason: string;
@@ -76,18 +77,19 @@ export function openFailureReport(bytes: Uint8Array): FailureReport | undefined 
 
 /**
  * Whether a report fits one session's route: for that session, by a hop of the route, about itself
- * or the hop right after it (the only hops a node sees fail first-hand), and naming that hop's shard.
- * `from` (a route index) leaves out reporters before it: a node accepts only reports from below it.
+ * or the hop right after it (the only hops a node sees fail first-hand), and naming that hop's
+ * position. `from` (a route index) leaves out reporters before it: a node accepts only reports from
+ * below it.
  */
 export function reportFitsRoute(
   report: FailureReport,
   sessionId: string,
-  route: readonly { readonly nodeId: string; readonly shardIndex: number }[],
+  route: readonly { readonly nodeId: string }[],
   from = 0,
 ): boolean {
   if (!sessionDigestOf(sessionId).equals(report.sessionHash)) return false;
   const at = route.findIndex((hop, i) => i >= from && hop.nodeId === report.reporter);
   if (at < 0) return false;
-  const failed = route[at]!.nodeId === report.failedNode ? route[at] : route[at + 1];
-  return failed?.nodeId === report.failedNode && failed.shardIndex === report.failedShard;
+  const failedAt = route[at]!.nodeId === report.failedNode ? at : at + 1;
+  return route[failedAt]?.nodeId === report.failedNode && failedAt === report.failedShard;
 }

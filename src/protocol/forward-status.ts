@@ -10,6 +10,7 @@ import { FAILURE_REPORT_KEY } from './failure-report.ts';
  * checked it, and a client bans nobody on a name no fitting report backs (see src/client/blame.ts).
  */
 export const FAILED_NODE_KEY = 'tessera-failed-node';
+/** The failed hop's position in the route (its first shard only in a route of one-shard spans). */
 export const FAILED_SHARD_KEY = 'tessera-failed-shard';
 
 /**
@@ -81,6 +82,7 @@ export const BUSY_REASONS: ReadonlySet<string> = new Set([
 
 export interface FailedHop {
   readonly nodeId: string;
+  /** The hop's position in the session's route (0: the hop that takes the prompt). */
   readonly shardIndex: number;
 }
 

@@ -18,14 +18,19 @@ import { openSignedStatement, statementSigner, uncovered, type OpenedStatement }
 export const MAX_SHARE_TOKENS = 2 ** 20;
 
 /**
- * A compute share (docs/ARCHITECTURE.md §7): work a node did for one session on one shard, backed by
- * the client's usage receipt for that session, which must name the node for that shard. Its value
+ * A compute share (docs/ARCHITECTURE.md §7): work a node did for one session as one hop of its
+ * route, backed by the client's usage receipt for that session, which must name the node at that
+ * hop's position (route[shardIndex]). Its value
  * is not a field: it is the tokens it claims, priced at the base fee of the block that holds it and
  * paid from the deposit of the receipt's client. It carries no signature of its own: the node signs
  * each batch of shares it sends once (share-batch.ts).
  */
 export interface Share {
   readonly nodeId: string;
+  /**
+   * The node's position in the receipt's route (its hop, 0-based), not a shard: a hop runs a span of
+   * the shards its node holds, so a node holding [0, 3) may be hop 1 of a route.
+   */
   readonly shardIndex: number;
   /** 1 to MAX_SHARE_TOKENS. */
   readonly tokensProcessed: number;

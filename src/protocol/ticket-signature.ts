@@ -8,9 +8,15 @@ import { ticketIdOf } from './ticket.ts';
 
 const TICKET_DOMAIN = 'tessera/v1/audit-ticket';
 
-/** What a ticket's signature covers beyond its commitment (which names the step, its input and output). */
+/**
+ * What a ticket's signature covers beyond its commitment (which names the step, its span, its input
+ * and output): the ticket's own span is signed too, so that what the node queued is exactly the
+ * layers it vouches for.
+ */
 export interface TicketStatementFields {
   readonly modelId: string;
+  readonly shardIndex: number;
+  readonly shardEnd: number;
   readonly shardSha256: string;
   readonly engineVersion: string;
   readonly commitment: CommitmentFields;
@@ -24,6 +30,8 @@ function ticketStatement(t: TicketStatementFields): Uint8Array {
     kind: 'audit-ticket',
     ticketId: ticketIdOf(t.commitment),
     modelId: t.modelId,
+    shardIndex: t.shardIndex,
+    shardEnd: t.shardEnd,
     shardSha256: t.shardSha256,
     engineVersion: t.engineVersion,
     auditSecret: hex(t.auditSecret),
@@ -42,6 +50,8 @@ export function signTicket(
     TICKET_DOMAIN,
     ticketStatement({
       modelId: ticket.modelId ?? '',
+      shardIndex: ticket.shardIndex ?? 0,
+      shardEnd: ticket.shardEnd ?? 0,
       shardSha256: ticket.shardSha256 ?? '',
       engineVersion: ticket.engineVersion ?? '',
       commitment,

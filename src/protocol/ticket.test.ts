@@ -8,6 +8,8 @@ import type { Manifest } from '../model/manifest.ts';
 import { tessera } from '../proto/services.ts';
 import type { Ticket, Ticket__Output } from '../proto/tessera/v1/Ticket.ts';
 import { f32ToF16Array } from '../tensor/half.ts';
+import { spanSha256 } from '../model/shards/span.ts';
+import { signTicket, ticketSigner } from './ticket-signature.ts';
 import { signCommitment, stepIdOf, tokenBytes } from './commitment.ts';
 import { ticketForwardInput } from '../audit/recompute.ts';
 import {
@@ -31,9 +33,14 @@ import {
 const node = generateKeyPair();
 const SHA = 'ab'.repeat(32);
 
-async function ticketFor(input: TicketInputBytes, shardIndex = input.tokens ? 0 : 1): Promise<Ticket__Output> {
+async function ticketFor(
+  input: TicketInputBytes,
+  shardIndex = input.tokens ? 0 : 1,
+  shardEnd = shardIndex + 1,
+): Promise<Ticket__Output> {
   const commitment = signCommitment(node, {
     shardIndex,
+    shardEnd,
     stepId: stepIdOf('s', 0),
     inputHash: sha256(input.bytes),
     outputHash: sha256(Buffer.from('out')),
@@ -42,6 +49,7 @@ async function ticketFor(input: TicketInputBytes, shardIndex = input.tokens ? 0 
     await encodeTicket({
       modelId: 'm',
       shardIndex,
+      shardEnd,
       shardSha256: SHA,
       engineVersion: 'e/1',
       input,
@@ -104,6 +112,7 @@ test('forged or malformed tickets are refused with the status that names the fau
           (t.commitment!.signature = Buffer.from(
             signCommitment(generateKeyPair(), {
               shardIndex: 0,
+              shardEnd: 1,
               stepId: t.commitment!.stepId,
               inputHash: t.commitment!.inputHash,
               outputHash: t.commitment!.outputHash,
@@ -136,7 +145,25 @@ test('forged or malformed tickets are refused with the status that names the fau
       variant((t) => (t.shardIndex = 1)),
       1 << 20,
     ),
-    refused(status.INVALID_ARGUMENT, /ticket is for shard 1, its commitment for shard 0/),
+    refused(status.INVALID_ARGUMENT, /ticket is for shards \[1, 1\), which is no span, its commitment for shard 0/),
+  );
+  await assert.rejects(
+    openTicket(
+      variant((t) => (t.shardEnd = 3)),
+      1 << 20,
+    ),
+    (error: unknown) =>
+      refused(
+        status.INVALID_ARGUMENT,
+        /ticket is for shards 0–2, its commitment for shard 0: a ticket recomputes exactly the span its node signed/,
+      )(error) && (error as AuditError).code === 'TICKET_SPAN_MISMATCH',
+  );
+  await assert.rejects(
+    openTicket(
+      variant((t) => (t.commitment!.shardEnd = 0)),
+      1 << 20,
+    ),
+    refused(status.INVALID_ARGUMENT, /malformed the ticket's commitment: shardEnd 0 is not past shardIndex 0/),
   );
   await assert.rejects(
     openTicket(
@@ -172,13 +199,14 @@ test('forged or malformed tickets are refused with the status that names the fau
   );
 });
 
-test('a ticket must fit the manifest: shard file hash, kind of input, hidden size, token ids', async () => {
+test("a ticket must fit the manifest: a span of its shards, the span's weights hash, kind of input, hidden size, token ids", async () => {
   const manifest = {
     modelId: 'm',
     config: { hiddenSize: 8, contextLength: 64, vocabSize: 100 },
     shards: [
       { index: 0, embedding: true, sha256: SHA },
       { index: 1, embedding: false, sha256: 'cd'.repeat(32) },
+      { index: 2, embedding: false, sha256: 'ef'.repeat(32) },
     ],
   } as unknown as Manifest;
   const tokens = await openTicket(await ticketFor({ tokens: true, positions: 1, bytes: tokenBytes([1]) }), 1 << 20);
@@ -197,15 +225,41 @@ test('a ticket must fit the manifest: shard file hash, kind of input, hidden siz
   );
   assert.throws(
     () => checkTicketAgainstManifest(hidden, manifest),
-    refused(status.INVALID_ARGUMENT, /ticket names a shard file with SHA-256 abab.*shard 1 of "m" has cdcd/),
+    refused(status.INVALID_ARGUMENT, /ticket names weights with SHA-256 abab.*; shard 1 of "m" has cdcd/),
   );
   assert.throws(
     () => checkTicketAgainstManifest({ ...hidden, shardSha256: 'cd'.repeat(32) }, manifest),
     refused(status.INVALID_ARGUMENT, /hidden size 4, shard 1 expects 8/),
   );
   assert.throws(
-    () => checkTicketAgainstManifest({ ...tokens, shardIndex: 5 }, manifest),
-    refused(status.INVALID_ARGUMENT, /has shards 0 to 1, not 5/),
+    () => checkTicketAgainstManifest({ ...hidden, shardIndex: 5, shardEnd: 6 }, manifest),
+    refused(status.INVALID_ARGUMENT, /the ticket's span is not of "m": shards \[5, 6\) reach past m's 3 shards/),
+  );
+  assert.throws(
+    () => checkTicketAgainstManifest({ ...hidden, shardEnd: 4 }, manifest),
+    refused(status.INVALID_ARGUMENT, /shards \[1, 4\) reach past m's 3 shards/),
+  );
+  // A span of two shards is named by the hash of its files' hashes, not by either file's.
+  const span = { ...hidden, shardIndex: 1, shardEnd: 3, input: { ...hidden.input, width: 8 } };
+  const spanHash = spanSha256(manifest, { start: 1, end: 3 });
+  assert.notEqual(spanHash, 'cd'.repeat(32));
+  assert.throws(
+    () => checkTicketAgainstManifest({ ...span, shardSha256: 'cd'.repeat(32) }, manifest),
+    refused(status.INVALID_ARGUMENT, new RegExp(`SHA-256 cdcd.*; shards 1–2 of "m" have ${spanHash}`)),
+  );
+  checkTicketAgainstManifest({ ...span, shardSha256: spanHash }, manifest);
+  // A span from shard 0 takes token ids, whatever its length; any other takes hidden states.
+  checkTicketAgainstManifest(
+    { ...tokens, shardEnd: 2, shardSha256: spanSha256(manifest, { start: 0, end: 2 }) },
+    manifest,
+  );
+  assert.throws(
+    () =>
+      checkTicketAgainstManifest(
+        { ...span, shardIndex: 0, shardSha256: spanSha256(manifest, { start: 0, end: 3 }) },
+        manifest,
+      ),
+    refused(status.INVALID_ARGUMENT, /shards 0–2 takes token ids, the ticket holds hidden states/),
   );
 });
 
@@ -239,6 +293,7 @@ test('signed requests open only under their own kind and signer; fraud proofs bi
 
   const commitment = signCommitment(node, {
     shardIndex: 0,
+    shardEnd: 2,
     stepId: stepIdOf('s', 1),
     inputHash: sha256(Buffer.from('i')),
     outputHash: sha256(Buffer.from('o')),
@@ -277,5 +332,51 @@ test('signed requests open only under their own kind and signer; fraud proofs bi
         proof.signature as Uint8Array,
       ),
     refused(status.UNAUTHENTICATED, /not by verifier/),
+  );
+  // The span recomputed is part of what the verifier signs.
+  assert.throws(
+    () =>
+      checkFraudProofSignature(
+        { ...ticket, shardEnd: ticket.shardEnd + 1 },
+        recomputed,
+        verifier.address,
+        1234,
+        proof.signature as Uint8Array,
+      ),
+    refused(status.UNAUTHENTICATED, /not by verifier/),
+  );
+});
+
+test("a ticket's signature covers its span, and an audit request's commitment must name a span", async () => {
+  const wire = await ticketFor(
+    { tokens: false, dtype: 'DTYPE_F32', positions: 1, width: 2, bytes: new Uint8Array(8) },
+    1,
+    4,
+  );
+  const opened = await openTicket(wire, 1 << 20);
+  const secret = Buffer.alloc(32, 9);
+  const signed = signTicket(node, wire, opened.commitment, secret);
+  const fields = { ...opened, auditSecret: secret };
+  assert.equal(ticketSigner(fields, signed.signature as Uint8Array), node.address);
+  assert.notEqual(ticketSigner({ ...fields, shardEnd: 2 }, signed.signature as Uint8Array), node.address);
+  assert.notEqual(ticketSigner({ ...fields, shardIndex: 2 }, signed.signature as Uint8Array), node.address);
+
+  const client = generateKeyPair();
+  const request = {
+    kind: 'audit-request' as const,
+    client: client.address,
+    commitment: commitmentToJson(opened.commitment),
+    secret: secret.toString('hex'),
+    timestampMs: 1,
+    nonce: newNonce(),
+  };
+  assert.deepEqual(openRequest('audit-request', signRequest(client, request)).commitment, request.commitment);
+  assert.throws(
+    () =>
+      openRequest(
+        'audit-request',
+        signRequest(client, { ...request, commitment: { ...request.commitment, shardEnd: 1 } }),
+      ),
+    refused(status.INVALID_ARGUMENT, /commitment must be \{nodeId, shardIndex, shardEnd \(past shardIndex\)/),
   );
 });

@@ -5,6 +5,7 @@ import { status } from '@grpc/grpc-js';
 import { promisify } from 'node:util';
 import { deflate, inflate } from 'node:zlib';
 import type { Manifest } from '../model/manifest.ts';
+import { formatSpan, sameSpan, spanEntries, spanProblem, spanSha256, type ShardSpan } from '../model/shards/span.ts';
 import type { Commitment } from '../proto/tessera/v1/Commitment.ts';
 import type { Commitment__Output } from '../proto/tessera/v1/Commitment.ts';
 import type { Ticket, Ticket__Output } from '../proto/tessera/v1/Ticket.ts';
@@ -33,10 +34,13 @@ export type TicketInputShape =
 /** A step's input exactly as its node received and hashed it. */
 export type TicketInputBytes = TicketInputShape & { readonly bytes: Uint8Array };
 
-/** What a ticket says: no session, user or prompt; shard 0's input is its token ids. */
+/** What a ticket says: no session, user or prompt; a span from shard 0 takes token ids. */
 export interface TicketContent {
   readonly modelId: string;
+  /** The commitment's span of shards [shardIndex, shardEnd): the layers an audit recomputes. */
   readonly shardIndex: number;
+  readonly shardEnd: number;
+  /** spanSha256 of the span's weights (src/model/shards/span.ts): a one-shard span's is its file's. */
   readonly shardSha256: string;
   readonly engineVersion: string;
   readonly input: TicketInputBytes;
@@ -48,6 +52,17 @@ export interface OpenedTicket extends TicketContent {
   readonly ticketId: string;
   /** The ticket's input as it travelled (compressed). */
   readonly compressedBytes: number;
+}
+
+/** The span a ticket or a commitment names. */
+export const spanOf = (t: { readonly shardIndex: number; readonly shardEnd: number }): ShardSpan => ({
+  start: t.shardIndex,
+  end: t.shardEnd,
+});
+
+/** A span as a message names it; one that is not a span (end not past start) is shown as sent. */
+function describeSpan(span: ShardSpan): string {
+  return span.end > span.start ? formatSpan(span) : `shards [${span.start}, ${span.end}), which is no span`;
 }
 
 const BYTES_PER_VALUE: Readonly<Record<HiddenDType, number>> = { DTYPE_F32: 4, DTYPE_F16: 2, DTYPE_BF16: 2 };
@@ -64,6 +79,7 @@ export function commitmentToProto(c: SignedCommitment): Commitment {
   return {
     nodeId: c.nodeId,
     shardIndex: c.shardIndex,
+    shardEnd: c.shardEnd,
     stepId: c.stepId,
     inputHash: c.inputHash,
     outputHash: c.outputHash,
@@ -79,6 +95,8 @@ export function commitmentFromProto(c: Commitment__Output | null | undefined, wh
   if (!c) throw new AuditError(status.INVALID_ARGUMENT, 'COMMITMENT_MALFORMED', `${what} is missing`);
   const problems: string[] = [];
   if (!/^0x[0-9a-f]{40}$/.test(c.nodeId)) problems.push('nodeId is not a lowercase 0x address');
+  if (c.shardEnd <= c.shardIndex)
+    problems.push(`shardEnd ${c.shardEnd} is not past shardIndex ${c.shardIndex} (a span needs at least one shard)`);
   for (const field of ['stepId', 'inputHash', 'outputHash'] as const)
     if (c[field].length !== 32) problems.push(`${field} has ${c[field].length} bytes, not 32`);
   if (c.signature.length !== 65) problems.push(`signature has ${c.signature.length} bytes, not 65`);
@@ -92,6 +110,7 @@ export function commitmentFromProto(c: Commitment__Output | null | undefined, wh
   return {
     nodeId: c.nodeId,
     shardIndex: c.shardIndex,
+    shardEnd: c.shardEnd,
     stepId: c.stepId,
     inputHash: c.inputHash,
     outputHash: c.outputHash,
@@ -108,6 +127,7 @@ export async function encodeTicket(content: TicketContent): Promise<Ticket> {
   return {
     modelId: content.modelId,
     shardIndex: content.shardIndex,
+    shardEnd: content.shardEnd,
     shardSha256: content.shardSha256,
     engineVersion: content.engineVersion,
     input: {
@@ -139,9 +159,10 @@ export function blankedForLease(ticket: Ticket__Output): Ticket {
 
 /**
  * Checks a ticket on its own: its commitment is signed by the node it names (unless
- * `requireSignature` is false: a verifier's leased ticket, which the registry vouches for), it covers a step from
- * position 0, and its input (inflated, at most `maxInputBytes`) hashes to the commitment's input
- * hash. What needs the model (shard hash, sizes) is checkTicketAgainstManifest's.
+ * `requireSignature` is false: a verifier's leased ticket, which the registry vouches for), it names
+ * the span its commitment signs, it covers a step from position 0, and its input (inflated, at most
+ * `maxInputBytes`) hashes to the commitment's input hash. What needs the model (the span, its hash,
+ * sizes) is checkTicketAgainstManifest's.
  */
 export async function openTicket(
   ticket: Ticket__Output,
@@ -155,8 +176,13 @@ export async function openTicket(
   if (!/^[0-9a-f]{64}$/.test(ticket.shardSha256))
     throw invalid(`ticket's shard_sha256 "${ticket.shardSha256.slice(0, 80)}" is not 64 lowercase hex digits`);
   if (ticket.engineVersion === '') throw invalid('ticket names no engine version');
-  if (commitment.shardIndex !== ticket.shardIndex)
-    throw invalid(`ticket is for shard ${ticket.shardIndex}, its commitment for shard ${commitment.shardIndex}`);
+  // The commitment signs the span the node ran; a ticket naming other layers would have them recomputed instead.
+  if (!sameSpan(spanOf(ticket), spanOf(commitment)))
+    throw new AuditError(
+      status.INVALID_ARGUMENT,
+      'TICKET_SPAN_MISMATCH',
+      `ticket is for ${describeSpan(spanOf(ticket))}, its commitment for ${formatSpan(spanOf(commitment))}: a ticket recomputes exactly the span its node signed`,
+    );
   if (ticket.startPosition !== 0)
     throw invalid(
       `ticket's step starts at position ${ticket.startPosition}; only steps from position 0 are audited (a later one needs every earlier position's input)`,
@@ -208,6 +234,7 @@ export async function openTicket(
   return {
     modelId: ticket.modelId,
     shardIndex: ticket.shardIndex,
+    shardEnd: ticket.shardEnd,
     shardSha256: ticket.shardSha256,
     engineVersion: ticket.engineVersion,
     input: { ...input, bytes },
@@ -238,27 +265,29 @@ async function decompress(compression: string, data: Buffer, expected: number): 
   }
 }
 
-/** Checks a ticket against the model it names: the shard exists, its hash, the input's kind, width and token ids. */
+/**
+ * Checks a ticket against the model it names: its span is one of the manifest's, its hash is the
+ * span's, and the input's kind (token ids only from shard 0), width and token ids fit.
+ */
 export function checkTicketAgainstManifest(ticket: OpenedTicket, manifest: Manifest): void {
   const invalid = (message: string) => new AuditError(status.INVALID_ARGUMENT, 'TICKET_NOT_OF_MODEL', message);
-  const entry = manifest.shards[ticket.shardIndex];
-  if (entry === undefined)
+  const span = spanOf(ticket);
+  const problem = spanProblem(manifest, span);
+  if (problem !== undefined) throw invalid(`the ticket's span is not of "${manifest.modelId}": ${problem}`);
+  const named = formatSpan(span);
+  const expected = spanSha256(manifest, span);
+  if (ticket.shardSha256 !== expected) {
     throw invalid(
-      `model "${manifest.modelId}" has shards 0 to ${manifest.shards.length - 1}, not ${ticket.shardIndex}`,
-    );
-  if (ticket.shardSha256 !== entry.sha256) {
-    throw invalid(
-      `ticket names a shard file with SHA-256 ${ticket.shardSha256}; shard ${entry.index} of "${manifest.modelId}" has ${entry.sha256}`,
+      `ticket names weights with SHA-256 ${ticket.shardSha256}; ${named} of "${manifest.modelId}" ${span.end - span.start === 1 ? 'has' : 'have'} ${expected}`,
     );
   }
-  if (ticket.input.tokens !== entry.embedding)
+  const first = spanEntries(manifest, span)[0]!;
+  if (ticket.input.tokens !== first.embedding)
     throw invalid(
-      `shard ${entry.index} takes ${entry.embedding ? 'token ids' : 'hidden states'}, the ticket holds ${ticket.input.tokens ? 'token ids' : 'hidden states'}`,
+      `${named} ${first.embedding ? 'takes token ids' : 'takes hidden states'}, the ticket holds ${ticket.input.tokens ? 'token ids' : 'hidden states'}`,
     );
   if (!ticket.input.tokens && ticket.input.width !== manifest.config.hiddenSize) {
-    throw invalid(
-      `ticket input has hidden size ${ticket.input.width}, shard ${entry.index} expects ${manifest.config.hiddenSize}`,
-    );
+    throw invalid(`ticket input has hidden size ${ticket.input.width}, ${named} expects ${manifest.config.hiddenSize}`);
   }
   if (ticket.input.tokens) {
     const view = new DataView(ticket.input.bytes.buffer, ticket.input.bytes.byteOffset, ticket.input.bytes.byteLength);

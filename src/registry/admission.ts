@@ -1,7 +1,15 @@
 import { status } from '@grpc/grpc-js';
 import { TesseraError } from '../core/errors.ts';
 import { kindOfStatus } from '../rpc/status.ts';
-import { openAnnouncement, type Announcement, type AnnouncementKind, type SignedAnnouncement } from './announcement.ts';
+import type { Manifest } from '../model/manifest.ts';
+import { spanProblem } from '../model/shards/span.ts';
+import {
+  openAnnouncement,
+  shardEndOf,
+  type Announcement,
+  type AnnouncementKind,
+  type SignedAnnouncement,
+} from './announcement.ts';
 import type { ClusterConfig } from './cluster-config.ts';
 import type { Role } from './announcement.ts';
 import { SignedPayloadError } from './signed-payload.ts';
@@ -26,7 +34,7 @@ export class AdmissionError extends TesseraError {
 export interface AdmissionContext {
   readonly store: RegistryStore;
   readonly config: ClusterConfig;
-  readonly served: ReadonlyMap<string, StoredManifest & { readonly shards: number }>;
+  readonly served: ReadonlyMap<string, StoredManifest & { readonly manifest: Manifest; readonly shards: number }>;
   /** Why a node may not register or heartbeat (it was slashed), or undefined. */
   readonly banReason?: (nodeId: string) => string | undefined;
   /** Takes the signer's per-key rate token (throws RATE_LIMITED); runs once the signature is checked, before anything is written. */
@@ -253,11 +261,14 @@ function checkModel({ served }: AdmissionContext, a: Announcement): void {
       'UNKNOWN_MODEL',
     );
   }
-  if (a.role === 'node' && a.shardIndex >= model.shards) {
+  // A compute node registers the span it holds: one the manifest has, or nothing of it is listed.
+  const problem =
+    a.role === 'node' ? spanProblem(model.manifest, { start: a.shardIndex, end: shardEndOf(a) }) : undefined;
+  if (problem !== undefined) {
     throw new AdmissionError(
       status.INVALID_ARGUMENT,
-      `unknown shard ${a.shardIndex} of model "${a.modelId}": it has shards 0 to ${model.shards - 1}`,
-      'UNKNOWN_SHARD',
+      `${problem} (model "${a.modelId}" has shards 0 to ${model.shards - 1}; register the span the node holds)`,
+      'INVALID_SPAN',
     );
   }
 }
@@ -277,13 +288,14 @@ function checkRegistered(config: ClusterConfig, a: Announcement, existing: NodeR
       'NODE_EVICTED',
     );
   }
-  const changed = (['role', 'modelId', 'shardIndex', 'endpoint', 'tls', 'shareKey'] as const).filter(
-    (field) => existing[field] !== a[field],
+  const announced = { ...a, shardEnd: shardEndOf(a) };
+  const changed = (['role', 'modelId', 'shardIndex', 'shardEnd', 'endpoint', 'tls', 'shareKey'] as const).filter(
+    (field) => existing[field] !== announced[field],
   );
   if (changed.length > 0) {
     throw new AdmissionError(
       status.FAILED_PRECONDITION,
-      `heartbeat changes ${changed.map((f) => `${f} (registered ${JSON.stringify(existing[f])}, now ${JSON.stringify(a[f])})`).join(', ')}; register again to change them`,
+      `heartbeat changes ${changed.map((f) => `${f} (registered ${JSON.stringify(existing[f])}, now ${JSON.stringify(announced[f])})`).join(', ')}; register again to change them`,
       'REGISTRATION_CHANGED',
     );
   }

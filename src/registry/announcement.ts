@@ -47,7 +47,10 @@ export interface Announcement {
   readonly nodeId: string;
   readonly role: Role;
   readonly modelId: string;
+  /** A compute node holds shards [shardIndex, shardEnd) of the model and serves any span of them. */
   readonly shardIndex: number;
+  /** Absent from daemons, verifiers and nodes that predate spans: they hold shardIndex alone. */
+  readonly shardEnd?: number;
   /** Hex public key the node signs its compute shares with. */
   readonly shareKey: string;
   readonly endpoint: string;
@@ -59,6 +62,9 @@ export interface Announcement {
   /** 16 random bytes, hex: each announcement is accepted once. */
   readonly nonce: string;
 }
+
+/** The end of the span an announcement holds: absent, its one shard's. */
+export const shardEndOf = (a: Pick<Announcement, 'shardIndex' | 'shardEnd'>): number => a.shardEnd ?? a.shardIndex + 1;
 
 export type SignedAnnouncement = SignedPayload;
 
@@ -79,6 +85,8 @@ export function openAnnouncement(signed: SignedAnnouncement): Announcement {
     if (!['node', 'daemon', 'verifier'].includes(a.role as string)) problems.push(`role "${String(a.role)}"`);
     if (typeof a.modelId !== 'string') problems.push('modelId');
     if (!isCount(a.shardIndex)) problems.push('shardIndex');
+    // Whether the span is one of the model's is the registry's to say (it knows the manifest).
+    if (a.shardEnd !== undefined && !isCount(a.shardEnd)) problems.push('shardEnd');
     if (!isHex(a.shareKey, 65) && !isHex(a.shareKey, 33)) problems.push('shareKey is not a hex public key');
     if (typeof a.endpoint !== 'string' || !/^[^\s:]+:\d{1,5}$/.test(a.endpoint))
       problems.push('endpoint is not HOST:PORT');

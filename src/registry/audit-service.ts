@@ -12,6 +12,7 @@ import {
   signerOf,
   type AuditRequest,
   type CompleteRequest,
+  type HeldShardClaim,
   type Request,
 } from '../protocol/audit-statements.ts';
 import {
@@ -20,9 +21,11 @@ import {
   checkTicketAgainstManifest,
   commitmentFromProto,
   openTicket,
+  spanOf,
   ticketIdOf,
   type OpenedTicket,
 } from '../protocol/ticket.ts';
+import { formatSpan, spanContains, spanProblem } from '../model/shards/span.ts';
 import type { Commitment__Output } from '../proto/tessera/v1/Commitment.ts';
 import type { Ticket } from '../proto/tessera/v1/Ticket.ts';
 import { randomBytes } from 'node:crypto';
@@ -38,7 +41,7 @@ import type { Signed__Output } from '../proto/tessera/v1/Signed.ts';
 import type { SubmitTicketReply } from '../proto/tessera/v1/SubmitTicketReply.ts';
 import type { Ticket__Output } from '../proto/tessera/v1/Ticket.ts';
 import { canonicalJson } from '../crypto/canonical-json.ts';
-import { AuditStore, type OpenRequest, type ProofStatus } from './audit-store.ts';
+import { AuditStore, type HeldSpan, type OpenRequest, type ProofStatus } from './audit-store.ts';
 import type { ClusterConfig, ServedModel } from './cluster-config.ts';
 import type { RegistryStore } from './store.ts';
 import { checkNonce, checkTimestamp, rememberNonce } from './admission.ts';
@@ -98,16 +101,18 @@ const proofCodec = () => tessera.v1.Audit.service.SubmitFraudProof;
 /**
  * The Audit service (docs/ARCHITECTURE.md §6) over the registry's database: a durable ticket queue with
  * leases, audited passes, fraud proofs (checked, then confirmed by recomputing the ticket here), the
- * slashing and eviction that follow, and clients' audit requests. Shard 0's steps hold the prompt:
- * no ticket or request of them is taken (TICKET_HOLDS_PROMPT); only a client's evidence against
- * shard 0's node brings one step's input here (§10).
+ * slashing and eviction that follow, and clients' audit requests. A ticket names the span of shards
+ * its commitment signs, and is recomputed over exactly that span. The steps of a span from shard 0
+ * hold the prompt: no ticket or request of them is taken (TICKET_HOLDS_PROMPT); only a client's
+ * evidence against such a node brings one step's input here (§10).
  *
- * Confirmation: the registry recomputes the ticket itself with the shard beside its manifest. That
- * is the strongest check a single party can make (no verifier's word is taken). It runs on a bounded
- * worker pool with a bounded share per verifier (src/audit/recompute-pool.ts), only for staked
- * verifiers, and a proof it contradicts slashes its verifier: a burst of fabricated proofs costs its
- * filer stake and never the registry's event loop. A registry without the shard file, or of
- * another engine version, keeps the proof unconfirmed (and slashes no one).
+ * Confirmation: the registry recomputes the ticket itself over its span, with the span's shard files
+ * beside its manifest. That is the strongest check a single party can make (no verifier's word is
+ * taken). It runs on a bounded worker pool with a bounded share per verifier
+ * (src/audit/recompute-pool.ts), only for staked verifiers, and a proof it contradicts slashes its
+ * verifier: a burst of fabricated proofs costs its filer stake and never the registry's event loop.
+ * A registry without a file of the span, or of another engine version, keeps the proof unconfirmed
+ * (and slashes no one).
  */
 export class AuditService {
   readonly audits: AuditStore;
@@ -152,6 +157,8 @@ export class AuditService {
       return {
         stepId: Buffer.from(request.commitment.stepId, 'hex'),
         shardIndex: request.commitment.shardIndex,
+        // a request stored before spans named one shard
+        shardEnd: request.commitment.shardEnd ?? request.commitment.shardIndex + 1,
         secret: Buffer.from(request.secret, 'hex'),
         dueByMs: open.dueByMs,
         ticketId: open.ticketId,
@@ -211,7 +218,7 @@ export class AuditService {
     const request = JSON.parse(overdue.request.toString('utf8')) as AuditRequest;
     const commitment = commitmentFromJson(request.commitment);
     if (takesPrompt(commitment.shardIndex))
-      return `shard ${commitment.shardIndex}'s steps are checked by their clients: its tickets would hold a prompt, so none is owed`;
+      return `the steps of ${formatSpan(spanOf(commitment))} are checked by their clients: their tickets would hold a prompt, so none is owed`;
     if (!verifyCommitment(commitment)) return 'the stored commitment is not signed by the node';
     const unbound = secretBindingProblem(commitment, Buffer.from(request.secret, 'hex'));
     if (unbound !== undefined) return unbound;
@@ -323,11 +330,13 @@ export class AuditService {
         'NODE_NOT_REGISTERED',
         `node ${opened.commitment.nodeId} is not registered here`,
       );
-    if (node.modelId !== opened.modelId || node.shardIndex !== opened.shardIndex) {
+    // A node serves any span of the span it holds: its ticket must lie within that.
+    const held = { start: node.shardIndex, end: node.shardEnd };
+    if (node.modelId !== opened.modelId || !spanContains(held, spanOf(opened))) {
       throw new AuditError(
         status.INVALID_ARGUMENT,
         'TICKET_WRONG_SHARD',
-        `node ${node.nodeId} serves shard ${node.shardIndex} of "${node.modelId}", the ticket is for shard ${opened.shardIndex} of "${opened.modelId}"`,
+        `node ${node.nodeId} holds ${formatSpan(held)} of "${node.modelId}", the ticket is for ${formatSpan(spanOf(opened))} of "${opened.modelId}"`,
       );
     }
     return opened;
@@ -339,7 +348,7 @@ export class AuditService {
       throw new TesseraError(
         TICKET_HOLDS_PROMPT,
         'failed_precondition',
-        `a ticket of shard ${opened.shardIndex} holds the prompt's token ids: it is never queued (no verifier and no registry may read a prompt); the session's client checks shard ${opened.shardIndex} itself`,
+        `a ticket of ${formatSpan(spanOf(opened))} holds the prompt's token ids: it is never queued (no verifier and no registry may read a prompt); the session's client checks that hop itself`,
       );
     const { audits } = this;
     const { config } = this.options;
@@ -359,7 +368,7 @@ export class AuditService {
       throw new AuditError(
         status.ALREADY_EXISTS,
         'TICKET_ALREADY_HELD',
-        `ticket ${opened.ticketId} (node ${nodeId}, shard ${opened.shardIndex}) is already held (${existing.status}); each commitment is audited once`,
+        `ticket ${opened.ticketId} (node ${nodeId}, ${formatSpan(spanOf(opened))}) is already held (${existing.status}); each commitment is audited once`,
       );
     // The commitment's signature is checked (checkTicket): charged to that node, but only for a
     // ticket not held yet, so a replay of the node's public tickets cannot spend its bucket.
@@ -386,6 +395,7 @@ export class AuditService {
         nodeId,
         modelId: opened.modelId,
         shardIndex: opened.shardIndex,
+        shardEnd: opened.shardEnd,
         engineVersion: opened.engineVersion,
         ticket: ticketCodec().requestSerialize(ticket),
         committedOutputHash: hex(opened.commitment.outputHash),
@@ -404,7 +414,7 @@ export class AuditService {
       ticketId: opened.ticketId,
       nodeId,
       modelId: opened.modelId,
-      shard: opened.shardIndex,
+      shards: formatSpan(spanOf(opened)),
       positions: opened.input.positions,
       bytes: opened.compressedBytes,
     });
@@ -436,6 +446,8 @@ export class AuditService {
     const signer = ticketSigner(
       {
         modelId: opened.modelId,
+        shardIndex: opened.shardIndex,
+        shardEnd: opened.shardEnd,
         shardSha256: opened.shardSha256,
         engineVersion: opened.engineVersion,
         commitment,
@@ -459,7 +471,7 @@ export class AuditService {
       secretBindingProblem(commitment, secret) ??
       (isAudited(secret, commitment, samplingRate)
         ? undefined
-        : `the secret does not select this step of shard ${commitment.shardIndex} at the cluster's sampling rate ${samplingRate}`)
+        : `the secret does not select this step of ${formatSpan(spanOf(commitment))} at the cluster's sampling rate ${samplingRate}`)
     );
   }
 
@@ -538,11 +550,7 @@ export class AuditService {
     const request = this.admitSigner(openRequest('pull-tickets', signed));
     this.checkVerifier(request.verifierId);
     await this.checkStaked(request.verifierId);
-    const held = request.shards.filter(
-      (s) =>
-        this.options.config.models.find((m) => m.id === s.modelId)?.manifest.shards[s.shardIndex]?.sha256 ===
-          s.shardSha256 && !takesPrompt(s.shardIndex),
-    );
+    const held = this.heldSpans(request.shards);
     const nowMs = Date.now();
     const { leaseMs } = this.options.config.audit;
     const drawn = this.drawnFor(request.verifierId, await this.verifierCandidates(nowMs), nowMs);
@@ -568,6 +576,35 @@ export class AuditService {
     if (leased.length > 0)
       this.options.log('tickets_leased', { verifierId: request.verifierId, tickets: leased.length });
     return { tickets: leased };
+  }
+
+  /**
+   * The runs of shards a verifier holds every file of (each claimed file's hash must be the
+   * manifest's): it may lease the tickets whose span lies within one. The prompt shard is left out,
+   * as no ticket of a span from it is queued.
+   */
+  private heldSpans(claims: readonly HeldShardClaim[]): HeldSpan[] {
+    const spans: HeldSpan[] = [];
+    for (const model of this.options.config.models) {
+      const held = new Set(
+        claims
+          .filter(
+            (c) =>
+              c.modelId === model.id &&
+              model.manifest.shards[c.shardIndex]?.sha256 === c.shardSha256 &&
+              !takesPrompt(c.shardIndex),
+          )
+          .map((c) => c.shardIndex),
+      );
+      for (let start = 0; start < model.manifest.shards.length; start++) {
+        if (!held.has(start)) continue;
+        let end = start + 1;
+        while (held.has(end)) end++;
+        spans.push({ modelId: model.id, start, end });
+        start = end;
+      }
+    }
+    return spans;
   }
 
   /**
@@ -624,7 +661,7 @@ export class AuditService {
    */
   private mixCanaries(
     verifierId: string,
-    held: readonly { modelId: string; shardIndex: number }[],
+    held: readonly HeldSpan[],
     engineVersion: string,
     real: number,
     nowMs: number,
@@ -932,7 +969,7 @@ export class AuditService {
         manifestPath: model.manifestPath,
         manifestJson: model.manifestJson,
         modelId: ticket.modelId,
-        shardIndex: ticket.shardIndex,
+        span: spanOf(ticket),
         input: ticket.input,
       });
     } catch (error) {
@@ -940,7 +977,7 @@ export class AuditService {
       return {
         status: 'unconfirmed',
         registryHash: '',
-        detail: `the registry cannot recompute shard ${ticket.shardIndex}: ${(error as Error).message}`,
+        detail: `the registry cannot recompute ${formatSpan(spanOf(ticket))}: ${(error as Error).message}`,
       };
     }
     const registryHash = ours.toString('hex');
@@ -967,7 +1004,7 @@ export class AuditService {
       throw new TesseraError(
         TICKET_HOLDS_PROMPT,
         'failed_precondition',
-        `shard ${commitment.shardIndex}'s ticket would hold the prompt: no node is asked for one; check the step with the shard's weights on the client (\`--audit-shard-zero\`) and file evidence of a mismatch (SubmitFraudProof)`,
+        `a ticket of ${formatSpan(spanOf(commitment))} would hold the prompt: no node is asked for one; check the step with the span's weights on the client (\`--audit-shard-zero\`) and file evidence of a mismatch (SubmitFraudProof)`,
       );
     if (!verifyCommitment(commitment))
       throw new AuditError(
@@ -983,7 +1020,7 @@ export class AuditService {
       throw new AuditError(
         status.FAILED_PRECONDITION,
         'TICKET_NOT_SELECTED',
-        `the secret does not select this step of shard ${commitment.shardIndex} at the cluster's sampling rate ${config.audit.samplingRate}: nothing is owed`,
+        `the secret does not select this step of ${formatSpan(spanOf(commitment))} at the cluster's sampling rate ${config.audit.samplingRate}: nothing is owed`,
       );
     }
     // The node keeps a step only as long as requests for it may come (auditRetentionMs): a later one
@@ -1000,6 +1037,15 @@ export class AuditService {
     const node = store.node(commitment.nodeId);
     if (!node || node.role !== 'node')
       throw new AuditError(status.NOT_FOUND, 'NODE_NOT_REGISTERED', `node ${commitment.nodeId} is not registered here`);
+    // A span its model does not have could never be ticketed: asking for one would only cost the node a refusal.
+    const manifest = this.options.config.models.find((m) => m.id === node.modelId)?.manifest;
+    const problem = manifest && spanProblem(manifest, spanOf(commitment));
+    if (problem !== undefined)
+      throw new AuditError(
+        status.INVALID_ARGUMENT,
+        'COMMITMENT_SPAN_INVALID',
+        `the commitment's span is not of "${node.modelId}", the model node ${node.nodeId} serves: ${problem}`,
+      );
     const ticketId = ticketIdOf(commitment);
     if (this.audits.hasRequest(ticketId))
       throw new AuditError(
@@ -1013,6 +1059,7 @@ export class AuditService {
         ticketId,
         nodeId: commitment.nodeId,
         shardIndex: commitment.shardIndex,
+        shardEnd: commitment.shardEnd,
         client: request.client,
         requestedAtMs: nowMs,
         dueByMs,

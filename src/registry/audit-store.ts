@@ -1,4 +1,5 @@
 import { PROMPT_SHARD } from '../audit/prompt-shard.ts';
+import type { ShardSpan } from '../model/shards/span.ts';
 import type Database from 'better-sqlite3';
 
 export type TicketStatus = 'queued' | 'passed' | 'proven';
@@ -8,7 +9,9 @@ export interface QueuedTicket {
   readonly ticketId: string;
   readonly nodeId: string;
   readonly modelId: string;
+  /** The commitment's span of shards [shardIndex, shardEnd). */
   readonly shardIndex: number;
+  readonly shardEnd: number;
   /** The Ticket message as received (protobuf). */
   readonly ticket: Buffer;
   readonly committedOutputHash: string;
@@ -54,6 +57,7 @@ CREATE TABLE IF NOT EXISTS audit_tickets (
   node_id TEXT NOT NULL,
   model_id TEXT NOT NULL,
   shard_index INTEGER NOT NULL,
+  shard_end INTEGER NOT NULL,
   engine_version TEXT NOT NULL,
   ticket BLOB NOT NULL,
   committed_output_hash TEXT NOT NULL,
@@ -94,6 +98,7 @@ CREATE TABLE IF NOT EXISTS audit_requests (
   ticket_id TEXT PRIMARY KEY,
   node_id TEXT NOT NULL,
   shard_index INTEGER NOT NULL,
+  shard_end INTEGER NOT NULL,
   client TEXT NOT NULL,
   requested_at_ms INTEGER NOT NULL,
   due_by_ms INTEGER NOT NULL,
@@ -143,7 +148,20 @@ const OPEN_REQUEST = `NOT EXISTS (SELECT 1 FROM audit_tickets t WHERE t.ticket_i
 const OPEN_COLUMNS = 'r.ticket_id AS ticketId, r.node_id AS nodeId, r.due_by_ms AS dueByMs, r.request';
 
 const TICKET_COLUMNS =
-  'ticket_id AS ticketId, node_id AS nodeId, model_id AS modelId, shard_index AS shardIndex, ticket, committed_output_hash AS committedOutputHash';
+  'ticket_id AS ticketId, node_id AS nodeId, model_id AS modelId, shard_index AS shardIndex, shard_end AS shardEnd, ticket, committed_output_hash AS committedOutputHash';
+
+/** A run of shards a verifier holds every file of: it takes the tickets whose span lies within. */
+export interface HeldSpan extends ShardSpan {
+  readonly modelId: string;
+}
+
+/** The SQL that admits the tickets of `held` spans, and its parameters. */
+function withinHeld(held: readonly HeldSpan[]): { sql: string; params: (string | number)[] } {
+  return {
+    sql: held.map(() => '(model_id = ? AND shard_index >= ? AND shard_end <= ?)').join(' OR '),
+    params: held.flatMap((h) => [h.modelId, h.start, h.end]),
+  };
+}
 
 /** How far down the queue a lease with a draw looks, in multiples of the tickets it may take. */
 const LEASE_SCAN_FACTOR = 16;
@@ -154,14 +172,22 @@ const CANARY_RESERVE = '#canary-reserve';
 /** The registry's audit state: the ticket queue with leases, fraud proofs, bans, slashes, audit requests. */
 export class AuditStore {
   constructor(private readonly db: Database.Database) {
+    const columnsOf = (table: string): string[] | undefined =>
+      db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?").get(table) === undefined
+        ? undefined
+        : (db.prepare(`PRAGMA table_info(${table})`).all() as { name: string }[]).map((c) => c.name);
+    const tickets = columnsOf('audit_tickets');
     // A database from before per-submitter bounds: its tickets count against no submitter.
-    const ticketsTable = db
-      .prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'audit_tickets'")
-      .get();
-    if (ticketsTable !== undefined) {
-      const columns = db.prepare('PRAGMA table_info(audit_tickets)').all() as { name: string }[];
-      if (!columns.some((c) => c.name === 'submitter'))
-        db.exec("ALTER TABLE audit_tickets ADD COLUMN submitter TEXT NOT NULL DEFAULT ''");
+    if (tickets !== undefined && !tickets.includes('submitter'))
+      db.exec("ALTER TABLE audit_tickets ADD COLUMN submitter TEXT NOT NULL DEFAULT ''");
+    // A database from before spans: each ticket and request named one shard, the span of it alone.
+    for (const table of ['audit_tickets', 'audit_requests']) {
+      const columns = table === 'audit_tickets' ? tickets : columnsOf(table);
+      if (columns === undefined || columns.includes('shard_end')) continue;
+      db.transaction(() => {
+        db.exec(`ALTER TABLE ${table} ADD COLUMN shard_end INTEGER`);
+        db.exec(`UPDATE ${table} SET shard_end = shard_index + 1 WHERE shard_end IS NULL`);
+      })();
     }
     db.exec(SCHEMA);
     db.exec('CREATE INDEX IF NOT EXISTS audit_tickets_by_submitter ON audit_tickets (submitter, status)');
@@ -170,8 +196,8 @@ export class AuditStore {
   // --- tickets ---
 
   /**
-   * Deletes the tickets of the prompt shard (their input is a prompt's token ids) that no fraud proof
-   * names, and the canaries copied from them; returns how many tickets went.
+   * Deletes the tickets of spans from the prompt shard (their input is a prompt's token ids) that no
+   * fraud proof names, and the canaries copied from them; returns how many tickets went.
    */
   dropPromptTickets(): number {
     return this.db.transaction(() => {
@@ -217,14 +243,15 @@ export class AuditStore {
   addTicket(t: QueuedTicket & { readonly engineVersion: string; readonly submitter: string }, nowMs: number): boolean {
     const result = this.db
       .prepare(
-        `INSERT OR IGNORE INTO audit_tickets (ticket_id, node_id, model_id, shard_index, engine_version, ticket, committed_output_hash, status, received_at_ms, submitter)
-         VALUES (?, ?, ?, ?, ?, ?, ?, 'queued', ?, ?)`,
+        `INSERT OR IGNORE INTO audit_tickets (ticket_id, node_id, model_id, shard_index, shard_end, engine_version, ticket, committed_output_hash, status, received_at_ms, submitter)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'queued', ?, ?)`,
       )
       .run(
         t.ticketId,
         t.nodeId,
         t.modelId,
         t.shardIndex,
+        t.shardEnd,
         t.engineVersion,
         t.ticket,
         t.committedOutputHash,
@@ -235,13 +262,13 @@ export class AuditStore {
   }
 
   /**
-   * Leases up to `max` queued tickets (at most `maxBytes` of them, but at least one) of the given
-   * shards and engine version, oldest first, skipping those leased to someone else whose lease has
-   * not run out.
+   * Leases up to `max` queued tickets (at most `maxBytes` of them, but at least one) whose span lies
+   * within one of the `held` spans, of the engine version, oldest first, skipping those leased to
+   * someone else whose lease has not run out.
    */
   lease(
     verifierId: string,
-    shards: readonly { modelId: string; shardIndex: number }[],
+    held: readonly HeldSpan[],
     engineVersion: string,
     max: number,
     nowMs: number,
@@ -249,19 +276,19 @@ export class AuditStore {
     maxBytes: number,
     admit?: (ticketId: string, receivedAtMs: number) => boolean,
   ): LeasedRow[] {
-    if (shards.length === 0) return [];
+    if (held.length === 0) return [];
     const until = nowMs + leaseMs;
-    const byShard = shards.map(() => '(model_id = ? AND shard_index = ?)').join(' OR ');
+    const within = withinHeld(held);
     return this.db.transaction(() => {
       const rows = this.db
         .prepare(
           `SELECT ${TICKET_COLUMNS}, received_at_ms AS receivedAtMs FROM audit_tickets
-           WHERE status = 'queued' AND engine_version = ? AND (${byShard}) AND (lease_owner IS NULL OR lease_owner = ? OR lease_until_ms < ?)
+           WHERE status = 'queued' AND engine_version = ? AND (${within.sql}) AND (lease_owner IS NULL OR lease_owner = ? OR lease_until_ms < ?)
            ORDER BY received_at_ms, ticket_id LIMIT ?`,
         )
         .all(
           engineVersion,
-          ...shards.flatMap((s) => [s.modelId, s.shardIndex]),
+          ...within.params,
           verifierId,
           nowMs,
           // tickets drawn for other verifiers are passed over: look further down the queue
@@ -320,25 +347,21 @@ export class AuditStore {
   }
 
   /**
-   * A queued ticket of one of `shards` that no verifier has leased and no canary copies yet, at
-   * random, reserved ones first. It is held back (reserved) until its canary is answered, so no
-   * verifier sees the original while a canary of it is out.
+   * A queued ticket within one of the `held` spans that no verifier has leased and no canary copies
+   * yet, at random, reserved ones first. It is held back (reserved) until its canary is answered, so
+   * no verifier sees the original while a canary of it is out.
    */
-  canarySource(
-    shards: readonly { modelId: string; shardIndex: number }[],
-    engineVersion: string,
-  ): QueuedTicket | undefined {
-    if (shards.length === 0) return undefined;
-    const byShard = shards.map(() => '(model_id = ? AND shard_index = ?)').join(' OR ');
+  canarySource(held: readonly HeldSpan[], engineVersion: string): QueuedTicket | undefined {
+    if (held.length === 0) return undefined;
+    const within = withinHeld(held);
     const row = this.db
       .prepare(
         `SELECT ${TICKET_COLUMNS} FROM audit_tickets t
-         WHERE status = 'queued' AND (lease_owner IS NULL OR lease_owner = ?) AND engine_version = ? AND (${byShard})
+         WHERE status = 'queued' AND (lease_owner IS NULL OR lease_owner = ?) AND engine_version = ? AND (${within.sql})
            AND NOT EXISTS (SELECT 1 FROM audit_canaries c WHERE c.source_ticket_id = t.ticket_id)
          ORDER BY lease_owner IS NULL, RANDOM() LIMIT 1`,
       )
-      .get(CANARY_RESERVE, engineVersion, ...shards.flatMap((s) => [s.modelId, s.shardIndex])) as
-      QueuedTicket | undefined;
+      .get(CANARY_RESERVE, engineVersion, ...within.params) as QueuedTicket | undefined;
     if (row !== undefined)
       this.db
         .prepare('UPDATE audit_tickets SET lease_owner = ?, lease_until_ms = ? WHERE ticket_id = ?')
@@ -531,6 +554,7 @@ export class AuditStore {
     ticketId: string;
     nodeId: string;
     shardIndex: number;
+    shardEnd: number;
     client: string;
     requestedAtMs: number;
     dueByMs: number;
@@ -538,9 +562,9 @@ export class AuditStore {
   }): void {
     this.db
       .prepare(
-        'INSERT INTO audit_requests (ticket_id, node_id, shard_index, client, requested_at_ms, due_by_ms, request) VALUES (?, ?, ?, ?, ?, ?, ?)',
+        'INSERT INTO audit_requests (ticket_id, node_id, shard_index, shard_end, client, requested_at_ms, due_by_ms, request) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
       )
-      .run(r.ticketId, r.nodeId, r.shardIndex, r.client, r.requestedAtMs, r.dueByMs, r.request);
+      .run(r.ticketId, r.nodeId, r.shardIndex, r.shardEnd, r.client, r.requestedAtMs, r.dueByMs, r.request);
   }
 
   /** The node's open requests, earliest due first. */

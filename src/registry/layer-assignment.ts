@@ -3,6 +3,8 @@
  * its weakest layer, so a joining node covers uncovered layers first and otherwise the slowest, and
  * a serving node moves only when moving raises the network's weakest layer by a clear margin and
  * leaves no layer uncovered. Throughput is a node's tokens per second through any one of its layers.
+ * A "layer" is the caller's unit: the registry counts a manifest's shards (shard-assignment.ts), which
+ * are layers in a cut of one shard per layer.
  */
 
 /** A node's layers [start, end) and its per-layer throughput. */
@@ -28,30 +30,61 @@ export function weakest(layers: number, spans: readonly Span[]): number {
   return Math.min(...layerThroughput(layers, spans));
 }
 
+/** Layers [start, end). */
+export interface Range {
+  readonly start: number;
+  readonly end: number;
+}
+
+/**
+ * Of `candidates`, the range a node of `throughput` should take beside `spans`: the one that leaves
+ * the weakest layer strongest; among equals the one that leaves the fewest layers nobody serves,
+ * then the longest, then the one over the weakest layers (their throughputs, sorted, compared in
+ * order), then the one the node holds most of (`held`), then the lowest start. Undefined when there
+ * is no candidate.
+ */
+export function bestRange(
+  layers: number,
+  spans: readonly Span[],
+  candidates: readonly Range[],
+  throughput: number,
+  held: (range: Range) => number = () => 0,
+): Range | undefined {
+  const current = layerThroughput(layers, spans);
+  const scored = candidates.map((range) => {
+    const after = current.map((t, l) => (l >= range.start && l < range.end ? t + throughput : t));
+    return {
+      range,
+      min: Math.min(...after),
+      uncovered: after.filter((t) => t === 0).length,
+      window: current.slice(range.start, range.end).sort((a, b) => a - b),
+      held: held(range),
+    };
+  });
+  scored.sort(
+    (a, b) =>
+      b.min - a.min ||
+      a.uncovered - b.uncovered ||
+      b.range.end - b.range.start - (a.range.end - a.range.start) ||
+      compareLexically(a.window, b.window) ||
+      b.held - a.held ||
+      a.range.start - b.range.start,
+  );
+  const best = scored[0]?.range;
+  return best === undefined ? undefined : { start: best.start, end: best.end };
+}
+
 /**
  * The range of `capacity` consecutive layers (at most all of them) a node of `throughput` should
  * take beside `spans`: the one that leaves the weakest layer strongest; among equals, the one over
  * the weakest layers (their throughputs, sorted, compared in order), then the lowest start.
  */
-export function chooseRange(
-  layers: number,
-  spans: readonly Span[],
-  capacity: number,
-  throughput: number,
-): { start: number; end: number } {
+export function chooseRange(layers: number, spans: readonly Span[], capacity: number, throughput: number): Range {
   if (!Number.isInteger(capacity) || capacity < 1)
     throw new RangeError(`a node must hold at least one layer, got capacity ${capacity}`);
   const length = Math.min(capacity, layers);
-  const current = layerThroughput(layers, spans);
-  let best: { start: number; min: number; window: number[] } | undefined;
-  for (let start = 0; start + length <= layers; start++) {
-    const after = current.map((t, l) => (l >= start && l < start + length ? t + throughput : t));
-    const min = Math.min(...after);
-    const window = current.slice(start, start + length).sort((a, b) => a - b);
-    if (best === undefined || min > best.min || (min === best.min && lexicallyLess(window, best.window)))
-      best = { start, min, window };
-  }
-  return { start: best!.start, end: best!.start + length };
+  const candidates = Array.from({ length: layers - length + 1 }, (_, start) => ({ start, end: start + length }));
+  return bestRange(layers, spans, candidates, throughput)!;
 }
 
 /**
@@ -59,19 +92,23 @@ export function chooseRange(
  * and only when the weakest layer after the move is at least the current one / HYSTERESIS (or the
  * move covers a layer nobody serves).
  */
-export function rebalance(
-  layers: number,
-  spans: readonly Span[],
-  me: Span,
-): { start: number; end: number } | undefined {
+export function rebalance(layers: number, spans: readonly Span[], me: Span): Range | undefined {
   const others = spans.filter((s) => s.nodeId !== me.nodeId);
-  const now = weakest(layers, spans);
-  if (weakest(layers, others) === 0 && now > 0) return undefined;
   const target = chooseRange(layers, others, me.end - me.start, me.throughput);
-  if (target.start === me.start) return undefined;
+  return worthMoving(layers, others, me, target) ? target : undefined;
+}
+
+/**
+ * Whether `me` should leave its range for `target`: not when its leaving would uncover a layer, and
+ * only when the weakest layer after the move is at least the current one / HYSTERESIS (or, with a
+ * layer nobody serves now, when the move leaves none).
+ */
+export function worthMoving(layers: number, others: readonly Span[], me: Span, target: Range): boolean {
+  if (target.start === me.start && target.end === me.end) return false;
+  const now = weakest(layers, [...others, me]);
+  if (weakest(layers, others) === 0 && now > 0) return false;
   const after = weakest(layers, [...others, { ...me, ...target }]);
-  if (now === 0 ? after > 0 : after >= now / HYSTERESIS) return target;
-  return undefined;
+  return now === 0 ? after > 0 : after >= now / HYSTERESIS;
 }
 
 /**
@@ -135,6 +172,11 @@ function sortedProfile(layers: number, spans: readonly Span[]): number[] {
 }
 
 function lexicallyLess(a: readonly number[], b: readonly number[]): boolean {
-  for (let i = 0; i < Math.min(a.length, b.length); i++) if (a[i] !== b[i]) return a[i]! < b[i]!;
-  return a.length < b.length;
+  return compareLexically(a, b) < 0;
+}
+
+/** Negative when `a` comes first: element by element, then the shorter. */
+function compareLexically(a: readonly number[], b: readonly number[]): number {
+  for (let i = 0; i < Math.min(a.length, b.length); i++) if (a[i] !== b[i]) return a[i]! - b[i]!;
+  return a.length - b.length;
 }

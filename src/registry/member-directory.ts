@@ -1,11 +1,12 @@
 import type { MemberDirectory } from '../chain/membership-service.ts';
 import type { Member } from '../chain/membership.ts';
 import type Database from 'better-sqlite3';
+import { SHARD_END } from './store.ts';
 
 type Row = Omit<Member, 'status' | 'tls' | 'shareKeys'> & { status: string; tls: number };
 
-const COLUMNS =
-  'node_id AS nodeId, role, model_id AS modelId, shard_index AS shardIndex, share_key AS shareKey, endpoint, tls, status, last_seen_ms AS lastSeenMs';
+const COLUMNS = `node_id AS nodeId, role, model_id AS modelId, shard_index AS shardIndex, ${SHARD_END} AS shardEnd,
+  share_key AS shareKey, endpoint, tls, status, last_seen_ms AS lastSeenMs`;
 
 /**
  * The registry's admission records as the Membership service answers them to daemons: a member
@@ -14,10 +15,11 @@ const COLUMNS =
  */
 export function storeDirectory(db: Database.Database, silenceMs: number): MemberDirectory {
   const keysOf = db.prepare(
-    'SELECT share_key AS shareKey, role, model_id AS modelId, shard_index AS shardIndex FROM share_keys WHERE node_id = ? ORDER BY first_seen_ms DESC, share_key',
+    `SELECT share_key AS shareKey, role, model_id AS modelId, shard_index AS shardIndex, ${SHARD_END} AS shardEnd
+     FROM share_keys WHERE node_id = ? ORDER BY first_seen_ms DESC, share_key`,
   );
   const history = (nodeId: string) =>
-    keysOf.all(nodeId) as { shareKey: string; role: string; modelId: string; shardIndex: number }[];
+    keysOf.all(nodeId) as { shareKey: string; role: string; modelId: string; shardIndex: number; shardEnd: number }[];
   return {
     members(nodeIds, liveRole) {
       const now = Date.now();
@@ -54,6 +56,7 @@ export function storeDirectory(db: Database.Database, silenceMs: number): Member
           role: latest.role,
           modelId: latest.modelId,
           shardIndex: latest.shardIndex,
+          shardEnd: latest.shardEnd,
           shareKey: latest.shareKey,
           shareKeys: past.map((h) => h.shareKey),
           endpoint: '',

@@ -38,6 +38,7 @@ export async function listNodes(
         nodeId: n.nodeId,
         endpoint: n.endpoint,
         shardIndex: n.shardIndex,
+        shardEnd: n.shardEnd,
         activeSessions: n.activeSessions,
         maxSessions: n.maxSessions,
         computeUsPerToken: n.computeUsPerToken,

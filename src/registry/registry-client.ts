@@ -31,7 +31,9 @@ export type AnnouncementBody = Omit<Announcement, 'kind' | 'nodeId' | 'timestamp
 export interface DiscoveredNode {
   readonly nodeId: string;
   readonly endpoint: string;
+  /** The node holds shards [shardIndex, shardEnd) and serves any span of them as a hop. */
   readonly shardIndex: number;
+  readonly shardEnd: number;
   readonly activeSessions: number;
   readonly maxSessions: number;
   readonly computeUsPerToken: number;
@@ -148,7 +150,7 @@ export class RegistryClient {
   }
 
   /**
-   * The model's manifest, its live nodes (every shard) and the cluster's audit sampling rate. Only
+   * The model's manifest, its live nodes (each with the span it holds) and the cluster's audit sampling rate. Only
    * nodes that may get new work, unless `includeIneligible` (for status, never for routing).
    */
   async discover(
@@ -166,6 +168,8 @@ export class RegistryClient {
       nodeId: n.nodeId,
       endpoint: n.endpoint,
       shardIndex: n.shardIndex,
+      // A registry older than spans lists one shard a node, and no end.
+      shardEnd: n.shardEnd > n.shardIndex ? n.shardEnd : n.shardIndex + 1,
       activeSessions: n.activeSessions,
       maxSessions: n.maxSessions,
       computeUsPerToken: n.computeUsPerToken,

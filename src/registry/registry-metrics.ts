@@ -2,6 +2,7 @@ import type Database from 'better-sqlite3';
 import type { Counter, Metrics } from '../metrics/metrics.ts';
 import type { AnnouncementKind } from './announcement.ts';
 import type { SettlementEvent } from './settlement.ts';
+import { SHARD_END } from './store.ts';
 
 export interface RegistryMetricsState {
   /** The registry's database: nodes, audit tickets and fraud proofs are read from it at each scrape. */
@@ -36,20 +37,25 @@ export class RegistryMetrics {
     for (const status of ['posted', 'finalized', 'challenged', 'rejected']) this.#settlements.labels(status);
 
     const liveNodes = db.prepare(
-      "SELECT model_id AS modelId, shard_index AS shard, COUNT(*) AS n FROM nodes WHERE role = 'node' AND status = 'live' AND last_seen_ms >= ? GROUP BY model_id, shard_index",
+      `SELECT model_id AS modelId, shard_index AS start, ${SHARD_END} AS end, COUNT(*) AS n FROM nodes
+       WHERE role = 'node' AND status = 'live' AND last_seen_ms >= ? GROUP BY model_id, shard_index, ${SHARD_END}`,
     );
     metrics.gauge({
       name: 'tessera_registry_live_nodes',
-      help: 'Compute nodes heard from within the heartbeat limit, by model and shard.',
+      help: 'Compute nodes heard from within the heartbeat limit, by model and shard: each counts under every shard of the span it holds.',
       labelNames: ['model', 'shard'],
       collect: (set) => {
         const counts = new Map<string, number>();
         for (const row of liveNodes.all(Date.now() - state.silenceLimitMs) as {
           modelId: string;
-          shard: number;
+          start: number;
+          end: number;
           n: number;
         }[])
-          counts.set(`${row.modelId}/${row.shard}`, row.n);
+          for (let shard = row.start; shard < row.end; shard++) {
+            const key = `${row.modelId}/${shard}`;
+            counts.set(key, (counts.get(key) ?? 0) + row.n);
+          }
         for (const { modelId, shards } of state.models) {
           for (let shard = 0; shard < shards; shard++)
             set(counts.get(`${modelId}/${shard}`) ?? 0, modelId, String(shard));

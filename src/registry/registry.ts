@@ -13,7 +13,7 @@ import { tessera } from '../proto/services.ts';
 import type { RegistryHandlers } from '../proto/tessera/v1/Registry.ts';
 import type { Signed__Output } from '../proto/tessera/v1/Signed.ts';
 import { admitStaked, silenceLimitMs, type AdmissionContext } from './admission.ts';
-import type { Announcement, AnnouncementKind } from './announcement.ts';
+import { shardEndOf, type Announcement, type AnnouncementKind } from './announcement.ts';
 import { auditRetentionMs, type ClusterConfig } from './cluster-config.ts';
 import { AuditService, type StakeSlasher } from './audit-service.ts';
 import { PeerGossip } from './gossip.ts';
@@ -192,6 +192,7 @@ export async function startRegistry(options: RegistryOptions): Promise<RegistryH
               role: a.role,
               modelId: a.modelId,
               shard: a.shardIndex,
+              shardEnd: shardEndOf(a),
               endpoint: a.endpoint,
             });
           callback(null, await reply(nowMs, a, stake));
@@ -350,7 +351,7 @@ export async function startRegistry(options: RegistryOptions): Promise<RegistryH
             SubmitFraudProof: config.audit.maxTicketBytes + 64 * 1024,
           },
         },
-        // A joining node downloads its own shard from the files beside each manifest.
+        // A joining node downloads its span's shard files from the files beside each manifest.
         {
           name: 'tessera.v1.ShardFiles',
           definition: tessera.v1.ShardFiles.service,

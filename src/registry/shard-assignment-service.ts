@@ -15,13 +15,14 @@ import {
   type AdmissionContext,
 } from './admission.ts';
 import { capabilityOf } from './node-listing.ts';
-import { openAssignShardRequest } from './shard-assignment-request.ts';
-import { roleOfShard, ShardAssigner } from './shard-assignment.ts';
+import { openAssignShardRequest, type AssignShardRequest } from './shard-assignment-request.ts';
+import { roleOfShard, ShardAssigner, type ShardHolder } from './shard-assignment.ts';
+import { sameSpan, spanLayers, spanProblem, type ShardSpan } from '../model/shards/span.ts';
 
 /**
  * AssignShard: checked as every signed call (signer, freshness, one-time nonce, per-key rate, not
- * banned) and, since the node will serve, for the node stake minimum; only then is a shard chosen
- * and held, so a refused request leaves the holds as they were. With the assigner's holds full a
+ * banned) and, since the node will serve, for the node stake minimum; only then is a span of shards
+ * chosen and held, so a refused request leaves the holds as they were. With the assigner's holds full a
  * joiner is refused ASSIGNMENT_HOLDS_FULL, its nonce not spent.
  */
 export function assignShardHandler(
@@ -66,38 +67,48 @@ export function assignShardHandler(
       checkNonce(context, request, 'assignment request');
     }
     const nowMs = Date.now();
-    const registered = store
-      .liveNodes(request.modelId, nowMs - silenceLimitMs(config))
-      .map((n) => ({ nodeId: n.nodeId, shardIndex: n.shardIndex, tier: capabilityOf(n, 'tier') }));
-    if (request.serving !== undefined && request.serving >= manifest.shards.length)
-      throw new AdmissionError(
-        status.INVALID_ARGUMENT,
-        `unknown shard ${request.serving} of model "${request.modelId}": it has shards 0 to ${manifest.shards.length - 1}`,
-        'UNKNOWN_SHARD',
-      );
+    const registered = store.liveNodes(request.modelId, nowMs - silenceLimitMs(config)).map((n) => ({
+      nodeId: n.nodeId,
+      span: { start: n.shardIndex, end: n.shardEnd },
+      tier: capabilityOf(n, 'tier'),
+    }));
+    const serving = servingSpan(manifest, request, registered);
     // A serving node measured its tier on its own layers and announced it: that counts, not its guess.
     const announced = registered.find((r) => r.nodeId === request.nodeId)?.tier;
     const tier = request.tier === 'unmeasured' && announced ? announced : request.tier;
-    const { entry, untilMs } = assigner.assign(manifest, registered, { ...request, tier }, nowMs);
-    store.transaction(() => rememberNonce(context, request, nowMs));
-    log(
-      request.serving === undefined ? 'shard_assigned' : entry.index === request.serving ? 'shard_kept' : 'shard_move',
+    const { span, untilMs } = assigner.assign(
+      manifest,
+      registered,
       {
         nodeId: request.nodeId,
-        modelId: request.modelId,
-        shard: entry.index,
+        freeBytes: request.freeBytes,
+        kvBudgetBytes: request.kvBudgetBytes,
         tier,
         held: request.held,
-        ...(request.serving === undefined ? {} : { serving: request.serving }),
+        ...(serving === undefined ? {} : { serving }),
       },
+      nowMs,
     );
+    store.transaction(() => rememberNonce(context, request, nowMs));
+    const kept = serving !== undefined && sameSpan(span, serving);
+    log(serving === undefined ? 'shard_assigned' : kept ? 'shard_kept' : 'shard_move', {
+      nodeId: request.nodeId,
+      modelId: request.modelId,
+      shard: span.start,
+      shardEnd: span.end,
+      tier,
+      held: request.held,
+      ...(serving === undefined ? {} : { serving: serving.start, servingEnd: serving.end }),
+    });
+    const layers = spanLayers(manifest, span);
     return {
-      shardIndex: entry.index,
-      layerStart: entry.layerStart,
-      layerEnd: entry.layerEnd,
-      embedding: entry.embedding,
-      head: entry.head,
-      role: roleOfShard(entry),
+      shardIndex: span.start,
+      shardEnd: span.end,
+      layerStart: layers.start,
+      layerEnd: layers.end,
+      embedding: layers.embedding,
+      head: layers.head,
+      role: roleOfShard(layers),
       heldUntilMs: untilMs,
     };
   };
@@ -112,4 +123,30 @@ export function assignShardHandler(
       },
     );
   };
+}
+
+/**
+ * The span a node asking whether to move holds: its registration's, when that starts at the shard
+ * it names, else the run of shards it says it holds from there (the request names only the start).
+ */
+function servingSpan(
+  manifest: Manifest,
+  request: AssignShardRequest,
+  registered: readonly ShardHolder[],
+): ShardSpan | undefined {
+  if (request.serving === undefined) return undefined;
+  const start = request.serving;
+  const shards = manifest.shards.length;
+  if (start >= shards)
+    throw new AdmissionError(
+      status.INVALID_ARGUMENT,
+      `unknown shard ${start} of model "${request.modelId}": it has shards 0 to ${shards - 1}`,
+      'UNKNOWN_SHARD',
+    );
+  const own = registered.find((r) => r.nodeId === request.nodeId && r.span.start === start);
+  if (own !== undefined && spanProblem(manifest, own.span) === undefined) return own.span;
+  const held = new Set(request.held);
+  let end = start + 1;
+  while (end < shards && held.has(end)) end++;
+  return { start, end };
 }

@@ -1,5 +1,5 @@
 import Database from 'better-sqlite3';
-import type { Announcement, NodeStateName, Role } from './announcement.ts';
+import { shardEndOf, type Announcement, type NodeStateName, type Role } from './announcement.ts';
 
 export type NodeStatus = 'live' | 'evicted';
 
@@ -7,7 +7,9 @@ export interface NodeRecord {
   readonly nodeId: string;
   readonly role: Role;
   readonly modelId: string;
+  /** The node holds shards [shardIndex, shardEnd) (daemons and verifiers: [0, 1)). */
   readonly shardIndex: number;
+  readonly shardEnd: number;
   readonly endpoint: string;
   readonly tls: boolean;
   readonly shareKey: string;
@@ -40,8 +42,8 @@ export interface PeerRecord {
   readonly learnedAtMs: number;
 }
 
-/** 2: nodes.state. */
-const SCHEMA_VERSION = 2;
+/** 2: nodes.state. 3: nodes.shard_end and share_keys.shard_end (held spans). */
+const SCHEMA_VERSION = 3;
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -50,6 +52,7 @@ CREATE TABLE IF NOT EXISTS nodes (
   role TEXT NOT NULL,
   model_id TEXT NOT NULL,
   shard_index INTEGER NOT NULL,
+  shard_end INTEGER,
   endpoint TEXT NOT NULL,
   tls INTEGER NOT NULL,
   share_key TEXT NOT NULL,
@@ -72,6 +75,7 @@ CREATE TABLE IF NOT EXISTS share_keys (
   role TEXT NOT NULL,
   model_id TEXT NOT NULL,
   shard_index INTEGER NOT NULL,
+  shard_end INTEGER,
   first_seen_ms INTEGER NOT NULL,
   PRIMARY KEY (node_id, share_key)
 ) WITHOUT ROWID;
@@ -97,7 +101,10 @@ CREATE TABLE IF NOT EXISTS peers (
 /** How SQLite returns a node: booleans are integers. */
 type NodeRow = Omit<NodeRecord, 'tls'> & { readonly tls: number };
 
-const NODE_COLUMNS = `node_id AS nodeId, role, model_id AS modelId, shard_index AS shardIndex, endpoint, tls, share_key AS shareKey,
+/** A row written before spans held one shard: its end reads as the next. */
+export const SHARD_END = 'COALESCE(shard_end, shard_index + 1)';
+
+const NODE_COLUMNS = `node_id AS nodeId, role, model_id AS modelId, shard_index AS shardIndex, ${SHARD_END} AS shardEnd, endpoint, tls, share_key AS shareKey,
   capabilities, active_sessions AS activeSessions, max_sessions AS maxSessions, compute_us_per_token AS computeUsPerToken,
   price_per_1k_tokens AS pricePer1kTokens, registered_at_ms AS registeredAtMs, last_seen_ms AS lastSeenMs, status, state`;
 
@@ -127,14 +134,19 @@ export class RegistryStore {
     const columns = this.#db.prepare("SELECT name FROM pragma_table_info('nodes')").all() as { name: string }[];
     if (!columns.some((c) => c.name === 'state'))
       this.#db.exec("ALTER TABLE nodes ADD COLUMN state TEXT NOT NULL DEFAULT 'READY'");
+    // Files from before spans: each node held one shard, which the NULL end reads as (SHARD_END).
+    for (const table of ['nodes', 'share_keys']) {
+      const has = this.#db.prepare(`SELECT 1 FROM pragma_table_info('${table}') WHERE name = 'shard_end'`).get();
+      if (has === undefined) this.#db.exec(`ALTER TABLE ${table} ADD COLUMN shard_end INTEGER`);
+    }
     // The shared floor of earlier versions could be pushed into the future by one key's calls; the
     // per-key floors replace it.
     this.#db.prepare("DELETE FROM meta WHERE key = 'nonce_floor_ms'").run();
     // Registrations made before the history existed.
     this.#db
       .prepare(
-        `INSERT OR IGNORE INTO share_keys (node_id, share_key, role, model_id, shard_index, first_seen_ms)
-         SELECT node_id, share_key, role, model_id, shard_index, registered_at_ms FROM nodes`,
+        `INSERT OR IGNORE INTO share_keys (node_id, share_key, role, model_id, shard_index, shard_end, first_seen_ms)
+         SELECT node_id, share_key, role, model_id, shard_index, shard_end, registered_at_ms FROM nodes`,
       )
       .run();
     this.#db.pragma(`user_version = ${SCHEMA_VERSION}`);
@@ -218,15 +230,16 @@ export class RegistryStore {
   putNode(a: Announcement, nowMs: number): void {
     this.#db
       .prepare(
-        `INSERT OR REPLACE INTO nodes (node_id, role, model_id, shard_index, endpoint, tls, share_key, capabilities, active_sessions,
-          max_sessions, compute_us_per_token, price_per_1k_tokens, registered_at_ms, last_seen_ms, status, state)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'live', ?)`,
+        `INSERT OR REPLACE INTO nodes (node_id, role, model_id, shard_index, shard_end, endpoint, tls, share_key, capabilities,
+          active_sessions, max_sessions, compute_us_per_token, price_per_1k_tokens, registered_at_ms, last_seen_ms, status, state)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'live', ?)`,
       )
       .run(
         a.nodeId,
         a.role,
         a.modelId,
         a.shardIndex,
+        shardEndOf(a),
         a.endpoint,
         a.tls ? 1 : 0,
         a.shareKey,
@@ -241,9 +254,10 @@ export class RegistryStore {
       );
     this.#db
       .prepare(
-        `INSERT OR IGNORE INTO share_keys (node_id, share_key, role, model_id, shard_index, first_seen_ms) VALUES (?, ?, ?, ?, ?, ?)`,
+        `INSERT OR IGNORE INTO share_keys (node_id, share_key, role, model_id, shard_index, shard_end, first_seen_ms)
+         VALUES (?, ?, ?, ?, ?, ?, ?)`,
       )
-      .run(a.nodeId, a.shareKey, a.role, a.modelId, a.shardIndex, nowMs);
+      .run(a.nodeId, a.shareKey, a.role, a.modelId, a.shardIndex, shardEndOf(a), nowMs);
   }
 
   /** A heartbeat: current load and state, price and capabilities, and the time it was heard. */

@@ -38,9 +38,9 @@ export type WindowOutcome =
  * the window lies finalityDepth blocks below the daemon's head (so no reorganization can touch it),
  * its blocks link up from the window's parent, each is signed by the leader its roster draws for
  * its slot, holds the fee the fee rule gives, and every share is listed in a statement signed by a
- * share key its node registered, backed by a receipt its client signed that names that node for the
- * share's shard, within the receipt's count. The summary is computed here from those blocks: the
- * daemon's own summary is never trusted.
+ * share key its node registered, backed by a receipt its client signed that names that node at the
+ * share's position in the route, within the receipt's count for that hop. The summary is computed
+ * here from those blocks: the daemon's own summary is never trusted.
  */
 export async function checkWindow(
   daemon: DaemonClient,
@@ -145,13 +145,14 @@ export async function checkWindow(
         return refused(`${at}: share ${shareHash} is of another session than its receipt`);
       if (receipt.route[share.shardIndex] !== share.nodeId)
         return refused(
-          `${at}: share ${shareHash} is of ${share.nodeId}; its receipt pays ${receipt.route[share.shardIndex]} for shard ${share.shardIndex}`,
+          `${at}: share ${shareHash} is of ${share.nodeId}; its receipt pays ${receipt.route[share.shardIndex]} for hop ${share.shardIndex} of its route`,
         );
+      // share.shardIndex is the share's hop: its position in the receipt's route, not a shard of the model
       const key = `${share.sessionHash}/${share.shardIndex}`;
       const total = (claimed.get(key) ?? 0) + share.tokensProcessed;
       if (total > receipt.tokensPerShard[share.shardIndex]!)
         return refused(
-          `${at}: session ${share.sessionHash.slice(0, 16)}… shard ${share.shardIndex} claims ${total} tokens; its receipt allows ${receipt.tokensPerShard[share.shardIndex]}`,
+          `${at}: session ${share.sessionHash.slice(0, 16)}… hop ${share.shardIndex} claims ${total} tokens; its receipt allows ${receipt.tokensPerShard[share.shardIndex]}`,
         );
       claimed.set(key, total);
       rows.push({

@@ -6,7 +6,8 @@ import { AuditClient } from '../audit/audit-client.ts';
 import { ENGINE_VERSION } from '../protocol/engine-version.ts';
 import { recomputeOutputHash, ShardEngines, type HeldShard } from '../audit/recompute.ts';
 import { signFraudProof } from '../protocol/audit-statements.ts';
-import { checkTicketAgainstManifest, openTicket } from '../protocol/ticket.ts';
+import { checkTicketAgainstManifest, openTicket, spanOf } from '../protocol/ticket.ts';
+import { formatSpan } from '../model/shards/span.ts';
 import { readKeyFile, type KeyPair } from '../crypto/keys.ts';
 import type { LeasedTicket__Output } from '../proto/tessera/v1/LeasedTicket.ts';
 import { RegistryClient, startHeartbeats, type AnnouncementBody } from '../registry/registry-client.ts';
@@ -66,9 +67,10 @@ export interface VerifierHandle {
 }
 
 /**
- * Registers as a verifier, then leases tickets of the shards it holds, recomputes each with the
- * bit-exact engine and compares SHA-256 hashes: a match is reported as an audited pass, a mismatch
- * becomes a signed fraud proof. A verifier serves nothing: it announces 127.0.0.1:0.
+ * Registers as a verifier, then leases tickets whose every shard it holds, recomputes each with the
+ * bit-exact engine over the ticket's span and compares SHA-256 hashes: a match is reported as an
+ * audited pass, a mismatch becomes a signed fraud proof. A verifier serves nothing: it announces
+ * 127.0.0.1:0.
  */
 export async function startVerifier(options: VerifierOptions): Promise<VerifierHandle> {
   const log = options.log ?? jsonLogger('verifier');
@@ -162,7 +164,9 @@ export async function startVerifier(options: VerifierOptions): Promise<VerifierH
     const manifest = engines.manifest(ticket.modelId);
     if (!manifest) throw new Error(`ticket of model "${ticket.modelId}", which no shards dir here holds`);
     checkTicketAgainstManifest(ticket, manifest);
-    const outputHash = recomputeOutputHash(engines.engine(ticket.modelId, ticket.shardIndex), ticket.input);
+    // The registry leases a ticket only to a verifier that claims every file of its span; the engine
+    // checks each against the manifest and names any that is missing or altered.
+    const outputHash = recomputeOutputHash(engines.engine(ticket.modelId, spanOf(ticket)), ticket.input);
     const matched = outputHash.equals(ticket.commitment.outputHash);
     metrics.audited((performance.now() - started) / 1000, matched);
     if (matched) return { ticketId: leased.ticketId, outputHash };
@@ -174,7 +178,7 @@ export async function startVerifier(options: VerifierOptions): Promise<VerifierH
     log('verifier_fraud_proof', {
       ticketId: leased.ticketId,
       accused: ticket.commitment.nodeId,
-      shard: ticket.shardIndex,
+      shards: formatSpan(spanOf(ticket)),
       status: verdict.status,
       proofId: verdict.proofId,
       slashed: verdict.slashedAmount,

@@ -1,8 +1,9 @@
 // Attacks on audits by a stranger with its own valid keys (issue 13): a client that queues tickets
 // of its sessions' steps that no audit selected, unsigned or signed by itself, to fill a node's
 // queue; lazy verifiers; fabricated fraud proofs; replays; and anyone who would read a prompt
-// through an audit (shard 0's tickets never leave the session: its client checks them). Each is
-// refused with its status and reason, state is unchanged, and honest work goes on meanwhile.
+// through an audit (shard 0's tickets never leave the session: its client checks them); a node's
+// tickets naming another span than its commitment signs. Each is refused with its status and
+// reason, state is unchanged, and honest work goes on meanwhile.
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -40,9 +41,11 @@ import {
   commitmentFromProto,
   encodeTicket,
   openTicket,
+  spanOf,
   ticketIdOf,
   type TicketInputBytes,
 } from '../../src/protocol/ticket.ts';
+import { spanSha256, type ShardSpan } from '../../src/model/shards/span.ts';
 import { signFraudProof } from '../../src/protocol/audit-statements.ts';
 import { connect } from '../../src/client/client.ts';
 import { startNode, type NodeHandle } from '../../src/node/node-server.ts';
@@ -161,11 +164,12 @@ async function unrevealedSession(
 
 /** A ticket of the step, exactly as the node hashed its input (the attacker made that input). */
 function ticketOf(network: AuditNetwork, step: ServedStep): Promise<Ticket> {
-  const shard = step.commitment.shardIndex;
+  const { shardIndex, shardEnd } = step.commitment;
   return encodeTicket({
     modelId: network.manifest.modelId,
-    shardIndex: shard,
-    shardSha256: network.manifest.shards[shard]!.sha256,
+    shardIndex,
+    shardEnd,
+    shardSha256: spanSha256(network.manifest, spanOf(step.commitment)),
     engineVersion: ENGINE_VERSION,
     input: step.input,
     startPosition: 0,
@@ -298,6 +302,7 @@ test("a client that grinds session ids offline until its secret would select an 
   const commitments = ground.map((sessionId, i) =>
     signCommitment(node, {
       shardIndex: 0,
+      shardEnd: 1,
       stepId: stepIdOf(sessionId, 0),
       inputHash: seeded(`input ${sessionId}`),
       outputHash: seeded(`output ${sessionId}`),
@@ -716,6 +721,7 @@ test("one host's tickets are bounded in the queue whichever nodes signed them: p
       const wire = await encodeTicket({
         modelId: 'tiny',
         shardIndex: 1,
+        shardEnd: 2,
         shardSha256: manifest.shards[1]!.sha256,
         engineVersion: ENGINE_VERSION,
         input: { tokens: false, dtype: 'DTYPE_F32', positions: 3, width, bytes },
@@ -733,6 +739,122 @@ test("one host's tickets are bounded in the queue whichever nodes signed them: p
     assert.deepEqual(
       before.map((s) => s.ticketsQueued),
       [2, 1],
+    );
+  } finally {
+    client.close();
+    audits.close();
+    await registry.close();
+  }
+});
+
+test("a node that queues, with its own key, a ticket naming another span than its signed commitment's is refused TICKET_SPAN_MISMATCH and nothing is queued; a span it does not hold, its model lacks, or whose hash is another's is refused alike; honest span tickets are queued meanwhile", async () => {
+  const cwd = join(dir, 'spans');
+  const { manifest } = writeShardsDir(join(cwd, 'tiny'), 'tiny', 5);
+  const dbPath = join(cwd, 'registry.db');
+  const registry = await startRegistry({ port: 0, host: '127.0.0.1', dbPath, clusterConfig: testClusterConfig(cwd) });
+  const client = new RegistryClient(registry.endpoint);
+  const audits = new AuditClient(registry.endpoint);
+  try {
+    const [attacker, honest, requester] = [generateKeyPair(), generateKeyPair(), generateKeyPair()];
+    await client.register(
+      attacker,
+      nodeBody(attacker, { modelId: 'tiny', shardIndex: 1, shardEnd: 4, endpoint: '127.0.0.1:50100' }),
+    );
+    await client.register(
+      honest,
+      nodeBody(honest, { modelId: 'tiny', shardIndex: 1, shardEnd: 5, endpoint: '127.0.0.1:50101' }),
+    );
+    /** `key`'s commitment to a selected step over `committed`, and its own signed ticket naming `claimed`. */
+    const made = async (key: KeyPair, committed: ShardSpan, claimed = committed, shardSha256?: string) => {
+      const width = manifest.config.hiddenSize;
+      const bytes = new Uint8Array(Float32Array.from({ length: 3 * width }, () => Math.random()).buffer);
+      const { secret, commitment } = selectedStep(
+        key,
+        { shardIndex: committed.start, shardEnd: committed.end, inputHash: sha256(bytes), outputHash: randomBytes(32) },
+        DEFAULT_SAMPLING_RATE,
+      );
+      const wire = await encodeTicket({
+        modelId: 'tiny',
+        shardIndex: claimed.start,
+        shardEnd: claimed.end,
+        shardSha256: shardSha256 ?? spanSha256(manifest, claimed),
+        engineVersion: ENGINE_VERSION,
+        input: { tokens: false, dtype: 'DTYPE_F32', positions: 3, width, bytes },
+        startPosition: 0,
+        commitment,
+      });
+      return { secret, commitment, ticket: nodeSigned(key, wire, commitment, secret) };
+    };
+    const rows = () => {
+      const db = new Database(dbPath, { readonly: true });
+      try {
+        return ['audit_tickets', 'audit_requests', 'audit_proofs', 'audit_canaries'].map((t) =>
+          db.prepare(`SELECT * FROM ${t} ORDER BY 1`).all(),
+        );
+      } finally {
+        db.close();
+      }
+    };
+    const before = rows();
+
+    // It ran shards 1–3 and signed that; its ticket, signed with its own key over the span it names,
+    // claims shard 1 alone (whose recomputation could never match its committed output).
+    const narrower = await made(attacker, { start: 1, end: 4 }, { start: 1, end: 2 });
+    const error = await refusedWith(
+      audits.submitTicket(narrower.ticket),
+      status.INVALID_ARGUMENT,
+      'TICKET_SPAN_MISMATCH',
+    );
+    assert.match(
+      error.details,
+      /ticket is for shard 1, its commitment for shards 1–3: a ticket recomputes exactly the span its node signed/,
+    );
+    // Wider than it signed, too.
+    await refusedWith(
+      audits.submitTicket((await made(attacker, { start: 1, end: 2 }, { start: 1, end: 4 })).ticket),
+      status.INVALID_ARGUMENT,
+      'TICKET_SPAN_MISMATCH',
+    );
+    // The span it signed, named by the hash of its first file alone.
+    const misnamed = await refusedWith(
+      audits.submitTicket((await made(attacker, { start: 1, end: 4 }, undefined, manifest.shards[1]!.sha256)).ticket),
+      status.INVALID_ARGUMENT,
+      'TICKET_NOT_OF_MODEL',
+    );
+    assert.match(
+      misnamed.details,
+      new RegExp(
+        `SHA-256 ${manifest.shards[1]!.sha256}; shards 1–3 of "tiny" have ${spanSha256(manifest, { start: 1, end: 4 })}`,
+      ),
+    );
+    // A span past what it holds (shards 1–3).
+    const unheld = await refusedWith(
+      audits.submitTicket((await made(attacker, { start: 2, end: 5 })).ticket),
+      status.INVALID_ARGUMENT,
+      'TICKET_WRONG_SHARD',
+    );
+    assert.match(unheld.details, /holds shards 1–3 of "tiny", the ticket is for shards 2–4 of "tiny"/);
+    // A span the model does not have, as a ticket and as a client's audit request.
+    const beyond = await made(attacker, { start: 3, end: 7 }, undefined, 'ab'.repeat(32));
+    const past = await refusedWith(audits.submitTicket(beyond.ticket), status.INVALID_ARGUMENT, 'TICKET_NOT_OF_MODEL');
+    assert.match(past.details, /shards \[3, 7\) reach past tiny's 5 shards/);
+    await refusedWith(
+      audits.requestAudit(requester, beyond.commitment, beyond.secret),
+      status.INVALID_ARGUMENT,
+      'COMMITMENT_SPAN_INVALID',
+    );
+    assert.deepEqual(rows(), before);
+    assert.equal((await audits.status(attacker.address)).ticketsQueued, 0);
+
+    // Meanwhile an honest node's ticket of the span it ran is queued, and so is the attacker's own
+    // ticket once it names the span it signed.
+    const fair = await made(honest, { start: 1, end: 4 });
+    assert.equal(await audits.submitTicket(fair.ticket), ticketIdOf(fair.commitment));
+    const own = await made(attacker, { start: 2, end: 4 });
+    assert.equal(await audits.submitTicket(own.ticket), ticketIdOf(own.commitment));
+    assert.deepEqual(
+      await Promise.all([honest, attacker].map(async (k) => (await audits.status(k.address)).ticketsQueued)),
+      [1, 1],
     );
   } finally {
     client.close();
@@ -898,6 +1020,7 @@ test('a client that files evidence against an honest shard-0 node pays for it: u
   const forged = await encodeTicket({
     modelId: network.manifest.modelId,
     shardIndex: 0,
+    shardEnd: 1,
     shardSha256: network.manifest.shards[0]!.sha256,
     engineVersion: ENGINE_VERSION,
     input: { tokens: true, positions: otherTokens.length, bytes: tokenBytes(otherTokens) },

@@ -227,9 +227,10 @@ function holdings(address: string) {
   }
 }
 
-const request = (held: number[] = []) => ({
+// Room for shard 1 (48 MiB) beside the KV budget, never for two shards: each node is given one.
+const request = (held: number[] = [], largest = big.length) => ({
   modelId: 'tiny',
-  freeBytes: 1 << 30,
+  freeBytes: (1 << 20) + largest,
   kvBudgetBytes: 1 << 20,
   tier: 'unmeasured',
   held,
@@ -262,10 +263,10 @@ test('AssignShard from an unstaked key is refused STAKE_BELOW_MINIMUM and holds 
   ]);
   assert.match(refusal.message, /below the node minimum 100/);
   assert.deepEqual(holdings(attacker.address), before);
-  assert.equal(firstShard.shardIndex, 0);
+  assert.deepEqual([firstShard.shardIndex, firstShard.shardEnd], [0, 1]);
   // Had the attacker been given a hold, shard 1 would be taken and the next node sent to shard 2.
   const secondShard = await assignShard(registry.endpoint, second, request());
-  assert.equal(secondShard.shardIndex, 1);
+  assert.deepEqual([secondShard.shardIndex, secondShard.shardEnd], [1, 2]);
   assert.equal(secondShard.role, 'worker');
 
   // A staked key asking for a model nobody serves, or with no room for any shard: precise refusals too.
@@ -373,7 +374,9 @@ test('AssignShard holds: a staked key asking again and again holds one shard, mo
   // A registry of its own, holding at most 3 assignments, whose per-key rate lets a flood through to
   // the assigner: the bound under test is the holds', not the rate limit's.
   const holdsDir = join(dir, 'holds');
-  writeShardsDir(join(holdsDir, 'tiny'), 'tiny', 3);
+  const { manifest: holdsManifest } = writeShardsDir(join(holdsDir, 'tiny'), 'tiny', 3);
+  // Room for one of its shards, not two.
+  const oneShard = () => request([], Math.max(...holdsManifest.shards.map((e) => e.bytes)));
   const holdsDb = join(holdsDir, 'registry.db');
   const holdsLedger = new LedgerBackend({ path: holdsDb, unstakeCooldownS: 0, challengeWindowS: 0 });
   const holdsRegistry = await startRegistry({
@@ -416,15 +419,15 @@ test('AssignShard holds: a staked key asking again and again holds one shard, mo
 
   // 40 requests from the attacker's key (each signed afresh) beside an honest joiner's one.
   const [first, ...flood] = await Promise.all([
-    assignShard(endpoint, honest[0], request()),
-    ...Array.from({ length: 40 }, () => assignShard(endpoint, attacker, request())),
+    assignShard(endpoint, honest[0], oneShard()),
+    ...Array.from({ length: 40 }, () => assignShard(endpoint, attacker, oneShard())),
   ]);
   assert.equal(flood.length, 40);
   assert.ok(first.heldUntilMs > Date.now(), 'the honest joiner holds its shard');
   // However often it asked, the attacker holds one shard: its last answer.
-  const attackerShard = (await assignShard(endpoint, attacker, request())).shardIndex;
+  const attackerShard = (await assignShard(endpoint, attacker, oneShard())).shardIndex;
   assert.notEqual(attackerShard, first.shardIndex, 'two holds on three empty shards are on two shards');
-  const second = await assignShard(endpoint, honest[1], request());
+  const second = await assignShard(endpoint, honest[1], oneShard());
   assert.deepEqual(
     [attackerShard, first.shardIndex, second.shardIndex].sort(),
     [0, 1, 2],
@@ -434,7 +437,7 @@ test('AssignShard holds: a staked key asking again and again holds one shard, mo
   // Three holds: a fourth, from another of the attacker's staked keys, is refused and leaves no trace.
   const secondKey = await staked();
   const full = await refusedWith(
-    assignShard(endpoint, secondKey, request()),
+    assignShard(endpoint, secondKey, oneShard()),
     status.RESOURCE_EXHAUSTED,
     'ASSIGNMENT_HOLDS_FULL',
   );
@@ -447,6 +450,7 @@ test('AssignShard holds: a staked key asking again and again holds one shard, mo
     role: 'node',
     modelId: 'tiny',
     shardIndex: first.shardIndex,
+    shardEnd: first.shardEnd,
     shareKey: Buffer.from(honest[0].publicKey).toString('hex'),
     endpoint: '127.0.0.1:50101',
     tls: false,
@@ -462,9 +466,9 @@ test('AssignShard holds: a staked key asking again and again holds one shard, mo
     load: { activeSessions: 0, maxSessions: 8, computeUsPerToken: 120 },
     pricePer1kTokens: 5,
   });
-  const third = await assignShard(endpoint, honest[2], request());
+  const third = await assignShard(endpoint, honest[2], oneShard());
   assert.ok(third.heldUntilMs > Date.now());
-  await refusedWith(assignShard(endpoint, secondKey, request()), status.RESOURCE_EXHAUSTED, 'ASSIGNMENT_HOLDS_FULL');
+  await refusedWith(assignShard(endpoint, secondKey, oneShard()), status.RESOURCE_EXHAUSTED, 'ASSIGNMENT_HOLDS_FULL');
   assert.equal(nonceCount(secondKey.address), 0);
 });
 
@@ -473,6 +477,8 @@ const STORIES = testModel('stories260K.gguf');
 const storiesDir = join(dir, 'stories');
 const stories = shardModel(STORIES, 2, storiesDir);
 const storiesTokenizer = join(storiesDir, stories.tokenizerFile);
+/** Room for the larger of its shards beside a 16 MiB KV budget, never for both: a joining node is given one. */
+const oneShardOfStories = (16 << 20) + Math.max(...stories.shards.map((e) => e.bytes));
 // Started by the first test that needs it, not at the top level: an await here would let the runner
 // finish the tests above (all filtered out, say) and run `after` before these are registered.
 let honestOrigin: RangeFileServer | undefined;
@@ -545,10 +551,11 @@ test('an origin serving altered bytes for one tensor: refused by name, none of i
     key: generateKeyPair(),
     dir: join(dir, 'origin-join'),
     kvBudgetBytes: 16 << 20,
+    freeBytes: oneShardOfStories,
     modelUrl: evil.url,
     log: (event, fields = {}) => seen.push({ event, fields }),
   });
-  assert.equal(joined.shardIndex, 0);
+  assert.deepEqual(joined.span, { start: 0, end: 1 });
   assert.equal(sha256File(join(joined.shardsDir, entry.file)), entry.sha256);
   assert.equal(seen.find((e) => e.event === 'range_fetch_failed')?.fields.code, 'SHARD_HASH_MISMATCH');
   assert.equal(seen.find((e) => e.event === 'shard_tensor_rejected')?.fields.tensor, victim.name);
@@ -605,6 +612,7 @@ test("an origin altering the model's header: the tokenizer written from it is re
     key: generateKeyPair(),
     dir: join(dir, 'origin-header-join'),
     kvBudgetBytes: 16 << 20,
+    freeBytes: oneShardOfStories,
     modelUrl: evil.url,
     log: (event, fields = {}) => seen.push({ event, fields }),
   });
@@ -614,7 +622,7 @@ test("an origin altering the model's header: the tokenizer written from it is re
     storiesRegistry.endpoint,
   );
   // The shard's tensors are untouched at that origin: they still come by range.
-  const entry = stories.shards[joined.shardIndex]!;
+  const entry = stories.shards[joined.span.start]!;
   assert.equal(sha256File(join(joined.shardsDir, entry.file)), entry.sha256);
   assert.ok(seen.some((e) => e.event === 'shard_file_assembled'));
 });
@@ -662,6 +670,7 @@ async function joinWith(registryEndpoint: string, modelId: string, name: string,
     key: generateKeyPair(),
     dir: join(dir, name),
     kvBudgetBytes: 16 << 20,
+    freeBytes: oneShardOfStories,
     ...(modelUrl === undefined ? {} : { modelUrl }),
     log: (event, fields = {}) => seen.push({ event, fields }),
   });
@@ -699,7 +708,7 @@ test('a registry whose manifest aims nodes at a private host (an IP, a name that
       abandoned.map((e) => [e.fields.file, e.fields.code]),
       [
         [manifest.tokenizerFile, 'MODEL_URL_PRIVATE'],
-        [manifest.shards[joined.shardIndex]!.file, 'MODEL_URL_PRIVATE'],
+        [manifest.shards[joined.span.start]!.file, 'MODEL_URL_PRIVATE'],
       ],
     );
     const failed = seen.filter((e) => e.event === 'range_fetch_failed');
@@ -714,7 +723,7 @@ test('a registry whose manifest aims nodes at a private host (an IP, a name that
       message,
       /a registry may only aim nodes at public hosts; give --model-url to fetch from a host of your choosing/,
     );
-    const entry = manifest.shards[joined.shardIndex]!;
+    const entry = manifest.shards[joined.span.start]!;
     assert.equal(sha256File(join(joined.shardsDir, entry.file)), entry.sha256);
     assert.equal(sha256File(join(joined.shardsDir, manifest.tokenizerFile)), manifest.tokenizerSha256);
     for (const file of [entry.file, manifest.tokenizerFile])
@@ -729,7 +738,7 @@ test('a registry whose manifest aims nodes at a private host (an IP, a name that
   assert.deepEqual(privateHost.ranges, []);
 
   // The honest operator's own URL (http to a loopback mirror) is theirs to choose: fetched by range.
-  const entry = byAddress.manifest.shards[honest.joined.shardIndex]!;
+  const entry = byAddress.manifest.shards[honest.joined.span.start]!;
   assert.equal(sha256File(join(honest.joined.shardsDir, entry.file)), entry.sha256);
   assert.ok(honest.seen.some((e) => e.event === 'shard_file_assembled'));
   assert.equal(

@@ -64,7 +64,13 @@ before(async () => {
   });
   route = [...cluster.nodes]
     .sort((a, b) => a.shardIndex - b.shardIndex)
-    .map((n) => ({ nodeId: n.nodeId, endpoint: n.endpoint, shardIndex: n.shardIndex, tls: false }));
+    .map((n) => ({
+      nodeId: n.nodeId,
+      endpoint: n.endpoint,
+      shardIndex: n.shardIndex,
+      shardEnd: n.shardIndex + 1,
+      tls: false,
+    }));
   honest = await connect({ registries: [cluster.registryEndpoint], cacheDir: join(workDir, 'client') });
 });
 
@@ -193,11 +199,11 @@ test('an Open naming a next hop that is not a registered node of the next shard:
     const self = generateKeyPair();
     const routes: Hop[][] = [
       // a stranger's address under the attacker's own node id
-      [route[0]!, { nodeId: self.address, endpoint: target, shardIndex: 1, tls: false }],
+      [route[0]!, { nodeId: self.address, endpoint: target, shardIndex: 1, shardEnd: 2, tls: false }],
       // the registered node of shard 1, but at the attacker's address
       [route[0]!, { ...route[1]!, endpoint: target }],
-      // a registered node, but of another shard than the one it stands for
-      [route[0]!, { ...route[0]!, shardIndex: 1 }],
+      // the registered node of shard 1 at its address, but over TLS it never registered
+      [route[0]!, { ...route[1]!, tls: true }],
     ];
     for (const named of routes) {
       const client = attacker();
@@ -274,7 +280,7 @@ test('a hop that blames an honest deeper node in the failed-node trailer gets it
         call.once('data', () =>
           call.emit('error', {
             code: status.UNAVAILABLE,
-            details: `next hop shard 1 (${honestSecond.nodeId}) failed: it ended the stream`,
+            details: `next hop 1 (shard 1, ${honestSecond.nodeId}) failed: it ended the stream`,
             metadata: failedHopMetadata(honestSecond.nodeId, 1),
           }),
         );
@@ -284,6 +290,7 @@ test('a hop that blames an honest deeper node in the failed-node trailer gets it
           nodeId: rogueKey.address,
           modelId: net.manifest.modelId,
           shardIndex: 0,
+          shardEnd: 1,
           layerStart: entry.layerStart,
           layerEnd: entry.layerEnd,
           activeSessions: 0,

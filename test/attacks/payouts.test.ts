@@ -32,7 +32,7 @@ import { nodeBody, removeDir, tempDir, waitFor } from '../support/registry-fixtu
 
 const params = { blockIntervalMs: 100, windowBlocks: 4, finalityDepth: 2, maxSharesPerBlock: 64 };
 const honest = [generateKeyPair(), generateKeyPair(), generateKeyPair()];
-/** Registered on shard 1 like honest[1]: a node that serves nothing and wants paying. */
+/** Registered holding every shard of `tiny` (so any hop's): a node that serves nothing and wants paying. */
 const attackerNode = generateKeyPair();
 const clientA = generateKeyPair();
 const clientB = generateKeyPair();
@@ -52,8 +52,8 @@ before(async () => {
   cleanups.push(() => removeDir(dir));
   network = await startChainNetwork(dir);
   cleanups.push(() => network.close());
-  for (const [key, shard] of [...honest.map((k, i) => [k, i] as const), [attackerNode, 1] as const]) {
-    const stop = await joinNode(network.registry, key, shard);
+  for (const [key, held] of [...honest.map((k, i) => [k, i] as const), [attackerNode, { start: 0, end: 3 }] as const]) {
+    const stop = await joinNode(network.registry, key, held);
     if (key !== honest[2]) cleanups.push(stop);
     else leave = stop;
   }
@@ -135,12 +135,15 @@ test('an unsafe-integer count is refused (share and receipt), and blocks keep co
     assert.ok(Number.isSafeInteger(daemon.chain.canonicalBlock(h)!.shareCount));
 });
 
-test("a receipt is claimed only by the node it names: another node's claim is refused, the serving node is paid in full", async () => {
+test("a receipt is claimed only by the node it names at that hop: another node's claim is refused, though it holds the hop's shards; the serving node is paid in full", async () => {
   const session = new TestSession(clientB, 'claimed', honest, [5, 5, 5]);
   const before = await pending();
-  const [[ok, reason, message]] = await submit(attackerNode, [session.share(attackerNode, 1, 5)], [session]);
+  const claim = session.share(attackerNode, 1, 5);
+  const [[ok, reason, message]] = await submit(attackerNode, [claim], [session]);
   assert.deepEqual([ok, reason], [false, 'SHARE_NOT_ON_ROUTE']);
-  assert.match(message, new RegExp(`pays ${honest[1]!.address} for shard 1, not ${attackerNode.address}`));
+  assert.match(message, new RegExp(`pays ${honest[1]!.address} for hop 1 of its route, not ${attackerNode.address}`));
+  assert.equal(daemon.chain.store.shareState(shareHashOf(claim)), undefined);
+  assert.equal(daemon.chain.store.usage(session.sessionHash, 1).pending, 0, 'nothing of hop 1 is claimed');
   assert.equal(await pending(), before);
   // The node that served claims all five tokens: nothing of the receipt was taken.
   await honestWork(session, 5);
@@ -165,7 +168,10 @@ test('settlement pays each node tokens × price from its own clients, to the uni
   // honest[2] shuts down gracefully: it unregisters before its windows settle.
   await leave();
   const registry = new RegistryClient(network.registry);
-  await registry.unregister(honest[2]!, nodeBody(honest[2]!, { shardIndex: 2, endpoint: '127.0.0.1:50102' }));
+  await registry.unregister(
+    honest[2]!,
+    nodeBody(honest[2]!, { shardIndex: 2, shardEnd: 3, endpoint: '127.0.0.1:50102' }),
+  );
   registry.close();
 
   await waitFor('every accepted share in a block', async () => ((await pending()) === 0 ? true : undefined), 30_000);

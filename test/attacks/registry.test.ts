@@ -1,6 +1,7 @@
 // Attacks on a registry by a stranger with its own valid keys: an oversized anonymous call, gossip
-// that tries to slip the attacker's endpoint in as a registry, a flood of signed calls dated ahead,
-// and a registered node flooding tickets its own key signed. Each is refused with its status and reason, the registry's state is unchanged, and an
+// that tries to slip the attacker's endpoint in as a registry, a registration of a span the model does
+// not have, a flood of signed calls dated ahead, and a registered node flooding tickets its own key
+// signed. Each is refused with its status and reason, the registry's state is unchanged, and an
 // honest call made meanwhile succeeds.
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -149,6 +150,64 @@ test('an endpoint that answers gossip with the cluster id is never dialed nor ad
   await advertised();
 });
 
+test("a node registering a span that is not one of the model's shards (past the last, or empty) is refused INVALID_SPAN; nothing is stored, an honest node is admitted", async () => {
+  const { handle, dbPath, client } = await registry();
+  const attacker = generateKeyPair();
+  const honest = generateKeyPair();
+  // A registered attacker, so that a refusal that wrote anything would show in its row too.
+  await client.register(attacker, nodeBody(attacker, { shardIndex: 0, shardEnd: 1 }));
+  const before = snapshot(dbPath);
+  const spans: [string, { shardIndex: number; shardEnd: number }, RegExp][] = [
+    [
+      'past the last shard',
+      { shardIndex: 1, shardEnd: 4 },
+      /^shards \[1, 4\) reach past tiny's 3 shards \(model "tiny" has shards 0 to 2/,
+    ],
+    ['starting past it', { shardIndex: 3, shardEnd: 5 }, /^shards \[3, 5\) reach past tiny's 3 shards/],
+    [
+      'ending where it starts',
+      { shardIndex: 2, shardEnd: 2 },
+      /^shards \[2, 2\) is not a span: it needs 0 ≤ start < end/,
+    ],
+    ['ending before it starts', { shardIndex: 2, shardEnd: 1 }, /^shards \[2, 1\) is not a span/],
+    ['a huge end', { shardIndex: 0, shardEnd: 2 ** 40 }, /^shards \[0, 1099511627776\) reach past tiny's 3 shards/],
+  ];
+  const [admitted, ...refusals] = await Promise.all([
+    client.register(honest, nodeBody(honest, { shardIndex: 1, shardEnd: 3, endpoint: '127.0.0.1:50102' })),
+    ...spans.map(([, span]) =>
+      sendSigned(
+        handle.endpoint,
+        'register',
+        sign(attacker, announcement(attacker, 'register', nodeBody(attacker, span))),
+      ).then(
+        () => undefined,
+        (error: ServiceError) => error,
+      ),
+    ),
+  ]);
+  for (const [i, [what, , reason]] of spans.entries()) {
+    const refusal = refusals[i];
+    assert.ok(refusal !== undefined, `${what}: admitted`);
+    assert.equal(status[refusal.code], status[status.INVALID_ARGUMENT], `${what}: ${refusal.details}`);
+    assert.equal(reasonOf(refusal), 'INVALID_SPAN', what);
+    assert.match(refusal.details, reason, what);
+  }
+  assert.ok(admitted.registeredAtMs > 0);
+  // The attacker's row and nonces are as they were; the honest node's registration is the one change.
+  const after = snapshot(dbPath);
+  const without = (rows: unknown[] | undefined) =>
+    (rows as { node_id: string }[]).filter((row) => row.node_id !== honest.address);
+  assert.deepEqual(without(after.nodes), without(before.nodes));
+  assert.deepEqual(without(after.nonces), without(before.nonces));
+  assert.deepEqual(
+    (await client.discover('tiny')).nodes.map((n) => [n.nodeId, n.shardIndex, n.shardEnd]).sort(),
+    [
+      [attacker.address, 0, 1],
+      [honest.address, 1, 3],
+    ].sort(),
+  );
+});
+
 test('600 signed calls dated 25 s ahead from one key: past its burst they are refused RATE_LIMITED; an honest key is served', async () => {
   // The per-peer bucket is opened wide, as if attacker and honest node were on different hosts (here
   // both are 127.0.0.1): the per-key bucket is what stops one key.
@@ -240,6 +299,7 @@ test('600 signed audit requests dated 25 s ahead from one key are cut off at its
       commitment: commitmentToJson(
         signCommitment(attackerNode, {
           shardIndex: 0,
+          shardEnd: 1,
           stepId: randomBytes(32),
           inputHash: sha256(Buffer.from(`in ${i}`)),
           outputHash: sha256(Buffer.from(`out ${i}`)),
@@ -295,6 +355,7 @@ async function ticketOf(node: KeyPair) {
   const encoded = await encodeTicket({
     modelId: 'tiny',
     shardIndex: 1,
+    shardEnd: 2,
     shardSha256: manifest.shards[1]!.sha256,
     engineVersion: ENGINE_VERSION,
     input: { tokens: false, dtype: 'DTYPE_F32', positions: 3, width, bytes },

@@ -3,8 +3,9 @@
 // staked keys: a relaying hop that rewrites the sampled token or a logprob, a hop that withholds or
 // forges the signatures that follow a step's result, a hop that blames an honest node with a report
 // it forged, and a fresh key that claims to compute for free. Each is refused or caught with a
-// precise reason, and an honest generation meanwhile gives the reference text.
-import { after, before, test } from 'node:test';
+// precise reason, and an honest generation meanwhile gives the reference text. Then Opens whose
+// route does not tile the model, against nodes holding overlapping spans of a cut one shard per layer.
+import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import {
@@ -53,6 +54,12 @@ import type { InfoReply } from '../../src/proto/tessera/v1/InfoReply.ts';
 import { ENGINE_VERSION } from '../../src/protocol/version.ts';
 import { reasonOf } from '../../src/rpc/status.ts';
 import { startTestOnlyRewritingHop, type RewritingHop } from '../support/test-only-rewriting-hop.ts';
+import { credentials } from '@grpc/grpc-js';
+import type { Hop } from '../../src/proto/tessera/v1/Hop.ts';
+import type { InfoReply__Output } from '../../src/proto/tessera/v1/InfoReply.ts';
+import type { NodeClient } from '../../src/proto/tessera/v1/Node.ts';
+import { FAILED_NODE_KEY } from '../../src/protocol/forward-status.ts';
+import { ForwardClient } from '../support/node-cluster.ts';
 
 const PROMPT = 'Once upon a time';
 const TOKENS = 12;
@@ -115,10 +122,11 @@ async function stakedNode(
   return node;
 }
 
-const hopOf = (node: NodeHandle, shardIndex: number): RouteHop => ({
+const hopOf = (node: NodeHandle, shardIndex: number, shardEnd = shardIndex + 1): RouteHop => ({
   nodeId: node.nodeId,
   endpoint: node.endpoint,
   shardIndex,
+  shardEnd,
   tls: false,
 });
 
@@ -300,7 +308,7 @@ function blameHonest(mode: TamperMode, stepId: Buffer): Partial<StatusObject> {
   metadata.set(REASON_KEY, ForwardReason.NEXT_HOP_FAILED);
   return {
     code: status.UNAVAILABLE,
-    details: `next hop shard 1 (${honest1.nodeId}) failed: it ended the stream`,
+    details: `next hop 1 (shard 1, ${honest1.nodeId}) failed: it ended the stream`,
     metadata,
   };
 }
@@ -545,6 +553,7 @@ test('a fresh key with no stake, or less than the minimum, claiming computeUsPer
             nodeId: key.address,
             modelId: manifest.modelId,
             shardIndex: 0,
+            shardEnd: 1,
             layerStart: entry.layerStart,
             layerEnd: entry.layerEnd,
             activeSessions: 0,
@@ -588,4 +597,160 @@ test('a fresh key with no stake, or less than the minimum, claiming computeUsPer
   } finally {
     for (const rogue of rogues) rogue.server.forceShutdown();
   }
+});
+
+describe('Opens whose route does not tile the model, or asks a node for shards it does not hold', () => {
+  // stories260K cut one shard per layer; A holds shards 0–2, B shards 1–4, C shards 3–4.
+  const spansDir = join(dir, 'spans');
+  const held: { A?: NodeHandle; B?: NodeHandle; C?: NodeHandle } = {};
+  const streams: ForwardClient[] = [];
+
+  before(async () => {
+    shardModel(testModel('stories260K.gguf'), 5, spansDir);
+    const start = (shardIndex: number, shardEnd: number) =>
+      startNode({
+        shardsDir: spansDir,
+        shardIndex,
+        shardEnd,
+        port: 0,
+        key: generateKeyPair(),
+        threads: 1,
+        log: () => {},
+      });
+    [held.A, held.B, held.C] = await Promise.all([start(0, 3), start(1, 5), start(3, 5)]);
+  });
+
+  after(async () => {
+    for (const stream of streams) stream.close();
+    await Promise.all(Object.values(held).map((n) => n.close()));
+  });
+
+  const stream = (node: NodeHandle) => {
+    const opened = new ForwardClient(node.endpoint);
+    streams.push(opened);
+    return opened;
+  };
+  const spanHop = (node: NodeHandle, shardIndex: number, shardEnd: number): Hop => ({
+    nodeId: node.nodeId,
+    endpoint: node.endpoint,
+    shardIndex,
+    shardEnd,
+    tls: false,
+  });
+  const info = (node: NodeHandle) => {
+    const client = new tessera.v1.Node(node.endpoint, credentials.createInsecure()) as unknown as NodeClient;
+    return new Promise<InfoReply__Output>((resolve, reject) =>
+      client.info({}, (error, reply) => (error ? reject(error) : resolve(reply!))),
+    ).finally(() => client.close());
+  };
+  const sessionsHeld = async () =>
+    (await Promise.all([held.A!, held.B!, held.C!].map(info))).map((i) => i.activeSessions);
+
+  test('each is refused INVALID_OPEN with its precise reason by the node it reached, which holds nothing for it; an honest session meanwhile gives the reference tokens', async () => {
+    const { A, B, C } = held as Required<typeof held>;
+    const attacker = generateKeyPair();
+    const attacks: { name: string; at: NodeHandle; route: Hop[]; details: string }[] = [
+      {
+        name: 'a gap',
+        at: A,
+        route: [spanHop(A, 0, 2), spanHop(B, 3, 5)],
+        details: 'route hop 1 starts at shard 3, hop 0 ends before shard 2: no hop runs shard 2',
+      },
+      {
+        name: 'an overlap',
+        at: A,
+        route: [spanHop(A, 0, 3), spanHop(B, 2, 5)],
+        details: 'route hop 1 starts at shard 2, hop 0 ends before shard 3: both run shard 2',
+      },
+      {
+        name: 'a node twice',
+        at: A,
+        route: [spanHop(A, 0, 2), spanHop(B, 2, 4), spanHop(A, 4, 5)],
+        details: `route names node ${A.nodeId} for hops 0 and 2; a node runs one hop of a route`,
+      },
+      {
+        name: 'more shards than the first node holds',
+        at: A,
+        route: [spanHop(A, 0, 4), spanHop(C, 4, 5)],
+        details: `route hop 0 asks node ${A.nodeId} for shards 0–3; it holds shards 0–2`,
+      },
+      {
+        name: 'shards the second node does not hold',
+        at: C,
+        route: [spanHop(A, 0, 2), spanHop(C, 2, 5)],
+        details: `route hop 1 asks node ${C.nodeId} for shards 2–4; it holds shards 3–4`,
+      },
+      {
+        name: 'no hop for shard 0',
+        at: B,
+        route: [spanHop(B, 1, 5)],
+        details: 'route hop 0 starts at shard 1, not at shard 0: no hop runs shard 0',
+      },
+      {
+        name: 'an empty span',
+        at: A,
+        route: [spanHop(A, 0, 3), spanHop(B, 3, 3), spanHop(C, 3, 5)],
+        details: `route hop 1 (node ${B.nodeId}): shards [3, 3) is not a span: it needs 0 ≤ start < end`,
+      },
+    ];
+
+    // The honest session opens and runs its prompt first; the attacks come while it is open.
+    const honestRoute = [spanHop(A, 0, 2), spanHop(B, 2, 5)];
+    const honestStream = stream(A);
+    await honestStream.openSession({
+      sessionId: `honest-${randomBytes(8).toString('hex')}`,
+      modelId: manifest.modelId,
+      route: honestRoute,
+      outputMode: 'off',
+      sampling: { temperature: 0 },
+    });
+    assert.deepEqual(await sessionsHeld(), [1, 1, 0]);
+    const expected = reference.tokens.map((t) => t.id);
+    const ids: number[] = [];
+    let input = reference.tokenizer.encode(PROMPT);
+    let position = 0;
+    const honestStep = async () => {
+      const reply = await honestStream
+        .write({ step: { step: ids.length, startPosition: position, tokens: input } })
+        .reply();
+      const { commitments, sampled } = reply.result!;
+      assert.deepEqual(
+        commitments.map((c) => [c.nodeId, c.shardIndex, c.shardEnd]),
+        honestRoute.map((h) => [h.nodeId, h.shardIndex, h.shardEnd]),
+      );
+      position += input.length;
+      input = [sampled!.token];
+      ids.push(sampled!.token);
+    };
+    await honestStep();
+
+    for (const { name, at, route, details } of attacks) {
+      const refused = stream(at);
+      refused.write({
+        open: {
+          sessionId: randomBytes(8).toString('hex'),
+          modelId: manifest.modelId,
+          route,
+          outputMode: 'off',
+          clientKey: attacker.publicKey,
+        },
+      });
+      const error = await refused.status();
+      assert.equal(error.code, status.INVALID_ARGUMENT, `${name}: ${error.details}`);
+      assert.equal(reasonOf(error), ForwardReason.INVALID_OPEN, name);
+      assert.equal(error.details, details, name);
+      assert.equal(error.metadata.get(FAILED_NODE_KEY)[0], at.nodeId, `${name}: the node it reached refused it`);
+      assert.deepEqual(await sessionsHeld(), [1, 1, 0], `${name}: no node holds a session for it`);
+      // the honest session goes on between the attacks
+      if (ids.length < expected.length) await honestStep();
+    }
+    while (ids.length < expected.length) await honestStep();
+    assert.deepEqual(ids, expected, 'the honest session gave the reference tokens');
+    honestStream.write({ close: {} });
+    assert.ok('end' in (await honestStream.next()));
+    await waitFor(
+      'the honest session released on every node',
+      async () => (await sessionsHeld()).every((n) => n === 0) || undefined,
+    );
+  });
 });

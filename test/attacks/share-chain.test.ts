@@ -60,7 +60,7 @@ interface Cluster {
   membership: RegistryMembership;
 }
 
-/** A registry whose ledger holds the stakes (daemon minimum 100), and a compute node of shard 1. */
+/** A registry whose ledger holds the stakes (daemon minimum 100), and a compute node holding shards [1, 3). */
 async function cluster(name: string): Promise<Cluster> {
   const dir = tempDir(`attack-chain-${name}`);
   cleanups.push(() => removeDir(dir));
@@ -72,7 +72,7 @@ async function cluster(name: string): Promise<Cluster> {
   });
   cleanups.push(() => network.close());
   const node = generateKeyPair();
-  cleanups.push(await joinNode(network.registry, node, 1));
+  cleanups.push(await joinNode(network.registry, node, { start: 1, end: 3 }));
   const membership = new RegistryMembership(network.membership, { ttlMs: 0 });
   cleanups.push(() => membership.close());
   return {
@@ -110,7 +110,8 @@ async function startHonest(
 async function honestSharesLand(c: Cluster, daemon: DaemonHandle, id: string): Promise<void> {
   const rpc = new DaemonClient(`127.0.0.1:${daemon.port}`);
   try {
-    const session = new TestSession(generateKeyPair(), id, [c.node, c.node, c.node]);
+    // A route over spans: another node runs shard 0, the cluster's node shards [1, 3) as hop 1.
+    const session = new TestSession(generateKeyPair(), id, [generateKeyPair(), c.node]);
     const payloads = Array.from({ length: 5 }, () => session.share(c.node, 1));
     const verdicts = await rpc.submitShares([signBatch(c.node, payloads)], [session.receipt]);
     assert.ok(

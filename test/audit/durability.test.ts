@@ -81,6 +81,7 @@ test('every ticket the registry acknowledged is still queued after kill -9', asy
       const encoded = await encodeTicket({
         modelId: manifest.modelId,
         shardIndex: 1,
+        shardEnd: 2,
         shardSha256: manifest.shards[1]!.sha256,
         engineVersion: ENGINE_VERSION,
         input: { tokens: false, dtype: 'DTYPE_F32', positions: 3, width, bytes },

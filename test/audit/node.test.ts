@@ -106,6 +106,7 @@ test('the audit window keeps inputs by count, bytes and age, oldest out first, o
     input: { tokens: true as const, positions: bytes / 4, bytes: new Uint8Array(bytes) },
     commitment: signCommitment(key, {
       shardIndex: 0,
+      shardEnd: 1,
       stepId: stepIdOf(session, 0),
       inputHash: sha256(new Uint8Array(bytes)),
       outputHash: sha256(new Uint8Array(1)),

@@ -24,6 +24,7 @@ import { generateKeyPair, type KeyPair } from '../../src/crypto/keys.ts';
 import { LedgerBackend } from '../../src/escrow/ledger-backend.ts';
 import type { Manifest } from '../../src/model/manifest.ts';
 import { shardModel } from '../../src/model/shards/shard.ts';
+import { spanOfShard } from '../../src/model/shards/span.ts';
 import { tessera } from '../../src/proto/services.ts';
 import type { AuditClient as GrpcAuditClient } from '../../src/proto/tessera/v1/Audit.ts';
 import type { FraudProof } from '../../src/proto/tessera/v1/FraudProof.ts';
@@ -169,7 +170,7 @@ async function makeTicket(
             Float32Array.from({ length: positions * manifest.config.hiddenSize }, () => Math.random() - 0.5).buffer,
           ),
         };
-  const trueOutput = recomputeOutputHash(engines.engine(manifest.modelId, shardIndex), input);
+  const trueOutput = recomputeOutputHash(engines.engine(manifest.modelId, spanOfShard(shardIndex)), input);
   const commitment = committedStep(
     key,
     secret,
@@ -184,6 +185,7 @@ async function makeTicket(
   const encoded = await encodeTicket({
     modelId: manifest.modelId,
     shardIndex,
+    shardEnd: shardIndex + 1,
     shardSha256: manifest.shards[shardIndex]!.sha256,
     engineVersion: options.engineVersion ?? ENGINE_VERSION,
     input,
@@ -224,7 +226,7 @@ test('a ticket is queued once; replayed, forged, mismatched or prompt-holding ti
   );
   await assert.rejects(
     audits.submitTicket({ ...other.wire, shardSha256: 'ab'.repeat(32) }),
-    refused(status.INVALID_ARGUMENT, /ticket names a shard file with SHA-256 abab.*shard 2 of "stories260K" has/),
+    refused(status.INVALID_ARGUMENT, /ticket names weights with SHA-256 abab.*; shard 2 of "stories260K" has/),
   );
   await assert.rejects(
     audits.submitTicket({ ...other.wire, startPosition: 7 }),
@@ -240,7 +242,7 @@ test('a ticket is queued once; replayed, forged, mismatched or prompt-holding ti
   );
   await assert.rejects(
     audits.submitTicket((await makeTicket(nodes[0]!, 1)).wire),
-    refused(status.INVALID_ARGUMENT, /serves shard 0 of "stories260K", the ticket is for shard 1/),
+    refused(status.INVALID_ARGUMENT, /holds shard 0 of "stories260K", the ticket is for shard 1 of "stories260K"/),
   );
   await assert.rejects(
     audits.submitTicket((await makeTicket(nodes[2]!, 2, { engineVersion: 'tessera-engine/9.9.9' })).wire),

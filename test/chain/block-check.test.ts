@@ -36,6 +36,8 @@ let peer: { chain: Chain; membership: RegistryMembership; pool: SignaturePool };
 /** The producer's first block with shares: 4 of a batch of 6 that nodeA signed. */
 let produced: Block;
 let payloads: Uint8Array[];
+/** The session of the produced block's shares: its receipt pays nodeB for hop 0 and nodeA for hop 1. */
+let session: TestSession;
 const stops: (() => Promise<void>)[] = [];
 
 before(async () => {
@@ -50,7 +52,7 @@ before(async () => {
     verifyThreads: 0,
   });
   rpc = new DaemonClient(daemon.endpoint);
-  const session = new TestSession(generateKeyPair(), 'blocks', [nodeB, nodeA]);
+  session = new TestSession(generateKeyPair(), 'blocks', [nodeB, nodeA]);
   payloads = Array.from({ length: 6 }, () => session.share(nodeA, 1));
   const verdicts = await rpc.submitShares([signBatch(nodeA, payloads)], [session.receipt]);
   assert.ok(
@@ -174,4 +176,25 @@ test('a peer refuses a block whose statements do not vouch for its shares', asyn
     /do not match the header's statements root/,
   );
   assert.equal(peer.chain.store.statement(statementHashOf(original.payload)), undefined, 'checking stores nothing');
+});
+
+test("a peer takes a share at its node's position in the receipt's route, whatever shards the node holds, and refuses one at another node's", async () => {
+  // nodeB holds shard 1, yet the receipt names it for hop 0 (a hop runs a span, not its node's shard).
+  const ownHop = session.share(nodeB, 0, 2);
+  const ownBatch = signBatch(nodeB, [ownHop]);
+  const contents = await check(reissued([{ payload: ownHop, statement: ownBatch.statement }], [ownBatch.statement]));
+  assert.deepEqual(
+    contents.shares.map((s) => [hex(s.hash), s.nodeId, s.shardIndex, s.tokens]),
+    [[hex(shareHashOf(ownHop)), nodeB.address, 0, 2]],
+  );
+  // nodeB's share for hop 1, with its own valid key: the receipt pays nodeA there.
+  const othersHop = session.share(nodeB, 1, 2);
+  const othersBatch = signBatch(nodeB, [othersHop]);
+  await refused(
+    reissued([{ payload: othersHop, statement: othersBatch.statement }], [othersBatch.statement]),
+    new RegExp(
+      `share ${hex(shareHashOf(othersHop))} is of ${nodeB.address}, but its receipt pays ${nodeA.address} for hop 1 of its route`,
+    ),
+  );
+  assert.equal(peer.chain.store.shareState(shareHashOf(othersHop)), undefined, 'checking stores nothing');
 });

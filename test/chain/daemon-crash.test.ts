@@ -189,10 +189,10 @@ test('tessera chain blocks, block and summary show the chain, as text and as JSO
     assert.ok(shown.shares.every((s) => s.nodeId === node.address));
     const text = await tessera('chain', 'blocks', '--daemon', endpoint);
     assert.match(text, /^height\s+hash\s+producer\s+time\s+shares\s+tokens\s+fee\/token$/m);
-    assert.match(
-      await tessera('chain', 'block', String(busiest.height), '--daemon', endpoint),
-      new RegExp(`^block ${busiest.height}  ${busiest.hash}$`, 'm'),
-    );
+    const shownText = await tessera('chain', 'block', String(busiest.height), '--daemon', endpoint);
+    assert.match(shownText, new RegExp(`^block ${busiest.height}  ${busiest.hash}$`, 'm'));
+    // A share's column is its hop: the node's position in its receipt's route.
+    assert.match(shownText, /^share\s+node\s+hop\s+tokens\s+session$/m);
 
     const summary = await rpc.settlementSummary(0);
     const json = JSON.parse(await tessera('chain', 'summary', '0', '--daemon', endpoint, '--json')) as {

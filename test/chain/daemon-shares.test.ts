@@ -9,6 +9,8 @@ import { sign } from '../../src/crypto/signature.ts';
 
 import { startDaemon, type DaemonHandle } from '../../src/chain/daemon.ts';
 import { DaemonClient } from '../../src/chain/daemon-client.ts';
+import { RegistryMembership } from '../../src/chain/membership.ts';
+import { ShareState } from '../../src/chain/store.ts';
 import { nextBaseFee } from '../../src/chain/fee.ts';
 import { DEFAULT_CHAIN_PARAMS } from '../../src/chain/params.ts';
 import { RECEIPT_DOMAIN } from '../../src/protocol/receipt.ts';
@@ -28,7 +30,9 @@ const client = generateKeyPair();
 const nodeA = generateKeyPair();
 const nodeB = generateKeyPair();
 const evicted = generateKeyPair();
-/** The node of each shard: whom the sessions' receipts pay. */
+/** Holds shards [0, 3) of `tiny`: it may run any span of them as any hop of a route. */
+const spanning = generateKeyPair();
+/** The node of each hop: whom the sessions' receipts pay. */
 const route = [nodeB, nodeA, evicted];
 let dir: string;
 let network: ChainNetwork;
@@ -43,6 +47,7 @@ before(async () => {
     await joinNode(network.registry, nodeA, 1),
     await joinNode(network.registry, nodeB, 0),
     await joinNode(network.registry, evicted, 2, false),
+    await joinNode(network.registry, spanning, { start: 0, end: 3 }),
   );
   daemon = await startDaemon({
     port: 0,
@@ -147,6 +152,7 @@ test('forged, replayed, receipt-less, over-receipt and malformed shares are reje
   });
   const session = new TestSession(client, 'attacks', route, [5, 5, 5]);
   const otherSession = new TestSession(client, 'other', route);
+  const otherModel = new TestSession(client, 'other-model', route, [5, 5, 5], 'huge');
   const stranger = generateKeyPair();
   const sneaky = new TestSession(stranger, 'sneaky', route);
   const badReceipt = {
@@ -187,7 +193,17 @@ test('forged, replayed, receipt-less, over-receipt and malformed shares are reje
       new RegExp(`node ${stranger.address} is not registered`),
     ],
     ['SHARE_EVICTED_NODE', alone(evicted, session.share(evicted, 2)), /is evicted; it must register again/],
-    ['SHARE_WRONG_SHARD', alone(nodeA, session.share(nodeA, 2)), /serves shard 1 of "tiny", not shard 2/],
+    [
+      'SHARE_WRONG_SHARD',
+      alone(nodeA, otherModel.share(nodeA, 1)),
+      new RegExp(`receipt is for model "huge"; node ${nodeA.address} serves "tiny"`),
+    ],
+    [
+      'SHARE_NOT_ON_ROUTE',
+      alone(nodeA, session.share(nodeA, 2)),
+      new RegExp(`pays ${evicted.address} for hop 2 of its route, not ${nodeA.address}`),
+    ],
+    ['SHARE_RECEIPT_MISMATCH', alone(nodeA, session.share(nodeA, 3)), /receipt counts 3 hops, none at position 3/],
     [
       'SHARE_NO_RECEIPT',
       alone(nodeA, otherSession.share(nodeA, 1)),
@@ -224,7 +240,7 @@ test('forged, replayed, receipt-less, over-receipt and malformed shares are reje
   const before = ledger();
   const verdicts = await rpc.submitShares(
     cases.map((c) => c[1]),
-    [session.receipt, badReceipt],
+    [session.receipt, badReceipt, otherModel.receipt],
   );
   verdicts.forEach((v, i) => {
     assert.equal(v.accepted, false, cases[i]![0]);
@@ -233,7 +249,7 @@ test('forged, replayed, receipt-less, over-receipt and malformed shares are reje
   });
   assert.deepEqual(ledger(), before);
 
-  // The receipt allows 5 tokens per shard: within it the session's shares pass, beyond it they do not.
+  // The receipt allows 5 tokens per hop: within it the session's shares pass, beyond it they do not.
   const within = [session.share(nodeB, 0, 3), session.share(nodeB, 0, 2)];
   const again = within[0]!;
   const last = await rpc.submitShares(
@@ -351,8 +367,9 @@ test('the base fee moves at most 1/8 per block: up while blocks are full, down w
   }
   assert.ok(rose >= 5, `the fee rose after ${rose} full blocks`);
   assert.ok(fell >= 1, `the fee fell after ${fell} empty blocks`);
-  const estimate = await rpc.feeEstimate();
+  // The head first: a block may come between the two calls, never go.
   const head = (await rpc.head()).head.header;
+  const estimate = await rpc.feeEstimate();
   assert.equal(estimate.headHeight >= head.height, true);
   assert.equal(estimate.targetShares, params.maxSharesPerBlock / 2);
 });
@@ -388,4 +405,73 @@ test('a settlement summary adds up a complete window, an incomplete one is refus
     rpc.settlementSummary(10_000),
     /FAILED_PRECONDITION: settlement window 10000 ends at height 40004/,
   );
+});
+
+test("a node holding shards [0, 3) is paid as hop 1 of a route over spans: admitted, counted against hop 1's cap, in a block; hop 0 stays the node the receipt names", async () => {
+  const membership = new RegistryMembership(network.membership, { ttlMs: 0 });
+  try {
+    const member = (await membership.lookup([spanning.address])).get(spanning.address);
+    assert.deepEqual([member?.shardIndex, member?.shardEnd], [0, 3], 'the registry answers the held span');
+  } finally {
+    membership.close();
+  }
+  // nodeB runs shard 0 as hop 0, spanning runs shards [1, 3) of its [0, 3) as hop 1.
+  const session = new TestSession(client, 'spans', [nodeB, spanning], [4, 4]);
+  const ofSpanning = [session.share(spanning, 1, 3)];
+  const first = await rpc.submitShares([signBatch(spanning, ofSpanning)], [session.receipt]);
+  assert.deepEqual(
+    first.map((v) => [v.accepted, v.message]),
+    [[true, '']],
+  );
+  const claimed = () => {
+    const db = new Database(join(dir, 'chain.db'), { readonly: true });
+    try {
+      return db
+        .prepare(
+          'SELECT shard_index AS hop, chain_tokens + pending_tokens AS tokens FROM usage WHERE session_hash = ? ORDER BY 1',
+        )
+        .all(session.sessionHash);
+    } finally {
+      db.close();
+    }
+  };
+  assert.deepEqual(claimed(), [{ hop: 1, tokens: 3 }]);
+
+  // The cap is hop 1's: 3 + 2 exceeds its 4. Hop 0 of the receipt is nodeB's, though spanning holds shard 0.
+  const before = ledger();
+  const refused = await rpc.submitShares(
+    [signBatch(spanning, [session.share(spanning, 1, 2)]), signBatch(spanning, [session.share(spanning, 0, 1)])],
+    [session.receipt],
+  );
+  assert.deepEqual(
+    refused.map((v) => v.rejection),
+    ['SHARE_OVER_RECEIPT', 'SHARE_NOT_ON_ROUTE'],
+  );
+  assert.match(refused[0]!.message, /hop 1: 3 tokens already claimed \+ 2 exceeds the 4 the receipt allows/);
+  assert.match(
+    refused[1]!.message,
+    new RegExp(`pays ${nodeB.address} for hop 0 of its route, not ${spanning.address}`),
+  );
+  assert.deepEqual(ledger(), before);
+
+  // Each hop's claim is its own: nodeB takes all 4 tokens of hop 0, spanning the last one of hop 1.
+  const ofNodeB = [session.share(nodeB, 0, 4)];
+  ofSpanning.push(session.share(spanning, 1, 1));
+  const rest = await rpc.submitShares(
+    [signBatch(nodeB, ofNodeB), signBatch(spanning, ofSpanning.slice(1))],
+    [session.receipt],
+  );
+  assert.deepEqual(
+    rest.map((v) => v.rejection ?? 'accepted'),
+    ['accepted', 'accepted'],
+  );
+  assert.deepEqual(claimed(), [
+    { hop: 0, tokens: 4 },
+    { hop: 1, tokens: 4 },
+  ]);
+  await waitFor("the spanning node's shares in the canonical chain", () =>
+    [...ofSpanning, ...ofNodeB].every((p) => daemon.chain.store.shareState(shareHashOf(p)) === ShareState.Chain),
+  );
+  const { signers } = await canonicalShares();
+  for (const p of ofSpanning) assert.equal(signers.get(hashOf(p)), spanning.address);
 });

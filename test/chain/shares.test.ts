@@ -70,9 +70,12 @@ test('each forward step of a generation becomes a share in a block, covered by t
       ? found
       : undefined;
   });
+  // A share's shardIndex is its node's position in the receipt's route: the hop it ran.
+  const routes = new Map([...receipts.values()].map((r) => [r.sessionHash, r.route]));
+  for (const share of shares) assert.equal(routes.get(share.sessionHash)?.[share.shardIndex], share.nodeId);
   for (const node of cluster.nodes) {
     const mine = shares.filter((s) => s.nodeId === node.nodeId);
-    assert.ok(mine.every((s) => s.shardIndex === node.shardIndex));
+    assert.equal(new Set(mine.map((s) => s.shardIndex)).size, 1, `node ${node.nodeId} ran one hop of the route`);
     assert.equal(
       mine.reduce((sum, s) => sum + s.tokensProcessed, 0),
       positions,

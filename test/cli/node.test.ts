@@ -80,7 +80,7 @@ test('tessera node registers, serves, and on SIGTERM unregisters and exits 0', a
   const keyPath = join(scratch, 'node1.key');
   const key = writeNewKeyFile(keyPath);
   const node = spawnNode([
-    '--shard-index',
+    '--shard',
     '1',
     '--shards-dir',
     shardsDir,
@@ -97,8 +97,8 @@ test('tessera node registers, serves, and on SIGTERM unregisters and exits 0', a
   assert.equal(started.nodeId, key.address);
   const listed = (await client.discover('stories')).nodes;
   assert.deepEqual(
-    listed.map((n) => [n.nodeId, n.endpoint, n.shardIndex]),
-    [[key.address, started.endpoint, 1]],
+    listed.map((n) => [n.nodeId, n.endpoint, n.shardIndex, n.shardEnd]),
+    [[key.address, started.endpoint, 1, 2]],
   );
   node.child.kill('SIGTERM');
   assert.equal(await node.exited, 0);
@@ -113,7 +113,7 @@ test('tessera node refuses a public endpoint without TLS, and a key file others 
   const keyPath = join(scratch, 'node2.key');
   writeNewKeyFile(keyPath);
   const open = spawnNode([
-    '--shard-index',
+    '--shard',
     '0',
     '--shards-dir',
     shardsDir,
@@ -131,12 +131,46 @@ test('tessera node refuses a public endpoint without TLS, and a key file others 
   );
 
   chmodSync(keyPath, 0o644);
-  const readable = spawnNode(['--shard-index', '0', '--shards-dir', shardsDir, '--port', '0', '--key', keyPath]);
+  const readable = spawnNode(['--shard', '0', '--shards-dir', shardsDir, '--port', '0', '--key', keyPath]);
   assert.equal(await readable.exited, 1);
   assert.match(
     readable.lines.join('\n'),
     new RegExp(`key file ${keyPath} has mode 0644, readable by others; fix it with: chmod 600 ${keyPath}`),
   );
+});
+
+test('tessera node --shard A-B holds a span of shards; a value that is no span, or one past the manifest, is refused with its reason', async () => {
+  const keyPath = join(scratch, 'span.key');
+  const key = writeNewKeyFile(keyPath);
+  const span = spawnNode([
+    '--shard',
+    '0-1',
+    '--shards-dir',
+    shardsDir,
+    '--port',
+    '0',
+    '--key',
+    keyPath,
+    '--threads',
+    '1',
+  ]);
+  const started = await span.started;
+  assert.deepEqual([started.nodeId, started.shard, started.shardEnd, started.layers], [key.address, 0, 2, [0, 5]]);
+  span.child.kill('SIGTERM');
+  assert.equal(await span.exited, 0);
+
+  const backwards = spawnNode(['--shard', '1-0', '--shards-dir', shardsDir, '--port', '0', '--key', keyPath]);
+  assert.equal(await backwards.exited, 2);
+  assert.match(
+    backwards.lines.join('\n'),
+    /--shard must be a shard K or a run of shards A-B \(both included, A ≤ B\), as in 3 or 0-2; got "1-0"/,
+  );
+  const past = spawnNode(['--shard', '1-2', '--shards-dir', shardsDir, '--port', '0', '--key', keyPath]);
+  assert.equal(await past.exited, 1);
+  assert.match(past.lines.join('\n'), /shards \[1, 3\) reach past stories's 2 shards/);
+  const both = spawnNode(['--shard', '1', '--shard-index', '1', '--shards-dir', shardsDir, '--key', keyPath]);
+  assert.equal(await both.exited, 2);
+  assert.match(both.lines.join('\n'), /--shard and --shard-index both name the shards to hold: pass --shard alone/);
 });
 
 test('tessera node without --key creates one in the config directory and says where', async () => {

@@ -66,7 +66,7 @@ before(async () => {
 
 /** The operator's node serves shard 0 and keeps itself live. */
 async function joinOperatorNode(): Promise<void> {
-  const body = nodeBody(operator, { shardIndex: 0, shareKey: bytesToHex(operator.publicKey) });
+  const body = nodeBody(operator, { shardIndex: 0, shardEnd: 1, shareKey: bytesToHex(operator.publicKey) });
   const { heartbeatIntervalMs } = await client.register(operator, body);
   stops.push(startHeartbeats(client, operator, () => body, { intervalMs: heartbeatIntervalMs }));
 }

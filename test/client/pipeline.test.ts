@@ -57,11 +57,24 @@ test('3 shards give the logits bytes and the greedy text of the engine in one pr
     summary.route.map((h) => h.nodeId),
     cluster.nodes.map((n) => n.nodeId),
   );
+  // a node holding one shard of a pre-cut manifest runs exactly that shard: a span of one
+  assert.deepEqual(
+    summary.route.map((h) => [h.shardIndex, h.shardEnd]),
+    [
+      [0, 1],
+      [1, 2],
+      [2, 3],
+    ],
+  );
   tokens.forEach((token, i) => {
     const chain = token.commitments;
     assert.deepEqual(
-      chain.map((c) => c.shardIndex),
-      [0, 1, 2],
+      chain.map((c) => [c.shardIndex, c.shardEnd]),
+      [
+        [0, 1],
+        [1, 2],
+        [2, 3],
+      ],
     );
     for (let hop = 1; hop < chain.length; hop++)
       assert.ok(Buffer.from(chain[hop]!.inputHash).equals(chain[hop - 1]!.outputHash));

@@ -97,7 +97,7 @@ before(async () => {
 
 /** The node serves shard 0 and keeps itself live (the registry admits it only once it is staked). */
 async function joinNode(): Promise<void> {
-  const body = nodeBody(node, { shardIndex: 0, shareKey: bytesToHex(node.publicKey) });
+  const body = nodeBody(node, { shardIndex: 0, shardEnd: 1, shareKey: bytesToHex(node.publicKey) });
   const { heartbeatIntervalMs } = await client.register(node, body);
   stops.push(startHeartbeats(client, node, () => body, { intervalMs: heartbeatIntervalMs }));
 }

@@ -1,5 +1,5 @@
 // Churn (issue 12): six operators' nodes joined with `tessera node --registry --model` (real
-// processes) and a short --rebalance-interval, killed with -9 and started again at random over
+// processes, memory for one shard each) and a short --rebalance-interval, killed with -9 and started again at random over
 // several rounds. After each round every shard is served again (by restarted nodes joining where
 // they are needed, or by nodes moving) and the gateway answers the golden stories260K text. The
 // random choices come from a seed printed with the test, so a failing run can be replayed
@@ -14,7 +14,7 @@ import { writeNewKeyFile } from '../../src/crypto/keys.ts';
 import { startGateway } from '../../src/gateway/gateway.ts';
 import { seededRandom } from '../support/fuzz.ts';
 import { localGreedy } from '../support/local-reference.ts';
-import { startModelRegistry } from '../support/model-registry.ts';
+import { oneShardMemoryMb, startModelRegistry } from '../support/model-registry.ts';
 import { joinArgs, spawnNodeProcess, type NodeProcess } from '../support/node-process.ts';
 import { waitFor } from '../support/registry-fixtures.ts';
 
@@ -58,7 +58,7 @@ test('nodes killed and started again at random keep every shard covered and the 
     spawnNodeProcess(
       [
         ...joinArgs(registry.endpoint, modelId, join(scratch, `node${i}.key`), join(scratch, `data${i}`)),
-        ...['--rebalance-interval', '1'],
+        ...['--rebalance-interval', '1', '--memory-mb', oneShardMemoryMb(manifest)],
       ],
       children,
     );

@@ -139,7 +139,7 @@ test('kill -9, restart on the same data directory: the owed audit step is ticket
   const key = writeNewKeyFile(keyPath);
   await net.ledger.grant(key.address, { stake: 1000n }, `0x${randomBytes(32).toString('hex')}`);
   const dataDir = join(net.dir, 'crash-node-data');
-  const common = ['--shards-dir', net.shardsDir, '--shard-index', '1', '--port', '0', '--threads', '1'];
+  const common = ['--shards-dir', net.shardsDir, '--shard', '1', '--port', '0', '--threads', '1'];
   const flags = (daemon: string) => [
     ...common,
     '--registry',
@@ -162,7 +162,7 @@ test('kill -9, restart on the same data directory: the owed audit step is ticket
   await client.openSession({
     sessionId,
     modelId: net.manifest.modelId,
-    route: [net.route[0]!, { nodeId: first.nodeId, endpoint: first.endpoint, shardIndex: 1, tls: false }],
+    route: [net.route[0]!, { nodeId: first.nodeId, endpoint: first.endpoint, shardIndex: 1, shardEnd: 2, tls: false }],
     outputMode: 'off',
     sampling: { temperature: 0 },
     clientKey: net.clientKey.publicKey,
@@ -204,6 +204,6 @@ test('kill -9, restart on the same data directory: the owed audit step is ticket
   // Only now does the client ask for the audit: the registry hands it to the restarted node.
   await net.audits.requestAudit(net.clientKey, commitment, audit.secret);
   const ticketed = await second.logged('audit_ticket_submitted');
-  assert.equal(ticketed.shard, 1);
+  assert.deepEqual([ticketed.shard, ticketed.shardEnd], [1, 2]);
   assert.equal(second.seen('audit_request_unanswerable'), false, 'the node held the step it owed');
 });

@@ -1,6 +1,6 @@
-// Six operators join with one command each (`tessera node --registry … --model …`, real processes):
-// the registry assigns shards so every one is covered, each node downloads only its own shard and
-// the tokenizer, the golden stories260K text comes through a gateway, and a node killed with -9 and
+// Six operators join with one command each (`tessera node --registry … --model …` and memory for one
+// shard, real processes): the registry assigns shards so every one is covered, each node downloads
+// only its own shard and the tokenizer, the golden stories260K text comes through a gateway, and a node killed with -9 and
 // started again keeps its files (nothing fetched again) and its shard. And a download resumes from a
 // partial file, and a wrong file is deleted and fetched again.
 import { after, test } from 'node:test';
@@ -13,7 +13,7 @@ import { writeNewKeyFile } from '../../src/crypto/keys.ts';
 import { startGateway } from '../../src/gateway/gateway.ts';
 import { fetchModelFile } from '../../src/node/shard-fetch.ts';
 import { localGreedy } from '../support/local-reference.ts';
-import { startModelRegistry } from '../support/model-registry.ts';
+import { oneShardMemoryMb, startModelRegistry } from '../support/model-registry.ts';
 import { runTessera } from '../support/tessera-cli.ts';
 import { joinArgs, spawnNodeProcess, type NodeEvent, type NodeProcess } from '../support/node-process.ts';
 
@@ -54,13 +54,16 @@ test('six nodes joining with --registry and --model alone cover every shard, fet
   });
   const tokenizerBytes = statSync(join(shardsDir, manifest.tokenizerFile)).size;
 
-  const argsOf = (i: number, withDataDir = true) =>
-    joinArgs(
+  // Memory for one shard: each node is given one, as an operator with a small machine would be.
+  const argsOf = (i: number, withDataDir = true) => [
+    ...joinArgs(
       registry.endpoint,
       modelId,
       join(scratch, `node${i}.key`),
       withDataDir ? join(scratch, `data${i}`) : undefined,
-    );
+    ),
+    ...['--memory-mb', oneShardMemoryMb(manifest)],
+  ];
   for (let i = 0; i < 6; i++) writeNewKeyFile(join(scratch, `node${i}.key`));
   // The last node keeps its files where an operator's would be without --data-dir: the user's cache.
   const cacheHome = join(scratch, 'cache-home');
@@ -89,6 +92,7 @@ test('six nodes joining with --registry and --model alone cover every shard, fet
   }
   const listed = (await client.discover(modelId)).nodes;
   assert.deepEqual([...new Set(listed.map((n) => n.shardIndex))].sort(), [0, 1, 2]);
+  assert.ok(listed.every((n) => n.shardEnd === n.shardIndex + 1));
   assert.equal(listed.length, 6);
 
   const gateway = await startGateway({ registries: [registry.endpoint], port: 0, cacheDir: join(scratch, 'gateway') });
@@ -192,7 +196,7 @@ test('rebalancing: when a shard loses its only node, one node of a doubly served
     writeNewKeyFile(join(scratch, `churn${i}.key`));
     return spawnNode([
       ...joinArgs(registry.endpoint, modelId, join(scratch, `churn${i}.key`), join(scratch, `churn-data${i}`)),
-      ...['--rebalance-interval', '1'],
+      ...['--rebalance-interval', '1', '--memory-mb', oneShardMemoryMb(manifest)],
     ]);
   };
   // One at a time, so that which node serves what is known: 0, 1, then 0 again.

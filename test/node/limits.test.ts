@@ -148,7 +148,7 @@ test('wrong hidden size: INVALID_ARGUMENT naming both sizes', async () => {
   const client = await lastShardSession('wide');
   client.write({ step: { step: 0, startPosition: 0, hidden: hidden([1, 512], 2048) } });
   const error = await client.status();
-  assertStatus(error, status.INVALID_ARGUMENT, 'hidden size 512, shard expects 64', chain.nodes[1]!.nodeId);
+  assertStatus(error, status.INVALID_ARGUMENT, 'hidden size 512, this node expects 64', chain.nodes[1]!.nodeId);
   assert.equal(error.metadata.get(FAILED_SHARD_KEY)[0], '1');
   await assertHealthyStillServed();
 });
@@ -175,7 +175,7 @@ test('positions: per-step limit, a start ahead of the cache, the context, and to
     [
       { tokens: [5], startPosition: 0, hidden: hidden([1, 64], 256) },
       status.INVALID_ARGUMENT,
-      'shard 0 takes token ids, not hidden states',
+      'a hop running shard 0 takes token ids, not hidden states',
     ],
     [{ tokens: [] }, status.INVALID_ARGUMENT, 'step has no token ids'],
     [{ tokens: [1, 9999] }, status.INVALID_ARGUMENT, 'token id 9999 is outside the vocabulary of 512'],
@@ -188,7 +188,11 @@ test('positions: per-step limit, a start ahead of the cache, the context, and to
   }
   const tokensOnLast = await lastShardSession('tokens-on-last');
   tokensOnLast.write({ step: { step: 0, startPosition: 0, tokens: [5] } });
-  assertStatus(await tokensOnLast.status(), status.INVALID_ARGUMENT, 'shard 1 takes hidden states, not token ids');
+  assertStatus(
+    await tokensOnLast.status(),
+    status.INVALID_ARGUMENT,
+    'a hop running shard 1 takes hidden states, not token ids',
+  );
   await assertHealthyStillServed();
 });
 
@@ -222,7 +226,7 @@ test('the model context bounds positions: OUT_OF_RANGE', async () => {
   await assertHealthyStillServed();
 });
 
-test('Open: retired and unknown output modes, another model, a route without this node', async () => {
+test('Open: retired and unknown output modes, another model, a route short of the last shard, a route without this node', async () => {
   const cases: [Partial<Open>, string][] = [
     [
       { outputMode: 'server_sample' },
@@ -233,10 +237,14 @@ test('Open: retired and unknown output modes, another model, a route without thi
       'output mode "decode_client_sample" is not served by this node (only "off")',
     ],
     [{ modelId: 'llama-70b' }, 'model "llama-70b" is not served here: this node serves stories260K'],
-    [{ route: [chain.route[0]!] }, 'route has 1 hops, model stories260K has 2 shards'],
+    [{ route: [chain.route[0]!] }, "route ends before shard 1: no hop runs shard 1 of stories260K's 2 shards"],
     [
       { route: [{ ...chain.route[0]!, nodeId: '0x0000000000000000000000000000000000000001' }, chain.route[1]!] },
-      `route names node 0x0000000000000000000000000000000000000001 for shard 0, this node is ${chain.nodes[0]!.nodeId}`,
+      `route does not name this node ${chain.nodes[0]!.nodeId}`,
+    ],
+    [
+      { route: [{ ...chain.route[0]!, shardEnd: 0 }, chain.route[1]!] },
+      `route hop 0 (node ${chain.nodes[0]!.nodeId}): shards [0, 0) is not a span: it needs 0 ≤ start < end`,
     ],
     [{ sampling: { logprobs: 21 } }, 'logprobs 21 exceeds the maximum of 20'],
   ];
@@ -262,7 +270,7 @@ test('max sessions: RESOURCE_EXHAUSTED, and the open sessions carry on', async (
   assertStatus(
     full,
     status.RESOURCE_EXHAUSTED,
-    'node is serving its maximum of 2 sessions; try another node of this shard',
+    'node is serving its maximum of 2 sessions; try another node holding these shards',
     small.nodes[0]!.nodeId,
   );
   for (const client of [first, second])
@@ -297,7 +305,7 @@ test('a next hop that cannot be reached: UNAVAILABLE naming that hop', async () 
   await new Promise((resolve) => closed.close(resolve));
   const route = [
     chain.route[0]!,
-    { nodeId: '0x00000000000000000000000000000000000000aa', endpoint: `127.0.0.1:${port}`, shardIndex: 1 },
+    { nodeId: '0x00000000000000000000000000000000000000aa', endpoint: `127.0.0.1:${port}`, shardIndex: 1, shardEnd: 2 },
   ];
   const client = connect(chain.nodes[0]!.endpoint);
   client.write({ open: openOf('dead-next', route) });
@@ -305,7 +313,7 @@ test('a next hop that cannot be reached: UNAVAILABLE naming that hop', async () 
   assertStatus(
     error,
     status.UNAVAILABLE,
-    new RegExp(`^next hop shard 1 \\(0x0+aa at 127\\.0\\.0\\.1:${port}\\) failed: UNAVAILABLE: `),
+    new RegExp(`^next hop 1 \\(shard 1, 0x0+aa at 127\\.0\\.0\\.1:${port}\\) failed: UNAVAILABLE: `),
     '0x00000000000000000000000000000000000000aa',
   );
   assert.equal(error.metadata.get(FAILED_SHARD_KEY)[0], '1');
@@ -325,7 +333,12 @@ test('a next hop that never answers Open: DEADLINE_EXCEEDED (NEXT_HOP_TIMEOUT) n
     const quick = await newChain({ nextHopOpenedTimeoutMs: 300 });
     const route = [
       quick.route[0]!,
-      { nodeId: '0x00000000000000000000000000000000000000bb', endpoint: `127.0.0.1:${port}`, shardIndex: 1 },
+      {
+        nodeId: '0x00000000000000000000000000000000000000bb',
+        endpoint: `127.0.0.1:${port}`,
+        shardIndex: 1,
+        shardEnd: 2,
+      },
     ];
     const client = connect(quick.nodes[0]!.endpoint);
     client.write({ open: openOf('silent-next', route) });
@@ -333,7 +346,7 @@ test('a next hop that never answers Open: DEADLINE_EXCEEDED (NEXT_HOP_TIMEOUT) n
     assertStatus(
       error,
       status.DEADLINE_EXCEEDED,
-      /^next hop shard 1 \(0x0+bb at 127\.0\.0\.1:\d+\) failed: it did not answer Open within 300 ms$/,
+      /^next hop 1 \(shard 1, 0x0+bb at 127\.0\.0\.1:\d+\) failed: it did not answer Open within 300 ms$/,
       '0x00000000000000000000000000000000000000bb',
     );
     assert.equal(reasonOf(error), 'NEXT_HOP_TIMEOUT');

@@ -59,7 +59,7 @@ test('an open session holds KV-cache bytes, counts its steps by kind, and lets g
   await client.openSession({
     sessionId: 's',
     modelId: 'stories260K',
-    route: [{ nodeId: node.nodeId, endpoint: node.endpoint, shardIndex: 0 }],
+    route: [{ nodeId: node.nodeId, endpoint: node.endpoint, shardIndex: 0, shardEnd: 1 }],
     outputMode: 'off',
   });
   assert.equal(await sample('tessera_node_sessions_open'), 1);
@@ -72,12 +72,14 @@ test('an open session holds KV-cache bytes, counts its steps by kind, and lets g
   assert.equal(await sample('tessera_node_tokens_processed_total'), 3);
   assert.equal(await sample('tessera_node_forward_seconds_count{kind="decode"}'), 2);
   assert.ok((await sample('tessera_node_kv_cache_bytes')) > 0, 'the session holds cache');
+  assert.equal(await sample('tessera_node_shard{model="stories260K",shard="0",layers="0-4",role="driver"}'), 1);
   assert.deepEqual(node.health(), {
     healthy: true,
     details: {
       nodeId: node.nodeId,
       model: 'stories260K',
       shard: 0,
+      shardEnd: 1,
       endpoint: node.endpoint,
       registry: null,
       sessions: 1,

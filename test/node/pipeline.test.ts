@@ -95,7 +95,7 @@ test('3 nodes give the logits bytes, the greedy tokens and the log-probabilities
     assert.ok(result.commitments[0]!.inputHash.equals(sha256(tokenBytes(input))));
     result.commitments.forEach((c, i) => {
       assert.equal(c.nodeId, chain.route[i]!.nodeId);
-      assert.equal(c.shardIndex, i);
+      assert.deepEqual([c.shardIndex, c.shardEnd], [i, i + 1], `hop ${i} commits to the span it ran`);
       assert.ok(c.stepId.equals(stepIdOf('greedy-1', n)));
       assert.ok(verifyCommitment(c), `commitment of hop ${i} is signed by its node`);
       if (i > 0)
@@ -186,12 +186,12 @@ function info(endpoint: string): Promise<InfoReply__Output> {
   ).finally(() => client.close());
 }
 
-test('Info names the node, its model, its layers and its sessions', async () => {
+test('Info names the node, its model, the span of shards it holds, its layers and its sessions', async () => {
   const node = chain.nodes[1]!;
   const reply = await info(node.endpoint);
   assert.equal(reply.nodeId, node.nodeId);
   assert.equal(reply.modelId, 'stories260K');
-  assert.equal(reply.shardIndex, 1);
+  assert.deepEqual([reply.shardIndex, reply.shardEnd], [1, 2]);
   assert.deepEqual([reply.layerStart, reply.layerEnd], [2, 4]);
   assert.equal(reply.maxSessions, 64);
   assert.equal(reply.engineVersion, ENGINE_VERSION);

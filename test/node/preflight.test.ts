@@ -74,6 +74,18 @@ test('a node ready to launch passes every check', async () => {
   assert.match(c.shard!.detail, /^stories260K shard 1 \(layers 3 to 4\) matches its SHA-256$/);
 });
 
+test('a node holding a span checks every file of it; a span the manifest lacks is named', async () => {
+  const check = async (shardIndex: number, shardEnd: number) =>
+    byName(await preflightNode({ advertise: `127.0.0.1:${freePort}`, keyPath, shardsDir, shardIndex, shardEnd }))
+      .shard!;
+  const both = await check(0, 2);
+  assert.equal(both.ok, true);
+  assert.equal(both.detail, 'stories260K shards 0–1 (layers 0 to 4) match their SHA-256s');
+  const past = await check(1, 3);
+  assert.equal(past.ok, false);
+  assert.equal(past.detail, "shards [1, 3) reach past stories260K's 2 shards");
+});
+
 test('every problem is named with its fix, in one pass', async () => {
   const badKey = join(scratch, 'wide.key');
   writeNewKeyFile(badKey);
@@ -196,8 +208,8 @@ test('the command prints one line per check and exits 1 when one failed', async 
     keyPath,
     '--shards-dir',
     shardsDir,
-    '--shard-index',
-    '1',
+    '--shard',
+    '0-1',
     '--registry',
     registry.endpoint,
   ]);
@@ -217,4 +229,10 @@ test('the command prints one line per check and exits 1 when one failed', async 
   );
   assert.match(bad.stdout, /^FAIL {2}tls /m);
   assert.match(bad.stderr, /2 of 4 checks failed/);
+  const badSpan = await preflight(['--advertise', `127.0.0.1:${freePort}`, '--key', keyPath, '--shard', '1-0']);
+  assert.equal(badSpan.status, 2);
+  assert.match(
+    badSpan.stderr,
+    /--shard must be a shard K or a run of shards A-B \(both included, A ≤ B\), as in 3 or 0-2; got "1-0"/,
+  );
 });

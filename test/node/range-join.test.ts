@@ -18,7 +18,7 @@ import { shardModel } from '../../src/model/shards/shard.ts';
 import { fetchShardByRanges } from '../../src/node/range-fetch-shard.ts';
 import { localGreedy } from '../support/local-reference.ts';
 import { testModel } from '../support/models.ts';
-import { startModelRegistry } from '../support/model-registry.ts';
+import { oneShardMemoryMb, startModelRegistry } from '../support/model-registry.ts';
 import { startRangeFileServer } from '../support/range-file-server.ts';
 import { closedPort, runTessera } from '../support/tessera-cli.ts';
 import { generateKeyPair } from '../../src/crypto/keys.ts';
@@ -53,7 +53,7 @@ test('two nodes joining with --model-url fetch only their tensors and the header
     writeNewKeyFile(join(scratch, `node${i}.key`));
     return [
       ...joinArgs(registry.endpoint, manifest.modelId, join(scratch, `node${i}.key`), join(scratch, `data${i}`)),
-      ...['--model-url', origin.url],
+      ...['--model-url', origin.url, '--memory-mb', oneShardMemoryMb(manifest)],
     ];
   };
   // One after the other, so that the registry sends the second to the shard nobody serves yet.
@@ -263,8 +263,10 @@ test("a manifest's source.url is fetched from without --model-url; when it may n
     kvBudgetBytes: 16 << 20,
     log: (event, fields = {}) => seen.push({ event, fields }),
   });
-  const entry = manifest.shards[joined.shardIndex]!;
-  assert.equal(sha256File(join(joined.shardsDir, entry.file)), entry.sha256);
+  // Room for the whole model (the machine's free memory): every shard of it, each from the registry.
+  assert.deepEqual(joined.span, { start: 0, end: manifest.shards.length });
+  for (const e of manifest.shards) assert.equal(sha256File(join(joined.shardsDir, e.file)), e.sha256);
+  const entry = manifest.shards[0]!;
   const failures = seen.filter((e) => e.event === 'range_fetch_failed');
   // A registry's URL may name public hosts alone: this loopback one is refused before any
   // connection, once, not tried again (test/attacks/join.test.ts has the attack itself).
@@ -273,8 +275,15 @@ test("a manifest's source.url is fetched from without --model-url; when it may n
     [[url, 'MODEL_URL_PRIVATE']],
   );
   assert.equal(seen.find((e) => e.event === 'shard_range_fetch_abandoned')?.fields.code, 'MODEL_URL_PRIVATE');
-  assert.equal(
-    seen.find((e) => e.event === 'shard_file_fetched' && e.fields.file === entry.file)?.fields.source,
-    registry.endpoint,
+  for (const e of manifest.shards)
+    assert.equal(
+      seen.find((f) => f.event === 'shard_file_fetched' && f.fields.file === e.file)?.fields.source,
+      registry.endpoint,
+      e.file,
+    );
+  // Refused at the first file, the URL is not tried for the rest of the span.
+  assert.deepEqual(
+    seen.filter((e) => e.event === 'shard_range_fetch_abandoned').map((e) => e.fields.file),
+    [manifest.tokenizerFile, entry.file],
   );
 });

@@ -1,5 +1,6 @@
-// A rebalancing move fetches its new shard as a joining node does (issue 12): by range from the
-// model's URL when the join did, else from a node serving that shard, the registry last. Here the
+// A rebalancing move fetches the files of its new span as a joining node does (issue 12): by range
+// from the model's URL when the join did, else from a node holding a span that contains each shard,
+// the registry last; the files it keeps are not fetched again. Here the
 // registry no longer holds the target shard's file at all, so the move can only succeed from the
 // peer (whose own log says it served the bytes), or from the model's URL.
 import { after, test } from 'node:test';
@@ -13,8 +14,12 @@ import { healthy } from '../../src/metrics/metrics-server.ts';
 import { serveWithRebalancing, type ServingNode } from '../../src/node/shard-fetch-rebalance.ts';
 import { startRegistry } from '../../src/registry/registry.ts';
 import { RegistryClient } from '../../src/registry/registry-client.ts';
-import { ownShardFilesBinding } from '../../src/registry/shard-server.ts';
-import { startGrpcServer } from '../../src/rpc/server.ts';
+import { shardFilesHandlers } from '../../src/registry/shard-server.ts';
+import { tessera } from '../../src/proto/services.ts';
+import type { Manifest } from '../../src/model/manifest.ts';
+import type { ShardSpan } from '../../src/model/shards/span.ts';
+import type { Logger } from '../../src/core/log.ts';
+import { startGrpcServer, type ServiceBinding } from '../../src/rpc/server.ts';
 import {
   nodeBody,
   removeDir,
@@ -35,6 +40,16 @@ after(async () => {
 });
 
 type Logged = { event: string; fields: Record<string, unknown> };
+
+/** A node's own GetShard service: the files it holds, and nothing else. */
+const ownFiles = (manifest: Manifest, files: readonly string[], dir: string, log: Logger): ServiceBinding => ({
+  name: 'tessera.v1.ShardFiles',
+  definition: tessera.v1.ShardFiles.service,
+  handlers: shardFilesHandlers({ models: new Map([[manifest.modelId, { manifest, dir, files: [...files] }]]), log }),
+});
+
+/** Room for the largest shard beside the 1 MiB KV budget, never for two: a move keeps one shard. */
+const oneShard = (manifest: Manifest) => (1 << 20) + Math.max(...manifest.shards.map((e) => e.bytes));
 const loggerOf =
   (into: Logged[]) =>
   (event: string, fields: Record<string, unknown> = {}) =>
@@ -63,7 +78,7 @@ test('a move fetches the new shard from a node serving it, not only from the reg
   const peer = await startGrpcServer({
     role: 'peer',
     port: 0,
-    services: [ownShardFilesBinding(manifest, target, peerDir, loggerOf(peerLog))],
+    services: [ownFiles(manifest, [target.file, manifest.tokenizerFile], peerDir, loggerOf(peerLog))],
   });
   cleanups.push(() => peer.shutdown());
   // The registry keeps no copy of shard 1 any more: a move that asks only the registry fails.
@@ -81,7 +96,7 @@ test('a move fetches the new shard from a node serving it, not only from the reg
   mkdirSync(moverDir);
   copyFileSync(join(modelDir, manifest.shards[0]!.file), join(moverDir, manifest.shards[0]!.file));
   const moverLog: Logged[] = [];
-  const started: number[] = [];
+  const started: ShardSpan[] = [];
   const serving: ServingNode = { health: () => healthy(), close: async () => undefined };
   const mover = serveWithRebalancing({
     registry: registry.endpoint,
@@ -90,19 +105,21 @@ test('a move fetches the new shard from a node serving it, not only from the reg
     manifest,
     dir: moverDir,
     kvBudgetBytes: 1 << 20,
+    freeBytes: oneShard(manifest),
     intervalMs: 50,
     log: loggerOf(moverLog),
-    shardIndex: 0,
+    span: { start: 0, end: 1 },
     node: serving,
-    start: async (shardIndex) => {
-      started.push(shardIndex);
+    start: async (span) => {
+      started.push(span);
       return serving;
     },
     tokenizerPath: join(moverDir, manifest.tokenizerFile),
   });
   cleanups.push(() => mover.close());
 
-  await waitFor('the move to shard 1', () => started.includes(1), 20_000);
+  await waitFor('the move to shard 1', () => started.some((s) => s.start === 1), 20_000);
+  assert.deepEqual(started, [{ start: 1, end: 2 }]);
   const fetched = moverLog.filter((e) => e.event === 'shard_file_fetched');
   assert.deepEqual(
     fetched.map((e) => [e.fields.file, e.fields.source]),
@@ -117,6 +134,119 @@ test('a move fetches the new shard from a node serving it, not only from the reg
   assert.deepEqual(readFileSync(join(moverDir, target.file)), readFileSync(join(peerDir, target.file)));
   assert.equal(existsSync(join(moverDir, manifest.shards[0]!.file)), false, 'the old shard is deleted after the move');
   assert.ok(moverLog.some((e) => e.event === 'shard_moved' && e.fields.from === 0 && e.fields.to === 1));
+});
+
+test('a move to an overlapping span fetches only the files it lacks, from a peer holding a span that contains them, and deletes only those it leaves', async () => {
+  const spansDir = join(dir, 'spans');
+  const modelDir = join(spansDir, 'tiny');
+  const { manifest } = writeShardsDir(modelDir, 'tiny', 4);
+  const registry = await startRegistry({
+    port: 0,
+    dbPath: join(spansDir, 'registry.db'),
+    clusterConfig: testClusterConfig(spansDir),
+  });
+  const client = new RegistryClient(registry.endpoint);
+  cleanups.push(async () => {
+    client.close();
+    await registry.close();
+  });
+  // The peer holds shards 2–3 (a slow node): it serves both files, and the move needs shard 3's.
+  const peerDir = join(spansDir, 'peer');
+  mkdirSync(peerDir);
+  const held = [manifest.shards[2]!.file, manifest.shards[3]!.file, manifest.tokenizerFile];
+  for (const file of held) copyFileSync(join(modelDir, file), join(peerDir, file));
+  const peerLog: Logged[] = [];
+  const peer = await startGrpcServer({
+    role: 'peer',
+    port: 0,
+    services: [ownFiles(manifest, held, peerDir, loggerOf(peerLog))],
+  });
+  cleanups.push(() => peer.shutdown());
+  // The registry's copy of shard 3 is gone: only the peer has it.
+  rmSync(join(modelDir, manifest.shards[3]!.file));
+  const fast = generateKeyPair();
+  const slow = generateKeyPair();
+  const withTier = (tier: string) => ({ ...nodeBody(fast).capabilities, tier });
+  await client.register(
+    fast,
+    nodeBody(fast, { shardIndex: 0, shardEnd: 3, endpoint: '127.0.0.1:1', capabilities: withTier('T1') }),
+  );
+  await client.register(
+    slow,
+    nodeBody(slow, { shardIndex: 2, shardEnd: 4, endpoint: peer.endpoint, capabilities: withTier('T5') }),
+  );
+
+  // The mover holds shards 1–2, with room for two: shards 2–3 raise the slow shard 3, and the fast
+  // node keeps shard 1 covered.
+  const moverDir = join(spansDir, 'mover');
+  mkdirSync(moverDir);
+  for (const file of [manifest.shards[1]!.file, manifest.shards[2]!.file, manifest.tokenizerFile])
+    copyFileSync(join(modelDir, file), join(moverDir, file));
+  const moverLog: Logged[] = [];
+  const started: ShardSpan[] = [];
+  const progress: [string, number, number][] = [];
+  const serving: ServingNode = { health: () => healthy(), close: async () => undefined };
+  const mover = serveWithRebalancing({
+    registry: registry.endpoint,
+    modelId: 'tiny',
+    key: generateKeyPair(),
+    manifest,
+    dir: moverDir,
+    kvBudgetBytes: 1 << 20,
+    freeBytes: (1 << 20) + 2 * Math.max(...manifest.shards.map((e) => e.bytes)),
+    intervalMs: 50,
+    log: loggerOf(moverLog),
+    span: { start: 1, end: 3 },
+    node: serving,
+    start: async (span) => {
+      started.push(span);
+      return serving;
+    },
+    tokenizerPath: join(moverDir, manifest.tokenizerFile),
+    onProgress: (label, heldBytes, total) => progress.push([label, heldBytes, total]),
+  });
+  cleanups.push(() => mover.close());
+
+  await waitFor('the move to shards 2–3', () => started.length > 0, 20_000);
+  assert.deepEqual(started, [{ start: 2, end: 4 }]);
+  const fetched = moverLog.filter((e) => e.event === 'shard_file_fetched');
+  assert.deepEqual(
+    fetched.map((e) => [e.fields.file, e.fields.source]),
+    [[manifest.shards[3]!.file, peer.endpoint]],
+    'only the file it lacked, from the peer',
+  );
+  assert.deepEqual(
+    peerLog.filter((e) => e.event === 'shard_file_served').map((e) => e.fields.file),
+    [manifest.shards[3]!.file],
+  );
+  assert.deepEqual(
+    manifest.shards.map((e) => existsSync(join(moverDir, e.file))),
+    [false, false, true, true],
+    'shard 1 deleted, shard 2 kept, shard 3 fetched',
+  );
+  // One bar over the new span's bytes: the kept file counts as held from the start.
+  const total = manifest.shards[2]!.bytes + manifest.shards[3]!.bytes;
+  assert.ok(progress.length > 0);
+  assert.ok(
+    progress.every(([label, , of]) => label === 'shards 2–3 of tiny' && of === total),
+    JSON.stringify(progress),
+  );
+  assert.ok(
+    progress.every(([, heldBytes]) => heldBytes >= manifest.shards[2]!.bytes),
+    JSON.stringify(progress),
+  );
+  assert.equal(progress.at(-1)![1], total);
+  assert.ok(
+    moverLog.some(
+      (e) =>
+        e.event === 'shard_moved' &&
+        e.fields.from === 1 &&
+        e.fields.fromEnd === 3 &&
+        e.fields.to === 2 &&
+        e.fields.toEnd === 4,
+    ),
+    JSON.stringify(moverLog),
+  );
 });
 
 test("a node that joined by range moves by range: the new shard's tensors from the model's URL, assembled and checked", async () => {
@@ -154,7 +284,7 @@ test("a node that joined by range moves by range: the new shard's tensors from t
   for (const file of [manifest.shards[0]!.file, manifest.tokenizerFile])
     copyFileSync(join(modelDir, file), join(moverDir, file));
   const moverLog: Logged[] = [];
-  const started: number[] = [];
+  const started: ShardSpan[] = [];
   const serving: ServingNode = { health: () => healthy(), close: async () => undefined };
   const mover = serveWithRebalancing({
     registry: registry.endpoint,
@@ -163,12 +293,13 @@ test("a node that joined by range moves by range: the new shard's tensors from t
     manifest,
     dir: moverDir,
     kvBudgetBytes: 1 << 20,
+    freeBytes: oneShard(manifest),
     intervalMs: 50,
     log: loggerOf(moverLog),
-    shardIndex: 0,
+    span: { start: 0, end: 1 },
     node: serving,
-    start: async (shardIndex) => {
-      started.push(shardIndex);
+    start: async (span) => {
+      started.push(span);
       return serving;
     },
     tokenizerPath: join(moverDir, manifest.tokenizerFile),
@@ -176,7 +307,7 @@ test("a node that joined by range moves by range: the new shard's tensors from t
   });
   cleanups.push(() => mover.close());
 
-  await waitFor('the move to shard 1', () => started.includes(1), 20_000);
+  await waitFor('the move to shard 1', () => started.some((s) => s.start === 1), 20_000);
   const tensorBytes = shardTensors(manifest, target).reduce((sum, t) => sum + t.bytes, 0);
   assert.ok(
     origin.servedBytes() >= tensorBytes,

@@ -59,6 +59,23 @@ test('a shard file whose SHA-256 differs from the manifest is refused, naming th
       return true;
     },
   );
+  // A node holding a span checks every file of it: the corrupt one is the second.
+  await assert.rejects(
+    startNode({ shardsDir: copy, shardIndex: 0, shardEnd: 2, port: 0, key: generateKeyPair(), threads: 1, log: quiet }),
+    (error: Error) => error.message.startsWith(`shard 1 file ${path} has SHA-256 `),
+  );
+});
+
+test('a span past the manifest is refused, naming it', async () => {
+  await assert.rejects(
+    startNode({ shardsDir, shardIndex: 1, shardEnd: 3, port: 0, key: generateKeyPair(), threads: 1, log: quiet }),
+    (error: Error) =>
+      error instanceof RangeError && error.message === "shards [1, 3) reach past stories260K's 2 shards",
+  );
+  await assert.rejects(
+    startNode({ shardsDir, shardIndex: 1, shardEnd: 1, port: 0, key: generateKeyPair(), threads: 1, log: quiet }),
+    (error: Error) => error.message === 'shards [1, 1) is not a span: it needs 0 ≤ start < end',
+  );
 });
 
 test('a non-loopback advertised endpoint without TLS is refused before anything starts', async () => {
@@ -130,7 +147,7 @@ test('a node registers with its registry, reports its load, and unregisters when
   assert.equal(listed.length, 1);
   assert.equal(listed[0]!.nodeId, node.nodeId);
   assert.equal(listed[0]!.endpoint, node.endpoint);
-  assert.equal(listed[0]!.shardIndex, 1);
+  assert.deepEqual([listed[0]!.shardIndex, listed[0]!.shardEnd], [1, 2]);
   assert.equal(listed[0]!.maxSessions, 7);
   assert.equal(listed[0]!.tls, false);
   assert.ok(listed[0]!.computeUsPerToken > 0, 'a measured compute time');
@@ -190,6 +207,7 @@ async function holdingNextHop(key: KeyPair, failAfterReply = false) {
           const sampled = { token: 42, logprob: 0, top: [] };
           const commitment = signCommitment(key, {
             shardIndex: 1,
+            shardEnd: 2,
             stepId: stepIdOf(sessionId, step),
             inputHash: sha256(request.step!.hidden!.data),
             outputHash: sha256(Buffer.from('logits')),
@@ -245,8 +263,8 @@ async function stepHeldAtNextHop(
   });
   if (options.closeNode ?? true) cleanups.push(() => node.close());
   const route = [
-    { nodeId: node.nodeId, endpoint: node.endpoint, shardIndex: 0 },
-    { nodeId: nextId, endpoint: next.endpoint, shardIndex: 1 },
+    { nodeId: node.nodeId, endpoint: node.endpoint, shardIndex: 0, shardEnd: 1 },
+    { nodeId: nextId, endpoint: next.endpoint, shardIndex: 1, shardEnd: 2 },
   ];
   const client = new ForwardClient(node.endpoint);
   cleanups.push(() => client.close());
@@ -269,7 +287,7 @@ test('close drains: the step in flight completes, then the session ends UNAVAILA
   assert.equal(reply.result!.sampled!.token, 42);
   const error = await client.status();
   assert.equal(error.code, status.UNAVAILABLE);
-  assert.match(error.details, /is shutting down; continue the session on another node of shard 0$/);
+  assert.match(error.details, /is shutting down; continue the session on another node holding shard 0$/);
   assert.equal(error.metadata.get(FAILED_NODE_KEY)[0], node.nodeId);
   await closed;
 });
@@ -292,7 +310,7 @@ test('a next hop that fails between steps: the next step ends UNAVAILABLE naming
   client.write({ step: { step: 1, startPosition: 5, tokens: [42] } });
   const error = await client.status();
   assert.equal(error.code, status.UNAVAILABLE);
-  assert.equal(error.details, `next hop shard 1 (${nextId} at ${next.endpoint}) failed: INTERNAL: disk on fire`);
+  assert.equal(error.details, `next hop 1 (shard 1, ${nextId} at ${next.endpoint}) failed: INTERNAL: disk on fire`);
   assert.equal(error.metadata.get(FAILED_NODE_KEY)[0], nextId);
   const info = new tessera.v1.Node(node.endpoint, credentials.createInsecure()) as unknown as NodeClient;
   cleanups.push(() => info.close());
@@ -302,16 +320,29 @@ test('a next hop that fails between steps: the next step ends UNAVAILABLE naming
   assert.equal(reply.nodeId, node.nodeId, 'the node still serves');
 });
 
-test('Info answers without a session', async () => {
-  const node = await startNode({ shardsDir, shardIndex: 0, port: 0, key: generateKeyPair(), threads: 1, log: quiet });
-  cleanups.push(() => node.close());
-  const client = new tessera.v1.Node(node.endpoint, credentials.createInsecure()) as unknown as NodeClient;
-  cleanups.push(() => client.close());
-  const info = await new Promise<InfoReply__Output>((resolve, reject) =>
-    client.info({}, (e, r) => (e ? reject(e) : resolve(r!))),
-  );
-  assert.deepEqual(
-    [info.nodeId, info.shardIndex, info.layerStart, info.layerEnd, info.activeSessions],
-    [node.nodeId, 0, 0, 3, 0],
-  );
+test('Info answers without a session, naming the span the node holds', async () => {
+  for (const [shardEnd, layerEnd] of [
+    [1, 3],
+    [2, 5],
+  ] as const) {
+    const node = await startNode({
+      shardsDir,
+      shardIndex: 0,
+      shardEnd,
+      port: 0,
+      key: generateKeyPair(),
+      threads: 1,
+      log: quiet,
+    });
+    cleanups.push(() => node.close());
+    const client = new tessera.v1.Node(node.endpoint, credentials.createInsecure()) as unknown as NodeClient;
+    cleanups.push(() => client.close());
+    const info = await new Promise<InfoReply__Output>((resolve, reject) =>
+      client.info({}, (e, r) => (e ? reject(e) : resolve(r!))),
+    );
+    assert.deepEqual(
+      [info.nodeId, info.shardIndex, info.shardEnd, info.layerStart, info.layerEnd, info.activeSessions],
+      [node.nodeId, 0, shardEnd, 0, layerEnd, 0],
+    );
+  }
 });

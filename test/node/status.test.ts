@@ -231,7 +231,7 @@ test('an unstaking node says UNSTAKING with its cooldown end, gets no session fr
   const open = (node: StatusNode) => ({
     sessionId: randomBytes(8).toString('hex'),
     modelId: MODEL,
-    route: [{ nodeId: node.handle.nodeId, endpoint: node.handle.endpoint, shardIndex: 0 }],
+    route: [{ nodeId: node.handle.nodeId, endpoint: node.handle.endpoint, shardIndex: 0, shardEnd: 1 }],
     outputMode: 'off' as const,
   });
   const direct = new ForwardClient(leaving.handle.endpoint);
@@ -245,7 +245,7 @@ test('an unstaking node says UNSTAKING with its cooldown end, gets no session fr
   const refusal = answer.error;
   assert.equal(status[refusal.code], status[status.UNAVAILABLE], refusal.details);
   assert.equal(reasonOf(refusal), 'NODE_UNSTAKING', refusal.details);
-  assert.match(refusal.details, new RegExp(`takes no new session; open it on another node of shard 0$`));
+  assert.match(refusal.details, new RegExp(`takes no new session; open it on another node holding shard 0$`));
   assert.equal(await sample(leaving, 'tessera_node_sessions_open'), 0, 'it holds nothing for the refused Open');
   assert.equal(await metricState(leaving), 'UNSTAKING');
   assert.equal(await sample(first, 'tessera_node_sessions_open'), 1, 'the honest Open was taken');

@@ -69,7 +69,11 @@ test('a signed registration is admitted and discovered; manifests, tokenizer and
   const first = generateKeyPair();
   const second = generateKeyPair();
   const before = Date.now();
-  const reply = await client.register(first, nodeBody(first, { shardIndex: 1, endpoint: '127.0.0.1:50101' }));
+  // The first holds shards 1–2, the second shard 0 alone (an announcement without an end: one shard).
+  const reply = await client.register(
+    first,
+    nodeBody(first, { shardIndex: 1, shardEnd: 3, endpoint: '127.0.0.1:50101' }),
+  );
   assert.equal(reply.heartbeatIntervalMs, config.heartbeat.intervalMs);
   assert.ok(reply.registeredAtMs >= before);
   await client.register(
@@ -84,6 +88,7 @@ test('a signed registration is admitted and discovered; manifests, tokenizer and
     found.nodes.map((n) => [
       n.nodeId,
       n.shardIndex,
+      n.shardEnd,
       n.endpoint,
       n.tls,
       n.pricePer1kTokens,
@@ -92,8 +97,8 @@ test('a signed registration is admitted and discovered; manifests, tokenizer and
       n.computeUsPerToken,
     ]),
     [
-      [second.address, 0, '127.0.0.1:50100', true, 9, 0, 8, 120],
-      [first.address, 1, '127.0.0.1:50101', false, 5, 0, 8, 120],
+      [second.address, 0, 1, '127.0.0.1:50100', true, 9, 0, 8, 120],
+      [first.address, 1, 3, '127.0.0.1:50101', false, 5, 0, 8, 120],
     ],
   );
   assert.ok(found.nodes.every((n) => n.lastSeenMs >= before && n.lastSeenMs <= Date.now()));
@@ -115,7 +120,7 @@ test('a signed registration is admitted and discovered; manifests, tokenizer and
 
   await client.heartbeat(
     first,
-    nodeBody(first, { load: { activeSessions: 3, maxSessions: 8, computeUsPerToken: 95 } }),
+    nodeBody(first, { shardEnd: 3, load: { activeSessions: 3, maxSessions: 8, computeUsPerToken: 95 } }),
   );
   const busy = (await client.discover('tiny')).nodes.find((n) => n.nodeId === first.address)!;
   assert.equal(busy.activeSessions, 3);
@@ -124,10 +129,10 @@ test('a signed registration is admitted and discovered; manifests, tokenizer and
   // A new registration under the same id replaces the old one.
   await client.register(first, nodeBody(first, { shardIndex: 2, endpoint: '127.0.0.1:50102' }));
   assert.deepEqual(
-    (await client.discover('tiny')).nodes.map((n) => [n.nodeId, n.shardIndex, n.endpoint]),
+    (await client.discover('tiny')).nodes.map((n) => [n.nodeId, n.shardIndex, n.shardEnd, n.endpoint]),
     [
-      [second.address, 0, '127.0.0.1:50100'],
-      [first.address, 2, '127.0.0.1:50102'],
+      [second.address, 0, 1, '127.0.0.1:50100'],
+      [first.address, 2, 3, '127.0.0.1:50102'],
     ],
   );
 
@@ -213,8 +218,25 @@ test('each refused announcement names its reason and leaves the registry state u
     'register',
     sign(key, announcement(key, 'register', { ...body, shardIndex: 3 })),
     status.INVALID_ARGUMENT,
-    /^unknown shard 3 of model "tiny": it has shards 0 to 2$/,
+    /^shards \[3, 4\) reach past tiny's 3 shards \(model "tiny" has shards 0 to 2; register the span the node holds\)$/,
   );
+  // Another key, so that the first stays within its per-key rate.
+  const spanner = generateKeyPair();
+  refuse(
+    'a span past the last shard',
+    'register',
+    sign(spanner, announcement(spanner, 'register', { ...nodeBody(spanner), shardIndex: 1, shardEnd: 4 })),
+    status.INVALID_ARGUMENT,
+    /^shards \[1, 4\) reach past tiny's 3 shards/,
+  );
+  refuse(
+    'an empty span',
+    'register',
+    sign(spanner, announcement(spanner, 'register', { ...nodeBody(spanner), shardIndex: 2, shardEnd: 2 })),
+    status.INVALID_ARGUMENT,
+    /^shards \[2, 2\) is not a span: it needs 0 ≤ start < end/,
+  );
+
   refuse(
     'not canonical JSON',
     'register',
@@ -256,7 +278,7 @@ test('each refused announcement names its reason and leaves the registry state u
     'heartbeat',
     sign(key, announcement(key, 'heartbeat', { ...body, shardIndex: 2 })),
     status.FAILED_PRECONDITION,
-    /^heartbeat changes shardIndex \(registered 1, now 2\); register again to change them$/,
+    /^heartbeat changes shardIndex \(registered 1, now 2\), shardEnd \(registered 2, now 3\); register again to change them$/,
   );
 
   for (const [name, call, code, details] of refusals) {

@@ -1,5 +1,6 @@
 // A real audited network in this process: stories260K cut into shards, a registry (its SQLite file
-// also holding the ledger of stakes), one compute node per shard, on 127.0.0.1 with random ports.
+// also holding the ledger of stakes), one compute node per shard (or per span of them), on 127.0.0.1
+// with random ports.
 import { randomBytes, randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -11,6 +12,7 @@ import { LedgerBackend } from '../../src/escrow/ledger-backend.ts';
 import type { Manifest } from '../../src/model/manifest.ts';
 import { startNode, type NodeHandle, type NodeOptions } from '../../src/node/node-server.ts';
 import { shardModel } from '../../src/model/shards/shard.ts';
+import { spanOfShard, type ShardSpan } from '../../src/model/shards/span.ts';
 import type { Commitment__Output } from '../../src/proto/tessera/v1/Commitment.ts';
 import type { Hop } from '../../src/proto/tessera/v1/Hop.ts';
 import type { Step } from '../../src/proto/tessera/v1/Step.ts';
@@ -37,11 +39,13 @@ export interface AuditNetwork {
 
 export interface AuditNetworkOptions {
   readonly shards: number;
+  /** The span each node holds and runs in the route, in route order (default: one node per shard). */
+  readonly spans?: readonly ShardSpan[];
   /** The cluster config's `audit` section. */
   readonly audit?: Record<string, unknown>;
   /** The cluster config's `heartbeat` section (default: every second, evicted after 5 missed). */
   readonly heartbeat?: { readonly intervalMs: number; readonly evictAfterMissed: number };
-  /** Options of the node of each shard; `registry` is the registry's endpoint. */
+  /** Options of the node of each shard (of the span from `shardIndex`); `registry` is the registry's endpoint. */
   readonly node?: (shardIndex: number, registry: string) => Partial<NodeOptions> | Promise<Partial<NodeOptions>>;
   /** Staked for every node in the ledger. */
   readonly stake?: bigint;
@@ -52,6 +56,7 @@ export async function startAuditNetwork(options: AuditNetworkOptions): Promise<A
   const shardsDir = join(dir, 'shards');
   const manifest = shardModel(testModel('stories260K.gguf'), options.shards, shardsDir);
   const dbPath = join(dir, 'registry.db');
+  const spans = options.spans ?? manifest.shards.map((entry) => spanOfShard(entry.index));
   const nodes: NodeHandle[] = [];
   let registry: RegistryHandle | undefined;
   let ledger: LedgerBackend | undefined;
@@ -76,18 +81,19 @@ export async function startAuditNetwork(options: AuditNetworkOptions): Promise<A
     );
     ledger = new LedgerBackend({ path: dbPath });
     registry = await startRegistry({ port: 0, host: '127.0.0.1', dbPath, clusterConfig, settlement: ledger });
-    for (const entry of manifest.shards) {
+    for (const span of spans) {
       nodes.push(
         await startNode({
           shardsDir,
-          shardIndex: entry.index,
+          shardIndex: span.start,
+          shardEnd: span.end,
           port: 0,
           registry: registry.endpoint,
           key: generateKeyPair(),
           threads: 1,
           drainGraceMs: 5000,
           log: () => {},
-          ...(await options.node?.(entry.index, registry.endpoint)),
+          ...(await options.node?.(span.start, registry.endpoint)),
         }),
       );
     }
@@ -110,7 +116,13 @@ export async function startAuditNetwork(options: AuditNetworkOptions): Promise<A
     nodes,
     audits,
     close,
-    route: nodes.map((n, i) => ({ nodeId: n.nodeId, endpoint: n.endpoint, shardIndex: i, tls: false })),
+    route: nodes.map((n, i) => ({
+      nodeId: n.nodeId,
+      endpoint: n.endpoint,
+      shardIndex: spans[i]!.start,
+      shardEnd: spans[i]!.end,
+      tls: false,
+    })),
     clientKey: generateKeyPair(),
   };
 }

@@ -14,8 +14,13 @@ import { signFraudProof } from '../../src/protocol/audit-statements.ts';
 import { ENGINE_VERSION } from '../../src/protocol/engine-version.ts';
 import { encodeTicket, openTicket } from '../../src/protocol/ticket.ts';
 
-/** What a test's node commits to, besides the step id, its time and the audit commitment. */
-export type StepFields = Omit<Parameters<typeof signCommitment>[1], 'stepId' | 'auditCommitment'>;
+/**
+ * What a test's node commits to, besides the step id, its time and the audit commitment; the span
+ * ends after its first shard unless `shardEnd` says otherwise.
+ */
+export type StepFields = Omit<Parameters<typeof signCommitment>[1], 'stepId' | 'auditCommitment' | 'shardEnd'> & {
+  readonly shardEnd?: number;
+};
 
 /**
  * `key`'s signed commitment to a fresh step that `secret` selects (or, with `selected` false, does
@@ -31,7 +36,12 @@ export function committedStep(
 ): SignedCommitment {
   const auditCommitment = options.bound === false ? {} : { auditCommitment: auditCommitmentOf(secret) };
   for (;;) {
-    const commitment = signCommitment(key, { ...fields, stepId: randomBytes(32), ...auditCommitment });
+    const commitment = signCommitment(key, {
+      ...fields,
+      shardEnd: fields.shardEnd ?? fields.shardIndex + 1,
+      stepId: randomBytes(32),
+      ...auditCommitment,
+    });
     if (isAudited(secret, commitment, rate) === (options.selected ?? true)) return commitment;
   }
 }
@@ -61,6 +71,7 @@ export async function fabricatedHiddenProof(node: KeyPair, verifier: KeyPair, ma
   const bytes = new Uint8Array(Float32Array.from({ length: positions * width }, () => Math.random() - 0.5).buffer);
   const commitment = signCommitment(node, {
     shardIndex: 1,
+    shardEnd: 2,
     stepId: randomBytes(32),
     inputHash: sha256(bytes),
     outputHash: randomBytes(32),
@@ -68,6 +79,7 @@ export async function fabricatedHiddenProof(node: KeyPair, verifier: KeyPair, ma
   const wire = await encodeTicket({
     modelId: manifest.modelId,
     shardIndex: 1,
+    shardEnd: 2,
     shardSha256: manifest.shards[1]!.sha256,
     engineVersion: ENGINE_VERSION,
     input: { tokens: false, dtype: 'DTYPE_F32', positions, width, bytes },

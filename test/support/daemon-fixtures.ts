@@ -11,6 +11,7 @@ import type { SignedRecord } from '../../src/protocol/record.ts';
 import { encodeShare, sessionHashOf } from '../../src/protocol/share.ts';
 import { registryEnrollment } from '../../src/cli/daemon-enrollment.ts';
 import { generateKeyPair, type KeyPair } from '../../src/crypto/keys.ts';
+import { spanOfShard, type ShardSpan } from '../../src/model/shards/span.ts';
 import { startRegistry, type RegistryHandle, type RegistryOptions } from '../../src/registry/registry.ts';
 import { RegistryClient, startHeartbeats } from '../../src/registry/registry-client.ts';
 import { nodeBody, testClusterConfig, writeShardsDir } from './registry-fixtures.ts';
@@ -81,18 +82,23 @@ export function daemonRegistry(
   };
 }
 
-/** Registers a compute node of `tiny` and keeps it live with heartbeats (unless `heartbeats` is false). */
+/**
+ * Registers a compute node of `tiny` holding `held` (a shard's index, or a span of shards) and keeps
+ * it live with heartbeats (unless `heartbeats` is false).
+ */
 export async function joinNode(
   registry: string,
   key: KeyPair,
-  shardIndex: number,
+  held: number | ShardSpan,
   heartbeats = true,
 ): Promise<() => Promise<void>> {
+  const span = typeof held === 'number' ? spanOfShard(held) : held;
   const client = new RegistryClient(registry);
   const body = nodeBody(key, {
-    shardIndex,
+    shardIndex: span.start,
+    shardEnd: span.end,
     shareKey: bytesToHex(key.publicKey),
-    endpoint: `127.0.0.1:${50100 + shardIndex}`,
+    endpoint: `127.0.0.1:${50100 + span.start}`,
   });
   const reply = await client.register(key, body);
   const stop = heartbeats
@@ -105,8 +111,9 @@ export async function joinNode(
 }
 
 /**
- * A client's session on `tiny` through `route` (the node of each shard, whom its receipt pays): its
- * signed receipt, and shares of it (payloads: nodes sign them a batch at a time).
+ * A client's session on `tiny` (or `modelId`) through `route` (the node of each hop, whom its receipt pays for the
+ * tokens through that hop): its signed receipt, and shares of it (payloads: nodes sign them a batch
+ * at a time).
  */
 export class TestSession {
   readonly sessionHash: string;
@@ -119,11 +126,12 @@ export class TestSession {
     id: string,
     route: readonly KeyPair[],
     tokensPerShard: readonly number[] = route.map(() => 1_000_000),
+    modelId = 'tiny',
   ) {
     this.sessionHash = sessionHashOf(id);
     this.receipt = signReceipt(client, {
       sessionHash: this.sessionHash,
-      modelId: 'tiny',
+      modelId,
       tokensPerShard,
       route: route.map((node) => node.address),
       timestampMs: Date.now(),
@@ -131,7 +139,7 @@ export class TestSession {
     this.receiptHash = receiptHashOf(this.receipt.payload).toString('hex');
   }
 
-  /** A new share of this session (distinct by its timestamp counter). */
+  /** A new share of this session by `node` as the route's hop `shardIndex` (distinct by its timestamp counter). */
   share(node: KeyPair, shardIndex: number, tokens = 1, overrides: Record<string, unknown> = {}): Uint8Array {
     return encodeShare({
       nodeId: node.address,

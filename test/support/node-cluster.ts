@@ -39,7 +39,7 @@ export async function startChain(
   }
   return {
     nodes,
-    route: nodes.map((n, i) => ({ nodeId: n.nodeId, endpoint: n.endpoint, shardIndex: i })),
+    route: nodes.map((n, i) => ({ nodeId: n.nodeId, endpoint: n.endpoint, shardIndex: i, shardEnd: i + 1 })),
     close: async () => void (await Promise.all(nodes.map((n) => n.close()))),
   };
 }

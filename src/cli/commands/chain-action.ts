@@ -121,7 +121,8 @@ async function showBlock(client: DaemonClient, height: number, options: ChainOpt
   if (shares.length > 0) {
     process.stdout.write(
       `\n${table(
-        ['share', 'node', 'shard', 'tokens', 'session'],
+        // A share's shardIndex is its node's position in the receipt's route.
+        ['share', 'node', 'hop', 'tokens', 'session'],
         shares.map((s) => [short(s.hash), s.nodeId, s.shardIndex, s.tokensProcessed, short(s.sessionHash)]),
       )}`,
     );

@@ -1,4 +1,5 @@
 import type { KeyPair } from '../../crypto/keys.ts';
+import type { ShardSpan } from '../../model/shards/span.ts';
 import { startNode } from '../../node/node-server.ts';
 import { joinNetwork } from '../../node/shard-fetch-join.ts';
 import { serveWithRebalancing } from '../../node/shard-fetch-rebalance.ts';
@@ -24,10 +25,11 @@ export async function nodeCommand(options: NodeCommandOptions): Promise<void> {
     { host: options.metricsHost, port: options.metricsPort ?? metricsPortBeside(options.port) },
     async ({ log, metrics }) => {
       // A node started by a rebalancing move takes the figures over (src/node/node-metrics.ts).
-      const serve = (shardsDir: string, shardIndex: number) =>
+      const serve = (shardsDir: string, span: ShardSpan) =>
         startNode({
           shardsDir,
-          shardIndex,
+          shardIndex: span.start,
+          shardEnd: span.end,
           port: options.port,
           host: options.host,
           key,
@@ -49,7 +51,7 @@ export async function nodeCommand(options: NodeCommandOptions): Promise<void> {
           metrics,
           log,
         });
-      if (source.kind === 'pre-cut') return serve(source.shardsDir, source.shardIndex);
+      if (source.kind === 'pre-cut') return serve(source.shardsDir, source.span);
       // One bar per file, on stderr, and only for bytes that actually come over the network.
       const bars = new Map<string, (held: number, total: number | undefined) => void>();
       const onProgress = (file: string, held: number, total: number | undefined) => {
@@ -58,6 +60,7 @@ export async function nodeCommand(options: NodeCommandOptions): Promise<void> {
       };
       const dir = modelFilesDir(source.modelId, options.dataDir);
       const kvBudgetBytes = options.cacheMb * 2 ** 20;
+      const memory = options.memoryMb === undefined ? {} : { freeBytes: Math.floor(options.memoryMb * 2 ** 20) };
       let joined;
       try {
         joined = await joinNetwork({
@@ -68,13 +71,14 @@ export async function nodeCommand(options: NodeCommandOptions): Promise<void> {
           kvBudgetBytes,
           log,
           onProgress,
+          ...memory,
           ...(options.modelUrl === undefined ? {} : { modelUrl: options.modelUrl }),
         });
       } catch (error) {
         const refusal = error instanceof TesseraError ? error : fromServiceError(error as never);
         throw new CliError(`cannot join through registry ${source.registry}: ${refusal.code}: ${refusal.message}`);
       }
-      const node = await serve(joined.shardsDir, joined.shardIndex);
+      const node = await serve(joined.shardsDir, joined.span);
       if (options.rebalanceInterval === 0) return node;
       return serveWithRebalancing({
         registry: source.registry,
@@ -85,10 +89,11 @@ export async function nodeCommand(options: NodeCommandOptions): Promise<void> {
         kvBudgetBytes,
         intervalMs: options.rebalanceInterval * 1000,
         log,
-        shardIndex: joined.shardIndex,
+        span: joined.span,
         node,
-        start: (shardIndex) => serve(dir, shardIndex),
+        start: (span) => serve(dir, span),
         onProgress,
+        ...memory,
         tokenizerPath: joined.tokenizerPath,
         ...(joined.rangeUrl === undefined ? {} : { rangeUrl: joined.rangeUrl }),
       });

@@ -6,11 +6,15 @@ import { ModelUrlError, resolveModelUrl } from '../../node/range-fetch-url.ts';
 import { DEFAULT_BATCH_POSITIONS } from '../../node/step-batcher.ts';
 import type { TlsFiles } from '../../node/endpoint-security.ts';
 import { plainFileNameProblem } from '../../model/plain-file-name.ts';
-import { CliError, parseIntegerOption } from '../cli-error.ts';
+import { parseSpan, type ShardSpan } from '../../model/shards/span.ts';
+import { CliError, parseIntegerOption, parseNumberOption } from '../cli-error.ts';
 import { DEFAULT_THREADS } from '../default-threads.ts';
 import { addMetricsOptions, type MetricsFlags } from '../metrics-options.ts';
 
 export interface NodeCommandOptions extends MetricsFlags {
+  /** --shard K or A-B: the shards the node holds. */
+  shard?: ShardSpan;
+  /** --shard-index K: the older spelling of --shard K. */
   shardIndex?: number;
   shardsDir?: string;
   model?: string;
@@ -30,6 +34,7 @@ export interface NodeCommandOptions extends MetricsFlags {
   maxSessionsPerClient?: number;
   maxSessionsPerPeer?: number;
   cacheMb: number;
+  memoryMb?: number;
   maxBatchPositions: number;
   idleTimeout: number;
   price: number;
@@ -45,6 +50,25 @@ export function parseEndpointOption(name: string) {
       throw new CliError(`--${name} must be HOST:PORT, got "${value}"`, 2);
     return value;
   };
+}
+
+/** --shard: K (one shard) or A-B (shards A to B, both included). */
+export function parseShardOption(value: string): ShardSpan {
+  const span = parseSpan(value);
+  if (span === undefined)
+    throw new CliError(
+      `--shard must be a shard K or a run of shards A-B (both included, A ≤ B), as in 3 or 0-2; got "${value}"`,
+      2,
+    );
+  return span;
+}
+
+/** --shard, or the older --shard-index; not both. */
+export function heldSpanOf(options: { shard?: ShardSpan; shardIndex?: number }): ShardSpan | undefined {
+  if (options.shard !== undefined && options.shardIndex !== undefined)
+    throw new CliError('--shard and --shard-index both name the shards to hold: pass --shard alone', 2);
+  if (options.shardIndex !== undefined) return { start: options.shardIndex, end: options.shardIndex + 1 };
+  return options.shard;
 }
 
 /** --model-url: checked here so that a mistyped URL is a usage error, not a failed join minutes later. */
@@ -69,13 +93,18 @@ export function registerNodeCommand(program: Command): void {
   const command = program
     .command('node')
     .description(
-      'Serve one shard of a model: checks the shard against its manifest, registers with the registry and answers Forward sessions. With --registry and --model alone, the registry says which shard to serve and the node downloads only that shard.',
+      'Serve shards of a model: checks each shard file against its manifest, registers with the registry and answers Forward sessions, running any span of the shards it holds as a hop of a route. With --registry and --model alone, the registry says which shards to hold and the node downloads only those.',
     )
-    .option('--shard-index <k>', 'which shard to serve (with --shards-dir)', parseIntegerOption('shard-index', 0))
+    .option(
+      '--shard <K|A-B>',
+      'the shards to hold (with --shards-dir): shard K, or shards A to B, both included (e.g. 0-2)',
+      parseShardOption,
+    )
+    .option('--shard-index <k>', 'the older spelling of --shard K', parseIntegerOption('shard-index', 0))
     .option('--shards-dir <dir>', 'the directory `tessera shard` wrote (manifest.json and the shard files)')
     .option(
       '--model <id>',
-      'join without shard flags: the registry assigns a shard of this model, fetched into --data-dir (default ~/.cache/tessera/MODEL)',
+      'join without shard flags: the registry assigns shards of this model, fetched into --data-dir (default ~/.cache/tessera/MODEL)',
     )
     .option(
       '--model-url <url>',
@@ -137,6 +166,11 @@ export function registerNodeCommand(program: Command): void {
       NODE_DEFAULTS.cacheBytes / 2 ** 20,
     )
     .option(
+      '--memory-mb <n>',
+      "memory, in MiB, a node joining with --registry and --model may fill with its layers' weights and its KV cache: the registry gives it the run of layers that fits (default: the machine's free memory)",
+      parseNumberOption('memory-mb', 1, Number.MAX_SAFE_INTEGER),
+    )
+    .option(
       '--max-batch-positions <n>',
       'most positions one batched step runs (decodes of all ready sessions plus a prompt chunk)',
       parseIntegerOption('max-batch-positions', 1, 65536),
@@ -160,17 +194,20 @@ export function registerNodeCommand(program: Command): void {
 }
 
 /**
- * Which way the node gets its shard: pre-cut (--shards-dir and --shard-index) or assigned by the
- * registry (--registry and --model); anything else is a usage error naming both.
+ * Which way the node gets its shards: pre-cut (--shards-dir and --shard) or assigned by the registry
+ * (--registry and --model); anything else is a usage error naming both.
  */
 export function shardSourceOf(
-  options: Pick<NodeCommandOptions, 'shardsDir' | 'shardIndex' | 'model' | 'registry' | 'modelUrl'>,
-):
-  { kind: 'pre-cut'; shardsDir: string; shardIndex: number } | { kind: 'assigned'; modelId: string; registry: string } {
-  const preCut = options.shardsDir !== undefined || options.shardIndex !== undefined;
+  options: Pick<
+    NodeCommandOptions,
+    'shardsDir' | 'shard' | 'shardIndex' | 'model' | 'registry' | 'modelUrl' | 'memoryMb'
+  >,
+): { kind: 'pre-cut'; shardsDir: string; span: ShardSpan } | { kind: 'assigned'; modelId: string; registry: string } {
+  const span = heldSpanOf(options);
+  const preCut = options.shardsDir !== undefined || span !== undefined;
   if (preCut && options.model !== undefined)
     throw new CliError(
-      '--model asks the registry for a shard; --shards-dir and --shard-index name one: pass one or the other',
+      '--model asks the registry for shards; --shards-dir and --shard name them: pass one or the other',
       2,
     );
   if (preCut && options.modelUrl !== undefined)
@@ -178,14 +215,16 @@ export function shardSourceOf(
       '--model-url says where to fetch an assigned shard from: it goes with --model, not --shards-dir',
       2,
     );
+  if (preCut && options.memoryMb !== undefined)
+    throw new CliError('--memory-mb sizes the shards the registry assigns: it goes with --model, not --shards-dir', 2);
   if (preCut) {
-    if (options.shardsDir === undefined || options.shardIndex === undefined)
-      throw new CliError('--shards-dir and --shard-index go together: pass both, or --registry and --model alone', 2);
-    return { kind: 'pre-cut', shardsDir: options.shardsDir, shardIndex: options.shardIndex };
+    if (options.shardsDir === undefined || span === undefined)
+      throw new CliError('--shards-dir and --shard go together: pass both, or --registry and --model alone', 2);
+    return { kind: 'pre-cut', shardsDir: options.shardsDir, span };
   }
   if (options.model === undefined || options.registry === undefined)
     throw new CliError(
-      'say which shard to serve: --registry HOST:PORT --model MODEL_ID (the registry assigns one), or --shards-dir DIR --shard-index K',
+      'say which shards to serve: --registry HOST:PORT --model MODEL_ID (the registry assigns them), or --shards-dir DIR --shard K|A-B',
       2,
     );
   if (plainFileNameProblem(options.model) !== undefined)

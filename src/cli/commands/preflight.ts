@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { parseIntegerOption } from '../cli-error.ts';
-import { parseEndpointOption } from './node.ts';
+import type { ShardSpan } from '../../model/shards/span.ts';
+import { parseEndpointOption, parseShardOption } from './node.ts';
 
 export interface PreflightNodeOptions {
   advertise: string;
@@ -11,7 +12,8 @@ export interface PreflightNodeOptions {
   host: string;
   registry?: string;
   shardsDir?: string;
-  shardIndex: number;
+  shard?: ShardSpan;
+  shardIndex?: number;
 }
 
 export function registerPreflightCommand(program: Command): void {
@@ -20,7 +22,9 @@ export function registerPreflightCommand(program: Command): void {
     .description("Check a role's setup before launching it, and say what to fix.");
   preflight
     .command('node')
-    .description("Check a compute node's key file and its mode, port, TLS files, registry reachability and shard hash.")
+    .description(
+      "Check a compute node's key file and its mode, port, TLS files, registry reachability and shard hashes.",
+    )
     .requiredOption('--advertise <endpoint>', 'HOST:PORT the node will advertise', parseEndpointOption('advertise'))
     .option(
       '--key <file>',
@@ -35,8 +39,13 @@ export function registerPreflightCommand(program: Command): void {
     )
     .option('--host <address>', 'address the node will listen on', '127.0.0.1')
     .option('--registry <endpoint>', 'HOST:PORT of the registry', parseEndpointOption('registry'))
-    .option('--shards-dir <dir>', 'the shards directory, to check the shard file against the manifest')
-    .option('--shard-index <k>', 'the shard to check', parseIntegerOption('shard-index', 0), 0)
+    .option('--shards-dir <dir>', 'the shards directory, to check the shard files against the manifest')
+    .option(
+      '--shard <K|A-B>',
+      'the shards to check: shard K, or shards A to B, both included (default 0)',
+      parseShardOption,
+    )
+    .option('--shard-index <k>', 'the older spelling of --shard K', parseIntegerOption('shard-index', 0))
     .action(async (options: PreflightNodeOptions) =>
       (await import('./preflight-action.ts')).preflightNodeCommand(options),
     );

@@ -22,7 +22,7 @@ export async function shardCommand(model: string, options: ShardOptions): Promis
   }
   let manifest;
   try {
-    manifest = shardModel(files.path, options.shards, options.out, {
+    manifest = shardModel(files.path, options.shards ?? files.config.layers, options.out, {
       ...(options.modelId === undefined ? {} : { modelId: options.modelId }),
       ...(sourceUrl === undefined ? {} : { sourceUrl }),
     });

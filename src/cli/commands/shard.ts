@@ -2,7 +2,7 @@ import type { Command } from 'commander';
 import { parseIntegerOption } from '../cli-error.ts';
 
 export interface ShardOptions {
-  shards: number;
+  shards?: number;
   out: string;
   modelId?: string;
   sourceUrl?: string;
@@ -12,10 +12,14 @@ export function registerShardCommand(program: Command): void {
   program
     .command('shard')
     .description(
-      'Cut a model into shards of contiguous layers, one GGUF file each, with manifest.json (SHA-256 of every file).',
+      'Cut a model into shards of contiguous layers, one GGUF file each, with manifest.json (SHA-256 of every file). By default one shard a layer: a node holds any run of them, so the registry can give each node the layers its memory fits.',
     )
     .argument('<model>', 'a GGUF file, a Hugging Face directory, or hf:OWNER/REPO/FILE')
-    .requiredOption('--shards <n>', 'how many shards', parseIntegerOption('shards', 1, 1024))
+    .option(
+      '--shards <n>',
+      'how many shards, cut by work (default: one a layer); nodes still hold any run of them',
+      parseIntegerOption('shards', 1, 1024),
+    )
     .requiredOption('--out <dir>', 'where the shard files and manifest.json go')
     .option('--model-id <id>', 'the id clients ask for (default: the file name without its extension)')
     .option(

@@ -1,4 +1,5 @@
 import { connect, type ClusterStatus } from '../../client/client.ts';
+import { formatSpan } from '../../model/shards/span.ts';
 import type { DiscoveredNode } from '../../registry/registry-client.ts';
 import { networkFailure } from '../network-errors.ts';
 import { registriesOf } from '../registry-option.ts';
@@ -12,6 +13,7 @@ function stateOf(node: DiscoveredNode): string {
   return node.eligible === false ? `${state} (no new sessions: stake below the minimum)` : state;
 }
 
+/** Each shard with the nodes holding it (a node holding a span is listed at each of its shards, with its span). */
 export function formatStatus(status: ClusterStatus): string {
   const lines = [`registries: ${status.registries.join(', ')}`];
   if (status.models.length === 0) lines.push('no models served');
@@ -26,7 +28,7 @@ export function formatStatus(status: ClusterStatus): string {
       lines.push(`  shard ${shard.shardIndex}  layers ${shard.layerStart}-${shard.layerEnd}  ${count}`);
       for (const n of shard.nodes) {
         lines.push(
-          `    ${n.nodeId}  ${stateOf(n)}  ${n.endpoint}${n.tls ? ' (tls)' : ''}  tier ${n.tier || '?'}  network ${n.network || '?'}  sessions ${n.activeSessions}/${n.maxSessions}  ${n.computeUsPerToken} us/token  price ${n.pricePer1kTokens}`,
+          `    ${n.nodeId}  ${stateOf(n)}  ${n.endpoint}${n.tls ? ' (tls)' : ''}  tier ${n.tier || '?'}  network ${n.network || '?'}  sessions ${n.activeSessions}/${n.maxSessions}  ${n.computeUsPerToken} us/token  price ${n.pricePer1kTokens}  holds ${formatSpan({ start: n.shardIndex, end: n.shardEnd })}`,
         );
       }
     }

@@ -27,7 +27,7 @@ export function registerVerifierCommand(program: Command): void {
     )
     .requiredOption(
       '--shards-dir <dir>',
-      'a directory `tessera shard` wrote: the verifier audits the shards whose files it holds (repeatable)',
+      'a directory `tessera shard` wrote: the verifier audits the tickets whose every shard file it holds (repeatable)',
       collect,
     )
     .option(

@@ -17,7 +17,7 @@ export function readManifest(shardsDir: string): Manifest {
     json = readFileSync(path, 'utf8');
   } catch (error) {
     throw new Error(
-      `${path}: cannot read the manifest (${(error as NodeJS.ErrnoException).code ?? (error as Error).message}); write one with: tessera shard MODEL --shards N --out ${shardsDir}`,
+      `${path}: cannot read the manifest (${(error as NodeJS.ErrnoException).code ?? (error as Error).message}); write one with: tessera shard MODEL --out ${shardsDir}`,
     );
   }
   return parseManifest(json, path);

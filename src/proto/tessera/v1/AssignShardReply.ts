@@ -4,10 +4,11 @@
 import type { Long } from '@grpc/proto-loader';
 
 export interface AssignShardReply {
-  'shardIndex'?: (number);
   /**
-   * The layers [layer_start, layer_end) the shard holds, and whether the embedding or the head.
+   * The shards [shard_index, shard_end) to hold: a span sized to the node's memory. They hold the
+   * layers [layer_start, layer_end), and the embedding or the head when it says so.
    */
+  'shardIndex'?: (number);
   'layerStart'?: (number);
   'layerEnd'?: (number);
   'embedding'?: (boolean);
@@ -21,13 +22,15 @@ export interface AssignShardReply {
    * The assignment is held for the node until then (or until it registers).
    */
   'heldUntilMs'?: (number | string | Long);
+  'shardEnd'?: (number);
 }
 
 export interface AssignShardReply__Output {
-  'shardIndex': (number);
   /**
-   * The layers [layer_start, layer_end) the shard holds, and whether the embedding or the head.
+   * The shards [shard_index, shard_end) to hold: a span sized to the node's memory. They hold the
+   * layers [layer_start, layer_end), and the embedding or the head when it says so.
    */
+  'shardIndex': (number);
   'layerStart': (number);
   'layerEnd': (number);
   'embedding': (boolean);
@@ -41,4 +44,5 @@ export interface AssignShardReply__Output {
    * The assignment is held for the node until then (or until it registers).
    */
   'heldUntilMs': (number);
+  'shardEnd': (number);
 }

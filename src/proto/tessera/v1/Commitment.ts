@@ -9,6 +9,10 @@ import type { Long } from '@grpc/proto-loader';
  */
 export interface Commitment {
   'nodeId'?: (string);
+  /**
+   * The span of shards [shard_index, shard_end) the node ran: its hop's, under the signature, so an
+   * audit recomputes exactly those layers.
+   */
   'shardIndex'?: (number);
   /**
    * sha256(session_id || step): identifies the step without naming the session.
@@ -18,12 +22,12 @@ export interface Commitment {
   'outputHash'?: (Buffer | Uint8Array | string);
   /**
    * 65-byte recoverable secp256k1 signature (r || s || recovery) by node_id's key over
-   * keccak256("tessera/v1/commitment" || 0x00 || message), where message is the fields in a fixed
-   * layout: node_id (20 bytes), shard_index (u32 big-endian), step_id, input_hash, output_hash
-   * (32 bytes each), timestamp_ms (u64 big-endian), then audit_commitment (32 bytes, or nothing),
-   * then result_hash (32 bytes, or nothing); with a result hash the domain is
-   * "tessera/v1/result-commitment" instead. Empty in a StepResult: it comes in the StepSignatures
-   * that follows (see the rule above Node).
+   * keccak256("tessera/v2/commitment" || 0x00 || message), where message is the fields in a fixed
+   * layout: node_id (20 bytes), shard_index and shard_end (u32 big-endian each), step_id,
+   * input_hash, output_hash (32 bytes each), timestamp_ms (u64 big-endian), then audit_commitment
+   * (32 bytes, or nothing), then result_hash (32 bytes, or nothing); with a result hash the domain is
+   * "tessera/v2/result-commitment" instead (v1 signed shard_index alone: a node served one shard).
+   * Empty in a StepResult: it comes in the StepSignatures that follows (see the rule above Node).
    */
   'signature'?: (Buffer | Uint8Array | string);
   /**
@@ -44,10 +48,14 @@ export interface Commitment {
    * alternatives u32, each alternative's token u32 and logprob f32; then the position sampled u32,
    * Open's sampling (temperature f32, top_k u32, top_p f32, min_p f32, repetition_penalty f32,
    * seed u64, logprobs u32) and the step's history (count u32, each token u32). Appended to the
-   * signed message, and then signed under "tessera/v1/result-commitment" instead: no hop can rewrite
+   * signed message, and then signed under "tessera/v2/result-commitment" instead: no hop can rewrite
    * the result on its way up, or the settings and history on their way down.
    */
   'resultHash'?: (Buffer | Uint8Array | string);
+  /**
+   * One past the span's last shard (see shard_index).
+   */
+  'shardEnd'?: (number);
 }
 
 /**
@@ -56,6 +64,10 @@ export interface Commitment {
  */
 export interface Commitment__Output {
   'nodeId': (string);
+  /**
+   * The span of shards [shard_index, shard_end) the node ran: its hop's, under the signature, so an
+   * audit recomputes exactly those layers.
+   */
   'shardIndex': (number);
   /**
    * sha256(session_id || step): identifies the step without naming the session.
@@ -65,12 +77,12 @@ export interface Commitment__Output {
   'outputHash': (Buffer);
   /**
    * 65-byte recoverable secp256k1 signature (r || s || recovery) by node_id's key over
-   * keccak256("tessera/v1/commitment" || 0x00 || message), where message is the fields in a fixed
-   * layout: node_id (20 bytes), shard_index (u32 big-endian), step_id, input_hash, output_hash
-   * (32 bytes each), timestamp_ms (u64 big-endian), then audit_commitment (32 bytes, or nothing),
-   * then result_hash (32 bytes, or nothing); with a result hash the domain is
-   * "tessera/v1/result-commitment" instead. Empty in a StepResult: it comes in the StepSignatures
-   * that follows (see the rule above Node).
+   * keccak256("tessera/v2/commitment" || 0x00 || message), where message is the fields in a fixed
+   * layout: node_id (20 bytes), shard_index and shard_end (u32 big-endian each), step_id,
+   * input_hash, output_hash (32 bytes each), timestamp_ms (u64 big-endian), then audit_commitment
+   * (32 bytes, or nothing), then result_hash (32 bytes, or nothing); with a result hash the domain is
+   * "tessera/v2/result-commitment" instead (v1 signed shard_index alone: a node served one shard).
+   * Empty in a StepResult: it comes in the StepSignatures that follows (see the rule above Node).
    */
   'signature': (Buffer);
   /**
@@ -91,8 +103,12 @@ export interface Commitment__Output {
    * alternatives u32, each alternative's token u32 and logprob f32; then the position sampled u32,
    * Open's sampling (temperature f32, top_k u32, top_p f32, min_p f32, repetition_penalty f32,
    * seed u64, logprobs u32) and the step's history (count u32, each token u32). Appended to the
-   * signed message, and then signed under "tessera/v1/result-commitment" instead: no hop can rewrite
+   * signed message, and then signed under "tessera/v2/result-commitment" instead: no hop can rewrite
    * the result on its way up, or the settings and history on their way down.
    */
   'resultHash': (Buffer);
+  /**
+   * One past the span's last shard (see shard_index).
+   */
+  'shardEnd': (number);
 }

@@ -8,6 +8,9 @@ export interface Member {
   'nodeId'?: (string);
   'role'?: (string);
   'modelId'?: (string);
+  /**
+   * The shards [shard_index, shard_end) a compute node holds, as it registered.
+   */
   'shardIndex'?: (number);
   /**
    * The hex public key the member signs its compute shares with, as it registered it.
@@ -23,12 +26,16 @@ export interface Member {
    * (status MEMBER_EVICTED) from this history.
    */
   'shareKeys'?: (string)[];
+  'shardEnd'?: (number);
 }
 
 export interface Member__Output {
   'nodeId': (string);
   'role': (string);
   'modelId': (string);
+  /**
+   * The shards [shard_index, shard_end) a compute node holds, as it registered.
+   */
   'shardIndex': (number);
   /**
    * The hex public key the member signs its compute shares with, as it registered it.
@@ -44,4 +51,5 @@ export interface Member__Output {
    * (status MEMBER_EVICTED) from this history.
    */
   'shareKeys': (string)[];
+  'shardEnd': (number);
 }

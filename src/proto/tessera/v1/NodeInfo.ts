@@ -6,6 +6,9 @@ import type { Long } from '@grpc/proto-loader';
 export interface NodeInfo {
   'nodeId'?: (string);
   'endpoint'?: (string);
+  /**
+   * The shards [shard_index, shard_end) the node holds; a route may use any span of them.
+   */
   'shardIndex'?: (number);
   /**
    * Sessions open / maximum sessions, as last reported.
@@ -41,11 +44,15 @@ export interface NodeInfo {
    * continental, global; unmeasured), from its capabilities.
    */
   'network'?: (string);
+  'shardEnd'?: (number);
 }
 
 export interface NodeInfo__Output {
   'nodeId': (string);
   'endpoint': (string);
+  /**
+   * The shards [shard_index, shard_end) the node holds; a route may use any span of them.
+   */
   'shardIndex': (number);
   /**
    * Sessions open / maximum sessions, as last reported.
@@ -81,4 +88,5 @@ export interface NodeInfo__Output {
    * continental, global; unmeasured), from its capabilities.
    */
   'network': (string);
+  'shardEnd': (number);
 }

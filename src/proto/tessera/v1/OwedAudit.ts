@@ -11,6 +11,9 @@ export interface OwedAudit {
    * The step id of the node's signed commitment (sha256(session || step)).
    */
   'stepId'?: (Buffer | Uint8Array | string);
+  /**
+   * The commitment's span of shards [shard_index, shard_end).
+   */
   'shardIndex'?: (number);
   /**
    * The client's revealed secret: it selects the step (src/protocol/audit-selection.ts), which the node may check.
@@ -22,6 +25,7 @@ export interface OwedAudit {
    * replayed step shares its step id with another. The node answers for this one only.
    */
   'ticketId'?: (string);
+  'shardEnd'?: (number);
 }
 
 /**
@@ -32,6 +36,9 @@ export interface OwedAudit__Output {
    * The step id of the node's signed commitment (sha256(session || step)).
    */
   'stepId': (Buffer);
+  /**
+   * The commitment's span of shards [shard_index, shard_end).
+   */
   'shardIndex': (number);
   /**
    * The client's revealed secret: it selects the step (src/protocol/audit-selection.ts), which the node may check.
@@ -43,4 +50,5 @@ export interface OwedAudit__Output {
    * replayed step shares its step id with another. The node answers for this one only.
    */
   'ticketId': (string);
+  'shardEnd': (number);
 }

@@ -22,7 +22,8 @@ export const ShareRejection = {
   SHARE_UNKNOWN_NODE: 'SHARE_UNKNOWN_NODE',
   SHARE_EVICTED_NODE: 'SHARE_EVICTED_NODE',
   /**
-   * The node is registered for another model or shard than the share claims.
+   * The node is registered for another model than the share's receipt (the name predates spans,
+   * when a node served one shard and a share named it; a position is checked by SHARE_NOT_ON_ROUTE).
    */
   SHARE_WRONG_SHARD: 'SHARE_WRONG_SHARD',
   /**
@@ -82,7 +83,8 @@ export type ShareRejection =
   | 'SHARE_EVICTED_NODE'
   | 5
   /**
-   * The node is registered for another model or shard than the share claims.
+   * The node is registered for another model than the share's receipt (the name predates spans,
+   * when a node served one shard and a share named it; a position is checked by SHARE_NOT_ON_ROUTE).
    */
   | 'SHARE_WRONG_SHARD'
   | 6

@@ -6,9 +6,13 @@ import type { Commitment as _tessera_v1_Commitment, Commitment__Output as _tesse
 
 export interface Ticket {
   'modelId'?: (string);
+  /**
+   * The commitment's span of shards [shard_index, shard_end): the layers to recompute.
+   */
   'shardIndex'?: (number);
   /**
-   * Hex SHA-256 of the shard file, as in the manifest.
+   * Hex SHA-256 of the span's weights (spanSha256, src/model/shards/span.ts): a one-shard span's is
+   * its file's, as in the manifest.
    */
   'shardSha256'?: (string);
   'engineVersion'?: (string);
@@ -35,13 +39,18 @@ export interface Ticket {
    * Empty in leased tickets, whose commitment signature is blanked as well (canaries look the same).
    */
   'signature'?: (Buffer | Uint8Array | string);
+  'shardEnd'?: (number);
 }
 
 export interface Ticket__Output {
   'modelId': (string);
+  /**
+   * The commitment's span of shards [shard_index, shard_end): the layers to recompute.
+   */
   'shardIndex': (number);
   /**
-   * Hex SHA-256 of the shard file, as in the manifest.
+   * Hex SHA-256 of the span's weights (spanSha256, src/model/shards/span.ts): a one-shard span's is
+   * its file's, as in the manifest.
    */
   'shardSha256': (string);
   'engineVersion': (string);
@@ -68,4 +77,5 @@ export interface Ticket__Output {
    * Empty in leased tickets, whose commitment signature is blanked as well (canaries look the same).
    */
   'signature': (Buffer);
+  'shardEnd': (number);
 }
