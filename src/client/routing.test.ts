@@ -10,6 +10,7 @@ import {
   type Candidate,
   type RouteHop,
 } from './routing.ts';
+import { seededRandom } from '../../test/support/fuzz.ts';
 import { ServiceRecord } from './service-record.ts';
 
 /** A node holding shards [shardIndex, shardEnd) (one shard unless `extra` says otherwise), established. */
@@ -33,18 +34,6 @@ const holder = (nodeId: string, start: number, end: number, extra: Partial<Candi
   node(nodeId, start, { shardEnd: end, ...extra });
 
 const spans = (route: readonly RouteHop[]) => route.map((h) => `${h.nodeId}[${h.shardIndex},${h.shardEnd})`);
-
-/** mulberry32: a seeded generator, so a failing case can be run again. */
-function seeded(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 2 ** 32;
-  };
-}
 
 test('each shard gets the node with the least round trip plus measured time per token', () => {
   const route = chooseRoute('m', 2, [
@@ -231,7 +220,7 @@ test('one draw per probationary node per choice, in node id order', () => {
 });
 
 test('a probationary node gets about its share of choices, spans or not', () => {
-  const random = seeded(12);
+  const random = seededRandom(12);
   // every established node runs a shard in 1000 µs; e1 alone costs 4400 µs, as e2 then e3 do
   const established = [
     holder('e1', 0, 4, { rttUs: 400, measuredUsPerToken: 4000 }),
@@ -271,7 +260,7 @@ function allRoutes(shards: number, nodes: readonly Candidate[]): RouteHop[][] {
 }
 
 test('on small random networks the chosen route costs the least of all valid routes', () => {
-  const random = seeded(7);
+  const random = seededRandom(7);
   const int = (below: number) => Math.floor(random() * below);
   let checked = 0;
   let subSpans = 0;

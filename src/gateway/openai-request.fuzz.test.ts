@@ -4,24 +4,13 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { IncomingMessage } from 'node:http';
 import { Readable } from 'node:stream';
+import { seededRandom } from '../../test/support/fuzz.ts';
 import { ApiError } from './api-error.ts';
 import { parseChatRequest, parseCompletionRequest } from './openai-request.ts';
 import { decodeSegment, readJsonBody, requestPath } from './request-body.ts';
 
 const SEED = 0x7e55e7a;
 const RUNS = 3000;
-
-/** mulberry32: a small seeded generator, so a failure names a case that can be replayed. */
-function random(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const FIELDS = [
   'model',
@@ -161,7 +150,7 @@ function requestOf(bytes: Buffer, declaredLength: boolean): IncomingMessage {
 }
 
 test(`random and mutated bodies parse or are refused with 400 (seed ${SEED}, ${RUNS} runs)`, async () => {
-  const gen = generator(random(SEED));
+  const gen = generator(seededRandom(SEED));
   const outcomes = { parsed: 0, refused: 0 };
   for (let run = 0; run < RUNS; run++) {
     const bytes = gen.body();
@@ -184,7 +173,7 @@ test(`random and mutated bodies parse or are refused with 400 (seed ${SEED}, ${R
 });
 
 test(`random request targets and model ids decode or are refused with 400 (seed ${SEED}, ${RUNS} runs)`, async () => {
-  const gen = generator(random(SEED + 1));
+  const gen = generator(seededRandom(SEED + 1));
   for (let run = 0; run < RUNS; run++) {
     const target = gen.target();
     await parsesOrRefuses(

@@ -55,32 +55,43 @@ const loggerOf =
   (event: string, fields: Record<string, unknown> = {}) =>
     void into.push({ event, fields });
 
-test('a move fetches the new shard from a node serving it, not only from the registry', async () => {
-  const modelDir = join(dir, 'tiny');
-  const { manifest } = writeShardsDir(modelDir, 'tiny', 2);
-  const target = manifest.shards[1]!;
+/** A registry over `where`, closed after the tests, and a client of it. */
+async function registryIn(where: string) {
   const registry = await startRegistry({
     port: 0,
-    dbPath: join(dir, 'registry.db'),
-    clusterConfig: testClusterConfig(dir),
+    dbPath: join(where, 'registry.db'),
+    clusterConfig: testClusterConfig(where),
   });
   const client = new RegistryClient(registry.endpoint);
   cleanups.push(async () => {
     client.close();
     await registry.close();
   });
+  return { registry, client };
+}
 
-  // The peer: a node's own GetShard service over its copy of shard 1.
-  const peerDir = join(dir, 'peer');
+/** A peer node's GetShard service over its copies, in `peerDir`, of `files` from `modelDir`. */
+async function peerWith(manifest: Manifest, modelDir: string, peerDir: string, files: readonly string[]) {
   mkdirSync(peerDir);
-  for (const file of [target.file, manifest.tokenizerFile]) copyFileSync(join(modelDir, file), join(peerDir, file));
-  const peerLog: Logged[] = [];
+  for (const file of files) copyFileSync(join(modelDir, file), join(peerDir, file));
+  const log: Logged[] = [];
   const peer = await startGrpcServer({
     role: 'peer',
     port: 0,
-    services: [ownFiles(manifest, [target.file, manifest.tokenizerFile], peerDir, loggerOf(peerLog))],
+    services: [ownFiles(manifest, files, peerDir, loggerOf(log))],
   });
   cleanups.push(() => peer.shutdown());
+  return { peer, log };
+}
+
+test('a move fetches the new shard from a node serving it, not only from the registry', async () => {
+  const modelDir = join(dir, 'tiny');
+  const { manifest } = writeShardsDir(modelDir, 'tiny', 2);
+  const target = manifest.shards[1]!;
+  const { registry, client } = await registryIn(dir);
+  // The peer: a node's own GetShard service over its copy of shard 1.
+  const peerDir = join(dir, 'peer');
+  const { peer, log: peerLog } = await peerWith(manifest, modelDir, peerDir, [target.file, manifest.tokenizerFile]);
   // The registry keeps no copy of shard 1 any more: a move that asks only the registry fails.
   rmSync(join(modelDir, target.file));
 
@@ -140,28 +151,10 @@ test('a move to an overlapping span fetches only the files it lacks, from a peer
   const spansDir = join(dir, 'spans');
   const modelDir = join(spansDir, 'tiny');
   const { manifest } = writeShardsDir(modelDir, 'tiny', 4);
-  const registry = await startRegistry({
-    port: 0,
-    dbPath: join(spansDir, 'registry.db'),
-    clusterConfig: testClusterConfig(spansDir),
-  });
-  const client = new RegistryClient(registry.endpoint);
-  cleanups.push(async () => {
-    client.close();
-    await registry.close();
-  });
+  const { registry, client } = await registryIn(spansDir);
   // The peer holds shards 2–3 (a slow node): it serves both files, and the move needs shard 3's.
-  const peerDir = join(spansDir, 'peer');
-  mkdirSync(peerDir);
   const held = [manifest.shards[2]!.file, manifest.shards[3]!.file, manifest.tokenizerFile];
-  for (const file of held) copyFileSync(join(modelDir, file), join(peerDir, file));
-  const peerLog: Logged[] = [];
-  const peer = await startGrpcServer({
-    role: 'peer',
-    port: 0,
-    services: [ownFiles(manifest, held, peerDir, loggerOf(peerLog))],
-  });
-  cleanups.push(() => peer.shutdown());
+  const { peer, log: peerLog } = await peerWith(manifest, modelDir, join(spansDir, 'peer'), held);
   // The registry's copy of shard 3 is gone: only the peer has it.
   rmSync(join(modelDir, manifest.shards[3]!.file));
   const fast = generateKeyPair();
