@@ -1,11 +1,14 @@
 // Issue 12's figures: what a node that joins with only --registry and --model downloads, as a
-// fraction of the whole model file, for each shard of a network cut in several; and what it fetches
-// with HTTP ranges of the model's GGUF (--model-url), against its share of the layers.
+// fraction of the whole model file, for each shard of a network cut in several, and for each span a
+// node with room for 1.3/N of the weights (N nodes) is given from a cut of one shard per layer; and what it
+// fetches with HTTP ranges of the model's GGUF (--model-url), against its share of the layers.
 import { mkdirSync, mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { generateKeyPair } from '../src/crypto/keys.ts';
+import { openGgufModel } from '../src/model/gguf/gguf-model.ts';
 import { shardModel } from '../src/model/shards/shard.ts';
+import { spanBytes, spanLayers } from '../src/model/shards/span.ts';
 import { fetchShardByRanges } from '../src/node/range-fetch-shard.ts';
 import { joinNetwork } from '../src/node/shard-fetch-join.ts';
 import { parseClusterConfig } from '../src/registry/cluster-config.ts';
@@ -60,6 +63,58 @@ async function joinRows(label: string, modelPath: string, shards: number): Promi
   }
 }
 
+/**
+ * A cut of one shard per layer, joined in turn by `nodes` nodes each with room for 1.3/`nodes` of the
+ * weights beside its KV budget (more than an even share: a span cannot split the embedding or the
+ * head from their layers): each is given a span of layers, and fetches that span's files alone.
+ */
+async function spanJoinRows(label: string, modelPath: string, nodes: number): Promise<BenchRow[]> {
+  process.stderr.write(`measuring the bytes each of ${nodes} nodes fetches of ${label} cut per layer ...\n`);
+  const dir = mkdtempSync(join(tmpdir(), 'tessera-bench-span-join-'));
+  try {
+    const model = openGgufModel(modelPath);
+    const layers = model.config.layers;
+    model.weights.close();
+    const manifest = shardModel(modelPath, layers, join(dir, 'shards'));
+    const clusterConfig = parseClusterConfig(
+      { clusterId: 'bench', models: [{ id: manifest.modelId, manifest: 'shards' }] },
+      dir,
+    );
+    const registry = await startRegistry({ port: 0, dbPath: join(dir, 'registry.db'), clusterConfig });
+    const whole = statSync(modelPath).size;
+    const weights = spanBytes(manifest, { start: 0, end: manifest.shards.length });
+    const rows: BenchRow[] = [];
+    try {
+      const kvBudgetBytes = 16 << 20;
+      for (let i = 0; i < nodes; i++) {
+        const joined = await joinNetwork({
+          registry: registry.endpoint,
+          modelId: manifest.modelId,
+          key: generateKeyPair(),
+          dir: join(dir, `node-${i}`),
+          kvBudgetBytes,
+          freeBytes: kvBudgetBytes + Math.ceil((1.3 * weights) / nodes),
+          log: () => {},
+        });
+        const held = spanLayers(manifest, joined.span);
+        const what = `${held.embedding ? ' + embedding' : ''}${held.head ? ' + head' : ''}`;
+        rows.push({
+          figure: `bytes a node with room for ${Math.round(130 / nodes)} % of the weights fetches joining a per-layer cut: layers ${held.start}-${held.end - 1}${what} + tokenizer, ${label}`,
+          ours: joined.fetchedBytes / 2 ** 20,
+          reference: whole / 2 ** 20,
+          referenceName: 'whole model file',
+          unit: 'MiB',
+        });
+      }
+    } finally {
+      await registry.close();
+    }
+    return rows;
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
 /** Per shard of a cut in `shards`: bytes its node fetches by HTTP range from a loopback origin, as a share of the file. */
 async function rangeJoinRows(label: string, modelPath: string, shards: number): Promise<BenchRow[]> {
   process.stderr.write(`measuring the bytes each of ${shards} nodes fetches of ${label} by HTTP range ...\n`);
@@ -99,9 +154,11 @@ async function rangeJoinRows(label: string, modelPath: string, shards: number): 
 
 export async function joinBenchRows(options: { quick: boolean; qwenShapeModel?: () => string }): Promise<BenchRow[]> {
   const rows = await joinRows('stories260K f32', testModel('stories260K.gguf'), 3);
+  rows.push(...(await spanJoinRows('stories260K f32', testModel('stories260K.gguf'), 3)));
   rows.push(...(await rangeJoinRows('stories260K f32', testModel('stories260K.gguf'), 4)));
   if (!options.quick && options.qwenShapeModel !== undefined) {
     rows.push(...(await joinRows('qwen2.5-0.5B shape q8_0', options.qwenShapeModel(), 4)));
+    rows.push(...(await spanJoinRows('qwen2.5-0.5B shape q8_0', options.qwenShapeModel(), 4)));
     rows.push(...(await rangeJoinRows('qwen2.5-0.5B shape q8_0', options.qwenShapeModel(), 6)));
   }
   return rows;

@@ -105,9 +105,9 @@ test("`tessera status` shows the registry, every shard's node and full coverage"
       ),
     );
   assert.deepEqual(stdout.match(/^ {2}shard \d .*$/gm), [
-    '  shard 0  layers 0-2  1 node',
-    '  shard 1  layers 2-4  1 node',
-    '  shard 2  layers 4-5  1 node',
+    '  shard 0  layers 0-1  1 node',
+    '  shard 1  layers 2-3  1 node',
+    '  shard 2  layers 4-4  1 node',
   ]);
   assert.match(stdout, /coverage: every shard has a node/);
 });

@@ -57,10 +57,10 @@ test('live nodes count at every shard of their spans, in the figures and in tess
   cleanups.push(() => sdk.close());
   const text = formatStatus(await sdk.status());
   assert.deepEqual(text.match(/^ {2}shard \d .*$/gm), [
-    '  shard 0  layers 0-2  1 node',
-    '  shard 1  layers 2-4  2 nodes',
-    '  shard 2  layers 4-6  1 node',
-    '  shard 3  layers 6-8  NO NODE',
+    '  shard 0  layers 0-1  1 node',
+    '  shard 1  layers 2-3  2 nodes',
+    '  shard 2  layers 4-5  1 node',
+    '  shard 3  layers 6-7  NO NODE',
   ]);
   // Each node is shown with the span it holds, at each shard of it.
   assert.equal(text.match(new RegExp(`^ {4}${a.address} .* holds shards 0–2$`, 'gm'))?.length, 3, text);

@@ -25,7 +25,7 @@ export function formatStatus(status: ClusterStatus): string {
     for (const shard of model.shardsCoverage) {
       const count =
         shard.nodes.length === 0 ? 'NO NODE' : `${shard.nodes.length} node${shard.nodes.length === 1 ? '' : 's'}`;
-      lines.push(`  shard ${shard.shardIndex}  layers ${shard.layerStart}-${shard.layerEnd}  ${count}`);
+      lines.push(`  shard ${shard.shardIndex}  layers ${shard.layerStart}-${shard.layerEnd - 1}  ${count}`);
       for (const n of shard.nodes) {
         lines.push(
           `    ${n.nodeId}  ${stateOf(n)}  ${n.endpoint}${n.tls ? ' (tls)' : ''}  tier ${n.tier || '?'}  network ${n.network || '?'}  sessions ${n.activeSessions}/${n.maxSessions}  ${n.computeUsPerToken} us/token  price ${n.pricePer1kTokens}  holds ${formatSpan({ start: n.shardIndex, end: n.shardEnd })}`,
