@@ -28,7 +28,7 @@ import {
   runJobRows,
   scaleRecordBytes,
   Slot,
-  widenedBytes,
+  pairedKeyBytes,
 } from './wasm-kernels.ts';
 import type { PoolWorkerData } from './wasm-worker.ts';
 
@@ -81,14 +81,13 @@ class Heap {
   }
 }
 
-/** Working space of one attention: its operands, copied in and widened, and each thread's scratch. */
+/** Working space of one attention: its operands, copied in, the keys paired, and each thread's scratch. */
 interface AttentionScratch {
   q: number;
   out: number;
-  keys32: number;
-  values32: number;
   keys: number;
   values: number;
+  pairedKeys: number;
   scratch: number;
 }
 
@@ -223,25 +222,23 @@ class WasmBackend implements Backend {
     if (keys.length < cached || values.length < cached) throw new Error(`keys and values need ${cached} values`);
 
     const scratchStride = attentionScratchBytes(headDim, visible);
-    const widened = widenedBytes(visible, kvHeads, headDim);
     const s = this.reserveAttention({
       q: 4 * queries,
       out: 4 * queries,
-      keys32: 4 * cached,
-      values32: 4 * cached,
-      keys: widened.keys,
-      values: widened.values,
+      keys: 4 * cached,
+      values: 4 * cached,
+      pairedKeys: pairedKeyBytes(visible, kvHeads, headDim),
       scratch: scratchStride * (this.workers.length + 1),
     });
     const buffer = this.heap.bytes.buffer;
     new Float32Array(buffer, s.q, queries).set(q.subarray(0, queries));
-    new Float32Array(buffer, s.keys32, cached).set(keys.subarray(0, cached));
-    new Float32Array(buffer, s.values32, cached).set(values.subarray(0, cached));
-    this.kernels.attentionWiden(s.keys32, s.values32, visible, kvHeads, headDim, s.keys, s.values);
+    new Float32Array(buffer, s.keys, cached).set(keys.subarray(0, cached));
+    new Float32Array(buffer, s.values, cached).set(values.subarray(0, cached));
+    this.kernels.attentionPairKeys(s.keys, visible, kvHeads, headDim, s.pairedKeys);
     const block = Math.max(n === 1 ? 1 : ATTENTION_BLOCK, Math.ceil((heads * n) / ATTENTION_MAX_CHUNKS));
     const job: AttentionJob = {
       q: s.q,
-      keys: s.keys,
+      keys: s.pairedKeys,
       values: s.values,
       out: s.out,
       scratch: s.scratch,

@@ -73,16 +73,8 @@ export interface KernelExports {
     t0: number,
     t1: number,
   ): void;
-  /** Cached keys and values, f32, into the f64 layouts attentionHead reads. */
-  attentionWiden(
-    keys: number,
-    values: number,
-    positions: number,
-    kvHeads: number,
-    headDim: number,
-    keysOut: number,
-    valuesOut: number,
-  ): void;
+  /** Cached keys, f32, into the pairs of positions attentionHead reads. */
+  attentionPairKeys(keys: number, positions: number, kvHeads: number, headDim: number, keysOut: number): void;
 }
 
 const KERNEL_NAMES: Readonly<Record<GgmlType, keyof KernelExports>> = {
@@ -173,8 +165,8 @@ export interface Job {
 }
 
 /**
- * An attention, as the kernels take it: q and out [n × heads × headDim] f32, keys and values of
- * startPos + n positions as attentionWiden lays them out; each thread's scratch at scratch +
+ * An attention, as the kernels take it: q and out [n × heads × headDim] f32, keys of startPos + n
+ * positions as attentionPairKeys lays them out, values as cached; each thread's scratch at scratch +
  * thread · scratchStride. Chunk c is unit c mod units (one query head, or two of one key/value head:
  * headsPerUnit) over a block of `block` query rows, the last blocks (which see the most positions)
  * first, so the longest chunks do not come last.
@@ -202,9 +194,9 @@ export function attentionScratchBytes(headDim: number, visible: number): number 
   return Math.ceil((16 * headDim + 8 * (visible + 2)) / 64) * 64;
 }
 
-/** Bytes of attentionWiden's keys and of its values, for `positions` cached positions. */
-export function widenedBytes(positions: number, kvHeads: number, headDim: number): { keys: number; values: number } {
-  return { keys: 16 * kvHeads * headDim * Math.ceil(positions / 2), values: 8 * kvHeads * headDim * positions };
+/** Bytes of attentionPairKeys's keys, for `positions` cached positions. */
+export function pairedKeyBytes(positions: number, kvHeads: number, headDim: number): number {
+  return 8 * kvHeads * headDim * Math.ceil(positions / 2);
 }
 
 /**

@@ -1122,21 +1122,19 @@ function softmaxF32(x: usize, n: i32): void {
 }
 
 /**
- * The cached keys and values of `positions` positions, [positions × kvHeads × headDim] f32, widened
- * to f64 in the layouts the attention loops read with plain loads: keys per key/value head in
- * position pairs, dimension by dimension ([kvHeads][positions / 2][headDim][2], an odd last pair
- * padded with 0), so one load gives a dimension of two positions; values per head
- * ([kvHeads][positions][headDim]). Widening is exact, so it cannot change a result.
+ * The cached keys of `positions` positions, [positions × kvHeads × headDim] f32, in the layout the
+ * score loops read: per key/value head in position pairs, dimension by dimension ([kvHeads][positions
+ * / 2][headDim][2] f32, an odd last pair padded with 0), so one 8-byte load gives a dimension of two
+ * positions, widened to f64 in the register. Kept in f32, half the bytes of f64: an attention over a
+ * long cache is bound by reading it. Values need no arranging: the loops read them where they lie.
  */
-export function attentionWiden(
-  keys: usize, values: usize, positions: i32, kvHeads: i32, headDim: i32, keysOut: usize, valuesOut: usize,
-): void {
+export function attentionPairKeys(keys: usize, positions: i32, kvHeads: i32, headDim: i32, keysOut: usize): void {
   const pairs = (positions + 1) >> 1;
   const rowBytes = <usize>headDim << 2;
   const kvStride = <usize>kvHeads * rowBytes;
   for (let h = 0; h < kvHeads; h++) {
     const src = <usize>h * rowBytes;
-    let k = keysOut + <usize>h * <usize>pairs * (<usize>headDim << 4);
+    let k = keysOut + <usize>h * <usize>pairs * (<usize>headDim << 3);
     for (let pair = 0; pair < pairs; pair++) {
       const p0 = keys + src + <usize>(2 * pair) * kvStride;
       if (2 * pair + 1 < positions) {
@@ -1145,51 +1143,43 @@ export function attentionWiden(
         for (; d + 4 <= headDim; d += 4) {
           const off = <usize>d << 2;
           const a = v128.load(p0 + off), b = v128.load(p1 + off);
-          const lo = i32x4.shuffle(a, b, 0, 4, 1, 5), hi = i32x4.shuffle(a, b, 2, 6, 3, 7);
-          v128.store(k, f64x2.promote_low_f32x4(lo));
-          v128.store(k, f64x2.promote_low_f32x4(i32x4.shuffle(lo, lo, 2, 3, 0, 1)), 16);
-          v128.store(k, f64x2.promote_low_f32x4(hi), 32);
-          v128.store(k, f64x2.promote_low_f32x4(i32x4.shuffle(hi, hi, 2, 3, 0, 1)), 48);
-          k += 64;
+          v128.store(k, i32x4.shuffle(a, b, 0, 4, 1, 5));
+          v128.store(k, i32x4.shuffle(a, b, 2, 6, 3, 7), 16);
+          k += 32;
         }
         for (; d < headDim; d++) {
           const off = <usize>d << 2;
-          store<f64>(k, <f64>load<f32>(p0 + off));
-          store<f64>(k, <f64>load<f32>(p1 + off), 8);
-          k += 16;
+          store<f32>(k, load<f32>(p0 + off));
+          store<f32>(k, load<f32>(p1 + off), 4);
+          k += 8;
         }
       } else {
         for (let d = 0; d < headDim; d++) {
-          store<f64>(k, <f64>load<f32>(p0 + (<usize>d << 2)));
-          store<f64>(k, 0, 8);
-          k += 16;
+          store<f32>(k, load<f32>(p0 + (<usize>d << 2)));
+          store<f32>(k, 0, 4);
+          k += 8;
         }
-      }
-    }
-    let v = valuesOut + <usize>h * <usize>positions * (<usize>headDim << 3);
-    for (let p = 0; p < positions; p++) {
-      const row = values + src + <usize>p * kvStride;
-      let d = 0;
-      for (; d + 4 <= headDim; d += 4) {
-        const x = v128.load(row + (<usize>d << 2));
-        v128.store(v, f64x2.promote_low_f32x4(x));
-        v128.store(v, f64x2.promote_low_f32x4(i32x4.shuffle(x, x, 2, 3, 0, 1)), 16);
-        v += 32;
-      }
-      for (; d < headDim; d++) {
-        store<f64>(v, <f64>load<f32>(row + (<usize>d << 2)));
-        v += 8;
       }
     }
   }
 }
 
+/** The two f32 at p (a dimension of a key pair; two dimensions of a value row), widened to f64 lanes. */
+@inline function widenTwo(p: usize): v128 {
+  return f64x2.promote_low_f32x4(v128.load64_zero(p));
+}
+
+/** Lanes 2 and 3 of four f32, widened to f64. */
+@inline function widenHigh(x: v128): v128 {
+  return f64x2.promote_low_f32x4(i32x4.shuffle(x, x, 2, 3, 0, 1));
+}
+
 /**
- * scores[p] = f32((Σ_d qd[d]·k_p[d]) · scale) for p < visible, keys in attentionWiden's pairs of one
- * head: each f64x2 lane is one position's sum in dimension order, four pairs at a time.
+ * scores[p] = f32((Σ_d qd[d]·k_p[d]) · scale) for p < visible, keys in attentionPairKeys's pairs of
+ * one head: each f64x2 lane is one position's sum in dimension order, four pairs at a time.
  */
 function attentionScores(qd: usize, keys: usize, headDim: i32, visible: i32, scale: f64, scores: usize): void {
-  const pairBytes = <usize>headDim << 4;
+  const pairBytes = <usize>headDim << 3;
   const pairs = (visible + 1) >> 1;
   let pair = 0;
   for (; pair + 4 <= pairs; pair += 4) {
@@ -1202,12 +1192,12 @@ function attentionScores(qd: usize, keys: usize, headDim: i32, visible: i32, sca
     const end = qd + (<usize>headDim << 3);
     while (qp < end) {
       const q = v128.load64_splat(qp);
-      a0 = f64x2.add(a0, f64x2.mul(q, v128.load(k)));
-      a1 = f64x2.add(a1, f64x2.mul(q, v128.load(k + pairBytes)));
-      a2 = f64x2.add(a2, f64x2.mul(q, v128.load(k + 2 * pairBytes)));
-      a3 = f64x2.add(a3, f64x2.mul(q, v128.load(k + 3 * pairBytes)));
+      a0 = f64x2.add(a0, f64x2.mul(q, widenTwo(k)));
+      a1 = f64x2.add(a1, f64x2.mul(q, widenTwo(k + pairBytes)));
+      a2 = f64x2.add(a2, f64x2.mul(q, widenTwo(k + 2 * pairBytes)));
+      a3 = f64x2.add(a3, f64x2.mul(q, widenTwo(k + 3 * pairBytes)));
       qp += 8;
-      k += 16;
+      k += 8;
     }
     const scale2 = f64x2.splat(scale);
     const out = scores + (<usize>pair << 3);
@@ -1220,8 +1210,8 @@ function attentionScores(qd: usize, keys: usize, headDim: i32, visible: i32, sca
     let k = keys + <usize>pair * pairBytes;
     let a = f64x2.splat(0);
     for (let d = 0; d < headDim; d++) {
-      a = f64x2.add(a, f64x2.mul(v128.load64_splat(qd + (<usize>d << 3)), v128.load(k)));
-      k += 16;
+      a = f64x2.add(a, f64x2.mul(v128.load64_splat(qd + (<usize>d << 3)), widenTwo(k)));
+      k += 8;
     }
     a = f64x2.mul(a, f64x2.splat(scale));
     const out = scores + (<usize>pair << 3);
@@ -1231,26 +1221,28 @@ function attentionScores(qd: usize, keys: usize, headDim: i32, visible: i32, sca
 }
 
 /**
- * out[d] = f32(Σ_p w[p]·v_p[d]) for d < headDim, values in attentionWiden's layout of one head,
- * summed in position order: eight dimensions at a time in four f64x2 accumulators, each lane one
- * dimension's sum.
+ * out[d] = f32(Σ_p w[p]·v_p[d]) for d < headDim, values f32 as the cache holds them (one head's
+ * row of position p at values + p · stride), summed in position order: eight dimensions at a time in
+ * four f64x2 accumulators, each lane one dimension's sum.
  */
-function attentionValues(w: usize, values: usize, headDim: i32, visible: i32, out: usize, d: i32 = 0): void {
-  const stride = <usize>headDim << 3;
+function attentionValues(
+  w: usize, values: usize, stride: usize, headDim: i32, visible: i32, out: usize, d: i32 = 0,
+): void {
   for (; d + 8 <= headDim; d += 8) {
     let a0 = f64x2.splat(0);
     let a1 = f64x2.splat(0);
     let a2 = f64x2.splat(0);
     let a3 = f64x2.splat(0);
-    let v = values + (<usize>d << 3);
+    let v = values + (<usize>d << 2);
     let wp = w;
     const end = w + (<usize>visible << 2);
     while (wp < end) {
       const s = f64x2.splat(<f64>load<f32>(wp));
-      a0 = f64x2.add(a0, f64x2.mul(s, v128.load(v)));
-      a1 = f64x2.add(a1, f64x2.mul(s, v128.load(v, 16)));
-      a2 = f64x2.add(a2, f64x2.mul(s, v128.load(v, 32)));
-      a3 = f64x2.add(a3, f64x2.mul(s, v128.load(v, 48)));
+      const x = v128.load(v), y = v128.load(v, 16);
+      a0 = f64x2.add(a0, f64x2.mul(s, f64x2.promote_low_f32x4(x)));
+      a1 = f64x2.add(a1, f64x2.mul(s, widenHigh(x)));
+      a2 = f64x2.add(a2, f64x2.mul(s, f64x2.promote_low_f32x4(y)));
+      a3 = f64x2.add(a3, f64x2.mul(s, widenHigh(y)));
       v += stride;
       wp += 4;
     }
@@ -1260,18 +1252,18 @@ function attentionValues(w: usize, values: usize, headDim: i32, visible: i32, ou
   }
   for (; d + 2 <= headDim; d += 2) {
     let a = f64x2.splat(0);
-    let v = values + (<usize>d << 3);
+    let v = values + (<usize>d << 2);
     for (let p = 0; p < visible; p++) {
-      a = f64x2.add(a, f64x2.mul(f64x2.splat(<f64>load<f32>(w + (<usize>p << 2))), v128.load(v)));
+      a = f64x2.add(a, f64x2.mul(f64x2.splat(<f64>load<f32>(w + (<usize>p << 2))), widenTwo(v)));
       v += stride;
     }
     v128.store64_lane(out + (<usize>d << 2), f32x4.demote_f64x2_zero(a), 0);
   }
   for (; d < headDim; d++) {
     let sum: f64 = 0;
-    let v = values + (<usize>d << 3);
+    let v = values + (<usize>d << 2);
     for (let p = 0; p < visible; p++) {
-      sum += <f64>load<f32>(w + (<usize>p << 2)) * load<f64>(v);
+      sum += <f64>load<f32>(w + (<usize>p << 2)) * <f64>load<f32>(v);
       v += stride;
     }
     store<f32>(out + (<usize>d << 2), <f32>sum);
@@ -1286,7 +1278,7 @@ function attentionValues(w: usize, values: usize, headDim: i32, visible: i32, ou
 function attentionScores2(
   qd0: usize, qd1: usize, keys: usize, headDim: i32, visible: i32, scale: f64, scores0: usize, scores1: usize,
 ): void {
-  const pairBytes = <usize>headDim << 4;
+  const pairBytes = <usize>headDim << 3;
   const pairs = (visible + 1) >> 1;
   const scale2 = f64x2.splat(scale);
   let pair = 0;
@@ -1306,21 +1298,21 @@ function attentionScores2(
     while (q0 < end) {
       const x0 = v128.load64_splat(q0);
       const x1 = v128.load64_splat(q1);
-      const k0 = v128.load(k);
-      const k1 = v128.load(k + pairBytes);
+      const k0 = widenTwo(k);
+      const k1 = widenTwo(k + pairBytes);
       a0 = f64x2.add(a0, f64x2.mul(x0, k0));
       b0 = f64x2.add(b0, f64x2.mul(x1, k0));
       a1 = f64x2.add(a1, f64x2.mul(x0, k1));
       b1 = f64x2.add(b1, f64x2.mul(x1, k1));
-      const k2 = v128.load(k + 2 * pairBytes);
-      const k3 = v128.load(k + 3 * pairBytes);
+      const k2 = widenTwo(k + 2 * pairBytes);
+      const k3 = widenTwo(k + 3 * pairBytes);
       a2 = f64x2.add(a2, f64x2.mul(x0, k2));
       b2 = f64x2.add(b2, f64x2.mul(x1, k2));
       a3 = f64x2.add(a3, f64x2.mul(x0, k3));
       b3 = f64x2.add(b3, f64x2.mul(x1, k3));
       q0 += 8;
       q1 += 8;
-      k += 16;
+      k += 8;
     }
     const at = <usize>pair << 3;
     v128.store(scores0 + at, v128.shuffle<f32>(
@@ -1337,10 +1329,10 @@ function attentionScores2(
     let a = f64x2.splat(0);
     let b = f64x2.splat(0);
     for (let d = 0; d < headDim; d++) {
-      const kv = v128.load(k);
+      const kv = widenTwo(k);
       a = f64x2.add(a, f64x2.mul(v128.load64_splat(qd0 + (<usize>d << 3)), kv));
       b = f64x2.add(b, f64x2.mul(v128.load64_splat(qd1 + (<usize>d << 3)), kv));
-      k += 16;
+      k += 8;
     }
     const at = <usize>pair << 3;
     v128.store64_lane(scores0 + at, f32x4.demote_f64x2_zero(f64x2.mul(a, scale2)), 0);
@@ -1354,9 +1346,9 @@ function attentionScores2(
  * second query head of the same key/value head, in a decode step).
  */
 function attentionValues2(
-  w0: usize, w1: usize, values: usize, headDim: i32, visible: i32, out0: usize, out1: usize, extra: bool,
+  w0: usize, w1: usize, values: usize, stride: usize, headDim: i32, visible: i32, out0: usize, out1: usize,
+  extra: bool,
 ): void {
-  const stride = <usize>headDim << 3;
   let d = 0;
   for (; d + 8 <= headDim; d += 8) {
     let a0 = f64x2.splat(0);
@@ -1367,21 +1359,23 @@ function attentionValues2(
     let b1 = f64x2.splat(0);
     let b2 = f64x2.splat(0);
     let b3 = f64x2.splat(0);
-    let v = values + (<usize>d << 3);
+    let v = values + (<usize>d << 2);
     let p0 = w0;
     let p1 = w1;
     const end = w0 + (<usize>visible << 2);
     while (p0 < end) {
       const s0 = f64x2.splat(<f64>load<f32>(p0));
       const s1 = f64x2.splat(<f64>load<f32>(p1));
-      const v0 = v128.load(v);
-      const v1 = v128.load(v, 16);
+      const x = v128.load(v);
+      const v0 = f64x2.promote_low_f32x4(x);
+      const v1 = widenHigh(x);
       a0 = f64x2.add(a0, f64x2.mul(s0, v0));
       b0 = f64x2.add(b0, f64x2.mul(s1, v0));
       a1 = f64x2.add(a1, f64x2.mul(s0, v1));
       b1 = f64x2.add(b1, f64x2.mul(s1, v1));
-      const v2 = v128.load(v, 32);
-      const v3 = v128.load(v, 48);
+      const y = v128.load(v, 16);
+      const v2 = f64x2.promote_low_f32x4(y);
+      const v3 = widenHigh(y);
       a2 = f64x2.add(a2, f64x2.mul(s0, v2));
       b2 = f64x2.add(b2, f64x2.mul(s1, v2));
       a3 = f64x2.add(a3, f64x2.mul(s0, v3));
@@ -1393,10 +1387,11 @@ function attentionValues2(
     if (extra) {
       // the second row's last position, which the first row does not see
       const s1 = f64x2.splat(<f64>load<f32>(p1));
-      b0 = f64x2.add(b0, f64x2.mul(s1, v128.load(v)));
-      b1 = f64x2.add(b1, f64x2.mul(s1, v128.load(v, 16)));
-      b2 = f64x2.add(b2, f64x2.mul(s1, v128.load(v, 32)));
-      b3 = f64x2.add(b3, f64x2.mul(s1, v128.load(v, 48)));
+      const x = v128.load(v), y = v128.load(v, 16);
+      b0 = f64x2.add(b0, f64x2.mul(s1, f64x2.promote_low_f32x4(x)));
+      b1 = f64x2.add(b1, f64x2.mul(s1, widenHigh(x)));
+      b2 = f64x2.add(b2, f64x2.mul(s1, f64x2.promote_low_f32x4(y)));
+      b3 = f64x2.add(b3, f64x2.mul(s1, widenHigh(y)));
     }
     const o0 = out0 + (<usize>d << 2);
     v128.store(o0, v128.shuffle<f32>(f32x4.demote_f64x2_zero(a0), f32x4.demote_f64x2_zero(a1), 0, 1, 4, 5));
@@ -1406,8 +1401,8 @@ function attentionValues2(
     v128.store(o1, v128.shuffle<f32>(f32x4.demote_f64x2_zero(b2), f32x4.demote_f64x2_zero(b3), 0, 1, 4, 5), 16);
   }
   if (d < headDim) {
-    attentionValues(w0, values, headDim, visible, out0, d);
-    attentionValues(w1, values, headDim, extra ? visible + 1 : visible, out1, d);
+    attentionValues(w0, values, stride, headDim, visible, out0, d);
+    attentionValues(w1, values, stride, headDim, extra ? visible + 1 : visible, out1, d);
   }
 }
 
@@ -1419,8 +1414,9 @@ function attentionValues2(
 /**
  * Attention of query heads h .. h + hCount - 1 (hCount 1 or 2, both of one key/value head) for the
  * query rows [t0, t1), row t at position startPos + t seeing positions [0, startPos + t]. q and
- * out: [n × heads × headDim] f32; keys and values: the startPos + n cached positions as
- * attentionWiden lays them out, heads / kvHeads consecutive query heads to a key/value head.
+ * out: [n × heads × headDim] f32; keys: the startPos + n cached positions as attentionPairKeys
+ * lays them out; values: as cached, [positions × kvHeads × headDim] f32; heads / kvHeads
+ * consecutive query heads to a key/value head.
  * scratch: attentionScratchBytes of wasm-kernels.ts, this thread's own. A row's result depends on
  * nothing but its inputs (each score and each output is one sum in a fixed order, whichever rows
  * share its loads), so any split of heads and rows over threads gives the same bytes.
@@ -1433,8 +1429,9 @@ export function attentionHead(
   const rowBytes = <usize>headDim << 2;
   const qStride = <usize>heads * rowBytes;
   const kvHead = <usize>(h / (heads / kvHeads));
-  const headKeys = keys + kvHead * <usize>((positions + 1) >> 1) * (<usize>headDim << 4);
-  const headValues = values + kvHead * <usize>positions * (<usize>headDim << 3);
+  const headKeys = keys + kvHead * <usize>((positions + 1) >> 1) * (<usize>headDim << 3);
+  const headValues = values + kvHead * rowBytes;
+  const valueStride = <usize>kvHeads * rowBytes;
   const scale = 1.0 / Math.sqrt(<f64>headDim);
   // scratch: two query rows in f64, then two score rows with room for a whole last pair
   const qd0 = scratch;
@@ -1452,7 +1449,7 @@ export function attentionHead(
       attentionScores2(qd0, qd1, headKeys, headDim, visible, scale, scores0, scores1);
       softmaxF32(scores0, visible);
       softmaxF32(scores1, visible);
-      attentionValues2(scores0, scores1, headValues, headDim, visible, out + row0, out + row1, false);
+      attentionValues2(scores0, scores1, headValues, valueStride, headDim, visible, out + row0, out + row1, false);
     }
     return;
   }
@@ -1467,7 +1464,7 @@ export function attentionHead(
     attentionScores2(qd0, qd1, headKeys, headDim, visible + 1, scale, scores0, scores1);
     softmaxF32(scores0, visible);
     softmaxF32(scores1, visible + 1);
-    attentionValues2(scores0, scores1, headValues, headDim, visible, out + row0, out + row1, true);
+    attentionValues2(scores0, scores1, headValues, valueStride, headDim, visible, out + row0, out + row1, true);
   }
   if (t < t1) {
     const visible = startPos + t + 1;
@@ -1475,6 +1472,6 @@ export function attentionHead(
     widenRow(q + row, headDim, qd0);
     attentionScores(qd0, headKeys, headDim, visible, scale, scores0);
     softmaxF32(scores0, visible);
-    attentionValues(scores0, headValues, headDim, visible, out + row);
+    attentionValues(scores0, headValues, valueStride, headDim, visible, out + row);
   }
 }
