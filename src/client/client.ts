@@ -1,6 +1,7 @@
 import { jsonLogger } from '../core/log.ts';
 import type { Logger } from '../core/log.ts';
 import { randomBytes } from 'node:crypto';
+import { ENGINE_VERSION } from '../model/engine-version.ts';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { AuditClient } from '../audit/audit-client.ts';
@@ -296,13 +297,19 @@ export class TesseraClient {
     return { candidates, auditSamplingRate, registry };
   }
 
-  /** The node answers as the one discovery listed: same key, model and held span. */
+  /**
+   * The node answers as the one discovery listed (same key, model and held span) and runs this
+   * client's engine version: another version computes other bytes, which neither this client's
+   * check of the first hop nor a verifier of this version could recompute, so a node could dodge
+   * both by naming one.
+   */
   private probeMatches(probe: Probe, node: DiscoveredNode, model: ModelHandle): boolean {
     return (
       probe.info.nodeId === node.nodeId &&
       probe.info.modelId === model.manifest.modelId &&
       probe.info.shardIndex === node.shardIndex &&
-      probe.info.shardEnd === node.shardEnd
+      probe.info.shardEnd === node.shardEnd &&
+      probe.info.engineVersion === ENGINE_VERSION
     );
   }
 

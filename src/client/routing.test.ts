@@ -124,7 +124,10 @@ test('banned, unreachable and full nodes are left out; the shards no usable node
     (error: unknown) => {
       assert.ok(error instanceof NoRouteError);
       assert.deepEqual(error.missingShards, [1, 2]);
-      assert.match(error.message, /shard 1's 1 node\(s\) are unreachable, full or banned; shard 2 has no live node/);
+      assert.match(
+        error.message,
+        /shard 1's 1 node\(s\) are unreachable, full, banned or run another engine version; shard 2 has no live node/,
+      );
       assert.equal(error.transient, false, 'shard 2 has no node to wait for');
       return true;
     },
@@ -143,7 +146,10 @@ test('a gap between spans names exactly the shards nobody holds, a run of them a
     (error: unknown) => {
       assert.ok(error instanceof NoRouteError);
       assert.deepEqual(error.missingShards, [3, 4]);
-      assert.match(error.message, /: shard 3's 1 node\(s\) are unreachable, full or banned; shard 4 has no live node$/);
+      assert.match(
+        error.message,
+        /: shard 3's 1 node\(s\) are unreachable, full, banned or run another engine version; shard 4 has no live node$/,
+      );
       assert.equal(error.transient, false);
       return true;
     },

@@ -176,7 +176,7 @@ function uncoveredShards(shards: number, nodes: readonly Candidate[]): number[] 
   return missing;
 }
 
-/** Why each run of missing shards has no node: none listed, or those listed are out of reach now. */
+/** Why each run of missing shards has no node: none listed, or those listed are out of reach of this client. */
 function missingReasons(missing: readonly number[], listed: readonly Candidate[]): string {
   const runs: { span: { start: number; end: number }; holders: string[] }[] = [];
   for (const shard of missing) {
@@ -192,7 +192,7 @@ function missingReasons(missing: readonly number[], listed: readonly Candidate[]
     .map(({ span, holders }) =>
       holders.length === 0
         ? `${formatSpan(span)} ${span.end - span.start === 1 ? 'has' : 'have'} no live node`
-        : `${formatSpan(span)}'s ${holders.length} node(s) are unreachable, full or banned`,
+        : `${formatSpan(span)}'s ${holders.length} node(s) are unreachable, full, banned or run another engine version`,
     )
     .join('; ');
 }

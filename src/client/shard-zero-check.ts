@@ -15,7 +15,7 @@ import type { FraudProofReply__Output } from '../proto/tessera/v1/FraudProofRepl
 import { isAudited } from '../protocol/audit-selection.ts';
 import { signFraudProof } from '../protocol/audit-statements.ts';
 import { tokenBytes, type SignedCommitment } from '../protocol/commitment.ts';
-import { ENGINE_VERSION } from '../protocol/engine-version.ts';
+import { ENGINE_VERSION } from '../model/engine-version.ts';
 import { commitmentFromProto, encodeTicket, openTicket, type TicketInputBytes } from '../protocol/ticket.ts';
 import { reasonOf } from '../rpc/status.ts';
 import { tessera } from '../proto/services.ts';

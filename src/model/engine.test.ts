@@ -5,6 +5,7 @@ import type { Backend } from '../tensor/backend.ts';
 import { TesseraError } from '../core/errors.ts';
 import { sha256Hex } from '../crypto/hash.ts';
 import { Engine, EngineInputError, type LayerRange } from './engine.ts';
+import { ENGINE_VERSION } from './engine-version.ts';
 import { CacheFullError } from './kv-cache.ts';
 import { openModel } from './open-model.ts';
 import type { ModelFiles, WeightSource } from './model-files.ts';
@@ -152,12 +153,18 @@ test('bad input is refused with a precise error and leaves the cache as it was',
   }
 });
 
-// Recorded with the engine before it kept its buffers in a run state (commit 780a4fd): any change to
-// the forward pass must leave these bytes alone, or every node's commitments stop matching.
+// Recorded with the engine of RECORDED_ENGINE (f32 attention): a change to the forward pass that
+// changes these bytes makes nodes of one version disagree with each other's verifiers, so it must
+// come with a new ENGINE_VERSION (src/model/engine-version.ts) and these bytes recorded again.
+const RECORDED_ENGINE = 'tessera-engine/2';
 const RECORDED_LOGITS_SHA256 = {
-  'stories260K.gguf': 'd1062c1e8eae4ca83c35608cc0a8fc80a3205e025ef203fb4eeaf84abe101a4d',
-  'stories260K-q8_0.gguf': '3538bd790ed82bb2ec61452a92f7d4a73b2c7e8bb0e42cdcf983b83bb050c6a0',
+  'stories260K.gguf': '571ac9053ccf1f094da1f1d918bac8dbd52766aa600d39b775cb3040bb0cabc1',
+  'stories260K-q8_0.gguf': 'c5a90effbace7bd283ee691e097d0703217ce87b733b12905b272d9c3d592fda',
 } as const;
+
+test('the recorded logits are those of the engine version nodes report', () => {
+  assert.equal(ENGINE_VERSION, RECORDED_ENGINE);
+});
 
 for (const [file, expected] of Object.entries(RECORDED_LOGITS_SHA256)) {
   test(`${file}: the logits of every position of "Once upon a time" are the recorded bytes`, async () => {

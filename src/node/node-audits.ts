@@ -3,7 +3,7 @@ import type { KeyPair } from '../crypto/keys.ts';
 import { status, type ServiceError } from '@grpc/grpc-js';
 import { AuditClient } from '../audit/audit-client.ts';
 import type { SignedCommitment } from '../protocol/commitment.ts';
-import { ENGINE_VERSION } from '../protocol/engine-version.ts';
+import { ENGINE_VERSION } from '../model/engine-version.ts';
 import { auditCommitmentOf, isAudited } from '../protocol/audit-selection.ts';
 import { encodeTicket, spanOf, ticketIdOf, type HiddenDType, type TicketInputBytes } from '../protocol/ticket.ts';
 import { signTicket } from '../protocol/ticket-signature.ts';

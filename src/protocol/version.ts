@@ -5,5 +5,5 @@ const packageJson = JSON.parse(readFileSync(packagePath('package.json'), 'utf8')
   version: string;
 };
 
-export { ENGINE_VERSION } from './engine-version.ts';
+export { ENGINE_VERSION } from '../model/engine-version.ts';
 export const CLIENT_VERSION = `tessera/${packageJson.version}`;

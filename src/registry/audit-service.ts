@@ -2,7 +2,7 @@ import { hex, sha256 } from '../crypto/hash.ts';
 import type { Logger } from '../core/log.ts';
 import { status, type handleUnaryCall, type sendUnaryData, type ServerUnaryCall } from '@grpc/grpc-js';
 import { verifyCommitment } from '../protocol/commitment.ts';
-import { ENGINE_VERSION } from '../protocol/engine-version.ts';
+import { ENGINE_VERSION } from '../model/engine-version.ts';
 import { RecomputePool } from '../audit/recompute-pool.ts';
 import { isAudited, secretBindingProblem } from '../protocol/audit-selection.ts';
 import {

@@ -7,9 +7,11 @@ import { softmax } from './exact-math.ts';
  * visible key, softmax, then the weighted sum of the values. With grouped-query attention,
  * heads / kvHeads consecutive query heads read the same key/value head.
  *
- * Sums run in f64 in position and dimension order and are rounded to f32 once, when stored: the
- * engine's output bytes depend on exactly this order. This is the reference that the WebAssembly
- * kernel (attentionHead in wasm/kernels.ts) is held to, bit for bit; the engine runs the kernel.
+ * Arithmetic is f32, every product and every sum rounded (as f32 SIMD lanes compute; an f32
+ * product or sum computed in f64 and rounded once is the f32 result), sums in dimension order for a
+ * score and position order for an output: the engine's output bytes depend on exactly this. The
+ * softmax is exact-math's. This is the reference that the WebAssembly kernel (attentionHead in
+ * wasm/kernels.ts) is held to, bit for bit; the engine runs the kernel.
  *
  * @param out    [n × heads × headDim] the attended values, one row per query position
  * @param q      [n × heads × headDim] the queries, RoPE already applied
@@ -31,7 +33,8 @@ export function attention(
   const qSize = heads * headDim;
   const kvSize = kvHeads * headDim;
   const group = heads / kvHeads;
-  const scale = 1 / Math.sqrt(headDim);
+  const f32 = Math.fround;
+  const scale = f32(1 / Math.sqrt(headDim));
   for (let t = 0; t < n; t++) {
     // causal: position startPos + t sees itself and everything before it
     const visible = startPos + t + 1;
@@ -42,7 +45,7 @@ export function attention(
       for (let p = 0; p < visible; p++) {
         const kBase = p * kvSize + kvOffset;
         let dot = 0;
-        for (let d = 0; d < headDim; d++) dot += q[qBase + d]! * keys[kBase + d]!;
+        for (let d = 0; d < headDim; d++) dot = f32(dot + f32(q[qBase + d]! * keys[kBase + d]!));
         scores[p] = dot * scale;
       }
       // softmax the scores into attention weights
@@ -51,7 +54,7 @@ export function attention(
       const outBase = t * qSize + h * headDim;
       for (let d = 0; d < headDim; d++) {
         let sum = 0;
-        for (let p = 0; p < visible; p++) sum += scores[p]! * values[p * kvSize + kvOffset + d]!;
+        for (let p = 0; p < visible; p++) sum = f32(sum + f32(scores[p]! * values[p * kvSize + kvOffset + d]!));
         out[outBase + d] = sum;
       }
     }

@@ -23,7 +23,7 @@ const CASES: Case[] = [
   { heads: 4, kvHeads: 2, headDim: 8, startPos: 300, n: 5, scale: 20 },
   { heads: 5, kvHeads: 5, headDim: 96, startPos: 0, n: 3, scale: 40 },
   // decode steps, where two query heads of one key/value head share each load: an odd group
-  // leaves a head alone, odd head sizes take the scalar tails, one position is an odd last pair
+  // leaves a head alone, odd head sizes take the scalar tails, one position is a partial last quad
   { heads: 6, kvHeads: 2, headDim: 10, startPos: 40, n: 1 },
   { heads: 12, kvHeads: 3, headDim: 13, startPos: 9, n: 1 },
   { heads: 7, kvHeads: 1, headDim: 64, startPos: 0, n: 1 },

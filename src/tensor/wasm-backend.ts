@@ -28,7 +28,7 @@ import {
   runJobRows,
   scaleRecordBytes,
   Slot,
-  pairedKeyBytes,
+  quadKeyBytes,
 } from './wasm-kernels.ts';
 import type { PoolWorkerData } from './wasm-worker.ts';
 
@@ -81,13 +81,13 @@ class Heap {
   }
 }
 
-/** Working space of one attention: its operands, copied in, the keys paired, and each thread's scratch. */
+/** Working space of one attention: its operands, copied in, the keys in quads, and each thread's scratch. */
 interface AttentionScratch {
   q: number;
   out: number;
   keys: number;
   values: number;
-  pairedKeys: number;
+  quadKeys: number;
   scratch: number;
 }
 
@@ -221,24 +221,24 @@ class WasmBackend implements Backend {
     if (q.length < queries || out.length < queries) throw new Error(`q and out need ${queries} values`);
     if (keys.length < cached || values.length < cached) throw new Error(`keys and values need ${cached} values`);
 
-    const scratchStride = attentionScratchBytes(headDim, visible);
+    const scratchStride = attentionScratchBytes(visible);
     const s = this.reserveAttention({
       q: 4 * queries,
       out: 4 * queries,
       keys: 4 * cached,
       values: 4 * cached,
-      pairedKeys: pairedKeyBytes(visible, kvHeads, headDim),
+      quadKeys: quadKeyBytes(visible, kvHeads, headDim),
       scratch: scratchStride * (this.workers.length + 1),
     });
     const buffer = this.heap.bytes.buffer;
     new Float32Array(buffer, s.q, queries).set(q.subarray(0, queries));
     new Float32Array(buffer, s.keys, cached).set(keys.subarray(0, cached));
     new Float32Array(buffer, s.values, cached).set(values.subarray(0, cached));
-    this.kernels.attentionPairKeys(s.keys, visible, kvHeads, headDim, s.pairedKeys);
+    this.kernels.attentionQuadKeys(s.keys, visible, kvHeads, headDim, s.quadKeys);
     const block = Math.max(n === 1 ? 1 : ATTENTION_BLOCK, Math.ceil((heads * n) / ATTENTION_MAX_CHUNKS));
     const job: AttentionJob = {
       q: s.q,
-      keys: s.pairedKeys,
+      keys: s.quadKeys,
       values: s.values,
       out: s.out,
       scratch: s.scratch,

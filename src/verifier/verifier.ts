@@ -3,7 +3,7 @@ import { jsonLogger } from '../core/log.ts';
 import { bytesToHex } from '@noble/hashes/utils.js';
 import { availableParallelism, totalmem } from 'node:os';
 import { AuditClient } from '../audit/audit-client.ts';
-import { ENGINE_VERSION } from '../protocol/engine-version.ts';
+import { ENGINE_VERSION } from '../model/engine-version.ts';
 import { recomputeOutputHash, ShardEngines, type HeldShard } from '../audit/recompute.ts';
 import { signFraudProof } from '../protocol/audit-statements.ts';
 import { checkTicketAgainstManifest, openTicket, spanOf } from '../protocol/ticket.ts';

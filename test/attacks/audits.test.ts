@@ -36,7 +36,7 @@ import {
   verifyCommitment,
   type SignedCommitment,
 } from '../../src/protocol/commitment.ts';
-import { ENGINE_VERSION } from '../../src/protocol/engine-version.ts';
+import { ENGINE_VERSION } from '../../src/model/engine-version.ts';
 import {
   commitmentFromProto,
   encodeTicket,

@@ -14,7 +14,7 @@ import { generateKeyPair, type KeyPair } from '../../src/crypto/keys.ts';
 import { AuditClient } from '../../src/audit/audit-client.ts';
 import { commitmentToJson, newNonce, signRequest } from '../../src/protocol/audit-statements.ts';
 import { signCommitment } from '../../src/protocol/commitment.ts';
-import { ENGINE_VERSION } from '../../src/protocol/engine-version.ts';
+import { ENGINE_VERSION } from '../../src/model/engine-version.ts';
 import { encodeTicket, ticketIdOf } from '../../src/protocol/ticket.ts';
 import { tessera } from '../../src/proto/services.ts';
 import { startRegistry, type RegistryHandle } from '../../src/registry/registry.ts';

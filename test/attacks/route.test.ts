@@ -17,7 +17,7 @@ import {
   type ServerUnaryCall,
   type StatusObject,
 } from '@grpc/grpc-js';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -596,6 +596,133 @@ test('a fresh key with no stake, or less than the minimum, claiming computeUsPer
     for (const rogue of rogues) assert.ok(!listed.includes(rogue.key.address));
   } finally {
     for (const rogue of rogues) rogue.server.forceShutdown();
+  }
+});
+
+test('a staked node whose Info names another engine version, so no client could recompute its steps, is never routed: alone it leaves no route, beside an honest node it gets no prompt', async () => {
+  // its own registry for the model, so that at first the rogue is the only node that holds it all
+  const versionsDir = join(dir, 'engine-versions');
+  mkdirSync(versionsDir);
+  const dbPath = join(versionsDir, 'registry.db');
+  const versionsLedger = new LedgerBackend({ path: dbPath });
+  const versions = await startRegistry({
+    port: 0,
+    host: '127.0.0.1',
+    dbPath,
+    settlement: versionsLedger,
+    stakes: versionsLedger,
+    accounts: versionsLedger,
+    clusterConfig: parseClusterConfig(
+      {
+        clusterId: 'engine-versions',
+        models: [{ id: manifest.modelId, manifest: '../shards' }],
+        stake: { minimum: { node: Number(MINIMUM_NODE_STAKE), daemon: 0, verifier: 0 } },
+        operatorKeys: [operator.address],
+      },
+      versionsDir,
+    ),
+  });
+  const versionsClient = new RegistryClient(versions.endpoint);
+  const whole = manifest.shards.length;
+  const prompts: unknown[] = [];
+  const key = generateKeyPair();
+  const server = new Server();
+  server.addService(tessera.v1.Node.service, {
+    Forward(call: ServerDuplexStream<unknown, unknown>) {
+      call.on('data', (request) => prompts.push(request));
+    },
+    Info(_call: ServerUnaryCall<unknown, InfoReply>, done: sendUnaryData<InfoReply>) {
+      done(null, {
+        nodeId: key.address,
+        modelId: manifest.modelId,
+        shardIndex: 0,
+        shardEnd: whole,
+        layerStart: 0,
+        layerEnd: manifest.config.layers,
+        activeSessions: 0,
+        maxSessions: 64,
+        engineVersion: 'tessera-engine/0.1.0',
+      });
+    },
+  });
+  const port = await new Promise<number>((resolve, reject) =>
+    server.bindAsync('127.0.0.1:0', ServerCredentials.createInsecure(), (error, bound) =>
+      error ? reject(error) : resolve(bound),
+    ),
+  );
+  let honestWhole: NodeHandle | undefined;
+  const client = await connect({
+    registries: [versions.endpoint],
+    cacheDir: join(versionsDir, 'client'),
+    routeWaitMs: 300,
+    log: () => {},
+  });
+  try {
+    await versionsClient.grant(operator, key.address, { stake: MINIMUM_NODE_STAKE });
+    await versionsClient.register(
+      key,
+      nodeBody(key, {
+        modelId: manifest.modelId,
+        shardIndex: 0,
+        shardEnd: whole,
+        endpoint: `127.0.0.1:${port}`,
+        load: { activeSessions: 0, maxSessions: 64, computeUsPerToken: 0 },
+      }),
+    );
+    const listed = await versionsClient.discover(manifest.modelId);
+    assert.deepEqual(
+      listed.nodes.map((n) => n.nodeId),
+      [key.address],
+      'the rogue is staked and listed',
+    );
+    const ask = () =>
+      client.generate({ model: manifest.modelId, prompt: PROMPT, maxTokens: TOKENS, temperature: 0 }).collect();
+    // alone: no route, named as such; meanwhile an honest generation on the main network
+    const [alone, meanwhile] = await Promise.allSettled([
+      ask(),
+      honest.generate({ model: manifest.modelId, prompt: PROMPT, maxTokens: TOKENS, temperature: 0 }).collect(),
+    ]);
+    assert.equal(alone.status, 'rejected');
+    const refusal = (alone as PromiseRejectedResult).reason as Error & { code?: string };
+    assert.equal(refusal.code, 'NO_ROUTE', refusal.message);
+    assert.match(
+      refusal.message,
+      /shards 0–1's 1 node\(s\) are unreachable, full, banned or run another engine version/,
+    );
+    assert.equal(meanwhile.status, 'fulfilled');
+    assert.equal(
+      (meanwhile as PromiseFulfilledResult<{ summary: { text: string } }>).value.summary.text,
+      reference.text,
+    );
+    // beside an honest node of this engine holding the whole model: every generation goes there
+    const honestKey = generateKeyPair();
+    await versionsClient.grant(operator, honestKey.address, { stake: MINIMUM_NODE_STAKE });
+    honestWhole = await startNode({
+      shardsDir,
+      shardIndex: 0,
+      shardEnd: whole,
+      port: 0,
+      registry: versions.endpoint,
+      key: honestKey,
+      threads: 1,
+      log: () => {},
+    });
+    for (let i = 0; i < 3; i++) {
+      const { summary } = await ask();
+      assert.equal(summary.text, reference.text);
+      assert.deepEqual(
+        summary.route.map((h) => h.nodeId),
+        [honestKey.address],
+      );
+    }
+    assert.deepEqual(prompts, [], 'no Open or step ever reached the rogue');
+  } finally {
+    client.close();
+    await honestWhole?.close();
+    server.forceShutdown();
+    versionsClient.close();
+    await versions.close();
+    versionsLedger.close();
   }
 });
 

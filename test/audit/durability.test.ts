@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import Database from 'better-sqlite3';
 import { AuditClient } from '../../src/audit/audit-client.ts';
-import { ENGINE_VERSION } from '../../src/protocol/engine-version.ts';
+import { ENGINE_VERSION } from '../../src/model/engine-version.ts';
 import { encodeTicket } from '../../src/protocol/ticket.ts';
 import { generateKeyPair } from '../../src/crypto/keys.ts';
 import { shardModel } from '../../src/model/shards/shard.ts';

@@ -9,7 +9,7 @@ import Database from 'better-sqlite3';
 import { AuditClient } from '../../src/audit/audit-client.ts';
 import { signCommitment, tokenBytes, type SignedCommitment } from '../../src/protocol/commitment.ts';
 import { reasonOf } from '../../src/rpc/status.ts';
-import { ENGINE_VERSION } from '../../src/protocol/engine-version.ts';
+import { ENGINE_VERSION } from '../../src/model/engine-version.ts';
 import { recomputeOutputHash, ShardEngines } from '../../src/audit/recompute.ts';
 import { isAudited } from '../../src/protocol/audit-selection.ts';
 import {

@@ -16,7 +16,7 @@ import type { Engine } from '../../src/model/engine.ts';
 import type { Manifest } from '../../src/model/manifest.ts';
 import { readManifest } from '../../src/model/shards/shard-files.ts';
 import { spanSha256, type ShardSpan } from '../../src/model/shards/span.ts';
-import { ENGINE_VERSION } from '../../src/protocol/engine-version.ts';
+import { ENGINE_VERSION } from '../../src/model/engine-version.ts';
 import { encodeTicket, type TicketInputBytes } from '../../src/protocol/ticket.ts';
 import { parseClusterConfig } from '../../src/registry/cluster-config.ts';
 import { AuditStore } from '../../src/registry/audit-store.ts';

@@ -11,7 +11,7 @@ import { tessera } from '../../src/proto/services.ts';
 import { sha256 } from '../../src/crypto/hash.ts';
 import type { Manifest } from '../../src/model/manifest.ts';
 import { signFraudProof } from '../../src/protocol/audit-statements.ts';
-import { ENGINE_VERSION } from '../../src/protocol/engine-version.ts';
+import { ENGINE_VERSION } from '../../src/model/engine-version.ts';
 import { encodeTicket, openTicket } from '../../src/protocol/ticket.ts';
 
 /**

@@ -1123,220 +1123,206 @@ function softmaxF32(x: usize, n: i32): void {
 
 /**
  * The cached keys of `positions` positions, [positions × kvHeads × headDim] f32, in the layout the
- * score loops read: per key/value head in position pairs, dimension by dimension ([kvHeads][positions
- * / 2][headDim][2] f32, an odd last pair padded with 0), so one 8-byte load gives a dimension of two
- * positions, widened to f64 in the register. Kept in f32, half the bytes of f64: an attention over a
- * long cache is bound by reading it. Values need no arranging: the loops read them where they lie.
+ * score loops read: per key/value head in quads of positions, dimension by dimension ([kvHeads]
+ * [positions / 4][headDim][4] f32, a last quad padded with 0), so one load gives a dimension of four
+ * positions. Values need no arranging: the loops read them where they lie.
  */
-export function attentionPairKeys(keys: usize, positions: i32, kvHeads: i32, headDim: i32, keysOut: usize): void {
-  const pairs = (positions + 1) >> 1;
+export function attentionQuadKeys(keys: usize, positions: i32, kvHeads: i32, headDim: i32, keysOut: usize): void {
+  const quads = (positions + 3) >> 2;
   const rowBytes = <usize>headDim << 2;
   const kvStride = <usize>kvHeads * rowBytes;
   for (let h = 0; h < kvHeads; h++) {
     const src = <usize>h * rowBytes;
-    let k = keysOut + <usize>h * <usize>pairs * (<usize>headDim << 3);
-    for (let pair = 0; pair < pairs; pair++) {
-      const p0 = keys + src + <usize>(2 * pair) * kvStride;
-      if (2 * pair + 1 < positions) {
-        const p1 = p0 + kvStride;
+    let k = keysOut + <usize>h * <usize>quads * (<usize>headDim << 4);
+    for (let quad = 0; quad < quads; quad++) {
+      const p0 = keys + src + <usize>(4 * quad) * kvStride;
+      if (4 * quad + 4 <= positions) {
         let d = 0;
         for (; d + 4 <= headDim; d += 4) {
           const off = <usize>d << 2;
-          const a = v128.load(p0 + off), b = v128.load(p1 + off);
-          v128.store(k, i32x4.shuffle(a, b, 0, 4, 1, 5));
-          v128.store(k, i32x4.shuffle(a, b, 2, 6, 3, 7), 16);
-          k += 32;
+          const a = v128.load(p0 + off), b = v128.load(p0 + kvStride + off);
+          const c = v128.load(p0 + 2 * kvStride + off), e = v128.load(p0 + 3 * kvStride + off);
+          const abLo = i32x4.shuffle(a, b, 0, 4, 1, 5), abHi = i32x4.shuffle(a, b, 2, 6, 3, 7);
+          const ceLo = i32x4.shuffle(c, e, 0, 4, 1, 5), ceHi = i32x4.shuffle(c, e, 2, 6, 3, 7);
+          v128.store(k, i32x4.shuffle(abLo, ceLo, 0, 1, 4, 5));
+          v128.store(k, i32x4.shuffle(abLo, ceLo, 2, 3, 6, 7), 16);
+          v128.store(k, i32x4.shuffle(abHi, ceHi, 0, 1, 4, 5), 32);
+          v128.store(k, i32x4.shuffle(abHi, ceHi, 2, 3, 6, 7), 48);
+          k += 64;
         }
         for (; d < headDim; d++) {
           const off = <usize>d << 2;
-          store<f32>(k, load<f32>(p0 + off));
-          store<f32>(k, load<f32>(p1 + off), 4);
-          k += 8;
+          for (let j = 0; j < 4; j++) store<f32>(k + (<usize>j << 2), load<f32>(p0 + <usize>j * kvStride + off));
+          k += 16;
         }
       } else {
         for (let d = 0; d < headDim; d++) {
-          store<f32>(k, load<f32>(p0 + (<usize>d << 2)));
-          store<f32>(k, 0, 4);
-          k += 8;
+          const off = <usize>d << 2;
+          for (let j = 0; j < 4; j++) {
+            const inside = 4 * quad + j < positions;
+            store<f32>(k + (<usize>j << 2), inside ? load<f32>(p0 + <usize>j * kvStride + off) : 0);
+          }
+          k += 16;
         }
       }
     }
   }
 }
 
-/** The two f32 at p (a dimension of a key pair; two dimensions of a value row), widened to f64 lanes. */
-@inline function widenTwo(p: usize): v128 {
-  return f64x2.promote_low_f32x4(v128.load64_zero(p));
-}
-
-/** Lanes 2 and 3 of four f32, widened to f64. */
-@inline function widenHigh(x: v128): v128 {
-  return f64x2.promote_low_f32x4(i32x4.shuffle(x, x, 2, 3, 0, 1));
-}
-
 /**
- * scores[p] = f32((Σ_d qd[d]·k_p[d]) · scale) for p < visible, keys in attentionPairKeys's pairs of
- * one head: each f64x2 lane is one position's sum in dimension order, four pairs at a time.
+ * scores[p] = f32(Σ_d q[d]·k_p[d]) · scale for p < visible, every product and sum rounded to f32,
+ * summed in dimension order; keys in attentionQuadKeys's quads of one head: each f32x4 lane is one
+ * position's sum, four quads at a time. A last quad's lanes past `visible` land in the spare entries.
  */
-function attentionScores(qd: usize, keys: usize, headDim: i32, visible: i32, scale: f64, scores: usize): void {
-  const pairBytes = <usize>headDim << 3;
-  const pairs = (visible + 1) >> 1;
-  let pair = 0;
-  for (; pair + 4 <= pairs; pair += 4) {
-    let k = keys + <usize>pair * pairBytes;
-    let a0 = f64x2.splat(0);
-    let a1 = f64x2.splat(0);
-    let a2 = f64x2.splat(0);
-    let a3 = f64x2.splat(0);
-    let qp = qd;
-    const end = qd + (<usize>headDim << 3);
-    while (qp < end) {
-      const q = v128.load64_splat(qp);
-      a0 = f64x2.add(a0, f64x2.mul(q, widenTwo(k)));
-      a1 = f64x2.add(a1, f64x2.mul(q, widenTwo(k + pairBytes)));
-      a2 = f64x2.add(a2, f64x2.mul(q, widenTwo(k + 2 * pairBytes)));
-      a3 = f64x2.add(a3, f64x2.mul(q, widenTwo(k + 3 * pairBytes)));
-      qp += 8;
-      k += 8;
+function attentionScores(q: usize, keys: usize, headDim: i32, visible: i32, scale: f32, scores: usize): void {
+  const quadBytes = <usize>headDim << 4;
+  const quads = (visible + 3) >> 2;
+  const scale4 = f32x4.splat(scale);
+  const end = q + (<usize>headDim << 2);
+  let quad = 0;
+  for (; quad + 4 <= quads; quad += 4) {
+    let k = keys + <usize>quad * quadBytes;
+    let a0 = f32x4.splat(0);
+    let a1 = f32x4.splat(0);
+    let a2 = f32x4.splat(0);
+    let a3 = f32x4.splat(0);
+    for (let qp = q; qp < end; qp += 4) {
+      const x = v128.load32_splat(qp);
+      a0 = f32x4.add(a0, f32x4.mul(x, v128.load(k)));
+      a1 = f32x4.add(a1, f32x4.mul(x, v128.load(k + quadBytes)));
+      a2 = f32x4.add(a2, f32x4.mul(x, v128.load(k + 2 * quadBytes)));
+      a3 = f32x4.add(a3, f32x4.mul(x, v128.load(k + 3 * quadBytes)));
+      k += 16;
     }
-    const scale2 = f64x2.splat(scale);
-    const out = scores + (<usize>pair << 3);
-    v128.store(out, v128.shuffle<f32>(
-      f32x4.demote_f64x2_zero(f64x2.mul(a0, scale2)), f32x4.demote_f64x2_zero(f64x2.mul(a1, scale2)), 0, 1, 4, 5));
-    v128.store(out, v128.shuffle<f32>(
-      f32x4.demote_f64x2_zero(f64x2.mul(a2, scale2)), f32x4.demote_f64x2_zero(f64x2.mul(a3, scale2)), 0, 1, 4, 5), 16);
+    const out = scores + (<usize>quad << 4);
+    v128.store(out, f32x4.mul(a0, scale4));
+    v128.store(out, f32x4.mul(a1, scale4), 16);
+    v128.store(out, f32x4.mul(a2, scale4), 32);
+    v128.store(out, f32x4.mul(a3, scale4), 48);
   }
-  for (; pair < pairs; pair++) {
-    let k = keys + <usize>pair * pairBytes;
-    let a = f64x2.splat(0);
-    for (let d = 0; d < headDim; d++) {
-      a = f64x2.add(a, f64x2.mul(v128.load64_splat(qd + (<usize>d << 3)), widenTwo(k)));
-      k += 8;
+  for (; quad < quads; quad++) {
+    let k = keys + <usize>quad * quadBytes;
+    let a = f32x4.splat(0);
+    for (let qp = q; qp < end; qp += 4) {
+      a = f32x4.add(a, f32x4.mul(v128.load32_splat(qp), v128.load(k)));
+      k += 16;
     }
-    a = f64x2.mul(a, f64x2.splat(scale));
-    const out = scores + (<usize>pair << 3);
-    // an odd last pair's second lane, past the visible positions, lands in the buffer's spare entry
-    v128.store64_lane(out, f32x4.demote_f64x2_zero(a), 0);
+    v128.store(scores + (<usize>quad << 4), f32x4.mul(a, scale4));
   }
 }
 
 /**
- * out[d] = f32(Σ_p w[p]·v_p[d]) for d < headDim, values f32 as the cache holds them (one head's
- * row of position p at values + p · stride), summed in position order: eight dimensions at a time in
- * four f64x2 accumulators, each lane one dimension's sum.
+ * out[d] = Σ_p w[p]·v_p[d] for d < headDim, every product and sum rounded to f32, summed in
+ * position order; values f32 as the cache holds them (one head's row of position p at values + p ·
+ * stride): sixteen dimensions at a time in four f32x4 accumulators, each lane one dimension's sum.
  */
 function attentionValues(
   w: usize, values: usize, stride: usize, headDim: i32, visible: i32, out: usize, d: i32 = 0,
 ): void {
-  for (; d + 8 <= headDim; d += 8) {
-    let a0 = f64x2.splat(0);
-    let a1 = f64x2.splat(0);
-    let a2 = f64x2.splat(0);
-    let a3 = f64x2.splat(0);
+  const end = w + (<usize>visible << 2);
+  for (; d + 16 <= headDim; d += 16) {
+    let a0 = f32x4.splat(0);
+    let a1 = f32x4.splat(0);
+    let a2 = f32x4.splat(0);
+    let a3 = f32x4.splat(0);
     let v = values + (<usize>d << 2);
-    let wp = w;
-    const end = w + (<usize>visible << 2);
-    while (wp < end) {
-      const s = f64x2.splat(<f64>load<f32>(wp));
-      const x = v128.load(v), y = v128.load(v, 16);
-      a0 = f64x2.add(a0, f64x2.mul(s, f64x2.promote_low_f32x4(x)));
-      a1 = f64x2.add(a1, f64x2.mul(s, widenHigh(x)));
-      a2 = f64x2.add(a2, f64x2.mul(s, f64x2.promote_low_f32x4(y)));
-      a3 = f64x2.add(a3, f64x2.mul(s, widenHigh(y)));
+    for (let wp = w; wp < end; wp += 4) {
+      const s = v128.load32_splat(wp);
+      a0 = f32x4.add(a0, f32x4.mul(s, v128.load(v)));
+      a1 = f32x4.add(a1, f32x4.mul(s, v128.load(v, 16)));
+      a2 = f32x4.add(a2, f32x4.mul(s, v128.load(v, 32)));
+      a3 = f32x4.add(a3, f32x4.mul(s, v128.load(v, 48)));
       v += stride;
-      wp += 4;
     }
     const o = out + (<usize>d << 2);
-    v128.store(o, v128.shuffle<f32>(f32x4.demote_f64x2_zero(a0), f32x4.demote_f64x2_zero(a1), 0, 1, 4, 5));
-    v128.store(o, v128.shuffle<f32>(f32x4.demote_f64x2_zero(a2), f32x4.demote_f64x2_zero(a3), 0, 1, 4, 5), 16);
+    v128.store(o, a0);
+    v128.store(o, a1, 16);
+    v128.store(o, a2, 32);
+    v128.store(o, a3, 48);
   }
-  for (; d + 2 <= headDim; d += 2) {
-    let a = f64x2.splat(0);
+  for (; d + 4 <= headDim; d += 4) {
+    let a = f32x4.splat(0);
     let v = values + (<usize>d << 2);
-    for (let p = 0; p < visible; p++) {
-      a = f64x2.add(a, f64x2.mul(f64x2.splat(<f64>load<f32>(w + (<usize>p << 2))), widenTwo(v)));
+    for (let wp = w; wp < end; wp += 4) {
+      a = f32x4.add(a, f32x4.mul(v128.load32_splat(wp), v128.load(v)));
       v += stride;
     }
-    v128.store64_lane(out + (<usize>d << 2), f32x4.demote_f64x2_zero(a), 0);
+    v128.store(out + (<usize>d << 2), a);
   }
   for (; d < headDim; d++) {
-    let sum: f64 = 0;
+    let sum: f32 = 0;
     let v = values + (<usize>d << 2);
-    for (let p = 0; p < visible; p++) {
-      sum += <f64>load<f32>(w + (<usize>p << 2)) * <f64>load<f32>(v);
+    for (let wp = w; wp < end; wp += 4) {
+      sum += load<f32>(wp) * load<f32>(v);
       v += stride;
     }
-    store<f32>(out + (<usize>d << 2), <f32>sum);
+    store<f32>(out + (<usize>d << 2), sum);
   }
 }
 
 /**
- * attentionScores for two query rows at once (qd0 and qd1, each its own lanes and sums), sharing
- * each key load: over the pairs that hold `visible` positions, the second row's; the first row,
- * which sees one position fewer, gets a score too many, which its softmax never reads.
+ * attentionScores for two query rows at once (q0 and q1, each its own lanes and sums), sharing each
+ * key load: over the quads that hold `visible` positions, the second row's; the first row, which
+ * sees one position fewer, gets a score too many, which its softmax never reads.
  */
 function attentionScores2(
-  qd0: usize, qd1: usize, keys: usize, headDim: i32, visible: i32, scale: f64, scores0: usize, scores1: usize,
+  q0: usize, q1: usize, keys: usize, headDim: i32, visible: i32, scale: f32, scores0: usize, scores1: usize,
 ): void {
-  const pairBytes = <usize>headDim << 3;
-  const pairs = (visible + 1) >> 1;
-  const scale2 = f64x2.splat(scale);
-  let pair = 0;
-  for (; pair + 4 <= pairs; pair += 4) {
-    let k = keys + <usize>pair * pairBytes;
-    let a0 = f64x2.splat(0);
-    let a1 = f64x2.splat(0);
-    let a2 = f64x2.splat(0);
-    let a3 = f64x2.splat(0);
-    let b0 = f64x2.splat(0);
-    let b1 = f64x2.splat(0);
-    let b2 = f64x2.splat(0);
-    let b3 = f64x2.splat(0);
-    let q0 = qd0;
-    let q1 = qd1;
-    const end = qd0 + (<usize>headDim << 3);
-    while (q0 < end) {
-      const x0 = v128.load64_splat(q0);
-      const x1 = v128.load64_splat(q1);
-      const k0 = widenTwo(k);
-      const k1 = widenTwo(k + pairBytes);
-      a0 = f64x2.add(a0, f64x2.mul(x0, k0));
-      b0 = f64x2.add(b0, f64x2.mul(x1, k0));
-      a1 = f64x2.add(a1, f64x2.mul(x0, k1));
-      b1 = f64x2.add(b1, f64x2.mul(x1, k1));
-      const k2 = widenTwo(k + 2 * pairBytes);
-      const k3 = widenTwo(k + 3 * pairBytes);
-      a2 = f64x2.add(a2, f64x2.mul(x0, k2));
-      b2 = f64x2.add(b2, f64x2.mul(x1, k2));
-      a3 = f64x2.add(a3, f64x2.mul(x0, k3));
-      b3 = f64x2.add(b3, f64x2.mul(x1, k3));
-      q0 += 8;
-      q1 += 8;
-      k += 8;
+  const quadBytes = <usize>headDim << 4;
+  const quads = (visible + 3) >> 2;
+  const scale4 = f32x4.splat(scale);
+  const end = q0 + (<usize>headDim << 2);
+  let quad = 0;
+  for (; quad + 4 <= quads; quad += 4) {
+    let k = keys + <usize>quad * quadBytes;
+    let a0 = f32x4.splat(0);
+    let a1 = f32x4.splat(0);
+    let a2 = f32x4.splat(0);
+    let a3 = f32x4.splat(0);
+    let b0 = f32x4.splat(0);
+    let b1 = f32x4.splat(0);
+    let b2 = f32x4.splat(0);
+    let b3 = f32x4.splat(0);
+    for (let p0 = q0, p1 = q1; p0 < end; p0 += 4, p1 += 4) {
+      const x0 = v128.load32_splat(p0);
+      const x1 = v128.load32_splat(p1);
+      const k0 = v128.load(k);
+      const k1 = v128.load(k + quadBytes);
+      a0 = f32x4.add(a0, f32x4.mul(x0, k0));
+      b0 = f32x4.add(b0, f32x4.mul(x1, k0));
+      a1 = f32x4.add(a1, f32x4.mul(x0, k1));
+      b1 = f32x4.add(b1, f32x4.mul(x1, k1));
+      const k2 = v128.load(k + 2 * quadBytes);
+      const k3 = v128.load(k + 3 * quadBytes);
+      a2 = f32x4.add(a2, f32x4.mul(x0, k2));
+      b2 = f32x4.add(b2, f32x4.mul(x1, k2));
+      a3 = f32x4.add(a3, f32x4.mul(x0, k3));
+      b3 = f32x4.add(b3, f32x4.mul(x1, k3));
+      k += 16;
     }
-    const at = <usize>pair << 3;
-    v128.store(scores0 + at, v128.shuffle<f32>(
-      f32x4.demote_f64x2_zero(f64x2.mul(a0, scale2)), f32x4.demote_f64x2_zero(f64x2.mul(a1, scale2)), 0, 1, 4, 5));
-    v128.store(scores0 + at, v128.shuffle<f32>(
-      f32x4.demote_f64x2_zero(f64x2.mul(a2, scale2)), f32x4.demote_f64x2_zero(f64x2.mul(a3, scale2)), 0, 1, 4, 5), 16);
-    v128.store(scores1 + at, v128.shuffle<f32>(
-      f32x4.demote_f64x2_zero(f64x2.mul(b0, scale2)), f32x4.demote_f64x2_zero(f64x2.mul(b1, scale2)), 0, 1, 4, 5));
-    v128.store(scores1 + at, v128.shuffle<f32>(
-      f32x4.demote_f64x2_zero(f64x2.mul(b2, scale2)), f32x4.demote_f64x2_zero(f64x2.mul(b3, scale2)), 0, 1, 4, 5), 16);
+    const at = <usize>quad << 4;
+    v128.store(scores0 + at, f32x4.mul(a0, scale4));
+    v128.store(scores0 + at, f32x4.mul(a1, scale4), 16);
+    v128.store(scores0 + at, f32x4.mul(a2, scale4), 32);
+    v128.store(scores0 + at, f32x4.mul(a3, scale4), 48);
+    v128.store(scores1 + at, f32x4.mul(b0, scale4));
+    v128.store(scores1 + at, f32x4.mul(b1, scale4), 16);
+    v128.store(scores1 + at, f32x4.mul(b2, scale4), 32);
+    v128.store(scores1 + at, f32x4.mul(b3, scale4), 48);
   }
-  for (; pair < pairs; pair++) {
-    let k = keys + <usize>pair * pairBytes;
-    let a = f64x2.splat(0);
-    let b = f64x2.splat(0);
-    for (let d = 0; d < headDim; d++) {
-      const kv = widenTwo(k);
-      a = f64x2.add(a, f64x2.mul(v128.load64_splat(qd0 + (<usize>d << 3)), kv));
-      b = f64x2.add(b, f64x2.mul(v128.load64_splat(qd1 + (<usize>d << 3)), kv));
-      k += 8;
+  for (; quad < quads; quad++) {
+    let k = keys + <usize>quad * quadBytes;
+    let a = f32x4.splat(0);
+    let b = f32x4.splat(0);
+    for (let p0 = q0, p1 = q1; p0 < end; p0 += 4, p1 += 4) {
+      const kv = v128.load(k);
+      a = f32x4.add(a, f32x4.mul(v128.load32_splat(p0), kv));
+      b = f32x4.add(b, f32x4.mul(v128.load32_splat(p1), kv));
+      k += 16;
     }
-    const at = <usize>pair << 3;
-    v128.store64_lane(scores0 + at, f32x4.demote_f64x2_zero(f64x2.mul(a, scale2)), 0);
-    v128.store64_lane(scores1 + at, f32x4.demote_f64x2_zero(f64x2.mul(b, scale2)), 0);
+    const at = <usize>quad << 4;
+    v128.store(scores0 + at, f32x4.mul(a, scale4));
+    v128.store(scores1 + at, f32x4.mul(b, scale4));
   }
 }
 
@@ -1349,56 +1335,38 @@ function attentionValues2(
   w0: usize, w1: usize, values: usize, stride: usize, headDim: i32, visible: i32, out0: usize, out1: usize,
   extra: bool,
 ): void {
+  const end = w0 + (<usize>visible << 2);
   let d = 0;
   for (; d + 8 <= headDim; d += 8) {
-    let a0 = f64x2.splat(0);
-    let a1 = f64x2.splat(0);
-    let a2 = f64x2.splat(0);
-    let a3 = f64x2.splat(0);
-    let b0 = f64x2.splat(0);
-    let b1 = f64x2.splat(0);
-    let b2 = f64x2.splat(0);
-    let b3 = f64x2.splat(0);
+    let a0 = f32x4.splat(0);
+    let a1 = f32x4.splat(0);
+    let b0 = f32x4.splat(0);
+    let b1 = f32x4.splat(0);
     let v = values + (<usize>d << 2);
-    let p0 = w0;
     let p1 = w1;
-    const end = w0 + (<usize>visible << 2);
-    while (p0 < end) {
-      const s0 = f64x2.splat(<f64>load<f32>(p0));
-      const s1 = f64x2.splat(<f64>load<f32>(p1));
-      const x = v128.load(v);
-      const v0 = f64x2.promote_low_f32x4(x);
-      const v1 = widenHigh(x);
-      a0 = f64x2.add(a0, f64x2.mul(s0, v0));
-      b0 = f64x2.add(b0, f64x2.mul(s1, v0));
-      a1 = f64x2.add(a1, f64x2.mul(s0, v1));
-      b1 = f64x2.add(b1, f64x2.mul(s1, v1));
-      const y = v128.load(v, 16);
-      const v2 = f64x2.promote_low_f32x4(y);
-      const v3 = widenHigh(y);
-      a2 = f64x2.add(a2, f64x2.mul(s0, v2));
-      b2 = f64x2.add(b2, f64x2.mul(s1, v2));
-      a3 = f64x2.add(a3, f64x2.mul(s0, v3));
-      b3 = f64x2.add(b3, f64x2.mul(s1, v3));
+    for (let p0 = w0; p0 < end; p0 += 4, p1 += 4) {
+      const s0 = v128.load32_splat(p0);
+      const s1 = v128.load32_splat(p1);
+      const v0 = v128.load(v);
+      const v1 = v128.load(v, 16);
+      a0 = f32x4.add(a0, f32x4.mul(s0, v0));
+      b0 = f32x4.add(b0, f32x4.mul(s1, v0));
+      a1 = f32x4.add(a1, f32x4.mul(s0, v1));
+      b1 = f32x4.add(b1, f32x4.mul(s1, v1));
       v += stride;
-      p0 += 4;
-      p1 += 4;
     }
     if (extra) {
       // the second row's last position, which the first row does not see
-      const s1 = f64x2.splat(<f64>load<f32>(p1));
-      const x = v128.load(v), y = v128.load(v, 16);
-      b0 = f64x2.add(b0, f64x2.mul(s1, f64x2.promote_low_f32x4(x)));
-      b1 = f64x2.add(b1, f64x2.mul(s1, widenHigh(x)));
-      b2 = f64x2.add(b2, f64x2.mul(s1, f64x2.promote_low_f32x4(y)));
-      b3 = f64x2.add(b3, f64x2.mul(s1, widenHigh(y)));
+      const s1 = v128.load32_splat(p1);
+      b0 = f32x4.add(b0, f32x4.mul(s1, v128.load(v)));
+      b1 = f32x4.add(b1, f32x4.mul(s1, v128.load(v, 16)));
     }
     const o0 = out0 + (<usize>d << 2);
-    v128.store(o0, v128.shuffle<f32>(f32x4.demote_f64x2_zero(a0), f32x4.demote_f64x2_zero(a1), 0, 1, 4, 5));
-    v128.store(o0, v128.shuffle<f32>(f32x4.demote_f64x2_zero(a2), f32x4.demote_f64x2_zero(a3), 0, 1, 4, 5), 16);
+    v128.store(o0, a0);
+    v128.store(o0, a1, 16);
     const o1 = out1 + (<usize>d << 2);
-    v128.store(o1, v128.shuffle<f32>(f32x4.demote_f64x2_zero(b0), f32x4.demote_f64x2_zero(b1), 0, 1, 4, 5));
-    v128.store(o1, v128.shuffle<f32>(f32x4.demote_f64x2_zero(b2), f32x4.demote_f64x2_zero(b3), 0, 1, 4, 5), 16);
+    v128.store(o1, b0);
+    v128.store(o1, b1, 16);
   }
   if (d < headDim) {
     attentionValues(w0, values, stride, headDim, visible, out0, d);
@@ -1406,20 +1374,15 @@ function attentionValues2(
   }
 }
 
-/** The query row at qRow, f32, widened into qd. */
-@inline function widenRow(qRow: usize, headDim: i32, qd: usize): void {
-  for (let d = 0; d < headDim; d++) store<f64>(qd + (<usize>d << 3), <f64>load<f32>(qRow + (<usize>d << 2)));
-}
-
 /**
  * Attention of query heads h .. h + hCount - 1 (hCount 1 or 2, both of one key/value head) for the
  * query rows [t0, t1), row t at position startPos + t seeing positions [0, startPos + t]. q and
- * out: [n × heads × headDim] f32; keys: the startPos + n cached positions as attentionPairKeys
+ * out: [n × heads × headDim] f32; keys: the startPos + n cached positions as attentionQuadKeys
  * lays them out; values: as cached, [positions × kvHeads × headDim] f32; heads / kvHeads
- * consecutive query heads to a key/value head.
- * scratch: attentionScratchBytes of wasm-kernels.ts, this thread's own. A row's result depends on
- * nothing but its inputs (each score and each output is one sum in a fixed order, whichever rows
- * share its loads), so any split of heads and rows over threads gives the same bytes.
+ * consecutive query heads to a key/value head. scratch: attentionScratchBytes of wasm-kernels.ts,
+ * this thread's own. A row's result depends on nothing but its inputs (each score and each output
+ * is one sum in a fixed order, whichever rows share its loads), so any split of heads and rows over
+ * threads gives the same bytes.
  */
 export function attentionHead(
   q: usize, keys: usize, values: usize, out: usize, scratch: usize,
@@ -1429,24 +1392,20 @@ export function attentionHead(
   const rowBytes = <usize>headDim << 2;
   const qStride = <usize>heads * rowBytes;
   const kvHead = <usize>(h / (heads / kvHeads));
-  const headKeys = keys + kvHead * <usize>((positions + 1) >> 1) * (<usize>headDim << 3);
+  const headKeys = keys + kvHead * <usize>((positions + 3) >> 2) * (<usize>headDim << 4);
   const headValues = values + kvHead * rowBytes;
   const valueStride = <usize>kvHeads * rowBytes;
-  const scale = 1.0 / Math.sqrt(<f64>headDim);
-  // scratch: two query rows in f64, then two score rows with room for a whole last pair
-  const qd0 = scratch;
-  const qd1 = qd0 + (<usize>headDim << 3);
-  const scores0 = qd1 + (<usize>headDim << 3);
-  const scores1 = scores0 + (<usize>(positions + 2) << 2);
+  const scale = <f32>(1.0 / Math.sqrt(<f64>headDim));
+  // scratch: two score rows, each with room for a whole last quad
+  const scores0 = scratch;
+  const scores1 = scores0 + (<usize>(positions + 4) << 2);
   if (hCount == 2) {
     // two query heads of one key/value head, row by row: they share each key and value load
     for (let t = t0; t < t1; t++) {
       const visible = startPos + t + 1;
       const row0 = <usize>t * qStride + <usize>h * rowBytes;
       const row1 = row0 + rowBytes;
-      widenRow(q + row0, headDim, qd0);
-      widenRow(q + row1, headDim, qd1);
-      attentionScores2(qd0, qd1, headKeys, headDim, visible, scale, scores0, scores1);
+      attentionScores2(q + row0, q + row1, headKeys, headDim, visible, scale, scores0, scores1);
       softmaxF32(scores0, visible);
       softmaxF32(scores1, visible);
       attentionValues2(scores0, scores1, headValues, valueStride, headDim, visible, out + row0, out + row1, false);
@@ -1459,9 +1418,7 @@ export function attentionHead(
     const visible = startPos + t + 1;
     const row0 = <usize>t * qStride + <usize>h * rowBytes;
     const row1 = row0 + qStride;
-    widenRow(q + row0, headDim, qd0);
-    widenRow(q + row1, headDim, qd1);
-    attentionScores2(qd0, qd1, headKeys, headDim, visible + 1, scale, scores0, scores1);
+    attentionScores2(q + row0, q + row1, headKeys, headDim, visible + 1, scale, scores0, scores1);
     softmaxF32(scores0, visible);
     softmaxF32(scores1, visible + 1);
     attentionValues2(scores0, scores1, headValues, valueStride, headDim, visible, out + row0, out + row1, true);
@@ -1469,8 +1426,7 @@ export function attentionHead(
   if (t < t1) {
     const visible = startPos + t + 1;
     const row = <usize>t * qStride + <usize>h * rowBytes;
-    widenRow(q + row, headDim, qd0);
-    attentionScores(qd0, headKeys, headDim, visible, scale, scores0);
+    attentionScores(q + row, headKeys, headDim, visible, scale, scores0);
     softmaxF32(scores0, visible);
     attentionValues(scores0, headValues, valueStride, headDim, visible, out + row);
   }
