@@ -8,7 +8,9 @@ import { join } from 'node:path';
 import { generateKeyPair } from '../src/crypto/keys.ts';
 import { openGgufModel } from '../src/model/gguf/gguf-model.ts';
 import { shardModel } from '../src/model/shards/shard.ts';
-import { spanBytes, spanLayers } from '../src/model/shards/span.ts';
+import type { LayerRange } from '../src/model/engine.ts';
+import type { Manifest } from '../src/model/manifest.ts';
+import { spanBytes, spanLayers, type ShardSpan } from '../src/model/shards/span.ts';
 import { fetchShardByRanges } from '../src/node/range-fetch-shard.ts';
 import { joinNetwork } from '../src/node/shard-fetch-join.ts';
 import { parseClusterConfig } from '../src/registry/cluster-config.ts';
@@ -17,8 +19,18 @@ import { testModel } from '../test/support/models.ts';
 import { startRangeFileServer } from '../test/support/range-file-server.ts';
 import type { BenchRow } from './row.ts';
 
-async function joinRows(label: string, modelPath: string, shards: number): Promise<BenchRow[]> {
-  process.stderr.write(`measuring the bytes each of ${shards} joining nodes fetches of ${label} ...\n`);
+/**
+ * `nodes` nodes joining a registry serving `modelPath` cut in `shards`, one after another, each with
+ * `freeBytes` of room beside a 16 MiB KV budget: one row per node, the bytes it fetched against the
+ * whole file, described by `figure` from the span the registry gave it.
+ */
+async function joinedBytesRows(
+  modelPath: string,
+  shards: number,
+  nodes: number,
+  freeBytes: (manifest: Manifest) => number,
+  figure: (manifest: Manifest, span: ShardSpan) => string,
+): Promise<BenchRow[]> {
   const dir = mkdtempSync(join(tmpdir(), 'tessera-bench-join-'));
   try {
     const manifest = shardModel(modelPath, shards, join(dir, 'shards'));
@@ -28,26 +40,21 @@ async function joinRows(label: string, modelPath: string, shards: number): Promi
     );
     const registry = await startRegistry({ port: 0, dbPath: join(dir, 'registry.db'), clusterConfig });
     const whole = statSync(modelPath).size;
+    const kvBudgetBytes = 16 << 20;
     const rows: BenchRow[] = [];
     try {
-      // One node per shard, with room for one shard, joining in turn: the registry sends each to the
-      // shard nobody serves yet.
-      const kvBudgetBytes = 16 << 20;
-      const room = kvBudgetBytes + Math.max(...manifest.shards.map((e) => e.bytes));
-      for (let i = 0; i < shards; i++) {
+      for (let i = 0; i < nodes; i++) {
         const joined = await joinNetwork({
           registry: registry.endpoint,
           modelId: manifest.modelId,
           key: generateKeyPair(),
           dir: join(dir, `node-${i}`),
           kvBudgetBytes,
-          freeBytes: room,
+          freeBytes: kvBudgetBytes + freeBytes(manifest),
           log: () => {},
         });
-        const entry = manifest.shards[joined.span.start]!;
-        const what = entry.embedding ? ' + embedding' : entry.head ? ' + head' : '';
         rows.push({
-          figure: `bytes a node joining a ${shards}-shard network fetches: shard ${entry.index} (layers ${entry.layerStart}-${entry.layerEnd - 1}${what}) + tokenizer, ${label}`,
+          figure: figure(manifest, joined.span),
           ours: joined.fetchedBytes / 2 ** 20,
           reference: whole / 2 ** 20,
           referenceName: 'whole model file',
@@ -63,56 +70,43 @@ async function joinRows(label: string, modelPath: string, shards: number): Promi
   }
 }
 
+const heldParts = (layers: LayerRange) => `${layers.embedding ? ' + embedding' : ''}${layers.head ? ' + head' : ''}`;
+
+/** One node per shard, with room for one shard, joining in turn: the registry sends each to the shard nobody serves yet. */
+function joinRows(label: string, modelPath: string, shards: number): Promise<BenchRow[]> {
+  process.stderr.write(`measuring the bytes each of ${shards} joining nodes fetches of ${label} ...\n`);
+  return joinedBytesRows(
+    modelPath,
+    shards,
+    shards,
+    (manifest) => Math.max(...manifest.shards.map((e) => e.bytes)),
+    (manifest, span) => {
+      const layers = spanLayers(manifest, span);
+      return `bytes a node joining a ${shards}-shard network fetches: shard ${span.start} (layers ${layers.start}-${layers.end - 1}${heldParts(layers)}) + tokenizer, ${label}`;
+    },
+  );
+}
+
 /**
  * A cut of one shard per layer, joined in turn by `nodes` nodes each with room for 1.3/`nodes` of the
  * weights beside its KV budget (more than an even share: a span cannot split the embedding or the
  * head from their layers): each is given a span of layers, and fetches that span's files alone.
  */
-async function spanJoinRows(label: string, modelPath: string, nodes: number): Promise<BenchRow[]> {
+function spanJoinRows(label: string, modelPath: string, nodes: number): Promise<BenchRow[]> {
   process.stderr.write(`measuring the bytes each of ${nodes} nodes fetches of ${label} cut per layer ...\n`);
-  const dir = mkdtempSync(join(tmpdir(), 'tessera-bench-span-join-'));
-  try {
-    const model = openGgufModel(modelPath);
-    const layers = model.config.layers;
-    model.weights.close();
-    const manifest = shardModel(modelPath, layers, join(dir, 'shards'));
-    const clusterConfig = parseClusterConfig(
-      { clusterId: 'bench', models: [{ id: manifest.modelId, manifest: 'shards' }] },
-      dir,
-    );
-    const registry = await startRegistry({ port: 0, dbPath: join(dir, 'registry.db'), clusterConfig });
-    const whole = statSync(modelPath).size;
-    const weights = spanBytes(manifest, { start: 0, end: manifest.shards.length });
-    const rows: BenchRow[] = [];
-    try {
-      const kvBudgetBytes = 16 << 20;
-      for (let i = 0; i < nodes; i++) {
-        const joined = await joinNetwork({
-          registry: registry.endpoint,
-          modelId: manifest.modelId,
-          key: generateKeyPair(),
-          dir: join(dir, `node-${i}`),
-          kvBudgetBytes,
-          freeBytes: kvBudgetBytes + Math.ceil((1.3 * weights) / nodes),
-          log: () => {},
-        });
-        const held = spanLayers(manifest, joined.span);
-        const what = `${held.embedding ? ' + embedding' : ''}${held.head ? ' + head' : ''}`;
-        rows.push({
-          figure: `bytes a node with room for ${Math.round(130 / nodes)} % of the weights fetches joining a per-layer cut: layers ${held.start}-${held.end - 1}${what} + tokenizer, ${label}`,
-          ours: joined.fetchedBytes / 2 ** 20,
-          reference: whole / 2 ** 20,
-          referenceName: 'whole model file',
-          unit: 'MiB',
-        });
-      }
-    } finally {
-      await registry.close();
-    }
-    return rows;
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
+  const model = openGgufModel(modelPath);
+  const layers = model.config.layers;
+  model.weights.close();
+  return joinedBytesRows(
+    modelPath,
+    layers,
+    nodes,
+    (manifest) => Math.ceil((1.3 * spanBytes(manifest, { start: 0, end: manifest.shards.length })) / nodes),
+    (manifest, span) => {
+      const held = spanLayers(manifest, span);
+      return `bytes a node with room for ${Math.round(130 / nodes)} % of the weights fetches joining a per-layer cut: layers ${held.start}-${held.end - 1}${heldParts(held)} + tokenizer, ${label}`;
+    },
+  );
 }
 
 /** Per shard of a cut in `shards`: bytes its node fetches by HTTP range from a loopback origin, as a share of the file. */

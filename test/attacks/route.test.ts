@@ -534,6 +534,32 @@ test("a deeper hop's own signed report travels through an honest relay, and the 
   assert.deepEqual(verdict.bans, [{ nodeId: doomedHop.nodeId }]);
 });
 
+/**
+ * A real Node server that records whatever Forward message reaches it (a prompt, were it routed one)
+ * and answers Info with `info` for `key`.
+ */
+async function startRecordingNode(
+  key: KeyPair,
+  info: Omit<InfoReply, 'nodeId' | 'modelId'>,
+  received: unknown[],
+): Promise<{ server: Server; endpoint: string }> {
+  const server = new Server();
+  server.addService(tessera.v1.Node.service, {
+    Forward(call: ServerDuplexStream<unknown, unknown>) {
+      call.on('data', (request) => received.push(request));
+    },
+    Info(_call: ServerUnaryCall<unknown, InfoReply>, done: sendUnaryData<InfoReply>) {
+      done(null, { nodeId: key.address, modelId: manifest.modelId, activeSessions: 0, maxSessions: 64, ...info });
+    },
+  });
+  const port = await new Promise<number>((resolve, reject) =>
+    server.bindAsync('127.0.0.1:0', ServerCredentials.createInsecure(), (error, bound) =>
+      error ? reject(error) : resolve(bound),
+    ),
+  );
+  return { server, endpoint: `127.0.0.1:${port}` };
+}
+
 test('a fresh key with no stake, or less than the minimum, claiming computeUsPerToken 0 never receives a prompt', async () => {
   const entry = manifest.shards[0]!;
   const prompts: unknown[] = [];
@@ -542,36 +568,23 @@ test('a fresh key with no stake, or less than the minimum, claiming computeUsPer
     for (const stake of [0n, MINIMUM_NODE_STAKE - 1n]) {
       const key = generateKeyPair();
       if (stake > 0n) await registryClient.grant(operator, key.address, { stake });
-      // a real Node server that would read whatever prompt reached it, and answers Info truly
-      const server = new Server();
-      server.addService(tessera.v1.Node.service, {
-        Forward(call: ServerDuplexStream<unknown, unknown>) {
-          call.on('data', (request) => prompts.push(request));
+      // it answers Info truly
+      const { server, endpoint } = await startRecordingNode(
+        key,
+        {
+          shardIndex: 0,
+          shardEnd: 1,
+          layerStart: entry.layerStart,
+          layerEnd: entry.layerEnd,
+          engineVersion: ENGINE_VERSION,
         },
-        Info(_call: ServerUnaryCall<unknown, InfoReply>, done: sendUnaryData<InfoReply>) {
-          done(null, {
-            nodeId: key.address,
-            modelId: manifest.modelId,
-            shardIndex: 0,
-            shardEnd: 1,
-            layerStart: entry.layerStart,
-            layerEnd: entry.layerEnd,
-            activeSessions: 0,
-            maxSessions: 64,
-            engineVersion: ENGINE_VERSION,
-          });
-        },
-      });
-      const port = await new Promise<number>((resolve, reject) =>
-        server.bindAsync('127.0.0.1:0', ServerCredentials.createInsecure(), (error, bound) =>
-          error ? reject(error) : resolve(bound),
-        ),
+        prompts,
       );
-      rogues.push({ key, server, endpoint: `127.0.0.1:${port}` });
+      rogues.push({ key, server, endpoint });
       const body = nodeBody(key, {
         modelId: manifest.modelId,
         shardIndex: 0,
-        endpoint: `127.0.0.1:${port}`,
+        endpoint,
         load: { activeSessions: 0, maxSessions: 64, computeUsPerToken: 0 },
       });
       await assert.rejects(registryClient.register(key, body), (error: unknown) => {
@@ -626,29 +639,16 @@ test('a staked node whose Info names another engine version, so no client could 
   const whole = manifest.shards.length;
   const prompts: unknown[] = [];
   const key = generateKeyPair();
-  const server = new Server();
-  server.addService(tessera.v1.Node.service, {
-    Forward(call: ServerDuplexStream<unknown, unknown>) {
-      call.on('data', (request) => prompts.push(request));
+  const { server, endpoint } = await startRecordingNode(
+    key,
+    {
+      shardIndex: 0,
+      shardEnd: whole,
+      layerStart: 0,
+      layerEnd: manifest.config.layers,
+      engineVersion: 'tessera-engine/0.1.0',
     },
-    Info(_call: ServerUnaryCall<unknown, InfoReply>, done: sendUnaryData<InfoReply>) {
-      done(null, {
-        nodeId: key.address,
-        modelId: manifest.modelId,
-        shardIndex: 0,
-        shardEnd: whole,
-        layerStart: 0,
-        layerEnd: manifest.config.layers,
-        activeSessions: 0,
-        maxSessions: 64,
-        engineVersion: 'tessera-engine/0.1.0',
-      });
-    },
-  });
-  const port = await new Promise<number>((resolve, reject) =>
-    server.bindAsync('127.0.0.1:0', ServerCredentials.createInsecure(), (error, bound) =>
-      error ? reject(error) : resolve(bound),
-    ),
+    prompts,
   );
   let honestWhole: NodeHandle | undefined;
   const client = await connect({
@@ -665,7 +665,7 @@ test('a staked node whose Info names another engine version, so no client could 
         modelId: manifest.modelId,
         shardIndex: 0,
         shardEnd: whole,
-        endpoint: `127.0.0.1:${port}`,
+        endpoint,
         load: { activeSessions: 0, maxSessions: 64, computeUsPerToken: 0 },
       }),
     );
