@@ -9,7 +9,7 @@ import { requestAudits, SessionAudit } from '../audit/session-audit.ts';
 import { generateKeyPair, type KeyPair } from '../crypto/keys.ts';
 import type { ChatMessage } from '../model/chat-template.ts';
 import type { SamplingOptions } from '../model/sampling.ts';
-import { spanContains, spanOfShard, spanSha256 } from '../model/shards/span.ts';
+import { spanContains, spanOf, spanOfShard, spanSha256 } from '../model/shards/span.ts';
 import type { Commitment__Output } from '../proto/tessera/v1/Commitment.ts';
 import type { DiscoveredNode, ModelListing } from '../registry/registry-client.ts';
 import { BanList } from './ban-list.ts';
@@ -19,7 +19,7 @@ import { encodePrompt, modelHandleFromManifest, type ModelHandle } from './model
 import { NodePool, type Probe } from './node-pool.ts';
 import { PipelineSession, type HopFailure, type SessionAuditing } from './pipeline-session.ts';
 import { RegistryPool } from './registry-pool.ts';
-import { chooseRoute, hopSpan, NoRouteError, type Candidate, type RouteHop } from './routing.ts';
+import { chooseRoute, NoRouteError, type Candidate, type RouteHop } from './routing.ts';
 import { ServiceRecord } from './service-record.ts';
 import { SignatureChecker } from './signature-checker.ts';
 import { ShardZeroCheck } from './shard-zero-check.ts';
@@ -211,7 +211,7 @@ export class TesseraClient {
           shardIndex: s.index,
           layerStart: s.layerStart,
           layerEnd: s.layerEnd,
-          nodes: nodes.filter((n) => spanContains({ start: n.shardIndex, end: n.shardEnd }, spanOfShard(s.index))),
+          nodes: nodes.filter((n) => spanContains(spanOf(n), spanOfShard(s.index))),
         }));
         return {
           ...listing,
@@ -382,7 +382,7 @@ export class TesseraClient {
     const first = session.route[0];
     if (shardZero && commitments[0] !== undefined && first !== undefined) {
       const commitment = commitments[0];
-      const span = hopSpan(first);
+      const span = spanOf(first);
       // the handle is open already: this session's steps were tokenized with it
       void this.model(modelId)
         .then((handle) =>

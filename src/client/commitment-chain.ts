@@ -9,9 +9,9 @@ import {
 } from '../protocol/commitment.ts';
 import type { Commitment__Output } from '../proto/tessera/v1/Commitment.ts';
 import type { SampledToken__Output } from '../proto/tessera/v1/SampledToken.ts';
-import { formatSpan } from '../model/shards/span.ts';
+import { formatSpan, spanOf } from '../model/shards/span.ts';
 import { HopFailure } from './pipeline-session.ts';
-import { hopSpan, type RouteHop } from './routing.ts';
+import type { RouteHop } from './routing.ts';
 
 /**
  * Why the client refused a step's result (HopFailure.reason, kind 'commitment'). Callers and tests
@@ -59,7 +59,7 @@ export function relayFailure(route: readonly RouteHop[], step: number, reason: s
 /** "node 0x… (hop 1, shards 3–7)": a hop as messages name it, by its position and its span. */
 export function describeHop(route: readonly RouteHop[], position: number): string {
   const hop = route[position]!;
-  return `node ${hop.nodeId} (hop ${position}, ${formatSpan(hopSpan(hop))})`;
+  return `node ${hop.nodeId} (hop ${position}, ${formatSpan(spanOf(hop))})`;
 }
 
 /**

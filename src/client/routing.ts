@@ -64,12 +64,6 @@ export interface RouteHop {
   readonly tls: boolean;
 }
 
-/** The span a hop runs. */
-export const hopSpan = (hop: Pick<RouteHop, 'shardIndex' | 'shardEnd'>): ShardSpan => ({
-  start: hop.shardIndex,
-  end: hop.shardEnd,
-});
-
 /** Share of the expected time added for a node whose sessions are all taken (linear in load). */
 const LOAD_PENALTY = 0.1;
 /** Microseconds of penalty per unit of price per 1000 tokens: a tie-breaker between equal nodes. */

@@ -12,8 +12,7 @@ import type { StepResult__Output } from '../proto/tessera/v1/StepResult.ts';
 import type { StepSignatures__Output } from '../proto/tessera/v1/StepSignatures.ts';
 import { ForwardReason, NodeStatusError, PassThroughStatus } from '../protocol/forward-status.ts';
 import { openFailureReport, reportFitsRoute } from '../protocol/failure-report.ts';
-import { formatSpan } from '../model/shards/span.ts';
-import { hopSpanOf } from './open-check.ts';
+import { formatSpan, spanOf } from '../model/shards/span.ts';
 
 /**
  * One channel per next-hop endpoint, shared by every session that forwards there (HTTP/2 carries
@@ -192,7 +191,7 @@ export class NextHopLink {
     return new NodeStatusError(
       code,
       kind,
-      `next hop ${position} (${formatSpan(hopSpanOf(hop))}, ${hop.nodeId} at ${hop.endpoint}) failed: ${what}`,
+      `next hop ${position} (${formatSpan(spanOf(hop))}, ${hop.nodeId} at ${hop.endpoint}) failed: ${what}`,
       { nodeId: hop.nodeId, shardIndex: position },
     );
   }

@@ -5,7 +5,7 @@ import { AuditClient } from '../audit/audit-client.ts';
 import type { SignedCommitment } from '../protocol/commitment.ts';
 import { ENGINE_VERSION } from '../model/engine-version.ts';
 import { auditCommitmentOf, isAudited } from '../protocol/audit-selection.ts';
-import { encodeTicket, spanOf, ticketIdOf, type HiddenDType, type TicketInputBytes } from '../protocol/ticket.ts';
+import { encodeTicket, ticketIdOf, type HiddenDType, type TicketInputBytes } from '../protocol/ticket.ts';
 import { signTicket } from '../protocol/ticket-signature.ts';
 import type { OwedAudit__Output } from '../proto/tessera/v1/OwedAudit.ts';
 import type { Step__Output } from '../proto/tessera/v1/Step.ts';
@@ -14,7 +14,7 @@ import type { AuditStepStore } from './node-db.ts';
 import type { StepInput } from './limits.ts';
 import { ForwardReason, NodeStatusError } from '../protocol/forward-status.ts';
 import type { Manifest } from '../model/manifest.ts';
-import { formatSpan, sameSpan, spanContains, spanSha256, type ShardSpan } from '../model/shards/span.ts';
+import { formatSpan, sameSpan, spanContains, spanOf, spanSha256, type ShardSpan } from '../model/shards/span.ts';
 
 export interface NodeAuditOptions {
   /** The model's manifest: a ticket names the weights of its commitment's span by their hash. */

@@ -1,5 +1,5 @@
 import type { Manifest } from '../model/manifest.ts';
-import { formatSpan, spanContains, spanProblem, type ShardSpan } from '../model/shards/span.ts';
+import { formatSpan, spanContains, spanOf, spanProblem, type ShardSpan } from '../model/shards/span.ts';
 import type { Hop__Output } from '../proto/tessera/v1/Hop.ts';
 import type { Open__Output } from '../proto/tessera/v1/Open.ts';
 import { ForwardReason, NodeStatusError } from '../protocol/forward-status.ts';
@@ -21,11 +21,6 @@ export interface RoutePlace {
   /** The hop after this one (none: this node samples). */
   readonly next?: Hop__Output;
 }
-
-export const hopSpanOf = (hop: Pick<Hop__Output, 'shardIndex' | 'shardEnd'>): ShardSpan => ({
-  start: hop.shardIndex,
-  end: hop.shardEnd,
-});
 
 /**
  * Checks an Open against this node: model, output mode, sampling, and a route whose spans tile the
@@ -72,7 +67,7 @@ export function checkOpen(
   let end = 0;
   const positions = new Map<string, number>();
   route.forEach((hop, i) => {
-    const span = hopSpanOf(hop);
+    const span = spanOf(hop);
     const problem = spanProblem(manifest, span);
     if (problem !== undefined) throw invalid(`route hop ${i} (node ${hop.nodeId}): ${problem}`);
     if (span.start > end)
@@ -95,7 +90,7 @@ export function checkOpen(
     );
   const position = positions.get(self.nodeId);
   if (position === undefined) throw invalid(`route does not name this node ${self.nodeId}`);
-  const span = hopSpanOf(route[position]!);
+  const span = spanOf(route[position]!);
   if (!spanContains(self.held, span))
     throw invalid(
       `route hop ${position} asks node ${self.nodeId} for ${formatSpan(span)}; it holds ${formatSpan(self.held)}`,

@@ -5,8 +5,7 @@ import type { Commitment__Output } from '../proto/tessera/v1/Commitment.ts';
 import type { Hop__Output } from '../proto/tessera/v1/Hop.ts';
 import type { StepResult__Output } from '../proto/tessera/v1/StepResult.ts';
 import type { StepSignatures__Output } from '../proto/tessera/v1/StepSignatures.ts';
-import { formatSpan } from '../model/shards/span.ts';
-import { hopSpanOf } from './open-check.ts';
+import { formatSpan, spanOf } from '../model/shards/span.ts';
 
 /** A result or signatures from the next hop that do not fit: its failure, as it is the one that sent them. */
 function badResult(route: readonly Hop__Output[], position: number, problem: string): never {
@@ -15,7 +14,7 @@ function badResult(route: readonly Hop__Output[], position: number, problem: str
   throw new NodeStatusError(
     ForwardReason.NEXT_HOP_BAD_RESULT,
     'internal',
-    `the result relayed by node ${next.nodeId} (hop ${position + 1}, ${formatSpan(hopSpanOf(next))}) does not fit its route: ${problem}`,
+    `the result relayed by node ${next.nodeId} (hop ${position + 1}, ${formatSpan(spanOf(next))}) does not fit its route: ${problem}`,
     failed,
   );
 }

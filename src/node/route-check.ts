@@ -2,8 +2,7 @@ import type { Hop__Output } from '../proto/tessera/v1/Hop.ts';
 import type { DiscoveredNode } from '../registry/registry-client.ts';
 import { ForwardReason, NodeStatusError } from '../protocol/forward-status.ts';
 import { isLoopbackHost, splitEndpoint } from './endpoint-security.ts';
-import { formatSpan, spanContains } from '../model/shards/span.ts';
-import { hopSpanOf } from './open-check.ts';
+import { formatSpan, spanContains, spanOf } from '../model/shards/span.ts';
 
 /**
  * Which nodes an Open may name around this one. A node dials the next hop its Open names, so that
@@ -38,7 +37,7 @@ const notRegistered = (hop: Hop__Output, modelId: string) =>
   new NodeStatusError(
     ForwardReason.NEXT_HOP_NOT_REGISTERED,
     'failed_precondition',
-    `next hop ${hop.nodeId} at ${hop.endpoint} is not a registered node of ${modelId} holding ${formatSpan(hopSpanOf(hop))}; route through nodes the registry lists, for spans they hold`,
+    `next hop ${hop.nodeId} at ${hop.endpoint} is not a registered node of ${modelId} holding ${formatSpan(spanOf(hop))}; route through nodes the registry lists, for spans they hold`,
   );
 
 interface Listing {
@@ -95,7 +94,7 @@ export class RegistryRouteCheck implements RouteCheck {
       nodes.find(
         (n) =>
           n.nodeId === hop.nodeId &&
-          spanContains({ start: n.shardIndex, end: n.shardEnd }, hopSpanOf(hop)) &&
+          spanContains(spanOf(n), spanOf(hop)) &&
           n.endpoint === hop.endpoint &&
           n.tls === hop.tls,
       );

@@ -5,7 +5,15 @@ import { status } from '@grpc/grpc-js';
 import { promisify } from 'node:util';
 import { deflate, inflate } from 'node:zlib';
 import type { Manifest } from '../model/manifest.ts';
-import { formatSpan, sameSpan, spanEntries, spanProblem, spanSha256, type ShardSpan } from '../model/shards/span.ts';
+import {
+  formatSpan,
+  sameSpan,
+  spanEntries,
+  spanOf,
+  spanProblem,
+  spanSha256,
+  type ShardSpan,
+} from '../model/shards/span.ts';
 import type { Commitment } from '../proto/tessera/v1/Commitment.ts';
 import type { Commitment__Output } from '../proto/tessera/v1/Commitment.ts';
 import type { Ticket, Ticket__Output } from '../proto/tessera/v1/Ticket.ts';
@@ -53,12 +61,6 @@ export interface OpenedTicket extends TicketContent {
   /** The ticket's input as it travelled (compressed). */
   readonly compressedBytes: number;
 }
-
-/** The span a ticket or a commitment names. */
-export const spanOf = (t: { readonly shardIndex: number; readonly shardEnd: number }): ShardSpan => ({
-  start: t.shardIndex,
-  end: t.shardEnd,
-});
 
 /** A span as a message names it; one that is not a span (end not past start) is shown as sent. */
 function describeSpan(span: ShardSpan): string {

@@ -21,11 +21,10 @@ import {
   checkTicketAgainstManifest,
   commitmentFromProto,
   openTicket,
-  spanOf,
   ticketIdOf,
   type OpenedTicket,
 } from '../protocol/ticket.ts';
-import { formatSpan, spanContains, spanProblem } from '../model/shards/span.ts';
+import { formatSpan, spanContains, spanOf, spanProblem } from '../model/shards/span.ts';
 import type { Commitment__Output } from '../proto/tessera/v1/Commitment.ts';
 import type { Ticket } from '../proto/tessera/v1/Ticket.ts';
 import { randomBytes } from 'node:crypto';
@@ -331,7 +330,7 @@ export class AuditService {
         `node ${opened.commitment.nodeId} is not registered here`,
       );
     // A node serves any span of the span it holds: its ticket must lie within that.
-    const held = { start: node.shardIndex, end: node.shardEnd };
+    const held = spanOf(node);
     if (node.modelId !== opened.modelId || !spanContains(held, spanOf(opened))) {
       throw new AuditError(
         status.INVALID_ARGUMENT,

@@ -17,7 +17,7 @@ import {
 import { capabilityOf } from './node-listing.ts';
 import { openAssignShardRequest, type AssignShardRequest } from './shard-assignment-request.ts';
 import { roleOfShard, ShardAssigner, type ShardHolder } from './shard-assignment.ts';
-import { sameSpan, spanLayers, spanProblem, type ShardSpan } from '../model/shards/span.ts';
+import { sameSpan, spanLayers, spanOf, spanProblem, type ShardSpan } from '../model/shards/span.ts';
 
 /**
  * AssignShard: checked as every signed call (signer, freshness, one-time nonce, per-key rate, not
@@ -69,7 +69,7 @@ export function assignShardHandler(
     const nowMs = Date.now();
     const registered = store.liveNodes(request.modelId, nowMs - silenceLimitMs(config)).map((n) => ({
       nodeId: n.nodeId,
-      span: { start: n.shardIndex, end: n.shardEnd },
+      span: spanOf(n),
       tier: capabilityOf(n, 'tier'),
     }));
     const serving = servingSpan(manifest, request, registered);

@@ -41,11 +41,10 @@ import {
   commitmentFromProto,
   encodeTicket,
   openTicket,
-  spanOf,
   ticketIdOf,
   type TicketInputBytes,
 } from '../../src/protocol/ticket.ts';
-import { spanSha256, type ShardSpan } from '../../src/model/shards/span.ts';
+import { spanOf, spanSha256, type ShardSpan } from '../../src/model/shards/span.ts';
 import { signFraudProof } from '../../src/protocol/audit-statements.ts';
 import { connect } from '../../src/client/client.ts';
 import { startNode, type NodeHandle } from '../../src/node/node-server.ts';

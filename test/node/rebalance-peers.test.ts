@@ -84,6 +84,49 @@ async function peerWith(manifest: Manifest, modelDir: string, peerDir: string, f
   return { peer, log };
 }
 
+/**
+ * A node holding `span` from copies, in `moverDir`, of `files` from `modelDir`, asking every 50 ms
+ * whether to move, with `freeBytes` of room and a 1 MiB KV budget: its log and the spans it started.
+ */
+function startMover(options: {
+  registry: string;
+  manifest: Manifest;
+  modelDir: string;
+  moverDir: string;
+  files: readonly string[];
+  freeBytes: number;
+  span: ShardSpan;
+  more?: Partial<Parameters<typeof serveWithRebalancing>[0]>;
+}): { log: Logged[]; started: ShardSpan[] } {
+  const { manifest, modelDir, moverDir } = options;
+  mkdirSync(moverDir);
+  for (const file of options.files) copyFileSync(join(modelDir, file), join(moverDir, file));
+  const log: Logged[] = [];
+  const started: ShardSpan[] = [];
+  const serving: ServingNode = { health: () => healthy(), close: async () => undefined };
+  const mover = serveWithRebalancing({
+    registry: options.registry,
+    modelId: manifest.modelId,
+    key: generateKeyPair(),
+    manifest,
+    dir: moverDir,
+    kvBudgetBytes: 1 << 20,
+    freeBytes: options.freeBytes,
+    intervalMs: 50,
+    log: loggerOf(log),
+    span: options.span,
+    node: serving,
+    start: async (span) => {
+      started.push(span);
+      return serving;
+    },
+    tokenizerPath: join(moverDir, manifest.tokenizerFile),
+    ...options.more,
+  });
+  cleanups.push(() => mover.close());
+  return { log, started };
+}
+
 test('a move fetches the new shard from a node serving it, not only from the registry', async () => {
   const modelDir = join(dir, 'tiny');
   const { manifest } = writeShardsDir(modelDir, 'tiny', 2);
@@ -104,30 +147,15 @@ test('a move fetches the new shard from a node serving it, not only from the reg
   await client.register(slow, nodeBody(slow, { shardIndex: 1, endpoint: peer.endpoint, capabilities: withTier('T5') }));
 
   const moverDir = join(dir, 'mover');
-  mkdirSync(moverDir);
-  copyFileSync(join(modelDir, manifest.shards[0]!.file), join(moverDir, manifest.shards[0]!.file));
-  const moverLog: Logged[] = [];
-  const started: ShardSpan[] = [];
-  const serving: ServingNode = { health: () => healthy(), close: async () => undefined };
-  const mover = serveWithRebalancing({
+  const { log: moverLog, started } = startMover({
     registry: registry.endpoint,
-    modelId: 'tiny',
-    key: generateKeyPair(),
     manifest,
-    dir: moverDir,
-    kvBudgetBytes: 1 << 20,
+    modelDir,
+    moverDir,
+    files: [manifest.shards[0]!.file],
     freeBytes: oneShard(manifest),
-    intervalMs: 50,
-    log: loggerOf(moverLog),
     span: { start: 0, end: 1 },
-    node: serving,
-    start: async (span) => {
-      started.push(span);
-      return serving;
-    },
-    tokenizerPath: join(moverDir, manifest.tokenizerFile),
   });
-  cleanups.push(() => mover.close());
 
   await waitFor('the move to shard 1', () => started.some((s) => s.start === 1), 20_000);
   assert.deepEqual(started, [{ start: 1, end: 2 }]);
@@ -172,33 +200,17 @@ test('a move to an overlapping span fetches only the files it lacks, from a peer
   // The mover holds shards 1–2, with room for two: shards 2–3 raise the slow shard 3, and the fast
   // node keeps shard 1 covered.
   const moverDir = join(spansDir, 'mover');
-  mkdirSync(moverDir);
-  for (const file of [manifest.shards[1]!.file, manifest.shards[2]!.file, manifest.tokenizerFile])
-    copyFileSync(join(modelDir, file), join(moverDir, file));
-  const moverLog: Logged[] = [];
-  const started: ShardSpan[] = [];
   const progress: [string, number, number][] = [];
-  const serving: ServingNode = { health: () => healthy(), close: async () => undefined };
-  const mover = serveWithRebalancing({
+  const { log: moverLog, started } = startMover({
     registry: registry.endpoint,
-    modelId: 'tiny',
-    key: generateKeyPair(),
     manifest,
-    dir: moverDir,
-    kvBudgetBytes: 1 << 20,
+    modelDir,
+    moverDir,
+    files: [manifest.shards[1]!.file, manifest.shards[2]!.file, manifest.tokenizerFile],
     freeBytes: (1 << 20) + 2 * Math.max(...manifest.shards.map((e) => e.bytes)),
-    intervalMs: 50,
-    log: loggerOf(moverLog),
     span: { start: 1, end: 3 },
-    node: serving,
-    start: async (span) => {
-      started.push(span);
-      return serving;
-    },
-    tokenizerPath: join(moverDir, manifest.tokenizerFile),
-    onProgress: (label, heldBytes, total) => progress.push([label, heldBytes, total]),
+    more: { onProgress: (label, heldBytes, total) => progress.push([label, heldBytes, total]) },
   });
-  cleanups.push(() => mover.close());
 
   await waitFor('the move to shards 2–3', () => started.length > 0, 20_000);
   assert.deepEqual(started, [{ start: 2, end: 4 }]);
@@ -273,32 +285,16 @@ test("a node that joined by range moves by range: the new shard's tensors from t
   await client.register(slow, body(slow, 1, 'T5'));
 
   const moverDir = join(dir, 'range-mover');
-  mkdirSync(moverDir);
-  for (const file of [manifest.shards[0]!.file, manifest.tokenizerFile])
-    copyFileSync(join(modelDir, file), join(moverDir, file));
-  const moverLog: Logged[] = [];
-  const started: ShardSpan[] = [];
-  const serving: ServingNode = { health: () => healthy(), close: async () => undefined };
-  const mover = serveWithRebalancing({
+  const { log: moverLog, started } = startMover({
     registry: registry.endpoint,
-    modelId: manifest.modelId,
-    key: generateKeyPair(),
     manifest,
-    dir: moverDir,
-    kvBudgetBytes: 1 << 20,
+    modelDir,
+    moverDir,
+    files: [manifest.shards[0]!.file, manifest.tokenizerFile],
     freeBytes: oneShard(manifest),
-    intervalMs: 50,
-    log: loggerOf(moverLog),
     span: { start: 0, end: 1 },
-    node: serving,
-    start: async (span) => {
-      started.push(span);
-      return serving;
-    },
-    tokenizerPath: join(moverDir, manifest.tokenizerFile),
-    rangeUrl: new URL(origin.url),
+    more: { rangeUrl: new URL(origin.url) },
   });
-  cleanups.push(() => mover.close());
 
   await waitFor('the move to shard 1', () => started.some((s) => s.start === 1), 20_000);
   const tensorBytes = shardTensors(manifest, target).reduce((sum, t) => sum + t.bytes, 0);

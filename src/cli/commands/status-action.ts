@@ -1,5 +1,5 @@
 import { connect, type ClusterStatus } from '../../client/client.ts';
-import { formatSpan } from '../../model/shards/span.ts';
+import { formatSpan, spanOf } from '../../model/shards/span.ts';
 import type { DiscoveredNode } from '../../registry/registry-client.ts';
 import { networkFailure } from '../network-errors.ts';
 import { registriesOf } from '../registry-option.ts';
@@ -28,7 +28,7 @@ export function formatStatus(status: ClusterStatus): string {
       lines.push(`  shard ${shard.shardIndex}  layers ${shard.layerStart}-${shard.layerEnd - 1}  ${count}`);
       for (const n of shard.nodes) {
         lines.push(
-          `    ${n.nodeId}  ${stateOf(n)}  ${n.endpoint}${n.tls ? ' (tls)' : ''}  tier ${n.tier || '?'}  network ${n.network || '?'}  sessions ${n.activeSessions}/${n.maxSessions}  ${n.computeUsPerToken} us/token  price ${n.pricePer1kTokens}  holds ${formatSpan({ start: n.shardIndex, end: n.shardEnd })}`,
+          `    ${n.nodeId}  ${stateOf(n)}  ${n.endpoint}${n.tls ? ' (tls)' : ''}  tier ${n.tier || '?'}  network ${n.network || '?'}  sessions ${n.activeSessions}/${n.maxSessions}  ${n.computeUsPerToken} us/token  price ${n.pricePer1kTokens}  holds ${formatSpan(spanOf(n))}`,
         );
       }
     }

@@ -32,6 +32,12 @@ export function checkSpan(manifest: Pick<Manifest, 'shards' | 'modelId'>, span: 
   return span;
 }
 
+/** The span a message names in its fields shard_index and shard_end (a hop, a ticket, a listed node). */
+export const spanOf = (named: { readonly shardIndex: number; readonly shardEnd: number }): ShardSpan => ({
+  start: named.shardIndex,
+  end: named.shardEnd,
+});
+
 /** The span holding only shard `index`. */
 export const spanOfShard = (index: number): ShardSpan => ({ start: index, end: index + 1 });
 
