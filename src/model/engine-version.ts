@@ -6,6 +6,8 @@
  * records the logits of one prompt, and fails on a change that forgot to.
  *
  * tessera-engine/0.1.0: attention summed in f64. tessera-engine/2: attention summed in f32, every
- * product and sum rounded (as f32 SIMD lanes compute).
+ * product and sum rounded (as f32 SIMD lanes compute). tessera-engine/3: SwiGLU and attention's
+ * exponentials in f32 (exact-math's expF32), attention's weights summed in four running sums and
+ * normalised once per output.
  */
-export const ENGINE_VERSION = 'tessera-engine/2';
+export const ENGINE_VERSION = 'tessera-engine/3';

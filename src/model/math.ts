@@ -1,9 +1,7 @@
 /**
- * The scalar functions of the forward pass, written out so their results depend only on this code
- * (not on the platform's libm): that is what makes the engine's output bytes reproducible.
+ * The row-wise arithmetic of the forward pass done in JavaScript, written out so its results
+ * depend only on this code: that is what makes the engine's output bytes reproducible.
  */
-export { exp, softmax } from '../tensor/exact-math.ts';
-export { silu } from '../tensor/swiglu-reference.ts';
 
 /** out = x / rms(x) * weight, per row of `size`. */
 export function rmsNorm(

@@ -1,5 +1,5 @@
 import type { AttentionShape } from './backend.ts';
-import { softmax } from './exact-math.ts';
+import { expF32 } from './exact-math.ts';
 
 /**
  * Causal multi-head attention of the query positions [startPos, startPos + n) over the cached
@@ -10,8 +10,9 @@ import { softmax } from './exact-math.ts';
  * Arithmetic is f32, every product and every sum rounded (as f32 SIMD lanes compute; an f32
  * product or sum computed in f64 and rounded once is the f32 result), sums in dimension order for a
  * score and position order for an output: the engine's output bytes depend on exactly this. The
- * softmax is exact-math's. This is the reference that the WebAssembly kernel (attentionHead in
- * wasm/kernels.ts) is held to, bit for bit; the engine runs the kernel.
+ * softmax weighs each value by e^(score − max) (exact-math's expF32) and divides the sum by the
+ * weights' total last, once per output. This is the reference that the WebAssembly kernel
+ * (attentionHead in wasm/kernels.ts) is held to, bit for bit; the engine runs the kernel.
  *
  * @param out    [n × heads × headDim] the attended values, one row per query position
  * @param q      [n × heads × headDim] the queries, RoPE already applied
@@ -48,15 +49,31 @@ export function attention(
         for (let d = 0; d < headDim; d++) dot = f32(dot + f32(q[qBase + d]! * keys[kBase + d]!));
         scores[p] = dot * scale;
       }
-      // softmax the scores into attention weights
-      softmax(scores, visible);
-      // weighted sum of the values
+      // the scores into attention weights, normalised in the weighted sum of the values
+      const inverse = 1 / attentionWeights(scores, visible);
       const outBase = t * qSize + h * headDim;
       for (let d = 0; d < headDim; d++) {
         let sum = 0;
         for (let p = 0; p < visible; p++) sum = f32(sum + f32(scores[p]! * values[p * kvSize + kvOffset + d]!));
-        out[outBase + d] = sum;
+        out[outBase + d] = sum * inverse;
       }
     }
   }
+}
+
+/**
+ * scores[p] = e^(scores[p] − max) for p < n, in place; returns their total in f64, summed as four
+ * running sums (of the positions p ≡ 0, 1, 2 and 3 mod 4, each in position order) added as
+ * (s0 + s1) + (s2 + s3): the order of the kernel's lanes.
+ */
+function attentionWeights(scores: Float32Array, n: number): number {
+  let max = -Infinity;
+  for (let p = 0; p < n; p++) if (scores[p]! > max) max = scores[p]!;
+  const sums = [0, 0, 0, 0];
+  for (let p = 0; p < n; p++) {
+    const e = expF32(Math.fround(scores[p]! - max));
+    scores[p] = e;
+    sums[p & 3] += e;
+  }
+  return sums[0]! + sums[1]! + (sums[2]! + sums[3]!);
 }

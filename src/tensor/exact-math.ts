@@ -1,59 +1,31 @@
 /**
- * exp and softmax written out in f64, so their results depend only on this code (not on the
- * platform's libm): the engine's output bytes are reproducible because of it. The attention kernel
- * of wasm/kernels.ts repeats them operation for operation, and its tests hold it to these.
+ * The exponential of the forward pass written out in f32 operations, so its results depend only on
+ * this code (not on the platform's libm): the engine's output bytes are reproducible because of it.
+ * It is expLanes of wasm/kernels.ts (with no error term), which SwiGLU and attention use there;
+ * their references here repeat it operation for operation, and the kernel tests hold them to it.
  */
 
-const LN2_HI = 6.9314718036912381649e-1;
-const LN2_LO = 1.90821492927058770002e-10;
-const INV_LN2 = 1.442695040888963387;
-const scratch = new Float64Array(1);
-const scratchWords = new Uint32Array(scratch.buffer);
-// The word holding a double's sign and exponent: index 1 on little-endian machines.
-const HIGH_WORD = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1 ? 1 : 0;
+const f32 = Math.fround;
+/** Below it e^q is taken as 0 (4e-38: no sum notices), so 2^k is never subnormal. */
+const EXP_FLOOR = -86;
+const INV_LN2 = f32(1.44269504);
+const LN2_HI = 0.693359375;
+const LN2_LO = f32(-2.1219444e-4);
+/** 1.5·2^23: adding it rounds an f32 of magnitude below 2^22 to an integer. */
+const ROUNDER = 12582912;
+const TAYLOR = [1 / 5040, 1 / 720, 1 / 120, 1 / 24, 1 / 6, 0.5, 1, 1].map(f32);
 
-/** 2^k for integer k in [-1022, 1023], built from its exponent bits (no BigInt: this is hot). */
-function powerOfTwo(k: number): number {
-  scratchWords[1 - HIGH_WORD] = 0;
-  scratchWords[HIGH_WORD] = (k + 1023) << 20;
-  return scratch[0]!;
-}
-
-/** e^x to about 1e-15 relative error: Cody–Waite reduction, then a degree-12 Taylor polynomial. */
-export function exp(x: number): number {
-  if (x !== x) return x;
-  if (x > 709) return Infinity;
-  if (x < -745) return 0;
-  const k = Math.round(x * INV_LN2);
-  const r = x - k * LN2_HI - k * LN2_LO;
-  let p = 1 / 479001600;
-  p = p * r + 1 / 39916800;
-  p = p * r + 1 / 3628800;
-  p = p * r + 1 / 362880;
-  p = p * r + 1 / 40320;
-  p = p * r + 1 / 5040;
-  p = p * r + 1 / 720;
-  p = p * r + 1 / 120;
-  p = p * r + 1 / 24;
-  p = p * r + 1 / 6;
-  p = p * r + 0.5;
-  p = p * r + 1;
-  p = p * r + 1;
-  // Split the scale so subnormal results (k < -1022) are still reached.
-  if (k < -1000) return p * powerOfTwo(k + 200) * powerOfTwo(-200);
-  return p * powerOfTwo(k);
-}
-
-/** In-place softmax of values[0, n). */
-export function softmax(values: Float32Array, n: number): void {
-  let max = -Infinity;
-  for (let i = 0; i < n; i++) if (values[i]! > max) max = values[i]!;
-  let sum = 0;
-  for (let i = 0; i < n; i++) {
-    const e = Math.fround(exp(values[i]! - max));
-    values[i] = e;
-    sum += e;
-  }
-  const inv = 1 / sum;
-  for (let i = 0; i < n; i++) values[i] = values[i]! * inv;
+/**
+ * e^q for q ≤ 0, about 1e-7 relative error (f32 rounding): k = round(q / ln 2), r = q − k·ln 2 in
+ * two parts (Cody–Waite), the degree-7 Taylor polynomial of e^r, times 2^k; 0 below e^−86; NaN
+ * stays NaN.
+ */
+export function expF32(q: number): number {
+  if (q < EXP_FLOOR) return 0;
+  const k = f32(f32(f32(q * INV_LN2) + ROUNDER) - ROUNDER);
+  const r = f32(f32(q - f32(k * LN2_HI)) - f32(k * LN2_LO));
+  let p = TAYLOR[0]!;
+  for (let i = 1; i < TAYLOR.length; i++) p = f32(f32(p * r) + TAYLOR[i]!);
+  // 2^k is exact (k in [-124, 0]), so this product rounds as the kernel's f32 product does
+  return f32(p * 2 ** k);
 }

@@ -1,14 +1,18 @@
 /**
  * The SwiGLU activation of a feed-forward block in plain JavaScript: the reference the WebAssembly
- * kernel (swigluF32 in wasm/kernels.ts) repeats operation for operation.
+ * kernel (swigluF32 in wasm/kernels.ts) repeats operation for operation, in f32.
  */
-import { exp } from './exact-math.ts';
+import { expF32 } from './exact-math.ts';
 
+const f32 = Math.fround;
+
+/** x / (1 + e^−x), as x / (1 + e^−|x|) or x·e^−|x| / (1 + e^−|x|): the exponential never overflows. */
 export function silu(x: number): number {
-  return x / (1 + exp(-x));
+  const e = expF32(-Math.abs(x));
+  return f32((x >= 0 ? x : f32(x * e)) / f32(1 + e));
 }
 
-/** gate[i] = silu(gate[i]) · up[i] for i < length, silu's result rounded to f32 first. */
+/** gate[i] = silu(gate[i]) · up[i] for i < length. */
 export function swiglu(gate: Float32Array, up: Float32Array, length: number): void {
-  for (let i = 0; i < length; i++) gate[i] = Math.fround(silu(gate[i]!)) * up[i]!;
+  for (let i = 0; i < length; i++) gate[i] = silu(gate[i]!) * up[i]!;
 }

@@ -1,5 +1,5 @@
 // WebAssembly SIMD kernels: products of weight rows, read in their GGML block layout, with
-// activation vectors, the sampler's softmax sums, and (at the end) attention over a KV cache.
+// activation vectors, the sampler's softmax sums, SwiGLU, and (at the end) attention over a KV cache.
 // Compiled by AssemblyScript (`npm run build:wasm`); every argument that names memory is a byte
 // address in the one shared memory.
 //
@@ -970,155 +970,73 @@ export function indicesAtLeastF32(x: usize, n: i32, t: f32, out: usize): i32 {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Attention
+// SwiGLU and attention
 //
-// Causal attention of one query head at a time over the cached keys and values, bit for bit as
-// the JavaScript reference (src/tensor/attention-reference.ts) computes it, since the engine's
-// output bytes are what audits recompute: each score sums f64 products q·k in dimension order and
-// is rounded to f32 once, when stored; softmax as exact-math.ts does it, with the same exp; each
-// output sums f64 products in position order. f32·f32 is exact in f64 and nothing here fuses a
-// multiply with an add, so each sum's bits depend only on its order. SIMD lanes hold independent
-// sums (two positions of the scores, two dimensions of the weighted sum), never parts of one.
-
-const LN2_HI: f64 = 6.9314718036912381649e-1;
-const LN2_LO: f64 = 1.90821492927058770002e-10;
-const INV_LN2: f64 = 1.442695040888963387;
-
-/** Math.round of JavaScript: the nearest integer, ties toward +∞ (exact below 2^52). */
-@inline function roundHalfUp(x: f64): f64 {
-  const up = ceil<f64>(x);
-  return up - 0.5 <= x ? up : up - 1.0;
-}
-
-/** 2^k for integer k in [-1022, 1023]. */
-@inline function powerOfTwo(k: i32): f64 {
-  return reinterpret<f64>(<i64>(k + 1023) << 52);
-}
-
-/** exp of exact-math.ts, operation for operation. */
-function expF64(x: f64): f64 {
-  if (x != x) return x;
-  if (x > 709) return Infinity;
-  if (x < -745) return 0;
-  const k = roundHalfUp(x * INV_LN2);
-  const r = x - k * LN2_HI - k * LN2_LO;
-  let p: f64 = 1.0 / 479001600.0;
-  p = p * r + 1.0 / 39916800.0;
-  p = p * r + 1.0 / 3628800.0;
-  p = p * r + 1.0 / 362880.0;
-  p = p * r + 1.0 / 40320.0;
-  p = p * r + 1.0 / 5040.0;
-  p = p * r + 1.0 / 720.0;
-  p = p * r + 1.0 / 120.0;
-  p = p * r + 1.0 / 24.0;
-  p = p * r + 1.0 / 6.0;
-  p = p * r + 0.5;
-  p = p * r + 1.0;
-  p = p * r + 1.0;
-  const e = <i32>k;
-  if (e < -1000) return p * powerOfTwo(e + 200) * powerOfTwo(-200);
-  return p * powerOfTwo(e);
-}
-
-/** Below it a lane takes expF64's scalar path (its scale split or its limits); above, neither applies. */
-const EXP_VECTOR_MIN: f64 = -690;
+// Both bit for bit as their JavaScript references (src/tensor/swiglu-reference.ts and
+// src/tensor/attention-reference.ts) compute them, since the engine's output bytes are what audits
+// recompute. Their exponentials are expLanes's (with no error term): plain f32 operations, which
+// the references repeat with Math.fround. SIMD lanes hold independent results, never parts of one.
 
 /**
- * expF64 of both lanes, the same operations in each lane, for lanes in [EXP_VECTOR_MIN, 709]
- * (where expF64 splits no scale and returns no limit); NaN and lanes outside take expF64 itself.
- */
-@inline function expF64x2(x: v128): v128 {
-  const inRange = v128.and(f64x2.ge(x, f64x2.splat(EXP_VECTOR_MIN)), f64x2.le(x, f64x2.splat(709)));
-  if (!i64x2.all_true(inRange)) {
-    return f64x2.replace_lane(
-      f64x2.splat(expF64(f64x2.extract_lane(x, 0))), 1, expF64(f64x2.extract_lane(x, 1)));
-  }
-  const t = f64x2.mul(x, f64x2.splat(INV_LN2));
-  const up = f64x2.ceil(t);
-  const k = v128.bitselect(up, f64x2.sub(up, f64x2.splat(1)), f64x2.le(f64x2.sub(up, f64x2.splat(0.5)), t));
-  const r = f64x2.sub(f64x2.sub(x, f64x2.mul(k, f64x2.splat(LN2_HI))), f64x2.mul(k, f64x2.splat(LN2_LO)));
-  let p = f64x2.splat(1.0 / 479001600.0);
-  p = f64x2.add(f64x2.mul(p, r), f64x2.splat(1.0 / 39916800.0));
-  p = f64x2.add(f64x2.mul(p, r), f64x2.splat(1.0 / 3628800.0));
-  p = f64x2.add(f64x2.mul(p, r), f64x2.splat(1.0 / 362880.0));
-  p = f64x2.add(f64x2.mul(p, r), f64x2.splat(1.0 / 40320.0));
-  p = f64x2.add(f64x2.mul(p, r), f64x2.splat(1.0 / 5040.0));
-  p = f64x2.add(f64x2.mul(p, r), f64x2.splat(1.0 / 720.0));
-  p = f64x2.add(f64x2.mul(p, r), f64x2.splat(1.0 / 120.0));
-  p = f64x2.add(f64x2.mul(p, r), f64x2.splat(1.0 / 24.0));
-  p = f64x2.add(f64x2.mul(p, r), f64x2.splat(1.0 / 6.0));
-  p = f64x2.add(f64x2.mul(p, r), f64x2.splat(0.5));
-  p = f64x2.add(f64x2.mul(p, r), f64x2.splat(1.0));
-  p = f64x2.add(f64x2.mul(p, r), f64x2.splat(1.0));
-  // 2^k from its exponent bits, k an integer in [-996, 1023]
-  const e = i64x2.extend_low_i32x4_s(i32x4.trunc_sat_f64x2_s_zero(k));
-  return f64x2.mul(p, i64x2.shl(i64x2.add(e, i64x2.splat(1023)), 52));
-}
-
-/**
- * swiglu of swiglu-reference.ts over f32 gate[0, n) and up[0, n), into gate: silu in f64
- * (x / (1 + exp(-x)), the exponential expF64's), rounded to f32, times up in f64, rounded to f32
- * on the store; two elements a step, each lane those operations. A NaN is stored as the one quiet
- * NaN 0x7fc00000: WebAssembly leaves the sign and payload of a computed NaN to the hardware, and a
- * result's bytes must not depend on the machine.
+ * swiglu of swiglu-reference.ts over f32 gate[0, n) and up[0, n), into gate, in f32: with
+ * e = e^−|x|, silu(x) = x / (1 + e) for x ≥ 0 and x·e / (1 + e) below (so the exponential never
+ * overflows), times up; four elements a step. A NaN is stored as the one quiet NaN 0x7fc00000:
+ * WebAssembly leaves the sign and payload of a computed NaN to the hardware, and a result's bytes
+ * must not depend on the machine.
  */
 const QUIET_NAN_F32: u32 = 0x7fc00000;
 
+@inline function swigluLanes(x: v128, up: v128): v128 {
+  const e = expLanes(f32x4.neg(f32x4.abs(x)), f32x4.splat(0));
+  const numerator = v128.bitselect(x, f32x4.mul(x, e), f32x4.ge(x, f32x4.splat(0)));
+  const y = f32x4.mul(f32x4.div(numerator, f32x4.add(f32x4.splat(1), e)), up);
+  return v128.bitselect(i32x4.splat(QUIET_NAN_F32), y, f32x4.ne(y, y));
+}
+
 export function swigluF32(gate: usize, up: usize, n: i32): void {
-  const one = f64x2.splat(1);
   let i = 0;
-  for (; i + 2 <= n; i += 2) {
+  for (; i + 4 <= n; i += 4) {
     const g = gate + (<usize>i << 2);
-    const x = f64x2.promote_low_f32x4(v128.load64_zero(g));
-    const silu = f32x4.demote_f64x2_zero(f64x2.div(x, f64x2.add(one, expF64x2(f64x2.neg(x)))));
-    const product = f64x2.mul(f64x2.promote_low_f32x4(silu), f64x2.promote_low_f32x4(v128.load64_zero(up + (<usize>i << 2))));
-    const y = f32x4.demote_f64x2_zero(product);
-    v128.store64_lane(g, v128.bitselect(i32x4.splat(QUIET_NAN_F32), y, f32x4.ne(y, y)), 0);
+    v128.store(g, swigluLanes(v128.load(g), v128.load(up + (<usize>i << 2))));
   }
-  if (i < n) {
+  for (; i < n; i++) {
+    // the tail one lane at a time, through the same lane operations
     const g = gate + (<usize>i << 2);
-    const x = <f64>load<f32>(g);
-    const silu = <f32>(x / (1.0 + expF64(-x)));
-    const y = <f32>(<f64>silu * <f64>load<f32>(up + (<usize>i << 2)));
-    store<u32>(g, y != y ? QUIET_NAN_F32 : reinterpret<u32>(y));
+    store<f32>(g, f32x4.extract_lane(swigluLanes(f32x4.splat(load<f32>(g)), f32x4.splat(load<f32>(up + (<usize>i << 2)))), 0));
   }
 }
 
 /**
- * softmax of exact-math.ts over the f32 values x[0, n), in place: the exponentials two at a time
- * (each lane expF64's own operations), their sum in index order.
+ * The attention weights of one query row before normalising, in place over its scores x[0, n):
+ * e^(x_p − max), each an expLanes result; returns their sum in f64, taken as four running sums (of
+ * the positions p ≡ 0, 1, 2 and 3 mod 4, each in position order) added as (s0 + s1) + (s2 + s3).
+ * The entries up to the next multiple of 4 are overwritten (the scratch has room for them).
  */
-function softmaxF32(x: usize, n: i32): void {
-  let max: f32 = -Infinity;
-  for (let i = 0; i < n; i++) {
-    const v = load<f32>(x + (<usize>i << 2));
-    if (v > max) max = v;
+function attentionWeights(x: usize, n: i32): f64 {
+  const end = x + (<usize>((n + 3) & ~3) << 2);
+  // pad the last quad with −∞, whose weight is 0: whole quads, and sums unchanged
+  for (let p = x + (<usize>n << 2); p < end; p += 4) store<f32>(p, -Infinity);
+  let m = f32x4.splat(-Infinity);
+  for (let p = x; p < end; p += 16) m = f32x4.pmax(m, v128.load(p));
+  m = f32x4.pmax(m, i32x4.shuffle(m, m, 2, 3, 0, 1));
+  const negMax = f32x4.neg(f32x4.pmax(m, i32x4.shuffle(m, m, 1, 0, 3, 2)));
+  const zero = f32x4.splat(0);
+  let low = f64x2.splat(0);
+  let high = f64x2.splat(0);
+  for (let p = x; p < end; p += 16) {
+    const e = expLanes(f32x4.add(v128.load(p), negMax), zero);
+    v128.store(p, e);
+    low = f64x2.add(low, f64x2.promote_low_f32x4(e));
+    high = f64x2.add(high, f64x2.promote_low_f32x4(i32x4.shuffle(e, e, 2, 3, 2, 3)));
   }
-  const shift = f64x2.splat(<f64>max);
-  let sum: f64 = 0;
-  let i = 0;
-  for (; i + 2 <= n; i += 2) {
-    const at = x + (<usize>i << 2);
-    const e = f32x4.demote_f64x2_zero(expF64x2(f64x2.sub(f64x2.promote_low_f32x4(v128.load64_zero(at)), shift)));
-    v128.store64_lane(at, e, 0);
-    sum += <f64>f32x4.extract_lane(e, 0);
-    sum += <f64>f32x4.extract_lane(e, 1);
-  }
-  if (i < n) {
-    const at = x + (<usize>i << 2);
-    const e = <f32>expF64(<f64>load<f32>(at) - <f64>max);
-    store<f32>(at, e);
-    sum += <f64>e;
-  }
-  const inv = f64x2.splat(1.0 / sum);
-  for (i = 0; i + 2 <= n; i += 2) {
-    const at = x + (<usize>i << 2);
-    v128.store64_lane(at, f32x4.demote_f64x2_zero(f64x2.mul(f64x2.promote_low_f32x4(v128.load64_zero(at)), inv)), 0);
-  }
-  if (i < n) {
-    const at = x + (<usize>i << 2);
-    store<f32>(at, <f32>(<f64>load<f32>(at) * f64x2.extract_lane(inv, 0)));
-  }
+  return (f64x2.extract_lane(low, 0) + f64x2.extract_lane(low, 1)) + (f64x2.extract_lane(high, 0) + f64x2.extract_lane(high, 1));
+}
+
+/** f32(a_i · scale) per lane of the f32x4 a, the product in f64 (scale: an f64 in both lanes). */
+@inline function scaleLanes(a: v128, scale: v128): v128 {
+  const lo = f32x4.demote_f64x2_zero(f64x2.mul(f64x2.promote_low_f32x4(a), scale));
+  const hi = f32x4.demote_f64x2_zero(f64x2.mul(f64x2.promote_low_f32x4(i32x4.shuffle(a, a, 2, 3, 2, 3)), scale));
+  return i32x4.shuffle(lo, hi, 0, 1, 4, 5);
 }
 
 /**
@@ -1212,14 +1130,16 @@ function attentionScores(q: usize, keys: usize, headDim: i32, visible: i32, scal
 }
 
 /**
- * out[d] = Σ_p w[p]·v_p[d] for d < headDim, every product and sum rounded to f32, summed in
- * position order; values f32 as the cache holds them (one head's row of position p at values + p ·
- * stride): sixteen dimensions at a time in four f32x4 accumulators, each lane one dimension's sum.
+ * out[d] = f32(f32(Σ_p w[p]·v_p[d]) · scale) for d < headDim, every product and sum rounded to
+ * f32, summed in position order, the last product in f64 (scale normalises the weights); values
+ * f32 as the cache holds them (one head's row of position p at values + p · stride): sixteen
+ * dimensions at a time in four f32x4 accumulators, each lane one dimension's sum.
  */
 function attentionValues(
-  w: usize, values: usize, stride: usize, headDim: i32, visible: i32, out: usize, d: i32 = 0,
+  w: usize, values: usize, stride: usize, headDim: i32, visible: i32, scale: f64, out: usize, d: i32 = 0,
 ): void {
   const end = w + (<usize>visible << 2);
+  const scale2 = f64x2.splat(scale);
   for (; d + 16 <= headDim; d += 16) {
     let a0 = f32x4.splat(0);
     let a1 = f32x4.splat(0);
@@ -1235,10 +1155,10 @@ function attentionValues(
       v += stride;
     }
     const o = out + (<usize>d << 2);
-    v128.store(o, a0);
-    v128.store(o, a1, 16);
-    v128.store(o, a2, 32);
-    v128.store(o, a3, 48);
+    v128.store(o, scaleLanes(a0, scale2));
+    v128.store(o, scaleLanes(a1, scale2), 16);
+    v128.store(o, scaleLanes(a2, scale2), 32);
+    v128.store(o, scaleLanes(a3, scale2), 48);
   }
   for (; d + 4 <= headDim; d += 4) {
     let a = f32x4.splat(0);
@@ -1247,7 +1167,7 @@ function attentionValues(
       a = f32x4.add(a, f32x4.mul(v128.load32_splat(wp), v128.load(v)));
       v += stride;
     }
-    v128.store(out + (<usize>d << 2), a);
+    v128.store(out + (<usize>d << 2), scaleLanes(a, scale2));
   }
   for (; d < headDim; d++) {
     let sum: f32 = 0;
@@ -1256,14 +1176,14 @@ function attentionValues(
       sum += load<f32>(wp) * load<f32>(v);
       v += stride;
     }
-    store<f32>(out + (<usize>d << 2), sum);
+    store<f32>(out + (<usize>d << 2), <f32>(<f64>sum * scale));
   }
 }
 
 /**
  * attentionScores for two query rows at once (q0 and q1, each its own lanes and sums), sharing each
  * key load: over the quads that hold `visible` positions, the second row's; the first row, which
- * sees one position fewer, gets a score too many, which its softmax never reads.
+ * sees one position fewer, gets a score too many, which attentionWeights overwrites.
  */
 function attentionScores2(
   q0: usize, q1: usize, keys: usize, headDim: i32, visible: i32, scale: f32, scores0: usize, scores1: usize,
@@ -1332,10 +1252,12 @@ function attentionScores2(
  * second query head of the same key/value head, in a decode step).
  */
 function attentionValues2(
-  w0: usize, w1: usize, values: usize, stride: usize, headDim: i32, visible: i32, out0: usize, out1: usize,
-  extra: bool,
+  w0: usize, w1: usize, values: usize, stride: usize, headDim: i32, visible: i32, scale0: f64, scale1: f64,
+  out0: usize, out1: usize, extra: bool,
 ): void {
   const end = w0 + (<usize>visible << 2);
+  const scale0x2 = f64x2.splat(scale0);
+  const scale1x2 = f64x2.splat(scale1);
   let d = 0;
   for (; d + 8 <= headDim; d += 8) {
     let a0 = f32x4.splat(0);
@@ -1362,15 +1284,15 @@ function attentionValues2(
       b1 = f32x4.add(b1, f32x4.mul(s1, v128.load(v, 16)));
     }
     const o0 = out0 + (<usize>d << 2);
-    v128.store(o0, a0);
-    v128.store(o0, a1, 16);
+    v128.store(o0, scaleLanes(a0, scale0x2));
+    v128.store(o0, scaleLanes(a1, scale0x2), 16);
     const o1 = out1 + (<usize>d << 2);
-    v128.store(o1, b0);
-    v128.store(o1, b1, 16);
+    v128.store(o1, scaleLanes(b0, scale1x2));
+    v128.store(o1, scaleLanes(b1, scale1x2), 16);
   }
   if (d < headDim) {
-    attentionValues(w0, values, stride, headDim, visible, out0, d);
-    attentionValues(w1, values, stride, headDim, extra ? visible + 1 : visible, out1, d);
+    attentionValues(w0, values, stride, headDim, visible, scale0, out0, d);
+    attentionValues(w1, values, stride, headDim, extra ? visible + 1 : visible, scale1, out1, d);
   }
 }
 
@@ -1406,9 +1328,10 @@ export function attentionHead(
       const row0 = <usize>t * qStride + <usize>h * rowBytes;
       const row1 = row0 + rowBytes;
       attentionScores2(q + row0, q + row1, headKeys, headDim, visible, scale, scores0, scores1);
-      softmaxF32(scores0, visible);
-      softmaxF32(scores1, visible);
-      attentionValues2(scores0, scores1, headValues, valueStride, headDim, visible, out + row0, out + row1, false);
+      const sum0 = attentionWeights(scores0, visible);
+      const sum1 = attentionWeights(scores1, visible);
+      attentionValues2(scores0, scores1, headValues, valueStride, headDim, visible, 1.0 / sum0, 1.0 / sum1,
+        out + row0, out + row1, false);
     }
     return;
   }
@@ -1419,15 +1342,16 @@ export function attentionHead(
     const row0 = <usize>t * qStride + <usize>h * rowBytes;
     const row1 = row0 + qStride;
     attentionScores2(q + row0, q + row1, headKeys, headDim, visible + 1, scale, scores0, scores1);
-    softmaxF32(scores0, visible);
-    softmaxF32(scores1, visible + 1);
-    attentionValues2(scores0, scores1, headValues, valueStride, headDim, visible, out + row0, out + row1, true);
+    const sum0 = attentionWeights(scores0, visible);
+    const sum1 = attentionWeights(scores1, visible + 1);
+    attentionValues2(scores0, scores1, headValues, valueStride, headDim, visible, 1.0 / sum0, 1.0 / sum1,
+      out + row0, out + row1, true);
   }
   if (t < t1) {
     const visible = startPos + t + 1;
     const row = <usize>t * qStride + <usize>h * rowBytes;
     attentionScores(q + row, headKeys, headDim, visible, scale, scores0);
-    softmaxF32(scores0, visible);
-    attentionValues(scores0, headValues, valueStride, headDim, visible, out + row);
+    const sum = attentionWeights(scores0, visible);
+    attentionValues(scores0, headValues, valueStride, headDim, visible, 1.0 / sum, out + row);
   }
 }
