@@ -50,6 +50,8 @@ export function recomputeOutputHash(engine: Engine, input: TicketInputBytes): Bu
         `ticket input is not a valid step: ${error.message}`,
       );
     throw error;
+  } finally {
+    cache.release();
   }
   const output = result.logits ?? result.hidden!;
   return sha256(new Uint8Array(output.buffer, output.byteOffset, output.byteLength));

@@ -174,7 +174,7 @@ export class Engine {
   }
 
   createCache(budgetBytes: number): KvCache {
-    return new KvCache(this.config, this.layers.length, budgetBytes);
+    return new KvCache(this.config, this.layers.length, budgetBytes, this.backend);
   }
 
   /**

@@ -50,15 +50,20 @@ export function* generate(
   const sampler = new Sampler(options);
   const decoder = tokenizer.streamDecoder();
   const history = [...promptIds];
-  let logits = engine.forward(cache, { tokens: promptIds }, 0).logits!;
-  for (let produced = 0; produced < maxTokens; produced++) {
-    const sampled = sampler.sample(logits, history, options.logprobs ?? 0);
-    if (tokenizer.isEndOfGeneration(sampled.id)) break;
-    history.push(sampled.id);
-    // the alternatives decoded in the context the chosen token is, before it moves the decoder on
-    const top = sampled.top.map((t) => ({ ...t, text: decoder.peek(t.id) }));
-    yield { id: sampled.id, logprob: sampled.logprob, text: decoder.push(sampled.id), top };
-    if (produced + 1 < maxTokens) logits = engine.forward(cache, { tokens: [sampled.id] }, history.length - 1).logits!;
+  try {
+    let logits = engine.forward(cache, { tokens: promptIds }, 0).logits!;
+    for (let produced = 0; produced < maxTokens; produced++) {
+      const sampled = sampler.sample(logits, history, options.logprobs ?? 0);
+      if (tokenizer.isEndOfGeneration(sampled.id)) break;
+      history.push(sampled.id);
+      // the alternatives decoded in the context the chosen token is, before it moves the decoder on
+      const top = sampled.top.map((t) => ({ ...t, text: decoder.peek(t.id) }));
+      yield { id: sampled.id, logprob: sampled.logprob, text: decoder.push(sampled.id), top };
+      if (produced + 1 < maxTokens)
+        logits = engine.forward(cache, { tokens: [sampled.id] }, history.length - 1).logits!;
+    }
+    return decoder.flush();
+  } finally {
+    cache.release();
   }
-  return decoder.flush();
 }

@@ -106,6 +106,7 @@ export function measureLayerMs(
     engine.forward(cache, { hidden: step }, prompt + run);
     times.push(performance.now() - start);
   }
+  cache.release();
   return median(times);
 }
 

@@ -31,6 +31,7 @@ import {
   ForwardReason,
   NodeStatusError,
   PassThroughStatus,
+  sessionExpired,
   toStatus,
   type FailedHop,
 } from '../protocol/forward-status.ts';
@@ -580,6 +581,7 @@ export class ForwardStream {
         ...parts,
       });
     } catch (error) {
+      if (session.evicted) throw sessionExpired(session.id);
       if (error instanceof EngineInputError)
         throw new NodeStatusError(ForwardReason.INVALID_STEP, 'invalid', error.message);
       if (error instanceof CacheFullError)

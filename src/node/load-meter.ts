@@ -16,6 +16,7 @@ export class LoadMeter {
     const started = performance.now();
     engine.forward(cache, range.embedding ? { tokens: [0] } : { hidden: new Float32Array(config.hiddenSize) }, 0);
     this.usPerToken = (performance.now() - started) * 1000;
+    cache.release();
   }
 
   get microsecondsPerToken(): number {

@@ -1,13 +1,14 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { KvCache } from '../model/kv-cache.ts';
+import { createReferenceBackend } from '../tensor/reference-backend.ts';
 import type { ModelConfig } from '../model/model-files.ts';
 import { NodeStatusError } from '../protocol/forward-status.ts';
 import { SessionStore, type EvictionReason } from './session-store.ts';
 
 // 2 layers × 4 values per row × 8 bytes (key and value, f32): 64 bytes per position.
 const CONFIG = { kvHeads: 1, headDim: 4, contextLength: 1024 } as ModelConfig;
-const cache = () => new KvCache(CONFIG, 2, 1 << 20);
+const cache = () => new KvCache(CONFIG, 2, 1 << 20, createReferenceBackend());
 
 function fixture(options: { maxSessions?: number; cacheBytes?: number; idleTimeoutMs?: number } = {}) {
   let now = 1000;

@@ -32,13 +32,14 @@ export class Session {
     return this.#cache === undefined;
   }
 
-  /** The session's KV cache; SESSION_EXPIRED once evicted (the memory is let go at eviction). */
+  /** The session's KV cache; SESSION_EXPIRED once evicted (the memory is given back at eviction). */
   get cache(): KvCache {
     if (this.#cache === undefined) throw sessionExpired(this.id);
     return this.#cache;
   }
 
   dropCache(): void {
+    this.#cache?.release();
     this.#cache = undefined;
     this.bytes = 0;
   }

@@ -154,6 +154,11 @@ export class StepBatcher {
   }
 
   private runBatch(): void {
+    // A session evicted while its step waited has no cache left to run it in.
+    for (const pending of this.queue.filter((p) => p.request.cache.released)) {
+      this.remove(pending);
+      pending.reject(new Error("the session's KV cache was given back before its step ran"));
+    }
     const picked = this.pick();
     if (picked.length === 0) return;
     const { engine } = picked[0]!.pending.request;

@@ -1,5 +1,6 @@
 import type { AttentionShape } from './backend.ts';
 import { expF32 } from './exact-math.ts';
+import { keyQuadIndex } from './key-quads.ts';
 
 /**
  * Causal multi-head attention of the query positions [startPos, startPos + n) over the cached
@@ -16,7 +17,7 @@ import { expF32 } from './exact-math.ts';
  *
  * @param out    [n × heads × headDim] the attended values, one row per query position
  * @param q      [n × heads × headDim] the queries, RoPE already applied
- * @param keys   [positions × kvHeads × headDim] the layer's cached keys, RoPE already applied
+ * @param keys   the layer's cached keys in quads of positions (key-quads.ts), RoPE already applied
  * @param values [positions × kvHeads × headDim] the layer's cached values
  * @param scores [≥ startPos + n] scratch for one head's attention weights
  */
@@ -41,12 +42,13 @@ export function attention(
     const visible = startPos + t + 1;
     for (let h = 0; h < heads; h++) {
       const qBase = t * qSize + h * headDim;
-      const kvOffset = Math.floor(h / group) * headDim;
+      const kvHead = Math.floor(h / group);
+      const kvOffset = kvHead * headDim;
       // scores: q · k / sqrt(headDim) for each visible position
       for (let p = 0; p < visible; p++) {
-        const kBase = p * kvSize + kvOffset;
+        const kBase = keyQuadIndex(p, kvHead, 0, kvHeads, headDim);
         let dot = 0;
-        for (let d = 0; d < headDim; d++) dot = f32(dot + f32(q[qBase + d]! * keys[kBase + d]!));
+        for (let d = 0; d < headDim; d++) dot = f32(dot + f32(q[qBase + d]! * keys[kBase + 4 * d]!));
         scores[p] = dot * scale;
       }
       // the scores into attention weights, normalised in the weighted sum of the values

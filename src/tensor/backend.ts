@@ -33,7 +33,9 @@ export interface Backend {
   /**
    * Causal attention of the query positions [startPos, startPos + n) over the cached positions
    * [0, startPos + n), with the bytes of attention-reference.ts whatever the thread count.
-   * out, q: [n × heads × headDim]; keys, values: [≥ startPos + n positions × kvHeads × headDim].
+   * out, q: [n × heads × headDim]; keys: ≥ startPos + n positions in quads (key-quads.ts); values:
+   * [≥ startPos + n positions × kvHeads × headDim]. Keys and values from allocFloats are read
+   * where they lie; others are copied in first.
    */
   attention(
     out: Float32Array,
@@ -49,6 +51,13 @@ export interface Backend {
    * swiglu-reference.ts.
    */
   swiglu(gate: Float32Array, up: Float32Array, length: number): void;
+  /**
+   * Room for `length` f32 values (zeroed or not) that attention reads in place: a KV cache's.
+   * Where the backend has no room left, a plain array, which attention copies in.
+   */
+  allocFloats(length: number): Float32Array;
+  /** Gives back an array of allocFloats (ignored for others, and after close); it must not be used again. */
+  freeFloats(array: Float32Array): void;
   /** Row r of W dequantized to f32 (embedding lookup). */
   row(w: Matrix, r: number, out: Float32Array): Float32Array;
   /** Frees workers and memory. */

@@ -46,6 +46,8 @@ export function createReferenceBackend(): Backend {
       attention(out, q, keys, values, new Float32Array(startPos + n), shape, startPos, n);
     },
     swiglu,
+    allocFloats: (length: number) => new Float32Array(length),
+    freeFloats(): void {},
     row(w: Matrix, r: number, out: Float32Array): Float32Array {
       const rowBytes = byteSize(w.type, w.cols);
       return dequantize(w.type, w.bytes.subarray(r * rowBytes, (r + 1) * rowBytes), w.cols, out);

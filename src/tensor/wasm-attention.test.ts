@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { randomValues } from '../../test/support/tensor-data.ts';
 import { attention } from './attention-reference.ts';
 import type { AttentionShape, Backend } from './backend.ts';
+import { keyQuadIndex } from './key-quads.ts';
 import { createWasmBackend } from './wasm-backend.ts';
 
 interface Case extends AttentionShape {
@@ -141,14 +142,47 @@ test('a decode step reads only the cached positions before its own, whatever lie
   const inputs = inputsOf(c, 3);
   const first = new Float32Array(c.heads * c.headDim);
   two.attention(first, inputs.q, inputs.keys, inputs.values, c, c.startPos, c.n);
-  // overwrite the cache's rows past the visible ones
-  const row = c.kvHeads * c.headDim;
-  inputs.keys.fill(1e30, (c.startPos + 1) * row);
-  inputs.values.fill(Number.NaN, (c.startPos + 1) * row);
+  // overwrite the cache past the visible positions, the rest of the last quad of keys included
+  const positions = inputs.keys.length / (c.kvHeads * c.headDim);
+  for (let p = c.startPos + 1; p < positions; p++)
+    for (let h = 0; h < c.kvHeads; h++)
+      for (let d = 0; d < c.headDim; d++) inputs.keys[keyQuadIndex(p, h, d, c.kvHeads, c.headDim)] = Number.NaN;
+  inputs.values.fill(Number.NaN, (c.startPos + 1) * c.kvHeads * c.headDim);
   const second = new Float32Array(c.heads * c.headDim);
   two.attention(second, inputs.q, inputs.keys, inputs.values, c, c.startPos, c.n);
   assert.ok(bytesOf(second).equals(bytesOf(first)));
   assert.ok(second.every(Number.isFinite));
+});
+
+test("keys and values in the backend's own memory (allocFloats) are read in place, with the bytes of copied ones", () => {
+  for (const [i, c] of CASES.entries()) {
+    const inputs = inputsOf(c, 500 + i);
+    const expected = bytesOf(referenceOf(c, inputs));
+    for (const backend of [one, two]) {
+      const keys = backend.allocFloats(inputs.keys.length);
+      const values = backend.allocFloats(inputs.values.length);
+      keys.set(inputs.keys);
+      values.set(inputs.values);
+      const out = new Float32Array(c.n * c.heads * c.headDim);
+      backend.attention(out, inputs.q, keys, values, c, c.startPos, c.n);
+      assert.ok(bytesOf(out).equals(expected), `${label(c)} at ${backend.threads} thread(s), in place`);
+      backend.freeFloats(keys);
+      backend.freeFloats(values);
+    }
+  }
+});
+
+test('a region given back is handed out again for the same size, and arrays not from allocFloats are ignored', () => {
+  const first = one.allocFloats(1000);
+  const at = first.byteOffset;
+  one.freeFloats(first);
+  one.freeFloats(new Float32Array(1000));
+  const again = one.allocFloats(1000);
+  assert.equal(again.byteOffset, at);
+  const other = one.allocFloats(1000);
+  assert.notEqual(other.byteOffset, at, 'a region is handed out once');
+  one.freeFloats(again);
+  one.freeFloats(other);
 });
 
 test('attention refuses shapes it cannot run before touching its output', () => {

@@ -28,8 +28,8 @@ import {
   runJobRows,
   scaleRecordBytes,
   Slot,
-  quadKeyBytes,
 } from './wasm-kernels.ts';
+import { keyQuadFloats } from './key-quads.ts';
 import type { PoolWorkerData } from './wasm-worker.ts';
 
 export { createReferenceBackend } from './reference-backend.ts';
@@ -53,9 +53,14 @@ const PARALLEL_MIN_WORK = 1 << 16;
 const CALLER_SPINS = 1 << 14;
 const WORKER_SPINS = 1 << 14;
 
-/** Bump allocator over the shared memory; the memory only grows. */
+/**
+ * Bump allocator over the shared memory; the memory only grows. Regions given back (KV caches)
+ * are kept by size and handed out again for that size: caches grow by doubling from one size, so
+ * the sizes recur.
+ */
 class Heap {
   bytes: Uint8Array;
+  private readonly freed = new Map<number, number[]>();
 
   constructor(
     readonly memory: WebAssembly.Memory,
@@ -70,7 +75,7 @@ class Heap {
     if (end > this.memory.buffer.byteLength) {
       const pages = Math.ceil((end - this.memory.buffer.byteLength) / PAGE);
       if (this.memory.buffer.byteLength / PAGE + pages > MAX_PAGES) {
-        throw new Error(`out of WebAssembly memory: ${end} bytes needed, 4 GiB is the limit`);
+        throw new OutOfKernelMemory(`out of WebAssembly memory: ${end} bytes needed, 4 GiB is the limit`);
       }
       this.memory.grow(pages);
       // Growing replaces the buffer object; views made before stay valid over their old range.
@@ -79,15 +84,34 @@ class Heap {
     this.top = end;
     return at;
   }
+
+  /** A region of `size` bytes given back earlier, else a new one; undefined past the memory's limit. */
+  reuseOrAlloc(size: number): number | undefined {
+    const at = this.freed.get(size)?.pop();
+    if (at !== undefined) return at;
+    try {
+      return this.alloc(size);
+    } catch (error) {
+      if (error instanceof OutOfKernelMemory) return undefined;
+      throw error;
+    }
+  }
+
+  giveBack(at: number, size: number): void {
+    const list = this.freed.get(size);
+    if (list === undefined) this.freed.set(size, [at]);
+    else list.push(at);
+  }
 }
 
-/** Working space of one attention: its operands, copied in, the keys in quads, and each thread's scratch. */
+class OutOfKernelMemory extends Error {}
+
+/** Working space of one attention: its operands, copied in (keys and values unless they lie here), and each thread's scratch. */
 interface AttentionScratch {
   q: number;
   out: number;
   keys: number;
   values: number;
-  quadKeys: number;
   scratch: number;
 }
 
@@ -148,6 +172,8 @@ async function startWorkers(count: number, data: Omit<PoolWorkerData, 'thread'>)
 
 class WasmBackend implements Backend {
   private readonly matrices = new WeakSet<Matrix>();
+  /** allocFloats's arrays in this memory, and their regions' sizes in bytes. */
+  private readonly floats = new WeakMap<Float32Array, number>();
   private generation = 0;
   private scratch: Scratch | undefined;
   private scratchCapacity = { elements: 0, records: 0, outputs: 0 };
@@ -217,29 +243,31 @@ class WasmBackend implements Backend {
     if (heads % kvHeads !== 0) throw new Error(`kvHeads ${kvHeads} does not divide heads ${heads}`);
     const visible = startPos + n;
     const queries = n * heads * headDim;
-    const cached = visible * kvHeads * headDim;
+    const cachedKeys = keyQuadFloats(visible, kvHeads, headDim);
+    const cachedValues = visible * kvHeads * headDim;
     if (q.length < queries || out.length < queries) throw new Error(`q and out need ${queries} values`);
-    if (keys.length < cached || values.length < cached) throw new Error(`keys and values need ${cached} values`);
+    if (keys.length < cachedKeys || values.length < cachedValues)
+      throw new Error(`keys and values need ${cachedKeys} and ${cachedValues} values`);
 
+    const keysHere = this.floats.has(keys);
+    const valuesHere = this.floats.has(values);
     const scratchStride = attentionScratchBytes(visible);
     const s = this.reserveAttention({
       q: 4 * queries,
       out: 4 * queries,
-      keys: 4 * cached,
-      values: 4 * cached,
-      quadKeys: quadKeyBytes(visible, kvHeads, headDim),
+      keys: keysHere ? 0 : 4 * cachedKeys,
+      values: valuesHere ? 0 : 4 * cachedValues,
       scratch: scratchStride * (this.workers.length + 1),
     });
     const buffer = this.heap.bytes.buffer;
     new Float32Array(buffer, s.q, queries).set(q.subarray(0, queries));
-    new Float32Array(buffer, s.keys, cached).set(keys.subarray(0, cached));
-    new Float32Array(buffer, s.values, cached).set(values.subarray(0, cached));
-    this.kernels.attentionQuadKeys(s.keys, visible, kvHeads, headDim, s.quadKeys);
+    if (!keysHere) new Float32Array(buffer, s.keys, cachedKeys).set(keys.subarray(0, cachedKeys));
+    if (!valuesHere) new Float32Array(buffer, s.values, cachedValues).set(values.subarray(0, cachedValues));
     const block = Math.max(n === 1 ? 1 : ATTENTION_BLOCK, Math.ceil((heads * n) / ATTENTION_MAX_CHUNKS));
     const job: AttentionJob = {
       q: s.q,
-      keys: s.quadKeys,
-      values: s.values,
+      keys: keysHere ? keys.byteOffset : s.keys,
+      values: valuesHere ? values.byteOffset : s.values,
       out: s.out,
       scratch: s.scratch,
       scratchStride,
@@ -275,6 +303,24 @@ class WasmBackend implements Backend {
     new Float32Array(buffer, s.out, length).set(up.subarray(0, length));
     this.kernels.swigluF32(s.x, s.out, length);
     gate.set(new Float32Array(this.heap.bytes.buffer, s.x, length));
+  }
+
+  allocFloats(length: number): Float32Array {
+    this.assertOpen();
+    if (!Number.isInteger(length) || length < 0) throw new Error(`length must be a whole number, got ${length}`);
+    const size = Math.ceil((4 * length) / 64) * 64;
+    const at = this.heap.reuseOrAlloc(size);
+    if (at === undefined) return new Float32Array(length);
+    const array = new Float32Array(this.heap.memory.buffer, at, length);
+    this.floats.set(array, size);
+    return array;
+  }
+
+  freeFloats(array: Float32Array): void {
+    const size = this.floats.get(array);
+    if (size === undefined || this.closed) return;
+    this.floats.delete(array);
+    this.heap.giveBack(array.byteOffset, size);
   }
 
   row(w: Matrix, r: number, out: Float32Array): Float32Array {

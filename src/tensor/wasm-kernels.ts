@@ -73,8 +73,6 @@ export interface KernelExports {
     t0: number,
     t1: number,
   ): void;
-  /** Cached keys, f32, into the quads of positions attentionHead reads. */
-  attentionQuadKeys(keys: number, positions: number, kvHeads: number, headDim: number, keysOut: number): void;
 }
 
 const KERNEL_NAMES: Readonly<Record<GgmlType, keyof KernelExports>> = {
@@ -166,7 +164,7 @@ export interface Job {
 
 /**
  * An attention, as the kernels take it: q and out [n × heads × headDim] f32, keys of startPos + n
- * positions as attentionQuadKeys lays them out, values as cached; each thread's scratch at scratch +
+ * positions in quads (key-quads.ts), values as cached; each thread's scratch at scratch +
  * thread · scratchStride. Chunk c is unit c mod units (one query head, or two of one key/value head:
  * headsPerUnit) over a block of `block` query rows, the last blocks (which see the most positions)
  * first, so the longest chunks do not come last.
@@ -192,11 +190,6 @@ export interface AttentionJob {
  */
 export function attentionScratchBytes(visible: number): number {
   return Math.ceil((8 * (visible + 4)) / 64) * 64;
-}
-
-/** Bytes of attentionQuadKeys's keys, for `positions` cached positions. */
-export function quadKeyBytes(positions: number, kvHeads: number, headDim: number): number {
-  return 16 * kvHeads * headDim * Math.ceil(positions / 4);
 }
 
 /**

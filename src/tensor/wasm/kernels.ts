@@ -1040,60 +1040,14 @@ function attentionWeights(x: usize, n: i32): f64 {
 }
 
 /**
- * The cached keys of `positions` positions, [positions × kvHeads × headDim] f32, in the layout the
- * score loops read: per key/value head in quads of positions, dimension by dimension ([kvHeads]
- * [positions / 4][headDim][4] f32, a last quad padded with 0), so one load gives a dimension of four
- * positions. Values need no arranging: the loops read them where they lie.
- */
-export function attentionQuadKeys(keys: usize, positions: i32, kvHeads: i32, headDim: i32, keysOut: usize): void {
-  const quads = (positions + 3) >> 2;
-  const rowBytes = <usize>headDim << 2;
-  const kvStride = <usize>kvHeads * rowBytes;
-  for (let h = 0; h < kvHeads; h++) {
-    const src = <usize>h * rowBytes;
-    let k = keysOut + <usize>h * <usize>quads * (<usize>headDim << 4);
-    for (let quad = 0; quad < quads; quad++) {
-      const p0 = keys + src + <usize>(4 * quad) * kvStride;
-      if (4 * quad + 4 <= positions) {
-        let d = 0;
-        for (; d + 4 <= headDim; d += 4) {
-          const off = <usize>d << 2;
-          const a = v128.load(p0 + off), b = v128.load(p0 + kvStride + off);
-          const c = v128.load(p0 + 2 * kvStride + off), e = v128.load(p0 + 3 * kvStride + off);
-          const abLo = i32x4.shuffle(a, b, 0, 4, 1, 5), abHi = i32x4.shuffle(a, b, 2, 6, 3, 7);
-          const ceLo = i32x4.shuffle(c, e, 0, 4, 1, 5), ceHi = i32x4.shuffle(c, e, 2, 6, 3, 7);
-          v128.store(k, i32x4.shuffle(abLo, ceLo, 0, 1, 4, 5));
-          v128.store(k, i32x4.shuffle(abLo, ceLo, 2, 3, 6, 7), 16);
-          v128.store(k, i32x4.shuffle(abHi, ceHi, 0, 1, 4, 5), 32);
-          v128.store(k, i32x4.shuffle(abHi, ceHi, 2, 3, 6, 7), 48);
-          k += 64;
-        }
-        for (; d < headDim; d++) {
-          const off = <usize>d << 2;
-          for (let j = 0; j < 4; j++) store<f32>(k + (<usize>j << 2), load<f32>(p0 + <usize>j * kvStride + off));
-          k += 16;
-        }
-      } else {
-        for (let d = 0; d < headDim; d++) {
-          const off = <usize>d << 2;
-          for (let j = 0; j < 4; j++) {
-            const inside = 4 * quad + j < positions;
-            store<f32>(k + (<usize>j << 2), inside ? load<f32>(p0 + <usize>j * kvStride + off) : 0);
-          }
-          k += 16;
-        }
-      }
-    }
-  }
-}
-
-/**
  * scores[p] = f32(Σ_d q[d]·k_p[d]) · scale for p < visible, every product and sum rounded to f32,
- * summed in dimension order; keys in attentionQuadKeys's quads of one head: each f32x4 lane is one
- * position's sum, four quads at a time. A last quad's lanes past `visible` land in the spare entries.
+ * summed in dimension order; keys: one key/value head's dimension 0 of positions 0-3 (see
+ * src/tensor/key-quads.ts), its later quads quadBytes apart: each f32x4 lane is one position's
+ * sum, four quads at a time. A last quad's lanes past `visible` land in the spare entries.
  */
-function attentionScores(q: usize, keys: usize, headDim: i32, visible: i32, scale: f32, scores: usize): void {
-  const quadBytes = <usize>headDim << 4;
+function attentionScores(
+  q: usize, keys: usize, quadBytes: usize, headDim: i32, visible: i32, scale: f32, scores: usize,
+): void {
   const quads = (visible + 3) >> 2;
   const scale4 = f32x4.splat(scale);
   const end = q + (<usize>headDim << 2);
@@ -1186,9 +1140,9 @@ function attentionValues(
  * sees one position fewer, gets a score too many, which attentionWeights overwrites.
  */
 function attentionScores2(
-  q0: usize, q1: usize, keys: usize, headDim: i32, visible: i32, scale: f32, scores0: usize, scores1: usize,
+  q0: usize, q1: usize, keys: usize, quadBytes: usize, headDim: i32, visible: i32, scale: f32,
+  scores0: usize, scores1: usize,
 ): void {
-  const quadBytes = <usize>headDim << 4;
   const quads = (visible + 3) >> 2;
   const scale4 = f32x4.splat(scale);
   const end = q0 + (<usize>headDim << 2);
@@ -1299,8 +1253,8 @@ function attentionValues2(
 /**
  * Attention of query heads h .. h + hCount - 1 (hCount 1 or 2, both of one key/value head) for the
  * query rows [t0, t1), row t at position startPos + t seeing positions [0, startPos + t]. q and
- * out: [n × heads × headDim] f32; keys: the startPos + n cached positions as attentionQuadKeys
- * lays them out; values: as cached, [positions × kvHeads × headDim] f32; heads / kvHeads
+ * out: [n × heads × headDim] f32; keys: the startPos + n cached positions in quads of positions
+ * (src/tensor/key-quads.ts); values: as cached, [positions × kvHeads × headDim] f32; heads / kvHeads
  * consecutive query heads to a key/value head. scratch: attentionScratchBytes of wasm-kernels.ts,
  * this thread's own. A row's result depends on nothing but its inputs (each score and each output
  * is one sum in a fixed order, whichever rows share its loads), so any split of heads and rows over
@@ -1314,7 +1268,9 @@ export function attentionHead(
   const rowBytes = <usize>headDim << 2;
   const qStride = <usize>heads * rowBytes;
   const kvHead = <usize>(h / (heads / kvHeads));
-  const headKeys = keys + kvHead * <usize>((positions + 3) >> 2) * (<usize>headDim << 4);
+  // quads of one key/value head lie a quad of all heads apart
+  const headKeys = keys + kvHead * (<usize>headDim << 4);
+  const quadBytes = <usize>kvHeads * (<usize>headDim << 4);
   const headValues = values + kvHead * rowBytes;
   const valueStride = <usize>kvHeads * rowBytes;
   const scale = <f32>(1.0 / Math.sqrt(<f64>headDim));
@@ -1327,7 +1283,7 @@ export function attentionHead(
       const visible = startPos + t + 1;
       const row0 = <usize>t * qStride + <usize>h * rowBytes;
       const row1 = row0 + rowBytes;
-      attentionScores2(q + row0, q + row1, headKeys, headDim, visible, scale, scores0, scores1);
+      attentionScores2(q + row0, q + row1, headKeys, quadBytes, headDim, visible, scale, scores0, scores1);
       const sum0 = attentionWeights(scores0, visible);
       const sum1 = attentionWeights(scores1, visible);
       attentionValues2(scores0, scores1, headValues, valueStride, headDim, visible, 1.0 / sum0, 1.0 / sum1,
@@ -1341,7 +1297,7 @@ export function attentionHead(
     const visible = startPos + t + 1;
     const row0 = <usize>t * qStride + <usize>h * rowBytes;
     const row1 = row0 + qStride;
-    attentionScores2(q + row0, q + row1, headKeys, headDim, visible + 1, scale, scores0, scores1);
+    attentionScores2(q + row0, q + row1, headKeys, quadBytes, headDim, visible + 1, scale, scores0, scores1);
     const sum0 = attentionWeights(scores0, visible);
     const sum1 = attentionWeights(scores1, visible + 1);
     attentionValues2(scores0, scores1, headValues, valueStride, headDim, visible, 1.0 / sum0, 1.0 / sum1,
@@ -1350,7 +1306,7 @@ export function attentionHead(
   if (t < t1) {
     const visible = startPos + t + 1;
     const row = <usize>t * qStride + <usize>h * rowBytes;
-    attentionScores(q + row, headKeys, headDim, visible, scale, scores0);
+    attentionScores(q + row, headKeys, quadBytes, headDim, visible, scale, scores0);
     const sum = attentionWeights(scores0, visible);
     attentionValues(scores0, headValues, valueStride, headDim, visible, 1.0 / sum, out + row);
   }
