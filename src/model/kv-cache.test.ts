@@ -18,7 +18,8 @@ after(() => backend.close());
 /** Rows of positions [start, start + n) whose every value names its position, head and dimension. */
 function rows(start: number, n: number, layer: number, sign = 1): Float32Array {
   const out = new Float32Array(n * ROW);
-  for (let t = 0; t < n; t++) for (let i = 0; i < ROW; i++) out[t * ROW + i] = sign * (layer * 1e6 + (start + t) * 100 + i);
+  for (let t = 0; t < n; t++)
+    for (let i = 0; i < ROW; i++) out[t * ROW + i] = sign * (layer * 1e6 + (start + t) * 100 + i);
   return out;
 }
 

@@ -20,7 +20,10 @@ test("expF32 is within 1.2e-7 of the platform's exp over [-86, 0], 0 below, and 
 test('silu is x·sigmoid(x) to f32 precision on both sides of 0, and saturates without overflow', () => {
   for (let x = -80; x <= 80; x += 0.0113) {
     const reference = x / (1 + Math.exp(-x));
-    assert.ok(Math.abs(silu(x) - reference) <= 4e-7 * Math.abs(reference) + 1e-37, `silu(${x}) = ${silu(x)}, not ${reference}`);
+    assert.ok(
+      Math.abs(silu(x) - reference) <= 4e-7 * Math.abs(reference) + 1e-37,
+      `silu(${x}) = ${silu(x)}, not ${reference}`,
+    );
   }
   assert.equal(silu(0), 0);
   assert.ok(Object.is(silu(-0), -0));

@@ -185,6 +185,26 @@ test('a region given back is handed out again for the same size, and arrays not 
   one.freeFloats(other);
 });
 
+test("past the 4 GiB of the kernels' memory, allocFloats gives ordinary arrays, which attention copies in", async () => {
+  const backend = await createWasmBackend({ threads: 1 });
+  try {
+    // 512 MiB at a time: the memory grows without touching its pages, so this costs no RAM
+    let outside = backend.allocFloats(2 ** 27);
+    for (let i = 0; i < 10 && outside.buffer instanceof SharedArrayBuffer; i++) outside = backend.allocFloats(2 ** 27);
+    assert.ok(!(outside.buffer instanceof SharedArrayBuffer), 'the memory ran out before 5 GiB');
+    assert.equal(outside.length, 2 ** 27);
+    const c = CASES[2]!;
+    const inputs = inputsOf(c, 900);
+    outside.set(inputs.keys);
+    const out = new Float32Array(c.n * c.heads * c.headDim);
+    backend.attention(out, inputs.q, outside, inputs.values, c, c.startPos, c.n);
+    assert.ok(bytesOf(out).equals(bytesOf(referenceOf(c, inputs))));
+    backend.freeFloats(outside);
+  } finally {
+    await backend.close();
+  }
+});
+
 test('attention refuses shapes it cannot run before touching its output', () => {
   const out = new Float32Array(8).fill(5);
   const x = new Float32Array(64);
