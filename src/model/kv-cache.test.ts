@@ -66,3 +66,20 @@ test("a released cache's memory goes to the next cache, and the released one ref
   second.release();
   third.release();
 });
+
+test("capacities are powers of two up to the budget, so caches of different prompt lengths reuse each other's memory", () => {
+  // room for 1000 positions: 2 layers × 6 values × 8 bytes a position
+  const budget = 1000 * 2 * ROW * 8;
+  const first = new KvCache(CONFIG, 2, budget, backend);
+  first.reserve(100);
+  assert.equal(first.bytes, 128 * 2 * ROW * 8);
+  const regions = [0, 1].flatMap((l) => [first.keysOf(l).byteOffset, first.valuesOf(l).byteOffset]);
+  first.release();
+  const second = new KvCache(CONFIG, 2, budget, backend);
+  second.reserve(117);
+  const reused = [0, 1].flatMap((l) => [second.keysOf(l).byteOffset, second.valuesOf(l).byteOffset]);
+  assert.deepEqual([...reused].sort(), [...regions].sort());
+  second.reserve(900);
+  assert.equal(second.bytes, 1000 * 2 * ROW * 8, 'the last growth stops at the budget');
+  second.release();
+});

@@ -76,7 +76,9 @@ export class KvCache {
     this.assertHeld();
     this.checkFits(end);
     if (end <= this.capacity) return;
-    const capacity = Math.min(this.maxPositions, Math.max(end, this.capacity * 2, 16));
+    // Powers of two (up to the budget's cap): the sizes recur from session to session, so the
+    // regions one session gives back fit the next.
+    const capacity = Math.min(this.maxPositions, 2 ** Math.max(4, Math.ceil(Math.log2(end))));
     const { kvHeads, headDim } = this.config;
     const { store } = this.holdings;
     const old = this.holdings.arrays;
