@@ -198,6 +198,25 @@ test("a session that ends drops its queued steps: they are refused and never run
   assert.equal(batcher.pending, 0);
 });
 
+test("a session evicted while its step waited (its cache given back) has that step refused; the others' steps run and give their bytes", async () => {
+  const { engine, batches } = recordingEngine(true);
+  const batcher = new StepBatcher({ maxBatchPositions: 4096 });
+  const [evicted, kept] = [engine.createCache(1 << 22), engine.createCache(1 << 22)];
+  const refused = batcher.run({ engine, cache: evicted, input: { tokens: prompts[0]! }, startPos: 0 });
+  const served = batcher.run({ engine, cache: kept, input: { tokens: prompts[1]! }, startPos: 0 });
+  // what the session store does on eviction: the memory goes back at once, and may serve another cache
+  evicted.release();
+  const other = engine.createCache(1 << 22);
+  await assert.rejects(refused, /given back before its step ran/);
+  const { output } = await served;
+  const alone = engine.forward(other, { tokens: prompts[1]! }, 0).logits!;
+  assert.ok(bytesOf(output).equals(bytesOf(alone)));
+  assert.deepEqual(batches.slice(0, 1), [[{ positions: prompts[1]!.length, partial: false }]]);
+  assert.equal(batcher.pending, 0);
+  other.release();
+  kept.release();
+});
+
 test('each chunk but the last leaves through onChunk as soon as it has run; a partial request computes no logits', async () => {
   const ranges = recordingEngine(false);
   const batcher = new StepBatcher({ maxBatchPositions: 8 });
