@@ -64,7 +64,7 @@ test('Rng is uniform enough', () => {
 });
 
 /** log Σ e^logit with the platform's exp in f64, one term at a time. */
-function portableLogSumExp(logits: Float32Array): number {
+function logSumExpTermByTerm(logits: Float32Array): number {
   let max = -Infinity;
   for (const v of logits) if (v > max) max = v;
   let sum = 0;
@@ -73,7 +73,7 @@ function portableLogSumExp(logits: Float32Array): number {
 }
 
 function assertLogprobsClose(logits: Float32Array, label: string): void {
-  const lse = portableLogSumExp(logits);
+  const lse = logSumExpTermByTerm(logits);
   const sampled = new Sampler().sample(logits, [], 5);
   for (const t of [sampled, ...sampled.top]) {
     const error = Math.abs(t.logprob - (logits[t.id]! - lse));
