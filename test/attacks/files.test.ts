@@ -3,14 +3,13 @@
 // registry, chat against a hostile registry), which refuse it with one line naming the problem,
 // leave what they were pointed at as it was, and keep serving honest files meanwhile.
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { cpSync, existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
-import { after, before, test } from 'node:test';
+import { before, test } from 'node:test';
 import { Server, ServerCredentials, status } from '@grpc/grpc-js';
 import { connect } from '../../src/client/client.ts';
 import { writeNewKeyFile } from '../../src/crypto/keys.ts';
@@ -20,22 +19,15 @@ import { tessera } from '../../src/proto/services.ts';
 import { ggufClaimingArray } from '../support/hostile-files.ts';
 import { testModel } from '../support/models.ts';
 import { runTessera, type CliRun } from '../support/tessera-cli.ts';
+import { processScratch } from '../support/process-scratch.ts';
 
 const TESSERA = fileURLToPath(new URL('../../bin/tessera.js', import.meta.url));
-const scratch = mkdtempSync(join(tmpdir(), 'tessera-attack-files-'));
+const { scratch, children, cleanups } = processScratch('attack-files');
 const honestDir = join(scratch, 'honest');
 const evilDir = join(scratch, 'evil');
 const evilGguf = join(scratch, 'evil.gguf');
 const keyPath = join(scratch, 'attacker.key');
-const children: ChildProcess[] = [];
-const cleanups: (() => unknown)[] = [];
 const env = { ...process.env, TESSERA_CACHE: join(scratch, 'cache'), XDG_CONFIG_HOME: join(scratch, 'config') };
-
-after(async () => {
-  for (const child of children) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
-  for (const cleanup of cleanups.reverse()) await cleanup();
-  rmSync(scratch, { recursive: true, force: true });
-});
 
 /** A file tree's names and contents, to show an attack changed nothing. */
 function snapshot(dir: string): Record<string, string> {

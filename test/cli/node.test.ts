@@ -1,9 +1,8 @@
 // `tessera shard` and `tessera node` as an operator runs them: real processes, SIGTERM, exit codes.
-import { after, test } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { chmodSync, existsSync, mkdtempSync, rmSync, statSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { spawn, spawnSync } from 'node:child_process';
+import { chmodSync, existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
@@ -13,18 +12,11 @@ import { parseClusterConfig } from '../../src/registry/cluster-config.ts';
 import { startRegistry } from '../../src/registry/registry.ts';
 import { RegistryClient } from '../../src/registry/registry-client.ts';
 import { testModel } from '../support/models.ts';
+import { processScratch } from '../support/process-scratch.ts';
 
 const TESSERA = fileURLToPath(new URL('../../bin/tessera.js', import.meta.url));
-const scratch = mkdtempSync(join(tmpdir(), 'tessera-node-cli-'));
+const { scratch, children, cleanups } = processScratch('node-cli');
 const shardsDir = join(scratch, 'shards');
-const children: ChildProcess[] = [];
-const cleanups: (() => unknown)[] = [];
-
-after(async () => {
-  for (const child of children) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
-  for (const cleanup of cleanups.reverse()) await cleanup();
-  rmSync(scratch, { recursive: true, force: true });
-});
 
 /** A `tessera node` process; resolves with its node.start event, or rejects with its stderr if it exits first. */
 function spawnNode(args: string[], env: NodeJS.ProcessEnv = process.env) {

@@ -4,11 +4,8 @@
 // they are needed, or by nodes moving) and the gateway answers the golden stories260K text. The
 // random choices come from a seed printed with the test, so a failing run can be replayed
 // (TESSERA_CHURN_SEED=…; CI runs seed 7, so that a red run is the code's, not the draw's).
-import { after, test } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { writeNewKeyFile } from '../../src/crypto/keys.ts';
 import { startGateway } from '../../src/gateway/gateway.ts';
@@ -17,20 +14,13 @@ import { localGreedy } from '../support/local-reference.ts';
 import { oneShardMemoryMb, startModelRegistry } from '../support/model-registry.ts';
 import { joinArgs, spawnNodeProcess, type NodeProcess } from '../support/node-process.ts';
 import { waitFor } from '../support/registry-fixtures.ts';
+import { processScratch } from '../support/process-scratch.ts';
 
 const NODES = 6;
 const SHARDS = 3;
 const ROUNDS = 3;
 
-const scratch = mkdtempSync(join(tmpdir(), 'tessera-churn-'));
-const children: ChildProcess[] = [];
-const cleanups: (() => unknown)[] = [];
-after(async () => {
-  for (const child of children) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
-  for (const cleanup of cleanups.reverse()) await cleanup();
-  rmSync(scratch, { recursive: true, force: true });
-});
-
+const { scratch, children, cleanups } = processScratch('churn');
 test('nodes killed and started again at random keep every shard covered and the gateway answering', async (t) => {
   const seed = Number(process.env.TESSERA_CHURN_SEED ?? 7);
   t.diagnostic(`churn seed ${seed}`);

@@ -3,11 +3,9 @@
 // only its own shard and the tokenizer, the golden stories260K text comes through a gateway, and a node killed with -9 and
 // started again keeps its files (nothing fetched again) and its shard. And a download resumes from a
 // partial file, and a wrong file is deleted and fetched again.
-import { after, test } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { writeNewKeyFile } from '../../src/crypto/keys.ts';
 import { startGateway } from '../../src/gateway/gateway.ts';
@@ -16,16 +14,9 @@ import { localGreedy } from '../support/local-reference.ts';
 import { oneShardMemoryMb, startModelRegistry } from '../support/model-registry.ts';
 import { runTessera } from '../support/tessera-cli.ts';
 import { joinArgs, spawnNodeProcess, type NodeEvent, type NodeProcess } from '../support/node-process.ts';
+import { processScratch } from '../support/process-scratch.ts';
 
-const scratch = mkdtempSync(join(tmpdir(), 'tessera-join-'));
-const children: ChildProcess[] = [];
-const cleanups: (() => unknown)[] = [];
-
-after(async () => {
-  for (const child of children) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
-  for (const cleanup of cleanups.reverse()) await cleanup();
-  rmSync(scratch, { recursive: true, force: true });
-});
+const { scratch, children, cleanups } = processScratch('join');
 
 type Event = NodeEvent;
 

@@ -3,11 +3,9 @@
 // as many bytes as the manifest says they take, assembles the shard file `tessera shard` cut, and the
 // golden stories260K text comes through a gateway. A fetch that stopped half-way resumes without
 // asking again for the tensors it holds.
-import { after, test } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { TesseraError } from '../../src/core/errors.ts';
 import { sha256File } from '../../src/crypto/hash.ts';
@@ -25,17 +23,10 @@ import { generateKeyPair } from '../../src/crypto/keys.ts';
 import { parseManifest } from '../../src/model/manifest.ts';
 import { joinNetwork } from '../../src/node/shard-fetch-join.ts';
 import { joinArgs, spawnNodeProcess, type NodeEvent } from '../support/node-process.ts';
+import { processScratch } from '../support/process-scratch.ts';
 
 const STORIES = testModel('stories260K.gguf');
-const scratch = mkdtempSync(join(tmpdir(), 'tessera-range-join-'));
-const children: ChildProcess[] = [];
-const cleanups: (() => unknown)[] = [];
-after(async () => {
-  for (const child of children) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
-  for (const cleanup of cleanups.reverse()) await cleanup();
-  rmSync(scratch, { recursive: true, force: true });
-});
-
+const { scratch, children, cleanups } = processScratch('range-join');
 type Event = NodeEvent;
 
 /** A `tessera node` process: its events up to node_started, or its output if it exits first. */

@@ -3,11 +3,9 @@
 // model (real processes). The registry hands each the longest run of shards its memory fits, placed
 // so that every shard is covered; each node fetches exactly its span's files and the tokenizer; and
 // a client's route over their spans gives the golden stories260K text.
-import { after, test } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { ChildProcess } from 'node:child_process';
-import { mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { connect } from '../../src/client/client.ts';
 import { sha256File } from '../../src/crypto/hash.ts';
@@ -16,17 +14,10 @@ import { spanBytes, spanContains, spanEntries, spanOfShard, type ShardSpan } fro
 import { localGreedy } from '../support/local-reference.ts';
 import { memoryMbFor, startModelRegistry } from '../support/model-registry.ts';
 import { joinArgs, spawnNodeProcess, type NodeEvent } from '../support/node-process.ts';
+import { processScratch } from '../support/process-scratch.ts';
 
 const MiB = 2 ** 20;
-const scratch = mkdtempSync(join(tmpdir(), 'tessera-span-join-'));
-const children: ChildProcess[] = [];
-const cleanups: (() => unknown)[] = [];
-after(async () => {
-  for (const child of children) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
-  for (const cleanup of cleanups.reverse()) await cleanup();
-  rmSync(scratch, { recursive: true, force: true });
-});
-
+const { scratch, children, cleanups } = processScratch('span-join');
 const eventOf = (events: readonly NodeEvent[], name: string): NodeEvent =>
   events.find((e) => e.event === name) ?? assert.fail(`no ${name} event in ${JSON.stringify(events)}`);
 
