@@ -100,10 +100,7 @@ export class StepBatcher {
    * client opening and cancelling streams cannot leave work behind for the node to do for nothing.
    */
   cancel(cache: KvCache): void {
-    for (const pending of this.queue.filter((p) => p.request.cache === cache)) {
-      this.remove(pending);
-      pending.reject(new Error('the session ended before its step ran'));
-    }
+    this.refuse((p) => p.request.cache === cache, 'the session ended before its step ran');
   }
 
   /** Steps queued or part-way through a chunked input. */
@@ -155,10 +152,7 @@ export class StepBatcher {
 
   private runBatch(): void {
     // A session evicted while its step waited has no cache left to run it in.
-    for (const pending of this.queue.filter((p) => p.request.cache.released)) {
-      this.remove(pending);
-      pending.reject(new Error("the session's KV cache was given back before its step ran"));
-    }
+    this.refuse((p) => p.request.cache.released, "the session's KV cache was given back before its step ran");
     const picked = this.pick();
     if (picked.length === 0) return;
     const { engine } = picked[0]!.pending.request;
@@ -212,6 +206,14 @@ export class StepBatcher {
         computeMicroseconds: pending.computeUs,
       });
     });
+  }
+
+  /** Takes the queued steps that `matches` out of the queue, each refused with `reason`. */
+  private refuse(matches: (pending: Pending) => boolean, reason: string): void {
+    for (const pending of this.queue.filter(matches)) {
+      this.remove(pending);
+      pending.reject(new Error(reason));
+    }
   }
 
   private remove(pending: Pending): void {
