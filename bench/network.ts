@@ -1,6 +1,6 @@
 // Decode through pipelines of 1, 2 and 4 shard nodes (separate processes on loopback, one compute
 // thread each) against the same model in one process, and the cost of one more hop per token.
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { connect, type TesseraClient } from '../src/client/client.ts';
@@ -12,7 +12,9 @@ import { Sampler } from '../src/model/sampling.ts';
 import { createWasmBackend } from '../src/tensor/wasm-backend.ts';
 import { testModel } from '../test/support/models.ts';
 import type { BenchRow } from './row.ts';
+import { processesCpuUs } from './process-cpu.ts';
 import { benchTokens } from './tokens.ts';
+import { transportFloorPerHop } from './transport-floor.ts';
 
 export interface NetworkBenchOptions {
   /** Fewer tokens, and no 4-shard pipeline for the larger model. */
@@ -80,25 +82,9 @@ async function localDecodeRate(modelPath: string, decodeTokens: number): Promise
   }
 }
 
-/**
- * CPU time a process has run so far, all its threads, in µs, from Linux's scheduler statistics
- * (nanoseconds, where /proc/PID/stat counts 10 ms ticks); undefined where there are none.
- */
-function processCpuUs(pid: number): number | undefined {
-  try {
-    let ns = 0;
-    for (const task of readdirSync(`/proc/${pid}/task`))
-      ns += Number(readFileSync(`/proc/${pid}/task/${task}/schedstat`, 'utf8').split(' ')[0]);
-    return ns / 1000;
-  } catch {
-    return undefined;
-  }
-}
-
 /** The CPU the node processes and this client (the bench's process) have run, in µs; undefined off Linux. */
 function pipelineCpuUs(cluster: LocalCluster): number | undefined {
-  const each = [...cluster.nodes.map((n) => n.process.pid), process.pid].map(processCpuUs);
-  return each.every((us) => us !== undefined) ? each.reduce((sum, us) => sum! + us!, 0) : undefined;
+  return processesCpuUs([...cluster.nodes.map((n) => n.process.pid), process.pid]);
 }
 
 /** One measured generation: decode rate of its median token, and what CPU each of its tokens took. */
@@ -227,11 +213,22 @@ export async function networkBenchRows(options: NetworkBenchOptions = {}): Promi
       await networkDecodeRate(storiesModel, 4, storiesTokens),
     ]);
   }
+  const perHop = median(launches.map(([one, four]) => perHopUs(one, four)));
   rows.push({
     figure: `per-hop overhead per decoded token, stories260K ((4-shard - 1-shard median token time) / 3, middle of ${launches.length} launches)`,
-    ours: median(launches.map(([one, four]) => perHopUs(one, four))),
+    ours: perHop,
     reference: 300,
     referenceName: 'target',
+    unit: 'us',
+  });
+  process.stderr.write(`measuring what one more hop costs grpc-js alone (relay chains of 1 and 4 processes) ...\n`);
+  const floor = await transportFloorPerHop({ launches: launches.length, tokens: quick ? 500 : 2000 });
+  const floorFigure = `grpc-js relays passing the same 3 messages a hop as raw bytes, no work`;
+  rows.push({
+    figure: `per-hop overhead per decoded token, stories260K, against the transport's own (${floorFigure})`,
+    ours: perHop,
+    reference: floor.us,
+    referenceName: 'grpc-js alone',
     unit: 'us',
   });
   // The work behind that figure, which other load on a shared machine moves less than its wall time
@@ -239,8 +236,9 @@ export async function networkBenchRows(options: NetworkBenchOptions = {}): Promi
   const perHopCpu = launches.map(([one, four]) => perHopCpuUs(one, four));
   if (perHopCpu.every((us) => us !== undefined))
     rows.push({
-      figure: `per-hop CPU per decoded token, stories260K (node processes and client, (4-shard - 1-shard) / 3, middle of ${launches.length} launches)`,
+      figure: `per-hop CPU per decoded token, stories260K (node processes and client, (4-shard - 1-shard) / 3, middle of ${launches.length} launches), against the transport's own`,
       ours: median(perHopCpu as number[]),
+      ...(floor.cpuUs === undefined ? {} : { reference: floor.cpuUs, referenceName: 'grpc-js alone' }),
       unit: 'us',
     });
   if (options.qwenShapeModel !== undefined) {
