@@ -56,6 +56,7 @@ function chain(
       outputHash: Buffer.from(c.outputHash),
       auditCommitment: Buffer.from(c.auditCommitment),
       resultHash: Buffer.from(c.resultHash ?? []),
+      relayedHash: Buffer.from(c.relayedHash ?? []),
       signature: Buffer.from(c.signature),
     };
   });

@@ -16,9 +16,11 @@ import type { Step__Output } from '../proto/tessera/v1/Step.ts';
 import { AUDIT_SECRET_BYTES } from '../protocol/audit-selection.ts';
 import {
   commitmentFieldsOf,
+  relayedHashOf,
   resultHashOf,
   signCommitmentFields,
   stepIdOf,
+  type CommitmentFields,
   type SignedCommitment,
 } from '../protocol/commitment.ts';
 import type { Commitment__Output } from '../proto/tessera/v1/Commitment.ts';
@@ -434,12 +436,7 @@ export class ForwardStream {
     // Awaited below; a failure (a next hop that died meanwhile) must not count as unhandled before that.
     downstream.result.catch(() => undefined);
     downstream.signatures.catch(() => undefined);
-    // Signing takes a while: let the hidden states leave first (gRPC writes go out when this turn of
-    // the event loop ends), so it overlaps with the next hops' work.
-    await new Promise((resolve) => setImmediate(resolve));
     const fields = commitment();
-    const mine = signCommitmentFields(ctx.key, fields);
-    this.retainForAudit(startPosition, step, input, mine);
     const result = await downstream.result;
     checkRelayedResult(result, this.open!.route, this.place!.position, outputHash, context);
     // the previous step's signatures go up before this result does
@@ -447,29 +444,34 @@ export class ForwardStream {
     this.reply({ result: { step: stepNumber, sampled: result.sampled, commitments: [fields, ...result.commitments] } });
     this.signaturesRelayed = this.relaySignatures(
       stepNumber,
-      mine.signature,
+      fields,
       result.commitments,
       downstream.signatures,
+      (mine) => this.retainForAudit(startPosition, step, input, mine),
     );
   }
 
   /**
-   * Relays the signatures of `step` once the next hop's come and check, this node's first. It runs
-   * beside the steps after it (so checking the signatures below is off the path results take); the
-   * next result goes up only after it. A failure ends the stream, naming the next hop.
+   * Relays the signatures of `step` once the next hop's come and check, this node's first, signed
+   * then over the hash of those it relays (it vouches for them: proto/tessera/v1/node.proto, the rule
+   * above Node). It runs beside the steps after it (so signing and checking are off the path results
+   * take); the next result goes up only after it. A failure ends the stream, naming the next hop.
    */
   private async relaySignatures(
     step: number,
-    own: Uint8Array,
+    fields: CommitmentFields,
     relayed: readonly Commitment__Output[],
     signatures: Promise<StepSignatures__Output>,
+    signed: (mine: SignedCommitment) => void,
   ): Promise<void> {
     try {
       const received = await signatures;
-      // A next step that reached this node meanwhile goes on first: checking takes a while.
+      // A next step that reached this node meanwhile goes on first: checking and signing take a while.
       await new Promise((resolve) => setImmediate(resolve));
       const later = checkRelayedSignatures(received, step, relayed, this.open!.route, this.place!.position);
-      this.reply({ signatures: { step, signatures: [own, ...later] } });
+      const mine = signCommitmentFields(this.ctx.key, { ...fields, relayedHash: relayedHashOf(later)! });
+      signed(mine);
+      this.reply({ signatures: { step, signatures: [mine.signature, ...later] } });
     } catch (error) {
       // an eviction drops the link: the next step or Close answers SESSION_EXPIRED, blaming nobody
       if (!this.session?.evicted) this.fail(error);

@@ -4,7 +4,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { generateKeyPair } from '../crypto/keys.ts';
-import { signCommitment, stepIdOf } from '../protocol/commitment.ts';
+import { signCommitment, stepIdOf, verifyCommitment } from '../protocol/commitment.ts';
 import { AuditWindow } from './audit-window.ts';
 import Database from 'better-sqlite3';
 import { NodeDb } from './node-db.ts';
@@ -122,4 +122,21 @@ test('a step kept before commitments named a span comes back naming its one shar
     const [back] = reopened.audits.all();
     assert.deepEqual([back!.commitment.shardIndex, back!.commitment.shardEnd], [4, 5]);
     reopened.close();
+  }));
+
+test("a relay's kept step comes back with the relayed hash its signature covers, and still verifies", () =>
+  withDir((dir) => {
+    const kept = step('r', 0);
+    const relay = {
+      ...kept,
+      commitment: signCommitment(key, { ...kept.commitment, relayedHash: new Uint8Array(32).fill(9) }),
+    };
+    const first = new NodeDb(dir);
+    new AuditWindow(LIMITS, () => 1000, first.audits).keep(relay);
+    first.close();
+    const second = new NodeDb(dir);
+    const back = new AuditWindow(LIMITS, () => 1000, second.audits).takeStep(relay.commitment.stepId)!;
+    assert.deepEqual([...back.commitment.relayedHash!], [...relay.commitment.relayedHash!]);
+    assert.ok(verifyCommitment(back.commitment));
+    second.close();
   }));

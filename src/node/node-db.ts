@@ -98,7 +98,8 @@ export class NodeDb {
     return {
       insert: (step) => {
         const { bytes, ...shape } = step.input;
-        const { signature, stepId, inputHash, outputHash, auditCommitment, resultHash, ...fields } = step.commitment;
+        const { signature, stepId, inputHash, outputHash, auditCommitment, resultHash, relayedHash, ...fields } =
+          step.commitment;
         const commitment = JSON.stringify({
           ...fields,
           stepId: hex(stepId),
@@ -106,6 +107,7 @@ export class NodeDb {
           outputHash: hex(outputHash),
           auditCommitment: hex(auditCommitment),
           resultHash: hex(resultHash ?? new Uint8Array(0)),
+          relayedHash: hex(relayedHash ?? new Uint8Array(0)),
         });
         const info = insert.run(
           step.sessionId,
@@ -139,6 +141,8 @@ export class NodeDb {
               auditCommitment: bytesOf(String(c.auditCommitment)),
               // rows kept before commitments covered results have none
               resultHash: bytesOf(String(c.resultHash ?? '')),
+              // rows kept before relays signed what they relayed have none
+              relayedHash: bytesOf(String(c.relayedHash ?? '')),
               signature: new Uint8Array(row.signature),
             },
             atMs: row.at_ms,

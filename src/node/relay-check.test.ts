@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { sha256 } from '../crypto/hash.ts';
 import { generateKeyPair } from '../crypto/keys.ts';
-import { resultHashOf, signCommitment, stepIdOf } from '../protocol/commitment.ts';
+import { relayedHashOf, resultHashOf, signCommitment, signCommitmentFields, stepIdOf } from '../protocol/commitment.ts';
 import { ForwardReason, NodeStatusError } from '../protocol/forward-status.ts';
 import type { Commitment__Output } from '../proto/tessera/v1/Commitment.ts';
 import type { StepResult__Output } from '../proto/tessera/v1/StepResult.ts';
@@ -32,7 +32,12 @@ const context = {
 
 function commitmentOf(
   i: number,
-  fields: { resultHash?: Uint8Array; inputHash?: Uint8Array; span?: readonly [number, number] } = {},
+  fields: {
+    resultHash?: Uint8Array;
+    relayedHash?: Uint8Array;
+    inputHash?: Uint8Array;
+    span?: readonly [number, number];
+  } = {},
 ): Commitment__Output {
   const [shardIndex, shardEnd] = fields.span ?? spans[i]!;
   const c = signCommitment(keys[i]!, {
@@ -42,6 +47,7 @@ function commitmentOf(
     inputHash: fields.inputHash ?? hashes[i]!,
     outputHash: hashes[i + 1]!,
     ...(fields.resultHash ? { resultHash: fields.resultHash } : {}),
+    ...(fields.relayedHash ? { relayedHash: fields.relayedHash } : {}),
   });
   const b = (bytes: Uint8Array | undefined) => Buffer.from(bytes ?? []);
   return {
@@ -51,16 +57,23 @@ function commitmentOf(
     outputHash: b(c.outputHash),
     auditCommitment: b(c.auditCommitment),
     resultHash: b(c.resultHash),
+    relayedHash: b(c.relayedHash),
     signature: b(c.signature),
   };
 }
 
-/** What hop 1 relays to hop 0: its own commitment and hop 2's, which covers the result. */
-const relayed = (): StepResult__Output => ({
-  step: 0,
-  sampled,
-  commitments: [commitmentOf(1), commitmentOf(2, { resultHash: resultHashOf(sampled, context) })],
-});
+/** Hop 2's commitment, which covers the result. */
+const lastCommitment = () => commitmentOf(2, { resultHash: resultHashOf(sampled, context) });
+
+/** Hop 1's commitment, signed over the hash of `below` (hop 2's signature) as a relay signs it. */
+const relayCommitment = (below: Uint8Array, fields: Parameters<typeof commitmentOf>[1] = {}) =>
+  commitmentOf(1, { ...fields, relayedHash: relayedHashOf([below])! });
+
+/** What hop 1 relays to hop 0: its own commitment and hop 2's (signed: the signatures follow apart, see split). */
+const relayed = (): StepResult__Output => {
+  const last = lastCommitment();
+  return { step: 0, sampled, commitments: [relayCommitment(last.signature), last] };
+};
 
 function refused(result: StepResult__Output, problem: RegExp, passedOn = context): void {
   refusedBy(() => checkRelayedResult(result, route, 0, hashes[1]!, passedOn), problem);
@@ -85,27 +98,55 @@ function split(result: StepResult__Output) {
   return { unsigned, signatures };
 }
 
-test('a hop relays the signatures that follow a result only when each is by the node its commitment names, over the fields relayed', () => {
+test("a hop relays the signatures that follow a result only when its next hop's is by the node its commitment names, over the fields relayed and the signatures after it", () => {
   const { unsigned, signatures } = split(relayed());
   assert.deepEqual(checkRelayedSignatures(signatures, 0, unsigned.commitments, route, 0), signatures.signatures);
   const check =
     (s: typeof signatures, relayedFields = unsigned.commitments) =>
     () =>
       checkRelayedSignatures(s, 0, relayedFields, route, 0);
-  // the fields relayed are not what hop 2 signed
+  const [hop1, hop2] = signatures.signatures as [Buffer, Buffer];
+  // the fields relayed are not what hop 1 signed
   const moved = unsigned.commitments.map((c) => ({ ...c }));
-  moved[1]!.outputHash = sha256(Buffer.from('other logits'));
-  refusedBy(check(signatures, moved), /the commitment of hop 2 at step 0 is not signed by node/);
-  // hop 1 signs in hop 2's place
+  moved[0]!.outputHash = sha256(Buffer.from('other hidden states'));
   refusedBy(
-    check({ ...signatures, signatures: [signatures.signatures[0]!, signatures.signatures[0]!] }),
-    /the commitment of hop 2 at step 0 is not signed by node/,
+    check(signatures, moved),
+    /the commitment of hop 1 at step 0 is not signed by node .* over the signatures it relayed/,
   );
+  // hop 2's signature changed after hop 1 signed for it, or hop 1's own in hop 2's place
+  const other = Buffer.from(lastCommitment().signature);
+  refusedBy(check({ ...signatures, signatures: [hop1, other] }), /the commitment of hop 1 at step 0 is not signed/);
+  refusedBy(check({ ...signatures, signatures: [hop1, hop1] }), /the commitment of hop 1 at step 0 is not signed/);
   refusedBy(
-    check({ ...signatures, signatures: signatures.signatures.slice(0, 1) }),
-    /1 signature\(s\) of step 0 for 2/,
+    check({ ...signatures, signatures: [hop1, hop2.subarray(0, 64)] }),
+    /a signature of step 0 is not 65 bytes/,
   );
+  refusedBy(check({ ...signatures, signatures: [hop1] }), /1 signature\(s\) of step 0 for 2/);
   refusedBy(check({ ...signatures, step: 1 }), /the signatures of step 1, not of step 0/);
+  // hop 1 signed for a signature of hop 2 over other fields: relayed, as hop 1 answers for it (the
+  // client pins it on hop 1, src/client/pending-signatures.ts), and this hop checked one signature
+  const forged = Buffer.from(commitmentOf(2, { resultHash: sha256(Buffer.from('another token')) }).signature);
+  const vouching = Buffer.from(
+    signCommitmentFields(keys[1]!, { ...unsigned.commitments[0]!, relayedHash: relayedHashOf([forged])! }).signature,
+  );
+  assert.deepEqual(
+    checkRelayedSignatures({ step: 0, signatures: [vouching, forged] }, 0, unsigned.commitments, route, 0),
+    [vouching, forged],
+  );
+});
+
+test('the last hop signs its commitment alone: a hop before it checks that signature over the fields relayed', () => {
+  const last = lastCommitment();
+  const fields = [{ ...last, signature: Buffer.alloc(0) }];
+  const lastRoute = route.slice(1);
+  assert.deepEqual(checkRelayedSignatures({ step: 0, signatures: [last.signature] }, 0, fields, lastRoute, 0), [
+    last.signature,
+  ]);
+  // a relayed hash in the result's fields changes nothing: the last hop has none to sign
+  const claimed = [{ ...fields[0]!, relayedHash: sha256(Buffer.from('nothing below')) }];
+  assert.deepEqual(checkRelayedSignatures({ step: 0, signatures: [last.signature] }, 0, claimed, lastRoute, 0), [
+    last.signature,
+  ]);
 });
 
 test('a hop relays a result only when every later commitment links to its output and covers the token', () => {
@@ -120,7 +161,9 @@ test('a hop relays a result only when every later commitment links to its output
     /carries 1 commitment\(s\) for 2 later hop/,
   );
   const unlinked = relayed();
-  unlinked.commitments[0] = commitmentOf(1, { inputHash: sha256(Buffer.from('not what shard 0 sent')) });
+  unlinked.commitments[0] = relayCommitment(unlinked.commitments[1]!.signature, {
+    inputHash: sha256(Buffer.from('not what shard 0 sent')),
+  });
   refused(unlinked, /is not this node's output hash/);
   const early = relayed();
   early.commitments[0] = commitmentOf(1, { resultHash: resultHashOf(sampled, context) });

@@ -1,11 +1,19 @@
 import { hex } from '../crypto/hash.ts';
-import { resultHashOf, verifyCommitment, type SamplingContext } from '../protocol/commitment.ts';
+import {
+  relayedHashOf,
+  resultHashOf,
+  SIGNATURE_BYTES,
+  verifyCommitment,
+  type SamplingContext,
+} from '../protocol/commitment.ts';
 import { ForwardReason, NodeStatusError, type FailedHop } from '../protocol/forward-status.ts';
 import type { Commitment__Output } from '../proto/tessera/v1/Commitment.ts';
 import type { Hop__Output } from '../proto/tessera/v1/Hop.ts';
 import type { StepResult__Output } from '../proto/tessera/v1/StepResult.ts';
 import type { StepSignatures__Output } from '../proto/tessera/v1/StepSignatures.ts';
 import { formatSpan, spanOf } from '../model/shards/span.ts';
+
+const NONE = Buffer.alloc(0);
 
 /** A result or signatures from the next hop that do not fit: its failure, as it is the one that sent them. */
 function badResult(route: readonly Hop__Output[], position: number, problem: string): never {
@@ -60,8 +68,11 @@ export function checkRelayedResult(
 
 /**
  * Checks the next hop's StepSignatures for the step whose commitments (`relayed`, as this node
- * relayed them) it returned last: one per commitment, each by the node its commitment names, over
- * exactly those fields. Returns the signatures, to be relayed after this node's own.
+ * relayed them) it returned last: one per commitment, 65 bytes each, and the first, the next hop's
+ * own, by the node its commitment names over exactly those fields and the hash of the signatures
+ * after it (relayedHashOf): the next hop vouched for those when it signed, so they are its to answer
+ * for, and this node checks one signature, not all of them. Returns the signatures, to be relayed
+ * after this node's own, which covers all of them.
  */
 export function checkRelayedSignatures(
   signatures: StepSignatures__Output,
@@ -72,11 +83,18 @@ export function checkRelayedSignatures(
 ): Buffer[] {
   const fail = (problem: string): never => badResult(route, position, problem);
   if (signatures.step !== step) fail(`it sent the signatures of step ${signatures.step}, not of step ${step}`);
-  if (signatures.signatures.length !== relayed.length)
-    fail(`it sent ${signatures.signatures.length} signature(s) of step ${step} for ${relayed.length} commitment(s)`);
-  relayed.forEach((c, i) => {
-    if (!verifyCommitment({ ...c, signature: signatures.signatures[i]! }))
-      fail(`the commitment of hop ${position + 1 + i} at step ${step} is not signed by node ${c.nodeId}`);
-  });
-  return signatures.signatures;
+  const received = signatures.signatures;
+  if (received.length !== relayed.length)
+    fail(`it sent ${received.length} signature(s) of step ${step} for ${relayed.length} commitment(s)`);
+  if (received.some((s) => s.length !== SIGNATURE_BYTES))
+    fail(`a signature of step ${step} is not ${SIGNATURE_BYTES} bytes`);
+  const below = received.slice(1);
+  // the last hop signs no relayed hash: whatever its fields on the wire claim, none is checked
+  const relayedHash = below.length === 0 ? NONE : relayedHashOf(below)!;
+  const next = relayed[0]!;
+  if (!verifyCommitment({ ...next, relayedHash, signature: received[0]! }))
+    fail(
+      `the commitment of hop ${position + 1} at step ${step} is not signed by node ${next.nodeId}${below.length > 0 ? ' over the signatures it relayed' : ''}`,
+    );
+  return received;
 }

@@ -107,16 +107,22 @@ export interface ProtoGrpcType {
        * and checking the signatures below, leave the path a result takes: a node signs while its result
        * travels up, and the signatures of step n travel while step n+1 is computed.
        * - A relaying node checks StepResult n's commitment fields (route, chain, result hash) before it
-       * relays it, and StepSignatures n (each signature recovers to the node its commitment names, over
-       * exactly the fields relayed) before it relays them with its own signature first. A next hop whose
-       * StepResult n+1 or Closed comes before its StepSignatures n, whose stream ends without them, or
-       * whose signatures do not check is the failure NEXT_HOP_BAD_RESULT, reported by this node.
+       * relays it, and StepSignatures n before it relays them with its own signature first: one
+       * signature for each commitment it relayed, 65 bytes each, the first (its next hop's) recovering
+       * to the node that commitment names over exactly the fields relayed and the hash of the
+       * signatures after it (Commitment.relayed_hash). It signs its own commitment only then, over the
+       * hash of all it relays: its next hop vouched for the signatures below it, and this node vouches
+       * for its next hop's. A next hop whose StepResult n+1 or Closed comes before its StepSignatures n,
+       * whose stream ends without them, or whose signatures do not check is the failure
+       * NEXT_HOP_BAD_RESULT, reported by this node.
        * - The client checks StepResult n's fields when it arrives and may then send Step n+1 (the token is
        * its input), but it gives token n to its caller, counts step n as served, covers it with a usage
        * receipt and reveals the audit secret on it only once StepSignatures n has come and every
        * signature checks. StepResult n+1 or Closed before StepSignatures n, or a stream that ends
-       * without them, is the first hop's failure (SIGNATURES_WITHHELD); so is a signature that does not
-       * check (COMMITMENT_UNSIGNED), since every hop checks those below it before relaying. After its
+       * without them, is the first hop's failure (SIGNATURES_WITHHELD). A signature that does not check
+       * (COMMITMENT_UNSIGNED) is the failure of the hop above the first one that does not, which signed
+       * the hash of the signatures below it, the bad one among them; the first hop's when its own does
+       * not check, or when one is not 65 bytes (every relay checks their lengths). After its
        * last step the client sends Close and waits for that step's signatures and Closed; only then does
        * it attest its usage, half-close the stream and end the generation: no step is left unsigned.
        * - Audits keep their order: the client reveals the audit secret only after it has checked every

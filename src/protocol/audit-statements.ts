@@ -60,6 +60,8 @@ export interface CommitmentJson {
   readonly auditCommitment: string;
   /** The last shard's result hash; absent on every other hop. */
   readonly resultHash?: string;
+  /** A relay's hash of the signatures it relayed; absent on the last hop (and on relays' of before). */
+  readonly relayedHash?: string;
   readonly signature: string;
 }
 
@@ -104,6 +106,7 @@ export function commitmentToJson(c: SignedCommitment): CommitmentJson {
     timestampMs: c.timestampMs,
     auditCommitment: hex(c.auditCommitment),
     ...(c.resultHash?.length ? { resultHash: hex(c.resultHash) } : {}),
+    ...(c.relayedHash?.length ? { relayedHash: hex(c.relayedHash) } : {}),
     signature: hex(c.signature),
   };
 }
@@ -119,6 +122,7 @@ export function commitmentFromJson(c: CommitmentJson): SignedCommitment {
     timestampMs: c.timestampMs,
     auditCommitment: Buffer.from(c.auditCommitment, 'hex'),
     ...(c.resultHash === undefined ? {} : { resultHash: Buffer.from(c.resultHash, 'hex') }),
+    ...(c.relayedHash === undefined ? {} : { relayedHash: Buffer.from(c.relayedHash, 'hex') }),
     signature: Buffer.from(c.signature, 'hex'),
   };
 }
@@ -210,6 +214,7 @@ function requestProblems(r: Request): string[] {
         !isCount(c.timestampMs) ||
         !(c.auditCommitment === '' || isHex(c.auditCommitment, 32)) ||
         !(c.resultHash === undefined || isHex(c.resultHash, 32)) ||
+        !(c.relayedHash === undefined || (isHex(c.relayedHash, 32) && c.resultHash === undefined)) ||
         !isHex(c.signature, 65)
       ) {
         problems.push(

@@ -3,8 +3,11 @@ import assert from 'node:assert/strict';
 import { generateKeyPair } from '../crypto/keys.ts';
 import { sha256 } from '../crypto/hash.ts';
 import {
+  commitmentDomainOf,
   commitmentFieldsOf,
   commitmentMessage,
+  RELAY_COMMITMENT_DOMAIN,
+  relayedHashOf,
   signCommitment,
   signCommitmentFields,
   stepIdOf,
@@ -43,6 +46,34 @@ test('a commitment signs its fields in a fixed layout: node, span, step, input, 
     assert.deepEqual(message.subarray(132), auditCommitment ?? Buffer.alloc(0));
     assert.equal(verifyCommitment(c), true);
   }
+});
+
+test("a relay's commitment signs the hash of the signatures it relays in the result hash's place, under its own domain", () => {
+  const below = [bytes(7, 65), bytes(8, 65)];
+  const relayedHash = relayedHashOf(below)!;
+  assert.deepEqual(relayedHash, sha256(Buffer.concat(below)));
+  for (const auditCommitment of [undefined, bytes(4)]) {
+    const plain = signed(auditCommitment);
+    const relay = signCommitmentFields(key, { ...plain, relayedHash });
+    const message = Buffer.from(commitmentMessage(relay));
+    assert.equal(message.length, auditCommitment ? 196 : 164);
+    assert.deepEqual(message.subarray(0, message.length - 32), Buffer.from(commitmentMessage(plain)));
+    assert.deepEqual(message.subarray(message.length - 32), relayedHash);
+    assert.equal(commitmentDomainOf(relay), RELAY_COMMITMENT_DOMAIN);
+    assert.ok(verifyCommitment(relay));
+    // the signature answers for exactly those signatures, and only under the relay's domain
+    assert.equal(verifyCommitment({ ...relay, relayedHash: relayedHashOf([below[1]!, below[0]!])! }), false);
+    assert.equal(verifyCommitment({ ...relay, relayedHash: Buffer.alloc(0) }), false);
+    assert.equal(verifyCommitment({ ...relay, resultHash: relayedHash, relayedHash: Buffer.alloc(0) }), false);
+  }
+  // a commitment covers a result or what it relayed, never both
+  const both = { ...signed(), resultHash: bytes(5), relayedHash };
+  assert.throws(() => commitmentMessage(both), /a result or relayed signatures, not both/);
+  const { relayedHash: _relayed, ...resultOnly } = both;
+  assert.equal(verifyCommitment({ ...both, signature: signCommitmentFields(key, resultOnly).signature }), false);
+  // signatures that are not 65 bytes each have no relayed hash: another split of the same bytes would share it
+  assert.equal(relayedHashOf([bytes(7, 64), bytes(8, 66)]), undefined);
+  assert.deepEqual(relayedHashOf([]), sha256(Buffer.alloc(0)));
 });
 
 test('a commitment with any field changed no longer verifies', () => {

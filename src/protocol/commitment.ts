@@ -9,6 +9,14 @@ export const COMMITMENT_DOMAIN = 'tessera/v2/commitment';
  * longer message can never be read as a commitment without a result (whose lengths overlap).
  */
 export const RESULT_COMMITMENT_DOMAIN = 'tessera/v2/result-commitment';
+/**
+ * A relay's commitment (every hop but the last) also covers the signatures it relays of the hops
+ * after it (relayedHash): the hop before it checks that one signature instead of all of them, and
+ * a bad signature below is pinned on the relay that vouched for it. Its own domain, as for results.
+ */
+export const RELAY_COMMITMENT_DOMAIN = 'tessera/v3/relay-commitment';
+/** Bytes of a commitment signature (r || s || recovery). */
+export const SIGNATURE_BYTES = 65;
 
 /** What a node commits to for one step of one session (the proto's Commitment without the signature). */
 export interface CommitmentFields {
@@ -38,6 +46,12 @@ export interface CommitmentFields {
    * absent or empty on every other hop. Signed: a hop that relays the result cannot rewrite it.
    */
   readonly resultHash?: Uint8Array;
+  /**
+   * A relay's only: relayedHashOf the signatures of every later hop of the route for this step, as
+   * it relayed them (32 bytes); absent on the last hop, and on commitments signed before relays
+   * vouched for what they relay. Signed: the relay answers for every signature below it.
+   */
+  readonly relayedHash?: Uint8Array;
 }
 
 export interface SignedCommitment extends CommitmentFields {
@@ -123,6 +137,17 @@ export function resultHashOf(result: SampledResult, context: SamplingContext): B
   return createHash('sha256').update(bytes).digest();
 }
 
+/**
+ * sha256 of the signatures a relay passes on (each hop's after it, in route order), joined. Each must
+ * be SIGNATURE_BYTES long, so no other split of the same bytes hashes alike; undefined otherwise.
+ */
+export function relayedHashOf(signatures: readonly Uint8Array[]): Buffer | undefined {
+  if (signatures.some((s) => s.length !== SIGNATURE_BYTES)) return undefined;
+  const hash = createHash('sha256');
+  for (const s of signatures) hash.update(s);
+  return hash.digest();
+}
+
 /** Token ids as the bytes a commitment hashes: u32 little-endian each. */
 export function tokenBytes(tokens: readonly number[]): Buffer {
   const bytes = Buffer.alloc(tokens.length * 4);
@@ -134,13 +159,13 @@ const ADDRESS = /^0x[0-9a-f]{40}$/;
 const HASH_BYTES = 32;
 
 /**
- * The bytes a commitment's signature covers (under COMMITMENT_DOMAIN), in a fixed layout: node id
+ * The bytes a commitment's signature covers (under commitmentDomainOf), in a fixed layout: node id
  * (20 bytes), the span's first shard and its end (u32 each), step id, input hash, output hash (32
  * bytes each), time (u64 ms), then the audit commitment (32 bytes) or nothing, then the result hash
- * (32 bytes) or nothing. Every decode step of every hop signs one and the client checks one: at 132
- * bytes, or 164 with an audit commitment, it takes two keccak blocks with the domain, where
- * canonical JSON took three, or four with an audit commitment. Throws a RangeError for fields that
- * do not fit the layout.
+ * or the relayed hash (32 bytes; never both) or nothing. Every decode step of every hop signs one
+ * and the client checks one: at 132 bytes, or 164 with an audit commitment, it takes two keccak
+ * blocks with the domain, where canonical JSON took three, or four with an audit commitment. Throws
+ * a RangeError for fields that do not fit the layout.
  */
 export function commitmentMessage(c: CommitmentFields): Uint8Array {
   if (!ADDRESS.test(c.nodeId)) throw new RangeError(`node id ${c.nodeId} is not a lower-case 0x address`);
@@ -156,9 +181,16 @@ export function commitmentMessage(c: CommitmentFields): Uint8Array {
   }
   if (c.auditCommitment.length !== 0 && c.auditCommitment.length !== HASH_BYTES)
     throw new RangeError(`auditCommitment has ${c.auditCommitment.length} bytes, not ${HASH_BYTES} or none`);
-  const result = c.resultHash ?? NO_RESULT;
+  let result = c.resultHash ?? NO_RESULT;
   if (result.length !== 0 && result.length !== HASH_BYTES)
     throw new RangeError(`resultHash has ${result.length} bytes, not ${HASH_BYTES} or none`);
+  const relayed = c.relayedHash ?? NO_RESULT;
+  if (relayed.length !== 0 && relayed.length !== HASH_BYTES)
+    throw new RangeError(`relayedHash has ${relayed.length} bytes, not ${HASH_BYTES} or none`);
+  if (relayed.length !== 0) {
+    if (result.length !== 0) throw new RangeError('a commitment covers a result or relayed signatures, not both');
+    result = relayed;
+  }
   const message = Buffer.alloc(20 + 8 + 3 * HASH_BYTES + 8 + c.auditCommitment.length + result.length);
   message.write(c.nodeId.slice(2), 0, 'hex');
   message.writeUInt32BE(c.shardIndex, 20);
@@ -175,9 +207,13 @@ export function commitmentMessage(c: CommitmentFields): Uint8Array {
 const NO_AUDIT_COMMITMENT = Buffer.alloc(0);
 const NO_RESULT = Buffer.alloc(0);
 
-/** The domain a commitment is signed under: its own for one that covers a sampled result. */
+/** The domain a commitment is signed under: its own for one that covers a sampled result or relayed signatures. */
 export const commitmentDomainOf = (c: CommitmentFields): string =>
-  (c.resultHash?.length ?? 0) > 0 ? RESULT_COMMITMENT_DOMAIN : COMMITMENT_DOMAIN;
+  (c.resultHash?.length ?? 0) > 0
+    ? RESULT_COMMITMENT_DOMAIN
+    : (c.relayedHash?.length ?? 0) > 0
+      ? RELAY_COMMITMENT_DOMAIN
+      : COMMITMENT_DOMAIN;
 
 /** What a node fills in of its commitment; the node id is its key's, the time now unless given. */
 export type OwnCommitmentFields = Omit<CommitmentFields, 'nodeId' | 'timestampMs' | 'auditCommitment'> & {
@@ -187,7 +223,8 @@ export type OwnCommitmentFields = Omit<CommitmentFields, 'nodeId' | 'timestampMs
 
 /**
  * The commitment `key`'s node makes, not yet signed: a node sends these fields with a step's result
- * and their signature after it (proto/tessera/v1/node.proto, the rule above Node).
+ * and their signature after it (proto/tessera/v1/node.proto, the rule above Node); a relay adds its
+ * relayedHash only then, once the signatures below it have come.
  */
 export function commitmentFieldsOf(key: KeyPair, fields: OwnCommitmentFields): CommitmentFields {
   return {

@@ -380,3 +380,42 @@ test("a ticket's signature covers its span, and an audit request's commitment mu
     refused(status.INVALID_ARGUMENT, /commitment must be \{nodeId, shardIndex, shardEnd \(past shardIndex\)/),
   );
 });
+
+test("a relay's ticket and audit request carry the relayed hash its signature covers, and its id covers it", async () => {
+  const input = { tokens: true as const, positions: 1, bytes: tokenBytes([5]) };
+  const fields = {
+    shardIndex: 0,
+    shardEnd: 1,
+    stepId: stepIdOf('s', 0),
+    inputHash: sha256(input.bytes),
+    outputHash: sha256(Buffer.from('out')),
+    relayedHash: sha256(Buffer.alloc(130, 9)),
+  };
+  const commitment = signCommitment(node, fields);
+  const wire = asOutput(
+    await encodeTicket({
+      modelId: 'm',
+      shardIndex: 0,
+      shardEnd: 1,
+      shardSha256: SHA,
+      engineVersion: 'e/1',
+      input,
+      startPosition: 0,
+      commitment,
+    }),
+  );
+  const opened = await openTicket(wire, 1 << 20);
+  assert.deepEqual(Buffer.from(opened.commitment.relayedHash!), Buffer.from(fields.relayedHash));
+  assert.notEqual(opened.ticketId, ticketIdOf({ ...opened.commitment, relayedHash: Buffer.alloc(0) }));
+  const back = commitmentFromJson(commitmentToJson(opened.commitment));
+  assert.deepEqual(Buffer.from(back.relayedHash!), Buffer.from(fields.relayedHash));
+  // without it, or with another, the signature is over something else
+  await assert.rejects(
+    openTicket({ ...wire, commitment: { ...wire.commitment!, relayedHash: Buffer.alloc(0) } }, 1 << 20),
+    refused(status.UNAUTHENTICATED, /not signed/),
+  );
+  await assert.rejects(
+    openTicket({ ...wire, commitment: { ...wire.commitment!, relayedHash: Buffer.alloc(31) } }, 1 << 20),
+    refused(status.INVALID_ARGUMENT, /relayedHash has 31 bytes, not 32 or none/),
+  );
+});

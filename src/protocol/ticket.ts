@@ -88,6 +88,7 @@ export function commitmentToProto(c: SignedCommitment): Commitment {
     timestampMs: c.timestampMs,
     auditCommitment: c.auditCommitment,
     resultHash: c.resultHash ?? Buffer.alloc(0),
+    relayedHash: c.relayedHash ?? Buffer.alloc(0),
     signature: c.signature,
   };
 }
@@ -107,6 +108,10 @@ export function commitmentFromProto(c: Commitment__Output | null | undefined, wh
     problems.push(`auditCommitment has ${c.auditCommitment.length} bytes, not 32 or none`);
   if (c.resultHash.length !== 0 && c.resultHash.length !== 32)
     problems.push(`resultHash has ${c.resultHash.length} bytes, not 32 or none`);
+  if (c.relayedHash.length !== 0 && c.relayedHash.length !== 32)
+    problems.push(`relayedHash has ${c.relayedHash.length} bytes, not 32 or none`);
+  if (c.resultHash.length !== 0 && c.relayedHash.length !== 0)
+    problems.push('it has both a resultHash and a relayedHash (the last hop covers a result, a relay what it relayed)');
   if (problems.length > 0)
     throw new AuditError(status.INVALID_ARGUMENT, 'COMMITMENT_MALFORMED', `malformed ${what}: ${problems.join(', ')}`);
   return {
@@ -119,6 +124,7 @@ export function commitmentFromProto(c: Commitment__Output | null | undefined, wh
     timestampMs: c.timestampMs,
     auditCommitment: c.auditCommitment,
     resultHash: c.resultHash,
+    relayedHash: c.relayedHash,
     signature: c.signature,
   };
 }

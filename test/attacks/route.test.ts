@@ -35,7 +35,15 @@ import { LedgerBackend } from '../../src/escrow/ledger-backend.ts';
 import type { Manifest } from '../../src/model/manifest.ts';
 import { shardModel } from '../../src/model/shards/shard.ts';
 import { startNode, type NodeHandle, type NodeOptions } from '../../src/node/node-server.ts';
-import { signCommitment, stepIdOf } from '../../src/protocol/commitment.ts';
+import {
+  relayedHashOf,
+  signCommitment,
+  signCommitmentFields,
+  stepIdOf,
+  verifyCommitment,
+} from '../../src/protocol/commitment.ts';
+import type { Commitment__Output } from '../../src/proto/tessera/v1/Commitment.ts';
+import { signedCommitments } from '../../src/client/pending-signatures.ts';
 import { sha256 } from '../../src/crypto/hash.ts';
 import type { ForwardReply__Output } from '../../src/proto/tessera/v1/ForwardReply.ts';
 import type { StepResult__Output } from '../../src/proto/tessera/v1/StepResult.ts';
@@ -879,5 +887,159 @@ describe('Opens whose route does not tile the model, or asks a node for shards i
       'the honest session released on every node',
       async () => (await sessionsHeld()).every((n) => n === 0) || undefined,
     );
+  });
+});
+
+describe('a relay that signs for a bad signature below it', () => {
+  // stories260K cut one shard per layer; the route runs A on shard 0, the rogue relay R (the attacker's
+  // own node and key, behind a hop that rewrites what it relays) on shards 1–2, and C on shards 3–4.
+  const vouchDir = join(dir, 'vouch');
+  const rogue = generateKeyPair();
+  const held: { A?: NodeHandle; R?: NodeHandle; C?: NodeHandle } = {};
+  let proxy: RewritingHop;
+  const streams: ForwardClient[] = [];
+  /** The step results R relayed, by session id and step: the fields its forgery signs over. */
+  const fieldsSeen = new Map<string, StepResult__Output>();
+  let attacked = '';
+  let forged = 0;
+  const TAMPERED = 1;
+
+  before(async () => {
+    shardModel(testModel('stories260K.gguf'), 5, vouchDir);
+    const start = (shardIndex: number, shardEnd: number, extra: Partial<NodeOptions> = {}) =>
+      startNode({
+        shardsDir: vouchDir,
+        shardIndex,
+        shardEnd,
+        port: 0,
+        key: generateKeyPair(),
+        threads: 1,
+        log: () => {},
+        ...extra,
+      });
+    let session = '';
+    proxy = await startTestOnlyRewritingHop(
+      (result) => void fieldsSeen.set(`${session}/${result.step}`, structuredClone(result)),
+      (request) => {
+        if (request.open) session = request.open.sessionId;
+      },
+      (reply) => {
+        if (reply.signatures?.step !== TAMPERED) return [reply];
+        // C's signature replaced by one over other fields (the attacker holds no key of C's), and R's
+        // own signed again over the hash of what it now relays: R vouches for the forgery
+        const [mine, below] = fieldsSeen.get(`${attacked}/${TAMPERED}`)!.commitments as [
+          Commitment__Output,
+          Commitment__Output,
+        ];
+        const bad = Buffer.from(
+          signCommitmentFields(generateKeyPair(), { ...below, outputHash: sha256(Buffer.from('other logits')) })
+            .signature,
+        );
+        const vouching = Buffer.from(
+          signCommitmentFields(rogue, { ...mine, relayedHash: relayedHashOf([bad])! }).signature,
+        );
+        forged++;
+        return [{ ...reply, signatures: { step: TAMPERED, signatures: [vouching, bad] } }];
+      },
+      (sessionId) => sessionId === attacked,
+    );
+    const port = await freePort();
+    proxy.setUpstream(`127.0.0.1:${port}`);
+    [held.A, held.R, held.C] = await Promise.all([start(0, 1), start(1, 3, { port, key: rogue }), start(3, 5)]);
+  });
+
+  after(async () => {
+    for (const stream of streams) stream.close();
+    await Promise.all(Object.values(held).map((n) => n.close()));
+    await proxy.close();
+  });
+
+  test('the honest hop above it checks its one signature and relays; the client pins the bad signature on the relay that signed for it, not on the honest hop; an honest session meanwhile gives the reference tokens', async () => {
+    const { A, R, C } = held as Required<typeof held>;
+    const routeHop = (node: NodeHandle, shardIndex: number, shardEnd: number, endpoint = node.endpoint): RouteHop => ({
+      nodeId: node.nodeId,
+      endpoint,
+      shardIndex,
+      shardEnd,
+      tls: false,
+    });
+    const route = [routeHop(A, 0, 1), routeHop(R, 1, 3, proxy.endpoint), routeHop(C, 3, 5)];
+    const open = async (sessionId: string) => {
+      const opened = new ForwardClient(A.endpoint);
+      streams.push(opened);
+      await opened.openSession({
+        sessionId,
+        modelId: manifest.modelId,
+        route,
+        outputMode: 'off',
+        sampling: { temperature: 0 },
+      });
+      return opened;
+    };
+    /** Runs the session's next greedy step: its result, with the signatures that followed joined in. */
+    const stepper = (stream: ForwardClient) => {
+      const ids: number[] = [];
+      let input = reference.tokenizer.encode(PROMPT);
+      let position = 0;
+      return {
+        ids,
+        next: async () => {
+          const reply = await stream
+            .write({ step: { step: ids.length, startPosition: position, tokens: input } })
+            .reply();
+          assert.equal(reply.kind, 'result', `step ${ids.length} was answered`);
+          const result = reply.result!;
+          position += input.length;
+          input = [result.sampled!.token];
+          ids.push(result.sampled!.token);
+          return result;
+        },
+      };
+    };
+    /** What the client receives: the unsigned commitments, and the signatures that followed them. */
+    const received = (result: StepResult__Output) => ({
+      commitments: result.commitments.map((c) => ({ ...c, signature: Buffer.alloc(0), relayedHash: Buffer.alloc(0) })),
+      signatures: { step: Number(result.step), signatures: result.commitments.map((c) => c.signature) },
+    });
+    const checked = (result: StepResult__Output) => {
+      const { commitments, signatures } = received(result);
+      return signedCommitments(commitments, signatures, route, Number(result.step), (c) => checker.check(c));
+    };
+
+    attacked = `vouch-${randomBytes(8).toString('hex')}`;
+    const honest = stepper(await open(`honest-${randomBytes(8).toString('hex')}`));
+    const attack = stepper(await open(attacked));
+    await checked(await honest.next());
+    // before the tamper: the attacked session's signatures check as the honest one's do
+    await checked(await attack.next());
+    const tampered = await attack.next();
+    assert.equal(forged, 1, 'the forgery was performed');
+    // A checked the one signature below it, R's, which covers the forgery, and relayed: it vouched only for R's
+    const joined = tampered.commitments;
+    assert.deepEqual(
+      joined.map((c) => verifyCommitment(c)),
+      [true, true, false],
+      "A's and R's signatures check over what each relayed; C's is not C's",
+    );
+    const refusal = await checked(tampered).then(
+      () => assert.fail('the forged signature passed the client'),
+      (error: unknown) => error,
+    );
+    assert.ok(refusal instanceof HopFailure);
+    assert.equal(refusal.kind, 'commitment');
+    assert.equal(refusal.reason, ResultRefusal.COMMITMENT_UNSIGNED);
+    assert.equal(refusal.failedNodeId, R.nodeId, 'pinned on the relay that signed for it, not on the first hop');
+    assert.match(
+      refusal.message,
+      new RegExp(
+        `node ${R.nodeId} \\(hop 1, shards 1–2\\) signed for the signatures below it, and the commitment of node ${C.nodeId} \\(hop 2, shards 3–4\\) among them is not signed by it`,
+      ),
+    );
+    const verdict = await blame(route, refusal, async () => true);
+    assert.deepEqual(verdict.bans, [{ nodeId: R.nodeId }], 'only the relay that signed for it is banned');
+    // the honest session, through the same nodes, gives the reference tokens, every step's signatures checking
+    const expected = referenceIds();
+    while (honest.ids.length < expected.length) await checked(await honest.next());
+    assert.deepEqual(honest.ids, expected);
   });
 });

@@ -1,3 +1,4 @@
+import { joinSignatures } from '../../src/client/pending-signatures.ts';
 import { credentials, type ClientDuplexStream, type ServiceError } from '@grpc/grpc-js';
 import { generateKeyPair } from '../../src/crypto/keys.ts';
 import { startNode, type NodeHandle, type NodeOptions } from '../../src/node/node-server.ts';
@@ -49,7 +50,7 @@ export type Received = { reply: ForwardReply__Output } | { error: ServiceError }
 /**
  * A raw Forward stream for tests: write requests, then take what comes back in order. A result is
  * handed over once the StepSignatures that follow it are in, with them joined into its commitments
- * (as a result carried them before signatures were sent after results). Once a Close is answered
+ * as the client joins them (each relay's with the hash of the signatures below it, which it signed). Once a Close is answered
  * (Closed) it half-closes, so a Close ends the stream as a client's would.
  */
 export class ForwardClient {
@@ -72,7 +73,7 @@ export class ForwardClient {
       } else if (reply.kind === 'signatures' && this.unsigned?.result?.step === reply.signatures!.step) {
         const held = this.unsigned;
         this.unsigned = undefined;
-        held.result!.commitments.forEach((c, i) => (c.signature = reply.signatures!.signatures[i] ?? c.signature));
+        held.result!.commitments = joinSignatures(held.result!.commitments, reply.signatures!);
         this.push({ reply: held });
       } else {
         this.flushUnsigned();

@@ -56,6 +56,15 @@ export interface Commitment {
    * One past the span's last shard (see shard_index).
    */
   'shardEnd'?: (number);
+  /**
+   * A relay's only (every hop but the last): sha256 of the signatures of every later hop's
+   * commitment of this step, 65 bytes each, joined in route order, as this node relayed them.
+   * Appended to the signed message in result_hash's place, under "tessera/v3/relay-commitment": the
+   * relay answers for every signature below it, so the hop before it checks its one signature, not
+   * all of them. Empty in a StepResult (the signatures below come after it): whoever checks a
+   * signature computes it from the StepSignatures; tickets and audit requests carry it.
+   */
+  'relayedHash'?: (Buffer | Uint8Array | string);
 }
 
 /**
@@ -111,4 +120,13 @@ export interface Commitment__Output {
    * One past the span's last shard (see shard_index).
    */
   'shardEnd': (number);
+  /**
+   * A relay's only (every hop but the last): sha256 of the signatures of every later hop's
+   * commitment of this step, 65 bytes each, joined in route order, as this node relayed them.
+   * Appended to the signed message in result_hash's place, under "tessera/v3/relay-commitment": the
+   * relay answers for every signature below it, so the hop before it checks its one signature, not
+   * all of them. Empty in a StepResult (the signatures below come after it): whoever checks a
+   * signature computes it from the StepSignatures; tickets and audit requests carry it.
+   */
+  'relayedHash': (Buffer);
 }
