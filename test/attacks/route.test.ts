@@ -898,8 +898,8 @@ describe('a relay that signs for a bad signature below it', () => {
   const held: { A?: NodeHandle; R?: NodeHandle; C?: NodeHandle } = {};
   let proxy: RewritingHop;
   const streams: ForwardClient[] = [];
-  /** The step results R relayed, by session id and step: the fields its forgery signs over. */
-  const fieldsSeen = new Map<string, StepResult__Output>();
+  /** The step results R relayed in the attacked session, by step: the fields its forgery signs over. */
+  const fieldsSeen = new Map<number, StepResult__Output>();
   let attacked = '';
   let forged = 0;
   const TAMPERED = 1;
@@ -917,20 +917,14 @@ describe('a relay that signs for a bad signature below it', () => {
         log: () => {},
         ...extra,
       });
-    let session = '';
     proxy = await startTestOnlyRewritingHop(
-      (result) => void fieldsSeen.set(`${session}/${result.step}`, structuredClone(result)),
-      (request) => {
-        if (request.open) session = request.open.sessionId;
-      },
+      (result) => void fieldsSeen.set(Number(result.step), structuredClone(result)),
+      () => {},
       (reply) => {
         if (reply.signatures?.step !== TAMPERED) return [reply];
         // C's signature replaced by one over other fields (the attacker holds no key of C's), and R's
         // own signed again over the hash of what it now relays: R vouches for the forgery
-        const [mine, below] = fieldsSeen.get(`${attacked}/${TAMPERED}`)!.commitments as [
-          Commitment__Output,
-          Commitment__Output,
-        ];
+        const [mine, below] = fieldsSeen.get(TAMPERED)!.commitments as [Commitment__Output, Commitment__Output];
         const bad = Buffer.from(
           signCommitmentFields(generateKeyPair(), { ...below, outputHash: sha256(Buffer.from('other logits')) })
             .signature,
