@@ -138,6 +138,19 @@ const hopOf = (node: NodeHandle, shardIndex: number, shardEnd = shardIndex + 1):
   tls: false,
 });
 
+/** A node of its own key, outside the registry, holding shards [shardIndex, shardEnd) of the cut in `dir`. */
+const spanNode = (dir: string, shardIndex: number, shardEnd: number, extra: Partial<NodeOptions> = {}) =>
+  startNode({
+    shardsDir: dir,
+    shardIndex,
+    shardEnd,
+    port: 0,
+    key: generateKeyPair(),
+    threads: 1,
+    log: () => {},
+    ...extra,
+  });
+
 before(async () => {
   manifest = shardModel(testModel('stories260K.gguf'), 2, shardsDir);
   const dbPath = join(dir, 'registry.db');
@@ -742,16 +755,7 @@ describe('Opens whose route does not tile the model, or asks a node for shards i
 
   before(async () => {
     shardModel(testModel('stories260K.gguf'), 5, spansDir);
-    const start = (shardIndex: number, shardEnd: number) =>
-      startNode({
-        shardsDir: spansDir,
-        shardIndex,
-        shardEnd,
-        port: 0,
-        key: generateKeyPair(),
-        threads: 1,
-        log: () => {},
-      });
+    const start = (shardIndex: number, shardEnd: number) => spanNode(spansDir, shardIndex, shardEnd);
     [held.A, held.B, held.C] = await Promise.all([start(0, 3), start(1, 5), start(3, 5)]);
   });
 
@@ -907,16 +911,7 @@ describe('a relay that signs for a bad signature below it', () => {
   before(async () => {
     shardModel(testModel('stories260K.gguf'), 5, vouchDir);
     const start = (shardIndex: number, shardEnd: number, extra: Partial<NodeOptions> = {}) =>
-      startNode({
-        shardsDir: vouchDir,
-        shardIndex,
-        shardEnd,
-        port: 0,
-        key: generateKeyPair(),
-        threads: 1,
-        log: () => {},
-        ...extra,
-      });
+      spanNode(vouchDir, shardIndex, shardEnd, extra);
     proxy = await startTestOnlyRewritingHop(
       (result) => void fieldsSeen.set(Number(result.step), structuredClone(result)),
       () => {},
