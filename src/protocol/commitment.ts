@@ -181,17 +181,16 @@ export function commitmentMessage(c: CommitmentFields): Uint8Array {
   }
   if (c.auditCommitment.length !== 0 && c.auditCommitment.length !== HASH_BYTES)
     throw new RangeError(`auditCommitment has ${c.auditCommitment.length} bytes, not ${HASH_BYTES} or none`);
-  let result = c.resultHash ?? NO_RESULT;
+  const result = c.resultHash ?? NO_RESULT;
   if (result.length !== 0 && result.length !== HASH_BYTES)
     throw new RangeError(`resultHash has ${result.length} bytes, not ${HASH_BYTES} or none`);
   const relayed = c.relayedHash ?? NO_RESULT;
   if (relayed.length !== 0 && relayed.length !== HASH_BYTES)
     throw new RangeError(`relayedHash has ${relayed.length} bytes, not ${HASH_BYTES} or none`);
-  if (relayed.length !== 0) {
-    if (result.length !== 0) throw new RangeError('a commitment covers a result or relayed signatures, not both');
-    result = relayed;
-  }
-  const message = Buffer.alloc(20 + 8 + 3 * HASH_BYTES + 8 + c.auditCommitment.length + result.length);
+  if (result.length !== 0 && relayed.length !== 0)
+    throw new RangeError('a commitment covers a result or relayed signatures, not both');
+  const trailer = result.length !== 0 ? result : relayed;
+  const message = Buffer.alloc(20 + 8 + 3 * HASH_BYTES + 8 + c.auditCommitment.length + trailer.length);
   message.write(c.nodeId.slice(2), 0, 'hex');
   message.writeUInt32BE(c.shardIndex, 20);
   message.writeUInt32BE(c.shardEnd, 24);
@@ -200,7 +199,7 @@ export function commitmentMessage(c: CommitmentFields): Uint8Array {
   message.set(c.outputHash, 28 + 2 * HASH_BYTES);
   message.writeBigUInt64BE(BigInt(c.timestampMs), 28 + 3 * HASH_BYTES);
   message.set(c.auditCommitment, 36 + 3 * HASH_BYTES);
-  message.set(result, 36 + 3 * HASH_BYTES + c.auditCommitment.length);
+  message.set(trailer, 36 + 3 * HASH_BYTES + c.auditCommitment.length);
   return message;
 }
 
