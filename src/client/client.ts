@@ -2,6 +2,7 @@ import { jsonLogger } from '../core/log.ts';
 import type { Logger } from '../core/log.ts';
 import { randomBytes } from 'node:crypto';
 import { ENGINE_VERSION } from '../model/engine-version.ts';
+import { FORWARD_PROTOCOL } from '../protocol/version.ts';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { AuditClient } from '../audit/audit-client.ts';
@@ -301,7 +302,8 @@ export class TesseraClient {
    * The node answers as the one discovery listed (same key, model and held span) and runs this
    * client's engine version: another version computes other bytes, which neither this client's
    * check of the first hop nor a verifier of this version could recompute, so a node could dodge
-   * both by naming one.
+   * both by naming one. It follows this client's Forward rules too: a node of other rules signs and
+   * checks signatures otherwise, so its hops and this client would refuse each other's steps.
    */
   private probeMatches(probe: Probe, node: DiscoveredNode, model: ModelHandle): boolean {
     return (
@@ -309,7 +311,8 @@ export class TesseraClient {
       probe.info.modelId === model.manifest.modelId &&
       probe.info.shardIndex === node.shardIndex &&
       probe.info.shardEnd === node.shardEnd &&
-      probe.info.engineVersion === ENGINE_VERSION
+      probe.info.engineVersion === ENGINE_VERSION &&
+      probe.info.forwardProtocol === FORWARD_PROTOCOL
     );
   }
 

@@ -126,7 +126,7 @@ test('banned, unreachable and full nodes are left out; the shards no usable node
       assert.deepEqual(error.missingShards, [1, 2]);
       assert.match(
         error.message,
-        /shard 1's 1 node\(s\) are unreachable, full, banned or run another engine version; shard 2 has no live node/,
+        /shard 1's 1 node\(s\) are unreachable, full, banned or run another engine version or Forward protocol; shard 2 has no live node/,
       );
       assert.equal(error.transient, false, 'shard 2 has no node to wait for');
       return true;
@@ -148,7 +148,7 @@ test('a gap between spans names exactly the shards nobody holds, a run of them a
       assert.deepEqual(error.missingShards, [3, 4]);
       assert.match(
         error.message,
-        /: shard 3's 1 node\(s\) are unreachable, full, banned or run another engine version; shard 4 has no live node$/,
+        /: shard 3's 1 node\(s\) are unreachable, full, banned or run another engine version or Forward protocol; shard 4 has no live node$/,
       );
       assert.equal(error.transient, false);
       return true;

@@ -186,7 +186,7 @@ function missingReasons(missing: readonly number[], listed: readonly Candidate[]
     .map(({ span, holders }) =>
       holders.length === 0
         ? `${formatSpan(span)} ${span.end - span.start === 1 ? 'has' : 'have'} no live node`
-        : `${formatSpan(span)}'s ${holders.length} node(s) are unreachable, full, banned or run another engine version`,
+        : `${formatSpan(span)}'s ${holders.length} node(s) are unreachable, full, banned or run another engine version or Forward protocol`,
     )
     .join('; ');
 }

@@ -36,7 +36,7 @@ import { ShareSubmitter } from './share-submitter.ts';
 import { openSpanIn, sameSpan, spanLayers, type ShardSpan } from '../model/shards/span.ts';
 import { shardFilesHandlers } from '../registry/shard-server.ts';
 import { roleOfShard } from '../registry/shard-assignment.ts';
-import { ENGINE_VERSION } from '../protocol/version.ts';
+import { ENGINE_VERSION, FORWARD_PROTOCOL } from '../protocol/version.ts';
 import { NODE_DEFAULTS } from './node-defaults.ts';
 
 export interface NodeOptions {
@@ -327,6 +327,7 @@ export async function startNode(options: NodeOptions): Promise<NodeHandle> {
         activeSessions: store.size,
         maxSessions,
         engineVersion: ENGINE_VERSION,
+        forwardProtocol: FORWARD_PROTOCOL,
       });
     },
   };

@@ -22,7 +22,7 @@ import {
 } from '@grpc/grpc-js';
 import { startNode } from '../../src/node/node-server.ts';
 import { failedHopMetadata } from '../../src/protocol/forward-status.ts';
-import { ENGINE_VERSION } from '../../src/protocol/version.ts';
+import { ENGINE_VERSION, FORWARD_PROTOCOL } from '../../src/protocol/version.ts';
 import { RegistryClient } from '../../src/registry/registry-client.ts';
 import type { InfoReply } from '../../src/proto/tessera/v1/InfoReply.ts';
 import { startAuditNetwork } from '../support/audit-network.ts';
@@ -296,6 +296,7 @@ test('a hop that blames an honest deeper node in the failed-node trailer gets it
           activeSessions: 0,
           maxSessions: 8,
           engineVersion: ENGINE_VERSION,
+          forwardProtocol: FORWARD_PROTOCOL,
         });
       },
     });

@@ -59,7 +59,7 @@ import { testModel } from '../support/models.ts';
 import { nodeBody, waitFor } from '../support/registry-fixtures.ts';
 import { tessera } from '../../src/proto/services.ts';
 import type { InfoReply } from '../../src/proto/tessera/v1/InfoReply.ts';
-import { ENGINE_VERSION } from '../../src/protocol/version.ts';
+import { ENGINE_VERSION, FORWARD_PROTOCOL } from '../../src/protocol/version.ts';
 import { reasonOf } from '../../src/rpc/status.ts';
 import { startTestOnlyRewritingHop, type RewritingHop } from '../support/test-only-rewriting-hop.ts';
 import { credentials } from '@grpc/grpc-js';
@@ -598,6 +598,7 @@ test('a fresh key with no stake, or less than the minimum, claiming computeUsPer
           layerStart: entry.layerStart,
           layerEnd: entry.layerEnd,
           engineVersion: ENGINE_VERSION,
+          forwardProtocol: FORWARD_PROTOCOL,
         },
         prompts,
       );
@@ -633,7 +634,7 @@ test('a fresh key with no stake, or less than the minimum, claiming computeUsPer
   }
 });
 
-test('a staked node whose Info names another engine version, so no client could recompute its steps, is never routed: alone it leaves no route, beside an honest node it gets no prompt', async () => {
+test("a staked node whose Info names another engine version (no client could recompute its steps) or other Forward rules (its signatures and checks are another release's) is never routed: alone they leave no route, beside an honest node they get no prompt", async () => {
   // its own registry for the model, so that at first the rogue is the only node that holds it all
   const versionsDir = join(dir, 'engine-versions');
   mkdirSync(versionsDir);
@@ -659,17 +660,16 @@ test('a staked node whose Info names another engine version, so no client could 
   const versionsClient = new RegistryClient(versions.endpoint);
   const whole = manifest.shards.length;
   const prompts: unknown[] = [];
-  const key = generateKeyPair();
-  const { server, endpoint } = await startRecordingNode(
-    key,
-    {
-      shardIndex: 0,
-      shardEnd: whole,
-      layerStart: 0,
-      layerEnd: manifest.config.layers,
-      engineVersion: 'tessera-engine/0.1.0',
-    },
-    prompts,
+  const rogues = await Promise.all(
+    [
+      { engineVersion: 'tessera-engine/0.1.0', forwardProtocol: FORWARD_PROTOCOL },
+      // this engine, but Forward rules of before (Info named none): relays that check every signature
+      { engineVersion: ENGINE_VERSION, forwardProtocol: '' },
+    ].map(async (versions) => {
+      const key = generateKeyPair();
+      const info = { shardIndex: 0, shardEnd: whole, layerStart: 0, layerEnd: manifest.config.layers, ...versions };
+      return { key, ...(await startRecordingNode(key, info, prompts)) };
+    }),
   );
   let honestWhole: NodeHandle | undefined;
   const client = await connect({
@@ -679,22 +679,24 @@ test('a staked node whose Info names another engine version, so no client could 
     log: () => {},
   });
   try {
-    await versionsClient.grant(operator, key.address, { stake: MINIMUM_NODE_STAKE });
-    await versionsClient.register(
-      key,
-      nodeBody(key, {
-        modelId: manifest.modelId,
-        shardIndex: 0,
-        shardEnd: whole,
-        endpoint,
-        load: { activeSessions: 0, maxSessions: 64, computeUsPerToken: 0 },
-      }),
-    );
+    for (const { key, endpoint } of rogues) {
+      await versionsClient.grant(operator, key.address, { stake: MINIMUM_NODE_STAKE });
+      await versionsClient.register(
+        key,
+        nodeBody(key, {
+          modelId: manifest.modelId,
+          shardIndex: 0,
+          shardEnd: whole,
+          endpoint,
+          load: { activeSessions: 0, maxSessions: 64, computeUsPerToken: 0 },
+        }),
+      );
+    }
     const listed = await versionsClient.discover(manifest.modelId);
     assert.deepEqual(
-      listed.nodes.map((n) => n.nodeId),
-      [key.address],
-      'the rogue is staked and listed',
+      listed.nodes.map((n) => n.nodeId).sort(),
+      rogues.map((r) => r.key.address).sort(),
+      'the rogues are staked and listed',
     );
     const ask = () =>
       client.generate({ model: manifest.modelId, prompt: PROMPT, maxTokens: TOKENS, temperature: 0 }).collect();
@@ -708,7 +710,7 @@ test('a staked node whose Info names another engine version, so no client could 
     assert.equal(refusal.code, 'NO_ROUTE', refusal.message);
     assert.match(
       refusal.message,
-      /shards 0–1's 1 node\(s\) are unreachable, full, banned or run another engine version/,
+      /shards 0–1's 2 node\(s\) are unreachable, full, banned or run another engine version or Forward protocol/,
     );
     assert.equal(meanwhile.status, 'fulfilled');
     assert.equal(
@@ -736,11 +738,11 @@ test('a staked node whose Info names another engine version, so no client could 
         [honestKey.address],
       );
     }
-    assert.deepEqual(prompts, [], 'no Open or step ever reached the rogue');
+    assert.deepEqual(prompts, [], 'no Open or step ever reached a rogue');
   } finally {
     client.close();
     await honestWhole?.close();
-    server.forceShutdown();
+    for (const rogue of rogues) rogue.server.forceShutdown();
     versionsClient.close();
     await versions.close();
     versionsLedger.close();

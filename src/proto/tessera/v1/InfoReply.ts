@@ -16,6 +16,13 @@ export interface InfoReply {
   'maxSessions'?: (number);
   'engineVersion'?: (string);
   'shardEnd'?: (number);
+  /**
+   * The rules of the Forward stream this node follows (src/protocol/version.ts, FORWARD_PROTOCOL):
+   * what it signs and what it checks of the hops below it. A client routes only through nodes that
+   * name its own, so nodes of two releases never relay for each other, each failing the other's
+   * signatures.
+   */
+  'forwardProtocol'?: (string);
 }
 
 export interface InfoReply__Output {
@@ -32,4 +39,11 @@ export interface InfoReply__Output {
   'maxSessions': (number);
   'engineVersion': (string);
   'shardEnd': (number);
+  /**
+   * The rules of the Forward stream this node follows (src/protocol/version.ts, FORWARD_PROTOCOL):
+   * what it signs and what it checks of the hops below it. A client routes only through nodes that
+   * name its own, so nodes of two releases never relay for each other, each failing the other's
+   * signatures.
+   */
+  'forwardProtocol': (string);
 }
