@@ -183,12 +183,18 @@ test('a prompt is not starved by decodes that fill every batch: the oldest step 
   assert.equal(chunks.at(-1)! - chunks[0]! + 1, chunks.length, 'once begun, the prompt advanced in every batch');
 });
 
-test("a session that ends drops its queued steps: they are refused and never run, the others' steps run", async () => {
+/** Two sessions' prompts queued on one batcher before it runs: the first's step is the one a test takes away. */
+function twoQueuedPrompts() {
   const { engine, batches } = recordingEngine(true);
   const batcher = new StepBatcher({ maxBatchPositions: 4096 });
-  const [gone, kept] = [engine.createCache(1 << 22), engine.createCache(1 << 22)];
-  const dropped = batcher.run({ engine, cache: gone, input: { tokens: prompts[0]! }, startPos: 0 });
+  const [first, kept] = [engine.createCache(1 << 22), engine.createCache(1 << 22)];
+  const queued = batcher.run({ engine, cache: first, input: { tokens: prompts[0]! }, startPos: 0 });
   const served = batcher.run({ engine, cache: kept, input: { tokens: prompts[1]! }, startPos: 0 });
+  return { engine, batches, batcher, first, kept, queued, served };
+}
+
+test("a session that ends drops its queued steps: they are refused and never run, the others' steps run", async () => {
+  const { batches, batcher, first: gone, queued: dropped, served } = twoQueuedPrompts();
   batcher.cancel(gone);
   await assert.rejects(dropped, /the session ended before its step ran/);
   const { output } = await served;
@@ -199,11 +205,7 @@ test("a session that ends drops its queued steps: they are refused and never run
 });
 
 test("a session evicted while its step waited (its cache given back) has that step refused; the others' steps run and give their bytes", async () => {
-  const { engine, batches } = recordingEngine(true);
-  const batcher = new StepBatcher({ maxBatchPositions: 4096 });
-  const [evicted, kept] = [engine.createCache(1 << 22), engine.createCache(1 << 22)];
-  const refused = batcher.run({ engine, cache: evicted, input: { tokens: prompts[0]! }, startPos: 0 });
-  const served = batcher.run({ engine, cache: kept, input: { tokens: prompts[1]! }, startPos: 0 });
+  const { engine, batches, batcher, first: evicted, kept, queued: refused, served } = twoQueuedPrompts();
   // what the session store does on eviction: the memory goes back at once, and may serve another cache
   evicted.release();
   const other = engine.createCache(1 << 22);
